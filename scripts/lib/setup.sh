@@ -1,0 +1,64 @@
+# Shared set-up for scripts/test and scripts/demo. Source it, then call: packgate_setup [test]
+# Installs system packages (as root, or prints the command), creates .venv, installs the project.
+
+PACKGATE_APT_RUNTIME=(libzbar0 libusb-1.0-0)
+PACKGATE_APT_TEST=(chromium)
+PACKGATE_APT_BUILD=(gcc python3-dev linux-libc-dev)
+
+_packgate_missing_debs() {
+    local pkg missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    echo "${missing[@]:-}"
+}
+
+_packgate_python() {
+    local candidate
+    for candidate in python3.11 python3.12 python3.13 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "packgate needs Python >= 3.11; install it (apt-get install python3 python3-venv)" >&2
+    return 1
+}
+
+packgate_setup() {
+    local want=("${PACKGATE_APT_RUNTIME[@]}" "${PACKGATE_APT_BUILD[@]}")
+    [[ "${1:-}" == "test" ]] && want+=("${PACKGATE_APT_TEST[@]}")
+    if command -v dpkg-query >/dev/null 2>&1; then
+        local missing
+        missing="$(_packgate_missing_debs "${want[@]}")"
+        if [[ -n "${missing// /}" ]]; then
+            if [[ "$(id -u)" == "0" ]]; then
+                echo "setup: installing system packages: $missing"
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get update -qq
+                # shellcheck disable=SC2086
+                apt-get install -y -qq --no-install-recommends $missing >/dev/null
+            else
+                echo "setup: missing system packages; run:  sudo apt-get install -y $missing" >&2
+                return 1
+            fi
+        fi
+    fi
+    local py
+    py="$(_packgate_python)"
+    if [[ ! -x .venv/bin/python ]]; then
+        echo "setup: creating .venv with $py"
+        "$py" -m venv .venv
+    fi
+    local stamp=".venv/.packgate-installed"
+    local extras=""
+    [[ "${1:-}" == "test" ]] && extras="[test]"
+    local digest
+    digest="$(sha256sum pyproject.toml | cut -c1-16)${extras}"
+    if [[ ! -f "$stamp" ]] || ! grep -qx -- "$digest" "$stamp"; then
+        echo "setup: installing packgate${extras} and its pinned dependencies into .venv"
+        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+        echo "$digest" >"$stamp"
+    fi
+}

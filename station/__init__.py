@@ -1,0 +1,1 @@
+"""The packing-station workflow, its web UI and the ``packgate`` command line."""

@@ -1,0 +1,1 @@
+"""The SQLite outbox, the upstream client and the reference upstream server."""
