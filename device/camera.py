@@ -1,0 +1,214 @@
+"""Camera barcode reading through OpenCV, with a dedupe window and hashed snapshots.
+
+    cam = CameraScanner("0", on_scan=print)                  # device index, /dev/video2, a video file,
+    cam.start(); ...; snap = cam.snapshot("/var/lib/packgate/snapshots"); cam.stop()   # or rtsp:// URL
+
+A code that stays in view is reported once: it is reported again only after it has been out of
+view for ``dedupe_s`` seconds. Time is the frame's own timestamp for video files (so a file is
+judged as it was recorded, however fast we decode it) and the monotonic clock for live sources.
+
+``process_frame(frame, t)`` is the one path from pixels to ``Scan`` events; the thread calls it
+for every frame it grabs and tests may call it directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from device.barcode import Scan, SitePatterns, interpret
+from device.decoders import Decoder, make_decoder
+from device.errors import ReaderError
+from device.transport import Backoff
+
+log = logging.getLogger(__name__)
+
+
+def parse_source(source: str | int) -> str | int:
+    """``"0"`` -> camera index 0; anything else (path, URL) unchanged."""
+    if isinstance(source, int):
+        return source
+    return int(source) if source.isdigit() else source
+
+
+def is_live(source: str | int) -> bool:
+    s = parse_source(source)
+    return isinstance(s, int) or str(s).startswith(("/dev/", "rtsp://", "rtsps://", "http://", "https://", "udp://",
+                                                    "tcp://"))
+
+
+class Dedupe:
+    """Reports a key when it was not seen within the last ``window_s`` seconds."""
+
+    def __init__(self, window_s: float = 1.0):
+        self.window_s = window_s
+        self._last: dict[tuple, float] = {}
+
+    def first_sighting(self, key: tuple, t: float) -> bool:
+        prev = self._last.get(key)
+        self._last[key] = t
+        if len(self._last) > 256:  # forget codes long gone
+            self._last = {k: v for k, v in self._last.items() if t - v <= self.window_s}
+        return prev is None or t - prev > self.window_s or t < prev
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    sha256: str
+    size: int
+
+
+def save_snapshot(frame: np.ndarray, directory: str | os.PathLike, ext: str = ".jpg", quality: int = 90) -> Snapshot:
+    """Encode ``frame`` and write it as ``<sha256>.<ext>`` (the hash of the file's bytes)."""
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, frame, params)
+    if not ok:
+        raise ReaderError(f"could not encode a {ext} snapshot")
+    data = buf.tobytes()
+    digest = hashlib.sha256(data).hexdigest()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{digest}{ext}"
+    tmp = path.with_suffix(ext + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return Snapshot(path, digest, len(data))
+
+
+class CameraScanner:
+    """A thread reading frames from ``source`` and calling ``on_scan(Scan)`` for new codes.
+
+    States via ``on_state``: connected / disconnected / retrying / ended (a file ran out) / stopped.
+    ``every_nth`` decodes only every n-th frame (CPU budget on small PCs).
+    """
+
+    def __init__(self, source: str | int, on_scan: Callable[[Scan], None] | None = None, *,
+                 decoder: str | Decoder = "zxing", formats: list[str] | None = None, fast: bool = False,
+                 dedupe_s: float = 1.0, patterns: SitePatterns | None = None, every_nth: int = 1,
+                 on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.source = parse_source(source)
+        self.live = is_live(self.source)
+        self.decoder = make_decoder(decoder, formats, fast) if isinstance(decoder, str) else decoder
+        self.dedupe = Dedupe(dedupe_s)
+        self.on_scan = on_scan
+        self.patterns = patterns
+        self.every_nth = max(1, every_nth)
+        self.on_state = on_state
+        self.backoff = backoff or Backoff(base=0.5, cap=10.0)
+        self.clock = clock
+        self.state = "idle"
+        self.frames = 0
+        self.latest: Scan | None = None
+        self.latest_frame: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ the pixel -> Scan path
+    def process_frame(self, frame: np.ndarray, t: float) -> list[Scan]:
+        with self._lock:
+            self.latest_frame = frame
+        self.frames += 1
+        if (self.frames - 1) % self.every_nth:
+            return []
+        scans = []
+        for d in self.decoder.decode(frame):
+            if not self.dedupe.first_sighting((d.symbology, d.text), t):
+                continue
+            scan = interpret(d.scan_text, self.patterns, source=f"camera:{self.source}")
+            scans.append(scan)
+            self.latest = scan
+            if self.on_scan is not None:
+                try:
+                    self.on_scan(scan)
+                except Exception:  # noqa: BLE001 - a callback must not kill the reader
+                    log.exception("on_scan callback failed")
+        return scans
+
+    def snapshot(self, directory: str | os.PathLike, ext: str = ".jpg") -> Snapshot:
+        """Save the latest frame (for a parcel photo); its SHA-256 goes into the confirmation."""
+        with self._lock:
+            frame = self.latest_frame
+        if frame is None:
+            raise ReaderError(f"no frame from camera {self.source!r} yet")
+        return save_snapshot(frame, directory, ext)
+
+    # ------------------------------------------------------------ thread
+    def start(self) -> "CameraScanner":
+        if self._thread is not None:
+            raise ReaderError("camera already started")
+        self._thread = threading.Thread(target=self._run, name=f"camera:{self.source}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to finish (a video file ends by itself); True if it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def run(self) -> None:
+        """Run in the calling thread until the source ends or ``stop()``."""
+        self._run()
+
+    def _set_state(self, state: str, detail: str | None = None) -> None:
+        self.state = state
+        if self.on_state is not None:
+            try:
+                self.on_state(state, detail)
+            except Exception:  # noqa: BLE001
+                log.exception("on_state callback failed")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            cap = cv2.VideoCapture(self.source)
+            if not cap.isOpened():
+                cap.release()
+                if self.state != "disconnected":
+                    self._set_state("disconnected", f"cannot open camera source {self.source!r}")
+                if not self.live or self.backoff.wait(self._stop):
+                    break  # a file that cannot be opened will not get better
+                self._set_state("retrying", str(self.source))
+                continue
+            self.backoff.reset()
+            self._set_state("connected", str(self.source))
+            ended = False
+            try:
+                while not self._stop.is_set():
+                    ok, frame = cap.read()
+                    if not ok:
+                        ended = not self.live
+                        break
+                    t = self.clock() if self.live else cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                    self.process_frame(frame, t)
+            finally:
+                cap.release()
+            if ended:
+                self._set_state("ended", str(self.source))
+                break
+            if self._stop.is_set():
+                break
+            self._set_state("disconnected", f"camera {self.source!r} stopped delivering frames")
+            if self.backoff.wait(self._stop):
+                break
+            self._set_state("retrying", str(self.source))
+        self._set_state("stopped")

@@ -1,0 +1,365 @@
+"""A scale emulator for every scale profile: the profile's own encoder speaks the real bytes over a pty or TCP.
+
+    emu = ScaleEmulator(profile, grams=Decimal("0"))
+    path = emu.start_pty()            # a stable symlink to a pty slave; or port = emu.start_tcp(0)
+    emu.set_weight(Decimal("1234.5"), settle_s=0.3)   # motion frames (settle curve + noise), then stable
+    emu.fault("garbage" | "unplug" | "overload" | "underload" | None)   # None clears (and replugs)
+    emu.stop()
+
+Polled profiles answer the commands in ``[emulator.commands]`` (weight, stable = answer once stable,
+stream/stop, status, text:<reply>); unknown commands get ``emulator.unknown``. Streaming profiles send a
+frame every ``stream_interval`` s. For 7E1/7O1 profiles the parity bit is computed and set in bit 7
+(ptys carry 8 bits; the reader strips it). Host bytes are masked to 7 bits when the profile is 7-bit.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import select
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+from device.emulators.pty import PtyPair
+from device.parsers.common import EmuState
+from device.profiles import Profile
+from device.reading import GRAMS_PER_UNIT
+
+FAULTS = (None, "garbage", "unplug", "overload", "underload")
+
+
+def with_parity(data: bytes, parity: str) -> bytes:
+    """Set bit 7 so that each byte has even ("E") or odd ("O") parity over its 8 bits."""
+    out = bytearray()
+    for b in data:
+        b &= 0x7F
+        ones = bin(b).count("1")
+        if (parity == "E" and ones % 2) or (parity == "O" and ones % 2 == 0):
+            b |= 0x80
+        out.append(b)
+    return bytes(out)
+
+
+class _PtyLink:
+    def __init__(self, link: Path):
+        self.link = link
+        self.pair: PtyPair | None = PtyPair(link=link)
+
+    @property
+    def where(self) -> dict:
+        return {"pty": str(self.link), "device": self.pair.slave_path if self.pair else None}
+
+    def fileno(self) -> int | None:
+        return self.pair.master_fd if self.pair else None
+
+    def read(self) -> bytes:
+        return self.pair.read(timeout=0) if self.pair else b""
+
+    def write(self, data: bytes) -> None:
+        if self.pair:
+            self.pair.write(data)
+
+    def unplug(self) -> None:
+        if self.pair:
+            self.pair.close()
+            self.pair = None
+
+    def replug(self) -> None:
+        if self.pair is None:
+            self.pair = PtyPair(link=self.link)
+
+    close = unplug
+
+
+class _TcpLink:
+    def __init__(self, port: int):
+        self.port = port
+        self.server: socket.socket | None = None
+        self.client: socket.socket | None = None
+        self.replug()
+
+    @property
+    def where(self) -> dict:
+        return {"tcp": self.port, "url": f"socket://127.0.0.1:{self.port}"}
+
+    def replug(self) -> None:
+        if self.server is not None:
+            return
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(4)
+        srv.setblocking(False)
+        self.port = srv.getsockname()[1]
+        self.server = srv
+
+    def fileno(self) -> int | None:
+        return self.client.fileno() if self.client else (self.server.fileno() if self.server else None)
+
+    def _accept(self) -> None:
+        if self.server is None:
+            return
+        try:
+            conn, _ = self.server.accept()
+        except (BlockingIOError, OSError):
+            return
+        if self.client is not None:
+            self.client.close()
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.client = conn
+
+    def read(self) -> bytes:
+        self._accept()
+        if self.client is None:
+            return b""
+        try:
+            data = self.client.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError:
+            data = b""
+        if not data:
+            self.client.close()
+            self.client = None
+        return data
+
+    def write(self, data: bytes) -> None:
+        self._accept()
+        if self.client is None:
+            return
+        try:
+            self.client.sendall(data)
+        except OSError:
+            self.client.close()
+            self.client = None
+
+    def unplug(self) -> None:
+        for s in (self.client, self.server):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self.client = self.server = None
+
+    close = unplug
+
+
+class ScaleEmulator:
+    def __init__(self, profile: Profile, grams: Decimal | str | int = Decimal(0), *, noise: bool = True,
+                 seed: int | None = None, stream_interval: float | None = None, tick: float = 0.01,
+                 monotonic: Callable[[], float] = time.monotonic):
+        if profile.kind != "scale" or profile.emulator is None:
+            raise ValueError(f"profile {profile.name!r} is not a scale profile")
+        self.profile = profile
+        self.spec = profile.emulator
+        self.codec = profile.codec
+        self.unit = self.spec.unit
+        self.decimals = self.spec.decimals
+        self.capacity_g = Decimal(self.spec.capacity_g)
+        self.noise = noise
+        self.rng = random.Random(seed)
+        self.stream_interval = stream_interval if stream_interval is not None else self.spec.stream_interval
+        self.tick = tick
+        self._mono = monotonic
+        self._lock = threading.RLock()
+        self._from = self._target = Decimal(grams)
+        self._t0 = self._mono()
+        self._settle = 0.0
+        self._fault: str | None = None
+        self.streaming = profile.poll.mode == "stream"
+        self._pending_stable = False
+        self._inbuf = bytearray()
+        self._link: _PtyLink | _TcpLink | None = None
+        self._tmpdir: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._next_stream = 0.0
+        self.frames_sent = 0
+        self.commands_seen: list[str] = []
+
+    # -- weight model ------------------------------------------------------------------------
+    def set_weight(self, grams: Decimal | str | int, settle_s: float = 0.3) -> None:
+        with self._lock:
+            self._from = self.current_grams()
+            self._target = Decimal(grams)
+            self._t0 = self._mono()
+            self._settle = max(0.0, settle_s)
+
+    def settled(self) -> bool:
+        return self._mono() - self._t0 >= self._settle
+
+    def current_grams(self) -> Decimal:
+        with self._lock:
+            elapsed = self._mono() - self._t0
+            if self._settle <= 0 or elapsed >= self._settle:
+                return self._target
+            frac = Decimal(str(round(math.exp(-4.0 * elapsed / self._settle), 6)))
+            g = self._target + (self._from - self._target) * frac
+            if self.noise:
+                step = GRAMS_PER_UNIT.get(self.unit, Decimal(1)) * Decimal(1).scaleb(-self.decimals)
+                g += step * self.rng.randint(-3, 3)
+            return g
+
+    def state(self) -> EmuState:
+        with self._lock:
+            grams = self.current_grams()
+            settled = self.settled()
+            fault = self._fault
+        factor = GRAMS_PER_UNIT.get(self.unit, Decimal(1))
+        shown = (grams / factor).quantize(Decimal(1).scaleb(-self.decimals))
+        if fault == "overload" or grams > self.capacity_g:
+            status = "overload"
+        elif fault == "underload":
+            status = "underload"
+        else:
+            status = "ok" if settled else "motion"
+        return EmuState(shown, self.unit, self.decimals, status)
+
+    def frame(self, template: str | None = None) -> bytes:
+        """The bytes the scale would send now (parity bit applied for 7-bit profiles)."""
+        return self._wire(self.codec.encode(self.state(), template))
+
+    def _wire(self, data: bytes) -> bytes:
+        s = self.profile.serial
+        return with_parity(data, s.parity) if s.bytesize == 7 and s.parity in ("E", "O") else data
+
+    # -- faults ----------------------------------------------------------------------------------
+    def fault(self, kind: str | None) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
+        with self._lock:
+            previous, self._fault = self._fault, kind
+            if kind == "unplug" and self._link is not None:
+                self._link.unplug()
+            elif previous == "unplug" and kind != "unplug" and self._link is not None:
+                self._link.replug()
+
+    def unplug(self) -> None:
+        self.fault("unplug")
+
+    def replug(self) -> None:
+        self.fault(None)
+
+    # -- transports ------------------------------------------------------------------------------
+    def start_pty(self, link: str | os.PathLike | None = None) -> str:
+        """Start on a pty; returns a path that stays the same across unplug/replug (a symlink)."""
+        if link is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="packgate-emu-")
+            link = Path(self._tmpdir) / f"{self.profile.name}"
+        self._link = _PtyLink(Path(link))
+        self._start()
+        return str(link)
+
+    def start_tcp(self, port: int = 0) -> int:
+        """Listen on 127.0.0.1:port (0 = any free port); returns the port (socket://127.0.0.1:<port>)."""
+        self._link = _TcpLink(port)
+        self._start()
+        return self._link.port
+
+    @property
+    def where(self) -> dict:
+        return self._link.where if self._link else {}
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"scale-emu:{self.profile.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        if self._link is not None:
+            self._link.close()
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        if not data or self._link is None or self._fault == "unplug":
+            return
+        if self._fault == "garbage" and self.rng.random() < 0.5:
+            junk = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 8)))
+            self._link.write(junk + self._wire(self.profile.framing.end))
+        self._link.write(data)
+        self.frames_sent += 1
+
+    def _handle(self, command: str) -> None:
+        self.commands_seen.append(command)
+        action = self.spec.commands.get(command)
+        if action is None:
+            self._send(self._wire(self.spec.unknown))
+        elif action == "weight":
+            self._send(self.frame())
+        elif action == "stable":
+            if self.state().status == "motion":
+                self._pending_stable = True
+            else:
+                self._send(self.frame())
+        elif action == "stream":
+            self.streaming = True
+        elif action == "stop":
+            self.streaming = self.profile.poll.mode == "stream"
+        elif action == "status":
+            self._send(self.frame("status"))
+        elif action.startswith("text:"):
+            self._send(self._wire(action[5:].encode("latin-1")))
+
+    def _commands(self, data: bytes) -> None:
+        self._inbuf += bytes(b & 0x7F for b in data)
+        if self.spec.command_terminated:
+            while True:
+                cut = [i for i in (self._inbuf.find(b"\r"), self._inbuf.find(b"\n")) if i >= 0]
+                if not cut:
+                    if len(self._inbuf) > 256:
+                        self._inbuf.clear()
+                    return
+                i = min(cut)
+                token = self._inbuf[:i].decode("latin-1").strip()
+                del self._inbuf[:i + 1]
+                if token:
+                    self._handle(token)
+        else:
+            while self._inbuf:
+                token = chr(self._inbuf.pop(0))
+                if token.strip():
+                    self._handle(token)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            link = self._link
+            fd = link.fileno() if link is not None and self._fault != "unplug" else None
+            if fd is None:
+                self._stop.wait(self.tick)
+                continue
+            try:
+                ready, _, _ = select.select([fd], [], [], self.tick)
+            except (OSError, ValueError):
+                self._stop.wait(self.tick)
+                continue
+            with self._lock:
+                if self._fault == "unplug":
+                    continue
+                data = link.read()  # non-blocking; also accepts a new TCP client
+                if data:
+                    self._commands(data)
+                if self._pending_stable and self.state().status != "motion":
+                    self._pending_stable = False
+                    self._send(self.frame())
+                now = self._mono()
+                if self.streaming and now >= self._next_stream:
+                    self._next_stream = now + self.stream_interval
+                    self._send(self.frame())

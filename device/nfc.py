@@ -1,0 +1,184 @@
+"""NFC badge readers through nfcpy: one event per tap, canonical UID strings.
+
+    r = BadgeReader("usb", on_badge=print)          # or usb:054c:06c3, tty:USB0:pn532, udp:127.0.0.1:54321
+    r.start(); ...; r.stop()                        # stop() returns within 2 s
+
+Canonical UID: upper-case hex in transmission order (``04A1B2C3D4E5F6``), the NFCID1 for type A
+cards (4/7/10 bytes), the IDm for FeliCa, the PUPI for type B.
+
+How it reads: ``clf.connect(rdwr={'on-discover': ...}, terminate=...)``. The UID is taken from the
+sense response in ``on-discover``, which returns False so the card is never activated (no
+card-type-specific commands, works with nfcpy's ``udp`` simulator and real readers alike).
+``terminate`` runs between sense cycles: it ends ``connect`` when ``stop()`` was called, paces the
+polling, and notices that a card has gone (not seen for ``release_s``). A card held on the reader
+gives one event; it gives another only after it was taken away.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import nfc
+import nfc.clf
+
+from device.errors import ReaderError
+from device.transport import Backoff
+
+log = logging.getLogger(__name__)
+
+ALL_TARGETS = ("106A", "106B", "212F")
+# The udp simulator waits 1 s for an answer per target and sense: poll type A only, so a cycle
+# (and stop()) stays around one second.
+UDP_TARGETS = ("106A",)
+
+
+def target_uid(target) -> bytes | None:
+    """The card identifier from a sensed ``RemoteTarget`` (before activation)."""
+    sdd = getattr(target, "sdd_res", None)
+    if sdd:
+        return bytes(sdd)
+    sensf = getattr(target, "sensf_res", None)
+    if sensf and len(sensf) >= 9:
+        return bytes(sensf[1:9])  # IDm
+    sensb = getattr(target, "sensb_res", None)
+    if sensb and len(sensb) >= 5:
+        return bytes(sensb[1:5])  # PUPI
+    rid = getattr(target, "rid_res", None)
+    if rid and len(rid) >= 6:
+        return bytes(rid[2:6])  # type 1 (Topaz) UID0-3
+    return None
+
+
+class BadgeReader:
+    """A thread owning one nfcpy reader; ``on_badge(uid_hex_upper)`` once per tap.
+
+    States through ``on_state(state, detail)``: connected / disconnected / retrying / stopped.
+    """
+
+    def __init__(self, path: str = "usb", on_badge: Callable[[str], None] | None = None, *,
+                 on_state: Callable[[str, str | None], None] | None = None,
+                 targets: tuple[str, ...] | None = None, release_s: float = 0.3, poll_interval: float = 0.05,
+                 backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic):
+        self.path = path
+        self.on_badge = on_badge
+        self.on_state = on_state
+        self.targets = tuple(targets) if targets else (UDP_TARGETS if path.startswith("udp") else ALL_TARGETS)
+        self.release_s = release_s
+        self.poll_interval = poll_interval
+        self.backoff = backoff or Backoff(base=0.2, cap=5.0)
+        self.clock = clock
+        self.state = "idle"
+        self.latest: str | None = None
+        self.count = 0
+        self.present: str | None = None
+        self._last_seen = 0.0
+        self._cycle_saw = False
+        self._next_cycle = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ callbacks from nfcpy
+    def on_discover(self, target) -> bool:
+        uid = target_uid(target)
+        if uid:
+            self.seen(uid.hex().upper())
+        return False  # never activate: the UID is all we need
+
+    def seen(self, uid: str) -> None:
+        """A sense cycle saw ``uid``: report it unless it is the card already lying there."""
+        self._last_seen = self.clock()
+        self._cycle_saw = True
+        if uid == self.present:
+            return
+        self.present = uid
+        self.latest = uid
+        self.count += 1
+        if self.on_badge is not None:
+            try:
+                self.on_badge(uid)
+            except Exception:  # noqa: BLE001 - a callback must not kill the reader
+                log.exception("on_badge callback failed")
+
+    def end_of_cycle(self) -> bool:
+        """Called by nfcpy between sense cycles; True ends ``connect``."""
+        if self._stop.is_set():
+            return True
+        now = self.clock()
+        if not self._cycle_saw and self.present is not None and now - self._last_seen >= self.release_s:
+            self.present = None  # card taken away: the next sighting is a new tap
+        self._cycle_saw = False
+        if self._next_cycle > now:
+            self._stop.wait(self._next_cycle - now)
+        self._next_cycle = max(now, self._next_cycle) + self.poll_interval
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------ thread
+    def start(self) -> "BadgeReader":
+        if self._thread is not None:
+            raise ReaderError("badge reader already started")
+        self._thread = threading.Thread(target=self._run, name=f"nfc:{self.path}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> "BadgeReader":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _set_state(self, state: str, detail: str | None = None) -> None:
+        self.state = state
+        if self.on_state is not None:
+            try:
+                self.on_state(state, detail)
+            except Exception:  # noqa: BLE001
+                log.exception("on_state callback failed")
+
+    def _open(self):
+        clf = nfc.ContactlessFrontend()
+        try:
+            ok = clf.open(self.path)
+        except (OSError, ValueError, nfc.clf.Error) as exc:
+            raise ReaderError(f"cannot open NFC reader {self.path!r}: {exc}") from exc
+        if not ok:
+            raise ReaderError(f"no NFC reader found at {self.path!r}")
+        return clf
+
+    def _run(self) -> None:
+        rdwr = {"targets": list(self.targets), "on-discover": self.on_discover,
+                "iterations": 1, "interval": self.poll_interval, "beep-on-connect": False}
+        while not self._stop.is_set():
+            try:
+                clf = self._open()
+            except ReaderError as exc:
+                if self.state != "disconnected":
+                    self._set_state("disconnected", str(exc))
+                if self.backoff.wait(self._stop):
+                    break
+                self._set_state("retrying", self.path)
+                continue
+            self.backoff.reset()
+            self._set_state("connected", str(clf))
+            try:
+                result = clf.connect(rdwr=rdwr, terminate=self.end_of_cycle)
+                if not self._stop.is_set():  # connect() gave up: the device went away or failed
+                    self._set_state("disconnected", f"{self.path}: reader stopped responding ({result!r})")
+            except Exception as exc:  # noqa: BLE001 - nfcpy drivers raise many types
+                self._set_state("disconnected", f"{self.path}: {type(exc).__name__}: {exc}")
+            finally:
+                try:
+                    clf.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                self.present = None
+            if self._stop.is_set() or self.backoff.wait(self._stop):
+                break
+            self._set_state("retrying", self.path)
+        self._set_state("stopped")

@@ -1,0 +1,398 @@
+"""Firmware profiles: one TOML file per device model or family, validated when loaded.
+
+A profile is data: serial defaults, how to poll (or that the device streams),
+framing, a generic parser *kind* with its parameters, stability rules and the
+emulator's side of the same protocol. ``load_profiles(path)`` reads every
+``*.toml`` in a directory, resolves ``inherits`` (deep merge, child wins),
+checks the result and returns frozen dataclasses; any problem raises
+``ProfileError`` naming the file and the key.
+
+Rules (see also tests/device/test_profiles_lint.py):
+  * one profile per file, ``name`` equal to the file stem;
+  * ``name``, ``kind``, ``vendor``, ``notes``, ``models`` in every concrete profile;
+  * ``inherits`` must name an existing profile and must not form a cycle;
+  * ``abstract = true`` profiles are only bases: validated through their children, not listed;
+  * for ``kind = "scale"``: ``serial``, ``poll``, ``framing``, ``parser`` after merging, and
+    the parser kind's own required keys (each kind checks its parameters).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from device.errors import ProfileError
+
+COMMON_REQUIRED = ("name", "kind", "vendor", "notes", "models")
+SCALE_SECTIONS = ("serial", "poll", "framing", "parser")
+KNOWN_KINDS = ("scale", "scanner", "badge")  # only "scale" is validated in depth here
+
+
+def default_profiles_dir() -> Path:
+    """$PACKGATE_PROFILES, else <checkout>/firmware-profiles, else <prefix>/share/packgate/firmware-profiles."""
+    env = os.environ.get("PACKGATE_PROFILES")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "firmware-profiles"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "packgate" / "firmware-profiles"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def to_bytes(text: str) -> bytes:
+    """TOML strings carry control characters as escapes ("\\r\\n", "\\u0002"); bytes are latin-1."""
+    return text.encode("latin-1")
+
+
+class _Where:
+    """Names file and key in every error."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def error(self, key: str, msg: str) -> ProfileError:
+        return ProfileError(f"{self.source}: key '{key}': {msg}")
+
+    def get(self, table: Mapping, key: str, typ: type | tuple, prefix: str, default: Any = ..., required: bool = False):
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in table:
+            if required or default is ...:
+                raise self.error(full, "missing")
+            return default
+        value = table[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise self.error(full, f"expected {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def bytes_of(self, table: Mapping, key: str, prefix: str, default: str = "") -> bytes:
+        text = self.get(table, key, str, prefix, default)
+        try:
+            return to_bytes(text)
+        except UnicodeEncodeError as exc:
+            raise self.error(f"{prefix}.{key}", "must be bytes 0..255 (use \\u00XX escapes)") from exc
+
+
+@dataclass(frozen=True)
+class SerialDefaults:
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+    dsrdtr: bool = False
+
+    @property
+    def seven_bit(self) -> bool:
+        return self.bytesize == 7
+
+    @property
+    def label(self) -> str:
+        stop = int(self.stopbits) if float(self.stopbits).is_integer() else self.stopbits
+        hs = "xonxoff" if self.xonxoff else "rtscts" if self.rtscts else "dsrdtr" if self.dsrdtr else "none"
+        return f"{self.baudrate} {self.bytesize}{self.parity}{stop} handshake={hs}"
+
+    def as_kwargs(self) -> dict:
+        return {"baudrate": self.baudrate, "bytesize": self.bytesize, "parity": self.parity,
+                "stopbits": self.stopbits, "xonxoff": self.xonxoff, "rtscts": self.rtscts, "dsrdtr": self.dsrdtr}
+
+    def as_dict(self) -> dict:
+        return dict(self.as_kwargs(), label=self.label)
+
+
+@dataclass(frozen=True)
+class PollSpec:
+    mode: str  # "poll" or "stream"
+    command: bytes = b""  # sent every ``interval`` s when mode == "poll"
+    interval: float = 0.5
+    start_command: bytes = b""  # sent once after opening (e.g. MT-SICS "SIR" to start streaming)
+    stop_command: bytes = b""
+
+
+@dataclass(frozen=True)
+class FramingSpec:
+    start: bytes = b""
+    end: bytes = b""
+    trailer: int = 0  # bytes after ``end`` that belong to the frame (a checksum)
+    length: int = 0  # fixed total length (0 = variable)
+    max_length: int = 128
+    resync_on_start: bool = True  # a start byte inside a frame body begins a new frame
+
+
+@dataclass(frozen=True)
+class StabilitySpec:
+    mode: str = "flag"  # "flag": the frame says; "repeat": N equal consecutive weights
+    repeat: int = 3
+    promote_motion: bool = False  # also promote frames flagged "motion" after N equal (MT-SICS fallback)
+
+
+@dataclass(frozen=True)
+class EmulatorSpec:
+    unit: str
+    decimals: int
+    capacity_g: str
+    commands: Mapping[str, str]  # host command -> action: weight | stable | stream | stop | status | text:<reply>
+    unknown: bytes  # reply to an unknown command
+    command_terminated: bool  # commands end with CR/LF; False: single letters (Toledo "W")
+    stream_interval: float
+    encode: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    kind: str
+    vendor: str
+    models: tuple[str, ...]
+    notes: str
+    source: str
+    data: Mapping[str, Any]  # the merged TOML, frozen
+    serial: SerialDefaults | None = None
+    poll: PollSpec | None = None
+    framing: FramingSpec | None = None
+    parser_kind: str | None = None
+    parser: Mapping[str, Any] | None = None
+    stability: StabilitySpec | None = None
+    emulator: EmulatorSpec | None = None
+    inherits: str | None = None
+    codec: Any = field(default=None, compare=False, repr=False)  # device.parsers codec built from parser + encode
+
+    def summary(self) -> dict:
+        out = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
+               "notes": self.notes, "file": Path(self.source).name}
+        if self.serial is not None:
+            out["serial"] = self.serial.as_dict()
+        if self.poll is not None:
+            out["mode"] = self.poll.mode
+            if self.poll.mode == "poll":
+                out["poll"] = {"command": self.poll.command.decode("latin-1"), "interval_s": self.poll.interval}
+        if self.parser_kind:
+            out["parser"] = self.parser_kind
+        if self.stability is not None:
+            out["stability"] = self.stability.mode
+        return out
+
+
+def _merge(base: Mapping, child: Mapping) -> dict:
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_raw(directory: Path) -> dict[str, tuple[Path, dict]]:
+    raw: dict[str, tuple[Path, dict]] = {}
+    files = sorted(directory.glob("*.toml"))
+    for path in files:
+        try:
+            with path.open("rb") as fh:
+                doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{path}: key '(syntax)': {exc}") from exc
+        where = _Where(str(path))
+        name = doc.get("name")
+        if not isinstance(name, str):
+            raise where.error("name", "missing (one profile per file, named like the file)")
+        if name != path.stem:
+            raise where.error("name", f"{name!r} does not match the file name {path.stem!r}")
+        raw[name] = (path, doc)
+    return raw
+
+
+def _resolve(name: str, raw: dict[str, tuple[Path, dict]], chain: tuple[str, ...] = ()) -> dict:
+    path, doc = raw[name]
+    if name in chain:
+        raise ProfileError(f"{path}: key 'inherits': circular inheritance {' -> '.join(chain + (name,))}")
+    parent = doc.get("inherits")
+    if parent is None:
+        return dict(doc)
+    if not isinstance(parent, str) or parent not in raw:
+        raise ProfileError(f"{path}: key 'inherits': unknown profile {parent!r}")
+    merged = _merge(_resolve(parent, raw, chain + (name,)), doc)
+    merged.pop("abstract", None)
+    if doc.get("abstract"):
+        merged["abstract"] = True
+    return merged
+
+
+def _build(name: str, path: Path, doc: dict) -> Profile:
+    where = _Where(str(path))
+    for key in COMMON_REQUIRED:
+        if key not in doc:
+            raise where.error(key, "missing (after merging inherits)")
+    kind = where.get(doc, "kind", str, "")
+    if not kind:
+        raise where.error("kind", f"must be a non-empty string such as {', '.join(KNOWN_KINDS)}")
+    vendor = where.get(doc, "vendor", str, "")
+    notes = where.get(doc, "notes", str, "")
+    models = where.get(doc, "models", list, "")
+    if not models or not all(isinstance(m, str) and m for m in models):
+        raise where.error("models", "must be a non-empty list of strings")
+    common = dict(name=name, kind=kind, vendor=vendor, models=tuple(models), notes=notes, source=str(path),
+                  data=_freeze(doc), inherits=doc.get("inherits"))
+    if kind != "scale":
+        serial = _serial(where, doc["serial"]) if isinstance(doc.get("serial"), Mapping) else None
+        return Profile(serial=serial, **common)
+    for section in SCALE_SECTIONS:
+        if not isinstance(doc.get(section), Mapping):
+            raise where.error(section, "missing table (after merging inherits)")
+    serial = _serial(where, doc["serial"])
+    poll = _poll(where, doc["poll"])
+    framing = _framing(where, doc["framing"])
+    stability = _stability(where, doc.get("stability", {}))
+    emulator = _emulator(where, doc.get("emulator", {}), poll)
+    parser = doc["parser"]
+    parser_kind = where.get(parser, "kind", str, "parser")
+    from device.parsers import build_codec  # local import: parsers import profiles' helpers
+
+    codec = build_codec(parser_kind, _freeze(parser), emulator.encode, serial, where)
+    return Profile(serial=serial, poll=poll, framing=framing, parser_kind=parser_kind, parser=_freeze(parser),
+                   stability=stability, emulator=emulator, codec=codec, **common)
+
+
+def _serial(where: _Where, t: Mapping) -> SerialDefaults:
+    p = "serial"
+    s = SerialDefaults(
+        baudrate=where.get(t, "baudrate", int, p),
+        bytesize=where.get(t, "bytesize", int, p, 8),
+        parity=where.get(t, "parity", str, p, "N").upper(),
+        stopbits=where.get(t, "stopbits", (int, float), p, 1),
+        xonxoff=where.get(t, "xonxoff", bool, p, False),
+        rtscts=where.get(t, "rtscts", bool, p, False),
+        dsrdtr=where.get(t, "dsrdtr", bool, p, False),
+    )
+    if s.baudrate not in (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+        raise where.error("serial.baudrate", f"unusual baud rate {s.baudrate}")
+    if s.bytesize not in (7, 8):
+        raise where.error("serial.bytesize", "must be 7 or 8")
+    if s.parity not in ("N", "E", "O"):
+        raise where.error("serial.parity", "must be N, E or O")
+    if s.stopbits not in (1, 1.5, 2):
+        raise where.error("serial.stopbits", "must be 1, 1.5 or 2")
+    return s
+
+
+def _poll(where: _Where, t: Mapping) -> PollSpec:
+    p = "poll"
+    mode = where.get(t, "mode", str, p)
+    if mode not in ("poll", "stream"):
+        raise where.error("poll.mode", "must be 'poll' or 'stream'")
+    spec = PollSpec(mode=mode, command=where.bytes_of(t, "command", p), interval=where.get(t, "interval", float, p, 0.5),
+                    start_command=where.bytes_of(t, "start_command", p), stop_command=where.bytes_of(t, "stop_command", p))
+    if mode == "poll" and not spec.command:
+        raise where.error("poll.command", "required when mode = 'poll'")
+    if spec.interval <= 0:
+        raise where.error("poll.interval", "must be > 0")
+    return spec
+
+
+def _framing(where: _Where, t: Mapping) -> FramingSpec:
+    p = "framing"
+    spec = FramingSpec(start=where.bytes_of(t, "start", p), end=where.bytes_of(t, "end", p),
+                       trailer=where.get(t, "trailer", int, p, 0), length=where.get(t, "length", int, p, 0),
+                       max_length=where.get(t, "max_length", int, p, 128),
+                       resync_on_start=where.get(t, "resync_on_start", bool, p, True))
+    if not spec.end and not spec.length:
+        raise where.error("framing.end", "a frame needs an end delimiter or a fixed length")
+    if spec.length and not spec.start and not spec.end:
+        raise where.error("framing.start", "a fixed-length frame needs a start or end byte to synchronise on")
+    if spec.trailer and not spec.end:
+        raise where.error("framing.trailer", "only meaningful with an end delimiter")
+    if spec.max_length < max(spec.length, 4) or spec.max_length > 4096:
+        raise where.error("framing.max_length", "must be >= length and <= 4096")
+    return spec
+
+
+def _stability(where: _Where, t: Mapping) -> StabilitySpec:
+    p = "stability"
+    spec = StabilitySpec(mode=where.get(t, "mode", str, p, "flag"), repeat=where.get(t, "repeat", int, p, 3),
+                         promote_motion=where.get(t, "promote_motion", bool, p, False))
+    if spec.mode not in ("flag", "repeat"):
+        raise where.error("stability.mode", "must be 'flag' or 'repeat'")
+    if spec.repeat < 1:
+        raise where.error("stability.repeat", "must be >= 1")
+    return spec
+
+
+def _emulator(where: _Where, t: Mapping, poll: PollSpec) -> EmulatorSpec:
+    p = "emulator"
+    commands = where.get(t, "commands", Mapping, p, {})
+    actions = ("weight", "stable", "stream", "stop", "status")
+    for cmd, action in commands.items():
+        if not isinstance(action, str) or not (action in actions or action.startswith("text:")):
+            raise where.error(f"emulator.commands.{cmd}", f"action must be one of {actions} or 'text:<reply>'")
+    if poll.mode == "poll" and not commands:
+        raise where.error("emulator.commands", "a polled protocol's emulator must answer at least the poll command")
+    unit = where.get(t, "unit", str, p, "kg")
+    decimals = where.get(t, "decimals", int, p, 3)
+    if not 0 <= decimals <= 6:
+        raise where.error("emulator.decimals", "must be 0..6")
+    from decimal import Decimal, InvalidOperation
+
+    capacity = where.get(t, "capacity_g", str, p, "30000")
+    try:
+        Decimal(capacity)
+    except InvalidOperation as exc:
+        raise where.error("emulator.capacity_g", "must be a decimal string") from exc
+    return EmulatorSpec(unit=unit, decimals=decimals, capacity_g=capacity, commands=_freeze(dict(commands)),
+                        unknown=where.bytes_of(t, "unknown", p), command_terminated=where.get(t, "command_terminated", bool, p, True),
+                        stream_interval=where.get(t, "stream_interval", float, p, 0.1),
+                        encode=_freeze(dict(where.get(t, "encode", Mapping, p, {}))))
+
+
+def load_profiles(path: str | os.PathLike | None = None, kind: str | None = None) -> dict[str, Profile]:
+    """Load, merge and validate every profile in ``path``; abstract bases are left out of the result."""
+    directory = Path(path) if path is not None else default_profiles_dir()
+    if not directory.is_dir():
+        raise ProfileError(f"{directory}: key '(directory)': no such profiles directory")
+    raw = _read_raw(directory)
+    profiles: dict[str, Profile] = {}
+    for name, (path_, _doc) in raw.items():
+        merged = _resolve(name, raw)
+        if merged.get("abstract"):
+            continue
+        profile = _build(name, path_, merged)
+        if kind is None or profile.kind == kind:
+            profiles[name] = profile
+    return profiles
+
+
+_cache: dict[str, dict[str, Profile]] = {}
+_cache_lock = threading.Lock()
+
+
+def get_profile(name: str, path: str | os.PathLike | None = None) -> Profile:
+    """One profile by name from ``path`` (default directory if None); cached per directory."""
+    key = str(Path(path) if path is not None else default_profiles_dir())
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = load_profiles(key)
+        profiles = _cache[key]
+    try:
+        return profiles[name]
+    except KeyError:
+        raise ProfileError(f"{key}: key 'name': no profile named {name!r} (have: {', '.join(sorted(profiles))})") from None
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,146 @@
+"""ScaleReader: the thread that owns a scale's port, polls or listens, frames, decodes, reports.
+
+    r = ScaleReader(port, profile, on_reading=cb, on_state=cb2); r.start(); r.latest; r.stats(); r.stop()
+
+* Polled profiles: the poll command is written every ``poll_interval`` s (profile default).
+* Streaming profiles: ``poll.start_command`` (if any) is written once per connection.
+* Frames whose checksum or shape is wrong are counted in ``frames_bad`` and not delivered;
+  bytes dropped while re-synchronising are counted in ``bytes_skipped``.
+* Protocol-valid error/overload frames are delivered (status error/overload/underload).
+* Stability: the frame's flag, or with ``stability.mode = "repeat"`` N equal consecutive weights.
+* 7-bit profiles: every byte is masked with 0x7F (parity bit stripped), so a 7E1 scale also reads over a pty
+  or an 8N1 USB adapter.
+* Port gone (USB pulled, pty closed, TCP reset): on_state("disconnected", why), then backoff retries
+  (on_state("retrying")), and on_state("connected") when it is back; readings resume.
+Callbacks run on the reader thread; keep them short.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Callable
+
+import serial
+
+from device.framing import Framer
+from device.profiles import Profile
+from device.reading import Reading, Status
+from device.transport import Backoff, PortWorker
+
+log = logging.getLogger(__name__)
+
+
+class StabilityTracker:
+    """N equal consecutive weights => stable (for protocols without a flag, or as a fallback)."""
+
+    def __init__(self, repeat: int, promote_motion: bool = False):
+        self.repeat = repeat
+        self.promote_motion = promote_motion
+        self._last: tuple | None = None
+        self._count = 0
+
+    def apply(self, reading: Reading) -> Reading:
+        key = (reading.weight, reading.unit) if reading.weight is not None else None
+        if key is None or reading.status not in (Status.OK, Status.MOTION):
+            self._last, self._count = None, 0
+            return reading
+        self._count = self._count + 1 if key == self._last else 1
+        self._last = key
+        candidate = (reading.status is Status.OK and not reading.stable) or (
+            self.promote_motion and reading.status is Status.MOTION)
+        if candidate and self._count >= self.repeat:
+            return dataclasses.replace(reading, status=Status.OK, stable=True,
+                                       extra={**reading.extra, "stability": f"inferred:{self._count}"})
+        return reading
+
+
+class ScaleReader(PortWorker):
+    thread_name = "scale-reader"
+
+    def __init__(self, port: str, profile: Profile, on_reading: Callable[[Reading], None] | None = None,
+                 on_state: Callable[[str, str | None], None] | None = None, *, poll_interval: float | None = None,
+                 backoff: Backoff | None = None, read_timeout: float = 0.05, monotonic: Callable[[], float] = time.monotonic):
+        if profile.kind != "scale" or profile.codec is None:
+            raise ValueError(f"profile {profile.name!r} is not a scale profile")
+        settings = dict(profile.serial.as_kwargs(), timeout=read_timeout)
+        super().__init__(port, settings, on_state, backoff)
+        self.profile = profile
+        self.on_reading = on_reading
+        self.poll_interval = poll_interval if poll_interval is not None else profile.poll.interval
+        self._monotonic = monotonic
+        self.framer = Framer(profile.framing, mask_7bit=profile.serial.seven_bit)
+        st = profile.stability
+        self.stability = StabilityTracker(st.repeat, st.promote_motion) if (st.mode == "repeat" or st.promote_motion) else None
+        self.latest: Reading | None = None
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self._last_poll = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def bytes_skipped(self) -> int:
+        return self.framer.bytes_skipped
+
+    def stats(self) -> dict:
+        return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "bytes_skipped": self.bytes_skipped,
+                "state": self.state}
+
+    # -- PortWorker hooks ------------------------------------------------------------------
+    def on_open(self, port: serial.SerialBase) -> None:
+        self.framer.reset()
+        self._last_poll = float("-inf")
+        try:
+            port.reset_input_buffer()  # stale bytes from before (re)connection
+        except (serial.SerialException, OSError, AttributeError):
+            pass
+        if self.profile.poll.start_command:
+            port.write(self.profile.poll.start_command)
+
+    def serve(self, port: serial.SerialBase) -> None:
+        poll = self.profile.poll
+        if poll.mode == "poll":
+            now = self._monotonic()
+            if now - self._last_poll >= self.poll_interval:
+                self._last_poll = now
+                port.write(poll.command)
+        data = port.read(max(1, port.in_waiting))
+        if data:
+            self.feed(data)
+
+    # -- decoding --------------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[Reading]:
+        """Frame and decode bytes (also usable without a port, e.g. by the benchmark)."""
+        out = []
+        for frame in self.framer.feed(data):
+            reading = self.profile.codec.decode(frame)
+            if reading.extra.get("bad_frame"):
+                self.frames_bad += 1
+                continue
+            self.frames_ok += 1
+            if reading.extra.get("repeat") and self.latest is not None and self.latest.weight is not None:
+                reading = dataclasses.replace(self.latest, raw=reading.raw, extra={**self.latest.extra, "repeat": True})
+            if self.stability is not None:
+                reading = self.stability.apply(reading)
+            self.latest = reading
+            out.append(reading)
+            if self.on_reading is not None:
+                try:
+                    self.on_reading(reading)
+                except Exception:  # noqa: BLE001 - the port owner must survive a bad callback
+                    log.exception("on_reading callback failed")
+        return out
+
+    def on_close(self) -> None:
+        self.framer.reset()
+
+    def wait_for(self, predicate: Callable[[Reading], bool], timeout: float) -> Reading | None:
+        """Poll ``latest`` until ``predicate`` holds (for CLIs and tests); None on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.latest
+            if r is not None and predicate(r):
+                return r
+            self._stop.wait(0.01)
+        return None

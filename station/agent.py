@@ -1,0 +1,144 @@
+"""The station agent: wires devices, the station, the outbox worker, reference refresh, the
+escalation timer and the web server together, and stops them all cleanly."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from station.config import Config
+from station.devices import Devices
+from station.events import EventBus
+from station.notify import Notifier
+from station.service import Station
+from station.web import create_app, load_secret
+from sync.clock import Clock
+from sync.client import UpstreamClient
+from sync.outbox import Outbox
+from sync.reference import ReferenceCache
+from sync.worker import OutboxWorker
+
+log = logging.getLogger("packgate.agent")
+
+
+class Agent:
+    def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
+                 device_ports: dict[str, str] | None = None, start_devices: bool = True):
+        self.cfg = cfg
+        self.clock = clock or Clock()
+        self.demo = demo
+        self.port = port if port is not None else cfg["web.port"]
+        data_dir = cfg.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = str(data_dir / "station.db")
+        self.bus = EventBus()
+        self._timer_wake = threading.Event()
+        self._stop = threading.Event()
+        self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock)
+        self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
+        self.cache = ReferenceCache(self.db_path, self.client, self.clock)
+        self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"])
+        self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
+                               bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake)
+        ports = device_ports or {}
+        self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
+                               on_reading=self.station.on_reading, on_state=self.station.on_device_state,
+                               scale_port=ports.get("scale"), scanner_port=ports.get("scanner"),
+                               badge_reader=ports.get("badge"))
+        self.start_devices = start_devices
+        self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir))
+        self._threads: list[threading.Thread] = []
+        self._server = None
+
+    def _wake(self) -> None:
+        self._timer_wake.set()
+        self.worker.wake()
+
+    # ---- background loops -----------------------------------------------------------------
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            result = self.cache.refresh()
+            if not result["ok"]:
+                log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
+            if self.clock.sleep(self.cfg["upstream.refresh_s"], self._stop):
+                return
+
+    def _timer_loop(self) -> None:
+        """Sleep until the next escalation or idle deadline exactly (woken early by changes)."""
+        while not self._stop.is_set():
+            try:
+                nxt = self.station.tick()
+            except Exception:  # noqa: BLE001 - the timer must survive a bad row; it is logged
+                log.exception("timer tick failed")
+                nxt = None
+            delay = 60.0 if nxt is None else max(0.0, (nxt - self.clock.now()).total_seconds())
+            self._timer_wake.wait(min(delay, 60.0))
+            self._timer_wake.clear()
+
+    def _serve(self) -> None:
+        from waitress import create_server
+
+        self._server = create_server(self.app, host=self.cfg["web.host"], port=self.port, threads=24,
+                                     channel_timeout=30, ident="packgate")
+        self.port = self._server.effective_port
+        self._served.set()
+        self._server.run()
+
+    def start(self) -> "Agent":
+        self._served = threading.Event()
+        first = self.cache.refresh()
+        if not first["ok"]:
+            log.warning("starting offline: %s", first["error"])
+        if self.start_devices:
+            self.devices.start()
+        self.worker.start()
+        for target, name in ((self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
+                             (self._serve, "web")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._served.wait(10)
+        log.info("kiosk at http://%s:%s/  (PDA: /pda, supervisor: /supervisor)", self.cfg["web.host"], self.port)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._timer_wake.set()
+        self.bus.close()
+        if self._server is not None:
+            self._server.close()
+        self.devices.stop()
+        self.worker.stop()
+        for thread in self._threads:
+            thread.join(2.0)
+        self.client.close()
+        self.station.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.cfg['web.host']}:{self.port}"
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def run_agent(cfg: Config) -> int:
+    agent = Agent(cfg)
+    agent.start()
+    try:
+        wait_for_signal()
+    finally:
+        log.info("stopping")
+        agent.stop()
+    return 0
+
+
+def data_path(cfg: Config, name: str) -> Path:
+    return cfg.data_dir / name

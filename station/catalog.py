@@ -1,0 +1,82 @@
+"""The workflow's view of reference data: the upstream cache plus the station's own order state.
+
+``StationCatalog`` implements ``models.CatalogView`` over ``sync.reference.ReferenceCache`` (or any
+object with the same read methods). Upstream rows are validated with the ``from_dict`` of each
+model; a malformed row is logged and skipped, never crashes a scan. The order's status is the
+station's local one when the station knows better (packed here, picked here).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Callable
+
+from station.errors import ReferenceDataError
+from station.models import Employee, Lot, Order, Packaging, Sku, normalise_gtin
+
+log = logging.getLogger("packgate.catalog")
+
+LOCAL_STATUSES = ("picking", "picked", "packing", "weighed", "blocked", "packed", "cancelled")
+
+
+class StationCatalog:
+    def __init__(self, cache: Any, local_order: Callable[[str], dict | None] = lambda _id: None):
+        self.cache = cache
+        self.local_order = local_order
+
+    @staticmethod
+    def _build(kind: type, row: dict | None) -> Any:
+        if row is None:
+            return None
+        try:
+            return kind.from_dict(row)
+        except ReferenceDataError as exc:
+            log.warning("skipping bad reference row: %s", exc)
+            return None
+
+    def sku(self, code: str) -> Sku | None:
+        code = code.strip()
+        row = self.cache.get_sku(code)
+        if row is None and normalise_gtin(code):
+            row = self.cache.sku_by_gtin(code)
+        return self._build(Sku, row)
+
+    def lots_for(self, sku: str) -> tuple[Lot, ...]:
+        lots = (self._build(Lot, row) for row in self.cache.lots_for_sku(sku))
+        return tuple(lot for lot in lots if lot is not None)
+
+    def packaging(self, code: str) -> Packaging | None:
+        return self._build(Packaging, self.cache.get_packaging(code.strip()))
+
+    def employee_by_badge(self, uid: str) -> Employee | None:
+        return self._build(Employee, self.cache.employee_by_badge(uid.strip().upper()))
+
+    def employee_by_id(self, employee_id: str) -> Employee | None:
+        return self._build(Employee, self.cache.employee_by_id(employee_id))
+
+    def order(self, code: str) -> Order | None:
+        code = code.strip()
+        row = self.cache.get_order(code)
+        if row is None:
+            by_tote = getattr(self.cache, "order_by_tote", None)
+            row = by_tote(code) if by_tote else next((o for o in self.cache.list_orders() if o.get("tote") == code), None)
+        order = self._build(Order, row)
+        return self.with_local_state(order) if order else None
+
+    def with_local_state(self, order: Order) -> Order:
+        local = self.local_order(order.order_id)
+        if not local:
+            return order
+        status = local["status"] if local["status"] in LOCAL_STATUSES else order.status
+        return replace(order, status=status, priority=max(order.priority, local.get("priority") or 0))
+
+    def orders(self, status: str | None = None) -> list[Order]:
+        built = (self._build(Order, row) for row in self.cache.list_orders(status))
+        return [self.with_local_state(o) for o in built if o is not None]
+
+    def all_lots(self) -> list[Lot]:
+        rows = self.cache.list_lots() if hasattr(self.cache, "list_lots") else []
+        return [lot for lot in (self._build(Lot, r) for r in rows) if lot is not None]
+
+    def employees(self) -> list[Employee]:
+        return [e for e in (self._build(Employee, r) for r in self.cache.list_employees()) if e is not None]

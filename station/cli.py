@@ -1,0 +1,108 @@
+"""The ``packgate`` command line: one entry point, subcommands per area."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from station.config import SCHEMA, load, render_defaults
+from station.errors import ConfigError
+from station.logs import LEVELS, setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+              help="Override log.level from the configuration.")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str | None) -> None:
+    """packgate: packing-station agent (badge, scan, verify, weigh, sync)."""
+    ctx.ensure_object(dict)
+    ctx.obj["log_level"] = log_level.upper() if log_level else None
+    setup_logging(ctx.obj["log_level"] or "INFO")
+
+
+@cli.group()
+def config() -> None:
+    """Check or print the configuration file (packgate.toml)."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def config_check(file: str) -> None:
+    """Validate FILE; print the effective settings as JSON, or the problem."""
+    try:
+        cfg = load(file)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps({"ok": True, "file": file, "settings": cfg.values}, indent=2, ensure_ascii=False))
+
+
+@config.command("defaults")
+def config_defaults() -> None:
+    """Print a packgate.toml with every key, its default and what it does."""
+    click.echo(render_defaults(), nl=False)
+
+
+@config.command("keys")
+def config_keys() -> None:
+    """List every configuration key with its default."""
+    for key, (_t, default, _c, help_) in SCHEMA.items():
+        click.echo(f"{key:34} {json.dumps(default):24} {help_}")
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="packgate.toml (default: built-in defaults).")
+@click.pass_context
+def run(ctx: click.Context, config_file: str | None) -> None:
+    """Run the station agent with the devices and upstream named in the configuration."""
+    from station.agent import run_agent
+
+    try:
+        cfg = load(config_file)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    setup_logging(ctx.obj["log_level"] or cfg["log.level"], station=cfg["station.id"])
+    sys.exit(run_agent(cfg))
+
+
+@cli.command()
+@click.option("--selftest", is_flag=True, help="Run the scripted walkthrough and exit 0 only if every step held.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Kiosk web port.")
+@click.option("--upstream-port", type=int, default=8765, show_default=True, help="Reference upstream port.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the demo keeps its databases (default: a fresh temporary folder).")
+@click.pass_context
+def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data_dir: str | None) -> None:
+    """Run the station on emulated devices and a seeded reference upstream, all on 127.0.0.1."""
+    from station.demo import run_demo, run_selftest
+
+    level = ctx.obj["log_level"] or ("WARNING" if selftest else "INFO")
+    setup_logging(level, station="ST01")
+    if selftest:
+        sys.exit(run_selftest(data_dir=data_dir))
+    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir))
+
+
+def _mount_optional() -> None:
+    """Mount the device and sync command groups (they live in their own packages)."""
+    from device.cli import device
+    from sync.cli import sync, upstream
+
+    cli.add_command(device)
+    cli.add_command(upstream)
+    cli.add_command(sync)
+
+
+_mount_optional()
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""``packgate.toml``: one file, every option with a default that works for the demo.
+
+The schema is a table (``SCHEMA``): dotted key -> (type, default, check). Loading
+validates every key and every value, and an error names the key and the problem.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+from station.errors import ConfigError
+
+Check = Callable[[Any], str | None]
+
+
+def _one_of(*choices: str) -> Check:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)} (got {v!r})"
+
+
+def _port_number(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else f"must be a TCP port 0-65535 (got {v})"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else f"must be greater than 0 (got {v})"
+
+
+def _non_negative(v: float) -> str | None:
+    return None if v >= 0 else f"must be 0 or more (got {v})"
+
+
+def _percent(v: float) -> str | None:
+    return None if 0 < v < 100 else f"must be a percentage between 0 and 100 (got {v})"
+
+
+def _station_code(v: str) -> str | None:
+    if not v or not v.replace("-", "").isalnum() or len(v) > 16:
+        return f"must be 1-16 letters, digits or '-' (got {v!r})"
+    return None
+
+
+def _url(v: str) -> str | None:
+    return None if v.startswith(("http://", "https://")) else f"must start with http:// or https:// (got {v!r})"
+
+
+def _decimal_table(v: dict) -> str | None:
+    for name, pct in v.items():
+        try:
+            value = Decimal(str(pct))
+        except InvalidOperation:
+            return f"value for {name!r} must be a number (got {pct!r})"
+        if not 0 < value < 100:
+            return f"value for {name!r} must be a percentage between 0 and 100 (got {pct})"
+    return None
+
+
+def _strings(v: list) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or "://" not in x]
+    return None if not bad else f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+# dotted key: (type, default, check or None, help)
+SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
+    "station.id": (str, "ST01", _station_code, "station code, prefix of every confirmation id"),
+    "station.name": (str, "Packing table 1", None, "shown on the kiosk"),
+    "station.location": (str, "ST01", None, "location recorded with every confirmation"),
+    "station.data_dir": (str, "var/ST01", None, "SQLite database, photos and logs"),
+    "station.language": (str, "en", _one_of("en", "zh"), "default UI language"),
+    "web.host": (str, "127.0.0.1", None, "address the web UI listens on (0.0.0.0 for PDAs on the Wi-Fi)"),
+    "web.port": (int, 8080, _port_number, "port of the kiosk, PDA and supervisor pages and the API"),
+    "upstream.url": (str, "http://127.0.0.1:8765", _url, "base URL of the upstream (WMS) API"),
+    "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
+    "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
+    "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
+    "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
+    "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
+    "scale.enabled": (bool, True, None, "read a serial scale"),
+    "scale.profile": (str, "mettler-mt-sics", None, "firmware profile name (packgate device profiles)"),
+    "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
+    "scanner.enabled": (bool, True, None, "read a serial/USB-CDC barcode scanner"),
+    "scanner.port": (str, "/dev/ttyACM0", None, "device path or pyserial URL"),
+    "scanner.suffix": (str, "CR", _one_of("CR", "LF", "CRLF", "TAB", "none"), "what ends one scan"),
+    "badge.enabled": (bool, True, None, "read an NFC badge reader through nfcpy"),
+    "badge.reader": (str, "usb", None, "nfcpy path: usb, usb:VID:PID, tty:USB0:pn532, udp:host:port"),
+    "camera.enabled": (bool, False, None, "take a photo of the packed parcel"),
+    "camera.source": (str, "0", None, "OpenCV device index, video file or stream URL"),
+    "weighing.tolerance_pct": (float, 5.0, _percent, "allowed difference from expected weight, percent"),
+    "weighing.category_tolerance_pct": (dict, {}, _decimal_table, "per-category tolerance overrides"),
+    "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
+    "weighing.floor_table": (str, "ounce", _one_of("ounce", "anchor", "none"),
+                             "ounce: at least 1 oz (28.35 g) allowed at any weight; anchor: 1 oz under 1 lb, 1 lb above"),
+    "lots.policy": (str, "FIFO", _one_of("FIFO", "FEFO", "NONE"), "site default lot policy"),
+    "lots.expiry_warning_days": (int, 90, _positive, "highlight lots expiring within this many days"),
+    "session.idle_sign_out_s": (float, 900.0, _positive, "sign the operator out after this idle time"),
+    "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
+    "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
+    "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),
+    "log.level": (str, "INFO", _one_of(*LOG_LEVELS), "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any]
+    source: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def section(self, name: str) -> dict[str, Any]:
+        prefix = name + "."
+        return {k[len(prefix):]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Config":
+        return validate({**self.values, **overrides}, self.source)
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.values["station.data_dir"])
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).resolve().parent / path
+        return path
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and SCHEMA.get(dotted, (None,))[0] is not dict:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _type_name(t: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+    return names.get(t, str(t)) if not isinstance(t, tuple) else " or ".join(names[x] for x in t)
+
+
+def validate(flat: dict[str, Any], source: str | None = None) -> Config:
+    where = f"{source}: " if source else ""
+    values: dict[str, Any] = {}
+    unknown = sorted(set(flat) - set(SCHEMA))
+    if unknown:
+        near = [k for k in SCHEMA if k.split(".")[-1] == unknown[0].split(".")[-1]]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ConfigError(f"{where}unknown key {unknown[0]!r}{hint}")
+    for key, (typ, default, check, _help) in SCHEMA.items():
+        value = flat.get(key, default)
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
+            raise ConfigError(f"{where}{key}: must be {_type_name(typ)} (got {value!r})")
+        problem = check(value) if check else None
+        if problem:
+            raise ConfigError(f"{where}{key}: {problem}")
+        values[key] = value
+    if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
+        raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    return Config(values, source)
+
+
+def load(path: str | Path | None) -> Config:
+    """Load and validate ``path`` (None: all defaults)."""
+    if path is None:
+        return validate({})
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from exc
+    try:
+        tree = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return validate(_flatten(tree), str(path))
+
+
+def render_defaults() -> str:
+    """A commented packgate.toml with every key and its default."""
+    lines: list[str] = []
+    section = None
+    for key, (_typ, default, _check, help_) in SCHEMA.items():
+        sec, name = key.rsplit(".", 1)
+        if sec != section:
+            lines.append(f"\n[{sec}]")
+            section = sec
+        lines.append(f"# {help_}")
+        lines.append(f"{name} = {_toml_value(default)}")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)

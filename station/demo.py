@@ -1,0 +1,226 @@
+"""``packgate demo``: the station on emulated devices and a seeded reference upstream, all on 127.0.0.1.
+
+The emulators speak the real bytes: an MT-SICS scale and a serial barcode scanner on ptys, an NFC
+reader through nfcpy's udp driver. The kiosk's "demo devices" panel drives the emulators, so every
+press goes through the same reader code a real device would.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+
+from biip.gs1_messages import GS1Message
+
+from device.emulators.nfc import BadgeEmulator
+from device.emulators.scale import ScaleEmulator
+from device.emulators.scanner import ScannerEmulator
+from device.profiles import get_profile
+from station.agent import Agent, wait_for_signal
+from station.config import Config, validate
+from sync import demo_data
+from sync.clock import Clock
+from sync.upstream import start_in_thread
+
+log = logging.getLogger("packgate.demo")
+
+SCALE_PROFILE = "mettler-mt-sics"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gs1_item(gtin14: str, lot: str | None = None, expires: date | None = None, serial: str | None = None) -> str:
+    """The raw GS1 element string a scanner sends for an item (GS after variable fields)."""
+    hri = f"(01){gtin14}"
+    if expires:
+        hri += f"(17){expires:%y%m%d}"
+    if lot:
+        hri += f"(10){lot}"
+    if serial:
+        hri += f"(21){serial}"
+    return GS1Message.parse_hri(hri).value
+
+
+@dataclass
+class DemoWorld:
+    """The reference data the demo was seeded with, for building codes and checking results."""
+
+    today: date
+    reference: dict[str, list[dict]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reference = demo_data.demo_reference(self.today)
+        self.skus = {s["sku"]: s for s in self.reference["skus"]}
+        self.orders = {o["order_id"]: o for o in self.reference["orders"]}
+
+    def lots(self, sku: str) -> list[dict]:
+        return sorted((l for l in self.reference["lots"] if l["sku"] == sku), key=lambda l: l["produced"])
+
+    def item_code(self, sku: str, lot_index: int = 0, serial: str | None = None) -> str:
+        """GS1 code for ``sku`` (lot number ``lot_index`` by production date; -1 = newest) or a plain GTIN."""
+        info = self.skus[sku]
+        lots = self.lots(sku)
+        if info["lot_policy"] == "NONE" or not lots:
+            if serial:
+                return gs1_item(info["gtin"], serial=serial)
+            return info["gtin"][1:] if info["gtin"].startswith("0") else info["gtin"]
+        lot = lots[lot_index]
+        expires = date.fromisoformat(lot["expires"]) if lot.get("expires") else None
+        return gs1_item(info["gtin"], lot["lot"], expires, serial)
+
+    def good_lot_index(self, sku: str) -> int:
+        """The lot a careful packer takes: the first usable one in FIFO/FEFO order."""
+        info, lots = self.skus[sku], self.lots(sku)
+        usable = [i for i, l in enumerate(lots) if not l.get("expires") or date.fromisoformat(l["expires"]) >= self.today]
+        if info["lot_policy"] == "FEFO":
+            usable.sort(key=lambda i: lots[i].get("expires") or "9999")
+        return usable[0] if usable else 0
+
+    def expected_g(self, order_id: str, packaging: str | None = None) -> Decimal:
+        order = self.orders[order_id]
+        tare = {p["code"]: Decimal(p["tare_g"]) for p in self.reference["packaging"]}[packaging or order["packaging"]]
+        return tare + sum(Decimal(self.skus[l["sku"]]["unit_weight_g"]) * l["qty"] for l in order["lines"])
+
+
+class DemoDevices:
+    """What the kiosk's demo panel drives: badge taps, scans and weights, through the emulators."""
+
+    def __init__(self, world: DemoWorld, scale: ScaleEmulator, scanner: ScannerEmulator, badge: BadgeEmulator):
+        self.world, self.scale_emu, self.scanner_emu, self.badge_emu = world, scale, scanner, badge
+
+    def panel(self) -> dict:
+        names = {e["badge_uid"]: e for e in self.world.reference["employees"]}
+        badges = [{"uid": uid, "name": names[uid]["name"], "role": names[uid]["role"]} for uid in names]
+        codes: list[dict] = []
+        for order in list(self.world.orders.values())[:12]:
+            codes.append({"code": order["order_id"], "label": f"order {order['order_id']}"})
+            for line in order["lines"]:
+                sku = line["sku"]
+                code = self.world.item_code(sku, self.world.good_lot_index(sku))
+                codes.append({"code": _printable(code), "label": f"{order['order_id']}: {sku} {self.world.skus[sku]['name']}"})
+        for p in self.world.reference["packaging"]:
+            codes.append({"code": p["code"], "label": f"packaging {p['name']}"})
+        return {"badges": badges, "codes": codes}
+
+    def tap(self, uid: str) -> dict:
+        uid = uid.strip().upper()
+        try:
+            read = self.badge_emu.tap(uid, hold_s=0.15, timeout=4.0)
+        except Exception as exc:  # noqa: BLE001 - shown to the demo user
+            return {"ok": False, "message": f"badge emulator: {exc}"}
+        return {"ok": read, "message": f"badge {uid} tapped" if read else f"badge {uid}: the reader did not see it"}
+
+    def scan(self, code: str) -> dict:
+        raw = _unprintable(code.strip())
+        symbology = None
+        if raw.startswith("("):
+            try:
+                raw, symbology = GS1Message.parse_hri(raw).value, "]C1"
+            except Exception as exc:  # noqa: BLE001
+                return {"ok": False, "message": f"not a GS1 HRI string: {exc}"}
+        elif "\x1d" in raw or (raw[:2] == "01" and len(raw) > 16):
+            symbology = "]C1"
+        self.scanner_emu.scan(raw, symbology=symbology)
+        return {"ok": True, "message": f"scanned {code}"}
+
+    def weigh(self, grams: str) -> dict:
+        try:
+            value = Decimal(grams or "0")
+        except InvalidOperation:
+            return {"ok": False, "message": f"{grams!r} is not a weight in grams"}
+        self.scale_emu.set_weight(value, settle_s=0.6)
+        return {"ok": True, "message": f"scale: {value} g (settling)"}
+
+
+def _printable(raw: str) -> str:
+    return raw.replace("\x1d", "<GS>")
+
+
+def _unprintable(text: str) -> str:
+    return text.replace("<GS>", "\x1d")
+
+
+@dataclass
+class DemoRig:
+    world: DemoWorld
+    agent: Agent
+    devices: DemoDevices
+    upstream_url: str
+    stop_upstream: Callable[[], None]
+    scale: ScaleEmulator
+    scanner: ScannerEmulator
+    badge: BadgeEmulator
+    data_dir: Path
+    cleanup_dir: bool
+
+    def stop(self) -> None:
+        self.agent.stop()
+        for part in (self.scale.stop, self.scanner.close, self.badge.close, self.stop_upstream):
+            try:
+                part()
+            except Exception:  # noqa: BLE001 - keep stopping the rest
+                log.exception("stopping a demo part failed")
+        if self.cleanup_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, clock: Clock | None = None,
+              overrides: dict[str, Any] | None = None) -> DemoRig:
+    """Start upstream, emulators and the agent; the caller must ``stop()`` the rig."""
+    cleanup = data_dir is None
+    root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    clock = clock or Clock()
+    world = DemoWorld(clock.now().date())
+    upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db", seed_demo=True,
+                                                  today=world.today)
+    scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
+    scale_path = scale.start_pty(root / "scale0")
+    scanner = ScannerEmulator(root / "scanner0")
+    nfc_path = f"udp:127.0.0.1:{free_udp_port()}"
+    badge = BadgeEmulator(nfc_path)
+    cfg: Config = validate({
+        "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
+        "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
+        "scale.profile": SCALE_PROFILE, "scale.port": scale_path,
+        "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
+        **(overrides or {}),
+    })
+    devices = DemoDevices(world, scale, scanner, badge)
+    agent = Agent(cfg, clock=clock, demo=devices).start()
+    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup)
+
+
+def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None) -> int:
+    rig = build_rig(port=port, upstream_port=upstream_port, data_dir=data_dir)
+    badges = demo_data.DEMO_BADGES
+    print(f"""
+packgate demo is running.
+  kiosk        {rig.agent.url}/            (use the "demo devices" panel, or type codes into the scan field)
+  PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
+  supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
+  upstream     {rig.upstream_url}/openapi.json
+  devices      scale {rig.scale.where()} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+Press Ctrl-C to stop.""", flush=True)
+    try:
+        wait_for_signal()
+    finally:
+        print("stopping…", flush=True)
+        rig.stop()
+    return 0
+
+
+def run_selftest(data_dir: str | None = None) -> int:
+    from station.selftest import selftest
+
+    return selftest(data_dir=data_dir)

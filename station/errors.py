@@ -1,0 +1,22 @@
+"""The one exception tree of the station package.
+
+StationError
+ ├── ConfigError         packgate.toml or a rules table (tolerance, escalation) has a bad value
+ └── ReferenceDataError  a reference-data row (sku, lot, packaging, employee, order) is malformed
+
+Refusals of the packing and picking workflow (item not in order, lot expired, ...) are *not*
+exceptions: they come back as a ``Verdict`` so the person at the table is told what to do.
+Exceptions are for bad data and programming errors only.
+"""
+
+
+class StationError(Exception):
+    """Base of every error raised by the station."""
+
+
+class ConfigError(StationError):
+    """packgate.toml is unreadable or a key has a bad value (the message names the key)."""
+
+
+class ReferenceDataError(StationError, ValueError):
+    """A reference-data row from upstream is malformed (the message names the row and the field)."""

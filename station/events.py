@@ -1,0 +1,66 @@
+"""An in-process publish/subscribe bus feeding the pages' server-sent events."""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from typing import Iterator
+
+
+class EventBus:
+    """Every subscriber gets every event; a slow subscriber loses its oldest events, never blocks others."""
+
+    def __init__(self, backlog: int = 256):
+        self._subscribers: list[queue.Queue] = []
+        self._lock = threading.Lock()
+        self._backlog = backlog
+        self._closed = threading.Event()
+
+    def publish(self, kind: str, data: dict) -> None:
+        message = (kind, data)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for q in subscribers:
+            while True:
+                try:
+                    q.put_nowait(message)
+                    break
+                except queue.Full:
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
+
+    def subscribe(self) -> queue.Queue:
+        q: queue.Queue = queue.Queue(self._backlog)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = 15.0) -> Iterator[str]:
+        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats."""
+        q = self.subscribe()
+        try:
+            for kind, data in first or []:
+                yield sse(kind, data)
+            while not self._closed.is_set():
+                try:
+                    kind, data = q.get(timeout=heartbeat_s)
+                except queue.Empty:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield sse(kind, data)
+        finally:
+            self.unsubscribe(q)
+
+
+def sse(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"

@@ -1,0 +1,81 @@
+"""OpenAPI 3.1 description of the station's action confirmation API (served at /openapi.json)."""
+from __future__ import annotations
+
+_VERDICT = {
+    "type": "object",
+    "required": ["status", "code", "message", "next", "sound", "colour"],
+    "properties": {
+        "status": {"enum": ["ok", "prompt", "blocked", "error"]},
+        "code": {"type": "string", "description": "stable machine code, e.g. item_not_in_order, fifo_older_lot"},
+        "message": {"type": "string", "description": "English text for the person: the problem and what to do"},
+        "message_zh": {"type": "string", "description": "the same in Simplified Chinese"},
+        "next": {"type": "string", "description": "what to do next, e.g. scan_item, weigh, scan_supervisor_badge"},
+        "sound": {"enum": ["ok", "prompt", "error"]},
+        "colour": {"enum": ["green", "amber", "red"]},
+        "confirmation_ids": {"type": "array", "items": {"type": "string"},
+                             "description": "ids of the confirmations committed locally before this answer"},
+        "replayed": {"type": "boolean", "description": "true when this is the stored answer to a repeated key"},
+        "data": {"type": "object"},
+        "seq": {"type": "integer"},
+    },
+}
+
+_ACTION = {
+    "type": "object",
+    "required": ["action", "key"],
+    "properties": {
+        "action": {"enum": ["badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override",
+                            "fifo_take_older", "cancel", "sign_out"],
+                   "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
+                                  "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
+                                  "PDA picking; weigh: payload.grams and payload.stable; override: payload.reason, "
+                                  "then a supervisor badge"},
+        "object_type": {"enum": ["order", "tote", "bin", "parcel", "item", "employee", "packaging"]},
+        "object_id": {"type": "string"},
+        "operator": {"type": "string", "description": "employee id or badge UID; the signed-in operator if omitted"},
+        "device": {"type": "string"},
+        "location": {"type": "string", "description": "station code or bin tag"},
+        "payload": {"type": "object"},
+        "image_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "key": {"type": "string", "minLength": 8, "maxLength": 128,
+                "description": "client-chosen idempotency key: a retry with the same key returns the first answer"},
+    },
+}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "packgate station: action confirmation API", "version": "1",
+             "description": "One API for the kiosk, PDAs and other vendors' handhelds. Every answer is a verdict. "
+                            "State-changing requests need the page's X-CSRF-Token header or an "
+                            "'Authorization: Bearer <token>' from web.api_tokens."},
+    "paths": {
+        "/api/v1/actions": {"post": {
+            "summary": "Report one physical action and get the verdict",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ACTION}}},
+            "responses": {"200": {"description": "the verdict (also for refusals)",
+                                  "content": {"application/json": {"schema": _VERDICT}}},
+                          "400": {"description": "malformed request"},
+                          "403": {"description": "missing CSRF token or API token"}}}},
+        "/api/v1/state": {"get": {"summary": "Current station state (operator, order, lines, scale, sync)",
+                                  "responses": {"200": {"description": "state"}}}},
+        "/api/v1/events": {"get": {"summary": "Server-sent events: state, scale, verdict",
+                                   "responses": {"200": {"description": "text/event-stream"}}}},
+        "/api/v1/pda/login": {"post": {"summary": "PDA sign-in with badge code and PIN",
+                                       "responses": {"200": {"description": "verdict with employee"}}}},
+        "/api/v1/pda/orders": {"get": {"summary": "Orders to pick, priority first",
+                                       "responses": {"200": {"description": "orders"}}}},
+        "/api/v1/pda/picks/{order_id}": {"get": {"summary": "Pick list of an order in bin order",
+                                                 "parameters": [{"name": "order_id", "in": "path", "required": True,
+                                                                 "schema": {"type": "string"}}],
+                                                 "responses": {"200": {"description": "pick list"}}}},
+        "/api/v1/supervisor/overview": {"get": {"summary": "Stations, blocked parcels, escalations, milestones, lots, audit",
+                                                "responses": {"200": {"description": "overview"}}}},
+        "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation",
+                                                  "parameters": [{"name": "id", "in": "path", "required": True,
+                                                                  "schema": {"type": "integer"}}],
+                                                  "responses": {"200": {"description": "verdict"}}}},
+        "/healthz": {"get": {"summary": "Health: devices, outbox depth, oldest unsent, last success, dead letters",
+                             "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+    },
+}

@@ -1,0 +1,326 @@
+"""``packgate demo --selftest``: a scripted walkthrough on the emulators, one line per step.
+
+Every step acts the way a person would (a badge tap through the NFC emulator, a scan through the
+scanner pty, a parcel on the emulated scale, a PDA request over HTTP) and checks the verdict the
+station shows. Time for the escalation step is moved with an offset clock, not slept.
+Exit code 0 only if every expectation held.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+
+import requests
+
+from station.demo import DemoRig, build_rig, gs1_item
+from sync import demo_data
+from sync.client import UpstreamClient
+from sync.clock import Clock
+
+BADGES = demo_data.DEMO_BADGES
+
+
+class OffsetClock(Clock):
+    """The real clock plus an offset the selftest can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return super().now() + self.offset
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return super().monotonic() + self.offset.total_seconds()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.offset += timedelta(seconds=seconds)
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint standing in for the supervisors' chat bot (Apprise json://)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    outer.received.append(json.loads(body or b"{}"))
+                except ValueError:
+                    outer.received.append({"raw": body.decode("latin-1")})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Walk:
+    rig: DemoRig
+    clock: OffsetClock
+    out: Callable[[str], None] = print
+    results: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.station = self.rig.agent.station
+        self.world = self.rig.world
+        self.verdicts: list[dict] = []
+        self._queue = self.station.bus.subscribe()
+        self.http = requests.Session()
+        self.base = self.rig.agent.url
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            kind, data = self._queue.get_nowait()
+            if kind == "state" and data.get("verdict"):
+                self.verdicts.append(data["verdict"])
+
+    def record(self, title: str, ok: bool, detail: str) -> bool:
+        self.results.append((title, ok, detail))
+        self.out(f"{'PASS' if ok else 'FAIL'}  {title:<58} {detail}")
+        return ok
+
+    def expect(self, title: str, act: Callable[[], Any], codes: str | Iterable[str], timeout: float = 6.0) -> dict | None:
+        """Do ``act`` and wait for a verdict whose code is one of ``codes``."""
+        wanted = {codes} if isinstance(codes, str) else set(codes)
+        self._drain()
+        start = len(self.verdicts)
+        act()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                kind, data = self._queue.get(timeout=0.05)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                continue
+            if kind == "state" and data.get("verdict"):
+                self.verdicts.append(data["verdict"])
+            for v in self.verdicts[start:]:
+                if v["code"] in wanted:
+                    self.record(title, True, f"{v['status']}: {v['message'][:90]}")
+                    return v
+        seen = ", ".join(v["code"] for v in self.verdicts[start:]) or "no verdict"
+        self.record(title, False, f"wanted {'/'.join(sorted(wanted))}, saw {seen}")
+        return None
+
+    def tap(self, who: str) -> Callable[[], Any]:
+        return lambda: self.rig.devices.tap(BADGES[who])
+
+    def scan(self, code: str) -> Callable[[], Any]:
+        symbology = "]C1" if "\x1d" in code or (code.startswith("01") and len(code) > 16) else None
+        return lambda: self.rig.scanner.scan(code, symbology=symbology)
+
+    def weigh(self, grams: Decimal | str) -> Callable[[], Any]:
+        return lambda: self.rig.scale.set_weight(Decimal(str(grams)), settle_s=0.3)
+
+    def settle(self, grams: Decimal | str, timeout: float = 5.0) -> None:
+        """Change the load and wait until the station has seen it steady (no verdict expected)."""
+        self.rig.scale.set_weight(Decimal(str(grams)), settle_s=0.2)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.station.scale
+            if s.get("stable") and s.get("grams") is not None and abs(Decimal(s["grams"]) - Decimal(str(grams))) < 1:
+                return
+            time.sleep(0.05)
+
+    def api(self, path: str, body: dict) -> dict:
+        if "csrf" not in self.__dict__:
+            self.csrf = self.http.get(f"{self.base}/api/v1/csrf", timeout=5).json()["csrf_token"]
+        return self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+
+    def item(self, sku: str, lot_index: int | None = None, serial: str | None = None) -> str:
+        return self.world.item_code(sku, self.world.good_lot_index(sku) if lot_index is None else lot_index, serial)
+
+    def pack_order(self, order_id: str, skip: Iterable[str] = ()) -> None:
+        for line in self.world.orders[order_id]["lines"]:
+            if line["sku"] in skip:
+                continue
+            for _ in range(line["qty"]):
+                self.expect(f"scan {line['sku']} into {order_id}", self.scan(self.item(line["sku"])), "item_accepted")
+
+    # ---- the walkthrough -------------------------------------------------------------------------
+    def run(self) -> bool:
+        w, station = self.world, self.station
+        # 1. the basic flow
+        self.expect("packer taps badge -> signed in", self.tap("packer"), "signed_in")
+        self.expect("scan order SO-10009 -> lines shown", self.scan("SO-10009"), "order_opened")
+        self.expect("wrong item (SKU-012) refused", self.scan(self.item("SKU-012")), "item_not_in_order")
+        self.pack_order("SO-10009")
+        self.expect("one more SKU-007 than ordered refused", self.scan(self.item("SKU-007")), "over_quantity")
+        expected = w.expected_g("SO-10009")
+        self.expect(f"parcel {expected + 2} g (expected {expected}) -> weight OK", self.weigh(expected + 2), "weight_ok")
+        self.expect("parcel lifted off the scale -> packed", self.weigh(0), "packed")
+
+        # 2. overweight blocked, supervisor override with a reason
+        self.expect("scan order SO-10011", self.scan("SO-10011"), "order_opened")
+        self.pack_order("SO-10011")
+        expected = w.expected_g("SO-10011")
+        self.expect(f"overweight parcel {expected + 150} g -> blocked", self.weigh(expected + 150),
+                    "weight_out_of_tolerance")
+        self.expect("override without a supervisor refused (packer badge)",
+                    lambda: (self.api("/api/v1/actions", {"action": "override", "payload": {"reason": "extra flyer"}}),
+                             self.rig.devices.tap(BADGES["packer2"])), "override_not_supervisor")
+        self.expect("supervisor taps badge -> weight approved with reason", self.tap("supervisor"), "weight_overridden")
+        self.expect("parcel lifted -> packed", self.weigh(0), "packed")
+
+        # 3. FIFO prompt, lot swap, supervisor lot override; tolerance edges
+        self.expect("scan order SO-10001 (FIFO tea)", self.scan("SO-10001"), "order_opened")
+        self.expect("newest tea lot -> FIFO prompt with the older lot and bin", self.scan(self.item("SKU-001", -1)),
+                    "fifo_older_lot")
+        self.expect("packer takes the older lot instead", lambda: self.api("/api/v1/actions", {"action": "fifo_take_older"}),
+                    "lot_swap")
+        self.expect("oldest tea lot accepted", self.scan(self.item("SKU-001", 0)), "item_accepted")
+        self.expect("newest lot again -> FIFO prompt", self.scan(self.item("SKU-001", -1)), "fifo_older_lot")
+        self.api("/api/v1/actions", {"action": "override", "payload": {"reason": "older lot damaged"}})
+        self.expect("supervisor approves the newer lot (reason + badge)", self.tap("supervisor"), "lot_overridden")
+        self.expect("scan SKU-013", self.scan(self.item("SKU-013")), "item_accepted")
+        expected = w.expected_g("SO-10001")
+        allowed = (expected * Decimal("0.05")).quantize(Decimal("0.1"))
+        self.expect(f"{expected + allowed + 1} g: just outside +5 % -> blocked", self.weigh(expected + allowed + 1),
+                    "weight_out_of_tolerance")
+        self.settle(expected - allowed - 1)
+        self.expect(f"re-weigh {expected - allowed - 1} g: just outside -5 % -> blocked",
+                    lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_out_of_tolerance")
+        self.settle(expected + allowed - 1)
+        self.expect(f"re-weigh {expected + allowed - 1} g: just inside +5 % -> OK",
+                    lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_ok")
+        self.settle(expected - allowed + 1)
+        self.expect(f"re-weigh {expected - allowed + 1} g: just inside -5 % -> OK",
+                    lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_ok")
+        self.expect("parcel lifted -> packed", self.weigh(0), "packed")
+
+        # 4. expired lot refused
+        self.expect("scan order SO-10003 (honey)", self.scan("SO-10003"), "order_opened")
+        self.expect("expired honey lot refused", self.scan(self.item("SKU-005", 0)), "lot_expired")
+        self.pack_order("SO-10003")
+        expected = w.expected_g("SO-10003")
+        self.expect("weigh SO-10003 -> OK", self.weigh(expected), "weight_ok")
+        self.expect("packed", self.weigh(0), "packed")
+
+        # 5. special item needs a second person's badge
+        self.expect("scan order SO-10002 (earbuds: special)", self.scan("SO-10002"), "order_opened")
+        self.expect("special item -> second badge required", self.scan(self.item("SKU-008")), "second_badge_required")
+        self.expect("same packer's badge is not a second person", self.tap("packer"), "second_badge_same_person")
+        self.expect("second packer taps -> item counted", self.tap("packer2"), "item_accepted")
+        self.pack_order("SO-10002", skip=("SKU-008",))
+        self.expect("weigh SO-10002 -> OK", self.weigh(w.expected_g("SO-10002")), "weight_ok")
+        self.expect("packed", self.weigh(0), "packed")
+        self.expect("packer taps again -> signed out", self.tap("packer"), "signed_out")
+
+        # 6. escalation: picked on a PDA, not packed within 12 minutes
+        login = self.api("/api/v1/pda/login", {"badge": BADGES["picker"], "pin": "4321"})
+        self.record("picker signs in on the PDA (badge code + PIN)", login.get("status") == "ok", login.get("message", ""))
+        picked = self._pick("SO-10012")
+        self.record("PDA picks SO-10012 bin by bin into its tote", picked, "order_picked" if picked else "pick failed")
+        hooks = self.rig_hooks
+        self.clock.advance(12 * 60 - 1)
+        self.rig.agent._wake()
+        time.sleep(0.5)
+        self.record("11:59 after the pick: no escalation yet", not hooks.received, f"{len(hooks.received)} notifications")
+        self.clock.advance(1.5)
+        self.rig.agent._wake()
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not hooks.received:
+            time.sleep(0.05)
+        self.record("12:00 after the pick: supervisor notified once", len(hooks.received) == 1,
+                    (hooks.received[0].get("title", "") if hooks.received else "nothing received")[:80])
+        self.clock.advance(60)
+        self.rig.agent._wake()
+        time.sleep(0.5)
+        self.record("a minute later: still exactly one notification", len(hooks.received) == 1,
+                    f"{len(hooks.received)} notifications")
+        row = next((r for r in self.station.supervisor_overview()["milestones"] if r["order_id"] == "SO-10012"), {})
+        self.record("escalated order released with priority", row.get("priority") == 1, f"priority={row.get('priority')}")
+
+        # 7. every confirmation reaches upstream, exactly once
+        self._check_upstream()
+        return all(ok for _, ok, _ in self.results)
+
+    def _pick(self, order_id: str) -> bool:
+        start = self.api("/api/v1/actions", {"action": "pick", "object_type": "order", "object_id": order_id,
+                                            "terminal": "pda", "device": "pda-1"})
+        view = (start.get("data") or {}).get("pick")
+        if not view:
+            self.record(f"start picking {order_id}", False, start.get("message", ""))
+            return False
+        for task in view["tasks"]:
+            sku = self.world.skus[task["sku"]]
+            self.api("/api/v1/actions", {"action": "scan", "object_id": task["bin"], "terminal": "pda", "device": "pda-1"})
+            lot = next((l for l in self.world.lots(task["sku"]) if l["lot"] == task["lot"]), None)
+            code = gs1_item(sku["gtin"], task["lot"], date.fromisoformat(lot["expires"]) if lot and lot.get("expires") else None) \
+                if task["lot"] else sku["gtin"]
+            for _ in range(task["qty"]):
+                answer = self.api("/api/v1/actions", {"action": "scan", "object_id": code, "terminal": "pda",
+                                                      "device": "pda-1"})
+                if answer.get("status") == "error":
+                    self.record(f"pick {task['sku']} from {task['bin']}", False, answer.get("message", ""))
+                    return False
+        done = self.api("/api/v1/actions", {"action": "scan", "object_id": self.world.orders[order_id]["tote"],
+                                           "terminal": "pda", "device": "pda-1"})
+        return done.get("code") == "order_picked"
+
+    def _check_upstream(self) -> None:
+        end = time.monotonic() + 20
+        status: dict = {}
+        while time.monotonic() < end:
+            status = self.station.sync_status()
+            if status.get("depth") == 0:
+                break
+            self.rig.agent.worker.wake()
+            time.sleep(0.2)
+        self.record("outbox drained to upstream", status.get("depth") == 0,
+                    f"depth={status.get('depth')} dead={status.get('dead')}")
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5)
+        try:
+            confs = client.order_confirmations("SO-10009")
+        finally:
+            client.close()
+        actions = [c["action"] for c in confs]
+        ids = [c["id"] for c in confs]
+        wanted = {"scan", "verify", "weigh", "pack"}
+        self.record("upstream has SO-10009's scan, verify x2, weigh, pack",
+                    wanted <= set(actions) and actions.count("verify") == 2, ", ".join(actions))
+        self.record("no confirmation counted twice upstream", len(ids) == len(set(ids)), f"{len(ids)} confirmations")
+
+
+def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) -> int:
+    started = time.monotonic()
+    clock = OffsetClock()
+    hooks = WebhookReceiver()
+    rig = build_rig(port=0, upstream_port=0, data_dir=data_dir, clock=clock,
+                    overrides={"escalation.notify": [hooks.url], "upstream.refresh_s": 5.0})
+    walk = Walk(rig, clock, out)
+    walk.rig_hooks = hooks  # type: ignore[attr-defined]
+    try:
+        ok = walk.run()
+    except Exception as exc:  # noqa: BLE001 - report, never hang
+        walk.record("walkthrough crashed", False, f"{type(exc).__name__}: {exc}")
+        ok = False
+    finally:
+        rig.stop()
+        hooks.close()
+    passed = sum(1 for _, good, _ in walk.results if good)
+    failed = len(walk.results) - passed
+    out(f"selftest: {passed} passed, {failed} failed in {time.monotonic() - started:.1f} s")
+    return 0 if ok and failed == 0 else 1

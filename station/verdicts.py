@@ -1,0 +1,225 @@
+"""What the person at the table is told: one ``Verdict`` per event.
+
+A verdict has a stable machine ``code`` (the UI, the logs and the tests key on it), a ``status``
+(ok / prompt / blocked / error) from which the ``sound`` and ``colour`` follow, the ``next``
+thing to do as a machine code, and the text in English and Simplified Chinese.
+
+All texts live in two tables, ``MESSAGES`` (the problem, per code) and ``NEXT_STEPS`` (what to
+do, per next-step code); the message shown is ``problem + next step``. Fields in the texts are
+``str.format`` fields filled from ``data``. Add a code here, never a string at the call site.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+STATUSES = ("ok", "prompt", "blocked", "error")
+
+# status -> (sound, colour)
+STATUS_STYLE: dict[str, tuple[str, str]] = {
+    "ok": ("ok", "green"),
+    "prompt": ("prompt", "amber"),
+    "blocked": ("error", "red"),
+    "error": ("error", "red"),
+}
+
+
+@dataclass(frozen=True)
+class Text:
+    """One table row: default status and next step, and the problem in English and Chinese."""
+
+    status: str
+    next: str
+    en: str
+    zh: str
+
+
+# next-step code -> (en, zh). Generic on purpose: the specifics are in the message.
+NEXT_STEPS: dict[str, tuple[str, str]] = {
+    "tap_badge": ("Tap your badge to sign in.", "请刷工牌登录。"),
+    "scan_order": ("Scan the next order or tote.", "请扫描下一个订单或周转箱。"),
+    "scan_item": ("Scan the next item.", "请扫描下一件商品。"),
+    "choose_packaging": ("Scan the packaging (box) barcode.", "请扫描包装箱条码。"),
+    "weigh": ("Put the parcel on the scale.", "请把包裹放到秤上。"),
+    "reweigh_or_override": ("Check the parcel and weigh again, or call a supervisor to approve.",
+                            "请检查包裹后重新称重，或请主管审批。"),
+    "scan_second_badge": ("A second person taps their badge to confirm.", "请另一位同事刷工牌确认。"),
+    "scan_supervisor_badge": ("A supervisor enters a reason and taps their badge.", "请主管填写原因并刷工牌。"),
+    "take_older_lot_or_override": ("Put this one back and take the older lot, or a supervisor approves this lot.",
+                                   "请放回此件并拿取较早批次，或由主管审批此批次。"),
+    "pack": ("Seal the parcel and confirm packed.", "请封箱并确认打包完成。"),
+    "call_supervisor": ("Call a supervisor.", "请联系主管。"),
+    "sign_out": ("Sign out and let the right person sign in.", "请退出登录，由相应人员登录。"),
+    "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
+    "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
+    "done": ("Done.", "完成。"),
+}
+
+MESSAGES: dict[str, Text] = {
+    # --- badge / session ---
+    "signed_in": Text("ok", "scan_order", "Hello {name}.", "{name}，您好。"),
+    "signed_out": Text("ok", "tap_badge", "{name} signed out ({reason}).", "{name}已退出登录（{reason}）。"),
+    "unknown_badge": Text("error", "tap_badge", "This badge is not registered at this site.",
+                          "此工牌未在本站点登记。"),
+    "role_not_allowed": Text("error", "tap_badge", "{name} is a {role} and cannot sign in here.",
+                             "{name}的角色是{role}，不能在此登录。"),
+    "badge_in_use": Text("error", "sign_out", "The station is in use by {name}; {name} taps again to sign out first.",
+                         "此工作台正由{name}使用，请{name}先再次刷卡退出。"),
+    "override_reason_required": Text("prompt", "scan_supervisor_badge",
+                                     "Supervisor {name}: an approval needs a reason on the screen.",
+                                     "主管{name}：审批需要在屏幕上填写原因。"),
+    "not_allowed_now": Text("error", "scan_item", "'{event}' is not possible now (station is {state}).",
+                            "当前状态（{state}）下不能执行“{event}”。"),
+    "override_requested": Text("prompt", "scan_supervisor_badge", "Approval reason noted: {reason}.",
+                               "已记录审批原因：{reason}。"),
+    "wrong_code_here": Text("error", "scan_item", "A {kind} code ({code}) is not expected here.",
+                            "此处不应扫描{kind}条码（{code}）。"),
+    "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
+                        "条码{code}无法使用（{reason}），已保留待核查。"),
+    # --- order ---
+    "order_opened": Text("ok", "scan_item", "Order {order_id}: {lines} lines, {units} items.",
+                         "订单{order_id}：{lines}行，共{units}件。"),
+    "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
+                          "订单或周转箱{code}未知，请核对标签。"),
+    "order_not_packable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be packed.",
+                               "订单{order_id}状态为{order_status}，不能打包。"),
+    "order_already_open": Text("error", "scan_item", "Order {order_id} is open; finish or cancel it first.",
+                               "订单{order_id}正在处理中，请先完成或取消。"),
+    "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
+                               "订单{order_id}状态为{order_status}，不能拣货。"),
+    # --- items ---
+    "unknown_item": Text("error", "scan_item", "Barcode {code} is not a known item; put it aside.",
+                         "条码{code}不是已知商品，请放到一边。"),
+    "item_not_in_order": Text("error", "scan_item", "{sku} ({name}) is not in order {order_id}; put it aside.",
+                              "{sku}（{name}）不在订单{order_id}中，请放到一边。"),
+    "over_quantity": Text("error", "scan_item",
+                          "One {sku} too many: order {order_id} needs {ordered} and {ordered} are already in; put it back.",
+                          "{sku}多了一件：订单{order_id}需要{ordered}件，已全部装入，请放回。"),
+    "serial_already_packed": Text("error", "call_supervisor",
+                                  "Serial {serial} of {sku} was already packed; put this unit aside.",
+                                  "{sku}的序列号{serial}已经打包过，请把此件放到一边。"),
+    "lot_required": Text("error", "scan_item", "{sku} is lot-controlled: scan the barcode that carries the lot (batch).",
+                         "{sku}需要批次管理：请扫描带批次号的条码。"),
+    "lot_expired": Text("error", "scan_item", "Lot {lot} of {sku} expired on {expires}; do not use it, put it aside.",
+                        "{sku}的批次{lot}已于{expires}过期，请勿使用并放到一边。"),
+    "lot_unknown": Text("prompt", "take_older_lot_or_override", "Lot {lot} of {sku} is not known at this site.",
+                        "{sku}的批次{lot}在本站点未登记。"),
+    "fifo_older_lot": Text("prompt", "take_older_lot_or_override",
+                           "{policy}: lot {older_lot} of {sku} ({older_date}) in bin {older_bin} goes before lot {lot} ({date}).",
+                           "{policy}：{sku}的批次{older_lot}（{older_date}，库位{older_bin}）应先于批次{lot}（{date}）出库。"),
+    "second_badge_required": Text("prompt", "scan_second_badge", "{sku} ({name}) is a special item.",
+                                  "{sku}（{name}）是特殊商品。"),
+    "second_badge_same_person": Text("error", "scan_second_badge",
+                                     "The second badge must be someone other than {name}.",
+                                     "第二个工牌必须是{name}以外的人。"),
+    "second_badge_role": Text("error", "scan_second_badge", "{name} is a {role} and cannot confirm special items.",
+                              "{name}的角色是{role}，不能确认特殊商品。"),
+    "item_accepted": Text("ok", "scan_item", "{sku} {name}: {packed} of {ordered}.", "{sku} {name}：{packed}/{ordered}。"),
+    "item_put_back": Text("ok", "scan_item", "{sku} lot {lot} put back; it was not counted.",
+                          "{sku}批次{lot}已放回，未计数。"),
+    "lot_swap": Text("ok", "scan_item", "Put lot {lot} back; take lot {older_lot} from bin {older_bin}.",
+                     "请放回批次{lot}，从库位{older_bin}拿取批次{older_lot}。"),
+    # --- overrides ---
+    "override_not_supervisor": Text("error", "scan_supervisor_badge", "{name} is a {role}; only a supervisor can approve.",
+                                    "{name}的角色是{role}，只有主管可以审批。"),
+    "override_self": Text("error", "scan_supervisor_badge", "{name} cannot approve their own work; another supervisor must.",
+                          "{name}不能审批自己的操作，请由另一位主管审批。"),
+    "override_reason_missing": Text("error", "scan_supervisor_badge", "An approval needs a reason.",
+                                    "审批需要填写原因。"),
+    "lot_overridden": Text("ok", "scan_item", "Lot {lot} of {sku} approved by {supervisor}: {reason}.",
+                           "{sku}批次{lot}已由{supervisor}审批：{reason}。"),
+    # --- packaging and weighing ---
+    "packaging_chosen": Text("ok", "weigh", "Packaging {code} ({name}, {tare_g} g).", "包装{code}（{name}，{tare_g}克）。"),
+    "unknown_packaging": Text("error", "choose_packaging", "Packaging {code} is not known here.",
+                              "包装{code}未知。"),
+    "weight_ok": Text("ok", "pack", "Weight OK: {measured_g} g, expected {expected_g} g ({diff_g} g, {diff_pct} %).",
+                      "重量合格：{measured_g}克，预期{expected_g}克（{diff_g}克，{diff_pct}%）。"),
+    "weight_out_of_tolerance": Text("blocked", "reweigh_or_override",
+                                    "Weight {measured_g} g is {diff_g} g ({diff_pct} %) off the expected {expected_g} g; "
+                                    "allowed ±{allowed_g} g. Check items and box.",
+                                    "重量{measured_g}克与预期{expected_g}克相差{diff_g}克（{diff_pct}%），"
+                                    "允许±{allowed_g}克。请检查商品和包装。"),
+    "weight_unstable": Text("prompt", "weigh", "The scale is not steady yet; keep the parcel still.",
+                            "秤尚未稳定，请保持包裹静止。"),
+    "no_catalog_weight": Text("blocked", "scan_supervisor_badge",
+                              "No catalog weight for {skus}: the weight cannot be checked automatically.",
+                              "{skus}没有目录重量，无法自动核重。"),
+    "reweigh": Text("ok", "weigh", "Weighing again.", "重新称重。"),
+    "weight_overridden": Text("ok", "pack", "Weight approved by {supervisor}: {reason}.",
+                              "重量已由{supervisor}审批：{reason}。"),
+    "packed": Text("ok", "scan_order", "Order {order_id} packed.", "订单{order_id}打包完成。"),
+    "cancelled": Text("ok", "scan_order", "Order {order_id} cancelled: {reason}.", "订单{order_id}已取消：{reason}。"),
+    "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
+    # --- picking ---
+    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",
+                         "拣货订单{order_id}：共{tasks}项，第一个库位{bin}。"),
+    "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
+                        "{sku}可用库存不足：缺{missing}件。"),
+    "wrong_bin": Text("error", "scan_bin", "Bin {bin} is wrong: go to bin {expected_bin}.",
+                      "库位{bin}错误：请前往库位{expected_bin}。"),
+    "bin_ok": Text("ok", "scan_item", "Bin {bin}: take {qty} x {sku} ({name}), lot {lot}.",
+                   "库位{bin}：拿取{qty}件{sku}（{name}），批次{lot}。"),
+    "wrong_item": Text("error", "scan_item", "{sku} is not to be picked from bin {bin}; take {expected_sku}.",
+                       "{sku}不应从库位{bin}拣取，请拿取{expected_sku}。"),
+    "item_picked": Text("ok", "scan_item", "{sku}: {picked} of {qty} from bin {bin}.",
+                        "{sku}：库位{bin}已拣{picked}/{qty}。"),
+    "go_to_bin": Text("ok", "scan_bin", "Bin {done_bin} done; go to bin {bin}.", "库位{done_bin}完成，请前往库位{bin}。"),
+    "pick_complete": Text("ok", "scan_tote", "All items picked; load them into tote {tote}.",
+                          "已全部拣完，请装入周转箱{tote}。"),
+    "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
+                       "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
+    "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one event. ``data`` is JSON-friendly (strings, ints, lists, dicts)."""
+
+    status: str
+    code: str
+    message: str
+    message_zh: str
+    next: str
+    sound: str
+    colour: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "message": self.message, "message_zh": self.message_zh,
+                "next": self.next, "sound": self.sound, "colour": self.colour, "data": dict(self.data)}
+
+
+def make(code: str, /, *, next: str | None = None, status: str | None = None, **data: Any) -> Verdict:
+    """Build the verdict for ``code`` from the tables; ``data`` fills the text fields and is kept.
+
+    ``next`` and ``status`` override the table defaults (e.g. an accepted item whose order is now
+    complete says ``next="choose_packaging"``). Raises KeyError for an unknown code or a missing field.
+    """
+    text = MESSAGES[code]
+    status = status or text.status
+    next_step = next or text.next
+    sound, colour = STATUS_STYLE[status]
+    hint_en, hint_zh = NEXT_STEPS[next_step]
+    return Verdict(status=status, code=code,
+                   message=f"{text.en.format(**data)} {hint_en}",
+                   message_zh=f"{text.zh.format(**data)}{hint_zh}",
+                   next=next_step, sound=sound, colour=colour, data=dict(data))
+
+
+def fields_of(template: str) -> set[str]:
+    """The ``str.format`` field names used in ``template``."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def grams(value: Decimal | None) -> str:
+    """A weight for display and for ``data``: grams with one decimal, e.g. ``'1234.5'``."""
+    if value is None:
+        return "-"
+    return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))

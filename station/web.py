@@ -1,0 +1,201 @@
+"""The Flask app: kiosk, PDA and supervisor pages, the action confirmation API, live events.
+
+The app holds no state of its own: it asks the ``Station`` (``station.service``) and
+streams from its ``EventBus``.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, abort, g, jsonify, render_template, request, session
+
+from station.openapi import OPENAPI
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None) -> Flask:
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config.update(SECRET_KEY=secret_key or secrets.token_bytes(32), SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_HTTPONLY=True, JSON_SORT_KEYS=False)
+    app.json.ensure_ascii = False
+    app.extensions["packgate.station"] = station
+
+    def csrf_token() -> str:
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(24)
+        return session["csrf"]
+
+    @app.before_request
+    def _protect() -> None:
+        if request.method in SAFE_METHODS:
+            return
+        bearer = request.headers.get("Authorization", "")
+        if bearer.startswith("Bearer ") and any(hmac.compare_digest(bearer[7:], tok) for tok in api_tokens):
+            g.terminal = "api"
+            return
+        sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+        if not sent or "csrf" not in session or not hmac.compare_digest(sent, session["csrf"]):
+            return _error(403, "csrf", "Missing or wrong CSRF token: reload the page (or send an API token).")
+
+    # ---- pages ---------------------------------------------------------------------------------
+    def _page(template: str, **extra: Any) -> str:
+        info = station.info()
+        return render_template(template, csrf_token=csrf_token(), station_name=info["name"],
+                               language=info.get("language", "en"), **extra)
+
+    @app.get("/")
+    def kiosk() -> str:
+        return _page("kiosk.html", demo=demo.panel() if demo else None)
+
+    @app.get("/pda")
+    def pda() -> str:
+        return _page("pda.html")
+
+    @app.get("/supervisor")
+    def supervisor() -> str:
+        return _page("supervisor.html")
+
+    # ---- the action confirmation API -----------------------------------------------------------
+    @app.get("/api/v1/csrf")
+    def csrf() -> Response:
+        return jsonify({"csrf_token": csrf_token()})
+
+    @app.get("/api/v1/state")
+    def state() -> Response:
+        return jsonify(station.state())
+
+    @app.post("/api/v1/actions")
+    def actions() -> Response:
+        body = _json_body()
+        if "pda_employee" in session and not body.get("operator"):
+            body["operator"] = session["pda_employee"]
+        verdict = station.handle(body)
+        return jsonify(verdict)
+
+    @app.get("/api/v1/events")
+    def events() -> Response:
+        first = [("state", station.state())]
+        return Response(station.bus.stream(first), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # ---- PDA (picker) ---------------------------------------------------------------------------
+    @app.post("/api/v1/pda/login")
+    def pda_login() -> Response:
+        body = _json_body()
+        result = station.pda_login(str(body.get("badge", "")), str(body.get("pin", "")))
+        if result["status"] == "ok":
+            session["pda_employee"] = result["employee"]["employee_id"]
+        return jsonify(result)
+
+    @app.post("/api/v1/pda/logout")
+    def pda_logout() -> Response:
+        session.pop("pda_employee", None)
+        return jsonify({"status": "ok", "message": "Signed out"})
+
+    @app.get("/api/v1/pda/me")
+    def pda_me() -> Response:
+        emp = session.get("pda_employee")
+        return jsonify({"employee": station.employee_view(emp, viewer=emp) if emp else None})
+
+    @app.get("/api/v1/pda/orders")
+    def pda_orders() -> Response:
+        _require_pda()
+        return jsonify({"orders": station.orders_to_pick()})
+
+    @app.get("/api/v1/pda/picks/<order_id>")
+    def pda_pick(order_id: str) -> Response:
+        emp = _require_pda()
+        return jsonify(station.pick_view(order_id, emp))
+
+    # ---- supervisor -------------------------------------------------------------------------------
+    @app.get("/api/v1/supervisor/overview")
+    def supervisor_overview() -> Response:
+        return jsonify(station.supervisor_overview(viewer=session.get("pda_employee")))
+
+    @app.post("/api/v1/escalations/<int:escalation_id>/ack")
+    def ack(escalation_id: int) -> Response:
+        body = _json_body()
+        return jsonify(station.acknowledge_escalation(escalation_id, str(body.get("operator") or session.get("pda_employee") or ""),
+                                                      key=body.get("key")))
+
+    # ---- health ------------------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz() -> Response:
+        health = station.health()
+        return jsonify(health), (200 if health.get("ok") else 503)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(station.metrics(), mimetype="text/plain; version=0.0.4")
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(OPENAPI)
+
+    # ---- demo devices: every press goes through an emulator, never around it --------------------------
+    if demo is not None:
+        @app.post("/api/v1/demo/tap")
+        def demo_tap() -> Response:
+            return jsonify(demo.tap(str(_json_body().get("uid", ""))))
+
+        @app.post("/api/v1/demo/scan")
+        def demo_scan() -> Response:
+            return jsonify(demo.scan(str(_json_body().get("code", ""))))
+
+        @app.post("/api/v1/demo/scale")
+        def demo_scale() -> Response:
+            return jsonify(demo.weigh(str(_json_body().get("grams", "0"))))
+
+    @app.errorhandler(404)
+    def not_found(_exc: Exception) -> Response:
+        return _error(404, "not_found", f"No such page or endpoint: {request.path}")
+
+    @app.errorhandler(500)
+    def server_error(_exc: Exception) -> Response:
+        return _error(500, "internal", "Internal error; the action was not recorded. See the station log.")
+
+    return app
+
+
+def _json_body() -> dict:
+    try:
+        body = request.get_json(force=True, silent=False)
+    except Exception:  # noqa: BLE001 - werkzeug raises several kinds for bad JSON
+        abort(_error(400, "bad_json", "The request body is not valid JSON."))
+    if not isinstance(body, dict):
+        abort(_error(400, "bad_json", "The request body must be a JSON object."))
+    return body
+
+
+def _require_pda() -> str:
+    emp = session.get("pda_employee")
+    if not emp:
+        abort(_error(401, "not_signed_in", "Sign in with your badge code and PIN first."))
+    return emp
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = jsonify({"status": "error", "code": code, "message": message, "sound": "error", "colour": "red"})
+    response.status_code = status
+    return response
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """A per-station secret for session cookies, created once and kept in the data folder."""
+    path = Path(data_dir) / "secret.key"
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)

@@ -1,0 +1,122 @@
+"""Click commands mounted by ``station/cli.py``: ``packgate upstream`` and ``packgate sync ...``."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import click
+
+from .clock import Clock
+from .db import connect
+from .schema import ensure_schema
+
+DEFAULT_DB = "var/packgate.db"
+
+
+def _station_db(path: str | None) -> str:
+    return path or os.environ.get("PACKGATE_DB") or DEFAULT_DB
+
+
+@click.command("upstream")
+@click.option("--port", "-p", type=int, default=8700, show_default=True, help="TCP port to listen on.")
+@click.option("--db", "db_path", default="var/upstream.db", show_default=True, help="SQLite file of the upstream.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--seed-demo", is_flag=True, help="Load the deterministic demo catalog, lots, employees and orders.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Date the demo data is relative to.")
+@click.option("--lenient-orders", is_flag=True, help="Accept confirmations for orders upstream does not know.")
+def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool) -> None:
+    """Run the reference upstream (the HTTP contract in sync/openapi.json) over SQLite."""
+    from .upstream import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click.echo(f"packgate upstream: http://{host}:{port}  db={db_path}  openapi: /openapi.json", err=True)
+    serve(host, port, db_path, seed_demo=seed_demo, strict_orders=not lenient_orders,
+          today=today.date() if today else None)
+
+
+@click.group("sync")
+def sync() -> None:
+    """Outbox health and dead letters of a station database."""
+
+
+def _open(db_path: str | None):
+    path = _station_db(db_path)
+    if not os.path.exists(path):
+        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
+    conn = connect(path)
+    ensure_schema(conn)
+    return conn
+
+
+@sync.command("status")
+@click.option("--db", "db_path", default=None, help=f"Station database (default $PACKGATE_DB or {DEFAULT_DB}).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(db_path: str | None, as_json: bool) -> None:
+    """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
+    from .outbox import outbox_status
+
+    conn = _open(db_path)
+    info = outbox_status(conn, Clock().now())
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        ref = info["reference"]
+        rows = [
+            ("queue depth", info["depth"]),
+            ("oldest unsent", f"{info['oldest_unsent_at']} ({info['oldest_age_s']} s)" if info["depth"] else "-"),
+            ("next attempt", info["next_attempt_at"] or "-"),
+            ("last success", info["last_success"] or "never"),
+            ("last error", info["last_error"] or "-"),
+            ("dead letters", info["dead"]),
+            ("sent", info["sent"]),
+            ("clock skew", "-" if info["clock_skew_s"] is None else f"{info['clock_skew_s']:+.3f} s"
+             + ("  WARNING" if info["clock_skew_warning"] else "")),
+            ("reference", f"refreshed {ref['last_refresh'] or 'never'}" + (f"; failing: {ref['last_error']}"
+                                                                          if ref["last_error"] else "")),
+            ("health", "ok" if info["ok"] else "; ".join(info["problems"])),
+        ]
+        for label, value in rows:
+            click.echo(f"{label:<14} {value}")
+    sys.exit(0 if info["ok"] else 1)
+
+
+@sync.command("dead")
+@click.option("--db", "db_path", default=None, help="Station database.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON lines.")
+def dead(db_path: str | None, as_json: bool) -> None:
+    """List dead letters with the reason upstream gave."""
+    conn = _open(db_path)
+    rows = [dict(r) for r in conn.execute("SELECT id, action, object_type, object_id, created_at, dead_at, dead_reason"
+                                          " FROM sync_outbox WHERE state = 'dead' ORDER BY seq")]
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row, sort_keys=True))
+        else:
+            click.echo(f"{row['id']}  {row['action']} {row['object_type']} {row['object_id']}  {row['dead_reason']}")
+    if not rows and not as_json:
+        click.echo("no dead letters")
+
+
+@sync.command("retry-dead")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
+@click.option("--by", required=True, help="Employee id of the supervisor (recorded in the audit log).")
+@click.option("--db", "db_path", default=None, help="Station database.")
+def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None) -> None:
+    """Put dead letters back in the queue after the cause was fixed (same bytes, same key)."""
+    from .outbox import dead_ids, retry_dead
+
+    if not ids and not retry_all:
+        raise click.UsageError("name the confirmation ids to retry, or pass --all")
+    conn = _open(db_path)
+    wanted = dead_ids(conn) if retry_all else list(ids)
+    done = retry_dead(conn, wanted, by, Clock().now())
+    skipped = [i for i in wanted if i not in done]
+    click.echo(f"requeued {len(done)} confirmation(s)" + (f"; not dead or unknown: {', '.join(skipped)}" if skipped else ""))
+    if skipped and not retry_all:
+        sys.exit(1)
+
+
+__all__ = ["upstream", "sync", "DEFAULT_DB"]

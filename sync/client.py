@@ -1,0 +1,142 @@
+"""The upstream client: confirmation batches, reference data, reconciliation.
+
+No retries happen here (retry at one layer: the outbox rows own them). Every answer is
+classified: 2xx with a well-formed body → data; 408/409/425/429/5xx, network faults, deadline,
+truncated or garbled bodies → TransientUpstreamError (with Retry-After when given);
+400/413/422 → PermanentUpstreamError; 401/403/404/405 and redirects mean a misconfigured station,
+not a bad confirmation, so they are transient too (backoff, shown in health) rather than
+dead-lettering the whole queue.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any, Sequence
+from urllib.parse import quote, urlencode
+
+from . import crash
+from .backoff import parse_http_date, parse_retry_after
+from .clock import Clock, parse_iso
+from .errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError
+from .http import DeadlineHTTP, Response
+from .jsonbytes import loads
+
+log = logging.getLogger(__name__)
+
+PERMANENT = frozenset({400, 413, 414, 415, 422})
+JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+class UpstreamClient:
+    """``UpstreamClient(base_url, deadline_s=10)``; ``last_skew_s`` = upstream clock − our clock."""
+
+    def __init__(self, base_url: str, deadline_s: float = 10.0, clock: Clock | None = None, *,
+                 user_agent: str = "packgate-sync/1"):
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock or Clock()
+        self.http = DeadlineHTTP(self.base_url, deadline_s=deadline_s)
+        self.user_agent = user_agent
+        self.last_skew_s: float | None = None
+        self.last_ok_at: datetime | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---- confirmations --------------------------------------------------------------------
+    def send_confirmations(self, station: str, bodies: Sequence[bytes]) -> dict[str, dict]:
+        """POST frozen confirmation bytes (unchanged) as one batch; returns results by id."""
+        envelope = b'{"station":' + json.dumps(station).encode() + b',"confirmations":[' + b",".join(bodies) + b"]}"
+        resp = self._call("POST", "/v1/confirmations", envelope, after_send=lambda: crash.point("after_send"))
+        data = self._json(resp)
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise BadResponseError("confirmation answer has no results list")
+        by_id = {}
+        for item in results:
+            if not isinstance(item, dict) or item.get("status") not in ("accepted", "duplicate", "rejected"):
+                raise BadResponseError(f"malformed result item {item!r}")
+            by_id[str(item.get("id"))] = item
+        wanted = [json.loads(b)["id"] for b in bodies]
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise BadResponseError(f"answer lacks results for {len(missing)} confirmation(s), e.g. {missing[0]}")
+        return by_id
+
+    # ---- reads ----------------------------------------------------------------------------
+    def get_reference(self, since: str | None = None, limit: int | None = None) -> dict:
+        query = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}
+        data = self._json(self._call("GET", "/v1/reference" + (f"?{urlencode(query)}" if query else "")))
+        if not isinstance(data, dict) or "cursor" not in data:
+            raise BadResponseError("reference answer has no cursor")
+        return data
+
+    def reconcile(self, station: str, since: datetime, until: datetime) -> list[str]:
+        query = urlencode({"station": station, "since": since.isoformat(), "until": until.isoformat()})
+        data = self._json(self._call("GET", f"/v1/confirmations?{query}"))
+        if not isinstance(data, dict) or not isinstance(data.get("ids"), list):
+            raise BadResponseError("reconciliation answer has no ids list")
+        return [str(i) for i in data["ids"]]
+
+    def order_confirmations(self, order_id: str) -> list[dict]:
+        data = self._json(self._call("GET", f"/v1/orders/{quote(order_id, safe='')}/confirmations"))
+        return list(data.get("confirmations", [])) if isinstance(data, dict) else []
+
+    def healthz(self) -> dict:
+        return self._json(self._call("GET", "/healthz"))
+
+    def admin(self, kind: str, items: list[dict]) -> dict:
+        return self._json(self._call("POST", f"/v1/admin/{kind}", json.dumps({"items": items}).encode()))
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def _call(self, method: str, path: str, body: bytes | None = None, after_send=None) -> Response:
+        headers = {**JSON, "User-Agent": self.user_agent}
+        before = self.clock.now()
+        resp = self.http.request(method, path, body, headers, after_send=after_send)
+        now = self.clock.now()
+        self._note_skew(resp, before, now)
+        status = resp.status
+        if 200 <= status < 300:
+            self.last_ok_at = now
+            return resp
+        reason = _error_text(resp)
+        message = f"{method} {path}: HTTP {status} {reason}".strip()
+        if status in PERMANENT:
+            raise PermanentUpstreamError(message, status=status)
+        retry_after = parse_retry_after(resp.header("retry-after"), now, parse_http_date(resp.header("date")))
+        raise TransientUpstreamError(message, status=status, retry_after_s=retry_after)
+
+    @staticmethod
+    def _json(resp: Response) -> Any:
+        try:
+            return loads(resp.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadResponseError(f"garbled JSON from upstream ({len(resp.body)} bytes): {exc}") from exc
+
+    def _note_skew(self, resp: Response, before: datetime, after: datetime) -> None:
+        server = None
+        precise = resp.header("x-upstream-time")
+        if precise:
+            try:
+                server = parse_iso(precise)
+            except ValueError:
+                server = None
+        if server is None:
+            server = parse_http_date(resp.header("date"))
+            if server is None:
+                return
+            server = server.timestamp() + 0.5  # Date has 1 s resolution and is truncated
+        else:
+            server = server.timestamp()
+        local = (before.timestamp() + after.timestamp()) / 2
+        self.last_skew_s = round(server - local, 3)
+
+
+def _error_text(resp: Response) -> str:
+    try:
+        data = json.loads(resp.body)
+        if isinstance(data, dict) and data.get("error"):
+            return str(data["error"])[:300]
+    except ValueError:
+        pass
+    return resp.body[:200].decode("utf-8", "replace")

@@ -1,0 +1,93 @@
+"""SQLite connections with the durability settings every connection needs.
+
+WAL, ``synchronous=FULL`` and a busy timeout are set per connection (``synchronous``
+is not persisted in the file); writers use ``BEGIN IMMEDIATE`` through ``write_tx``.
+Storage failures (disk full, read-only, I/O error) surface as ``sync.errors.StorageError``
+subclasses, which are also ``sqlite3.OperationalError``; the transaction is rolled back.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Union
+
+from .errors import ReadOnlyStorageError, StorageError, StorageFullError, StorageIOError
+
+BUSY_TIMEOUT_MS = 10_000
+
+ConnFactory = Callable[[], sqlite3.Connection]
+DbSpec = Union[str, Path, ConnFactory]
+
+# primary result codes (extended codes carry these in the low byte)
+_STORAGE_ERRORS = {13: StorageFullError, 8: ReadOnlyStorageError, 10: StorageIOError, 11: StorageIOError}
+
+
+def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Connection:
+    """Open ``path`` in autocommit mode (transactions are explicit) with WAL + FULL sync."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def factory(db: DbSpec) -> ConnFactory:
+    """A connection factory from a path or an existing factory."""
+    if callable(db):
+        return db
+    return lambda: connect(db)
+
+
+def storage_error(exc: sqlite3.Error) -> sqlite3.Error:
+    """Map a sqlite error to the matching StorageError (or return it unchanged)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    cls = _STORAGE_ERRORS.get(code & 0xFF) if isinstance(code, int) else None
+    if cls is None or isinstance(exc, StorageError):
+        return exc
+    what = {StorageFullError: "the disk is full", ReadOnlyStorageError: "the database is read-only",
+            StorageIOError: "the storage failed"}[cls]
+    err = cls(f"not saved: {what} ({exc})")
+    err.sqlite_errorcode = code
+    err.sqlite_errorname = getattr(exc, "sqlite_errorname", None)
+    return err
+
+
+@contextmanager
+def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception and re-raises it.
+
+    Only when COMMIT has returned is the change durable; storage failures raise a
+    ``StorageError`` subclass after rolling back.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise storage_error(exc) from exc
+    try:
+        yield conn
+    except BaseException as exc:
+        _rollback(conn)
+        if isinstance(exc, sqlite3.Error):
+            mapped = storage_error(exc)
+            if mapped is not exc:
+                raise mapped from exc
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise storage_error(exc) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass

@@ -1,0 +1,80 @@
+"""Station-side tables owned by the sync package (all prefixed ``sync_`` or ``ref_``).
+
+The station keeps its own tables in the same database file; nothing here touches them.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = "1"
+
+STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS sync_outbox (
+        station TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL UNIQUE,
+        action TEXT NOT NULL,
+        object_type TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        last_error TEXT,
+        sent_at TEXT,
+        upstream_status TEXT,
+        dead_at TEXT,
+        dead_reason TEXT,
+        PRIMARY KEY (station, seq)
+    )""",
+    "CREATE INDEX IF NOT EXISTS sync_outbox_state ON sync_outbox (state, seq)",
+    "CREATE INDEX IF NOT EXISTS sync_outbox_object ON sync_outbox (object_type, object_id)",
+    "CREATE TABLE IF NOT EXISTS sync_seq (station TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sync_meta (k TEXT PRIMARY KEY, v TEXT)",
+    """CREATE TABLE IF NOT EXISTS sync_audit (
+        at TEXT NOT NULL, who TEXT NOT NULL, what TEXT NOT NULL, confirmation_id TEXT,
+        before TEXT, after TEXT)""",
+    # reference data mirrored from upstream (never edited locally)
+    "CREATE TABLE IF NOT EXISTS ref_skus (sku TEXT PRIMARY KEY, gtin14 TEXT, data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ref_skus_gtin ON ref_skus (gtin14)",
+    """CREATE TABLE IF NOT EXISTS ref_lots (sku TEXT NOT NULL, lot TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (sku, lot))""",
+    "CREATE TABLE IF NOT EXISTS ref_packaging (code TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ref_employees (employee_id TEXT PRIMARY KEY, badge_uid TEXT, data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ref_employees_badge ON ref_employees (badge_uid)",
+    """CREATE TABLE IF NOT EXISTS ref_orders (order_id TEXT PRIMARY KEY, status TEXT, priority INTEGER,
+        data TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS ref_orders_status ON ref_orders (status)",
+)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the sync tables if missing (idempotent; safe inside or outside a transaction)."""
+    own_tx = not conn.in_transaction
+    if own_tx:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in STATEMENTS:
+            conn.execute(statement)
+        conn.execute("INSERT OR IGNORE INTO sync_meta (k, v) VALUES ('schema.version', ?)", (SCHEMA_VERSION,))
+    except BaseException:
+        if own_tx:
+            conn.execute("ROLLBACK")
+        raise
+    if own_tx:
+        conn.execute("COMMIT")
+
+
+def get_meta(conn: sqlite3.Connection, prefix: str = "") -> dict[str, str]:
+    rows = conn.execute("SELECT k, v FROM sync_meta WHERE k >= ? AND k < ?", (prefix, prefix + "\uffff"))
+    return {row[0]: row[1] for row in rows}
+
+
+def set_meta(conn: sqlite3.Connection, **values: object) -> None:
+    """Upsert meta keys (``a__b`` becomes ``a.b``); call inside a write transaction."""
+    for key, value in values.items():
+        conn.execute("INSERT INTO sync_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                     (key.replace("__", "."), None if value is None else str(value)))

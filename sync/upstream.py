@@ -1,0 +1,204 @@
+"""The reference upstream: a Flask app over SQLite implementing the contract in ``openapi.json``.
+
+``create_upstream_app(db_path)`` builds the app; ``serve(host, port, db)`` runs it with waitress;
+``start_in_thread(host, port, db) -> (base_url, stop)`` runs it in a background thread for tests
+and the demo. A WMS integrator implements the same contract; this server is the executable spec.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from flask import Flask, Response, g, jsonify, request
+
+from . import upstream_store as store
+from .clock import Clock, isoformat, parse_iso
+from .db import connect, write_tx
+from .jsonbytes import loads
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+MAX_REF_PAGE = 5000
+
+
+def openapi_document() -> dict:
+    return json.loads(resources.files("sync").joinpath("openapi.json").read_text(encoding="utf-8"))
+
+
+def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, strict_orders: bool = True,
+                        seed_demo: bool = False, today: date | None = None) -> Flask:
+    """The reference upstream app; ``strict_orders`` rejects confirmations for unknown orders."""
+    clock = clock or Clock()
+    app = Flask("packgate-upstream")
+    app.config.update(PACKGATE_DB=str(db_path), JSON_SORT_KEYS=False)
+    conn = connect(db_path)
+    try:
+        store.ensure_schema(conn)
+        if seed_demo:
+            from .demo_data import seed
+            seed(conn, today=today or clock.now().date(), now=clock.now())
+    finally:
+        conn.close()
+
+    def db():
+        if "db" not in g:
+            g.db = connect(db_path)
+        return g.db
+
+    @app.teardown_appcontext
+    def _close(_exc):
+        conn = g.pop("db", None)
+        if conn is not None:
+            conn.close()
+
+    @app.after_request
+    def _stamp(resp: Response) -> Response:
+        resp.headers["X-Upstream-Time"] = isoformat(clock.now())
+        return resp
+
+    def error(status: int, message: str) -> Response:
+        resp = jsonify({"error": message})
+        resp.status_code = status
+        return resp
+
+    @app.get("/healthz")
+    def healthz():
+        conn = db()
+        sqlite = {"synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
+                  "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
+                  "busy_timeout_ms": conn.execute("PRAGMA busy_timeout").fetchone()[0]}
+        return jsonify({"ok": True, "time": isoformat(clock.now()), "sqlite": sqlite})
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(openapi_document())
+
+    @app.post("/v1/confirmations")
+    def post_confirmations():
+        try:
+            envelope = loads(request.get_data())
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error(400, f"body is not JSON: {exc}")
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("station"), str) \
+                or not isinstance(envelope.get("confirmations"), list):
+            return error(400, 'expected {"station": "...", "confirmations": [...]}')
+        items = envelope["confirmations"]
+        if len(items) > MAX_BATCH:
+            return error(413, f"at most {MAX_BATCH} confirmations per request")
+        conn = db()
+        with write_tx(conn):
+            results = store.receive(conn, envelope["station"], items, clock.now(), strict_orders=strict_orders)
+        return jsonify({"results": results})
+
+    @app.get("/v1/confirmations")
+    def list_confirmations():
+        station = request.args.get("station", "")
+        try:
+            since = parse_iso(request.args["since"])
+            until = parse_iso(request.args["until"])
+        except KeyError as exc:
+            return error(400, f"missing query parameter {exc}")
+        except ValueError as exc:
+            return error(400, str(exc))
+        by = request.args.get("by", "at")
+        if by not in ("at", "received"):
+            return error(400, "by must be 'at' or 'received'")
+        return jsonify({"station": station, "ids": store.reconcile(db(), station, since, until, by)})
+
+    @app.get("/v1/orders/<order_id>/confirmations")
+    def order_confirmations(order_id: str):
+        return jsonify({"order_id": order_id, "confirmations": store.order_confirmations(db(), order_id)})
+
+    @app.get("/v1/reference")
+    def reference():
+        since_text = request.args.get("since") or "0"
+        try:
+            since = int(since_text)
+            limit = min(int(request.args.get("limit", MAX_REF_PAGE)), MAX_REF_PAGE)
+        except ValueError:
+            return error(400, "since must be a cursor from a previous answer; limit an integer")
+        if since < 0 or limit < 1:
+            return error(400, "since must be >= 0 and limit >= 1")
+        conn = db()
+        conn.execute("BEGIN")  # one snapshot for rows and cursor
+        try:
+            data = store.reference_since(conn, since, limit)
+        finally:
+            conn.execute("COMMIT")
+        return jsonify(data)
+
+    @app.post("/v1/admin/<kind>")
+    def admin_upsert(kind: str):
+        if kind not in store.KINDS:
+            return error(404, f"unknown kind {kind!r}; one of {', '.join(store.KINDS)}")
+        try:
+            body = loads(request.get_data())
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error(400, f"body is not JSON: {exc}")
+        items = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(items, list):
+            return error(400, 'expected {"items": [...]} or a JSON list')
+        conn = db()
+        try:
+            with write_tx(conn):
+                cursor = store.upsert_reference(conn, kind, items, clock.now())
+        except ValueError as exc:
+            return error(400, str(exc))
+        return jsonify({"cursor": str(cursor), "count": len(items)})
+
+    @app.get("/v1/admin/stats")
+    def admin_stats():
+        return jsonify(store.stats(db()))
+
+    return app
+
+
+def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw):
+    from waitress import create_server
+
+    app = create_upstream_app(db, **app_kw)
+    return create_server(app, host=host, port=port, threads=threads, channel_timeout=30,
+                         ident="packgate-upstream")
+
+
+def serve(host: str, port: int, db: str | Path, **app_kw) -> None:
+    """Serve the reference upstream with waitress until interrupted."""
+    server = _server(host, port, db, **app_kw)
+    log.info("packgate upstream on http://%s:%s (db %s)", host, server.effective_port, db)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
+def _run_until(server, stopped: threading.Event) -> None:
+    """waitress's loop in short slices, so shutdown happens in this thread (no fd races)."""
+    while not stopped.is_set():
+        server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+    server.task_dispatcher.shutdown(timeout=2)
+    for channel in list(server._map.values()):
+        try:
+            channel.close()
+        except OSError:
+            pass
+
+
+def start_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path = "upstream.db",
+                    **app_kw) -> tuple[str, Callable[[], None]]:
+    """Run the reference upstream in a daemon thread; returns ``(base_url, stop)``."""
+    server = _server(host, port, db, **app_kw)
+    stopped = threading.Event()
+    thread = threading.Thread(target=_run_until, args=(server, stopped), name="packgate-upstream", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopped.set()
+        thread.join(timeout=5)
+
+    return f"http://{host}:{server.effective_port}", stop

@@ -1,0 +1,218 @@
+"""The reference upstream's SQLite store: reference data with a change counter, and the
+confirmation ledger that deduplicates by ``(station, key)`` inside the effect's transaction.
+
+Everything here runs inside a transaction the caller opened (``write_tx``); one batch is one
+transaction, so "the key is recorded" and "the effect happened" commit together or not at all.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+from .clock import isoformat, parse_iso
+from .errors import InvalidConfirmationIdError
+from .ids import parse_id
+from .jsonbytes import dumps, fingerprint
+
+KINDS = {  # kind -> (key fields, required fields)
+    "skus": (("sku",), ("sku", "gtin", "name", "unit_weight_g", "special", "lot_policy")),
+    "lots": (("sku", "lot"), ("sku", "lot", "produced", "expires", "bin", "qty")),
+    "packaging": (("code",), ("code", "name", "tare_g")),
+    "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
+    "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
+}
+ORDER_EFFECTS = {"pack": "packed", "load": "shipped"}  # action -> upstream order status
+REQUIRED = ("id", "key", "station", "seq", "action", "object_type", "object_id", "location", "at", "payload")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS up_meta (k TEXT PRIMARY KEY, v TEXT)",
+    """CREATE TABLE IF NOT EXISTS up_ref (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+        version INTEGER NOT NULL, PRIMARY KEY (kind, key))""",
+    "CREATE INDEX IF NOT EXISTS up_ref_version ON up_ref (version)",
+    """CREATE TABLE IF NOT EXISTS up_confirmations (
+        n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, station TEXT NOT NULL, key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, object_type TEXT NOT NULL,
+        object_id TEXT NOT NULL, at TEXT NOT NULL, at_utc TEXT NOT NULL, received_at TEXT NOT NULL,
+        received_utc TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (station, key))""",
+    "CREATE INDEX IF NOT EXISTS up_conf_object ON up_confirmations (object_type, object_id)",
+    "CREATE INDEX IF NOT EXISTS up_conf_station_at ON up_confirmations (station, at_utc)",
+    """CREATE TABLE IF NOT EXISTS up_effects (object_type TEXT NOT NULL, object_id TEXT NOT NULL,
+        count INTEGER NOT NULL, PRIMARY KEY (object_type, object_id))""",
+    "CREATE TABLE IF NOT EXISTS up_stats (k TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute("COMMIT")
+
+
+def utc_text(moment: datetime) -> str:
+    return isoformat(moment.astimezone(timezone.utc))
+
+
+def bump(conn: sqlite3.Connection, **counts: int) -> None:
+    for key, n in counts.items():
+        if n:
+            conn.execute("INSERT INTO up_stats (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = n + excluded.n",
+                         (key, n))
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, int]:
+    out = {row[0]: row[1] for row in conn.execute("SELECT k, n FROM up_stats")}
+    out["confirmations"] = conn.execute("SELECT COUNT(*) FROM up_confirmations").fetchone()[0]
+    out["effects"] = conn.execute("SELECT COALESCE(SUM(count), 0) FROM up_effects").fetchone()[0]
+    return out
+
+
+# ---- reference data ---------------------------------------------------------------------------
+def _next_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("INSERT INTO up_meta (k, v) VALUES ('change_counter', '1') ON CONFLICT (k) DO UPDATE"
+                       " SET v = CAST(v AS INTEGER) + 1 RETURNING v").fetchone()
+    return int(row[0])
+
+
+def upsert_reference(conn: sqlite3.Connection, kind: str, items: list[dict], now: datetime) -> int:
+    """Insert or replace reference rows (each bumps the change counter); returns the new cursor."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown reference kind {kind!r}; one of {', '.join(KINDS)}")
+    key_fields, required = KINDS[kind]
+    version = current_cursor(conn)
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError(f"{kind}: each item must be an object")
+        missing = [f for f in required if f not in item]
+        if missing:
+            raise ValueError(f"{kind}: item {item.get(key_fields[0])!r} lacks {', '.join(missing)}")
+        if kind == "orders":
+            item = {**item, "updated_at": isoformat(now)}
+        version = _next_version(conn)
+        conn.execute("INSERT INTO up_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
+                     " DO UPDATE SET data = excluded.data, version = excluded.version",
+                     (kind, "\x1f".join(str(item[f]) for f in key_fields), dumps(item).decode(), version))
+    return version
+
+
+def current_cursor(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT v FROM up_meta WHERE k = 'change_counter'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def reference_since(conn: sqlite3.Connection, since: int, limit: int) -> dict:
+    rows = conn.execute("SELECT kind, data, version FROM up_ref WHERE version > ? ORDER BY version LIMIT ?",
+                        (since, limit + 1)).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out: dict[str, Any] = {kind: [] for kind in KINDS}
+    for row in rows:
+        out[row["kind"]].append(json.loads(row["data"]))
+    # versions are unique and only grow (writers are serialised), so the last row is the cursor
+    cursor = rows[-1]["version"] if rows else max(since, 0)
+    out["cursor"] = str(cursor)
+    out["more"] = more
+    return out
+
+
+def get_reference(conn: sqlite3.Connection, kind: str, key: str) -> dict | None:
+    row = conn.execute("SELECT data FROM up_ref WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+# ---- confirmations ----------------------------------------------------------------------------
+def validate(item: Any, station: str) -> str | None:
+    """Why ``item`` is not an acceptable confirmation, or None."""
+    if not isinstance(item, dict):
+        return "a confirmation must be a JSON object"
+    missing = [f for f in REQUIRED if f not in item]
+    if missing:
+        return f"missing field(s): {', '.join(missing)}"
+    for name in ("key", "station", "action", "object_type", "object_id", "location"):
+        if not isinstance(item[name], str) or not item[name]:
+            return f"{name} must be a non-empty string"
+    if item["station"] != station:
+        return f"confirmation station {item['station']!r} differs from batch station {station!r}"
+    try:
+        parsed = parse_id(item["id"])
+    except InvalidConfirmationIdError as exc:
+        return str(exc)
+    if parsed["station"] != station or parsed["seq"] != item["seq"] or isinstance(item["seq"], bool):
+        return "id does not match station/seq"
+    try:
+        parse_iso(item["at"])
+    except (TypeError, ValueError) as exc:
+        return f"at: {exc}"
+    if not isinstance(item["payload"], dict):
+        return "payload must be an object"
+    image = item.get("image_sha256")
+    if image is not None and not (isinstance(image, str) and _SHA256.match(image)):
+        return "image_sha256 must be 64 lowercase hex digits or null"
+    return None
+
+
+def receive(conn: sqlite3.Connection, station: str, items: list, now: datetime, *, strict_orders: bool) -> list[dict]:
+    """Apply a batch inside the caller's transaction; returns one result per item, in order."""
+    results = []
+    counts = {"items": len(items), "accepted": 0, "duplicate": 0, "rejected": 0}
+    for item in items:
+        result = _receive_one(conn, station, item, now, strict_orders)
+        counts[result["status"]] += 1
+        results.append(result)
+    bump(conn, requests=1, **counts)
+    return results
+
+
+def _reject(item: Any, reason: str, code: int = 422) -> dict:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return {"id": ident, "status": "rejected", "code": code, "reason": reason}
+
+
+def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetime, strict_orders: bool) -> dict:
+    problem = validate(item, station)
+    if problem:
+        return _reject(item, problem, 400)
+    mark = fingerprint(item)
+    seen = conn.execute("SELECT id, fingerprint, received_at FROM up_confirmations WHERE station = ? AND key = ?",
+                        (station, item["key"])).fetchone()
+    if seen is not None:
+        if seen["fingerprint"] != mark:
+            return _reject(item, f"idempotency key reused with a different payload (first used by {seen['id']})")
+        return {"id": item["id"], "status": "duplicate", "code": 200, "reason": None,
+                "first": {"status": "accepted", "received_at": seen["received_at"]}}
+    other = conn.execute("SELECT key FROM up_confirmations WHERE id = ?", (item["id"],)).fetchone()
+    if other is not None:
+        return _reject(item, "confirmation id already received with another idempotency key"
+                             " (was the station database reset?)")
+    if item["object_type"] == "order":
+        order = get_reference(conn, "orders", item["object_id"])
+        if order is None and strict_orders:
+            return _reject(item, f"unknown order {item['object_id']}", 404)
+        new_status = ORDER_EFFECTS.get(item["action"])
+        if order is not None and new_status and order.get("status") != new_status:
+            upsert_reference(conn, "orders", [{**order, "status": new_status}], now)
+    at = parse_iso(item["at"])
+    conn.execute("INSERT INTO up_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
+                 " at, at_utc, received_at, received_utc, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                  item["object_id"], item["at"], utc_text(at), isoformat(now), utc_text(now), dumps(item).decode()))
+    conn.execute("INSERT INTO up_effects (object_type, object_id, count) VALUES (?, ?, 1) ON CONFLICT"
+                 " (object_type, object_id) DO UPDATE SET count = count + 1", (item["object_type"], item["object_id"]))
+    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+
+
+def reconcile(conn: sqlite3.Connection, station: str, since: datetime, until: datetime, by: str = "at") -> list[str]:
+    column = "at_utc" if by == "at" else "received_utc"
+    rows = conn.execute(f"SELECT id FROM up_confirmations WHERE station = ? AND {column} >= ? AND {column} < ?"
+                        " ORDER BY seq", (station, utc_text(since), utc_text(until)))
+    return [row[0] for row in rows]
+
+
+def order_confirmations(conn: sqlite3.Connection, order_id: str) -> list[dict]:
+    rows = conn.execute("SELECT body, received_at FROM up_confirmations WHERE object_type = 'order' AND object_id = ?"
+                        " ORDER BY n", (order_id,))
+    return [{**json.loads(row["body"]), "received_at": row["received_at"]} for row in rows]

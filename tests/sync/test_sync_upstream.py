@@ -1,0 +1,121 @@
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from sync.client import UpstreamClient
+from sync.clock import FakeClock
+from sync.errors import PermanentUpstreamError
+from sync.ids import make_id
+from sync.jsonbytes import dumps
+from sync.upstream import create_upstream_app, openapi_document
+
+TZ = timezone(timedelta(hours=8))
+
+
+def conf(n, **extra):
+    seq = n
+    body = {"id": make_id("ST01", date(2026, 1, 5), seq), "key": f"key-{seq:08d}", "station": "ST01", "seq": seq,
+            "action": "scan", "object_type": "order", "object_id": "SO-10001", "operator": "E001",
+            "device": "ST01-scanner", "location": "ST01", "at": f"2026-01-05T08:{seq % 60:02d}:00.000+08:00",
+            "payload": {}, "image_sha256": None}
+    body.update(extra)
+    return body
+
+
+def post(client, *items):
+    return client.send_confirmations("ST01", [dumps(i) for i in items])
+
+
+def test_repeated_key_answers_duplicate_with_one_effect(client):
+    first = post(client, conf(1))
+    assert first[conf(1)["id"]]["status"] == "accepted"
+    again = post(client, conf(1))[conf(1)["id"]]
+    assert again["status"] == "duplicate" and again["first"]["status"] == "accepted"
+    stats = client._json(client._call("GET", "/v1/admin/stats"))
+    assert stats["confirmations"] == 1 and stats["effects"] == 1 and stats["duplicate"] == 1
+
+
+def test_reused_key_with_other_payload_is_rejected_per_item(client):
+    post(client, conf(1))
+    results = post(client, conf(1, payload={"qty": 2}), conf(2))
+    assert results[conf(1)["id"]]["status"] == "rejected" and results[conf(1)["id"]]["code"] == 422
+    assert "different payload" in results[conf(1)["id"]]["reason"]
+    assert results[conf(2)["id"]]["status"] == "accepted"
+
+
+def test_same_id_with_a_new_key_is_rejected(client):
+    post(client, conf(1))
+    result = post(client, conf(1, key="another-key-123"))[conf(1)["id"]]
+    assert result["status"] == "rejected" and "reset" in result["reason"]
+
+
+@pytest.mark.parametrize("change,reason", [
+    ({"id": "ST01-20260105-000001-0"}, "check character"),
+    ({"at": "2026-01-05T08:00:00"}, "offset"),
+    ({"station": "ST02"}, "differs"),
+    ({"seq": 2}, "seq"),
+    ({"payload": "x"}, "payload"),
+])
+def test_invalid_items_are_rejected_with_a_reason(client, change, reason):
+    item = conf(1, **change)
+    result = client.send_confirmations("ST01", [dumps(item)])[item["id"]]
+    assert result["status"] == "rejected" and reason in result["reason"]
+
+
+def test_bad_envelope_is_a_permanent_400(client):
+    with pytest.raises(PermanentUpstreamError) as info:
+        client._call("POST", "/v1/confirmations", b'{"confirmations": 5}')
+    assert info.value.status == 400
+
+
+def test_reconciliation_window_uses_offsets(client):
+    post(client, conf(1), conf(2), conf(3))
+    since = datetime(2026, 1, 5, 0, 1, tzinfo=timezone.utc)   # = 08:01+08:00
+    until = datetime(2026, 1, 5, 8, 3, tzinfo=TZ)
+    assert client.reconcile("ST01", since, until) == [conf(1)["id"], conf(2)["id"]]
+    with pytest.raises(PermanentUpstreamError):
+        client._call("GET", "/v1/confirmations?station=ST01&since=2026-01-05T00:00:00&until=2026-01-06T00:00:00%2B08:00")
+
+
+def test_pack_updates_the_upstream_order_once(client):
+    before = client.get_reference()["cursor"]
+    post(client, conf(1, action="pack"))
+    post(client, conf(1, action="pack"))
+    changed = client.get_reference(since=before)
+    assert [o["status"] for o in changed["orders"]] == ["packed"]
+    assert len(client.order_confirmations("SO-10001")) == 1
+
+
+def test_openapi_documents_every_route(upstream, tmp_path):
+    doc = UpstreamClient(upstream).healthz() and openapi_document()
+    app = create_upstream_app(tmp_path / "x.db", clock=FakeClock())
+    documented = set(doc["paths"])
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        if path == "/v1/admin/{kind}" or path in documented:
+            continue
+        pytest.fail(f"route {path} is not in sync/openapi.json")
+    served = json.loads(app.test_client().get("/openapi.json").data)
+    assert served == doc
+
+
+def test_dates_carry_offsets_and_skew_is_measured(client):
+    client.healthz()
+    assert client.last_skew_s is not None and abs(client.last_skew_s) < 2
+
+
+def test_skew_is_visible_when_the_clocks_disagree(tmp_path):
+    from sync.upstream import start_in_thread
+
+    ahead = FakeClock(datetime.now(timezone.utc) + timedelta(seconds=42))
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "u.db", clock=ahead)
+    try:
+        c = UpstreamClient(url)
+        c.healthz()
+        assert 40 < c.last_skew_s < 44
+    finally:
+        stop()
