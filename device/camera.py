@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -98,8 +99,9 @@ class CameraScanner:
                  decoder: str | Decoder = "zxing", formats: list[str] | None = None, fast: bool = False,
                  dedupe_s: float = 1.0, patterns: SitePatterns | None = None, every_nth: int = 1,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, snapshot_dir: str | os.PathLike | None = None):
         self.source = parse_source(source)
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else Path(tempfile.gettempdir()) / "packgate-snapshots"
         self.live = is_live(self.source)
         self.decoder = make_decoder(decoder, formats, fast) if isinstance(decoder, str) else decoder
         self.dedupe = Dedupe(dedupe_s)
@@ -138,13 +140,19 @@ class CameraScanner:
                     log.exception("on_scan callback failed")
         return scans
 
-    def snapshot(self, directory: str | os.PathLike, ext: str = ".jpg") -> Snapshot:
-        """Save the latest frame (for a parcel photo); its SHA-256 goes into the confirmation."""
+    def snapshot(self, directory: str | os.PathLike | None = None, ext: str = ".jpg") -> Snapshot:
+        """Save the latest frame (for a parcel photo) into ``directory`` (default ``snapshot_dir``);
+        its SHA-256 goes into the confirmation."""
+        directory = self.snapshot_dir if directory is None else directory
         with self._lock:
             frame = self.latest_frame
         if frame is None:
             raise ReaderError(f"no frame from camera {self.source!r} yet")
         return save_snapshot(frame, directory, ext)
+
+    def snapshot_sha256(self) -> str:
+        """Save a snapshot into ``snapshot_dir``; return its SHA-256 (hex)."""
+        return self.snapshot().sha256
 
     # ------------------------------------------------------------ thread
     def start(self) -> "CameraScanner":

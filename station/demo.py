@@ -210,7 +210,7 @@ packgate demo is running.
   PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
   supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
   upstream     {rig.upstream_url}/openapi.json
-  devices      scale {rig.scale.where()} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+  devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

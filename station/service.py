@@ -76,7 +76,9 @@ class Station:
         self.lot_policy = LotPolicy(cfg["lots.policy"])
         sessions = store.load_sessions(self._conn)
         self.pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
-        self.picks: dict[str, pick.PickSession] = {}
+        self.picks: dict[str, pick.PickSession] = {
+            terminal.split(":", 1)[1]: pick.PickSession.from_dict(snapshot)
+            for terminal, snapshot in sessions.items() if terminal.startswith("pda:") and snapshot}
         self.override_reason: str | None = None
         self.last_activity: datetime | None = self.clock.now() if self.pack.operator else None
         self.scale: dict = {"connected": False, "status": None, "stable": False, "weight": None, "unit": None,
@@ -412,6 +414,7 @@ class Station:
                 at = isoformat(self.clock.now())
                 with write_tx(self._conn) as conn:
                     store.set_order(conn, order.order_id, at, status="picking", station=self.id)
+                    store.save_session(conn, f"pda:{employee.employee_id}", outcome.session.to_dict(), at)
                 self.picks[employee.employee_id] = outcome.session
                 return {**outcome.verdict.as_dict(), "data": {**outcome.verdict.data, "pick": _pick_view(outcome.session)}}
             return outcome.verdict.as_dict()
@@ -445,11 +448,13 @@ class Station:
         at = isoformat(self.clock.now())
 
         def local_writes(conn) -> None:
-            if after.state is pick.PickState.PICKED:
+            done = after.state is pick.PickState.PICKED
+            store.save_session(conn, f"pda:{employee.employee_id}", {} if done else after.to_dict(), at)
+            if done:
                 store.set_order(conn, after.order.order_id, at, status="picked", picked_at=at, station=None)
 
         meta = {**meta, "device": meta.get("device") if meta.get("device") != self.device_id("kiosk") else self.device_id("pda")}
-        answer = self._commit(outcome, meta, at, local_writes if outcome.effects else None)
+        answer = self._commit(outcome, meta, at, local_writes if outcome.effects or after != session else None)
         if after.state is pick.PickState.PICKED:
             self.picks.pop(employee.employee_id, None)
             self.wake()

@@ -91,6 +91,10 @@ def test_snapshot_sha256(tmp_path, frames):
     snap = cam.snapshot(tmp_path / "snaps")
     data = snap.path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == snap.sha256 and snap.path.name == snap.sha256 + ".jpg"
+    cam2 = CameraScanner("unused.avi", snapshot_dir=tmp_path / "default")
+    cam2.process_frame(frames[0], 0.0)
+    digest = cam2.snapshot_sha256()
+    assert (tmp_path / "default" / f"{digest}.jpg").is_file()
     png = save_snapshot(frames[0], tmp_path, ".png")
     assert hashlib.sha256(png.path.read_bytes()).hexdigest() == png.sha256
 
