@@ -97,6 +97,7 @@ def test_t6_faults_are_retried_with_identical_key_and_bytes(tmp_path, clock, fau
         ob, conn, worker = setup_station(tmp_path, clock, url, n=4)
         first = worker.run_once()
         assert first["outcome"] == "failed", first
+        print("FIRST", first["error"])
         assert states(conn) == ["pending"] * 4  # not marked sent
         retry_now(clock, conn)
         assert worker.run_once()["outcome"] == "sent"
