@@ -84,7 +84,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
     "scanner.enabled": (bool, True, None, "read a serial/USB-CDC barcode scanner"),
     "scanner.port": (str, "/dev/ttyACM0", None, "device path or pyserial URL"),
-    "scanner.suffix": (str, "CR", _one_of("CR", "LF", "CRLF", "TAB", "none"), "what ends one scan"),
+    "scanner.suffix": (str, "CR", _one_of("CR", "LF", "CRLF", "TAB", "none", "auto"), "what ends one scan (auto: CR, LF or CRLF)"),
     "badge.enabled": (bool, True, None, "read an NFC badge reader through nfcpy"),
     "badge.reader": (str, "usb", None, "nfcpy path: usb, usb:VID:PID, tty:USB0:pn532, udp:host:port"),
     "camera.enabled": (bool, False, None, "take a photo of the packed parcel"),
