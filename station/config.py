@@ -62,6 +62,15 @@ def _strings(v: list) -> str | None:
     return None if not bad else f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
 
 
+def _tokens(v: list) -> str | None:
+    bad = [x if isinstance(x, str) else repr(x) for x in v
+           if not isinstance(x, str) or len(x) < 16 or not x.isprintable() or " " in x]
+    if bad:
+        shown = ", ".join(f"{x[:4]}…" if isinstance(x, str) and len(x) > 4 else str(x) for x in bad)
+        return f"every token must be a string of 16 or more printable characters without spaces (bad: {shown})"
+    return None
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # dotted key: (type, default, check or None, help)
@@ -73,7 +82,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "station.language": (str, "en", _one_of("en", "zh"), "default UI language"),
     "web.host": (str, "127.0.0.1", None, "address the web UI listens on (0.0.0.0 for PDAs on the Wi-Fi)"),
     "web.port": (int, 8080, _port_number, "port of the kiosk, PDA and supervisor pages and the API"),
-    "upstream.url": (str, "http://127.0.0.1:8765", _url, "base URL of the upstream (WMS) API"),
+    "web.api_tokens": (list, [], _tokens,
+                       "bearer tokens for other vendors' handhelds (Authorization: Bearer <token>; no CSRF needed)"),
+    "upstream.url": (str, "http://127.0.0.1:8700", _url, "base URL of the upstream (WMS) API"),
     "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
     "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),

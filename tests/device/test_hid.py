@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.barcode import GS
-from device.emulators.hid import UinputWedge, keystrokes
+from device.emulators.hid import keystrokes
 from device.errors import ProfileError
 from device.hid import HidReader, HidScanner, KeyDecoder
 from device.keymaps import LAYOUTS
@@ -99,23 +99,6 @@ def test_reader_thread_on_missing_device_reports_and_stops_fast():
     r.stop()
     assert time.monotonic() - t0 < 2.0
     assert states[0] == "disconnected" and states[-1] == "stopped"
-
-
-@pytest.mark.skipif(not UinputWedge.available(), reason="/dev/uinput not writable here")
-def test_uinput_wedge_end_to_end():  # pragma: no cover - only where uinput exists
-    wedge = UinputWedge()
-    scans = []
-    r = HidScanner(wedge.path, on_scan=scans.append).start()
-    try:
-        time.sleep(0.3)
-        wedge.type("SO-42")
-        deadline = time.monotonic() + 2
-        while not scans and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert scans and scans[0].value == "SO-42"
-    finally:
-        r.stop()
-        wedge.close()
 
 
 _TYPEABLE = "".join(sorted({e[m] for e in LAYOUTS["de"].values() for m in (0, 1) if e[m]} - {"\n"}))
