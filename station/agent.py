@@ -48,7 +48,8 @@ class Agent:
                                scale_port=ports.get("scale"), scanner_port=ports.get("scanner"),
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices
-        self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir))
+        self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
+                              api_tokens=tuple(cfg["web.api_tokens"]))
         self._threads: list[threading.Thread] = []
         self._server = None
 
@@ -93,6 +94,7 @@ class Agent:
             log.warning("starting offline: %s", first["error"])
         if self.start_devices:
             self.devices.start()
+            self.station.camera = self.devices.camera
         self.worker.start()
         for target, name in ((self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
                              (self._serve, "web")):

@@ -57,6 +57,14 @@ class Devices:
             self.readers["badge"] = BadgeReader(self._ports["badge"],
                                                 on_badge=lambda uid: self._on_badge(uid, self.device_ids["badge"]),
                                                 on_state=self._state("badge"))
+        if cfg["camera.enabled"]:
+            from device.camera import CameraScanner
+
+            self._ports["camera"] = cfg["camera.source"]
+            self.readers["camera"] = CameraScanner(cfg["camera.source"],
+                                                   on_scan=lambda scan: self._on_scan(scan, self.device_ids["camera"]),
+                                                   on_state=self._state("camera"),
+                                                   snapshot_dir=cfg.data_dir / "photos")
         for name, reader in self.readers.items():
             self.states.setdefault(name, {"state": "starting", "detail": None, "port": self._ports[name]})
             reader.start()
@@ -71,3 +79,8 @@ class Devices:
     @property
     def scale(self) -> Any:
         return self.readers.get("scale")
+
+    @property
+    def camera(self) -> Any:
+        """The camera, which also takes the parcel photo at pack (its SHA-256 goes into the confirmation)."""
+        return self.readers.get("camera")
