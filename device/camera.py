@@ -13,7 +13,6 @@ for every frame it grabs and tests may call it directly.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import tempfile
 import threading
@@ -28,9 +27,8 @@ import numpy as np
 from device.barcode import Scan, SitePatterns, interpret
 from device.decoders import Decoder, make_decoder
 from device.errors import ReaderError
+from device.reader_thread import ReaderThread, call_safely
 from device.transport import Backoff
-
-log = logging.getLogger(__name__)
 
 
 def parse_source(source: str | int) -> str | int:
@@ -88,18 +86,21 @@ def save_snapshot(frame: np.ndarray, directory: str | os.PathLike, ext: str = ".
     return Snapshot(path, digest, len(data))
 
 
-class CameraScanner:
+class CameraScanner(ReaderThread):
     """A thread reading frames from ``source`` and calling ``on_scan(Scan)`` for new codes.
 
     States via ``on_state``: connected / disconnected / retrying / ended (a file ran out) / stopped.
     ``every_nth`` decodes only every n-th frame (CPU budget on small PCs).
     """
 
+    thread_name = "camera"
+
     def __init__(self, source: str | int, on_scan: Callable[[Scan], None] | None = None, *,
                  decoder: str | Decoder = "zxing", formats: list[str] | None = None, fast: bool = False,
                  dedupe_s: float = 1.0, patterns: SitePatterns | None = None, every_nth: int = 1,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None,
                  clock: Callable[[], float] = time.monotonic, snapshot_dir: str | os.PathLike | None = None):
+        super().__init__(on_state, backoff or Backoff(base=0.5, cap=10.0))
         self.source = parse_source(source)
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else Path(tempfile.gettempdir()) / "packgate-snapshots"
         self.live = is_live(self.source)
@@ -108,16 +109,11 @@ class CameraScanner:
         self.on_scan = on_scan
         self.patterns = patterns
         self.every_nth = max(1, every_nth)
-        self.on_state = on_state
-        self.backoff = backoff or Backoff(base=0.5, cap=10.0)
         self.clock = clock
-        self.state = "idle"
         self.frames = 0
         self.latest: Scan | None = None
         self.latest_frame: np.ndarray | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ the pixel -> Scan path
     def process_frame(self, frame: np.ndarray, t: float) -> list[Scan]:
@@ -133,11 +129,7 @@ class CameraScanner:
             scan = interpret(d.scan_text, self.patterns, source=f"camera:{self.source}")
             scans.append(scan)
             self.latest = scan
-            if self.on_scan is not None:
-                try:
-                    self.on_scan(scan)
-                except Exception:  # noqa: BLE001 - a callback must not kill the reader
-                    log.exception("on_scan callback failed")
+            call_safely(self.on_scan, "on_scan", scan)
         return scans
 
     def snapshot(self, directory: str | os.PathLike | None = None, ext: str = ".jpg") -> Snapshot:
@@ -155,47 +147,21 @@ class CameraScanner:
         return self.snapshot().sha256
 
     # ------------------------------------------------------------ thread
-    def start(self) -> "CameraScanner":
-        if self._thread is not None:
-            raise ReaderError("camera already started")
-        self._thread = threading.Thread(target=self._run, name=f"camera:{self.source}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to finish (a video file ends by itself); True if it did."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def thread_subject(self) -> str:
+        return str(self.source)
 
     def run(self) -> None:
         """Run in the calling thread until the source ends or ``stop()``."""
         self._run()
-
-    def _set_state(self, state: str, detail: str | None = None) -> None:
-        self.state = state
-        if self.on_state is not None:
-            try:
-                self.on_state(state, detail)
-            except Exception:  # noqa: BLE001
-                log.exception("on_state callback failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
             cap = cv2.VideoCapture(self.source)
             if not cap.isOpened():
                 cap.release()
-                if self.state != "disconnected":
-                    self._set_state("disconnected", f"cannot open camera source {self.source!r}")
-                if not self.live or self.backoff.wait(self._stop):
+                self._disconnected(f"cannot open camera source {self.source!r}")
+                if not self.live or not self._retry(str(self.source)):
                     break  # a file that cannot be opened will not get better
-                self._set_state("retrying", str(self.source))
                 continue
             self.backoff.reset()
             self._set_state("connected", str(self.source))
@@ -216,7 +182,6 @@ class CameraScanner:
             if self._stop.is_set():
                 break
             self._set_state("disconnected", f"camera {self.source!r} stopped delivering frames")
-            if self.backoff.wait(self._stop):
+            if not self._retry(str(self.source)):
                 break
-            self._set_state("retrying", str(self.source))
         self._set_state("stopped")

@@ -46,13 +46,20 @@ class _Counter:
                 self.done.set()
 
 
-def _run(reader, counter: _Counter, timeout: float) -> None:
+def _run(reader, counter: _Counter, timeout: float, ends_by_itself: bool = False) -> None:
+    """Start ``reader``, print until ``counter`` is done or ``timeout`` passes, stop it; exit 1 if nothing was read.
+
+    ``ends_by_itself``: the reader may finish on its own (a camera reading a video file); that ends the command too.
+    """
+    deadline = time.monotonic() + timeout
     try:
         reader.start()
     except DeviceError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        counter.done.wait(timeout)
+        while not counter.done.wait(max(0.0, min(0.05, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline or (ends_by_itself and reader.state in ("ended", "stopped")):
+                break
     except KeyboardInterrupt:
         pass
     finally:
@@ -168,23 +175,5 @@ def scan_cmd(port, camera, hid, texts, suffix, inter_char_timeout, baud, gs_subs
                                 on_state=_on_state)
     except DeviceError as exc:
         raise click.UsageError(str(exc)) from exc
-    if camera is not None:
-        _run_camera(reader, counter, timeout)
-    else:
-        _run(reader, counter, timeout)
+    _run(reader, counter, timeout, ends_by_itself=camera is not None)
 
-
-def _run_camera(reader, counter: _Counter, timeout: float) -> None:
-    """Like ``_run``, but a video file that ends also ends the command."""
-    deadline = time.monotonic() + timeout
-    reader.start()
-    try:
-        while not counter.done.wait(0.05):
-            if time.monotonic() >= deadline or reader.state in ("ended", "stopped"):
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        reader.stop()
-    if counter.printed == 0:
-        raise SystemExit(1)

@@ -15,14 +15,13 @@ The reader thread and the tests call the same ``HidReader.handle_event``.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import select
-import threading
 from typing import Callable, Iterable
 
 from device.barcode import Scan, SitePatterns, interpret
 from device.errors import PortError, ProfileError
 from device.keymaps import CTRL_KEYS, LAYOUTS, MODIFIERS
+from device.reader_thread import ReaderThread, call_safely
 from device.transport import Backoff
 
 try:  # evdev is Linux-only
@@ -32,7 +31,6 @@ except ImportError:  # pragma: no cover - non-Linux
     evdev = None
     ecodes = None
 
-log = logging.getLogger(__name__)
 
 KEY_DOWN, KEY_UP, KEY_REPEAT = 1, 0, 2
 TERMINATORS = {"enter": ("KEY_ENTER", "KEY_KPENTER"), "tab": ("KEY_TAB",), "enter+tab": ("KEY_ENTER", "KEY_KPENTER", "KEY_TAB")}
@@ -181,25 +179,23 @@ def list_keyboards() -> list[dict]:
     return out
 
 
-class HidReader:
+class HidReader(ReaderThread):
     """A thread that owns one evdev keyboard device and calls ``on_line(text)`` per line.
 
     Grabs the device exclusively (``grab=True``), reopens it with backoff after an unplug, reports
     states like the serial readers (connected / disconnected / retrying / stopped).
     """
 
+    thread_name = "hid"
+
     def __init__(self, device: str, on_line: Callable[[str], None] | None = None, *, layout: str = "us",
                  terminator: str = "enter", grab: bool = True,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None):
+        super().__init__(on_state, backoff or Backoff(base=0.2, cap=5.0))
         self.device_spec = device
         self.decoder = KeyDecoder(layout, terminator)
         self.on_line = on_line
         self.grab = grab
-        self.on_state = on_state
-        self.backoff = backoff or Backoff(base=0.2, cap=5.0)
-        self.state = "idle"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # The decoding path shared by the thread and the tests.
     def handle_event(self, event) -> None:
@@ -212,31 +208,15 @@ class HidReader:
             self.handle_event(event)
 
     def deliver(self, line: str) -> None:
-        if self.on_line is not None:
-            try:
-                self.on_line(line)
-            except Exception:  # noqa: BLE001 - a callback must not kill the reader
-                log.exception("on_line callback failed")
+        call_safely(self.on_line, "on_line", line)
+
+    def thread_subject(self) -> str:
+        return self.device_spec
 
     def start(self) -> "HidReader":
         if evdev is None:
             raise PortError("evdev is not available on this platform")
-        self._thread = threading.Thread(target=self._run, name=f"hid:{self.device_spec}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _set_state(self, state: str, detail: str | None = None) -> None:
-        self.state = state
-        if self.on_state is not None:
-            try:
-                self.on_state(state, detail)
-            except Exception:  # noqa: BLE001
-                log.exception("on_state callback failed")
+        return super().start()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -245,11 +225,9 @@ class HidReader:
                 if self.grab:
                     dev.grab()
             except (OSError, PortError) as exc:
-                if self.state != "disconnected":
-                    self._set_state("disconnected", f"{self.device_spec}: {exc}")
-                if self.backoff.wait(self._stop):
+                self._disconnected(f"{self.device_spec}: {exc}")
+                if not self._retry(self.device_spec):
                     break
-                self._set_state("retrying", self.device_spec)
                 continue
             self.backoff.reset()
             self.decoder.reset()
@@ -268,9 +246,8 @@ class HidReader:
                 except OSError:
                     pass
                 dev.close()
-            if self._stop.is_set() or self.backoff.wait(self._stop):
+            if self._stop.is_set() or not self._retry(self.device_spec):
                 break
-            self._set_state("retrying", self.device_spec)
         self._set_state("stopped")
 
 

@@ -15,8 +15,6 @@ gives one event; it gives another only after it was taken away.
 """
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from typing import Callable
 
@@ -24,9 +22,9 @@ import nfc
 import nfc.clf
 
 from device.errors import ReaderError
+from device.reader_thread import ReaderThread, call_safely
 from device.transport import Backoff
 
-log = logging.getLogger(__name__)
 
 ALL_TARGETS = ("106A", "106B", "212F")
 # The udp simulator waits 1 s for an answer per target and sense: poll type A only, so a cycle
@@ -51,33 +49,31 @@ def target_uid(target) -> bytes | None:
     return None
 
 
-class BadgeReader:
+class BadgeReader(ReaderThread):
     """A thread owning one nfcpy reader; ``on_badge(uid_hex_upper)`` once per tap.
 
     States through ``on_state(state, detail)``: connected / disconnected / retrying / stopped.
     """
 
+    thread_name = "nfc"
+
     def __init__(self, path: str = "usb", on_badge: Callable[[str], None] | None = None, *,
                  on_state: Callable[[str, str | None], None] | None = None,
                  targets: tuple[str, ...] | None = None, release_s: float = 0.3, poll_interval: float = 0.05,
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic):
+        super().__init__(on_state, backoff or Backoff(base=0.2, cap=5.0))
         self.path = path
         self.on_badge = on_badge
-        self.on_state = on_state
         self.targets = tuple(targets) if targets else (UDP_TARGETS if path.startswith("udp") else ALL_TARGETS)
         self.release_s = release_s
         self.poll_interval = poll_interval
-        self.backoff = backoff or Backoff(base=0.2, cap=5.0)
         self.clock = clock
-        self.state = "idle"
         self.latest: str | None = None
         self.count = 0
         self.present: str | None = None
         self._last_seen = 0.0
         self._cycle_saw = False
         self._next_cycle = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ callbacks from nfcpy
     def on_discover(self, target) -> bool:
@@ -95,11 +91,7 @@ class BadgeReader:
         self.present = uid
         self.latest = uid
         self.count += 1
-        if self.on_badge is not None:
-            try:
-                self.on_badge(uid)
-            except Exception:  # noqa: BLE001 - a callback must not kill the reader
-                log.exception("on_badge callback failed")
+        call_safely(self.on_badge, "on_badge", uid)
 
     def end_of_cycle(self) -> bool:
         """Called by nfcpy between sense cycles; True ends ``connect``."""
@@ -115,31 +107,8 @@ class BadgeReader:
         return self._stop.is_set()
 
     # ------------------------------------------------------------ thread
-    def start(self) -> "BadgeReader":
-        if self._thread is not None:
-            raise ReaderError("badge reader already started")
-        self._thread = threading.Thread(target=self._run, name=f"nfc:{self.path}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def __enter__(self) -> "BadgeReader":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _set_state(self, state: str, detail: str | None = None) -> None:
-        self.state = state
-        if self.on_state is not None:
-            try:
-                self.on_state(state, detail)
-            except Exception:  # noqa: BLE001
-                log.exception("on_state callback failed")
+    def thread_subject(self) -> str:
+        return self.path
 
     def _open(self):
         clf = nfc.ContactlessFrontend()
@@ -158,11 +127,9 @@ class BadgeReader:
             try:
                 clf = self._open()
             except ReaderError as exc:
-                if self.state != "disconnected":
-                    self._set_state("disconnected", str(exc))
-                if self.backoff.wait(self._stop):
+                self._disconnected(str(exc))
+                if not self._retry(self.path):
                     break
-                self._set_state("retrying", self.path)
                 continue
             self.backoff.reset()
             self._set_state("connected", str(clf))
@@ -178,7 +145,6 @@ class BadgeReader:
                 except Exception:  # noqa: BLE001
                     pass
                 self.present = None
-            if self._stop.is_set() or self.backoff.wait(self._stop):
+            if self._stop.is_set() or not self._retry(self.path):
                 break
-            self._set_state("retrying", self.path)
         self._set_state("stopped")

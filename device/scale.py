@@ -17,7 +17,6 @@ Callbacks run on the reader thread; keep them short.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 import time
 from typing import Callable
@@ -27,9 +26,8 @@ import serial
 from device.framing import Framer
 from device.profiles import Profile
 from device.reading import Reading, Status
+from device.reader_thread import call_safely
 from device.transport import Backoff, PortWorker
-
-log = logging.getLogger(__name__)
 
 
 class StabilityTracker:
@@ -125,11 +123,7 @@ class ScaleReader(PortWorker):
                 reading = self.stability.apply(reading)
             self.latest = reading
             out.append(reading)
-            if self.on_reading is not None:
-                try:
-                    self.on_reading(reading)
-                except Exception:  # noqa: BLE001 - the port owner must survive a bad callback
-                    log.exception("on_reading callback failed")
+            call_safely(self.on_reading, "on_reading", reading)
         return out
 
     def on_close(self) -> None:

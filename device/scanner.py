@@ -15,16 +15,15 @@ as an ``unknown`` scan whose error names the likely cause (wrong suffix setting)
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from device.barcode import Scan, SitePatterns, decode_bytes, interpret
 from device.errors import ReaderError
+from device.reader_thread import call_safely
 from device.transport import Backoff, PortWorker
 
-log = logging.getLogger(__name__)
 
 SUFFIXES: dict[str, bytes] = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n", "TAB": b"\t", "none": b""}
 SUFFIX_NAMES = (*SUFFIXES, "auto")
@@ -203,8 +202,4 @@ class SerialScanner(PortWorker):
         scan = frame_to_scan(frame, self.patterns, gs_substitute=self.gs_substitute, source=f"serial:{self.port_url}")
         self.latest = scan
         self.count += 1
-        if self.on_scan is not None:
-            try:
-                self.on_scan(scan)
-            except Exception:  # noqa: BLE001 - a callback must not kill the port owner
-                log.exception("on_scan callback failed")
+        call_safely(self.on_scan, "on_scan", scan)

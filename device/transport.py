@@ -13,7 +13,7 @@ Stable API (also used by the scanner reader):
 
     open_port(url, **serial_settings) -> serial.SerialBase
     Backoff(base=0.2, cap=10.0, factor=2.0, jitter=True, rand=random.random, sleep=None)
-    PortWorker  -- base thread: open, serve, report state, back off, reopen
+    PortWorker  -- a ReaderThread (device.reader_thread): open, serve, report state, back off, reopen
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from typing import Callable
 import serial
 
 from device.errors import PortError
+from device.reader_thread import ReaderThread, StateCallback
 
 try:  # a pty may refuse word size/parity with termios.error (not an OSError)
     import termios
@@ -123,10 +124,7 @@ class Backoff:
         return stop.wait(delay)
 
 
-StateCallback = Callable[[str, "str | None"], None]
-
-
-class PortWorker:
+class PortWorker(ReaderThread):
     """A thread that owns one port: opens it, calls ``serve`` repeatedly, reopens after failures.
 
     States reported through ``on_state(state, detail)``: ``"connected"``,
@@ -140,14 +138,9 @@ class PortWorker:
 
     def __init__(self, port: str, serial_settings: dict | None = None,
                  on_state: StateCallback | None = None, backoff: Backoff | None = None):
+        super().__init__(on_state, backoff or Backoff(base=0.1, cap=2.0))
         self.port_url = port
         self.serial_settings = dict(serial_settings or {})
-        self.on_state = on_state
-        self.backoff = backoff or Backoff(base=0.1, cap=2.0)
-        self.state = "idle"
-        self.state_detail: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._port: serial.SerialBase | None = None
 
     # -- subclass hooks -------------------------------------------------
@@ -160,53 +153,26 @@ class PortWorker:
     def on_close(self) -> None:  # pragma: no cover - default no-op
         pass
 
-    # -- lifecycle --------------------------------------------------------
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
+    # -- ReaderThread hooks -----------------------------------------------
+    def thread_subject(self) -> str:
+        return self.port_url
 
-    def start(self) -> "PortWorker":
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        self._thread = threading.Thread(target=self._run, name=f"{self.thread_name}:{self.port_url}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
+    def _interrupt(self) -> None:
         port = self._port
         if port is not None:
             try:
                 port.cancel_read()  # wakes a blocked read on posix
             except Exception:  # noqa: BLE001 - not all URL handlers implement it
                 pass
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _set_state(self, state: str, detail: str | None = None) -> None:
-        self.state, self.state_detail = state, detail
-        if self.on_state is not None:
-            try:
-                self.on_state(state, detail)
-            except Exception:  # noqa: BLE001 - a callback must not kill the port owner
-                log.exception("on_state callback failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 port = open_port(self.port_url, **self.serial_settings)
             except PortError as exc:
-                if self.state != "disconnected":
-                    self._set_state("disconnected", str(exc))
-                if self.backoff.wait(self._stop):
+                self._disconnected(str(exc))
+                if not self._retry(self.port_url):
                     break
-                self._set_state("retrying", self.port_url)
                 continue
             self._port = port
             self.backoff.reset()
@@ -229,7 +195,6 @@ class PortWorker:
                 except Exception:  # noqa: BLE001
                     pass
                 self.on_close()
-            if self._stop.is_set() or self.backoff.wait(self._stop):
+            if self._stop.is_set() or not self._retry(self.port_url):
                 break
-            self._set_state("retrying", self.port_url)
         self._set_state("stopped", None)

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import reduce
-from typing import Iterable
+from typing import Callable, Iterable
 
 from device.errors import FrameError
 from device.reading import GRAMS_PER_UNIT, Reading, Status, to_grams
@@ -89,6 +89,16 @@ def make_reading(raw: bytes, flags: set[str], weight: Decimal | None, unit: str 
 def bad_frame(raw: bytes, reason: str) -> Reading:
     """A frame that could not be decoded (or failed its checksum): counted and skipped by readers."""
     return Reading(Status.ERROR, False, None, None, None, bytes(raw), reason, extra={"bad_frame": True})
+
+
+def decode_safely(decode: Callable[[bytes], Reading], frame: bytes) -> Reading:
+    """``decode(frame)``, but never raising: any failure becomes a ``bad_frame`` Reading (codecs' ``decode``)."""
+    try:
+        return decode(frame)
+    except FrameError as exc:
+        return bad_frame(frame, str(exc))
+    except Exception as exc:  # noqa: BLE001 - never crash on any byte sequence
+        return bad_frame(frame, f"undecodable: {type(exc).__name__}")
 
 
 # -- checksums -------------------------------------------------------------------------------

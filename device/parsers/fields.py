@@ -27,10 +27,9 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from device.errors import FrameError
 from device.parsers.common import (
-    CHECKSUM_WIDTH, EmuState, bad_frame, canonical_unit, check_flags, checksum, digits_weight, format_checksum,
-    make_reading, parse_checksum, parse_weight, state_flags, weight_vars,
+    CHECKSUM_WIDTH, EmuState, bad_frame, canonical_unit, check_flags, checksum, decode_safely, digits_weight,
+    format_checksum, make_reading, parse_checksum, parse_weight, state_flags, weight_vars,
 )
 from device.reading import Decimal, Reading
 
@@ -109,12 +108,7 @@ class FieldsCodec:
 
     # -- decode ------------------------------------------------------------------------------
     def decode(self, frame: bytes) -> Reading:
-        try:
-            return self._decode(frame)
-        except FrameError as exc:
-            return bad_frame(frame, str(exc))
-        except Exception as exc:  # noqa: BLE001 - never crash on any byte sequence
-            return bad_frame(frame, f"undecodable: {type(exc).__name__}")
+        return decode_safely(self._decode, frame)
 
     def _decode(self, frame: bytes) -> Reading:
         data = bytes(b & self.mask for b in frame) if self.mask != 0xFF else bytes(frame)

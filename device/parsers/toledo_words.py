@@ -17,8 +17,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from device.errors import FrameError
-from device.parsers.common import EmuState, bad_frame, checksum, digits_weight, make_reading, state_flags, weight_vars
+from device.parsers.common import (
+    EmuState, bad_frame, checksum, decode_safely, digits_weight, make_reading, state_flags, weight_vars,
+)
 from device.reading import Reading
 
 DEFAULT_DP = (-2, -1, 0, 1, 2, 3, 4, 5)
@@ -46,12 +47,7 @@ class ToledoWordsCodec:
             raise where.error("emulator.encode", "toledo-status-words encodes from the parser parameters; remove this table")
 
     def decode(self, frame: bytes) -> Reading:
-        try:
-            return self._decode(frame)
-        except FrameError as exc:
-            return bad_frame(frame, str(exc))
-        except Exception as exc:  # noqa: BLE001 - never crash on any byte sequence
-            return bad_frame(frame, f"undecodable: {type(exc).__name__}")
+        return decode_safely(self._decode, frame)
 
     def _decode(self, frame: bytes) -> Reading:
         data = bytes(b & 0x7F for b in frame)
