@@ -14,6 +14,7 @@ from station.events import EventBus
 from station.notify import Notifier
 from station.service import Station
 from station.web import create_app, load_secret
+from sync.backoff import Backoff
 from sync.clock import Clock
 from sync.client import UpstreamClient
 from sync.outbox import Outbox
@@ -39,7 +40,8 @@ class Agent:
         self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock)
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
-        self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"])
+        self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
+                                   backoff=Backoff(base_s=cfg["upstream.backoff_base_s"], cap_s=cfg["upstream.backoff_cap_s"]))
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake)
         ports = device_ports or {}
@@ -85,7 +87,17 @@ class Agent:
                                      channel_timeout=30, ident="packgate")
         self.port = self._server.effective_port
         self._served.set()
-        self._server.run()
+        server = self._server
+        # waitress's loop in short slices, shut down in this thread: closing the server from another
+        # thread while a page's event stream is open races on its file descriptors
+        while not self._stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown(timeout=2)
+        for channel in list(server._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
 
     def start(self) -> "Agent":
         self._served = threading.Event()
@@ -109,12 +121,11 @@ class Agent:
         self._stop.set()
         self._timer_wake.set()
         self.bus.close()
-        if self._server is not None:
-            self._server.close()
+        self.bus.publish("shutdown", {"station": self.station.id})  # wakes open event streams so they end now
+        for thread in self._threads:
+            thread.join(3.0)
         self.devices.stop()
         self.worker.stop()
-        for thread in self._threads:
-            thread.join(2.0)
         self.client.close()
         self.station.close()
 

@@ -5,6 +5,7 @@ validates every key and every value, and an error names the key and the problem.
 """
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -59,7 +60,16 @@ def _decimal_table(v: dict) -> str | None:
 
 def _strings(v: list) -> str | None:
     bad = [x for x in v if not isinstance(x, str) or "://" not in x]
-    return None if not bad else f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
+    if bad:
+        return f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
+    if v:
+        import apprise  # only when URLs are configured: it is a heavy import
+
+        for number, url in enumerate(v, 1):
+            if not apprise.Apprise().add(url):  # URLs carry tokens: name the entry and scheme, not the URL
+                return (f"entry {number} ({url.split('://', 1)[0]}://…) is not a URL Apprise understands "
+                        "(e.g. wecombot://KEY, dingtalk://TOKEN/, slack://A/B/C/#channel, mailtos://…, json://host/path)")
+    return None
 
 
 def _tokens(v: list) -> str | None:
@@ -154,14 +164,29 @@ def _type_name(t: type | tuple[type, ...]) -> str:
     return names.get(t, str(t)) if not isinstance(t, tuple) else " or ".join(names[x] for x in t)
 
 
+def suggest(key: str) -> str | None:
+    """The known key ``key`` was probably meant to be: same name in another section, else the closest spelling."""
+    name = key.split(".")[-1].lower()
+    same_name = [k for k in SCHEMA if k.split(".")[-1] == name]
+    if same_name:
+        return same_name[0]
+    close = difflib.get_close_matches(key.lower(), list(SCHEMA), n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    by_name = {k.split(".")[-1]: k for k in SCHEMA}
+    close = difflib.get_close_matches(name, list(by_name), n=1, cutoff=0.75)
+    return by_name[close[0]] if close else None
+
+
 def validate(flat: dict[str, Any], source: str | None = None) -> Config:
     where = f"{source}: " if source else ""
     values: dict[str, Any] = {}
     unknown = sorted(set(flat) - set(SCHEMA))
     if unknown:
-        near = [k for k in SCHEMA if k.split(".")[-1] == unknown[0].split(".")[-1]]
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise ConfigError(f"{where}unknown key {unknown[0]!r}{hint}")
+        near = suggest(unknown[0])
+        hint = f" (did you mean {near!r}?)" if near else ""
+        more = f"; {len(unknown) - 1} more unknown: {', '.join(unknown[1:])}" if len(unknown) > 1 else ""
+        raise ConfigError(f"{where}unknown key {unknown[0]!r}{hint}{more}")
     for key, (typ, default, check, _help) in SCHEMA.items():
         value = flat.get(key, default)
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
@@ -172,6 +197,8 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         if problem:
             raise ConfigError(f"{where}{key}: {problem}")
         values[key] = value
+    if values["upstream.backoff_cap_s"] < values["upstream.backoff_base_s"]:
+        raise ConfigError(f"{where}upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
     return Config(values, source)

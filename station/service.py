@@ -66,6 +66,7 @@ class Station:
         self._conn = connect(db_path)
         store.ensure_schema(self._conn)
         self._lock = threading.RLock()
+        self._notify_lock = threading.Lock()
         self.catalog = StationCatalog(cache, self._local_order)
         self.tolerance = ToleranceConfig.from_settings(
             str(cfg["weighing.tolerance_pct"]),
@@ -412,11 +413,14 @@ class Station:
             outcome = pick.start_pick(order, employee, ctx)
             if outcome.session is not None:
                 at = isoformat(self.clock.now())
+                answer = {**outcome.verdict.as_dict(), "data": {**outcome.verdict.data, "pick": _pick_view(outcome.session)}}
                 with write_tx(self._conn) as conn:
                     store.set_order(conn, order.order_id, at, status="picking", station=self.id)
                     store.save_session(conn, f"pda:{employee.employee_id}", outcome.session.to_dict(), at)
+                    if meta.get("key"):  # a retried start returns this answer (replayed), like every keyed action
+                        store.store_answer(conn, meta["key"], meta["request_hash"], answer, at)
                 self.picks[employee.employee_id] = outcome.session
-                return {**outcome.verdict.as_dict(), "data": {**outcome.verdict.data, "pick": _pick_view(outcome.session)}}
+                return answer
             return outcome.verdict.as_dict()
         session = self.picks.get(employee.employee_id)
         if session is None:
@@ -474,13 +478,15 @@ class Station:
         return picked_at, fired, acked, packed
 
     def tick(self) -> datetime | None:
-        """Fire what is due now (escalations, idle sign-out); returns when to call again (None: nothing pending)."""
+        """Fire what is due now (escalations, idle sign-out); returns when to call again (None: nothing pending).
+
+        Notifications go out after the station lock is released: a slow or unreachable chat service
+        never makes the packer wait."""
         with self._lock:
             now = self.clock.now()
             picked_at, fired, acked, packed = self._escalation_inputs()
             for due in esc_rules.due(picked_at, now, self.escalation, fired, acked, packed):
                 self._fire(due, now)
-            self._retry_notifications()
             idle_s = self.cfg["session.idle_sign_out_s"]
             if self.pack.operator and pk.should_sign_out(self.last_activity, now, idle_s):
                 self._pack_step(pk.SignOut("idle"), {"device": self.device_id("kiosk")})
@@ -489,7 +495,8 @@ class Station:
             if self.pack.operator and self.last_activity:
                 idle_at = self.last_activity + timedelta(seconds=idle_s)
                 nxt = idle_at if nxt is None else min(nxt, idle_at)
-            return nxt
+        self._retry_notifications()
+        return nxt
 
     def _fire(self, due: esc_rules.Escalation, now: datetime) -> None:
         at = isoformat(now)
@@ -511,23 +518,48 @@ class Station:
         _ = order
 
     def _retry_notifications(self) -> None:
+        """Send the notifications of fired escalations not sent yet (retried on every tick until sent).
+
+        ``notified``: 0 = to send, 1 = sent, -1 = dropped because the order was packed, cancelled or
+        acknowledged before it could be sent (no stale alarm). The network call runs outside the
+        station lock; ``_notify_lock`` keeps two ticks from sending the same row."""
+        if not self._notify_lock.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                outgoing = self._notifications_to_send()
+            for row_id, order_id, title, body, context in outgoing:
+                ok, error = (True, None) if self.notifier is None else self.notifier.send(title, body, context)
+                with self._lock, write_tx(self._conn):
+                    self._conn.execute("UPDATE escalations SET notified = ?, notify_error = ? WHERE id = ? AND notified = 0",
+                                       (1 if ok else 0, error, row_id))
+                if not ok:
+                    log.warning("notification failed, will retry: %s", error, extra={"order": order_id})
+                    break
+        finally:
+            self._notify_lock.release()
+
+    def _notifications_to_send(self) -> list[tuple[int, str, str, str, dict]]:
         rows = self._conn.execute("SELECT * FROM escalations WHERE fired_at IS NOT NULL AND notified = 0").fetchall()
+        outgoing = []
         for row in rows:
-            order = self.catalog.order(row["order_id"])
             picked = store.order_row(self._conn, row["order_id"]) or {}
+            settled = "acknowledged" if row["acked_at"] else picked.get("status") \
+                if picked.get("status") in ("packed", "cancelled") else None
+            if settled:
+                with write_tx(self._conn):
+                    self._conn.execute("UPDATE escalations SET notified = -1, notify_error = ? WHERE id = ?",
+                                       (f"not sent: the order was {settled} before the notification went out", row["id"]))
+                continue
+            order = self.catalog.order(row["order_id"])
             esc = esc_rules.Escalation(row["order_id"], row["level"], parse_iso(row["deadline"]),
                                        parse_iso(picked["picked_at"]) if picked.get("picked_at") else parse_iso(row["deadline"]),
                                        "shift_supervisor", row["level"] == 1)
             title, body = esc_rules.message(esc, self.clock.now(), order.tote if order else None, "en")
             title_zh, body_zh = esc_rules.message(esc, self.clock.now(), order.tote if order else None, "zh")
-            ok, error = (True, None) if self.notifier is None else self.notifier.send(
-                title, f"{body}\n{title_zh}\n{body_zh}", {"order_id": row["order_id"], "level": row["level"]})
-            with write_tx(self._conn):
-                self._conn.execute("UPDATE escalations SET notified = ?, notify_error = ? WHERE id = ?",
-                                   (1 if ok else 0, error, row["id"]))
-            if not ok:
-                log.warning("notification failed, will retry: %s", error, extra={"order": row["order_id"]})
-                break
+            outgoing.append((row["id"], row["order_id"], title, f"{body}\n{title_zh}\n{body_zh}",
+                             {"order_id": row["order_id"], "level": row["level"]}))
+        return outgoing
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         employee = self.catalog.employee_by_id(operator) or self.catalog.employee_by_badge(operator)
@@ -569,9 +601,12 @@ class Station:
         expected = None
         if s.order and s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or \
                 (s.order and s.complete and packaging):
-            from station.tolerance import check_weight
+            from station.tolerance import expected_weight, judge
             items = pk.parcel_items(s.order, self.catalog)
-            check = check_weight(items, packaging, None, True, self.tolerance) if packaging else None
+            expected_g = expected_weight(items, packaging)[0] if packaging else None
+            # the range the weighing will apply: judge() on the expected weight itself gives its allowed_g
+            check = judge(expected_g, expected_g, self.tolerance, self.tolerance.pct_for(sku.category for sku, _ in items)) \
+                if expected_g is not None else None
             if check is not None and check.expected_g is not None and check.allowed_g is not None:
                 expected = {"expected_g": str(check.expected_g.quantize(Decimal("0.1"))),
                             "allowed_g": str(check.allowed_g.quantize(Decimal("0.1"))),
@@ -611,7 +646,7 @@ class Station:
     def metrics(self) -> str:
         from sync.metrics import render_prometheus
 
-        lines = [render_prometheus(self.sync_status()).rstrip("\n"),
+        lines = [render_prometheus(self.sync_status(), {"station": self.id}).rstrip("\n"),
                  "# HELP packgate_verdicts_total Verdicts shown, by status.",
                  "# TYPE packgate_verdicts_total counter"]
         for status, count in sorted(self.counters.items()):
@@ -619,6 +654,7 @@ class Station:
         lines += ["# HELP packgate_open_escalations Escalations fired and not acknowledged.",
                   "# TYPE packgate_open_escalations gauge",
                   f'packgate_open_escalations{{station="{self.id}"}} {len(store.escalations(self._conn))}']
+        lines += ["# HELP packgate_device_up 1 while the device is connected.", "# TYPE packgate_device_up gauge"]
         for name, dev in sorted(self.devices.items()):
             up = 1 if dev.get("state") == "connected" else 0
             lines.append(f'packgate_device_up{{station="{self.id}",device="{name}"}} {up}')
@@ -653,7 +689,7 @@ class Station:
             "milestones": milestones,
             "expiring_lots": expiring,
             "audit": audit,
-            "employees": [mask_record(e.as_dict(), who.role if who else None) for e in self.catalog.employees()],
+            "employees": [_employee_for(e, who) for e in self.catalog.employees()],
         }
 
     def _synced_at(self, row: dict) -> str | None:
@@ -687,6 +723,15 @@ def _validate(body: Any) -> str | None:
     if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
         return "image_sha256 must be 64 lower-case hex characters"
     return None
+
+
+def _employee_for(employee: Any, viewer: Any) -> dict:
+    """An employee as ``viewer`` may see them: personal data masked by role; the badge UID (enough to
+    approve an override through the API) only for supervisors."""
+    record = mask_record(employee.as_dict(), viewer.role if viewer else None)
+    if viewer is None or viewer.role is not Role.SUPERVISOR:
+        record.pop("badge_uid", None)
+    return record
 
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:

@@ -72,7 +72,10 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
     @app.post("/api/v1/actions")
     def actions() -> Response:
         body = _json_body()
-        if "pda_employee" in session and not body.get("operator"):
+        if body.get("terminal") == "pda" and g.get("terminal") != "api":
+            # a browser PDA acts as the employee signed in on it (badge code + PIN), never as one it names
+            body["operator"] = session.get("pda_employee")
+        elif "pda_employee" in session and not body.get("operator"):
             body["operator"] = session["pda_employee"]
         verdict = station.handle(body)
         return jsonify(verdict)
@@ -120,8 +123,9 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:
         body = _json_body()
-        return jsonify(station.acknowledge_escalation(escalation_id, str(body.get("operator") or session.get("pda_employee") or ""),
-                                                      key=body.get("key")))
+        # the signed-in supervisor acknowledges; only an API-token client may name the supervisor
+        operator = str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
+        return jsonify(station.acknowledge_escalation(escalation_id, operator, key=body.get("key")))
 
     # ---- health ------------------------------------------------------------------------------------
     @app.get("/healthz")

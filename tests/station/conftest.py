@@ -1,0 +1,217 @@
+"""Fixtures for the station runtime's integration tests.
+
+Everything is real: the reference upstream (``sync.upstream.start_in_thread`` with the demo
+seed) on 127.0.0.1, the station's SQLite file, the reference cache pulled over HTTP, the outbox,
+Apprise posting to a local HTTP receiver. Only time is fake (``sync.clock.FakeClock``).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from station.config import validate
+from station.demo import DemoWorld, gs1_item
+from station.service import Station
+from sync import demo_data
+from sync.client import UpstreamClient
+from sync.clock import FakeClock
+from sync.outbox import Outbox
+from sync.reference import ReferenceCache
+from sync.upstream import start_in_thread
+
+BADGES = demo_data.DEMO_BADGES
+PINS = {"packer": "1234", "packer2": "2468", "picker": "4321", "supervisor": "9876"}
+IDS = {"packer": "E001", "packer2": "E002", "packer3": "E003", "picker": "E004", "supervisor": "E005"}
+START = FakeClock().now()  # 2026-01-05 08:00 +08:00: the day every upstream is seeded for
+TODAY: date = START.date()
+
+
+# ---------------------------------------------------------------------------- upstream
+@pytest.fixture(scope="session")
+def upstream_url(tmp_path_factory) -> str:
+    """One seeded reference upstream for the session; station tests only read from it (no worker runs)."""
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path_factory.mktemp("upstream") / "upstream.db",
+                                seed_demo=True, today=TODAY)
+    yield url
+    stop()
+
+
+@pytest.fixture(scope="session")
+def world() -> DemoWorld:
+    return DemoWorld(TODAY)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+# ---------------------------------------------------------------------------- station
+class StationFactory:
+    """Builds ``Station`` objects over one station DB (a second build = a restart)."""
+
+    def __init__(self, tmp_path: Path, upstream_url: str, clock: FakeClock):
+        self.db_path = str(tmp_path / "station.db")
+        self.upstream_url = upstream_url
+        self.clock = clock
+        self.built: list[tuple[Station, UpstreamClient, ReferenceCache]] = []
+
+    def __call__(self, *, notifier: Any = None, overrides: dict | None = None, refresh: bool = True,
+                 camera: Any = None, wake: Callable[[], None] | None = None) -> Station:
+        cfg = validate({"station.id": "ST01", "station.name": "Test table", "upstream.url": self.upstream_url,
+                        **(overrides or {})})
+        client = UpstreamClient(self.upstream_url, deadline_s=5, clock=self.clock)
+        cache = ReferenceCache(self.db_path, client, self.clock)
+        if refresh:
+            assert cache.refresh()["ok"]
+        outbox = Outbox(self.db_path, "ST01", self.clock)
+        station = Station(cfg, db_path=self.db_path, cache=cache, outbox=outbox, clock=self.clock,
+                          notifier=notifier, camera=camera, wake=wake)
+        self.built.append((station, client, cache))
+        return station
+
+    def close(self) -> None:
+        for station, client, cache in self.built:
+            for part in (station.close, client.close, cache.close):
+                try:
+                    part()
+                except Exception:  # noqa: BLE001 - already closed
+                    pass
+
+
+@pytest.fixture
+def make_station(tmp_path, upstream_url, clock):
+    factory = StationFactory(tmp_path, upstream_url, clock)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def station(make_station) -> Station:
+    return make_station()
+
+
+def outbox_rows(station: Station, where: str = "1=1", args: tuple = ()) -> list[dict]:
+    """The station's outbox as stored (the body is the exact JSON that goes upstream)."""
+    rows = station._conn.execute(f"SELECT * FROM sync_outbox WHERE {where} ORDER BY seq", args).fetchall()
+    return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
+
+
+def count(station: Station, table: str) -> int:
+    return station._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+# ---------------------------------------------------------------------------- workflows
+def item(world: DemoWorld, sku: str, lot_index: int | None = None, serial: str | None = None) -> str:
+    return world.item_code(sku, world.good_lot_index(sku) if lot_index is None else lot_index, serial)
+
+
+def sign_in(station: Station, who: str = "packer") -> dict:
+    answer = station.handle({"action": "badge", "object_id": BADGES[who]})
+    assert answer["code"] == "signed_in", answer
+    return answer
+
+
+def open_and_scan(station: Station, world: DemoWorld, order_id: str) -> dict:
+    """Open ``order_id`` and scan every unit with the right lot; returns the last verdict."""
+    answer = station.handle({"action": "scan", "object_id": order_id})
+    assert answer["code"] == "order_opened", answer
+    for line in world.orders[order_id]["lines"]:
+        for _ in range(line["qty"]):
+            answer = station.handle({"action": "scan", "object_id": item(world, line["sku"])})
+            assert answer["code"] in ("item_accepted", "second_badge_required"), answer
+    return answer
+
+
+def pick_order(station: Station, world: DemoWorld, order_id: str, picker: str = "E004",
+               stop_before_tote: bool = False) -> dict:
+    """Pick ``order_id`` on the PDA flow bin by bin (the picker's scans through ``handle``)."""
+    base = {"terminal": "pda", "operator": picker, "device": "pda-1"}
+    start = station.handle({**base, "action": "pick", "object_type": "order", "object_id": order_id})
+    assert start["status"] == "ok", start
+    for task in start["data"]["pick"]["tasks"]:
+        assert station.handle({**base, "action": "scan", "object_id": task["bin"]})["status"] == "ok"
+        sku = world.skus[task["sku"]]
+        lot = next((l for l in world.lots(task["sku"]) if l["lot"] == task["lot"]), None)
+        code = gs1_item(sku["gtin"], task["lot"], date.fromisoformat(lot["expires"]) if lot and lot.get("expires")
+                        else None) if task["lot"] else sku["gtin"]
+        for _ in range(task["qty"]):
+            answer = station.handle({**base, "action": "scan", "object_id": code})
+            assert answer["status"] == "ok", answer
+    if stop_before_tote:
+        return answer
+    done = station.handle({**base, "action": "scan", "object_id": world.orders[order_id]["tote"]})
+    assert done["code"] == "order_picked", done
+    return done
+
+
+# ---------------------------------------------------------------------------- a webhook receiver
+class Webhook:
+    """A real HTTP endpoint for Apprise ``json://`` notifications; ``down()``/``up()`` stop and restart it
+    on the same port (connection refused in between)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.delay_s = 0.0  # answer this late (a slow chat bot)
+        self.started = threading.Event()  # set when a request arrives
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self.up()
+        self.url = f"json://127.0.0.1:{self.port}/hook"
+
+    def up(self) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.started.set()
+                time.sleep(outer.delay_s)
+                outer.received.append({"path": self.path, **json.loads(body or b"{}")})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+    yield hook
+    hook.down()
+
+
+class Helpers:
+    """The workflow helpers and constants above, as a fixture (test modules do not import conftest)."""
+
+    BADGES, PINS, IDS, START, TODAY = BADGES, PINS, IDS, START, TODAY
+    Webhook = Webhook
+    outbox_rows = staticmethod(outbox_rows)
+    count = staticmethod(count)
+    item = staticmethod(item)
+    sign_in = staticmethod(sign_in)
+    open_and_scan = staticmethod(open_and_scan)
+    pick_order = staticmethod(pick_order)
+
+
+@pytest.fixture(scope="session")
+def h() -> type[Helpers]:
+    return Helpers

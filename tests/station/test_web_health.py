@@ -1,0 +1,126 @@
+"""/healthz, /metrics and the server-sent events, over real HTTP against a running demo rig
+(agent + emulated scale, scanner and NFC reader + seeded reference upstream, all on 127.0.0.1)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+import requests
+
+from station.demo import build_rig
+
+SAMPLE = re.compile(r'^(packgate_[a-z_]+)\{([a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*)\} (-?[0-9.e+]+|NaN)$')
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path_factory.mktemp("rig")))
+    end = time.monotonic() + 5
+    while time.monotonic() < end and len(rig.agent.station.devices) < 3:
+        time.sleep(0.02)
+    yield rig
+    rig.stop()
+
+
+@pytest.fixture
+def http(rig):
+    session = requests.Session()
+    token = session.get(f"{rig.agent.url}/api/v1/csrf", timeout=5).json()["csrf_token"]
+    session.headers["X-CSRF-Token"] = token
+    yield session
+    session.close()
+
+
+def test_healthz_reports_devices_and_the_outbox(rig):
+    response = requests.get(f"{rig.agent.url}/healthz", timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    health = response.json()
+    assert health["ok"] is True and health["station"] == "ST01"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$", health["at"])
+    assert {name: d["state"] for name, d in health["devices"].items()} == \
+        {"scale": "connected", "scanner": "connected", "badge": "connected"}
+    assert health["scale"]["connected"] is True
+    assert health["outbox"]["depth"] == 0 and health["outbox"]["dead"] == 0
+    assert health["reference"]["last_error"] is None and health["reference"]["cursor"]
+    assert health["session"] == "idle" and health["open_escalations"] == 0
+
+
+def test_a_confirmation_shows_in_health_until_synced(rig, http):
+    before = requests.get(f"{rig.agent.url}/healthz", timeout=5).json()["outbox"]["sent"]
+    answer = http.post(f"{rig.agent.url}/api/v1/actions", json={"action": "badge", "object_id": "9C3F2A71"},
+                       timeout=5).json()
+    assert answer["code"] in ("signed_in", "signed_out")
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        outbox = requests.get(f"{rig.agent.url}/healthz", timeout=5).json()["outbox"]
+        if outbox["sent"] == before + 1:
+            break
+        time.sleep(0.05)
+    assert outbox["sent"] == before + 1 and outbox["depth"] == 0 and outbox["last_success"]
+    http.post(f"{rig.agent.url}/api/v1/actions", json={"action": "badge", "object_id": "9C3F2A71"}, timeout=5)
+
+
+def test_metrics_are_prometheus_text_with_packgate_series(rig, http):
+    http.post(f"{rig.agent.url}/api/v1/actions", json={"action": "scan", "object_id": "SO-10001"}, timeout=5)
+    response = requests.get(f"{rig.agent.url}/metrics", timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    text = response.text
+    samples = {}
+    typed = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("# HELP ") or not line:
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a Prometheus sample line: {line!r}"
+        name, labels, value = match.groups()
+        assert 'station="ST01"' in labels, line
+        samples[(name, labels)] = value
+    names = {name for name, _ in samples}
+    assert {"packgate_outbox_depth", "packgate_outbox_dead_letters", "packgate_verdicts_total",
+            "packgate_open_escalations", "packgate_device_up", "packgate_sync_ok"} <= names
+    assert names <= typed  # every series is typed
+    assert samples[("packgate_device_up", 'station="ST01",device="scale"')] == "1"
+    assert int(samples[("packgate_verdicts_total", 'station="ST01",status="error"')]) >= 1  # no one signed in
+
+
+class EventReader:
+    """Server-sent events from a streaming response, parsed as they arrive (bounded by deadlines)."""
+
+    def __init__(self, response):
+        self.chunks = response.iter_content(chunk_size=None)
+        self.buffer = ""
+
+    def next(self, timeout: float = 5.0) -> tuple[str, dict]:
+        deadline = time.monotonic() + timeout
+        while "\n\n" not in self.buffer:
+            assert time.monotonic() < deadline, "no complete event in time"
+            self.buffer += next(self.chunks).decode("utf-8")
+        block, self.buffer = self.buffer.split("\n\n", 1)
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        if not fields:  # a keep-alive comment
+            return self.next(max(0.0, deadline - time.monotonic()))
+        return fields["event"], json.loads(fields["data"])
+
+
+def test_events_stream_starts_with_the_state_then_pushes_verdicts(rig, http):
+    url = rig.agent.url
+    with requests.get(f"{url}/api/v1/events", stream=True, timeout=(2, 5)) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        events = EventReader(stream)
+        kind, first = events.next()
+        assert kind == "state"
+        assert first["station"]["id"] == "ST01" and "session" in first and "scale" in first
+        seen = (first.get("verdict") or {}).get("seq", 0)
+        answer = http.post(f"{url}/api/v1/actions", json={"action": "scan", "object_id": "not-a-known-code"},
+                           timeout=5).json()
+        deadline = time.monotonic() + 5
+        while True:
+            kind, data = events.next(max(0.1, deadline - time.monotonic()))
+            if kind == "state" and (data.get("verdict") or {}).get("seq", 0) > seen:
+                break
+        assert data["verdict"] == answer  # the kiosk sees exactly the answer the API gave
