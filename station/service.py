@@ -40,6 +40,7 @@ log = logging.getLogger("packgate.station")
 
 KIOSK = "kiosk"
 MIN_PARCEL_G = Decimal("5")  # a stable reading below this is an empty scale
+LOGIN_ATTEMPTS, LOGIN_LOCK_S = 5, 300.0  # wrong PINs per badge before a 5-minute lock
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
            "put_back", "cancel", "sign_out")
 
@@ -47,6 +48,15 @@ ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load"
 def _error(code: str, message: str, message_zh: str, **data: Any) -> dict:
     return {"status": "error", "code": code, "message": message, "message_zh": message_zh, "next": "",
             "sound": "error", "colour": "red", "data": data}
+
+
+def _locked(method: Callable) -> Callable:
+    """Views read the station's connection under its lock, so they never see a write that rolls back."""
+    def wrapper(self: "Station", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
 
 
 class Station:
@@ -88,6 +98,7 @@ class Station:
         self.verdict: dict | None = None
         self.verdict_seq = 0
         self.counters: dict[str, int] = {}
+        self._failed_logins: dict[str, list[float]] = {}
         self.device_id = lambda name: f"{self.id}-{name}"
 
     # ------------------------------------------------------------------ public entry points
@@ -352,9 +363,18 @@ class Station:
     # ------------------------------------------------------------------ picking (PDA)
     def pda_login(self, badge: str, pin: str) -> dict:
         code = badge.strip().upper()
+        now = self.clock.monotonic()
+        failures = [t for t in self._failed_logins.get(code, []) if now - t < LOGIN_LOCK_S]
+        if len(failures) >= LOGIN_ATTEMPTS:
+            wait = int(LOGIN_LOCK_S - (now - failures[-LOGIN_ATTEMPTS])) + 1
+            return _error("login_locked", f"Too many wrong PINs for this badge: try again in {wait} s or ask a supervisor.",
+                          f"此工卡密码错误次数过多：请{wait}秒后再试或联系主管。")
         employee = self.catalog.employee_by_badge(code) or self.catalog.employee_by_id(badge.strip())
         if employee is None or not employee.pin or not hmac.compare_digest(employee.pin, pin.strip()):
+            self._failed_logins[code] = failures + [now]
+            log.warning("wrong badge code or PIN on the PDA login", extra={"fields": {"badge": code[-4:]}})
             return _error("bad_login", "Badge code or PIN is wrong.", "工卡号或密码错误。")
+        self._failed_logins.pop(code, None)
         at = isoformat(self.clock.now())
         with self._lock, write_tx(self._conn) as conn:
             self.outbox.enqueue(conn, action="badge", object_type="employee", object_id=employee.employee_id,
@@ -364,6 +384,10 @@ class Station:
                 "message_zh": f"{employee.name}，您好。", "sound": "ok", "colour": "green", "next": "scan_order",
                 "employee": self.employee_view(employee.employee_id, viewer=employee.employee_id)}
 
+    def is_supervisor(self, employee_id: str | None) -> bool:
+        employee = self.catalog.employee_by_id(employee_id) if employee_id else None
+        return employee is not None and employee.role is Role.SUPERVISOR
+
     def employee_view(self, employee_id: str | None, viewer: str | None) -> dict | None:
         employee = self.catalog.employee_by_id(employee_id) if employee_id else None
         if employee is None:
@@ -371,6 +395,7 @@ class Station:
         who = self.catalog.employee_by_id(viewer) if viewer else None
         return mask_record(employee.as_dict(), who.role if who else None)
 
+    @_locked
     def orders_to_pick(self) -> list[dict]:
         orders = [o for o in self.catalog.orders() if o.status in ("open", "picking")]
         orders.sort(key=lambda o: (-o.priority, o.order_id))
@@ -589,6 +614,7 @@ class Station:
     def _local_order(self, order_id: str) -> dict | None:
         return store.order_row(self._conn, order_id)
 
+    @_locked
     def state(self) -> dict:
         s = self.pack
         lines = []
@@ -635,6 +661,7 @@ class Station:
             return {"error": str(exc)}
         return status
 
+    @_locked
     def health(self) -> dict:
         sync = self.sync_status()
         ok = "error" not in sync
@@ -643,6 +670,7 @@ class Station:
                 "reference": self.catalog.cache.status() if hasattr(self.catalog.cache, "status") else None,
                 "session": str(self.pack.state), "open_escalations": len(store.escalations(self._conn))}
 
+    @_locked
     def metrics(self) -> str:
         from sync.metrics import render_prometheus
 
@@ -660,6 +688,7 @@ class Station:
             lines.append(f'packgate_device_up{{station="{self.id}",device="{name}"}} {up}')
         return "\n".join(lines) + "\n"
 
+    @_locked
     def supervisor_overview(self, viewer: str | None = None) -> dict:
         now = self.clock.now()
         rows = store.list_orders(self._conn)

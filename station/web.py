@@ -32,11 +32,11 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
 
     @app.before_request
     def _protect() -> None:
-        if request.method in SAFE_METHODS:
-            return
         bearer = request.headers.get("Authorization", "")
         if bearer.startswith("Bearer ") and any(hmac.compare_digest(bearer[7:], tok) for tok in api_tokens):
             g.terminal = "api"
+            return
+        if request.method in SAFE_METHODS:
             return
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         if not sent or "csrf" not in session or not hmac.compare_digest(sent, session["csrf"]):
@@ -118,7 +118,10 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
     # ---- supervisor -------------------------------------------------------------------------------
     @app.get("/api/v1/supervisor/overview")
     def supervisor_overview() -> Response:
-        return jsonify(station.supervisor_overview(viewer=session.get("pda_employee")))
+        viewer = session.get("pda_employee")
+        if g.get("terminal") != "api" and not station.is_supervisor(viewer):
+            return _error(401, "not_supervisor", "Sign in with a supervisor's badge code and PIN to see this page.")
+        return jsonify(station.supervisor_overview(viewer=viewer))
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:
