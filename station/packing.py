@@ -412,6 +412,15 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
         return _sign_out(s, "badge")
     if employee.role is Role.SUPERVISOR and s.state in (S.BLOCKED, S.AWAITING_FIFO_DECISION):
         return Outcome(s, make("override_reason_required", name=employee.name), [])
+    if employee.role is Role.SUPERVISOR:  # a supervisor takes over the table, session and order as they are
+        previous = s.operator
+        new = replace(s, operator=employee.operator)
+        audit = AuditEntry("sign_in_as_other", employee.employee_id, {"operator": previous.employee_id},
+                           {"operator": employee.employee_id}, f"{employee.name} took over from {previous.name}")
+        conf = Confirmation("badge", "employee", employee.employee_id,
+                            {"event": "take_over", "from": previous.employee_id}, employee.employee_id)
+        return _done(new, make("taken_over", next=NEXT_IN_STATE[s.state], name=employee.name, previous=previous.name),
+                     audit, conf)
     return _refuse(s, "badge_in_use", name=s.operator.name)
 
 

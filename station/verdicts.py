@@ -65,6 +65,8 @@ MESSAGES: dict[str, Text] = {
                           "此工牌未在本站点登记。"),
     "role_not_allowed": Text("error", "tap_badge", "{name} is a {role} and cannot sign in here.",
                              "{name}的角色是{role}，不能在此登录。"),
+    "taken_over": Text("ok", "scan_item", "{name} took over the table from {previous}.",
+                       "{name}已从{previous}接管此工作台。"),
     "badge_in_use": Text("error", "sign_out", "The station is in use by {name}; {name} taps again to sign out first.",
                          "此工作台正由{name}使用，请{name}先再次刷卡退出。"),
     "override_reason_required": Text("prompt", "scan_supervisor_badge",

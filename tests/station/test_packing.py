@@ -125,6 +125,11 @@ def test_signing_out_mid_order_releases_it_with_an_audit():
 
 def test_another_badge_while_in_use_is_refused():
     v = refused(open_order(), Badge(PACKER2), "badge_in_use")
+    taken, verdict, effects = step(open_order(), Badge(SUPERVISOR), CTX)
+    assert verdict.code == "taken_over" and taken.operator.role is Role.SUPERVISOR
+    assert taken.order == open_order().order and taken.state is State.ORDER_OPEN
+    [audit] = [e for e in effects if isinstance(e, AuditEntry)]
+    assert audit.action == "sign_in_as_other" and audit.before == {"operator": open_order().operator.employee_id}
     assert "Li Wei" in v.message
 
 
