@@ -77,18 +77,7 @@ class StationCatalog:
 
     def all_lots(self) -> list[Lot]:
         """Every lot in the cache (the supervisor's expiry list)."""
-        rows = self.cache.list_lots() if hasattr(self.cache, "list_lots") else _cached_lots(self.cache)
-        return [lot for lot in (self._build(Lot, r) for r in rows) if lot is not None]
+        return [lot for lot in (self._build(Lot, r) for r in self.cache.list_lots()) if lot is not None]
 
     def employees(self) -> list[Employee]:
         return [e for e in (self._build(Employee, r) for r in self.cache.list_employees()) if e is not None]
-
-
-def _cached_lots(cache: Any) -> list[dict]:
-    """All lots of a ``sync.reference.ReferenceCache`` without a ``list_lots`` method: its ``ref_lots`` table,
-    read through the cache's own connection. (Until sync grows ``ReferenceCache.list_lots``.)"""
-    connect = getattr(cache, "_db", None)
-    if connect is None:
-        log.warning("the reference cache cannot list lots; the expiry list stays empty")
-        return []
-    return [json.loads(row[0]) for row in connect().execute("SELECT data FROM ref_lots ORDER BY sku, lot")]

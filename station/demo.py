@@ -183,7 +183,7 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     clock = clock or Clock()
     world = DemoWorld(clock.now().date())
     upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db", seed_demo=True,
-                                                  today=world.today)
+                                                  today=world.today, clock=clock)
     scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
     scale_path = scale.start_pty(root / "scale0")
     scanner = ScannerEmulator(root / "scanner0")

@@ -12,7 +12,7 @@ from .clock import Clock
 from .db import connect
 from .schema import ensure_schema
 
-DEFAULT_DB = "var/packgate.db"
+DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
 
 
 def _station_db(path: str | None) -> str:
@@ -117,6 +117,38 @@ def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str 
     click.echo(f"requeued {len(done)} confirmation(s)" + (f"; not dead or unknown: {', '.join(skipped)}" if skipped else ""))
     if skipped and not retry_all:
         sys.exit(1)
+
+
+@sync.command("prune")
+@click.option("--days", type=float, default=30.0, show_default=True, help="Keep sent confirmations this long.")
+@click.option("--db", "db_path", default=None, help="Station database.")
+def prune(days: float, db_path: str | None) -> None:
+    """Delete confirmations upstream acknowledged more than --days ago (pending and dead ones stay)."""
+    from datetime import timedelta
+
+    from .outbox import prune_sent
+
+    conn = _open(db_path)
+    click.echo(f"pruned {prune_sent(conn, Clock().now() - timedelta(days=days))} sent confirmation(s)")
+
+
+@sync.command("reconcile")
+@click.option("--upstream", "upstream_url", required=True, help="Base URL of upstream, e.g. http://127.0.0.1:8700.")
+@click.option("--station", required=True, help="Station code, e.g. ST01.")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="Window ending now.")
+@click.option("--db", "db_path", default=None, help="Station database.")
+def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | None) -> None:
+    """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
+    from datetime import timedelta
+
+    from .client import UpstreamClient
+    from .reconcile import reconcile
+
+    conn = _open(db_path)
+    now = Clock().now()
+    report = reconcile(conn, UpstreamClient(upstream_url), station, now - timedelta(hours=hours), now)
+    click.echo(json.dumps(report, indent=2))
+    sys.exit(1 if report["sent_missing_upstream"] else 0)
 
 
 __all__ = ["upstream", "sync", "DEFAULT_DB"]

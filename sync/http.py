@@ -1,7 +1,7 @@
 """A small HTTP/1.1 client with an overall deadline per request.
 
 ``requests``' timeout is per socket read: a body drip-fed one byte every 0.3 s never trips it.
-Here a watchdog timer shuts the socket down when the deadline passes, whatever phase the
+Here a watchdog thread shuts the socket down when the deadline passes, whatever phase the
 request is in (connect, send, headers, body), and the body is read in chunks against the clock.
 Connections are kept alive per thread and dropped after any error or a long idle.
 """
@@ -58,9 +58,7 @@ class DeadlineHTTP:
         deadline = start + budget
         conn = self._connection(budget)
         fired = threading.Event()
-        watchdog = threading.Timer(budget, _abort, args=(conn, fired))
-        watchdog.daemon = True
-        watchdog.start()
+        token = _WATCHDOG.arm(deadline, conn, fired)
         try:
             conn.request(method, self.prefix + path, body=body, headers=headers or {})
             sent_at = time.monotonic()
@@ -100,7 +98,7 @@ class DeadlineHTTP:
                 raise BadResponseError(f"{method} {path}: truncated body ({exc!r})") from exc
             raise TransientUpstreamError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         finally:
-            watchdog.cancel()
+            _WATCHDOG.disarm(token)
 
     def _connection(self, budget: float) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -116,6 +114,49 @@ class DeadlineHTTP:
             if conn.sock is not None:
                 conn.sock.settimeout(budget)
         return conn
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets of requests past their deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, http.client.HTTPConnection, threading.Event]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, conn: http.client.HTTPConnection, fired: threading.Event) -> int:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
+                self._thread.start()
+            self._next += 1
+            earliest = min((d for d, _, _ in self._armed.values()), default=None)
+            self._armed[self._next] = (deadline, conn, fired)
+            if earliest is None or deadline < earliest:
+                self._cond.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._armed:
+                    self._cond.wait()
+                    continue
+                token, (deadline, conn, fired) = min(self._armed.items(), key=lambda item: item[1][0])
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                del self._armed[token]
+                _abort(conn, fired)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:

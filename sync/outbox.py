@@ -232,6 +232,18 @@ def retry_dead(conn: sqlite3.Connection, ids: Iterable[str], by: str, now: datet
     return done
 
 
+def prune_sent(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete rows upstream acknowledged before ``before`` (seq numbering is unaffected: ``sync_seq``
+    keeps the last number). Pending and dead rows are never pruned."""
+    old = [row["id"] for row in conn.execute("SELECT id, sent_at FROM sync_outbox WHERE state = 'sent'")
+           if row["sent_at"] and parse_iso(row["sent_at"]) < before]
+    with write_tx(conn):
+        for start in range(0, len(old), 500):
+            chunk = old[start:start + 500]
+            conn.execute(f"DELETE FROM sync_outbox WHERE state = 'sent' AND id IN ({','.join('?' * len(chunk))})", chunk)
+    return len(old)
+
+
 def dead_ids(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT id FROM sync_outbox WHERE state = 'dead' ORDER BY seq")]
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 from . import upstream_store as store
 from .clock import Clock, isoformat, parse_iso
@@ -46,16 +46,15 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     finally:
         conn.close()
 
-    def db():
-        if "db" not in g:
-            g.db = connect(db_path)
-        return g.db
+    local = threading.local()  # one connection per server thread, reused across requests
 
-    @app.teardown_appcontext
-    def _close(_exc):
-        conn = g.pop("db", None)
-        if conn is not None:
-            conn.close()
+    def db():
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = connect(db_path)
+        if conn.in_transaction:  # a request died mid-transaction: start clean
+            conn.execute("ROLLBACK")
+        return conn
 
     @app.after_request
     def _stamp(resp: Response) -> Response:

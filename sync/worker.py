@@ -21,7 +21,7 @@ from .client import UpstreamClient
 from .clock import Clock, parse_iso
 from .db import DbSpec, factory
 from .errors import PermanentUpstreamError, TransientUpstreamError
-from .outbox import Outbox
+from .outbox import SKEW_WARN_S, Outbox
 from .schema import ensure_schema
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class OutboxWorker:
         self._conn: sqlite3.Connection | None = None
         self._isolate = 0  # rows left to send one at a time after a permanent batch refusal
         self.last_outcome: dict = {}
+        self._skew_warned = False
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "OutboxWorker":
@@ -120,6 +121,7 @@ class OutboxWorker:
             Outbox.mark_failure(conn, rows, str(exc), later, later + timedelta(seconds=delay), self.client.last_skew_s)
             log.warning("sending %d confirmation(s) failed (%s); retry in %.1f s", len(rows), exc, delay)
             return self._outcome("failed", min(delay, self.recheck_s), n=len(rows), error=str(exc), delay_s=delay)
+        self._check_skew()
         crash.point("after_2xx_before_mark")
         counts = Outbox.mark_results(conn, rows, results, self.clock.now(), self.client.last_skew_s)
         if self._isolate:
@@ -135,6 +137,13 @@ class OutboxWorker:
                 break
             handled += outcome.get("n", 0)
         return handled
+
+    def _check_skew(self) -> None:
+        skew = self.client.last_skew_s
+        warn = skew is not None and abs(skew) > SKEW_WARN_S
+        if warn and not self._skew_warned:
+            log.warning("station clock differs from upstream by %+.1f s; fix NTP (timestamps carry our clock)", skew)
+        self._skew_warned = warn
 
     # ---- helpers --------------------------------------------------------------------------
     def _outcome(self, outcome: str, wait_s: float, **extra) -> dict:

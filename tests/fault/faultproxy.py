@@ -177,13 +177,19 @@ def _reset(sock: socket.socket) -> None:
     """Close with SO_LINGER(1, 0): the peer sees a TCP RST (ConnectionResetError)."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)  # wake the other pump blocked in recv(), sending nothing yet
     except OSError:
         pass
-    _close(sock)
+    try:
+        sock.close()  # last reference + linger 0 -> RST
+    except OSError:
+        pass
 
 
 def _close(sock: socket.socket) -> None:
-    try:
-        sock.close()
-    except OSError:
-        pass
+    """FIN now (shutdown), even while the other pump thread is blocked in recv() on it."""
+    for step in (lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
+        try:
+            step()
+        except OSError:
+            pass

@@ -88,7 +88,7 @@ def test_t6_faults_are_retried_with_identical_key_and_bytes(tmp_path, clock, fau
         server = fault_upstream()
         fault_proxy = FaultProxy(int(server.url.rsplit(":", 1)[1]))
         port = fault_proxy.start()
-        fault_proxy.toxic(fault, count=1, **({"nbytes": 60} if fault == "limit_data" else {}))
+        fault_proxy.toxic(fault, count=1, **({"nbytes": 200} if fault == "limit_data" else {}))
         url = f"http://127.0.0.1:{port}"
     else:
         server = fault_upstream([fault])
@@ -97,7 +97,6 @@ def test_t6_faults_are_retried_with_identical_key_and_bytes(tmp_path, clock, fau
         ob, conn, worker = setup_station(tmp_path, clock, url, n=4)
         first = worker.run_once()
         assert first["outcome"] == "failed", first
-        print("FIRST", first["error"])
         assert states(conn) == ["pending"] * 4  # not marked sent
         retry_now(clock, conn)
         assert worker.run_once()["outcome"] == "sent"

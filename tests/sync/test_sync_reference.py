@@ -53,6 +53,7 @@ def test_lookups(station_db, client):
     fefo = cache.lots_for_sku("SKU-015")
     assert [l["expires"] for l in fefo] == sorted(l["expires"] for l in fefo)
     assert cache.get_order("SO-99999") is None
+    assert len(cache.list_lots()) == 52 and len(cache.list_packaging()) == 4
 
 
 def test_cache_never_touches_station_tables_and_offers_a_merge_hook(station_db, conn, client):

@@ -3,6 +3,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sync.client import UpstreamClient
 from sync.clock import FakeClock
@@ -119,3 +120,22 @@ def test_skew_is_visible_when_the_clocks_disagree(tmp_path):
         assert 40 < c.last_skew_s < 44
     finally:
         stop()
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                           max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.one_of(json_values, st.fixed_dictionaries(
+    {k: json_values for k in ("id", "key", "station", "seq", "action", "object_type", "object_id", "location", "at",
+                              "payload")})), max_size=4))
+def test_any_json_batch_gets_an_answer_per_item_never_a_500(tmp_path, items):
+    app = create_upstream_app(tmp_path / "fuzz.db", clock=FakeClock(), strict_orders=False)
+    resp = app.test_client().post("/v1/confirmations", data=json.dumps({"station": "ST01", "confirmations": items}))
+    assert resp.status_code == 200
+    results = json.loads(resp.data)["results"]
+    assert len(results) == len(items) and all(r["status"] in ("accepted", "duplicate", "rejected") for r in results)
+    garbage = app.test_client().post("/v1/confirmations", data=b"\xff{not json")
+    assert garbage.status_code == 400

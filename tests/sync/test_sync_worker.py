@@ -112,3 +112,36 @@ def test_station_and_worker_write_concurrently(station_db, client):
     assert ob.status(c)["sent"] == 60
     assert client._json(client._call("GET", "/v1/admin/stats"))["confirmations"] == 60
     c.close()
+
+
+def test_reconcile_after_a_drain(station_db, conn, client):
+    from datetime import timedelta
+
+    from sync.reconcile import reconcile
+
+    clock = FakeClock()
+    ob = Outbox(station_db, "ST01", clock)
+    confs = enqueue_many(ob, conn, 5)
+    OutboxWorker(station_db, client, clock, batch_size=3).drain()
+    now = clock.now()
+    report = reconcile(conn, client, "ST01", now - timedelta(hours=1), now + timedelta(seconds=1))
+    assert report == {"sent_missing_upstream": [], "upstream_not_sent_locally": [], "matched": 5}
+    conn.execute("UPDATE sync_outbox SET state = 'pending' WHERE id = ?", (confs[0]["id"],))  # answer lost
+    report = reconcile(conn, client, "ST01", now - timedelta(hours=1), now + timedelta(seconds=1))
+    assert report["upstream_not_sent_locally"] == [confs[0]["id"]]
+
+
+def test_prune_keeps_pending_and_dead_and_the_sequence(station_db, conn, client):
+    from datetime import timedelta
+
+    from sync.outbox import prune_sent
+
+    clock = FakeClock()
+    ob = Outbox(station_db, "ST01", clock)
+    enqueue_many(ob, conn, 4)
+    OutboxWorker(station_db, client, clock).drain()
+    enqueue_many(ob, conn, 1)  # pending
+    clock.advance(86_400 * 31)
+    assert prune_sent(conn, clock.now() - timedelta(days=30)) == 4
+    assert [tuple(r) for r in conn.execute("SELECT seq, state FROM sync_outbox")] == [(5, "pending")]
+    assert enqueue_many(ob, conn, 1)[0]["seq"] == 6
