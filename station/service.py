@@ -540,6 +540,7 @@ class Station:
                                          "release_priority": due.release_priority})
         log.warning("escalation level %s fired", due.level, extra={"order": due.order_id})
         self.bus.publish("escalation", {"order_id": due.order_id, "level": due.level})
+        self.bus.publish("state", self.state())
         _ = order
 
     def _retry_notifications(self) -> None:
@@ -652,7 +653,18 @@ class Station:
             "scale": self.scale,
             "sync": self.sync_status(),
             "devices": self.devices,
+            "priority_orders": self._priority_orders(),
         }
+
+    def _priority_orders(self) -> list[dict]:
+        """Orders released to any packer by an escalation: picked, still not packed, highest priority first."""
+        rows = [r for r in store.list_orders(self._conn, ("picked",)) if (r.get("priority") or 0) > 0]
+        out = []
+        for row in sorted(rows, key=lambda r: (-(r["priority"] or 0), r["picked_at"] or "")):
+            order = self.catalog.order(row["order_id"])
+            out.append({"order_id": row["order_id"], "tote": order.tote if order else None,
+                        "picked_at": row["picked_at"], "priority": row["priority"]})
+        return out
 
     def sync_status(self) -> dict:
         try:

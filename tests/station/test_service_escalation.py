@@ -50,6 +50,8 @@ def test_picked_order_escalates_at_12_00_exactly_once(escalating, webhook, clock
     order = next(o for o in station.orders_to_pick() + station.supervisor_overview()["milestones"]
                  if o["order_id"] == "SO-10012")
     assert order["priority"] == 1
+    assert station.state()["priority_orders"] == [
+        {"order_id": "SO-10012", "tote": "T-0012", "picked_at": "2026-01-05T08:00:00.000+08:00", "priority": 1}]
 
     for _ in range(3):
         clock.advance(30)
