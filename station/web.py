@@ -119,8 +119,11 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
     @app.get("/api/v1/supervisor/overview")
     def supervisor_overview() -> Response:
         viewer = session.get("pda_employee")
-        if g.get("terminal") != "api" and not station.is_supervisor(viewer):
-            return _error(401, "not_supervisor", "Sign in with a supervisor's badge code and PIN to see this page.")
+        if g.get("terminal") != "api":
+            if not viewer:
+                return _error(401, "not_signed_in", "Sign in with a supervisor's badge code and PIN to see this page.")
+            if not station.is_supervisor(viewer):
+                return _error(403, "not_supervisor", "Only a supervisor can see this page; sign in as a supervisor.")
         return jsonify(station.supervisor_overview(viewer=viewer))
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")

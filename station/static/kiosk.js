@@ -3,46 +3,57 @@
 
 let STATE = null;
 let lastVerdictSeq = null;
+let gotFirstState = false;
 
-function verdictTitle(v) { return t(v.status === "ok" ? "ok" : v.status); }
+const ORDER_STATES = ["order_open", "scanning", "awaiting_fifo_decision", "awaiting_second_badge", "ready_to_weigh",
+                      "blocked", "weighed_ok"];
 
-function renderVerdict(v) {
-  const box = document.getElementById("verdict");
-  if (!v) {
-    box.className = "idle"; box.dataset.status = "idle"; box.dataset.code = "";
-    document.getElementById("verdict-title").textContent = t("ready");
-    document.getElementById("verdict-message").textContent = STATE && STATE.operator ? t("no_order") : t("tap_badge");
-    document.getElementById("verdict-next").textContent = "";
-    return;
+// `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
+function renderVerdict(v, initial) {
+  const fresh = !!v && (v.seq === undefined || v.seq !== lastVerdictSeq);
+  showVerdict(v, { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
+  if (!fresh) return;
+  // The verdict must be seen: bring it back if the page was scrolled (e.g. down to the demo panel).
+  if (!initial && document.getElementById("verdict").getBoundingClientRect().top < 0) window.scrollTo({ top: 0 });
+  if (!initial) Sound.play(v.sound);
+  if (v.seq !== undefined) lastVerdictSeq = v.seq;  // no seq: an answer that never reached the station (e.g. network)
+}
+
+// The allowed weight range: from the session (before weighing) or from the last weighing's record.
+function expectedRange(session) {
+  if (!session) return null;
+  if (session.expected) return session.expected;
+  const w = session.weight;
+  if (w && w.expected_g != null && w.allowed_g != null) {
+    const e = Number(w.expected_g), a = Number(w.allowed_g);
+    return { expected_g: e.toFixed(1), allowed_g: a.toFixed(1), low_g: (e - a).toFixed(1), high_g: (e + a).toFixed(1) };
   }
-  box.className = v.status;
-  box.dataset.status = v.status;
-  box.dataset.code = v.code || "";
-  document.getElementById("verdict-title").textContent = verdictTitle(v);
-  document.getElementById("verdict-message").textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : v.message;
-  document.getElementById("verdict-next").textContent = (LANG === "zh" && v.next_text_zh) ? v.next_text_zh : (v.next_text || "");
-  if (v.seq !== undefined && v.seq !== lastVerdictSeq) {
-    if (lastVerdictSeq !== null) Sound.play(v.sound);
-    lastVerdictSeq = v.seq;
-  }
+  return null;
 }
 
 function renderScale(s) {
   const w = document.getElementById("weight");
   const st = document.getElementById("stability");
+  w.dataset.grams = "";
+  w.dataset.stable = "";
   if (!s || !s.connected) {
-    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("disconnected"); w.dataset.grams = "";
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("disconnected");
     return;
   }
   if (s.status === "overload" || s.status === "underload" || s.status === "error") {
     w.textContent = s.status.toUpperCase(); w.className = "weight fault"; st.textContent = s.reason || s.status;
-    w.dataset.grams = "";
     return;
   }
   w.textContent = s.weight != null ? `${s.weight} ${s.unit || ""}` : "—";
   w.dataset.grams = s.grams || "";
   w.dataset.stable = s.stable ? "1" : "0";
-  w.className = "weight" + (s.stable ? "" : " unstable");
+  let cls = "weight" + (s.stable ? "" : " unstable");
+  const e = expectedRange(STATE && STATE.session);
+  if (e && s.stable && s.grams != null && Number(s.grams) > 0) {
+    const g = Number(s.grams);
+    cls += g >= Number(e.low_g) && g <= Number(e.high_g) ? " inrange" : " outrange";
+  }
+  w.className = cls;
   st.textContent = s.stable ? t("stable") : t("moving");
 }
 
@@ -50,68 +61,98 @@ function renderSession(state) {
   const op = document.getElementById("operator");
   op.textContent = state.operator ? `${state.operator.name} · ${state.operator.role}` : t("tap_badge");
   op.dataset.employee = state.operator ? state.operator.employee_id : "";
+  op.classList.toggle("on", !!state.operator);
   const session = state.session || {};
   const order = session.order;
+  document.body.dataset.state = session.state || "idle";
   document.getElementById("order-id").textContent = order ? order.order_id : "—";
   document.getElementById("tote").textContent = order && order.tote ? order.tote : "—";
   document.getElementById("packaging").textContent = session.packaging ? `${session.packaging.code} (${session.packaging.tare_g} g)` : "—";
   const body = document.getElementById("lines");
+  const v = state.verdict;
+  const lastSku = v && v.data ? v.data.sku : null;
   if (!order) {
-    body.innerHTML = `<tr><td colspan="3" class="muted">${esc(t("no_order"))}</td></tr>`;
+    body.innerHTML = `<tr><td colspan="3" class="muted">${esc(state.operator ? t("no_order") : t("tap_badge"))}</td></tr>`;
   } else {
-    body.innerHTML = (session.lines || []).map((l) =>
-      `<tr class="${l.scanned >= l.qty ? "done" : ""} ${l.special ? "special" : ""}" data-sku="${esc(l.sku)}">` +
-      `<td>${esc(l.sku)}</td><td>${esc(l.name)}</td>` +
-      `<td class="count">${l.scanned} / ${l.qty}</td></tr>`).join("");
+    body.innerHTML = (session.lines || []).map((l) => {
+      const cls = [l.scanned >= l.qty ? "done" : "", l.special ? "special" : "", l.sku === lastSku ? "last" : ""].join(" ").trim();
+      return `<tr class="${cls}" data-sku="${esc(l.sku)}">` +
+        `<td class="sku">${esc(l.sku)}</td><td>${esc(l.name)}</td>` +
+        `<td class="count num">${l.scanned} / ${l.qty}</td></tr>`;
+    }).join("");
   }
   const exp = document.getElementById("expected");
-  if (session.expected) {
-    const e = session.expected;
-    exp.textContent = `${t("expected")} ${e.expected_g} g (${t("allowed")} ${e.low_g}–${e.high_g} g)`;
+  const e = order ? expectedRange(session) : null;
+  if (e) {
+    exp.innerHTML = `<span>${esc(t("expected"))} <b>${esc(e.expected_g)} g</b></span>` +
+      `<span>${esc(t("allowed"))} ${esc(e.low_g)}–${esc(e.high_g)} g</span>`;
   } else {
     exp.textContent = "";
   }
-  document.getElementById("btn-take-older").classList.toggle("hidden", !session.fifo);
+  const st = session.state || "idle";
+  const fifo = st === "awaiting_fifo_decision";
+  document.getElementById("btn-take-older").classList.toggle("hidden", !(fifo && session.fifo && session.fifo.older_lot));
+  document.getElementById("btn-put-back").classList.toggle("hidden", !(fifo || st === "awaiting_second_badge"));
+  document.getElementById("btn-pack").classList.toggle("hidden", st !== "weighed_ok");
+  document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
+  document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
+  document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
+  document.getElementById("btn-sign-out").disabled = !state.operator;
   const sync = document.getElementById("sync");
   const s = state.sync || {};
   sync.textContent = `${s.depth || 0} ${t("queue")}` + (s.dead ? ` · ${s.dead} ${t("dead")}` : "") + (s.online === false ? ` · ${t("offline")}` : "");
   sync.className = "pill" + (s.dead ? " dead" : s.online === false ? " offline" : "");
 }
 
-function render(state) {
+function render(state, initial) {
   STATE = state;
   renderSession(state);
   renderScale(state.scale);
-  renderVerdict(state.verdict);
+  renderVerdict(state.verdict, initial);
 }
 
-window.onLangChange = () => STATE && render(STATE);
+window.onLangChange = () => STATE && render(STATE, true);
 
 async function act(body) {
   const verdict = await postAction("/api/v1/actions", Object.assign({ device: "kiosk" }, body));
-  // The pushed state carries the verdict too; render at once so the answer never waits on the stream.
-  if (verdict && STATE) { STATE.verdict = verdict; renderVerdict(verdict); }
+  // The pushed state carries the verdict too; show it at once so the answer never waits on the stream.
+  const shown = STATE && STATE.verdict;
+  const stale = shown && shown.seq !== undefined && verdict && verdict.seq !== undefined && verdict.seq < shown.seq;
+  if (verdict && verdict.status && !stale) {  // a newer verdict may already have arrived on the stream
+    if (STATE) STATE.verdict = verdict;
+    renderVerdict(verdict, false);
+  }
   refocus();
   return verdict;
 }
 
-function refocus() { const i = document.getElementById("scan-input"); if (document.activeElement !== i && !document.querySelector("details.demo input:focus, details.demo select:focus")) i.focus(); }
+function refocus() {
+  const i = document.getElementById("scan-input");
+  if (document.body.classList.contains("modal-open")) return;
+  if (document.activeElement !== i && !document.querySelector("details.demo input:focus, details.demo select:focus")) i.focus();
+}
 
 document.addEventListener("DOMContentLoaded", () => {
   applyI18n();
   const input = document.getElementById("scan-input");
-  const submit = wedgeInput(input, (code) => act({ action: "scan", object_id: code }), 250);
+  const submit = wedgeInput(input, (code) => {
+    document.getElementById("last-scan").textContent = code.replace(/\x1d/g, "<GS>");
+    act({ action: "scan", object_id: code });
+  }, { idleMs: 250 });
   document.getElementById("scan-send").onclick = submit;
   document.getElementById("btn-reweigh").onclick = () => act({ action: "reweigh" });
   document.getElementById("btn-take-older").onclick = () => act({ action: "fifo_take_older" });
+  document.getElementById("btn-put-back").onclick = () => act({ action: "put_back" });
+  document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
   document.getElementById("btn-sign-out").onclick = () => act({ action: "sign_out" });
-  document.getElementById("btn-cancel").onclick = () => {
-    const reason = window.prompt(t("reason"));
-    if (reason) act({ action: "cancel", payload: { reason } });
+  document.getElementById("btn-cancel").onclick = async () => {
+    const reason = await askReason("cancel_title", ["r_customer", "r_stock", "r_wrong_label"]);
+    if (reason) act({ action: "cancel", payload: { reason } }); else refocus();
   };
-  document.getElementById("btn-override").onclick = () => {
-    const reason = window.prompt(t("reason"));
-    if (reason) act({ action: "override", payload: { reason } });
+  document.getElementById("btn-override").onclick = async () => {
+    const fifo = STATE && STATE.session && STATE.session.state === "awaiting_fifo_decision";
+    const reason = await askReason("override_title", fifo ? ["r_damaged", "r_wrong_label"] : ["r_flyer", "r_box", "r_catalog"]);
+    if (reason) act({ action: "override", payload: { reason } }); else refocus();
   };
   const demo = document.getElementById("demo-panel");
   if (demo) {
@@ -125,13 +166,14 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: document.getElementById("demo-badge").value });
     document.getElementById("demo-scan").onclick = () => { const c = document.getElementById("demo-code"); demoPost("/api/v1/demo/scan", { code: c.value }); c.value = ""; };
     document.getElementById("demo-code").addEventListener("keydown", (ev) => { if (ev.key === "Enter") document.getElementById("demo-scan").click(); });
+    document.getElementById("demo-grams").addEventListener("keydown", (ev) => { if (ev.key === "Enter") document.getElementById("demo-weigh").click(); });
     document.getElementById("demo-weigh").onclick = () => demoPost("/api/v1/demo/scale", { grams: document.getElementById("demo-grams").value });
     document.getElementById("demo-clear").onclick = () => demoPost("/api/v1/demo/scale", { grams: "0" });
   }
   liveEvents("/api/v1/events", {
-    state: render,
+    state: (s) => { const first = !gotFirstState; gotFirstState = true; render(s, first); },
     scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
-    verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v); },
+    verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
   });
-  document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo")) setTimeout(refocus, 0); });
+  document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });

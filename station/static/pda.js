@@ -1,8 +1,11 @@
 // PDA picking page: sign in with badge code + PIN, follow the pick list bin by bin.
+// The PDA's built-in scanner types into the focused field like a keyboard (suffix Enter, Tab or none).
 "use strict";
 
 let ME = null;
 let CURRENT = null;
+let LAST = null;      // the last verdict, re-rendered on a language switch
+let ORDERS = [];
 
 function show(id) {
   ["login", "orders", "picking"].forEach((s) => document.getElementById(s).classList.toggle("hidden", s !== id));
@@ -12,24 +15,34 @@ function show(id) {
 }
 
 function verdict(v) {
-  const box = document.getElementById("verdict");
-  box.className = v.status; box.dataset.status = v.status; box.dataset.code = v.code || "";
-  document.getElementById("verdict-title").textContent = t(v.status);
-  document.getElementById("verdict-message").textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : v.message;
+  LAST = v;
+  showVerdict(v, { flash: true });
   Sound.play(v.sound);
 }
 
-async function getJSON(path) {
-  const r = await fetch(path, { credentials: "same-origin" });
-  return r.json();
+function setWho() {
+  const who = document.getElementById("who");
+  who.textContent = ME ? ME.name : "";
+  who.classList.toggle("hidden", !ME);
+  who.classList.toggle("on", !!ME);
+}
+
+function renderOrders() {
+  const list = document.getElementById("order-list");
+  list.innerHTML = ORDERS.length ? ORDERS.map((o) =>
+    `<button type="button" class="orderbtn${o.priority ? " priority" : ""}" data-order="${esc(o.order_id)}">` +
+    `<span class="oid">${o.priority ? "★ " : ""}${esc(o.order_id)}</span><span class="meta">` +
+    `<span>${o.units} ${esc(t(o.units === 1 ? "unit" : "units"))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
+    : `<p class="muted">${esc(t("no_orders"))}</p>`;
+  list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
 }
 
 async function loadOrders() {
   const data = await getJSON("/api/v1/pda/orders");
-  const list = document.getElementById("order-list");
-  list.innerHTML = (data.orders || []).map((o) =>
-    `<button class="${o.priority ? "danger" : ""}" data-order="${esc(o.order_id)}">${esc(o.order_id)} · ${o.lines} · ${esc(o.tote || "")}${o.priority ? " · " + esc(t("priority")) : ""}</button>`).join("");
-  list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
+  if (data.code === "not_signed_in") { ME = null; setWho(); show("login"); return; }
+  ORDERS = data.orders || [];
+  renderOrders();
+  CURRENT = null;
   show("orders");
 }
 
@@ -38,13 +51,26 @@ function renderPick(view) {
   document.getElementById("pick-order").textContent = view.order_id;
   document.getElementById("pick-tote").textContent = view.tote || "";
   const task = view.current;
-  document.getElementById("task-bin").textContent = task ? task.bin : "✓";
-  document.getElementById("task-bin").dataset.bin = task ? task.bin : "";
-  document.getElementById("task-item").textContent = task
-    ? `${t("take")} ${task.qty - task.picked} × ${task.sku} ${task.name} · ${t("lot")} ${task.lot}`
-    : (view.complete ? t("into_tote") : "");
-  document.getElementById("pick-list").innerHTML = (view.tasks || []).map((k, i) =>
-    `<li class="${k.picked >= k.qty ? "done" : (task && i === view.current_index ? "current" : "")}">${esc(k.bin)} · ${esc(k.sku)} · ${k.picked}/${k.qty} · ${esc(k.lot)}</li>`).join("");
+  const bin = document.getElementById("task-bin");
+  const label = document.getElementById("task-label");
+  const item = document.getElementById("task-item");
+  document.getElementById("picking").dataset.state = view.state || "";
+  if (task) {
+    bin.textContent = task.bin || "—";
+    bin.dataset.bin = task.bin || "";
+    label.textContent = view.state === "to_bin" ? `${t("go_to_bin")} · ${t("scan_bin_label")}` : t("scan_items");
+    item.textContent = `${t("take")} ${task.qty - task.picked} × ${task.sku} ${task.name}` + (task.lot ? ` · ${t("lot")} ${task.lot}` : "");
+  } else {
+    bin.textContent = view.tote || "✓";
+    bin.dataset.bin = "";
+    label.textContent = t("scan_tote");
+    item.textContent = view.complete ? t("into_tote") : "";
+  }
+  document.getElementById("pick-list").innerHTML = (view.tasks || []).map((k, i) => {
+    const cls = k.picked >= k.qty ? "done" : (task && i === view.current_index ? "current" : "");
+    return `<li class="${cls}" data-bin="${esc(k.bin)}"><span class="b">${esc(k.bin)}</span><span>${esc(k.sku)}` +
+      `${k.lot ? " · " + esc(k.lot) : ""}</span><span class="q">${k.picked}/${k.qty}</span></li>`;
+  }).join("");
   document.getElementById("take-older").classList.toggle("hidden", !view.fifo);
 }
 
@@ -59,23 +85,53 @@ async function scanned(code) {
   verdict(v);
   if (v.data && v.data.pick) renderPick(v.data.pick);
   if (v.code === "order_picked") setTimeout(loadOrders, 1200);
+  else refocus();
+}
+
+function refocus() {
+  if (document.body.dataset.view === "picking") document.getElementById("pick-input").focus();
+}
+
+async function signIn() {
+  const badge = document.getElementById("login-badge");
+  const pin = document.getElementById("login-pin");
+  const r = await postAction("/api/v1/pda/login", { badge: badge.value, pin: pin.value });
+  verdict(r);
+  pin.value = "";
+  if (r.status === "ok") { ME = r.employee; badge.value = ""; setWho(); loadOrders(); }
+  else pin.focus();
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
   applyI18n();
-  const me = await getJSON("/api/v1/pda/me");
-  document.getElementById("login-go").onclick = async () => {
-    const r = await postAction("/api/v1/pda/login", { badge: document.getElementById("login-badge").value, pin: document.getElementById("login-pin").value });
-    verdict(r);
-    if (r.status === "ok") { ME = r.employee; document.getElementById("who").textContent = ME.name; loadOrders(); }
+  showVerdict(null, {});
+  window.onLangChange = () => {
+    showVerdict(LAST, {});
+    if (document.body.dataset.view === "orders") renderOrders();
+    if (CURRENT) renderPick(CURRENT);
   };
-  document.getElementById("login-pin").addEventListener("keydown", (ev) => { if (ev.key === "Enter") document.getElementById("login-go").click(); });
-  document.getElementById("logout").onclick = async () => { await postAction("/api/v1/pda/logout", {}); ME = null; document.getElementById("who").textContent = ""; show("login"); };
+  document.getElementById("login-go").onclick = signIn;
+  // A badge scanned into the badge field ends with Enter or Tab: move on to the PIN.
+  document.getElementById("login-badge").addEventListener("keydown", (ev) => {
+    if ((ev.key === "Enter" || ev.key === "Tab") && ev.target.value.trim()) { ev.preventDefault(); document.getElementById("login-pin").focus(); }
+  });
+  document.getElementById("login-pin").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); signIn(); } });
+  document.getElementById("logout").onclick = async () => {
+    await postAction("/api/v1/pda/logout", {}); ME = null; LAST = null; setWho(); showVerdict(null, {}); show("login");
+  };
   document.getElementById("back").onclick = loadOrders;
   document.getElementById("take-older").onclick = async () => {
     const v = await postAction("/api/v1/actions", { action: "fifo_take_older", device: "pda", terminal: "pda" });
     verdict(v); if (v.data && v.data.pick) renderPick(v.data.pick);
+    refocus();
   };
-  wedgeInput(document.getElementById("pick-input"), scanned, 300);
-  if (me.employee) { ME = me.employee; document.getElementById("who").textContent = ME.name; loadOrders(); } else { show("login"); }
+  // The on-screen keyboard stays away (the scanner types); a tap on ⌨ brings it up to type a code by hand.
+  const input = document.getElementById("pick-input");
+  document.getElementById("kbd").onclick = () => {
+    input.inputMode = input.inputMode === "none" ? "text" : "none";
+    input.blur(); input.focus();
+  };
+  wedgeInput(input, scanned, { idleMs: 300 });
+  const me = await getJSON("/api/v1/pda/me");
+  if (me.employee) { ME = me.employee; setWho(); loadOrders(); } else { show("login"); }
 });

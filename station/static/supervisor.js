@@ -1,42 +1,126 @@
-// Supervisor view: stations, escalations (acknowledge), blocked parcels, lots near expiry, milestones, audit.
+// Supervisor view: escalations (acknowledge), stations, blocked parcels, lots near expiry, milestones, audit.
+// Supervisors only: the data panels show after a supervisor signs in with badge code + PIN.
 "use strict";
 
-function rows(id, header, items, fn) {
-  document.getElementById(id).innerHTML = `<tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr>` +
-    (items.length ? items.map(fn).join("") : `<tr><td colspan="${header.length}" class="muted">—</td></tr>`);
+let OVERVIEW = null;
+
+function rows(id, headerKeys, items, fn) {
+  document.getElementById(id).innerHTML = `<tr>${headerKeys.map((h) => `<th>${h ? esc(t(h)) : ""}</th>`).join("")}</tr>` +
+    (items.length ? items.map(fn).join("") : `<tr><td colspan="${headerKeys.length}" class="muted">—</td></tr>`);
+}
+
+function count(id, n, hot) {
+  const el = document.getElementById(id);
+  el.textContent = String(n);
+  el.classList.toggle("hot", !!hot && n > 0);
+}
+
+// What an audited change changed: "state: blocked → weighed_ok" per differing field (the full before/after in the tooltip).
+function change(before, after) {
+  const show = (v) => (v == null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const full = `before: ${show(before)}\nafter: ${show(after)}`;
+  let parts;
+  if (before && after && typeof before === "object" && typeof after === "object" && !Array.isArray(before)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+    parts = keys.filter((k) => show(before[k]) !== show(after[k])).map((k) => `${k}: ${show(before[k])} → ${show(after[k])}`);
+  } else {
+    parts = [`${show(before)} → ${show(after)}`];
+  }
+  return `<td class="change" title="${esc(full)}">${parts.map((p) => `<div>${esc(p)}</div>`).join("")}</td>`;
+}
+
+// `o`: the overview, or the API's refusal ({status: "error"}) when no supervisor is signed in on this
+// browser; `me`: who is signed in then (from /api/v1/pda/me), to tell "sign in" from "not a supervisor".
+function render(o, me) {
+  OVERVIEW = o;
+  const refused = o.status === "error";
+  const viewer = refused ? (me || null) : (o.viewer || null);
+  const isSupervisor = !refused && !!viewer && viewer.role === "supervisor";
+  const who = document.getElementById("who");
+  who.textContent = viewer ? viewer.name : "";
+  who.title = viewer ? `${viewer.name} · ${viewer.role}` : "";
+  who.classList.toggle("hidden", !viewer);
+  who.classList.toggle("on", isSupervisor);
+  document.getElementById("refresh").classList.toggle("hidden", !isSupervisor);
+  document.getElementById("logout").classList.toggle("hidden", !viewer);
+  document.getElementById("signin").classList.toggle("hidden", isSupervisor);
+  document.querySelectorAll("main.supervisor .data").forEach((el) => el.classList.toggle("hidden", !isSupervisor));
+  if (viewer && !isSupervisor) {
+    const msg = document.getElementById("login-msg");
+    msg.textContent = t("not_supervisor"); msg.className = "msg error";
+  }
+  if (!isSupervisor) return;
+
+  const escalations = o.escalations || [];
+  count("esc-count", escalations.length, true);
+  rows("escalations", ["h_order", "h_level", "h_due", "h_fired", ""], escalations, (e) =>
+    `<tr data-escalation="${esc(e.id)}" data-order="${esc(e.order_id)}"><td><b>${esc(e.order_id)}</b></td><td>${esc(e.level)}</td>` +
+    `${timeCell(e.deadline)}${timeCell(e.fired_at)}` +
+    `<td><button type="button" class="ack" data-id="${esc(e.id)}">${esc(t("acknowledge"))}</button></td></tr>`);
+  rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_scale", "h_to_sync"], o.stations || [], (s) =>
+    `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
+    `<td>${esc(s.state)}</td><td>${esc(s.scale)}</td><td class="num">${esc(s.depth)}</td></tr>`);
+  const blocked = o.blocked || [];
+  count("blocked-count", blocked.length, true);
+  rows("blocked", ["h_order", "h_since", "h_reason"], blocked, (b) =>
+    `<tr data-order="${esc(b.order_id)}"><td><b>${esc(b.order_id)}</b></td>${timeCell(b.at)}<td class="wrap">${esc(b.reason)}</td></tr>`);
+  const lots = o.expiring_lots || [];
+  count("lots-count", lots.length, false);
+  rows("lots", ["h_days", "h_sku", "h_lot", "h_bin", "h_expires"], lots, (l) => {
+    const expired = l.days_left < 0;
+    return `<tr class="${expired ? "expired" : "expiring"}" data-lot="${esc(l.lot)}">` +
+      `<td><span class="badge ${expired ? "expired" : "soon"}">${expired ? esc(t("expired")) : esc(l.days_left)}</span></td>` +
+      `<td>${esc(l.sku)}</td><td><b>${esc(l.lot)}</b></td><td>${esc(l.bin)}</td><td>${esc(l.expires)}</td></tr>`;
+  });
+  rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced", "h_waiting"], o.milestones || [], (m) =>
+    `<tr data-order="${esc(m.order_id)}"><td>${esc(m.order_id)}</td><td>${esc(m.status)}</td>${timeCell(m.picked_at)}${timeCell(m.verified_at)}` +
+    `${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}<td>${esc(m.waiting || "")}</td></tr>`);
+  const names = Object.fromEntries((o.employees || []).map((e) => [e.employee_id, e.name]));
+  const person = (id) => (names[id] ? `${names[id]} (${id})` : (id || ""));
+  rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], o.audit || [], (a) =>
+    `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(a.action)}</td><td><b>${esc(a.object_id)}</b></td>` +
+    `${change(a.before, a.after)}<td class="wrap">${esc(a.reason || "")}</td></tr>`);
+  document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
+    b.disabled = true;
+    const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});
+    const msg = document.getElementById("ack-msg");
+    msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
+    msg.className = "msg" + (v.status === "ok" ? "" : " error");
+    Sound.play(v.sound);
+    refresh();
+  }));
 }
 
 async function refresh() {
-  const r = await fetch("/api/v1/supervisor/overview", { credentials: "same-origin" });
-  const o = await r.json();
-  rows("stations", ["station", "operator", "order", "state", "scale", "to sync"], o.stations || [], (s) =>
-    `<tr><td>${esc(s.id)}</td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td><td>${esc(s.state)}</td><td>${esc(s.scale)}</td><td>${esc(s.depth)}</td></tr>`);
-  rows("escalations", ["order", "level", "due", "fired", ""], o.escalations || [], (e) =>
-    `<tr data-escalation="${e.id}"><td>${esc(e.order_id)}</td><td>${e.level}</td><td>${esc(e.deadline)}</td><td>${esc(e.fired_at || "")}</td>` +
-    `<td><button class="ack" data-id="${e.id}">${esc(t("acknowledge"))}</button></td></tr>`);
-  rows("blocked", ["order", "since", "reason"], o.blocked || [], (b) =>
-    `<tr><td>${esc(b.order_id)}</td><td>${esc(b.at)}</td><td>${esc(b.reason)}</td></tr>`);
-  rows("lots", ["sku", "lot", "bin", "expires", "days"], o.expiring_lots || [], (l) =>
-    `<tr class="${l.days_left < 0 ? "expired" : "expiring"}"><td>${esc(l.sku)}</td><td>${esc(l.lot)}</td><td>${esc(l.bin)}</td><td>${esc(l.expires)}</td><td>${l.days_left}</td></tr>`);
-  rows("milestones", ["order", "status", "picked", "verified", "weighed", "packed", "synced", "waiting in"], o.milestones || [], (m) =>
-    `<tr><td>${esc(m.order_id)}</td><td>${esc(m.status)}</td><td>${esc(m.picked_at || "")}</td><td>${esc(m.verified_at || "")}</td>` +
-    `<td>${esc(m.weighed_at || "")}</td><td>${esc(m.packed_at || "")}</td><td>${esc(m.synced_at || "")}</td><td>${esc(m.waiting || "")}</td></tr>`);
-  rows("audit", ["when", "who", "action", "object", "before", "after", "reason"], o.audit || [], (a) =>
-    `<tr><td>${esc(a.at)}</td><td>${esc(a.who)}</td><td>${esc(a.action)}</td><td>${esc(a.object_id)}</td>` +
-    `<td>${esc(JSON.stringify(a.before))}</td><td>${esc(JSON.stringify(a.after))}</td><td>${esc(a.reason || "")}</td></tr>`);
-  document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
-    const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});
-    if (v.status !== "ok") alert(v.message);
-    refresh();
-  }));
-  document.getElementById("who").textContent = o.viewer ? o.viewer.name : "";
+  try {
+    const o = await getJSON("/api/v1/supervisor/overview");
+    const me = o.status === "error" ? (await getJSON("/api/v1/pda/me")).employee : null;
+    render(o, me);
+  } catch (e) { /* offline for a moment: keep what is shown, try again on the next tick */ }
+}
+
+async function signIn() {
+  const pin = document.getElementById("login-pin");
+  const r = await postAction("/api/v1/pda/login", { badge: document.getElementById("login-badge").value, pin: pin.value });
+  pin.value = "";
+  const msg = document.getElementById("login-msg");
+  msg.textContent = r.status === "ok" ? "" : ((LANG === "zh" && r.message_zh) ? r.message_zh : r.message);
+  msg.className = "msg" + (r.status === "ok" ? "" : " error");
+  if (r.status !== "ok") Sound.play("error");
+  refresh();
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   applyI18n();
-  document.getElementById("login-go").onclick = async () => {
-    const r = await postAction("/api/v1/pda/login", { badge: document.getElementById("login-badge").value, pin: document.getElementById("login-pin").value });
-    if (r.status !== "ok") alert(r.message);
+  document.getElementById("login-go").onclick = signIn;
+  document.getElementById("login-pin").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); signIn(); } });
+  document.getElementById("login-badge").addEventListener("keydown", (ev) => {
+    if ((ev.key === "Enter" || ev.key === "Tab") && ev.target.value.trim()) { ev.preventDefault(); document.getElementById("login-pin").focus(); }
+  });
+  document.getElementById("refresh").onclick = refresh;
+  document.getElementById("logout").onclick = async () => {
+    await postAction("/api/v1/pda/logout", {});
+    document.getElementById("login-msg").textContent = "";
     refresh();
   };
   window.onLangChange = refresh;

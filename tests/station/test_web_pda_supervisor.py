@@ -103,9 +103,10 @@ def test_overview_is_for_supervisors_only_and_masks_for_everyone_else(app, h):
     anonymous, picker, supervisor = Browser(app), Browser(app), Browser(app)
     picker.login(h.BADGES["picker"], "4321")
     supervisor.login(h.BADGES["supervisor"], "9876")
-    for who in (anonymous, picker):
-        response = who.client.get("/api/v1/supervisor/overview")
-        assert response.status_code == 401 and response.get_json()["code"] == "not_supervisor"
+    response = anonymous.client.get("/api/v1/supervisor/overview")
+    assert response.status_code == 401 and response.get_json()["code"] == "not_signed_in"
+    response = picker.client.get("/api/v1/supervisor/overview")
+    assert response.status_code == 403 and response.get_json()["code"] == "not_supervisor"
     overview = supervisor.get("/api/v1/supervisor/overview").get_json()
     phones = {e["employee_id"]: e["phone"] for e in overview["employees"]}
     assert phones["E001"] == "+86 138 0013 8000"

@@ -1,0 +1,78 @@
+"""Browser tests: the real pages in headless Chromium against a full demo rig.
+
+The rig is the one ``packgate demo`` runs: a seeded reference upstream, an MT-SICS scale emulator on a
+pty, a serial scanner emulator, an NFC badge emulator over nfcpy's udp driver, and the station agent
+serving the pages on 127.0.0.1. Each test module gets its own rig (a fresh station); the browser is
+shared by the whole session. Debian's Chromium is used (never ``playwright install``).
+
+Set ``PACKGATE_E2E_SHOTS=/tmp/some-dir`` to save a screenshot at every ``shot()``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from station.demo import DemoRig, build_rig
+from station.selftest import OffsetClock
+
+CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required"]
+KIOSK_VIEWPORT = {"width": 1280, "height": 800}
+PDA_VIEWPORT = {"width": 412, "height": 915}
+
+# Auto-waiting assertions get a few seconds: the scale emulator settles in ~0.6 s, everything else is faster.
+expect.set_options(timeout=6_000)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (set PACKGATE_CHROMIUM)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRig]:
+    """A fresh demo rig per test module, on free ports, with a clock the tests can move forward."""
+    clock = OffsetClock()
+    r = build_rig(port=0, upstream_port=0, clock=clock,
+                  data_dir=str(tmp_path_factory.mktemp("rig")), overrides={"upstream.refresh_s": 5.0})
+    r.clock = clock  # type: ignore[attr-defined]
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def new_page(browser: Browser, rig: DemoRig) -> Iterator[Callable[..., Page]]:
+    """``new_page(path, mobile=False)``: a page in its own browser context (own cookies, own language)."""
+    contexts: list[BrowserContext] = []
+
+    def make(path: str = "/", *, mobile: bool = False) -> Page:
+        if mobile:
+            ctx = browser.new_context(base_url=rig.agent.url, viewport=PDA_VIEWPORT, is_mobile=True, has_touch=True,
+                                      device_scale_factor=2, locale="en-US")
+        else:
+            ctx = browser.new_context(base_url=rig.agent.url, viewport=KIOSK_VIEWPORT, locale="en-US")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        page.goto(path)
+        return page
+
+    yield make
+    for ctx in contexts:
+        for page in ctx.pages:
+            assert not page.js_errors, f"JavaScript errors on {page.url}: {page.js_errors}"  # type: ignore[attr-defined]
+        ctx.close()

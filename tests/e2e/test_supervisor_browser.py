@@ -1,0 +1,172 @@
+"""The supervisor page: sign in, stations, blocked parcels, audit after an override, lots near expiry,
+an escalation (an order picked and not packed for 12 minutes) with its Acknowledge button.
+
+The scenario is set up the way the floor would produce it: a packer at the kiosk (badge taps, scans and
+weights through the emulators), a supervisor approving an override, a picker picking on a PDA (over
+the station API); the 12 minutes pass on the rig's offset clock, not in real time.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from e2e_support import BADGES, PINS, StationApi, shot, wait_until
+from station.demo import gs1_item
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _verdict_code(rig) -> str | None:
+    v = rig.agent.station.verdict
+    return v.get("code") if v else None
+
+
+def _do(rig, act, code: str) -> None:
+    """Act like a person at the table and wait until the kiosk shows ``code``."""
+    seq = (rig.agent.station.verdict or {}).get("seq", 0)
+    act()
+    wait_until(lambda: (rig.agent.station.verdict or {}).get("seq", 0) > seq and _verdict_code(rig) == code,
+               what=f"verdict {code} (last: {_verdict_code(rig)})")
+
+
+def _pick(api: StationApi, world, order_id: str) -> None:
+    """A picker picks ``order_id`` on a PDA, bin by bin, the lots the pick list names, into its tote."""
+    start = api.post("/api/v1/actions", {"action": "pick", "object_type": "order", "object_id": order_id,
+                                         "terminal": "pda", "device": "pda-1"})
+    for task in start["data"]["pick"]["tasks"]:
+        api.post("/api/v1/actions", {"action": "scan", "object_id": task["bin"], "terminal": "pda", "device": "pda-1"})
+        sku = world.skus[task["sku"]]
+        code = gs1_item(sku["gtin"], task["lot"], date.fromisoformat(task["expires"]) if task.get("expires") else None) \
+            if task["lot"] else sku["gtin"]
+        for _ in range(task["qty"]):
+            answer = api.post("/api/v1/actions", {"action": "scan", "object_id": code, "terminal": "pda", "device": "pda-1"})
+            assert answer["status"] == "ok", answer
+    done = api.post("/api/v1/actions", {"action": "scan", "object_id": world.orders[order_id]["tote"],
+                                        "terminal": "pda", "device": "pda-1"})
+    assert done["code"] == "order_picked", done
+
+
+@pytest.fixture(scope="module")
+def scenario(rig):
+    world, dev = rig.world, rig.devices
+    api = StationApi(rig.agent.url)
+    # A packer's parcel is overweight; a supervisor approves it with a reason; it is packed.
+    _do(rig, lambda: dev.tap(BADGES["packer"]), "signed_in")
+    _do(rig, lambda: dev.scan("SO-10011"), "order_opened")
+    for _ in range(2):
+        _do(rig, lambda: dev.scan(world.item_code("SKU-012")), "item_accepted")
+    _do(rig, lambda: dev.weigh(str(world.expected_g("SO-10011") + 150)), "weight_out_of_tolerance")
+    _do(rig, lambda: api.post("/api/v1/actions", {"action": "override", "payload": {"reason": "extra flyer"}}),
+        "override_requested")
+    _do(rig, lambda: dev.tap(BADGES["supervisor"]), "weight_overridden")
+    _do(rig, lambda: dev.weigh("0"), "packed")
+    # The next parcel is blocked and stays blocked.
+    _do(rig, lambda: dev.scan("SO-10009"), "order_opened")
+    for sku in ("SKU-007", "SKU-025"):
+        _do(rig, lambda: dev.scan(world.item_code(sku)), "item_accepted")
+    _do(rig, lambda: dev.weigh(str(world.expected_g("SO-10009") + Decimal(120))), "weight_out_of_tolerance")
+    # A picker picks SO-10012 on a PDA; nobody packs it for 12 minutes.
+    picker = StationApi(rig.agent.url)
+    assert picker.post("/api/v1/pda/login", {"badge": BADGES["picker"], "pin": PINS["picker"]})["status"] == "ok"
+    _pick(picker, world, "SO-10012")
+    picker.close()
+    rig.clock.advance(12 * 60 + 1)
+    rig.agent._wake()
+    wait_until(lambda: rig.agent.station.supervisor_overview()["escalations"], what="the 12-minute escalation")
+    yield
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def sup(new_page, scenario) -> Page:
+    return new_page("/supervisor")
+
+
+def sign_in(page: Page, who: str, pin: str) -> None:
+    page.locator("#login-badge").fill(BADGES[who])
+    page.locator("#login-pin").fill(pin)
+    page.locator("#login-go").click()
+
+
+def test_only_a_supervisor_sees_the_page(sup: Page) -> None:
+    page = sup
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#escalations")).to_be_hidden()
+    expect(page.locator("#audit")).to_be_hidden()
+    shot(page, "sup-0-sign-in")
+
+    sign_in(page, "supervisor", "1111")
+    expect(page.locator("#login-msg")).to_have_text("Badge code or PIN is wrong.")
+    expect(page.locator("#login-msg")).to_have_class("msg error")
+    expect(page.locator("#escalations")).to_be_hidden()
+
+    sign_in(page, "picker", PINS["picker"])
+    expect(page.locator("#login-msg")).to_have_text("Only a supervisor can open this page.")
+    expect(page.locator("#escalations")).to_be_hidden()
+
+    sign_in(page, "supervisor", PINS["supervisor"])
+    expect(page.locator("#who")).to_contain_text("Priya Nair")
+    expect(page.locator("#signin")).to_be_hidden()
+    expect(page.locator("#escalations")).to_be_visible()
+
+
+def test_stations_blocked_parcels_and_audit_after_override(sup: Page) -> None:
+    page = sup
+    station = page.locator('#stations tr[data-station="ST01"]')
+    expect(station).to_contain_text("Li Wei")
+    expect(station).to_contain_text("SO-10009")
+    expect(station).to_contain_text("blocked")
+    blocked = page.locator('#blocked tr[data-order="SO-10009"]')
+    expect(blocked).to_be_visible()
+    expect(page.locator("#blocked-count")).to_have_text("1")
+    override = page.locator("#audit tr", has_text="extra flyer")
+    expect(override).to_have_count(1)
+    expect(override).to_contain_text("SO-10011")
+    expect(override).to_contain_text("Priya Nair")
+    shot(page, "sup-1-overview", full_page=True)
+
+
+def test_escalation_acknowledged(sup: Page) -> None:
+    page = sup
+    row = page.locator('#escalations tr[data-order="SO-10012"]')
+    expect(row).to_be_visible()
+    expect(page.locator("#esc-count")).to_have_text("1")
+    expect(page.locator("#esc-count")).to_have_class("count-badge hot")
+    ack = row.get_by_role("button", name="Acknowledge")
+    box = ack.bounding_box()
+    assert box and box["height"] >= 44, f"the Acknowledge button is too small to tap: {box}"
+    ack.click()
+    expect(page.locator("#ack-msg")).to_have_text("Escalation of SO-10012 acknowledged.")
+    expect(row).to_have_count(0)
+    expect(page.locator("#esc-count")).to_have_text("0")
+    expect(page.locator("#audit tr", has_text="escalation_ack")).to_contain_text("SO-10012")
+
+
+def test_lots_expiring_soon_highlighted(sup: Page, rig) -> None:
+    page = sup
+    page.locator("#refresh").click()
+    soon = [l for l in rig.world.reference["lots"] if l.get("expires")
+            and 0 <= (date.fromisoformat(l["expires"]) - rig.world.today).days <= 90]
+    expired = [l for l in rig.world.reference["lots"] if l.get("expires")
+               and date.fromisoformat(l["expires"]) < rig.world.today]
+    assert soon and expired
+    for lot in soon:
+        expect(page.locator(f'#lots tr[data-lot="{lot["lot"]}"]')).to_have_class("expiring", timeout=2_000)
+    for lot in expired:
+        expect(page.locator(f'#lots tr[data-lot="{lot["lot"]}"]')).to_have_class("expired")
+        expect(page.locator(f'#lots tr[data-lot="{lot["lot"]}"]')).to_contain_text("expired")
+
+
+def test_supervisor_page_on_a_phone(new_page, scenario) -> None:
+    page = new_page("/supervisor", mobile=True)
+    sign_in(page, "supervisor", PINS["supervisor"])
+    expect(page.locator("#who")).to_contain_text("Priya Nair")
+    expect(page.locator("#stations")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    page.get_by_role("button", name="中文").click()
+    expect(page.get_by_role("heading", name="工作站")).to_be_visible()
+    expect(page.locator("#stations th").first).to_have_text("工作站")
+    shot(page, "sup-2-phone")
