@@ -43,8 +43,8 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "scan_item": ("Scan the next item.", "请扫描下一件商品。"),
     "choose_packaging": ("Scan the packaging (box) barcode.", "请扫描包装箱条码。"),
     "weigh": ("Put the parcel on the scale.", "请把包裹放到秤上。"),
-    "reweigh_or_override": ("Check the parcel and weigh again, or call a supervisor to approve.",
-                            "请检查包裹后重新称重，或请主管审批。"),
+    "reweigh_or_override": ("Check the items and the box, then weigh again, or call a supervisor to approve.",
+                            "请检查商品和包装后重新称重，或请主管审批。"),
     "scan_second_badge": ("A second person taps their badge to confirm.", "请另一位同事刷工牌确认。"),
     "scan_supervisor_badge": ("A supervisor enters a reason and taps their badge.", "请主管填写原因并刷工牌。"),
     "take_older_lot_or_override": ("Put this one back and take the older lot, or a supervisor approves this lot.",
@@ -140,9 +140,9 @@ MESSAGES: dict[str, Text] = {
                       "重量合格：{measured_g}克，预期{expected_g}克（{diff_g}克，{diff_pct}%）。"),
     "weight_out_of_tolerance": Text("blocked", "reweigh_or_override",
                                     "Weight {measured_g} g is {diff_g} g ({diff_pct} %) off the expected {expected_g} g; "
-                                    "allowed ±{allowed_g} g. Check items and box.",
+                                    "allowed ±{allowed_g} g.",
                                     "重量{measured_g}克与预期{expected_g}克相差{diff_g}克（{diff_pct}%），"
-                                    "允许±{allowed_g}克。请检查商品和包装。"),
+                                    "允许±{allowed_g}克。"),
     "weight_unstable": Text("prompt", "weigh", "The scale is not steady yet; keep the parcel still.",
                             "秤尚未稳定，请保持包裹静止。"),
     "no_catalog_weight": Text("blocked", "scan_supervisor_badge",
