@@ -7,7 +7,6 @@ station's local one when the station knows better (packed here, picked here).
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import Any, Callable

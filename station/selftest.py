@@ -161,7 +161,7 @@ class Walk:
 
     # ---- the walkthrough -------------------------------------------------------------------------
     def run(self) -> bool:
-        w, station = self.world, self.station
+        w = self.world
         # 1. the basic flow
         self.expect("packer taps badge -> signed in", self.tap("packer"), "signed_in")
         self.expect("scan order SO-10009 -> lines shown", self.scan("SO-10009"), "order_opened")

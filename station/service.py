@@ -13,7 +13,6 @@ import hmac
 import json
 import logging
 import threading
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
@@ -375,7 +374,6 @@ class Station:
             log.warning("wrong badge code or PIN on the PDA login", extra={"fields": {"badge": code[-4:]}})
             return _error("bad_login", "Badge code or PIN is wrong.", "工卡号或密码错误。")
         self._failed_logins.pop(code, None)
-        at = isoformat(self.clock.now())
         with self._lock, write_tx(self._conn) as conn:
             self.outbox.enqueue(conn, action="badge", object_type="employee", object_id=employee.employee_id,
                                 operator=employee.employee_id, device=self.device_id("pda"), location=self.location,
@@ -525,7 +523,6 @@ class Station:
 
     def _fire(self, due: esc_rules.Escalation, now: datetime) -> None:
         at = isoformat(now)
-        order = self.catalog.order(due.order_id)
         with write_tx(self._conn) as conn:
             cur = conn.execute("INSERT OR IGNORE INTO escalations (order_id, level, deadline, fired_at) VALUES (?, ?, ?, ?)",
                                (due.order_id, due.level, isoformat(due.deadline), at))
@@ -541,7 +538,6 @@ class Station:
         log.warning("escalation level %s fired", due.level, extra={"order": due.order_id})
         self.bus.publish("escalation", {"order_id": due.order_id, "level": due.level})
         self.bus.publish("state", self.state())
-        _ = order
 
     def _retry_notifications(self) -> None:
         """Send the notifications of fired escalations not sent yet (retried on every tick until sent).

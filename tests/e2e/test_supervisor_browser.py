@@ -66,7 +66,7 @@ def scenario(rig):
     # The next parcel is blocked and stays blocked.
     _do(rig, lambda: dev.scan("SO-10009"), "order_opened")
     for sku in ("SKU-007", "SKU-025"):
-        _do(rig, lambda: dev.scan(world.item_code(sku)), "item_accepted")
+        _do(rig, lambda sku=sku: dev.scan(world.item_code(sku)), "item_accepted")
     _do(rig, lambda: dev.weigh(str(world.expected_g("SO-10009") + Decimal(120))), "weight_out_of_tolerance")
     # A picker picks SO-10012 on a PDA; nobody packs it for 12 minutes.
     picker = StationApi(rig.agent.url)
