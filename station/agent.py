@@ -47,6 +47,7 @@ class Agent:
         ports = device_ports or {}
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
                                on_reading=self.station.on_reading, on_state=self.station.on_device_state,
+                               on_bad_input=self.station.on_bad_input,
                                scale_port=ports.get("scale"), scanner_port=ports.get("scanner"),
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices

@@ -6,6 +6,7 @@ validates every key and every value, and an error names the key and the problem.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -81,7 +82,26 @@ def _tokens(v: list) -> str | None:
     return None
 
 
+def _regex(v: str) -> str | None:
+    if v == "":
+        return None  # an empty pattern switches that kind of code off
+    try:
+        re.compile(v)
+    except re.error as exc:
+        return f"is not a valid regular expression ({exc}): {v!r}"
+    return None
+
+
+def _wedge_format(v: str) -> str | None:
+    from device.wedge import PRESETS
+
+    return None if v == "" or v in PRESETS else f"must be empty (nfcpy reader) or one of {', '.join(PRESETS)} (got {v!r})"
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The site's own barcodes (device.barcode.SitePatterns): kind -> default regex.
+CODE_KINDS = {"order": r"^SO-\d+$", "tote": r"^T-\d{4}$", "bin": r"^[A-Z]-\d{2}-\d{2}$",
+              "badge": r"^BADGE:(?P<value>.+)$", "packaging": r"^BOX-[A-Z0-9]+$", "parcel": r"^PCL-[A-Z0-9]+$"}
 
 # dotted key: (type, default, check or None, help)
 SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
@@ -106,10 +126,18 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "scanner.enabled": (bool, True, None, "read a serial/USB-CDC barcode scanner"),
     "scanner.port": (str, "/dev/ttyACM0", None, "device path or pyserial URL"),
     "scanner.suffix": (str, "CR", _one_of("CR", "LF", "CRLF", "TAB", "none", "auto"), "what ends one scan (auto: CR, LF or CRLF)"),
+    "scanner.kind": (str, "serial", _one_of("serial", "hid"),
+                     "serial: a serial/USB-CDC port; hid: a USB keyboard-wedge scanner read (and grabbed) through evdev"),
+    "scanner.layout": (str, "us", _one_of("us", "de", "fr"), "keyboard layout a hid scanner types in"),
+    "scanner.gs_substitute": (str, "", None, "printable character the scanner sends instead of GS (0x1D), e.g. '|'; empty: none"),
     "badge.enabled": (bool, True, None, "read an NFC badge reader through nfcpy"),
-    "badge.reader": (str, "usb", None, "nfcpy path: usb, usb:VID:PID, tty:USB0:pn532, udp:host:port"),
+    "badge.reader": (str, "usb", None, "nfcpy path: usb, usb:VID:PID, tty:USB0:pn532, udp:host:port; "
+                     "or an evdev path for a keyboard-wedge reader (with badge.wedge_format)"),
+    "badge.wedge_format": (str, "", _wedge_format, "empty: nfcpy reader; else the wedge reader's output format (hex, dec10-reversed, em-8h10d, ...)"),
+    "badge.layout": (str, "us", _one_of("us", "de", "fr"), "keyboard layout of a wedge badge reader"),
     "camera.enabled": (bool, False, None, "take a photo of the packed parcel"),
     "camera.source": (str, "0", None, "OpenCV device index, video file or stream URL"),
+    "camera.decoder": (str, "zxing", _one_of("zxing", "pyzbar"), "zxing (zxing-cpp: faster, reads Data Matrix and GS1 flags) or pyzbar"),
     "weighing.tolerance_pct": (float, 5.0, _percent, "allowed difference from expected weight, percent"),
     "weighing.category_tolerance_pct": (dict, {}, _decimal_table, "per-category tolerance overrides"),
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
@@ -121,6 +149,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),
+    **{f"codes.{kind}": (str, regex, _regex, f"regular expression of the site's {kind} codes (empty: none)")
+       for kind, regex in CODE_KINDS.items()},
     "log.level": (str, "INFO", _one_of(*LOG_LEVELS), "DEBUG, INFO, WARNING or ERROR"),
 }
 

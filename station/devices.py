@@ -1,31 +1,41 @@
 """The station's devices: one reader object per configured device, each owning its port.
 
 Readers call back from their own threads; ``Devices`` only routes what they report to the
-station (badge UIDs, interpreted scans, scale readings, connection states).
+station (badge UIDs, interpreted scans, scale readings, unusable input, connection states).
+Which reader class serves a device is decided here, once, from the configuration.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any, Callable
 
-from station.config import Config
+from device.barcode import SitePatterns
+from station.config import CODE_KINDS, Config
 
 log = logging.getLogger("packgate.devices")
+
+
+def site_patterns(cfg: Config) -> SitePatterns:
+    """The site's own barcodes from ``codes.*`` (an empty pattern switches that kind off)."""
+    return SitePatterns(**{kind: cfg[f"codes.{kind}"] or None for kind in CODE_KINDS})
 
 
 class Devices:
     def __init__(self, cfg: Config, *, on_badge: Callable[[str, str], None], on_scan: Callable[[Any, str], None],
                  on_reading: Callable[[Any], None], on_state: Callable[[str, str, str | None], None],
+                 on_bad_input: Callable[[str, str, str], Any] | None = None,
                  scale_port: str | None = None, scanner_port: str | None = None, badge_reader: str | None = None):
         self.cfg = cfg
         self._on_badge = on_badge
         self._on_scan = on_scan
         self._on_reading = on_reading
         self._on_state = on_state
+        self._on_bad_input = on_bad_input or (lambda raw, reason, device: None)
+        self.patterns = site_patterns(cfg)
         self.readers: dict[str, Any] = {}
         self.states: dict[str, dict] = {}
         self._ports = {"scale": scale_port or cfg["scale.port"], "scanner": scanner_port or cfg["scanner.port"],
-                       "badge": badge_reader or cfg["badge.reader"]}
+                       "badge": badge_reader or cfg["badge.reader"], "camera": cfg["camera.source"]}
         self.device_ids = {name: f"{cfg['station.id']}-{name}" for name in ("scale", "scanner", "badge", "kiosk", "camera")}
 
     def _state(self, name: str) -> Callable[[str, str | None], None]:
@@ -36,36 +46,62 @@ class Devices:
             self._on_state(name, state, detail)
         return report
 
-    def start(self) -> None:
+    def _scanned(self, name: str) -> Callable[[Any], None]:
+        return lambda scan: self._on_scan(scan, self.device_ids[name])
+
+    def _build_scale(self) -> Any:
+        from device.profiles import get_profile
+        from device.scale import ScaleReader
+
+        return ScaleReader(port=self._ports["scale"], profile=get_profile(self.cfg["scale.profile"]),
+                           on_reading=self._on_reading, on_state=self._state("scale"))
+
+    def _build_scanner(self) -> Any:
+        cfg, gs = self.cfg, self.cfg["scanner.gs_substitute"] or None
+        if cfg["scanner.kind"] == "hid":
+            from device.hid import HidScanner
+
+            return HidScanner(self._ports["scanner"], self._scanned("scanner"), layout=cfg["scanner.layout"],
+                              gs_substitute=gs, patterns=self.patterns, on_state=self._state("scanner"))
+        from device.scanner import SerialScanner
+
+        return SerialScanner(self._ports["scanner"], suffix=cfg["scanner.suffix"], on_scan=self._scanned("scanner"),
+                             patterns=self.patterns, gs_substitute=gs, on_state=self._state("scanner"))
+
+    def _build_badge(self) -> Any:
         cfg = self.cfg
-        if cfg["scale.enabled"]:
-            from device.profiles import get_profile
-            from device.scale import ScaleReader
+        device_id = self.device_ids["badge"]
+        if cfg["badge.wedge_format"]:
+            from device.wedge import WedgeBadgeReader
 
-            reader = ScaleReader(port=self._ports["scale"], profile=get_profile(cfg["scale.profile"]),
-                                 on_reading=self._on_reading, on_state=self._state("scale"))
-            self.readers["scale"] = reader
-        if cfg["scanner.enabled"]:
-            from device.scanner import SerialScanner
+            return WedgeBadgeReader(self._ports["badge"], lambda uid: self._on_badge(uid, device_id),
+                                    cfg["badge.wedge_format"], layout=cfg["badge.layout"],
+                                    on_error=lambda raw, reason: self._on_bad_input(raw, reason, device_id),
+                                    on_state=self._state("badge"))
+        from device.nfc import BadgeReader
 
-            self.readers["scanner"] = SerialScanner(self._ports["scanner"], suffix=cfg["scanner.suffix"],
-                                                    on_scan=lambda scan: self._on_scan(scan, self.device_ids["scanner"]),
-                                                    on_state=self._state("scanner"))
-        if cfg["badge.enabled"]:
-            from device.nfc import BadgeReader
+        return BadgeReader(self._ports["badge"], on_badge=lambda uid: self._on_badge(uid, device_id),
+                           on_state=self._state("badge"))
 
-            self.readers["badge"] = BadgeReader(self._ports["badge"],
-                                                on_badge=lambda uid: self._on_badge(uid, self.device_ids["badge"]),
-                                                on_state=self._state("badge"))
-        if cfg["camera.enabled"]:
-            from device.camera import CameraScanner
+    def _build_camera(self) -> Any:
+        from device.camera import CameraScanner
 
-            self._ports["camera"] = cfg["camera.source"]
-            self.readers["camera"] = CameraScanner(cfg["camera.source"],
-                                                   on_scan=lambda scan: self._on_scan(scan, self.device_ids["camera"]),
-                                                   on_state=self._state("camera"),
-                                                   snapshot_dir=cfg.data_dir / "photos")
-        for name, reader in self.readers.items():
+        return CameraScanner(self._ports["camera"], self._scanned("camera"), decoder=self.cfg["camera.decoder"],
+                             patterns=self.patterns, on_state=self._state("camera"),
+                             snapshot_dir=self.cfg.data_dir / "photos")
+
+    # device name -> (enabled key, builder)
+    BUILDERS = {"scale": ("scale.enabled", _build_scale), "scanner": ("scanner.enabled", _build_scanner),
+                "badge": ("badge.enabled", _build_badge), "camera": ("camera.enabled", _build_camera)}
+
+    def build(self) -> dict[str, Any]:
+        for name, (enabled, builder) in self.BUILDERS.items():
+            if self.cfg[enabled] and name not in self.readers:
+                self.readers[name] = builder(self)
+        return self.readers
+
+    def start(self) -> None:
+        for name, reader in self.build().items():
             self.states.setdefault(name, {"state": "starting", "detail": None, "port": self._ports[name]})
             reader.start()
 

@@ -24,6 +24,7 @@ from station import picking as pick
 from station import store
 from station.catalog import StationCatalog
 from station.config import Config
+from station.devices import site_patterns
 from station.effects import AuditEntry, Confirmation, Outcome
 from station.events import EventBus
 from station.lots import expiring_within
@@ -70,7 +71,7 @@ class Station:
         self.outbox = outbox
         self.notifier = notifier
         self.camera = camera
-        self.patterns = patterns or SitePatterns()
+        self.patterns = patterns or site_patterns(cfg)
         self.wake = wake or (lambda: None)
         self._conn = connect(db_path)
         store.ensure_schema(self._conn)
@@ -136,6 +137,14 @@ class Station:
         with self._lock:
             try:
                 return self._scan_kiosk(scan, {"device": device})
+            except StorageError as exc:
+                return self._show(_error("storage", f"NOT SAVED: {exc}", f"未保存：{exc}"))
+
+    def on_bad_input(self, raw: str, reason: str, device: str) -> dict:
+        """Input a reader could not use (e.g. a wedge badge reader typing an unexpected format): kept for review."""
+        with self._lock:
+            try:
+                return self._reject_input(raw, reason, {"device": device})
             except StorageError as exc:
                 return self._show(_error("storage", f"NOT SAVED: {exc}", f"未保存：{exc}"))
 

@@ -42,3 +42,13 @@ def test_every_firmware_profile_is_listed():
     names = [p.stem for p in profiles.glob("*.toml") if "abstract = true" not in p.read_text()]
     missing = [n for n in names if f"`{n}`" not in README]
     assert missing == [], f"README does not list profiles: {missing}"
+
+
+def test_the_configuration_example_is_valid():
+    import tomllib
+
+    from station.config import _flatten, validate
+
+    section = README.split("## Configuration (`packgate.toml`)", 1)[1]
+    example = section.split("```toml", 1)[1].split("```", 1)[0]
+    validate(_flatten(tomllib.loads(example)))
