@@ -104,9 +104,17 @@ function renderSession(state) {
   sync.className = "pill" + (s.dead ? " dead" : s.online === false ? " offline" : "");
 }
 
+function renderPriority(orders) {
+  const box = document.getElementById("priority");
+  box.classList.toggle("hidden", !orders.length);
+  document.getElementById("priority-list").textContent =
+    orders.map((o) => o.tote ? `${o.order_id} (${t("tote")} ${o.tote})` : o.order_id).join(" · ");
+}
+
 function render(state, initial) {
   STATE = state;
   renderSession(state);
+  renderPriority(state.priority_orders || []);
   renderScale(state.scale);
   renderVerdict(state.verdict, initial);
 }

@@ -145,6 +145,14 @@ def test_escalation_acknowledged(sup: Page) -> None:
     expect(page.locator("#audit tr", has_text="escalation_ack")).to_contain_text("SO-10012")
 
 
+def test_kiosk_offers_the_escalated_order_to_any_packer(new_page, scenario) -> None:
+    kiosk = new_page("/")
+    banner = kiosk.locator("#priority")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("SO-10012")
+    expect(banner).to_contain_text("T-0012")
+
+
 def test_lots_expiring_soon_highlighted(sup: Page, rig) -> None:
     page = sup
     page.locator("#refresh").click()
