@@ -23,6 +23,7 @@ class Confirmation:
     payload: dict[str, Any] = field(default_factory=dict)
     operator: str | None = None  # employee id whose badge the action is recorded against
     image_sha256: str | None = None
+    location: str | None = None  # where it happened when not at the station itself, e.g. the bin tag of a pick
 
 
 @dataclass(frozen=True)

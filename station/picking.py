@@ -287,13 +287,15 @@ def _scan_tote(s: PickSession, e: ScanTote, ctx: PickContext) -> Outcome:
     if s.order.tote and tote != s.order.tote:
         return _refuse(s, "wrong_tote", tote=tote, expected_tote=s.order.tote)
     effects: list[Effect] = []
-    for sku, qty in s.order.quantities().items():
+    for sku, ordered in s.order.quantities().items():  # one pick per SKU, lot and bin, located at the bin
         per_lot = Counter((u.lot, u.bin) for u in s.picked if u.sku == sku)
-        lots = [{"lot": lot, "bin": bin_, "qty": n} for (lot, bin_), n in sorted(per_lot.items(), key=str)]
-        approved = sorted({u.approved_by for u in s.picked if u.sku == sku and u.approved_by})
-        effects.append(Confirmation("pick", "order", s.order.order_id,
-                                    {"sku": sku, "qty": qty, "lots": lots, "tote": tote, "approved_by": approved},
-                                    s.picker.employee_id))
+        for (lot, bin_), n in sorted(per_lot.items(), key=str):
+            approved = sorted({u.approved_by for u in s.picked
+                               if (u.sku, u.lot, u.bin) == (sku, lot, bin_) and u.approved_by})
+            effects.append(Confirmation("pick", "order", s.order.order_id,
+                                        {"sku": sku, "lot": lot, "bin": bin_, "qty": n, "ordered": ordered,
+                                         "tote": tote, "approved_by": approved},
+                                        s.picker.employee_id, location=bin_))
     effects.append(Confirmation("load", "tote", tote, {"order_id": s.order.order_id, "units": s.order.units},
                                 s.picker.employee_id))
     return Outcome(replace(s, state=P.PICKED), make("order_picked", order_id=s.order.order_id, tote=tote), effects)

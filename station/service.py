@@ -323,7 +323,7 @@ class Station(PdaDesk, EscalationTimers, StationViews):
                     conf = self.outbox.enqueue(conn, action=effect.action, object_type=effect.object_type,
                                                object_id=effect.object_id, operator=effect.operator,
                                                device=meta.get("device") or self.device_id("kiosk"),
-                                               location=meta.get("location") or self.location,
+                                               location=effect.location or meta.get("location") or self.location,
                                                payload=effect.payload,
                                                image_sha256=effect.image_sha256 or None)
                     ids.append(conf["id"])

@@ -80,10 +80,11 @@ def test_full_pick_confirms_each_line_and_the_tote():
     refused(s, ScanTote("T-1"), "wrong_tote")
     s, v, effects = run(s, ScanTote("T-9"))
     assert s.state is PickState.PICKED and v.code == "order_picked"
-    assert [(c.action, c.object_type, c.object_id) for c in effects] == [
-        ("pick", "order", "SO-P"), ("pick", "order", "SO-P"), ("load", "tote", "T-9")]
-    assert effects[0].payload["lots"] == [{"lot": "L20251103", "bin": "A-01-02", "qty": 2},
-                                          {"lot": "L20251217", "bin": "A-01-03", "qty": 1}]
+    assert [(c.action, c.object_type, c.object_id, c.location) for c in effects] == [
+        ("pick", "order", "SO-P", "A-01-02"), ("pick", "order", "SO-P", "A-01-03"),
+        ("pick", "order", "SO-P", "E-01-01"), ("load", "tote", "T-9", None)]
+    assert [(c.payload["sku"], c.payload["lot"], c.payload["qty"]) for c in effects[:3]] == [
+        ("SKU-001", "L20251103", 2), ("SKU-001", "L20251217", 1), ("SKU-003", None, 1)]
     assert all(c.operator == "E004" for c in effects)
     refused(s, ScanBin("A-01-02"), "not_allowed_now")
 

@@ -79,6 +79,7 @@ def test_a_whole_pick_over_http_with_the_operator_from_the_session(app, station,
     assert done["code"] == "order_picked"
     picks = [r["body"] for r in h.outbox_rows(station, "action = 'pick'")]
     assert {p["operator"] for p in picks} == {"E004"} and {p["device"] for p in picks} == {"ST01-pda"}
+    assert all(p["location"] == p["payload"]["bin"] for p in picks)  # a pick is located at its bin tag
     assert "SO-10012" not in [o["order_id"] for o in pda.get("/api/v1/pda/orders").get_json()["orders"]]
 
 
