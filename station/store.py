@@ -142,6 +142,10 @@ def record_rejected(conn: sqlite3.Connection, at: str, source: str, raw: str, re
     conn.execute("INSERT INTO rejected_input (at, source, raw, reason) VALUES (?, ?, ?, ?)", (at, source, raw, reason))
 
 
+def recent_rejected(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT * FROM rejected_input ORDER BY id DESC LIMIT ?", (limit,))]
+
+
 def escalations(conn: sqlite3.Connection, open_only: bool = True) -> list[dict]:
     sql = "SELECT * FROM escalations"
     if open_only:

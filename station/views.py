@@ -131,6 +131,7 @@ class StationViews:
             "milestones": milestones,
             "expiring_lots": expiring,
             "audit": audit,
+            "rejected_input": store.recent_rejected(self._conn),
             "employees": [_employee_for(e, who) for e in self.catalog.employees()],
         }
 

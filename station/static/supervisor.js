@@ -80,6 +80,9 @@ function render(o, me) {
   rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], o.audit || [], (a) =>
     `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(a.action)}</td><td><b>${esc(a.object_id)}</b></td>` +
     `${change(a.before, a.after)}<td class="wrap">${esc(a.reason || "")}</td></tr>`);
+  rows("rejected", ["h_when", "h_device", "h_raw", "h_reason"], o.rejected_input || [], (r) =>
+    `<tr>${timeCell(r.at)}<td>${esc(r.source)}</td><td><code>${esc(String(r.raw).replace(/\x1d/g, "<GS>"))}</code></td>` +
+    `<td class="wrap">${esc(r.reason)}</td></tr>`);
   document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
     b.disabled = true;
     const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});

@@ -150,3 +150,12 @@ def test_the_audit_log_is_append_only(station, world, h):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             station._conn.execute(sql)
     assert station.supervisor_overview()["audit"] == [entry]
+
+
+def test_a_bad_barcode_is_kept_for_review_in_the_overview(station, h):
+    h.sign_in(station)
+    station.handle({"action": "scan", "object_id": "SO-10009"})
+    answer = station.handle({"action": "scan", "object_id": "0107032069804989\x1d10LOT"})  # wrong check digit
+    assert answer["code"] == "bad_barcode" and "<GS>" in answer["message"]
+    [row] = station.supervisor_overview()["rejected_input"]
+    assert row["raw"] == "0107032069804989\x1d10LOT" and "check digit" in row["reason"].lower()
