@@ -25,6 +25,7 @@ log = logging.getLogger("packgate.agent")
 
 
 class Agent:
+    STATUS_EVERY_S = 2.0
     def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
@@ -81,6 +82,16 @@ class Agent:
             self._timer_wake.wait(min(delay, 60.0))
             self._timer_wake.clear()
 
+    def _status_loop(self) -> None:
+        """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
+        last = None
+        while not self._stop.wait(self.STATUS_EVERY_S):
+            status = self.station.sync_status()
+            summary = (status.get("depth"), status.get("dead"), status.get("online"))
+            if summary != last:
+                self.bus.publish("sync", status)
+                last = summary
+
     def _serve(self) -> None:
         from waitress import create_server
 
@@ -110,7 +121,7 @@ class Agent:
             self.station.camera = self.devices.camera
         self.worker.start()
         for target, name in ((self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                             (self._serve, "web")):
+                             (self._status_loop, "status"), (self._serve, "web")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)

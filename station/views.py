@@ -72,6 +72,8 @@ class StationViews:
             status = self.outbox.status(self._conn)
         except Exception as exc:  # noqa: BLE001 - a status read never breaks the page
             return {"error": str(exc)}
+        reference = status.get("reference") or {}
+        status["online"] = not status.get("consecutive_failures") and not reference.get("last_error")
         return status
 
     @locked

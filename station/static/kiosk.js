@@ -98,10 +98,15 @@ function renderSession(state) {
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
   document.getElementById("btn-sign-out").disabled = !state.operator;
+  renderSync(state.sync);
+}
+
+function renderSync(s) {
   const sync = document.getElementById("sync");
-  const s = state.sync || {};
+  s = s || {};
   sync.textContent = `${s.depth || 0} ${t("queue")}` + (s.dead ? ` · ${s.dead} ${t("dead")}` : "") + (s.online === false ? ` · ${t("offline")}` : "");
   sync.className = "pill" + (s.dead ? " dead" : s.online === false ? " offline" : "");
+  sync.dataset.online = s.online === false ? "0" : "1";
 }
 
 function renderPriority(orders) {
@@ -182,6 +187,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state: (s) => { const first = !gotFirstState; gotFirstState = true; render(s, first); },
     scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
     verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
+    sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
   });
   document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });

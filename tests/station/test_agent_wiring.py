@@ -116,3 +116,38 @@ def test_retry_backoff_comes_from_the_configuration(tmp_path, upstream_url):
         assert agent.worker.batch_size == 7
     finally:
         agent.stop()
+
+
+def test_pages_are_told_when_upstream_goes_away_and_comes_back(tmp_path):
+    """The sync pill: a real upstream, stopped and started again on the same port, seen through the event bus."""
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "upstream.db", seed_demo=True)
+    port = int(url.rsplit(":", 1)[1])
+    agent = Agent(config(tmp_path, url, **{"upstream.refresh_s": 0.2, "upstream.backoff_base_s": 0.1,
+                                            "upstream.backoff_cap_s": 0.2}), start_devices=False)
+    agent.STATUS_EVERY_S = 0.1
+    events = agent.bus.subscribe()
+
+    def wait_for_sync(predicate, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                kind, data = events.get(timeout=0.1)
+            except Exception:  # noqa: BLE001 - queue.Empty
+                continue
+            if kind == "sync" and predicate(data):
+                return data
+        raise AssertionError("no matching sync event")
+
+    try:
+        agent.start()
+        assert wait_for_sync(lambda s: s["online"] is True)
+        stop()
+        agent.station.handle({"action": "badge", "object_id": "04A1B2C3D4E5F6"})  # something to send
+        agent.worker.wake()
+        offline = wait_for_sync(lambda s: s["online"] is False)
+        assert offline["depth"] >= 1
+        _, stop = start_in_thread("127.0.0.1", port, tmp_path / "upstream.db")
+        assert wait_for_sync(lambda s: s["online"] is True and s["depth"] == 0)
+    finally:
+        agent.stop()
+        stop()
