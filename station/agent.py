@@ -133,7 +133,6 @@ class Agent:
         self._stop.set()
         self._timer_wake.set()
         self.bus.close()
-        self.bus.publish("shutdown", {"station": self.station.id})  # wakes open event streams so they end now
         for thread in self._threads:
             thread.join(3.0)
         self.devices.stop()

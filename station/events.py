@@ -43,7 +43,9 @@ class EventBus:
                 self._subscribers.remove(q)
 
     def close(self) -> None:
+        """End every open stream: each gets a last ``shutdown`` event, then its generator returns."""
         self._closed.set()
+        self.publish("shutdown", {})
 
     def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = 15.0) -> Iterator[str]:
         """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats."""
