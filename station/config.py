@@ -92,6 +92,17 @@ def _regex(v: str) -> str | None:
     return None
 
 
+def _scale_profile(v: str) -> str | None:
+    from device.errors import ProfileError
+    from device.profiles import load_profiles
+
+    try:
+        names = sorted(name for name, p in load_profiles().items() if p.kind == "scale")
+    except ProfileError as exc:
+        return f"the firmware profiles cannot be loaded: {exc}"
+    return None if v in names else f"no scale profile named {v!r} (packgate device profiles lists: {', '.join(names)})"
+
+
 def _wedge_format(v: str) -> str | None:
     from device.wedge import PRESETS
 
@@ -121,7 +132,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
     "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
     "scale.enabled": (bool, True, None, "read a serial scale"),
-    "scale.profile": (str, "mettler-mt-sics", None, "firmware profile name (packgate device profiles)"),
+    "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
     "scanner.enabled": (bool, True, None, "read a serial/USB-CDC barcode scanner"),
     "scanner.port": (str, "/dev/ttyACM0", None, "device path or pyserial URL"),

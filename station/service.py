@@ -82,6 +82,7 @@ class Station(PdaDesk, EscalationTimers, StationViews):
             terminal.split(":", 1)[1]: pick.PickSession.from_dict(snapshot)
             for terminal, snapshot in sessions.items() if terminal.startswith("pda:") and snapshot}
         self.override_reason: str | None = None
+        self.parcel_on_scale = False  # the last stable reading had a parcel on it
         self.last_activity: datetime | None = self.clock.now() if self.pack.operator else None
         self.scale: dict = {"connected": False, "status": None, "stable": False, "weight": None, "unit": None,
                             "grams": None}
@@ -153,10 +154,11 @@ class Station(PdaDesk, EscalationTimers, StationViews):
             return
         with self._lock:
             state = self.pack.state
+            was_loaded, self.parcel_on_scale = self.parcel_on_scale, reading.grams >= MIN_PARCEL_G
             try:
-                if state is pk.State.READY_TO_WEIGH and reading.grams >= MIN_PARCEL_G:
+                if state is pk.State.READY_TO_WEIGH and self.parcel_on_scale:
                     self._pack_step(pk.Weigh(reading.grams, True), {"device": self.device_id("scale")})
-                elif state is pk.State.WEIGHED_OK and reading.grams < MIN_PARCEL_G:
+                elif state is pk.State.WEIGHED_OK and was_loaded and not self.parcel_on_scale:  # lifted off
                     self._pack_step(pk.Pack(self._photo()), {"device": self.device_id("scale")})
             except StorageError as exc:
                 self._show(error_answer("storage", f"NOT SAVED: {exc}", f"未保存：{exc}"))
@@ -186,6 +188,10 @@ class Station(PdaDesk, EscalationTimers, StationViews):
             return self._scan_kiosk(interpret(text, self.patterns, source=meta["device"]), meta)
         if action == "weigh":
             grams, stable = payload.get("grams"), payload.get("stable", True)
+            if isinstance(grams, float):
+                return self._show(error_answer("bad_request", f"payload.grams must be a decimal string such as "
+                                               f"\"{grams}\", not a JSON number (floats are not exact)",
+                                               f"payload.grams必须是十进制字符串（如\"{grams}\"），不能是浮点数"))
             if grams is None:
                 grams, stable = self.scale.get("grams"), bool(self.scale.get("stable"))
             try:

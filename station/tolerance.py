@@ -18,7 +18,7 @@ catalog weight makes the expected weight unknown: never a pass, a supervisor mus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
 from station.errors import ConfigError
@@ -167,6 +167,6 @@ def judge(expected_g: Decimal, measured_g: Decimal, config: ToleranceConfig = DE
     allowed = max(expected_g * pct / HUNDRED, config.floor_for(expected_g))
     diff_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), ROUND_HALF_UP) if expected_g else None
     data = dict(expected_g=grams(expected_g), measured_g=grams(measured_g), diff_g=f"{diff.quantize(Decimal('0.1'), ROUND_HALF_UP):+}",
-                diff_pct="-" if diff_pct is None else f"{diff_pct:+}", allowed_g=grams(allowed), pct=str(pct))
+                diff_pct="-" if diff_pct is None else f"{diff_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct))
     code = "weight_ok" if abs(diff) <= allowed else "weight_out_of_tolerance"
     return WeightCheck(expected_g, measured_g, diff, diff_pct, allowed, pct, True, make(code, **data))

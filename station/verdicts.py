@@ -47,6 +47,7 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
                             "请检查商品和包装后重新称重，或请主管审批。"),
     "scan_second_badge": ("A second person taps their badge to confirm.", "请另一位同事刷工牌确认。"),
     "scan_supervisor_badge": ("A supervisor enters a reason and taps their badge.", "请主管填写原因并刷工牌。"),
+    "supervisor_badge_to_approve": ("A supervisor taps their badge to approve.", "请主管刷工牌审批。"),
     "take_older_lot_or_override": ("Put this one back and take the older lot, or a supervisor approves this lot.",
                                    "请放回此件并拿取较早批次，或由主管审批此批次。"),
     "pack": ("Seal the parcel and confirm packed.", "请封箱并确认打包完成。"),
@@ -72,16 +73,16 @@ MESSAGES: dict[str, Text] = {
     "override_reason_required": Text("prompt", "scan_supervisor_badge",
                                      "Supervisor {name}: an approval needs a reason on the screen.",
                                      "主管{name}：审批需要在屏幕上填写原因。"),
-    "not_allowed_now": Text("error", "scan_item", "'{event}' is not possible now (station is {state}).",
-                            "当前状态（{state}）下不能执行“{event}”。"),
-    "override_requested": Text("prompt", "scan_supervisor_badge", "Approval reason noted: {reason}.",
+    "not_allowed_now": Text("error", "scan_item", "{event_text} is not possible now: {state_text}.",
+                            "现在不能{event_text}：{state_text}。"),
+    "override_requested": Text("prompt", "supervisor_badge_to_approve", "Approval reason noted: {reason}.",
                                "已记录审批原因：{reason}。"),
     "wrong_code_here": Text("error", "scan_item", "A {kind} code ({code}) is not expected here.",
                             "此处不应扫描{kind}条码（{code}）。"),
     "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
                         "条码{code}无法使用（{reason}），已保留待核查。"),
     # --- order ---
-    "order_opened": Text("ok", "scan_item", "Order {order_id}: {lines} lines, {units} items.",
+    "order_opened": Text("ok", "scan_item", "Order {order_id}: items {units}, order lines {lines}.",
                          "订单{order_id}：{lines}行，共{units}件。"),
     "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
                           "订单或周转箱{code}未知，请核对标签。"),
@@ -152,7 +153,8 @@ MESSAGES: dict[str, Text] = {
     "weight_overridden": Text("ok", "pack", "Weight approved by {supervisor}: {reason}.",
                               "重量已由{supervisor}审批：{reason}。"),
     "packed": Text("ok", "scan_order", "Order {order_id} packed.", "订单{order_id}打包完成。"),
-    "cancelled": Text("ok", "scan_order", "Order {order_id} cancelled: {reason}.", "订单{order_id}已取消：{reason}。"),
+    "cancelled": Text("ok", "scan_order", "Packing of order {order_id} stopped: {reason}. The order goes back to the queue.",
+                      "订单{order_id}的打包已中止：{reason}。订单回到待处理队列。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
     "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",
@@ -173,6 +175,31 @@ MESSAGES: dict[str, Text] = {
     "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+}
+
+
+# workflow event / state -> (en, zh) for people: "scanning an item is not possible now: the parcel is blocked"
+EVENT_WORDS: dict[str, tuple[str, str]] = {
+    "badge": ("Tapping a badge", "刷工牌"), "open_order": ("Opening an order", "打开订单"),
+    "scan_item": ("Scanning an item", "扫描商品"), "choose_packaging": ("Choosing a box", "选择包装"),
+    "second_badge": ("A second badge", "第二人刷卡"), "fifo_take_older": ("Taking the older lot", "拿取较早批次"),
+    "put_back": ("Putting back", "放回"), "fifo_override": ("Approving a lot", "审批批次"),
+    "weigh": ("Weighing", "称重"), "reweigh": ("Weighing again", "重新称重"),
+    "supervisor_override": ("An override", "主管放行"), "pack": ("Confirming packed", "确认打包"),
+    "cancel": ("Stopping this order", "中止订单"), "sign_out": ("Signing out", "退出登录"),
+    "scan_bin": ("Scanning a bin", "扫描库位"), "scan_tote": ("Scanning the tote", "扫描周转箱"),
+}
+STATE_WORDS: dict[str, tuple[str, str]] = {
+    "idle": ("nobody is signed in", "无人登录"), "signed_in": ("no order is open", "尚未打开订单"),
+    "order_open": ("the order's items are still to scan", "订单商品尚未扫描"),
+    "scanning": ("items are still to scan", "仍有商品待扫描"),
+    "awaiting_fifo_decision": ("a lot decision is waiting", "正在等待批次决定"),
+    "awaiting_second_badge": ("a second badge is waiting", "正在等待第二人刷卡"),
+    "ready_to_weigh": ("the parcel is waiting for the scale", "包裹等待称重"),
+    "blocked": ("the parcel is blocked", "包裹被拦截"), "weighed_ok": ("the parcel is weighed", "包裹已称重"),
+    "packed": ("the order is packed", "订单已打包"), "cancelled": ("the order was stopped", "订单已中止"),
+    "to_bin": ("go to the bin first", "请先前往库位"), "at_bin": ("items of this bin are still to pick", "此库位商品尚未拣完"),
+    "to_tote": ("the tote is still to scan", "尚未扫描周转箱"), "picked": ("the order is picked", "订单已拣完"),
 }
 
 
@@ -205,13 +232,20 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, **
     complete says ``next="choose_packaging"``). Raises KeyError for an unknown code or a missing field.
     """
     text = MESSAGES[code]
+    words_en: dict[str, str] = {}
+    words_zh: dict[str, str] = {}
+    if "event" in data and "state" in data:  # not_allowed_now: say it in words, per language
+        event = EVENT_WORDS.get(data["event"], (data["event"],) * 2)
+        state = STATE_WORDS.get(data["state"], (data["state"],) * 2)
+        words_en = {"event_text": event[0], "state_text": state[0]}
+        words_zh = {"event_text": event[1], "state_text": state[1]}
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]
     hint_en, hint_zh = NEXT_STEPS[next_step]
     return Verdict(status=status, code=code,
-                   message=f"{text.en.format(**data)} {hint_en}",
-                   message_zh=f"{text.zh.format(**data)}{hint_zh}",
+                   message=f"{text.en.format(**data, **words_en)} {hint_en}",
+                   message_zh=f"{text.zh.format(**data, **words_zh)}{hint_zh}",
                    next=next_step, sound=sound, colour=colour, data=dict(data))
 
 
@@ -220,8 +254,9 @@ def fields_of(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def grams(value: Decimal | None) -> str:
-    """A weight for display and for ``data``: grams with one decimal, e.g. ``'1234.5'``."""
+def grams(value: Decimal | None, rounding: str = ROUND_HALF_UP) -> str:
+    """A weight for display and for ``data``: grams with one decimal, e.g. ``'1234.5'`` (an allowed gap is
+    shown rounded down, so a difference shown equal to it passes)."""
     if value is None:
         return "-"
-    return str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return str(value.quantize(Decimal("0.1"), rounding=rounding))

@@ -1,7 +1,7 @@
 """Read-only views of a ``Station``, mixed into it: the kiosk state, health, metrics, the supervisor page."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from station import packing as pk
@@ -36,10 +36,11 @@ class StationViews:
             check = judge(expected_g, expected_g, self.tolerance, self.tolerance.pct_for(sku.category for sku, _ in items)) \
                 if expected_g is not None else None
             if check is not None and check.expected_g is not None and check.allowed_g is not None:
-                expected = {"expected_g": str(check.expected_g.quantize(Decimal("0.1"))),
-                            "allowed_g": str(check.allowed_g.quantize(Decimal("0.1"))),
-                            "low_g": str((check.expected_g - check.allowed_g).quantize(Decimal("0.1"))),
-                            "high_g": str((check.expected_g + check.allowed_g).quantize(Decimal("0.1")))}
+                tenth = Decimal("0.1")  # the shown range is rounded inward: a weight shown inside it passes
+                expected = {"expected_g": str(check.expected_g.quantize(tenth)),
+                            "allowed_g": str(check.allowed_g.quantize(tenth, rounding=ROUND_FLOOR)),
+                            "low_g": str((check.expected_g - check.allowed_g).quantize(tenth, rounding=ROUND_CEILING)),
+                            "high_g": str((check.expected_g + check.allowed_g).quantize(tenth, rounding=ROUND_FLOOR))}
         fifo = None
         if s.pending and s.pending.code in ("fifo_older_lot", "lot_unknown"):
             fifo = {"lot": s.pending.unit.lot, "older_lot": s.pending.older_lot, "older_bin": s.pending.older_bin}

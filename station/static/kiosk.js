@@ -25,8 +25,9 @@ function expectedRange(session) {
   if (session.expected) return session.expected;
   const w = session.weight;
   if (w && w.expected_g != null && w.allowed_g != null) {
-    const e = Number(w.expected_g), a = Number(w.allowed_g);
-    return { expected_g: e.toFixed(1), allowed_g: a.toFixed(1), low_g: (e - a).toFixed(1), high_g: (e + a).toFixed(1) };
+    const e = Number(w.expected_g), a = Number(w.allowed_g);  // rounded inward, like the server's range
+    return { expected_g: e.toFixed(1), allowed_g: (Math.floor(a * 10) / 10).toFixed(1),
+             low_g: (Math.ceil((e - a) * 10) / 10).toFixed(1), high_g: (Math.floor((e + a) * 10) / 10).toFixed(1) };
   }
   return null;
 }

@@ -61,3 +61,8 @@ def test_site_codes_follow_the_configuration(make_station, h):
 def test_bad_device_settings_name_the_key(key, value):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         validate({key: value})
+
+
+def test_an_unknown_scale_profile_is_named_at_config_check():
+    with pytest.raises(ConfigError, match=r"scale\.profile: no scale profile named 'toledo-9999'"):
+        validate({"scale.profile": "toledo-9999"})

@@ -311,7 +311,7 @@ def test_out_of_tolerance_blocks_with_the_difference():
 def test_out_of_tolerance_with_a_stricter_floor_table():
     ctx = replace(CTX, tolerance=ToleranceConfig(floors=FLOOR_TABLES["ounce"]))
     s, v, _ = step(scanned_10001(), Weigh(D("1475"), True), ctx)  # a 250 g tin too many
-    assert s.state is State.BLOCKED and v.data["allowed_g"] == "61.3"
+    assert s.state is State.BLOCKED and v.data["allowed_g"] == "61.2"  # 61.25 shown rounded down
 
 
 def test_reweigh_is_audited_and_can_pass():

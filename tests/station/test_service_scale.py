@@ -6,7 +6,7 @@ runs the whole path: the scale emulator on a pty, ``ScaleReader`` and the statio
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
@@ -127,9 +127,35 @@ def test_the_kiosk_state_shows_the_expected_weight_range_before_weighing(ready, 
     station, expected = ready
     shown = station.state()["session"]["expected"]
     allowed = max(expected * Decimal("0.05"), Decimal("28.35"))  # 5 %, at least the 1 oz floor (ounce table)
-    assert shown == {"expected_g": f"{expected:.1f}", "allowed_g": f"{allowed:.1f}",
-                     "low_g": f"{expected - allowed:.1f}", "high_g": f"{expected + allowed:.1f}"}
+    tenth = Decimal("0.1")  # shown rounded inward: whatever is shown inside the range passes
+    assert shown == {"expected_g": f"{expected:.1f}", "allowed_g": str(allowed.quantize(tenth, ROUND_FLOOR)),
+                     "low_g": str((expected - allowed).quantize(tenth, ROUND_CEILING)),
+                     "high_g": str((expected + allowed).quantize(tenth, ROUND_FLOOR))}
     station.on_reading(reading(expected + allowed + 1))
     assert station.verdict["code"] == "weight_out_of_tolerance"
     assert station.verdict["data"]["allowed_g"] == shown["allowed_g"]  # the range shown is the range judged
     assert station.state()["session"]["expected"] == shown
+
+
+@pytest.mark.parametrize("edge", ["low_g", "high_g"])
+def test_a_weight_shown_at_the_edge_of_the_range_passes(ready, edge):
+    station, _expected = ready
+    shown = station.state()["session"]["expected"]
+    station.on_reading(reading(Decimal(shown[edge])))
+    assert station.verdict["code"] == "weight_ok"
+
+
+def test_a_weight_sent_as_a_json_float_is_refused_and_nothing_is_recorded(ready, h):
+    station, expected = ready
+    before = h.count(station, "sync_outbox")
+    answer = station.handle({"action": "weigh", "payload": {"grams": float(expected), "stable": True}})
+    assert answer["code"] == "bad_request" and "decimal string" in answer["message"]
+    assert h.count(station, "sync_outbox") == before and str(station.pack.state) == "ready_to_weigh"
+
+
+def test_an_api_weighing_does_not_pack_on_an_empty_station_scale(ready, h):
+    station, expected = ready
+    assert station.handle({"action": "weigh", "payload": {"grams": str(expected)}})["code"] == "weight_ok"
+    station.on_reading(reading(Decimal("0")))  # the table's own scale is empty: nothing was lifted off it
+    assert str(station.pack.state) == "weighed_ok"
+    assert station.handle({"action": "pack"})["code"] == "packed"
