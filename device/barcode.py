@@ -62,7 +62,7 @@ class SitePatterns:
     order: str | None = r"^SO-\d+$"
     tote: str | None = r"^T-\d{4}$"
     bin: str | None = r"^[A-Z]-\d{2}-\d{2}$"
-    packaging: str | None = r"^BOX-[A-Z0-9]+$"
+    packaging: str | None = r"^(BOX|BAG)-[A-Z0-9]+$"
     parcel: str | None = r"^PCL-[A-Z0-9]+$"
     _compiled: tuple[tuple[str, re.Pattern[str]], ...] = field(
         default=(), init=False, repr=False, compare=False

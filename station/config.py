@@ -112,7 +112,7 @@ def _wedge_format(v: str) -> str | None:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # The site's own barcodes (device.barcode.SitePatterns): kind -> default regex.
 CODE_KINDS = {"order": r"^SO-\d+$", "tote": r"^T-\d{4}$", "bin": r"^[A-Z]-\d{2}-\d{2}$",
-              "badge": r"^BADGE:(?P<value>.+)$", "packaging": r"^BOX-[A-Z0-9]+$", "parcel": r"^PCL-[A-Z0-9]+$"}
+              "badge": r"^BADGE:(?P<value>.+)$", "packaging": r"^(BOX|BAG)-[A-Z0-9]+$", "parcel": r"^PCL-[A-Z0-9]+$"}
 
 # dotted key: (type, default, check or None, help)
 SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {

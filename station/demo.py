@@ -108,6 +108,8 @@ class DemoDevices:
                 sku = line["sku"]
                 code = self.world.item_code(sku, self.world.good_lot_index(sku))
                 codes.append({"code": _printable(code), "label": f"{order['order_id']}: {sku} {self.world.skus[sku]['name']}"})
+        for sku, index, what in (("SKU-001", -1, "newest tea lot: FIFO prompt"), ("SKU-005", 0, "expired honey lot")):
+            codes.append({"code": _printable(self.world.item_code(sku, index)), "label": f"{sku} {what}"})
         for p in self.world.reference["packaging"]:
             codes.append({"code": p["code"], "label": f"packaging {p['name']}"})
         return {"badges": badges, "codes": codes}

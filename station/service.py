@@ -83,6 +83,7 @@ class Station(PdaDesk, EscalationTimers, StationViews):
             for terminal, snapshot in sessions.items() if terminal.startswith("pda:") and snapshot}
         self.override_reason: str | None = None
         self.parcel_on_scale = False  # the last stable reading had a parcel on it
+        self.last_scan: dict | None = None  # exactly what the last scan at the kiosk was, from any scanner
         self.last_activity: datetime | None = self.clock.now() if self.pack.operator else None
         self.scale: dict = {"connected": False, "status": None, "stable": False, "weight": None, "unit": None,
                             "grams": None}
@@ -227,6 +228,7 @@ class Station(PdaDesk, EscalationTimers, StationViews):
         return answer
 
     def _scan_kiosk(self, scan: Any, meta: dict) -> dict:
+        self.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
         if scan.error and scan.kind == "unknown":
             return self._reject_input(scan.raw, scan.error, meta)
         kind, value = scan.kind, scan.value
@@ -396,4 +398,6 @@ def _validate(body: Any) -> str | None:
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:
     order = getattr(session, "order", None)
-    return order.order_id if order is not None else None
+    if order is not None:
+        return order.order_id
+    return (effect.before or {}).get("order_id")  # e.g. an order abandoned by signing out

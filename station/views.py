@@ -56,6 +56,7 @@ class StationViews:
             "sync": self.sync_status(),
             "devices": self.devices,
             "priority_orders": self._priority_orders(),
+            "last_scan": self.last_scan,
         }
 
     def _priority_orders(self) -> list[dict]:

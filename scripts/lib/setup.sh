@@ -55,7 +55,9 @@ packgate_setup() {
     [[ "${1:-}" == "test" ]] && extras="[test]"
     local digest
     digest="$(sha256sum pyproject.toml | cut -c1-16)${extras}"
-    if [[ ! -f "$stamp" ]] || ! grep -qx -- "$digest" "$stamp"; then
+    # an install with the test extras also serves the demo, so test and demo do not reinstall in turn
+    if [[ ! -f "$stamp" ]] || ! { grep -qxF -- "$digest" "$stamp" ||
+                                   { [[ -z "$extras" ]] && grep -qxF -- "${digest}[test]" "$stamp"; }; }; then
         echo "setup: installing packgate${extras} and its pinned dependencies into .venv"
         .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
         .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"

@@ -119,6 +119,7 @@ function renderPriority(orders) {
 
 function render(state, initial) {
   STATE = state;
+  if (state.last_scan) document.getElementById("last-scan").textContent = state.last_scan.raw;
   renderSession(state);
   renderPriority(state.priority_orders || []);
   renderScale(state.scale);
