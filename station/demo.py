@@ -212,6 +212,7 @@ packgate demo is running.
   PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
   supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
   upstream     {rig.upstream_url}/openapi.json
+  data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
   devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
 Press Ctrl-C to stop.""", flush=True)
     try:

@@ -81,8 +81,10 @@ class StationViews:
     @locked
     def health(self) -> dict:
         sync = self.sync_status()
-        ok = "error" not in sync
-        return {"ok": ok, "station": self.id, "at": isoformat(self.clock.now()), "devices": self.devices,
+        problems = [f"station database: {sync['error']}"] if "error" in sync else []
+        problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
+                     for name, dev in sorted(self.devices.items()) if dev.get("state") in ("disconnected", "retrying")]
+        return {"ok": not problems, "problems": problems, "station": self.id, "at": isoformat(self.clock.now()), "devices": self.devices,
                 "scale": {k: self.scale.get(k) for k in ("connected", "status", "stable")}, "outbox": sync,
                 "reference": self.catalog.cache.status() if hasattr(self.catalog.cache, "status") else None,
                 "session": str(self.pack.state), "open_escalations": len(store.escalations(self._conn))}

@@ -124,3 +124,15 @@ def test_events_stream_starts_with_the_state_then_pushes_verdicts(rig, http):
             if kind == "state" and (data.get("verdict") or {}).get("seq", 0) > seen:
                 break
         assert data["verdict"] == answer  # the kiosk sees exactly the answer the API gave
+
+
+def test_healthz_is_503_and_names_the_device_while_one_is_disconnected(rig):
+    station = rig.agent.station
+    try:
+        station.on_device_state("scale", "disconnected", "/dev/ttyUSB9: no such file")
+        response = requests.get(f"{rig.agent.url}/healthz", timeout=5)
+        assert response.status_code == 503
+        assert response.json()["problems"] == ["scale disconnected: /dev/ttyUSB9: no such file"]
+    finally:
+        station.on_device_state("scale", "connected", None)
+    assert requests.get(f"{rig.agent.url}/healthz", timeout=5).status_code == 200
