@@ -19,6 +19,7 @@ from sync.clock import Clock
 from sync.client import UpstreamClient
 from sync.outbox import Outbox
 from sync.reference import ReferenceCache
+from sync.serving import run_until
 from sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")
@@ -99,17 +100,7 @@ class Agent:
                                      channel_timeout=30, ident="packgate")
         self.port = self._server.effective_port
         self._served.set()
-        server = self._server
-        # waitress's loop in short slices, shut down in this thread: closing the server from another
-        # thread while a page's event stream is open races on its file descriptors
-        while not self._stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
-        server.task_dispatcher.shutdown(timeout=2)
-        for channel in list(server._map.values()):
-            try:
-                channel.close()
-            except OSError:
-                pass
+        run_until(self._server, self._stop)
 
     def start(self) -> "Agent":
         self._served = threading.Event()

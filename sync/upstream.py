@@ -20,6 +20,7 @@ from . import upstream_store as store
 from .clock import Clock, isoformat, parse_iso
 from .db import connect, write_tx
 from .jsonbytes import loads
+from .serving import run_until
 
 log = logging.getLogger(__name__)
 
@@ -176,24 +177,12 @@ def serve(host: str, port: int, db: str | Path, **app_kw) -> None:
         server.close()
 
 
-def _run_until(server, stopped: threading.Event) -> None:
-    """waitress's loop in short slices, so shutdown happens in this thread (no fd races)."""
-    while not stopped.is_set():
-        server.asyncore.loop(timeout=0.05, map=server._map, count=1)
-    server.task_dispatcher.shutdown(timeout=2)
-    for channel in list(server._map.values()):
-        try:
-            channel.close()
-        except OSError:
-            pass
-
-
 def start_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path = "upstream.db",
                     **app_kw) -> tuple[str, Callable[[], None]]:
     """Run the reference upstream in a daemon thread; returns ``(base_url, stop)``."""
     server = _server(host, port, db, **app_kw)
     stopped = threading.Event()
-    thread = threading.Thread(target=_run_until, args=(server, stopped), name="packgate-upstream", daemon=True)
+    thread = threading.Thread(target=run_until, args=(server, stopped), name="packgate-upstream", daemon=True)
     thread.start()
 
     def stop() -> None:
