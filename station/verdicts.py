@@ -153,8 +153,8 @@ MESSAGES: dict[str, Text] = {
     "weight_overridden": Text("ok", "pack", "Weight approved by {supervisor}: {reason}.",
                               "重量已由{supervisor}审批：{reason}。"),
     "packed": Text("ok", "scan_order", "Order {order_id} packed.", "订单{order_id}打包完成。"),
-    "cancelled": Text("ok", "scan_order", "Packing of order {order_id} stopped: {reason}. The order goes back to the queue.",
-                      "订单{order_id}的打包已中止：{reason}。订单回到待处理队列。"),
+    "cancelled": Text("ok", "scan_order", "Packing of {order_id} stopped ({reason}); it is back in the queue.",
+                      "订单{order_id}已中止打包（{reason}），已回到队列。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
     "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",

@@ -6,7 +6,7 @@ const I18N = {
     tap_badge: "Tap your badge", signed_in_as: "Signed in", order: "Order", tote: "Tote", packaging: "Box",
     sku: "SKU", item: "Item", scanned: "Scanned", scale: "Scale", expected: "Expected", allowed: "allowed",
     stable: "stable", moving: "moving…", disconnected: "scale disconnected", scan_here: "Scan or type a code, then Enter",
-    send: "Send", reweigh: "Re-weigh", cancel: "Stop this order", sign_out: "Sign out", take_older: "Take older lot",
+    send: "Send", reweigh: "Re-weigh", cancel: "Stop order", sign_out: "Sign out", take_older: "Take older lot",
     put_back: "Put back", confirm_packed: "Packed ✓", last_scan: "Last scan", priority_orders: "Priority — picked and waiting to be packed",
     ready: "Ready", queue: "to sync", offline: "upstream offline", dead: "dead letters",
     no_order: "Scan an order or tote", demo_devices: "Demo devices (bytes go through the emulators)",

@@ -220,7 +220,7 @@ def test_fifo_prompt_take_older_then_cancel(kiosk: Page, rig) -> None:
     expect(dialog.locator(".dlg-title")).to_have_text("Cancel this order: why?")
     dialog.locator("input").fill("customer called")
     dialog.get_by_role("button", name="Confirm").click()
-    expect_verdict(page, "ok", "cancelled", "Packing of order SO-10001 stopped: customer called.")
+    expect_verdict(page, "ok", "cancelled", "Packing of SO-10001 stopped (customer called); it is back in the queue.")
 
 
 def test_slow_hand_typing_is_not_cut_short(kiosk: Page, rig) -> None:
