@@ -58,8 +58,7 @@ class StationCatalog:
         code = code.strip()
         row = self.cache.get_order(code)
         if row is None:
-            by_tote = getattr(self.cache, "order_by_tote", None)
-            row = by_tote(code) if by_tote else next((o for o in self.cache.list_orders() if o.get("tote") == code), None)
+            row = self.cache.order_by_tote(code)
         order = self._build(Order, row)
         return self.with_local_state(order) if order else None
 

@@ -261,10 +261,8 @@ class Station(PdaDesk, EscalationTimers, StationViews):
 
     # ------------------------------------------------------------------ packing
     def _pack_context(self) -> pk.PackContext:
-        serials = store.packed_serials(self._conn)
         return pk.PackContext(catalog=self.catalog, today=self.clock.now().date(), tolerance=self.tolerance,
-                              lot_policy=self.lot_policy,
-                              packed_serials=frozenset(pk.serial_key(s, n) for s, n in serials))
+                              lot_policy=self.lot_policy, packed_serials=store.PackedSerials(self._conn))
 
     def _pack_step(self, event: Any, meta: dict) -> dict:
         before = self.pack

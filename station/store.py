@@ -90,8 +90,19 @@ def list_orders(conn: sqlite3.Connection, statuses: Iterable[str] | None = None)
     return [dict(r) for r in rows]
 
 
-def packed_serials(conn: sqlite3.Connection) -> set[tuple[str, str]]:
-    return {(r["sku"], r["serial"]) for r in conn.execute("SELECT sku, serial FROM packed_serials")}
+class PackedSerials:
+    """``serial_key`` strings ("SKU:serial") already packed at this station, looked up one at a time
+    (the table grows all shift; a scan must not read all of it)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str) or ":" not in key:
+            return False
+        sku, serial = key.split(":", 1)
+        return self.conn.execute("SELECT 1 FROM packed_serials WHERE sku = ? AND serial = ?",
+                                 (sku, serial)).fetchone() is not None
 
 
 def add_packed_serials(conn: sqlite3.Connection, order_id: str, serials: Iterable[tuple[str, str]], at: str) -> None:

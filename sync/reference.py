@@ -119,6 +119,10 @@ class ReferenceCache:
             lots.sort(key=lambda l: (l.get("produced") or "", l["lot"]))
         return lots
 
+    def order_by_tote(self, tote: str, conn: sqlite3.Connection | None = None) -> dict | None:
+        return self._one("SELECT data FROM ref_orders WHERE json_extract(data, '$.tote') = ? ORDER BY order_id LIMIT 1",
+                         (tote,), conn)
+
     def list_lots(self, conn: sqlite3.Connection | None = None) -> list[dict]:
         """Every lot (e.g. the supervisor's near-expiry list), by SKU then lot."""
         return self._many("SELECT data FROM ref_lots ORDER BY sku, lot", (), conn)

@@ -48,6 +48,7 @@ STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS ref_orders (order_id TEXT PRIMARY KEY, status TEXT, priority INTEGER,
         data TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS ref_orders_status ON ref_orders (status)",
+    "CREATE INDEX IF NOT EXISTS ref_orders_tote ON ref_orders (json_extract(data, '$.tote'))",
 )
 
 

@@ -159,3 +159,19 @@ def test_an_api_weighing_does_not_pack_on_an_empty_station_scale(ready, h):
     station.on_reading(reading(Decimal("0")))  # the table's own scale is empty: nothing was lifted off it
     assert str(station.pack.state) == "weighed_ok"
     assert station.handle({"action": "pack"})["code"] == "packed"
+
+
+def test_a_serial_packed_in_one_order_is_refused_in_the_next(station, world, h):
+    h.sign_in(station)
+    assert station.handle({"action": "scan", "object_id": "T-0009"})["code"] == "order_opened"  # opened by its tote
+    assert station.pack.order.order_id == "SO-10009"
+    station.handle({"action": "scan", "object_id": h.item(world, "SKU-007")})
+    station.handle({"action": "scan", "object_id": h.item(world, "SKU-025", serial="SN-9")})
+    station.on_reading(reading(world.expected_g("SO-10009")))
+    station.on_reading(reading(Decimal("0")))
+    assert str(station.pack.state) == "packed"
+    station.handle({"action": "scan", "object_id": "SO-10002"})
+    again = station.handle({"action": "scan", "object_id": h.item(world, "SKU-025", serial="SN-9")})
+    assert again["code"] == "serial_already_packed"
+    assert station.handle({"action": "scan", "object_id": h.item(world, "SKU-025", serial="SN-10")})["code"] == \
+        "item_accepted"
