@@ -60,7 +60,3 @@ class Reading:
 def to_grams(weight: Decimal, unit: str) -> Decimal | None:
     factor = GRAMS_PER_UNIT.get(unit.lower())
     return None if factor is None else weight * factor
-
-
-def error_reading(raw: bytes, reason: str) -> Reading:
-    return Reading(Status.ERROR, False, None, None, None, raw, reason)

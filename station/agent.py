@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from pathlib import Path
 from typing import Any
 
 from station.config import Config
@@ -153,7 +152,3 @@ def run_agent(cfg: Config) -> int:
         log.info("stopping")
         agent.stop()
     return 0
-
-
-def data_path(cfg: Config, name: str) -> Path:
-    return cfg.data_dir / name

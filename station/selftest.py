@@ -79,6 +79,7 @@ class WebhookReceiver:
 class Walk:
     rig: DemoRig
     clock: OffsetClock
+    hooks: WebhookReceiver
     out: Callable[[str], None] = print
     results: list[tuple[str, bool, str]] = field(default_factory=list)
 
@@ -233,7 +234,7 @@ class Walk:
         self.record("picker signs in on the PDA (badge code + PIN)", login.get("status") == "ok", login.get("message", ""))
         picked = self._pick("SO-10012")
         self.record("PDA picks SO-10012 bin by bin into its tote", picked, "order_picked" if picked else "pick failed")
-        hooks = self.rig_hooks
+        hooks = self.hooks
         self.clock.advance(12 * 60 - 1)
         self.rig.agent._wake()
         time.sleep(0.5)
@@ -310,8 +311,7 @@ def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) ->
     hooks = WebhookReceiver()
     rig = build_rig(port=0, upstream_port=0, data_dir=data_dir, clock=clock,
                     overrides={"escalation.notify": [hooks.url], "upstream.refresh_s": 5.0})
-    walk = Walk(rig, clock, out)
-    walk.rig_hooks = hooks  # type: ignore[attr-defined]
+    walk = Walk(rig, clock, hooks, out)
     try:
         ok = walk.run()
     except Exception as exc:  # noqa: BLE001 - report, never hang

@@ -92,10 +92,13 @@ class Station(PdaDesk, EscalationTimers, StationViews):
         self.verdict_seq = 0
         self.counters: dict[str, int] = {}
         self._failed_logins: dict[str, list[float]] = {}
-        self.device_id = lambda name: f"{self.id}-{name}"
 
 
     # ------------------------------------------------------------------ public entry points
+    def device_id(self, name: str) -> str:
+        """The id a device of this station is recorded under, e.g. ST01-scale."""
+        return f"{self.id}-{name}"
+
     def info(self) -> dict:
         return {"id": self.id, "name": self.cfg["station.name"], "language": self.cfg["station.language"]}
 

@@ -6,7 +6,6 @@ streams from its ``EventBus``.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -205,7 +204,3 @@ def load_secret(data_dir: Path) -> bytes:
     path.write_bytes(key)
     path.chmod(0o600)
     return key
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, default=str)
