@@ -32,8 +32,8 @@ from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.sscc import Sscc
 
-from device import aim
-from device.errors import ProfileError
+from packgate.device import aim
+from packgate.device.errors import ProfileError
 
 GS = "\x1d"
 # Only these are trimmed from the ends of a scan: never str.strip() with no argument, because

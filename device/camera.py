@@ -24,11 +24,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from device.barcode import Scan, SitePatterns, interpret
-from device.decoders import Decoder, make_decoder
-from device.errors import ReaderError
-from device.reader_thread import ReaderThread, call_safely
-from device.transport import Backoff
+from packgate.device.barcode import Scan, SitePatterns, interpret
+from packgate.device.decoders import Decoder, make_decoder
+from packgate.device.errors import ReaderError
+from packgate.device.reader_thread import ReaderThread, call_safely
+from packgate.device.transport import Backoff
 
 
 def parse_source(source: str | int) -> str | int:

@@ -15,7 +15,7 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
-from device.errors import ProfileError
+from packgate.device.errors import ProfileError
 
 # Our format names -> zxing-cpp format attribute name / pyzbar symbol name (None: unsupported).
 FORMATS: dict[str, tuple[str, str | None]] = {

@@ -10,7 +10,7 @@ With ``mask_7bit`` every byte is ANDed with 0x7F first (7-bit protocols read as 
 """
 from __future__ import annotations
 
-from device.profiles import FramingSpec
+from packgate.device.profiles import FramingSpec
 
 _MASK7 = bytes(b & 0x7F for b in range(256))
 

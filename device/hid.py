@@ -18,11 +18,11 @@ import dataclasses
 import select
 from typing import Callable, Iterable
 
-from device.barcode import Scan, SitePatterns, interpret
-from device.errors import PortError, ProfileError
-from device.keymaps import CTRL_KEYS, LAYOUTS, MODIFIERS
-from device.reader_thread import ReaderThread, call_safely
-from device.transport import Backoff
+from packgate.device.barcode import Scan, SitePatterns, interpret
+from packgate.device.errors import PortError, ProfileError
+from packgate.device.keymaps import CTRL_KEYS, LAYOUTS, MODIFIERS
+from packgate.device.reader_thread import ReaderThread, call_safely
+from packgate.device.transport import Backoff
 
 try:  # evdev is Linux-only
     import evdev

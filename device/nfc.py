@@ -21,9 +21,9 @@ from typing import Callable
 import nfc
 import nfc.clf
 
-from device.errors import ReaderError
-from device.reader_thread import ReaderThread, call_safely
-from device.transport import Backoff
+from packgate.device.errors import ReaderError
+from packgate.device.reader_thread import ReaderThread, call_safely
+from packgate.device.transport import Backoff
 
 
 ALL_TARGETS = ("106A", "106B", "212F")

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from device.errors import ProfileError
+from packgate.device.errors import ProfileError
 
 COMMON_REQUIRED = ("name", "kind", "vendor", "notes", "models")
 SCALE_SECTIONS = ("serial", "poll", "framing", "parser")
@@ -262,7 +262,7 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
     emulator = _emulator(where, doc.get("emulator", {}), poll)
     parser = doc["parser"]
     parser_kind = where.get(parser, "kind", str, "parser")
-    from device.parsers import build_codec  # local import: parsers import profiles' helpers
+    from packgate.device.parsers import build_codec  # local import: parsers import profiles' helpers
 
     codec = build_codec(parser_kind, _freeze(parser), emulator.encode, serial, where)
     return Profile(serial=serial, poll=poll, framing=framing, parser_kind=parser_kind, parser=_freeze(parser),

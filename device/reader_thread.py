@@ -20,10 +20,10 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from device.errors import ReaderError
+from packgate.device.errors import ReaderError
 
 if TYPE_CHECKING:  # device.transport imports this module
-    from device.transport import Backoff
+    from packgate.device.transport import Backoff
 
 log = logging.getLogger(__name__)
 

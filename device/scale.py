@@ -23,11 +23,11 @@ from typing import Callable
 
 import serial
 
-from device.framing import Framer
-from device.profiles import Profile
-from device.reading import Reading, Status
-from device.reader_thread import call_safely
-from device.transport import Backoff, PortWorker
+from packgate.device.framing import Framer
+from packgate.device.profiles import Profile
+from packgate.device.reading import Reading, Status
+from packgate.device.reader_thread import call_safely
+from packgate.device.transport import Backoff, PortWorker
 
 
 class StabilityTracker:

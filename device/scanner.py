@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from device.barcode import Scan, SitePatterns, decode_bytes, interpret
-from device.errors import ReaderError
-from device.reader_thread import call_safely
-from device.transport import Backoff, PortWorker
+from packgate.device.barcode import Scan, SitePatterns, decode_bytes, interpret
+from packgate.device.errors import ReaderError
+from packgate.device.reader_thread import call_safely
+from packgate.device.transport import Backoff, PortWorker
 
 
 SUFFIXES: dict[str, bytes] = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n", "TAB": b"\t", "none": b""}

@@ -24,8 +24,8 @@ from typing import Callable
 
 import serial
 
-from device.errors import PortError
-from device.reader_thread import ReaderThread, StateCallback
+from packgate.device.errors import PortError
+from packgate.device.reader_thread import ReaderThread, StateCallback
 
 try:  # a pty may refuse word size/parity with termios.error (not an OSError)
     import termios

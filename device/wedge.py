@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from device.errors import FrameError, ProfileError
+from packgate.device.errors import FrameError, ProfileError
 
 ENCODINGS = ("hex", "dec", "split")
 _TRIM = " \r\n\t\x00"
@@ -194,7 +194,7 @@ class WedgeBadgeReader:
 
     def __init__(self, device: str, on_badge, fmt: WedgeFormat | str | None = None, *, layout: str = "us",
                  on_error=None, **reader_kw):
-        from device.hid import HidReader
+        from packgate.device.hid import HidReader
 
         self.fmt = _fmt(fmt)
         self.on_badge = on_badge

@@ -16,11 +16,7 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 TITLE = "Scanner latency and camera decode time"
 COLUMNS = ["bench", "case", "backend", "symbology", "n", "p50_ms", "p99_ms", "mean_ms", "note"]
@@ -49,8 +45,8 @@ def _row(bench, case, backend, symbology, samples_s, note="") -> dict:
 
 
 def bench_scan_latency(n: int = 500, suffix: str = "CR", inter_char_timeout: float = 0.02) -> dict:
-    from device.emulators.scanner import ScannerEmulator
-    from device.scanner import SerialScanner
+    from packgate.device.emulators.scanner import ScannerEmulator
+    from packgate.device.scanner import SerialScanner
 
     got = threading.Event()
     arrived: list[float] = []
@@ -88,8 +84,8 @@ def bench_scan_latency(n: int = 500, suffix: str = "CR", inter_char_timeout: flo
 
 
 def bench_wedge_decode(n: int = 500) -> dict:
-    from device.emulators.hid import keystrokes
-    from device.hid import HidScanner
+    from packgate.device.emulators.hid import keystrokes
+    from packgate.device.hid import HidScanner
 
     events = keystrokes("]C1" + SCAN_TEXT, "de")
     scans = []
@@ -105,8 +101,8 @@ def bench_wedge_decode(n: int = 500) -> dict:
 
 
 def bench_camera(frames: int = 30, size=(1280, 720)) -> list[dict]:
-    from device.decoders import PyzbarDecoder, ZxingDecoder
-    from device.emulators.camera import render_frame
+    from packgate.device.decoders import PyzbarDecoder, ZxingDecoder
+    from packgate.device.emulators.camera import render_frame
 
     rows = []
     for label, code, fmt in CAMERA_CODES:

@@ -5,17 +5,17 @@ import hmac
 import logging
 from typing import Any
 
-from device.barcode import interpret
-from station import packing as pk
-from station import picking as pick
-from station import store
-from station.answers import error_answer
-from station.locking import locked
-from station.models import Role
-from station.privacy import mask_record
-from station.verdicts import make
-from sync.clock import isoformat
-from sync.db import write_tx
+from packgate.device.barcode import interpret
+from packgate.station.core import packing as pk
+from packgate.station.core import picking as pick
+from packgate.station import store
+from packgate.station.core.answers import error_answer
+from packgate.station.locking import locked
+from packgate.station.core.models import Role
+from packgate.station.core.privacy import mask_record
+from packgate.station.core.verdicts import make
+from packgate.device.clock import isoformat
+from packgate.sync.db import write_tx
 
 log = logging.getLogger("packgate.station")
 

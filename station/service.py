@@ -21,26 +21,26 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from device.barcode import SitePatterns, interpret
-from station import escalation as esc_rules
-from station import packing as pk
-from station import picking as pick
-from station import store
-from station.answers import error_answer
-from station.catalog import StationCatalog
-from station.config import Config
-from station.devices import site_patterns
-from station.effects import AuditEntry, Confirmation, Outcome
-from station.events import EventBus
-from station.models import LotPolicy
-from station.pda import PdaDesk
-from station.timers import EscalationTimers
-from station.tolerance import ToleranceConfig
-from station.verdicts import Verdict, make
-from station.views import StationViews
-from sync.clock import Clock, isoformat
-from sync.db import connect, write_tx
-from sync.errors import StorageError
+from packgate.device.barcode import SitePatterns, interpret
+from packgate.station.core import escalation as esc_rules
+from packgate.station.core import packing as pk
+from packgate.station.core import picking as pick
+from packgate.station import store
+from packgate.station.core.answers import error_answer
+from packgate.station.core.catalog import StationCatalog
+from packgate.station.runtime.config import Config
+from packgate.station.runtime.devices import site_patterns
+from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
+from packgate.station.events import EventBus
+from packgate.station.core.models import LotPolicy
+from packgate.station.pda import PdaDesk
+from packgate.station.timers import EscalationTimers
+from packgate.station.core.tolerance import ToleranceConfig
+from packgate.station.core.verdicts import Verdict, make
+from packgate.station.views import StationViews
+from packgate.device.clock import Clock, isoformat
+from packgate.sync.db import connect, write_tx
+from packgate.sync.errors import StorageError
 
 log = logging.getLogger("packgate.station")
 

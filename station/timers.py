@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from station import escalation as esc_rules
-from station import packing as pk
-from station import store
-from station.answers import error_answer
-from station.models import Role
-from sync.clock import isoformat, parse_iso
-from sync.db import write_tx
+from packgate.station.core import escalation as esc_rules
+from packgate.station.core import packing as pk
+from packgate.station import store
+from packgate.station.core.answers import error_answer
+from packgate.station.core.models import Role
+from packgate.device.clock import isoformat, parse_iso
+from packgate.sync.db import write_tx
 
 log = logging.getLogger("packgate.station")
 

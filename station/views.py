@@ -4,14 +4,14 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from station import packing as pk
-from station import store
-from station.locking import locked
-from station.lots import expiring_within
-from station.models import Role
-from station.privacy import mask_record
-from station.tolerance import expected_weight, judge
-from sync.clock import isoformat, parse_iso
+from packgate.station.core import packing as pk
+from packgate.station import store
+from packgate.station.locking import locked
+from packgate.station.core.lots import expiring_within
+from packgate.station.core.models import Role
+from packgate.station.core.privacy import mask_record
+from packgate.station.core.tolerance import expected_weight, judge
+from packgate.device.clock import isoformat, parse_iso
 
 
 class StationViews:
@@ -91,7 +91,7 @@ class StationViews:
 
     @locked
     def metrics(self) -> str:
-        from sync.metrics import render_prometheus
+        from packgate.sync.metrics import render_prometheus
 
         lines = [render_prometheus(self.sync_status(), {"station": self.id}).rstrip("\n"),
                  "# HELP packgate_verdicts_total Verdicts shown, by status.",

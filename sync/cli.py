@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from .clock import Clock
-from .db import connect
-from .schema import ensure_schema
+from packgate.device.clock import Clock
+from packgate.sync.db import connect
+from packgate.sync.schema import ensure_schema
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
 
@@ -28,7 +28,7 @@ def _station_db(path: str | None) -> str:
 @click.option("--lenient-orders", is_flag=True, help="Accept confirmations for orders upstream does not know.")
 def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool) -> None:
     """Run the reference upstream (the HTTP contract in sync/openapi.json) over SQLite."""
-    from .upstream import serve
+    from packgate.sync.upstream.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"packgate upstream: http://{host}:{port}  db={db_path}  openapi: /openapi.json", err=True)
@@ -55,7 +55,7 @@ def _open(db_path: str | None):
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(db_path: str | None, as_json: bool) -> None:
     """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
-    from .outbox import outbox_status
+    from packgate.sync.outbox import outbox_status
 
     conn = _open(db_path)
     info = outbox_status(conn, Clock().now())
@@ -106,7 +106,7 @@ def dead(db_path: str | None, as_json: bool) -> None:
 @click.option("--db", "db_path", default=None, help="Station database.")
 def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None) -> None:
     """Put dead letters back in the queue after the cause was fixed (same bytes, same key)."""
-    from .outbox import dead_ids, retry_dead
+    from packgate.sync.outbox import dead_ids, retry_dead
 
     if not ids and not retry_all:
         raise click.UsageError("name the confirmation ids to retry, or pass --all")
@@ -126,7 +126,7 @@ def prune(days: float, db_path: str | None) -> None:
     """Delete confirmations upstream acknowledged more than --days ago (pending and dead ones stay)."""
     from datetime import timedelta
 
-    from .outbox import prune_sent
+    from packgate.sync.outbox import prune_sent
 
     conn = _open(db_path)
     click.echo(f"pruned {prune_sent(conn, Clock().now() - timedelta(days=days))} sent confirmation(s)")
@@ -141,8 +141,8 @@ def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | 
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
 
-    from .client import UpstreamClient
-    from .reconcile import reconcile
+    from packgate.sync.client import UpstreamClient
+    from packgate.sync.reconcile import reconcile
 
     conn = _open(db_path)
     now = Clock().now()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
-from .errors import ReadOnlyStorageError, StorageError, StorageFullError, StorageIOError
+from packgate.sync.errors import ReadOnlyStorageError, StorageError, StorageFullError, StorageIOError
 
 BUSY_TIMEOUT_MS = 10_000
 

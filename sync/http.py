@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
-from .errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
+from packgate.sync.errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
 
 MAX_BODY = 64 * 1024 * 1024
 IDLE_REUSE_S = 4.0

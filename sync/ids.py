@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .errors import InvalidConfirmationIdError
+from packgate.sync.errors import InvalidConfirmationIdError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _M = 36

@@ -1,7 +1,7 @@
 """Prometheus text exposition of ``Outbox.status()`` (served by the station on /metrics)."""
 from __future__ import annotations
 
-from .clock import parse_iso
+from packgate.device.clock import parse_iso
 
 # metric name, type, help, how to get the value from the status dict
 METRICS = (

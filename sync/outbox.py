@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from . import crash
-from .clock import Clock, isoformat, parse_iso
-from .db import DbSpec, factory, write_tx
-from .errors import IdempotencyConflictError, NotInTransactionError, OutboxError
-from .ids import check_station, make_id
-from .jsonbytes import dumps, freeze
-from .schema import ensure_schema, get_meta, set_meta
+from packgate.sync import crash
+from packgate.device.clock import Clock, isoformat, parse_iso
+from packgate.sync.db import DbSpec, factory, write_tx
+from packgate.sync.errors import IdempotencyConflictError, NotInTransactionError, OutboxError
+from packgate.sync.ids import check_station, make_id
+from packgate.sync.jsonbytes import dumps, freeze
+from packgate.sync.schema import ensure_schema, get_meta, set_meta
 
 SKEW_WARN_S = 5.0
 STALE_AFTER_S = 900.0

@@ -16,11 +16,11 @@ import sqlite3
 import threading
 from typing import Callable
 
-from .client import UpstreamClient
-from .clock import Clock, isoformat
-from .db import DbSpec, factory, write_tx
-from .errors import SyncError, UpstreamError
-from .schema import ensure_schema, get_meta, set_meta
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import Clock, isoformat
+from packgate.sync.db import DbSpec, factory, write_tx
+from packgate.sync.errors import SyncError, UpstreamError
+from packgate.sync.schema import ensure_schema, get_meta, set_meta
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ import sqlite3
 import threading
 from datetime import timedelta
 
-from . import crash
-from .backoff import Backoff
-from .client import UpstreamClient
-from .clock import Clock, parse_iso
-from .db import DbSpec, factory
-from .errors import PermanentUpstreamError, TransientUpstreamError
-from .outbox import SKEW_WARN_S, Outbox
-from .schema import ensure_schema
+from packgate.sync import crash
+from packgate.sync.backoff import Backoff
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import Clock, parse_iso
+from packgate.sync.db import DbSpec, factory
+from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.outbox import SKEW_WARN_S, Outbox
+from packgate.sync.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ def test_pyproject_pins_every_dependency_and_has_one_entry_point():
     deps = project["dependencies"] + project["optional-dependencies"]["test"]
     unpinned = [d for d in deps if "==" not in d]
     assert not unpinned, f"unpinned dependencies: {unpinned}"
-    assert project["scripts"] == {"packgate": "station.cli:main"}
+    assert project["scripts"] == {"packgate": "packgate.station.runtime.cli:main"}
     assert project["requires-python"] == ">=3.11"
 
 
@@ -27,16 +27,17 @@ def test_wheel_carries_packages_templates_and_profiles(tmp_path):
     profiles = sorted(p.name for p in (ROOT / "firmware-profiles").glob("*.toml"))
     data = "packgate-0.1.0.data/data/share/packgate/firmware-profiles/"
     assert [p for p in profiles if data + p not in names] == []
-    for needed in ("device/parsers/fields.py", "device/emulators/scale.py", "station/templates/kiosk.html",
-                   "station/static/kiosk.js", "sync/openapi.json", "sync/outbox.py"):
+    for needed in ("packgate/device/parsers/fields.py", "packgate/device/emulators/scale.py",
+                   "packgate/station/web/templates/kiosk.html", "packgate/station/web/static/kiosk.js",
+                   "packgate/sync/upstream/openapi.json", "packgate/sync/outbox.py"):
         assert needed in names, needed
 
 
 def test_profiles_dir_falls_back_to_the_installed_data_folder(tmp_path, monkeypatch):
-    from device import profiles
+    from packgate.device import profiles
 
     monkeypatch.delenv("PACKGATE_PROFILES", raising=False)
-    fake_module = tmp_path / "site-packages" / "device" / "profiles.py"
+    fake_module = tmp_path / "site-packages" / "packgate" / "device" / "profiles.py"
     fake_module.parent.mkdir(parents=True)
     monkeypatch.setattr(profiles, "__file__", str(fake_module))
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from station.cli import cli
-from station.config import SCHEMA
+from packgate.station.runtime.cli import cli
+from packgate.station.runtime.config import SCHEMA
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -47,7 +47,7 @@ def test_every_firmware_profile_is_listed():
 def test_the_configuration_example_is_valid():
     import tomllib
 
-    from station.config import _flatten, validate
+    from packgate.station.runtime.config import _flatten, validate
 
     section = README.split("## Configuration (`packgate.toml`)", 1)[1]
     example = section.split("```toml", 1)[1].split("```", 1)[0]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from device.decoders import FORMATS
+from packgate.device.decoders import FORMATS
 
 # GS1 content is given in HRI form "(01)...(10)..." and written with gs1=True (]C1 / ]d2 / ]Q3).
 _SCALES = {"qr": 6, "datamatrix": 8, "aztec": 6, "pdf417": 3}

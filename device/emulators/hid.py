@@ -14,7 +14,7 @@ import time
 
 from evdev import InputEvent, ecodes
 
-from device.keymaps import CTRL_KEYS, LAYOUTS
+from packgate.device.keymaps import CTRL_KEYS, LAYOUTS
 
 _MOD_KEYS = {"shift": "KEY_LEFTSHIFT", "altgr": "KEY_RIGHTALT", "ctrl": "KEY_LEFTCTRL", "alt": "KEY_LEFTALT"}
 

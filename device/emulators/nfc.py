@@ -20,7 +20,7 @@ import time
 import nfc
 import nfc.clf
 
-from device.errors import ReaderError
+from packgate.device.errors import ReaderError
 
 
 class BadgeEmulator:

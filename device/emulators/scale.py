@@ -26,10 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from device.emulators.pty import PtyPair
-from device.parsers.common import EmuState
-from device.profiles import Profile
-from device.reading import GRAMS_PER_UNIT
+from packgate.device.emulators.pty import PtyPair
+from packgate.device.parsers.common import EmuState
+from packgate.device.profiles import Profile
+from packgate.device.reading import GRAMS_PER_UNIT
 
 FAULTS = (None, "garbage", "unplug", "overload", "underload")
 

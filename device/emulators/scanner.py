@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from device.emulators.pty import PtyPair
-from device.scanner import SUFFIXES, suffix_name
+from packgate.device.emulators.pty import PtyPair
+from packgate.device.scanner import SUFFIXES, suffix_name
 
 
 class ScannerEmulator:

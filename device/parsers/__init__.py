@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from device.errors import ProfileError
+from packgate.device.errors import ProfileError
 
 #: parser kind -> (module, class). Add a kind by adding a module and a row here.
 KINDS: dict[str, tuple[str, str]] = {
-    "line-fields": ("device.parsers.fields", "FieldsCodec"),
-    "regex": ("device.parsers.fields", "FieldsCodec"),  # alias
-    "toledo-status-words": ("device.parsers.toledo_words", "ToledoWordsCodec"),
+    "line-fields": ("packgate.device.parsers.fields", "FieldsCodec"),
+    "regex": ("packgate.device.parsers.fields", "FieldsCodec"),  # alias
+    "toledo-status-words": ("packgate.device.parsers.toledo_words", "ToledoWordsCodec"),
 }
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal, InvalidOperation
 from functools import reduce
 from typing import Callable, Iterable
 
-from device.errors import FrameError
-from device.reading import GRAMS_PER_UNIT, Reading, Status, to_grams
+from packgate.device.errors import FrameError
+from packgate.device.reading import GRAMS_PER_UNIT, Reading, Status, to_grams
 
 #: flag names a profile may map tokens or status bits to
 FLAGS = frozenset({"motion", "overload", "underload", "range", "zero", "net", "error", "zero_error", "negative"})

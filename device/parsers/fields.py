@@ -27,11 +27,11 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from device.parsers.common import (
+from packgate.device.parsers.common import (
     CHECKSUM_WIDTH, EmuState, bad_frame, canonical_unit, check_flags, checksum, decode_safely, digits_weight,
     format_checksum, make_reading, parse_checksum, parse_weight, state_flags, weight_vars,
 )
-from device.reading import Decimal, Reading
+from packgate.device.reading import Decimal, Reading
 
 STATES = ("ok", "motion", "overload", "underload", "negative", "zero", "status")
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping
 
-from device.parsers.common import (
+from packgate.device.parsers.common import (
     EmuState, bad_frame, checksum, decode_safely, digits_weight, make_reading, state_flags, weight_vars,
 )
-from device.reading import Reading
+from packgate.device.reading import Reading
 
 DEFAULT_DP = (-2, -1, 0, 1, 2, 3, 4, 5)
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device import aim
-from device.barcode import GS, SitePatterns, interpret
-from device.errors import ProfileError
+from packgate.device import aim
+from packgate.device.barcode import GS, SitePatterns, interpret
+from packgate.device.errors import ProfileError
 
 
 def test_gs1_datamatrix_all_fields():

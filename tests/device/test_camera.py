@@ -8,10 +8,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-from device.camera import CameraScanner, Dedupe, parse_source, save_snapshot
-from device.decoders import PyzbarDecoder, ZxingDecoder, make_decoder
-from device.emulators.camera import render_frame, write_png_sequence, write_video
-from device.errors import ProfileError, ReaderError
+from packgate.device.camera import CameraScanner, Dedupe, parse_source, save_snapshot
+from packgate.device.decoders import PyzbarDecoder, ZxingDecoder, make_decoder
+from packgate.device.emulators.camera import render_frame, write_png_sequence, write_video
+from packgate.device.errors import ProfileError, ReaderError
 
 EAN = ("ean13", "4006381333931")
 GS1_128 = ("code128", "(01)07032069804988(10)ABC123(17)260228", True)

@@ -12,11 +12,11 @@ from evdev import InputEvent, ecodes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.barcode import GS
-from device.emulators.hid import keystrokes
-from device.errors import ProfileError
-from device.hid import HidReader, HidScanner, KeyDecoder
-from device.keymaps import LAYOUTS
+from packgate.device.barcode import GS
+from packgate.device.emulators.hid import keystrokes
+from packgate.device.errors import ProfileError
+from packgate.device.hid import HidReader, HidScanner, KeyDecoder
+from packgate.device.keymaps import LAYOUTS
 
 GS1 = "]C1010703206980498810ABC123" + GS + "17260228"
 

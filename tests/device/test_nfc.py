@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from device.emulators.nfc import BadgeEmulator
-from device.errors import ReaderError
-from device.nfc import BadgeReader, target_uid
+from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.errors import ReaderError
+from packgate.device.nfc import BadgeReader, target_uid
 
 
 def free_udp_port() -> int:

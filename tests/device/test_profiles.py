@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from device.errors import ProfileError
-from device.profiles import Profile, get_profile, load_profiles
+from packgate.device.errors import ProfileError
+from packgate.device.profiles import Profile, get_profile, load_profiles
 
 REQUIRED_NAMES = ["mettler-mt-sics", "toledo-8217", "toledo-continuous", "toledo-continuous-checksum", "nci-brecknell",
                   "cas-22", "cas-18", "and-standard", "ohaus", "yaohua-a9", "yaohua-reversed", "yaohua-a12e-wg"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from device.cli import device
-from device.emulators.scale import ScaleEmulator
-from device.profiles import get_profile
+from packgate.device.cli import device
+from packgate.device.emulators.scale import ScaleEmulator
+from packgate.device.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_probe_finds_the_protocol(emulator):
 
 
 def test_probe_reports_no_match(tmp_path):
-    from device.emulators.pty import PtyPair
+    from packgate.device.emulators.pty import PtyPair
 
     with PtyPair() as silent:
         result, lines = run("probe", "--port", silent.path, "--listen", "0.2", "--reply-timeout", "0.1")
@@ -101,8 +101,8 @@ def test_probe_reports_no_match(tmp_path):
 
 
 def test_emulate_subprocess_prints_where_and_stops_on_sigterm():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "emulate", "--profile", "yaohua-a12e-wg", "--tcp", "0",
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "packgate.device.cli", "emulate", "--profile", "yaohua-a12e-wg", "--tcp", "0",
                              "--weight", "4139", "--stream-interval", "0.02"], stdout=subprocess.PIPE, cwd=ROOT, env=env)
     try:
         info = json.loads(proc.stdout.readline())

@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from device.framing import Framer
-from device.profiles import get_profile
-from device.scale import ScaleReader
+from packgate.device.framing import Framer
+from packgate.device.profiles import get_profile
+from packgate.device.scale import ScaleReader
 
 TOLEDO = bytes.fromhex("022C30203030313233343030303030300D2B")
 

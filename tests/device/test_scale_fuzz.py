@@ -5,11 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from device.framing import Framer
-from device.parsers.common import EmuState
-from device.profiles import load_profiles
-from device.reading import Reading, Status
-from device.scale import ScaleReader
+from packgate.device.framing import Framer
+from packgate.device.parsers.common import EmuState
+from packgate.device.profiles import load_profiles
+from packgate.device.reading import Reading, Status
+from packgate.device.scale import ScaleReader
 
 SCALES = {n: p for n, p in load_profiles(kind="scale").items()}
 NAMES = sorted(SCALES)

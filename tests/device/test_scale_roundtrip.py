@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from device.emulators.scale import ScaleEmulator
-from device.profiles import load_profiles
-from device.reading import GRAMS_PER_UNIT, Status
-from device.scale import ScaleReader
-from device.transport import Backoff
+from packgate.device.emulators.scale import ScaleEmulator
+from packgate.device.profiles import load_profiles
+from packgate.device.reading import GRAMS_PER_UNIT, Status
+from packgate.device.scale import ScaleReader
+from packgate.device.transport import Backoff
 
 SCALES = load_profiles(kind="scale")
 NAMES = sorted(SCALES)

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from device.emulators.pty import PtyPair
-from device.errors import PortError
-from device.transport import Backoff, open_port
+from packgate.device.emulators.pty import PtyPair
+from packgate.device.errors import PortError
+from packgate.device.transport import Backoff, open_port
 
 
 def test_open_port_missing_device_raises_port_error(tmp_path):

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.barcode import GS
-from device.emulators.scanner import ScannerEmulator
-from device.errors import ReaderError
-from device.scanner import Frame, Framer, SerialScanner, suffix_name
-from device.transport import Backoff
+from packgate.device.barcode import GS
+from packgate.device.emulators.scanner import ScannerEmulator
+from packgate.device.errors import ReaderError
+from packgate.device.scanner import Frame, Framer, SerialScanner, suffix_name
+from packgate.device.transport import Backoff
 
 GS1 = "010703206980498810ABC123" + GS + "17260228"
 

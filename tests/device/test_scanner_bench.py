@@ -1,12 +1,14 @@
 """Smoke test of the scanner/camera benchmark section (tiny sample counts)."""
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-import bench_device_inputs as bench  # noqa: E402
+_SPEC = importlib.util.spec_from_file_location(
+    "bench_device_inputs", Path(__file__).resolve().parents[2] / "scripts" / "bench_device_inputs.py")
+assert _SPEC is not None and _SPEC.loader is not None
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
 
 
 def test_scan_latency_row():

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from device.cli import device
-from device.emulators.camera import render_frame, write_video
-from device.emulators.nfc import BadgeEmulator
-from device.emulators.scanner import ScannerEmulator
+from packgate.device.cli import device
+from packgate.device.emulators.camera import render_frame, write_video
+from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.scanner import ScannerEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,11 +77,8 @@ def free_udp_port() -> int:
 
 def test_badge_cli_in_another_process_against_emulator():
     path = f"udp:127.0.0.1:{free_udp_port()}"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    # not `python -m device.cli`: run as __main__, device/cli.py would be a second module and the
-    # subcommands registered by device/cli_inputs.py would land on the other copy of the group
-    launcher = "from device.cli import device; device(prog_name='packgate device')"
-    proc = subprocess.Popen([sys.executable, "-c", launcher, "badge", "--reader", path, "--count", "2",
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "packgate.device.cli", "badge", "--reader", path, "--count", "2",
                              "--timeout", "15"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=ROOT)
     try:

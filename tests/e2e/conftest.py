@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from station.demo import DemoRig, build_rig
-from station.selftest import OffsetClock
+from packgate.station.demo.rig import DemoRig, build_rig
+from packgate.station.demo.selftest import OffsetClock
 
 CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

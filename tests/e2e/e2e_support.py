@@ -9,7 +9,7 @@ from typing import Callable
 import requests
 from playwright.sync_api import Page, expect
 
-from sync import demo_data
+from packgate.sync.upstream import demo_data
 
 BADGES = demo_data.DEMO_BADGES
 PINS = {"picker": "4321", "supervisor": "9876"}

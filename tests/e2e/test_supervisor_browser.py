@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e_support import BADGES, PINS, StationApi, shot, wait_until
-from station.demo import gs1_item
+from packgate.station.demo.rig import gs1_item
 
 pytestmark = pytest.mark.timeout(60)
 

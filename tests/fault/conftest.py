@@ -1,16 +1,12 @@
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from faultproxy import FaultProxy  # noqa: E402
 from faultserver import FaultUpstream  # noqa: E402
 
-from sync.clock import FakeClock  # noqa: E402
-from sync.db import connect  # noqa: E402
-from sync.upstream import start_in_thread  # noqa: E402
+from packgate.device.clock import FakeClock  # noqa: E402
+from packgate.sync.db import connect  # noqa: E402
+from packgate.sync.upstream.server import start_in_thread  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from sync.crashharness import passed, run
+from packgate.sync.crashtest.harness import passed, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,11 +26,11 @@ def test_t1_t2_kill_minus_9_loses_nothing_and_duplicates_nothing(tmp_path):
 
 SIGTERM_STATION = textwrap.dedent("""
     import random, signal, sys
-    from sync.backoff import Backoff
-    from sync.client import UpstreamClient
-    from sync.db import connect, write_tx
-    from sync.outbox import Outbox
-    from sync.worker import OutboxWorker
+    from packgate.sync.backoff import Backoff
+    from packgate.sync.client import UpstreamClient
+    from packgate.sync.db import connect, write_tx
+    from packgate.sync.outbox import Outbox
+    from packgate.sync.worker import OutboxWorker
 
     db = sys.argv[1]
     ob = Outbox(db, "ST01")

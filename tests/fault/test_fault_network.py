@@ -8,12 +8,12 @@ import pytest
 
 from faultproxy import FaultProxy
 from faultserver import http_date
-from sync.client import UpstreamClient
-from sync.clock import parse_iso
-from sync.db import connect, write_tx
-from sync.errors import DeadlineExceededError
-from sync.outbox import Outbox
-from sync.worker import OutboxWorker
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import parse_iso
+from packgate.sync.db import connect, write_tx
+from packgate.sync.errors import DeadlineExceededError
+from packgate.sync.outbox import Outbox
+from packgate.sync.worker import OutboxWorker
 
 
 def setup_station(tmp_path, clock, url, n=1, deadline_s=1.0, batch_size=100):

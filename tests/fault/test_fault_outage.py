@@ -4,12 +4,12 @@ The 100-station retry spread is checked in tests/sync/test_sync_backoff.py; the 
 """
 import random
 
-from sync.backoff import Backoff
-from sync.client import UpstreamClient
-from sync.clock import FakeClock, parse_iso
-from sync.db import connect, write_tx
-from sync.outbox import Outbox
-from sync.worker import OutboxWorker
+from packgate.sync.backoff import Backoff
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import FakeClock, parse_iso
+from packgate.sync.db import connect, write_tx
+from packgate.sync.outbox import Outbox
+from packgate.sync.worker import OutboxWorker
 
 STATIONS, PER_STATION, OUTAGE_S = 4, 250, 24 * 3600  # scripts/bench-sync drains 50,000
 

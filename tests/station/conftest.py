@@ -16,15 +16,15 @@ from typing import Any, Callable
 
 import pytest
 
-from station.config import validate
-from station.demo import DemoWorld, gs1_item
-from station.service import Station
-from sync import demo_data
-from sync.client import UpstreamClient
-from sync.clock import FakeClock
-from sync.outbox import Outbox
-from sync.reference import ReferenceCache
-from sync.upstream import start_in_thread
+from packgate.station.runtime.config import validate
+from packgate.station.demo.rig import DemoWorld, gs1_item
+from packgate.station.service import Station
+from packgate.sync.upstream import demo_data
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import FakeClock
+from packgate.sync.outbox import Outbox
+from packgate.sync.reference import ReferenceCache
+from packgate.sync.upstream.server import start_in_thread
 
 BADGES = demo_data.DEMO_BADGES
 PINS = {"packer": "1234", "packer2": "2468", "picker": "4321", "supervisor": "9876"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from station.models import Catalog
+from packgate.station.core.models import Catalog
 
 TODAY = date(2026, 2, 10)
 

@@ -10,9 +10,9 @@ import time
 import pytest
 import requests
 
-from station.agent import Agent
-from station.config import validate
-from sync.upstream import start_in_thread
+from packgate.station.runtime.agent import Agent
+from packgate.station.runtime.config import validate
+from packgate.sync.upstream.server import start_in_thread
 
 TOKEN = "wms-handheld-token-000000000001"
 

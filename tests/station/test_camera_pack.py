@@ -11,10 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from device.emulators.camera import render_frame, write_video
-from station.demo import build_rig
-from sync import demo_data
-from sync.client import UpstreamClient
+from packgate.device.emulators.camera import render_frame, write_video
+from packgate.station.demo.rig import build_rig
+from packgate.sync.upstream import demo_data
+from packgate.sync.client import UpstreamClient
 
 
 def _wait(predicate, timeout=8.0):

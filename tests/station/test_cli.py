@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from station.cli import cli
-from station.config import load
+from packgate.station.runtime.cli import cli
+from packgate.station.runtime.config import load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def _restore_logging():
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """The installed entry point, as site IT runs it."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "station.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "packgate.station.runtime.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
@@ -78,7 +78,7 @@ def test_config_defaults_load_back_and_check_ok(tmp_path):
 
 
 def test_config_keys_lists_every_key():
-    from station.config import SCHEMA
+    from packgate.station.runtime.config import SCHEMA
 
     result = CliRunner().invoke(cli, ["config", "keys"], obj={})
     listed = {line.split()[0] for line in result.output.splitlines() if line.strip()}

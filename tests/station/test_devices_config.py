@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from device.camera import CameraScanner
-from device.emulators.hid import keystrokes
-from device.hid import HidScanner
-from device.nfc import BadgeReader
-from device.scanner import SerialScanner
-from device.wedge import WedgeBadgeReader
-from station.config import validate
-from station.devices import Devices
-from station.errors import ConfigError
+from packgate.device.camera import CameraScanner
+from packgate.device.emulators.hid import keystrokes
+from packgate.device.hid import HidScanner
+from packgate.device.nfc import BadgeReader
+from packgate.device.scanner import SerialScanner
+from packgate.device.wedge import WedgeBadgeReader
+from packgate.station.runtime.config import validate
+from packgate.station.runtime.devices import Devices
+from packgate.station.errors import ConfigError
 
 
 def _devices(cfg, **callbacks):

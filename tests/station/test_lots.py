@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.lots import (LotCheck, allocate, check_lot, expiring_within, in_use_order, less_taken, merge_lot)
-from station.models import Lot, LotPolicy, Sku
+from packgate.station.core.lots import (LotCheck, allocate, check_lot, expiring_within, in_use_order, less_taken, merge_lot)
+from packgate.station.core.models import Lot, LotPolicy, Sku
 from station_core_data import TODAY, catalog
 
 CAT = catalog()

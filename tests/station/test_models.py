@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from station.errors import ReferenceDataError, StationError
-from station.models import Employee, Lot, LotPolicy, Order, Packaging, Role, Sku, normalise_gtin, parse_grams
+from packgate.station.errors import ReferenceDataError, StationError
+from packgate.station.core.models import Employee, Lot, LotPolicy, Order, Packaging, Role, Sku, normalise_gtin, parse_grams
 from station_core_data import EMPLOYEES, LOTS, ORDERS, PACKAGING, SKUS, catalog
 
 

@@ -1,8 +1,8 @@
 """Masking personal data by role."""
 import pytest
 
-from station.models import Role
-from station.privacy import mask_email, mask_phone, mask_record
+from packgate.station.core.models import Role
+from packgate.station.core.privacy import mask_email, mask_phone, mask_record
 
 
 @pytest.mark.parametrize("phone, masked", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sync.db import connect
+from packgate.sync.db import connect
 
 
 def test_confirmations_are_committed_before_the_answer(station, world, h):
@@ -78,7 +78,7 @@ def test_a_full_disk_is_an_error_verdict_and_the_session_does_not_advance(statio
 
 
 def test_read_only_storage_during_an_automatic_weighing_is_not_a_weight_ok(station, world, h):
-    from device.profiles import get_profile
+    from packgate.device.profiles import get_profile
 
     codec = get_profile("mettler-mt-sics").codec
     h.sign_in(station)

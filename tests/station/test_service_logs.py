@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from station.logs import order_context, setup_logging
+from packgate.station.runtime.logs import order_context, setup_logging
 
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) (\w+)\s+(\S+) station=(\S+) order=(\S+) (.*)$")
 

@@ -10,9 +10,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
-from device.emulators.scale import ScaleEmulator
-from device.profiles import get_profile
-from device.scale import ScaleReader
+from packgate.device.emulators.scale import ScaleEmulator
+from packgate.device.profiles import get_profile
+from packgate.device.scale import ScaleReader
 
 PROFILE = get_profile("mettler-mt-sics")
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from sync import demo_data
+from packgate.sync.upstream import demo_data
 
 
 def _keys(value) -> set[str]:

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.errors import ConfigError
-from station.models import Packaging, Sku
-from station.tolerance import (DEFAULT, FLOOR_TABLES, FloorBand, ToleranceConfig, check_weight, expected_weight,
+from packgate.station.errors import ConfigError
+from packgate.station.core.models import Packaging, Sku
+from packgate.station.core.tolerance import (DEFAULT, FLOOR_TABLES, FloorBand, ToleranceConfig, check_weight, expected_weight,
                                judge)
 
 NO_FLOOR = ToleranceConfig(floors=())

@@ -1,7 +1,7 @@
 """The message tables: every code is complete in both languages and formats."""
 import pytest
 
-from station.verdicts import MESSAGES, NEXT_STEPS, STATUS_STYLE, fields_of, grams, make
+from packgate.station.core.verdicts import MESSAGES, NEXT_STEPS, STATUS_STYLE, fields_of, grams, make
 from decimal import Decimal
 
 

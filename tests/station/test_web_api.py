@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from station.web import create_app
+from packgate.station.web.app import create_app
 
 TOKEN = "handheld-token-0123456789abcdef"
 
@@ -193,7 +193,7 @@ def test_unknown_endpoint_is_a_json_404(api):
 def test_openapi_describes_the_action_api(api):
     doc = api.client.get("/openapi.json").get_json()
     action = doc["paths"]["/api/v1/actions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    from station.service import ACTIONS
+    from packgate.station.service import ACTIONS
 
     assert set(action["properties"]["action"]["enum"]) == set(ACTIONS)
 

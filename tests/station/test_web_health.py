@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from station.demo import build_rig
+from packgate.station.demo.rig import build_rig
 
 SAMPLE = re.compile(r'^(packgate_[a-z_]+)\{([a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*)\} (-?[0-9.e+]+|NaN)$')
 

@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from station.demo import gs1_item
-from station.notify import Notifier
-from station.web import create_app
+from packgate.station.demo.rig import gs1_item
+from packgate.station.runtime.notify import Notifier
+from packgate.station.web.app import create_app
 
 
 class Browser:

@@ -1,9 +1,9 @@
 import pytest
 
-from sync.client import UpstreamClient
-from sync.clock import FakeClock
-from sync.db import connect
-from sync.upstream import start_in_thread
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import FakeClock
+from packgate.sync.db import connect
+from packgate.sync.upstream.server import start_in_thread
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, strategies as st
 
-from sync.backoff import Backoff, parse_retry_after
+from packgate.sync.backoff import Backoff, parse_retry_after
 from email.utils import format_datetime
 
 

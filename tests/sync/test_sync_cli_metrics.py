@@ -3,10 +3,10 @@ import re
 
 from click.testing import CliRunner
 
-from sync.cli import sync, upstream
-from sync.db import connect, write_tx
-from sync.metrics import render_prometheus
-from sync.outbox import Outbox
+from packgate.sync.cli import sync, upstream
+from packgate.sync.db import connect, write_tx
+from packgate.sync.metrics import render_prometheus
+from packgate.sync.outbox import Outbox
 
 
 def make_station(path, dead=1, pending=2):

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from biip.gtin import Gtin
 
-from sync.demo_data import DEMO_BADGES, DEMO_ORDERS, demo_reference, gs1_check_digit
+from packgate.sync.upstream.demo_data import DEMO_BADGES, DEMO_ORDERS, demo_reference, gs1_check_digit
 
 TODAY = date(2026, 1, 5)
 DATA = demo_reference(TODAY)

@@ -5,14 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from sync.clock import FakeClock
-from sync.db import connect, write_tx
-from sync.errors import (IdempotencyConflictError, NotInTransactionError, OutboxError, ReadOnlyStorageError,
+from packgate.device.clock import FakeClock
+from packgate.sync.db import connect, write_tx
+from packgate.sync.errors import (IdempotencyConflictError, NotInTransactionError, OutboxError, ReadOnlyStorageError,
                          StorageError, StorageFullError)
-from sync.ids import is_valid_id
-from sync.outbox import Outbox, outbox_status
-from sync.reference import ReferenceCache
-from sync.worker import OutboxWorker
+from packgate.sync.ids import is_valid_id
+from packgate.sync.outbox import Outbox, outbox_status
+from packgate.sync.reference import ReferenceCache
+from packgate.sync.worker import OutboxWorker
 
 FIELDS = dict(action="pack", object_type="order", object_id="SO-10001", operator="E001", device="ST01-scale",
               location="ST01")

@@ -1,7 +1,7 @@
-from sync.client import UpstreamClient
-from sync.clock import FakeClock
-from sync.demo_data import DEMO_BADGES, DEMO_ORDERS
-from sync.reference import ReferenceCache
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import FakeClock
+from packgate.sync.upstream.demo_data import DEMO_BADGES, DEMO_ORDERS
+from packgate.sync.reference import ReferenceCache
 
 
 def test_full_then_incremental_refresh(station_db, client):
@@ -31,7 +31,7 @@ def test_offline_the_cache_keeps_serving_and_health_says_why(station_db, client)
     assert offline.get_order(DEMO_ORDERS["fifo"])["tote"] == "T-0001"
     assert offline.employee_by_badge(DEMO_BADGES["supervisor"])["role"] == "supervisor"
     assert offline.status()["last_error"]
-    from sync.outbox import Outbox
+    from packgate.sync.outbox import Outbox
     status = Outbox(station_db, "ST01", clock).status()
     assert not status["ok"] and status["reference"]["last_error"]
     ReferenceCache(station_db, client, clock).refresh()

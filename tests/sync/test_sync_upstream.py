@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sync.client import UpstreamClient
-from sync.clock import FakeClock
-from sync.errors import PermanentUpstreamError
-from sync.ids import make_id
-from sync.jsonbytes import dumps
-from sync.upstream import create_upstream_app, openapi_document
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import FakeClock
+from packgate.sync.errors import PermanentUpstreamError
+from packgate.sync.ids import make_id
+from packgate.sync.jsonbytes import dumps
+from packgate.sync.upstream.server import create_upstream_app, openapi_document
 
 TZ = timezone(timedelta(hours=8))
 
@@ -110,7 +110,7 @@ def test_dates_carry_offsets_and_skew_is_measured(client):
 
 
 def test_skew_is_visible_when_the_clocks_disagree(tmp_path):
-    from sync.upstream import start_in_thread
+    from packgate.sync.upstream.server import start_in_thread
 
     ahead = FakeClock(datetime.now(timezone.utc) + timedelta(seconds=42))
     url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "u.db", clock=ahead)

@@ -1,12 +1,12 @@
 import random
 import time
 
-from sync.backoff import Backoff
-from sync.client import UpstreamClient
-from sync.clock import Clock, FakeClock
-from sync.db import connect, write_tx
-from sync.outbox import Outbox
-from sync.worker import OutboxWorker
+from packgate.sync.backoff import Backoff
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import Clock, FakeClock
+from packgate.sync.db import connect, write_tx
+from packgate.sync.outbox import Outbox
+from packgate.sync.worker import OutboxWorker
 
 
 def enqueue_many(ob, conn, n, orders=("SO-10001", "SO-10002", "SO-10003"), action="scan"):
@@ -117,7 +117,7 @@ def test_station_and_worker_write_concurrently(station_db, client):
 def test_reconcile_after_a_drain(station_db, conn, client):
     from datetime import timedelta
 
-    from sync.reconcile import reconcile
+    from packgate.sync.reconcile import reconcile
 
     clock = FakeClock()
     ob = Outbox(station_db, "ST01", clock)
@@ -134,7 +134,7 @@ def test_reconcile_after_a_drain(station_db, conn, client):
 def test_prune_keeps_pending_and_dead_and_the_sequence(station_db, conn, client):
     from datetime import timedelta
 
-    from sync.outbox import prune_sent
+    from packgate.sync.outbox import prune_sent
 
     clock = FakeClock()
     ob = Outbox(station_db, "ST01", clock)

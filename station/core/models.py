@@ -12,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Iterable, Mapping, Protocol
 
-from station.errors import ReferenceDataError
-from sync.clock import isoformat, parse_iso
+from packgate.station.errors import ReferenceDataError
+from packgate.device.clock import isoformat, parse_iso
 
 
 class Role(StrEnum):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from device.barcode import SitePatterns
-from station.config import CODE_KINDS, Config
+from packgate.device.barcode import SitePatterns
+from packgate.station.runtime.config import CODE_KINDS, Config
 
 log = logging.getLogger("packgate.devices")
 
@@ -50,8 +50,8 @@ class Devices:
         return lambda scan: self._on_scan(scan, self.device_ids[name])
 
     def _build_scale(self) -> Any:
-        from device.profiles import get_profile
-        from device.scale import ScaleReader
+        from packgate.device.profiles import get_profile
+        from packgate.device.scale import ScaleReader
 
         return ScaleReader(port=self._ports["scale"], profile=get_profile(self.cfg["scale.profile"]),
                            on_reading=self._on_reading, on_state=self._state("scale"))
@@ -59,11 +59,11 @@ class Devices:
     def _build_scanner(self) -> Any:
         cfg, gs = self.cfg, self.cfg["scanner.gs_substitute"] or None
         if cfg["scanner.kind"] == "hid":
-            from device.hid import HidScanner
+            from packgate.device.hid import HidScanner
 
             return HidScanner(self._ports["scanner"], self._scanned("scanner"), layout=cfg["scanner.layout"],
                               gs_substitute=gs, patterns=self.patterns, on_state=self._state("scanner"))
-        from device.scanner import SerialScanner
+        from packgate.device.scanner import SerialScanner
 
         return SerialScanner(self._ports["scanner"], suffix=cfg["scanner.suffix"], on_scan=self._scanned("scanner"),
                              patterns=self.patterns, gs_substitute=gs, on_state=self._state("scanner"))
@@ -72,19 +72,19 @@ class Devices:
         cfg = self.cfg
         device_id = self.device_ids["badge"]
         if cfg["badge.wedge_format"]:
-            from device.wedge import WedgeBadgeReader
+            from packgate.device.wedge import WedgeBadgeReader
 
             return WedgeBadgeReader(self._ports["badge"], lambda uid: self._on_badge(uid, device_id),
                                     cfg["badge.wedge_format"], layout=cfg["badge.layout"],
                                     on_error=lambda raw, reason: self._on_bad_input(raw, reason, device_id),
                                     on_state=self._state("badge"))
-        from device.nfc import BadgeReader
+        from packgate.device.nfc import BadgeReader
 
         return BadgeReader(self._ports["badge"], on_badge=lambda uid: self._on_badge(uid, device_id),
                            on_state=self._state("badge"))
 
     def _build_camera(self) -> Any:
-        from device.camera import CameraScanner
+        from packgate.device.camera import CameraScanner
 
         return CameraScanner(self._ports["camera"], self._scanned("camera"), decoder=self.cfg["camera.decoder"],
                              patterns=self.patterns, on_state=self._state("camera"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, datetime, timedelta, timezone
 
-from .db import write_tx
+from packgate.sync.db import write_tx
 
 # sku, GTIN without check digit (12 digits -> GTIN-13, 13 digits -> GTIN-14), name, unit weight g (None = no
 # catalog weight), special (second badge), category, lot policy
@@ -157,7 +157,7 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
 
 def seed(conn: sqlite3.Connection, today: date | None = None, now: datetime | None = None) -> int:
     """Load the demo data into a reference-upstream database; returns the new cursor."""
-    from . import upstream_store as store
+    from packgate.sync.upstream import store as store
 
     today = today or date.today()
     now = now or datetime.now(timezone.utc).astimezone()

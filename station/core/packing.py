@@ -26,13 +26,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Callable, Container, Mapping
 
-from station.effects import AuditEntry, Confirmation, Effect, Outcome
-from station.errors import StationError
-from station.lots import check_lot, less_taken
-from station.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
-from station.tolerance import DEFAULT as DEFAULT_TOLERANCE
-from station.tolerance import ToleranceConfig, WeightCheck, check_weight
-from station.verdicts import Verdict, grams, make
+from packgate.station.core.effects import AuditEntry, Confirmation, Effect, Outcome
+from packgate.station.errors import StationError
+from packgate.station.core.lots import check_lot, less_taken
+from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
+from packgate.station.core.tolerance import DEFAULT as DEFAULT_TOLERANCE
+from packgate.station.core.tolerance import ToleranceConfig, WeightCheck, check_weight
+from packgate.station.core.verdicts import Verdict, grams, make
 
 
 class State(StrEnum):

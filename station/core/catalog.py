@@ -11,8 +11,8 @@ import logging
 from dataclasses import replace
 from typing import Any, Callable
 
-from station.errors import ReferenceDataError
-from station.models import Employee, Lot, Order, Packaging, Sku, normalise_gtin
+from packgate.station.errors import ReferenceDataError
+from packgate.station.core.models import Employee, Lot, Order, Packaging, Sku, normalise_gtin
 
 log = logging.getLogger("packgate.catalog")
 

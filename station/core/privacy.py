@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from station.models import Role
+from packgate.station.core.models import Role
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from station.config import SCHEMA, load, render_defaults
-from station.errors import ConfigError
-from station.logs import LEVELS, setup_logging
+from packgate.station.runtime.config import SCHEMA, load, render_defaults
+from packgate.station.errors import ConfigError
+from packgate.station.runtime.logs import LEVELS, setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,7 +58,7 @@ def config_keys() -> None:
 @click.pass_context
 def run(ctx: click.Context, config_file: str | None) -> None:
     """Run the station agent with the devices and upstream named in the configuration."""
-    from station.agent import run_agent
+    from packgate.station.runtime.agent import run_agent
 
     try:
         cfg = load(config_file)
@@ -78,7 +78,7 @@ def run(ctx: click.Context, config_file: str | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data_dir: str | None) -> None:
     """Run the station on emulated devices and a seeded reference upstream, all on 127.0.0.1."""
-    from station.demo import run_demo, run_selftest
+    from packgate.station.demo.demo import run_demo, run_selftest
 
     level = ctx.obj["log_level"] or ("WARNING" if selftest else "INFO")
     setup_logging(level, station="ST01")
@@ -89,8 +89,8 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data
 
 def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
-    from device.cli import device
-    from sync.cli import sync, upstream
+    from packgate.device.cli import device
+    from packgate.sync.cli import sync, upstream
 
     cli.add_command(device)
     cli.add_command(upstream)

@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable
 
 import requests
 
-from station.demo import DemoRig, build_rig, gs1_item
-from sync import demo_data
-from sync.client import UpstreamClient
-from sync.clock import Clock
+from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
+from packgate.sync.upstream import demo_data
+from packgate.sync.client import UpstreamClient
+from packgate.device.clock import Clock
 
 BADGES = demo_data.DEMO_BADGES
 

@@ -1,6 +1,6 @@
 """``packgate device badge`` and ``packgate device scan``: one JSON object per line on stdout.
 
-Imported at the bottom of device/cli.py, which owns the ``device`` click group. States and
+Registered on the ``device`` group of device/cli/group.py. States and
 diagnostics go to stderr as JSON; the exit code is 1 when nothing was read before the timeout.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Callable
 
 import click
 
-from device.cli import device, emit
-from device.errors import DeviceError
+from packgate.device.cli.group import device, emit
+from packgate.device.errors import DeviceError
 
 SUFFIX_CHOICES = ["CR", "LF", "CRLF", "TAB", "none", "auto"]
 
@@ -71,7 +71,7 @@ def _run(reader, counter: _Counter, timeout: float, ends_by_itself: bool = False
 def _patterns(pattern: tuple[str, ...]):
     if not pattern:
         return None
-    from device.barcode import SitePatterns
+    from packgate.device.barcode import SitePatterns
 
     config = {}
     for item in pattern:
@@ -104,7 +104,7 @@ def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, time
 
     try:
         if wedge_format:
-            from device.wedge import WedgeBadgeReader
+            from packgate.device.wedge import WedgeBadgeReader
 
             def on_error(text: str, message: str) -> None:
                 click.echo(json.dumps({"error": message, "typed": text, "at": _now()}), err=True)
@@ -112,7 +112,7 @@ def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, time
             reader = WedgeBadgeReader(path, on_badge, wedge_format, layout=layout, on_error=on_error,
                                       on_state=_on_state)
         else:
-            from device.nfc import BadgeReader
+            from packgate.device.nfc import BadgeReader
 
             reader = BadgeReader(path, on_badge, on_state=_on_state)
     except DeviceError as exc:
@@ -147,7 +147,7 @@ def scan_cmd(port, camera, hid, texts, suffix, inter_char_timeout, baud, gs_subs
     """Print interpreted scans (kind, value, GTIN, lot, dates, ...), one JSON object per scan."""
     patterns = _patterns(pattern)
     if texts:
-        from device.barcode import interpret
+        from packgate.device.barcode import interpret
 
         for text in texts:
             emit(interpret(text, patterns, gs_substitute=gs_substitute).as_dict())
@@ -158,18 +158,18 @@ def scan_cmd(port, camera, hid, texts, suffix, inter_char_timeout, baud, gs_subs
     on_scan = _scan_printer(counter)
     try:
         if port is not None:
-            from device.scanner import SerialScanner
+            from packgate.device.scanner import SerialScanner
 
             reader = SerialScanner(port, suffix=suffix, on_scan=on_scan, inter_char_timeout=inter_char_timeout,
                                    patterns=patterns, gs_substitute=gs_substitute, on_state=_on_state,
                                    serial_settings={"baudrate": baud})
         elif camera is not None:
-            from device.camera import CameraScanner
+            from packgate.device.camera import CameraScanner
 
             reader = CameraScanner(camera, on_scan, decoder=decoder, patterns=patterns, on_state=_on_state,
                                    formats=[f.strip() for f in formats.split(",")] if formats else None)
         else:
-            from device.hid import HidScanner
+            from packgate.device.hid import HidScanner
 
             reader = HidScanner(hid, on_scan, layout=layout, gs_substitute=gs_substitute, patterns=patterns,
                                 on_state=_on_state)

@@ -1,8 +1,4 @@
-"""``packgate device ...``: profiles, decode, read, emulate, probe (scanner/badge commands: device/cli_inputs.py).
-
-Every command prints one JSON object per line on stdout; diagnostics go to stderr.
-Run standalone with ``python -m device.cli``.
-"""
+"""``packgate device`` scale commands: profiles, decode, read, emulate, probe."""
 from __future__ import annotations
 
 import json
@@ -14,14 +10,11 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from device.errors import DeviceError, PortError
-from device.framing import Framer
-from device.profiles import Profile, get_profile, load_profiles
-from device.transport import open_port
-
-
-def emit(obj: dict) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+from packgate.device.cli.group import device, emit, profiles_dir_option
+from packgate.device.errors import DeviceError, PortError
+from packgate.device.framing import Framer
+from packgate.device.profiles import Profile, get_profile, load_profiles
+from packgate.device.transport import open_port
 
 
 def _profile(name: str, path: str | None) -> Profile:
@@ -32,15 +25,6 @@ def _profile(name: str, path: str | None) -> Profile:
     if profile.kind != "scale":
         raise click.UsageError(f"profile {name!r} is a {profile.kind} profile, not a scale")
     return profile
-
-
-profiles_dir_option = click.option("--profiles-dir", type=click.Path(file_okay=False), default=None,
-                                   envvar="PACKGATE_PROFILES", help="Directory of firmware profiles (default: bundled).")
-
-
-@click.group("device")
-def device() -> None:
-    """Scales, scanners and badge readers: inspect profiles, decode bytes, read, emulate, probe."""
 
 
 @device.command("profiles")
@@ -100,7 +84,7 @@ def decode_cmd(profile_name: str, hex_text: str | None, profiles_dir: str | None
 def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_only: bool,
              poll_interval: float | None, profiles_dir: str | None) -> None:
     """Read weights from a scale; one JSON object per reading. Exit 1 if nothing was read."""
-    from device.scale import ScaleReader
+    from packgate.device.scale import ScaleReader
 
     profile = _profile(profile_name, profiles_dir)
     done = threading.Event()
@@ -146,7 +130,7 @@ def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_on
 def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: str | None, grams: str,
                 fault: str | None, stream_interval: float | None, profiles_dir: str | None) -> None:
     """Emulate a scale (real protocol bytes) until Ctrl-C / SIGTERM."""
-    from device.emulators.scale import ScaleEmulator
+    from packgate.device.emulators.scale import ScaleEmulator
 
     if use_pty == (tcp_port is not None):
         raise click.UsageError("give exactly one of --pty or --tcp PORT")
@@ -248,21 +232,3 @@ def probe_cmd(port: str, listen_s: float, reply_timeout: float, only: tuple[str,
     if not found:
         emit({"match": None, "port": port, "hint": "no profile matched: check cable, baud rate and the scale's output mode"})
         raise SystemExit(1)
-
-
-try:  # scanner and badge subcommands live in their own module (another part of the device layer)
-    from device import cli_inputs  # noqa: F401,E402
-except ImportError:  # pragma: no cover - absent until that part lands
-    pass
-
-
-def main() -> None:
-    device(prog_name="packgate device")
-
-
-if __name__ == "__main__":
-    # Run the importable copy of this module, so that device/cli_inputs.py (which imports device.cli)
-    # registers its subcommands on the same group we invoke.
-    from device.cli import main as _main
-
-    _main()

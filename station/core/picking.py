@@ -17,12 +17,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Callable
 
-from station.effects import AuditEntry, Confirmation, Effect, Outcome
-from station.errors import StationError
-from station.lots import allocate, bin_sort_key, check_lot, effective_policy, less_taken
-from station.models import CatalogView, Employee, LotPolicy, Operator, Order, Role
-from station.packing import FifoOverride, FifoTakeOlder, NOT_PACKABLE, PutBack, ScanItem, authorise_override
-from station.verdicts import make
+from packgate.station.core.effects import AuditEntry, Confirmation, Effect, Outcome
+from packgate.station.errors import StationError
+from packgate.station.core.lots import allocate, bin_sort_key, check_lot, effective_policy, less_taken
+from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role
+from packgate.station.core.packing import FifoOverride, FifoTakeOlder, NOT_PACKABLE, PutBack, ScanItem, authorise_override
+from packgate.station.core.verdicts import make
 
 
 @dataclass(frozen=True)

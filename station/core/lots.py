@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Iterable, Mapping
 
-from station.models import Lot, LotPolicy, Sku
-from station.verdicts import Verdict, make
+from packgate.station.core.models import Lot, LotPolicy, Sku
+from packgate.station.core.verdicts import Verdict, make
 
 
 def effective_policy(sku: Sku, site_default: LotPolicy = LotPolicy.FIFO) -> LotPolicy:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
-from station.errors import ConfigError
+from packgate.station.errors import ConfigError
 
 Check = Callable[[Any], str | None]
 
@@ -93,8 +93,8 @@ def _regex(v: str) -> str | None:
 
 
 def _scale_profile(v: str) -> str | None:
-    from device.errors import ProfileError
-    from device.profiles import load_profiles
+    from packgate.device.errors import ProfileError
+    from packgate.device.profiles import load_profiles
 
     try:
         names = sorted(name for name, p in load_profiles().items() if p.kind == "scale")
@@ -104,7 +104,7 @@ def _scale_profile(v: str) -> str | None:
 
 
 def _wedge_format(v: str) -> str | None:
-    from device.wedge import PRESETS
+    from packgate.device.wedge import PRESETS
 
     return None if v == "" or v in PRESETS else f"must be empty (nfcpy reader) or one of {', '.join(PRESETS)} (got {v!r})"
 

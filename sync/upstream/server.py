@@ -16,11 +16,11 @@ from typing import Callable
 
 from flask import Flask, Response, jsonify, request
 
-from . import upstream_store as store
-from .clock import Clock, isoformat, parse_iso
-from .db import connect, write_tx
-from .jsonbytes import loads
-from .serving import run_until
+from packgate.sync.upstream import store as store
+from packgate.device.clock import Clock, isoformat, parse_iso
+from packgate.sync.db import connect, write_tx
+from packgate.sync.jsonbytes import loads
+from packgate.sync.serving import run_until
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ MAX_REF_PAGE = 5000
 
 
 def openapi_document() -> dict:
-    return json.loads(resources.files("sync").joinpath("openapi.json").read_text(encoding="utf-8"))
+    return json.loads(resources.files("packgate.sync.upstream").joinpath("openapi.json").read_text(encoding="utf-8"))
 
 
 def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, strict_orders: bool = True,
@@ -42,7 +42,7 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     try:
         store.ensure_schema(conn)
         if seed_demo:
-            from .demo_data import seed
+            from packgate.sync.upstream.demo_data import seed
             seed(conn, today=today or clock.now().date(), now=clock.now())
     finally:
         conn.close()

@@ -12,12 +12,12 @@ import os
 import sys
 import time
 
-from . import crash
-from .backoff import Backoff
-from .client import UpstreamClient
-from .db import connect, write_tx
-from .outbox import Outbox, outbox_status
-from .worker import OutboxWorker
+from packgate.sync import crash
+from packgate.sync.backoff import Backoff
+from packgate.sync.client import UpstreamClient
+from packgate.sync.db import connect, write_tx
+from packgate.sync.outbox import Outbox, outbox_status
+from packgate.sync.worker import OutboxWorker
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from .crash import POINTS
-from .upstream import start_in_thread
+from packgate.sync.crash import POINTS
+from packgate.sync.upstream.server import start_in_thread
 
 
 def run(workdir: str | Path, *, confirmations: int = 10_000, random_kills: int = 200, per_point: int = 100,
@@ -39,12 +39,12 @@ def run(workdir: str | Path, *, confirmations: int = 10_000, random_kills: int =
     try:
         while True:
             spec = plan.pop() if plan else "finish"
-            env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+            env = dict(os.environ)
             env.pop("PACKGATE_CRASH_AT", None)
             if spec not in (None, "finish"):
                 env["PACKGATE_CRASH_AT"] = spec
                 env["PACKGATE_CRASH_NTH"] = str(rng.randint(1, 3))
-            proc = subprocess.Popen([sys.executable, "-m", "sync.crashproducer", "--db", str(station_db),
+            proc = subprocess.Popen([sys.executable, "-m", "packgate.sync.crashtest.producer", "--db", str(station_db),
                                      "--upstream", base_url, "--ack", str(ack_file), "--target", str(confirmations)],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             report["runs"] += 1

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import AbstractSet, Mapping
 
-from station.errors import ConfigError, StationError
-from sync.clock import isoformat
+from packgate.station.errors import ConfigError, StationError
+from packgate.device.clock import isoformat
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
 
-from station.openapi import OPENAPI
+from packgate.station.web.openapi import OPENAPI
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
-from station.errors import ConfigError
-from station.models import Packaging, Sku
-from station.verdicts import Verdict, grams, make
+from packgate.station.errors import ConfigError
+from packgate.station.core.models import Packaging, Sku
+from packgate.station.core.verdicts import Verdict, grams, make
 
 OUNCE_G = Decimal("28.35")
 POUND_G = Decimal("453.6")

@@ -7,19 +7,19 @@ import signal
 import threading
 from typing import Any
 
-from station.config import Config
-from station.devices import Devices
-from station.events import EventBus
-from station.notify import Notifier
-from station.service import Station
-from station.web import create_app, load_secret
-from sync.backoff import Backoff
-from sync.clock import Clock
-from sync.client import UpstreamClient
-from sync.outbox import Outbox
-from sync.reference import ReferenceCache
-from sync.serving import run_until
-from sync.worker import OutboxWorker
+from packgate.station.runtime.config import Config
+from packgate.station.runtime.devices import Devices
+from packgate.station.events import EventBus
+from packgate.station.runtime.notify import Notifier
+from packgate.station.service import Station
+from packgate.station.web.app import create_app, load_secret
+from packgate.sync.backoff import Backoff
+from packgate.device.clock import Clock
+from packgate.sync.client import UpstreamClient
+from packgate.sync.outbox import Outbox
+from packgate.sync.reference import ReferenceCache
+from packgate.sync.serving import run_until
+from packgate.sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")
 

@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 from biip.gs1_messages import GS1Message
 
-from device.emulators.nfc import BadgeEmulator
-from device.emulators.scale import ScaleEmulator
-from device.emulators.scanner import ScannerEmulator
-from device.profiles import get_profile
-from station.agent import Agent, wait_for_signal
-from station.config import Config, validate
-from sync import demo_data
-from sync.clock import Clock
-from sync.upstream import start_in_thread
+from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.scale import ScaleEmulator
+from packgate.device.emulators.scanner import ScannerEmulator
+from packgate.device.profiles import get_profile
+from packgate.station.runtime.agent import Agent
+from packgate.station.runtime.config import Config, validate
+from packgate.sync.upstream import demo_data
+from packgate.device.clock import Clock
+from packgate.sync.upstream.server import start_in_thread
 
 log = logging.getLogger("packgate.demo")
 
@@ -201,29 +201,3 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup)
-
-
-def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None) -> int:
-    rig = build_rig(port=port, upstream_port=upstream_port, data_dir=data_dir)
-    badges = demo_data.DEMO_BADGES
-    print(f"""
-packgate demo is running.
-  kiosk        {rig.agent.url}/            (use the "demo devices" panel, or type codes into the scan field)
-  PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
-  supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
-  upstream     {rig.upstream_url}/openapi.json
-  data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
-  devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
-Press Ctrl-C to stop.""", flush=True)
-    try:
-        wait_for_signal()
-    finally:
-        print("stopping…", flush=True)
-        rig.stop()
-    return 0
-
-
-def run_selftest(data_dir: str | None = None) -> int:
-    from station.selftest import selftest
-
-    return selftest(data_dir=data_dir)

@@ -1,0 +1,14 @@
+"""``packgate device ...``: one group; scale commands in ``scale``, scanner and badge commands in ``inputs``.
+
+Run standalone with ``python -m packgate.device.cli``.
+"""
+from __future__ import annotations
+
+from packgate.device.cli import inputs, scale
+from packgate.device.cli.group import device
+
+__all__ = ["device", "inputs", "main", "scale"]
+
+
+def main() -> None:
+    device(prog_name="packgate device")

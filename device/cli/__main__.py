@@ -1,0 +1,3 @@
+from packgate.device.cli import main
+
+main()
