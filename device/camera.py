@@ -24,11 +24,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from packgate.device.backoff import Backoff
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.decoders import Decoder, make_decoder
 from packgate.device.errors import ReaderError
 from packgate.device.reader_thread import ReaderThread, call_safely
-from packgate.device.transport import Backoff
 
 
 def parse_source(source: str | int) -> str | int:
@@ -100,7 +100,7 @@ class CameraScanner(ReaderThread):
                  dedupe_s: float = 1.0, patterns: SitePatterns | None = None, every_nth: int = 1,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None,
                  clock: Callable[[], float] = time.monotonic, snapshot_dir: str | os.PathLike | None = None):
-        super().__init__(on_state, backoff or Backoff(base=0.5, cap=10.0))
+        super().__init__(on_state, backoff or Backoff(base_s=0.5, cap_s=10.0))
         self.source = parse_source(source)
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else Path(tempfile.gettempdir()) / "packgate-snapshots"
         self.live = is_live(self.source)

@@ -138,7 +138,7 @@ class PyzbarDecoder:
             missing = [f for f in self.formats if FORMATS[f][1] is None]
             if missing:
                 raise ProfileError(f"pyzbar cannot read {', '.join(missing)}; use the zxing decoder")
-            self._symbols = [getattr(pyzbar.ZBarSymbol, FORMATS[f][1]) for f in self.formats]
+            self._symbols = [getattr(pyzbar.ZBarSymbol, str(FORMATS[f][1])) for f in self.formats]
 
     def supports(self, fmt: str) -> bool:
         return fmt in FORMATS and FORMATS[fmt][1] is not None

@@ -10,12 +10,14 @@ With ``mask_7bit`` every byte is ANDed with 0x7F first (7-bit protocols read as 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from packgate.device.profiles import FramingSpec
 
 _MASK7 = bytes(b & 0x7F for b in range(256))
 
 
-class Framer:
+class ScaleFramer:
     def __init__(self, spec: FramingSpec, mask_7bit: bool = False):
         self.spec = spec
         self.mask_7bit = mask_7bit
@@ -34,7 +36,7 @@ class Framer:
         if self.mask_7bit:
             data = bytes(data).translate(_MASK7)
         self.buf += data
-        frames = []
+        frames: list[Any] = []
         while True:
             frame = self._next()
             if frame is None:

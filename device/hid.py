@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import select
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
+from packgate.device.backoff import Backoff
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.errors import PortError, ProfileError
 from packgate.device.keymaps import CTRL_KEYS, LAYOUTS, MODIFIERS
 from packgate.device.reader_thread import ReaderThread, call_safely
-from packgate.device.transport import Backoff
 
+evdev: Any
+ecodes: Any
 try:  # evdev is Linux-only
     import evdev
     from evdev import ecodes
@@ -41,9 +43,9 @@ def _key_name(code: int) -> str | None:
     if ecodes is None:
         return None
     name = ecodes.KEY.get(code)
-    if isinstance(name, list):  # aliases, e.g. KEY_MUTE/KEY_MIN_INTERESTING
+    if isinstance(name, (list, tuple)):  # aliases, e.g. KEY_MUTE/KEY_MIN_INTERESTING
         name = name[0]
-    return name
+    return None if name is None else str(name)
 
 
 class KeyDecoder:
@@ -164,7 +166,7 @@ def find_device(spec: str) -> str:
 
 def list_keyboards() -> list[dict]:
     """Input devices that have keys, for ``probe``-style listings."""
-    out = []
+    out: list[dict] = []
     if evdev is None:
         return out
     for path in evdev.list_devices():
@@ -191,7 +193,7 @@ class HidReader(ReaderThread):
     def __init__(self, device: str, on_line: Callable[[str], None] | None = None, *, layout: str = "us",
                  terminator: str = "enter", grab: bool = True,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None):
-        super().__init__(on_state, backoff or Backoff(base=0.2, cap=5.0))
+        super().__init__(on_state, backoff or Backoff(base_s=0.2, cap_s=5.0))
         self.device_spec = device
         self.decoder = KeyDecoder(layout, terminator)
         self.on_line = on_line

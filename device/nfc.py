@@ -21,10 +21,9 @@ from typing import Callable
 import nfc
 import nfc.clf
 
+from packgate.device.backoff import Backoff
 from packgate.device.errors import ReaderError
 from packgate.device.reader_thread import ReaderThread, call_safely
-from packgate.device.transport import Backoff
-
 
 ALL_TARGETS = ("106A", "106B", "212F")
 # The udp simulator waits 1 s for an answer per target and sense: poll type A only, so a cycle
@@ -61,7 +60,7 @@ class BadgeReader(ReaderThread):
                  on_state: Callable[[str, str | None], None] | None = None,
                  targets: tuple[str, ...] | None = None, release_s: float = 0.3, poll_interval: float = 0.05,
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic):
-        super().__init__(on_state, backoff or Backoff(base=0.2, cap=5.0))
+        super().__init__(on_state, backoff or Backoff(base_s=0.2, cap_s=5.0))
         self.path = path
         self.on_badge = on_badge
         self.targets = tuple(targets) if targets else (UDP_TARGETS if path.startswith("udp") else ALL_TARGETS)

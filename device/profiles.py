@@ -24,7 +24,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from packgate.device.parsers.common import ScaleCodec
 
 from packgate.device.errors import ProfileError
 
@@ -171,10 +174,10 @@ class Profile:
     stability: StabilitySpec | None = None
     emulator: EmulatorSpec | None = None
     inherits: str | None = None
-    codec: Any = field(default=None, compare=False, repr=False)  # device.parsers codec built from parser + encode
+    codec: ScaleCodec | None = field(default=None, compare=False, repr=False)  # built from parser + encode
 
     def summary(self) -> dict:
-        out = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
                "notes": self.notes, "file": Path(self.source).name}
         if self.serial is not None:
             out["serial"] = self.serial.as_dict()

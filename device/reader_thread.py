@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
+from packgate.device.backoff import Backoff
 from packgate.device.errors import ReaderError
-
-if TYPE_CHECKING:  # device.transport imports this module
-    from packgate.device.transport import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ from typing import Callable
 
 import serial
 
-from packgate.device.framing import Framer
+from packgate.device.backoff import Backoff
+from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import Profile
-from packgate.device.reading import Reading, Status
 from packgate.device.reader_thread import call_safely
-from packgate.device.transport import Backoff, PortWorker
+from packgate.device.reading import Reading, Status
+from packgate.device.transport import PortWorker
 
 
 class StabilityTracker:
@@ -68,7 +69,7 @@ class ScaleReader(PortWorker):
         self.on_reading = on_reading
         self.poll_interval = poll_interval if poll_interval is not None else profile.poll.interval
         self._monotonic = monotonic
-        self.framer = Framer(profile.framing, mask_7bit=profile.serial.seven_bit)
+        self.framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
         st = profile.stability
         self.stability = StabilityTracker(st.repeat, st.promote_motion) if (st.mode == "repeat" or st.promote_motion) else None
         self.latest: Reading | None = None

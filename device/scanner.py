@@ -3,7 +3,7 @@
     s = SerialScanner("/dev/ttyACM0", suffix="CR", on_scan=print)   # or a pty / pyserial URL
     s.start(); ...; s.stop()                                         # stop() returns within 2 s
 
-Framing is a pure object (``Framer``) fed with bytes and a monotonic time, so it is tested and
+Framing is a pure object (``ScanFramer``) fed with bytes and a monotonic time, so it is tested and
 fuzzed without a port. Suffixes: ``CR``, ``LF``, ``CRLF``, ``TAB``, ``none`` (a scan ends after
 ``inter_char_timeout`` seconds of silence) and ``auto`` (CR, LF or CRLF each end a scan: use it
 when you do not know how the scanner is programmed). GS (0x1D) and every other byte inside a
@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from packgate.device.backoff import Backoff
 from packgate.device.barcode import Scan, SitePatterns, decode_bytes, interpret
 from packgate.device.errors import ReaderError
 from packgate.device.reader_thread import call_safely
-from packgate.device.transport import Backoff, PortWorker
-
+from packgate.device.transport import PortWorker
 
 SUFFIXES: dict[str, bytes] = {"CR": b"\r", "LF": b"\n", "CRLF": b"\r\n", "TAB": b"\t", "none": b""}
 SUFFIX_NAMES = (*SUFFIXES, "auto")
@@ -46,7 +46,7 @@ class Frame:
     error: str | None = None
 
 
-class Framer:
+class ScanFramer:
     """Bytes in, complete scans out. Not thread-safe; one per port.
 
     ``feed(data, now)`` returns the frames completed by ``data``; ``poll(now)`` returns frames
@@ -93,7 +93,7 @@ class Framer:
         else:
             self._buf += data
             term = self.terminator
-            while True:
+            while term is not None:
                 i = self._buf.find(term)
                 if i < 0:
                     break
@@ -175,7 +175,7 @@ class SerialScanner(PortWorker):
         # The read timeout bounds how late a silence-terminated scan is seen, and how fast stop() is.
         settings.setdefault("timeout", min(0.1, max(0.005, inter_char_timeout / 2)))
         super().__init__(port, settings, on_state=on_state, backoff=backoff)
-        self.framer = Framer(suffix, inter_char_timeout, stale_timeout)
+        self.framer = ScanFramer(suffix, inter_char_timeout, stale_timeout)
         self.on_scan = on_scan
         self.patterns = patterns
         self.gs_substitute = gs_substitute

@@ -12,18 +12,16 @@ every byte with ``0x7F`` anyway, which is also what makes a 7E1 device read as
 Stable API (also used by the scanner reader):
 
     open_port(url, **serial_settings) -> serial.SerialBase
-    Backoff(base=0.2, cap=10.0, factor=2.0, jitter=True, rand=random.random, sleep=None)
+    Backoff  -- device.backoff: reconnect delays (exponential, full jitter)
     PortWorker  -- a ReaderThread (device.reader_thread): open, serve, report state, back off, reopen
 """
 from __future__ import annotations
 
 import logging
-import random
-import threading
-from typing import Callable
 
 import serial
 
+from packgate.device.backoff import Backoff
 from packgate.device.errors import PortError
 from packgate.device.reader_thread import ReaderThread, StateCallback
 
@@ -87,43 +85,6 @@ def open_port(url: str, **serial_settings) -> serial.SerialBase:
         raise PortError(f"cannot open {url}: {first}") from first
 
 
-class Backoff:
-    """Exponential backoff with optional full jitter (AWS style), bounded by ``cap``.
-
-    ``next_delay()`` returns ``random(0, min(cap, base*factor**n))`` with jitter,
-    else ``min(cap, base*factor**n)``; ``reset()`` after a success. ``wait(stop)``
-    sleeps the next delay (via the injected ``sleep(seconds, stop) -> bool`` if
-    given, else ``stop.wait``) and returns True if ``stop`` was set.
-    """
-
-    def __init__(self, base: float = 0.2, cap: float = 10.0, factor: float = 2.0, jitter: bool = True,
-                 rand: Callable[[], float] = random.random,
-                 sleep: Callable[[float, threading.Event | None], bool] | None = None):
-        if base < 0 or cap < 0 or factor < 1:
-            raise ValueError("backoff needs base >= 0, cap >= 0, factor >= 1")
-        self.base, self.cap, self.factor, self.jitter = base, cap, factor, jitter
-        self._rand = rand
-        self._sleep = sleep
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * (self.factor ** min(self.attempt, 64)))
-        self.attempt += 1
-        return ceiling * self._rand() if self.jitter else ceiling
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-    def wait(self, stop: threading.Event | None = None) -> bool:
-        delay = self.next_delay()
-        if self._sleep is not None:
-            return bool(self._sleep(delay, stop))
-        if stop is None:
-            threading.Event().wait(delay)
-            return False
-        return stop.wait(delay)
-
-
 class PortWorker(ReaderThread):
     """A thread that owns one port: opens it, calls ``serve`` repeatedly, reopens after failures.
 
@@ -138,7 +99,7 @@ class PortWorker(ReaderThread):
 
     def __init__(self, port: str, serial_settings: dict | None = None,
                  on_state: StateCallback | None = None, backoff: Backoff | None = None):
-        super().__init__(on_state, backoff or Backoff(base=0.1, cap=2.0))
+        super().__init__(on_state, backoff or Backoff(base_s=0.1, cap_s=2.0))
         self.port_url = port
         self.serial_settings = dict(serial_settings or {})
         self._port: serial.SerialBase | None = None

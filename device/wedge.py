@@ -155,7 +155,7 @@ def _from_split(body: str, f: WedgeFormat) -> bytes:
     if len(parts) != len(f.groups):
         raise FrameError(f"badge read {body!r}: expected {len(f.groups)} groups separated by {f.separator!r}")
     out = b""
-    for part, size in zip(parts, f.groups):
+    for part, size in zip(parts, f.groups, strict=False):
         part = part.strip(_TRIM)
         if not (part.isascii() and part.isdigit()):
             raise FrameError(f"badge read {body!r}: group {part!r} is not decimal")

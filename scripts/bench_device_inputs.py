@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 
-
 TITLE = "Scanner latency and camera decode time"
 COLUMNS = ["bench", "case", "backend", "symbology", "n", "p50_ms", "p99_ms", "mean_ms", "note"]
 HEADER = tuple(COLUMNS)
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args.scans, args.frames)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
     for r in [HEADER, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)))
     return 0
 
 

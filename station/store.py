@@ -73,7 +73,7 @@ def set_order(conn: sqlite3.Connection, order_id: str, at: str, **fields: Any) -
     if current is None:
         conn.execute("INSERT INTO order_state (order_id, status, updated_at) VALUES (?, ?, ?)",
                      (order_id, fields.get("status", "open"), at))
-        current = order_row(conn, order_id)
+        current = order_row(conn, order_id) or {}
     updates = {k: v for k, v in fields.items() if not (k in MILESTONES and current.get(k))}
     updates["updated_at"] = at
     assignments = ", ".join(f"{k} = ?" for k in updates)
@@ -162,3 +162,38 @@ def escalations(conn: sqlite3.Connection, open_only: bool = True) -> list[dict]:
     if open_only:
         sql += " WHERE fired_at IS NOT NULL AND acked_at IS NULL"
     return [dict(r) for r in conn.execute(sql + " ORDER BY deadline")]
+
+
+def add_escalation(conn: sqlite3.Connection, order_id: str, level: int, deadline: str, fired_at: str) -> bool:
+    """Record a fired escalation; False when (order, level) had fired already."""
+    cur = conn.execute("INSERT OR IGNORE INTO escalations (order_id, level, deadline, fired_at) VALUES (?, ?, ?, ?)",
+                       (order_id, level, deadline, fired_at))
+    return cur.rowcount > 0
+
+
+def escalation(conn: sqlite3.Connection, escalation_id: int) -> dict | None:
+    row = conn.execute("SELECT * FROM escalations WHERE id = ?", (escalation_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def escalations_to_notify(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT * FROM escalations WHERE fired_at IS NOT NULL AND notified = 0")]
+
+
+def mark_notified(conn: sqlite3.Connection, escalation_id: int, notified: int, error: str | None) -> None:
+    """``notified``: 1 sent, 0 still to send (``error`` says why not yet), -1 dropped (``error`` says why)."""
+    only_pending = " AND notified = 0" if notified >= 0 else ""
+    conn.execute(f"UPDATE escalations SET notified = ?, notify_error = ? WHERE id = ?{only_pending}",
+                 (notified, error, escalation_id))
+
+
+def acknowledge_escalations(conn: sqlite3.Connection, order_id: str, by: str, at: str) -> None:
+    conn.execute("UPDATE escalations SET acked_by = ?, acked_at = ? WHERE order_id = ?", (by, at, order_id))
+
+
+def synced_at(conn: sqlite3.Connection, order_id: str) -> str | None:
+    """When the last confirmation about ``order_id`` was delivered, if none is still pending."""
+    pending, last = conn.execute(
+        "SELECT SUM(state != 'sent'), MAX(sent_at) FROM sync_outbox WHERE object_type = 'order' AND object_id = ?",
+        (order_id,)).fetchone()
+    return None if pending or last is None else str(last)

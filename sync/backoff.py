@@ -1,32 +1,9 @@
-"""Exponential backoff with full jitter, and Retry-After parsing (seconds or HTTP-date).
-
-``next delay = max(min(Retry-After, retry_after_cap), uniform(0, min(cap, base * 2**(n-1))))``
-(AWS "full jitter"); the random source is injectable so tests are deterministic.
-"""
+"""Retry-After parsing (seconds or HTTP-date) and the HTTP Date header; the backoff itself is
+``packgate.device.backoff.Backoff``."""
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-
-
-@dataclass(frozen=True)
-class Backoff:
-    base_s: float = 1.0
-    cap_s: float = 300.0
-    retry_after_cap_s: float = 900.0
-
-    def ceiling(self, attempts: int) -> float:
-        """The upper bound of the jitter window after ``attempts`` failed attempts (>= 1)."""
-        exponent = max(0, min(attempts, 64) - 1)
-        return min(self.cap_s, self.base_s * (2.0 ** exponent))
-
-    def delay(self, attempts: int, rng: random.Random, retry_after_s: float | None = None) -> float:
-        wait = rng.uniform(0.0, self.ceiling(attempts))
-        if retry_after_s is not None:
-            wait = max(wait, min(max(0.0, retry_after_s), self.retry_after_cap_s))
-        return wait
 
 
 def parse_retry_after(value: str | None, now: datetime, server_date: datetime | None = None) -> float | None:

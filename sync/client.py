@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any, Sequence
 from urllib.parse import quote, urlencode
 
+from packgate.device.clock import Clock, parse_iso
 from packgate.sync import crash
 from packgate.sync.backoff import parse_http_date, parse_retry_after
-from packgate.device.clock import Clock, parse_iso
 from packgate.sync.errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.http import DeadlineHTTP, Response
 from packgate.sync.jsonbytes import loads

@@ -1,6 +1,8 @@
 """Prometheus text exposition of ``Outbox.status()`` (served by the station on /metrics)."""
 from __future__ import annotations
 
+from typing import Any
+
 from packgate.device.clock import parse_iso
 
 # metric name, type, help, how to get the value from the status dict
@@ -37,7 +39,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _number(value: object) -> str:
+def _number(value: Any) -> str:
     if value is None:
         return "NaN"
     if isinstance(value, bool):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from packgate.sync import crash
 from packgate.device.clock import Clock, isoformat, parse_iso
+from packgate.sync import crash
 from packgate.sync.db import DbSpec, factory, write_tx
 from packgate.sync.errors import IdempotencyConflictError, NotInTransactionError, OutboxError
 from packgate.sync.ids import check_station, make_id

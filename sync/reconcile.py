@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import parse_iso
+from packgate.sync.client import UpstreamClient
 
 
 def reconcile(conn: sqlite3.Connection, client: UpstreamClient, station: str, since: datetime,

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
 from typing import Callable
 
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import Clock, isoformat
+from packgate.device.codes import canonical_badge, gtin14
+from packgate.sync.client import UpstreamClient
 from packgate.sync.db import DbSpec, factory, write_tx
 from packgate.sync.errors import SyncError, UpstreamError
 from packgate.sync.schema import ensure_schema, get_meta, set_meta
@@ -25,17 +25,6 @@ from packgate.sync.schema import ensure_schema, get_meta, set_meta
 log = logging.getLogger(__name__)
 
 UpdateHook = Callable[[sqlite3.Connection, dict], None]
-_HEX = re.compile(r"[^0-9A-F]")
-
-
-def canonical_badge(uid: str) -> str:
-    """Upper hex without separators (``04:a1:b2`` → ``04A1B2``)."""
-    return _HEX.sub("", (uid or "").upper())
-
-
-def canonical_gtin(code: str) -> str:
-    digits = "".join(ch for ch in (code or "") if ch.isdigit())
-    return digits.rjust(14, "0") if digits else ""
 
 
 class ReferenceCache:
@@ -107,7 +96,7 @@ class ReferenceCache:
 
     def sku_by_gtin(self, gtin: str, conn: sqlite3.Connection | None = None) -> dict | None:
         """Find a SKU by GTIN-8/12/13/14 (compared as zero-padded GTIN-14)."""
-        return self._one("SELECT data FROM ref_skus WHERE gtin14 = ?", (canonical_gtin(gtin),), conn)
+        return self._one("SELECT data FROM ref_skus WHERE gtin14 = ?", (gtin14(gtin) or "",), conn)
 
     def lots_for_sku(self, sku: str, conn: sqlite3.Connection | None = None) -> list[dict]:
         """Lots in the order they should be taken: FEFO by expiry, else FIFO by production date."""
@@ -172,7 +161,7 @@ def _put(sql: str, *fields: Callable[[dict], object]):
 
 _STORE = {
     "skus": _put("INSERT OR REPLACE INTO ref_skus (sku, gtin14, data) VALUES (?, ?, ?)",
-                 lambda r: r["sku"], lambda r: canonical_gtin(r.get("gtin") or "")),
+                 lambda r: r["sku"], lambda r: gtin14(r.get("gtin") or "") or ""),
     "lots": _put("INSERT OR REPLACE INTO ref_lots (sku, lot, data) VALUES (?, ?, ?)",
                  lambda r: r["sku"], lambda r: r["lot"]),
     "packaging": _put("INSERT OR REPLACE INTO ref_packaging (code, data) VALUES (?, ?)", lambda r: r["code"]),

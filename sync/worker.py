@@ -15,10 +15,10 @@ import sqlite3
 import threading
 from datetime import timedelta
 
-from packgate.sync import crash
-from packgate.sync.backoff import Backoff
-from packgate.sync.client import UpstreamClient
+from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, parse_iso
+from packgate.sync import crash
+from packgate.sync.client import UpstreamClient
 from packgate.sync.db import DbSpec, factory
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.outbox import SKEW_WARN_S, Outbox

@@ -12,7 +12,7 @@ import click
 
 from packgate.device.cli.group import device, emit, profiles_dir_option
 from packgate.device.errors import DeviceError, PortError
-from packgate.device.framing import Framer
+from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import Profile, get_profile, load_profiles
 from packgate.device.transport import open_port
 
@@ -42,7 +42,7 @@ def profiles_cmd(profiles_dir: str | None, kind: str | None) -> None:
 
 def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
     """Frame and decode ``data``; bad frames and a trailing partial frame become status "error" objects."""
-    framer = Framer(profile.framing, mask_7bit=profile.serial.seven_bit)
+    framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
     out = []
     for frame in framer.feed(data):
         reading = profile.codec.decode(frame)
@@ -180,7 +180,7 @@ def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"
 
 
 def _matches(profile: Profile, data: bytes) -> tuple[int, dict | None]:
-    framer = Framer(profile.framing, mask_7bit=profile.serial.seven_bit)
+    framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
     good, last = 0, None
     for frame in framer.feed(data):
         r = profile.codec.decode(frame)

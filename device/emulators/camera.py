@@ -57,7 +57,7 @@ def render_frame(codes: list[tuple], size: tuple[int, int] = (1280, 720), backgr
 
 def write_video(path: str | os.PathLike, frames: list[np.ndarray], fps: float = 10.0, fourcc: str = "MJPG") -> Path:
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {fourcc} video to {path}")
     try:

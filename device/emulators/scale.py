@@ -353,7 +353,7 @@ class ScaleEmulator:
             with self._lock:
                 if self._fault == "unplug":
                     continue
-                data = link.read()  # non-blocking; also accepts a new TCP client
+                data = link.read() if link is not None else b""  # non-blocking; also accepts a new TCP client
                 if data:
                     self._commands(data)
                 if self._pending_stable and self.state().status != "motion":

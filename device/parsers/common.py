@@ -5,10 +5,18 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import reduce
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from packgate.device.errors import FrameError
 from packgate.device.reading import GRAMS_PER_UNIT, Reading, Status, to_grams
+
+
+class ScaleCodec(Protocol):
+    """What a parser kind builds from a profile: frame bytes to a ``Reading``, and the emulator's side."""
+
+    def decode(self, frame: bytes) -> Reading: ...
+
+    def encode(self, state: "EmuState", template: str | None = None) -> bytes: ...
 
 #: flag names a profile may map tokens or status bits to
 FLAGS = frozenset({"motion", "overload", "underload", "range", "zero", "net", "error", "zero_error", "negative"})

@@ -28,8 +28,20 @@ import re
 from typing import Any, Mapping
 
 from packgate.device.parsers.common import (
-    CHECKSUM_WIDTH, EmuState, bad_frame, canonical_unit, check_flags, checksum, decode_safely, digits_weight,
-    format_checksum, make_reading, parse_checksum, parse_weight, state_flags, weight_vars,
+    CHECKSUM_WIDTH,
+    EmuState,
+    bad_frame,
+    canonical_unit,
+    check_flags,
+    checksum,
+    decode_safely,
+    digits_weight,
+    format_checksum,
+    make_reading,
+    parse_checksum,
+    parse_weight,
+    state_flags,
+    weight_vars,
 )
 from packgate.device.reading import Decimal, Reading
 
@@ -123,9 +135,9 @@ class FieldsCodec:
             if want is None or (want & self.mask) != (got & self.mask):
                 return bad_frame(frame, f"checksum mismatch (frame {data[e:e + w]!r}, computed {got:02X})")
         text = data.decode("latin-1")
-        for regex, flags, reason in self.specials:
+        for regex, special_flags, reason in self.specials:
             if regex.fullmatch(text):
-                return make_reading(frame, set(flags), None, self.unit, reason=reason)
+                return make_reading(frame, set(special_flags), None, self.unit, reason=reason)
         m = self.pattern.fullmatch(text)
         if m is None:
             return bad_frame(frame, "frame does not match the protocol pattern")

@@ -18,7 +18,14 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from packgate.device.parsers.common import (
-    EmuState, bad_frame, checksum, decode_safely, digits_weight, make_reading, state_flags, weight_vars,
+    EmuState,
+    bad_frame,
+    checksum,
+    decode_safely,
+    digits_weight,
+    make_reading,
+    state_flags,
+    weight_vars,
 )
 from packgate.device.reading import Reading
 

@@ -1,7 +1,7 @@
 """The workflow's view of reference data: the upstream cache plus the station's own order state.
 
-``StationCatalog`` implements ``models.CatalogView`` over ``sync.reference.ReferenceCache`` (or any
-object with the same read methods). Upstream rows are validated with the ``from_dict`` of each
+``StationCatalog`` implements ``models.CatalogView`` over ``ReferenceRows`` (the station's mirror of
+upstream reference data, ``packgate.sync.reference.ReferenceCache``). Upstream rows are validated with the ``from_dict`` of each
 model; a malformed row is logged and skipped, never crashes a scan. The order's status is the
 station's local one when the station knows better (packed here, picked here).
 """
@@ -9,23 +9,41 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
+from packgate.device.codes import canonical_badge, gtin14
+from packgate.station.core.models import Employee, Lot, Order, Packaging, Sku
 from packgate.station.errors import ReferenceDataError
-from packgate.station.core.models import Employee, Lot, Order, Packaging, Sku, normalise_gtin
 
 log = logging.getLogger("packgate.catalog")
 
 LOCAL_STATUSES = ("picking", "picked", "packing", "weighed", "blocked", "packed", "cancelled")
 
 
+class ReferenceRows(Protocol):
+    """Reference data as JSON rows, looked up by key (every lookup uses an index)."""
+
+    def get_sku(self, sku: str) -> dict | None: ...
+    def sku_by_gtin(self, gtin: str) -> dict | None: ...
+    def lots_for_sku(self, sku: str) -> list[dict]: ...
+    def list_lots(self) -> list[dict]: ...
+    def get_packaging(self, code: str) -> dict | None: ...
+    def employee_by_badge(self, uid: str) -> dict | None: ...
+    def employee_by_id(self, employee_id: str) -> dict | None: ...
+    def list_employees(self) -> list[dict]: ...
+    def get_order(self, order_id: str) -> dict | None: ...
+    def order_by_tote(self, tote: str) -> dict | None: ...
+    def list_orders(self, status: str | None = None) -> list[dict]: ...
+    def status(self) -> dict: ...
+
+
 class StationCatalog:
-    def __init__(self, cache: Any, local_order: Callable[[str], dict | None] = lambda _id: None):
+    def __init__(self, cache: ReferenceRows, local_order: Callable[[str], dict | None] = lambda _id: None):
         self.cache = cache
         self.local_order = local_order
 
     @staticmethod
-    def _build(kind: type, row: dict | None) -> Any:
+    def _build(kind: Any, row: dict | None) -> Any:
         if row is None:
             return None
         try:
@@ -37,7 +55,7 @@ class StationCatalog:
     def sku(self, code: str) -> Sku | None:
         code = code.strip()
         row = self.cache.get_sku(code)
-        if row is None and normalise_gtin(code):
+        if row is None and gtin14(code):
             row = self.cache.sku_by_gtin(code)
         return self._build(Sku, row)
 
@@ -49,7 +67,7 @@ class StationCatalog:
         return self._build(Packaging, self.cache.get_packaging(code.strip()))
 
     def employee_by_badge(self, uid: str) -> Employee | None:
-        return self._build(Employee, self.cache.employee_by_badge(uid.strip().upper()))
+        return self._build(Employee, self.cache.employee_by_badge(canonical_badge(uid)))
 
     def employee_by_id(self, employee_id: str) -> Employee | None:
         return self._build(Employee, self.cache.employee_by_id(employee_id))

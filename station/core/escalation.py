@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import AbstractSet, Mapping
 
-from packgate.station.errors import ConfigError, StationError
 from packgate.device.clock import isoformat
+from packgate.station.errors import ConfigError, StationError
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class EscalationConfig:
         afters = [lv.after for lv in self.levels]
         if not self.levels or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
             raise ConfigError("escalation levels: need at least one, numbered in ascending order without repeats")
-        if any(a <= timedelta(0) for a in afters) or any(b <= a for a, b in zip(afters, afters[1:])):
+        if any(a <= timedelta(0) for a in afters) or any(b <= a for a, b in zip(afters, afters[1:], strict=False)):
             raise ConfigError("escalation levels: each delay must be positive and later than the previous level's")
 
     @classmethod

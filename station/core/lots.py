@@ -1,4 +1,4 @@
-"""Lot rules: FIFO (production date first) or FEFO (expiry date first), expiry, highlights, merges.
+"""Lot rules: FIFO (production date first) or FEFO (expiry date first), expiry, highlights.
 
 Per SKU ``lot_policy`` (FIFO / FEFO / NONE), else the site default. For a scanned lot:
 
@@ -114,9 +114,9 @@ def check_lot(sku: Sku, lot_code: str | None, lots: Iterable[Lot], today: date,
         first = min(older, key=lambda lot: sort_key(lot, policy))
         label = "expiry" if policy is LotPolicy.FEFO else "produced"
         verdict = make("fifo_older_lot", policy=str(policy), sku=sku.sku, lot=lot_code,
-                       date=f"{label} {scanned_date.isoformat() if scanned_date else '-'}",
+                       date=f"{label} {_iso(scanned_date)}",
                        older_lot=first.lot, older_bin=first.bin or "-",
-                       older_date=f"{label} {key_date(first, policy).isoformat()}")
+                       older_date=f"{label} {_iso(key_date(first, policy))}")
         return LotCheck(verdict, known, first, policy)
     return LotCheck(None, known, policy=policy)
 
@@ -140,41 +140,6 @@ def expiring_within(lots: Iterable[Lot], today: date, days: int = 90, include_ex
     return sorted(found, key=lambda e: (e.lot.expires, e.lot.sku, e.lot.lot))
 
 
-@dataclass(frozen=True)
-class Conflict:
-    field: str
-    stored: Any
-    incoming: Any
-
-
-@dataclass(frozen=True)
-class LotMerge:
-    lot: Lot
-    conflicts: tuple[Conflict, ...] = ()  # both sides had a value and they differ: keep for review
-
-
-def merge_lot(stored: Lot | None, incoming: Lot) -> LotMerge:
-    """Merge a new observation of a lot (an upstream row, or a lot built from a scan) into the stored row.
-
-    A missing value (None) never wipes a stored one: a scan without an expiry keeps the stored
-    expiry. A present value replaces the stored one; when both were present and differ the
-    difference is returned in ``conflicts`` so the caller records it rather than losing it.
-    ``qty`` always comes from ``incoming`` (stock is upstream's).
-    """
-    if stored is None:
-        return LotMerge(incoming)
-    if (stored.sku, stored.lot) != (incoming.sku, incoming.lot):
-        raise ValueError(f"cannot merge lot {incoming.sku}/{incoming.lot} into {stored.sku}/{stored.lot}")
-    merged: dict[str, Any] = {}
-    conflicts: list[Conflict] = []
-    for name in ("produced", "expires", "bin"):
-        old, new = getattr(stored, name), getattr(incoming, name)
-        merged[name] = old if new is None else new
-        if old is not None and new is not None and old != new:
-            conflicts.append(Conflict(name, old, new))
-    return LotMerge(replace(stored, qty=incoming.qty, **merged), tuple(conflicts))
-
-
 def less_taken(lots: Iterable[Lot], taken: Mapping[str, int]) -> list[Lot]:
     """The lots with the units already taken in this session (lot code -> units) removed from ``qty``,
     so a lot emptied by this very order does not make the next lot look like a FIFO violation."""
@@ -192,3 +157,7 @@ def allocate(lots: Iterable[Lot], qty: int, policy: LotPolicy, today: date) -> t
         taken.append((lot, units))
         left -= units
     return taken, left
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else "-"

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Literal, Mapping, Protocol, overload
 
-from packgate.station.errors import ReferenceDataError
 from packgate.device.clock import isoformat, parse_iso
+from packgate.device.codes import gtin14
+from packgate.station.errors import ReferenceDataError
 
 
 class Role(StrEnum):
@@ -45,6 +46,10 @@ def _req(row: Mapping[str, Any], key: str, kind: str) -> Any:
     return value
 
 
+@overload
+def _text(row: Mapping[str, Any], key: str, kind: str, required: Literal[True] = True) -> str: ...
+@overload
+def _text(row: Mapping[str, Any], key: str, kind: str, required: bool) -> str | None: ...
 def _text(row: Mapping[str, Any], key: str, kind: str, required: bool = True) -> str | None:
     value = _req(row, key, kind) if required else row.get(key)
     if value is None:
@@ -69,6 +74,10 @@ def parse_grams(value: Any, what: str = "weight") -> Decimal:
     return grams
 
 
+@overload
+def _grams(row: Mapping[str, Any], key: str, kind: str, required: Literal[True]) -> Decimal: ...
+@overload
+def _grams(row: Mapping[str, Any], key: str, kind: str, required: bool) -> Decimal | None: ...
 def _grams(row: Mapping[str, Any], key: str, kind: str, required: bool) -> Decimal | None:
     value = _req(row, key, kind) if required else row.get(key)
     if value is None or value == "":
@@ -95,14 +104,6 @@ def _int(row: Mapping[str, Any], key: str, kind: str, default: int | None = None
     return value
 
 
-def normalise_gtin(code: str) -> str | None:
-    """GTIN-8/12/13/14 as the canonical 14 digits (zero padded); None when ``code`` is not a GTIN."""
-    code = code.strip()
-    if code.isascii() and code.isdigit() and len(code) in (8, 12, 13, 14):
-        return code.zfill(14)
-    return None
-
-
 def _opt_iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
@@ -123,7 +124,7 @@ class Sku:
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "Sku":
         gtin = _text(row, "gtin", "sku", required=False)
-        if gtin is not None and normalise_gtin(gtin) is None:
+        if gtin is not None and gtin14(gtin) is None:
             raise ReferenceDataError(f"{_where('sku', row)}: gtin {gtin!r} is not 8, 12, 13 or 14 digits")
         policy = row.get("lot_policy")
         if policy not in (None, "", *LotPolicy):
@@ -131,7 +132,7 @@ class Sku:
         special = row.get("special", False)
         if not isinstance(special, bool):
             raise ReferenceDataError(f"{_where('sku', row)}: special must be true or false (got {special!r})")
-        return cls(sku=_text(row, "sku", "sku"), gtin=normalise_gtin(gtin) if gtin else None,
+        return cls(sku=_text(row, "sku", "sku"), gtin=gtin14(gtin) if gtin else None,
                    name=_text(row, "name", "sku", required=False) or "",
                    unit_weight_g=_grams(row, "unit_weight_g", "sku", required=False), special=special,
                    category=_text(row, "category", "sku", required=False),
@@ -149,7 +150,7 @@ class Lot:
     sku: str
     lot: str
     produced: date | None
-    expires: date | None  # None: no expiry known (never wiped by a scan without one: lots.merge_lot)
+    expires: date | None  # None: no expiry known
     bin: str | None
     qty: int
 
@@ -299,45 +300,3 @@ class CatalogView(Protocol):
     def packaging(self, code: str) -> Packaging | None: ...
     def employee_by_badge(self, uid: str) -> Employee | None: ...
     def order(self, code: str) -> Order | None: ...  # order id or tote code
-
-
-class Catalog:
-    """In-memory reference data. Later rows with the same key replace earlier ones."""
-
-    def __init__(self, skus: Iterable[Sku] = (), lots: Iterable[Lot] = (), packaging: Iterable[Packaging] = (),
-                 employees: Iterable[Employee] = (), orders: Iterable[Order] = ()):
-        self._skus = {s.sku: s for s in skus}
-        self._gtins = {s.gtin: s for s in self._skus.values() if s.gtin}
-        self._lots: dict[str, dict[str, Lot]] = {}
-        for lot in lots:
-            self._lots.setdefault(lot.sku, {})[lot.lot] = lot
-        self._packaging = {p.code: p for p in packaging}
-        self._badges = {e.badge_uid: e for e in employees}
-        self._orders = {o.order_id: o for o in orders}
-        self._totes = {o.tote: o for o in self._orders.values() if o.tote}
-
-    @classmethod
-    def from_reference(cls, payload: Mapping[str, Any]) -> "Catalog":
-        """Build from a ``GET /v1/reference`` body (keys skus, lots, packaging, employees, orders)."""
-        return cls(skus=[Sku.from_dict(r) for r in payload.get("skus", [])],
-                   lots=[Lot.from_dict(r) for r in payload.get("lots", [])],
-                   packaging=[Packaging.from_dict(r) for r in payload.get("packaging", [])],
-                   employees=[Employee.from_dict(r) for r in payload.get("employees", [])],
-                   orders=[Order.from_dict(r) for r in payload.get("orders", [])])
-
-    def sku(self, code: str) -> Sku | None:
-        gtin = normalise_gtin(code)
-        return self._skus.get(code.strip()) or (self._gtins.get(gtin) if gtin else None)
-
-    def lots_for(self, sku: str) -> tuple[Lot, ...]:
-        return tuple(self._lots.get(sku, {}).values())
-
-    def packaging(self, code: str) -> Packaging | None:
-        return self._packaging.get(code.strip())
-
-    def employee_by_badge(self, uid: str) -> Employee | None:
-        return self._badges.get(uid.strip().upper())
-
-    def order(self, code: str) -> Order | None:
-        code = code.strip()
-        return self._orders.get(code) or self._totes.get(code)

@@ -27,12 +27,13 @@ from enum import StrEnum
 from typing import Any, Callable, Container, Mapping
 
 from packgate.station.core.effects import AuditEntry, Confirmation, Effect, Outcome
-from packgate.station.errors import StationError
 from packgate.station.core.lots import check_lot, less_taken
 from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
+from packgate.station.core.step import Machine, refuse
 from packgate.station.core.tolerance import DEFAULT as DEFAULT_TOLERANCE
 from packgate.station.core.tolerance import ToleranceConfig, WeightCheck, check_weight
 from packgate.station.core.verdicts import Verdict, grams, make
+from packgate.station.errors import StationError
 
 
 class State(StrEnum):
@@ -156,7 +157,7 @@ Event = (Badge | OpenOrder | ScanItem | ChoosePackaging | SecondBadge | FifoTake
          | Weigh | Reweigh | SupervisorOverride | Pack | Cancel | SignOut)
 
 S = State
-_ORDER_STATES = (S.ORDER_OPEN, S.SCANNING, S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE,
+ORDER_STATES = (S.ORDER_OPEN, S.SCANNING, S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE,
                  S.READY_TO_WEIGH, S.BLOCKED, S.WEIGHED_OK)
 _ITEM_DONE = frozenset({S.ORDER_OPEN, S.SCANNING, S.READY_TO_WEIGH})  # where a counted/put-back item can land
 
@@ -370,21 +371,27 @@ def should_sign_out(last_activity: datetime | None, now: datetime, idle_s: float
 # ---------------------------------------------------------------- the step function
 
 
+def _order(s: PackSession) -> Order:
+    if s.order is None:
+        raise StationError(f"bug: no open order in state {s.state}")
+    return s.order
+
+
+def _who(s: PackSession) -> Operator:
+    if s.operator is None:
+        raise StationError(f"bug: nobody signed in in state {s.state}")
+    return s.operator
+
+
+def _pending(s: PackSession) -> Pending:
+    if s.pending is None:
+        raise StationError(f"bug: nothing pending in state {s.state}")
+    return s.pending
+
+
 def step(session: PackSession, event: Event, ctx: PackContext) -> Outcome:
     """Apply ``event``; returns ``Outcome(new_session, verdict, effects)``."""
-    allowed = TRANSITIONS[session.state]
-    if event.name not in allowed:
-        return _refuse(session, "not_allowed_now", next=NEXT_IN_STATE[session.state],
-                       event=event.name, state=str(session.state))
-    outcome = _HANDLERS[event.name](session, event, ctx)
-    new_state = outcome.session.state
-    if new_state != session.state and new_state not in allowed[event.name]:
-        raise StationError(f"bug: {event.name} led from {session.state} to {new_state}, not in TRANSITIONS")
-    return outcome
-
-
-def _refuse(session: PackSession, code: str, /, next: str | None = None, **data: Any) -> Outcome:
-    return Outcome(session, make(code, next=next, status="error", **data), [])
+    return MACHINE.run(session, event, ctx)
 
 
 def _done(session: PackSession, verdict: Verdict, *effects: Effect) -> Outcome:
@@ -393,7 +400,7 @@ def _done(session: PackSession, verdict: Verdict, *effects: Effect) -> Outcome:
 
 def _order_conf(s: PackSession, action: str, payload: dict[str, Any], operator: str | None = None,
                 image_sha256: str | None = None) -> Confirmation:
-    return Confirmation(action, "order", s.order.order_id, payload, operator or s.operator.employee_id, image_sha256)
+    return Confirmation(action, "order", _order(s).order_id, payload, operator or _who(s).employee_id, image_sha256)
 
 
 def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
@@ -401,19 +408,19 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
         return _second_badge(s, SecondBadge(e.uid), ctx)
     employee = ctx.catalog.employee_by_badge(e.uid)
     if employee is None:
-        return _refuse(s, "unknown_badge", next=NEXT_IN_STATE[s.state])
+        return refuse(s, "unknown_badge", next=NEXT_IN_STATE[s.state])
     if s.state is S.IDLE:
         if employee.role not in ctx.sign_in_roles:
-            return _refuse(s, "role_not_allowed", name=employee.name, role=str(employee.role))
+            return refuse(s, "role_not_allowed", name=employee.name, role=str(employee.role))
         new = PackSession(station=s.station, state=S.SIGNED_IN, operator=employee.operator)
         return _done(new, make("signed_in", name=employee.name, employee_id=employee.employee_id),
                      Confirmation("badge", "employee", employee.employee_id, {"event": "sign_in"}, employee.employee_id))
-    if employee.employee_id == s.operator.employee_id:
+    if employee.employee_id == _who(s).employee_id:
         return _sign_out(s, "badge")
     if employee.role is Role.SUPERVISOR and s.state in (S.BLOCKED, S.AWAITING_FIFO_DECISION):
         return Outcome(s, make("override_reason_required", name=employee.name), [])
     if employee.role is Role.SUPERVISOR:  # a supervisor takes over the table, session and order as they are
-        previous = s.operator
+        previous = _who(s)
         new = replace(s, operator=employee.operator)
         audit = AuditEntry("sign_in_as_other", employee.employee_id, {"operator": previous.employee_id},
                            {"operator": employee.employee_id}, f"{employee.name} took over from {previous.name}")
@@ -421,15 +428,15 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
                             {"event": "take_over", "from": previous.employee_id}, employee.employee_id)
         return _done(new, make("taken_over", next=NEXT_IN_STATE[s.state], name=employee.name, previous=previous.name),
                      audit, conf)
-    return _refuse(s, "badge_in_use", name=s.operator.name)
+    return refuse(s, "badge_in_use", name=_who(s).name)
 
 
 def _sign_out(s: PackSession, reason: str) -> Outcome:
-    op = s.operator
+    op = _who(s)
     payload: dict[str, Any] = {"event": "sign_out", "reason": reason}
     effects: list[Effect] = []
-    if s.order is not None and s.state in _ORDER_STATES:
-        payload["released_order"] = s.order.order_id
+    if s.order is not None and s.state in ORDER_STATES:
+        payload["released_order"] = _order(s).order_id
         effects.append(AuditEntry("abandon", op.employee_id, s.summary(), {"state": "idle"}, f"sign_out: {reason}"))
     effects.insert(0, Confirmation("badge", "employee", op.employee_id, payload, op.employee_id))
     return Outcome(PackSession(station=s.station), make("signed_out", name=op.name, reason=reason), effects)
@@ -441,15 +448,15 @@ def _sign_out_event(s: PackSession, e: SignOut, ctx: PackContext) -> Outcome:
 
 def _open_order(s: PackSession, e: OpenOrder, ctx: PackContext) -> Outcome:
     order = ctx.catalog.order(e.code)
-    if s.state in _ORDER_STATES:
-        if order is not None and order.order_id == s.order.order_id:
+    if s.state in ORDER_STATES:
+        if order is not None and order.order_id == _order(s).order_id:
             return Outcome(s, make("order_opened", next=NEXT_IN_STATE[s.state], order_id=order.order_id,
                                    lines=len(order.lines), units=order.units), [])
-        return _refuse(s, "order_already_open", next=NEXT_IN_STATE[s.state], order_id=s.order.order_id)
+        return refuse(s, "order_already_open", next=NEXT_IN_STATE[s.state], order_id=_order(s).order_id)
     if order is None:
-        return _refuse(s, "unknown_order", code=e.code)
+        return refuse(s, "unknown_order", code=e.code)
     if order.status in NOT_PACKABLE:
-        return _refuse(s, "order_not_packable", order_id=order.order_id, order_status=order.status)
+        return refuse(s, "order_not_packable", order_id=order.order_id, order_status=order.status)
     packaging = order.packaging if ctx.preselect_packaging and order.packaging and \
         ctx.catalog.packaging(order.packaging) else None
     new = PackSession(station=s.station, state=S.ORDER_OPEN, operator=s.operator, order=order, packaging=packaging)
@@ -462,15 +469,15 @@ def _open_order(s: PackSession, e: OpenOrder, ctx: PackContext) -> Outcome:
 def _scan_item(s: PackSession, e: ScanItem, ctx: PackContext) -> Outcome:
     sku = ctx.catalog.sku(e.code)
     if sku is None:
-        return _refuse(s, "unknown_item", code=e.code)
-    ordered = s.order.qty_for(sku.sku)
+        return refuse(s, "unknown_item", code=e.code)
+    ordered = _order(s).qty_for(sku.sku)
     if ordered == 0:
-        return _refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id)
+        return refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=_order(s).order_id)
     if s.packed_qty(sku.sku) >= ordered:
-        return _refuse(s, "over_quantity", next=NEXT_IN_STATE[s.state], sku=sku.sku, order_id=s.order.order_id,
+        return refuse(s, "over_quantity", next=NEXT_IN_STATE[s.state], sku=sku.sku, order_id=_order(s).order_id,
                        ordered=ordered)
     if e.serial and (serial_key(sku.sku, e.serial) in s.serials or serial_key(sku.sku, e.serial) in ctx.packed_serials):
-        return _refuse(s, "serial_already_packed", sku=sku.sku, serial=e.serial)
+        return refuse(s, "serial_already_packed", sku=sku.sku, serial=e.serial)
     taken = Counter(u.lot for u in s.units if u.sku == sku.sku and u.lot)
     check = check_lot(sku, e.lot, less_taken(ctx.catalog.lots_for(sku.sku), taken), ctx.today, ctx.lot_policy,
                       expires=e.expires, produced=e.produced, require_lot=ctx.require_lot)
@@ -494,7 +501,7 @@ def _accept(s: PackSession, unit: PackedUnit, sku: Sku, ctx: PackContext, effect
     ready = counted.complete and counted.packaging is not None
     new = replace(counted, state=S.READY_TO_WEIGH if ready else S.SCANNING)
     next_step = "weigh" if ready else "choose_packaging" if counted.complete else "scan_item"
-    ordered, packed = s.order.qty_for(sku.sku), counted.packed_qty(sku.sku)
+    ordered, packed = _order(s).qty_for(sku.sku), counted.packed_qty(sku.sku)
     conf = _order_conf(new, "verify", {**unit.as_dict(), "gtin": sku.gtin, "qty": 1, "packed": packed,
                                        "ordered": ordered})
     shown = verdict(next_step) if verdict else make("item_accepted", next=next_step, sku=sku.sku, name=sku.name,
@@ -509,27 +516,27 @@ def _after_pending(s: PackSession) -> State:
 def _second_badge(s: PackSession, e: SecondBadge, ctx: PackContext) -> Outcome:
     employee = ctx.catalog.employee_by_badge(e.uid)
     if employee is None:
-        return _refuse(s, "unknown_badge", next="scan_second_badge")
-    if employee.employee_id == s.operator.employee_id:
-        return _refuse(s, "second_badge_same_person", name=s.operator.name)
+        return refuse(s, "unknown_badge", next="scan_second_badge")
+    if employee.employee_id == _who(s).employee_id:
+        return refuse(s, "second_badge_same_person", name=_who(s).name)
     if employee.role not in ctx.second_badge_roles:
-        return _refuse(s, "second_badge_role", name=employee.name, role=str(employee.role))
-    unit = replace(s.pending.unit, second_by=employee.employee_id)
+        return refuse(s, "second_badge_role", name=employee.name, role=str(employee.role))
+    unit = replace(_pending(s).unit, second_by=employee.employee_id)
     return _accept(s, unit, ctx.catalog.sku(unit.sku) or Sku(unit.sku, None, unit.sku, None), ctx)
 
 
 def _put_back(s: PackSession, e: PutBack | FifoTakeOlder, ctx: PackContext) -> Outcome:
-    unit = s.pending.unit
+    unit = _pending(s).unit
     new = replace(s, state=_after_pending(s), pending=None)
     return Outcome(new, make("item_put_back", sku=unit.sku, lot=unit.lot or "-"), [])
 
 
 def _fifo_take_older(s: PackSession, e: FifoTakeOlder, ctx: PackContext) -> Outcome:
-    p = s.pending
+    p = _pending(s)
     if p.older_lot is None:  # unknown lot: nothing older to take, it is a plain put-back
         return _put_back(s, PutBack(), ctx)
     new = replace(s, state=_after_pending(s), pending=None)
-    audit = AuditEntry("lot_swap", s.operator.employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
+    audit = AuditEntry("lot_swap", _who(s).employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
                        {"sku": p.unit.sku, "lot": p.older_lot, "bin": p.older_bin}, p.code)
     return _done(new, make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-"), audit)
 
@@ -552,25 +559,25 @@ def authorise_override(catalog: CatalogView, uid: str, reason: str | None, opera
 
 def _supervisor(s: PackSession, uid: str, reason: str, ctx: PackContext) -> Employee | Outcome:
     """The approving supervisor, or the refusal."""
-    found = authorise_override(ctx.catalog, uid, reason, s.operator.employee_id, ctx.allow_self_override)
+    found = authorise_override(ctx.catalog, uid, reason, _who(s).employee_id, ctx.allow_self_override)
     if isinstance(found, Employee):
         return found
     code, data = found
-    return _refuse(s, code, next="scan_supervisor_badge", **data)
+    return refuse(s, code, next="scan_supervisor_badge", **data)
 
 
 def _fifo_override(s: PackSession, e: FifoOverride, ctx: PackContext) -> Outcome:
     sup = _supervisor(s, e.uid, e.reason, ctx)
     if isinstance(sup, Outcome):
         return sup
-    p, reason = s.pending, e.reason.strip()
+    p, reason = _pending(s), e.reason.strip()
     unit = replace(p.unit, approved_by=sup.employee_id)
     audit = AuditEntry("lot_override", sup.employee_id, {"sku": unit.sku, "suggested_lot": p.older_lot,
                                                         "suggested_bin": p.older_bin, "code": p.code},
                        {"sku": unit.sku, "lot": unit.lot}, reason)
     conf = _order_conf(s, "override", {"kind": "lot", "code": p.code, "sku": unit.sku, "lot": unit.lot,
                                        "suggested_lot": p.older_lot, "reason": reason,
-                                       "packer": s.operator.employee_id}, operator=sup.employee_id)
+                                       "packer": _who(s).employee_id}, operator=sup.employee_id)
     sku = ctx.catalog.sku(unit.sku) or Sku(unit.sku, None, unit.sku, None)
     return _accept(s, unit, sku, ctx, (audit, conf),
                    lambda nxt: make("lot_overridden", next=nxt, sku=unit.sku, lot=unit.lot or "-",
@@ -580,8 +587,9 @@ def _fifo_override(s: PackSession, e: FifoOverride, ctx: PackContext) -> Outcome
 def _choose_packaging(s: PackSession, e: ChoosePackaging, ctx: PackContext) -> Outcome:
     packaging = ctx.catalog.packaging(e.code)
     if packaging is None:
-        return _refuse(s, "unknown_packaging", code=e.code)
+        return refuse(s, "unknown_packaging", code=e.code)
     after_weighing = s.state in (S.BLOCKED, S.WEIGHED_OK)
+    state: State
     if s.state is S.ORDER_OPEN or (s.state is S.SCANNING and not s.complete):
         state = s.state
     else:
@@ -589,7 +597,7 @@ def _choose_packaging(s: PackSession, e: ChoosePackaging, ctx: PackContext) -> O
     new = replace(s, state=state, packaging=packaging.code, override=None if after_weighing else s.override)
     effects: list[Effect] = []
     if after_weighing:
-        effects.append(AuditEntry("packaging_change", s.operator.employee_id, s.summary(), new.summary(),
+        effects.append(AuditEntry("packaging_change", _who(s).employee_id, s.summary(), new.summary(),
                                   "packaging changed after weighing"))
     effects.append(_order_conf(new, "scan", {"packaging": packaging.code, "tare_g": str(packaging.tare_g)}))
     verdict = make("packaging_chosen", next="weigh" if state is S.READY_TO_WEIGH else "scan_item",
@@ -616,7 +624,7 @@ def _weigh(s: PackSession, e: Weigh, ctx: PackContext) -> Outcome:
 
 def _reweigh(s: PackSession, e: Reweigh, ctx: PackContext) -> Outcome:
     new = replace(s, state=S.READY_TO_WEIGH, override=None)
-    audit = AuditEntry("reweigh", s.operator.employee_id, s.summary(), new.summary(), e.reason or "reweigh")
+    audit = AuditEntry("reweigh", _who(s).employee_id, s.summary(), new.summary(), e.reason or "reweigh")
     return _done(new, make("reweigh"), audit)
 
 
@@ -628,27 +636,27 @@ def _supervisor_override(s: PackSession, e: SupervisorOverride, ctx: PackContext
     new = replace(s, state=S.WEIGHED_OK, override=Override(sup.employee_id, sup.name, reason))
     audit = AuditEntry("weight_override", sup.employee_id, s.summary(), new.summary(), reason)
     conf = _order_conf(s, "override", {"kind": "weight", "weight": s.weight.as_dict() if s.weight else None,
-                                       "reason": reason, "packer": s.operator.employee_id}, operator=sup.employee_id)
+                                       "reason": reason, "packer": _who(s).employee_id}, operator=sup.employee_id)
     return _done(new, make("weight_overridden", supervisor=sup.name, reason=reason), audit, conf)
 
 
 def _pack(s: PackSession, e: Pack, ctx: PackContext) -> Outcome:
     new = replace(s, state=S.PACKED, pending=None)
-    payload = {"tote": s.order.tote, "packaging": s.packaging, "units": [u.as_dict() for u in s.units],
+    payload = {"tote": _order(s).tote, "packaging": s.packaging, "units": [u.as_dict() for u in s.units],
                "serials": sorted(s.serials), "weight": s.weight.as_dict() if s.weight else None,
                "override": s.override.as_dict() if s.override else None}
-    return _done(new, make("packed", order_id=s.order.order_id),
+    return _done(new, make("packed", order_id=_order(s).order_id),
                  _order_conf(s, "pack", payload, image_sha256=e.image_sha256))
 
 
 def _cancel(s: PackSession, e: Cancel, ctx: PackContext) -> Outcome:
     reason = (e.reason or "").strip()
     if not reason:
-        return _refuse(s, "cancel_reason_missing", next=NEXT_IN_STATE[s.state])
+        return refuse(s, "cancel_reason_missing", next=NEXT_IN_STATE[s.state])
     new = replace(s, state=S.CANCELLED, pending=None)
-    audit = AuditEntry("cancel", s.operator.employee_id, s.summary(), new.summary(), reason)
+    audit = AuditEntry("cancel", _who(s).employee_id, s.summary(), new.summary(), reason)
     conf = _order_conf(s, "cancel", {"scope": "pack_session", "reason": reason, "units_scanned": len(s.units)})
-    return _done(new, make("cancelled", order_id=s.order.order_id, reason=reason), audit, conf)
+    return _done(new, make("cancelled", order_id=_order(s).order_id, reason=reason), audit, conf)
 
 
 _HANDLERS: dict[str, Callable[..., Outcome]] = {
@@ -657,3 +665,5 @@ _HANDLERS: dict[str, Callable[..., Outcome]] = {
     "fifo_override": _fifo_override, "weigh": _weigh, "reweigh": _reweigh,
     "supervisor_override": _supervisor_override, "pack": _pack, "cancel": _cancel, "sign_out": _sign_out_event,
 }
+
+MACHINE: Machine[Any, Any] = Machine("TRANSITIONS", TRANSITIONS, _HANDLERS, NEXT_IN_STATE)

@@ -18,11 +18,12 @@ from enum import StrEnum
 from typing import Any, Callable
 
 from packgate.station.core.effects import AuditEntry, Confirmation, Effect, Outcome
-from packgate.station.errors import StationError
 from packgate.station.core.lots import allocate, bin_sort_key, check_lot, effective_policy, less_taken
 from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role
-from packgate.station.core.packing import FifoOverride, FifoTakeOlder, NOT_PACKABLE, PutBack, ScanItem, authorise_override
+from packgate.station.core.packing import NOT_PACKABLE, FifoOverride, FifoTakeOlder, PutBack, ScanItem, authorise_override
+from packgate.station.core.step import Machine, refuse
 from packgate.station.core.verdicts import make
+from packgate.station.errors import StationError
 
 
 @dataclass(frozen=True)
@@ -179,44 +180,45 @@ def start_pick(order: Order, picker: Employee, ctx: PickContext) -> Outcome:
                                  bin=plan.tasks[0].bin or "-"), [])
 
 
+def _pending(s: PickSession) -> PickPending:
+    if s.pending is None:
+        raise StationError(f"bug: nothing pending in state {s.state}")
+    return s.pending
+
+
+def _current(s: PickSession) -> int:
+    current = s.current
+    if current is None:
+        raise StationError(f"bug: no task left in state {s.state}")
+    return current
+
+
 def pick_step(session: PickSession, event: Any, ctx: PickContext) -> Outcome:
     """Apply one picking event; refusals leave the session unchanged and have no effects."""
-    allowed = PICK_TRANSITIONS[session.state]
-    if event.name not in allowed:
-        return _refuse(session, "not_allowed_now", NEXT_IN_PICK_STATE[session.state],
-                       event=event.name, state=str(session.state))
-    outcome = _HANDLERS[event.name](session, event, ctx)
-    new_state = outcome.session.state
-    if new_state != session.state and new_state not in allowed[event.name]:
-        raise StationError(f"bug: {event.name} led from {session.state} to {new_state}, not in PICK_TRANSITIONS")
-    return outcome
-
-
-def _refuse(s: PickSession, code: str, /, next: str | None = None, **data: Any) -> Outcome:
-    return Outcome(s, make(code, next=next, status="error", **data), [])
+    return MACHINE.run(session, event, ctx)
 
 
 def _scan_bin(s: PickSession, e: ScanBin, ctx: PickContext) -> Outcome:
-    task = s.tasks[s.current]
+    task = s.tasks[_current(s)]
     if e.code.strip() != task.bin:
-        return _refuse(s, "wrong_bin", bin=e.code, expected_bin=task.bin)
-    left = task.qty - s.done(s.current)
+        return refuse(s, "wrong_bin", bin=e.code, expected_bin=task.bin)
+    left = task.qty - s.done(_current(s))
     return Outcome(replace(s, state=P.AT_BIN), make("bin_ok", bin=task.bin, qty=left, sku=task.sku, name=task.name,
                                                     lot=task.lot or "-"), [])
 
 
 def _scan_item(s: PickSession, e: ScanItem, ctx: PickContext) -> Outcome:
-    current = s.tasks[s.current]
+    current = s.tasks[_current(s)]
     sku = ctx.catalog.sku(e.code)
     if sku is None:
-        return _refuse(s, "unknown_item", code=e.code)
+        return refuse(s, "unknown_item", code=e.code)
     if s.order.qty_for(sku.sku) == 0:
-        return _refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id)
+        return refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id)
     here = [i for i, t in enumerate(s.tasks) if t.bin == current.bin and t.sku == sku.sku and s.done(i) < t.qty]
     if not here:
         if sum(1 for u in s.picked if u.sku == sku.sku) >= s.order.qty_for(sku.sku):
-            return _refuse(s, "over_quantity", sku=sku.sku, order_id=s.order.order_id, ordered=s.order.qty_for(sku.sku))
-        return _refuse(s, "wrong_item", sku=sku.sku, bin=current.bin or "-", expected_sku=current.sku)
+            return refuse(s, "over_quantity", sku=sku.sku, order_id=s.order.order_id, ordered=s.order.qty_for(sku.sku))
+        return refuse(s, "wrong_item", sku=sku.sku, bin=current.bin or "-", expected_sku=current.sku)
     taken = Counter(u.lot for u in s.picked if u.sku == sku.sku and u.lot)
     check = check_lot(sku, e.lot, less_taken(ctx.catalog.lots_for(sku.sku), taken), ctx.today, ctx.lot_policy,
                       expires=e.expires, produced=e.produced, require_lot=ctx.require_lot)
@@ -251,12 +253,12 @@ def _count(s: PickSession, unit: PickedUnit, effects: tuple[Effect, ...] = (),
 
 
 def _put_back(s: PickSession, e: PutBack, ctx: PickContext) -> Outcome:
-    unit = s.pending.unit
+    unit = _pending(s).unit
     return Outcome(replace(s, state=P.AT_BIN, pending=None), make("item_put_back", sku=unit.sku, lot=unit.lot or "-"), [])
 
 
 def _fifo_take_older(s: PickSession, e: FifoTakeOlder, ctx: PickContext) -> Outcome:
-    p = s.pending
+    p = _pending(s)
     if p.older_lot is None:
         return _put_back(s, PutBack(), ctx)
     audit = AuditEntry("lot_swap", s.picker.employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
@@ -269,8 +271,8 @@ def _fifo_override(s: PickSession, e: FifoOverride, ctx: PickContext) -> Outcome
     found = authorise_override(ctx.catalog, e.uid, e.reason, s.picker.employee_id, ctx.allow_self_override)
     if not isinstance(found, Employee):
         code, data = found
-        return _refuse(s, code, "scan_supervisor_badge", **data)
-    p, reason = s.pending, e.reason.strip()
+        return refuse(s, code, "scan_supervisor_badge", **data)
+    p, reason = _pending(s), e.reason.strip()
     unit = replace(p.unit, approved_by=found.employee_id)
     audit = AuditEntry("lot_override", found.employee_id, {"sku": unit.sku, "suggested_lot": p.older_lot,
                                                           "suggested_bin": p.older_bin, "code": p.code},
@@ -285,7 +287,7 @@ def _fifo_override(s: PickSession, e: FifoOverride, ctx: PickContext) -> Outcome
 def _scan_tote(s: PickSession, e: ScanTote, ctx: PickContext) -> Outcome:
     tote = e.code.strip()
     if s.order.tote and tote != s.order.tote:
-        return _refuse(s, "wrong_tote", tote=tote, expected_tote=s.order.tote)
+        return refuse(s, "wrong_tote", tote=tote, expected_tote=s.order.tote)
     effects: list[Effect] = []
     for sku, ordered in s.order.quantities().items():  # one pick per SKU, lot and bin, located at the bin
         per_lot = Counter((u.lot, u.bin) for u in s.picked if u.sku == sku)
@@ -305,3 +307,5 @@ _HANDLERS: dict[str, Callable[..., Outcome]] = {
     "scan_bin": _scan_bin, "scan_item": _scan_item, "put_back": _put_back, "fifo_take_older": _fifo_take_older,
     "fifo_override": _fifo_override, "scan_tote": _scan_tote,
 }
+
+MACHINE: Machine[Any, Any] = Machine("PICK_TRANSITIONS", PICK_TRANSITIONS, _HANDLERS, NEXT_IN_PICK_STATE)

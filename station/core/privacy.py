@@ -69,7 +69,7 @@ def _mask(value: Any, sees: frozenset[str]) -> Any:
             rule = FIELD_MASKS.get(key)
             if rule is SECRET:
                 continue
-            if rule is not None and key not in sees and isinstance(item, str):
+            if callable(rule) and key not in sees and isinstance(item, str):
                 out[key] = rule(item)
             else:
                 out[key] = _mask(item, sees)

@@ -18,12 +18,12 @@ catalog weight makes the expected weight unknown: never a pass, a supervisor mus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
-from packgate.station.errors import ConfigError
 from packgate.station.core.models import Packaging, Sku
 from packgate.station.core.verdicts import Verdict, grams, make
+from packgate.station.errors import ConfigError
 
 OUNCE_G = Decimal("28.35")
 POUND_G = Decimal("453.6")
@@ -66,7 +66,8 @@ class ToleranceConfig:
         bounds = [band.below_g for band in self.floors]
         if self.floors and (bounds[-1] is not None or None in bounds[:-1]):
             raise ConfigError("tolerance floors: only the last band may (and must) have no upper bound")
-        if bounds[:-1] != sorted(bounds[:-1]) or any(band.floor_g < 0 for band in self.floors):
+        upper = [b for b in bounds[:-1] if b is not None]
+        if upper != sorted(upper) or any(band.floor_g < 0 for band in self.floors):
             raise ConfigError("tolerance floors: bands must be in ascending order with floors >= 0")
 
     @classmethod
@@ -82,7 +83,7 @@ class ToleranceConfig:
 
     def pct_for(self, categories: Iterable[str | None] = ()) -> Decimal:
         """The percentage for a parcel holding these categories: the strictest that applies."""
-        return min([self.pct, *(self.category_pct[c] for c in categories if c in self.category_pct)])
+        return min([self.pct, *(self.category_pct[c] for c in categories if c is not None and c in self.category_pct)])
 
     def floor_for(self, expected_g: Decimal) -> Decimal:
         for band in self.floors:
@@ -164,9 +165,42 @@ def judge(expected_g: Decimal, measured_g: Decimal, config: ToleranceConfig = DE
     """The tolerance rule on a known expected weight and a stable reading."""
     pct = config.pct if pct is None else pct
     diff = measured_g - expected_g
-    allowed = max(expected_g * pct / HUNDRED, config.floor_for(expected_g))
+    allowed = allowed_gap(expected_g, config, pct)
     diff_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), ROUND_HALF_UP) if expected_g else None
     data = dict(expected_g=grams(expected_g), measured_g=grams(measured_g), diff_g=f"{diff.quantize(Decimal('0.1'), ROUND_HALF_UP):+}",
                 diff_pct="-" if diff_pct is None else f"{diff_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct))
     code = "weight_ok" if abs(diff) <= allowed else "weight_out_of_tolerance"
     return WeightCheck(expected_g, measured_g, diff, diff_pct, allowed, pct, True, make(code, **data))
+
+
+def allowed_gap(expected_g: Decimal, config: ToleranceConfig, pct: Decimal) -> Decimal:
+    """How far a weighing may be off ``expected_g``: the percentage, or the absolute floor when larger."""
+    return max(expected_g * pct / HUNDRED, config.floor_for(expected_g))
+
+
+@dataclass(frozen=True)
+class WeightRange:
+    """The weights that pass, as shown to the packer: rounded inward, so a weight shown inside passes."""
+
+    expected_g: Decimal
+    allowed_g: Decimal
+    low_g: Decimal
+    high_g: Decimal
+
+    def as_dict(self) -> dict[str, str]:
+        return {"expected_g": str(self.expected_g), "allowed_g": str(self.allowed_g),
+                "low_g": str(self.low_g), "high_g": str(self.high_g)}
+
+
+def weight_range(items: Iterable[tuple[Sku, int]], packaging: Packaging | None,
+                 config: ToleranceConfig = DEFAULT) -> WeightRange | None:
+    """The range ``check_weight`` applies to a parcel of ``items`` in ``packaging``; None while unknown."""
+    items = list(items)
+    expected, _missing = expected_weight(items, packaging)
+    if packaging is None or expected is None:
+        return None
+    allowed = allowed_gap(expected, config, config.pct_for(sku.category for sku, _ in items))
+    tenth = Decimal("0.1")
+    return WeightRange(expected.quantize(tenth), allowed.quantize(tenth, rounding=ROUND_FLOOR),
+                       (expected - allowed).quantize(tenth, rounding=ROUND_CEILING),
+                       (expected + allowed).quantize(tenth, rounding=ROUND_FLOOR))

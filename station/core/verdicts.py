@@ -56,6 +56,7 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
     "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
     "done": ("Done.", "完成。"),
+    "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
 MESSAGES: dict[str, Text] = {
@@ -175,6 +176,28 @@ MESSAGES: dict[str, Text] = {
     "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+    # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
+    "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
+    "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
+    "key_reused": Text("error", "", "Key {key} was already used for a different action.", "键{key}已用于另一个操作。"),
+    "storage": Text("error", "", "NOT SAVED: the station could not write its database ({detail}). "
+                                 "Call IT; do not send the parcel.",
+                    "未保存：工作站无法写入数据库（{detail}）。请联系IT，不要发出包裹。"),
+    "login_locked": Text("error", "", "Too many wrong PINs for this badge: try again in {wait} s or ask a supervisor.",
+                         "此工卡密码错误次数过多：请{wait}秒后再试或联系主管。"),
+    "bad_login": Text("error", "", "Badge code or PIN is wrong.", "工卡号或密码错误。"),
+    "not_signed_in": Text("error", "", "{problem}", "{problem}"),
+    "no_pick": Text("error", "", "Choose an order to pick first.", "请先选择要拣货的订单。"),
+    "not_supervisor": Text("error", "", "{problem}", "{problem}"),
+    "unknown_escalation": Text("error", "", "No escalation {escalation_id}.", "没有升级{escalation_id}。"),
+    "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),
+    "acknowledged": Text("ok", "", "Escalation of {order_id} acknowledged.", "订单{order_id}的升级已确认。"),
+    "pda_signed_out": Text("ok", "", "Signed out.", "已退出登录。"),
+    "csrf": Text("error", "", "Missing or wrong CSRF token: reload the page (or send an API token).",
+                 "CSRF令牌缺失或错误：请刷新页面（或使用API令牌）。"),
+    "not_found": Text("error", "", "No such page or endpoint: {path}", "没有此页面或接口：{path}"),
+    "internal": Text("error", "", "Internal error; the action was not recorded. See the station log.",
+                     "内部错误，操作未记录。请查看工作站日志。"),
 }
 
 
@@ -225,11 +248,13 @@ class Verdict:
                 "next": self.next, "sound": self.sound, "colour": self.colour, "data": dict(self.data)}
 
 
-def make(code: str, /, *, next: str | None = None, status: str | None = None, **data: Any) -> Verdict:
+def make(code: str, /, *, next: str | None = None, status: str | None = None, hint: bool = True,
+         **data: Any) -> Verdict:
     """Build the verdict for ``code`` from the tables; ``data`` fills the text fields and is kept.
 
     ``next`` and ``status`` override the table defaults (e.g. an accepted item whose order is now
-    complete says ``next="choose_packaging"``). Raises KeyError for an unknown code or a missing field.
+    complete says ``next="choose_packaging"``); ``hint=False`` leaves the next step's text out of the
+    message (the page says it elsewhere). Raises KeyError for an unknown code or a missing field.
     """
     text = MESSAGES[code]
     words_en: dict[str, str] = {}
@@ -242,11 +267,21 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, **
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]
-    hint_en, hint_zh = NEXT_STEPS[next_step]
+    hint_en, hint_zh = NEXT_STEPS[next_step] if hint else ("", "")
     return Verdict(status=status, code=code,
-                   message=f"{text.en.format(**data, **words_en)} {hint_en}",
-                   message_zh=f"{text.zh.format(**data, **words_zh)}{hint_zh}",
+                   message=f"{text.en.format(**data, **words_en)} {hint_en}".rstrip(" "),
+                   message_zh=f"{text.zh.format(**{**data, **_in_chinese(data)}, **words_zh)}{hint_zh}",
                    next=next_step, sound=sound, colour=colour, data=dict(data))
+
+
+def _in_chinese(data: dict[str, Any]) -> dict[str, Any]:
+    """``problem_zh="…"`` fills ``{problem}`` in the Chinese text (the English one takes ``problem``)."""
+    return {name[:-3]: value for name, value in data.items() if name.endswith("_zh")}
+
+
+def answer(code: str, /, **data: Any) -> dict[str, Any]:
+    """``make(code, **data)`` as the JSON answer of the API."""
+    return make(code, **data).as_dict()
 
 
 def fields_of(template: str) -> set[str]:

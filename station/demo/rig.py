@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from biip.gs1_messages import GS1Message
 
+from packgate.device.clock import Clock
 from packgate.device.emulators.nfc import BadgeEmulator
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
@@ -25,7 +26,6 @@ from packgate.device.profiles import get_profile
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
 from packgate.sync.upstream import demo_data
-from packgate.device.clock import Clock
 from packgate.sync.upstream.server import start_in_thread
 
 log = logging.getLogger("packgate.demo")

@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable
 
 import requests
 
-from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
-from packgate.sync.upstream import demo_data
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import Clock
+from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
+from packgate.sync.client import UpstreamClient
+from packgate.sync.upstream import demo_data
 
 BADGES = demo_data.DEMO_BADGES
 
@@ -132,7 +132,7 @@ class Walk:
         symbology = "]C1" if "\x1d" in code or (code.startswith("01") and len(code) > 16) else None
         return lambda: self.rig.scanner.scan(code, symbology=symbology)
 
-    def weigh(self, grams: Decimal | str) -> Callable[[], Any]:
+    def weigh(self, grams: Decimal | str | int) -> Callable[[], Any]:
         return lambda: self.rig.scale.set_weight(Decimal(str(grams)), settle_s=0.3)
 
     def settle(self, grams: Decimal | str, timeout: float = 5.0) -> None:
@@ -251,7 +251,8 @@ class Walk:
         time.sleep(0.5)
         self.record("a minute later: still exactly one notification", len(hooks.received) == 1,
                     f"{len(hooks.received)} notifications")
-        row = next((r for r in self.station.supervisor_overview()["milestones"] if r["order_id"] == "SO-10012"), {})
+        row: dict[str, Any] = next((r for r in self.station.supervisor_overview()["milestones"]
+                                    if r["order_id"] == "SO-10012"), {})
         self.record("escalated order released with priority", row.get("priority") == 1, f"priority={row.get('priority')}")
 
         # 7. every confirmation reaches upstream, exactly once

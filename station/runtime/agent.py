@@ -7,14 +7,14 @@ import signal
 import threading
 from typing import Any
 
+from packgate.device.backoff import Backoff
+from packgate.device.clock import Clock
+from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
-from packgate.station.events import EventBus
 from packgate.station.runtime.notify import Notifier
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
-from packgate.sync.backoff import Backoff
-from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox
 from packgate.sync.reference import ReferenceCache
@@ -55,7 +55,7 @@ class Agent:
         self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
                               api_tokens=tuple(cfg["web.api_tokens"]))
         self._threads: list[threading.Thread] = []
-        self._server = None
+        self._server: Any = None
 
     def _wake(self) -> None:
         self._timer_wake.set()
@@ -93,13 +93,14 @@ class Agent:
                 last = summary
 
     def _serve(self) -> None:
-        from waitress import create_server
+        from waitress.server import create_server
 
-        self._server = create_server(self.app, host=self.cfg["web.host"], port=self.port, threads=24,
-                                     channel_timeout=30, ident="packgate")
-        self.port = self._server.effective_port
+        server: Any = create_server(self.app, host=self.cfg["web.host"], port=self.port, threads=24,
+                                    channel_timeout=30, ident="packgate")
+        self._server = server
+        self.port = server.effective_port
         self._served.set()
-        run_until(self._server, self._stop)
+        run_until(server, self._stop)
 
     def start(self) -> "Agent":
         self._served = threading.Event()

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from packgate.station.runtime.config import SCHEMA, load, render_defaults
 from packgate.station.errors import ConfigError
+from packgate.station.runtime.config import SCHEMA, load, render_defaults
 from packgate.station.runtime.logs import LEVELS, setup_logging
 
 

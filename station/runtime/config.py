@@ -8,11 +8,12 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
+from packgate.device.barcode import SitePatterns
 from packgate.station.errors import ConfigError
 
 Check = Callable[[Any], str | None]
@@ -110,9 +111,8 @@ def _wedge_format(v: str) -> str | None:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# The site's own barcodes (device.barcode.SitePatterns): kind -> default regex.
-CODE_KINDS = {"order": r"^SO-\d+$", "tote": r"^T-\d{4}$", "bin": r"^[A-Z]-\d{2}-\d{2}$",
-              "badge": r"^BADGE:(?P<value>.+)$", "packaging": r"^(BOX|BAG)-[A-Z0-9]+$", "parcel": r"^PCL-[A-Z0-9]+$"}
+# The site's own barcodes: kind -> default regex, as device.barcode.SitePatterns defines them.
+CODE_KINDS: dict[str, str] = {f.name: f.default for f in fields(SitePatterns) if f.init and isinstance(f.default, str)}
 
 # dotted key: (type, default, check or None, help)
 SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {

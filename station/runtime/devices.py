@@ -9,15 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from packgate.device.barcode import SitePatterns
-from packgate.station.runtime.config import CODE_KINDS, Config
+from packgate.station.parts import device_id, site_patterns
+from packgate.station.runtime.config import Config
 
 log = logging.getLogger("packgate.devices")
-
-
-def site_patterns(cfg: Config) -> SitePatterns:
-    """The site's own barcodes from ``codes.*`` (an empty pattern switches that kind off)."""
-    return SitePatterns(**{kind: cfg[f"codes.{kind}"] or None for kind in CODE_KINDS})
 
 
 class Devices:
@@ -36,7 +31,7 @@ class Devices:
         self.states: dict[str, dict] = {}
         self._ports = {"scale": scale_port or cfg["scale.port"], "scanner": scanner_port or cfg["scanner.port"],
                        "badge": badge_reader or cfg["badge.reader"], "camera": cfg["camera.source"]}
-        self.device_ids = {name: f"{cfg['station.id']}-{name}" for name in ("scale", "scanner", "badge", "kiosk", "camera")}
+        self.device_ids = {name: device_id(cfg["station.id"], name) for name in ("scale", "scanner", "badge", "kiosk", "camera")}
 
     def _state(self, name: str) -> Callable[[str, str | None], None]:
         def report(state: str, detail: str | None = None) -> None:

@@ -8,20 +8,24 @@ from __future__ import annotations
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
 
+from packgate.station.core.verdicts import answer
 from packgate.station.web.openapi import OPENAPI
+
+if TYPE_CHECKING:
+    from packgate.station.service import Station
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None) -> Flask:
+def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(SECRET_KEY=secret_key or secrets.token_bytes(32), SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_HTTPONLY=True, JSON_SORT_KEYS=False)
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     app.extensions["packgate.station"] = station
 
     def csrf_token() -> str:
@@ -30,16 +34,17 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
         return session["csrf"]
 
     @app.before_request
-    def _protect() -> None:
+    def _protect() -> Response | None:
         bearer = request.headers.get("Authorization", "")
         if bearer.startswith("Bearer ") and any(hmac.compare_digest(bearer[7:], tok) for tok in api_tokens):
             g.terminal = "api"
-            return
+            return None
         if request.method in SAFE_METHODS:
-            return
+            return None
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         if not sent or "csrf" not in session or not hmac.compare_digest(sent, session["csrf"]):
-            return _error(403, "csrf", "Missing or wrong CSRF token: reload the page (or send an API token).")
+            return _error(403, "csrf")
+        return None
 
     # ---- pages ---------------------------------------------------------------------------------
     def _page(template: str, **extra: Any) -> str:
@@ -97,7 +102,7 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
     @app.post("/api/v1/pda/logout")
     def pda_logout() -> Response:
         session.pop("pda_employee", None)
-        return jsonify({"status": "ok", "message": "Signed out"})
+        return jsonify(answer("pda_signed_out"))
 
     @app.get("/api/v1/pda/me")
     def pda_me() -> Response:
@@ -120,9 +125,11 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
         viewer = session.get("pda_employee")
         if g.get("terminal") != "api":
             if not viewer:
-                return _error(401, "not_signed_in", "Sign in with a supervisor's badge code and PIN to see this page.")
+                return _error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
+                              problem_zh="请用主管的工卡号和密码登录后查看此页。")
             if not station.is_supervisor(viewer):
-                return _error(403, "not_supervisor", "Only a supervisor can see this page; sign in as a supervisor.")
+                return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
+                              problem_zh="只有主管可以查看此页，请以主管身份登录。")
         return jsonify(station.supervisor_overview(viewer=viewer))
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
@@ -134,7 +141,7 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
 
     # ---- health ------------------------------------------------------------------------------------
     @app.get("/healthz")
-    def healthz() -> Response:
+    def healthz() -> tuple[Response, int]:
         health = station.health()
         return jsonify(health), (200 if health.get("ok") else 503)
 
@@ -162,11 +169,11 @@ def create_app(station: Any, *, demo: Any = None, api_tokens: tuple[str, ...] = 
 
     @app.errorhandler(404)
     def not_found(_exc: Exception) -> Response:
-        return _error(404, "not_found", f"No such page or endpoint: {request.path}")
+        return _error(404, "not_found", path=request.path)
 
     @app.errorhandler(500)
     def server_error(_exc: Exception) -> Response:
-        return _error(500, "internal", "Internal error; the action was not recorded. See the station log.")
+        return _error(500, "internal")
 
     return app
 
@@ -175,21 +182,23 @@ def _json_body() -> dict:
     try:
         body = request.get_json(force=True, silent=False)
     except Exception:  # noqa: BLE001 - werkzeug raises several kinds for bad JSON
-        abort(_error(400, "bad_json", "The request body is not valid JSON."))
+        abort(_error(400, "bad_json", problem="The request body is not valid JSON.", problem_zh="请求内容不是有效的JSON。"))
     if not isinstance(body, dict):
-        abort(_error(400, "bad_json", "The request body must be a JSON object."))
+        abort(_error(400, "bad_json", problem="The request body must be a JSON object.",
+                     problem_zh="请求内容必须是JSON对象。"))
     return body
 
 
 def _require_pda() -> str:
     emp = session.get("pda_employee")
     if not emp:
-        abort(_error(401, "not_signed_in", "Sign in with your badge code and PIN first."))
+        abort(_error(401, "not_signed_in", problem="Sign in with your badge code and PIN first.",
+                     problem_zh="请先用工卡号和密码登录。"))
     return emp
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    response = jsonify({"status": "error", "code": code, "message": message, "sound": "error", "colour": "red"})
+def _error(status: int, code: str, **data: Any) -> Response:
+    response = jsonify(answer(code, **data))
     response.status_code = status
     return response
 

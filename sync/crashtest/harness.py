@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from packgate.sync.crash import POINTS
 from packgate.sync.upstream.server import start_in_thread
@@ -34,20 +34,21 @@ def run(workdir: str | Path, *, confirmations: int = 10_000, random_kills: int =
     rng.shuffle(plan)
     base_url, stop = start_in_thread("127.0.0.1", 0, upstream_db, strict_orders=False)
     started = time.monotonic()
-    report = {"kills": 0, "random_kills": 0, "named_kills": {p: 0 for p in POINTS}, "runs": 0, "clean_exits": 0,
+    report: dict[str, Any] = {"kills": 0, "random_kills": 0, "named_kills": {p: 0 for p in POINTS}, "runs": 0, "clean_exits": 0,
               "integrity_failures": 0, "missed_points": 0}
     try:
         while True:
             spec = plan.pop() if plan else "finish"
             env = dict(os.environ)
             env.pop("PACKGATE_CRASH_AT", None)
-            if spec not in (None, "finish"):
+            if spec is not None and spec != "finish":
                 env["PACKGATE_CRASH_AT"] = spec
                 env["PACKGATE_CRASH_NTH"] = str(rng.randint(1, 3))
             proc = subprocess.Popen([sys.executable, "-m", "packgate.sync.crashtest.producer", "--db", str(station_db),
                                      "--upstream", base_url, "--ack", str(ack_file), "--target", str(confirmations)],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             report["runs"] += 1
+            assert proc.stdout is not None
             proc.stdout.readline()  # "ready"
             if spec is None:
                 time.sleep(rng.uniform(0.0, max_delay_s))

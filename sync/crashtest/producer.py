@@ -12,8 +12,8 @@ import os
 import sys
 import time
 
+from packgate.device.backoff import Backoff
 from packgate.sync import crash
-from packgate.sync.backoff import Backoff
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.outbox import Outbox, outbox_status

@@ -16,11 +16,11 @@ from typing import Callable
 
 from flask import Flask, Response, jsonify, request
 
-from packgate.sync.upstream import store as store
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.db import connect, write_tx
 from packgate.sync.jsonbytes import loads
 from packgate.sync.serving import run_until
+from packgate.sync.upstream import store as store
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
 
 
 def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw):
-    from waitress import create_server
+    from waitress.server import create_server
 
     app = create_upstream_app(db, **app_kw)
     return create_server(app, host=host, port=port, threads=threads, channel_timeout=30,

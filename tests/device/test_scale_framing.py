@@ -1,9 +1,9 @@
-"""Framer: re-synchronisation after garbage and partial frames, counters, 7-bit masking."""
+"""ScaleFramer: re-synchronisation after garbage and partial frames, counters, 7-bit masking."""
 from decimal import Decimal
 
 import pytest
 
-from packgate.device.framing import Framer
+from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import get_profile
 from packgate.device.scale import ScaleReader
 
@@ -12,7 +12,7 @@ TOLEDO = bytes.fromhex("022C30203030313233343030303030300D2B")
 
 def frames(profile_name: str, chunks: list[bytes]):
     p = get_profile(profile_name)
-    f = Framer(p.framing, mask_7bit=p.serial.seven_bit)
+    f = ScaleFramer(p.framing, mask_7bit=p.serial.seven_bit)
     out = []
     for c in chunks:
         out += f.feed(c)
@@ -66,7 +66,7 @@ def test_nci_frame_with_inner_lf():
 
 def test_overlong_line_is_dropped_not_buffered_forever():
     p = get_profile("mettler-mt-sics")
-    f = Framer(p.framing)
+    f = ScaleFramer(p.framing)
     assert f.feed(b"A" * 10_000) == []
     assert len(f.buf) < p.framing.max_length
     assert f.feed(b"\r\nS S     1.00 g\r\n")[-1] == b"S S     1.00 g\r\n"
@@ -74,7 +74,7 @@ def test_overlong_line_is_dropped_not_buffered_forever():
 
 def test_seven_bit_masking():
     p = get_profile("toledo-8217")
-    f = Framer(p.framing, mask_7bit=True)
+    f = ScaleFramer(p.framing, mask_7bit=True)
     assert f.feed(bytes(b | 0x80 for b in b"\x0201.234\r")) == [b"\x0201.234\r"]
 
 

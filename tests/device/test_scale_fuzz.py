@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packgate.device.framing import Framer
+from packgate.device.framing import ScaleFramer
 from packgate.device.parsers.common import EmuState
 from packgate.device.profiles import load_profiles
 from packgate.device.reading import Reading, Status
@@ -82,6 +82,6 @@ def test_encode_decode_roundtrip(name, units, status):
 @pytest.mark.parametrize("name", NAMES)
 def test_framer_accepts_its_own_encoder_output(name):
     p = SCALES[name]
-    f = Framer(p.framing, mask_7bit=p.serial.seven_bit)
+    f = ScaleFramer(p.framing, mask_7bit=p.serial.seven_bit)
     frame = _valid_frame(p)
     assert f.feed(frame * 3) == [frame] * 3

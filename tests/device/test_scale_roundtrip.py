@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
+from packgate.device.backoff import Backoff
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import load_profiles
 from packgate.device.reading import GRAMS_PER_UNIT, Status
 from packgate.device.scale import ScaleReader
-from packgate.device.transport import Backoff
 
 SCALES = load_profiles(kind="scale")
 NAMES = sorted(SCALES)
@@ -34,7 +34,7 @@ class Harness:
         self.readings, self.states = [], []
         self.reader = ScaleReader(self.port, self.profile, on_reading=self.readings.append,
                                   on_state=lambda s, d: self.states.append(s), poll_interval=0.03,
-                                  backoff=Backoff(base=0.02, cap=0.1, jitter=False))
+                                  backoff=Backoff(base_s=0.02, cap_s=0.1, jitter=False))
 
     def __enter__(self):
         self.reader.start()
@@ -147,7 +147,7 @@ def test_seven_bit_protocol_over_pty_with_parity_bit_set():
 
 
 def test_stop_returns_quickly_even_when_the_port_is_missing(tmp_path):
-    reader = ScaleReader(str(tmp_path / "nothing"), SCALES["mettler-mt-sics"], backoff=Backoff(base=5, cap=5, jitter=False))
+    reader = ScaleReader(str(tmp_path / "nothing"), SCALES["mettler-mt-sics"], backoff=Backoff(base_s=5, cap_s=5, jitter=False))
     states = []
     reader.on_state = lambda s, d: states.append(s)
     reader.start()

@@ -3,9 +3,10 @@ import os
 
 import pytest
 
+from packgate.device.backoff import Backoff
 from packgate.device.emulators.pty import PtyPair
 from packgate.device.errors import PortError
-from packgate.device.transport import Backoff, open_port
+from packgate.device.transport import open_port
 
 
 def test_open_port_missing_device_raises_port_error(tmp_path):
@@ -48,7 +49,7 @@ def test_pty_link_survives_replug(tmp_path):
 
 
 def test_backoff_grows_and_caps_and_resets():
-    b = Backoff(base=0.1, cap=1.0, jitter=False)
+    b = Backoff(base_s=0.1, cap_s=1.0, jitter=False)
     delays = [b.next_delay() for _ in range(6)]
     assert delays == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
     b.reset()
@@ -57,7 +58,7 @@ def test_backoff_grows_and_caps_and_resets():
 
 def test_backoff_full_jitter_and_injected_sleep():
     slept = []
-    b = Backoff(base=1, cap=8, jitter=True, rand=lambda: 0.5, sleep=lambda s, stop: slept.append(s) or False)
+    b = Backoff(base_s=1, cap_s=8, jitter=True, rand=lambda: 0.5, sleep=lambda s, stop: slept.append(s) or False)
     assert not b.wait()
     assert not b.wait()
     assert slept == [0.5, 1.0]

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from packgate.device.backoff import Backoff
 from packgate.device.barcode import GS
 from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.errors import ReaderError
-from packgate.device.scanner import Frame, Framer, SerialScanner, suffix_name
-from packgate.device.transport import Backoff
+from packgate.device.scanner import Frame, ScanFramer, SerialScanner, suffix_name
 
 GS1 = "010703206980498810ABC123" + GS + "17260228"
 
@@ -21,7 +21,7 @@ GS1 = "010703206980498810ABC123" + GS + "17260228"
 
 @pytest.mark.parametrize("suffix, term", [("CR", b"\r"), ("LF", b"\n"), ("CRLF", b"\r\n"), ("TAB", b"\t")])
 def test_framer_suffixes(suffix, term):
-    f = Framer(suffix)
+    f = ScanFramer(suffix)
     data = b"]C1" + GS1.encode() + term + b"SO-1" + term + term
     # byte by byte, to prove split reads are reassembled
     frames = [fr for i in range(len(data)) for fr in f.feed(data[i:i + 1], now=0.0)]
@@ -30,17 +30,17 @@ def test_framer_suffixes(suffix, term):
 
 
 def test_framer_crlf_keeps_lone_cr_and_gs():
-    f = Framer("CRLF")
+    f = ScanFramer("CRLF")
     assert f.feed(b"A\rB\x1d\r\n", 0) == [Frame(b"A\rB\x1d")]
 
 
 def test_framer_auto_accepts_cr_lf_crlf():
-    f = Framer("auto")
+    f = ScanFramer("auto")
     assert [x.data for x in f.feed(b"A\rB\nC\r\nD\n\rE\r", 0)] == [b"A", b"B", b"C", b"D", b"E"]
 
 
 def test_framer_none_uses_inter_char_timeout():
-    f = Framer("none", inter_char_timeout=0.05)
+    f = ScanFramer("none", inter_char_timeout=0.05)
     assert f.feed(b"SO-", 1.00) == [] and f.feed(b"12", 1.03) == []
     assert f.poll(1.06) == [] and f.deadline() == pytest.approx(1.08)
     assert f.poll(1.08) == [Frame(b"SO-12")]
@@ -48,14 +48,14 @@ def test_framer_none_uses_inter_char_timeout():
 
 
 def test_framer_stale_partial_is_reported_with_a_hint():
-    f = Framer("CR", stale_timeout=0.5)
+    f = ScanFramer("CR", stale_timeout=0.5)
     assert f.feed(b"SO-1\n", 0.0) == []  # scanner programmed for LF, reader for CR
     (frame,) = f.poll(0.6)
     assert frame.data == b"SO-1\n" and "suffix LF" in frame.error
 
 
 def test_framer_overlong_is_cut_with_error():
-    f = Framer("CR", max_len=10)
+    f = ScanFramer("CR", max_len=10)
     (frame,) = f.feed(b"x" * 11, 0)
     assert frame.error and "suffix" in frame.error
 
@@ -70,7 +70,7 @@ def test_suffix_names():
 @given(st.sampled_from(["CR", "LF", "CRLF", "TAB", "none", "auto"]),
        st.lists(st.tuples(st.binary(max_size=40), st.floats(0, 2)), max_size=20))
 def test_fuzz_framer_never_raises_and_loses_nothing(suffix, chunks):
-    f = Framer(suffix, inter_char_timeout=0.05, stale_timeout=0.5, max_len=64)
+    f = ScanFramer(suffix, inter_char_timeout=0.05, stale_timeout=0.5, max_len=64)
     now, out = 0.0, []
     for data, dt in chunks:
         now += dt
@@ -165,7 +165,7 @@ def test_reader_garbage_then_good_scan(emu):
 
 
 def test_reader_unplug_replug_reconnects(emu):
-    r, c = start_reader(emu, "CR", backoff=Backoff(base=0.02, cap=0.1, jitter=False))
+    r, c = start_reader(emu, "CR", backoff=Backoff(base_s=0.02, cap_s=0.1, jitter=False))
     try:
         emu.scan("SO-1")
         assert c.get().value == "SO-1"

@@ -9,9 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from e2e_support import BADGES, StationApi, assert_laid_out, clear_sound, expect_sound, scanner_types, shot
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.timeout(60)
 

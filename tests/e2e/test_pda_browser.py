@@ -6,9 +6,8 @@ with Tab, or with nothing (the page ends them on the pause), as the scanners on 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from e2e_support import BADGES, PINS, assert_laid_out, clear_sound, expect_sound, scanner_types, shot
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.timeout(60)
 

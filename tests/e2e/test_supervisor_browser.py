@@ -11,9 +11,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from e2e_support import BADGES, PINS, StationApi, shot, wait_until
 from playwright.sync_api import Page, expect
 
-from e2e_support import BADGES, PINS, StationApi, shot, wait_until
 from packgate.station.demo.rig import gs1_item
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,6 +1,5 @@
 
 import pytest
-
 from faultproxy import FaultProxy  # noqa: E402
 from faultserver import FaultUpstream  # noqa: E402
 

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from packgate.sync.upstream import store as store
 from packgate.sync.db import connect, write_tx
+from packgate.sync.upstream import store as store
 
 
 class FaultUpstream:

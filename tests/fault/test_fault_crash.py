@@ -26,7 +26,7 @@ def test_t1_t2_kill_minus_9_loses_nothing_and_duplicates_nothing(tmp_path):
 
 SIGTERM_STATION = textwrap.dedent("""
     import random, signal, sys
-    from packgate.sync.backoff import Backoff
+    from packgate.device.backoff import Backoff
     from packgate.sync.client import UpstreamClient
     from packgate.sync.db import connect, write_tx
     from packgate.sync.outbox import Outbox

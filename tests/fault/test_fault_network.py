@@ -5,11 +5,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from faultproxy import FaultProxy
 from faultserver import http_date
-from packgate.sync.client import UpstreamClient
+
 from packgate.device.clock import parse_iso
+from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.errors import DeadlineExceededError
 from packgate.sync.outbox import Outbox

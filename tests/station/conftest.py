@@ -16,14 +16,14 @@ from typing import Any, Callable
 
 import pytest
 
-from packgate.station.runtime.config import validate
-from packgate.station.demo.rig import DemoWorld, gs1_item
-from packgate.station.service import Station
-from packgate.sync.upstream import demo_data
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import FakeClock
+from packgate.station.demo.rig import DemoWorld, gs1_item
+from packgate.station.runtime.config import validate
+from packgate.station.service import Station
+from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox
 from packgate.sync.reference import ReferenceCache
+from packgate.sync.upstream import demo_data
 from packgate.sync.upstream.server import start_in_thread
 
 BADGES = demo_data.DEMO_BADGES
@@ -100,12 +100,12 @@ def station(make_station) -> Station:
 
 def outbox_rows(station: Station, where: str = "1=1", args: tuple = ()) -> list[dict]:
     """The station's outbox as stored (the body is the exact JSON that goes upstream)."""
-    rows = station._conn.execute(f"SELECT * FROM sync_outbox WHERE {where} ORDER BY seq", args).fetchall()
+    rows = station.parts.conn.execute(f"SELECT * FROM sync_outbox WHERE {where} ORDER BY seq", args).fetchall()
     return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
 
 
 def count(station: Station, table: str) -> int:
-    return station._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return station.parts.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
 # ---------------------------------------------------------------------------- workflows

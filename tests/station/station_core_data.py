@@ -2,8 +2,54 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Iterable, Mapping
 
-from packgate.station.core.models import Catalog
+from packgate.device.codes import canonical_badge, gtin14
+from packgate.station.core.models import Employee, Lot, Order, Packaging, Sku
+
+
+class Catalog:
+    """In-memory reference data. Later rows with the same key replace earlier ones."""
+
+    def __init__(self, skus: Iterable[Sku] = (), lots: Iterable[Lot] = (), packaging: Iterable[Packaging] = (),
+                 employees: Iterable[Employee] = (), orders: Iterable[Order] = ()):
+        self._skus = {s.sku: s for s in skus}
+        self._gtins = {s.gtin: s for s in self._skus.values() if s.gtin}
+        self._lots: dict[str, dict[str, Lot]] = {}
+        for lot in lots:
+            self._lots.setdefault(lot.sku, {})[lot.lot] = lot
+        self._packaging = {p.code: p for p in packaging}
+        self._badges = {e.badge_uid: e for e in employees}
+        self._orders = {o.order_id: o for o in orders}
+        self._totes = {o.tote: o for o in self._orders.values() if o.tote}
+
+    @classmethod
+    def from_reference(cls, payload: Mapping[str, Any]) -> "Catalog":
+        """Build from a ``GET /v1/reference`` body (keys skus, lots, packaging, employees, orders)."""
+        return cls(skus=[Sku.from_dict(r) for r in payload.get("skus", [])],
+                   lots=[Lot.from_dict(r) for r in payload.get("lots", [])],
+                   packaging=[Packaging.from_dict(r) for r in payload.get("packaging", [])],
+                   employees=[Employee.from_dict(r) for r in payload.get("employees", [])],
+                   orders=[Order.from_dict(r) for r in payload.get("orders", [])])
+
+    def sku(self, code: str) -> Sku | None:
+        gtin = gtin14(code)
+        return self._skus.get(code.strip()) or (self._gtins.get(gtin) if gtin else None)
+
+    def lots_for(self, sku: str) -> tuple[Lot, ...]:
+        return tuple(self._lots.get(sku, {}).values())
+
+    def packaging(self, code: str) -> Packaging | None:
+        return self._packaging.get(code.strip())
+
+    def employee_by_badge(self, uid: str) -> Employee | None:
+        return self._badges.get(canonical_badge(uid))
+
+    def order(self, code: str) -> Order | None:
+        code = code.strip()
+        return self._orders.get(code) or self._totes.get(code)
+
+
 
 TODAY = date(2026, 2, 10)
 

@@ -13,8 +13,8 @@ import pytest
 
 from packgate.device.emulators.camera import render_frame, write_video
 from packgate.station.demo.rig import build_rig
-from packgate.sync.upstream import demo_data
 from packgate.sync.client import UpstreamClient
+from packgate.sync.upstream import demo_data
 
 
 def _wait(predicate, timeout=8.0):

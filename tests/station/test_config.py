@@ -5,8 +5,8 @@ import tomllib
 
 import pytest
 
-from packgate.station.runtime.config import SCHEMA, load, render_defaults, validate
 from packgate.station.errors import ConfigError
+from packgate.station.runtime.config import SCHEMA, load, render_defaults, validate
 
 
 def test_the_defaults_are_valid_and_complete():

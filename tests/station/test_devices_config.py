@@ -9,9 +9,9 @@ from packgate.device.hid import HidScanner
 from packgate.device.nfc import BadgeReader
 from packgate.device.scanner import SerialScanner
 from packgate.device.wedge import WedgeBadgeReader
+from packgate.station.errors import ConfigError
 from packgate.station.runtime.config import validate
 from packgate.station.runtime.devices import Devices
-from packgate.station.errors import ConfigError
 
 
 def _devices(cfg, **callbacks):

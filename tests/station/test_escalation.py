@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from packgate.station.core.escalation import DEFAULT, EscalationConfig, EscalationLevel, due, message, next_deadline, pending
 from packgate.station.errors import ConfigError, StationError
-from packgate.station.core.escalation import (DEFAULT, EscalationConfig, EscalationLevel, due, message, next_deadline, pending)
 
 CST = timezone(timedelta(hours=8))
 PICKED = datetime(2026, 2, 10, 9, 0, 0, tzinfo=CST)

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from packgate.station.core.lots import (LotCheck, allocate, check_lot, expiring_within, in_use_order, less_taken, merge_lot)
-from packgate.station.core.models import Lot, LotPolicy, Sku
 from station_core_data import TODAY, catalog
+
+from packgate.station.core.lots import LotCheck, allocate, check_lot, expiring_within, in_use_order, less_taken
+from packgate.station.core.models import Lot, LotPolicy, Sku
 
 CAT = catalog()
 TEA = CAT.sku("SKU-001")  # FIFO
@@ -137,24 +137,6 @@ def test_expiring_within():
         ("GONE", -9, True), ("SOON", 19, False), ("EDGE", 90, False)]
     assert [e.lot.lot for e in expiring_within(lots, TODAY, include_expired=False)] == ["SOON", "EDGE"]
     assert [e.lot.lot for e in expiring_within(lots, TODAY, days=10)] == ["GONE"]
-
-
-def test_merge_never_wipes_a_stored_expiry():
-    stored = lot("A", "2025-11-03", "2026-05-03", "A-01-02", 40)
-    merged = merge_lot(stored, lot("A", None, None, None, 39))
-    assert merged.lot == lot("A", "2025-11-03", "2026-05-03", "A-01-02", 39) and merged.conflicts == ()
-    filled = merge_lot(lot("A", "2025-11-03", None), lot("A", None, "2026-05-03"))
-    assert filled.lot.expires == D("2026-05-03") and filled.conflicts == ()
-
-
-def test_merge_reports_conflicts_and_takes_the_new_value():
-    merged = merge_lot(lot("A", "2025-11-03", "2026-05-03", "A-1"), lot("A", "2025-11-03", "2026-04-30", "A-2"))
-    assert merged.lot.expires == D("2026-04-30") and merged.lot.bin == "A-2"
-    assert [(c.field, c.stored, c.incoming) for c in merged.conflicts] == [
-        ("expires", D("2026-05-03"), D("2026-04-30")), ("bin", "A-1", "A-2")]
-    assert merge_lot(None, lot("A")).lot == lot("A")
-    with pytest.raises(ValueError):
-        merge_lot(lot("A"), lot("B"))
 
 
 def test_allocate_and_use_order():

@@ -3,10 +3,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
-from packgate.station.errors import ReferenceDataError, StationError
-from packgate.station.core.models import Employee, Lot, LotPolicy, Order, Packaging, Role, Sku, normalise_gtin, parse_grams
 from station_core_data import EMPLOYEES, LOTS, ORDERS, PACKAGING, SKUS, catalog
+
+from packgate.device.codes import gtin14
+from packgate.station.core.models import Employee, Lot, LotPolicy, Order, Packaging, Role, Sku, parse_grams
+from packgate.station.errors import ReferenceDataError, StationError
 
 
 def test_rows_parse_and_round_trip():
@@ -74,8 +75,8 @@ def test_employee_repr_hides_pin_and_phone():
     ("07032069804988", "07032069804988"), ("7032069804988", "07032069804988"), ("12345670", "00000012345670"),
     ("123456789012", "00123456789012"), ("SKU-001", None), ("123", None), ("٠١٢٣٤٥٦٧", None),
 ])
-def test_normalise_gtin(code, expected):
-    assert normalise_gtin(code) == expected
+def test_gtin14(code, expected):
+    assert gtin14(code) == expected
 
 
 def test_catalog_lookups():

@@ -7,14 +7,34 @@ from decimal import Decimal as D
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from station_core_data import PACKER, PACKER2, PICKER, SUPERVISOR, SUPERVISOR2, TODAY, UNKNOWN_BADGE, catalog
 
 from packgate.station.core.effects import AuditEntry, Confirmation
 from packgate.station.core.models import LotPolicy, Role
-from packgate.station.core.packing import (TRANSITIONS, Badge, Cancel, ChoosePackaging, FifoOverride, FifoTakeOlder, OpenOrder,
-                             Pack, PackContext, PackSession, PutBack, Reweigh, ScanItem, SecondBadge, SignOut, State,
-                             SupervisorOverride, Weigh, serial_key, should_sign_out, step)
+from packgate.station.core.packing import (
+    TRANSITIONS,
+    Badge,
+    Cancel,
+    ChoosePackaging,
+    FifoOverride,
+    FifoTakeOlder,
+    OpenOrder,
+    Pack,
+    PackContext,
+    PackSession,
+    PutBack,
+    Reweigh,
+    ScanItem,
+    SecondBadge,
+    SignOut,
+    State,
+    SupervisorOverride,
+    Weigh,
+    serial_key,
+    should_sign_out,
+    step,
+)
 from packgate.station.core.tolerance import FLOOR_TABLES, ToleranceConfig
-from station_core_data import (PACKER, PACKER2, PICKER, SUPERVISOR, SUPERVISOR2, TODAY, UNKNOWN_BADGE, catalog)
 
 CAT = catalog()
 CTX = PackContext(catalog=CAT, today=TODAY)
@@ -245,7 +265,9 @@ def test_unknown_lot_prompts_and_take_older_is_a_put_back():
 def test_second_unit_from_the_next_lot_after_the_oldest_is_used_up():
     order = {"order_id": "SO-BIG", "tote": None, "packaging": "BOX-M", "status": "open",
              "lines": [{"sku": "SKU-001", "qty": 3}]}
-    from packgate.station.core.models import Catalog, Order
+    from station_core_data import Catalog
+
+    from packgate.station.core.models import Order
     cat = Catalog([CAT.sku("SKU-001")], CAT.lots_for("SKU-001"), [CAT.packaging("BOX-M")],
                   [CAT.employee_by_badge(PACKER)], [Order.from_dict(order)])
     ctx = replace(CTX, catalog=cat)
@@ -278,7 +300,9 @@ def test_special_item_put_back_or_sign_out():
 
 
 def test_fifo_override_then_second_badge():
-    from packgate.station.core.models import Catalog, Order
+    from station_core_data import Catalog
+
+    from packgate.station.core.models import Order
     sku = replace(CAT.sku("SKU-001"), special=True)
     order = Order.from_dict({"order_id": "SO-S", "tote": None, "packaging": "BOX-M", "status": "open",
                              "lines": [{"sku": "SKU-001", "qty": 1}]})

@@ -2,13 +2,13 @@
 from dataclasses import replace
 
 import pytest
+from station_core_data import PICKER, SUPERVISOR, TODAY, catalog
 
 from packgate.station.core.effects import AuditEntry, Confirmation
 from packgate.station.core.lots import bin_sort_key
 from packgate.station.core.models import Order
 from packgate.station.core.packing import FifoOverride, FifoTakeOlder, PutBack, ScanItem
 from packgate.station.core.picking import PickContext, PickSession, PickState, ScanBin, ScanTote, pick_list, pick_step, start_pick
-from station_core_data import PICKER, SUPERVISOR, TODAY, catalog
 
 CAT = catalog()
 CTX = PickContext(catalog=CAT, today=TODAY)

@@ -10,7 +10,7 @@ def test_confirmations_are_committed_before_the_answer(station, world, h):
     h.sign_in(station)
     answer = station.handle({"action": "scan", "object_id": "SO-10009", "key": "durable-open-0001"})
     assert answer["code"] == "order_opened" and len(answer["confirmation_ids"]) == 1
-    other = connect(station._conn.execute("PRAGMA database_list").fetchone()["file"])  # another connection
+    other = connect(station.parts.conn.execute("PRAGMA database_list").fetchone()["file"])  # another connection
     try:
         row = other.execute("SELECT * FROM sync_outbox WHERE id = ?", (answer["confirmation_ids"][0],)).fetchone()
         assert row is not None and row["state"] == "pending"
@@ -48,8 +48,8 @@ def test_every_confirmation_id_of_a_whole_pack_is_in_the_outbox(station, world, 
 def _fill_until_full(station, h) -> tuple[dict, dict]:
     """Cap the DB at its current size, then toggle sign-in/out until a write fails.
     Returns (state before the failing action, the failing answer)."""
-    pages = station._conn.execute("PRAGMA page_count").fetchone()[0]
-    station._conn.execute(f"PRAGMA max_page_count = {pages}")
+    pages = station.parts.conn.execute("PRAGMA page_count").fetchone()[0]
+    station.parts.conn.execute(f"PRAGMA max_page_count = {pages}")
     for _ in range(2000):
         before = {"operator": station.pack.operator, "state": station.pack.state,
                   "outbox": h.count(station, "sync_outbox")}
@@ -71,7 +71,7 @@ def test_a_full_disk_is_an_error_verdict_and_the_session_does_not_advance(statio
     again = station.handle({"action": "badge", "object_id": h.BADGES["packer"], "key": "retry-after-full-1"})
     assert again["code"] == "storage"
     # space comes back: the same keyed retry now really happens (the failed try stored no answer)
-    station._conn.execute("PRAGMA max_page_count = 1073741823")
+    station.parts.conn.execute("PRAGMA max_page_count = 1073741823")
     done = station.handle({"action": "badge", "object_id": h.BADGES["packer"], "key": "retry-after-full-1"})
     assert done["code"] in ("signed_in", "signed_out") and "replayed" not in done
     assert h.count(station, "sync_outbox") == before["outbox"] + 1
@@ -86,12 +86,12 @@ def test_read_only_storage_during_an_automatic_weighing_is_not_a_weight_ok(stati
     assert str(station.pack.state) == "ready_to_weigh"
     rows = h.count(station, "sync_outbox")
     expected = world.expected_g("SO-10009")
-    station._conn.execute("PRAGMA query_only = ON")  # the file system went read-only under the station
+    station.parts.conn.execute("PRAGMA query_only = ON")  # the file system went read-only under the station
     station.on_reading(codec.decode(f"S S {expected:>10} g\r\n".encode()))
     assert station.verdict["code"] == "storage" and station.verdict["status"] == "error"
     assert str(station.pack.state) == "ready_to_weigh"
     assert station.scale["grams"] == str(expected)  # the display still shows the weight
-    station._conn.execute("PRAGMA query_only = OFF")
+    station.parts.conn.execute("PRAGMA query_only = OFF")
     assert h.count(station, "sync_outbox") == rows
     station.on_reading(codec.decode(f"S S {expected:>10} g\r\n".encode()))
     assert station.verdict["code"] == "weight_ok" and str(station.pack.state) == "weighed_ok"

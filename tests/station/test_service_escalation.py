@@ -213,7 +213,7 @@ def test_a_notification_still_pending_is_dropped_once_the_order_is_settled(settl
     clock.advance(SECOND_S)
     station.tick()
     assert webhook.received == []
-    row = station._conn.execute("SELECT notified, notify_error FROM escalations").fetchone()
+    row = station.parts.conn.execute("SELECT notified, notify_error FROM escalations").fetchone()
     assert row["notified"] == -1 and settle in row["notify_error"]
 
 

@@ -43,7 +43,7 @@ def test_synced_milestone_once_every_confirmation_of_the_order_is_sent(station, 
     h.open_and_scan(station, world, "SO-10009")
     station.handle({"action": "weigh", "payload": {"grams": str(world.expected_g("SO-10009"))}})
     station.handle({"action": "pack"})
-    station._conn.execute("UPDATE sync_outbox SET state = 'sent', sent_at = '2026-01-05T08:00:03.000+08:00' "
+    station.parts.conn.execute("UPDATE sync_outbox SET state = 'sent', sent_at = '2026-01-05T08:00:03.000+08:00' "
                           "WHERE object_id = 'SO-10009'")
     row = next(r for r in station.supervisor_overview()["milestones"] if r["order_id"] == "SO-10009")
     assert row["synced_at"] == "2026-01-05T08:00:03.000+08:00"
@@ -91,7 +91,7 @@ def test_phones_are_masked_and_badges_hidden_for_non_supervisors(station, viewer
     overview = station.supervisor_overview(viewer=viewer)
     employees = {e["employee_id"]: e for e in overview["employees"]}
     assert set(employees) == {e[0] for e in demo_data.EMPLOYEES}
-    for emp_id, _name, badge, _role, pin, phone in demo_data.EMPLOYEES:
+    for emp_id, _name, _badge, _role, _pin, phone in demo_data.EMPLOYEES:
         shown = employees[emp_id]["phone"]
         digits = [c for c in phone if c.isdigit()]
         assert shown == "*" * (len(digits) - 4) + "".join(digits[-4:]), shown
@@ -148,7 +148,7 @@ def test_the_audit_log_is_append_only(station, world, h):
     for sql in ("UPDATE audit SET who = 'nobody'", "UPDATE audit SET reason = NULL WHERE id = 1",
                 "DELETE FROM audit", f"DELETE FROM audit WHERE id = {entry['id']}"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            station._conn.execute(sql)
+            station.parts.conn.execute(sql)
     assert station.supervisor_overview()["audit"] == [entry]
 
 

@@ -5,10 +5,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packgate.station.errors import ConfigError
 from packgate.station.core.models import Packaging, Sku
-from packgate.station.core.tolerance import (DEFAULT, FLOOR_TABLES, FloorBand, ToleranceConfig, check_weight, expected_weight,
-                               judge)
+from packgate.station.core.tolerance import (
+    DEFAULT,
+    FLOOR_TABLES,
+    FloorBand,
+    ToleranceConfig,
+    check_weight,
+    expected_weight,
+    judge,
+)
+from packgate.station.errors import ConfigError
 
 NO_FLOOR = ToleranceConfig(floors=())
 

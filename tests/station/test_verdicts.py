@@ -1,8 +1,9 @@
 """The message tables: every code is complete in both languages and formats."""
+from decimal import Decimal
+
 import pytest
 
 from packgate.station.core.verdicts import MESSAGES, NEXT_STEPS, STATUS_STYLE, fields_of, grams, make
-from decimal import Decimal
 
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))

@@ -1,11 +1,13 @@
 import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-
-from hypothesis import given, strategies as st
-
-from packgate.sync.backoff import Backoff, parse_retry_after
 from email.utils import format_datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from packgate.device.backoff import Backoff
+from packgate.sync.backoff import parse_retry_after
 
 
 def http_date(moment):

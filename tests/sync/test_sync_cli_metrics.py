@@ -13,7 +13,7 @@ def make_station(path, dead=1, pending=2):
     ob = Outbox(path, "ST01")
     conn = connect(path)
     ids = []
-    for i in range(dead + pending):
+    for _ in range(dead + pending):
         with write_tx(conn):
             ids.append(ob.enqueue(conn, action="pack", object_type="order", object_id="SO-1", operator="E001",
                                   device="d", location="ST01")["id"])

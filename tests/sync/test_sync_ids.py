@@ -1,7 +1,8 @@
 from datetime import date
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from packgate.sync.errors import InvalidConfirmationIdError
 from packgate.sync.ids import ALPHABET, check_char, is_valid_check, is_valid_id, make_id, parse_id

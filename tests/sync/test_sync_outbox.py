@@ -7,8 +7,14 @@ import pytest
 
 from packgate.device.clock import FakeClock
 from packgate.sync.db import connect, write_tx
-from packgate.sync.errors import (IdempotencyConflictError, NotInTransactionError, OutboxError, ReadOnlyStorageError,
-                         StorageError, StorageFullError)
+from packgate.sync.errors import (
+    IdempotencyConflictError,
+    NotInTransactionError,
+    OutboxError,
+    ReadOnlyStorageError,
+    StorageError,
+    StorageFullError,
+)
 from packgate.sync.ids import is_valid_id
 from packgate.sync.outbox import Outbox, outbox_status
 from packgate.sync.reference import ReferenceCache

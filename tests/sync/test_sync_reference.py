@@ -1,7 +1,7 @@
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import FakeClock
-from packgate.sync.upstream.demo_data import DEMO_BADGES, DEMO_ORDERS
+from packgate.sync.client import UpstreamClient
 from packgate.sync.reference import ReferenceCache
+from packgate.sync.upstream.demo_data import DEMO_BADGES, DEMO_ORDERS
 
 
 def test_full_then_incremental_refresh(station_db, client):

@@ -3,10 +3,11 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from packgate.sync.client import UpstreamClient
 from packgate.device.clock import FakeClock
+from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import PermanentUpstreamError
 from packgate.sync.ids import make_id
 from packgate.sync.jsonbytes import dumps

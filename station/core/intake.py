@@ -1,0 +1,116 @@
+"""Where input becomes a core event: a scan, a badge tap or a scale reading, for the kiosk and the PDA alike.
+
+Every guess about what a code means is made here, once: a badge taps in (or approves, when a supervisor's
+reason is waiting), an order or tote opens, a box is chosen, an item is counted; a code of no known kind
+is tried as what the session is waiting for. A scale reading weighs a parcel that is ready and steady,
+and lifting a weighed parcel off the scale packs it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from packgate.device.barcode import Scan
+from packgate.device.codes import canonical_badge
+from packgate.device.reading import Reading
+from packgate.station.core import packing as pk
+from packgate.station.core import picking as pick
+from packgate.station.core.models import CatalogView
+
+MIN_PARCEL_G = Decimal("5")  # a stable reading below this is an empty scale
+ITEM_KINDS = ("gs1", "gtin")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Input nobody can use: kept for review with the reason."""
+
+    raw: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WrongCode:
+    """A code of a known kind that has no place at this terminal (e.g. a bin label at the kiosk)."""
+
+    kind: str
+    code: str
+
+
+def badge(uid: str, state: pk.State, override_reason: str | None) -> pk.Event:
+    """A badge at the kiosk: an approval while a supervisor's reason waits on a blocked parcel or a lot
+    decision, else a sign-in, second badge or sign-out (the packing machine decides which)."""
+    code = canonical_badge(uid)
+    if override_reason and state is pk.State.BLOCKED:
+        return pk.SupervisorOverride(code, override_reason)
+    if override_reason and state is pk.State.AWAITING_FIFO_DECISION:
+        return pk.FifoOverride(code, override_reason)
+    return pk.Badge(code)
+
+
+def approval(uid: str, reason: str, state: pk.State) -> pk.Event:
+    """A supervisor's approval of what the session waits on: the weight of a blocked parcel, else a lot."""
+    code = canonical_badge(uid)
+    return pk.SupervisorOverride(code, reason) if state is pk.State.BLOCKED else pk.FifoOverride(code, reason)
+
+
+def item(scan: Scan) -> pk.ScanItem:
+    return pk.ScanItem(scan.gtin or scan.value, scan.lot, scan.expiry, scan.production, scan.serial)
+
+
+def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
+               catalog: CatalogView) -> pk.Event | Reject | WrongCode:
+    if scan.error and scan.kind == "unknown":
+        return Reject(scan.raw, scan.error)
+    kind, value = scan.kind, scan.value
+    if kind == "badge":
+        return badge(value, session.state, override_reason)
+    if kind in ("order", "tote"):
+        return pk.OpenOrder(value)
+    if kind == "packaging":
+        return pk.ChoosePackaging(value)
+    if kind in ITEM_KINDS and scan.gtin:
+        return item(scan)
+    if kind == "unknown" or kind in ITEM_KINDS:
+        waiting_for_order = session.state in (pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED)
+        if waiting_for_order and catalog.order(value):
+            return pk.OpenOrder(value)
+        if catalog.packaging(value):
+            return pk.ChoosePackaging(value)
+        if session.state is pk.State.SIGNED_IN:
+            return pk.OpenOrder(value)
+        return pk.ScanItem(value)
+    return WrongCode(kind, value)
+
+
+def pda_scan(scan: Scan, state: pick.PickState) -> pick.ScanBin | pick.ScanTote | pk.ScanItem:
+    if scan.kind == "bin":
+        return pick.ScanBin(scan.value)
+    if scan.kind in ("tote", "order"):
+        return pick.ScanTote(scan.value)
+    if scan.kind in ITEM_KINDS and scan.gtin:
+        return item(scan)
+    if state is pick.PickState.TO_BIN:
+        return pick.ScanBin(scan.value)
+    if state is pick.PickState.TO_TOTE:
+        return pick.ScanTote(scan.value)
+    return pk.ScanItem(scan.value)
+
+
+@dataclass(frozen=True)
+class ScaleIntake:
+    event: pk.Weigh | pk.Pack | None
+    loaded: bool  # a parcel is on the scale now
+
+
+def reading(state: pk.State, was_loaded: bool, r: Reading) -> ScaleIntake:
+    """A usable (stable) reading: weigh a parcel that waits for the scale; pack one lifted off after it passed
+    (the station adds the photo to that ``Pack``)."""
+    if not r.usable or r.grams is None:
+        return ScaleIntake(None, was_loaded)
+    loaded = r.grams >= MIN_PARCEL_G
+    if state is pk.State.READY_TO_WEIGH and loaded:
+        return ScaleIntake(pk.Weigh(r.grams, True), loaded)
+    if state is pk.State.WEIGHED_OK and was_loaded and not loaded:
+        return ScaleIntake(pk.Pack(), loaded)
+    return ScaleIntake(None, loaded)
