@@ -29,7 +29,7 @@ def check_template(body: str) -> None:
 
 
 def split(buf: bytes) -> tuple[list[bytes], bytes]:
-    labels = []
+    labels: list[bytes] = []
     while True:
         m = re.search(rb"(?:^|\n)E\r?\n", buf)
         if m is None:

@@ -179,7 +179,7 @@ class Profile:
     template: LabelTemplate | None = None
 
     def summary(self) -> dict:
-        out = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
                "notes": self.notes, "file": Path(self.source).name}
         if self.serial is not None:
             out["serial"] = self.serial.as_dict()

@@ -42,7 +42,7 @@ def check_template(body: str) -> None:
 
 def split(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete labels (everything up to and including a ``PRINT`` line) and what is left."""
-    labels = []
+    labels: list[bytes] = []
     while True:
         m = re.search(rb"(?:^|\n)PRINT[^\n]*\n", buf)
         if m is None:

@@ -40,7 +40,7 @@ def check_template(body: str) -> None:
 
 def split(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete ^XA...^XZ formats in ``buf`` and what is left (bytes before ^XA are dropped, as a printer does)."""
-    labels = []
+    labels: list[bytes] = []
     while True:
         end = buf.find(b"^XZ")
         if end < 0:

@@ -245,7 +245,7 @@ class ScaleEmulator:
                 self._stop.wait(self.tick)
                 continue
             with self._lock:
-                if self._fault == "unplug":
+                if self._fault == "unplug" or link is None:
                     continue
                 data = link.read()  # non-blocking; also accepts a new TCP client
                 if data:

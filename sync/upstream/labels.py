@@ -145,7 +145,7 @@ def request_label(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:
     else:
         code = _new_waybill(conn, fmt, order["order_id"], now, None)
     conn.execute("UPDATE up_waybills SET used_by = ? WHERE waybill = ?", (key, code))
-    ship_to = order.get("ship_to") if isinstance(order.get("ship_to"), dict) else {}
+    ship_to: dict = order["ship_to"] if isinstance(order.get("ship_to"), dict) else {}
     fields = {"waybill": code, "order": order["order_id"], "carton": carton, "cartons": cartons, "weight_g": weight,
               "box": body.get("box"), "ship_to_name": str(ship_to.get("name", "收件人")),
               "ship_to_phone": mask_phone(str(ship_to.get("phone", ""))), "sender": SENDER,

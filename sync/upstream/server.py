@@ -182,7 +182,7 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
 
 
 def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw):
-    from waitress import create_server
+    from waitress import create_server  # type: ignore[import-untyped]
 
     app = create_upstream_app(db, **app_kw)
     return create_server(app, host=host, port=port, threads=threads, channel_timeout=30,

@@ -33,7 +33,7 @@ def s10(serial: int, service: str = "EE", country: str = "CN") -> str:
 
 def is_valid_s10(code: str) -> bool:
     m = _S10.match(code)
-    return bool(m) and s10_check_digit(m.group(2)) == int(m.group(3))
+    return m is not None and s10_check_digit(m.group(2)) == int(m.group(3))
 
 
 def mod10_check_digit(digits: str) -> int:
