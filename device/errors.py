@@ -19,3 +19,23 @@ class PortError(DeviceError):
 
 class ReaderError(DeviceError):
     """A reader (scale, scanner, badge) could not do its work."""
+
+
+class PrinterError(DeviceError):
+    """A label printer could not take a job or answer a status query."""
+
+
+class PrinterTimeoutError(PrinterError):
+    """The printer did not answer within the timeout (names what was awaited)."""
+
+
+class PrinterNotReadyError(PrinterError):
+    """The printer reports a condition that stops printing (paper out, head open, paused, ...)."""
+
+    def __init__(self, message: str, status: object = None):
+        super().__init__(message)
+        self.status = status
+
+
+class LabelError(DeviceError):
+    """A label template or label field is unusable (names the template or field and the problem)."""

@@ -13,7 +13,9 @@ Rules (see also tests/device/test_profiles_lint.py):
   * ``inherits`` must name an existing profile and must not form a cycle;
   * ``abstract = true`` profiles are only bases: validated through their children, not listed;
   * for ``kind = "scale"``: ``serial``, ``poll``, ``framing``, ``parser`` after merging, and
-    the parser kind's own required keys (each kind checks its parameters).
+    the parser kind's own required keys (each kind checks its parameters);
+  * for ``kind = "printer"`` and ``kind = "label"``: see device.printer_spec (language, transports,
+    status query and its decoding; a label template's language, size and placeholders).
 """
 from __future__ import annotations
 
@@ -30,10 +32,11 @@ if TYPE_CHECKING:
     from packgate.device.parsers.common import ScaleCodec
 
 from packgate.device.errors import ProfileError
+from packgate.device.printer_spec import LabelTemplate, PrinterSpec, build_printer, build_template
 
 COMMON_REQUIRED = ("name", "kind", "vendor", "notes", "models")
 SCALE_SECTIONS = ("serial", "poll", "framing", "parser")
-KNOWN_KINDS = ("scale", "scanner", "badge")  # only "scale" is validated in depth here
+KNOWN_KINDS = ("scale", "scanner", "badge", "printer", "label")  # scale, printer and label validated in depth
 
 
 def default_profiles_dir() -> Path:
@@ -175,6 +178,8 @@ class Profile:
     emulator: EmulatorSpec | None = None
     inherits: str | None = None
     codec: ScaleCodec | None = field(default=None, compare=False, repr=False)  # built from parser + encode
+    printer: PrinterSpec | None = None
+    template: LabelTemplate | None = None
 
     def summary(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
@@ -189,6 +194,11 @@ class Profile:
             out["parser"] = self.parser_kind
         if self.stability is not None:
             out["stability"] = self.stability.mode
+        if self.printer is not None:
+            out.update(language=self.printer.language, dpi=self.printer.dpi, transports=list(self.printer.transports),
+                       tcp_port=self.printer.tcp_port, status_query=self.printer.status.query.decode("latin-1"))
+        if self.template is not None:
+            out.update(language=self.template.language, size_mm=self.template.size, fields=list(self.template.fields))
         return out
 
 
@@ -254,6 +264,10 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
                   data=_freeze(doc), inherits=doc.get("inherits"))
     if kind != "scale":
         serial = _serial(where, doc["serial"]) if isinstance(doc.get("serial"), Mapping) else None
+        if kind == "printer":
+            return Profile(serial=serial, printer=build_printer(where, doc), **common)
+        if kind == "label":
+            return Profile(serial=serial, template=build_template(where, doc), **common)
         return Profile(serial=serial, **common)
     for section in SCALE_SECTIONS:
         if not isinstance(doc.get(section), Mapping):

@@ -1,13 +1,14 @@
-"""``packgate device ...``: one group; scale commands in ``scale``, scanner and badge commands in ``inputs``.
+"""``packgate device ...``: one group; scale commands in ``scale``, scanner and badge commands in ``inputs``,
+label-printer commands in ``printer``.
 
 Run standalone with ``python -m packgate.device.cli``.
 """
 from __future__ import annotations
 
-from packgate.device.cli import inputs, scale
+from packgate.device.cli import inputs, printer, scale
 from packgate.device.cli.group import device
 
-__all__ = ["device", "inputs", "main", "scale"]
+__all__ = ["device", "inputs", "main", "printer", "scale"]
 
 
 def main() -> None:

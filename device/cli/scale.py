@@ -126,14 +126,25 @@ def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_on
 @click.option("--weight", "grams", default="0", show_default=True, help="Weight on the pan, in grams.")
 @click.option("--fault", type=click.Choice(["garbage", "overload", "underload"]), default=None)
 @click.option("--stream-interval", type=float, default=None, help="Seconds between streamed frames.")
+@click.option("--state", multiple=True, help="Printer profiles: start in this condition (paper_out, head_open, paused...).")
 @profiles_dir_option
 def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: str | None, grams: str,
-                fault: str | None, stream_interval: float | None, profiles_dir: str | None) -> None:
-    """Emulate a scale (real protocol bytes) until Ctrl-C / SIGTERM."""
+                fault: str | None, stream_interval: float | None, state: tuple[str, ...],
+                profiles_dir: str | None) -> None:
+    """Emulate a scale or a label printer (real protocol bytes) until Ctrl-C / SIGTERM."""
     from packgate.device.emulators.scale import ScaleEmulator
 
     if use_pty == (tcp_port is not None):
         raise click.UsageError("give exactly one of --pty or --tcp PORT")
+    try:
+        kind = get_profile(profile_name, profiles_dir).kind
+    except DeviceError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if kind == "printer":
+        from packgate.device.cli.printer import emulate_printer
+
+        emulate_printer(get_profile(profile_name, profiles_dir), use_pty, tcp_port, link, state)
+        return
     profile = _profile(profile_name, profiles_dir)
     try:
         weight = Decimal(grams)

@@ -18,7 +18,6 @@ import os
 import random
 import select
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -26,7 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from packgate.device.emulators.pty import PtyPair
+from packgate.device.emulators.links import PtyLink as _PtyLink
+from packgate.device.emulators.links import TcpLink as _TcpLink
 from packgate.device.parsers.common import EmuState
 from packgate.device.profiles import Profile
 from packgate.device.reading import GRAMS_PER_UNIT
@@ -44,112 +44,6 @@ def with_parity(data: bytes, parity: str) -> bytes:
             b |= 0x80
         out.append(b)
     return bytes(out)
-
-
-class _PtyLink:
-    def __init__(self, link: Path):
-        self.link = link
-        self.pair: PtyPair | None = PtyPair(link=link)
-
-    @property
-    def where(self) -> dict:
-        return {"pty": str(self.link), "device": self.pair.slave_path if self.pair else None}
-
-    def fileno(self) -> int | None:
-        return self.pair.master_fd if self.pair else None
-
-    def read(self) -> bytes:
-        return self.pair.read(timeout=0) if self.pair else b""
-
-    def write(self, data: bytes) -> None:
-        if self.pair:
-            self.pair.write(data)
-
-    def unplug(self) -> None:
-        if self.pair:
-            self.pair.close()
-            self.pair = None
-
-    def replug(self) -> None:
-        if self.pair is None:
-            self.pair = PtyPair(link=self.link)
-
-    close = unplug
-
-
-class _TcpLink:
-    def __init__(self, port: int):
-        self.port = port
-        self.server: socket.socket | None = None
-        self.client: socket.socket | None = None
-        self.replug()
-
-    @property
-    def where(self) -> dict:
-        return {"tcp": self.port, "url": f"socket://127.0.0.1:{self.port}"}
-
-    def replug(self) -> None:
-        if self.server is not None:
-            return
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", self.port))
-        srv.listen(4)
-        srv.setblocking(False)
-        self.port = srv.getsockname()[1]
-        self.server = srv
-
-    def fileno(self) -> int | None:
-        return self.client.fileno() if self.client else (self.server.fileno() if self.server else None)
-
-    def _accept(self) -> None:
-        if self.server is None:
-            return
-        try:
-            conn, _ = self.server.accept()
-        except (BlockingIOError, OSError):
-            return
-        if self.client is not None:
-            self.client.close()
-        conn.setblocking(False)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.client = conn
-
-    def read(self) -> bytes:
-        self._accept()
-        if self.client is None:
-            return b""
-        try:
-            data = self.client.recv(4096)
-        except (BlockingIOError, InterruptedError):
-            return b""
-        except OSError:
-            data = b""
-        if not data:
-            self.client.close()
-            self.client = None
-        return data
-
-    def write(self, data: bytes) -> None:
-        self._accept()
-        if self.client is None:
-            return
-        try:
-            self.client.sendall(data)
-        except OSError:
-            self.client.close()
-            self.client = None
-
-    def unplug(self) -> None:
-        for s in (self.client, self.server):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
-        self.client = self.server = None
-
-    close = unplug
 
 
 class ScaleEmulator:
@@ -351,7 +245,7 @@ class ScaleEmulator:
                 self._stop.wait(self.tick)
                 continue
             with self._lock:
-                if self._fault == "unplug":
+                if self._fault == "unplug" or link is None:
                     continue
                 data = link.read() if link is not None else b""  # non-blocking; also accepts a new TCP client
                 if data:

@@ -1,7 +1,7 @@
 # Shared set-up for scripts/test and scripts/demo. Source it, then call: packgate_setup [test]
 # Installs system packages (as root, or prints the command), creates .venv, installs the project.
 
-PACKGATE_APT_RUNTIME=(libzbar0 libusb-1.0-0)
+PACKGATE_APT_RUNTIME=(libzbar0 libusb-1.0-0 fonts-noto-cjk)
 PACKGATE_APT_TEST=(chromium)
 PACKGATE_APT_BUILD=(gcc python3-dev linux-libc-dev)
 

@@ -20,7 +20,7 @@ from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.db import connect, write_tx
 from packgate.sync.jsonbytes import loads
 from packgate.sync.serving import run_until
-from packgate.sync.upstream import store as store
+from packgate.sync.upstream import labels, store
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     conn = connect(db_path)
     try:
         store.ensure_schema(conn)
+        labels.ensure_schema(conn)
         if seed_demo:
             from packgate.sync.upstream.demo_data import seed
             seed(conn, today=today or clock.now().date(), now=clock.now())
@@ -151,6 +152,26 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
         except ValueError as exc:
             return error(400, str(exc))
         return jsonify({"cursor": str(cursor), "count": len(items)})
+
+    def label_desk(action: Callable) -> Response:
+        try:
+            body = loads(request.get_data())
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error(400, f"body is not JSON: {exc}")
+        conn = db()
+        try:
+            with write_tx(conn):
+                return jsonify(action(conn, body, clock.now()))
+        except labels.LabelRequestError as exc:
+            return error(exc.status, str(exc))
+
+    @app.post("/v1/labels")
+    def post_label():
+        return label_desk(labels.request_label)
+
+    @app.post("/v1/waybills/reserve")
+    def reserve_waybills():
+        return label_desk(labels.reserve)
 
     @app.get("/v1/admin/stats")
     def admin_stats():

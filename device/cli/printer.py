@@ -1,0 +1,112 @@
+"""``packgate device`` printer commands: printers, print-test, preview; and the printer side of ``emulate``."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import click
+
+from packgate.device.cli.group import device, emit, profiles_dir_option
+from packgate.device.errors import DeviceError, PrinterNotReadyError
+from packgate.device.profiles import Profile, get_profile, load_profiles
+
+
+def _printer_profile(name: str, path: str | None) -> Profile:
+    try:
+        profile = get_profile(name, path)
+    except DeviceError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if profile.kind != "printer":
+        raise click.UsageError(f"profile {name!r} is a {profile.kind} profile, not a printer")
+    return profile
+
+
+@device.command("printers")
+@profiles_dir_option
+def printers_cmd(profiles_dir: str | None) -> None:
+    """List label-printer profiles and the label templates for their languages."""
+    try:
+        found = load_profiles(profiles_dir)
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    templates = [p for p in found.values() if p.template is not None]
+    for name in sorted(n for n, p in found.items() if p.kind == "printer"):
+        out = found[name].summary()
+        out["templates"] = sorted(t.name for t in templates if t.template and t.template.language == out["language"])
+        emit(out)
+
+
+@device.command("print-test")
+@click.option("--profile", "profile_name", required=True, help="Printer profile (see `device printers`).")
+@click.option("--port", required=True, help="tcp://HOST[:PORT], usb:/dev/usb/lp0, or a serial device/URL.")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for a status answer (default: profile).")
+@profiles_dir_option
+def print_test_cmd(profile_name: str, port: str, timeout: float | None, profiles_dir: str | None) -> None:
+    """Print the profile's test label and report the printer's status. Exit 1 if it did not print."""
+    from packgate.device.printer import Printer
+
+    profile = _printer_profile(profile_name, profiles_dir)
+    assert profile.printer is not None
+    try:
+        with Printer(port, profile, timeout=timeout) as printer:
+            after = printer.print(profile.printer.test_job)
+    except PrinterNotReadyError as exc:
+        emit({"printed": False, "port": port, "error": str(exc),
+              "status": exc.status.as_dict() if hasattr(exc.status, "as_dict") else None})
+        raise SystemExit(1) from exc
+    except DeviceError as exc:
+        emit({"printed": False, "port": port, "error": str(exc)})
+        raise SystemExit(1) from exc
+    emit({"printed": True, "port": port, "profile": profile.name, "bytes": len(profile.printer.test_job),
+          "status": after.as_dict()})
+
+
+@device.command("preview")
+@click.option("--language", type=click.Choice(["zpl", "tspl", "ezpl"]), required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
+@click.option("--dpi", type=int, default=203, show_default=True)
+def preview_cmd(language: str, output: str, dpi: int) -> None:
+    """Render the first label of a job read from stdin to a PNG (no printer, no online renderer)."""
+    from packgate.device.label_preview import preview
+
+    try:
+        png = preview(sys.stdin.buffer.read(), language, dpi)
+    except DeviceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with open(output, "wb") as fh:
+        fh.write(png)
+    emit({"output": output, "bytes": len(png)})
+
+
+def emulate_printer(profile: Profile, use_pty: bool, tcp_port: int | None, link: str | None,
+                    state: tuple[str, ...] = ()) -> None:
+    """Run a printer emulator until Ctrl-C / SIGTERM, printing one JSON line per label it prints."""
+    from packgate.device.emulators.printer import PrinterEmulator
+
+    emu = PrinterEmulator(profile)
+    try:
+        emu.set_state(*state)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from exc
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if use_pty:
+            emit({"profile": profile.name, "pty": emu.start_pty(link), "state": list(state)})
+        else:
+            port = emu.start_tcp(tcp_port or 0)
+            emit({"profile": profile.name, "tcp": port, "url": f"tcp://127.0.0.1:{port}", "state": list(state)})
+        sys.stdout.flush()
+        shown = 0
+        while not stop.wait(0.2):
+            for printed in emu.printed[shown:]:
+                emit({"printed": len(printed.raw), "texts": printed.texts, "barcodes": printed.barcodes,
+                      "error": printed.error or None})
+                shown += 1
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+        signal.signal(signal.SIGTERM, previous)
