@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from packgate.device.clock import Clock
@@ -152,12 +153,12 @@ class Hub:
                                  "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
 
     def wait_feed(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
-        deadline = self.clock.monotonic() + max(0.0, wait_s)
+        deadline = time.monotonic() + max(0.0, wait_s)  # a request's own wait is real time, whatever the clock
         while True:
             with self.db.read() as conn:
                 events = store.feed_since(conn, since, limit)
                 head = store.feed_head(conn)
-            remaining = deadline - self.clock.monotonic()
+            remaining = deadline - time.monotonic()
             if events or remaining <= 0 or self._stopping.is_set():
                 cursor = events[-1]["seq"] if events else min(since, head)
                 return {"events": events, "cursor": str(cursor), "head": str(head)}
