@@ -1,28 +1,17 @@
 """The site dashboard in headless Chromium: sign-in with badge + PIN, the floor, acknowledge, sign-out."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from packgate.sync.site_client import SiteClient
 
-CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
 @pytest.fixture
-def page():
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set PACKGATE_CHROMIUM)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser.new_context(viewport={"width": 412, "height": 915}).new_page()
-        browser.close()
+def page(browser):
+    context = browser.new_context(viewport={"width": 412, "height": 915})
+    yield context.new_page()
+    context.close()
 
 
 def test_supervisor_signs_in_sees_the_floor_acknowledges_and_signs_out(site, clock, page):
