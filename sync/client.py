@@ -29,14 +29,15 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class UpstreamClient:
-    """``UpstreamClient(base_url, deadline_s=10)``; ``last_skew_s`` = upstream clock − our clock."""
+    """``UpstreamClient(base_url, deadline_s=10, token=None)``; ``last_skew_s`` = upstream clock − our clock."""
 
     def __init__(self, base_url: str, deadline_s: float = 10.0, clock: Clock | None = None, *,
-                 user_agent: str = "packgate-sync/1"):
+                 user_agent: str = "packgate-sync/1", token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.clock = clock or Clock()
         self.http = DeadlineHTTP(self.base_url, deadline_s=deadline_s)
         self.user_agent = user_agent
+        self.token = token  # sent as Authorization: Bearer <token> on every request when set
         self.last_skew_s: float | None = None
         self.last_ok_at: datetime | None = None
 
@@ -91,6 +92,8 @@ class UpstreamClient:
     # ---- plumbing -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: bytes | None = None, after_send=None) -> Response:
         headers = {**JSON, "User-Agent": self.user_agent}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         before = self.clock.now()
         resp = self.http.request(method, path, body, headers, after_send=after_send)
         now = self.clock.now()

@@ -79,3 +79,28 @@ class PermanentUpstreamError(UpstreamError):
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+# --- site hub ------------------------------------------------------------------------------
+class HubError(SyncError):
+    """The site hub (packgate.sync.site) could not do what was asked."""
+
+
+class HubConfigError(HubError):
+    """site.toml is unreadable or a key has a bad value (the message names the key)."""
+
+
+class HubRequestError(HubError):
+    """A request to the hub is malformed; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class ClaimConflictError(HubError):
+    """The order is claimed by another table; the message names the table and the person."""
+
+    def __init__(self, message: str, claim: dict):
+        super().__init__(message)
+        self.claim = claim

@@ -91,10 +91,12 @@ def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
     from packgate.sync.cli import sync, upstream
+    from packgate.sync.site.cli import site
 
     cli.add_command(device)
     cli.add_command(upstream)
     cli.add_command(sync)
+    cli.add_command(site)
 
 
 _mount_optional()

@@ -10,12 +10,10 @@ Set ``PACKGATE_E2E_SHOTS=/tmp/some-dir`` to save a screenshot at every ``shot()`
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from packgate.station.demo.rig import DemoRig, build_rig
 from packgate.station.demo.selftest import OffsetClock
@@ -29,16 +27,6 @@ PDA_VIEWPORT = {"width": 412, "height": 915}
 
 # Auto-waiting assertions get a few seconds: the scale emulator settles in ~0.6 s, everything else is faster.
 expect.set_options(timeout=6_000)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set PACKGATE_CHROMIUM)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

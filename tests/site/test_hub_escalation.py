@@ -1,0 +1,96 @@
+"""Site escalations with an injectable clock and a real webhook: once per (order, level), none when packed."""
+from __future__ import annotations
+
+from packgate.sync.site.notify import Notifier
+
+
+def test_picked_and_left_unpacked_escalates_once_per_level_with_a_stable_id(site, clock, webhook):
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(11 * 60 + 59)
+    assert site.hub.tick()["escalations"] == [] and webhook.received == []
+    clock.advance(2)
+    assert site.hub.tick()["escalations"] == ["SO-10012/1"]
+    for _ in range(3):
+        site.hub.tick()
+    assert len(webhook.received) == 1
+    note = webhook.received[0]
+    assert note["title"] == "packgate: order SO-10012 not packed (level 1)" and "id SO-10012/1" in note["message"]
+    order = site.hub.order("SO-10012")
+    assert order["priority_released"] is True
+    clock.advance(10 * 60)
+    assert site.hub.tick()["escalations"] == ["SO-10012/2"]
+    site.hub.tick()
+    assert [n["title"][-9:] for n in webhook.received] == ["(level 1)", "(level 2)"]
+
+
+def test_the_picking_station_switched_off_does_not_stop_the_escalation(site, clock, webhook):
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    del a  # the picking station is gone; the hub alone knows the deadline
+    clock.advance(12 * 60 + 1)
+    site.hub.tick()
+    assert len(webhook.received) == 1
+
+
+def test_an_order_packed_at_another_table_is_never_escalated(site, clock, webhook):
+    a, b = site.station("ST01"), site.station("ST02")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(15)
+    b.pack("SO-10012")
+    b.push()
+    clock.advance(60 * 60)
+    site.hub.tick()
+    assert webhook.received == []
+    assert {e["state"] for e in site.hub.order("SO-10012")["escalations"]} == {"void"}
+
+
+def test_a_restarted_hub_does_not_resend(make_site, clock, webhook):
+    first = make_site()
+    a = first.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(12 * 60 + 1)
+    first.hub.tick()
+    first.stop()
+    second = make_site()  # same database
+    second.hub.tick()
+    clock.advance(60)
+    second.hub.tick()
+    assert len(webhook.received) == 1
+
+
+def test_a_failed_send_is_retried_later_and_sent_once(site, clock, webhook):
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    working = site.hub.escalator.notifier
+    site.hub.escalator.notifier = Notifier(["json://127.0.0.1:9/hook"])  # nothing listens there
+    clock.advance(12 * 60 + 1)
+    assert site.hub.tick()["escalations"] == []
+    assert site.hub.order("SO-10012")["escalations"][0]["state"] == "pending"
+    site.hub.escalator.notifier = working
+    clock.advance(10)
+    assert site.hub.tick()["escalations"] == []  # not before the retry time
+    clock.advance(25)
+    assert site.hub.tick()["escalations"] == ["SO-10012/1"]
+    site.hub.tick()
+    assert len(webhook.received) == 1
+
+
+def test_acknowledging_level_1_stops_level_2(site, clock, webhook):
+    from packgate.sync.site import store
+
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(12 * 60 + 1)
+    site.hub.tick()
+    with site.hub.db.tx() as conn:
+        assert store.acknowledge(conn, "SO-10012", 1, "E005", clock.now())
+    clock.advance(60 * 60)
+    site.hub.tick()
+    assert len(webhook.received) == 1
