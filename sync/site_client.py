@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
-from packgate.sync.backoff import Backoff
 from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
 from packgate.sync.http import DeadlineHTTP, Response
 

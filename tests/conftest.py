@@ -1,8 +1,7 @@
 import os
 import shutil
-from typing import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 

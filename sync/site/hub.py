@@ -12,8 +12,8 @@ import threading
 import time
 from typing import Any
 
+from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
-from packgate.sync.backoff import Backoff
 from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import ClaimConflictError, HubRequestError
 from packgate.sync.site import reference, store

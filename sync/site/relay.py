@@ -16,8 +16,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
-from packgate.sync.backoff import Backoff
 from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.site import store

@@ -238,7 +238,7 @@ def create_hub_app(hub: Hub) -> Flask:
 
 
 def _server(hub: Hub, host: str, port: int) -> Any:
-    from waitress import create_server  # type: ignore[import-untyped]
+    from waitress.server import create_server
 
     app = create_hub_app(hub)
     return create_server(app, host=host, port=port, threads=hub.config["site.threads"], channel_timeout=60,

@@ -11,8 +11,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock
-from packgate.sync.backoff import Backoff
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.outbox import Outbox

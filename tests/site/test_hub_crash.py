@@ -17,7 +17,7 @@ import time
 
 import requests
 
-from packgate.sync.backoff import Backoff
+from packgate.device.backoff import Backoff
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.outbox import Outbox, outbox_status

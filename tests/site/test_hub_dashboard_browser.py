@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from packgate.sync.site_client import SiteClient
 
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 412, "height": 915})
