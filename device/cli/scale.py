@@ -188,7 +188,7 @@ def _matches(profile: Profile, data: bytes) -> tuple[int, dict | None]:
     good, last = 0, None
     for frame in framer.feed(data):
         r = profile.codec.decode(frame)
-        if not r.extra.get("bad_frame") and r.status.value != "error":
+        if not r.extra.get("bad_frame") and not r.extra.get("ack") and r.status.value != "error":
             good += 1
             last = r.as_dict()
     return good, last

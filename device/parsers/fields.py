@@ -13,6 +13,8 @@ Parameters (``[parser]`` in a profile):
   net_tokens      tokens of group ``net`` meaning net weight, e.g. ["NT", "N"]
   status_bits     { base = 0x40, bytes = 1, bits = [ { byte = 0, bit = 0, flag = "motion" }, ... ] }
   specials        [ { pattern = '...', flags = ["overload"], reason = "..." } ] tried before ``pattern``
+  acks            regexes of acknowledgement lines ('S A' accepted, 'Z A' done): no reading, no bad frame;
+                  the codec marks them ``extra["ack"]`` and the reader skips them (``frames_ack``)
   checksum        { kind = "xor"|"twos7"|"sum8", start = 1, end = 9, format = "hex2"|"byte" };
                   covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end)
   unit            unit when the frame carries none; ``unit_map`` maps frame units to canonical ones
@@ -36,7 +38,7 @@ from packgate.device.parsers.common import (
     CHECKSUM_WIDTH, EmuState, bad_frame, canonical_unit, check_flags, checksum, decode_safely, digits_weight,
     format_checksum, make_reading, parse_checksum, parse_weight, state_flags, weight_vars,
 )
-from packgate.device.reading import Decimal, Reading
+from packgate.device.reading import Decimal, Reading, Status
 
 STATES = ("ok", "motion", "overload", "underload", "negative", "zero", "status")
 
@@ -76,6 +78,7 @@ class FieldsCodec:
             self.bits_bytes = where.get(sb, "bytes", int, f"{p}.status_bits", 1 + max((b[0] for b in self.bits), default=0))
         elif "status" in groups:
             raise where.error(f"{p}.status_bits", "pattern has a 'status' group but no status_bits table")
+        self.acks = tuple(_compile(where, f"{p}.acks[{i}]", a) for i, a in enumerate(params.get("acks", ())))
         self.specials = tuple((_compile(where, f"{p}.specials[{i}].pattern", s.get("pattern")),
                                check_flags(s.get("flags", ()), where, f"{p}.specials[{i}].flags"), s.get("reason"))
                               for i, s in enumerate(params.get("specials", ())))
@@ -132,6 +135,8 @@ class FieldsCodec:
             if want is None or (want & self.mask) != (got & self.mask):
                 return bad_frame(frame, f"checksum mismatch (frame {data[e:e + w]!r}, computed {got:02X})")
         text = data.decode("latin-1")
+        if any(ack.fullmatch(text) for ack in self.acks):
+            return Reading(Status.OK, False, None, None, None, bytes(frame), "acknowledgement", extra={"ack": True})
         for regex, special_flags, reason in self.specials:
             if regex.fullmatch(text):
                 return make_reading(frame, set(special_flags), None, self.unit, reason=reason)

@@ -156,3 +156,13 @@ def test_unknown_variant_is_a_clear_profile_error():
 
     with pytest.raises(ProfileError, match="no variant 'nope'.*echo"):
         get_profile("mettler-mt-sics").emulator_codec("nope")
+
+
+def test_acknowledgement_lines_are_neither_readings_nor_bad_frames():
+    """Radwag PUE C/31 manual 18.4.4: 'S' -> 'S_A CR LF' (accepted), then the mass frame; 'Z' -> 'Z_A', 'Z_D'."""
+    reader = ScaleReader("loop://", get_profile("radwag"))
+    got = reader.feed(b"S A\r\nS           8.5 g  \r\nZ A\r\nZ D\r\n")
+    assert [r.weight for r in got] == [Decimal("8.5")] and got[0].usable
+    assert reader.stats()["frames_ack"] == 3 and reader.frames_bad == 0
+    mt = ScaleReader("loop://", get_profile("mettler-mt-sics"))
+    assert mt.feed(b"Z A\r\nS S     100.00 g\r\n")[0].weight == Decimal("100.00") and mt.frames_ack == 1
