@@ -4,7 +4,8 @@
 
 * Polled profiles: the poll command is written every ``poll_interval`` s (profile default).
 * Streaming profiles: ``poll.start_command`` (if any) is written once per connection.
-* Frames whose checksum or shape is wrong are counted in ``frames_bad`` and not delivered;
+* Frames whose checksum or shape is wrong are counted in ``frames_bad`` and not delivered; acknowledgement
+  lines of two-step commands (Radwag 'S A') are counted in ``frames_ack`` and not delivered;
   bytes dropped while re-synchronising are counted in ``bytes_skipped``.
 * Protocol-valid error/overload frames are delivered (status error/overload/underload).
 * Stability: the frame's flag, or with ``stability.mode = "repeat"`` N equal consecutive weights.
@@ -75,6 +76,7 @@ class ScaleReader(PortWorker):
         self.latest: Reading | None = None
         self.frames_ok = 0
         self.frames_bad = 0
+        self.frames_ack = 0
         self._last_poll = float("-inf")
         self._lock = threading.Lock()
 
@@ -83,8 +85,8 @@ class ScaleReader(PortWorker):
         return self.framer.bytes_skipped
 
     def stats(self) -> dict:
-        return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "bytes_skipped": self.bytes_skipped,
-                "state": self.state}
+        return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "frames_ack": self.frames_ack,
+                "bytes_skipped": self.bytes_skipped, "state": self.state}
 
     # -- PortWorker hooks ------------------------------------------------------------------
     def on_open(self, port: serial.SerialBase) -> None:
@@ -114,6 +116,9 @@ class ScaleReader(PortWorker):
         out = []
         for frame in self.framer.feed(data):
             reading = self.profile.codec.decode(frame)
+            if reading.extra.get("ack"):
+                self.frames_ack += 1
+                continue
             if reading.extra.get("bad_frame"):
                 self.frames_bad += 1
                 continue
