@@ -19,6 +19,7 @@ from typing import Any, Callable
 from biip.gs1_messages import GS1Message
 
 from packgate.device.clock import Clock
+from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
@@ -115,7 +116,7 @@ class DemoDevices:
         return {"badges": badges, "codes": codes}
 
     def tap(self, uid: str) -> dict:
-        uid = uid.strip().upper()
+        uid = canonical_badge(uid)
         try:
             read = self.badge_emu.tap(uid, hold_s=0.15, timeout=4.0)
         except Exception as exc:  # noqa: BLE001 - shown to the demo user
