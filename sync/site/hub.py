@@ -34,7 +34,7 @@ class Hub:
                  relay_backoff: Backoff | None = None):
         self.config = config
         self.clock = clock or Clock()
-        self.db = Database(config.db_path)
+        self.db = Database(config.db_path, pool_size=config["site.db_pool"])
         migrate(self.db, self.clock)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
         url = config["site.upstream_url"]

@@ -54,7 +54,6 @@ class Relay:
         self._signal.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.db.close()
 
     def wake(self) -> None:
         self._signal.set()

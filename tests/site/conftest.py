@@ -1,5 +1,9 @@
 """Fixtures for the site hub: the reference upstream as the WMS, hubs on real 127.0.0.1 servers, stations
-built from the real station outbox (Outbox + OutboxWorker) pointed at the hub, and a webhook receiver."""
+built from the real station outbox (Outbox + OutboxWorker) pointed at the hub, and a webhook receiver.
+
+Every hub test runs twice: on SQLite and on a real PostgreSQL (``hub_db`` is parametrised). The PostgreSQL
+server is Debian's, started once per session in a temp folder as an unprivileged user
+(``packgate.sync.site.pgtemp``); each test gets its own schema."""
 from __future__ import annotations
 
 import json
@@ -19,6 +23,7 @@ from packgate.sync.outbox import Outbox
 from packgate.sync.site.config import validate
 from packgate.sync.site.hub import Hub
 from packgate.sync.site.notify import Notifier
+from packgate.sync.site.pgtemp import TempPostgres
 from packgate.sync.site.server import start_in_thread as start_hub
 from packgate.sync.upstream.server import start_in_thread as start_wms
 from packgate.sync.worker import OutboxWorker
@@ -86,9 +91,9 @@ class FakeStation:
 
 
 class Site:
-    def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, **overrides: Any):
+    def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, db: str, **overrides: Any):
         self.tmp, self.clock = tmp, clock
-        cfg = validate({"site.db": str(tmp / "hub.db"), "site.upstream_url": wms_url, "stations": TOKENS,
+        cfg = validate({"site.db": db, "site.upstream_url": wms_url, "stations": TOKENS,
                         "station_names": NAMES, "site.threads": 32, **overrides})
         self.hub = Hub(cfg, clock, notifier=Notifier([webhook.url]))
         self.url, self._stop = start_hub(self.hub, background=False)
@@ -129,12 +134,29 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    server = TempPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The hub's database URL: a SQLite file, or a fresh schema on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "hub.db")
+    return str(request.getfixturevalue("postgres").create_schema())
+
+
 @pytest.fixture
-def make_site(tmp_path: Path, wms: str, clock: FakeClock, webhook: Webhook) -> Iterator[Callable[..., Site]]:
+def make_site(tmp_path: Path, wms: str, clock: FakeClock, webhook: Webhook,
+              hub_db: str) -> Iterator[Callable[..., Site]]:
+    """``make_site(**overrides)`` starts a hub on ``hub_db``; call it twice for two hubs on one database."""
     built: list[Site] = []
 
     def make(**overrides: Any) -> Site:
-        site = Site(tmp_path, wms, clock, webhook, **overrides)
+        site = Site(tmp_path, wms, clock, webhook, overrides.pop("db", hub_db), **overrides)
         built.append(site)
         return site
 
