@@ -62,7 +62,7 @@ class Conn:
 
     def __init__(self, raw: Any, dialect: Dialect):
         self.raw, self.dialect = raw, dialect
-        self.pending_feed: list[tuple[str, str, str, str]] = []
+        self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
@@ -81,19 +81,20 @@ class Conn:
 
     def feed_row(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
         """Buffer one change for the feed; it gets its number when the transaction commits."""
-        self.pending_feed.append((isoformat(at), kind, subject, dumps(data).decode()))
+        self.pending_feed.append((isoformat(at), kind, subject, data))
 
-    def flush_feed(self) -> int | None:
-        """Number and write the buffered changes (the last statement before COMMIT); returns the new head."""
+    def flush_feed(self) -> list[dict[str, Any]]:
+        """Number and write the buffered changes (the last statements before COMMIT); returns them."""
         rows, self.pending_feed = self.pending_feed, []
         if not rows:
-            return None
+            return []
         head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
-        first = head - len(rows) + 1
-        for offset, (at, kind, subject, data) in enumerate(rows):
+        events = [{"seq": head - len(rows) + 1 + offset, "at": at, "kind": kind, "subject": subject, "data": data}
+                  for offset, (at, kind, subject, data) in enumerate(rows)]
+        for event in events:
             self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES (?, ?, ?, ?, ?)",
-                         (first + offset, at, kind, subject, data))
-        return head
+                         (event["seq"], event["at"], event["kind"], event["subject"], dumps(event["data"]).decode()))
+        return events
 
 
 class _Engine:
@@ -181,14 +182,14 @@ def _first_line(exc: BaseException) -> str:
 
 class Database:
     """``Database(url)``: a pool of connections; ``tx()`` for writes, ``read()`` for reads, ``run(fn)``
-    for a write that is repeated when PostgreSQL aborts it as a deadlock. ``on_feed(head)`` is called
+    for a write that is repeated when PostgreSQL aborts it as a deadlock. ``on_feed(head, events)`` is called
     after every commit that wrote the feed (the hub wakes its long-polls with it)."""
 
     def __init__(self, url: str, *, pool_size: int = 16):
         self.url = url
         self.engine: _Engine = _PostgreSQL(url) if is_postgresql(url) else _SQLite(url)
         self.dialect = self.engine.dialect
-        self.on_feed: Callable[[int], None] | None = None
+        self.on_feed: Callable[[int, list[dict[str, Any]]], None] | None = None
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[Any] = []
@@ -236,7 +237,7 @@ class Database:
                 raise self.engine.storage_error(exc) from exc
             try:
                 yield conn
-                head = conn.flush_feed()
+                events = conn.flush_feed()
             except BaseException as exc:
                 conn.pending_feed = []
                 self._rollback(conn)
@@ -249,8 +250,8 @@ class Database:
             except errors as exc:
                 self._rollback(conn)
                 raise self.engine.storage_error(exc) from exc
-        if head is not None and self.on_feed is not None:
-            self.on_feed(head)
+        if events and self.on_feed is not None:
+            self.on_feed(events[-1]["seq"], events)
 
     def _rollback(self, conn: Conn) -> None:
         try:

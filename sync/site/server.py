@@ -274,7 +274,7 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
         if background:
             hub.stop()
         else:
-            hub.notify_feed()
+            hub.feed.stop()
         stopped.set()
         thread.join(timeout=5)
 

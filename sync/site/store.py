@@ -172,12 +172,14 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     at = parse_iso(item["at"])
-    conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
-                 " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                  item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                  _json(item), utc(now)))
+    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                         _json(item), utc(now)))
+    if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
+        return _receive_one(conn, station, item, now, rules)
     apply_effect(conn, station, item, now, rules)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
