@@ -62,7 +62,7 @@ class Webhook:
 class FakeStation:
     """A station's real outbox and worker delivering to the hub with its token."""
 
-    def __init__(self, tmp: Path, station: str, hub_url: str, clock: FakeClock, token: str | None = None):
+    def __init__(self, tmp: Path, station: str, hub_url: str | list[str], clock: FakeClock, token: str | None = None):
         self.station = station
         self.db = str(tmp / f"{station}.db")
         self.outbox = Outbox(self.db, station, clock)
@@ -99,8 +99,9 @@ class Site:
         self.url, self._stop = start_hub(self.hub, background=False)
         self.hub.tick()  # first reference pull
 
-    def station(self, station: str) -> FakeStation:
-        return FakeStation(self.tmp, station, self.url, self.clock)
+    def station(self, station: str, urls: list[str] | None = None) -> FakeStation:
+        """A station delivering to this hub (or to ``urls``, the site's hubs in failover order)."""
+        return FakeStation(self.tmp, station, urls or self.url, self.clock)
 
     def relay(self) -> int:
         sent = 0
