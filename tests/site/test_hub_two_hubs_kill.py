@@ -16,6 +16,7 @@ import time
 
 import pytest
 import requests
+from test_hub_crash import free_port
 
 from packgate.device.backoff import Backoff
 from packgate.sync.client import UpstreamClient
@@ -25,8 +26,6 @@ from packgate.sync.outbox import Outbox, outbox_status
 from packgate.sync.site_client import SiteClient
 from packgate.sync.upstream.server import start_in_thread as start_wms
 from packgate.sync.worker import OutboxWorker
-
-from test_hub_crash import free_port
 
 TOKENS = {f"ST0{i}": f"token-of-station-0{i}-abcdef" for i in (1, 2, 3)}
 ORDERS = 24
