@@ -45,8 +45,12 @@ def _station_code(v: str) -> str | None:
     return None
 
 
-def _url(v: str) -> str | None:
-    return None if v.startswith(("http://", "https://")) else f"must start with http:// or https:// (got {v!r})"
+def _url(v: str | list) -> str | None:
+    urls = v if isinstance(v, list) else [v]
+    if not urls:
+        return "must name at least one URL"
+    bad = [u for u in urls if not isinstance(u, str) or not u.startswith(("http://", "https://"))]
+    return f"must start with http:// or https:// (got {bad[0]!r})" if bad else None
 
 
 def _decimal_table(v: dict) -> str | None:
@@ -125,7 +129,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "web.port": (int, 8080, _port_number, "port of the kiosk, PDA and supervisor pages and the API"),
     "web.api_tokens": (list, [], _tokens,
                        "bearer tokens for other vendors' handhelds (Authorization: Bearer <token>; no CSRF needed)"),
-    "upstream.url": (str, "http://127.0.0.1:8700", _url, "base URL of the upstream (WMS) API"),
+    "upstream.url": ((str, list), "http://127.0.0.1:8700", _url,
+                     "base URL of the upstream (WMS) API, or a list of the site's hubs (failover in order)"),
     "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
     "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
