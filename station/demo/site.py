@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
@@ -94,12 +94,20 @@ class SiteRig:
     root: Path
     cleanup_dir: bool
     _stops: list[Callable[[], None]]
+    _off: list[DemoRig] = field(default_factory=list)
 
     def terminal(self, index: int) -> Terminal:
         return Terminal(self.stations[index].agent.url, self.world)
 
+    def stop_station(self, index: int) -> None:
+        """Switch one station off (its agent and emulators), e.g. the one that picked an order."""
+        rig = self.stations[index]
+        if rig not in self._off:
+            self._off.append(rig)
+            rig.stop()
+
     def stop(self) -> None:
-        for rig in self.stations:
+        for rig in [r for r in self.stations if r not in self._off]:
             try:
                 rig.stop()
             except Exception:  # noqa: BLE001 - keep stopping the rest
