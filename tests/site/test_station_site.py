@@ -114,6 +114,9 @@ def test_picked_and_left_with_the_picking_station_switched_off_escalates_once_fr
     wait_until(lambda: level_messages(webhook, 1), 5.0)
     # the released priority reaches the other table's kiosk through the feed
     wait_until(lambda: any(o["order_id"] == "SO-10012" for o in b.station.state()["priority_orders"]), 1.0)
+    assert b.ui.pda_login(BADGES["picker"], "4321")["status"] == "ok"  # ... and its PDA
+    pda = b.ui.http.get(f"{b.agent.url}/api/v1/pda/orders", timeout=5).json()
+    assert [o["order_id"] for o in pda["priority_orders"]] == ["SO-10012"]
     for _ in range(3):
         clock.advance(5)
         site.hub.tick()
