@@ -7,7 +7,8 @@ audit entries, milestones and the idempotent answer in ONE SQLite transaction; o
 is the verdict shown. A failed commit (disk full, read-only) is an error verdict, never a false "done".
 
 Its collaborators receive what they need (``parts.Parts``): the PDA desk (``pda.PdaDesk``), the
-timers (``timers.EscalationTimers``) and the read-only views (``views.StationViews``).
+timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``) and the site hub's
+claims and change feed (``site.SiteLink``).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.ports import Camera, Notifier, Outbox
+from packgate.station.ports import Camera, Notifier, Outbox, SiteHub
+from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import StationViews
 from packgate.sync.db import connect, write_tx
@@ -52,7 +54,8 @@ Meta = dict[str, Any]
 class Station:
     def __init__(self, cfg: Settings, *, db_path: str, cache: ReferenceRows, outbox: Outbox, clock: Clock | None = None,
                  bus: EventBus | None = None, notifier: Notifier | None = None, camera: Camera | None = None,
-                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None):
+                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None,
+                 site: SiteHub | None = None):
         self.cfg = cfg
         self.id: str = cfg["station.id"]
         self.location: str = cfg["station.location"]
@@ -81,6 +84,8 @@ class Station:
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
         self.catalog = self.parts.catalog
+        self.site = SiteLink(self.parts, site, self._publish_state)
+        self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
@@ -310,6 +315,9 @@ class Station:
         before = live.pack
         outcome = pk.step(before, event, self._pack_context())
         after = outcome.session
+        refused = self.site.claim_opened(before, after)  # another table has this order open
+        if refused is not None:
+            return self._show(refused)
         at = isoformat(self.clock.now())
 
         def local_writes(conn: Any) -> None:
@@ -318,6 +326,7 @@ class Station:
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after
+        self.site.left(before, after)
         if after.operator is None:
             live.override_reason = None
             live.last_activity = None
@@ -414,7 +423,9 @@ class Station:
             return None
 
     def close(self) -> None:
-        self.parts.conn.close()
+        with self.parts.lock:  # a change from the hub's feed may be arriving in another thread
+            self.site.closed = True
+            self.parts.conn.close()
 
 
 # ---------------------------------------------------------------------- helpers

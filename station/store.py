@@ -197,3 +197,25 @@ def synced_at(conn: sqlite3.Connection, order_id: str) -> str | None:
         "SELECT SUM(state != 'sent'), MAX(sent_at) FROM sync_outbox WHERE object_type = 'order' AND object_id = ?",
         (order_id,)).fetchone()
     return None if pending or last is None else str(last)
+
+
+# ---- the site hub's view of lot stock (units taken at any table, from the hub's change feed) ---------
+SITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS site_lot_taken (
+    sku TEXT NOT NULL, lot TEXT NOT NULL, order_id TEXT NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (sku, lot, order_id)
+);
+"""
+
+
+def ensure_site_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SITE_SCHEMA)
+
+
+def site_lot_taken(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT sku, lot, order_id, units FROM site_lot_taken")]
+
+
+def add_site_lot_taken(conn: sqlite3.Connection, sku: str, lot: str, order_id: str, units: int) -> None:
+    conn.execute("INSERT INTO site_lot_taken (sku, lot, order_id, units) VALUES (?, ?, ?, ?) ON CONFLICT"
+                 " (sku, lot, order_id) DO UPDATE SET units = units + excluded.units", (sku, lot, order_id, units))

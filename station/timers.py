@@ -37,6 +37,8 @@ class EscalationTimers:
         rows = store.list_orders(conn)
         picked_at = {r["order_id"]: parse_iso(r["picked_at"]) for r in rows
                      if r["picked_at"] and r["status"] not in ("packed", "cancelled")}
+        if self.parts.cfg["upstream.kind"] == "hub":
+            picked_at = {}  # the site hub fires escalations for the whole site
         packed = {r["order_id"] for r in rows if r["status"] == "packed"}
         all_esc = store.escalations(conn, open_only=False)
         fired = {(e["order_id"], e["level"]) for e in all_esc}

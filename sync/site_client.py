@@ -138,7 +138,7 @@ class FeedFollower:
             try:
                 self.poll_once()
                 self.failures, self.last_error = 0, None
-            except (HubError, TransientUpstreamError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - hub down, or the handler could not store a change: retry
                 self.failures += 1
                 self.last_error = str(exc)
                 delay = self.backoff.delay(self.failures, self.rng)

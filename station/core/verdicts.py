@@ -91,6 +91,8 @@ MESSAGES: dict[str, Text] = {
                                "订单{order_id}状态为{order_status}，不能打包。"),
     "order_already_open": Text("error", "scan_item", "Order {order_id} is open; finish or cancel it first.",
                                "订单{order_id}正在处理中，请先完成或取消。"),
+    "claimed_elsewhere": Text("error", "scan_order", "{order_id} is being packed at {table} by {person}.",
+                              "订单{order_id}正在{table}由{person}打包。"),
     "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
                                "订单{order_id}状态为{order_status}，不能拣货。"),
     # --- items ---

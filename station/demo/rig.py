@@ -178,15 +178,20 @@ class DemoRig:
 
 
 def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, clock: Clock | None = None,
-              overrides: dict[str, Any] | None = None) -> DemoRig:
-    """Start upstream, emulators and the agent; the caller must ``stop()`` the rig."""
+              overrides: dict[str, Any] | None = None, upstream_url: str | None = None) -> DemoRig:
+    """Start upstream, emulators and the agent; the caller must ``stop()`` the rig. With ``upstream_url``
+    (e.g. the site hub of a site demo) no upstream is started: the station uses that one."""
     cleanup = data_dir is None
     root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     clock = clock or Clock()
     world = DemoWorld(clock.now().date())
-    upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db", seed_demo=True,
-                                                  today=world.today, clock=clock)
+    def stop_upstream() -> None:  # the caller's upstream is the caller's to stop
+        pass
+
+    if upstream_url is None:
+        upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db",
+                                                      seed_demo=True, today=world.today, clock=clock)
     scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
     scale_path = scale.start_pty(root / "scale0")
     scanner = ScannerEmulator(root / "scanner0")

@@ -2,7 +2,8 @@
 
 Every step acts the way a person would (a badge tap through the NFC emulator, a scan through the
 scanner pty, a parcel on the emulated scale, a PDA request over HTTP) and checks the verdict the
-station shows. Time for the escalation step is moved with an offset clock, not slept.
+station shows. Time for the escalation step is moved with an offset clock, not slept. Then the same
+for a site (``site_selftest``): the WMS, the hub and two stations.
 Exit code 0 only if every expectation held.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import requests
 
 from packgate.device.clock import Clock
 from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
+from packgate.station.demo.site_selftest import site_walk
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data
 
@@ -321,6 +323,14 @@ def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) ->
     finally:
         rig.stop()
         hooks.close()
+    site_hooks = WebhookReceiver()  # the site's own supervisors' channel, on its own clock
+    try:
+        site_walk(OffsetClock(), site_hooks.url, site_hooks.received, walk.record,
+                  data_dir=None if data_dir is None else f"{data_dir}/site")
+    except Exception as exc:  # noqa: BLE001 - report, never hang
+        walk.record("site walkthrough crashed", False, f"{type(exc).__name__}: {exc}")
+    finally:
+        site_hooks.close()
     passed = sum(1 for _, good, _ in walk.results if good)
     failed = len(walk.results) - passed
     out(f"selftest: {passed} passed, {failed} failed in {time.monotonic() - started:.1f} s")

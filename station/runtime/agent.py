@@ -1,5 +1,6 @@
 """The station agent: wires devices, the station, the outbox worker, reference refresh, the
-escalation timer and the web server together, and stops them all cleanly."""
+escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
+web server together, and stops them all cleanly."""
 from __future__ import annotations
 
 import logging
@@ -19,6 +20,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.serving import run_until
+from packgate.sync.site_client import FeedFollower, SiteClient
 from packgate.sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")
@@ -38,13 +40,19 @@ class Agent:
         self.bus = EventBus()
         self._timer_wake = threading.Event()
         self._stop = threading.Event()
-        self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock)
+        self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
+                                     token=cfg["upstream.token"] or None)
+        self.site_client = SiteClient(cfg["upstream.url"], cfg["station.id"], cfg["upstream.token"],
+                                      deadline_s=cfg["hub.claim_timeout_s"]) if cfg["upstream.kind"] == "hub" else None
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
                                    backoff=Backoff(base_s=cfg["upstream.backoff_base_s"], cap_s=cfg["upstream.backoff_cap_s"]))
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
-                               bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake)
+                               bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
+                               site=self.site_client)
+        self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
+                                 clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         ports = device_ports or {}
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
                                on_reading=self.station.on_reading, on_state=self.station.on_device_state,
@@ -92,6 +100,17 @@ class Agent:
                 self.bus.publish("sync", status)
                 last = summary
 
+    def _site_loop(self) -> None:
+        """Heartbeat to the hub every ``hub.heartbeat_s`` (sooner when a claim is to be released)."""
+        site = self.station.site
+        while not self._stop.is_set():
+            try:
+                site.beat()
+            except Exception:  # noqa: BLE001 - the heartbeat must survive a bad answer; it is logged
+                log.exception("site heartbeat failed")
+            site.wake.wait(self.cfg["hub.heartbeat_s"])
+            site.wake.clear()
+
     def _serve(self) -> None:
         from waitress.server import create_server
 
@@ -111,8 +130,12 @@ class Agent:
             self.devices.start()
             self.station.camera = self.devices.camera
         self.worker.start()
-        for target, name in ((self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                             (self._status_loop, "status"), (self._serve, "web")):
+        loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
+                 (self._status_loop, "status"), (self._serve, "web")]
+        if self.feed is not None:
+            self.feed.start()
+            loops.append((self._site_loop, "site-heartbeat"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -123,6 +146,9 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         self._timer_wake.set()
+        self.station.site.wake.set()
+        if self.feed is not None:
+            self.feed.stop(timeout=0.5)
         self.bus.close()
         for thread in self._threads:
             thread.join(3.0)

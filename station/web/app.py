@@ -112,7 +112,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     @app.get("/api/v1/pda/orders")
     def pda_orders() -> Response:
         _require_pda()
-        return jsonify({"orders": station.orders_to_pick()})
+        return jsonify({"orders": station.orders_to_pick(), "priority_orders": station.state()["priority_orders"]})
 
     @app.get("/api/v1/pda/picks/<order_id>")
     def pda_pick(order_id: str) -> Response:
