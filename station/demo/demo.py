@@ -17,7 +17,8 @@ packgate demo is running.
   supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
   upstream     {rig.upstream_url}/openapi.json
   data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
-  devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+  devices      scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
+  scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end; the station reads {rig.scanner.path})
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

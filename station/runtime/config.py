@@ -131,6 +131,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
     "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
     "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
+    "upstream.keep_sent_h": (float, 24.0, _positive, "acknowledged confirmations are pruned after this many hours"),
     "scale.enabled": (bool, True, None, "read a serial scale"),
     "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),

@@ -187,6 +187,10 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         def demo_scale() -> Response:
             return jsonify(demo.weigh(str(_json_body().get("grams", "0"))))
 
+    @app.errorhandler(PageParameterError)
+    def bad_page(exc: PageParameterError) -> Response:
+        return _error(400, exc.code, **exc.data)
+
     @app.errorhandler(404)
     def not_found(_exc: Exception) -> Response:
         return _error(404, "not_found", path=request.path)
