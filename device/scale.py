@@ -58,12 +58,14 @@ class StabilityTracker:
 
 class ScaleReader(PortWorker):
     thread_name = "scale-reader"
+    IDLE_READ_S = 1.0  # a streaming scale's read blocks this long when silent (stop() cancels it at once)
 
     def __init__(self, port: str, profile: Profile, on_reading: Callable[[Reading], None] | None = None,
                  on_state: Callable[[str, str | None], None] | None = None, *, poll_interval: float | None = None,
                  backoff: Backoff | None = None, read_timeout: float = 0.05, monotonic: Callable[[], float] = time.monotonic):
         if profile.kind != "scale" or profile.codec is None:
             raise ValueError(f"profile {profile.name!r} is not a scale profile")
+        self.read_timeout = read_timeout
         settings = dict(profile.serial.as_kwargs(), timeout=read_timeout)
         super().__init__(port, settings, on_state, backoff)
         self.profile = profile
@@ -101,11 +103,16 @@ class ScaleReader(PortWorker):
 
     def serve(self, port: serial.SerialBase) -> None:
         poll = self.profile.poll
+        wait = self.IDLE_READ_S
         if poll.mode == "poll":
             now = self._monotonic()
             if now - self._last_poll >= self.poll_interval:
                 self._last_poll = now
                 port.write(poll.command)
+            # block until the answer or the next poll is due, never in short slices
+            wait = max(self.read_timeout, self._last_poll + self.poll_interval - now)
+        if abs((port.timeout or 0) - wait) > 0.001:
+            port.timeout = wait
         data = port.read(max(1, port.in_waiting))
         if data:
             self.feed(data)

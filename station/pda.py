@@ -54,13 +54,6 @@ class PdaDesk:
         return {**make("signed_in", hint=False, name=employee.name).as_dict(),
                 "employee": self.employee_view(employee.employee_id, employee.employee_id)}
 
-    def orders_to_pick(self) -> list[dict]:
-        with self.parts.lock:
-            orders = [o for o in self.parts.catalog.orders() if o.status in ("open", "picking")]
-        orders.sort(key=lambda o: (-o.priority, o.order_id))
-        return [{"order_id": o.order_id, "tote": o.tote, "lines": len(o.lines), "units": o.units,
-                 "priority": o.priority, "status": o.status} for o in orders]
-
     def _context(self) -> pick.PickContext:
         p = self.parts
         return pick.PickContext(catalog=p.catalog, today=p.clock.now().date(), lot_policy=p.lot_policy)

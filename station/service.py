@@ -39,7 +39,7 @@ from packgate.station.pda import PdaDesk
 from packgate.station.ports import Camera, Notifier, Outbox, SiteHub
 from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
-from packgate.station.views import StationViews
+from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.sync.db import connect, write_tx
 from packgate.sync.errors import StorageError
 
@@ -134,8 +134,18 @@ class Station:
     def metrics(self) -> str:
         return self.views.metrics()
 
-    def supervisor_overview(self, viewer: str | None = None) -> dict:
-        return self.views.supervisor_overview(viewer)
+    def supervisor_overview(self, viewer: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
+        return self.views.supervisor_overview(viewer, limit)
+
+    def priority_orders(self) -> list[dict]:
+        """Orders released to any packer by an escalation (the PDA shows them too)."""
+        return self.views.priority_orders()
+
+    def list_page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
+        return self.views.page(kind, query, viewer)
+
+    def counts(self) -> dict:
+        return self.views.counts()
 
     def employee_view(self, employee_id: str | None, viewer: str | None) -> dict | None:
         return self.views.employee_view(employee_id, viewer)
@@ -146,8 +156,8 @@ class Station:
     def pda_login(self, badge: str, pin: str) -> dict:
         return self.desk.login(badge, pin)
 
-    def orders_to_pick(self) -> list[dict]:
-        return self.desk.orders_to_pick()
+    def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
+        return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
 
     def pick_view(self, order_id: str, employee_id: str) -> dict:
         return self.desk.pick_view(order_id, employee_id)

@@ -47,6 +47,7 @@ def with_parity(data: bytes, parity: str) -> bytes:
 
 
 class ScaleEmulator:
+    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (a command from the host wakes it)
     def __init__(self, profile: Profile, grams: Decimal | str | int = Decimal(0), *, noise: bool = True,
                  seed: int | None = None, stream_interval: float | None = None, tick: float = 0.01,
                  monotonic: Callable[[], float] = time.monotonic, variant: str | None = None):
@@ -233,6 +234,15 @@ class ScaleEmulator:
                 if token.strip():
                     self._handle(token)
 
+    def _wait_s(self) -> float:
+        """How long the loop may block on the link: a tick while a reading settles, until the next frame when
+        streaming, else ``IDLE_WAIT_S`` (a host's command wakes it at once)."""
+        if self._pending_stable:
+            return self.tick
+        if self.streaming:
+            return min(self.IDLE_WAIT_S, max(self.tick, self._next_stream - self._mono()))
+        return self.IDLE_WAIT_S
+
     def _run(self) -> None:
         while not self._stop.is_set():
             link = self._link
@@ -241,7 +251,7 @@ class ScaleEmulator:
                 self._stop.wait(self.tick)
                 continue
             try:
-                ready, _, _ = select.select([fd], [], [], self.tick)
+                ready, _, _ = select.select([fd], [], [], self._wait_s())
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

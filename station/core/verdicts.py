@@ -181,6 +181,11 @@ MESSAGES: dict[str, Text] = {
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
+    "bad_page_number": Text("error", "", "{name} must be a whole number from {low} to {high} (got {value}).",
+                            "参数{name}必须是{low}到{high}之间的整数（收到{value}）。"),
+    "bad_cursor": Text("error", "", "The cursor {value} was not given out by this list; start again from the first page.",
+                       "游标{value}不是此列表给出的，请从第一页重新开始。"),
+    "bad_list": Text("error", "", "There is no list named {value}.", "没有名为{value}的列表。"),
     "key_reused": Text("error", "", "Key {key} was already used for a different action.", "键{key}已用于另一个操作。"),
     "storage": Text("error", "", "NOT SAVED: the station could not write its database ({detail}). "
                                  "Call IT; do not send the parcel.",

@@ -22,7 +22,8 @@ packgate demo is running: a site with two packing tables.
   site hub     {site.hub_url}/            the site dashboard (badge code {badges['supervisor']}, PIN 9876)
   WMS          {site.wms_url}/openapi.json
   data         {site.root}{" (deleted on exit; --data-dir DIR keeps it)" if site.cleanup_dir else ""}
-  devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+  devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
+  scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end of table 1; the station reads {rig.scanner.path})
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

@@ -10,6 +10,7 @@ import logging
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,7 @@ from biip.gs1_messages import GS1Message
 from packgate.device.clock import Clock
 from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.profiles import get_profile
@@ -153,6 +155,33 @@ def _unprintable(text: str) -> str:
     return text.replace("<GS>", "\x1d")
 
 
+class ScanInput:
+    """The writer's end of the demo scanner: a pty whose path takes typed or echoed codes
+    (``echo SO-10009 > PATH``); each line goes through the scanner emulator's bytes, LF becoming its CR."""
+
+    def __init__(self, link: Path, scanner: ScannerEmulator):
+        self.pair = PtyPair(link=link)
+        self.scanner = scanner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scan-input", daemon=True)
+        self._thread.start()
+
+    @property
+    def path(self) -> str:
+        return self.pair.path
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            data = self.pair.read(timeout=1.0)
+            if data:
+                self.scanner.write(data.replace(b"\r\n", b"\r").replace(b"\n", b"\r"))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self.pair.close()
+
+
 @dataclass
 class DemoRig:
     world: DemoWorld
@@ -165,10 +194,11 @@ class DemoRig:
     badge: BadgeEmulator
     data_dir: Path
     cleanup_dir: bool
+    scan_input: ScanInput
 
     def stop(self) -> None:
         self.agent.stop()
-        for part in (self.scale.stop, self.scanner.close, self.badge.close, self.stop_upstream):
+        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.stop_upstream):
             try:
                 part()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -206,4 +236,5 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     })
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
-    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup)
+    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
+                   ScanInput(root / "scan-here", scanner))

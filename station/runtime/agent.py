@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
 from packgate.device.backoff import Backoff
@@ -17,7 +18,8 @@ from packgate.station.runtime.notify import Notifier
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.sync.client import UpstreamClient
-from packgate.sync.outbox import Outbox
+from packgate.sync.db import connect
+from packgate.sync.outbox import Outbox, prune_sent
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.serving import run_until
 from packgate.sync.site_client import FeedFollower, SiteClient
@@ -28,6 +30,7 @@ log = logging.getLogger("packgate.agent")
 
 class Agent:
     STATUS_EVERY_S = 2.0
+    PRUNE_EVERY_S = 3600.0
     def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
@@ -90,6 +93,25 @@ class Agent:
             self._timer_wake.wait(min(delay, 60.0))
             self._timer_wake.clear()
 
+    def prune(self) -> int:
+        """Delete confirmations upstream acknowledged more than ``upstream.keep_sent_h`` ago."""
+        conn = connect(self.db_path)
+        try:
+            return prune_sent(conn, self.clock.now() - timedelta(hours=self.cfg["upstream.keep_sent_h"]))
+        finally:
+            conn.close()
+
+    def _prune_loop(self) -> None:
+        while True:
+            try:
+                pruned = self.prune()
+                if pruned:
+                    log.info("pruned %d acknowledged confirmation(s)", pruned)
+            except Exception:  # noqa: BLE001 - pruning must not stop the agent; it is retried next time
+                log.exception("pruning acknowledged confirmations failed")
+            if self.clock.sleep(self.PRUNE_EVERY_S, self._stop):
+                return
+
     def _status_loop(self) -> None:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
         last = None
@@ -131,7 +153,7 @@ class Agent:
             self.station.camera = self.devices.camera
         self.worker.start()
         loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                 (self._status_loop, "status"), (self._serve, "web")]
+                 (self._status_loop, "status"), (self._prune_loop, "prune"), (self._serve, "web")]
         if self.feed is not None:
             self.feed.start()
             loops.append((self._site_loop, "site-heartbeat"))

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
 
 from packgate.station.core.verdicts import answer
+from packgate.station.errors import PageParameterError
+from packgate.station.views import LISTS, PageQuery
 from packgate.station.web.openapi import OPENAPI
 
 if TYPE_CHECKING:
     from packgate.station.service import Station
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 
 
 def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None) -> Flask:
@@ -112,7 +115,9 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     @app.get("/api/v1/pda/orders")
     def pda_orders() -> Response:
         _require_pda()
-        return jsonify({"orders": station.orders_to_pick(), "priority_orders": station.state()["priority_orders"]})
+        page = station.list_page("orders_to_pick", _page_query())
+        return jsonify({"orders": page["items"], "next_cursor": page["next_cursor"], "limit": page["limit"],
+                        "priority_orders": station.priority_orders()})
 
     @app.get("/api/v1/pda/picks/<order_id>")
     def pda_pick(order_id: str) -> Response:
@@ -120,17 +125,33 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         return jsonify(station.pick_view(order_id, emp))
 
     # ---- supervisor -------------------------------------------------------------------------------
-    @app.get("/api/v1/supervisor/overview")
-    def supervisor_overview() -> Response:
+    def _supervisor() -> str | None:
         viewer = session.get("pda_employee")
         if g.get("terminal") != "api":
             if not viewer:
-                return _error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
-                              problem_zh="请用主管的工卡号和密码登录后查看此页。")
+                abort(_error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
+                             problem_zh="请用主管的工卡号和密码登录后查看此页。"))
             if not station.is_supervisor(viewer):
-                return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
-                              problem_zh="只有主管可以查看此页，请以主管身份登录。")
-        return jsonify(station.supervisor_overview(viewer=viewer))
+                abort(_error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
+                             problem_zh="只有主管可以查看此页，请以主管身份登录。"))
+        return viewer
+
+    @app.get("/api/v1/supervisor/overview")
+    def supervisor_overview() -> Response:
+        viewer = _supervisor()
+        return jsonify(station.supervisor_overview(viewer=viewer, limit=_page_query().limit))
+
+    @app.get("/api/v1/supervisor/counts")
+    def supervisor_counts() -> Response:
+        _supervisor()
+        return jsonify(station.counts())
+
+    @app.get("/api/v1/supervisor/<kind>")
+    def supervisor_list(kind: str) -> Response:
+        viewer = _supervisor()
+        if kind.replace("-", "_") not in SUPERVISOR_LISTS:
+            return _error(404, "not_found", path=request.path)
+        return jsonify(station.list_page(kind.replace("-", "_"), _page_query(), viewer=viewer))
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:
@@ -167,6 +188,10 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         def demo_scale() -> Response:
             return jsonify(demo.weigh(str(_json_body().get("grams", "0"))))
 
+    @app.errorhandler(PageParameterError)
+    def bad_page(exc: PageParameterError) -> Response:
+        return _error(400, exc.code, **exc.data)
+
     @app.errorhandler(404)
     def not_found(_exc: Exception) -> Response:
         return _error(404, "not_found", path=request.path)
@@ -187,6 +212,14 @@ def _json_body() -> dict:
         abort(_error(400, "bad_json", problem="The request body must be a JSON object.",
                      problem_zh="请求内容必须是JSON对象。"))
     return body
+
+
+def _page_query() -> PageQuery:
+    """limit, cursor, station, stage, age_min from the query string; a bad one is a 400 naming it."""
+    try:
+        return PageQuery.parse(request.args)
+    except PageParameterError as exc:
+        abort(_error(400, exc.code, **exc.data))
 
 
 def _require_pda() -> str:

@@ -136,3 +136,13 @@ def test_healthz_is_503_and_names_the_device_while_one_is_disconnected(rig):
     finally:
         station.on_device_state("scale", "connected", None)
     assert requests.get(f"{rig.agent.url}/healthz", timeout=5).status_code == 200
+
+
+def test_the_demo_banner_path_is_the_scanners_writing_end(rig):
+    """A code echoed into the scan-input pty reaches the station through the scanner emulator's bytes."""
+    with open(rig.scan_input.path, "wb", buffering=0) as scanner_end:
+        scanner_end.write(b"SO-404-BANNER\n")
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (rig.agent.station.live.last_scan or {}).get("raw") != "SO-404-BANNER":
+        time.sleep(0.02)
+    assert rig.agent.station.live.last_scan["raw"] == "SO-404-BANNER"
