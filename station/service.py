@@ -196,11 +196,15 @@ class Station:
         if not reading.usable:
             return
         with self.parts.lock:
-            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading)
+            weight = live.pack.weight
+            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
+                                   weight.measured_g if weight is not None else None)
             live.parcel_on_scale = taken.loaded
-            event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
-            if event is not None:
-                self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale")}))
+            for event in taken.events:
+                step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
+                verdict = self._saving(lambda: self._pack_step(step, {"device": self.device_id("scale")}))
+                if verdict["status"] == "error":
+                    break
 
     def on_device_state(self, name: str, state: str, detail: str | None) -> None:
         live = self.parts.live
