@@ -31,6 +31,7 @@ from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
+from packgate.station.core.texts import Word
 from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
@@ -251,22 +252,18 @@ class Station:
         simple: dict[str, Callable[[], pk.Event]] = {
             "reweigh": lambda: pk.Reweigh(str(payload.get("reason") or "reweigh")),
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
-            "cancel": lambda: pk.Cancel(str(payload.get("reason") or "")),
-            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual")),
+            "cancel": lambda: pk.Cancel(str(payload.get("reason") or ""), _scope(payload)),
+            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual"), payload.get("confirm") is True),
             "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
         if action in simple:
             return self._pack_step(simple[action](), meta)
-        return self._show(answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
-                                 problem_zh=f"操作{action!r}不适用于打包台"))
+        return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
+                      problem_zh=f"操作{action!r}不适用于打包台")
 
     def _weigh(self, payload: dict, meta: Meta) -> dict:
         grams, stable = payload.get("grams"), payload.get("stable", True)
         if isinstance(grams, float):
-            return self._show(answer(
-                "bad_request",
-                problem=f"payload.grams must be a decimal string such as \"{grams}\", not a JSON number "
-                        "(floats are not exact)",
-                problem_zh=f"payload.grams必须是十进制字符串（如\"{grams}\"），不能是浮点数"))
+            return answer("bad_request", problem=Word("problem:grams_float"))  # never on the kiosk's screen
         if grams is None:
             reading = self.parts.live.scale.reading
             value = reading.grams if reading is not None else None
@@ -275,8 +272,8 @@ class Station:
             try:
                 value = Decimal(str(grams))
             except InvalidOperation:
-                return self._show(answer("bad_request", problem=f"grams {grams!r} is not a number",
-                                         problem_zh=f"重量{grams!r}不是数字"))
+                return answer("bad_request", problem=f"grams {grams!r} is not a number",
+                              problem_zh=f"重量{grams!r}不是数字")
         return self._pack_step(pk.Weigh(value, bool(stable)), meta)
 
     def _override_or_step(self, event: pk.Event, meta: Meta) -> dict:
@@ -352,6 +349,8 @@ class Station:
         elif state is S.PACKED and before.state is not S.PACKED:
             store.set_order(conn, oid, at, status="packed", packed_at=at, priority=0, blocked_reason=None)
             store.add_packed_serials(conn, oid, [(u.sku, u.serial) for u in after.units if u.serial], at)
+        elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "order_cancelled":
+            store.set_order(conn, oid, at, status="cancelled", blocked_reason=None, station=None, priority=0)
         elif (state is S.CANCELLED and before.state is not S.CANCELLED) or \
                 (state is S.IDLE and before.state in pk.ORDER_STATES):
             local = store.order_row(conn, oid) or {}
@@ -424,7 +423,7 @@ class Station:
 # ---------------------------------------------------------------------- helpers
 def _validate(body: Any) -> str | None:
     if not isinstance(body, dict):
-        return "the request must be a JSON object"
+        return Word("problem:not_object")
     action = body.get("action")
     if action not in ACTIONS:
         return f"action must be one of {', '.join(ACTIONS)} (got {action!r})"
@@ -432,14 +431,19 @@ def _validate(body: Any) -> str | None:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             return f"{name} must be a string"
     if body.get("payload") is not None and not isinstance(body["payload"], dict):
-        return "payload must be an object"
+        return Word("problem:payload_object")
     key = body.get("key")
     if key is not None and not 8 <= len(key) <= 128:
-        return "key must be 8 to 128 characters"
+        return Word("problem:key_length")
     sha = body.get("image_sha256")
     if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        return "image_sha256 must be 64 lower-case hex characters"
+        return Word("problem:image_sha256")
     return None
+
+
+def _scope(payload: dict) -> str:
+    scope = payload.get("scope")
+    return scope if scope in pk.CANCEL_SCOPES else "pack_session"
 
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:

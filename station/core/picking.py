@@ -264,7 +264,9 @@ def _fifo_take_older(s: PickSession, e: FifoTakeOlder, ctx: PickContext) -> Outc
     audit = AuditEntry("lot_swap", s.picker.employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
                        {"sku": p.unit.sku, "lot": p.older_lot, "bin": p.older_bin}, p.code)
     return Outcome(replace(s, state=P.AT_BIN, pending=None),
-                   make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-"), [audit])
+                   make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-", sku=p.unit.sku,
+                        packed=s.done(s.current) if s.current is not None else 0,
+                        ordered=s.tasks[s.current].qty if s.current is not None else 0), [audit])
 
 
 def _fifo_override(s: PickSession, e: FifoOverride, ctx: PickContext) -> Outcome:
