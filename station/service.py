@@ -11,6 +11,7 @@ timers (``timers.EscalationTimers``) and the read-only views (``views.StationVie
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -30,8 +31,8 @@ from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
-from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.texts import Word
+from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
@@ -203,7 +204,7 @@ class Station:
             live.parcel_on_scale = taken.loaded
             for event in taken.events:
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
-                verdict = self._saving(lambda: self._pack_step(step, {"device": self.device_id("scale")}))
+                verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale")}))
                 if verdict["status"] == "error":
                     break
 
@@ -405,7 +406,16 @@ class Station:
         return shown
 
     def _publish_state(self) -> None:
-        self.bus.publish("state", self.views.state())
+        state = self.views.state()
+        self.parts.live.shown_sync = _sync_summary(state["sync"])
+        self.bus.publish("state", state)
+
+    def push_sync(self) -> None:
+        """Send the sync status to the pages when it differs from what they were last sent (in any event)."""
+        status = self.views.sync_status()
+        if _sync_summary(status) != self.parts.live.shown_sync:
+            self.parts.live.shown_sync = _sync_summary(status)
+            self.bus.publish("sync", status)
 
     def _photo(self) -> str | None:
         if self.camera is None:
@@ -441,9 +451,13 @@ def _validate(body: Any) -> str | None:
     return None
 
 
+def _sync_summary(status: dict) -> tuple:
+    return status.get("depth"), status.get("dead"), status.get("online")
+
+
 def _scope(payload: dict) -> str:
     scope = payload.get("scope")
-    return scope if scope in pk.CANCEL_SCOPES else "pack_session"
+    return str(scope) if scope in pk.CANCEL_SCOPES else "pack_session"
 
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
 from packgate.station.core import packing as pk
+from packgate.station.core import texts
 from packgate.station.core.lots import expiring_within
 from packgate.station.core.models import Employee, Role
 from packgate.station.core.privacy import mask_record
@@ -48,7 +49,7 @@ class StationViews:
                 "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                             "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                             "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                            "override_requested": live.override_reason},
+                            "override_requested": live.override_reason, "abandon_asked": s.abandon_asked},
                 "verdict": live.verdict,
                 "scale": live.scale.view(),
                 "sync": self.sync_status(),
@@ -122,7 +123,9 @@ class StationViews:
                 waiting = None
                 last = max((r[m] for m in store.MILESTONES if r.get(m)), default=None)
                 if last and r["status"] not in ("packed", "cancelled"):
-                    waiting = f"{int((now - parse_iso(last)).total_seconds() // 60)} min in {r['status']}"
+                    waited, stage = now - parse_iso(last), texts.Word(f"order_status:{r['status']}")
+                    waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage},
+                                                lang) for lang in texts.LANGUAGES}
                 synced = store.synced_at(p.conn, r["order_id"]) if r["status"] == "packed" else None
                 milestones.append({**r, "waiting": waiting, "durations_s": _durations(r), "synced_at": synced})
             expiring = [{"sku": e.lot.sku, "lot": e.lot.lot, "bin": e.lot.bin,
@@ -134,7 +137,8 @@ class StationViews:
                 "stations": [{"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
                               "order": live.pack.order.order_id if live.pack.order else None,
                               "state": str(live.pack.state),
-                              "scale": "connected" if live.scale.connected else "disconnected",
+                              "scale": (live.devices.get("scale") or {}).get("state", "disconnected"),
+                              "devices": {name: dev.get("state") for name, dev in live.devices.items()},
                               "depth": self.sync_status().get("depth")}],
                 "escalations": store.escalations(p.conn),
                 "blocked": [{"order_id": r["order_id"], "at": r["updated_at"], "reason": r["blocked_reason"]}

@@ -77,7 +77,7 @@ def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
             return pk.OpenOrder(value)
         if catalog.packaging(value):
             return pk.ChoosePackaging(value)
-        if session.state is pk.State.SIGNED_IN:
+        if waiting_for_order:  # nothing else is expected: it is read as an order, and refused as an unknown one
             return pk.OpenOrder(value)
         return pk.ScanItem(value)
     return WrongCode(kind, value)
@@ -110,7 +110,7 @@ def resolution_g(r: Reading) -> Decimal:
     """The smallest step the reading shows, in grams (e.g. 0.1 for "1200.0 g", 5 for "0.005 kg")."""
     if r.weight is None or r.grams is None or r.weight == 0:
         return Decimal("1")
-    step = Decimal(1).scaleb(min(r.weight.as_tuple().exponent, 0))  # type: ignore[arg-type]
+    step = Decimal(1).scaleb(min(r.weight.as_tuple().exponent, 0))
     return abs(step * r.grams / r.weight)
 
 

@@ -213,7 +213,8 @@ def _scan_item(s: PickSession, e: ScanItem, ctx: PickContext) -> Outcome:
     if sku is None:
         return refuse(s, "unknown_item", code=e.code)
     if s.order.qty_for(sku.sku) == 0:
-        return refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id)
+        return refuse(s, "pick_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id,
+                      bin=current.bin or "-")
     here = [i for i, t in enumerate(s.tasks) if t.bin == current.bin and t.sku == sku.sku and s.done(i) < t.qty]
     if not here:
         if sum(1 for u in s.picked if u.sku == sku.sku) >= s.order.qty_for(sku.sku):

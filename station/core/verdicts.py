@@ -180,6 +180,8 @@ MESSAGES: dict[str, Text] = {
                       "库位{bin}错误：请前往库位{expected_bin}。"),
     "bin_ok": Text("ok", "scan_item", "Bin {bin}: take {qty} x {sku} ({name}), lot {lot}.",
                    "库位{bin}：拿取{qty}件{sku}（{name}），批次{lot}。"),
+    "pick_not_in_order": Text("error", "scan_item", "{sku} ({name}) is not in order {order_id}; put it back in bin {bin}.",
+                              "{sku}（{name}）不在订单{order_id}中，请放回库位{bin}。"),
     "wrong_item": Text("error", "scan_item", "{sku} is not to be picked from bin {bin}; take {expected_sku}.",
                        "{sku}不应从库位{bin}拣取，请拿取{expected_sku}。"),
     "item_picked": Text("ok", "scan_item", "{sku}: {picked} of {qty} from bin {bin}.",

@@ -134,6 +134,9 @@ PAGE: dict[str, tuple[str, str]] = {
     "packer_role": ("packer", "打包员"),
     "supervisor_role": ("supervisor", "主管"),
     "picker_role": ("picker", "拣货员"),
+    "bin": ("Bin", "库位"), "operator": ("Operator", "操作员"), "weight": ("Weight", "重量"), "order_id": ("Order", "订单"),
+    "network_error": ("Network error: not sent, try again", "网络错误：未发送，请重试"),
+    "minutes_in": ("{waited} in {stage}", "{stage}已{waited}"),
 }
 
 # what a verdict's status is called in its title

@@ -179,7 +179,7 @@ def test_a_serial_packed_in_one_order_is_refused_in_the_next(station, world, h):
 
 def _audit(station, action: str) -> list[dict]:
     rows = station.parts.conn.execute("SELECT who, reason, before, after FROM audit WHERE action = ?", (action,))
-    return [dict(zip(("who", "reason", "before", "after"), row)) for row in rows]
+    return [dict(zip(("who", "reason", "before", "after"), row, strict=True)) for row in rows]
 
 
 def test_a_blocked_parcel_lifted_off_and_corrected_is_weighed_again_by_itself(ready, h):

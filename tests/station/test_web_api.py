@@ -232,3 +232,12 @@ def test_a_malformed_call_of_another_terminal_never_replaces_the_kiosks_verdict(
     assert answer["message_zh"] == "请求无效：payload必须是对象"
     float_answer = act(api, {"action": "weigh", "payload": {"grams": 990.5}})
     assert "浮点数" in float_answer["message_zh"] and "JSON number" in float_answer["message"]
+
+
+def test_an_unknown_code_after_a_pack_is_an_unknown_order_not_an_item(api, station, world, h):
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    station.handle({"action": "weigh", "payload": {"grams": str(world.expected_g("SO-10009"))}})
+    assert act(api, {"action": "pack"})["code"] == "packed"
+    answer = act(api, {"action": "scan", "object_id": "XYZ-123"})
+    assert answer["code"] == "unknown_order" and "not possible now" not in answer["message"]
