@@ -66,6 +66,7 @@ class Live:
     devices: dict[str, dict] = field(default_factory=dict)
     verdict: dict | None = None
     verdict_seq: int = 0
+    shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
     counters: dict[str, int] = field(default_factory=dict)
 
 

@@ -110,7 +110,8 @@ class PdaDesk:
         current = p.live.picks.get(employee.employee_id)
         if current is not None and current.order.order_id == order.order_id:
             return {**make("pick_started", order_id=order.order_id, tasks=len(current.tasks),
-                           bin=current.tasks[current.current or 0].bin or "-").as_dict(),
+                           bin=current.tasks[current.current or 0].bin or "-",
+                           next="scan_bin" if current.state is pick.PickState.TO_BIN else "scan_item").as_dict(),
                     "data": {"pick": _pick_view(current)}}
         outcome = pick.start_pick(order, employee, self._context())
         if outcome.session is None:

@@ -12,6 +12,7 @@ claims and change feed (``site.SiteLink``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -31,6 +32,7 @@ from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
+from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.events import EventBus
@@ -211,11 +213,15 @@ class Station:
         if not reading.usable:
             return
         with self.parts.lock:
-            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading)
+            weight = live.pack.weight
+            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
+                                   weight.measured_g if weight is not None else None)
             live.parcel_on_scale = taken.loaded
-            event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
-            if event is not None:
-                self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale")}))
+            for event in taken.events:
+                step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
+                verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale")}))
+                if verdict["status"] == "error":
+                    break
 
     def on_device_state(self, name: str, state: str, detail: str | None) -> None:
         live = self.parts.live
@@ -262,22 +268,18 @@ class Station:
         simple: dict[str, Callable[[], pk.Event]] = {
             "reweigh": lambda: pk.Reweigh(str(payload.get("reason") or "reweigh")),
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
-            "cancel": lambda: pk.Cancel(str(payload.get("reason") or "")),
-            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual")),
+            "cancel": lambda: pk.Cancel(str(payload.get("reason") or ""), _scope(payload)),
+            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual"), payload.get("confirm") is True),
             "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
         if action in simple:
             return self._pack_step(simple[action](), meta)
-        return self._show(answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
-                                 problem_zh=f"操作{action!r}不适用于打包台"))
+        return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
+                      problem_zh=f"操作{action!r}不适用于打包台")
 
     def _weigh(self, payload: dict, meta: Meta) -> dict:
         grams, stable = payload.get("grams"), payload.get("stable", True)
         if isinstance(grams, float):
-            return self._show(answer(
-                "bad_request",
-                problem=f"payload.grams must be a decimal string such as \"{grams}\", not a JSON number "
-                        "(floats are not exact)",
-                problem_zh=f"payload.grams必须是十进制字符串（如\"{grams}\"），不能是浮点数"))
+            return answer("bad_request", problem=Word("problem:grams_float"))  # never on the kiosk's screen
         if grams is None:
             reading = self.parts.live.scale.reading
             value = reading.grams if reading is not None else None
@@ -286,8 +288,8 @@ class Station:
             try:
                 value = Decimal(str(grams))
             except InvalidOperation:
-                return self._show(answer("bad_request", problem=f"grams {grams!r} is not a number",
-                                         problem_zh=f"重量{grams!r}不是数字"))
+                return answer("bad_request", problem=f"grams {grams!r} is not a number",
+                              problem_zh=f"重量{grams!r}不是数字")
         return self._pack_step(pk.Weigh(value, bool(stable)), meta)
 
     def _override_or_step(self, event: pk.Event, meta: Meta) -> dict:
@@ -367,6 +369,8 @@ class Station:
         elif state is S.PACKED and before.state is not S.PACKED:
             store.set_order(conn, oid, at, status="packed", packed_at=at, priority=0, blocked_reason=None)
             store.add_packed_serials(conn, oid, [(u.sku, u.serial) for u in after.units if u.serial], at)
+        elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "order_cancelled":
+            store.set_order(conn, oid, at, status="cancelled", blocked_reason=None, station=None, priority=0)
         elif (state is S.CANCELLED and before.state is not S.CANCELLED) or \
                 (state is S.IDLE and before.state in pk.ORDER_STATES):
             local = store.order_row(conn, oid) or {}
@@ -421,7 +425,16 @@ class Station:
         return shown
 
     def _publish_state(self) -> None:
-        self.bus.publish("state", self.views.state())
+        state = self.views.state()
+        self.parts.live.shown_sync = _sync_summary(state["sync"])
+        self.bus.publish("state", state)
+
+    def push_sync(self) -> None:
+        """Send the sync status to the pages when it differs from what they were last sent (in any event)."""
+        status = self.views.sync_status()
+        if _sync_summary(status) != self.parts.live.shown_sync:
+            self.parts.live.shown_sync = _sync_summary(status)
+            self.bus.publish("sync", status)
 
     def _photo(self) -> str | None:
         if self.camera is None:
@@ -441,7 +454,7 @@ class Station:
 # ---------------------------------------------------------------------- helpers
 def _validate(body: Any) -> str | None:
     if not isinstance(body, dict):
-        return "the request must be a JSON object"
+        return Word("problem:not_object")
     action = body.get("action")
     if action not in ACTIONS:
         return f"action must be one of {', '.join(ACTIONS)} (got {action!r})"
@@ -449,14 +462,23 @@ def _validate(body: Any) -> str | None:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             return f"{name} must be a string"
     if body.get("payload") is not None and not isinstance(body["payload"], dict):
-        return "payload must be an object"
+        return Word("problem:payload_object")
     key = body.get("key")
     if key is not None and not 8 <= len(key) <= 128:
-        return "key must be 8 to 128 characters"
+        return Word("problem:key_length")
     sha = body.get("image_sha256")
     if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        return "image_sha256 must be 64 lower-case hex characters"
+        return Word("problem:image_sha256")
     return None
+
+
+def _sync_summary(status: dict) -> tuple:
+    return status.get("depth"), status.get("dead"), status.get("online")
+
+
+def _scope(payload: dict) -> str:
+    scope = payload.get("scope")
+    return str(scope) if scope in pk.CANCEL_SCOPES else "pack_session"
 
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:

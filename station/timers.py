@@ -59,7 +59,7 @@ class EscalationTimers:
             idle_s = p.cfg["session.idle_sign_out_s"]
             live = p.live
             if live.pack.operator and pk.should_sign_out(live.last_activity, now, idle_s):
-                self.pack_step(pk.SignOut("idle"), {"device": p.device_id("kiosk")})
+                self.pack_step(pk.SignOut("idle", confirmed=True), {"device": p.device_id("kiosk")})
             picked_at, fired, acked, packed = self._escalation_inputs()
             nxt = esc_rules.next_deadline(picked_at, p.escalation, fired, acked, packed)
             if live.pack.operator and live.last_activity:

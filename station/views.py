@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Mapping
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
 from packgate.station.core import packing as pk
+from packgate.station.core import texts
 from packgate.station.core.catalog import LOCAL_STATUSES
 from packgate.station.core.models import Employee, Order, Role
 from packgate.station.core.privacy import mask_record
@@ -128,7 +129,7 @@ class StationViews:
                 "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                             "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                             "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                            "override_requested": live.override_reason},
+                            "override_requested": live.override_reason, "abandon_asked": s.abandon_asked},
                 "verdict": live.verdict,
                 "scale": live.scale.view(),
                 "sync": self.sync_status(),
@@ -207,7 +208,8 @@ class StationViews:
             station = {"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
                        "order": live.pack.order.order_id if live.pack.order else None,
                        "state": str(live.pack.state),
-                       "scale": "connected" if live.scale.connected else "disconnected"}
+                       "scale": (live.devices.get("scale") or {}).get("state", "disconnected"),
+                       "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
         with self.reading() as conn:
             who = p.catalog.employee_by_id(viewer) if viewer else None
@@ -321,7 +323,9 @@ def _milestone(row: dict, now: Any, conn: sqlite3.Connection) -> dict:
     waiting = None
     last = max((row[m] for m in store.MILESTONES if row.get(m)), default=None)
     if last and row["status"] not in ("packed", "cancelled"):
-        waiting = f"{int((now - parse_iso(last)).total_seconds() // 60)} min in {row['status']}"
+        waited, stage = now - parse_iso(last), texts.Word(f"order_status:{row['status']}")
+        waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage}, lang)
+                   for lang in texts.LANGUAGES}
     synced = store.synced_at(conn, row["order_id"]) if row["status"] == "packed" else None
     return {**row, "waiting": waiting, "durations_s": _durations(row), "synced_at": synced}
 

@@ -4,9 +4,11 @@ A verdict has a stable machine ``code`` (the UI, the logs and the tests key on i
 (ok / prompt / blocked / error) from which the ``sound`` and ``colour`` follow, the ``next``
 thing to do as a machine code, and the text in English and Simplified Chinese.
 
-All texts live in two tables, ``MESSAGES`` (the problem, per code) and ``NEXT_STEPS`` (what to
+Two tables name every code, ``MESSAGES`` (the problem, per code) and ``NEXT_STEPS`` (what to
 do, per next-step code); the message shown is ``problem + next step``. Fields in the texts are
-``str.format`` fields filled from ``data``. Add a code here, never a string at the call site.
+``str.format`` fields filled from ``data``. Add a code here, never a string at the call site, then
+run ``packgate i18n extract``: the texts shown come from the translation catalog (``core/texts.py``,
+keys ``message:<code>`` and ``next:<code>``); the English and Chinese here are the source and the seed.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import string
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from packgate.station.core import texts
 
 STATUSES = ("ok", "prompt", "blocked", "error")
 
@@ -56,6 +60,10 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
     "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
     "done": ("Done.", "完成。"),
+    "scan_older_lot": ("Scan the older lot to count it.", "请扫描较早批次以计数。"),
+    "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
+                        "scan an item to go on.", "再次刷卡（或按确认按钮）中止订单并退出；扫描商品可继续。"),
+    "put_back_in_bin": ("Put it back in bin {bin}.", "请放回库位{bin}。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -83,8 +91,8 @@ MESSAGES: dict[str, Text] = {
     "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
                         "条码{code}无法使用（{reason}），已保留待核查。"),
     # --- order ---
-    "order_opened": Text("ok", "scan_item", "Order {order_id}: items {units}, order lines {lines}.",
-                         "订单{order_id}：{lines}行，共{units}件。"),
+    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines} lines, {units} units in all.",
+                         "订单{order_id}已打开：{lines}行，共{units}件。"),
     "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
                           "订单或周转箱{code}未知，请核对标签。"),
     "order_not_packable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be packed.",
@@ -113,8 +121,8 @@ MESSAGES: dict[str, Text] = {
     "lot_unknown": Text("prompt", "take_older_lot_or_override", "Lot {lot} of {sku} is not known at this site.",
                         "{sku}的批次{lot}在本站点未登记。"),
     "fifo_older_lot": Text("prompt", "take_older_lot_or_override",
-                           "{policy}: lot {older_lot} of {sku} ({older_date}) in bin {older_bin} goes before lot {lot} ({date}).",
-                           "{policy}：{sku}的批次{older_lot}（{older_date}，库位{older_bin}）应先于批次{lot}（{date}）出库。"),
+                           "{policy}: lot {older_lot} of {sku} ({basis} {older_date}) in bin {older_bin} goes before lot {lot} ({basis} {date}).",
+                           "{policy}：{sku}的批次{older_lot}（{basis}{older_date}，库位{older_bin}）应先于批次{lot}（{basis}{date}）出库。"),
     "second_badge_required": Text("prompt", "scan_second_badge", "{sku} ({name}) is a special item.",
                                   "{sku}（{name}）是特殊商品。"),
     "second_badge_same_person": Text("error", "scan_second_badge",
@@ -125,8 +133,9 @@ MESSAGES: dict[str, Text] = {
     "item_accepted": Text("ok", "scan_item", "{sku} {name}: {packed} of {ordered}.", "{sku} {name}：{packed}/{ordered}。"),
     "item_put_back": Text("ok", "scan_item", "{sku} lot {lot} put back; it was not counted.",
                           "{sku}批次{lot}已放回，未计数。"),
-    "lot_swap": Text("ok", "scan_item", "Put lot {lot} back; take lot {older_lot} from bin {older_bin}.",
-                     "请放回批次{lot}，从库位{older_bin}拿取批次{older_lot}。"),
+    "lot_swap": Text("prompt", "scan_older_lot",
+                     "Put lot {lot} back; take lot {older_lot} from bin {older_bin}. {sku}: {packed} of {ordered} counted.",
+                     "请放回批次{lot}，从库位{older_bin}拿取批次{older_lot}。{sku}：已计{packed}/{ordered}。"),
     # --- overrides ---
     "override_not_supervisor": Text("error", "scan_supervisor_badge", "{name} is a {role}; only a supervisor can approve.",
                                     "{name}的角色是{role}，只有主管可以审批。"),
@@ -158,16 +167,23 @@ MESSAGES: dict[str, Text] = {
     "packed": Text("ok", "scan_order", "Order {order_id} packed.", "订单{order_id}打包完成。"),
     "cancelled": Text("ok", "scan_order", "Packing of {order_id} stopped ({reason}); it is back in the queue.",
                       "订单{order_id}已中止打包（{reason}），已回到队列。"),
+    "order_cancelled": Text("ok", "scan_order",
+                            "Order {order_id} cancelled ({reason}): it will not be packed; put its items aside for restocking.",
+                            "订单{order_id}已取消（{reason}），不再打包；请把商品放到一边等待回库。"),
+    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units} counted units that would be lost.",
+                            "订单{order_id}已计数{units}件，退出将作废。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
-    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",
-                         "拣货订单{order_id}：共{tasks}项，第一个库位{bin}。"),
+    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: bin stops to visit: {tasks}; next bin {bin}.",
+                         "拣货订单{order_id}：共{tasks}个库位，下一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
                         "{sku}可用库存不足：缺{missing}件。"),
     "wrong_bin": Text("error", "scan_bin", "Bin {bin} is wrong: go to bin {expected_bin}.",
                       "库位{bin}错误：请前往库位{expected_bin}。"),
     "bin_ok": Text("ok", "scan_item", "Bin {bin}: take {qty} x {sku} ({name}), lot {lot}.",
                    "库位{bin}：拿取{qty}件{sku}（{name}），批次{lot}。"),
+    "pick_not_in_order": Text("error", "scan_item", "{sku} ({name}) is not in order {order_id}; put it back in bin {bin}.",
+                              "{sku}（{name}）不在订单{order_id}中，请放回库位{bin}。"),
     "wrong_item": Text("error", "scan_item", "{sku} is not to be picked from bin {bin}; take {expected_sku}.",
                        "{sku}不应从库位{bin}拣取，请拿取{expected_sku}。"),
     "item_picked": Text("ok", "scan_item", "{sku}: {picked} of {qty} from bin {bin}.",
@@ -219,6 +235,15 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
     "cancel": ("Stopping this order", "中止订单"), "sign_out": ("Signing out", "退出登录"),
     "scan_bin": ("Scanning a bin", "扫描库位"), "scan_tote": ("Scanning the tote", "扫描周转箱"),
 }
+# what is wrong with a request (``problem=texts.Word("problem:<key>")``)
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "not_object": ("the request must be a JSON object", "请求必须是JSON对象"),
+    "payload_object": ("payload must be an object", "payload必须是对象"),
+    "key_length": ("key must be 8 to 128 characters", "key必须为8到128个字符"),
+    "image_sha256": ("image_sha256 must be 64 lower-case hex characters", "image_sha256必须是64个小写十六进制字符"),
+    "grams_float": ("payload.grams must be a decimal string such as \"990.5\", not a JSON number (floats are not exact)",
+                    "payload.grams必须是十进制字符串（如\"990.5\"），不能是浮点数"),
+}
 STATE_WORDS: dict[str, tuple[str, str]] = {
     "idle": ("nobody is signed in", "无人登录"), "signed_in": ("no order is open", "尚未打开订单"),
     "order_open": ("the order's items are still to scan", "订单商品尚未扫描"),
@@ -264,26 +289,31 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, hi
     message (the page says it elsewhere). Raises KeyError for an unknown code or a missing field.
     """
     text = MESSAGES[code]
-    words_en: dict[str, str] = {}
-    words_zh: dict[str, str] = {}
+    shown = {name: value for name, value in data.items() if not name.endswith("_zh")}
     if "event" in data and "state" in data:  # not_allowed_now: say it in words, per language
-        event = EVENT_WORDS.get(data["event"], (data["event"],) * 2)
-        state = STATE_WORDS.get(data["state"], (data["state"],) * 2)
-        words_en = {"event_text": event[0], "state_text": state[0]}
-        words_zh = {"event_text": event[1], "state_text": state[1]}
+        shown.update(event_text=texts.Word(f"event:{data['event']}"), state_text=texts.Word(f"state:{data['state']}"))
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]
-    hint_en, hint_zh = NEXT_STEPS[next_step] if hint else ("", "")
-    return Verdict(status=status, code=code,
-                   message=f"{text.en.format(**data, **words_en)} {hint_en}".rstrip(" "),
-                   message_zh=f"{text.zh.format(**{**data, **_in_chinese(data)}, **words_zh)}{hint_zh}",
-                   next=next_step, sound=sound, colour=colour, data=dict(data))
+
+    def say(lang: str, source: str) -> str:
+        fields = {**shown, **({k[:-3]: v for k, v in data.items() if k.endswith("_zh")} if lang == "zh" else {})}
+        problem = texts.fill(texts.text(lang, f"message:{code}", source), fields, lang)
+        hint = texts.fill(texts.text(lang, f"next:{next_step}", NEXT_STEPS[next_step][lang == "zh"]), fields, lang) \
+            if hint_wanted and next_step else ""
+        return f"{problem} {hint}".rstrip(" ") if lang == "en" else f"{problem}{hint}"
+
+    hint_wanted = hint
+    return Verdict(status=status, code=code, message=say("en", text.en), message_zh=say("zh", text.zh),
+                   next=next_step, sound=sound, colour=colour,
+                   data={name: texts.plain(value) for name, value in data.items()})
 
 
-def _in_chinese(data: dict[str, Any]) -> dict[str, Any]:
-    """``problem_zh="…"`` fills ``{problem}`` in the Chinese text (the English one takes ``problem``)."""
-    return {name[:-3]: value for name, value in data.items() if name.endswith("_zh")}
+def catalog_entries() -> list[tuple[str, str, str]]:
+    """Every text of the verdicts as (key, English source, Chinese seed), for ``packgate i18n extract``."""
+    return [*((f"message:{code}", t.en, t.zh) for code, t in MESSAGES.items()),
+            *texts.entries_of("next", NEXT_STEPS), *texts.entries_of("event", EVENT_WORDS),
+            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS)]
 
 
 def answer(code: str, /, **data: Any) -> dict[str, Any]:

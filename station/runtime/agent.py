@@ -114,13 +114,8 @@ class Agent:
 
     def _status_loop(self) -> None:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
-        last = None
         while not self._stop.wait(self.STATUS_EVERY_S):
-            status = self.station.sync_status()
-            summary = (status.get("depth"), status.get("dead"), status.get("online"))
-            if summary != last:
-                self.bus.publish("sync", status)
-                last = summary
+            self.station.push_sync()
 
     def _site_loop(self) -> None:
         """Heartbeat to the hub every ``hub.heartbeat_s`` (sooner when a claim is to be released)."""

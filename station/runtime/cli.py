@@ -53,6 +53,19 @@ def config_keys() -> None:
         click.echo(f"{key:34} {json.dumps(default):24} {help_}")
 
 
+@cli.group()
+def i18n() -> None:
+    """The translation catalog (station/locale/*/LC_MESSAGES/packgate.po)."""
+
+
+@i18n.command("extract")
+def i18n_extract() -> None:
+    """Add every new text key of the code's tables to the catalogs (translations are kept)."""
+    from packgate.station.runtime.i18n import extract, locale_dir
+
+    click.echo(json.dumps(extract(locale_dir())))
+
+
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="packgate.toml (default: built-in defaults).")

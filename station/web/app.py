@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request, session
 
+from packgate.station.core import texts
 from packgate.station.core.verdicts import answer
 from packgate.station.errors import PageParameterError
 from packgate.station.views import LISTS, PageQuery
@@ -53,7 +54,8 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     def _page(template: str, **extra: Any) -> str:
         info = station.info()
         return render_template(template, csrf_token=csrf_token(), station_name=info["name"],
-                               language=info.get("language", "en"), **extra)
+                               language=info.get("language", "en"),
+                               texts={lang: texts.page_texts(lang) for lang in texts.LANGUAGES}, **extra)
 
     @app.get("/")
     def kiosk() -> str:
@@ -68,6 +70,12 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         return _page("supervisor.html")
 
     # ---- the action confirmation API -----------------------------------------------------------
+    @app.get("/api/v1/texts/<lang>")
+    def page_texts(lang: str) -> Response:
+        if lang not in texts.LANGUAGES:
+            return _error(404, "not_found", path=request.path)
+        return jsonify(texts.page_texts(lang))
+
     @app.get("/api/v1/csrf")
     def csrf() -> Response:
         return jsonify({"csrf_token": csrf_token()})

@@ -101,7 +101,7 @@ def test_wrong_item_and_over_quantity_at_a_bin():
                   ScanBin("A-01-02"))[0]
     v = refused(session, ScanItem("SKU-003"), "wrong_item")
     assert v.data["expected_sku"] == "SKU-001"
-    refused(session, ScanItem("SKU-002", lot="N-MAR"), "item_not_in_order")
+    refused(session, ScanItem("SKU-002", lot="N-MAR"), "pick_not_in_order")
     refused(session, ScanItem("SKU-001", lot="L20250801"), "lot_expired")
     done = run(session, ScanItem("SKU-001", lot="L20251103"), ScanBin("E-01-01"))[0]
     refused(done, ScanItem("SKU-001", lot="L20251103"), "over_quantity")
