@@ -22,7 +22,7 @@ from typing import Any, Callable
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
-from packgate.station import store
+from packgate.station import evidence, store
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import intake
 from packgate.station.core import packing as pk
@@ -63,6 +63,8 @@ class Station:
         self.wake = wake or (lambda: None)
         conn = connect(db_path)
         store.ensure_schema(conn)
+        evidence.ensure_schema(conn)
+        self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
         live = Live(pack=pack, picks={terminal.split(":", 1)[1]: pick.PickSession.from_dict(snapshot)
@@ -135,6 +137,11 @@ class Station:
     def employee_view(self, employee_id: str | None, viewer: str | None) -> dict | None:
         return self.views.employee_view(employee_id, viewer)
 
+    def evidence(self, order_id: str) -> dict | None:
+        """The order's evidence record (station/evidence.py), or None."""
+        with self.parts.lock:
+            return evidence.record(self.parts.conn, order_id)
+
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
@@ -189,6 +196,7 @@ class Station:
         live = self.parts.live
         before = live.scale.view()
         live.scale.connected, live.scale.reading = True, reading
+        self.frames.add(reading)
         shown = live.scale.view()
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit")}:
@@ -200,7 +208,8 @@ class Station:
             live.parcel_on_scale = taken.loaded
             event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
             if event is not None:
-                self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale")}))
+                self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale"),
+                                                             "frames": self.frames.upto(reading)}))
 
     def on_device_state(self, name: str, state: str, detail: str | None) -> None:
         live = self.parts.live
@@ -267,6 +276,7 @@ class Station:
             reading = self.parts.live.scale.reading
             value = reading.grams if reading is not None else None
             stable = bool(reading is not None and reading.stable)
+            meta = {**meta, "frames": self.frames.upto(reading)}
         else:
             try:
                 value = Decimal(str(grams))
@@ -315,6 +325,7 @@ class Station:
         def local_writes(conn: Any) -> None:
             store.save_session(conn, KIOSK, after.to_dict(), at)
             self._milestones(conn, before, after, outcome, at)
+            evidence.add_frames(conn, outcome, meta.get("frames"), at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after

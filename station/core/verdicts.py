@@ -176,6 +176,17 @@ MESSAGES: dict[str, Text] = {
     "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+    # --- audit chain, evidence, dock (station/audit_chain.py, station/evidence.py, station/dock.py) ---
+    "audit_intact": Text("ok", "", "Audit log intact: {rows} rows; last row {head_id}, hash {head_hash}.",
+                         "审计日志完整：共{rows}行；最后一行{head_id}，哈希{head_hash}。"),
+    "audit_tampered": Text("error", "", "Audit log NOT intact ({count} problems): {problems}.",
+                           "审计日志已被篡改（{count}处问题）：{problems}。"),
+    "no_station_db": Text("error", "", "No station database at {path}: check --db or --config.",
+                          "{path}处没有工作站数据库：请检查--db或--config。"),
+    "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
+                                   "订单{order_id}在此工作站没有证据记录。"),
+    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
+                              "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
@@ -224,6 +235,26 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "to_bin": ("go to the bin first", "请先前往库位"), "at_bin": ("items of this bin are still to pick", "此库位商品尚未拣完"),
     "to_tote": ("the tote is still to scan", "尚未扫描周转箱"), "picked": ("the order is picked", "订单已拣完"),
 }
+
+
+# audit_chain.verify problem kind -> (en, zh), filled from the problem's fields
+AUDIT_PROBLEMS: dict[str, tuple[str, str]] = {
+    "changed": ("row {id} was changed", "第{id}行被修改"),
+    "broken_link": ("the row before row {id} was deleted or changed (intact up to row {after_id})",
+                    "第{id}行之前的行被删除或修改（完好至第{after_id}行）"),
+    "unchained": ("row {id} was written outside the chain", "第{id}行不在哈希链中"),
+    "head_mismatch": ("the newest rows were deleted or changed: the log ended at row {id} with {expected_rows} "
+                      "rows, now row {found_last_id} with {found_rows}",
+                      "最新的行被删除或修改：日志原止于第{id}行共{expected_rows}行，现为第{found_last_id}行共{found_rows}行"),
+    "head_missing": ("the chain head is missing", "哈希链头缺失"),
+}
+
+
+def audit_problems(problems: list[dict[str, Any]]) -> tuple[str, str]:
+    """The problems of an audit verification in words, English and Chinese."""
+    en = "; ".join(AUDIT_PROBLEMS[p["kind"]][0].format(**p) for p in problems)
+    zh = "；".join(AUDIT_PROBLEMS[p["kind"]][1].format(**p) for p in problems)
+    return en, zh
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         return jsonify(station.pick_view(order_id, emp))
 
     # ---- supervisor -------------------------------------------------------------------------------
-    @app.get("/api/v1/supervisor/overview")
-    def supervisor_overview() -> Response:
-        viewer = session.get("pda_employee")
+    def _not_supervisor(viewer: str | None) -> Response | None:
         if g.get("terminal") != "api":
             if not viewer:
                 return _error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
@@ -130,7 +128,20 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             if not station.is_supervisor(viewer):
                 return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
                               problem_zh="只有主管可以查看此页，请以主管身份登录。")
-        return jsonify(station.supervisor_overview(viewer=viewer))
+        return None
+
+    @app.get("/api/v1/supervisor/overview")
+    def supervisor_overview() -> Response:
+        viewer = session.get("pda_employee")
+        return _not_supervisor(viewer) or jsonify(station.supervisor_overview(viewer=viewer))
+
+    @app.get("/api/v1/supervisor/evidence/<order_id>")
+    def supervisor_evidence(order_id: str) -> Response:
+        refused = _not_supervisor(session.get("pda_employee"))
+        if refused is not None:
+            return refused
+        rec = station.evidence(order_id)
+        return jsonify(rec) if rec is not None else _error(404, "evidence_unknown_order", order_id=order_id)
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:
