@@ -32,6 +32,8 @@ from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, make
+from packgate.station.dock import DockDesk
+from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
@@ -64,6 +66,7 @@ class Station:
         conn = connect(db_path)
         store.ensure_schema(conn)
         evidence.ensure_schema(conn)
+        dock_schema(conn)
         self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
@@ -85,6 +88,7 @@ class Station:
         self.catalog = self.parts.catalog
         self.views = StationViews(self.parts, self.info)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
+        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
 
     # ------------------------------------------------------------------ what the station knows

@@ -55,6 +55,7 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "sign_out": ("Sign out and let the right person sign in.", "请退出登录，由相应人员登录。"),
     "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
     "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
+    "scan_parcel": ("Scan the next parcel's label.", "请扫描下一个包裹的面单。"),
     "done": ("Done.", "完成。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
@@ -187,6 +188,28 @@ MESSAGES: dict[str, Text] = {
                                    "订单{order_id}在此工作站没有证据记录。"),
     "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
+    "dock_batch_opened": Text("ok", "scan_parcel", "Hand-over {batch_id} to {carrier} ({vehicle}) opened.",
+                              "交接批次{batch_id}（{carrier}，{vehicle}）已开始。"),
+    "dock_batch_bad": Text("error", "", "{problem}", "交接批次无效：{problem}"),
+    "dock_unknown_batch": Text("error", "", "No hand-over batch {batch_id}.", "没有交接批次{batch_id}。"),
+    "dock_batch_closed": Text("error", "", "Hand-over {batch_id} is closed; open a new one.",
+                              "交接批次{batch_id}已关闭，请新建批次。"),
+    "dock_unknown_parcel": Text("error", "scan_parcel", "Label {code} is not a parcel packed here; put it aside.",
+                                "面单{code}不是本站打包的包裹，请放到一边。"),
+    "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
+                                     "订单{order_id}已在批次{batch_id}中交接。"),
+    "dock_not_packed": Text("error", "scan_parcel", "Order {order_id} is {order_status}, not packed and passed: "
+                                                    "it must not leave; take it back to packing.",
+                            "订单{order_id}状态为{order_status}，未完成打包校验：不得出库，请送回打包台。"),
+    "dock_wrong_carrier": Text("error", "scan_parcel", "Order {order_id} goes with {carrier}, not {batch_carrier}; "
+                                                       "put it with {carrier}'s parcels.",
+                               "订单{order_id}应交{carrier}，不是{batch_carrier}；请放到{carrier}的包裹处。"),
+    "dock_parcel_added": Text("ok", "scan_parcel", "Order {order_id} loaded for {carrier} ({batch_id}).",
+                              "订单{order_id}已装车交{carrier}（{batch_id}）。"),
+    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels} parcels to {carrier}.",
+                                   "交接批次{batch_id}已关闭：{parcels}件包裹交{carrier}。"),
+    "dock_batch_empty": Text("error", "scan_parcel", "Hand-over {batch_id} has no parcels yet.",
+                             "交接批次{batch_id}还没有包裹。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),

@@ -150,6 +150,30 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         operator = str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
         return jsonify(station.acknowledge_escalation(escalation_id, operator, key=body.get("key")))
 
+    # ---- dock hand-over (station/dock.py): a signed-in PDA user, or an API client naming the operator ----
+    def _dock_operator(body: dict) -> str:
+        return str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
+
+    @app.post("/api/v1/dock/batches")
+    def dock_open() -> Response:
+        body = _json_body()
+        return jsonify(station.dock.open(body, _dock_operator(body)))
+
+    @app.get("/api/v1/dock/batches/<batch_id>")
+    def dock_batch(batch_id: str) -> Response:
+        batch = station.dock.batch(batch_id)
+        return jsonify(batch) if batch is not None else _error(404, "dock_unknown_batch", batch_id=batch_id)
+
+    @app.post("/api/v1/dock/batches/<batch_id>/scan")
+    def dock_scan(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.scan(batch_id, body.get("code"), _dock_operator(body)))
+
+    @app.post("/api/v1/dock/batches/<batch_id>/close")
+    def dock_close(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.close(batch_id, _dock_operator(body)))
+
     # ---- health ------------------------------------------------------------------------------------
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
