@@ -2,6 +2,8 @@
 // weighings with the raw scale frames they were judged on, photo/clip hashes, timeline).
 "use strict";
 
+// this script is included before common.js (it sits in the page body): the texts are added once the page is loaded
+function addEvidenceTexts() {
 Object.assign(I18N.en, {
   evidence: "Evidence", evidence_show: "Show", evidence_order: "Order or scan", ev_scans: "Scans", ev_badges: "Badges",
   ev_weighings: "Weighings", ev_media: "Photo and clip (SHA-256)", ev_timeline: "Timeline", ev_frames: "Raw scale frames",
@@ -12,6 +14,7 @@ Object.assign(I18N.zh, {
   ev_weighings: "称重", ev_media: "照片和视频（SHA-256）", ev_timeline: "时间线", ev_frames: "秤原始数据帧",
   ev_packer: "打包员", ev_second_person: "第二确认人", ev_supervisor: "主管", ev_entered: "手工输入",
 });
+}
 
 function evidenceHtml(r) {
   const list = (items, fn) => (items.length ? items.map(fn).join("") : `<li class="muted">—</li>`);
@@ -37,6 +40,7 @@ async function showEvidence() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  addEvidenceTexts();
   applyI18n();
   document.getElementById("evidence-go").onclick = showEvidence;
   document.getElementById("evidence-order").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); showEvidence(); } });
