@@ -24,7 +24,7 @@ from typing import Any, Callable
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
-from packgate.station import store
+from packgate.station import evidence, store
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import intake
 from packgate.station.core import packing as pk
@@ -35,6 +35,8 @@ from packgate.station.core.models import LotPolicy
 from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, make
+from packgate.station.dock import DockDesk
+from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
@@ -68,6 +70,9 @@ class Station:
         self.wake = wake or (lambda: None)
         conn = connect(db_path)
         store.ensure_schema(conn)
+        evidence.ensure_schema(conn)
+        dock_schema(conn)
+        self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
         live = Live(pack=pack, picks={terminal.split(":", 1)[1]: pick.PickSession.from_dict(snapshot)
@@ -90,6 +95,7 @@ class Station:
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
+        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
 
     # ------------------------------------------------------------------ what the station knows
@@ -152,6 +158,11 @@ class Station:
     def employee_view(self, employee_id: str | None, viewer: str | None) -> dict | None:
         return self.views.employee_view(employee_id, viewer)
 
+    def evidence(self, order_id: str) -> dict | None:
+        """The order's evidence record (station/evidence.py), or None."""
+        with self.parts.lock:
+            return evidence.record(self.parts.conn, order_id)
+
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
@@ -206,6 +217,7 @@ class Station:
         live = self.parts.live
         before = live.scale.view()
         live.scale.connected, live.scale.reading = True, reading
+        self.frames.add(reading)
         shown = live.scale.view()
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit")}:
@@ -219,7 +231,8 @@ class Station:
             live.parcel_on_scale = taken.loaded
             for event in taken.events:
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
-                verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale")}))
+                verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
+                                                                         "frames": self.frames.upto(reading)}))
                 if verdict["status"] == "error":
                     break
 
@@ -284,6 +297,7 @@ class Station:
             reading = self.parts.live.scale.reading
             value = reading.grams if reading is not None else None
             stable = bool(reading is not None and reading.stable)
+            meta = {**meta, "frames": self.frames.upto(reading)}
         else:
             try:
                 value = Decimal(str(grams))
@@ -335,6 +349,7 @@ class Station:
         def local_writes(conn: Any) -> None:
             store.save_session(conn, KIOSK, after.to_dict(), at)
             self._milestones(conn, before, after, outcome, at)
+            evidence.add_frames(conn, outcome, meta.get("frames"), at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after

@@ -9,6 +9,8 @@ import json
 import sqlite3
 from typing import Any, Iterable
 
+from packgate.station import audit_chain
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_state (
     order_id    TEXT PRIMARY KEY,
@@ -59,6 +61,7 @@ MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at"
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    audit_chain.migrate(conn)  # the audit rows' hash chain (station/audit_chain.py)
 
 
 def _dumps(value: Any) -> str:
@@ -229,9 +232,8 @@ def add_packed_serials(conn: sqlite3.Connection, order_id: str, serials: Iterabl
 
 def add_audit(conn: sqlite3.Connection, at: str, who: str, action: str, object_id: str | None,
               before: Any, after: Any, reason: str | None, terminal: str | None) -> None:
-    conn.execute("INSERT INTO audit (at, who, action, object_id, before, after, reason, terminal) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (at, who, action, object_id, _dumps(before), _dumps(after), reason, terminal))
+    audit_chain.append(conn, {"at": at, "who": who, "action": action, "object_id": object_id, "before": _dumps(before),
+                              "after": _dumps(after), "reason": reason, "terminal": terminal})
 
 
 def recent_audit(conn: sqlite3.Connection, limit: int = 100) -> list[dict]:

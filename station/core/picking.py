@@ -7,7 +7,7 @@ The list allocates each order line to lots by the SKU's policy (FIFO / FEFO, exp
 lots skipped) and sorts the picks by bin code. The picker scans the bin (must be the expected
 one; a wrong bin is refused naming the right one), then the items (lot rules as in packing:
 expired refused, an older lot prompts), then the tote. Completion emits one ``pick`` confirmation
-per order line (with the lots and bins) and one ``load`` confirmation for the tote.
+per order line (with the lots and bins) and one ``tote_load`` confirmation for the tote (the contract's ``ship_load`` is the dock hand-over).
 """
 from __future__ import annotations
 
@@ -301,7 +301,7 @@ def _scan_tote(s: PickSession, e: ScanTote, ctx: PickContext) -> Outcome:
                                         {"sku": sku, "lot": lot, "bin": bin_, "qty": n, "ordered": ordered,
                                          "tote": tote, "approved_by": approved},
                                         s.picker.employee_id, location=bin_))
-    effects.append(Confirmation("load", "tote", tote, {"order_id": s.order.order_id, "units": s.order.units},
+    effects.append(Confirmation("tote_load", "tote", tote, {"order_id": s.order.order_id, "units": s.order.units},
                                 s.picker.employee_id))
     return Outcome(replace(s, state=P.PICKED), make("order_picked", order_id=s.order.order_id, tote=tote), effects)
 

@@ -59,6 +59,7 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "sign_out": ("Sign out and let the right person sign in.", "请退出登录，由相应人员登录。"),
     "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
     "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
+    "scan_parcel": ("Scan the next parcel's label.", "请扫描下一个包裹的面单。"),
     "done": ("Done.", "完成。"),
     "scan_older_lot": ("Scan the older lot to count it.", "请扫描较早批次以计数。"),
     "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
@@ -194,6 +195,39 @@ MESSAGES: dict[str, Text] = {
     "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+    # --- audit chain, evidence, dock (station/audit_chain.py, station/evidence.py, station/dock.py) ---
+    "audit_intact": Text("ok", "", "Audit log intact: {rows} rows; last row {head_id}, hash {head_hash}.",
+                         "审计日志完整：共{rows}行；最后一行{head_id}，哈希{head_hash}。"),
+    "audit_tampered": Text("error", "", "Audit log NOT intact ({count} problems): {problems}.",
+                           "审计日志已被篡改（{count}处问题）：{problems}。"),
+    "no_station_db": Text("error", "", "No station database at {path}: check `--db` or `--config`.",
+                          "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
+    "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
+                                   "订单{order_id}在此工作站没有证据记录。"),
+    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
+                              "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
+    "dock_batch_opened": Text("ok", "scan_parcel", "Hand-over {batch_id} to {carrier} ({vehicle}) opened.",
+                              "交接批次{batch_id}（{carrier}，{vehicle}）已开始。"),
+    "dock_batch_bad": Text("error", "", "{problem}", "交接批次无效：{problem}"),
+    "dock_unknown_batch": Text("error", "", "No hand-over batch {batch_id}.", "没有交接批次{batch_id}。"),
+    "dock_batch_closed": Text("error", "", "Hand-over {batch_id} is closed; open a new one.",
+                              "交接批次{batch_id}已关闭，请新建批次。"),
+    "dock_unknown_parcel": Text("error", "scan_parcel", "Label {code} is not a parcel packed here; put it aside.",
+                                "面单{code}不是本站打包的包裹，请放到一边。"),
+    "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
+                                     "订单{order_id}已在批次{batch_id}中交接。"),
+    "dock_not_packed": Text("error", "scan_parcel", "Order {order_id} is {order_status}, not packed and passed: "
+                                                    "it must not leave; take it back to packing.",
+                            "订单{order_id}状态为{order_status}，未完成打包校验：不得出库，请送回打包台。"),
+    "dock_wrong_carrier": Text("error", "scan_parcel", "Order {order_id} goes with {carrier}, not {batch_carrier}; "
+                                                       "put it with {carrier}'s parcels.",
+                               "订单{order_id}应交{carrier}，不是{batch_carrier}；请放到{carrier}的包裹处。"),
+    "dock_parcel_added": Text("ok", "scan_parcel", "Order {order_id} loaded for {carrier} ({batch_id}).",
+                              "订单{order_id}已装车交{carrier}（{batch_id}）。"),
+    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels} parcels to {carrier}.",
+                                   "交接批次{batch_id}已关闭：{parcels}件包裹交{carrier}。"),
+    "dock_batch_empty": Text("error", "scan_parcel", "Hand-over {batch_id} has no parcels yet.",
+                             "交接批次{batch_id}还没有包裹。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
@@ -256,6 +290,26 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "to_bin": ("go to the bin first", "请先前往库位"), "at_bin": ("items of this bin are still to pick", "此库位商品尚未拣完"),
     "to_tote": ("the tote is still to scan", "尚未扫描周转箱"), "picked": ("the order is picked", "订单已拣完"),
 }
+
+
+# audit_chain.verify problem kind -> (en, zh), filled from the problem's fields
+AUDIT_PROBLEMS: dict[str, tuple[str, str]] = {
+    "changed": ("row {id} was changed", "第{id}行被修改"),
+    "broken_link": ("the row before row {id} was deleted or changed (intact up to row {after_id})",
+                    "第{id}行之前的行被删除或修改（完好至第{after_id}行）"),
+    "unchained": ("row {id} was written outside the chain", "第{id}行不在哈希链中"),
+    "head_mismatch": ("the newest rows were deleted or changed: the log ended at row {id} with {expected_rows} "
+                      "rows, now row {found_last_id} with {found_rows}",
+                      "最新的行被删除或修改：日志原止于第{id}行共{expected_rows}行，现为第{found_last_id}行共{found_rows}行"),
+    "head_missing": ("the chain head is missing", "哈希链头缺失"),
+}
+
+
+def audit_problems(problems: list[dict[str, Any]]) -> tuple[str, str]:
+    """The problems of an audit verification in words, English and Chinese."""
+    en = "; ".join(AUDIT_PROBLEMS[p["kind"]][0].format(**p) for p in problems)
+    zh = "；".join(AUDIT_PROBLEMS[p["kind"]][1].format(**p) for p in problems)
+    return en, zh
 
 
 @dataclass(frozen=True)

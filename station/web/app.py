@@ -161,12 +161,42 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             return _error(404, "not_found", path=request.path)
         return jsonify(station.list_page(kind.replace("-", "_"), _page_query(), viewer=viewer))
 
+    @app.get("/api/v1/supervisor/evidence/<order_id>")
+    def supervisor_evidence(order_id: str) -> Response:
+        _supervisor()
+        rec = station.evidence(order_id)
+        return jsonify(rec) if rec is not None else _error(404, "evidence_unknown_order", order_id=order_id)
+
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:
         body = _json_body()
         # the signed-in supervisor acknowledges; only an API-token client may name the supervisor
         operator = str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
         return jsonify(station.acknowledge_escalation(escalation_id, operator, key=body.get("key")))
+
+    # ---- dock hand-over (station/dock.py): a signed-in PDA user, or an API client naming the operator ----
+    def _dock_operator(body: dict) -> str:
+        return str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
+
+    @app.post("/api/v1/dock/batches")
+    def dock_open() -> Response:
+        body = _json_body()
+        return jsonify(station.dock.open(body, _dock_operator(body)))
+
+    @app.get("/api/v1/dock/batches/<batch_id>")
+    def dock_batch(batch_id: str) -> Response:
+        batch = station.dock.batch(batch_id)
+        return jsonify(batch) if batch is not None else _error(404, "dock_unknown_batch", batch_id=batch_id)
+
+    @app.post("/api/v1/dock/batches/<batch_id>/scan")
+    def dock_scan(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.scan(batch_id, body.get("code"), _dock_operator(body)))
+
+    @app.post("/api/v1/dock/batches/<batch_id>/close")
+    def dock_close(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.close(batch_id, _dock_operator(body)))
 
     # ---- health ------------------------------------------------------------------------------------
     @app.get("/healthz")

@@ -194,10 +194,10 @@ class FlowRules:
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
     """(order id, new stage) a confirmation means for the site's order flow."""
     action, kind, payload = item["action"], item["object_type"], item["payload"]
-    if kind == "tote" and action == "load":
+    if kind == "tote" and action in ("load", "tote_load"):  # "load": stations not yet updated
         order = payload.get("order_id")
         return (order if isinstance(order, str) else None), "picked"
-    if kind in ("parcel", "order") and action == "load":
+    if kind in ("parcel", "order") and action in ("load", "ship_load"):
         order = item["object_id"] if kind == "order" else payload.get("order_id")
         return (order if isinstance(order, str) else None), "shipped"
     if kind != "order":
