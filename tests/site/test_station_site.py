@@ -3,10 +3,15 @@ hub on 127.0.0.1, which relays to the real reference WMS. The clock is the real 
 moves (the hub's ticker is driven by hand), so 12-minute deadlines take no time and the feed is real time."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from typing import Any, Callable, Iterator
 
 import pytest
+import requests
+from test_hub_crash import free_port
 
 from packgate.station import store
 from packgate.station.demo.rig import DemoWorld
@@ -177,3 +182,45 @@ def test_units_taken_at_one_table_count_against_the_lot_at_every_table(tables):
 def hub_taken(site) -> dict:
     with site.hub.db.read() as conn:
         return hub_store.lots_taken(conn)
+
+
+def test_picked_and_left_with_the_picking_station_killed_escalates_once_from_the_site(make_site, clock, tmp_path,
+                                                                                       webhook):
+    """The same, with the picking station a process of its own that is SIGKILLed before the deadline."""
+    site = make_site(**MEASURED)
+    world = DemoWorld(clock.now().date())
+    port = free_port()
+    config = tmp_path / "st01.toml"
+    config.write_text("\n".join([
+        "[station]", 'id = "ST01"', f'name = "{NAMES["ST01"]}"', 'location = "ST01"',
+        f'data_dir = "{tmp_path / "ST01"}"', "[web]", f"port = {port}",
+        "[upstream]", f'url = "{site.url}"', 'kind = "hub"', f'token = "{TOKENS["ST01"]}"',
+        "[scale]", "enabled = false", "[scanner]", "enabled = false", "[badge]", "enabled = false", ""]))
+    proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "run", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ui = Terminal(f"http://127.0.0.1:{port}", world)
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30.0)
+        assert ui.pda_login(BADGES["picker"], "4321")["status"] == "ok"
+        assert ui.pick("SO-10012")["code"] == "order_picked"
+        wait_until(lambda: hub_order(site, "SO-10012").get("stage") == "picked", 10.0)
+        proc.send_signal(signal.SIGKILL)  # before its deadline
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        for _ in range(3):
+            clock.advance(31)
+            site.hub.tick()
+        wait_until(lambda: level_messages(webhook, 1), 5.0)
+        time.sleep(0.3)
+        assert len(level_messages(webhook, 1)) == 1
+        assert "SO-10012/1" in str(level_messages(webhook, 1)[0])
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=1)
+    except requests.RequestException:
+        return False
+    return True
