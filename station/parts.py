@@ -66,6 +66,7 @@ class Live:
     devices: dict[str, dict] = field(default_factory=dict)
     verdict: dict | None = None
     verdict_seq: int = 0
+    label: dict | None = None  # the carton's label: requested, printing, failed, verify_expected, verified
     counters: dict[str, int] = field(default_factory=dict)
 
 

@@ -25,6 +25,7 @@ from packgate.device.reading import Reading
 from packgate.station import store
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import intake
+from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
@@ -33,9 +34,10 @@ from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.events import EventBus
+from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.ports import Camera, Notifier, Outbox
+from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import StationViews
 from packgate.sync.db import connect, write_tx
@@ -44,7 +46,7 @@ from packgate.sync.errors import StorageError
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
-           "put_back", "cancel", "sign_out")
+           "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label")
 LocalWrites = Callable[[Any], None]
 Meta = dict[str, Any]
 
@@ -52,7 +54,8 @@ Meta = dict[str, Any]
 class Station:
     def __init__(self, cfg: Settings, *, db_path: str, cache: ReferenceRows, outbox: Outbox, clock: Clock | None = None,
                  bus: EventBus | None = None, notifier: Notifier | None = None, camera: Camera | None = None,
-                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None):
+                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None,
+                 label_upstream: LabelUpstream | None = None, printer: LabelPrinter | None = None):
         self.cfg = cfg
         self.id: str = cfg["station.id"]
         self.location: str = cfg["station.location"]
@@ -84,6 +87,9 @@ class Station:
         self.views = StationViews(self.parts, self.info)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
+        self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
+                                template=template_for(cfg), upstream=label_upstream, printer=printer) \
+            if cfg["label.mode"] != "none" else None
 
     # ------------------------------------------------------------------ what the station knows
     @property
@@ -148,7 +154,10 @@ class Station:
         return self.desk.pick_view(order_id, employee_id)
 
     def tick(self) -> Any:
-        return self.timers.tick()
+        done = self.timers.tick()
+        if self.labels is not None:
+            self.labels.tick()
+        return done
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
@@ -196,7 +205,8 @@ class Station:
         if not reading.usable:
             return
         with self.parts.lock:
-            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading)
+            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
+                                   lift_packs=self.cfg["label.mode"] != "print")
             live.parcel_on_scale = taken.loaded
             event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
             if event is not None:
@@ -208,6 +218,11 @@ class Station:
         if name == "scale" and state != "connected":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
+
+    def _device_state(self, name: str, state: str, detail: str | None) -> None:
+        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
+            self.on_device_state(name, state, detail)
+            self._publish_state()
 
     # ------------------------------------------------------------------ dispatch
     def _saving(self, action: Callable[[], dict]) -> dict:
@@ -249,7 +264,12 @@ class Station:
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
             "cancel": lambda: pk.Cancel(str(payload.get("reason") or "")),
             "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual")),
-            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
+            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack(),
+            "close_carton": lambda: lb.CloseCarton(str(payload["box"]) if payload.get("box") else None)}
+        if action in ("reprint", "print_label") and self.labels is not None:
+            if action == "reprint":
+                return self.labels.reprint(str(payload.get("reason") or "reprint"), meta)
+            return self.labels.print_label(meta)
         if action in simple:
             return self._pack_step(simple[action](), meta)
         return self._show(answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
@@ -284,7 +304,8 @@ class Station:
     def _scan_kiosk(self, scan: Scan, meta: Meta) -> dict:
         live = self.parts.live
         live.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
-        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog)
+        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog,
+                                  self.labels.owner if self.labels is not None else intake.no_waybills)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
@@ -303,7 +324,8 @@ class Station:
     def _pack_context(self) -> pk.PackContext:
         p = self.parts
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
-                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn))
+                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
@@ -325,7 +347,10 @@ class Station:
             live.last_activity = self.clock.now()
         if before.state is not after.state and after.state is pk.State.PACKED:
             self.wake()
-        return self._show(verdict)
+        shown = self._show(verdict)
+        if self.labels is not None:
+            return self.labels.after_step(before, after) or shown
+        return shown
 
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Callable
 
 from packgate.device.barcode import Scan
 from packgate.device.codes import canonical_badge
 from packgate.device.reading import Reading
+from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.models import CatalogView
@@ -58,13 +60,26 @@ def item(scan: Scan) -> pk.ScanItem:
     return pk.ScanItem(scan.gtin or scan.value, scan.lot, scan.expiry, scan.production, scan.serial)
 
 
+def no_waybills(code: str) -> str | None:
+    return None
+
+
 def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
-               catalog: CatalogView) -> pk.Event | Reject | WrongCode:
-    if scan.error and scan.kind == "unknown":
-        return Reject(scan.raw, scan.error)
+               catalog: CatalogView, waybill_owner: Callable[[str], str | None] = no_waybills,
+               ) -> pk.Event | Reject | WrongCode:
+    """``waybill_owner(code)``: the order a waybill known to the station belongs to (labels it printed or
+    holds pre-issued); while a printed label waits for its scan, every code is tried as that label."""
     kind, value = scan.kind, scan.value
     if kind == "badge":
         return badge(value, session.state, override_reason)
+    if session.state is pk.State.LABEL_PRINTED:
+        return lb.ScanLabel(value or scan.raw, waybill_owner(value or scan.raw))
+    if scan.error and kind == "unknown":
+        return Reject(scan.raw, scan.error)
+    owner = waybill_owner(value) if session.state in (pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED) \
+        else None
+    if owner is not None:
+        return lb.ScanLabel(value, owner)
     if kind in ("order", "tote"):
         return pk.OpenOrder(value)
     if kind == "packaging":
@@ -103,14 +118,14 @@ class ScaleIntake:
     loaded: bool  # a parcel is on the scale now
 
 
-def reading(state: pk.State, was_loaded: bool, r: Reading) -> ScaleIntake:
+def reading(state: pk.State, was_loaded: bool, r: Reading, lift_packs: bool = True) -> ScaleIntake:
     """A usable (stable) reading: weigh a parcel that waits for the scale; pack one lifted off after it passed
-    (the station adds the photo to that ``Pack``)."""
+    (the station adds the photo to that ``Pack``) unless the label is the gate (``lift_packs=False``)."""
     if not r.usable or r.grams is None:
         return ScaleIntake(None, was_loaded)
     loaded = r.grams >= MIN_PARCEL_G
     if state is pk.State.READY_TO_WEIGH and loaded:
         return ScaleIntake(pk.Weigh(r.grams, True), loaded)
-    if state is pk.State.WEIGHED_OK and was_loaded and not loaded:
+    if lift_packs and state is pk.State.WEIGHED_OK and was_loaded and not loaded:
         return ScaleIntake(pk.Pack(), loaded)
     return ScaleIntake(None, loaded)
