@@ -91,6 +91,7 @@ class LabelDesk:
         self._printed_at: datetime | None = None
         self._reminded_at: datetime | None = None
         self._polled_at: float | None = None
+        self._previews: dict[str, bytes] = {}
         with parts.lock:
             label_store.ensure_schema(parts.conn)
             self._audit_verify_setting()
@@ -104,6 +105,21 @@ class LabelDesk:
 
     def job(self, waybill: str) -> dict | None:
         return label_store.job_by_waybill(self.parts.conn, waybill)
+
+    def preview(self, waybill: str) -> bytes | None:
+        """The label as printed, drawn locally (device.label_preview), for the kiosk."""
+        from packgate.device.label_preview import preview
+
+        with self.parts.lock:
+            job = label_store.job_by_waybill(self.parts.conn, waybill)
+        if job is None or job["job"] is None:
+            return None
+        if waybill not in self._previews:
+            self._previews[waybill] = preview(bytes(job["job"]), job["language"] or self.template.language,
+                                              self.template.dpi)
+            while len(self._previews) > 20:
+                self._previews.pop(next(iter(self._previews)))
+        return self._previews[waybill]
 
     def _progress(self, state: str, **more: Any) -> None:
         s = self.parts.live.pack

@@ -210,7 +210,7 @@ MESSAGES: dict[str, Text] = {
                                   "上游系统无法连接，且订单{order_id}没有剩余的预分配面单：无法打印面单。"),
     "label_refused": Text("error", "call_supervisor", "Upstream refused the label: {problem}.",
                           "上游系统拒绝了面单请求：{problem}。"),
-    "label_template_mismatch": Text("error", "call_supervisor", "{problem}", "{problem}"),
+    "no_label": Text("error", "", "No label {waybill} was printed at this station.", "本工作台没有打印过面单{waybill}。"),
     "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",
                          "拣货订单{order_id}：共{tasks}项，第一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
