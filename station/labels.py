@@ -185,7 +185,7 @@ class LabelDesk:
             answer = self.upstream.request_label(body)
             fields, waybill, sent = answer["fields"], answer["waybill"], body
         except (PermanentUpstreamError, TransientUpstreamError) as exc:
-            if isinstance(exc, PermanentUpstreamError) or getattr(exc, "status", None) == 409:
+            if isinstance(exc, PermanentUpstreamError) or exc.status in (404, 409):  # refused, not offline
                 self._progress("failed", problem=str(exc))
                 return {"verdict": self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())}
             free = label_store.free_reserved(self.parts.conn, order_id)
