@@ -1,0 +1,69 @@
+"""Weigh-and-ship (称重发货) across SIGKILL: the passing weighing is the shipment confirmation the WMS forwards to
+the sales platform, so a station killed while it confirms must never confirm a shipment twice, and must not
+lose one. A real station process (tests/fault/ship_station.py) against the reference upstream on 127.0.0.1,
+killed at the named points of the shipment (inside its transaction, just after it, while it is sent, after
+the 2xx before it is marked, while it is marked) and at random moments, restarted each time."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from packgate.sync.client import UpstreamClient
+from packgate.sync.upstream.server import start_in_thread
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("ship_station.py")
+ORDERS = ["SO-10009", "SO-10011", "SO-10012", "SO-10013"]
+POINTS = [("ship_before_commit", 1), ("ship_after_commit", 1), ("after_send", 2), ("after_2xx_before_mark", 2),
+          ("during_mark", 3), ("ship_before_commit", 2), ("ship_after_commit", 3)]
+
+
+def _run(db: Path, url: str, env: dict[str, str], kill_after_s: float | None = None) -> tuple[int, str]:
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(db), url, *ORDERS], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if kill_after_s is not None:
+        time.sleep(kill_after_s)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
+    return proc.returncode, out
+
+
+def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_path):
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "upstream.db", seed_demo=True, today=date.today())
+    db = tmp_path / "station.db"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
+    kills = 0
+    try:
+        for point, nth in POINTS:
+            code, _ = _run(db, url, {**base, "PACKGATE_CRASH_AT": point, "PACKGATE_CRASH_NTH": str(nth)})
+            kills += code == -signal.SIGKILL
+        rng = random.Random(14)
+        for _ in range(3):
+            code, _ = _run(db, url, base, kill_after_s=rng.uniform(0.8, 2.5))
+            kills += code == -signal.SIGKILL
+        for _ in range(3):
+            code, out = _run(db, url, base)
+            if code == 0:
+                break
+        assert code == 0 and "done" in out
+        assert kills >= len(POINTS) - 1, kills  # the named points were reached (one may fall past the last order)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        client = UpstreamClient(url, deadline_s=5)
+        for order_id in ORDERS:
+            ships = [c for c in client.order_confirmations(order_id)
+                     if c["action"] == "pack" and (c.get("payload") or {}).get("shipped")]
+            assert len(ships) == 1, (order_id, ships)  # exactly once: never twice, never lost
+            assert ships[0]["payload"]["waybill"]
+        client.close()
+    finally:
+        stop()
