@@ -133,6 +133,8 @@ class LabelDesk:
     def after_step(self, before: pk.PackSession, after: pk.PackSession) -> dict | None:
         """A carton that just passed gets its label (print mode); a verified label is shown as such."""
         live = self.parts.live
+        if len(after.cartons) > len(before.cartons):
+            live.scale_must_clear = live.parcel_on_scale  # the next weighing is of the next parcel
         if self.mode is lb.LabelMode.PRINT and after.state is pk.State.WEIGHED_OK \
                 and before.state is not pk.State.WEIGHED_OK:
             return self.print_label({"device": self.parts.device_id(PRINTER)})

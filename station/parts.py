@@ -60,6 +60,7 @@ class Live:
     picks: dict[str, pick.PickSession]
     override_reason: str | None = None  # a supervisor's reason waiting for their badge
     parcel_on_scale: bool = False  # the last stable reading had a parcel on it
+    scale_must_clear: bool = False  # a carton closed on the scale: the next weighing waits for an empty scale
     last_scan: dict | None = None  # exactly what the last scan at the kiosk was, from any scanner
     last_activity: datetime | None = None
     scale: Scale = field(default_factory=Scale)

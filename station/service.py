@@ -209,6 +209,9 @@ class Station:
                                    lift_packs=self.cfg["label.mode"] != "print")
             live.parcel_on_scale = taken.loaded
             event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
+            live.scale_must_clear = live.scale_must_clear and taken.loaded
+            if live.scale_must_clear and isinstance(event, pk.Weigh):
+                event = None  # still the carton that was just closed, not the next one
             if event is not None:
                 self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale")}))
 

@@ -7,8 +7,8 @@ from packgate.station.runtime.agent import wait_for_signal
 from packgate.sync.upstream import demo_data
 
 
-def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None) -> int:
-    rig = build_rig(port=port, upstream_port=upstream_port, data_dir=data_dir)
+def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, label_mode: str = "print") -> int:
+    rig = build_rig(port=port, upstream_port=upstream_port, data_dir=data_dir, overrides={"label.mode": label_mode})
     badges = demo_data.DEMO_BADGES
     print(f"""
 packgate demo is running.
@@ -18,6 +18,7 @@ packgate demo is running.
   upstream     {rig.upstream_url}/openapi.json
   data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
   devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+  printer      {rig.agent.cfg['printer.profile']} emulator at {rig.agent.cfg['printer.port']} (label.mode {label_mode})
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

@@ -75,8 +75,11 @@ def run(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--upstream-port", type=int, default=8765, show_default=True, help="Reference upstream port.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the demo keeps its databases (default: a fresh temporary folder).")
+@click.option("--label-mode", type=click.Choice(["print", "weigh_and_ship", "none"]), default="print",
+              show_default=True, help="The label gate of the demo table (label.mode).")
 @click.pass_context
-def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data_dir: str | None) -> None:
+def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data_dir: str | None,
+         label_mode: str) -> None:
     """Run the station on emulated devices and a seeded reference upstream, all on 127.0.0.1."""
     from packgate.station.demo.demo import run_demo, run_selftest
 
@@ -84,7 +87,7 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data
     setup_logging(level, station="ST01")
     if selftest:
         sys.exit(run_selftest(data_dir=data_dir))
-    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir))
+    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, label_mode=label_mode))
 
 
 def _mount_optional() -> None:
