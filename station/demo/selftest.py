@@ -172,7 +172,7 @@ class Walk:
         expected = w.expected_g("SO-10009")
         first = self.weigh_label(f"parcel {expected + 2} g (expected {expected}) -> weight OK, label printed",
                                  expected + 2)
-        self.settle(0)
+        self.settle("0")
         self.record("parcel lifted off the scale: not packed before its label is scanned",
                     str(self.station.pack.state) == "label_printed", str(self.station.pack.state))
         self.scan_label("packer scans the label on the parcel -> packed", first)
@@ -206,7 +206,7 @@ class Walk:
             self.expect("another order's label (SO-10009) scanned -> refused naming SO-10009", self.scan(first),
                         "label_other_order")
         self.scan_label("the right label scanned -> packed", second)
-        self.settle(0)
+        self.settle("0")
 
         # 3. FIFO prompt, lot swap, supervisor lot override; tolerance edges
         self.expect("scan order SO-10001 (FIFO tea)", self.scan("SO-10001"), "order_opened")
@@ -230,7 +230,7 @@ class Walk:
         fifo = self.expect(f"re-weigh {expected - allowed + 1} g: just inside -5 % -> OK, label printed",
                            lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "label_printed")
         self.scan_label("label scanned -> packed", fifo["data"]["waybill"] if fifo else None)
-        self.settle(0)
+        self.settle("0")
 
         # 4. expired lot refused
         self.expect("scan order SO-10003 (honey)", self.scan("SO-10003"), "order_opened")
@@ -241,7 +241,7 @@ class Walk:
         honey = self.weigh_label(f"weigh SO-10003 {expected + allowed - 1} g: just inside +5 % -> OK",
                                  expected + allowed - 1)
         self.scan_label("label scanned -> packed", honey)
-        self.settle(0)
+        self.settle("0")
 
         # 5. special item needs a second person's badge
         self.expect("scan order SO-10002 (earbuds: special)", self.scan("SO-10002"), "order_opened")
@@ -251,7 +251,7 @@ class Walk:
         self.pack_order("SO-10002", skip=("SKU-008",))
         special = self.weigh_label("weigh SO-10002 -> OK", w.expected_g("SO-10002"))
         self.scan_label("label scanned -> packed", special)
-        self.settle(0)
+        self.settle("0")
         self.labels_walk()
         self.expect("packer taps again -> signed out", self.tap("packer"), "signed_out")
 
@@ -312,12 +312,12 @@ class Walk:
         one = self.weigh_label(f"carton 1 weighed ({self.expected_now()} g expected) -> its label printed",
                                self.expected_now())
         self.scan_label("carton 1's label scanned -> carton packed, order still open", one, "carton_packed")
-        self.settle(0)
+        self.settle("0")
         self.expect("scan SKU-011 into carton 2", self.scan(self.item("SKU-011")), "item_accepted")
         two = self.weigh_label("carton 2 weighed -> its label printed", self.expected_now())
         self.record("two cartons, two waybills", bool(one and two and one != two), f"{one} / {two}")
         self.scan_label("carton 2's label scanned -> order packed", two)
-        self.settle(0)
+        self.settle("0")
 
         self.expect("scan order SO-10016", self.scan("SO-10016"), "order_opened")
         self.pack_order("SO-10016")
@@ -330,7 +330,7 @@ class Walk:
         resumed = self.expect("labels loaded -> printing resumes by itself", lambda: self.rig.printer.set_state(),
                               "label_printed", timeout=8.0)
         self.scan_label("label scanned -> packed", resumed["data"]["waybill"] if resumed else None)
-        self.settle(0)
+        self.settle("0")
         self.weigh_and_ship()
 
     def weigh_and_ship(self) -> None:
