@@ -6,7 +6,40 @@ let lastVerdictSeq = null;
 let gotFirstState = false;
 
 const ORDER_STATES = ["order_open", "scanning", "awaiting_fifo_decision", "awaiting_second_badge", "ready_to_weigh",
-                      "blocked", "weighed_ok"];
+                      "blocked", "weighed_ok", "label_printed"];
+
+// The label gate (station/labels.py): its words, both languages.
+Object.assign(I18N.en, {
+  label: "Label", carton: "Carton", r_torn: "Label torn or smudged", close_carton: "Close carton", print_label: "Print label", reprint: "Reprint label",
+  label_requested: "requesting the waybill…", label_printing: "printing…", label_failed: "not printed",
+  label_verify_expected: "printed — scan it on the parcel", label_verified: "verified ✓", printer: "Printer",
+  printer_connected: "ready", printer_not_ready: "not ready", printer_disconnected: "not answering",
+});
+Object.assign(I18N.zh, {
+  label: "面单", carton: "箱", r_torn: "面单破损或模糊", close_carton: "封箱", print_label: "打印面单", reprint: "补打面单",
+  label_requested: "正在获取运单号…", label_printing: "正在打印…", label_failed: "未打印",
+  label_verify_expected: "已打印 — 请在包裹上扫描", label_verified: "已核对 ✓", printer: "打印机",
+  printer_connected: "就绪", printer_not_ready: "未就绪", printer_disconnected: "无响应",
+});
+
+function renderLabel(label, printer, st) {
+  document.getElementById("label-panel").classList.toggle("hidden", !label && !printer);
+  const state = document.getElementById("label-state");
+  const img = document.getElementById("label-preview");
+  state.dataset.state = label ? label.state : "";
+  state.textContent = label ? `${t("carton")} ${label.carton} · ${t("label_" + label.state)}` : "—";
+  document.getElementById("label-waybill").textContent = label && label.waybill ? label.waybill : "";
+  const src = label && label.preview && label.state !== "failed" ? label.preview : "";
+  if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  img.classList.toggle("hidden", !src);
+  const p = document.getElementById("printer-state");
+  p.dataset.state = printer ? printer.state : "";
+  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
+  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
+  document.getElementById("btn-close-carton").classList.toggle("hidden", st !== "scanning");
+  document.getElementById("btn-print-label").classList.toggle("hidden", !(st === "weighed_ok" && label && label.state === "failed"));
+  document.getElementById("btn-reprint").classList.toggle("hidden", st !== "label_printed");
+}
 
 // `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
 function renderVerdict(v, initial) {
@@ -99,6 +132,7 @@ function renderSession(state) {
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
   document.getElementById("btn-sign-out").disabled = !state.operator;
+  renderLabel(state.label, (state.devices || {}).printer, st);
   renderSync(state.sync);
 }
 
@@ -159,6 +193,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("btn-take-older").onclick = () => act({ action: "fifo_take_older" });
   document.getElementById("btn-put-back").onclick = () => act({ action: "put_back" });
   document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
+  document.getElementById("btn-close-carton").onclick = () => act({ action: "close_carton" });
+  document.getElementById("btn-print-label").onclick = () => act({ action: "print_label" });
+  document.getElementById("btn-reprint").onclick = async () => {
+    const reason = await askReason("reprint", ["r_torn"]);
+    if (reason) act({ action: "reprint", payload: { reason } }); else refocus();
+  };
   document.getElementById("btn-sign-out").onclick = () => act({ action: "sign_out" });
   document.getElementById("btn-cancel").onclick = async () => {
     const reason = await askReason("cancel_title", ["r_customer", "r_stock", "r_wrong_label"]);
