@@ -223,10 +223,9 @@ class LabelDesk:
         with write_tx(self.parts.conn) as conn:
             label_store.mark_printed(conn, job["key"], isoformat(self.parts.clock.now()))
         self._printed_at = self._reminded_at = self.parts.clock.now()
-        shown = self.step(lb.LabelPrinted(waybill, carton), meta)
+        self._progress("verify_expected" if self.verify else "verified", waybill=waybill, carton=carton)
+        shown = self.step(lb.LabelPrinted(waybill, carton), meta)  # its state push carries the label as printed
         after = self.parts.live.pack
-        self._progress("verify_expected" if after.state is pk.State.LABEL_PRINTED else "verified", waybill=waybill,
-                       carton=carton)
         if offline_left is not None and after.state is pk.State.LABEL_PRINTED:
             return self.show(make("label_printed_offline", waybill=waybill, left=offline_left,
                                   order_id=job["order_id"]).as_dict())

@@ -230,6 +230,7 @@ document.addEventListener("DOMContentLoaded", () => {
     scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
     verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
     sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
+    label: (l) => { if (STATE) { STATE.label = l; renderLabel(l, (STATE.devices || {}).printer, (STATE.session || {}).state); } },
   });
   document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });
