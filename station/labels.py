@@ -23,7 +23,7 @@ from packgate.device.clock import isoformat
 from packgate.device.errors import DeviceError, LabelError, PrinterNotReadyError
 from packgate.device.label import LabelFields, fill
 from packgate.device.printer import Printer
-from packgate.device.printer_spec import LabelTemplate
+from packgate.device.printer_spec import LabelTemplate, language_mismatch
 from packgate.device.printer_status import PrinterStatus
 from packgate.device.profiles import Profile
 from packgate.station import label_store
@@ -95,6 +95,8 @@ class LabelDesk:
         with parts.lock:
             label_store.ensure_schema(parts.conn)
             self._audit_verify_setting()
+            if self.mode is lb.LabelMode.PRINT and parts.live.pack.state is pk.State.WEIGHED_OK:
+                self._progress("failed", problem="restart")  # a carton passed before a restart: print when ready
 
     # ------------------------------------------------------------------ what the kiosk shows
     def view(self) -> dict[str, Any] | None:
@@ -374,8 +376,8 @@ def template_for(cfg: Any) -> LabelTemplate:
     if template is None or printer is None:
         raise StationError(f"label.template {cfg['label.template']!r} / printer.profile {cfg['printer.profile']!r}:"
                            " not a label template and a printer profile")
-    if template.language != printer.language:
-        raise StationError(f"label.template {cfg['label.template']!r} is {template.language.upper()}, but printer."
-                           f"profile {cfg['printer.profile']!r} speaks {printer.language.upper()}: choose a "
-                           f"{printer.language} template")
+    problem = language_mismatch(cfg["label.template"], template, cfg["printer.profile"], printer) \
+        if cfg["label.mode"] == "print" else None
+    if problem:
+        raise StationError(f"label.template: {problem}")
     return template

@@ -271,7 +271,19 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         raise ConfigError(f"{where}upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    if values["label.mode"] == "print":
+        problem = _label_language(values["label.template"], values["printer.profile"])
+        if problem:
+            raise ConfigError(f"{where}label.template: {problem}")
     return Config(values, source)
+
+
+def _label_language(template: str, printer: str) -> str | None:
+    from packgate.device.printer_spec import language_mismatch
+    from packgate.device.profiles import get_profile
+
+    label, spec = get_profile(template).template, get_profile(printer).printer
+    return None if label is None or spec is None else language_mismatch(template, label, printer, spec)
 
 
 def load(path: str | Path | None) -> Config:

@@ -190,6 +190,35 @@ def test_paper_out_and_head_open_show_on_the_kiosk_and_healthz_and_printing_resu
     assert station.health()["ok"], station.health()["problems"]
 
 
+def test_a_restart_before_the_label_printed_prints_it_when_the_printer_is_ready_with_the_same_request(
+        rig, world, h):
+    station = rig.station()
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    rig.emulator.set_state("head_open")
+    assert weigh(station, expected_g(station))["code"] == "printer_not_ready"
+    from packgate.station import label_store
+
+    (asked,) = station.parts.conn.execute("SELECT waybill FROM label_jobs").fetchall()
+    restarted = rig.station()
+    assert restarted.state()["label"]["state"] == "failed"
+    rig.emulator.set_state()
+    rig.clock.advance(2)
+    restarted.tick()
+    assert rig.emulator.wait_printed(1)
+    assert restarted.pack.label is not None and restarted.pack.label.waybill == asked[0]
+    assert label_store.status(restarted.parts.conn)["labels"] == 1
+
+
+def test_a_template_in_another_language_than_the_printer_is_refused_by_the_config():
+    from packgate.station.runtime.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        validate({"label.mode": "print", "printer.profile": "tsc-tspl", "label.template": "label-zpl-100x150"})
+    assert "label.template" in str(err.value) and "TSPL" in str(err.value) and "ZPL" in str(err.value)
+    assert validate({"label.mode": "print", "printer.profile": "tsc-tspl", "label.template": "label-tspl-76x130"})
+
+
 def test_an_unreachable_printer_is_a_red_verdict_with_what_to_do(rig, world, h):
     station = rig.station(**{"printer.port": f"tcp://127.0.0.1:{dead_port()}"})
     h.sign_in(station)

@@ -37,7 +37,7 @@ function renderLabel(label, printer, st) {
   p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
   p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
   document.getElementById("btn-close-carton").classList.toggle("hidden", st !== "scanning");
-  document.getElementById("btn-print-label").classList.toggle("hidden", !(st === "weighed_ok" && label && label.state === "failed"));
+  document.getElementById("btn-print-label").classList.toggle("hidden", !(st === "weighed_ok" && (!label || label.state === "failed")));
   document.getElementById("btn-reprint").classList.toggle("hidden", st !== "label_printed");
 }
 
