@@ -12,6 +12,7 @@ before the packer is told).
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import date
@@ -42,15 +43,20 @@ def main(db: str, upstream: str, orders: list[str]) -> int:
     world = DemoWorld(date.today())
     cfg = validate({"station.id": "ST01", "upstream.url": upstream, "label.mode": "weigh_and_ship",
                     "label.reserve_per_order": 1})
-    client = UpstreamClient(upstream, deadline_s=5)
+    token = os.environ.get("SHIP_STATION_TOKEN") or None  # the station's token when upstream is a site hub
+    client = UpstreamClient(upstream, deadline_s=5, token=token)
     cache = ReferenceCache(db, client)
-    cache.refresh()
+    while not cache.refresh()["ok"] and not cache.status().get("last_refresh"):
+        time.sleep(0.1)  # the first start needs the reference data once (the hub may be restarting)
     outbox = ShipOutbox(db, "ST01")
-    worker = OutboxWorker(db, UpstreamClient(upstream, deadline_s=5), batch_size=5,
+    worker = OutboxWorker(db, UpstreamClient(upstream, deadline_s=5, token=token), batch_size=5,
                           backoff=Backoff(base_s=0.02, cap_s=0.2), idle_s=0.02, recheck_s=0.05).start()
     station = Station(cfg, db_path=db, cache=cache, outbox=outbox, label_upstream=client)
     assert station.labels is not None
-    station.labels.reserve_ahead(orders)
+    while station.labels.reserve_ahead(orders) == 0 and any(
+            not station.parts.conn.execute("SELECT 1 FROM waybill_pool WHERE order_id = ?", (o,)).fetchone()
+            for o in orders):
+        time.sleep(0.1)  # waybills are fetched ahead once; retried while upstream cannot be reached
     print("ready", flush=True)
     conn = station.parts.conn
     for order_id in orders:
