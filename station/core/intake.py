@@ -72,14 +72,15 @@ def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
     kind, value = scan.kind, scan.value
     if kind == "badge":
         return badge(value, session.state, override_reason)
+    waybill = scan.raw.strip() or value  # as printed: a numeric waybill must not become a 14-digit GTIN
     if session.state is pk.State.LABEL_PRINTED:
-        return lb.ScanLabel(value or scan.raw, waybill_owner(value or scan.raw))
+        return lb.ScanLabel(waybill, waybill_owner(waybill))
     if scan.error and kind == "unknown":
         return Reject(scan.raw, scan.error)
-    owner = waybill_owner(value) if session.state in (pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED) \
+    owner = waybill_owner(waybill) if session.state in (pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED) \
         else None
     if owner is not None:
-        return lb.ScanLabel(value, owner)
+        return lb.ScanLabel(waybill, owner)
     if kind in ("order", "tote"):
         return pk.OpenOrder(value)
     if kind == "packaging":

@@ -161,6 +161,15 @@ def test_another_orders_label_is_refused_naming_that_order_and_the_right_one_pac
         [("SO-10009", first), ("SO-10011", second)]
 
 
+def test_a_numeric_waybill_is_matched_as_printed_not_as_a_gtin(rig, world, h):
+    station = rig.station(**{"label.format": "numeric"})
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    waybill = weigh(station, expected_g(station))["data"]["waybill"]
+    assert waybill.isdigit() and len(waybill) == 13  # a GS1 mod-10 check digit: it also reads as an EAN-13
+    assert scan(station, waybill)["code"] == "packed"
+
+
 def test_paper_out_and_head_open_show_on_the_kiosk_and_healthz_and_printing_resumes(rig, world, h):
     station = rig.station()
     h.sign_in(station)
