@@ -388,3 +388,27 @@ def test_weigh_and_ship_the_waybill_opens_the_order_and_the_weighing_ships_it_on
     (pack,) = pack_confirmations(station, h)
     assert pack["payload"]["shipped"] is True and pack["payload"]["waybill"] == waybill
     assert rig.emulator.received == bytearray()  # nothing is printed at the table
+
+
+def test_a_tsc_printer_with_a_tspl_template_prints_and_verifies_the_same_way(tmp_path, upstream, clock, world, h):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    emu = PrinterEmulator(get_profile("tsc-tspl"))
+    emu.url = f"tcp://127.0.0.1:{emu.start_tcp(0)}"  # type: ignore[attr-defined]
+    rig = Rig(tmp_path, upstream, emu, clock)
+    try:
+        station = rig.station(**{"printer.profile": "tsc-tspl", "label.template": "label-tspl-76x130"})
+        h.sign_in(station)
+        h.open_and_scan(station, world, "SO-10011")
+        waybill = weigh(station, expected_g(station))["data"]["waybill"]
+        assert emu.wait_printed(1) and emu.printed[0].barcodes == [waybill]
+        assert station.labels is not None
+        png = station.labels.preview(waybill)
+        assert png and waybill in [d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+        assert scan(station, waybill)["code"] == "packed"
+    finally:
+        rig.close()
+        emu.stop()
