@@ -42,6 +42,8 @@ def test_the_label_panel_follows_the_label_and_the_printer(new_page, rig: DemoRi
     rig.scale.set_weight(rig.world.expected_g("SO-10009"), settle_s=0.3)
     expect(page.locator("#verdict")).to_have_attribute("data-code", "printer_not_ready")
     expect(page.locator("#label-state")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#btn-print-label")).to_be_visible()
+    expect(page.locator("#btn-pack")).to_be_hidden()  # with the label gate only the label scan packs
     shot(page, "label-paper-out")
 
     rig.printer.set_state()  # labels loaded: the waiting label prints by itself

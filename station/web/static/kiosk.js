@@ -127,7 +127,7 @@ function renderSession(state) {
   const fifo = st === "awaiting_fifo_decision";
   document.getElementById("btn-take-older").classList.toggle("hidden", !(fifo && session.fifo && session.fifo.older_lot));
   document.getElementById("btn-put-back").classList.toggle("hidden", !(fifo || st === "awaiting_second_badge"));
-  document.getElementById("btn-pack").classList.toggle("hidden", st !== "weighed_ok");
+  document.getElementById("btn-pack").classList.toggle("hidden", st !== "weighed_ok" || !!state.label);  // label: the scan packs
   document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
