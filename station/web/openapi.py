@@ -83,6 +83,9 @@ OPENAPI = {
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health: devices, outbox depth, oldest unsent, last success, dead letters",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
+        "/api/v1/labels/{waybill}/preview.png": {"get": {
+            "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
+            "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     },
 }
