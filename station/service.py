@@ -27,6 +27,7 @@ from packgate.device.reading import Reading
 from packgate.station import evidence, store
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import intake
+from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
@@ -38,9 +39,10 @@ from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.dock import DockDesk
 from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
+from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.ports import Camera, Notifier, Outbox, SiteHub
+from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
@@ -50,7 +52,7 @@ from packgate.sync.errors import StorageError
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
-           "put_back", "cancel", "sign_out")
+           "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label")
 LocalWrites = Callable[[Any], None]
 Meta = dict[str, Any]
 
@@ -59,6 +61,7 @@ class Station:
     def __init__(self, cfg: Settings, *, db_path: str, cache: ReferenceRows, outbox: Outbox, clock: Clock | None = None,
                  bus: EventBus | None = None, notifier: Notifier | None = None, camera: Camera | None = None,
                  patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None,
+                 label_upstream: LabelUpstream | None = None, printer: LabelPrinter | None = None,
                  site: SiteHub | None = None):
         self.cfg = cfg
         self.id: str = cfg["station.id"]
@@ -97,6 +100,9 @@ class Station:
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
         self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
+        self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
+                                template=template_for(cfg), upstream=label_upstream, printer=printer) \
+            if cfg["label.mode"] != "none" else None
 
     # ------------------------------------------------------------------ what the station knows
     @property
@@ -176,7 +182,10 @@ class Station:
         return self.desk.pick_view(order_id, employee_id)
 
     def tick(self) -> Any:
-        return self.timers.tick()
+        done = self.timers.tick()
+        if self.labels is not None:
+            self.labels.tick()
+        return done
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
@@ -227,9 +236,13 @@ class Station:
         with self.parts.lock:
             weight = live.pack.weight
             taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
-                                   weight.measured_g if weight is not None else None)
+                                   weight.measured_g if weight is not None else None,
+                                   lift_packs=self.cfg["label.mode"] != "print")
             live.parcel_on_scale = taken.loaded
+            live.scale_must_clear = live.scale_must_clear and taken.loaded
             for event in taken.events:
+                if live.scale_must_clear and isinstance(event, pk.Weigh):
+                    continue  # still the carton that was just closed, not the next one
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
                 verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
                                                                          "frames": self.frames.upto(reading)}))
@@ -242,6 +255,11 @@ class Station:
         if name == "scale" and state != "connected":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
+
+    def _device_state(self, name: str, state: str, detail: str | None) -> None:
+        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
+            self.on_device_state(name, state, detail)
+            self._publish_state()
 
     # ------------------------------------------------------------------ dispatch
     def _saving(self, action: Callable[[], dict]) -> dict:
@@ -283,7 +301,12 @@ class Station:
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
             "cancel": lambda: pk.Cancel(str(payload.get("reason") or ""), _scope(payload)),
             "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual"), payload.get("confirm") is True),
-            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
+            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack(),
+            "close_carton": lambda: lb.CloseCarton(str(payload["box"]) if payload.get("box") else None)}
+        if action in ("reprint", "print_label") and self.labels is not None:
+            if action == "reprint":
+                return self.labels.reprint(str(payload.get("reason") or "reprint"), meta)
+            return self.labels.print_label(meta)
         if action in simple:
             return self._pack_step(simple[action](), meta)
         return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
@@ -315,7 +338,8 @@ class Station:
     def _scan_kiosk(self, scan: Scan, meta: Meta) -> dict:
         live = self.parts.live
         live.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
-        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog)
+        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog,
+                                  self.labels.owner if self.labels is not None else intake.no_waybills)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
@@ -334,7 +358,8 @@ class Station:
     def _pack_context(self) -> pk.PackContext:
         p = self.parts
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
-                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn))
+                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
@@ -361,7 +386,10 @@ class Station:
             live.last_activity = self.clock.now()
         if before.state is not after.state and after.state is pk.State.PACKED:
             self.wake()
-        return self._show(verdict)
+        shown = self._show(verdict)
+        if self.labels is not None:
+            return self.labels.after_step(before, after) or shown
+        return shown
 
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order

@@ -118,7 +118,7 @@ class StationViews:
             expected = None
             if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
                             (s.complete and packaging)):
-                shown = weight_range(pk.parcel_items(s.order, p.catalog), packaging, p.tolerance)
+                shown = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
                 expected = shown.as_dict() if shown else None
             fifo = None
             if s.pending and s.pending.code in ("fifo_older_lot", "lot_unknown"):
@@ -134,6 +134,7 @@ class StationViews:
                 "scale": live.scale.view(),
                 "sync": self.sync_status(),
                 "devices": live.devices,
+                "label": live.label,
                 "priority_orders": self.priority_orders(),
                 "last_scan": live.last_scan,
             }
@@ -170,7 +171,7 @@ class StationViews:
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
             problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in sorted(live.devices.items())
-                         if dev.get("state") in ("disconnected", "retrying")]
+                         if dev.get("state") in ("disconnected", "retrying", "not_ready")]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},

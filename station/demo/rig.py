@@ -22,6 +22,7 @@ from biip.gs1_messages import GS1Message
 from packgate.device.clock import Clock
 from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.printer import PrinterEmulator
 from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
@@ -34,6 +35,7 @@ from packgate.sync.upstream.server import start_in_thread
 log = logging.getLogger("packgate.demo")
 
 SCALE_PROFILE = "mettler-mt-sics"
+PRINTER_PROFILE = "zebra-zpl"
 
 
 def free_udp_port() -> int:
@@ -195,10 +197,12 @@ class DemoRig:
     data_dir: Path
     cleanup_dir: bool
     scan_input: ScanInput
+    printer: PrinterEmulator
 
     def stop(self) -> None:
         self.agent.stop()
-        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.stop_upstream):
+        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.printer.stop,
+                     self.stop_upstream):
             try:
                 part()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -227,14 +231,18 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     scanner = ScannerEmulator(root / "scanner0")
     nfc_path = f"udp:127.0.0.1:{free_udp_port()}"
     badge = BadgeEmulator(nfc_path)
+    printer = PrinterEmulator(get_profile(PRINTER_PROFILE))
+    printer_port = printer.start_tcp(0)
     cfg: Config = validate({
         "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
         "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
         "scale.profile": SCALE_PROFILE, "scale.port": scale_path,
         "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
+        "printer.profile": PRINTER_PROFILE, "printer.port": f"tcp://127.0.0.1:{printer_port}", "printer.poll_s": 1.0,
+        "label.template": "label-zpl-100x150",
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
-                   ScanInput(root / "scan-here", scanner))
+                   ScanInput(root / "scan-here", scanner), printer)

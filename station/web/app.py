@@ -204,6 +204,13 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         health = station.health()
         return jsonify(health), (200 if health.get("ok") else 503)
 
+    @app.get("/api/v1/labels/<waybill>/preview.png")
+    def label_preview(waybill: str) -> Response:
+        png = station.labels.preview(waybill) if station.labels is not None else None
+        if png is None:
+            return _error(404, "no_label", waybill=waybill)
+        return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(station.metrics(), mimetype="text/plain; version=0.0.4")

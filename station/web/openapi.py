@@ -25,7 +25,8 @@ _ACTION = {
     "required": ["action", "key"],
     "properties": {
         "action": {"enum": ["badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override",
-                            "fifo_take_older", "put_back", "cancel", "sign_out"],
+                            "fifo_take_older", "put_back", "cancel", "sign_out", "close_carton", "reprint",
+                            "print_label"],
                    "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
                                   "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
                                   "PDA picking; weigh: payload.grams and payload.stable; override: payload.reason, "
@@ -82,6 +83,9 @@ OPENAPI = {
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health: devices, outbox depth, oldest unsent, last success, dead letters",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
+        "/api/v1/labels/{waybill}/preview.png": {"get": {
+            "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
+            "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     },
 }

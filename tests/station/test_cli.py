@@ -95,7 +95,7 @@ def test_run_with_a_bad_config_exits_2_before_starting_anything(tmp_path):
 @pytest.mark.timeout(90)
 def test_demo_selftest_passes_every_step(tmp_path):
     """The scripted walkthrough on the emulators (~16 s): the only slow test of the station suite."""
-    result = run("demo", "--selftest", "--data-dir", str(tmp_path / "demo"), timeout=80)
+    result = run("demo", "--selftest", "--data-dir", str(tmp_path / "demo"), timeout=180)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     match = re.match(r"^selftest: (\d+) passed, 0 failed in [0-9.]+ s$", lines[-1])

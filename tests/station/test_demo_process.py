@@ -36,7 +36,7 @@ def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
         assert page.status_code == 200 and "demo-panel" in page.text
         health = requests.get(match.group(1) + "/healthz", timeout=5).json()
         assert {name: dev["state"] for name, dev in health["devices"].items()} == {
-            "scale": "connected", "scanner": "connected", "badge": "connected"}
+            "scale": "connected", "scanner": "connected", "badge": "connected", "printer": "connected"}
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:

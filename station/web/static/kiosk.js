@@ -6,7 +6,26 @@ let lastVerdictSeq = null;
 let gotFirstState = false;
 
 const ORDER_STATES = ["order_open", "scanning", "awaiting_fifo_decision", "awaiting_second_badge", "ready_to_weigh",
-                      "blocked", "weighed_ok"];
+                      "blocked", "weighed_ok", "label_printed"];
+
+function renderLabel(label, printer, st) {
+  document.getElementById("label-panel").classList.toggle("hidden", !label && !printer);
+  const state = document.getElementById("label-state");
+  const img = document.getElementById("label-preview");
+  state.dataset.state = label ? label.state : "";
+  state.textContent = label ? `${t("carton")} ${label.carton} · ${t("label_" + label.state)}` : "—";
+  document.getElementById("label-waybill").textContent = label && label.waybill ? label.waybill : "";
+  const src = label && label.preview && label.state !== "failed" ? label.preview : "";
+  if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  img.classList.toggle("hidden", !src);
+  const p = document.getElementById("printer-state");
+  p.dataset.state = printer ? printer.state : "";
+  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
+  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
+  document.getElementById("btn-close-carton").disabled = st !== "scanning";
+  document.getElementById("btn-print-label").disabled = !(st === "weighed_ok" && (!label || label.state === "failed"));
+  document.getElementById("btn-reprint").disabled = st !== "label_printed";
+}
 
 // `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
 function renderVerdict(v, initial) {
@@ -94,7 +113,7 @@ function renderSession(state) {
   const fifo = st === "awaiting_fifo_decision";
   document.getElementById("btn-take-older").disabled = !(fifo && session.fifo && session.fifo.older_lot);
   document.getElementById("btn-put-back").disabled = !(fifo || st === "awaiting_second_badge");
-  document.getElementById("btn-pack").disabled = st !== "weighed_ok";
+  document.getElementById("btn-pack").disabled = st !== "weighed_ok" || !!state.label;  // label: the scan packs
   document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
@@ -105,6 +124,7 @@ function renderSession(state) {
   signOut.textContent = t(session.abandon_asked ? "sign_out_confirm" : "sign_out");
   signOut.classList.toggle("prompt", !!session.abandon_asked);
   renderDevices(state.devices || {});
+  renderLabel(state.label, (state.devices || {}).printer, st);
   renderSync(state.sync);
 }
 
@@ -175,6 +195,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
   document.getElementById("btn-sign-out").onclick = (ev) =>
     act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
+  document.getElementById("btn-close-carton").onclick = () => act({ action: "close_carton" });
+  document.getElementById("btn-print-label").onclick = () => act({ action: "print_label" });
+  document.getElementById("btn-reprint").onclick = async () => {
+    const reason = await askReason("reprint", ["r_torn"]);
+    if (reason) act({ action: "reprint", payload: { reason } }); else refocus();
+  };
   document.getElementById("btn-cancel").onclick = async () => {
     const reason = await askReason("stop_title", ["r_stock", "r_wrong_label", "r_box"]);
     if (reason) act({ action: "cancel", payload: { reason, scope: "pack_session" } }); else refocus();
@@ -209,6 +235,7 @@ document.addEventListener("DOMContentLoaded", () => {
     scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
     verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
     sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
+    label: (l) => { if (STATE) { STATE.label = l; renderLabel(l, (STATE.devices || {}).printer, (STATE.session || {}).state); } },
   });
   document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });
