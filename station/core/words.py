@@ -152,6 +152,17 @@ DEVICE: dict[str, tuple[str, str]] = {
     "not_understood": ("data not understood — check the profile (`packgate device probe`)",
                        "数据无法识别——请检查设备配置（`packgate device probe`）"),
     "not_configured": ("not configured", "未配置"),
+    "fix_disconnected": ("plug it in, or check its port in `packgate.toml` (`packgate config check`)",
+                         "请插好设备，或检查 `packgate.toml` 中的端口（`packgate config check`）"),
+    "fix_not_responding": ("check its cable and power", "请检查线缆和电源"),
+    "fix_not_understood": ("the station cannot read it until the profile matches",
+                           "配置匹配之前工作站无法读取"),
+}
+
+# what each device is called next to its state
+DEVICE_NAME: dict[str, tuple[str, str]] = {
+    "scale": ("Scale", "电子秤"), "scanner": ("Scanner", "扫码枪"), "badge": ("Badge reader", "读卡器"),
+    "camera": ("Camera", "摄像头"), "printer": ("Label printer", "面单打印机"),
 }
 
 # an order's status and a session's state as the supervisor page names them

@@ -11,6 +11,9 @@ from playwright.sync_api import Page, expect
 
 from packgate.sync.upstream import demo_data
 
+KIOSK_VIEWPORT = {"width": 1280, "height": 800}
+PDA_VIEWPORT = {"width": 412, "height": 915}  # the picker's PDA and the supervisor's phone
+DESKTOP_VIEWPORT = {"width": 1920, "height": 1080}  # the supervisor's desktop
 BADGES = demo_data.DEMO_BADGES
 PINS = {"picker": "4321", "supervisor": "9876"}
 
