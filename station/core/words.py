@@ -190,3 +190,12 @@ WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("signed out", "手动退出"), "idle": ("idle", "长时间未操作"),
 }
+
+# what the demo devices panel answers (``packgate demo``)
+DEMO: dict[str, tuple[str, str]] = {
+    "tapped": ("badge {uid} tapped", "已刷卡 {uid}"), "not_seen": ("badge {uid}: the reader did not see it", "卡 {uid}：读卡器没有读到"),
+    "badge_error": ("badge emulator: {error}", "刷卡模拟器：{error}"), "scanned": ("scanned {code}", "已扫描 {code}"),
+    "not_gs1": ("not a GS1 HRI string: {error}", "不是GS1人工可读字符串：{error}"),
+    "settling": ("scale: {grams} g (settling)", "电子秤：{grams} 克（稳定中）"),
+    "bad_grams": ("{grams} is not a weight in grams", "{grams} 不是以克为单位的重量"),
+}

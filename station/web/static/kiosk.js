@@ -212,7 +212,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const demoPost = async (path, body) => {
       const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() }, body: JSON.stringify(body) });
       const data = await r.json();
-      hint.textContent = data.message || "";
+      hint.textContent = (LANG === "zh" && data.message_zh) || data.message || "";
       refocus();
     };
     document.getElementById("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: document.getElementById("demo-badge").value });
