@@ -50,6 +50,8 @@ class Devices:
 
     def _log_state(self, name: str, entry: dict) -> None:
         """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``."""
+        if entry["reported"] == "starting":
+            return  # not a change anybody needs to read; the reader's first report is
         now = self._monotonic()
         seen = self._logged.get(name)
         fields = {"port": entry["port"], "detail": entry["detail"] or ""}
