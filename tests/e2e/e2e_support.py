@@ -97,7 +97,9 @@ def assert_laid_out(page: Page, selectors: list[str], *, fold: int | None = None
 _LAYOUT_PROBLEMS = """() => {
   const shown = (el) => { const r = el.getBoundingClientRect(), s = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && s.visibility !== "hidden" && s.display !== "none"; };
-  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.className ? "." + String(el.className).trim().split(/\\s+/).join(".") : ""} "${(el.innerText || el.value || el.placeholder || "").trim().slice(0, 40)}"`;
+  const classes = (el) => (el.className ? "." + String(el.className).trim().split(/\\s+/).join(".") : "");
+  const said = (el) => (el.innerText || el.value || el.placeholder || "").trim().slice(0, 40);
+  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${classes(el)} "${said(el)}"`;
   const out = [];
   for (const el of document.querySelectorAll("body *")) {
     if (!shown(el) || ["SCRIPT", "STYLE", "INPUT", "SELECT", "TEXTAREA", "TABLE", "TBODY", "TR"].includes(el.tagName)) continue;
