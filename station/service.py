@@ -25,8 +25,8 @@ from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
 from packgate.station import evidence, store
+from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
-from packgate.station.core import intake
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
@@ -249,12 +249,16 @@ class Station:
                 if verdict["status"] == "error":
                     break
 
-    def on_device_state(self, name: str, state: str, detail: str | None) -> None:
+    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
+        """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
         live = self.parts.live
-        live.devices[name] = {"state": state, "detail": detail}
-        if name == "scale" and state != "connected":
+        before = live.devices.get(name)
+        live.devices[name] = device_states.entry(state, detail, port)
+        if name == "scale" and live.devices[name]["state"] != "connected":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
+        if before is None or before["state"] != live.devices[name]["state"]:
+            self.bus.publish("devices", dict(live.devices))
 
     def _device_state(self, name: str, state: str, detail: str | None) -> None:
         if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:

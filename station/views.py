@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
+from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
-from packgate.station.core import texts
 from packgate.station.core.catalog import LOCAL_STATUSES
 from packgate.station.core.models import Employee, Order, Role
 from packgate.station.core.privacy import mask_record
@@ -169,12 +169,13 @@ class StationViews:
         with p.lock:
             live = p.live
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
-            problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
-                         for name, dev in sorted(live.devices.items())
-                         if dev.get("state") in ("disconnected", "retrying", "not_ready")]
+            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"])}
+                       for name, dev in sorted(live.devices.items())}
+            problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
+                         for name, dev in devices.items() if device_states.problem(dev["state"])]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
-                    "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},
+                    "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},
                     "outbox": sync, "reference": p.catalog.cache.status(), "session": str(live.pack.state),
                     "open_escalations": open_escalations}
 
@@ -209,7 +210,7 @@ class StationViews:
             station = {"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
                        "order": live.pack.order.order_id if live.pack.order else None,
                        "state": str(live.pack.state),
-                       "scale": (live.devices.get("scale") or {}).get("state", "disconnected"),
+                       "scale": (live.devices.get("scale") or {}).get("state", "not_configured"),
                        "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
         with self.reading() as conn:

@@ -180,6 +180,20 @@ DEVICE: dict[str, tuple[str, str]] = {
     "not_understood": ("data not understood — check the profile (`packgate device probe`)",
                        "数据无法识别——请检查设备配置（`packgate device probe`）"),
     "not_configured": ("not configured", "未配置"),
+    "not_ready": ("not ready", "未就绪"),
+    "fix_not_ready": ("see the printer's problem: load paper or labels, close the head, resume it",
+                      "请查看打印机问题：装纸或装标签、合上打印头、恢复打印"),
+    "fix_disconnected": ("plug it in, or check its port in `packgate.toml` (`packgate config check`)",
+                         "请插好设备，或检查 `packgate.toml` 中的端口（`packgate config check`）"),
+    "fix_not_responding": ("check its cable and power", "请检查线缆和电源"),
+    "fix_not_understood": ("the station cannot read it until the profile matches",
+                           "配置匹配之前工作站无法读取"),
+}
+
+# what each device is called next to its state
+DEVICE_NAME: dict[str, tuple[str, str]] = {
+    "scale": ("Scale", "电子秤"), "scanner": ("Scanner", "扫码枪"), "badge": ("Badge reader", "读卡器"),
+    "camera": ("Camera", "摄像头"), "printer": ("Label printer", "面单打印机"),
 }
 
 # an order's status and a session's state as the supervisor page names them
@@ -206,4 +220,13 @@ ACTION: dict[str, tuple[str, str]] = {
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("signed out", "手动退出"), "idle": ("idle", "长时间未操作"),
+}
+
+# what the demo devices panel answers (``packgate demo``)
+DEMO: dict[str, tuple[str, str]] = {
+    "tapped": ("badge {uid} tapped", "已刷卡 {uid}"), "not_seen": ("badge {uid}: the reader did not see it", "卡 {uid}：读卡器没有读到"),
+    "badge_error": ("badge emulator: {error}", "刷卡模拟器：{error}"), "scanned": ("scanned {code}", "已扫描 {code}"),
+    "not_gs1": ("not a GS1 HRI string: {error}", "不是GS1人工可读字符串：{error}"),
+    "settling": ("scale: {grams} g (settling)", "电子秤：{grams} 克（稳定中）"),
+    "bad_grams": ("{grams} is not a weight in grams", "{grams} 不是以克为单位的重量"),
 }

@@ -14,6 +14,9 @@ def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None =
     badges = demo_data.DEMO_BADGES
     first, second = (rig.agent.url for rig in site.stations)
     rig = site.stations[0]
+    # each table's database, in the command that reads it (`packgate sync status` alone looks in ./var/ST01/)
+    sync_lines = "\n".join(f"  sync {i}       packgate sync status --db {table.agent.db_path}"
+                            for i, table in enumerate(site.stations, start=1))
     print(f"""
 packgate demo is running: a site with two packing tables.
   kiosk        {first}/            Packing table 1 (use the "demo devices" panel, or type codes into the scan field)
@@ -26,6 +29,7 @@ packgate demo is running: a site with two packing tables.
   devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
   scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end of table 1; the station reads {rig.scanner.path})
   printer      table 1: {rig.agent.cfg['printer.profile']} emulator at {rig.agent.cfg['printer.port']} (label.mode {label_mode})
+{sync_lines}
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

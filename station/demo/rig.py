@@ -27,6 +27,7 @@ from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.profiles import get_profile
+from packgate.station.core import texts, words
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
 from packgate.sync.upstream import demo_data
@@ -124,8 +125,8 @@ class DemoDevices:
         try:
             read = self.badge_emu.tap(uid, hold_s=0.15, timeout=4.0)
         except Exception as exc:  # noqa: BLE001 - shown to the demo user
-            return {"ok": False, "message": f"badge emulator: {exc}"}
-        return {"ok": read, "message": f"badge {uid} tapped" if read else f"badge {uid}: the reader did not see it"}
+            return {"ok": False, **_said("badge_error", error=str(exc))}
+        return {"ok": read, **_said("tapped" if read else "not_seen", uid=uid)}
 
     def scan(self, code: str) -> dict:
         raw = _unprintable(code.strip())
@@ -134,19 +135,26 @@ class DemoDevices:
             try:
                 raw, symbology = GS1Message.parse_hri(raw).value, "]C1"
             except Exception as exc:  # noqa: BLE001
-                return {"ok": False, "message": f"not a GS1 HRI string: {exc}"}
+                return {"ok": False, **_said("not_gs1", error=str(exc))}
         elif "\x1d" in raw or (raw[:2] == "01" and len(raw) > 16):
             symbology = "]C1"
         self.scanner_emu.scan(raw, symbology=symbology)
-        return {"ok": True, "message": f"scanned {code}"}
+        return {"ok": True, **_said("scanned", code=code)}
 
     def weigh(self, grams: str) -> dict:
         try:
             value = Decimal(grams or "0")
         except InvalidOperation:
-            return {"ok": False, "message": f"{grams!r} is not a weight in grams"}
+            return {"ok": False, **_said("bad_grams", grams=repr(grams))}
         self.scale_emu.set_weight(value, settle_s=0.6)
-        return {"ok": True, "message": f"scale: {value} g (settling)"}
+        return {"ok": True, **_said("settling", grams=value)}
+
+
+def _said(key: str, **data: object) -> dict:
+    """A demo panel answer in both languages, from the catalog (``demo:<key>``)."""
+    source = words.DEMO[key][0]
+    return {"message": texts.fill(texts.text("en", f"demo:{key}", source), data, "en"),
+            "message_zh": texts.fill(texts.text("zh", f"demo:{key}", source), data, "zh")}
 
 
 def _printable(raw: str) -> str:

@@ -358,7 +358,7 @@ class Walk:
         self.expect("printer out of paper -> red verdict with what to do", self.weigh(self.expected_now()),
                     "printer_not_ready")
         health = self.http.get(f"{self.base}/healthz", timeout=5).json()
-        self.record("/healthz shows the printer problem", any("printer not_ready" in p for p in health["problems"]),
+        self.record("/healthz shows the printer problem", any(p.startswith("printer not ready") for p in health["problems"]),
                     "; ".join(health["problems"])[:90])
         resumed = self.expect("labels loaded -> printing resumes by itself", lambda: self.rig.printer.set_state(),
                               "label_printed", timeout=8.0)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from packgate.station.errors import ConfigError
-from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown
+from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
 
 
@@ -36,8 +36,8 @@ def config_check(file: str) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(json.dumps({"ok": True, "file": file, "notes": notes(cfg), "settings": shown(cfg)}, indent=2,
-                          ensure_ascii=False))
+    click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings(cfg), "notes": notes(cfg),
+                           "settings": shown(cfg)}, indent=2, ensure_ascii=False))
 
 
 @config.command("defaults")

@@ -308,6 +308,27 @@ def notes(cfg: Config) -> list[str]:
     return out
 
 
+def device_path(cfg: Config, name: str) -> str | None:
+    """The file a device of ``name`` is opened at, when its setting names one (not a URL, COM port or usb:)."""
+    if not cfg[f"{name}.enabled"]:
+        return None
+    value = str(cfg[{"scale": "scale.port", "scanner": "scanner.port", "badge": "badge.reader",
+                     "camera": "camera.source"}[name]])
+    if name == "badge" and value.startswith("tty:"):
+        return f"/dev/tty{value.split(':')[1]}"  # nfcpy's tty:USB0:pn532 is /dev/ttyUSB0
+    return value if value.startswith("/") else None
+
+
+def warnings(cfg: Config) -> list[str]:
+    """What ``config check`` warns about (still valid): device paths that do not exist on this machine now."""
+    out = []
+    for name in ("scale", "scanner", "badge", "camera"):
+        path = device_path(cfg, name)
+        if path is not None and not Path(path).exists():
+            out.append(f"{name}: {path} does not exist (not plugged in, or another name: see /dev/serial/by-id/)")
+    return out
+
+
 def shown(cfg: Config) -> dict[str, Any]:
     """The settings for printing, with the station's token masked."""
     token = cfg["upstream.token"]

@@ -106,8 +106,13 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     def pda_login() -> Response:
         body = _json_body()
         result = station.pda_login(str(body.get("badge", "")), str(body.get("pin", "")))
-        if result["status"] == "ok":
-            session["pda_employee"] = result["employee"]["employee_id"]
+        if result["status"] != "ok":
+            return jsonify(result)
+        employee = result["employee"]["employee_id"]
+        if body.get("page") == "supervisor" and not station.is_supervisor(employee):
+            session.pop("pda_employee", None)  # refused on the supervisor page: nobody stays signed in there
+            return _not_supervisor()
+        session["pda_employee"] = employee
         return jsonify(result)
 
     @app.post("/api/v1/pda/logout")
@@ -140,8 +145,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
                 abort(_error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
                              problem_zh="请用主管的工卡号和密码登录后查看此页。"))
             if not station.is_supervisor(viewer):
-                abort(_error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
-                             problem_zh="只有主管可以查看此页，请以主管身份登录。"))
+                abort(_not_supervisor())
         return viewer
 
     @app.get("/api/v1/supervisor/overview")
@@ -273,6 +277,11 @@ def _require_pda() -> str:
         abort(_error(401, "not_signed_in", problem="Sign in with your badge code and PIN first.",
                      problem_zh="请先用工卡号和密码登录。"))
     return emp
+
+
+def _not_supervisor() -> Response:
+    return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
+                  problem_zh="只有主管可以查看此页，请以主管身份登录。")
 
 
 def _error(status: int, code: str, **data: Any) -> Response:

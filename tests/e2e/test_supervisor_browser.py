@@ -106,6 +106,10 @@ def test_only_a_supervisor_sees_the_page(sup: Page) -> None:
     sign_in(page, "picker", PINS["picker"])
     expect(page.locator("#login-msg")).to_have_text("Only a supervisor can open this page.")
     expect(page.locator("#escalations")).to_be_hidden()
+    # refused is signed out: no name, no Sign out button, and the API agrees
+    expect(page.locator("#who")).to_be_hidden()
+    expect(page.locator("#logout")).to_be_hidden()
+    assert page.evaluate("fetch('/api/v1/pda/me').then((r) => r.json())")["employee"] is None
 
     sign_in(page, "supervisor", PINS["supervisor"])
     expect(page.locator("#who")).to_contain_text("Priya Nair")

@@ -77,6 +77,20 @@ def test_config_defaults_load_back_and_check_ok(tmp_path):
     assert report["ok"] is True and report["settings"]["station.id"] == "ST01"
 
 
+def test_config_check_warns_about_device_paths_that_do_not_exist_and_stays_ok(tmp_path):
+    scale = tmp_path / "scale"
+    scale.touch()
+    path = tmp_path / "packgate.toml"
+    path.write_text(f'[scale]\nport = "{scale}"\n[scanner]\nport = "{tmp_path}/no-scanner"\n'
+                    '[badge]\nreader = "tty:no-such-reader:pn532"\n', encoding="utf-8")
+    checked = CliRunner().invoke(cli, ["config", "check", str(path)], obj={})
+    report = json.loads(checked.output)
+    assert checked.exit_code == 0 and report["ok"] is True
+    assert [w.split(":")[0] for w in report["warnings"]] == ["scanner", "badge"]
+    assert f"{tmp_path}/no-scanner does not exist" in report["warnings"][0]
+    assert "/dev/ttyno-such-reader does not exist" in report["warnings"][1]
+
+
 def test_config_keys_lists_every_key():
     from packgate.station.runtime.config import SCHEMA
 

@@ -30,7 +30,7 @@ function renderLabel(label, printer, st) {
 // `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
 function renderVerdict(v, initial) {
   const fresh = !!v && (v.seq === undefined || v.seq !== lastVerdictSeq);
-  showVerdict(v, { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
+  showVerdict(v || devicesVerdict(), { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
   if (!fresh) return;
   // The verdict must be seen: bring it back if the page was scrolled (e.g. down to the demo panel).
   if (!initial && document.getElementById("verdict").getBoundingClientRect().top < 0) window.scrollTo({ top: 0 });
@@ -133,7 +133,25 @@ function renderDevices(devices) {
   const box = document.getElementById("devices");
   box.innerHTML = Object.entries(devices).map(([name, d]) =>
     `<div class="device ${esc(d.state)}" data-device="${esc(name)}" data-state="${esc(d.state)}">` +
-    `<b>${esc(t(name === "scanner" ? "scan" : name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
+    `<b>${esc(t("device_name:" + name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
+  const problems = deviceProblems(devices);
+  const alert = document.getElementById("device-alert");
+  alert.classList.toggle("hidden", !problems.length);
+  alert.textContent = problems.join(" · ");
+}
+
+// "Badge reader: disconnected — plug it in, …" for every configured device that is not connected.
+function deviceProblems(devices) {
+  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected")
+    .map(([name, d]) => `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
+}
+
+// With nothing to show, the kiosk is not "Ready" while a device is missing: it says which one and what to do.
+function devicesVerdict() {
+  const problems = deviceProblems(STATE && STATE.devices);
+  if (!problems.length) return null;
+  const text = problems.join(" · ");
+  return { status: "prompt", code: "devices", message: text, message_zh: text };
 }
 
 function renderSync(s) {
@@ -220,7 +238,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const demoPost = async (path, body) => {
       const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() }, body: JSON.stringify(body) });
       const data = await r.json();
-      hint.textContent = data.message || "";
+      hint.textContent = (LANG === "zh" && data.message_zh) || data.message || "";
       refocus();
     };
     document.getElementById("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: document.getElementById("demo-badge").value });
@@ -236,6 +254,7 @@ document.addEventListener("DOMContentLoaded", () => {
     verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
     sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
     label: (l) => { if (STATE) { STATE.label = l; renderLabel(l, (STATE.devices || {}).printer, (STATE.session || {}).state); } },
+    devices: (d) => { if (STATE) { STATE.devices = d; renderDevices(d); renderVerdict(STATE.verdict, true); } },
   });
   document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });

@@ -66,9 +66,13 @@ function render(o, me) {
     `<tr data-escalation="${esc(e.id)}" data-order="${esc(e.order_id)}"><td><b>${esc(e.order_id)}</b></td><td>${esc(e.level)}</td>` +
     `${timeCell(e.deadline)}${timeCell(e.fired_at)}` +
     `<td><button type="button" class="ack" data-id="${esc(e.id)}">${esc(t("acknowledge"))}</button></td></tr>`);
-  rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_scale", "h_to_sync"], o.stations || [], (s) =>
+  // every configured device with its state, in the kiosk's and /healthz's words
+  const devices = (s) => Object.entries(s.devices || {}).map(([name, state]) =>
+    `<div class="device ${esc(state)}" data-device="${esc(name)}" data-state="${esc(state)}">` +
+    `${esc(t("device_name:" + name))}: ${esc(word("device", state))}</div>`).join("") || "—";
+  rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_devices", "h_to_sync"], o.stations || [], (s) =>
     `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
-    `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${esc(word("device", s.scale))}</td>` +
+    `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${devices(s)}</td>` +
     `<td class="num">${esc(s.depth)}</td></tr>`);
   const blocked = o.blocked || [];
   count("blocked-count", blocked.length, true);
@@ -114,10 +118,12 @@ async function refresh() {
 
 async function signIn() {
   const pin = document.getElementById("login-pin");
-  const r = await postAction("/api/v1/pda/login", { badge: document.getElementById("login-badge").value, pin: pin.value });
+  const r = await postAction("/api/v1/pda/login",
+    { badge: document.getElementById("login-badge").value, pin: pin.value, page: "supervisor" });
   pin.value = "";
   const msg = document.getElementById("login-msg");
-  msg.textContent = r.status === "ok" ? "" : ((LANG === "zh" && r.message_zh) ? r.message_zh : r.message);
+  msg.textContent = r.status === "ok" ? "" : r.code === "not_supervisor" ? t("not_supervisor")
+    : ((LANG === "zh" && r.message_zh) ? r.message_zh : r.message);
   msg.className = "msg" + (r.status === "ok" ? "" : " error");
   if (r.status !== "ok") Sound.play("error");
   refresh();
