@@ -133,26 +133,34 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def idle(pid: int, seconds: float) -> tuple[float, float]:
-    """CPU percent of one core and wake-ups (context switches of all threads) per second over ``seconds``."""
-    def sample() -> tuple[float, int]:
+def idle(pid: int, seconds: float) -> tuple[float, float, float]:
+    """CPU percent of one core, wake-ups (voluntary context switches: a thread blocked and was woken) and
+    preemptions (involuntary switches, which grow with the machine's other load) per second over ``seconds``."""
+    def sample() -> tuple[float, int, int]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        switches = 0
+        woken = preempted = 0
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 for line in (task / "status").read_text().splitlines():
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        switches += int(line.split()[1])
+                    if line.startswith("voluntary_ctxt_switches"):
+                        woken += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        preempted += int(line.split()[1])
             except OSError:
                 pass
-        return cpu, switches
-    cpu0, sw0 = sample()
+        return cpu, woken, preempted
+    cpu0, w0, p0 = sample()
     t0 = time.monotonic()
     time.sleep(seconds)
-    cpu1, sw1 = sample()
+    cpu1, w1, p1 = sample()
     span = time.monotonic() - t0
-    return 100 * (cpu1 - cpu0) / span, (sw1 - sw0) / span
+    return 100 * (cpu1 - cpu0) / span, (w1 - w0) / span, (p1 - p0) / span
+
+
+def idle_row(figures: tuple[float, float, float]) -> str:
+    cpu, woken, preempted = figures
+    return f"{cpu:.2f} % CPU, {woken:.0f} wake-ups/s (+{preempted:.0f} preempted/s)"
 
 
 class Packer:
@@ -163,7 +171,7 @@ class Packer:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {TOKEN}"
         self.skus = {s["sku"]: s for s in ref["skus"]}
-        self.oldest = {}
+        self.oldest: dict[str, dict] = {}
         for lot in ref["lots"]:
             best = self.oldest.get(lot["sku"])
             if best is None or lot["produced"] < best["produced"]:
@@ -260,7 +268,7 @@ def q(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100)[pct - 1]
 
 
-def demo_idle(seconds: float) -> tuple[float, float]:
+def demo_idle(seconds: float) -> tuple[float, float, float]:
     port, up = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "--log-level", "WARNING", "demo",
                              "--port", str(port), "--upstream-port", str(up)],
@@ -284,7 +292,7 @@ ROWS = ("start", "scans", "packs", "idle", "demo")
 class Table:
     """Prints each row the moment it is measured, so a partial run still tells."""
 
-    WIDTHS = (46, 36)
+    WIDTHS = (58, 36)
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str]] = []
@@ -397,14 +405,11 @@ def main(argv: list[str] | None = None) -> int:
             table.add("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
                       f"{packer.failures} {packer.first_failure}".strip())
         if "idle" in a.rows and agent.proc:
-            cpu, wakes = idle(agent.proc.pid, a.idle_s)
-            table.add("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s",
-                      f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s")
+            table.add("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s", idle_row(idle(agent.proc.pid, a.idle_s)))
         agent.stop()
         if "demo" in a.rows:
-            cpu, wakes = demo_idle(a.idle_s)
-            table.add("idle demo agent, all emulated devices", f"{a.idle_s:.0f} s",
-                      f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s")
+            table.add("idle demo site (WMS, hub, 2 stations, all emulated devices)", f"{a.idle_s:.0f} s",
+                      idle_row(demo_idle(a.idle_s)))
     finally:
         if agent is not None:
             agent.stop()

@@ -56,12 +56,14 @@ _PAGE_PARAMS = [
                                                          "expiring lots within this many minutes (days × 1440)"),
 ]
 
+_NEXT_CURSOR = {"type": ["string", "null"], "description": "pass as cursor for the next page; null on the last"}
+
 _PAGE = {
     "type": "object",
     "required": ["items", "next_cursor", "limit"],
     "properties": {
         "items": {"type": "array", "items": {"type": "object"}},
-        "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page; null on the last"},
+        "next_cursor": _NEXT_CURSOR,
         "limit": {"type": "integer"},
     },
 }
@@ -118,7 +120,7 @@ OPENAPI = {
                                   "content": {"application/json": {"schema": {
                                       "type": "object", "required": ["orders", "next_cursor", "limit"],
                                       "properties": {"orders": {"type": "array", "items": {"type": "object"}},
-                                                     "next_cursor": _PAGE["properties"]["next_cursor"],
+                                                     "next_cursor": _NEXT_CURSOR,
                                                      "limit": {"type": "integer"},
                                                      "priority_orders": {"type": "array",
                                                                          "items": {"type": "object"}}}}}}},

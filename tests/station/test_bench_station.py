@@ -14,7 +14,7 @@ def test_bench_station_prints_every_row_with_small_sizes():
                           "--pages", "1", "--idle-s", "0.5", "--window", "5"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT).stdout
     for row in ("start-up with the reference data", "kiosk scan, no load", "kiosk scan, 1 supervisor pages",
-                "kiosk scan, 2 PDAs polling", "full pack around order 20", "idle demo agent"):
+                "kiosk scan, 2 PDAs polling", "full pack around order 20", "idle demo site"):
         assert row in out
     failed = next(line for line in out.splitlines() if line.startswith("failed requests"))
     assert failed.split()[-1] == "0", failed
