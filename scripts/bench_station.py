@@ -317,10 +317,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--packs", type=int, default=10_000, help="orders packed in the shift (at most --orders)")
     p.add_argument("--marks", default="100,1000,10000", help="orders around which the pack p50 and RSS are taken")
     p.add_argument("--loaded-packs", type=int, default=100, help="orders packed under each background load")
+    p.add_argument("--loaded-s", type=float, default=15.0, help="and for at least this long (s)")
     p.add_argument("--pages", type=int, default=5, help="open supervisor pages")
     p.add_argument("--pdas", type=int, default=50, help="PDAs polling their order list")
     p.add_argument("--idle-s", type=float, default=10.0)
-    p.add_argument("--window", type=int, default=20, help="packs around each mark the p50 is taken over")
+    p.add_argument("--window", type=int, default=50, help="packs around each mark the p50 is taken over")
     p.add_argument("--rows", default=",".join(ROWS),
                    help=f"which rows to measure, comma-separated from {', '.join(ROWS)} (start-up always runs)")
     a = p.parse_args(argv)
@@ -328,6 +329,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if a.rows - set(ROWS):
         p.error(f"unknown --rows: {', '.join(sorted(a.rows - set(ROWS)))}")
     a.packs = min(a.packs, a.orders - (2 * a.loaded_packs if "scans" in a.rows else 0))
+    a.budget = (a.orders - a.packs) // 2  # orders each background load may use
     a.marks = sorted({int(m) for m in a.marks.split(",") if m.strip() and int(m) <= a.packs} | {a.packs})
     return a
 
@@ -354,12 +356,34 @@ def scans_under_load(a: argparse.Namespace, table: Table, agent: Agent, packer: 
         packer.scans.clear()
         with Load(agent.url, kind, count, ref) as load:
             time.sleep(1.0)
-            for _ in range(a.loaded_packs):
+            started, done = time.monotonic(), 0
+            while done < a.budget and (done < a.loaded_packs or time.monotonic() - started < a.loaded_s):
                 packer.pack(next(orders))
+                done += 1
         what = f"{count} supervisor pages (every 5 s)" if kind == "supervisor" else f"{count} PDAs polling (every 1 s)"
         table.add(f"kiosk scan, {what}", f"{len(packer.scans)} scans", _p50_p99(packer.scans, 1))
         table.add("  their requests", f"{len(load.latencies)} requests, {load.failures} failed",
                   _p50_p99(load.latencies, 0) + f"  (RSS {agent.rss_mb():.0f} MB)")
+
+
+def views_after_shift(table: Table, agent: Agent, ref: dict, packs: int, calls: int = 10) -> None:
+    """What a supervisor page and a PDA cost once the shift's history is there."""
+    sup = requests.Session()
+    sup.headers["Authorization"] = f"Bearer {TOKEN}"
+    pda = requests.Session()
+    pda.headers["X-CSRF-Token"] = pda.get(agent.url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
+    picker = next(e for e in ref["employees"] if e["role"] == "picker")
+    pda.post(agent.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"}, timeout=60)
+    for what, http, path in (("supervisor overview", sup, "/api/v1/supervisor/overview"),
+                             ("supervisor counts", sup, "/api/v1/supervisor/counts"),
+                             ("PDA order list", pda, "/api/v1/pda/orders")):
+        took, size = [], 0
+        for _ in range(calls):
+            t = time.perf_counter()
+            r = http.get(agent.url + path, timeout=60)
+            took.append((time.perf_counter() - t) * 1000)
+            size = len(r.content)
+        table.add(f"{what} after {packs} packs", f"{calls} calls, {size / 1024:.0f} KiB each", _p50_p99(took, 1))
 
 
 def _p50_p99(values: list[float], digits: int) -> str:
@@ -402,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                 table.add(f"full pack around order {mark}", f"p50 of {len(window)} packs",
                           f"{statistics.median(window):.1f} ms  (RSS {agent.rss_mb():.0f} MB)")
         if packs:
+            views_after_shift(table, agent, ref, len(packs))
+            table.add("RSS at the end of the shift", "", f"{agent.rss_mb():.0f} MB")
             table.add("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
                       f"{packer.failures} {packer.first_failure}".strip())
         if "idle" in a.rows and agent.proc:
