@@ -148,7 +148,8 @@ OPENAPI = {
                                                   "parameters": [{"name": "id", "in": "path", "required": True,
                                                                   "schema": {"type": "integer"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
-        "/healthz": {"get": {"summary": "Health: devices, outbox depth, oldest unsent, last success, dead letters",
+        "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
+                                     "open escalations, verdicts shown by status",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     },
