@@ -177,7 +177,7 @@ class StationViews:
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},
                     "outbox": sync, "reference": p.catalog.cache.status(), "session": str(live.pack.state),
-                    "open_escalations": open_escalations}
+                    "open_escalations": open_escalations, "verdicts": dict(live.counters)}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus

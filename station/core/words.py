@@ -93,6 +93,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "into_tote": ("Scan the tote to confirm", "扫描周转箱确认"),
     "orders_to_pick": ("Orders to pick", "待拣订单"),
     "no_orders": ("Nothing to pick right now", "当前没有待拣订单"),
+    "more": ("More", "更多"),
     "lines": ("lines", "行"),
     "unit": ("item", "件"),
     "units": ("items", "件"),
