@@ -68,6 +68,7 @@ class Live:
     verdict_seq: int = 0
     shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
     counters: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # health problems by source (e.g. the video's disk)
 
 
 @dataclass

@@ -171,6 +171,7 @@ class StationViews:
             problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in sorted(live.devices.items())
                          if dev.get("state") in ("disconnected", "retrying")]
+            problems += [text for _, text in sorted(live.problems.items())]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},

@@ -8,11 +8,15 @@ Object.assign(I18N.en, {
   evidence: "Evidence", evidence_show: "Show", evidence_order: "Order or scan", ev_scans: "Scans", ev_badges: "Badges",
   ev_weighings: "Weighings", ev_media: "Photo and clip (SHA-256)", ev_timeline: "Timeline", ev_frames: "Raw scale frames",
   ev_packer: "Packer", ev_second_person: "Second person", ev_supervisor: "Supervisor", ev_entered: "typed in",
+  ev_clip_packed: "packed", ev_clip_stopped: "stopped", ev_clip_cancelled: "cancelled", ev_clip_interrupted: "interrupted",
+  ev_clip_removed: "removed by the retention policy",
 });
 Object.assign(I18N.zh, {
   evidence: "证据", evidence_show: "查看", evidence_order: "订单号或扫码", ev_scans: "扫描", ev_badges: "工牌",
   ev_weighings: "称重", ev_media: "照片和视频（SHA-256）", ev_timeline: "时间线", ev_frames: "秤原始数据帧",
   ev_packer: "打包员", ev_second_person: "第二确认人", ev_supervisor: "主管", ev_entered: "手工输入",
+  ev_clip_packed: "已打包", ev_clip_stopped: "已停止", ev_clip_cancelled: "已取消", ev_clip_interrupted: "已中断",
+  ev_clip_removed: "已按保留策略删除",
 });
 }
 
@@ -28,6 +32,10 @@ function evidenceHtml(r) {
       `${esc(w.measured_g)} g / ${esc(w.expected_g)} g` + (w.source === "entered" ? ` (${esc(t("ev_entered"))})` :
       `<div class="muted">${esc(t("ev_frames"))}: ${w.frames.map((f) => `<code${f.judged ? ' class="judged"' : ""}>${esc(f.raw_hex)}</code>`).join(" ")}</div>`) + `</li>`)}</ul>` +
     `<h4>${esc(t("ev_media"))}</h4><ul>${list([...r.media.photos, ...r.media.clips], (h) => `<li><code>${esc(h)}</code></li>`)}</ul>` +
+    (r.clips || []).map((c) => `<div class="clip" data-clip="${esc(c.sha256)}">${esc(c.started_at)} · ${esc(t("ev_clip_" + c.outcome))}` +
+      (c.removed_at ? ` · ${esc(t("ev_clip_removed"))}</div>` :
+      `<br><video controls preload="metadata" style="max-width:100%" ` +
+      `src="/api/v1/supervisor/evidence/${encodeURIComponent(r.order_id)}/clips/${esc(c.sha256)}"></video></div>`)).join("") +
     `<h4>${esc(t("ev_timeline"))}</h4><ul>${list(r.timeline, (e) => `<li>${esc(e.at)} ${esc(e.action)} · ${esc(e.who || "")}</li>`)}</ul>`;
 }
 
