@@ -9,9 +9,11 @@ from decimal import Decimal
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from packgate.device.emulators.camera import write_video
 from packgate.station.demo.rig import build_rig
+from packgate.station.runtime.cli import cli
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data
 
@@ -116,7 +118,7 @@ def test_a_packed_order_has_a_clip_with_the_overlay_and_its_hash_in_the_pack_con
     assert [(c["sha256"], c["outcome"], c["operator"]) for c in rec["clips"]] == [(sha, "packed", "E001")]
 
 
-def test_a_stopped_order_keeps_its_clip_under_the_order(video_rig):
+def test_a_stopped_order_keeps_its_clip_under_the_order_supervisors_play_it_export_has_it(video_rig, tmp_path):
     rig = video_rig
     station = rig.agent.station
     _open_order(rig)
@@ -130,3 +132,42 @@ def test_a_stopped_order_keeps_its_clip_under_the_order(video_rig):
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha
     assert len(_frames(path)) >= 5
     assert station.video.clip_file(ORDER, sha) == path
+
+    # the supervisor page plays it: supervisors only, with Range (seeking in the <video> element)
+    client = rig.agent.app.test_client()
+    url = f"/api/v1/supervisor/evidence/{ORDER}/clips/{sha}"
+    assert client.get(url).status_code == 401
+    login = client.post("/api/v1/pda/login", json={"badge": demo_data.DEMO_BADGES["supervisor"], "pin": "9876"},
+                        headers={"X-CSRF-Token": client.get("/api/v1/csrf").get_json()["csrf_token"]})
+    assert login.get_json()["status"] == "ok", login.get_json()
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.mimetype.startswith("video/") and whole.data == path.read_bytes()
+    part = client.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == path.read_bytes()[:100]
+    assert client.get(f"/api/v1/supervisor/evidence/SO-OTHER/clips/{sha}").status_code == 404
+
+    # packgate evidence export ORDER writes the clip with the record, hash-checked
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["evidence", "export", ORDER, "--to", str(out),
+                                      "--db", str(rig.agent.cfg.data_dir / "station.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert (out / path.name).read_bytes() == path.read_bytes()
+
+
+def test_a_full_disk_budget_is_a_health_problem(tmp_path):
+    source = write_video(tmp_path / "table.avi", scene(), fps=10)
+    rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path / "rig"),
+                    overrides={"camera.enabled": True, "camera.source": str(source), "camera.playback": "loop",
+                               "video.max_disk_mb": 0.001})
+    try:
+        station = rig.agent.station
+        assert station.health()["ok"], station.health()["problems"]
+        _open_order(rig)
+        station.handle({"action": "cancel", "payload": {"reason": "box damaged"}})
+        health = station.health()
+        assert not health["ok"]
+        assert any("over their disk budget" in p for p in health["problems"]), health["problems"]
+        # evidence of an order not shipped is not removed for space
+        assert [c["removed_at"] for c in station.evidence(ORDER)["clips"]] == [None]
+    finally:
+        rig.stop()
