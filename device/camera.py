@@ -8,7 +8,12 @@ view for ``dedupe_s`` seconds. Time is the frame's own timestamp for video files
 judged as it was recorded, however fast we decode it) and the monotonic clock for live sources.
 
 ``process_frame(frame, t)`` is the one path from pixels to ``Scan`` events; the thread calls it
-for every frame it grabs and tests may call it directly.
+for every frame it grabs and tests may call it directly. ``on_frame(frame, t)`` (e.g. the packing
+video's ``ClipRecorder.offer``, which never blocks) sees every frame before it is decoded.
+
+``playback`` applies to video files (an emulated camera): ``fast`` decodes as fast as possible (judged
+by the file's own timestamps), ``realtime`` plays at the file's frame rate, ``loop`` plays in real time
+over and over, like a live camera.
 """
 from __future__ import annotations
 
@@ -99,7 +104,8 @@ class CameraScanner(ReaderThread):
                  decoder: str | Decoder = "zxing", formats: list[str] | None = None, fast: bool = False,
                  dedupe_s: float = 1.0, patterns: SitePatterns | None = None, every_nth: int = 1,
                  on_state: Callable[[str, str | None], None] | None = None, backoff: Backoff | None = None,
-                 clock: Callable[[], float] = time.monotonic, snapshot_dir: str | os.PathLike | None = None):
+                 clock: Callable[[], float] = time.monotonic, snapshot_dir: str | os.PathLike | None = None,
+                 playback: str = "fast"):
         super().__init__(on_state, backoff or Backoff(base_s=0.5, cap_s=10.0))
         self.source = parse_source(source)
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else Path(tempfile.gettempdir()) / "packgate-snapshots"
@@ -113,12 +119,15 @@ class CameraScanner(ReaderThread):
         self.frames = 0
         self.latest: Scan | None = None
         self.latest_frame: np.ndarray | None = None
+        self.on_frame: Callable[[np.ndarray, float], None] | None = None
+        self.playback = playback
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ the pixel -> Scan path
     def process_frame(self, frame: np.ndarray, t: float) -> list[Scan]:
         with self._lock:
             self.latest_frame = frame
+        call_safely(self.on_frame, "on_frame", frame, t)
         self.frames += 1
         if (self.frames - 1) % self.every_nth:
             return []
@@ -155,6 +164,7 @@ class CameraScanner(ReaderThread):
         self._run()
 
     def _run(self) -> None:
+        looped = False
         while not self._stop.is_set():
             cap = cv2.VideoCapture(self.source)
             if not cap.isOpened():
@@ -164,8 +174,11 @@ class CameraScanner(ReaderThread):
                     break  # a file that cannot be opened will not get better
                 continue
             self.backoff.reset()
-            self._set_state("connected", str(self.source))
+            if not looped:
+                self._set_state("connected", str(self.source))
             ended = False
+            paced = not self.live and self.playback in ("realtime", "loop")
+            begun = self.clock()
             try:
                 while not self._stop.is_set():
                     ok, frame = cap.read()
@@ -173,9 +186,16 @@ class CameraScanner(ReaderThread):
                         ended = not self.live
                         break
                     t = self.clock() if self.live else cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                    if paced:  # an emulated live camera: the frame is shown at its time in the file
+                        if self._stop.wait(max(0.0, begun + t - self.clock())):
+                            break
+                        t = self.clock()
                     self.process_frame(frame, t)
             finally:
                 cap.release()
+            looped = ended and self.playback == "loop"
+            if looped and not self._stop.is_set():
+                continue
             if ended:
                 self._set_state("ended", str(self.source))
                 break

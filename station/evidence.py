@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from packgate.device.reading import Reading
+from packgate.station import video
 from packgate.station.core.effects import Confirmation, Outcome
 
 SCHEMA = """
@@ -37,6 +38,7 @@ BADGE_ROLES = ("packer", "second_person", "supervisor")
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    video.ensure_schema(conn)
 
 
 class FrameRing:
@@ -118,6 +120,8 @@ def record(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
             photos.append(c["image_sha256"])
         if p.get("clip_sha256"):
             clips.append(p["clip_sha256"])
+    recorded = video.clips_of(conn, order_id)  # every clip of the order: packed, stopped, cancelled, removed
+    clips += [c["sha256"] for c in recorded if c["sha256"] not in clips and c["removed_at"] is None]
     timeline = sorted(
         [{"at": c["at"], "kind": "confirmation", "action": c["action"], "who": c.get("operator"), "id": c["id"]}
          for c in confs]
@@ -127,6 +131,7 @@ def record(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
     return {"order_id": order_id, "station": (confs[0]["station"] if confs else (state["station"] if state else None)),
             "order": dict(state) if state else None, "scans": scans, "badges": badges, "weighings": weighings,
             "labels": labels, "media": {"photos": photos, "clips": clips},
+            "clips": [{k: c[k] for k in c if k != "path"} for c in recorded],
             "audit": [{**a, "before": json.loads(a["before"]), "after": json.loads(a["after"])} for a in audit],
             "timeline": timeline, "confirmations": confs}
 
@@ -146,7 +151,7 @@ def media_dirs(data_dir: Path, extra: Iterable[str] = ()) -> list[Path]:
 
 def _find(sha: str, folders: list[Path]) -> Path | None:
     for folder in folders:
-        for path in sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []:
+        for path in sorted([*folder.glob(f"{sha}.*"), *folder.glob(f"*/{sha}.*")]) if folder.is_dir() else []:
             if path.suffix != ".tmp" and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
                 return path
     return None

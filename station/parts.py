@@ -70,6 +70,7 @@ class Live:
     shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
     label: dict | None = None  # the carton's label: requested, printing, failed, verify_expected, verified
     counters: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # health problems by source (e.g. the video's disk)
 
 
 @dataclass

@@ -19,12 +19,13 @@ import json
 import logging
 import threading
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Callable
 
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
-from packgate.station import evidence, store
+from packgate.station import evidence, store, video
 from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import labels as lb
@@ -75,6 +76,7 @@ class Station:
         store.ensure_schema(conn)
         evidence.ensure_schema(conn)
         dock_schema(conn)
+        video.ensure_schema(conn)
         self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
@@ -103,6 +105,8 @@ class Station:
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer) \
             if cfg["label.mode"] != "none" else None
+        self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
+                                        enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
 
     # ------------------------------------------------------------------ what the station knows
     @property
@@ -368,7 +372,7 @@ class Station:
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
         before = live.pack
-        outcome = pk.step(before, event, self._pack_context())
+        outcome = self.video.seal(before, pk.step(before, event, self._pack_context()))  # clip hash into the pack
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -465,6 +469,7 @@ class Station:
         live.verdict_seq += 1
         shown = {**shown, "seq": live.verdict_seq}
         live.verdict = shown
+        self.video.on_verdict(live.pack, shown)  # start, mark or end the packing video
         log.info("%s %s", shown["status"], shown["code"],
                  extra={"order": live.pack.order.order_id if live.pack.order else None,
                         "fields": {"message": shown.get("message", "")[:160]}})
@@ -495,6 +500,7 @@ class Station:
     def close(self) -> None:
         with self.parts.lock:  # a change from the hub's feed may be arriving in another thread
             self.site.closed = True
+            self.video.close()
             self.parts.conn.close()
 
 

@@ -173,6 +173,7 @@ class StationViews:
                        for name, dev in sorted(live.devices.items())}
             problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in devices.items() if device_states.problem(dev["state"])]
+            problems += [text for _, text in sorted(live.problems.items())]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},

@@ -178,6 +178,7 @@ class Agent:
         if self.start_devices:
             self.devices.start()
             self.station.camera = self.devices.camera
+            self.station.video.attach(self.devices.camera)
         self.worker.start()
         loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
                  (self._status_loop, "status"), (self._prune_loop, "prune"), (self._label_loop, "labels"),

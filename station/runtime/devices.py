@@ -110,7 +110,7 @@ class Devices:
 
         return CameraScanner(self._ports["camera"], self._scanned("camera"), decoder=self.cfg["camera.decoder"],
                              patterns=self.patterns, on_state=self._state("camera"),
-                             snapshot_dir=self.cfg.data_dir / "photos")
+                             snapshot_dir=self.cfg.data_dir / "photos", playback=self.cfg["camera.playback"])
 
     # device name -> (enabled key, builder)
     BUILDERS = {"scale": ("scale.enabled", _build_scale), "scanner": ("scanner.enabled", _build_scanner),

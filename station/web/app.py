@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, abort, g, jsonify, render_template, request, session
+from flask import Flask, Response, abort, g, jsonify, render_template, request, send_file, session
 
 from packgate.station.core import texts
 from packgate.station.core.verdicts import answer
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
+CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 
 
 def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None) -> Flask:
@@ -170,6 +171,15 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         _supervisor()
         rec = station.evidence(order_id)
         return jsonify(rec) if rec is not None else _error(404, "evidence_unknown_order", order_id=order_id)
+
+    @app.get("/api/v1/supervisor/evidence/<order_id>/clips/<sha256>")
+    def supervisor_clip(order_id: str, sha256: str) -> Response:
+        _supervisor()  # the packing video is for supervisors only; Range requests are answered (seeking)
+        path = station.video.clip_file(order_id, sha256)
+        if path is None:
+            return _error(404, "not_found", path=request.path)
+        return send_file(path, mimetype=CLIP_TYPES.get(path.suffix, "application/octet-stream"), conditional=True,
+                         max_age=0)
 
     @app.post("/api/v1/escalations/<int:escalation_id>/ack")
     def ack(escalation_id: int) -> Response:

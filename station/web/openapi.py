@@ -74,6 +74,10 @@ _BAD_PAGE = {"description": "a bad paging parameter (bad_page_number, bad_cursor
 _LISTS = ("milestones", "expiring-lots", "audit", "rejected-input", "employees")
 
 
+def _path(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _list_path(kind: str) -> dict:
     return {"get": {"summary": f"One page of the supervisor's {kind.replace('-', ' ')} list",
                     "parameters": _PAGE_PARAMS,
@@ -156,5 +160,36 @@ OPENAPI = {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
             "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+        "/api/v1/supervisor/evidence/{order_id}": {"get": {
+            "summary": "One order's evidence record: scans with lot and serial, badges by role, weighings with the raw "
+                       "scale frames they were judged on, labels, photo and clip hashes, audit rows, timeline",
+            "parameters": [_path("order_id")],
+            "responses": {"200": {"description": "the record"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor"}, "404": {"description": "order never seen here"}}}},
+        "/api/v1/supervisor/evidence/{order_id}/clips/{sha256}": {"get": {
+            "summary": "A packing video of the order (supervisors only; Range requests for seeking)",
+            "parameters": [_path("order_id"), _path("sha256")],
+            "responses": {"200": {"description": "video/webm"}, "206": {"description": "the range asked for"},
+                          "401": {"description": "not signed in"}, "404": {"description": "no such clip"}}}},
+        "/api/v1/dock/batches": {"post": {
+            "summary": "Open a hand-over batch to a carrier at the dock",
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["carrier", "vehicle"],
+                "properties": {"carrier": {"type": "string"}, "vehicle": {"type": "string"}, "route": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "dock_batch_opened with the batch, or a refusal"}}}},
+        "/api/v1/dock/batches/{batch_id}": {"get": {
+            "summary": "A hand-over batch and its parcels", "parameters": [_path("batch_id")],
+            "responses": {"200": {"description": "the batch"}, "404": {"description": "no such batch"}}}},
+        "/api/v1/dock/batches/{batch_id}/scan": {"post": {
+            "summary": "Scan a parcel's label into the batch (refused with the reason: not packed, already handed over, "
+                       "another carrier, unknown label, batch closed)",
+            "parameters": [_path("batch_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "dock_parcel_added or a refusal"}}}},
+        "/api/v1/dock/batches/{batch_id}/close": {"post": {
+            "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction",
+            "parameters": [_path("batch_id")],
+            "responses": {"200": {"description": "dock_batch_handed_over or a refusal"}}}},
     },
 }

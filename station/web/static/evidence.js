@@ -14,6 +14,10 @@ function evidenceHtml(r) {
       `${esc(w.measured_g)} g / ${esc(w.expected_g)} g` + (w.source === "entered" ? ` (${esc(t("ev_entered"))})` :
       `<div class="muted">${esc(t("ev_frames"))}: ${w.frames.map((f) => `<code${f.judged ? ' class="judged"' : ""}>${esc(f.raw_hex)}</code>`).join(" ")}</div>`) + `</li>`)}</ul>` +
     `<h4>${esc(t("ev_media"))}</h4><ul>${list([...r.media.photos, ...r.media.clips], (h) => `<li><code>${esc(h)}</code></li>`)}</ul>` +
+    (r.clips || []).map((c) => `<div class="clip" data-clip="${esc(c.sha256)}">${esc(c.started_at)} · ${esc(t("ev_clip_" + c.outcome))}` +
+      (c.removed_at ? ` · ${esc(t("ev_clip_removed"))}</div>` :
+      `<br><video controls preload="metadata" style="max-width:100%" ` +
+      `src="/api/v1/supervisor/evidence/${encodeURIComponent(r.order_id)}/clips/${esc(c.sha256)}"></video></div>`)).join("") +
     `<h4>${esc(t("ev_timeline"))}</h4><ul>${list(r.timeline, (e) => `<li>${esc(e.at)} ${esc(e.action)} · ${esc(e.who || "")}</li>`)}</ul>`;
 }
 
