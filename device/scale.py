@@ -62,6 +62,7 @@ class StabilityTracker:
 class ScaleReader(PortWorker):
     thread_name = "scale-reader"
     IDLE_READ_S = 1.0  # a streaming scale's read blocks this long when silent (stop() cancels it at once)
+    SETTLE_S = 0.3  # on open, a polled scale's answers to what came before (a probe's half commands) are dropped
     NOT_UNDERSTOOD_S = 3.0  # bytes without a good frame for this long: "not_understood"
 
     def __init__(self, port: str, profile: Profile, on_reading: Callable[[Reading], None] | None = None,
@@ -105,8 +106,26 @@ class ScaleReader(PortWorker):
             port.reset_input_buffer()  # stale bytes from before (re)connection
         except (serial.SerialException, OSError, AttributeError):
             pass
+        if self.profile.poll.mode == "poll":
+            self._settle(port)
         if self.profile.poll.start_command:
             port.write(self.profile.poll.start_command)
+
+    def _settle(self, port: serial.SerialBase) -> None:
+        """End whatever half command the scale still holds (from a probe, or another program) with the
+        command's own line ending, and drop the answers: a polled scale speaks only when asked."""
+        command = self.profile.poll.command
+        ending = command[len(command.rstrip(b"\r\n")):]
+        try:
+            if ending:
+                port.write(ending)
+            port.timeout = 0.05
+            deadline = self._monotonic() + self.SETTLE_S
+            while self._monotonic() < deadline and port.read(max(1, port.in_waiting)):
+                pass
+        except (serial.SerialException, OSError):
+            return
+        self.framer.reset()
 
     def serve(self, port: serial.SerialBase) -> None:
         poll = self.profile.poll

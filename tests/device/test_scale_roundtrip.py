@@ -173,3 +173,27 @@ def test_polled_emulator_answers_stable_only_command_after_settle():
         h.emu.set_weight(Decimal("50"), settle_s=0.2)
         assert "SI" in h.emu.spec.commands and h.emu.spec.commands["S"] == "stable"
         assert h.wait(lambda r: r.usable and r.weight == Decimal("50.00"))
+
+
+def test_a_half_command_left_at_the_scale_by_a_probe_gives_no_leftover_error_frame(tmp_path):
+    """`device read` right after `probe`: the scale still holds a probe's half command; its answer is not a reading."""
+    from packgate.device.transport import open_port
+
+    emu = ScaleEmulator(SCALES["mettler-mt-sics"], Decimal("470"))
+    path = emu.start_pty()
+    try:
+        with open_port(path, baudrate=9600) as leftover:
+            leftover.write(b"W")  # a Toledo probe's command, never ended by a line ending
+        readings: list = []
+        reader = ScaleReader(path, SCALES["mettler-mt-sics"], on_reading=readings.append, poll_interval=0.1)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 5
+            while len(readings) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            reader.stop()
+        assert len(readings) >= 3
+        assert [r.status for r in readings[:3]] == [Status.OK] * 3, readings[:3]
+    finally:
+        emu.stop()
