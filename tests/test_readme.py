@@ -47,8 +47,9 @@ def test_every_firmware_profile_is_listed():
 def test_the_configuration_example_is_valid():
     import tomllib
 
-    from packgate.station.runtime.config import _flatten, validate
+    from packgate.station.runtime.config import SCHEMA, validate
+    from packgate.sync.settings import flatten
 
     section = README.split("## Configuration (`packgate.toml`)", 1)[1]
     example = section.split("```toml", 1)[1].split("```", 1)[0]
-    validate(_flatten(tomllib.loads(example)))
+    validate(flatten(tomllib.loads(example), SCHEMA))

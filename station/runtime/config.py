@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from packgate.device.barcode import SitePatterns
 from packgate.station.errors import ConfigError
+from packgate.sync.settings import flatten, toml_value, type_name
 
 Check = Callable[[Any], str | None]
 
@@ -247,21 +248,6 @@ class Config:
         return path
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and SCHEMA.get(dotted, (None,))[0] is not dict:
-            flat.update(_flatten(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    return flat
-
-
-def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
-    return names.get(t, str(t)) if not isinstance(t, tuple) else " or ".join(names[x] for x in t)
-
 
 def suggest(key: str) -> str | None:
     """The known key ``key`` was probably meant to be: same name in another section, else the closest spelling."""
@@ -291,7 +277,7 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
-            raise ConfigError(f"{where}{key}: must be {_type_name(typ)} (got {value!r})")
+            raise ConfigError(f"{where}{key}: must be {type_name(typ)} (got {value!r})")
         problem = check(value) if check else None
         if problem:
             raise ConfigError(f"{where}{key}: {problem}")
@@ -367,7 +353,7 @@ def load(path: str | Path | None) -> Config:
         tree = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return validate(_flatten(tree), str(path))
+    return validate(flatten(tree, SCHEMA), str(path))
 
 
 def render_defaults() -> str:
@@ -380,17 +366,5 @@ def render_defaults() -> str:
             lines.append(f"\n[{sec}]")
             section = sec
         lines.append(f"# {help_}")
-        lines.append(f"{name} = {_toml_value(default)}")
+        lines.append(f"{name} = {toml_value(default)}")
     return "\n".join(lines).lstrip() + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return repr(value)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from packgate.sync.errors import HubConfigError
 from packgate.sync.ids import STATION_RE
+from packgate.sync.settings import flatten, toml_value, type_name
 
 Check = Callable[[Any], str | None]
 MIN_TOKEN = 16
@@ -136,19 +137,7 @@ class SiteConfig:
         return str(self.values["station_names"].get(station, station))
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and SCHEMA.get(dotted, (None,))[0] is not dict:
-            flat.update(_flatten(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    return flat
 
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
-               dict: "a table"}
 
 
 def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
@@ -164,7 +153,7 @@ def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
-            name = _TYPE_NAMES.get(typ, str(typ)) if isinstance(typ, type) else str(typ)
+            name = type_name(typ)
             raise HubConfigError(f"{where}{key}: must be {name} (got {value!r})")
         problem = check(value) if check else None
         if problem:
@@ -191,7 +180,7 @@ def load(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Si
         raise HubConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise HubConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return validate({**_flatten(tree), **(overrides or {})}, str(path))
+    return validate({**flatten(tree, SCHEMA), **(overrides or {})}, str(path))
 
 
 def render_defaults() -> str:
@@ -208,15 +197,5 @@ def render_defaults() -> str:
         if sec != section:
             lines.append(f"\n[{sec}]")
             section = sec
-        lines += [f"# {meaning}", f"{name} = {_toml(default)}"]
+        lines += [f"# {meaning}", f"{name} = {toml_value(default)}"]
     return "\n".join(lines).lstrip() + "\n"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return repr(value)
