@@ -7,19 +7,13 @@ import threading
 
 import click
 
-from packgate.device.cli.group import device, emit, profiles_dir_option
+from packgate.device.cli.group import device, emit, profile_of_kind, profiles_dir_option
 from packgate.device.errors import DeviceError, PrinterNotReadyError
-from packgate.device.profiles import Profile, get_profile, load_profiles
+from packgate.device.profiles import Profile, load_profiles
 
 
 def _printer_profile(name: str, path: str | None) -> Profile:
-    try:
-        profile = get_profile(name, path)
-    except DeviceError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if profile.kind != "printer":
-        raise click.UsageError(f"profile {name!r} is a {profile.kind} profile, not a printer")
-    return profile
+    return profile_of_kind(name, "printer", path)
 
 
 @device.command("printers")

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from packgate.device.cli.group import device, emit, profiles_dir_option
+from packgate.device.cli.group import device, emit, profile_of_kind, profiles_dir_option
 from packgate.device.errors import DeviceError, PortError
 from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import Profile, get_profile, load_profiles
@@ -18,13 +18,7 @@ from packgate.device.transport import open_port
 
 
 def _profile(name: str, path: str | None) -> Profile:
-    try:
-        profile = get_profile(name, path)
-    except DeviceError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if profile.kind != "scale":
-        raise click.UsageError(f"profile {name!r} is a {profile.kind} profile, not a scale")
-    return profile
+    return profile_of_kind(name, "scale", path)
 
 
 @device.command("profiles")
