@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import threading
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
 from packgate.device.barcode import Scan, SitePatterns, interpret
@@ -31,11 +31,12 @@ from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
-from packgate.station.core.verdicts import Verdict, answer, make
+from packgate.station.core.verdicts import Verdict, answer, bad_field, make
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.ports import Camera, Notifier, Outbox
+from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import StationViews
 from packgate.sync.db import connect, write_tx
@@ -80,9 +81,12 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
+        self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
         self.views = StationViews(self.parts, self.info)
-        self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
+        self.pins = PinCheck(self.parts)
+        self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
 
     # ------------------------------------------------------------------ what the station knows
@@ -139,7 +143,7 @@ class Station:
         return self.views.is_supervisor(employee_id)
 
     def pda_login(self, badge: str, pin: str) -> dict:
-        return self.desk.login(badge, pin)
+        return self._saving(lambda: self.desk.login(badge, pin))
 
     def orders_to_pick(self) -> list[dict]:
         return self.desk.orders_to_pick()
@@ -155,7 +159,13 @@ class Station:
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
-        """The action confirmation API: one request in, one verdict out (see station/web/openapi.py)."""
+        """The action confirmation API: one request in, one verdict out (see station/web/openapi.py).
+
+        A badge named here is typed, not tapped: it proves presence only with its PIN (``payload.pin``,
+        ``payload.supervisor_pin``)."""
+        return self._handle(body, present=False)
+
+    def _handle(self, body: Any, *, present: bool) -> dict:
         problem = _validate(body)
         if problem:
             return answer("bad_request", problem=problem)
@@ -169,10 +179,11 @@ class Station:
                     if not hmac.compare_digest(stored["request_hash"], request_hash):
                         return answer("key_reused", key=key)
                     return {**stored["response"], "replayed": True}
-            return self._saving(lambda: self._dispatch(body, key, request_hash))
+            return self._saving(lambda: self._dispatch(body, key, request_hash, present))
 
     def on_badge(self, uid: str, device: str) -> dict:
-        return self.handle({"action": "badge", "object_id": uid, "device": device})
+        """A tap on this station's own badge reader: the one input that proves the person is at the table."""
+        return self._handle({"action": "badge", "object_id": uid, "device": device}, present=True)
 
     def on_scan(self, scan: Scan, device: str) -> dict:
         """A scan from the station's own scanner (already interpreted by the reader)."""
@@ -188,10 +199,11 @@ class Station:
         """A scale reading: update the display; weigh automatically when the parcel is ready and steady."""
         live = self.parts.live
         before = live.scale.view()
-        live.scale.connected, live.scale.reading = True, reading
+        live.scale.heard(reading)
         shown = live.scale.view()
-        if {k: shown.get(k) for k in ("status", "stable", "weight", "unit")} != \
-                {k: before.get(k) for k in ("status", "stable", "weight", "unit")}:
+        self._scale_shown = True
+        if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
+                {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
         if not reading.usable:
             return
@@ -205,9 +217,20 @@ class Station:
     def on_device_state(self, name: str, state: str, detail: str | None) -> None:
         live = self.parts.live
         live.devices[name] = {"state": state, "detail": detail}
-        if name == "scale" and state != "connected":
+        if name == "scale" and state == "connected":
+            live.scale.heard()  # it has fresh_s to send its first reading
+        elif name == "scale":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
+
+    def check_scale(self) -> None:
+        """Tell the pages when the scale stops (or starts) responding; called every second by the agent."""
+        responding = self.parts.live.scale.responding()
+        if responding != self._scale_shown:
+            self._scale_shown = responding
+            if not responding:
+                log.warning("%s", self.parts.live.scale.problem())
+            self.bus.publish("scale", self.parts.live.scale.view())
 
     # ------------------------------------------------------------------ dispatch
     def _saving(self, action: Callable[[], dict]) -> dict:
@@ -218,18 +241,24 @@ class Station:
             log.error("not saved: %s", exc)
             return self._show(answer("storage", detail=str(exc)))
 
-    def _dispatch(self, body: dict, key: str | None, request_hash: str) -> dict:
+    def _dispatch(self, body: dict, key: str | None, request_hash: str, present: bool) -> dict:
         live = self.parts.live
         action = body["action"]
         meta: Meta = {"device": body.get("device") or self.device_id("kiosk"),
-                      "location": body.get("location") or self.location,
+                      "location": body.get("location") or self.location, "present": present,
                       "key": key, "request_hash": request_hash, "image_sha256": body.get("image_sha256")}
         if (body.get("terminal") or KIOSK) == "pda":
             return self.desk.handle(body, meta)
         payload = body.get("payload") or {}
         if action == "badge":
             uid = str(body.get("object_id") or body.get("operator") or "")
-            return self._override_or_step(intake.badge(uid, live.pack.state, live.override_reason), meta)
+            if payload.get("pin") is not None:
+                proven = self.pins.verify(uid, payload["pin"], "badge", meta["device"])
+                if isinstance(proven, dict):
+                    return self._show(proven)
+                uid, present = proven.badge_uid, True
+            return self._override_or_step(intake.badge(uid, live.pack.state, self._waiting_reason(), present=present),
+                                          meta)
         if action == "scan":
             text = str(body.get("object_id") or "")
             return self._scan_kiosk(interpret(text, self.parts.patterns, source=meta["device"]), meta)
@@ -239,10 +268,16 @@ class Station:
             reason = str(payload.get("reason") or "").strip()
             supervisor = payload.get("supervisor_badge") or body.get("operator")
             if supervisor:
-                return self._override_or_step(intake.approval(str(supervisor), reason, live.pack.state), meta)
+                uid, present = str(supervisor), False
+                if payload.get("supervisor_pin") is not None:
+                    proven = self.pins.verify(uid, payload["supervisor_pin"], "override", meta["device"])
+                    if isinstance(proven, dict):
+                        return self._show(proven)
+                    uid, present = proven.badge_uid, True
+                return self._override_or_step(intake.approval(uid, reason, live.pack.state, present=present), meta)
             if not reason:
                 return self._show(make("override_reason_missing", status="error").as_dict())
-            live.override_reason = reason
+            live.override_reason, live.override_at = reason, self.clock.monotonic()
             return self._show(make("override_requested", reason=reason).as_dict())
         simple: dict[str, Callable[[], pk.Event]] = {
             "reweigh": lambda: pk.Reweigh(str(payload.get("reason") or "reweigh")),
@@ -257,23 +292,27 @@ class Station:
 
     def _weigh(self, payload: dict, meta: Meta) -> dict:
         grams, stable = payload.get("grams"), payload.get("stable", True)
-        if isinstance(grams, float):
-            return self._show(answer(
-                "bad_request",
-                problem=f"payload.grams must be a decimal string such as \"{grams}\", not a JSON number "
-                        "(floats are not exact)",
-                problem_zh=f"payload.grams必须是十进制字符串（如\"{grams}\"），不能是浮点数"))
+        if not isinstance(stable, bool):
+            return self._show(bad_field("payload.stable", "boolean"))
         if grams is None:
-            reading = self.parts.live.scale.reading
-            value = reading.grams if reading is not None else None
-            stable = bool(reading is not None and reading.stable)
+            reading = self.parts.live.scale.fresh()
+            if reading is None:
+                return self._show(answer("scale_not_responding", seconds=f"{self.parts.live.scale.fresh_s:g}"))
+            value, stable = reading.grams, reading.stable
         else:
-            try:
-                value = Decimal(str(grams))
-            except InvalidOperation:
-                return self._show(answer("bad_request", problem=f"grams {grams!r} is not a number",
-                                         problem_zh=f"重量{grams!r}不是数字"))
-        return self._pack_step(pk.Weigh(value, bool(stable)), meta)
+            parsed = intake.grams(grams, Decimal(str(self.cfg["scale.capacity_g"])))
+            if isinstance(parsed, str):
+                return self._show(bad_field("payload.grams", parsed))
+            value = parsed
+        return self._pack_step(pk.Weigh(value, stable), meta)
+
+    def _waiting_reason(self) -> str | None:
+        """The supervisor's reason waiting for their tap, while it is fresh (``badge.approval_window_s``)."""
+        live = self.parts.live
+        if live.override_reason and live.override_at is not None and \
+                self.clock.monotonic() - live.override_at > float(self.cfg["badge.approval_window_s"]):
+            live.override_reason = live.override_at = None
+        return live.override_reason
 
     def _override_or_step(self, event: pk.Event, meta: Meta) -> dict:
         verdict = self._pack_step(event, meta)
@@ -284,7 +323,7 @@ class Station:
     def _scan_kiosk(self, scan: Scan, meta: Meta) -> dict:
         live = self.parts.live
         live.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
-        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog)
+        taken = intake.kiosk_scan(scan, live.pack, self._waiting_reason(), self.catalog)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
@@ -303,7 +342,8 @@ class Station:
     def _pack_context(self) -> pk.PackContext:
         p = self.parts
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
-                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn))
+                              lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
+                              typed_sign_in=bool(self.cfg["badge.typed_sign_in"]))
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live

@@ -86,9 +86,10 @@ class StationViews:
             problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in sorted(live.devices.items())
                          if dev.get("state") in ("disconnected", "retrying")]
+            problems += [problem for problem in (live.scale.problem(),) if problem]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
-                    "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},
+                    "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": p.catalog.cache.status(), "session": str(live.pack.state),
                     "open_escalations": len(store.escalations(p.conn))}
 
@@ -105,6 +106,9 @@ class StationViews:
             lines += ["# HELP packgate_open_escalations Escalations fired and not acknowledged.",
                       "# TYPE packgate_open_escalations gauge",
                       f'packgate_open_escalations{{station="{p.id}"}} {len(store.escalations(p.conn))}']
+            lines += ["# HELP packgate_scale_responding 1 while the scale sends readings (within scale.fresh_s).",
+                      "# TYPE packgate_scale_responding gauge",
+                      f'packgate_scale_responding{{station="{p.id}"}} {int(p.live.scale.responding())}']
             lines += ["# HELP packgate_device_up 1 while the device is connected.", "# TYPE packgate_device_up gauge"]
             for name, dev in sorted(p.live.devices.items()):
                 up = 1 if dev.get("state") == "connected" else 0

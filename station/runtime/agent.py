@@ -25,7 +25,7 @@ log = logging.getLogger("packgate.agent")
 
 
 class Agent:
-    STATUS_EVERY_S = 2.0
+    STATUS_EVERY_S = 1.0
     def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
@@ -86,6 +86,7 @@ class Agent:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
         last = None
         while not self._stop.wait(self.STATUS_EVERY_S):
+            self.station.check_scale()
             status = self.station.sync_status()
             summary = (status.get("depth"), status.get("dead"), status.get("online"))
             if summary != last:

@@ -5,7 +5,7 @@ const I18N = {
   en: {
     tap_badge: "Tap your badge", signed_in_as: "Signed in", order: "Order", tote: "Tote", packaging: "Box",
     sku: "SKU", item: "Item", scanned: "Scanned", scale: "Scale", expected: "Expected", allowed: "allowed",
-    stable: "stable", moving: "moving…", disconnected: "scale disconnected", scan_here: "Scan or type a code, then Enter",
+    stable: "stable", moving: "moving…", disconnected: "scale disconnected", not_responding: "scale not responding", scan_here: "Scan or type a code, then Enter",
     send: "Send", reweigh: "Re-weigh", cancel: "Stop order", sign_out: "Sign out", take_older: "Take older lot",
     put_back: "Put back", confirm_packed: "Packed ✓", last_scan: "Last scan", priority_orders: "Priority — picked and waiting to be packed",
     ready: "Ready", queue: "to sync", offline: "upstream offline", dead: "dead letters",
@@ -35,7 +35,7 @@ const I18N = {
   zh: {
     tap_badge: "请刷工卡", signed_in_as: "已登录", order: "订单", tote: "周转箱", packaging: "包装箱",
     sku: "货号", item: "商品", scanned: "已扫", scale: "电子秤", expected: "预期", allowed: "允许",
-    stable: "稳定", moving: "不稳定…", disconnected: "电子秤未连接", scan_here: "扫描或输入条码后回车",
+    stable: "稳定", moving: "不稳定…", disconnected: "电子秤未连接", not_responding: "电子秤无响应", scan_here: "扫描或输入条码后回车",
     send: "发送", reweigh: "重新称重", cancel: "中止此订单", sign_out: "退出", take_older: "取较早批次",
     put_back: "放回", confirm_packed: "已打包 ✓", last_scan: "最近扫描", priority_orders: "优先 — 已拣货待打包",
     ready: "就绪", queue: "待同步", offline: "上游离线", dead: "失败消息",

@@ -41,6 +41,10 @@ function renderScale(s) {
     w.textContent = "—"; w.className = "weight fault"; st.textContent = t("disconnected");
     return;
   }
+  if (s.state === "not_responding") {
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("not_responding");
+    return;
+  }
   if (s.status === "overload" || s.status === "underload" || s.status === "error") {
     w.textContent = s.status.toUpperCase(); w.className = "weight fault"; st.textContent = s.reason || s.status;
     return;
