@@ -6,6 +6,9 @@ import queue
 import threading
 from typing import Iterator
 
+STREAMS_MAX = 128  # open event streams a station serves at once (kiosk, supervisors' phones, every PDA)
+PROBE_S = 0.5  # an idle stream writes a comment this often: a closed one fails its write and is freed
+
 
 class EventBus:
     """Every subscriber gets every event; a slow subscriber loses its oldest events, never blocks others."""
@@ -47,8 +50,14 @@ class EventBus:
         self._closed.set()
         self.publish("shutdown", {})
 
-    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = 15.0) -> Iterator[str]:
-        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats."""
+    @property
+    def streams(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = PROBE_S) -> Iterator[str]:
+        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats (a comment
+        line every ``heartbeat_s`` of quiet, which is how the server notices a client that has gone)."""
         q = self.subscribe()
         try:
             for kind, data in first or []:
@@ -57,7 +66,7 @@ class EventBus:
                 try:
                     kind, data = q.get(timeout=heartbeat_s)
                 except queue.Empty:
-                    yield ": keep-alive\n\n"
+                    yield ":\n\n"
                     continue
                 yield sse(kind, data)
         finally:

@@ -46,6 +46,7 @@ log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
            "put_back", "cancel", "sign_out")
+UNUSABLE_SCAN = frozenset({"unknown_order", "unknown_item", "unknown_packaging", "not_allowed_now", "wrong_code_here"})
 LocalWrites = Callable[[Any], None]
 Meta = dict[str, Any]
 
@@ -169,6 +170,9 @@ class Station:
         problem = _validate(body)
         if problem:
             return answer("bad_request", problem=problem)
+        oversized = _too_large(body)
+        if oversized:
+            return oversized
         key = body.get("key")
         request_hash = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "key"}, sort_keys=True,
                                                  default=str).encode()).hexdigest()
@@ -327,9 +331,18 @@ class Station:
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
+            self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        return self._override_or_step(taken, meta)
+        verdict = self._override_or_step(taken, meta)
+        if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
+            self._keep_unusable(scan.raw, verdict["code"], meta)
+        return verdict
+
+    def _keep_unusable(self, raw: str, reason: str, meta: Meta) -> None:
+        """Every scan the station could not use is kept for review with the reason (the verdict's code)."""
+        with write_tx(self.parts.conn):
+            store.record_rejected(self.parts.conn, isoformat(self.clock.now()), meta.get("device") or "?", raw, reason)
 
     def _reject_input(self, raw: str, reason: str, meta: Meta) -> dict:
         at = isoformat(self.clock.now())
@@ -458,17 +471,40 @@ class Station:
 
 
 # ---------------------------------------------------------------------- helpers
+FIELD_LIMITS = {"object_id": 512, "operator": 64, "device": 64, "location": 64, "key": 128, "terminal": 16,
+                "object_type": 16}
+PAYLOAD_LIMITS = {"reason": 500, "supervisor_badge": 64, "supervisor_pin": 64, "pin": 64, "grams": 32}
+
+
+def _too_large(body: dict) -> dict | None:
+    """The answer for a field longer than its limit (HTTP 413 on the API), naming the field."""
+    for name, limit in FIELD_LIMITS.items():
+        if isinstance(body.get(name), str) and len(body[name]) > limit:
+            return answer("too_large", field=name, limit=f"{limit} characters")
+    payload = body.get("payload")
+    if isinstance(payload, dict):
+        for name, limit in PAYLOAD_LIMITS.items():
+            if isinstance(payload.get(name), str) and len(payload[name]) > limit:
+                return answer("too_large", field=f"payload.{name}", limit=f"{limit} characters")
+        if len(payload) > 16:
+            return answer("too_large", field="payload", limit="16 fields")
+    return None
+
+
 def _validate(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "the request must be a JSON object"
     action = body.get("action")
     if action not in ACTIONS:
-        return f"action must be one of {', '.join(ACTIONS)} (got {action!r})"
-    for name in ("object_id", "operator", "device", "location", "key", "terminal", "object_type"):
+        return f"action must be one of {', '.join(ACTIONS)} (got {str(action)[:40]!r})"
+    for name in FIELD_LIMITS:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             return f"{name} must be a string"
     if body.get("payload") is not None and not isinstance(body["payload"], dict):
         return "payload must be an object"
+    for name in ("reason", "supervisor_badge", "supervisor_pin", "pin"):
+        if (body.get("payload") or {}).get(name) is not None and not isinstance(body["payload"][name], str):
+            return f"payload.{name} must be a string"
     key = body.get("key")
     if key is not None and not 8 <= len(key) <= 128:
         return "key must be 8 to 128 characters"

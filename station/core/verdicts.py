@@ -190,6 +190,8 @@ MESSAGES: dict[str, Text] = {
     "too_large": Text("error", "", "{field} is too large: at most {limit}.", "{field}过大：最多{limit}。"),
     "key_required": Text("error", "", "key is required: send a client-chosen idempotency key (8 to 128 characters) "
                          "with every action.", "缺少key：每个操作都须附带客户端生成的幂等键（8至128个字符）。"),
+    "too_many_streams": Text("error", "", "The station already serves {limit} live pages; close one and reload.",
+                             "工作站已在为{limit}个实时页面服务，请关闭一个后刷新。"),
     "method_not_allowed": Text("error", "", "{method} is not allowed on {path}.", "{path}不允许{method}请求。"),
     "bad_host": Text("error", "", "Host or Origin {host} is not one this station answers to (web.allowed_hosts).",
                      "主机或来源{host}不在本工作站允许的列表中（web.allowed_hosts）。"),

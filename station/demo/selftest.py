@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -148,7 +149,11 @@ class Walk:
     def api(self, path: str, body: dict) -> dict:
         if "csrf" not in self.__dict__:
             self.csrf = self.http.get(f"{self.base}/api/v1/csrf", timeout=5).json()["csrf_token"]
-        return self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        if path == "/api/v1/actions" and "key" not in body:  # as the pages do: a fresh key with every action
+            body = {**body, "key": uuid.uuid4().hex}
+        answer = self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        self.csrf = answer.get("csrf_token") or self.csrf  # a new session and token at sign-in and sign-out
+        return answer
 
     def item(self, sku: str, lot_index: int | None = None, serial: str | None = None) -> str:
         return self.world.item_code(sku, self.world.good_lot_index(sku) if lot_index is None else lot_index, serial)

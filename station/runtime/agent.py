@@ -9,7 +9,7 @@ from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
-from packgate.station.events import EventBus
+from packgate.station.events import STREAMS_MAX, EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
 from packgate.station.runtime.notify import Notifier
@@ -18,7 +18,6 @@ from packgate.station.web.app import create_app, load_secret
 from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox
 from packgate.sync.reference import ReferenceCache
-from packgate.sync.serving import run_until
 from packgate.sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")
@@ -52,8 +51,14 @@ class Agent:
                                scale_port=ports.get("scale"), scanner_port=ports.get("scanner"),
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices
+        tls = bool(cfg["web.tls_cert"])
         self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
-                              api_tokens=tuple(cfg["web.api_tokens"]))
+                              api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
+                              hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
+                              metrics_public=cfg["web.metrics_public"])
+        if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
+                        "web.tls_key", cfg["web.host"])
         self._threads: list[threading.Thread] = []
         self._server: Any = None
 
@@ -94,14 +99,20 @@ class Agent:
                 last = summary
 
     def _serve(self) -> None:
-        from waitress.server import create_server
+        """cheroot: a thread per connection from a fixed pool sized for ``STREAMS_MAX`` open event streams plus
+        the actions, with TLS built in (``web.tls_cert``/``web.tls_key``)."""
+        from cheroot import wsgi
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-        server: Any = create_server(self.app, host=self.cfg["web.host"], port=self.port, threads=24,
-                                    channel_timeout=30, ident="packgate")
+        server = wsgi.Server((self.cfg["web.host"], self.port), self.app, numthreads=STREAMS_MAX + 32,
+                             server_name="packgate", timeout=10, request_queue_size=64, shutdown_timeout=2)
+        if self.cfg["web.tls_cert"]:
+            server.ssl_adapter = BuiltinSSLAdapter(self.cfg["web.tls_cert"], self.cfg["web.tls_key"])
+        server.prepare()
         self._server = server
-        self.port = server.effective_port
+        self.port = server.bind_addr[1]
         self._served.set()
-        run_until(server, self._stop)
+        server.serve()
 
     def start(self) -> "Agent":
         self._served = threading.Event()
@@ -125,6 +136,8 @@ class Agent:
         self._stop.set()
         self._timer_wake.set()
         self.bus.close()
+        if self._server is not None:
+            self._server.stop()
         for thread in self._threads:
             thread.join(3.0)
         self.devices.stop()
@@ -134,7 +147,8 @@ class Agent:
 
     @property
     def url(self) -> str:
-        return f"http://{self.cfg['web.host']}:{self.port}"
+        scheme = "https" if self.cfg["web.tls_cert"] else "http"
+        return f"{scheme}://{self.cfg['web.host']}:{self.port}"
 
 
 def wait_for_signal() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 
 import pytest
 import requests
@@ -12,6 +13,15 @@ import requests
 from packgate.station.demo.rig import build_rig
 
 SAMPLE = re.compile(r'^(packgate_[a-z_]+)\{([a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*)\} (-?[0-9.e+]+|NaN)$')
+
+
+class Page(requests.Session):
+    """A kiosk page's HTTP client: a fresh idempotency key with every action, as the page's JS sends."""
+
+    def post(self, url, data=None, json=None, **kw):  # type: ignore[override]
+        if url.endswith("/api/v1/actions") and isinstance(json, dict) and "key" not in json:
+            json = {**json, "key": uuid.uuid4().hex}
+        return super().post(url, data=data, json=json, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +36,7 @@ def rig(tmp_path_factory):
 
 @pytest.fixture
 def http(rig):
-    session = requests.Session()
+    session = Page()
     token = session.get(f"{rig.agent.url}/api/v1/csrf", timeout=5).json()["csrf_token"]
     session.headers["X-CSRF-Token"] = token
     yield session
@@ -64,7 +74,7 @@ def test_a_confirmation_shows_in_health_until_synced(rig, http):
 
 def test_metrics_are_prometheus_text_with_packgate_series(rig, http):
     http.post(f"{rig.agent.url}/api/v1/actions", json={"action": "scan", "object_id": "SO-10001"}, timeout=5)
-    response = requests.get(f"{rig.agent.url}/metrics", timeout=5)
+    response = http.get(f"{rig.agent.url}/metrics", timeout=5)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
     text = response.text
     samples = {}
@@ -109,7 +119,7 @@ class EventReader:
 
 def test_events_stream_starts_with_the_state_then_pushes_verdicts(rig, http):
     url = rig.agent.url
-    with requests.get(f"{url}/api/v1/events", stream=True, timeout=(2, 5)) as stream:
+    with http.get(f"{url}/api/v1/events", stream=True, timeout=(2, 5)) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         events = EventReader(stream)
         kind, first = events.next()

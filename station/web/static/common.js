@@ -163,6 +163,11 @@ async function postAction(path, body, attempts) {
         credentials: "same-origin",
       });
       const data = await response.json();
+      // signing in or out starts a new server-side session with a new CSRF token
+      if (data && data.csrf_token) {
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        if (meta) meta.content = data.csrf_token;
+      }
       return data;
     } catch (e) {
       lastError = e;
