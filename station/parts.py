@@ -95,6 +95,7 @@ class Live:
     verdict: dict | None = None
     verdict_seq: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
 
 
 @dataclass

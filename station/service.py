@@ -239,11 +239,25 @@ class Station:
     # ------------------------------------------------------------------ dispatch
     def _saving(self, action: Callable[[], dict]) -> dict:
         """Run ``action``; a failed write is the "not saved" verdict, never a false "done"."""
+        live = self.parts.live
         try:
-            return action()
+            result = action()
         except StorageError as exc:
-            log.error("not saved: %s", exc)
+            if live.storage_fault is None:  # one log line per change of state
+                log.error("not saved: %s", exc)
+            live.storage_fault = str(exc)
             return self._show(answer("storage", detail=str(exc)))
+        if live.storage_fault is not None and result.get("code") != "storage" and result.get("confirmation_ids") is not None:
+            log.warning("the station database takes writes again (was: %s)", live.storage_fault)
+            live.storage_fault = None
+        return result
+
+    def storage_fault(self, exc: StorageError) -> dict:
+        """The "not saved" answer for a storage failure outside an action (any endpoint); remembered for health."""
+        if self.parts.live.storage_fault is None:
+            log.error("not saved: %s", exc)
+        self.parts.live.storage_fault = str(exc)
+        return answer("storage", detail=str(exc))
 
     def _dispatch(self, body: dict, key: str | None, request_hash: str, present: bool) -> dict:
         live = self.parts.live

@@ -87,6 +87,8 @@ class StationViews:
                          for name, dev in sorted(live.devices.items())
                          if dev.get("state") in ("disconnected", "retrying")]
             problems += [problem for problem in (live.scale.problem(),) if problem]
+            if live.storage_fault:
+                problems.append(f"station database: {live.storage_fault}")
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 
 import click
 
 from packgate.device.clock import Clock
-from packgate.sync.db import connect
+from packgate.sync.db import connect, connect_readonly
 from packgate.sync.schema import ensure_schema
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
@@ -57,8 +58,14 @@ def status(db_path: str | None, as_json: bool) -> None:
     """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
     from packgate.sync.outbox import outbox_status
 
-    conn = _open(db_path)
-    info = outbox_status(conn, Clock().now())
+    path = _station_db(db_path)
+    if not os.path.exists(path):
+        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
+    conn = connect_readonly(path)  # status only reads: it works on a read-only disk or database too
+    try:
+        info = outbox_status(conn, Clock().now())
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read the station database {path}: {exc}") from exc
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
     else:

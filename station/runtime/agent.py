@@ -32,7 +32,8 @@ class Agent:
         self.demo = demo
         self.port = port if port is not None else cfg["web.port"]
         data_dir = cfg.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.bus = EventBus()
         self._timer_wake = threading.Event()

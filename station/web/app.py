@@ -20,6 +20,7 @@ from packgate.station.core.verdicts import answer, bad_field
 from packgate.station.events import STREAMS_MAX
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, WebSession, allowed_hosts, host_of
 from packgate.station.web.openapi import OPENAPI
+from packgate.sync.errors import StorageError
 
 if TYPE_CHECKING:
     from packgate.station.service import Station
@@ -263,6 +264,12 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         if code == 413:
             return _error(413, "too_large", field="body", limit=f"{MAX_BODY_BYTES} bytes")
         return _error(code, "bad_request", problem=exc.name, problem_zh=exc.name)
+
+    @app.errorhandler(StorageError)
+    def not_saved(exc: StorageError) -> Response:
+        response = jsonify(station.storage_fault(exc))
+        response.status_code = 503
+        return response
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:

@@ -61,6 +61,7 @@ def test_the_data_folder_holds_the_database_and_a_private_secret(tmp_path, upstr
     assert (data / "station.db").exists()
     mode = stat.S_IMODE(os.stat(data / "secret.key").st_mode)
     assert mode == 0o600
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700 and stat.S_IMODE(os.stat(data / "station.db").st_mode) == 0o600
     secret = (data / "secret.key").read_bytes()
     again = Agent(config(tmp_path, upstream_url), start_devices=False)
     again.stop()
