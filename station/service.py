@@ -46,6 +46,7 @@ log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
            "put_back", "cancel", "sign_out")
+AMBIGUOUS_BY_SCAN = {"badge": ("badge",), "order": ("order",), "tote": ("tote",), "unknown": ("order", "tote")}
 UNUSABLE_SCAN = frozenset({"unknown_order", "unknown_item", "unknown_packaging", "not_allowed_now", "wrong_code_here"})
 LocalWrites = Callable[[Any], None]
 Meta = dict[str, Any]
@@ -270,6 +271,9 @@ class Station:
         payload = body.get("payload") or {}
         if action == "badge":
             uid = str(body.get("object_id") or body.get("operator") or "")
+            clash = self.catalog.ambiguity("badge", uid)
+            if clash:
+                return self._show(make("ambiguous_reference", what=clash).as_dict())
             if payload.get("pin") is not None:
                 proven = self.pins.verify(uid, payload["pin"], "badge", meta["device"])
                 if isinstance(proven, dict):
@@ -341,6 +345,11 @@ class Station:
     def _scan_kiosk(self, scan: Scan, meta: Meta) -> dict:
         live = self.parts.live
         live.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
+        clash = next(filter(None, (self.catalog.ambiguity(kind, scan.value) for kind in AMBIGUOUS_BY_SCAN.get(scan.kind, ()))),
+                     None)
+        if clash:
+            self._keep_unusable(scan.raw, "ambiguous_reference", meta)
+            return self._show(make("ambiguous_reference", what=clash).as_dict())
         taken = intake.kiosk_scan(scan, live.pack, self._waiting_reason(), self.catalog)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)

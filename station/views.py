@@ -149,6 +149,7 @@ class StationViews:
                 "expiring_lots": expiring,
                 "audit": store.recent_audit(p.conn),
                 "rejected_input": store.recent_rejected(p.conn),
+                "reference_problems": p.catalog.cache.problems(),
                 "employees": [_employee_for(e, who) for e in p.catalog.employees()],
             }
 

@@ -130,6 +130,8 @@ MESSAGES: dict[str, Text] = {
                                     "{name}的角色是{role}，只有主管可以审批。"),
     "override_self": Text("error", "scan_supervisor_badge", "{name} cannot approve their own work; another supervisor must.",
                           "{name}不能审批自己的操作，请由另一位主管审批。"),
+    "ambiguous_reference": Text("error", "call_supervisor", "Refused: {what}; the reference data is ambiguous, "
+                                "so nothing is guessed.", "已拒绝：{what}；参考数据有歧义，系统不作猜测。"),
     "presence_required": Text("error", "scan_supervisor_badge",
                               "A typed or scanned badge code does not approve anything: tap the badge on this station's "
                               "reader, or give the badge and PIN.",

@@ -3,6 +3,8 @@ this station's own reader (``Station.on_badge``) within the approval window, or 
 station. A badge code typed into the API or scanned into the scan field never authorises anything."""
 from __future__ import annotations
 
+import json
+
 READER = "ST01-badge"
 
 
@@ -103,3 +105,13 @@ def test_pin_lockout_counts_per_employee_whatever_form_the_badge_takes(station, 
     assert station.pda_login("E004", h.PINS["picker"])["code"] == "login_locked"
     failed = [a for a in station.supervisor_overview()["audit"] if a["action"] == "pin_failed"]
     assert len(failed) == 5 and {a["object_id"] for a in failed} == {"E004"}
+
+
+def test_an_ambiguous_badge_is_refused_at_the_table_naming_the_clash(station, h):
+    row = {"employee_id": "E099", "name": "Clash", "badge_uid": h.BADGES["packer"], "role": "supervisor"}
+    station.parts.conn.execute("INSERT INTO ref_employees (employee_id, badge_uid, data) VALUES (?, ?, ?)",
+                               ("E099", h.BADGES["packer"], json.dumps(row)))
+    answer = station.on_badge(h.BADGES["packer"], READER)
+    assert answer["code"] == "ambiguous_reference" and "E001 and E099" in answer["message"]
+    assert station.pack.operator is None
+    assert station.supervisor_overview()["reference_problems"]["ambiguous"][0]["kind"] == "badge"
