@@ -16,7 +16,7 @@ from packgate.station.core.models import Employee
 from packgate.station.core.verdicts import answer
 from packgate.station.parts import Parts
 from packgate.sync.db import write_tx
-from packgate.sync.pins import pin_matches
+from packgate.sync.pins import Lockout, pin_matches
 
 log = logging.getLogger("packgate.station")
 
@@ -27,7 +27,7 @@ MAX_PIN_CHARS = 64
 class PinCheck:
     def __init__(self, parts: Parts):
         self.parts = parts
-        self._failures: dict[str, list[float]] = {}
+        self.lockout = Lockout(parts.clock.monotonic, ATTEMPTS, LOCK_S)
 
     def employee(self, badge: str) -> Employee | None:
         """The employee a badge string names: by canonical badge UID, else by employee id."""
@@ -41,16 +41,15 @@ class PinCheck:
         p = self.parts
         employee = self.employee(badge)
         target = employee.employee_id if employee else f"badge:{canonical_badge(badge)[-32:] or '-'}"
-        now = p.clock.monotonic()
-        failures = [t for t in self._failures.get(target, []) if now - t < LOCK_S]
-        if len(failures) >= ATTEMPTS:
-            return answer("login_locked", wait=int(LOCK_S - (now - failures[-ATTEMPTS])) + 1)
+        wait = self.lockout.wait_s(target)
+        if wait:
+            return answer("login_locked", wait=wait)
         if employee is not None and len(pin) <= MAX_PIN_CHARS and pin_matches(employee.pin_hash, pin.strip()):
-            self._failures.pop(target, None)
+            self.lockout.passed(target)
             return employee
-        self._failures[target] = failures + [now]
+        attempts = self.lockout.failed(target)
         log.warning("wrong badge code or PIN", extra={"fields": {"target": target, "purpose": purpose}})
         with p.lock, write_tx(p.conn) as conn:
             store.add_audit(conn, isoformat(p.clock.now()), target, "pin_failed", target, None,
-                            {"attempts": len(failures) + 1}, purpose, terminal)
+                            {"attempts": attempts}, purpose, terminal)
         return answer("bad_login")

@@ -27,14 +27,32 @@ def _station_db(path: str | None) -> str:
 @click.option("--seed-demo", is_flag=True, help="Load the deterministic demo catalog, lots, employees and orders.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Date the demo data is relative to.")
 @click.option("--lenient-orders", is_flag=True, help="Accept confirmations for orders upstream does not know.")
-def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool) -> None:
+@click.option("--tokens", "tokens_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help='TOML file: admin_token = "..." and a [stations] table of station id = "token".')
+@click.option("--open", "open_access", is_flag=True, help="No tokens at all (a contract test bench on 127.0.0.1 only).")
+def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool,
+             tokens_file: str | None, open_access: bool) -> None:
     """Run the reference upstream (the HTTP contract in sync/openapi.json) over SQLite."""
+    import tomllib
+
     from packgate.sync.upstream.server import serve
+
+    if tokens_file is None and not open_access:
+        raise click.ClickException("give --tokens FILE (a token per station and an admin token), or --open")
+    auth: dict = {}
+    if tokens_file is not None:
+        with open(tokens_file, "rb") as fh:
+            doc = tomllib.load(fh)
+        stations, admin = doc.get("stations"), doc.get("admin_token")
+        if not isinstance(stations, dict) or not all(isinstance(v, str) and len(v) >= 16 for v in stations.values()) \
+                or not isinstance(admin, str) or len(admin) < 16:
+            raise click.ClickException(f"{tokens_file}: needs admin_token and [stations] tokens of 16+ characters")
+        auth = {"station_tokens": dict(stations), "admin_token": admin}
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"packgate upstream: http://{host}:{port}  db={db_path}  openapi: /openapi.json", err=True)
     serve(host, port, db_path, seed_demo=seed_demo, strict_orders=not lenient_orders,
-          today=today.date() if today else None)
+          today=today.date() if today else None, **auth)
 
 
 @click.group("sync")

@@ -15,7 +15,7 @@ packgate demo is running.
   kiosk        {rig.agent.url}/            (use the "demo devices" panel, or type codes into the scan field)
   PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
   supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
-  upstream     {rig.upstream_url}/openapi.json
+  upstream     {rig.upstream_url}/openapi.json  (admin token {rig.admin_token}; station ST01 has its own)
   data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
   devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
 Press Ctrl-C to stop.""", flush=True)

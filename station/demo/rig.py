@@ -7,6 +7,7 @@ press goes through the same reader code a real device would.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import socket
 import tempfile
@@ -164,6 +165,7 @@ class DemoRig:
     badge: BadgeEmulator
     data_dir: Path
     cleanup_dir: bool
+    admin_token: str = ""  # the reference upstream's admin token (reads every station's confirmations)
 
     def stop(self) -> None:
         self.agent.stop()
@@ -184,8 +186,10 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     root.mkdir(parents=True, exist_ok=True)
     clock = clock or Clock()
     world = DemoWorld(clock.now().date())
+    station_token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db", seed_demo=True,
-                                                  today=world.today, clock=clock)
+                                                  today=world.today, clock=clock, station_tokens={"ST01": station_token},
+                                                  admin_token=admin_token)
     scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
     scale_path = scale.start_pty(root / "scale0")
     scanner = ScannerEmulator(root / "scanner0")
@@ -193,11 +197,11 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     badge = BadgeEmulator(nfc_path)
     cfg: Config = validate({
         "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
-        "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
+        "web.port": port, "upstream.url": upstream_url, "upstream.token": station_token, "upstream.refresh_s": 30.0,
         "scale.profile": SCALE_PROFILE, "scale.port": scale_path,
         "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
-    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup)
+    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup, admin_token)

@@ -298,7 +298,7 @@ class Walk:
             time.sleep(0.2)
         self.record("outbox drained to upstream", status.get("depth") == 0,
                     f"depth={status.get('depth')} dead={status.get('dead')}")
-        client = UpstreamClient(self.rig.upstream_url, deadline_s=5)
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, token=self.rig.admin_token)
         try:
             confs = client.order_confirmations("SO-10009")
         finally:

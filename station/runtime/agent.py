@@ -38,7 +38,8 @@ class Agent:
         self.bus = EventBus()
         self._timer_wake = threading.Event()
         self._stop = threading.Event()
-        self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock)
+        self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
+                                     token=cfg["upstream.token"] or None)
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
