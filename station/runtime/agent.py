@@ -9,12 +9,13 @@ from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
-from packgate.station.events import STREAMS_MAX, EventBus
+from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
 from packgate.station.runtime.notify import Notifier
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
+from packgate.station.web.serving import make_server
 from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox
 from packgate.sync.reference import ReferenceCache
@@ -101,16 +102,8 @@ class Agent:
                 last = summary
 
     def _serve(self) -> None:
-        """cheroot: a thread per connection from a fixed pool sized for ``STREAMS_MAX`` open event streams plus
-        the actions, with TLS built in (``web.tls_cert``/``web.tls_key``)."""
-        from cheroot import wsgi
-        from cheroot.ssl.builtin import BuiltinSSLAdapter
-
-        server = wsgi.Server((self.cfg["web.host"], self.port), self.app, numthreads=STREAMS_MAX + 32,
-                             server_name="packgate", timeout=10, request_queue_size=64, shutdown_timeout=2)
-        if self.cfg["web.tls_cert"]:
-            server.ssl_adapter = BuiltinSSLAdapter(self.cfg["web.tls_cert"], self.cfg["web.tls_key"])
-        server.prepare()
+        server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
+                             tls_key=self.cfg["web.tls_key"])
         self._server = server
         self.port = server.bind_addr[1]
         self._served.set()

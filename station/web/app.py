@@ -68,6 +68,8 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             if header and header != "null" and host_of(header) not in allowed:
                 return _error(400 if header == request.host else 403, "bad_host", host=header[:100])
         path = request.path
+        if request.method == "OPTIONS":  # same-origin pages need no preflight; say so in JSON, like every error
+            return _error(405, "method_not_allowed", method="OPTIONS", path=path[:200])
         if path in public or path.startswith("/static/"):
             return None
         bearer = request.headers.get("Authorization", "")
