@@ -164,3 +164,12 @@ def test_an_unknown_code_after_a_pack_is_kept_for_review(station, world, h):
     station.handle({"action": "scan", "object_id": "NO-SUCH-CODE-77"})
     kept = station.supervisor_overview()["rejected_input"]
     assert kept and kept[0]["raw"] == "NO-SUCH-CODE-77" and kept[0]["reason"]
+
+
+def test_the_pages_have_no_inline_scripts_or_handlers_the_policy_would_block(kiosk):
+    import re
+
+    for path in ("/", "/pda", "/supervisor"):
+        html = kiosk.get(path).get_data(as_text=True)
+        assert not re.search(r"\son[a-z]+=", html), path
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html), path

@@ -73,6 +73,11 @@ function applyI18n(root) {
   (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
 }
 
+// no inline handlers: the Content-Security-Policy runs only scripts from /static
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("button[data-i18n=\"lang\"]").forEach((b) => b.addEventListener("click", toggleLang));
+});
+
 function toggleLang() {
   LANG = LANG === "en" ? "zh" : "en";
   localStorage.setItem("packgate.lang", LANG);
