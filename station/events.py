@@ -7,7 +7,7 @@ import threading
 from typing import Iterator
 
 STREAMS_MAX = 128  # open event streams a station serves at once (kiosk, supervisors' phones, every PDA)
-PROBE_S = 0.5  # an idle stream writes a comment this often: a closed one fails its write and is freed
+PROBE_S = 0.25  # an idle stream writes a comment this often: a closed one fails its write and is freed
 
 
 class EventBus:
@@ -20,7 +20,7 @@ class EventBus:
         self._closed = threading.Event()
 
     def publish(self, kind: str, data: dict) -> None:
-        message = (kind, data)
+        message = Message(kind, data)
         with self._lock:
             subscribers = list(self._subscribers)
         for q in subscribers:
@@ -64,13 +64,24 @@ class EventBus:
                 yield sse(kind, data)
             while not self._closed.is_set():
                 try:
-                    kind, data = q.get(timeout=heartbeat_s)
+                    message = q.get(timeout=heartbeat_s)
                 except queue.Empty:
                     yield ":\n\n"
                     continue
-                yield sse(kind, data)
+                yield message.text
         finally:
             self.unsubscribe(q)
+
+
+class Message(tuple):
+    """``(kind, data)`` as subscribers unpack it, with its event-stream text encoded once (not once per page)."""
+
+    text: str
+
+    def __new__(cls, kind: str, data: dict) -> "Message":
+        self = super().__new__(cls, (kind, data))
+        self.text = sse(kind, data)
+        return self
 
 
 def sse(kind: str, data: dict) -> str:

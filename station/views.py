@@ -108,6 +108,8 @@ class StationViews:
             lines += ["# HELP packgate_open_escalations Escalations fired and not acknowledged.",
                       "# TYPE packgate_open_escalations gauge",
                       f'packgate_open_escalations{{station="{p.id}"}} {len(store.escalations(p.conn))}']
+            lines += ["# HELP packgate_event_streams Open /api/v1/events streams (pages with live updates).",
+                      "# TYPE packgate_event_streams gauge", f'packgate_event_streams{{station="{p.id}"}} {p.bus.streams}']
             lines += ["# HELP packgate_scale_responding 1 while the scale sends readings (within scale.fresh_s).",
                       "# TYPE packgate_scale_responding gauge",
                       f'packgate_scale_responding{{station="{p.id}"}} {int(p.live.scale.responding())}']

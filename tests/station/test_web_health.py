@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import uuid
 
@@ -146,3 +147,27 @@ def test_healthz_is_503_and_names_the_device_while_one_is_disconnected(rig):
     finally:
         station.on_device_state("scale", "connected", None)
     assert requests.get(f"{rig.agent.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_closed_event_stream_is_freed_by_the_server(rig, http):
+    bus = rig.agent.station.bus
+    before = bus.streams
+    host, port = rig.agent.url.split("//")[1].split(":")
+    page = socket.create_connection((host, int(port)), timeout=5)
+    page.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Cookie: packgate_session={http.cookies.get('packgate_session')}\r\n\r\n".encode())
+    assert b"event: state" in page.recv(65536) + page.recv(65536)
+    assert bus.streams == before + 1
+    page.close()  # the page goes away (tab closed, Wi-Fi lost)
+    end = time.monotonic() + 5  # the benchmark measures how fast (scripts/bench-streams); here: that it happens
+    while time.monotonic() < end and bus.streams > before:
+        time.sleep(0.05)
+    assert bus.streams == before
+
+
+def test_more_streams_than_the_server_holds_are_refused_in_json(rig, http, monkeypatch):
+    from packgate.station import events
+
+    monkeypatch.setattr(events.EventBus, "streams", property(lambda self: events.STREAMS_MAX))
+    response = http.get(f"{rig.agent.url}/api/v1/events", timeout=5)
+    assert response.status_code == 503 and response.json()["code"] == "too_many_streams"
