@@ -503,14 +503,14 @@ def _too_large(body: dict) -> dict | None:
     """The answer for a field longer than its limit (HTTP 413 on the API), naming the field."""
     for name, limit in FIELD_LIMITS.items():
         if isinstance(body.get(name), str) and len(body[name]) > limit:
-            return answer("too_large", field=name, limit=f"{limit} characters")
+            return answer("too_large", field=name, limit=limit)
     payload = body.get("payload")
     if isinstance(payload, dict):
         for name, limit in PAYLOAD_LIMITS.items():
             if isinstance(payload.get(name), str) and len(payload[name]) > limit:
-                return answer("too_large", field=f"payload.{name}", limit=f"{limit} characters")
+                return answer("too_large", field=f"payload.{name}", limit=limit)
         if len(payload) > 16:
-            return answer("too_large", field="payload", limit="16 fields")
+            return bad_field("payload", "at_most_16_fields")
     return None
 
 

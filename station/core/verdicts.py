@@ -189,7 +189,9 @@ MESSAGES: dict[str, Text] = {
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
-    "too_large": Text("error", "", "{field} is too large: at most {limit}.", "{field}过大：最多{limit}。"),
+    "too_large": Text("error", "", "{field} is too long: at most {limit} characters.", "{field}过长：最多{limit}个字符。"),
+    "body_too_large": Text("error", "", "The request body is too large: at most {limit} bytes.",
+                           "请求内容过大：最多{limit}字节。"),
     "key_required": Text("error", "", "key is required: send a client-chosen idempotency key (8 to 128 characters) "
                          "with every action.", "缺少key：每个操作都须附带客户端生成的幂等键（8至128个字符）。"),
     "too_many_streams": Text("error", "", "The station already serves {limit} live pages; close one and reload.",
@@ -230,6 +232,7 @@ FIELD_RULES: dict[str, tuple[str, str]] = {
     "boolean": ("a JSON boolean (true or false)", "JSON布尔值（true或false）"),
     "string": ("a string", "字符串"),
     "integer_id": ("a whole number of at most 18 digits", "不超过18位的整数"),
+    "at_most_16_fields": ("an object of at most 16 fields", "不超过16个字段的对象"),
 }
 
 

@@ -162,7 +162,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             if not isinstance(value, str):
                 return _verdict(bad_field(name, "string"), 400)
             if len(value) > 64:
-                return _verdict(answer("too_large", field=name, limit="64 characters"), 413)
+                return _verdict(answer("too_large", field=name, limit=64), 413)
         result = station.pda_login(str(badge), str(pin))
         if result["status"] == "ok":
             s = sessions.sign_in(session_or_open(), result["employee"]["employee_id"])
@@ -193,7 +193,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     def pda_pick(order_id: str) -> Response:
         emp = _require_pda(employee())
         if len(order_id) > 64:
-            return _verdict(answer("too_large", field="order_id", limit="64 characters"), 413)
+            return _verdict(answer("too_large", field="order_id", limit=64), 413)
         return jsonify(station.pick_view(order_id, emp))
 
     # ---- supervisor -------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         if code == 405:
             return _error(405, "method_not_allowed", method=request.method, path=request.path[:200])
         if code == 413:
-            return _error(413, "too_large", field="body", limit=f"{MAX_BODY_BYTES} bytes")
+            return _error(413, "body_too_large", field="body", limit=MAX_BODY_BYTES)
         return _error(code, "bad_request", problem=exc.name, problem_zh=exc.name)
 
     @app.errorhandler(StorageError)
@@ -284,7 +284,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
 def _verdict(verdict: dict, status: int | None = None) -> Response:
     """A verdict as the answer; a field too large is HTTP 413, else 200 (the verdict says what happened)."""
     response = jsonify(verdict)
-    response.status_code = status or (413 if verdict.get("code") == "too_large" else 200)
+    response.status_code = status or (413 if verdict.get("code") in ("too_large", "body_too_large") else 200)
     return response
 
 
