@@ -51,6 +51,10 @@ _TABLE: tuple[Symbology, ...] = (
     Symbology("]e1", "GS1 Composite (component)", gs1=True),
     Symbology("]e2", "GS1 Composite (component, escape)", gs1=True),
     Symbology("]J1", "GS1 DotCode", gs1=True),
+    Symbology("]z0", "Aztec"),
+    Symbology("]z1", "GS1 Aztec (FNC1 in 1st position)", gs1=True),
+    Symbology("]z2", "Aztec (FNC1 in 2nd position)"),
+    Symbology("]z3", "Aztec (ECI)"),
 )
 BY_AIM: dict[str, Symbology] = {s.aim: s for s in _TABLE}
 

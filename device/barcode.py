@@ -10,10 +10,14 @@ Order of decisions (the symbology identifier, when present, always wins):
    Link URI). A parse error is an error, never a fallback to something else.
 2. ``]E0 ]E3 ]E4 ]I1`` (EAN/UPC/ITF-14): a GTIN with a valid check digit.
 3. Anything else: the site's patterns (orders, totes, bins, badges, packaging, parcels) first, so
-   a site code that merely looks like GS1 stays a site code. Then, only when the scanner sent no
-   identifier at all: a bare GTIN (8/12/13/14 digits), a bare SSCC (18 digits), GS1 HRI text
-   ``(01)...(10)...``, a GS1 Digital Link URL, or an element string that starts with AI 00/01/02
-   or contains a GS separator (scanners often ship with AIM ids switched off).
+   a site code that merely looks like GS1 stays a site code. Then a GS1 Digital Link URL (scheme
+   ``http://``/``https://`` all lower or all upper case, as GS1's syntax engine requires). Then,
+   only when the scanner sent no identifier at all (keyboard wedges often strip it), the rules of
+   ``no_identifier`` below, in this order: 6 digits = UPC-E (expanded to its GTIN-12); 8/12/13/14
+   digits with a valid check digit = GTIN; 18 digits with a valid check digit = SSCC; GS1 HRI text
+   ``(01)...(10)...``; an element string that contains a GS, or starts with a fixed-length AI whose
+   content can be verified (``VERIFIABLE_START``: a check digit or a date) and parses completely;
+   8/12/13/14 or 18 digits that are none of these = bad GTIN / bad SSCC. The README has the table.
 
 Nothing here ever invents a value: a scan without AI 17 has ``expiry=None``; merging with what
 the station already knows is the station's job.
@@ -31,8 +35,10 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.sscc import Sscc
+from biip.upc import Upc
 
 from packgate.device import aim
+from packgate.device.codes import gs1_check_ok
 from packgate.device.errors import ProfileError
 
 GS = "\x1d"
@@ -46,6 +52,16 @@ GRAMS_PER_LB = Decimal("453.59237")
 # AI prefix of a net-weight element string -> grams per unit of its value.
 NET_WEIGHT_AIS: dict[str, Decimal] = {"310": Decimal(1000), "320": GRAMS_PER_LB}
 STRONG_GS1_START = ("00", "01", "02")
+# AIs an element string read without identifier or GS may start with (GS1 General Specifications 3.2): fixed
+# length, and content that can be checked: a key with a check digit (00 01 02, 410-417 GLNs, 8003 GRAI) or a
+# date (11 12 13 15 16 17). Variable-length AIs (10 lot, 21 serial, 90-99 ...) and measures never start one:
+# "10ABC123" stays a plain code.
+VERIFIABLE_START: dict[str, str] = {
+    "00": "check", "01": "check", "02": "check", "410": "check", "411": "check", "412": "check", "413": "check",
+    "414": "check", "415": "check", "416": "check", "417": "check", "8003": "check14",
+    "11": "date", "12": "date", "13": "date", "15": "date", "16": "date", "17": "date",
+}
+DIGITAL_LINK_SCHEMES = ("https://", "HTTPS://", "http://", "HTTP://")
 _GS1_CONFIG = ParseConfig(separator_chars=(GS,))
 
 
@@ -207,7 +223,7 @@ def _interpret(raw: str, patterns: SitePatterns, gs_substitute: str | None, sour
 
     if aim.is_gs1(symbology):
         if payload.lower().startswith(("http://", "https://")):
-            return _digital_link(payload, base) or unknown(f"not a GS1 Digital Link URI: {payload!r}")
+            return _digital_link(payload, base) or unknown(_dl_error(payload))
         return _gs1(payload, base)
 
     if aim.is_gtin(symbology):
@@ -224,26 +240,60 @@ def _interpret(raw: str, patterns: SitePatterns, gs_substitute: str | None, sour
         dl = _digital_link(payload, base)
         if dl is not None:
             return dl
-        return unknown(None)
+        mixed_case_dl = not payload.startswith(DIGITAL_LINK_SCHEMES) and _looks_like_digital_link(payload)
+        return unknown(_dl_error(payload) if mixed_case_dl else None)  # other URLs are plain data
 
     if symbology is not None:
         return unknown(None)  # e.g. ]C0 / ]Q1 / ]d1 that matched no site pattern: plain data
+    return no_identifier(payload, base)
 
-    # No identifier: only clear cases are taken as GS1/GTIN.
-    if payload.isdigit() and payload.isascii():
-        if len(payload) in (8, 12, 13, 14):
-            return _gtin(payload, base)
-        if len(payload) == 18:
-            return _sscc(payload, base)
+
+def no_identifier(payload: str, base: dict[str, Any]) -> Scan:
+    """The rules for a scan that came without a symbology identifier (see the module docstring)."""
+    digits = payload.isdigit() and payload.isascii()
+    if digits and len(payload) == 6:
+        return _upce(payload, base)
+    if digits and len(payload) in (8, 12, 13, 14) and gs1_check_ok(payload):
+        return _gtin(payload, base)
+    if digits and len(payload) == 18 and gs1_check_ok(payload):
+        return _sscc(payload, base)
     if payload.startswith("(") and re.match(r"\(\d{2,4}\)", payload):
         try:
             message = GS1Message.parse_hri(payload, config=_GS1_CONFIG)
         except ParseError as exc:
-            return unknown(f"bad GS1 human-readable text: {exc}")
+            return Scan("unknown", payload, error=f"bad GS1 human-readable text: {exc}", **base)
         return _from_message(message, base)
     if GS in payload or payload.startswith(STRONG_GS1_START):
         return _gs1(payload, base)
-    return unknown(None)
+    if looks_like_gs1(payload):
+        return _gs1(payload, base)
+    if digits and len(payload) in (8, 12, 13, 14):
+        return _gtin(payload, base)  # the check digit is wrong: a bad GTIN, said so
+    if digits and len(payload) == 18:
+        return _sscc(payload, base)
+    return Scan("unknown", payload, **base)
+
+
+def looks_like_gs1(payload: str) -> bool:
+    """An element string without identifier: contains a GS, or starts with a ``VERIFIABLE_START`` AI whose
+    content checks out and the whole string parses. Also used to give pyzbar's Code 128/QR results an identifier."""
+    if GS in payload:
+        return True
+    start = next((ai for ai in sorted(VERIFIABLE_START, key=len, reverse=True) if payload.startswith(ai)), None)
+    if start is None:
+        return False
+    try:
+        message = GS1Message.parse(payload, config=_GS1_CONFIG)
+    except ParseError:
+        return False
+    first = message.element_strings[0] if message.element_strings else None
+    if first is None or first.ai.ai != start:
+        return False
+    if VERIFIABLE_START[start] == "check14":
+        return gs1_check_ok(first.value[:14])
+    if VERIFIABLE_START[start] == "check":
+        return gs1_check_ok(first.value)
+    return first.date is not None
 
 
 def _gs1(payload: str, base: dict[str, Any]) -> Scan:
@@ -289,7 +339,19 @@ def _from_message(message: GS1Message | GS1DigitalLinkURI, base: dict[str, Any],
     return Scan("gs1", text, gs1_hri=hri, elements=tuple(elements), **found, **base)
 
 
+def _looks_like_digital_link(payload: str) -> bool:
+    return re.match(r"(?i)https?://[^/]+/.*\b(01|00|414|8003|8004)/\d", payload) is not None
+
+
+def _dl_error(payload: str) -> str:
+    if not payload.startswith(DIGITAL_LINK_SCHEMES):
+        return f"GS1 Digital Link scheme must be http:// or https:// in lower or upper case: {payload[:8]!r}"
+    return f"not a GS1 Digital Link URI: {payload!r}"
+
+
 def _digital_link(payload: str, base: dict[str, Any]) -> Scan | None:
+    if not payload.startswith(DIGITAL_LINK_SCHEMES):
+        return None  # GS1 syntax engine: 'Https://' is an illegal scheme
     try:
         uri = GS1DigitalLinkURI.parse(payload)
     except ParseError:
@@ -303,6 +365,16 @@ def _gtin(payload: str, base: dict[str, Any]) -> Scan:
     except ParseError as exc:
         return Scan("unknown", payload, error=f"bad GTIN: {exc}", **base)
     g14 = gtin.as_gtin_14()
+    return Scan("gtin", g14, gtin=g14, **base)
+
+
+def _upce(payload: str, base: dict[str, Any]) -> Scan:
+    """6-digit UPC-E (number system 0, check digit not typed) -> its GTIN (GS1 General Specifications 5.2.2.4.2)."""
+    try:
+        upc = Upc.parse(payload)
+        g14 = upc.as_gtin_14()
+    except ParseError as exc:
+        return Scan("unknown", payload, error=f"bad UPC-E: {exc}", **base)
     return Scan("gtin", g14, gtin=g14, **base)
 
 

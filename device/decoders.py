@@ -4,9 +4,11 @@
     for d in dec.decode(gray_or_bgr_ndarray): d.symbology + d.text   # -> device.barcode.interpret
 
 zxing-cpp reports the AIM symbology identifier (``]C1`` GS1-128, ``]d2`` GS1 DataMatrix, ``]Q3``
-GS1 QR, ``]E0`` EAN-13 ...) and reads Data Matrix. pyzbar (libzbar) reads no Data Matrix and
-cannot tell GS1-128 from Code 128: its Code 128 / QR results carry no identifier and
-``interpret`` falls back to its no-identifier rules. Both keep GS (0x1D) inside the data.
+GS1 QR, ``]E0`` EAN-13 ...) and reads Data Matrix. pyzbar (libzbar) reads no Data Matrix and drops
+the FNC1 that tells GS1-128 from Code 128, so its results get an identifier here, by the rules
+``interpret`` uses for a scan without one (``barcode.looks_like_gs1``): Code 128 -> ``]C1``/``]C0``,
+QR -> ``]Q3``/``]Q1``. From either decoder an ITF of 14 digits with a valid check digit is ITF-14
+(``]I1``, a GTIN): the same barcode gives the same interpretation. Both keep GS (0x1D) in the data.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
+from packgate.device.barcode import looks_like_gs1
+from packgate.device.codes import gs1_check_ok
 from packgate.device.errors import ProfileError
 
 # Our format names -> zxing-cpp format attribute name / pyzbar symbol name (None: unsupported).
@@ -36,12 +40,26 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "aztec": ("Aztec", None),
 }
 
-# pyzbar type -> AIM identifier where the type alone decides it (GS1-ness of Code 128/QR is unknown).
+# pyzbar type -> AIM identifier where the type alone decides it.
 PYZBAR_AIM: dict[str, str] = {
     "EAN13": "]E0", "UPCA": "]E0", "UPCE": "]E0", "ISBN13": "]E0", "EAN8": "]E4",
     "DATABAR": "]e0", "DATABAR_EXP": "]e0", "I25": "]I0", "CODE39": "]A0", "CODE93": "]G0",
     "CODABAR": "]F0",
 }
+# pyzbar type -> (identifier when the data reads as GS1, identifier otherwise): zbar drops the leading FNC1.
+PYZBAR_GS1_OR_NOT: dict[str, tuple[str, str]] = {"CODE128": ("]C1", "]C0"), "QRCODE": ("]Q3", "]Q1")}
+
+
+def identify(symbology: str | None, text: str, pyzbar_type: str | None = None) -> str | None:
+    """The AIM identifier both decoders agree on for ``text`` (see the module docstring)."""
+    if pyzbar_type in PYZBAR_GS1_OR_NOT:
+        gs1, plain = PYZBAR_GS1_OR_NOT[pyzbar_type]
+        symbology = gs1 if looks_like_gs1(text) else plain
+    elif pyzbar_type is not None:
+        symbology = PYZBAR_AIM.get(pyzbar_type)
+    if symbology is not None and symbology[:2] == "]I" and len(text) == 14 and gs1_check_ok(text):
+        return "]I1"  # ITF-14 (GS1 General Specifications 5.3): carries a GTIN-14
+    return symbology
 
 
 @dataclass(frozen=True)
@@ -118,7 +136,8 @@ class ZxingDecoder:
                 continue
             pos = bc.position
             corners = tuple((p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left))
-            out.append(Decoded(bc.text, bc.symbology_identifier or None, str(bc.format), bytes(bc.bytes), corners))
+            out.append(Decoded(bc.text, identify(bc.symbology_identifier or None, bc.text), str(bc.format),
+                               bytes(bc.bytes), corners))
         return out
 
 
@@ -135,10 +154,11 @@ class PyzbarDecoder:
         if self.formats is None:
             self._symbols = None
         else:
-            missing = [f for f in self.formats if FORMATS[f][1] is None]
+            names = {f: FORMATS[f][1] for f in self.formats}
+            missing = [f for f, name in names.items() if name is None]
             if missing:
                 raise ProfileError(f"pyzbar cannot read {', '.join(missing)}; use the zxing decoder")
-            self._symbols = [getattr(pyzbar.ZBarSymbol, str(FORMATS[f][1])) for f in self.formats]
+            self._symbols = [getattr(pyzbar.ZBarSymbol, name) for name in names.values() if name is not None]
 
     def supports(self, fmt: str) -> bool:
         return fmt in FORMATS and FORMATS[fmt][1] is not None
@@ -151,7 +171,7 @@ class PyzbarDecoder:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
                 text = data.decode("latin-1")
-            out.append(Decoded(text, PYZBAR_AIM.get(d.type), d.type, data, tuple((p.x, p.y) for p in d.polygon)))
+            out.append(Decoded(text, identify(None, text, d.type), d.type, data, tuple((p.x, p.y) for p in d.polygon)))
         return out
 
 

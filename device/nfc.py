@@ -8,7 +8,14 @@ cards (4/7/10 bytes), the IDm for FeliCa, the PUPI for type B.
 
 How it reads: ``clf.connect(rdwr={'on-discover': ...}, terminate=...)``. The UID is taken from the
 sense response in ``on-discover``, which returns False so the card is never activated (no
-card-type-specific commands, works with nfcpy's ``udp`` simulator and real readers alike).
+card-type-specific commands, works with nfcpy's ``udp`` simulator and real readers alike). Every
+path polls the targets a real reader polls: 106A (MIFARE/NTAG), 106B and 212F (FeliCa, IDm).
+
+On ``udp:`` paths nfcpy's ``sense()`` tries each target in turn and the udp driver waits a fixed
+1.0 s for each answer (``sense_tta/ttb/ttf`` -> ``_recv_data(1.0, ...)``), while ``terminate`` only
+runs between whole sense cycles: a card-less cycle over three targets would take 3 s. The reader
+therefore caps that wait at ``udp_reply_s`` (a simulated card on 127.0.0.1 answers within
+milliseconds, as a real card answers a real reader's field) and cuts it short on ``stop()``.
 ``terminate`` runs between sense cycles: it ends ``connect`` when ``stop()`` was called, paces the
 polling, and notices that a card has gone (not seen for ``release_s``). A card held on the reader
 gives one event; it gives another only after it was taken away.
@@ -26,9 +33,25 @@ from packgate.device.errors import ReaderError
 from packgate.device.reader_thread import ReaderThread, call_safely
 
 ALL_TARGETS = ("106A", "106B", "212F")
-# The udp simulator waits 1 s for an answer per target and sense: poll type A only, so a cycle
-# (and stop()) stays around one second.
-UDP_TARGETS = ("106A",)
+
+
+class _PacedUdpReceive:
+    """Replaces a udp device's ``_recv_data``: waits at most ``reply_s`` and returns early on ``stop``."""
+
+    def __init__(self, recv: Callable, reply_s: float, stop) -> None:
+        self.recv, self.reply_s, self.stop = recv, reply_s, stop
+
+    def __call__(self, timeout, *brty_list):
+        end = time.monotonic() + (self.reply_s if timeout is None else min(timeout, self.reply_s))
+        while not self.stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                return self.recv(min(0.02, left), *brty_list)
+            except nfc.clf.TimeoutError:
+                continue
+        raise nfc.clf.TimeoutError("no answer")
 
 
 def target_uid(target) -> bytes | None:
@@ -59,11 +82,13 @@ class BadgeReader(ReaderThread):
     def __init__(self, path: str = "usb", on_badge: Callable[[str], None] | None = None, *,
                  on_state: Callable[[str, str | None], None] | None = None,
                  targets: tuple[str, ...] | None = None, release_s: float = 0.3, poll_interval: float = 0.05,
-                 backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic):
+                 backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic,
+                 udp_reply_s: float = 0.25):
         super().__init__(on_state, backoff or Backoff(base_s=0.2, cap_s=5.0))
         self.path = path
         self.on_badge = on_badge
-        self.targets = tuple(targets) if targets else (UDP_TARGETS if path.startswith("udp") else ALL_TARGETS)
+        self.targets = tuple(targets) if targets else ALL_TARGETS
+        self.udp_reply_s = udp_reply_s
         self.release_s = release_s
         self.poll_interval = poll_interval
         self.clock = clock
@@ -117,6 +142,9 @@ class BadgeReader(ReaderThread):
             raise ReaderError(f"cannot open NFC reader {self.path!r}: {exc}") from exc
         if not ok:
             raise ReaderError(f"no NFC reader found at {self.path!r}")
+        if self.path.startswith("udp"):
+            device = clf.device
+            device._recv_data = _PacedUdpReceive(device._recv_data, self.udp_reply_s, self._stop)
         return clf
 
     def _run(self) -> None:

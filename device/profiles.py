@@ -139,6 +139,8 @@ class FramingSpec:
     length: int = 0  # fixed total length (0 = variable)
     max_length: int = 128
     resync_on_start: bool = True  # a start byte inside a frame body begins a new frame
+    literal_after: bytes = b""  # a start byte right after this byte is data (Toledo "?" + raw status 0x02)
+    until_next_start: bool = False  # no terminator: a frame runs up to the next start byte (variable length)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class EmulatorSpec:
     command_terminated: bool  # commands end with CR/LF; False: single letters (Toledo "W")
     stream_interval: float
     encode: Mapping[str, Any]
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> encode overrides
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,17 @@ class Profile:
     codec: ScaleCodec | None = field(default=None, compare=False, repr=False)  # built from parser + encode
     printer: PrinterSpec | None = None
     template: LabelTemplate | None = None
+    variant_codecs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def emulator_codec(self, variant: str | None = None) -> Any:
+        """The codec whose encoder speaks ``variant`` (``[emulator.variants.<name>]``); None: the profile's own."""
+        if variant is None:
+            return self.codec
+        try:
+            return self.variant_codecs[variant]
+        except KeyError:
+            have = ", ".join(sorted(self.variant_codecs)) or "none"
+            raise ProfileError(f"{self.source}: key 'emulator.variants': no variant {variant!r} (have: {have})") from None
 
     def summary(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
@@ -282,8 +296,11 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
     from packgate.device.parsers import build_codec  # local import: parsers import profiles' helpers
 
     codec = build_codec(parser_kind, _freeze(parser), emulator.encode, serial, where)
+    variant_codecs = {v: build_codec(parser_kind, _freeze(parser), _freeze(_merge(emulator.encode, overrides)), serial, where)
+                      for v, overrides in emulator.variants.items()}
     return Profile(serial=serial, poll=poll, framing=framing, parser_kind=parser_kind, parser=_freeze(parser),
-                   stability=stability, emulator=emulator, codec=codec, **common)
+                   stability=stability, emulator=emulator, codec=codec, variant_codecs=MappingProxyType(variant_codecs),
+                   **common)
 
 
 def _serial(where: _Where, t: Mapping) -> SerialDefaults:
@@ -327,9 +344,13 @@ def _framing(where: _Where, t: Mapping) -> FramingSpec:
     spec = FramingSpec(start=where.bytes_of(t, "start", p), end=where.bytes_of(t, "end", p),
                        trailer=where.get(t, "trailer", int, p, 0), length=where.get(t, "length", int, p, 0),
                        max_length=where.get(t, "max_length", int, p, 128),
-                       resync_on_start=where.get(t, "resync_on_start", bool, p, True))
-    if not spec.end and not spec.length:
-        raise where.error("framing.end", "a frame needs an end delimiter or a fixed length")
+                       resync_on_start=where.get(t, "resync_on_start", bool, p, True),
+                       literal_after=where.bytes_of(t, "literal_after", p),
+                       until_next_start=where.get(t, "until_next_start", bool, p, False))
+    if spec.until_next_start and (not spec.start or spec.end or spec.length):
+        raise where.error("framing.until_next_start", "needs a start byte and neither end nor length")
+    if not spec.end and not spec.length and not spec.until_next_start:
+        raise where.error("framing.end", "a frame needs an end delimiter, a fixed length or until_next_start")
     if spec.length and not spec.start and not spec.end:
         raise where.error("framing.start", "a fixed-length frame needs a start or end byte to synchronise on")
     if spec.trailer and not spec.end:
@@ -370,7 +391,12 @@ def _emulator(where: _Where, t: Mapping, poll: PollSpec) -> EmulatorSpec:
         Decimal(capacity)
     except InvalidOperation as exc:
         raise where.error("emulator.capacity_g", "must be a decimal string") from exc
+    variants = where.get(t, "variants", Mapping, p, {})
+    for v, overrides in variants.items():
+        if not isinstance(overrides, Mapping):
+            raise where.error(f"emulator.variants.{v}", "must be a table of encode templates")
     return EmulatorSpec(unit=unit, decimals=decimals, capacity_g=capacity, commands=_freeze(dict(commands)),
+                        variants=_freeze(dict(variants)),
                         unknown=where.bytes_of(t, "unknown", p), command_terminated=where.get(t, "command_terminated", bool, p, True),
                         stream_interval=where.get(t, "stream_interval", float, p, 0.1),
                         encode=_freeze(dict(where.get(t, "encode", Mapping, p, {}))))

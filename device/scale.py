@@ -4,7 +4,8 @@
 
 * Polled profiles: the poll command is written every ``poll_interval`` s (profile default).
 * Streaming profiles: ``poll.start_command`` (if any) is written once per connection.
-* Frames whose checksum or shape is wrong are counted in ``frames_bad`` and not delivered;
+* Frames whose checksum or shape is wrong are counted in ``frames_bad`` and not delivered; acknowledgement
+  lines of two-step commands (Radwag 'S A') are counted in ``frames_ack`` and not delivered;
   bytes dropped while re-synchronising are counted in ``bytes_skipped``.
 * Protocol-valid error/overload frames are delivered (status error/overload/underload).
 * Stability: the frame's flag, or with ``stability.mode = "repeat"`` N equal consecutive weights.
@@ -57,12 +58,14 @@ class StabilityTracker:
 
 class ScaleReader(PortWorker):
     thread_name = "scale-reader"
+    IDLE_READ_S = 1.0  # a streaming scale's read blocks this long when silent (stop() cancels it at once)
 
     def __init__(self, port: str, profile: Profile, on_reading: Callable[[Reading], None] | None = None,
                  on_state: Callable[[str, str | None], None] | None = None, *, poll_interval: float | None = None,
                  backoff: Backoff | None = None, read_timeout: float = 0.05, monotonic: Callable[[], float] = time.monotonic):
         if profile.kind != "scale" or profile.codec is None:
             raise ValueError(f"profile {profile.name!r} is not a scale profile")
+        self.read_timeout = read_timeout
         settings = dict(profile.serial.as_kwargs(), timeout=read_timeout)
         super().__init__(port, settings, on_state, backoff)
         self.profile = profile
@@ -75,6 +78,7 @@ class ScaleReader(PortWorker):
         self.latest: Reading | None = None
         self.frames_ok = 0
         self.frames_bad = 0
+        self.frames_ack = 0
         self._last_poll = float("-inf")
         self._lock = threading.Lock()
 
@@ -83,8 +87,8 @@ class ScaleReader(PortWorker):
         return self.framer.bytes_skipped
 
     def stats(self) -> dict:
-        return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "bytes_skipped": self.bytes_skipped,
-                "state": self.state}
+        return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "frames_ack": self.frames_ack,
+                "bytes_skipped": self.bytes_skipped, "state": self.state}
 
     # -- PortWorker hooks ------------------------------------------------------------------
     def on_open(self, port: serial.SerialBase) -> None:
@@ -99,11 +103,16 @@ class ScaleReader(PortWorker):
 
     def serve(self, port: serial.SerialBase) -> None:
         poll = self.profile.poll
+        wait = self.IDLE_READ_S
         if poll.mode == "poll":
             now = self._monotonic()
             if now - self._last_poll >= self.poll_interval:
                 self._last_poll = now
                 port.write(poll.command)
+            # block until the answer or the next poll is due, never in short slices
+            wait = max(self.read_timeout, self._last_poll + self.poll_interval - now)
+        if abs((port.timeout or 0) - wait) > 0.001:
+            port.timeout = wait
         data = port.read(max(1, port.in_waiting))
         if data:
             self.feed(data)
@@ -114,6 +123,9 @@ class ScaleReader(PortWorker):
         out = []
         for frame in self.framer.feed(data):
             reading = self.profile.codec.decode(frame)
+            if reading.extra.get("ack"):
+                self.frames_ack += 1
+                continue
             if reading.extra.get("bad_frame"):
                 self.frames_bad += 1
                 continue

@@ -164,6 +164,7 @@ class SerialScanner(PortWorker):
     """
 
     thread_name = "scanner"
+    IDLE_READ_S = 1.0  # with no partial scan the read blocks this long (stop() cancels it at once)
 
     def __init__(self, port: str, suffix: str = "CR", on_scan: ScanCallback | None = None,
                  inter_char_timeout: float = 0.05, *, patterns: SitePatterns | None = None,
@@ -174,6 +175,7 @@ class SerialScanner(PortWorker):
         settings = {"baudrate": 9600, **(serial_settings or {})}
         # The read timeout bounds how late a silence-terminated scan is seen, and how fast stop() is.
         settings.setdefault("timeout", min(0.1, max(0.005, inter_char_timeout / 2)))
+        self._short_read_s = settings["timeout"]
         super().__init__(port, settings, on_state=on_state, backoff=backoff)
         self.framer = ScanFramer(suffix, inter_char_timeout, stale_timeout)
         self.on_scan = on_scan
@@ -184,6 +186,10 @@ class SerialScanner(PortWorker):
         self.count = 0
 
     def serve(self, port) -> None:
+        # short reads only while a scan is partly in: an idle scanner wakes its thread once a second
+        wait = self.IDLE_READ_S if self.framer.deadline() is None else self._short_read_s
+        if port.timeout != wait:
+            port.timeout = wait
         waiting = port.in_waiting
         data = port.read(max(1, waiting))
         now = self.clock()

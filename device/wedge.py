@@ -10,6 +10,8 @@ little-endian), zero-padded to some width, EM4100 facility/ID splits. Each reade
     normalise_badge("3220338716", "dec10-reversed") == "1C78F2BF"
     normalise_badge("0077705923", "dec10") == "04A1B2C3"
     normalise_badge("111,27706", "em-2h4h") == "6F6C3A"
+    normalise_badge("08755.17493", "em-5.5") == "22334455"
+    normalise_badge("4.161.178.195", "dec-bytes") == "04A1B2C3"
 """
 from __future__ import annotations
 
@@ -19,16 +21,22 @@ from typing import Any
 
 from packgate.device.errors import FrameError, ProfileError
 
-ENCODINGS = ("hex", "dec", "split")
+ENCODINGS = ("hex", "dec", "split", "dec-bytes")
 _TRIM = " \r\n\t\x00"
+BYTE_SEPARATORS = ".;,: -"  # what readers type between hex bytes (any of them is accepted)
 
 
 @dataclass(frozen=True)
 class WedgeFormat:
     """How one reader types a UID.
 
-    encoding: ``hex``, ``dec`` (the UID bytes as one big number) or ``split`` (groups of bytes,
-      each in decimal, joined by ``separator``: EM4100 "2H+4H" = ``groups=(1, 2)``).
+    encoding: ``hex``, ``dec`` (the UID bytes as one big number), ``split`` (groups of bytes,
+      each in decimal, joined by ``separator``: EM4100 "2H+4H" / "3.5" = ``groups=(1, 2)``) or
+      ``dec-bytes`` (every byte in decimal, ``4.161.178.195``).
+    separator: the characters the reader types between groups or bytes; each of them is accepted, the
+      first is the one ``encode`` types (``split`` default ``,``; ``dec-bytes`` default ``.``; ``hex``: any of
+      ``BYTE_SEPARATORS`` is always accepted, ``separator`` only changes what ``encode`` types).
+    suffix: fixed characters the reader appends after the UID (``00`` on 12-digit "UID + 00" readers).
     reverse: the reader sends the bytes in reverse order (little-endian decimal, "LSB first").
     nbytes: how many UID bytes the output covers. Decimal output needs it to restore leading zero
       bytes (``None``: 4, more if the number needs more). Hex: ``None`` takes the length typed.
@@ -41,9 +49,12 @@ class WedgeFormat:
     width: int | None = None
     groups: tuple[int, ...] = ()
     group_widths: tuple[int, ...] = ()
-    separator: str = ","
+    separator: str = ""
+    suffix: str = ""
 
     def __post_init__(self) -> None:
+        if not self.separator and self.encoding in ("split", "dec-bytes"):
+            object.__setattr__(self, "separator", "," if self.encoding == "split" else ".")
         if self.encoding not in ENCODINGS:
             raise ProfileError(f"badge wedge encoding {self.encoding!r}: use one of {', '.join(ENCODINGS)}")
         if self.encoding == "split" and (not self.groups or len(self.group_widths) not in (0, len(self.groups))):
@@ -83,8 +94,16 @@ PRESETS: dict[str, WedgeFormat] = {
     "em-10h12d": WedgeFormat("dec", nbytes=5, width=12),
     "em-8h10d": WedgeFormat("dec", nbytes=4, width=10),  # the common "10 digits + Enter"
     "em-6h8d": WedgeFormat("dec", nbytes=3, width=8),
-    "em-2h4h": WedgeFormat("split", groups=(1, 2), group_widths=(3, 5)),  # "Wiegand 26 style" 111,27706
-    "em-4h4h": WedgeFormat("split", groups=(2, 2), group_widths=(5, 5)),
+    "em-2h4h": WedgeFormat("split", groups=(1, 2), group_widths=(3, 5), separator=",.;"),  # "Wiegand 26" 111,27706
+    "em-4h4h": WedgeFormat("split", groups=(2, 2), group_widths=(5, 5), separator=",.;"),
+    "em-3.5": WedgeFormat("split", groups=(1, 2), group_widths=(3, 5), separator=".,;"),  # 051.17493
+    "em-5.5": WedgeFormat("split", groups=(2, 2), group_widths=(5, 5), separator=".,;"),  # 08755.17493
+    # bytes typed one by one with a separator
+    "hex-dotted": WedgeFormat("hex", separator="."),  # 04.A1.B2.C3 (also ; , : - and spaces)
+    "dec-bytes": WedgeFormat("dec-bytes", separator=".;,"),  # 4.161.178.195
+    "dec-bytes-3": WedgeFormat("dec-bytes", width=3, separator=".;,"),  # 004.161.178.195
+    # 12 digits: the 10-digit decimal UID and "00"
+    "dec10-00": WedgeFormat("dec", nbytes=4, width=10, suffix="00"),  # 007770592300
 }
 
 
@@ -107,10 +126,16 @@ def normalise_badge(text: str, fmt: WedgeFormat | str | None = None) -> str:
     body = text.strip(_TRIM)
     if not body:
         raise FrameError("empty badge read")
+    if f.suffix:
+        if not body.endswith(f.suffix) or len(body) == len(f.suffix):
+            raise FrameError(f"badge read {body!r} does not end with the reader's suffix {f.suffix!r}")
+        body = body[: -len(f.suffix)]
     if f.encoding == "hex":
         uid = _from_hex(body, f)
     elif f.encoding == "dec":
         uid = _from_dec(body, f)
+    elif f.encoding == "dec-bytes":
+        uid = _from_dec_bytes(body, f)
     else:
         uid = _from_split(body, f)
     if f.reverse:
@@ -118,10 +143,20 @@ def normalise_badge(text: str, fmt: WedgeFormat | str | None = None) -> str:
     return uid.hex().upper()
 
 
+def _split_on(body: str, separators: str) -> list[str]:
+    return re.split("[" + re.escape(separators) + "]", body)
+
+
 def _from_hex(body: str, f: WedgeFormat) -> bytes:
-    digits = re.sub(r"[\s:\-]", "", body)
-    if digits[:2].lower() == "0x":
-        digits = digits[2:]
+    parts = [p for p in re.split(r"[\s" + re.escape(BYTE_SEPARATORS) + "]+", body) if p]
+    if len(parts) > 1:  # one byte per group: "4.A1.B2.C3" keeps its leading zero per byte
+        if not all(re.fullmatch(r"[0-9A-Fa-f]{1,2}", p) for p in parts):
+            raise FrameError(f"badge read {body!r}: bytes must be 1-2 hex digits between separators")
+        digits = "".join(p.rjust(2, "0") for p in parts)
+    else:
+        digits = parts[0] if parts else ""
+        if digits[:2].lower() == "0x":
+            digits = digits[2:]
     if not digits or not re.fullmatch(r"[0-9A-Fa-f]+", digits):
         raise FrameError(f"badge read {body!r} is not hexadecimal")
     if len(digits) % 2:
@@ -150,10 +185,24 @@ def _from_dec(body: str, f: WedgeFormat) -> bytes:
     return _to_bytes(int(body), f.nbytes, body)
 
 
+def _from_dec_bytes(body: str, f: WedgeFormat) -> bytes:
+    parts = _split_on(body, f.separator)
+    out = bytearray()
+    for part in parts:
+        part = part.strip(_TRIM)
+        if not (part.isascii() and part.isdigit()) or int(part) > 255:
+            raise FrameError(f"badge read {body!r}: {part!r} is not a byte in decimal (0-255)")
+        out.append(int(part))
+    if f.nbytes is not None and len(out) != f.nbytes:
+        raise FrameError(f"badge read {body!r}: {len(out)} bytes, the reader sends {f.nbytes}")
+    return bytes(out)
+
+
 def _from_split(body: str, f: WedgeFormat) -> bytes:
-    parts = body.split(f.separator)
+    parts = _split_on(body, f.separator)
     if len(parts) != len(f.groups):
-        raise FrameError(f"badge read {body!r}: expected {len(f.groups)} groups separated by {f.separator!r}")
+        seps = " or ".join(repr(c) for c in f.separator)
+        raise FrameError(f"badge read {body!r}: expected {len(f.groups)} groups separated by {seps}")
     out = b""
     for part, size in zip(parts, f.groups, strict=False):
         part = part.strip(_TRIM)
@@ -171,10 +220,14 @@ def encode_badge(uid_hex: str, fmt: WedgeFormat | str | None = None) -> str:
         uid = uid[::-1]
     if f.nbytes is not None:
         uid = uid[-f.nbytes:] if f.encoding != "split" else uid
+    if f.encoding == "hex" and f.separator:
+        return f.separator[0].join(f"{b:02X}" for b in uid) + f.suffix
     if f.encoding == "hex":
-        return uid.hex().upper().rjust(f.width or 0, "0")
+        return uid.hex().upper().rjust(f.width or 0, "0") + f.suffix
     if f.encoding == "dec":
-        return str(int.from_bytes(uid, "big")).rjust(f.width or 0, "0")
+        return str(int.from_bytes(uid, "big")).rjust(f.width or 0, "0") + f.suffix
+    if f.encoding == "dec-bytes":
+        return f.separator[0].join(str(b).rjust(f.width or 0, "0") for b in uid) + f.suffix
     total = sum(f.groups)
     uid = uid[-total:].rjust(total, b"\0")
     parts, i = [], 0
@@ -182,7 +235,7 @@ def encode_badge(uid_hex: str, fmt: WedgeFormat | str | None = None) -> str:
         width = f.group_widths[n] if f.group_widths else 0
         parts.append(str(int.from_bytes(uid[i:i + size], "big")).rjust(width, "0"))
         i += size
-    return f.separator.join(parts)
+    return f.separator[0].join(parts) + f.suffix
 
 
 class WedgeBadgeReader:

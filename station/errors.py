@@ -2,7 +2,8 @@
 
 StationError
  ├── ConfigError         packgate.toml or a rules table (tolerance, escalation) has a bad value
- └── ReferenceDataError  a reference-data row (sku, lot, packaging, employee, order) is malformed
+ ├── ReferenceDataError  a reference-data row (sku, lot, packaging, employee, order) is malformed
+ └── PageParameterError  a list was asked for with a bad limit, cursor or filter (carries a verdict code)
 
 Refusals of the packing and picking workflow (item not in order, lot expired, ...) are *not*
 exceptions: they come back as a ``Verdict`` so the person at the table is told what to do.
@@ -20,3 +21,12 @@ class ConfigError(StationError):
 
 class ReferenceDataError(StationError, ValueError):
     """A reference-data row from upstream is malformed (the message names the row and the field)."""
+
+
+class PageParameterError(StationError, ValueError):
+    """A bad paging parameter: ``code`` is the verdict code (station/core/verdicts.py), ``data`` its fields."""
+
+    def __init__(self, code: str, **data: object):
+        super().__init__(f"{code}: {data}")
+        self.code = code
+        self.data = data

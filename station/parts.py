@@ -94,6 +94,7 @@ class Live:
     devices: dict[str, dict] = field(default_factory=dict)
     verdict: dict | None = None
     verdict_seq: int = 0
+    shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
     counters: dict[str, int] = field(default_factory=dict)
     storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
 

@@ -45,13 +45,6 @@ class PdaDesk:
         return {**make("signed_in", hint=False, name=employee.name).as_dict(),
                 "employee": self.employee_view(employee.employee_id, employee.employee_id)}
 
-    def orders_to_pick(self) -> list[dict]:
-        with self.parts.lock:
-            orders = [o for o in self.parts.catalog.orders() if o.status in ("open", "picking")]
-        orders.sort(key=lambda o: (-o.priority, o.order_id))
-        return [{"order_id": o.order_id, "tote": o.tote, "lines": len(o.lines), "units": o.units,
-                 "priority": o.priority, "status": o.status} for o in orders]
-
     def _context(self) -> pick.PickContext:
         p = self.parts
         return pick.PickContext(catalog=p.catalog, today=p.clock.now().date(), lot_policy=p.lot_policy)
@@ -113,7 +106,8 @@ class PdaDesk:
         current = p.live.picks.get(employee.employee_id)
         if current is not None and current.order.order_id == order.order_id:
             return {**make("pick_started", order_id=order.order_id, tasks=len(current.tasks),
-                           bin=current.tasks[current.current or 0].bin or "-").as_dict(),
+                           bin=current.tasks[current.current or 0].bin or "-",
+                           next="scan_bin" if current.state is pick.PickState.TO_BIN else "scan_item").as_dict(),
                     "data": {"pick": _pick_view(current)}}
         outcome = pick.start_pick(order, employee, self._context())
         if outcome.session is None:

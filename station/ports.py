@@ -1,4 +1,4 @@
-"""What the station needs from the layers around it, as types: delivery, notifications and the camera."""
+"""What the station needs from the layers around it, as types: delivery, notifications, the camera and the site hub."""
 from __future__ import annotations
 
 import sqlite3
@@ -25,3 +25,15 @@ class Camera(Protocol):
     """A photo of the packed parcel (``packgate.device.camera.CameraScanner``)."""
 
     def snapshot_sha256(self) -> str | None: ...
+
+
+class SiteHub(Protocol):
+    """The site hub's claims and heartbeats (``packgate.sync.site_client.SiteClient``); ``claim`` raises
+    ``ClaimConflictError`` when another table holds the order."""
+
+    def claim(self, order_id: str, operator: str | None) -> dict[str, Any]: ...
+
+    def release(self, order_id: str) -> bool: ...
+
+    def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None: ...

@@ -7,10 +7,12 @@ audit entries, milestones and the idempotent answer in ONE SQLite transaction; o
 is the verdict shown. A failed commit (disk full, read-only) is an error verdict, never a false "done".
 
 Its collaborators receive what they need (``parts.Parts``): the PDA desk (``pda.PdaDesk``), the
-timers (``timers.EscalationTimers``) and the read-only views (``views.StationViews``).
+timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``) and the site hub's
+claims and change feed (``site.SiteLink``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +24,7 @@ from typing import Any, Callable
 from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
-from packgate.station import store
+from packgate.station import evidence, store
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import intake
 from packgate.station.core import packing as pk
@@ -30,15 +32,19 @@ from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
+from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, bad_field, make
+from packgate.station.dock import DockDesk
+from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.ports import Camera, Notifier, Outbox
+from packgate.station.ports import Camera, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
+from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
-from packgate.station.views import StationViews
+from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.sync.db import connect, write_tx
 from packgate.sync.errors import StorageError
 
@@ -55,7 +61,8 @@ Meta = dict[str, Any]
 class Station:
     def __init__(self, cfg: Settings, *, db_path: str, cache: ReferenceRows, outbox: Outbox, clock: Clock | None = None,
                  bus: EventBus | None = None, notifier: Notifier | None = None, camera: Camera | None = None,
-                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None):
+                 patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None,
+                 site: SiteHub | None = None):
         self.cfg = cfg
         self.id: str = cfg["station.id"]
         self.location: str = cfg["station.location"]
@@ -66,6 +73,9 @@ class Station:
         self.wake = wake or (lambda: None)
         conn = connect(db_path)
         store.ensure_schema(conn)
+        evidence.ensure_schema(conn)
+        dock_schema(conn)
+        self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)
         live = Live(pack=pack, picks={terminal.split(":", 1)[1]: pick.PickSession.from_dict(snapshot)
@@ -86,9 +96,12 @@ class Station:
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
+        self.site = SiteLink(self.parts, site, self._publish_state)
+        self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
+        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
 
     # ------------------------------------------------------------------ what the station knows
@@ -135,11 +148,26 @@ class Station:
     def metrics(self) -> str:
         return self.views.metrics()
 
-    def supervisor_overview(self, viewer: str | None = None) -> dict:
-        return self.views.supervisor_overview(viewer)
+    def supervisor_overview(self, viewer: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
+        return self.views.supervisor_overview(viewer, limit)
+
+    def priority_orders(self) -> list[dict]:
+        """Orders released to any packer by an escalation (the PDA shows them too)."""
+        return self.views.priority_orders()
+
+    def list_page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
+        return self.views.page(kind, query, viewer)
+
+    def counts(self) -> dict:
+        return self.views.counts()
 
     def employee_view(self, employee_id: str | None, viewer: str | None) -> dict | None:
         return self.views.employee_view(employee_id, viewer)
+
+    def evidence(self, order_id: str) -> dict | None:
+        """The order's evidence record (station/evidence.py), or None."""
+        with self.parts.lock:
+            return evidence.record(self.parts.conn, order_id)
 
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
@@ -147,8 +175,8 @@ class Station:
     def pda_login(self, badge: str, pin: str) -> dict:
         return self._saving(lambda: self.desk.login(badge, pin))
 
-    def orders_to_pick(self) -> list[dict]:
-        return self.desk.orders_to_pick()
+    def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
+        return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
 
     def pick_view(self, order_id: str, employee_id: str) -> dict:
         return self.desk.pick_view(order_id, employee_id)
@@ -205,6 +233,7 @@ class Station:
         live = self.parts.live
         before = live.scale.view()
         live.scale.heard(reading)
+        self.frames.add(reading)
         shown = live.scale.view()
         self._scale_shown = True
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
@@ -213,11 +242,16 @@ class Station:
         if not reading.usable:
             return
         with self.parts.lock:
-            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading)
+            weight = live.pack.weight
+            taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
+                                   weight.measured_g if weight is not None else None)
             live.parcel_on_scale = taken.loaded
-            event: pk.Event | None = pk.Pack(self._photo()) if isinstance(taken.event, pk.Pack) else taken.event
-            if event is not None:
-                self._saving(lambda: self._pack_step(event, {"device": self.device_id("scale")}))
+            for event in taken.events:
+                step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
+                verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
+                                                                         "frames": self.frames.upto(reading)}))
+                if verdict["status"] == "error":
+                    break
 
     def on_device_state(self, name: str, state: str, detail: str | None) -> None:
         live = self.parts.live
@@ -304,27 +338,28 @@ class Station:
         simple: dict[str, Callable[[], pk.Event]] = {
             "reweigh": lambda: pk.Reweigh(str(payload.get("reason") or "reweigh")),
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
-            "cancel": lambda: pk.Cancel(str(payload.get("reason") or "")),
-            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual")),
+            "cancel": lambda: pk.Cancel(str(payload.get("reason") or ""), _scope(payload)),
+            "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual"), payload.get("confirm") is True),
             "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
         if action in simple:
             return self._pack_step(simple[action](), meta)
-        return self._show(answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
-                                 problem_zh=f"操作{action!r}不适用于打包台"))
+        return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
+                      problem_zh=f"操作{action!r}不适用于打包台")
 
     def _weigh(self, payload: dict, meta: Meta) -> dict:
         grams, stable = payload.get("grams"), payload.get("stable", True)
         if not isinstance(stable, bool):
-            return self._show(bad_field("payload.stable", "boolean"))
+            return bad_field("payload.stable", "boolean")  # an API client's mistake: never on the kiosk's screen
         if grams is None:
             reading = self.parts.live.scale.fresh()
             if reading is None:
                 return self._show(answer("scale_not_responding", seconds=f"{self.parts.live.scale.fresh_s:g}"))
             value, stable = reading.grams, reading.stable
+            meta = {**meta, "frames": self.frames.upto(reading)}
         else:
             parsed = intake.grams(grams, Decimal(str(self.cfg["scale.capacity_g"])))
             if isinstance(parsed, str):
-                return self._show(bad_field("payload.grams", parsed))
+                return bad_field("payload.grams", parsed)
             value = parsed
         return self._pack_step(pk.Weigh(value, stable), meta)
 
@@ -386,14 +421,19 @@ class Station:
         before = live.pack
         outcome = pk.step(before, event, self._pack_context())
         after = outcome.session
+        refused = self.site.claim_opened(before, after)  # another table has this order open
+        if refused is not None:
+            return self._show(refused)
         at = isoformat(self.clock.now())
 
         def local_writes(conn: Any) -> None:
             store.save_session(conn, KIOSK, after.to_dict(), at)
             self._milestones(conn, before, after, outcome, at)
+            evidence.add_frames(conn, outcome, meta.get("frames"), at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after
+        self.site.left(before, after)
         if after.operator is None:
             live.override_reason = None
             live.last_activity = None
@@ -424,6 +464,8 @@ class Station:
         elif state is S.PACKED and before.state is not S.PACKED:
             store.set_order(conn, oid, at, status="packed", packed_at=at, priority=0, blocked_reason=None)
             store.add_packed_serials(conn, oid, [(u.sku, u.serial) for u in after.units if u.serial], at)
+        elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "order_cancelled":
+            store.set_order(conn, oid, at, status="cancelled", blocked_reason=None, station=None, priority=0)
         elif (state is S.CANCELLED and before.state is not S.CANCELLED) or \
                 (state is S.IDLE and before.state in pk.ORDER_STATES):
             local = store.order_row(conn, oid) or {}
@@ -478,7 +520,16 @@ class Station:
         return shown
 
     def _publish_state(self) -> None:
-        self.bus.publish("state", self.views.state())
+        state = self.views.state()
+        self.parts.live.shown_sync = _sync_summary(state["sync"])
+        self.bus.publish("state", state)
+
+    def push_sync(self) -> None:
+        """Send the sync status to the pages when it differs from what they were last sent (in any event)."""
+        status = self.views.sync_status()
+        if _sync_summary(status) != self.parts.live.shown_sync:
+            self.parts.live.shown_sync = _sync_summary(status)
+            self.bus.publish("sync", status)
 
     def _photo(self) -> str | None:
         if self.camera is None:
@@ -490,7 +541,9 @@ class Station:
             return None
 
     def close(self) -> None:
-        self.parts.conn.close()
+        with self.parts.lock:  # a change from the hub's feed may be arriving in another thread
+            self.site.closed = True
+            self.parts.conn.close()
 
 
 # ---------------------------------------------------------------------- helpers
@@ -516,7 +569,7 @@ def _too_large(body: dict) -> dict | None:
 
 def _validate(body: Any) -> str | None:
     if not isinstance(body, dict):
-        return "the request must be a JSON object"
+        return Word("problem:not_object")
     action = body.get("action")
     if action not in ACTIONS:
         return f"action must be one of {', '.join(ACTIONS)} (got {str(action)[:40]!r})"
@@ -524,17 +577,26 @@ def _validate(body: Any) -> str | None:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             return f"{name} must be a string"
     if body.get("payload") is not None and not isinstance(body["payload"], dict):
-        return "payload must be an object"
+        return Word("problem:payload_object")
     for name in ("reason", "supervisor_badge", "supervisor_pin", "pin"):
         if (body.get("payload") or {}).get(name) is not None and not isinstance(body["payload"][name], str):
             return f"payload.{name} must be a string"
     key = body.get("key")
     if key is not None and not 8 <= len(key) <= 128:
-        return "key must be 8 to 128 characters"
+        return Word("problem:key_length")
     sha = body.get("image_sha256")
     if sha is not None and (not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        return "image_sha256 must be 64 lower-case hex characters"
+        return Word("problem:image_sha256")
     return None
+
+
+def _sync_summary(status: dict) -> tuple:
+    return status.get("depth"), status.get("dead"), status.get("online")
+
+
+def _scope(payload: dict) -> str:
+    scope = payload.get("scope")
+    return str(scope) if scope in pk.CANCEL_SCOPES else "pack_session"
 
 
 def _object_of(session: Any, effect: AuditEntry) -> str | None:

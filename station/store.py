@@ -9,6 +9,8 @@ import json
 import sqlite3
 from typing import Any, Iterable
 
+from packgate.station import audit_chain
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_state (
     order_id    TEXT PRIMARY KEY,
@@ -49,6 +51,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS rejected_input (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, source TEXT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS order_state_status ON order_state (status, priority);
+CREATE INDEX IF NOT EXISTS order_state_recent ON order_state (updated_at, order_id);
+CREATE INDEX IF NOT EXISTS escalations_open ON escalations (acked_at, fired_at);
 """
 
 MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at", "cancelled_at")
@@ -56,6 +61,7 @@ MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at"
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    audit_chain.migrate(conn)  # the audit rows' hash chain (station/audit_chain.py)
 
 
 def _dumps(value: Any) -> str:
@@ -90,6 +96,120 @@ def list_orders(conn: sqlite3.Connection, statuses: Iterable[str] | None = None)
     return [dict(r) for r in rows]
 
 
+def priority_orders(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
+    """Picked orders released to any packer by an escalation, highest priority first (an index range)."""
+    rows = conn.execute("SELECT * FROM order_state WHERE status = 'picked' AND priority > 0"
+                        " ORDER BY priority DESC, picked_at LIMIT ?", (limit,))
+    return [dict(r) for r in rows]
+
+
+def order_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Orders with local state, per status (read from the status index)."""
+    return {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM order_state GROUP BY status")}
+
+
+def milestones_page(conn: sqlite3.Connection, limit: int, after: tuple[str, str] | None = None,
+                    station: str | None = None, stages: Iterable[str] | None = None,
+                    updated_before: str | None = None) -> list[dict]:
+    """Orders by last change, newest first: ``limit`` rows after the keyset ``after`` (updated_at, order_id),
+    optionally of one station, of some stages (statuses), or unchanged since ``updated_before``."""
+    where: list[str] = []
+    args: list[Any] = []
+    if after is not None:
+        where.append("(updated_at, order_id) < (?, ?)")
+        args += after
+    if station:
+        where.append("station = ?")
+        args.append(station)
+    chosen = tuple(stages or ())
+    if chosen:
+        where.append(f"status IN ({','.join('?' * len(chosen))})")
+        args += chosen
+    if updated_before:
+        where.append("julianday(updated_at) <= julianday(?)")
+        args.append(updated_before)
+    sql = "SELECT * FROM order_state" + (" WHERE " + " AND ".join(where) if where else "")
+    rows = conn.execute(sql + " ORDER BY updated_at DESC, order_id DESC LIMIT ?", (*args, limit))
+    return [dict(r) for r in rows]
+
+
+def synced_many(conn: sqlite3.Connection, order_ids: Iterable[str]) -> dict[str, str | None]:
+    """``synced_at`` of each order in ``order_ids`` (one indexed lookup per order)."""
+    return {oid: synced_at(conn, oid) for oid in order_ids}
+
+
+def expiring_lots_page(conn: sqlite3.Connection, until: str, limit: int,
+                       after: tuple[str, str, str] | None = None) -> list[dict]:
+    """Lots with stock expiring on or before ``until`` (ISO date), soonest first, ``limit`` after the keyset
+    ``after`` (expires, sku, lot); from the expiry index of the reference mirror."""
+    where = ["json_extract(data, '$.expires') <= ?", "COALESCE(json_extract(data, '$.qty'), 0) > 0"]
+    args: list[Any] = [until]
+    if after is not None:
+        where.append("(json_extract(data, '$.expires'), sku, lot) > (?, ?, ?)")
+        args += after
+    rows = conn.execute("SELECT data FROM ref_lots WHERE json_extract(data, '$.expires') IS NOT NULL AND "
+                        + " AND ".join(where) + " ORDER BY json_extract(data, '$.expires'), sku, lot LIMIT ?",
+                        (*args, limit))
+    return [json.loads(r[0]) for r in rows]
+
+
+def expiring_lots_count(conn: sqlite3.Connection, until: str) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM ref_lots WHERE json_extract(data, '$.expires') <= ?"
+                            " AND COALESCE(json_extract(data, '$.qty'), 0) > 0", (until,)).fetchone()[0])
+
+
+def audit_page(conn: sqlite3.Connection, limit: int, before_id: int | None = None, terminal: str | None = None) -> list[dict]:
+    """Audit entries, newest first, ``limit`` with an id below ``before_id``; ``terminal`` a device-id prefix."""
+    rows = conn.execute("SELECT * FROM audit WHERE id < ? AND (? IS NULL OR terminal LIKE ? || '%')"
+                        " ORDER BY id DESC LIMIT ?", (before_id or 2**62, terminal, terminal, limit)).fetchall()
+    return [{**dict(r), "before": json.loads(r["before"]), "after": json.loads(r["after"])} for r in rows]
+
+
+def rejected_page(conn: sqlite3.Connection, limit: int, before_id: int | None = None, source: str | None = None) -> list[dict]:
+    """Input kept for review, newest first; ``source`` a device-id prefix."""
+    rows = conn.execute("SELECT * FROM rejected_input WHERE id < ? AND (? IS NULL OR source LIKE ? || '%')"
+                        " ORDER BY id DESC LIMIT ?", (before_id or 2**62, source, source, limit))
+    return [dict(r) for r in rows]
+
+
+def table_count(conn: sqlite3.Connection, table: str) -> int:
+    """Rows in one of the append-only tables (``audit``, ``rejected_input``, ``ref_employees``): max rowid, no scan."""
+    if table not in ("audit", "rejected_input", "ref_employees"):
+        raise ValueError(f"no count for {table!r}")
+    if table == "ref_employees":
+        return int(conn.execute("SELECT COUNT(*) FROM ref_employees").fetchone()[0])
+    return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+
+
+def employees_page(conn: sqlite3.Connection, limit: int, after: str | None = None, role: str | None = None) -> list[dict]:
+    rows = conn.execute("SELECT data FROM ref_employees WHERE employee_id > ? ORDER BY employee_id LIMIT ?",
+                        (after or "", limit if role is None else limit * 20))
+    found = [json.loads(r[0]) for r in rows]
+    return [e for e in found if role is None or e.get("role") == role][:limit]
+
+
+def orders_to_pick_page(conn: sqlite3.Connection, limit: int, after: tuple[int, str] | None = None) -> list[dict]:
+    """Upstream orders still to pick here (open or picking, not taken further locally), highest priority
+    first then by id: ``limit`` rows after the keyset ``after`` (priority, order_id)."""
+    args: list[Any] = []
+    keyset = ""
+    if after is not None:
+        keyset = " AND (r.priority < ? OR (r.priority = ? AND r.order_id > ?))"
+        args = [after[0], after[0], after[1]]
+    rows = conn.execute(
+        "SELECT r.data, s.status AS local_status, s.priority AS local_priority FROM ref_orders r"
+        " LEFT JOIN order_state s ON s.order_id = r.order_id"
+        " WHERE r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')" + keyset +
+        " ORDER BY r.priority DESC, r.order_id LIMIT ?", (*args, limit))
+    return [{**json.loads(r[0]), "local_status": r["local_status"], "local_priority": r["local_priority"]} for r in rows]
+
+
+def orders_to_pick_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM ref_orders r LEFT JOIN order_state s ON s.order_id = r.order_id"
+        " WHERE r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')").fetchone()[0])
+
+
 class PackedSerials:
     """``serial_key`` strings ("SKU:serial") already packed at this station, looked up one at a time
     (the table grows all shift; a scan must not read all of it)."""
@@ -112,9 +232,8 @@ def add_packed_serials(conn: sqlite3.Connection, order_id: str, serials: Iterabl
 
 def add_audit(conn: sqlite3.Connection, at: str, who: str, action: str, object_id: str | None,
               before: Any, after: Any, reason: str | None, terminal: str | None) -> None:
-    conn.execute("INSERT INTO audit (at, who, action, object_id, before, after, reason, terminal) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (at, who, action, object_id, _dumps(before), _dumps(after), reason, terminal))
+    audit_chain.append(conn, {"at": at, "who": who, "action": action, "object_id": object_id, "before": _dumps(before),
+                              "after": _dumps(after), "reason": reason, "terminal": terminal})
 
 
 def recent_audit(conn: sqlite3.Connection, limit: int = 100) -> list[dict]:
@@ -197,3 +316,25 @@ def synced_at(conn: sqlite3.Connection, order_id: str) -> str | None:
         "SELECT SUM(state != 'sent'), MAX(sent_at) FROM sync_outbox WHERE object_type = 'order' AND object_id = ?",
         (order_id,)).fetchone()
     return None if pending or last is None else str(last)
+
+
+# ---- the site hub's view of lot stock (units taken at any table, from the hub's change feed) ---------
+SITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS site_lot_taken (
+    sku TEXT NOT NULL, lot TEXT NOT NULL, order_id TEXT NOT NULL, units INTEGER NOT NULL,
+    PRIMARY KEY (sku, lot, order_id)
+);
+"""
+
+
+def ensure_site_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SITE_SCHEMA)
+
+
+def site_lot_taken(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT sku, lot, order_id, units FROM site_lot_taken")]
+
+
+def add_site_lot_taken(conn: sqlite3.Connection, sku: str, lot: str, order_id: str, units: int) -> None:
+    conn.execute("INSERT INTO site_lot_taken (sku, lot, order_id, units) VALUES (?, ?, ?, ?) ON CONFLICT"
+                 " (sku, lot, order_id) DO UPDATE SET units = units + excluded.units", (sku, lot, order_id, units))

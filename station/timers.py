@@ -37,6 +37,8 @@ class EscalationTimers:
         rows = store.list_orders(conn)
         picked_at = {r["order_id"]: parse_iso(r["picked_at"]) for r in rows
                      if r["picked_at"] and r["status"] not in ("packed", "cancelled")}
+        if self.parts.cfg["upstream.kind"] == "hub":
+            picked_at = {}  # the site hub fires escalations for the whole site
         packed = {r["order_id"] for r in rows if r["status"] == "packed"}
         all_esc = store.escalations(conn, open_only=False)
         fired = {(e["order_id"], e["level"]) for e in all_esc}
@@ -57,7 +59,7 @@ class EscalationTimers:
             idle_s = p.cfg["session.idle_sign_out_s"]
             live = p.live
             if live.pack.operator and pk.should_sign_out(live.last_activity, now, idle_s):
-                self.pack_step(pk.SignOut("idle"), {"device": p.device_id("kiosk")})
+                self.pack_step(pk.SignOut("idle", confirmed=True), {"device": p.device_id("kiosk")})
             picked_at, fired, acked, packed = self._escalation_inputs()
             nxt = esc_rules.next_deadline(picked_at, p.escalation, fired, acked, packed)
             if live.pack.operator and live.last_activity:

@@ -1,25 +1,106 @@
-"""Read-only views of a station: the kiosk state, health, metrics, the supervisor page.
+"""Read-only views of a station: the kiosk state, health, metrics, the supervisor page and its lists.
 
-Each view reads under the station lock, so it never sees a write that rolls back.
+The kiosk state is taken under the station lock (it is what the verdict just shown left behind); every
+other read runs on a connection of the reading thread, in one read transaction (WAL lets readers run
+beside the writer), so a supervisor page or a PDA list never holds up a scan. Every list is a page:
+a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import base64
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
 from packgate.station.core import packing as pk
-from packgate.station.core.lots import expiring_within
-from packgate.station.core.models import Employee, Role
+from packgate.station.core import texts
+from packgate.station.core.catalog import LOCAL_STATUSES
+from packgate.station.core.models import Employee, Order, Role
 from packgate.station.core.privacy import mask_record
 from packgate.station.core.tolerance import weight_range
+from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
+from packgate.sync.db import connect
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+LISTS = ("milestones", "expiring_lots", "audit", "rejected_input", "employees", "orders_to_pick")
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of a list: how many, after which cursor, and the filters (station, stage, age)."""
+
+    limit: int = DEFAULT_LIMIT
+    cursor: list | None = None
+    station: str | None = None
+    stages: tuple[str, ...] = ()
+    age_min: int | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> "PageQuery":
+        """From query parameters; a bad one raises ``PageParameterError`` naming it."""
+        limit = _whole(args.get("limit"), "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)
+        age = _whole(args.get("age_min"), "age_min", 0, 10**7, None)
+        cursor = None
+        if args.get("cursor"):
+            try:
+                cursor = json.loads(base64.urlsafe_b64decode(args["cursor"].encode("ascii")))
+            except (ValueError, UnicodeError) as exc:
+                raise PageParameterError("bad_cursor", value=args["cursor"][:40]) from exc
+            if not isinstance(cursor, list) or not all(isinstance(c, (str, int)) for c in cursor):
+                raise PageParameterError("bad_cursor", value=args["cursor"][:40])
+        stages = tuple(x.strip() for x in (args.get("stage") or "").split(",") if x.strip())
+        return cls(limit or DEFAULT_LIMIT, cursor, (args.get("station") or "").strip() or None, stages, age)
+
+
+def _whole(text: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise PageParameterError("bad_page_number", name=name, low=low, high=high, value=str(text)[:20])
+    return value
+
+
+def _cursor(*keys: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(keys)).encode()).decode("ascii")
 
 
 class StationViews:
     def __init__(self, parts: Parts, info: Callable[[], dict]):
         self.parts = parts
         self.info = info
+        self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
+        self._local = threading.local()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's read connection, inside one read transaction (a consistent snapshot); an
+        in-memory station has only its own connection, read under the station lock."""
+        if not self._path:
+            with self.parts.lock:
+                yield self.parts.conn
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self._path)
+        if conn.in_transaction:  # a nested view read shares the outer snapshot
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
     def state(self) -> dict:
         p = self.parts
@@ -48,21 +129,22 @@ class StationViews:
                 "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                             "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                             "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                            "override_requested": live.override_reason},
+                            "override_requested": live.override_reason, "abandon_asked": s.abandon_asked},
                 "verdict": live.verdict,
                 "scale": live.scale.view(),
                 "sync": self.sync_status(),
                 "devices": live.devices,
-                "priority_orders": self._priority_orders(),
+                "priority_orders": self.priority_orders(),
                 "last_scan": live.last_scan,
             }
 
-    def _priority_orders(self) -> list[dict]:
+    def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation: picked, still not packed, highest priority first."""
         p = self.parts
-        rows = [r for r in store.list_orders(p.conn, ("picked",)) if (r.get("priority") or 0) > 0]
         out = []
-        for row in sorted(rows, key=lambda r: (-(r["priority"] or 0), r["picked_at"] or "")):
+        with self.reading() as conn:
+            rows = store.priority_orders(conn)
+        for row in rows:
             order = p.catalog.order(row["order_id"])
             out.append({"order_id": row["order_id"], "tote": order.tote if order else None,
                         "picked_at": row["picked_at"], "priority": row["priority"]})
@@ -70,7 +152,8 @@ class StationViews:
 
     def sync_status(self) -> dict:
         try:
-            status = self.parts.outbox.status(self.parts.conn)
+            with self.reading() as conn:
+                status = self.parts.outbox.status(conn)
         except Exception as exc:  # noqa: BLE001 - a status read never breaks the page
             return {"error": str(exc)}
         reference = status.get("reference") or {}
@@ -79,9 +162,12 @@ class StationViews:
 
     def health(self) -> dict:
         p = self.parts
+        sync = self.sync_status()
+        with self.reading() as conn:
+            open_escalations = len(store.escalations(conn))
+        reference = p.catalog.cache.status()  # counts rejected and ambiguous rows: off the station lock
         with p.lock:
             live = p.live
-            sync = self.sync_status()
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
             problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in sorted(live.devices.items())
@@ -92,22 +178,25 @@ class StationViews:
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
                     "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
-                    "outbox": sync, "reference": p.catalog.cache.status(), "session": str(live.pack.state),
-                    "open_escalations": len(store.escalations(p.conn))}
+                    "outbox": sync, "reference": reference, "session": str(live.pack.state),
+                    "open_escalations": open_escalations}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus
 
         p = self.parts
+        sync = self.sync_status()
+        with self.reading() as conn:
+            open_escalations = len(store.escalations(conn))
         with p.lock:
-            lines = [render_prometheus(self.sync_status(), {"station": p.id}).rstrip("\n"),
+            lines = [render_prometheus(sync, {"station": p.id}).rstrip("\n"),
                      "# HELP packgate_verdicts_total Verdicts shown, by status.",
                      "# TYPE packgate_verdicts_total counter"]
             for status, count in sorted(p.live.counters.items()):
                 lines.append(f'packgate_verdicts_total{{station="{p.id}",status="{status}"}} {count}')
             lines += ["# HELP packgate_open_escalations Escalations fired and not acknowledged.",
                       "# TYPE packgate_open_escalations gauge",
-                      f'packgate_open_escalations{{station="{p.id}"}} {len(store.escalations(p.conn))}']
+                      f'packgate_open_escalations{{station="{p.id}"}} {open_escalations}']
             lines += ["# HELP packgate_event_streams Open /api/v1/events streams (pages with live updates).",
                       "# TYPE packgate_event_streams gauge", f'packgate_event_streams{{station="{p.id}"}} {p.bus.streams}']
             lines += ["# HELP packgate_scale_responding 1 while the scale sends readings (within scale.fresh_s).",
@@ -119,41 +208,87 @@ class StationViews:
                 lines.append(f'packgate_device_up{{station="{p.id}",device="{name}"}} {up}')
         return "\n".join(lines) + "\n"
 
-    def supervisor_overview(self, viewer: str | None = None) -> dict:
+    def supervisor_overview(self, viewer: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
+        """The supervisor page: the station, open escalations, and the first page of each list (each with
+        the cursor of its next page); counts are ``counts()``."""
         p = self.parts
         with p.lock:
-            now = p.clock.now()
             live = p.live
-            rows = store.list_orders(p.conn)
-            milestones = []
-            for r in rows:
-                waiting = None
-                last = max((r[m] for m in store.MILESTONES if r.get(m)), default=None)
-                if last and r["status"] not in ("packed", "cancelled"):
-                    waiting = f"{int((now - parse_iso(last)).total_seconds() // 60)} min in {r['status']}"
-                synced = store.synced_at(p.conn, r["order_id"]) if r["status"] == "packed" else None
-                milestones.append({**r, "waiting": waiting, "durations_s": _durations(r), "synced_at": synced})
-            expiring = [{"sku": e.lot.sku, "lot": e.lot.lot, "bin": e.lot.bin,
-                         "expires": e.lot.expires.isoformat() if e.lot.expires else None, "days_left": e.days_left}
-                        for e in expiring_within(p.catalog.all_lots(), now.date(), p.cfg["lots.expiry_warning_days"])]
+            station = {"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
+                       "order": live.pack.order.order_id if live.pack.order else None,
+                       "state": str(live.pack.state),
+                       "scale": (live.devices.get("scale") or {}).get("state", "disconnected"),
+                       "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
+        first = PageQuery(limit=limit)
+        with self.reading() as conn:
             who = p.catalog.employee_by_id(viewer) if viewer else None
+            station["depth"] = self.sync_status().get("depth")
+            pages = {kind: self.page(kind, first, viewer=viewer) for kind in LISTS if kind != "orders_to_pick"}
+            blocked = self.page("milestones", PageQuery(limit=limit, stages=("blocked",)))
             return {
                 "viewer": mask_record(who.as_dict(), who.role) if who else None,
-                "stations": [{"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
-                              "order": live.pack.order.order_id if live.pack.order else None,
-                              "state": str(live.pack.state),
-                              "scale": "connected" if live.scale.connected else "disconnected",
-                              "depth": self.sync_status().get("depth")}],
-                "escalations": store.escalations(p.conn),
+                "stations": [station],
+                "escalations": store.escalations(conn),
                 "blocked": [{"order_id": r["order_id"], "at": r["updated_at"], "reason": r["blocked_reason"]}
-                            for r in rows if r["status"] == "blocked"],
-                "milestones": milestones,
-                "expiring_lots": expiring,
-                "audit": store.recent_audit(p.conn),
-                "rejected_input": store.recent_rejected(p.conn),
+                            for r in blocked["items"]],
+                **{kind: page["items"] for kind, page in pages.items()},
+                "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
                 "reference_problems": p.catalog.cache.problems(),
-                "employees": [_employee_for(e, who) for e in p.catalog.employees()],
             }
+
+    def counts(self) -> dict:
+        """How many of each list there are (orders per stage, lots expiring, audit entries, …)."""
+        p = self.parts
+        until = (p.clock.now().date() + timedelta(days=p.cfg["lots.expiry_warning_days"])).isoformat()
+        with self.reading() as conn:
+            return {"orders": store.order_counts(conn), "orders_to_pick": store.orders_to_pick_count(conn),
+                    "expiring_lots": store.expiring_lots_count(conn, until),
+                    "audit": store.table_count(conn, "audit"),
+                    "rejected_input": store.table_count(conn, "rejected_input"),
+                    "employees": store.table_count(conn, "ref_employees"),
+                    "open_escalations": len(store.escalations(conn))}
+
+    def page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
+        """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``."""
+        p = self.parts
+        now = p.clock.now()
+        cursor, n = query.cursor, query.limit
+        last: tuple = ()
+        items: list[dict]
+        rows: list[dict] = []
+        with self.reading() as conn:
+            if kind == "milestones":
+                before = isoformat(now - timedelta(minutes=query.age_min)) if query.age_min else None
+                rows = store.milestones_page(conn, n, _keys(cursor, str, str), query.station, query.stages, before)
+                items = [_milestone(r, now, conn) for r in rows]
+                last = (rows[-1]["updated_at"], rows[-1]["order_id"]) if rows else ()
+            elif kind == "expiring_lots":
+                days = query.age_min // 1440 if query.age_min is not None else p.cfg["lots.expiry_warning_days"]
+                until = (now.date() + timedelta(days=days)).isoformat()
+                lots = store.expiring_lots_page(conn, until, n, _keys(cursor, str, str, str))
+                items = [{"sku": r["sku"], "lot": r["lot"], "bin": r.get("bin"), "expires": r["expires"],
+                          "days_left": (date.fromisoformat(r["expires"]) - now.date()).days} for r in lots]
+                last = (lots[-1]["expires"], lots[-1]["sku"], lots[-1]["lot"]) if lots else ()
+            elif kind in ("audit", "rejected_input"):
+                before_id = _keys(cursor, int)
+                fetch = store.audit_page if kind == "audit" else store.rejected_page
+                items = fetch(conn, n, before_id[0] if before_id else None, query.station)
+                last = (items[-1]["id"],) if items else ()
+            elif kind == "employees":
+                who = p.catalog.employee_by_id(viewer) if viewer else None
+                after = _keys(cursor, str)
+                rows = store.employees_page(conn, n, after[0] if after else None,
+                                            query.stages[0] if query.stages else None)
+                items = [_employee_for(e, who) for e in (_built(Employee, r) for r in rows) if e is not None]
+                last = (rows[-1]["employee_id"],) if rows else ()
+            elif kind == "orders_to_pick":
+                rows = store.orders_to_pick_page(conn, n, _keys(cursor, int, str))
+                items = [i for i in (_to_pick(r) for r in rows) if i is not None]
+                last = (int(rows[-1].get("priority") or 0), rows[-1]["order_id"]) if rows else ()
+            else:
+                raise PageParameterError("bad_list", value=kind)
+        full = len(items) >= n if kind != "orders_to_pick" else len(rows) >= n
+        return {"items": items, "next_cursor": _cursor(*last) if last and full else None, "limit": n}
 
     def is_supervisor(self, employee_id: str | None) -> bool:
         employee = self.parts.catalog.employee_by_id(employee_id) if employee_id else None
@@ -175,6 +310,46 @@ def _employee_for(employee: Employee, viewer: Employee | None) -> dict:
     if viewer is None or viewer.role is not Role.SUPERVISOR:
         record.pop("badge_uid", None)
     return record
+
+
+def _keys(cursor: list | None, *kinds: type) -> Any:
+    """The cursor's keys, checked against the list's key types."""
+    if cursor is None:
+        return None
+    if len(cursor) != len(kinds) or not all(isinstance(c, k) for c, k in zip(cursor, kinds, strict=True)):
+        raise PageParameterError("bad_cursor", value=_cursor(*cursor)[:40])
+    return tuple(cursor)
+
+
+def _built(kind: Any, row: dict) -> Any:
+    """A model from a reference row; a malformed row is left out of the list (the catalog logs it)."""
+    try:
+        return kind.from_dict(row)
+    except ReferenceDataError:
+        return None
+
+
+def _milestone(row: dict, now: Any, conn: sqlite3.Connection) -> dict:
+    waiting = None
+    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=None)
+    if last and row["status"] not in ("packed", "cancelled"):
+        waited, stage = now - parse_iso(last), texts.Word(f"order_status:{row['status']}")
+        waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage}, lang)
+                   for lang in texts.LANGUAGES}
+    synced = store.synced_at(conn, row["order_id"]) if row["status"] == "packed" else None
+    return {**row, "waiting": waiting, "durations_s": _durations(row), "synced_at": synced}
+
+
+def _to_pick(row: dict) -> dict | None:
+    local_status, local_priority = row.pop("local_status", None), row.pop("local_priority", None)
+    order = _built(Order, row)
+    if order is None:
+        return None
+    if local_status in LOCAL_STATUSES:
+        order = replace(order, status=local_status)
+    order = replace(order, priority=max(order.priority, local_priority or 0))
+    return {"order_id": order.order_id, "tote": order.tote, "lines": len(order.lines), "units": order.units,
+            "priority": order.priority, "status": order.status}
 
 
 def _durations(row: dict) -> dict:

@@ -19,7 +19,7 @@ from packgate.device.clock import Clock, parse_iso
 from packgate.sync import crash
 from packgate.sync.backoff import parse_http_date, parse_retry_after
 from packgate.sync.errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError
-from packgate.sync.http import DeadlineHTTP, Response
+from packgate.sync.http import Response, connect_http
 from packgate.sync.jsonbytes import loads
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,15 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class UpstreamClient:
-    """``UpstreamClient(base_url, deadline_s=10, token=None)``; ``last_skew_s`` = upstream clock − our clock."""
+    """``UpstreamClient(base_url, deadline_s=10, token=None)``; ``last_skew_s`` = upstream clock − our clock.
+    ``base_url`` may be a list (the hubs of a site): requests fail over between them (``http.FailoverHTTP``)."""
 
-    def __init__(self, base_url: str, deadline_s: float = 10.0, clock: Clock | None = None, *,
+    def __init__(self, base_url: str | Sequence[str], deadline_s: float = 10.0, clock: Clock | None = None, *,
                  user_agent: str = "packgate-sync/1", token: str | None = None):
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = urls[0].rstrip("/")
         self.clock = clock or Clock()
-        self.http = DeadlineHTTP(self.base_url, deadline_s=deadline_s)
+        self.http = connect_http(urls, deadline_s=deadline_s)
         self.user_agent = user_agent
         self.token = token  # sent as Authorization: Bearer <token> on every request when set
         self.last_skew_s: float | None = None

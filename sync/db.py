@@ -2,12 +2,15 @@
 
 WAL, ``synchronous=FULL`` and a busy timeout are set per connection (``synchronous``
 is not persisted in the file); writers use ``BEGIN IMMEDIATE`` through ``write_tx``.
+Writers of one database file queue in the process (``write_tx`` holds a per-file lock from BEGIN to
+COMMIT), so a writer never waits out SQLite's busy timeout behind another thread of the same process.
 Storage failures (disk full, read-only, I/O error) surface as ``sync.errors.StorageError``
 subclasses, which are also ``sqlite3.OperationalError``; the transaction is rolled back.
 """
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Union
@@ -60,6 +63,20 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def writer_lock(conn: sqlite3.Connection) -> threading.RLock:
+    """The in-process lock every writer of ``conn``'s database file takes (one per file)."""
+    path = str(conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}")
+    with _WRITERS_GUARD:
+        lock = _WRITERS.get(path)
+        if lock is None:
+            lock = _WRITERS[path] = threading.RLock()
+        return lock
+
+
 def factory(db: DbSpec) -> ConnFactory:
     """A connection factory from a path or an existing factory."""
     if callable(db):
@@ -86,26 +103,28 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception and re-raises it.
 
     Only when COMMIT has returned is the change durable; storage failures raise a
-    ``StorageError`` subclass after rolling back.
+    ``StorageError`` subclass after rolling back. Writers of the same file in this process wait
+    for each other on ``writer_lock`` first (no busy-timeout race between threads).
     """
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise storage_error(exc) from exc
-    try:
-        yield conn
-    except BaseException as exc:
-        _rollback(conn)
-        if isinstance(exc, sqlite3.Error):
-            mapped = storage_error(exc)
-            if mapped is not exc:
-                raise mapped from exc
-        raise
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        _rollback(conn)
-        raise storage_error(exc) from exc
+    with writer_lock(conn):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise storage_error(exc) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            _rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                mapped = storage_error(exc)
+                if mapped is not exc:
+                    raise mapped from exc
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise storage_error(exc) from exc
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

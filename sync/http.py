@@ -4,20 +4,27 @@
 Here a watchdog thread shuts the socket down when the deadline passes, whatever phase the
 request is in (connect, send, headers, body), and the body is read in chunks against the clock.
 Connections are kept alive per thread and dropped after any error or a long idle.
+
+``FailoverHTTP`` spreads one service over several base URLs (the hubs of a site): see its docstring;
+``connect_http(urls)`` returns the one or the other.
 """
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from packgate.sync.errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
 
+log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
+FAILOVER_CONNECT_S = 2.0
+FAILOVER_STATUSES = frozenset({502, 503, 504})
 IDLE_REUSE_S = 4.0
 
 
@@ -35,7 +42,7 @@ class Response:
 
 
 class DeadlineHTTP:
-    def __init__(self, base_url: str, *, deadline_s: float = 10.0):
+    def __init__(self, base_url: str, *, deadline_s: float = 10.0, connect_s: float | None = None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base URL {base_url!r} must be http(s)://host[:port][/prefix]")
@@ -43,6 +50,7 @@ class DeadlineHTTP:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
         self.deadline_s = deadline_s
+        self.connect_s = connect_s  # a shorter limit for opening the connection (None: the whole deadline)
         self._local = threading.local()
 
     def close(self) -> None:
@@ -60,6 +68,11 @@ class DeadlineHTTP:
         fired = threading.Event()
         token = _WATCHDOG.arm(deadline, conn, fired)
         try:
+            if conn.sock is None and self.connect_s is not None:
+                conn.timeout = min(budget, self.connect_s)
+                conn.connect()
+                assert conn.sock is not None
+                conn.sock.settimeout(budget)
             conn.request(method, self.prefix + path, body=body, headers=headers or {})
             sent_at = time.monotonic()
             if after_send is not None:
@@ -114,6 +127,70 @@ class DeadlineHTTP:
             if conn.sock is not None:
                 conn.sock.settimeout(budget)
         return conn
+
+
+class FailoverHTTP:
+    """Several base URLs of one service, the same ``request`` as ``DeadlineHTTP``.
+
+    Requests go to the URL in use. When it does not answer — connection refused or reset, nothing within
+    ``connect_s`` (2 s), the request's deadline, a truncated answer — or answers 502/503/504, the same request
+    goes to the next URL at once (each URL at most once per request) and later requests stay there until it
+    fails in turn. Only for services whose requests are idempotent: the hubs deduplicate confirmations by
+    (station, key) in their shared database, and claims, heartbeats and feed reads are repeatable, so a
+    request that reached the failing hub and is sent again to the next one has its effect once.
+    """
+
+    def __init__(self, base_urls: Sequence[str], *, deadline_s: float = 10.0, connect_s: float = FAILOVER_CONNECT_S):
+        if not base_urls:
+            raise ValueError("at least one base URL is needed")
+        self.targets = [DeadlineHTTP(url, deadline_s=deadline_s, connect_s=connect_s) for url in base_urls]
+        self.base_urls = [url.rstrip("/") for url in base_urls]
+        self.deadline_s = deadline_s
+        self.current = 0
+        self._lock = threading.Lock()
+
+    @property
+    def in_use(self) -> str:
+        return self.base_urls[self.current]
+
+    def close(self) -> None:
+        for target in self.targets:
+            target.close()
+
+    def _failed(self, index: int, why: str) -> None:
+        with self._lock:
+            if self.current == index:
+                self.current = (index + 1) % len(self.targets)
+                log.warning("%s does not answer (%s); switching to %s", self.base_urls[index], why,
+                            self.base_urls[self.current])
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
+        first = self.current
+        error: TransientUpstreamError | None = None
+        for step in range(len(self.targets)):
+            index = (first + step) % len(self.targets)
+            try:
+                resp = self.targets[index].request(method, path, body, headers, deadline_s=deadline_s,
+                                                   after_send=after_send)
+            except TransientUpstreamError as exc:
+                error = exc
+                self._failed(index, str(exc))
+                continue
+            if resp.status in FAILOVER_STATUSES and step < len(self.targets) - 1:
+                self._failed(index, f"HTTP {resp.status}")
+                continue
+            return resp
+        assert error is not None
+        raise error
+
+
+def connect_http(base_urls: str | Sequence[str], *, deadline_s: float = 10.0) -> DeadlineHTTP | FailoverHTTP:
+    """One URL: a ``DeadlineHTTP``; several: a ``FailoverHTTP`` over them."""
+    urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+    if len(urls) == 1:
+        return DeadlineHTTP(urls[0].rstrip("/"), deadline_s=deadline_s)
+    return FailoverHTTP(urls, deadline_s=deadline_s)
 
 
 class _Watchdog:

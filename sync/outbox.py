@@ -22,7 +22,7 @@ from packgate.sync.db import DbSpec, factory, write_tx
 from packgate.sync.errors import IdempotencyConflictError, NotInTransactionError, OutboxError
 from packgate.sync.ids import check_station, make_id
 from packgate.sync.jsonbytes import dumps, freeze
-from packgate.sync.schema import ensure_schema, get_meta, set_meta
+from packgate.sync.schema import ensure_schema, get_meta, outbox_counts, set_meta
 
 SKEW_WARN_S = 5.0
 STALE_AFTER_S = 900.0
@@ -232,16 +232,22 @@ def retry_dead(conn: sqlite3.Connection, ids: Iterable[str], by: str, now: datet
     return done
 
 
-def prune_sent(conn: sqlite3.Connection, before: datetime) -> int:
+def prune_sent(conn: sqlite3.Connection, before: datetime, chunk: int = 2_000) -> int:
     """Delete rows upstream acknowledged before ``before`` (seq numbering is unaffected: ``sync_seq``
-    keeps the last number). Pending and dead rows are never pruned."""
-    old = [row["id"] for row in conn.execute("SELECT id, sent_at FROM sync_outbox WHERE state = 'sent'")
-           if row["sent_at"] and parse_iso(row["sent_at"]) < before]
-    with write_tx(conn):
-        for start in range(0, len(old), 500):
-            chunk = old[start:start + 500]
-            conn.execute(f"DELETE FROM sync_outbox WHERE state = 'sent' AND id IN ({','.join('?' * len(chunk))})", chunk)
-    return len(old)
+    keeps the last number). Pending and dead rows are never pruned. Deletes ``chunk`` rows per
+    transaction, so the station's writers wait for one short transaction at most."""
+    if before.tzinfo is None:
+        raise OutboxError("a prune time needs a UTC offset")
+    cutoff, total = isoformat(before), 0
+    while True:
+        with write_tx(conn):
+            # julianday() reads the UTC offset of each stamp, so stamps written under any offset compare right
+            n = conn.execute("DELETE FROM sync_outbox WHERE rowid IN (SELECT rowid FROM sync_outbox"
+                             " WHERE state = 'sent' AND julianday(sent_at) < julianday(?) LIMIT ?)",
+                             (cutoff, chunk)).rowcount
+        total += n
+        if n < chunk:
+            return total
 
 
 def dead_ids(conn: sqlite3.Connection) -> list[str]:
@@ -251,8 +257,7 @@ def dead_ids(conn: sqlite3.Connection) -> list[str]:
 def outbox_status(conn: sqlite3.Connection, now: datetime) -> dict:
     counts = {"pending": 0, "sent": 0, "dead": 0}
     try:
-        for row in conn.execute("SELECT state, COUNT(*) FROM sync_outbox GROUP BY state"):
-            counts[row[0]] = row[1]
+        counts = outbox_counts(conn)
         head = conn.execute("SELECT created_at, next_attempt_at, attempts, last_error FROM sync_outbox"
                             " WHERE state = 'pending' ORDER BY seq LIMIT 1").fetchone()
         meta = get_meta(conn)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 SCHEMA_VERSION = "1"
+OUTBOX_STATES = ("pending", "sent", "dead")
 
 STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS sync_outbox (
@@ -32,6 +33,16 @@ STATEMENTS = (
     )""",
     "CREATE INDEX IF NOT EXISTS sync_outbox_state ON sync_outbox (state, seq)",
     "CREATE INDEX IF NOT EXISTS sync_outbox_object ON sync_outbox (object_type, object_id)",
+    # rows per state, kept by triggers: health and every state push read three rows, never count the table
+    "CREATE TABLE IF NOT EXISTS sync_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_insert AFTER INSERT ON sync_outbox
+        BEGIN UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_update AFTER UPDATE OF state ON sync_outbox
+        WHEN OLD.state != NEW.state
+        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state;
+              UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_delete AFTER DELETE ON sync_outbox
+        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state; END""",
     "CREATE TABLE IF NOT EXISTS sync_seq (station TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_meta (k TEXT PRIMARY KEY, v TEXT)",
     """CREATE TABLE IF NOT EXISTS sync_audit (
@@ -42,12 +53,14 @@ STATEMENTS = (
     "CREATE INDEX IF NOT EXISTS ref_skus_gtin ON ref_skus (gtin14)",
     """CREATE TABLE IF NOT EXISTS ref_lots (sku TEXT NOT NULL, lot TEXT NOT NULL, data TEXT NOT NULL,
         PRIMARY KEY (sku, lot))""",
+    "CREATE INDEX IF NOT EXISTS ref_lots_expires ON ref_lots (json_extract(data, '$.expires'), sku, lot)",
     "CREATE TABLE IF NOT EXISTS ref_packaging (code TEXT PRIMARY KEY, data TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS ref_employees (employee_id TEXT PRIMARY KEY, badge_uid TEXT, data TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ref_employees_badge ON ref_employees (badge_uid)",
     """CREATE TABLE IF NOT EXISTS ref_orders (order_id TEXT PRIMARY KEY, status TEXT, priority INTEGER,
         data TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS ref_orders_status ON ref_orders (status)",
+    "CREATE INDEX IF NOT EXISTS ref_orders_queue ON ref_orders (priority DESC, order_id)",
     """CREATE TABLE IF NOT EXISTS ref_rejected (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
         key TEXT, reason TEXT NOT NULL, data TEXT)""",
     """CREATE TABLE IF NOT EXISTS ref_ambiguous (kind TEXT NOT NULL, key TEXT NOT NULL, reason TEXT NOT NULL,
@@ -62,8 +75,13 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     if own_tx:
         conn.execute("BEGIN IMMEDIATE")
     try:
+        counted = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_counts'").fetchone() is not None
         for statement in STATEMENTS:
             conn.execute(statement)
+        if not counted:  # a new file, or one from before the counters: count once, then the triggers keep it
+            conn.executemany("INSERT INTO sync_counts (state, n) VALUES (?, 0)", [(s,) for s in OUTBOX_STATES])
+            conn.execute("UPDATE sync_counts SET n = (SELECT COUNT(*) FROM sync_outbox"
+                         " WHERE sync_outbox.state = sync_counts.state)")
         conn.execute("INSERT OR IGNORE INTO sync_meta (k, v) VALUES ('schema.version', ?)", (SCHEMA_VERSION,))
     except BaseException:
         if own_tx:
@@ -71,6 +89,13 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         raise
     if own_tx:
         conn.execute("COMMIT")
+
+
+def outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Rows per outbox state (from the counters, not a count over the table)."""
+    counts = {state: 0 for state in OUTBOX_STATES}
+    counts.update({row[0]: row[1] for row in conn.execute("SELECT state, n FROM sync_counts")})
+    return counts
 
 
 def get_meta(conn: sqlite3.Connection, prefix: str = "") -> dict[str, str]:

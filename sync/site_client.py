@@ -1,6 +1,7 @@
 """The station's client of the site hub: claims, heartbeats and a feed follower.
 
-``SiteClient(hub_url, station, token)`` — ``claim(order_id, operator)`` returns the claim or raises
+``SiteClient(hub_url, station, token)`` (``hub_url`` may list several hubs: it fails over, and the feed
+cursor is valid on every hub of the site, one database numbering the changes) — ``claim(order_id, operator)`` returns the claim or raises
 ``ClaimConflictError`` whose message names the table and the person; ``renew`` is the same call;
 ``release(order_id)``; ``heartbeat(...)``. ``FeedFollower(client, on_change, cursor_file)`` long-polls
 ``/v1/feed`` in a thread, hands each change to ``on_change(event)`` in order, and persists the cursor
@@ -15,21 +16,21 @@ import os
 import random
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
 from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
-from packgate.sync.http import DeadlineHTTP, Response
+from packgate.sync.http import Response, connect_http
 
 log = logging.getLogger(__name__)
 
 
 class SiteClient:
-    def __init__(self, hub_url: str, station: str, token: str, *, deadline_s: float = 5.0):
+    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0):
         self.station, self.token = station, token
-        self.http = DeadlineHTTP(hub_url.rstrip("/"), deadline_s=deadline_s)
+        self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
               deadline_s: float | None = None) -> tuple[int, dict[str, Any]]:
@@ -137,7 +138,7 @@ class FeedFollower:
             try:
                 self.poll_once()
                 self.failures, self.last_error = 0, None
-            except (HubError, TransientUpstreamError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - hub down, or the handler could not store a change: retry
                 self.failures += 1
                 self.last_error = str(exc)
                 delay = self.backoff.delay(self.failures, self.rng)

@@ -1,12 +1,16 @@
-"""An NFC badge on nfcpy's ``udp`` simulator: a type A card that a ``BadgeReader`` can sense.
+"""An NFC badge on nfcpy's ``udp`` simulator: a type A card or a FeliCa card that a ``BadgeReader`` can sense.
 
     emu = BadgeEmulator("udp:127.0.0.1:54321")
     emu.tap("04A1B2C3D4E5F6")      # blocks until the reader has read the UID (True) or timeout (False)
+    emu.tap_felica("0123456789ABCDEF")   # FeliCa (Type 3): IDm, PMm, system code answered to SENSF_REQ
     emu.close()
 
 The emulator is the *listening* side of the udp driver (it binds the port; the reader sends to it):
 ``clf.listen(LocalTarget('106A'), ...)`` with ``sdd_res`` = the UID; nfcpy answers the anticollision
-itself (cascade tag 0x88 for 7/10-byte UIDs). Only one listener may own a port at a time.
+itself (cascade tag 0x88 for 7/10-byte UIDs). A FeliCa card is ``clf.listen(LocalTarget('212F'), ...)`` with
+``sensf_res`` = 01 + IDm + PMm + system code: the udp driver's ``listen_ttf`` answers each SENSF_REQ whose
+system code matches (FFFF = any) and adds the system code when the request code is 1, as a card does.
+Only one listener may own a port at a time.
 
 A tap = the card is present until the reader has completed anticollision for it (the final
 SEL_RES went out), plus ``hold_s``; then it is taken away. Works with the reader in another thread
@@ -43,7 +47,9 @@ class BadgeEmulator:
     # The udp driver calls these two; they let a tap end as soon as it has been read.
     def _spy_send(self, brty, data, addr):
         self._send(brty, data, addr)
-        if len(data) == 1 and not data[0] & 0x04:  # SEL_RES with "UID complete"
+        complete_a = len(data) == 1 and not data[0] & 0x04  # SEL_RES with "UID complete"
+        felica = brty.endswith("F") and len(data) >= 18 and data[0] == len(data) and data[1] == 0x01  # SENSF_RES
+        if complete_a or felica:
             self.reads += 1
             if self._read_at is None:
                 self._read_at = time.monotonic()
@@ -78,6 +84,26 @@ class BadgeEmulator:
         target.sens_res = bytearray.fromhex(sens_res)
         target.sdd_res = bytearray(uid_bytes)
         target.sel_res = bytearray.fromhex(sel_res)
+        return self._present(target, hold_s, timeout)
+
+    def tap_felica(self, idm: str, pmm: str = "01E0000000FFFF00", system_code: str = "12FC", hold_s: float = 0.1,
+                   timeout: float = 3.0, bitrate: str = "212F") -> bool:
+        """Present a FeliCa card (IDm 8 bytes hex) until it has been sensed + ``hold_s``; True if it was read."""
+        parts = {"IDm": (idm, 8), "PMm": (pmm, 8), "system code": (system_code, 2)}
+        for label, (value, size) in parts.items():
+            try:
+                ok = len(bytes.fromhex(value)) == size
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ReaderError(f"FeliCa {label} must be {size} bytes of hex, not {value!r}")
+        if bitrate not in ("212F", "424F"):
+            raise ReaderError(f"FeliCa bit rate is 212F or 424F, not {bitrate!r}")
+        target = nfc.clf.LocalTarget(bitrate)
+        target.sensf_res = bytearray.fromhex("01" + idm + pmm + system_code)
+        return self._present(target, hold_s, timeout)
+
+    def _present(self, target, hold_s: float, timeout: float) -> bool:
         self._read_at = None
         self._hold_s = hold_s
         self._deadline = time.monotonic() + timeout

@@ -1,6 +1,6 @@
 """A scale emulator for every scale profile: the profile's own encoder speaks the real bytes over a pty or TCP.
 
-    emu = ScaleEmulator(profile, grams=Decimal("0"))
+    emu = ScaleEmulator(profile, grams=Decimal("0"))   # variant="echo": a form from [emulator.variants.echo]
     path = emu.start_pty()            # a stable symlink to a pty slave; or port = emu.start_tcp(0)
     emu.set_weight(Decimal("1234.5"), settle_s=0.3)   # motion frames (settle curve + noise), then stable
     emu.fault("garbage" | "unplug" | "overload" | "underload" | None)   # None clears (and replugs)
@@ -47,14 +47,16 @@ def with_parity(data: bytes, parity: str) -> bytes:
 
 
 class ScaleEmulator:
+    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (a command from the host wakes it)
     def __init__(self, profile: Profile, grams: Decimal | str | int = Decimal(0), *, noise: bool = True,
                  seed: int | None = None, stream_interval: float | None = None, tick: float = 0.01,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, variant: str | None = None):
         if profile.kind != "scale" or profile.emulator is None:
             raise ValueError(f"profile {profile.name!r} is not a scale profile")
         self.profile = profile
         self.spec = profile.emulator
-        self.codec = profile.codec
+        self.variant = variant
+        self.codec = profile.emulator_codec(variant)  # a field variant answers in another form of the protocol
         self.unit = self.spec.unit
         self.decimals = self.spec.decimals
         self.capacity_g = Decimal(self.spec.capacity_g)
@@ -232,15 +234,24 @@ class ScaleEmulator:
                 if token.strip():
                     self._handle(token)
 
+    def _wait_s(self) -> float:
+        """How long the loop may block on the link: a tick while a reading settles, until the next frame when
+        streaming, else ``IDLE_WAIT_S`` (a host's command wakes it at once)."""
+        if self._pending_stable:
+            return self.tick
+        if self.streaming:
+            return min(self.IDLE_WAIT_S, max(self.tick, self._next_stream - self._mono()))
+        return self.IDLE_WAIT_S
+
     def _run(self) -> None:
         while not self._stop.is_set():
             link = self._link
             fd = link.fileno() if link is not None and self._fault != "unplug" else None
-            if fd is None:
+            if link is None or fd is None:
                 self._stop.wait(self.tick)
                 continue
             try:
-                ready, _, _ = select.select([fd], [], [], self.tick)
+                ready, _, _ = select.select([fd], [], [], self._wait_s())
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

@@ -159,6 +159,8 @@ def weight_vars(state: EmuState) -> dict:
     return {
         "weight": ("-" if negative else "") + abs_s,
         "abs": abs_s,
+        "head": abs_s[:-1],
+        "tail": abs_s[-1:],
         "digits": abs_s.replace(".", ""),
         "dp": str(state.decimals),
         "sign": "-" if negative else "+",

@@ -3,12 +3,18 @@
 Parameters (``[parser]`` in a profile):
 
   pattern         regex matched against the whole frame (decoded latin-1). Named groups, all optional:
-                  ``weight`` (sign/spaces allowed), ``sign``, ``digits`` + ``decimals`` (implied point),
-                  ``unit``, ``flag`` (a status token), ``net`` (gross/net token), ``status`` (status-bit chars)
-  flags           token -> list of flags, e.g. { S = [], D = ["motion"] }; unknown token -> bad frame
+                  ``weight`` (sign/spaces allowed), ``weight_tail`` (digits sent apart and appended to the
+                  weight, e.g. the unverified last digit in ``+007.12/3``), ``sign``, ``digits`` + ``decimals``
+                  (implied point), ``unit``, ``flag`` (a status token; more fields: ``flag2``, ``flag3``...),
+                  ``net`` (gross/net token), ``status`` (status-bit chars)
+  flags           token -> list of flags, e.g. { S = [], D = ["motion"] }; unknown token -> bad frame;
+                  one table for every ``flag*`` group
+  no_unit_flags   flags when the ``unit`` group is missing or blank (Sartorius SBI / Kern: no unit = unstable)
   net_tokens      tokens of group ``net`` meaning net weight, e.g. ["NT", "N"]
   status_bits     { base = 0x40, bytes = 1, bits = [ { byte = 0, bit = 0, flag = "motion" }, ... ] }
   specials        [ { pattern = '...', flags = ["overload"], reason = "..." } ] tried before ``pattern``
+  acks            regexes of acknowledgement lines ('S A' accepted, 'Z A' done): no reading, no bad frame;
+                  the codec marks them ``extra["ack"]`` and the reader skips them (``frames_ack``)
   checksum        { kind = "xor"|"twos7"|"sum8", start = 1, end = 9, format = "hex2"|"byte" };
                   covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end)
   unit            unit when the frame carries none; ``unit_map`` maps frame units to canonical ones
@@ -19,7 +25,8 @@ Parameters (``[parser]`` in a profile):
                   { zero = "zero-weight", none = "repeat" } (Toledo 8217 "?P" / "?@")
 
 Emulator templates (``[emulator.encode]``): ``ok``, ``motion``, ``overload``, ``underload``, optional
-``negative`` and ``zero``; str.format fields: weight abs digits dp sign sign0 sign_sp unit UNIT gn st field chk.
+``negative`` and ``zero``; str.format fields: weight abs head tail digits dp sign sign0 sign_sp unit UNIT gn st
+field chk (``head``/``tail``: ``abs`` without / only its last digit).
 ``field`` (optional template) is rendered and reversed when ``weight_reversed``. ``chk`` is filled in last.
 """
 from __future__ import annotations
@@ -43,7 +50,7 @@ from packgate.device.parsers.common import (
     state_flags,
     weight_vars,
 )
-from packgate.device.reading import Decimal, Reading
+from packgate.device.reading import Decimal, Reading, Status
 
 STATES = ("ok", "motion", "overload", "underload", "negative", "zero", "status")
 
@@ -62,11 +69,15 @@ class FieldsCodec:
         p = "parser"
         self.pattern = _compile(where, f"{p}.pattern", params.get("pattern"))
         groups = set(self.pattern.groupindex)
-        if not groups & {"weight", "digits", "flag", "status"}:
+        if not groups & {"weight", "digits", "status"} and not any(g.startswith("flag") for g in groups):
             raise where.error(f"{p}.pattern", "needs a named group weight, digits, flag or status")
         self.flags = {str(k): check_flags(v, where, f"{p}.flags.{k}") for k, v in params.get("flags", {}).items()}
-        if "flag" in groups and not self.flags:
+        self.flag_groups = tuple(sorted(g for g in groups if g.startswith("flag")))
+        if self.flag_groups and not self.flags:
             raise where.error(f"{p}.flags", "pattern has a 'flag' group but no flags table")
+        self.no_unit_flags = check_flags(params.get("no_unit_flags", ()), where, f"{p}.no_unit_flags")
+        if self.no_unit_flags and "unit" not in groups:
+            raise where.error(f"{p}.no_unit_flags", "needs a 'unit' group in the pattern")
         self.net_tokens = frozenset(params.get("net_tokens", ()))
         sb = params.get("status_bits")
         self.bits: tuple[tuple[int, int, str], ...] = ()
@@ -79,6 +90,7 @@ class FieldsCodec:
             self.bits_bytes = where.get(sb, "bytes", int, f"{p}.status_bits", 1 + max((b[0] for b in self.bits), default=0))
         elif "status" in groups:
             raise where.error(f"{p}.status_bits", "pattern has a 'status' group but no status_bits table")
+        self.acks = tuple(_compile(where, f"{p}.acks[{i}]", a) for i, a in enumerate(params.get("acks", ())))
         self.specials = tuple((_compile(where, f"{p}.specials[{i}].pattern", s.get("pattern")),
                                check_flags(s.get("flags", ()), where, f"{p}.specials[{i}].flags"), s.get("reason"))
                               for i, s in enumerate(params.get("specials", ())))
@@ -135,6 +147,8 @@ class FieldsCodec:
             if want is None or (want & self.mask) != (got & self.mask):
                 return bad_frame(frame, f"checksum mismatch (frame {data[e:e + w]!r}, computed {got:02X})")
         text = data.decode("latin-1")
+        if any(ack.fullmatch(text) for ack in self.acks):
+            return Reading(Status.OK, False, None, None, None, bytes(frame), "acknowledgement", extra={"ack": True})
         for regex, special_flags, reason in self.specials:
             if regex.fullmatch(text):
                 return make_reading(frame, set(special_flags), None, self.unit, reason=reason)
@@ -143,13 +157,17 @@ class FieldsCodec:
             return bad_frame(frame, "frame does not match the protocol pattern")
         g = m.groupdict()
         flags: set[str] = set()
-        if g.get("flag") is not None:
-            token = g["flag"]
+        for group in self.flag_groups:
+            token = g.get(group)
+            if token is None:
+                continue
             if token not in self.flags and token.strip() in self.flags:
                 token = token.strip()
             if token not in self.flags:
-                return bad_frame(frame, f"unknown status token {g['flag']!r}")
+                return bad_frame(frame, f"unknown status token {g[group]!r}")
             flags.update(self.flags[token])
+        if self.no_unit_flags and not (g.get("unit") or "").strip():
+            flags.update(self.no_unit_flags)
         if g.get("net") and g["net"].strip() in self.net_tokens:
             flags.add("net")
         if g.get("status"):
@@ -161,21 +179,24 @@ class FieldsCodec:
         weight = None
         if g.get("weight") is not None and g["weight"].strip():
             text_w = g["weight"][::-1] if self.reversed else g["weight"]
-            weight = parse_weight(sign + text_w)
+            weight = parse_weight(sign + text_w + (g.get("weight_tail") or ""))
         elif g.get("digits"):
             dp = int(g["decimals"]) if g.get("decimals") else self.decimals
             weight = digits_weight(g["digits"], dp, negative=sign == "-")
-        unit = canonical_unit(g.get("unit") if g.get("unit") else self.unit, self.unit_map)
+        unit_text = (g.get("unit") or "").strip()
+        unit = canonical_unit(unit_text or (None if self.no_unit_flags else self.unit), self.unit_map)
         extra: dict = {}
+        stable_known = self.stability_flag
         if weight is None:
             bad = flags & {"motion", "overload", "underload", "range", "error", "zero_error", "negative"}
             if not bad and "zero" in flags and self.status_only_zero:
                 weight = Decimal(0)
             elif not bad and self.status_only_repeat:
                 extra["repeat"] = True  # "same weight as last time" (pywebdriver's reading of Toledo ?@)
+                stable_known = False  # not a stable reading by itself: the reader repeats the last weight
             if "negative" in flags:
                 flags.add("underload")  # below zero and the protocol sends no value
-        return make_reading(frame, flags, weight, unit, stable_known=self.stability_flag, extra=extra)
+        return make_reading(frame, flags, weight, unit, stable_known=stable_known, extra=extra)
 
     # -- encode (emulator) -------------------------------------------------------------------
     def _status_chars(self, flags: set[str]) -> str:

@@ -17,7 +17,7 @@ from packgate.station.errors import ReferenceDataError
 
 log = logging.getLogger("packgate.catalog")
 
-LOCAL_STATUSES = ("picking", "picked", "packing", "weighed", "blocked", "packed", "cancelled")
+LOCAL_STATUSES = ("picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 
 
 class ReferenceRows(Protocol):

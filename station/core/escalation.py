@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import AbstractSet, Mapping
 
 from packgate.device.clock import isoformat
+from packgate.station.core import texts
 from packgate.station.errors import ConfigError, StationError
 
 
@@ -111,11 +112,12 @@ def next_deadline(picked_at: Mapping[str, datetime], config: EscalationConfig = 
     return left[0].deadline if left else None
 
 
-# part -> (en, zh); fields: order_id, tote, picked_at, minutes, level, deadline
+# part -> (en, zh), the source and seed of the catalog keys ``escalation:<part>``;
+# fields: order_id, tote, picked_at, waited (a duration), level, deadline
 TEMPLATES: dict[str, tuple[str, str]] = {
     "title": ("packgate: order {order_id} not packed (level {level})", "packgate：订单{order_id}未打包（{level}级）"),
-    "body": ("Order {order_id} (tote {tote}) was picked at {picked_at} and is still not packed after {minutes} min.",
-             "订单{order_id}（周转箱{tote}）已于{picked_at}拣货完成，{minutes}分钟后仍未打包。"),
+    "body": ("Order {order_id} (tote {tote}) was picked at {picked_at} and is still not packed after {waited}.",
+             "订单{order_id}（周转箱{tote}）已于{picked_at}拣货完成，{waited}后仍未打包。"),
     "release": ("Its priority is released to any packer.", "该订单已释放给任意打包员优先处理。"),
     "ack": ("Acknowledge on the supervisor page to stop further escalation.", "请在主管页面确认，以停止后续升级。"),
 }
@@ -125,7 +127,11 @@ def message(esc: Escalation, now: datetime, tote: str | None = None, lang: str =
     """(title, body) of the notification in ``lang`` ("en" or "zh")."""
     i = 0 if lang == "en" else 1
     fields = {"order_id": esc.order_id, "tote": tote or "-", "picked_at": isoformat(esc.picked_at),
-              "minutes": int((now - esc.picked_at).total_seconds() // 60), "level": esc.level}
-    parts = [TEMPLATES["body"][i]] + ([TEMPLATES["release"][i]] if esc.release_priority else []) + [TEMPLATES["ack"][i]]
+              "waited": now - esc.picked_at, "level": esc.level}
+    names = ["body"] + (["release"] if esc.release_priority else []) + ["ack"]
+
+    def say(part: str) -> str:
+        return texts.fill(texts.text(lang, f"escalation:{part}", TEMPLATES[part][i]), fields, lang)
+
     sep = " " if i == 0 else ""
-    return TEMPLATES["title"][i].format(**fields), sep.join(p.format(**fields) for p in parts)
+    return say("title"), sep.join(say(part) for part in names)

@@ -3,7 +3,7 @@
 Every guess about what a code means is made here, once: a badge taps in (or approves, when a supervisor's
 reason is waiting), an order or tote opens, a box is chosen, an item is counted; a code of no known kind
 is tried as what the session is waiting for. A scale reading weighs a parcel that is ready and steady,
-and lifting a weighed parcel off the scale packs it.
+weighs a blocked parcel again when it was corrected, and lifting a weighed parcel off the scale packs it.
 """
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ _GRAMS = re.compile(r"[0-9]{1,7}(\.[0-9]{1,3})?")  # ASCII digits only: no "2_15
 def grams(value: object, capacity_g: Decimal) -> Decimal | str:
     """A weight typed or sent by a client: a plain ASCII decimal string within 0..``capacity_g``, or the
     ``verdicts.FIELD_RULES`` code of the rule it breaks."""
-    if not isinstance(value, str) or not _GRAMS.fullmatch(value):
+    if not isinstance(value, str):
+        return "not_a_json_number"
+    if not _GRAMS.fullmatch(value):
         return "decimal_string"
     parsed = Decimal(value)
     return parsed if parsed <= capacity_g else "in_scale_range"
@@ -92,7 +94,7 @@ def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
             return pk.OpenOrder(value)
         if catalog.packaging(value):
             return pk.ChoosePackaging(value)
-        if session.state is pk.State.SIGNED_IN:
+        if waiting_for_order:  # nothing else is expected: it is read as an order, and refused as an unknown one
             return pk.OpenOrder(value)
         return pk.ScanItem(value)
     return WrongCode(kind, value)
@@ -114,18 +116,34 @@ def pda_scan(scan: Scan, state: pick.PickState) -> pick.ScanBin | pick.ScanTote 
 
 @dataclass(frozen=True)
 class ScaleIntake:
-    event: pk.Weigh | pk.Pack | None
+    events: tuple[pk.Weigh | pk.Pack | pk.Reweigh, ...]
     loaded: bool  # a parcel is on the scale now
 
 
-def reading(state: pk.State, was_loaded: bool, r: Reading) -> ScaleIntake:
+AUTO_REWEIGH = "scale_changed"  # the audited reason of a re-weigh the scale itself started
+
+
+def resolution_g(r: Reading) -> Decimal:
+    """The smallest step the reading shows, in grams (e.g. 0.1 for "1200.0 g", 5 for "0.005 kg")."""
+    if r.weight is None or r.grams is None or r.weight == 0:
+        return Decimal("1")
+    step = Decimal(1).scaleb(min(r.weight.as_tuple().exponent, 0))
+    return abs(step * r.grams / r.weight)
+
+
+def reading(state: pk.State, was_loaded: bool, r: Reading, blocked_g: Decimal | None = None) -> ScaleIntake:
     """A usable (stable) reading: weigh a parcel that waits for the scale; pack one lifted off after it passed
-    (the station adds the photo to that ``Pack``)."""
+    (the station adds the photo to that ``Pack``); weigh a blocked parcel again, as an audited re-weigh, once
+    it was lifted off and put back or its weight moved by more than the scale's resolution from ``blocked_g``."""
     if not r.usable or r.grams is None:
-        return ScaleIntake(None, was_loaded)
+        return ScaleIntake((), was_loaded)
     loaded = r.grams >= MIN_PARCEL_G
     if state is pk.State.READY_TO_WEIGH and loaded:
-        return ScaleIntake(pk.Weigh(r.grams, True), loaded)
+        return ScaleIntake((pk.Weigh(r.grams, True),), loaded)
     if state is pk.State.WEIGHED_OK and was_loaded and not loaded:
-        return ScaleIntake(pk.Pack(), loaded)
-    return ScaleIntake(None, loaded)
+        return ScaleIntake((pk.Pack(),), loaded)
+    if state is pk.State.BLOCKED and loaded:
+        moved = blocked_g is None or abs(r.grams - blocked_g) > resolution_g(r)
+        if not was_loaded or moved:
+            return ScaleIntake((pk.Reweigh(AUTO_REWEIGH), pk.Weigh(r.grams, True)), loaded)
+    return ScaleIntake((), loaded)

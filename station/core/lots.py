@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any, Iterable, Mapping
 
 from packgate.station.core.models import Lot, LotPolicy, Sku
+from packgate.station.core.texts import Word
 from packgate.station.core.verdicts import Verdict, make
 
 
@@ -103,7 +104,7 @@ def check_lot(sku: Sku, lot_code: str | None, lots: Iterable[Lot], today: date,
     dates = [d for d in (known.expires, expires) if d is not None]
     known = replace(known, expires=min(dates) if dates else None, produced=known.produced or produced)
     if is_expired(known.expires, today):
-        return LotCheck(make("lot_expired", sku=sku.sku, lot=lot_code, expires=known.expires.isoformat()),
+        return LotCheck(make("lot_expired", sku=sku.sku, lot=lot_code, expires=known.expires),
                         known, policy=policy)
     if stored is None:
         return LotCheck(make("lot_unknown", sku=sku.sku, lot=lot_code), known, policy=policy)
@@ -112,11 +113,10 @@ def check_lot(sku: Sku, lot_code: str | None, lots: Iterable[Lot], today: date,
              if lot.lot != lot_code and _older(key_date(lot, policy), scanned_date)]
     if older:
         first = min(older, key=lambda lot: sort_key(lot, policy))
-        label = "expiry" if policy is LotPolicy.FEFO else "produced"
-        verdict = make("fifo_older_lot", policy=str(policy), sku=sku.sku, lot=lot_code,
-                       date=f"{label} {_iso(scanned_date)}",
-                       older_lot=first.lot, older_bin=first.bin or "-",
-                       older_date=f"{label} {_iso(key_date(first, policy))}")
+        basis = Word("word:expiry" if policy is LotPolicy.FEFO else "word:produced")
+        verdict = make("fifo_older_lot", policy=str(policy), sku=sku.sku, lot=lot_code, basis=basis,
+                       date=scanned_date or "-", older_lot=first.lot, older_bin=first.bin or "-",
+                       older_date=key_date(first, policy) or "-")
         return LotCheck(verdict, known, first, policy)
     return LotCheck(None, known, policy=policy)
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal, Mapping, Protocol, overload
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.device.codes import gtin14
+from packgate.device.codes import canonical_badge, gtin14
 from packgate.station.errors import ReferenceDataError
 
 
@@ -211,7 +211,7 @@ class Employee:
         if role not in tuple(Role):
             raise ReferenceDataError(f"{_where('employee', row)}: role must be packer, picker or supervisor (got {role!r})")
         return cls(employee_id=_text(row, "employee_id", "employee"), name=_text(row, "name", "employee"),
-                   badge_uid=_text(row, "badge_uid", "employee").strip().upper(), role=Role(role),
+                   badge_uid=canonical_badge(_text(row, "badge_uid", "employee")), role=Role(role),
                    pin_hash=_text(row, "pin_hash", "employee", required=False), phone=_text(row, "phone", "employee", required=False))
 
     @property

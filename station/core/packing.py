@@ -147,13 +147,22 @@ class Pack:
 
 @dataclass(frozen=True)
 class Cancel:
+    """``scope="pack_session"`` stops packing (the order goes back to the queue); ``"order"`` cancels the order."""
+
     reason: str
+    scope: str = "pack_session"
     name = "cancel"
+
+
+CANCEL_SCOPES = ("pack_session", "order")
 
 
 @dataclass(frozen=True)
 class SignOut:
+    """Signing out with counted units asks first unless ``confirmed`` (the idle timer does not ask)."""
+
     reason: str = "manual"  # "manual" | "idle" | ...
+    confirmed: bool = False
     name = "sign_out"
 
 
@@ -303,6 +312,7 @@ class PackSession:
     weight: WeighRecord | None = None
     override: Override | None = None
     weighings: int = 0
+    abandon_asked: bool = False  # signing out would throw counted units away: asked once, the next one decides
 
     def packed_qty(self, sku: str) -> int:
         return sum(1 for unit in self.units if unit.sku == sku)
@@ -330,7 +340,8 @@ class PackSession:
                 "units": [u.as_dict() for u in self.units], "packaging": self.packaging,
                 "pending": self.pending.as_dict() if self.pending else None,
                 "weight": self.weight.as_dict() if self.weight else None,
-                "override": self.override.as_dict() if self.override else None, "weighings": self.weighings}
+                "override": self.override.as_dict() if self.override else None, "weighings": self.weighings,
+                "abandon_asked": self.abandon_asked}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PackSession":
@@ -341,7 +352,7 @@ class PackSession:
                    pending=Pending.from_dict(d["pending"]) if d.get("pending") else None,
                    weight=WeighRecord.from_dict(d["weight"]) if d.get("weight") else None,
                    override=Override(**d["override"]) if d.get("override") else None,
-                   weighings=d.get("weighings", 0))
+                   weighings=d.get("weighings", 0), abandon_asked=bool(d.get("abandon_asked")))
 
     def summary(self) -> dict[str, Any]:
         """A short before/after picture for audit entries."""
@@ -396,7 +407,19 @@ def _pending(s: PackSession) -> Pending:
 
 def step(session: PackSession, event: Event, ctx: PackContext) -> Outcome:
     """Apply ``event``; returns ``Outcome(new_session, verdict, effects)``."""
-    return MACHINE.run(session, event, ctx)
+    outcome = MACHINE.run(session, event, ctx)
+    if outcome.session.abandon_asked and outcome.verdict.status != "error" and not _signs_out(session, event, ctx):
+        return Outcome(replace(outcome.session, abandon_asked=False), outcome.verdict, outcome.effects)  # went on
+    return outcome
+
+
+def _signs_out(s: PackSession, event: Event, ctx: PackContext) -> bool:
+    if isinstance(event, SignOut):
+        return True
+    if isinstance(event, Badge) and s.operator is not None:
+        employee = ctx.catalog.employee_by_badge(event.uid)
+        return employee is not None and employee.employee_id == s.operator.employee_id
+    return False
 
 
 def _done(session: PackSession, verdict: Verdict, *effects: Effect) -> Outcome:
@@ -423,7 +446,7 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
         return _done(new, make("signed_in", name=employee.name, employee_id=employee.employee_id),
                      Confirmation("badge", "employee", employee.employee_id, {"event": "sign_in"}, employee.employee_id))
     if employee.employee_id == _who(s).employee_id:
-        return _sign_out(s, "badge")
+        return _sign_out(s, "badge", confirmed=False)
     if employee.role is Role.SUPERVISOR and s.state in (S.BLOCKED, S.AWAITING_FIFO_DECISION):
         return Outcome(s, make("override_reason_required", name=employee.name), [])
     if employee.role is Role.SUPERVISOR and not e.present:
@@ -440,19 +463,29 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
     return refuse(s, "badge_in_use", name=_who(s).name)
 
 
-def _sign_out(s: PackSession, reason: str) -> Outcome:
+def _sign_out(s: PackSession, reason: str, confirmed: bool) -> Outcome:
+    """Sign out; an open order with counted units is asked about first (the same tap again, or a confirmed
+    sign-out, decides), then closed upstream with what was counted (a ``cancel`` of the pack session)."""
     op = _who(s)
+    open_order = s.order is not None and s.state in ORDER_STATES
+    if open_order and s.units and not (confirmed or s.abandon_asked):
+        return Outcome(replace(s, abandon_asked=True),
+                       make("abandon_confirm", order_id=_order(s).order_id, units=len(s.units)), [])
     payload: dict[str, Any] = {"event": "sign_out", "reason": reason}
     effects: list[Effect] = []
-    if s.order is not None and s.state in ORDER_STATES:
-        payload["released_order"] = _order(s).order_id
+    if open_order:
+        order_id = _order(s).order_id
+        payload["released_order"] = order_id
         effects.append(AuditEntry("abandon", op.employee_id, s.summary(), {"state": "idle"}, f"sign_out: {reason}"))
+        effects.append(_order_conf(s, "cancel", {"scope": "pack_session", "reason": f"sign_out: {reason}",
+                                                 "abandoned": True, "units_scanned": len(s.units),
+                                                 "units": [u.as_dict() for u in s.units]}))
     effects.insert(0, Confirmation("badge", "employee", op.employee_id, payload, op.employee_id))
     return Outcome(PackSession(station=s.station), make("signed_out", name=op.name, reason=reason), effects)
 
 
 def _sign_out_event(s: PackSession, e: SignOut, ctx: PackContext) -> Outcome:
-    return _sign_out(s, e.reason)
+    return _sign_out(s, e.reason, e.confirmed)
 
 
 def _open_order(s: PackSession, e: OpenOrder, ctx: PackContext) -> Outcome:
@@ -549,7 +582,9 @@ def _fifo_take_older(s: PackSession, e: FifoTakeOlder, ctx: PackContext) -> Outc
     new = replace(s, state=_after_pending(s), pending=None)
     audit = AuditEntry("lot_swap", _who(s).employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
                        {"sku": p.unit.sku, "lot": p.older_lot, "bin": p.older_bin}, p.code)
-    return _done(new, make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-"), audit)
+    return _done(new, make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-",
+                           sku=p.unit.sku, packed=s.packed_qty(p.unit.sku),
+                           ordered=_order(s).quantities().get(p.unit.sku, 0)), audit)
 
 
 def authorise_override(catalog: CatalogView, uid: str, reason: str | None, operator_id: str | None,
@@ -664,13 +699,16 @@ def _pack(s: PackSession, e: Pack, ctx: PackContext) -> Outcome:
 
 
 def _cancel(s: PackSession, e: Cancel, ctx: PackContext) -> Outcome:
+    """Stop packing (the order goes back to the queue) or cancel the order (it is not to be packed at all)."""
     reason = (e.reason or "").strip()
     if not reason:
         return refuse(s, "cancel_reason_missing", next=NEXT_IN_STATE[s.state])
     new = replace(s, state=S.CANCELLED, pending=None)
-    audit = AuditEntry("cancel", _who(s).employee_id, s.summary(), new.summary(), reason)
-    conf = _order_conf(s, "cancel", {"scope": "pack_session", "reason": reason, "units_scanned": len(s.units)})
-    return _done(new, make("cancelled", order_id=_order(s).order_id, reason=reason), audit, conf)
+    action = "order_cancel" if e.scope == "order" else "cancel"
+    audit = AuditEntry(action, _who(s).employee_id, s.summary(), new.summary(), reason)
+    conf = _order_conf(s, "cancel", {"scope": e.scope, "reason": reason, "units_scanned": len(s.units)})
+    code = "order_cancelled" if e.scope == "order" else "cancelled"
+    return _done(new, make(code, order_id=_order(s).order_id, reason=reason, units=len(s.units)), audit, conf)
 
 
 _HANDLERS: dict[str, Callable[..., Outcome]] = {

@@ -7,7 +7,7 @@ The list allocates each order line to lots by the SKU's policy (FIFO / FEFO, exp
 lots skipped) and sorts the picks by bin code. The picker scans the bin (must be the expected
 one; a wrong bin is refused naming the right one), then the items (lot rules as in packing:
 expired refused, an older lot prompts), then the tote. Completion emits one ``pick`` confirmation
-per order line (with the lots and bins) and one ``load`` confirmation for the tote.
+per order line (with the lots and bins) and one ``tote_load`` confirmation for the tote (the contract's ``ship_load`` is the dock hand-over).
 """
 from __future__ import annotations
 
@@ -213,7 +213,8 @@ def _scan_item(s: PickSession, e: ScanItem, ctx: PickContext) -> Outcome:
     if sku is None:
         return refuse(s, "unknown_item", code=e.code)
     if s.order.qty_for(sku.sku) == 0:
-        return refuse(s, "item_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id)
+        return refuse(s, "pick_not_in_order", sku=sku.sku, name=sku.name, order_id=s.order.order_id,
+                      bin=current.bin or "-")
     here = [i for i, t in enumerate(s.tasks) if t.bin == current.bin and t.sku == sku.sku and s.done(i) < t.qty]
     if not here:
         if sum(1 for u in s.picked if u.sku == sku.sku) >= s.order.qty_for(sku.sku):
@@ -264,7 +265,9 @@ def _fifo_take_older(s: PickSession, e: FifoTakeOlder, ctx: PickContext) -> Outc
     audit = AuditEntry("lot_swap", s.picker.employee_id, {"sku": p.unit.sku, "lot": p.unit.lot},
                        {"sku": p.unit.sku, "lot": p.older_lot, "bin": p.older_bin}, p.code)
     return Outcome(replace(s, state=P.AT_BIN, pending=None),
-                   make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-"), [audit])
+                   make("lot_swap", lot=p.unit.lot, older_lot=p.older_lot, older_bin=p.older_bin or "-", sku=p.unit.sku,
+                        packed=s.done(s.current) if s.current is not None else 0,
+                        ordered=s.tasks[s.current].qty if s.current is not None else 0), [audit])
 
 
 def _fifo_override(s: PickSession, e: FifoOverride, ctx: PickContext) -> Outcome:
@@ -299,7 +302,7 @@ def _scan_tote(s: PickSession, e: ScanTote, ctx: PickContext) -> Outcome:
                                         {"sku": sku, "lot": lot, "bin": bin_, "qty": n, "ordered": ordered,
                                          "tote": tote, "approved_by": approved},
                                         s.picker.employee_id, location=bin_))
-    effects.append(Confirmation("load", "tote", tote, {"order_id": s.order.order_id, "units": s.order.units},
+    effects.append(Confirmation("tote_load", "tote", tote, {"order_id": s.order.order_id, "units": s.order.units},
                                 s.picker.employee_id))
     return Outcome(replace(s, state=P.PICKED), make("order_picked", order_id=s.order.order_id, tote=tote), effects)
 

@@ -18,7 +18,7 @@ catalog weight makes the expected weight unknown: never a pass, a supervisor mus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any, Iterable, Mapping
 
 from packgate.station.core.models import Packaging, Sku
@@ -167,9 +167,12 @@ def judge(expected_g: Decimal, measured_g: Decimal, config: ToleranceConfig = DE
     diff = measured_g - expected_g
     allowed = allowed_gap(expected_g, config, pct)
     diff_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), ROUND_HALF_UP) if expected_g else None
-    data = dict(expected_g=grams(expected_g), measured_g=grams(measured_g), diff_g=f"{diff.quantize(Decimal('0.1'), ROUND_HALF_UP):+}",
-                diff_pct="-" if diff_pct is None else f"{diff_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct))
     code = "weight_ok" if abs(diff) <= allowed else "weight_out_of_tolerance"
+    # shown rounded away from the limit: a blocked gap never reads as equal to (or inside) the allowed one
+    away = ROUND_UP if code == "weight_out_of_tolerance" else ROUND_DOWN
+    shown_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), away) if expected_g else None
+    data = dict(expected_g=grams(expected_g), measured_g=grams(measured_g), diff_g=f"{diff.quantize(Decimal('0.1'), away):+}",
+                diff_pct="-" if shown_pct is None else f"{shown_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct))
     return WeightCheck(expected_g, measured_g, diff, diff_pct, allowed, pct, True, make(code, **data))
 
 

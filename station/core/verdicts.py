@@ -4,9 +4,11 @@ A verdict has a stable machine ``code`` (the UI, the logs and the tests key on i
 (ok / prompt / blocked / error) from which the ``sound`` and ``colour`` follow, the ``next``
 thing to do as a machine code, and the text in English and Simplified Chinese.
 
-All texts live in two tables, ``MESSAGES`` (the problem, per code) and ``NEXT_STEPS`` (what to
+Two tables name every code, ``MESSAGES`` (the problem, per code) and ``NEXT_STEPS`` (what to
 do, per next-step code); the message shown is ``problem + next step``. Fields in the texts are
-``str.format`` fields filled from ``data``. Add a code here, never a string at the call site.
+``str.format`` fields filled from ``data``. Add a code here, never a string at the call site, then
+run ``packgate i18n extract``: the texts shown come from the translation catalog (``core/texts.py``,
+keys ``message:<code>`` and ``next:<code>``); the English and Chinese here are the source and the seed.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import string
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from packgate.station.core import texts
 
 STATUSES = ("ok", "prompt", "blocked", "error")
 
@@ -55,7 +59,12 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "sign_out": ("Sign out and let the right person sign in.", "请退出登录，由相应人员登录。"),
     "scan_bin": ("Scan the bin label.", "请扫描库位标签。"),
     "scan_tote": ("Scan the tote.", "请扫描周转箱。"),
+    "scan_parcel": ("Scan the next parcel's label.", "请扫描下一个包裹的面单。"),
     "done": ("Done.", "完成。"),
+    "scan_older_lot": ("Scan the older lot to count it.", "请扫描较早批次以计数。"),
+    "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
+                        "scan an item to go on.", "再次刷卡（或按确认按钮）中止订单并退出；扫描商品可继续。"),
+    "put_back_in_bin": ("Put it back in bin {bin}.", "请放回库位{bin}。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -83,14 +92,16 @@ MESSAGES: dict[str, Text] = {
     "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
                         "条码{code}无法使用（{reason}），已保留待核查。"),
     # --- order ---
-    "order_opened": Text("ok", "scan_item", "Order {order_id}: items {units}, order lines {lines}.",
-                         "订单{order_id}：{lines}行，共{units}件。"),
+    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines} lines, {units} units in all.",
+                         "订单{order_id}已打开：{lines}行，共{units}件。"),
     "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
                           "订单或周转箱{code}未知，请核对标签。"),
     "order_not_packable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be packed.",
                                "订单{order_id}状态为{order_status}，不能打包。"),
     "order_already_open": Text("error", "scan_item", "Order {order_id} is open; finish or cancel it first.",
                                "订单{order_id}正在处理中，请先完成或取消。"),
+    "claimed_elsewhere": Text("error", "scan_order", "{order_id} is being packed at {table} by {person}.",
+                              "订单{order_id}正在{table}由{person}打包。"),
     "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
                                "订单{order_id}状态为{order_status}，不能拣货。"),
     # --- items ---
@@ -111,8 +122,8 @@ MESSAGES: dict[str, Text] = {
     "lot_unknown": Text("prompt", "take_older_lot_or_override", "Lot {lot} of {sku} is not known at this site.",
                         "{sku}的批次{lot}在本站点未登记。"),
     "fifo_older_lot": Text("prompt", "take_older_lot_or_override",
-                           "{policy}: lot {older_lot} of {sku} ({older_date}) in bin {older_bin} goes before lot {lot} ({date}).",
-                           "{policy}：{sku}的批次{older_lot}（{older_date}，库位{older_bin}）应先于批次{lot}（{date}）出库。"),
+                           "{policy}: lot {older_lot} of {sku} ({basis} {older_date}) in bin {older_bin} goes before lot {lot} ({basis} {date}).",
+                           "{policy}：{sku}的批次{older_lot}（{basis}{older_date}，库位{older_bin}）应先于批次{lot}（{basis}{date}）出库。"),
     "second_badge_required": Text("prompt", "scan_second_badge", "{sku} ({name}) is a special item.",
                                   "{sku}（{name}）是特殊商品。"),
     "second_badge_same_person": Text("error", "scan_second_badge",
@@ -123,8 +134,9 @@ MESSAGES: dict[str, Text] = {
     "item_accepted": Text("ok", "scan_item", "{sku} {name}: {packed} of {ordered}.", "{sku} {name}：{packed}/{ordered}。"),
     "item_put_back": Text("ok", "scan_item", "{sku} lot {lot} put back; it was not counted.",
                           "{sku}批次{lot}已放回，未计数。"),
-    "lot_swap": Text("ok", "scan_item", "Put lot {lot} back; take lot {older_lot} from bin {older_bin}.",
-                     "请放回批次{lot}，从库位{older_bin}拿取批次{older_lot}。"),
+    "lot_swap": Text("prompt", "scan_older_lot",
+                     "Put lot {lot} back; take lot {older_lot} from bin {older_bin}. {sku}: {packed} of {ordered} counted.",
+                     "请放回批次{lot}，从库位{older_bin}拿取批次{older_lot}。{sku}：已计{packed}/{ordered}。"),
     # --- overrides ---
     "override_not_supervisor": Text("error", "scan_supervisor_badge", "{name} is a {role}; only a supervisor can approve.",
                                     "{name}的角色是{role}，只有主管可以审批。"),
@@ -167,16 +179,23 @@ MESSAGES: dict[str, Text] = {
     "packed": Text("ok", "scan_order", "Order {order_id} packed.", "订单{order_id}打包完成。"),
     "cancelled": Text("ok", "scan_order", "Packing of {order_id} stopped ({reason}); it is back in the queue.",
                       "订单{order_id}已中止打包（{reason}），已回到队列。"),
+    "order_cancelled": Text("ok", "scan_order",
+                            "Order {order_id} cancelled ({reason}): it will not be packed; put its items aside for restocking.",
+                            "订单{order_id}已取消（{reason}），不再打包；请把商品放到一边等待回库。"),
+    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units} counted units that would be lost.",
+                            "订单{order_id}已计数{units}件，退出将作废。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
-    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks} picks; first bin {bin}.",
-                         "拣货订单{order_id}：共{tasks}项，第一个库位{bin}。"),
+    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: bin stops to visit: {tasks}; next bin {bin}.",
+                         "拣货订单{order_id}：共{tasks}个库位，下一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
                         "{sku}可用库存不足：缺{missing}件。"),
     "wrong_bin": Text("error", "scan_bin", "Bin {bin} is wrong: go to bin {expected_bin}.",
                       "库位{bin}错误：请前往库位{expected_bin}。"),
     "bin_ok": Text("ok", "scan_item", "Bin {bin}: take {qty} x {sku} ({name}), lot {lot}.",
                    "库位{bin}：拿取{qty}件{sku}（{name}），批次{lot}。"),
+    "pick_not_in_order": Text("error", "scan_item", "{sku} ({name}) is not in order {order_id}; put it back in bin {bin}.",
+                              "{sku}（{name}）不在订单{order_id}中，请放回库位{bin}。"),
     "wrong_item": Text("error", "scan_item", "{sku} is not to be picked from bin {bin}; take {expected_sku}.",
                        "{sku}不应从库位{bin}拣取，请拿取{expected_sku}。"),
     "item_picked": Text("ok", "scan_item", "{sku}: {picked} of {qty} from bin {bin}.",
@@ -187,6 +206,39 @@ MESSAGES: dict[str, Text] = {
     "wrong_tote": Text("error", "scan_tote", "Tote {tote} is wrong: use tote {expected_tote}.",
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
+    # --- audit chain, evidence, dock (station/audit_chain.py, station/evidence.py, station/dock.py) ---
+    "audit_intact": Text("ok", "", "Audit log intact: {rows} rows; last row {head_id}, hash {head_hash}.",
+                         "审计日志完整：共{rows}行；最后一行{head_id}，哈希{head_hash}。"),
+    "audit_tampered": Text("error", "", "Audit log NOT intact ({count} problems): {problems}.",
+                           "审计日志已被篡改（{count}处问题）：{problems}。"),
+    "no_station_db": Text("error", "", "No station database at {path}: check `--db` or `--config`.",
+                          "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
+    "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
+                                   "订单{order_id}在此工作站没有证据记录。"),
+    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
+                              "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
+    "dock_batch_opened": Text("ok", "scan_parcel", "Hand-over {batch_id} to {carrier} ({vehicle}) opened.",
+                              "交接批次{batch_id}（{carrier}，{vehicle}）已开始。"),
+    "dock_batch_bad": Text("error", "", "{problem}", "交接批次无效：{problem}"),
+    "dock_unknown_batch": Text("error", "", "No hand-over batch {batch_id}.", "没有交接批次{batch_id}。"),
+    "dock_batch_closed": Text("error", "", "Hand-over {batch_id} is closed; open a new one.",
+                              "交接批次{batch_id}已关闭，请新建批次。"),
+    "dock_unknown_parcel": Text("error", "scan_parcel", "Label {code} is not a parcel packed here; put it aside.",
+                                "面单{code}不是本站打包的包裹，请放到一边。"),
+    "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
+                                     "订单{order_id}已在批次{batch_id}中交接。"),
+    "dock_not_packed": Text("error", "scan_parcel", "Order {order_id} is {order_status}, not packed and passed: "
+                                                    "it must not leave; take it back to packing.",
+                            "订单{order_id}状态为{order_status}，未完成打包校验：不得出库，请送回打包台。"),
+    "dock_wrong_carrier": Text("error", "scan_parcel", "Order {order_id} goes with {carrier}, not {batch_carrier}; "
+                                                       "put it with {carrier}'s parcels.",
+                               "订单{order_id}应交{carrier}，不是{batch_carrier}；请放到{carrier}的包裹处。"),
+    "dock_parcel_added": Text("ok", "scan_parcel", "Order {order_id} loaded for {carrier} ({batch_id}).",
+                              "订单{order_id}已装车交{carrier}（{batch_id}）。"),
+    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels} parcels to {carrier}.",
+                                   "交接批次{batch_id}已关闭：{parcels}件包裹交{carrier}。"),
+    "dock_batch_empty": Text("error", "scan_parcel", "Hand-over {batch_id} has no parcels yet.",
+                             "交接批次{batch_id}还没有包裹。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
     "too_large": Text("error", "", "{field} is too long: at most {limit} characters.", "{field}过长：最多{limit}个字符。"),
@@ -198,10 +250,15 @@ MESSAGES: dict[str, Text] = {
                              "工作站已在为{limit}个实时页面服务，请关闭一个后刷新。"),
     "method_not_allowed": Text("error", "", "{method} is not allowed on {path}.", "{path}不允许{method}请求。"),
     "bad_host": Text("error", "", "Host or Origin {host} is not one this station answers to (web.allowed_hosts).",
-                     "主机或来源{host}不在本工作站允许的列表中（web.allowed_hosts）。"),
+                     "主机或来源{host}不在本工作站允许的列表中（`web.allowed_hosts`）。"),
     "scale_not_responding": Text("error", "weigh", "The scale is not responding (no reading for more than {seconds} s); "
                                  "check its cable and power.", "秤无响应（超过{seconds}秒没有读数），请检查连线和电源。"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
+    "bad_page_number": Text("error", "", "{name} must be a whole number from {low} to {high} (got {value}).",
+                            "参数{name}必须是{low}到{high}之间的整数（收到{value}）。"),
+    "bad_cursor": Text("error", "", "The cursor {value} was not given out by this list; start again from the first page.",
+                       "游标{value}不是此列表给出的，请从第一页重新开始。"),
+    "bad_list": Text("error", "", "There is no list named {value}.", "没有名为{value}的列表。"),
     "key_reused": Text("error", "", "Key {key} was already used for a different action.", "键{key}已用于另一个操作。"),
     "storage": Text("error", "", "NOT SAVED: the station could not write its database ({detail}). "
                                  "Call IT; do not send the parcel.",
@@ -228,6 +285,8 @@ MESSAGES: dict[str, Text] = {
 FIELD_RULES: dict[str, tuple[str, str]] = {
     "decimal_string": ("a plain decimal string of ASCII digits such as \"215\" or \"215.5\"",
                        "由ASCII数字组成的十进制字符串，如\"215\"或\"215.5\""),
+    "not_a_json_number": ("a decimal string such as \"990.5\", not a JSON number (floats are not exact)",
+                          "十进制字符串（如\"990.5\"），不能是JSON数字或浮点数（浮点数不精确）"),
     "in_scale_range": ("within the scale's range (0 to scale.capacity_g)", "在秤的量程内（0至scale.capacity_g）"),
     "boolean": ("a JSON boolean (true or false)", "JSON布尔值（true或false）"),
     "string": ("a string", "字符串"),
@@ -253,6 +312,15 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
     "cancel": ("Stopping this order", "中止订单"), "sign_out": ("Signing out", "退出登录"),
     "scan_bin": ("Scanning a bin", "扫描库位"), "scan_tote": ("Scanning the tote", "扫描周转箱"),
 }
+# what is wrong with a request (``problem=texts.Word("problem:<key>")``)
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "not_object": ("the request must be a JSON object", "请求必须是JSON对象"),
+    "payload_object": ("payload must be an object", "payload必须是对象"),
+    "key_length": ("key must be 8 to 128 characters", "key必须为8到128个字符"),
+    "image_sha256": ("image_sha256 must be 64 lower-case hex characters", "image_sha256必须是64个小写十六进制字符"),
+    "grams_float": ("payload.grams must be a decimal string such as \"990.5\", not a JSON number (floats are not exact)",
+                    "payload.grams必须是十进制字符串（如\"990.5\"），不能是浮点数"),
+}
 STATE_WORDS: dict[str, tuple[str, str]] = {
     "idle": ("nobody is signed in", "无人登录"), "signed_in": ("no order is open", "尚未打开订单"),
     "order_open": ("the order's items are still to scan", "订单商品尚未扫描"),
@@ -265,6 +333,26 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "to_bin": ("go to the bin first", "请先前往库位"), "at_bin": ("items of this bin are still to pick", "此库位商品尚未拣完"),
     "to_tote": ("the tote is still to scan", "尚未扫描周转箱"), "picked": ("the order is picked", "订单已拣完"),
 }
+
+
+# audit_chain.verify problem kind -> (en, zh), filled from the problem's fields
+AUDIT_PROBLEMS: dict[str, tuple[str, str]] = {
+    "changed": ("row {id} was changed", "第{id}行被修改"),
+    "broken_link": ("the row before row {id} was deleted or changed (intact up to row {after_id})",
+                    "第{id}行之前的行被删除或修改（完好至第{after_id}行）"),
+    "unchained": ("row {id} was written outside the chain", "第{id}行不在哈希链中"),
+    "head_mismatch": ("the newest rows were deleted or changed: the log ended at row {id} with {expected_rows} "
+                      "rows, now row {found_last_id} with {found_rows}",
+                      "最新的行被删除或修改：日志原止于第{id}行共{expected_rows}行，现为第{found_last_id}行共{found_rows}行"),
+    "head_missing": ("the chain head is missing", "哈希链头缺失"),
+}
+
+
+def audit_problems(problems: list[dict[str, Any]]) -> tuple[str, str]:
+    """The problems of an audit verification in words, English and Chinese."""
+    en = "; ".join(AUDIT_PROBLEMS[p["kind"]][0].format(**p) for p in problems)
+    zh = "；".join(AUDIT_PROBLEMS[p["kind"]][1].format(**p) for p in problems)
+    return en, zh
 
 
 @dataclass(frozen=True)
@@ -298,26 +386,31 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, hi
     message (the page says it elsewhere). Raises KeyError for an unknown code or a missing field.
     """
     text = MESSAGES[code]
-    words_en: dict[str, str] = {}
-    words_zh: dict[str, str] = {}
+    shown = {name: value for name, value in data.items() if not name.endswith("_zh")}
     if "event" in data and "state" in data:  # not_allowed_now: say it in words, per language
-        event = EVENT_WORDS.get(data["event"], (data["event"],) * 2)
-        state = STATE_WORDS.get(data["state"], (data["state"],) * 2)
-        words_en = {"event_text": event[0], "state_text": state[0]}
-        words_zh = {"event_text": event[1], "state_text": state[1]}
+        shown.update(event_text=texts.Word(f"event:{data['event']}"), state_text=texts.Word(f"state:{data['state']}"))
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]
-    hint_en, hint_zh = NEXT_STEPS[next_step] if hint else ("", "")
-    return Verdict(status=status, code=code,
-                   message=f"{text.en.format(**data, **words_en)} {hint_en}".rstrip(" "),
-                   message_zh=f"{text.zh.format(**{**data, **_in_chinese(data)}, **words_zh)}{hint_zh}",
-                   next=next_step, sound=sound, colour=colour, data=dict(data))
+
+    def say(lang: str, source: str) -> str:
+        fields = {**shown, **({k[:-3]: v for k, v in data.items() if k.endswith("_zh")} if lang == "zh" else {})}
+        problem = texts.fill(texts.text(lang, f"message:{code}", source), fields, lang)
+        hint = texts.fill(texts.text(lang, f"next:{next_step}", NEXT_STEPS[next_step][lang == "zh"]), fields, lang) \
+            if hint_wanted and next_step else ""
+        return f"{problem} {hint}".rstrip(" ") if lang == "en" else f"{problem}{hint}"
+
+    hint_wanted = hint
+    return Verdict(status=status, code=code, message=say("en", text.en), message_zh=say("zh", text.zh),
+                   next=next_step, sound=sound, colour=colour,
+                   data={name: texts.plain(value) for name, value in data.items()})
 
 
-def _in_chinese(data: dict[str, Any]) -> dict[str, Any]:
-    """``problem_zh="…"`` fills ``{problem}`` in the Chinese text (the English one takes ``problem``)."""
-    return {name[:-3]: value for name, value in data.items() if name.endswith("_zh")}
+def catalog_entries() -> list[tuple[str, str, str]]:
+    """Every text of the verdicts as (key, English source, Chinese seed), for ``packgate i18n extract``."""
+    return [*((f"message:{code}", t.en, t.zh) for code, t in MESSAGES.items()),
+            *texts.entries_of("next", NEXT_STEPS), *texts.entries_of("event", EVENT_WORDS),
+            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS)]
 
 
 def answer(code: str, /, **data: Any) -> dict[str, Any]:

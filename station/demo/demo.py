@@ -1,29 +1,35 @@
-"""``packgate demo``: the station on emulated devices, and its scripted self-test."""
+"""``packgate demo``: a site on emulated devices (WMS, site hub, two stations), and its scripted self-test."""
 from __future__ import annotations
 
-from packgate.station.demo.rig import build_rig
 from packgate.station.demo.selftest import selftest
+from packgate.station.demo.site import build_site
 from packgate.station.runtime.agent import wait_for_signal
 from packgate.sync.upstream import demo_data
 
 
-def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None) -> int:
-    rig = build_rig(port=port, upstream_port=upstream_port, data_dir=data_dir)
+def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, hub_port: int = 8770) -> int:
+    site = build_site(ports=(port, port + 1 if port else 0), hub_port=hub_port, upstream_port=upstream_port,
+                      data_dir=data_dir)
     badges = demo_data.DEMO_BADGES
+    first, second = (rig.agent.url for rig in site.stations)
+    rig = site.stations[0]
     print(f"""
-packgate demo is running.
-  kiosk        {rig.agent.url}/            (use the "demo devices" panel, or type codes into the scan field)
-  PDA picking  {rig.agent.url}/pda         (badge code {badges['picker']}, PIN 4321)
-  supervisor   {rig.agent.url}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
-  upstream     {rig.upstream_url}/openapi.json  (admin token {rig.admin_token}; station ST01 has its own)
-  data         {rig.data_dir}{" (deleted on exit; --data-dir DIR keeps it)" if rig.cleanup_dir else ""}
-  devices      scale {rig.scale.where.get('path', rig.scale.where)} · scanner {rig.scanner.path} · NFC {rig.agent.cfg['badge.reader']}
+packgate demo is running: a site with two packing tables.
+  kiosk        {first}/            Packing table 1 (use the "demo devices" panel, or type codes into the scan field)
+  kiosk 2      {second}/            Packing table 2
+  PDA picking  {first}/pda         (badge code {badges['picker']}, PIN 4321)
+  supervisor   {first}/supervisor  (badge code {badges['supervisor']}, PIN 9876)
+  site hub     {site.hub_url}/            the site dashboard (badge code {badges['supervisor']}, PIN 9876)
+  WMS          {site.wms_url}/openapi.json
+  data         {site.root}{" (deleted on exit; --data-dir DIR keeps it)" if site.cleanup_dir else ""}
+  devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
+  scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end of table 1; the station reads {rig.scanner.path})
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()
     finally:
         print("stopping…", flush=True)
-        rig.stop()
+        site.stop()
     return 0
 
 

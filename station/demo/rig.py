@@ -11,6 +11,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -20,7 +21,9 @@ from typing import Any, Callable
 from biip.gs1_messages import GS1Message
 
 from packgate.device.clock import Clock
+from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.profiles import get_profile
@@ -116,7 +119,7 @@ class DemoDevices:
         return {"badges": badges, "codes": codes}
 
     def tap(self, uid: str) -> dict:
-        uid = uid.strip().upper()
+        uid = canonical_badge(uid)
         try:
             read = self.badge_emu.tap(uid, hold_s=0.15, timeout=4.0)
         except Exception as exc:  # noqa: BLE001 - shown to the demo user
@@ -153,6 +156,33 @@ def _unprintable(text: str) -> str:
     return text.replace("<GS>", "\x1d")
 
 
+class ScanInput:
+    """The writer's end of the demo scanner: a pty whose path takes typed or echoed codes
+    (``echo SO-10009 > PATH``); each line goes through the scanner emulator's bytes, LF becoming its CR."""
+
+    def __init__(self, link: Path, scanner: ScannerEmulator):
+        self.pair = PtyPair(link=link)
+        self.scanner = scanner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scan-input", daemon=True)
+        self._thread.start()
+
+    @property
+    def path(self) -> str:
+        return self.pair.path
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            data = self.pair.read(timeout=1.0)
+            if data:
+                self.scanner.write(data.replace(b"\r\n", b"\r").replace(b"\n", b"\r"))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self.pair.close()
+
+
 @dataclass
 class DemoRig:
     world: DemoWorld
@@ -165,11 +195,12 @@ class DemoRig:
     badge: BadgeEmulator
     data_dir: Path
     cleanup_dir: bool
+    scan_input: ScanInput
     admin_token: str = ""  # the reference upstream's admin token (reads every station's confirmations)
 
     def stop(self) -> None:
         self.agent.stop()
-        for part in (self.scale.stop, self.scanner.close, self.badge.close, self.stop_upstream):
+        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.stop_upstream):
             try:
                 part()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -179,17 +210,25 @@ class DemoRig:
 
 
 def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, clock: Clock | None = None,
-              overrides: dict[str, Any] | None = None) -> DemoRig:
-    """Start upstream, emulators and the agent; the caller must ``stop()`` the rig."""
+              overrides: dict[str, Any] | None = None, upstream_url: str | None = None) -> DemoRig:
+    """Start upstream, emulators and the agent; the caller must ``stop()`` the rig. With ``upstream_url``
+    (e.g. the site hub of a site demo) no upstream is started: the station uses that one."""
     cleanup = data_dir is None
     root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     clock = clock or Clock()
     world = DemoWorld(clock.now().date())
-    station_token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db", seed_demo=True,
-                                                  today=world.today, clock=clock, station_tokens={"ST01": station_token},
-                                                  admin_token=admin_token)
+    admin_token = ""
+
+    def stop_upstream() -> None:  # the caller's upstream is the caller's to stop
+        pass
+
+    if upstream_url is None:  # our own reference upstream: a token for this station, another for admin
+        station_token, admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db",
+                                                      seed_demo=True, today=world.today, clock=clock,
+                                                      station_tokens={"ST01": station_token}, admin_token=admin_token)
+        overrides = {"upstream.token": station_token, **(overrides or {})}
     scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
     scale_path = scale.start_pty(root / "scale0")
     scanner = ScannerEmulator(root / "scanner0")
@@ -197,11 +236,12 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     badge = BadgeEmulator(nfc_path)
     cfg: Config = validate({
         "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
-        "web.port": port, "upstream.url": upstream_url, "upstream.token": station_token, "upstream.refresh_s": 30.0,
+        "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
         "scale.profile": SCALE_PROFILE, "scale.port": scale_path,
         "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
-    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup, admin_token)
+    return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
+                   ScanInput(root / "scan-here", scanner), admin_token)

@@ -2,7 +2,8 @@
 
 Every step acts the way a person would (a badge tap through the NFC emulator, a scan through the
 scanner pty, a parcel on the emulated scale, a PDA request over HTTP) and checks the verdict the
-station shows. Time for the escalation step is moved with an offset clock, not slept.
+station shows. Time for the escalation step is moved with an offset clock, not slept. Then the same
+for a site (``site_selftest``): the WMS, the hub and two stations.
 Exit code 0 only if every expectation held.
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any, Callable, Iterable
 import requests
 
 from packgate.device.clock import Clock
+from packgate.station import audit_chain
 from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
+from packgate.station.demo.site_selftest import site_walk
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data
 
@@ -262,7 +265,38 @@ class Walk:
 
         # 7. every confirmation reaches upstream, exactly once
         self._check_upstream()
+        # 8. evidence record, audit chain, dock hand-over (station/evidence.py, audit_chain.py, dock.py)
+        self._evidence_and_dock()
         return all(ok for _, ok, _ in self.results)
+
+    def _evidence_and_dock(self) -> None:
+        self.api("/api/v1/pda/login", {"badge": BADGES["supervisor"], "pin": "9876"})
+        rec = self.http.get(f"{self.base}/api/v1/supervisor/evidence/SO-10011", timeout=10).json()
+        frames = [f for w in rec.get("weighings", []) for f in w.get("frames", [])]
+        self.record("evidence of SO-10011: scans, supervisor badge, weighings with raw scale frames",
+                    len(rec.get("scans", [])) >= 2 and bool(rec.get("badges", {}).get("supervisor")) and bool(frames),
+                    f"{len(rec.get('scans', []))} scans, {len(frames)} raw frames")
+        report = audit_chain.verify(self.station.parts.conn)
+        self.record("packgate audit verify: the audit log's hash chain is intact", report.ok and report.rows > 0,
+                    f"{report.rows} rows")
+        opened = self.api("/api/v1/dock/batches", {"carrier": "SF", "vehicle": "粤B-12345", "route": "north"})
+        batch = (opened.get("batch") or {}).get("batch_id", "?")
+        dock = f"/api/v1/dock/batches/{batch}"
+        for title, path, code, wanted in (
+                ("dock: SO-10009 into the SF hand-over", "scan", "SO-10009", "dock_parcel_added"),
+                ("dock: SO-10009 again -> already handed over", "scan", "SO-10009", "dock_already_handed_over"),
+                ("dock: SO-10002 (YTO) -> another carrier", "scan", "SO-10002", "dock_wrong_carrier"),
+                ("dock: close the hand-over -> ship_load per parcel + manifest", "close", None, "dock_batch_handed_over")):
+            got = self.api(f"{dock}/{path}", {"code": code} if code else {})
+            self.record(title, got.get("code") == wanted, f"{got.get('code')}: {got.get('message', '')[:90]}")
+        end, shipped = time.monotonic() + 15, []
+        while time.monotonic() < end and "SO-10009" not in shipped:
+            self.rig.agent.worker.wake()
+            time.sleep(0.2)
+            got = requests.get(f"{self.rig.upstream_url}/v1/admin/shipments", timeout=5,
+                               headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json()
+            shipped = [s["order_id"] for s in got.get("shipments", [])]
+        self.record("upstream ships SO-10009 exactly once", shipped.count("SO-10009") == 1, ", ".join(shipped))
 
     def _pick(self, order_id: str) -> bool:
         start = self.api("/api/v1/actions", {"action": "pick", "object_type": "order", "object_id": order_id,
@@ -326,6 +360,14 @@ def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) ->
     finally:
         rig.stop()
         hooks.close()
+    site_hooks = WebhookReceiver()  # the site's own supervisors' channel, on its own clock
+    try:
+        site_walk(OffsetClock(), site_hooks.url, site_hooks.received, walk.record,
+                  data_dir=None if data_dir is None else f"{data_dir}/site")
+    except Exception as exc:  # noqa: BLE001 - report, never hang
+        walk.record("site walkthrough crashed", False, f"{type(exc).__name__}: {exc}")
+    finally:
+        site_hooks.close()
     passed = sum(1 for _, good, _ in walk.results if good)
     failed = len(walk.results) - passed
     out(f"selftest: {passed} passed, {failed} failed in {time.monotonic() - started:.1f} s")

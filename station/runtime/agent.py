@@ -1,10 +1,12 @@
 """The station agent: wires devices, the station, the outbox worker, reference refresh, the
-escalation timer and the web server together, and stops them all cleanly."""
+escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
+web server together, and stops them all cleanly."""
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
 from packgate.device.backoff import Backoff
@@ -17,15 +19,18 @@ from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server
 from packgate.sync.client import UpstreamClient
-from packgate.sync.outbox import Outbox
+from packgate.sync.db import connect
+from packgate.sync.outbox import Outbox, prune_sent
 from packgate.sync.reference import ReferenceCache
+from packgate.sync.site_client import FeedFollower, SiteClient
 from packgate.sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")
 
 
 class Agent:
-    STATUS_EVERY_S = 1.0
+    STATUS_EVERY_S = 1.0  # also how often a silent scale is noticed (scale.fresh_s)
+    PRUNE_EVERY_S = 3600.0
     def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
@@ -41,12 +46,17 @@ class Agent:
         self._stop = threading.Event()
         self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
                                      token=cfg["upstream.token"] or None)
+        self.site_client = SiteClient(cfg["upstream.url"], cfg["station.id"], cfg["upstream.token"],
+                                      deadline_s=cfg["hub.claim_timeout_s"]) if cfg["upstream.kind"] == "hub" else None
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
                                    backoff=Backoff(base_s=cfg["upstream.backoff_base_s"], cap_s=cfg["upstream.backoff_cap_s"]))
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
-                               bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake)
+                               bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
+                               site=self.site_client)
+        self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
+                                 clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         ports = device_ports or {}
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
                                on_reading=self.station.on_reading, on_state=self.station.on_device_state,
@@ -90,16 +100,41 @@ class Agent:
             self._timer_wake.wait(min(delay, 60.0))
             self._timer_wake.clear()
 
+    def prune(self) -> int:
+        """Delete confirmations upstream acknowledged more than ``upstream.keep_sent_h`` ago."""
+        conn = connect(self.db_path)
+        try:
+            return prune_sent(conn, self.clock.now() - timedelta(hours=self.cfg["upstream.keep_sent_h"]))
+        finally:
+            conn.close()
+
+    def _prune_loop(self) -> None:
+        while True:
+            try:
+                pruned = self.prune()
+                if pruned:
+                    log.info("pruned %d acknowledged confirmation(s)", pruned)
+            except Exception:  # noqa: BLE001 - pruning must not stop the agent; it is retried next time
+                log.exception("pruning acknowledged confirmations failed")
+            if self.clock.sleep(self.PRUNE_EVERY_S, self._stop):
+                return
+
     def _status_loop(self) -> None:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
-        last = None
         while not self._stop.wait(self.STATUS_EVERY_S):
             self.station.check_scale()
-            status = self.station.sync_status()
-            summary = (status.get("depth"), status.get("dead"), status.get("online"))
-            if summary != last:
-                self.bus.publish("sync", status)
-                last = summary
+            self.station.push_sync()
+
+    def _site_loop(self) -> None:
+        """Heartbeat to the hub every ``hub.heartbeat_s`` (sooner when a claim is to be released)."""
+        site = self.station.site
+        while not self._stop.is_set():
+            try:
+                site.beat()
+            except Exception:  # noqa: BLE001 - the heartbeat must survive a bad answer; it is logged
+                log.exception("site heartbeat failed")
+            site.wake.wait(self.cfg["hub.heartbeat_s"])
+            site.wake.clear()
 
     def _serve(self) -> None:
         server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
@@ -118,8 +153,12 @@ class Agent:
             self.devices.start()
             self.station.camera = self.devices.camera
         self.worker.start()
-        for target, name in ((self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                             (self._status_loop, "status"), (self._serve, "web")):
+        loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
+                 (self._status_loop, "status"), (self._prune_loop, "prune"), (self._serve, "web")]
+        if self.feed is not None:
+            self.feed.start()
+            loops.append((self._site_loop, "site-heartbeat"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -130,6 +169,9 @@ class Agent:
     def stop(self) -> None:
         self._stop.set()
         self._timer_wake.set()
+        self.station.site.wake.set()
+        if self.feed is not None:
+            self.feed.stop(timeout=0.5)
         self.bus.close()
         if self._server is not None:
             self._server.stop()

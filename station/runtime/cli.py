@@ -7,7 +7,7 @@ import sys
 import click
 
 from packgate.station.errors import ConfigError
-from packgate.station.runtime.config import SCHEMA, load, render_defaults
+from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown
 from packgate.station.runtime.logs import LEVELS, setup_logging
 
 
@@ -36,7 +36,8 @@ def config_check(file: str) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(json.dumps({"ok": True, "file": file, "settings": cfg.values}, indent=2, ensure_ascii=False))
+    click.echo(json.dumps({"ok": True, "file": file, "notes": notes(cfg), "settings": shown(cfg)}, indent=2,
+                          ensure_ascii=False))
 
 
 @config.command("defaults")
@@ -50,6 +51,19 @@ def config_keys() -> None:
     """List every configuration key with its default."""
     for key, (_t, default, _c, help_) in SCHEMA.items():
         click.echo(f"{key:34} {json.dumps(default):24} {help_}")
+
+
+@cli.group()
+def i18n() -> None:
+    """The translation catalog (station/locale/*/LC_MESSAGES/packgate.po)."""
+
+
+@i18n.command("extract")
+def i18n_extract() -> None:
+    """Add every new text key of the code's tables to the catalogs (translations are kept)."""
+    from packgate.station.runtime.i18n import extract, locale_dir
+
+    click.echo(json.dumps(extract(locale_dir())))
 
 
 @cli.command()
@@ -72,24 +86,27 @@ def run(ctx: click.Context, config_file: str | None) -> None:
 @cli.command()
 @click.option("--selftest", is_flag=True, help="Run the scripted walkthrough and exit 0 only if every step held.")
 @click.option("--port", type=int, default=8080, show_default=True, help="Kiosk web port.")
-@click.option("--upstream-port", type=int, default=8765, show_default=True, help="Reference upstream port.")
+@click.option("--upstream-port", type=int, default=8765, show_default=True, help="Reference upstream (WMS) port.")
+@click.option("--hub-port", type=int, default=8770, show_default=True, help="Site hub port (its dashboard at /).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the demo keeps its databases (default: a fresh temporary folder).")
 @click.pass_context
-def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, data_dir: str | None) -> None:
-    """Run the station on emulated devices and a seeded reference upstream, all on 127.0.0.1."""
+def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None) -> None:
+    """Run a site on 127.0.0.1: a seeded reference WMS, the site hub and two stations (PORT, PORT+1) on emulated
+    devices."""
     from packgate.station.demo.demo import run_demo, run_selftest
 
     level = ctx.obj["log_level"] or ("WARNING" if selftest else "INFO")
     setup_logging(level, station="ST01")
     if selftest:
         sys.exit(run_selftest(data_dir=data_dir))
-    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir))
+    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port))
 
 
 def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
+    from packgate.station.runtime.records_cli import audit, evidence_group
     from packgate.sync.cli import sync, upstream
     from packgate.sync.site.cli import site
 
@@ -97,6 +114,8 @@ def _mount_optional() -> None:
     cli.add_command(upstream)
     cli.add_command(sync)
     cli.add_command(site)
+    cli.add_command(audit)
+    cli.add_command(evidence_group)
 
 
 _mount_optional()

@@ -45,8 +45,12 @@ def _station_code(v: str) -> str | None:
     return None
 
 
-def _url(v: str) -> str | None:
-    return None if v.startswith(("http://", "https://")) else f"must start with http:// or https:// (got {v!r})"
+def _url(v: str | list) -> str | None:
+    urls = v if isinstance(v, list) else [v]
+    if not urls:
+        return "must name at least one URL"
+    bad = [u for u in urls if not isinstance(u, str) or not u.startswith(("http://", "https://"))]
+    return f"must start with http:// or https:// (got {bad[0]!r})" if bad else None
 
 
 def _decimal_table(v: dict) -> str | None:
@@ -81,6 +85,10 @@ def _tokens(v: list) -> str | None:
         shown = ", ".join(f"{x[:4]}…" if isinstance(x, str) and len(x) > 4 else str(x) for x in bad)
         return f"every token must be a string of 16 or more printable characters without spaces (bad: {shown})"
     return None
+
+
+def _token_or_empty(v: str) -> str | None:
+    return None if v == "" else _tokens([v])
 
 
 def _regex(v: str) -> str | None:
@@ -130,13 +138,22 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "web.allowed_hosts": (list, [], None, "Host names (and host:port) the pages and API answer to, besides "
                           "127.0.0.1/localhost and web.host; Origin must be one of them too"),
     "web.metrics_public": (bool, False, None, "let /metrics answer without a session or API token (for a scraper)"),
-    "upstream.token": (str, "", None, "this station's bearer token on the upstream (Authorization: Bearer ...)"),
-    "upstream.url": (str, "http://127.0.0.1:8700", _url, "base URL of the upstream (WMS) API"),
+    "upstream.url": ((str, list), "http://127.0.0.1:8700", _url,
+                     "base URL of the upstream (WMS) API, or a list of the site's hubs (failover in order)"),
+    "upstream.kind": (str, "wms", _one_of("wms", "hub"),
+                      "wms: the company's order system directly; hub: the site hub (packgate site): claims, change feed,"
+                      " heartbeats, and the site fires escalations (this station's [escalation] then fires nothing)"),
+    "upstream.token": (str, "", _token_or_empty, "this station's bearer token (listed in the hub's [stations]); empty: none"),
     "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
     "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
     "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
     "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
+    "upstream.keep_sent_h": (float, 24.0, _positive, "acknowledged confirmations are pruned after this many hours"),
+    "hub.claim_timeout_s": (float, 1.5, _positive,
+                            "longest wait for the hub when an order is opened (then it opens unclaimed, offline)"),
+    "hub.heartbeat_s": (float, 5.0, _positive, "heartbeat to the hub (operator, order, state, devices, outbox depth)"),
+    "hub.feed_wait_s": (int, 25, _positive, "long-poll wait of the hub's change feed, seconds"),
     "scale.enabled": (bool, True, None, "read a serial scale"),
     "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
@@ -254,7 +271,25 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         raise ConfigError(f"{where}upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    if values["upstream.kind"] == "hub" and not values["upstream.token"]:
+        raise ConfigError(f"{where}upstream.token: a station whose upstream is a hub needs its token"
+                          " (the one listed for it in the hub's [stations])")
     return Config(values, source)
+
+
+def notes(cfg: Config) -> list[str]:
+    """What ``config check`` should tell site IT beyond "valid" (settings that have no effect, and why)."""
+    out = []
+    if cfg["upstream.kind"] == "hub":
+        out.append("upstream.kind = \"hub\": escalations are fired by the site hub (its own [escalation] and"
+                   " notify URLs); this station's [escalation] settings fire nothing")
+    return out
+
+
+def shown(cfg: Config) -> dict[str, Any]:
+    """The settings for printing, with the station's token masked."""
+    token = cfg["upstream.token"]
+    return {**cfg.values, "upstream.token": f"{token[:4]}…" if token else ""}
 
 
 def load(path: str | Path | None) -> Config:

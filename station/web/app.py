@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 from flask import Flask, Response, abort, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from packgate.station.core import texts
 from packgate.station.core.verdicts import answer, bad_field
+from packgate.station.errors import PageParameterError
 from packgate.station.events import STREAMS_MAX
+from packgate.station.views import LISTS, PageQuery
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, WebSession, allowed_hosts, host_of
 from packgate.station.web.openapi import OPENAPI
 from packgate.sync.errors import StorageError
@@ -31,6 +34,7 @@ PUBLIC = {"/healthz"}
 OPENS_SESSION = {"/", "/pda", "/supervisor", "/api/v1/csrf"}
 ANONYMOUS_OK = {"/api/v1/pda/login", "/api/v1/pda/logout", "/api/v1/pda/me"}  # with a session, before sign-in
 _ESCALATION_ID = re.compile(r"[0-9]{1,18}")
+SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 
 
 def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None,
@@ -86,7 +90,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             sent = request.headers.get("X-CSRF-Token") or ""
             if not sent or not hmac.compare_digest(sent.encode(), s.csrf.encode()):
                 return _error(403, "csrf")
-        if path in OPENS_SESSION or path in ANONYMOUS_OK or s.kiosk or s.employee:
+        if path in OPENS_SESSION or path in ANONYMOUS_OK or path.startswith("/api/v1/texts/") or s.kiosk or s.employee:
             return None
         return _error(401, "not_signed_in", problem="Sign in with your badge code and PIN first.",
                       problem_zh="请先用工卡号和密码登录。")
@@ -108,7 +112,8 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     def _page(template: str, **extra: Any) -> str:
         info = station.info()
         return render_template(template, csrf_token=session_or_open().csrf, station_name=info["name"],
-                               language=info.get("language", "en"), **extra)
+                               language=info.get("language", "en"),
+                               texts={lang: texts.page_texts(lang) for lang in texts.LANGUAGES}, **extra)
 
     @app.get("/")
     def kiosk() -> str:
@@ -123,6 +128,12 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         return _page("supervisor.html")
 
     # ---- the action confirmation API -----------------------------------------------------------
+    @app.get("/api/v1/texts/<lang>")
+    def page_texts(lang: str) -> Response:
+        if lang not in texts.LANGUAGES:
+            return _error(404, "not_found", path=request.path)
+        return jsonify(texts.page_texts(lang))
+
     @app.get("/api/v1/csrf")
     def csrf() -> Response:
         return jsonify({"csrf_token": session_or_open().csrf})
@@ -186,8 +197,10 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
 
     @app.get("/api/v1/pda/orders")
     def pda_orders() -> Response:
-        _require_pda(employee())
-        return jsonify({"orders": station.orders_to_pick()})
+        _require_pda()
+        page = station.list_page("orders_to_pick", _page_query())
+        return jsonify({"orders": page["items"], "next_cursor": page["next_cursor"], "limit": page["limit"],
+                        "priority_orders": station.priority_orders()})
 
     @app.get("/api/v1/pda/picks/<order_id>")
     def pda_pick(order_id: str) -> Response:
@@ -197,17 +210,39 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         return jsonify(station.pick_view(order_id, emp))
 
     # ---- supervisor -------------------------------------------------------------------------------
-    @app.get("/api/v1/supervisor/overview")
-    def supervisor_overview() -> Response:
-        viewer = employee()
+    def _supervisor() -> str | None:
+        viewer = _signed_in()
         if g.get("terminal") != "api":
             if not viewer:
-                return _error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
-                              problem_zh="请用主管的工卡号和密码登录后查看此页。")
+                abort(_error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
+                             problem_zh="请用主管的工卡号和密码登录后查看此页。"))
             if not station.is_supervisor(viewer):
-                return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
-                              problem_zh="只有主管可以查看此页，请以主管身份登录。")
-        return jsonify(station.supervisor_overview(viewer=viewer))
+                abort(_error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
+                             problem_zh="只有主管可以查看此页，请以主管身份登录。"))
+        return viewer
+
+    @app.get("/api/v1/supervisor/overview")
+    def supervisor_overview() -> Response:
+        viewer = _supervisor()
+        return jsonify(station.supervisor_overview(viewer=viewer, limit=_page_query().limit))
+
+    @app.get("/api/v1/supervisor/counts")
+    def supervisor_counts() -> Response:
+        _supervisor()
+        return jsonify(station.counts())
+
+    @app.get("/api/v1/supervisor/<kind>")
+    def supervisor_list(kind: str) -> Response:
+        viewer = _supervisor()
+        if kind.replace("-", "_") not in SUPERVISOR_LISTS:
+            return _error(404, "not_found", path=request.path)
+        return jsonify(station.list_page(kind.replace("-", "_"), _page_query(), viewer=viewer))
+
+    @app.get("/api/v1/supervisor/evidence/<order_id>")
+    def supervisor_evidence(order_id: str) -> Response:
+        _supervisor()
+        rec = station.evidence(order_id)
+        return jsonify(rec) if rec is not None else _error(404, "evidence_unknown_order", order_id=order_id)
 
     @app.post("/api/v1/escalations/<escalation_id>/ack")
     def ack(escalation_id: str) -> Response:
@@ -221,6 +256,30 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         key = body.get("key")
         return jsonify(station.acknowledge_escalation(int(escalation_id), operator,
                                                       key=key if isinstance(key, str) else None))
+
+    # ---- dock hand-over (station/dock.py): a signed-in PDA user, or an API client naming the operator ----
+    def _dock_operator(body: dict) -> str:
+        return str(body.get("operator") or "") if g.get("terminal") == "api" else _require_pda()
+
+    @app.post("/api/v1/dock/batches")
+    def dock_open() -> Response:
+        body = _json_body()
+        return jsonify(station.dock.open(body, _dock_operator(body)))
+
+    @app.get("/api/v1/dock/batches/<batch_id>")
+    def dock_batch(batch_id: str) -> Response:
+        batch = station.dock.batch(batch_id)
+        return jsonify(batch) if batch is not None else _error(404, "dock_unknown_batch", batch_id=batch_id)
+
+    @app.post("/api/v1/dock/batches/<batch_id>/scan")
+    def dock_scan(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.scan(batch_id, body.get("code"), _dock_operator(body)))
+
+    @app.post("/api/v1/dock/batches/<batch_id>/close")
+    def dock_close(batch_id: str) -> Response:
+        body = _json_body()
+        return jsonify(station.dock.close(batch_id, _dock_operator(body)))
 
     # ---- health ------------------------------------------------------------------------------------
     @app.get("/healthz")
@@ -255,6 +314,10 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
         @app.post("/api/v1/demo/scale")
         def demo_scale() -> Response:
             return jsonify(demo.weigh(_text("grams", "0")))
+
+    @app.errorhandler(PageParameterError)
+    def bad_page(exc: PageParameterError) -> Response:
+        return _error(400, exc.code, **exc.data)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -303,7 +366,22 @@ def _json_body() -> dict:
     return body
 
 
-def _require_pda(emp: str | None) -> str:
+def _page_query() -> PageQuery:
+    """limit, cursor, station, stage, age_min from the query string; a bad one is a 400 naming it."""
+    try:
+        return PageQuery.parse(request.args)
+    except PageParameterError as exc:
+        abort(_error(400, exc.code, **exc.data))
+
+
+def _signed_in() -> str | None:
+    """The employee signed in on this request's server-side session (set by the guard), if any."""
+    web_session = g.get("web_session")
+    return web_session.employee if web_session is not None else None
+
+
+def _require_pda(emp: str | None = None) -> str:
+    emp = emp or _signed_in()
     if not emp:
         abort(_error(401, "not_signed_in", problem="Sign in with your badge code and PIN first.",
                      problem_zh="请先用工卡号和密码登录。"))

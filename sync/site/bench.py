@@ -1,4 +1,8 @@
-"""``scripts/bench-site``: N simulated stations against a hub process and the reference upstream.
+"""``scripts/bench-site``: N simulated stations against hub processes and the reference upstream.
+
+Stores: ``sqlite`` (one hub on a SQLite file), ``pg1`` (one hub on PostgreSQL), ``pg2`` (two hubs on one
+PostgreSQL: station i posts to hub i mod 2 and follows the feed on the *other* hub, so propagation crosses
+hubs). PostgreSQL is a throwaway durable server (``pgtemp``, fsync on) started by the bench.
 
 Each station sends one confirmation every 1/rate seconds (a ``pick`` of its own order, so each one is
 an order-stage change on the feed) and long-polls the feed. Ingest = POST answer time; propagation =
@@ -23,6 +27,7 @@ from packgate.device.clock import isoformat
 from packgate.sync.http import DeadlineHTTP
 from packgate.sync.ids import make_id
 from packgate.sync.jsonbytes import dumps
+from packgate.sync.site.pgtemp import TempPostgres
 from packgate.sync.upstream.server import start_in_thread as start_wms
 
 
@@ -39,16 +44,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(n: int, seconds: float, rate: float, workdir: Path, followers: int) -> dict[str, Any]:
-    wms, stop_wms = start_wms("127.0.0.1", 0, workdir / f"wms-{n}.db", strict_orders=False)
+def run(n: int, seconds: float, rate: float, workdir: Path, followers: int, store: str = "sqlite",
+        pg: TempPostgres | None = None) -> dict[str, Any]:
+    wms, stop_wms = start_wms("127.0.0.1", 0, workdir / f"wms-{store}-{n}.db", strict_orders=False)
     tokens = {f"B{i:03d}": f"bench-token-{i:03d}-xxxxxxxx" for i in range(n)}
-    port = _free_port()
-    args = [sys.executable, "-m", "packgate.station.runtime.cli", "site", "--port", str(port), "--db",
-            str(workdir / f"hub-{n}.db"), "--upstream", wms] + [f"--station={k}={v}" for k, v in tokens.items()]
-    hub = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert hub.stdout is not None
-    hub.stdout.readline()
-    base = f"http://127.0.0.1:{port}"
+    if store == "sqlite":
+        db = str(workdir / f"hub-{n}.db")
+    else:
+        assert pg is not None
+        db = pg.create_database(f"bench_{store}_{n}")
+    hubs, bases = [], []
+    for _ in range(2 if store == "pg2" else 1):
+        port = _free_port()
+        args = [sys.executable, "-m", "packgate.station.runtime.cli", "site", "--port", str(port), "--db",
+                db, "--upstream", wms] + [f"--station={k}={v}" for k, v in tokens.items()]
+        hub = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert hub.stdout is not None
+        hub.stdout.readline()
+        hubs.append(hub)
+        bases.append(f"http://127.0.0.1:{port}")
     ingest: list[float] = []
     answered: dict[str, float] = {}
     propagation: list[float] = []
@@ -57,7 +71,7 @@ def run(n: int, seconds: float, rate: float, workdir: Path, followers: int) -> d
 
     def station(i: int) -> None:
         sid = f"B{i:03d}"
-        http = DeadlineHTTP(base, deadline_s=10)
+        http = DeadlineHTTP(bases[i % len(bases)], deadline_s=10)
         headers = {"Authorization": f"Bearer {tokens[sid]}", "Content-Type": "application/json"}
         seq, next_at = 0, time.monotonic() + (i / n) / rate
         while not stop.is_set():
@@ -83,7 +97,7 @@ def run(n: int, seconds: float, rate: float, workdir: Path, followers: int) -> d
 
     def follower(i: int) -> None:
         sid = f"B{i:03d}"
-        http = DeadlineHTTP(base, deadline_s=20)
+        http = DeadlineHTTP(bases[(i + 1) % len(bases)], deadline_s=20)
         headers = {"Authorization": f"Bearer {tokens[sid]}"}
         cursor = json.loads(http.request("GET", "/v1/feed?since=0&wait=0&limit=1", None, headers).body)["head"]
         while not stop.is_set():
@@ -110,10 +124,11 @@ def run(n: int, seconds: float, rate: float, workdir: Path, followers: int) -> d
     after = json.loads(DeadlineHTTP(wms).request("GET", "/v1/admin/stats").body).get("confirmations", 0)
     for t in threads:
         t.join(timeout=8)
-    hub.terminate()
-    hub.wait(timeout=10)
+    for hub in hubs:
+        hub.terminate()
+        hub.wait(timeout=10)
     stop_wms()
-    return {"n": n, "sent": len(ingest), "ingest_p50": _pct(ingest, 0.5), "ingest_p99": _pct(ingest, 0.99),
+    return {"store": store, "n": n, "sent": len(ingest), "ingest_p50": _pct(ingest, 0.5), "ingest_p99": _pct(ingest, 0.99),
             "prop_p50": _pct(propagation, 0.5), "prop_p99": _pct(propagation, 0.99),
             "relay_rate": (after - before) / seconds, "offered": n * rate}
 
@@ -123,14 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stations", default="1,10,50,100")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=2.0, help="confirmations per second per station")
+    parser.add_argument("--stores", default="sqlite,pg1,pg2", help="sqlite, pg1 (one hub), pg2 (two hubs)")
     args = parser.parse_args(argv)
+    stores = args.stores.split(",")
     print("store   N    sent  ingest p50/p99 ms   propagation p50/p99 ms   WMS relay /s (offered)")
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (int(x) for x in args.stations.split(",")):
-            r = run(n, args.seconds, args.rate, Path(tmp), n)
-            print(f"sqlite {r['n']:3d} {r['sent']:7d}  {r['ingest_p50']:7.1f} / {r['ingest_p99']:7.1f}"
-                  f"   {r['prop_p50']:9.1f} / {r['prop_p99']:8.1f}      {r['relay_rate']:7.1f} ({r['offered']:.0f})",
-                  flush=True)
+    pg = TempPostgres(durable=True, max_connections=300).start() if any(s.startswith("pg") for s in stores) else None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for store in stores:
+                for n in (int(x) for x in args.stations.split(",")):
+                    r = run(n, args.seconds, args.rate, Path(tmp), n, store, pg)
+                    print(f"{store:6s} {r['n']:3d} {r['sent']:7d}  {r['ingest_p50']:7.1f} / {r['ingest_p99']:7.1f}"
+                          f"   {r['prop_p50']:9.1f} / {r['prop_p99']:8.1f}      {r['relay_rate']:7.1f}"
+                          f" ({r['offered']:.0f})", flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
     return 0
 
 

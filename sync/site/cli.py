@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -20,7 +21,7 @@ class _SiteGroup(click.Group):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="site.toml")
 @click.option("--host", default=None, help="Override site.host.")
 @click.option("--port", type=int, default=None, help="Override site.port.")
-@click.option("--db", default=None, help="Override site.db (a SQLite file).")
+@click.option("--db", default=None, help="Override site.db (a SQLite file or postgresql://… URL).")
 @click.option("--upstream", default=None, help="Override site.upstream_url (the WMS).")
 @click.option("--station", "stations", multiple=True, metavar="ID=TOKEN",
               help="Add a station and its token (repeatable; demo and tests).")
@@ -70,5 +71,6 @@ def config_check(file: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     shown = {**cfg.values, "stations": {k: v[:4] + "…" for k, v in cfg["stations"].items()},
-             "site.upstream_token": "…" if cfg["site.upstream_token"] else ""}
+             "site.upstream_token": "…" if cfg["site.upstream_token"] else "",
+             "site.db": re.sub(r"(://[^:/@]*:)[^@]*@", r"\1…@", cfg["site.db"])}
     click.echo(json.dumps({"ok": True, "file": file, "settings": shown}, indent=2, ensure_ascii=False))

@@ -34,9 +34,15 @@ def _url_or_empty(v: str) -> str | None:
 
 def _db(v: str) -> str | None:
     if not v:
-        return "must name a SQLite file (or postgresql://… once PostgreSQL is supported)"
+        return "must name a SQLite file or a postgresql://user@host/dbname URL"
     if v.startswith(("postgres://", "postgresql://")):
-        return "PostgreSQL is not supported yet by this build (issue 11); use a SQLite file path"
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if not parts.path.strip("/") and "host=" not in parts.query and "dbname=" not in parts.query:
+            return "a PostgreSQL URL must name the database: postgresql://user@host:5432/dbname"
+    elif "://" in v:
+        return f"must be a SQLite file path or a postgresql:// URL (got {v.split('://', 1)[0]}://…)"
     return None
 
 
@@ -78,7 +84,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.name": (str, "Site", None, "shown on the dashboard"),
     "site.host": (str, "127.0.0.1", None, "address the hub listens on (0.0.0.0 for the stations on the site network)"),
     "site.port": (int, 8700, _port, "port of the station API, the feed and the dashboard"),
-    "site.db": (str, "var/site/hub.db", _db, "the hub's database: a SQLite file (relative to this file)"),
+    "site.db": (str, "var/site/hub.db", _db, "the hub's database: a SQLite file (relative to this file), or postgresql://user@host/db"
+                                                 " for PostgreSQL (several hubs on one database)"),
+    "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
+                                         " below max_connections)"),
     "site.threads": (int, 256, _positive,
                      "server worker threads; each open long-poll holds one, so keep it above stations x 2"),
     "site.upstream_url": (str, "", _url_or_empty, "base URL of the WMS the hub relays confirmations to"),
@@ -116,6 +125,8 @@ class SiteConfig:
 
     @property
     def db_path(self) -> str:
+        if self.values["site.db"].startswith(("postgres://", "postgresql://")):
+            return str(self.values["site.db"])
         path = Path(self.values["site.db"])
         if not path.is_absolute() and self.source:
             path = Path(self.source).resolve().parent / path

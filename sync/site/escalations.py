@@ -8,6 +8,7 @@ message carries the stable id ``<order>/<level>`` so a receiver can drop the rep
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from packgate.device.clock import Clock
@@ -36,21 +37,18 @@ class Escalator:
     def tick(self) -> list[str]:
         """Send every escalation that is due; returns the ids sent now."""
         sent: list[str] = []
-        with self.db.tx() as conn:
-            store.recover_sending(conn, self.clock.now())
+        self.db.run(lambda conn: store.recover_sending(conn, self.clock.now()))
         while True:
-            with self.db.tx() as conn:
-                row = store.claim_due_escalation(conn, self.clock.now(), self.retry_s)
+            row = self.db.run(lambda conn: store.claim_due_escalation(conn, self.clock.now(), self.retry_s))
             if row is None:
                 return sent
             order_id, level = row["order_id"], int(row["level"])
             station = (row["order"] or {}).get("station") or "?"
             ok, error = self.notifier.send(*message(row["order"], order_id, level, self.station_name(station)))
-            with self.db.tx() as conn:
-                if ok:
-                    store.escalation_sent(conn, order_id, level, self.clock.now())
-                    sent.append(f"{order_id}/{level}")
-                else:
-                    store.escalation_failed(conn, order_id, level, error or "failed")
-                    log.warning("escalation %s/%s not delivered (%s); retried in %.0f s", order_id, level, error,
-                                self.retry_s)
+            if ok:
+                self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now()))
+                sent.append(f"{order_id}/{level}")
+            else:
+                self.db.run(partial(store.escalation_failed, order_id=order_id, level=level, error=error or "failed"))
+                log.warning("escalation %s/%s not delivered (%s); retried in %.0f s", order_id, level, error,
+                            self.retry_s)

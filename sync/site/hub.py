@@ -2,14 +2,14 @@
 
 ``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay thread and one
 ticker thread (escalations, claim expiry, reference refresh); tests call ``tick()`` directly with a
-fake clock. Long-polls wait on ``changed`` (woken after every commit that wrote the feed) and also
-re-read the database every ``FEED_POLL_S`` so a change written by another hub process is seen.
+fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
+and polled every 0.1 s for changes written by another hub process).
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from datetime import datetime
 from typing import Any
 
 from packgate.device.backoff import Backoff
@@ -18,14 +18,14 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import ClaimConflictError, HubRequestError
 from packgate.sync.site import reference, store
 from packgate.sync.site.config import SiteConfig
-from packgate.sync.site.engine import Database
+from packgate.sync.site.engine import Conn, Database
 from packgate.sync.site.escalations import Escalator
+from packgate.sync.site.feedwatch import FeedWatch
 from packgate.sync.site.migrations import migrate
 from packgate.sync.site.notify import Notifier
 from packgate.sync.site.relay import Relay
 
 log = logging.getLogger(__name__)
-FEED_POLL_S = 0.25
 TICK_S = 1.0
 
 
@@ -34,7 +34,7 @@ class Hub:
                  relay_backoff: Backoff | None = None):
         self.config = config
         self.clock = clock or Clock()
-        self.db = Database(config.db_path)
+        self.db = Database(config.db_path, pool_size=config["site.db_pool"])
         migrate(self.db, self.clock)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
         url = config["site.upstream_url"]
@@ -45,13 +45,14 @@ class Hub:
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name)
-        self.changed = threading.Condition()
+        self.feed = FeedWatch(self.db)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         self._last_refresh = -1e18
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Hub":
+        self.feed.start()
         self.relay.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
@@ -62,7 +63,7 @@ class Hub:
         self.relay.stop()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
-        self.notify_feed()
+        self.feed.stop()
 
     def _tick_loop(self) -> None:
         while not self._stopping.is_set():
@@ -74,9 +75,7 @@ class Hub:
 
     def tick(self) -> dict[str, Any]:
         """Expire silent claims, refresh reference data when due, fire due escalations."""
-        out: dict[str, Any] = {}
-        with self.db.tx() as conn:
-            out["expired"] = store.expire_claims(conn, self.clock.now())
+        out: dict[str, Any] = {"expired": self.db.run(lambda conn: store.expire_claims(conn, self.clock.now()))}
         if self.client is not None and self.clock.monotonic() - self._last_refresh >= self.config["site.refresh_s"]:
             self._last_refresh = self.clock.monotonic()
             out["reference"] = reference.refresh(self.db, self.client, self.clock)
@@ -85,39 +84,38 @@ class Hub:
         return out
 
     def notify_feed(self) -> None:
-        with self.changed:
-            self.changed.notify_all()
+        """Read changes of other hub processes now (the watcher does it every 0.1 s by itself)."""
+        self.feed.poke()
 
     # ---- station requests -----------------------------------------------------------------
     def receive(self, station: str, items: list[Any]) -> list[dict[str, Any]]:
-        with self.db.tx() as conn:
-            results = store.receive(conn, station, items, self.clock.now(), self.rules)
+        results = self.db.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
         self.relay.wake()
-        self.notify_feed()
         return results
 
     def claim(self, station: str, order_id: str, operator: str | None) -> dict[str, Any]:
         now = self.clock.now()
-        with self.db.tx() as conn:
-            order = store.get_order(conn, order_id)
-            if order is not None and order["stage"] in store.TERMINAL:
-                where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
-                raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
-                                         {"order_id": order_id, "stage": order["stage"], "station": order.get("station")})
-            held = store.claim(conn, order_id, station, operator, now, self.config["claims.expire_after_s"])
-            if held is not None:
-                person = store.employee_name(conn, held.get("operator")) or "someone"
-                raise ClaimConflictError(f"{order_id} is being packed at {self.config.station_name(held['station'])}"
-                                         f" by {person}", {**held, "operator_name": person,
-                                                           "table": self.config.station_name(held["station"])})
-            mine = store.get_claim(conn, order_id) or {}
-        self.notify_feed()
-        return mine
+        return self.db.run(lambda conn: self._claim(conn, now, station, order_id, operator))
+
+    def _claim(self, conn: Conn, now: datetime, station: str, order_id: str, operator: str | None) -> dict[str, Any]:
+        order = store.get_order(conn, order_id)
+        if order is not None and order["stage"] in store.TERMINAL:
+            where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
+            raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
+                                     {"order_id": order_id, "stage": order["stage"], "station": order.get("station")})
+        held = store.claim(conn, order_id, station, operator, now, self.config["claims.expire_after_s"])
+        if held is not None:
+            person = store.employee_name(conn, held.get("operator")) or "someone"
+            raise ClaimConflictError(f"{order_id} is being packed at {self.config.station_name(held['station'])}"
+                                     f" by {person}", {**held, "operator_name": person,
+                                                       "table": self.config.station_name(held["station"])})
+        return store.get_claim(conn, order_id) or {}
 
     def release(self, order_id: str, *, station: str | None = None, supervisor: str | None = None,
                 reason: str = "") -> dict[str, Any]:
         now = self.clock.now()
-        with self.db.tx() as conn:
+
+        def release(conn: Conn) -> dict[str, Any]:
             held = store.get_claim(conn, order_id)
             if held is None:
                 raise HubRequestError(f"{order_id} is not claimed", 404)
@@ -127,14 +125,18 @@ class Hub:
             store.release_claim(conn, order_id, now, "released" if supervisor is None else "supervisor")
             if supervisor is not None:
                 store.audit(conn, now, supervisor, "release_claim", order_id, held, {"reason": reason})
-        self.notify_feed()
-        return held
+            return held
+
+        return self.db.run(release)
 
     def heartbeat(self, station: str, beat: dict[str, Any]) -> None:
         now = self.clock.now()
-        with self.db.tx() as conn:
+
+        def beat_tx(conn: Conn) -> None:
             store.heartbeat(conn, station, beat, now)
             store.renew_station_claims(conn, station, now, self.config["claims.expire_after_s"])
+
+        self.db.run(beat_tx)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
@@ -153,14 +155,4 @@ class Hub:
                                  "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
 
     def wait_feed(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
-        deadline = time.monotonic() + max(0.0, wait_s)  # a request's own wait is real time, whatever the clock
-        while True:
-            with self.db.read() as conn:
-                events = store.feed_since(conn, since, limit)
-                head = store.feed_head(conn)
-            remaining = deadline - time.monotonic()
-            if events or remaining <= 0 or self._stopping.is_set():
-                cursor = events[-1]["seq"] if events else min(since, head)
-                return {"events": events, "cursor": str(cursor), "head": str(head)}
-            with self.changed:
-                self.changed.wait(min(remaining, FEED_POLL_S))
+        return self.feed.wait(since, wait_s, limit)

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from packgate.device.backoff import Backoff
@@ -21,7 +21,7 @@ from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.site import store
-from packgate.sync.site.engine import Database
+from packgate.sync.site.engine import Conn, Database
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
@@ -54,7 +54,6 @@ class Relay:
         self._signal.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.db.close()
 
     def wake(self) -> None:
         self._signal.set()
@@ -74,45 +73,54 @@ class Relay:
         if self.client is None:
             return self._outcome("no_upstream", self.idle_s)
         now = self.clock.now()
-        with self.db.tx() as conn:
-            if not store.take_lease(conn, "relay", self.holder, now, LEASE_S):
-                return self._outcome("standby", LEASE_S / 3)
-            station = store.relay_due_station(conn, now)
-            if station is None:
-                later = store.relay_next_wait(conn, now)
-                return self._outcome("idle", self.idle_s if later is None else min(later, self.idle_s))
-            rows = store.relay_batch(conn, station, 1 if self._isolate else self.batch_size)
+        station, rows, early = self.db.run(lambda conn: self._take(conn, now))
+        if early is not None:
+            return early
         try:
             results = self.client.send_confirmations(station, [row["body"].encode() for row in rows])
         except PermanentUpstreamError as exc:
             if len(rows) > 1:
                 self._isolate = len(rows)
                 return self._outcome("isolating", 0.0, n=len(rows), error=str(exc))
-            with self.db.tx() as conn:
-                store.relay_mark(conn, rows[0]["id"], "dead", None, str(exc), self.clock.now())
+            error = str(exc)
+            self.db.run(lambda conn: store.relay_mark(conn, rows[0]["id"], "dead", None, error, self.clock.now()))
             self._isolate = max(0, self._isolate - 1)
             log.error("confirmation %s is a dead letter at the hub: %s", rows[0]["id"], exc)
             return self._outcome("dead", 0.0, n=1, error=str(exc))
         except TransientUpstreamError as exc:
             delay = self.backoff.delay(rows[0]["attempts"] + 1, self.rng, exc.retry_after_s)
-            with self.db.tx() as conn:
-                store.relay_retry_later(conn, [row["id"] for row in rows], str(exc),
-                                        self.clock.now() + timedelta(seconds=delay))
+            retry_at = self.clock.now() + timedelta(seconds=delay)
+            error = str(exc)
+            self.db.run(lambda conn: store.relay_retry_later(conn, [row["id"] for row in rows], error, retry_at))
             log.warning("relaying %d confirmation(s) of %s failed (%s); retry in %.1f s", len(rows), station, exc, delay)
             return self._outcome("failed", min(delay, self.idle_s), n=len(rows), error=str(exc))
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-        with self.db.tx() as conn:
+        for row in rows:
+            counts[str(results[row["id"]]["status"])] += 1
+
+        def mark(conn: Conn) -> None:
             for row in rows:
                 result = results[row["id"]]
                 status = str(result["status"])
-                counts[status] += 1
                 if status == "rejected":
                     store.relay_mark(conn, row["id"], "dead", status, str(result.get("reason")), self.clock.now())
                 else:
                     store.relay_mark(conn, row["id"], "sent", status, None, self.clock.now())
+
+        self.db.run(mark)
         if self._isolate:
             self._isolate = max(0, self._isolate - len(rows))
         return self._outcome("sent", 0.0, n=len(rows), **counts)
+
+    def _take(self, conn: Conn, now: datetime) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
+        """Hold the relay lease and take the next station's due rows (or say why not)."""
+        if not store.take_lease(conn, "relay", self.holder, now, LEASE_S):
+            return "", [], self._outcome("standby", LEASE_S / 3)
+        station = store.relay_due_station(conn, now)
+        if station is None:
+            later = store.relay_next_wait(conn, now)
+            return "", [], self._outcome("idle", self.idle_s if later is None else min(later, self.idle_s))
+        return station, store.relay_batch(conn, station, 1 if self._isolate else self.batch_size), None
 
     def _outcome(self, outcome: str, wait_s: float, **extra: Any) -> dict[str, Any]:
         self.last = {"outcome": outcome, "wait_s": wait_s, **extra}

@@ -266,6 +266,8 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
     server = _server(hub, host, port)
     if background:
         hub.start()
+    else:
+        hub.feed.start()  # real time, whatever the clock: changes of other hubs on the same database
     stopped = threading.Event()
     thread = threading.Thread(target=run_until, args=(server, stopped), name="packgate-site", daemon=True)
     thread.start()
@@ -274,7 +276,7 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
         if background:
             hub.stop()
         else:
-            hub.notify_feed()
+            hub.feed.stop()
         stopped.set()
         thread.join(timeout=5)
 

@@ -3,8 +3,8 @@
 Guarantees come from the database: ``UNIQUE (station, key)`` deduplicates confirmations in the
 transaction that applies their effect (order stage, lot stock, feed, escalation rows, relay queue);
 the claim of an order is its primary key, taken with one ``INSERT … ON CONFLICT … WHERE … RETURNING``;
-the feed sequence is a counter row bumped inside the writing transaction (a row lock on PostgreSQL,
-the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
+the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.flush_feed``:
+a row lock on PostgreSQL, the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
 relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
 """
 from __future__ import annotations
@@ -39,11 +39,9 @@ def next_counter(conn: Conn, name: str) -> int:
     return int(conn.value("UPDATE hub_counters SET n = n + 1 WHERE name = ? RETURNING n", (name,)))
 
 
-def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any]) -> int:
-    seq = next_counter(conn, "feed")
-    conn.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES (?, ?, ?, ?, ?)",
-                 (seq, isoformat(now), kind, subject, _json(data)))
-    return seq
+def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any]) -> None:
+    """One change on the feed; numbered at commit (see engine: gapless, in commit order)."""
+    conn.feed_row(now, kind, subject, data)
 
 
 def feed_since(conn: Conn, since: int, limit: int) -> list[dict[str, Any]]:
@@ -174,12 +172,14 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     at = parse_iso(item["at"])
-    conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
-                 " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                  item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                  _json(item), utc(now)))
+    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                         _json(item), utc(now)))
+    if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
+        return _receive_one(conn, station, item, now, rules)
     apply_effect(conn, station, item, now, rules)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
@@ -194,10 +194,10 @@ class FlowRules:
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
     """(order id, new stage) a confirmation means for the site's order flow."""
     action, kind, payload = item["action"], item["object_type"], item["payload"]
-    if kind == "tote" and action == "load":
+    if kind == "tote" and action in ("load", "tote_load"):  # "load": stations not yet updated
         order = payload.get("order_id")
         return (order if isinstance(order, str) else None), "picked"
-    if kind in ("parcel", "order") and action == "load":
+    if kind in ("parcel", "order") and action in ("load", "ship_load"):
         order = item["object_id"] if kind == "order" else payload.get("order_id")
         return (order if isinstance(order, str) else None), "shipped"
     if kind != "order":

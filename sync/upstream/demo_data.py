@@ -151,6 +151,7 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
     employees = [{"employee_id": e, "name": n, "badge_uid": b, "role": r, "pin_hash": demo_hash(pin), "phone": ph}
                  for e, n, b, r, pin, ph in EMPLOYEES]
     orders = [{"order_id": o, "tote": t, "packaging": p, "priority": pr, "status": "open", "updated_at": stamp,
+               "carrier": "SF" if int(o[-1]) % 2 else "YTO",  # who collects it at the dock (odd: SF, even: YTO)
                "lines": [{"sku": part.split(":")[0], "qty": int(part.split(":")[1])} for part in lines.split()]}
               for o, t, p, pr, lines in ORDERS]
     return {"skus": skus, "lots": lots, "packaging": packaging, "employees": employees, "orders": orders}

@@ -203,6 +203,10 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     def admin_stats():
         return jsonify(store.stats(db()))
 
+    @app.get("/v1/admin/shipments")
+    def admin_shipments():
+        return jsonify({"shipments": store.shipments(db())})
+
     return app
 
 

@@ -24,7 +24,9 @@ KINDS = {  # kind -> (key fields, required fields)
     "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
     "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
 }
-ORDER_EFFECTS = {"pack": "packed", "load": "shipped"}  # action -> upstream order status
+# action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
+# contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)
+ORDER_EFFECTS = {"pack": "packed", "ship_load": "shipped", "load": "shipped"}
 REQUIRED = ("id", "key", "station", "seq", "action", "object_type", "object_id", "location", "at", "payload")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -43,6 +45,9 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS up_effects (object_type TEXT NOT NULL, object_id TEXT NOT NULL,
         count INTEGER NOT NULL, PRIMARY KEY (object_type, object_id))""",
     "CREATE TABLE IF NOT EXISTS up_stats (k TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    # one row per order shipped (dock hand-over): the first ship_load/load or manifest naming it, never a second
+    """CREATE TABLE IF NOT EXISTS up_shipments (order_id TEXT PRIMARY KEY, confirmation_id TEXT NOT NULL,
+        action TEXT NOT NULL, at TEXT NOT NULL)""",
 )
 
 
@@ -195,6 +200,12 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
         new_status = ORDER_EFFECTS.get(item["action"])
         if order is not None and new_status and order.get("status") != new_status:
             upsert_reference(conn, "orders", [{**order, "status": new_status}], now)
+    for shipped in _shipped_orders(item):
+        conn.execute("INSERT OR IGNORE INTO up_shipments (order_id, confirmation_id, action, at) VALUES (?, ?, ?, ?)",
+                     (shipped, item["id"], item["action"], item["at"]))
+        order = get_reference(conn, "orders", shipped)
+        if order is not None and order.get("status") != "shipped":
+            upsert_reference(conn, "orders", [{**order, "status": "shipped"}], now)
     at = parse_iso(item["at"])
     conn.execute("INSERT INTO up_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
                  " at, at_utc, received_at, received_utc, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -203,6 +214,22 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
     conn.execute("INSERT INTO up_effects (object_type, object_id, count) VALUES (?, ?, 1) ON CONFLICT"
                  " (object_type, object_id) DO UPDATE SET count = count + 1", (item["object_type"], item["object_id"]))
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+
+
+def _shipped_orders(item: dict) -> list[str]:
+    """The orders a confirmation ships: a ``ship_load`` (or old ``load``) of an order, or a dock ``manifest``."""
+    if item["object_type"] == "order" and ORDER_EFFECTS.get(item["action"]) == "shipped":
+        return [item["object_id"]]
+    if item["action"] == "manifest":
+        parcels = item["payload"].get("parcels")
+        return [p["order_id"] for p in parcels if isinstance(p, dict) and isinstance(p.get("order_id"), str)] \
+            if isinstance(parcels, list) else []
+    return []
+
+
+def shipments(conn: sqlite3.Connection) -> list[dict]:
+    rows = conn.execute("SELECT order_id, confirmation_id, action, at FROM up_shipments ORDER BY order_id")
+    return [{"order_id": r[0], "confirmation_id": r[1], "action": r[2], "at": r[3]} for r in rows]
 
 
 def reconcile(conn: sqlite3.Connection, station: str, since: datetime, until: datetime, by: str = "at") -> list[str]:

@@ -134,7 +134,7 @@ def test_badge_order_items_weight_packed(kiosk: Page, rig) -> None:
     expect(page.locator("#verdict-title")).to_have_text("OK")
     expect(verdict(page)).to_have_css("background-color", "rgb(10, 143, 60)")
     expect(page.locator("#weight")).to_have_class("weight inrange")
-    expect(page.locator("#btn-pack")).to_be_visible()
+    expect(page.locator("#btn-pack")).to_be_enabled()
     expect_sound(page, "ok")
     shot(page, "kiosk-3-weight-ok")
 
@@ -206,9 +206,15 @@ def test_fifo_prompt_take_older_then_cancel(kiosk: Page, rig) -> None:
     # The busiest screen (a long prompt, extra buttons) still fits 1280 x 800 without overlaps or scrolling.
     assert_laid_out(page, ["header", "#verdict", ".scanbar", "main.kiosk", ".actions"], fold=800, min_button_px=60)
     shot(page, "kiosk-6-fifo")
+    reweigh_x = page.locator("#btn-reweigh").bounding_box()["x"]
     take_older.click()
-    expect_verdict(page, "ok", "lot_swap", f"take lot {oldest['lot']} from bin {oldest['bin']}")
-    expect(take_older).to_be_hidden()
+    # the swap is not an acceptance: amber, the prompt sound, the line still 0 / 2, until the older lot is scanned
+    expect_verdict(page, "prompt", "lot_swap", f"take lot {oldest['lot']} from bin {oldest['bin']}", "0 of 2 counted")
+    expect_sound(page, "prompt")
+    expect(line_count(page, "SKU-001")).to_have_text("0 / 2")
+    expect(take_older).to_be_disabled()  # disabled in its slot, never removed: the row does not move
+    assert page.locator("#btn-reweigh").bounding_box()["x"] == reweigh_x
+    shot(page, "kiosk-7-lot-swap-amber")
     expect(page.locator("#scan-input")).to_be_focused()
     scanner_types(page, world.item_code("SKU-001", 0))
     expect(line_count(page, "SKU-001")).to_have_text("1 / 2")
@@ -216,7 +222,7 @@ def test_fifo_prompt_take_older_then_cancel(kiosk: Page, rig) -> None:
     # Cancelling needs a reason: typed into the dialog's own field this time.
     page.locator("#btn-cancel").click()
     dialog = page.locator("#reason-dialog")
-    expect(dialog.locator(".dlg-title")).to_have_text("Cancel this order: why?")
+    expect(dialog.locator(".dlg-title")).to_have_text("Stop packing this order (it goes back to the queue): why?")
     dialog.locator("input").fill("customer called")
     dialog.get_by_role("button", name="Confirm").click()
     expect_verdict(page, "ok", "cancelled", "Packing of SO-10001 stopped (customer called); it is back in the queue.")

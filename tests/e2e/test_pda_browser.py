@@ -57,7 +57,7 @@ def test_sign_in_pick_with_fifo_prompt_into_tote(new_page, rig) -> None:
 
     # The pick list in bin order, the first bin big on the screen.
     expect(page.locator("#picking")).to_be_visible()
-    expect_verdict(page, "ok", "pick_started", "first bin A-01-01")
+    expect_verdict(page, "ok", "pick_started", "next bin A-01-01")
     bins = page.locator("#pick-list li").evaluate_all("items => items.map(li => li.dataset.bin)")
     assert bins == sorted(bins) == ["A-01-01", "D-01-02"]
     expect(page.locator("#task-bin")).to_have_text("A-01-01")
@@ -85,7 +85,7 @@ def test_sign_in_pick_with_fifo_prompt_into_tote(new_page, rig) -> None:
     no_horizontal_scroll(page)
     shot(page, "pda-4-fifo")
     take_older.tap()
-    expect_verdict(page, "ok", "lot_swap", f"take lot {oldest['lot']} from bin {oldest['bin']}")
+    expect_verdict(page, "prompt", "lot_swap", f"take lot {oldest['lot']} from bin {oldest['bin']}")
     expect(take_older).to_be_hidden()
     expect(page.locator("#pick-input")).to_be_focused()
 

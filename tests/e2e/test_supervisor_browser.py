@@ -142,7 +142,8 @@ def test_escalation_acknowledged(sup: Page) -> None:
     expect(page.locator("#ack-msg")).to_have_text("Escalation of SO-10012 acknowledged.")
     expect(row).to_have_count(0)
     expect(page.locator("#esc-count")).to_have_text("0")
-    expect(page.locator("#audit tr", has_text="escalation_ack")).to_contain_text("SO-10012")
+    expect(page.locator("#audit tr[data-action=\"escalation_ack\"]")).to_contain_text("SO-10012")
+    expect(page.locator("#audit tr[data-action=\"escalation_ack\"]")).to_contain_text("escalation acknowledged")
 
 
 def test_kiosk_offers_the_escalated_order_to_any_packer(new_page, scenario) -> None:

@@ -13,13 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_t1_t2_kill_minus_9_loses_nothing_and_duplicates_nothing(tmp_path):
-    report = run(tmp_path, confirmations=500, random_kills=10, per_point=2, seed=7)
+    target = 3000  # room for every planned kill before the target is reached, however slow the machine
+    report = run(tmp_path, confirmations=target, random_kills=10, per_point=2, seed=7)
     assert report["kills"] >= 20, report
     assert all(n >= 1 for n in report["named_kills"].values()), report
     assert report["lost"] == 0 and report["duplicate_effects"] == 0, report
     assert report["committed_not_delivered"] == 0 and report["not_sent_locally"] == 0, report
     assert report["integrity_failures"] == 0 and report["seq_gapless"], report
-    assert report["committed"] == 500 and report["upstream_confirmations"] == 500, report
+    assert report["committed"] == target and report["upstream_confirmations"] == target, report
     assert report["duplicate_requests_seen"] >= 1, report
     assert passed(report)
 

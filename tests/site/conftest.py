@@ -1,5 +1,9 @@
 """Fixtures for the site hub: the reference upstream as the WMS, hubs on real 127.0.0.1 servers, stations
-built from the real station outbox (Outbox + OutboxWorker) pointed at the hub, and a webhook receiver."""
+built from the real station outbox (Outbox + OutboxWorker) pointed at the hub, and a webhook receiver.
+
+Every hub test runs twice: on SQLite and on a real PostgreSQL (``hub_db`` is parametrised). The PostgreSQL
+server is Debian's, started once per session in a temp folder as an unprivileged user
+(``packgate.sync.site.pgtemp``); each test gets its own schema."""
 from __future__ import annotations
 
 import json
@@ -19,6 +23,7 @@ from packgate.sync.outbox import Outbox
 from packgate.sync.site.config import validate
 from packgate.sync.site.hub import Hub
 from packgate.sync.site.notify import Notifier
+from packgate.sync.site.pgtemp import TempPostgres
 from packgate.sync.site.server import start_in_thread as start_hub
 from packgate.sync.upstream.server import start_in_thread as start_wms
 from packgate.sync.worker import OutboxWorker
@@ -57,7 +62,7 @@ class Webhook:
 class FakeStation:
     """A station's real outbox and worker delivering to the hub with its token."""
 
-    def __init__(self, tmp: Path, station: str, hub_url: str, clock: FakeClock, token: str | None = None):
+    def __init__(self, tmp: Path, station: str, hub_url: str | list[str], clock: FakeClock, token: str | None = None):
         self.station = station
         self.db = str(tmp / f"{station}.db")
         self.outbox = Outbox(self.db, station, clock)
@@ -86,16 +91,17 @@ class FakeStation:
 
 
 class Site:
-    def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, **overrides: Any):
+    def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, db: str, **overrides: Any):
         self.tmp, self.clock = tmp, clock
-        cfg = validate({"site.db": str(tmp / "hub.db"), "site.upstream_url": wms_url, "stations": TOKENS,
+        cfg = validate({"site.db": db, "site.upstream_url": wms_url, "stations": TOKENS,
                         "station_names": NAMES, "site.threads": 32, **overrides})
         self.hub = Hub(cfg, clock, notifier=Notifier([webhook.url]))
         self.url, self._stop = start_hub(self.hub, background=False)
         self.hub.tick()  # first reference pull
 
-    def station(self, station: str) -> FakeStation:
-        return FakeStation(self.tmp, station, self.url, self.clock)
+    def station(self, station: str, urls: list[str] | None = None) -> FakeStation:
+        """A station delivering to this hub (or to ``urls``, the site's hubs in failover order)."""
+        return FakeStation(self.tmp, station, urls or self.url, self.clock)
 
     def relay(self) -> int:
         sent = 0
@@ -129,12 +135,29 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    server = TempPostgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The hub's database URL: a SQLite file, or a fresh schema on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "hub.db")
+    return str(request.getfixturevalue("postgres").create_schema())
+
+
 @pytest.fixture
-def make_site(tmp_path: Path, wms: str, clock: FakeClock, webhook: Webhook) -> Iterator[Callable[..., Site]]:
+def make_site(tmp_path: Path, wms: str, clock: FakeClock, webhook: Webhook,
+              hub_db: str) -> Iterator[Callable[..., Site]]:
+    """``make_site(**overrides)`` starts a hub on ``hub_db``; call it twice for two hubs on one database."""
     built: list[Site] = []
 
     def make(**overrides: Any) -> Site:
-        site = Site(tmp_path, wms, clock, webhook, **overrides)
+        site = Site(tmp_path, wms, clock, webhook, overrides.pop("db", hub_db), **overrides)
         built.append(site)
         return site
 

@@ -40,7 +40,8 @@ def test_check_messages_name_the_key(tmp_path):
         '[stations]\nST01 = "a-long-enough-token-123"\nST02 = "a-long-enough-token-123"\n': "share one token",
         "[escalation]\nfirst_after_min = 30\nsecond_after_min = 20\n": "second_after_min: must be later",
         '[escalation]\nnotify = ["nonsense"]\n': "escalation.notify",
-        '[site]\ndb = "postgresql://hub@db/site"\n': "site.db: PostgreSQL is not supported yet",
+        '[site]\ndb = "postgresql://hub@db"\n': "site.db: a PostgreSQL URL must name the database",
+        '[site]\ndb = "mysql://hub@db/site"\n': "site.db: must be a SQLite file path or a postgresql:// URL",
         "[site\n": "not valid TOML",
     }
     for text, message in cases.items():

@@ -16,7 +16,7 @@ PACKGATE = Path(sys.executable).with_name("packgate")
 
 
 def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
-    proc = subprocess.Popen([str(PACKGATE), "demo", "--port", "0", "--upstream-port", "0", "--data-dir", str(tmp_path)],
+    proc = subprocess.Popen([str(PACKGATE), "demo", "--port", "0", "--upstream-port", "0", "--hub-port", "0", "--data-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines: list[str] = []
@@ -43,5 +43,7 @@ def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    db = sqlite3.connect(tmp_path / "station" / "station.db")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for station in ("ST01", "ST02"):
+        db = sqlite3.connect(tmp_path / station / "station" / "station.db")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert re.search(r"kiosk 2\s+http://127\.0\.0\.1:\d+/", text) and re.search(r"site hub\s+http://", text), text

@@ -38,7 +38,8 @@ def test_newer_lot_prompts_with_the_older_lot_and_its_bin():
 def test_expired_lot_is_refused():
     result = check(TEA, "L20250801")
     assert result.verdict.code == "lot_expired" and result.verdict.status == "error"
-    assert "2026-02-01" in result.verdict.message
+    assert result.verdict.data["expires"] == "2026-02-01" and "Feb 1, 2026" in result.verdict.message
+    assert "2026年2月1日" in result.verdict.message_zh
 
 
 @pytest.mark.parametrize("expires, expired", [("2026-02-09", True), ("2026-02-10", False), ("2026-02-11", False)])
@@ -94,7 +95,8 @@ def test_fefo_table(lots, scanned, prompt):
     result = check(sku, scanned, lots)
     assert (result.older.lot if result.older else None) == prompt
     if prompt:
-        assert result.verdict.data["policy"] == "FEFO" and "expiry" in result.verdict.data["older_date"]
+        assert result.verdict.data["policy"] == "FEFO" and result.verdict.data["basis"] == "expiry"
+        assert "expiry" in result.verdict.message and "到期日" in result.verdict.message_zh
 
 
 def test_fefo_on_reference_data():

@@ -136,11 +136,46 @@ def test_second_tap_of_the_same_badge_signs_out():
 
 
 def test_signing_out_mid_order_releases_it_with_an_audit():
-    s, v, effects = run(TEA_OLD, SignOut("idle"), session=open_order())
+    s, v, effects = run(TEA_OLD, SignOut("idle", confirmed=True), session=open_order())
     assert s.state is State.IDLE and s.order is None
-    conf, audit = effects[-2:]
+    conf, audit, closed = effects[-3:]
     assert conf.payload == {"event": "sign_out", "reason": "idle", "released_order": "SO-10001"}
     assert audit.action == "abandon" and audit.before["units"] == 1 and audit.reason == "sign_out: idle"
+    assert (closed.action, closed.object_id, closed.payload["scope"], closed.payload["abandoned"]) == \
+        ("cancel", "SO-10001", "pack_session", True)
+    assert [u["sku"] for u in closed.payload["units"]] == ["SKU-001"] and closed.payload["units_scanned"] == 1
+
+
+def test_tapping_your_own_badge_with_counted_units_asks_first_and_the_second_tap_decides():
+    s, v, effects = run(TEA_OLD, Badge(PACKER), session=open_order())
+    assert s.state is State.SCANNING and s.abandon_asked and v.code == "abandon_confirm" and v.status == "prompt"
+    assert [e.action for e in effects] == ["verify"] and len(s.units) == 1 and "1 counted" in v.message
+    s2, v2, effects2 = step(s, Badge(PACKER), CTX)
+    assert s2.state is State.IDLE and v2.code == "signed_out"
+    assert [e.action for e in effects2] == ["badge", "abandon", "cancel"]
+
+
+def test_going_on_after_the_question_closes_it():
+    s = run(TEA_OLD, SignOut(), session=open_order())[0]
+    assert s.abandon_asked
+    s = run(TEA_OLD, session=s)[0]  # the packer scanned the next item instead
+    assert not s.abandon_asked and s.state is not State.IDLE
+    assert run(SignOut(), session=s)[1].code == "abandon_confirm"  # asked again
+
+
+def test_signing_out_without_counted_units_does_not_ask():
+    s, v, _ = run(Badge(PACKER), session=open_order())
+    assert s.state is State.IDLE and v.code == "signed_out"
+
+
+def test_stop_and_cancel_are_different_actions_with_different_words():
+    stopped = run(Cancel("Item missing / damaged"), session=open_order())
+    cancelled = run(Cancel("Customer cancelled", scope="order"), session=open_order())
+    assert stopped[1].code == "cancelled" and "back in the queue" in stopped[1].message
+    assert cancelled[1].code == "order_cancelled" and "queue" not in cancelled[1].message
+    assert "will not be packed" in cancelled[1].message
+    assert cancelled[2][-1].payload["scope"] == "order" and stopped[2][-1].payload["scope"] == "pack_session"
+    assert cancelled[2][0].action == "order_cancel" and stopped[2][0].action == "cancel"
 
 
 def test_another_badge_while_in_use_is_refused():

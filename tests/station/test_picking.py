@@ -82,7 +82,7 @@ def test_full_pick_confirms_each_line_and_the_tote():
     assert s.state is PickState.PICKED and v.code == "order_picked"
     assert [(c.action, c.object_type, c.object_id, c.location) for c in effects] == [
         ("pick", "order", "SO-P", "A-01-02"), ("pick", "order", "SO-P", "A-01-03"),
-        ("pick", "order", "SO-P", "E-01-01"), ("load", "tote", "T-9", None)]
+        ("pick", "order", "SO-P", "E-01-01"), ("tote_load", "tote", "T-9", None)]
     assert [(c.payload["sku"], c.payload["lot"], c.payload["qty"]) for c in effects[:3]] == [
         ("SKU-001", "L20251103", 2), ("SKU-001", "L20251217", 1), ("SKU-003", None, 1)]
     assert all(c.operator == "E004" for c in effects)
@@ -101,7 +101,7 @@ def test_wrong_item_and_over_quantity_at_a_bin():
                   ScanBin("A-01-02"))[0]
     v = refused(session, ScanItem("SKU-003"), "wrong_item")
     assert v.data["expected_sku"] == "SKU-001"
-    refused(session, ScanItem("SKU-002", lot="N-MAR"), "item_not_in_order")
+    refused(session, ScanItem("SKU-002", lot="N-MAR"), "pick_not_in_order")
     refused(session, ScanItem("SKU-001", lot="L20250801"), "lot_expired")
     done = run(session, ScanItem("SKU-001", lot="L20251103"), ScanBin("E-01-01"))[0]
     refused(done, ScanItem("SKU-001", lot="L20251103"), "over_quantity")

@@ -132,7 +132,7 @@ def test_a_pda_pick_session_survives_a_restart(make_station, world, h):
     row = next(r for r in second.supervisor_overview()["milestones"] if r["order_id"] == "SO-10012")
     assert row["status"] == "picked" and row["picked_at"] == "2026-01-05T08:00:00.000+08:00"
     actions = [r["action"] for r in h.outbox_rows(second, "object_id IN (?, ?)", ("SO-10012", "T-0012"))]
-    assert actions.count("pick") == 2 and actions.count("load") == 1
+    assert actions.count("pick") == 2 and actions.count("tote_load") == 1
     third = make_station()  # a finished pick is not resumed
     assert "E004" not in third.picks
 

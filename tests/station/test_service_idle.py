@@ -48,7 +48,10 @@ def test_idle_sign_out_releases_the_open_order_with_an_audit_entry(make_station,
     assert (audit["who"], audit["action"], audit["reason"]) == ("E001", "abandon", "sign_out: idle")
     assert audit["before"]["order_id"] == "SO-10009" and audit["before"]["units"] == 1
     assert audit["after"] == {"state": "idle"}
-    assert h.outbox_rows(station)[-1]["body"]["payload"]["released_order"] == "SO-10009"
+    sign_out, closed = (r["body"] for r in h.outbox_rows(station)[-2:])
+    assert sign_out["payload"]["released_order"] == "SO-10009"  # the idle timer does not ask: nobody is there
+    assert (closed["action"], closed["object_id"], closed["payload"]["scope"]) == ("cancel", "SO-10009", "pack_session")
+    assert closed["payload"]["abandoned"] is True and closed["payload"]["units_scanned"] == 1
     # the order can be opened again at once (no stale lock on it)
     h.sign_in(station, "packer2")
     assert station.handle({"action": "scan", "object_id": "SO-10009"})["code"] == "order_opened"

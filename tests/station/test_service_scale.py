@@ -175,3 +175,37 @@ def test_a_serial_packed_in_one_order_is_refused_in_the_next(station, world, h):
     assert again["code"] == "serial_already_packed"
     assert station.handle({"action": "scan", "object_id": h.item(world, "SKU-025", serial="SN-10")})["code"] == \
         "item_accepted"
+
+
+def _audit(station, action: str) -> list[dict]:
+    rows = station.parts.conn.execute("SELECT who, reason, before, after FROM audit WHERE action = ?", (action,))
+    return [dict(zip(("who", "reason", "before", "after"), row, strict=True)) for row in rows]
+
+
+def test_a_blocked_parcel_lifted_off_and_corrected_is_weighed_again_by_itself(ready, h):
+    station, expected = ready
+    station.on_reading(reading(expected + 200))
+    assert station.verdict["code"] == "weight_out_of_tolerance"
+    station.on_reading(reading("0.0"))  # lifted off: still blocked, nothing recorded yet
+    assert str(station.pack.state) == "blocked" and _audit(station, "reweigh") == []
+    station.on_reading(reading(expected + 1, "D"))  # put back, corrected, still moving
+    assert str(station.pack.state) == "blocked"
+    station.on_reading(reading(expected + 1))  # settled
+    assert str(station.pack.state) == "weighed_ok" and station.verdict["code"] == "weight_ok"
+    assert station.verdict["data"]["measured_g"] == f"{expected + 1:.1f}"  # the text says what is on the scale now
+    audit = _audit(station, "reweigh")
+    assert len(audit) == 1 and audit[0]["reason"] == "scale_changed" and audit[0]["who"] == "E001"
+    assert [r["body"]["payload"]["attempt"] for r in h.outbox_rows(station, "action = 'weigh'")] == [1, 2]
+
+
+def test_a_blocked_parcel_whose_weight_moves_is_weighed_again_without_lifting(ready, h):
+    station, expected = ready
+    station.on_reading(reading(expected + 200))
+    station.on_reading(reading(expected + 200))  # the same weight again: no new weighing
+    assert len(h.outbox_rows(station, "action = 'weigh'")) == 1
+    station.on_reading(reading(expected + Decimal("200.1")))  # one step of the scale: noise, not a change
+    assert len(h.outbox_rows(station, "action = 'weigh'")) == 1
+    station.on_reading(reading(expected + 150))  # an item taken out: still too heavy, weighed again
+    assert str(station.pack.state) == "blocked" and len(h.outbox_rows(station, "action = 'weigh'")) == 2
+    assert station.verdict["data"]["measured_g"] == f"{expected + 150:.1f}"
+    assert len(_audit(station, "reweigh")) == 1

@@ -61,8 +61,8 @@ def test_where_orders_wait_and_blocked_parcels(station, clock, world, h):
     assert overview["blocked"] == [{"order_id": "SO-10011", "at": "2026-01-05T08:00:00.000+08:00",
                                     "reason": blocked["message"]}]
     waiting = {r["order_id"]: r["waiting"] for r in overview["milestones"]}
-    assert waiting["SO-10012"] == "7 min in picked"
-    assert waiting["SO-10011"] == "7 min in blocked"
+    assert waiting["SO-10012"] == {"en": "7 minutes in picked", "zh": "已拣货已7分钟"}  # per language (Babel)
+    assert waiting["SO-10011"]["en"] == "7 minutes in blocked" and waiting["SO-10011"]["zh"] == "被拦截已7分钟"
     [st] = overview["stations"]
     assert (st["id"], st["operator"], st["order"], st["state"]) == ("ST01", "Li Wei", "SO-10011", "blocked")
     assert st["depth"] == len(h.outbox_rows(station))

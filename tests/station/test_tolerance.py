@@ -1,4 +1,5 @@
 """Weight tolerance: the 5 % rule, the absolute floor table, stability, missing catalog weights."""
+from decimal import Decimal
 from decimal import Decimal as D
 
 import pytest
@@ -180,3 +181,10 @@ def test_exact_weight_passes_and_allowed_covers_pct_and_floor(expected, config):
     check = judge(expected, expected, config)
     assert check.passed
     assert check.allowed_g >= expected * config.pct / 100 and check.allowed_g >= config.floor_for(expected)
+
+
+def test_a_blocked_gap_never_reads_as_equal_to_the_allowed_one():
+    check = judge(Decimal("20000"), Decimal("21000.04"))  # allowed 1000 g (5 %), gap 1000.04 g
+    assert check.verdict.code == "weight_out_of_tolerance"
+    assert check.verdict.data["diff_g"] == "+1000.1" and check.verdict.data["diff_pct"] == "+5.01"
+    assert "+5.00 %" not in check.verdict.message and "±1000.0 g" in check.verdict.message

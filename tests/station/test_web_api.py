@@ -61,7 +61,7 @@ def test_every_verdict_status_comes_back_in_the_same_shape(api, world, h):
     oldest = world.lots("SKU-001")[0]
     assert prompt["data"]["older_lot"] == oldest["lot"] and prompt["data"]["older_bin"] == oldest["bin"]
 
-    check_shape(act(api, {"action": "fifo_take_older"}), "ok", "lot_swap")
+    check_shape(act(api, {"action": "fifo_take_older"}), "prompt", "lot_swap")
     error = act(api, {"action": "scan", "object_id": h.item(world, "SKU-012")})
     check_shape(error, "error", "item_not_in_order")
     assert error["data"]["sku"] == "SKU-012"
@@ -223,3 +223,27 @@ def test_a_repeated_key_on_the_pda_is_replayed_too(app, station, h):
     rows = h.count(station, "sync_outbox")
     assert pda.post("/api/v1/actions", json=scan, headers=headers).get_json()["replayed"] is True
     assert h.count(station, "sync_outbox") == rows
+
+
+def test_a_malformed_call_of_another_terminal_never_replaces_the_kiosks_verdict(api, station, world, h):
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    shown = station.verdict
+    for body in ({"action": "weigh", "payload": {"grams": 990.5}}, {"action": "scan", "payload": "x"},
+                 {"action": "picks"}, {"action": "weigh", "payload": {"grams": "lots"}}):
+        answer = act(api, body)
+        assert answer["code"] == "bad_request"
+        assert station.verdict == shown  # the packer still sees their own verdict
+    answer = act(api, {"action": "scan", "payload": "x"})
+    assert answer["message_zh"] == "请求无效：payload必须是对象"
+    float_answer = act(api, {"action": "weigh", "payload": {"grams": 990.5}})
+    assert "浮点数" in float_answer["message_zh"] and "JSON number" in float_answer["message"]
+
+
+def test_an_unknown_code_after_a_pack_is_an_unknown_order_not_an_item(api, station, world, h):
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    station.handle({"action": "weigh", "payload": {"grams": str(world.expected_g("SO-10009"))}})
+    assert act(api, {"action": "pack"})["code"] == "packed"
+    answer = act(api, {"action": "scan", "object_id": "XYZ-123"})
+    assert answer["code"] == "unknown_order" and "not possible now" not in answer["message"]

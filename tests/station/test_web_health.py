@@ -151,6 +151,9 @@ def test_healthz_is_503_and_names_the_device_while_one_is_disconnected(rig):
 
 def test_a_closed_event_stream_is_freed_by_the_server(rig, http):
     bus = rig.agent.station.bus
+    settle = time.monotonic() + 5  # streams of the tests before are closing
+    while time.monotonic() < settle and bus.streams:
+        time.sleep(0.05)
     before = bus.streams
     host, port = rig.agent.url.split("//")[1].split(":")
     page = socket.create_connection((host, int(port)), timeout=5)
@@ -171,3 +174,13 @@ def test_more_streams_than_the_server_holds_are_refused_in_json(rig, http, monke
     monkeypatch.setattr(events.EventBus, "streams", property(lambda self: events.STREAMS_MAX))
     response = http.get(f"{rig.agent.url}/api/v1/events", timeout=5)
     assert response.status_code == 503 and response.json()["code"] == "too_many_streams"
+
+
+def test_the_demo_banner_path_is_the_scanners_writing_end(rig):
+    """A code echoed into the scan-input pty reaches the station through the scanner emulator's bytes."""
+    with open(rig.scan_input.path, "wb", buffering=0) as scanner_end:
+        scanner_end.write(b"SO-404-BANNER\n")
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (rig.agent.station.live.last_scan or {}).get("raw") != "SO-404-BANNER":
+        time.sleep(0.02)
+    assert rig.agent.station.live.last_scan["raw"] == "SO-404-BANNER"

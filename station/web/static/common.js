@@ -1,71 +1,17 @@
 // Shared by the kiosk, PDA and supervisor pages: i18n, sounds, API calls, live events, scanner input.
 "use strict";
 
-const I18N = {
-  en: {
-    tap_badge: "Tap your badge", signed_in_as: "Signed in", order: "Order", tote: "Tote", packaging: "Box",
-    sku: "SKU", item: "Item", scanned: "Scanned", scale: "Scale", expected: "Expected", allowed: "allowed",
-    stable: "stable", moving: "moving…", disconnected: "scale disconnected", not_responding: "scale not responding", scan_here: "Scan or type a code, then Enter",
-    send: "Send", reweigh: "Re-weigh", cancel: "Stop order", sign_out: "Sign out", take_older: "Take older lot",
-    put_back: "Put back", confirm_packed: "Packed ✓", last_scan: "Last scan", priority_orders: "Priority — picked and waiting to be packed",
-    ready: "Ready", queue: "to sync", offline: "upstream offline", dead: "dead letters",
-    no_order: "Scan an order or tote", demo_devices: "Demo devices (bytes go through the emulators)",
-    tap: "Tap badge", scan: "Scan", put_on_scale: "Put on scale", clear_scale: "Empty scale", grams: "grams",
-    reason: "Reason", override: "Supervisor override", lang: "中文",
-    override_title: "Supervisor override: why?", cancel_title: "Cancel this order: why?",
-    other_reason: "Other reason (type it)", confirm: "Confirm", close: "Back",
-    r_flyer: "Extra flyer / insert", r_box: "Different box used", r_catalog: "Catalog weight wrong",
-    r_damaged: "Older lot damaged", r_customer: "Customer cancelled", r_stock: "Item missing / damaged",
-    r_wrong_label: "Wrong label",
-    ok: "OK", prompt: "Check", blocked: "Blocked", error: "Refused",
-    pick_sign_in: "Sign in", badge_code: "Badge code", pin: "PIN", pick_list: "Pick list", go_to_bin: "Go to bin",
-    take: "Take", lot: "Lot", into_tote: "Scan the tote to confirm", orders_to_pick: "Orders to pick",
-    no_orders: "Nothing to pick right now", lines: "lines", unit: "item", units: "items", back: "← Orders",
-    keyboard: "⌨ Type", scan_bin_label: "Scan the bin label", scan_tote: "Scan tote", scan_items: "Scan each item", scan_short: "Scan here", priority: "priority", logout: "Sign out", stations: "Stations", blocked_parcels: "Blocked parcels",
-    escalations: "Open escalations", milestones: "Order milestones", expiring: "Lots expiring soon", audit: "Audit log",
-    rejected: "Rejected input (kept for review)", h_device: "Device", h_raw: "Received",
-    acknowledge: "Acknowledge", refresh: "Refresh", supervisor: "Supervisor", sup_sign_in_hint: "Supervisors only: sign in with your badge code and PIN.",
-    not_supervisor: "Only a supervisor can open this page.",
-    h_station: "Station", h_operator: "Operator", h_order: "Order", h_state: "State", h_scale: "Scale", h_to_sync: "To sync",
-    h_level: "Level", h_due: "Due", h_fired: "Sent", h_since: "Since", h_reason: "Reason", h_sku: "SKU", h_lot: "Lot",
-    h_bin: "Bin", h_expires: "Expires", h_days: "Days left", h_status: "Status", h_picked: "Picked", h_verified: "Verified",
-    h_weighed: "Weighed", h_packed: "Packed", h_synced: "Synced", h_waiting: "Waiting", h_when: "When", h_who: "Who",
-    h_action: "Action", h_object: "Object", h_change: "Change", expired: "expired",
-  },
-  zh: {
-    tap_badge: "请刷工卡", signed_in_as: "已登录", order: "订单", tote: "周转箱", packaging: "包装箱",
-    sku: "货号", item: "商品", scanned: "已扫", scale: "电子秤", expected: "预期", allowed: "允许",
-    stable: "稳定", moving: "不稳定…", disconnected: "电子秤未连接", not_responding: "电子秤无响应", scan_here: "扫描或输入条码后回车",
-    send: "发送", reweigh: "重新称重", cancel: "中止此订单", sign_out: "退出", take_older: "取较早批次",
-    put_back: "放回", confirm_packed: "已打包 ✓", last_scan: "最近扫描", priority_orders: "优先 — 已拣货待打包",
-    ready: "就绪", queue: "待同步", offline: "上游离线", dead: "失败消息",
-    no_order: "请扫描订单或周转箱", demo_devices: "演示设备（数据经过模拟器）",
-    tap: "刷卡", scan: "扫描", put_on_scale: "放上秤", clear_scale: "清空秤", grams: "克",
-    reason: "原因", override: "主管放行", lang: "English",
-    override_title: "主管放行：原因？", cancel_title: "取消订单：原因？",
-    other_reason: "其他原因（请输入）", confirm: "确认", close: "返回",
-    r_flyer: "附加传单/赠品", r_box: "使用了其他包装箱", r_catalog: "目录重量有误",
-    r_damaged: "较早批次破损", r_customer: "客户取消", r_stock: "商品缺失/破损", r_wrong_label: "标签错误",
-    ok: "通过", prompt: "请确认", blocked: "拦截", error: "拒绝",
-    pick_sign_in: "登录", badge_code: "工卡号", pin: "密码", pick_list: "拣货单", go_to_bin: "前往库位",
-    take: "拿取", lot: "批次", into_tote: "扫描周转箱确认", orders_to_pick: "待拣订单",
-    no_orders: "当前没有待拣订单", lines: "行", unit: "件", units: "件", back: "← 订单",
-    keyboard: "⌨ 键盘", scan_bin_label: "请扫描库位标签", scan_tote: "扫描周转箱", scan_items: "逐件扫描商品", scan_short: "在此扫描", priority: "优先", logout: "退出", stations: "工作站", blocked_parcels: "被拦截包裹",
-    escalations: "未处理升级", milestones: "订单节点", expiring: "临期批次", audit: "审计日志",
-    rejected: "被拒绝的输入（留待复核）", h_device: "设备", h_raw: "收到内容",
-    acknowledge: "确认", refresh: "刷新", supervisor: "主管", sup_sign_in_hint: "仅限主管：请输入工卡号和密码登录。",
-    not_supervisor: "只有主管可以打开此页面。",
-    h_station: "工作站", h_operator: "操作员", h_order: "订单", h_state: "状态", h_scale: "电子秤", h_to_sync: "待同步",
-    h_level: "级别", h_due: "到期", h_fired: "已发送", h_since: "自", h_reason: "原因", h_sku: "货号", h_lot: "批次",
-    h_bin: "库位", h_expires: "到期日", h_days: "剩余天数", h_status: "状态", h_picked: "已拣", h_verified: "已核验",
-    h_weighed: "已称重", h_packed: "已打包", h_synced: "已同步", h_waiting: "等待", h_when: "时间", h_who: "人员",
-    h_action: "操作", h_object: "对象", h_change: "变更", expired: "已过期",
-  },
-};
+// Every word of the pages comes from the station's translation catalog (gettext .po through Babel), embedded in
+// the page per language: {en: {"page:tap_badge": "Tap your badge", ...}, zh: {...}}.
+const TEXTS = JSON.parse(document.getElementById("texts").textContent);
 
 let LANG = localStorage.getItem("packgate.lang") || document.documentElement.dataset.lang || "en";
 
-function t(key) { return (I18N[LANG] && I18N[LANG][key]) || I18N.en[key] || key; }
+// t("tap_badge") is a page word; t("order_status:picked"), t("device:connected"), t("action:lot_swap") other words.
+function t(key) {
+  const full = key.includes(":") ? key : "page:" + key;
+  return (TEXTS[LANG] && TEXTS[LANG][full]) || TEXTS.en[full] || key.split(":").pop();
+}
 
 function applyI18n(root) {
   document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
@@ -135,7 +81,7 @@ function showVerdict(v, opts) {
   box.dataset.code = (v && v.code) || "";
   const icon = document.getElementById("verdict-icon");
   if (icon) icon.textContent = STATUS_ICON[status] || "";
-  document.getElementById("verdict-title").textContent = v ? t(status) : t("ready");
+  document.getElementById("verdict-title").textContent = v ? t("status:" + status) : t("ready");
   const message = document.getElementById("verdict-message");
   message.textContent = v
     ? ((LANG === "zh" && v.message_zh) ? v.message_zh : v.message)
@@ -179,8 +125,8 @@ async function postAction(path, body, attempts) {
       await new Promise((r) => setTimeout(r, 400 * (i + 1)));
     }
   }
-  return { status: "error", code: "network", message: "Network error: " + lastError,
-           message_zh: "网络错误：" + lastError, sound: "error", colour: "red" };
+  return { status: "error", code: "network", message: `${TEXTS.en["page:network_error"]} (${lastError})`,
+           message_zh: `${TEXTS.zh["page:network_error"]}（${lastError}）`, sound: "error", colour: "red" };
 }
 
 async function getJSON(path) {

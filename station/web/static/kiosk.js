@@ -38,11 +38,11 @@ function renderScale(s) {
   w.dataset.grams = "";
   w.dataset.stable = "";
   if (!s || !s.connected) {
-    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("disconnected");
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("device:disconnected");
     return;
   }
   if (s.state === "not_responding") {
-    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("not_responding");
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("scale_not_responding");
     return;
   }
   if (s.status === "overload" || s.status === "underload" || s.status === "error") {
@@ -64,7 +64,7 @@ function renderScale(s) {
 
 function renderSession(state) {
   const op = document.getElementById("operator");
-  op.textContent = state.operator ? `${state.operator.name} · ${state.operator.role}` : t("tap_badge");
+  op.textContent = state.operator ? `${state.operator.name} · ${t(state.operator.role + "_role")}` : t("tap_badge");
   op.dataset.employee = state.operator ? state.operator.employee_id : "";
   op.classList.toggle("on", !!state.operator);
   const session = state.session || {};
@@ -96,14 +96,28 @@ function renderSession(state) {
   }
   const st = session.state || "idle";
   const fifo = st === "awaiting_fifo_decision";
-  document.getElementById("btn-take-older").classList.toggle("hidden", !(fifo && session.fifo && session.fifo.older_lot));
-  document.getElementById("btn-put-back").classList.toggle("hidden", !(fifo || st === "awaiting_second_badge"));
-  document.getElementById("btn-pack").classList.toggle("hidden", st !== "weighed_ok");
+  document.getElementById("btn-take-older").disabled = !(fifo && session.fifo && session.fifo.older_lot);
+  document.getElementById("btn-put-back").disabled = !(fifo || st === "awaiting_second_badge");
+  document.getElementById("btn-pack").disabled = st !== "weighed_ok";
   document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
-  document.getElementById("btn-sign-out").disabled = !state.operator;
+  document.getElementById("btn-cancel-order").disabled = !ORDER_STATES.includes(st);
+  const signOut = document.getElementById("btn-sign-out");
+  signOut.disabled = !state.operator;
+  signOut.dataset.confirm = session.abandon_asked ? "1" : "";
+  signOut.textContent = t(session.abandon_asked ? "sign_out_confirm" : "sign_out");
+  signOut.classList.toggle("prompt", !!session.abandon_asked);
+  renderDevices(state.devices || {});
   renderSync(state.sync);
+}
+
+// Every configured device with its state, in the words of /healthz and the supervisor page.
+function renderDevices(devices) {
+  const box = document.getElementById("devices");
+  box.innerHTML = Object.entries(devices).map(([name, d]) =>
+    `<div class="device ${esc(d.state)}" data-device="${esc(name)}" data-state="${esc(d.state)}">` +
+    `<b>${esc(t(name === "scanner" ? "scan" : name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
 }
 
 function renderSync(s) {
@@ -163,10 +177,15 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("btn-take-older").onclick = () => act({ action: "fifo_take_older" });
   document.getElementById("btn-put-back").onclick = () => act({ action: "put_back" });
   document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
-  document.getElementById("btn-sign-out").onclick = () => act({ action: "sign_out" });
+  document.getElementById("btn-sign-out").onclick = (ev) =>
+    act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
   document.getElementById("btn-cancel").onclick = async () => {
-    const reason = await askReason("cancel_title", ["r_customer", "r_stock", "r_wrong_label"]);
-    if (reason) act({ action: "cancel", payload: { reason } }); else refocus();
+    const reason = await askReason("stop_title", ["r_stock", "r_wrong_label", "r_box"]);
+    if (reason) act({ action: "cancel", payload: { reason, scope: "pack_session" } }); else refocus();
+  };
+  document.getElementById("btn-cancel-order").onclick = async () => {
+    const reason = await askReason("cancel_order_title", ["r_customer", "r_duplicate"]);
+    if (reason) act({ action: "cancel", payload: { reason, scope: "order" } }); else refocus();
   };
   document.getElementById("btn-override").onclick = async () => {
     const fifo = STATE && STATE.session && STATE.session.state === "awaiting_fifo_decision";

@@ -6,6 +6,7 @@ let ME = null;
 let CURRENT = null;
 let LAST = null;      // the last verdict, re-rendered on a language switch
 let ORDERS = [];
+let PRIORITY = [];  // picked orders released to any packer by a (site) escalation
 
 function show(id) {
   ["login", "orders", "picking"].forEach((s) => document.getElementById(s).classList.toggle("hidden", s !== id));
@@ -35,12 +36,15 @@ function renderOrders() {
     `<span>${o.units} ${esc(t(o.units === 1 ? "unit" : "units"))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
     : `<p class="muted">${esc(t("no_orders"))}</p>`;
   list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
+  document.getElementById("priority").classList.toggle("hidden", !PRIORITY.length);
+  document.getElementById("priority-list").textContent = PRIORITY.map((o) => o.order_id).join(" · ");
 }
 
 async function loadOrders() {
   const data = await getJSON("/api/v1/pda/orders");
   if (data.code === "not_signed_in") { ME = null; setWho(); show("login"); return; }
   ORDERS = data.orders || [];
+  PRIORITY = data.priority_orders || [];
   renderOrders();
   CURRENT = null;
   show("orders");
@@ -120,6 +124,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     await postAction("/api/v1/pda/logout", {}); ME = null; LAST = null; setWho(); showVerdict(null, {}); show("login");
   };
   document.getElementById("back").onclick = loadOrders;
+  // a change elsewhere on the site (picked, packed, priority released): refresh the list being looked at
+  liveEvents("/api/v1/events", { site: () => { if (ME && document.body.dataset.view === "orders") loadOrders(); } });
   document.getElementById("take-older").onclick = async () => {
     const v = await postAction("/api/v1/actions", { action: "fifo_take_older", device: "pda", terminal: "pda" });
     verdict(v); if (v.data && v.data.pick) renderPick(v.data.pick);

@@ -5,9 +5,16 @@
 let OVERVIEW = null;
 
 function rows(id, headerKeys, items, fn) {
-  document.getElementById(id).innerHTML = `<tr>${headerKeys.map((h) => `<th>${h ? esc(t(h)) : ""}</th>`).join("")}</tr>` +
+  const table = document.getElementById(id);
+  table.innerHTML = `<tr>${headerKeys.map((h) => `<th>${h ? esc(t(h)) : ""}</th>`).join("")}</tr>` +
     (items.length ? items.map(fn).join("") : `<tr><td colspan="${headerKeys.length}" class="muted">—</td></tr>`);
+  // on a phone each row is a card: every cell names its column
+  table.querySelectorAll("tr").forEach((tr) => tr.querySelectorAll("td").forEach((td, i) => {
+    if (headerKeys[i] && items.length) td.dataset.label = t(headerKeys[i]);
+  }));
 }
+
+const word = (kind, value) => (value == null ? "—" : t(`${kind}:${value}`));
 
 function count(id, n, hot) {
   const el = document.getElementById(id);
@@ -22,7 +29,9 @@ function change(before, after) {
   let parts;
   if (before && after && typeof before === "object" && typeof after === "object" && !Array.isArray(before)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-    parts = keys.filter((k) => show(before[k]) !== show(after[k])).map((k) => `${k}: ${show(before[k])} → ${show(after[k])}`);
+    const shown = (k, v) => (k === "state" && typeof v === "string" ? word("order_status", v) : show(v));
+    parts = keys.filter((k) => show(before[k]) !== show(after[k]))
+      .map((k) => `${t(k === "state" ? "h_state" : k)}: ${shown(k, before[k])} → ${shown(k, after[k])}`);
   } else {
     parts = [`${show(before)} → ${show(after)}`];
   }
@@ -59,7 +68,8 @@ function render(o, me) {
     `<td><button type="button" class="ack" data-id="${esc(e.id)}">${esc(t("acknowledge"))}</button></td></tr>`);
   rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_scale", "h_to_sync"], o.stations || [], (s) =>
     `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
-    `<td>${esc(s.state)}</td><td>${esc(s.scale)}</td><td class="num">${esc(s.depth)}</td></tr>`);
+    `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${esc(word("device", s.scale))}</td>` +
+    `<td class="num">${esc(s.depth)}</td></tr>`);
   const blocked = o.blocked || [];
   count("blocked-count", blocked.length, true);
   rows("blocked", ["h_order", "h_since", "h_reason"], blocked, (b) =>
@@ -73,12 +83,12 @@ function render(o, me) {
       `<td>${esc(l.sku)}</td><td><b>${esc(l.lot)}</b></td><td>${esc(l.bin)}</td><td>${esc(l.expires)}</td></tr>`;
   });
   rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced", "h_waiting"], o.milestones || [], (m) =>
-    `<tr data-order="${esc(m.order_id)}"><td>${esc(m.order_id)}</td><td>${esc(m.status)}</td>${timeCell(m.picked_at)}${timeCell(m.verified_at)}` +
-    `${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}<td>${esc(m.waiting || "")}</td></tr>`);
+    `<tr data-order="${esc(m.order_id)}"><td>${esc(m.order_id)}</td><td>${esc(word("order_status", m.status))}</td>${timeCell(m.picked_at)}${timeCell(m.verified_at)}` +
+    `${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}<td>${esc(m.waiting ? m.waiting[LANG] || m.waiting.en : "")}</td></tr>`);
   const names = Object.fromEntries((o.employees || []).map((e) => [e.employee_id, e.name]));
   const person = (id) => (names[id] ? `${names[id]} (${id})` : (id || ""));
   rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], o.audit || [], (a) =>
-    `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(a.action)}</td><td><b>${esc(a.object_id)}</b></td>` +
+    `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(word("action", a.action))}</td><td><b>${esc(a.object_id)}</b></td>` +
     `${change(a.before, a.after)}<td class="wrap">${esc(a.reason || "")}</td></tr>`);
   rows("rejected", ["h_when", "h_device", "h_raw", "h_reason"], o.rejected_input || [], (r) =>
     `<tr>${timeCell(r.at)}<td>${esc(r.source)}</td><td><code>${esc(String(r.raw).replace(/\x1d/g, "<GS>"))}</code></td>` +

@@ -1,0 +1,379 @@
+"""The station benchmark behind ``scripts/bench-station``: a realistic site's reference data in the reference
+upstream, a station agent in its own process (``packgate run``), then a shift of packing through the API.
+
+Prints, side by side: kiosk scan p50/p99 with no load, with 5 open supervisor pages and with 50 polling PDAs;
+the time of a full pack (badge → order → items → weigh → pack) around order 100, 1,000 and 10,000 with the
+agent's RSS there; start-up time to ``/healthz``; idle CPU and wake-ups of the agent and of the demo (all
+emulated devices). Everything it writes lives in one temporary folder, removed at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+from packgate.sync.db import connect, write_tx
+from packgate.sync.pins import demo_hash
+from packgate.sync.upstream import store as up_store
+from packgate.sync.upstream.demo_data import gtin14
+
+TOKEN = "bench-station-token-0123456789"
+TARE_G = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reference(a: argparse.Namespace, today: date) -> dict[str, list[dict]]:
+    """The big site: SKUs with GTINs and weights, lots per SKU (some expiring soon), open orders, employees."""
+    skus = [{"sku": f"SKU-{i:06d}", "gtin": gtin14(f"69{i:010d}"), "name": f"Item {i}", "unit_weight_g": str(100 + i % 900),
+             "special": False, "category": "general", "lot_policy": "FIFO"} for i in range(a.skus)]
+    per_sku = max(1, a.lots // max(1, a.skus))
+    lots = []
+    for i in range(a.skus):
+        for k in range(per_sku):
+            produced = today - timedelta(days=400 - k * 60)
+            lots.append({"sku": f"SKU-{i:06d}", "lot": f"L{i:06d}{k}", "produced": produced.isoformat(),
+                         "expires": (today + timedelta(days=1 + (i * 7 + k * 97) % 700)).isoformat(),
+                         "bin": f"A-{i % 100:02d}-{k:02d}", "qty": 50})
+    employees = []
+    for i in range(a.employees):
+        role = "supervisor" if i % 50 == 0 else ("picker" if i % 2 else "packer")
+        employees.append({"employee_id": f"E{i:04d}", "name": f"Person {i}", "badge_uid": f"{0x04A00000 + i:08X}",
+                          "role": role, "pin_hash": demo_hash("1234"), "phone": f"+86 138 0000 {i:04d}"})
+    orders = []
+    for i in range(a.orders):
+        lines = [{"sku": f"SKU-{(i * 13) % a.skus:06d}", "qty": 1}]
+        if i % 2:
+            lines.append({"sku": f"SKU-{(i * 13 + 7) % a.skus:06d}", "qty": 1})
+        orders.append({"order_id": f"SO-{i:06d}", "tote": f"T-{i:06d}", "packaging": "BOX-S", "priority": 0,
+                       "status": "open", "lines": lines})
+    return {"skus": skus, "lots": lots, "packaging": [{"code": "BOX-S", "name": "Small box", "tare_g": str(TARE_G)}],
+            "employees": employees, "orders": orders}
+
+
+class Agent:
+    """``packgate run`` in its own process."""
+
+    def __init__(self, work: Path, upstream_url: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = work / "packgate.toml"
+        self.config.write_text(f"""
+[station]
+id = "ST01"
+data_dir = "{work / 'station'}"
+[web]
+port = {self.port}
+api_tokens = ["{TOKEN}"]
+[upstream]
+url = "{upstream_url}"
+[scale]
+enabled = false
+[scanner]
+enabled = false
+[badge]
+enabled = false
+[log]
+level = "WARNING"
+""")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        t = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "run", "--config",
+                                      str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(self.url + "/healthz", 600)
+        return time.perf_counter() - t
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid) if self.proc else 0.0
+
+
+def wait_http(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.02)
+    raise SystemExit(f"{url} did not answer in {timeout_s} s")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def idle(pid: int, seconds: float) -> tuple[float, float]:
+    """CPU percent of one core and wake-ups (context switches of all threads) per second over ``seconds``."""
+    def sample() -> tuple[float, int]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        switches = 0
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        switches += int(line.split()[1])
+            except OSError:
+                pass
+        return cpu, switches
+    cpu0, sw0 = sample()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    cpu1, sw1 = sample()
+    span = time.monotonic() - t0
+    return 100 * (cpu1 - cpu0) / span, (sw1 - sw0) / span
+
+
+class Packer:
+    """Packs orders through the action confirmation API, timing every request."""
+
+    def __init__(self, url: str, ref: dict):
+        self.url = url
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {TOKEN}"
+        self.skus = {s["sku"]: s for s in ref["skus"]}
+        self.oldest = {}
+        for lot in ref["lots"]:
+            best = self.oldest.get(lot["sku"])
+            if best is None or lot["produced"] < best["produced"]:
+                self.oldest[lot["sku"]] = lot
+        self.orders = ref["orders"]
+        self.packer = next(e for e in ref["employees"] if e["role"] == "packer")
+        self.scans: list[float] = []
+        self.failures = 0
+        self.codes: list[str] = []
+        self.first_failure = ""
+
+    def act(self, body: dict) -> tuple[dict, float]:
+        t = time.perf_counter()
+        r = self.http.post(self.url + "/api/v1/actions", json={"key": uuid.uuid4().hex, **body}, timeout=60)
+        took = (time.perf_counter() - t) * 1000
+        if r.status_code >= 500:
+            self.failures += 1
+        verdict = r.json()
+        self.codes.append(str(verdict.get("code")))
+        return verdict, took
+
+    def pack(self, order: dict) -> float:
+        t = time.perf_counter()
+        self.codes.clear()
+        verdict, _ = self.act({"action": "scan", "object_id": order["order_id"]})
+        if verdict.get("code") == "not_allowed_now":  # signed out (idle): badge in again
+            self.act({"action": "badge", "object_id": self.packer["badge_uid"]})
+            self.act({"action": "scan", "object_id": order["order_id"]})
+        grams = TARE_G
+        for line in order["lines"]:
+            sku = self.skus[line["sku"]]
+            lot = self.oldest[line["sku"]]
+            for _ in range(line["qty"]):
+                _, took = self.act({"action": "scan", "object_id": f"01{sku['gtin']}10{lot['lot']}"})
+                self.scans.append(took)
+            grams += int(sku["unit_weight_g"]) * line["qty"]
+        self.act({"action": "weigh", "payload": {"grams": str(grams), "stable": True}})
+        verdict, _ = self.act({"action": "pack"})
+        if verdict.get("code") != "packed":
+            self.failures += 1
+            self.first_failure = self.first_failure or " ".join(self.codes)
+        return (time.perf_counter() - t) * 1000
+
+
+class Load:
+    """Background clients: supervisor pages (every 5 s) or PDAs polling their order list (every second)."""
+
+    def __init__(self, url: str, kind: str, count: int, ref: dict):
+        self.url, self.kind, self.count = url, kind, count
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+        self.failures = 0
+        pickers = [e for e in ref["employees"] if e["role"] == "picker"]
+        self.threads = [threading.Thread(target=self._run, args=(pickers[i % len(pickers)],), daemon=True)
+                        for i in range(count)]
+
+    def _run(self, picker: dict) -> None:
+        http = requests.Session()
+        if self.kind == "supervisor":
+            http.headers["Authorization"] = f"Bearer {TOKEN}"
+            path, every = "/api/v1/supervisor/overview", 5.0
+        else:
+            csrf = http.get(self.url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
+            http.headers["X-CSRF-Token"] = csrf
+            login = http.post(self.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"},
+                              timeout=60).json()
+            http.headers["X-CSRF-Token"] = login.get("csrf_token") or csrf  # a new session at sign-in
+            path, every = "/api/v1/pda/orders", 1.0
+        while not self.stop.is_set():
+            t = time.perf_counter()
+            try:
+                r = http.get(self.url + path, timeout=120)
+                if r.status_code >= 500:
+                    self.failures += 1
+            except requests.RequestException:
+                self.failures += 1
+            took = time.perf_counter() - t
+            self.latencies.append(took * 1000)
+            self.stop.wait(max(0.0, every - took))
+
+    def __enter__(self) -> "Load":
+        for t in self.threads:
+            t.start()
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(150)
+
+
+def q(values: list[float], pct: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[pct - 1]
+
+
+def demo_idle(seconds: float) -> tuple[float, float]:
+    port, up = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "--log-level", "WARNING", "demo",
+                             "--port", str(port), "--upstream-port", str(up)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", 120)
+        time.sleep(3)
+        return idle(proc.pid, seconds)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="scripts/bench-station")
+    p.add_argument("--skus", type=int, default=50_000)
+    p.add_argument("--lots", type=int, default=200_000)
+    p.add_argument("--orders", type=int, default=20_000)
+    p.add_argument("--employees", type=int, default=500)
+    p.add_argument("--packs", type=int, default=10_000, help="orders packed in the shift (at most --orders)")
+    p.add_argument("--loaded-packs", type=int, default=100, help="orders packed under each background load")
+    p.add_argument("--pages", type=int, default=5, help="open supervisor pages")
+    p.add_argument("--pdas", type=int, default=50, help="PDAs polling their order list")
+    p.add_argument("--idle-s", type=float, default=10.0)
+    p.add_argument("--window", type=int, default=20, help="packs around each mark the p50 is taken over")
+    a = p.parse_args(argv)
+    a.packs = min(a.packs, a.orders - 2 * a.loaded_packs)
+    work = Path(tempfile.mkdtemp(prefix="packgate-bench-station-"))
+    rows: list[tuple[str, str, str]] = []
+    upstream = agent = None
+    try:
+        t = time.perf_counter()
+        ref = reference(a, date.today())
+        now = datetime.now(timezone.utc)
+        conn = connect(work / "upstream.db")
+        up_store.ensure_schema(conn)
+        with write_tx(conn):
+            for kind, items in ref.items():
+                up_store.upsert_reference(conn, kind, items, now)
+        conn.close()
+        sizes = f"{a.skus} SKUs, {len(ref['lots'])} lots, {a.orders} orders, {a.employees} employees"
+        rows.append(("reference data generated", sizes, f"{time.perf_counter() - t:.1f} s"))
+        up_port = free_port()
+        upstream = subprocess.Popen([sys.executable, "-c", "from packgate.sync.upstream.server import serve; "
+                                     f"serve('127.0.0.1', {up_port}, {str(work / 'upstream.db')!r}, strict_orders=False)"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{up_port}/healthz", 60)
+        agent = Agent(work, f"http://127.0.0.1:{up_port}")
+        rows.append(("first start (pulls all reference data)", "to /healthz", f"{agent.start():.1f} s"))
+        agent.stop()
+        rows.append(("start-up with the reference data", "to /healthz", f"{agent.start():.2f} s"))
+        rows.append(("RSS after start", "", f"{agent.rss_mb():.0f} MB"))
+        packer = Packer(agent.url, ref)
+        orders = iter(ref["orders"])
+        packs: list[float] = []
+        marks = sorted({m for m in (100, 1_000, 10_000) if m <= a.packs} | {a.packs})
+        scan_rows = []
+
+        def shift(until: int) -> None:
+            while len(packs) < until:
+                packs.append(packer.pack(next(orders)))
+
+        shift(min(100, a.packs))
+        scan_rows.append(("no load", list(packer.scans)))
+        for kind, count in (("supervisor", a.pages), ("pda", a.pdas)):
+            packer.scans.clear()
+            with Load(agent.url, kind, count, ref) as load:
+                time.sleep(1.0)
+                for _ in range(a.loaded_packs):
+                    packer.pack(next(orders))
+            what = f"{count} supervisor pages (every 5 s)" if kind == "supervisor" else f"{count} PDAs polling (every 1 s)"
+            scan_rows.append((what, list(packer.scans)))
+            rows.append((f"  their requests: {what}", f"{len(load.latencies)} requests, {load.failures} failed",
+                         f"p50 {q(load.latencies, 50):.0f} ms / p99 {q(load.latencies, 99):.0f} ms"))
+        at = len(rows) - len(scan_rows) + 1
+        for what, scans in reversed(scan_rows):
+            rows.insert(at, (f"kiosk scan, {what}", f"{len(scans)} scans",
+                             f"p50 {q(scans, 50):.1f} ms / p99 {q(scans, 99):.1f} ms"))
+        packer.scans.clear()
+        for mark in marks:
+            shift(mark)
+            window = packs[max(0, mark - a.window):mark]
+            rows.append((f"full pack around order {mark}", f"p50 of {len(window)} packs",
+                         f"{statistics.median(window):.1f} ms  (RSS {agent.rss_mb():.0f} MB)"))
+        rows.append(("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
+                     f"{packer.failures} {packer.first_failure}".strip()))
+        cpu, wakes = idle(agent.proc.pid, a.idle_s) if agent.proc else (0.0, 0.0)
+        rows.append(("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s", f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s"))
+        agent.stop()
+        cpu, wakes = demo_idle(a.idle_s)
+        rows.append(("idle demo agent, all emulated devices", f"{a.idle_s:.0f} s", f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s"))
+    finally:
+        if agent is not None:
+            agent.stop()
+        if upstream is not None:
+            upstream.terminate()
+            upstream.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    widths = [max(len(r[i]) for r in rows + [("measure", "size", "result")]) for i in range(3)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format("measure", "size", "result"))
+    print(line.format(*("-" * w for w in widths)))
+    for r in rows:
+        print(line.format(*r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""The dock hand-over (扫码出库): parcels scanned into a batch for one carrier, closed into shipments.
+
+A PDA (or a station in dock mode) opens a batch (carrier, vehicle or route), scans each parcel's label
+(its waybill, or the order id printed on it) and closes the batch. The rules are ``core.dock.check``.
+Closing is ONE transaction: the batch is marked closed, one ``ship_load`` confirmation per parcel and one
+``manifest`` confirmation go into the outbox, the orders become ``shipped`` locally. A crash before the
+commit leaves the batch open with nothing sent (close it again); after it, the outbox delivers at least
+once with the same keys and upstream applies each shipment once.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from packgate.device.clock import isoformat
+from packgate.station import store
+from packgate.station.core import dock as rules
+from packgate.station.core.verdicts import answer
+from packgate.station.parts import Parts
+from packgate.sync.db import write_tx
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dock_batches (
+    batch_id TEXT PRIMARY KEY, carrier TEXT NOT NULL, vehicle TEXT NOT NULL, route TEXT,
+    opened_at TEXT NOT NULL, opened_by TEXT NOT NULL, closed_at TEXT, closed_by TEXT
+);
+CREATE TABLE IF NOT EXISTS dock_parcels (
+    order_id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, code TEXT NOT NULL, waybill TEXT,
+    scanned_at TEXT NOT NULL, scanned_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dock_parcels_batch ON dock_parcels (batch_id, scanned_at);
+"""
+TEXT_MAX = 64
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+class DockDesk:
+    def __init__(self, parts: Parts):
+        self.p = parts
+
+    # ---------------------------------------------------------------------------- reads
+    def batch(self, batch_id: str) -> dict | None:
+        row = self.p.conn.execute("SELECT * FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        if row is None:
+            return None
+        parcels = [dict(r) for r in self.p.conn.execute(
+            "SELECT * FROM dock_parcels WHERE batch_id = ? ORDER BY scanned_at, order_id", (batch_id,))]
+        return {**dict(row), "parcels": parcels}
+
+    def _resolve(self, code: str) -> tuple[rules.Parcel | None, str | None]:
+        """The parcel a label names: a waybill the station confirmed for an order, or the order id itself."""
+        conn = self.p.conn
+        row = conn.execute("SELECT object_id FROM sync_outbox WHERE object_type = 'order' AND "
+                           "json_extract(body, '$.payload.waybill') = ? ORDER BY seq DESC LIMIT 1", (code,)).fetchone()
+        order_id, waybill = (row[0], code) if row else (code, None)
+        local = store.order_row(conn, order_id)
+        if local is None:
+            return None, None
+        ref = self.p.catalog.cache.get_order(order_id)
+        held = conn.execute("SELECT batch_id FROM dock_parcels WHERE order_id = ?", (order_id,)).fetchone()
+        return rules.Parcel(order_id, local["status"], (ref or {}).get("carrier"), held[0] if held else None), waybill
+
+    # ---------------------------------------------------------------------------- actions
+    def open(self, body: dict, operator: str) -> dict:
+        fields = {}
+        for name, required in (("carrier", True), ("vehicle", True), ("route", False)):
+            value = body.get(name)
+            if value is None and not required:
+                continue
+            if not isinstance(value, str) or not value.strip() or len(value) > TEXT_MAX:
+                return answer("dock_batch_bad", problem=f"{name} must be a text of 1 to {TEXT_MAX} characters",
+                              problem_zh=f"{name}必须是1到{TEXT_MAX}个字符的文本")
+            fields[name] = value.strip()
+        at = isoformat(self.p.clock.now())
+        with self.p.lock, write_tx(self.p.conn) as conn:
+            n = conn.execute("SELECT COUNT(*) FROM dock_batches").fetchone()[0] + 1
+            batch_id = f"{self.p.cfg['station.id']}-H{n:05d}"
+            conn.execute("INSERT INTO dock_batches (batch_id, carrier, vehicle, route, opened_at, opened_by) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (batch_id, fields["carrier"], fields["vehicle"],
+                                                       fields.get("route"), at, operator))
+        return {**answer("dock_batch_opened", batch_id=batch_id, carrier=fields["carrier"], vehicle=fields["vehicle"]),
+                "batch": self.batch(batch_id)}
+
+    def scan(self, batch_id: str, code: Any, operator: str) -> dict:
+        if not isinstance(code, str) or not code.strip() or len(code) > 128:
+            return answer("dock_batch_bad", problem="code must be the label's text (1 to 128 characters)",
+                          problem_zh="code必须是面单内容（1到128个字符）")
+        code = code.strip()
+        with self.p.lock:
+            row = self.p.conn.execute("SELECT * FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if row is None:
+                return answer("dock_unknown_batch", batch_id=batch_id)
+            parcel, waybill = self._resolve(code)
+            verdict = rules.check(parcel, code, rules.Batch(batch_id, row["carrier"], row["closed_at"] is not None))
+            if verdict.code == "dock_parcel_added" and parcel is not None:
+                with write_tx(self.p.conn) as conn:
+                    conn.execute("INSERT INTO dock_parcels (order_id, batch_id, code, waybill, scanned_at, scanned_by) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", (parcel.order_id, batch_id, code, waybill,
+                                                               isoformat(self.p.clock.now()), operator))
+            return verdict.as_dict()
+
+    def close(self, batch_id: str, operator: str) -> dict:
+        with self.p.lock:
+            batch = self.batch(batch_id)
+            if batch is None:
+                return answer("dock_unknown_batch", batch_id=batch_id)
+            if batch["closed_at"]:
+                return {**answer("dock_batch_closed", batch_id=batch_id), "batch": batch}
+            if not batch["parcels"]:
+                return answer("dock_batch_empty", batch_id=batch_id)
+            now = self.p.clock.now()
+            at = isoformat(now)
+            where = {"carrier": batch["carrier"], "vehicle": batch["vehicle"], "route": batch["route"],
+                     "batch_id": batch_id}
+            device, location = self.p.device_id("dock"), self.p.cfg["station.location"]
+            with write_tx(self.p.conn) as conn:
+                conn.execute("UPDATE dock_batches SET closed_at = ?, closed_by = ? WHERE batch_id = ?",
+                             (at, operator, batch_id))
+                for parcel in batch["parcels"]:
+                    self.p.outbox.enqueue(conn, action="ship_load", object_type="order", object_id=parcel["order_id"],
+                                          operator=operator, device=device, location=location,
+                                          payload={**where, "waybill": parcel["waybill"],
+                                                   "scanned_at": parcel["scanned_at"]})
+                    store.set_order(conn, parcel["order_id"], at, status="shipped")
+                self.p.outbox.enqueue(conn, action="manifest", object_type="manifest", object_id=batch_id,
+                                      operator=operator, device=device, location=location,
+                                      payload={**where, "closed_at": at,
+                                               "parcels": [{"order_id": p["order_id"], "waybill": p["waybill"]}
+                                                           for p in batch["parcels"]]})
+        return {**answer("dock_batch_handed_over", batch_id=batch_id, parcels=len(batch["parcels"]),
+                         carrier=batch["carrier"]), "batch": self.batch(batch_id)}
+
+    def waiting(self) -> list[dict]:
+        """Packed orders not yet in any hand-over, oldest first."""
+        return [dict(r) for r in self.p.conn.execute(
+            "SELECT order_id, packed_at FROM order_state WHERE status = 'packed' AND order_id NOT IN "
+            "(SELECT order_id FROM dock_parcels) ORDER BY packed_at")]

@@ -1,0 +1,106 @@
+"""``packgate audit verify`` and ``packgate evidence export ORDER --to DIR``: read the station's database
+(never write it) and say what they found in English and Chinese (texts from ``core.verdicts``)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from packgate.station import audit_chain, evidence
+from packgate.station.core.verdicts import audit_problems, make
+from packgate.station.errors import ConfigError
+from packgate.station.runtime.config import load
+
+_db_options = [
+    click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+                 help="The station database (default: station.db in the configuration's station.data_dir)."),
+    click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                 help="packgate.toml, to find the station's data folder."),
+    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+]
+
+
+def db_options(func: Any) -> Any:
+    for option in reversed(_db_options):
+        func = option(func)
+    return func
+
+
+def _say(verdict: dict, as_json: bool, extra: dict | None = None, err: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({**(extra or {}), "code": verdict["code"], "message": verdict["message"],
+                               "message_zh": verdict["message_zh"]}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(verdict["message"], err=err)
+        click.echo(verdict["message_zh"], err=err)
+
+
+def _open(db_path: str | None, config_file: str | None, as_json: bool) -> tuple[sqlite3.Connection, Path]:
+    """The station database, read-only; exits 2 with the reason when there is none."""
+    try:
+        data_dir = load(config_file).data_dir if db_path is None else Path(db_path).parent
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    path = Path(db_path) if db_path else data_dir / "station.db"
+    if not path.is_file():
+        _say(make("no_station_db", path=str(path)).as_dict(), as_json, {"ok": False}, err=True)
+        sys.exit(2)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn, data_dir
+
+
+@click.group()
+def audit() -> None:
+    """The station's audit log (manual changes: overrides, lot swaps, cancels, acknowledgements)."""
+
+
+@audit.command("verify")
+@db_options
+def audit_verify(db_path: str | None, config_file: str | None, as_json: bool) -> None:
+    """Recompute the audit log's hash chain; exit 0 intact, 1 changed or deleted rows, 2 no database."""
+    conn, _ = _open(db_path, config_file, as_json)
+    try:
+        report = audit_chain.verify(conn)
+    finally:
+        conn.close()
+    if report.ok:
+        verdict = make("audit_intact", rows=report.rows, head_id=report.head_id or 0,
+                       head_hash=report.head_hash or audit_chain.GENESIS).as_dict()
+    else:
+        en, zh = audit_problems(report.problems)
+        verdict = make("audit_tampered", count=len(report.problems), problems=en, problems_zh=zh).as_dict()
+    _say(verdict, as_json, report.as_dict())
+    sys.exit(0 if report.ok else 1)
+
+
+@click.group("evidence")
+def evidence_group() -> None:
+    """One evidence record per parcel: scans, badges, weighings with raw scale frames, photo and clip."""
+
+
+@evidence_group.command("export")
+@click.argument("order_id")
+@click.option("--to", "folder", type=click.Path(file_okay=False), required=True, help="Folder to write into.")
+@click.option("--media", "media_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Another folder holding photos or clips named by their SHA-256 (repeatable).")
+@db_options
+def evidence_export(order_id: str, folder: str, media_dirs: tuple[str, ...], db_path: str | None,
+                    config_file: str | None, as_json: bool) -> None:
+    """Write ORDER's evidence record (evidence.json) and its media (photos, clips) into the folder."""
+    conn, data_dir = _open(db_path, config_file, as_json)
+    try:
+        record = evidence.record(conn, order_id)
+        if record is None:
+            _say(make("evidence_unknown_order", order_id=order_id).as_dict(), as_json, {"ok": False}, err=True)
+            sys.exit(1)
+        written = evidence.export(record, Path(folder), evidence.media_dirs(data_dir, media_dirs))
+    finally:
+        conn.close()
+    _say(make("evidence_exported", order_id=order_id, folder=folder, files=len(written)).as_dict(), as_json,
+         {"ok": True, "files": [str(p) for p in written]})

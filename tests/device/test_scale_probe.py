@@ -1,0 +1,56 @@
+"""`device probe` against every newer profile's emulator on a pty, and against polled scales answering in a
+field variant of their protocol (the probe tries every bundled profile, as on site)."""
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from packgate.device.cli import device
+from packgate.device.emulators.scale import ScaleEmulator
+from packgate.device.profiles import get_profile
+
+NEW = ["adam-highland", "dibal-pos", "kern-swt", "radwag", "sartorius-sbi", "sma", "split-last-digit", "tnt-nhb",
+       "toledo-8217-raw", "yaohua-a12-ww"]
+VARIANTS = [("mettler-mt-sics", "echo"), ("sartorius-sbi", "id22"), ("yaohua-reversed", "weighbridge"),
+            ("nci-brecknell", "ecr-fill")]
+
+
+def probe(name: str, variant: str | None = None, grams: str = "1234"):
+    import json
+
+    emu = ScaleEmulator(get_profile(name), grams=Decimal(grams), stream_interval=0.02, variant=variant)
+    path = emu.start_pty()
+    try:
+        result = CliRunner().invoke(device, ["probe", "--port", path, "--listen", "0.3", "--reply-timeout", "0.25"],
+                                    catch_exceptions=False)
+    finally:
+        emu.stop()
+    return result, [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_probe_finds_each_new_profile(name):
+    result, lines = probe(name)
+    assert result.exit_code == 0, result.output
+    matches = {o["match"]: o for o in lines}
+    assert name in matches, lines
+    reading = matches[name]["reading"]
+    assert reading["status"] == "ok" and reading["grams"] is not None
+
+
+@pytest.mark.parametrize("name,variant", VARIANTS)
+def test_probe_finds_a_scale_answering_in_a_variant_form(name, variant):
+    result, lines = probe(name, variant)
+    assert result.exit_code == 0, result.output
+    assert name in [o["match"] for o in lines], lines
+
+
+def test_probe_still_finds_mt_sics_after_a_bare_letter_command():
+    """Kern's 'w' has no terminator; the MT-SICS balance must not see 'wSI'."""
+    result, lines = probe("mettler-mt-sics", "echo")
+    assert [o for o in lines if o["match"] == "mettler-mt-sics"][0]["frames"] >= 1
+
+
+def test_emulate_cli_rejects_an_unknown_variant():
+    result = CliRunner().invoke(device, ["emulate", "--profile", "mettler-mt-sics", "--tcp", "0", "--variant", "nope"])
+    assert result.exit_code == 2 and "nope" in result.output

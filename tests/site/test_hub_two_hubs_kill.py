@@ -1,0 +1,127 @@
+"""Two hub processes on one PostgreSQL under load; SIGKILL one of them.
+
+Three stations (real outbox + worker) list both hubs; they pick orders (which schedules escalations),
+pack some, and claim orders through the site client, all while hub A is killed. At the end the WMS holds
+every confirmation exactly once, each escalation was sent once per (order, level), and no order was
+granted to two tables.
+"""
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from test_hub_crash import free_port
+
+from packgate.device.backoff import Backoff
+from packgate.sync.client import UpstreamClient
+from packgate.sync.db import connect, write_tx
+from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
+from packgate.sync.outbox import Outbox, outbox_status
+from packgate.sync.site_client import SiteClient
+from packgate.sync.upstream.server import start_in_thread as start_wms
+from packgate.sync.worker import OutboxWorker
+
+TOKENS = {f"ST0{i}": f"token-of-station-0{i}-abcdef" for i in (1, 2, 3)}
+ORDERS = 24
+
+
+def start_hub(tmp_path, name, port, db, wms, hook_url):
+    config = tmp_path / f"{name}.toml"
+    stations = "\n".join(f'{k} = "{v}"' for k, v in TOKENS.items())
+    config.write_text(f'[site]\nport = {port}\ndb = "{db}"\nupstream_url = "{wms}"\n'
+                      f'[escalation]\nfirst_after_min = 0.04\nsecond_after_min = 0.08\nnotify = ["{hook_url}"]\n'
+                      f"[stations]\n{stations}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "site", "--config", str(config)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    assert "listening" in proc.stdout.readline()
+    return proc
+
+
+@pytest.mark.timeout(120)
+def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook):
+    db = postgres.create_schema()
+    wms, stop_wms = start_wms("127.0.0.1", 0, tmp_path / "wms.db", strict_orders=False)
+    ports = [free_port(), free_port()]
+    hubs = [start_hub(tmp_path, f"hub{i}", port, db, wms, webhook.url) for i, port in enumerate(ports)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    granted: dict[str, set[str]] = collections.defaultdict(set)
+    acked: list[str] = []
+    lock = threading.Lock()
+    stations = []
+    for sid, token in TOKENS.items():
+        path = str(tmp_path / f"{sid}.db")
+        client = UpstreamClient(urls, deadline_s=3, token=token)
+        worker = OutboxWorker(path, client, batch_size=10, backoff=Backoff(0.02, 0.3), idle_s=0.02,
+                              recheck_s=0.05).start()
+        stations.append((sid, Outbox(path, sid), connect(path), worker, SiteClient(urls, sid, token, deadline_s=3)))
+
+    def work(sid, outbox, conn, worker, site):
+        for n in range(ORDERS):
+            order = f"SO-{n:05d}"
+            try:
+                site.claim(order, "E001")
+                with lock:
+                    granted[order].add(sid)
+            except (ClaimConflictError, HubError, TransientUpstreamError):
+                pass
+            if sid != "ST01":
+                continue
+            steps = [("pick", "order", order, {"sku": "SKU-001", "lot": "L1", "qty": 1}),
+                     ("load", "tote", f"T-{n}", {"order_id": order})]
+            if n % 2:
+                steps += [("weigh", "order", order, {"result": "pass"}), ("pack", "order", order, {"units": []})]
+            for action, kind, obj, payload in steps:
+                with write_tx(conn):
+                    conf = outbox.enqueue(conn, action=action, object_type=kind, object_id=obj, operator="E001",
+                                          device=None, location=sid, payload=payload)
+                with lock:
+                    acked.append(conf["id"])
+                worker.wake()
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=work, args=s) for s in stations]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+        hubs[0].send_signal(signal.SIGKILL)  # the hub the stations use first
+        hubs[0].wait()
+        for t in threads:
+            t.join()
+        conn = stations[0][2]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            stats = requests.get(f"{wms}/v1/admin/stats", timeout=5).json()
+            notes = {n["title"] for n in webhook.received}
+            if (outbox_status(conn, stations[0][1].clock.now())["depth"] == 0 and stats["confirmations"] >= len(acked)
+                    and len(notes) >= ORDERS):  # 12 unpacked orders x 2 levels
+                break
+            time.sleep(0.2)
+        stats = requests.get(f"{wms}/v1/admin/stats", timeout=5).json()
+        assert stats["confirmations"] == len(acked) and stats["effects"] == len(acked)
+        titles = [n["title"] for n in webhook.received]
+        assert len(titles) == ORDERS and len(set(titles)) == ORDERS  # each (order, level) once
+        assert all(f"SO-{n:05d} not packed" in " ".join(titles) for n in range(0, ORDERS, 2))
+        assert not any(f"SO-{n:05d} not packed" in " ".join(titles) for n in range(1, ORDERS, 2))
+        assert all(len(tables) == 1 for tables in granted.values()) and len(granted) == ORDERS
+        upstream = [c["id"] for n in range(ORDERS) for c in
+                    requests.get(f"{wms}/v1/orders/SO-{n:05d}/confirmations", timeout=5).json()["confirmations"]]
+        assert len(upstream) == len(set(upstream))
+    finally:
+        for s in stations:
+            s[3].stop()
+        for hub in hubs:
+            if hub.poll() is None:
+                hub.send_signal(signal.SIGTERM)
+                try:
+                    hub.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    hub.kill()
+        stop_wms()

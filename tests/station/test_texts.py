@@ -1,0 +1,55 @@
+"""The one translation catalog: every text key in both languages, the texts shown come from the .po files."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from babel.messages.pofile import read_po
+
+from packgate.station.core import texts, verdicts
+from packgate.station.core.escalation import Escalation, message
+from packgate.station.runtime.i18n import entries
+
+
+def _po(locale: str) -> dict[str, str]:
+    with texts.po_path(locale).open("rb") as f:
+        return {str(m.context): str(m.string) for m in read_po(f) if m.id and m.context and not m.fuzzy}
+
+
+def test_every_code_and_word_has_both_languages_in_the_catalog():
+    en, zh = _po("en"), _po("zh_Hans")
+    missing = [key for key, _, _ in entries() if not en.get(key) or not zh.get(key)]
+    assert not missing, f"not in the catalogs (run `packgate i18n extract`, then translate): {missing}"
+    for code in verdicts.MESSAGES:
+        assert f"message:{code}" in zh
+    for key, value in zh.items():  # nothing left in English (names of fields, commands and API keys aside)
+        words = re.sub(r"\{[^}]*\}|`[^`]*`|packgate|payload\.?\w*|key|image_sha256|×|SKU|OK", "", value)
+        assert not re.search(r"[a-z]{2,}", words) or key == "page:lang", f"{key} is not translated: {value!r}"
+
+
+def test_the_verdict_texts_come_from_the_catalog(monkeypatch):
+    monkeypatch.setattr(texts, "catalog", lambda lang: {"message:packed": "<<packed {order_id}>>", "next:scan_order": "[next]"})
+    v = verdicts.make("packed", order_id="SO-1")
+    assert v.message == "<<packed SO-1>> [next]" and v.message_zh == "<<packed SO-1>>[next]"
+
+
+def test_dates_words_and_durations_are_formatted_per_language():
+    assert texts.show(date(2025, 11, 3), "en") == "Nov 3, 2025" and texts.show(date(2025, 11, 3), "zh") == "2025年11月3日"
+    assert texts.show(texts.Word("word:produced"), "zh") == "生产日期"
+    assert texts.duration(timedelta(minutes=12, seconds=20), "en") == "12 minutes"
+    assert texts.duration(timedelta(seconds=40), "zh") == "40秒钟"
+
+
+def test_a_request_problem_reads_in_both_languages():
+    v = verdicts.make("bad_request", problem=texts.Word("problem:payload_object"))
+    assert v.message == "payload must be an object" and v.message_zh == "请求无效：payload必须是对象"
+    assert v.data["problem"] == "payload_object"
+
+
+def test_escalation_text_never_says_0_min():
+    from datetime import datetime, timezone
+    picked = datetime(2026, 2, 22, 3, 0, tzinfo=timezone.utc)
+    esc = Escalation("SO-1", 1, picked + timedelta(seconds=30), picked, "shift_supervisor", True)
+    _, body = message(esc, picked + timedelta(seconds=40), "T-1")
+    assert "0 min" not in body and "40 seconds" in body
+    assert "40秒钟" in message(esc, picked + timedelta(seconds=40), "T-1", lang="zh")[1]
