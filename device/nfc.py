@@ -36,7 +36,12 @@ ALL_TARGETS = ("106A", "106B", "212F")
 
 
 class _PacedUdpReceive:
-    """Replaces a udp device's ``_recv_data``: waits at most ``reply_s`` and returns early on ``stop``."""
+    """Replaces a udp device's ``_recv_data``: waits at most ``reply_s`` and returns early on ``stop``.
+
+    Each wait blocks on the socket for up to ``SLICE_S`` (not a short spin): an idle reader wakes a few
+    times a second, and ``stop()`` is seen within one slice."""
+
+    SLICE_S = 0.25
 
     def __init__(self, recv: Callable, reply_s: float, stop) -> None:
         self.recv, self.reply_s, self.stop = recv, reply_s, stop
@@ -48,7 +53,7 @@ class _PacedUdpReceive:
             if left <= 0:
                 break
             try:
-                return self.recv(min(0.02, left), *brty_list)
+                return self.recv(min(self.SLICE_S, left), *brty_list)
             except nfc.clf.TimeoutError:
                 continue
         raise nfc.clf.TimeoutError("no answer")

@@ -192,3 +192,11 @@ def build_template(where: _Where, doc: Mapping) -> LabelTemplate:
         raise where.error("body", str(exc)) from exc
     return LabelTemplate(language=language, width_mm=width, height_mm=height, dpi=dpi, body=body,
                          fields=tuple(dict.fromkeys(fields)))
+
+
+def language_mismatch(template_name: str, template: LabelTemplate, printer_name: str, printer: PrinterSpec) -> str | None:
+    """Why a label template cannot be printed by a printer (another printer language), or None."""
+    if template.language == printer.language:
+        return None
+    return (f"{template_name!r} is a {template.language.upper()} template, but printer.profile {printer_name!r} speaks "
+            f"{printer.language.upper()}: choose a {printer.language} template")

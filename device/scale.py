@@ -11,6 +11,9 @@
 * Stability: the frame's flag, or with ``stability.mode = "repeat"`` N equal consecutive weights.
 * 7-bit profiles: every byte is masked with 0x7F (parity bit stripped), so a 7E1 scale also reads over a pty
   or an 8N1 USB adapter.
+* Bytes arriving for ``NOT_UNDERSTOOD_S`` seconds without one good frame (a wrong profile, baud rate or output
+  mode): on_state("not_understood", counts); the next good frame reports "connected" again. Undecodable
+  frames are counted in ``frames_undecoded`` (bad frames and skipped bytes alike count as bytes not understood).
 * Port gone (USB pulled, pty closed, TCP reset): on_state("disconnected", why), then backoff retries
   (on_state("retrying")), and on_state("connected") when it is back; readings resume.
 Callbacks run on the reader thread; keep them short.
@@ -59,6 +62,7 @@ class StabilityTracker:
 class ScaleReader(PortWorker):
     thread_name = "scale-reader"
     IDLE_READ_S = 1.0  # a streaming scale's read blocks this long when silent (stop() cancels it at once)
+    NOT_UNDERSTOOD_S = 3.0  # bytes without a good frame for this long: "not_understood"
 
     def __init__(self, port: str, profile: Profile, on_reading: Callable[[Reading], None] | None = None,
                  on_state: Callable[[str, str | None], None] | None = None, *, poll_interval: float | None = None,
@@ -79,6 +83,8 @@ class ScaleReader(PortWorker):
         self.frames_ok = 0
         self.frames_bad = 0
         self.frames_ack = 0
+        self.frames_undecoded = 0  # bad frames since the last good one
+        self._undecoded_since: float | None = None  # when bytes began arriving without a good frame
         self._last_poll = float("-inf")
         self._lock = threading.Lock()
 
@@ -88,12 +94,13 @@ class ScaleReader(PortWorker):
 
     def stats(self) -> dict:
         return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "frames_ack": self.frames_ack,
-                "bytes_skipped": self.bytes_skipped, "state": self.state}
+                "bytes_skipped": self.bytes_skipped, "frames_undecoded": self.frames_undecoded, "state": self.state}
 
     # -- PortWorker hooks ------------------------------------------------------------------
     def on_open(self, port: serial.SerialBase) -> None:
         self.framer.reset()
         self._last_poll = float("-inf")
+        self._undecoded_since, self.frames_undecoded = None, 0
         try:
             port.reset_input_buffer()  # stale bytes from before (re)connection
         except (serial.SerialException, OSError, AttributeError):
@@ -116,6 +123,16 @@ class ScaleReader(PortWorker):
         data = port.read(max(1, port.in_waiting))
         if data:
             self.feed(data)
+            self._judge_understood()
+
+    def _judge_understood(self) -> None:
+        """After bytes arrived: report "not_understood" once they have come for a while without a good frame."""
+        now = self._monotonic()
+        if self._undecoded_since is None:
+            self._undecoded_since = now
+        elif self.state == "connected" and now - self._undecoded_since >= self.NOT_UNDERSTOOD_S:
+            self._set_state("not_understood", f"{self.frames_undecoded} undecodable frame(s), "
+                                              f"{self.bytes_skipped} byte(s) skipped; profile {self.profile.name}")
 
     # -- decoding --------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Reading]:
@@ -125,11 +142,14 @@ class ScaleReader(PortWorker):
             reading = self.profile.codec.decode(frame)
             if reading.extra.get("ack"):
                 self.frames_ack += 1
+                self._understood()
                 continue
             if reading.extra.get("bad_frame"):
                 self.frames_bad += 1
+                self.frames_undecoded += 1
                 continue
             self.frames_ok += 1
+            self._understood()
             if reading.extra.get("repeat") and self.latest is not None and self.latest.weight is not None:
                 reading = dataclasses.replace(self.latest, raw=reading.raw, extra={**self.latest.extra, "repeat": True})
             if self.stability is not None:
@@ -138,6 +158,11 @@ class ScaleReader(PortWorker):
             out.append(reading)
             call_safely(self.on_reading, "on_reading", reading)
         return out
+
+    def _understood(self) -> None:
+        self._undecoded_since, self.frames_undecoded = None, 0
+        if self.state == "not_understood":
+            self._set_state("connected", self.port_url)
 
     def on_close(self) -> None:
         self.framer.reset()

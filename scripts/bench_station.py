@@ -22,6 +22,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable, Iterator
 
 import requests
 
@@ -134,26 +135,34 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def idle(pid: int, seconds: float) -> tuple[float, float]:
-    """CPU percent of one core and wake-ups (context switches of all threads) per second over ``seconds``."""
-    def sample() -> tuple[float, int]:
+def idle(pid: int, seconds: float) -> tuple[float, float, float]:
+    """CPU percent of one core, wake-ups (voluntary context switches: a thread blocked and was woken) and
+    preemptions (involuntary switches, which grow with the machine's other load) per second over ``seconds``."""
+    def sample() -> tuple[float, int, int]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        switches = 0
+        woken = preempted = 0
         for task in Path(f"/proc/{pid}/task").iterdir():
             try:
                 for line in (task / "status").read_text().splitlines():
-                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        switches += int(line.split()[1])
+                    if line.startswith("voluntary_ctxt_switches"):
+                        woken += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        preempted += int(line.split()[1])
             except OSError:
                 pass
-        return cpu, switches
-    cpu0, sw0 = sample()
+        return cpu, woken, preempted
+    cpu0, w0, p0 = sample()
     t0 = time.monotonic()
     time.sleep(seconds)
-    cpu1, sw1 = sample()
+    cpu1, w1, p1 = sample()
     span = time.monotonic() - t0
-    return 100 * (cpu1 - cpu0) / span, (sw1 - sw0) / span
+    return 100 * (cpu1 - cpu0) / span, (w1 - w0) / span, (p1 - p0) / span
+
+
+def idle_row(figures: tuple[float, float, float]) -> str:
+    cpu, woken, preempted = figures
+    return f"{cpu:.2f} % CPU, {woken:.0f} wake-ups/s (+{preempted:.0f} preempted/s)"
 
 
 class Packer:
@@ -164,7 +173,7 @@ class Packer:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {TOKEN}"
         self.skus = {s["sku"]: s for s in ref["skus"]}
-        self.oldest = {}
+        self.oldest: dict[str, dict] = {}
         for lot in ref["lots"]:
             best = self.oldest.get(lot["sku"])
             if best is None or lot["produced"] < best["produced"]:
@@ -263,7 +272,7 @@ def q(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100)[pct - 1]
 
 
-def demo_idle(seconds: float) -> tuple[float, float]:
+def demo_idle(seconds: float) -> tuple[float, float, float]:
     port, up = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "--log-level", "WARNING", "demo",
                              "--port", str(port), "--upstream-port", str(up)],
@@ -281,84 +290,156 @@ def demo_idle(seconds: float) -> tuple[float, float]:
             proc.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="scripts/bench-station")
+ROWS = ("start", "scans", "packs", "idle", "demo")
+
+
+class Table:
+    """Prints each row the moment it is measured, so a partial run still tells."""
+
+    WIDTHS = (58, 36)
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str]] = []
+        self._line("measure", "size", "result")
+        self._line(*("-" * w for w in (*self.WIDTHS, 30)))
+
+    def _line(self, *cells: str) -> None:
+        print(f"{cells[0]:<{self.WIDTHS[0]}}  {cells[1]:<{self.WIDTHS[1]}}  {cells[2]}", flush=True)
+
+    def add(self, measure: str, size: str, result: str) -> None:
+        self.rows.append((measure, size, result))
+        self._line(measure, size, result)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="scripts/bench-station", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--skus", type=int, default=50_000)
     p.add_argument("--lots", type=int, default=200_000)
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--employees", type=int, default=500)
     p.add_argument("--packs", type=int, default=10_000, help="orders packed in the shift (at most --orders)")
+    p.add_argument("--marks", default="100,1000,10000", help="orders around which the pack p50 and RSS are taken")
     p.add_argument("--loaded-packs", type=int, default=100, help="orders packed under each background load")
+    p.add_argument("--loaded-s", type=float, default=15.0, help="and for at least this long (s)")
     p.add_argument("--pages", type=int, default=5, help="open supervisor pages")
     p.add_argument("--pdas", type=int, default=50, help="PDAs polling their order list")
     p.add_argument("--idle-s", type=float, default=10.0)
-    p.add_argument("--window", type=int, default=20, help="packs around each mark the p50 is taken over")
+    p.add_argument("--window", type=int, default=50, help="packs around each mark the p50 is taken over")
+    p.add_argument("--rows", default=",".join(ROWS),
+                   help=f"which rows to measure, comma-separated from {', '.join(ROWS)} (start-up always runs)")
     a = p.parse_args(argv)
-    a.packs = min(a.packs, a.orders - 2 * a.loaded_packs)
+    a.rows = {r.strip() for r in a.rows.split(",") if r.strip()}
+    if a.rows - set(ROWS):
+        p.error(f"unknown --rows: {', '.join(sorted(a.rows - set(ROWS)))}")
+    a.packs = min(a.packs, a.orders - (2 * a.loaded_packs if "scans" in a.rows else 0))
+    a.budget = (a.orders - a.packs) // 2  # orders each background load may use
+    a.marks = sorted({int(m) for m in a.marks.split(",") if m.strip() and int(m) <= a.packs} | {a.packs})
+    return a
+
+
+def load_reference(a: argparse.Namespace, work: Path) -> tuple[dict, str]:
+    ref = reference(a, date.today())
+    now = datetime.now(timezone.utc)
+    conn = connect(work / "upstream.db")
+    up_store.ensure_schema(conn)
+    with write_tx(conn):
+        for kind, items in ref.items():
+            up_store.upsert_reference(conn, kind, items, now)
+    conn.close()
+    return ref, f"{a.skus} SKUs, {len(ref['lots'])} lots, {a.orders} orders, {a.employees} employees"
+
+
+def scans_under_load(a: argparse.Namespace, table: Table, agent: Agent, packer: Packer, shift: Callable[[int], None],
+                     orders: Iterator[dict], ref: dict) -> None:
+    """Kiosk scans of the first packs alone, then beside supervisor pages, then beside polling PDAs."""
+    packer.scans.clear()
+    shift(min(100, a.packs))
+    table.add("kiosk scan, no load", f"{len(packer.scans)} scans", _p50_p99(packer.scans, 1))
+    for kind, count in (("supervisor", a.pages), ("pda", a.pdas)):
+        packer.scans.clear()
+        with Load(agent.url, kind, count, ref) as load:
+            time.sleep(1.0)
+            started, done = time.monotonic(), 0
+            while done < a.budget and (done < a.loaded_packs or time.monotonic() - started < a.loaded_s):
+                packer.pack(next(orders))
+                done += 1
+        what = f"{count} supervisor pages (every 5 s)" if kind == "supervisor" else f"{count} PDAs polling (every 1 s)"
+        table.add(f"kiosk scan, {what}", f"{len(packer.scans)} scans", _p50_p99(packer.scans, 1))
+        table.add("  their requests", f"{len(load.latencies)} requests, {load.failures} failed",
+                  _p50_p99(load.latencies, 0) + f"  (RSS {agent.rss_mb():.0f} MB)")
+
+
+def views_after_shift(table: Table, agent: Agent, ref: dict, packs: int, calls: int = 10) -> None:
+    """What a supervisor page and a PDA cost once the shift's history is there."""
+    sup = requests.Session()
+    sup.headers["Authorization"] = f"Bearer {TOKEN}"
+    pda = requests.Session()
+    pda.headers["X-CSRF-Token"] = pda.get(agent.url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
+    picker = next(e for e in ref["employees"] if e["role"] == "picker")
+    pda.post(agent.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"}, timeout=60)
+    for what, http, path in (("supervisor overview", sup, "/api/v1/supervisor/overview"),
+                             ("supervisor counts", sup, "/api/v1/supervisor/counts"),
+                             ("PDA order list", pda, "/api/v1/pda/orders")):
+        took, size = [], 0
+        for _ in range(calls):
+            t = time.perf_counter()
+            r = http.get(agent.url + path, timeout=60)
+            took.append((time.perf_counter() - t) * 1000)
+            size = len(r.content)
+        table.add(f"{what} after {packs} packs", f"{calls} calls, {size / 1024:.0f} KiB each", _p50_p99(took, 1))
+
+
+def _p50_p99(values: list[float], digits: int) -> str:
+    return f"p50 {q(values, 50):.{digits}f} ms / p99 {q(values, 99):.{digits}f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse(argv)
     work = Path(tempfile.mkdtemp(prefix="packgate-bench-station-"))
-    rows: list[tuple[str, str, str]] = []
+    table = Table()
     upstream = agent = None
     try:
         t = time.perf_counter()
-        ref = reference(a, date.today())
-        now = datetime.now(timezone.utc)
-        conn = connect(work / "upstream.db")
-        up_store.ensure_schema(conn)
-        with write_tx(conn):
-            for kind, items in ref.items():
-                up_store.upsert_reference(conn, kind, items, now)
-        conn.close()
-        sizes = f"{a.skus} SKUs, {len(ref['lots'])} lots, {a.orders} orders, {a.employees} employees"
-        rows.append(("reference data generated", sizes, f"{time.perf_counter() - t:.1f} s"))
+        ref, sizes = load_reference(a, work)
+        table.add("reference data generated", sizes, f"{time.perf_counter() - t:.1f} s")
         up_port = free_port()
         upstream = subprocess.Popen([sys.executable, "-c", "from packgate.sync.upstream.server import serve; "
                                      f"serve('127.0.0.1', {up_port}, {str(work / 'upstream.db')!r}, strict_orders=False)"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_http(f"http://127.0.0.1:{up_port}/healthz", 60)
         agent = Agent(work, f"http://127.0.0.1:{up_port}")
-        rows.append(("first start (pulls all reference data)", "to /healthz", f"{agent.start():.1f} s"))
+        table.add("first start (pulls all reference data)", "to /healthz", f"{agent.start():.1f} s")
         agent.stop()
-        rows.append(("start-up with the reference data", "to /healthz", f"{agent.start():.2f} s"))
-        rows.append(("RSS after start", "", f"{agent.rss_mb():.0f} MB"))
+        table.add("start-up with the reference data", "to /healthz", f"{agent.start():.2f} s")
+        table.add("RSS after start", "", f"{agent.rss_mb():.0f} MB")
         packer = Packer(agent.url, ref)
         orders = iter(ref["orders"])
         packs: list[float] = []
-        marks = sorted({m for m in (100, 1_000, 10_000) if m <= a.packs} | {a.packs})
-        scan_rows = []
 
         def shift(until: int) -> None:
             while len(packs) < until:
                 packs.append(packer.pack(next(orders)))
 
-        shift(min(100, a.packs))
-        scan_rows.append(("no load", list(packer.scans)))
-        for kind, count in (("supervisor", a.pages), ("pda", a.pdas)):
-            packer.scans.clear()
-            with Load(agent.url, kind, count, ref) as load:
-                time.sleep(1.0)
-                for _ in range(a.loaded_packs):
-                    packer.pack(next(orders))
-            what = f"{count} supervisor pages (every 5 s)" if kind == "supervisor" else f"{count} PDAs polling (every 1 s)"
-            scan_rows.append((what, list(packer.scans)))
-            rows.append((f"  their requests: {what}", f"{len(load.latencies)} requests, {load.failures} failed",
-                         f"p50 {q(load.latencies, 50):.0f} ms / p99 {q(load.latencies, 99):.0f} ms"))
-        at = len(rows) - len(scan_rows) + 1
-        for what, scans in reversed(scan_rows):
-            rows.insert(at, (f"kiosk scan, {what}", f"{len(scans)} scans",
-                             f"p50 {q(scans, 50):.1f} ms / p99 {q(scans, 99):.1f} ms"))
-        packer.scans.clear()
-        for mark in marks:
-            shift(mark)
-            window = packs[max(0, mark - a.window):mark]
-            rows.append((f"full pack around order {mark}", f"p50 of {len(window)} packs",
-                         f"{statistics.median(window):.1f} ms  (RSS {agent.rss_mb():.0f} MB)"))
-        rows.append(("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
-                     f"{packer.failures} {packer.first_failure}".strip()))
-        cpu, wakes = idle(agent.proc.pid, a.idle_s) if agent.proc else (0.0, 0.0)
-        rows.append(("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s", f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s"))
+        if "scans" in a.rows:
+            scans_under_load(a, table, agent, packer, shift, orders, ref)
+        if "packs" in a.rows:
+            for mark in a.marks:
+                shift(mark)
+                window = packs[max(0, mark - a.window):mark]
+                table.add(f"full pack around order {mark}", f"p50 of {len(window)} packs",
+                          f"{statistics.median(window):.1f} ms  (RSS {agent.rss_mb():.0f} MB)")
+        if packs:
+            views_after_shift(table, agent, ref, len(packs))
+            table.add("RSS at the end of the shift", "", f"{agent.rss_mb():.0f} MB")
+            table.add("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
+                      f"{packer.failures} {packer.first_failure}".strip())
+        if "idle" in a.rows and agent.proc:
+            table.add("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s", idle_row(idle(agent.proc.pid, a.idle_s)))
         agent.stop()
-        cpu, wakes = demo_idle(a.idle_s)
-        rows.append(("idle demo agent, all emulated devices", f"{a.idle_s:.0f} s", f"{cpu:.2f} % CPU, {wakes:.0f} wake-ups/s"))
+        if "demo" in a.rows:
+            table.add("idle demo site (WMS, hub, 2 stations, all emulated devices)", f"{a.idle_s:.0f} s",
+                      idle_row(demo_idle(a.idle_s)))
     finally:
         if agent is not None:
             agent.stop()
@@ -366,12 +447,6 @@ def main(argv: list[str] | None = None) -> int:
             upstream.terminate()
             upstream.wait()
         shutil.rmtree(work, ignore_errors=True)
-    widths = [max(len(r[i]) for r in rows + [("measure", "size", "result")]) for i in range(3)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print(line.format("measure", "size", "result"))
-    print(line.format(*("-" * w for w in widths)))
-    for r in rows:
-        print(line.format(*r))
     return 0
 
 

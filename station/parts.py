@@ -88,6 +88,7 @@ class Live:
     override_reason: str | None = None  # a supervisor's reason waiting for their badge
     override_at: float | None = None  # when it was entered (monotonic)
     parcel_on_scale: bool = False  # the last stable reading had a parcel on it
+    scale_must_clear: bool = False  # a carton closed on the scale: the next weighing waits for an empty scale
     last_scan: dict | None = None  # exactly what the last scan at the kiosk was, from any scanner
     last_activity: datetime | None = None
     scale: Scale = field(default_factory=Scale)
@@ -95,6 +96,7 @@ class Live:
     verdict: dict | None = None
     verdict_seq: int = 0
     shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
+    label: dict | None = None  # the carton's label: requested, printing, failed, verify_expected, verified
     counters: dict[str, int] = field(default_factory=dict)
     storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
 

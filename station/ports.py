@@ -37,3 +37,31 @@ class SiteHub(Protocol):
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
                   devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None: ...
+
+
+class LabelUpstream(Protocol):
+    """The label contract of the upstream or the site hub (``packgate.sync.client.UpstreamClient``)."""
+
+    def request_label(self, body: dict[str, Any]) -> dict: ...
+
+    def reserve_waybills(self, body: dict[str, Any]) -> dict: ...
+
+
+class PrinterState(Protocol):
+    """A printer's decoded status (``packgate.device.printer_status.PrinterStatus``)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def problems(self) -> tuple[str, ...]: ...
+
+    def describe(self) -> str: ...
+
+
+class LabelPrinter(Protocol):
+    """The table's label printer (``packgate.station.labels.StationPrinter`` over ``device.printer.Printer``)."""
+
+    def status(self) -> PrinterState: ...
+
+    def print(self, job: bytes) -> PrinterState: ...

@@ -25,8 +25,9 @@ from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
 from packgate.device.reading import Reading
 from packgate.station import evidence, store
+from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
-from packgate.station.core import intake
+from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
@@ -38,9 +39,10 @@ from packgate.station.core.verdicts import Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
 from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
+from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.ports import Camera, Notifier, Outbox, SiteHub
+from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
@@ -51,7 +53,7 @@ from packgate.sync.errors import StorageError
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
-           "put_back", "cancel", "sign_out")
+           "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label")
 AMBIGUOUS_BY_SCAN = {"badge": ("badge",), "order": ("order",), "tote": ("tote",), "unknown": ("order", "tote")}
 UNUSABLE_SCAN = frozenset({"unknown_order", "unknown_item", "unknown_packaging", "not_allowed_now", "wrong_code_here"})
 LocalWrites = Callable[[Any], None]
@@ -62,6 +64,7 @@ class Station:
     def __init__(self, cfg: Settings, *, db_path: str, cache: ReferenceRows, outbox: Outbox, clock: Clock | None = None,
                  bus: EventBus | None = None, notifier: Notifier | None = None, camera: Camera | None = None,
                  patterns: SitePatterns | None = None, wake: Callable[[], None] | None = None,
+                 label_upstream: LabelUpstream | None = None, printer: LabelPrinter | None = None,
                  site: SiteHub | None = None):
         self.cfg = cfg
         self.id: str = cfg["station.id"]
@@ -103,6 +106,9 @@ class Station:
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
+        self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
+                                template=template_for(cfg), upstream=label_upstream, printer=printer) \
+            if cfg["label.mode"] != "none" else None
 
     # ------------------------------------------------------------------ what the station knows
     @property
@@ -182,7 +188,10 @@ class Station:
         return self.desk.pick_view(order_id, employee_id)
 
     def tick(self) -> Any:
-        return self.timers.tick()
+        done = self.timers.tick()
+        if self.labels is not None:
+            self.labels.tick()
+        return done
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
@@ -244,23 +253,36 @@ class Station:
         with self.parts.lock:
             weight = live.pack.weight
             taken = intake.reading(live.pack.state, live.parcel_on_scale, reading,
-                                   weight.measured_g if weight is not None else None)
+                                   weight.measured_g if weight is not None else None,
+                                   lift_packs=self.cfg["label.mode"] != "print")
             live.parcel_on_scale = taken.loaded
+            live.scale_must_clear = live.scale_must_clear and taken.loaded
             for event in taken.events:
+                if live.scale_must_clear and isinstance(event, pk.Weigh):
+                    continue  # still the carton that was just closed, not the next one
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
                 verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
                                                                          "frames": self.frames.upto(reading)}))
                 if verdict["status"] == "error":
                     break
 
-    def on_device_state(self, name: str, state: str, detail: str | None) -> None:
+    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
+        """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
         live = self.parts.live
-        live.devices[name] = {"state": state, "detail": detail}
-        if name == "scale" and state == "connected":
+        before = live.devices.get(name)
+        live.devices[name] = device_states.entry(state, detail, port)
+        if name == "scale" and live.devices[name]["state"] == "connected":
             live.scale.heard()  # it has fresh_s to send its first reading
         elif name == "scale":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
+        if before is None or before["state"] != live.devices[name]["state"]:
+            self.bus.publish("devices", dict(live.devices))
+
+    def _device_state(self, name: str, state: str, detail: str | None) -> None:
+        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
+            self.on_device_state(name, state, detail)
+            self._publish_state()
 
     def check_scale(self) -> None:
         """Tell the pages when the scale stops (or starts) responding; called every second by the agent."""
@@ -340,7 +362,12 @@ class Station:
             "pack": lambda: pk.Pack(body.get("image_sha256") or self._photo()),
             "cancel": lambda: pk.Cancel(str(payload.get("reason") or ""), _scope(payload)),
             "sign_out": lambda: pk.SignOut(str(payload.get("reason") or "manual"), payload.get("confirm") is True),
-            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack()}
+            "fifo_take_older": lambda: pk.FifoTakeOlder(), "put_back": lambda: pk.PutBack(),
+            "close_carton": lambda: lb.CloseCarton(str(payload["box"]) if payload.get("box") else None)}
+        if action in ("reprint", "print_label") and self.labels is not None:
+            if action == "reprint":
+                return self.labels.reprint(str(payload.get("reason") or "reprint"), meta)
+            return self.labels.print_label(meta)
         if action in simple:
             return self._pack_step(simple[action](), meta)
         return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",
@@ -385,7 +412,8 @@ class Station:
         if clash:
             self._keep_unusable(scan.raw, "ambiguous_reference", meta)
             return self._show(make("ambiguous_reference", what=clash).as_dict())
-        taken = intake.kiosk_scan(scan, live.pack, self._waiting_reason(), self.catalog)
+        taken = intake.kiosk_scan(scan, live.pack, self._waiting_reason(), self.catalog,
+                                  self.labels.owner if self.labels is not None else intake.no_waybills)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
@@ -414,7 +442,8 @@ class Station:
         p = self.parts
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
-                              typed_sign_in=bool(self.cfg["badge.typed_sign_in"]))
+                              typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
@@ -441,7 +470,10 @@ class Station:
             live.last_activity = self.clock.now()
         if before.state is not after.state and after.state is pk.State.PACKED:
             self.wake()
-        return self._show(verdict)
+        shown = self._show(verdict)
+        if self.labels is not None:
+            return self.labels.after_step(before, after) or shown
+        return shown
 
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order

@@ -86,14 +86,24 @@ def set_order(conn: sqlite3.Connection, order_id: str, at: str, **fields: Any) -
     conn.execute(f"UPDATE order_state SET {assignments} WHERE order_id = ?", (*updates.values(), order_id))
 
 
-def list_orders(conn: sqlite3.Connection, statuses: Iterable[str] | None = None) -> list[dict]:
-    if statuses is None:
-        rows = conn.execute("SELECT * FROM order_state ORDER BY updated_at DESC").fetchall()
-    else:
-        marks = ",".join("?" for _ in statuses)
-        rows = conn.execute(f"SELECT * FROM order_state WHERE status IN ({marks}) ORDER BY updated_at DESC",
-                            tuple(statuses)).fetchall()
-    return [dict(r) for r in rows]
+UNFINISHED = ("open", "picking", "picked", "packing", "weighed", "blocked")  # neither packed nor cancelled
+
+
+def picked_unpacked(conn: sqlite3.Connection) -> dict[str, str]:
+    """order id -> picked_at of the orders picked and not yet packed or cancelled (a range of the status
+    index: the orders packed earlier in the shift are never read)."""
+    marks = ",".join("?" * len(UNFINISHED))
+    rows = conn.execute(f"SELECT order_id, picked_at FROM order_state WHERE status IN ({marks})"
+                        " AND picked_at IS NOT NULL", UNFINISHED)
+    return {r[0]: r[1] for r in rows}
+
+
+def escalations_of_unfinished(conn: sqlite3.Connection) -> list[dict]:
+    """Every escalation (fired or acknowledged) of an order neither packed nor cancelled."""
+    marks = ",".join("?" * len(UNFINISHED))
+    return [dict(r) for r in conn.execute(
+        "SELECT e.* FROM order_state s JOIN escalations e ON e.order_id = s.order_id"
+        f" WHERE s.status IN ({marks})", UNFINISHED)]
 
 
 def priority_orders(conn: sqlite3.Connection, limit: int = 50) -> list[dict]:
@@ -198,8 +208,8 @@ def orders_to_pick_page(conn: sqlite3.Connection, limit: int, after: tuple[int, 
         args = [after[0], after[0], after[1]]
     rows = conn.execute(
         "SELECT r.data, s.status AS local_status, s.priority AS local_priority FROM ref_orders r"
-        " LEFT JOIN order_state s ON s.order_id = r.order_id"
-        " WHERE r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')" + keyset +
+        " LEFT JOIN order_state s ON s.order_id = r.order_id"  # +r.status: walk the queue index, never sort
+        " WHERE +r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')" + keyset +
         " ORDER BY r.priority DESC, r.order_id LIMIT ?", (*args, limit))
     return [{**json.loads(r[0]), "local_status": r["local_status"], "local_priority": r["local_priority"]} for r in rows]
 

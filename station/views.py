@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
+from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
-from packgate.station.core import texts
 from packgate.station.core.catalog import LOCAL_STATUSES
 from packgate.station.core.models import Employee, Order, Role
 from packgate.station.core.privacy import mask_record
@@ -118,7 +118,7 @@ class StationViews:
             expected = None
             if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
                             (s.complete and packaging)):
-                shown = weight_range(pk.parcel_items(s.order, p.catalog), packaging, p.tolerance)
+                shown = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
                 expected = shown.as_dict() if shown else None
             fifo = None
             if s.pending and s.pending.code in ("fifo_older_lot", "lot_unknown"):
@@ -134,6 +134,7 @@ class StationViews:
                 "scale": live.scale.view(),
                 "sync": self.sync_status(),
                 "devices": live.devices,
+                "label": live.label,
                 "priority_orders": self.priority_orders(),
                 "last_scan": live.last_scan,
             }
@@ -169,17 +170,18 @@ class StationViews:
         with p.lock:
             live = p.live
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
-            problems += [f"{name} {dev['state']}: {dev.get('detail') or ''}".rstrip(": ")
-                         for name, dev in sorted(live.devices.items())
-                         if dev.get("state") in ("disconnected", "retrying")]
+            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"])}
+                       for name, dev in sorted(live.devices.items())}
+            problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
+                         for name, dev in devices.items() if device_states.problem(dev["state"])]
             problems += [problem for problem in (live.scale.problem(),) if problem]
             if live.storage_fault:
                 problems.append(f"station database: {live.storage_fault}")
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
-                    "devices": live.devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
+                    "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
-                    "open_escalations": open_escalations}
+                    "open_escalations": open_escalations, "verdicts": dict(live.counters)}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus
@@ -217,7 +219,7 @@ class StationViews:
             station = {"id": p.id, "operator": live.pack.operator.name if live.pack.operator else None,
                        "order": live.pack.order.order_id if live.pack.order else None,
                        "state": str(live.pack.state),
-                       "scale": (live.devices.get("scale") or {}).get("state", "disconnected"),
+                       "scale": (live.devices.get("scale") or {}).get("state", "not_configured"),
                        "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
         with self.reading() as conn:

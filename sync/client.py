@@ -66,6 +66,22 @@ class UpstreamClient:
             raise BadResponseError(f"answer lacks results for {len(missing)} confirmation(s), e.g. {missing[0]}")
         return by_id
 
+    # ---- labels ---------------------------------------------------------------------------
+    def request_label(self, body: dict[str, Any]) -> dict:
+        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields."""
+        data = self._json(self._call("POST", "/v1/labels", json.dumps(body, sort_keys=True).encode()))
+        if not isinstance(data, dict) or not isinstance(data.get("waybill"), str) or \
+                not isinstance(data.get("fields"), dict):
+            raise BadResponseError("label answer has no waybill and fields")
+        return data
+
+    def reserve_waybills(self, body: dict[str, Any]) -> dict:
+        """``POST /v1/waybills/reserve``: pre-issued waybills of an order (the same key answers the same ones)."""
+        data = self._json(self._call("POST", "/v1/waybills/reserve", json.dumps(body, sort_keys=True).encode()))
+        if not isinstance(data, dict) or not isinstance(data.get("waybills"), list):
+            raise BadResponseError("reservation answer has no waybills list")
+        return data
+
     # ---- reads ----------------------------------------------------------------------------
     def get_reference(self, since: str | None = None, limit: int | None = None) -> dict:
         query = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}

@@ -1,7 +1,7 @@
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
@@ -29,3 +29,28 @@ def browser() -> Iterator["Browser"]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def missing_devices_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real agent as a new site starts it wrong (issue 12, points 2 and 3): a scanner port and an NFC reader
+    that do not exist, and a Toledo 8217 scale (emulated on a pty) configured as MT-SICS; upstream unreachable.
+    "Data not understood" comes after 0.5 s here (3 s on a station), the log summary every second (5 min)."""
+    from packgate.device.emulators.scale import ScaleEmulator
+    from packgate.device.profiles import load_profiles
+    from packgate.station.runtime.agent import Agent
+    from packgate.station.runtime.config import validate
+
+    tmp = tmp_path_factory.mktemp("devices")
+    emulator = ScaleEmulator(load_profiles(kind="scale")["toledo-8217"], grams="990", seed=1)
+    cfg = validate({"station.data_dir": str(tmp / "data"), "upstream.url": "http://127.0.0.1:9",
+                    "scale.port": emulator.start_pty(tmp / "scale"), "scale.profile": "mettler-mt-sics",
+                    "scanner.port": str(tmp / "no-scanner"), "badge.reader": "tty:no-such-reader:pn532",
+                    "web.host": "127.0.0.1"})
+    agent = Agent(cfg, port=0)
+    agent.devices.build()["scale"].NOT_UNDERSTOOD_S = 0.5
+    agent.devices.SUMMARY_S = 1.0
+    agent.start()
+    yield agent
+    agent.stop()
+    emulator.stop()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Callable
 
 from packgate.device.barcode import Scan
 from packgate.device.codes import canonical_badge
 from packgate.device.reading import Reading
+from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.models import CatalogView
@@ -75,13 +77,27 @@ def item(scan: Scan) -> pk.ScanItem:
     return pk.ScanItem(scan.gtin or scan.value, scan.lot, scan.expiry, scan.production, scan.serial)
 
 
+def no_waybills(code: str) -> str | None:
+    return None
+
+
 def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
-               catalog: CatalogView) -> pk.Event | Reject | WrongCode:
-    if scan.error and scan.kind == "unknown":
-        return Reject(scan.raw, scan.error)
+               catalog: CatalogView, waybill_owner: Callable[[str], str | None] = no_waybills,
+               ) -> pk.Event | Reject | WrongCode:
+    """``waybill_owner(code)``: the order a waybill known to the station belongs to (labels it printed or
+    holds pre-issued); while a printed label waits for its scan, every code is tried as that label."""
     kind, value = scan.kind, scan.value
-    if kind == "badge":  # a badge code typed or scanned into the scan field: not a tap
-        return badge(value, session.state, override_reason, present=False)
+    if kind == "badge":
+        return badge(value, session.state, override_reason, present=False)  # typed or scanned: not a tap
+    waybill = scan.raw.strip() or value  # as printed: a numeric waybill must not become a 14-digit GTIN
+    if session.state is pk.State.LABEL_PRINTED:
+        return lb.ScanLabel(waybill, waybill_owner(waybill))
+    if scan.error and kind == "unknown":
+        return Reject(scan.raw, scan.error)
+    owner = waybill_owner(waybill) if session.state in (pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED) \
+        else None
+    if owner is not None:
+        return lb.ScanLabel(waybill, owner)
     if kind in ("order", "tote"):
         return pk.OpenOrder(value)
     if kind == "packaging":
@@ -131,16 +147,18 @@ def resolution_g(r: Reading) -> Decimal:
     return abs(step * r.grams / r.weight)
 
 
-def reading(state: pk.State, was_loaded: bool, r: Reading, blocked_g: Decimal | None = None) -> ScaleIntake:
+def reading(state: pk.State, was_loaded: bool, r: Reading, blocked_g: Decimal | None = None,
+            lift_packs: bool = True) -> ScaleIntake:
     """A usable (stable) reading: weigh a parcel that waits for the scale; pack one lifted off after it passed
     (the station adds the photo to that ``Pack``); weigh a blocked parcel again, as an audited re-weigh, once
-    it was lifted off and put back or its weight moved by more than the scale's resolution from ``blocked_g``."""
+    it was lifted off and put back or its weight moved by more than the scale's resolution from ``blocked_g``.
+    Lifting a weighed parcel off does not pack it where the label is the gate (``lift_packs=False``)."""
     if not r.usable or r.grams is None:
         return ScaleIntake((), was_loaded)
     loaded = r.grams >= MIN_PARCEL_G
     if state is pk.State.READY_TO_WEIGH and loaded:
         return ScaleIntake((pk.Weigh(r.grams, True),), loaded)
-    if state is pk.State.WEIGHED_OK and was_loaded and not loaded:
+    if lift_packs and state is pk.State.WEIGHED_OK and was_loaded and not loaded:
         return ScaleIntake((pk.Pack(),), loaded)
     if state is pk.State.BLOCKED and loaded:
         moved = blocked_g is None or abs(r.grams - blocked_g) > resolution_g(r)

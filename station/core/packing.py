@@ -16,6 +16,11 @@ States and the events each accepts are in ``TRANSITIONS``; any other event gets
                  \\-> blocked -reweigh-> ready_to_weigh | -supervisor_override-> weighed_ok
     scan_item may detour: awaiting_fifo_decision (older lot / unknown lot), awaiting_second_badge
     (special item); cancel from any order state; the same badge tapped again, or sign_out, -> idle.
+
+The label gate and cartons (core.labels): close_carton weighs the carton in hand on its own (more cartons
+follow); in label mode "print" a weighed carton waits for label_printed -> label_printed -scan_label-> the
+next carton (scanning) or packed; in "weigh_and_ship" the waybill opens the order (scan_label) and the
+passing weighing closes it (packed), the shipment confirmation.
 """
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Callable, Container, Mapping
+from typing import Any, Callable, Container, Mapping, TypeAlias
 
 from packgate.station.core.effects import AuditEntry, Confirmation, Effect, Outcome
+from packgate.station.core.labels import Carton, CloseCarton, LabelInfo, LabelMode, LabelPrinted, Reprint, ScanLabel
 from packgate.station.core.lots import check_lot, less_taken
 from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
 from packgate.station.core.step import Machine, refuse
@@ -48,6 +54,7 @@ class State(StrEnum):
     WEIGHED_OK = "weighed_ok"
     PACKED = "packed"
     CANCELLED = "cancelled"
+    LABEL_PRINTED = "label_printed"  # the carton's label is printed; its scan on the parcel is expected
 
 
 # ---------------------------------------------------------------- events
@@ -166,43 +173,50 @@ class SignOut:
     name = "sign_out"
 
 
-Event = (Badge | OpenOrder | ScanItem | ChoosePackaging | SecondBadge | FifoTakeOlder | PutBack | FifoOverride
-         | Weigh | Reweigh | SupervisorOverride | Pack | Cancel | SignOut)
+Event: TypeAlias = (Badge | OpenOrder | ScanItem | ChoosePackaging | SecondBadge | FifoTakeOlder | PutBack | FifoOverride
+         | Weigh | Reweigh | SupervisorOverride | Pack | Cancel | SignOut
+         | CloseCarton | LabelPrinted | ScanLabel | Reprint)
 
 S = State
 ORDER_STATES = (S.ORDER_OPEN, S.SCANNING, S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE,
-                 S.READY_TO_WEIGH, S.BLOCKED, S.WEIGHED_OK)
+                 S.READY_TO_WEIGH, S.BLOCKED, S.WEIGHED_OK, S.LABEL_PRINTED)
 _ITEM_DONE = frozenset({S.ORDER_OPEN, S.SCANNING, S.READY_TO_WEIGH})  # where a counted/put-back item can land
 
 # state -> event -> states the event may lead to (besides staying put, which a refusal always does)
 TRANSITIONS: dict[State, dict[str, frozenset[State]]] = {
     S.IDLE: {"badge": frozenset({S.SIGNED_IN})},
-    S.SIGNED_IN: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE})},
+    S.SIGNED_IN: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE}),
+                  "scan_label": frozenset({S.ORDER_OPEN})},
     S.ORDER_OPEN: {"badge": frozenset({S.IDLE}), "open_order": frozenset(),
                    "scan_item": _ITEM_DONE | {S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE},
                    "choose_packaging": frozenset(), "cancel": frozenset({S.CANCELLED}), "sign_out": frozenset({S.IDLE})},
     S.SCANNING: {"badge": frozenset({S.IDLE}), "open_order": frozenset(),
                  "scan_item": _ITEM_DONE | {S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE},
                  "choose_packaging": frozenset({S.READY_TO_WEIGH}), "cancel": frozenset({S.CANCELLED}),
-                 "sign_out": frozenset({S.IDLE})},
+                 "sign_out": frozenset({S.IDLE}), "close_carton": frozenset({S.READY_TO_WEIGH})},
     S.AWAITING_FIFO_DECISION: {"badge": frozenset({S.IDLE}), "fifo_take_older": _ITEM_DONE, "put_back": _ITEM_DONE,
                                "fifo_override": _ITEM_DONE | {S.AWAITING_SECOND_BADGE},
                                "cancel": frozenset({S.CANCELLED}), "sign_out": frozenset({S.IDLE})},
     S.AWAITING_SECOND_BADGE: {"badge": _ITEM_DONE, "second_badge": _ITEM_DONE, "put_back": _ITEM_DONE,
                               "cancel": frozenset({S.CANCELLED}), "sign_out": frozenset({S.IDLE})},
-    S.READY_TO_WEIGH: {"badge": frozenset({S.IDLE}), "open_order": frozenset(), "scan_item": frozenset(),
-                       "choose_packaging": frozenset(), "weigh": frozenset({S.WEIGHED_OK, S.BLOCKED}),
+    S.READY_TO_WEIGH: {"badge": frozenset({S.IDLE}), "open_order": frozenset(),
+                       "scan_item": _ITEM_DONE | {S.AWAITING_FIFO_DECISION, S.AWAITING_SECOND_BADGE},  # reopens a carton
+                       "choose_packaging": frozenset(), "weigh": frozenset({S.WEIGHED_OK, S.BLOCKED, S.PACKED}),
                        "cancel": frozenset({S.CANCELLED}), "sign_out": frozenset({S.IDLE})},
     S.BLOCKED: {"badge": frozenset({S.IDLE}), "open_order": frozenset(), "scan_item": frozenset(),
-                "reweigh": frozenset({S.READY_TO_WEIGH}), "supervisor_override": frozenset({S.WEIGHED_OK}),
+                "reweigh": frozenset({S.READY_TO_WEIGH}), "supervisor_override": frozenset({S.WEIGHED_OK, S.PACKED}),
                 "choose_packaging": frozenset({S.READY_TO_WEIGH}), "cancel": frozenset({S.CANCELLED}),
                 "sign_out": frozenset({S.IDLE})},
     S.WEIGHED_OK: {"badge": frozenset({S.IDLE}), "open_order": frozenset(), "scan_item": frozenset(),
-                   "pack": frozenset({S.PACKED}), "reweigh": frozenset({S.READY_TO_WEIGH}),
+                   "pack": frozenset({S.PACKED, S.SCANNING}), "reweigh": frozenset({S.READY_TO_WEIGH}),
                    "choose_packaging": frozenset({S.READY_TO_WEIGH}), "cancel": frozenset({S.CANCELLED}),
-                   "sign_out": frozenset({S.IDLE})},
-    S.PACKED: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE})},
-    S.CANCELLED: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE})},
+                   "sign_out": frozenset({S.IDLE}), "label_printed": frozenset({S.LABEL_PRINTED, S.SCANNING, S.PACKED})},
+    S.LABEL_PRINTED: {"badge": frozenset({S.IDLE}), "scan_label": frozenset({S.SCANNING, S.PACKED}),
+                      "reprint": frozenset(), "cancel": frozenset({S.CANCELLED}), "sign_out": frozenset({S.IDLE})},
+    S.PACKED: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE}),
+               "scan_label": frozenset({S.ORDER_OPEN})},
+    S.CANCELLED: {"badge": frozenset({S.IDLE}), "open_order": frozenset({S.ORDER_OPEN}), "sign_out": frozenset({S.IDLE}),
+                  "scan_label": frozenset({S.ORDER_OPEN})},
 }
 
 # what to do next in each state (the ``next`` of a not_allowed_now refusal)
@@ -210,7 +224,7 @@ NEXT_IN_STATE: dict[State, str] = {
     S.IDLE: "tap_badge", S.SIGNED_IN: "scan_order", S.ORDER_OPEN: "scan_item", S.SCANNING: "scan_item",
     S.AWAITING_FIFO_DECISION: "take_older_lot_or_override", S.AWAITING_SECOND_BADGE: "scan_second_badge",
     S.READY_TO_WEIGH: "weigh", S.BLOCKED: "reweigh_or_override", S.WEIGHED_OK: "pack",
-    S.PACKED: "scan_order", S.CANCELLED: "scan_order",
+    S.PACKED: "scan_order", S.CANCELLED: "scan_order", S.LABEL_PRINTED: "scan_label",
 }
 
 NOT_PACKABLE = frozenset({"packed", "shipped", "cancelled", "canceled"})
@@ -313,6 +327,22 @@ class PackSession:
     override: Override | None = None
     weighings: int = 0
     abandon_asked: bool = False  # signing out would throw counted units away: asked once, the next one decides
+    cartons: tuple[Carton, ...] = ()  # closed cartons; their units are the first ones of ``units``
+    label: LabelInfo | None = None  # the label of the carton in hand
+    waybill: str | None = None  # weigh-and-ship: the pre-printed waybill that opened the order
+
+    @property
+    def closed_units(self) -> int:
+        return sum(c.count for c in self.cartons)
+
+    @property
+    def open_units(self) -> tuple[PackedUnit, ...]:
+        """The units of the carton in hand."""
+        return self.units[self.closed_units:]
+
+    @property
+    def carton_no(self) -> int:
+        return len(self.cartons) + 1
 
     def packed_qty(self, sku: str) -> int:
         return sum(1 for unit in self.units if unit.sku == sku)
@@ -341,7 +371,9 @@ class PackSession:
                 "pending": self.pending.as_dict() if self.pending else None,
                 "weight": self.weight.as_dict() if self.weight else None,
                 "override": self.override.as_dict() if self.override else None, "weighings": self.weighings,
-                "abandon_asked": self.abandon_asked}
+                "abandon_asked": self.abandon_asked,
+                "cartons": [c.as_dict() for c in self.cartons], "label": self.label.as_dict() if self.label else None,
+                "waybill": self.waybill}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PackSession":
@@ -352,7 +384,9 @@ class PackSession:
                    pending=Pending.from_dict(d["pending"]) if d.get("pending") else None,
                    weight=WeighRecord.from_dict(d["weight"]) if d.get("weight") else None,
                    override=Override(**d["override"]) if d.get("override") else None,
-                   weighings=d.get("weighings", 0), abandon_asked=bool(d.get("abandon_asked")))
+                   weighings=d.get("weighings", 0), abandon_asked=bool(d.get("abandon_asked")),
+                   cartons=tuple(Carton.from_dict(c) for c in d.get("cartons") or []),
+                   label=LabelInfo.from_dict(d["label"]) if d.get("label") else None, waybill=d.get("waybill"))
 
     def summary(self) -> dict[str, Any]:
         """A short before/after picture for audit entries."""
@@ -377,6 +411,8 @@ class PackContext:
     allow_self_override: bool = False  # may a supervisor approve their own session?
     typed_sign_in: bool = True  # may a typed or scanned badge code (not a tap) sign a packer in?
     preselect_packaging: bool = True  # start with the order's suggested packaging
+    label_mode: LabelMode = LabelMode.NONE  # core.labels: none | print | weigh_and_ship
+    label_verify: bool = True  # print mode: the packer scans the printed label on the parcel
 
 
 def should_sign_out(last_activity: datetime | None, now: datetime, idle_s: float) -> bool:
@@ -659,9 +695,17 @@ def parcel_items(order: Order, catalog: CatalogView) -> list[tuple[Sku, int]]:
     return [(catalog.sku(sku) or Sku(sku, None, sku, None), qty) for sku, qty in order.quantities().items()]
 
 
+def carton_items(s: PackSession, catalog: CatalogView) -> list[tuple[Sku, int]]:
+    """(Sku, qty) of the carton in hand (the whole order when it goes in one carton)."""
+    if not s.cartons and s.complete and s.order is not None:
+        return parcel_items(s.order, catalog)
+    counts = Counter(u.sku for u in s.open_units)
+    return [(catalog.sku(sku) or Sku(sku, None, sku, None), qty) for sku, qty in counts.items()]
+
+
 def _weigh(s: PackSession, e: Weigh, ctx: PackContext) -> Outcome:
     packaging = ctx.catalog.packaging(s.packaging) if s.packaging else None
-    check = check_weight(parcel_items(s.order, ctx.catalog), packaging, e.grams, e.stable, ctx.tolerance)
+    check = check_weight(carton_items(s, ctx.catalog), packaging, e.grams, e.stable, ctx.tolerance)
     if check.result == "unstable":
         return Outcome(s, check.verdict, [])
     record = WeighRecord.of(check)
@@ -690,12 +734,123 @@ def _supervisor_override(s: PackSession, e: SupervisorOverride, ctx: PackContext
 
 
 def _pack(s: PackSession, e: Pack, ctx: PackContext) -> Outcome:
-    new = replace(s, state=S.PACKED, pending=None)
-    payload = {"tote": _order(s).tote, "packaging": s.packaging, "units": [u.as_dict() for u in s.units],
-               "serials": sorted(s.serials), "weight": s.weight.as_dict() if s.weight else None,
-               "override": s.override.as_dict() if s.override else None}
-    return _done(new, make("packed", order_id=_order(s).order_id),
-                 _order_conf(s, "pack", payload, image_sha256=e.image_sha256))
+    if ctx.label_mode is LabelMode.PRINT:
+        return refuse(s, "label_first", waybill=s.label.waybill if s.label else "-")
+    return _close_carton(s, None, ctx, e.image_sha256)
+
+
+def _close_carton(s: PackSession, waybill: str | None, ctx: PackContext, image_sha256: str | None = None) -> Outcome:
+    """The carton in hand passed (weight or override, and its label when there is one): one ``pack``
+    confirmation with its units, weight and waybill; the order is packed when no unit is left outside."""
+    units = s.open_units
+    carton = Carton(s.carton_no, len(units), s.packaging, s.weight.as_dict() if s.weight else None, waybill)
+    closed = replace(s, cartons=s.cartons + (carton,), pending=None)
+    serials = sorted(serial_key(u.sku, u.serial) for u in units if u.serial)
+    payload: dict[str, Any] = {
+        "tote": _order(s).tote, "packaging": s.packaging, "units": [u.as_dict() for u in units],
+        "serials": serials, "weight": carton.weight, "override": s.override.as_dict() if s.override else None,
+        "carton": carton.number, "waybill": waybill}
+    if ctx.label_mode is LabelMode.WEIGH_AND_SHIP:
+        payload["shipped"] = True  # the passing weighing is the shipment confirmation upstream forwards
+    conf = _order_conf(s, "pack", payload, image_sha256=image_sha256)
+    order_id = _order(s).order_id
+    if not closed.complete:
+        new = replace(closed, state=S.SCANNING, weight=None, override=None, label=None, weighings=0)
+        return _done(new, make("carton_packed", carton=carton.number, order_id=order_id, units=len(units),
+                               waybill=waybill or "-"), conf)
+    new = replace(closed, state=S.PACKED)
+    if ctx.label_mode is LabelMode.WEIGH_AND_SHIP:
+        verdict = make("shipped", order_id=order_id, waybill=waybill or "-",
+                       weight_g=(carton.weight or {}).get("measured_g") or "-")
+    else:
+        verdict = make("packed", order_id=order_id)
+    return _done(new, verdict, conf)
+
+
+def _close_carton_event(s: PackSession, e: CloseCarton, ctx: PackContext) -> Outcome:
+    if ctx.label_mode is LabelMode.WEIGH_AND_SHIP:
+        return refuse(s, "carton_one_waybill", order_id=_order(s).order_id)
+    if not s.open_units:
+        return refuse(s, "carton_empty", carton=s.carton_no)
+    packaging = s.packaging
+    if e.code:
+        found = ctx.catalog.packaging(e.code)
+        if found is None:
+            return refuse(s, "unknown_packaging", code=e.code)
+        packaging = found.code
+    if packaging is None:
+        return refuse(s, "carton_needs_box", carton=s.carton_no)
+    new = replace(s, state=S.READY_TO_WEIGH, packaging=packaging, weight=None, override=None)
+    conf = _order_conf(new, "scan", {"packaging": packaging, "carton": s.carton_no, "units": len(s.open_units)})
+    return _done(new, make("carton_closing", carton=s.carton_no, units=len(s.open_units), code=packaging), conf)
+
+
+def _shipped_if_due(out: Outcome, ctx: PackContext) -> Outcome:
+    """Weigh-and-ship: a weighing that passes (or is approved) is the shipment, in the same step."""
+    s = out.session
+    if ctx.label_mode is not LabelMode.WEIGH_AND_SHIP or s.state is not S.WEIGHED_OK:
+        return out
+    shipped = _close_carton(s, s.waybill, ctx)
+    return Outcome(shipped.session, shipped.verdict, out.effects + shipped.effects)
+
+
+def _weigh_gate(s: PackSession, e: Weigh, ctx: PackContext) -> Outcome:
+    return _shipped_if_due(_weigh(s, e, ctx), ctx)
+
+
+def _override_gate(s: PackSession, e: SupervisorOverride, ctx: PackContext) -> Outcome:
+    return _shipped_if_due(_supervisor_override(s, e, ctx), ctx)
+
+
+def _scan_item_gate(s: PackSession, e: ScanItem, ctx: PackContext) -> Outcome:
+    if s.state in (S.BLOCKED, S.WEIGHED_OK) and not s.complete:  # a weighed carton takes no more items
+        return refuse(s, "carton_weighed", carton=s.carton_no)
+    return _scan_item(s, e, ctx)
+
+
+def _open_order_gate(s: PackSession, e: OpenOrder, ctx: PackContext) -> Outcome:
+    if ctx.label_mode is LabelMode.WEIGH_AND_SHIP and s.state not in ORDER_STATES:
+        return refuse(s, "waybill_opens_order", code=e.code)
+    return _open_order(s, e, ctx)
+
+
+def _label_printed(s: PackSession, e: LabelPrinted, ctx: PackContext) -> Outcome:
+    info = LabelInfo(e.carton, e.waybill)
+    if e.carton != s.carton_no:
+        raise StationError(f"bug: label of carton {e.carton} reported for carton {s.carton_no}")
+    if not ctx.label_verify:  # the site turned the scan check off: printed is packed
+        return _close_carton(replace(s, label=info), e.waybill, ctx)
+    return _done(replace(s, state=S.LABEL_PRINTED, label=info),
+                 make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id))
+
+
+def _scan_label(s: PackSession, e: ScanLabel, ctx: PackContext) -> Outcome:
+    if s.state is not S.LABEL_PRINTED:  # waiting for an order: a known waybill opens its order
+        if e.owner is None:
+            return refuse(s, "unknown_waybill", code=e.code)
+        opened = _open_order(s, OpenOrder(e.owner), ctx)
+        if opened.session.state is not S.ORDER_OPEN:
+            return opened
+        return Outcome(replace(opened.session, waybill=e.code), opened.verdict, opened.effects)
+    label = s.label
+    if label is None:
+        raise StationError("bug: label_printed without a label")
+    order_id = _order(s).order_id
+    if e.code == label.waybill:
+        return _close_carton(replace(s, label=replace(label, state="verified")), label.waybill, ctx)
+    if e.owner is not None and e.owner != order_id:
+        return refuse(s, "label_other_order", code=e.code, owner=e.owner, order_id=order_id, waybill=label.waybill)
+    return refuse(s, "label_wrong", code=e.code, waybill=label.waybill, order_id=order_id)
+
+
+def _reprint(s: PackSession, e: Reprint, ctx: PackContext) -> Outcome:
+    label = s.label
+    if label is None:
+        raise StationError("bug: reprint without a label")
+    new = replace(s, label=label.reprinted())
+    audit = AuditEntry("label_reprint", _who(s).employee_id, {"waybill": label.waybill, "reprints": label.reprints},
+                       {"waybill": label.waybill, "reprints": label.reprints + 1}, (e.reason or "").strip() or "reprint")
+    return _done(new, make("label_reprinted", waybill=label.waybill, reprints=label.reprints + 1), audit)
 
 
 def _cancel(s: PackSession, e: Cancel, ctx: PackContext) -> Outcome:
@@ -712,10 +867,12 @@ def _cancel(s: PackSession, e: Cancel, ctx: PackContext) -> Outcome:
 
 
 _HANDLERS: dict[str, Callable[..., Outcome]] = {
-    "badge": _badge, "open_order": _open_order, "scan_item": _scan_item, "choose_packaging": _choose_packaging,
+    "badge": _badge, "open_order": _open_order_gate, "scan_item": _scan_item_gate, "choose_packaging": _choose_packaging,
     "second_badge": _second_badge, "fifo_take_older": _fifo_take_older, "put_back": _put_back,
-    "fifo_override": _fifo_override, "weigh": _weigh, "reweigh": _reweigh,
-    "supervisor_override": _supervisor_override, "pack": _pack, "cancel": _cancel, "sign_out": _sign_out_event,
+    "fifo_override": _fifo_override, "weigh": _weigh_gate, "reweigh": _reweigh,
+    "supervisor_override": _override_gate, "pack": _pack, "cancel": _cancel, "sign_out": _sign_out_event,
+    "close_carton": _close_carton_event, "label_printed": _label_printed, "scan_label": _scan_label,
+    "reprint": _reprint,
 }
 
 MACHINE: Machine[Any, Any] = Machine("TRANSITIONS", TRANSITIONS, _HANDLERS, NEXT_IN_STATE)

@@ -55,7 +55,7 @@ def text(lang: str, key: str, default: str = "") -> str:
 def page_texts(lang: str) -> dict[str, str]:
     """Every ``page:``, ``device:``, ``state:``, ``action:`` and ``word:`` entry for the pages, by key."""
     return {key: value for key, value in catalog(lang).items()
-            if key.split(":", 1)[0] in ("page", "device", "order_status", "action", "word", "status")}
+            if key.split(":", 1)[0] in ("page", "device", "device_name", "order_status", "action", "word", "status")}
 
 
 def locale(lang: str) -> Locale:

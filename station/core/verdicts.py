@@ -65,6 +65,10 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
                         "scan an item to go on.", "再次刷卡（或按确认按钮）中止订单并退出；扫描商品可继续。"),
     "put_back_in_bin": ("Put it back in bin {bin}.", "请放回库位{bin}。"),
+    "scan_label": ("Stick the label on the parcel and scan it.", "请把面单贴到包裹上并扫描面单。"),
+    "fix_printer": ("The label prints as soon as the printer is ready (or press Print label).",
+                    "打印机就绪后面单会自动打印（也可按“打印面单”）。"),
+    "scan_waybill": ("Scan the order's waybill to open it.", "请扫描订单面单以打开订单。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -186,6 +190,55 @@ MESSAGES: dict[str, Text] = {
                             "订单{order_id}已计数{units}件，退出将作废。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
+    # --- cartons and the label gate (core.labels, station.labels) ---
+    "carton_closing": Text("ok", "weigh", "Carton {carton}: {units} items in box {code}.",
+                           "第{carton}箱：{units}件，包装{code}。"),
+    "carton_empty": Text("error", "scan_item", "Carton {carton} has no items yet.", "第{carton}箱还没有商品。"),
+    "carton_needs_box": Text("error", "choose_packaging", "Carton {carton} needs its box first.",
+                             "第{carton}箱需要先选择包装箱。"),
+    "carton_weighed": Text("error", "reweigh_or_override",
+                           "Carton {carton} is weighed: weigh it again before adding items.",
+                           "第{carton}箱已称重：加入商品前请重新称重。"),
+    "carton_one_waybill": Text("error", "weigh", "Weigh-and-ship: order {order_id} ships in one carton with its waybill.",
+                               "称重发货：订单{order_id}使用其面单整单发货，不能分箱。"),
+    "carton_packed": Text("ok", "scan_item", "Carton {carton} of {order_id} packed ({units} items, waybill {waybill}).",
+                          "订单{order_id}第{carton}箱已打包（{units}件，面单{waybill}）。"),
+    "shipped": Text("ok", "scan_order", "Order {order_id} shipped: waybill {waybill}, {weight_g} g.",
+                    "订单{order_id}已称重发货：面单{waybill}，{weight_g}克。"),
+    "label_first": Text("error", "fix_printer", "The parcel needs its label first (waybill {waybill}).",
+                        "包裹需要先打印面单（面单{waybill}）。"),
+    "label_printed": Text("prompt", "scan_label", "Label {waybill} printed for carton {carton} of {order_id}.",
+                          "订单{order_id}第{carton}箱面单{waybill}已打印。"),
+    "label_printed_offline": Text("prompt", "scan_label",
+                                  "Upstream is unreachable: label {waybill} printed from a pre-issued waybill "
+                                  "({left} left for {order_id}).",
+                                  "上游系统无法连接：已使用预分配面单{waybill}打印（订单{order_id}剩余{left}个）。"),
+    "label_scan_reminder": Text("prompt", "scan_label", "Label {waybill} is not scanned on the parcel yet.",
+                                "面单{waybill}尚未在包裹上扫描。"),
+    "label_reprinted": Text("prompt", "scan_label", "Label {waybill} printed again (reprint {reprints}).",
+                            "面单{waybill}已重新打印（第{reprints}次补打）。"),
+    "label_other_order": Text("error", "scan_label",
+                              "WRONG LABEL: {code} belongs to order {owner}, not to {order_id}. Take it off; "
+                              "this parcel's label is {waybill}.",
+                              "贴错面单：{code}属于订单{owner}，不是{order_id}。请撕下；本包裹的面单是{waybill}。"),
+    "label_wrong": Text("error", "scan_label", "{code} is not this parcel's label ({waybill}).",
+                        "{code}不是本包裹的面单（{waybill}）。"),
+    "unknown_waybill": Text("error", "scan_waybill", "Waybill {code} is not known at this station.",
+                            "本工作台不认识面单{code}。"),
+    "waybill_opens_order": Text("error", "scan_waybill",
+                                "Weigh-and-ship: {code} is not a waybill; orders open with their pre-printed waybill.",
+                                "称重发货：{code}不是面单；订单须扫描预打印面单打开。"),
+    "printer_not_ready": Text("error", "fix_printer", "The label printer cannot print: {problems}.",
+                              "面单打印机无法打印：{problems}。"),
+    "printer_unreachable": Text("error", "fix_printer", "The label printer does not answer ({detail}).",
+                                "面单打印机无响应（{detail}）。"),
+    "label_no_waybill_left": Text("error", "call_supervisor",
+                                  "Upstream is unreachable and no pre-issued waybill of {order_id} is left: "
+                                  "no label can be printed.",
+                                  "上游系统无法连接，且订单{order_id}没有剩余的预分配面单：无法打印面单。"),
+    "label_refused": Text("error", "call_supervisor", "Upstream refused the label: {problem}.",
+                          "上游系统拒绝了面单请求：{problem}。"),
+    "no_label": Text("error", "", "No label {waybill} was printed at this station.", "本工作台没有打印过面单{waybill}。"),
     "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: bin stops to visit: {tasks}; next bin {bin}.",
                          "拣货订单{order_id}：共{tasks}个库位，下一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
@@ -311,6 +364,8 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
     "supervisor_override": ("An override", "主管放行"), "pack": ("Confirming packed", "确认打包"),
     "cancel": ("Stopping this order", "中止订单"), "sign_out": ("Signing out", "退出登录"),
     "scan_bin": ("Scanning a bin", "扫描库位"), "scan_tote": ("Scanning the tote", "扫描周转箱"),
+    "close_carton": ("Closing a carton", "封箱"), "label_printed": ("A printed label", "打印面单"),
+    "scan_label": ("Scanning a label", "扫描面单"), "reprint": ("Reprinting the label", "补打面单"),
 }
 # what is wrong with a request (``problem=texts.Word("problem:<key>")``)
 PROBLEMS: dict[str, tuple[str, str]] = {
@@ -332,7 +387,27 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "packed": ("the order is packed", "订单已打包"), "cancelled": ("the order was stopped", "订单已中止"),
     "to_bin": ("go to the bin first", "请先前往库位"), "at_bin": ("items of this bin are still to pick", "此库位商品尚未拣完"),
     "to_tote": ("the tote is still to scan", "尚未扫描周转箱"), "picked": ("the order is picked", "订单已拣完"),
+    "label_printed": ("the label waits for its scan on the parcel", "面单等待在包裹上扫描"),
 }
+
+# printer condition (device.printer_spec.CONDITIONS) -> what to do, (en, zh)
+PRINTER_WORDS: dict[str, tuple[str, str]] = {
+    "paper_out": ("paper out: load labels and close the print head", "缺纸：请装入面单纸并合上打印头"),
+    "paper_jam": ("paper jam: clear the label path and press feed", "卡纸：请清理走纸通道并按进纸键"),
+    "head_open": ("print head open: close the print head", "打印头未合上：请合上打印头"),
+    "ribbon_out": ("ribbon out: load a new ribbon", "碳带用完：请更换碳带"),
+    "paused": ("paused: press pause (or feed) on the printer", "已暂停：请按打印机上的暂停（或进纸）键"),
+    "cover_open": ("cover open: close the printer cover", "机盖打开：请合上打印机机盖"),
+    "head_too_hot": ("print head too hot: let it cool down", "打印头过热：请等待冷却"),
+    "cutter_jam": ("cutter jam: clear the cutter", "切刀卡住：请清理切刀"),
+    "error": ("error: check the printer's display", "故障：请查看打印机显示屏"),
+}
+
+
+def printer_problems(conditions: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``problems`` / ``problems_zh`` for ``printer_not_ready`` from the printer's conditions."""
+    words = [PRINTER_WORDS.get(c, (c, c)) for c in conditions] or [PRINTER_WORDS["error"]]
+    return {"problems": "; ".join(w[0] for w in words), "problems_zh": "；".join(w[1] for w in words)}
 
 
 # audit_chain.verify problem kind -> (en, zh), filled from the problem's fields

@@ -7,6 +7,34 @@ from __future__ import annotations
 
 PAGE: dict[str, tuple[str, str]] = {
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    "label": ("Label", "面单"),
+    "carton": ("Carton", "箱"),
+    "r_torn": ("Label torn or smudged", "面单破损或模糊"),
+    "close_carton": ("Close carton", "封箱"),
+    "print_label": ("Print label", "打印面单"),
+    "reprint": ("Reprint label", "补打面单"),
+    "label_requested": ("requesting the waybill…", "正在获取运单号…"),
+    "label_printing": ("printing…", "正在打印…"),
+    "label_failed": ("not printed", "未打印"),
+    "label_verify_expected": ("printed — scan it on the parcel", "已打印 — 请在包裹上扫描"),
+    "label_verified": ("verified ✓", "已核对 ✓"),
+    "printer": ("Printer", "打印机"),
+    "printer_connected": ("ready", "就绪"),
+    "printer_not_ready": ("not ready", "未就绪"),
+    "printer_disconnected": ("not answering", "无响应"),
+    "evidence": ("Evidence", "证据"),
+    "evidence_show": ("Show", "查看"),
+    "evidence_order": ("Order or scan", "订单号或扫码"),
+    "ev_scans": ("Scans", "扫描"),
+    "ev_badges": ("Badges", "工牌"),
+    "ev_weighings": ("Weighings", "称重"),
+    "ev_media": ("Photo and clip (SHA-256)", "照片和视频（SHA-256）"),
+    "ev_timeline": ("Timeline", "时间线"),
+    "ev_frames": ("Raw scale frames", "秤原始数据帧"),
+    "ev_packer": ("Packer", "打包员"),
+    "ev_second_person": ("Second person", "第二确认人"),
+    "ev_supervisor": ("Supervisor", "主管"),
+    "ev_entered": ("typed in", "手工输入"),
     "signed_in_as": ("Signed in", "已登录"),
     "order": ("Order", "订单"),
     "tote": ("Tote", "周转箱"),
@@ -66,6 +94,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "into_tote": ("Scan the tote to confirm", "扫描周转箱确认"),
     "orders_to_pick": ("Orders to pick", "待拣订单"),
     "no_orders": ("Nothing to pick right now", "当前没有待拣订单"),
+    "more": ("More", "更多"),
     "lines": ("lines", "行"),
     "unit": ("item", "件"),
     "units": ("items", "件"),
@@ -153,6 +182,20 @@ DEVICE: dict[str, tuple[str, str]] = {
     "not_understood": ("data not understood — check the profile (`packgate device probe`)",
                        "数据无法识别——请检查设备配置（`packgate device probe`）"),
     "not_configured": ("not configured", "未配置"),
+    "not_ready": ("not ready", "未就绪"),
+    "fix_not_ready": ("see the printer's problem: load paper or labels, close the head, resume it",
+                      "请查看打印机问题：装纸或装标签、合上打印头、恢复打印"),
+    "fix_disconnected": ("plug it in, or check its port in `packgate.toml` (`packgate config check`)",
+                         "请插好设备，或检查 `packgate.toml` 中的端口（`packgate config check`）"),
+    "fix_not_responding": ("check its cable and power", "请检查线缆和电源"),
+    "fix_not_understood": ("the station cannot read it until the profile matches",
+                           "配置匹配之前工作站无法读取"),
+}
+
+# what each device is called next to its state
+DEVICE_NAME: dict[str, tuple[str, str]] = {
+    "scale": ("Scale", "电子秤"), "scanner": ("Scanner", "扫码枪"), "badge": ("Badge reader", "读卡器"),
+    "camera": ("Camera", "摄像头"), "printer": ("Label printer", "面单打印机"),
 }
 
 # an order's status and a session's state as the supervisor page names them
@@ -179,4 +222,13 @@ ACTION: dict[str, tuple[str, str]] = {
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("signed out", "手动退出"), "idle": ("idle", "长时间未操作"),
+}
+
+# what the demo devices panel answers (``packgate demo``)
+DEMO: dict[str, tuple[str, str]] = {
+    "tapped": ("badge {uid} tapped", "已刷卡 {uid}"), "not_seen": ("badge {uid}: the reader did not see it", "卡 {uid}：读卡器没有读到"),
+    "badge_error": ("badge emulator: {error}", "刷卡模拟器：{error}"), "scanned": ("scanned {code}", "已扫描 {code}"),
+    "not_gs1": ("not a GS1 HRI string: {error}", "不是GS1人工可读字符串：{error}"),
+    "settling": ("scale: {grams} g (settling)", "电子秤：{grams} 克（稳定中）"),
+    "bad_grams": ("{grams} is not a weight in grams", "{grams} 不是以克为单位的重量"),
 }

@@ -7,12 +7,16 @@ from packgate.station.runtime.agent import wait_for_signal
 from packgate.sync.upstream import demo_data
 
 
-def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, hub_port: int = 8770) -> int:
+def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, hub_port: int = 8770,
+             label_mode: str = "print") -> int:
     site = build_site(ports=(port, port + 1 if port else 0), hub_port=hub_port, upstream_port=upstream_port,
-                      data_dir=data_dir)
+                      data_dir=data_dir, station_overrides={"label.mode": label_mode})
     badges = demo_data.DEMO_BADGES
     first, second = (rig.agent.url for rig in site.stations)
     rig = site.stations[0]
+    # each table's database, in the command that reads it (`packgate sync status` alone looks in ./var/ST01/)
+    sync_lines = "\n".join(f"  sync {i}       packgate sync status --db {table.agent.db_path}"
+                            for i, table in enumerate(site.stations, start=1))
     print(f"""
 packgate demo is running: a site with two packing tables.
   kiosk        {first}/            Packing table 1 (use the "demo devices" panel, or type codes into the scan field)
@@ -24,6 +28,8 @@ packgate demo is running: a site with two packing tables.
   data         {site.root}{" (deleted on exit; --data-dir DIR keeps it)" if site.cleanup_dir else ""}
   devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
   scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end of table 1; the station reads {rig.scanner.path})
+  printer      table 1: {rig.agent.cfg['printer.profile']} emulator at {rig.agent.cfg['printer.port']} (label.mode {label_mode})
+{sync_lines}
 Press Ctrl-C to stop.""", flush=True)
     try:
         wait_for_signal()

@@ -23,10 +23,12 @@ from biip.gs1_messages import GS1Message
 from packgate.device.clock import Clock
 from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.printer import PrinterEmulator
 from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.profiles import get_profile
+from packgate.station.core import texts, words
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
 from packgate.sync.upstream import demo_data
@@ -35,6 +37,7 @@ from packgate.sync.upstream.server import start_in_thread
 log = logging.getLogger("packgate.demo")
 
 SCALE_PROFILE = "mettler-mt-sics"
+PRINTER_PROFILE = "zebra-zpl"
 
 
 def free_udp_port() -> int:
@@ -123,8 +126,8 @@ class DemoDevices:
         try:
             read = self.badge_emu.tap(uid, hold_s=0.15, timeout=4.0)
         except Exception as exc:  # noqa: BLE001 - shown to the demo user
-            return {"ok": False, "message": f"badge emulator: {exc}"}
-        return {"ok": read, "message": f"badge {uid} tapped" if read else f"badge {uid}: the reader did not see it"}
+            return {"ok": False, **_said("badge_error", error=str(exc))}
+        return {"ok": read, **_said("tapped" if read else "not_seen", uid=uid)}
 
     def scan(self, code: str) -> dict:
         raw = _unprintable(code.strip())
@@ -133,19 +136,26 @@ class DemoDevices:
             try:
                 raw, symbology = GS1Message.parse_hri(raw).value, "]C1"
             except Exception as exc:  # noqa: BLE001
-                return {"ok": False, "message": f"not a GS1 HRI string: {exc}"}
+                return {"ok": False, **_said("not_gs1", error=str(exc))}
         elif "\x1d" in raw or (raw[:2] == "01" and len(raw) > 16):
             symbology = "]C1"
         self.scanner_emu.scan(raw, symbology=symbology)
-        return {"ok": True, "message": f"scanned {code}"}
+        return {"ok": True, **_said("scanned", code=code)}
 
     def weigh(self, grams: str) -> dict:
         try:
             value = Decimal(grams or "0")
         except InvalidOperation:
-            return {"ok": False, "message": f"{grams!r} is not a weight in grams"}
+            return {"ok": False, **_said("bad_grams", grams=repr(grams))}
         self.scale_emu.set_weight(value, settle_s=0.6)
-        return {"ok": True, "message": f"scale: {value} g (settling)"}
+        return {"ok": True, **_said("settling", grams=value)}
+
+
+def _said(key: str, **data: object) -> dict:
+    """A demo panel answer in both languages, from the catalog (``demo:<key>``)."""
+    source = words.DEMO[key][0]
+    return {"message": texts.fill(texts.text("en", f"demo:{key}", source), data, "en"),
+            "message_zh": texts.fill(texts.text("zh", f"demo:{key}", source), data, "zh")}
 
 
 def _printable(raw: str) -> str:
@@ -196,11 +206,13 @@ class DemoRig:
     data_dir: Path
     cleanup_dir: bool
     scan_input: ScanInput
+    printer: PrinterEmulator
     admin_token: str = ""  # the reference upstream's admin token (reads every station's confirmations)
 
     def stop(self) -> None:
         self.agent.stop()
-        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.stop_upstream):
+        for part in (self.scale.stop, self.scan_input.close, self.scanner.close, self.badge.close, self.printer.stop,
+                     self.stop_upstream):
             try:
                 part()
             except Exception:  # noqa: BLE001 - keep stopping the rest
@@ -234,14 +246,18 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     scanner = ScannerEmulator(root / "scanner0")
     nfc_path = f"udp:127.0.0.1:{free_udp_port()}"
     badge = BadgeEmulator(nfc_path)
+    printer = PrinterEmulator(get_profile(PRINTER_PROFILE))
+    printer_port = printer.start_tcp(0)
     cfg: Config = validate({
         "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
         "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
         "scale.profile": SCALE_PROFILE, "scale.port": scale_path,
         "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
+        "printer.profile": PRINTER_PROFILE, "printer.port": f"tcp://127.0.0.1:{printer_port}", "printer.poll_s": 1.0,
+        "label.template": "label-zpl-100x150",
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
-                   ScanInput(root / "scan-here", scanner), admin_token)
+                   ScanInput(root / "scan-here", scanner), printer, admin_token)

@@ -178,20 +178,43 @@ class Walk:
         self.pack_order("SO-10009")
         self.expect("one more SKU-007 than ordered refused", self.scan(self.item("SKU-007")), "over_quantity")
         expected = w.expected_g("SO-10009")
-        self.expect(f"parcel {expected + 2} g (expected {expected}) -> weight OK", self.weigh(expected + 2), "weight_ok")
-        self.expect("parcel lifted off the scale -> packed", self.weigh(0), "packed")
+        first = self.weigh_label(f"parcel {expected + 2} g (expected {expected}) -> weight OK, label printed",
+                                 expected + 2)
+        self.settle("0")
+        self.record("parcel lifted off the scale: not packed before its label is scanned",
+                    str(self.station.pack.state) == "label_printed", str(self.station.pack.state))
+        self.scan_label("packer scans the label on the parcel -> packed", first)
 
         # 2. overweight blocked, supervisor override with a reason
         self.expect("scan order SO-10011", self.scan("SO-10011"), "order_opened")
         self.pack_order("SO-10011")
         expected = w.expected_g("SO-10011")
+        before = len(self.rig.printer.received)
         self.expect(f"overweight parcel {expected + 150} g -> blocked", self.weigh(expected + 150),
                     "weight_out_of_tolerance")
+        time.sleep(0.3)
+        held = len(self.rig.printer.received) - before
+        self.record("blocked parcel: no label, the printer received nothing", held == 0, f"{held} new job bytes")
         self.expect("override without a supervisor refused (packer badge)",
                     lambda: (self.api("/api/v1/actions", {"action": "override", "payload": {"reason": "extra flyer"}}),
                              self.rig.devices.tap(BADGES["packer2"])), "override_not_supervisor")
-        self.expect("supervisor taps badge -> weight approved with reason", self.tap("supervisor"), "weight_overridden")
-        self.expect("parcel lifted -> packed", self.weigh(0), "packed")
+        approved = self.expect("supervisor taps badge -> weight approved with reason, label printed",
+                               self.tap("supervisor"), "label_printed")
+        second = approved["data"]["waybill"] if approved else None
+        printed = len(self.rig.printer.printed)
+        again = self.expect("reprint -> the same waybill again (audited)",
+                            lambda: self.api("/api/v1/actions", {"action": "reprint",
+                                                                 "payload": {"reason": "label torn"}}),
+                            "label_reprinted")
+        self.rig.printer.wait_printed(printed + 1, 3.0)
+        same = [p.barcodes for p in self.rig.printer.printed[-2:]]
+        self.record("the reprint is the same label, no second waybill",
+                    bool(again) and same == [[second], [second]], f"{same}")
+        if first:
+            self.expect("another order's label (SO-10009) scanned -> refused naming SO-10009", self.scan(first),
+                        "label_other_order")
+        self.scan_label("the right label scanned -> packed", second)
+        self.settle("0")
 
         # 3. FIFO prompt, lot swap, supervisor lot override; tolerance edges
         self.expect("scan order SO-10001 (FIFO tea)", self.scan("SO-10001"), "order_opened")
@@ -211,21 +234,22 @@ class Walk:
         self.settle(expected - allowed - 1)
         self.expect(f"re-weigh {expected - allowed - 1} g: just outside -5 % -> blocked",
                     lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_out_of_tolerance")
-        self.settle(expected + allowed - 1)
-        self.expect(f"re-weigh {expected + allowed - 1} g: just inside +5 % -> OK",
-                    lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_ok")
         self.settle(expected - allowed + 1)
-        self.expect(f"re-weigh {expected - allowed + 1} g: just inside -5 % -> OK",
-                    lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "weight_ok")
-        self.expect("parcel lifted -> packed", self.weigh(0), "packed")
+        fifo = self.expect(f"re-weigh {expected - allowed + 1} g: just inside -5 % -> OK, label printed",
+                           lambda: self.api("/api/v1/actions", {"action": "reweigh"}), "label_printed")
+        self.scan_label("label scanned -> packed", fifo["data"]["waybill"] if fifo else None)
+        self.settle("0")
 
         # 4. expired lot refused
         self.expect("scan order SO-10003 (honey)", self.scan("SO-10003"), "order_opened")
         self.expect("expired honey lot refused", self.scan(self.item("SKU-005", 0)), "lot_expired")
         self.pack_order("SO-10003")
         expected = w.expected_g("SO-10003")
-        self.expect("weigh SO-10003 -> OK", self.weigh(expected), "weight_ok")
-        self.expect("packed", self.weigh(0), "packed")
+        allowed = (expected * Decimal("0.05")).quantize(Decimal("0.1"))
+        honey = self.weigh_label(f"weigh SO-10003 {expected + allowed - 1} g: just inside +5 % -> OK",
+                                 expected + allowed - 1)
+        self.scan_label("label scanned -> packed", honey)
+        self.settle("0")
 
         # 5. special item needs a second person's badge
         self.expect("scan order SO-10002 (earbuds: special)", self.scan("SO-10002"), "order_opened")
@@ -233,8 +257,10 @@ class Walk:
         self.expect("same packer's badge is not a second person", self.tap("packer"), "second_badge_same_person")
         self.expect("second packer taps -> item counted", self.tap("packer2"), "item_accepted")
         self.pack_order("SO-10002", skip=("SKU-008",))
-        self.expect("weigh SO-10002 -> OK", self.weigh(w.expected_g("SO-10002")), "weight_ok")
-        self.expect("packed", self.weigh(0), "packed")
+        special = self.weigh_label("weigh SO-10002 -> OK", w.expected_g("SO-10002"))
+        self.scan_label("label scanned -> packed", special)
+        self.settle("0")
+        self.labels_walk()
         self.expect("packer taps again -> signed out", self.tap("packer"), "signed_out")
 
         # 6. escalation: picked on a PDA, not packed within 12 minutes
@@ -298,6 +324,96 @@ class Walk:
             shipped = [s["order_id"] for s in got.get("shipments", [])]
         self.record("upstream ships SO-10009 exactly once", shipped.count("SO-10009") == 1, ", ".join(shipped))
 
+    # ---- the label gate -------------------------------------------------------------------------
+    def weigh_label(self, title: str, grams: Decimal) -> str | None:
+        """Weigh a parcel that passes: its label prints; the waybill printed."""
+        verdict = self.expect(title, self.weigh(grams), "label_printed")
+        return verdict["data"]["waybill"] if verdict else None
+
+    def scan_label(self, title: str, waybill: str | None, code: str = "packed") -> dict | None:
+        if waybill is None:
+            self.record(title, False, "no label was printed")
+            return None
+        return self.expect(title, self.scan(waybill), code)
+
+    def expected_now(self) -> Decimal:
+        shown = self.station.state()["session"]["expected"] or {}
+        return Decimal(shown.get("expected_g") or "0")
+
+    def labels_walk(self) -> None:
+        """Two cartons of one order, a printer out of paper, and weigh-and-ship on a second table."""
+        self.expect("scan order SO-10008 (two cartons)", self.scan("SO-10008"), "order_opened")
+        for _ in range(2):
+            self.expect("scan SKU-003 into carton 1", self.scan(self.item("SKU-003")), "item_accepted")
+        self.expect("close carton 1 in BOX-M", lambda: self.api("/api/v1/actions", {"action": "close_carton",
+                                                                                      "payload": {"box": "BOX-M"}}),
+                    "carton_closing")
+        one = self.weigh_label(f"carton 1 weighed ({self.expected_now()} g expected) -> its label printed",
+                               self.expected_now())
+        self.scan_label("carton 1's label scanned -> carton packed, order still open", one, "carton_packed")
+        self.settle("0")
+        self.expect("scan SKU-011 into carton 2", self.scan(self.item("SKU-011")), "item_accepted")
+        two = self.weigh_label("carton 2 weighed -> its label printed", self.expected_now())
+        self.record("two cartons, two waybills", bool(one and two and one != two), f"{one} / {two}")
+        self.scan_label("carton 2's label scanned -> order packed", two)
+        self.settle("0")
+
+        self.expect("scan order SO-10016", self.scan("SO-10016"), "order_opened")
+        self.pack_order("SO-10016")
+        self.rig.printer.set_state("paper_out")
+        self.expect("printer out of paper -> red verdict with what to do", self.weigh(self.expected_now()),
+                    "printer_not_ready")
+        health = self.http.get(f"{self.base}/healthz", timeout=5).json()
+        self.record("/healthz shows the printer problem", any(p.startswith("printer not ready") for p in health["problems"]),
+                    "; ".join(health["problems"])[:90])
+        resumed = self.expect("labels loaded -> printing resumes by itself", lambda: self.rig.printer.set_state(),
+                              "label_printed", timeout=8.0)
+        self.scan_label("label scanned -> packed", resumed["data"]["waybill"] if resumed else None)
+        self.settle("0")
+        self.weigh_and_ship()
+
+    def weigh_and_ship(self) -> None:
+        """A second table in weigh-and-ship mode (称重发货) on the same upstream, driven through its API."""
+        from packgate.station.runtime.config import validate
+        from packgate.station.service import Station
+        from packgate.sync.outbox import Outbox
+        from packgate.sync.reference import ReferenceCache
+        from packgate.sync.worker import OutboxWorker
+
+        db = str(self.rig.data_dir / "weigh-and-ship.db")
+        cfg = validate({"station.id": "ST02", "upstream.url": self.rig.upstream_url, "label.mode": "weigh_and_ship"})
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock)
+        cache = ReferenceCache(db, client, self.clock)
+        cache.refresh()
+        table = Station(cfg, db_path=db, cache=cache, outbox=Outbox(db, "ST02", self.clock), clock=self.clock,
+                        label_upstream=client)
+        try:
+            assert table.labels is not None
+            table.labels.reserve_ahead(["SO-10015"])
+            waybill = table.parts.conn.execute("SELECT waybill FROM waybill_pool WHERE order_id = 'SO-10015' "
+                                               "ORDER BY waybill").fetchone()[0]
+            table.handle({"action": "badge", "object_id": BADGES["packer3"]})
+            opened = table.handle({"action": "scan", "object_id": waybill})
+            self.record("weigh-and-ship: the pre-printed waybill opens SO-10015", opened["code"] == "order_opened",
+                        f"{waybill}: {opened['message'][:60]}")
+            for line in self.world.orders["SO-10015"]["lines"]:
+                for _ in range(line["qty"]):
+                    table.handle({"action": "scan", "object_id": self.item(line["sku"])})
+            grams = str(self.world.expected_g("SO-10015", table.pack.packaging))
+            shipped = table.handle({"action": "weigh", "payload": {"grams": grams, "stable": True}})
+            self.record("weigh-and-ship: the passing weighing ships it", shipped["code"] == "shipped",
+                        shipped["message"][:90])
+            again = table.handle({"action": "weigh", "payload": {"grams": grams, "stable": True}})
+            self.record("the same weighing again never ships twice", again["status"] == "error", again["code"])
+            OutboxWorker(db, client, self.clock).drain()
+            ships = [c for c in client.order_confirmations("SO-10015")
+                     if c["action"] == "pack" and (c.get("payload") or {}).get("shipped")]
+            self.record("upstream has exactly one shipment of SO-10015", len(ships) == 1, f"{len(ships)} shipment(s)")
+        finally:
+            table.close()
+            cache.close()
+            client.close()
+
     def _pick(self, order_id: str) -> bool:
         start = self.api("/api/v1/actions", {"action": "pick", "object_type": "order", "object_id": order_id,
                                             "terminal": "pda", "device": "pda-1"})
@@ -350,7 +466,7 @@ def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) ->
     clock = OffsetClock()
     hooks = WebhookReceiver()
     rig = build_rig(port=0, upstream_port=0, data_dir=data_dir, clock=clock,
-                    overrides={"escalation.notify": [hooks.url], "upstream.refresh_s": 5.0})
+                    overrides={"escalation.notify": [hooks.url], "upstream.refresh_s": 5.0, "label.mode": "print"})
     walk = Walk(rig, clock, hooks, out)
     try:
         ok = walk.run()

@@ -52,12 +52,13 @@ class Agent:
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
                                    backoff=Backoff(base_s=cfg["upstream.backoff_base_s"], cap_s=cfg["upstream.backoff_cap_s"]))
+        ports = device_ports or {}
+        self.label_client, self.printer = self._label_devices(cfg, ports.get("printer"))
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
-                               site=self.site_client)
+                               label_upstream=self.label_client, printer=self.printer, site=self.site_client)
         self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
-        ports = device_ports or {}
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
                                on_reading=self.station.on_reading, on_state=self.station.on_device_state,
                                on_bad_input=self.station.on_bad_input,
@@ -74,6 +75,37 @@ class Agent:
                         "web.tls_key", cfg["web.host"])
         self._threads: list[threading.Thread] = []
         self._server: Any = None
+
+    def _label_devices(self, cfg: Config, printer_port: str | None) -> tuple[Any, Any]:
+        """The label contract's client (its own connection) and the printer, when the label gate is on."""
+        if cfg["label.mode"] == "none":
+            return None, None
+        from packgate.device.profiles import get_profile
+        from packgate.station.labels import StationPrinter
+
+        client = UpstreamClient(cfg["upstream.url"], deadline_s=min(cfg["upstream.deadline_s"], 5.0), clock=self.clock,
+                                token=cfg["upstream.token"] or None)
+        printer = StationPrinter(printer_port or cfg["printer.port"], get_profile(cfg["printer.profile"])) \
+            if cfg["label.mode"] == "print" else None
+        return client, printer
+
+    def _label_loop(self) -> None:
+        """The printer's state (and a label waiting for it), the verify reminder, offline labels, waybills ahead."""
+        labels = self.station.labels
+        if labels is None:
+            return
+        last_reserve: float | None = None
+        while not self._stop.is_set():
+            try:
+                labels.tick()
+                now = self.clock.monotonic()
+                if last_reserve is None or now - last_reserve >= self.cfg["upstream.refresh_s"]:
+                    last_reserve = now
+                    labels.reserve_ahead()
+            except Exception:  # noqa: BLE001 - the loop must survive a bad answer; it is logged
+                log.exception("label tick failed")
+            if self.clock.sleep(1.0, self._stop):
+                return
 
     def _wake(self) -> None:
         self._timer_wake.set()
@@ -154,7 +186,8 @@ class Agent:
             self.station.camera = self.devices.camera
         self.worker.start()
         loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                 (self._status_loop, "status"), (self._prune_loop, "prune"), (self._serve, "web")]
+                 (self._status_loop, "status"), (self._prune_loop, "prune"), (self._label_loop, "labels"),
+                 (self._serve, "web")]
         if self.feed is not None:
             self.feed.start()
             loops.append((self._site_loop, "site-heartbeat"))
@@ -180,6 +213,9 @@ class Agent:
         self.devices.stop()
         self.worker.stop()
         self.client.close()
+        for part in (self.label_client, self.printer):
+            if part is not None:
+                part.close()
         self.station.close()
 
     @property

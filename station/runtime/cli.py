@@ -7,7 +7,7 @@ import sys
 import click
 
 from packgate.station.errors import ConfigError
-from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown
+from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
 
 
@@ -36,8 +36,8 @@ def config_check(file: str) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(json.dumps({"ok": True, "file": file, "notes": notes(cfg), "settings": shown(cfg)}, indent=2,
-                          ensure_ascii=False))
+    click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings(cfg), "notes": notes(cfg),
+                           "settings": shown(cfg)}, indent=2, ensure_ascii=False))
 
 
 @config.command("defaults")
@@ -90,17 +90,20 @@ def run(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--hub-port", type=int, default=8770, show_default=True, help="Site hub port (its dashboard at /).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the demo keeps its databases (default: a fresh temporary folder).")
+@click.option("--label-mode", type=click.Choice(["print", "weigh_and_ship", "none"]), default="print",
+              show_default=True, help="The label gate of the demo table (label.mode).")
 @click.pass_context
-def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None) -> None:
+def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None,
+         label_mode: str) -> None:
     """Run a site on 127.0.0.1: a seeded reference WMS, the site hub and two stations (PORT, PORT+1) on emulated
-    devices."""
+    devices, each with a label printer."""
     from packgate.station.demo.demo import run_demo, run_selftest
 
     level = ctx.obj["log_level"] or ("WARNING" if selftest else "INFO")
     setup_logging(level, station="ST01")
     if selftest:
         sys.exit(run_selftest(data_dir=data_dir))
-    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port))
+    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port, label_mode=label_mode))
 
 
 def _mount_optional() -> None:

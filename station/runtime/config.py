@@ -112,6 +112,23 @@ def _scale_profile(v: str) -> str | None:
     return None if v in names else f"no scale profile named {v!r} (packgate device profiles lists: {', '.join(names)})"
 
 
+def _kind_profile(kind: str, listing: str) -> Check:
+    def check(v: str) -> str | None:
+        from packgate.device.errors import ProfileError
+        from packgate.device.profiles import load_profiles
+
+        try:
+            names = sorted(name for name, p in load_profiles().items() if p.kind == kind)
+        except ProfileError as exc:
+            return f"the firmware profiles cannot be loaded: {exc}"
+        return None if v in names else f"no {kind} profile named {v!r} ({listing} lists: {', '.join(names)})"
+    return check
+
+
+_printer_profile = _kind_profile("printer", "packgate device printers")
+_label_template = _kind_profile("label", "packgate device printers")
+
+
 def _wedge_format(v: str) -> str | None:
     from packgate.device.wedge import PRESETS
 
@@ -178,6 +195,18 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "camera.enabled": (bool, False, None, "take a photo of the packed parcel"),
     "camera.source": (str, "0", None, "OpenCV device index, video file or stream URL"),
     "camera.decoder": (str, "zxing", _one_of("zxing", "pyzbar"), "zxing (zxing-cpp: faster, reads Data Matrix and GS1 flags) or pyzbar"),
+    "printer.profile": (str, "zebra-zpl", _printer_profile, "label printer profile (packgate device printers)"),
+    "printer.port": (str, "tcp://127.0.0.1:9100", None, "tcp://HOST[:PORT] (raw 9100), usb:/dev/usb/lp0, serial:/dev/ttyUSB0"),
+    "printer.poll_s": (float, 5.0, _positive, "how often the printer's status is asked (shown on /healthz and the kiosk)"),
+    "label.mode": (str, "none", _one_of("none", "print", "weigh_and_ship"),
+                   "none: no label gate; print: print at pack after every check, then scan it; "
+                   "weigh_and_ship: the pre-printed waybill opens the order, the passing weighing ships it"),
+    "label.template": (str, "label-zpl-100x150", _label_template,
+                       "label template (label-zpl-100x150, label-zpl-76x130, label-tspl-100x150, label-tspl-76x130)"),
+    "label.verify": (bool, True, None, "the packer scans the printed label on the parcel (off: audited at start)"),
+    "label.verify_remind_s": (float, 20.0, _non_negative, "remind the packer to scan the label after this long (0: never)"),
+    "label.format": (str, "s10", _one_of("s10", "numeric"), "waybill format asked of upstream"),
+    "label.reserve_per_order": (int, 2, _non_negative, "waybills pre-issued per order for offline work (0: none)"),
     "weighing.tolerance_pct": (float, 5.0, _percent, "allowed difference from expected weight, percent"),
     "weighing.category_tolerance_pct": (dict, {}, _decimal_table, "per-category tolerance overrides"),
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
@@ -271,6 +300,10 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         raise ConfigError(f"{where}upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    if values["label.mode"] == "print":
+        problem = _label_language(values["label.template"], values["printer.profile"])
+        if problem:
+            raise ConfigError(f"{where}label.template: {problem}")
     if values["upstream.kind"] == "hub" and not values["upstream.token"]:
         raise ConfigError(f"{where}upstream.token: a station whose upstream is a hub needs its token"
                           " (the one listed for it in the hub's [stations])")
@@ -286,10 +319,39 @@ def notes(cfg: Config) -> list[str]:
     return out
 
 
+def device_path(cfg: Config, name: str) -> str | None:
+    """The file a device of ``name`` is opened at, when its setting names one (not a URL, COM port or usb:)."""
+    if not cfg[f"{name}.enabled"]:
+        return None
+    value = str(cfg[{"scale": "scale.port", "scanner": "scanner.port", "badge": "badge.reader",
+                     "camera": "camera.source"}[name]])
+    if name == "badge" and value.startswith("tty:"):
+        return f"/dev/tty{value.split(':')[1]}"  # nfcpy's tty:USB0:pn532 is /dev/ttyUSB0
+    return value if value.startswith("/") else None
+
+
+def warnings(cfg: Config) -> list[str]:
+    """What ``config check`` warns about (still valid): device paths that do not exist on this machine now."""
+    out = []
+    for name in ("scale", "scanner", "badge", "camera"):
+        path = device_path(cfg, name)
+        if path is not None and not Path(path).exists():
+            out.append(f"{name}: {path} does not exist (not plugged in, or another name: see /dev/serial/by-id/)")
+    return out
+
+
 def shown(cfg: Config) -> dict[str, Any]:
     """The settings for printing, with the station's token masked."""
     token = cfg["upstream.token"]
     return {**cfg.values, "upstream.token": f"{token[:4]}…" if token else ""}
+
+
+def _label_language(template: str, printer: str) -> str | None:
+    from packgate.device.printer_spec import language_mismatch
+    from packgate.device.profiles import get_profile
+
+    label, spec = get_profile(template).template, get_profile(printer).printer
+    return None if label is None or spec is None else language_mismatch(template, label, printer, spec)
 
 
 def load(path: str | Path | None) -> Config:

@@ -7,8 +7,10 @@ Which reader class serves a device is decided here, once, from the configuration
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
+from packgate.station.core import device_states, texts
 from packgate.station.parts import device_id, site_patterns
 from packgate.station.runtime.config import Config
 
@@ -16,11 +18,16 @@ log = logging.getLogger("packgate.devices")
 
 
 class Devices:
+    SUMMARY_S = 300.0  # a device that stays a problem: one log line this often, not one per retry
+
     def __init__(self, cfg: Config, *, on_badge: Callable[[str, str], None], on_scan: Callable[[Any, str], None],
-                 on_reading: Callable[[Any], None], on_state: Callable[[str, str, str | None], None],
+                 on_reading: Callable[[Any], None], on_state: Callable[[str, str, str | None, str | None], None],
                  on_bad_input: Callable[[str, str, str], Any] | None = None,
-                 scale_port: str | None = None, scanner_port: str | None = None, badge_reader: str | None = None):
+                 scale_port: str | None = None, scanner_port: str | None = None, badge_reader: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.cfg = cfg
+        self._monotonic = monotonic
+        self._logged: dict[str, dict] = {}
         self._on_badge = on_badge
         self._on_scan = on_scan
         self._on_reading = on_reading
@@ -35,11 +42,31 @@ class Devices:
 
     def _state(self, name: str) -> Callable[[str, str | None], None]:
         def report(state: str, detail: str | None = None) -> None:
-            self.states[name] = {"state": state, "detail": detail, "port": self._ports.get(name)}
-            level = logging.WARNING if state in ("disconnected", "retrying") else logging.INFO
-            log.log(level, "%s %s", name, state, extra={"fields": {"port": self._ports.get(name), "detail": detail or ""}})
-            self._on_state(name, state, detail)
+            port = self._ports.get(name)
+            self.states[name] = device_states.entry(state, detail, port)
+            self._log_state(name, self.states[name])
+            self._on_state(name, state, detail, port)
         return report
+
+    def _log_state(self, name: str, entry: dict) -> None:
+        """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``."""
+        if entry["reported"] == "starting":
+            return  # not a change anybody needs to read; the reader's first report is
+        now = self._monotonic()
+        seen = self._logged.get(name)
+        fields = {"port": entry["port"], "detail": entry["detail"] or ""}
+        if seen is None or seen["state"] != entry["state"]:
+            self._logged[name] = {"state": entry["state"], "since": now, "summary_at": now, "reports": 0}
+            level = logging.WARNING if device_states.problem(entry["state"]) else logging.INFO
+            log.log(level, "%s %s", name, texts.text("en", f"device:{entry['state']}", entry["state"]),
+                    extra={"fields": fields})
+            return
+        seen["reports"] += 1
+        if device_states.problem(entry["state"]) and now - seen["summary_at"] >= self.SUMMARY_S:
+            log.warning("%s still %s for %d s (%d reports since the last line)", name,
+                        texts.text("en", f"device:{entry['state']}", entry["state"]), now - seen["since"],
+                        seen["reports"], extra={"fields": fields})
+            seen.update(summary_at=now, reports=0)
 
     def _scanned(self, name: str) -> Callable[[Any], None]:
         return lambda scan: self._on_scan(scan, self.device_ids[name])
@@ -97,7 +124,8 @@ class Devices:
 
     def start(self) -> None:
         for name, reader in self.build().items():
-            self.states.setdefault(name, {"state": "starting", "detail": None, "port": self._ports[name]})
+            if name not in self.states:  # every configured device has a state from the start
+                self._state(name)("starting", None)
             reader.start()
 
     def stop(self) -> None:

@@ -20,6 +20,8 @@ def entries() -> list[tuple[str, str, str]]:
     """Every text a person sees: (key, English source, Chinese seed)."""
     return [*verdicts.catalog_entries(), *texts.entries_of("page", words.PAGE),
             *texts.entries_of("status", words.STATUS), *texts.entries_of("device", words.DEVICE),
+            *texts.entries_of("device_name", words.DEVICE_NAME),
+            *texts.entries_of("demo", words.DEMO),
             *texts.entries_of("state", {k: v for k, v in words.STATE.items() if k not in verdicts.STATE_WORDS}),
             *texts.entries_of("order_status", words.STATE), *texts.entries_of("action", words.ACTION),
             *texts.entries_of("word", words.WORD), *texts.entries_of("escalation", escalation.TEMPLATES)]

@@ -175,10 +175,17 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             if len(value) > 64:
                 return _verdict(answer("too_large", field=name, limit=64), 413)
         result = station.pda_login(str(badge), str(pin))
-        if result["status"] == "ok":
-            s = sessions.sign_in(session_or_open(), result["employee"]["employee_id"])
-            g.web_session, g.set_cookie = s, s.id
-            result = {**result, "csrf_token": s.csrf}
+        if result["status"] != "ok":
+            return jsonify(result)
+        employee_id = result["employee"]["employee_id"]
+        if body.get("page") == "supervisor" and not station.is_supervisor(employee_id):
+            signed = current()
+            if signed is not None:  # refused on the supervisor page: nobody stays signed in there
+                signed.employee = signed.signed_in_at = None
+            return _not_supervisor()
+        s = sessions.sign_in(session_or_open(), employee_id)
+        g.web_session, g.set_cookie = s, s.id
+        result = {**result, "csrf_token": s.csrf}
         return jsonify(result)
 
     @app.post("/api/v1/pda/logout")
@@ -217,8 +224,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
                 abort(_error(401, "not_signed_in", problem="Sign in with a supervisor's badge code and PIN to see this page.",
                              problem_zh="请用主管的工卡号和密码登录后查看此页。"))
             if not station.is_supervisor(viewer):
-                abort(_error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
-                             problem_zh="只有主管可以查看此页，请以主管身份登录。"))
+                abort(_not_supervisor())
         return viewer
 
     @app.get("/api/v1/supervisor/overview")
@@ -286,6 +292,13 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
     def healthz() -> tuple[Response, int]:
         health = station.health()
         return jsonify(health), (200 if health.get("ok") else 503)
+
+    @app.get("/api/v1/labels/<waybill>/preview.png")
+    def label_preview(waybill: str) -> Response:
+        png = station.labels.preview(waybill) if station.labels is not None else None
+        if png is None:
+            return _error(404, "no_label", waybill=waybill)
+        return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -386,6 +399,11 @@ def _require_pda(emp: str | None = None) -> str:
         abort(_error(401, "not_signed_in", problem="Sign in with your badge code and PIN first.",
                      problem_zh="请先用工卡号和密码登录。"))
     return emp
+
+
+def _not_supervisor() -> Response:
+    return _error(403, "not_supervisor", problem="Only a supervisor can see this page; sign in as a supervisor.",
+                  problem_zh="只有主管可以查看此页，请以主管身份登录。")
 
 
 def _error(status: int, code: str, **data: Any) -> Response:

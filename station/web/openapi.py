@@ -25,7 +25,8 @@ _ACTION = {
     "required": ["action", "key"],
     "properties": {
         "action": {"enum": ["badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override",
-                            "fifo_take_older", "put_back", "cancel", "sign_out"],
+                            "fifo_take_older", "put_back", "cancel", "sign_out", "close_carton", "reprint",
+                            "print_label"],
                    "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
                                   "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
                                   "PDA picking; weigh: payload.grams (an ASCII decimal string, 0..scale.capacity_g) "
@@ -49,6 +50,46 @@ _ACTION = {
                 "description": "client-chosen idempotency key: a retry with the same key returns the first answer"},
     },
 }
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+# every list is a page: how many, after which cursor, and filters; a bad value is a 400 naming it
+_PAGE_PARAMS = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "items per page"),
+    _query("cursor", {"type": "string"}, "opaque: the next_cursor of the previous page"),
+    _query("station", {"type": "string"}, "only this station (milestones), device-id prefix (audit, rejected input)"),
+    _query("stage", {"type": "string"}, "comma-separated statuses, e.g. picked,blocked (milestones); a role (employees)"),
+    _query("age_min", {"type": "integer", "minimum": 0}, "milestones unchanged for at least this many minutes; "
+                                                         "expiring lots within this many minutes (days × 1440)"),
+]
+
+_NEXT_CURSOR = {"type": ["string", "null"], "description": "pass as cursor for the next page; null on the last"}
+
+_PAGE = {
+    "type": "object",
+    "required": ["items", "next_cursor", "limit"],
+    "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": _NEXT_CURSOR,
+        "limit": {"type": "integer"},
+    },
+}
+
+_BAD_PAGE = {"description": "a bad paging parameter (bad_page_number, bad_cursor), named in the verdict"}
+
+_LISTS = ("milestones", "expiring-lots", "audit", "rejected-input", "employees")
+
+
+def _list_path(kind: str) -> dict:
+    return {"get": {"summary": f"One page of the supervisor's {kind.replace('-', ' ')} list",
+                    "parameters": _PAGE_PARAMS,
+                    "responses": {"200": {"description": "a page",
+                                          "content": {"application/json": {"schema": _PAGE}}},
+                                  "400": _BAD_PAGE, "401": {"description": "not signed in"},
+                                  "403": {"description": "not a supervisor"}}}}
+
 
 OPENAPI = {
     "openapi": "3.1.0",
@@ -75,6 +116,11 @@ OPENAPI = {
                                   "responses": {"200": {"description": "state"}}}},
         "/api/v1/events": {"get": {"summary": "Server-sent events: state, scale, verdict",
                                    "responses": {"200": {"description": "text/event-stream"}}}},
+        "/api/v1/texts/{lang}": {"get": {"summary": "Every word of the pages in one language (en, zh)",
+                                         "parameters": [{"name": "lang", "in": "path", "required": True,
+                                                         "schema": {"type": "string"}}],
+                                         "responses": {"200": {"description": "texts"},
+                                                       "404": {"description": "unknown language"}}}},
         "/api/v1/csrf": {"get": {"summary": "The CSRF token of this browser session (send it as X-CSRF-Token)",
                                  "responses": {"200": {"description": "{\"csrf_token\": ...}"}}}},
         "/api/v1/pda/login": {"post": {"summary": "PDA and supervisor sign-in with badge code and PIN (5 wrong PINs "
@@ -88,21 +134,48 @@ OPENAPI = {
         "/api/v1/pda/logout": {"post": {"summary": "PDA sign-out", "responses": {"200": {"description": "verdict"}}}},
         "/api/v1/pda/me": {"get": {"summary": "The employee signed in on this browser (personal data masked by role)",
                                    "responses": {"200": {"description": "{\"employee\": ... | null}"}}}},
-        "/api/v1/pda/orders": {"get": {"summary": "Orders to pick, priority first",
-                                       "responses": {"200": {"description": "orders"}}}},
+        "/api/v1/pda/orders": {"get": {
+            "summary": "Orders to pick, priority first, one page at a time",
+            "parameters": _PAGE_PARAMS[:2],
+            "responses": {"200": {"description": "a page of orders and the orders released by an escalation",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object", "required": ["orders", "next_cursor", "limit"],
+                                      "properties": {"orders": {"type": "array", "items": {"type": "object"}},
+                                                     "next_cursor": _NEXT_CURSOR,
+                                                     "limit": {"type": "integer"},
+                                                     "priority_orders": {"type": "array",
+                                                                         "items": {"type": "object"}}}}}}},
+                          "400": _BAD_PAGE, "401": {"description": "not signed in"}}}},
         "/api/v1/pda/picks/{order_id}": {"get": {"summary": "Pick list of an order in bin order",
                                                  "parameters": [{"name": "order_id", "in": "path", "required": True,
                                                                  "schema": {"type": "string"}}],
                                                  "responses": {"200": {"description": "pick list"}}}},
-        "/api/v1/supervisor/overview": {"get": {"summary": "Stations, blocked parcels, escalations, milestones, lots, audit",
-                                                "responses": {"200": {"description": "overview"}}}},
+        "/api/v1/supervisor/overview": {"get": {
+            "summary": "Stations, blocked parcels, escalations and the first page of each list (milestones, "
+                       "expiring_lots, audit, rejected_input, employees) with next_cursor per list",
+            "parameters": _PAGE_PARAMS[:1],
+            "responses": {"200": {"description": "overview"}, "400": _BAD_PAGE}}},
+        "/api/v1/supervisor/counts": {"get": {
+            "summary": "How many of each list: orders per status, orders_to_pick, expiring_lots, audit, "
+                       "rejected_input, employees, open_escalations",
+            "responses": {"200": {"description": "counts", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"orders": {"type": "object",
+                                                            "additionalProperties": {"type": "integer"}},
+                                                 **{k: {"type": "integer"} for k in (
+                                                     "orders_to_pick", "expiring_lots", "audit", "rejected_input",
+                                                     "employees", "open_escalations")}}}}}}}}},
+        **{f"/api/v1/supervisor/{kind}": _list_path(kind) for kind in _LISTS},
         "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation",
                                                   "parameters": [{"name": "id", "in": "path", "required": True,
                                                                   "schema": {"type": "integer", "minimum": 0,
                                                                              "maximum": 999999999999999999}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
-        "/healthz": {"get": {"summary": "Health: devices, outbox depth, oldest unsent, last success, dead letters",
+        "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
+                                     "open escalations, verdicts shown by status",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
+        "/api/v1/labels/{waybill}/preview.png": {"get": {
+            "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
+            "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     },
 }

@@ -145,6 +145,31 @@ def create_hub_app(hub: Hub) -> Flask:
             raise HubRequestError(f"at most {MAX_BATCH} confirmations per request", 413)
         return jsonify({"results": hub.receive(who, envelope["confirmations"])})
 
+    # the label contract, relayed to the WMS as it is: idempotent there by the parcel's (reservation's) key
+    def relay_label(path: str) -> Response:
+        station()
+        body = _body()
+        if hub.client is None:
+            raise HubRequestError("this hub has no upstream (site.upstream_url): no labels can be issued", 503)
+        from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+
+        try:
+            answer = hub.client.request_label(body) if path == "labels" else hub.client.reserve_waybills(body)
+        except PermanentUpstreamError as exc:
+            raise HubRequestError(str(exc), exc.status or 422) from exc
+        except TransientUpstreamError as exc:
+            passed = exc.status if exc.status in (404, 409) else 503  # unknown order / carton labelled: as is
+            raise HubRequestError(f"WMS: {exc}", passed) from exc
+        return jsonify(answer)
+
+    @app.post("/v1/labels")
+    def post_label() -> Response:
+        return relay_label("labels")
+
+    @app.post("/v1/waybills/reserve")
+    def reserve_waybills() -> Response:
+        return relay_label("reserve")
+
     @app.get("/v1/confirmations")
     def list_confirmations() -> Response:
         who = station()

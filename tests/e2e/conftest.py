@@ -13,6 +13,7 @@ import os
 from typing import Callable, Iterator
 
 import pytest
+from e2e_support import KIOSK_VIEWPORT, PDA_VIEWPORT
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from packgate.station.demo.rig import DemoRig, build_rig
@@ -22,8 +23,6 @@ CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic",
                  "--autoplay-policy=no-user-gesture-required"]
-KIOSK_VIEWPORT = {"width": 1280, "height": 800}
-PDA_VIEWPORT = {"width": 412, "height": 915}
 
 # Auto-waiting assertions get a few seconds: the scale emulator settles in ~0.6 s, everything else is faster.
 expect.set_options(timeout=6_000)

@@ -12,6 +12,9 @@ from playwright.sync_api import Page, expect
 
 from packgate.sync.upstream import demo_data
 
+KIOSK_VIEWPORT = {"width": 1280, "height": 800}
+PDA_VIEWPORT = {"width": 412, "height": 915}  # the picker's PDA and the supervisor's phone
+DESKTOP_VIEWPORT = {"width": 1920, "height": 1080}  # the supervisor's desktop
 BADGES = demo_data.DEMO_BADGES
 PINS = {"picker": "4321", "supervisor": "9876"}
 
@@ -92,3 +95,59 @@ def assert_laid_out(page: Page, selectors: list[str], *, fold: int | None = None
             for button in page.locator(f"{sel} button:visible").all():
                 box = button.bounding_box()
                 assert box and box["height"] >= min_button_px, f"{sel} button {button.inner_text()!r} is {box} (too small)"
+
+
+# Every visible element with text of its own whose text overflows its box, and every visible control cut off by
+# the viewport (sideways) or by an ancestor that clips (overflow other than visible), within a pixel.
+_LAYOUT_PROBLEMS = """() => {
+  const shown = (el) => { const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== "hidden" && s.display !== "none"; };
+  const classes = (el) => (el.className ? "." + String(el.className).trim().split(/\\s+/).join(".") : "");
+  const said = (el) => (el.innerText || el.value || el.placeholder || "").trim().slice(0, 40);
+  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${classes(el)} "${said(el)}"`;
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!shown(el) || ["SCRIPT", "STYLE", "INPUT", "SELECT", "TEXTAREA", "TABLE", "TBODY", "TR"].includes(el.tagName)) continue;
+    const s = getComputedStyle(el);
+    if (s.display === "inline" || ["auto", "scroll"].includes(s.overflowX) || ["auto", "scroll"].includes(s.overflowY)) continue;
+    const ownText = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    // sideways: any overflow; downwards: a clipped box, or more than half a line spilling out (a wrapped line) --
+    // the font's own ascent and descent reaching past a tight line-height is drawn in full and is not counted
+    const down = el.scrollHeight - el.clientHeight;
+    const spills = down > 1 && (s.overflowY !== "visible" || down > parseFloat(s.fontSize) / 2);
+    if (ownText && (el.scrollWidth > el.clientWidth + 1 || spills))
+      out.push(`text overflows ${name(el)}: ${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight}`);
+  }
+  for (const el of document.querySelectorAll("button, input, select, a, summary")) {
+    if (!shown(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.left < -1 || r.right > window.innerWidth + 1) out.push(`cut by the viewport: ${name(el)} ${r.left}..${r.right}`);
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const ps = getComputedStyle(p);
+      if (ps.overflowX === "visible" && ps.overflowY === "visible") continue;
+      const pr = p.getBoundingClientRect();
+      if (r.left < pr.left - 1 || r.right > pr.right + 1 || r.top < pr.top - 1 || r.bottom > pr.bottom + 1)
+        out.push(`cut by ${name(p)}: ${name(el)}`);
+    }
+  }
+  return out;
+}"""
+
+
+def layout_problems(page: Page) -> list[str]:
+    """What ``assert_nothing_cut`` complains about (empty: every text fits its box, every control is whole)."""
+    return page.evaluate(_LAYOUT_PROBLEMS)
+
+
+def assert_nothing_cut(page: Page, step: str) -> None:
+    """No text overflows its box and no control is cut off, at this step; a screenshot of it when asked."""
+    shot(page, step)
+    problems = layout_problems(page)
+    assert not problems, f"{step}: " + "; ".join(problems)
+
+
+def set_language(page: Page, lang: str) -> None:
+    """Switch the page to ``lang`` ("en" / "zh") with its own language button, as a person does."""
+    if page.evaluate("LANG") != lang:
+        page.locator("button.lang", has_text="中文" if lang == "zh" else "English").first.click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if lang == "zh" else "en")

@@ -268,6 +268,8 @@ def test_language_switch_to_chinese(kiosk: Page, rig) -> None:
     expect(page.locator("#verdict-title")).to_have_text("拒绝")
     expect_sound(page, "error")
     shot(page, "kiosk-7-chinese")
+    page.locator("#demo-clear").click()  # the demo panel answers in the page's language too
+    expect(page.locator("#demo-hint")).to_have_text("电子秤：0 克（稳定中）")
 
     # The choice survives a reload (the kiosk browser restarts), and switches back.
     page.reload()

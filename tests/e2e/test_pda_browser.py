@@ -134,3 +134,15 @@ def test_pda_in_chinese_and_wrong_bin(new_page, rig) -> None:
     shot(page, "pda-7-chinese")
     page.get_by_role("button", name="← 订单").tap()
     expect(page.locator("#orders")).to_be_visible()
+
+
+def test_order_list_comes_in_pages_with_more(new_page, rig) -> None:
+    page = new_page("/pda?limit=2", mobile=True)
+    page.locator("#login-badge").fill(BADGES["picker"])
+    page.locator("#login-pin").fill(PINS["picker"])
+    page.locator("#login-go").tap()
+    orders = page.locator("#order-list button")
+    expect(orders).to_have_count(2)
+    page.locator("#orders").get_by_role("button", name="More").tap()
+    expect(orders).to_have_count(4)
+    assert not page.js_errors  # type: ignore[attr-defined]

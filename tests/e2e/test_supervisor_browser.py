@@ -106,6 +106,10 @@ def test_only_a_supervisor_sees_the_page(sup: Page) -> None:
     sign_in(page, "picker", PINS["picker"])
     expect(page.locator("#login-msg")).to_have_text("Only a supervisor can open this page.")
     expect(page.locator("#escalations")).to_be_hidden()
+    # refused is signed out: no name, no Sign out button, and the API agrees
+    expect(page.locator("#who")).to_be_hidden()
+    expect(page.locator("#logout")).to_be_hidden()
+    assert page.evaluate("fetch('/api/v1/pda/me').then((r) => r.json())")["employee"] is None
 
     sign_in(page, "supervisor", PINS["supervisor"])
     expect(page.locator("#who")).to_contain_text("Priya Nair")
@@ -179,3 +183,19 @@ def test_supervisor_page_on_a_phone(new_page, scenario) -> None:
     expect(page.get_by_role("heading", name="工作站")).to_be_visible()
     expect(page.locator("#stations th").first).to_have_text("工作站")
     shot(page, "sup-2-phone")
+
+
+def test_lists_come_in_pages_with_more_and_counts_from_counts(new_page, scenario, rig) -> None:
+    total = rig.agent.station.counts()["expiring_lots"]
+    assert total > 4
+    page = new_page("/supervisor?limit=2")
+    sign_in(page, "supervisor", PINS["supervisor"])
+    lots = page.locator("#lots tr[data-lot]")
+    expect(lots).to_have_count(2)
+    expect(page.locator("#lots-count")).to_have_text(str(total))  # the count of the list, not of the page
+    more = page.locator("section", has=page.locator("#lots")).get_by_role("button", name="More")
+    more.click()
+    expect(lots).to_have_count(4)
+    page.locator("#refresh").click()  # a refresh keeps the pages fetched with "more"
+    expect(lots).to_have_count(4)
+    assert not page.js_errors  # type: ignore[attr-defined]

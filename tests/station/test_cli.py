@@ -77,6 +77,20 @@ def test_config_defaults_load_back_and_check_ok(tmp_path):
     assert report["ok"] is True and report["settings"]["station.id"] == "ST01"
 
 
+def test_config_check_warns_about_device_paths_that_do_not_exist_and_stays_ok(tmp_path):
+    scale = tmp_path / "scale"
+    scale.touch()
+    path = tmp_path / "packgate.toml"
+    path.write_text(f'[scale]\nport = "{scale}"\n[scanner]\nport = "{tmp_path}/no-scanner"\n'
+                    '[badge]\nreader = "tty:no-such-reader:pn532"\n', encoding="utf-8")
+    checked = CliRunner().invoke(cli, ["config", "check", str(path)], obj={})
+    report = json.loads(checked.output)
+    assert checked.exit_code == 0 and report["ok"] is True
+    assert [w.split(":")[0] for w in report["warnings"]] == ["scanner", "badge"]
+    assert f"{tmp_path}/no-scanner does not exist" in report["warnings"][0]
+    assert "/dev/ttyno-such-reader does not exist" in report["warnings"][1]
+
+
 def test_config_keys_lists_every_key():
     from packgate.station.runtime.config import SCHEMA
 
@@ -95,7 +109,7 @@ def test_run_with_a_bad_config_exits_2_before_starting_anything(tmp_path):
 @pytest.mark.timeout(90)
 def test_demo_selftest_passes_every_step(tmp_path):
     """The scripted walkthrough on the emulators (~16 s): the only slow test of the station suite."""
-    result = run("demo", "--selftest", "--data-dir", str(tmp_path / "demo"), timeout=80)
+    result = run("demo", "--selftest", "--data-dir", str(tmp_path / "demo"), timeout=180)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     match = re.match(r"^selftest: (\d+) passed, 0 failed in [0-9.]+ s$", lines[-1])

@@ -36,7 +36,12 @@ def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
         assert page.status_code == 200 and "demo-panel" in page.text
         health = requests.get(match.group(1) + "/healthz", timeout=5).json()
         assert {name: dev["state"] for name, dev in health["devices"].items()} == {
-            "scale": "connected", "scanner": "connected", "badge": "connected"}
+            "scale": "connected", "scanner": "connected", "badge": "connected", "printer": "connected"}
+        sync = re.findall(r"sync \d\s+(packgate sync status --db \S+)", text)
+        assert len(sync) == 2, text
+        for command in sync:  # what the banner prints works as printed
+            status = subprocess.run([str(PACKGATE), *command.split()[1:]], capture_output=True, text=True, timeout=30)
+            assert status.returncode == 0 and "depth" in status.stdout.lower(), status
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:

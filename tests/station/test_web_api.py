@@ -203,6 +203,23 @@ def test_openapi_describes_the_action_api(api):
     assert set(action["properties"]["action"]["enum"]) == set(ACTIONS)
 
 
+def test_openapi_lists_every_api_route_and_the_paging_parameters(api, app):
+    doc = api.client.get("/openapi.json").get_json()
+    routes = {str(rule).replace("<int:", "{").replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()
+              if str(rule).startswith("/api/v1/") and "/demo/" not in str(rule)}
+    routes = {r.replace("{kind}", kind) for r in routes
+              for kind in (("milestones", "expiring-lots", "audit", "rejected-input", "employees") if "{kind}" in r else
+                           ("",))}
+    routes = {r.replace("{escalation_id}", "{id}") for r in routes}
+    assert routes <= set(doc["paths"]), routes - set(doc["paths"])
+    for path in ("/api/v1/pda/orders", "/api/v1/supervisor/milestones", "/api/v1/supervisor/expiring-lots"):
+        names = {param["name"] for param in doc["paths"][path]["get"]["parameters"]}
+        assert {"limit", "cursor"} <= names
+    pda = doc["paths"]["/api/v1/pda/orders"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "next_cursor" in pda["required"]
+    assert "orders_to_pick" in str(doc["paths"]["/api/v1/supervisor/counts"])
+
+
 def test_a_repeated_key_on_the_pda_is_replayed_too(app, station, h):
     pda = app.test_client()
     token = pda.get("/api/v1/csrf").get_json()["csrf_token"]

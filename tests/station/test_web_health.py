@@ -56,6 +56,7 @@ def test_healthz_reports_devices_and_the_outbox(rig):
     assert health["outbox"]["depth"] == 0 and health["outbox"]["dead"] == 0
     assert health["reference"]["last_error"] is None and health["reference"]["cursor"]
     assert health["session"] == "idle" and health["open_escalations"] == 0
+    assert all(isinstance(n, int) for n in health["verdicts"].values())  # verdicts shown, by status (counters)
 
 
 def test_a_confirmation_shows_in_health_until_synced(rig, http):

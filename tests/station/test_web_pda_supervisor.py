@@ -110,6 +110,24 @@ def test_pda_actions_without_a_signed_in_picker_are_refused(app):
     assert answer["code"] == "not_signed_in"
 
 
+def test_a_packer_refused_on_the_supervisor_page_is_not_signed_in_there(app, h):
+    page = Browser(app)
+    refused = page.post("/api/v1/pda/login", {"badge": h.BADGES["picker"], "pin": "4321", "page": "supervisor"})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "not_supervisor"
+    assert page.get("/api/v1/pda/me").get_json()["employee"] is None
+    assert page.get("/api/v1/supervisor/overview").status_code == 401
+    ok = page.post("/api/v1/pda/login", {"badge": h.BADGES["supervisor"], "pin": "9876", "page": "supervisor"})
+    assert ok.get_json()["status"] == "ok" and page.get("/api/v1/supervisor/overview").status_code == 200
+
+
+def test_the_readme_gives_the_statuses_the_supervisor_api_answers():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `GET /api/v1/supervisor/overview`"))
+    assert "401 `not_signed_in`" in row and "403 `not_supervisor`" in row
+
+
 def test_overview_is_for_supervisors_only_and_masks_for_everyone_else(app, h):
     anonymous, picker, supervisor = Browser(app), Browser(app), Browser(app)
     picker.login(h.BADGES["picker"], "4321")

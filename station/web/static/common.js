@@ -129,6 +129,20 @@ async function postAction(path, body, attempts) {
            message_zh: `${TEXTS.zh["page:network_error"]}（${lastError}）`, sound: "error", colour: "red" };
 }
 
+// A "more" button right after `anchor` while a list has a next page (`cursor`); `load` fetches that page.
+function moreButton(anchor, cursor, load) {
+  let b = anchor.nextElementSibling;
+  if (!b || !b.classList.contains("more")) {
+    b = document.createElement("button");
+    b.type = "button";
+    b.className = "more";
+    anchor.after(b);
+  }
+  b.textContent = t("more");
+  b.classList.toggle("hidden", !cursor);
+  b.onclick = cursor ? () => { b.disabled = true; load(cursor).finally(() => { b.disabled = false; }); } : null;
+}
+
 async function getJSON(path) {
   const r = await fetch(path, { credentials: "same-origin" });
   return r.json();

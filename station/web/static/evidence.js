@@ -2,20 +2,6 @@
 // weighings with the raw scale frames they were judged on, photo/clip hashes, timeline).
 "use strict";
 
-// this script is included before common.js (it sits in the page body): the texts are added once the page is loaded
-function addEvidenceTexts() {
-Object.assign(I18N.en, {
-  evidence: "Evidence", evidence_show: "Show", evidence_order: "Order or scan", ev_scans: "Scans", ev_badges: "Badges",
-  ev_weighings: "Weighings", ev_media: "Photo and clip (SHA-256)", ev_timeline: "Timeline", ev_frames: "Raw scale frames",
-  ev_packer: "Packer", ev_second_person: "Second person", ev_supervisor: "Supervisor", ev_entered: "typed in",
-});
-Object.assign(I18N.zh, {
-  evidence: "证据", evidence_show: "查看", evidence_order: "订单号或扫码", ev_scans: "扫描", ev_badges: "工牌",
-  ev_weighings: "称重", ev_media: "照片和视频（SHA-256）", ev_timeline: "时间线", ev_frames: "秤原始数据帧",
-  ev_packer: "打包员", ev_second_person: "第二确认人", ev_supervisor: "主管", ev_entered: "手工输入",
-});
-}
-
 function evidenceHtml(r) {
   const list = (items, fn) => (items.length ? items.map(fn).join("") : `<li class="muted">—</li>`);
   const badges = ["packer", "second_person", "supervisor"].map((role) =>
@@ -40,7 +26,6 @@ async function showEvidence() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  addEvidenceTexts();
   applyI18n();
   document.getElementById("evidence-go").onclick = showEvidence;
   document.getElementById("evidence-order").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); showEvidence(); } });

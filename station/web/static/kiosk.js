@@ -6,12 +6,31 @@ let lastVerdictSeq = null;
 let gotFirstState = false;
 
 const ORDER_STATES = ["order_open", "scanning", "awaiting_fifo_decision", "awaiting_second_badge", "ready_to_weigh",
-                      "blocked", "weighed_ok"];
+                      "blocked", "weighed_ok", "label_printed"];
+
+function renderLabel(label, printer, st) {
+  document.getElementById("label-panel").classList.toggle("hidden", !label && !printer);
+  const state = document.getElementById("label-state");
+  const img = document.getElementById("label-preview");
+  state.dataset.state = label ? label.state : "";
+  state.textContent = label ? `${t("carton")} ${label.carton} · ${t("label_" + label.state)}` : "—";
+  document.getElementById("label-waybill").textContent = label && label.waybill ? label.waybill : "";
+  const src = label && label.preview && label.state !== "failed" ? label.preview : "";
+  if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  img.classList.toggle("hidden", !src);
+  const p = document.getElementById("printer-state");
+  p.dataset.state = printer ? printer.state : "";
+  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
+  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
+  document.getElementById("btn-close-carton").disabled = st !== "scanning";
+  document.getElementById("btn-print-label").disabled = !(st === "weighed_ok" && (!label || label.state === "failed"));
+  document.getElementById("btn-reprint").disabled = st !== "label_printed";
+}
 
 // `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
 function renderVerdict(v, initial) {
   const fresh = !!v && (v.seq === undefined || v.seq !== lastVerdictSeq);
-  showVerdict(v, { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
+  showVerdict(v || devicesVerdict(), { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
   if (!fresh) return;
   // The verdict must be seen: bring it back if the page was scrolled (e.g. down to the demo panel).
   if (!initial && document.getElementById("verdict").getBoundingClientRect().top < 0) window.scrollTo({ top: 0 });
@@ -98,7 +117,7 @@ function renderSession(state) {
   const fifo = st === "awaiting_fifo_decision";
   document.getElementById("btn-take-older").disabled = !(fifo && session.fifo && session.fifo.older_lot);
   document.getElementById("btn-put-back").disabled = !(fifo || st === "awaiting_second_badge");
-  document.getElementById("btn-pack").disabled = st !== "weighed_ok";
+  document.getElementById("btn-pack").disabled = st !== "weighed_ok" || !!state.label;  // label: the scan packs
   document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
   document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
   document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
@@ -109,6 +128,7 @@ function renderSession(state) {
   signOut.textContent = t(session.abandon_asked ? "sign_out_confirm" : "sign_out");
   signOut.classList.toggle("prompt", !!session.abandon_asked);
   renderDevices(state.devices || {});
+  renderLabel(state.label, (state.devices || {}).printer, st);
   renderSync(state.sync);
 }
 
@@ -117,7 +137,25 @@ function renderDevices(devices) {
   const box = document.getElementById("devices");
   box.innerHTML = Object.entries(devices).map(([name, d]) =>
     `<div class="device ${esc(d.state)}" data-device="${esc(name)}" data-state="${esc(d.state)}">` +
-    `<b>${esc(t(name === "scanner" ? "scan" : name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
+    `<b>${esc(t("device_name:" + name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
+  const problems = deviceProblems(devices);
+  const alert = document.getElementById("device-alert");
+  alert.classList.toggle("hidden", !problems.length);
+  alert.textContent = problems.join(" · ");
+}
+
+// "Badge reader: disconnected — plug it in, …" for every configured device that is not connected.
+function deviceProblems(devices) {
+  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected")
+    .map(([name, d]) => `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
+}
+
+// With nothing to show, the kiosk is not "Ready" while a device is missing: it says which one and what to do.
+function devicesVerdict() {
+  const problems = deviceProblems(STATE && STATE.devices);
+  if (!problems.length) return null;
+  const text = problems.join(" · ");
+  return { status: "prompt", code: "devices", message: text, message_zh: text };
 }
 
 function renderSync(s) {
@@ -179,6 +217,12 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
   document.getElementById("btn-sign-out").onclick = (ev) =>
     act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
+  document.getElementById("btn-close-carton").onclick = () => act({ action: "close_carton" });
+  document.getElementById("btn-print-label").onclick = () => act({ action: "print_label" });
+  document.getElementById("btn-reprint").onclick = async () => {
+    const reason = await askReason("reprint", ["r_torn"]);
+    if (reason) act({ action: "reprint", payload: { reason } }); else refocus();
+  };
   document.getElementById("btn-cancel").onclick = async () => {
     const reason = await askReason("stop_title", ["r_stock", "r_wrong_label", "r_box"]);
     if (reason) act({ action: "cancel", payload: { reason, scope: "pack_session" } }); else refocus();
@@ -198,7 +242,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const demoPost = async (path, body) => {
       const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() }, body: JSON.stringify(body) });
       const data = await r.json();
-      hint.textContent = data.message || "";
+      hint.textContent = (LANG === "zh" && data.message_zh) || data.message || "";
       refocus();
     };
     document.getElementById("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: document.getElementById("demo-badge").value });
@@ -213,6 +257,8 @@ document.addEventListener("DOMContentLoaded", () => {
     scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
     verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
     sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
+    label: (l) => { if (STATE) { STATE.label = l; renderLabel(l, (STATE.devices || {}).printer, (STATE.session || {}).state); } },
+    devices: (d) => { if (STATE) { STATE.devices = d; renderDevices(d); renderVerdict(STATE.verdict, true); } },
   });
   document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
 });

@@ -28,6 +28,9 @@ function setWho() {
   who.classList.toggle("on", !!ME);
 }
 
+const PAGE = Number(new URLSearchParams(location.search).get("limit")) || 30;  // orders per page (?limit= on the page's address); "more" follows next_cursor
+let NEXT = null;
+
 function renderOrders() {
   const list = document.getElementById("order-list");
   list.innerHTML = ORDERS.length ? ORDERS.map((o) =>
@@ -36,14 +39,21 @@ function renderOrders() {
     `<span>${o.units} ${esc(t(o.units === 1 ? "unit" : "units"))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
     : `<p class="muted">${esc(t("no_orders"))}</p>`;
   list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
+  moreButton(list, NEXT, async (cursor) => {  // the next page of orders, after the ones shown
+    const data = await getJSON(`/api/v1/pda/orders?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`);
+    ORDERS = ORDERS.concat(data.orders || []);
+    NEXT = data.next_cursor || null;
+    renderOrders();
+  });
   document.getElementById("priority").classList.toggle("hidden", !PRIORITY.length);
   document.getElementById("priority-list").textContent = PRIORITY.map((o) => o.order_id).join(" · ");
 }
 
 async function loadOrders() {
-  const data = await getJSON("/api/v1/pda/orders");
+  const data = await getJSON(`/api/v1/pda/orders?limit=${PAGE}`);
   if (data.code === "not_signed_in") { ME = null; setWho(); show("login"); return; }
   ORDERS = data.orders || [];
+  NEXT = data.next_cursor || null;
   PRIORITY = data.priority_orders || [];
   renderOrders();
   CURRENT = null;

@@ -3,6 +3,31 @@
 "use strict";
 
 let OVERVIEW = null;
+let COUNTS = {};
+const PAGE = Number(new URLSearchParams(location.search).get("limit")) || 50;  // rows of each list in the overview (?limit= on the page's address); "more" follows next_cursor
+const MORE = {};  // list -> {items, cursor}: the pages fetched with "more", kept over refreshes
+const KEY = { milestones: (m) => m.order_id, expiring_lots: (l) => `${l.sku}\u0000${l.lot}`, audit: (a) => a.id,
+  rejected_input: (r) => r.id };
+
+// The overview's first page of `kind` and the pages fetched with "more" after it (no row twice).
+function listed(kind) {
+  const first = OVERVIEW[kind] || [];
+  const extra = MORE[kind];
+  if (!extra) return { items: first, cursor: (OVERVIEW.next_cursor || {})[kind] || null };
+  const seen = new Set(first.map(KEY[kind]));
+  return { items: first.concat(extra.items.filter((x) => !seen.has(KEY[kind](x)))), cursor: extra.cursor };
+}
+
+function more(kind, tableId) {
+  const { cursor } = listed(kind);
+  moreButton(document.getElementById(tableId).parentElement, cursor, async (after) => {
+    const page = await getJSON(`/api/v1/supervisor/${kind.replace("_", "-")}?limit=${PAGE}&cursor=${encodeURIComponent(after)}`);
+    const extra = MORE[kind] || (MORE[kind] = { items: [], cursor: null });
+    extra.items = extra.items.concat(page.items || []);
+    extra.cursor = page.next_cursor || null;
+    render(OVERVIEW, null);
+  });
+}
 
 function rows(id, headerKeys, items, fn) {
   const table = document.getElementById(id);
@@ -61,38 +86,44 @@ function render(o, me) {
   if (!isSupervisor) return;
 
   const escalations = o.escalations || [];
-  count("esc-count", escalations.length, true);
+  count("esc-count", COUNTS.open_escalations ?? escalations.length, true);
   rows("escalations", ["h_order", "h_level", "h_due", "h_fired", ""], escalations, (e) =>
     `<tr data-escalation="${esc(e.id)}" data-order="${esc(e.order_id)}"><td><b>${esc(e.order_id)}</b></td><td>${esc(e.level)}</td>` +
     `${timeCell(e.deadline)}${timeCell(e.fired_at)}` +
     `<td><button type="button" class="ack" data-id="${esc(e.id)}">${esc(t("acknowledge"))}</button></td></tr>`);
-  rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_scale", "h_to_sync"], o.stations || [], (s) =>
+  // every configured device with its state, in the kiosk's and /healthz's words
+  const devices = (s) => Object.entries(s.devices || {}).map(([name, state]) =>
+    `<div class="device ${esc(state)}" data-device="${esc(name)}" data-state="${esc(state)}">` +
+    `${esc(t("device_name:" + name))}: ${esc(word("device", state))}</div>`).join("") || "—";
+  rows("stations", ["h_station", "h_operator", "h_order", "h_state", "h_devices", "h_to_sync"], o.stations || [], (s) =>
     `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
-    `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${esc(word("device", s.scale))}</td>` +
+    `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${devices(s)}</td>` +
     `<td class="num">${esc(s.depth)}</td></tr>`);
   const blocked = o.blocked || [];
-  count("blocked-count", blocked.length, true);
+  count("blocked-count", (COUNTS.orders || {}).blocked ?? blocked.length, true);
   rows("blocked", ["h_order", "h_since", "h_reason"], blocked, (b) =>
     `<tr data-order="${esc(b.order_id)}"><td><b>${esc(b.order_id)}</b></td>${timeCell(b.at)}<td class="wrap">${esc(b.reason)}</td></tr>`);
-  const lots = o.expiring_lots || [];
-  count("lots-count", lots.length, false);
+  const lots = listed("expiring_lots").items;
+  count("lots-count", COUNTS.expiring_lots ?? lots.length, false);
   rows("lots", ["h_days", "h_sku", "h_lot", "h_bin", "h_expires"], lots, (l) => {
     const expired = l.days_left < 0;
     return `<tr class="${expired ? "expired" : "expiring"}" data-lot="${esc(l.lot)}">` +
       `<td><span class="badge ${expired ? "expired" : "soon"}">${expired ? esc(t("expired")) : esc(l.days_left)}</span></td>` +
       `<td>${esc(l.sku)}</td><td><b>${esc(l.lot)}</b></td><td>${esc(l.bin)}</td><td>${esc(l.expires)}</td></tr>`;
   });
-  rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced", "h_waiting"], o.milestones || [], (m) =>
+  rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced", "h_waiting"], listed("milestones").items, (m) =>
     `<tr data-order="${esc(m.order_id)}"><td>${esc(m.order_id)}</td><td>${esc(word("order_status", m.status))}</td>${timeCell(m.picked_at)}${timeCell(m.verified_at)}` +
     `${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}<td>${esc(m.waiting ? m.waiting[LANG] || m.waiting.en : "")}</td></tr>`);
   const names = Object.fromEntries((o.employees || []).map((e) => [e.employee_id, e.name]));
   const person = (id) => (names[id] ? `${names[id]} (${id})` : (id || ""));
-  rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], o.audit || [], (a) =>
+  rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], listed("audit").items, (a) =>
     `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(word("action", a.action))}</td><td><b>${esc(a.object_id)}</b></td>` +
     `${change(a.before, a.after)}<td class="wrap">${esc(a.reason || "")}</td></tr>`);
-  rows("rejected", ["h_when", "h_device", "h_raw", "h_reason"], o.rejected_input || [], (r) =>
+  rows("rejected", ["h_when", "h_device", "h_raw", "h_reason"], listed("rejected_input").items, (r) =>
     `<tr>${timeCell(r.at)}<td>${esc(r.source)}</td><td><code>${esc(String(r.raw).replace(/\x1d/g, "<GS>"))}</code></td>` +
     `<td class="wrap">${esc(r.reason)}</td></tr>`);
+  [["expiring_lots", "lots"], ["milestones", "milestones"], ["audit", "audit"], ["rejected_input", "rejected"]]
+    .forEach(([kind, id]) => more(kind, id));
   document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
     b.disabled = true;
     const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});
@@ -106,18 +137,21 @@ function render(o, me) {
 
 async function refresh() {
   try {
-    const o = await getJSON("/api/v1/supervisor/overview");
+    const o = await getJSON(`/api/v1/supervisor/overview?limit=${PAGE}`);
     const me = o.status === "error" ? (await getJSON("/api/v1/pda/me")).employee : null;
+    COUNTS = o.status === "error" ? {} : await getJSON("/api/v1/supervisor/counts");
     render(o, me);
   } catch (e) { /* offline for a moment: keep what is shown, try again on the next tick */ }
 }
 
 async function signIn() {
   const pin = document.getElementById("login-pin");
-  const r = await postAction("/api/v1/pda/login", { badge: document.getElementById("login-badge").value, pin: pin.value });
+  const r = await postAction("/api/v1/pda/login",
+    { badge: document.getElementById("login-badge").value, pin: pin.value, page: "supervisor" });
   pin.value = "";
   const msg = document.getElementById("login-msg");
-  msg.textContent = r.status === "ok" ? "" : ((LANG === "zh" && r.message_zh) ? r.message_zh : r.message);
+  msg.textContent = r.status === "ok" ? "" : r.code === "not_supervisor" ? t("not_supervisor")
+    : ((LANG === "zh" && r.message_zh) ? r.message_zh : r.message);
   msg.className = "msg" + (r.status === "ok" ? "" : " error");
   if (r.status !== "ok") Sound.play("error");
   refresh();

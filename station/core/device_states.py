@@ -1,0 +1,31 @@
+"""What a device's state is called on the kiosk, the supervisor page, /healthz, /metrics and in the log.
+
+Readers report many states (``connected``, ``disconnected``, ``retrying``, ``starting``, ``stopped``, a camera
+file's ``ended``, a scale's ``not_understood``, a silent scale's ``not_responding``); a person sees five:
+
+* ``connected``       -- it answers and what it sends is understood;
+* ``not_responding``  -- the port is open but the device has gone silent;
+* ``disconnected``    -- the port cannot be opened or went away (``retrying`` and ``starting`` are still that);
+* ``not_understood``  -- bytes arrive but no frame decodes: the wrong profile, baud rate or output mode;
+* ``not_ready``       -- a label printer that answers but cannot print (paper out, head open, paused…).
+
+The words are the catalog's ``device:<state>`` entries; each state but ``connected`` also has a
+``device:fix_<state>`` entry saying what to do, and each device a ``device_name:<name>``.
+"""
+from __future__ import annotations
+
+SHOWN = ("connected", "not_responding", "disconnected", "not_understood", "not_ready")
+
+
+def shown(reported: str | None) -> str:
+    """The state a person sees for a state a reader reported."""
+    return reported if reported in SHOWN else "disconnected"
+
+
+def entry(reported: str, detail: str | None, port: str | None = None) -> dict:
+    """One device as the station keeps it: the shown state, what the reader said, its port."""
+    return {"state": shown(reported), "reported": reported, "detail": detail, "port": port}
+
+
+def problem(state: str) -> bool:
+    return state != "connected"

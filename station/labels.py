@@ -1,0 +1,383 @@
+"""The label desk: the station's collaborator that requests a carton's label and prints it, only once the
+pack machine says every rule passed (``core.labels``), and reprints the same job.
+
+    desk = LabelDesk(parts, step, show, upstream=client, printer=StationPrinter(url, profile))
+    desk.after_step(before, after)    # Station calls it after every pack step: a weighed carton gets its label
+    desk.reprint(reason, meta)        # the same job again (audited), never a second waybill
+    desk.tick()                       # printer state, "printing resumes", the verify reminder, offline sync
+
+The request (``POST /v1/labels``) is frozen in ``label_jobs`` before it is sent, under the carton's key, so a
+retry or a restart asks with the same bytes and gets the same waybill. When upstream (or the hub) is
+unreachable a waybill pre-issued to the order (``POST /v1/waybills/reserve``, fetched ahead by ``tick``) is
+used and the label is filled from the station's template; the request carrying that waybill is sent once
+upstream is back. Printer problems are a red verdict with what to do; the device state shows on /healthz.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Callable
+
+from packgate.device.clock import isoformat
+from packgate.device.errors import DeviceError, LabelError, PrinterNotReadyError
+from packgate.device.label import LabelFields, fill
+from packgate.device.printer import Printer
+from packgate.device.printer_spec import LabelTemplate, language_mismatch
+from packgate.device.printer_status import PrinterStatus
+from packgate.device.profiles import Profile
+from packgate.station import label_store
+from packgate.station.core import labels as lb
+from packgate.station.core import packing as pk
+from packgate.station.core.verdicts import make, printer_problems
+from packgate.station.parts import Parts
+from packgate.station.ports import LabelPrinter, LabelUpstream
+from packgate.sync.db import write_tx
+from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+
+log = logging.getLogger("packgate.labels")
+
+Step = Callable[[pk.Event, dict], dict]
+Show = Callable[[dict], dict]
+DeviceState = Callable[[str, str, "str | None"], None]
+PRINTER = "printer"
+
+
+class StationPrinter:
+    """The table's printer over ``device.printer.Printer``: one connection, reopened after a failure."""
+
+    def __init__(self, url: str, profile: Profile, *, timeout: float | None = None):
+        self.printer = Printer(url, profile, timeout=timeout)
+        self._lock = threading.Lock()
+
+    def _guard(self, call: Callable[[Printer], PrinterStatus]) -> PrinterStatus:
+        with self._lock:
+            try:
+                return call(self.printer)
+            except PrinterNotReadyError:
+                raise
+            except DeviceError:
+                self.printer.close()  # a broken link is opened again on the next call
+                raise
+
+    def status(self) -> PrinterStatus:
+        return self._guard(lambda p: p.status())
+
+    def print(self, job: bytes) -> PrinterStatus:
+        return self._guard(lambda p: p.print(job))
+
+    def close(self) -> None:
+        with self._lock:
+            self.printer.close()
+
+
+class LabelDesk:
+    def __init__(self, parts: Parts, step: Step, show: Show, device_state: DeviceState, *,
+                 template: LabelTemplate, upstream: LabelUpstream | None, printer: LabelPrinter | None):
+        self.parts = parts
+        self.step = step
+        self.show = show
+        self.device_state = device_state
+        self.template = template
+        self.upstream = upstream
+        self.printer = printer
+        cfg = parts.cfg
+        self.mode = lb.LabelMode(cfg["label.mode"])
+        self.verify: bool = cfg["label.verify"]
+        self.remind_s: float = cfg["label.verify_remind_s"]
+        self.format: str = cfg["label.format"]
+        self.reserve_per_order: int = cfg["label.reserve_per_order"]
+        self.poll_s: float = cfg["printer.poll_s"]
+        self._printed_at: datetime | None = None
+        self._reminded_at: datetime | None = None
+        self._polled_at: float | None = None
+        self._previews: dict[str, bytes] = {}
+        with parts.lock:
+            label_store.ensure_schema(parts.conn)
+            self._audit_verify_setting()
+            if self.mode is lb.LabelMode.PRINT and parts.live.pack.state is pk.State.WEIGHED_OK:
+                self._progress("failed", problem="restart")  # a carton passed before a restart: print when ready
+
+    # ------------------------------------------------------------------ what the kiosk shows
+    def view(self) -> dict[str, Any] | None:
+        return self.parts.live.label
+
+    def owner(self, code: str) -> str | None:
+        return label_store.owner_of(self.parts.conn, code.strip())
+
+    def job(self, waybill: str) -> dict | None:
+        return label_store.job_by_waybill(self.parts.conn, waybill)
+
+    def preview(self, waybill: str) -> bytes | None:
+        """The label as printed, drawn locally (device.label_preview), for the kiosk."""
+        from packgate.device.label_preview import preview
+
+        with self.parts.lock:
+            job = label_store.job_by_waybill(self.parts.conn, waybill)
+        if job is None or job["job"] is None:
+            return None
+        if waybill not in self._previews:
+            self._previews[waybill] = preview(bytes(job["job"]), job["language"] or self.template.language,
+                                              self.template.dpi)
+            while len(self._previews) > 20:
+                self._previews.pop(next(iter(self._previews)))
+        return self._previews[waybill]
+
+    def _progress(self, state: str, **more: Any) -> None:
+        s = self.parts.live.pack
+        shown = {"state": state, "order_id": s.order.order_id if s.order else None, "carton": s.carton_no, **more}
+        if shown.get("waybill"):
+            shown["preview"] = f"/api/v1/labels/{shown['waybill']}/preview.png"
+        self.parts.live.label = shown
+        self.parts.bus.publish("label", shown)
+
+    # ------------------------------------------------------------------ after every pack step
+    def after_step(self, before: pk.PackSession, after: pk.PackSession) -> dict | None:
+        """A carton that just passed gets its label (print mode); a verified label is shown as such."""
+        live = self.parts.live
+        if len(after.cartons) > len(before.cartons):
+            live.scale_must_clear = live.parcel_on_scale  # the next weighing is of the next parcel
+        if self.mode is lb.LabelMode.PRINT and after.state is pk.State.WEIGHED_OK \
+                and before.state is not pk.State.WEIGHED_OK:
+            return self.print_label({"device": self.parts.device_id(PRINTER)})
+        if before.state is pk.State.LABEL_PRINTED and after.state is not pk.State.LABEL_PRINTED:
+            self._printed_at = None
+            if live.label is not None and after.cartons and after.cartons[-1].waybill == live.label.get("waybill"):
+                self._progress("verified", waybill=live.label["waybill"], carton=after.cartons[-1].number)
+            else:
+                live.label = None
+        elif after.state not in pk.ORDER_STATES and before.state in pk.ORDER_STATES \
+                and after.state is not pk.State.PACKED:
+            live.label = None
+        return None
+
+    # ------------------------------------------------------------------ request and print
+    def print_label(self, meta: dict) -> dict:
+        """Request (or find) the carton's label and print it; the answer is the verdict shown."""
+        s = self.parts.live.pack
+        if s.state is not pk.State.WEIGHED_OK or s.order is None:
+            return self.show(make("not_allowed_now", status="error", next=pk.NEXT_IN_STATE[s.state],
+                                  event="label_printed", state=str(s.state)).as_dict())
+        order_id, carton = s.order.order_id, s.carton_no
+        key = lb.label_key(self.parts.id, order_id, carton)
+        job = label_store.job_by_key(self.parts.conn, key)
+        offline_left: int | None = None
+        if job is None or job["waybill"] is None:
+            issued = self._issue(s, key, job)
+            if isinstance(issued, dict) and "verdict" in issued:
+                return issued["verdict"]
+            job, offline_left = issued
+        return self._print(job, meta, offline_left)
+
+    def _issue(self, s: pk.PackSession, key: str, job: dict | None) -> Any:
+        assert s.order is not None
+        order_id, carton = s.order.order_id, s.carton_no
+        at = isoformat(self.parts.clock.now())
+        grams = s.weight.measured_g if s.weight and s.weight.measured_g is not None else None
+        weight_g = int(grams) if grams is not None else int((s.weight.expected_g or 1) if s.weight else 1)
+        cartons = carton if s.complete else carton + 1  # more cartons follow: at least one more
+        body = job["body"] if job else lb.request_body(key, order_id, carton, cartons, weight_g, s.packaging,
+                                                      self.format)
+        if job is None:
+            with write_tx(self.parts.conn) as conn:
+                label_store.add_request(conn, key, order_id, carton, body, at)
+        self._progress("requested")
+        source, left = "upstream", None
+        try:
+            if self.upstream is None:
+                raise TransientUpstreamError("no upstream configured")
+            answer = self.upstream.request_label(body)
+            fields, waybill, sent = answer["fields"], answer["waybill"], body
+        except (PermanentUpstreamError, TransientUpstreamError) as exc:
+            if isinstance(exc, PermanentUpstreamError) or exc.status in (404, 409):  # refused, not offline
+                self._progress("failed", problem=str(exc))
+                return {"verdict": self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())}
+            free = label_store.free_reserved(self.parts.conn, order_id)
+            if not free:
+                log.warning("label for %s carton %s: upstream unreachable (%s), no pre-issued waybill", order_id,
+                            carton, exc)
+                self._progress("failed", problem="no_waybill_left")
+                return {"verdict": self.show(make("label_no_waybill_left", order_id=order_id).as_dict())}
+            waybill, source, left = free[0], "reserved", len(free) - 1
+            sent = {**body, "waybill": waybill}
+            row = self.parts.catalog.cache.get_order(order_id) or {}
+            fields = lb.label_fields(order_id, waybill, carton, cartons, weight_g, at[:10],
+                                     str(self.parts.cfg["station.name"]), row.get("ship_to"))
+        try:
+            data = fill(self.template, LabelFields.from_dict(fields))
+        except LabelError as exc:
+            self._progress("failed", problem=str(exc))
+            return {"verdict": self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())}
+        with write_tx(self.parts.conn) as conn:
+            if source == "reserved":
+                label_store.use_reserved(conn, waybill, key)
+            label_store.set_issued(conn, key, sent, waybill, fields, data, self.template.language, source,
+                                   synced=source == "upstream")
+        return label_store.job_by_key(self.parts.conn, key), left
+
+    def _print(self, job: dict, meta: dict, offline_left: int | None) -> dict:
+        waybill, carton = job["waybill"], int(job["carton"])
+        self._progress("printing", waybill=waybill)
+        problem = self._send(bytes(job["job"]))
+        if problem is not None:
+            self._progress("failed", waybill=waybill, problem=problem["code"])
+            return self.show(problem)
+        with write_tx(self.parts.conn) as conn:
+            label_store.mark_printed(conn, job["key"], isoformat(self.parts.clock.now()))
+        self._printed_at = self._reminded_at = self.parts.clock.now()
+        self._progress("verify_expected" if self.verify else "verified", waybill=waybill, carton=carton)
+        shown = self.step(lb.LabelPrinted(waybill, carton), meta)  # its state push carries the label as printed
+        after = self.parts.live.pack
+        if offline_left is not None and after.state is pk.State.LABEL_PRINTED:
+            return self.show(make("label_printed_offline", waybill=waybill, left=offline_left,
+                                  order_id=job["order_id"]).as_dict())
+        return shown
+
+    def _send(self, data: bytes) -> dict | None:
+        """Print ``data``; the verdict of a printer problem, or None when it printed."""
+        if self.printer is None:
+            return make("printer_unreachable", detail="no printer configured", detail_zh="未配置打印机").as_dict()
+        try:
+            self.printer.print(data)
+        except PrinterNotReadyError as exc:
+            self.device_state(PRINTER, "not_ready", exc.status.describe())
+            return make("printer_not_ready", **printer_problems(exc.status.problems)).as_dict()
+        except DeviceError as exc:
+            self.device_state(PRINTER, "disconnected", str(exc))
+            return make("printer_unreachable", detail=str(exc), detail_zh=str(exc)).as_dict()
+        self.device_state(PRINTER, "connected", None)
+        return None
+
+    def reprint(self, reason: str, meta: dict) -> dict:
+        """The printed label again: the same stored job, the same waybill; audited by the pack machine."""
+        s = self.parts.live.pack
+        if s.state is not pk.State.LABEL_PRINTED or s.label is None:
+            return self.step(lb.Reprint(reason), meta)  # the machine's refusal (not_allowed_now)
+        job = label_store.job_by_waybill(self.parts.conn, s.label.waybill)
+        if job is None or job["job"] is None:
+            return self.show(make("label_refused", problem=f"no stored job for {s.label.waybill}",
+                                  problem_zh=f"没有面单{s.label.waybill}的打印数据").as_dict())
+        problem = self._send(bytes(job["job"]))
+        if problem is not None:
+            return self.show(problem)
+        with write_tx(self.parts.conn) as conn:
+            label_store.mark_printed(conn, job["key"], isoformat(self.parts.clock.now()))
+        self._printed_at = self._reminded_at = self.parts.clock.now()
+        return self.step(lb.Reprint(reason), meta)
+
+    # ------------------------------------------------------------------ the timers
+    def tick(self) -> None:
+        """Poll the printer (resume a label that failed), remind the packer of the scan, sync offline labels,
+        fetch waybills ahead."""
+        p = self.parts
+        now_mono = p.clock.monotonic()
+        if self.printer is not None and (self._polled_at is None or now_mono - self._polled_at >= self.poll_s):
+            self._polled_at = now_mono
+            self.poll_printer()
+        with p.lock:
+            s = p.live.pack
+            if s.state is pk.State.LABEL_PRINTED and s.label is not None and self.remind_s > 0 \
+                    and self._reminded_at is not None \
+                    and (p.clock.now() - self._reminded_at).total_seconds() >= self.remind_s:
+                self._reminded_at = p.clock.now()
+                self.show(make("label_scan_reminder", waybill=s.label.waybill).as_dict())
+        self.sync_offline()
+
+    def poll_printer(self) -> None:
+        """Ask the printer how it is; when it is ready again and a carton waits for its label, print it."""
+        if self.printer is None:
+            return
+        try:
+            status = self.printer.status()
+        except DeviceError as exc:
+            self.device_state(PRINTER, "disconnected", str(exc))
+            return
+        self.device_state(PRINTER, "connected" if status.ready else "not_ready",
+                          None if status.ready else status.describe())
+        with self.parts.lock:
+            waiting = self.parts.live.pack.state is pk.State.WEIGHED_OK and self.mode is lb.LabelMode.PRINT and \
+                (self.parts.live.label or {}).get("state") == "failed"
+            if status.ready and waiting:
+                self.print_label({"device": self.parts.device_id(PRINTER)})
+
+    def sync_offline(self) -> None:
+        """Labels printed from pre-issued waybills: tell upstream which waybill each carton got."""
+        if self.upstream is None:
+            return
+        with self.parts.lock:
+            pending = label_store.unsynced(self.parts.conn)
+        for job in pending:
+            try:
+                answer = self.upstream.request_label(job["body"])
+            except TransientUpstreamError as exc:
+                if exc.status != 409:
+                    return  # still offline: next tick
+                answer = {"waybill": None, "error": str(exc)}
+            except PermanentUpstreamError as exc:
+                answer = {"waybill": None, "error": str(exc)}
+            error = None if answer.get("waybill") == job["waybill"] else \
+                f"upstream answers {answer.get('waybill') or answer.get('error')} for the carton labelled {job['waybill']}"
+            if error:
+                log.error("label conflict for %s: %s", job["key"], error)
+            with self.parts.lock, write_tx(self.parts.conn) as conn:
+                label_store.set_synced(conn, job["key"], error)
+
+    def reserve_ahead(self, order_ids: list[str] | None = None) -> int:
+        """Fetch pre-issued waybills for orders that have none yet; returns how many were stored."""
+        if self.upstream is None or self.reserve_per_order <= 0:
+            return 0
+        p = self.parts
+        if order_ids is None:
+            order_ids = [o.order_id for o in p.catalog.orders() if o.status not in pk.NOT_PACKABLE]
+        stored = 0
+        for order_id in order_ids:
+            with p.lock:
+                if label_store.reserved_count(p.conn, order_id) > 0:
+                    continue
+            key = f"{p.id}:reserve:{order_id}"
+            try:
+                answer = self.upstream.reserve_waybills({"key": key, "order_id": order_id,
+                                                         "count": self.reserve_per_order, "format": self.format})
+            except TransientUpstreamError:
+                return stored  # offline: try again later
+            except PermanentUpstreamError as exc:
+                log.warning("cannot reserve waybills for %s: %s", order_id, exc)
+                continue
+            codes = [str(w) for w in answer["waybills"]]
+            with p.lock, write_tx(p.conn) as conn:
+                label_store.add_reserved(conn, order_id, key, codes, isoformat(p.clock.now()))
+            stored += len(codes)
+        return stored
+
+    def _audit_verify_setting(self) -> None:
+        """Turning the label scan check off (or on) is a manual change: audited once per change."""
+        p = self.parts
+        value = "on" if self.verify else "off"
+        before = label_store.get_meta(p.conn, "label.verify")
+        if before == value or (before is None and self.verify):
+            return
+        from packgate.station import store
+
+        with write_tx(p.conn) as conn:
+            store.add_audit(conn, isoformat(p.clock.now()), "config", "config_change", None,
+                            {"label.verify": before or "on"}, {"label.verify": value},
+                            f"label.verify = {str(self.verify).lower()} in {getattr(p.cfg, 'source', None) or 'config'}",
+                            p.device_id("kiosk"))
+            label_store.set_meta(conn, "label.verify", value)
+
+
+def template_for(cfg: Any) -> LabelTemplate:
+    """The label template of ``label.template``, checked against the printer's language."""
+    from packgate.device.profiles import get_profile
+    from packgate.station.errors import StationError
+
+    template = get_profile(cfg["label.template"]).template
+    printer = get_profile(cfg["printer.profile"]).printer
+    if template is None or printer is None:
+        raise StationError(f"label.template {cfg['label.template']!r} / printer.profile {cfg['printer.profile']!r}:"
+                           " not a label template and a printer profile")
+    problem = language_mismatch(cfg["label.template"], template, cfg["printer.profile"], printer) \
+        if cfg["label.mode"] == "print" else None
+    if problem:
+        raise StationError(f"label.template: {problem}")
+    return template

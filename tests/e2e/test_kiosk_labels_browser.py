@@ -1,0 +1,62 @@
+"""The label gate on the kiosk page, in a browser: the Label panel follows the label (printed, scan expected,
+verified) with the picture of the label as printed, and the printer's state shows with its problem."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from e2e_support import BADGES, scanner_types, shot
+from playwright.sync_api import Page, expect
+
+from packgate.station.demo.rig import DemoRig, build_rig
+from packgate.station.demo.selftest import OffsetClock
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRig]:
+    """The demo rig with the label gate on (label.mode = print) and the emulated Zebra."""
+    r = build_rig(port=0, upstream_port=0, clock=OffsetClock(), data_dir=str(tmp_path_factory.mktemp("rig")),
+                  overrides={"label.mode": "print", "upstream.refresh_s": 5.0})
+    yield r
+    r.stop()
+
+
+def test_the_label_panel_follows_the_label_and_the_printer(new_page, rig: DemoRig) -> None:
+    page: Page = new_page("/")
+    expect(page.locator("#verdict")).to_have_attribute("data-status", "idle")
+    rig.devices.tap(BADGES["packer"])
+    expect(page.locator("#operator")).to_contain_text("Li Wei")
+    scanner_types(page, "SO-10009")
+    expect(page.locator("#verdict")).to_have_attribute("data-code", "order_opened")
+    for line in rig.world.orders["SO-10009"]["lines"]:
+        sku = line["sku"]
+        scanner_types(page, rig.world.item_code(sku, rig.world.good_lot_index(sku)))
+        expect(page.locator(f'#lines tr[data-sku="{sku}"] .count')).to_contain_text("1")
+    expect(page.locator("#printer-state")).to_have_attribute("data-state", "connected")
+
+    rig.printer.set_state("paper_out")
+    expect(page.locator("#printer-state")).to_have_attribute("data-state", "not_ready")
+    expect(page.locator("#printer-state")).to_contain_text("paper out")
+    rig.scale.set_weight(rig.world.expected_g("SO-10009"), settle_s=0.3)
+    expect(page.locator("#verdict")).to_have_attribute("data-code", "printer_not_ready")
+    expect(page.locator("#label-state")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#btn-print-label")).to_be_enabled()
+    expect(page.locator("#btn-pack")).to_be_disabled()  # with the label gate only the label scan packs
+    shot(page, "label-paper-out")
+
+    rig.printer.set_state()  # labels loaded: the waiting label prints by itself
+    expect(page.locator("#label-state")).to_have_attribute("data-state", "verify_expected", timeout=10_000)
+    expect(page.locator("#verdict")).to_have_attribute("data-code", "label_printed")
+    waybill = page.locator("#label-waybill").inner_text()
+    assert waybill and rig.printer.printed[-1].barcodes == [waybill]
+    preview = page.locator("#label-preview")
+    expect(preview).to_be_visible()
+    page.wait_for_function("() => document.getElementById('label-preview').naturalWidth > 0")
+    expect(page.locator("#btn-reprint")).to_be_enabled()
+    shot(page, "label-printed")
+
+    scanner_types(page, waybill)
+    expect(page.locator("#verdict")).to_have_attribute("data-code", "packed")
+    expect(page.locator("#label-state")).to_have_attribute("data-state", "verified")

@@ -1,0 +1,92 @@
+"""A weigh-and-ship station for the crash harness: ``python tests/fault/ship_station.py DB UPSTREAM ORDER...``.
+
+A real ``Station`` (label.mode = weigh_and_ship) with its outbox worker, against the reference upstream: for
+each order it signs in, scans the order's pre-issued waybill, scans the items and puts the parcel on the
+scale; the passing weighing is the shipment confirmation. After a SIGKILL it is started again and carries on
+from the session it saved (a parcel still on the scale is weighed again). It prints "done" when every order
+is shipped and the outbox is drained.
+
+Crash points (``PACKGATE_CRASH_AT``, ``PACKGATE_CRASH_NTH``) besides sync's own: ``ship_before_commit``
+(inside the shipment's transaction, its rows written, before COMMIT) and ``ship_after_commit`` (committed,
+before the packer is told).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import date
+from typing import Any
+
+from packgate.device.backoff import Backoff
+from packgate.station.core import packing as pk
+from packgate.station.demo.rig import DemoWorld
+from packgate.station.runtime.config import validate
+from packgate.station.service import Station
+from packgate.sync import crash
+from packgate.sync.client import UpstreamClient
+from packgate.sync.outbox import Outbox, outbox_status
+from packgate.sync.reference import ReferenceCache
+from packgate.sync.upstream import demo_data
+from packgate.sync.worker import OutboxWorker
+
+
+class ShipOutbox(Outbox):
+    def enqueue(self, conn: Any, **kw: Any) -> dict:
+        conf = super().enqueue(conn, **kw)
+        if kw.get("action") == "pack":
+            crash.point("ship_before_commit")
+        return conf
+
+
+def main(db: str, upstream: str, orders: list[str]) -> int:
+    world = DemoWorld(date.today())
+    cfg = validate({"station.id": "ST01", "upstream.url": upstream, "label.mode": "weigh_and_ship",
+                    "label.reserve_per_order": 1})
+    token = os.environ.get("SHIP_STATION_TOKEN") or None  # the station's token when upstream is a site hub
+    client = UpstreamClient(upstream, deadline_s=5, token=token)
+    cache = ReferenceCache(db, client)
+    while not cache.refresh()["ok"] and not cache.status().get("last_refresh"):
+        time.sleep(0.1)  # the first start needs the reference data once (the hub may be restarting)
+    outbox = ShipOutbox(db, "ST01")
+    worker = OutboxWorker(db, UpstreamClient(upstream, deadline_s=5, token=token), batch_size=5,
+                          backoff=Backoff(base_s=0.02, cap_s=0.2), idle_s=0.02, recheck_s=0.05).start()
+    station = Station(cfg, db_path=db, cache=cache, outbox=outbox, label_upstream=client)
+    assert station.labels is not None
+    while station.labels.reserve_ahead(orders) == 0 and any(
+            not station.parts.conn.execute("SELECT 1 FROM waybill_pool WHERE order_id = ?", (o,)).fetchone()
+            for o in orders):
+        time.sleep(0.1)  # waybills are fetched ahead once; retried while upstream cannot be reached
+    print("ready", flush=True)
+    conn = station.parts.conn
+    for order_id in orders:
+        local = conn.execute("SELECT status FROM order_state WHERE order_id = ?", (order_id,)).fetchone()
+        if local and local[0] == "packed":
+            continue
+        if station.pack.state is pk.State.IDLE:
+            station.handle({"action": "badge", "object_id": demo_data.DEMO_BADGES["packer"]})
+        if station.pack.order is None or station.pack.order.order_id != order_id:
+            waybill = conn.execute("SELECT waybill FROM waybill_pool WHERE order_id = ? ORDER BY waybill LIMIT 1",
+                                   (order_id,)).fetchone()[0]
+            opened = station.handle({"action": "scan", "object_id": waybill})
+            assert opened["code"] == "order_opened", opened
+        for line in world.orders[order_id]["lines"]:
+            sku = line["sku"]
+            while station.pack.packed_qty(sku) < line["qty"]:
+                answer = station.handle({"action": "scan", "object_id": world.item_code(sku, world.good_lot_index(sku))})
+                assert answer["status"] == "ok", answer
+        assert station.pack.state is pk.State.READY_TO_WEIGH, station.pack.state
+        grams = world.expected_g(order_id, station.pack.packaging)
+        shipped = station.handle({"action": "weigh", "payload": {"grams": str(grams), "stable": True}})
+        crash.point("ship_after_commit")
+        assert shipped["code"] == "shipped", shipped
+    while outbox_status(conn, outbox.clock.now())["depth"]:
+        worker.wake()
+        time.sleep(0.02)
+    worker.stop()
+    print("done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
