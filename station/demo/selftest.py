@@ -382,7 +382,8 @@ class Walk:
 
         db = str(self.rig.data_dir / "weigh-and-ship.db")
         cfg = validate({"station.id": "ST02", "upstream.url": self.rig.upstream_url, "label.mode": "weigh_and_ship"})
-        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock)
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock,
+                                token=self.rig.station_tokens.get("ST02"))
         cache = ReferenceCache(db, client, self.clock)
         cache.refresh()
         table = Station(cfg, db_path=db, cache=cache, outbox=Outbox(db, "ST02", self.clock), clock=self.clock,

@@ -175,6 +175,7 @@ OPENAPI = {
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/api/v1/labels/{waybill}/preview.png": {"get": {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
+            "parameters": [{"name": "waybill", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}],
             "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
     },
