@@ -119,10 +119,12 @@ class ScaleReader(PortWorker):
         try:
             if ending:
                 port.write(ending)
-            port.timeout = 0.05
             deadline = self._monotonic() + self.SETTLE_S
-            while self._monotonic() < deadline and port.read(max(1, port.in_waiting)):
-                pass
+            while self._monotonic() < deadline and not self._stop.is_set():
+                waiting = port.in_waiting
+                if waiting:
+                    port.read(waiting)
+                self._stop.wait(0.02)
         except (serial.SerialException, OSError):
             return
         self.framer.reset()

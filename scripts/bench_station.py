@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,6 +27,7 @@ from typing import Callable, Iterator
 import requests
 
 from packgate.sync.db import connect, write_tx
+from packgate.sync.pins import demo_hash
 from packgate.sync.upstream import store as up_store
 from packgate.sync.upstream.demo_data import gtin14
 
@@ -55,7 +57,7 @@ def reference(a: argparse.Namespace, today: date) -> dict[str, list[dict]]:
     for i in range(a.employees):
         role = "supervisor" if i % 50 == 0 else ("picker" if i % 2 else "packer")
         employees.append({"employee_id": f"E{i:04d}", "name": f"Person {i}", "badge_uid": f"{0x04A00000 + i:08X}",
-                          "role": role, "pin": "1234", "phone": f"+86 138 0000 {i:04d}"})
+                          "role": role, "pin_hash": demo_hash("1234"), "phone": f"+86 138 0000 {i:04d}"})
     orders = []
     for i in range(a.orders):
         lines = [{"sku": f"SKU-{(i * 13) % a.skus:06d}", "qty": 1}]
@@ -185,7 +187,7 @@ class Packer:
 
     def act(self, body: dict) -> tuple[dict, float]:
         t = time.perf_counter()
-        r = self.http.post(self.url + "/api/v1/actions", json=body, timeout=60)
+        r = self.http.post(self.url + "/api/v1/actions", json={"key": uuid.uuid4().hex, **body}, timeout=60)
         took = (time.perf_counter() - t) * 1000
         if r.status_code >= 500:
             self.failures += 1
@@ -236,7 +238,9 @@ class Load:
         else:
             csrf = http.get(self.url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
             http.headers["X-CSRF-Token"] = csrf
-            http.post(self.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"}, timeout=60)
+            login = http.post(self.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"},
+                              timeout=60).json()
+            http.headers["X-CSRF-Token"] = login.get("csrf_token") or csrf  # a new session at sign-in
             path, every = "/api/v1/pda/orders", 1.0
         while not self.stop.is_set():
             t = time.perf_counter()

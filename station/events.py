@@ -6,6 +6,9 @@ import queue
 import threading
 from typing import Iterator
 
+STREAMS_MAX = 128  # open event streams a station serves at once (kiosk, supervisors' phones, every PDA)
+PROBE_S = 0.25  # an idle stream writes a comment this often: a closed one fails its write and is freed
+
 
 class EventBus:
     """Every subscriber gets every event; a slow subscriber loses its oldest events, never blocks others."""
@@ -17,7 +20,7 @@ class EventBus:
         self._closed = threading.Event()
 
     def publish(self, kind: str, data: dict) -> None:
-        message = (kind, data)
+        message = Message(kind, data)
         with self._lock:
             subscribers = list(self._subscribers)
         for q in subscribers:
@@ -47,21 +50,38 @@ class EventBus:
         self._closed.set()
         self.publish("shutdown", {})
 
-    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = 15.0) -> Iterator[str]:
-        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats."""
+    @property
+    def streams(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = PROBE_S) -> Iterator[str]:
+        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats (a comment
+        line every ``heartbeat_s`` of quiet, which is how the server notices a client that has gone)."""
         q = self.subscribe()
         try:
             for kind, data in first or []:
                 yield sse(kind, data)
             while not self._closed.is_set():
                 try:
-                    kind, data = q.get(timeout=heartbeat_s)
+                    message = q.get(timeout=heartbeat_s)
                 except queue.Empty:
-                    yield ": keep-alive\n\n"
+                    yield ":\n\n"
                     continue
-                yield sse(kind, data)
+                yield message.text
         finally:
             self.unsubscribe(q)
+
+
+class Message(tuple):
+    """``(kind, data)`` as subscribers unpack it, with its event-stream text encoded once (not once per page)."""
+
+    text: str
+
+    def __new__(cls, kind: str, data: dict) -> "Message":
+        self = super().__new__(cls, (kind, data))
+        self.text = sse(kind, data)
+        return self
 
 
 def sse(kind: str, data: dict) -> str:

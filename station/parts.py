@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from packgate.device.barcode import SitePatterns
 from packgate.device.clock import Clock
@@ -40,16 +41,42 @@ def site_patterns(cfg: Settings) -> SitePatterns:
 
 @dataclass
 class Scale:
-    """The scale as the station sees it: the last reading and whether the scale is connected."""
+    """The scale as the station sees it: the last reading, whether the scale is connected, and whether it is
+    still talking. A reading counts only while it is fresh: once the scale has sent nothing for ``fresh_s``
+    (a polled scale missing its answers, a streaming one gone quiet) it is "not responding" and its last
+    reading is no longer shown or used."""
 
     connected: bool = False
     reading: Reading | None = None
+    at: float | None = None  # monotonic: the last reading, or when the scale connected
+    fresh_s: float = 2.0
+    monotonic: Callable[[], float] = time.monotonic
+
+    def heard(self, reading: Reading | None = None) -> None:
+        self.connected, self.at = True, self.monotonic()
+        if reading is not None:
+            self.reading = reading
+
+    def responding(self) -> bool:
+        return self.connected and self.at is not None and self.monotonic() - self.at <= self.fresh_s
+
+    def fresh(self) -> Reading | None:
+        """The last reading while the scale is responding, else None."""
+        return self.reading if self.responding() else None
+
+    def problem(self) -> str | None:
+        if self.connected and not self.responding():
+            return f"scale not responding: no reading for more than {self.fresh_s:g} s"
+        return None
 
     def view(self) -> dict[str, Any]:
-        shown = self.reading.as_dict() if self.reading is not None else \
+        responding = self.responding()
+        shown = self.reading.as_dict() if self.reading is not None and responding else \
             {"status": None, "stable": False, "weight": None, "unit": None, "grams": None}
         shown.pop("raw", None)
-        return {"connected": self.connected, **shown}
+        return {"connected": self.connected, "responding": responding,
+                "state": "not_responding" if self.connected and not responding else
+                ("connected" if self.connected else "disconnected"), **shown}
 
 
 @dataclass
@@ -59,6 +86,7 @@ class Live:
     pack: pk.PackSession
     picks: dict[str, pick.PickSession]
     override_reason: str | None = None  # a supervisor's reason waiting for their badge
+    override_at: float | None = None  # when it was entered (monotonic)
     parcel_on_scale: bool = False  # the last stable reading had a parcel on it
     scale_must_clear: bool = False  # a carton closed on the scale: the next weighing waits for an empty scale
     last_scan: dict | None = None  # exactly what the last scan at the kiosk was, from any scanner
@@ -71,6 +99,7 @@ class Live:
     label: dict | None = None  # the carton's label: requested, printing, failed, verify_expected, verified
     counters: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # health problems by source (e.g. the video's disk)
+    storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
 
 
 @dataclass

@@ -1,8 +1,7 @@
-"""The PDA desk of a station: sign-in (badge code + PIN, locked after repeated wrong PINs), the orders to pick
+"""The PDA desk of a station: sign-in (badge code + PIN through ``signin.PinCheck``), the orders to pick
 and the pick sessions of the PDAs signed in through this station."""
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any, Callable
 
@@ -16,37 +15,29 @@ from packgate.station.core import picking as pick
 from packgate.station.core.effects import Outcome
 from packgate.station.core.verdicts import answer, make
 from packgate.station.parts import Parts
+from packgate.station.signin import PinCheck
 from packgate.sync.db import write_tx
 
 log = logging.getLogger("packgate.station")
 
-LOGIN_ATTEMPTS, LOGIN_LOCK_S = 5, 300.0  # wrong PINs per badge before a 5-minute lock
 Commit = Callable[[Outcome, dict, str, Callable[[Any], None] | None], dict]
 EmployeeView = Callable[[str | None, str | None], dict | None]
 
 
 class PdaDesk:
-    def __init__(self, parts: Parts, commit: Commit, wake: Callable[[], None], employee_view: EmployeeView):
+    def __init__(self, parts: Parts, commit: Commit, wake: Callable[[], None], employee_view: EmployeeView,
+                 pins: PinCheck):
         self.parts = parts
+        self.pins = pins
         self.commit = commit
         self.wake = wake
         self.employee_view = employee_view
-        self._failed_logins: dict[str, list[float]] = {}
 
     def login(self, badge: str, pin: str) -> dict:
         p = self.parts
-        code = badge.strip().upper()
-        now = p.clock.monotonic()
-        failures = [t for t in self._failed_logins.get(code, []) if now - t < LOGIN_LOCK_S]
-        if len(failures) >= LOGIN_ATTEMPTS:
-            wait = int(LOGIN_LOCK_S - (now - failures[-LOGIN_ATTEMPTS])) + 1
-            return answer("login_locked", wait=wait)
-        employee = p.catalog.employee_by_badge(code) or p.catalog.employee_by_id(badge.strip())
-        if employee is None or not employee.pin or not hmac.compare_digest(employee.pin, pin.strip()):
-            self._failed_logins[code] = failures + [now]
-            log.warning("wrong badge code or PIN on the PDA login", extra={"fields": {"badge": code[-4:]}})
-            return answer("bad_login")
-        self._failed_logins.pop(code, None)
+        employee = self.pins.verify(badge, pin, "pda_sign_in", p.device_id("pda"))
+        if isinstance(employee, dict):
+            return employee
         with p.lock, write_tx(p.conn) as conn:
             p.outbox.enqueue(conn, action="badge", object_type="employee", object_id=employee.employee_id,
                              operator=employee.employee_id, device=p.device_id("pda"), location=p.location,
@@ -94,9 +85,14 @@ class PdaDesk:
             event = pk.FifoTakeOlder()
         elif action == "put_back":
             event = pk.PutBack()
-        elif action == "override":
-            event = pk.FifoOverride(canonical_badge(str(payload.get("supervisor_badge") or "")),
-                                    str(payload.get("reason") or ""))
+        elif action == "override":  # the supervisor proves presence at the PDA with badge + PIN
+            uid, present = str(payload.get("supervisor_badge") or ""), False
+            if payload.get("supervisor_pin") is not None:
+                proven = self.pins.verify(uid, payload["supervisor_pin"], "override", meta["device"])
+                if isinstance(proven, dict):
+                    return proven
+                uid, present = proven.badge_uid, True
+            event = pk.FifoOverride(canonical_badge(uid), str(payload.get("reason") or ""), present)
         else:
             return answer("bad_request", problem=f"action {action!r} is not for picking",
                           problem_zh=f"操作{action!r}不适用于拣货")

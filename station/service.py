@@ -18,7 +18,7 @@ import hmac
 import json
 import logging
 import threading
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +36,7 @@ from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
-from packgate.station.core.verdicts import Verdict, answer, make
+from packgate.station.core.verdicts import Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
 from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
@@ -44,6 +44,7 @@ from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.signin import PinCheck
 from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
@@ -54,6 +55,8 @@ log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
            "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label")
+AMBIGUOUS_BY_SCAN = {"badge": ("badge",), "order": ("order",), "tote": ("tote",), "unknown": ("order", "tote")}
+UNUSABLE_SCAN = frozenset({"unknown_order", "unknown_item", "unknown_packaging", "not_allowed_now", "wrong_code_here"})
 LocalWrites = Callable[[Any], None]
 Meta = dict[str, Any]
 
@@ -95,11 +98,14 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
+        self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
         self.site = SiteLink(self.parts, site, self._publish_state)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info)
-        self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view)
+        self.pins = PinCheck(self.parts)
+        self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
@@ -177,7 +183,7 @@ class Station:
         return self.views.is_supervisor(employee_id)
 
     def pda_login(self, badge: str, pin: str) -> dict:
-        return self.desk.login(badge, pin)
+        return self._saving(lambda: self.desk.login(badge, pin))
 
     def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
         return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
@@ -196,10 +202,19 @@ class Station:
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
-        """The action confirmation API: one request in, one verdict out (see station/web/openapi.py)."""
+        """The action confirmation API: one request in, one verdict out (see station/web/openapi.py).
+
+        A badge named here is typed, not tapped: it proves presence only with its PIN (``payload.pin``,
+        ``payload.supervisor_pin``)."""
+        return self._handle(body, present=False)
+
+    def _handle(self, body: Any, *, present: bool) -> dict:
         problem = _validate(body)
         if problem:
             return answer("bad_request", problem=problem)
+        oversized = _too_large(body)
+        if oversized:
+            return oversized
         key = body.get("key")
         request_hash = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "key"}, sort_keys=True,
                                                  default=str).encode()).hexdigest()
@@ -210,10 +225,11 @@ class Station:
                     if not hmac.compare_digest(stored["request_hash"], request_hash):
                         return answer("key_reused", key=key)
                     return {**stored["response"], "replayed": True}
-            return self._saving(lambda: self._dispatch(body, key, request_hash))
+            return self._saving(lambda: self._dispatch(body, key, request_hash, present))
 
     def on_badge(self, uid: str, device: str) -> dict:
-        return self.handle({"action": "badge", "object_id": uid, "device": device})
+        """A tap on this station's own badge reader: the one input that proves the person is at the table."""
+        return self._handle({"action": "badge", "object_id": uid, "device": device}, present=True)
 
     def on_scan(self, scan: Scan, device: str) -> dict:
         """A scan from the station's own scanner (already interpreted by the reader)."""
@@ -229,11 +245,12 @@ class Station:
         """A scale reading: update the display; weigh automatically when the parcel is ready and steady."""
         live = self.parts.live
         before = live.scale.view()
-        live.scale.connected, live.scale.reading = True, reading
+        live.scale.heard(reading)
         self.frames.add(reading)
         shown = live.scale.view()
-        if {k: shown.get(k) for k in ("status", "stable", "weight", "unit")} != \
-                {k: before.get(k) for k in ("status", "stable", "weight", "unit")}:
+        self._scale_shown = True
+        if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
+                {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
         if not reading.usable:
             return
@@ -258,7 +275,9 @@ class Station:
         live = self.parts.live
         before = live.devices.get(name)
         live.devices[name] = device_states.entry(state, detail, port)
-        if name == "scale" and live.devices[name]["state"] != "connected":
+        if name == "scale" and live.devices[name]["state"] == "connected":
+            live.scale.heard()  # it has fresh_s to send its first reading
+        elif name == "scale":
             live.scale.connected = False
             self.bus.publish("scale", live.scale.view())
         if before is None or before["state"] != live.devices[name]["state"]:
@@ -269,27 +288,59 @@ class Station:
             self.on_device_state(name, state, detail)
             self._publish_state()
 
+    def check_scale(self) -> None:
+        """Tell the pages when the scale stops (or starts) responding; called every second by the agent."""
+        responding = self.parts.live.scale.responding()
+        if responding != self._scale_shown:
+            self._scale_shown = responding
+            if not responding:
+                log.warning("%s", self.parts.live.scale.problem())
+            self.bus.publish("scale", self.parts.live.scale.view())
+
     # ------------------------------------------------------------------ dispatch
     def _saving(self, action: Callable[[], dict]) -> dict:
         """Run ``action``; a failed write is the "not saved" verdict, never a false "done"."""
+        live = self.parts.live
         try:
-            return action()
+            result = action()
         except StorageError as exc:
-            log.error("not saved: %s", exc)
+            if live.storage_fault is None:  # one log line per change of state
+                log.error("not saved: %s", exc)
+            live.storage_fault = str(exc)
             return self._show(answer("storage", detail=str(exc)))
+        if live.storage_fault is not None and result.get("code") != "storage" and result.get("confirmation_ids") is not None:
+            log.warning("the station database takes writes again (was: %s)", live.storage_fault)
+            live.storage_fault = None
+        return result
 
-    def _dispatch(self, body: dict, key: str | None, request_hash: str) -> dict:
+    def storage_fault(self, exc: StorageError) -> dict:
+        """The "not saved" answer for a storage failure outside an action (any endpoint); remembered for health."""
+        if self.parts.live.storage_fault is None:
+            log.error("not saved: %s", exc)
+        self.parts.live.storage_fault = str(exc)
+        return answer("storage", detail=str(exc))
+
+    def _dispatch(self, body: dict, key: str | None, request_hash: str, present: bool) -> dict:
         live = self.parts.live
         action = body["action"]
         meta: Meta = {"device": body.get("device") or self.device_id("kiosk"),
-                      "location": body.get("location") or self.location,
+                      "location": body.get("location") or self.location, "present": present,
                       "key": key, "request_hash": request_hash, "image_sha256": body.get("image_sha256")}
         if (body.get("terminal") or KIOSK) == "pda":
             return self.desk.handle(body, meta)
         payload = body.get("payload") or {}
         if action == "badge":
             uid = str(body.get("object_id") or body.get("operator") or "")
-            return self._override_or_step(intake.badge(uid, live.pack.state, live.override_reason), meta)
+            clash = self.catalog.ambiguity("badge", uid)
+            if clash:
+                return self._show(make("ambiguous_reference", what=clash).as_dict())
+            if payload.get("pin") is not None:
+                proven = self.pins.verify(uid, payload["pin"], "badge", meta["device"])
+                if isinstance(proven, dict):
+                    return self._show(proven)
+                uid, present = proven.badge_uid, True
+            return self._override_or_step(intake.badge(uid, live.pack.state, self._waiting_reason(), present=present),
+                                          meta)
         if action == "scan":
             text = str(body.get("object_id") or "")
             return self._scan_kiosk(interpret(text, self.parts.patterns, source=meta["device"]), meta)
@@ -299,10 +350,16 @@ class Station:
             reason = str(payload.get("reason") or "").strip()
             supervisor = payload.get("supervisor_badge") or body.get("operator")
             if supervisor:
-                return self._override_or_step(intake.approval(str(supervisor), reason, live.pack.state), meta)
+                uid, present = str(supervisor), False
+                if payload.get("supervisor_pin") is not None:
+                    proven = self.pins.verify(uid, payload["supervisor_pin"], "override", meta["device"])
+                    if isinstance(proven, dict):
+                        return self._show(proven)
+                    uid, present = proven.badge_uid, True
+                return self._override_or_step(intake.approval(uid, reason, live.pack.state, present=present), meta)
             if not reason:
                 return self._show(make("override_reason_missing", status="error").as_dict())
-            live.override_reason = reason
+            live.override_reason, live.override_at = reason, self.clock.monotonic()
             return self._show(make("override_requested", reason=reason).as_dict())
         simple: dict[str, Callable[[], pk.Event]] = {
             "reweigh": lambda: pk.Reweigh(str(payload.get("reason") or "reweigh")),
@@ -322,20 +379,28 @@ class Station:
 
     def _weigh(self, payload: dict, meta: Meta) -> dict:
         grams, stable = payload.get("grams"), payload.get("stable", True)
-        if isinstance(grams, float):
-            return answer("bad_request", problem=Word("problem:grams_float"))  # never on the kiosk's screen
+        if not isinstance(stable, bool):
+            return bad_field("payload.stable", "boolean")  # an API client's mistake: never on the kiosk's screen
         if grams is None:
-            reading = self.parts.live.scale.reading
-            value = reading.grams if reading is not None else None
-            stable = bool(reading is not None and reading.stable)
+            reading = self.parts.live.scale.fresh()
+            if reading is None:
+                return self._show(answer("scale_not_responding", seconds=f"{self.parts.live.scale.fresh_s:g}"))
+            value, stable = reading.grams, reading.stable
             meta = {**meta, "frames": self.frames.upto(reading)}
         else:
-            try:
-                value = Decimal(str(grams))
-            except InvalidOperation:
-                return answer("bad_request", problem=f"grams {grams!r} is not a number",
-                              problem_zh=f"重量{grams!r}不是数字")
-        return self._pack_step(pk.Weigh(value, bool(stable)), meta)
+            parsed = intake.grams(grams, Decimal(str(self.cfg["scale.capacity_g"])))
+            if isinstance(parsed, str):
+                return bad_field("payload.grams", parsed)
+            value = parsed
+        return self._pack_step(pk.Weigh(value, stable), meta)
+
+    def _waiting_reason(self) -> str | None:
+        """The supervisor's reason waiting for their tap, while it is fresh (``badge.approval_window_s``)."""
+        live = self.parts.live
+        if live.override_reason and live.override_at is not None and \
+                self.clock.monotonic() - live.override_at > float(self.cfg["badge.approval_window_s"]):
+            live.override_reason = live.override_at = None
+        return live.override_reason
 
     def _override_or_step(self, event: pk.Event, meta: Meta) -> dict:
         verdict = self._pack_step(event, meta)
@@ -346,14 +411,28 @@ class Station:
     def _scan_kiosk(self, scan: Scan, meta: Meta) -> dict:
         live = self.parts.live
         live.last_scan = {"raw": scan.raw.replace("\x1d", "<GS>"), "kind": scan.kind, "device": meta.get("device")}
-        taken = intake.kiosk_scan(scan, live.pack, live.override_reason, self.catalog,
+        clash = next(filter(None, (self.catalog.ambiguity(kind, scan.value) for kind in AMBIGUOUS_BY_SCAN.get(scan.kind, ()))),
+                     None)
+        if clash:
+            self._keep_unusable(scan.raw, "ambiguous_reference", meta)
+            return self._show(make("ambiguous_reference", what=clash).as_dict())
+        taken = intake.kiosk_scan(scan, live.pack, self._waiting_reason(), self.catalog,
                                   self.labels.owner if self.labels is not None else intake.no_waybills)
         if isinstance(taken, intake.Reject):
             return self._reject_input(taken.raw, taken.reason, meta)
         if isinstance(taken, intake.WrongCode):
+            self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        return self._override_or_step(taken, meta)
+        verdict = self._override_or_step(taken, meta)
+        if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
+            self._keep_unusable(scan.raw, verdict["code"], meta)
+        return verdict
+
+    def _keep_unusable(self, raw: str, reason: str, meta: Meta) -> None:
+        """Every scan the station could not use is kept for review with the reason (the verdict's code)."""
+        with write_tx(self.parts.conn):
+            store.record_rejected(self.parts.conn, isoformat(self.clock.now()), meta.get("device") or "?", raw, reason)
 
     def _reject_input(self, raw: str, reason: str, meta: Meta) -> dict:
         at = isoformat(self.clock.now())
@@ -367,6 +446,7 @@ class Station:
         p = self.parts
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
+                              typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
                               label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
@@ -505,17 +585,40 @@ class Station:
 
 
 # ---------------------------------------------------------------------- helpers
+FIELD_LIMITS = {"object_id": 512, "operator": 64, "device": 64, "location": 64, "key": 128, "terminal": 16,
+                "object_type": 16}
+PAYLOAD_LIMITS = {"reason": 500, "supervisor_badge": 64, "supervisor_pin": 64, "pin": 64, "grams": 32}
+
+
+def _too_large(body: dict) -> dict | None:
+    """The answer for a field longer than its limit (HTTP 413 on the API), naming the field."""
+    for name, limit in FIELD_LIMITS.items():
+        if isinstance(body.get(name), str) and len(body[name]) > limit:
+            return answer("too_large", field=name, limit=limit)
+    payload = body.get("payload")
+    if isinstance(payload, dict):
+        for name, limit in PAYLOAD_LIMITS.items():
+            if isinstance(payload.get(name), str) and len(payload[name]) > limit:
+                return answer("too_large", field=f"payload.{name}", limit=limit)
+        if len(payload) > 16:
+            return bad_field("payload", "at_most_16_fields")
+    return None
+
+
 def _validate(body: Any) -> str | None:
     if not isinstance(body, dict):
         return Word("problem:not_object")
     action = body.get("action")
     if action not in ACTIONS:
-        return f"action must be one of {', '.join(ACTIONS)} (got {action!r})"
-    for name in ("object_id", "operator", "device", "location", "key", "terminal", "object_type"):
+        return f"action must be one of {', '.join(ACTIONS)} (got {str(action)[:40]!r})"
+    for name in FIELD_LIMITS:
         if body.get(name) is not None and not isinstance(body.get(name), str):
             return f"{name} must be a string"
     if body.get("payload") is not None and not isinstance(body["payload"], dict):
         return Word("problem:payload_object")
+    for name in ("reason", "supervisor_badge", "supervisor_pin", "pin"):
+        if (body.get("payload") or {}).get(name) is not None and not isinstance(body["payload"][name], str):
+            return f"payload.{name} must be a string"
     key = body.get("key")
     if key is not None and not 8 <= len(key) <= 128:
         return Word("problem:key_length")

@@ -122,6 +122,12 @@ class SiteLots:
     def status(self) -> dict:
         return self.rows.status()
 
+    def ambiguity(self, kind: str, key: str) -> str | None:
+        return self.rows.ambiguity(kind, key)
+
+    def problems(self) -> dict:
+        return self.rows.problems()
+
 
 class SiteLink:
     def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None]):

@@ -166,6 +166,7 @@ class StationViews:
         sync = self.sync_status()
         with self.reading() as conn:
             open_escalations = len(store.escalations(conn))
+        reference = p.catalog.cache.status()  # counts rejected and ambiguous rows: off the station lock
         with p.lock:
             live = p.live
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
@@ -173,11 +174,14 @@ class StationViews:
                        for name, dev in sorted(live.devices.items())}
             problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in devices.items() if device_states.problem(dev["state"])]
+            problems += [problem for problem in (live.scale.problem(),) if problem]
+            if live.storage_fault:
+                problems.append(f"station database: {live.storage_fault}")
             problems += [text for _, text in sorted(live.problems.items())]
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
-                    "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "status", "stable")},
-                    "outbox": sync, "reference": p.catalog.cache.status(), "session": str(live.pack.state),
+                    "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
+                    "outbox": sync, "reference": reference, "session": str(live.pack.state),
                     "open_escalations": open_escalations, "verdicts": dict(live.counters)}
 
     def metrics(self) -> str:
@@ -196,6 +200,11 @@ class StationViews:
             lines += ["# HELP packgate_open_escalations Escalations fired and not acknowledged.",
                       "# TYPE packgate_open_escalations gauge",
                       f'packgate_open_escalations{{station="{p.id}"}} {open_escalations}']
+            lines += ["# HELP packgate_event_streams Open /api/v1/events streams (pages with live updates).",
+                      "# TYPE packgate_event_streams gauge", f'packgate_event_streams{{station="{p.id}"}} {p.bus.streams}']
+            lines += ["# HELP packgate_scale_responding 1 while the scale sends readings (within scale.fresh_s).",
+                      "# TYPE packgate_scale_responding gauge",
+                      f'packgate_scale_responding{{station="{p.id}"}} {int(p.live.scale.responding())}']
             lines += ["# HELP packgate_device_up 1 while the device is connected.", "# TYPE packgate_device_up gauge"]
             for name, dev in sorted(p.live.devices.items()):
                 up = 1 if dev.get("state") == "connected" else 0
@@ -227,6 +236,7 @@ class StationViews:
                             for r in blocked["items"]],
                 **{kind: page["items"] for kind, page in pages.items()},
                 "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
+                "reference_problems": p.catalog.cache.problems(),
             }
 
     def counts(self) -> dict:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 
 import click
 
 from packgate.device.clock import Clock
-from packgate.sync.db import connect
+from packgate.sync.db import connect, connect_readonly
 from packgate.sync.schema import ensure_schema
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
@@ -26,14 +27,32 @@ def _station_db(path: str | None) -> str:
 @click.option("--seed-demo", is_flag=True, help="Load the deterministic demo catalog, lots, employees and orders.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Date the demo data is relative to.")
 @click.option("--lenient-orders", is_flag=True, help="Accept confirmations for orders upstream does not know.")
-def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool) -> None:
+@click.option("--tokens", "tokens_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help='TOML file: admin_token = "..." and a [stations] table of station id = "token".')
+@click.option("--open", "open_access", is_flag=True, help="No tokens at all (a contract test bench on 127.0.0.1 only).")
+def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool,
+             tokens_file: str | None, open_access: bool) -> None:
     """Run the reference upstream (the HTTP contract in sync/openapi.json) over SQLite."""
+    import tomllib
+
     from packgate.sync.upstream.server import serve
+
+    if tokens_file is None and not open_access:
+        raise click.ClickException("give --tokens FILE (a token per station and an admin token), or --open")
+    auth: dict = {}
+    if tokens_file is not None:
+        with open(tokens_file, "rb") as fh:
+            doc = tomllib.load(fh)
+        stations, admin = doc.get("stations"), doc.get("admin_token")
+        if not isinstance(stations, dict) or not all(isinstance(v, str) and len(v) >= 16 for v in stations.values()) \
+                or not isinstance(admin, str) or len(admin) < 16:
+            raise click.ClickException(f"{tokens_file}: needs admin_token and [stations] tokens of 16+ characters")
+        auth = {"station_tokens": dict(stations), "admin_token": admin}
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"packgate upstream: http://{host}:{port}  db={db_path}  openapi: /openapi.json", err=True)
     serve(host, port, db_path, seed_demo=seed_demo, strict_orders=not lenient_orders,
-          today=today.date() if today else None)
+          today=today.date() if today else None, **auth)
 
 
 @click.group("sync")
@@ -57,8 +76,14 @@ def status(db_path: str | None, as_json: bool) -> None:
     """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
     from packgate.sync.outbox import outbox_status
 
-    conn = _open(db_path)
-    info = outbox_status(conn, Clock().now())
+    path = _station_db(db_path)
+    if not os.path.exists(path):
+        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
+    conn = connect_readonly(path)  # status only reads: it works on a read-only disk or database too
+    try:
+        info = outbox_status(conn, Clock().now())
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read the station database {path}: {exc}") from exc
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
     else:

@@ -29,7 +29,7 @@ _STORAGE_ERRORS = {13: StorageFullError, 8: ReadOnlyStorageError, 10: StorageIOE
 def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Connection:
     """Open ``path`` in autocommit mode (transactions are explicit) with WAL + FULL sync."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread,
                            timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
@@ -37,6 +37,29 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    if str(path) != ":memory:":
+        private(Path(path))
+    return conn
+
+
+def private(path: Path) -> None:
+    """The database and its WAL files readable by this user only (they hold audit and personal data)."""
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if part.exists() and part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+        except OSError:  # read-only file system: nothing to tighten, and nothing to write either
+            pass
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """Open ``path`` for reading only, even on a read-only disk or file (no journal mode change, no schema)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:  # a WAL database whose -shm cannot be created: read the file as it is
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?immutable=1", uri=True, isolation_level=None)
+    conn.row_factory = sqlite3.Row
     return conn
 
 

@@ -13,18 +13,22 @@ import json
 import logging
 import sqlite3
 import threading
+from datetime import timedelta
 from typing import Callable
 
 from packgate.device.clock import Clock, isoformat
 from packgate.device.codes import canonical_badge, gtin14
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import DbSpec, factory, write_tx
-from packgate.sync.errors import SyncError, UpstreamError
+from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
+from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, screen, tote_clash
 from packgate.sync.schema import ensure_schema, get_meta, set_meta
 
 log = logging.getLogger(__name__)
 
 UpdateHook = Callable[[sqlite3.Connection, dict], None]
+CHUNK = 1000  # rows per write transaction
+PRUNE_DAYS = 14
 
 
 class ReferenceCache:
@@ -42,30 +46,33 @@ class ReferenceCache:
 
     # ---- pulling --------------------------------------------------------------------------
     def refresh(self, *, raise_errors: bool = False) -> dict:
-        """Pull changes since the cursor; returns ``{"ok", "changed", "cursor", "error"}`` (never raises
-        on upstream trouble unless ``raise_errors``)."""
+        """Pull changes since the cursor; returns ``{"ok", "changed", "rejected", "cursor", "error"}`` (never raises
+        on upstream trouble unless ``raise_errors``).
+
+        The network call and the JSON parsing happen outside any transaction; the rows are then written in
+        chunks of ``CHUNK`` rows, so a huge page never holds the database's write lock for long (the station's
+        taps wait for it). The page's cursor commits with its last chunk. A page answering ``more`` without
+        moving its cursor, or without a cursor, is an error (the refresh loop backs off) — never a loop."""
         conn = self._db()
-        changed = {kind: 0 for kind in ("skus", "lots", "packaging", "employees", "orders")}
+        changed = {kind: 0 for kind in KINDS}
+        rejected = 0
         cursor = get_meta(conn, "ref.cursor").get("ref.cursor")
         try:
             if self.client is None:
                 raise SyncError("no upstream configured")
             while True:
                 page = self.client.get_reference(since=cursor, limit=self.page_limit)
-                with write_tx(conn):
-                    for kind in changed:
-                        rows = page.get(kind) or []
-                        for row in rows:
-                            _STORE[kind](conn, row)
-                        changed[kind] += len(rows)
-                    if self.on_update is not None:
-                        self.on_update(conn, {kind: page.get(kind) or [] for kind in changed})
-                    cursor = str(page["cursor"])
-                    stamp = isoformat(self.clock.now())
-                    set_meta(conn, ref__cursor=cursor, ref__last_refresh=stamp, ref__last_attempt=stamp,
-                             ref__last_error=None)
+                new_cursor = page.get("cursor")
+                if new_cursor is None or isinstance(new_cursor, (dict, list, bool)) or str(new_cursor) == "":
+                    raise BadResponseError(f"reference page has no usable cursor ({new_cursor!r})")
+                new_cursor = str(new_cursor)
+                if page.get("more") and new_cursor == cursor:
+                    raise BadResponseError(f"reference page says more but its cursor did not move from {cursor!r}")
+                rejected += self._apply(conn, page, changed, new_cursor)
+                cursor = new_cursor
                 if not page.get("more"):
                     break
+            self._prune(conn)
         except (UpstreamError, SyncError, KeyError, TypeError, ValueError) as exc:
             message = f"{type(exc).__name__}: {exc}"
             log.warning("reference refresh failed, serving cached data: %s", message)
@@ -73,16 +80,74 @@ class ReferenceCache:
                 set_meta(conn, ref__last_attempt=isoformat(self.clock.now()), ref__last_error=message)
             if raise_errors:
                 raise
-            return {"ok": False, "changed": changed, "cursor": cursor, "error": message}
-        return {"ok": True, "changed": changed, "cursor": cursor, "error": None}
+            return {"ok": False, "changed": changed, "rejected": rejected, "cursor": cursor, "error": message}
+        return {"ok": True, "changed": changed, "rejected": rejected, "cursor": cursor, "error": None}
+
+    def _apply(self, conn: sqlite3.Connection, page: dict, changed: dict[str, int], cursor: str) -> int:
+        """Screen the page, store what is usable in chunks, keep the rest for review; returns how many were refused."""
+        stamp = isoformat(self.clock.now())
+        kept, refused = screen(conn, page)
+        work = [(kind, row) for kind in KINDS for row in kept[kind]]
+        chunks = [work[i:i + CHUNK] for i in range(0, len(work), CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks):
+            with write_tx(conn):
+                for kind, row in chunk:
+                    _STORE[kind](conn, row)
+                if n == len(chunks) - 1:
+                    for r in refused:
+                        conn.execute("INSERT INTO ref_rejected (at, kind, key, reason, data) VALUES (?, ?, ?, ?, ?)",
+                                     (stamp, r.kind, r.key, r.reason, json.dumps(r.row, default=str)[:4000]))
+                        if r.ambiguous:
+                            conn.execute("INSERT OR REPLACE INTO ref_ambiguous (kind, key, reason, at) VALUES (?, ?, ?, ?)",
+                                         (r.ambiguous, r.key, r.reason, stamp))
+                    if self.on_update is not None:
+                        self.on_update(conn, kept)
+                    set_meta(conn, ref__cursor=cursor, ref__last_refresh=stamp, ref__last_attempt=stamp,
+                             ref__last_error=None)
+        for kind in KINDS:
+            changed[kind] += len(kept[kind])
+        if refused:
+            log.warning("reference rows refused: %d (%s)", len(refused), "; ".join(r.reason for r in refused[:3]))
+        return len(refused)
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        """Closed orders not updated for ``PRUNE_DAYS`` and old review rows leave the cache."""
+        horizon = isoformat(self.clock.now() - timedelta(days=PRUNE_DAYS))
+        with write_tx(conn):
+            conn.execute("DELETE FROM ref_orders WHERE status IN ('packed', 'shipped', 'cancelled', 'closed') "
+                         "AND COALESCE(json_extract(data, '$.updated_at'), '') < ?", (horizon,))
+            conn.execute("DELETE FROM ref_rejected WHERE at < ?", (horizon,))
 
     def status(self, conn: sqlite3.Connection | None = None) -> dict:
-        meta = get_meta(conn or self._db(), "ref.")
+        c = conn or self._db()
+        meta = get_meta(c, "ref.")
         return {"cursor": meta.get("ref.cursor"), "last_refresh": meta.get("ref.last_refresh"),
-                "last_attempt": meta.get("ref.last_attempt"), "last_error": meta.get("ref.last_error")}
+                "last_attempt": meta.get("ref.last_attempt"), "last_error": meta.get("ref.last_error"),
+                "rejected": c.execute("SELECT COUNT(*) FROM ref_rejected").fetchone()[0],
+                "ambiguous": c.execute("SELECT COUNT(*) FROM ref_ambiguous").fetchone()[0] + len(clashes(c))}
+
+    def problems(self, conn: sqlite3.Connection | None = None, limit: int = 100) -> dict:
+        """For supervisors: what is ambiguous (refused at the table) and the refused rows, newest first."""
+        c = conn or self._db()
+        marked = [dict(r) for r in c.execute("SELECT kind, key, reason FROM ref_ambiguous ORDER BY at DESC")]
+        return {"ambiguous": marked + clashes(c),
+                "rejected": [dict(r) for r in c.execute("SELECT at, kind, key, reason FROM ref_rejected ORDER BY id DESC "
+                                                        "LIMIT ?", (limit,))]}
+
+    def ambiguity(self, kind: str, key: str, conn: sqlite3.Connection | None = None) -> str | None:
+        """Why ``key`` (a badge, an order id or a tote) cannot be resolved, or None."""
+        c = conn or self._db()
+        if kind == "badge":
+            return badge_clash(c, key)
+        if kind == "tote":
+            return tote_clash(c, key)
+        row = c.execute("SELECT reason FROM ref_ambiguous WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return row[0] if row else None
 
     # ---- reads ----------------------------------------------------------------------------
     def get_order(self, order_id: str, conn: sqlite3.Connection | None = None) -> dict | None:
+        if self.ambiguity("order", order_id, conn):
+            return None
         return self._one("SELECT data FROM ref_orders WHERE order_id = ?", (order_id,), conn)
 
     def list_orders(self, status: str | None = None, conn: sqlite3.Connection | None = None) -> list[dict]:
@@ -109,8 +174,12 @@ class ReferenceCache:
         return lots
 
     def order_by_tote(self, tote: str, conn: sqlite3.Connection | None = None) -> dict | None:
-        return self._one("SELECT data FROM ref_orders WHERE json_extract(data, '$.tote') = ? ORDER BY order_id LIMIT 1",
-                         (tote,), conn)
+        """The one open order in this tote; None when none or when two open orders share it (``ambiguity``)."""
+        if self.ambiguity("tote", tote, conn):
+            return None
+        rows = self._many("SELECT data FROM ref_orders WHERE json_extract(data, '$.tote') = ? "
+                          f"AND COALESCE(status, 'open') IN {OPEN_STATUSES} ORDER BY order_id LIMIT 2", (tote,), conn)
+        return rows[0] if len(rows) == 1 else None
 
     def list_lots(self, conn: sqlite3.Connection | None = None) -> list[dict]:
         """Every lot (e.g. the supervisor's near-expiry list), by SKU then lot."""
@@ -123,7 +192,11 @@ class ReferenceCache:
         return self._many("SELECT data FROM ref_packaging ORDER BY code", (), conn)
 
     def employee_by_badge(self, uid: str, conn: sqlite3.Connection | None = None) -> dict | None:
-        return self._one("SELECT data FROM ref_employees WHERE badge_uid = ?", (canonical_badge(uid),), conn)
+        """The one employee with this badge; None when none, or when the badge is ambiguous (``ambiguity``)."""
+        if self.ambiguity("badge", uid, conn):
+            return None
+        rows = self._many("SELECT data FROM ref_employees WHERE badge_uid = ? LIMIT 2", (canonical_badge(uid),), conn)
+        return rows[0] if len(rows) == 1 else None
 
     def employee_by_id(self, employee_id: str, conn: sqlite3.Connection | None = None) -> dict | None:
         return self._one("SELECT data FROM ref_employees WHERE employee_id = ?", (employee_id,), conn)

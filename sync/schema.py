@@ -61,6 +61,10 @@ STATEMENTS = (
         data TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS ref_orders_status ON ref_orders (status)",
     "CREATE INDEX IF NOT EXISTS ref_orders_queue ON ref_orders (priority DESC, order_id)",
+    """CREATE TABLE IF NOT EXISTS ref_rejected (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
+        key TEXT, reason TEXT NOT NULL, data TEXT)""",
+    """CREATE TABLE IF NOT EXISTS ref_ambiguous (kind TEXT NOT NULL, key TEXT NOT NULL, reason TEXT NOT NULL,
+        at TEXT NOT NULL, PRIMARY KEY (kind, key))""",
     "CREATE INDEX IF NOT EXISTS ref_orders_tote ON ref_orders (json_extract(data, '$.tote'))",
 )
 

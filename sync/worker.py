@@ -20,7 +20,7 @@ from packgate.device.clock import Clock, parse_iso
 from packgate.sync import crash
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import DbSpec, factory
-from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.errors import PermanentUpstreamError, StorageError, TransientUpstreamError
 from packgate.sync.outbox import SKEW_WARN_S, Outbox
 from packgate.sync.schema import ensure_schema
 
@@ -78,12 +78,23 @@ class OutboxWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        failing: str | None = None
         try:
             while not self._stopping:
                 try:
                     wait = self.run_once()["wait_s"]
+                    if failing is not None:
+                        log.warning("outbox worker recovered (was: %s)", failing)
+                        failing = None
                 except Exception as exc:  # the worker never dies; the next pass tries again
-                    log.exception("outbox worker pass failed: %s", exc)
+                    now_failing = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, StorageError) and failing is not None:
+                        pass  # one log line per change of state, not a traceback per pass
+                    elif isinstance(exc, StorageError):
+                        log.error("outbox worker cannot use the station database: %s", now_failing)
+                    else:
+                        log.exception("outbox worker pass failed: %s", exc)
+                    failing = now_failing
                     self._drop_conn()
                     wait = self.idle_s
                 if wait > 0 and not self._stopping:

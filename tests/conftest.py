@@ -46,7 +46,7 @@ def missing_devices_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     cfg = validate({"station.data_dir": str(tmp / "data"), "upstream.url": "http://127.0.0.1:9",
                     "scale.port": emulator.start_pty(tmp / "scale"), "scale.profile": "mettler-mt-sics",
                     "scanner.port": str(tmp / "no-scanner"), "badge.reader": "tty:no-such-reader:pn532",
-                    "web.host": "127.0.0.1"})
+                    "web.host": "127.0.0.1", "web.api_tokens": ["devices-test-api-token-0123456789"]})
     agent = Agent(cfg, port=0)
     agent.devices.build()["scale"].NOT_UNDERSTOOD_S = 0.5
     agent.devices.SUMMARY_S = 1.0

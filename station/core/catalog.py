@@ -35,12 +35,18 @@ class ReferenceRows(Protocol):
     def order_by_tote(self, tote: str) -> dict | None: ...
     def list_orders(self, status: str | None = None) -> list[dict]: ...
     def status(self) -> dict: ...
+    def ambiguity(self, kind: str, key: str) -> str | None: ...
+    def problems(self) -> dict: ...
 
 
 class StationCatalog:
     def __init__(self, cache: ReferenceRows, local_order: Callable[[str], dict | None] = lambda _id: None):
         self.cache = cache
         self.local_order = local_order
+
+    def ambiguity(self, kind: str, code: str) -> str | None:
+        """Why a badge, order id or tote cannot be resolved (two employees with one badge, …), or None."""
+        return self.cache.ambiguity(kind, code)
 
     @staticmethod
     def _build(kind: Any, row: dict | None) -> Any:

@@ -7,6 +7,7 @@ weighs a blocked parcel again when it was corrected, and lifting a weighed parce
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
@@ -20,6 +21,18 @@ from packgate.station.core import picking as pick
 from packgate.station.core.models import CatalogView
 
 MIN_PARCEL_G = Decimal("5")  # a stable reading below this is an empty scale
+_GRAMS = re.compile(r"[0-9]{1,7}(\.[0-9]{1,3})?")  # ASCII digits only: no "2_15", "２１５", "1e309", "NaN"
+
+
+def grams(value: object, capacity_g: Decimal) -> Decimal | str:
+    """A weight typed or sent by a client: a plain ASCII decimal string within 0..``capacity_g``, or the
+    ``verdicts.FIELD_RULES`` code of the rule it breaks."""
+    if not isinstance(value, str):
+        return "not_a_json_number"
+    if not _GRAMS.fullmatch(value):
+        return "decimal_string"
+    parsed = Decimal(value)
+    return parsed if parsed <= capacity_g else "in_scale_range"
 ITEM_KINDS = ("gs1", "gtin")
 
 
@@ -39,21 +52,25 @@ class WrongCode:
     code: str
 
 
-def badge(uid: str, state: pk.State, override_reason: str | None) -> pk.Event:
+def badge(uid: str, state: pk.State, override_reason: str | None, *, present: bool) -> pk.Event:
     """A badge at the kiosk: an approval while a supervisor's reason waits on a blocked parcel or a lot
-    decision, else a sign-in, second badge or sign-out (the packing machine decides which)."""
+    decision, else a sign-in, second badge or sign-out (the packing machine decides which).
+
+    ``present`` is the proof that the person is there: a tap on this station's own reader, or badge + PIN
+    checked by the station. A typed or scanned badge code is not, and never authorises anything."""
     code = canonical_badge(uid)
     if override_reason and state is pk.State.BLOCKED:
-        return pk.SupervisorOverride(code, override_reason)
+        return pk.SupervisorOverride(code, override_reason, present)
     if override_reason and state is pk.State.AWAITING_FIFO_DECISION:
-        return pk.FifoOverride(code, override_reason)
-    return pk.Badge(code)
+        return pk.FifoOverride(code, override_reason, present)
+    return pk.Badge(code, present)
 
 
-def approval(uid: str, reason: str, state: pk.State) -> pk.Event:
+def approval(uid: str, reason: str, state: pk.State, *, present: bool) -> pk.Event:
     """A supervisor's approval of what the session waits on: the weight of a blocked parcel, else a lot."""
     code = canonical_badge(uid)
-    return pk.SupervisorOverride(code, reason) if state is pk.State.BLOCKED else pk.FifoOverride(code, reason)
+    return pk.SupervisorOverride(code, reason, present) if state is pk.State.BLOCKED \
+        else pk.FifoOverride(code, reason, present)
 
 
 def item(scan: Scan) -> pk.ScanItem:
@@ -71,7 +88,7 @@ def kiosk_scan(scan: Scan, session: pk.PackSession, override_reason: str | None,
     holds pre-issued); while a printed label waits for its scan, every code is tried as that label."""
     kind, value = scan.kind, scan.value
     if kind == "badge":
-        return badge(value, session.state, override_reason)
+        return badge(value, session.state, override_reason, present=False)  # typed or scanned: not a tap
     waybill = scan.raw.strip() or value  # as printed: a numeric waybill must not become a 14-digit GTIN
     if session.state is pk.State.LABEL_PRINTED:
         return lb.ScanLabel(waybill, waybill_owner(waybill))

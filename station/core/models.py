@@ -202,7 +202,7 @@ class Employee:
     name: str
     badge_uid: str  # canonical upper-case hex (device.wedge.normalise_badge)
     role: Role
-    pin: str | None = field(default=None, repr=False)
+    pin_hash: str | None = field(default=None, repr=False)  # argon2 (packgate.sync.pins); never a plain PIN
     phone: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -212,7 +212,7 @@ class Employee:
             raise ReferenceDataError(f"{_where('employee', row)}: role must be packer, picker or supervisor (got {role!r})")
         return cls(employee_id=_text(row, "employee_id", "employee"), name=_text(row, "name", "employee"),
                    badge_uid=canonical_badge(_text(row, "badge_uid", "employee")), role=Role(role),
-                   pin=_text(row, "pin", "employee", required=False), phone=_text(row, "phone", "employee", required=False))
+                   pin_hash=_text(row, "pin_hash", "employee", required=False), phone=_text(row, "phone", "employee", required=False))
 
     @property
     def operator(self) -> Operator:
@@ -220,7 +220,7 @@ class Employee:
 
     def as_dict(self) -> dict[str, Any]:
         return {"employee_id": self.employee_id, "name": self.name, "badge_uid": self.badge_uid,
-                "role": str(self.role), "pin": self.pin, "phone": self.phone}
+                "role": str(self.role), "pin_hash": self.pin_hash, "phone": self.phone}
 
 
 @dataclass(frozen=True)

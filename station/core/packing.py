@@ -66,6 +66,7 @@ class Badge:
     person's badge while a special item waits."""
 
     uid: str
+    present: bool = True  # a tap on this station's own reader, or badge + PIN checked by the station
     name = "badge"
 
 
@@ -94,6 +95,7 @@ class ChoosePackaging:
 @dataclass(frozen=True)
 class SecondBadge:
     uid: str
+    present: bool = True
     name = "second_badge"
 
 
@@ -117,6 +119,7 @@ class FifoOverride:
 
     uid: str
     reason: str
+    present: bool = True
     name = "fifo_override"
 
 
@@ -139,6 +142,7 @@ class SupervisorOverride:
 
     uid: str
     reason: str
+    present: bool = True
     name = "supervisor_override"
 
 
@@ -405,6 +409,7 @@ class PackContext:
     sign_in_roles: frozenset[Role] = frozenset({Role.PACKER, Role.SUPERVISOR})
     second_badge_roles: frozenset[Role] = frozenset({Role.PACKER, Role.SUPERVISOR})
     allow_self_override: bool = False  # may a supervisor approve their own session?
+    typed_sign_in: bool = True  # may a typed or scanned badge code (not a tap) sign a packer in?
     preselect_packaging: bool = True  # start with the order's suggested packaging
     label_mode: LabelMode = LabelMode.NONE  # core.labels: none | print | weigh_and_ship
     label_verify: bool = True  # print mode: the packer scans the printed label on the parcel
@@ -464,11 +469,13 @@ def _order_conf(s: PackSession, action: str, payload: dict[str, Any], operator: 
 
 def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
     if s.state is S.AWAITING_SECOND_BADGE:
-        return _second_badge(s, SecondBadge(e.uid), ctx)
+        return _second_badge(s, SecondBadge(e.uid, e.present), ctx)
     employee = ctx.catalog.employee_by_badge(e.uid)
     if employee is None:
         return refuse(s, "unknown_badge", next=NEXT_IN_STATE[s.state])
     if s.state is S.IDLE:
+        if not e.present and not ctx.typed_sign_in:
+            return refuse(s, "typed_badge_sign_in_off", next="tap_badge")
         if employee.role not in ctx.sign_in_roles:
             return refuse(s, "role_not_allowed", name=employee.name, role=str(employee.role))
         new = PackSession(station=s.station, state=S.SIGNED_IN, operator=employee.operator)
@@ -478,6 +485,8 @@ def _badge(s: PackSession, e: Badge, ctx: PackContext) -> Outcome:
         return _sign_out(s, "badge", confirmed=False)
     if employee.role is Role.SUPERVISOR and s.state in (S.BLOCKED, S.AWAITING_FIFO_DECISION):
         return Outcome(s, make("override_reason_required", name=employee.name), [])
+    if employee.role is Role.SUPERVISOR and not e.present:
+        return refuse(s, "presence_required", next=NEXT_IN_STATE[s.state])
     if employee.role is Role.SUPERVISOR:  # a supervisor takes over the table, session and order as they are
         previous = _who(s)
         new = replace(s, operator=employee.operator)
@@ -586,6 +595,8 @@ def _second_badge(s: PackSession, e: SecondBadge, ctx: PackContext) -> Outcome:
     employee = ctx.catalog.employee_by_badge(e.uid)
     if employee is None:
         return refuse(s, "unknown_badge", next="scan_second_badge")
+    if not e.present:
+        return refuse(s, "presence_required", next="scan_second_badge")
     if employee.employee_id == _who(s).employee_id:
         return refuse(s, "second_badge_same_person", name=_who(s).name)
     if employee.role not in ctx.second_badge_roles:
@@ -613,12 +624,15 @@ def _fifo_take_older(s: PackSession, e: FifoTakeOlder, ctx: PackContext) -> Outc
 
 
 def authorise_override(catalog: CatalogView, uid: str, reason: str | None, operator_id: str | None,
-                       allow_self: bool = False) -> Employee | tuple[str, dict[str, Any]]:
-    """The supervisor approving an override, or (refusal code, data): unknown badge, not a supervisor,
+                       allow_self: bool = False, present: bool = False) -> Employee | tuple[str, dict[str, Any]]:
+    """The supervisor approving an override, or (refusal code, data): unknown badge, no proof that the
+    supervisor is there (``present``: a tap on the station's reader or badge + PIN), not a supervisor,
     their own work (unless ``allow_self``), or no reason given. Shared by packing and picking."""
     employee = catalog.employee_by_badge(uid)
     if employee is None:
         return "unknown_badge", {}
+    if not present:
+        return "presence_required", {}
     if employee.role is not Role.SUPERVISOR:
         return "override_not_supervisor", {"name": employee.name, "role": str(employee.role)}
     if employee.employee_id == operator_id and not allow_self:
@@ -628,9 +642,9 @@ def authorise_override(catalog: CatalogView, uid: str, reason: str | None, opera
     return employee
 
 
-def _supervisor(s: PackSession, uid: str, reason: str, ctx: PackContext) -> Employee | Outcome:
+def _supervisor(s: PackSession, uid: str, reason: str, ctx: PackContext, present: bool) -> Employee | Outcome:
     """The approving supervisor, or the refusal."""
-    found = authorise_override(ctx.catalog, uid, reason, _who(s).employee_id, ctx.allow_self_override)
+    found = authorise_override(ctx.catalog, uid, reason, _who(s).employee_id, ctx.allow_self_override, present)
     if isinstance(found, Employee):
         return found
     code, data = found
@@ -638,7 +652,7 @@ def _supervisor(s: PackSession, uid: str, reason: str, ctx: PackContext) -> Empl
 
 
 def _fifo_override(s: PackSession, e: FifoOverride, ctx: PackContext) -> Outcome:
-    sup = _supervisor(s, e.uid, e.reason, ctx)
+    sup = _supervisor(s, e.uid, e.reason, ctx, e.present)
     if isinstance(sup, Outcome):
         return sup
     p, reason = _pending(s), e.reason.strip()
@@ -708,7 +722,7 @@ def _reweigh(s: PackSession, e: Reweigh, ctx: PackContext) -> Outcome:
 
 
 def _supervisor_override(s: PackSession, e: SupervisorOverride, ctx: PackContext) -> Outcome:
-    sup = _supervisor(s, e.uid, e.reason, ctx)
+    sup = _supervisor(s, e.uid, e.reason, ctx, e.present)
     if isinstance(sup, Outcome):
         return sup
     reason = e.reason.strip()

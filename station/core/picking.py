@@ -271,7 +271,8 @@ def _fifo_take_older(s: PickSession, e: FifoTakeOlder, ctx: PickContext) -> Outc
 
 
 def _fifo_override(s: PickSession, e: FifoOverride, ctx: PickContext) -> Outcome:
-    found = authorise_override(ctx.catalog, e.uid, e.reason, s.picker.employee_id, ctx.allow_self_override)
+    found = authorise_override(ctx.catalog, e.uid, e.reason, s.picker.employee_id, ctx.allow_self_override,
+                               e.present)
     if not isinstance(found, Employee):
         code, data = found
         return refuse(s, code, "scan_supervisor_badge", **data)

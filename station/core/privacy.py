@@ -46,6 +46,7 @@ FIELD_MASKS: dict[str, Callable[[Any], Any] | object] = {
     "address": mask_text,
     "email": mask_email,
     "pin": SECRET,
+    "pin_hash": SECRET,
 }
 
 # role -> personal fields it sees in clear

@@ -146,6 +146,17 @@ MESSAGES: dict[str, Text] = {
                                     "{name}的角色是{role}，只有主管可以审批。"),
     "override_self": Text("error", "scan_supervisor_badge", "{name} cannot approve their own work; another supervisor must.",
                           "{name}不能审批自己的操作，请由另一位主管审批。"),
+    "ambiguous_reference": Text("error", "call_supervisor", "Refused: {what}; the reference data is ambiguous, "
+                                "so nothing is guessed.", "已拒绝：{what}；参考数据有歧义，系统不作猜测。"),
+    "presence_required": Text("error", "scan_supervisor_badge",
+                              "A typed or scanned badge code does not approve anything: tap the badge on this station's "
+                              "reader, or give the badge and PIN.",
+                              "输入或扫描的工牌号不能审批：请在本工作站的读卡器上刷工牌，或提供工牌号和密码。"),
+    "typed_badge_sign_in_off": Text("error", "tap_badge", "This site signs in by tapping the badge on the reader, "
+                                    "not by typing or scanning its code.",
+                                    "本现场须在读卡器上刷工牌登录，不能输入或扫描工牌号。"),
+    "approval_expired": Text("error", "scan_supervisor_badge", "The approval request is older than {seconds} s; "
+                             "enter the reason again.", "审批请求已超过{seconds}秒，请重新填写原因。"),
     "override_reason_missing": Text("error", "scan_supervisor_badge", "An approval needs a reason.",
                                     "审批需要填写原因。"),
     "lot_overridden": Text("ok", "scan_item", "Lot {lot} of {sku} approved by {supervisor}: {reason}.",
@@ -283,6 +294,18 @@ MESSAGES: dict[str, Text] = {
                              "交接批次{batch_id}还没有包裹。"),
     # --- requests, storage, sign-in, escalations (answers of the API rather than of a table event) ---
     "bad_request": Text("error", "", "{problem}", "请求无效：{problem}"),
+    "too_large": Text("error", "", "{field} is too long: at most {limit} characters.", "{field}过长：最多{limit}个字符。"),
+    "body_too_large": Text("error", "", "The request body is too large: at most {limit} bytes.",
+                           "请求内容过大：最多{limit}字节。"),
+    "key_required": Text("error", "", "key is required: send a client-chosen idempotency key (8 to 128 characters) "
+                         "with every action.", "缺少key：每个操作都须附带客户端生成的幂等键（8至128个字符）。"),
+    "too_many_streams": Text("error", "", "The station already serves {limit} live pages; close one and reload.",
+                             "工作站已在为{limit}个实时页面服务，请关闭一个后刷新。"),
+    "method_not_allowed": Text("error", "", "{method} is not allowed on {path}.", "{path}不允许{method}请求。"),
+    "bad_host": Text("error", "", "Host or Origin {host} is not one this station answers to (web.allowed_hosts).",
+                     "主机或来源{host}不在本工作站允许的列表中（`web.allowed_hosts`）。"),
+    "scale_not_responding": Text("error", "weigh", "The scale is not responding (no reading for more than {seconds} s); "
+                                 "check its cable and power.", "秤无响应（超过{seconds}秒没有读数），请检查连线和电源。"),
     "bad_json": Text("error", "", "{problem}", "请求无效：{problem}"),
     "bad_page_number": Text("error", "", "{name} must be a whole number from {low} to {high} (got {value}).",
                             "参数{name}必须是{low}到{high}之间的整数（收到{value}）。"),
@@ -309,6 +332,26 @@ MESSAGES: dict[str, Text] = {
     "internal": Text("error", "", "Internal error; the action was not recorded. See the station log.",
                      "内部错误，操作未记录。请查看工作站日志。"),
 }
+
+
+# rule code -> (en, zh): what a field of a request must be (``bad_field``'s ``rule``)
+FIELD_RULES: dict[str, tuple[str, str]] = {
+    "decimal_string": ("a plain decimal string of ASCII digits such as \"215\" or \"215.5\"",
+                       "由ASCII数字组成的十进制字符串，如\"215\"或\"215.5\""),
+    "not_a_json_number": ("a decimal string such as \"990.5\", not a JSON number (floats are not exact)",
+                          "十进制字符串（如\"990.5\"），不能是JSON数字或浮点数（浮点数不精确）"),
+    "in_scale_range": ("within the scale's range (0 to scale.capacity_g)", "在秤的量程内（0至scale.capacity_g）"),
+    "boolean": ("a JSON boolean (true or false)", "JSON布尔值（true或false）"),
+    "string": ("a string", "字符串"),
+    "integer_id": ("a whole number of at most 18 digits", "不超过18位的整数"),
+    "at_most_16_fields": ("an object of at most 16 fields", "不超过16个字段的对象"),
+}
+
+
+def bad_field(field_name: str, rule: str) -> dict[str, Any]:
+    """The ``bad_request``-kind answer naming the field and the rule it breaks."""
+    en, zh = FIELD_RULES[rule]
+    return answer("bad_request", field=field_name, problem=f"{field_name} must be {en}", problem_zh=f"{field_name}必须是{zh}")
 
 
 # workflow event / state -> (en, zh) for people: "scanning an item is not possible now: the parcel is blocked"

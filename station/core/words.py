@@ -53,6 +53,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "stable": ("stable", "稳定"),
     "moving": ("moving…", "不稳定…"),
     "disconnected": ("scale disconnected", "电子秤未连接"),
+    "scale_not_responding": ("scale not responding", "电子秤无响应"),
     "scan_here": ("Scan or type a code, then Enter", "扫描或输入条码后回车"),
     "send": ("Send", "发送"),
     "reweigh": ("Re-weigh", "重新称重"),

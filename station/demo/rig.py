@@ -7,6 +7,7 @@ press goes through the same reader code a real device would.
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import socket
 import tempfile
@@ -206,6 +207,8 @@ class DemoRig:
     cleanup_dir: bool
     scan_input: ScanInput
     printer: PrinterEmulator
+    admin_token: str = ""  # the reference upstream's admin token (reads every station's confirmations)
+    station_tokens: dict[str, str] = field(default_factory=dict)  # its token per station (ST01 is this rig's)
 
     def stop(self) -> None:
         self.agent.stop()
@@ -228,12 +231,18 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     root.mkdir(parents=True, exist_ok=True)
     clock = clock or Clock()
     world = DemoWorld(clock.now().date())
+    admin_token, station_tokens = "", {}
+
     def stop_upstream() -> None:  # the caller's upstream is the caller's to stop
         pass
 
-    if upstream_url is None:
+    if upstream_url is None:  # our own reference upstream: a token for this station, another for admin
+        station_tokens = {station: secrets.token_urlsafe(24) for station in ("ST01", "ST02")}
+        station_token, admin_token = station_tokens["ST01"], secrets.token_urlsafe(24)
         upstream_url, stop_upstream = start_in_thread("127.0.0.1", upstream_port, root / "upstream.db",
-                                                      seed_demo=True, today=world.today, clock=clock)
+                                                      seed_demo=True, today=world.today, clock=clock,
+                                                      station_tokens=station_tokens, admin_token=admin_token)
+        overrides = {"upstream.token": station_token, **(overrides or {})}
     scale = ScaleEmulator(get_profile(SCALE_PROFILE), Decimal(0))
     scale_path = scale.start_pty(root / "scale0")
     scanner = ScannerEmulator(root / "scanner0")
@@ -253,4 +262,4 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     devices = DemoDevices(world, scale, scanner, badge)
     agent = Agent(cfg, clock=clock, demo=devices).start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
-                   ScanInput(root / "scan-here", scanner), printer)
+                   ScanInput(root / "scan-here", scanner), printer, admin_token, station_tokens)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -151,7 +152,11 @@ class Walk:
     def api(self, path: str, body: dict) -> dict:
         if "csrf" not in self.__dict__:
             self.csrf = self.http.get(f"{self.base}/api/v1/csrf", timeout=5).json()["csrf_token"]
-        return self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        if path == "/api/v1/actions" and "key" not in body:  # as the pages do: a fresh key with every action
+            body = {**body, "key": uuid.uuid4().hex}
+        answer = self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        self.csrf = answer.get("csrf_token") or self.csrf  # a new session and token at sign-in and sign-out
+        return answer
 
     def item(self, sku: str, lot_index: int | None = None, serial: str | None = None) -> str:
         return self.world.item_code(sku, self.world.good_lot_index(sku) if lot_index is None else lot_index, serial)
@@ -314,7 +319,8 @@ class Walk:
         while time.monotonic() < end and "SO-10009" not in shipped:
             self.rig.agent.worker.wake()
             time.sleep(0.2)
-            got = requests.get(f"{self.rig.upstream_url}/v1/admin/shipments", timeout=5).json()
+            got = requests.get(f"{self.rig.upstream_url}/v1/admin/shipments", timeout=5,
+                               headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json()
             shipped = [s["order_id"] for s in got.get("shipments", [])]
         self.record("upstream ships SO-10009 exactly once", shipped.count("SO-10009") == 1, ", ".join(shipped))
 
@@ -376,7 +382,8 @@ class Walk:
 
         db = str(self.rig.data_dir / "weigh-and-ship.db")
         cfg = validate({"station.id": "ST02", "upstream.url": self.rig.upstream_url, "label.mode": "weigh_and_ship"})
-        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock)
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock,
+                                token=self.rig.station_tokens.get("ST02"))
         cache = ReferenceCache(db, client, self.clock)
         cache.refresh()
         table = Station(cfg, db_path=db, cache=cache, outbox=Outbox(db, "ST02", self.clock), clock=self.clock,
@@ -442,7 +449,7 @@ class Walk:
             time.sleep(0.2)
         self.record("outbox drained to upstream", status.get("depth") == 0,
                     f"depth={status.get('depth')} dead={status.get('dead')}")
-        client = UpstreamClient(self.rig.upstream_url, deadline_s=5)
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, token=self.rig.admin_token)
         try:
             confs = client.order_confirmations("SO-10009")
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,8 +43,12 @@ class Terminal:
     def api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self._csrf is None:
             self._csrf = str(self.http.get(f"{self.base}/api/v1/csrf", timeout=5).json()["csrf_token"])
-        return dict(self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self._csrf},
-                                   timeout=10).json())
+        if path == "/api/v1/actions" and "key" not in body:  # as the pages do: a fresh key with every action
+            body = {**body, "key": uuid.uuid4().hex}
+        answer = dict(self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self._csrf},
+                                     timeout=10).json())
+        self._csrf = answer.get("csrf_token") or self._csrf  # a new session and token at sign-in and sign-out
+        return answer
 
     def act(self, action: str, **fields: Any) -> dict[str, Any]:
         return self.api("/api/v1/actions", {"action": action, **fields})

@@ -17,11 +17,11 @@ from packgate.station.runtime.devices import Devices
 from packgate.station.runtime.notify import Notifier
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
+from packgate.station.web.serving import make_server
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect
 from packgate.sync.outbox import Outbox, prune_sent
 from packgate.sync.reference import ReferenceCache
-from packgate.sync.serving import run_until
 from packgate.sync.site_client import FeedFollower, SiteClient
 from packgate.sync.worker import OutboxWorker
 
@@ -29,7 +29,7 @@ log = logging.getLogger("packgate.agent")
 
 
 class Agent:
-    STATUS_EVERY_S = 2.0
+    STATUS_EVERY_S = 1.0  # also how often a silent scale is noticed (scale.fresh_s)
     PRUNE_EVERY_S = 3600.0
     def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
@@ -38,7 +38,8 @@ class Agent:
         self.demo = demo
         self.port = port if port is not None else cfg["web.port"]
         data_dir = cfg.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.bus = EventBus()
         self._timer_wake = threading.Event()
@@ -64,8 +65,14 @@ class Agent:
                                scale_port=ports.get("scale"), scanner_port=ports.get("scanner"),
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices
+        tls = bool(cfg["web.tls_cert"])
         self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
-                              api_tokens=tuple(cfg["web.api_tokens"]))
+                              api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
+                              hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
+                              metrics_public=cfg["web.metrics_public"])
+        if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
+                        "web.tls_key", cfg["web.host"])
         self._threads: list[threading.Thread] = []
         self._server: Any = None
 
@@ -147,6 +154,7 @@ class Agent:
     def _status_loop(self) -> None:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
         while not self._stop.wait(self.STATUS_EVERY_S):
+            self.station.check_scale()
             self.station.push_sync()
 
     def _site_loop(self) -> None:
@@ -161,14 +169,12 @@ class Agent:
             site.wake.clear()
 
     def _serve(self) -> None:
-        from waitress.server import create_server
-
-        server: Any = create_server(self.app, host=self.cfg["web.host"], port=self.port, threads=24,
-                                    channel_timeout=30, ident="packgate")
+        server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
+                             tls_key=self.cfg["web.tls_key"])
         self._server = server
-        self.port = server.effective_port
+        self.port = server.bind_addr[1]
         self._served.set()
-        run_until(server, self._stop)
+        server.serve()
 
     def start(self) -> "Agent":
         self._served = threading.Event()
@@ -201,6 +207,8 @@ class Agent:
         if self.feed is not None:
             self.feed.stop(timeout=0.5)
         self.bus.close()
+        if self._server is not None:
+            self._server.stop()
         for thread in self._threads:
             thread.join(3.0)
         self.devices.stop()
@@ -213,7 +221,8 @@ class Agent:
 
     @property
     def url(self) -> str:
-        return f"http://{self.cfg['web.host']}:{self.port}"
+        scheme = "https" if self.cfg["web.tls_cert"] else "http"
+        return f"{scheme}://{self.cfg['web.host']}:{self.port}"
 
 
 def wait_for_signal() -> None:

@@ -151,6 +151,11 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "web.port": (int, 8080, _port_number, "port of the kiosk, PDA and supervisor pages and the API"),
     "web.api_tokens": (list, [], _tokens,
                        "bearer tokens for other vendors' handhelds (Authorization: Bearer <token>; no CSRF needed)"),
+    "web.tls_cert": (str, "", None, "PEM certificate: serve HTTPS (with web.tls_key) and mark cookies Secure"),
+    "web.tls_key": (str, "", None, "PEM private key of web.tls_cert"),
+    "web.allowed_hosts": (list, [], None, "Host names (and host:port) the pages and API answer to, besides "
+                          "127.0.0.1/localhost and web.host; Origin must be one of them too"),
+    "web.metrics_public": (bool, False, None, "let /metrics answer without a session or API token (for a scraper)"),
     "upstream.url": ((str, list), "http://127.0.0.1:8700", _url,
                      "base URL of the upstream (WMS) API, or a list of the site's hubs (failover in order)"),
     "upstream.kind": (str, "wms", _one_of("wms", "hub"),
@@ -170,6 +175,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "scale.enabled": (bool, True, None, "read a serial scale"),
     "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
+    "scale.capacity_g": (float, 150000.0, _positive, "the scale's range: a weight sent by a client above this is refused"),
+    "scale.fresh_s": (float, 2.0, _positive, "a reading older than this (a few poll intervals) does not count: "
+                      "the scale is 'not responding'"),
     "scanner.enabled": (bool, True, None, "read a serial/USB-CDC barcode scanner"),
     "scanner.port": (str, "/dev/ttyACM0", None, "device path or pyserial URL"),
     "scanner.suffix": (str, "CR", _one_of("CR", "LF", "CRLF", "TAB", "none", "auto"), "what ends one scan (auto: CR, LF or CRLF)"),
@@ -181,6 +189,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "badge.reader": (str, "usb", None, "nfcpy path: usb, usb:VID:PID, tty:USB0:pn532, udp:host:port; "
                      "or an evdev path for a keyboard-wedge reader (with badge.wedge_format)"),
     "badge.wedge_format": (str, "", _wedge_format, "empty: nfcpy reader; else the wedge reader's output format (hex, dec10-reversed, em-8h10d, ...)"),
+    "badge.typed_sign_in": (bool, True, None, "may a typed or scanned badge code (not a tap) sign a packer in? "
+                            "It never approves anything"),
+    "badge.approval_window_s": (float, 60.0, _positive, "a supervisor's tap approves a reason entered at most this long ago"),
     "badge.layout": (str, "us", _one_of("us", "de", "fr"), "keyboard layout of a wedge badge reader"),
     "camera.enabled": (bool, False, None, "take a photo of the packed parcel"),
     "camera.source": (str, "0", None, "OpenCV device index, video file or stream URL"),

@@ -34,15 +34,23 @@ class _Formatter(logging.Formatter):
         station = getattr(record, "station", None) or _station["id"]
         fields = getattr(record, "fields", None) or {}
         tail = "".join(f" {k}={_quote(v)}" for k, v in fields.items())
-        line = (f"{ts} {record.levelname:<7} {record.name} station={station} order={order} "
-                f"{record.getMessage()}{tail}")
+        line = (f"{ts} {record.levelname:<7} {record.name} station={station} order={_escape(str(order))} "
+                f"{_escape(record.getMessage())}{tail}")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f)} | {0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}
+
+
+def _escape(text: str) -> str:
+    """Control characters as escapes: a scanned or typed newline can never start a fake log line."""
+    return text.translate(_CONTROL)
+
+
 def _quote(value: object) -> str:
-    text = str(value)
+    text = _escape(str(value))
     return f'"{text}"' if (" " in text or not text) else text
 
 

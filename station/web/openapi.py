@@ -29,14 +29,22 @@ _ACTION = {
                             "print_label"],
                    "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
                                   "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
-                                  "PDA picking; weigh: payload.grams and payload.stable; override: payload.reason, "
-                                  "then a supervisor badge"},
+                                  "PDA picking; weigh: payload.grams (an ASCII decimal string, 0..scale.capacity_g) "
+                                  "and payload.stable (a JSON boolean); override: payload.reason, then the supervisor "
+                                  "taps the station's reader, or payload.supervisor_badge with payload.supervisor_pin; "
+                                  "badge: a badge named here proves presence only with payload.pin"},
         "object_type": {"enum": ["order", "tote", "bin", "parcel", "item", "employee", "packaging"]},
-        "object_id": {"type": "string"},
+        "object_id": {"type": "string", "maxLength": 512},
         "operator": {"type": "string", "description": "employee id or badge UID; the signed-in operator if omitted"},
         "device": {"type": "string"},
         "location": {"type": "string", "description": "station code or bin tag"},
-        "payload": {"type": "object"},
+        "payload": {"type": "object", "maxProperties": 16, "properties": {
+            "grams": {"type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,3})?$"},
+            "stable": {"type": "boolean"},
+            "reason": {"type": "string", "maxLength": 500},
+            "supervisor_badge": {"type": "string", "maxLength": 64},
+            "supervisor_pin": {"type": "string", "maxLength": 64},
+            "pin": {"type": "string", "maxLength": 64}}},
         "image_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "key": {"type": "string", "minLength": 8, "maxLength": 128,
                 "description": "client-chosen idempotency key: a retry with the same key returns the first answer"},
@@ -91,16 +99,23 @@ OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "packgate station: action confirmation API", "version": "1",
              "description": "One API for the kiosk, PDAs and other vendors' handhelds. Every answer is a verdict. "
-                            "State-changing requests need the page's X-CSRF-Token header or an "
-                            "'Authorization: Bearer <token>' from web.api_tokens."},
+                            "Only /healthz (and /metrics with web.metrics_public) answer without a session or an "
+                            "'Authorization: Bearer <token>' from web.api_tokens. State-changing requests from a "
+                            "page need its X-CSRF-Token header. POST /api/v1/actions requires a key; the sign-in, "
+                            "sign-out, acknowledgement and demo endpoints do not take one (they are safe to repeat). "
+                            "Bodies are at most 64 KiB (413 otherwise); every error is a JSON verdict."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"token": []}],
     "paths": {
         "/api/v1/actions": {"post": {
             "summary": "Report one physical action and get the verdict",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ACTION}}},
             "responses": {"200": {"description": "the verdict (also for refusals)",
                                   "content": {"application/json": {"schema": _VERDICT}}},
-                          "400": {"description": "malformed request"},
-                          "403": {"description": "missing CSRF token or API token"}}}},
+                          "400": {"description": "malformed request, or no key"},
+                          "401": {"description": "no session or API token"},
+                          "403": {"description": "missing CSRF token or wrong API token"},
+                          "413": {"description": "a field or the body is too large (the verdict names it)"}}}},
         "/api/v1/state": {"get": {"summary": "Current station state (operator, order, lines, scale, sync)",
                                   "responses": {"200": {"description": "state"}}}},
         "/api/v1/events": {"get": {"summary": "Server-sent events: state, scale, verdict",
@@ -112,8 +127,13 @@ OPENAPI = {
                                                        "404": {"description": "unknown language"}}}},
         "/api/v1/csrf": {"get": {"summary": "The CSRF token of this browser session (send it as X-CSRF-Token)",
                                  "responses": {"200": {"description": "{\"csrf_token\": ...}"}}}},
-        "/api/v1/pda/login": {"post": {"summary": "PDA sign-in with badge code and PIN (5 wrong PINs lock the badge "
-                                                  "for 5 minutes)",
+        "/api/v1/pda/login": {"post": {"summary": "PDA and supervisor sign-in with badge code and PIN (5 wrong PINs "
+                                                  "lock the employee for 5 minutes, whatever form the badge takes); "
+                                                  "answers a new csrf_token (a new server-side session)",
+                                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                                           "type": "object", "required": ["badge", "pin"],
+                                           "properties": {"badge": {"type": "string", "maxLength": 64},
+                                                          "pin": {"type": "string", "maxLength": 64}}}}}},
                                        "responses": {"200": {"description": "verdict with employee"}}}},
         "/api/v1/pda/logout": {"post": {"summary": "PDA sign-out", "responses": {"200": {"description": "verdict"}}}},
         "/api/v1/pda/me": {"get": {"summary": "The employee signed in on this browser (personal data masked by role)",
@@ -151,13 +171,15 @@ OPENAPI = {
         **{f"/api/v1/supervisor/{kind}": _list_path(kind) for kind in _LISTS},
         "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation",
                                                   "parameters": [{"name": "id", "in": "path", "required": True,
-                                                                  "schema": {"type": "integer"}}],
+                                                                  "schema": {"type": "integer", "minimum": 0,
+                                                                             "maximum": 999999999999999999}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
                                      "open escalations, verdicts shown by status",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/api/v1/labels/{waybill}/preview.png": {"get": {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
+            "parameters": [{"name": "waybill", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}],
             "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
         "/api/v1/supervisor/evidence/{order_id}": {"get": {

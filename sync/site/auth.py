@@ -1,8 +1,8 @@
 """Who may call the hub: stations by bearer token, supervisors by badge + PIN with a server-side session.
 
 Station tokens come from ``[stations]`` in site.toml and are compared with ``hmac.compare_digest``.
-Supervisors are the employees with role ``supervisor`` in the reference data; a ``pin_hash``
-(argon2) is verified when present, else a plain ``pin`` is compared in constant time.
+Supervisors are the employees with role ``supervisor`` in the reference data; their ``pin_hash``
+(argon2, ``packgate.sync.pins``) is verified; a plain-text PIN never signs anyone in.
 """
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import hmac
 import secrets
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
+from packgate.sync import pins
 from packgate.sync.errors import HubRequestError
-
-_HASHER = PasswordHasher()
 
 
 def station_for_token(header: str | None, tokens: dict[str, str]) -> str:
@@ -38,14 +34,7 @@ def require_station(authenticated: str, claimed: Any) -> None:
 
 
 def pin_matches(employee: dict[str, Any], pin: str) -> bool:
-    stored_hash = employee.get("pin_hash")
-    if isinstance(stored_hash, str) and stored_hash:
-        try:
-            return bool(_HASHER.verify(stored_hash, pin))
-        except (VerificationError, InvalidHashError):
-            return False
-    stored = employee.get("pin")
-    return isinstance(stored, str) and bool(stored) and hmac.compare_digest(stored.encode(), pin.encode())
+    return pins.pin_matches(employee.get("pin_hash"), pin)
 
 
 def new_token() -> str:

@@ -13,7 +13,9 @@ from flask import Flask, Response, jsonify, redirect, render_template, request
 from markupsafe import Markup
 
 from packgate.device.clock import isoformat, parse_iso
+from packgate.device.codes import canonical_badge
 from packgate.sync.errors import HubRequestError
+from packgate.sync.pins import Lockout
 from packgate.sync.site import store
 from packgate.sync.site.auth import new_token, pin_matches
 from packgate.sync.site.charts import bar_chart
@@ -28,12 +30,14 @@ TEXT = {
            "release": "Release claim", "sign_in": "Sign in", "badge": "Badge", "pin": "PIN", "sign_out": "Sign out",
            "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
            "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
-           "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims"},
+           "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
+           "locked": "Too many wrong PINs for this badge: try again in a few minutes"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "ack": "确认", "release": "释放锁定", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
            "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
-           "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定"},
+           "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
+           "locked": "此工牌密码错误次数过多，请几分钟后再试"},
 }
 
 
@@ -51,6 +55,7 @@ def _lang() -> str:
 
 
 def register_dashboard(app: Flask, hub: Hub) -> None:
+    lockout = Lockout(hub.clock.monotonic)  # the station's rule: 5 wrong PINs per employee lock for 5 minutes
     app.jinja_loader = None
     from jinja2 import PackageLoader
 
@@ -89,9 +94,15 @@ def register_dashboard(app: Flask, hub: Hub) -> None:
         badge, pin = request.form.get("badge", "")[:64], request.form.get("pin", "")[:64]
         with hub.db.read() as conn:
             employee = store.employee_by_badge(conn, badge) or store.ref_get(conn, "employees", badge.strip())
-        if employee is None or employee.get("role") != "supervisor" or not pin or not pin_matches(employee, pin):
+        target = employee["employee_id"] if employee else f"badge:{canonical_badge(badge)}"
+        if lockout.wait_s(target):  # per employee, whatever form the badge string takes
             with hub.db.tx() as conn:
-                store.audit(conn, hub.clock.now(), badge or "?", "sign_in_failed",
+                store.audit(conn, hub.clock.now(), target, "sign_in_locked", "dashboard", None, None)
+            return page("signin.html", status=429, error=TEXT[lang()]["locked"])
+        if employee is None or employee.get("role") != "supervisor" or not pin or not pin_matches(employee, pin):
+            lockout.failed(target)
+            with hub.db.tx() as conn:
+                store.audit(conn, hub.clock.now(), target, "sign_in_failed",
                             "dashboard", None, None)
             return page("signin.html", status=401, error=TEXT[lang()]["bad_sign_in"])
         token = new_token()

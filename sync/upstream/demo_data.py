@@ -10,6 +10,7 @@ import sqlite3
 from datetime import date, datetime, timedelta, timezone
 
 from packgate.sync.db import write_tx
+from packgate.sync.pins import demo_hash
 
 # sku, GTIN without check digit (12 digits -> GTIN-13, 13 digits -> GTIN-14), name, unit weight g (None = no
 # catalog weight), special (second badge), category, lot policy
@@ -147,7 +148,7 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
                      "expires": (today + timedelta(days=expires_in)).isoformat() if expires_in is not None else None,
                      "bin": bin_code, "qty": qty})
     packaging = [{"code": c, "name": n, "tare_g": t} for c, n, t in PACKAGING]
-    employees = [{"employee_id": e, "name": n, "badge_uid": b, "role": r, "pin": pin, "phone": ph}
+    employees = [{"employee_id": e, "name": n, "badge_uid": b, "role": r, "pin_hash": demo_hash(pin), "phone": ph}
                  for e, n, b, r, pin, ph in EMPLOYEES]
     orders = [{"order_id": o, "tote": t, "packaging": p, "priority": pr, "status": "open", "updated_at": stamp,
                "carrier": "SF" if int(o[-1]) % 2 else "YTO",  # who collects it at the dock (odd: SF, even: YTO)

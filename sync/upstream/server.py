@@ -6,6 +6,7 @@ and the demo. A WMS integrator implements the same contract; this server is the 
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -14,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.db import connect, write_tx
@@ -33,8 +34,14 @@ def openapi_document() -> dict:
 
 
 def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, strict_orders: bool = True,
-                        seed_demo: bool = False, today: date | None = None) -> Flask:
-    """The reference upstream app; ``strict_orders`` rejects confirmations for unknown orders."""
+                        seed_demo: bool = False, today: date | None = None, station_tokens: dict[str, str] | None = None,
+                        admin_token: str | None = None) -> Flask:
+    """The reference upstream app; ``strict_orders`` rejects confirmations for unknown orders.
+
+    With ``station_tokens`` (station id -> token) every call but /healthz and /openapi.json needs
+    ``Authorization: Bearer <token>``: a station's token reads reference data and posts that station's
+    confirmations only; ``admin_token`` alone opens /v1/admin/* (and reads everything). Without tokens the
+    server is open (a contract test bench on 127.0.0.1 only)."""
     clock = clock or Clock()
     app = Flask("packgate-upstream")
     app.config.update(PACKGATE_DB=str(db_path), JSON_SORT_KEYS=False)
@@ -57,6 +64,23 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
         if conn.in_transaction:  # a request died mid-transaction: start clean
             conn.execute("ROLLBACK")
         return conn
+
+    @app.before_request
+    def _authorise() -> Response | None:
+        if station_tokens is None or request.path in ("/healthz", "/openapi.json"):
+            return None
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip().encode() if header.startswith("Bearer ") else b""
+        g.station = None
+        if admin_token and given and hmac.compare_digest(given, admin_token.encode()):
+            g.station = "*admin*"
+            return None
+        if request.path.startswith("/v1/admin/"):
+            return error(403 if given else 401, "the admin token is required")
+        for station, token in station_tokens.items():
+            if given and hmac.compare_digest(given, token.encode()):
+                g.station = station
+        return None if g.station else error(401, "a station token is required (Authorization: Bearer <token>)")
 
     @app.after_request
     def _stamp(resp: Response) -> Response:
@@ -90,6 +114,8 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
                 or not isinstance(envelope.get("confirmations"), list):
             return error(400, 'expected {"station": "...", "confirmations": [...]}')
         items = envelope["confirmations"]
+        if station_tokens is not None and g.station not in (envelope["station"], "*admin*"):
+            return error(403, f"this token belongs to station {g.station}, not {envelope['station']!r}")
         if len(items) > MAX_BATCH:
             return error(413, f"at most {MAX_BATCH} confirmations per request")
         conn = db()

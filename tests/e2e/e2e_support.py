@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -51,7 +52,11 @@ class StationApi:
         self.csrf = self.http.get(f"{base}/api/v1/csrf", timeout=5).json()["csrf_token"]
 
     def post(self, path: str, body: dict) -> dict:
-        return self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        if path == "/api/v1/actions" and "key" not in body:  # as the pages do: a fresh key with every action
+            body = {**body, "key": uuid.uuid4().hex}
+        answer = self.http.post(f"{self.base}{path}", json=body, headers={"X-CSRF-Token": self.csrf}, timeout=10).json()
+        self.csrf = answer.get("csrf_token") or self.csrf  # a new session and token at sign-in and sign-out
+        return answer
 
     def close(self) -> None:
         self.http.close()

@@ -35,8 +35,8 @@ def test_web_api_tokens_from_the_configuration_open_the_api(tmp_path, upstream_u
     try:
         agent.cache.refresh()
         client = agent.app.test_client()
-        body = {"action": "badge", "object_id": "04A1B2C3D4E5F6"}
-        assert client.post("/api/v1/actions", json=body).status_code == 403
+        body = {"action": "badge", "object_id": "04A1B2C3D4E5F6", "key": "wiring-0001"}
+        assert client.post("/api/v1/actions", json=body).status_code == 401  # no session, no token
         assert client.post("/api/v1/actions", json=body, headers={"Authorization": "Bearer x" + TOKEN}).status_code == 403
         answer = client.post("/api/v1/actions", json=body, headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
         assert answer["code"] == "signed_in"
@@ -61,6 +61,7 @@ def test_the_data_folder_holds_the_database_and_a_private_secret(tmp_path, upstr
     assert (data / "station.db").exists()
     mode = stat.S_IMODE(os.stat(data / "secret.key").st_mode)
     assert mode == 0o600
+    assert stat.S_IMODE(os.stat(data).st_mode) == 0o700 and stat.S_IMODE(os.stat(data / "station.db").st_mode) == 0o600
     secret = (data / "secret.key").read_bytes()
     again = Agent(config(tmp_path, upstream_url), start_devices=False)
     again.stop()
@@ -72,7 +73,8 @@ def test_a_started_agent_serves_syncs_and_stops_with_a_kiosk_page_open(tmp_path,
     try:
         http = requests.Session()
         token = http.get(f"{agent.url}/api/v1/csrf", timeout=5).json()["csrf_token"]
-        answer = http.post(f"{agent.url}/api/v1/actions", json={"action": "badge", "object_id": "04A1B2C3D4E5F6"},
+        answer = http.post(f"{agent.url}/api/v1/actions", json={"action": "badge", "object_id": "04A1B2C3D4E5F6",
+                                                                  "key": "wiring-0002"},
                            headers={"X-CSRF-Token": token}, timeout=5).json()
         assert answer["code"] == "signed_in"
         end = time.monotonic() + 10
@@ -80,7 +82,7 @@ def test_a_started_agent_serves_syncs_and_stops_with_a_kiosk_page_open(tmp_path,
             time.sleep(0.05)
         assert agent.station.sync_status()["depth"] == 0  # the worker delivered it upstream
 
-        stream = requests.get(f"{agent.url}/api/v1/events", stream=True, timeout=(2, 10))
+        stream = http.get(f"{agent.url}/api/v1/events", stream=True, timeout=(2, 10))
         chunks = stream.iter_content(chunk_size=None)
         assert next(chunks).startswith(b"event: state")
         ended = threading.Event()

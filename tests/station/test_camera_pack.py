@@ -59,7 +59,7 @@ def test_camera_scan_opens_the_order_and_the_pack_photo_hash_reaches_upstream(ca
     assert _wait(lambda: str(station.pack.state) == "packed")
 
     assert _wait(lambda: station.sync_status().get("depth") == 0, timeout=15)
-    client = UpstreamClient(rig.upstream_url, deadline_s=5)
+    client = UpstreamClient(rig.upstream_url, deadline_s=5, token=rig.admin_token)
     try:
         confs = client.order_confirmations("SO-10009")
     finally:

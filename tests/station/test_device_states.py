@@ -19,6 +19,10 @@ def agent(missing_devices_agent):
     return missing_devices_agent
 
 
+def _api(agent) -> dict:
+    return {"Authorization": f"Bearer {agent.cfg['web.api_tokens'][0]}"}
+
+
 def _wait(predicate, timeout=6.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end and not predicate():
@@ -42,13 +46,13 @@ def test_healthz_names_every_device_in_the_catalogs_words(agent):
 
 def test_a_scale_that_is_not_understood_is_down_in_the_metrics(agent):
     assert _wait(lambda: agent.station.devices.get("scale", {}).get("state") == "not_understood")
-    metrics = requests.get(f"{agent.url}/metrics", timeout=5).text
+    metrics = requests.get(f"{agent.url}/metrics", headers=_api(agent), timeout=5).text
     assert 'packgate_device_up{station="ST01",device="scale"} 0' in metrics
     assert 'packgate_device_up{station="ST01",device="scanner"} 0' in metrics
 
 
 def test_the_kiosk_state_and_the_supervisor_page_use_the_same_states(agent):
-    state = requests.get(f"{agent.url}/api/v1/state", timeout=5).json()
+    state = requests.get(f"{agent.url}/api/v1/state", headers=_api(agent), timeout=5).json()
     assert {name: dev["state"] for name, dev in state["devices"].items()} == \
         {name: dev["state"] for name, dev in agent.station.health()["devices"].items()}
     assert state["devices"]["scanner"]["reported"] in ("disconnected", "retrying")

@@ -108,8 +108,10 @@ def test_the_dock_api_over_http_with_a_pda_sign_in(packed, h):
     headers = {"X-CSRF-Token": token}
     refused = client.post("/api/v1/dock/batches", json={"carrier": "SF", "vehicle": "V1"}, headers=headers)
     assert refused.status_code == 401 and refused.get_json()["message_zh"]
-    assert client.post("/api/v1/pda/login", json={"badge": h.BADGES["picker"], "pin": h.PINS["picker"]},
-                       headers=headers).get_json()["status"] == "ok"
+    login = client.post("/api/v1/pda/login", json={"badge": h.BADGES["picker"], "pin": h.PINS["picker"]},
+                        headers=headers).get_json()
+    assert login["status"] == "ok"
+    headers = {"X-CSRF-Token": login["csrf_token"]}  # sign-in starts a new session with a new token
     opened = client.post("/api/v1/dock/batches", json={"carrier": "SF", "vehicle": "V1"}, headers=headers).get_json()
     batch = opened["batch"]["batch_id"]
     added = client.post(f"/api/v1/dock/batches/{batch}/scan", json={"code": "SO-10009"}, headers=headers).get_json()

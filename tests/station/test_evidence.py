@@ -38,7 +38,7 @@ def _special_order_blocked_then_approved(make_station, world, h, tmp_path):
     assert station.handle({"action": "scan", "object_id": "SO-10002"})["code"] == "order_opened"
     special = h.item(world, "SKU-008", serial="SN-0042")
     assert station.handle({"action": "scan", "object_id": special})["code"] == "second_badge_required"
-    assert station.handle({"action": "badge", "object_id": h.BADGES["packer2"]})["code"] == "item_accepted"
+    assert station.on_badge(h.BADGES["packer2"], "ST01-badge")["code"] == "item_accepted"
     for _ in range(2):
         station.handle({"action": "scan", "object_id": h.item(world, "SKU-025")})
     expected = world.expected_g("SO-10002")
@@ -49,7 +49,7 @@ def _special_order_blocked_then_approved(make_station, world, h, tmp_path):
     assert station.verdict["code"] == "weight_out_of_tolerance"
     make_station.clock.advance(30)
     station.handle({"action": "override", "payload": {"reason": "Extra flyer / insert"}})
-    assert station.handle({"action": "badge", "object_id": h.BADGES["supervisor"]})["code"] == "weight_overridden"
+    assert station.on_badge(h.BADGES["supervisor"], "ST01-badge")["code"] == "weight_overridden"
     make_station.clock.advance(5)
     station.on_reading(PROFILE.codec.decode(frame(0)))
     assert station.verdict["code"] == "packed"

@@ -105,7 +105,7 @@ def test_a_blocked_parcel_prints_nothing_until_a_supervisor_approves(rig, world,
     assert rig.emulator.received == bytearray() and rig.emulator.printed == []  # no job ever reached it
 
     station.handle({"action": "override", "payload": {"reason": "extra flyer inside"}})
-    approved = station.handle({"action": "badge", "object_id": h.BADGES["supervisor"]})
+    approved = station.on_badge(h.BADGES["supervisor"], station.device_id("badge"))  # a tap on the table's reader
     assert approved["code"] == "label_printed", approved
     assert rig.emulator.wait_printed(1)
     waybill = approved["data"]["waybill"]
@@ -277,7 +277,9 @@ def test_the_preview_is_the_printed_job_drawn_locally(rig, world, h):
     h.open_and_scan(station, world, "SO-10009")
     weigh(station, expected_g(station))
     label = station.state()["label"]
-    client = create_app(station).test_client()
+    token = "labels-test-api-token-0123456789"
+    client = create_app(station, api_tokens=(token,)).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     response = client.get(label["preview"])
     assert response.status_code == 200 and response.mimetype == "image/png"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))

@@ -93,7 +93,7 @@ def test_a_packed_order_has_a_clip_with_the_overlay_and_its_hash_in_the_pack_con
     assert _wait(lambda: str(station.pack.state) == "packed")
 
     assert _wait(lambda: station.sync_status().get("depth") == 0, timeout=15)
-    client = UpstreamClient(rig.upstream_url, deadline_s=5)
+    client = UpstreamClient(rig.upstream_url, deadline_s=5, token=rig.admin_token)
     try:
         pack = [c for c in client.order_confirmations(ORDER) if c["action"] == "pack"]
     finally:

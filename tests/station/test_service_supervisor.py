@@ -115,13 +115,14 @@ def test_overrides_are_audited_with_who_before_after_and_reason(station, world, 
     station.handle({"action": "scan", "object_id": "SO-10001"})
     assert station.handle({"action": "scan", "object_id": h.item(world, "SKU-001", -1)})["code"] == "fifo_older_lot"
     station.handle({"action": "override", "payload": {"reason": "older lot damaged"}})
-    assert station.handle({"action": "badge", "object_id": h.BADGES["supervisor"]})["code"] == "lot_overridden"
+    assert station.on_badge(h.BADGES["supervisor"], "ST01-badge")["code"] == "lot_overridden"  # a tap on the reader
     station.handle({"action": "scan", "object_id": h.item(world, "SKU-001")})
     station.handle({"action": "scan", "object_id": h.item(world, "SKU-013")})
     expected = world.expected_g("SO-10001")
     station.handle({"action": "weigh", "payload": {"grams": str(expected + 300)}})
     answer = station.handle({"action": "override", "payload": {"reason": "extra flyer inside",
-                                                               "supervisor_badge": h.BADGES["supervisor"]}})
+                                                               "supervisor_badge": h.BADGES["supervisor"],
+                                                               "supervisor_pin": h.PINS["supervisor"]}})
     assert answer["code"] == "weight_overridden"
 
     audit = station.supervisor_overview()["audit"]

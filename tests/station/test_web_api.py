@@ -1,6 +1,8 @@
 """The action confirmation API over the real Flask app, on a real Station (real upstream, real SQLite)."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from packgate.station.web.app import create_app
@@ -18,8 +20,11 @@ def api(app):
     """A browser-like client: cookie session plus the CSRF token from GET /api/v1/csrf."""
     client = app.test_client()
     token = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    keys = itertools.count(1)
 
     def post(body, path="/api/v1/actions", **kw):
+        if path == "/api/v1/actions" and "key" not in body:  # the page's JS sends a fresh key with every action
+            body = {**body, "key": f"test-key-{next(keys):06d}"}
         return client.post(path, json=body, headers={"X-CSRF-Token": token}, **kw)
 
     post.client = client
@@ -157,8 +162,8 @@ def test_post_without_csrf_token_is_403_and_changes_nothing(app, station, h):
     client = app.test_client()
     client.get("/api/v1/csrf")
     for headers in ({}, {"X-CSRF-Token": "forged"}):
-        response = client.post("/api/v1/actions", json={"action": "badge", "object_id": h.BADGES["packer"]},
-                               headers=headers)
+        response = client.post("/api/v1/actions", json={"action": "badge", "object_id": h.BADGES["packer"],
+                                                         "key": "no-csrf-0001"}, headers=headers)
         assert response.status_code == 403
         assert response.get_json()["code"] == "csrf"
     assert station.pack.operator is None and h.count(station, "sync_outbox") == 0
@@ -179,7 +184,7 @@ def test_post_with_the_csrf_token_is_accepted(api, h):
 
 def test_bearer_api_token_is_accepted_without_a_session(app, h):
     client = app.test_client()
-    body = {"action": "badge", "object_id": h.BADGES["packer"]}
+    body = {"action": "badge", "object_id": h.BADGES["packer"], "key": "token-0001"}
     assert client.post("/api/v1/actions", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 403
     response = client.post("/api/v1/actions", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200 and response.get_json()["code"] == "signed_in"
@@ -219,8 +224,9 @@ def test_a_repeated_key_on_the_pda_is_replayed_too(app, station, h):
     pda = app.test_client()
     token = pda.get("/api/v1/csrf").get_json()["csrf_token"]
     headers = {"X-CSRF-Token": token}
-    assert pda.post("/api/v1/pda/login", json={"badge": h.BADGES["picker"], "pin": "4321"},
-                    headers=headers).get_json()["status"] == "ok"
+    login = pda.post("/api/v1/pda/login", json={"badge": h.BADGES["picker"], "pin": "4321"}, headers=headers).get_json()
+    assert login["status"] == "ok"
+    headers = {"X-CSRF-Token": login["csrf_token"]}  # a new session and token at sign-in
     body = {"action": "pick", "object_id": "SO-10012", "terminal": "pda", "key": "pda-1-pick-SO-10012"}
     first = pda.post("/api/v1/actions", json=body, headers=headers).get_json()
     assert first["code"] == "pick_started"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
+import uuid
 
 import pytest
 import requests
@@ -12,6 +14,15 @@ import requests
 from packgate.station.demo.rig import build_rig
 
 SAMPLE = re.compile(r'^(packgate_[a-z_]+)\{([a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*)\} (-?[0-9.e+]+|NaN)$')
+
+
+class Page(requests.Session):
+    """A kiosk page's HTTP client: a fresh idempotency key with every action, as the page's JS sends."""
+
+    def post(self, url, data=None, json=None, **kw):  # type: ignore[override]
+        if url.endswith("/api/v1/actions") and isinstance(json, dict) and "key" not in json:
+            json = {**json, "key": uuid.uuid4().hex}
+        return super().post(url, data=data, json=json, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +37,7 @@ def rig(tmp_path_factory):
 
 @pytest.fixture
 def http(rig):
-    session = requests.Session()
+    session = Page()
     token = session.get(f"{rig.agent.url}/api/v1/csrf", timeout=5).json()["csrf_token"]
     session.headers["X-CSRF-Token"] = token
     yield session
@@ -65,7 +76,7 @@ def test_a_confirmation_shows_in_health_until_synced(rig, http):
 
 def test_metrics_are_prometheus_text_with_packgate_series(rig, http):
     http.post(f"{rig.agent.url}/api/v1/actions", json={"action": "scan", "object_id": "SO-10001"}, timeout=5)
-    response = requests.get(f"{rig.agent.url}/metrics", timeout=5)
+    response = http.get(f"{rig.agent.url}/metrics", timeout=5)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
     text = response.text
     samples = {}
@@ -110,7 +121,7 @@ class EventReader:
 
 def test_events_stream_starts_with_the_state_then_pushes_verdicts(rig, http):
     url = rig.agent.url
-    with requests.get(f"{url}/api/v1/events", stream=True, timeout=(2, 5)) as stream:
+    with http.get(f"{url}/api/v1/events", stream=True, timeout=(2, 5)) as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         events = EventReader(stream)
         kind, first = events.next()
@@ -137,6 +148,33 @@ def test_healthz_is_503_and_names_the_device_while_one_is_disconnected(rig):
     finally:
         station.on_device_state("scale", "connected", None)
     assert requests.get(f"{rig.agent.url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_closed_event_stream_is_freed_by_the_server(rig, http):
+    bus = rig.agent.station.bus
+    settle = time.monotonic() + 5  # streams of the tests before are closing
+    while time.monotonic() < settle and bus.streams:
+        time.sleep(0.05)
+    before = bus.streams
+    host, port = rig.agent.url.split("//")[1].split(":")
+    page = socket.create_connection((host, int(port)), timeout=5)
+    page.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                 f"Cookie: packgate_session={http.cookies.get('packgate_session')}\r\n\r\n".encode())
+    assert b"event: state" in page.recv(65536) + page.recv(65536)
+    assert bus.streams == before + 1
+    page.close()  # the page goes away (tab closed, Wi-Fi lost)
+    end = time.monotonic() + 5  # the benchmark measures how fast (scripts/bench-streams); here: that it happens
+    while time.monotonic() < end and bus.streams > before:
+        time.sleep(0.05)
+    assert bus.streams == before
+
+
+def test_more_streams_than_the_server_holds_are_refused_in_json(rig, http, monkeypatch):
+    from packgate.station import events
+
+    monkeypatch.setattr(events.EventBus, "streams", property(lambda self: events.STREAMS_MAX))
+    response = http.get(f"{rig.agent.url}/api/v1/events", timeout=5)
+    assert response.status_code == 503 and response.json()["code"] == "too_many_streams"
 
 
 def test_the_demo_banner_path_is_the_scanners_writing_end(rig):

@@ -1,6 +1,7 @@
 """PDA and supervisor endpoints over the real Flask app (session cookie + CSRF), on a real Station."""
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -11,12 +12,21 @@ from packgate.station.web.app import create_app
 
 
 class Browser:
+    """What the page's JS does: a fresh key on every action, and the new CSRF token after sign-in or sign-out."""
+
     def __init__(self, app):
         self.client = app.test_client()
         self.token = self.client.get("/api/v1/csrf").get_json()["csrf_token"]
+        self.keys = itertools.count(1)
 
     def post(self, path, body):
-        return self.client.post(path, json=body, headers={"X-CSRF-Token": self.token})
+        if path == "/api/v1/actions" and "key" not in body:
+            body = {**body, "key": f"browser-key-{next(self.keys):06d}"}
+        response = self.client.post(path, json=body, headers={"X-CSRF-Token": self.token})
+        rotated = (response.get_json(silent=True) or {}).get("csrf_token")
+        if rotated:
+            self.token = rotated
+        return response
 
     def get(self, path):
         return self.client.get(path)

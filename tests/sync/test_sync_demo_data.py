@@ -68,7 +68,8 @@ def test_employees_and_badges():
     assert {len(u) for u in uids} == {8, 14}  # 4- and 7-byte UIDs
     assert all(u == u.upper() and int(u, 16) >= 0 for u in uids)
     assert set(DEMO_BADGES.values()) <= set(uids)
-    assert all(e["pin"].isdigit() and e["phone"].startswith("+") for e in DATA["employees"])
+    assert all(e["pin_hash"].startswith("$argon2id$") and "pin" not in e and e["phone"].startswith("+")
+               for e in DATA["employees"])  # PINs only as salted argon2 hashes, never in plain text
 
 
 def test_deterministic():

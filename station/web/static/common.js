@@ -19,6 +19,11 @@ function applyI18n(root) {
   (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
 }
 
+// no inline handlers: the Content-Security-Policy runs only scripts from /static
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("button[data-i18n=\"lang\"]").forEach((b) => b.addEventListener("click", toggleLang));
+});
+
 function toggleLang() {
   LANG = LANG === "en" ? "zh" : "en";
   localStorage.setItem("packgate.lang", LANG);
@@ -109,6 +114,11 @@ async function postAction(path, body, attempts) {
         credentials: "same-origin",
       });
       const data = await response.json();
+      // signing in or out starts a new server-side session with a new CSRF token
+      if (data && data.csrf_token) {
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        if (meta) meta.content = data.csrf_token;
+      }
       return data;
     } catch (e) {
       lastError = e;

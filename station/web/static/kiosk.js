@@ -60,6 +60,10 @@ function renderScale(s) {
     w.textContent = "—"; w.className = "weight fault"; st.textContent = t("device:disconnected");
     return;
   }
+  if (s.state === "not_responding") {
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("scale_not_responding");
+    return;
+  }
   if (s.status === "overload" || s.status === "underload" || s.status === "error") {
     w.textContent = s.status.toUpperCase(); w.className = "weight fault"; st.textContent = s.reason || s.status;
     return;
