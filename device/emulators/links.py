@@ -6,7 +6,11 @@ a host reaches it.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
+import threading
 from pathlib import Path
 
 from packgate.device.emulators.pty import PtyPair
@@ -116,3 +120,59 @@ class TcpLink:
         self.client = self.server = None
 
     close = unplug
+
+
+class LinkedEmulator:
+    """What every emulator does with its wire: listen on a pty or TCP, serve from one thread, stop cleanly.
+    A subclass sets ``name`` and ``kind`` and implements ``_run`` (it loops until ``self._stop`` is set)."""
+
+    name: str
+    kind: str
+
+    def __init__(self) -> None:
+        self._link: PtyLink | TcpLink | None = None
+        self._tmpdir: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start_pty(self, link: str | os.PathLike | None = None) -> str:
+        """Serve on a pseudo-terminal; returns the stable symlink the host opens (a temp folder by default)."""
+        if link is None:
+            self._tmpdir = tempfile.mkdtemp(prefix=f"packgate-{self.kind}-emu-")
+            link = Path(self._tmpdir) / self.name
+        self._link = PtyLink(Path(link))
+        self._start()
+        return str(link)
+
+    def start_tcp(self, port: int = 0) -> int:
+        """Listen on 127.0.0.1:port (0 = any free port); returns the port (socket://127.0.0.1:<port>)."""
+        link = TcpLink(port)
+        self._link = link
+        self._start()
+        return link.port
+
+    @property
+    def where(self) -> dict:
+        return self._link.where if self._link else {}
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"{self.kind}-emu:{self.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        if self._link is not None:
+            self._link.close()
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> "LinkedEmulator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -14,15 +14,11 @@ Godex answers only after ``^XSET,IMMEDIATE,1`` (the profile's ``status.init``), 
 """
 from __future__ import annotations
 
-import os
 import select
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from packgate.device.emulators.links import PtyLink, TcpLink
+from packgate.device.emulators.links import LinkedEmulator
 from packgate.device.errors import LabelError
 from packgate.device.label import Label
 from packgate.device.label_languages import LANGUAGES
@@ -46,10 +42,13 @@ class PrintedLabel:
         return self.label.barcodes if self.label else []
 
 
-class PrinterEmulator:
+class PrinterEmulator(LinkedEmulator):
+    kind = "printer"
     def __init__(self, profile: Profile, *, tick: float = 0.01):
         if profile.kind != "printer" or profile.printer is None:
             raise ValueError(f"profile {profile.name!r} is not a printer profile")
+        super().__init__()
+        self.name = profile.name
         self.profile = profile
         self.spec = profile.printer
         self.language = LANGUAGES[self.spec.language]
@@ -64,10 +63,6 @@ class PrinterEmulator:
         self.printed: list[PrintedLabel] = []
         self.pending: list[bytes] = []
         self.queries = 0
-        self._link: PtyLink | TcpLink | None = None
-        self._tmpdir: str | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self.label_printed = threading.Condition(self._lock)
 
     # -- state -----------------------------------------------------------------------------------
@@ -91,43 +86,6 @@ class PrinterEmulator:
         with self.label_printed:
             return self.label_printed.wait_for(lambda: len(self.printed) >= count, timeout)
 
-    # -- transports ------------------------------------------------------------------------------
-    def start_tcp(self, port: int = 0) -> int:
-        link = TcpLink(port)
-        self._link = link
-        self._start()
-        return link.port
-
-    def start_pty(self, link: str | os.PathLike | None = None) -> str:
-        if link is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="packgate-printer-")
-            link = Path(self._tmpdir) / self.profile.name
-        self._link = PtyLink(Path(link))
-        self._start()
-        return str(link)
-
-    @property
-    def where(self) -> dict:
-        return self._link.where if self._link else {}
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"printer-emu:{self.profile.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        if self._link is not None:
-            self._link.close()
-        if self._tmpdir:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-
-    def __enter__(self) -> "PrinterEmulator":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the stream ------------------------------------------------------------------------------
     def feed(self, data: bytes) -> bytes:

@@ -14,19 +14,14 @@ frame every ``stream_interval`` s. For 7E1/7O1 profiles the parity bit is comput
 from __future__ import annotations
 
 import math
-import os
 import random
 import select
-import shutil
-import tempfile
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Callable
 
-from packgate.device.emulators.links import PtyLink as _PtyLink
-from packgate.device.emulators.links import TcpLink as _TcpLink
+from packgate.device.emulators.links import LinkedEmulator
 from packgate.device.parsers.common import EmuState
 from packgate.device.profiles import Profile
 from packgate.device.reading import GRAMS_PER_UNIT
@@ -46,13 +41,17 @@ def with_parity(data: bytes, parity: str) -> bytes:
     return bytes(out)
 
 
-class ScaleEmulator:
+class ScaleEmulator(LinkedEmulator):
+    kind = "scale"
     IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (a command from the host wakes it)
+
     def __init__(self, profile: Profile, grams: Decimal | str | int = Decimal(0), *, noise: bool = True,
                  seed: int | None = None, stream_interval: float | None = None, tick: float = 0.01,
                  monotonic: Callable[[], float] = time.monotonic, variant: str | None = None):
         if profile.kind != "scale" or profile.emulator is None:
             raise ValueError(f"profile {profile.name!r} is not a scale profile")
+        super().__init__()
+        self.name = profile.name
         self.profile = profile
         self.spec = profile.emulator
         self.variant = variant
@@ -73,10 +72,6 @@ class ScaleEmulator:
         self.streaming = profile.poll.mode == "stream"
         self._pending_stable = False
         self._inbuf = bytearray()
-        self._link: _PtyLink | _TcpLink | None = None
-        self._tmpdir: str | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._next_stream = 0.0
         self.frames_sent = 0
         self.commands_seen: list[str] = []
@@ -144,44 +139,6 @@ class ScaleEmulator:
     def replug(self) -> None:
         self.fault(None)
 
-    # -- transports ------------------------------------------------------------------------------
-    def start_pty(self, link: str | os.PathLike | None = None) -> str:
-        """Start on a pty; returns a path that stays the same across unplug/replug (a symlink)."""
-        if link is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="packgate-emu-")
-            link = Path(self._tmpdir) / f"{self.profile.name}"
-        self._link = _PtyLink(Path(link))
-        self._start()
-        return str(link)
-
-    def start_tcp(self, port: int = 0) -> int:
-        """Listen on 127.0.0.1:port (0 = any free port); returns the port (socket://127.0.0.1:<port>)."""
-        self._link = _TcpLink(port)
-        self._start()
-        return self._link.port
-
-    @property
-    def where(self) -> dict:
-        return self._link.where if self._link else {}
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"scale-emu:{self.profile.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        if self._link is not None:
-            self._link.close()
-        if self._tmpdir:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- the loop ------------------------------------------------------------------------------
     def _send(self, data: bytes) -> None:
