@@ -12,7 +12,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Callable, Iterator
 
 import requests
 
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.db import connect, write_tx
 from packgate.sync.pins import demo_hash
 from packgate.sync.upstream import store as up_store
@@ -35,10 +35,6 @@ TOKEN = "bench-station-token-0123456789"
 TARE_G = 120
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def reference(a: argparse.Namespace, today: date) -> dict[str, list[dict]]:
@@ -73,7 +69,7 @@ class Agent:
     """``packgate run`` in its own process."""
 
     def __init__(self, work: Path, upstream_url: str):
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = work / "packgate.toml"
         self.config.write_text(f"""
@@ -273,7 +269,7 @@ def q(values: list[float], pct: int) -> float:
 
 
 def demo_idle(seconds: float) -> tuple[float, float, float]:
-    port, up = free_port(), free_port()
+    port, up = free_tcp_port(), free_tcp_port()
     proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "--log-level", "WARNING", "demo",
                              "--port", str(port), "--upstream-port", str(up)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -403,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         ref, sizes = load_reference(a, work)
         table.add("reference data generated", sizes, f"{time.perf_counter() - t:.1f} s")
-        up_port = free_port()
+        up_port = free_tcp_port()
         upstream = subprocess.Popen([sys.executable, "-c", "from packgate.sync.upstream.server import serve; "
                                      f"serve('127.0.0.1', {up_port}, {str(work / 'upstream.db')!r}, strict_orders=False)"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

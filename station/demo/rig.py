@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
-import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from biip.gs1_messages import GS1Message
 from packgate.device.clock import Clock
 from packgate.device.codes import canonical_badge
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.ports import free_udp_port
 from packgate.device.emulators.printer import PrinterEmulator
 from packgate.device.emulators.pty import PtyPair
 from packgate.device.emulators.scale import ScaleEmulator
@@ -40,10 +40,6 @@ SCALE_PROFILE = "mettler-mt-sics"
 PRINTER_PROFILE = "zebra-zpl"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gs1_item(gtin14: str, lot: str | None = None, expires: date | None = None, serial: str | None = None) -> str:

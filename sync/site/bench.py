@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from packgate.device.clock import isoformat
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.http import DeadlineHTTP
 from packgate.sync.ids import make_id
 from packgate.sync.jsonbytes import dumps
@@ -38,10 +38,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(n: int, seconds: float, rate: float, workdir: Path, followers: int, store: str = "sqlite",
@@ -55,7 +51,7 @@ def run(n: int, seconds: float, rate: float, workdir: Path, followers: int, stor
         db = pg.create_database(f"bench_{store}_{n}")
     hubs, bases = [], []
     for _ in range(2 if store == "pg2" else 1):
-        port = _free_port()
+        port = free_tcp_port()
         args = [sys.executable, "-m", "packgate.station.runtime.cli", "site", "--port", str(port), "--db",
                 db, "--upstream", wms] + [f"--station={k}={v}" for k, v in tokens.items()]
         hub = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -13,11 +13,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
+
+from packgate.device.emulators.ports import free_tcp_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -31,10 +32,6 @@ def find_bindir() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TempPostgres:
@@ -43,7 +40,7 @@ class TempPostgres:
         self.durable, self.max_connections = durable, max_connections
         self.user = os.environ.get("PACKGATE_PG_USER", "nobody") if os.geteuid() == 0 else None
         self.root = Path(tempfile.mkdtemp(prefix="packgate-pg-"))
-        self.port = _free_port()
+        self.port = free_tcp_port()
         self._n = 0
         self._lock = threading.Lock()
 

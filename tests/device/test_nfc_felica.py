@@ -4,20 +4,14 @@ the IDm 0123456789ABCDEF verified with tagtool (protocols.md 3.1)."""
 from __future__ import annotations
 
 import queue
-import socket
 import time
 
 import pytest
 
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.ports import free_udp_port
 from packgate.device.errors import ReaderError
 from packgate.device.nfc import ALL_TARGETS, BadgeReader
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

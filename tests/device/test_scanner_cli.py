@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 from packgate.device.cli import device
 from packgate.device.emulators.camera import render_frame, write_video
 from packgate.device.emulators.nfc import BadgeEmulator
+from packgate.device.emulators.ports import free_udp_port
 from packgate.device.emulators.scanner import ScannerEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,10 +69,6 @@ def test_scan_usage_errors_and_nothing_read():
     assert r.exit_code == 1
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_badge_cli_in_another_process_against_emulator():

@@ -15,6 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream.server import start_in_thread
 
@@ -78,12 +79,6 @@ def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_pat
 HUB_TOKEN = "token-of-station-01-abcdef"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_hub(port: int, db: str, wms: str) -> subprocess.Popen:
@@ -99,7 +94,7 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
     restarted while the station ships (and the station is killed just after a shipment committed)."""
     rng = random.Random(41)
     wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
-    port, hub_db = _free_port(), str(tmp_path / "hub.db")
+    port, hub_db = free_tcp_port(), str(tmp_path / "hub.db")
     hub = _start_hub(port, hub_db, wms)
     hub_url = f"http://127.0.0.1:{port}"
     db = tmp_path / "station.db"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 import requests
 
 from packgate.device.backoff import Backoff
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.outbox import Outbox, outbox_status
@@ -29,10 +29,6 @@ TOTAL = 240
 KILLS = 4
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_hub(port: int, db: str, wms: str) -> subprocess.Popen:
@@ -47,7 +43,7 @@ def start_hub(port: int, db: str, wms: str) -> subprocess.Popen:
 def test_hub_sigkilled_during_traffic_relays_everything_exactly_once(tmp_path):
     rng = random.Random(7)
     wms, stop_wms = start_wms("127.0.0.1", 0, tmp_path / "wms.db", strict_orders=False)
-    port, hub_db = free_port(), str(tmp_path / "hub.db")
+    port, hub_db = free_tcp_port(), str(tmp_path / "hub.db")
     hub = start_hub(port, hub_db, wms)
     station_db = str(tmp_path / "station.db")
     outbox = Outbox(station_db, "ST01")

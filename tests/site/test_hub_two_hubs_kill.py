@@ -16,9 +16,9 @@ import time
 
 import pytest
 import requests
-from test_hub_crash import free_port
 
 from packgate.device.backoff import Backoff
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
 from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
@@ -48,7 +48,7 @@ def start_hub(tmp_path, name, port, db, wms, hook_url):
 def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook):
     db = postgres.create_schema()
     wms, stop_wms = start_wms("127.0.0.1", 0, tmp_path / "wms.db", strict_orders=False)
-    ports = [free_port(), free_port()]
+    ports = [free_tcp_port(), free_tcp_port()]
     hubs = [start_hub(tmp_path, f"hub{i}", port, db, wms, webhook.url) for i, port in enumerate(ports)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     granted: dict[str, set[str]] = collections.defaultdict(set)

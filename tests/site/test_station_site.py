@@ -11,8 +11,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import requests
-from test_hub_crash import free_port
 
+from packgate.device.emulators.ports import free_tcp_port
 from packgate.station import store
 from packgate.station.demo.rig import DemoWorld
 from packgate.station.demo.selftest import OffsetClock
@@ -189,7 +189,7 @@ def test_picked_and_left_with_the_picking_station_killed_escalates_once_from_the
     """The same, with the picking station a process of its own that is SIGKILLed before the deadline."""
     site = make_site(**MEASURED)
     world = DemoWorld(clock.now().date())
-    port = free_port()
+    port = free_tcp_port()
     config = tmp_path / "st01.toml"
     config.write_text("\n".join([
         "[station]", 'id = "ST01"', f'name = "{NAMES["ST01"]}"', 'location = "ST01"',
