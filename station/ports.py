@@ -16,7 +16,7 @@ class Outbox(Protocol):
 
 
 class Notifier(Protocol):
-    """Supervisor notifications (``packgate.station.runtime.notify.Notifier``)."""
+    """Supervisor notifications (``packgate.sync.notify.Notifier``)."""
 
     def send(self, title: str, body: str, context: dict | None = None) -> tuple[bool, str | None]: ...
 

@@ -20,9 +20,9 @@ import requests
 
 from packgate.device.clock import Clock
 from packgate.station.demo.rig import DemoRig, DemoWorld, build_rig, gs1_item
+from packgate.sync.notify import Notifier
 from packgate.sync.site.config import validate as site_config
 from packgate.sync.site.hub import Hub
-from packgate.sync.site.notify import Notifier
 from packgate.sync.site.server import start_in_thread as start_hub
 from packgate.sync.upstream.server import start_in_thread as start_wms
 

@@ -14,12 +14,12 @@ from packgate.device.clock import Clock
 from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
-from packgate.station.runtime.notify import Notifier
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect
+from packgate.sync.notify import Notifier
 from packgate.sync.outbox import Outbox, prune_sent
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.site_client import FeedFollower, SiteClient

@@ -12,9 +12,9 @@ from functools import partial
 from typing import Any
 
 from packgate.device.clock import Clock
+from packgate.sync.notify import Notifier
 from packgate.sync.site import store
 from packgate.sync.site.engine import Database
-from packgate.sync.site.notify import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import ClaimConflictError, HubRequestError
+from packgate.sync.notify import Notifier
 from packgate.sync.site import reference, store
 from packgate.sync.site.config import SiteConfig
 from packgate.sync.site.engine import Conn, Database
 from packgate.sync.site.escalations import Escalator
 from packgate.sync.site.feedwatch import FeedWatch
 from packgate.sync.site.migrations import migrate
-from packgate.sync.site.notify import Notifier
 from packgate.sync.site.relay import Relay
 
 log = logging.getLogger(__name__)

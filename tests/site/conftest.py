@@ -19,10 +19,10 @@ from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect, write_tx
+from packgate.sync.notify import Notifier
 from packgate.sync.outbox import Outbox
 from packgate.sync.site.config import validate
 from packgate.sync.site.hub import Hub
-from packgate.sync.site.notify import Notifier
 from packgate.sync.site.pgtemp import TempPostgres
 from packgate.sync.site.server import start_in_thread as start_hub
 from packgate.sync.upstream.server import start_in_thread as start_wms

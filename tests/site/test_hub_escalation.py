@@ -1,7 +1,7 @@
 """Site escalations with an injectable clock and a real webhook: once per (order, level), none when packed."""
 from __future__ import annotations
 
-from packgate.sync.site.notify import Notifier
+from packgate.sync.notify import Notifier
 
 
 def test_picked_and_left_unpacked_escalates_once_per_level_with_a_stable_id(site, clock, webhook):

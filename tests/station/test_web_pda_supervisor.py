@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from packgate.station.demo.rig import gs1_item
-from packgate.station.runtime.notify import Notifier
 from packgate.station.web.app import create_app
+from packgate.sync.notify import Notifier
 
 
 class Browser:

@@ -1,4 +1,5 @@
-"""Supervisor notifications through Apprise (WeCom bots, DingTalk, Slack, e-mail, JSON webhooks)."""
+"""Supervisor notifications through Apprise (WeCom bots, DingTalk, Slack, e-mail, JSON webhooks), for the
+station and the site hub alike."""
 from __future__ import annotations
 
 import logging
