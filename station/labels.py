@@ -2,7 +2,8 @@
 pack machine says every rule passed (``core.labels``), and reprints the same job.
 
     desk = LabelDesk(parts, step, show, upstream=client, printer=StationPrinter(url, profile))
-    desk.after_step(before, after)    # Station calls it after every pack step: a weighed carton gets its label
+    desk.after_step(before, after)    # Station calls it after every pack step: a weighed carton gets its label,
+    desk.run_due()                    #   printed after the turn, without the station lock
     desk.reprint(reason, meta)        # the same job again (audited), never a second waybill
     desk.tick()                       # printer state, "printing resumes", the verify reminder, offline sync
 
@@ -92,6 +93,7 @@ class LabelDesk:
         self._reminded_at: datetime | None = None
         self._polled_at: float | None = None
         self._previews: dict[str, bytes] = {}
+        self._due: Callable[[], dict] | None = None  # a print to run once the station lock is released
         with parts.lock:
             label_store.ensure_schema(parts.conn)
             self._audit_verify_setting()
@@ -139,7 +141,8 @@ class LabelDesk:
             live.scale_must_clear = live.parcel_on_scale  # the next weighing is of the next parcel
         if self.mode is lb.LabelMode.PRINT and after.state is pk.State.WEIGHED_OK \
                 and before.state is not pk.State.WEIGHED_OK:
-            return self.print_label({"device": self.parts.device_id(PRINTER)})
+            self.queue({"device": self.parts.device_id(PRINTER)})
+            return None
         if before.state is pk.State.LABEL_PRINTED and after.state is not pk.State.LABEL_PRINTED:
             self._printed_at = None
             if live.label is not None and after.cartons and after.cartons[-1].waybill == live.label.get("waybill"):
@@ -152,24 +155,60 @@ class LabelDesk:
         return None
 
     # ------------------------------------------------------------------ request and print
+    # Asking upstream for the waybill and sending the job to the printer take up to seconds: they run without
+    # the station lock (``run_due`` from the station's entry points, after their turn), so the scanner, the
+    # scale and the other terminals are never held up by them. The lock covers only what is read and written.
+    def queue(self, meta: dict) -> None:
+        """Print the carton's label after this turn (called under the station lock)."""
+        self._due = lambda: self.print_label(meta)
+
+    def queue_reprint(self, reason: str, meta: dict) -> None:
+        self._due = lambda: self.reprint(reason, meta)
+
+    @property
+    def due(self) -> bool:
+        return self._due is not None
+
+    def run_due(self) -> dict | None:
+        """What the last turn queued (a print, a reprint), done now; its verdict (None: nothing was queued)."""
+        due, self._due = self._due, None
+        return None if due is None else due()
+
     def print_label(self, meta: dict) -> dict:
         """Request (or find) the carton's label and print it; the answer is the verdict shown."""
-        s = self.parts.live.pack
-        if s.state is not pk.State.WEIGHED_OK or s.order is None:
-            return self.show(make("not_allowed_now", status="error", next=pk.NEXT_IN_STATE[s.state],
-                                  event="label_printed", state=str(s.state)).as_dict())
-        order_id, carton = s.order.order_id, s.carton_no
-        key = lb.label_key(self.parts.id, order_id, carton)
-        job = label_store.job_by_key(self.parts.conn, key)
+        p = self.parts
+        with p.lock:
+            s = p.live.pack
+            if s.state is not pk.State.WEIGHED_OK or s.order is None:
+                return self.show(make("not_allowed_now", status="error", next=pk.NEXT_IN_STATE[s.state],
+                                      event="label_printed", state=str(s.state)).as_dict())
+            carton = (s.order.order_id, s.carton_no)
+            key = lb.label_key(p.id, *carton)
+            job = label_store.job_by_key(p.conn, key)
+            request = self._request(s, key, job) if job is None or job["waybill"] is None else None
         offline_left: int | None = None
-        if job is None or job["waybill"] is None:
-            issued = self._issue(s, key, job)
-            if isinstance(issued, dict) and "verdict" in issued:
-                return issued["verdict"]
+        if request is not None:
+            issued = self._issue(request, self._ask(request["body"]))
+            if isinstance(issued, dict):
+                return issued
             job, offline_left = issued
-        return self._print(job, meta, offline_left)
+        assert job is not None
+        with p.lock:
+            self._progress("printing", waybill=job["waybill"])
+        problem = self._send(bytes(job["job"]))
+        with p.lock:
+            if problem is not None:
+                self._progress("failed", waybill=job["waybill"], problem=problem["code"])
+                return self.show(problem)
+            with write_tx(p.conn) as conn:
+                label_store.mark_printed(conn, job["key"], isoformat(p.clock.now()))
+            s = p.live.pack
+            if s.state is not pk.State.WEIGHED_OK or s.order is None or (s.order.order_id, s.carton_no) != carton:
+                return p.live.verdict or {}  # the table moved on meanwhile (stopped, signed out): the job stays stored
+            return self._printed(job, meta, offline_left)
 
-    def _issue(self, s: pk.PackSession, key: str, job: dict | None) -> Any:
+    def _request(self, s: pk.PackSession, key: str, job: dict | None) -> dict:
+        """The carton's label request, frozen in ``label_jobs`` before it is sent (under the lock)."""
         assert s.order is not None
         order_id, carton = s.order.order_id, s.carton_no
         at = isoformat(self.parts.clock.now())
@@ -182,48 +221,59 @@ class LabelDesk:
             with write_tx(self.parts.conn) as conn:
                 label_store.add_request(conn, key, order_id, carton, body, at)
         self._progress("requested")
-        source, left = "upstream", None
+        return {"key": key, "order_id": order_id, "carton": carton, "cartons": cartons, "weight_g": weight_g,
+                "body": body, "at": at}
+
+    def _ask(self, body: dict) -> dict | Exception:
+        """Upstream's answer to the label request, or why there is none (no lock held)."""
         try:
             if self.upstream is None:
                 raise TransientUpstreamError("no upstream configured")
-            answer = self.upstream.request_label(body)
-            fields, waybill, sent = answer["fields"], answer["waybill"], body
+            return self.upstream.request_label(body)
         except (PermanentUpstreamError, TransientUpstreamError) as exc:
-            if isinstance(exc, PermanentUpstreamError) or exc.status in (404, 409):  # refused, not offline
-                self._progress("failed", problem=str(exc))
-                return {"verdict": self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())}
-            free = label_store.free_reserved(self.parts.conn, order_id)
-            if not free:
-                log.warning("label for %s carton %s: upstream unreachable (%s), no pre-issued waybill", order_id,
-                            carton, exc)
-                self._progress("failed", problem="no_waybill_left")
-                return {"verdict": self.show(make("label_no_waybill_left", order_id=order_id).as_dict())}
-            waybill, source, left = free[0], "reserved", len(free) - 1
-            sent = {**body, "waybill": waybill}
-            row = self.parts.catalog.cache.get_order(order_id) or {}
-            fields = lb.label_fields(order_id, waybill, carton, cartons, weight_g, at[:10],
-                                     str(self.parts.cfg["station.name"]), row.get("ship_to"))
-        try:
-            data = fill(self.template, LabelFields.from_dict(fields))
-        except LabelError as exc:
-            self._progress("failed", problem=str(exc))
-            return {"verdict": self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())}
-        with write_tx(self.parts.conn) as conn:
-            if source == "reserved":
-                label_store.use_reserved(conn, waybill, key)
-            label_store.set_issued(conn, key, sent, waybill, fields, data, self.template.language, source,
-                                   synced=source == "upstream")
-        return label_store.job_by_key(self.parts.conn, key), left
+            return exc
 
-    def _print(self, job: dict, meta: dict, offline_left: int | None) -> dict:
+    def _issue(self, request: dict, answer: dict | Exception) -> tuple[dict, int | None] | dict:
+        """Store the waybill upstream gave, or one pre-issued to the order when it is unreachable; the job and the
+        pre-issued waybills left, or the verdict of a refusal."""
+        p = self.parts
+        order_id, carton, cartons, key = request["order_id"], request["carton"], request["cartons"], request["key"]
+        source, left = "upstream", None
+        with p.lock:
+            if isinstance(answer, Exception):
+                if isinstance(answer, PermanentUpstreamError) or getattr(answer, "status", None) in (404, 409):
+                    self._progress("failed", problem=str(answer))  # refused, not offline
+                    return self.show(make("label_refused", problem=str(answer), problem_zh=str(answer)).as_dict())
+                free = label_store.free_reserved(p.conn, order_id)
+                if not free:
+                    log.warning("label for %s carton %s: upstream unreachable (%s), no pre-issued waybill", order_id,
+                                carton, answer)
+                    self._progress("failed", problem="no_waybill_left")
+                    return self.show(make("label_no_waybill_left", order_id=order_id).as_dict())
+                waybill, source, left = free[0], "reserved", len(free) - 1
+                sent = {**request["body"], "waybill": waybill}
+                row = p.catalog.cache.get_order(order_id) or {}
+                fields = lb.label_fields(order_id, waybill, carton, cartons, request["weight_g"], request["at"][:10],
+                                         str(p.cfg["station.name"]), row.get("ship_to"))
+            else:
+                fields, waybill, sent = answer["fields"], answer["waybill"], request["body"]
+            try:
+                data = fill(self.template, LabelFields.from_dict(fields))
+            except LabelError as exc:
+                self._progress("failed", problem=str(exc))
+                return self.show(make("label_refused", problem=str(exc), problem_zh=str(exc)).as_dict())
+            with write_tx(p.conn) as conn:
+                if source == "reserved":
+                    label_store.use_reserved(conn, waybill, key)
+                label_store.set_issued(conn, key, sent, waybill, fields, data, self.template.language, source,
+                                       synced=source == "upstream")
+            job = label_store.job_by_key(p.conn, key)
+        assert job is not None
+        return job, left
+
+    def _printed(self, job: dict, meta: dict, offline_left: int | None) -> dict:
+        """The label is on the printer's output: the carton waits for its scan (under the lock)."""
         waybill, carton = job["waybill"], int(job["carton"])
-        self._progress("printing", waybill=waybill)
-        problem = self._send(bytes(job["job"]))
-        if problem is not None:
-            self._progress("failed", waybill=waybill, problem=problem["code"])
-            return self.show(problem)
-        with write_tx(self.parts.conn) as conn:
-            label_store.mark_printed(conn, job["key"], isoformat(self.parts.clock.now()))
         self._printed_at = self._reminded_at = self.parts.clock.now()
         self._progress("verify_expected" if self.verify else "verified", waybill=waybill, carton=carton)
         shown = self.step(lb.LabelPrinted(waybill, carton), meta)  # its state push carries the label as printed
@@ -234,7 +284,7 @@ class LabelDesk:
         return shown
 
     def _send(self, data: bytes) -> dict | None:
-        """Print ``data``; the verdict of a printer problem, or None when it printed."""
+        """Print ``data`` (no lock held); the verdict of a printer problem, or None when it printed."""
         if self.printer is None:
             return make("printer_unreachable", detail="no printer configured", detail_zh="未配置打印机").as_dict()
         try:
@@ -250,20 +300,27 @@ class LabelDesk:
 
     def reprint(self, reason: str, meta: dict) -> dict:
         """The printed label again: the same stored job, the same waybill; audited by the pack machine."""
-        s = self.parts.live.pack
-        if s.state is not pk.State.LABEL_PRINTED or s.label is None:
-            return self.step(lb.Reprint(reason), meta)  # the machine's refusal (not_allowed_now)
-        job = label_store.job_by_waybill(self.parts.conn, s.label.waybill)
-        if job is None or job["job"] is None:
-            return self.show(make("label_refused", problem=f"no stored job for {s.label.waybill}",
-                                  problem_zh=f"没有面单{s.label.waybill}的打印数据").as_dict())
+        p = self.parts
+        with p.lock:
+            s = p.live.pack
+            if s.state is not pk.State.LABEL_PRINTED or s.label is None:
+                return self.step(lb.Reprint(reason), meta)  # the machine's refusal (not_allowed_now)
+            waybill = s.label.waybill
+            job = label_store.job_by_waybill(p.conn, waybill)
+            if job is None or job["job"] is None:
+                return self.show(make("label_refused", problem=f"no stored job for {waybill}",
+                                      problem_zh=f"没有面单{waybill}的打印数据").as_dict())
         problem = self._send(bytes(job["job"]))
-        if problem is not None:
-            return self.show(problem)
-        with write_tx(self.parts.conn) as conn:
-            label_store.mark_printed(conn, job["key"], isoformat(self.parts.clock.now()))
-        self._printed_at = self._reminded_at = self.parts.clock.now()
-        return self.step(lb.Reprint(reason), meta)
+        with p.lock:
+            if problem is not None:
+                return self.show(problem)
+            with write_tx(p.conn) as conn:
+                label_store.mark_printed(conn, job["key"], isoformat(p.clock.now()))
+            self._printed_at = self._reminded_at = p.clock.now()
+            s = p.live.pack
+            if s.state is not pk.State.LABEL_PRINTED or s.label is None or s.label.waybill != waybill:
+                return p.live.verdict or {}
+            return self.step(lb.Reprint(reason), meta)
 
     # ------------------------------------------------------------------ the timers
     def tick(self) -> None:
@@ -297,8 +354,8 @@ class LabelDesk:
         with self.parts.lock:
             waiting = self.parts.live.pack.state is pk.State.WEIGHED_OK and self.mode is lb.LabelMode.PRINT and \
                 (self.parts.live.label or {}).get("state") == "failed"
-            if status.ready and waiting:
-                self.print_label({"device": self.parts.device_id(PRINTER)})
+        if status.ready and waiting:
+            self.print_label({"device": self.parts.device_id(PRINTER)})
 
     def sync_offline(self) -> None:
         """Labels printed from pre-issued waybills: tell upstream which waybill each carton got."""

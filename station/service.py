@@ -225,7 +225,8 @@ class Station:
                     if not hmac.compare_digest(stored["request_hash"], request_hash):
                         return answer("key_reused", key=key)
                     return {**stored["response"], "replayed": True}
-            return self._saving(lambda: self._dispatch(body, key, request_hash, present))
+            shown = self._saving(lambda: self._dispatch(body, key, request_hash, present))
+        return self._after_turn(shown)
 
     def on_badge(self, uid: str, device: str) -> dict:
         """A tap on this station's own badge reader: the one input that proves the person is at the table."""
@@ -234,7 +235,8 @@ class Station:
     def on_scan(self, scan: Scan, device: str) -> dict:
         """A scan from the station's own scanner (already interpreted by the reader)."""
         with self.parts.lock:
-            return self._saving(lambda: self._scan_kiosk(scan, {"device": device}))
+            shown = self._saving(lambda: self._scan_kiosk(scan, {"device": device}))
+        return self._after_turn(shown)
 
     def on_bad_input(self, raw: str, reason: str, device: str) -> dict:
         """Input a reader could not use (e.g. a wedge badge reader typing an unexpected format): kept for review."""
@@ -269,6 +271,7 @@ class Station:
                                                                          "frames": self.frames.upto(reading)}))
                 if verdict["status"] == "error":
                     break
+        self._after_turn({})
 
     def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
         """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
@@ -298,6 +301,14 @@ class Station:
             self.bus.publish("scale", self.parts.live.scale.view())
 
     # ------------------------------------------------------------------ dispatch
+    def _after_turn(self, shown: dict) -> dict:
+        """Slow work the turn queued (printing a label: upstream and the printer), done without the station
+        lock; its verdict is the answer."""
+        labels = self.labels
+        if labels is None or not labels.due:
+            return shown
+        return self._saving(lambda: labels.run_due() or shown)
+
     def _saving(self, action: Callable[[], dict]) -> dict:
         """Run ``action``; a failed write is the "not saved" verdict, never a false "done"."""
         live = self.parts.live
@@ -370,8 +381,10 @@ class Station:
             "close_carton": lambda: lb.CloseCarton(str(payload["box"]) if payload.get("box") else None)}
         if action in ("reprint", "print_label") and self.labels is not None:
             if action == "reprint":
-                return self.labels.reprint(str(payload.get("reason") or "reprint"), meta)
-            return self.labels.print_label(meta)
+                self.labels.queue_reprint(str(payload.get("reason") or "reprint"), meta)
+            else:
+                self.labels.queue(meta)
+            return live.verdict or answer("internal")  # replaced by the printing's verdict after the turn
         if action in simple:
             return self._pack_step(simple[action](), meta)
         return answer("bad_request", problem=f"action {action!r} is not for the packing kiosk",

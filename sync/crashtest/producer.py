@@ -1,4 +1,4 @@
-"""A station-like producer for the crash harness: ``python -m sync.crashproducer --db ... --upstream ...``.
+"""A station-like producer for the crash harness: ``python -m packgate.sync.crashtest.producer --db ... --upstream ...``.
 
 Each confirmation is enqueued in the same transaction as a row in a station table; only after
 COMMIT returns is its id appended to the ack file (the "done" the packer would see). The

@@ -140,6 +140,34 @@ def test_a_passing_parcel_prints_one_label_and_a_reprint_prints_the_same_waybill
     assert pack["payload"]["waybill"] == waybill and pack["payload"]["carton"] == 1
 
 
+def test_a_printer_that_hangs_never_holds_up_the_rest_of_the_station(rig, world, h):
+    """Asking upstream and printing run without the station lock: the kiosk state (and any other input)
+    answers at once while the printer does not."""
+    import threading
+    import time
+
+    station = rig.station()
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    rig.emulator.mute = True  # never answers its status query: the print waits out the printer's timeout
+    grams = expected_g(station)
+    done: list[dict] = []
+    weighing = threading.Thread(target=lambda: done.append(weigh(station, grams)))
+    weighing.start()
+    try:
+        deadline = time.monotonic() + 5
+        while (station.state()["label"] or {}).get("state") != "printing" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (station.state()["label"] or {}).get("state") == "printing"
+        started = time.monotonic()
+        with station.parts.lock:
+            waited = time.monotonic() - started
+        assert waited < 0.2 and not done, (waited, done)  # the print is still waiting for the printer
+    finally:
+        weighing.join(10)
+    assert done and done[0]["code"] == "printer_unreachable", done
+
+
 def test_another_orders_label_is_refused_naming_that_order_and_the_right_one_packs(rig, world, h):
     station = rig.station()
     h.sign_in(station)
