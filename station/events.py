@@ -13,7 +13,8 @@ PROBE_S = 0.25  # an idle stream writes a comment this often: a closed one fails
 class EventBus:
     """Every subscriber gets every event; a slow subscriber loses its oldest events, never blocks others."""
 
-    def __init__(self, backlog: int = 256):
+    def __init__(self, backlog: int = 256, max_streams: int = STREAMS_MAX):
+        self.max_streams = max_streams  # more open streams than this are refused (the server's threads are sized for it)
         self._subscribers: list[queue.Queue] = []
         self._lock = threading.Lock()
         self._backlog = backlog

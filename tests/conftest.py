@@ -24,7 +24,7 @@ def browser() -> Iterator["Browser"]:
     from playwright.sync_api import sync_playwright
 
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set PACKGATE_CHROMIUM)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: ./scripts/test installs Debian's chromium (or set PACKGATE_CHROMIUM)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b

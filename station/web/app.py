@@ -19,7 +19,6 @@ from werkzeug.exceptions import HTTPException
 from packgate.station.core import texts
 from packgate.station.core.verdicts import answer, bad_field
 from packgate.station.errors import PageParameterError
-from packgate.station.events import STREAMS_MAX
 from packgate.station.views import LISTS, PageQuery
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, WebSession, allowed_hosts, host_of
 from packgate.station.web.openapi import OPENAPI
@@ -159,8 +158,8 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
 
     @app.get("/api/v1/events")
     def events() -> Response:
-        if station.bus.streams >= STREAMS_MAX:
-            return _error(503, "too_many_streams", limit=STREAMS_MAX)
+        if station.bus.streams >= station.bus.max_streams:
+            return _error(503, "too_many_streams", limit=station.bus.max_streams)
         first = [("state", station.state())]
         return Response(station.bus.stream(first), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

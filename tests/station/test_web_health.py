@@ -169,12 +169,24 @@ def test_a_closed_event_stream_is_freed_by_the_server(rig, http):
     assert bus.streams == before
 
 
-def test_more_streams_than_the_server_holds_are_refused_in_json(rig, http, monkeypatch):
-    from packgate.station import events
-
-    monkeypatch.setattr(events.EventBus, "streams", property(lambda self: events.STREAMS_MAX))
-    response = http.get(f"{rig.agent.url}/api/v1/events", timeout=5)
-    assert response.status_code == 503 and response.json()["code"] == "too_many_streams"
+def test_more_streams_than_the_server_holds_are_refused_in_json(rig, http):
+    bus = rig.agent.bus
+    limit, bus.max_streams = bus.max_streams, bus.streams + 2  # two more real streams, then the next is refused
+    held = []
+    try:
+        for _ in range(2):
+            held.append(http.get(f"{rig.agent.url}/api/v1/events", stream=True, timeout=5))
+            assert held[-1].status_code == 200
+        end = time.monotonic() + 5
+        while time.monotonic() < end and bus.streams < bus.max_streams:
+            time.sleep(0.02)
+        response = http.get(f"{rig.agent.url}/api/v1/events", timeout=5)
+        assert response.status_code == 503 and response.json()["code"] == "too_many_streams"
+        assert response.json()["data"]["limit"] == bus.max_streams
+    finally:
+        for stream in held:
+            stream.close()
+        bus.max_streams = limit
 
 
 def test_the_demo_banner_path_is_the_scanners_writing_end(rig):
