@@ -26,7 +26,7 @@ packgate demo is running: a site with two packing tables.
   site hub     {site.hub_url}/            the site dashboard (badge code {badges['supervisor']}, PIN 9876)
   WMS          {site.wms_url}/openapi.json
   data         {site.root}{" (deleted on exit; --data-dir DIR keeps it)" if site.cleanup_dir else ""}
-  devices      table 1: scale {rig.scale.where.get('path', rig.scale.where)} · NFC {rig.agent.cfg['badge.reader']}
+  devices      table 1: scale {rig.scale.where.get('pty', '?')} · NFC {rig.agent.cfg['badge.reader']}
   scan a code  echo SO-10009 > {rig.scan_input.path}   (the scanner's end of table 1; the station reads {rig.scanner.path})
   printer      table 1: {rig.agent.cfg['printer.profile']} emulator at {rig.agent.cfg['printer.port']} (label.mode {label_mode})
 {sync_lines}
