@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from packgate.device.errors import LabelError
-from packgate.device.label import Barcode, Box, Label, Text, dots, refuse_controls
+from packgate.device.label import Barcode, Box, Label, Text, dots, refuse_controls, split_at
 
 name = "ezpl"
 encoding = "latin-1"
@@ -28,14 +28,12 @@ def check_template(body: str) -> None:
     raise LabelError("no EZPL templates: use a ZPL template (Godex ZPL emulation) or add an EZPL language module")
 
 
+_END = re.compile(rb"(?:^|\n)E\r?\n")
+
+
 def split(buf: bytes) -> tuple[list[bytes], bytes]:
-    labels: list[bytes] = []
-    while True:
-        m = re.search(rb"(?:^|\n)E\r?\n", buf)
-        if m is None:
-            return labels, buf
-        labels.append(buf[:m.end()])
-        buf = buf[m.end():]
+    """Complete labels (everything up to and including an ``E`` line) and what is left."""
+    return split_at(buf, _END)
 
 
 def _ints(parts: list[str], number: int) -> list[int]:

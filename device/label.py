@@ -144,3 +144,13 @@ def refuse_controls(name: str, value: str) -> None:
 
 def dots(mm: float, dpi: int) -> int:
     return round(mm * dpi / 25.4)
+
+
+def split_at(buf: bytes, end: re.Pattern[bytes]) -> tuple[list[bytes], bytes]:
+    """The complete labels in ``buf`` (each up to and including the line that ``end`` matches) and what is left:
+    for languages whose label ends with a command line (TSPL ``PRINT``, EZPL ``E``)."""
+    labels: list[bytes] = []
+    while (m := end.search(buf)) is not None:
+        labels.append(buf[:m.end()])
+        buf = buf[m.end():]
+    return labels, buf

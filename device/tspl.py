@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from packgate.device.errors import LabelError
-from packgate.device.label import Barcode, Box, Label, Text, dots, refuse_controls
+from packgate.device.label import Barcode, Box, Label, Text, dots, refuse_controls, split_at
 
 name = "tspl"
 encoding = "gb18030"
@@ -40,15 +40,12 @@ def check_template(body: str) -> None:
         raise LabelError("a TSPL template ends with PRINT")
 
 
+_END = re.compile(rb"(?:^|\n)PRINT[^\n]*\n")
+
+
 def split(buf: bytes) -> tuple[list[bytes], bytes]:
     """Complete labels (everything up to and including a ``PRINT`` line) and what is left."""
-    labels: list[bytes] = []
-    while True:
-        m = re.search(rb"(?:^|\n)PRINT[^\n]*\n", buf)
-        if m is None:
-            return labels, buf
-        labels.append(buf[:m.end()])
-        buf = buf[m.end():]
+    return split_at(buf, _END)
 
 
 def _args(line: str, number: int) -> list[str]:
