@@ -10,21 +10,12 @@ import time
 from decimal import Decimal
 
 import pytest
+from polling import eventually
 
 from packgate.device.emulators.camera import render_frame, write_video
 from packgate.station.demo.rig import build_rig
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data
-
-
-def _wait(predicate, timeout=8.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture
@@ -40,25 +31,25 @@ def test_camera_scan_opens_the_order_and_the_pack_photo_hash_reaches_upstream(ca
     rig = camera_rig
     station = rig.agent.station
     assert rig.devices.tap(demo_data.DEMO_BADGES["packer"])["ok"]
-    assert _wait(lambda: station.pack.operator is not None)
+    assert eventually(lambda: station.pack.operator is not None)
     # The order code is on the camera's video: the camera (not the scanner) opens the order...
     # ...but only once the packer is signed in, so feed the frames again through the same path.
     camera = rig.agent.devices.camera
     assert camera is not None and station.camera is camera
-    assert _wait(lambda: camera.latest_frame is not None)
+    assert eventually(lambda: camera.latest_frame is not None)
     camera.dedupe = type(camera.dedupe)(0.0)
     camera.process_frame(camera.latest_frame, time.monotonic() + 10)
-    assert _wait(lambda: station.pack.order is not None and station.pack.order.order_id == "SO-10009")
+    assert eventually(lambda: station.pack.order is not None and station.pack.order.order_id == "SO-10009")
 
     for sku in ("SKU-007", "SKU-025"):
         rig.scanner.scan(rig.world.item_code(sku))
-    assert _wait(lambda: str(station.pack.state) == "ready_to_weigh")
+    assert eventually(lambda: str(station.pack.state) == "ready_to_weigh")
     rig.scale.set_weight(rig.world.expected_g("SO-10009"), settle_s=0.2)
-    assert _wait(lambda: str(station.pack.state) == "weighed_ok")
+    assert eventually(lambda: str(station.pack.state) == "weighed_ok")
     rig.scale.set_weight(Decimal(0), settle_s=0.1)
-    assert _wait(lambda: str(station.pack.state) == "packed")
+    assert eventually(lambda: str(station.pack.state) == "packed")
 
-    assert _wait(lambda: station.sync_status().get("depth") == 0, timeout=15)
+    assert eventually(lambda: station.sync_status().get("depth") == 0, timeout=15)
     client = UpstreamClient(rig.upstream_url, deadline_s=5, token=rig.admin_token)
     try:
         confs = client.order_confirmations("SO-10009")

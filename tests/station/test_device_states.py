@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from polling import eventually
 
 from packgate.station.core import texts
 
@@ -23,15 +24,10 @@ def _api(agent) -> dict:
     return {"Authorization": f"Bearer {agent.cfg['web.api_tokens'][0]}"}
 
 
-def _wait(predicate, timeout=6.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and not predicate():
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_healthz_names_every_device_in_the_catalogs_words(agent):
-    assert _wait(lambda: agent.station.devices.get("scale", {}).get("state") == "not_understood")
+    assert eventually(lambda: agent.station.devices.get("scale", {}).get("state") == "not_understood")
     response = requests.get(f"{agent.url}/healthz", timeout=5)
     health = response.json()
     assert response.status_code == 503 and not health["ok"]
@@ -45,7 +41,7 @@ def test_healthz_names_every_device_in_the_catalogs_words(agent):
 
 
 def test_a_scale_that_is_not_understood_is_down_in_the_metrics(agent):
-    assert _wait(lambda: agent.station.devices.get("scale", {}).get("state") == "not_understood")
+    assert eventually(lambda: agent.station.devices.get("scale", {}).get("state") == "not_understood")
     metrics = requests.get(f"{agent.url}/metrics", headers=_api(agent), timeout=5).text
     assert 'packgate_device_up{station="ST01",device="scale"} 0' in metrics
     assert 'packgate_device_up{station="ST01",device="scanner"} 0' in metrics

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from polling import eventually
 
 from packgate.device.emulators.camera import write_video
 from packgate.station.demo.rig import build_rig
@@ -20,14 +21,6 @@ from packgate.sync.upstream import demo_data
 ORDER = "SO-10009"
 
 
-def _wait(predicate, timeout=8.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    return predicate()
 
 
 def scene(n: int = 20, size=(640, 360)) -> list[np.ndarray]:
@@ -53,10 +46,10 @@ def video_rig(tmp_path):
 def _open_order(rig):
     station = rig.agent.station
     assert rig.devices.tap(demo_data.DEMO_BADGES["packer"])["ok"]
-    assert _wait(lambda: station.pack.operator is not None)
+    assert eventually(lambda: station.pack.operator is not None)
     rig.scanner.scan(ORDER)
-    assert _wait(lambda: station.pack.order is not None and station.pack.order.order_id == ORDER)
-    assert _wait(lambda: station.video.current is not None and station.video.current.recorder.frames > 5)
+    assert eventually(lambda: station.pack.order is not None and station.pack.order.order_id == ORDER)
+    assert eventually(lambda: station.video.current is not None and station.video.current.recorder.frames > 5)
 
 
 def _frames(path):
@@ -82,17 +75,17 @@ def test_a_packed_order_has_a_clip_with_the_overlay_and_its_hash_in_the_pack_con
     assert station.video.codec is not None and station.video.codec.fourcc in ("VP80", "VP90", "avc1", "H264")
     _open_order(rig)
     rig.scanner.scan(rig.world.item_code("SKU-001"))  # not in the order: a red verdict band in the clip
-    assert _wait(lambda: station.verdict and station.verdict["status"] == "error")
+    assert eventually(lambda: station.verdict and station.verdict["status"] == "error")
     time.sleep(0.6)
     for sku in ("SKU-007", "SKU-025"):
         rig.scanner.scan(rig.world.item_code(sku))
-    assert _wait(lambda: str(station.pack.state) == "ready_to_weigh")
+    assert eventually(lambda: str(station.pack.state) == "ready_to_weigh")
     rig.scale.set_weight(rig.world.expected_g(ORDER), settle_s=0.2)
-    assert _wait(lambda: str(station.pack.state) == "weighed_ok")
+    assert eventually(lambda: str(station.pack.state) == "weighed_ok")
     rig.scale.set_weight(Decimal(0), settle_s=0.1)
-    assert _wait(lambda: str(station.pack.state) == "packed")
+    assert eventually(lambda: str(station.pack.state) == "packed")
 
-    assert _wait(lambda: station.sync_status().get("depth") == 0, timeout=15)
+    assert eventually(lambda: station.sync_status().get("depth") == 0, timeout=15)
     client = UpstreamClient(rig.upstream_url, deadline_s=5, token=rig.admin_token)
     try:
         pack = [c for c in client.order_confirmations(ORDER) if c["action"] == "pack"]
