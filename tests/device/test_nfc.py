@@ -1,7 +1,6 @@
 """NFC badge reader (nfcpy) against the udp simulator: reader thread + emulator on 127.0.0.1."""
 from __future__ import annotations
 
-import queue
 import time
 
 import pytest
@@ -10,21 +9,6 @@ from packgate.device.emulators.nfc import BadgeEmulator
 from packgate.device.emulators.ports import free_udp_port
 from packgate.device.errors import ReaderError
 from packgate.device.nfc import BadgeReader, target_uid
-
-
-@pytest.fixture
-def rig():
-    path = f"udp:127.0.0.1:{free_udp_port()}"
-    q: queue.Queue = queue.Queue()
-    states: list[str] = []
-    reader = BadgeReader(path, on_badge=q.put, on_state=lambda s, d: states.append(s)).start()
-    emu = BadgeEmulator(path)
-    yield reader, emu, q, states
-    t0 = time.monotonic()
-    reader.stop()
-    assert time.monotonic() - t0 < 2.0, "stop() must return within 2 s"
-    emu.close()
-    assert states[-1] == "stopped"
 
 
 def drain(q):

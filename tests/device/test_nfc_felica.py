@@ -14,32 +14,19 @@ from packgate.device.errors import ReaderError
 from packgate.device.nfc import ALL_TARGETS, BadgeReader
 
 
-@pytest.fixture
-def rig():
-    path = f"udp:127.0.0.1:{free_udp_port()}"
-    q: queue.Queue = queue.Queue()
-    reader = BadgeReader(path, on_badge=q.put).start()
-    emu = BadgeEmulator(path)
-    yield reader, emu, q
-    t0 = time.monotonic()
-    reader.stop()
-    assert time.monotonic() - t0 < 2.0, "stop() must return within 2 s"
-    emu.close()
-
-
 def test_udp_reader_polls_the_targets_of_a_real_reader():
     assert BadgeReader("udp:127.0.0.1:9").targets == ALL_TARGETS == ("106A", "106B", "212F")
 
 
 def test_felica_idm_is_the_badge(rig):
-    reader, emu, q = rig
+    reader, emu, q, _states = rig
     assert emu.tap_felica("0123456789ABCDEF", hold_s=0.3)
     assert q.get(timeout=2) == "0123456789ABCDEF"
     assert reader.count == 1  # held for several sense cycles: one event
 
 
 def test_tagtool_default_card_then_a_type_a_card(rig):
-    reader, emu, q = rig
+    reader, emu, q, _states = rig
     assert emu.tap_felica("03FEFFE011223344", pmm="01E0000000FFFF00", system_code="12FC")
     assert q.get(timeout=2) == "03FEFFE011223344"
     assert emu.tap("04A1B2C3D4E5F6")  # the same reader, the next card is type A
