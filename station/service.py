@@ -594,6 +594,7 @@ class Station:
         with self.parts.lock:  # a change from the hub's feed may be arriving in another thread
             self.site.closed = True
             self.video.close()
+            self.views.close()
             self.parts.conn.close()
 
 

@@ -27,6 +27,7 @@ from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
 from packgate.sync.db import connect
+from packgate.sync.pool import Pool
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 LISTS = ("milestones", "expiring_lots", "audit", "rejected_input", "employees", "orders_to_pick")
@@ -80,27 +81,32 @@ class StationViews:
         self.parts = parts
         self.info = info
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
-        self._local = threading.local()
+        self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect(self._path), lambda c: c.close(), keep=8)
+        self._reading = threading.local()  # the connection this thread is reading on, for nested reads
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """This thread's read connection, inside one read transaction (a consistent snapshot); an
+        """A read connection from the pool, inside one read transaction (a consistent snapshot); an
         in-memory station has only its own connection, read under the station lock."""
         if not self._path:
             with self.parts.lock:
                 yield self.parts.conn
             return
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self._path)
-        if conn.in_transaction:  # a nested view read shares the outer snapshot
-            yield conn
+        outer = getattr(self._reading, "conn", None)
+        if outer is not None:  # a nested view read shares the outer snapshot
+            yield outer
             return
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+        with self._readers.lease() as conn:
+            self._reading.conn = conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                self._reading.conn = None
+                conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._readers.close_all()
 
     def state(self) -> dict:
         p = self.parts

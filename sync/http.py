@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from packgate.sync.errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
+from packgate.sync.pool import Pool
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
@@ -51,20 +52,22 @@ class DeadlineHTTP:
         self.prefix = parts.path.rstrip("/")
         self.deadline_s = deadline_s
         self.connect_s = connect_s  # a shorter limit for opening the connection (None: the whole deadline)
-        self._local = threading.local()
+        self._conns: Pool[http.client.HTTPConnection] = Pool(self._open, lambda conn: conn.close(),
+                                                              max_idle_s=IDLE_REUSE_S)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the kept connections (on shutdown); one still in use closes when its request ends."""
+        self._conns.close_all()
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
                 *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
         budget = self.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
         deadline = start + budget
-        conn = self._connection(budget)
+        conn = self._conns.take()
+        conn.timeout = budget
+        if conn.sock is not None:
+            conn.sock.settimeout(budget)
         fired = threading.Event()
         token = _WATCHDOG.arm(deadline, conn, fired)
         try:
@@ -96,37 +99,29 @@ class DeadlineHTTP:
             result = Response(resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()},
                               b"".join(chunks), time.monotonic() - start, sent_at)
             if resp.will_close:
-                self.close()
+                self._conns.discard(conn)
             else:
-                self._local.used = time.monotonic()
+                self._conns.give(conn)
             return result
         except TransientUpstreamError:
-            self.close()
+            self._conns.discard(conn)
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            self.close()
+            self._conns.discard(conn)
             if fired.is_set() or time.monotonic() >= deadline:
                 raise DeadlineExceededError(f"{method} {path}: not complete within {budget:g} s ({exc!r})") from exc
             if isinstance(exc, http.client.IncompleteRead):
                 raise BadResponseError(f"{method} {path}: truncated body ({exc!r})") from exc
             raise TransientUpstreamError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:  # after_send may raise (a test's kill switch): the connection is mid-request
+            self._conns.discard(conn)
+            raise
         finally:
             _WATCHDOG.disarm(token)
 
-    def _connection(self, budget: float) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and time.monotonic() - getattr(self._local, "used", 0.0) > IDLE_REUSE_S:
-            self.close()
-            conn = None
-        if conn is None:
-            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-            conn = cls(self.host, self.port, timeout=budget)
-            self._local.conn = conn
-        else:
-            conn.timeout = budget
-            if conn.sock is not None:
-                conn.sock.settimeout(budget)
-        return conn
+    def _open(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        return cls(self.host, self.port)
 
 
 class FailoverHTTP:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 from packgate.device.clock import Clock, isoformat
 from packgate.device.codes import canonical_badge, gtin14
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import DbSpec, factory, write_tx
 from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
+from packgate.sync.pool import Pool
 from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, screen, tote_clash
 from packgate.sync.schema import ensure_schema, get_meta, set_meta
 
@@ -41,8 +42,9 @@ class ReferenceCache:
         self.clock = clock or Clock()
         self.page_limit = page_limit
         self.on_update = on_update
-        self._local = threading.local()
-        ensure_schema(self._db())
+        self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close())
+        with self._using(None) as conn:
+            ensure_schema(conn)
 
     # ---- pulling --------------------------------------------------------------------------
     def refresh(self, *, raise_errors: bool = False) -> dict:
@@ -53,35 +55,35 @@ class ReferenceCache:
         chunks of ``CHUNK`` rows, so a huge page never holds the database's write lock for long (the station's
         taps wait for it). The page's cursor commits with its last chunk. A page answering ``more`` without
         moving its cursor, or without a cursor, is an error (the refresh loop backs off) — never a loop."""
-        conn = self._db()
-        changed = {kind: 0 for kind in KINDS}
-        rejected = 0
-        cursor = get_meta(conn, "ref.cursor").get("ref.cursor")
-        try:
-            if self.client is None:
-                raise SyncError("no upstream configured")
-            while True:
-                page = self.client.get_reference(since=cursor, limit=self.page_limit)
-                new_cursor = page.get("cursor")
-                if new_cursor is None or isinstance(new_cursor, (dict, list, bool)) or str(new_cursor) == "":
-                    raise BadResponseError(f"reference page has no usable cursor ({new_cursor!r})")
-                new_cursor = str(new_cursor)
-                if page.get("more") and new_cursor == cursor:
-                    raise BadResponseError(f"reference page says more but its cursor did not move from {cursor!r}")
-                rejected += self._apply(conn, page, changed, new_cursor)
-                cursor = new_cursor
-                if not page.get("more"):
-                    break
-            self._prune(conn)
-        except (UpstreamError, SyncError, KeyError, TypeError, ValueError) as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("reference refresh failed, serving cached data: %s", message)
-            with write_tx(conn):
-                set_meta(conn, ref__last_attempt=isoformat(self.clock.now()), ref__last_error=message)
-            if raise_errors:
-                raise
-            return {"ok": False, "changed": changed, "rejected": rejected, "cursor": cursor, "error": message}
-        return {"ok": True, "changed": changed, "rejected": rejected, "cursor": cursor, "error": None}
+        with self._using(None) as conn:
+            changed = {kind: 0 for kind in KINDS}
+            rejected = 0
+            cursor = get_meta(conn, "ref.cursor").get("ref.cursor")
+            try:
+                if self.client is None:
+                    raise SyncError("no upstream configured")
+                while True:
+                    page = self.client.get_reference(since=cursor, limit=self.page_limit)
+                    new_cursor = page.get("cursor")
+                    if new_cursor is None or isinstance(new_cursor, (dict, list, bool)) or str(new_cursor) == "":
+                        raise BadResponseError(f"reference page has no usable cursor ({new_cursor!r})")
+                    new_cursor = str(new_cursor)
+                    if page.get("more") and new_cursor == cursor:
+                        raise BadResponseError(f"reference page says more but its cursor did not move from {cursor!r}")
+                    rejected += self._apply(conn, page, changed, new_cursor)
+                    cursor = new_cursor
+                    if not page.get("more"):
+                        break
+                self._prune(conn)
+            except (UpstreamError, SyncError, KeyError, TypeError, ValueError) as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                log.warning("reference refresh failed, serving cached data: %s", message)
+                with write_tx(conn):
+                    set_meta(conn, ref__last_attempt=isoformat(self.clock.now()), ref__last_error=message)
+                if raise_errors:
+                    raise
+                return {"ok": False, "changed": changed, "rejected": rejected, "cursor": cursor, "error": message}
+            return {"ok": True, "changed": changed, "rejected": rejected, "cursor": cursor, "error": None}
 
     def _apply(self, conn: sqlite3.Connection, page: dict, changed: dict[str, int], cursor: str) -> int:
         """Screen the page, store what is usable in chunks, keep the rest for review; returns how many were refused."""
@@ -119,30 +121,30 @@ class ReferenceCache:
             conn.execute("DELETE FROM ref_rejected WHERE at < ?", (horizon,))
 
     def status(self, conn: sqlite3.Connection | None = None) -> dict:
-        c = conn or self._db()
-        meta = get_meta(c, "ref.")
-        return {"cursor": meta.get("ref.cursor"), "last_refresh": meta.get("ref.last_refresh"),
-                "last_attempt": meta.get("ref.last_attempt"), "last_error": meta.get("ref.last_error"),
-                "rejected": c.execute("SELECT COUNT(*) FROM ref_rejected").fetchone()[0],
-                "ambiguous": c.execute("SELECT COUNT(*) FROM ref_ambiguous").fetchone()[0] + len(clashes(c))}
+        with self._using(conn) as c:
+            meta = get_meta(c, "ref.")
+            return {"cursor": meta.get("ref.cursor"), "last_refresh": meta.get("ref.last_refresh"),
+                    "last_attempt": meta.get("ref.last_attempt"), "last_error": meta.get("ref.last_error"),
+                    "rejected": c.execute("SELECT COUNT(*) FROM ref_rejected").fetchone()[0],
+                    "ambiguous": c.execute("SELECT COUNT(*) FROM ref_ambiguous").fetchone()[0] + len(clashes(c))}
 
     def problems(self, conn: sqlite3.Connection | None = None, limit: int = 100) -> dict:
         """For supervisors: what is ambiguous (refused at the table) and the refused rows, newest first."""
-        c = conn or self._db()
-        marked = [dict(r) for r in c.execute("SELECT kind, key, reason FROM ref_ambiguous ORDER BY at DESC")]
-        return {"ambiguous": marked + clashes(c),
-                "rejected": [dict(r) for r in c.execute("SELECT at, kind, key, reason FROM ref_rejected ORDER BY id DESC "
-                                                        "LIMIT ?", (limit,))]}
+        with self._using(conn) as c:
+            marked = [dict(r) for r in c.execute("SELECT kind, key, reason FROM ref_ambiguous ORDER BY at DESC")]
+            return {"ambiguous": marked + clashes(c),
+                    "rejected": [dict(r) for r in c.execute("SELECT at, kind, key, reason FROM ref_rejected ORDER BY id DESC "
+                                                            "LIMIT ?", (limit,))]}
 
     def ambiguity(self, kind: str, key: str, conn: sqlite3.Connection | None = None) -> str | None:
         """Why ``key`` (a badge, an order id or a tote) cannot be resolved, or None."""
-        c = conn or self._db()
-        if kind == "badge":
-            return badge_clash(c, key)
-        if kind == "tote":
-            return tote_clash(c, key)
-        row = c.execute("SELECT reason FROM ref_ambiguous WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-        return row[0] if row else None
+        with self._using(conn) as c:
+            if kind == "badge":
+                return badge_clash(c, key)
+            if kind == "tote":
+                return tote_clash(c, key)
+            row = c.execute("SELECT reason FROM ref_ambiguous WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            return row[0] if row else None
 
     # ---- reads ----------------------------------------------------------------------------
     def get_order(self, order_id: str, conn: sqlite3.Connection | None = None) -> dict | None:
@@ -206,24 +208,27 @@ class ReferenceCache:
         return [r for r in rows if role is None or r.get("role") == role]
 
     # ---- plumbing -------------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+    @contextmanager
+    def _using(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        """The caller's connection (inside its transaction), or one of the pool's."""
+        if conn is not None:
+            yield conn
+            return
+        with self._conns.lease() as own:
+            yield own
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the pool's connections (on shutdown)."""
+        self._conns.close_all()
 
     def _one(self, sql: str, args: tuple, conn: sqlite3.Connection | None) -> dict | None:
-        row = (conn or self._db()).execute(sql, args).fetchone()
+        with self._using(conn) as c:
+            row = c.execute(sql, args).fetchone()
         return json.loads(row[0]) if row else None
 
     def _many(self, sql: str, args: tuple, conn: sqlite3.Connection | None) -> list[dict]:
-        return [json.loads(row[0]) for row in (conn or self._db()).execute(sql, args)]
+        with self._using(conn) as c:
+            return [json.loads(row[0]) for row in c.execute(sql, args)]
 
 
 def _put(sql: str, *fields: Callable[[dict], object]):

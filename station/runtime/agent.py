@@ -214,6 +214,7 @@ class Agent:
         self.devices.stop()
         self.worker.stop()
         self.client.close()
+        self.cache.close()
         for part in (self.label_client, self.printer):
             if part is not None:
                 part.close()

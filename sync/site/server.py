@@ -267,7 +267,7 @@ def _server(hub: Hub, host: str, port: int) -> Any:
 
     app = create_hub_app(hub)
     return create_server(app, host=host, port=port, threads=hub.config["site.threads"], channel_timeout=60,
-                         connection_limit=2000, ident="packgate-site")
+                         connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
 
 
 def serve(hub: Hub) -> None:

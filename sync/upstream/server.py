@@ -9,17 +9,19 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sqlite3
 import threading
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, request
 
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.db import connect, write_tx
 from packgate.sync.jsonbytes import loads
+from packgate.sync.pool import Pool
 from packgate.sync.serving import run_until
 from packgate.sync.upstream import labels, store
 
@@ -55,15 +57,22 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     finally:
         conn.close()
 
-    local = threading.local()  # one connection per server thread, reused across requests
+    pool: Pool[sqlite3.Connection] = Pool(lambda: connect(db_path), lambda c: c.close())
+    app.extensions["packgate.pool"] = pool  # closed by the server's stop
 
     def db():
-        conn = getattr(local, "conn", None)
+        conn = g.get("db")
         if conn is None:
-            conn = local.conn = connect(db_path)
-        if conn.in_transaction:  # a request died mid-transaction: start clean
-            conn.execute("ROLLBACK")
+            conn = g.db = pool.take()
         return conn
+
+    @app.teardown_appcontext
+    def _give_back(_exc: BaseException | None) -> None:
+        conn = g.pop("db", None)
+        if conn is not None:
+            if conn.in_transaction:  # a request died mid-transaction: the next one starts clean
+                conn.execute("ROLLBACK")
+            pool.give(conn)
 
     @app.before_request
     def _authorise() -> Response | None:
@@ -210,28 +219,31 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     return app
 
 
-def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw):
+def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw) -> tuple[Any, Pool]:
+    """The waitress server and the app's pool of database connections (closed after the server)."""
     from waitress.server import create_server
 
     app = create_upstream_app(db, **app_kw)
-    return create_server(app, host=host, port=port, threads=threads, channel_timeout=30,
-                         ident="packgate-upstream")
+    server = create_server(app, host=host, port=port, threads=threads, channel_timeout=30,
+                           ident="packgate-upstream", asyncore_use_poll=True)
+    return server, app.extensions["packgate.pool"]
 
 
 def serve(host: str, port: int, db: str | Path, **app_kw) -> None:
     """Serve the reference upstream with waitress until interrupted."""
-    server = _server(host, port, db, **app_kw)
+    server, pool = _server(host, port, db, **app_kw)
     log.info("packgate upstream on http://%s:%s (db %s)", host, server.effective_port, db)
     try:
         server.run()
     finally:
         server.close()
+        pool.close_all()
 
 
 def start_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path = "upstream.db",
                     **app_kw) -> tuple[str, Callable[[], None]]:
     """Run the reference upstream in a daemon thread; returns ``(base_url, stop)``."""
-    server = _server(host, port, db, **app_kw)
+    server, pool = _server(host, port, db, **app_kw)
     stopped = threading.Event()
     thread = threading.Thread(target=run_until, args=(server, stopped), name="packgate-upstream", daemon=True)
     thread.start()
@@ -239,5 +251,6 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0, db: str | Path = "up
     def stop() -> None:
         stopped.set()
         thread.join(timeout=5)
+        pool.close_all()
 
     return f"http://{host}:{server.effective_port}", stop

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -197,3 +200,39 @@ def test_the_demo_banner_path_is_the_scanners_writing_end(rig):
     while time.monotonic() < end and (rig.agent.station.live.last_scan or {}).get("raw") != "SO-404-BANNER":
         time.sleep(0.02)
     assert rig.agent.station.live.last_scan["raw"] == "SO-404-BANNER"
+
+
+def test_bursts_of_clients_do_not_pile_up_open_database_files(rig):
+    """Every request runs on one of the server's ~170 threads; reads borrow pooled connections, so burst
+    after burst of 40 clients leaves no more database files open than the first (a connection per thread
+    would reach hundreds, and a process past 1,024 descriptors breaks pyserial's select())."""
+    db = str(Path(rig.agent.db_path).resolve())
+
+    def open_db_files() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}") == db
+            except OSError:
+                pass
+        return count
+
+    def burst() -> int:
+        start = threading.Barrier(40)
+        answers = []
+
+        def client() -> None:
+            start.wait(5)
+            for _ in range(5):
+                answers.append(requests.get(f"{rig.agent.url}/healthz", timeout=10).status_code)
+
+        threads = [threading.Thread(target=client) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers.count(200) == 200
+        return open_db_files()
+
+    after = [burst() for _ in range(4)]
+    assert after[-1] <= after[0] + 2 and after[0] <= 80, after  # two per client at most, not per server thread

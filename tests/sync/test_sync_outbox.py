@@ -48,7 +48,8 @@ def test_t8_every_connection_is_wal_full_with_busy_timeout(station_db, client):
     worker = OutboxWorker(factory, client)
     worker.run_once()
     assert len(seen) >= 3 and set(seen) == {(2, "wal", True)}
-    assert pragmas(cache._db()) == pragmas(worker._db()) == (2, "wal", True)
+    with cache._using(None) as cache_conn:
+        assert pragmas(cache_conn) == pragmas(worker._db()) == (2, "wal", True)
     assert client.healthz()["sqlite"] == {"synchronous": 2, "journal_mode": "wal", "busy_timeout_ms": 10000}
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
+from packgate.sync.db import connect
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.upstream.demo_data import DEMO_BADGES
 
@@ -131,9 +132,13 @@ def test_closed_orders_not_updated_for_two_weeks_are_pruned(station_db, crafted)
 def test_a_huge_page_is_written_in_chunks(station_db, crafted):
     orders = [{"order_id": f"SO-{i:06d}", "tote": f"T-{i}", "status": "open", "lines": []} for i in range(5000)]
     up = crafted(lambda since: {"orders": orders, "cursor": "11", "more": False})
-    cache = ReferenceCache(station_db, up.client, FakeClock())
     commits = []
-    conn = cache._db()
-    conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+
+    def traced():
+        conn = connect(station_db)
+        conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        return conn
+
+    cache = ReferenceCache(traced, up.client, FakeClock())
     assert cache.refresh()["ok"]
     assert len(commits) >= 5 and len(cache.list_orders()) == 5000
