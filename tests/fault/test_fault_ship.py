@@ -15,11 +15,12 @@ import time
 from datetime import date
 from pathlib import Path
 
+from stations import ROOT, run_station, start_hub, stop_hub
+
 from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream.server import start_in_thread
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("ship_station.py")
 ORDERS = ["SO-10009", "SO-10011", "SO-10012", "SO-10013"]
 POINTS = [("ship_before_commit", 1), ("ship_after_commit", 1), ("after_send", 1), ("ship_before_commit", 2),
@@ -27,15 +28,7 @@ POINTS = [("ship_before_commit", 1), ("ship_after_commit", 1), ("after_send", 1)
 
 
 def _run(db: Path, url: str, env: dict[str, str], kill_after_s: float | None = None) -> tuple[int, str]:
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(db), url, *ORDERS], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if kill_after_s is not None:
-        time.sleep(kill_after_s)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
-    return proc.returncode, out
+    return run_station(SCRIPT, db, url, ORDERS, env, kill_after_s)
 
 
 def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_path):
@@ -81,21 +74,13 @@ HUB_TOKEN = "token-of-station-01-abcdef"
 
 
 
-def _start_hub(port: int, db: str, wms: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "site", "--port", str(port),
-                             "--db", db, "--upstream", wms, "--station", f"ST01={HUB_TOKEN}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None and "listening" in proc.stdout.readline()
-    return proc
-
-
 def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_twice(tmp_path):
     """Through the site hub: the station's labels, waybills and shipments go via the hub, which is SIGKILLed and
     restarted while the station ships (and the station is killed just after a shipment committed)."""
     rng = random.Random(41)
     wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
     port, hub_db = free_tcp_port(), str(tmp_path / "hub.db")
-    hub = _start_hub(port, hub_db, wms)
+    hub = start_hub(port, hub_db, wms, HUB_TOKEN)
     hub_url = f"http://127.0.0.1:{port}"
     db = tmp_path / "station.db"
     base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
@@ -111,7 +96,7 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
                 hub.send_signal(signal.SIGKILL)
                 hub.wait()
                 hub_kills += 1
-                hub = _start_hub(port, hub_db, wms)
+                hub = start_hub(port, hub_db, wms, HUB_TOKEN)
             out, err = proc.communicate(timeout=120)
             assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
             if proc.returncode == 0 and "done" in out:
@@ -131,9 +116,5 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
         with sqlite3.connect(hub_db) as check:
             assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
-        hub.send_signal(signal.SIGTERM)
-        try:
-            hub.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(hub.pid, signal.SIGKILL)
+        stop_hub(hub)
         stop_wms()
