@@ -21,7 +21,7 @@ def probe(name: str, variant: str | None = None, grams: str = "1234"):
     emu = ScaleEmulator(get_profile(name), grams=Decimal(grams), stream_interval=0.02, variant=variant)
     path = emu.start_pty()
     try:
-        result = CliRunner().invoke(device, ["probe", "--port", path, "--listen", "0.3", "--reply-timeout", "0.25"],
+        result = CliRunner().invoke(device, ["probe", "--port", path, "--listen", "0.25", "--reply-timeout", "0.15"],
                                     catch_exceptions=False)
     finally:
         emu.stop()
