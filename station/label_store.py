@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS waybill_pool (
     waybill TEXT PRIMARY KEY, order_id TEXT NOT NULL, reserve_key TEXT NOT NULL, used_by TEXT,
     reserved_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS waybill_pool_order ON waybill_pool (order_id, used_by);
+CREATE INDEX IF NOT EXISTS label_jobs_unsynced ON label_jobs (synced, requested_at);
 CREATE TABLE IF NOT EXISTS label_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS rejected_input (
 CREATE INDEX IF NOT EXISTS order_state_status ON order_state (status, priority);
 CREATE INDEX IF NOT EXISTS order_state_recent ON order_state (updated_at, order_id);
 CREATE INDEX IF NOT EXISTS escalations_open ON escalations (acked_at, fired_at);
+CREATE INDEX IF NOT EXISTS audit_object ON audit (object_id, id);
 """
 
 MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at", "cancelled_at")

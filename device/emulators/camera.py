@@ -2,6 +2,7 @@
 
     frame = render_frame([("ean13", "4006381333931")], size=(1280, 720))
     write_video("/tmp/cam.avi", [frame] * 10, fps=10)      # MJPG; or write_png_sequence(dir, frames)
+    write_video("/tmp/table.avi", table_scene(), fps=10)     # a table with a box moving across, no codes
     CameraScanner("/tmp/cam.avi", ...)                       # the real camera code reads it back
 """
 from __future__ import annotations
@@ -53,6 +54,18 @@ def render_frame(codes: list[tuple], size: tuple[int, int] = (1280, 720), backgr
         rng = np.random.default_rng(seed)
         frame = np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+
+
+def table_scene(n: int = 20, size: tuple[int, int] = (640, 360), step: int = 10) -> list[np.ndarray]:
+    """A grey packing table with a box moving across it and no codes: a camera that only films."""
+    w, h = size
+    frames = []
+    for i in range(n):
+        frame = np.full((h, w, 3), 175, np.uint8)
+        x, y, side = w // 16 + step * i, h * 5 // 12, h * 5 // 12
+        cv2.rectangle(frame, (x, y), (x + side, y + side), (80, 75, 85) if i % 2 else (90, 60, 30), -1)
+        frames.append(frame)
+    return frames
 
 
 def write_video(path: str | os.PathLike, frames: list[np.ndarray], fps: float = 10.0, fourcc: str = "MJPG") -> Path:

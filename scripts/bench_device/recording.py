@@ -13,22 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 TITLE = "Scan -> verdict latency, packing video off / on"
 COLUMNS = ["case", "codec", "n", "p50_ms", "p99_ms", "mean_ms", "p50_ms_vs_off", "mean_ms_vs_off", "clip_frames",
            "dropped"]
 ORDER = "SO-10009"
-
-
-def _scene(n: int = 30, size=(1280, 720)) -> list[np.ndarray]:
-    frames = []
-    for i in range(n):
-        f = np.full((size[1], size[0], 3), 170, np.uint8)
-        cv2.rectangle(f, (100 + 20 * i, 250), (400 + 20 * i, 550), (60, 90, 140), -1)
-        frames.append(f)
-    return frames
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -91,12 +79,12 @@ def _row(runs: list[dict]) -> dict:
 
 def collect(n: int = 200, gap_s: float = 0.03, rounds: int = 2) -> list[dict]:
     """``rounds`` alternating off/on runs of ``n`` scans each (alternating evens out a busy machine)."""
-    from packgate.device.emulators.camera import write_video
+    from packgate.device.emulators.camera import table_scene, write_video
 
     runs: dict[bool, list[dict]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="packgate-bench-video-") as tmp:
         root = Path(tmp)
-        source = write_video(root / "table.avi", _scene(), fps=15)
+        source = write_video(root / "table.avi", table_scene(30, (1280, 720), step=20), fps=15)
         for i in range(rounds):
             for recording in (False, True):
                 runs[recording].append(_case(root / str(i), source, recording, n, gap_s))

@@ -219,9 +219,11 @@ class DemoRig:
 
 
 def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, clock: Clock | None = None,
-              overrides: dict[str, Any] | None = None, upstream_url: str | None = None) -> DemoRig:
+              overrides: dict[str, Any] | None = None, upstream_url: str | None = None,
+              camera: bool = False) -> DemoRig:
     """Start upstream, emulators and the agent; the caller must ``stop()`` the rig. With ``upstream_url``
-    (e.g. the site hub of a site demo) no upstream is started: the station uses that one."""
+    (e.g. the site hub of a site demo) no upstream is started: the station uses that one. With ``camera``
+    the table has a camera filming (a generated video played in a loop) and records the packing video."""
     cleanup = data_dir is None
     root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -246,6 +248,12 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     badge = BadgeEmulator(nfc_path)
     printer = PrinterEmulator(get_profile(PRINTER_PROFILE))
     printer_port = printer.start_tcp(0)
+    filming: dict[str, Any] = {}
+    if camera:
+        from packgate.device.emulators.camera import table_scene, write_video
+
+        source = write_video(root / "camera-table.avi", table_scene(), fps=10)
+        filming = {"camera.enabled": True, "camera.source": str(source), "camera.playback": "loop"}
     cfg: Config = validate({
         "station.id": "ST01", "station.name": "Demo packing table", "station.data_dir": str(root / "station"),
         "web.port": port, "upstream.url": upstream_url, "upstream.refresh_s": 30.0,
@@ -253,6 +261,7 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
         "scanner.port": str(scanner.path), "scanner.suffix": "CR", "badge.reader": nfc_path,
         "printer.profile": PRINTER_PROFILE, "printer.port": f"tcp://127.0.0.1:{printer_port}", "printer.poll_s": 1.0,
         "label.template": "label-zpl-100x150",
+        **filming,
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)

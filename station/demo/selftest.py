@@ -8,6 +8,7 @@ Exit code 0 only if every expectation held.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import requests
@@ -301,6 +303,7 @@ class Walk:
         self.record("evidence of SO-10011: scans, supervisor badge, weighings with raw scale frames",
                     len(rec.get("scans", [])) >= 2 and bool(rec.get("badges", {}).get("supervisor")) and bool(frames),
                     f"{len(rec.get('scans', []))} scans, {len(frames)} raw frames")
+        self._packing_video("SO-10009")
         report = audit_chain.verify(self.station.parts.conn)
         self.record("packgate audit verify: the audit log's hash chain is intact", report.ok and report.rows > 0,
                     f"{report.rows} rows")
@@ -322,6 +325,28 @@ class Walk:
                                headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json()
             shipped = [s["order_id"] for s in got.get("shipments", [])]
         self.record("upstream ships SO-10009 exactly once", shipped.count("SO-10009") == 1, ", ".join(shipped))
+
+    def _packing_video(self, order_id: str) -> None:
+        """The order's clip: in its evidence record, played from the supervisor API, readable, with the
+        overlay burned in, and its SHA-256 in the pack confirmation upstream holds."""
+        rec = self.http.get(f"{self.base}/api/v1/supervisor/evidence/{order_id}", timeout=10).json()
+        clips = [c for c in rec.get("clips", []) if c.get("outcome") == "packed"]
+        sha = clips[0]["sha256"] if clips else ""
+        served = self.http.get(f"{self.base}/api/v1/supervisor/evidence/{order_id}/clips/{sha}", timeout=10)
+        body = served.content if served.status_code == 200 else b""
+        kind = served.headers.get("Content-Type", "")
+        frames, overlay = clip_frames(body, self.rig.data_dir / "clip-check" / ("clip.mp4" if "mp4" in kind else "clip.webm"))
+        client = UpstreamClient(self.rig.upstream_url, deadline_s=5, token=self.rig.admin_token)
+        try:
+            packs = [c for c in client.order_confirmations(order_id) if c["action"] == "pack"]
+        finally:
+            client.close()
+        hashed = [(c.get("payload") or {}).get("clip_sha256") for c in packs]
+        self.record(f"packing video of {order_id}: plays from the supervisor page, overlay burned in, its SHA-256 "
+                    "in the pack confirmation",
+                    bool(sha) and kind.startswith("video/")
+                    and hashlib.sha256(body).hexdigest() == sha and frames >= 5 and overlay and hashed == [sha],
+                    f"{kind}, {len(body)} bytes, {frames} frames, sha {sha[:12]}")
 
     # ---- the label gate -------------------------------------------------------------------------
     def weigh_label(self, title: str, grams: Decimal) -> str | None:
@@ -461,11 +486,34 @@ class Walk:
         self.record("no confirmation counted twice upstream", len(ids) == len(set(ids)), f"{len(ids)} confirmations")
 
 
+def clip_frames(data: bytes, path: Path) -> tuple[int, bool]:
+    """How many frames OpenCV reads from a clip, and whether its first frame has the overlay's bright text
+    on the dark strip at the top."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    capture = cv2.VideoCapture(str(path))
+    frames, overlay = 0, False
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if frames == 0:
+                strip = frame[:60]
+                overlay = int((strip > 200).sum()) > 200 and float(strip.mean()) < 100
+            frames += 1
+    finally:
+        capture.release()
+    return frames, overlay
+
+
 def selftest(data_dir: str | None = None, out: Callable[[str], None] = print) -> int:
     started = time.monotonic()
     clock = OffsetClock()
     hooks = WebhookReceiver()
-    rig = build_rig(port=0, upstream_port=0, data_dir=data_dir, clock=clock,
+    rig = build_rig(port=0, upstream_port=0, data_dir=data_dir, clock=clock, camera=True,
                     overrides={"escalation.notify": [hooks.url], "upstream.refresh_s": 5.0, "label.mode": "print"})
     walk = Walk(rig, clock, hooks, out)
     try:

@@ -130,8 +130,9 @@ class SiteRig:
 def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, upstream_port: int = 8765,
                data_dir: str | None = None, clock: Clock | None = None, notify: tuple[str, ...] = (),
                hub_overrides: dict[str, Any] | None = None,
-               station_overrides: dict[str, Any] | None = None) -> SiteRig:
-    """Start the WMS, the hub (with its ticker and relay) and two stations; the caller must ``stop()`` it."""
+               station_overrides: dict[str, Any] | None = None, camera: bool = False) -> SiteRig:
+    """Start the WMS, the hub (with its ticker and relay) and two stations; the caller must ``stop()`` it.
+    With ``camera`` the first table films and records a packing video per order."""
     cleanup = data_dir is None
     root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-site-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -155,7 +156,8 @@ def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, u
                                       overrides={"station.id": station, "station.name": NAMES[station],
                                                  "station.location": station, "upstream.kind": "hub",
                                                  "upstream.token": token, "hub.heartbeat_s": 2.0,
-                                                 "escalation.notify": list(notify), **(station_overrides or {})}))
+                                                 "escalation.notify": list(notify), **(station_overrides or {})},
+                                      camera=camera and not stations))
     except Exception:
         SiteRig(world, wms_url, hub, hub_url, stations, root, cleanup, stops).stop()
         raise

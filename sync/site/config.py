@@ -110,6 +110,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                           "Apprise URLs of the supervisors (wecombot://, dingtalk://, slack://, mailtos://, json://)"),
     "escalation.retry_s": (float, 30.0, _positive, "a failed notification is tried again after this long"),
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
+    "dock.handover_after_min": (float, 120.0, _positive,
+                                "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token)"),
     "station_names": (dict, {}, _names, "station id -> display name used in refusals, e.g. \"Packing table 2\""),

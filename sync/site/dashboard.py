@@ -27,6 +27,7 @@ TEXT = {
     "en": {"title": "Site dashboard", "stations": "Stations", "online": "online", "offline": "offline",
            "orders": "Open orders by stage", "blocked": "Blocked parcels", "escalations": "Escalations",
            "conflicts": "Conflicts", "lots": "Lots near expiry", "audit": "Audit log", "ack": "Acknowledge",
+           "not_handed_over": "Packed, not handed over at the dock",
            "release": "Release claim", "sign_in": "Sign in", "badge": "Badge", "pin": "PIN", "sign_out": "Sign out",
            "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
            "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
@@ -34,6 +35,7 @@ TEXT = {
            "locked": "Too many wrong PINs for this badge: try again in a few minutes"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
+           "not_handed_over": "已打包未出库",
            "ack": "确认", "release": "释放锁定", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
            "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
@@ -164,6 +166,7 @@ def overview(hub: Hub) -> dict[str, Any]:
         taken = store.lots_taken(conn)
         packs = store.pack_times(conn, now - timedelta(hours=8))
         packed = store.packed_orders(conn, now - timedelta(hours=24))
+        waiting_dock = store.not_handed_over(conn, now - timedelta(minutes=hub.config["dock.handover_after_min"]))
         names = {e["employee_id"]: e.get("name", e["employee_id"]) for e in store.ref_all(conn, "employees")}
     for row in stations:
         row["online"] = (now - parse_iso(row["last_seen_at"])).total_seconds() <= offline_after
@@ -171,6 +174,9 @@ def overview(hub: Hub) -> dict[str, Any]:
         row["operator_name"] = names.get(row["operator"] or "", row["operator"])
     for order in flow:
         order["waiting_min"] = round((now - parse_iso(order["stage_since"])).total_seconds() / 60, 1)
+    for parcel in waiting_dock:
+        parcel["waiting_min"] = round((now - parse_iso(parcel["packed_at"])).total_seconds() / 60, 1)
+        parcel["station_name"] = hub.config.station_name(parcel["station"]) if parcel["station"] else ""
     by_stage: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for order in flow:
         by_stage[order["stage"]].append(order)
@@ -201,7 +207,7 @@ def overview(hub: Hub) -> dict[str, Any]:
     return {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
-        "claims": claims, "audit": audit, "lots": near,
+        "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock,
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),

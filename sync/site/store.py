@@ -210,8 +210,8 @@ def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["object_id"], "weighed" if payload.get("result") == "pass" else "blocked"
     if action == "override" and payload.get("kind") == "weight":
         return item["object_id"], "weighed"
-    if action == "pack":
-        return item["object_id"], "packed"
+    if action == "pack":  # weigh-and-ship: the passing weighing is the shipment, no dock hand-over follows
+        return item["object_id"], "shipped" if payload.get("shipped") else "packed"
     if action == "cancel":
         return item["object_id"], "cancelled" if payload.get("scope") == "order" else "picked"
     return item["object_id"], None
@@ -255,7 +255,9 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
         return
     milestones = order["milestones"]
     milestones.setdefault(MILESTONE[stage], item["at"])
-    packed_by = station if stage == "packed" else order.get("packed_by")
+    if item["action"] == "pack":
+        milestones.setdefault("packed", item["at"])
+    packed_by = station if item["action"] == "pack" else order.get("packed_by")
     conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
                  " packed_by = ?, updated_at = ? WHERE order_id = ?",
                  (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
@@ -319,6 +321,16 @@ def packed_orders(conn: Conn, since: datetime) -> list[dict[str, Any]]:
     for row in rows:
         row["milestones"] = json.loads(row["milestones"])
     return rows
+
+
+def not_handed_over(conn: Conn, packed_before: datetime) -> list[dict[str, Any]]:
+    """Parcels packed before ``packed_before`` and not yet handed over at the dock, the oldest first."""
+    rows = []
+    for row in conn.execute("SELECT order_id, packed_by, milestones FROM hub_orders WHERE stage = 'packed'"):
+        packed_at = json.loads(row["milestones"]).get("packed")
+        if isinstance(packed_at, str) and parse_iso(packed_at) <= packed_before:
+            rows.append({"order_id": row["order_id"], "station": row["packed_by"], "packed_at": packed_at})
+    return sorted(rows, key=lambda r: parse_iso(r["packed_at"]))
 
 
 def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:

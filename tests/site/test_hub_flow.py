@@ -216,3 +216,32 @@ def test_openapi_lists_every_hub_endpoint(site):
                  "/v1/claims/{order_id}", "/v1/stations/{station_id}/heartbeat", "/v1/feed", "/healthz"):
         assert path in doc["paths"], path
     assert "/v1/admin/{kind}" not in doc["paths"] and doc["components"]["securitySchemes"]["station"]["scheme"] == "bearer"
+
+
+def test_a_parcel_packed_and_not_handed_over_shows_on_the_dashboard_until_it_is(site):
+    """After ``dock.handover_after_min`` (120) a packed parcel no dock batch took is listed, in both languages;
+    its ``ship_load`` takes it off; a weigh-and-ship parcel (its weighing is the shipment) never shows."""
+    from packgate.sync.upstream.demo_data import DEMO_BADGES
+
+    station = site.station("ST01")
+    station.pack("SO-10007")
+    station.pack("SO-10009")
+    station.confirm("weigh", "order", "SO-10013", {"result": "pass"})
+    station.confirm("pack", "order", "SO-10013", {"units": [], "shipped": True, "waybill": "SF0000013"})
+    station.push()
+
+    def waiting(lang: str = "en") -> tuple[list[str], str]:
+        http = requests.Session()
+        assert http.post(f"{site.url}/login", data={"badge": DEMO_BADGES["supervisor"], "pin": "9876"},
+                         allow_redirects=False, timeout=5).status_code == 303
+        listed = [p["order_id"] for p in http.get(f"{site.url}/api/dashboard", timeout=5).json()["not_handed_over"]]
+        return listed, http.get(f"{site.url}/?lang={lang}", timeout=5).text
+
+    assert waiting()[0] == []  # packed just now
+    site.clock.advance(121 * 60)
+    listed, page = waiting("zh")
+    assert listed == ["SO-10007", "SO-10009"] and "已打包未出库" in page and 'data-order="SO-10009"' in page
+    station.confirm("ship_load", "order", "SO-10007", {"carrier": "SF", "vehicle": "V1", "batch_id": "ST01-H00001"})
+    station.push()
+    listed, page = waiting("en")
+    assert listed == ["SO-10009"] and "Packed, not handed over at the dock" in page

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from polling import eventually
 
-from packgate.device.emulators.camera import write_video
+from packgate.device.emulators.camera import table_scene, write_video
 from packgate.station.demo.rig import build_rig
 from packgate.station.runtime.cli import cli
 from packgate.sync.client import UpstreamClient
@@ -23,19 +23,9 @@ ORDER = "SO-10009"
 
 
 
-def scene(n: int = 20, size=(640, 360)) -> list[np.ndarray]:
-    """A grey table with a moving box: no codes, so the camera only films."""
-    frames = []
-    for i in range(n):
-        f = np.full((size[1], size[0], 3), 180, np.uint8)
-        cv2.rectangle(f, (40 + 10 * i, 150), (140 + 10 * i, 250), (90, 60, 30), -1)
-        frames.append(f)
-    return frames
-
-
 @pytest.fixture
 def video_rig(tmp_path):
-    source = write_video(tmp_path / "table.avi", scene(), fps=10)
+    source = write_video(tmp_path / "table.avi", table_scene(), fps=10)
     rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path / "rig"),
                     overrides={"camera.enabled": True, "camera.source": str(source), "camera.playback": "loop",
                                "scanner.enabled": True})
@@ -148,7 +138,7 @@ def test_a_stopped_order_keeps_its_clip_under_the_order_supervisors_play_it_expo
 
 
 def test_a_full_disk_budget_is_a_health_problem(tmp_path):
-    source = write_video(tmp_path / "table.avi", scene(), fps=10)
+    source = write_video(tmp_path / "table.avi", table_scene(), fps=10)
     rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path / "rig"),
                     overrides={"camera.enabled": True, "camera.source": str(source), "camera.playback": "loop",
                                "video.max_disk_mb": 0.001})
