@@ -321,6 +321,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pages", type=int, default=5, help="open supervisor pages")
     p.add_argument("--pdas", type=int, default=50, help="PDAs polling their order list")
     p.add_argument("--idle-s", type=float, default=10.0)
+    p.add_argument("--refreshes", type=int, default=720, help="supervisor page refreshes after the shift (720: an hour)")
     p.add_argument("--window", type=int, default=50, help="packs around each mark the p50 is taken over")
     p.add_argument("--rows", default=",".join(ROWS),
                    help=f"which rows to measure, comma-separated from {', '.join(ROWS)} (start-up always runs)")
@@ -366,7 +367,8 @@ def scans_under_load(a: argparse.Namespace, table: Table, agent: Agent, packer: 
                   _p50_p99(load.latencies, 0) + f"  (RSS {agent.rss_mb():.0f} MB)")
 
 
-def views_after_shift(table: Table, agent: Agent, ref: dict, packs: int, calls: int = 10) -> None:
+def views_after_shift(table: Table, agent: Agent, ref: dict, packs: int, calls: int = 10,
+                      refreshes: int = 720) -> None:
     """What a supervisor page and a PDA cost once the shift's history is there."""
     sup = requests.Session()
     sup.headers["Authorization"] = f"Bearer {TOKEN}"
@@ -384,6 +386,21 @@ def views_after_shift(table: Table, agent: Agent, ref: dict, packs: int, calls: 
             took.append((time.perf_counter() - t) * 1000)
             size = len(r.content)
         table.add(f"{what} after {packs} packs", f"{calls} calls, {size / 1024:.0f} KiB each", _p50_p99(took, 1))
+    supervisor_hour(table, agent, sup, refreshes)
+
+
+def supervisor_hour(table: Table, agent: Agent, sup: requests.Session, refreshes: int) -> None:
+    """An hour of one open supervisor page, its refreshes back to back: the page asks for the overview's
+    first 50 rows and the counts every 5 s (station/web/static/supervisor.js), 720 times an hour."""
+    before = agent.rss_mb()
+    took = []
+    for _ in range(refreshes):
+        t = time.perf_counter()
+        sup.get(agent.url + "/api/v1/supervisor/overview?limit=50", timeout=60)
+        sup.get(agent.url + "/api/v1/supervisor/counts", timeout=60)
+        took.append((time.perf_counter() - t) * 1000)
+    table.add("supervisor page open, refreshes back to back", f"{refreshes} refreshes ({refreshes * 5 / 60:.0f} min)",
+              _p50_p99(took, 1) + f"  (RSS {before:.0f} -> {agent.rss_mb():.0f} MB)")
 
 
 def _p50_p99(values: list[float], digits: int) -> str:
@@ -426,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                 table.add(f"full pack around order {mark}", f"p50 of {len(window)} packs",
                           f"{statistics.median(window):.1f} ms  (RSS {agent.rss_mb():.0f} MB)")
         if packs:
-            views_after_shift(table, agent, ref, len(packs))
+            views_after_shift(table, agent, ref, len(packs), refreshes=a.refreshes)
             table.add("RSS at the end of the shift", "", f"{agent.rss_mb():.0f} MB")
             table.add("failed requests (HTTP 5xx or not packed)", f"{len(packs)} packs",
                       f"{packer.failures} {packer.first_failure}".strip())

@@ -25,14 +25,16 @@ import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packgate.device.clock import isoformat
-from packgate.device.recorder import Clip, ClipRecorder, Codec, choose_codec
 from packgate.station.core import packing as pk
 from packgate.station.core.effects import Confirmation, Outcome
 from packgate.station.parts import Parts
 from packgate.sync.db import write_tx
+
+if TYPE_CHECKING:  # OpenCV (~16 MB) is loaded only by a station with a camera
+    from packgate.device.recorder import Clip, ClipRecorder, Codec
 
 log = logging.getLogger("packgate.video")
 
@@ -162,6 +164,8 @@ class PackingVideo:
         if not self.enabled or camera is None:
             return
         self.camera = camera
+        from packgate.device.recorder import choose_codec
+
         self.codec = choose_codec(str(self.parts.cfg["video.codec"]))
         if self.codec is None:
             self.parts.live.problems["video"] = "video: this OpenCV build writes none of the packing video codecs"
@@ -233,6 +237,8 @@ class PackingVideo:
                   f"station {self.parts.id}  operator {operator or '-'}"]
         folder = self.clips_dir / _safe(order.order_id)
         part = folder / f".recording-{isoformat(self.parts.clock.now()).replace(':', '')}{self.codec.ext}"
+        from packgate.device.recorder import ClipRecorder
+
         recorder = ClipRecorder(self.codec, part, header, wall=self.parts.clock.now, fps=self.fps, width=self.width)
         self.current = Recording(order.order_id, waybill, operator, recorder.start())
         self.camera.on_frame = recorder.offer

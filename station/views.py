@@ -26,7 +26,7 @@ from packgate.station.core.privacy import mask_record
 from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
-from packgate.sync.db import connect
+from packgate.sync.db import connect_reader
 from packgate.sync.pool import Pool
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -81,7 +81,7 @@ class StationViews:
         self.parts = parts
         self.info = info
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
-        self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect(self._path), lambda c: c.close(), keep=8)
+        self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(), keep=4)
         self._reading = threading.local()  # the connection this thread is reading on, for nested reads
 
     @contextmanager
