@@ -12,23 +12,18 @@ the PDA is told).
 """
 from __future__ import annotations
 
-import os
 import sys
-import time
 from datetime import date
 from typing import Any
 
-from packgate.device.backoff import Backoff
+from station_script import drain_and_finish, start
+
 from packgate.station.core import packing as pk
 from packgate.station.demo.rig import DemoWorld
-from packgate.station.runtime.config import validate
 from packgate.station.service import Station
 from packgate.sync import crash
-from packgate.sync.client import UpstreamClient
-from packgate.sync.outbox import Outbox, outbox_status
-from packgate.sync.reference import ReferenceCache
+from packgate.sync.outbox import Outbox
 from packgate.sync.upstream import demo_data
-from packgate.sync.worker import OutboxWorker
 
 DOCK = "E004"
 
@@ -62,16 +57,7 @@ def pack(station: Station, world: DemoWorld, order_id: str) -> None:
 
 def main(db: str, upstream: str, orders: list[str]) -> int:
     world = DemoWorld(date.today())
-    cfg = validate({"station.id": "ST01", "upstream.url": upstream})
-    token = os.environ.get("DOCK_STATION_TOKEN") or None  # the station's token when upstream is a site hub
-    client = UpstreamClient(upstream, deadline_s=5, token=token)
-    cache = ReferenceCache(db, client)
-    while not cache.refresh()["ok"] and not cache.status().get("last_refresh"):
-        time.sleep(0.1)  # the first start needs the reference data once (the hub may be restarting)
-    outbox = DockOutbox(db, "ST01")
-    worker = OutboxWorker(db, UpstreamClient(upstream, deadline_s=5, token=token), batch_size=5,
-                          backoff=Backoff(base_s=0.02, cap_s=0.2), idle_s=0.02, recheck_s=0.05).start()
-    station = Station(cfg, db_path=db, cache=cache, outbox=outbox)
+    station, outbox, worker = start(db, upstream, {}, DockOutbox, "DOCK_STATION_TOKEN")
     conn = station.parts.conn
     print("ready", flush=True)
     for order_id in orders:
@@ -88,12 +74,7 @@ def main(db: str, upstream: str, orders: list[str]) -> int:
         closed = station.dock.close(batch, DOCK)
         crash.point("dock_after_commit")
         assert closed["code"] == "dock_batch_handed_over", closed
-    while outbox_status(conn, outbox.clock.now())["depth"]:
-        worker.wake()
-        time.sleep(0.02)
-    worker.stop()
-    print("done", flush=True)
-    return 0
+    return drain_and_finish(station, outbox, worker)
 
 
 if __name__ == "__main__":

@@ -12,23 +12,18 @@ before the packer is told).
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import date
 from typing import Any
 
-from packgate.device.backoff import Backoff
+from station_script import drain_and_finish, start
+
 from packgate.station.core import packing as pk
 from packgate.station.demo.rig import DemoWorld
-from packgate.station.runtime.config import validate
-from packgate.station.service import Station
 from packgate.sync import crash
-from packgate.sync.client import UpstreamClient
-from packgate.sync.outbox import Outbox, outbox_status
-from packgate.sync.reference import ReferenceCache
+from packgate.sync.outbox import Outbox
 from packgate.sync.upstream import demo_data
-from packgate.sync.worker import OutboxWorker
 
 
 class ShipOutbox(Outbox):
@@ -41,17 +36,8 @@ class ShipOutbox(Outbox):
 
 def main(db: str, upstream: str, orders: list[str]) -> int:
     world = DemoWorld(date.today())
-    cfg = validate({"station.id": "ST01", "upstream.url": upstream, "label.mode": "weigh_and_ship",
-                    "label.reserve_per_order": 1})
-    token = os.environ.get("SHIP_STATION_TOKEN") or None  # the station's token when upstream is a site hub
-    client = UpstreamClient(upstream, deadline_s=5, token=token)
-    cache = ReferenceCache(db, client)
-    while not cache.refresh()["ok"] and not cache.status().get("last_refresh"):
-        time.sleep(0.1)  # the first start needs the reference data once (the hub may be restarting)
-    outbox = ShipOutbox(db, "ST01")
-    worker = OutboxWorker(db, UpstreamClient(upstream, deadline_s=5, token=token), batch_size=5,
-                          backoff=Backoff(base_s=0.02, cap_s=0.2), idle_s=0.02, recheck_s=0.05).start()
-    station = Station(cfg, db_path=db, cache=cache, outbox=outbox, label_upstream=client)
+    station, outbox, worker = start(db, upstream, {"label.mode": "weigh_and_ship", "label.reserve_per_order": 1},
+                                    ShipOutbox, "SHIP_STATION_TOKEN", labels=True)
     assert station.labels is not None
     while station.labels.reserve_ahead(orders) == 0 and any(
             not station.parts.conn.execute("SELECT 1 FROM waybill_pool WHERE order_id = ?", (o,)).fetchone()
@@ -80,12 +66,7 @@ def main(db: str, upstream: str, orders: list[str]) -> int:
         shipped = station.handle({"action": "weigh", "payload": {"grams": str(grams), "stable": True}})
         crash.point("ship_after_commit")
         assert shipped["code"] == "shipped", shipped
-    while outbox_status(conn, outbox.clock.now())["depth"]:
-        worker.wake()
-        time.sleep(0.02)
-    worker.stop()
-    print("done", flush=True)
-    return 0
+    return drain_and_finish(station, outbox, worker)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,39 @@ def stop_hub(hub: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         hub.kill()
         hub.wait()
+
+
+class HubUnderFire:
+    """A ``packgate site`` hub that the test SIGKILLs and restarts on the same port and database."""
+
+    def __init__(self, port: int, db: str, wms: str, token: str):
+        self.port, self.db, self.wms, self.token = port, db, wms, token
+        self.url = f"http://127.0.0.1:{port}"
+        self.kills = 0
+        self.proc = start_hub(port, db, wms, token)
+
+    def kill_and_restart(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.kills += 1
+        self.proc = start_hub(self.port, self.db, self.wms, self.token)
+
+    def run_station_through_kills(self, script: Path, station_db: Path, orders: list[str], env: dict[str, str],
+                                  delays: list[float]) -> str:
+        """Run the station script against the hub, killing the hub after each of ``delays`` seconds while
+        the station works; run it again (no kills) until it prints "done". Returns its last stdout."""
+        out = ""
+        for attempt in range(6):
+            proc = subprocess.Popen([sys.executable, str(script), str(station_db), self.url, *orders], cwd=ROOT,
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for delay in delays if attempt == 0 else []:
+                time.sleep(delay)
+                self.kill_and_restart()
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
+            if proc.returncode == 0 and "done" in out:
+                return out
+        raise AssertionError(f"the station never finished: {out[-500:]}")
+
+    def stop(self) -> None:
+        stop_hub(self.proc)

@@ -10,13 +10,11 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from stations import ROOT, run_station, start_hub, stop_hub
+from stations import HubUnderFire, run_station
 
 from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
@@ -83,30 +81,15 @@ def test_the_hub_killed_while_a_hand_over_is_delivered_ships_each_order_once(tmp
     manifest go to the hub, which is SIGKILLed and restarted while they arrive and are relayed to the WMS."""
     rng = random.Random(16)
     wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
-    port, hub_db = free_tcp_port(), str(tmp_path / "hub.db")
-    hub = start_hub(port, hub_db, wms, HUB_TOKEN)
-    hub_url = f"http://127.0.0.1:{port}"
+    hub = HubUnderFire(free_tcp_port(), str(tmp_path / "hub.db"), wms, HUB_TOKEN)
     db = tmp_path / "station.db"
     base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
     base["DOCK_STATION_TOKEN"] = HUB_TOKEN
-    hub_kills = 0
     try:
-        code, _ = run_station(SCRIPT, db, hub_url, ORDERS, {**base, "PACKGATE_CRASH_AT": "dock_after_commit"})
+        code, _ = run_station(SCRIPT, db, hub.url, ORDERS, {**base, "PACKGATE_CRASH_AT": "dock_after_commit"})
         assert code == -signal.SIGKILL
-        for attempt in range(4):
-            proc = subprocess.Popen([sys.executable, str(SCRIPT), str(db), hub_url, *ORDERS], cwd=ROOT, env=base,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2 if attempt == 0 else 0):
-                time.sleep(rng.uniform(0.05, 0.4))
-                hub.send_signal(signal.SIGKILL)
-                hub.wait()
-                hub_kills += 1
-                hub = start_hub(port, hub_db, wms, HUB_TOKEN)
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, err[-3000:]
-            if "done" in out:
-                break
-        assert hub_kills == 2
+        hub.run_station_through_kills(SCRIPT, db, ORDERS, base, [rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.4)])
+        assert hub.kills == 2
         deadline = time.monotonic() + 60
         shipped: dict[str, int] = {}
         while time.monotonic() < deadline:  # the hub relays what the station delivered to it
@@ -115,8 +98,8 @@ def test_the_hub_killed_while_a_hand_over_is_delivered_ships_each_order_once(tmp
                 break
             time.sleep(0.2)
         assert shipped == {o: 1 for o in ORDERS}
-        with sqlite3.connect(hub_db) as check:
+        with sqlite3.connect(hub.db) as check:
             assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
-        stop_hub(hub)
+        hub.stop()
         stop_wms()

@@ -9,13 +9,11 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from stations import ROOT, run_station, start_hub, stop_hub
+from stations import HubUnderFire, run_station
 
 from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
@@ -79,29 +77,15 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
     restarted while the station ships (and the station is killed just after a shipment committed)."""
     rng = random.Random(41)
     wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
-    port, hub_db = free_tcp_port(), str(tmp_path / "hub.db")
-    hub = start_hub(port, hub_db, wms, HUB_TOKEN)
-    hub_url = f"http://127.0.0.1:{port}"
+    hub = HubUnderFire(free_tcp_port(), str(tmp_path / "hub.db"), wms, HUB_TOKEN)
     db = tmp_path / "station.db"
     base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
     base["SHIP_STATION_TOKEN"] = HUB_TOKEN
-    hub_kills = 0
     try:
-        for attempt in range(6):
-            env = {**base, "PACKGATE_CRASH_AT": "ship_after_commit", "PACKGATE_CRASH_NTH": "1"} if attempt == 0 else base
-            proc = subprocess.Popen([sys.executable, str(SCRIPT), str(db), hub_url, *ORDERS], cwd=ROOT, env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2 if attempt == 1 else 0):  # kill the hub while the station ships and delivers
-                time.sleep(rng.uniform(0.3, 0.9))
-                hub.send_signal(signal.SIGKILL)
-                hub.wait()
-                hub_kills += 1
-                hub = start_hub(port, hub_db, wms, HUB_TOKEN)
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode in (0, -signal.SIGKILL), err[-3000:]
-            if proc.returncode == 0 and "done" in out:
-                break
-        assert proc.returncode == 0 and hub_kills == 2
+        code, _ = run_station(SCRIPT, db, hub.url, ORDERS, {**base, "PACKGATE_CRASH_AT": "ship_after_commit"})
+        assert code == -signal.SIGKILL
+        hub.run_station_through_kills(SCRIPT, db, ORDERS, base, [rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)])
+        assert hub.kills == 2
         client = UpstreamClient(wms, deadline_s=5)
         deadline = time.monotonic() + 60
         ships: dict[str, list] = {}
@@ -113,8 +97,8 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
             time.sleep(0.2)
         client.close()
         assert {o: len(s) for o, s in ships.items()} == {o: 1 for o in ORDERS}, ships
-        with sqlite3.connect(hub_db) as check:
+        with sqlite3.connect(hub.db) as check:
             assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
-        stop_hub(hub)
+        hub.stop()
         stop_wms()
