@@ -268,10 +268,11 @@ def q(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100)[pct - 1]
 
 
-def demo_idle(seconds: float) -> tuple[float, float, float]:
+def demo_idle(seconds: float, camera: bool) -> tuple[float, float, float]:
     port, up = free_tcp_port(), free_tcp_port()
     proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "--log-level", "WARNING", "demo",
-                             "--port", str(port), "--upstream-port", str(up)],
+                             "--port", str(port), "--upstream-port", str(up), "--hub-port", str(free_tcp_port()),
+                             "--camera" if camera else "--no-camera"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 120)
@@ -322,6 +323,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pdas", type=int, default=50, help="PDAs polling their order list")
     p.add_argument("--idle-s", type=float, default=10.0)
     p.add_argument("--refreshes", type=int, default=720, help="supervisor page refreshes after the shift (720: an hour)")
+    p.add_argument("--demo-cameras", choices=("both", "off", "on"), default="both",
+                   help="the idle demo with table 1's camera off, filming, or both rows")
     p.add_argument("--window", type=int, default=50, help="packs around each mark the p50 is taken over")
     p.add_argument("--rows", default=",".join(ROWS),
                    help=f"which rows to measure, comma-separated from {', '.join(ROWS)} (start-up always runs)")
@@ -329,6 +332,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     a.rows = {r.strip() for r in a.rows.split(",") if r.strip()}
     if a.rows - set(ROWS):
         p.error(f"unknown --rows: {', '.join(sorted(a.rows - set(ROWS)))}")
+    a.demo_cameras = {"both": slice(0, 2), "off": slice(0, 1), "on": slice(1, 2)}[a.demo_cameras]
     a.packs = min(a.packs, a.orders - (2 * a.loaded_packs if "scans" in a.rows else 0))
     a.budget = (a.orders - a.packs) // 2  # orders each background load may use
     a.marks = sorted({int(m) for m in a.marks.split(",") if m.strip() and int(m) <= a.packs} | {a.packs})
@@ -451,8 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             table.add("idle agent, no devices (packgate run)", f"{a.idle_s:.0f} s", idle_row(idle(agent.proc.pid, a.idle_s)))
         agent.stop()
         if "demo" in a.rows:
-            table.add("idle demo site (WMS, hub, 2 stations, all emulated devices)", f"{a.idle_s:.0f} s",
-                      idle_row(demo_idle(a.idle_s)))
+            for camera, what in ((False, "camera off"), (True, "table 1's camera filming"))[a.demo_cameras]:
+                table.add(f"idle demo site (WMS, hub, 2 stations, emulated devices; {what})", f"{a.idle_s:.0f} s",
+                          idle_row(demo_idle(a.idle_s, camera)))
     finally:
         if agent is not None:
             agent.stop()

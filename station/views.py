@@ -27,7 +27,7 @@ from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
 from packgate.sync.db import connect_reader
-from packgate.sync.pool import Pool
+from packgate.sync.perthread import PerThread
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 LISTS = ("milestones", "expiring_lots", "audit", "rejected_input", "employees", "orders_to_pick")
@@ -81,12 +81,13 @@ class StationViews:
         self.parts = parts
         self.info = info
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
-        self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(), keep=4)
+        self._readers: PerThread[sqlite3.Connection] = PerThread(lambda: connect_reader(self._path),
+                                                                 lambda c: c.close())
         self._reading = threading.local()  # the connection this thread is reading on, for nested reads
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read connection from the pool, inside one read transaction (a consistent snapshot); an
+        """This thread's read connection, inside one read transaction (a consistent snapshot); an
         in-memory station has only its own connection, read under the station lock."""
         if not self._path:
             with self.parts.lock:
@@ -96,7 +97,7 @@ class StationViews:
         if outer is not None:  # a nested view read shares the outer snapshot
             yield outer
             return
-        with self._readers.lease() as conn:
+        with self._readers.use() as conn:
             self._reading.conn = conn
             conn.execute("BEGIN")
             try:
@@ -109,41 +110,45 @@ class StationViews:
         self._readers.close_all()
 
     def state(self) -> dict:
+        """What the kiosk shows. The live state is copied under the station lock; the database and reference
+        reads (sync status, priority orders, names and weights) run after it is released."""
         p = self.parts
         with p.lock:
             live = p.live
-            s = live.pack
-            lines = []
-            if s.order:
-                for sku_code, qty in s.order.quantities().items():
-                    sku = p.catalog.sku(sku_code)
-                    lines.append({"sku": sku_code, "name": sku.name if sku else sku_code,
-                                  "gtin": sku.gtin if sku else None, "qty": qty, "scanned": s.packed_qty(sku_code),
-                                  "special": bool(sku and sku.special)})
-            packaging = p.catalog.packaging(s.packaging) if s.packaging else None
-            expected = None
-            if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
-                            (s.complete and packaging)):
-                shown = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
-                expected = shown.as_dict() if shown else None
-            fifo = None
-            if s.pending and s.pending.code in ("fifo_older_lot", "lot_unknown"):
-                fifo = {"lot": s.pending.unit.lot, "older_lot": s.pending.older_lot, "older_bin": s.pending.older_bin}
-            return {
-                "station": self.info(),
-                "operator": s.operator.as_dict() if s.operator else None,
-                "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
-                            "packaging": packaging.as_dict() if packaging else None, "expected": expected,
-                            "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                            "override_requested": live.override_reason, "abandon_asked": s.abandon_asked},
-                "verdict": live.verdict,
-                "scale": live.scale.view(),
-                "sync": self.sync_status(),
-                "devices": live.devices,
-                "label": live.label,
-                "priority_orders": self.priority_orders(),
-                "last_scan": live.last_scan,
-            }
+            s = live.pack  # a PackSession is a value: the next change replaces it
+            shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
+                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason}
+        lines = []
+        if s.order:
+            for sku_code, qty in s.order.quantities().items():
+                sku = p.catalog.sku(sku_code)
+                lines.append({"sku": sku_code, "name": sku.name if sku else sku_code,
+                              "gtin": sku.gtin if sku else None, "qty": qty, "scanned": s.packed_qty(sku_code),
+                              "special": bool(sku and sku.special)})
+        packaging = p.catalog.packaging(s.packaging) if s.packaging else None
+        expected = None
+        if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
+                        (s.complete and packaging)):
+            weights = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
+            expected = weights.as_dict() if weights else None
+        fifo = None
+        if s.pending and s.pending.code in ("fifo_older_lot", "lot_unknown"):
+            fifo = {"lot": s.pending.unit.lot, "older_lot": s.pending.older_lot, "older_bin": s.pending.older_bin}
+        return {
+            "station": self.info(),
+            "operator": s.operator.as_dict() if s.operator else None,
+            "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
+                        "packaging": packaging.as_dict() if packaging else None, "expected": expected,
+                        "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
+                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked},
+            "verdict": shown["verdict"],
+            "scale": shown["scale"],
+            "sync": self.sync_status(),
+            "devices": shown["devices"],
+            "label": shown["label"],
+            "priority_orders": self.priority_orders(),
+            "last_scan": shown["last_scan"],
+        }
 
     def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation: picked, still not packed, highest priority first."""

@@ -42,7 +42,7 @@ class ReferenceCache:
         self.clock = clock or Clock()
         self.page_limit = page_limit
         self.on_update = on_update
-        self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close())
+        self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close(), keep=16)
         with self._using(None) as conn:
             ensure_schema(conn)
 

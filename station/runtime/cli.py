@@ -92,9 +92,11 @@ def run(ctx: click.Context, config_file: str | None) -> None:
               help="Where the demo keeps its databases (default: a fresh temporary folder).")
 @click.option("--label-mode", type=click.Choice(["print", "weigh_and_ship", "none"]), default="print",
               show_default=True, help="The label gate of the demo table (label.mode).")
+@click.option("--camera/--no-camera", default=True, show_default=True,
+              help="An emulated camera over table 1, filming each order into a packing video.")
 @click.pass_context
 def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None,
-         label_mode: str) -> None:
+         label_mode: str, camera: bool) -> None:
     """Run a site on 127.0.0.1: a seeded reference WMS, the site hub and two stations (PORT, PORT+1) on emulated
     devices, each with a label printer."""
     from packgate.station.demo.demo import run_demo, run_selftest
@@ -103,7 +105,8 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
     setup_logging(level, station="ST01")
     if selftest:
         sys.exit(run_selftest(data_dir=data_dir))
-    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port, label_mode=label_mode))
+    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port, label_mode=label_mode,
+                      camera=camera))
 
 
 def _mount_optional() -> None:

@@ -57,7 +57,7 @@ def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, stri
     finally:
         conn.close()
 
-    pool: Pool[sqlite3.Connection] = Pool(lambda: connect(db_path), lambda c: c.close())
+    pool: Pool[sqlite3.Connection] = Pool(lambda: connect(db_path), lambda c: c.close(), keep=8)
     app.extensions["packgate.pool"] = pool  # closed by the server's stop
 
     def db():

@@ -12,11 +12,11 @@ def test_bench_station_prints_every_row_with_small_sizes(tmp_path):
     scratch.mkdir()
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_station.py"), "--skus", "60", "--lots", "120",
                           "--orders", "80", "--employees", "10", "--packs", "20", "--loaded-packs", "3", "--loaded-s", "0", "--pdas", "2",
-                          "--pages", "1", "--idle-s", "0.5", "--window", "5", "--refreshes", "3"],
+                          "--pages", "1", "--idle-s", "0.5", "--window", "5", "--refreshes", "3", "--demo-cameras", "on"],
                          capture_output=True, text=True, timeout=300, cwd=ROOT,
                          env={**os.environ, "TMPDIR": str(scratch)}).stdout
     for row in ("start-up with the reference data", "kiosk scan, no load", "kiosk scan, 1 supervisor pages",
-                "kiosk scan, 2 PDAs polling", "full pack around order 20", "3 refreshes", "idle demo site"):
+                "kiosk scan, 2 PDAs polling", "full pack around order 20", "3 refreshes", "camera filming"):
         assert row in out
     failed = next(line for line in out.splitlines() if line.startswith("failed requests"))
     assert failed.split()[-1] == "0", failed

@@ -202,10 +202,13 @@ def test_the_demo_banner_path_is_the_scanners_writing_end(rig):
     assert rig.agent.station.live.last_scan["raw"] == "SO-404-BANNER"
 
 
-def test_bursts_of_clients_do_not_pile_up_open_database_files(rig):
-    """Every request runs on one of the server's ~170 threads; reads borrow pooled connections, so burst
-    after burst of 40 clients leaves no more database files open than the first (a connection per thread
-    would reach hundreds, and a process past 1,024 descriptors breaks pyserial's select())."""
+def test_bursts_of_clients_open_at_most_one_database_file_per_server_thread(rig):
+    """Every request runs on one of the server's ~170 threads, and a thread keeps one read connection for the
+    views (the reference data comes from a shared pool): burst after burst of 40 clients never has more database
+    files open than the server has threads (before: a view and a reference connection per thread, never closed,
+    and a test process with many stations passed 1,024 descriptors, where pyserial's select() fails)."""
+    from packgate.station.web.serving import ACTION_THREADS, STREAMS_MAX
+
     db = str(Path(rig.agent.db_path).resolve())
 
     def open_db_files() -> int:
@@ -234,5 +237,5 @@ def test_bursts_of_clients_do_not_pile_up_open_database_files(rig):
         assert answers.count(200) == 200
         return open_db_files()
 
-    after = [burst() for _ in range(4)]
-    assert after[-1] <= after[0] + 2 and after[0] <= 80, after  # two per client at most, not per server thread
+    after = [burst() for _ in range(6)]
+    assert max(after) <= STREAMS_MAX + ACTION_THREADS + 24, after  # a few for the station, its worker and the pool
