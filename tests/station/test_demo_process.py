@@ -36,7 +36,9 @@ def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
         assert page.status_code == 200 and "demo-panel" in page.text
         health = requests.get(match.group(1) + "/healthz", timeout=5).json()
         assert {name: dev["state"] for name, dev in health["devices"].items()} == {
-            "scale": "connected", "scanner": "connected", "badge": "connected", "printer": "connected"}
+            "scale": "connected", "scanner": "connected", "badge": "connected", "printer": "connected",
+            "camera": "connected"}  # table 1 films (--no-camera leaves it out)
+        assert re.search(r"camera\s+table 1 films \S+camera-table\.avi", text), text
         sync = re.findall(r"sync \d\s+(packgate sync status --db \S+)", text)
         assert len(sync) == 2, text
         for command in sync:  # what the banner prints works as printed

@@ -56,12 +56,20 @@ def test_close_all_closes_the_idle_now_and_the_busy_when_given_back(tmp_path):
 
 
 def test_threads_share_the_pool_without_handing_one_connection_to_two(tmp_path):
+    connect(tmp_path / "a.db").close()  # the file exists (in WAL) before its readers start, as on a station
     pool = Pool(lambda: connect(tmp_path / "a.db"), lambda c: c.close(), keep=4)
     in_use: set[int] = set()
     clashes = []
+    errors: list[BaseException] = []
     guard = threading.Lock()
 
     def work() -> None:
+        try:
+            reads()
+        except BaseException as exc:  # noqa: BLE001 - a thread's failure is the test's failure
+            errors.append(exc)
+
+    def reads() -> None:
         for _ in range(200):
             with pool.lease() as conn:
                 with guard:
@@ -76,7 +84,7 @@ def test_threads_share_the_pool_without_handing_one_connection_to_two(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert len(clashes) == 1600 and not any(clashes) and pool.idle <= 4
+    assert errors == [] and len(clashes) == 1600 and not any(clashes) and pool.idle <= 4
 
 
 
