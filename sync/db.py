@@ -42,12 +42,12 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
     return conn
 
 
-READER_CACHE_KIB = 1024  # page cache of a pooled reader (SQLite's default is 2 MiB per connection)
+READER_CACHE_KIB = 256  # page cache of a view reader (SQLite's default is 2 MiB per connection)
 
 
 def connect_reader(path: str | Path) -> sqlite3.Connection:
-    """A connection for a pool of readers: ``connect`` with a smaller page cache (the OS caches the file too;
-    a dozen pooled connections with 2 MiB each is memory the station does not need)."""
+    """A connection for one of many readers (a view reader per web-server thread): ``connect`` with a small
+    page cache (the OS caches the file too; a hundred connections with 2 MiB each is memory a station lacks)."""
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
     return conn
