@@ -13,9 +13,11 @@ def run_until(server, stopped: threading.Event) -> None:
         stopped.wait()
         server.pull_trigger()
 
-    threading.Thread(target=wake_on_stop, name="web-stop", daemon=True).start()
+    waker = threading.Thread(target=wake_on_stop, name="web-stop", daemon=True)
+    waker.start()
     while not stopped.is_set():
         server.asyncore.loop(timeout=5.0, map=server._map, count=1, use_poll=True)
+    waker.join(5)  # it pulls the trigger once more: close the trigger only after (its fd number could be reused)
     server.task_dispatcher.shutdown(timeout=2)
     for channel in list(server._map.values()):
         try:
