@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Generic, Iterator, TypeVar
 
+from packgate.sync.pool import close_quietly
+
 T = TypeVar("T")
 
 
@@ -36,7 +38,7 @@ class PerThread(Generic[T]):
                 entry[2], entry[3] = now, True
             gone = self._reap(now)
         for item in gone:
-            self._quietly_close(item)
+            close_quietly(self._close, item)
         if entry is None:
             entry = [me, self._make(), now, True]
             with self._guard:
@@ -61,7 +63,7 @@ class PerThread(Generic[T]):
             for k, _ in idle:
                 del self._held[k]
         for _, entry in idle:
-            self._quietly_close(entry[1])
+            close_quietly(self._close, entry[1])
 
     def _reap(self, now: float) -> list[T]:
         """Under the guard: take out the items of ended threads and of threads idle too long."""
@@ -73,10 +75,4 @@ class PerThread(Generic[T]):
         with self._guard:
             if self._held.get(key) is entry:
                 del self._held[key]
-        self._quietly_close(entry[1])
-
-    def _quietly_close(self, item: T) -> None:
-        try:
-            self._close(item)
-        except Exception:  # noqa: BLE001 - a connection that fails to close is gone either way
-            pass
+        close_quietly(self._close, entry[1])

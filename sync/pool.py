@@ -14,6 +14,14 @@ from typing import Callable, Generic, Iterator, TypeVar
 T = TypeVar("T")
 
 
+def close_quietly(close: Callable[[T], None], item: T) -> None:
+    """Close ``item``; one that fails to close is gone either way (and must not keep the rest open)."""
+    try:
+        close(item)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 class Pool(Generic[T]):
     def __init__(self, make: Callable[[], T], close: Callable[[T], None], *, keep: int = 4,
                  max_idle_s: float | None = None, monotonic: Callable[[], float] = time.monotonic):
@@ -50,10 +58,7 @@ class Pool(Generic[T]):
         self.discard(item)
 
     def discard(self, item: T) -> None:
-        try:
-            self._close(item)
-        except Exception:  # noqa: BLE001 - a connection that fails to close is gone either way
-            pass
+        close_quietly(self._close, item)
 
     @contextmanager
     def lease(self) -> Iterator[T]:

@@ -323,10 +323,12 @@ def packed_orders(conn: Conn, since: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def not_handed_over(conn: Conn, packed_before: datetime) -> list[dict[str, Any]]:
-    """Parcels packed before ``packed_before`` and not yet handed over at the dock, the oldest first."""
+def not_handed_over(conn: Conn, packed_before: datetime, limit: int = 200) -> list[dict[str, Any]]:
+    """Parcels packed before ``packed_before`` and not yet handed over at the dock, the oldest first (at most
+    ``limit``: a site that does not scan at the dock would otherwise list every parcel it ever packed)."""
     rows = []
-    for row in conn.execute("SELECT order_id, packed_by, milestones FROM hub_orders WHERE stage = 'packed'"):
+    for row in conn.execute("SELECT order_id, packed_by, milestones FROM hub_orders WHERE stage = 'packed'"
+                            " ORDER BY stage_since LIMIT ?", (limit,)):
         packed_at = json.loads(row["milestones"]).get("packed")
         if isinstance(packed_at, str) and parse_iso(packed_at) <= packed_before:
             rows.append({"order_id": row["order_id"], "station": row["packed_by"], "packed_at": packed_at})

@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from typing import Any
 
-from station_script import drain_and_finish, start
+from station_script import crashing_outbox, drain_and_finish, start
 
 from packgate.station.core import packing as pk
 from packgate.station.demo.rig import DemoWorld
 from packgate.station.service import Station
 from packgate.sync import crash
-from packgate.sync.outbox import Outbox
 from packgate.sync.upstream import demo_data
 
 DOCK = "E004"
-
-
-class DockOutbox(Outbox):
-    def enqueue(self, conn: Any, **kw: Any) -> dict:
-        conf = super().enqueue(conn, **kw)
-        if kw.get("action") == "manifest":
-            crash.point("dock_before_commit")
-        return conf
 
 
 def pack(station: Station, world: DemoWorld, order_id: str) -> None:
@@ -57,7 +47,7 @@ def pack(station: Station, world: DemoWorld, order_id: str) -> None:
 
 def main(db: str, upstream: str, orders: list[str]) -> int:
     world = DemoWorld(date.today())
-    station, outbox, worker = start(db, upstream, {}, DockOutbox, "DOCK_STATION_TOKEN")
+    station, outbox, worker = start(db, upstream, {}, crashing_outbox("manifest", "dock_before_commit"), "DOCK_STATION_TOKEN")
     conn = station.parts.conn
     print("ready", flush=True)
     for order_id in orders:

@@ -15,29 +15,19 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date
-from typing import Any
 
-from station_script import drain_and_finish, start
+from station_script import crashing_outbox, drain_and_finish, start
 
 from packgate.station.core import packing as pk
 from packgate.station.demo.rig import DemoWorld
 from packgate.sync import crash
-from packgate.sync.outbox import Outbox
 from packgate.sync.upstream import demo_data
-
-
-class ShipOutbox(Outbox):
-    def enqueue(self, conn: Any, **kw: Any) -> dict:
-        conf = super().enqueue(conn, **kw)
-        if kw.get("action") == "pack":
-            crash.point("ship_before_commit")
-        return conf
 
 
 def main(db: str, upstream: str, orders: list[str]) -> int:
     world = DemoWorld(date.today())
     station, outbox, worker = start(db, upstream, {"label.mode": "weigh_and_ship", "label.reserve_per_order": 1},
-                                    ShipOutbox, "SHIP_STATION_TOKEN", labels=True)
+                                    crashing_outbox("pack", "ship_before_commit"), "SHIP_STATION_TOKEN", labels=True)
     assert station.labels is not None
     while station.labels.reserve_ahead(orders) == 0 and any(
             not station.parts.conn.execute("SELECT 1 FROM waybill_pool WHERE order_id = ?", (o,)).fetchone()

@@ -9,10 +9,24 @@ from typing import Any
 from packgate.device.backoff import Backoff
 from packgate.station.runtime.config import validate
 from packgate.station.service import Station
+from packgate.sync import crash
 from packgate.sync.client import UpstreamClient
 from packgate.sync.outbox import Outbox, outbox_status
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.worker import OutboxWorker
+
+
+def crashing_outbox(action: str, point: str) -> type[Outbox]:
+    """An Outbox that reaches the crash point ``point`` once a confirmation of ``action`` is written, inside
+    the transaction that writes it (before COMMIT)."""
+    class CrashingOutbox(Outbox):
+        def enqueue(self, conn: Any, **kw: Any) -> dict:
+            conf = super().enqueue(conn, **kw)
+            if kw.get("action") == action:
+                crash.point(point)
+            return conf
+
+    return CrashingOutbox
 
 
 def start(db: str, upstream: str, settings: dict[str, Any], outbox_cls: type[Outbox], token_env: str, *,

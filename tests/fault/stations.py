@@ -1,11 +1,16 @@
 """Running the crash harness's station scripts and a site hub as real processes, to SIGKILL them."""
 from __future__ import annotations
 
+import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,3 +81,35 @@ class HubUnderFire:
 
     def stop(self) -> None:
         stop_hub(self.proc)
+
+
+HUB_TOKEN = "token-of-station-01-abcdef"
+
+
+@dataclass
+class HubSite:
+    wms: str  # the reference upstream, seeded with the demo orders
+    hub: HubUnderFire
+    station_db: Path
+    env: dict[str, str]  # for the station script: no crash point, the station's hub token under its variable
+
+
+@contextmanager
+def station_behind_a_hub(tmp_path: Path, token_env: str) -> Iterator[HubSite]:
+    """A WMS, a hub relaying to it and a station database for the script; on leaving, the hub's database
+    passes SQLite's integrity check and everything is stopped."""
+    from datetime import date
+
+    from packgate.device.emulators.ports import free_tcp_port
+    from packgate.sync.upstream.server import start_in_thread
+
+    wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
+    hub = HubUnderFire(free_tcp_port(), str(tmp_path / "hub.db"), wms, HUB_TOKEN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")} | {token_env: HUB_TOKEN}
+    try:
+        yield HubSite(wms, hub, tmp_path / "station.db", env)
+        with sqlite3.connect(hub.db) as check:
+            assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        hub.stop()
+        stop_wms()

@@ -14,9 +14,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from stations import HubUnderFire, run_station
+from stations import run_station, station_behind_a_hub
 
-from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream.server import start_in_thread
 
@@ -24,7 +23,6 @@ SCRIPT = Path(__file__).with_name("dock_station.py")
 ORDERS = ["SO-10007", "SO-10009", "SO-10011", "SO-10013"]  # all booked with SF
 POINTS = [("dock_before_commit", 1), ("dock_before_commit", 1), ("dock_after_commit", 1), ("after_send", 1),
           ("after_2xx_before_mark", 1), ("during_mark", 1)]
-HUB_TOKEN = "token-of-station-01-abcdef"
 
 
 def shipments(wms_url: str) -> dict[str, int]:
@@ -80,26 +78,18 @@ def test_the_hub_killed_while_a_hand_over_is_delivered_ships_each_order_once(tmp
     """Through the site hub: the station closes the batch (and is killed just after), its ship_loads and
     manifest go to the hub, which is SIGKILLed and restarted while they arrive and are relayed to the WMS."""
     rng = random.Random(16)
-    wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
-    hub = HubUnderFire(free_tcp_port(), str(tmp_path / "hub.db"), wms, HUB_TOKEN)
-    db = tmp_path / "station.db"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
-    base["DOCK_STATION_TOKEN"] = HUB_TOKEN
-    try:
-        code, _ = run_station(SCRIPT, db, hub.url, ORDERS, {**base, "PACKGATE_CRASH_AT": "dock_after_commit"})
+    with station_behind_a_hub(tmp_path, "DOCK_STATION_TOKEN") as site:
+        code, _ = run_station(SCRIPT, site.station_db, site.hub.url, ORDERS,
+                              {**site.env, "PACKGATE_CRASH_AT": "dock_after_commit"})
         assert code == -signal.SIGKILL
-        hub.run_station_through_kills(SCRIPT, db, ORDERS, base, [rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.4)])
-        assert hub.kills == 2
+        site.hub.run_station_through_kills(SCRIPT, site.station_db, ORDERS, site.env,
+                                           [rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.4)])
+        assert site.hub.kills == 2
         deadline = time.monotonic() + 60
         shipped: dict[str, int] = {}
         while time.monotonic() < deadline:  # the hub relays what the station delivered to it
-            shipped = shipments(wms)
+            shipped = shipments(site.wms)
             if all(shipped.values()):
                 break
             time.sleep(0.2)
         assert shipped == {o: 1 for o in ORDERS}
-        with sqlite3.connect(hub.db) as check:
-            assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        hub.stop()
-        stop_wms()

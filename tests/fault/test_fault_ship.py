@@ -13,9 +13,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from stations import HubUnderFire, run_station
+from stations import run_station, station_behind_a_hub
 
-from packgate.device.emulators.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream.server import start_in_thread
 
@@ -67,7 +66,6 @@ def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_pat
         stop()
 
 
-HUB_TOKEN = "token-of-station-01-abcdef"
 
 
 
@@ -76,17 +74,14 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
     """Through the site hub: the station's labels, waybills and shipments go via the hub, which is SIGKILLed and
     restarted while the station ships (and the station is killed just after a shipment committed)."""
     rng = random.Random(41)
-    wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
-    hub = HubUnderFire(free_tcp_port(), str(tmp_path / "hub.db"), wms, HUB_TOKEN)
-    db = tmp_path / "station.db"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PACKGATE_CRASH")}
-    base["SHIP_STATION_TOKEN"] = HUB_TOKEN
-    try:
-        code, _ = run_station(SCRIPT, db, hub.url, ORDERS, {**base, "PACKGATE_CRASH_AT": "ship_after_commit"})
+    with station_behind_a_hub(tmp_path, "SHIP_STATION_TOKEN") as site:
+        code, _ = run_station(SCRIPT, site.station_db, site.hub.url, ORDERS,
+                              {**site.env, "PACKGATE_CRASH_AT": "ship_after_commit"})
         assert code == -signal.SIGKILL
-        hub.run_station_through_kills(SCRIPT, db, ORDERS, base, [rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)])
-        assert hub.kills == 2
-        client = UpstreamClient(wms, deadline_s=5)
+        site.hub.run_station_through_kills(SCRIPT, site.station_db, ORDERS, site.env,
+                                           [rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)])
+        assert site.hub.kills == 2
+        client = UpstreamClient(site.wms, deadline_s=5)
         deadline = time.monotonic() + 60
         ships: dict[str, list] = {}
         while time.monotonic() < deadline:  # the hub relays what the station delivered to it
@@ -97,8 +92,3 @@ def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_
             time.sleep(0.2)
         client.close()
         assert {o: len(s) for o, s in ships.items()} == {o: 1 for o in ORDERS}, ships
-        with sqlite3.connect(hub.db) as check:
-            assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        hub.stop()
-        stop_wms()
