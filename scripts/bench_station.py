@@ -9,6 +9,7 @@ emulated devices). Everything it writes lives in one temporary folder, removed a
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -215,51 +216,73 @@ class Packer:
 
 
 class Load:
-    """Background clients: supervisor pages (every 5 s) or PDAs polling their order list (every second)."""
+    """Background clients, supervisor pages (every 5 s) or PDAs polling their order list (every second), run
+    in a process of their own: they are other devices, so their HTTP work must not queue behind the packer's
+    on one interpreter lock (fifty client threads beside it made the packer's own timings the slow part)."""
 
     def __init__(self, url: str, kind: str, count: int, ref: dict):
         self.url, self.kind, self.count = url, kind, count
-        self.stop = threading.Event()
         self.latencies: list[float] = []
         self.failures = 0
+        mp = multiprocessing.get_context("spawn")
+        self._stop, self._ready, self._out = mp.Event(), mp.Semaphore(0), mp.Queue()
         pickers = [e for e in ref["employees"] if e["role"] == "picker"]
-        self.threads = [threading.Thread(target=self._run, args=(pickers[i % len(pickers)],), daemon=True)
-                        for i in range(count)]
-
-    def _run(self, picker: dict) -> None:
-        http = requests.Session()
-        if self.kind == "supervisor":
-            http.headers["Authorization"] = f"Bearer {TOKEN}"
-            path, every = "/api/v1/supervisor/overview", 5.0
-        else:
-            csrf = http.get(self.url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
-            http.headers["X-CSRF-Token"] = csrf
-            login = http.post(self.url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"},
-                              timeout=60).json()
-            http.headers["X-CSRF-Token"] = login.get("csrf_token") or csrf  # a new session at sign-in
-            path, every = "/api/v1/pda/orders", 1.0
-        while not self.stop.is_set():
-            t = time.perf_counter()
-            try:
-                r = http.get(self.url + path, timeout=120)
-                if r.status_code >= 500:
-                    self.failures += 1
-            except requests.RequestException:
-                self.failures += 1
-            took = time.perf_counter() - t
-            self.latencies.append(took * 1000)
-            self.stop.wait(max(0.0, every - took))
+        self._proc = mp.Process(target=_clients, args=(url, kind, [pickers[i % len(pickers)] for i in range(count)],
+                                                        self._stop, self._ready, self._out), daemon=True)
 
     def __enter__(self) -> "Load":
-        for t in self.threads:
-            t.start()
-            time.sleep(0.01)
+        self._proc.start()
+        for _ in range(self.count):  # measure the polling, not the sign-ins before it (an argon2 PIN check each)
+            self._ready.acquire(timeout=120)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(150)
+        self._stop.set()
+        try:
+            self.latencies, self.failures = self._out.get(timeout=200)
+        finally:
+            self._proc.join(30)
+            if self._proc.is_alive():
+                self._proc.kill()
+
+
+def _clients(url: str, kind: str, pickers: list[dict], stop: Any, ready: Any, out: Any) -> None:
+    """The child process of ``Load``: one thread per client; puts ``(latencies, failures)`` when stopped."""
+    latencies: list[float] = []
+    failures = [0]
+
+    def run(picker: dict) -> None:
+        http = requests.Session()
+        if kind == "supervisor":
+            http.headers["Authorization"] = f"Bearer {TOKEN}"
+            path, every = "/api/v1/supervisor/overview", 5.0
+        else:
+            csrf = http.get(url + "/api/v1/csrf", timeout=60).json()["csrf_token"]
+            http.headers["X-CSRF-Token"] = csrf
+            login = http.post(url + "/api/v1/pda/login", json={"badge": picker["badge_uid"], "pin": "1234"},
+                              timeout=60).json()
+            http.headers["X-CSRF-Token"] = login.get("csrf_token") or csrf  # a new session at sign-in
+            path, every = "/api/v1/pda/orders", 1.0
+        ready.release()
+        while not stop.is_set():
+            t = time.perf_counter()
+            try:
+                r = http.get(url + path, timeout=120)
+                if r.status_code >= 500:
+                    failures[0] += 1
+            except requests.RequestException:
+                failures[0] += 1
+            took = time.perf_counter() - t
+            latencies.append(took * 1000)
+            stop.wait(max(0.0, every - took))
+
+    threads = [threading.Thread(target=run, args=(picker,), daemon=True) for picker in pickers]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join(150)
+    out.put((latencies, failures[0]))
 
 
 def q(values: list[float], pct: int) -> float:

@@ -27,9 +27,11 @@ from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
 from packgate.sync.db import connect_reader
-from packgate.sync.perthread import PerThread
+from packgate.sync.pool import Pool
+from packgate.sync.untilchanged import UntilChanged
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+READERS_KEPT = 16
 LISTS = ("milestones", "expiring_lots", "audit", "rejected_input", "employees", "orders_to_pick")
 
 
@@ -81,9 +83,10 @@ class StationViews:
         self.parts = parts
         self.info = info
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
-        self._readers: PerThread[sqlite3.Connection] = PerThread(lambda: connect_reader(self._path),
-                                                                 lambda c: c.close())
+        self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
+                                                       keep=READERS_KEPT)
         self._reading = threading.local()  # the connection this thread is reading on, for nested reads
+        self._kept = UntilChanged(self._path) if self._path else None  # lists every PDA polls, until a commit
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -97,7 +100,7 @@ class StationViews:
         if outer is not None:  # a nested view read shares the outer snapshot
             yield outer
             return
-        with self._readers.use() as conn:
+        with self._readers.lease() as conn:
             self._reading.conn = conn
             conn.execute("BEGIN")
             try:
@@ -107,7 +110,12 @@ class StationViews:
                 conn.execute("COMMIT")
 
     def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
         self._readers.close_all()
+
+    def _until_changed(self, key: tuple, build: Callable[[], Any]) -> Any:
+        return build() if self._kept is None else self._kept.get(key, build)
 
     def state(self) -> dict:
         """What the kiosk shows. The live state is copied under the station lock; the database and reference
@@ -151,7 +159,11 @@ class StationViews:
         }
 
     def priority_orders(self) -> list[dict]:
-        """Orders released to any packer by an escalation: picked, still not packed, highest priority first."""
+        """Orders released to any packer by an escalation: picked, still not packed, highest priority first
+        (shared until the next commit: read-only)."""
+        return self._until_changed(("priority_orders",), self._priority_orders)
+
+    def _priority_orders(self) -> list[dict]:
         p = self.parts
         out = []
         with self.reading() as conn:
@@ -263,7 +275,14 @@ class StationViews:
                     "open_escalations": len(store.escalations(conn))}
 
     def page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
-        """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``."""
+        """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``. The PDAs'
+        order list is shared until the next commit (read-only); the others hold times, built per call."""
+        if kind == "orders_to_pick":
+            key = (kind, query.limit, tuple(query.cursor) if query.cursor else None)
+            return self._until_changed(key, lambda: self._page(kind, query, viewer))
+        return self._page(kind, query, viewer)
+
+    def _page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:
         p = self.parts
         now = p.clock.now()
         cursor, n = query.cursor, query.limit

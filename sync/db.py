@@ -18,6 +18,8 @@ from typing import Callable, Iterator, Union
 from packgate.sync.errors import ReadOnlyStorageError, StorageError, StorageFullError, StorageIOError
 
 BUSY_TIMEOUT_MS = 10_000
+BACKSTOP_PAGES = 20_000  # a file with a background checkpointer: commits checkpoint only past ~80 MB of WAL
+_BACKGROUND_CHECKPOINTED: set[str] = set()
 
 ConnFactory = Callable[[], sqlite3.Connection]
 DbSpec = Union[str, Path, ConnFactory]
@@ -39,7 +41,19 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
     conn.execute("PRAGMA foreign_keys=ON")
     if str(path) != ":memory:":
         private(Path(path))
+        if _file_key(path) in _BACKGROUND_CHECKPOINTED:
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     return conn
+
+
+def checkpoint_in_background(path: str | Path) -> None:
+    """Connections opened to ``path`` from now on leave checkpoints to a ``sync.checkpoint.Checkpointer``
+    (SQLite's own runs inside the COMMIT that passes 1,000 pages of WAL)."""
+    _BACKGROUND_CHECKPOINTED.add(_file_key(path))
+
+
+def _file_key(path: str | Path) -> str:
+    return str(Path(path).resolve())
 
 
 READER_CACHE_KIB = 256  # page cache of a view reader (SQLite's default is 2 MiB per connection)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 UpdateHook = Callable[[sqlite3.Connection, dict], None]
 CHUNK = 1000  # rows per write transaction
 PRUNE_DAYS = 14
+POOL_KEPT = 16  # idle connections kept for the readers of the reference data
 
 
 class ReferenceCache:
@@ -42,7 +43,7 @@ class ReferenceCache:
         self.clock = clock or Clock()
         self.page_limit = page_limit
         self.on_update = on_update
-        self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close(), keep=16)
+        self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close(), keep=POOL_KEPT)
         with self._using(None) as conn:
             ensure_schema(conn)
 

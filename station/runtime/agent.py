@@ -17,6 +17,7 @@ from packgate.station.runtime.devices import Devices
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server
+from packgate.sync.checkpoint import Checkpointer
 from packgate.sync.client import UpstreamClient
 from packgate.sync.db import connect
 from packgate.sync.notify import Notifier
@@ -41,6 +42,7 @@ class Agent:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
+        self.checkpointer = Checkpointer(self.db_path)  # first: the connections below read its backstop
         self.bus = EventBus()
         self._timer_wake = threading.Event()
         self._stop = threading.Event()
@@ -186,6 +188,7 @@ class Agent:
             self.station.camera = self.devices.camera
             self.station.video.attach(self.devices.camera)
         self.worker.start()
+        self.checkpointer.start()
         loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
                  (self._status_loop, "status"), (self._prune_loop, "prune"), (self._label_loop, "labels"),
                  (self._serve, "web")]
@@ -213,6 +216,7 @@ class Agent:
             thread.join(3.0)
         self.devices.stop()
         self.worker.stop()
+        self.checkpointer.stop()
         self.client.close()
         self.cache.close()
         for part in (self.label_client, self.printer):

@@ -77,6 +77,20 @@ def test_orders_to_pick_are_paged_and_leave_out_orders_taken_further_here(statio
     assert ids[0] not in [o["order_id"] for o in station.orders_to_pick(PageQuery(limit=100))]
 
 
+def test_the_pda_order_list_is_built_once_between_commits_and_follows_each_commit(station):
+    """Fifty PDAs polling between two commits are one build; a commit anywhere makes the next poll rebuild."""
+    kept, query = station.views._kept, PageQuery(limit=5)
+    first = station.list_page("orders_to_pick", query)
+    builds = kept.builds
+    assert all(station.list_page("orders_to_pick", query) is first for _ in range(5)) and kept.builds == builds
+    other = connect(station.parts.conn.execute("PRAGMA database_list").fetchone()[2])  # another writer, as the CLI
+    with write_tx(other) as conn:
+        store.set_order(conn, first["items"][0]["order_id"], station.clock.now().isoformat(), status="picked")
+    other.close()
+    again = station.list_page("orders_to_pick", query)
+    assert first["items"][0]["order_id"] not in [o["order_id"] for o in again["items"]] and kept.builds == builds + 1
+
+
 @pytest.mark.parametrize("query, code", [("limit=0", "bad_page_number"), ("limit=many", "bad_page_number"),
                                          ("limit=501", "bad_page_number"), ("age_min=-1", "bad_page_number"),
                                          ("cursor=%%%", "bad_cursor"), ("cursor=WzEsMl0=", "bad_cursor")])

@@ -1,12 +1,10 @@
-"""The connection pool behind the reference cache and the HTTP clients, and the per-thread readers of the
-station's views."""
+"""The connection pool behind the station's view readers, the reference cache and the HTTP clients."""
 from __future__ import annotations
 
 import sqlite3
 import threading
 
 from packgate.sync.db import connect
-from packgate.sync.perthread import PerThread
 from packgate.sync.pool import Pool
 
 
@@ -85,49 +83,3 @@ def test_threads_share_the_pool_without_handing_one_connection_to_two(tmp_path):
     for t in threads:
         t.join()
     assert errors == [] and len(clashes) == 1600 and not any(clashes) and pool.idle <= 4
-
-
-
-def test_a_thread_keeps_its_reader_and_an_ended_threads_reader_is_closed_at_the_next_use(tmp_path):
-    readers = PerThread(lambda: connect(tmp_path / "a.db"), lambda c: c.close())
-    seen = []
-
-    def read_twice() -> None:
-        with readers.use() as first:
-            pass
-        with readers.use() as again:
-            seen.append((first, again))
-
-    worker = threading.Thread(target=read_twice)
-    worker.start()
-    worker.join()
-    (first, again), = seen
-    assert first is again and readers.open == 1
-    with readers.use() as mine:
-        assert mine is not first
-    assert closed(first) and readers.open == 1
-
-
-def test_a_reader_idle_too_long_is_closed_and_close_all_closes_the_rest(tmp_path):
-    now = [0.0]
-    readers = PerThread(lambda: connect(tmp_path / "a.db"), lambda c: c.close(), idle_s=60, monotonic=lambda: now[0])
-    held = []
-    done = threading.Event()
-
-    def reader() -> None:
-        with readers.use() as conn:
-            held.append(conn)
-        done.wait(5)  # alive, but reading no more
-
-    worker = threading.Thread(target=reader)
-    worker.start()
-    while not held:
-        threading.Event().wait(0.01)
-    now[0] = 61.0
-    with readers.use() as mine:
-        pass
-    assert closed(held[0]) and not closed(mine)
-    readers.close_all()
-    assert closed(mine) and readers.open == 0
-    done.set()
-    worker.join()

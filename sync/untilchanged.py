@@ -1,0 +1,80 @@
+"""Answers kept until their database changes.
+
+``PRAGMA data_version`` on a connection that never writes moves whenever any connection, of this process or
+another, commits to the file; so a read asked again and again between two commits (fifty PDAs polling the
+same order list every second) is built once, and nobody is ever served an answer older than the last commit
+they could have seen. Callers asking while it is being built for the version they saw wait for that build
+instead of starting their own (fifty builds at once after each commit would each take fifty times as long).
+A kept answer is shared: callers treat it as read-only."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable, Hashable, TypeVar
+
+from packgate.sync.db import connect_reader
+from packgate.sync.pool import close_quietly
+
+T = TypeVar("T")
+BUILD_WAIT_S = 5.0
+
+
+class UntilChanged:
+    def __init__(self, path: str | Path, *, size: int = 64):
+        self.size = size
+        self._probe: sqlite3.Connection | None = connect_reader(path)
+        self._guard = threading.Lock()
+        self._kept: OrderedDict[Hashable, tuple[int, object]] = OrderedDict()
+        self._building: dict[Hashable, tuple[int, threading.Event]] = {}
+        self.hits = self.builds = 0
+
+    def version(self) -> int | None:
+        """The file's change count as this process last saw it (None once closed: nothing is kept)."""
+        with self._guard:
+            if self._probe is None:
+                return None
+            return int(self._probe.execute("PRAGMA data_version").fetchone()[0])
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The answer kept for ``key`` if the database has not changed since it was built, else ``build()``."""
+        version = self.version()  # read before building: a commit during the build makes the next call rebuild
+        if version is None:
+            return build()
+        while True:
+            with self._guard:
+                kept = self._kept.get(key)
+                if kept is not None and kept[0] == version:
+                    self._kept.move_to_end(key)
+                    self.hits += 1
+                    return kept[1]  # type: ignore[return-value]
+                running = self._building.get(key)
+                if running is None or running[0] != version:
+                    done = threading.Event()
+                    self._building[key] = (version, done)
+                    break
+            if not running[1].wait(BUILD_WAIT_S):
+                return build()  # a build that hangs holds nobody else up
+        try:
+            value = build()
+            with self._guard:
+                self.builds += 1
+                if self._probe is not None:
+                    self._kept[key] = (version, value)
+                    self._kept.move_to_end(key)
+                    while len(self._kept) > self.size:
+                        self._kept.popitem(last=False)
+            return value
+        finally:
+            with self._guard:
+                if self._building.get(key, (None, None))[1] is done:
+                    del self._building[key]
+            done.set()
+
+    def close(self) -> None:
+        with self._guard:
+            probe, self._probe = self._probe, None
+            self._kept.clear()
+        if probe is not None:
+            close_quietly(lambda c: c.close(), probe)
