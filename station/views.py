@@ -1,7 +1,7 @@
 """Read-only views of a station: the kiosk state, health, metrics, the supervisor page and its lists.
 
-The kiosk state is taken under the station lock (it is what the verdict just shown left behind); every
-other read runs on a connection of the reading thread, in one read transaction (WAL lets readers run
+The kiosk state is copied under the station lock (it is what the verdict just shown left behind); every
+read of the database runs on a connection leased from a pool, in one read transaction (WAL lets readers run
 beside the writer), so a supervisor page or a PDA list never holds up a scan. Every list is a page:
 a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``).
 """
@@ -90,7 +90,7 @@ class StationViews:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """This thread's read connection, inside one read transaction (a consistent snapshot); an
+        """A read connection from the pool, inside one read transaction (a consistent snapshot); an
         in-memory station has only its own connection, read under the station lock."""
         if not self._path:
             with self.parts.lock:

@@ -31,16 +31,18 @@ class Checkpointer:
         self.runs = 0
 
     def run_once(self) -> tuple[int, int, int] | None:
-        """A PASSIVE checkpoint if anything was committed since the last look: ``(busy, wal pages, copied)``."""
+        """A PASSIVE checkpoint if anything was committed since the last complete one: ``(busy, wal pages,
+        copied)``. One a reader's old snapshot cut short is tried again at the next look."""
         if self._conn is None:
             self._conn = connect_reader(self.path)
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if version == self._seen:
             return None
-        self._seen = version
-        busy, pages, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, pages, copied = (int(x) for x in self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
         self.runs += 1
-        return int(busy), int(pages), int(copied)
+        if not busy and copied == pages:
+            self._seen = version
+        return busy, pages, copied
 
     def start(self) -> "Checkpointer":
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)

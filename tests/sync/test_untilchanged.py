@@ -1,10 +1,9 @@
-"""Answers kept until the database changes (the PDAs' order list), and the WAL checkpoint off the commit path."""
+"""Answers kept until the database changes (the PDAs' order list)."""
 from __future__ import annotations
 
 import threading
 
-from packgate.sync.checkpoint import Checkpointer
-from packgate.sync.db import BACKSTOP_PAGES, connect, write_tx
+from packgate.sync.db import connect, write_tx
 from packgate.sync.untilchanged import UntilChanged
 
 
@@ -79,37 +78,3 @@ def test_only_size_answers_are_kept_and_closing_keeps_none(tmp_path):
     assert kept.get("a", lambda: "a again") == "a again"  # the oldest went first
     kept.close()
     assert kept.get("b", lambda: "b built") == "b built" and kept.get("b", lambda: "b rebuilt") == "b rebuilt"
-
-
-def test_commits_leave_the_checkpoint_to_the_checkpointer(tmp_path):
-    path = tmp_path / "c.db"
-    checkpointer = Checkpointer(path)
-    conn = connect(path)
-    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
-    with write_tx(conn):
-        conn.execute("CREATE TABLE t (x)")
-    for _ in range(40):  # ~1,200 pages of WAL: SQLite's own checkpoint would have run inside one of these commits
-        with write_tx(conn):
-            conn.executemany("INSERT INTO t VALUES (?)", [(b"x" * 3000,) for _ in range(30)])
-    busy, pages, copied = checkpointer.run_once()
-    assert busy == 0 and pages > 1000 and copied == pages
-    assert checkpointer.run_once() is None  # nothing committed since: nothing to do
-    with write_tx(conn):
-        conn.execute("INSERT INTO t VALUES (1)")
-    assert checkpointer.run_once() is not None and checkpointer.runs == 2
-    checkpointer.stop()
-    other = connect(tmp_path / "plain.db")
-    assert other.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
-
-
-def test_the_checkpointer_thread_runs_and_stops(tmp_path):
-    path = tmp_path / "d.db"
-    checkpointer = Checkpointer(path, every_s=0.02).start()
-    conn = connect(path)
-    with write_tx(conn):
-        conn.execute("CREATE TABLE t (x)")
-    for _ in range(250):
-        if checkpointer.runs or threading.Event().wait(0.02):
-            break
-    checkpointer.stop()
-    assert checkpointer.runs >= 1 and not checkpointer._thread.is_alive()
