@@ -225,15 +225,19 @@ class Load:
         self.latencies: list[float] = []
         self.failures = 0
         mp = multiprocessing.get_context("spawn")
-        self._stop, self._ready, self._out = mp.Event(), mp.Semaphore(0), mp.Queue()
+        self._stop, self._ready, self._timing, self._out = mp.Event(), mp.Semaphore(0), mp.Event(), mp.Queue()
         pickers = [e for e in ref["employees"] if e["role"] == "picker"]
         self._proc = mp.Process(target=_clients, args=(url, kind, [pickers[i % len(pickers)] for i in range(count)],
-                                                        self._stop, self._ready, self._out), daemon=True)
+                                                        self._stop, self._ready, self._timing, self._out), daemon=True)
 
     def __enter__(self) -> "Load":
         self._proc.start()
-        for _ in range(self.count):  # measure the polling, not the sign-ins before it (an argon2 PIN check each)
-            self._ready.acquire(timeout=120)
+        for signed_in in range(self.count):  # measure the polling, not the sign-ins before it (an argon2 PIN check each)
+            if not self._ready.acquire(timeout=120):
+                self._stop.set()
+                self._proc.kill()
+                raise SystemExit(f"only {signed_in} of {self.count} {self.kind} clients started in 120 s")
+        self._timing.set()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -246,8 +250,9 @@ class Load:
                 self._proc.kill()
 
 
-def _clients(url: str, kind: str, pickers: list[dict], stop: Any, ready: Any, out: Any) -> None:
-    """The child process of ``Load``: one thread per client; puts ``(latencies, failures)`` when stopped."""
+def _clients(url: str, kind: str, pickers: list[dict], stop: Any, ready: Any, timing: Any, out: Any) -> None:
+    """The child process of ``Load``: one thread per client; puts ``(latencies, failures)`` of the requests made
+    once ``timing`` is set (every client has started) when stopped."""
     latencies: list[float] = []
     failures = [0]
 
@@ -273,7 +278,8 @@ def _clients(url: str, kind: str, pickers: list[dict], stop: Any, ready: Any, ou
             except requests.RequestException:
                 failures[0] += 1
             took = time.perf_counter() - t
-            latencies.append(took * 1000)
+            if timing.is_set():
+                latencies.append(took * 1000)
             stop.wait(max(0.0, every - took))
 
     threads = [threading.Thread(target=run, args=(picker,), daemon=True) for picker in pickers]

@@ -338,7 +338,9 @@ class Station:
                       "location": body.get("location") or self.location, "present": present,
                       "key": key, "request_hash": request_hash, "image_sha256": body.get("image_sha256")}
         if (body.get("terminal") or KIOSK) == "pda":
-            return self.desk.handle(body, meta)
+            shown = self.desk.handle(body, meta)
+            self.views.renew()  # the PDA's next order list shows what it just did
+            return shown
         payload = body.get("payload") or {}
         if action == "badge":
             uid = str(body.get("object_id") or body.get("operator") or "")

@@ -31,6 +31,7 @@ from packgate.sync.pool import Pool
 from packgate.sync.untilchanged import UntilChanged
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+ORDERS_FRESH_S = 0.5  # how old the PDAs' order list may be when another terminal changed it
 READERS_KEPT = 16
 LISTS = ("milestones", "expiring_lots", "audit", "rejected_input", "employees", "orders_to_pick")
 
@@ -86,7 +87,7 @@ class StationViews:
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
                                                        keep=READERS_KEPT)
         self._reading = threading.local()  # the connection this thread is reading on, for nested reads
-        self._kept = UntilChanged(self._path) if self._path else None  # lists every PDA polls, until a commit
+        self._kept = UntilChanged(self._path, monotonic=parts.clock.monotonic) if self._path else None
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -114,8 +115,13 @@ class StationViews:
             self._kept.close()
         self._readers.close_all()
 
-    def _until_changed(self, key: tuple, build: Callable[[], Any]) -> Any:
-        return build() if self._kept is None else self._kept.get(key, build)
+    def _until_changed(self, key: tuple, build: Callable[[], Any], fresh_s: float = 0.0) -> Any:
+        return build() if self._kept is None else self._kept.get(key, build, fresh_s)
+
+    def renew(self) -> None:
+        """The commit just made (a PDA's own action) is in every list served from now on."""
+        if self._kept is not None:
+            self._kept.renew()
 
     def state(self) -> dict:
         """What the kiosk shows. The live state is copied under the station lock; the database and reference
@@ -276,10 +282,12 @@ class StationViews:
 
     def page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
         """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``. The PDAs'
-        order list is shared until the next commit (read-only); the others hold times, built per call."""
+        order list is shared (read-only) until a commit, or for up to ``ORDERS_FRESH_S`` whatever is committed (the
+        packer commits every few milliseconds; fifty PDAs rebuilding it after each cost the kiosk's scans their
+        p99); a PDA's own action renews it. The others hold times, built per call."""
         if kind == "orders_to_pick":
             key = (kind, query.limit, tuple(query.cursor) if query.cursor else None)
-            return self._until_changed(key, lambda: self._page(kind, query, viewer))
+            return self._until_changed(key, lambda: self._page(kind, query, viewer), ORDERS_FRESH_S)
         return self._page(kind, query, viewer)
 
     def _page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from packgate.station import store
-from packgate.station.views import PageQuery
+from packgate.station.views import ORDERS_FRESH_S, PageQuery
 from packgate.station.web.app import create_app
 from packgate.sync.db import connect, write_tx
 from packgate.sync.outbox import outbox_status, prune_sent
@@ -77,18 +77,28 @@ def test_orders_to_pick_are_paged_and_leave_out_orders_taken_further_here(statio
     assert ids[0] not in [o["order_id"] for o in station.orders_to_pick(PageQuery(limit=100))]
 
 
-def test_the_pda_order_list_is_built_once_between_commits_and_follows_each_commit(station):
-    """Fifty PDAs polling between two commits are one build; a commit anywhere makes the next poll rebuild."""
+def test_the_pda_order_list_is_built_once_a_moment_and_shows_a_pda_its_own_action_at_once(station):
+    """Fifty PDAs polling are one build until a commit, and for ORDERS_FRESH_S beside a packer who commits every
+    few milliseconds; past that the next poll rebuilds. A PDA's own action is in its next list at once."""
     kept, query = station.views._kept, PageQuery(limit=5)
     first = station.list_page("orders_to_pick", query)
     builds = kept.builds
     assert all(station.list_page("orders_to_pick", query) is first for _ in range(5)) and kept.builds == builds
+    gone = first["items"][0]["order_id"]
     other = connect(station.parts.conn.execute("PRAGMA database_list").fetchone()[2])  # another writer, as the CLI
     with write_tx(other) as conn:
-        store.set_order(conn, first["items"][0]["order_id"], station.clock.now().isoformat(), status="picked")
+        store.set_order(conn, gone, station.clock.now().isoformat(), status="picked")
     other.close()
+    assert station.list_page("orders_to_pick", query) is first and kept.builds == builds
+    station.clock.advance(ORDERS_FRESH_S)
     again = station.list_page("orders_to_pick", query)
-    assert first["items"][0]["order_id"] not in [o["order_id"] for o in again["items"]] and kept.builds == builds + 1
+    assert gone not in [o["order_id"] for o in again["items"]] and kept.builds == builds + 1
+    picking = again["items"][0]["order_id"]
+    started = station.handle({"action": "pick", "object_id": picking, "terminal": "pda", "operator": "E004",
+                              "device": "pda-1", "key": "pda-1-pick"})
+    assert started["code"] == "pick_started"
+    mine = station.list_page("orders_to_pick", query)
+    assert kept.builds == builds + 2 and [o["status"] for o in mine["items"] if o["order_id"] == picking] == ["picking"]
 
 
 @pytest.mark.parametrize("query, code", [("limit=0", "bad_page_number"), ("limit=many", "bad_page_number"),

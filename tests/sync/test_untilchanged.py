@@ -78,3 +78,47 @@ def test_only_size_answers_are_kept_and_closing_keeps_none(tmp_path):
     assert kept.get("a", lambda: "a again") == "a again"  # the oldest went first
     kept.close()
     assert kept.get("b", lambda: "b built") == "b built" and kept.get("b", lambda: "b rebuilt") == "b rebuilt"
+
+
+def _insert(writer) -> None:
+    with write_tx(writer):
+        writer.execute("INSERT INTO t VALUES (1)")
+
+
+def test_a_fresh_answer_outlives_commits_until_it_ages_or_is_renewed(tmp_path):
+    path, writer = _db(tmp_path)
+    now = [0.0]
+    kept = UntilChanged(path, monotonic=lambda: now[0])
+
+    def count():
+        return writer.execute("SELECT COUNT(*) FROM t").fetchone()[0]
+
+    assert kept.get("n", count, fresh_s=0.5) == 0
+    _insert(writer)
+    assert kept.get("n", count, fresh_s=0.5) == 0 and kept.get("n", count) == 1  # young enough; exact asks rebuild
+    _insert(writer)
+    now[0] = 0.5
+    assert kept.get("n", count, fresh_s=0.5) == 2  # too old
+    _insert(writer)
+    kept.renew()
+    assert kept.get("n", count, fresh_s=0.5) == 3  # young, but built before a change its author must see
+
+
+def test_a_slow_build_of_an_older_version_does_not_replace_a_newer_answer(tmp_path):
+    path, writer = _db(tmp_path)
+    kept = UntilChanged(path)
+    started, release, answers = threading.Event(), threading.Event(), []
+
+    def slow():
+        started.set()
+        release.wait(5)
+        return "old"
+
+    first = threading.Thread(target=lambda: answers.append(kept.get("k", slow)))
+    first.start()
+    started.wait(5)
+    _insert(writer)
+    assert kept.get("k", lambda: "new") == "new"
+    release.set()
+    first.join(5)
+    assert answers == ["old"] and kept.get("k", lambda: "rebuilt", fresh_s=60) == "new"
