@@ -1,6 +1,7 @@
 """The device side of an emulator's wire: a pty (stable symlink, unplug/replug) or a TCP listener on 127.0.0.1.
 
-Both give ``fileno()`` for select, a non-blocking ``read()`` (which also accepts a new TCP client; a new
+Both give ``filenos()`` for select (a TCP link's client and its listener, so a new client is taken at
+once), a non-blocking ``read()`` (which also accepts a new TCP client; a new
 client replaces the old one), ``write()``, ``unplug()``/``replug()`` and ``close()``; ``where`` says how
 a host reaches it.
 """
@@ -25,8 +26,8 @@ class PtyLink:
     def where(self) -> dict:
         return {"pty": str(self.link), "device": self.pair.slave_path if self.pair else None}
 
-    def fileno(self) -> int | None:
-        return self.pair.master_fd if self.pair else None
+    def filenos(self) -> list[int]:
+        return [self.pair.master_fd] if self.pair else []
 
     def read(self) -> bytes:
         return self.pair.read(timeout=0) if self.pair else b""
@@ -69,8 +70,8 @@ class TcpLink:
         self.port = srv.getsockname()[1]
         self.server = srv
 
-    def fileno(self) -> int | None:
-        return self.client.fileno() if self.client else (self.server.fileno() if self.server else None)
+    def filenos(self) -> list[int]:
+        return [s.fileno() for s in (self.client, self.server) if s is not None]
 
     def _accept(self) -> None:
         if self.server is None:
@@ -128,6 +129,7 @@ class LinkedEmulator:
 
     name: str
     kind: str
+    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (host bytes wake it; stop waits this long)
 
     def __init__(self) -> None:
         self._link: PtyLink | TcpLink | None = None

@@ -136,12 +136,12 @@ class PrinterEmulator(LinkedEmulator):
     def _run(self) -> None:
         while not self._stop.is_set():
             link = self._link
-            fd = link.fileno() if link is not None else None
-            if fd is None:
+            fds = link.filenos() if link is not None else []
+            if not fds:
                 self._stop.wait(self.tick)
                 continue
             try:
-                select.select([fd], [], [], self.tick)
+                select.select(fds, [], [], self.IDLE_WAIT_S)
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

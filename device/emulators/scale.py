@@ -43,7 +43,6 @@ def with_parity(data: bytes, parity: str) -> bytes:
 
 class ScaleEmulator(LinkedEmulator):
     kind = "scale"
-    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (a command from the host wakes it)
 
     def __init__(self, profile: Profile, grams: Decimal | str | int = Decimal(0), *, noise: bool = True,
                  seed: int | None = None, stream_interval: float | None = None, tick: float = 0.01,
@@ -203,12 +202,12 @@ class ScaleEmulator(LinkedEmulator):
     def _run(self) -> None:
         while not self._stop.is_set():
             link = self._link
-            fd = link.fileno() if link is not None and self._fault != "unplug" else None
-            if link is None or fd is None:
+            fds = link.filenos() if link is not None and self._fault != "unplug" else []
+            if link is None or not fds:
                 self._stop.wait(self.tick)
                 continue
             try:
-                ready, _, _ = select.select([fd], [], [], self._wait_s())
+                ready, _, _ = select.select(fds, [], [], self._wait_s())
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue
