@@ -15,6 +15,34 @@ def _db(tmp_path):
     return path, conn
 
 
+class HeldBuild:
+    """A caller of ``kept.get("k")`` in a thread whose build is held until ``release()``; more callers by ``ask()``."""
+
+    def __init__(self, kept: UntilChanged, value: str):
+        self.kept, self.value = kept, value
+        self.calls: list[int] = []
+        self.answers: list[str] = []
+        self._started, self._release = threading.Event(), threading.Event()
+        self._first = self.ask()
+        self._started.wait(5)
+
+    def _build(self) -> str:
+        self.calls.append(1)
+        self._started.set()
+        self._release.wait(5)
+        return self.value
+
+    def ask(self) -> threading.Thread:
+        thread = threading.Thread(target=lambda: self.answers.append(self.kept.get("k", self._build)))
+        thread.start()
+        return thread
+
+    def release(self, *others: threading.Thread) -> None:
+        self._release.set()
+        for thread in (self._first, *others):
+            thread.join(5)
+
+
 def test_an_answer_is_kept_until_any_connection_commits(tmp_path):
     path, writer = _db(tmp_path)
     kept = UntilChanged(path)
@@ -33,26 +61,9 @@ def test_an_answer_is_kept_until_any_connection_commits(tmp_path):
 
 def test_callers_at_the_same_version_share_one_build(tmp_path):
     path, _ = _db(tmp_path)
-    kept = UntilChanged(path)
-    release, started = threading.Event(), threading.Event()
-    calls, answers = [], []
-
-    def slow():
-        calls.append(1)
-        started.set()
-        release.wait(5)
-        return "page"
-
-    first = threading.Thread(target=lambda: answers.append(kept.get("k", slow)))
-    first.start()
-    started.wait(5)
-    waiting = [threading.Thread(target=lambda: answers.append(kept.get("k", slow))) for _ in range(8)]
-    for t in waiting:
-        t.start()
-    release.set()
-    for t in [first, *waiting]:
-        t.join(5)
-    assert answers == ["page"] * 9 and len(calls) == 1
+    held = HeldBuild(UntilChanged(path), "page")
+    held.release(*[held.ask() for _ in range(8)])
+    assert held.answers == ["page"] * 9 and len(held.calls) == 1
 
 
 def test_a_failed_build_is_not_kept_and_frees_the_next_caller(tmp_path):
@@ -106,19 +117,8 @@ def test_a_fresh_answer_outlives_commits_until_it_ages_or_is_renewed(tmp_path):
 
 def test_a_slow_build_of_an_older_version_does_not_replace_a_newer_answer(tmp_path):
     path, writer = _db(tmp_path)
-    kept = UntilChanged(path)
-    started, release, answers = threading.Event(), threading.Event(), []
-
-    def slow():
-        started.set()
-        release.wait(5)
-        return "old"
-
-    first = threading.Thread(target=lambda: answers.append(kept.get("k", slow)))
-    first.start()
-    started.wait(5)
+    held = HeldBuild(UntilChanged(path), "old")
     _insert(writer)
-    assert kept.get("k", lambda: "new") == "new"
-    release.set()
-    first.join(5)
-    assert answers == ["old"] and kept.get("k", lambda: "rebuilt", fresh_s=60) == "new"
+    assert held.kept.get("k", lambda: "new") == "new"
+    held.release()
+    assert held.answers == ["old"] and held.kept.get("k", lambda: "rebuilt", fresh_s=60) == "new"
