@@ -125,6 +125,19 @@ def test_silent_printer_times_out():
         assert time.monotonic() - started < 2
 
 
+def test_a_host_that_connects_again_is_answered_while_its_old_connection_is_open():
+    """The emulator listens beside its client: a new connection is taken at once, not when the old one next
+    sends or the emulator's idle wait runs out (here 30 s, past the host's 2 s timeout)."""
+    profile = get_profile("zebra-zpl")
+    with PrinterEmulator(profile) as emu:
+        emu.IDLE_WAIT_S = 30.0
+        url = f"tcp://127.0.0.1:{emu.start_tcp(0)}"
+        with Printer(url, profile, timeout=2) as first:
+            assert first.status().ready
+            with Printer(url, profile, timeout=2) as second:
+                assert second.status().ready
+
+
 def test_round_trip_over_a_pty_as_serial_and_as_usb_printer_class():
     profile = get_profile("tsc-tspl")
     for scheme in ("serial:", "usb:"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+from packgate.device.clock import FakeClock
 from packgate.sync.db import connect, write_tx
 from packgate.sync.untilchanged import UntilChanged
 
@@ -98,8 +99,8 @@ def _insert(writer) -> None:
 
 def test_a_fresh_answer_outlives_commits_until_it_ages_or_is_renewed(tmp_path):
     path, writer = _db(tmp_path)
-    now = [0.0]
-    kept = UntilChanged(path, monotonic=lambda: now[0])
+    clock = FakeClock()
+    kept = UntilChanged(path, monotonic=clock.monotonic)
 
     def count():
         return writer.execute("SELECT COUNT(*) FROM t").fetchone()[0]
@@ -108,7 +109,7 @@ def test_a_fresh_answer_outlives_commits_until_it_ages_or_is_renewed(tmp_path):
     _insert(writer)
     assert kept.get("n", count, fresh_s=0.5) == 0 and kept.get("n", count) == 1  # young enough; exact asks rebuild
     _insert(writer)
-    now[0] = 0.5
+    clock.advance(0.5)
     assert kept.get("n", count, fresh_s=0.5) == 2  # too old
     _insert(writer)
     kept.renew()
