@@ -29,10 +29,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
-    from packgate.device.parsers.common import ScaleCodec
+    from packgate.device.scale.parsers.common import ScaleCodec
 
 from packgate.device.errors import ProfileError
-from packgate.device.printer_spec import LabelTemplate, PrinterSpec, build_printer, build_template
+from packgate.device.printer.spec import LabelTemplate, PrinterSpec, build_printer, build_template
+from packgate.device.profile_keys import Where
 
 COMMON_REQUIRED = ("name", "kind", "vendor", "notes", "models")
 SCALE_SECTIONS = ("serial", "poll", "framing", "parser")
@@ -56,42 +57,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
-
-
-def to_bytes(text: str) -> bytes:
-    """TOML strings carry control characters as escapes ("\\r\\n", "\\u0002"); bytes are latin-1."""
-    return text.encode("latin-1")
-
-
-class _Where:
-    """Names file and key in every error."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def error(self, key: str, msg: str) -> ProfileError:
-        return ProfileError(f"{self.source}: key '{key}': {msg}")
-
-    def get(self, table: Mapping, key: str, typ: type | tuple, prefix: str, default: Any = ..., required: bool = False):
-        full = f"{prefix}.{key}" if prefix else key
-        if key not in table:
-            if required or default is ...:
-                raise self.error(full, "missing")
-            return default
-        value = table[key]
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-            raise self.error(full, f"expected {names}, got {type(value).__name__} {value!r}")
-        return value
-
-    def bytes_of(self, table: Mapping, key: str, prefix: str, default: str = "") -> bytes:
-        text = self.get(table, key, str, prefix, default)
-        try:
-            return to_bytes(text)
-        except UnicodeEncodeError as exc:
-            raise self.error(f"{prefix}.{key}", "must be bytes 0..255 (use \\u00XX escapes)") from exc
 
 
 @dataclass(frozen=True)
@@ -235,7 +200,7 @@ def _read_raw(directory: Path) -> dict[str, tuple[Path, dict]]:
                 doc = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"{path}: key '(syntax)': {exc}") from exc
-        where = _Where(str(path))
+        where = Where(str(path))
         name = doc.get("name")
         if not isinstance(name, str):
             raise where.error("name", "missing (one profile per file, named like the file)")
@@ -262,7 +227,7 @@ def _resolve(name: str, raw: dict[str, tuple[Path, dict]], chain: tuple[str, ...
 
 
 def _build(name: str, path: Path, doc: dict) -> Profile:
-    where = _Where(str(path))
+    where = Where(str(path))
     for key in COMMON_REQUIRED:
         if key not in doc:
             raise where.error(key, "missing (after merging inherits)")
@@ -293,7 +258,7 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
     emulator = _emulator(where, doc.get("emulator", {}), poll)
     parser = doc["parser"]
     parser_kind = where.get(parser, "kind", str, "parser")
-    from packgate.device.parsers import build_codec  # local import: parsers import profiles' helpers
+    from packgate.device.scale.parsers import build_codec  # local import: parsers import profiles' helpers
 
     codec = build_codec(parser_kind, _freeze(parser), emulator.encode, serial, where)
     variant_codecs = {v: build_codec(parser_kind, _freeze(parser), _freeze(_merge(emulator.encode, overrides)), serial, where)
@@ -303,7 +268,7 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
                    **common)
 
 
-def _serial(where: _Where, t: Mapping) -> SerialDefaults:
+def _serial(where: Where, t: Mapping) -> SerialDefaults:
     p = "serial"
     s = SerialDefaults(
         baudrate=where.get(t, "baudrate", int, p),
@@ -325,7 +290,7 @@ def _serial(where: _Where, t: Mapping) -> SerialDefaults:
     return s
 
 
-def _poll(where: _Where, t: Mapping) -> PollSpec:
+def _poll(where: Where, t: Mapping) -> PollSpec:
     p = "poll"
     mode = where.get(t, "mode", str, p)
     if mode not in ("poll", "stream"):
@@ -339,7 +304,7 @@ def _poll(where: _Where, t: Mapping) -> PollSpec:
     return spec
 
 
-def _framing(where: _Where, t: Mapping) -> FramingSpec:
+def _framing(where: Where, t: Mapping) -> FramingSpec:
     p = "framing"
     spec = FramingSpec(start=where.bytes_of(t, "start", p), end=where.bytes_of(t, "end", p),
                        trailer=where.get(t, "trailer", int, p, 0), length=where.get(t, "length", int, p, 0),
@@ -360,7 +325,7 @@ def _framing(where: _Where, t: Mapping) -> FramingSpec:
     return spec
 
 
-def _stability(where: _Where, t: Mapping) -> StabilitySpec:
+def _stability(where: Where, t: Mapping) -> StabilitySpec:
     p = "stability"
     spec = StabilitySpec(mode=where.get(t, "mode", str, p, "flag"), repeat=where.get(t, "repeat", int, p, 3),
                          promote_motion=where.get(t, "promote_motion", bool, p, False))
@@ -371,7 +336,7 @@ def _stability(where: _Where, t: Mapping) -> StabilitySpec:
     return spec
 
 
-def _emulator(where: _Where, t: Mapping, poll: PollSpec) -> EmulatorSpec:
+def _emulator(where: Where, t: Mapping, poll: PollSpec) -> EmulatorSpec:
     p = "emulator"
     commands = where.get(t, "commands", Mapping, p, {})
     actions = ("weight", "stable", "stream", "stop", "status")

@@ -44,8 +44,8 @@ def _row(bench, case, backend, symbology, samples_s, note="") -> dict:
 
 
 def bench_scan_latency(n: int = 500, suffix: str = "CR", inter_char_timeout: float = 0.02) -> dict:
-    from packgate.device.emulators.scanner import ScannerEmulator
-    from packgate.device.scanner import SerialScanner
+    from packgate.device.scanner.emulator import ScannerEmulator
+    from packgate.device.scanner.serial import SerialScanner
 
     got = threading.Event()
     arrived: list[float] = []
@@ -83,8 +83,8 @@ def bench_scan_latency(n: int = 500, suffix: str = "CR", inter_char_timeout: flo
 
 
 def bench_wedge_decode(n: int = 500) -> dict:
-    from packgate.device.emulators.hid import keystrokes
-    from packgate.device.hid import HidScanner
+    from packgate.device.keyboard.emulator import keystrokes
+    from packgate.device.keyboard.hid import HidScanner
 
     events = keystrokes("]C1" + SCAN_TEXT, "de")
     scans = []
@@ -100,8 +100,8 @@ def bench_wedge_decode(n: int = 500) -> dict:
 
 
 def bench_camera(frames: int = 30, size=(1280, 720)) -> list[dict]:
-    from packgate.device.decoders import PyzbarDecoder, ZxingDecoder
-    from packgate.device.emulators.camera import render_frame
+    from packgate.device.camera.decoders import PyzbarDecoder, ZxingDecoder
+    from packgate.device.camera.emulator import render_frame
 
     rows = []
     for label, code, fmt in CAMERA_CODES:

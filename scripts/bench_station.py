@@ -26,9 +26,9 @@ from typing import Any, Callable, Iterator
 
 import requests
 
-from packgate.device.emulators.ports import free_tcp_port
-from packgate.sync.db import connect, write_tx
-from packgate.sync.pins import demo_hash
+from packgate.device.emulation.ports import free_tcp_port
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.pins import demo_hash
 from packgate.sync.upstream import store as up_store
 from packgate.sync.upstream.demo_data import gtin14
 

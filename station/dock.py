@@ -17,7 +17,7 @@ from packgate.station import store
 from packgate.station.core import dock as rules
 from packgate.station.core.verdicts import answer
 from packgate.station.parts import Parts
-from packgate.sync.db import write_tx
+from packgate.sync.common.db import write_tx
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dock_batches (

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from packgate.device.reading import Reading
+from packgate.device.scale.reading import Reading
 from packgate.station import video
 from packgate.station.core.effects import Confirmation, Outcome
 

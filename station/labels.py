@@ -22,10 +22,10 @@ from typing import Any, Callable
 
 from packgate.device.clock import isoformat
 from packgate.device.errors import DeviceError, LabelError, PrinterNotReadyError
-from packgate.device.label import LabelFields, fill
-from packgate.device.printer import Printer
-from packgate.device.printer_spec import LabelTemplate, language_mismatch
-from packgate.device.printer_status import PrinterStatus
+from packgate.device.printer.driver import Printer
+from packgate.device.printer.label import LabelFields
+from packgate.device.printer.spec import LabelTemplate, fill, language_mismatch
+from packgate.device.printer.status import PrinterStatus
 from packgate.device.profiles import Profile
 from packgate.station import label_store
 from packgate.station.core import labels as lb
@@ -33,7 +33,7 @@ from packgate.station.core import packing as pk
 from packgate.station.core.verdicts import make, printer_problems
 from packgate.station.parts import Parts
 from packgate.station.ports import LabelPrinter, LabelUpstream
-from packgate.sync.db import write_tx
+from packgate.sync.common.db import write_tx
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 
 log = logging.getLogger("packgate.labels")
@@ -112,7 +112,7 @@ class LabelDesk:
 
     def preview(self, waybill: str) -> bytes | None:
         """The label as printed, drawn locally (device.label_preview), for the kiosk."""
-        from packgate.device.label_preview import preview
+        from packgate.device.printer.preview import preview
 
         with self.parts.lock:
             job = label_store.job_by_waybill(self.parts.conn, waybill)

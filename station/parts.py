@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from packgate.device.barcode import SitePatterns
 from packgate.device.clock import Clock
-from packgate.device.reading import Reading
+from packgate.device.scale.reading import Reading
+from packgate.device.scanner.barcode import SitePatterns
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from packgate.device.barcode import interpret
 from packgate.device.clock import isoformat
 from packgate.device.codes import canonical_badge
+from packgate.device.scanner.barcode import interpret
 from packgate.station import store
 from packgate.station.core import intake
 from packgate.station.core import packing as pk
@@ -16,7 +16,7 @@ from packgate.station.core.effects import Outcome
 from packgate.station.core.verdicts import answer, make
 from packgate.station.parts import Parts
 from packgate.station.signin import PinCheck
-from packgate.sync.db import write_tx
+from packgate.sync.common.db import write_tx
 
 log = logging.getLogger("packgate.station")
 

@@ -16,19 +16,19 @@ class Outbox(Protocol):
 
 
 class Notifier(Protocol):
-    """Supervisor notifications (``packgate.sync.notify.Notifier``)."""
+    """Supervisor notifications (``packgate.sync.common.notify.Notifier``)."""
 
     def send(self, title: str, body: str, context: dict | None = None) -> tuple[bool, str | None]: ...
 
 
 class Camera(Protocol):
-    """A photo of the packed parcel (``packgate.device.camera.CameraScanner``)."""
+    """A photo of the packed parcel (``packgate.device.camera.reader.CameraScanner``)."""
 
     def snapshot_sha256(self) -> str | None: ...
 
 
 class SiteHub(Protocol):
-    """The site hub's claims and heartbeats (``packgate.sync.site_client.SiteClient``); ``claim`` raises
+    """The site hub's claims and heartbeats (``packgate.sync.hub_client.SiteClient``); ``claim`` raises
     ``ClaimConflictError`` when another table holds the order."""
 
     def claim(self, order_id: str, operator: str | None) -> dict[str, Any]: ...
@@ -48,7 +48,7 @@ class LabelUpstream(Protocol):
 
 
 class PrinterState(Protocol):
-    """A printer's decoded status (``packgate.device.printer_status.PrinterStatus``)."""
+    """A printer's decoded status (``packgate.device.printer.status.PrinterStatus``)."""
 
     @property
     def ready(self) -> bool: ...

@@ -22,9 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from packgate.device.barcode import Scan, SitePatterns, interpret
 from packgate.device.clock import Clock, isoformat
-from packgate.device.reading import Reading
+from packgate.device.scale.reading import Reading
+from packgate.device.scanner.barcode import Scan, SitePatterns, interpret
 from packgate.station import evidence, store, video
 from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
@@ -40,15 +40,15 @@ from packgate.station.core.verdicts import Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
 from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
+from packgate.station.hub_link import SiteLink
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
-from packgate.station.site import SiteLink
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import StorageError
 
 log = logging.getLogger("packgate.station")

@@ -15,8 +15,8 @@ from packgate.station import store
 from packgate.station.core.models import Employee
 from packgate.station.core.verdicts import answer
 from packgate.station.parts import Parts
-from packgate.sync.db import write_tx
-from packgate.sync.pins import Lockout, pin_matches
+from packgate.sync.common.db import write_tx
+from packgate.sync.common.pins import Lockout, pin_matches
 
 log = logging.getLogger("packgate.station")
 

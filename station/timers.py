@@ -15,7 +15,7 @@ from packgate.station.core.models import Role
 from packgate.station.core.verdicts import answer
 from packgate.station.parts import Parts
 from packgate.station.ports import Notifier
-from packgate.sync.db import write_tx
+from packgate.sync.common.db import write_tx
 
 log = logging.getLogger("packgate.station")
 

@@ -31,10 +31,10 @@ from packgate.device.clock import isoformat
 from packgate.station.core import packing as pk
 from packgate.station.core.effects import Confirmation, Outcome
 from packgate.station.parts import Parts
-from packgate.sync.db import write_tx
+from packgate.sync.common.db import write_tx
 
 if TYPE_CHECKING:  # OpenCV (~16 MB) is loaded only by a station with a camera
-    from packgate.device.recorder import Clip, ClipRecorder, Codec
+    from packgate.device.camera.recorder import Clip, ClipRecorder, Codec
 
 log = logging.getLogger("packgate.video")
 
@@ -164,7 +164,7 @@ class PackingVideo:
         if not self.enabled or camera is None:
             return
         self.camera = camera
-        from packgate.device.recorder import choose_codec
+        from packgate.device.camera.recorder import choose_codec
 
         self.codec = choose_codec(str(self.parts.cfg["video.codec"]))
         if self.codec is None:
@@ -237,7 +237,7 @@ class PackingVideo:
                   f"station {self.parts.id}  operator {operator or '-'}"]
         folder = self.clips_dir / _safe(order.order_id)
         part = folder / f".recording-{isoformat(self.parts.clock.now()).replace(':', '')}{self.codec.ext}"
-        from packgate.device.recorder import ClipRecorder
+        from packgate.device.camera.recorder import ClipRecorder
 
         recorder = ClipRecorder(self.codec, part, header, wall=self.parts.clock.now, fps=self.fps, width=self.width)
         self.current = Recording(order.order_id, waybill, operator, recorder.start())

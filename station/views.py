@@ -26,9 +26,9 @@ from packgate.station.core.privacy import mask_record
 from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
-from packgate.sync.db import connect_reader
-from packgate.sync.pool import Pool
-from packgate.sync.untilchanged import UntilChanged
+from packgate.sync.common.db import connect_reader
+from packgate.sync.common.pool import Pool
+from packgate.sync.common.untilchanged import UntilChanged
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 ORDERS_FRESH_S = 0.5  # how old the PDAs' order list may be when another terminal changed it

@@ -10,7 +10,7 @@ import sys
 import click
 
 from packgate.device.clock import Clock
-from packgate.sync.db import connect, connect_readonly
+from packgate.sync.common.db import connect, connect_readonly
 from packgate.sync.schema import ensure_schema
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config

@@ -17,10 +17,10 @@ from urllib.parse import quote, urlencode
 
 from packgate.device.clock import Clock, parse_iso
 from packgate.sync import crash
-from packgate.sync.backoff import parse_http_date, parse_retry_after
+from packgate.sync.common.backoff import parse_http_date, parse_retry_after
+from packgate.sync.common.http import Response, connect_http
+from packgate.sync.common.jsonbytes import loads
 from packgate.sync.errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError
-from packgate.sync.http import Response, connect_http
-from packgate.sync.jsonbytes import loads
 
 log = logging.getLogger(__name__)
 

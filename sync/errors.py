@@ -83,7 +83,7 @@ class PermanentUpstreamError(UpstreamError):
 
 # --- site hub ------------------------------------------------------------------------------
 class HubError(SyncError):
-    """The site hub (packgate.sync.site) could not do what was asked."""
+    """The site hub (packgate.sync.hub) could not do what was asked."""
 
 
 class HubConfigError(HubError):

@@ -18,10 +18,10 @@ from typing import Any, Iterable, Sequence
 
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync import crash
-from packgate.sync.db import DbSpec, factory, write_tx
+from packgate.sync.common.db import DbSpec, factory, write_tx
+from packgate.sync.common.ids import check_station, make_id
+from packgate.sync.common.jsonbytes import dumps, freeze
 from packgate.sync.errors import IdempotencyConflictError, NotInTransactionError, OutboxError
-from packgate.sync.ids import check_station, make_id
-from packgate.sync.jsonbytes import dumps, freeze
 from packgate.sync.schema import ensure_schema, get_meta, outbox_counts, set_meta
 
 SKEW_WARN_S = 5.0

@@ -19,9 +19,9 @@ from typing import Callable, Iterator
 from packgate.device.clock import Clock, isoformat
 from packgate.device.codes import canonical_badge, gtin14
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import DbSpec, factory, write_tx
+from packgate.sync.common.db import DbSpec, factory, write_tx
+from packgate.sync.common.pool import Pool
 from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
-from packgate.sync.pool import Pool
 from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, screen, tote_clash
 from packgate.sync.schema import ensure_schema, get_meta, set_meta
 

@@ -19,7 +19,7 @@ from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, parse_iso
 from packgate.sync import crash
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import DbSpec, factory
+from packgate.sync.common.db import DbSpec, factory
 from packgate.sync.errors import PermanentUpstreamError, StorageError, TransientUpstreamError
 from packgate.sync.outbox import SKEW_WARN_S, Outbox
 from packgate.sync.schema import ensure_schema

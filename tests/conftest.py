@@ -1,5 +1,6 @@
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -9,6 +10,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
+TOOLING = ROOT / "tests" / "tooling"
+# test tooling (temporary PostgreSQL, the crash harness) lives beside the tests, not in the installed package
+if str(TOOLING) not in sys.path:
+    sys.path.insert(0, str(TOOLING))
 os.environ.setdefault("PACKGATE_PROFILES", str(ROOT / "firmware-profiles"))
 
 
@@ -36,8 +41,8 @@ def missing_devices_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A real agent as a new site starts it wrong (issue 12, points 2 and 3): a scanner port and an NFC reader
     that do not exist, and a Toledo 8217 scale (emulated on a pty) configured as MT-SICS; upstream unreachable.
     "Data not understood" comes after 0.5 s here (3 s on a station), the log summary every second (5 min)."""
-    from packgate.device.emulators.scale import ScaleEmulator
     from packgate.device.profiles import load_profiles
+    from packgate.device.scale.emulator import ScaleEmulator
     from packgate.station.runtime.agent import Agent
     from packgate.station.runtime.config import validate
 

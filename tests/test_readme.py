@@ -48,7 +48,7 @@ def test_the_configuration_example_is_valid():
     import tomllib
 
     from packgate.station.runtime.config import SCHEMA, validate
-    from packgate.sync.settings import flatten
+    from packgate.sync.common.settings import flatten
 
     section = README.split("## Configuration (`packgate.toml`)", 1)[1]
     example = section.split("```toml", 1)[1].split("```", 1)[0]

@@ -71,7 +71,7 @@ def _run(reader, counter: _Counter, timeout: float, ends_by_itself: bool = False
 def _patterns(pattern: tuple[str, ...]):
     if not pattern:
         return None
-    from packgate.device.barcode import SitePatterns
+    from packgate.device.scanner.barcode import SitePatterns
 
     config = {}
     for item in pattern:
@@ -104,7 +104,7 @@ def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, time
 
     try:
         if wedge_format:
-            from packgate.device.wedge import WedgeBadgeReader
+            from packgate.device.badge.wedge import WedgeBadgeReader
 
             def on_error(text: str, message: str) -> None:
                 click.echo(json.dumps({"error": message, "typed": text, "at": _now()}), err=True)
@@ -112,7 +112,7 @@ def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, time
             reader = WedgeBadgeReader(path, on_badge, wedge_format, layout=layout, on_error=on_error,
                                       on_state=_on_state)
         else:
-            from packgate.device.nfc import BadgeReader
+            from packgate.device.badge.nfc import BadgeReader
 
             reader = BadgeReader(path, on_badge, on_state=_on_state)
     except DeviceError as exc:
@@ -147,7 +147,7 @@ def scan_cmd(port, camera, hid, texts, suffix, inter_char_timeout, baud, gs_subs
     """Print interpreted scans (kind, value, GTIN, lot, dates, ...), one JSON object per scan."""
     patterns = _patterns(pattern)
     if texts:
-        from packgate.device.barcode import interpret
+        from packgate.device.scanner.barcode import interpret
 
         for text in texts:
             emit(interpret(text, patterns, gs_substitute=gs_substitute).as_dict())
@@ -158,18 +158,18 @@ def scan_cmd(port, camera, hid, texts, suffix, inter_char_timeout, baud, gs_subs
     on_scan = _scan_printer(counter)
     try:
         if port is not None:
-            from packgate.device.scanner import SerialScanner
+            from packgate.device.scanner.serial import SerialScanner
 
             reader = SerialScanner(port, suffix=suffix, on_scan=on_scan, inter_char_timeout=inter_char_timeout,
                                    patterns=patterns, gs_substitute=gs_substitute, on_state=_on_state,
                                    serial_settings={"baudrate": baud})
         elif camera is not None:
-            from packgate.device.camera import CameraScanner
+            from packgate.device.camera.reader import CameraScanner
 
             reader = CameraScanner(camera, on_scan, decoder=decoder, patterns=patterns, on_state=_on_state,
                                    formats=[f.strip() for f in formats.split(",")] if formats else None)
         else:
-            from packgate.device.hid import HidScanner
+            from packgate.device.keyboard.hid import HidScanner
 
             reader = HidScanner(hid, on_scan, layout=layout, gs_substitute=gs_substitute, patterns=patterns,
                                 on_state=_on_state)

@@ -38,7 +38,7 @@ def printers_cmd(profiles_dir: str | None) -> None:
 @profiles_dir_option
 def print_test_cmd(profile_name: str, port: str, timeout: float | None, profiles_dir: str | None) -> None:
     """Print the profile's test label and report the printer's status. Exit 1 if it did not print."""
-    from packgate.device.printer import Printer
+    from packgate.device.printer.driver import Printer
 
     profile = _printer_profile(profile_name, profiles_dir)
     assert profile.printer is not None
@@ -62,7 +62,7 @@ def print_test_cmd(profile_name: str, port: str, timeout: float | None, profiles
 @click.option("--dpi", type=int, default=203, show_default=True)
 def preview_cmd(language: str, output: str, dpi: int) -> None:
     """Render the first label of a job read from stdin to a PNG (no printer, no online renderer)."""
-    from packgate.device.label_preview import preview
+    from packgate.device.printer.preview import preview
 
     try:
         png = preview(sys.stdin.buffer.read(), language, dpi)
@@ -76,7 +76,7 @@ def preview_cmd(language: str, output: str, dpi: int) -> None:
 def emulate_printer(profile: Profile, use_pty: bool, tcp_port: int | None, link: str | None,
                     state: tuple[str, ...] = ()) -> None:
     """Run a printer emulator until Ctrl-C / SIGTERM, printing one JSON line per label it prints."""
-    from packgate.device.emulators.printer import PrinterEmulator
+    from packgate.device.printer.emulator import PrinterEmulator
 
     emu = PrinterEmulator(profile)
     try:

@@ -12,8 +12,8 @@ import click
 
 from packgate.device.cli.group import device, emit, profile_of_kind, profiles_dir_option
 from packgate.device.errors import DeviceError, PortError
-from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import Profile, get_profile, load_profiles
+from packgate.device.scale.framing import ScaleFramer
 from packgate.device.transport import open_port
 
 
@@ -78,7 +78,7 @@ def decode_cmd(profile_name: str, hex_text: str | None, profiles_dir: str | None
 def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_only: bool,
              poll_interval: float | None, profiles_dir: str | None) -> None:
     """Read weights from a scale; one JSON object per reading. Exit 1 if nothing was read."""
-    from packgate.device.scale import ScaleReader
+    from packgate.device.scale.reader import ScaleReader
 
     profile = _profile(profile_name, profiles_dir)
     done = threading.Event()
@@ -127,7 +127,7 @@ def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: st
                 fault: str | None, variant: str | None, stream_interval: float | None, state: tuple[str, ...],
                 profiles_dir: str | None) -> None:
     """Emulate a scale or a label printer (real protocol bytes) until Ctrl-C / SIGTERM."""
-    from packgate.device.emulators.scale import ScaleEmulator
+    from packgate.device.scale.emulator import ScaleEmulator
 
     if use_pty == (tcp_port is not None):
         raise click.UsageError("give exactly one of --pty or --tcp PORT")

@@ -79,7 +79,7 @@ def _row(runs: list[dict]) -> dict:
 
 def collect(n: int = 200, gap_s: float = 0.03, rounds: int = 2) -> list[dict]:
     """``rounds`` alternating off/on runs of ``n`` scans each (alternating evens out a busy machine)."""
-    from packgate.device.emulators.camera import table_scene, write_video
+    from packgate.device.camera.emulator import table_scene, write_video
 
     runs: dict[bool, list[dict]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="packgate-bench-video-") as tmp:

@@ -9,9 +9,9 @@ COLUMNS = ["profile", "parser", "frame_bytes", "frames", "seconds", "frames_per_
 
 
 def run(args) -> list[dict]:
-    from packgate.device.parsers.common import EmuState
     from packgate.device.profiles import load_profiles
-    from packgate.device.scale import ScaleReader
+    from packgate.device.scale.parsers.common import EmuState
+    from packgate.device.scale.reader import ScaleReader
 
     rows = []
     for name, profile in sorted(load_profiles(kind="scale").items()):

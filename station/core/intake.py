@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from packgate.device.barcode import Scan
 from packgate.device.codes import canonical_badge
-from packgate.device.reading import Reading
+from packgate.device.scale.reading import Reading
+from packgate.device.scanner.barcode import Scan
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick

@@ -202,7 +202,7 @@ class Employee:
     name: str
     badge_uid: str  # canonical upper-case hex (device.wedge.normalise_badge)
     role: Role
-    pin_hash: str | None = field(default=None, repr=False)  # argon2 (packgate.sync.pins); never a plain PIN
+    pin_hash: str | None = field(default=None, repr=False)  # argon2 (packgate.sync.common.pins); never a plain PIN
     phone: str | None = field(default=None, repr=False)
 
     @classmethod

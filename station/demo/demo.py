@@ -1,8 +1,8 @@
 """``packgate demo``: a site on emulated devices (WMS, site hub, two stations), and its scripted self-test."""
 from __future__ import annotations
 
+from packgate.station.demo.floor import build_site
 from packgate.station.demo.selftest import selftest
-from packgate.station.demo.site import build_site
 from packgate.station.runtime.agent import wait_for_signal
 from packgate.sync.upstream import demo_data
 

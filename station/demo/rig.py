@@ -19,15 +19,15 @@ from typing import Any, Callable
 
 from biip.gs1_messages import GS1Message
 
+from packgate.device.badge.emulator import BadgeEmulator
 from packgate.device.clock import Clock
 from packgate.device.codes import canonical_badge
-from packgate.device.emulators.nfc import BadgeEmulator
-from packgate.device.emulators.ports import free_udp_port
-from packgate.device.emulators.printer import PrinterEmulator
-from packgate.device.emulators.pty import PtyPair
-from packgate.device.emulators.scale import ScaleEmulator
-from packgate.device.emulators.scanner import ScannerEmulator
+from packgate.device.emulation.ports import free_udp_port
+from packgate.device.emulation.pty import PtyPair
+from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
+from packgate.device.scale.emulator import ScaleEmulator
+from packgate.device.scanner.emulator import ScannerEmulator
 from packgate.station.core import texts, words
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
@@ -250,7 +250,7 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
     printer_port = printer.start_tcp(0)
     filming: dict[str, Any] = {}
     if camera:
-        from packgate.device.emulators.camera import table_scene, write_video
+        from packgate.device.camera.emulator import table_scene, write_video
 
         source = write_video(root / "camera-table.avi", table_scene(), fps=10)
         filming = {"camera.enabled": True, "camera.source": str(source), "camera.playback": "loop"}

@@ -24,8 +24,8 @@ import requests
 
 from packgate.device.clock import Clock
 from packgate.station import audit_chain
+from packgate.station.demo.floor_selftest import site_walk
 from packgate.station.demo.rig import DemoRig, build_rig, gs1_item
-from packgate.station.demo.site_selftest import site_walk
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data
 

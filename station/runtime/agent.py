@@ -17,13 +17,13 @@ from packgate.station.runtime.devices import Devices
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server
-from packgate.sync.checkpoint import Checkpointer
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect
-from packgate.sync.notify import Notifier
+from packgate.sync.common.checkpoint import Checkpointer
+from packgate.sync.common.db import connect
+from packgate.sync.common.notify import Notifier
+from packgate.sync.hub_client import FeedFollower, SiteClient
 from packgate.sync.outbox import Outbox, prune_sent
 from packgate.sync.reference import ReferenceCache
-from packgate.sync.site_client import FeedFollower, SiteClient
 from packgate.sync.worker import OutboxWorker
 
 log = logging.getLogger("packgate.agent")

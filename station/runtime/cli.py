@@ -114,7 +114,7 @@ def _mount_optional() -> None:
     from packgate.device.cli import device
     from packgate.station.runtime.records_cli import audit, evidence_group
     from packgate.sync.cli import sync, upstream
-    from packgate.sync.site.cli import site
+    from packgate.sync.hub.cli import site
 
     cli.add_command(device)
     cli.add_command(upstream)

@@ -13,9 +13,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
-from packgate.device.barcode import SitePatterns
+from packgate.device.scanner.barcode import SitePatterns
 from packgate.station.errors import ConfigError
-from packgate.sync.settings import flatten, toml_value, type_name
+from packgate.sync.common.settings import flatten, toml_value, type_name
 
 Check = Callable[[Any], str | None]
 
@@ -131,7 +131,7 @@ _label_template = _kind_profile("label", "packgate device printers")
 
 
 def _wedge_format(v: str) -> str | None:
-    from packgate.device.wedge import PRESETS
+    from packgate.device.badge.wedge import PRESETS
 
     return None if v == "" or v in PRESETS else f"must be empty (nfcpy reader) or one of {', '.join(PRESETS)} (got {v!r})"
 
@@ -344,7 +344,7 @@ def shown(cfg: Config) -> dict[str, Any]:
 
 
 def _label_language(template: str, printer: str) -> str | None:
-    from packgate.device.printer_spec import language_mismatch
+    from packgate.device.printer.spec import language_mismatch
     from packgate.device.profiles import get_profile
 
     label, spec = get_profile(template).template, get_profile(printer).printer

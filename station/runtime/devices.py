@@ -73,7 +73,7 @@ class Devices:
 
     def _build_scale(self) -> Any:
         from packgate.device.profiles import get_profile
-        from packgate.device.scale import ScaleReader
+        from packgate.device.scale.reader import ScaleReader
 
         return ScaleReader(port=self._ports["scale"], profile=get_profile(self.cfg["scale.profile"]),
                            on_reading=self._on_reading, on_state=self._state("scale"))
@@ -81,11 +81,11 @@ class Devices:
     def _build_scanner(self) -> Any:
         cfg, gs = self.cfg, self.cfg["scanner.gs_substitute"] or None
         if cfg["scanner.kind"] == "hid":
-            from packgate.device.hid import HidScanner
+            from packgate.device.keyboard.hid import HidScanner
 
             return HidScanner(self._ports["scanner"], self._scanned("scanner"), layout=cfg["scanner.layout"],
                               gs_substitute=gs, patterns=self.patterns, on_state=self._state("scanner"))
-        from packgate.device.scanner import SerialScanner
+        from packgate.device.scanner.serial import SerialScanner
 
         return SerialScanner(self._ports["scanner"], suffix=cfg["scanner.suffix"], on_scan=self._scanned("scanner"),
                              patterns=self.patterns, gs_substitute=gs, on_state=self._state("scanner"))
@@ -94,19 +94,19 @@ class Devices:
         cfg = self.cfg
         device_id = self.device_ids["badge"]
         if cfg["badge.wedge_format"]:
-            from packgate.device.wedge import WedgeBadgeReader
+            from packgate.device.badge.wedge import WedgeBadgeReader
 
             return WedgeBadgeReader(self._ports["badge"], lambda uid: self._on_badge(uid, device_id),
                                     cfg["badge.wedge_format"], layout=cfg["badge.layout"],
                                     on_error=lambda raw, reason: self._on_bad_input(raw, reason, device_id),
                                     on_state=self._state("badge"))
-        from packgate.device.nfc import BadgeReader
+        from packgate.device.badge.nfc import BadgeReader
 
         return BadgeReader(self._ports["badge"], on_badge=lambda uid: self._on_badge(uid, device_id),
                            on_state=self._state("badge"))
 
     def _build_camera(self) -> Any:
-        from packgate.device.camera import CameraScanner
+        from packgate.device.camera.reader import CameraScanner
 
         return CameraScanner(self._ports["camera"], self._scanned("camera"), decoder=self.cfg["camera.decoder"],
                              patterns=self.patterns, on_state=self._state("camera"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, datetime, timedelta, timezone
 
-from packgate.sync.db import write_tx
-from packgate.sync.pins import demo_hash
+from packgate.sync.common.db import write_tx
+from packgate.sync.common.pins import demo_hash
 
 # sku, GTIN without check digit (12 digits -> GTIN-13, 13 digits -> GTIN-14), name, unit weight g (None = no
 # catalog weight), special (second badge), category, lot policy

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from packgate.device.errors import DeviceError
-from packgate.device.label import LabelFields, fill, mask_phone
+from packgate.device.printer.label import LabelFields, mask_phone
+from packgate.device.printer.spec import fill
 from packgate.device.profiles import load_profiles
-from packgate.sync.jsonbytes import dumps, fingerprint, loads
+from packgate.sync.common.jsonbytes import dumps, fingerprint, loads
 from packgate.sync.upstream import waybills
 from packgate.sync.upstream.store import get_reference
 

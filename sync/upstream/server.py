@@ -19,10 +19,10 @@ from typing import Any, Callable
 from flask import Flask, Response, g, jsonify, request
 
 from packgate.device.clock import Clock, isoformat, parse_iso
-from packgate.sync.db import connect, write_tx
-from packgate.sync.jsonbytes import loads
-from packgate.sync.pool import Pool
-from packgate.sync.serving import run_until
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.jsonbytes import loads
+from packgate.sync.common.pool import Pool
+from packgate.sync.common.serving import run_until
 from packgate.sync.upstream import labels, store
 
 log = logging.getLogger(__name__)

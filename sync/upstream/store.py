@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from packgate.device.clock import isoformat, parse_iso
+from packgate.sync.common.ids import parse_id
+from packgate.sync.common.jsonbytes import dumps, fingerprint
 from packgate.sync.errors import InvalidConfirmationIdError
-from packgate.sync.ids import parse_id
-from packgate.sync.jsonbytes import dumps, fingerprint
 
 KINDS = {  # kind -> (key fields, required fields)
     "skus": (("sku",), ("sku", "gtin", "name", "unit_weight_g", "special", "lot_policy")),

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from packgate.device.emulators.nfc import BadgeEmulator
-from packgate.device.emulators.ports import free_udp_port
-from packgate.device.nfc import BadgeReader
+from packgate.device.badge.emulator import BadgeEmulator
+from packgate.device.badge.nfc import BadgeReader
+from packgate.device.emulation.ports import free_udp_port
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packgate.device import aim
-from packgate.device.barcode import GS, SitePatterns, interpret
 from packgate.device.errors import ProfileError
+from packgate.device.scanner import aim
+from packgate.device.scanner.barcode import GS, SitePatterns, interpret
 
 
 def test_gs1_datamatrix_all_fields():

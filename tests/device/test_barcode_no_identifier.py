@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from packgate.device import aim
-from packgate.device.barcode import GS, interpret, looks_like_gs1
 from packgate.device.codes import gs1_check_ok
+from packgate.device.scanner import aim
+from packgate.device.scanner.barcode import GS, interpret, looks_like_gs1
 
 
 @pytest.mark.parametrize("digits, ok", [
@@ -77,7 +77,7 @@ def test_what_is_not_taken_as_gs1(text, error):
 
 
 def test_site_code_still_wins_over_every_rule():
-    from packgate.device.barcode import SitePatterns
+    from packgate.device.scanner.barcode import SitePatterns
 
     site = SitePatterns(bin=r"^\d{6}$")
     assert interpret("425261", site).kind == "bin"  # a site with 6-digit bins: not UPC-E

@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from packgate.device.camera import CameraScanner, Dedupe, parse_source, save_snapshot
-from packgate.device.decoders import PyzbarDecoder, ZxingDecoder, make_decoder
-from packgate.device.emulators.camera import render_frame, write_png_sequence, write_video
+from packgate.device.camera.decoders import PyzbarDecoder, ZxingDecoder, make_decoder
+from packgate.device.camera.emulator import render_frame, write_png_sequence, write_video
+from packgate.device.camera.reader import CameraScanner, Dedupe, parse_source, save_snapshot
 from packgate.device.errors import ProfileError, ReaderError
 
 EAN = ("ean13", "4006381333931")

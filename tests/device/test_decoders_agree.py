@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from packgate.device.barcode import interpret
-from packgate.device.decoders import PyzbarDecoder, ZxingDecoder, identify
-from packgate.device.emulators.camera import render_frame
+from packgate.device.camera.decoders import PyzbarDecoder, ZxingDecoder, identify
+from packgate.device.camera.emulator import render_frame
+from packgate.device.scanner.barcode import interpret
 
 CODES = [
     ("itf", "10012345678902"),                       # ITF-14: pyzbar reports I25 -> ]I1, a GTIN

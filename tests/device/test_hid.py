@@ -12,11 +12,11 @@ from evdev import InputEvent, ecodes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packgate.device.barcode import GS
-from packgate.device.emulators.hid import keystrokes
 from packgate.device.errors import ProfileError
-from packgate.device.hid import HidReader, HidScanner, KeyDecoder
-from packgate.device.keymaps import LAYOUTS
+from packgate.device.keyboard.emulator import keystrokes
+from packgate.device.keyboard.hid import HidReader, HidScanner, KeyDecoder
+from packgate.device.keyboard.keymaps import LAYOUTS
+from packgate.device.scanner.barcode import GS
 
 GS1 = "]C1010703206980498810ABC123" + GS + "17260228"
 

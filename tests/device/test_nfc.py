@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from packgate.device.emulators.nfc import BadgeEmulator
-from packgate.device.emulators.ports import free_udp_port
+from packgate.device.badge.emulator import BadgeEmulator
+from packgate.device.badge.nfc import BadgeReader, target_uid
+from packgate.device.emulation.ports import free_udp_port
 from packgate.device.errors import ReaderError
-from packgate.device.nfc import BadgeReader, target_uid
 
 
 def drain(q):

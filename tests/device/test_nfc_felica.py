@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from packgate.device.emulators.nfc import BadgeEmulator
-from packgate.device.emulators.ports import free_udp_port
+from packgate.device.badge.emulator import BadgeEmulator
+from packgate.device.badge.nfc import ALL_TARGETS, BadgeReader
+from packgate.device.emulation.ports import free_udp_port
 from packgate.device.errors import ReaderError
-from packgate.device.nfc import ALL_TARGETS, BadgeReader
 
 
 def test_udp_reader_polls_the_targets_of_a_real_reader():

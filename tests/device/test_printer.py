@@ -12,15 +12,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from packgate.device import tspl, zpl
 from packgate.device.cli import device
-from packgate.device.emulators.printer import PrinterEmulator
 from packgate.device.errors import LabelError, PrinterNotReadyError, PrinterTimeoutError, ProfileError
-from packgate.device.label import LabelFields, fill
-from packgate.device.label_languages import LANGUAGES
-from packgate.device.label_preview import preview
-from packgate.device.printer import Printer
-from packgate.device.printer_status import decode, encode
+from packgate.device.printer.driver import Printer
+from packgate.device.printer.emulator import PrinterEmulator
+from packgate.device.printer.label import LabelFields
+from packgate.device.printer.languages import LANGUAGES, tspl, zpl
+from packgate.device.printer.preview import preview
+from packgate.device.printer.spec import fill
+from packgate.device.printer.status import decode, encode
 from packgate.device.profiles import get_profile, load_profiles
 
 PRINTERS = sorted(n for n, p in load_profiles().items() if p.kind == "printer")

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from packgate.device.parsers.common import EmuState
 from packgate.device.profiles import default_profiles_dir, load_profiles
+from packgate.device.scale.parsers.common import EmuState
 
 FILES = sorted(default_profiles_dir().glob("*.toml"))
 PROFILES = load_profiles()

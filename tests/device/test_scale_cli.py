@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from packgate.device.cli import device
-from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import get_profile
+from packgate.device.scale.emulator import ScaleEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_probe_finds_the_protocol(emulator):
 
 
 def test_probe_reports_no_match(tmp_path):
-    from packgate.device.emulators.pty import PtyPair
+    from packgate.device.emulation.pty import PtyPair
 
     with PtyPair() as silent:
         result, lines = run("probe", "--port", silent.path, "--listen", "0.2", "--reply-timeout", "0.1")

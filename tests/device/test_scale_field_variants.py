@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import get_profile, load_profiles
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.framing import ScaleFramer
+from packgate.device.scale.reader import ScaleReader
 
 H = bytes.fromhex
 # (profile, frame, status, stable, weight, unit, net)
@@ -132,7 +132,7 @@ def test_yaohua_reversed_reads_both_frame_lengths_in_one_stream():
 @pytest.mark.parametrize("name,variant,differs", [("mettler-mt-sics", "echo", "ok"), ("nci-brecknell", "ecr-fill", "overload"),
                                                   ("yaohua-reversed", "weighbridge", "ok"), ("sartorius-sbi", "id22", "ok")])
 def test_variant_encoders_decode_with_the_bundled_profile(name, variant, differs):
-    from packgate.device.parsers.common import EmuState
+    from packgate.device.scale.parsers.common import EmuState
 
     p = get_profile(name)
     codec = p.emulator_codec(variant)

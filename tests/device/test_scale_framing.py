@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from packgate.device.framing import ScaleFramer
 from packgate.device.profiles import get_profile
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.framing import ScaleFramer
+from packgate.device.scale.reader import ScaleReader
 
 TOLEDO = bytes.fromhex("022C30203030313233343030303030300D2B")
 

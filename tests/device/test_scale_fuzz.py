@@ -5,11 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from packgate.device.framing import ScaleFramer
-from packgate.device.parsers.common import EmuState
 from packgate.device.profiles import load_profiles
-from packgate.device.reading import Reading, Status
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.framing import ScaleFramer
+from packgate.device.scale.parsers.common import EmuState
+from packgate.device.scale.reader import ScaleReader
+from packgate.device.scale.reading import Reading, Status
 
 SCALES = {n: p for n, p in load_profiles(kind="scale").items()}
 NAMES = sorted(SCALES)

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from packgate.device.cli import device
-from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import get_profile
+from packgate.device.scale.emulator import ScaleEmulator
 
 NEW = ["adam-highland", "dibal-pos", "kern-swt", "radwag", "sartorius-sbi", "sma", "split-last-digit", "tnt-nhb",
        "toledo-8217-raw", "yaohua-a12-ww"]

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from packgate.device.backoff import Backoff
-from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import load_profiles
-from packgate.device.reading import GRAMS_PER_UNIT, Status
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.emulator import ScaleEmulator
+from packgate.device.scale.reader import ScaleReader
+from packgate.device.scale.reading import GRAMS_PER_UNIT, Status
 
 SCALES = load_profiles(kind="scale")
 NAMES = sorted(SCALES)

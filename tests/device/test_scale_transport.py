@@ -4,7 +4,7 @@ import os
 import pytest
 
 from packgate.device.backoff import Backoff
-from packgate.device.emulators.pty import PtyPair
+from packgate.device.emulation.pty import PtyPair
 from packgate.device.errors import PortError
 from packgate.device.transport import open_port
 

@@ -2,9 +2,9 @@
 import time
 
 from packgate.device.backoff import Backoff
-from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import load_profiles
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.emulator import ScaleEmulator
+from packgate.device.scale.reader import ScaleReader
 
 SCALES = load_profiles(kind="scale")
 

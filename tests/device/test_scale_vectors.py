@@ -101,7 +101,7 @@ def test_bad_frames_are_errors_with_reason(name, frame, reason):
 
 
 def test_toledo_continuous_decimal_positions_and_units():
-    from packgate.device.parsers.common import checksum
+    from packgate.device.scale.parsers.common import checksum
 
     codec = get_profile("toledo-continuous-checksum").codec
 
@@ -127,7 +127,7 @@ def test_toledo_continuous_decimal_positions_and_units():
 
 
 def test_seven_bit_frames_with_parity_bit_decode():
-    from packgate.device.emulators.scale import with_parity
+    from packgate.device.scale.emulator import with_parity
 
     frame = with_parity(b"\x0201.234\r", "E")
     assert frame != b"\x0201.234\r"  # some bytes carry the parity bit

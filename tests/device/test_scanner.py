@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from packgate.device.backoff import Backoff
-from packgate.device.barcode import GS
-from packgate.device.emulators.scanner import ScannerEmulator
 from packgate.device.errors import ReaderError
-from packgate.device.scanner import Frame, ScanFramer, SerialScanner, suffix_name
+from packgate.device.scanner.barcode import GS
+from packgate.device.scanner.emulator import ScannerEmulator
+from packgate.device.scanner.serial import Frame, ScanFramer, SerialScanner, suffix_name
 
 GS1 = "010703206980498810ABC123" + GS + "17260228"
 

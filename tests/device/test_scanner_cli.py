@@ -11,11 +11,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from packgate.device.badge.emulator import BadgeEmulator
+from packgate.device.camera.emulator import render_frame, write_video
 from packgate.device.cli import device
-from packgate.device.emulators.camera import render_frame, write_video
-from packgate.device.emulators.nfc import BadgeEmulator
-from packgate.device.emulators.ports import free_udp_port
-from packgate.device.emulators.scanner import ScannerEmulator
+from packgate.device.emulation.ports import free_udp_port
+from packgate.device.scanner.emulator import ScannerEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 

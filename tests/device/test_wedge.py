@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from packgate.device.badge.wedge import PRESETS, WedgeFormat, encode_badge, normalise_badge
 from packgate.device.errors import FrameError, ProfileError
-from packgate.device.wedge import PRESETS, WedgeFormat, encode_badge, normalise_badge
 
 
 @pytest.mark.parametrize("typed, fmt, uid", [
@@ -99,8 +99,8 @@ def test_fuzz_only_frame_errors(text, fmt):
 
 
 def test_wedge_badge_reader_on_key_events():
-    from packgate.device.emulators.hid import keystrokes
-    from packgate.device.wedge import WedgeBadgeReader
+    from packgate.device.badge.wedge import WedgeBadgeReader
+    from packgate.device.keyboard.emulator import keystrokes
 
     got, errors = [], []
     r = WedgeBadgeReader("/dev/input/by-id/badge", got.append, "dec10-reversed", layout="fr",

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from packgate.device.badge.wedge import PRESETS, WedgeFormat, encode_badge, normalise_badge
 from packgate.device.errors import FrameError, ProfileError
-from packgate.device.wedge import PRESETS, WedgeFormat, encode_badge, normalise_badge
 
 
 @pytest.mark.parametrize("typed, fmt, uid", [

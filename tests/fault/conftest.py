@@ -4,7 +4,7 @@ from faultproxy import FaultProxy  # noqa: E402
 from faultserver import FaultUpstream  # noqa: E402
 
 from packgate.device.clock import FakeClock  # noqa: E402
-from packgate.sync.db import connect  # noqa: E402
+from packgate.sync.common.db import connect  # noqa: E402
 from packgate.sync.upstream.server import start_in_thread  # noqa: E402
 
 

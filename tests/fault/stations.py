@@ -100,7 +100,7 @@ def station_behind_a_hub(tmp_path: Path, token_env: str) -> Iterator[HubSite]:
     passes SQLite's integrity check and everything is stopped."""
     from datetime import date
 
-    from packgate.device.emulators.ports import free_tcp_port
+    from packgate.device.emulation.ports import free_tcp_port
     from packgate.sync.upstream.server import start_in_thread
 
     wms, stop_wms = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())

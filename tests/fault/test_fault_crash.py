@@ -7,7 +7,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from packgate.sync.crashtest.harness import passed, run
+from crash_harness import passed, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ SIGTERM_STATION = textwrap.dedent("""
     import random, signal, sys
     from packgate.device.backoff import Backoff
     from packgate.sync.client import UpstreamClient
-    from packgate.sync.db import connect, write_tx
+    from packgate.sync.common.db import connect, write_tx
     from packgate.sync.outbox import Outbox
     from packgate.sync.worker import OutboxWorker
 

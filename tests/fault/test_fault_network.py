@@ -10,7 +10,7 @@ from faultserver import http_date
 
 from packgate.device.clock import parse_iso
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import DeadlineExceededError
 from packgate.sync.outbox import Outbox
 from packgate.sync.worker import OutboxWorker

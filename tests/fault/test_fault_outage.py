@@ -7,7 +7,7 @@ import random
 from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock, parse_iso
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.outbox import Outbox
 from packgate.sync.worker import OutboxWorker
 

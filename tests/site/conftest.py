@@ -3,7 +3,7 @@ built from the real station outbox (Outbox + OutboxWorker) pointed at the hub, a
 
 Every hub test runs twice: on SQLite and on a real PostgreSQL (``hub_db`` is parametrised). The PostgreSQL
 server is Debian's, started once per session in a temp folder as an unprivileged user
-(``packgate.sync.site.pgtemp``); each test gets its own schema."""
+(``pgtemp``); each test gets its own schema."""
 from __future__ import annotations
 
 import json
@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from pgtemp import TempPostgres
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect, write_tx
-from packgate.sync.notify import Notifier
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.notify import Notifier
+from packgate.sync.hub.config import validate
+from packgate.sync.hub.hub import Hub
+from packgate.sync.hub.server import start_in_thread as start_hub
 from packgate.sync.outbox import Outbox
-from packgate.sync.site.config import validate
-from packgate.sync.site.hub import Hub
-from packgate.sync.site.pgtemp import TempPostgres
-from packgate.sync.site.server import start_in_thread as start_hub
 from packgate.sync.upstream.server import start_in_thread as start_wms
 from packgate.sync.worker import OutboxWorker
 

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from packgate.station.runtime.cli import cli
-from packgate.sync.site.config import SCHEMA
+from packgate.sync.hub.config import SCHEMA
 
 
 def check(tmp_path, text):

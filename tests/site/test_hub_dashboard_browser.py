@@ -5,7 +5,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from packgate.sync.site_client import SiteClient
+from packgate.sync.hub_client import SiteClient
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Site escalations with an injectable clock and a real webhook: once per (order, level), none when packed."""
 from __future__ import annotations
 
-from packgate.sync.notify import Notifier
+from packgate.sync.common.notify import Notifier
 
 
 def test_picked_and_left_unpacked_escalates_once_per_level_with_a_stable_id(site, clock, webhook):
@@ -82,7 +82,7 @@ def test_a_failed_send_is_retried_later_and_sent_once(site, clock, webhook):
 
 
 def test_acknowledging_level_1_stops_level_2(site, clock, webhook):
-    from packgate.sync.site import store
+    from packgate.sync.hub import store
 
     a = site.station("ST01")
     a.pick("SO-10012", "T-0012")

@@ -8,7 +8,7 @@ import time
 import requests
 
 from packgate.sync.errors import ClaimConflictError
-from packgate.sync.site_client import FeedFollower, SiteClient
+from packgate.sync.hub_client import FeedFollower, SiteClient
 
 TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}
 

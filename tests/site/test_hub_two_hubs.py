@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from packgate.sync.errors import ClaimConflictError
-from packgate.sync.site import relay as relay_module
-from packgate.sync.site_client import SiteClient
+from packgate.sync.hub import relay as relay_module
+from packgate.sync.hub_client import SiteClient
 
 TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}
 pytestmark = pytest.mark.parametrize("hub_db", ["postgresql"], indirect=True)

@@ -18,12 +18,12 @@ import pytest
 import requests
 
 from packgate.device.backoff import Backoff
-from packgate.device.emulators.ports import free_tcp_port
+from packgate.device.emulation.ports import free_tcp_port
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
+from packgate.sync.hub_client import SiteClient
 from packgate.sync.outbox import Outbox, outbox_status
-from packgate.sync.site_client import SiteClient
 from packgate.sync.upstream.server import start_in_thread as start_wms
 from packgate.sync.worker import OutboxWorker
 

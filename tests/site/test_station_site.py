@@ -12,15 +12,15 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from packgate.device.emulators.ports import free_tcp_port
+from packgate.device.emulation.ports import free_tcp_port
 from packgate.station import store
+from packgate.station.demo.floor import Terminal
 from packgate.station.demo.rig import DemoWorld
 from packgate.station.demo.selftest import OffsetClock
-from packgate.station.demo.site import Terminal
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import validate
-from packgate.sync.http import DeadlineHTTP
-from packgate.sync.site import store as hub_store
+from packgate.sync.common.http import DeadlineHTTP
+from packgate.sync.hub import store as hub_store
 from packgate.sync.upstream.demo_data import DEMO_BADGES as BADGES
 
 TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}

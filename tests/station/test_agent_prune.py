@@ -14,7 +14,7 @@ import pytest
 from packgate.device.clock import FakeClock, isoformat
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import validate
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.schema import outbox_counts
 
 

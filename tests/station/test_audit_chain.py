@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from packgate.station import audit_chain, store
 from packgate.station.runtime.cli import cli
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 
 
 def _db(tmp_path, rows: int = 4) -> tuple[str, sqlite3.Connection]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from polling import eventually
 
-from packgate.device.emulators.camera import render_frame, write_video
+from packgate.device.camera.emulator import render_frame, write_video
 from packgate.station.demo.rig import build_rig
 from packgate.sync.client import UpstreamClient
 from packgate.sync.upstream import demo_data

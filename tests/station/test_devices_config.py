@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from packgate.device.camera import CameraScanner
-from packgate.device.emulators.hid import keystrokes
-from packgate.device.hid import HidScanner
-from packgate.device.nfc import BadgeReader
-from packgate.device.scanner import SerialScanner
-from packgate.device.wedge import WedgeBadgeReader
+from packgate.device.badge.nfc import BadgeReader
+from packgate.device.badge.wedge import WedgeBadgeReader
+from packgate.device.camera.reader import CameraScanner
+from packgate.device.keyboard.emulator import keystrokes
+from packgate.device.keyboard.hid import HidScanner
+from packgate.device.scanner.serial import SerialScanner
 from packgate.station.errors import ConfigError
 from packgate.station.runtime.config import validate
 from packgate.station.runtime.devices import Devices

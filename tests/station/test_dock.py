@@ -7,7 +7,7 @@ import json
 import pytest
 
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect
+from packgate.sync.common.db import connect
 from packgate.sync.upstream import store as upstream_store
 from packgate.sync.upstream.server import start_in_thread
 from packgate.sync.worker import OutboxWorker

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from click.testing import CliRunner
 
-from packgate.device.camera import CameraScanner
-from packgate.device.emulators.camera import render_frame
+from packgate.device.camera.emulator import render_frame
+from packgate.device.camera.reader import CameraScanner
 from packgate.device.profiles import get_profile
 from packgate.station.runtime.cli import cli
 from packgate.station.web.app import create_app

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from packgate.device.emulators.printer import PrinterEmulator
+from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
 from packgate.station.labels import StationPrinter
 from packgate.station.runtime.config import validate

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from polling import eventually
 
-from packgate.device.emulators.camera import table_scene, write_video
+from packgate.device.camera.emulator import table_scene, write_video
 from packgate.station.demo.rig import build_rig
 from packgate.station.runtime.cli import cli
 from packgate.sync.client import UpstreamClient

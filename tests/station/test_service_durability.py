@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from packgate.sync.db import connect
+from packgate.sync.common.db import connect
 
 
 def test_confirmations_are_committed_before_the_answer(station, world, h):

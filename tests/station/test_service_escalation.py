@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from packgate.sync.notify import Notifier
+from packgate.sync.common.notify import Notifier
 
 FIRST_S = 12 * 60
 SECOND_S = 22 * 60

@@ -10,9 +10,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
-from packgate.device.emulators.scale import ScaleEmulator
 from packgate.device.profiles import get_profile
-from packgate.device.scale import ScaleReader
+from packgate.device.scale.emulator import ScaleEmulator
+from packgate.device.scale.reader import ScaleReader
 
 PROFILE = get_profile("mettler-mt-sics")
 

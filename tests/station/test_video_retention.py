@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from packgate.device.recorder import Clip
+from packgate.device.camera.recorder import Clip
 from packgate.station import store, video
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 
 NOW = datetime(2026, 2, 22, 12, 0, tzinfo=timezone(timedelta(hours=8)))
 MB = video.MB

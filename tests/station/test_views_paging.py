@@ -11,7 +11,7 @@ import pytest
 from packgate.station import store
 from packgate.station.views import ORDERS_FRESH_S, PageQuery
 from packgate.station.web.app import create_app
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.outbox import outbox_status, prune_sent
 
 TOKEN = "paging-test-token-0123456789"

@@ -8,7 +8,7 @@ import pytest
 
 from packgate.station.demo.rig import gs1_item
 from packgate.station.web.app import create_app
-from packgate.sync.notify import Notifier
+from packgate.sync.common.notify import Notifier
 
 
 class Browser:

@@ -2,7 +2,7 @@ import pytest
 
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect
+from packgate.sync.common.db import connect
 from packgate.sync.upstream.server import start_in_thread
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from packgate.sync.checkpoint import Checkpointer
-from packgate.sync.db import BACKSTOP_PAGES, connect, write_tx
+from packgate.sync.common.checkpoint import Checkpointer
+from packgate.sync.common.db import BACKSTOP_PAGES, connect, write_tx
 
 
 def test_commits_leave_the_checkpoint_to_the_checkpointer(tmp_path):

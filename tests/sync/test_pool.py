@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from packgate.sync.db import connect
-from packgate.sync.pool import Pool
+from packgate.sync.common.db import connect
+from packgate.sync.common.pool import Pool
 
 
 def closed(conn: sqlite3.Connection) -> bool:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from packgate.device.backoff import Backoff
-from packgate.sync.backoff import parse_retry_after
+from packgate.sync.common.backoff import parse_retry_after
 
 
 def http_date(moment):

@@ -4,7 +4,7 @@ import re
 from click.testing import CliRunner
 
 from packgate.sync.cli import sync, upstream
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
 from packgate.sync.metrics import render_prometheus
 from packgate.sync.outbox import Outbox
 

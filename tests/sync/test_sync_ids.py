@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from packgate.sync.common.ids import ALPHABET, check_char, is_valid_check, is_valid_id, make_id, parse_id
 from packgate.sync.errors import InvalidConfirmationIdError
-from packgate.sync.ids import ALPHABET, check_char, is_valid_check, is_valid_id, make_id, parse_id
 
 stations = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=8)
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))

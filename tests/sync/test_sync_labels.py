@@ -6,7 +6,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from packgate.device.label_languages import LANGUAGES
+from packgate.device.printer.languages import LANGUAGES
 from packgate.sync.upstream import waybills
 
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from packgate.device.clock import FakeClock
-from packgate.sync.db import connect, write_tx
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.ids import is_valid_id
 from packgate.sync.errors import (
     IdempotencyConflictError,
     NotInTransactionError,
@@ -15,7 +16,6 @@ from packgate.sync.errors import (
     StorageError,
     StorageFullError,
 )
-from packgate.sync.ids import is_valid_id
 from packgate.sync.outbox import Outbox, outbox_status
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.worker import OutboxWorker

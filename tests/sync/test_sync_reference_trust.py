@@ -12,7 +12,7 @@ import pytest
 
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
-from packgate.sync.db import connect
+from packgate.sync.common.db import connect
 from packgate.sync.reference import ReferenceCache
 from packgate.sync.upstream.demo_data import DEMO_BADGES
 

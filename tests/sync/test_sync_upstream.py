@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.ids import make_id
+from packgate.sync.common.jsonbytes import dumps
 from packgate.sync.errors import PermanentUpstreamError
-from packgate.sync.ids import make_id
-from packgate.sync.jsonbytes import dumps
 from packgate.sync.upstream.server import create_upstream_app, openapi_document
 
 TZ = timezone(timedelta(hours=8))

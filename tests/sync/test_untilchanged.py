@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 
 from packgate.device.clock import FakeClock
-from packgate.sync.db import connect, write_tx
-from packgate.sync.untilchanged import UntilChanged
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.untilchanged import UntilChanged
 
 
 def _db(tmp_path):

@@ -1,0 +1,1 @@
+"""Label printers: the driver, profile spec, status codes, the label model, label languages, preview and the emulator."""

@@ -1,0 +1,283 @@
+"""The station's side of the site hub (``upstream.kind = "hub"``): claims, the change feed, heartbeats.
+
+``SiteLink`` is one more collaborator of ``Station`` (it gets ``parts.Parts``):
+
+* **claims** — ``claim_opened(before, after)`` claims an order at the hub when the kiosk opens it, with the
+  client's short deadline (``hub.claim_timeout_s``), and answers the ``claimed_elsewhere`` refusal when
+  another table holds it. A hub that does not answer is *offline*: the order opens unclaimed (a station works
+  a shift offline) and the next successful heartbeat claims it (the hub records a conflict if two tables
+  packed it meanwhile). ``left(before, after)`` queues the release when an order is packed, cancelled
+  (stopped) or abandoned by signing out; ``beat()`` sends queued releases, the heartbeat and the renewal.
+* **the change feed** — ``on_change(event)`` (``FeedFollower``'s callback) writes what other tables did into
+  the station's own order state: an order picked, packed or cancelled elsewhere has that status here too
+  (the station's own changes it already knows; an order open here is the kiosk's to decide); released
+  priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``).
+* **site-wide lot stock** — ``SiteLots`` wraps the reference rows: a lot's ``qty`` is the WMS's less every
+  unit the hub counted as taken anywhere, except units taken for an order open at this station right now
+  (the session itself counts those, ``lots.less_taken``).
+
+Without a hub (``hub`` None) every method is a no-op and ``SiteLots`` changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from packgate.device.clock import isoformat
+from packgate.station import store
+from packgate.station.core import packing as pk
+from packgate.station.core.catalog import ReferenceRows
+from packgate.station.core.verdicts import make
+from packgate.station.parts import Parts
+from packgate.station.ports import SiteHub
+from packgate.sync.common.db import write_tx
+from packgate.sync.errors import ClaimConflictError, SyncError
+
+log = logging.getLogger("packgate.site")
+
+STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
+SETTLED = ("packed", "shipped", "cancelled")
+OFFLINE_S = 3600.0  # after a failed call, skip the network until a heartbeat gets through again
+
+
+class LotLedger:
+    """Units taken per (sku, lot) and order, as the hub counted them (its ``lot_taken`` feed events)."""
+
+    def __init__(self) -> None:
+        self.units: dict[tuple[str, str], dict[str, int]] = {}
+
+    def load(self, rows: list[dict]) -> None:
+        self.units = {}
+        for row in rows:
+            self.units.setdefault((row["sku"], row["lot"]), {})[row["order_id"]] = int(row["units"])
+
+    def total(self, sku: str, lot: str) -> int:
+        return sum(self.units.get((sku, lot), {}).values())
+
+    def record(self, conn: Any, data: dict[str, Any]) -> bool:
+        """Take a ``lot_taken`` event (``taken`` is the site's running total); a replayed event adds nothing."""
+        sku, lot, order_id, taken = data.get("sku"), data.get("lot"), data.get("order_id"), data.get("taken")
+        if not (isinstance(sku, str) and isinstance(lot, str) and isinstance(taken, int)):
+            return False
+        delta = taken - self.total(sku, lot)
+        if delta <= 0:
+            return False
+        order = order_id if isinstance(order_id, str) else ""
+        store.add_site_lot_taken(conn, sku, lot, order, delta)
+        per_order = self.units.setdefault((sku, lot), {})
+        per_order[order] = per_order.get(order, 0) + delta
+        return True
+
+    def left(self, row: dict, open_orders: set[str]) -> dict:
+        qty = row.get("qty")
+        per_order = self.units.get((row.get("sku"), row.get("lot")))  # type: ignore[arg-type]
+        if not per_order or not isinstance(qty, int):
+            return row
+        elsewhere = sum(units for order, units in per_order.items() if order not in open_orders)
+        return {**row, "qty": max(0, qty - elsewhere)}
+
+
+class SiteLots:
+    """``ReferenceRows`` whose lot quantities count the units taken anywhere on the site."""
+
+    def __init__(self, rows: ReferenceRows, ledger: LotLedger, open_orders: Callable[[], set[str]]):
+        self.rows, self.ledger, self.open_orders = rows, ledger, open_orders
+
+    def lots_for_sku(self, sku: str) -> list[dict]:
+        here = self.open_orders()
+        return [self.ledger.left(row, here) for row in self.rows.lots_for_sku(sku)]
+
+    def list_lots(self) -> list[dict]:
+        here = self.open_orders()
+        return [self.ledger.left(row, here) for row in self.rows.list_lots()]
+
+    def get_sku(self, sku: str) -> dict | None:
+        return self.rows.get_sku(sku)
+
+    def sku_by_gtin(self, gtin: str) -> dict | None:
+        return self.rows.sku_by_gtin(gtin)
+
+    def get_packaging(self, code: str) -> dict | None:
+        return self.rows.get_packaging(code)
+
+    def employee_by_badge(self, uid: str) -> dict | None:
+        return self.rows.employee_by_badge(uid)
+
+    def employee_by_id(self, employee_id: str) -> dict | None:
+        return self.rows.employee_by_id(employee_id)
+
+    def list_employees(self) -> list[dict]:
+        return self.rows.list_employees()
+
+    def get_order(self, order_id: str) -> dict | None:
+        return self.rows.get_order(order_id)
+
+    def order_by_tote(self, tote: str) -> dict | None:
+        return self.rows.order_by_tote(tote)
+
+    def list_orders(self, status: str | None = None) -> list[dict]:
+        return self.rows.list_orders(status)
+
+    def status(self) -> dict:
+        return self.rows.status()
+
+    def ambiguity(self, kind: str, key: str) -> str | None:
+        return self.rows.ambiguity(kind, key)
+
+    def problems(self) -> dict:
+        return self.rows.problems()
+
+
+class SiteLink:
+    def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None]):
+        self.parts, self.hub, self.publish_state = parts, hub, publish_state
+        store.ensure_site_schema(parts.conn)
+        self.ledger = LotLedger()
+        self.ledger.load(store.site_lot_taken(parts.conn))
+        self.offline_until = float("-inf")
+        self.last_error: str | None = None
+        self.wake = threading.Event()
+        self._releases: list[str] = []
+        self.closed = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.hub is not None
+
+    def open_orders(self) -> set[str]:
+        """Orders open at this station right now: the kiosk's and every PDA pick session's."""
+        live = self.parts.live
+        here = {session.order.order_id for session in live.picks.values()}
+        if live.pack.order is not None and live.pack.state in pk.ORDER_STATES:
+            here.add(live.pack.order.order_id)
+        return here
+
+    def lots(self, rows: ReferenceRows) -> SiteLots:
+        return SiteLots(rows, self.ledger, self.open_orders)
+
+    # ---- claims -----------------------------------------------------------------------------
+    def claim_opened(self, before: pk.PackSession, after: pk.PackSession) -> dict | None:
+        """The refusal to show when ``after`` opens an order another table holds; None: go on."""
+        if self.hub is None or after.order is None or after.state is not pk.State.ORDER_OPEN:
+            return None
+        order_id = after.order.order_id
+        if before.order is not None and before.order.order_id == order_id and before.state in pk.ORDER_STATES:
+            return None
+        if self.parts.clock.monotonic() < self.offline_until:
+            log.info("hub offline: %s opens unclaimed; the next heartbeat claims it", order_id)
+            return None
+        try:
+            self.hub.claim(order_id, after.operator.employee_id if after.operator else None)
+        except ClaimConflictError as exc:
+            return self._refusal(order_id, exc.claim)
+        except (SyncError, OSError) as exc:
+            self._offline(exc)
+        return None
+
+    def _refusal(self, order_id: str, claim: dict) -> dict:
+        if claim.get("stage"):  # already packed, shipped or cancelled somewhere on the site
+            return make("order_not_packable", order_id=order_id, order_status=claim["stage"]).as_dict()
+        return make("claimed_elsewhere", order_id=order_id, table=claim.get("table") or claim.get("station") or "?",
+                    person=claim.get("operator_name") or claim.get("operator") or "?").as_dict()
+
+    def left(self, before: pk.PackSession, after: pk.PackSession) -> None:
+        """Queue the release of the order ``before`` had open if ``after`` no longer has it open."""
+        if self.hub is None or before.order is None or before.state not in pk.ORDER_STATES:
+            return
+        if after.state in pk.ORDER_STATES and after.order is not None and after.order.order_id == before.order.order_id:
+            return
+        self._releases.append(before.order.order_id)
+        self.wake.set()
+
+    def _offline(self, exc: Exception) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.offline_until = self.parts.clock.monotonic() + OFFLINE_S
+        log.warning("site hub unreachable, working offline: %s", self.last_error)
+
+    # ---- heartbeat ------------------------------------------------------------------------------
+    def beat(self) -> bool:
+        """Send queued releases, the heartbeat, and renew (or, after working offline, take) the open claim."""
+        if self.hub is None:
+            return False
+        p = self.parts
+        with p.lock:
+            live = p.live
+            operator = live.pack.operator.employee_id if live.pack.operator else None
+            order_id = live.pack.order.order_id if live.pack.order and live.pack.state in pk.ORDER_STATES else None
+            state = str(live.pack.state.value)
+            devices = {name: str(d.get("state")) for name, d in live.devices.items()}
+            depth = p.outbox.status().get("depth")
+        try:
+            while self._releases:
+                self.hub.release(self._releases[0])
+                self._releases.pop(0)
+            self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
+                               outbox_depth=depth if isinstance(depth, int) else None)
+            if order_id is not None:
+                try:
+                    self.hub.claim(order_id, operator)
+                except ClaimConflictError as exc:  # opened while offline, and another table has it too
+                    log.warning("claim of %s after working offline: %s", order_id, exc, extra={"order": order_id})
+        except (SyncError, OSError) as exc:
+            self._offline(exc)
+            return False
+        self.offline_until, self.last_error = float("-inf"), None
+        return True
+
+    # ---- the change feed ---------------------------------------------------------------------------
+    def on_change(self, event: dict[str, Any]) -> None:
+        """One change from the hub's feed, merged into the station's own tables (then pushed to the pages)."""
+        kind, data = event.get("kind"), event.get("data") or {}
+        if not isinstance(data, dict):
+            return
+        p = self.parts
+        with p.lock:
+            if self.closed:
+                raise SyncError("the station is closed; the change is taken again after a restart")
+            try:
+                with write_tx(p.conn) as conn:
+                    at = isoformat(p.clock.now())
+                    if kind == "order_stage":
+                        changed = self._stage(conn, data, str(event.get("at") or at), at)
+                    elif kind == "priority_released":
+                        changed = self._priority(conn, data, at)
+                    elif kind == "lot_taken":
+                        changed = self.ledger.record(conn, data)
+                    else:
+                        changed = False
+            except Exception:
+                self.ledger.load(store.site_lot_taken(p.conn))  # what was committed, not what was attempted
+                raise
+            if changed:
+                p.bus.publish("site", {"kind": kind, **data})
+                self.publish_state()
+
+    def _stage(self, conn: Any, data: dict, happened: str, at: str) -> bool:
+        order_id, stage, station = data.get("order_id"), data.get("stage"), data.get("station")
+        if not isinstance(order_id, str) or stage not in STAGES or station == self.parts.id \
+                or order_id in self.open_orders():
+            return False
+        local = store.order_row(conn, order_id) or {}
+        if local.get("status") == stage or (local.get("status") in SETTLED
+                                            and not (local.get("status") == "packed" and stage == "shipped")):
+            return False
+        fields: dict[str, Any] = {"status": stage, "station": station}
+        if stage == "picked":
+            fields["picked_at"] = happened
+        elif stage == "packed":
+            fields.update(packed_at=happened, priority=0, blocked_reason=None)
+        elif stage == "cancelled":
+            fields.update(cancelled_at=happened, priority=0)
+        store.set_order(conn, order_id, at, **fields)
+        return True
+
+    def _priority(self, conn: Any, data: dict, at: str) -> bool:
+        order_id = data.get("order_id")
+        if not isinstance(order_id, str):
+            return False
+        local = store.order_row(conn, order_id) or {}
+        if local.get("status") in SETTLED or (local.get("priority") or 0) > 0:
+            return False
+        store.set_order(conn, order_id, at, priority=1)
+        return True

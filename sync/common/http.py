@@ -1,0 +1,241 @@
+"""A small HTTP/1.1 client with an overall deadline per request.
+
+``requests``' timeout is per socket read: a body drip-fed one byte every 0.3 s never trips it.
+Here a watchdog thread shuts the socket down when the deadline passes, whatever phase the
+request is in (connect, send, headers, body), and the body is read in chunks against the clock.
+Connections are kept alive per thread and dropped after any error or a long idle.
+
+``FailoverHTTP`` spreads one service over several base URLs (the hubs of a site): see its docstring;
+``connect_http(urls)`` returns the one or the other.
+"""
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+from urllib.parse import urlsplit
+
+from packgate.sync.common.pool import Pool
+from packgate.sync.errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
+
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024 * 1024
+FAILOVER_CONNECT_S = 2.0
+FAILOVER_STATUSES = frozenset({502, 503, 504})
+IDLE_REUSE_S = 4.0
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    elapsed_s: float
+    sent_at: float = field(default=0.0)  # monotonic time the request went out
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+class DeadlineHTTP:
+    def __init__(self, base_url: str, *, deadline_s: float = 10.0, connect_s: float | None = None):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base URL {base_url!r} must be http(s)://host[:port][/prefix]")
+        self.scheme, self.host = parts.scheme, parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/")
+        self.deadline_s = deadline_s
+        self.connect_s = connect_s  # a shorter limit for opening the connection (None: the whole deadline)
+        self._conns: Pool[http.client.HTTPConnection] = Pool(self._open, lambda conn: conn.close(),
+                                                              max_idle_s=IDLE_REUSE_S)
+
+    def close(self) -> None:
+        """Close the kept connections (on shutdown); one still in use closes when its request ends."""
+        self._conns.close_all()
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
+        budget = self.deadline_s if deadline_s is None else deadline_s
+        start = time.monotonic()
+        deadline = start + budget
+        conn = self._conns.take()
+        conn.timeout = budget
+        if conn.sock is not None:
+            conn.sock.settimeout(budget)
+        fired = threading.Event()
+        token = _WATCHDOG.arm(deadline, conn, fired)
+        try:
+            if conn.sock is None and self.connect_s is not None:
+                conn.timeout = min(budget, self.connect_s)
+                conn.connect()
+                assert conn.sock is not None
+                conn.sock.settimeout(budget)
+            conn.request(method, self.prefix + path, body=body, headers=headers or {})
+            sent_at = time.monotonic()
+            if after_send is not None:
+                after_send()
+            resp = conn.getresponse()
+            chunks, total = [], 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise DeadlineExceededError(f"{method} {path}: body not complete within {budget:g} s")
+                chunk = resp.read(16384)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_BODY:
+                    raise BadResponseError(f"{method} {path}: response larger than {MAX_BODY} bytes")
+                chunks.append(chunk)
+            if resp.length:  # Content-Length promised more than arrived
+                raise BadResponseError(f"{method} {path}: truncated body ({total} bytes, {resp.length} missing)")
+            if fired.is_set() or time.monotonic() > deadline:
+                raise DeadlineExceededError(f"{method} {path}: not complete within {budget:g} s")
+            result = Response(resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()},
+                              b"".join(chunks), time.monotonic() - start, sent_at)
+            if resp.will_close:
+                self._conns.discard(conn)
+            else:
+                self._conns.give(conn)
+            return result
+        except TransientUpstreamError:
+            self._conns.discard(conn)
+            raise
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self._conns.discard(conn)
+            if fired.is_set() or time.monotonic() >= deadline:
+                raise DeadlineExceededError(f"{method} {path}: not complete within {budget:g} s ({exc!r})") from exc
+            if isinstance(exc, http.client.IncompleteRead):
+                raise BadResponseError(f"{method} {path}: truncated body ({exc!r})") from exc
+            raise TransientUpstreamError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:  # after_send may raise (a test's kill switch): the connection is mid-request
+            self._conns.discard(conn)
+            raise
+        finally:
+            _WATCHDOG.disarm(token)
+
+    def _open(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        return cls(self.host, self.port)
+
+
+class FailoverHTTP:
+    """Several base URLs of one service, the same ``request`` as ``DeadlineHTTP``.
+
+    Requests go to the URL in use. When it does not answer — connection refused or reset, nothing within
+    ``connect_s`` (2 s), the request's deadline, a truncated answer — or answers 502/503/504, the same request
+    goes to the next URL at once (each URL at most once per request) and later requests stay there until it
+    fails in turn. Only for services whose requests are idempotent: the hubs deduplicate confirmations by
+    (station, key) in their shared database, and claims, heartbeats and feed reads are repeatable, so a
+    request that reached the failing hub and is sent again to the next one has its effect once.
+    """
+
+    def __init__(self, base_urls: Sequence[str], *, deadline_s: float = 10.0, connect_s: float = FAILOVER_CONNECT_S):
+        if not base_urls:
+            raise ValueError("at least one base URL is needed")
+        self.targets = [DeadlineHTTP(url, deadline_s=deadline_s, connect_s=connect_s) for url in base_urls]
+        self.base_urls = [url.rstrip("/") for url in base_urls]
+        self.deadline_s = deadline_s
+        self.current = 0
+        self._lock = threading.Lock()
+
+    @property
+    def in_use(self) -> str:
+        return self.base_urls[self.current]
+
+    def close(self) -> None:
+        for target in self.targets:
+            target.close()
+
+    def _failed(self, index: int, why: str) -> None:
+        with self._lock:
+            if self.current == index:
+                self.current = (index + 1) % len(self.targets)
+                log.warning("%s does not answer (%s); switching to %s", self.base_urls[index], why,
+                            self.base_urls[self.current])
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
+        first = self.current
+        error: TransientUpstreamError | None = None
+        for step in range(len(self.targets)):
+            index = (first + step) % len(self.targets)
+            try:
+                resp = self.targets[index].request(method, path, body, headers, deadline_s=deadline_s,
+                                                   after_send=after_send)
+            except TransientUpstreamError as exc:
+                error = exc
+                self._failed(index, str(exc))
+                continue
+            if resp.status in FAILOVER_STATUSES and step < len(self.targets) - 1:
+                self._failed(index, f"HTTP {resp.status}")
+                continue
+            return resp
+        assert error is not None
+        raise error
+
+
+def connect_http(base_urls: str | Sequence[str], *, deadline_s: float = 10.0) -> DeadlineHTTP | FailoverHTTP:
+    """One URL: a ``DeadlineHTTP``; several: a ``FailoverHTTP`` over them."""
+    urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+    if len(urls) == 1:
+        return DeadlineHTTP(urls[0].rstrip("/"), deadline_s=deadline_s)
+    return FailoverHTTP(urls, deadline_s=deadline_s)
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets of requests past their deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, http.client.HTTPConnection, threading.Event]] = {}
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, conn: http.client.HTTPConnection, fired: threading.Event) -> int:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
+                self._thread.start()
+            self._next += 1
+            earliest = min((d for d, _, _ in self._armed.values()), default=None)
+            self._armed[self._next] = (deadline, conn, fired)
+            if earliest is None or deadline < earliest:
+                self._cond.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._armed:
+                    self._cond.wait()
+                    continue
+                token, (deadline, conn, fired) = min(self._armed.items(), key=lambda item: item[1][0])
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                del self._armed[token]
+                _abort(conn, fired)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _abort(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    fired.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

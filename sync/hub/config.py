@@ -1,0 +1,203 @@
+"""``site.toml``: the hub's configuration, one schema table with defaults and meanings.
+
+Same approach as the station's ``packgate.toml``: dotted key -> (type, default, check, help);
+loading validates every key and value, and an error names the key and the problem.
+"""
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from packgate.sync.common.ids import STATION_RE
+from packgate.sync.common.settings import flatten, toml_value, type_name
+from packgate.sync.errors import HubConfigError
+
+Check = Callable[[Any], str | None]
+MIN_TOKEN = 16
+
+
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else f"must be a TCP port 0-65535 (got {v})"
+
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else f"must be greater than 0 (got {v})"
+
+
+def _url_or_empty(v: str) -> str | None:
+    if v == "" or v.startswith(("http://", "https://")):
+        return None
+    return f"must start with http:// or https:// (or be empty: no WMS, confirmations wait) (got {v!r})"
+
+
+def _db(v: str) -> str | None:
+    if not v:
+        return "must name a SQLite file or a postgresql://user@host/dbname URL"
+    if v.startswith(("postgres://", "postgresql://")):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v)
+        if not parts.path.strip("/") and "host=" not in parts.query and "dbname=" not in parts.query:
+            return "a PostgreSQL URL must name the database: postgresql://user@host:5432/dbname"
+    elif "://" in v:
+        return f"must be a SQLite file path or a postgresql:// URL (got {v.split('://', 1)[0]}://…)"
+    return None
+
+
+def _stations(v: dict) -> str | None:
+    seen: dict[str, str] = {}
+    for station, token in v.items():
+        if not STATION_RE.match(station):
+            return f"station id {station!r} must be 1-16 characters A-Z/0-9 (as in the station's station.id)"
+        if not isinstance(token, str) or len(token) < MIN_TOKEN or not token.isprintable() or " " in token:
+            return (f"token of {station} must be a string of {MIN_TOKEN} or more printable characters without spaces"
+                    " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')")
+        if token in seen:
+            return f"stations {seen[token]} and {station} share one token; give every station its own"
+        seen[token] = station
+    return None
+
+
+def _names(v: dict) -> str | None:
+    bad = [k for k, name in v.items() if not isinstance(name, str) or not name.strip()]
+    return f"every display name must be a non-empty string (bad: {', '.join(bad)})" if bad else None
+
+
+def _apprise_urls(v: list) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or "://" not in x]
+    if bad:
+        return f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
+    if v:
+        import apprise
+
+        for number, url in enumerate(v, 1):
+            if not apprise.Apprise().add(url):
+                return (f"entry {number} ({url.split('://', 1)[0]}://…) is not a URL Apprise understands "
+                        "(e.g. wecombot://KEY, dingtalk://TOKEN/, slack://A/B/C/#channel, json://host/path)")
+    return None
+
+
+# dotted key: (type, default, check or None, meaning)
+SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
+    "site.name": (str, "Site", None, "shown on the dashboard"),
+    "site.host": (str, "127.0.0.1", None, "address the hub listens on (0.0.0.0 for the stations on the site network)"),
+    "site.port": (int, 8700, _port, "port of the station API, the feed and the dashboard"),
+    "site.db": (str, "var/site/hub.db", _db, "the hub's database: a SQLite file (relative to this file), or postgresql://user@host/db"
+                                                 " for PostgreSQL (several hubs on one database)"),
+    "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
+                                         " below max_connections)"),
+    "site.threads": (int, 256, _positive,
+                     "server worker threads; each open long-poll holds one, so keep it above stations x 2"),
+    "site.upstream_url": (str, "", _url_or_empty, "base URL of the WMS the hub relays confirmations to"),
+    "site.upstream_token": (str, "", None, "bearer token the hub sends to the WMS (empty: none)"),
+    "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
+    "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
+    "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
+    "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
+    "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),
+    "site.language": (str, "en", lambda v: None if v in ("en", "zh") else f"must be en or zh (got {v!r})",
+                      "default dashboard language"),
+    "claims.expire_after_s": (float, 120.0, _positive,
+                              "a claim whose table sent no heartbeat or renewal for this long expires"),
+    "claims.offline_after_s": (float, 30.0, _positive, "a station silent this long shows as offline"),
+    "feed.max_wait_s": (float, 30.0, _positive, "longest long-poll a station may ask for"),
+    "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed anywhere: first escalation"),
+    "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
+    "escalation.notify": (list, [], _apprise_urls,
+                          "Apprise URLs of the supervisors (wecombot://, dingtalk://, slack://, mailtos://, json://)"),
+    "escalation.retry_s": (float, 30.0, _positive, "a failed notification is tried again after this long"),
+    "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
+    "dock.handover_after_min": (float, 120.0, _positive,
+                                "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
+    "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
+    "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token)"),
+    "station_names": (dict, {}, _names, "station id -> display name used in refusals, e.g. \"Packing table 2\""),
+}
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    values: dict[str, Any]
+    source: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def db_path(self) -> str:
+        if self.values["site.db"].startswith(("postgres://", "postgresql://")):
+            return str(self.values["site.db"])
+        path = Path(self.values["site.db"])
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).resolve().parent / path
+        return str(path)
+
+    def station_name(self, station: str) -> str:
+        return str(self.values["station_names"].get(station, station))
+
+
+
+
+
+def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
+    where = f"{source}: " if source else ""
+    unknown = sorted(set(flat) - set(SCHEMA))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(SCHEMA), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise HubConfigError(f"{where}unknown key {unknown[0]!r}{hint}")
+    values: dict[str, Any] = {}
+    for key, (typ, default, check, _meaning) in SCHEMA.items():
+        value = flat.get(key, default)
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
+            name = type_name(typ)
+            raise HubConfigError(f"{where}{key}: must be {name} (got {value!r})")
+        problem = check(value) if check else None
+        if problem:
+            raise HubConfigError(f"{where}{key}: {problem}")
+        values[key] = value
+    if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
+        raise HubConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    if values["site.backoff_cap_s"] < values["site.backoff_base_s"]:
+        raise HubConfigError(f"{where}site.backoff_cap_s: must be at least site.backoff_base_s")
+    unnamed = sorted(set(values["station_names"]) - set(values["stations"]))
+    if unnamed:
+        raise HubConfigError(f"{where}station_names: {unnamed[0]} has a name but no token in [stations]")
+    return SiteConfig(values, source)
+
+
+def load(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SiteConfig:
+    """Load and validate ``path`` (None: defaults), then apply ``overrides`` (dotted keys)."""
+    if path is None:
+        return validate(dict(overrides or {}))
+    path = Path(path)
+    try:
+        tree = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise HubConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise HubConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return validate({**flatten(tree, SCHEMA), **(overrides or {})}, str(path))
+
+
+def render_defaults() -> str:
+    """A commented site.toml with every key, its default and its meaning."""
+    lines: list[str] = []
+    section = None
+    for key, (_typ, default, _check, meaning) in SCHEMA.items():
+        sec, _, name = key.rpartition(".")
+        if isinstance(default, dict):
+            lines += [f"\n# {meaning}", f"[{key}]"]
+            lines.append('# ST01 = "…"' if key == "stations" else '# ST01 = "Packing table 1"')
+            section = key
+            continue
+        if sec != section:
+            lines.append(f"\n[{sec}]")
+            section = sec
+        lines += [f"# {meaning}", f"{name} = {toml_value(default)}"]
+    return "\n".join(lines).lstrip() + "\n"

@@ -1,0 +1,311 @@
+"""The hub's database seam: one ``Dialect`` per engine and a ``Database`` handing out connections.
+
+SQL in ``store.py`` is written once with ``?`` placeholders; ``Dialect.sql`` turns it into the
+engine's form. ``Database(url)`` is SQLite for a path, PostgreSQL (psycopg 3) for ``postgresql://…``.
+Writers open ``Database.tx()``: on SQLite ``BEGIN IMMEDIATE`` (one writer at a time); on PostgreSQL
+``BEGIN`` (READ COMMITTED) and the row locks the statements take (``ON CONFLICT``, ``FOR UPDATE SKIP
+LOCKED`` when claiming work), which keep the guarantees across several hub processes.
+
+**The feed sequence.** ``Conn.feed_row`` only buffers a change; ``tx()`` writes the buffered rows
+just before ``COMMIT``: it bumps the ``feed`` counter row by their number (a row lock on PostgreSQL
+held to the end of the transaction) and inserts them with the numbers it got. So numbers are assigned
+in commit order and gapless (a rollback returns them), the counter is the *last* lock every writer
+takes (it can never be part of a deadlock), and a transaction holding number n+1 cannot commit before
+the one holding n is visible: a reader that has seen n+1 has seen n. ``run(fn)`` repeats a
+transaction PostgreSQL aborted as a deadlock or serialization failure.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+from packgate.device.clock import isoformat
+from packgate.sync.common.db import connect, storage_error
+from packgate.sync.common.jsonbytes import dumps
+from packgate.sync.errors import StorageError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+POOL_WAIT_S = 10.0
+RETRIES = 8
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    begin_write: str
+    skip_locked: str  # appended to a SELECT that claims rows of work
+    serial_pk: str  # DDL of an auto-numbered primary key column
+    migration_lock: str  # taken before migrating, so two hubs starting together do not race
+
+    def sql(self, text: str) -> str:
+        return text if self.name == "sqlite" else text.replace("%", "%%").replace("?", "%s")
+
+
+SQLITE = Dialect("sqlite", "BEGIN IMMEDIATE", "", "INTEGER PRIMARY KEY", "")
+POSTGRESQL = Dialect("postgresql", "BEGIN", " FOR UPDATE SKIP LOCKED", "BIGSERIAL PRIMARY KEY",
+                     "SELECT pg_advisory_xact_lock(7460100)")
+
+
+def is_postgresql(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+class Conn:
+    """A connection with the dialect applied to every statement; rows come back as dicts."""
+
+    def __init__(self, raw: Any, dialect: Dialect):
+        self.raw, self.dialect = raw, dialect
+        self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
+        if not cur.description:
+            return []
+        rows = cur.fetchall()
+        return [dict(row) for row in rows]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return next(iter(row.values())) if row else None
+
+    def feed_row(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
+        """Buffer one change for the feed; it gets its number when the transaction commits."""
+        self.pending_feed.append((isoformat(at), kind, subject, data))
+
+    def flush_feed(self) -> list[dict[str, Any]]:
+        """Number and write the buffered changes (the last statements before COMMIT); returns them."""
+        rows, self.pending_feed = self.pending_feed, []
+        if not rows:
+            return []
+        head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
+        events = [{"seq": head - len(rows) + 1 + offset, "at": at, "kind": kind, "subject": subject, "data": data}
+                  for offset, (at, kind, subject, data) in enumerate(rows)]
+        for event in events:
+            self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES (?, ?, ?, ?, ?)",
+                         (event["seq"], event["at"], event["kind"], event["subject"], dumps(event["data"]).decode()))
+        return events
+
+
+class _Engine:
+    """What differs between SQLite and PostgreSQL below the SQL: connecting, errors, health."""
+
+    dialect: Dialect
+
+    def connect(self) -> Any:
+        raise NotImplementedError
+
+    def in_transaction(self, raw: Any) -> bool:
+        raise NotImplementedError
+
+    def broken(self, raw: Any) -> bool:
+        return False
+
+    def storage_error(self, exc: BaseException) -> BaseException:
+        return exc
+
+    def retryable(self, exc: BaseException) -> bool:
+        return False
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        raise NotImplementedError
+
+
+class _SQLite(_Engine):
+    dialect = SQLITE
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def connect(self) -> Any:
+        return connect(self.path)
+
+    def in_transaction(self, raw: Any) -> bool:
+        return bool(raw.in_transaction)
+
+    def storage_error(self, exc: BaseException) -> BaseException:
+        return storage_error(exc) if isinstance(exc, sqlite3.Error) else exc
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
+
+
+class _PostgreSQL(_Engine):
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.psycopg, self.url = psycopg, url
+
+    def connect(self) -> Any:
+        from psycopg.rows import dict_row
+
+        try:
+            return self.psycopg.connect(self.url, autocommit=True, row_factory=dict_row, connect_timeout=5,
+                                        application_name="packgate-site")
+        except self.psycopg.OperationalError as exc:
+            raise StorageError(f"not saved: the hub database is unreachable ({_first_line(exc)})") from exc
+
+    def in_transaction(self, raw: Any) -> bool:
+        return bool(raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE)
+
+    def broken(self, raw: Any) -> bool:
+        return bool(raw.closed or raw.broken)
+
+    def storage_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, self.psycopg.OperationalError) and not self.retryable(exc):
+            return StorageError(f"not saved: the hub database failed ({_first_line(exc)})")
+        return exc
+
+    def retryable(self, exc: BaseException) -> bool:
+        errors = self.psycopg.errors
+        return isinstance(exc, (errors.DeadlockDetected, errors.SerializationFailure))
+
+    def errors(self) -> tuple[type[BaseException], ...]:
+        return (self.psycopg.Error,)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class Database:
+    """``Database(url)``: a pool of connections; ``tx()`` for writes, ``read()`` for reads, ``run(fn)``
+    for a write that is repeated when PostgreSQL aborts it as a deadlock. ``on_feed(head, events)`` is called
+    after every commit that wrote the feed (the hub wakes its long-polls with it)."""
+
+    def __init__(self, url: str, *, pool_size: int = 16):
+        self.url = url
+        self.engine: _Engine = _PostgreSQL(url) if is_postgresql(url) else _SQLite(url)
+        self.dialect = self.engine.dialect
+        self.on_feed: Callable[[int, list[dict[str, Any]]], None] | None = None
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _conn(self) -> Iterator[Conn]:
+        if not self._slots.acquire(timeout=POOL_WAIT_S):
+            raise StorageError(f"not saved: no free database connection within {POOL_WAIT_S:g} s")
+        raw = None
+        try:
+            try:
+                raw = self._idle.get_nowait()
+            except queue.Empty:
+                raw = self.engine.connect()
+                with self._lock:
+                    self._all.append(raw)
+            if self.engine.in_transaction(raw):  # a request died mid-transaction: start clean
+                raw.execute("ROLLBACK")
+            yield Conn(raw, self.dialect)
+        finally:
+            if raw is not None:
+                if self.engine.broken(raw):
+                    self._discard(raw)
+                else:
+                    self._idle.put(raw)
+            self._slots.release()
+
+    def _discard(self, raw: Any) -> None:
+        with self._lock:
+            if raw in self._all:
+                self._all.remove(raw)
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001 - already broken
+            pass
+
+    @contextmanager
+    def tx(self) -> Iterator[Conn]:
+        errors = self.engine.errors()
+        with self._conn() as conn:
+            try:
+                conn.raw.execute(self.dialect.begin_write)
+            except errors as exc:
+                raise self.engine.storage_error(exc) from exc
+            try:
+                yield conn
+                events = conn.flush_feed()
+            except BaseException as exc:
+                conn.pending_feed = []
+                self._rollback(conn)
+                mapped = self.engine.storage_error(exc)
+                if mapped is not exc:
+                    raise mapped from exc
+                raise
+            try:
+                conn.raw.execute("COMMIT")
+            except errors as exc:
+                self._rollback(conn)
+                raise self.engine.storage_error(exc) from exc
+        if events and self.on_feed is not None:
+            self.on_feed(events[-1]["seq"], events)
+
+    def _rollback(self, conn: Conn) -> None:
+        try:
+            if self.engine.in_transaction(conn.raw):
+                conn.raw.execute("ROLLBACK")
+        except self.engine.errors():
+            pass
+
+    def run(self, fn: Callable[[Conn], T]) -> T:
+        """``fn(conn)`` in a write transaction, repeated (a few times, with a short pause) when the
+        engine aborted it as a deadlock or serialization failure; its effects count once."""
+        for attempt in range(RETRIES):
+            try:
+                with self.tx() as conn:
+                    return fn(conn)
+            except Exception as exc:  # noqa: BLE001 - only the engine's retryable errors are repeated
+                if not self.engine.retryable(exc) or attempt == RETRIES - 1:
+                    raise
+                log.info("hub transaction aborted (%s); repeating it", _first_line(exc))
+                time.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def read(self) -> Iterator[Conn]:
+        """One snapshot for several reads."""
+        errors = self.engine.errors()
+        with self._conn() as conn:
+            try:
+                conn.raw.execute("BEGIN" if self.dialect is SQLITE else
+                                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            except errors as exc:
+                raise self.engine.storage_error(exc) from exc
+            try:
+                yield conn
+            except errors as exc:
+                self._rollback(conn)
+                mapped = self.engine.storage_error(exc)
+                if mapped is not exc:
+                    raise mapped from exc
+                raise
+            finally:
+                if self.engine.in_transaction(conn.raw):
+                    conn.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        while True:
+            try:
+                self._idle.get_nowait()
+            except queue.Empty:
+                break
+        for raw in conns:
+            try:
+                raw.close()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass

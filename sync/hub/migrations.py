@@ -1,0 +1,81 @@
+"""Versioned schema migrations: numbered scripts, applied in order at start, recorded in one table.
+
+One table with numbered scripts (not Alembic): the hub has no ORM and a dozen tables, and the
+scripts are plain SQL that both engines run; ``{pk}`` is the dialect's auto-numbered key.
+Each script runs in the same transaction as the row that records it.
+"""
+from __future__ import annotations
+
+from packgate.device.clock import Clock, isoformat
+from packgate.sync.hub.engine import Database
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "site order flow, relay queue, claims, feed, escalations", (
+        "CREATE TABLE hub_counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+        "INSERT INTO hub_counters (name, n) VALUES ('feed', 0), ('ref', 0)",
+        "CREATE TABLE hub_meta (k TEXT PRIMARY KEY, v TEXT)",
+        """CREATE TABLE hub_confirmations (
+            n {pk}, id TEXT NOT NULL UNIQUE, station TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            seq BIGINT NOT NULL, action TEXT NOT NULL, object_type TEXT NOT NULL, object_id TEXT NOT NULL,
+            operator TEXT, at TEXT NOT NULL, at_utc TEXT NOT NULL, received_at TEXT NOT NULL,
+            received_utc TEXT NOT NULL, body TEXT NOT NULL,
+            relay_state TEXT NOT NULL DEFAULT 'pending' CHECK (relay_state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT,
+            upstream_status TEXT, UNIQUE (station, key))""",
+        "CREATE INDEX hub_conf_relay ON hub_confirmations (relay_state, next_attempt_at, n)",
+        "CREATE INDEX hub_conf_station ON hub_confirmations (station, relay_state, seq)",
+        "CREATE INDEX hub_conf_object ON hub_confirmations (object_type, object_id)",
+        """CREATE TABLE hub_orders (
+            order_id TEXT PRIMARY KEY, stage TEXT NOT NULL, stage_since TEXT NOT NULL, station TEXT,
+            operator TEXT, priority INTEGER NOT NULL DEFAULT 0, priority_released INTEGER NOT NULL DEFAULT 0,
+            milestones TEXT NOT NULL DEFAULT '{}', packed_by TEXT, updated_at TEXT NOT NULL)""",
+        "CREATE INDEX hub_orders_stage ON hub_orders (stage)",
+        """CREATE TABLE hub_claims (
+            order_id TEXT PRIMARY KEY, station TEXT NOT NULL, operator TEXT, claimed_at TEXT NOT NULL,
+            renewed_at TEXT NOT NULL, expires_utc TEXT NOT NULL)""",
+        """CREATE TABLE hub_stations (
+            station TEXT PRIMARY KEY, operator TEXT, order_id TEXT, state TEXT, devices TEXT NOT NULL DEFAULT '{}',
+            outbox_depth INTEGER, last_seen_at TEXT NOT NULL, last_seen_utc TEXT NOT NULL)""",
+        """CREATE TABLE hub_feed (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL,
+            subject TEXT NOT NULL, data TEXT NOT NULL)""",
+        """CREATE TABLE hub_escalations (
+            order_id TEXT NOT NULL, level INTEGER NOT NULL, due_utc TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'void')),
+            attempts INTEGER NOT NULL DEFAULT 0, claimed_at TEXT, sent_at TEXT, last_error TEXT,
+            acked_by TEXT, acked_at TEXT, PRIMARY KEY (order_id, level))""",
+        "CREATE INDEX hub_esc_due ON hub_escalations (state, due_utc)",
+        """CREATE TABLE hub_lot_taken (sku TEXT NOT NULL, lot TEXT NOT NULL, taken BIGINT NOT NULL,
+            PRIMARY KEY (sku, lot))""",
+        """CREATE TABLE hub_conflicts (n {pk}, at TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            detail TEXT NOT NULL, resolved_by TEXT, resolved_at TEXT)""",
+        """CREATE TABLE hub_audit (n {pk}, at TEXT NOT NULL, who TEXT NOT NULL, what TEXT NOT NULL,
+            subject TEXT, before TEXT, after TEXT)""",
+        """CREATE TABLE hub_ref (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, version BIGINT NOT NULL,
+            PRIMARY KEY (kind, key))""",
+        "CREATE INDEX hub_ref_version ON hub_ref (version)",
+        """CREATE TABLE hub_sessions (token TEXT PRIMARY KEY, employee_id TEXT NOT NULL, csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL, expires_utc TEXT NOT NULL)""",
+        "CREATE TABLE hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_utc TEXT NOT NULL)",
+    )),
+)
+
+
+def migrate(db: Database, clock: Clock | None = None) -> list[int]:
+    """Apply every migration not yet recorded; returns the versions applied now."""
+    clock = clock or Clock()
+    applied: list[int] = []
+    with db.tx() as conn:
+        if db.dialect.migration_lock:
+            conn.execute(db.dialect.migration_lock)
+        conn.execute("CREATE TABLE IF NOT EXISTS hub_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                     " applied_at TEXT NOT NULL)")
+        done = {row["version"] for row in conn.execute("SELECT version FROM hub_migrations")}
+        for version, name, statements in MIGRATIONS:
+            if version in done:
+                continue
+            for statement in statements:
+                conn.execute(statement.replace("{pk}", db.dialect.serial_pk))
+            conn.execute("INSERT INTO hub_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                         (version, name, isoformat(clock.now())))
+            applied.append(version)
+    return applied

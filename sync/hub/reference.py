@@ -1,0 +1,52 @@
+"""The hub's mirror of the WMS's reference data, served to the stations so the floor keeps working
+while the WMS is down.
+
+Same approach as the station's ``sync.reference``: pull ``/v1/reference?since=<cursor>`` page by
+page; each page, the WMS cursor and a ``reference`` feed event commit in one transaction. A page
+that does not move the cursor while claiming ``more`` is an error, not a loop.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from packgate.device.clock import Clock, isoformat
+from packgate.sync.client import UpstreamClient
+from packgate.sync.errors import SyncError
+from packgate.sync.hub import store
+from packgate.sync.hub.engine import Database
+from packgate.sync.upstream.store import KINDS
+
+log = logging.getLogger(__name__)
+MAX_PAGES = 1000
+
+
+def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any]:
+    """Pull every change since the stored cursor; returns ``{"ok", "changed", "cursor", "error"}``."""
+    changed = 0
+    with db.read() as conn:
+        cursor = store.get_meta(conn, "wms.ref_cursor")
+    try:
+        for _ in range(MAX_PAGES):
+            page = client.get_reference(since=cursor)
+            new_cursor = str(page["cursor"])
+            with db.tx() as conn:
+                count = sum(store.upsert_ref(conn, kind, page.get(kind) or []) for kind in KINDS)
+                store.set_meta(conn, "wms.ref_cursor", new_cursor)
+                store.set_meta(conn, "wms.ref_last_refresh", isoformat(clock.now()))
+                store.set_meta(conn, "wms.ref_last_error", None)
+                if count:
+                    store.feed(conn, clock.now(), "reference", "reference",
+                               {"cursor": str(store.ref_cursor(conn)), "rows": count})
+            changed += count
+            if not page.get("more"):
+                return {"ok": True, "changed": changed, "cursor": new_cursor, "error": None}
+            if new_cursor == cursor:
+                raise SyncError(f"the WMS said more=true without moving its cursor ({cursor!r})")
+            cursor = new_cursor
+        raise SyncError(f"more than {MAX_PAGES} reference pages in one refresh")
+    except SyncError as exc:
+        log.warning("reference refresh from the WMS failed: %s", exc)
+        with db.tx() as conn:
+            store.set_meta(conn, "wms.ref_last_error", str(exc))
+        return {"ok": False, "changed": changed, "cursor": cursor, "error": str(exc)}

@@ -1,0 +1,560 @@
+"""Every SQL statement of the site hub, run inside transactions the caller opens (``Database.tx``).
+
+Guarantees come from the database: ``UNIQUE (station, key)`` deduplicates confirmations in the
+transaction that applies their effect (order stage, lot stock, feed, escalation rows, relay queue);
+the claim of an order is its primary key, taken with one ``INSERT … ON CONFLICT … WHERE … RETURNING``;
+the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.flush_feed``:
+a row lock on PostgreSQL, the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
+relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from packgate.device.clock import isoformat, parse_iso
+from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.hub.engine import Conn
+from packgate.sync.reference import canonical_badge
+from packgate.sync.upstream.store import KINDS, validate
+
+TERMINAL = frozenset({"packed", "shipped", "cancelled"})
+STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
+# the milestone a stage records (first time reached)
+MILESTONE = {"picking": "picking", "picked": "picked", "packing": "packing", "weighed": "weighed",
+             "blocked": "blocked", "packed": "packed", "shipped": "shipped", "cancelled": "cancelled"}
+
+
+def utc(moment: datetime) -> str:
+    return isoformat(moment.astimezone(timezone.utc))
+
+
+def _json(value: Any) -> str:
+    return dumps(value).decode()
+
+
+# ---- counters, feed, audit ----------------------------------------------------------------------
+def next_counter(conn: Conn, name: str) -> int:
+    return int(conn.value("UPDATE hub_counters SET n = n + 1 WHERE name = ? RETURNING n", (name,)))
+
+
+def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any]) -> None:
+    """One change on the feed; numbered at commit (see engine: gapless, in commit order)."""
+    conn.feed_row(now, kind, subject, data)
+
+
+def feed_since(conn: Conn, since: int, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT seq, at, kind, subject, data FROM hub_feed WHERE seq > ? ORDER BY seq LIMIT ?",
+                        (since, limit))
+    return [{**row, "data": json.loads(row["data"])} for row in rows]
+
+
+def feed_head(conn: Conn) -> int:
+    return int(conn.value("SELECT n FROM hub_counters WHERE name = 'feed'") or 0)
+
+
+def audit(conn: Conn, now: datetime, who: str, what: str, subject: str, before: Any, after: Any) -> None:
+    conn.execute("INSERT INTO hub_audit (at, who, what, subject, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                 (isoformat(now), who, what, subject, _json(before), _json(after)))
+
+
+def audit_log(conn: Conn, limit: int = 100) -> list[dict[str, Any]]:
+    return conn.execute("SELECT at, who, what, subject, before, after FROM hub_audit ORDER BY n DESC LIMIT ?",
+                        (limit,))
+
+
+def conflict(conn: Conn, now: datetime, kind: str, subject: str, detail: dict[str, Any]) -> None:
+    conn.execute("INSERT INTO hub_conflicts (at, kind, subject, detail) VALUES (?, ?, ?, ?)",
+                 (isoformat(now), kind, subject, _json(detail)))
+    feed(conn, now, "conflict", subject, {"kind": kind, **detail})
+
+
+def conflicts(conn: Conn, open_only: bool = True) -> list[dict[str, Any]]:
+    where = " WHERE resolved_at IS NULL" if open_only else ""
+    rows = conn.execute(f"SELECT n, at, kind, subject, detail, resolved_by, resolved_at FROM hub_conflicts{where}"
+                        " ORDER BY n DESC")
+    return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+
+def get_meta(conn: Conn, key: str) -> str | None:
+    value = conn.value("SELECT v FROM hub_meta WHERE k = ?", (key,))
+    return None if value is None else str(value)
+
+
+def set_meta(conn: Conn, key: str, value: str | None) -> None:
+    conn.execute("INSERT INTO hub_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v", (key, value))
+
+
+# ---- reference data (mirrored from the WMS) ------------------------------------------------------
+def ref_key(kind: str, item: dict[str, Any]) -> str:
+    return "\x1f".join(str(item[f]) for f in KINDS[kind][0])
+
+
+def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
+    """Store rows from a WMS page under the hub's own version counter; returns the rows stored."""
+    count = 0
+    for item in items:
+        if not isinstance(item, dict) or any(f not in item for f in KINDS[kind][0]):
+            continue
+        version = next_counter(conn, "ref")
+        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
+                     " DO UPDATE SET data = excluded.data, version = excluded.version",
+                     (kind, ref_key(kind, item), _json(item), version))
+        count += 1
+    return count
+
+
+def ref_cursor(conn: Conn) -> int:
+    return int(conn.value("SELECT n FROM hub_counters WHERE name = 'ref'") or 0)
+
+
+def reference_since(conn: Conn, since: int, limit: int) -> dict[str, Any]:
+    rows = conn.execute("SELECT kind, data, version FROM hub_ref WHERE version > ? ORDER BY version LIMIT ?",
+                        (since, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out: dict[str, Any] = {kind: [] for kind in KINDS}
+    for row in rows:
+        out[row["kind"]].append(json.loads(row["data"]))
+    out["cursor"] = str(rows[-1]["version"] if rows else max(since, 0))
+    out["more"] = more
+    return out
+
+
+def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
+    data = conn.value("SELECT data FROM hub_ref WHERE kind = ? AND key = ?", (kind, key))
+    return json.loads(data) if data else None
+
+
+def ref_all(conn: Conn, kind: str) -> list[dict[str, Any]]:
+    return [json.loads(row["data"]) for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
+
+
+def employee_by_badge(conn: Conn, badge: str) -> dict[str, Any] | None:
+    wanted = canonical_badge(badge)
+    for employee in ref_all(conn, "employees"):
+        if wanted and canonical_badge(str(employee.get("badge_uid", ""))) == wanted:
+            return employee
+    return None
+
+
+def employee_name(conn: Conn, employee_id: str | None) -> str | None:
+    if not employee_id:
+        return None
+    employee = ref_get(conn, "employees", employee_id)
+    return str(employee.get("name") or employee_id) if employee else employee_id
+
+
+# ---- confirmations: dedup, relay queue and the order flow in one transaction -------------------
+def receive(conn: Conn, station: str, items: list[Any], now: datetime, rules: "FlowRules") -> list[dict[str, Any]]:
+    return [_receive_one(conn, station, item, now, rules) for item in items]
+
+
+def _reject(item: Any, reason: str, code: int) -> dict[str, Any]:
+    ident = item.get("id") if isinstance(item, dict) else None
+    return {"id": ident, "status": "rejected", "code": code, "reason": reason}
+
+
+def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "FlowRules") -> dict[str, Any]:
+    problem = validate(item, station)
+    if problem:
+        return _reject(item, problem, 400)
+    mark = fingerprint(item)
+    seen = conn.one("SELECT id, fingerprint, received_at FROM hub_confirmations WHERE station = ? AND key = ?",
+                    (station, item["key"]))
+    if seen is not None:
+        if seen["fingerprint"] != mark:
+            return _reject(item, f"idempotency key reused with a different payload (first used by {seen['id']})", 422)
+        return {"id": item["id"], "status": "duplicate", "code": 200, "reason": None,
+                "first": {"status": "accepted", "received_at": seen["received_at"]}}
+    if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
+        return _reject(item, "confirmation id already received with another idempotency key"
+                             " (was the station database reset?)", 422)
+    at = parse_iso(item["at"])
+    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                         _json(item), utc(now)))
+    if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
+        return _receive_one(conn, station, item, now, rules)
+    apply_effect(conn, station, item, now, rules)
+    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+
+
+class FlowRules:
+    """The timings the order flow needs (from site.toml)."""
+
+    def __init__(self, first_after_min: float, second_after_min: float):
+        self.levels = ((1, timedelta(minutes=first_after_min)), (2, timedelta(minutes=second_after_min)))
+
+
+def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(order id, new stage) a confirmation means for the site's order flow."""
+    action, kind, payload = item["action"], item["object_type"], item["payload"]
+    if kind == "tote" and action in ("load", "tote_load"):  # "load": stations not yet updated
+        order = payload.get("order_id")
+        return (order if isinstance(order, str) else None), "picked"
+    if kind in ("parcel", "order") and action in ("load", "ship_load"):
+        order = item["object_id"] if kind == "order" else payload.get("order_id")
+        return (order if isinstance(order, str) else None), "shipped"
+    if kind != "order":
+        return None, None
+    if action == "pick":
+        return item["object_id"], "picking"
+    if action in ("scan", "verify", "open"):
+        return item["object_id"], "packing"
+    if action == "weigh":
+        return item["object_id"], "weighed" if payload.get("result") == "pass" else "blocked"
+    if action == "override" and payload.get("kind") == "weight":
+        return item["object_id"], "weighed"
+    if action == "pack":  # weigh-and-ship: the passing weighing is the shipment, no dock hand-over follows
+        return item["object_id"], "shipped" if payload.get("shipped") else "packed"
+    if action == "cancel":
+        return item["object_id"], "cancelled" if payload.get("scope") == "order" else "picked"
+    return item["object_id"], None
+
+
+def get_order(conn: Conn, order_id: str) -> dict[str, Any] | None:
+    row = conn.one("SELECT * FROM hub_orders WHERE order_id = ?", (order_id,))
+    if row is None:
+        return None
+    row["milestones"] = json.loads(row["milestones"])
+    return row
+
+
+def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, rules: FlowRules) -> None:
+    order_id, stage = _target(item)
+    payload = item["payload"]
+    if order_id is None:
+        return
+    order = get_order(conn, order_id)
+    if order is None:
+        ref = ref_get(conn, "orders", order_id) or {}
+        order = {"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
+                 "operator": None, "priority": int(ref.get("priority") or 0), "priority_released": 0,
+                 "milestones": {}, "packed_by": None}
+        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at) VALUES (?, ?, ?, ?, ?)",
+                     (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+    if item["action"] == "pick" and isinstance(payload.get("sku"), str):
+        order["milestones"]["lots_at_pick"] = True
+        take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
+    if item["action"] == "pack":
+        if order["stage"] in ("packed", "shipped") and order.get("packed_by") != station:
+            conflict(conn, now, "packed_twice", order_id,
+                     {"order_id": order_id, "first_station": order.get("packed_by"), "second_station": station,
+                      "confirmation": item["id"]})
+            return
+        if not order["milestones"].get("lots_at_pick"):
+            for unit in payload.get("units") or []:
+                if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
+                    take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
+    if stage is None or not _may_move(order["stage"], stage):
+        return
+    milestones = order["milestones"]
+    milestones.setdefault(MILESTONE[stage], item["at"])
+    if item["action"] == "pack":
+        milestones.setdefault("packed", item["at"])
+    packed_by = station if item["action"] == "pack" else order.get("packed_by")
+    conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
+                 " packed_by = ?, updated_at = ? WHERE order_id = ?",
+                 (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
+                  order_id))
+    feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
+                                              "station": station, "operator": item.get("operator")})
+    if stage == "picked":
+        picked_at = parse_iso(item["at"])
+        for level, after in rules.levels:
+            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
+                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(picked_at + after)))
+    if stage in TERMINAL:
+        conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+        released = conn.execute("DELETE FROM hub_claims WHERE order_id = ? RETURNING station", (order_id,))
+        if released:
+            feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": released[0]["station"],
+                                                         "why": stage})
+
+
+def _may_move(current: str, new: str) -> bool:
+    if current == new:
+        return False
+    if current in ("shipped", "cancelled"):
+        return False
+    if current == "packed":
+        return new == "shipped"
+    return True
+
+
+def take_lot(conn: Conn, now: datetime, sku: str, lot: Any, qty: Any, station: str, order_id: str) -> None:
+    if not isinstance(lot, str) or not lot or not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+        return
+    taken = int(conn.value("INSERT INTO hub_lot_taken (sku, lot, taken) VALUES (?, ?, ?) ON CONFLICT (sku, lot)"
+                           " DO UPDATE SET taken = hub_lot_taken.taken + excluded.taken RETURNING taken",
+                           (sku, lot, qty)))
+    ref = ref_get(conn, "lots", f"{sku}\x1f{lot}") or {}
+    stock = ref.get("qty") if isinstance(ref.get("qty"), int) else None
+    left = None if stock is None else stock - taken
+    feed(conn, now, "lot_taken", f"{sku}/{lot}", {"sku": sku, "lot": lot, "taken": taken, "qty": stock, "left": left,
+                                                  "station": station, "order_id": order_id})
+    if left is not None and left < 0:
+        conflict(conn, now, "lot_overdrawn", f"{sku}/{lot}",
+                 {"sku": sku, "lot": lot, "qty": stock, "taken": taken, "station": station, "order_id": order_id})
+
+
+def lots_taken(conn: Conn) -> dict[tuple[str, str], int]:
+    return {(row["sku"], row["lot"]): int(row["taken"]) for row in conn.execute("SELECT sku, lot, taken FROM hub_lot_taken")}
+
+
+def orders_in_flow(conn: Conn) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM hub_orders WHERE stage NOT IN ('packed', 'shipped', 'cancelled')"
+                        " ORDER BY stage_since")
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def packed_orders(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT order_id, packed_by, milestones FROM hub_orders WHERE stage IN ('packed', 'shipped')"
+                        " AND updated_at >= ?", (isoformat(since),))
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def not_handed_over(conn: Conn, packed_before: datetime, limit: int = 200) -> list[dict[str, Any]]:
+    """Parcels packed before ``packed_before`` and not yet handed over at the dock, the oldest first (at most
+    ``limit``: a site that does not scan at the dock would otherwise list every parcel it ever packed)."""
+    rows = []
+    for row in conn.execute("SELECT order_id, packed_by, milestones FROM hub_orders WHERE stage = 'packed'"
+                            " ORDER BY stage_since LIMIT ?", (limit,)):
+        packed_at = json.loads(row["milestones"]).get("packed")
+        if isinstance(packed_at, str) and parse_iso(packed_at) <= packed_before:
+            rows.append({"order_id": row["order_id"], "station": row["packed_by"], "packed_at": packed_at})
+    return sorted(rows, key=lambda r: parse_iso(r["packed_at"]))
+
+
+def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    return conn.execute("SELECT station, at_utc FROM hub_confirmations WHERE action = 'pack' AND at_utc >= ?"
+                        " ORDER BY at_utc", (utc(since),))
+
+
+def order_confirmations(conn: Conn, order_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT body, received_at FROM hub_confirmations WHERE object_type = 'order'"
+                        " AND object_id = ? ORDER BY n", (order_id,))
+    return [{**json.loads(row["body"]), "received_at": row["received_at"]} for row in rows]
+
+
+def reconcile(conn: Conn, station: str, since: datetime, until: datetime, by: str) -> list[str]:
+    column = "at_utc" if by == "at" else "received_utc"
+    return [row["id"] for row in conn.execute(
+        f"SELECT id FROM hub_confirmations WHERE station = ? AND {column} >= ? AND {column} < ? ORDER BY seq",
+        (station, utc(since), utc(until)))]
+
+
+# ---- relay queue ---------------------------------------------------------------------------------
+def take_lease(conn: Conn, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
+    """Hold ``name`` until now + ttl (renewing our own); False while another holder's lease runs."""
+    row = conn.one("INSERT INTO hub_leases (name, holder, until_utc) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                   " SET holder = excluded.holder, until_utc = excluded.until_utc"
+                   " WHERE hub_leases.holder = excluded.holder OR hub_leases.until_utc < ? RETURNING holder",
+                   (name, holder, utc(now + timedelta(seconds=ttl_s)), utc(now)))
+    return row is not None
+
+
+def relay_due_station(conn: Conn, now: datetime) -> str | None:
+    value = conn.value("SELECT station FROM hub_confirmations WHERE relay_state = 'pending' AND next_attempt_at <= ?"
+                       " ORDER BY n LIMIT 1", (utc(now),))
+    return None if value is None else str(value)
+
+
+def relay_batch(conn: Conn, station: str, limit: int) -> list[dict[str, Any]]:
+    return conn.execute("SELECT id, station, seq, body, attempts FROM hub_confirmations WHERE station = ?"
+                        " AND relay_state = 'pending' ORDER BY seq LIMIT ?", (station, limit))
+
+
+def relay_next_wait(conn: Conn, now: datetime) -> float | None:
+    value = conn.value("SELECT MIN(next_attempt_at) FROM hub_confirmations WHERE relay_state = 'pending'")
+    return None if value is None else max(0.0, (parse_iso(str(value)) - now).total_seconds())
+
+
+def relay_mark(conn: Conn, conf_id: str, state: str, status: str | None, error: str | None, now: datetime) -> None:
+    conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?, sent_at = ?,"
+                 " attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'",
+                 (state, status, error, isoformat(now), conf_id))
+    if state == "sent":
+        row = conn.one("SELECT object_type, object_id FROM hub_confirmations WHERE id = ?", (conf_id,))
+        if row and row["object_type"] == "order":
+            order = get_order(conn, row["object_id"])
+            if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
+                order["milestones"]["synced"] = isoformat(now)
+                conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?",
+                             (_json(order["milestones"]), row["object_id"]))
+
+
+def relay_retry_later(conn: Conn, ids: list[str], error: str, next_at: datetime) -> None:
+    for conf_id in ids:
+        conn.execute("UPDATE hub_confirmations SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                     " WHERE id = ? AND relay_state = 'pending'", (utc(next_at), error, conf_id))
+
+
+def relay_status(conn: Conn, now: datetime) -> dict[str, Any]:
+    counts = {"pending": 0, "sent": 0, "dead": 0}
+    for row in conn.execute("SELECT relay_state, COUNT(*) AS c FROM hub_confirmations GROUP BY relay_state"):
+        counts[row["relay_state"]] = int(row["c"])
+    head = conn.one("SELECT received_at, last_error FROM hub_confirmations WHERE relay_state = 'pending'"
+                    " ORDER BY n LIMIT 1")
+    return {"depth": counts["pending"], "sent": counts["sent"], "dead": counts["dead"],
+            "oldest_unsent_at": head["received_at"] if head else None,
+            "oldest_age_s": round((now - parse_iso(head["received_at"])).total_seconds(), 3) if head else None,
+            "last_error": head["last_error"] if head else None}
+
+
+def dead_letters(conn: Conn) -> list[dict[str, Any]]:
+    return conn.execute("SELECT id, station, action, object_id, last_error FROM hub_confirmations"
+                        " WHERE relay_state = 'dead' ORDER BY n")
+
+
+# ---- claims ----------------------------------------------------------------------------------------
+def claim(conn: Conn, order_id: str, station: str, operator: str | None, now: datetime,
+          expire_after_s: float) -> dict[str, Any] | None:
+    """Claim (or renew) ``order_id`` for ``station``; returns the claim held by someone else, or None."""
+    row = conn.one("INSERT INTO hub_claims (order_id, station, operator, claimed_at, renewed_at, expires_utc)"
+                   " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET station = excluded.station,"
+                   " operator = excluded.operator, renewed_at = excluded.renewed_at, expires_utc = excluded.expires_utc,"
+                   " claimed_at = CASE WHEN hub_claims.station = excluded.station THEN hub_claims.claimed_at"
+                   " ELSE excluded.claimed_at END"
+                   " WHERE hub_claims.station = excluded.station OR hub_claims.expires_utc < ?"
+                   " RETURNING claimed_at, renewed_at",
+                   (order_id, station, operator, isoformat(now), isoformat(now),
+                    utc(now + timedelta(seconds=expire_after_s)), utc(now)))
+    if row is None:
+        return get_claim(conn, order_id)
+    if row["claimed_at"] == row["renewed_at"]:
+        feed(conn, now, "claim", order_id, {"order_id": order_id, "station": station, "operator": operator})
+    return None
+
+
+def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
+    return conn.one("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
+                    " WHERE order_id = ?", (order_id,))
+
+
+def release_claim(conn: Conn, order_id: str, now: datetime, why: str) -> dict[str, Any] | None:
+    row = conn.one("DELETE FROM hub_claims WHERE order_id = ? RETURNING station, operator", (order_id,))
+    if row is not None:
+        feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": row["station"], "why": why})
+    return row
+
+
+def renew_station_claims(conn: Conn, station: str, now: datetime, expire_after_s: float) -> None:
+    conn.execute("UPDATE hub_claims SET renewed_at = ?, expires_utc = ? WHERE station = ?",
+                 (isoformat(now), utc(now + timedelta(seconds=expire_after_s)), station))
+
+
+def expire_claims(conn: Conn, now: datetime) -> list[str]:
+    rows = conn.execute("DELETE FROM hub_claims WHERE expires_utc < ? RETURNING order_id, station", (utc(now),))
+    for row in rows:
+        feed(conn, now, "claim_released", row["order_id"], {"order_id": row["order_id"], "station": row["station"],
+                                                            "why": "expired"})
+    return [row["order_id"] for row in rows]
+
+
+def claims(conn: Conn) -> list[dict[str, Any]]:
+    return conn.execute("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
+                        " ORDER BY claimed_at")
+
+
+# ---- stations ------------------------------------------------------------------------------------
+def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> None:
+    conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
+                 " last_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                 " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
+                 " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
+                 " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc",
+                 (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
+                  beat.get("outbox_depth"), isoformat(now), utc(now)))
+
+
+def stations(conn: Conn) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT * FROM hub_stations ORDER BY station")
+    for row in rows:
+        row["devices"] = json.loads(row["devices"])
+    return rows
+
+
+# ---- escalations ---------------------------------------------------------------------------------
+def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str, Any] | None:
+    """Take the next due escalation (pending, or failed and due again) for sending, inside the caller's
+    transaction; a row whose order is already packed anywhere is voided instead."""
+    while True:
+        row = conn.one("SELECT order_id, level, due_utc, attempts FROM hub_escalations WHERE state = 'pending'"
+                       " AND due_utc <= ? ORDER BY due_utc, level LIMIT 1" + conn.dialect.skip_locked, (utc(now),))
+        if row is None:
+            return None
+        order = get_order(conn, row["order_id"])
+        if order is not None and order["stage"] in TERMINAL:
+            conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND level = ?",
+                         (row["order_id"], row["level"]))
+            continue
+        conn.execute("UPDATE hub_escalations SET state = 'sending', claimed_at = ?, attempts = attempts + 1,"
+                     " due_utc = ? WHERE order_id = ? AND level = ?",
+                     (isoformat(now), utc(now + timedelta(seconds=retry_s)), row["order_id"], row["level"]))
+        return {**row, "order": order}
+
+
+def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime) -> None:
+    conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, last_error = NULL WHERE order_id = ?"
+                 " AND level = ?", (isoformat(now), order_id, level))
+    if level == 1:
+        conn.execute("UPDATE hub_orders SET priority_released = 1 WHERE order_id = ?", (order_id,))
+        feed(conn, now, "priority_released", order_id, {"order_id": order_id, "level": level})
+    feed(conn, now, "escalation", order_id, {"order_id": order_id, "level": level, "id": f"{order_id}/{level}"})
+
+
+def escalation_failed(conn: Conn, order_id: str, level: int, error: str) -> None:
+    """Back to pending; ``due_utc`` was already moved to the retry time when it was claimed."""
+    conn.execute("UPDATE hub_escalations SET state = 'pending', last_error = ? WHERE order_id = ? AND level = ?",
+                 (error, order_id, level))
+
+
+def recover_sending(conn: Conn, now: datetime) -> int:
+    """Rows left in 'sending' past their retry time (the hub died mid-send) go back to pending: the
+    message may be sent a second time, with the same id (order/level)."""
+    rows = conn.execute("UPDATE hub_escalations SET state = 'pending' WHERE state = 'sending' AND due_utc < ?"
+                        " RETURNING order_id", (utc(now),))
+    return len(rows)
+
+
+def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime) -> bool:
+    rows = conn.execute("UPDATE hub_escalations SET acked_by = ?, acked_at = ? WHERE order_id = ? AND level = ?"
+                        " AND acked_at IS NULL RETURNING level", (who, isoformat(now), order_id, level))
+    if rows:
+        conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+        audit(conn, now, who, "acknowledge_escalation", f"{order_id}/{level}", None, {"acked": True})
+    return bool(rows)
+
+
+def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
+    if order_id is not None:
+        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
+                            " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
+    return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
+                        " FROM hub_escalations WHERE state IN ('sent', 'sending') OR last_error IS NOT NULL"
+                        " ORDER BY sent_at DESC")
+
+
+# ---- supervisor sessions ---------------------------------------------------------------------------
+def create_session(conn: Conn, token: str, employee_id: str, csrf: str, now: datetime, ttl_s: float) -> None:
+    conn.execute("INSERT INTO hub_sessions (token, employee_id, csrf, created_at, expires_utc) VALUES (?, ?, ?, ?, ?)",
+                 (token, employee_id, csrf, isoformat(now), utc(now + timedelta(seconds=ttl_s))))
+
+
+def get_session(conn: Conn, token: str, now: datetime) -> dict[str, Any] | None:
+    return conn.one("SELECT token, employee_id, csrf FROM hub_sessions WHERE token = ? AND expires_utc > ?",
+                    (token, utc(now)))
+
+
+def delete_session(conn: Conn, token: str) -> None:
+    conn.execute("DELETE FROM hub_sessions WHERE token = ?", (token,))

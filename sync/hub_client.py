@@ -1,0 +1,146 @@
+"""The station's client of the site hub: claims, heartbeats and a feed follower.
+
+``SiteClient(hub_url, station, token)`` (``hub_url`` may list several hubs: it fails over, and the feed
+cursor is valid on every hub of the site, one database numbering the changes) — ``claim(order_id, operator)`` returns the claim or raises
+``ClaimConflictError`` whose message names the table and the person; ``renew`` is the same call;
+``release(order_id)``; ``heartbeat(...)``. ``FeedFollower(client, on_change, cursor_file)`` long-polls
+``/v1/feed`` in a thread, hands each change to ``on_change(event)`` in order, and persists the cursor
+after each handled batch (so a restart neither skips nor — beyond the last batch — repeats changes),
+backing off with full jitter while the hub is unreachable.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from urllib.parse import quote
+
+from packgate.device.backoff import Backoff
+from packgate.device.clock import Clock
+from packgate.sync.common.http import Response, connect_http
+from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
+
+log = logging.getLogger(__name__)
+
+
+class SiteClient:
+    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0):
+        self.station, self.token = station, token
+        self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+              deadline_s: float | None = None) -> tuple[int, dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        resp: Response = self.http.request(method, path, None if body is None else json.dumps(body).encode(), headers,
+                                           deadline_s=deadline_s)
+        try:
+            data = json.loads(resp.body or b"{}")
+        except ValueError as exc:
+            raise TransientUpstreamError(f"{method} {path}: garbled JSON from the hub") from exc
+        if resp.status >= 500 or resp.status in (408, 429):
+            raise TransientUpstreamError(f"{method} {path}: HTTP {resp.status} {data.get('error', '')}",
+                                         status=resp.status)
+        return resp.status, data if isinstance(data, dict) else {}
+
+    def claim(self, order_id: str, operator: str | None) -> dict[str, Any]:
+        """Claim (or renew) ``order_id`` for this table."""
+        status, data = self._call("POST", "/v1/claims", {"station": self.station, "order_id": order_id,
+                                                         "operator": operator})
+        if status == 409:
+            raise ClaimConflictError(str(data.get("error")), dict(data.get("claim") or {}))
+        if status != 200:
+            raise HubError(f"claim {order_id}: HTTP {status} {data.get('error', '')}")
+        return dict(data["claim"])
+
+    renew = claim
+
+    def release(self, order_id: str) -> bool:
+        status, data = self._call("DELETE", f"/v1/claims/{quote(order_id, safe='')}")
+        if status not in (200, 404):
+            raise HubError(f"release {order_id}: HTTP {status} {data.get('error', '')}")
+        return status == 200
+
+    def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None:
+        status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
+                                  {"operator": operator, "order_id": order_id, "state": state,
+                                   "devices": devices or {}, "outbox_depth": outbox_depth})
+        if status != 200:
+            raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")
+        return data if status == 200 else None
+
+    def feed(self, since: int, wait_s: int) -> dict[str, Any]:
+        status, data = self._call("GET", f"/v1/feed?since={since}&wait={wait_s}", deadline_s=wait_s + 10.0)
+        if status != 200:
+            raise HubError(f"feed: HTTP {status} {data.get('error', '')}")
+        return data
+
+
+class FeedFollower:
+    """Follow the hub's feed in a thread; ``on_change(event)`` is called once per event, in order."""
+
+    def __init__(self, client: SiteClient, on_change: Callable[[dict[str, Any]], None], cursor_file: str | Path,
+                 *, clock: Clock | None = None, wait_s: int = 25, backoff: Backoff | None = None,
+                 rng: random.Random | None = None):
+        self.client, self.on_change = client, on_change
+        self.cursor_file = Path(cursor_file)
+        self.clock = clock or Clock()
+        self.wait_s = wait_s
+        self.backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
+        self.rng = rng or random.SystemRandom()
+        self.failures = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def cursor(self) -> int:
+        try:
+            return int(self.cursor_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _save(self, cursor: int) -> None:
+        tmp = self.cursor_file.with_suffix(".tmp")
+        tmp.write_text(str(cursor))
+        os.replace(tmp, self.cursor_file)
+
+    def poll_once(self) -> int:
+        """One long-poll; returns the number of events handled."""
+        data = self.client.feed(self.cursor, self.wait_s)
+        events = data.get("events") or []
+        for event in events:
+            self.on_change(event)
+        if events:
+            self._save(int(events[-1]["seq"]))
+        return len(events)
+
+    def start(self) -> "FeedFollower":
+        self._thread = threading.Thread(target=self._run, name="site-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+                self.failures, self.last_error = 0, None
+            except Exception as exc:  # noqa: BLE001 - hub down, or the handler could not store a change: retry
+                self.failures += 1
+                self.last_error = str(exc)
+                delay = self.backoff.delay(self.failures, self.rng)
+                log.warning("site feed: %s; retry in %.1f s", exc, delay)
+                self.clock.sleep(delay, self._stop)
