@@ -3,14 +3,15 @@
 Each ``audit`` row carries ``row_hash = SHA-256(prev_hash + "\\n" + canonical JSON of its content)`` and the
 ``prev_hash`` of the row before it (the first row chains to 64 zeros). ``audit_head`` holds the last row's id
 and hash and the number of rows: deleting the newest rows breaks the head, deleting or editing any other
-row breaks the chain at the next row. The triggers in ``store.SCHEMA`` already refuse UPDATE and DELETE;
-the chain catches what bypasses them (a copy of the file edited elsewhere, the triggers dropped).
+row breaks the chain at the next row. The append-only triggers (``station/migrations/steps.py``) already refuse
+UPDATE and DELETE; the chain catches what bypasses them (a copy of the file edited elsewhere, the triggers dropped).
 
 Limit: someone who rewrites every later row *and* the head with correct hashes is not caught by the file
 alone; ``verify`` prints the head, which can be compared with a copy kept elsewhere (e.g. the last
 ``packgate audit verify`` output in the shift report).
 
-``migrate`` chains rows written before this existed (one transaction; safe to call on every start).
+``chain_all`` chains rows written before this existed: schema step 2 (``station/migrations``) adds the columns
+and the head and runs it once, in the step's transaction.
 """
 from __future__ import annotations
 
@@ -22,12 +23,6 @@ from typing import Any
 
 GENESIS = "0" * 64
 CONTENT = ("id", "at", "who", "action", "object_id", "before", "after", "reason", "terminal")
-TRIGGERS = (  # the same as in store.SCHEMA, recreated after the migration
-    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit "
-    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit "
-    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
-)
 
 
 def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
@@ -35,41 +30,20 @@ def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{content}".encode("utf-8")).hexdigest()
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Add the chain columns and the head, and chain the rows that have no hash; returns how many."""
-    own_tx = not conn.in_transaction
-    if own_tx:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(audit)")}
-        conn.execute("CREATE TABLE IF NOT EXISTS audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), "
-                     "last_id INTEGER NOT NULL, last_hash TEXT NOT NULL, rows INTEGER NOT NULL)")
-        chained = 0
-        if "row_hash" not in columns:
-            # the append-only triggers refuse the UPDATE that fills the new columns: lift them for this one
-            # transaction (a crash rolls everything back, triggers included)
-            conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-            conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-            conn.execute("ALTER TABLE audit ADD COLUMN prev_hash TEXT")
-            conn.execute("ALTER TABLE audit ADD COLUMN row_hash TEXT")
-            prev = GENESIS
-            rows = 0
-            for row in conn.execute("SELECT * FROM audit ORDER BY id").fetchall():
-                digest = row_hash(prev, dict(row))
-                conn.execute("UPDATE audit SET prev_hash = ?, row_hash = ? WHERE id = ?", (prev, digest, row["id"]))
-                prev, rows, chained = digest, rows + 1, chained + 1
-            last = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0] or 0
-            conn.execute("INSERT OR REPLACE INTO audit_head (one, last_id, last_hash, rows) VALUES (1, ?, ?, ?)",
-                         (last, prev, rows))
-            for sql in TRIGGERS:
-                conn.execute(sql)
-        if own_tx:
-            conn.execute("COMMIT")
-        return chained
-    except BaseException:
-        if own_tx and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+def chain_all(conn: sqlite3.Connection) -> int:
+    """Chain every audit row from the first (none has a hash yet) and set the head; returns how many rows.
+
+    Runs inside schema step 2's transaction, with the append-only triggers lifted by that step."""
+    prev = GENESIS
+    rows = 0
+    for row in conn.execute("SELECT * FROM audit ORDER BY id").fetchall():
+        digest = row_hash(prev, dict(row))
+        conn.execute("UPDATE audit SET prev_hash = ?, row_hash = ? WHERE id = ?", (prev, digest, row["id"]))
+        prev, rows = digest, rows + 1
+    last = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0] or 0
+    conn.execute("INSERT OR REPLACE INTO audit_head (one, last_id, last_hash, rows) VALUES (1, ?, ?, ?)",
+                 (last, prev, rows))
+    return rows
 
 
 def append(conn: sqlite3.Connection, values: dict[str, Any]) -> int:

@@ -9,7 +9,6 @@ once with the same keys and upstream applies each shipment once.
 """
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from packgate.device.clock import isoformat
@@ -19,22 +18,7 @@ from packgate.station.core.verdicts import answer
 from packgate.station.parts import Parts
 from packgate.sync.common.db import write_tx
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dock_batches (
-    batch_id TEXT PRIMARY KEY, carrier TEXT NOT NULL, vehicle TEXT NOT NULL, route TEXT,
-    opened_at TEXT NOT NULL, opened_by TEXT NOT NULL, closed_at TEXT, closed_by TEXT
-);
-CREATE TABLE IF NOT EXISTS dock_parcels (
-    order_id TEXT PRIMARY KEY, batch_id TEXT NOT NULL, code TEXT NOT NULL, waybill TEXT,
-    scanned_at TEXT NOT NULL, scanned_by TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dock_parcels_batch ON dock_parcels (batch_id, scanned_at);
-"""
 TEXT_MAX = 64
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
 
 
 class DockDesk:

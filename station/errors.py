@@ -3,7 +3,8 @@
 StationError
  ├── ConfigError         packgate.toml or a rules table (tolerance, escalation) has a bad value
  ├── ReferenceDataError  a reference-data row (sku, lot, packaging, employee, order) is malformed
- └── PageParameterError  a list was asked for with a bad limit, cursor or filter (carries a verdict code)
+ ├── PageParameterError  a list was asked for with a bad limit, cursor or filter (carries a verdict code)
+ └── DatabaseFromTheFutureError  station.db was written by a newer packgate (station/migrations)
 
 Refusals of the packing and picking workflow (item not in order, lot expired, ...) are *not*
 exceptions: they come back as a ``Verdict`` so the person at the table is told what to do.
@@ -30,3 +31,18 @@ class PageParameterError(StationError, ValueError):
         super().__init__(f"{code}: {data}")
         self.code = code
         self.data = data
+
+
+class DatabaseFromTheFutureError(StationError):
+    """station.db was written by a newer packgate: ``part`` (a set of schema steps) is at version ``found``, this
+    packgate knows up to ``known`` (0: not at all). Nothing was written; the agent does not start."""
+
+    def __init__(self, path: str, part: str, found: int, known: int):
+        super().__init__(f"{path} was written by a newer packgate: its {part} schema is at version {found}, "
+                         f"this packgate knows up to version {known}; run that packgate or a newer one, "
+                         "or restore a backup this version wrote")
+        self.path, self.part, self.found, self.known = path, part, found, known
+
+    def fields(self) -> dict[str, object]:
+        """The fields of the ``db_from_the_future`` verdict text."""
+        return {"path": self.path, "part": self.part, "found": self.found, "known": self.known}

@@ -25,20 +25,8 @@ from packgate.device.scale.reading import Reading
 from packgate.station import video
 from packgate.station.core.effects import Confirmation, Outcome
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS evidence_frames (
-    id INTEGER PRIMARY KEY, order_id TEXT NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,
-    seq INTEGER NOT NULL, judged INTEGER NOT NULL, raw_hex TEXT NOT NULL, reading TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS evidence_frames_order ON evidence_frames (order_id, attempt, seq);
-"""
 FRAMES_KEPT = 8  # the judged frame and the ones that led up to it
 BADGE_ROLES = ("packer", "second_person", "supervisor")
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-    video.ensure_schema(conn)
 
 
 class FrameRing:

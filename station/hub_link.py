@@ -132,7 +132,6 @@ class SiteLots:
 class SiteLink:
     def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None]):
         self.parts, self.hub, self.publish_state = parts, hub, publish_state
-        store.ensure_site_schema(parts.conn)
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
         self.offline_until = float("-inf")

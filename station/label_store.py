@@ -1,27 +1,11 @@
 """Every SQL statement on the station's label tables: the label of each carton (its frozen request, waybill,
-fields and the job as printed) and the pool of pre-issued waybills per order for offline work."""
+fields and the job as printed) and the pool of pre-issued waybills per order for offline work (their DDL: step 6
+in ``station/migrations/steps.py``)."""
 from __future__ import annotations
 
 import json
 import sqlite3
 from typing import Any
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS label_jobs (
-    key TEXT PRIMARY KEY, order_id TEXT NOT NULL, carton INTEGER NOT NULL, body TEXT NOT NULL,
-    waybill TEXT UNIQUE, fields TEXT, job BLOB, language TEXT, source TEXT, synced INTEGER NOT NULL DEFAULT 0,
-    sync_error TEXT, requested_at TEXT NOT NULL, printed_at TEXT, prints INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS waybill_pool (
-    waybill TEXT PRIMARY KEY, order_id TEXT NOT NULL, reserve_key TEXT NOT NULL, used_by TEXT,
-    reserved_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS waybill_pool_order ON waybill_pool (order_id, used_by);
-CREATE INDEX IF NOT EXISTS label_jobs_unsynced ON label_jobs (synced, requested_at);
-CREATE TABLE IF NOT EXISTS label_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-"""
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
 
 
 def job_by_key(conn: sqlite3.Connection, key: str) -> dict | None:

@@ -95,7 +95,6 @@ class LabelDesk:
         self._previews: dict[str, bytes] = {}
         self._due: Callable[[], dict] | None = None  # a print to run once the station lock is released
         with parts.lock:
-            label_store.ensure_schema(parts.conn)
             self._audit_verify_setting()
             if self.mode is lb.LabelMode.PRINT and parts.live.pack.state is pk.State.WEIGHED_OK:
                 self._progress("failed", problem="restart")  # a carton passed before a restart: print when ready

@@ -25,7 +25,7 @@ from typing import Any, Callable
 from packgate.device.clock import Clock, isoformat
 from packgate.device.scale.reading import Reading
 from packgate.device.scanner.barcode import Scan, SitePatterns, interpret
-from packgate.station import evidence, store, video
+from packgate.station import evidence, migrations, store, video
 from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import labels as lb
@@ -38,7 +38,6 @@ from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
-from packgate.station.dock import ensure_schema as dock_schema
 from packgate.station.events import EventBus
 from packgate.station.hub_link import SiteLink
 from packgate.station.labels import LabelDesk, template_for
@@ -76,10 +75,7 @@ class Station:
         self.camera = camera
         self.wake = wake or (lambda: None)
         conn = connect(db_path)
-        store.ensure_schema(conn)
-        evidence.ensure_schema(conn)
-        dock_schema(conn)
-        video.ensure_schema(conn)
+        migrations.upgrade(conn, self.clock)  # before the first read (the agent has upgraded the file already)
         self.frames = evidence.FrameRing()  # the raw scale frames a weighing is judged on (evidence)
         sessions = store.load_sessions(conn)
         pack = pk.PackSession.from_dict(sessions[KIOSK]) if KIOSK in sessions else pk.PackSession(station=self.id)

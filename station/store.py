@@ -1,4 +1,5 @@
-"""The station's own tables, in the same SQLite file as the outbox.
+"""Reads and writes of the station's own tables, in the same SQLite file as the outbox (their DDL: the schema
+steps in ``station/migrations``).
 
 Every write happens inside the caller's ``write_tx`` together with the outbox rows, so the
 local state change and its confirmations commit (or roll back) as one.
@@ -11,58 +12,7 @@ from typing import Any, Iterable
 
 from packgate.station import audit_chain
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS order_state (
-    order_id    TEXT PRIMARY KEY,
-    status      TEXT NOT NULL,              -- open, picking, picked, packing, weighed, blocked, packed, cancelled
-    priority    INTEGER NOT NULL DEFAULT 0,
-    station     TEXT,
-    blocked_reason TEXT,
-    picked_at   TEXT, verified_at TEXT, weighed_at TEXT, packed_at TEXT, synced_at TEXT, cancelled_at TEXT,
-    updated_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS packed_serials (
-    sku TEXT NOT NULL, serial TEXT NOT NULL, order_id TEXT NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (sku, serial)
-);
-CREATE TABLE IF NOT EXISTS weighings (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, order_id TEXT NOT NULL, operator TEXT,
-    measured_g TEXT, expected_g TEXT, diff_g TEXT, diff_pct TEXT, allowed_g TEXT, verdict TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,
-    object_id TEXT, before TEXT, after TEXT, reason TEXT, terminal TEXT
-);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS escalations (
-    id INTEGER PRIMARY KEY, order_id TEXT NOT NULL, level INTEGER NOT NULL, deadline TEXT NOT NULL,
-    fired_at TEXT, notified INTEGER NOT NULL DEFAULT 0, notify_error TEXT, acked_by TEXT, acked_at TEXT,
-    UNIQUE (order_id, level)
-);
-CREATE TABLE IF NOT EXISTS answers (
-    key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT NOT NULL, at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    terminal TEXT PRIMARY KEY, snapshot TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejected_input (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, source TEXT NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS order_state_status ON order_state (status, priority);
-CREATE INDEX IF NOT EXISTS order_state_recent ON order_state (updated_at, order_id);
-CREATE INDEX IF NOT EXISTS escalations_open ON escalations (acked_at, fired_at);
-CREATE INDEX IF NOT EXISTS audit_object ON audit (object_id, id);
-"""
-
 MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at", "cancelled_at")
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-    audit_chain.migrate(conn)  # the audit rows' hash chain (station/audit_chain.py)
 
 
 def _dumps(value: Any) -> str:
@@ -330,18 +280,6 @@ def synced_at(conn: sqlite3.Connection, order_id: str) -> str | None:
 
 
 # ---- the site hub's view of lot stock (units taken at any table, from the hub's change feed) ---------
-SITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS site_lot_taken (
-    sku TEXT NOT NULL, lot TEXT NOT NULL, order_id TEXT NOT NULL, units INTEGER NOT NULL,
-    PRIMARY KEY (sku, lot, order_id)
-);
-"""
-
-
-def ensure_site_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SITE_SCHEMA)
-
-
 def site_lot_taken(conn: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in conn.execute("SELECT sku, lot, order_id, units FROM site_lot_taken")]
 

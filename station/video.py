@@ -38,20 +38,7 @@ if TYPE_CHECKING:  # OpenCV (~16 MB) is loaded only by a station with a camera
 
 log = logging.getLogger("packgate.video")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS video_clips (
-    sha256 TEXT PRIMARY KEY, order_id TEXT NOT NULL, waybill TEXT, operator TEXT, station TEXT NOT NULL,
-    path TEXT NOT NULL, codec TEXT NOT NULL, bytes INTEGER NOT NULL, frames INTEGER NOT NULL,
-    dropped INTEGER NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, outcome TEXT NOT NULL,
-    removed_at TEXT, removed_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS video_clips_order ON video_clips (order_id, started_at);
-"""
 MB = 1024 * 1024
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
 
 
 def clips_of(conn: sqlite3.Connection, order_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ import click
 
 from packgate.device.clock import Clock
 from packgate.sync.common.db import connect, connect_readonly
-from packgate.sync.schema import ensure_schema
+from packgate.sync.errors import SchemaFromTheFutureError
+from packgate.sync.schema import upgrade
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
 
@@ -65,7 +66,11 @@ def _open(db_path: str | None):
     if not os.path.exists(path):
         raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
     conn = connect(path)
-    ensure_schema(conn)
+    try:
+        upgrade(conn)
+    except SchemaFromTheFutureError as exc:
+        conn.close()
+        raise click.ClickException(str(exc)) from exc
     return conn
 
 

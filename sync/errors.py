@@ -30,6 +30,16 @@ class StorageIOError(StorageError):
     """SQLITE_IOERR / SQLITE_CORRUPT: the storage failed underneath SQLite."""
 
 
+class SchemaFromTheFutureError(SyncError):
+    """The database was written by a newer packgate: a set of its schema steps (``sync.common.migrate``) is at a
+    version this code does not have (``known`` 0: a set it does not know at all). Nothing was written."""
+
+    def __init__(self, path: str, owner: str, found: int, known: int):
+        super().__init__(f"{path} was written by a newer packgate: its {owner} schema is at version {found}, "
+                         f"this packgate knows up to version {known}")
+        self.path, self.owner, self.found, self.known = path, owner, found, known
+
+
 # --- outbox --------------------------------------------------------------------------------
 class OutboxError(SyncError):
     """Misuse of the outbox (the message says what to do instead)."""

@@ -22,7 +22,7 @@ from packgate.sync.common.db import DbSpec, factory, write_tx
 from packgate.sync.common.ids import check_station, make_id
 from packgate.sync.common.jsonbytes import dumps, freeze
 from packgate.sync.errors import IdempotencyConflictError, NotInTransactionError, OutboxError
-from packgate.sync.schema import ensure_schema, get_meta, outbox_counts, set_meta
+from packgate.sync.schema import get_meta, outbox_counts, set_meta, upgrade
 
 SKEW_WARN_S = 5.0
 STALE_AFTER_S = 900.0
@@ -63,7 +63,7 @@ class Outbox:
         self._connect = factory(db)
         conn = self._connect()
         try:
-            ensure_schema(conn)
+            upgrade(conn, self.clock)
         finally:
             conn.close()
 

@@ -23,7 +23,7 @@ from packgate.sync.common.db import DbSpec, factory, write_tx
 from packgate.sync.common.pool import Pool
 from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
 from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, screen, tote_clash
-from packgate.sync.schema import ensure_schema, get_meta, set_meta
+from packgate.sync.schema import get_meta, set_meta, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ReferenceCache:
         self.on_update = on_update
         self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close(), keep=POOL_KEPT)
         with self._using(None) as conn:
-            ensure_schema(conn)
+            upgrade(conn, self.clock)
 
     # ---- pulling --------------------------------------------------------------------------
     def refresh(self, *, raise_errors: bool = False) -> dict:

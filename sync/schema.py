@@ -1,4 +1,10 @@
-"""Station-side tables owned by the sync package (all prefixed ``sync_`` or ``ref_``).
+"""Station-side tables owned by the sync package (all prefixed ``sync_`` or ``ref_``), as numbered steps.
+
+``STEPS`` is the ``sync`` set of schema steps (``sync.common.migrate``): never edit a step that shipped, add
+one. Steps 1 and 2 are the schema as releases made it before the steps were recorded (``IF NOT EXISTS``
+scripts run on every start), so a file from such a release is adopted, not rebuilt. ``upgrade`` brings only
+these tables up to date (the outbox, the worker, the reference cache and ``packgate sync`` call it); a
+station upgrades every set of its file with ``packgate.station.migrations.upgrade``.
 
 The station keeps its own tables in the same database file; nothing here touches them.
 """
@@ -6,10 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "1"
+from packgate.device.clock import Clock
+from packgate.sync.common.migrate import Done, Step, StepSet
+from packgate.sync.common.migrate import upgrade as upgrade_sets
+
 OUTBOX_STATES = ("pending", "sent", "dead")
 
-STATEMENTS = (
+TABLES = (
     """CREATE TABLE IF NOT EXISTS sync_outbox (
         station TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -33,16 +42,6 @@ STATEMENTS = (
     )""",
     "CREATE INDEX IF NOT EXISTS sync_outbox_state ON sync_outbox (state, seq)",
     "CREATE INDEX IF NOT EXISTS sync_outbox_object ON sync_outbox (object_type, object_id)",
-    # rows per state, kept by triggers: health and every state push read three rows, never count the table
-    "CREATE TABLE IF NOT EXISTS sync_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL)",
-    """CREATE TRIGGER IF NOT EXISTS sync_counts_insert AFTER INSERT ON sync_outbox
-        BEGIN UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
-    """CREATE TRIGGER IF NOT EXISTS sync_counts_update AFTER UPDATE OF state ON sync_outbox
-        WHEN OLD.state != NEW.state
-        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state;
-              UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
-    """CREATE TRIGGER IF NOT EXISTS sync_counts_delete AFTER DELETE ON sync_outbox
-        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state; END""",
     "CREATE TABLE IF NOT EXISTS sync_seq (station TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS sync_meta (k TEXT PRIMARY KEY, v TEXT)",
     """CREATE TABLE IF NOT EXISTS sync_audit (
@@ -68,27 +67,31 @@ STATEMENTS = (
     "CREATE INDEX IF NOT EXISTS ref_orders_tote ON ref_orders (json_extract(data, '$.tote'))",
 )
 
+# rows per state, kept by triggers: health and every state push read three rows, never count the table
+COUNTERS = (
+    "CREATE TABLE IF NOT EXISTS sync_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_insert AFTER INSERT ON sync_outbox
+        BEGIN UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_update AFTER UPDATE OF state ON sync_outbox
+        WHEN OLD.state != NEW.state
+        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state;
+              UPDATE sync_counts SET n = n + 1 WHERE state = NEW.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS sync_counts_delete AFTER DELETE ON sync_outbox
+        BEGIN UPDATE sync_counts SET n = n - 1 WHERE state = OLD.state; END""",
+    # a file from before the counters: count once, then the triggers keep it
+    "INSERT OR REPLACE INTO sync_counts (state, n) SELECT column1, (SELECT COUNT(*) FROM sync_outbox"
+    " WHERE state = column1) FROM (VALUES " + ", ".join(f"('{s}')" for s in OUTBOX_STATES) + ")",
+)
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the sync tables if missing (idempotent; safe inside or outside a transaction)."""
-    own_tx = not conn.in_transaction
-    if own_tx:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
-        counted = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_counts'").fetchone() is not None
-        for statement in STATEMENTS:
-            conn.execute(statement)
-        if not counted:  # a new file, or one from before the counters: count once, then the triggers keep it
-            conn.executemany("INSERT INTO sync_counts (state, n) VALUES (?, 0)", [(s,) for s in OUTBOX_STATES])
-            conn.execute("UPDATE sync_counts SET n = (SELECT COUNT(*) FROM sync_outbox"
-                         " WHERE sync_outbox.state = sync_counts.state)")
-        conn.execute("INSERT OR IGNORE INTO sync_meta (k, v) VALUES ('schema.version', ?)", (SCHEMA_VERSION,))
-    except BaseException:
-        if own_tx:
-            conn.execute("ROLLBACK")
-        raise
-    if own_tx:
-        conn.execute("COMMIT")
+STEPS = StepSet("sync", (
+    Step(1, "outbox, sequence, meta, sync audit and the reference mirror", TABLES),
+    Step(2, "outbox counters per state", COUNTERS),
+), legacy=2)
+
+
+def upgrade(conn: sqlite3.Connection, clock: Clock | None = None) -> list[Done]:
+    """Bring the sync tables up to date (the sync steps only); a file a newer packgate wrote is refused."""
+    return upgrade_sets(conn, (STEPS,), clock)
 
 
 def outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:

@@ -22,7 +22,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.db import DbSpec, factory
 from packgate.sync.errors import PermanentUpstreamError, StorageError, TransientUpstreamError
 from packgate.sync.outbox import SKEW_WARN_S, Outbox
-from packgate.sync.schema import ensure_schema
+from packgate.sync.schema import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class OutboxWorker:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = self._connect()
-            ensure_schema(self._conn)
+            upgrade(self._conn, self.clock)
         return self._conn
 
     def _drop_conn(self) -> None:

@@ -270,6 +270,15 @@ MESSAGES: dict[str, Text] = {
                                    "订单{order_id}在此工作站没有证据记录。"),
     "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
+    # --- the database's schema steps (station/migrations) ---
+    "db_from_the_future": Text("error", "", "{path} was written by a newer packgate: its {part} schema is at version "
+                                            "{found}, this packgate knows up to version {known}. Run that packgate or "
+                                            "a newer one, or restore a backup this version wrote.",
+                               "{path}由更新版本的packgate写入：其{part}结构为第{found}版，本packgate最高只支持第{known}版。"
+                               "请运行该版本或更新版本的packgate，或恢复本版本写入的备份。"),
+    "db_current": Text("ok", "", "The station database is up to date: {versions}.", "工作站数据库已是最新：{versions}。"),
+    "db_steps_pending": Text("prompt", "", "{count} schema steps not done yet; the agent does them when it next starts: "
+                                          "{steps}.", "尚有{count}个结构升级步骤未完成，代理程序下次启动时执行：{steps}。"),
     "dock_batch_opened": Text("ok", "scan_parcel", "Hand-over {batch_id} to {carrier} ({vehicle}) opened.",
                               "交接批次{batch_id}（{carrier}，{vehicle}）已开始。"),
     "dock_batch_bad": Text("error", "", "{problem}", "交接批次无效：{problem}"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
+from packgate.station import migrations
 from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
@@ -43,6 +44,8 @@ class Agent:
         data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.checkpointer = Checkpointer(self.db_path)  # first: the connections below read its backstop
+        for step in migrations.upgrade_file(self.db_path, self.clock):  # before anything reads the file
+            log.info("station.db: %s step %d %s (%s)", step.owner, step.version, step.how, step.name)
         self.bus = EventBus()
         self._timer_wake = threading.Event()
         self._stop = threading.Event()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
-from packgate.station.errors import ConfigError
+from packgate.station.errors import ConfigError, DatabaseFromTheFutureError
 from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
 
@@ -80,7 +82,8 @@ def run(ctx: click.Context, config_file: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     setup_logging(ctx.obj["log_level"] or cfg["log.level"], station=cfg["station.id"])
-    sys.exit(run_agent(cfg))
+    with _refusing_a_newer_database():
+        sys.exit(run_agent(cfg))
 
 
 @cli.command()
@@ -103,16 +106,29 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
 
     level = ctx.obj["log_level"] or ("WARNING" if selftest else "INFO")
     setup_logging(level, station="ST01")
-    if selftest:
-        sys.exit(run_selftest(data_dir=data_dir))
-    sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port, label_mode=label_mode,
-                      camera=camera))
+    with _refusing_a_newer_database():
+        if selftest:
+            sys.exit(run_selftest(data_dir=data_dir))
+        sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port,
+                          label_mode=label_mode, camera=camera))
+
+
+@contextmanager
+def _refusing_a_newer_database() -> Iterator[None]:
+    """A station.db a newer packgate wrote stops the command with one line and exit code 2, no traceback."""
+    from packgate.station.runtime.records_cli import refusal
+
+    try:
+        yield
+    except DatabaseFromTheFutureError as exc:
+        click.echo(refusal(exc), err=True)
+        sys.exit(2)
 
 
 def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
-    from packgate.station.runtime.records_cli import audit, evidence_group
+    from packgate.station.runtime.records_cli import audit, db_group, evidence_group
     from packgate.sync.cli import sync, upstream
     from packgate.sync.hub.cli import site
 
@@ -122,6 +138,7 @@ def _mount_optional() -> None:
     cli.add_command(site)
     cli.add_command(audit)
     cli.add_command(evidence_group)
+    cli.add_command(db_group)
 
 
 _mount_optional()

@@ -1,5 +1,6 @@
-"""``packgate audit verify`` and ``packgate evidence export ORDER --to DIR``: read the station's database
-(never write it) and say what they found in English and Chinese (texts from ``core.verdicts``)."""
+"""``packgate audit verify``, ``packgate evidence export ORDER --to DIR`` and ``packgate db status``: read the
+station's database (never write it) and say what they found in English and Chinese (texts from ``core.verdicts``).
+A database a newer packgate wrote is refused with one line (``refusal``), before anything is read from it."""
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ from typing import Any
 
 import click
 
-from packgate.station import audit_chain, evidence
+from packgate.station import audit_chain, evidence, migrations
 from packgate.station.core.verdicts import audit_problems, make
-from packgate.station.errors import ConfigError
+from packgate.station.errors import ConfigError, DatabaseFromTheFutureError
 from packgate.station.runtime.config import load
 
 _db_options = [
@@ -52,7 +53,26 @@ def _open(db_path: str | None, config_file: str | None, as_json: bool) -> tuple[
         sys.exit(2)
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
+    try:
+        migrations.refuse_future(conn)
+    except DatabaseFromTheFutureError as exc:
+        conn.close()
+        _say_refusal(exc, as_json)
     return conn, data_dir
+
+
+def refusal(exc: DatabaseFromTheFutureError) -> str:
+    """The one line that refuses a database a newer packgate wrote, in English and Chinese."""
+    verdict = make("db_from_the_future", **exc.fields())
+    return f"error: {verdict.message} {verdict.message_zh}"
+
+
+def _say_refusal(exc: DatabaseFromTheFutureError, as_json: bool) -> None:
+    if as_json:
+        _say(make("db_from_the_future", **exc.fields()).as_dict(), True, {"ok": False, **exc.fields()})
+    else:
+        click.echo(refusal(exc), err=True)
+    sys.exit(2)
 
 
 @click.group()
@@ -104,3 +124,32 @@ def evidence_export(order_id: str, folder: str, media_dirs: tuple[str, ...], db_
         conn.close()
     _say(make("evidence_exported", order_id=order_id, folder=folder, files=len(written)).as_dict(), as_json,
          {"ok": True, "files": [str(p) for p in written]})
+
+
+@click.group("db")
+def db_group() -> None:
+    """The station database's schema: the numbered steps recorded in it (the agent runs missing ones at start)."""
+
+
+@db_group.command("status")
+@db_options
+def db_status(db_path: str | None, config_file: str | None, as_json: bool) -> None:
+    """List the schema steps recorded in the database and the ones the next start adopts or runs; exit 0 up to
+    date, 1 steps pending, 2 no database or one a newer packgate wrote."""
+    conn, _ = _open(db_path, config_file, as_json)
+    try:
+        found = migrations.status(conn)
+    finally:
+        conn.close()
+    pending = found["pending"]
+    if pending:
+        steps = ", ".join(f"{p['owner']} {p['version']} ({p['name']})" for p in pending)
+        verdict = make("db_steps_pending", count=len(pending), steps=steps).as_dict()
+    else:
+        versions = ", ".join(f"{owner} {newest}" for owner, newest in found["known"].items())
+        verdict = make("db_current", versions=versions).as_dict()
+    if not as_json:
+        for row in found["recorded"]:
+            click.echo(f"{row['owner']:<8} {row['version']:>3}  {row['how']:<8} {row['applied_at']}  {row['name']}")
+    _say(verdict, as_json, found)
+    sys.exit(1 if pending else 0)

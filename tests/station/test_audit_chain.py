@@ -7,15 +7,17 @@ import sqlite3
 
 from click.testing import CliRunner
 
-from packgate.station import audit_chain, store
+from packgate.station import audit_chain, migrations, store
+from packgate.station.migrations.steps import APPEND_ONLY, STATION
 from packgate.station.runtime.cli import cli
 from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.migrate import upgrade
 
 
 def _db(tmp_path, rows: int = 4) -> tuple[str, sqlite3.Connection]:
     path = str(tmp_path / "station.db")
     conn = connect(path)
-    store.ensure_schema(conn)
+    migrations.upgrade(conn)
     for i in range(rows):
         with write_tx(conn):
             store.add_audit(conn, f"2026-01-05T08:0{i}:00.000+08:00", "E005", "weight_override", f"SO-1000{i}",
@@ -67,7 +69,7 @@ def test_a_deleted_row_is_detected_in_the_middle_and_at_the_end(tmp_path):
 def test_a_row_appended_after_a_deleted_newest_row_does_not_hide_it(tmp_path):
     _path, conn = _db(tmp_path)
     _tamper(conn, "DELETE FROM audit WHERE id = 4")
-    for sql in audit_chain.TRIGGERS:
+    for sql in APPEND_ONLY:
         conn.execute(sql)
     with write_tx(conn):
         store.add_audit(conn, "2026-01-05T09:00:00.000+08:00", "E005", "cancel", "SO-1", None, None, "x", None)
@@ -77,12 +79,14 @@ def test_a_row_appended_after_a_deleted_newest_row_does_not_hide_it(tmp_path):
 def test_the_migration_chains_rows_written_before_the_chain(tmp_path):
     path = str(tmp_path / "old.db")
     conn = connect(path)
-    conn.executescript(store.SCHEMA)  # the schema as it was: no chain columns
+    upgrade(conn, [STATION.upto(1)])  # the schema as it was: no chain columns
     for i in range(3):
         conn.execute("INSERT INTO audit (at, who, action, object_id, before, after, reason, terminal) "
                      "VALUES (?, 'E005', 'cancel', ?, 'null', 'null', 'r', 'k')", (f"2026-01-0{i + 1}T08:00:00+08:00", f"SO-{i}"))
-    assert audit_chain.migrate(conn) == 3
-    assert audit_chain.migrate(conn) == 0  # once only
+    assert [(s.owner, s.version, s.how) for s in migrations.upgrade(conn) if s.owner == "station"] == \
+        [("station", v, "applied") for v in range(2, STATION.newest + 1)]
+    assert migrations.upgrade(conn) == []  # once only
+    assert conn.execute("SELECT COUNT(*) FROM audit WHERE row_hash IS NULL").fetchone()[0] == 0
     report = audit_chain.verify(conn)
     assert report.ok and report.rows == 3
     for sql in ("UPDATE audit SET who = 'x'", "DELETE FROM audit"):  # still append-only afterwards

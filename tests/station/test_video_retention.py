@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from packgate.device.camera.recorder import Clip
-from packgate.station import store, video
+from packgate.station import migrations, store, video
 from packgate.sync.common.db import connect, write_tx
 
 NOW = datetime(2026, 2, 22, 12, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -18,8 +18,7 @@ MB = video.MB
 @pytest.fixture
 def conn(tmp_path):
     c = connect(str(tmp_path / "station.db"))
-    store.ensure_schema(c)
-    video.ensure_schema(c)
+    migrations.upgrade(c)
     yield c
     c.close()
 
