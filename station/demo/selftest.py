@@ -398,6 +398,7 @@ class Walk:
 
     def weigh_and_ship(self) -> None:
         """A second table in weigh-and-ship mode (称重发货) on the same upstream, driven through its API."""
+        from packgate.station import migrations
         from packgate.station.runtime.config import validate
         from packgate.station.service import Station
         from packgate.sync.outbox import Outbox
@@ -405,6 +406,7 @@ class Walk:
         from packgate.sync.worker import OutboxWorker
 
         db = str(self.rig.data_dir / "weigh-and-ship.db")
+        migrations.upgrade_file(db, self.clock)  # the schema first, as the agent does
         cfg = validate({"station.id": "ST02", "upstream.url": self.rig.upstream_url, "label.mode": "weigh_and_ship"})
         client = UpstreamClient(self.rig.upstream_url, deadline_s=5, clock=self.clock,
                                 token=self.rig.station_tokens.get("ST02"))
