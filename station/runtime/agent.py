@@ -44,8 +44,9 @@ class Agent:
         data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.checkpointer = Checkpointer(self.db_path)  # first: the connections below read its backstop
-        for step in migrations.upgrade_file(self.db_path, self.clock):  # before anything reads the file
-            log.info("station.db: %s step %d %s (%s)", step.owner, step.version, step.how, step.name)
+        steps = migrations.upgrade_file(self.db_path, self.clock)  # before anything reads the file
+        if steps:
+            log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
         self.bus = EventBus()
         self._timer_wake = threading.Event()
         self._stop = threading.Event()

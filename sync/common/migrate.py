@@ -121,6 +121,10 @@ class StepSet:
     def newest(self) -> int:
         return len(self.steps)
 
+    def adopts(self, step: Step, conn: sqlite3.Connection) -> bool:
+        """``step`` is one of the legacy steps and everything it creates is already in ``conn``'s file."""
+        return step.version <= self.legacy and step.in_place(conn)
+
     def upto(self, version: int) -> StepSet:
         """The set as a release that ended at ``version`` had it (tests build such files)."""
         return StepSet(self.owner, self.steps[:version], min(self.legacy, version))
@@ -171,8 +175,7 @@ def plan(conn: sqlite3.Connection, sets: Iterable[StepSet], *, complete: bool = 
     for step_set in sets:
         for step in step_set.steps:
             if (step_set.owner, step.version) not in have:
-                adopt = step.version <= step_set.legacy and step.in_place(conn)
-                result.todo.append((step_set, step, "adopt" if adopt else "run"))
+                result.todo.append((step_set, step, "adopt" if step_set.adopts(step, conn) else "run"))
     return result
 
 
@@ -199,7 +202,7 @@ def upgrade(conn: sqlite3.Connection, sets: Iterable[StepSet], clock: Clock | No
             if conn.execute(f"SELECT 1 FROM {LEDGER} WHERE owner = ? AND version = ?",
                             (step_set.owner, step.version)).fetchone():
                 continue  # another process did it meanwhile
-            adopt = step.version <= step_set.legacy and step.in_place(conn)
+            adopt = step_set.adopts(step, conn)
             if not adopt:
                 step.run(conn)
             row = Done(step_set.owner, step.version, step.name, isoformat(clock.now()), "adopted" if adopt else "applied")
