@@ -112,6 +112,7 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
 def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
+    from packgate.station.runtime.install_cli import install, kiosk
     from packgate.station.runtime.records_cli import audit, evidence_group
     from packgate.sync.cli import sync, upstream
     from packgate.sync.hub.cli import site
@@ -122,6 +123,8 @@ def _mount_optional() -> None:
     cli.add_command(site)
     cli.add_command(audit)
     cli.add_command(evidence_group)
+    cli.add_command(install)
+    cli.add_command(kiosk)
 
 
 _mount_optional()
