@@ -322,3 +322,30 @@ def test_readme_and_docs_name_the_docs_command():
     text = script.read_text()
     assert "packgate_setup test" in text and "mkdocs serve" in text
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True, timeout=30).returncode == 0
+
+
+ITEM = re.compile(r"^ *([-*]|\d+\.) ")
+
+
+def test_no_list_or_table_is_folded_into_the_paragraph_before_it():
+    """Python-Markdown (unlike GitHub) reads a list or a table that follows a paragraph line with no blank line as
+    more of that paragraph: the page then shows "- item" as text."""
+    problems = []
+    for source in PAGES:
+        lines = source.read_text(encoding="utf-8").splitlines()
+        fenced = False
+        for i, line in enumerate(lines):
+            if line.strip().startswith("```"):
+                fenced = not fenced
+            if fenced or i == 0 or not lines[i - 1].strip() or line.strip().startswith("```"):
+                continue
+            previous = lines[i - 1]
+            if line.strip().startswith("|") and not previous.strip().startswith("|"):
+                problems.append(f"{source.relative_to(ROOT)}:{i + 1}: a table right after a paragraph line")
+            if ITEM.match(line) and not ITEM.match(previous):
+                j = i - 1
+                while j >= 0 and lines[j].strip() and not ITEM.match(lines[j]):
+                    j -= 1
+                if j < 0 or not lines[j].strip():
+                    problems.append(f"{source.relative_to(ROOT)}:{i + 1}: a list right after a paragraph")
+    assert problems == []
