@@ -293,25 +293,31 @@ def test_the_python_imports_the_pages_show_import():
         exec(compile(line, "<docs>", "exec"), {})
 
 
-CITATION = re.compile(r"protocols\.md[ ,]*(?:§|section |sections )?(?P<section>\d+(?:\.\d+)?)")
+CITATION = re.compile(r"(?<![\w/])(?P<path>(?:[\w/]*/)?(?P<file>protocols(?:-added)?\.md))"
+                      r"(?:[ ,]*(?:§|section |sections )?(?P<section>\d+(?:\.\d+)?))?")
+
+
+def _sections(name: str) -> set[str]:
+    return set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (DOCS / "devices" / name).read_text(encoding="utf-8"), re.M))
 
 
 def test_every_protocols_citation_points_at_the_protocol_notes():
-    """Profiles, tests and code cite ``docs/devices/protocols.md`` by section; each section cited exists there."""
-    headings = re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (DOCS / "devices" / "protocols.md").read_text(), re.M)
+    """Profiles, tests and code cite ``docs/devices/protocols.md`` (and ``protocols-added.md``) by section; each
+    citation names the file by that path and each section cited exists there."""
+    sections = {name: _sections(name) for name in ("protocols.md", "protocols-added.md")}
     cited = 0
     problems = []
     for folder in ("device", "station", "sync", "tests", "firmware-profiles", "scripts"):
         for path in (ROOT / folder).rglob("*"):
             if not path.is_file() or path.suffix not in (".py", ".toml", ".md") or path == Path(__file__):
                 continue
-            text = path.read_text(encoding="utf-8")
-            for match in re.finditer(r"(?<![\w/])(?:[\w/]*/)?protocols\.md", text):
+            for match in CITATION.finditer(path.read_text(encoding="utf-8")):
                 cited += 1
-                if match.group(0) != "docs/devices/protocols.md":
-                    problems.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
-            problems += [f"{path.relative_to(ROOT)}: no section {m['section']}" for m in CITATION.finditer(text)
-                         if m["section"] not in headings]
+                where = f"{path.relative_to(ROOT)}: {match.group(0)}"
+                if match["path"] != f"docs/devices/{match['file']}":
+                    problems.append(f"{where}: cite it as docs/devices/{match['file']}")
+                if match["section"] and match["section"] not in sections[match["file"]]:
+                    problems.append(f"{where}: no section {match['section']} there")
     assert cited >= 18
     assert problems == []
 

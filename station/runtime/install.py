@@ -127,6 +127,12 @@ def _user_steps(user: str, home: str, root: Path) -> list[Step]:
                   "--shell", "/usr/sbin/nologin", user), f"the system user {user} the service runs as")]
 
 
+def _config_steps(config: str, user: str) -> list[Step]:
+    """The configuration holds tokens: readable by root and the service's user, nobody else."""
+    return [Step(("chown", f"root:{user}", config), "the configuration: owned by root, readable by the service's group"),
+            Step(("chmod", "0640", config), "and by nobody else (it holds tokens)")]
+
+
 def plan_station(config: str, *, root: Path, user: str, packgate: str, browser: str) -> Plan:
     """The files and steps of a station install; the configuration at ``config`` is validated first."""
     config = _absolute_config(config)
@@ -153,6 +159,7 @@ def plan_station(config: str, *, root: Path, user: str, packgate: str, browser: 
     if usb_nfc:
         plan.files[f"/etc/modprobe.d/{NFC_BLACKLIST}"] = template(NFC_BLACKLIST)
     plan.steps += _user_steps(user, data_dir, root)
+    plan.steps += _config_steps(config, user)
     plan.steps.append(Step(("install", "-d", "-o", user, "-g", user, "-m", "0700", data_dir),
                            "the station's data folder (station.db, its secret, photos and clips), the agent's user only"))
     if usb_nfc:
@@ -191,6 +198,7 @@ def plan_hub(config: str, *, root: Path, user: str, packgate: str) -> Plan:
         "EXEC_START": " ".join(systemd_arg(a) for a in (packgate, "site", "--config", config)),
         "ENVIRONMENT": environment})
     plan.steps += _user_steps(user, home, root)
+    plan.steps += _config_steps(config, user)
     if not postgres:
         plan.steps.append(Step(("install", "-d", "-o", user, "-g", user, "-m", "0700", home),
                                "the hub's database folder, the hub's user only"))

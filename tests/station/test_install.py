@@ -162,6 +162,8 @@ def test_install_station_writes_the_unit_the_udev_rules_and_the_kiosk_autostart(
 
     assert "blacklist port100" in (root / "etc/modprobe.d/packgate-nfc.conf").read_text()
     assert "install -d -o packgate -g packgate -m 0700 /var/lib/packgate" in report["then_run"]
+    assert report["then_run"].index("chown root:packgate /etc/packgate/packgate.toml") < report["then_run"].index(
+        "chmod 0640 /etc/packgate/packgate.toml"), "the configuration holds tokens"
     assert report["then_run"][-2:] == ["systemctl enable packgate-station.service",
                                        "systemctl restart packgate-station.service"]
 
