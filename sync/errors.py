@@ -81,6 +81,10 @@ class BadResponseError(TransientUpstreamError):
     """Truncated, garbled or inconsistent response; the request may or may not have taken effect."""
 
 
+class RequestCancelledError(TransientUpstreamError):
+    """The caller cancelled the request (a loop stopping); it may or may not have taken effect."""
+
+
 class PermanentUpstreamError(UpstreamError):
     """Upstream refused the request (400/401/403/404/422 …): retrying unchanged will not help."""
 

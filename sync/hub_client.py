@@ -4,24 +4,24 @@
 cursor is valid on every hub of the site, one database numbering the changes) — ``claim(order_id, operator)`` returns the claim or raises
 ``ClaimConflictError`` whose message names the table and the person; ``renew`` is the same call;
 ``release(order_id)``; ``heartbeat(...)``. ``FeedFollower(client, on_change, cursor_file)`` long-polls
-``/v1/feed`` in a thread, hands each change to ``on_change(event)`` in order, and persists the cursor
-after each handled batch (so a restart neither skips nor — beyond the last batch — repeats changes),
-backing off with full jitter while the hub is unreachable.
+``/v1/feed`` in a thread (a ``Loop``), hands each change to ``on_change(event)`` in order, and persists the
+cursor after each handled batch (so a restart neither skips nor — beyond the last batch — repeats changes),
+backing off with full jitter while the hub is unreachable. ``stop()`` cancels the long-poll in flight (its
+socket is shut down), so it returns at once instead of after the hub's ``wait_s``.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import random
-import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Self, Sequence
 from urllib.parse import quote
 
-from packgate.device.backoff import Backoff
+from packgate.device.backoff import Backoff, Random
 from packgate.device.clock import Clock
-from packgate.sync.common.http import Response, connect_http
+from packgate.sync.common.http import Cancel, Response, connect_http
+from packgate.sync.common.loop import Loop
 from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,11 @@ class SiteClient:
         self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-              deadline_s: float | None = None) -> tuple[int, dict[str, Any]]:
+              deadline_s: float | None = None, cancel: Cancel | None = None) -> tuple[int, dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
                    "Content-Type": "application/json"}
         resp: Response = self.http.request(method, path, None if body is None else json.dumps(body).encode(), headers,
-                                           deadline_s=deadline_s)
+                                           deadline_s=deadline_s, cancel=cancel)
         try:
             data = json.loads(resp.body or b"{}")
         except ValueError as exc:
@@ -77,29 +77,27 @@ class SiteClient:
         status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")
         return data if status == 200 else None
 
-    def feed(self, since: int, wait_s: int) -> dict[str, Any]:
-        status, data = self._call("GET", f"/v1/feed?since={since}&wait={wait_s}", deadline_s=wait_s + 10.0)
+    def feed(self, since: int, wait_s: int, cancel: Cancel | None = None) -> dict[str, Any]:
+        """Changes after ``since``, waiting up to ``wait_s`` for the first; ``cancel`` ends the wait early."""
+        status, data = self._call("GET", f"/v1/feed?since={since}&wait={wait_s}", deadline_s=wait_s + 10.0,
+                                  cancel=cancel)
         if status != 200:
             raise HubError(f"feed: HTTP {status} {data.get('error', '')}")
         return data
 
 
-class FeedFollower:
+class FeedFollower(Loop[int]):
     """Follow the hub's feed in a thread; ``on_change(event)`` is called once per event, in order."""
 
     def __init__(self, client: SiteClient, on_change: Callable[[dict[str, Any]], None], cursor_file: str | Path,
                  *, clock: Clock | None = None, wait_s: int = 25, backoff: Backoff | None = None,
-                 rng: random.Random | None = None):
+                 rng: Random | None = None):
+        super().__init__("site-feed", every_s=0.0, clock=clock, rng=rng, logger=log, what="site feed",
+                         failure_backoff=backoff or Backoff(base_s=0.5, cap_s=30.0))
         self.client, self.on_change = client, on_change
         self.cursor_file = Path(cursor_file)
-        self.clock = clock or Clock()
         self.wait_s = wait_s
-        self.backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
-        self.rng = rng or random.SystemRandom()
-        self.failures = 0
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._cancel = Cancel()
 
     @property
     def cursor(self) -> int:
@@ -115,7 +113,7 @@ class FeedFollower:
 
     def poll_once(self) -> int:
         """One long-poll; returns the number of events handled."""
-        data = self.client.feed(self.cursor, self.wait_s)
+        data = self.client.feed(self.cursor, self.wait_s, cancel=self._cancel)
         events = data.get("events") or []
         for event in events:
             self.on_change(event)
@@ -123,24 +121,15 @@ class FeedFollower:
             self._save(int(events[-1]["seq"]))
         return len(events)
 
-    def start(self) -> "FeedFollower":
-        self._thread = threading.Thread(target=self._run, name="site-feed", daemon=True)
-        self._thread.start()
-        return self
+    run_once = poll_once
 
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def wait_after(self, result: int) -> float:
+        return 0.0  # the next long-poll at once: the hub does the waiting
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-                self.failures, self.last_error = 0, None
-            except Exception as exc:  # noqa: BLE001 - hub down, or the handler could not store a change: retry
-                self.failures += 1
-                self.last_error = str(exc)
-                delay = self.backoff.delay(self.failures, self.rng)
-                log.warning("site feed: %s; retry in %.1f s", exc, delay)
-                self.clock.sleep(delay, self._stop)
+    def start(self) -> Self:
+        if not self.alive or self.stopping:
+            self._cancel = Cancel()  # a new run; the one a stop() set stays set for the thread it ended
+        return super().start()
+
+    def interrupt(self) -> None:
+        self._cancel.set()

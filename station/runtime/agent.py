@@ -1,6 +1,11 @@
 """The station agent: wires devices, the station, the outbox worker, reference refresh, the
 escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
-web server together, and stops them all cleanly."""
+web server together, and stops them all cleanly.
+
+Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
+checkpointer, the feed follower and the tickers below (reference refresh, timers, status, prune, labels,
+site heartbeat). None dies of an exception (logged once per change of state, retried with backoff), and
+``stop()`` ends them together."""
 from __future__ import annotations
 
 import logging
@@ -21,6 +26,7 @@ from packgate.station.web.serving import make_server
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.db import connect
+from packgate.sync.common.loop import Loop, Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.hub_client import FeedFollower, SiteClient
 from packgate.sync.outbox import Outbox, prune_sent
@@ -48,8 +54,7 @@ class Agent:
         if steps:
             log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
         self.bus = EventBus()
-        self._timer_wake = threading.Event()
-        self._stop = threading.Event()
+        self.timers = Ticker("timers", self._timers_pass, every_s=60.0, clock=self.clock, logger=log, what="timer tick")
         self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
                                      token=cfg["upstream.token"] or None)
         self.site_client = SiteClient(cfg["upstream.url"], cfg["station.id"], cfg["upstream.token"],
@@ -79,6 +84,18 @@ class Agent:
         if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
             log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
                         "web.tls_key", cfg["web.host"])
+        self.refresher = Ticker("reference-refresh", self._refresh_pass, every_s=cfg["upstream.refresh_s"],
+                                clock=self.clock, logger=log, what="reference refresh")
+        self.status = Ticker("status", self._status_pass, every_s=self.STATUS_EVERY_S, run_at_start=False,
+                             clock=self.clock, logger=log, what="status push")
+        self.pruner = Ticker("prune", self._prune_pass, every_s=self.PRUNE_EVERY_S, clock=self.clock, logger=log,
+                             what="pruning acknowledged confirmations")
+        self.labeller = Ticker("labels", self._label_pass, every_s=1.0, clock=self.clock, logger=log,
+                               what="label tick") if self.station.labels is not None else None
+        self.heartbeat = Ticker("site-heartbeat", self._heartbeat_pass, every_s=cfg["hub.heartbeat_s"],
+                                signal=self.station.site.wake, clock=self.clock, logger=log,
+                                what="site heartbeat") if self.feed is not None else None
+        self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []
         self._server: Any = None
 
@@ -95,48 +112,37 @@ class Agent:
             if cfg["label.mode"] == "print" else None
         return client, printer
 
-    def _label_loop(self) -> None:
-        """The printer's state (and a label waiting for it), the verify reminder, offline labels, waybills ahead."""
-        labels = self.station.labels
-        if labels is None:
-            return
-        last_reserve: float | None = None
-        while not self._stop.is_set():
-            try:
-                labels.tick()
-                now = self.clock.monotonic()
-                if last_reserve is None or now - last_reserve >= self.cfg["upstream.refresh_s"]:
-                    last_reserve = now
-                    labels.reserve_ahead()
-            except Exception:  # noqa: BLE001 - the loop must survive a bad answer; it is logged
-                log.exception("label tick failed")
-            if self.clock.sleep(1.0, self._stop):
-                return
+    @property
+    def loops(self) -> list[Loop[Any]]:
+        """Every background loop of the agent (started by ``start()``, stopped together by ``stop()``)."""
+        optional = [self.feed, self.labeller, self.heartbeat]
+        return [self.worker, self.checkpointer, self.refresher, self.timers, self.status, self.pruner,
+                *(loop for loop in optional if loop is not None)]
 
     def _wake(self) -> None:
-        self._timer_wake.set()
+        self.timers.wake()
         self.worker.wake()
 
-    # ---- background loops -----------------------------------------------------------------
-    def _refresh_loop(self) -> None:
-        while not self._stop.is_set():
-            result = self.cache.refresh()
-            if not result["ok"]:
-                log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
-            if self.clock.sleep(self.cfg["upstream.refresh_s"], self._stop):
-                return
+    # ---- the tickers' passes ----------------------------------------------------------------
+    def _label_pass(self) -> None:
+        """The printer's state (and a label waiting for it), the verify reminder, offline labels, waybills ahead."""
+        labels = self.station.labels
+        assert labels is not None
+        labels.tick()
+        now = self.clock.monotonic()
+        if self._last_reserve is None or now - self._last_reserve >= self.cfg["upstream.refresh_s"]:
+            self._last_reserve = now
+            labels.reserve_ahead()
 
-    def _timer_loop(self) -> None:
-        """Sleep until the next escalation or idle deadline exactly (woken early by changes)."""
-        while not self._stop.is_set():
-            try:
-                nxt = self.station.tick()
-            except Exception:  # noqa: BLE001 - the timer must survive a bad row; it is logged
-                log.exception("timer tick failed")
-                nxt = None
-            delay = 60.0 if nxt is None else max(0.0, (nxt - self.clock.now()).total_seconds())
-            self._timer_wake.wait(min(delay, 60.0))
-            self._timer_wake.clear()
+    def _refresh_pass(self) -> None:
+        result = self.cache.refresh()
+        if not result["ok"]:
+            log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
+
+    def _timers_pass(self) -> float:
+        """Sleep until the next escalation or idle deadline exactly (woken early by changes), at most a minute."""
+        nxt = self.station.tick()
+        return 60.0 if nxt is None else min(60.0, (nxt - self.clock.now()).total_seconds())
 
     def prune(self) -> int:
         """Delete confirmations upstream acknowledged more than ``upstream.keep_sent_h`` ago."""
@@ -146,33 +152,20 @@ class Agent:
         finally:
             conn.close()
 
-    def _prune_loop(self) -> None:
-        while True:
-            try:
-                pruned = self.prune()
-                if pruned:
-                    log.info("pruned %d acknowledged confirmation(s)", pruned)
-            except Exception:  # noqa: BLE001 - pruning must not stop the agent; it is retried next time
-                log.exception("pruning acknowledged confirmations failed")
-            if self.clock.sleep(self.PRUNE_EVERY_S, self._stop):
-                return
+    def _prune_pass(self) -> None:
+        pruned = self.prune()
+        if pruned:
+            log.info("pruned %d acknowledged confirmation(s)", pruned)
 
-    def _status_loop(self) -> None:
+    def _status_pass(self) -> float:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""
-        while not self._stop.wait(self.STATUS_EVERY_S):
-            self.station.check_scale()
-            self.station.push_sync()
+        self.station.check_scale()
+        self.station.push_sync()
+        return self.STATUS_EVERY_S  # also how often a silent scale is noticed; read each time (tests shorten it)
 
-    def _site_loop(self) -> None:
+    def _heartbeat_pass(self) -> None:
         """Heartbeat to the hub every ``hub.heartbeat_s`` (sooner when a claim is to be released)."""
-        site = self.station.site
-        while not self._stop.is_set():
-            try:
-                site.beat()
-            except Exception:  # noqa: BLE001 - the heartbeat must survive a bad answer; it is logged
-                log.exception("site heartbeat failed")
-            site.wake.wait(self.cfg["hub.heartbeat_s"])
-            site.wake.clear()
+        self.station.site.beat()
 
     def _serve(self) -> None:
         server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
@@ -191,36 +184,26 @@ class Agent:
             self.devices.start()
             self.station.camera = self.devices.camera
             self.station.video.attach(self.devices.camera)
-        self.worker.start()
-        self.checkpointer.start()
-        loops = [(self._refresh_loop, "reference-refresh"), (self._timer_loop, "timers"),
-                 (self._status_loop, "status"), (self._prune_loop, "prune"), (self._label_loop, "labels"),
-                 (self._serve, "web")]
-        if self.feed is not None:
-            self.feed.start()
-            loops.append((self._site_loop, "site-heartbeat"))
-        for target, name in loops:
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.status.every_s = self.STATUS_EVERY_S
+        for loop in self.loops:
+            loop.start()
+        thread = threading.Thread(target=self._serve, name="web", daemon=True)
+        thread.start()
+        self._threads.append(thread)
         self._served.wait(10)
         log.info("kiosk at http://%s:%s/  (PDA: /pda, supervisor: /supervisor)", self.cfg["web.host"], self.port)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._timer_wake.set()
-        self.station.site.wake.set()
-        if self.feed is not None:
-            self.feed.stop(timeout=0.5)
+        for loop in self.loops:
+            loop.request_stop()
         self.bus.close()
         if self._server is not None:
             self._server.stop()
         for thread in self._threads:
             thread.join(3.0)
         self.devices.stop()
-        self.worker.stop()
-        self.checkpointer.stop()
+        stop_all(self.loops)
         self.client.close()
         self.cache.close()
         for part in (self.label_client, self.printer):

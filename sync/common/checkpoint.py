@@ -2,30 +2,29 @@
 
 SQLite checkpoints inside the COMMIT that takes the WAL past 1,000 pages: every few dozen packs one commit
 (a scan's, under the station lock) wrote ~4 MB into the database file and synced it, 100-250 ms measured
-beside 50 polling PDAs. Here a thread looks once a second whether anything was committed and then runs a
-PASSIVE checkpoint, which waits for neither readers nor writers. The file's writers keep SQLite's own
-checkpoint as a backstop at ``db.BACKSTOP_PAGES`` (if this thread were stopped)."""
+beside 50 polling PDAs. Here a loop (``Loop``: waits first, then every ``every_s``) looks whether anything
+was committed and then runs a PASSIVE checkpoint, which waits for neither readers nor writers. The file's
+writers keep SQLite's own checkpoint as a backstop at ``db.BACKSTOP_PAGES`` (if this loop were stopped)."""
 from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from pathlib import Path
 
 from packgate.sync.common.db import checkpoint_in_background, connect_reader
+from packgate.sync.common.loop import Loop
 from packgate.sync.common.pool import close_quietly
 
 log = logging.getLogger(__name__)
 
 
-class Checkpointer:
+class Checkpointer(Loop[tuple[int, int, int] | None]):
     def __init__(self, path: str | Path, *, every_s: float = 1.0):
         """Create it before the file's other connections are opened (they read the backstop when opened)."""
         checkpoint_in_background(path)
+        super().__init__("wal-checkpoint", every_s=every_s, run_at_start=False, logger=log,
+                         what=f"background checkpoint of {path}")
         self.path = str(path)
-        self.every_s = every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._seen: int | None = None
         self.runs = 0
@@ -44,22 +43,7 @@ class Checkpointer:
             self._seen = version
         return busy, pages, copied
 
-    def start(self) -> "Checkpointer":
-        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.run_once()
-            except sqlite3.Error as exc:  # the backstop still checkpoints; say why this one could not
-                log.warning("background checkpoint of %s failed: %s", self.path, exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
+    def release(self) -> None:
         if self._conn is not None:
             close_quietly(lambda c: c.close(), self._conn)
             self._conn = None

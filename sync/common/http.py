@@ -6,7 +6,8 @@ request is in (connect, send, headers, body), and the body is read in chunks aga
 Connections are kept alive per thread and dropped after any error or a long idle.
 
 ``FailoverHTTP`` spreads one service over several base URLs (the hubs of a site): see its docstring;
-``connect_http(urls)`` returns the one or the other.
+``connect_http(urls)`` returns the one or the other. A request made with a ``Cancel`` ends as soon as another
+thread sets it (its socket is shut down, as the watchdog does): a loop stopping does not wait out a long-poll.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from packgate.sync.common.pool import Pool
-from packgate.sync.errors import BadResponseError, DeadlineExceededError, TransientUpstreamError
+from packgate.sync.errors import BadResponseError, DeadlineExceededError, RequestCancelledError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
@@ -42,6 +43,35 @@ class Response:
         return self.headers.get(name.lower())
 
 
+class Cancel:
+    """A switch for requests in flight: ``set()`` (from any thread) aborts those made with it, now and later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._live: dict[int, tuple[http.client.HTTPConnection, threading.Event]] = {}
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            live = list(self._live.values())
+        for conn, fired in live:
+            _abort(conn, fired)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def enter(self, conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+        with self._lock:
+            if self._set:
+                raise RequestCancelledError("request cancelled before it started")
+            self._live[id(conn)] = (conn, fired)
+
+    def leave(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._live.pop(id(conn), None)
+
+
 class DeadlineHTTP:
     def __init__(self, base_url: str, *, deadline_s: float = 10.0, connect_s: float | None = None):
         parts = urlsplit(base_url)
@@ -60,7 +90,8 @@ class DeadlineHTTP:
         self._conns.close_all()
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
+                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None,
+                cancel: Cancel | None = None) -> Response:
         budget = self.deadline_s if deadline_s is None else deadline_s
         start = time.monotonic()
         deadline = start + budget
@@ -71,12 +102,16 @@ class DeadlineHTTP:
         fired = threading.Event()
         token = _WATCHDOG.arm(deadline, conn, fired)
         try:
+            if cancel is not None:
+                cancel.enter(conn, fired)
             if conn.sock is None and self.connect_s is not None:
                 conn.timeout = min(budget, self.connect_s)
                 conn.connect()
                 assert conn.sock is not None
                 conn.sock.settimeout(budget)
             conn.request(method, self.prefix + path, body=body, headers=headers or {})
+            if cancel is not None and cancel.is_set():  # set while connecting: there was no socket to shut
+                raise RequestCancelledError(f"{method} {path}: cancelled")
             sent_at = time.monotonic()
             if after_send is not None:
                 after_send()
@@ -103,11 +138,15 @@ class DeadlineHTTP:
             else:
                 self._conns.give(conn)
             return result
-        except TransientUpstreamError:
+        except TransientUpstreamError as exc:
             self._conns.discard(conn)
+            if cancel is not None and cancel.is_set() and not isinstance(exc, RequestCancelledError):
+                raise RequestCancelledError(f"{method} {path}: cancelled") from exc
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self._conns.discard(conn)
+            if cancel is not None and cancel.is_set():
+                raise RequestCancelledError(f"{method} {path}: cancelled") from exc
             if fired.is_set() or time.monotonic() >= deadline:
                 raise DeadlineExceededError(f"{method} {path}: not complete within {budget:g} s ({exc!r})") from exc
             if isinstance(exc, http.client.IncompleteRead):
@@ -118,6 +157,8 @@ class DeadlineHTTP:
             raise
         finally:
             _WATCHDOG.disarm(token)
+            if cancel is not None:
+                cancel.leave(conn)
 
     def _open(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
@@ -160,14 +201,17 @@ class FailoverHTTP:
                             self.base_urls[self.current])
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None) -> Response:
+                *, deadline_s: float | None = None, after_send: Callable[[], None] | None = None,
+                cancel: Cancel | None = None) -> Response:
         first = self.current
         error: TransientUpstreamError | None = None
         for step in range(len(self.targets)):
             index = (first + step) % len(self.targets)
             try:
                 resp = self.targets[index].request(method, path, body, headers, deadline_s=deadline_s,
-                                                   after_send=after_send)
+                                                   after_send=after_send, cancel=cancel)
+            except RequestCancelledError:
+                raise  # the caller is stopping: not this hub's failure
             except TransientUpstreamError as exc:
                 error = exc
                 self._failed(index, str(exc))

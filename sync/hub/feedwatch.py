@@ -3,8 +3,9 @@
 Before, every commit woke every long-poll and each re-read the database (100 waiters x 200 commits/s).
 Now a commit of this hub hands its numbered rows to ``published`` (``Database.on_feed``): when they
 continue the tail they are appended at once, otherwise (a row committed by another hub in between) the
-watcher thread reads the missing rows from the database, once. The watcher also reads the head every
-``POLL_S`` so changes written by other hub processes reach this hub's waiters within that time. Waiters
+watcher (a ``Loop`` on the real clock, whatever the hub's) reads the missing rows from the database, once.
+The watcher also reads the head every ``POLL_S`` so changes written by other hub processes reach this hub's
+waiters within that time; ``stop()`` answers every waiter at once (no events). Waiters
 whose cursor lies in the tail are answered from memory; older cursors (a station catching up) read the
 database. The tail only ever holds a contiguous run of numbers, so a waiter never skips a change.
 """
@@ -16,6 +17,8 @@ import time
 from collections import deque
 from typing import Any
 
+from packgate.device.backoff import Backoff
+from packgate.sync.common.loop import Loop
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 
@@ -24,34 +27,21 @@ POLL_S = 0.1
 TAIL = 20000
 
 
-class FeedWatch:
+class FeedWatch(Loop[None]):
     def __init__(self, db: Database, *, poll_s: float = POLL_S, tail: int = TAIL):
+        super().__init__("hub-feed-watch", every_s=poll_s, run_at_start=False, logger=log,
+                         what="feed watch (reading the database)",
+                         failure_backoff=Backoff(base_s=poll_s, cap_s=1.0))  # waiters rely on it: retry soon
         self.db, self.poll_s = db, poll_s
         self._cond = threading.Condition()
         self._tail: deque[dict[str, Any]] = deque(maxlen=tail)
         with db.read() as conn:
             self._head = store.feed_head(conn)  # the tail covers (low, head]
-        self._stale = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         db.on_feed = self.published
 
     @property
     def head(self) -> int:
         return self._head
-
-    def start(self) -> "FeedWatch":
-        self._thread = threading.Thread(target=self._run, name="hub-feed-watch", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._stale.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self._cond:
-            self._cond.notify_all()
 
     def published(self, head: int, events: list[dict[str, Any]]) -> None:
         """A commit of this process numbered ``events`` up to ``head``."""
@@ -61,20 +51,18 @@ class FeedWatch:
                 self._head = head
                 self._cond.notify_all()
                 return
-        self._stale.set()  # a gap: rows of another hub (or a commit racing ours) come from the database
+        self.wake()  # a gap: rows of another hub (or a commit racing ours) come from the database
 
     def poke(self) -> None:
         """Read the database now (tests with a fake clock, and after start)."""
         self.refresh()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._stale.wait(self.poll_s)
-            self._stale.clear()
-            try:
-                self.refresh()
-            except Exception as exc:  # the watcher never dies; waiters fall back to their own deadline
-                log.warning("feed watch could not read the database: %s", exc)
+    def run_once(self) -> None:
+        self.refresh()
+
+    def interrupt(self) -> None:
+        with self._cond:
+            self._cond.notify_all()  # waiters see ``stopping`` and answer now
 
     def refresh(self) -> None:
         """Append every row committed after the tail (from any hub), in order."""
@@ -105,7 +93,7 @@ class FeedWatch:
                 if since < low:
                     break
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping.is_set():
+                if remaining <= 0 or self.stopping:
                     return {"events": [], "cursor": str(min(since, head)), "head": str(head)}
                 self._cond.wait(remaining)
         with self.db.read() as conn:  # a cursor older than the tail: catch up from the database

@@ -1,20 +1,20 @@
 """The hub's moving parts in one object: database, order flow rules, relay, escalations, feed wake-ups.
 
-``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay thread and one
-ticker thread (escalations, claim expiry, reference refresh); tests call ``tick()`` directly with a
-fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
+``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay and one ticker
+(escalations, claim expiry, reference refresh), each a ``Loop`` on the hub's clock; tests call ``tick()``
+and ``relay.run_once()`` directly with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
 and polled every 0.1 s for changes written by another hub process).
 """
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError
 from packgate.sync.hub import reference, store
@@ -46,32 +46,23 @@ class Hub:
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name)
         self.feed = FeedWatch(self.db)
-        self._stopping = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
+                             what="hub tick")
         self._last_refresh = -1e18
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()
-        self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
-        self._ticker.start()
+        self.ticker.start()
         return self
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self.relay.stop()
-        if self._ticker is not None:
-            self._ticker.join(timeout=5)
-        self.feed.stop()
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the relay, the ticker and the feed watcher; True if all ended within ``timeout``."""
+        return stop_all((self.relay, self.ticker, self.feed), timeout)
 
-    def _tick_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.tick()
-            except Exception as exc:  # the ticker never dies
-                log.exception("hub tick failed: %s", exc)
-            self._stopping.wait(TICK_S)
+    def _tick_pass(self) -> None:
+        self.tick()
 
     def tick(self) -> dict[str, Any]:
         """Expire silent claims, refresh reference data when due, fire due escalations."""

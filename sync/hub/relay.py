@@ -1,127 +1,117 @@
 """Relaying the stations' confirmations to the WMS, exactly once in effect, in order per station.
 
 The queue is ``hub_confirmations`` itself: a confirmation is committed there in the transaction
-that applies its effect on the site's order flow (``store.receive``). One relay thread per hub
-sends each station's pending rows in seq order, under that station's own id and key (the WMS
-deduplicates by (station, key)), with the station's frozen bytes. Retries are owned by the rows
-(attempts, next_attempt_at) with full-jitter backoff and Retry-After; a refused single row is a
-visible dead letter. With several hubs on one database a lease row lets one relay at a time.
+that applies its effect on the site's order flow (``store.receive``). The relay is the delivery engine
+(``sync.delivery``) over that table, run by a ``Loop``: a pass takes, in one transaction, the due rows of
+up to ``PASS_ROWS`` (the WMS contract's 1,000) across stations — each station's pending rows in seq order,
+at most ``batch_size`` per station — sends each station's rows as one request under that station's own id
+and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
+in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
+Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
+lets one relay at a time.
 """
 from __future__ import annotations
 
 import logging
 import random
-import threading
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Sequence
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
-from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.common.loop import Loop
+from packgate.sync.delivery import Batch, DeliveryEngine, Failed, Pause, Sent, Settled
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Conn, Database
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
+PASS_ROWS = 1000  # rows per pass across stations: the WMS contract's most per request
 
 
-class Relay:
+@dataclass(frozen=True)
+class HubRow:
+    """A received confirmation waiting for the WMS."""
+
+    id: str
+    station: str
+    seq: int
+    body: bytes
+    attempts: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> "HubRow":
+        return cls(str(row["id"]), str(row["station"]), int(row["seq"]), str(row["body"]).encode(),
+                   int(row["attempts"]))
+
+
+class Relay(Loop[dict[str, Any]]):
     """``Relay(db, client, clock).run_once()``; ``start()``/``stop()`` run it in a thread."""
 
     def __init__(self, db: Database, client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
                  backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0):
-        self.db, self.client, self.clock = db, client, clock
-        self.batch_size = batch_size
-        self.backoff = backoff or Backoff()
-        self.rng = rng or random.SystemRandom()
+        super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass")
+        self.db = db
         self.idle_s = idle_s
         self.holder = uuid.uuid4().hex
-        self._isolate = 0
-        self._signal = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last: dict[str, Any] = {}
+        self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
+                                                             max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
+                                                             idle_s=idle_s, recheck_s=idle_s, logger=log)
 
-    def start(self) -> "Relay":
-        self._thread = threading.Thread(target=self._run, name="hub-relay", daemon=True)
-        self._thread.start()
-        return self
+    @property
+    def client(self) -> UpstreamClient | None:
+        return self.engine.client
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._signal.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def wake(self) -> None:
-        self._signal.set()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                wait = self.run_once()["wait_s"]
-            except Exception as exc:  # the relay never dies; the next pass tries again
-                log.exception("relay pass failed: %s", exc)
-                wait = self.idle_s
-            if wait > 0:
-                self._signal.wait(wait)
-                self._signal.clear()
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.engine.last
 
     def run_once(self) -> dict[str, Any]:
-        if self.client is None:
-            return self._outcome("no_upstream", self.idle_s)
-        now = self.clock.now()
-        station, rows, early = self.db.run(lambda conn: self._take(conn, now))
-        if early is not None:
-            return early
-        try:
-            results = self.client.send_confirmations(station, [row["body"].encode() for row in rows])
-        except PermanentUpstreamError as exc:
-            if len(rows) > 1:
-                self._isolate = len(rows)
-                return self._outcome("isolating", 0.0, n=len(rows), error=str(exc))
-            error = str(exc)
-            self.db.run(lambda conn: store.relay_mark(conn, rows[0]["id"], "dead", None, error, self.clock.now()))
-            self._isolate = max(0, self._isolate - 1)
-            log.error("confirmation %s is a dead letter at the hub: %s", rows[0]["id"], exc)
-            return self._outcome("dead", 0.0, n=1, error=str(exc))
-        except TransientUpstreamError as exc:
-            delay = self.backoff.delay(rows[0]["attempts"] + 1, self.rng, exc.retry_after_s)
-            retry_at = self.clock.now() + timedelta(seconds=delay)
-            error = str(exc)
-            self.db.run(lambda conn: store.relay_retry_later(conn, [row["id"] for row in rows], error, retry_at))
-            log.warning("relaying %d confirmation(s) of %s failed (%s); retry in %.1f s", len(rows), station, exc, delay)
-            return self._outcome("failed", min(delay, self.idle_s), n=len(rows), error=str(exc))
-        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-        for row in rows:
-            counts[str(results[row["id"]]["status"])] += 1
+        return self.engine.run_once()
 
+    def wait_after(self, result: dict[str, Any]) -> float:
+        return float(result["wait_s"])
+
+    # ---- the engine's source: hub_confirmations ---------------------------------------------
+    def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
+        return self.db.run(lambda conn: self._take(conn, now, limit, max_rows))
+
+    def _take(self, conn: Conn, now: datetime, limit: Callable[[str], int],
+              max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
+        """Hold the relay lease and take the due stations' rows (or say why not)."""
+        if not store.take_lease(conn, "relay", self.holder, now, LEASE_S):
+            return Pause("standby", LEASE_S / 3)
+        batches: list[Batch[HubRow]] = []
+        room = max_rows
+        for station in store.relay_due_stations(conn, now, max_rows):
+            rows = store.relay_batch(conn, station, min(limit(station), room))
+            batches.append(Batch(station, tuple(HubRow.of(row) for row in rows)))
+            room -= len(rows)
+            if room <= 0:
+                break
+        if not batches:
+            later = store.relay_next_wait(conn, now)
+            return Pause("idle", self.idle_s if later is None else min(later, self.idle_s))
+        return batches
+
+    def record(self, settled: Sequence[Settled[HubRow]]) -> None:
         def mark(conn: Conn) -> None:
-            for row in rows:
-                result = results[row["id"]]
-                status = str(result["status"])
-                if status == "rejected":
-                    store.relay_mark(conn, row["id"], "dead", status, str(result.get("reason")), self.clock.now())
+            now = self.clock.now()
+            for item in settled:
+                if isinstance(item, Sent):
+                    for row in item.batch.rows:
+                        result = item.results[row.id]
+                        status = str(result["status"])
+                        if status == "rejected":
+                            store.relay_mark(conn, row.id, "dead", status, str(result.get("reason")), now)
+                        else:
+                            store.relay_mark(conn, row.id, "sent", status, None, now)
+                elif isinstance(item, Failed):
+                    store.relay_retry_later(conn, [row.id for row in item.batch.rows], item.error, item.retry_at)
                 else:
-                    store.relay_mark(conn, row["id"], "sent", status, None, self.clock.now())
+                    store.relay_mark(conn, item.row.id, "dead", None, item.reason, now)
 
         self.db.run(mark)
-        if self._isolate:
-            self._isolate = max(0, self._isolate - len(rows))
-        return self._outcome("sent", 0.0, n=len(rows), **counts)
-
-    def _take(self, conn: Conn, now: datetime) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
-        """Hold the relay lease and take the next station's due rows (or say why not)."""
-        if not store.take_lease(conn, "relay", self.holder, now, LEASE_S):
-            return "", [], self._outcome("standby", LEASE_S / 3)
-        station = store.relay_due_station(conn, now)
-        if station is None:
-            later = store.relay_next_wait(conn, now)
-            return "", [], self._outcome("idle", self.idle_s if later is None else min(later, self.idle_s))
-        return station, store.relay_batch(conn, station, 1 if self._isolate else self.batch_size), None
-
-    def _outcome(self, outcome: str, wait_s: float, **extra: Any) -> dict[str, Any]:
-        self.last = {"outcome": outcome, "wait_s": wait_s, **extra}
-        return self.last

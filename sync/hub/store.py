@@ -363,10 +363,11 @@ def take_lease(conn: Conn, name: str, holder: str, now: datetime, ttl_s: float) 
     return row is not None
 
 
-def relay_due_station(conn: Conn, now: datetime) -> str | None:
-    value = conn.value("SELECT station FROM hub_confirmations WHERE relay_state = 'pending' AND next_attempt_at <= ?"
-                       " ORDER BY n LIMIT 1", (utc(now),))
-    return None if value is None else str(value)
+def relay_due_stations(conn: Conn, now: datetime, limit: int) -> list[str]:
+    """Stations with a pending row due, in the order their first due row arrived (at most ``limit``)."""
+    rows = conn.execute("SELECT station, MIN(n) AS first_n FROM hub_confirmations WHERE relay_state = 'pending'"
+                        " AND next_attempt_at <= ? GROUP BY station ORDER BY first_n LIMIT ?", (utc(now), limit))
+    return [str(row["station"]) for row in rows]
 
 
 def relay_batch(conn: Conn, station: str, limit: int) -> list[dict[str, Any]]:

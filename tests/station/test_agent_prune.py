@@ -1,52 +1,26 @@
 """The agent's prune loop: hourly, it deletes confirmations upstream acknowledged more than
 ``upstream.keep_sent_h`` hours ago, keeps pending and dead ones, survives a failing round and stops on request.
 
-The loop runs on a clock whose ``sleep`` parks it until the test lets the hour pass, so a day of hourly
-rounds takes milliseconds and the test sees every round."""
+The loop runs on a clock whose ``sleep`` parks it until the test lets the hour pass (``ParkedClock``), so a
+day of hourly rounds takes milliseconds and the test sees every round."""
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
+from parkedclock import ParkedClock
 
-from packgate.device.clock import FakeClock, isoformat
+from packgate.device.clock import isoformat
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import validate
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.schema import outbox_counts
 
 
-class HourByHourClock(FakeClock):
-    """``sleep`` records what was asked, then waits for ``let_pass()`` before moving the clock on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[float] = []
-        self._asleep = threading.Semaphore(0)
-        self._go = threading.Semaphore(0)
-
-    def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
-        self.asked.append(seconds)
-        self._asleep.release()
-        while not self._go.acquire(timeout=0.05):
-            if stop is not None and stop.is_set():
-                return True
-        self.advance(seconds)
-        return bool(stop and stop.is_set())
-
-    def wait_asleep(self) -> None:
-        assert self._asleep.acquire(timeout=10), "the prune loop did not go back to sleep"
-
-    def let_pass(self) -> None:
-        self._go.release()
-        self.wait_asleep()
-
-
 @pytest.fixture
 def agent(tmp_path, upstream_url):
-    clock = HourByHourClock()
+    clock = ParkedClock()
     cfg = validate({"station.data_dir": str(tmp_path / "st"), "upstream.url": upstream_url, "upstream.keep_sent_h": 6,
                     "scale.enabled": False, "scanner.enabled": False, "badge.enabled": False})
     agent = Agent(cfg, clock=clock, start_devices=False)
@@ -83,14 +57,13 @@ def _counts(agent: Agent) -> dict[str, int]:
 
 
 def test_the_prune_loop_deletes_acknowledged_rows_hourly_after_keep_sent_h(agent, caplog):
-    clock: HourByHourClock = agent.clock  # type: ignore[assignment]
+    clock: ParkedClock = agent.clock  # type: ignore[assignment]
     ids = _confirm(agent, 5)
     start = clock.now()
     _set(agent, ids[:3], "sent", isoformat(start))
     _set(agent, ids[3:4], "dead")  # ids[4] stays pending
-    loop = threading.Thread(target=agent._prune_loop, name="prune", daemon=True)
     with caplog.at_level(logging.INFO, logger="packgate.agent"):
-        loop.start()
+        agent.pruner.start()
         clock.wait_asleep()
         assert clock.asked == [Agent.PRUNE_EVERY_S]  # the first round ran at start and pruned nothing young
         assert _counts(agent) == {"pending": 1, "sent": 3, "dead": 1}
@@ -107,25 +80,20 @@ def test_the_prune_loop_deletes_acknowledged_rows_hourly_after_keep_sent_h(agent
         assert clock.asked == [Agent.PRUNE_EVERY_S] * 9
     assert [r.getMessage() for r in caplog.records if "pruned" in r.getMessage()] == \
         ["pruned 2 acknowledged confirmation(s)", "pruned 1 acknowledged confirmation(s)"]
-    agent._stop.set()
-    loop.join(5)
-    assert not loop.is_alive()
+    assert agent.pruner.stop(timeout=5)
 
 
 def test_a_failing_round_is_logged_and_the_next_hour_prunes(agent, caplog):
-    clock: HourByHourClock = agent.clock  # type: ignore[assignment]
+    clock: ParkedClock = agent.clock  # type: ignore[assignment]
     ids = _confirm(agent, 2)
     _set(agent, ids, "sent", isoformat(clock.now() - timedelta(hours=7)))
     db_path = agent.db_path
     agent.db_path = str(agent.cfg.data_dir)  # a folder, not a database: the first round fails
-    loop = threading.Thread(target=agent._prune_loop, name="prune", daemon=True)
     with caplog.at_level(logging.INFO, logger="packgate.agent"):
-        loop.start()
+        agent.pruner.start()
         clock.wait_asleep()
         assert any("pruning acknowledged confirmations failed" in r.getMessage() for r in caplog.records)
         agent.db_path = db_path
         clock.let_pass()
     assert _counts(agent)["sent"] == 0
-    agent._stop.set()
-    loop.join(5)
-    assert not loop.is_alive()
+    assert agent.pruner.stop(timeout=5)

@@ -1,0 +1,217 @@
+"""Delivering confirmations exactly once in effect: the one algorithm behind the station's outbox worker
+and the hub's relay, parameterised by where the rows live (a ``Source``).
+
+A pass takes the due rows from the source as batches, one per *stream* (the station they are sent as,
+each batch in seq order, so per-order order holds), sends each batch as one request, then hands every
+answer to ``source.record`` in one call (the relay marks them in one transaction). Per batch:
+
+* upstream answered → ``Sent``: accepted and duplicate rows are sent, rejected ones dead letters;
+* a permanent refusal of several rows → nothing is recorded and the stream is *isolated*: its next
+  ``len(rows)`` rows go one at a time, so the bad row is found and the others still go;
+* a permanent refusal of one row → ``Refused``: a visible dead letter, never retried on its own;
+* a transient failure → ``Failed``: the batch is rescheduled ``backoff.delay(attempts + 1)`` later (full
+  jitter, at least Retry-After), and the pass ends there: the next stream would most likely meet the same
+  outage, each request waiting out its own deadline.
+
+Retries are owned by the rows (attempts, next_attempt_at), so they survive restarts; sending a row again is
+harmless because upstream deduplicates by (station, key) and the bytes are frozen. The isolation count
+is kept in memory (a restart sends the refused batch once more and narrows it down again). Nothing here
+waits: ``run_once`` returns how long to wait (``wait_s``) and the loop running it does the waiting.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+
+from packgate.device.backoff import Backoff, Random
+from packgate.device.clock import Clock
+from packgate.sync.client import UpstreamClient
+from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+
+log = logging.getLogger(__name__)
+#: a pass's outcome when its batches ended differently: the first of these that happened
+PRECEDENCE = ("sent", "dead", "isolating", "failed")
+COUNTS = ("accepted", "duplicate", "rejected", "sent", "dead")
+
+
+class Row(Protocol):
+    """What the engine reads of a queued confirmation."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...  # the frozen bytes, sent unchanged every time
+
+    @property
+    def attempts(self) -> int: ...
+
+
+R = TypeVar("R", bound=Row)
+
+
+@dataclass(frozen=True)
+class Batch(Generic[R]):
+    stream: str  # the station the rows are sent as: one request
+    rows: tuple[R, ...]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Nothing to send now: why (``idle``, ``waiting``, ``standby`` …) and when to look again."""
+
+    outcome: str
+    wait_s: float
+
+
+@dataclass(frozen=True)
+class Sent(Generic[R]):
+    batch: Batch[R]
+    results: dict[str, dict[str, Any]]  # upstream's answer per row id: status accepted/duplicate/rejected
+
+
+@dataclass(frozen=True)
+class Refused(Generic[R]):
+    batch: Batch[R]  # one row, refused on its own: a dead letter
+    reason: str
+
+    @property
+    def row(self) -> R:
+        return self.batch.rows[0]
+
+
+@dataclass(frozen=True)
+class Failed(Generic[R]):
+    batch: Batch[R]
+    error: str
+    at: datetime  # when the attempt failed
+    retry_at: datetime
+
+
+Settled = Sent[R] | Refused[R] | Failed[R]
+
+
+class Source(Protocol[R]):
+    """Where the rows live: the station's outbox, the hub's received confirmations."""
+
+    def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[R]] | Pause:
+        """The due rows as batches (at most ``limit(stream)`` rows each, ``max_rows`` in all), or a pause."""
+        ...
+
+    def record(self, settled: Sequence[Settled[R]]) -> None:
+        """Write what became of the batches (sent, dead, retry later)."""
+        ...
+
+
+class DeliveryEngine(Generic[R]):
+    """``DeliveryEngine(source, client, clock).run_once()`` → ``{"outcome", "wait_s", "n", …}``."""
+
+    def __init__(self, source: Source[R], client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
+                 max_rows: int | None = None, backoff: Backoff | None = None, rng: Random | None = None,
+                 idle_s: float = 1.0, recheck_s: float = 5.0, logger: logging.Logger | None = None):
+        self.source, self.client, self.clock = source, client, clock
+        self.batch_size = max(1, batch_size)
+        self.max_rows = max(1, max_rows if max_rows is not None else self.batch_size)
+        self.backoff = backoff or Backoff()
+        self.rng: Random = rng or random.SystemRandom()
+        self.idle_s = idle_s
+        self.recheck_s = recheck_s  # the longest wait after a failed request before looking again
+        self.log = logger or log
+        self.isolating: dict[str, int] = {}  # stream -> rows left to send one at a time
+        self.last: dict[str, Any] = {}
+
+    def limit(self, stream: str) -> int:
+        return 1 if self.isolating.get(stream) else self.batch_size
+
+    def run_once(self) -> dict[str, Any]:
+        """One pass: send what is due, record the answers; returns what happened and how long to wait."""
+        if self.client is None:
+            return self._report({"outcome": "no_upstream", "wait_s": self.idle_s})
+        taken = self.source.take(self.clock.now(), self.limit, self.max_rows)
+        if isinstance(taken, Pause):
+            return self._report({"outcome": taken.outcome, "wait_s": taken.wait_s})
+        if not taken:
+            return self._report({"outcome": "idle", "wait_s": self.idle_s})
+        settled: list[Settled[R]] = []
+        reports: list[dict[str, Any]] = []
+        try:
+            for batch in taken:
+                reports.append(self._send(self.client, batch, settled))
+                if reports[-1]["outcome"] == "failed":
+                    break
+        finally:  # what was answered is recorded even if a later request raised something unexpected
+            if settled:
+                self.source.record(settled)
+        for item in settled:
+            if not isinstance(item, Failed):
+                self._isolated(item.batch)
+        return self._report(self._combine(reports))
+
+    def drain(self, max_passes: int = 1_000_000) -> int:
+        """Run passes while they make progress (tests and tools); returns the rows handled."""
+        handled = 0
+        for _ in range(max_passes):
+            outcome = self.run_once()
+            if outcome["outcome"] not in ("sent", "dead", "isolating"):
+                break
+            handled += outcome.get("n", 0)
+        return handled
+
+    def _send(self, client: UpstreamClient, batch: Batch[R], settled: list[Settled[R]]) -> dict[str, Any]:
+        rows, stream = batch.rows, batch.stream
+        try:
+            results = client.send_confirmations(stream, [row.body for row in rows])
+        except PermanentUpstreamError as exc:
+            if len(rows) > 1:
+                self.isolating[stream] = len(rows)
+                self.log.warning("batch of %d confirmation(s) of %s refused (%s); sending them one at a time",
+                                 len(rows), stream, exc)
+                return {"outcome": "isolating", "n": len(rows), "error": str(exc)}
+            settled.append(Refused(batch, str(exc)))
+            self.log.error("confirmation %s is a dead letter: %s", rows[0].id, exc)
+            return {"outcome": "dead", "n": 1, "error": str(exc)}
+        except TransientUpstreamError as exc:
+            at = self.clock.now()
+            delay = self.backoff.delay(rows[0].attempts + 1, self.rng, exc.retry_after_s)
+            settled.append(Failed(batch, str(exc), at, at + timedelta(seconds=delay)))
+            self.log.warning("sending %d confirmation(s) of %s failed (%s); retry in %.1f s", len(rows), stream, exc,
+                             delay)
+            return {"outcome": "failed", "n": len(rows), "error": str(exc), "delay_s": delay}
+        settled.append(Sent(batch, results))
+        counts = Counter(str(results[row.id]["status"]) for row in rows)
+        return {"outcome": "sent", "n": len(rows), "accepted": counts["accepted"], "duplicate": counts["duplicate"],
+                "rejected": counts["rejected"], "sent": counts["accepted"] + counts["duplicate"],
+                "dead": counts["rejected"]}
+
+    def _isolated(self, batch: Batch[R]) -> None:
+        """Rows of an isolated stream went (sent or dead): fewer left to send one at a time."""
+        left = self.isolating.get(batch.stream, 0) - len(batch.rows)
+        if left > 0:
+            self.isolating[batch.stream] = left
+        else:
+            self.isolating.pop(batch.stream, None)
+
+    def _combine(self, reports: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(reports) == 1:
+            out = dict(reports[0])
+        else:
+            outcome = next(o for o in PRECEDENCE if any(r["outcome"] == o for r in reports))
+            out = {"outcome": outcome, "n": sum(r["n"] for r in reports if r["outcome"] == outcome),
+                   "requests": len(reports), **{key: sum(r.get(key, 0) for r in reports) for key in COUNTS}}
+            errors = [r["error"] for r in reports if "error" in r]
+            delays = [r["delay_s"] for r in reports if "delay_s" in r]
+            out.update({"error": errors[0]} if errors else {})
+            out.update({"delay_s": min(delays)} if delays else {})
+        out["wait_s"] = min(out["delay_s"], self.recheck_s) if out["outcome"] == "failed" else 0.0
+        return out
+
+    def _report(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        self.last = outcome
+        return outcome
+
+
+__all__ = ["Batch", "DeliveryEngine", "Failed", "Pause", "Refused", "Row", "Sent", "Settled", "Source"]
