@@ -36,7 +36,7 @@ _GUARD = "packgate.guard"
 
 
 @dataclass(frozen=True)
-class Guard:
+class GuardSettings:
     """The app's guard settings: which hosts it answers to, which paths are public, the API tokens, HTTPS."""
 
     allowed: frozenset[str]
@@ -54,8 +54,8 @@ def create_app(station: Station, *, api_tokens: tuple[str, ...] = (), secret_key
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     app.extensions[STATION] = station
     app.extensions[SESSIONS] = Sessions(station.clock.monotonic)
-    app.extensions[_GUARD] = Guard(allowed_hosts(web_host, hosts), frozenset(PUBLIC | ({"/metrics"} if metrics_public else set())),
-                                   tuple(api_tokens), secure_cookies)
+    public = PUBLIC | ({"/metrics"} if metrics_public else set())
+    app.extensions[_GUARD] = GuardSettings(allowed_hosts(web_host, hosts), frozenset(public), tuple(api_tokens), secure_cookies)
     app.before_request(_protect)
     app.after_request(_harden)
     app.register_error_handler(PageParameterError, _bad_page)
@@ -67,8 +67,8 @@ def create_app(station: Station, *, api_tokens: tuple[str, ...] = (), secret_key
     return app
 
 
-def _guard() -> Guard:
-    return cast(Guard, current_app.extensions[_GUARD])
+def _guard() -> GuardSettings:
+    return cast(GuardSettings, current_app.extensions[_GUARD])
 
 
 def _protect() -> Response | None:
