@@ -35,12 +35,19 @@ def profiles_cmd(profiles_dir: str | None, kind: str | None) -> None:
 
 
 def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
-    """Frame and decode ``data``; bad frames and a trailing partial frame become status "error" objects."""
-    framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
+    """Frame and decode ``data`` as the reader would, the profile's stability rule applied over the frames in order
+    (a stable-by-repeat profile says ``stable: true`` from the Nth equal weight on); bad frames and a trailing
+    partial frame become status "error" objects."""
+    from packgate.device.scale.decoding import ScaleDecoder
+
+    decoder = ScaleDecoder(profile)
     out = []
-    for frame in framer.feed(data):
-        reading = profile.codec.decode(frame)
-        out.append(reading.as_dict())
+    for reading in decoder.decode(data):
+        shown = reading.as_dict()
+        if "stability" in reading.extra:
+            shown["stability"] = reading.extra["stability"]
+        out.append(shown)
+    framer = decoder.framer
     if framer.buf:
         out.append({"status": "error", "stable": False, "weight": None, "unit": None, "grams": None,
                     "raw": bytes(framer.buf).hex(), "reason": "incomplete frame at end of input"})

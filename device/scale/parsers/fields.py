@@ -22,7 +22,9 @@ Parameters (``[parser]`` in a profile):
   weight_reversed the weight field is sent least significant character first (Yaohua "=" format)
   stability_flag  false when the protocol has no stability indication (reader infers it)
   status_only     what a frame with status but no weight means when no bad flag is set:
-                  { zero = "zero-weight", none = "repeat" } (Toledo 8217 "?P" / "?@")
+                  ``zero = "zero-weight"`` (Toledo 8217 "?P": centre of zero, 0); ``none = "repeat"`` (no flag at
+                  all = same weight as last time) or ``none = "error"`` with ``reason`` (Toledo "?@": the scale
+                  did not take the command)
 
 Emulator templates (``[emulator.encode]``): ``ok``, ``motion``, ``overload``, ``underload``, optional
 ``negative`` and ``zero``; str.format fields: weight abs head tail digits dp sign sign0 sign_sp unit UNIT gn st
@@ -113,7 +115,10 @@ class FieldsCodec:
         self.stability_flag = where.get(params, "stability_flag", bool, p, True)
         so = params.get("status_only", {})
         self.status_only_zero = so.get("zero") == "zero-weight"
-        self.status_only_repeat = so.get("none") == "repeat"
+        self.status_only_none = so.get("none")
+        if self.status_only_none not in (None, "repeat", "error"):
+            raise where.error(f"{p}.status_only.none", "must be 'repeat' or 'error'")
+        self.status_only_reason = so.get("reason")
         # emulator templates
         self.templates = {k: v for k, v in encode.items() if k in STATES}
         for k, v in encode.items():
@@ -191,9 +196,11 @@ class FieldsCodec:
             bad = flags & {"motion", "overload", "underload", "range", "error", "zero_error", "negative"}
             if not bad and "zero" in flags and self.status_only_zero:
                 weight = Decimal(0)
-            elif not bad and self.status_only_repeat:
-                extra["repeat"] = True  # "same weight as last time" (pywebdriver's reading of Toledo ?@)
+            elif not bad and "zero" not in flags and self.status_only_none == "repeat":
+                extra["repeat"] = True  # "same weight as last time" (pywebdriver's reading of a status 0)
                 stable_known = False  # not a stable reading by itself: the reader repeats the last weight
+            elif not bad and "zero" not in flags and self.status_only_none == "error":
+                return make_reading(frame, flags | {"error"}, None, unit, reason=self.status_only_reason)
             if "negative" in flags:
                 flags.add("underload")  # below zero and the protocol sends no value
         return make_reading(frame, flags, weight, unit, stable_known=stable_known, extra=extra)
