@@ -9,7 +9,8 @@ checks the result and returns frozen dataclasses; any problem raises
 
 Rules (see also tests/device/test_profiles_lint.py):
   * one profile per file, ``name`` equal to the file stem;
-  * ``name``, ``kind``, ``vendor``, ``notes``, ``models`` in every concrete profile;
+  * ``name``, ``kind``, ``vendor``, ``notes``, ``models`` in every concrete profile; ``sources`` (optional) lists
+    where the protocol facts come from (manual pages, public driver code), shown with the profile;
   * ``inherits`` must name an existing profile and must not form a cycle;
   * ``abstract = true`` profiles are only bases: validated through their children, not listed;
   * for ``kind = "scale"``: ``serial``, ``poll``, ``framing``, ``parser`` after merging, and
@@ -135,7 +136,7 @@ class Profile:
     vendor: str
     models: tuple[str, ...]
     notes: str
-    source: str
+    source: str  # the file it was loaded from
     data: Mapping[str, Any]  # the merged TOML, frozen
     serial: SerialDefaults | None = None
     poll: PollSpec | None = None
@@ -163,6 +164,8 @@ class Profile:
     def summary(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
                "notes": self.notes, "file": Path(self.source).name}
+        if self.data.get("sources"):
+            out["sources"] = list(self.data["sources"])
         if self.serial is not None:
             out["serial"] = self.serial.as_dict()
         if self.poll is not None:
@@ -239,6 +242,9 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
     models = where.get(doc, "models", list, "")
     if not models or not all(isinstance(m, str) and m for m in models):
         raise where.error("models", "must be a non-empty list of strings")
+    sources = where.get(doc, "sources", list, "", [])
+    if not all(isinstance(s, str) and s for s in sources):
+        raise where.error("sources", "must be a list of strings (manual pages, public driver code)")
     common = dict(name=name, kind=kind, vendor=vendor, models=tuple(models), notes=notes, source=str(path),
                   data=_freeze(doc), inherits=doc.get("inherits"))
     if kind != "scale":

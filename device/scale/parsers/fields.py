@@ -16,7 +16,9 @@ Parameters (``[parser]`` in a profile):
   acks            regexes of acknowledgement lines ('S A' accepted, 'Z A' done): no reading, no bad frame;
                   the codec marks them ``extra["ack"]`` and the reader skips them (``frames_ack``)
   checksum        { kind = "xor"|"twos7"|"sum8", start = 1, end = 9, format = "hex2"|"byte" };
-                  covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end)
+                  covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end);
+                  ``verify = false`` when the public material does not settle what it covers: the emulator
+                  still sends one, the decoder does not judge it
   unit            unit when the frame carries none; ``unit_map`` maps frame units to canonical ones
   decimals        implied decimals for ``digits`` without a ``decimals`` group (default 0)
   weight_reversed the weight field is sent least significant character first (Yaohua "=" format)
@@ -28,7 +30,7 @@ Parameters (``[parser]`` in a profile):
 
 Emulator templates (``[emulator.encode]``): ``ok``, ``motion``, ``overload``, ``underload``, optional
 ``negative`` and ``zero``; str.format fields: weight abs head tail digits dp sign sign0 sign_sp unit UNIT gn st
-field chk (``head``/``tail``: ``abs`` without / only its last digit).
+gnl field chk (``head``/``tail``: ``abs`` without / only its last digit; ``gn``/``gnl``: G or N, g or n).
 ``field`` (optional template) is rendered and reversed when ``weight_reversed``. ``chk`` is filled in last.
 """
 from __future__ import annotations
@@ -98,6 +100,7 @@ class FieldsCodec:
                               for i, s in enumerate(params.get("specials", ())))
         ck = params.get("checksum")
         self.checksum = None
+        self.checksum_verify = True
         if ck is not None:
             kind = where.get(ck, "kind", str, f"{p}.checksum")
             fmt = where.get(ck, "format", str, f"{p}.checksum", "hex2")
@@ -106,6 +109,7 @@ class FieldsCodec:
             if fmt not in CHECKSUM_WIDTH:
                 raise where.error(f"{p}.checksum.format", "must be hex2 or byte")
             self.checksum = (kind, where.get(ck, "start", int, f"{p}.checksum"), where.get(ck, "end", int, f"{p}.checksum"), fmt)
+            self.checksum_verify = where.get(ck, "verify", bool, f"{p}.checksum", True)
         self.unit = params.get("unit")
         self.unit_map = params.get("unit_map", {})
         if "unit" not in groups and not self.unit:
@@ -141,7 +145,7 @@ class FieldsCodec:
 
     def _decode(self, frame: bytes) -> Reading:
         data = bytes(b & self.mask for b in frame) if self.mask != 0xFF else bytes(frame)
-        if self.checksum is not None:
+        if self.checksum is not None and self.checksum_verify:
             kind, start, end, fmt = self.checksum
             e = end if end >= 0 else len(data) + end
             w = CHECKSUM_WIDTH[fmt]
@@ -181,6 +185,8 @@ class FieldsCodec:
                 if byte < len(raw_bits) and raw_bits[byte] >> bit & 1:
                     flags.add(flag)
         sign = (g.get("sign") or "").strip()
+        if sign == "-" and "range" in flags:
+            flags.add("negative")  # out of range below zero, also when the digits read 0
         weight = None
         if g.get("weight") is not None and g["weight"].strip():
             text_w = g["weight"][::-1] if self.reversed else g["weight"]
