@@ -20,13 +20,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from packgate.device.clock import Clock, isoformat
-from packgate.device.errors import DeviceError, PortError
+from packgate.device.errors import CaptureError, PortError
 
 FORMAT, VERSION = "packgate", 1
-
-
-class CaptureError(DeviceError):
-    """A capture file that cannot be read (named with its line)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from packgate.device.capture import Capture
-from packgate.device.errors import DeviceError
+from packgate.device.errors import DraftError
 from packgate.device.profiles import FramingSpec
 from packgate.device.scale.framing import ScaleFramer
 from packgate.device.scale.reading import GRAMS_PER_UNIT
@@ -41,10 +41,6 @@ TOKENS: dict[str, tuple[str, ...]] = {
 }
 NET_TOKENS = {"GS": False, "GW": False, "NT": True, "G": False, "N": True, "g": False, "n": True, "GR": False}
 UNIT_WORDS = ("kg", "lb", "oz", "g", "t")
-
-
-class DraftError(DeviceError):
-    """The capture does not show a protocol this drafter can describe (and why)."""
 
 
 @dataclass

@@ -85,7 +85,9 @@ def test_the_capture_file_keeps_bytes_and_monotonic_times(tmp_path):
 def test_a_bad_capture_is_refused_naming_the_line(tmp_path, text, message):
     path = tmp_path / "bad.capture"
     path.write_text(text)
-    with pytest.raises(cap.CaptureError, match=message):
+    from packgate.device.errors import CaptureError
+
+    with pytest.raises(CaptureError, match=message):
         cap.read(path)
     result = CliRunner().invoke(device, ["profile", "new", str(path), "--name", "x-scale"])
     assert result.exit_code == 1 and message.lstrip(":") in result.output
