@@ -269,11 +269,13 @@ class Station:
                     break
         self._after_turn({})
 
-    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
-        """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
+    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None,
+                        notices: tuple[dict, ...] = ()) -> None:
+        """A reader reported a state: kept as one of the words a person sees, pushed to the pages (with a printer's
+        warnings, ``notices``)."""
         live = self.parts.live
         before = live.devices.get(name)
-        live.devices[name] = device_states.entry(state, detail, port)
+        live.devices[name] = device_states.entry(state, detail, port, notices)
         if name == "scale" and live.devices[name]["state"] == "connected":
             live.scale.heard()  # it has fresh_s to send its first reading
         elif name == "scale":
@@ -282,9 +284,9 @@ class Station:
         if before is None or before["state"] != live.devices[name]["state"]:
             self.bus.publish("devices", dict(live.devices))
 
-    def _device_state(self, name: str, state: str, detail: str | None) -> None:
-        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
-            self.on_device_state(name, state, detail)
+    def _device_state(self, name: str, state: str, detail: str | None, notices: tuple[dict, ...] = ()) -> None:
+        if self.parts.live.devices.get(name) != device_states.entry(state, detail, None, notices):
+            self.on_device_state(name, state, detail, notices=notices)
             self._publish_state()
 
     def check_scale(self) -> None:

@@ -207,8 +207,11 @@ class StationViews:
             if live.storage_fault:
                 problems.append(f"station database: {live.storage_fault}")
             problems += [text for _, text in sorted(live.problems.items())]
+            warnings = [f"{name}: {notice['message']}" for name, dev in devices.items()
+                        for notice in dev.get("notices", ())]
             scale = live.scale.view()
-            return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
+            return {"ok": not problems, "problems": problems, "warnings": warnings, "station": p.id,
+                    "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
                     "open_escalations": open_escalations, "verdicts": dict(live.counters)}

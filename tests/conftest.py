@@ -15,6 +15,9 @@ TOOLING = ROOT / "tests" / "tooling"
 if str(TOOLING) not in sys.path:
     sys.path.insert(0, str(TOOLING))
 os.environ.setdefault("PACKGATE_PROFILES", str(ROOT / "firmware-profiles"))
+# the site's own profiles (~/.config/packgate/profiles on the machine running the tests) stay out of the tests;
+# the tests of site profiles give their own directory
+os.environ.setdefault("PACKGATE_USER_PROFILES", "")
 
 
 CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")

@@ -35,12 +35,19 @@ def profiles_cmd(profiles_dir: str | None, kind: str | None) -> None:
 
 
 def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
-    """Frame and decode ``data``; bad frames and a trailing partial frame become status "error" objects."""
-    framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
+    """Frame and decode ``data`` as the reader would, the profile's stability rule applied over the frames in order
+    (a stable-by-repeat profile says ``stable: true`` from the Nth equal weight on); bad frames and a trailing
+    partial frame become status "error" objects."""
+    from packgate.device.scale.decoding import ScaleDecoder
+
+    decoder = ScaleDecoder(profile)
     out = []
-    for frame in framer.feed(data):
-        reading = profile.codec.decode(frame)
-        out.append(reading.as_dict())
+    for reading in decoder.decode(data):
+        shown = reading.as_dict()
+        if "stability" in reading.extra:
+            shown["stability"] = reading.extra["stability"]
+        out.append(shown)
+    framer = decoder.framer
     if framer.buf:
         out.append({"status": "error", "stable": False, "weight": None, "unit": None, "grams": None,
                     "raw": bytes(framer.buf).hex(), "reason": "incomplete frame at end of input"})
@@ -52,11 +59,20 @@ def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
 @device.command("decode")
 @click.option("--profile", "profile_name", required=True, help="Scale profile name (see `device profiles`).")
 @click.option("--hex", "hex_text", default=None, help="Bytes as hex (spaces allowed); default: read raw bytes from stdin.")
+@click.option("--capture", "capture_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The received bytes of a capture file (`device sniff`).")
 @profiles_dir_option
-def decode_cmd(profile_name: str, hex_text: str | None, profiles_dir: str | None) -> None:
-    """Decode bytes with a profile: one JSON object per frame."""
+def decode_cmd(profile_name: str, hex_text: str | None, capture_file: str | None, profiles_dir: str | None) -> None:
+    """Decode bytes with a profile: one JSON object per frame, the profile's stability rule applied."""
     profile = _profile(profile_name, profiles_dir)
-    if hex_text is not None:
+    if capture_file is not None:
+        from packgate.device.capture import read
+
+        try:
+            data = read(capture_file).data("rx")
+        except DeviceError as exc:
+            raise click.ClickException(str(exc)) from exc
+    elif hex_text is not None:
         try:
             data = bytes.fromhex(hex_text.replace(":", " "))
         except ValueError as exc:

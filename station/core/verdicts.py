@@ -230,6 +230,7 @@ MESSAGES: dict[str, Text] = {
                                 "称重发货：{code}不是面单；订单须扫描预打印面单打开。"),
     "printer_not_ready": Text("error", "fix_printer", "The label printer cannot print: {problems}.",
                               "面单打印机无法打印：{problems}。"),
+    "printer_fault": Text("error", "fix_printer", "Label printer: {fault}.", "面单打印机：{fault}。"),
     "printer_unreachable": Text("error", "fix_printer", "The label printer does not answer ({detail}).",
                                 "面单打印机无响应（{detail}）。"),
     "label_no_waybill_left": Text("error", "call_supervisor",
@@ -399,24 +400,67 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "label_printed": ("the label waits for its scan on the parcel", "面单等待在包裹上扫描"),
 }
 
-# printer condition (device.printer_spec.CONDITIONS) -> what to do, (en, zh)
+# printer condition (device.printer.conditions.CONDITIONS) -> what it is and what to do, (en, zh); the catalog's
+# ``printer:<condition>`` entries. A fault stops the label (``printer_not_ready``, each fault its own
+# ``printer_fault``); a warning (ribbon low, media low, ...) is shown before it stops the table.
 PRINTER_WORDS: dict[str, tuple[str, str]] = {
     "paper_out": ("paper out: load labels and close the print head", "缺纸：请装入面单纸并合上打印头"),
     "paper_jam": ("paper jam: clear the label path and press feed", "卡纸：请清理走纸通道并按进纸键"),
     "head_open": ("print head open: close the print head", "打印头未合上：请合上打印头"),
     "ribbon_out": ("ribbon out: load a new ribbon", "碳带用完：请更换碳带"),
+    "ribbon_jam": ("ribbon jam: clear the ribbon path and rewind the ribbon tight", "碳带卡住：请清理碳带通道并把碳带卷紧"),
+    "label_waiting": ("label waiting: take the printed label off the printer", "面单待取：请取走打印好的面单"),
+    "rewinder_full": ("rewinder full: empty the label rewinder", "回卷器已满：请清空回卷器"),
     "paused": ("paused: press pause (or feed) on the printer", "已暂停：请按打印机上的暂停（或进纸）键"),
     "cover_open": ("cover open: close the printer cover", "机盖打开：请合上打印机机盖"),
     "head_too_hot": ("print head too hot: let it cool down", "打印头过热：请等待冷却"),
+    "head_too_cold": ("printer too cold: let it warm up to room temperature", "打印机温度过低：请待其回到室温"),
+    "motor_too_hot": ("motor too hot: let the printer cool down", "电机过热：请等待打印机冷却"),
     "cutter_jam": ("cutter jam: clear the cutter", "切刀卡住：请清理切刀"),
+    "head_element_bad": ("print head element broken: labels may not scan; replace the print head",
+                         "打印头有坏点：面单可能无法扫描，请更换打印头"),
+    "head_fault": ("print head fault: switch the printer off and on; if it stays, call service",
+                   "打印头故障：请关机重启；仍未恢复请联系维修"),
+    "memory_full": ("printer memory full: switch it off and on", "打印机内存已满：请关机重启"),
+    "corrupt_ram": ("printer settings lost: switch it off and on, then calibrate", "打印机设置丢失：请关机重启后重新校准"),
+    "partial_format": ("label only partly received: press cancel on the printer, then print again",
+                       "面单数据不完整：请按打印机上的取消键后重新打印"),
+    "job_error": ("label data refused: print again; if it repeats, tell IT", "面单数据被拒：请重新打印；如仍出错请通知IT"),
+    "firmware_error": ("printer firmware settings invalid: call service", "打印机固件设置无效：请联系维修"),
+    "diagnostic_mode": ("printer in diagnostics mode: switch it off and on", "打印机处于诊断模式：请关机重启"),
+    "in_setup": ("printer in its setting menu: leave the menu", "打印机处于设置菜单：请退出菜单"),
     "error": ("error: check the printer's display", "故障：请查看打印机显示屏"),
+    "media_low": ("labels running low: have a new roll ready", "面单纸即将用完：请准备新卷"),
+    "ribbon_low": ("ribbon running low: have a new ribbon ready", "碳带即将用完：请准备新碳带"),
+    "clean_head": ("print head needs cleaning: clean it at the next pause", "打印头需要清洁：请在下次空闲时清洁"),
+    "replace_head": ("print head worn: plan its replacement", "打印头已磨损：请安排更换"),
+    "calibrate_media": ("labels need calibrating: hold feed at the next pause", "需要校准面单：请在下次空闲时长按进纸键"),
 }
 
 
-def printer_problems(conditions: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``problems`` / ``problems_zh`` for ``printer_not_ready`` from the printer's conditions."""
-    words = [PRINTER_WORDS.get(c, (c, c)) for c in conditions] or [PRINTER_WORDS["error"]]
-    return {"problems": "; ".join(w[0] for w in words), "problems_zh": "；".join(w[1] for w in words)}
+def printer_words(condition: str) -> tuple[str, str]:
+    """A printer condition in the catalog's words, English and Chinese."""
+    en, zh = PRINTER_WORDS.get(condition, PRINTER_WORDS["error"])
+    return texts.text("en", f"printer:{condition}", en), texts.text("zh", f"printer:{condition}", zh)
+
+
+def printer_problems(conditions: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``problems`` / ``problems_zh`` for ``printer_not_ready`` from the printer's faults, and ``faults``: each fault
+    as its own ``printer_fault`` verdict with its fix."""
+    faults = list(conditions) or ["error"]
+    words = [printer_words(c) for c in faults]
+    return {"problems": "; ".join(w[0] for w in words), "problems_zh": "；".join(w[1] for w in words),
+            "faults": [make("printer_fault", condition=c, fault=en, fault_zh=zh).as_dict()
+                       for c, (en, zh) in zip(faults, words, strict=True)]}
+
+
+def printer_notices(conditions: list[str] | tuple[str, ...]) -> list[dict[str, str]]:
+    """The printer's warnings as the pages show them: each condition with its words in both languages."""
+    notices = []
+    for condition in conditions:
+        en, zh = printer_words(condition)
+        notices.append({"condition": condition, "message": en, "message_zh": zh})
+    return notices
 
 
 # audit_chain.verify problem kind -> (en, zh), filled from the problem's fields
@@ -494,7 +538,8 @@ def catalog_entries() -> list[tuple[str, str, str]]:
     """Every text of the verdicts as (key, English source, Chinese seed), for ``packgate i18n extract``."""
     return [*((f"message:{code}", t.en, t.zh) for code, t in MESSAGES.items()),
             *texts.entries_of("next", NEXT_STEPS), *texts.entries_of("event", EVENT_WORDS),
-            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS)]
+            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS),
+            *texts.entries_of("printer", PRINTER_WORDS)]
 
 
 def answer(code: str, /, **data: Any) -> dict[str, Any]:

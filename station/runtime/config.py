@@ -172,6 +172,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                             "longest wait for the hub when an order is opened (then it opens unclaimed, offline)"),
     "hub.heartbeat_s": (float, 5.0, _positive, "heartbeat to the hub (operator, order, state, devices, outbox depth)"),
     "hub.feed_wait_s": (int, 25, _positive, "long-poll wait of the hub's change feed, seconds"),
+    "profiles.user_dir": (str, "", None, "this site's own firmware profiles, searched before the bundled ones (empty: "
+                          "$PACKGATE_USER_PROFILES, else $XDG_CONFIG_HOME/packgate/profiles); an upgrade never touches it"),
     "scale.enabled": (bool, True, None, "read a serial scale"),
     "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
@@ -283,6 +285,7 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         hint = f" (did you mean {near!r}?)" if near else ""
         more = f"; {len(unknown) - 1} more unknown: {', '.join(unknown[1:])}" if len(unknown) > 1 else ""
         raise ConfigError(f"{where}unknown key {unknown[0]!r}{hint}{more}")
+    _use_site_profiles(flat.get("profiles.user_dir", ""), source)  # before any profile name is checked
     for key, (typ, default, check, _help) in SCHEMA.items():
         value = flat.get(key, default)
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
@@ -305,6 +308,19 @@ def validate(flat: dict[str, Any], source: str | None = None) -> Config:
         raise ConfigError(f"{where}upstream.token: a station whose upstream is a hub needs its token"
                           " (the one listed for it in the hub's [stations])")
     return Config(values, source)
+
+
+def _use_site_profiles(user_dir: Any, source: str | None) -> None:
+    """The station picks its profiles from ``profiles.user_dir`` (relative to the config file) and the bundled ones."""
+    from packgate.device.profiles import use_user_dir
+
+    if not isinstance(user_dir, str) or not user_dir:
+        use_user_dir(None)
+        return
+    path = Path(user_dir).expanduser()
+    if not path.is_absolute() and source:
+        path = Path(source).resolve().parent / path
+    use_user_dir(path)
 
 
 def notes(cfg: Config) -> list[str]:

@@ -122,3 +122,28 @@ def test_emulate_subprocess_prints_where_and_stops_on_sigterm():
 def test_emulate_needs_exactly_one_transport():
     result = CliRunner().invoke(device, ["emulate", "--profile", "cas-18"])
     assert result.exit_code == 2
+
+
+def test_decode_applies_the_profiles_stability_rule_over_the_frames():
+    """Issue 29: `device decode` said stable: false for three identical Yaohua frames while `device read` said
+    stable. Yaohua A9 tF=0, 12.34 kg (protocols.md 1.8a: 02 2B 30 30 31 32 33 34 32 31 44 03), stability.repeat = 3."""
+    frame = "02 2B 30 30 31 32 33 34 32 31 44 03 "
+    result, lines = run("decode", "--profile", "yaohua-a9", "--hex", frame * 3)
+    assert result.exit_code == 0
+    assert [o["stable"] for o in lines] == [False, False, True]
+    assert lines[2]["stability"] == "inferred:3" and lines[0]["stability"] == "unknown"
+    other = "02 2B 30 30 31 32 33 35 32 31 43 03 "  # 12.35 kg: the count starts again
+    _, lines = run("decode", "--profile", "yaohua-a9", "--hex", frame * 2 + other + frame * 2)
+    assert [o["stable"] for o in lines] == [False, False, False, False, False]
+
+
+def test_decode_and_read_agree_on_the_same_bytes():
+    from packgate.device.cli.scale import decode_bytes
+    from packgate.device.scale.reader import ScaleReader
+
+    profile = get_profile("yaohua-reversed")
+    data = b"=000.3000" * 4 + b"=00.1000-" + b"="
+    reader = ScaleReader("loop://", profile)
+    read = [r.as_dict() for r in reader.feed(data)]
+    decoded = [{k: v for k, v in o.items() if k != "stability"} for o in decode_bytes(profile, data)]
+    assert decoded[:len(read)] == read and [o["stable"] for o in read] == [False, False, True, True, False]

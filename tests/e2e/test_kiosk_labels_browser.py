@@ -60,3 +60,26 @@ def test_the_label_panel_follows_the_label_and_the_printer(new_page, rig: DemoRi
     scanner_types(page, waybill)
     expect(page.locator("#verdict")).to_have_attribute("data-code", "packed")
     expect(page.locator("#label-state")).to_have_attribute("data-state", "verified")
+
+
+def test_a_printer_warning_shows_before_it_stops_the_table_and_a_fault_names_itself(new_page, rig: DemoRig) -> None:
+    """Issue 29: the station's poll asks the Zebra's ~HQES; "paper near end" (warning 8) shows on the printer's
+    line and the device banner while it still prints; a cutter fault (error 8, shown by ~HS only as a pause)
+    shows by name with its fix."""
+    page: Page = new_page("/")
+    rig.printer.set_state("media_low")
+    printer = page.locator("#printer-state")
+    expect(printer).to_contain_text("labels running low: have a new roll ready")
+    expect(printer).to_have_attribute("data-state", "connected")
+    expect(page.locator("#device-alert")).to_contain_text("labels running low")
+    page.get_by_role("button", name="中文").click()
+    expect(printer).to_contain_text("面单纸即将用完")
+    page.get_by_role("button", name="English").click()
+    shot(page, "label-printer-warning")
+
+    rig.printer.set_state("cutter_jam")
+    expect(printer).to_have_attribute("data-state", "not_ready")
+    expect(printer).to_contain_text("cutter jam")
+    rig.printer.set_state()
+    expect(printer).to_have_attribute("data-state", "connected")
+    expect(page.locator("#device-alert")).to_be_hidden()

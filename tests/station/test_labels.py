@@ -442,3 +442,45 @@ def test_a_tsc_printer_with_a_tspl_template_prints_and_verifies_the_same_way(tmp
     finally:
         rig.close()
         emu.stop()
+
+
+def test_each_printer_fault_is_its_own_verdict_with_its_fix_and_warnings_show_before_they_stop_the_table(
+        tmp_path, upstream, clock, world, h):
+    """Issue 29: on a fault the station asks the detailed status (TSPL <ESC>!S after <ESC>!? says 0x80 "other
+    error"): each fault is a printer_fault verdict with its fix, in both languages; a warning (ribbon low) shows
+    on the printer's device state, /healthz and the kiosk's state while labels still print."""
+    emu = PrinterEmulator(get_profile("tsc-tspl"))
+    emu.url = f"tcp://127.0.0.1:{emu.start_tcp(0)}"  # type: ignore[attr-defined]
+    rig = Rig(tmp_path, upstream, emu, clock)
+    try:
+        station = rig.station(**{"printer.profile": "tsc-tspl", "label.template": "label-tspl-76x130"})
+        emu.set_state("head_too_hot", "cutter_jam")
+        h.sign_in(station)
+        h.open_and_scan(station, world, "SO-10011")
+        refused = weigh(station, expected_g(station))
+        assert refused["code"] == "printer_not_ready", refused
+        faults = refused["data"]["faults"]
+        assert [f["code"] for f in faults] == ["printer_fault", "printer_fault"]
+        assert [f["data"]["condition"] for f in faults] == ["head_too_hot", "cutter_jam"]
+        assert "let it cool down" in faults[0]["message"] and "打印头过热" in faults[0]["message_zh"]
+        assert "clear the cutter" in faults[1]["message"] and "切刀" in faults[1]["message_zh"]
+        assert "check the printer's display" not in refused["message"]  # the detail said which error it was
+
+        emu.set_state("ribbon_low")  # cooled down, cutter cleared; the ribbon is nearly used up
+        rig.clock.advance(2)
+        station.tick()
+        assert emu.wait_printed(1)  # a warning never stops the label
+        printer = station.state()["devices"]["printer"]
+        assert printer["state"] == "connected"
+        assert printer["notices"] == [{"condition": "ribbon_low", "message": "ribbon running low: have a new ribbon ready",
+                                       "message_zh": "碳带即将用完：请准备新碳带"}]
+        health = station.health()
+        assert health["ok"] and health["warnings"] == ["printer: ribbon running low: have a new ribbon ready"]
+
+        emu.set_state()
+        rig.clock.advance(2)
+        station.tick()
+        assert "notices" not in station.state()["devices"]["printer"] and station.health()["warnings"] == []
+    finally:
+        rig.close()
+        emu.stop()

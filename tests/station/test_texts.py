@@ -53,3 +53,15 @@ def test_escalation_text_never_says_0_min():
     _, body = message(esc, picked + timedelta(seconds=40), "T-1")
     assert "0 min" not in body and "40 seconds" in body
     assert "40秒钟" in message(esc, picked + timedelta(seconds=40), "T-1", lang="zh")[1]
+
+
+def test_every_printer_condition_has_words_in_both_languages_in_the_catalog():
+    from packgate.device.printer.conditions import CONDITIONS
+    from packgate.station.core import texts
+    from packgate.station.core.verdicts import PRINTER_WORDS
+
+    shown = {c for c, fix in CONDITIONS.items() if fix}  # "printing" and "buffer_full" are states, never shown
+    assert set(PRINTER_WORDS) == shown
+    for condition in shown:
+        en, zh = texts.catalog("en").get(f"printer:{condition}"), texts.catalog("zh").get(f"printer:{condition}")
+        assert en and zh and en != zh, condition

@@ -20,8 +20,10 @@ function renderLabel(label, printer, st) {
   img.classList.toggle("hidden", !src);
   const p = document.getElementById("printer-state");
   p.dataset.state = printer ? printer.state : "";
-  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
-  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
+  const notices = printer ? noticesText(printer) : "";
+  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` +
+    (notices ? ` · ${notices}` : "") : "";
+  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : notices ? " warning" : " muted");
   document.getElementById("btn-close-carton").disabled = st !== "scanning";
   document.getElementById("btn-print-label").disabled = !(st === "weighed_ok" && (!label || label.state === "failed"));
   document.getElementById("btn-reprint").disabled = st !== "label_printed";
@@ -144,10 +146,17 @@ function renderDevices(devices) {
   alert.textContent = problems.join(" · ");
 }
 
-// "Badge reader: disconnected — plug it in, …" for every configured device that is not connected.
+// A device's warnings (a printer's ribbon or labels running low) in the page's language.
+function noticesText(device) {
+  return (device.notices || []).map((n) => (LANG === "zh" && n.message_zh) || n.message).join(" · ");
+}
+
+// "Badge reader: disconnected — plug it in, …" for every configured device that is not connected, and the
+// warnings of those that are ("Label printer: ribbon running low: have a new ribbon ready").
 function deviceProblems(devices) {
-  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected")
-    .map(([name, d]) => `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
+  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected" || (d.notices || []).length)
+    .map(([name, d]) => d.state === "connected" ? `${t("device_name:" + name)}: ${noticesText(d)}`
+      : `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
 }
 
 // With nothing to show, the kiosk is not "Ready" while a device is missing: it says which one and what to do.
