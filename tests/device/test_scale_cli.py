@@ -126,7 +126,7 @@ def test_emulate_needs_exactly_one_transport():
 
 def test_decode_applies_the_profiles_stability_rule_over_the_frames():
     """Issue 29: `device decode` said stable: false for three identical Yaohua frames while `device read` said
-    stable. Yaohua A9 tF=0, 12.34 kg (protocols.md 1.8a: 02 2B 30 30 31 32 33 34 32 31 44 03), stability.repeat = 3."""
+    stable. Yaohua A9 tF=0, 12.34 kg (docs/devices/protocols.md 1.8a: 02 2B 30 30 31 32 33 34 32 31 44 03), stability.repeat = 3."""
     frame = "02 2B 30 30 31 32 33 34 32 31 44 03 "
     result, lines = run("decode", "--profile", "yaohua-a9", "--hex", frame * 3)
     assert result.exit_code == 0

@@ -111,7 +111,7 @@ def test_wedge_badge_reader_on_key_events():
 
 
 @pytest.mark.parametrize("typed, fmt, uid", [
-    # issue 29: the EM4100 40-bit decimal as a vendor's page prints it (protocols.md 3.2: 10H->12D 004335823930)
+    # issue 29: the EM4100 40-bit decimal as a vendor's page prints it (docs/devices/protocols.md 3.2: 10H->12D 004335823930)
     ("004,335,823,930", "em-10h12d", "01026F6C3A"),
     ("4,335,823,930", "em-10h12d", "01026F6C3A"),
     ("004 335 823 930", "em-10h12d", "01026F6C3A"),
