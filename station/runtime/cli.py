@@ -30,11 +30,11 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
-    """Validate FILE; print the effective settings as JSON, or the problem."""
+    """Validate FILE; print the effective settings as JSON (secrets masked), or every problem, one per line."""
     try:
         cfg = load(file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings(cfg), "notes": notes(cfg),
                            "settings": shown(cfg)}, indent=2, ensure_ascii=False))
@@ -77,7 +77,7 @@ def run(ctx: click.Context, config_file: str | None) -> None:
     try:
         cfg = load(config_file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     setup_logging(ctx.obj["log_level"] or cfg["log.level"], station=cfg["station.id"])
     sys.exit(run_agent(cfg))
@@ -107,6 +107,13 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
         sys.exit(run_selftest(data_dir=data_dir))
     sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port, label_mode=label_mode,
                       camera=camera))
+
+
+def _say_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        click.echo(f"error: {problem}", err=True)
+    if len(exc.problems) > 1:
+        click.echo(f"{len(exc.problems)} problems", err=True)
 
 
 def _mount_optional() -> None:
