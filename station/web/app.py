@@ -39,7 +39,7 @@ CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvid
 
 def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None,
                secure_cookies: bool = False, hosts: Iterable[str] = (), web_host: str = "127.0.0.1",
-               metrics_public: bool = False) -> Flask:
+               metrics_public: bool = False, cookie: str = COOKIE) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(SECRET_KEY=secret_key or secrets.token_bytes(32), JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
@@ -52,7 +52,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
 
     def current() -> WebSession | None:
         if "web_session" not in g:
-            g.web_session = sessions.get(request.cookies.get(COOKIE))
+            g.web_session = sessions.get(request.cookies.get(cookie))
         return g.web_session
 
     def session_or_open() -> WebSession:
@@ -105,7 +105,7 @@ def create_app(station: Station, *, demo: Any = None, api_tokens: tuple[str, ...
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         sid = g.get("set_cookie")
         if sid is not None:
-            response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", secure=secure_cookies, path="/")
+            response.set_cookie(cookie, sid, httponly=True, samesite="Strict", secure=secure_cookies, path="/")
         return response
 
     # ---- pages ---------------------------------------------------------------------------------
