@@ -395,7 +395,7 @@ def _built(kind: Any, row: dict) -> Any:
 
 def _milestone(row: dict, now: Any, conn: sqlite3.Connection) -> dict:
     waiting = None
-    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=None)
+    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=row.get("updated_at"))
     if last and row["status"] not in ("packed", "cancelled"):
         waited, stage = now - parse_iso(last), texts.Word(f"order_status:{row['status']}")
         waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage}, lang)

@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 SIZES = {"1280x800": {"width": 1280, "height": 800}, "1366x768": {"width": 1366, "height": 768},
          "1920x1080": {"width": 1920, "height": 1080}}
 STEPS_WITHOUT_CONTROL = {"", "done"}
-ALLOWED_LATIN = {"SKU", "GTIN", "packgate"}  # product and standard names, the same in both languages
+ALLOWED_LATIN = {"SKU", "GTIN", "SHA", "packgate"}  # product and standard names, the same in both languages
 
 _SCROLLS = "() => [document.scrollingElement.scrollHeight - innerHeight, document.scrollingElement.scrollWidth - innerWidth]"
 
@@ -27,26 +27,27 @@ _NEXT = """(step) => {
     return { id: el.id, top: r.top, bottom: r.bottom, left: r.left, right: r.right }; }) };
 }"""
 
-_WORDS = """() => {
+_WORDS = """(root) => {
   const out = [];
   const skip = "[data-value], script, style, option, datalist, select, #texts, button.lang";  // lang: the other one's name
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(document.querySelector(root), NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const text = n.textContent.trim();
     const el = n.parentElement;
     if (!text || !el || el.closest(skip) || !el.checkVisibility()) continue;
     out.push(text);
   }
-  for (const input of document.querySelectorAll("input[placeholder]")) {
+  for (const input of document.querySelector(root).querySelectorAll("input[placeholder]")) {
     if (input.placeholder && !input.closest(skip) && input.checkVisibility()) out.push(input.placeholder);
   }
   return out;
 }"""
 
 
-def words_not_from_the_catalog(page: Page, lang: str) -> list[str]:
+def words_not_from_the_catalog(page: Page, lang: str, root: str = "body") -> list[str]:
+    """Visible text under ``root`` that is not the catalog's in ``lang`` (data marked ``data-value`` left out)."""
     bad = []
-    for text in page.evaluate(_WORDS):
+    for text in page.evaluate(_WORDS, root):
         if re.search(r"\b[a-z]+_[a-z_]+\b", text) or "`" in text:
             bad.append(f"raw key or markup: {text!r}")
         elif lang == "zh" and set(re.findall(r"[A-Za-z]{3,}", text)) - ALLOWED_LATIN:

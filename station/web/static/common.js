@@ -171,6 +171,21 @@ async function postAction(path, body, attempts, opts) {
            message_zh: `${TEXTS.zh["page:network_error"]}（${lastError}）`, sound: "error", colour: "red" };
 }
 
+// Run `work` with `button` disabled and saying "Signing in…" (a PIN check takes a second or two: no double taps).
+async function busy(button, work) {
+  const label = button.dataset.i18n;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  button.textContent = t("signing_in");
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = t(label);
+  }
+}
+
 // A "more" button right after `anchor` while a list has a next page (`cursor`); `load` fetches that page.
 function moreButton(anchor, cursor, load) {
   let b = anchor.nextElementSibling;
