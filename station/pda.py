@@ -13,7 +13,7 @@ from packgate.station.core import intake
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.effects import Outcome
-from packgate.station.core.verdicts import answer, make
+from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.parts import Parts
 from packgate.station.signin import PinCheck
 from packgate.sync.common.db import write_tx
@@ -105,10 +105,7 @@ class PdaDesk:
             return make("unknown_order", code=order_id).as_dict()
         current = p.live.picks.get(employee.employee_id)
         if current is not None and current.order.order_id == order.order_id:
-            return {**make("pick_started", order_id=order.order_id, tasks=len(current.tasks),
-                           bin=current.tasks[current.current or 0].bin or "-",
-                           next="scan_bin" if current.state is pick.PickState.TO_BIN else "scan_item").as_dict(),
-                    "data": {"pick": _pick_view(current)}}
+            return {**_resumed(current).as_dict(), "data": {"pick": _pick_view(current)}}
         outcome = pick.start_pick(order, employee, self._context())
         if outcome.session is None:
             return dict(outcome.verdict.as_dict())
@@ -143,6 +140,15 @@ class PdaDesk:
         else:
             p.live.picks[employee_id] = after
         return {**result, "data": {**result.get("data", {}), "pick": _pick_view(after)}}
+
+
+def _resumed(s: pick.PickSession) -> Verdict:
+    """The verdict of a pick taken up again: the step the pick list is at (the tote when every item is picked)."""
+    if s.current is None:
+        return make("pick_complete", tote=s.order.tote or "-")
+    step = {pick.PickState.TO_BIN: "scan_bin", pick.PickState.AWAITING_FIFO_DECISION: "take_older_lot_or_override"}
+    return make("pick_started", order_id=s.order.order_id, tasks=len(s.tasks), bin=s.tasks[s.current].bin or "-",
+                next=step.get(s.state, "scan_item"))
 
 
 def _task(t: pick.PickTask, picked: int) -> dict:

@@ -561,10 +561,10 @@ class Station:
         live = self.parts.live
         live.verdict_seq += 1
         shown = {**shown, "seq": live.verdict_seq}
-        live.verdict = shown
+        live.verdict, live.verdict_at = shown, self.clock.monotonic()
         self.video.on_verdict(live.pack, shown)  # start, mark or end the packing video
         log.info("%s %s", shown["status"], shown["code"],
-                 extra={"order": live.pack.order.order_id if live.pack.order else None,
+                 extra={"order": live.pack.order.order_id if live.pack.order else None, "station": self.id,
                         "fields": {"message": shown.get("message", "")[:160]}})
         self._publish_state()
         return shown

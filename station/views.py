@@ -14,6 +14,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
@@ -131,7 +132,8 @@ class StationViews:
             live = p.live
             s = live.pack  # a PackSession is a value: the next change replaces it
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
-                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason}
+                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
+                     "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1)}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -141,8 +143,8 @@ class StationViews:
                               "special": bool(sku and sku.special)})
         packaging = p.catalog.packaging(s.packaging) if s.packaging else None
         expected = None
-        if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
-                        (s.complete and packaging)):
+        if s.order and s.state in pk.ORDER_STATES and (
+                s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or (s.complete and packaging)):
             weights = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
             expected = weights.as_dict() if weights else None
         fifo = None
@@ -154,8 +156,12 @@ class StationViews:
             "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                         "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked},
+                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
+                        "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s)},
             "verdict": shown["verdict"],
+            "verdict_age_s": shown["verdict_age_s"],
+            "verdict_clear_s": float(p.cfg["session.verdict_clear_s"]),
+            "label_mode": p.cfg["label.mode"],
             "scale": shown["scale"],
             "sync": self.sync_status(),
             "devices": shown["devices"],
@@ -163,6 +169,22 @@ class StationViews:
             "priority_orders": self.priority_orders(),
             "last_scan": shown["last_scan"],
         }
+
+    def _finished(self, s: pk.PackSession) -> dict | None:
+        """The order the table just finished (packed, shipped, stopped, cancelled) in one line's worth of data: the
+        kiosk clears its panels for the next order and says this instead."""
+        if s.order is None or s.state not in (pk.State.PACKED, pk.State.CANCELLED):
+            return None
+        grams = sum((Decimal(str(c.weight["measured_g"])) for c in s.cartons
+                     if c.weight and c.weight.get("measured_g") not in (None, "-")), Decimal(0))
+        if s.state is pk.State.PACKED:
+            outcome = "shipped" if self.parts.cfg["label.mode"] == "weigh_and_ship" else "packed"
+        else:
+            with self.reading() as conn:
+                row = store.order_row(conn, s.order.order_id) or {}
+            outcome = "cancelled" if row.get("status") == "cancelled" else "stopped"
+        return {"order_id": s.order.order_id, "outcome": outcome, "units": len(s.units), "cartons": len(s.cartons),
+                "grams": str(grams.quantize(Decimal("0.1"))) if s.cartons else None}
 
     def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation: picked, still not packed, highest priority first
@@ -199,7 +221,8 @@ class StationViews:
         with p.lock:
             live = p.live
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
-            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"])}
+            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"]),
+                              **({"fix": device_states.IT_FIX[dev["state"]]} if dev["state"] in device_states.IT_FIX else {})}
                        for name, dev in sorted(live.devices.items())}
             problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in devices.items() if device_states.problem(dev["state"])]
@@ -375,7 +398,7 @@ def _built(kind: Any, row: dict) -> Any:
 
 def _milestone(row: dict, now: Any, conn: sqlite3.Connection) -> dict:
     waiting = None
-    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=None)
+    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=row.get("updated_at"))
     if last and row["status"] not in ("packed", "cancelled"):
         waited, stage = now - parse_iso(last), texts.Word(f"order_status:{row['status']}")
         waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage}, lang)

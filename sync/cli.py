@@ -1,4 +1,8 @@
-"""Click commands mounted by ``station/cli.py``: ``packgate upstream`` and ``packgate sync ...``."""
+"""Click commands mounted by ``station/cli.py``: ``packgate upstream`` and ``packgate sync ...``.
+
+Every ``sync`` command finds the station's database as ``packgate audit`` and ``packgate evidence`` do: ``--db``,
+else ``--config`` (its ``station.data_dir``, relative to the file), else ``$PACKGATE_DB``, else the default path.
+"""
 from __future__ import annotations
 
 import json
@@ -6,6 +10,9 @@ import logging
 import os
 import sqlite3
 import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -17,8 +24,37 @@ from packgate.sync.schema import upgrade
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
 
 
-def _station_db(path: str | None) -> str:
-    return path or os.environ.get("PACKGATE_DB") or DEFAULT_DB
+def _station_config(config_file: str | None) -> dict[str, Any]:
+    """The ``[station]`` and ``[upstream]`` tables of packgate.toml (the station's own loader lives above sync)."""
+    if config_file is None:
+        return {}
+    try:
+        with open(config_file, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise click.ClickException(f"{config_file}: cannot read the configuration file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise click.ClickException(f"{config_file}: not valid TOML: {exc}") from exc
+
+
+def _station_db(path: str | None, config_file: str | None = None) -> str:
+    if path:
+        return path
+    if config_file is not None:
+        data_dir = Path(str(_station_config(config_file).get("station", {}).get("data_dir",
+                                                                             os.path.dirname(DEFAULT_DB))))
+        if not data_dir.is_absolute():
+            data_dir = Path(config_file).resolve().parent / data_dir
+        return str(data_dir / "station.db")
+    return os.environ.get("PACKGATE_DB") or DEFAULT_DB
+
+
+def _where(func: Callable) -> Callable:
+    """``--db`` and ``--config``: which station database a command reads."""
+    func = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                        help="packgate.toml, to find the station database in its station.data_dir.")(func)
+    return click.option("--db", "db_path", default=None,
+                        help=f"Station database (default: from --config, else $PACKGATE_DB or {DEFAULT_DB}).")(func)
 
 
 @click.command("upstream")
@@ -61,10 +97,10 @@ def sync() -> None:
     """Outbox health and dead letters of a station database."""
 
 
-def _open(db_path: str | None):
-    path = _station_db(db_path)
+def _open(db_path: str | None, config_file: str | None = None):
+    path = _station_db(db_path, config_file)
     if not os.path.exists(path):
-        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
+        raise click.ClickException(f"no station database at {path} (use --db, --config or PACKGATE_DB)")
     conn = connect(path)
     try:
         upgrade(conn)
@@ -75,15 +111,15 @@ def _open(db_path: str | None):
 
 
 @sync.command("status")
-@click.option("--db", "db_path", default=None, help=f"Station database (default $PACKGATE_DB or {DEFAULT_DB}).")
+@_where
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(db_path: str | None, as_json: bool) -> None:
+def status(db_path: str | None, config_file: str | None, as_json: bool) -> None:
     """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
     from packgate.sync.outbox import outbox_status
 
-    path = _station_db(db_path)
+    path = _station_db(db_path, config_file)
     if not os.path.exists(path):
-        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
+        raise click.ClickException(f"no station database at {path} (use --db, --config or PACKGATE_DB)")
     conn = connect_readonly(path)  # status only reads: it works on a read-only disk or database too
     try:
         info = outbox_status(conn, Clock().now())
@@ -113,11 +149,11 @@ def status(db_path: str | None, as_json: bool) -> None:
 
 
 @sync.command("dead")
-@click.option("--db", "db_path", default=None, help="Station database.")
+@_where
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON lines.")
-def dead(db_path: str | None, as_json: bool) -> None:
+def dead(db_path: str | None, config_file: str | None, as_json: bool) -> None:
     """List dead letters with the reason upstream gave."""
-    conn = _open(db_path)
+    conn = _open(db_path, config_file)
     rows = [dict(r) for r in conn.execute("SELECT id, action, object_type, object_id, created_at, dead_at, dead_reason"
                                           " FROM sync_outbox WHERE state = 'dead' ORDER BY seq")]
     for row in rows:
@@ -133,14 +169,14 @@ def dead(db_path: str | None, as_json: bool) -> None:
 @click.argument("ids", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
 @click.option("--by", required=True, help="Employee id of the supervisor (recorded in the audit log).")
-@click.option("--db", "db_path", default=None, help="Station database.")
-def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None) -> None:
+@_where
+def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None, config_file: str | None) -> None:
     """Put dead letters back in the queue after the cause was fixed (same bytes, same key)."""
     from packgate.sync.outbox import dead_ids, retry_dead
 
     if not ids and not retry_all:
         raise click.UsageError("name the confirmation ids to retry, or pass --all")
-    conn = _open(db_path)
+    conn = _open(db_path, config_file)
     wanted = dead_ids(conn) if retry_all else list(ids)
     done = retry_dead(conn, wanted, by, Clock().now())
     skipped = [i for i in wanted if i not in done]
@@ -151,30 +187,39 @@ def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str 
 
 @sync.command("prune")
 @click.option("--days", type=float, default=30.0, show_default=True, help="Keep sent confirmations this long.")
-@click.option("--db", "db_path", default=None, help="Station database.")
-def prune(days: float, db_path: str | None) -> None:
+@_where
+def prune(days: float, db_path: str | None, config_file: str | None) -> None:
     """Delete confirmations upstream acknowledged more than --days ago (pending and dead ones stay)."""
     from datetime import timedelta
 
     from packgate.sync.outbox import prune_sent
 
-    conn = _open(db_path)
+    conn = _open(db_path, config_file)
     click.echo(f"pruned {prune_sent(conn, Clock().now() - timedelta(days=days))} sent confirmation(s)")
 
 
 @sync.command("reconcile")
-@click.option("--upstream", "upstream_url", required=True, help="Base URL of upstream, e.g. http://127.0.0.1:8700.")
-@click.option("--station", required=True, help="Station code, e.g. ST01.")
+@click.option("--upstream", "upstream_url", default=None,
+              help="Base URL of upstream, e.g. http://127.0.0.1:8700 (default: upstream.url of --config).")
+@click.option("--station", default=None, help="Station code, e.g. ST01 (default: station.id of --config).")
 @click.option("--hours", type=float, default=24.0, show_default=True, help="Window ending now.")
-@click.option("--db", "db_path", default=None, help="Station database.")
-def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | None) -> None:
+@_where
+def reconcile_cmd(upstream_url: str | None, station: str | None, hours: float, db_path: str | None,
+                  config_file: str | None) -> None:
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
 
     from packgate.sync.client import UpstreamClient
     from packgate.sync.reconcile import reconcile
 
-    conn = _open(db_path)
+    tree = _station_config(config_file)
+    if config_file is not None:  # the station's own defaults for what the file leaves out
+        configured = tree.get("upstream", {}).get("url", "http://127.0.0.1:8700")
+        upstream_url = upstream_url or (configured[0] if isinstance(configured, list) and configured else configured)
+        station = station or tree.get("station", {}).get("id", "ST01")
+    if not upstream_url or not station:
+        raise click.UsageError("give --upstream and --station, or --config with upstream.url and station.id")
+    conn = _open(db_path, config_file)
     now = Clock().now()
     report = reconcile(conn, UpstreamClient(upstream_url), station, now - timedelta(hours=hours), now)
     click.echo(json.dumps(report, indent=2))

@@ -36,6 +36,7 @@ from packgate.station.core.labels import Carton, CloseCarton, LabelInfo, LabelMo
 from packgate.station.core.lots import check_lot, less_taken
 from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
 from packgate.station.core.step import Machine, refuse
+from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import DEFAULT as DEFAULT_TOLERANCE
 from packgate.station.core.tolerance import ToleranceConfig, WeightCheck, check_weight
 from packgate.station.core.verdicts import Verdict, grams, make
@@ -820,8 +821,9 @@ def _label_printed(s: PackSession, e: LabelPrinted, ctx: PackContext) -> Outcome
         raise StationError(f"bug: label of carton {e.carton} reported for carton {s.carton_no}")
     if not ctx.label_verify:  # the site turned the scan check off: printed is packed
         return _close_carton(replace(s, label=info), e.waybill, ctx)
+    passed = Word("word:weight_approved" if s.override is not None else "word:weight_ok")
     return _done(replace(s, state=S.LABEL_PRINTED, label=info),
-                 make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id))
+                 make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id, passed=passed))
 
 
 def _scan_label(s: PackSession, e: ScanLabel, ctx: PackContext) -> Outcome:

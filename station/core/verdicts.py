@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from packgate.station.core import texts
+from packgate.station.core import texts, words
 
 STATUSES = ("ok", "prompt", "blocked", "error")
 
@@ -63,7 +63,7 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "done": ("Done.", "完成。"),
     "scan_older_lot": ("Scan the older lot to count it.", "请扫描较早批次以计数。"),
     "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
-                        "scan an item to go on.", "再次刷卡（或按确认按钮）中止订单并退出；扫描商品可继续。"),
+                        "anything else goes on with the order.", "再次刷卡（或按确认按钮）中止订单并退出；其他操作则继续此订单。"),
     "put_back_in_bin": ("Put it back in bin {bin}.", "请放回库位{bin}。"),
     "scan_label": ("Stick the label on the parcel and scan it.", "请把面单贴到包裹上并扫描面单。"),
     "fix_printer": ("The label prints as soon as the printer is ready (or press Print label).",
@@ -96,7 +96,7 @@ MESSAGES: dict[str, Text] = {
     "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
                         "条码{code}无法使用（{reason}），已保留待核查。"),
     # --- order ---
-    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines} lines, {units} units in all.",
+    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines:plural:line}, {units:plural:unit} in all.",
                          "订单{order_id}已打开：{lines}行，共{units}件。"),
     "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
                           "订单或周转箱{code}未知，请核对标签。"),
@@ -186,12 +186,12 @@ MESSAGES: dict[str, Text] = {
     "order_cancelled": Text("ok", "scan_order",
                             "Order {order_id} cancelled ({reason}): it will not be packed; put its items aside for restocking.",
                             "订单{order_id}已取消（{reason}），不再打包；请把商品放到一边等待回库。"),
-    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units} counted units that would be lost.",
+    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units:plural:counted_unit} that would be lost.",
                             "订单{order_id}已计数{units}件，退出将作废。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
     # --- cartons and the label gate (core.labels, station.labels) ---
-    "carton_closing": Text("ok", "weigh", "Carton {carton}: {units} items in box {code}.",
+    "carton_closing": Text("ok", "weigh", "Carton {carton}: {units:plural:unit} in box {code}.",
                            "第{carton}箱：{units}件，包装{code}。"),
     "carton_empty": Text("error", "scan_item", "Carton {carton} has no items yet.", "第{carton}箱还没有商品。"),
     "carton_needs_box": Text("error", "choose_packaging", "Carton {carton} needs its box first.",
@@ -201,17 +201,17 @@ MESSAGES: dict[str, Text] = {
                            "第{carton}箱已称重：加入商品前请重新称重。"),
     "carton_one_waybill": Text("error", "weigh", "Weigh-and-ship: order {order_id} ships in one carton with its waybill.",
                                "称重发货：订单{order_id}使用其面单整单发货，不能分箱。"),
-    "carton_packed": Text("ok", "scan_item", "Carton {carton} of {order_id} packed ({units} items, waybill {waybill}).",
+    "carton_packed": Text("ok", "scan_item", "Carton {carton} of {order_id} packed ({units:plural:unit}, waybill {waybill}).",
                           "订单{order_id}第{carton}箱已打包（{units}件，面单{waybill}）。"),
     "shipped": Text("ok", "scan_order", "Order {order_id} shipped: waybill {waybill}, {weight_g} g.",
                     "订单{order_id}已称重发货：面单{waybill}，{weight_g}克。"),
     "label_first": Text("error", "fix_printer", "The parcel needs its label first (waybill {waybill}).",
                         "包裹需要先打印面单（面单{waybill}）。"),
-    "label_printed": Text("prompt", "scan_label", "Label {waybill} printed for carton {carton} of {order_id}.",
-                          "订单{order_id}第{carton}箱面单{waybill}已打印。"),
+    "label_printed": Text("ok", "scan_label", "{passed} — label {waybill} printed for carton {carton} of {order_id}.",
+                          "{passed}——订单{order_id}第{carton}箱面单{waybill}已打印。"),
     "label_printed_offline": Text("prompt", "scan_label",
                                   "Upstream is unreachable: label {waybill} printed from a pre-issued waybill "
-                                  "({left} left for {order_id}).",
+                                  "({left:plural:waybill_left} for {order_id}).",
                                   "上游系统无法连接：已使用预分配面单{waybill}打印（订单{order_id}剩余{left}个）。"),
     "label_scan_reminder": Text("prompt", "scan_label", "Label {waybill} is not scanned on the parcel yet.",
                                 "面单{waybill}尚未在包裹上扫描。"),
@@ -240,7 +240,7 @@ MESSAGES: dict[str, Text] = {
     "label_refused": Text("error", "call_supervisor", "Upstream refused the label: {problem}.",
                           "上游系统拒绝了面单请求：{problem}。"),
     "no_label": Text("error", "", "No label {waybill} was printed at this station.", "本工作台没有打印过面单{waybill}。"),
-    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: bin stops to visit: {tasks}; next bin {bin}.",
+    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks:plural:bin_stop} to visit; next bin {bin}.",
                          "拣货订单{order_id}：共{tasks}个库位，下一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
                         "{sku}可用库存不足：缺{missing}件。"),
@@ -261,15 +261,15 @@ MESSAGES: dict[str, Text] = {
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
     # --- audit chain, evidence, dock (station/audit_chain.py, station/evidence.py, station/dock.py) ---
-    "audit_intact": Text("ok", "", "Audit log intact: {rows} rows; last row {head_id}, hash {head_hash}.",
+    "audit_intact": Text("ok", "", "Audit log intact: {rows:plural:row}; last row {head_id}, hash {head_hash}.",
                          "审计日志完整：共{rows}行；最后一行{head_id}，哈希{head_hash}。"),
-    "audit_tampered": Text("error", "", "Audit log NOT intact ({count} problems): {problems}.",
+    "audit_tampered": Text("error", "", "Audit log NOT intact ({count:plural:problem}): {problems}.",
                            "审计日志已被篡改（{count}处问题）：{problems}。"),
     "no_station_db": Text("error", "", "No station database at {path}: check `--db` or `--config`.",
                           "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
     "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
                                    "订单{order_id}在此工作站没有证据记录。"),
-    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
+    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files:plural:file}).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
     # --- the database's schema steps (station/migrations) ---
     "db_from_the_future": Text("error", "", "{path} was written by a newer packgate: its {part} schema is at version "
@@ -298,7 +298,7 @@ MESSAGES: dict[str, Text] = {
                                "订单{order_id}应交{carrier}，不是{batch_carrier}；请放到{carrier}的包裹处。"),
     "dock_parcel_added": Text("ok", "scan_parcel", "Order {order_id} loaded for {carrier} ({batch_id}).",
                               "订单{order_id}已装车交{carrier}（{batch_id}）。"),
-    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels} parcels to {carrier}.",
+    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels:plural:parcel} to {carrier}.",
                                    "交接批次{batch_id}已关闭：{parcels}件包裹交{carrier}。"),
     "dock_batch_empty": Text("error", "scan_parcel", "Hand-over {batch_id} has no parcels yet.",
                              "交接批次{batch_id}还没有包裹。"),
@@ -505,6 +505,22 @@ class Verdict:
                 "next": self.next, "sound": self.sound, "colour": self.colour, "data": dict(self.data)}
 
 
+def reason_word(reason: str) -> texts.Word | None:
+    """A reason the station or a preset button wrote ("manual", "scale_changed", "Extra flyer / insert", or the
+    preset's Chinese), as a catalog word read in each language; None for a reason a person typed."""
+    key = reason.strip().replace(": ", "_").replace(" ", "_").lower()
+    if key in words.WORD:
+        return texts.Word(f"word:{key}")
+    if key in words.REASON:
+        return texts.Word(f"reason:{key}")
+    for lang in texts.LANGUAGES:
+        for preset, said in texts.catalog(lang).items():
+            if preset.startswith("page:r_") and said == reason.strip():
+                return texts.Word(preset)
+    presets = {en: f"page:{name}" for name, (en, _zh) in words.PAGE.items() if name.startswith("r_")}
+    return texts.Word(presets[reason.strip()]) if reason.strip() in presets else None
+
+
 def make(code: str, /, *, next: str | None = None, status: str | None = None, hint: bool = True,
          **data: Any) -> Verdict:
     """Build the verdict for ``code`` from the tables; ``data`` fills the text fields and is kept.
@@ -517,6 +533,8 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, hi
     shown = {name: value for name, value in data.items() if not name.endswith("_zh")}
     if "event" in data and "state" in data:  # not_allowed_now: say it in words, per language
         shown.update(event_text=texts.Word(f"event:{data['event']}"), state_text=texts.Word(f"state:{data['state']}"))
+    if isinstance(shown.get("reason"), str) and not isinstance(shown["reason"], texts.Word):
+        shown["reason"] = reason_word(shown["reason"]) or shown["reason"]
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]

@@ -20,6 +20,7 @@ from packgate.station import migrations
 from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
+from packgate.station.runtime.logs import forget_station, station_threads
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server
@@ -79,7 +80,7 @@ class Agent:
         self.app = create_app(self.station, secret_key=load_secret(data_dir),
                               api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
                               hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
-                              metrics_public=cfg["web.metrics_public"])
+                              metrics_public=cfg["web.metrics_public"], cookie=cfg["web.cookie_name"])
         if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
             log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
                         "web.tls_key", cfg["web.host"])
@@ -175,6 +176,10 @@ class Agent:
         server.serve()
 
     def start(self) -> "Agent":
+        with station_threads(self.cfg["station.id"]):  # its readers, server and workers log as this station
+            return self._start()
+
+    def _start(self) -> "Agent":
         self._served = threading.Event()
         first = self.cache.refresh()
         if not first["ok"]:
@@ -209,6 +214,7 @@ class Agent:
             if part is not None:
                 part.close()
         self.station.close()
+        forget_station(self.cfg["station.id"])
 
     @property
     def url(self) -> str:

@@ -32,11 +32,11 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
-    """Validate FILE; print the effective settings as JSON, or the problem."""
+    """Validate FILE; print the effective settings as JSON (secrets masked), or every problem, one per line."""
     try:
         cfg = load(file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings(cfg), "notes": notes(cfg),
                            "settings": shown(cfg)}, indent=2, ensure_ascii=False))
@@ -79,7 +79,7 @@ def run(ctx: click.Context, config_file: str | None) -> None:
     try:
         cfg = load(config_file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     setup_logging(ctx.obj["log_level"] or cfg["log.level"], station=cfg["station.id"])
     with _refusing_a_newer_database():
@@ -123,6 +123,13 @@ def _refusing_a_newer_database() -> Iterator[None]:
     except DatabaseFromTheFutureError as exc:
         click.echo(refusal(exc), err=True)
         sys.exit(2)
+
+
+def _say_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        click.echo(f"error: {problem}", err=True)
+    if len(exc.problems) > 1:
+        click.echo(f"{len(exc.problems)} problems", err=True)
 
 
 def _mount_optional() -> None:

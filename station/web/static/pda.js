@@ -36,7 +36,7 @@ function renderOrders() {
   list.innerHTML = ORDERS.length ? ORDERS.map((o) =>
     `<button type="button" class="orderbtn${o.priority ? " priority" : ""}" data-order="${esc(o.order_id)}">` +
     `<span class="oid">${o.priority ? "★ " : ""}${esc(o.order_id)}</span><span class="meta">` +
-    `<span>${o.units} ${esc(t(o.units === 1 ? "unit" : "units"))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
+    `<span>${esc(tn("unit", o.units))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
     : `<p class="muted">${esc(t("no_orders"))}</p>`;
   list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
   moreButton(list, NEXT, async (cursor) => {  // the next page of orders, after the ones shown
@@ -109,7 +109,9 @@ function refocus() {
 async function signIn() {
   const badge = document.getElementById("login-badge");
   const pin = document.getElementById("login-pin");
-  const r = await postAction("/api/v1/pda/login", { badge: badge.value, pin: pin.value });
+  const go = document.getElementById("login-go");
+  if (go.disabled) return;  // a second tap while the PIN is checked (1-2 s) does nothing
+  const r = await busy(go, () => postAction("/api/v1/pda/login", { badge: badge.value, pin: pin.value }));
   verdict(r);
   pin.value = "";
   if (r.status === "ok") { ME = r.employee; badge.value = ""; setWho(); loadOrders(); }
