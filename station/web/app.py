@@ -21,8 +21,7 @@ from werkzeug.exceptions import HTTPException
 from packgate.station.errors import PageParameterError
 from packgate.station.web import actions, dock, kiosk, labels, operations, pda, supervisor
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, allowed_hosts, host_of
-from packgate.station.web.shared import (COOKIE_NAME, MAX_BODY_BYTES, SESSIONS, STATION, cookie_name, current_session, error,
-                                         session_or_open, station)
+from packgate.station.web.shared import COOKIE_NAME, MAX_BODY_BYTES, SESSIONS, STATION, cookie_name, current_session, error, session_or_open, station
 from packgate.sync.errors import StorageError
 
 if TYPE_CHECKING:
