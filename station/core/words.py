@@ -227,6 +227,8 @@ ACTION: dict[str, tuple[str, str]] = {
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("signed out", "手动退出"), "idle": ("idle", "长时间未操作"),
+    "item": ("item", "商品"), "gift": ("gift", "赠品"), "accessory": ("accessory", "配件"),
+    "part_of_kit": ("part of {kit}", "{kit}的组件"),
 }
 
 # what the demo devices panel answers (``packgate demo``)
