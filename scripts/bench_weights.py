@@ -192,8 +192,10 @@ def per_item_run(site: Site, parcel: Parcel, rng: np.random.Generator, skip: int
     Returns True when every check passed and the machine reached ``full``."""
     res = site.world.resolution
     units = {code: per_item.Unit(code, code, *site.per_item_units[code]) for code, _ in parcel.items}
+    box = site.learned.boxes.get(parcel.box)
     ctx = per_item.ItemContext(units, dict(parcel.items), parcel.box, site.world.packaging[parcel.box].tare_g,
-                               config=per_item.ItemConfig(resolution=res, k=site.config.k))
+                               config=per_item.ItemConfig(resolution=res, k=site.config.k),
+                               box_sigma_g=box.sigma_g if box is not None and box.n >= site.config.min_sku else None)
     session, t = per_item.ItemSession(), 0.0
 
     def settle(true_g: float) -> per_item.ItemOutcome:

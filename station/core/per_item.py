@@ -2,7 +2,8 @@
 
     outcome = step(session, event, ctx)     # -> ItemOutcome(session, verdict or None)
 
-The empty box goes on the scale first and its tare is checked against its packaging's weight; then each
+The empty box goes on the scale first and its tare is checked against its packaging's weight (``tare_pct`` of
+it, or k σ of the box where its spread was learned, never finer than ``zero``); then each
 item is scanned and placed, and the weight gained must match that item's unit weight within its tolerance
 before the next scan counts. Readings come with the time they arrived on a monotonic clock; a reading counts
 once it is steady (``steady.Steady``: the scale's flag, or unchanged within one division for ``hold_s``).
@@ -72,6 +73,7 @@ class ItemContext:
     box_tare_g: Decimal
     order_id: str = "-"
     config: ItemConfig = ItemConfig()
+    box_sigma_g: Decimal | None = None  # the learned spread of this box (piece to piece, with the scale's)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,8 @@ def _reading(s: ItemSession, e: Reading, ctx: ItemContext) -> ItemOutcome:
 def _box(s: ItemSession, settled: Decimal, ctx: ItemContext) -> ItemOutcome:
     if settled <= zero(settled, ctx.config):
         return ItemOutcome(s, None)
-    allowed = max(ctx.box_tare_g * ctx.config.tare_pct / HUNDRED, zero(settled, ctx.config))
+    allowed = max(ctx.box_tare_g * ctx.config.tare_pct / HUNDRED, zero(settled, ctx.config),
+                  ctx.config.k * ctx.box_sigma_g if ctx.box_sigma_g is not None else Decimal(0))
     data = dict(box=ctx.box, measured_g=grams(settled), expected_g=grams(ctx.box_tare_g), allowed_g=grams(allowed))
     if abs(settled - ctx.box_tare_g) > allowed:
         return ItemOutcome(s, make("box_tare_wrong", status="error", **data))

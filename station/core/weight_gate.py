@@ -270,11 +270,15 @@ def learned_unit(sku: str, reference_g: Decimal, learned: Learned, config: GateC
 
 def expectations(reference: Mapping[str, Decimal], learned: Learned, config: GateConfig = DEFAULT_GATE
                  ) -> dict[str, tuple[Decimal, Decimal]]:
-    """SKU -> (unit weight, σ) the per-item check uses: the learned figure where usable, else the reference
-    with the site's percentage as its σ·k (σ = pct/k of the weight)."""
+    """SKU -> (unit weight, σ) the per-item check uses: the learned figure where usable (σ of a unit and of its
+    mean, widened by k'/k as the gate widens it for few parcels), else the reference with the site's percentage
+    as its k·σ (σ = pct/k of the weight)."""
     out = {}
     for sku, ref in reference.items():
         figure = learned_unit(sku, ref, learned, config)
-        out[sku] = (figure.mean_g, _sqrt(figure.sigma_g ** 2 + figure.se_g ** 2)) if figure is not None else \
-            (ref, ref * config.tolerance.pct / HUNDRED / config.k)
+        if figure is None:
+            out[sku] = (ref, ref * config.tolerance.pct / HUNDRED / config.k)
+        else:
+            widen = t_quantile(config.k, figure.n + config.prior_n - 1) / config.k
+            out[sku] = (figure.mean_g, _sqrt(figure.sigma_g ** 2 + figure.se_g ** 2) * widen)
     return out

@@ -64,6 +64,15 @@ def test_the_empty_box_is_checked_against_its_packaging():
     assert ok.code == "box_tare_ok" and table.session.phase is Phase.SCAN and table.session.total_g == D("93")
 
 
+def test_a_light_mailer_is_checked_against_its_learned_spread():
+    mailer = ItemContext(UNITS, {"CHG": 1}, "MAILER", D("15"), config=ItemConfig(resolution=RES))
+    table = Table(mailer)
+    assert table.settle("18").code == "box_tare_wrong"  # 5 % of 15 g is finer than the scale: 2 divisions
+    table = Table(ItemContext(UNITS, {"CHG": 1}, "MAILER", D("15"), config=ItemConfig(resolution=RES), box_sigma_g=D("1.5")))
+    assert table.settle("18").code == "box_tare_ok"  # a mailer varies by a few grams: 3 σ = 4.5 g
+    assert table.settle("0").code == "unscanned_change"  # the box lifted off after its tare: told, not ignored
+
+
 def test_each_item_counts_once_its_weight_is_in_the_box():
     table = boxed()
     assert table.scan("PHONE").code == "place_item" and table.session.waiting == "PHONE"
