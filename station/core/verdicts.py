@@ -69,6 +69,12 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "fix_printer": ("The label prints as soon as the printer is ready (or press Print label).",
                     "打印机就绪后面单会自动打印（也可按“打印面单”）。"),
     "scan_waybill": ("Scan the order's waybill to open it.", "请扫描订单面单以打开订单。"),
+    "put_box_on_scale": ("Put the empty box on the scale.", "请把空箱放到秤上。"),
+    "place_item": ("Put the item in the box on the scale.", "请把商品放进秤上的箱子。"),
+    "take_one_out": ("Take one out of the box.", "请从箱中取出一件。"),
+    "swap_item": ("Take it out and put in the scanned item.", "请取出并放入所扫描的商品。"),
+    "check_item": ("Take it out and check it against the scanned item.", "请取出并核对所扫描的商品。"),
+    "put_it_back": ("Put it back in the box.", "请放回箱中。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -177,6 +183,35 @@ MESSAGES: dict[str, Text] = {
     "no_catalog_weight": Text("blocked", "scan_supervisor_badge",
                               "No catalog weight for {skus}: the weight cannot be checked automatically.",
                               "{skus}没有目录重量，无法自动核重。"),
+    "weight_missing_named": Text("blocked", "reweigh_or_override", "The parcel is {gap_g} g light: is {what} in it?",
+                                 "包裹轻了{gap_g}克：{what}是否已装入？"),
+    "contents_missing": Text("prompt", "scan_item", "Still to pack: {missing}.", "仍需装入：{missing}。"),
+    # --- per-item weighing (core.per_item) ---
+    "box_tare_ok": Text("ok", "scan_item", "Empty box {box}: {measured_g} g (expected {expected_g} g).",
+                        "空箱{box}：{measured_g}克（预期{expected_g}克）。"),
+    "box_tare_wrong": Text("error", "put_box_on_scale",
+                           "The box weighs {measured_g} g; an empty {box} weighs {expected_g} g (±{allowed_g} g): "
+                           "is it the right box, and empty?",
+                           "箱子重{measured_g}克，空的{box}应重{expected_g}克（±{allowed_g}克）：请确认箱型正确且箱内为空。"),
+    "box_first": Text("error", "put_box_on_scale", "Put the empty box ({box}) on the scale before scanning items.",
+                      "扫描商品前请先把空箱（{box}）放到秤上。"),
+    "place_item": Text("ok", "place_item", "Put {name} ({sku}, {unit_g} g) in the box.",
+                       "请把{name}（{sku}，{unit_g}克）放进箱子。"),
+    "item_placed": Text("ok", "scan_item", "{name} in the box: {gain_g} g (expected {unit_g} g); {placed} of {units}.",
+                        "{name}已装入：{gain_g}克（预期{unit_g}克）；{placed}/{units}件。"),
+    "all_placed": Text("ok", "weigh", "All {units} items are in the box ({total_g} g).", "全部{units}件已装入（{total_g}克）。"),
+    "item_not_placed": Text("error", "place_item", "{name} ({sku}) was scanned but is not in the box yet.",
+                            "{name}（{sku}）已扫描但尚未放入箱中。"),
+    "item_placed_twice": Text("error", "take_one_out", "{gain_g} g is two of {name} ({unit_g} g each).",
+                              "{gain_g}克是两件{name}（每件{unit_g}克）。"),
+    "item_look_alike": Text("error", "swap_item",
+                            "{gain_g} g weighs like {other_name} ({other_unit_g} g), not the scanned {name} ({unit_g} g).",
+                            "{gain_g}克与{other_name}（{other_unit_g}克）相符，而不是所扫描的{name}（{unit_g}克）。"),
+    "item_weight_wrong": Text("error", "check_item", "{gain_g} g does not match {name} ({unit_g} g ±{allowed_g} g).",
+                              "{gain_g}克与{name}（{unit_g}克±{allowed_g}克）不符。"),
+    "item_removed": Text("error", "put_it_back", "{loss_g} g was taken out of the box.", "箱中被取出了{loss_g}克。"),
+    "unscanned_change": Text("error", "scan_item", "The box changed by {gain_g} g without a scan: take it out, or scan it first.",
+                             "箱子重量变化{gain_g}克但未扫描：请取出，或先扫描。"),
     "reweigh": Text("ok", "weigh", "Weighing again.", "重新称重。"),
     "weight_overridden": Text("ok", "pack", "Weight approved by {supervisor}: {reason}.",
                               "重量已由{supervisor}审批：{reason}。"),
@@ -342,6 +377,22 @@ MESSAGES: dict[str, Text] = {
     "internal": Text("error", "", "Internal error; the action was not recorded. See the station log.",
                      "内部错误，操作未记录。请查看工作站日志。"),
 }
+
+
+# weight gate figure (core.weight_gate.FIGURES) -> (en, zh): which figure a weighing was judged on
+BASIS_WORDS: dict[str, tuple[str, str]] = {
+    "signature": ("expected {expected_g} g from {basis_n} earlier parcels, ±{allowed_g} g",
+                  "预期{expected_g}克（依据此前{basis_n}个相同包裹），允许±{allowed_g}克"),
+    "learned": ("expected {expected_g} g from its items' learned weights (at least {basis_n} parcels each), ±{allowed_g} g",
+                "预期{expected_g}克（依据所含商品的学习重量，每种至少{basis_n}个包裹），允许±{allowed_g}克"),
+    "catalogue": ("expected {expected_g} g from the catalogue, ±{allowed_g} g", "预期{expected_g}克（依据商品目录），允许±{allowed_g}克"),
+}
+
+
+def basis_words(data: dict[str, Any], lang: str) -> str:
+    """The figure a weighing verdict used, in words ("expected 213 g from 41 earlier parcels, ±6 g"), from its data."""
+    figure = data.get("basis", "catalogue")
+    return texts.fill(texts.text(lang, f"basis:{figure}", BASIS_WORDS[figure][lang == "zh"]), data, lang)
 
 
 # rule code -> (en, zh): what a field of a request must be (``bad_field``'s ``rule``)
@@ -557,7 +608,8 @@ def catalog_entries() -> list[tuple[str, str, str]]:
     return [*((f"message:{code}", t.en, t.zh) for code, t in MESSAGES.items()),
             *texts.entries_of("next", NEXT_STEPS), *texts.entries_of("event", EVENT_WORDS),
             *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS),
-            *texts.entries_of("printer", PRINTER_WORDS)]
+            *texts.entries_of("printer", PRINTER_WORDS),
+            *texts.entries_of("basis", BASIS_WORDS)]
 
 
 def answer(code: str, /, **data: Any) -> dict[str, Any]:

@@ -292,6 +292,8 @@ WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("Sign out pressed", "按了退出"), "idle": ("idle too long", "长时间未操作"),
     "weight_ok": ("Weight OK", "重量合格"), "weight_approved": ("Weight approved by a supervisor", "重量已由主管审批"),
+    "item": ("item", "商品"), "gift": ("gift", "赠品"), "accessory": ("accessory", "配件"),
+    "part_of_kit": ("part of {kit}", "{kit}的组件"),
 }
 
 # what the demo devices panel answers (``packgate demo``)
