@@ -24,16 +24,51 @@ def run(*args):
     return result, [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
-def record(name: str, path: Path, *extra: str, seconds: float = 1.5) -> Path:
-    """Sniff a bundled profile's emulator over a real pty while its weight moves and settles."""
-    emu = ScaleEmulator(get_profile(name), Decimal("1234.5"), seed=3, stream_interval=0.05)
+START, SETTLED = Decimal("1234.5"), Decimal("2500")
+SNIFFED_AS = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}  # `device sniff`'s defaults
+
+
+def record(name: str, path: Path, poll: bytes = b"", every: float = 0.5, bound_s: float = 30.0) -> Path:
+    """Sniff a bundled profile's emulator over a real pty while its weight moves and settles.
+
+    Paced by what arrives, not by the wall clock (a fixed 1.5 s window with a timed move once came up short under
+    a load average of 11): the weight moves after two readings of the start weight, and the sniff ends once five
+    readings in a row are the settled weight. ``bound_s`` only ends a run that never gets there."""
+    profile = get_profile(name)
+    emu = ScaleEmulator(profile, START, seed=3, stream_interval=0.05)
     pty = emu.start_pty()
-    mover = threading.Timer(0.3, lambda: emu.set_weight(Decimal("2500"), settle_s=0.5))
-    mover.start()
+    watch, stop = ScaleDecoder(profile), threading.Event()
+    seen = {"start": 0, "settled": 0}
+
+    def on_chunk(chunk: cap.Chunk) -> None:
+        for reading in watch.decode(chunk.data) if chunk.direction == "rx" else ():
+            if reading.grams is None:
+                continue
+            if seen["start"] < 2:
+                seen["start"] += abs(reading.grams - START) < 5
+                if seen["start"] == 2:
+                    emu.set_weight(SETTLED, settle_s=0.5)
+                continue
+            seen["settled"] = seen["settled"] + 1 if abs(reading.grams - SETTLED) < 5 else 0
+            if seen["settled"] >= 5:
+                stop.set()
+
+    try:
+        recorded = cap.sniff(pty, SNIFFED_AS, bound_s, poll=poll, every=every, stop=stop, on_chunk=on_chunk)
+    finally:
+        emu.stop()
+    assert stop.is_set(), f"{name}: the settled weight never came five times in {bound_s} s: {seen}"
+    recorded.write(path)
+    return path
+
+
+def sniff(name: str, path: Path, *extra: str, seconds: float) -> Path:
+    """`device sniff` itself on a bundled profile's emulator, its weight still."""
+    emu = ScaleEmulator(get_profile(name), START, seed=3, stream_interval=0.05)
+    pty = emu.start_pty()
     try:
         result, lines = run("sniff", pty, "--seconds", str(seconds), "-o", str(path), *extra)
     finally:
-        mover.cancel()
         emu.stop()
     assert result.exit_code == 0, result.output
     assert lines[0]["bytes"] > 0 and lines[0]["output"] == str(path)
@@ -41,14 +76,14 @@ def record(name: str, path: Path, *extra: str, seconds: float = 1.5) -> Path:
 
 
 @pytest.mark.parametrize("name, extra, unit", [
-    ("cas-18", (), None),                                      # ST/US tokens, unit in the frame
-    ("yaohua-a12e-wg", (), None),                              # XOR checksum in hex, no stability flag
-    ("and-standard", ("--poll", "51 0d 0a", "--every", "0.2"), None),   # polled with Q CR LF; 7E1 parity bits
-    ("keli-xk3118", (), None),                                 # '=' + weight + '(kg)', no flag
-    ("rice-lake-stream", (), "lb"),                            # a one-letter unit: given
+    ("cas-18", {}, None),                                      # ST/US tokens, unit in the frame
+    ("yaohua-a12e-wg", {}, None),                              # XOR checksum in hex, no stability flag
+    ("and-standard", {"poll": b"Q\r\n", "every": 0.2}, None),  # polled with Q CR LF; 7E1 parity bits
+    ("keli-xk3118", {}, None),                                 # '=' + weight + '(kg)', no flag
+    ("rice-lake-stream", {}, "lb"),                            # a one-letter unit: given
 ])
 def test_a_drafted_profile_reads_the_capture_as_the_bundled_profile_does(tmp_path, name, extra, unit):
-    capture_file = record(name, tmp_path / f"{name}.capture", *extra)
+    capture_file = record(name, tmp_path / f"{name}.capture", **extra)
     args = ["profile", "new", str(capture_file), "--name", "site-scale", "-o", str(tmp_path / "site")]
     result, lines = run(*args, *(("--unit", unit) if unit else ()))
     summary = lines[-1]
@@ -62,7 +97,7 @@ def test_a_drafted_profile_reads_the_capture_as_the_bundled_profile_does(tmp_pat
 
 
 def test_the_capture_file_keeps_bytes_and_monotonic_times(tmp_path):
-    path = record("yaohua-a9", tmp_path / "a9.capture", seconds=0.6)
+    path = sniff("yaohua-a9", tmp_path / "a9.capture", seconds=0.6)
     recorded = cap.read(path)
     result, lines = run("decode", "--profile", "yaohua-a9", "--capture", str(path))
     assert result.exit_code == 0 and any(o.get("stable") for o in lines)  # decode reads captures too
@@ -108,7 +143,7 @@ def test_sniff_on_a_missing_port_is_an_error_not_a_crash(tmp_path):
 
 def test_sniff_keeps_pyserials_spy_hexdump_too(tmp_path):
     spy = tmp_path / "spy.txt"
-    record("yaohua-a9", tmp_path / "a9.capture", "--spy", str(spy), seconds=0.5)
+    sniff("yaohua-a9", tmp_path / "a9.capture", "--spy", str(spy), seconds=0.5)
     assert "RX" in spy.read_text() or "02 2B" in spy.read_text().upper()
 
 
