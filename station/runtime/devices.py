@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any, Callable
 
+from packgate.device.state_changes import StateChanges
 from packgate.station.core import device_states, texts
 from packgate.station.parts import device_id, site_patterns
 from packgate.station.runtime.config import Config
@@ -32,7 +33,7 @@ class Devices:
                  monotonic: Callable[[], float] = time.monotonic):
         self.cfg = cfg
         self._monotonic = monotonic
-        self._logged: dict[str, dict] = {}
+        self._changes: dict[str, StateChanges] = {}  # device name -> its log lines' rule
         self._on_badge = on_badge
         self._on_scan = on_scan
         self._on_reading = on_reading
@@ -55,31 +56,30 @@ class Devices:
         return report
 
     def _log_state(self, name: str, entry: dict) -> None:
-        """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``."""
+        """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``
+        (``StateChanges``, the rule ``packgate device read`` follows too)."""
         if entry["reported"] == "starting":
             return  # not a change anybody needs to read; the reader's first report is
-        now = self._monotonic()
-        seen = self._logged.get(name)
+        changes = self._changes.get(name)
+        if changes is None:
+            changes = self._changes[name] = StateChanges(self.SUMMARY_S, self._monotonic)
+        note = changes.note("stopped" if self._stopping else entry["state"])
+        if note is None:
+            return
         fields = {"port": entry["port"], "detail": entry["detail"] or ""}
         extra = {"station": self.cfg["station.id"], "fields": fields}
         if self._stopping:
-            if seen is None or seen["state"] != "stopped":
-                self._logged[name] = {"state": "stopped", "since": now, "summary_at": now, "reports": 0}
+            if note.kind == "change":
                 log.info("%s stopped", name, extra=extra)
             return
-        said = texts.text("en", f"device:{entry['state']}", entry["state"])
-        if seen is None or seen["state"] != entry["state"]:
-            self._logged[name] = {"state": entry["state"], "since": now, "summary_at": now, "reports": 0}
-            if device_states.problem(entry["state"]):
-                log.warning("%s %s: %s", name, said, device_states.IT_FIX.get(entry["state"], "see /healthz"), extra=extra)
-            else:
-                log.info("%s %s", name, said, extra=extra)
-            return
-        seen["reports"] += 1
-        if device_states.problem(entry["state"]) and now - seen["summary_at"] >= self.SUMMARY_S:
-            log.warning("%s still %s for %d s (%d reports since the last line)", name, said, now - seen["since"],
-                        seen["reports"], extra=extra)
-            seen.update(summary_at=now, reports=0)
+        said = texts.text("en", f"device:{note.state}", note.state)
+        if note.kind == "summary":
+            log.warning("%s still %s for %d s (%d reports since the last line)", name, said, note.seconds,
+                        note.reports, extra=extra)
+        elif device_states.problem(note.state):
+            log.warning("%s %s: %s", name, said, device_states.IT_FIX.get(note.state, "see /healthz"), extra=extra)
+        else:
+            log.info("%s %s", name, said, extra=extra)
 
     def _scanned(self, name: str) -> Callable[[Any], None]:
         return lambda scan: self._on_scan(scan, self.device_ids[name])
