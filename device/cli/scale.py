@@ -43,11 +43,18 @@ def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
     """Frame and decode ``data`` as the reader would, the profile's stability rule applied over the frames in order
     (a stable-by-repeat profile says ``stable: true`` from the Nth equal weight on); bad frames and a trailing
     partial frame become status "error" objects."""
+    return _decoded(profile, data)[0]
+
+
+def _decoded(profile: Profile, data: bytes) -> tuple[list[dict], int]:
+    """``decode_bytes``'s objects and how many of them are readings (no acknowledgement, no error)."""
     from packgate.device.scale.decoding import ScaleDecoder
+    from packgate.device.scale.reading import Status
 
     decoder = ScaleDecoder(profile)
-    out = []
+    out, readings = [], 0
     for reading in decoder.decode(data):
+        readings += reading.status is not Status.ERROR and not reading.extra.get("ack")
         shown = reading.as_dict()
         if "stability" in reading.extra:
             shown["stability"] = reading.extra["stability"]
@@ -58,7 +65,7 @@ def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
                     "raw": bytes(framer.buf).hex(), "reason": "incomplete frame at end of input"})
     if framer.bytes_skipped:
         out.append({"skipped_bytes": framer.bytes_skipped})
-    return out
+    return out, readings
 
 
 @device.command("decode")
@@ -69,7 +76,7 @@ def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
 @profiles_dir_option
 def decode_cmd(profile_name: str, hex_text: str | None, capture_file: str | None, profiles_dir: str | None) -> None:
     """Decode bytes with a profile: one JSON object per frame, the profile's stability rule applied.
-    Exit 1 if no frame decoded to a reading."""
+    Exit 1 if no frame decoded to a reading (acknowledgements and errors are none)."""
     profile = _profile(profile_name, profiles_dir)
     if capture_file is not None:
         from packgate.device.capture import read
@@ -85,11 +92,11 @@ def decode_cmd(profile_name: str, hex_text: str | None, capture_file: str | None
             raise click.BadParameter(f"not hex: {exc}", param_hint="--hex") from exc
     else:
         data = sys.stdin.buffer.read()
-    decoded = decode_bytes(profile, data)
+    decoded, readings = _decoded(profile, data)
     for obj in decoded:
         emit(obj)
-    if not any(o.get("status") not in (None, "error") for o in decoded):
-        click.echo(f"nothing decoded: {len(data)} byte(s), no frame {profile.name} reads "
+    if not readings:
+        click.echo(f"nothing decoded: {len(data)} byte(s), no reading {profile.name} makes of them "
                    "(check the profile, baud rate and the scale's output mode; `device probe` finds them)", err=True)
         raise SystemExit(1)
 

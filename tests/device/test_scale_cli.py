@@ -112,12 +112,16 @@ def test_read_summarises_while_the_port_stays_away(tmp_path):
 def test_decode_of_garbage_exits_1_saying_why():
     """Issue 26: bytes no frame of the profile reads exited 0."""
     result = CliRunner().invoke(device, ["decode", "--profile", "cas-18", "--hex", "00 ff 7a 7a 0d 0a"])
-    assert result.exit_code == 1 and "nothing decoded: 6 byte(s), no frame cas-18 reads" in result.stderr
+    assert result.exit_code == 1 and "nothing decoded: 6 byte(s), no reading cas-18 makes of them" in result.stderr
     bad_checksum = "02 2B 30 30 31 32 33 34 32 31 45 03"  # a Yaohua frame, one checksum digit off
     result, lines = run("decode", "--profile", "yaohua-a9", "--hex", bad_checksum)
     assert result.exit_code == 1 and lines[0]["status"] == "error" and "checksum" in lines[0]["reason"]
     result = CliRunner().invoke(device, ["decode", "--profile", "cas-18"], input=b"")
     assert result.exit_code == 1 and "nothing decoded: 0 byte(s)" in result.stderr
+    result, lines = run("decode", "--profile", "radwag", input=b"S A\r\n")  # an acknowledgement is no weight
+    assert result.exit_code == 1 and lines[0]["reason"] == "acknowledgement"
+    result, lines = run("decode", "--profile", "radwag", input=b"S A\r\nSI        0.012 kg \r\n")
+    assert result.exit_code == 0 and lines[1]["weight"] == "0.012"
 
 
 @pytest.mark.parametrize("emulator", [("toledo-continuous-checksum", "1234"), ("and-standard", "50")], indirect=True)
