@@ -23,7 +23,7 @@ def test_pyproject_pins_every_dependency_and_has_one_entry_point():
 
 
 FOLDERS = {"device": "packgate/device", "station": "packgate/station", "sync": "packgate/sync"}
-DATA_SUFFIXES = (".html", ".js", ".css", ".po", ".json", ".toml", ".service", ".rules", ".txt")
+DATA_SUFFIXES = (".html", ".js", ".css", ".po", ".json", ".toml", ".service", ".rules", ".desktop", ".conf", ".txt")
 
 
 def _source_files(folder: str) -> list[str]:
@@ -65,24 +65,55 @@ def test_tooling_is_not_shipped(wheel):
     assert not [n for n in names if "crash_harness" in n or "pgtemp" in n or "bench" in n]
 
 
-def test_the_built_wheel_runs_the_selftest_in_a_fresh_virtualenv(wheel, tmp_path):
-    """Installed from the wheel alone (no checkout on the path), ``packgate demo --selftest`` passes. The
-    pinned dependencies come from the test environment's site-packages through a .pth line; packgate itself
-    only from the wheel."""
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def wheel_venv(wheel, tmp_path_factory) -> Path:
+    """A fresh virtualenv with packgate installed from the wheel alone (no checkout on the path). The pinned
+    dependencies come from the test environment's site-packages through a .pth line; packgate itself only from
+    the wheel."""
+    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = next(venv.glob("lib/python3*/site-packages"))
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (site / "deps.pth").write_text("\n".join(deps) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
                     "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=300)
-    env = {k: v for k, v in os.environ.items() if k not in ("PACKGATE_PROFILES", "PYTHONPATH")}
+    return venv
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PACKGATE_PROFILES", "PYTHONPATH")}
+
+
+def test_the_built_wheel_runs_the_selftest_in_a_fresh_virtualenv(wheel_venv, tmp_path):
+    """Installed from the wheel alone, ``packgate demo --selftest`` passes."""
+    venv, env = wheel_venv, _clean_env()
     where = subprocess.run([str(venv / "bin" / "python"), "-P", "-c", "import packgate.device; print(packgate.device.__path__[0])"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.strip().startswith(str(venv)), where.stdout + where.stderr
     run = subprocess.run([str(venv / "bin" / "packgate"), "demo", "--selftest"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def test_the_wheel_carries_the_station_install_files(wheel, wheel_venv, tmp_path):
+    """The systemd units, the udev rules and the kiosk autostart are package data, and ``packgate install station``
+    from the wheel's own install writes them (its ExecStart naming that install's packgate)."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    system = "packgate/station/runtime/system/"
+    for name in ("packgate-station.service", "packgate-site.service", "70-packgate.rules", "packgate-kiosk.desktop",
+                 "packgate-nfc.conf"):
+        assert system + name in names, name
+    root = tmp_path / "root"
+    (root / "etc/packgate").mkdir(parents=True)
+    (root / "etc/packgate/packgate.toml").write_text('[station]\ndata_dir = "/var/lib/packgate"\n')
+    packgate = str(wheel_venv / "bin" / "packgate")
+    run = subprocess.run([packgate, "install", "station", "--config", "/etc/packgate/packgate.toml", "--root", str(root)],
+                         cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    unit = (root / "etc/systemd/system/packgate-station.service").read_text()
+    assert f"ExecStart={packgate} run --config /etc/packgate/packgate.toml" in unit
+    assert (root / "etc/udev/rules.d/70-packgate.rules").read_text() == (
+        ROOT / "station/runtime/system/70-packgate.rules").read_text()
 
 
 def test_profiles_dir_falls_back_to_the_installed_data_folder(tmp_path, monkeypatch):

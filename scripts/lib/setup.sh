@@ -2,7 +2,7 @@
 # Installs system packages (as root, or prints the command), creates .venv, installs the project.
 
 PACKGATE_APT_RUNTIME=(libzbar0 libusb-1.0-0 fonts-noto-cjk)
-PACKGATE_APT_TEST=(chromium postgresql)
+PACKGATE_APT_TEST=(chromium postgresql systemd)
 PACKGATE_APT_BUILD=(gcc python3-dev linux-libc-dev)
 
 _packgate_missing_debs() {

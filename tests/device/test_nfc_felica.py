@@ -1,6 +1,6 @@
 """FeliCa (Type 3) cards on nfcpy's udp driver, polled like a real reader: 106A, 106B and 212F every cycle.
 Vectors from nfcpy's tagtool emulate defaults (IDm 03FEFFE011223344, PMm 01E0000000FFFF00, system 12FC) and
-the IDm 0123456789ABCDEF verified with tagtool (protocols.md 3.1)."""
+the IDm 0123456789ABCDEF verified with tagtool (docs/devices/protocols.md 3.1)."""
 from __future__ import annotations
 
 import queue

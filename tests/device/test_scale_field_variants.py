@@ -1,5 +1,5 @@
 """Protocol variants met in the field and the newer scale families, from bytes written from each family's
-public documentation (manual pages cited in the profiles' notes and in protocols.md)."""
+public documentation (manual pages cited in the profiles' notes and in docs/devices/protocols.md)."""
 from decimal import Decimal
 
 import pytest

@@ -1,4 +1,4 @@
-"""Worked examples from protocols.md section 1 (and 6), decoded by every profile."""
+"""Worked examples from docs/devices/protocols.md section 1 (and 6), decoded by every profile."""
 from decimal import Decimal
 
 import pytest

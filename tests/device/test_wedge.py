@@ -1,4 +1,4 @@
-"""Keyboard-wedge badge normalisation: vectors from protocols.md §3.2, round trips, fuzz."""
+"""Keyboard-wedge badge normalisation: vectors from docs/devices/protocols.md §3.2, round trips, fuzz."""
 from __future__ import annotations
 
 import pytest
