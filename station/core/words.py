@@ -212,6 +212,7 @@ STATE: dict[str, tuple[str, str]] = {
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
     "weighed_ok": ("weighed OK", "称重合格"),
+    "held": ("held", "暂扣"),
 }
 
 # audit actions
@@ -221,6 +222,7 @@ ACTION: dict[str, tuple[str, str]] = {
     "order_cancel": ("order cancelled", "订单取消"), "abandon": ("order abandoned", "订单放弃"),
     "sign_in_as_other": ("took over", "接管"), "escalation_ack": ("escalation acknowledged", "升级已确认"),
     "second_badge": ("second badge", "第二人确认"), "fifo_older_lot": ("older lot first", "先出较早批次"),
+    "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
 }
 
 # words that fill text fields (``texts.Word``)
