@@ -510,11 +510,7 @@ class Station:
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
         before = live.pack
-        closes = (isinstance(event, lb.ScanLabel) and before.state is pk.State.LABEL_PRINTED) or \
-            (isinstance(event, lb.LabelPrinted) and not self.cfg["label.verify"])
-        if closes and event.image_sha256 is None:  # the parcel's photo goes into the pack this event may make
-            event = dataclasses.replace(event, image_sha256=meta.get("image_sha256") or self._photo())
-        outcome = self.video.seal(before, pk.step(before, event, self._pack_context()))  # clip hash into the pack
+        outcome = self.video.seal(before, self._photographed(pk.step(before, event, self._pack_context()), meta))
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -540,6 +536,18 @@ class Station:
         if self.labels is not None:
             return self.labels.after_step(before, after) or shown
         return shown
+
+    def _photographed(self, outcome: Outcome, meta: Meta) -> Outcome:
+        """Every ``pack`` confirmation carries the parcel's photo when there is one, in every label mode: the one sent
+        with the request (``image_sha256`` of the label scan, the print, the weighing), else the camera's now."""
+        if not any(isinstance(e, Confirmation) and e.action == "pack" and not e.image_sha256 for e in outcome.effects):
+            return outcome
+        image = meta.get("image_sha256") or self._photo()
+        if not image:
+            return outcome
+        return Outcome(outcome.session, outcome.verdict,
+                       [dataclasses.replace(e, image_sha256=image) if isinstance(e, Confirmation)
+                        and e.action == "pack" and not e.image_sha256 else e for e in outcome.effects])
 
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order

@@ -39,23 +39,19 @@ class CloseCarton:
 
 @dataclass(frozen=True)
 class LabelPrinted:
-    """The printer took the carton's label (reported by the station after the job was sent and accepted);
-    ``image_sha256``: the photo of the parcel, kept in its ``pack`` when printed is packed (``label.verify`` off)."""
+    """The printer took the carton's label (reported by the station after the job was sent and accepted)."""
 
     waybill: str
     carton: int
-    image_sha256: str | None = None
     name = "label_printed"
 
 
 @dataclass(frozen=True)
 class ScanLabel:
-    """A waybill scanned at the table; ``owner`` is the order it belongs to when the station knows it;
-    ``image_sha256``: the photo of the parcel, kept in the ``pack`` the right label's scan makes."""
+    """A waybill scanned at the table; ``owner`` is the order it belongs to when the station knows it."""
 
     code: str
     owner: str | None = None
-    image_sha256: str | None = None
     name = "scan_label"
 
 

@@ -819,7 +819,7 @@ def _label_printed(s: PackSession, e: LabelPrinted, ctx: PackContext) -> Outcome
     if e.carton != s.carton_no:
         raise StationError(f"bug: label of carton {e.carton} reported for carton {s.carton_no}")
     if not ctx.label_verify:  # the site turned the scan check off: printed is packed
-        return _close_carton(replace(s, label=info), e.waybill, ctx, e.image_sha256)
+        return _close_carton(replace(s, label=info), e.waybill, ctx)
     return _done(replace(s, state=S.LABEL_PRINTED, label=info),
                  make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id))
 
@@ -837,7 +837,7 @@ def _scan_label(s: PackSession, e: ScanLabel, ctx: PackContext) -> Outcome:
         raise StationError("bug: label_printed without a label")
     order_id = _order(s).order_id
     if e.code == label.waybill:
-        return _close_carton(replace(s, label=replace(label, state="verified")), label.waybill, ctx, e.image_sha256)
+        return _close_carton(replace(s, label=replace(label, state="verified")), label.waybill, ctx)
     if e.owner is not None and e.owner != order_id:
         return refuse(s, "label_other_order", code=e.code, owner=e.owner, order_id=order_id, waybill=label.waybill)
     return refuse(s, "label_wrong", code=e.code, waybill=label.waybill, order_id=order_id)
