@@ -289,7 +289,7 @@ def hub_api() -> str:
 
 
 def upstream_api() -> str:
-    from packgate.sync.upstream.server import openapi_document
+    from packgate.sync.upstream.openapi import openapi_document
 
     return render_openapi(openapi_document())
 

@@ -130,7 +130,7 @@ def test_every_command_and_option_is_in_the_command_reference(site):
 def test_every_http_endpoint_is_in_its_api_reference(site):
     from packgate.station.web.openapi import OPENAPI
     from packgate.sync.hub.openapi import openapi_document as hub_document
-    from packgate.sync.upstream.server import openapi_document as upstream_document
+    from packgate.sync.upstream.openapi import openapi_document as upstream_document
 
     anchor = hooks().operation_anchor
     for name, doc in (("api-station", OPENAPI), ("api-hub", hub_document()), ("api-upstream", upstream_document())):
