@@ -9,7 +9,8 @@ relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
 
 Claims are checked when confirmations arrive: a confirmation that moves an order's floor stage (``CLAIMED``) from a
 table while another table holds the order's claim is kept (exactly once: it is a fact, and it is relayed) and
-recorded as a ``not_claim_holder`` conflict, but it does not move the stage. The hub's own confirmations (one
+recorded as a ``not_claim_holder`` conflict (when it was made after that table took the claim: one made before,
+arriving late, is only kept), but it does not move the stage. The hub's own confirmations (one
 ``escalate`` per sent (order, level), one ``escalation_ack`` per acknowledged one) join the relay queue under
 ``site.code`` with a stable key, in the transaction that records the escalation's state. The dock's parcels are
 ``parcels.py``.
@@ -265,10 +266,11 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["object_type"] == "order" and item["action"] in CLAIMED:
         holder = get_claim(conn, order_id)
         if holder is not None and holder["station"] != station:
-            conflict(conn, now, "not_claim_holder", order_id,
-                     {"order_id": order_id, "station": station, "holder": holder["station"], "action": item["action"],
-                      "confirmation": item["id"]})
-            return
+            if parse_iso(item["at"]) >= parse_iso(holder["claimed_at"]):  # done while the other table held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return  # (or before it took the order, arriving late: the holder's stage stands either way)
     if item["action"] == "pack":
         parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
                        bool(payload.get("shipped")))

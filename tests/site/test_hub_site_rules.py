@@ -67,6 +67,20 @@ def test_a_foreign_cancel_weigh_or_pack_is_a_conflict_and_moves_nothing(site, wm
     assert site.hub.order("SO-10013")["stage"] == "weighed"
 
 
+def test_a_confirmation_made_before_another_table_claimed_the_order_arrives_late_and_moves_nothing(site, clock):
+    """Table 2 stopped the order and let its claim go; its ``cancel`` reaches the hub after table 1 claimed the order:
+    not a conflict (it was table 2's then), and the order stays with table 1."""
+    one, two = site.station("ST01"), site.station("ST02")
+    two.confirm("cancel", "order", "SO-10013", {"scope": "pack_session", "reason": "stopped"}, "E002")
+    clock.advance(2)
+    client(site, "ST01").claim("SO-10013", "E001")
+    one.confirm("open", "order", "SO-10013", {})
+    one.push()
+    two.push()
+    assert site.hub.order("SO-10013")["stage"] == "packing" and site.hub.order("SO-10013")["claim"]["station"] == "ST01"
+    assert conflicts(site, "not_claim_holder") == []
+
+
 def parcels_of(conn) -> list[dict]:
     return conn.execute("SELECT order_id FROM hub_parcels")
 
