@@ -28,15 +28,26 @@ class Camera(Protocol):
 
 
 class SiteHub(Protocol):
-    """The site hub's claims and heartbeats (``packgate.sync.hub_client.SiteClient``); ``claim`` raises
-    ``ClaimConflictError`` when another table holds the order."""
+    """The site hub (``packgate.sync.hub_client.SiteClient``): claims and heartbeats (``claim`` and ``renew`` raise
+    ``ClaimConflictError`` when another table holds the order, or a supervisor released it from this one), the site's
+    escalations and the site's dock."""
 
     def claim(self, order_id: str, operator: str | None) -> dict[str, Any]: ...
+
+    def renew(self, order_id: str, operator: str | None) -> dict[str, Any]: ...
 
     def release(self, order_id: str) -> bool: ...
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
-                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None: ...
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> list[dict[str, Any]]: ...
+
+    def escalations(self) -> list[dict[str, Any]]: ...
+
+    def acknowledge(self, order_id: str, level: int, by: str) -> dict[str, Any] | None: ...
+
+    def hold_parcel(self, batch_id: str, code: str, operator: str | None) -> dict[str, Any] | None: ...
+
+    def give_back(self, order_id: str, batch_id: str) -> bool: ...
 
 
 class LabelUpstream(Protocol):

@@ -12,6 +12,7 @@ claims and change feed (``site.SiteLink``).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -31,6 +32,7 @@ from packgate.station.core import escalation as esc_rules
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
+from packgate.station.core import release as release_rules
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
@@ -48,7 +50,7 @@ from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.sync.common.db import connect, write_tx
-from packgate.sync.errors import StorageError
+from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")
 
@@ -97,12 +99,12 @@ class Station:
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
-        self.site = SiteLink(self.parts, site, self._publish_state)
+        self.site = SiteLink(self.parts, site, self._publish_state, self.on_released)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info)
+        self.views = StationViews(self.parts, self.info, self.site.escalations)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
-        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
+        self.dock = DockDesk(self.parts, self.site)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer) \
@@ -178,8 +180,8 @@ class Station:
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
-    def pda_login(self, badge: str, pin: str) -> dict:
-        return self._saving(lambda: self.desk.login(badge, pin))
+    def pda_login(self, badge: str, pin: str, device: str | None = None) -> dict:
+        return self._saving(lambda: self.desk.login(badge, pin, device))
 
     def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
         return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
@@ -195,6 +197,51 @@ class Station:
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
+
+    def acknowledge_site_escalation(self, order_id: str, level: int, operator: str) -> dict:
+        """Acknowledge one of the site's escalations (``<order>~<level>``) through the hub, as ``operator`` (a
+        supervisor): the hub audits it once and sends the WMS its ``escalation_ack``."""
+        employee = self.catalog.employee_by_id(operator) or self.catalog.employee_by_badge(operator)
+        if employee is None or not self.views.is_supervisor(employee.employee_id):
+            return answer("not_supervisor", problem="Only a signed-in supervisor can acknowledge an escalation.",
+                          problem_zh="只有已登录的主管可以确认升级。")
+        try:
+            done = self.site.acknowledge(order_id, level, employee.employee_id)
+        except (SyncError, OSError) as exc:
+            return answer("hub_unreachable", detail=str(exc)[:200])
+        if done is None:
+            return answer("unknown_escalation", escalation_id=f"{order_id}/{level}")
+        if not done.get("acknowledged"):
+            return answer("already_acknowledged", by=done.get("acked_by_name") or done.get("acked_by") or "?")
+        return answer("acknowledged", order_id=order_id)
+
+    def on_released(self, order_id: str, decision: dict) -> None:
+        """A supervisor released ``order_id`` from this table (the hub's feed or heartbeat): drop it if it is still
+        open here, and say who and why on the kiosk. Nothing is sent: the hub made and audited the decision."""
+        with self.parts.lock:
+            live = self.parts.live
+            before = live.pack
+            if self.site.closed or before.order is None or before.order.order_id != order_id \
+                    or before.state not in pk.ORDER_STATES:
+                return
+            by = str(decision.get("by") or "?")
+            outcome = release_rules.released(before, by, str(decision.get("by_name") or by),
+                                             str(decision.get("reason") or ""))
+            at = isoformat(self.clock.now())
+
+            def local_writes(conn: Any) -> None:
+                store.save_session(conn, KIOSK, outcome.session.to_dict(), at)
+                store.back_to_queue(conn, order_id, at)
+
+            def drop() -> dict:
+                verdict = self.commit(outcome, {"device": self.device_id("kiosk")}, at, local_writes)
+                live.pack = outcome.session
+                if self.labels is not None:
+                    self.labels.after_step(before, outcome.session)
+                log.warning("released from this table by %s: %s", by, decision.get("reason"), extra={"order": order_id})
+                return self._show(verdict)
+
+            self._saving(drop)
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
@@ -465,7 +512,7 @@ class Station:
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
         before = live.pack
-        outcome = self.video.seal(before, pk.step(before, event, self._pack_context()))  # clip hash into the pack
+        outcome = self.video.seal(before, self._photographed(pk.step(before, event, self._pack_context()), meta))
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -491,6 +538,18 @@ class Station:
         if self.labels is not None:
             return self.labels.after_step(before, after) or shown
         return shown
+
+    def _photographed(self, outcome: Outcome, meta: Meta) -> Outcome:
+        """Every ``pack`` confirmation carries the parcel's photo when there is one, in every label mode: the one sent
+        with the request (``image_sha256`` of the label scan, the print, the weighing), else the camera's now."""
+        if not any(isinstance(e, Confirmation) and e.action == "pack" and not e.image_sha256 for e in outcome.effects):
+            return outcome
+        image = meta.get("image_sha256") or self._photo()
+        if not image:
+            return outcome
+        return Outcome(outcome.session, outcome.verdict,
+                       [dataclasses.replace(e, image_sha256=image) if isinstance(e, Confirmation)
+                        and e.action == "pack" and not e.image_sha256 else e for e in outcome.effects])
 
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order

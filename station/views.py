@@ -3,7 +3,9 @@
 The kiosk state is copied under the station lock (it is what the verdict just shown left behind); every
 read of the database runs on a connection leased from a pool, in one read transaction (WAL lets readers run
 beside the writer), so a supervisor page or a PDA list never holds up a scan. Every list is a page:
-a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``).
+a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``). In a site the
+escalations are the site's (the hub's, through ``site_escalations``); while the hub cannot be reached the page
+shows the station's own and says so (``escalations_from``).
 """
 from __future__ import annotations
 
@@ -81,9 +83,11 @@ def _cursor(*keys: Any) -> str:
 
 
 class StationViews:
-    def __init__(self, parts: Parts, info: Callable[[], dict]):
+    def __init__(self, parts: Parts, info: Callable[[], dict],
+                 site_escalations: Callable[[], list[dict] | None] = lambda: None):
         self.parts = parts
         self.info = info
+        self.site_escalations = site_escalations
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
                                                        keep=READERS_KEPT)
@@ -278,6 +282,7 @@ class StationViews:
                        "scale": (live.devices.get("scale") or {}).get("state", "not_configured"),
                        "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
+        escalations, source = self._escalations()
         with self.reading() as conn:
             who = p.catalog.employee_by_id(viewer) if viewer else None
             station["depth"] = self.sync_status().get("depth")
@@ -286,7 +291,8 @@ class StationViews:
             return {
                 "viewer": mask_record(who.as_dict(), who.role) if who else None,
                 "stations": [station],
-                "escalations": store.escalations(conn),
+                "escalations": store.escalations(conn) if escalations is None else escalations,
+                "escalations_from": source,
                 "blocked": [{"order_id": r["order_id"], "at": r["updated_at"], "reason": r["blocked_reason"]}
                             for r in blocked["items"]],
                 **{kind: page["items"] for kind, page in pages.items()},
@@ -298,13 +304,22 @@ class StationViews:
         """How many of each list there are (orders per stage, lots expiring, audit entries, …)."""
         p = self.parts
         until = (p.clock.now().date() + timedelta(days=p.cfg["lots.expiry_warning_days"])).isoformat()
+        escalations, _ = self._escalations()
         with self.reading() as conn:
             return {"orders": store.order_counts(conn), "orders_to_pick": store.orders_to_pick_count(conn),
                     "expiring_lots": store.expiring_lots_count(conn, until),
                     "audit": store.table_count(conn, "audit"),
                     "rejected_input": store.table_count(conn, "rejected_input"),
                     "employees": store.table_count(conn, "ref_employees"),
-                    "open_escalations": len(store.escalations(conn))}
+                    "open_escalations": len(store.escalations(conn) if escalations is None else escalations)}
+
+    def _escalations(self) -> tuple[list[dict] | None, str]:
+        """The site's open escalations and where they come from: ``site``, ``station`` (no hub) or
+        ``site_unreachable`` (the station's own are shown)."""
+        if self.parts.cfg["upstream.kind"] != "hub":
+            return None, "station"
+        listed = self.site_escalations()
+        return listed, "site" if listed is not None else "site_unreachable"
 
     def page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
         """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``. The PDAs'

@@ -1,7 +1,10 @@
 """Click commands mounted by ``station/cli.py``: ``packgate upstream`` and ``packgate sync ...``.
 
-Every ``sync`` command finds the station's database as ``packgate audit`` and ``packgate evidence`` do: ``--db``,
-else ``--config`` (its ``station.data_dir``, relative to the file), else ``$PACKGATE_DB``, else the default path.
+Every ``sync`` command takes the station's ``--config`` (its packgate.toml: the database under ``station.data_dir``,
+``station.id``, ``upstream.url`` and ``upstream.token``); explicit options win over it. The file is read by the
+``packgate`` command's own loader (``STATION_CONFIG`` in the root context: this package does not import the
+station's). A command that talks to upstream or the hub sends the token (``--token``, else the configuration's) and
+ends a refusal or an unreachable server in one line on stderr and exit 1, never a traceback.
 """
 from __future__ import annotations
 
@@ -10,51 +13,51 @@ import logging
 import os
 import sqlite3
 import sys
-import tomllib
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import click
 
 from packgate.device.clock import Clock
 from packgate.sync.common.db import connect, connect_readonly
-from packgate.sync.errors import SchemaFromTheFutureError
+from packgate.sync.errors import SchemaFromTheFutureError, UpstreamError
 from packgate.sync.schema import upgrade
 
 DEFAULT_DB = "var/ST01/station.db"  # the agent's <station.data_dir>/station.db with the default config
+STATION_CONFIG = "station_config"  # root context object key: packgate.toml path -> StationSettings
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _station_config(config_file: str | None) -> dict[str, Any]:
-    """The ``[station]`` and ``[upstream]`` tables of packgate.toml (the station's own loader lives above sync)."""
+@dataclass(frozen=True)
+class StationSettings:
+    """What a ``sync`` command needs from a station's packgate.toml."""
+
+    station: str
+    db: str
+    upstream_url: str
+    token: str | None
+
+
+def config_option(command: F) -> F:
+    """``--config``: the station's packgate.toml (its database, station id, upstream URL and token)."""
+    return click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                        help="The station's packgate.toml: its database, station id, upstream URL and token.")(command)
+
+
+def _settings(config_file: str | None) -> StationSettings | None:
     if config_file is None:
-        return {}
-    try:
-        with open(config_file, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise click.ClickException(f"{config_file}: cannot read the configuration file ({exc.strerror})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise click.ClickException(f"{config_file}: not valid TOML: {exc}") from exc
+        return None
+    load = (click.get_current_context().find_root().obj or {}).get(STATION_CONFIG)
+    if load is None:
+        raise click.ClickException("--config is read by the packgate command: run packgate sync ... --config FILE")
+    return load(config_file)
 
 
 def _station_db(path: str | None, config_file: str | None = None) -> str:
     if path:
         return path
-    if config_file is not None:
-        data_dir = Path(str(_station_config(config_file).get("station", {}).get("data_dir",
-                                                                             os.path.dirname(DEFAULT_DB))))
-        if not data_dir.is_absolute():
-            data_dir = Path(config_file).resolve().parent / data_dir
-        return str(data_dir / "station.db")
-    return os.environ.get("PACKGATE_DB") or DEFAULT_DB
-
-
-def _where(func: Callable) -> Callable:
-    """``--db`` and ``--config``: which station database a command reads."""
-    func = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-                        help="packgate.toml, to find the station database in its station.data_dir.")(func)
-    return click.option("--db", "db_path", default=None,
-                        help=f"Station database (default: from --config, else $PACKGATE_DB or {DEFAULT_DB}).")(func)
+    settings = _settings(config_file)
+    return settings.db if settings else os.environ.get("PACKGATE_DB") or DEFAULT_DB
 
 
 @click.command("upstream")
@@ -100,7 +103,7 @@ def sync() -> None:
 def _open(db_path: str | None, config_file: str | None = None):
     path = _station_db(db_path, config_file)
     if not os.path.exists(path):
-        raise click.ClickException(f"no station database at {path} (use --db, --config or PACKGATE_DB)")
+        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
     conn = connect(path)
     try:
         upgrade(conn)
@@ -111,7 +114,8 @@ def _open(db_path: str | None, config_file: str | None = None):
 
 
 @sync.command("status")
-@_where
+@click.option("--db", "db_path", default=None, help=f"Station database (default $PACKGATE_DB or {DEFAULT_DB}).")
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(db_path: str | None, config_file: str | None, as_json: bool) -> None:
     """Queue depth, oldest unsent age, last success, dead letters, clock skew. Exit 1 if unhealthy."""
@@ -119,7 +123,7 @@ def status(db_path: str | None, config_file: str | None, as_json: bool) -> None:
 
     path = _station_db(db_path, config_file)
     if not os.path.exists(path):
-        raise click.ClickException(f"no station database at {path} (use --db, --config or PACKGATE_DB)")
+        raise click.ClickException(f"no station database at {path} (use --db or PACKGATE_DB)")
     conn = connect_readonly(path)  # status only reads: it works on a read-only disk or database too
     try:
         info = outbox_status(conn, Clock().now())
@@ -149,7 +153,8 @@ def status(db_path: str | None, config_file: str | None, as_json: bool) -> None:
 
 
 @sync.command("dead")
-@_where
+@click.option("--db", "db_path", default=None, help="Station database.")
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON lines.")
 def dead(db_path: str | None, config_file: str | None, as_json: bool) -> None:
     """List dead letters with the reason upstream gave."""
@@ -169,7 +174,8 @@ def dead(db_path: str | None, config_file: str | None, as_json: bool) -> None:
 @click.argument("ids", nargs=-1)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
 @click.option("--by", required=True, help="Employee id of the supervisor (recorded in the audit log).")
-@_where
+@click.option("--db", "db_path", default=None, help="Station database.")
+@config_option
 def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None, config_file: str | None) -> None:
     """Put dead letters back in the queue after the cause was fixed (same bytes, same key)."""
     from packgate.sync.outbox import dead_ids, retry_dead
@@ -187,7 +193,8 @@ def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str 
 
 @sync.command("prune")
 @click.option("--days", type=float, default=30.0, show_default=True, help="Keep sent confirmations this long.")
-@_where
+@click.option("--db", "db_path", default=None, help="Station database.")
+@config_option
 def prune(days: float, db_path: str | None, config_file: str | None) -> None:
     """Delete confirmations upstream acknowledged more than --days ago (pending and dead ones stay)."""
     from datetime import timedelta
@@ -200,11 +207,14 @@ def prune(days: float, db_path: str | None, config_file: str | None) -> None:
 
 @sync.command("reconcile")
 @click.option("--upstream", "upstream_url", default=None,
-              help="Base URL of upstream, e.g. http://127.0.0.1:8700 (default: upstream.url of --config).")
+              help="Base URL of upstream or the site hub, e.g. http://127.0.0.1:8700 (default: upstream.url of --config).")
 @click.option("--station", default=None, help="Station code, e.g. ST01 (default: station.id of --config).")
+@click.option("--token", default=None, envvar="PACKGATE_TOKEN",
+              help="Bearer token of the station (default: $PACKGATE_TOKEN, else upstream.token of --config).")
 @click.option("--hours", type=float, default=24.0, show_default=True, help="Window ending now.")
-@_where
-def reconcile_cmd(upstream_url: str | None, station: str | None, hours: float, db_path: str | None,
+@click.option("--db", "db_path", default=None, help="Station database.")
+@config_option
+def reconcile_cmd(upstream_url: str | None, station: str | None, token: str | None, hours: float, db_path: str | None,
                   config_file: str | None) -> None:
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
@@ -212,18 +222,30 @@ def reconcile_cmd(upstream_url: str | None, station: str | None, hours: float, d
     from packgate.sync.client import UpstreamClient
     from packgate.sync.reconcile import reconcile
 
-    tree = _station_config(config_file)
-    if config_file is not None:  # the station's own defaults for what the file leaves out
-        configured = tree.get("upstream", {}).get("url", "http://127.0.0.1:8700")
-        upstream_url = upstream_url or (configured[0] if isinstance(configured, list) and configured else configured)
-        station = station or tree.get("station", {}).get("id", "ST01")
-    if not upstream_url or not station:
-        raise click.UsageError("give --upstream and --station, or --config with upstream.url and station.id")
+    settings = _settings(config_file)
+    url = upstream_url or (settings.upstream_url if settings else None)
+    station = station or (settings.station if settings else None)
+    if not url or not station:
+        raise click.UsageError("name --upstream and --station, or give the station's --config")
     conn = _open(db_path, config_file)
     now = Clock().now()
-    report = reconcile(conn, UpstreamClient(upstream_url), station, now - timedelta(hours=hours), now)
+    client = UpstreamClient(url, token=token or (settings.token if settings else None))
+    try:
+        report = reconcile(conn, client, station, now - timedelta(hours=hours), now)
+    except UpstreamError as exc:
+        raise click.ClickException(_refusal(url, exc)) from None
+    finally:
+        client.close()
     click.echo(json.dumps(report, indent=2))
     sys.exit(1 if report["sent_missing_upstream"] else 0)
 
 
-__all__ = ["upstream", "sync", "DEFAULT_DB"]
+def _refusal(url: str, exc: UpstreamError) -> str:
+    """One line for a call to upstream that failed: a refused token says so."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if getattr(exc, "status", None) in (401, 403):
+        return f"{url} refused the station's token ({first}); check upstream.token or --token"
+    return f"{url}: {first}"
+
+
+__all__ = ["upstream", "sync", "DEFAULT_DB", "STATION_CONFIG", "StationSettings"]

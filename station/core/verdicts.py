@@ -112,6 +112,9 @@ MESSAGES: dict[str, Text] = {
                                "订单{order_id}正在处理中，请先完成或取消。"),
     "claimed_elsewhere": Text("error", "scan_order", "{order_id} is being packed at {table} by {person}.",
                               "订单{order_id}正在{table}由{person}打包。"),
+    "claim_released": Text("error", "scan_order", "{person} released order {order_id} from this table: {reason}. "
+                                                  "Stop packing it; keep its {units} scanned items with its tote.",
+                           "{person}已将订单{order_id}从本工作台释放：{reason}。请停止打包，把已扫描的{units}件商品与周转箱放在一起。"),
     "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
                                "订单{order_id}状态为{order_status}，不能拣货。"),
     # --- items ---
@@ -325,6 +328,13 @@ MESSAGES: dict[str, Text] = {
                                 "面单{code}不是本站打包的包裹，请放到一边。"),
     "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
                                      "订单{order_id}已在批次{batch_id}中交接。"),
+    "dock_intercepted": Text("error", "scan_parcel", "The WMS set order {order_id} to {wms_status}{because}: it must "
+                                                     "not leave. Put the parcel in the interception bin.",
+                             "WMS已将订单{order_id}设为“{wms_status}”{because}：不得出库，请把包裹放入拦截区。"),
+    "dock_hub_offline": Text("error", "scan_parcel", "The site hub cannot be reached and {code} is not a parcel packed "
+                                                     "at this table, so it cannot be checked. Put it aside and scan it "
+                                                     "again when the hub is back.",
+                             "无法连接现场中枢，{code}不是本工作台打包的包裹，无法核验。请放到一边，待中枢恢复后再扫描。"),
     "dock_not_packed": Text("error", "scan_parcel", "Order {order_id} is {order_status}, not packed and passed: "
                                                     "it must not leave; take it back to packing.",
                             "订单{order_id}状态为{order_status}，未完成打包校验：不得出库，请送回打包台。"),
@@ -370,6 +380,8 @@ MESSAGES: dict[str, Text] = {
     "unknown_escalation": Text("error", "", "No escalation {escalation_id}.", "没有升级{escalation_id}。"),
     "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),
     "acknowledged": Text("ok", "", "Escalation of {order_id} acknowledged.", "订单{order_id}的升级已确认。"),
+    "hub_unreachable": Text("error", "", "The site hub cannot be reached ({detail}); try again when it is back.",
+                            "无法连接现场中枢（{detail}），请待其恢复后再试。"),
     "pda_signed_out": Text("ok", "", "Signed out.", "已退出登录。"),
     "csrf": Text("error", "", "Missing or wrong CSRF token: reload the page (or send an API token).",
                  "CSRF令牌缺失或错误：请刷新页面（或使用API令牌）。"),

@@ -274,6 +274,7 @@ STATE: dict[str, tuple[str, str]] = {
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
     "weighed_ok": ("weighed OK", "称重合格"), "label_printed": ("label printed", "面单已打印"),
     "stopped": ("stopped, back in the queue", "已中止，回到队列"),
+    "held": ("held", "暂扣"),
 }
 
 # audit actions
@@ -285,6 +286,7 @@ ACTION: dict[str, tuple[str, str]] = {
     "second_badge": ("second badge", "第二人确认"), "fifo_older_lot": ("older lot first", "先出较早批次"),
     "pin_failed": ("wrong PIN", "密码错误"), "config_change": ("setting changed", "设置变更"),
     "label_reprint": ("label reprinted", "补打面单"), "packaging_change": ("box changed", "更换包装箱"),
+    "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
 }
 
 # words that fill text fields (``texts.Word``)

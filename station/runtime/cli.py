@@ -11,6 +11,7 @@ import click
 from packgate.station.errors import ConfigError, DatabaseFromTheFutureError
 from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
+from packgate.sync.cli import STATION_CONFIG, StationSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +22,18 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     """packgate: packing-station agent (badge, scan, verify, weigh, sync)."""
     ctx.ensure_object(dict)
     ctx.obj["log_level"] = log_level.upper() if log_level else None
+    ctx.obj[STATION_CONFIG] = _sync_settings  # `packgate sync ... --config packgate.toml`
     setup_logging(ctx.obj["log_level"] or "INFO")
+
+
+def _sync_settings(path: str) -> StationSettings:
+    """What the ``sync`` commands take from a station's packgate.toml (a bad file: one line, exit 1)."""
+    try:
+        cfg = load(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return StationSettings(station=cfg["station.id"], db=str(cfg.data_dir / "station.db"),
+                           upstream_url=cfg["upstream.url"], token=cfg["upstream.token"] or None)
 
 
 @cli.group()

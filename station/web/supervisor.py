@@ -3,7 +3,8 @@ record and packing video, and acknowledging an escalation.
 
 Invariants: a browser sees any of it only signed in as a supervisor (401 ``not_signed_in``, 403 ``not_supervisor``);
 an API-token client sees it as nobody in particular (personal data masked). Only an API-token client may name the
-supervisor who acknowledges; a browser acknowledges as the employee signed in on it.
+supervisor who acknowledges; a browser acknowledges as the employee signed in on it. An escalation id is the
+station's own (a number) or the site's (``<order>~<level>``, acknowledged through the hub).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ bp = Blueprint("supervisor", __name__)
 SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 _ESCALATION_ID = re.compile(r"[0-9]{1,18}")
+_SITE_ESCALATION_ID = re.compile(r"(?P<order>[^~/]{1,80})~(?P<level>[12])")
 
 
 def _supervisor() -> str | None:
@@ -77,13 +79,16 @@ def supervisor_clip(order_id: str, sha256: str) -> Response:
 
 @bp.post("/api/v1/escalations/<escalation_id>/ack")
 def ack(escalation_id: str) -> Response:
-    if not _ESCALATION_ID.fullmatch(escalation_id):
+    site = _SITE_ESCALATION_ID.fullmatch(escalation_id)
+    if not _ESCALATION_ID.fullmatch(escalation_id) and site is None:
         return verdict(bad_field("id", "integer_id"), 400)
     body = json_body()
     # the signed-in supervisor acknowledges; only an API-token client may name the supervisor
     operator = body.get("operator") if is_api() else require_pda(employee())
     if not isinstance(operator, str) or len(operator) > 64:
         return verdict(bad_field("operator", "string"), 400)
+    if site is not None:
+        return jsonify(station().acknowledge_site_escalation(site["order"], int(site["level"]), operator))
     key = body.get("key")
     return jsonify(station().acknowledge_escalation(int(escalation_id), operator,
                                                     key=key if isinstance(key, str) else None))

@@ -1,7 +1,9 @@
 """Site escalations: on time, once per (order, level), never for an order packed anywhere.
 
 ``tick()`` claims each due row in a transaction (state 'sending', retry time set) before the
-message leaves, then records 'sent' (and releases the order's priority on the feed at level 1).
+message leaves, then records 'sent' (and releases the order's priority on the feed at level 1) together with the
+one ``escalate`` confirmation the WMS gets for that (order, level) through the relay queue (``store.own_confirmation``,
+keyed ``escalate:<order>:<level>``: a repeated send queues nothing more).
 A crash between the send and the record repeats that one message after the retry time: every
 message carries the stable id ``<order>/<level>`` so a receiver can drop the repeat.
 """
@@ -29,8 +31,9 @@ def message(order: dict[str, Any] | None, order_id: str, level: int, station_nam
 
 class Escalator:
     def __init__(self, db: Database, notifier: Notifier, clock: Clock, *, retry_s: float = 30.0,
-                 station_name: Any = str):
+                 station_name: Any = str, code: str = "HUB"):
         self.db, self.notifier, self.clock = db, notifier, clock
+        self.code = code
         self.retry_s = retry_s
         self.station_name = station_name
 
@@ -46,7 +49,8 @@ class Escalator:
             station = (row["order"] or {}).get("station") or "?"
             ok, error = self.notifier.send(*message(row["order"], order_id, level, self.station_name(station)))
             if ok:
-                self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now()))
+                self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now(),
+                                    code=self.code, deadline=row["due_utc"]))
                 sent.append(f"{order_id}/{level}")
             else:
                 self.db.run(partial(store.escalation_failed, order_id=order_id, level=level, error=error or "failed"))

@@ -3,6 +3,7 @@ desk issues the waybills) and a Zebra ZPL printer emulator over TCP that records
 every label it printed. Only time is fake."""
 from __future__ import annotations
 
+import hashlib
 import socket
 from decimal import Decimal
 
@@ -484,3 +485,34 @@ def test_each_printer_fault_is_its_own_verdict_with_its_fix_and_warnings_show_be
     finally:
         rig.close()
         emu.stop()
+
+
+
+def test_the_photo_sent_with_the_label_scan_reaches_the_pack(rig, world, h):
+    """Print mode: the label scan packs the parcel, and the photo's SHA-256 sent with it is in the ``pack``."""
+    photo = hashlib.sha256(b"the packed parcel").hexdigest()
+    station = rig.station()
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    waybill = weigh(station, expected_g(station))["data"]["waybill"]
+    packed = station.handle({"action": "scan", "object_id": waybill, "image_sha256": photo})
+    assert packed["code"] == "packed", packed
+    assert [p["image_sha256"] for p in pack_confirmations(station, h)] == [photo]
+
+
+def test_the_photo_sent_with_the_weighing_reaches_the_pack_in_weigh_and_ship(rig, world, h):
+    photo = hashlib.sha256(b"the shipped parcel").hexdigest()
+    station = rig.station(**{"label.mode": "weigh_and_ship"})
+    assert station.labels is not None
+    station.labels.reserve_ahead(["SO-10009"])
+    waybill = station.labels.parts.conn.execute("SELECT waybill FROM waybill_pool WHERE order_id = 'SO-10009'"
+                                                " ORDER BY waybill").fetchone()[0]
+    h.sign_in(station)
+    assert scan(station, waybill)["code"] == "order_opened"
+    for line in world.orders["SO-10009"]["lines"]:
+        for _ in range(line["qty"]):
+            scan(station, h.item(world, line["sku"]))
+    shipped = station.handle({"action": "weigh", "payload": {"grams": str(expected_g(station)), "stable": True},
+                              "image_sha256": photo})
+    assert shipped["code"] == "shipped", shipped
+    assert [p["image_sha256"] for p in pack_confirmations(station, h)] == [photo]

@@ -139,7 +139,7 @@ function render(o, me) {
     .forEach(([kind, id]) => more(kind, id));
   document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
     b.disabled = true;
-    const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});
+    const v = await postAction(`/api/v1/escalations/${encodeURIComponent(b.dataset.id)}/ack`, {});
     const msg = document.getElementById("ack-msg");
     msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
     msg.className = "msg" + (v.status === "ok" ? "" : " error");
