@@ -47,6 +47,7 @@ from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
+from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import StorageError
 
@@ -94,6 +95,7 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        self.weights = TableWeights(cfg, conn, self.parts.lock, self.parts.catalog, self.parts.tolerance, self.clock)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
@@ -460,7 +462,8 @@ class Station:
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
                               typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
-                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"],
+                              gate=self.weights.gate())
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
@@ -506,6 +509,8 @@ class Station:
             if isinstance(effect, Confirmation) and effect.action == "weigh":
                 store.add_weighing(conn, at, oid, effect.operator, effect.payload,
                                    "pass" if state is S.WEIGHED_OK else "fail")
+            if isinstance(effect, Confirmation) and effect.action == "pack":
+                self.weights.record(conn, oid, effect.payload, at)
         if state is S.WEIGHED_OK and before.state is not S.WEIGHED_OK:
             store.set_order(conn, oid, at, status="weighed", weighed_at=at, blocked_reason=None)
         elif state is S.BLOCKED and before.state is not S.BLOCKED:

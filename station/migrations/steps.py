@@ -124,6 +124,22 @@ CREATE TABLE IF NOT EXISTS site_lot_taken (
 );
 """
 
+# learned weights (station/weights.py): what each closed carton weighed (passed, or blocked and overridden), the
+# last snapshot learned from them, and the figures a supervisor decided (an accepted unit weight, a reset)
+WEIGHT_LEARNING = """
+CREATE TABLE weight_samples (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, order_id TEXT NOT NULL, carton INTEGER NOT NULL,
+    box TEXT NOT NULL, items TEXT NOT NULL, measured_g TEXT NOT NULL, division_g TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('passed', 'overridden'))
+);
+CREATE TABLE weight_learned (
+    one INTEGER PRIMARY KEY CHECK (one = 1), upto_seq INTEGER NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE weight_reference (
+    sku TEXT PRIMARY KEY, accepted_g TEXT, forget_seq INTEGER, by TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -133,4 +149,5 @@ STATION = StepSet("station", (
     Step(5, "dock hand-over batches and parcels", (DOCK,)),
     Step(6, "label jobs and the waybill pool", (LABELS,)),
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
+    Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
 ), legacy=7)

@@ -1,0 +1,136 @@
+"""The learned weight gate at the table (``weighing.gate = "learned"``), through the station's API.
+
+A reference upstream of its own (the demo seed plus a phone case of 150 g and its 20 g cable, packed in the
+120 g small box, and twelve orders of that pair) so the parcels are repeated as on a real floor. Today's rule
+allows ±28.35 g at 290 g (the ounce floor): a parcel without its cable passes. After enough passing parcels the
+gate judges on their history and catches it; the learned figures survive a restart.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from packgate.station.service import Station
+from packgate.sync.common.db import connect, write_tx
+from packgate.sync.upstream import store as upstream_store
+from packgate.sync.upstream.server import start_in_thread
+
+ORDERS = [f"SO-W{i:02d}" for i in range(1, 13)]
+# the passing parcels: a box varies by a gram or two
+PASSING = ["290.2", "289.1", "291.0", "290.6", "288.9", "290.0", "289.7", "290.8"]
+LEARNED = {"weighing.gate": "learned"}
+READER = "ST01-badge"
+
+
+@pytest.fixture(scope="module")
+def wms(tmp_path_factory, world):
+    path = tmp_path_factory.mktemp("wms") / "wms.db"
+    url, stop = start_in_thread("127.0.0.1", 0, path, seed_demo=True, today=world.today)
+    conn = connect(str(path))
+    at = datetime.fromisoformat("2026-01-05T08:00:00+08:00")
+    with write_tx(conn):
+        upstream_store.upsert_reference(conn, "skus", [
+            {"sku": "SKU-901", "gtin": None, "name": "Phone case", "unit_weight_g": "150.0", "special": False,
+             "lot_policy": "NONE", "category": "electronics"},
+            {"sku": "SKU-902", "gtin": None, "name": "USB cable", "unit_weight_g": "20.0", "special": False,
+             "lot_policy": "NONE", "category": "electronics"}], at)
+        upstream_store.upsert_reference(conn, "lots", [
+            {"sku": s, "lot": "-", "produced": None, "expires": None, "bin": "W-01-01", "qty": 50}
+            for s in ("SKU-901", "SKU-902")], at)
+        upstream_store.upsert_reference(conn, "orders", [
+            {"order_id": o, "tote": None, "packaging": "BOX-S", "priority": 0, "status": "open",
+             "lines": [{"sku": "SKU-901", "qty": 1}, {"sku": "SKU-902", "qty": 1}]} for o in ORDERS], at)
+    conn.close()
+    yield url
+    stop()
+
+
+@pytest.fixture
+def tables(tmp_path, wms, clock):
+    """A factory of stations over one station.db, on this module's upstream (a second build is a restart)."""
+    from conftest import StationFactory  # the station fixtures' factory, on this module's own upstream
+
+    factory = StationFactory(tmp_path, wms, clock)
+    yield factory
+    factory.close()
+
+
+def parcel(station: Station, order_id: str, grams: str) -> dict:
+    """Open ``order_id``, scan its case and cable, weigh ``grams``; returns the weighing's verdict."""
+    assert station.handle({"action": "scan", "object_id": order_id})["code"] == "order_opened"
+    for code in ("SKU-901", "SKU-902"):
+        answer = station.handle({"action": "scan", "object_id": code})
+        assert answer["code"] == "item_accepted", answer
+    assert str(station.pack.state) == "ready_to_weigh"
+    return station.handle({"action": "weigh", "payload": {"grams": grams, "stable": True}})
+
+
+def packed(station: Station, order_id: str, grams: str) -> dict:
+    verdict = parcel(station, order_id, grams)
+    assert verdict["code"] == "weight_ok", verdict
+    assert station.handle({"action": "pack"})["code"] == "packed"
+    return verdict
+
+
+def test_today_a_parcel_without_its_20_g_cable_passes(tables, h):
+    station = tables()
+    h.sign_in(station)
+    verdict = parcel(station, ORDERS[0], "270.0")
+    assert verdict["code"] == "weight_ok" and verdict["data"]["allowed_g"] == "28.3"
+    assert "basis" not in verdict["data"]  # the catalogue gate is today's, word for word
+
+
+def test_a_new_learned_table_judges_as_today_and_says_so(tables, h):
+    station = tables(overrides=LEARNED)
+    h.sign_in(station)
+    verdict = parcel(station, ORDERS[0], "270.0")
+    assert verdict["code"] == "weight_ok" and verdict["data"]["allowed_g"] == "28.3"
+    assert verdict["data"]["basis"] == "catalogue" and verdict["data"]["expected_g"] == "290.0"
+    assert verdict["message"].endswith("(expected 290.0 g from the catalogue, ±28.3 g)")
+    assert "预期290.0克（依据商品目录），允许±28.3克" in verdict["message_zh"]
+
+
+def test_passing_parcels_teach_the_gate_which_then_catches_the_missing_cable_and_keeps_it(tables, h):
+    station = tables(overrides=LEARNED)
+    h.sign_in(station)
+    for order_id, grams in zip(ORDERS, PASSING, strict=False):
+        packed(station, order_id, grams)
+    rows = station.parts.conn.execute("SELECT box, items, measured_g, result FROM weight_samples ORDER BY seq").fetchall()
+    assert [(r["box"], r["items"], r["result"]) for r in rows] == \
+        [("BOX-S", '[["SKU-901", 1], ["SKU-902", 1]]', "passed")] * len(PASSING)
+    assert [Decimal(r["measured_g"]) for r in rows] == [Decimal(g) for g in PASSING]
+    assert station.weights.relearn() is True and station.weights.relearn() is False  # nothing new the 2nd time
+
+    verdict = parcel(station, ORDERS[len(PASSING)], "270.0")
+    assert verdict["code"] == "weight_out_of_tolerance", verdict
+    data = verdict["data"]
+    assert data["basis"] == "signature" and data["basis_n"] == len(PASSING)
+    assert Decimal("2") <= Decimal(data["allowed_g"]) < Decimal("10")
+    assert f"from {len(PASSING)} earlier parcels, ±{data['allowed_g']} g)" in verdict["message"]
+    assert f"依据此前{len(PASSING)}个相同包裹" in verdict["message_zh"]
+    again = station.handle({"action": "reweigh"})
+    assert again["code"] == "reweigh"
+    assert station.handle({"action": "weigh", "payload": {"grams": "290.4", "stable": True}})["code"] == "weight_ok"
+    assert station.handle({"action": "pack"})["code"] == "packed"
+    station.close()
+
+    restarted = tables(overrides=LEARNED)  # the same station.db (the packer still signed in): nothing relearned
+    assert restarted.weights.learned.upto_seq == len(PASSING)
+    verdict = parcel(restarted, ORDERS[len(PASSING) + 1], "270.0")
+    assert verdict["code"] == "weight_out_of_tolerance" and verdict["data"]["basis"] == "signature", verdict
+
+
+def test_an_overridden_parcel_is_kept_apart_and_does_not_teach(tables, h):
+    station = tables(overrides=LEARNED)
+    h.sign_in(station)
+    assert parcel(station, ORDERS[0], "340.0")["code"] == "weight_out_of_tolerance"
+    station.handle({"action": "override", "payload": {"reason": "extra flyer"}})
+    approved = station.on_badge(h.BADGES["supervisor"], READER)  # the supervisor in person
+    assert approved["code"] == "weight_overridden", approved
+    assert station.handle({"action": "pack"})["code"] == "packed"
+    rows = station.parts.conn.execute("SELECT result, measured_g FROM weight_samples").fetchall()
+    assert [(r["result"], r["measured_g"]) for r in rows] == [("overridden", "340.0")]
+    station.weights.relearn()
+    assert station.weights.learned.signatures == {} and station.weights.learned.parcels == 0
