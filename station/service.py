@@ -95,7 +95,7 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
-        self.weights = TableWeights(cfg, conn, self.parts.lock, self.parts.catalog, self.parts.tolerance, self.clock)
+        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog

@@ -133,10 +133,12 @@ CREATE TABLE weight_samples (
     result TEXT NOT NULL CHECK (result IN ('passed', 'overridden'))
 );
 CREATE TABLE weight_learned (
-    one INTEGER PRIMARY KEY CHECK (one = 1), upto_seq INTEGER NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL
+    one INTEGER PRIMARY KEY CHECK (one = 1), upto_seq INTEGER NOT NULL, decisions INTEGER NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
 );
-CREATE TABLE weight_reference (
-    sku TEXT PRIMARY KEY, accepted_g TEXT, forget_seq INTEGER, by TEXT NOT NULL, at TEXT NOT NULL
+CREATE TABLE weight_decisions (
+    id INTEGER PRIMARY KEY, sku TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('accept', 'reset')),
+    body TEXT NOT NULL, at TEXT NOT NULL
 );
 """
 

@@ -18,6 +18,7 @@ from packgate.sync.upstream import store as upstream_store
 from packgate.sync.upstream.server import start_in_thread
 
 ORDERS = [f"SO-W{i:02d}" for i in range(1, 13)]
+CASES = [f"SO-V{i:02d}" for i in range(1, 15)]  # the case alone: its catalogue says 150 g, it weighs 160 g
 # the passing parcels: a box varies by a gram or two
 PASSING = ["290.2", "289.1", "291.0", "290.6", "288.9", "290.0", "289.7", "290.8"]
 LEARNED = {"weighing.gate": "learned"}
@@ -41,7 +42,9 @@ def wms(tmp_path_factory, world):
             for s in ("SKU-901", "SKU-902")], at)
         upstream_store.upsert_reference(conn, "orders", [
             {"order_id": o, "tote": None, "packaging": "BOX-S", "priority": 0, "status": "open",
-             "lines": [{"sku": "SKU-901", "qty": 1}, {"sku": "SKU-902", "qty": 1}]} for o in ORDERS], at)
+             "lines": [{"sku": "SKU-901", "qty": 1}, {"sku": "SKU-902", "qty": 1}]} for o in ORDERS] +
+            [{"order_id": o, "tote": None, "packaging": "BOX-S", "priority": 0, "status": "open",
+              "lines": [{"sku": "SKU-901", "qty": 1}]} for o in CASES], at)
     conn.close()
     yield url
     stop()
@@ -57,18 +60,18 @@ def tables(tmp_path, wms, clock):
     factory.close()
 
 
-def parcel(station: Station, order_id: str, grams: str) -> dict:
-    """Open ``order_id``, scan its case and cable, weigh ``grams``; returns the weighing's verdict."""
+def parcel(station: Station, order_id: str, grams: str, items: tuple[str, ...] = ("SKU-901", "SKU-902")) -> dict:
+    """Open ``order_id``, scan its ``items`` (the case and its cable), weigh ``grams``; returns the verdict."""
     assert station.handle({"action": "scan", "object_id": order_id})["code"] == "order_opened"
-    for code in ("SKU-901", "SKU-902"):
+    for code in items:
         answer = station.handle({"action": "scan", "object_id": code})
         assert answer["code"] == "item_accepted", answer
     assert str(station.pack.state) == "ready_to_weigh"
     return station.handle({"action": "weigh", "payload": {"grams": grams, "stable": True}})
 
 
-def packed(station: Station, order_id: str, grams: str) -> dict:
-    verdict = parcel(station, order_id, grams)
+def packed(station: Station, order_id: str, grams: str, items: tuple[str, ...] = ("SKU-901", "SKU-902")) -> dict:
+    verdict = parcel(station, order_id, grams, items)
     assert verdict["code"] == "weight_ok", verdict
     assert station.handle({"action": "pack"})["code"] == "packed"
     return verdict
@@ -134,3 +137,89 @@ def test_an_overridden_parcel_is_kept_apart_and_does_not_teach(tables, h):
     assert [(r["result"], r["measured_g"]) for r in rows] == [("overridden", "340.0")]
     station.weights.relearn()
     assert station.weights.learned.signatures == {} and station.weights.learned.parcels == 0
+
+
+class Browser:
+    """The supervisor page's requests: the session cookie and the CSRF token, as its JS sends them."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+        self.token = self.client.get("/api/v1/csrf").get_json()["csrf_token"]
+
+    def post(self, path, body):
+        response = self.client.post(path, json=body, headers={"X-CSRF-Token": self.token})
+        self.token = (response.get_json(silent=True) or {}).get("csrf_token") or self.token
+        return response
+
+
+def test_a_wrong_catalogue_weight_is_listed_for_review_and_a_present_supervisor_accepts_it(tables, h):
+    from packgate.station.web.app import create_app
+
+    station = tables(overrides=LEARNED)
+    h.sign_in(station)
+    for i, order_id in enumerate(CASES[:12]):  # the case alone weighs 280 g, not 270 g: each passes on ±28.35 g
+        packed(station, order_id, str(Decimal("279.5") + Decimal(i % 3) / 2), ("SKU-901",))
+    station.weights.relearn()
+    app = create_app(station, secret_key=b"s" * 32)
+    page = Browser(app)
+    assert page.client.get("/api/v1/supervisor/weights").status_code == 401
+    packer = page.post("/api/v1/pda/login", {"badge": h.BADGES["packer"], "pin": h.PINS["packer"]}).get_json()
+    assert packer["status"] == "ok"
+    assert page.post("/api/v1/supervisor/weights/SKU-901", {"action": "accept"}).status_code == 403
+    page.post("/api/v1/pda/logout", {})
+    assert page.post("/api/v1/pda/login", {"badge": h.BADGES["supervisor"], "pin": h.PINS["supervisor"]}).get_json()["status"] == "ok"
+
+    review = page.client.get("/api/v1/supervisor/weights").get_json()
+    [suspect] = review["suspects"]
+    assert suspect["sku"] == "SKU-901" and suspect["name"] == "Phone case" and suspect["reference_g"] == "150.0"
+    assert suspect["source"] == "passing" and suspect["passing"]["n"] == 12 and suspect["overridden"] is None
+    assert Decimal("159") < Decimal(suspect["proposed_g"]) < Decimal("161") and len(suspect["passing"]["samples"]) == 5
+
+    wrong = page.post("/api/v1/supervisor/weights/SKU-901", {"action": "approve"}).get_json()
+    assert wrong["code"] == "weight_decision_unknown" and wrong["status"] == "error"
+    assert page.post("/api/v1/supervisor/weights/SKU-902", {"action": "accept"}).get_json()["code"] == "weight_not_suspect"
+    done = page.post("/api/v1/supervisor/weights/SKU-901", {"action": "accept", "reason": "new supplier"}).get_json()
+    assert done["code"] == "weight_accepted" and done["data"]["value_g"] == suspect["proposed_g"], done
+    assert "已通知WMS" in done["message_zh"]
+    audit = station.parts.conn.execute("SELECT who, action, object_id, reason FROM audit WHERE action LIKE 'weight_%'").fetchall()
+    assert [tuple(r) for r in audit] == [("E005", "weight_accept", "SKU-901", "new supplier")]
+    [conf] = h.outbox_rows(station, "action = 'weight_learned'")
+    body = conf["body"]
+    assert (body["object_type"], body["object_id"], body["operator"]) == ("sku", "SKU-901", "E005")
+    assert body["payload"]["unit_weight_g"] == suspect["proposed_g"] and body["payload"]["catalogue_g"] == "150.0"
+    assert body["payload"]["passing"]["n"] == 12
+
+    # the gate judges on the accepted weight at once: a case at 280 g is now expected, not 10 g over
+    verdict = parcel(station, CASES[12], "280.0", ("SKU-901",))
+    assert verdict["code"] == "weight_ok" and Decimal(verdict["data"]["expected_g"]) == 120 + Decimal(suspect["proposed_g"])
+    assert verdict["data"]["accepted"] == ["SKU-901"]
+    station.handle({"action": "pack"})
+    station.weights.relearn()
+    assert page.client.get("/api/v1/supervisor/weights").get_json()["suspects"] == []
+
+
+def test_an_api_client_decides_only_with_the_supervisors_badge_and_pin_and_a_reset_forgets(tables, h):
+    from packgate.station.web.app import create_app
+
+    station = tables(overrides=LEARNED)
+    h.sign_in(station)
+    for order_id in CASES[:12]:
+        packed(station, order_id, "280.0", ("SKU-901",))
+    station.weights.relearn()
+    client = create_app(station, secret_key=b"s" * 32, api_tokens=("t" * 32,)).test_client()
+    auth = {"Authorization": "Bearer " + "t" * 32}
+    no_pin = client.post("/api/v1/supervisor/weights/SKU-901", json={"action": "reset"}, headers=auth)
+    assert no_pin.status_code == 403 and no_pin.get_json()["code"] == "presence_required"
+    bad_pin = client.post("/api/v1/supervisor/weights/SKU-901", headers=auth, json={
+        "action": "reset", "supervisor_badge": h.BADGES["supervisor"], "supervisor_pin": "0000"})
+    assert bad_pin.status_code == 403 and bad_pin.get_json()["code"] == "bad_login"
+    packer = client.post("/api/v1/supervisor/weights/SKU-901", headers=auth, json={
+        "action": "reset", "supervisor_badge": h.BADGES["packer"], "supervisor_pin": h.PINS["packer"]})
+    assert packer.get_json()["code"] == "not_supervisor"
+    reset = client.post("/api/v1/supervisor/weights/SKU-901", headers=auth, json={
+        "action": "reset", "supervisor_badge": h.BADGES["supervisor"], "supervisor_pin": h.PINS["supervisor"]})
+    assert reset.get_json()["code"] == "weight_reset", reset.get_json()
+    assert h.outbox_rows(station, "action = 'weight_learned'") == []  # a reset tells the WMS nothing
+    assert station.weights.relearn() is True  # the decision alone is new: learning runs again, without those parcels
+    assert "SKU-901" not in station.weights.learned.skus
+    assert client.get("/api/v1/supervisor/weights", headers=auth).get_json()["suspects"] == []
