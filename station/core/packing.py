@@ -716,7 +716,8 @@ def _weigh(s: PackSession, e: Weigh, ctx: PackContext) -> Outcome:
     record = WeighRecord.of(check)
     new = replace(s, state=S.WEIGHED_OK if check.passed else S.BLOCKED, weight=record, override=None,
                   weighings=s.weighings + 1)
-    conf = _order_conf(new, "weigh", {**check.as_dict(), "packaging": s.packaging, "attempt": new.weighings})
+    basis = {k: check.verdict.data[k] for k in ("basis", "basis_n", "sigma_g") if k in check.verdict.data}  # learned gate
+    conf = _order_conf(new, "weigh", {**check.as_dict(), **basis, "packaging": s.packaging, "attempt": new.weighings})
     return _done(new, check.verdict, conf)
 
 

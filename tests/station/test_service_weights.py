@@ -83,6 +83,7 @@ def test_today_a_parcel_without_its_20_g_cable_passes(tables, h):
     verdict = parcel(station, ORDERS[0], "270.0")
     assert verdict["code"] == "weight_ok" and verdict["data"]["allowed_g"] == "28.3"
     assert "basis" not in verdict["data"]  # the catalogue gate is today's, word for word
+    assert "basis" not in h.outbox_rows(station, "action = 'weigh'")[-1]["body"]["payload"]
 
 
 def test_a_new_learned_table_judges_as_today_and_says_so(tables, h):
@@ -113,6 +114,8 @@ def test_passing_parcels_teach_the_gate_which_then_catches_the_missing_cable_and
     assert Decimal("2") <= Decimal(data["allowed_g"]) < Decimal("10")
     assert f"from {len(PASSING)} earlier parcels, ±{data['allowed_g']} g)" in verdict["message"]
     assert f"依据此前{len(PASSING)}个相同包裹" in verdict["message_zh"]
+    weigh = h.outbox_rows(station, "action = 'weigh'")[-1]["body"]["payload"]  # upstream is told the figure too
+    assert (weigh["result"], weigh["basis"], weigh["basis_n"]) == ("fail", "signature", len(PASSING))
     again = station.handle({"action": "reweigh"})
     assert again["code"] == "reweigh"
     assert station.handle({"action": "weigh", "payload": {"grams": "290.4", "stable": True}})["code"] == "weight_ok"
@@ -223,3 +226,25 @@ def test_an_api_client_decides_only_with_the_supervisors_badge_and_pin_and_a_res
     assert station.weights.relearn() is True  # the decision alone is new: learning runs again, without those parcels
     assert "SKU-901" not in station.weights.learned.skus
     assert client.get("/api/v1/supervisor/weights", headers=auth).get_json()["suspects"] == []
+
+
+def test_the_agent_learns_in_a_loop_of_its_own_only_with_the_learned_gate(tmp_path, upstream_url):
+    from packgate.station.runtime.agent import Agent
+    from packgate.station.runtime.config import validate
+
+    def agent(name: str, **extra: object) -> Agent:
+        return Agent(validate({"station.data_dir": str(tmp_path / name), "upstream.url": upstream_url,
+                               "scale.enabled": False, "scanner.enabled": False, "badge.enabled": False, **extra}),
+                     start_devices=False)
+
+    catalogue = agent("a")
+    try:
+        assert catalogue.learner is None and all(loop.name != "weights" for loop in catalogue.loops)
+    finally:
+        catalogue.stop()
+    learned = agent("b", **{**LEARNED, "weighing.learn_every_s": 30.0})
+    try:
+        assert learned.learner is not None and learned.learner in learned.loops and learned.learner.every_s == 30.0
+        assert learned.learner.run_once() is None and learned.station.weights.learned.parcels == 0  # nothing yet
+    finally:
+        learned.stop()
