@@ -123,11 +123,15 @@ class TableWeights:
 
     # ------------------------------------------------------------------ the supervisor's review
     def suspects(self) -> list[review.Suspect]:
-        """The SKUs whose learned weight leaves their reference beyond the drift bound (``core.weight_review``)."""
+        """The SKUs whose learned weight leaves their reference beyond the drift bound (``core.weight_review``), but
+        those decided since the last learning pass."""
         with self.parts.lock:
             learned = self.learned
             ref = self._reference(self._catalogue(set(learned.skus) | set(learned.overridden)))
-        return review.suspects(learned, ref, review.ReviewConfig(gate=self.config))
+            pending = {r["sku"] for r in self.parts.conn.execute("SELECT sku FROM weight_decisions WHERE id > ?",
+                                                                 (self.decisions_seen,))}
+        # a SKU decided since the snapshot waits for the next learning pass: never listed (nor decided) twice
+        return [s for s in review.suspects(learned, ref, review.ReviewConfig(gate=self.config)) if s.sku not in pending]
 
     def review(self) -> dict[str, Any]:
         """The supervisor page's list: per SKU its name, the reference, passing and overridden figures apart, n,

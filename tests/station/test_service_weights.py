@@ -223,6 +223,10 @@ def test_an_api_client_decides_only_with_the_supervisors_badge_and_pin_and_a_res
         "action": "reset", "supervisor_badge": h.BADGES["supervisor"], "supervisor_pin": h.PINS["supervisor"]})
     assert reset.get_json()["code"] == "weight_reset", reset.get_json()
     assert h.outbox_rows(station, "action = 'weight_learned'") == []  # a reset tells the WMS nothing
+    assert client.get("/api/v1/supervisor/weights", headers=auth).get_json()["suspects"] == []  # decided: off the list
+    again = client.post("/api/v1/supervisor/weights/SKU-901", headers=auth, json={
+        "action": "accept", "supervisor_badge": h.BADGES["supervisor"], "supervisor_pin": h.PINS["supervisor"]})
+    assert again.get_json()["code"] == "weight_not_suspect"  # not decided twice before the learning has run
     assert station.weights.relearn() is True  # the decision alone is new: learning runs again, without those parcels
     assert "SKU-901" not in station.weights.learned.skus
     assert client.get("/api/v1/supervisor/weights", headers=auth).get_json()["suspects"] == []
