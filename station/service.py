@@ -43,6 +43,7 @@ from packgate.station.hub_link import SiteLink
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
+from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
@@ -96,6 +97,7 @@ class Station:
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
         self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
@@ -252,6 +254,14 @@ class Station:
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
+        if self.items.enabled:
+            with self.parts.lock:
+                said = self.items.on_reading(live.pack, reading)
+                held = self.items.holds(live.pack)
+            if said is not None:
+                self._show(said)
+            if held:
+                return
         if not reading.usable:
             return
         with self.parts.lock:
@@ -439,7 +449,10 @@ class Station:
             self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        verdict = self._override_or_step(taken, meta)
+        refused = self.items.before_scan(live.pack, taken)  # per-item weighing: the box first, one item at a time
+        if refused is not None:
+            return self._show(refused)
+        verdict = self.items.after_scan(self._override_or_step(taken, meta))
         if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
             self._keep_unusable(scan.raw, verdict["code"], meta)
         return verdict

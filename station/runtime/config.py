@@ -273,6 +273,11 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                             "scale divisions"),
     "weighing.scale_division": (str, "1", _resolution,
                                 "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\")"),
+    "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
+                      "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
+                      "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),
+    "weighing.steady_s": (float, 0.5, _positive, "per item: a reading unchanged within one division this long is "
+                          "steady, for scales that never flag one"),
     "weighing.learn_every_s": (float, 60.0, _positive, "learned gate: learn from the new parcels this often"),
     "lots.policy": (str, "FIFO", _one_of("FIFO", "FEFO", "NONE"), "site default lot policy"),
     "lots.expiry_warning_days": (int, 90, _positive, "highlight lots expiring within this many days"),

@@ -252,3 +252,36 @@ def test_the_agent_learns_in_a_loop_of_its_own_only_with_the_learned_gate(tmp_pa
         assert learned.learner.run_once() is None and learned.station.weights.learned.parcels == 0  # nothing yet
     finally:
         learned.stop()
+
+
+def frame(grams: str, flag: str = "S"):
+    """The reading a Mettler MT-SICS scale's ``S S`` (stable) / ``S D`` (dynamic) frame decodes to."""
+    from packgate.device.profiles import get_profile
+
+    return get_profile("mettler-mt-sics").codec.decode(f"S {flag} {Decimal(grams):>10.1f} g\r\n".encode())
+
+
+def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_counts(tables, h, clock):
+    station = tables(overrides={"weighing.mode": "per_item"})
+    h.sign_in(station)
+    assert station.handle({"action": "scan", "object_id": ORDERS[0]})["code"] == "order_opened"
+    first = station.handle({"action": "scan", "object_id": "SKU-901"})
+    assert first["code"] == "box_first" and station.pack.units == ()
+    for grams in ("118.0", "120.3", "120.6"):  # the box settles by time on a scale that never flags it stable
+        station.on_reading(frame(grams, "D"))
+        clock.advance(0.3)
+    station.on_reading(frame("120.4", "D"))
+    assert station.verdict["code"] == "box_tare_ok", station.verdict
+    case = station.handle({"action": "scan", "object_id": "SKU-901"})
+    assert case["code"] == "item_accepted" and case["per_item"]["waiting"] == "SKU-901"
+    assert station.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_not_placed"
+    assert [u.sku for u in station.pack.units] == ["SKU-901"]  # scanned but not placed: the next scan did not count
+    station.on_reading(frame("270.7"))
+    assert station.verdict["code"] == "item_placed", station.verdict
+    assert station.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_accepted"
+    assert str(station.pack.state) == "ready_to_weigh"
+    station.on_reading(frame("310.9"))  # two cables' worth: not judged as the parcel, nothing weighed
+    assert station.verdict["code"] == "item_placed_twice" and str(station.pack.state) == "ready_to_weigh"
+    station.on_reading(frame("290.8"))
+    assert str(station.pack.state) == "weighed_ok", station.verdict  # all placed: the parcel is weighed as before
+    assert h.outbox_rows(station, "action = 'weigh'")[-1]["body"]["payload"]["measured_g"] == "290.8"
