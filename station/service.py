@@ -45,10 +45,12 @@ from packgate.station.hub_link import SiteLink
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
+from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
+from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import StorageError, SyncError
 
@@ -96,6 +98,8 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
@@ -297,6 +301,14 @@ class Station:
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
+        if self.items.enabled:
+            with self.parts.lock:
+                said = self.items.on_reading(live.pack, reading)
+                held = self.items.holds(live.pack)
+            if said is not None:
+                self._show(said)
+            if held:
+                return
         if not reading.usable:
             return
         with self.parts.lock:
@@ -484,7 +496,10 @@ class Station:
             self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        verdict = self._override_or_step(taken, meta)
+        refused = self.items.before_scan(live.pack, taken)  # per-item weighing: the box first, one item at a time
+        if refused is not None:
+            return self._show(refused)
+        verdict = self.items.after_scan(self._override_or_step(taken, meta))
         if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
             self._keep_unusable(scan.raw, verdict["code"], meta)
         return verdict
@@ -507,7 +522,8 @@ class Station:
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
                               typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
-                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"],
+                              gate=self.weights.gate())
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
@@ -565,6 +581,8 @@ class Station:
             if isinstance(effect, Confirmation) and effect.action == "weigh":
                 store.add_weighing(conn, at, oid, effect.operator, effect.payload,
                                    "pass" if state is S.WEIGHED_OK else "fail")
+            if isinstance(effect, Confirmation) and effect.action == "pack":
+                self.weights.record(conn, oid, effect.payload, at)
         if state is S.WEIGHED_OK and before.state is not S.WEIGHED_OK:
             store.set_order(conn, oid, at, status="weighed", weighed_at=at, blocked_reason=None)
         elif state is S.BLOCKED and before.state is not S.BLOCKED:

@@ -378,6 +378,15 @@ MESSAGES: dict[str, Text] = {
     "no_pick": Text("error", "", "Choose an order to pick first.", "请先选择要拣货的订单。"),
     "not_supervisor": Text("error", "", "{problem}", "{problem}"),
     "unknown_escalation": Text("error", "", "No escalation {escalation_id}.", "没有升级{escalation_id}。"),
+    # --- the suspect-weight review (station/weights.py) ---
+    "weight_accepted": Text("ok", "", "{sku}: the learned {value_g} g is now its weight (was {before_g} g); "
+                            "the WMS is told.", "{sku}：学习所得的{value_g}克已成为其重量（原为{before_g}克），已通知WMS。"),
+    "weight_reset": Text("ok", "", "{sku}: back to the catalogue weight; its learning starts again.",
+                         "{sku}：恢复商品目录重量，重新开始学习。"),
+    "weight_not_suspect": Text("error", "", "{sku} is not on the suspect-weight list (any more).",
+                               "{sku}不在（或已不在）可疑重量列表中。"),
+    "weight_decision_unknown": Text("error", "", "Unknown weight decision {action!r}: `accept` or `reset`.",
+                                    "未知的重量决定{action!r}：应为`accept`或`reset`。"),
     "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),
     "acknowledged": Text("ok", "", "Escalation of {order_id} acknowledged.", "订单{order_id}的升级已确认。"),
     "hub_unreachable": Text("error", "", "The site hub cannot be reached ({detail}); try again when it is back.",

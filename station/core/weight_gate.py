@@ -24,10 +24,11 @@ A learned figure is never used while it is further than the drift bound (``drift
 least ``drift_divisions`` divisions) from the reference: such a SKU is *held* (the review lists it) and the
 parcel is judged on the reference, so a slow drift cannot move the gate without a person's acceptance.
 Every check carries its ``Basis``: which figure, from how many parcels, σ and k, and which limit decided.
+``TableGate`` is what a packing table holds: the snapshot it judges on, and verdicts that say that figure in words.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Mapping
 
@@ -43,7 +44,7 @@ from packgate.station.core.tolerance import (
     check_weight,
     judge,
 )
-from packgate.station.core.verdicts import grams
+from packgate.station.core.verdicts import basis_words, grams
 from packgate.station.core.weight_learning import Figure, Learned, Reference, items_of
 from packgate.station.errors import ConfigError
 
@@ -240,6 +241,27 @@ def gate(items: Iterable[tuple[Sku, int]], packaging: Packaging | None, measured
                                       config.site), None)
     check = judge(found.expected_g, measured_g, config.site, found.pct, allowed=found.allowed_g, **found.basis.data())
     return GateCheck(check, found.basis)
+
+
+@dataclass(frozen=True)
+class TableGate:
+    """The learned gate as a packing table applies it: one snapshot of what was learned, the figures a person
+    vouches for, and the rules. ``check`` answers like ``tolerance.check_weight``; a judged verdict's message
+    ends with the figure it used ("expected 213 g from 41 earlier parcels, ±6 g"), in each language."""
+
+    learned: Learned
+    reference: Reference
+    config: GateConfig = DEFAULT_GATE
+
+    def check(self, items: Iterable[tuple[Sku, int]], packaging: Packaging | None, measured_g: Decimal | None,
+              stable: bool) -> WeightCheck:
+        found = gate(items, packaging, measured_g, stable, self.learned, self.reference, self.config)
+        if found.basis is None:
+            return found.check
+        verdict = found.check.verdict
+        said = replace(verdict, message=f"{verdict.message} ({basis_words(verdict.data, 'en')})",
+                       message_zh=f"{verdict.message_zh}（{basis_words(verdict.data, 'zh')}）")
+        return replace(found.check, verdict=said)
 
 
 @dataclass(frozen=True)

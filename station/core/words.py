@@ -148,6 +148,18 @@ PAGE: dict[str, tuple[str, str]] = {
     "h_weighed": ("Weighed", "已称重"),
     "h_packed": ("Packed", "已打包"),
     "h_synced": ("Synced", "已同步"),
+    "weights_review": ("Suspect catalogue weights", "可疑的目录重量"),
+    "weights_hint": ("The parcels say these SKUs weigh something else than the catalogue. Accept the learned weight "
+                     "(the WMS is told) or reset the learning.",
+                     "包裹显示这些商品的实际重量与目录不符。接受学习所得的重量（将通知WMS），或重新开始学习。"),
+    "h_catalogue": ("Catalogue", "目录重量"),
+    "h_from_passing": ("Passing parcels", "合格包裹"),
+    "h_from_overridden": ("Overridden parcels", "放行包裹"),
+    "h_proposed": ("Proposed", "建议重量"),
+    "h_samples": ("Sample parcels", "样本包裹"),
+    "weight_accept": ("Accept", "接受"),
+    "weight_reset": ("Reset", "重置"),
+    "weight_reason": ("Reason (optional)", "原因（可选）"),
     "h_waiting": ("Waiting", "等待"),
     "h_when": ("When", "时间"),
     "h_who": ("Who", "人员"),
@@ -287,6 +299,7 @@ ACTION: dict[str, tuple[str, str]] = {
     "pin_failed": ("wrong PIN", "密码错误"), "config_change": ("setting changed", "设置变更"),
     "label_reprint": ("label reprinted", "补打面单"), "packaging_change": ("box changed", "更换包装箱"),
     "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
+    "weight_accept": ("learned weight accepted", "接受学习重量"), "weight_reset": ("weight learning reset", "重置重量学习"),
 }
 
 # words that fill text fields (``texts.Word``)

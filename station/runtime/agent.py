@@ -4,8 +4,8 @@ web server together, and stops them all cleanly.
 
 Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
 checkpointer, the feed follower and the tickers below (reference refresh, timers, status, prune, labels,
-site heartbeat). None dies of an exception (logged once per change of state, retried with backoff), and
-``stop()`` ends them together."""
+site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an exception (logged once
+per change of state, retried with backoff), and ``stop()`` ends them together."""
 from __future__ import annotations
 
 import logging
@@ -95,6 +95,9 @@ class Agent:
         self.heartbeat = Ticker("site-heartbeat", self._heartbeat_pass, every_s=cfg["hub.heartbeat_s"],
                                 signal=self.station.site.wake, clock=self.clock, logger=log,
                                 what="site heartbeat") if self.feed is not None else None
+        self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
+                              clock=self.clock, logger=log, what="learning weights") \
+            if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []
         self._server: Any = None
@@ -115,7 +118,7 @@ class Agent:
     @property
     def loops(self) -> list[Loop[Any]]:
         """Every background loop of the agent (started by ``start()``, stopped together by ``stop()``)."""
-        optional = [self.feed, self.labeller, self.heartbeat]
+        optional = [self.feed, self.labeller, self.heartbeat, self.learner]
         return [self.worker, self.checkpointer, self.refresher, self.timers, self.status, self.pruner,
                 *(loop for loop in optional if loop is not None)]
 

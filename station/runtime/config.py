@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from packgate.device.scanner.barcode import SitePatterns
+from packgate.station.core.resolution import Resolution
 from packgate.station.errors import ConfigError
 from packgate.sync.common.settings import flatten, toml_value, type_name
 
@@ -28,6 +29,14 @@ Check = Callable[[Any], str | None]
 
 def _one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"must be one of {', '.join(choices)} (got {v!r})"
+
+
+def _resolution(v: str) -> str | None:
+    try:
+        Resolution.parse(v)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _port_number(v: int) -> str | None:
@@ -255,6 +264,21 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
     "weighing.floor_table": (str, "ounce", _one_of("ounce", "anchor", "none"),
                              "ounce: at least 1 oz (28.35 g) allowed at any weight; anchor: 1 oz under 1 lb, 1 lb above"),
+    "weighing.gate": (str, "catalogue", _one_of("catalogue", "learned"),
+                      "catalogue: the percentage rule on catalogue weights; learned: the figures this table learned "
+                      "from parcels that passed, where there are enough (else the catalogue rule)"),
+    "weighing.gate_k": (float, 3.0, _positive, "learned gate: allowed = k sigma of the parcel's history (3: 99.73 %)"),
+    "weighing.gate_floor": (str, "site", _one_of("site", "division"),
+                            "learned gate without history: site: the floor of weighing.floor_table; division: five "
+                            "scale divisions"),
+    "weighing.scale_division": (str, "1", _resolution,
+                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\")"),
+    "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
+                      "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
+                      "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),
+    "weighing.steady_s": (float, 0.5, _positive, "per item: a reading unchanged within one division this long is "
+                          "steady, for scales that never flag one"),
+    "weighing.learn_every_s": (float, 60.0, _positive, "learned gate: learn from the new parcels this often"),
     "lots.policy": (str, "FIFO", _one_of("FIFO", "FEFO", "NONE"), "site default lot policy"),
     "lots.expiry_warning_days": (int, 90, _positive, "highlight lots expiring within this many days"),
     "session.idle_sign_out_s": (float, 900.0, _positive, "sign the operator out after this idle time"),

@@ -176,6 +176,26 @@ OPENAPI = {
                                                      "orders_to_pick", "expiring_lots", "audit", "rejected_input",
                                                      "employees", "open_escalations")}}}}}}}}},
         **{f"/api/v1/supervisor/{kind}": _list_path(kind) for kind in _LISTS},
+        "/api/v1/supervisor/weights": {"get": {
+            "summary": "The suspect-weight review: SKUs whose learned unit weight leaves the catalogue's beyond the drift "
+                       "bound, with the reference, the figures of passing and of overridden parcels apart (mean, σ, n, "
+                       "sample parcels) and the proposed value; the latest decisions",
+            "responses": {"200": {"description": "the review"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor"}}}},
+        "/api/v1/supervisor/weights/{sku}": {"post": {
+            "summary": "A supervisor accepts the learned unit weight of a listed SKU (audited; weight_learned "
+                       "confirmation upstream) or resets its learning; present as for an override: signed in with "
+                       "badge and PIN, or (API token) supervisor_badge and supervisor_pin in the body",
+            "parameters": [_path("sku")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"],
+                "properties": {"action": {"type": "string", "enum": ["accept", "reset"]},
+                               "reason": {"type": "string", "maxLength": 200},
+                               "supervisor_badge": {"type": "string", "maxLength": 64},
+                               "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "verdict"}, "400": {"description": "a field is wrong"},
+                          "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor, or the supervisor not present"}}}},
         "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation: the station's "
                                                              "own (a number) or, in a site, the site's "
                                                              "(<order>~<level>, acknowledged through the hub)",

@@ -1,4 +1,5 @@
-// Supervisor view: escalations (acknowledge), stations, blocked parcels, lots near expiry, milestones, audit.
+// Supervisor view: escalations (acknowledge), stations, blocked parcels, lots near expiry, suspect catalogue weights
+// (accept / reset), milestones, audit.
 // Supervisors only: the data panels show after a supervisor signs in with badge code + PIN.
 "use strict";
 
@@ -148,12 +149,39 @@ function render(o, me) {
   }));
 }
 
+// The suspect-weight review: the catalogue weight, what passing and overridden parcels say (apart: mean ± σ, n),
+// the proposal and sample parcels; accept or reset as the supervisor signed in here.
+function renderWeights(review) {
+  const suspects = review.suspects || [];
+  count("weights-count", suspects.length, true);
+  const figure = (f) => (f ? `<td class="num">${esc(f.mean_g)} ± ${esc(f.sigma_g)} g<div class="muted">${esc(tn("parcel", f.n))}</div></td>`
+    : `<td class="muted">—</td>`);
+  rows("suspects", ["h_sku", "h_catalogue", "h_from_passing", "h_from_overridden", "h_proposed", "h_samples", ""], suspects, (s) =>
+    `<tr data-sku="${esc(s.sku)}"><td><b>${esc(s.sku)}</b><div class="muted">${esc(s.name)}</div></td>` +
+    `<td class="num">${s.reference_g == null ? "—" : esc(s.reference_g) + " g"}</td>${figure(s.passing)}${figure(s.overridden)}` +
+    `<td class="num"><b>${esc(s.proposed_g)} g</b>${s.deviation_pct == null ? "" : `<div class="muted">${esc(s.deviation_pct)} %</div>`}</td>` +
+    `<td class="wrap">${esc([...((s.passing || {}).samples || []), ...((s.overridden || {}).samples || [])].join(", "))}</td>` +
+    `<td><button type="button" class="decide" data-sku="${esc(s.sku)}" data-action="accept">${esc(t("weight_accept"))}</button> ` +
+    `<button type="button" class="decide secondary" data-sku="${esc(s.sku)}" data-action="reset">${esc(t("weight_reset"))}</button></td></tr>`);
+  document.querySelectorAll("button.decide").forEach((b) => (b.onclick = async () => {
+    b.disabled = true;
+    const reason = document.getElementById("weights-reason").value;
+    const v = await postAction(`/api/v1/supervisor/weights/${encodeURIComponent(b.dataset.sku)}`, { action: b.dataset.action, reason });
+    const msg = document.getElementById("weights-msg");
+    msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
+    msg.className = "msg" + (v.status === "ok" ? "" : " error");
+    Sound.play(v.sound);
+    refresh();
+  }));
+}
+
 async function refresh() {
   try {
     const o = await getJSON(`/api/v1/supervisor/overview?limit=${PAGE}`);
     const me = o.status === "error" ? (await getJSON("/api/v1/pda/me")).employee : null;
     COUNTS = o.status === "error" ? {} : await getJSON("/api/v1/supervisor/counts");
     render(o, me);
+    if (o.status !== "error") renderWeights(await getJSON("/api/v1/supervisor/weights"));
   } catch (e) { /* offline for a moment: keep what is shown, try again on the next tick */ }
 }
 
