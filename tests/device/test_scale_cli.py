@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from probing import probe_args
 
 from packgate.device.cli import device
 from packgate.device.profiles import get_profile
@@ -87,7 +88,7 @@ def test_read_times_out_with_exit_1(tmp_path):
 @pytest.mark.parametrize("emulator", [("toledo-continuous-checksum", "1234"), ("and-standard", "50")], indirect=True)
 def test_probe_finds_the_protocol(emulator):
     name, path = emulator
-    result, lines = run("probe", "--port", path, "--listen", "0.4", "--reply-timeout", "0.4")
+    result, lines = run(*probe_args(path))
     assert result.exit_code == 0, result.output
     assert name in [o["match"] for o in lines]
 
@@ -96,7 +97,7 @@ def test_probe_reports_no_match(tmp_path):
     from packgate.device.emulation.pty import PtyPair
 
     with PtyPair() as silent:
-        result, lines = run("probe", "--port", silent.path, "--listen", "0.2", "--reply-timeout", "0.1")
+        result, lines = run(*probe_args(silent.path))
     assert result.exit_code == 1 and lines[-1]["match"] is None
 
 

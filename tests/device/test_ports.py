@@ -1,0 +1,35 @@
+"""Free ports for emulators, test servers and hubs started in parallel (pytest-xdist workers, two runs)."""
+from __future__ import annotations
+
+import socket
+
+from packgate.device.emulation import ports
+from packgate.device.emulation.ports import free_tcp_port, free_udp_port
+
+
+def test_ports_are_free_distinct_and_below_the_kernels_ephemeral_range():
+    ephemeral_low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    handed = [free_tcp_port() for _ in range(40)] + [free_udp_port() for _ in range(40)]
+    assert len(set(handed)) == len(handed)
+    assert all(ports.BAND_LOW <= p < ephemeral_low for p in handed)
+    for port in handed[:5]:
+        with socket.create_server(("127.0.0.1", port)):
+            pass
+
+
+def test_a_port_in_use_is_never_handed_out_and_a_full_band_falls_back_to_the_kernel():
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        band = ports._Ports(range(port, port + 1))
+        fallback = band.take(socket.SOCK_STREAM)
+        assert fallback != port
+        with socket.create_server(("127.0.0.1", fallback)):
+            pass
+
+
+def test_every_walk_starts_at_a_random_point_of_the_band():
+    starts = set()
+    for _ in range(20):
+        band = ports._Ports(range(10_000, 30_000))
+        starts.add(band._next)
+    assert len(starts) > 15
