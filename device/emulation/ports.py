@@ -9,6 +9,7 @@ ephemeral range leaves no room below it, the kernel's ``bind(0)`` answer is used
 """
 from __future__ import annotations
 
+import math
 import os
 import random
 import socket
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 
 BAND_LOW = 10_000  # the band is BAND_LOW .. start of the ephemeral range
+STRIDE = 7_919  # a prime; made coprime with the band's length below
 _RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
@@ -30,6 +32,9 @@ def _band() -> range:
 class _Ports:
     def __init__(self, band: range):
         self.band = band
+        self.stride = STRIDE
+        while band and math.gcd(self.stride, len(band)) != 1:
+            self.stride += 1
         self._lock = threading.Lock()
         self.restart()
 
@@ -41,7 +46,7 @@ class _Ports:
         with self._lock:
             for _ in range(len(self.band)):
                 port = self.band[self._next]
-                self._next = (self._next + 1) % len(self.band)
+                self._next = (self._next + self.stride) % len(self.band)
                 if _bindable(kind, port):
                     return port
         return _kernel_port(kind)
