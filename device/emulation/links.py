@@ -3,13 +3,12 @@
 Both give ``filenos()`` for select (a TCP link's client and its listener, so a new client is taken at
 once), a non-blocking ``read()`` (which also accepts a new TCP client; a new
 client replaces the old one), ``write()``, ``unplug()``/``replug()`` and ``close()``; ``where`` says how
-a host reaches it. An emulator's loop blocks in ``LinkedEmulator.wait_for_link`` on its link and on a wake
-pipe: host bytes or ``stop()`` end the wait at once, so an idle emulator neither polls nor delays its stop.
+a host reaches it. An emulator's loop blocks in ``LinkedEmulator.wait_for_link`` on its link and on a
+``Waker``: host bytes or ``stop()`` end the wait at once, so an idle emulator neither polls nor delays its stop.
 """
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import socket
 import tempfile
@@ -17,6 +16,7 @@ import threading
 from pathlib import Path
 
 from packgate.device.emulation.pty import PtyPair
+from packgate.device.waker import Waker
 
 
 class PtyLink:
@@ -138,13 +138,13 @@ class LinkedEmulator:
         self._tmpdir: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._wake: tuple[int, int] | None = None  # (read, write) ends of the pipe stop() writes to
+        self._waker: Waker | None = None  # made when the loop starts; stop() wakes it
 
     def wait_for_link(self, fds: list[int], timeout: float) -> bool:
         """Block until one of ``fds`` is readable (True), ``timeout`` seconds pass or ``stop()`` is called."""
-        wake = [self._wake[0]] if self._wake is not None else []
-        ready, _, _ = select.select(fds + wake, [], [], timeout)
-        return any(fd not in wake for fd in ready)
+        if self._waker is None:
+            return False
+        return bool(self._waker.wait(fds, timeout))
 
     def start_pty(self, link: str | os.PathLike | None = None) -> str:
         """Serve on a pseudo-terminal; returns the stable symlink the host opens (a temp folder by default)."""
@@ -167,7 +167,7 @@ class LinkedEmulator:
         return self._link.where if self._link else {}
 
     def _start(self) -> None:
-        self._wake = os.pipe()
+        self._waker = Waker()
         self._thread = threading.Thread(target=self._run, name=f"{self.kind}-emu:{self.name}", daemon=True)
         self._thread.start()
 
@@ -176,14 +176,12 @@ class LinkedEmulator:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._wake is not None:
-            os.write(self._wake[1], b"x")
+        if self._waker is not None:
+            self._waker.wake()
         if self._thread is not None:
             self._thread.join(2)
-        if self._wake is not None and (self._thread is None or not self._thread.is_alive()):
-            for fd in self._wake:
-                os.close(fd)
-            self._wake = None
+        if self._waker is not None and (self._thread is None or not self._thread.is_alive()):
+            self._waker.close()
         if self._link is not None:
             self._link.close()
         if self._tmpdir:
