@@ -17,6 +17,14 @@ if str(TOOLING) not in sys.path:
 os.environ.setdefault("PACKGATE_PROFILES", str(ROOT / "firmware-profiles"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a test marked ``long`` run first, each in its own order. pytest-xdist hands whole files to
+    its workers in this order (``--dist loadfile``): a half-minute file started last would leave one worker
+    running alone while the others are done."""
+    long_files = {item.path for item in items if item.get_closest_marker("long")}
+    items.sort(key=lambda item: item.path not in long_files)  # stable: every other order is kept
+
+
 CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic",

@@ -65,6 +65,7 @@ def test_tooling_is_not_shipped(wheel):
     assert not [n for n in names if "crash_harness" in n or "pgtemp" in n or "bench" in n]
 
 
+@pytest.mark.long
 def test_the_built_wheel_runs_the_selftest_in_a_fresh_virtualenv(wheel, tmp_path):
     """Installed from the wheel alone (no checkout on the path), ``packgate demo --selftest`` passes. The
     pinned dependencies come from the test environment's site-packages through a .pth line; packgate itself

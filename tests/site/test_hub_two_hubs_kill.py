@@ -67,6 +67,7 @@ def start_hub(cleanup, tmp_path, name, port, db, wms, hook_url):
     return proc
 
 
+@pytest.mark.long
 @pytest.mark.timeout(120)
 def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook, cleanup):
     db = postgres.create_schema()
