@@ -222,8 +222,10 @@ def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: st
 
 
 def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"") -> bytes:
+    """What the port sends within ``seconds`` (after ``command``); each read waits at most a fifth of the
+    window, so the window ends on time."""
     try:
-        port = open_port(port_url, **profile.serial.as_kwargs(), timeout=0.05)
+        port = open_port(port_url, **profile.serial.as_kwargs(), timeout=min(0.05, max(0.005, seconds / 5)))
     except PortError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

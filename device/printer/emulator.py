@@ -16,7 +16,6 @@ Godex answers only after ``^XSET,IMMEDIATE,1`` (the profile's ``status.init``), 
 """
 from __future__ import annotations
 
-import select
 import threading
 from dataclasses import dataclass
 
@@ -151,7 +150,7 @@ class PrinterEmulator(LinkedEmulator):
                 self._stop.wait(self.tick)
                 continue
             try:
-                select.select(fds, [], [], self.IDLE_WAIT_S)
+                self.wait_for_link(fds, self.IDLE_WAIT_S)
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

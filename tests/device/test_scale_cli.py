@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from probing import probe_args
 
 from packgate.device.cli import device
 from packgate.device.profiles import get_profile
@@ -127,7 +128,7 @@ def test_decode_of_garbage_exits_1_saying_why():
 @pytest.mark.parametrize("emulator", [("toledo-continuous-checksum", "1234"), ("and-standard", "50")], indirect=True)
 def test_probe_finds_the_protocol(emulator):
     name, path = emulator
-    result, lines = run("probe", "--port", path, "--listen", "0.4", "--reply-timeout", "0.4")
+    result, lines = run(*probe_args(path))
     assert result.exit_code == 0, result.output
     assert name in [o["match"] for o in lines]
 
@@ -140,7 +141,7 @@ def test_probe_reports_no_match_with_its_progress_on_stderr(tmp_path):
     scales = load_profiles(kind="scale").values()
     steps = len({p.serial for p in scales if p.poll.mode == "stream"}) + sum(p.poll.mode == "poll" for p in scales)
     with PtyPair() as silent:
-        result, lines = run("probe", "--port", silent.path, "--listen", "0.2", "--reply-timeout", "0.1")
+        result, lines = run(*probe_args(silent.path))
     assert result.exit_code == 1 and lines[-1]["match"] is None
     said = result.stderr.splitlines()
     assert [line.split(":")[0] for line in said[:-1]] == [f"probe {n}/{steps}" for n in range(1, steps + 1)]

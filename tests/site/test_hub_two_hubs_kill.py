@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
+from typing import Iterator
 
 import pytest
 import requests
@@ -32,7 +34,27 @@ TOKENS = {f"ST0{i}": f"token-of-station-0{i}-abcdef" for i in (1, 2, 3)}
 ORDERS = 24
 
 
-def start_hub(tmp_path, name, port, db, wms, hook_url):
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+@pytest.fixture
+def cleanup() -> Iterator[ExitStack]:
+    """Everything the test starts is registered here as it starts (a process before it is awaited), so it is
+    stopped however the test ends, set-up included."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def start_hub(cleanup, tmp_path, name, port, db, wms, hook_url):
     config = tmp_path / f"{name}.toml"
     stations = "\n".join(f'{k} = "{v}"' for k, v in TOKENS.items())
     config.write_text(f'[site]\nport = {port}\ndb = "{db}"\nupstream_url = "{wms}"\n'
@@ -40,17 +62,20 @@ def start_hub(tmp_path, name, port, db, wms, hook_url):
                       f"[stations]\n{stations}\n")
     proc = subprocess.Popen([sys.executable, "-m", "packgate.station.runtime.cli", "site", "--config", str(config)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    cleanup.callback(stop_process, proc)
     assert proc.stdout is not None
     assert "listening" in proc.stdout.readline()
     return proc
 
 
+@pytest.mark.long
 @pytest.mark.timeout(120)
-def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook):
+def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook, cleanup):
     db = postgres.create_schema()
     wms, stop_wms = start_wms("127.0.0.1", 0, tmp_path / "wms.db", strict_orders=False)
+    cleanup.callback(stop_wms)
     ports = [free_tcp_port(), free_tcp_port()]
-    hubs = [start_hub(tmp_path, f"hub{i}", port, db, wms, webhook.url) for i, port in enumerate(ports)]
+    hubs = [start_hub(cleanup, tmp_path, f"hub{i}", port, db, wms, webhook.url) for i, port in enumerate(ports)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     granted: dict[str, set[str]] = collections.defaultdict(set)
     acked: list[str] = []
@@ -61,6 +86,7 @@ def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook):
         client = UpstreamClient(urls, deadline_s=3, token=token)
         worker = OutboxWorker(path, client, batch_size=10, backoff=Backoff(0.02, 0.3), idle_s=0.02,
                               recheck_s=0.05).start()
+        cleanup.callback(worker.stop)
         stations.append((sid, Outbox(path, sid), connect(path), worker, SiteClient(urls, sid, token, deadline_s=3)))
 
     def work(sid, outbox, conn, worker, site):
@@ -89,7 +115,7 @@ def test_sigkill_one_of_two_hubs_under_load(tmp_path, postgres, webhook):
                 worker.wake()
                 time.sleep(0.01)
 
-    threads = [threading.Thread(target=work, args=s) for s in stations]
+    threads = [threading.Thread(target=work, args=s, daemon=True) for s in stations]
     try:
         for t in threads:
             t.start()

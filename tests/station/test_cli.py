@@ -106,6 +106,7 @@ def test_run_with_a_bad_config_exits_2_before_starting_anything(tmp_path):
     assert result.returncode == 2 and "weighing.tolerance_pct" in result.stderr
 
 
+@pytest.mark.long
 @pytest.mark.timeout(200)  # above the subprocess timeout, which says more when it strikes
 def test_demo_selftest_passes_every_step(tmp_path):
     """The scripted walkthrough on the emulators (~25 s alone): the only slow test of the station suite."""
