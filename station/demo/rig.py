@@ -29,6 +29,7 @@ from packgate.device.profiles import get_profile
 from packgate.device.scale.emulator import ScaleEmulator
 from packgate.device.scanner.emulator import ScannerEmulator
 from packgate.station.core import texts, words
+from packgate.station.demo.web import register_demo
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
 from packgate.sync.upstream import demo_data
@@ -265,6 +266,8 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
-    agent = Agent(cfg, clock=clock, demo=devices).start()
+    agent = Agent(cfg, clock=clock)
+    register_demo(agent.app, devices)  # the demo's routes and the kiosk's panel, before the agent serves
+    agent.start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
                    ScanInput(root / "scan-here", scanner), printer, admin_token, station_tokens)

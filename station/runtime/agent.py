@@ -33,11 +33,10 @@ log = logging.getLogger("packgate.agent")
 class Agent:
     STATUS_EVERY_S = 1.0  # also how often a silent scale is noticed (scale.fresh_s)
     PRUNE_EVERY_S = 3600.0
-    def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
+    def __init__(self, cfg: Config, *, clock: Clock | None = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
         self.clock = clock or Clock()
-        self.demo = demo
         self.port = port if port is not None else cfg["web.port"]
         data_dir = cfg.data_dir
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -72,7 +71,7 @@ class Agent:
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices
         tls = bool(cfg["web.tls_cert"])
-        self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
+        self.app = create_app(self.station, secret_key=load_secret(data_dir),
                               api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
                               hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
                               metrics_public=cfg["web.metrics_public"])

@@ -1,4 +1,8 @@
-"""OpenAPI 3.1 description of the station's action confirmation API (served at /openapi.json)."""
+"""OpenAPI 3.1 description of the station's action confirmation API (served at /openapi.json).
+
+Invariant: every route of a production station's app but its pages (/, /pda, /supervisor, static files) is here,
+and everything here is served (tests/station/test_web_api.py); the demo's routes are not (only the demo has them).
+"""
 from __future__ import annotations
 
 _VERDICT = {
@@ -182,6 +186,8 @@ OPENAPI = {
             "parameters": [{"name": "waybill", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}],
             "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+        "/openapi.json": {"get": {"summary": "This description of the API (OpenAPI 3.1)",
+                                  "responses": {"200": {"description": "the document"}}}},
         "/api/v1/supervisor/evidence/{order_id}": {"get": {
             "summary": "One order's evidence record: scans with lot and serial, badges by role, weighings with the raw "
                        "scale frames they were judged on, labels, photo and clip hashes, audit rows, timeline",

@@ -13,6 +13,8 @@ from typing import Any
 from packgate.sync.common import pins
 from packgate.sync.errors import HubRequestError
 
+COOKIE = "packgate_site"  # the supervisor's dashboard session
+
 
 def station_for_token(header: str | None, tokens: dict[str, str]) -> str:
     """The station id whose token is in ``Authorization: Bearer …``; 401 otherwise."""

@@ -1,11 +1,15 @@
-"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``) plus the
-site extensions, served at ``/openapi.json``."""
+"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls) plus
+the site extensions, served at ``/openapi.json``.
+
+Invariant: every route of the hub's app but the dashboard's pages and forms is here, and everything here is served
+(tests/site/test_hub_openapi.py)."""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from packgate.sync.upstream.server import openapi_document as upstream_document
+from packgate.sync.hub.auth import COOKIE
+from packgate.sync.upstream.openapi import openapi_document as upstream_document
 
 _BEARER: list[dict[str, list[str]]] = [{"station": []}]
 _ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -56,6 +60,12 @@ SITE_PATHS: dict[str, Any] = {
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
                                                "outbox_depth": {"type": ["integer", "null"], "minimum": 0}}})},
+    "/api/dashboard": {"get": {
+        "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
+                   "stations, open orders by stage, blocked parcels, escalations, conflicts, claims, audit log, lots "
+                   "near expiry, parcels packed and not handed over",
+        "security": [{"supervisor": []}],
+        "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, claims, released priority, lot stock taken,"
         " reference changes, escalations, conflicts; seq is gapless and ordered",
@@ -71,11 +81,13 @@ def openapi_document() -> dict[str, Any]:
     doc["info"] = {**doc["info"], "title": "packgate site hub", "description": doc["info"]["description"]
                    + " The site hub speaks this contract to its stations (each request with Authorization: Bearer"
                    " <station token>) and adds claims, heartbeats, the site's order view and a change feed."}
-    doc["paths"].pop("/v1/admin/{kind}", None)
-    doc["paths"].pop("/v1/admin/stats", None)
+    for path in [p for p in doc["paths"] if p.startswith("/v1/admin/")]:  # the WMS's own calls: not the hub's
+        del doc["paths"][path]
     for path in ("/v1/confirmations", "/v1/reference", "/v1/orders/{order_id}/confirmations"):
         for op in doc["paths"][path].values():
             op["security"] = _BEARER
     doc["paths"].update(SITE_PATHS)
-    doc.setdefault("components", {})["securitySchemes"] = {"station": {"type": "http", "scheme": "bearer"}}
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "station": {"type": "http", "scheme": "bearer"},
+        "supervisor": {"type": "apiKey", "in": "cookie", "name": COOKIE}}
     return doc

@@ -1,0 +1,160 @@
+"""The API the site's stations call: the upstream contract they already speak (confirmations in, reconciliation,
+reference data, orders, labels and waybills relayed to the WMS) plus the site extensions (claims, heartbeats, the
+change feed).
+
+Invariants: every call carries ``Authorization: Bearer <station token>`` and a station only ever acts as itself (the
+body's or path's station must be the token's); reads a supervisor may also make (reference, orders, claims, feed)
+accept the dashboard's session instead. A batch holds at most ``MAX_BATCH`` confirmations (413 otherwise); labels
+and waybills are relayed to the WMS as they are, idempotent there by the parcel's key.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from packgate.device.clock import isoformat, parse_iso
+from packgate.sync.errors import HubRequestError, PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.hub import store
+from packgate.sync.hub.auth import require_station
+from packgate.sync.hub.web import body, hub, int_arg, station, station_or_supervisor, text
+
+bp = Blueprint("station_api", __name__)
+MAX_BATCH = 1000
+MAX_REF_PAGE = 5000
+
+
+# ---- the upstream contract ----------------------------------------------------------------------------
+@bp.post("/v1/confirmations")
+def post_confirmations() -> Response:
+    who = station()
+    envelope = body()
+    if not isinstance(envelope.get("station"), str) or not isinstance(envelope.get("confirmations"), list):
+        raise HubRequestError('expected {"station": "...", "confirmations": [...]}')
+    require_station(who, envelope["station"])
+    if len(envelope["confirmations"]) > MAX_BATCH:
+        raise HubRequestError(f"at most {MAX_BATCH} confirmations per request", 413)
+    return jsonify({"results": hub().receive(who, envelope["confirmations"])})
+
+
+def _relay_label(path: str) -> Response:
+    station()
+    data = body()
+    client = hub().client
+    if client is None:
+        raise HubRequestError("this hub has no upstream (site.upstream_url): no labels can be issued", 503)
+    try:
+        answer = client.request_label(data) if path == "labels" else client.reserve_waybills(data)
+    except PermanentUpstreamError as exc:
+        raise HubRequestError(str(exc), exc.status or 422) from exc
+    except TransientUpstreamError as exc:
+        passed = exc.status if exc.status in (404, 409) else 503  # unknown order / carton labelled: as is
+        raise HubRequestError(f"WMS: {exc}", passed) from exc
+    return jsonify(answer)
+
+
+@bp.post("/v1/labels")
+def post_label() -> Response:
+    return _relay_label("labels")
+
+
+@bp.post("/v1/waybills/reserve")
+def reserve_waybills() -> Response:
+    return _relay_label("reserve")
+
+
+@bp.get("/v1/confirmations")
+def list_confirmations() -> Response:
+    who = station()
+    require_station(who, request.args.get("station", ""))
+    try:
+        since, until = parse_iso(request.args["since"]), parse_iso(request.args["until"])
+    except KeyError as exc:
+        raise HubRequestError(f"missing query parameter {exc}") from exc
+    except ValueError as exc:
+        raise HubRequestError(str(exc)) from exc
+    by = request.args.get("by", "at")
+    if by not in ("at", "received"):
+        raise HubRequestError("by must be 'at' or 'received'")
+    with hub().db.read() as conn:
+        return jsonify({"station": who, "ids": store.reconcile(conn, who, since, until, by)})
+
+
+@bp.get("/v1/reference")
+def reference() -> Response:
+    station_or_supervisor()
+    since = int_arg("since", 0, 0, 10**17)
+    limit = int_arg("limit", MAX_REF_PAGE, 1, MAX_REF_PAGE)
+    with hub().db.read() as conn:
+        return jsonify(store.reference_since(conn, since, limit))
+
+
+@bp.get("/v1/orders/<order_id>")
+def order(order_id: str) -> Response:
+    station_or_supervisor()
+    found = hub().order(order_id)
+    if found is None:
+        raise HubRequestError(f"unknown order {order_id}", 404)
+    return jsonify(found)
+
+
+@bp.get("/v1/orders/<order_id>/confirmations")
+def order_confirmations(order_id: str) -> Response:
+    station_or_supervisor()
+    with hub().db.read() as conn:
+        return jsonify({"order_id": order_id, "confirmations": store.order_confirmations(conn, order_id)})
+
+
+# ---- site extensions ----------------------------------------------------------------------------------
+@bp.post("/v1/claims")
+def post_claim() -> Response:
+    who = station()
+    data = body()
+    require_station(who, data.get("station"))
+    order_id = text(data, "order_id")
+    assert order_id is not None
+    claim = hub().claim(who, order_id, text(data, "operator", required=False))
+    return jsonify({"claim": claim, "table": hub().config.station_name(who)})
+
+
+@bp.delete("/v1/claims/<order_id>")
+def delete_claim(order_id: str) -> Response:
+    who = station()
+    require_station(who, request.args.get("station", who))
+    return jsonify({"released": hub().release(order_id, station=who)})
+
+
+@bp.get("/v1/claims")
+def list_claims() -> Response:
+    station_or_supervisor()
+    with hub().db.read() as conn:
+        return jsonify({"claims": store.claims(conn)})
+
+
+@bp.post("/v1/stations/<station_id>/heartbeat")
+def post_heartbeat(station_id: str) -> Response:
+    who = station()
+    require_station(who, station_id)
+    data = body()
+    beat: dict[str, Any] = {}
+    for name in ("operator", "order_id", "state"):
+        beat[name] = text(data, name, required=False)
+    devices = data.get("devices", {})
+    if not isinstance(devices, dict) or len(devices) > 20:
+        raise HubRequestError("devices must be an object of at most 20 device -> state")
+    beat["devices"] = {str(k)[:40]: str(v)[:80] for k, v in devices.items()}
+    depth = data.get("outbox_depth")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
+        raise HubRequestError("outbox_depth must be a whole number >= 0")
+    beat["outbox_depth"] = depth
+    hub().heartbeat(who, beat)
+    return jsonify({"ok": True, "time": isoformat(hub().clock.now())})
+
+
+@bp.get("/v1/feed")
+def get_feed() -> Response:
+    station_or_supervisor()
+    since = int_arg("since", 0, 0, 10**17)
+    wait = int_arg("wait", 0, 0, int(hub().config["feed.max_wait_s"]))
+    limit = int_arg("limit", 500, 1, 5000)
+    return jsonify(hub().wait_feed(since, wait, limit))
