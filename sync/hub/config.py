@@ -98,6 +98,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
     "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),
+    "site.orders_s": (float, 0.5, _positive, "how often the hub pulls the orders the WMS changed (a hold or a"
+                                             " cancellation reaches every table within about this plus the feed)"),
     "site.language": (str, "en", lambda v: None if v in ("en", "zh") else f"must be en or zh (got {v!r})",
                       "default dashboard language"),
     "claims.expire_after_s": (float, 120.0, _positive,

@@ -1,14 +1,16 @@
 """The hub's moving parts in one object: database, order flow rules, relay, escalations, feed wake-ups.
 
-``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay thread and one
-ticker thread (escalations, claim expiry, reference refresh); tests call ``tick()`` directly with a
-fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
+``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay thread, one
+ticker thread (escalations, claim expiry, reference refresh) and the fast pull of the WMS's order
+decisions (``wms_orders``, every ``site.orders_s``); tests call ``tick()`` and ``pull_orders()`` directly
+with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
 and polled every 0.1 s for changes written by another hub process).
 """
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from packgate.device.clock import Clock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError
-from packgate.sync.hub import reference, store
+from packgate.sync.hub import reference, store, wms_orders
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.engine import Conn, Database
 from packgate.sync.hub.escalations import Escalator
@@ -48,7 +50,10 @@ class Hub:
         self.feed = FeedWatch(self.db)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._puller: threading.Thread | None = None
+        self._pull_stop = threading.Event()
         self._last_refresh = -1e18
+        self.holder = uuid.uuid4().hex  # this process, for the leases of the jobs one hub does at a time
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Hub":
@@ -56,6 +61,13 @@ class Hub:
         self.relay.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="hub-ticker", daemon=True)
         self._ticker.start()
+        return self.start_order_pull()
+
+    def start_order_pull(self) -> "Hub":
+        """Pull the WMS's order decisions every ``site.orders_s`` in a thread (``start`` does it)."""
+        if self.client is not None and self._puller is None:
+            self._puller = threading.Thread(target=self._pull_loop, name="hub-orders", daemon=True)
+            self._puller.start()
         return self
 
     def stop(self) -> None:
@@ -63,7 +75,13 @@ class Hub:
         self.relay.stop()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
+        self.stop_order_pull()
         self.feed.stop()
+
+    def stop_order_pull(self) -> None:
+        self._pull_stop.set()
+        if self._puller is not None:
+            self._puller.join(timeout=5)
 
     def _tick_loop(self) -> None:
         while not self._stopping.is_set():
@@ -72,6 +90,20 @@ class Hub:
             except Exception as exc:  # the ticker never dies
                 log.exception("hub tick failed: %s", exc)
             self._stopping.wait(TICK_S)
+
+    def _pull_loop(self) -> None:
+        while not self._pull_stop.is_set():
+            try:
+                self.pull_orders()
+            except Exception as exc:  # the pull never dies
+                log.exception("pulling the WMS's order changes failed: %s", exc)
+            self._pull_stop.wait(self.config["site.orders_s"])
+
+    def pull_orders(self) -> dict[str, Any]:
+        """The orders the WMS held, cancelled, released or changed since the last pull, onto the feed."""
+        if self.client is None:
+            return {"ok": False, "decisions": 0, "cursor": None, "error": "no upstream"}
+        return wms_orders.pull(self.db, self.client, self.clock, self.holder)
 
     def tick(self) -> dict[str, Any]:
         """Expire silent claims, refresh reference data when due, fire due escalations."""
@@ -99,6 +131,9 @@ class Hub:
 
     def _claim(self, conn: Conn, now: datetime, station: str, order_id: str, operator: str | None) -> dict[str, Any]:
         order = store.get_order(conn, order_id)
+        if order is not None and order.get("wms_status") == "cancelled" and order["stage"] not in store.TERMINAL:
+            raise ClaimConflictError(f"{order_id} was cancelled by the WMS ({order.get('wms_reason') or 'no reason'})",
+                                     {"order_id": order_id, "stage": "cancelled", "station": order.get("station")})
         if order is not None and order["stage"] in store.TERMINAL:
             where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
             raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
@@ -148,7 +183,10 @@ class Hub:
             escalations = store.escalations(conn, order_id)
         row = row or {"stage": "open", "station": None, "operator": None, "priority": ref.get("priority", 0) if ref
                       else 0, "priority_released": 0, "milestones": {}, "stage_since": None}
-        return {"order_id": order_id, "stage": row["stage"], "station": row["station"], "operator": row["operator"],
+        wms = {"status": row.get("wms_status"), "reason": row.get("wms_reason"), "at": row.get("wms_at"),
+               "revision": row.get("wms_revision")} if row.get("wms_status") else None
+        return {"order_id": order_id, "stage": row["stage"], "wms": wms, "station": row["station"],
+                "operator": row["operator"],
                 "priority": row["priority"], "priority_released": bool(row["priority_released"]),
                 "stage_since": row["stage_since"], "milestones": row["milestones"], "claim": claim,
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],

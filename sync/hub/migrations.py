@@ -57,6 +57,13 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             created_at TEXT NOT NULL, expires_utc TEXT NOT NULL)""",
         "CREATE TABLE hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_utc TEXT NOT NULL)",
     )),
+    (2, "the WMS's status of each order beside its floor stage (interception)", (
+        "ALTER TABLE hub_orders ADD COLUMN wms_status TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_reason TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_at TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_revision INTEGER",
+        "CREATE INDEX hub_orders_wms ON hub_orders (wms_status)",
+    )),
 )
 
 
