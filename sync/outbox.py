@@ -166,7 +166,8 @@ class Outbox:
                     counts["sent"] += 1
                 else:  # upstream_status keeps the rejection's code (e.g. order_cancelled: a conflict to resolve)
                     reason = str(result.get("reason") or "rejected by upstream")
-                    code = result.get("error") if isinstance(result.get("error"), str) else "rejected"
+                    error = result.get("error")
+                    code = error if isinstance(error, str) else "rejected"
                     conn.execute("UPDATE sync_outbox SET state = 'dead', dead_at = ?, dead_reason = ?,"
                                  " upstream_status = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = ?"
                                  " WHERE id = ? AND state = 'pending'", (stamp, reason, code[:40], stamp, reason,

@@ -117,12 +117,13 @@ def _order_record(previous: dict | None, item: dict, now: datetime) -> dict:
     sender's, when higher); ``status_at`` (and ``status_reason``) stamped when the status moves to or from a
     stopping one, unless the sender set them."""
     record = {**item, "updated_at": isoformat(now)}
-    given = item.get("revision")
-    given = given if isinstance(given, int) and not isinstance(given, bool) and given >= 1 else None
+    sent = item.get("revision")
+    given = sent if isinstance(sent, int) and not isinstance(sent, bool) and sent >= 1 else None
     if previous is None:
         record["revision"] = given or 1
         return record
-    before = previous.get("revision") if isinstance(previous.get("revision"), int) else 1
+    kept = previous.get("revision")
+    before = kept if isinstance(kept, int) and not isinstance(kept, bool) else 1
     changed = any(item.get(f) != previous.get(f) for f in ORDER_CONTENT if f in item or f in previous)
     record["revision"] = given if given is not None and given > before else before + int(changed)
     old, new, stamped = previous.get("status"), item.get("status"), item.get("status_at")
