@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.station import store
+from packgate.station import interception, store
 from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
 from packgate.station.core.catalog import LOCAL_STATUSES
@@ -80,9 +80,11 @@ def _cursor(*keys: Any) -> str:
 
 
 class StationViews:
-    def __init__(self, parts: Parts, info: Callable[[], dict]):
+    def __init__(self, parts: Parts, info: Callable[[], dict],
+                 interception: Callable[[pk.PackSession], dict | None] | None = None):
         self.parts = parts
         self.info = info
+        self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
                                                        keep=READERS_KEPT)
@@ -131,7 +133,8 @@ class StationViews:
             live = p.live
             s = live.pack  # a PackSession is a value: the next change replaces it
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
-                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason}
+                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
+                     "interception": self.interception(s) if self.interception else None}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -154,7 +157,8 @@ class StationViews:
             "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                         "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked},
+                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
+                        "interception": shown["interception"]},
             "verdict": shown["verdict"],
             "scale": shown["scale"],
             "sync": self.sync_status(),
@@ -266,6 +270,8 @@ class StationViews:
                 **{kind: page["items"] for kind, page in pages.items()},
                 "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
                 "reference_problems": p.catalog.cache.problems(),
+                "intercepted": interception.intercepted(conn, limit),
+                "conflicts": interception.conflicts(conn, limit),
             }
 
     def counts(self) -> dict:

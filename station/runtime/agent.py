@@ -1,6 +1,7 @@
-"""The station agent: wires devices, the station, the outbox worker, reference refresh, the
-escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
-web server together, and stops them all cleanly."""
+"""The station agent: wires devices, the station, the outbox worker, reference refresh (and, talking to the WMS
+directly, the fast pull of the orders it changed, ``upstream.orders_s``: interception), the escalation timer, the
+site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the web server together, and stops
+them all cleanly."""
 from __future__ import annotations
 
 import logging
@@ -62,6 +63,7 @@ class Agent:
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
+        self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
         self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
@@ -120,9 +122,22 @@ class Agent:
     def _refresh_loop(self) -> None:
         while not self._stop.is_set():
             result = self.cache.refresh()
+            self.station.interception.announce()
             if not result["ok"]:
                 log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
             if self.clock.sleep(self.cfg["upstream.refresh_s"], self._stop):
+                return
+
+    def _orders_loop(self) -> None:
+        """The orders the WMS held, cancelled, released or changed, every ``upstream.orders_s`` (the hub's feed does
+        it in a site)."""
+        while not self._stop.is_set():
+            try:
+                self.cache.refresh_orders()
+                self.station.interception.announce()
+            except Exception:  # noqa: BLE001 - the pull must survive a bad answer; it is logged
+                log.exception("pulling order changes failed")
+            if self.clock.sleep(self.cfg["upstream.orders_s"], self._stop):
                 return
 
     def _timer_loop(self) -> None:
@@ -184,6 +199,7 @@ class Agent:
     def start(self) -> "Agent":
         self._served = threading.Event()
         first = self.cache.refresh()
+        self.station.interception.announce()
         if not first["ok"]:
             log.warning("starting offline: %s", first["error"])
         if self.start_devices:
@@ -198,6 +214,8 @@ class Agent:
         if self.feed is not None:
             self.feed.start()
             loops.append((self._site_loop, "site-heartbeat"))
+        else:
+            loops.append((self._orders_loop, "order-changes"))
         for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

@@ -17,6 +17,7 @@ from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.jsonbytes import dumps, fingerprint
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
+from packgate.sync.reference_screen import is_older, word_key
 from packgate.sync.upstream.store import KINDS, validate
 
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
@@ -101,7 +102,7 @@ def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
     for item in items:
         if not isinstance(item, dict) or any(f not in item for f in KINDS[kind][0]):
             continue
-        if kind == "orders" and _older(item, ref_get(conn, "orders", ref_key(kind, item))):
+        if kind == "orders" and is_older(item, ref_get(conn, "orders", ref_key(kind, item))):
             continue  # the fast pull already stored a later decision (a slower page read before it)
         version = next_counter(conn, "ref")
         conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
@@ -278,7 +279,8 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if stage is None or not _may_move(order["stage"], stage):
         return
     milestones = order["milestones"]
-    milestones.setdefault(MILESTONE[stage], item["at"])
+    if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
+        milestones.setdefault(MILESTONE[stage], item["at"])
     if item["action"] == "pack":
         milestones.setdefault("packed", item["at"])
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
@@ -448,27 +450,6 @@ def dead_letters(conn: Conn) -> list[dict[str, Any]]:
 
 
 # ---- the WMS's word on orders (interception, 订单拦截) ---------------------------------------------------------
-def _word(row: dict[str, Any]) -> tuple[int, datetime | None]:
-    revision = row.get("revision")
-    at = row.get("status_at")
-    try:
-        moment = parse_iso(at) if isinstance(at, str) and at else None
-    except ValueError:
-        moment = None
-    return (revision if isinstance(revision, int) and not isinstance(revision, bool) else 1), moment
-
-
-def _older(new: dict[str, Any], current: dict[str, Any] | None) -> bool:
-    """Whether ``new`` is an earlier word of the WMS on the order than ``current`` (a lower revision, or an earlier
-    decision time)."""
-    if current is None:
-        return False
-    (new_rev, new_at), (cur_rev, cur_at) = _word(new), _word(current)
-    if new_rev != cur_rev:
-        return new_rev < cur_rev
-    return cur_at is not None and (new_at is None or new_at < cur_at)
-
-
 def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
     """Keep the WMS's status of the order beside its floor stage and publish a decision the floor acts on as an
     ``order_status`` event (held, cancelled, released or changed; the words of ``core.order_state``); returns it.
@@ -478,7 +459,7 @@ def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
     if not isinstance(order_id, str) or not order_id:
         return None
     status = str(row.get("status") or "open")
-    revision, at = _word(row)
+    revision, at = word_key(row)
     current = conn.one("SELECT stage, wms_status, wms_reason, wms_at, wms_revision FROM hub_orders WHERE order_id = ?",
                        (order_id,))
     known = current is not None and current["wms_status"] is not None
@@ -486,9 +467,9 @@ def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
         return None
     before_status = current["wms_status"] if known and current else None
     before = {"revision": current["wms_revision"], "status_at": current["wms_at"]} if known and current else None
-    if _older(row, before):
+    if is_older(row, before):
         return None
-    before_at = _word(before)[1] if before else None
+    before_at = word_key(before)[1] if before else None
     if status in STOPPING and (before_status != status or before_at != at):
         change: str | None = status
     elif before_status in STOPPING and status not in STOPPING:
