@@ -23,7 +23,7 @@ def test_each_decision_of_the_wms_reaches_the_feed_once_beside_the_floor_stage(s
     client = wms(site)
     station = site.station("ST01")
     station.confirm("scan", "order", "SO-10008")
-    station.push()
+    assert station.push() == 1
     assert site.hub.pull_orders()["decisions"] == 0
     client.decide("SO-10008", "hold", {"reason": "address check"})
     assert site.hub.pull_orders()["decisions"] == 1
@@ -72,7 +72,7 @@ def test_a_pack_or_hand_over_of_a_cancelled_order_is_refused_at_the_hub_and_neve
     pack = station.confirm("pack", "order", "SO-10011", {"units": []})
     ship = station.confirm("ship_load", "order", "SO-10011", {"carrier": "SF"})
     manifest = station.confirm("manifest", "manifest", "ST01-H00001", {"parcels": [{"order_id": "SO-10011"}]})
-    station.push()
+    assert station.push() == 4
     dead = {r["id"]: r for r in station.outbox.list_dead()}
     assert set(dead) == {pack, ship, manifest}
     assert all("cancelled by the WMS" in r["dead_reason"] for r in dead.values())
@@ -86,7 +86,7 @@ def test_a_pack_or_hand_over_of_a_cancelled_order_is_refused_at_the_hub_and_neve
 def test_a_pack_the_hub_took_before_it_knew_is_refused_by_the_wms_and_shown_as_a_conflict(site):
     station = site.station("ST02")
     pack = station.confirm("pack", "order", "SO-10012", {"units": []})
-    station.push()
+    assert station.push() == 1
     wms(site).decide("SO-10012", "cancel", {"reason": "refund"})
     site.hub.pull_orders()
     site.relay()
@@ -103,9 +103,11 @@ def test_a_stop_returns_an_order_nobody_picked_to_open_and_schedules_no_escalati
     station = site.station("ST01")
     station.confirm("scan", "order", "SO-10013")
     station.confirm("cancel", "order", "SO-10013", {"scope": "pack_session", "reason": "stopped"})
-    station.push()
+    assert station.push() == 2 and station.outbox.status()["depth"] == 0
     order = site.hub.order("SO-10013")
-    assert order["stage"] == "open" and order["escalations"] == []
+    assert order["stage"] == "open" and order["escalations"] == [] and "packing" in order["milestones"]
+    stages = [(e["data"]["from"], e["data"]["stage"]) for e in events(site, "order_stage") if e["subject"] == "SO-10013"]
+    assert stages == [("open", "packing"), ("packing", "open")]
 
 
 def test_a_stop_returns_a_picked_order_to_picked_with_the_picks_escalations_only(site, clock):
@@ -117,7 +119,7 @@ def test_a_stop_returns_a_picked_order_to_picked_with_the_picks_escalations_only
     station.confirm("scan", "order", "SO-10014")
     station.confirm("weigh", "order", "SO-10014", {"result": "pass"})
     station.confirm("cancel", "order", "SO-10014", {"scope": "pack_session", "reason": "stopped"})
-    station.push()
+    assert station.push() == 3
     order = site.hub.order("SO-10014")
     assert order["stage"] == "picked"
     assert {e["level"]: e["due"] for e in order["escalations"]} == due  # still due from the pick, not the Stop
