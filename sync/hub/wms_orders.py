@@ -20,7 +20,7 @@ from packgate.sync.hub.engine import Database
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 100
-LEASE_S = 10.0
+LEASE_S = 3.0  # renewed by every pull (each site.orders_s): a hub restarted after a kill pulls again within this
 
 
 def pull(db: Database, client: UpstreamClient, clock: Clock, holder: str) -> dict[str, Any]:
