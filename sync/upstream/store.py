@@ -247,8 +247,9 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
         if order is None and strict_orders:
             return _reject(item, f"unknown order {item['object_id']}", 404)
         new_status = ORDER_EFFECTS.get(item["action"])
-        if order is not None and new_status and order.get("status") != new_status \
-                and order.get("status") not in STOPPING:  # a held order stays held until the WMS releases it
+        if order is not None and new_status and order.get("status") == "held":  # held until the WMS releases it,
+            upsert_reference(conn, "orders", [{**order, "held_from": new_status}], now)  # then it is packed
+        elif order is not None and new_status and order.get("status") != new_status:
             upsert_reference(conn, "orders", [{**order, "status": new_status}], now)
     for shipped in _shipped_orders(item):
         conn.execute("INSERT OR IGNORE INTO up_shipments (order_id, confirmation_id, action, at) VALUES (?, ?, ?, ?)",

@@ -68,8 +68,16 @@ def test_a_hold_stops_nothing_at_the_wms_and_a_release_brings_back_the_status_be
     assert send(client, conf("pack", "SO-10009", units=[]))["status"] == "accepted"  # an offline table's pack
     assert order(client, "SO-10009")["status"] == "held"  # held until the WMS says otherwise
     released = client.decide("SO-10009", "release", {})
-    assert released["status"] == "open" and released["status_reason"] is None
+    assert released["status"] == "packed" and released["status_reason"] is None  # what happened while it was held
     assert parse_iso(released["status_at"]) >= parse_iso(held["status_at"])
+
+
+def test_a_release_brings_back_the_status_before_the_hold(client):
+    assert send(client, conf("pack", "SO-10014", units=[]))["status"] == "accepted"
+    client.decide("SO-10014", "hold", {"reason": "fraud review"})
+    assert client.decide("SO-10014", "release", {"reason": "cleared"})["status"] == "packed"
+    client.decide("SO-10015", "hold", {"reason": "fraud review"})
+    assert client.decide("SO-10015", "release", {})["status"] == "open"
 
 
 def test_a_change_of_lines_address_or_carrier_bumps_the_revision_and_nothing_else_does(client):
