@@ -4,16 +4,23 @@ one ``intercept`` confirmation per step and decision; a change of lines re-opens
 packing go on; the dock refuses the parcel."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
-from conftest import START, outbox_rows
 
-from packgate.device.clock import isoformat
+from packgate.device.clock import FakeClock, isoformat
 from packgate.station.core import interception as rules
 from packgate.station.core import packing as pk
 from packgate.station.core.order_state import WmsWord, decision, line_changes
 from packgate.sync.common.db import write_tx
+
+START = FakeClock().now()  # where the station tests' clock starts (tests/station/conftest.py)
+
+
+def outbox_rows(station, where: str = "1=1", args: tuple = ()) -> list[dict]:
+    rows = station.parts.conn.execute(f"SELECT * FROM sync_outbox WHERE {where} ORDER BY seq", args).fetchall()
+    return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
 
 
 def tell(station, order_id: str, status: str, *, reason: str | None = "customer refund", minutes: float = 1,
