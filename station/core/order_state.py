@@ -2,7 +2,7 @@
 
 The WMS's order record carries ``status`` (open, picking, picked, packed, shipped … and the two that stop the
 floor: ``held`` and ``cancelled``), ``status_reason``, ``status_at`` (ISO 8601 with offset, set by the WMS when
-it holds, cancels or releases) and ``revision`` (bumped when the lines, the address or the carrier change). The
+it holds, cancels, releases or changes it) and ``revision`` (bumped when the lines, the address or the carrier change). The
 hub publishes each such decision on its feed as an ``order_status`` event carrying the same fields (and the new
 lines, address and carrier); a table records each step it stopped as one ``intercept`` confirmation; the WMS
 refuses a ``pack``, ``ship_load`` or ``manifest`` of a cancelled order with the rejection code
