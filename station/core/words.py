@@ -293,7 +293,6 @@ STATE: dict[str, tuple[str, str]] = {
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
     "weighed_ok": ("weighed OK", "称重合格"), "label_printed": ("label printed", "面单已打印"),
     "stopped": ("stopped, back in the queue", "已中止，回到队列"),
-    "held": ("held", "暂扣"),
 }
 
 # audit actions
