@@ -147,11 +147,11 @@ def test_config_check_prints_the_settings_with_every_secret_masked(tmp_path):
 
 def test_sync_commands_find_the_station_database_through_the_configuration(tmp_path):
     from packgate.sync.common.db import connect
-    from packgate.sync.schema import ensure_schema
+    from packgate.sync.schema import upgrade
 
     (tmp_path / "st7").mkdir()
     conn = connect(str(tmp_path / "st7" / "station.db"))
-    ensure_schema(conn)
+    upgrade(conn)
     conn.close()
     path = tmp_path / "packgate.toml"
     path.write_text('[station]\nid = "ST07"\ndata_dir = "st7"\n', encoding="utf-8")  # relative to the file
