@@ -448,8 +448,11 @@ def relay_mark(conn: Conn, conf_id: str, state: str, status: str | None, error: 
                           " sent_at = ?, attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'"
                           " RETURNING body", (state, status, error, isoformat(now), conf_id))
     if state == "dead" and marked:
-        item = json.loads(marked[0]["body"])
-        cancelled = _cancelled_order(conn, item)
+        try:
+            item = json.loads(marked[0]["body"])
+        except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
+            item = None
+        cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
         if cancelled is not None:  # packed or shipped while the hub did not know yet: the WMS refused it
             conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
                      {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
