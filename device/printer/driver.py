@@ -36,6 +36,7 @@ POLL_S = 0.02
 #: detailed status queries left unanswered in a row before a connection stops asking (older firmware)
 DETAIL_MISSES = 3
 
+
 class Link(Protocol):
     def write(self, data: bytes) -> None: ...
 

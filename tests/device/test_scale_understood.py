@@ -18,7 +18,9 @@ def run_reader(emulated: str, profile: str, seconds: float, not_understood_s: fl
     reader.start()
     try:
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and "not_understood" not in states:
+        # not_understood, and (a loaded machine may deliver them late) the undecoded bytes it was judged on
+        while time.monotonic() < deadline and not ("not_understood" in states and
+                                                    reader.stats()["frames_undecoded"] + reader.stats()["bytes_skipped"]):
             time.sleep(0.02)
         time.sleep(0.2)
     finally:
