@@ -6,9 +6,10 @@ of packing; both tables know within 2 s, the next step is refused INTERCEPTED wi
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
+from site_tables import wait_until
 
 from packgate.station.demo.floor import Terminal
 from packgate.station.demo.rig import DemoWorld
@@ -35,14 +36,6 @@ def hub_db(request: pytest.FixtureRequest, tmp_path) -> str:
     """The floor runs on a SQLite hub here (test_hub_interception covers both engines)."""
     return str(tmp_path / "hub.db")
 
-
-def wait_until(check: Callable[[], Any], within_s: float) -> float:
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > within_s:
-            raise AssertionError(f"not within {within_s} s")
-        time.sleep(0.01)
-    return time.monotonic() - start
 
 
 class Table:

@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
+from site_tables import wait_until
 
 from packgate.device.emulation.ports import free_tcp_port
 from packgate.station import store
@@ -32,15 +33,6 @@ MEASURED = {"escalation.first_after_min": 0.5, "escalation.second_after_min": 1.
 def clock() -> OffsetClock:
     return OffsetClock()
 
-
-def wait_until(check: Callable[[], Any], within_s: float) -> float:
-    """Seconds until ``check()`` held; fails after ``within_s``."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > within_s:
-            raise AssertionError(f"not within {within_s} s")
-        time.sleep(0.01)
-    return time.monotonic() - start
 
 
 class Table:
