@@ -67,17 +67,18 @@ class UpstreamClient:
         return by_id
 
     # ---- labels ---------------------------------------------------------------------------
-    def request_label(self, body: dict[str, Any]) -> dict:
-        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields."""
-        data = self._json(self._call("POST", "/v1/labels", json.dumps(body, sort_keys=True).encode()))
+    def request_label(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
+        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields. ``raw``: the
+        body's bytes as a client sent them (the hub relays them unchanged, numbers as written)."""
+        data = self._json(self._call("POST", "/v1/labels", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybill"), str) or \
                 not isinstance(data.get("fields"), dict):
             raise BadResponseError("label answer has no waybill and fields")
         return data
 
-    def reserve_waybills(self, body: dict[str, Any]) -> dict:
+    def reserve_waybills(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
         """``POST /v1/waybills/reserve``: pre-issued waybills of an order (the same key answers the same ones)."""
-        data = self._json(self._call("POST", "/v1/waybills/reserve", json.dumps(body, sort_keys=True).encode()))
+        data = self._json(self._call("POST", "/v1/waybills/reserve", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybills"), list):
             raise BadResponseError("reservation answer has no waybills list")
         return data

@@ -19,6 +19,7 @@ from jinja2 import PackageLoader
 from werkzeug.exceptions import HTTPException
 
 from packgate.device.clock import isoformat
+from packgate.sync.common.jsonbytes import text_problem
 from packgate.sync.common.serving import run_until
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import dashboard, operations, signin, station_api
@@ -40,10 +41,25 @@ def create_hub_app(site: Hub) -> Flask:
     app.register_error_handler(StorageError, _storage_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    app.before_request(_plain_text_url)
     app.after_request(_stamp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
+
+
+def _plain_text_url() -> None:
+    """The path, the query and a form carry text both engines can store (no NUL, no lone surrogate): 400 otherwise.
+    OPTIONS is a 405 in JSON like every error (nothing here needs a CORS preflight)."""
+    if request.method == "OPTIONS":
+        raise HubRequestError(f"OPTIONS {request.path[:200]} is not supported", 405)
+    for where, values in (("the path", [request.path]), ("the query", [*request.args.keys(), *request.args.values()]),
+                          ("the form", [*request.form.keys(), *request.form.values()] if request.method == "POST"
+                           and request.mimetype == "application/x-www-form-urlencoded" else [])):
+        for value in values:
+            problem = text_problem(value)
+            if problem:
+                raise HubRequestError(f"{where}: {problem}")
 
 
 def _hub_error(exc: HubRequestError) -> tuple[Response, int]:

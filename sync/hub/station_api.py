@@ -44,7 +44,8 @@ def _relay_label(path: str) -> Response:
     if client is None:
         raise HubRequestError("this hub has no upstream (site.upstream_url): no labels can be issued", 503)
     try:
-        answer = client.request_label(data) if path == "labels" else client.reserve_waybills(data)
+        raw = request.get_data()  # checked by body(): relayed as the station sent it
+        answer = client.request_label(data, raw=raw) if path == "labels" else client.reserve_waybills(data, raw=raw)
     except PermanentUpstreamError as exc:
         raise HubRequestError(str(exc), exc.status or 422) from exc
     except TransientUpstreamError as exc:

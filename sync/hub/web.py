@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from flask import Response, current_app, g, render_template, request
 
-from packgate.sync.common.jsonbytes import loads
+from packgate.sync.common.jsonbytes import loads_request
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import COOKIE, station_for_token
@@ -83,9 +83,9 @@ def checked_session() -> dict[str, Any]:
 # ---- request bodies and queries ------------------------------------------------------------------------
 def body() -> dict[str, Any]:
     try:
-        data = loads(request.get_data())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HubRequestError(f"body is not JSON: {exc}") from exc
+        data = loads_request(request.get_data())
+    except ValueError as exc:  # JSONInputError and UnicodeDecodeError too
+        raise HubRequestError(f"body is not acceptable JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise HubRequestError("body must be a JSON object")
     return data
