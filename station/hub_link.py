@@ -8,6 +8,8 @@
   a shift offline) and the next successful heartbeat claims it (the hub records a conflict if two tables
   packed it meanwhile). ``left(before, after)`` queues the release when an order is packed, cancelled
   (stopped) or abandoned by signing out; ``beat()`` sends queued releases, the heartbeat and the renewal.
+* **the clock** — every heartbeat carries this station's time; the hub answers with the offset it measured, and
+  past the site's threshold (``clock.warn_after_s``) the kiosk shows a warning and /healthz names it.
 * **the change feed** — ``on_change(event)`` (``FeedFollower``'s callback) writes what other tables did into
   the station's own order state: an order picked, packed or cancelled elsewhere has that status here too
   (the station's own changes it already knows; an order open here is the kiosk's to decide); released
@@ -211,8 +213,10 @@ class SiteLink:
             while self._releases:
                 self.hub.release(self._releases[0])
                 self._releases.pop(0)
-            self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
-                               outbox_depth=depth if isinstance(depth, int) else None)
+            answer = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
+                                        outbox_depth=depth if isinstance(depth, int) else None,
+                                        clock=isoformat(p.clock.now()))
+            self._clock_checked(answer)
             if order_id is not None:
                 try:
                     self.hub.claim(order_id, operator)
@@ -223,6 +227,27 @@ class SiteLink:
             return False
         self.offline_until, self.last_error = float("-inf"), None
         return True
+
+    def _clock_checked(self, answer: dict[str, Any]) -> None:
+        """The hub's measure of this station's clock: past the site's threshold the kiosk warns (and /healthz names
+        it); the kiosk is told only when that changes."""
+        offset = answer.get("clock_offset_s")
+        if not isinstance(offset, (int, float)):
+            return
+        warning = bool(answer.get("clock_warning"))
+        p = self.parts
+        with p.lock:
+            before = p.live.site_clock
+            p.live.site_clock = {"offset_s": float(offset), "warning": warning}
+            if warning:
+                p.live.problems["clock"] = (f"this station's clock differs from the site hub's by {offset:+.1f} s"
+                                            " (fix its time: NTP)")
+            else:
+                p.live.problems.pop("clock", None)
+        if (before or {}).get("warning") != warning:
+            if warning:
+                log.warning("this station's clock differs from the site hub's by %+.1f s; fix its time (NTP)", offset)
+            self.publish_state()
 
     # ---- the change feed ---------------------------------------------------------------------------
     def on_change(self, event: dict[str, Any]) -> None:

@@ -36,7 +36,8 @@ class SiteHub(Protocol):
     def release(self, order_id: str) -> bool: ...
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
-                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None: ...
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None,
+                  clock: str | None = None) -> dict[str, Any]: ...
 
 
 class LabelUpstream(Protocol):

@@ -131,7 +131,8 @@ class StationViews:
             live = p.live
             s = live.pack  # a PackSession is a value: the next change replaces it
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
-                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason}
+                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
+                     "site_clock": live.site_clock}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -162,6 +163,7 @@ class StationViews:
             "label": shown["label"],
             "priority_orders": self.priority_orders(),
             "last_scan": shown["last_scan"],
+            "site_clock": shown["site_clock"],
         }
 
     def priority_orders(self) -> list[dict]:

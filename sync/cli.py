@@ -170,7 +170,10 @@ def prune(days: float, db_path: str | None) -> None:
 @click.option("--station", required=True, help="Station code, e.g. ST01.")
 @click.option("--hours", type=float, default=24.0, show_default=True, help="Window ending now.")
 @click.option("--db", "db_path", default=None, help="Station database.")
-def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | None) -> None:
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The site's CA (PEM), trusted for an https upstream besides the system's certificates"
+                   " (the station's upstream.ca_file).")
+def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | None, ca_file: str | None) -> None:
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
 
@@ -179,7 +182,7 @@ def reconcile_cmd(upstream_url: str, station: str, hours: float, db_path: str | 
 
     conn = _open(db_path)
     now = Clock().now()
-    report = reconcile(conn, UpstreamClient(upstream_url), station, now - timedelta(hours=hours), now)
+    report = reconcile(conn, UpstreamClient(upstream_url, ca_file=ca_file), station, now - timedelta(hours=hours), now)
     click.echo(json.dumps(report, indent=2))
     sys.exit(1 if report["sent_missing_upstream"] else 0)
 

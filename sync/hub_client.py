@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class SiteClient:
-    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0):
+    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0,
+                 ca_file: str | None = None):
         self.station, self.token = station, token
-        self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
+        self.http = connect_http(hub_url, deadline_s=deadline_s, ca_file=ca_file)  # several hubs: fails over
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
               deadline_s: float | None = None, cancel: Cancel | None = None) -> tuple[int, dict[str, Any]]:
@@ -66,12 +67,16 @@ class SiteClient:
         return status == 200
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
-                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None:
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None,
+                  clock: str | None = None) -> dict[str, Any]:
+        """``clock``: this station's time now (ISO 8601): the answer then has the hub's measure of its offset
+        (``clock_offset_s``, ``clock_warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
-                                   "devices": devices or {}, "outbox_depth": outbox_depth})
+                                   "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
+        return data
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")

@@ -8,20 +8,23 @@ and polled every 0.1 s for changes written by another hub process).
 from __future__ import annotations
 
 import logging
+import socket
 from datetime import datetime
 from typing import Any
 
 from packgate.device.backoff import Backoff
-from packgate.device.clock import Clock
+from packgate.device.clock import Clock, isoformat
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
-from packgate.sync.errors import ClaimConflictError, HubRequestError
+from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import reference, store
 from packgate.sync.hub.config import SiteConfig
-from packgate.sync.hub.engine import Conn, Database
+from packgate.sync.hub.dbclock import DatabaseClock
+from packgate.sync.hub.engine import Conn, Database, is_postgresql
 from packgate.sync.hub.escalations import Escalator
 from packgate.sync.hub.feedwatch import FeedWatch
+from packgate.sync.hub.limits import LongPolls
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.relay import Relay
 
@@ -29,25 +32,36 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 
 
+def hub_identity(config: SiteConfig) -> str | None:
+    """This hub's stable name among the site's hubs (the relay lease's holder): its host and port, which no other
+    live hub can share (the port would be taken). A hub on an ephemeral port (tests) has none: a random one."""
+    port = config["site.port"]
+    return f"{socket.gethostname()}:{port}" if port else None
+
+
 class Hub:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *, notifier: Notifier | None = None,
                  relay_backoff: Backoff | None = None):
         self.config = config
-        self.clock = clock or Clock()
         self.db = Database(config.db_path, pool_size=config["site.db_pool"])
+        # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
+        self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
         migrate(self.db, self.clock)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
-                                     token=config["site.upstream_token"] or None,
-                                     user_agent="packgate-site/1") if url else None
+                                     token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
+                                     ca_file=config["site.upstream_ca_file"] or None) if url else None
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
-                           backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]))
+                           backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
+                           holder=hub_identity(config), outage=(StorageError,))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
-                                   retry_s=config["escalation.retry_s"], station_name=config.station_name)
+                                   retry_s=config["escalation.retry_s"], station_name=config.station_name,
+                                   senders=config["escalation.senders"])
         self.feed = FeedWatch(self.db)
+        self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
-                             what="hub tick")
+                             what="hub tick", outage=(StorageError,))
         self._last_refresh = -1e18
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -120,14 +134,25 @@ class Hub:
 
         return self.db.run(release)
 
-    def heartbeat(self, station: str, beat: dict[str, Any]) -> None:
+    def heartbeat(self, station: str, beat: dict[str, Any]) -> dict[str, Any]:
+        """Record a station's heartbeat and renew its claims; with ``beat["clock"]`` (the station's time when it
+        sent it) measure its clock's offset. Returns the hub's time and, measured, the offset and whether it is past
+        ``clock.warn_after_s`` (the station's kiosk warns then)."""
         now = self.clock.now()
+        sent = beat.pop("clock", None)
+        offset = None if sent is None else round((sent - now).total_seconds(), 3)
+        beat["clock_offset_s"] = offset
 
         def beat_tx(conn: Conn) -> None:
             store.heartbeat(conn, station, beat, now)
             store.renew_station_claims(conn, station, now, self.config["claims.expire_after_s"])
 
         self.db.run(beat_tx)
+        answer: dict[str, Any] = {"time": isoformat(now)}
+        if offset is not None:
+            answer.update(clock_offset_s=offset, clock_warning=abs(offset) > self.config["clock.warn_after_s"],
+                          clock_warn_after_s=self.config["clock.warn_after_s"])
+        return answer
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:

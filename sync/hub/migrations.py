@@ -57,6 +57,12 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             created_at TEXT NOT NULL, expires_utc TEXT NOT NULL)""",
         "CREATE TABLE hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_utc TEXT NOT NULL)",
     )),
+    (2, "station clock offsets; sign-in failures per employee; session ids kept as hashes", (
+        "ALTER TABLE hub_stations ADD COLUMN clock_offset_s DOUBLE PRECISION",
+        """CREATE TABLE hub_signin_failures (target TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+            first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
+        "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
+    )),
 )
 
 

@@ -7,6 +7,7 @@ server is Debian's, started once per session in a temp folder as an unprivileged
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +115,19 @@ class Site:
     def stop(self) -> None:
         self._stop()
         self.hub.db.close()
+
+
+def sign_in_form(http: Any, url: str) -> str:
+    """Open the dashboard's sign-in form (its CSRF cookie lands in ``http``); returns the form's token."""
+    found = re.search(r'name="csrf" value="([^"]+)"', http.get(f"{url}/", timeout=15).text)
+    assert found, "the sign-in form has no CSRF token"
+    return found.group(1)
+
+
+def dashboard_sign_in(http: Any, url: str, badge: str, pin: str) -> Any:
+    """Sign a supervisor in as a browser does: the form, then the POST (not following the redirect)."""
+    csrf = sign_in_form(http, url)
+    return http.post(f"{url}/login", data={"badge": badge, "pin": pin, "csrf": csrf}, allow_redirects=False, timeout=15)
 
 
 @pytest.fixture

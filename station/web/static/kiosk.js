@@ -130,6 +130,19 @@ function renderSession(state) {
   renderDevices(state.devices || {});
   renderLabel(state.label, (state.devices || {}).printer, st);
   renderSync(state.sync);
+  renderClock(state.site_clock);
+}
+
+// The site hub measures this PC's clock at every heartbeat; past the site's threshold the packer is told to call IT.
+function renderClock(clock) {
+  const alert = document.getElementById("clock-alert");
+  const off = clock && clock.warning;
+  alert.classList.toggle("hidden", !off);
+  if (!off) return;
+  const seconds = Math.round(Math.abs(clock.offset_s));
+  const sign = clock.offset_s < 0 ? "−" : "+";
+  const amount = seconds >= 60 ? `${Math.floor(seconds / 60)} ${t("unit_min")} ${seconds % 60} ${t("unit_s")}` : `${seconds} ${t("unit_s")}`;
+  alert.textContent = `${t("clock_off")} ${sign}${amount} — ${t("clock_fix")}`;
 }
 
 // Every configured device with its state, in the words of /healthz and the supervisor page.

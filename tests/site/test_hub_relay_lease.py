@@ -1,0 +1,83 @@
+"""Which hub relays: the lease's holder is the hub's stable identity (its host and port), so a restarted hub takes
+its own dead predecessor's lease at once and relays even when restarted every second (before: a new random holder
+waited out the lease, 15 s, and a hub restarted every ~1.5 s never relayed); a hub that stops hands the lease back;
+on PostgreSQL the lease runs on the database's clock (before: with hub B 60 s behind, the relay resumed 75.5 s after
+hub A died)."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from packgate.device.clock import Clock
+from packgate.sync.delivery import Pause
+from packgate.sync.hub.dbclock import DatabaseClock
+from packgate.sync.hub.engine import Database
+from packgate.sync.hub.migrations import migrate
+from packgate.sync.hub.relay import Relay
+
+PORT = 18777  # in the configuration only: the identity; the tests' servers listen on ephemeral ports
+
+
+def _takes(relay: Relay) -> bool:
+    taken = relay.take(relay.clock.now(), lambda _: 100, 1000)
+    return not (isinstance(taken, Pause) and taken.outcome == "standby")
+
+
+def test_a_restarted_hub_relays_at_once_even_restarted_every_second(make_site: Any) -> None:
+    first = make_site(**{"site.port": PORT})
+    station = first.station("ST01")
+    station.confirm("scan", "order", "SO-10001")
+    station.push()
+    assert first.relay() == 1
+    first.stop()  # killed: the relay lease is still held, for another 15 s
+    other = make_site(**{"site.port": PORT + 1})
+    assert not _takes(other.hub.relay)  # another hub waits for the lease to run out
+    sent = 0
+    for n in range(10):  # restarted ten times, at once: each takes its own lease back and relays
+        hub = make_site(**{"site.port": PORT})
+        station = hub.station("ST01")
+        station.confirm("scan", "order", f"SO-1000{n % 9 + 1}")
+        assert station.push() == 1
+        sent += hub.relay()
+        hub.stop()
+    assert sent == 10
+
+
+def test_a_hub_that_stops_hands_the_lease_back(make_site: Any) -> None:
+    a, b = make_site(**{"site.port": PORT}), make_site(**{"site.port": PORT + 1})
+    assert _takes(a.hub.relay)
+    assert not _takes(b.hub.relay)
+    a.hub.relay.release()  # what stop() does as the relay's loop ends
+    assert _takes(b.hub.relay)
+
+
+class _Behind(Clock):
+    """The machine's clock, ``seconds`` behind."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def now(self) -> Any:
+        return super().now() - timedelta(seconds=self.seconds)
+
+
+def test_on_postgresql_the_lease_runs_on_the_databases_clock(postgres: Any) -> None:
+    db = Database(postgres.create_schema())
+    try:
+        migrate(db)
+        behind = DatabaseClock(db, _Behind(60))
+        assert abs((behind.now() - Clock().now()).total_seconds()) < 1.0  # the database's time, not the machine's
+        a = Relay(db, None, DatabaseClock(db), holder="hub-a:8700", lease_s=2.0)
+        b = Relay(db, None, behind, holder="hub-b:8700", lease_s=2.0)
+        assert _takes(a)
+        assert not _takes(b)
+        start = time.monotonic()
+        while not _takes(b):  # hub A died: B takes over when A's lease runs out, by the database's clock
+            assert time.monotonic() - start < 10, "hub B waited out its own clock's 60 s"
+            time.sleep(0.1)
+        assert 1.0 < time.monotonic() - start < 5.0
+        local_b = Relay(db, None, _Behind(60), holder="hub-c:8700", lease_s=2.0)
+        assert not _takes(local_b)  # a hub on its own clock, 60 s behind, still sees B's lease running
+    finally:
+        db.close()
