@@ -32,13 +32,6 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 
 
-def hub_identity(config: SiteConfig) -> str | None:
-    """This hub's stable name among the site's hubs (the relay lease's holder): its host and port, which no other
-    live hub can share (the port would be taken). A hub on an ephemeral port (tests) has none: a random one."""
-    port = config["site.port"]
-    return f"{socket.gethostname()}:{port}" if port else None
-
-
 class Hub:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *, notifier: Notifier | None = None,
                  relay_backoff: Backoff | None = None):
@@ -54,7 +47,7 @@ class Hub:
                                      ca_file=config["site.upstream_ca_file"] or None) if url else None
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
-                           holder=hub_identity(config), outage=(StorageError,))
+                           outage=(StorageError,))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name,
                                    senders=config["escalation.senders"])
@@ -65,6 +58,12 @@ class Hub:
         self._last_refresh = -1e18
 
     # ---- lifecycle ------------------------------------------------------------------------
+    def serving_on(self, port: int) -> None:
+        """The server is bound to ``port``: this hub's stable name among the site's hubs (the relay lease's holder) is
+        its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
+        a restarted hub takes its own predecessor's lease back at once."""
+        self.relay.holder = f"{socket.gethostname()}:{port}"
+
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()

@@ -8,7 +8,7 @@ at most ``batch_size`` per station — sends each station's rows as one request 
 and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
 in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
 Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
-lets one relay at a time; its holder is the hub's stable identity (``hub_identity``: host and port), so a restarted
+lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
 hub takes its own dead predecessor's lease at once, and a hub that stops hands the lease back.
 """
 from __future__ import annotations

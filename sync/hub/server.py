@@ -128,6 +128,7 @@ def serve(hub: Hub) -> None:
     back, so another hub takes over at once)."""
     server = _server(hub, hub.config["site.host"], hub.config["site.port"])
     stop_serving = serve_in_thread(server, name="packgate-site")  # bound before the relay may take the lease
+    hub.serving_on(server.port)
     hub.start()
     url = f"{_scheme(hub)}://{hub.config['site.host']}:{server.port}"
     log.info("packgate site hub on %s (db %s)", url, hub.config.db_path)
@@ -145,6 +146,7 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
     leaves the relay and ticker to the caller (tests drive ``hub.tick()`` with a fake clock)."""
     server = _server(hub, host, port)
     stop_serving = serve_in_thread(server, name="packgate-site")
+    hub.serving_on(server.port)
     if background:
         hub.start()
     else:

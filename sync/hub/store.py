@@ -170,6 +170,8 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         return {"id": item["id"], "status": "duplicate", "code": 200, "reason": None,
                 "first": {"status": "accepted", "received_at": seen["received_at"]}}
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
+        if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (station, item["key"])):
+            return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     at = parse_iso(item["at"])

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from conftest import TOKENS, FakeStation
+
 from packgate.device.clock import Clock
+from packgate.device.emulation.ports import free_tcp_port
+from packgate.sync.common.notify import Notifier
 from packgate.sync.delivery import Pause
+from packgate.sync.hub.config import validate
 from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Database
+from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.relay import Relay
-
-PORT = 18777  # in the configuration only: the identity; the tests' servers listen on ephemeral ports
+from packgate.sync.hub.server import start_in_thread
 
 
 def _takes(relay: Relay) -> bool:
@@ -24,28 +30,51 @@ def _takes(relay: Relay) -> bool:
     return not (isinstance(taken, Pause) and taken.outcome == "standby")
 
 
-def test_a_restarted_hub_relays_at_once_even_restarted_every_second(make_site: Any) -> None:
-    first = make_site(**{"site.port": PORT})
-    station = first.station("ST01")
-    station.confirm("scan", "order", "SO-10001")
-    station.push()
-    assert first.relay() == 1
-    first.stop()  # killed: the relay lease is still held, for another 15 s
-    other = make_site(**{"site.port": PORT + 1})
-    assert not _takes(other.hub.relay)  # another hub waits for the lease to run out
-    sent = 0
-    for n in range(10):  # restarted ten times, at once: each takes its own lease back and relays
-        hub = make_site(**{"site.port": PORT})
-        station = hub.station("ST01")
+class _Hub:
+    """A hub served on ``port`` (a real, fixed one: its identity), on the test's database and clock."""
+
+    def __init__(self, tmp_path: Path, wms: str, clock: Any, db: str, port: int):
+        self.hub = Hub(validate({"site.db": db, "site.upstream_url": wms, "stations": TOKENS, "site.threads": 8}), clock,
+                       notifier=Notifier([]))
+        self.url, self._stop = start_in_thread(self.hub, port=port, background=False)
+        self.tmp_path, self.clock = tmp_path, clock
+
+    def deliver(self, n: int) -> None:
+        station = FakeStation(self.tmp_path, "ST01", self.url, self.clock)
         station.confirm("scan", "order", f"SO-1000{n % 9 + 1}")
         assert station.push() == 1
-        sent += hub.relay()
-        hub.stop()
-    assert sent == 10
+
+    def crash(self) -> None:
+        """The process dies: its server goes, its relay lease stays in the database."""
+        self._stop()
+        self.hub.db.close()
+
+
+def test_a_restarted_hub_relays_at_once_even_restarted_every_second(tmp_path: Path, wms: str, clock: Any,
+                                                                    hub_db: str) -> None:
+    port = free_tcp_port()
+    first = _Hub(tmp_path, wms, clock, hub_db, port)
+    first.deliver(0)
+    assert first.hub.relay.run_once()["outcome"] == "sent"
+    first.crash()  # the relay lease is still held, for another 15 s
+    other = _Hub(tmp_path, wms, clock, hub_db, free_tcp_port())
+    try:
+        other.deliver(1)
+        assert other.hub.relay.run_once()["outcome"] == "standby"  # another hub waits for the lease to run out
+    finally:
+        other.crash()
+    for n in range(10):  # restarted ten times on its port, at once: each takes its own lease back and relays
+        hub = _Hub(tmp_path, wms, clock, hub_db, port)
+        try:
+            hub.deliver(n)
+            outcome = hub.hub.relay.run_once()
+            assert outcome["outcome"] == "sent" and outcome["n"] >= 1, outcome
+        finally:
+            hub.crash()
 
 
 def test_a_hub_that_stops_hands_the_lease_back(make_site: Any) -> None:
-    a, b = make_site(**{"site.port": PORT}), make_site(**{"site.port": PORT + 1})
+    a, b = make_site(), make_site()
     assert _takes(a.hub.relay)
     assert not _takes(b.hub.relay)
     a.hub.relay.release()  # what stop() does as the relay's loop ends
