@@ -11,14 +11,16 @@ The request (``POST /v1/labels``) is frozen in ``label_jobs`` before it is sent,
 retry or a restart asks with the same bytes and gets the same waybill. When upstream (or the hub) is
 unreachable a waybill pre-issued to the order (``POST /v1/waybills/reserve``, fetched ahead by ``tick``) is
 used and the label is filled from the station's template; the request carrying that waybill is sent once
-upstream is back. Printer problems are a red verdict with what to do; the device state shows on /healthz.
+upstream is back. Printer problems are a red verdict naming each fault with what to do (the printer's detailed
+status is asked on a fault); the poll also asks it for the warnings (ribbon low, media low), shown with the
+printer's device state before they stop the table; the device state shows on /healthz.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
 from packgate.device.errors import DeviceError, LabelError, PrinterNotReadyError
@@ -30,7 +32,7 @@ from packgate.device.profiles import Profile
 from packgate.station import label_store
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
-from packgate.station.core.verdicts import make, printer_problems
+from packgate.station.core.verdicts import make, printer_notices, printer_problems
 from packgate.station.parts import Parts
 from packgate.station.ports import LabelPrinter, LabelUpstream
 from packgate.sync.common.db import write_tx
@@ -40,7 +42,10 @@ log = logging.getLogger("packgate.labels")
 
 Step = Callable[[pk.Event, dict], dict]
 Show = Callable[[dict], dict]
-DeviceState = Callable[[str, str, "str | None"], None]
+class DeviceState(Protocol):
+    def __call__(self, name: str, state: str, detail: str | None, notices: tuple[dict, ...] = ()) -> None: ...
+
+
 PRINTER = "printer"
 
 
@@ -61,8 +66,8 @@ class StationPrinter:
                 self.printer.close()  # a broken link is opened again on the next call
                 raise
 
-    def status(self) -> PrinterStatus:
-        return self._guard(lambda p: p.status())
+    def status(self, detail: bool | None = None) -> PrinterStatus:
+        return self._guard(lambda p: p.status(detail))
 
     def print(self, job: bytes) -> PrinterStatus:
         return self._guard(lambda p: p.print(job))
@@ -92,6 +97,7 @@ class LabelDesk:
         self._printed_at: datetime | None = None
         self._reminded_at: datetime | None = None
         self._polled_at: float | None = None
+        self._notices: tuple[dict, ...] = ()  # the printer's warnings at the last poll
         self._previews: dict[str, bytes] = {}
         self._due: Callable[[], dict] | None = None  # a print to run once the station lock is released
         with parts.lock:
@@ -289,12 +295,13 @@ class LabelDesk:
         try:
             self.printer.print(data)
         except PrinterNotReadyError as exc:
-            self.device_state(PRINTER, "not_ready", exc.status.describe())
+            self._notices = tuple(printer_notices(exc.status.notices))
+            self.device_state(PRINTER, "not_ready", exc.status.describe(), self._notices)
             return make("printer_not_ready", **printer_problems(exc.status.problems)).as_dict()
         except DeviceError as exc:
             self.device_state(PRINTER, "disconnected", str(exc))
             return make("printer_unreachable", detail=str(exc), detail_zh=str(exc)).as_dict()
-        self.device_state(PRINTER, "connected", None)
+        self.device_state(PRINTER, "connected", None, self._notices)
         return None
 
     def reprint(self, reason: str, meta: dict) -> dict:
@@ -340,16 +347,18 @@ class LabelDesk:
         self.sync_offline()
 
     def poll_printer(self) -> None:
-        """Ask the printer how it is; when it is ready again and a carton waits for its label, print it."""
+        """Ask the printer how it is (with its detailed status: faults and warnings); when it is ready again and a
+        carton waits for its label, print it."""
         if self.printer is None:
             return
         try:
-            status = self.printer.status()
+            status = self.printer.status(detail=True)  # the warnings too, while they can still be acted on
         except DeviceError as exc:
             self.device_state(PRINTER, "disconnected", str(exc))
             return
+        self._notices = tuple(printer_notices(status.notices))
         self.device_state(PRINTER, "connected" if status.ready else "not_ready",
-                          None if status.ready else status.describe())
+                          None if status.ready else status.describe(), self._notices)
         with self.parts.lock:
             waiting = self.parts.live.pack.state is pk.State.WEIGHED_OK and self.mode is lb.LabelMode.PRINT and \
                 (self.parts.live.label or {}).get("state") == "failed"

@@ -12,6 +12,7 @@ claims and change feed (``site.SiteLink``).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -31,6 +32,7 @@ from packgate.station.core import escalation as esc_rules
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
+from packgate.station.core import release as release_rules
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
@@ -43,12 +45,14 @@ from packgate.station.hub_link import SiteLink
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
+from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
+from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
-from packgate.sync.errors import StorageError
+from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")
 
@@ -94,15 +98,17 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
-        self.site = SiteLink(self.parts, site, self._publish_state)
+        self.site = SiteLink(self.parts, site, self._publish_state, self.on_released)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info)
+        self.views = StationViews(self.parts, self.info, self.site.escalations)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
-        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
+        self.dock = DockDesk(self.parts, self.site)  # the outbound hand-over to carriers (station/dock.py)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer) \
@@ -178,8 +184,8 @@ class Station:
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
-    def pda_login(self, badge: str, pin: str) -> dict:
-        return self._saving(lambda: self.desk.login(badge, pin))
+    def pda_login(self, badge: str, pin: str, device: str | None = None) -> dict:
+        return self._saving(lambda: self.desk.login(badge, pin, device))
 
     def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
         return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
@@ -195,6 +201,51 @@ class Station:
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
+
+    def acknowledge_site_escalation(self, order_id: str, level: int, operator: str) -> dict:
+        """Acknowledge one of the site's escalations (``<order>~<level>``) through the hub, as ``operator`` (a
+        supervisor): the hub audits it once and sends the WMS its ``escalation_ack``."""
+        employee = self.catalog.employee_by_id(operator) or self.catalog.employee_by_badge(operator)
+        if employee is None or not self.views.is_supervisor(employee.employee_id):
+            return answer("not_supervisor", problem="Only a signed-in supervisor can acknowledge an escalation.",
+                          problem_zh="只有已登录的主管可以确认升级。")
+        try:
+            done = self.site.acknowledge(order_id, level, employee.employee_id)
+        except (SyncError, OSError) as exc:
+            return answer("hub_unreachable", detail=str(exc)[:200])
+        if done is None:
+            return answer("unknown_escalation", escalation_id=f"{order_id}/{level}")
+        if not done.get("acknowledged"):
+            return answer("already_acknowledged", by=done.get("acked_by_name") or done.get("acked_by") or "?")
+        return answer("acknowledged", order_id=order_id)
+
+    def on_released(self, order_id: str, decision: dict) -> None:
+        """A supervisor released ``order_id`` from this table (the hub's feed or heartbeat): drop it if it is still
+        open here, and say who and why on the kiosk. Nothing is sent: the hub made and audited the decision."""
+        with self.parts.lock:
+            live = self.parts.live
+            before = live.pack
+            if self.site.closed or before.order is None or before.order.order_id != order_id \
+                    or before.state not in pk.ORDER_STATES:
+                return
+            by = str(decision.get("by") or "?")
+            outcome = release_rules.released(before, by, str(decision.get("by_name") or by),
+                                             str(decision.get("reason") or ""))
+            at = isoformat(self.clock.now())
+
+            def local_writes(conn: Any) -> None:
+                store.save_session(conn, KIOSK, outcome.session.to_dict(), at)
+                store.back_to_queue(conn, order_id, at)
+
+            def drop() -> dict:
+                verdict = self.commit(outcome, {"device": self.device_id("kiosk")}, at, local_writes)
+                live.pack = outcome.session
+                if self.labels is not None:
+                    self.labels.after_step(before, outcome.session)
+                log.warning("released from this table by %s: %s", by, decision.get("reason"), extra={"order": order_id})
+                return self._show(verdict)
+
+            self._saving(drop)
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
@@ -250,6 +301,14 @@ class Station:
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
+        if self.items.enabled:
+            with self.parts.lock:
+                said = self.items.on_reading(live.pack, reading)
+                held = self.items.holds(live.pack)
+            if said is not None:
+                self._show(said)
+            if held:
+                return
         if not reading.usable:
             return
         with self.parts.lock:
@@ -269,11 +328,13 @@ class Station:
                     break
         self._after_turn({})
 
-    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
-        """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
+    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None,
+                        notices: tuple[dict, ...] = ()) -> None:
+        """A reader reported a state: kept as one of the words a person sees, pushed to the pages (with a printer's
+        warnings, ``notices``)."""
         live = self.parts.live
         before = live.devices.get(name)
-        live.devices[name] = device_states.entry(state, detail, port)
+        live.devices[name] = device_states.entry(state, detail, port, notices)
         if name == "scale" and live.devices[name]["state"] == "connected":
             live.scale.heard()  # it has fresh_s to send its first reading
         elif name == "scale":
@@ -282,9 +343,9 @@ class Station:
         if before is None or before["state"] != live.devices[name]["state"]:
             self.bus.publish("devices", dict(live.devices))
 
-    def _device_state(self, name: str, state: str, detail: str | None) -> None:
-        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
-            self.on_device_state(name, state, detail)
+    def _device_state(self, name: str, state: str, detail: str | None, notices: tuple[dict, ...] = ()) -> None:
+        if self.parts.live.devices.get(name) != device_states.entry(state, detail, None, notices):
+            self.on_device_state(name, state, detail, notices=notices)
             self._publish_state()
 
     def check_scale(self) -> None:
@@ -435,7 +496,10 @@ class Station:
             self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        verdict = self._override_or_step(taken, meta)
+        refused = self.items.before_scan(live.pack, taken)  # per-item weighing: the box first, one item at a time
+        if refused is not None:
+            return self._show(refused)
+        verdict = self.items.after_scan(self._override_or_step(taken, meta))
         if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
             self._keep_unusable(scan.raw, verdict["code"], meta)
         return verdict
@@ -458,12 +522,13 @@ class Station:
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
                               typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
-                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"],
+                              gate=self.weights.gate())
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
         live = self.parts.live
         before = live.pack
-        outcome = self.video.seal(before, pk.step(before, event, self._pack_context()))  # clip hash into the pack
+        outcome = self.video.seal(before, self._photographed(pk.step(before, event, self._pack_context()), meta))
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -490,6 +555,18 @@ class Station:
             return self.labels.after_step(before, after) or shown
         return shown
 
+    def _photographed(self, outcome: Outcome, meta: Meta) -> Outcome:
+        """Every ``pack`` confirmation carries the parcel's photo when there is one, in every label mode: the one sent
+        with the request (``image_sha256`` of the label scan, the print, the weighing), else the camera's now."""
+        if not any(isinstance(e, Confirmation) and e.action == "pack" and not e.image_sha256 for e in outcome.effects):
+            return outcome
+        image = meta.get("image_sha256") or self._photo()
+        if not image:
+            return outcome
+        return Outcome(outcome.session, outcome.verdict,
+                       [dataclasses.replace(e, image_sha256=image) if isinstance(e, Confirmation)
+                        and e.action == "pack" and not e.image_sha256 else e for e in outcome.effects])
+
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order
         if order is None:
@@ -504,6 +581,8 @@ class Station:
             if isinstance(effect, Confirmation) and effect.action == "weigh":
                 store.add_weighing(conn, at, oid, effect.operator, effect.payload,
                                    "pass" if state is S.WEIGHED_OK else "fail")
+            if isinstance(effect, Confirmation) and effect.action == "pack":
+                self.weights.record(conn, oid, effect.payload, at)
         if state is S.WEIGHED_OK and before.state is not S.WEIGHED_OK:
             store.set_order(conn, oid, at, status="weighed", weighed_at=at, blocked_reason=None)
         elif state is S.BLOCKED and before.state is not S.BLOCKED:
@@ -559,10 +638,10 @@ class Station:
         live = self.parts.live
         live.verdict_seq += 1
         shown = {**shown, "seq": live.verdict_seq}
-        live.verdict = shown
+        live.verdict, live.verdict_at = shown, self.clock.monotonic()
         self.video.on_verdict(live.pack, shown)  # start, mark or end the packing video
         log.info("%s %s", shown["status"], shown["code"],
-                 extra={"order": live.pack.order.order_id if live.pack.order else None,
+                 extra={"order": live.pack.order.order_id if live.pack.order else None, "station": self.id,
                         "fields": {"message": shown.get("message", "")[:160]}})
         self._publish_state()
         return shown

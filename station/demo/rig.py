@@ -28,6 +28,7 @@ from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
 from packgate.device.scale.emulator import ScaleEmulator
 from packgate.device.scanner.emulator import ScannerEmulator
+from packgate.device.waker import Waker
 from packgate.station.core import texts, words
 from packgate.station.demo.web import register_demo
 from packgate.station.runtime.agent import Agent
@@ -171,6 +172,7 @@ class ScanInput:
         self.pair = PtyPair(link=link)
         self.scanner = scanner
         self._stop = threading.Event()
+        self._waker = Waker()  # close() wakes the thread blocked on the pty
         self._thread = threading.Thread(target=self._run, name="scan-input", daemon=True)
         self._thread.start()
 
@@ -180,14 +182,19 @@ class ScanInput:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            data = self.pair.read(timeout=1.0)
+            if not self._waker.wait([self.pair.master_fd], None):
+                continue
+            data = self.pair.read(timeout=0)
             if data:
                 self.scanner.write(data.replace(b"\r\n", b"\r").replace(b"\n", b"\r"))
 
     def close(self) -> None:
         self._stop.set()
+        self._waker.wake()
         self._thread.join(2.0)
         self.pair.close()
+        if not self._thread.is_alive():
+            self._waker.close()
 
 
 @dataclass

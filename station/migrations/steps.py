@@ -124,6 +124,24 @@ CREATE TABLE IF NOT EXISTS site_lot_taken (
 );
 """
 
+# learned weights (station/weights.py): what each closed carton weighed (passed, or blocked and overridden), the
+# last snapshot learned from them, and the figures a supervisor decided (an accepted unit weight, a reset)
+WEIGHT_LEARNING = """
+CREATE TABLE weight_samples (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, order_id TEXT NOT NULL, carton INTEGER NOT NULL,
+    box TEXT NOT NULL, items TEXT NOT NULL, measured_g TEXT NOT NULL, division_g TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('passed', 'overridden'))
+);
+CREATE TABLE weight_learned (
+    one INTEGER PRIMARY KEY CHECK (one = 1), upto_seq INTEGER NOT NULL, decisions INTEGER NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE weight_decisions (
+    id INTEGER PRIMARY KEY, sku TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('accept', 'reset')),
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -133,4 +151,5 @@ STATION = StepSet("station", (
     Step(5, "dock hand-over batches and parcels", (DOCK,)),
     Step(6, "label jobs and the waybill pool", (LABELS,)),
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
+    Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
 ), legacy=7)

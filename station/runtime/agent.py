@@ -4,8 +4,8 @@ web server together, and stops them all cleanly.
 
 Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
 checkpointer, the feed follower and the tickers below (reference refresh, timers, status, prune, labels,
-site heartbeat). None dies of an exception (logged once per change of state, retried with backoff), and
-``stop()`` ends them together."""
+site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an exception (logged once
+per change of state, retried with backoff), and ``stop()`` ends them together."""
 from __future__ import annotations
 
 import logging
@@ -20,6 +20,7 @@ from packgate.station import migrations
 from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
+from packgate.station.runtime.logs import forget_station, station_threads
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server, station_gate
@@ -81,7 +82,7 @@ class Agent:
         self.app = create_app(self.station, secret_key=load_secret(data_dir),
                               api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
                               hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
-                              metrics_public=cfg["web.metrics_public"])
+                              metrics_public=cfg["web.metrics_public"], cookie=cfg["web.cookie_name"])
         if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
             log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
                         "web.tls_key", cfg["web.host"])
@@ -96,6 +97,9 @@ class Agent:
         self.heartbeat = Ticker("site-heartbeat", self._heartbeat_pass, every_s=cfg["hub.heartbeat_s"],
                                 signal=self.station.site.wake, clock=self.clock, logger=log,
                                 what="site heartbeat") if self.feed is not None else None
+        self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
+                              clock=self.clock, logger=log, what="learning weights") \
+            if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []
         self._server: Any = None
@@ -116,7 +120,7 @@ class Agent:
     @property
     def loops(self) -> list[Loop[Any]]:
         """Every background loop of the agent (started by ``start()``, stopped together by ``stop()``)."""
-        optional = [self.feed, self.labeller, self.heartbeat]
+        optional = [self.feed, self.labeller, self.heartbeat, self.learner]
         return [self.worker, self.checkpointer, self.refresher, self.timers, self.status, self.pruner,
                 *(loop for loop in optional if loop is not None)]
 
@@ -178,6 +182,10 @@ class Agent:
         server.serve()
 
     def start(self) -> "Agent":
+        with station_threads(self.cfg["station.id"]):  # its readers, server and workers log as this station
+            return self._start()
+
+    def _start(self) -> "Agent":
         self._served = threading.Event()
         first = self.cache.refresh()
         if not first["ok"]:
@@ -212,6 +220,7 @@ class Agent:
             if part is not None:
                 part.close()
         self.station.close()
+        forget_station(self.cfg["station.id"])
 
     @property
     def url(self) -> str:

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from packgate.station.errors import PageParameterError
 from packgate.station.web import actions, dock, kiosk, labels, operations, pda, supervisor
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, allowed_hosts, host_of
-from packgate.station.web.shared import MAX_BODY_BYTES, SESSIONS, STATION, current_session, error, session_or_open, station
+from packgate.station.web.shared import COOKIE_NAME, MAX_BODY_BYTES, SESSIONS, STATION, cookie_name, current_session, error, session_or_open, station
 from packgate.sync.errors import StorageError
 
 if TYPE_CHECKING:
@@ -47,13 +47,14 @@ class GuardSettings:
 
 def create_app(station: Station, *, api_tokens: tuple[str, ...] = (), secret_key: bytes | None = None,
                secure_cookies: bool = False, hosts: Iterable[str] = (), web_host: str = "127.0.0.1",
-               metrics_public: bool = False) -> Flask:
+               metrics_public: bool = False, cookie: str = COOKIE) -> Flask:
     app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config.update(SECRET_KEY=secret_key or secrets.token_bytes(32), JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider
     app.extensions[STATION] = station
     app.extensions[SESSIONS] = Sessions(station.clock.monotonic)
+    app.extensions[COOKIE_NAME] = cookie
     public = PUBLIC | ({"/metrics"} if metrics_public else set())
     app.extensions[_GUARD] = GuardSettings(allowed_hosts(web_host, hosts), frozenset(public), tuple(api_tokens), secure_cookies)
     app.before_request(_protect)
@@ -111,7 +112,7 @@ def _harden(response: Response) -> Response:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     sid = g.get("set_cookie")
     if sid is not None:
-        response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", secure=secure, path="/")
+        response.set_cookie(cookie_name(), sid, httponly=True, samesite="Strict", secure=secure, path="/")
     return response
 
 

@@ -38,4 +38,5 @@ def dock_scan(batch_id: str) -> Response:
 @bp.post("/api/v1/dock/batches/<batch_id>/close")
 def dock_close(batch_id: str) -> Response:
     body = json_body()
-    return jsonify(station().dock.close(batch_id, _operator(body)))
+    device = body.get("device")
+    return jsonify(station().dock.close(batch_id, _operator(body), device if isinstance(device, str) else None))

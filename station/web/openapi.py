@@ -137,7 +137,10 @@ OPENAPI = {
                                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
                                            "type": "object", "required": ["badge", "pin"],
                                            "properties": {"badge": {"type": "string", "maxLength": 64},
-                                                          "pin": {"type": "string", "maxLength": 64}}}}}},
+                                                          "pin": {"type": "string", "maxLength": 64},
+                                                          "device": {"type": "string", "description":
+                                                                     "this PDA's own name (recorded as "
+                                                                     "<station>-pda-<name>)"}}}}}},
                                        "responses": {"200": {"description": "verdict with employee"}}}},
         "/api/v1/pda/logout": {"post": {"summary": "PDA sign-out", "responses": {"200": {"description": "verdict"}}}},
         "/api/v1/pda/me": {"get": {"summary": "The employee signed in on this browser (personal data masked by role)",
@@ -173,10 +176,32 @@ OPENAPI = {
                                                      "orders_to_pick", "expiring_lots", "audit", "rejected_input",
                                                      "employees", "open_escalations")}}}}}}}}},
         **{f"/api/v1/supervisor/{kind}": _list_path(kind) for kind in _LISTS},
-        "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation",
+        "/api/v1/supervisor/weights": {"get": {
+            "summary": "The suspect-weight review: SKUs whose learned unit weight leaves the catalogue's beyond the drift "
+                       "bound, with the reference, the figures of passing and of overridden parcels apart (mean, σ, n, "
+                       "sample parcels) and the proposed value; the latest decisions",
+            "responses": {"200": {"description": "the review"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor"}}}},
+        "/api/v1/supervisor/weights/{sku}": {"post": {
+            "summary": "A supervisor accepts the learned unit weight of a listed SKU (audited; weight_learned "
+                       "confirmation upstream) or resets its learning; present as for an override: signed in with "
+                       "badge and PIN, or (API token) supervisor_badge and supervisor_pin in the body",
+            "parameters": [_path("sku")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"],
+                "properties": {"action": {"type": "string", "enum": ["accept", "reset"]},
+                               "reason": {"type": "string", "maxLength": 200},
+                               "supervisor_badge": {"type": "string", "maxLength": 64},
+                               "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "verdict"}, "400": {"description": "a field is wrong"},
+                          "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor, or the supervisor not present"}}}},
+        "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation: the station's "
+                                                             "own (a number) or, in a site, the site's "
+                                                             "(<order>~<level>, acknowledged through the hub)",
                                                   "parameters": [{"name": "id", "in": "path", "required": True,
-                                                                  "schema": {"type": "integer", "minimum": 0,
-                                                                             "maximum": 999999999999999999}}],
+                                                                  "schema": {"type": "string",
+                                                                             "pattern": "^([0-9]{1,18}|[^~/]{1,80}~[12])$"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
                                      "open escalations, verdicts shown by status",
@@ -209,14 +234,16 @@ OPENAPI = {
             "summary": "A hand-over batch and its parcels", "parameters": [_path("batch_id")],
             "responses": {"200": {"description": "the batch"}, "404": {"description": "no such batch"}}}},
         "/api/v1/dock/batches/{batch_id}/scan": {"post": {
-            "summary": "Scan a parcel's label into the batch (refused with the reason: not packed, already handed over, "
-                       "another carrier, unknown label, batch closed)",
+            "summary": "Scan a parcel's label (its waybill or order id; in a site, a parcel packed at any table) into "
+                       "the batch (refused with the reason: intercepted by the WMS, not packed, already handed over "
+                       "in a batch it names, another carrier, unknown label, hub unreachable, batch closed)",
             "parameters": [_path("batch_id")],
             "requestBody": {"content": {"application/json": {"schema": {
                 "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
             "responses": {"200": {"description": "dock_parcel_added or a refusal"}}}},
         "/api/v1/dock/batches/{batch_id}/close": {"post": {
-            "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction",
+            "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction "
+                       "(device: the PDA that closes it)",
             "parameters": [_path("batch_id")],
             "responses": {"200": {"description": "dock_batch_handed_over or a refusal"}}}},
     },

@@ -42,7 +42,8 @@ def pda_login() -> Response:
             return verdict(bad_field(name, "string"), 400)
         if len(value) > MAX_FIELD:
             return verdict(answer("too_large", field=name, limit=MAX_FIELD), 413)
-    result = station().pda_login(str(badge), str(pin))
+    device = body.get("device")
+    result = station().pda_login(str(badge), str(pin), device if isinstance(device, str) else None)
     if result["status"] != "ok":
         return jsonify(result)
     employee_id = result["employee"]["employee_id"]

@@ -5,7 +5,8 @@ plus ``ACTION_THREADS`` for everything else (the app refuses a stream beyond the
 comment every ``events.PROBE_S``; a client that has gone fails that write and its thread is free again.
 The gate keeps slow or hostile clients on the Wi-Fi from holding threads (a request's head must arrive within
 ``web.header_timeout_s``, at most ``web.max_connections_per_client`` connections per address), and the station PC
-itself (loopback: the kiosk) has ``KIOSK_THREADS`` threads no other client can take.
+itself (loopback: the kiosk) has ``KIOSK_THREADS`` threads no other client can take. ``stop()`` returns as soon as
+the threads are done: a pipe wakes the connection loop (it does not wait out its select).
 """
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 STATION = "packgate.station"
 SESSIONS = "packgate.sessions"
+#: the session cookie's name: one per table in the demo, whose two kiosks share 127.0.0.1 (browsers ignore the port)
+COOKIE_NAME = "packgate.cookie"
 #: a callable giving the kiosk's "demo devices" panel; only the demo's blueprint sets it
 DEMO_PANEL = "packgate.demo_panel"
 MAX_BODY_BYTES = 64 * 1024
@@ -37,6 +39,10 @@ def sessions() -> Sessions:
     return cast(Sessions, current_app.extensions[SESSIONS])
 
 
+def cookie_name() -> str:
+    return cast(str, current_app.extensions.get(COOKIE_NAME, COOKIE))
+
+
 def demo_panel() -> Callable[[], dict] | None:
     return cast("Callable[[], dict] | None", current_app.extensions.get(DEMO_PANEL))
 
@@ -45,7 +51,7 @@ def demo_panel() -> Callable[[], dict] | None:
 def current_session() -> WebSession | None:
     """The server-side session of this request's cookie, looked up once per request."""
     if "web_session" not in g:
-        g.web_session = sessions().get(request.cookies.get(COOKIE))
+        g.web_session = sessions().get(request.cookies.get(cookie_name()))
     return cast("WebSession | None", g.web_session)
 
 

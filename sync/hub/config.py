@@ -124,6 +124,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
     "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),
+    "site.code": (str, "HUB", lambda v: None if STATION_RE.match(v) else
+                  f"must be 1-16 characters A-Z/0-9, like a station id (got {v!r})",
+                  "the station code the hub's own confirmations (escalate, escalation_ack) reach the WMS under:"
+                  " unique in the WMS, never one of [stations]"),
     "site.language": (str, "en", lambda v: None if v in ("en", "zh") else f"must be en or zh (got {v!r})",
                       "default dashboard language"),
     "claims.expire_after_s": (float, 120.0, _positive,
@@ -201,6 +205,9 @@ def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
         raise HubConfigError(f"{where}site.tls_key: site.tls_cert and site.tls_key go together (both or neither)")
     if values["site.backoff_cap_s"] < values["site.backoff_base_s"]:
         raise HubConfigError(f"{where}site.backoff_cap_s: must be at least site.backoff_base_s")
+    if values["site.code"] in values["stations"]:
+        raise HubConfigError(f"{where}site.code: {values['site.code']} is also a station in [stations]; the hub's own"
+                             " confirmations need a code of their own")
     unnamed = sorted(set(values["station_names"]) - set(values["stations"]))
     if unnamed:
         raise HubConfigError(f"{where}station_names: {unnamed[0]} has a name but no token in [stations]")

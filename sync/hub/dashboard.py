@@ -1,5 +1,5 @@
 """The supervisors' site dashboard at ``/`` (phone and wall screen), English and Chinese: the page, its JSON
-(``/api/dashboard``) and its forms (acknowledge an escalation, release a claim). Charts are inline SVG.
+(``/api/dashboard``) and its forms (acknowledge an escalation, release a claim with a reason). Charts are inline SVG.
 
 Invariants: without a supervisor's session the page is the sign-in form (``signin``) and the JSON a 401; every form
 carries the session's CSRF token (403 otherwise); every change is made as the signed-in supervisor.
@@ -39,9 +39,7 @@ def ack() -> Any:
     level_text = request.form.get("level", "")
     if not (level_text.isascii() and level_text.isdigit() and len(level_text) < 3):
         raise HubRequestError("level must be 1 or 2")
-    with hub().db.tx() as conn:
-        store.acknowledge(conn, request.form.get("order_id", "")[:80], int(level_text), session["employee_id"],
-                          hub().clock.now())
+    hub().acknowledge(request.form.get("order_id", "")[:80], int(level_text), session["employee_id"], "dashboard")
     return redirect("/", 303)
 
 

@@ -1,7 +1,9 @@
 """Site escalations: on time, once per (order, level), never for an order packed anywhere.
 
 ``tick()`` claims each due row in a transaction (state 'sending', retry time set) before the
-message leaves, then records 'sent' (and releases the order's priority on the feed at level 1).
+message leaves, then records 'sent' (and releases the order's priority on the feed at level 1) together with the
+one ``escalate`` confirmation the WMS gets for that (order, level) through the relay queue (``store.own_confirmation``,
+keyed ``escalate:<order>:<level>``: a repeated send queues nothing more).
 A crash between the send and the record repeats that one message after the retry time: every
 message carries the stable id ``<order>/<level>`` so a receiver can drop the repeat. Messages go out concurrently,
 through at most ``escalation.senders`` threads: a row is claimed only when a sender is free to send it at once, so
@@ -36,8 +38,9 @@ class Escalator:
     not the wave behind it)."""
 
     def __init__(self, db: Database, notifier: Notifier, clock: Clock, *, retry_s: float = 30.0,
-                 station_name: Any = str, senders: int = SENDERS):
+                 station_name: Any = str, code: str = "HUB", senders: int = SENDERS):
         self.db, self.notifier, self.clock = db, notifier, clock
+        self.code = code
         self.retry_s = retry_s
         self.station_name = station_name
         self.senders = senders
@@ -47,7 +50,7 @@ class Escalator:
         sent: list[str] = []
         self.db.run(lambda conn: store.recover_sending(conn, self.clock.now()))
         pool: ThreadPoolExecutor | None = None
-        in_flight: dict[Future[tuple[bool, str | None]], tuple[str, int]] = {}
+        in_flight: dict[Future[tuple[bool, str | None]], tuple[str, int, str]] = {}
         try:
             while True:
                 while len(in_flight) < self.senders:  # claim only what a free sender sends at once
@@ -58,20 +61,21 @@ class Escalator:
                     station = (row["order"] or {}).get("station") or "?"
                     pool = pool or ThreadPoolExecutor(self.senders, thread_name_prefix="escalation")
                     note = message(row["order"], order_id, level, self.station_name(station))
-                    in_flight[pool.submit(self.notifier.send, *note)] = (order_id, level)
+                    in_flight[pool.submit(self.notifier.send, *note)] = (order_id, level, row["due_utc"])
                 if not in_flight:
                     return sent
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
-                    order_id, level = in_flight.pop(future)
-                    self._record(order_id, level, *future.result(), sent)
+                    order_id, level, due = in_flight.pop(future)
+                    self._record(order_id, level, due, *future.result(), sent)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
 
-    def _record(self, order_id: str, level: int, ok: bool, error: str | None, sent: list[str]) -> None:
+    def _record(self, order_id: str, level: int, due: str, ok: bool, error: str | None, sent: list[str]) -> None:
         if ok:
-            self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now()))
+            self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now(),
+                                code=self.code, deadline=due))
             sent.append(f"{order_id}/{level}")
         else:
             self.db.run(partial(store.escalation_failed, order_id=order_id, level=level, error=error or "failed"))

@@ -48,15 +48,45 @@ SITE_PATHS: dict[str, Any] = {
                      "400": "Bad body", **AUTH},
                     body={"type": "object", "required": ["station", "order_id"],
                           "properties": {"station": {"type": "string"}, "order_id": {"type": "string"},
-                                         "operator": {"type": ["string", "null"]}}}),
+                                         "operator": {"type": ["string", "null"]},
+                                         "renew": {"type": "boolean", "description": "keep an order the table has"
+                                                   " open (refused after a supervisor released it from the table)"}}}),
         "get": _op("Claims held now", {"200": "Claims", **AUTH})},
+    "/v1/escalations": {"get": _op(
+        "The site's escalations sent and not acknowledged (every station's supervisor page shows them): id"
+        " (<order>/<level>), order_id, level, sent_at, picked_at, station and table", {"200": "Escalations", **AUTH})},
+    "/v1/escalations/{order_id}/{level}/ack": {"post": _op(
+        "Acknowledge an escalation for the supervisor signed in at this station (audited once; one escalation_ack"
+        " confirmation reaches the WMS)",
+        {"200": "acknowledged (false when it was acknowledged already) and acked_by", "400": "Bad level or body",
+         "404": "No such escalation on this site",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        params=[_path("order_id"), _path("level")],
+        body={"type": "object", "required": ["by"], "properties": {"by": {"type": "string"}}})},
+    "/v1/parcels/{code}": {"get": _op(
+        "The facts of the parcel a label names (its order id or any of its waybills): stage, packed where and by"
+        " whom, the dock batch that holds it, its WMS status and carrier", {"200": "The parcel", "404": "Unknown",
+                                                                            **AUTH}, params=[_path("code")])},
+    "/v1/dock/holds": {"post": _op(
+        "Hold the parcel a label names for one of this station's dock batches (atomic: one batch per parcel of the"
+        " site); answers the parcel's facts, taken (held by this call) and batch_id (the batch that holds it)",
+        {"200": "The parcel's facts", "404": "Not a parcel or order of this site", "400": "Bad body",
+         "403": "The batch is not this station's (or the token is another station's)", "401": AUTH["401"]},
+        body={"type": "object", "required": ["station", "batch_id", "code"],
+              "properties": {"station": {"type": "string"}, "batch_id": {"type": "string"},
+                             "code": {"type": "string"}, "operator": {"type": ["string", "null"]}}})},
+    "/v1/dock/holds/{order_id}": {"delete": _op(
+        "Give back a parcel this station's batch (query batch_id) held and then refused", {
+            "200": "given_back: whether the batch held it", "403": "Not this station's batch", "401": AUTH["401"]},
+        params=[_path("order_id"), {"name": "batch_id", "in": "query", "required": True, "schema": {"type": "string"}}])},
     "/v1/claims/{order_id}": {"delete": _op("Release this table's claim", {"200": "Released", "404": "Not claimed",
                                                                             **AUTH}, params=[_path("order_id")])},
     "/v1/stations/{station_id}/heartbeat": {"post": _op(
         "Station heartbeat (renews its claims): operator, order_id, state, devices, outbox_depth, and clock (the"
         " station's time when it sent it: the answer gives the hub's time and the station's clock offset, with a"
         " warning past the site's threshold)",
-        {"200": "Recorded", "400": "Bad body", **AUTH}, params=[_path("station_id")],
+        {"200": "Recorded; released lists a supervisor's release of the order the table has open (by, reason)",
+         "400": "Bad body", **AUTH}, params=[_path("station_id")],
         body={"type": "object", "properties": {"operator": {"type": ["string", "null"]},
                                                "order_id": {"type": ["string", "null"]},
                                                "state": {"type": ["string", "null"]},

@@ -1,11 +1,13 @@
 """The API the site's stations call: the upstream contract they already speak (confirmations in, reconciliation,
 reference data, orders, labels and waybills relayed to the WMS) plus the site extensions (claims, heartbeats, the
-change feed).
+change feed, the site's escalations and the site's dock).
 
 Invariants: every call carries ``Authorization: Bearer <station token>`` and a station only ever acts as itself (the
 body's or path's station must be the token's); reads a supervisor may also make (reference, orders, claims, feed)
 accept the dashboard's session instead. A batch holds at most ``MAX_BATCH`` confirmations (413 otherwise); labels
-and waybills are relayed to the WMS as they are, idempotent there by the parcel's key.
+and waybills are relayed to the WMS as they are, idempotent there by the parcel's key. A station acknowledges an
+escalation for the supervisor signed in on it (the hub checks the role), and holds a parcel only for one of its own
+dock batches (``<station>-…``).
 """
 from __future__ import annotations
 
@@ -114,7 +116,10 @@ def post_claim() -> Response:
     require_station(who, data.get("station"))
     order_id = text(data, "order_id")
     assert order_id is not None
-    claim = hub().claim(who, order_id, text(data, "operator", required=False))
+    renew = data.get("renew", False)
+    if not isinstance(renew, bool):
+        raise HubRequestError("renew must be true or false")
+    claim = hub().claim(who, order_id, text(data, "operator", required=False), renew=renew)
     return jsonify({"claim": claim, "table": hub().config.station_name(who)})
 
 
@@ -169,3 +174,49 @@ def get_feed() -> Response:
         return jsonify(hub().wait_feed(since, wait, limit))
     with hub().long_polls.hold(who):  # 429 past the token's share: long-polls never take ingest's threads
         return jsonify(hub().wait_feed(since, wait, limit))
+
+
+# ---- the site's escalations, on every station's supervisor page ---------------------------------------------
+@bp.get("/v1/escalations")
+def open_escalations() -> Response:
+    station_or_supervisor()
+    return jsonify({"escalations": hub().open_escalations()})
+
+
+@bp.post("/v1/escalations/<order_id>/<level>/ack")
+def ack_escalation(order_id: str, level: str) -> Response:
+    who = station()
+    if level not in ("1", "2"):
+        raise HubRequestError("level must be 1 or 2")
+    by = text(body(), "by")
+    assert by is not None
+    answer = hub().acknowledge(order_id[:80], int(level), by, terminal=who)
+    return jsonify({**answer, "order_id": order_id, "level": int(level)})
+
+
+# ---- the site's dock: any table's dock batch takes any parcel of the site -----------------------------------
+@bp.get("/v1/parcels/<path:code>")
+def parcel(code: str) -> Response:
+    station_or_supervisor()
+    return jsonify(hub().parcel(code[:128]))
+
+
+@bp.post("/v1/dock/holds")
+def hold_parcel() -> Response:
+    who = station()
+    data = body()
+    require_station(who, data.get("station"))
+    code, batch_id = text(data, "code"), text(data, "batch_id")
+    assert code is not None and batch_id is not None
+    if not batch_id.startswith(f"{who}-"):
+        raise HubRequestError(f"batch {batch_id} is not one of {who}'s dock batches", 403)
+    return jsonify(hub().parcel(code, (batch_id, who, text(data, "operator", required=False))))
+
+
+@bp.delete("/v1/dock/holds/<order_id>")
+def give_back_parcel(order_id: str) -> Response:
+    who = station()
+    batch_id = request.args.get("batch_id", "")
+    if not batch_id.startswith(f"{who}-"):
+        raise HubRequestError(f"batch {batch_id!r} is not one of {who}'s dock batches", 403)
+    return jsonify({"given_back": hub().give_back(order_id, batch_id)})

@@ -6,6 +6,14 @@ the claim of an order is its primary key, taken with one ``INSERT … ON CONFLIC
 the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.flush_feed``:
 a row lock on PostgreSQL, the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
 relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
+
+Claims are checked when confirmations arrive: a confirmation that moves an order's floor stage (``CLAIMED``) from a
+table while another table holds the order's claim is kept (exactly once: it is a fact, and it is relayed) and
+recorded as a ``not_claim_holder`` conflict (when it was made after that table took the claim: one made before,
+arriving late, is only kept), but it does not move the stage. The hub's own confirmations (one
+``escalate`` per sent (order, level), one ``escalation_ack`` per acknowledged one) join the relay queue under
+``site.code`` with a stable key, in the transaction that records the escalation's state. The dock's parcels are
+``parcels.py``.
 """
 from __future__ import annotations
 
@@ -14,7 +22,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
+from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.hub import parcels
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.upstream.store import KINDS, validate
@@ -23,6 +33,8 @@ MAX_QTY = 10**9  # units of one pick the lot ledger counts (a BIGINT sum of such
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 # the milestone a stage records (first time reached)
+# the actions of the table that holds an order's claim (a pick is the picker's, a ship_load the dock's: any table)
+CLAIMED = frozenset({"open", "scan", "verify", "weigh", "override", "pack", "cancel"})
 MILESTONE = {"picking": "picking", "picked": "picked", "packing": "packing", "weighed": "weighed",
              "blocked": "blocked", "packed": "packed", "shipped": "shipped", "cancelled": "cancelled"}
 
@@ -254,6 +266,19 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
                     take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
+    if item["object_type"] == "order" and item["action"] in CLAIMED:
+        holder = get_claim(conn, order_id)
+        if holder is not None and holder["station"] != station:
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return  # (or before it took the order, arriving late: the holder's stage stands either way)
+    if item["action"] == "pack":
+        parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
+                       bool(payload.get("shipped")))
+    elif stage == "shipped" and item["action"] in ("load", "ship_load"):
+        _handed_over(conn, now, order_id, station, item)
     if stage is None or not _may_move(order["stage"], stage):
         return
     milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
@@ -272,11 +297,23 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
                          " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
     if stage in TERMINAL:
+        conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
         released = conn.execute("DELETE FROM hub_claims WHERE order_id = ? RETURNING station", (order_id,))
         if released:
             feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": released[0]["station"],
                                                          "why": stage})
+
+
+def _handed_over(conn: Conn, now: datetime, order_id: str, station: str, item: dict[str, Any]) -> None:
+    """A ``ship_load``: the parcel left in the batch it names; another batch holding it (two docks, one of them
+    offline) is a conflict."""
+    batch = item["payload"].get("batch_id")
+    before = parcels.shipped(conn, order_id, batch, station, item["at"])
+    if before is not None and before["batch_id"] and isinstance(batch, str) and before["batch_id"] != batch:
+        conflict(conn, now, "handed_over_twice", order_id,
+                 {"order_id": order_id, "batch_id": batch, "station": station, "held_by_batch": before["batch_id"],
+                  "confirmation": item["id"]})
 
 
 def _may_move(current: str, new: str) -> bool:
@@ -456,11 +493,31 @@ def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
                     " WHERE order_id = ?", (order_id,))
 
 
-def release_claim(conn: Conn, order_id: str, now: datetime, why: str) -> dict[str, Any] | None:
+def release_claim(conn: Conn, order_id: str, now: datetime, why: str,
+                  decision: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Delete the claim; ``decision`` (``by``, ``by_name``, ``reason``): a supervisor released it, and the table
+    that held it may not take it back by renewing (``released_from``) until someone opens the order afresh."""
     row = conn.one("DELETE FROM hub_claims WHERE order_id = ? RETURNING station, operator", (order_id,))
     if row is not None:
-        feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": row["station"], "why": why})
+        if decision is not None:
+            conn.execute("INSERT INTO hub_releases (order_id, station, by_who, reason, at) VALUES (?, ?, ?, ?, ?)"
+                         " ON CONFLICT (order_id) DO UPDATE SET station = excluded.station, by_who = excluded.by_who,"
+                         " reason = excluded.reason, at = excluded.at",
+                         (order_id, row["station"], decision["by"], decision["reason"], isoformat(now)))
+        feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": row["station"], "why": why,
+                                                     **(decision or {})})
     return row
+
+
+def released_from(conn: Conn, order_id: str, station: str) -> dict[str, Any] | None:
+    """The supervisor's release of ``station``'s claim on ``order_id`` that still stands, if any."""
+    return conn.one("SELECT order_id, station, by_who AS by, reason, at FROM hub_releases WHERE order_id = ?"
+                    " AND station = ?", (order_id, station))
+
+
+def forget_release(conn: Conn, order_id: str) -> None:
+    """The order was opened afresh (a new claim): the release has had its effect."""
+    conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
 
 
 def renew_station_claims(conn: Conn, station: str, now: datetime, expire_after_s: float) -> None:
@@ -495,6 +552,13 @@ def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> 
                   beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s")))
 
 
+def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
+    """A station's timestamp on the hub's clock: less the station's clock offset its last heartbeat measured (as
+    reported when none was measured), for comparing it with the hub's own times."""
+    offset = conn.value("SELECT clock_offset_s FROM hub_stations WHERE station = ?", (station,))
+    return parse_iso(at) - timedelta(seconds=float(offset or 0.0))
+
+
 def stations(conn: Conn) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT * FROM hub_stations ORDER BY station")
     for row in rows:
@@ -522,9 +586,15 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
         return {**row, "order": order}
 
 
-def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime) -> None:
+def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None) -> None:
+    """Record the sent escalation and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
     conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, last_error = NULL WHERE order_id = ?"
                  " AND level = ?", (isoformat(now), order_id, level))
+    order = get_order(conn, order_id) or {"milestones": {}}
+    own_confirmation(conn, code, now, "escalate", order_id, None, f"escalate:{order_id}:{level}",
+                     {"level": level, "deadline": deadline, "target": "shift_supervisor",
+                      "picked_at": order["milestones"].get("picked"), "release_priority": level == 1,
+                      "id": f"{order_id}/{level}"})
     if level == 1:
         conn.execute("UPDATE hub_orders SET priority_released = 1 WHERE order_id = ?", (order_id,))
         feed(conn, now, "priority_released", order_id, {"order_id": order_id, "level": level})
@@ -545,13 +615,44 @@ def recover_sending(conn: Conn, now: datetime) -> int:
     return len(rows)
 
 
-def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime) -> bool:
+def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime, code: str,
+                terminal: str | None = None) -> bool:
+    """Acknowledge an escalation (audited once, one ``escalation_ack`` for the WMS); False when there was none to
+    acknowledge (unknown, or acknowledged already)."""
     rows = conn.execute("UPDATE hub_escalations SET acked_by = ?, acked_at = ? WHERE order_id = ? AND level = ?"
                         " AND acked_at IS NULL RETURNING level", (who, isoformat(now), order_id, level))
     if rows:
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
-        audit(conn, now, who, "acknowledge_escalation", f"{order_id}/{level}", None, {"acked": True})
+        audit(conn, now, who, "acknowledge_escalation", f"{order_id}/{level}", None,
+              {"acked": True, **({"at": terminal} if terminal else {})})
+        own_confirmation(conn, code, now, "escalation_ack", order_id, who, f"escalation_ack:{order_id}:{level}",
+                         {"level": level, "id": f"{order_id}/{level}"})
+        feed(conn, now, "escalation_acked", order_id, {"order_id": order_id, "level": level, "by": who})
     return bool(rows)
+
+
+def open_escalations(conn: Conn) -> list[dict[str, Any]]:
+    """Escalations sent and not acknowledged, the oldest first (what every supervisor page of the site shows)."""
+    return conn.execute("SELECT e.order_id, e.level, e.sent_at, o.station, o.milestones FROM hub_escalations e"
+                        " LEFT JOIN hub_orders o ON o.order_id = e.order_id WHERE e.state = 'sent'"
+                        " AND e.acked_at IS NULL ORDER BY e.sent_at, e.order_id, e.level")
+
+
+def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id: str, operator: str | None,
+                     key: str, payload: dict[str, Any]) -> bool:
+    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing)."""
+    if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (code, key)) is not None:
+        return False
+    seq = next_counter(conn, "own_seq")
+    item = {"id": make_id(code, now.date(), seq), "key": key, "station": code, "seq": seq, "at": isoformat(now),
+            "action": action, "object_type": "order", "object_id": order_id, "operator": operator,
+            "device": f"{code}-hub", "location": code, "payload": payload, "image_sha256": None}
+    conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
+                 " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (item["id"], code, key, fingerprint(item), seq, action, "order", order_id, operator, item["at"],
+                  utc(now), isoformat(now), utc(now), _json(item), utc(now)))
+    return True
 
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:

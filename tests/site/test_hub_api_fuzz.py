@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 import schemathesis
-from conftest import TOKENS
+from hubkit import TOKENS
 from hypothesis import HealthCheck, settings
 
 from packgate.device.clock import FakeClock

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import pytest
 import requests
-from conftest import TOKENS, FakeStation, dashboard_sign_in
+from hubkit import TOKENS, FakeStation, dashboard_sign_in
 
 from packgate.device.clock import Clock, FakeClock, parse_iso
 from packgate.sync.hub_client import SiteClient
@@ -96,10 +96,12 @@ def test_pick_to_pack_across_two_wrong_clocks_is_the_real_time(make_site: Any, c
 
 def test_the_heartbeat_measures_the_clock_and_healthz_and_the_dashboard_show_it(site: Any, clock: FakeClock) -> None:
     ahead = SiteClient(site.url, "ST01", TOKENS["ST01"])
-    answer = ahead.heartbeat(state="idle", clock=(clock.now() + timedelta(seconds=603)).isoformat())
-    assert answer["clock_offset_s"] == pytest.approx(603, abs=1) and answer["clock_warning"] is True
-    fine = SiteClient(site.url, "ST02", TOKENS["ST02"]).heartbeat(state="idle", clock=clock.now().isoformat())
-    assert abs(fine["clock_offset_s"]) < 1 and fine["clock_warning"] is False
+    ahead.heartbeat(state="idle", clock=(clock.now() + timedelta(seconds=603)).isoformat())
+    assert ahead.last_clock is not None
+    assert ahead.last_clock["offset_s"] == pytest.approx(603, abs=1) and ahead.last_clock["warning"] is True
+    fine = SiteClient(site.url, "ST02", TOKENS["ST02"])
+    fine.heartbeat(state="idle", clock=clock.now().isoformat())
+    assert fine.last_clock is not None and abs(fine.last_clock["offset_s"]) < 1 and fine.last_clock["warning"] is False
     health = requests.get(f"{site.url}/healthz", timeout=5).json()
     assert health["ok"] is False
     assert any(p.startswith("station ST01's clock differs from the hub's by +10 min 3 s") for p in health["problems"])
@@ -109,8 +111,9 @@ def test_the_heartbeat_measures_the_clock_and_healthz_and_the_dashboard_show_it(
     assert dashboard_sign_in(http, site.url, DEMO_BADGES["supervisor"], "9876").status_code == 303
     page = http.get(f"{site.url}/", timeout=5).text
     assert 'class="clock off" data-offset="603' in page and "+10 min 3 s" in page
-    later = ahead.heartbeat(state="idle")  # a heartbeat without the station's time keeps the last measure
-    assert "clock_offset_s" not in later
+    answer = requests.post(f"{site.url}/v1/stations/ST01/heartbeat", json={"state": "idle"},
+                           headers={"Authorization": f"Bearer {TOKENS['ST01']}"}, timeout=5).json()
+    assert "clock_offset_s" not in answer  # a heartbeat without the station's time: nothing measured, the last kept
     assert requests.get(f"{site.url}/healthz", timeout=5).json()["stations"][0]["clock_offset_s"] == pytest.approx(603, abs=1)
 
 

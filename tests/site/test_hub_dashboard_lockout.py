@@ -4,7 +4,7 @@ in the database: a restarted hub, or another hub of the site, does not start aga
 from __future__ import annotations
 
 import requests
-from conftest import dashboard_sign_in
+from hubkit import dashboard_sign_in
 
 from packgate.sync.upstream.demo_data import DEMO_BADGES
 

@@ -5,7 +5,7 @@ import sys
 import threading
 import time
 
-from conftest import Webhook
+from hubkit import Webhook
 
 from packgate.sync.common.notify import Notifier
 
@@ -88,15 +88,12 @@ def test_a_failed_send_is_retried_later_and_sent_once(site, clock, webhook):
 
 
 def test_acknowledging_level_1_stops_level_2(site, clock, webhook):
-    from packgate.sync.hub import store
-
     a = site.station("ST01")
     a.pick("SO-10012", "T-0012")
     a.push()
     clock.advance(12 * 60 + 1)
     site.hub.tick()
-    with site.hub.db.tx() as conn:
-        assert store.acknowledge(conn, "SO-10012", 1, "E005", clock.now())
+    assert site.hub.acknowledge("SO-10012", 1, "E005")["acknowledged"]
     clock.advance(60 * 60)
     site.hub.tick()
     assert len(webhook.received) == 1

@@ -6,7 +6,7 @@ import threading
 import time
 
 import requests
-from conftest import dashboard_sign_in
+from hubkit import dashboard_sign_in
 
 from packgate.sync.errors import ClaimConflictError
 from packgate.sync.hub_client import FeedFollower, SiteClient

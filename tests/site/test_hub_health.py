@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from conftest import TOKENS, FakeStation
+from hubkit import TOKENS, FakeStation
 from pgtemp import TempPostgres
 
 from packgate.device.clock import Clock
@@ -39,7 +39,7 @@ def _fill_the_disk(hub: Hub, full: bool) -> None:
 
 def test_a_full_disk_shows_in_healthz_while_ingest_says_not_saved(tmp_path: Path, wms: str, clock: Any,
                                                                   webhook: Any) -> None:
-    from conftest import Site
+    from hubkit import Site
 
     site = Site(tmp_path, wms, clock, webhook, str(tmp_path / "hub.db"))
     try:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, FakeStation
+from hubkit import TOKENS, FakeStation
 
 from packgate.device.clock import Clock
 from packgate.device.emulation.ports import free_tcp_port

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 from click.testing import CliRunner
-from conftest import TOKENS, dashboard_sign_in, sign_in_form
+from hubkit import TOKENS, dashboard_sign_in, sign_in_form
 
 from packgate.sync.hub.auth import token_hash
 from packgate.sync.hub.cli import site as site_cli

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from conftest import TOKENS, Site
+from hubkit import TOKENS, Site
 from slowclients import SlowClients
 
 

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import TOKENS, FakeStation
+from hubkit import TOKENS, FakeStation
 
 from packgate.station.errors import ConfigError
 from packgate.station.runtime.config import validate as station_config
