@@ -190,6 +190,9 @@ class _GatedConnections(ConnectionManager):
         if first and self._complete(conn):
             self._dispatch(conn)
             return
+        if isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
+            self._advance(conn)  # decrypted bytes wait inside TLS, where no select() sees them
+            return
         self._watch(conn)
 
     def _watch(self, conn: _GatedConnection, events: int = selectors.EVENT_READ) -> None:
