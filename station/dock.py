@@ -14,10 +14,14 @@ Closing is ONE transaction: the batch is marked closed, one ``ship_load`` confir
 ``manifest`` confirmation go into the outbox, the orders become ``shipped`` locally. A crash before the
 commit leaves the batch open with nothing sent (close it again); after it, the outbox delivers at least
 once with the same keys and upstream applies each shipment once.
+
+A parcel of an order the WMS held or cancelled (订单拦截) is refused at its scan with the INTERCEPTED verdict and
+one ``intercept`` confirmation (``stop``, the station's check); closing a batch leaves out a parcel whose order was
+stopped after it was scanned in (recorded the same way), so no hand-over of it reaches upstream.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from packgate.device.clock import isoformat
 from packgate.station import store
@@ -30,12 +34,14 @@ from packgate.station.pda import pda_device
 from packgate.sync.common.db import write_tx
 
 TEXT_MAX = 64
+Stop = Callable[[str, str, dict], "dict | None"]  # (order id, step, meta) -> the INTERCEPTED answer, or None
 
 
 class DockDesk:
-    def __init__(self, parts: Parts, site: SiteLink | None = None):
+    def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None):
         self.p = parts
         self.site = site
+        self.stop: Stop = stop or (lambda _order, _step, _meta: None)
 
     # ---------------------------------------------------------------------------- reads
     def batch(self, batch_id: str) -> dict | None:
@@ -122,6 +128,12 @@ class DockDesk:
             return make("dock_hub_offline", code=code).as_dict()
         with self.p.lock:
             closed = self.p.conn.execute("SELECT closed_at FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if parcel is not None and closed[0] is None:
+                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator))
+                if stopped is not None:
+                    if facts is not None and facts.get("taken") and self.site is not None:
+                        self.site.dock_give_back(str(facts["order_id"]), batch_id)
+                    return stopped
             verdict = rules.check(parcel, code, rules.Batch(batch_id, batch.carrier, closed[0] is not None))
             if verdict.code == "dock_parcel_added" and parcel is not None:
                 with write_tx(self.p.conn) as conn:
@@ -142,6 +154,14 @@ class DockDesk:
                 return answer("dock_unknown_batch", batch_id=batch_id)
             if batch["closed_at"]:
                 return {**answer("dock_batch_closed", batch_id=batch_id), "batch": batch}
+            left_out = []
+            for parcel in list(batch["parcels"]):  # stopped by the WMS since it was scanned in: it stays here
+                if self.stop(parcel["order_id"], "dock_close", self._meta(operator)) is not None:
+                    left_out.append(parcel["order_id"])
+                    with write_tx(self.p.conn) as conn:
+                        conn.execute("DELETE FROM dock_parcels WHERE order_id = ? AND batch_id = ?",
+                                     (parcel["order_id"], batch_id))
+                    batch["parcels"].remove(parcel)
             if not batch["parcels"]:
                 return answer("dock_batch_empty", batch_id=batch_id)
             now = self.p.clock.now()
@@ -165,7 +185,10 @@ class DockDesk:
                                                "parcels": [{"order_id": p["order_id"], "waybill": p["waybill"]}
                                                            for p in batch["parcels"]]})
         return {**answer("dock_batch_handed_over", batch_id=batch_id, parcels=len(batch["parcels"]),
-                         carrier=batch["carrier"]), "batch": self.batch(batch_id)}
+                         carrier=batch["carrier"]), "batch": self.batch(batch_id), "intercepted": left_out}
+
+    def _meta(self, operator: str) -> dict:
+        return {"operator": operator, "device": self.p.device_id("dock"), "location": self.p.cfg["station.location"]}
 
     def waiting(self) -> list[dict]:
         """Packed orders not yet in any hand-over, oldest first."""

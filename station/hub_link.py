@@ -22,7 +22,9 @@
 * **the change feed** — ``on_change(event)`` (``FeedFollower``'s callback) writes what other tables did into
   the station's own order state: an order picked, packed or cancelled elsewhere has that status here too
   (the station's own changes it already knows; an order open here is the kiosk's to decide); released
-  priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``).
+  priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``); the WMS's
+  decisions on orders (``order_status``: held, cancelled, released, changed) are learned by the interception desk
+  in the same transaction (``station/interception.py``) and shown at once.
 * **site-wide lot stock** — ``SiteLots`` wraps the reference rows: a lot's ``qty`` is the WMS's less every
   unit the hub counted as taken anywhere, except units taken for an order open at this station right now
   (the session itself counts those, ``lots.less_taken``).
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
 from packgate.station import store
@@ -142,10 +144,17 @@ class SiteLots:
         return self.rows.problems()
 
 
+class Words(Protocol):
+    """The interception desk as the feed sees it (``interception.InterceptDesk``)."""
+
+    def on_feed(self, conn: Any, data: dict[str, Any]) -> bool: ...
+    def announce(self) -> None: ...
+
+
 class SiteLink:
     def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None],
-                 released: Released | None = None):
-        self.parts, self.hub, self.publish_state = parts, hub, publish_state
+                 released: Released | None = None, words: Words | None = None):
+        self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
         self.released: Released = released or (lambda order_id, decision: None)
         self._escalations: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
@@ -344,6 +353,8 @@ class SiteLink:
                         changed = self._priority(conn, data, at)
                     elif kind == "lot_taken":
                         changed = self.ledger.record(conn, data)
+                    elif kind == "order_status" and self.words is not None:
+                        changed = self.words.on_feed(conn, data)
                     else:
                         changed = False
             except Exception:
@@ -351,7 +362,10 @@ class SiteLink:
                 raise
             if changed:
                 p.bus.publish("site", {"kind": kind, **data})
-                self.publish_state()
+                if kind == "order_status" and self.words is not None:
+                    self.words.announce()  # the kiosk's banner, a label withdrawn; publishes the state
+                else:
+                    self.publish_state()
 
     def _stage(self, conn: Any, data: dict, happened: str, at: str) -> bool:
         order_id, stage, station = data.get("order_id"), data.get("stage"), data.get("station")

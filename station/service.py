@@ -7,8 +7,9 @@ audit entries, milestones and the idempotent answer in ONE SQLite transaction; o
 is the verdict shown. A failed commit (disk full, read-only) is an error verdict, never a false "done".
 
 Its collaborators receive what they need (``parts.Parts``): the PDA desk (``pda.PdaDesk``), the
-timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``) and the site hub's
-claims and change feed (``site.SiteLink``).
+timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``), the site hub's
+claims and change feed (``site.SiteLink``) and interception (``interception.InterceptDesk``: every step of an
+order the WMS held, cancelled or changed answers what ``core.interception`` says, before the pack machine runs).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from packgate.device.scanner.barcode import Scan, SitePatterns, interpret
 from packgate.station import evidence, migrations, store, video
 from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
+from packgate.station.core import interception as intercept_rules
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
@@ -38,10 +40,11 @@ from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
-from packgate.station.core.verdicts import Verdict, answer, bad_field, make
+from packgate.station.core.verdicts import REFUSALS, Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
 from packgate.station.events import EventBus
 from packgate.station.hub_link import SiteLink
+from packgate.station.interception import InterceptDesk, wms_row
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
@@ -89,7 +92,8 @@ class Station:
                     last_activity=self.clock.now() if pack.operator else None)
         self.parts = Parts(
             cfg=cfg, clock=self.clock, conn=conn, lock=threading.RLock(),
-            catalog=StationCatalog(cache, lambda order_id: store.order_row(conn, order_id)),
+            catalog=StationCatalog(cache, lambda order_id: store.order_row(conn, order_id),
+                                   lambda order_id: wms_row(conn, order_id)),
             outbox=outbox, bus=self.bus, patterns=patterns or site_patterns(cfg), live=live,
             tolerance=ToleranceConfig.from_settings(
                 str(cfg["weighing.tolerance_pct"]),
@@ -103,16 +107,18 @@ class Station:
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
-        self.site = SiteLink(self.parts, site, self._publish_state, self.on_released)
+        self.interception = InterceptDesk(self.parts, self._on_words)
+        self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info, self.site.escalations)
+        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
-        self.dock = DockDesk(self.parts, self.site)  # the outbound hand-over to carriers (station/dock.py)
+        # the outbound hand-over to carriers (station/dock.py)
+        self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
-                                template=template_for(cfg), upstream=label_upstream, printer=printer) \
-            if cfg["label.mode"] != "none" else None
+                                template=template_for(cfg), upstream=label_upstream, printer=printer,
+                                stop=self._stop_step) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
 
@@ -247,6 +253,10 @@ class Station:
 
             self._saving(drop)
 
+    def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
+        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""
+        return self.interception.resolve(confirmation_id, supervisor, note)
+
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
         """The action confirmation API: one request in, one verdict out (see station/web/openapi.py).
@@ -324,7 +334,7 @@ class Station:
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
                 verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
                                                                          "frames": self.frames.upto(reading)}))
-                if verdict["status"] == "error":
+                if verdict["status"] in REFUSALS:
                     break
         self._after_turn({})
 
@@ -526,9 +536,72 @@ class Station:
                               gate=self.weights.gate())
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
+        before = self.parts.live.pack
+        stopped = self._intercepted(before, event)
+        if stopped is not None:
+            return self._apply(before, stopped, meta)
+        outcome = self._photographed(pk.step(before, event, self._pack_context()), meta)
+        return self._apply(before, self.video.seal(before, outcome), meta)
+
+    # ------------------------------------------------------------------ interception (订单拦截)
+    def _intercepted(self, before: pk.PackSession, event: pk.Event) -> Outcome | None:
+        """The answer to ``event`` when it is a step of an order the WMS held, cancelled or changed."""
+        operator = before.operator.employee_id if before.operator else None
+        step = intercept_rules.step_of(before, event.name)
+        if step is not None and before.order is not None:
+            return self.interception.refusal(before, before.order.order_id, step, operator)
+        opening = self._opening(before, event)
+        return self.interception.refusal(before, opening, "open_order", operator) if opening else None
+
+    def _opening(self, before: pk.PackSession, event: pk.Event) -> str | None:
+        """The order ``event`` opens when no order is open (a scanned order or tote, a pre-printed waybill)."""
+        if before.state in pk.ORDER_STATES:
+            return None
+        if isinstance(event, pk.OpenOrder):
+            order = self.catalog.order(event.code)
+            return order.order_id if order else self.interception.order_by_tote(event.code.strip())
+        if isinstance(event, lb.ScanLabel):
+            return event.owner
+        return None
+
+    def _stop_step(self, step: str, meta: Meta) -> dict | None:
+        """The label desk's check before it requests or prints a label: the answer when the WMS stopped the order."""
+        before = self.parts.live.pack
+        if before.order is None:
+            return None
+        operator = before.operator.employee_id if before.operator else None
+        stopped = self.interception.refusal(before, before.order.order_id, step, operator)
+        return None if stopped is None else self._apply(before, stopped, meta)
+
+    def _stop_parcel(self, order_id: str, step: str, meta: Meta) -> dict | None:
+        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order."""
+        stopped = self.interception.refusal(pk.PackSession(station=self.id), order_id, step, meta.get("operator"))
+        if stopped is None or stopped.verdict.status != "intercepted":
+            return None
+        at = isoformat(self.clock.now())
+        return self.commit(stopped, {**meta, "key": None}, at, lambda conn: self.interception.note(conn, stopped, at))
+
+    def _on_words(self, order_ids: set[str]) -> None:
+        """The WMS's new word on ``order_ids`` is committed: the kiosk shows it at once when it concerns the order
+        open there (the next step is refused and recorded), a label waiting to print is withdrawn (or printed
+        once the order is released), and the pages get the new state."""
+        with self.parts.lock:
+            if self.site.closed:
+                return
+            s = self.parts.live.pack
+            if s.order is not None and s.order.order_id in order_ids and s.state in pk.ORDER_STATES:
+                word = self.interception.word(s.order.order_id)
+                notice = intercept_rules.answer(s, s.order.order_id, "notice", word, tz=self.clock.now().tzinfo,
+                                                operator=None)
+                if notice is not None:
+                    self._show(notice.verdict.as_dict())
+                if self.labels is not None and word is not None:
+                    self.labels.on_word(word.stops)
+            self._publish_state()
+
+    def _apply(self, before: pk.PackSession, outcome: Outcome, meta: Meta) -> dict:
+        """Commit ``outcome`` of a step of the kiosk's session, make it the session, show its verdict."""
         live = self.parts.live
-        before = live.pack
-        outcome = self.video.seal(before, self._photographed(pk.step(before, event, self._pack_context()), meta))
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -539,6 +612,7 @@ class Station:
             store.save_session(conn, KIOSK, after.to_dict(), at)
             self._milestones(conn, before, after, outcome, at)
             evidence.add_frames(conn, outcome, meta.get("frames"), at)
+            self.interception.note(conn, outcome, at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after
@@ -592,6 +666,9 @@ class Station:
             store.add_packed_serials(conn, oid, [(u.sku, u.serial) for u in after.units if u.serial], at)
         elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "order_cancelled":
             store.set_order(conn, oid, at, status="cancelled", blocked_reason=None, station=None, priority=0)
+        elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "intercepted":
+            store.set_order(conn, oid, at, status="cancelled", cancelled_at=at, station=None, priority=0,
+                            blocked_reason=outcome.verdict.message)  # the WMS cancelled it: intercepted here
         elif (state is S.CANCELLED and before.state is not S.CANCELLED) or \
                 (state is S.IDLE and before.state in pk.ORDER_STATES):
             local = store.order_row(conn, oid) or {}

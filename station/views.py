@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.station import store
+from packgate.station import interception, store
 from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
 from packgate.station.core.catalog import LOCAL_STATUSES
@@ -84,10 +84,12 @@ def _cursor(*keys: Any) -> str:
 
 class StationViews:
     def __init__(self, parts: Parts, info: Callable[[], dict],
-                 site_escalations: Callable[[], list[dict] | None] = lambda: None):
+                 site_escalations: Callable[[], list[dict] | None] = lambda: None,
+                 interception: Callable[[pk.PackSession], dict | None] | None = None):
         self.parts = parts
         self.info = info
         self.site_escalations = site_escalations
+        self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
                                                        keep=READERS_KEPT)
@@ -138,6 +140,7 @@ class StationViews:
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
                      "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
                      "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1),
+                     "interception": self.interception(s) if self.interception else None,
                      "site_clock": live.site_clock}
         lines = []
         if s.order:
@@ -162,7 +165,8 @@ class StationViews:
                         "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
                         "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
-                        "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s)},
+                        "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s),
+                        "interception": shown["interception"]},
             "verdict": shown["verdict"],
             "verdict_age_s": shown["verdict_age_s"],
             "verdict_clear_s": float(p.cfg["session.verdict_clear_s"]),
@@ -300,6 +304,8 @@ class StationViews:
                 **{kind: page["items"] for kind, page in pages.items()},
                 "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
                 "reference_problems": p.catalog.cache.problems(),
+                "intercepted": interception.intercepted(conn, limit),
+                "conflicts": interception.conflicts(conn, limit),
             }
 
     def counts(self) -> dict:

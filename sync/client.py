@@ -92,6 +92,14 @@ class UpstreamClient:
             raise BadResponseError("reference answer has no cursor")
         return data
 
+    def get_order_changes(self, since: str | None = None, limit: int | None = None) -> dict:
+        """``GET /v1/orders/changes``: the orders changed after the cursor (the fast pull of interception)."""
+        query = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}
+        data = self._json(self._call("GET", "/v1/orders/changes" + (f"?{urlencode(query)}" if query else "")))
+        if not isinstance(data, dict) or "cursor" not in data or not isinstance(data.get("orders"), list):
+            raise BadResponseError("order changes answer has no cursor and orders list")
+        return data
+
     def reconcile(self, station: str, since: datetime, until: datetime) -> list[str]:
         query = urlencode({"station": station, "since": since.isoformat(), "until": until.isoformat()})
         data = self._json(self._call("GET", f"/v1/confirmations?{query}"))
@@ -108,6 +116,12 @@ class UpstreamClient:
 
     def admin(self, kind: str, items: list[dict]) -> dict:
         return self._json(self._call("POST", f"/v1/admin/{kind}", json.dumps({"items": items}).encode()))
+
+    def decide(self, order_id: str, decision: str, body: dict[str, Any]) -> dict:
+        """The reference WMS's admin call: ``hold``, ``release``, ``cancel`` or ``change`` an order; its new record."""
+        data = self._json(self._call("POST", f"/v1/admin/orders/{quote(order_id, safe='')}/{decision}",
+                                     json.dumps(body).encode()))
+        return dict(data["order"])
 
     # ---- plumbing -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: bytes | None = None, after_send=None) -> Response:

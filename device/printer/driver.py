@@ -12,7 +12,9 @@ the profile's ``status.timeout`` (or ``timeout=``), measured on the injectable c
 
 The detailed status (``[status.detail]``) is asked when the short answer shows a fault, or always with
 ``detail=True``; a printer that does not answer it (older firmware) is asked no more on this connection and its
-short status stands, with a note in ``detail``.
+short status stands, with a note in ``detail``. A printer that left it unanswered ``DETAIL_MISSES`` times in a row
+(older firmware) is asked no more on this connection: one late answer from a busy printer or host is no reason to
+stop asking for the warnings.
 """
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ from packgate.device.profiles import Profile
 
 POLL_S = 0.02
 
+
+#: detailed status queries left unanswered in a row before a connection stops asking (older firmware)
+DETAIL_MISSES = 3
 
 class Link(Protocol):
     def write(self, data: bytes) -> None: ...
@@ -151,7 +156,7 @@ class Printer:
         if self.transport not in self.spec.transports:
             raise PrinterError(f"{profile.name} has no {self.transport} transport (has {', '.join(self.spec.transports)})")
         self._link: Link | None = None
-        self._detail_answers = True  # False once the printer left a detailed status query unanswered
+        self._detail_misses = 0  # detailed status queries left unanswered in a row on this connection
 
     def open(self) -> "Printer":
         if self._link is not None:
@@ -175,7 +180,7 @@ class Printer:
         if self._link is not None:
             link, self._link = self._link, None
             link.close()
-        self._detail_answers = True
+        self._detail_misses = 0
 
     def __enter__(self) -> "Printer":
         return self.open()
@@ -208,15 +213,16 @@ class Printer:
         spec = self.spec.status
         short = decode(spec, self._ask(spec.query, lambda buf: complete(spec, buf), self.timeout))
         wanted = detail if detail is not None else not short.ready
-        if spec.detail is None or not wanted or not self._detail_answers:
+        if spec.detail is None or not wanted or self._detail_misses >= DETAIL_MISSES:
             return short
         query = spec.detail
         try:
             raw = self._ask(query.query, lambda buf: detailed.complete(query, buf), min(query.timeout, self.timeout))
         except PrinterTimeoutError:
-            self._detail_answers = False
+            self._detail_misses += 1
             note = f"no answer to the detailed status query {query.query!r}: the short status stands"
             return PrinterStatus(short.conditions, short.raw, "; ".join(d for d in (short.detail, note) if d))
+        self._detail_misses = 0
         return short.merged(detailed.decode(query, raw))
 
     def print(self, job: bytes, *, check: bool = True) -> PrinterStatus:

@@ -19,7 +19,8 @@ from typing import Any
 
 from packgate.station.core import texts, words
 
-STATUSES = ("ok", "prompt", "blocked", "error")
+STATUSES = ("ok", "prompt", "blocked", "error", "intercepted")
+REFUSALS = ("error", "intercepted")  # the step did not happen (an intercepted one: the WMS stopped the order)
 
 # status -> (sound, colour)
 STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -27,6 +28,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "prompt": ("prompt", "amber"),
     "blocked": ("error", "red"),
     "error": ("error", "red"),
+    "intercepted": ("intercept", "crimson"),  # 订单拦截: the WMS held or cancelled the order
 }
 
 
@@ -75,6 +77,11 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "swap_item": ("Take it out and put in the scanned item.", "请取出并放入所扫描的商品。"),
     "check_item": ("Take it out and check it against the scanned item.", "请取出并核对所扫描的商品。"),
     "put_it_back": ("Put it back in the box.", "请放回箱中。"),
+    "interception_bin": ("Put the parcel in the interception bin.", "请把包裹放入拦截区。"),
+    "interception_bin_held": ("Put the parcel in the interception bin until the WMS releases the order (or press Stop "
+                              "order).", "请把包裹放入拦截区，等待WMS放行订单（或按“中止打包”）。"),
+    "recheck_items": ("Change the parcel as shown, then go on (what you just did was not counted).",
+                      "请按提示调整包裹后继续（刚才的操作未计入）。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -117,6 +124,17 @@ MESSAGES: dict[str, Text] = {
                            "{person}已将订单{order_id}从本工作台释放：{reason}。请停止打包，把已扫描的{units}件商品与周转箱放在一起。"),
     "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
                                "订单{order_id}状态为{order_status}，不能拣货。"),
+    # --- interception (订单拦截: core.order_state, core.interception) ---
+    "intercepted": Text("intercepted", "interception_bin", "Order {order_id} was {what} by the WMS at {time} ({reason}).",
+                        "订单{order_id}已于{time}被WMS{what}（{reason}）。"),
+    "order_changed": Text("prompt", "recheck_items",
+                          "Order {order_id} was changed by the WMS at {time} (revision {revision}): {todo}.",
+                          "订单{order_id}已于{time}被WMS修改（第{revision}版）：{todo}。"),
+    "conflict_resolved": Text("ok", "", "The conflict of {order_id} ({action} refused: the WMS had cancelled it) is "
+                                        "resolved.", "订单{order_id}的冲突（{action}被拒：WMS已取消该订单）已处理。"),
+    "conflict_note_missing": Text("error", "", "Resolving a conflict needs a note of what was done with the parcel.",
+                                  "处理冲突需要填写对包裹的处理说明。"),
+    "unknown_conflict": Text("error", "", "No open conflict {confirmation_id}.", "没有待处理的冲突{confirmation_id}。"),
     # --- items ---
     "unknown_item": Text("error", "scan_item", "Barcode {code} is not a known item; put it aside.",
                          "条码{code}不是已知商品，请放到一边。"),

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 PAGE: dict[str, tuple[str, str]] = {
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
+    "intercepted_orders": ("Intercepted by the WMS", "WMS拦截的订单"),
+    "conflicts": ("Conflicts to resolve (the WMS had cancelled the order)", "待处理冲突（WMS已取消订单）"),
+    "resolve": ("Resolve", "处理"), "resolve_note": ("What was done with the parcel", "包裹的处理方式"),
+    "h_wms": ("WMS", "WMS"), "h_steps": ("Steps stopped", "已拦截步骤"), "h_here": ("Here", "本台"),
     "label": ("Label", "面单"),
     "carton": ("Carton", "箱"),
     "r_torn": ("Label torn or smudged", "面单破损或模糊"),
@@ -257,6 +262,7 @@ REASON: dict[str, tuple[str, str]] = {
 # what a verdict's status is called in its title
 STATUS: dict[str, tuple[str, str]] = {
     "ok": ("OK", "通过"), "prompt": ("Check", "请确认"), "blocked": ("Blocked", "拦截"), "error": ("Refused", "拒绝"),
+    "intercepted": ("INTERCEPTED", "订单拦截"),
 }
 
 # a device's state, the same words on the kiosk, the supervisor page and /healthz
@@ -285,12 +291,12 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
+    "held": ("held by the WMS", "WMS暂停"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
     "weighed_ok": ("weighed OK", "称重合格"), "label_printed": ("label printed", "面单已打印"),
     "stopped": ("stopped, back in the queue", "已中止，回到队列"),
-    "held": ("held", "暂扣"),
 }
 
 # audit actions
@@ -304,11 +310,15 @@ ACTION: dict[str, tuple[str, str]] = {
     "label_reprint": ("label reprinted", "补打面单"), "packaging_change": ("box changed", "更换包装箱"),
     "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
     "weight_accept": ("learned weight accepted", "接受学习重量"), "weight_reset": ("weight learning reset", "重置重量学习"),
+    "conflict_resolved": ("conflict resolved", "冲突已处理"),
 }
 
 # words that fill text fields (``texts.Word``)
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
+    "held": ("held", "暂停"), "cancelled": ("cancelled", "取消"), "no_reason": ("no reason given", "未说明原因"),
+    "add": ("add {n} × {sku}", "补入{n}件{sku}"), "take_out": ("take out {n} × {sku}", "取出{n}件{sku}"),
+    "nothing_to_change": ("the items in it still match", "包裹内商品仍然相符"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("Sign out pressed", "按了退出"), "idle": ("idle too long", "长时间未操作"),
     "weight_ok": ("Weight OK", "重量合格"), "weight_approved": ("Weight approved by a supervisor", "重量已由主管审批"),
     "item": ("item", "商品"), "gift": ("gift", "赠品"), "accessory": ("accessory", "配件"),

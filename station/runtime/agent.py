@@ -1,11 +1,12 @@
-"""The station agent: wires devices, the station, the outbox worker, reference refresh, the
-escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
-web server together, and stops them all cleanly.
+"""The station agent: wires devices, the station, the outbox worker, reference refresh (and, talking to the WMS
+directly, the fast pull of the orders it changed, ``upstream.orders_s``: interception), the escalation timer, the
+site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the web server together, and stops
+them all cleanly.
 
 Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
-checkpointer, the feed follower and the tickers below (reference refresh, timers, status, prune, labels,
-site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an exception (logged once
-per change of state, retried with backoff), and ``stop()`` ends them together."""
+checkpointer, the feed follower and the tickers below (reference refresh, order changes without a hub, timers,
+status, prune, labels, site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an
+exception (logged once per change of state, retried with backoff), and ``stop()`` ends them together."""
 from __future__ import annotations
 
 import logging
@@ -70,6 +71,7 @@ class Agent:
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
+        self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
         self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
@@ -97,6 +99,8 @@ class Agent:
         self.heartbeat = Ticker("site-heartbeat", self._heartbeat_pass, every_s=cfg["hub.heartbeat_s"],
                                 signal=self.station.site.wake, clock=self.clock, logger=log,
                                 what="site heartbeat") if self.feed is not None else None
+        self.orders = Ticker("order-changes", self._orders_pass, every_s=cfg["upstream.orders_s"], clock=self.clock,
+                             logger=log, what="pulling order changes") if self.feed is None else None
         self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
                               clock=self.clock, logger=log, what="learning weights") \
             if self.station.weights.enabled else None
@@ -120,7 +124,7 @@ class Agent:
     @property
     def loops(self) -> list[Loop[Any]]:
         """Every background loop of the agent (started by ``start()``, stopped together by ``stop()``)."""
-        optional = [self.feed, self.labeller, self.heartbeat, self.learner]
+        optional = [self.feed, self.orders, self.labeller, self.heartbeat, self.learner]
         return [self.worker, self.checkpointer, self.refresher, self.timers, self.status, self.pruner,
                 *(loop for loop in optional if loop is not None)]
 
@@ -141,8 +145,14 @@ class Agent:
 
     def _refresh_pass(self) -> None:
         result = self.cache.refresh()
+        self.station.interception.announce()
         if not result["ok"]:
             log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
+
+    def _orders_pass(self) -> None:
+        """The orders the WMS held, cancelled, released or changed (the hub's feed does it in a site)."""
+        self.cache.refresh_orders()
+        self.station.interception.announce()
 
     def _timers_pass(self) -> float:
         """Sleep until the next escalation or idle deadline exactly (woken early by changes), at most a minute."""
@@ -188,6 +198,7 @@ class Agent:
     def _start(self) -> "Agent":
         self._served = threading.Event()
         first = self.cache.refresh()
+        self.station.interception.announce()
         if not first["ok"]:
             log.warning("starting offline: %s", first["error"])
         if self.start_devices:

@@ -216,6 +216,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
     "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
     "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
+    "upstream.orders_s": (float, 1.0, _positive, "how often the orders the WMS changed are pulled (kind wms): a hold or"
+                                                " a cancellation stops this table within about this long"),
     "upstream.keep_sent_h": (float, 24.0, _positive, "acknowledged confirmations are pruned after this many hours"),
     "hub.claim_timeout_s": (float, 1.5, _positive,
                             "longest wait for the hub when an order is opened (then it opens unclaimed, offline)"),

@@ -9,13 +9,14 @@ _VERDICT = {
     "type": "object",
     "required": ["status", "code", "message", "next", "sound", "colour"],
     "properties": {
-        "status": {"enum": ["ok", "prompt", "blocked", "error"]},
+        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted"],
+                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen"},
         "code": {"type": "string", "description": "stable machine code, e.g. item_not_in_order, fifo_older_lot"},
         "message": {"type": "string", "description": "English text for the person: the problem and what to do"},
         "message_zh": {"type": "string", "description": "the same in Simplified Chinese"},
         "next": {"type": "string", "description": "what to do next, e.g. scan_item, weigh, scan_supervisor_badge"},
-        "sound": {"enum": ["ok", "prompt", "error"]},
-        "colour": {"enum": ["green", "amber", "red"]},
+        "sound": {"enum": ["ok", "prompt", "error", "intercept"]},
+        "colour": {"enum": ["green", "amber", "red", "crimson"]},
         "confirmation_ids": {"type": "array", "items": {"type": "string"},
                              "description": "ids of the confirmations committed locally before this answer"},
         "replayed": {"type": "boolean", "description": "true when this is the stored answer to a repeated key"},
@@ -162,8 +163,9 @@ OPENAPI = {
                                                                  "schema": {"type": "string"}}],
                                                  "responses": {"200": {"description": "pick list"}}}},
         "/api/v1/supervisor/overview": {"get": {
-            "summary": "Stations, blocked parcels, escalations and the first page of each list (milestones, "
-                       "expiring_lots, audit, rejected_input, employees) with next_cursor per list",
+            "summary": "Stations, blocked parcels, escalations, orders the WMS held or cancelled (intercepted), "
+                       "conflicts to resolve, and the first page of each list (milestones, expiring_lots, audit, "
+                       "rejected_input, employees) with next_cursor per list",
             "parameters": _PAGE_PARAMS[:1],
             "responses": {"200": {"description": "overview"}, "400": _BAD_PAGE}}},
         "/api/v1/supervisor/counts": {"get": {
@@ -196,6 +198,17 @@ OPENAPI = {
             "responses": {"200": {"description": "verdict"}, "400": {"description": "a field is wrong"},
                           "401": {"description": "not signed in"},
                           "403": {"description": "not a supervisor, or the supervisor not present"}}}},
+        "/api/v1/supervisor/conflicts/{confirmation_id}/resolve": {"post": {
+            "summary": "A supervisor resolves a conflict: a pack or dock hand-over upstream refused for good because the "
+                       "WMS had cancelled the order (order_cancelled); the note says what was done with the parcel "
+                       "(audited; an API-token client names the supervisor as operator)",
+            "parameters": [_path("confirmation_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["note"],
+                "properties": {"note": {"type": "string", "maxLength": 500}, "operator": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "conflict_resolved, or a refusal (unknown_conflict, "
+                                                 "conflict_note_missing)"},
+                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"}}}},
         "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation: the station's "
                                                              "own (a number) or, in a site, the site's "
                                                              "(<order>~<level>, acknowledged through the hub)",

@@ -1,5 +1,6 @@
 """The supervisor's page and its API: the overview, the counts, one page of each list, an order's evidence
-record and packing video, acknowledging an escalation, and the suspect-weight review (accept or reset).
+record and packing video, acknowledging an escalation, the suspect-weight review (accept or reset) and resolving
+a conflict (a pack or hand-over upstream refused because the WMS had cancelled the order).
 
 Invariants: a browser sees any of it only signed in as a supervisor (401 ``not_signed_in``, 403 ``not_supervisor``);
 an API-token client sees it as nobody in particular (personal data masked). Only an API-token client may name the
@@ -107,6 +108,16 @@ def supervisor_weight_decision(sku: str) -> Response:
     else:
         supervisor = st.catalog.employee_by_id(viewer) if viewer else None
     return verdict(st.weights.decide(sku[:64], action, supervisor, reason, device))
+
+
+@bp.post("/api/v1/supervisor/conflicts/<confirmation_id>/resolve")
+def resolve_conflict(confirmation_id: str) -> Response:
+    viewer = _supervisor()
+    body = json_body()
+    operator = body.get("operator") if is_api() else viewer  # only an API-token client names the supervisor
+    if not isinstance(operator, str) or not operator or len(operator) > 64:
+        return verdict(bad_field("operator", "string"), 400)
+    return jsonify(station().resolve_conflict(confirmation_id[:64], operator, body.get("note")))
 
 
 @bp.post("/api/v1/escalations/<escalation_id>/ack")

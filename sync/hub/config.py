@@ -128,6 +128,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                   f"must be 1-16 characters A-Z/0-9, like a station id (got {v!r})",
                   "the station code the hub's own confirmations (escalate, escalation_ack) reach the WMS under:"
                   " unique in the WMS, never one of [stations]"),
+    "site.orders_s": (float, 0.5, _positive, "how often the hub pulls the orders the WMS changed (a hold or a"
+                                             " cancellation reaches every table within about this plus the feed)"),
     "site.language": (str, "en", lambda v: None if v in ("en", "zh") else f"must be en or zh (got {v!r})",
                       "default dashboard language"),
     "claims.expire_after_s": (float, 120.0, _positive,

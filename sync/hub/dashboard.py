@@ -76,6 +76,7 @@ def overview(site: Hub) -> dict[str, Any]:
         flow = store.orders_in_flow(conn)
         escalations = store.escalations(conn)
         conflicts = store.conflicts(conn)
+        intercepted = store.intercepted_orders(conn)
         claims = store.claims(conn)
         audit = store.audit_log(conn, 50)
         lots = store.ref_all(conn, "lots")
@@ -124,7 +125,7 @@ def overview(site: Hub) -> dict[str, Any]:
     return {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
-        "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock,
+        "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),

@@ -1,8 +1,9 @@
 """The hub's moving parts in one object: database, order flow rules, relay, escalations, feed wake-ups.
 
-``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay and one ticker
-(escalations, claim expiry, reference refresh), each a ``Loop`` on the hub's clock; tests call ``tick()``
-and ``relay.run_once()`` directly with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
+``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay, one ticker
+(escalations, claim expiry, reference refresh) and the fast pull of the WMS's order decisions (``wms_orders``,
+every ``site.orders_s``), each a ``Loop`` on the hub's clock; tests call ``tick()``, ``pull_orders()`` and
+``relay.run_once()`` directly with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
 and polled every 0.1 s for changes written by another hub process).
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import parcels, reference, store
+from packgate.sync.hub import parcels, reference, store, wms_orders
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Conn, Database, is_postgresql
@@ -56,27 +58,48 @@ class Hub:
         self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick", outage=(StorageError,))
+        self.puller = Ticker("hub-orders", self._pull_pass, every_s=config["site.orders_s"], clock=self.clock,
+                             logger=log, what="pulling the WMS's order changes", outage=(StorageError,))
         self._last_refresh = -1e18
+        self.holder = uuid.uuid4().hex  # the leases of the jobs one hub does at a time; its host:port once serving
 
     # ---- lifecycle ------------------------------------------------------------------------
     def serving_on(self, port: int) -> None:
-        """The server is bound to ``port``: this hub's stable name among the site's hubs (the relay lease's holder) is
+        """The server is bound to ``port``: this hub's stable name among the site's hubs (the holder of its leases) is
         its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
         a restarted hub takes its own predecessor's lease back at once."""
-        self.relay.holder = f"{socket.gethostname()}:{port}"
+        self.holder = self.relay.holder = f"{socket.gethostname()}:{port}"
 
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()
         self.ticker.start()
+        return self.start_order_pull()
+
+    def start_order_pull(self) -> "Hub":
+        """Pull the WMS's order decisions every ``site.orders_s`` (``start`` does it)."""
+        if self.client is not None:
+            self.puller.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Stop the relay, the ticker and the feed watcher; True if all ended within ``timeout``."""
-        return stop_all((self.relay, self.ticker, self.feed), timeout)
+        """Stop the relay, the ticker, the order pull and the feed watcher; True if all ended within ``timeout``."""
+        return stop_all((self.relay, self.ticker, self.puller, self.feed), timeout)
+
+    def stop_order_pull(self) -> None:
+        self.puller.stop()
 
     def _tick_pass(self) -> None:
         self.tick()
+
+    def _pull_pass(self) -> None:
+        self.pull_orders()
+
+    def pull_orders(self) -> dict[str, Any]:
+        """The orders the WMS held, cancelled, released or changed since the last pull, onto the feed."""
+        if self.client is None:
+            return {"ok": False, "decisions": 0, "cursor": None, "error": "no upstream"}
+        return wms_orders.pull(self.db, self.client, self.clock, self.holder)
 
     def tick(self) -> dict[str, Any]:
         """Expire silent claims, refresh reference data when due, fire due escalations."""
@@ -107,6 +130,9 @@ class Hub:
     def _claim(self, conn: Conn, now: datetime, station: str, order_id: str, operator: str | None,
                renew: bool) -> dict[str, Any]:
         order = store.get_order(conn, order_id)
+        if order is not None and order.get("wms_status") == "cancelled" and order["stage"] not in store.TERMINAL:
+            raise ClaimConflictError(f"{order_id} was cancelled by the WMS ({order.get('wms_reason') or 'no reason'})",
+                                     {"order_id": order_id, "stage": "cancelled", "station": order.get("station")})
         if order is not None and order["stage"] in store.TERMINAL:
             where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
             raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
@@ -255,7 +281,9 @@ class Hub:
                 "packed_by": parcel.get("operator"), "batch_id": parcel.get("batch_id"),
                 "batch_table": name(parcel["batch_station"]) if parcel.get("batch_station") else None,
                 "shipped_at": parcel.get("shipped_at"), "taken": taken, "carrier": ref.get("carrier"),
-                "wms": {"status": ref.get("status"), "reason": ref.get("status_reason"), "at": ref.get("status_at")}}
+                # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
+                "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
+                        "at": (order or {}).get("wms_at")}}
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
@@ -267,7 +295,10 @@ class Hub:
             escalations = store.escalations(conn, order_id)
         row = row or {"stage": "open", "station": None, "operator": None, "priority": ref.get("priority", 0) if ref
                       else 0, "priority_released": 0, "milestones": {}, "stage_since": None}
-        return {"order_id": order_id, "stage": row["stage"], "station": row["station"], "operator": row["operator"],
+        wms = {"status": row.get("wms_status"), "reason": row.get("wms_reason"), "at": row.get("wms_at"),
+               "revision": row.get("wms_revision")} if row.get("wms_status") else None
+        return {"order_id": order_id, "stage": row["stage"], "wms": wms, "station": row["station"],
+                "operator": row["operator"],
                 "priority": row["priority"], "priority_released": bool(row["priority_released"]),
                 "stage_since": row["stage_since"], "milestones": row["milestones"], "claim": claim,
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],

@@ -67,7 +67,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             reason TEXT NOT NULL, at TEXT NOT NULL)""",
         "INSERT INTO hub_counters (name, n) VALUES ('own_seq', 0)",
     )),
-    (3, "station clock offsets; sign-in failures per employee; session ids kept as hashes", (
+    (3, "the WMS's status of each order beside its floor stage (interception)", (
+        "ALTER TABLE hub_orders ADD COLUMN wms_status TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_reason TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_at TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_revision INTEGER",
+        "CREATE INDEX hub_orders_wms ON hub_orders (wms_status)",
+    )),
+    (4, "station clock offsets; sign-in failures per employee; session ids kept as hashes", (
         "ALTER TABLE hub_stations ADD COLUMN clock_offset_s DOUBLE PRECISION",
         """CREATE TABLE hub_signin_failures (target TEXT PRIMARY KEY, failures INTEGER NOT NULL,
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",

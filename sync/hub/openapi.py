@@ -1,5 +1,5 @@
-"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls) plus
-the site extensions, served at ``/openapi.json``.
+"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls and the
+fast pull of order changes) plus the site extensions, served at ``/openapi.json``.
 
 Invariant: every route of the hub's app but the dashboard's pages and forms is here, and everything here is served
 (tests/site/test_hub_openapi.py)."""
@@ -40,7 +40,8 @@ AUTH = {"401": "No or unknown station token", "403": "The token belongs to anoth
 SITE_PATHS: dict[str, Any] = {
     "/v1/orders/{order_id}": {"get": _op(
         "The site's view of an order: stage (open, picking, picked, packing, weighed, blocked, packed, shipped,"
-        " cancelled), station, operator, priority, milestones with timestamps, escalations, claim",
+        " cancelled), the WMS's word beside it (wms: status, reason, at, revision, once the WMS held, cancelled,"
+        " released or changed it), station, operator, priority, milestones with timestamps, escalations, claim",
         {"200": "The order", "404": "Unknown order", **AUTH}, params=[_path("order_id")])},
     "/v1/claims": {
         "post": _op("Claim an order for this table while it is open there (repeat to renew)",
@@ -100,8 +101,9 @@ SITE_PATHS: dict[str, Any] = {
         "security": [{"supervisor": []}],
         "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
     "/v1/feed": {"get": _op(
-        "Change feed after a cursor, long-polled: order stage changes, claims, released priority, lot stock taken,"
-        " reference changes, escalations, conflicts; seq is gapless and ordered",
+        "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
+        " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
+        " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
         {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor", **AUTH},
         params=[_query("since", "the cursor from the previous answer (0: from the start)"),
                 _query("wait", "seconds to wait for a change (at most feed.max_wait_s)"),
@@ -116,6 +118,7 @@ def openapi_document() -> dict[str, Any]:
                    " <station token>) and adds claims, heartbeats, the site's order view and a change feed."}
     for path in [p for p in doc["paths"] if p.startswith("/v1/admin/")]:  # the WMS's own calls: not the hub's
         del doc["paths"][path]
+    del doc["paths"]["/v1/orders/changes"]  # the hub pulls it from the WMS; its stations follow the feed
     for path in ("/v1/confirmations", "/v1/reference", "/v1/orders/{order_id}/confirmations"):
         for op in doc["paths"][path].values():
             op["security"] = _BEARER

@@ -2,8 +2,9 @@
 while the WMS is down.
 
 Same approach as the station's ``sync.reference``: pull ``/v1/reference?since=<cursor>`` page by
-page; each page, the WMS cursor and a ``reference`` feed event commit in one transaction. A page
-that does not move the cursor while claiming ``more`` is an error, not a loop.
+page; each page, the WMS cursor, a ``reference`` feed event and the ``order_status`` events of the WMS's
+decisions on its orders (``store.wms_word``, as the fast pull ``wms_orders`` makes them) commit in one
+transaction. A page that does not move the cursor while claiming ``more`` is an error, not a loop.
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
             new_cursor = str(page["cursor"])
             with db.tx() as conn:
                 count = sum(store.upsert_ref(conn, kind, page.get(kind) or []) for kind in KINDS)
+                for row in page.get("orders") or []:  # a decision the fast pull has not seen (the hub was down)
+                    if isinstance(row, dict):
+                        store.wms_word(conn, clock.now(), row)
                 store.set_meta(conn, "wms.ref_cursor", new_cursor)
                 store.set_meta(conn, "wms.ref_last_refresh", isoformat(clock.now()))
                 store.set_meta(conn, "wms.ref_last_error", None)

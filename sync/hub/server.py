@@ -156,6 +156,7 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
         if background:
             hub.stop()
         else:
+            hub.stop_order_pull()  # started by a test that wants the WMS's decisions in real time
             hub.feed.stop()
         stop_serving()
 

@@ -27,10 +27,15 @@ from packgate.sync.common.jsonbytes import dumps, fingerprint
 from packgate.sync.hub import parcels
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
+from packgate.sync.reference_screen import is_older, word_key
 from packgate.sync.upstream.store import KINDS, validate
 
 MAX_QTY = 10**9  # units of one pick the lot ledger counts (a BIGINT sum of such never overflows)
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
+# interception: the station's ``core.order_state`` words as plain strings (the hub may not import the station)
+STOPPING = ("held", "cancelled")
+REFUSED_WHEN_CANCELLED = ("pack", "ship_load", "load", "manifest")
+ORDER_CANCELLED = "order_cancelled"
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 # the milestone a stage records (first time reached)
 # the actions of the table that holds an order's claim (a pick is the picker's, a ship_load the dock's: any table)
@@ -110,6 +115,8 @@ def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
     for item in items:
         if not isinstance(item, dict) or any(f not in item for f in KINDS[kind][0]):
             continue
+        if kind == "orders" and is_older(item, ref_get(conn, "orders", ref_key(kind, item))):
+            continue  # the fast pull already stored a later decision (a slower page read before it)
         version = next_counter(conn, "ref")
         conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
                      " DO UPDATE SET data = excluded.data, version = excluded.version",
@@ -164,9 +171,12 @@ def receive(conn: Conn, station: str, items: list[Any], now: datetime, rules: "F
     return [_receive_one(conn, station, item, now, rules) for item in items]
 
 
-def _reject(item: Any, reason: str, code: int) -> dict[str, Any]:
+def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict[str, Any]:
     ident = item.get("id") if isinstance(item, dict) else None
-    return {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    answer = {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    if error is not None:
+        answer["error"] = error
+    return answer
 
 
 def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "FlowRules") -> dict[str, Any]:
@@ -186,6 +196,11 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
             return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
+    cancelled = _cancelled_order(conn, item)
+    if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
+        return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
+                             f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
+                       409, ORDER_CANCELLED)
     at = parse_iso(item["at"])
     inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
                         " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
@@ -227,9 +242,17 @@ def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["object_id"], "weighed"
     if action == "pack":  # weigh-and-ship: the passing weighing is the shipment, no dock hand-over follows
         return item["object_id"], "shipped" if payload.get("shipped") else "packed"
-    if action == "cancel":
-        return item["object_id"], "cancelled" if payload.get("scope") == "order" else "picked"
+    if action == "cancel":  # a Stop: the stage is the one before the order was opened (``apply_effect``)
+        return item["object_id"], "cancelled" if payload.get("scope") == "order" else STOPPED
     return item["object_id"], None
+
+
+STOPPED = "stopped"  # ``_target``'s word for a Stop, resolved against the order's milestones
+
+
+def _before_opened(milestones: dict[str, Any]) -> str:
+    """The stage an order had before a table opened it: picked only if it was picked."""
+    return "picked" if "picked" in milestones else "picking" if "picking" in milestones else "open"
 
 
 def get_order(conn: Conn, order_id: str) -> dict[str, Any] | None:
@@ -279,10 +302,13 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                        bool(payload.get("shipped")))
     elif stage == "shipped" and item["action"] in ("load", "ship_load"):
         _handed_over(conn, now, order_id, station, item)
+    if stage == STOPPED:
+        stage = _before_opened(order["milestones"])
     if stage is None or not _may_move(order["stage"], stage):
         return
     milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
-    milestones.setdefault(MILESTONE[stage], isoformat(now))
+    if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
+        milestones.setdefault(MILESTONE[stage], isoformat(now))
     if item["action"] == "pack":
         milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
@@ -292,7 +318,8 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                   order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator")})
-    if stage == "picked":  # due from when the hub received the pick: a station's clock never moves it
+    if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
+        # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:
             conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
                          " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
@@ -432,9 +459,19 @@ def relay_next_wait(conn: Conn, now: datetime) -> float | None:
 
 
 def relay_mark(conn: Conn, conf_id: str, state: str, status: str | None, error: str | None, now: datetime) -> None:
-    conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?, sent_at = ?,"
-                 " attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'",
-                 (state, status, error, isoformat(now), conf_id))
+    marked = conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?,"
+                          " sent_at = ?, attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'"
+                          " RETURNING body", (state, status, error, isoformat(now), conf_id))
+    if state == "dead" and marked:
+        try:
+            item = json.loads(marked[0]["body"])
+        except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
+            item = None
+        cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
+        if cancelled is not None:  # packed or shipped while the hub did not know yet: the WMS refused it
+            conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
+                     {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
+                      "confirmation": item["id"], "reason": error, "wms_reason": cancelled["wms_reason"]})
     if state == "sent":
         row = conn.one("SELECT object_type, object_id FROM hub_confirmations WHERE id = ?", (conf_id,))
         if row and row["object_type"] == "order":
@@ -466,6 +503,80 @@ def relay_status(conn: Conn, now: datetime) -> dict[str, Any]:
 def dead_letters(conn: Conn) -> list[dict[str, Any]]:
     return conn.execute("SELECT id, station, action, object_id, last_error FROM hub_confirmations"
                         " WHERE relay_state = 'dead' ORDER BY n")
+
+
+# ---- the WMS's word on orders (interception, 订单拦截) ---------------------------------------------------------
+def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
+    """Keep the WMS's status of the order beside its floor stage and publish a decision the floor acts on as an
+    ``order_status`` event (held, cancelled, released or changed; the words of ``core.order_state``); returns it.
+    A row the WMS never held, cancelled, released or changed is not kept; an older word than the one kept is
+    ignored."""
+    order_id = row.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        return None
+    status = str(row.get("status") or "open")
+    revision, at = word_key(row)
+    current = conn.one("SELECT stage, wms_status, wms_reason, wms_at, wms_revision FROM hub_orders WHERE order_id = ?",
+                       (order_id,))
+    known = current is not None and current["wms_status"] is not None
+    if not known and status not in STOPPING and at is None and revision <= 1:
+        return None
+    before_status = current["wms_status"] if known and current else None
+    before = {"revision": current["wms_revision"], "status_at": current["wms_at"]} if known and current else None
+    if is_older(row, before):
+        return None
+    before_at = word_key(before)[1] if before else None
+    if status in STOPPING and (before_status != status or before_at != at):
+        change: str | None = status
+    elif before_status in STOPPING and status not in STOPPING:
+        change = "released"
+    elif revision > (int(before["revision"] or 1) if before else 1):
+        change = "changed"
+    else:
+        change = None
+    stamp = isoformat(now)
+    if current is None:
+        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at) VALUES (?, ?, ?, ?, ?)",
+                     (order_id, "open", stamp, int(row.get("priority") or 0), stamp))
+    reason = row.get("status_reason")
+    conn.execute("UPDATE hub_orders SET wms_status = ?, wms_reason = ?, wms_at = ?, wms_revision = ?, updated_at = ?"
+                 " WHERE order_id = ?", (status, reason if isinstance(reason, str) else None,
+                                         row.get("status_at") if at else None, revision, stamp, order_id))
+    if change is None:
+        return None
+    feed(conn, now, "order_status", order_id, {
+        "order_id": order_id, "status": status, "change": change, "reason": reason, "at": row.get("status_at"),
+        "revision": revision, "lines": row.get("lines"), "carrier": row.get("carrier"),
+        "address": row.get("address", row.get("ship_to")), "stage": current["stage"] if current else "open"})
+    if status == "cancelled":
+        conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+    return change
+
+
+def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The WMS-cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any."""
+    action, kind, payload = item["action"], item["object_type"], item["payload"]
+    if action not in REFUSED_WHEN_CANCELLED or kind == "tote":
+        return None
+    if action == "manifest":
+        parcels = payload.get("parcels") if isinstance(payload.get("parcels"), list) else []
+        named = [p.get("order_id") for p in parcels if isinstance(p, dict)]
+    else:
+        named = [item["object_id"] if kind == "order" else payload.get("order_id")]
+    for order_id in named:
+        if isinstance(order_id, str):
+            row = conn.one("SELECT order_id, wms_reason, wms_at FROM hub_orders WHERE order_id = ? AND wms_status = ?",
+                           (order_id, "cancelled"))
+            if row is not None:
+                return row
+    return None
+
+
+def intercepted_orders(conn: Conn, limit: int = 200) -> list[dict[str, Any]]:
+    """Orders the WMS holds or cancelled that have not left the site, the latest decision first (the dashboard)."""
+    return conn.execute("SELECT order_id, stage, station, packed_by, wms_status, wms_reason, wms_at, wms_revision"
+                        " FROM hub_orders WHERE wms_status IN ('held', 'cancelled') AND stage != 'shipped'"
+                        " ORDER BY wms_at DESC LIMIT ?", (limit,))
 
 
 # ---- claims ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from probing import probe_args
+from probing import LISTEN_S, probe_args
 
 from packgate.device.cli import device
 from packgate.device.profiles import get_profile
@@ -145,7 +145,7 @@ def test_probe_reports_no_match_with_its_progress_on_stderr(tmp_path):
     assert result.exit_code == 1 and lines[-1]["match"] is None
     said = result.stderr.splitlines()
     assert [line.split(":")[0] for line in said[:-1]] == [f"probe {n}/{steps}" for n in range(1, steps + 1)]
-    assert "listening 0.2 s at 9600 8N1" in said[0] and "polling mettler-mt-sics with 'SI\\r\\n'" in result.stderr
+    assert f"listening {LISTEN_S} s at 9600 8N1" in said[0] and "polling mettler-mt-sics with 'SI\\r\\n'" in result.stderr
     assert said[-1].startswith(f"probe: 0 match(es) after {steps} of {steps} step(s)")
 
 

@@ -7,6 +7,7 @@ session to the other (issue 26: "Open the station's page first").
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import date
 
@@ -120,7 +121,11 @@ class Walker:
         page.locator("#demo-weigh").click()
 
     def empty(self, name: str) -> None:
-        self.pages[name].locator("#demo-clear").click()
+        """Lift the parcel off and see the scale read 0, steady, as the packer does before the next parcel (the
+        emulated scale settles in 0.6 s; after a label scan the station weighs no parcel before it read empty)."""
+        page = self.pages[name]
+        page.locator("#demo-clear").click()
+        expect_empty_scale(page)
 
     def scan_label(self, name: str) -> None:
         page = self.pages[name]
@@ -154,6 +159,12 @@ class Walker:
             expect(target).to_be_empty()
 
 
+def expect_empty_scale(page: Page) -> None:
+    weight = page.locator("#weight")
+    expect(weight).to_have_attribute("data-grams", re.compile(r"^0(\.0+)?$"), timeout=10_000)
+    expect(weight).to_have_attribute("data-stable", "1")
+
+
 def walk(browser: Browser, site: SiteRig, steps: tuple[Step, ...]) -> Walker:
     walker = Walker(browser, site)
     try:
@@ -181,3 +192,41 @@ def test_walk_an_order_across_the_site(browser, site) -> None:
 
 def test_walk_an_order_through_at_one_table(browser, site) -> None:
     walk(browser, site, AT_ONE_TABLE).close()
+
+
+def test_after_a_label_scan_the_next_parcel_is_weighed_once_the_scale_read_empty(browser, site) -> None:
+    """The cause of a walkthrough that waited forever at "put 1100 g on the scale": in print mode the carton just
+    packed is still on the scale, so the station weighs nothing until the scale has read empty. A parcel swapped
+    in before the scale settled at 0 is not weighed (it could be the packed carton); once the scale read 0, the
+    next order's parcel is weighed and a wrong weight shows red at once."""
+    walker = walk(browser, site, AT_ONE_TABLE[:6])  # up to "Order SO-10009 packed", its 215 g carton on the scale
+    try:
+        page, station = walker.pages["kiosk"], site.stations[0].agent.station
+        walker.type("kiosk", "SO-10011")
+        walker.verdict("kiosk", "ok", "order_opened", "SO-10011")
+        for n in (1, 2):
+            walker.from_list("kiosk", "SO-10011: SKU-012 Ceramic mug")
+            expect(page.locator('#lines tr[data-sku="SKU-012"] .count')).to_contain_text(f"{n} / 2")
+        walker.verdict("kiosk", "ok", "item_accepted", "Put the parcel on the scale.")
+
+        walker.grams("kiosk", "1100")  # straight from 215 g to 1100 g: the scale never read empty
+        weight = page.locator("#weight")
+        expect(weight).to_have_attribute("data-grams", re.compile(r"^1100(\.0+)?$"))
+        expect(weight).to_have_attribute("data-stable", "1")
+        time.sleep(1.0)  # the station weighs in the same turn as it hears the reading: give it ample time
+        assert station.state()["session"]["state"] == "ready_to_weigh"
+        expect(page.locator("#verdict")).to_have_attribute("data-code", "item_accepted")
+
+        walker.empty("kiosk")
+        walker.grams("kiosk", "1100")
+        expect(weight).to_have_attribute("data-grams", re.compile(r"^1100(\.0+)?$"))
+        expect(weight).to_have_attribute("data-stable", "1")
+        box = page.locator("#verdict")
+        expect(box).to_have_attribute("data-code", "weight_out_of_tolerance", timeout=3_000)
+        expect(box).to_have_attribute("data-status", "blocked")
+        expect(box).to_have_css("background-color", "rgb(196, 22, 28)")
+        expect(page.locator("#verdict-message")).to_contain_text("+150.0 g (+15.79 %)")
+        assert station.state()["session"]["state"] == "blocked"
+        assert not walker.errors, walker.errors
+    finally:
+        walker.close()

@@ -126,7 +126,7 @@ def test_the_dock_api_over_http_with_a_pda_sign_in(packed, h):
 def test_a_standalone_station_refuses_a_parcel_the_wms_cancelled_or_held_after_packing(tmp_path, clock, world, h):
     """No hub: the WMS's status reaches the station with its reference refresh (``upstream.refresh_s``), and the dock
     refuses the intercepted parcel with the WMS's reason; released by the WMS, it goes."""
-    from conftest import StationFactory
+    from station_factory import StationFactory
 
     url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=clock.now().date())
     factory = StationFactory(tmp_path, url, clock)

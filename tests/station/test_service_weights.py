@@ -53,7 +53,7 @@ def wms(tmp_path_factory, world):
 @pytest.fixture
 def tables(tmp_path, wms, clock):
     """A factory of stations over one station.db, on this module's upstream (a second build is a restart)."""
-    from conftest import StationFactory  # the station fixtures' factory, on this module's own upstream
+    from station_factory import StationFactory  # on this module's own upstream
 
     factory = StationFactory(tmp_path, wms, clock)
     yield factory

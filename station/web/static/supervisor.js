@@ -111,6 +111,28 @@ function render(o, me) {
     `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
     `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${devices(s)}</td>` +
     `<td class="num">${esc(s.depth)}</td></tr>`);
+  // 订单拦截: what the WMS held or cancelled, and packs or hand-overs it refused because it had cancelled the order
+  const intercepted = o.intercepted || [];
+  count("intercepted-count", intercepted.length, false);
+  rows("intercepted", ["h_order", "h_wms", "h_reason", "h_when", "h_here", "h_steps"], intercepted, (i) =>
+    `<tr data-order="${esc(i.order_id)}"><td><b>${esc(i.order_id)}</b></td><td>${esc(word("order_status", i.status))}</td>` +
+    `<td class="wrap">${esc(i.reason || "")}</td>${timeCell(i.at)}<td>${esc(word("order_status", i.local_status))}</td>` +
+    `<td class="num">${esc(i.steps_stopped)}</td></tr>`);
+  const conflicts = o.conflicts || [];
+  count("conflict-count", conflicts.length, true);
+  rows("conflicts", ["h_order", "h_action", "h_when", "h_reason", ""], conflicts, (c) =>
+    `<tr data-conflict="${esc(c.id)}" data-order="${esc(c.object_id)}"><td><b>${esc(c.object_id)}</b></td>` +
+    `<td>${esc(c.action)}</td>${timeCell(c.dead_at)}<td class="wrap">${esc(c.dead_reason)}</td>` +
+    `<td><input class="resolve-note" data-id="${esc(c.id)}" placeholder="${esc(t("resolve_note"))}">` +
+    `<button type="button" class="resolve" data-id="${esc(c.id)}">${esc(t("resolve"))}</button></td></tr>`);
+  document.querySelectorAll("button.resolve").forEach((b) => (b.onclick = async () => {
+    const note = document.querySelector(`input.resolve-note[data-id="${CSS.escape(b.dataset.id)}"]`).value;
+    const v = await postAction(`/api/v1/supervisor/conflicts/${encodeURIComponent(b.dataset.id)}/resolve`, { note });
+    const msg = document.getElementById("conflict-msg");
+    msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
+    msg.className = "msg" + (v.status === "ok" ? "" : " error");
+    if (v.status === "ok") refresh();
+  }));
   const blocked = o.blocked || [];
   count("blocked-count", (COUNTS.orders || {}).blocked ?? blocked.length, true);
   rows("blocked", ["h_order", "h_since", "h_reason"], blocked, (b) =>
