@@ -8,6 +8,8 @@
   a shift offline) and the next successful heartbeat claims it (the hub records a conflict if two tables
   packed it meanwhile). ``left(before, after)`` queues the release when an order is packed, cancelled
   (stopped) or abandoned by signing out; ``beat()`` sends queued releases, the heartbeat and the renewal.
+* **the clock** — every heartbeat carries this station's time; the hub answers with the offset it measured, and
+  past the site's threshold (``clock.warn_after_s``) the kiosk shows a warning and /healthz names it.
 * **a supervisor's release** — the hub's ``claim_released`` feed event (``why = "supervisor"``), the heartbeat's
   answer and a refused renewal all say the same: the order open here was released from this table. ``released``
   (the station's ``on_released``) drops it, and the table never takes it back by renewing (only a packer opening it
@@ -235,7 +237,9 @@ class SiteLink:
                 self.hub.release(self._releases[0])
                 self._releases.pop(0)
             released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
-                                          outbox_depth=depth if isinstance(depth, int) else None)
+                                          outbox_depth=depth if isinstance(depth, int) else None,
+                                          clock=isoformat(p.clock.now()))
+            self._clock_checked(self.hub.last_clock)
             if order_id is not None and not released:
                 try:
                     self.hub.renew(order_id, operator)
@@ -251,6 +255,26 @@ class SiteLink:
         for decision in released:
             self.released(str(decision.get("order_id") or order_id), decision)
         return True
+
+    def _clock_checked(self, measured: dict[str, Any] | None) -> None:
+        """The hub's measure of this station's clock: past the site's threshold the kiosk warns (and /healthz names
+        it); the kiosk is told only when that changes."""
+        if measured is None:
+            return
+        offset, warning = float(measured["offset_s"]), bool(measured["warning"])
+        p = self.parts
+        with p.lock:
+            before = p.live.site_clock
+            p.live.site_clock = {"offset_s": float(offset), "warning": warning}
+            if warning:
+                p.live.problems["clock"] = (f"this station's clock differs from the site hub's by {offset:+.1f} s"
+                                            " (fix its time: NTP)")
+            else:
+                p.live.problems.pop("clock", None)
+        if (before or {}).get("warning") != warning:
+            if warning:
+                log.warning("this station's clock differs from the site hub's by %+.1f s; fix its time (NTP)", offset)
+            self.publish_state()
 
     # ---- the site's escalations -----------------------------------------------------------------
     def escalations(self) -> list[dict] | None:

@@ -101,6 +101,7 @@ class Live:
     counters: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # health problems by source (e.g. the video's disk)
     storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
+    site_clock: dict | None = None  # the site hub's measure of this station's clock: offset_s, warning
 
 
 @dataclass

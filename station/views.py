@@ -140,7 +140,8 @@ class StationViews:
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
                      "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
                      "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1),
-                     "interception": self.interception(s) if self.interception else None}
+                     "interception": self.interception(s) if self.interception else None,
+                     "site_clock": live.site_clock}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -176,6 +177,7 @@ class StationViews:
             "label": shown["label"],
             "priority_orders": self.priority_orders(),
             "last_scan": shown["last_scan"],
+            "site_clock": shown["site_clock"],
         }
 
     def _finished(self, s: pk.PackSession) -> dict | None:

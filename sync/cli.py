@@ -36,6 +36,7 @@ class StationSettings:
     db: str
     upstream_url: str
     token: str | None
+    ca_file: str | None = None  # upstream.ca_file: the site's CA, trusted besides the system's certificates
 
 
 def config_option(command: F) -> F:
@@ -68,7 +69,8 @@ def _station_db(path: str | None, config_file: str | None = None) -> str:
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Date the demo data is relative to.")
 @click.option("--lenient-orders", is_flag=True, help="Accept confirmations for orders upstream does not know.")
 @click.option("--tokens", "tokens_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help='TOML file: admin_token = "..." and a [stations] table of station id = "token".')
+              help='TOML file: admin_token = "...", relay_token = "..." (a site hub\'s: every station\'s'
+                   ' confirmations, no admin calls) and a [stations] table of station id = "token".')
 @click.option("--open", "open_access", is_flag=True, help="No tokens at all (a contract test bench on 127.0.0.1 only).")
 def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient_orders: bool,
              tokens_file: str | None, open_access: bool) -> None:
@@ -83,11 +85,13 @@ def upstream(port: int, db_path: str, host: str, seed_demo: bool, today, lenient
     if tokens_file is not None:
         with open(tokens_file, "rb") as fh:
             doc = tomllib.load(fh)
-        stations, admin = doc.get("stations"), doc.get("admin_token")
+        stations, admin, relay = doc.get("stations"), doc.get("admin_token"), doc.get("relay_token")
         if not isinstance(stations, dict) or not all(isinstance(v, str) and len(v) >= 16 for v in stations.values()) \
-                or not isinstance(admin, str) or len(admin) < 16:
-            raise click.ClickException(f"{tokens_file}: needs admin_token and [stations] tokens of 16+ characters")
-        auth = {"station_tokens": dict(stations), "admin_token": admin}
+                or not isinstance(admin, str) or len(admin) < 16 \
+                or (relay is not None and (not isinstance(relay, str) or len(relay) < 16)):
+            raise click.ClickException(f"{tokens_file}: needs admin_token and [stations] tokens of 16+ characters"
+                                       " (relay_token, for a site hub, too when given)")
+        auth = {"station_tokens": dict(stations), "admin_token": admin, "relay_token": relay}
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"packgate upstream: http://{host}:{port}  db={db_path}  openapi: /openapi.json", err=True)
@@ -213,9 +217,12 @@ def prune(days: float, db_path: str | None, config_file: str | None) -> None:
               help="Bearer token of the station (default: $PACKGATE_TOKEN, else upstream.token of --config).")
 @click.option("--hours", type=float, default=24.0, show_default=True, help="Window ending now.")
 @click.option("--db", "db_path", default=None, help="Station database.")
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The site's CA (PEM), trusted for an https upstream besides the system's certificates"
+                   " (default: upstream.ca_file of --config).")
 @config_option
 def reconcile_cmd(upstream_url: str | None, station: str | None, token: str | None, hours: float, db_path: str | None,
-                  config_file: str | None) -> None:
+                  ca_file: str | None, config_file: str | None) -> None:
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
 
@@ -229,7 +236,8 @@ def reconcile_cmd(upstream_url: str | None, station: str | None, token: str | No
         raise click.UsageError("name --upstream and --station, or give the station's --config")
     conn = _open(db_path, config_file)
     now = Clock().now()
-    client = UpstreamClient(url, token=token or (settings.token if settings else None))
+    client = UpstreamClient(url, token=token or (settings.token if settings else None),
+                            ca_file=ca_file or (settings.ca_file if settings else None))
     try:
         report = reconcile(conn, client, station, now - timedelta(hours=hours), now)
     except UpstreamError as exc:

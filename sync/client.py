@@ -29,15 +29,16 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class UpstreamClient:
-    """``UpstreamClient(base_url, deadline_s=10, token=None)``; ``last_skew_s`` = upstream clock − our clock.
-    ``base_url`` may be a list (the hubs of a site): requests fail over between them (``http.FailoverHTTP``)."""
+    """``UpstreamClient(base_url, deadline_s=10, token=None, ca_file=None)``; ``last_skew_s`` = upstream clock − our
+    clock. ``base_url`` may be a list (the hubs of a site): requests fail over between them (``http.FailoverHTTP``);
+    ``ca_file`` is a site CA trusted besides the system's certificates."""
 
     def __init__(self, base_url: str | Sequence[str], deadline_s: float = 10.0, clock: Clock | None = None, *,
-                 user_agent: str = "packgate-sync/1", token: str | None = None):
+                 user_agent: str = "packgate-sync/1", token: str | None = None, ca_file: str | None = None):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_url = urls[0].rstrip("/")
         self.clock = clock or Clock()
-        self.http = connect_http(urls, deadline_s=deadline_s)
+        self.http = connect_http(urls, deadline_s=deadline_s, ca_file=ca_file)
         self.user_agent = user_agent
         self.token = token  # sent as Authorization: Bearer <token> on every request when set
         self.last_skew_s: float | None = None
@@ -67,17 +68,18 @@ class UpstreamClient:
         return by_id
 
     # ---- labels ---------------------------------------------------------------------------
-    def request_label(self, body: dict[str, Any]) -> dict:
-        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields."""
-        data = self._json(self._call("POST", "/v1/labels", json.dumps(body, sort_keys=True).encode()))
+    def request_label(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
+        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields. ``raw``: the
+        body's bytes as a client sent them (the hub relays them unchanged, numbers as written)."""
+        data = self._json(self._call("POST", "/v1/labels", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybill"), str) or \
                 not isinstance(data.get("fields"), dict):
             raise BadResponseError("label answer has no waybill and fields")
         return data
 
-    def reserve_waybills(self, body: dict[str, Any]) -> dict:
+    def reserve_waybills(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
         """``POST /v1/waybills/reserve``: pre-issued waybills of an order (the same key answers the same ones)."""
-        data = self._json(self._call("POST", "/v1/waybills/reserve", json.dumps(body, sort_keys=True).encode()))
+        data = self._json(self._call("POST", "/v1/waybills/reserve", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybills"), list):
             raise BadResponseError("reservation answer has no waybills list")
         return data

@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 
 
 class SiteClient:
-    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0):
+    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0,
+                 ca_file: str | None = None):
         self.station, self.token = station, token
-        self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
+        self.http = connect_http(hub_url, deadline_s=deadline_s, ca_file=ca_file)  # several hubs: fails over
+        self.last_clock: dict[str, Any] | None = None  # the hub's measure of this station's clock, last heartbeat
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
               deadline_s: float | None = None, cancel: Cancel | None = None) -> tuple[int, dict[str, Any]]:
@@ -70,12 +72,18 @@ class SiteClient:
         return status == 200
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
-                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> list[dict[str, Any]]:
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None,
+                  clock: str | None = None) -> list[dict[str, Any]]:
+        """The supervisors' releases of the order this table has open (it drops them). With ``clock`` (this
+        station's time now, ISO 8601) the hub measures its offset: ``last_clock`` (``offset_s``, ``warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
-                                   "devices": devices or {}, "outbox_depth": outbox_depth})
+                                   "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
+        offset = data.get("clock_offset_s")
+        if clock is not None and isinstance(offset, (int, float)):
+            self.last_clock = {"offset_s": float(offset), "warning": bool(data.get("clock_warning"))}
         released = data.get("released")
         return [dict(r) for r in released if isinstance(r, dict)] if isinstance(released, list) else []
 

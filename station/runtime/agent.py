@@ -24,7 +24,7 @@ from packgate.station.runtime.devices import Devices
 from packgate.station.runtime.logs import forget_station, station_threads
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
-from packgate.station.web.serving import make_server
+from packgate.station.web.serving import make_server, station_gate
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.db import connect
@@ -56,10 +56,12 @@ class Agent:
             log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
         self.bus = EventBus()
         self.timers = Ticker("timers", self._timers_pass, every_s=60.0, clock=self.clock, logger=log, what="timer tick")
+        ca_file = cfg["upstream.ca_file"] or None
         self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
-                                     token=cfg["upstream.token"] or None)
+                                     token=cfg["upstream.token"] or None, ca_file=ca_file)
         self.site_client = SiteClient(cfg["upstream.url"], cfg["station.id"], cfg["upstream.token"],
-                                      deadline_s=cfg["hub.claim_timeout_s"]) if cfg["upstream.kind"] == "hub" else None
+                                      deadline_s=cfg["hub.claim_timeout_s"],
+                                      ca_file=ca_file) if cfg["upstream.kind"] == "hub" else None
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
@@ -114,7 +116,7 @@ class Agent:
         from packgate.station.labels import StationPrinter
 
         client = UpstreamClient(cfg["upstream.url"], deadline_s=min(cfg["upstream.deadline_s"], 5.0), clock=self.clock,
-                                token=cfg["upstream.token"] or None)
+                                token=cfg["upstream.token"] or None, ca_file=cfg["upstream.ca_file"] or None)
         printer = StationPrinter(printer_port or cfg["printer.port"], get_profile(cfg["printer.profile"])) \
             if cfg["label.mode"] == "print" else None
         return client, printer
@@ -181,7 +183,8 @@ class Agent:
         self.station.site.beat()
 
     def _serve(self) -> None:
-        server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
+        gate = station_gate(self.cfg["web.header_timeout_s"], self.cfg["web.max_connections_per_client"])
+        server = make_server(self.app, self.cfg["web.host"], self.port, gate=gate, tls_cert=self.cfg["web.tls_cert"],
                              tls_key=self.cfg["web.tls_key"])
         self._server = server
         self.port = server.bind_addr[1]

@@ -33,7 +33,8 @@ def _sync_settings(path: str) -> StationSettings:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return StationSettings(station=cfg["station.id"], db=str(cfg.data_dir / "station.db"),
-                           upstream_url=cfg["upstream.url"], token=cfg["upstream.token"] or None)
+                           upstream_url=cfg["upstream.url"], token=cfg["upstream.token"] or None,
+                           ca_file=cfg["upstream.ca_file"] or None)
 
 
 @cli.group()

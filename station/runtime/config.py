@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from packgate.device.scanner.barcode import SitePatterns
 from packgate.station.core.resolution import Resolution
 from packgate.station.errors import ConfigError
+from packgate.sync.common.http import ca_file_problem, mixed_schemes
 from packgate.sync.common.settings import flatten, toml_value, type_name
 
 Check = Callable[[Any], str | None]
@@ -66,9 +67,13 @@ def _url(v: str | list) -> str | None:
     if not urls:
         return "must name at least one URL"
     bad = [u for u in urls if not isinstance(u, str) or not u.startswith(("http://", "https://"))]
-    if not bad:
-        return None
-    return f"must start with http:// or https:// (got {mask_url(bad[0]) if isinstance(bad[0], str) else bad[0]!r})"
+    if bad:
+        return f"must start with http:// or https:// (got {mask_url(bad[0]) if isinstance(bad[0], str) else bad[0]!r})"
+    return mixed_schemes(urls)
+
+
+def _ca_file(v: str) -> str | None:
+    return None if v == "" else ca_file_problem(v)
 
 
 def _decimal_table(v: dict) -> str | None:
@@ -191,6 +196,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "web.allowed_hosts": (list, [], None, "Host names (and host:port) the pages and API answer to, besides "
                           "127.0.0.1/localhost and web.host; Origin must be one of them too"),
     "web.metrics_public": (bool, False, None, "let /metrics answer without a session or API token (for a scraper)"),
+    "web.header_timeout_s": (float, 5.0, _positive, "a request's line and headers must arrive within this long, or the"
+                             " connection is closed (a slow client on the Wi-Fi holds no server thread)"),
+    "web.max_connections_per_client": (int, 32, _positive, "open connections one address (a PDA, a phone) may hold;"
+                                       " the station PC itself has threads of its own whatever others do"),
     "web.cookie_name": (str, "packgate_session", _cookie_name,
                         "name of the pages' session cookie: stations served on one host name (the demo's two tables "
                         "on 127.0.0.1) each need their own, browsers keep cookies per host, not per port"),
@@ -200,6 +209,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                       "wms: the company's order system directly; hub: the site hub (packgate site): claims, change feed,"
                       " heartbeats, and the site fires escalations (this station's [escalation] then fires nothing)"),
     "upstream.token": (str, "", _token_or_empty, "this station's bearer token (listed in the hub's [stations]); empty: none"),
+    "upstream.ca_file": (str, "", _ca_file, "PEM file of the site's CA (packgate site tls ca): trusted for the https"
+                                            " URLs besides the system's certificates (empty: the system's only)"),
     "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
     "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),

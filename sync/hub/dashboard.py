@@ -18,6 +18,7 @@ from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import store
 from packgate.sync.hub.charts import bar_chart
 from packgate.sync.hub.hub import Hub
+from packgate.sync.hub.signin import signin_page
 from packgate.sync.hub.web import checked_session, current_supervisor, hub, page
 
 bp = Blueprint("dashboard", __name__)
@@ -28,7 +29,7 @@ WAIT_BUCKETS = ((5, "<5"), (10, "5-10"), (15, "10-15"), (30, "15-30"), (10**9, "
 def dashboard() -> Response:
     session = current_supervisor()
     if session is None:
-        return page("signin.html", error=None)
+        return signin_page()
     return page("dashboard.html", csrf=session["csrf"], who=session["employee_id"], **overview(hub()))
 
 
@@ -58,6 +59,15 @@ def dashboard_json() -> Response:
     return jsonify({k: v for k, v in data.items() if not k.startswith("chart_")})
 
 
+def clock_view(offset: float | None, warn_after_s: float) -> dict[str, Any]:
+    """A station's clock offset as the dashboard shows it: ``+0.2 s``, ``−10 min 3 s``; warned past the threshold."""
+    if offset is None:
+        return {"clock_shown": "?", "clock_warning": False}
+    whole = round(abs(offset))
+    amount = f"{abs(offset):.1f} s" if whole < 60 else f"{whole // 60} min {whole % 60} s"
+    return {"clock_shown": ("−" if offset < 0 else "+") + amount, "clock_warning": abs(offset) > warn_after_s}
+
+
 def overview(site: Hub) -> dict[str, Any]:
     now = site.clock.now()
     offline_after = site.config["claims.offline_after_s"]
@@ -76,6 +86,7 @@ def overview(site: Hub) -> dict[str, Any]:
         waiting_dock = store.not_handed_over(conn, now - timedelta(minutes=site.config["dock.handover_after_min"]))
         names = {e["employee_id"]: e.get("name", e["employee_id"]) for e in store.ref_all(conn, "employees")}
     for row in stations:
+        row.update(clock_view(row.get("clock_offset_s"), site.config["clock.warn_after_s"]))
         row["online"] = (now - parse_iso(row["last_seen_at"])).total_seconds() <= offline_after
         row["name"] = site.config.station_name(row["station"])
         row["operator_name"] = names.get(row["operator"] or "", row["operator"])

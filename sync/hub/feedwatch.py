@@ -19,6 +19,7 @@ from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.sync.common.loop import Loop
+from packgate.sync.errors import StorageError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 
@@ -30,7 +31,7 @@ TAIL = 20000
 class FeedWatch(Loop[None]):
     def __init__(self, db: Database, *, poll_s: float = POLL_S, tail: int = TAIL):
         super().__init__("hub-feed-watch", every_s=poll_s, run_at_start=False, logger=log,
-                         what="feed watch (reading the database)",
+                         what="feed watch (reading the database)", outage=(StorageError,),
                          failure_backoff=Backoff(base_s=poll_s, cap_s=1.0))  # waiters rely on it: retry soon
         self.db, self.poll_s = db, poll_s
         self._cond = threading.Condition()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,14 @@ from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
-from packgate.sync.errors import ClaimConflictError, HubRequestError
+from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import parcels, reference, store, wms_orders
 from packgate.sync.hub.config import SiteConfig
-from packgate.sync.hub.engine import Conn, Database
+from packgate.sync.hub.dbclock import DatabaseClock
+from packgate.sync.hub.engine import Conn, Database, is_postgresql
 from packgate.sync.hub.escalations import Escalator
 from packgate.sync.hub.feedwatch import FeedWatch
+from packgate.sync.hub.limits import LongPolls
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.relay import Relay
 
@@ -36,28 +39,37 @@ class Hub:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *, notifier: Notifier | None = None,
                  relay_backoff: Backoff | None = None):
         self.config = config
-        self.clock = clock or Clock()
         self.db = Database(config.db_path, pool_size=config["site.db_pool"])
+        # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
+        self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
         migrate(self.db, self.clock)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
-                                     token=config["site.upstream_token"] or None,
-                                     user_agent="packgate-site/1") if url else None
+                                     token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
+                                     ca_file=config["site.upstream_ca_file"] or None) if url else None
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
-                           backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]))
+                           backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
+                           outage=(StorageError,))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name,
-                                   code=config["site.code"])
+                                   code=config["site.code"], senders=config["escalation.senders"])
         self.feed = FeedWatch(self.db)
+        self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
-                             what="hub tick")
+                             what="hub tick", outage=(StorageError,))
         self.puller = Ticker("hub-orders", self._pull_pass, every_s=config["site.orders_s"], clock=self.clock,
-                             logger=log, what="pulling the WMS's order changes")
+                             logger=log, what="pulling the WMS's order changes", outage=(StorageError,))
         self._last_refresh = -1e18
-        self.holder = uuid.uuid4().hex  # this process, for the leases of the jobs one hub does at a time
+        self.holder = uuid.uuid4().hex  # the leases of the jobs one hub does at a time; its host:port once serving
 
     # ---- lifecycle ------------------------------------------------------------------------
+    def serving_on(self, port: int) -> None:
+        """The server is bound to ``port``: this hub's stable name among the site's hubs (the holder of its leases) is
+        its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
+        a restarted hub takes its own predecessor's lease back at once."""
+        self.holder = self.relay.holder = f"{socket.gethostname()}:{port}"
+
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()
@@ -166,10 +178,15 @@ class Hub:
 
         return self.db.run(release)
 
-    def heartbeat(self, station: str, beat: dict[str, Any]) -> list[dict[str, Any]]:
-        """Record the beat and renew the table's claims; returns the supervisors' releases of the order it says it
-        has open (the table drops it)."""
+    def heartbeat(self, station: str, beat: dict[str, Any]) -> dict[str, Any]:
+        """Record the beat and renew the table's claims. Returns the hub's time, the supervisors' releases of the
+        order the table says it has open (``released``: the table drops it) and, with ``beat["clock"]`` (the
+        station's time when it sent the beat), the station's clock offset and whether it is past
+        ``clock.warn_after_s`` (its kiosk warns then)."""
         now = self.clock.now()
+        sent = beat.pop("clock", None)
+        offset = None if sent is None else round((sent - now).total_seconds(), 3)
+        beat["clock_offset_s"] = offset
 
         def beat_tx(conn: Conn) -> list[dict[str, Any]]:
             store.heartbeat(conn, station, beat, now)
@@ -180,7 +197,12 @@ class Hub:
                 return []
             return [self._decision(conn, released)]
 
-        return self.db.run(beat_tx)
+        released = self.db.run(beat_tx)
+        answer: dict[str, Any] = {"time": isoformat(now), "released": released}
+        if offset is not None:
+            answer.update(clock_offset_s=offset, clock_warning=abs(offset) > self.config["clock.warn_after_s"],
+                          clock_warn_after_s=self.config["clock.warn_after_s"])
+        return answer
 
     @staticmethod
     def _decision(conn: Conn, released: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,12 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "ALTER TABLE hub_orders ADD COLUMN wms_revision INTEGER",
         "CREATE INDEX hub_orders_wms ON hub_orders (wms_status)",
     )),
+    (4, "station clock offsets; sign-in failures per employee; session ids kept as hashes", (
+        "ALTER TABLE hub_stations ADD COLUMN clock_offset_s DOUBLE PRECISION",
+        """CREATE TABLE hub_signin_failures (target TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+            first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
+        "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
+    )),
 )
 
 

@@ -83,14 +83,17 @@ SITE_PATHS: dict[str, Any] = {
     "/v1/claims/{order_id}": {"delete": _op("Release this table's claim", {"200": "Released", "404": "Not claimed",
                                                                             **AUTH}, params=[_path("order_id")])},
     "/v1/stations/{station_id}/heartbeat": {"post": _op(
-        "Station heartbeat (renews its claims): operator, order_id, state, devices, outbox_depth",
+        "Station heartbeat (renews its claims): operator, order_id, state, devices, outbox_depth, and clock (the"
+        " station's time when it sent it: the answer gives the hub's time and the station's clock offset, with a"
+        " warning past the site's threshold)",
         {"200": "Recorded; released lists a supervisor's release of the order the table has open (by, reason)",
          "400": "Bad body", **AUTH}, params=[_path("station_id")],
         body={"type": "object", "properties": {"operator": {"type": ["string", "null"]},
                                                "order_id": {"type": ["string", "null"]},
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
-                                               "outbox_depth": {"type": ["integer", "null"], "minimum": 0}}})},
+                                               "outbox_depth": {"type": ["integer", "null"], "minimum": 0},
+                                               "clock": {"type": ["string", "null"], "format": "date-time"}}})},
     "/api/dashboard": {"get": {
         "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
                    "stations, open orders by stage, blocked parcels, escalations, conflicts, claims, audit log, lots "

@@ -13,7 +13,7 @@ from typing import Any
 
 from packgate.device.clock import Clock, isoformat
 from packgate.sync.client import UpstreamClient
-from packgate.sync.errors import SyncError
+from packgate.sync.errors import StorageError, SyncError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 from packgate.sync.upstream.store import KINDS
@@ -49,6 +49,8 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
                 raise SyncError(f"the WMS said more=true without moving its cursor ({cursor!r})")
             cursor = new_cursor
         raise SyncError(f"more than {MAX_PAGES} reference pages in one refresh")
+    except StorageError:
+        raise  # the hub's own database: its OutageLog reports it (and the ticker retries)
     except SyncError as exc:
         log.warning("reference refresh from the WMS failed: %s", exc)
         with db.tx() as conn:

@@ -8,7 +8,8 @@ at most ``batch_size`` per station — sends each station's rows as one request 
 and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
 in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
 Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
-lets one relay at a time.
+lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
+hub takes its own dead predecessor's lease at once, and a hub that stops hands the lease back.
 """
 from __future__ import annotations
 
@@ -52,11 +53,14 @@ class Relay(Loop[dict[str, Any]]):
     """``Relay(db, client, clock).run_once()``; ``start()``/``stop()`` run it in a thread."""
 
     def __init__(self, db: Database, client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
-                 backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0):
-        super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass")
+                 backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0,
+                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = ()):
+        super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass",
+                         outage=outage)
         self.db = db
         self.idle_s = idle_s
-        self.holder = uuid.uuid4().hex
+        self.holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
+        self.lease_s = lease_s
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
                                                              idle_s=idle_s, recheck_s=idle_s, logger=log)
@@ -82,8 +86,8 @@ class Relay(Loop[dict[str, Any]]):
     def _take(self, conn: Conn, now: datetime, limit: Callable[[str], int],
               max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
         """Hold the relay lease and take the due stations' rows (or say why not)."""
-        if not store.take_lease(conn, "relay", self.holder, now, LEASE_S):
-            return Pause("standby", LEASE_S / 3)
+        if not store.take_lease(conn, "relay", self.holder, now, self.lease_s):
+            return Pause("standby", self.lease_s / 3)
         batches: list[Batch[HubRow]] = []
         room = max_rows
         for station in store.relay_due_stations(conn, now, max_rows):
@@ -96,6 +100,13 @@ class Relay(Loop[dict[str, Any]]):
             later = store.relay_next_wait(conn, now)
             return Pause("idle", self.idle_s if later is None else min(later, self.idle_s))
         return batches
+
+    def release(self) -> None:
+        """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
+        try:
+            self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
+        except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
+            log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease_s)
 
     def record(self, settled: Sequence[Settled[HubRow]]) -> None:
         def mark(conn: Conn) -> None:

@@ -1,8 +1,9 @@
 """The site hub's HTTP server: ``create_hub_app(hub)`` builds the Flask app from its blueprints — the station API
 (``station_api``: the contract stations already speak plus claims, heartbeats and the feed), the supervisors'
 dashboard (``dashboard``) and sign-in (``signin``), health and the OpenAPI document (``operations``) —;
-``serve(hub)`` runs it with waitress (a thread per request in flight; open long-polls wait on a condition, see
-README "Site hub"); ``start_in_thread`` runs it for tests and the bench.
+``serve(hub)`` runs it on the gated cheroot server the station uses too (``sync.common.webserver``: a thread per
+request in progress, never one for a slow client's head; HTTPS with ``site.tls_cert``); ``start_in_thread`` runs it
+for tests and the bench.
 
 Invariants: every error is JSON (``{"error": ...}`` with its status; a claim held elsewhere names the claim); every
 answer carries ``X-Upstream-Time`` from the hub's clock, and ``/v1/`` answers are never cached. The app serves no
@@ -11,15 +12,16 @@ static files.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any, Callable
+from typing import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from jinja2 import PackageLoader
 from werkzeug.exceptions import HTTPException
 
 from packgate.device.clock import isoformat
-from packgate.sync.common.serving import run_until
+from packgate.sync.common.hosts import allowed_hosts, foreign
+from packgate.sync.common.jsonbytes import text_problem
+from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread, wait_for_signal
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import dashboard, operations, signin, station_api
 from packgate.sync.hub.hub import Hub
@@ -27,6 +29,8 @@ from packgate.sync.hub.web import HUB, hub
 
 log = logging.getLogger(__name__)
 MAX_BODY = 8 * 1024 * 1024
+HOSTS = "packgate.hub.hosts"
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
 BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp)
 
 
@@ -40,10 +44,38 @@ def create_hub_app(site: Hub) -> Flask:
     app.register_error_handler(StorageError, _storage_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    app.extensions[HOSTS] = allowed_hosts(site.config["site.host"], site.config["site.allowed_hosts"])
+    app.before_request(_known_host)
+    app.before_request(_plain_text_url)
     app.after_request(_stamp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
+
+
+def _known_host() -> None:
+    """A browser's request (no station token) must name a host the hub answers to, in Host and any Origin (a page
+    elsewhere that rebinds its name to the hub, or posts a form to it, is refused)."""
+    if request.path in OPEN_PATHS or request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    bad = foreign((request.host, request.headers.get("Origin")), current_app.extensions[HOSTS])
+    if bad is not None:
+        raise HubRequestError(f"{'Host' if bad == request.host else 'Origin'} {bad[:100]!r} is not a name this hub"
+                              " answers to (site.allowed_hosts)", 400 if bad == request.host else 403)
+
+
+def _plain_text_url() -> None:
+    """The path, the query and a form carry text both engines can store (no NUL, no lone surrogate): 400 otherwise.
+    OPTIONS is a 405 in JSON like every error (nothing here needs a CORS preflight)."""
+    if request.method == "OPTIONS":
+        raise HubRequestError(f"OPTIONS {request.path[:200]} is not supported", 405)
+    for where, values in (("the path", [request.path]), ("the query", [*request.args.keys(), *request.args.values()]),
+                          ("the form", [*request.form.keys(), *request.form.values()] if request.method == "POST"
+                           and request.mimetype == "application/x-www-form-urlencoded" else [])):
+        for value in values:
+            problem = text_problem(value)
+            if problem:
+                raise HubRequestError(f"{where}: {problem}")
 
 
 def _hub_error(exc: HubRequestError) -> tuple[Response, int]:
@@ -55,8 +87,9 @@ def _claim_error(exc: ClaimConflictError) -> tuple[Response, int]:
 
 
 def _storage_error(exc: StorageError) -> tuple[Response, int]:
-    log.error("hub storage failed: %s", exc)
-    return jsonify({"error": f"not saved: {exc}"}), 503
+    # not logged here: the database's OutageLog says when storage starts failing, how often, and when it recovers
+    text = str(exc)
+    return jsonify({"error": text if text.startswith("not saved") else f"not saved: {text}"}), 503
 
 
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
@@ -76,26 +109,35 @@ def _stamp(resp: Response) -> Response:
     return resp
 
 
-def _server(hub: Hub, host: str, port: int) -> Any:
-    from waitress.server import create_server
+def _server(hub: Hub, host: str, port: int) -> GatedServer:
+    """The hub's app on the gated cheroot server (``sync.common.webserver``): a request's head must arrive within
+    ``site.header_timeout_s``, at most ``site.max_connections_per_client`` connections per address, HTTPS with
+    ``site.tls_cert``."""
+    gate = Gate(header_timeout_s=hub.config["site.header_timeout_s"],
+                max_per_client=hub.config["site.max_connections_per_client"])
+    return GatedServer((host, port), create_hub_app(hub), numthreads=hub.config["site.threads"], gate=gate,
+                       tls_cert=hub.config["site.tls_cert"], tls_key=hub.config["site.tls_key"], server_name="packgate-site")
 
-    app = create_hub_app(hub)
-    return create_server(app, host=host, port=port, threads=hub.config["site.threads"], channel_timeout=60,
-                         connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
+
+def _scheme(hub: Hub) -> str:
+    return "https" if hub.config["site.tls_cert"] else "http"
 
 
 def serve(hub: Hub) -> None:
-    """Run the hub (relay, ticker, HTTP) until interrupted."""
+    """Run the hub (relay, ticker, HTTP) until SIGINT or SIGTERM; then stop it cleanly (the relay lease is handed
+    back, so another hub takes over at once)."""
     server = _server(hub, hub.config["site.host"], hub.config["site.port"])
+    stop_serving = serve_in_thread(server, name="packgate-site")  # bound before the relay may take the lease
+    hub.serving_on(server.port)
     hub.start()
-    log.info("packgate site hub on http://%s:%s (db %s)", hub.config["site.host"], server.effective_port,
-             hub.config.db_path)
-    print(f"packgate site hub listening on http://{hub.config['site.host']}:{server.effective_port}", flush=True)
+    url = f"{_scheme(hub)}://{hub.config['site.host']}:{server.port}"
+    log.info("packgate site hub on %s (db %s)", url, hub.config.db_path)
+    print(f"packgate site hub listening on {url}", flush=True)
     try:
-        server.run()
+        wait_for_signal()
     finally:
         hub.stop()
-        server.close()
+        stop_serving()
 
 
 def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
@@ -103,13 +145,12 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
     """Run the hub's server in a daemon thread; returns ``(base_url, stop)``. ``background=False``
     leaves the relay and ticker to the caller (tests drive ``hub.tick()`` with a fake clock)."""
     server = _server(hub, host, port)
+    stop_serving = serve_in_thread(server, name="packgate-site")
+    hub.serving_on(server.port)
     if background:
         hub.start()
     else:
         hub.feed.start()  # real time, whatever the clock: changes of other hubs on the same database
-    stopped = threading.Event()
-    thread = threading.Thread(target=run_until, args=(server, stopped), name="packgate-site", daemon=True)
-    thread.start()
 
     def stop() -> None:
         if background:
@@ -117,7 +158,6 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
         else:
             hub.stop_order_pull()  # started by a test that wants the WMS's decisions in real time
             hub.feed.stop()
-        stopped.set()
-        thread.join(timeout=5)
+        stop_serving()
 
-    return f"http://{host}:{server.effective_port}", stop
+    return f"{_scheme(hub)}://{host}:{server.port}", stop

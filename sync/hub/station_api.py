@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from packgate.device.clock import isoformat, parse_iso
+from packgate.device.clock import parse_iso
 from packgate.sync.errors import HubRequestError, PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import require_station
@@ -46,7 +46,8 @@ def _relay_label(path: str) -> Response:
     if client is None:
         raise HubRequestError("this hub has no upstream (site.upstream_url): no labels can be issued", 503)
     try:
-        answer = client.request_label(data) if path == "labels" else client.reserve_waybills(data)
+        raw = request.get_data()  # checked by body(): relayed as the station sent it
+        answer = client.request_label(data, raw=raw) if path == "labels" else client.reserve_waybills(data, raw=raw)
     except PermanentUpstreamError as exc:
         raise HubRequestError(str(exc), exc.status or 422) from exc
     except TransientUpstreamError as exc:
@@ -149,20 +150,30 @@ def post_heartbeat(station_id: str) -> Response:
         raise HubRequestError("devices must be an object of at most 20 device -> state")
     beat["devices"] = {str(k)[:40]: str(v)[:80] for k, v in devices.items()}
     depth = data.get("outbox_depth")
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
-        raise HubRequestError("outbox_depth must be a whole number >= 0")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth < 2**31):
+        raise HubRequestError("outbox_depth must be a whole number from 0 to 2^31-1")
     beat["outbox_depth"] = depth
-    released = hub().heartbeat(who, beat)
-    return jsonify({"ok": True, "time": isoformat(hub().clock.now()), "released": released})
+    sent_clock = data.get("clock")
+    if sent_clock is not None:
+        try:
+            beat["clock"] = parse_iso(sent_clock) if isinstance(sent_clock, str) else None
+        except ValueError:
+            beat["clock"] = None
+        if beat["clock"] is None:
+            raise HubRequestError("clock must be the station's time, ISO 8601 with its offset")
+    return jsonify({"ok": True, **hub().heartbeat(who, beat)})
 
 
 @bp.get("/v1/feed")
 def get_feed() -> Response:
-    station_or_supervisor()
+    who = station_or_supervisor()
     since = int_arg("since", 0, 0, 10**17)
     wait = int_arg("wait", 0, 0, int(hub().config["feed.max_wait_s"]))
     limit = int_arg("limit", 500, 1, 5000)
-    return jsonify(hub().wait_feed(since, wait, limit))
+    if wait == 0:
+        return jsonify(hub().wait_feed(since, wait, limit))
+    with hub().long_polls.hold(who):  # 429 past the token's share: long-polls never take ingest's threads
+        return jsonify(hub().wait_feed(since, wait, limit))
 
 
 # ---- the site's escalations, on every station's supervisor page ---------------------------------------------

@@ -30,6 +30,7 @@ from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
 from packgate.sync.upstream.store import KINDS, validate
 
+MAX_QTY = 10**9  # units of one pick the lot ledger counts (a BIGINT sum of such never overflows)
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
 # interception: the station's ``core.order_state`` words as plain strings (the hub may not import the station)
 STOPPING = ("held", "cancelled")
@@ -191,6 +192,8 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         return {"id": item["id"], "status": "duplicate", "code": 200, "reason": None,
                 "first": {"status": "accepted", "received_at": seen["received_at"]}}
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
+        if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (station, item["key"])):
+            return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     cancelled = _cancelled_order(conn, item)
@@ -289,7 +292,7 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["object_type"] == "order" and item["action"] in CLAIMED:
         holder = get_claim(conn, order_id)
         if holder is not None and holder["station"] != station:
-            if parse_iso(item["at"]) >= parse_iso(holder["claimed_at"]):  # done while the other table held it
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
                 conflict(conn, now, "not_claim_holder", order_id,
                          {"order_id": order_id, "station": station, "holder": holder["station"],
                           "action": item["action"], "confirmation": item["id"]})
@@ -303,11 +306,11 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
         stage = _before_opened(order["milestones"])
     if stage is None or not _may_move(order["stage"], stage):
         return
-    milestones = order["milestones"]
+    milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
     if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
-        milestones.setdefault(MILESTONE[stage], item["at"])
+        milestones.setdefault(MILESTONE[stage], isoformat(now))
     if item["action"] == "pack":
-        milestones.setdefault("packed", item["at"])
+        milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
     conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
                  " packed_by = ?, updated_at = ? WHERE order_id = ?",
@@ -316,10 +319,10 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator")})
     if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
-        picked_at = parse_iso(item["at"])
+        # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:
             conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
-                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(picked_at + after)))
+                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
     if stage in TERMINAL:
         conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
@@ -351,7 +354,7 @@ def _may_move(current: str, new: str) -> bool:
 
 
 def take_lot(conn: Conn, now: datetime, sku: str, lot: Any, qty: Any, station: str, order_id: str) -> None:
-    if not isinstance(lot, str) or not lot or not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+    if not isinstance(lot, str) or not lot or not isinstance(qty, int) or isinstance(qty, bool) or not 0 < qty <= MAX_QTY:
         return
     taken = int(conn.value("INSERT INTO hub_lot_taken (sku, lot, taken) VALUES (?, ?, ?) ON CONFLICT (sku, lot)"
                            " DO UPDATE SET taken = hub_lot_taken.taken + excluded.taken RETURNING taken",
@@ -399,8 +402,9 @@ def not_handed_over(conn: Conn, packed_before: datetime, limit: int = 200) -> li
 
 
 def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:
-    return conn.execute("SELECT station, at_utc FROM hub_confirmations WHERE action = 'pack' AND at_utc >= ?"
-                        " ORDER BY at_utc", (utc(since),))
+    """Packs received since ``since`` (the hub's clock), as ``station`` and ``at_utc``."""
+    return conn.execute("SELECT station, received_utc AS at_utc FROM hub_confirmations WHERE action = 'pack'"
+                        " AND received_utc >= ? ORDER BY received_utc", (utc(since),))
 
 
 def order_confirmations(conn: Conn, order_id: str) -> list[dict[str, Any]]:
@@ -424,6 +428,17 @@ def take_lease(conn: Conn, name: str, holder: str, now: datetime, ttl_s: float) 
                    " WHERE hub_leases.holder = excluded.holder OR hub_leases.until_utc < ? RETURNING holder",
                    (name, holder, utc(now + timedelta(seconds=ttl_s)), utc(now)))
     return row is not None
+
+
+def give_back_lease(conn: Conn, name: str, holder: str) -> None:
+    """End ``holder``'s lease now (a hub stopping): the next hub to ask takes it."""
+    conn.execute("UPDATE hub_leases SET until_utc = '' WHERE name = ? AND holder = ?", (name, holder))
+
+
+def lease_holder(conn: Conn, name: str, now: datetime) -> str | None:
+    """Who holds ``name`` now (None: nobody, or a lease run out)."""
+    row = conn.one("SELECT holder, until_utc FROM hub_leases WHERE name = ?", (name,))
+    return str(row["holder"]) if row and row["until_utc"] >= utc(now) else None
 
 
 def relay_due_stations(conn: Conn, now: datetime, limit: int) -> list[str]:
@@ -636,13 +651,23 @@ def claims(conn: Conn) -> list[dict[str, Any]]:
 
 # ---- stations ------------------------------------------------------------------------------------
 def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> None:
+    """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
+    kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                 " last_seen_utc, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
-                 " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc",
+                 " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
+                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now)))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s")))
+
+
+def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
+    """A station's timestamp on the hub's clock: less the station's clock offset its last heartbeat measured (as
+    reported when none was measured), for comparing it with the hub's own times."""
+    offset = conn.value("SELECT clock_offset_s FROM hub_stations WHERE station = ?", (station,))
+    return parse_iso(at) - timedelta(seconds=float(offset or 0.0))
 
 
 def stations(conn: Conn) -> list[dict[str, Any]]:
@@ -751,15 +776,43 @@ def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]
 
 
 # ---- supervisor sessions ---------------------------------------------------------------------------
-def create_session(conn: Conn, token: str, employee_id: str, csrf: str, now: datetime, ttl_s: float) -> None:
+def create_session(conn: Conn, key: str, employee_id: str, csrf: str, now: datetime, ttl_s: float) -> None:
+    """``key``: the SHA-256 of the session id (``auth.session_key``); the id itself is only in the cookie."""
     conn.execute("INSERT INTO hub_sessions (token, employee_id, csrf, created_at, expires_utc) VALUES (?, ?, ?, ?, ?)",
-                 (token, employee_id, csrf, isoformat(now), utc(now + timedelta(seconds=ttl_s))))
+                 (key, employee_id, csrf, isoformat(now), utc(now + timedelta(seconds=ttl_s))))
 
 
-def get_session(conn: Conn, token: str, now: datetime) -> dict[str, Any] | None:
+def get_session(conn: Conn, key: str, now: datetime) -> dict[str, Any] | None:
     return conn.one("SELECT token, employee_id, csrf FROM hub_sessions WHERE token = ? AND expires_utc > ?",
-                    (token, utc(now)))
+                    (key, utc(now)))
 
 
-def delete_session(conn: Conn, token: str) -> None:
-    conn.execute("DELETE FROM hub_sessions WHERE token = ?", (token,))
+def delete_session(conn: Conn, key: str) -> None:
+    conn.execute("DELETE FROM hub_sessions WHERE token = ?", (key,))
+
+
+# ---- sign-in attempts --------------------------------------------------------------------------------
+def sign_in_attempt(conn: Conn, target: str, now: datetime, attempts: int, window_s: float) -> float:
+    """Count one sign-in attempt for ``target`` (an employee, or a badge nobody has) before its PIN is checked, in
+    the database every hub shares; returns the seconds ``target`` must wait (0: go on). The ``attempts``-th attempt
+    within ``window_s`` of the first is still checked; one more locks ``target`` for ``window_s``."""
+    locked = conn.value("SELECT locked_until_utc FROM hub_signin_failures WHERE target = ?"
+                        + conn.dialect.for_update, (target,))
+    if locked and str(locked) > utc(now):
+        return max(1.0, (parse_iso(str(locked)) - now).total_seconds())
+    window_start = utc(now - timedelta(seconds=window_s))
+    count = int(conn.value(
+        "INSERT INTO hub_signin_failures (target, failures, first_utc) VALUES (?, 1, ?) ON CONFLICT (target) DO UPDATE"
+        " SET failures = CASE WHEN hub_signin_failures.first_utc > ? THEN hub_signin_failures.failures + 1 ELSE 1 END,"
+        " first_utc = CASE WHEN hub_signin_failures.first_utc > ? THEN hub_signin_failures.first_utc"
+        " ELSE excluded.first_utc END, locked_until_utc = NULL RETURNING failures",
+        (target, utc(now), window_start, window_start)))
+    if count > attempts:
+        conn.execute("UPDATE hub_signin_failures SET locked_until_utc = ? WHERE target = ?",
+                     (utc(now + timedelta(seconds=window_s)), target))
+        return window_s
+    return 0.0
+
+
+def sign_in_passed(conn: Conn, target: str) -> None:
+    conn.execute("DELETE FROM hub_signin_failures WHERE target = ?", (target,))

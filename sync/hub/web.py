@@ -12,10 +12,10 @@ from typing import Any, cast
 
 from flask import Response, current_app, g, render_template, request
 
-from packgate.sync.common.jsonbytes import loads
+from packgate.sync.common.jsonbytes import loads_request
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import store
-from packgate.sync.hub.auth import COOKIE, station_for_token
+from packgate.sync.hub.auth import COOKIE, session_key, station_for_token
 from packgate.sync.hub.hub import Hub
 
 HUB = "packgate.hub"
@@ -31,7 +31,7 @@ TEXT = {
            "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
            "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
            "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
-           "locked": "Too many wrong PINs for this badge: try again in a few minutes"},
+           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -40,7 +40,7 @@ TEXT = {
            "reason": "原因（将告知工作台）", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
            "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
-           "locked": "此工牌密码错误次数过多，请几分钟后再试"},
+           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟"},
 }
 
 
@@ -62,16 +62,18 @@ def current_supervisor() -> dict[str, Any] | None:
     if not token:
         return None
     with hub().db.read() as conn:
-        return store.get_session(conn, token, hub().clock.now())
+        return store.get_session(conn, session_key(token), hub().clock.now())
 
 
-def station_or_supervisor() -> None:
-    """A station's token, or else a supervisor's dashboard session (401 with neither)."""
+def station_or_supervisor() -> str:
+    """A station's token, or else a supervisor's dashboard session (401 with neither); returns who: the station's id
+    or ``supervisor <employee id>``."""
     if request.headers.get("Authorization"):
-        station()
-        return
-    if current_supervisor() is None:
+        return station()
+    session = current_supervisor()
+    if session is None:
         raise HubRequestError("missing Authorization: Bearer <station token> (or a supervisor sign-in)", 401)
+    return f"supervisor {session['employee_id']}"
 
 
 def checked_session() -> dict[str, Any]:
@@ -87,9 +89,9 @@ def checked_session() -> dict[str, Any]:
 # ---- request bodies and queries ------------------------------------------------------------------------
 def body() -> dict[str, Any]:
     try:
-        data = loads(request.get_data())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HubRequestError(f"body is not JSON: {exc}") from exc
+        data = loads_request(request.get_data())
+    except ValueError as exc:  # JSONInputError and UnicodeDecodeError too
+        raise HubRequestError(f"body is not acceptable JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise HubRequestError("body must be a JSON object")
     return data

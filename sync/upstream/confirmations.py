@@ -2,8 +2,8 @@
 ``duplicate`` and has no second effect), read back which ids arrived in a time window (reconciliation) and an
 order's confirmations.
 
-Invariants: with station tokens a station posts only its own confirmations (403 otherwise; the admin token may post
-any); a batch holds at most ``MAX_BATCH`` (413); a batch is stored in one transaction.
+Invariants: with station tokens a station posts and reads only its own confirmations (403 otherwise; the relay and
+the admin token any station's); a batch holds at most ``MAX_BATCH`` (413); a batch is stored in one transaction.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from packgate.device.clock import parse_iso
 from packgate.sync.common.db import write_tx
 from packgate.sync.upstream import store
-from packgate.sync.upstream.web import ADMIN, db, error, json_body, settings
+from packgate.sync.upstream.web import db, error, json_body, may_act_for, scoped_station, settings
 
 bp = Blueprint("confirmations", __name__)
 MAX_BATCH = 1000
@@ -26,7 +26,7 @@ def post_confirmations() -> Response:
         return error(400, 'expected {"station": "...", "confirmations": [...]}')
     items = envelope["confirmations"]
     config = settings()
-    if config.station_tokens is not None and g.station not in (envelope["station"], ADMIN):
+    if not may_act_for(envelope["station"]):
         return error(403, f"this token belongs to station {g.station}, not {envelope['station']!r}")
     if len(items) > MAX_BATCH:
         return error(413, f"at most {MAX_BATCH} confirmations per request")
@@ -39,6 +39,8 @@ def post_confirmations() -> Response:
 @bp.get("/v1/confirmations")
 def list_confirmations() -> Response:
     station = request.args.get("station", "")
+    if not may_act_for(station):
+        return error(403, f"this token belongs to station {g.station}: it reads only that station's confirmations")
     try:
         since = parse_iso(request.args["since"])
         until = parse_iso(request.args["until"])
@@ -54,4 +56,4 @@ def list_confirmations() -> Response:
 
 @bp.get("/v1/orders/<order_id>/confirmations")
 def order_confirmations(order_id: str) -> Response:
-    return jsonify({"order_id": order_id, "confirmations": store.order_confirmations(db(), order_id)})
+    return jsonify({"order_id": order_id, "confirmations": store.order_confirmations(db(), order_id, scoped_station())})

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from packgate.device.clock import Clock, isoformat
 from packgate.sync.common.db import connect
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.serving import run_until
 from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, reference_data, store
-from packgate.sync.upstream.web import ADMIN, POOL, SETTINGS, RequestRefused, Settings, error, give_back, settings
+from packgate.sync.upstream.web import ADMIN, POOL, RELAY, SETTINGS, RequestRefused, Settings, error, give_back, settings
 
 log = logging.getLogger(__name__)
 BLUEPRINTS = (operations.bp, confirmations.bp, reference_data.bp, admin.bp, label_routes.bp)
@@ -35,24 +36,27 @@ OPEN_PATHS = ("/healthz", "/openapi.json")
 
 def create_upstream_app(db_path: str | Path, *, clock: Clock | None = None, strict_orders: bool = True,
                         seed_demo: bool = False, today: date | None = None, station_tokens: dict[str, str] | None = None,
-                        admin_token: str | None = None) -> Flask:
+                        admin_token: str | None = None, relay_token: str | None = None) -> Flask:
     """The reference upstream app; ``strict_orders`` rejects confirmations for unknown orders.
 
     With ``station_tokens`` (station id -> token) every call but /healthz and /openapi.json needs
-    ``Authorization: Bearer <token>``: a station's token reads reference data and posts that station's
-    confirmations only; ``admin_token`` alone opens /v1/admin/* (and reads everything). Without tokens the
-    server is open (a contract test bench on 127.0.0.1 only)."""
+    ``Authorization: Bearer <token>``: a station's token reads reference data and posts and reads that station's
+    confirmations only; ``relay_token`` (a site hub's) posts and reads every station's confirmations and asks for
+    labels, but opens no /v1/admin/* call (employees, PIN hashes); ``admin_token`` alone opens /v1/admin/* (and
+    reads everything). Without tokens the server is open (a contract test bench on 127.0.0.1 only)."""
     clock = clock or Clock()
     app = Flask("packgate-upstream", static_folder=None)
     app.config.update(PACKGATE_DB=str(db_path), JSON_SORT_KEYS=False)
     _prepare(db_path, seed_demo, today or clock.now().date(), clock)
-    app.extensions[SETTINGS] = Settings(clock, strict_orders, station_tokens, admin_token)
+    app.extensions[SETTINGS] = Settings(clock, strict_orders, station_tokens, admin_token, relay_token)
     pool: Pool[sqlite3.Connection] = Pool(lambda: connect(db_path), lambda c: c.close(), keep=8)
     app.extensions[POOL] = pool  # closed by the server's stop
     app.teardown_appcontext(give_back)
     app.before_request(_authorise)
     app.after_request(_stamp)
     app.register_error_handler(RequestRefused, _refused)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
@@ -72,6 +76,8 @@ def _prepare(db_path: str | Path, seed_demo: bool, today: date, clock: Clock) ->
 
 
 def _authorise() -> Response | None:
+    if request.method == "OPTIONS":
+        return error(405, f"OPTIONS {request.path[:200]} is not supported")
     config = settings()
     if config.station_tokens is None or request.path in OPEN_PATHS:
         return None
@@ -83,6 +89,9 @@ def _authorise() -> Response | None:
         return None
     if request.path.startswith("/v1/admin/"):
         return error(403 if given else 401, "the admin token is required")
+    if config.relay_token and given and hmac.compare_digest(given, config.relay_token.encode()):
+        g.station = RELAY
+        return None
     for station, token in config.station_tokens.items():
         if given and hmac.compare_digest(given, token.encode()):
             g.station = station
@@ -96,6 +105,15 @@ def _stamp(resp: Response) -> Response:
 
 def _refused(exc: RequestRefused) -> Response:
     return error(exc.status, str(exc))
+
+
+def _http_error(exc: HTTPException) -> Response:
+    return error(exc.code or 500, f"{exc.code} {exc.name}: {exc.description}")
+
+
+def _unexpected(exc: Exception) -> Response:
+    log.exception("upstream request failed: %s", exc)
+    return error(500, f"internal error ({type(exc).__name__}); see the server's log")
 
 
 def _server(host: str, port: int, db: str | Path, threads: int = 8, **app_kw) -> tuple[Any, Pool]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import parse_id
-from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.common.jsonbytes import MAX_INT, dumps, fingerprint
 from packgate.sync.errors import InvalidConfirmationIdError
 
 KINDS = {  # kind -> (key fields, required fields)
@@ -187,7 +187,9 @@ def validate(item: Any, station: str) -> str | None:
         parsed = parse_id(item["id"])
     except InvalidConfirmationIdError as exc:
         return str(exc)
-    if parsed["station"] != station or parsed["seq"] != item["seq"] or isinstance(item["seq"], bool):
+    if type(item["seq"]) is not int or not 1 <= item["seq"] <= MAX_INT:
+        return f"seq must be a whole number from 1 to 2^63-1 (got {str(item['seq'])[:30]})"
+    if parsed["station"] != station or parsed["seq"] != item["seq"]:
         return "id does not match station/seq"
     try:
         parse_iso(item["at"])
@@ -303,7 +305,8 @@ def reconcile(conn: sqlite3.Connection, station: str, since: datetime, until: da
     return [row[0] for row in rows]
 
 
-def order_confirmations(conn: sqlite3.Connection, order_id: str) -> list[dict]:
+def order_confirmations(conn: sqlite3.Connection, order_id: str, station: str | None = None) -> list[dict]:
+    """The order's confirmations in arrival order (``station``: that station's only)."""
     rows = conn.execute("SELECT body, received_at FROM up_confirmations WHERE object_type = 'order' AND object_id = ?"
-                        " ORDER BY n", (order_id,))
+                        " AND (? IS NULL OR station = ?) ORDER BY n", (order_id, station, station))
     return [{**json.loads(row["body"]), "received_at": row["received_at"]} for row in rows]

@@ -15,12 +15,13 @@ from typing import Any, cast
 from flask import Response, current_app, g, jsonify, request
 
 from packgate.device.clock import Clock
-from packgate.sync.common.jsonbytes import loads
+from packgate.sync.common.jsonbytes import loads_request
 from packgate.sync.common.pool import Pool
 
 SETTINGS = "packgate.upstream"
 POOL = "packgate.pool"
 ADMIN = "*admin*"  # ``g.station`` of a request with the admin token
+RELAY = "*relay*"  # ``g.station`` of a request with the relay token (a site hub sending for all its stations)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Settings:
     strict_orders: bool  # a confirmation for an unknown order is refused
     station_tokens: dict[str, str] | None  # station id -> token; None: the server is open
     admin_token: str | None
+    relay_token: str | None = None
 
 
 class RequestRefused(Exception):
@@ -60,9 +62,20 @@ def give_back(_exc: BaseException | None) -> None:
 def json_body() -> Any:
     """The request's body as JSON (any JSON value: each route checks its shape)."""
     try:
-        return loads(request.get_data())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestRefused(400, f"body is not JSON: {exc}") from exc
+        return loads_request(request.get_data())
+    except ValueError as exc:  # JSONInputError and UnicodeDecodeError too
+        raise RequestRefused(400, f"body is not acceptable JSON: {exc}") from exc
+
+
+def may_act_for(station: str) -> bool:
+    """Whether this request's token may send or read ``station``'s confirmations: the station's own token, the relay
+    token and the admin token (every station), or any request on an open server (no tokens)."""
+    return settings().station_tokens is None or g.station in (station, ADMIN, RELAY)
+
+
+def scoped_station() -> str | None:
+    """The one station whose confirmations this request may read, or None for every station (relay, admin, open)."""
+    return None if settings().station_tokens is None or g.station in (ADMIN, RELAY) else str(g.station)
 
 
 def error(status: int, message: str) -> Response:

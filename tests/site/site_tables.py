@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import requests
+from hubkit import TOKENS
 
 from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
@@ -19,7 +20,6 @@ from packgate.station.runtime.config import validate
 from packgate.sync.hub import reference
 from packgate.sync.upstream.demo_data import DEMO_BADGES as BADGES
 
-TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}  # as in conftest
 NAMES = {"ST01": "Packing table 1", "ST02": "Packing table 2"}
 PINS = {"picker": "4321", "packer": "1234", "packer2": "2468", "supervisor": "9876"}  # demo_data.EMPLOYEES
 

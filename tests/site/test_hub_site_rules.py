@@ -7,13 +7,12 @@ import threading
 
 import pytest
 import requests
+from hubkit import TOKENS, dashboard_sign_in
 
 from packgate.sync.errors import ClaimConflictError, HubError
 from packgate.sync.hub import store
 from packgate.sync.hub_client import SiteClient
 from packgate.sync.upstream.demo_data import DEMO_BADGES
-
-TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}  # as in conftest
 
 
 def client(site, station="ST01") -> SiteClient:
@@ -31,8 +30,7 @@ def wms_confirmations(wms: str, order_id: str) -> list[dict]:
 
 def supervisor_session(site) -> requests.Session:
     http = requests.Session()
-    assert http.post(f"{site.url}/login", data={"badge": DEMO_BADGES["supervisor"], "pin": "9876"},
-                     allow_redirects=False, timeout=5).status_code == 303
+    assert dashboard_sign_in(http, site.url, DEMO_BADGES["supervisor"], "9876").status_code == 303
     return http
 
 

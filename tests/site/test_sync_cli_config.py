@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hubkit import TOKENS
+
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.outbox import Outbox
 from packgate.sync.worker import OutboxWorker
-
-TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}  # as in conftest
 
 
 def station_config(tmp_path: Path, url: str, token: str) -> Path:

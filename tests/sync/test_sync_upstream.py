@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from packgate.device.clock import FakeClock
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.ids import make_id
-from packgate.sync.common.jsonbytes import dumps
+from packgate.sync.common.jsonbytes import JSONInputError, dumps, loads_request
 from packgate.sync.errors import PermanentUpstreamError
 from packgate.sync.upstream.openapi import openapi_document
 from packgate.sync.upstream.server import create_upstream_app
@@ -139,7 +139,13 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                               "payload")})), max_size=4))
 def test_any_json_batch_gets_an_answer_per_item_never_a_500(tmp_path, items):
     app = create_upstream_app(tmp_path / "fuzz.db", clock=FakeClock(), strict_orders=False)
-    resp = app.test_client().post("/v1/confirmations", data=json.dumps({"station": "ST01", "confirmations": items}))
+    body = json.dumps({"station": "ST01", "confirmations": items})
+    resp = app.test_client().post("/v1/confirmations", data=body)
+    try:
+        loads_request(body)
+    except JSONInputError as exc:  # NUL, a lone surrogate, an integer past 64 bits: the whole body, named
+        assert resp.status_code == 400 and str(exc) in json.loads(resp.data)["error"]
+        return
     assert resp.status_code == 200
     results = json.loads(resp.data)["results"]
     assert len(results) == len(items) and all(r["status"] in ("accepted", "duplicate", "rejected") for r in results)

@@ -325,6 +325,18 @@ function renderLabel(state) {
   p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : notices ? " warning" : " muted");
 }
 
+// The site hub measures this PC's clock at every heartbeat; past the site's threshold the packer is told to call IT.
+function renderClock(clock) {
+  const alert = $("clock-alert");
+  const off = clock && clock.warning;
+  alert.classList.toggle("hidden", !off);
+  if (!off) return;
+  const seconds = Math.round(Math.abs(clock.offset_s));
+  const sign = clock.offset_s < 0 ? "−" : "+";
+  const amount = seconds >= 60 ? `${Math.floor(seconds / 60)} ${t("unit_min")} ${seconds % 60} ${t("unit_s")}` : `${seconds} ${t("unit_s")}`;
+  alert.textContent = `${t("clock_off")} ${sign}${amount} — ${t("clock_fix")}`;
+}
+
 function renderSync(s) {
   const sync = $("sync");
   s = s || {};
@@ -355,6 +367,7 @@ function render(state) {
   renderDevices(state.devices || {});
   renderLabel(state);
   renderSync(state.sync);
+  renderClock(state.site_clock);
   renderPriority(state.priority_orders || []);
   renderScale(state.scale);
   display();
