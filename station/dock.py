@@ -16,7 +16,8 @@ commit leaves the batch open with nothing sent (close it again); after it, the o
 once with the same keys and upstream applies each shipment once.
 
 A parcel of an order the WMS held or cancelled (订单拦截) is refused at its scan with the INTERCEPTED verdict and
-one ``intercept`` confirmation (``stop``, the station's check); closing a batch leaves out a parcel whose order was
+one ``intercept`` confirmation (``stop``, the station's check; when only the hub's facts or the reference rows say so,
+the station takes that word first, so the answer and the record are the same); closing a batch leaves out a parcel whose order was
 stopped after it was scanned in (recorded the same way), so no hand-over of it reaches upstream.
 """
 from __future__ import annotations
@@ -34,14 +35,15 @@ from packgate.station.pda import pda_device
 from packgate.sync.common.db import write_tx
 
 TEXT_MAX = 64
-Stop = Callable[[str, str, dict], "dict | None"]  # (order id, step, meta) -> the INTERCEPTED answer, or None
+# (order id, step, meta, what the dock's facts say the WMS decided) -> the INTERCEPTED answer, or None
+Stop = Callable[[str, str, dict, "dict | None"], "dict | None"]
 
 
 class DockDesk:
     def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None):
         self.p = parts
         self.site = site
-        self.stop: Stop = stop or (lambda _order, _step, _meta: None)
+        self.stop: Stop = stop or (lambda _order, _step, _meta, _said: None)
 
     # ---------------------------------------------------------------------------- reads
     def batch(self, batch_id: str) -> dict | None:
@@ -65,7 +67,8 @@ class DockDesk:
         ref = self.p.catalog.cache.get_order(order_id) or {}
         here = local["status"] in ("packed", "shipped") and local.get("station") in (None, self.p.id)
         return rules.Parcel(order_id, local["status"], ref.get("carrier"), self._batch_of(order_id),
-                            ref.get("status"), str(ref.get(order_state.REASON) or "")), waybill, here
+                            ref.get("status"), str(ref.get(order_state.REASON) or ""),
+                            ref.get(order_state.AT), ref.get(order_state.REVISION)), waybill, here
 
     def _batch_of(self, order_id: str) -> str | None:
         held = self.p.conn.execute("SELECT batch_id FROM dock_parcels WHERE order_id = ?", (order_id,)).fetchone()
@@ -77,13 +80,14 @@ class DockDesk:
         order_id = str(facts["order_id"])
         ref = self.p.catalog.cache.get_order(order_id) or {}
         wms = facts["wms"] if isinstance(facts.get("wms"), dict) else {}
-        status, reason = wms.get("status"), wms.get("reason")
+        status, reason, at, revision = wms.get("status"), wms.get("reason"), wms.get("at"), wms.get("revision")
         if not order_state.intercepted(status) and order_state.intercepted(ref.get("status")):
-            status, reason = ref.get("status"), ref.get(order_state.REASON)
+            status, reason, at, revision = (ref.get("status"), ref.get(order_state.REASON), ref.get(order_state.AT),
+                                            ref.get(order_state.REVISION))
         held = self._batch_of(order_id)
         elsewhere = facts.get("batch_id") if facts.get("batch_id") not in (None, batch_id) else None
         return rules.Parcel(order_id, str(facts.get("stage") or "open"), facts.get("carrier") or ref.get("carrier"),
-                            held or elsewhere, status, str(reason or "")), facts.get("waybill")
+                            held or elsewhere, status, str(reason or ""), at, revision), facts.get("waybill")
 
     # ---------------------------------------------------------------------------- actions
     def open(self, body: dict, operator: str) -> dict:
@@ -129,12 +133,13 @@ class DockDesk:
         with self.p.lock:
             closed = self.p.conn.execute("SELECT closed_at FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
             if parcel is not None and closed[0] is None:
-                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator))
+                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator), rules.wms_word(parcel))
                 if stopped is not None:
                     if facts is not None and facts.get("taken") and self.site is not None:
                         self.site.dock_give_back(str(facts["order_id"]), batch_id)
                     return stopped
-            verdict = rules.check(parcel, code, rules.Batch(batch_id, batch.carrier, closed[0] is not None))
+            verdict = rules.check(parcel, code, rules.Batch(batch_id, batch.carrier, closed[0] is not None),
+                                  self.p.clock.now().tzinfo)
             if verdict.code == "dock_parcel_added" and parcel is not None:
                 with write_tx(self.p.conn) as conn:
                     conn.execute("INSERT INTO dock_parcels (order_id, batch_id, code, waybill, scanned_at, scanned_by) "
@@ -156,7 +161,7 @@ class DockDesk:
                 return {**answer("dock_batch_closed", batch_id=batch_id), "batch": batch}
             left_out = []
             for parcel in list(batch["parcels"]):  # stopped by the WMS since it was scanned in: it stays here
-                if self.stop(parcel["order_id"], "dock_close", self._meta(operator)) is not None:
+                if self.stop(parcel["order_id"], "dock_close", self._meta(operator), None) is not None:
                     left_out.append(parcel["order_id"])
                     with write_tx(self.p.conn) as conn:
                         conn.execute("DELETE FROM dock_parcels WHERE order_id = ? AND batch_id = ?",

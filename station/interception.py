@@ -7,7 +7,8 @@ refresh) and from the hub's feed (``on_feed``: ``order_status`` events); ``refus
 becomes (``core.interception``), ``note`` records it. Its SQL is on the tables of step 8 (``station/migrations``).
 
 Invariants: a word is learned inside the transaction that brought it (the reference page with its cursor, the feed
-event with the station's state), and only when it is not older than the word kept: a restart neither loses nor
+event with the station's state, the dock's facts with its scan), and only when it is not older than the word kept
+(a word without lines, carrier or address keeps those known): a restart neither loses nor
 replays a decision, and a slow page never undoes a fast one. The pages hear of it once it is committed
 (``announce``). A stopped step is recorded as one ``intercept`` confirmation per (order, step, decision): ``refusal``
 leaves the confirmation out when ``intercepts`` has it, and ``note`` adds the row in the refusal's own transaction.
@@ -70,8 +71,9 @@ class InterceptDesk:
             conn.execute("INSERT INTO wms_orders (order_id, status, reason, at, revision, lines, carrier, address,"
                          " learned_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE"
                          " SET status = excluded.status, reason = excluded.reason, at = excluded.at,"
-                         " revision = excluded.revision, lines = excluded.lines, carrier = excluded.carrier,"
-                         " address = excluded.address, learned_at = excluded.learned_at, source = excluded.source",
+                         " revision = excluded.revision, lines = COALESCE(excluded.lines, wms_orders.lines),"
+                         " carrier = COALESCE(excluded.carrier, wms_orders.carrier),"
+                         " address = COALESCE(excluded.address, wms_orders.address), learned_at = excluded.learned_at, source = excluded.source",
                          (word.order_id, word.status, word.reason, isoformat(word.at) if word.at else None,
                           word.revision, _json(word.as_dict()["lines"]), word.carrier, _json(word.address), at, source))
             changed.append(word.order_id)
@@ -144,7 +146,8 @@ class InterceptDesk:
             return None
         word = self.word(session.order.order_id)
         wanted = word.quantities() if word is not None else None
-        if word is None or not (word.stops or (wanted is not None and wanted != session.order.quantities())):
+        if word is None or not (word.stops or (wanted is not None and wanted != session.order.quantities())
+                                or rules.outdated_label(session, word)):
             return None
         return {**word.as_dict(), "stops": word.stops}
 
@@ -211,7 +214,8 @@ def _key(row: dict[str, Any]) -> dict[str, Any]:
 
 def _same(kept: dict[str, Any], word: WmsWord) -> bool:
     new = word.as_dict()
-    return all(kept.get(k) == new.get(k) for k in ("status", "reason", "at", "revision", "lines"))
+    return all(kept.get(k) == new.get(k) for k in ("status", "reason", "at", "revision", "lines")
+               if k != "lines" or new["lines"] is not None)  # a word without lines (the dock's facts) keeps them
 
 
 def _is_intercept(effect: Any) -> bool:

@@ -118,7 +118,7 @@ class Station:
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer,
-                                stop=self._stop_step) if cfg["label.mode"] != "none" else None
+                                stop=self._stop_step, revision=self._revision) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
 
@@ -573,8 +573,19 @@ class Station:
         stopped = self.interception.refusal(before, before.order.order_id, step, operator)
         return None if stopped is None else self._apply(before, stopped, meta)
 
-    def _stop_parcel(self, order_id: str, step: str, meta: Meta) -> dict | None:
-        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order."""
+    def _revision(self, order_id: str) -> int:
+        """The WMS's revision of ``order_id`` known here (a label is requested for it)."""
+        word = self.interception.word(order_id)
+        return word.revision if word is not None else 1
+
+    def _stop_parcel(self, order_id: str, step: str, meta: Meta, said: dict | None = None) -> dict | None:
+        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order.
+        ``said``: the WMS's word as the dock's facts carry it (the hub's, the reference rows), taken like any other
+        (unless it is older than the station's): the dock's answer and its record are those of every other step."""
+        if said is not None:
+            with write_tx(self.parts.conn) as conn:
+                self.interception.learn(conn, [said], "dock")
+            self.interception.announce()
         stopped = self.interception.refusal(pk.PackSession(station=self.id), order_id, step, meta.get("operator"))
         if stopped is None or stopped.verdict.status != "intercepted":
             return None

@@ -283,7 +283,7 @@ class Hub:
                 "shipped_at": parcel.get("shipped_at"), "taken": taken, "carrier": ref.get("carrier"),
                 # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
                 "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
-                        "at": (order or {}).get("wms_at")}}
+                        "at": (order or {}).get("wms_at"), "revision": (order or {}).get("wms_revision")}}
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
