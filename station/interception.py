@@ -25,12 +25,14 @@ import sqlite3
 import threading
 from typing import Any, Callable, Iterable
 
-from packgate.device.clock import isoformat
+from datetime import datetime, timedelta
+
+from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
 from packgate.station.core import interception as rules
 from packgate.station.core import packing as pk
 from packgate.station.core.effects import Confirmation, Outcome
-from packgate.station.core.order_state import INTERCEPT, ORDER_CANCELLED, STOPPING, WmsWord
+from packgate.station.core.order_state import CANCELLED, HELD, INTERCEPT, ORDER_CANCELLED, STOPPING, WmsWord
 from packgate.station.core.verdicts import answer
 from packgate.station.errors import ReferenceDataError
 from packgate.station.parts import Parts
@@ -68,14 +70,18 @@ class InterceptDesk:
                 continue
             if kept is not None and (is_older(_key(word.as_dict()), _key(kept)) or _same(kept, word)):
                 continue
+            held_since, held_s = _hold(kept, word, self.parts.clock.now())
             conn.execute("INSERT INTO wms_orders (order_id, status, reason, at, revision, lines, carrier, address,"
-                         " learned_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE"
+                         " learned_at, source, held_since, held_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (order_id) DO UPDATE"
                          " SET status = excluded.status, reason = excluded.reason, at = excluded.at,"
                          " revision = excluded.revision, lines = COALESCE(excluded.lines, wms_orders.lines),"
                          " carrier = COALESCE(excluded.carrier, wms_orders.carrier),"
-                         " address = COALESCE(excluded.address, wms_orders.address), learned_at = excluded.learned_at, source = excluded.source",
+                         " address = COALESCE(excluded.address, wms_orders.address), learned_at = excluded.learned_at,"
+                         " source = excluded.source, held_since = excluded.held_since, held_s = excluded.held_s",
                          (word.order_id, word.status, word.reason, isoformat(word.at) if word.at else None,
-                          word.revision, _json(word.as_dict()["lines"]), word.carrier, _json(word.address), at, source))
+                          word.revision, _json(word.as_dict()["lines"]), word.carrier, _json(word.address), at, source,
+                          held_since, held_s))
             changed.append(word.order_id)
         if changed:
             with self._guard:
@@ -202,6 +208,30 @@ def conflicts(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]
                         " WHERE o.state = 'dead' AND o.upstream_status = ? AND r.confirmation_id IS NULL"
                         " ORDER BY o.seq LIMIT ?", (ORDER_CANCELLED, limit))
     return [dict(r) for r in rows]
+
+
+def _hold(kept: dict[str, Any] | None, word: WmsWord, now: datetime) -> tuple[str | None, float]:
+    """(since when the WMS holds the order, how long its earlier holds lasted) once ``word`` is kept, on the
+    station's clock: a hold begins when the station learns it and ends when it learns of the release."""
+    since, total = (kept.get("held_since"), float(kept.get("held_s") or 0)) if kept else (None, 0.0)
+    if word.status == HELD:
+        return since or isoformat(now), total
+    if since:
+        total += max((now - parse_iso(since)).total_seconds(), 0.0)
+    return None, total
+
+
+def held_orders(conn: sqlite3.Connection) -> tuple[set[str], dict[str, timedelta]]:
+    """The orders the WMS holds or cancelled now (their escalations wait or never come), and how long the others
+    were held (their escalations come that much later)."""
+    stopped, paused = set(), {}
+    for row in conn.execute("SELECT order_id, status, held_s FROM wms_orders WHERE status IN (?, ?) OR held_s > 0",
+                            (HELD, CANCELLED)):
+        if row["status"] in (HELD, CANCELLED):
+            stopped.add(str(row["order_id"]))
+        else:
+            paused[str(row["order_id"])] = timedelta(seconds=float(row["held_s"]))
+    return stopped, paused
 
 
 def _json(value: Any) -> str | None:

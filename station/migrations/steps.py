@@ -160,6 +160,11 @@ CREATE TABLE conflict_resolutions (
 );
 """
 
+WMS_HOLDS = (
+    "ALTER TABLE wms_orders ADD COLUMN held_since TEXT",  # the station's time the WMS's hold began (NULL: not held)
+    "ALTER TABLE wms_orders ADD COLUMN held_s REAL NOT NULL DEFAULT 0",  # how long earlier holds lasted in all
+)
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -171,4 +176,6 @@ STATION = StepSet("station", (
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
     Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
+    # provisional number (14 at the merge): the steps are numbered without a gap
+    Step(10, "how long the WMS held each order (its escalations wait while it is held)", WMS_HOLDS),
 ), legacy=7)

@@ -80,6 +80,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (11, "escalations paused while the WMS holds their order (the hub's time the hold began)", (
+        "ALTER TABLE hub_escalations ADD COLUMN held_at TEXT",
+    )),
 )
 
 

@@ -318,11 +318,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                   order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator")})
-    if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
-        # due from when the hub received the pick: a station's clock never moves it
+    if stage == "picked" and item["action"] in ("load", "tote_load") \
+            and order.get("wms_status") != "cancelled":  # a pick, never a Stop, schedules them
+        # due from when the hub received the pick: a station's clock never moves it; paused while the WMS holds it
+        held_at = utc(now) if order.get("wms_status") == "held" else None
         for level, after in rules.levels:
-            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
-                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
+            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state, held_at)"
+                         " VALUES (?, ?, ?, 'pending', ?) ON CONFLICT (order_id, level) DO NOTHING",
+                         (order_id, level, utc(now + after), held_at))
     if stage in TERMINAL:
         conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
@@ -550,7 +553,27 @@ def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
         "address": row.get("address", row.get("ship_to")), "stage": current["stage"] if current else "open"})
     if status == "cancelled":
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+    elif status == "held":
+        pause_escalations(conn, order_id, now)
+    elif change == "released":
+        resume_escalations(conn, order_id, now)
     return change
+
+
+def pause_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS holds the order: its escalations still to send wait (their time left is kept) until it is released."""
+    conn.execute("UPDATE hub_escalations SET held_at = ? WHERE order_id = ? AND state = 'pending' AND held_at IS NULL",
+                 (utc(now), order_id))
+
+
+def resume_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS released the order: each paused escalation is due as much later as the hold lasted (on the hub's
+    clock), so the time it had left when the hold began is the time it has now."""
+    for row in conn.execute("SELECT level, due_utc, held_at FROM hub_escalations WHERE order_id = ?"
+                            " AND state = 'pending' AND held_at IS NOT NULL", (order_id,)):
+        held_for = max(now - parse_iso(row["held_at"]), timedelta(0))
+        conn.execute("UPDATE hub_escalations SET due_utc = ?, held_at = NULL WHERE order_id = ? AND level = ?",
+                     (utc(parse_iso(row["due_utc"]) + held_for), order_id, row["level"]))
 
 
 def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -683,13 +706,17 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
     transaction; a row whose order is already packed anywhere is voided instead."""
     while True:
         row = conn.one("SELECT order_id, level, due_utc, attempts FROM hub_escalations WHERE state = 'pending'"
-                       " AND due_utc <= ? ORDER BY due_utc, level LIMIT 1" + conn.dialect.skip_locked, (utc(now),))
+                       " AND held_at IS NULL AND due_utc <= ? ORDER BY due_utc, level LIMIT 1"
+                       + conn.dialect.skip_locked, (utc(now),))
         if row is None:
             return None
         order = get_order(conn, row["order_id"])
-        if order is not None and order["stage"] in TERMINAL:
+        if order is not None and (order["stage"] in TERMINAL or order.get("wms_status") == "cancelled"):
             conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND level = ?",
                          (row["order_id"], row["level"]))
+            continue
+        if order is not None and order.get("wms_status") == "held":
+            pause_escalations(conn, row["order_id"], now)
             continue
         conn.execute("UPDATE hub_escalations SET state = 'sending', claimed_at = ?, attempts = attempts + 1,"
                      " due_utc = ? WHERE order_id = ? AND level = ?",
