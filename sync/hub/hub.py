@@ -137,8 +137,11 @@ class Hub:
             where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
             raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
                                      {"order_id": order_id, "stage": order["stage"], "station": order.get("station")})
+        # the claim's row first (PostgreSQL: waits for a release deleting it to commit), then the releases: a
+        # renewal read before a supervisor's release committed never writes the claim back after it
+        current = store.lock_claim(conn, order_id)
         released = store.released_from(conn, order_id, station) if renew else None
-        if released is not None and (store.get_claim(conn, order_id) or {}).get("station") != station:
+        if released is not None and (current or {}).get("station") != station:
             decision = self._decision(conn, released)
             raise ClaimConflictError(f"{order_id} was released from {self.config.station_name(station)} by"
                                      f" {decision['by_name']}: {decision['reason']}", {"released": decision})

@@ -622,6 +622,13 @@ def claim(conn: Conn, order_id: str, station: str, operator: str | None, now: da
     return None
 
 
+def lock_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
+    """The claim on ``order_id``, its row locked for the rest of the transaction (after a concurrent release of it
+    committed: then None). On SQLite the transaction is the only writer anyway."""
+    return conn.one("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
+                    " WHERE order_id = ?" + conn.dialect.for_update, (order_id,))
+
+
 def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
     return conn.one("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
                     " WHERE order_id = ?", (order_id,))
