@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -57,6 +58,7 @@ from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.errors import StorageError, SyncError
 
+SITE_CONFLICT_ID = re.compile(r"hub~(?P<n>[0-9]{1,18})")  # one of the site's conflicts (the hub's number)
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
@@ -110,7 +112,8 @@ class Station:
         self.interception = InterceptDesk(self.parts, self._on_words)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
+        self.views = StationViews(self.parts, self.info, self.site.escalations, self.site.conflicts,
+                                  self.interception.view)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         # the outbound hand-over to carriers (station/dock.py)
@@ -254,8 +257,27 @@ class Station:
             self._saving(drop)
 
     def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
-        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""
-        return self.interception.resolve(confirmation_id, supervisor, note)
+        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order: one of
+        this station's, or (``hub~<n>``) one of the site's, through the hub (audited there, once)."""
+        site = SITE_CONFLICT_ID.fullmatch(confirmation_id)
+        if site is None:
+            return self.interception.resolve(confirmation_id, supervisor, note)
+        if not isinstance(note, str) or not note.strip() or len(note) > 200:
+            return answer("conflict_note_missing")
+        employee = self.catalog.employee_by_id(supervisor) or self.catalog.employee_by_badge(supervisor)
+        if employee is None or not self.views.is_supervisor(employee.employee_id):
+            return answer("not_supervisor", problem="Only a signed-in supervisor can resolve a conflict.",
+                          problem_zh="只有已登录的主管可以处理冲突。")
+        try:
+            done = self.site.resolve_conflict(int(site["n"]), employee.employee_id, note.strip())
+        except (SyncError, OSError) as exc:
+            return answer("hub_unreachable", detail=str(exc)[:200])
+        if done is None:
+            return answer("unknown_conflict", confirmation_id=confirmation_id)
+        if not done.get("resolved"):
+            return answer("conflict_already_resolved", order_id=done.get("order_id") or "?",
+                          by=done.get("resolved_by_name") or done.get("resolved_by") or "?")
+        return answer("conflict_resolved", order_id=done.get("order_id") or "?", action=done.get("action") or "?")
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:

@@ -104,6 +104,23 @@ class SiteClient:
             raise HubError(f"acknowledge {order_id}/{level}: HTTP {status} {data.get('error', '')}")
         return data
 
+    def conflicts(self) -> list[dict[str, Any]]:
+        """The site's conflicts to resolve (a pack or hand-over the WMS refused: it had cancelled the order)."""
+        status, data = self._call("GET", "/v1/conflicts")
+        if status != 200 or not isinstance(data.get("conflicts"), list):
+            raise HubError(f"conflicts: HTTP {status} {data.get('error', '')}")
+        return [dict(c) for c in data["conflicts"] if isinstance(c, dict)]
+
+    def resolve_conflict(self, n: int, by: str, note: str) -> dict[str, Any] | None:
+        """Resolve conflict ``n`` for the supervisor ``by``: ``resolved`` (False: done before, by
+        ``resolved_by_name``); None: the site has no such conflict."""
+        status, data = self._call("POST", f"/v1/conflicts/{int(n)}/resolve", {"by": by, "note": note})
+        if status == 404:
+            return None
+        if status != 200:
+            raise HubError(f"resolve conflict {n}: HTTP {status} {data.get('error', '')}")
+        return data
+
     def hold_parcel(self, batch_id: str, code: str, operator: str | None) -> dict[str, Any] | None:
         """Hold the parcel ``code`` names for ``batch_id``: its facts (``taken``: by this call), None: unknown."""
         status, data = self._call("POST", "/v1/dock/holds", {"station": self.station, "batch_id": batch_id,

@@ -140,6 +140,8 @@ MESSAGES: dict[str, Text] = {
                                         "resolved.", "订单{order_id}的冲突（{action}被拒：WMS已取消该订单）已处理。"),
     "conflict_note_missing": Text("error", "", "Resolving a conflict needs a note of what was done with the parcel.",
                                   "处理冲突需要填写对包裹的处理说明。"),
+    "conflict_already_resolved": Text("ok", "", "The conflict of {order_id} was already resolved by {by}.",
+                                      "订单{order_id}的冲突已由{by}处理。"),
     "unknown_conflict": Text("error", "", "No open conflict {confirmation_id}.", "没有待处理的冲突{confirmation_id}。"),
     # --- items ---
     "unknown_item": Text("error", "scan_item", "Barcode {code} is not a known item; put it aside.",

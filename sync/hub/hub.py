@@ -246,6 +246,45 @@ class Hub:
 
         return self.db.run(ack)
 
+    # ---- conflicts to resolve, on every station's supervisor page --------------------------------------------
+    def open_conflicts(self, kind: str = store.ORDER_CANCELLED) -> list[dict[str, Any]]:
+        """The site's conflicts of ``kind`` not resolved yet (by default the packs and hand-overs the WMS refused
+        because it had cancelled the order), with the table that made them."""
+        with self.db.read() as conn:
+            rows = store.open_conflicts_of(conn, kind)
+        out = []
+        for row in rows:
+            detail = row["detail"] if isinstance(row["detail"], dict) else {}
+            station = detail.get("station")
+            out.append({"n": row["n"], "at": row["at"], "kind": row["kind"], "order_id": row["subject"],
+                        "action": detail.get("action"), "station": station,
+                        "table": self.config.station_name(station) if station else None,
+                        "reason": detail.get("reason"), "wms_reason": detail.get("wms_reason"),
+                        "confirmation": detail.get("confirmation")})
+        return out
+
+    def resolve_conflict(self, n: int, who: str, note: str, terminal: str | None = None) -> dict[str, Any]:
+        """``who`` (a supervisor; 403 otherwise) resolves conflict ``n`` with a note (400 without one): ``resolved``
+        (now), ``resolved_by`` (whoever did, now or before); 404 when the site has no such conflict."""
+        now = self.clock.now()
+        note = note.strip()
+        if not note:
+            raise HubRequestError("a note of what was done with the parcel is required to resolve a conflict")
+
+        def resolve(conn: Conn) -> dict[str, Any]:
+            employee = store.ref_get(conn, "employees", who)
+            if employee is None or employee.get("role") != "supervisor":
+                raise HubRequestError(f"{who} is not a supervisor of this site", 403)
+            row = store.resolve_conflict(conn, n, who, note, now, terminal)
+            if row is None:
+                raise HubRequestError(f"no conflict {n} on this site", 404)
+            detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else {}
+            return {"n": n, "order_id": row["subject"], "kind": row["kind"], "action": detail.get("action"),
+                    "resolved": row["resolved"],
+                    "resolved_by": row["resolved_by"], "resolved_by_name": store.employee_name(conn, row["resolved_by"])}
+
+        return self.db.run(resolve)
+
     # ---- the site's dock ---------------------------------------------------------------------------------
     def parcel(self, code: str, hold_for: tuple[str, str, str | None] | None = None) -> dict[str, Any]:
         """The facts of the parcel a label names (an order id or any of its waybills): stage, where and by whom it

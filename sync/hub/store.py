@@ -95,6 +95,28 @@ def conflicts(conn: Conn, open_only: bool = True) -> list[dict[str, Any]]:
     return [{**row, "detail": json.loads(row["detail"])} for row in rows]
 
 
+def open_conflicts_of(conn: Conn, kind: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The conflicts of ``kind`` no one resolved yet, oldest first (every station's supervisor page lists them)."""
+    rows = conn.execute("SELECT n, at, kind, subject, detail FROM hub_conflicts WHERE kind = ? AND resolved_at IS NULL"
+                        " ORDER BY n LIMIT ?", (kind, limit))
+    return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+
+def resolve_conflict(conn: Conn, n: int, who: str, note: str, now: datetime,
+                     terminal: str | None = None) -> dict[str, Any] | None:
+    """``who`` resolves conflict ``n`` with ``note`` (what was done with the parcel), audited once; the conflict
+    (``resolved``: by this call), None when there is no such conflict."""
+    row = conn.one("UPDATE hub_conflicts SET resolved_by = ?, resolved_at = ? WHERE n = ? AND resolved_at IS NULL"
+                   " RETURNING n, kind, subject, detail, resolved_by, resolved_at", (who, isoformat(now), n))
+    if row is not None:
+        audit(conn, now, who, "resolve_conflict", row["subject"], {"conflict": n, "kind": row["kind"]},
+              {"note": note, **({"terminal": terminal} if terminal else {})})
+        feed(conn, now, "conflict_resolved", row["subject"], {"n": n, "kind": row["kind"], "by": who})
+        return {**row, "resolved": True}
+    row = conn.one("SELECT n, kind, subject, detail, resolved_by, resolved_at FROM hub_conflicts WHERE n = ?", (n,))
+    return None if row is None else {**row, "resolved": False}
+
+
 def get_meta(conn: Conn, key: str) -> str | None:
     value = conn.value("SELECT v FROM hub_meta WHERE k = ?", (key,))
     return None if value is None else str(value)
