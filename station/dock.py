@@ -110,7 +110,8 @@ class DockDesk:
         return {**answer("dock_batch_opened", batch_id=batch_id, carrier=fields["carrier"], vehicle=fields["vehicle"]),
                 "batch": self.batch(batch_id)}
 
-    def scan(self, batch_id: str, code: Any, operator: str) -> dict:
+    def scan(self, batch_id: str, code: Any, operator: str, device: str | None = None) -> dict:
+        """Scan a parcel's label into the batch (``device``: the PDA that scanned it, else the station's dock)."""
         if not isinstance(code, str) or not code.strip() or len(code) > 128:
             return answer("dock_batch_bad", problem="code must be the label's text (1 to 128 characters)",
                           problem_zh="code必须是面单内容（1到128个字符）")
@@ -133,7 +134,7 @@ class DockDesk:
         with self.p.lock:
             closed = self.p.conn.execute("SELECT closed_at FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
             if parcel is not None and closed[0] is None:
-                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator), rules.wms_word(parcel))
+                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator, device), rules.wms_word(parcel))
                 if stopped is not None:
                     if facts is not None and facts.get("taken") and self.site is not None:
                         self.site.dock_give_back(str(facts["order_id"]), batch_id)
@@ -146,6 +147,10 @@ class DockDesk:
                                  "VALUES (?, ?, ?, ?, ?, ?)", (parcel.order_id, batch_id, code, waybill,
                                                                isoformat(self.p.clock.now()), operator))
                 return verdict.as_dict()
+            if verdict.code == "dock_unknown_parcel":  # a label no table of the site packed: kept for review
+                with write_tx(self.p.conn) as conn:
+                    store.record_rejected(conn, isoformat(self.p.clock.now()), self._meta(operator, device)["device"],
+                                          code, "dock: not a parcel packed here")
         if facts is not None and facts.get("taken") and self.site is not None:
             self.site.dock_give_back(str(facts["order_id"]), batch_id)
         return verdict.as_dict()
@@ -161,7 +166,7 @@ class DockDesk:
                 return {**answer("dock_batch_closed", batch_id=batch_id), "batch": batch}
             left_out = []
             for parcel in list(batch["parcels"]):  # stopped by the WMS since it was scanned in: it stays here
-                if self.stop(parcel["order_id"], "dock_close", self._meta(operator), None) is not None:
+                if self.stop(parcel["order_id"], "dock_close", self._meta(operator, device), None) is not None:
                     left_out.append(parcel["order_id"])
                     with write_tx(self.p.conn) as conn:
                         conn.execute("DELETE FROM dock_parcels WHERE order_id = ? AND batch_id = ?",
@@ -192,8 +197,9 @@ class DockDesk:
         return {**answer("dock_batch_handed_over", batch_id=batch_id, parcels=len(batch["parcels"]),
                          carrier=batch["carrier"]), "batch": self.batch(batch_id), "intercepted": left_out}
 
-    def _meta(self, operator: str) -> dict:
-        return {"operator": operator, "device": self.p.device_id("dock"), "location": self.p.cfg["station.location"]}
+    def _meta(self, operator: str, device: str | None = None) -> dict:
+        return {"operator": operator, "device": self.p.device_id("dock") if device is None else pda_device(self.p, device),
+                "location": self.p.cfg["station.location"]}
 
     def waiting(self) -> list[dict]:
         """Packed orders not yet in any hand-over, oldest first."""

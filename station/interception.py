@@ -23,9 +23,8 @@ import json
 import logging
 import sqlite3
 import threading
-from typing import Any, Callable, Iterable
-
 from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store

@@ -13,7 +13,6 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from packgate.device.clock import parse_iso
-
 from packgate.station.core import order_state
 from packgate.station.core.texts import Word
 from packgate.station.core.verdicts import Verdict, make

@@ -8,8 +8,9 @@ Invariants: a stopped step changes nothing but what its answer says. A cancellat
 on once the WMS releases the order); a change of lines keeps the counted units that still fit, drops the others (the
 packer is told to take them out, the last counted first, never from a closed carton), clears the weighing, the
 override and the label, and says what to add; a change of the address or the carrier alone stops the label scan
-and the pack of a label printed for the older revision until the label is printed again (a new job). Each answer carries one ``intercept`` confirmation (order, step,
-status, reason, decision time, revision); the station records it once per step and decision. A Stop and a sign-out
+and the pack of a label printed for the older revision until the label is printed again (a new job). Each answer
+carries one ``intercept`` confirmation (order, step, status, reason, decision time, revision); the station records
+it once per step and decision. A Stop and a sign-out
 are never steps: a packer can always clear the table.
 """
 from __future__ import annotations

@@ -301,6 +301,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
         take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
+    if item["object_type"] == "order" and item["action"] in CLAIMED:
+        holder = get_claim(conn, order_id)
+        if holder is not None and holder["station"] != station:
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return  # (or before it took the order, arriving late: the holder's stage and lot stock stand)
     if item["action"] == "pack":
         if order["stage"] in ("packed", "shipped") and order.get("packed_by") != station:
             conflict(conn, now, "packed_twice", order_id,
@@ -311,14 +319,6 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
                     take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
-    if item["object_type"] == "order" and item["action"] in CLAIMED:
-        holder = get_claim(conn, order_id)
-        if holder is not None and holder["station"] != station:
-            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
-                conflict(conn, now, "not_claim_holder", order_id,
-                         {"order_id": order_id, "station": station, "holder": holder["station"],
-                          "action": item["action"], "confirmation": item["id"]})
-            return  # (or before it took the order, arriving late: the holder's stage stands either way)
     if item["action"] == "pack":
         parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
                        bool(payload.get("shipped")))

@@ -135,7 +135,7 @@ def request_label(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:
     carton = _int(body, "carton", 1, cartons)
     weight = _int(body, "weight_g", 1, 1_000_000)
     fmt = _format(body)
-    revision = order.get("revision") if isinstance(order.get("revision"), int) else 1
+    revision: int = order["revision"] if isinstance(order.get("revision"), int) else 1
     taken = conn.execute("SELECT waybill, key, fields FROM up_labels WHERE order_id = ? AND carton = ?",
                          (order["order_id"], carton)).fetchone()
     if taken is not None and _relabel(loads(taken[2]), body.get("revision"), revision):

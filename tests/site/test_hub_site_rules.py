@@ -44,7 +44,8 @@ def test_a_foreign_cancel_weigh_or_pack_is_a_conflict_and_moves_nothing(site, wm
     assert site.hub.order("SO-10013")["stage"] == "packing"
     ids = [two.confirm("cancel", "order", "SO-10013", {"scope": "order", "reason": "wrong table"}, "E002"),
            two.confirm("weigh", "order", "SO-10013", {"result": "pass"}, "E002"),
-           two.confirm("pack", "order", "SO-10013", {"units": [], "waybill": "SF1"}, "E002")]
+           two.confirm("pack", "order", "SO-10013", {"units": [{"sku": "SKU-001", "lot": "L20260101"}],
+                                                     "waybill": "SF1"}, "E002")]
     two.push()
     order = site.hub.order("SO-10013")
     assert order["stage"] == "packing" and order["station"] == "ST01" and order["claim"]["station"] == "ST01"
@@ -53,6 +54,7 @@ def test_a_foreign_cancel_weigh_or_pack_is_a_conflict_and_moves_nothing(site, wm
     assert all(c["station"] == "ST02" and c["holder"] == "ST01" and c["order_id"] == "SO-10013" for c in found)
     with site.hub.db.read() as conn:
         assert parcels_of(conn) == []  # the foreign pack made no parcel the dock could take
+        assert ("SKU-001", "L20260101") not in store.lots_taken(conn)  # ... and took no lot stock
     http = supervisor_session(site)
     shown = http.get(f"{site.url}/api/dashboard", timeout=5).json()["conflicts"]
     assert {c["kind"] for c in shown} == {"not_claim_holder"} and len(shown) == 3

@@ -165,3 +165,23 @@ def test_a_standalone_station_refuses_a_parcel_the_wms_cancelled_or_held_after_p
         client.close()
         factory.close()
         stop()
+
+
+def test_a_pda_at_the_dock_is_its_own_device_in_what_its_scans_record_and_an_unknown_label_is_kept(packed, h):
+    from packgate.device.clock import isoformat
+    from packgate.station import store
+    from packgate.sync.common.db import write_tx
+
+    dock = packed.dock
+    batch = dock.open({"carrier": "SF", "vehicle": "V1"}, "E004")["batch"]["batch_id"]
+    row = {"order_id": "SO-10007", "status": "cancelled", "status_reason": "customer refund",
+           "status_at": isoformat(packed.parts.clock.now())}
+    with packed.parts.lock, write_tx(packed.parts.conn) as conn:
+        packed.interception.learn(conn, [row], "test")
+    assert dock.scan(batch, "SO-10007", "E004", "pda-7f3a9c")["code"] == "intercepted"
+    (stopped,) = h.outbox_rows(packed, "action = 'intercept'")
+    assert stopped["body"]["device"] == "ST01-pda-7f3a9c" and stopped["body"]["payload"]["step"] == "dock_scan"
+    assert dock.scan(batch, "EE999999999CN", "E004", "pda-7f3a9c")["code"] == "dock_unknown_parcel"
+    with packed.parts.lock:
+        kept = store.recent_rejected(packed.parts.conn, 5)
+    assert (kept[0]["raw"], kept[0]["source"]) == ("EE999999999CN", "ST01-pda-7f3a9c")
