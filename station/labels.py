@@ -223,7 +223,11 @@ class LabelDesk:
             stopped = self._stopped("print", meta)  # the WMS may have decided while upstream was asked
             if stopped is not None:
                 return stopped
-            self._progress("printing", waybill=job["waybill"])
+            changed = _revision_of(job) < self.revision(str(job["order_id"]))  # a new address or carrier meanwhile
+            if not changed:
+                self._progress("printing", waybill=job["waybill"])
+        if changed:
+            return self.print_label(meta)  # the label of the new revision instead: never the old address
         problem = self._send(bytes(job["job"]))
         with p.lock:
             if problem is not None:

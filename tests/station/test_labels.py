@@ -590,3 +590,28 @@ def test_a_change_of_lines_after_the_label_reopens_verification_and_the_new_labe
     assert new != old and rig.emulator.printed[1].barcodes == [new]
     assert scan(station, new)["code"] == "packed"
     wms.close()
+
+
+def test_a_change_while_upstream_is_asked_for_the_label_prints_only_the_new_revisions_label(rig, world, h):
+    station = rig.station()
+    wms = UpstreamClient(rig.upstream, deadline_s=5)
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    ask = station.labels.upstream.request_label
+
+    def asked(body: dict, **kw: object) -> dict:  # the WMS changes the carrier while the first label is issued
+        answer = ask(body, **kw)
+        if "revision" not in body:
+            wms.decide("SO-10009", "change", {"carrier": "ZTO", "reason": "customer asked for ZTO"})
+            learn_from_wms(rig, station)
+        return answer
+
+    station.labels.upstream.request_label = asked  # type: ignore[method-assign]
+    printed = weigh(station, expected_g(station))
+    assert printed["code"] == "label_printed", printed
+    assert rig.emulator.wait_printed(1)
+    new = printed["data"]["waybill"]
+    assert [p.barcodes for p in rig.emulator.printed] == [[new]]  # the old revision's label never printed
+    assert station.labels.job(new)["key"].endswith(":r2") and station.pack.label.revision == 2
+    assert scan(station, new)["code"] == "packed"
+    wms.close()
