@@ -66,8 +66,10 @@ class SiteClient:
         return self.claim(order_id, operator, renew=True)
 
     def release(self, order_id: str) -> bool:
+        """Let this table's claim go: True when it held it. Not claimed any more (404), or claimed by another table
+        meanwhile (403: this table's claim expired while it was offline) is nothing to release, not an error."""
         status, data = self._call("DELETE", f"/v1/claims/{quote(order_id, safe='')}")
-        if status not in (200, 404):
+        if status not in (200, 403, 404):
             raise HubError(f"release {order_id}: HTTP {status} {data.get('error', '')}")
         return status == 200
 

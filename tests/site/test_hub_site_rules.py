@@ -175,3 +175,15 @@ def test_each_level_reaches_the_wms_as_one_escalate_and_its_acknowledgement_once
     with site.hub.db.read() as conn:
         audit = [a for a in store.audit_log(conn) if a["what"] == "acknowledge_escalation"]
     assert [(a["who"], a["subject"]) for a in audit] == [("E005", "SO-10012/1")]
+
+
+def test_a_release_queued_offline_of_a_claim_another_table_took_since_is_nothing_to_release(site, clock):
+    """A table stopped an order while offline; its claim expired and another table took the order: the release it
+    sends when it is back is answered 403 by the hub, which the table takes as done (its heartbeats go on)."""
+    one, two = client(site, "ST01"), client(site, "ST02")
+    one.claim("SO-10013", "E001")
+    clock.advance(site.hub.config["claims.expire_after_s"] + 1)
+    two.claim("SO-10013", "E002")
+    assert one.release("SO-10013") is False
+    assert site.hub.order("SO-10013")["claim"]["station"] == "ST02"
+    assert one.heartbeat(operator="E001") == []
