@@ -344,7 +344,8 @@ class Hub:
                 "priority": row["priority"], "priority_released": bool(row["priority_released"]),
                 "stage_since": row["stage_since"], "milestones": row["milestones"], "claim": claim,
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],
-                                 "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
+                                 "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}",
+                                 "held_since": e["held_at"]} for e in escalations]}
 
     def wait_feed(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
         return self.feed.wait(since, wait_s, limit)

@@ -824,7 +824,7 @@ def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
+        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error, held_at"
                             " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
     return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
                         " FROM hub_escalations WHERE state IN ('sent', 'sending') OR last_error IS NOT NULL"

@@ -162,10 +162,12 @@ def test_a_held_order_does_not_escalate_while_held_and_keeps_its_time_left_when_
     site.hub.pull_orders()
     clock.advance(30 * 60)  # both deadlines pass while the WMS holds it
     assert site.hub.tick()["escalations"] == [] and webhook.received == []
+    assert all(e["held_since"] and e["state"] == "pending" for e in site.hub.order("SO-10012")["escalations"])
     wms.decide("SO-10012", "release", {})
     site.hub.pull_orders()
     clock.advance(60)
     assert site.hub.tick()["escalations"] == []  # 1 of its 2 minutes left
+    assert not any(e["held_since"] for e in site.hub.order("SO-10012")["escalations"])
     clock.advance(61)
     assert site.hub.tick()["escalations"] == ["SO-10012/1"]
     clock.advance(9 * 60 + 50)
