@@ -40,10 +40,10 @@ def create_app(db: Database) -> Flask:
 
 def make_server(app: Flask, port: int) -> Any:
     """The server the hub runs on (``sync/hub/server.py``), with the hub's settings."""
-    from waitress.server import create_server
+    from packgate.sync.hub.config import SCHEMA
+    from packgate.sync.hub.server import make_server as hub_server
 
-    return create_server(app, host="127.0.0.1", port=port, threads=256, channel_timeout=60,
-                         connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
+    return hub_server(app, "127.0.0.1", port, threads=SCHEMA["site.threads"][1])
 
 
 def main() -> int:
@@ -55,7 +55,7 @@ def main() -> int:
     server = make_server(create_app(db), args.port)
     print(f"minimal endpoint listening on http://127.0.0.1:{args.port}", flush=True)
     threading.current_thread().name = "bench-minimal"
-    server.run()
+    server.serve()
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The station's HTTP server: cheroot, a fixed pool of worker threads, TLS built in.
+"""The station's HTTP server: cheroot (``sync.common.serving.cheroot_server``), a fixed pool of worker threads,
+TLS built in.
 
 One thread per open connection: an event stream holds one, so the pool is sized for ``STREAMS_MAX`` streams
 plus ``ACTION_THREADS`` for everything else (the app refuses a stream beyond the limit). An idle stream writes a
@@ -6,35 +7,25 @@ comment every ``events.PROBE_S``; a client that has gone fails that write and it
 """
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from cheroot import wsgi
-from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from packgate.station.events import STREAMS_MAX
+from packgate.sync.common.serving import cheroot_server
+from packgate.sync.common.serving import serve_in_thread as serve_server
 
 ACTION_THREADS = 32
 
 
 def make_server(app: Any, host: str, port: int, *, tls_cert: str = "", tls_key: str = "") -> wsgi.Server:
-    server = wsgi.Server((host, port), app, numthreads=STREAMS_MAX + ACTION_THREADS, server_name="packgate",
-                         timeout=10, request_queue_size=64, shutdown_timeout=2)
-    if tls_cert:
-        server.ssl_adapter = BuiltinSSLAdapter(tls_cert, tls_key)
-    server.prepare()
-    return server
+    return cheroot_server(app, host, port, threads=STREAMS_MAX + ACTION_THREADS, name="packgate", timeout=10,
+                          backlog=64, tls_cert=tls_cert, tls_key=tls_key)
 
 
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, **tls: str) -> tuple[str, Any]:
     """Serve ``app`` from a daemon thread; returns ``(base_url, stop)``."""
     server = make_server(app, host, port, **tls)
-    thread = threading.Thread(target=server.serve, name="packgate-web", daemon=True)
-    thread.start()
+    stop = serve_server(server, "packgate-web")
     scheme = "https" if tls.get("tls_cert") else "http"
-
-    def stop() -> None:
-        server.stop()
-        thread.join(5)
-
     return f"{scheme}://{host}:{server.bind_addr[1]}", stop

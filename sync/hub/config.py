@@ -89,8 +89,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                                                  " for PostgreSQL (several hubs on one database)"),
     "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
                                          " below max_connections)"),
-    "site.threads": (int, 256, _positive,
-                     "server worker threads; each open long-poll holds one, so keep it above stations x 2"),
+    "site.threads": (int, 320, _positive,
+                     "server worker threads; each open feed stream or long-poll holds one (idle connections do not),"
+                     " so keep it above the number of stations + 32"),
     "site.upstream_url": (str, "", _url_or_empty, "base URL of the WMS the hub relays confirmations to"),
     "site.upstream_token": (str, "", None, "bearer token the hub sends to the WMS (empty: none)"),
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
@@ -104,6 +105,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                               "a claim whose table sent no heartbeat or renewal for this long expires"),
     "claims.offline_after_s": (float, 30.0, _positive, "a station silent this long shows as offline"),
     "feed.max_wait_s": (float, 30.0, _positive, "longest long-poll a station may ask for"),
+    "feed.seal_s": (float, 0.1, _positive, "the feed sends the changes of this long in one batch, serialised once for"
+                                           " every station (a change reaches the stations within about this long)"),
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed anywhere: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _apprise_urls,

@@ -2,7 +2,8 @@
 
 SQL in ``store.py`` is written once with ``?`` placeholders; ``Dialect.sql`` turns it into the
 engine's form. ``Database(url)`` is SQLite for a path, PostgreSQL (psycopg 3) for ``postgresql://…``.
-Writers open ``Database.tx()``: on SQLite ``BEGIN IMMEDIATE`` (one writer at a time); on PostgreSQL
+Writers open ``Database.tx()``: on SQLite ``BEGIN IMMEDIATE`` (one writer at a time: this process's writers
+queue on a lock first, not in SQLite's busy handler); on PostgreSQL
 ``BEGIN`` (READ COMMITTED) and the row locks the statements take (``ON CONFLICT``, ``FOR UPDATE SKIP
 LOCKED`` when claiming work), which keep the guarantees across several hub processes.
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 POOL_WAIT_S = 10.0
 RETRIES = 8
+FEED_ROWS_PER_INSERT = 100  # feed rows written by one INSERT (5 parameters each; SQLite allows 32,766)
+
+
+class TransactionLost(StorageError):
+    """The engine aborted the whole transaction (a savepoint could not be rolled back to)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Conn:
     def __init__(self, raw: Any, dialect: Dialect):
         self.raw, self.dialect = raw, dialect
         self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
+        self._savepoints = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
@@ -91,10 +98,34 @@ class Conn:
         head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
         events = [{"seq": head - len(rows) + 1 + offset, "at": at, "kind": kind, "subject": subject, "data": data}
                   for offset, (at, kind, subject, data) in enumerate(rows)]
-        for event in events:
-            self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES (?, ?, ?, ?, ?)",
-                         (event["seq"], event["at"], event["kind"], event["subject"], dumps(event["data"]).decode()))
+        for start in range(0, len(events), FEED_ROWS_PER_INSERT):
+            chunk = events[start:start + FEED_ROWS_PER_INSERT]
+            self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES "
+                         + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                         [value for event in chunk for value in (event["seq"], event["at"], event["kind"],
+                                                                 event["subject"], dumps(event["data"]).decode())])
         return events
+
+    @contextmanager
+    def savepoint(self) -> Iterator["Conn"]:
+        """A nested transaction: an exception rolls back what ran inside it (feed rows included) and is
+        re-raised; the enclosing transaction goes on. Raises ``TransactionLost`` instead when the engine
+        has aborted the enclosing transaction too (nothing of it can be committed)."""
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        feed_mark = len(self.pending_feed)
+        self.raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException as exc:
+            del self.pending_feed[feed_mark:]
+            try:
+                self.raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.raw.execute(f"RELEASE SAVEPOINT {name}")
+            except Exception as lost:  # noqa: BLE001 - whatever the driver raises: the transaction is gone
+                raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from exc
+            raise
+        self.raw.execute(f"RELEASE SAVEPOINT {name}")
 
 
 class _Engine:
@@ -194,6 +225,9 @@ class Database:
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        # SQLite has one writer at a time: this process's writers queue here rather than in SQLite's busy handler
+        # (which sleeps and retries); PostgreSQL's writers run at once and take row locks.
+        self._writer = threading.RLock() if self.dialect is SQLITE else None
 
     @contextmanager
     def _conn(self) -> Iterator[Conn]:
@@ -218,6 +252,18 @@ class Database:
                     self._idle.put(raw)
             self._slots.release()
 
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=POOL_WAIT_S):
+            raise StorageError(f"not saved: the database has been busy with another write for {POOL_WAIT_S:g} s")
+        try:
+            yield
+        finally:
+            self._writer.release()
+
     def _discard(self, raw: Any) -> None:
         with self._lock:
             if raw in self._all:
@@ -230,7 +276,7 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Conn]:
         errors = self.engine.errors()
-        with self._conn() as conn:
+        with self._writer_turn(), self._conn() as conn:
             try:
                 conn.raw.execute(self.dialect.begin_write)
             except errors as exc:
@@ -250,8 +296,8 @@ class Database:
             except errors as exc:
                 self._rollback(conn)
                 raise self.engine.storage_error(exc) from exc
-        if events and self.on_feed is not None:
-            self.on_feed(events[-1]["seq"], events)
+            if events and self.on_feed is not None:  # still this writer's turn: published in commit order
+                self.on_feed(events[-1]["seq"], events)
 
     def _rollback(self, conn: Conn) -> None:
         try:

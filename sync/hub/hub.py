@@ -2,8 +2,11 @@
 
 ``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay and one ticker
 (escalations, claim expiry, reference refresh), each a ``Loop`` on the hub's clock; tests call ``tick()``
-and ``relay.run_once()`` directly with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
-and polled every 0.1 s for changes written by another hub process).
+and ``relay.run_once()`` directly with a fake clock. The stations' confirmations and heartbeats go through the
+writer queue (``GroupCommit``: the writes that arrive together commit in one transaction, each answered after its
+own commit). Followers of the feed wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per
+commit, read from the database every ``feed.seal_s`` for changes written by another hub process, and sealed into
+batches serialised once for every follower). ``metrics`` holds the counters behind ``/metrics``.
 """
 from __future__ import annotations
 
@@ -22,11 +25,14 @@ from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.engine import Conn, Database
 from packgate.sync.hub.escalations import Escalator
 from packgate.sync.hub.feedwatch import FeedWatch
+from packgate.sync.hub.groupcommit import GroupCommit
+from packgate.sync.hub.metrics import HubMetrics
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.relay import Relay
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+RESERVED_THREADS = 32  # server threads feed streams never take (a quarter on a small server): the requests' own
 
 
 class Hub:
@@ -45,7 +51,11 @@ class Hub:
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name)
-        self.feed = FeedWatch(self.db)
+        threads = config["site.threads"]
+        self.feed = FeedWatch(self.db, seal_s=config["feed.seal_s"],
+                              max_streams=threads - min(RESERVED_THREADS, threads // 4))
+        self.metrics = HubMetrics(self.snapshot)
+        self.writer = GroupCommit(self.db, observe=self.metrics.group_size.observe)
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick")
         self._last_refresh = -1e18
@@ -80,7 +90,8 @@ class Hub:
 
     # ---- station requests -----------------------------------------------------------------
     def receive(self, station: str, items: list[Any]) -> list[dict[str, Any]]:
-        results = self.db.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
+        results = self.writer.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
+        self.metrics.received(results)
         self.relay.wake()
         return results
 
@@ -127,7 +138,7 @@ class Hub:
             store.heartbeat(conn, station, beat, now)
             store.renew_station_claims(conn, station, now, self.config["claims.expire_after_s"])
 
-        self.db.run(beat_tx)
+        self.writer.run(beat_tx)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
@@ -145,5 +156,11 @@ class Hub:
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],
                                  "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
 
-    def wait_feed(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
-        return self.feed.wait(since, wait_s, limit)
+    def snapshot(self) -> dict[str, Any]:
+        """What ``/metrics`` reads when scraped: the relay's queue and the feed's state."""
+        with self.db.read() as conn:
+            relay = store.relay_status(conn, self.clock.now())
+        feed = self.feed
+        return {"relay": relay, "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams,
+                                         "waiting": feed.waiting, "batches": feed.sealed_batches,
+                                         "changes": feed.sealed_changes}}

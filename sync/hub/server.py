@@ -1,14 +1,16 @@
 """The site hub's HTTP API: the contract stations already speak plus the site extensions.
 
-``create_hub_app(hub)`` builds the Flask app; ``serve(hub)`` runs it with waitress (a thread per
-request in flight; open long-polls wait on a condition, see README "Site hub"); ``start_in_thread``
-runs it for tests and the bench. Every station request carries ``Authorization: Bearer <token>``
-and the token must belong to the station named in the body or path. Every error is JSON.
+``create_hub_app(hub)`` builds the Flask app; ``serve(hub)`` runs it on cheroot (``sync.common.serving``: a
+worker thread per request in flight and per open feed stream or long-poll, idle keep-alive connections in one
+selector loop, so a site's idle stations cost no thread and no CPU; waitress, before, asked every connection
+``readable()`` on every pass of its loop); ``start_in_thread`` runs it for tests and the bench. Every station
+request carries ``Authorization: Bearer <token>`` and the token must belong to the station named in the body or
+path. Every error is JSON. ``/healthz`` and ``/metrics`` (Prometheus text) need no token.
 """
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, request
@@ -16,12 +18,13 @@ from werkzeug.exceptions import HTTPException
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.jsonbytes import loads
-from packgate.sync.common.serving import run_until
+from packgate.sync.common.serving import cheroot_server, serve_in_thread
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import require_station, station_for_token
 from packgate.sync.hub.dashboard import register_dashboard
 from packgate.sync.hub.hub import Hub
+from packgate.sync.hub.metrics import CONTENT_TYPE
 from packgate.sync.hub.openapi import openapi_document
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,12 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise HubRequestError(f"{name} must be a whole number {low}..{high}")
     return max(low, min(int(text), high))
+
+
+def _cursor(text: str, name: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 17:
+        raise HubRequestError(f"{name} must be a feed cursor (a whole number)")
+    return int(text)
 
 
 def create_hub_app(hub: Hub) -> Flask:
@@ -129,6 +138,10 @@ def create_hub_app(hub: Hub) -> Flask:
                         "reference": meta, "upstream": hub.config["site.upstream_url"] or None,
                         "problems": problems})
 
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(hub.metrics.render(), content_type=CONTENT_TYPE)
+
     @app.get("/openapi.json")
     def openapi() -> Response:
         return jsonify(openapi_document())
@@ -136,6 +149,7 @@ def create_hub_app(hub: Hub) -> Flask:
     # ---- the station contract ---------------------------------------------------------------
     @app.post("/v1/confirmations")
     def post_confirmations() -> Response:
+        started = time.perf_counter()
         who = station()
         envelope = _body()
         if not isinstance(envelope.get("station"), str) or not isinstance(envelope.get("confirmations"), list):
@@ -143,7 +157,9 @@ def create_hub_app(hub: Hub) -> Flask:
         require_station(who, envelope["station"])
         if len(envelope["confirmations"]) > MAX_BATCH:
             raise HubRequestError(f"at most {MAX_BATCH} confirmations per request", 413)
-        return jsonify({"results": hub.receive(who, envelope["confirmations"])})
+        answer = jsonify({"results": hub.receive(who, envelope["confirmations"])})
+        hub.metrics.ingest_seconds.observe(time.perf_counter() - started)
+        return answer
 
     # the label contract, relayed to the WMS as it is: idempotent there by the parcel's (reservation's) key
     def relay_label(path: str) -> Response:
@@ -256,32 +272,48 @@ def create_hub_app(hub: Hub) -> Flask:
         since = _int_arg("since", 0, 0, 10**17)
         wait = _int_arg("wait", 0, 0, int(hub.config["feed.max_wait_s"]))
         limit = _int_arg("limit", 500, 1, 5000)
-        return jsonify(hub.wait_feed(since, wait, limit))
+        return Response(hub.feed.answer(since, wait, limit), mimetype="application/json")
+
+    @app.get("/v1/feed/stream")
+    def stream_feed() -> Response:
+        station_or_supervisor()
+        if request.args.get("since") in (None, "") and request.headers.get("Last-Event-ID"):
+            since = _cursor(request.headers["Last-Event-ID"], "Last-Event-ID")
+        else:
+            since = _int_arg("since", 0, 0, 10**17)
+        if hub.feed.streams >= hub.feed.max_streams:
+            raise HubRequestError(f"this hub serves at most {hub.feed.max_streams} feed streams (site.threads);"
+                                  " long-poll /v1/feed or ask another hub", 503)
+        return Response(hub.feed.stream(since), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     register_dashboard(app, hub)
     return app
 
 
-def _server(hub: Hub, host: str, port: int) -> Any:
-    from waitress.server import create_server
+def make_server(app: Any, host: str, port: int, *, threads: int) -> Any:
+    """The hub's server for ``app`` (the bench serves its minimal endpoint with it too): every station keeps its
+    keep-alive connection, a connection idle for 60 s is closed."""
+    return cheroot_server(app, host, port, threads=threads, name="packgate-site", timeout=60, backlog=1024,
+                          keepalive_limit=None)
 
-    app = create_hub_app(hub)
-    return create_server(app, host=host, port=port, threads=hub.config["site.threads"], channel_timeout=60,
-                         connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
+
+def _server(hub: Hub, host: str, port: int) -> Any:
+    return make_server(create_hub_app(hub), host, port, threads=hub.config["site.threads"])
 
 
 def serve(hub: Hub) -> None:
     """Run the hub (relay, ticker, HTTP) until interrupted."""
     server = _server(hub, hub.config["site.host"], hub.config["site.port"])
     hub.start()
-    log.info("packgate site hub on http://%s:%s (db %s)", hub.config["site.host"], server.effective_port,
-             hub.config.db_path)
-    print(f"packgate site hub listening on http://{hub.config['site.host']}:{server.effective_port}", flush=True)
+    port = server.bind_addr[1]
+    log.info("packgate site hub on http://%s:%s (db %s)", hub.config["site.host"], port, hub.config.db_path)
+    print(f"packgate site hub listening on http://{hub.config['site.host']}:{port}", flush=True)
     try:
-        server.run()
+        server.serve()
     finally:
         hub.stop()
-        server.close()
+        server.stop()
 
 
 def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
@@ -293,16 +325,13 @@ def start_in_thread(hub: Hub, host: str = "127.0.0.1", port: int = 0, *,
         hub.start()
     else:
         hub.feed.start()  # real time, whatever the clock: changes of other hubs on the same database
-    stopped = threading.Event()
-    thread = threading.Thread(target=run_until, args=(server, stopped), name="packgate-site", daemon=True)
-    thread.start()
+    stop_server = serve_in_thread(server, "packgate-site")
 
     def stop() -> None:
         if background:
             hub.stop()
         else:
-            hub.feed.stop()
-        stopped.set()
-        thread.join(timeout=5)
+            hub.feed.stop()  # open streams end, so the server's threads are free to stop
+        stop_server()
 
-    return f"http://{host}:{server.effective_port}", stop
+    return f"http://{host}:{server.bind_addr[1]}", stop

@@ -161,6 +161,23 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     if problem:
         return _reject(item, problem, 400)
     mark = fingerprint(item)
+    at = parse_iso(item["at"])
+    # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
+    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                         _json(item), utc(now)))
+    if inserted is None:
+        return _received_before(conn, station, item, mark, now, rules)
+    apply_effect(conn, station, item, now, rules)
+    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+
+
+def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, now: datetime,
+                     rules: "FlowRules") -> dict[str, Any]:
+    """The answer to a confirmation whose key or id is already stored (by this request, another or another hub)."""
     seen = conn.one("SELECT id, fingerprint, received_at FROM hub_confirmations WHERE station = ? AND key = ?",
                     (station, item["key"]))
     if seen is not None:
@@ -171,17 +188,7 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
-    at = parse_iso(item["at"])
-    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
-                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
-                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                         _json(item), utc(now)))
-    if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
-        return _receive_one(conn, station, item, now, rules)
-    apply_effect(conn, station, item, now, rules)
-    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+    return _receive_one(conn, station, item, now, rules)  # the row that was in the way is gone: insert again
 
 
 class FlowRules:
@@ -406,10 +413,10 @@ def relay_status(conn: Conn, now: datetime) -> dict[str, Any]:
         counts[row["relay_state"]] = int(row["c"])
     head = conn.one("SELECT received_at, last_error FROM hub_confirmations WHERE relay_state = 'pending'"
                     " ORDER BY n LIMIT 1")
+    age = round((now - parse_iso(head["received_at"])).total_seconds(), 3) if head else None
     return {"depth": counts["pending"], "sent": counts["sent"], "dead": counts["dead"],
-            "oldest_unsent_at": head["received_at"] if head else None,
-            "oldest_age_s": round((now - parse_iso(head["received_at"])).total_seconds(), 3) if head else None,
-            "last_error": head["last_error"] if head else None}
+            "oldest_unsent_at": head["received_at"] if head else None, "oldest_age_s": age,
+            "lag_s": max(0.0, age or 0.0), "last_error": head["last_error"] if head else None}
 
 
 def dead_letters(conn: Conn) -> list[dict[str, Any]]:

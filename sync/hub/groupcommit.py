@@ -1,0 +1,130 @@
+"""The hub's writer queue: the writes of requests that arrive together are committed in one transaction.
+
+``GroupCommit(db).run(fn)`` queues ``fn(conn)`` and returns what it returned once the transaction that ran it
+has committed, or raises what it raised. Invariants:
+
+* **Answered only after its own commit.** ``run`` returns after the COMMIT of the transaction that ran ``fn``;
+  nothing is answered from a transaction that was rolled back.
+* **One transaction per group, no timer.** The first caller that finds no transaction in progress leads: it
+  takes the queued writes (its own first, at most ``max_group``), runs each inside a savepoint of one
+  transaction, commits once, answers them all and hands the lead to the first caller still queued. Writers
+  that arrive while a transaction runs wait for the next one, so a group grows with the load (one fsync, one
+  feed-counter bump for all of them) and a lone write is committed at once.
+* **A failure stays with what caused it.** ``fn`` raising rolls back its own savepoint: its caller gets the
+  exception, the rest of the group is committed. A transaction that fails as a whole (COMMIT refused, the
+  engine aborted it, the connection lost) is repeated write by write, each in a transaction of its own, so
+  every caller gets the answer its own write earns; a deadlock or serialization failure repeats the whole
+  group first (``Database.run``). So ``fn`` must be repeatable: the hub's are (confirmations are deduplicated
+  by (station, key), heartbeats overwrite).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any, Callable, Generic, TypeVar
+
+from packgate.sync.errors import StorageError
+from packgate.sync.hub.engine import Conn, Database, TransactionLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_GROUP = 64
+
+
+class _Ticket(Generic[T]):
+    """One queued write and, once its transaction ended, its outcome."""
+
+    __slots__ = ("fn", "lead", "result", "error", "woken")
+
+    def __init__(self, fn: Callable[[Conn], T]):
+        self.fn = fn
+        self.lead = False  # this caller runs the next transaction
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.woken = threading.Event()
+
+
+class GroupCommit:
+    def __init__(self, db: Database, *, max_group: int = MAX_GROUP,
+                 observe: Callable[[int], None] | None = None):
+        self.db = db
+        self.max_group = max_group
+        self.observe = observe  # called with the size of every group committed (metrics)
+        self._guard = threading.Lock()
+        self._queue: deque[_Ticket[Any]] = deque()
+        self._leading = False
+
+    def run(self, fn: Callable[[Conn], T]) -> T:
+        ticket: _Ticket[T] = _Ticket(fn)
+        with self._guard:
+            self._queue.append(ticket)
+            if not self._leading:
+                self._leading = ticket.lead = True
+        if not ticket.lead:
+            ticket.woken.wait()
+        if ticket.lead:
+            self._lead()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result  # type: ignore[return-value]
+
+    def _lead(self) -> None:
+        with self._guard:  # the leader is always first in the queue: it commits its own write
+            group = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_group))]
+        try:
+            self._commit(group)
+        finally:
+            with self._guard:
+                following = self._queue[0] if self._queue else None
+                if following is not None:
+                    following.lead = True
+                else:
+                    self._leading = False
+            for ticket in group:
+                ticket.lead = False
+                ticket.woken.set()
+            if following is not None:
+                following.woken.set()
+
+    def _commit(self, group: list[_Ticket[Any]]) -> None:
+        try:
+            if len(group) == 1:
+                outcomes = [(self.db.run(group[0].fn), None)]
+            else:
+                outcomes = self.db.run(lambda conn: self._apply(conn, group))
+        except Exception as exc:  # noqa: BLE001 - handed to the callers below
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            log.warning("a group of %d writes failed as a whole (%s); each is repeated on its own", len(group), exc)
+            for ticket in group:
+                try:
+                    ticket.result = self.db.run(ticket.fn)
+                except Exception as alone:  # noqa: BLE001 - this caller's own answer
+                    ticket.error = alone
+            return
+        except BaseException as exc:  # interrupted: nobody is answered with a result that was not committed
+            for ticket in group:
+                ticket.error = StorageError(f"not saved: the write was interrupted ({type(exc).__name__})")
+            raise
+        for ticket, (result, error) in zip(group, outcomes, strict=True):
+            ticket.result, ticket.error = result, error
+        if self.observe is not None:
+            self.observe(len(group))
+
+    def _apply(self, conn: Conn, group: list[_Ticket[Any]]) -> list[tuple[Any, BaseException | None]]:
+        """Every write in its own savepoint; returns each one's (result, error). Raises (so the whole group is
+        rolled back and repeated) only when the transaction itself is lost or must be repeated."""
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        for ticket in group:
+            try:
+                with conn.savepoint():
+                    outcomes.append((ticket.fn(conn), None))
+            except TransactionLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - this write's own failure; the others go on
+                if self.db.engine.retryable(exc):
+                    raise
+                outcomes.append((None, self.db.engine.storage_error(exc)))
+        return outcomes
