@@ -136,8 +136,11 @@ def _wait_http(url: str, proc: subprocess.Popen[str], timeout_s: float = 30.0) -
 
 
 def site_toml(path: Path, db: str, wms: str, port: int, tokens: dict[str, str], extra: dict[str, Any]) -> Path:
-    lines = ["[site]", f"db = {json.dumps(db)}", f'upstream_url = "{wms}"', f"port = {port}"]
+    lines = ["[site]", f"db = {json.dumps(db)}", f'upstream_url = "{"" if os.environ.get("NO_RELAY") else wms}"', f"port = {port}"]
     lines += [f"{k.split('.', 1)[1]} = {json.dumps(v)}" for k, v in extra.items() if k.startswith("site.")]
+    for section in sorted({k.split(".", 1)[0] for k in extra} - {"site"}):
+        lines += ["", f"[{section}]"] + [f"{k.split('.', 1)[1]} = {json.dumps(v)}" for k, v in extra.items()
+                                         if k.startswith(section + ".")]
     lines += ["", "[stations]"] + [f'{k} = "{v}"' for k, v in tokens.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -238,6 +241,7 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
     before_wms = wms_count(wms) if wms else 0
     load = load_average()
     cpu0 = sum(cpu_s(pid) for pid in pids)
+    gen0 = sum(cpu_s(child.pid) for child in gen.children)
     start = time.monotonic() + 0.5
     gen.go(start)
     if sampler is not None:
@@ -247,7 +251,12 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
     time.sleep(max(0.0, start + args.seconds - time.monotonic()))
     after_wms = wms_count(wms) if wms else 0
     result = gen.results()
+    if os.environ.get("DUMP_METRICS") and wms:
+        text = DeadlineHTTP(post[0]).request("GET", "/metrics").body.decode()
+        print("\n".join(line for line in text.splitlines() if "group_size" in line or "ingest_seconds" in line), flush=True)
     cpu1 = sum(cpu_s(pid) for pid in pids)
+    gen1 = sum(cpu_s(child.pid) for child in gen.children)
+    elapsed = time.monotonic() - start
     memory = [memory_mb(pid) for pid in pids]
     if sampler is not None:
         sampler.stop.set()
@@ -260,7 +269,8 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
             "prop_p50": _pct(propagation, 0.5), "prop_p99": _pct(propagation, 0.99), "prop_n": len(propagation),
             "relay_rate": (after_wms - before_wms) / args.seconds if wms else None,
             "lag_max": sampler.lag_max if sampler else None,
-            "cpu_ms": 1000 * (cpu1 - cpu0) / max(1, len(answered)),
+            "cpu_ms": 1000 * (cpu1 - cpu0) / max(1, len(answered)), "hub_cpu": (cpu1 - cpu0) / elapsed,
+            "gen_cpu": (gen1 - gen0) / elapsed,
             "rss": sum(m[0] for m in memory), "rss_peak": sum(m[1] for m in memory), "load": load,
             "modes": sorted(gen.modes), "follow_errors": result["follow_errors"], "raw": result, "start": start}
 
@@ -270,7 +280,7 @@ def hub_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg: Tem
     db = str(workdir / f"hub-{n}.db") if store == "sqlite" else pg.create_database(f"bench_{store}_{n}")  # type: ignore[union-attr]
     with Processes() as procs:
         wms = start_wms(procs, workdir, f"{store}-{n}")
-        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, {})
+        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, json.loads(os.environ.get("HUB_EXTRA", "{}")))
         bases = [base for base, _ in hubs]
         return run_load(procs, n, args, tokens, bases, bases, [pid for _, pid in hubs], wms=wms)
 
@@ -323,6 +333,7 @@ def print_row(store: str, what: str, r: dict[str, Any]) -> None:
     prop = (f"{r['prop_p50']:8.1f} / {r['prop_p99']:7.1f}" if r["prop_n"] else "       - /       -")
     print(f"{store:6s} {r['n']:3d}  {what:7s} {r['answered']:7d} / {r['offered']:<7d}  {r['ingest_p50']:7.1f} / {r['ingest_p99']:7.1f}"
           f"   {prop}     {relay}  {lag}   {r['cpu_ms']:9.2f}  {r['rss']:6.0f}  {r['load']:4.1f}"
+          f"  (CPU of one core: hub {100 * r['hub_cpu']:.0f} %, generator {100 * r['gen_cpu']:.0f} %)"
           + (f"  (follow: {','.join(r['modes'])}; {r['follow_errors']} follower errors)" if r["prop_n"] else "")
           + (f"  [{r['failed']} failed]" if r["failed"] else ""), flush=True)
 
@@ -379,8 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", default="sqlite,pg1,pg2", help="sqlite, pg1 (one hub), pg2 (two hubs)")
     parser.add_argument("--what", default="hub,minimal,raw", help="rows per store: hub, minimal, raw")
     parser.add_argument("--procs", type=int, default=4, help="load-generator processes")
-    parser.add_argument("--follow", default="auto", choices=("auto", "stream", "poll"),
-                        help="how stations follow the feed (auto: the stream where the hub has one)")
+    parser.add_argument("--follow", default="auto", choices=("auto", "stream", "poll", "none"),
+                        help="how stations follow the feed (auto: the stream where the hub has one; none: they do not)")
     parser.add_argument("--surge", action="store_true", help="the surge drill instead of the table")
     parser.add_argument("--surge-stations", type=int, default=100)
     parser.add_argument("--surge-orders", type=int, default=20000)

@@ -81,8 +81,16 @@ class FeedWatch(Loop[None]):
                          failure_backoff=Backoff(base_s=seal_s, cap_s=1.0))  # followers rely on it: retry soon
         self.db, self.seal_s = db, seal_s
         self.keepalive_s, self.max_streams = keepalive_s, max_streams
-        self._cond = threading.Condition()
+        # Three locks that never wait for each other's holders: ``_tail_lock`` (the tail: the committing writer,
+        # the watcher, answers read from the tail), ``_sealing`` (one seal at a time) and ``_counts`` (the
+        # counters and the bell's replacement). Followers
+        # read the sealed batches without a lock (one seal replaces ``_by_low`` and ``_sealed``, then rings) and
+        # sleep on ``_bell``, an Event replaced at every seal: a hundred followers waking never queue on a lock
+        # the committing writer needs.
+        self._tail_lock = threading.Lock()
         self._sealing = threading.Lock()
+        self._counts = threading.Lock()
+        self._bell = threading.Event()
         self._tail: deque[dict[str, Any]] = deque(maxlen=tail)
         self._batches: deque[Batch] = deque()
         self._by_low: dict[int, Batch] = {}
@@ -105,7 +113,7 @@ class FeedWatch(Loop[None]):
 
     def published(self, head: int, events: list[dict[str, Any]]) -> None:
         """A commit of this process numbered ``events`` up to ``head``."""
-        with self._cond:
+        with self._tail_lock:
             if events and events[0]["seq"] == self._head + 1:
                 self._tail.extend(events)
                 self._head = head
@@ -120,17 +128,20 @@ class FeedWatch(Loop[None]):
         self.seal()
 
     def interrupt(self) -> None:
-        with self._cond:
-            self._cond.notify_all()  # waiters and streams see ``stopping`` and end now
+        self._ring()  # waiters and streams see ``stopping`` and end now
+
+    def _ring(self) -> None:
+        with self._counts:  # a seal and a stop ringing at once must not leave anyone on a bell nobody rings
+            bell, self._bell = self._bell, threading.Event()
+        bell.set()
 
     def refresh(self) -> None:
         """Append every row committed after the tail (from any hub), in order."""
         while True:
-            with self._cond:
-                since = self._head
+            since = self._head
             with self.db.read() as conn:
                 rows = store.feed_since(conn, since, 5000)
-            with self._cond:
+            with self._tail_lock:
                 if rows and self._head == since:
                     self._tail.extend(rows)
                     self._head = rows[-1]["seq"]
@@ -140,7 +151,7 @@ class FeedWatch(Loop[None]):
     def seal(self) -> None:
         """Every change since the last seal, as batches serialised once; wakes every follower."""
         with self._sealing:
-            with self._cond:
+            with self._tail_lock:
                 head, low = self._head, self._tail_low()
                 events = list(islice(self._tail, max(0, self._sealed - low), None)) if head > self._sealed else []
             if not events:
@@ -151,50 +162,57 @@ class FeedWatch(Loop[None]):
                 high = int(chunk[-1]["seq"])
                 body = encode(chunk, high, head)
                 batches.append(Batch(int(chunk[0]["seq"]) - 1, high, len(chunk), body, frame(body, high)))
-            with self._cond:
-                for batch in batches:
-                    self._batches.append(batch)
-                    self._by_low[batch.low] = batch
-                while len(self._batches) > KEEP_BATCHES:
-                    del self._by_low[self._batches.popleft().low]
-                self._sealed = batches[-1].high
-                self.sealed_batches += len(batches)
-                self.sealed_changes += len(events)
-                self._cond.notify_all()
+            kept = list(self._batches)[-(KEEP_BATCHES - len(batches)):] + batches if len(batches) < KEEP_BATCHES \
+                else batches
+            self._batches = deque(kept)
+            self._by_low = {batch.low: batch for batch in kept}  # replaced whole: readers take no lock
+            self._sealed = batches[-1].high
+            self.sealed_batches += len(batches)
+            self.sealed_changes += len(events)
+            self._ring()
 
     def _tail_low(self) -> int:
         return int(self._tail[0]["seq"]) - 1 if self._tail else self._head
 
-    def _slice(self, since: int, upto: int, limit: int) -> list[dict[str, Any]]:
-        """Changes (since, min(upto, since + limit)] from the tail (the caller holds the lock)."""
-        start = since - self._tail_low()
-        return list(islice(self._tail, start, start + min(limit, upto - since)))
+    def _from_tail(self, since: int, upto: int, limit: int) -> tuple[list[dict[str, Any]], int] | None:
+        """Changes (since, min(upto, since + limit)] and the head, or None when ``since`` is older than the tail."""
+        with self._tail_lock:
+            start = since - self._tail_low()
+            if start < 0:
+                return None
+            return list(islice(self._tail, start, start + min(limit, upto - since))), self._head
+
+    def _count(self, name: str, step: int) -> None:
+        with self._counts:
+            setattr(self, name, getattr(self, name) + step)
 
     # ---- long-polls -------------------------------------------------------------------------------
     def answer(self, since: int, wait_s: float, limit: int = BATCH) -> bytes:
         """The JSON answer: changes after ``since`` (at most ``limit``), waiting up to ``wait_s`` (real time,
         whatever the hub's clock) for the next sealed batch when there is none yet."""
         deadline = time.monotonic() + max(0.0, wait_s)
-        with self._cond:
-            self.waiting += 1
-            try:
-                while True:
-                    head = self._head
-                    if since < self._tail_low():
+        self._count("waiting", 1)
+        try:
+            while True:
+                bell = self._bell  # taken before looking: a seal after the look rings this one
+                upto = self._sealed if wait_s > 0 else self._head
+                if since < upto:
+                    batch = self._by_low.get(since)
+                    if wait_s > 0 and batch is not None and batch.high == upto and batch.size <= limit:
+                        return batch.body  # the latest batch, as every follower that keeps up asks it
+                    found = self._from_tail(since, upto, limit)
+                    if found is None:
                         break
-                    upto = self._sealed if wait_s > 0 else head
-                    if since < upto:
-                        batch = self._by_low.get(since)
-                        if wait_s > 0 and batch is not None and batch.high == upto and batch.size <= limit:
-                            return batch.body  # the latest batch, as every follower that keeps up asks it
-                        events = self._slice(since, upto, limit)
-                        return encode(events, int(events[-1]["seq"]), head)
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or self.stopping:
-                        return encode([], min(since, head), head)
-                    self._cond.wait(remaining)
-            finally:
-                self.waiting -= 1
+                    events, head = found
+                    return encode(events, int(events[-1]["seq"]), head)
+                if since < self._tail_low():
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.stopping:
+                    return encode([], min(since, self._head), self._head)
+                bell.wait(remaining)
+        finally:
+            self._count("waiting", -1)
         events, head = self._from_database(since, limit)
         return encode(events, int(events[-1]["seq"]) if events else min(since, head), head)
 
@@ -206,8 +224,7 @@ class FeedWatch(Loop[None]):
     # ---- streams ----------------------------------------------------------------------------------
     def stream(self, since: int) -> Iterator[bytes]:
         """Server-sent events from ``since`` on, until ``stop()`` or the client goes (its write fails)."""
-        with self._cond:
-            self.streams += 1
+        self._count("streams", 1)
         try:
             yield b": packgate site feed\n\n"
             cursor = since
@@ -215,35 +232,36 @@ class FeedWatch(Loop[None]):
                 frames, cursor = self._next_frames(cursor)
                 yield b"".join(frames) if frames else b": keep-alive\n\n"
         finally:
-            with self._cond:
-                self.streams -= 1
+            self._count("streams", -1)
 
     def _next_frames(self, cursor: int) -> tuple[list[bytes], int]:
         """The frames after ``cursor`` (shared where a batch starts there), waiting up to ``keepalive_s``."""
         deadline = time.monotonic() + self.keepalive_s
-        with self._cond:
-            while True:
-                if self.stopping:
-                    return [], cursor
-                if cursor < self._tail_low():
+        while not self.stopping:
+            bell = self._bell
+            sealed, by_low = self._sealed, self._by_low
+            if cursor < sealed:
+                frames = []
+                batch = by_low.get(cursor)
+                while batch is not None:
+                    frames.append(batch.frame)
+                    cursor = batch.high
+                    batch = by_low.get(cursor)
+                if frames:
+                    return frames, cursor
+                found = self._from_tail(cursor, sealed, BATCH)  # inside a batch: up to the next one
+                if found is None:
                     break
-                if cursor < self._sealed:
-                    frames = []
-                    batch = self._by_low.get(cursor)
-                    while batch is not None:
-                        frames.append(batch.frame)
-                        cursor = batch.high
-                        batch = self._by_low.get(cursor)
-                    if frames:
-                        return frames, cursor
-                    events = self._slice(cursor, self._sealed, BATCH)  # inside a batch: up to the next one
-                    high = int(events[-1]["seq"])
-                    return [frame(encode(events, high, self._head), high)], high
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return [], cursor
-                self._cond.wait(remaining)
-        events, head = self._from_database(cursor, CATCH_UP)
+                events, head = found
+                high = int(events[-1]["seq"])
+                return [frame(encode(events, high, head), high)], high
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return [], cursor
+            bell.wait(remaining)
+        else:
+            return [], cursor
+        events, head = self._from_database(cursor, CATCH_UP)  # older than the tail: from the database
         if not events:
             return [], cursor
         high = int(events[-1]["seq"])

@@ -28,6 +28,7 @@ from packgate.sync.hub.feedwatch import FeedWatch
 from packgate.sync.hub.groupcommit import GroupCommit
 from packgate.sync.hub.metrics import HubMetrics
 from packgate.sync.hub.migrations import migrate
+from packgate.sync.hub.refpages import ReferencePages
 from packgate.sync.hub.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Hub:
         self.feed = FeedWatch(self.db, seal_s=config["feed.seal_s"],
                               max_streams=threads - min(RESERVED_THREADS, threads // 4))
         self.metrics = HubMetrics(self.snapshot)
+        self.reference_pages = ReferencePages(self.db)
         self.writer = GroupCommit(self.db, observe=self.metrics.group_size.observe)
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick")

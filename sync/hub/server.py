@@ -207,8 +207,7 @@ def create_hub_app(hub: Hub) -> Flask:
         station_or_supervisor()
         since = _int_arg("since", 0, 0, 10**17)
         limit = _int_arg("limit", MAX_REF_PAGE, 1, MAX_REF_PAGE)
-        with hub.db.read() as conn:
-            return jsonify(store.reference_since(conn, since, limit))
+        return Response(hub.reference_pages.page(since, limit), mimetype="application/json")
 
     @app.get("/v1/orders/<order_id>")
     def order(order_id: str) -> Response:

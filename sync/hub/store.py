@@ -9,16 +9,19 @@ relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.common.jsonbytes import dumps
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.upstream.store import KINDS, validate
 
+REF_ROWS = 200  # reference rows written by one INSERT (4 parameters each)
+MARK_ROWS = 500  # relayed confirmations marked by one UPDATE
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 # the milestone a stage records (first time reached)
@@ -91,35 +94,45 @@ def ref_key(kind: str, item: dict[str, Any]) -> str:
     return "\x1f".join(str(item[f]) for f in KINDS[kind][0])
 
 
-def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
-    """Store rows from a WMS page under the hub's own version counter; returns the rows stored."""
-    count = 0
-    for item in items:
-        if not isinstance(item, dict) or any(f not in item for f in KINDS[kind][0]):
-            continue
-        version = next_counter(conn, "ref")
-        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
-                     " DO UPDATE SET data = excluded.data, version = excluded.version",
-                     (kind, ref_key(kind, item), _json(item), version))
-        count += 1
-    return count
+def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    """Store (kind, row) pairs from WMS pages under the hub's own version counter, in their order (a key given
+    twice keeps its last row); returns the rows stored. One counter bump and one INSERT per ``REF_ROWS`` rows."""
+    latest: dict[tuple[str, str], str] = {}
+    for kind, item in rows:
+        if isinstance(item, dict) and all(f in item for f in KINDS[kind][0]):
+            key = (kind, ref_key(kind, item))
+            latest.pop(key, None)  # moved to the end: it takes the later version
+            latest[key] = _json(item)
+    if not latest:
+        return 0
+    last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
+    numbered = [(kind, key, data, last - len(latest) + 1 + offset)
+                for offset, ((kind, key), data) in enumerate(latest.items())]
+    for start in range(0, len(numbered), REF_ROWS):
+        chunk = numbered[start:start + REF_ROWS]
+        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+                     + " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, version = excluded.version",
+                     [value for row in chunk for value in row])
+    return len(numbered)
 
 
 def ref_cursor(conn: Conn) -> int:
     return int(conn.value("SELECT n FROM hub_counters WHERE name = 'ref'") or 0)
 
 
-def reference_since(conn: Conn, since: int, limit: int) -> dict[str, Any]:
+def reference_page(conn: Conn, since: int, limit: int) -> bytes:
+    """The JSON page of reference rows after version ``since``: ``{kind: [...], "cursor", "more"}``, the rows'
+    stored JSON spliced as it is (never parsed and serialised again)."""
     rows = conn.execute("SELECT kind, data, version FROM hub_ref WHERE version > ? ORDER BY version LIMIT ?",
                         (since, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    out: dict[str, Any] = {kind: [] for kind in KINDS}
+    texts: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for row in rows:
-        out[row["kind"]].append(json.loads(row["data"]))
-    out["cursor"] = str(rows[-1]["version"] if rows else max(since, 0))
-    out["more"] = more
-    return out
+        texts[row["kind"]].append(row["data"])
+    cursor = rows[-1]["version"] if rows else max(since, 0)
+    lists = ",".join(f'"{kind}":[{",".join(items)}]' for kind, items in texts.items())
+    return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
 
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
@@ -160,7 +173,8 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     problem = validate(item, station)
     if problem:
         return _reject(item, problem, 400)
-    mark = fingerprint(item)
+    frozen = dumps(item)  # the stored body and, hashed, the fingerprint (one serialisation for both)
+    mark = hashlib.sha256(frozen).hexdigest()
     at = parse_iso(item["at"])
     # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
     inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
@@ -168,7 +182,7 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
                         (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
                          item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                         _json(item), utc(now)))
+                         frozen.decode(), utc(now)))
     if inserted is None:
         return _received_before(conn, station, item, mark, now, rules)
     apply_effect(conn, station, item, now, rules)
@@ -387,18 +401,28 @@ def relay_next_wait(conn: Conn, now: datetime) -> float | None:
     return None if value is None else max(0.0, (parse_iso(str(value)) - now).total_seconds())
 
 
-def relay_mark(conn: Conn, conf_id: str, state: str, status: str | None, error: str | None, now: datetime) -> None:
-    conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?, sent_at = ?,"
-                 " attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'",
-                 (state, status, error, isoformat(now), conf_id))
-    if state == "sent":
-        row = conn.one("SELECT object_type, object_id FROM hub_confirmations WHERE id = ?", (conf_id,))
-        if row and row["object_type"] == "order":
-            order = get_order(conn, row["object_id"])
-            if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
-                order["milestones"]["synced"] = isoformat(now)
-                conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?",
-                             (_json(order["milestones"]), row["object_id"]))
+def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | None]], now: datetime) -> None:
+    """Record the WMS's answers: (id, state sent/dead, upstream status, error) per row still pending, one UPDATE per
+    ``MARK_ROWS`` rows of the same outcome; an order packed or shipped whose confirmation was sent gets its
+    ``synced`` milestone (the first time)."""
+    outcomes: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for conf_id, state, status, error in marks:
+        outcomes.setdefault((state, status, error), []).append(conf_id)
+    orders: set[str] = set()
+    for (state, status, error), ids in outcomes.items():
+        for start in range(0, len(ids), MARK_ROWS):
+            chunk = ids[start:start + MARK_ROWS]
+            rows = conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?,"
+                                " sent_at = ?, attempts = attempts + 1 WHERE relay_state = 'pending' AND id IN ("
+                                + ", ".join("?" * len(chunk)) + ") RETURNING object_type, object_id",
+                                [state, status, error, isoformat(now), *chunk])
+            if state == "sent":
+                orders.update(row["object_id"] for row in rows if row["object_type"] == "order")
+    for order_id in sorted(orders):
+        order = get_order(conn, order_id)
+        if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
+            order["milestones"]["synced"] = isoformat(now)
+            conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(order["milestones"]), order_id))
 
 
 def relay_retry_later(conn: Conn, ids: list[str], error: str, next_at: datetime) -> None:
