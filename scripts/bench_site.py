@@ -192,7 +192,8 @@ class Generator:
             child.stdin.flush()
 
     def results(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {"ingest": [], "answered": {}, "arrivals": {}, "known": {}, "follow_errors": 0}
+        merged: dict[str, Any] = {"ingest": [], "answered": {}, "arrivals": {}, "known": {}, "told": {}, "told_last": {},
+                                  "follow_errors": 0}
         for child in self.children:
             part = json.loads(_wait_for_line(child, "a load generator"))
             merged["ingest"] += part["ingest"]
@@ -200,6 +201,8 @@ class Generator:
             for order, times in part["arrivals"].items():
                 merged["arrivals"].setdefault(order, []).extend(times)
             merged["known"].update(part["known"])
+            merged["told"].update(part["told"])
+            merged["told_last"].update(part["told_last"])
             merged["follow_errors"] += part["follow_errors"]
         return merged
 
@@ -374,8 +377,13 @@ def surge(args: argparse.Namespace, workdir: Path, pg: TempPostgres | None) -> N
     wave = [d - s for s, d, status in r["raw"]["ingest"] if status == 200 and at and s >= at - 1
             and (not known or s <= at + known[-1])]
     print(f"surge on {store}: {count} orders released to {n} stations (posting {args.rate:g}/s each, following the feed)")
+    told = sorted(t - at for t in r["raw"]["told"].values()) if at else []
+    told_last = sorted(t - at for t in r["raw"]["told_last"].values()) if at else []
     print(f"  stations that know every order: {len(known)} of {n}; time to know p50 {_pct(known, 0.5) / 1000:.2f} s,"
-          f" last {known[-1] if known else float('nan'):.2f} s after the release")
+          f" last {known[-1] if known else float('nan'):.2f} s after the release (the feed told them of new reference"
+          f" data after {told[0] if told else float('nan'):.2f} s, of the last of it after"
+          f" {told_last[0] if told_last else float('nan'):.2f} s)")
+    print(f"  CPU of one core during the run: hub {100 * r['hub_cpu']:.0f} %, load generator {100 * r['gen_cpu']:.0f} %")
     print(f"  ingest during the wave: {len(wave)} answered, p50 {_pct(wave, 0.5):.1f} ms, p99 {_pct(wave, 0.99):.1f} ms;"
           f" whole run {r['answered']} of {r['offered']} answered")
     print(f"  hub RSS {rss_before:.0f} MB before, {r['rss']:.0f} MB after, peak {r['rss_peak']:.0f} MB;"

@@ -158,6 +158,7 @@ class Station:
             if event["kind"] == "order_stage":
                 self.out.arrived(event["subject"], now)
             elif event["kind"] == "reference" and self.spec.get("surge"):
+                self.out.told(self.sid, now)
                 self.ref_wanted.set()
         self.cursor = str(data.get("cursor", self.cursor))
 
@@ -207,6 +208,8 @@ class Results:
         self.answered: dict[str, float] = {}
         self.arrivals: dict[str, list[float]] = {}
         self.known: dict[str, float] = {}
+        self.first_told: dict[str, float] = {}
+        self.last_told: dict[str, float] = {}
         self.follow_errors = 0
 
     def posted(self, order: str, started: float, done: float, status: int) -> None:
@@ -218,6 +221,11 @@ class Results:
     def arrived(self, order: str, now: float) -> None:
         with self.lock:
             self.arrivals.setdefault(order, []).append(now)
+
+    def told(self, sid: str, now: float) -> None:
+        with self.lock:
+            self.first_told.setdefault(sid, now)
+            self.last_told[sid] = now
 
     def knew(self, sid: str, now: float) -> None:
         with self.lock:
@@ -232,7 +240,7 @@ class Results:
             return {"ingest": [[round(s, 5), round(d, 5), st] for s, d, st in self.ingest],
                     "answered": {k: round(v, 5) for k, v in self.answered.items()},
                     "arrivals": {k: [round(t, 5) for t in v] for k, v in self.arrivals.items()},
-                    "known": self.known, "follow_errors": self.follow_errors}
+                    "known": self.known, "told": self.first_told, "told_last": self.last_told, "follow_errors": self.follow_errors}
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ from packgate.sync.common.loop import Loop
 from packgate.sync.errors import ClaimConflictError, HubError, PermanentUpstreamError, RequestCancelledError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
+BRIEF_S = 0.5
 STREAM_IDLE_S = 30.0  # a stream silent this long is gone (the hub writes a keep-alive every 5 s)
 
 
@@ -120,6 +121,7 @@ class FeedFollower(Loop[int]):
         self.cursor_file = Path(cursor_file)
         self.wait_s = wait_s
         self.streaming, self.idle_s = stream, idle_s
+        self._brief = False
         self._cancel = Cancel()
 
     @property
@@ -149,7 +151,7 @@ class FeedFollower(Loop[int]):
     def stream_once(self) -> int:
         """Follow the stream until it ends; returns the number of events handled. A stream that breaks once it
         was open ends the pass quietly (the next pass opens it again at once); one that cannot be opened raises."""
-        handled, opened = 0, False
+        handled, opened, began = 0, False, self.clock.monotonic()
         try:
             for batch in self.client.follow(self.cursor, idle_s=self.idle_s, cancel=self._cancel):
                 opened = True
@@ -159,9 +161,11 @@ class FeedFollower(Loop[int]):
             if not opened or self.stopping or isinstance(exc, RequestCancelledError):
                 raise
             log.info("site feed stream ended (%s); opening it again", exc)
+        self._brief = not handled and self.clock.monotonic() - began < BRIEF_S  # a hub ending streams at once
         return handled
 
     def run_once(self) -> int:
+        self._brief = False
         if self.streaming:
             try:
                 return self.stream_once()
@@ -173,7 +177,8 @@ class FeedFollower(Loop[int]):
         return self.poll_once()
 
     def wait_after(self, result: int) -> float:
-        return 0.0  # the next long-poll at once: the hub does the waiting
+        return BRIEF_S if self._brief else 0.0  # the next request at once (the hub does the waiting), unless
+        # the stream ended as soon as it opened (a hub shutting down): then not in a tight loop
 
     def start(self) -> Self:
         if not self.alive or self.stopping:

@@ -125,7 +125,10 @@ class Conn:
             except Exception as lost:  # noqa: BLE001 - whatever the driver raises: the transaction is gone
                 raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from exc
             raise
-        self.raw.execute(f"RELEASE SAVEPOINT {name}")
+        try:
+            self.raw.execute(f"RELEASE SAVEPOINT {name}")
+        except Exception as lost:  # noqa: BLE001 - the savepoint went with the whole transaction
+            raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from lost
 
 
 class _Engine:
@@ -141,6 +144,10 @@ class _Engine:
 
     def broken(self, raw: Any) -> bool:
         return False
+
+    def committable(self, raw: Any) -> bool:
+        """A transaction is open and not aborted (its COMMIT would save what it did)."""
+        return self.in_transaction(raw)
 
     def storage_error(self, exc: BaseException) -> BaseException:
         return exc
@@ -193,6 +200,9 @@ class _PostgreSQL(_Engine):
 
     def broken(self, raw: Any) -> bool:
         return bool(raw.closed or raw.broken)
+
+    def committable(self, raw: Any) -> bool:
+        return bool(raw.info.transaction_status == self.psycopg.pq.TransactionStatus.INTRANS)
 
     def storage_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, self.psycopg.OperationalError) and not self.retryable(exc):
@@ -284,6 +294,8 @@ class Database:
             try:
                 yield conn
                 events = conn.flush_feed()
+                if not self.engine.committable(conn.raw):  # ended or aborted inside: COMMIT would save nothing
+                    raise TransactionLost("the transaction was ended or aborted before its COMMIT; nothing was saved")
             except BaseException as exc:
                 conn.pending_feed = []
                 self._rollback(conn)

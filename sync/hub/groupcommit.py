@@ -120,11 +120,13 @@ class GroupCommit:
         for ticket in group:
             try:
                 with conn.savepoint():
-                    outcomes.append((ticket.fn(conn), None))
+                    result = ticket.fn(conn)
             except TransactionLost:
                 raise
             except Exception as exc:  # noqa: BLE001 - this write's own failure; the others go on
                 if self.db.engine.retryable(exc):
                     raise
                 outcomes.append((None, self.db.engine.storage_error(exc)))
+                continue
+            outcomes.append((result, None))
         return outcomes
