@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def _wait_http(url: str, proc: subprocess.Popen[str], timeout_s: float = 30.0) -
 
 
 def site_toml(path: Path, db: str, wms: str, port: int, tokens: dict[str, str], extra: dict[str, Any]) -> Path:
-    lines = ["[site]", f"db = {json.dumps(db)}", f'upstream_url = "{"" if os.environ.get("NO_RELAY") else wms}"', f"port = {port}"]
+    lines = ["[site]", f"db = {json.dumps(db)}", f"upstream_url = {json.dumps(wms)}", f"port = {port}"]
     lines += [f"{k.split('.', 1)[1]} = {json.dumps(v)}" for k, v in extra.items() if k.startswith("site.")]
     for section in sorted({k.split(".", 1)[0] for k in extra} - {"site"}):
         lines += ["", f"[{section}]"] + [f"{k.split('.', 1)[1]} = {json.dumps(v)}" for k, v in extra.items()
@@ -158,9 +159,10 @@ def start_hubs(procs: Processes, workdir: Path, db: str, wms: str, tokens: dict[
     return hubs
 
 
-def start_minimal(procs: Processes, db: str) -> tuple[str, int]:
+def start_minimal(procs: Processes, db: str, stack: str = "cheroot") -> tuple[str, int]:
     port = free_tcp_port()
-    proc = procs.start([sys.executable, str(HERE / "bench_site_minimal.py"), "--db", db, "--port", str(port)])
+    proc = procs.start([sys.executable, str(HERE / "bench_site_minimal.py"), "--db", db, "--port", str(port),
+                        "--server", stack])
     _wait_for_line(proc, "the minimal endpoint")
     return f"http://127.0.0.1:{port}", proc.pid
 
@@ -227,6 +229,30 @@ class HealthSampler(threading.Thread):
             self.depth_max = max(self.depth_max, relay.get("depth") or 0)
 
 
+def group_size(base: str) -> float | None:
+    """Confirmations per write transaction so far, from the hub's /metrics (None: a hub without group commit)."""
+    try:
+        text = DeadlineHTTP(base, deadline_s=5).request("GET", "/metrics").body.decode()
+    except Exception:  # noqa: BLE001 - a hub without /metrics
+        return None
+    found = dict(line.split()[:2] for line in text.splitlines()
+                 if line.startswith(("packgate_hub_write_group_size_sum", "packgate_hub_write_group_size_count")))
+    count = float(found.get("packgate_hub_write_group_size_count", 0))
+    return float(found["packgate_hub_write_group_size_sum"]) / count if count else None
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set key=value`` pairs for the hub's site.toml (values as TOML/JSON: numbers, true/false, "strings")."""
+    out: dict[str, Any] = {}
+    for pair in args.set or []:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 def wms_count(wms: str) -> int:
     return int(json.loads(DeadlineHTTP(wms).request("GET", "/v1/admin/stats").body).get("confirmations", 0))
 
@@ -254,9 +280,7 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
     time.sleep(max(0.0, start + args.seconds - time.monotonic()))
     after_wms = wms_count(wms) if wms else 0
     result = gen.results()
-    if os.environ.get("DUMP_METRICS") and wms:
-        text = DeadlineHTTP(post[0]).request("GET", "/metrics").body.decode()
-        print("\n".join(line for line in text.splitlines() if "group_size" in line or "ingest_seconds" in line), flush=True)
+    groups = group_size(post[0]) if wms else None
     cpu1 = sum(cpu_s(pid) for pid in pids)
     gen1 = sum(cpu_s(child.pid) for child in gen.children)
     elapsed = time.monotonic() - start
@@ -275,7 +299,8 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
             "cpu_ms": 1000 * (cpu1 - cpu0) / max(1, len(answered)), "hub_cpu": (cpu1 - cpu0) / elapsed,
             "gen_cpu": (gen1 - gen0) / elapsed,
             "rss": sum(m[0] for m in memory), "rss_peak": sum(m[1] for m in memory), "load": load,
-            "modes": sorted(gen.modes), "follow_errors": result["follow_errors"], "raw": result, "start": start}
+            "modes": sorted(gen.modes), "follow_errors": result["follow_errors"], "raw": result, "start": start,
+            "groups": groups}
 
 
 def hub_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg: TempPostgres | None) -> dict[str, Any]:
@@ -283,7 +308,7 @@ def hub_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg: Tem
     db = str(workdir / f"hub-{n}.db") if store == "sqlite" else pg.create_database(f"bench_{store}_{n}")  # type: ignore[union-attr]
     with Processes() as procs:
         wms = start_wms(procs, workdir, f"{store}-{n}")
-        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, json.loads(os.environ.get("HUB_EXTRA", "{}")))
+        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, settings(args))
         bases = [base for base, _ in hubs]
         return run_load(procs, n, args, tokens, bases, bases, [pid for _, pid in hubs], wms=wms)
 
@@ -294,6 +319,55 @@ def minimal_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg:
     with Processes() as procs:
         base, pid = start_minimal(procs, db)
         return run_load(procs, n, args, tokens, [base], None, [pid])
+
+
+class IdleConnections:
+    """``count`` keep-alive connections that asked once and then say nothing (stations between two posts)."""
+
+    def __init__(self, base: str, count: int):
+        host, port = base.rsplit("//", 1)[1].split(":")
+        self.socks = []
+        for _ in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+            reply = b""
+            while not reply.endswith(b"ok"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise SystemExit("the server closed an idle keep-alive connection at once")
+                reply += chunk
+            self.socks.append(sock)
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+
+
+def server_row(stack: str, n: int, idle: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The minimal endpoint on ``stack`` with ``idle`` keep-alive connections held open beside the posting stations."""
+    tokens = {f"{STATION_PREFIX}{i:03d}": f"bench-token-{i:03d}-xxxxxxxx" for i in range(n)}
+    with Processes() as procs:
+        base, pid = start_minimal(procs, str(workdir / f"srv-{stack}-{idle}.db"), stack)
+        held = IdleConnections(base, idle)
+        try:
+            idle_cpu0 = cpu_s(pid)
+            time.sleep(2.0)
+            idle_cpu = (cpu_s(pid) - idle_cpu0) / 2.0
+            row = run_load(procs, n, args, tokens, [base], None, [pid])
+        finally:
+            held.close()
+    return {**row, "idle_cpu": idle_cpu}
+
+
+def servers(args: argparse.Namespace, workdir: Path) -> None:
+    print("server    idle conns  N    answered  ingest p50/p99 ms   CPU-ms/conf  CPU while idle  load", flush=True)
+    for idle in (int(x) for x in args.idle.split(",")):
+        for stack in ("waitress", "cheroot"):
+            for n in (int(x) for x in args.stations.split(",")):
+                r = server_row(stack, n, idle, args, workdir)
+                print(f"{stack:9s} {idle:10d} {n:3d} {r['answered']:6d}/{r['offered']:<6d} {r['ingest_p50']:7.1f} /"
+                      f" {r['ingest_p99']:7.1f}   {r['cpu_ms']:9.2f}   {100 * r['idle_cpu']:9.1f} %   {r['load']:4.1f}",
+                      flush=True)
 
 
 def raw_row(store: str, workdir: Path, pg: TempPostgres | None, seconds: float = 2.0) -> dict[str, Any]:
@@ -338,6 +412,7 @@ def print_row(store: str, what: str, r: dict[str, Any]) -> None:
           f"   {prop}     {relay}  {lag}   {r['cpu_ms']:9.2f}  {r['rss']:6.0f}  {r['load']:4.1f}"
           f"  (CPU of one core: hub {100 * r['hub_cpu']:.0f} %, generator {100 * r['gen_cpu']:.0f} %)"
           + (f"  (follow: {','.join(r['modes'])}; {r['follow_errors']} follower errors)" if r["prop_n"] else "")
+          + (f"  {r['groups']:.1f} POSTs per commit" if r.get("groups") else "")
           + (f"  [{r['failed']} failed]" if r["failed"] else ""), flush=True)
 
 
@@ -357,7 +432,8 @@ def surge(args: argparse.Namespace, workdir: Path, pg: TempPostgres | None) -> N
     args.seconds = args.surge_after + args.surge_wait  # the stations keep posting through the wave
     with Processes() as procs:
         wms = start_wms(procs, workdir, "surge")
-        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, {"site.refresh_s": 1.0})
+        hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1,
+                          {"site.refresh_s": 1.0, **settings(args)})
         bases = [base for base, _ in hubs]
         pids = [pid for _, pid in hubs]
         rss_before = sum(memory_mb(pid)[0] for pid in pids)
@@ -400,7 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=4, help="load-generator processes")
     parser.add_argument("--follow", default="auto", choices=("auto", "stream", "poll", "none"),
                         help="how stations follow the feed (auto: the stream where the hub has one; none: they do not)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a site.toml setting for the hubs, e.g. --set feed.seal_s=0.25 (repeatable)")
     parser.add_argument("--surge", action="store_true", help="the surge drill instead of the table")
+    parser.add_argument("--servers", action="store_true",
+                        help="the minimal endpoint on waitress and on cheroot with --idle keep-alive connections held")
+    parser.add_argument("--idle", default="0,400", help="idle keep-alive connections held open (--servers)")
     parser.add_argument("--surge-stations", type=int, default=100)
     parser.add_argument("--surge-orders", type=int, default=20000)
     parser.add_argument("--surge-after", type=float, default=3.0, help="seconds of normal load before the release")
@@ -413,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             if args.surge:
                 surge(args, Path(tmp), pg)
+                return 0
+            if args.servers:
+                servers(args, Path(tmp))
                 return 0
             print(HEADER, flush=True)
             for store in stores:

@@ -1,10 +1,11 @@
 """The smallest endpoint that takes the stations' confirmations, for ``scripts/bench-site`` to set the hub beside.
 
 ``python scripts/bench_site_minimal.py --db FILE|postgresql://… --port P`` serves ``POST /v1/confirmations`` with
-Flask on the hub's own server stack: parse the body, one ``INSERT`` per confirmation and one ``COMMIT`` per
-request (SQLite with the hub's durability settings, or PostgreSQL), answer every one ``accepted``. No
-authentication, no deduplication, no order flow, no feed: what the framework and the database cost, and
-nothing else. Prints one line when it listens.
+Flask on the hub's own server stack (``--server waitress`` serves it the way the hub was served before, for the
+comparison of servers): parse the body, one ``INSERT`` per confirmation and one ``COMMIT`` per request (SQLite
+with the hub's durability settings, or PostgreSQL), answer every one ``accepted``. No authentication, no
+deduplication, no order flow, no feed: what the framework and the database cost, and nothing else. ``GET
+/healthz`` answers ``ok`` (the bench holds idle keep-alive connections with it). Prints one line when it listens.
 """
 from __future__ import annotations
 
@@ -35,27 +36,40 @@ def create_app(db: Database) -> Flask:
                              (item["id"], envelope["station"], request.get_data(as_text=True)))
         return jsonify({"results": [{"id": item["id"], "status": "accepted", "code": 200} for item in items]})
 
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response(b"ok", mimetype="text/plain")
+
     return app
 
 
-def make_server(app: Flask, port: int) -> Any:
-    """The server the hub runs on (``sync/hub/server.py``), with the hub's settings."""
+def make_server(app: Flask, port: int, stack: str) -> Any:
+    """The server the hub runs on (``sync/hub/server.py``), with the hub's settings; or waitress as the hub ran it
+    before."""
     from packgate.sync.hub.config import SCHEMA
+
+    threads = SCHEMA["site.threads"][1]
+    if stack == "waitress":
+        from waitress.server import create_server
+
+        return create_server(app, host="127.0.0.1", port=port, threads=threads, channel_timeout=60,
+                             connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
     from packgate.sync.hub.server import make_server as hub_server
 
-    return hub_server(app, "127.0.0.1", port, threads=SCHEMA["site.threads"][1])
+    return hub_server(app, "127.0.0.1", port, threads=threads)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--server", choices=("cheroot", "waitress"), default="cheroot")
     args = parser.parse_args()
     db = Database(args.db)
-    server = make_server(create_app(db), args.port)
+    server = make_server(create_app(db), args.port, args.server)
     print(f"minimal endpoint listening on http://127.0.0.1:{args.port}", flush=True)
     threading.current_thread().name = "bench-minimal"
-    server.serve()
+    server.run() if args.server == "waitress" else server.serve()
     return 0
 
 
