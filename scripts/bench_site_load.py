@@ -7,7 +7,8 @@ waits for ``go`` and runs for ``seconds``, then prints one JSON line of raw timi
 match a POST answered here with the same change arriving at a follower of another process.
 
 A station posts one ``pick`` of an order of its own every ``1/rate`` s (one order-stage change on the feed
-each), waiting for the answer before the next one (a station sends in order); its follower reads the feed as a
+each), waiting for the answer before the next one (a station sends in order; behind its schedule it sends at
+once, and it stops at the end of the run, so a slow hub is offered fewer than it was due); its follower reads the feed as a
 stream (``/v1/feed/stream``, server-sent events) or, on a hub without streams or with ``follow = "poll"``, by
 long-polling ``/v1/feed``. With ``surge`` set, a ``reference`` change on the feed makes the station pull
 ``/v1/reference`` from its cursor to the end, as the agent's refresher does, and it notes when it has seen
@@ -57,7 +58,7 @@ class Station:
             pause = next_at - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            if next_at >= end:
+            if next_at >= end or time.monotonic() >= end:  # slots not sent by the end count as not answered
                 break
             next_at += 1 / rate
             seq += 1
