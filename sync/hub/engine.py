@@ -14,6 +14,11 @@ in commit order and gapless (a rollback returns them), the counter is the *last*
 takes (it can never be part of a deadlock), and a transaction holding number n+1 cannot commit before
 the one holding n is visible: a reader that has seen n+1 has seen n. ``run(fn)`` repeats a
 transaction PostgreSQL aborted as a deadlock or serialization failure.
+
+``Conn.savepoint()`` nests a transaction (the writer queue gives each write of a group its own): an exception
+rolls back what ran inside, feed rows included, and the enclosing transaction goes on; when the engine has lost
+the enclosing transaction too, it raises ``TransactionLost``. ``tx()`` never reports a transaction committed that
+was ended or aborted before its COMMIT.
 """
 from __future__ import annotations
 

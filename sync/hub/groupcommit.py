@@ -5,11 +5,13 @@ has committed, or raises what it raised. Invariants:
 
 * **Answered only after its own commit.** ``run`` returns after the COMMIT of the transaction that ran ``fn``;
   nothing is answered from a transaction that was rolled back.
-* **One transaction per group, no timer.** The first caller that finds no transaction in progress leads: it
-  takes the queued writes (its own first, at most ``max_group``), runs each inside a savepoint of one
-  transaction, commits once, answers them all and hands the lead to the first caller still queued. Writers
-  that arrive while a transaction runs wait for the next one, so a group grows with the load (one fsync, one
-  feed-counter bump for all of them) and a lone write is committed at once.
+* **One transaction per group, no timer.** A caller that finds a free lane leads: it takes the queued writes (its
+  own first, at most ``max_group``), runs each inside a savepoint of one transaction, commits once, answers them
+  all and hands its lane to the first caller still queued. Writers that arrive while every lane is busy wait for
+  the next transaction, so a group grows with the load (one fsync, one feed-counter bump for all of them) and a
+  lone write is committed at once. SQLite has one writer: one lane. PostgreSQL runs writers side by side (row
+  locks; only the feed counter's bump at COMMIT is taken in turn), so it gets ``lanes`` transactions at once: one
+  lane would make every statement of every write wait for the round trips of the writes before it.
 * **A failure stays with what caused it.** ``fn`` raising rolls back its own savepoint: its caller gets the
   exception, the rest of the group is committed. A transaction that fails as a whole (COMMIT refused, the
   engine aborted it, the connection lost) is repeated write by write, each in a transaction of its own, so
@@ -30,6 +32,7 @@ from packgate.sync.hub.engine import Conn, Database, TransactionLost
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_GROUP = 64
+POSTGRESQL_LANES = 4  # transactions of the writer queue at once on PostgreSQL
 
 
 class _Ticket(Generic[T]):
@@ -46,41 +49,44 @@ class _Ticket(Generic[T]):
 
 
 class GroupCommit:
-    def __init__(self, db: Database, *, max_group: int = MAX_GROUP,
+    def __init__(self, db: Database, *, max_group: int = MAX_GROUP, lanes: int | None = None,
                  observe: Callable[[int], None] | None = None):
         self.db = db
         self.max_group = max_group
+        self.lanes = lanes if lanes is not None else (1 if db.dialect.name == "sqlite" else POSTGRESQL_LANES)
         self.observe = observe  # called with the size of every group committed (metrics)
         self._guard = threading.Lock()
         self._queue: deque[_Ticket[Any]] = deque()
-        self._leading = False
+        self._leaders = 0
 
     def run(self, fn: Callable[[Conn], T]) -> T:
         ticket: _Ticket[T] = _Ticket(fn)
         with self._guard:
             self._queue.append(ticket)
-            if not self._leading:
-                self._leading = ticket.lead = True
+            if self._leaders < self.lanes:
+                self._leaders += 1
+                ticket.lead = True
         if not ticket.lead:
             ticket.woken.wait()
         if ticket.lead:
-            self._lead()
+            self._lead(ticket)
         if ticket.error is not None:
             raise ticket.error
         return ticket.result  # type: ignore[return-value]
 
-    def _lead(self) -> None:
-        with self._guard:  # the leader is always first in the queue: it commits its own write
-            group = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_group))]
+    def _lead(self, own: _Ticket[Any]) -> None:
+        with self._guard:  # a leader commits its own write first, then the oldest queued
+            self._queue.remove(own)
+            group = [own] + [self._queue.popleft() for _ in range(min(len(self._queue), self.max_group - 1))]
         try:
             self._commit(group)
         finally:
             with self._guard:
                 following = self._queue[0] if self._queue else None
                 if following is not None:
-                    following.lead = True
+                    following.lead = True  # the lane passes on
                 else:
-                    self._leading = False
+                    self._leaders -= 1
             for ticket in group:
                 ticket.lead = False
                 ticket.woken.set()

@@ -1,7 +1,8 @@
 """The hub's moving parts in one object: database, order flow rules, relay, escalations, feed wake-ups.
 
 ``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay and one ticker
-(escalations, claim expiry, reference refresh), each a ``Loop`` on the hub's clock; tests call ``tick()``
+(escalations, claim expiry, reference refresh: by one hub of the site at a time, under a lease), each a ``Loop``
+on the hub's clock; tests call ``tick()``
 and ``relay.run_once()`` directly with a fake clock. The stations' confirmations and heartbeats go through the
 writer queue (``GroupCommit``: the writes that arrive together commit in one transaction, each answered after its
 own commit). Followers of the feed wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per
@@ -11,6 +12,7 @@ batches serialised once for every follower). ``metrics`` holds the counters behi
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +35,7 @@ from packgate.sync.hub.relay import Relay
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+REFRESH_LEASE_S = 30.0  # the WMS's reference data is pulled by one hub of the site; another takes over after this
 RESERVED_THREADS = 32  # server threads feed streams never take (a quarter on a small server): the requests' own
 
 
@@ -61,6 +64,7 @@ class Hub:
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick")
         self._last_refresh = -1e18
+        self.holder = uuid.uuid4().hex  # this hub process, in leases
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Hub":
@@ -81,7 +85,11 @@ class Hub:
         out: dict[str, Any] = {"expired": self.db.run(lambda conn: store.expire_claims(conn, self.clock.now()))}
         if self.client is not None and self.clock.monotonic() - self._last_refresh >= self.config["site.refresh_s"]:
             self._last_refresh = self.clock.monotonic()
-            out["reference"] = reference.refresh(self.db, self.client, self.clock)
+            ttl = max(REFRESH_LEASE_S, 3 * self.config["site.refresh_s"])
+            if self.db.run(lambda conn: store.take_lease(conn, "reference", self.holder, self.clock.now(), ttl)):
+                out["reference"] = reference.refresh(self.db, self.client, self.clock)
+            else:  # another hub of the site pulls it (twice would write every row twice, with new versions)
+                out["reference"] = {"ok": True, "changed": 0, "standby": True}
         out["escalations"] = self.escalator.tick()
         self.notify_feed()
         return out

@@ -46,7 +46,7 @@ def stored(db: Database, *keys: str) -> set[str]:
 
 def test_writes_arriving_during_a_transaction_commit_together_each_answered_after_its_commit(db: Database):
     sizes: list[int] = []
-    writer = GroupCommit(db, observe=sizes.append)
+    writer = GroupCommit(db, lanes=1, observe=sizes.append)  # one transaction at a time (SQLite's only way)
     inside, release = threading.Event(), threading.Event()
 
     def slow(conn: Conn) -> str:
@@ -80,7 +80,7 @@ def test_writes_arriving_during_a_transaction_commit_together_each_answered_afte
 
 def test_a_write_that_fails_is_rolled_back_alone_and_the_rest_of_its_group_commits(db: Database):
     sizes: list[int] = []
-    writer = GroupCommit(db, observe=sizes.append)
+    writer = GroupCommit(db, lanes=1, observe=sizes.append)
     inside, release = threading.Event(), threading.Event()
 
     def hold(conn: Conn) -> None:
@@ -122,8 +122,7 @@ def test_a_write_that_fails_is_rolled_back_alone_and_the_rest_of_its_group_commi
 def test_a_transaction_lost_as_a_whole_is_repeated_write_by_write(db: Database, caplog):
     """A write that aborts the whole transaction (here: it rolls it back itself) takes its group down; every other
     write of the group is committed again on its own and answered as if nothing happened; only the culprit fails."""
-    sizes: list[int] = []
-    writer = GroupCommit(db, observe=sizes.append)
+    writer = GroupCommit(db, lanes=1)
     inside, release = threading.Event(), threading.Event()
 
     def hold(conn: Conn) -> None:
@@ -158,6 +157,35 @@ def test_a_transaction_lost_as_a_whole_is_repeated_write_by_write(db: Database, 
     assert stored(db, "gc-x", "gc-y", "gc-sabotage") == {"gc-x", "gc-y"}
     assert "each is repeated on its own" in caplog.text
     assert writer.run(put("gc-after")) == "gc-after"  # the queue goes on
+
+
+def test_postgresql_runs_several_transactions_at_once_and_sqlite_one(db: Database):
+    """A transaction held open does not hold back the next write on PostgreSQL (writers run side by side, each
+    lane a transaction); on SQLite, the one writer, the next write waits for it."""
+    writer = GroupCommit(db)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(conn: Conn) -> None:
+        conn.execute("INSERT INTO hub_meta (k, v) VALUES ('gc-held', 'v')")
+        inside.set()
+        assert release.wait(10)
+
+    holder = threading.Thread(target=writer.run, args=(hold,))
+    holder.start()
+    assert inside.wait(10)
+    done = threading.Event()
+    second = threading.Thread(target=lambda: (writer.run(put("gc-second")), done.set()))
+    second.start()
+    try:
+        if db.dialect.name == "postgresql":
+            assert writer.lanes > 1 and done.wait(5) and stored(db, "gc-second", "gc-held") == {"gc-second"}
+        else:
+            assert writer.lanes == 1 and not done.wait(0.5)
+    finally:
+        release.set()
+        holder.join(10)
+        second.join(10)
+    assert stored(db, "gc-held", "gc-second") == {"gc-held", "gc-second"}
 
 
 def test_an_interrupted_leader_answers_nobody_with_an_uncommitted_result(db: Database):
