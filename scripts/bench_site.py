@@ -71,6 +71,30 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return rss, peak
 
 
+def database_cpu_s(pg: TempPostgres | None) -> float:
+    """CPU seconds of the PostgreSQL server so far: the postmaster (with its reaped children) and every live
+    backend (0 without PostgreSQL)."""
+    if pg is None:
+        return 0.0
+    try:
+        master = int((pg.root / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == master:
+            total += sum(int(f) for f in fields[11:15]) / CLK
+        elif int(fields[1]) == master:
+            total += (int(fields[11]) + int(fields[12])) / CLK
+    return total
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -229,16 +253,20 @@ class HealthSampler(threading.Thread):
             self.depth_max = max(self.depth_max, relay.get("depth") or 0)
 
 
-def group_size(base: str) -> float | None:
-    """Confirmations per write transaction so far, from the hub's /metrics (None: a hub without group commit)."""
+def group_size(base: str) -> tuple[float, float] | None:
+    """POSTs per write transaction and its mean ms so far, from the hub's /metrics (None: a hub without them)."""
     try:
         text = DeadlineHTTP(base, deadline_s=5).request("GET", "/metrics").body.decode()
     except Exception:  # noqa: BLE001 - a hub without /metrics
         return None
     found = dict(line.split()[:2] for line in text.splitlines()
-                 if line.startswith(("packgate_hub_write_group_size_sum", "packgate_hub_write_group_size_count")))
+                 if line.startswith(("packgate_hub_write_group_size_sum", "packgate_hub_write_group_size_count",
+                                     "packgate_hub_write_group_seconds_sum")))
     count = float(found.get("packgate_hub_write_group_size_count", 0))
-    return float(found["packgate_hub_write_group_size_sum"]) / count if count else None
+    if not count:
+        return None
+    return (float(found["packgate_hub_write_group_size_sum"]) / count,
+            1000 * float(found.get("packgate_hub_write_group_seconds_sum", 0)) / count)
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -259,7 +287,7 @@ def wms_count(wms: str) -> int:
 
 def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[str, str], post: list[str],
              follow: list[str] | None, pids: list[int], *, wms: str | None = None, surge: dict[str, Any] | None = None,
-             during: Any = None) -> dict[str, Any]:
+             during: Any = None, pg: TempPostgres | None = None) -> dict[str, Any]:
     ids = [f"{STATION_PREFIX}{i:03d}" for i in range(n)]
     spec = {"tokens": tokens, "rate": args.rate, "seconds": args.seconds, "follow": "none" if follow is None else args.follow,
             "post_urls": {sid: post[i % len(post)] for i, sid in enumerate(ids)},
@@ -271,6 +299,7 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
     load = load_average()
     cpu0 = sum(cpu_s(pid) for pid in pids)
     gen0 = sum(cpu_s(child.pid) for child in gen.children)
+    db0 = database_cpu_s(pg)
     start = time.monotonic() + 0.5
     gen.go(start)
     if sampler is not None:
@@ -283,6 +312,7 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
     groups = group_size(post[0]) if wms else None
     cpu1 = sum(cpu_s(pid) for pid in pids)
     gen1 = sum(cpu_s(child.pid) for child in gen.children)
+    db1 = database_cpu_s(pg)
     elapsed = time.monotonic() - start
     memory = [memory_mb(pid) for pid in pids]
     if sampler is not None:
@@ -297,7 +327,7 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
             "relay_rate": (after_wms - before_wms) / args.seconds if wms else None,
             "lag_max": sampler.lag_max if sampler else None,
             "cpu_ms": 1000 * (cpu1 - cpu0) / max(1, len(answered)), "hub_cpu": (cpu1 - cpu0) / elapsed,
-            "gen_cpu": (gen1 - gen0) / elapsed,
+            "gen_cpu": (gen1 - gen0) / elapsed, "db_cpu": (db1 - db0) / elapsed,
             "rss": sum(m[0] for m in memory), "rss_peak": sum(m[1] for m in memory), "load": load,
             "modes": sorted(gen.modes), "follow_errors": result["follow_errors"], "raw": result, "start": start,
             "groups": groups}
@@ -310,7 +340,8 @@ def hub_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg: Tem
         wms = start_wms(procs, workdir, f"{store}-{n}")
         hubs = start_hubs(procs, workdir, db, wms, tokens, 2 if store == "pg2" else 1, settings(args))
         bases = [base for base, _ in hubs]
-        return run_load(procs, n, args, tokens, bases, bases, [pid for _, pid in hubs], wms=wms)
+        return run_load(procs, n, args, tokens, bases, bases, [pid for _, pid in hubs], wms=wms,
+                        pg=None if store == "sqlite" else pg)
 
 
 def minimal_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg: TempPostgres | None) -> dict[str, Any]:
@@ -318,7 +349,7 @@ def minimal_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg:
     db = str(workdir / f"min-{n}.db") if store == "sqlite" else pg.create_database(f"min_{store}_{n}")  # type: ignore[union-attr]
     with Processes() as procs:
         base, pid = start_minimal(procs, db)
-        return run_load(procs, n, args, tokens, [base], None, [pid])
+        return run_load(procs, n, args, tokens, [base], None, [pid], pg=None if store == "sqlite" else pg)
 
 
 class IdleConnections:
@@ -410,9 +441,10 @@ def print_row(store: str, what: str, r: dict[str, Any]) -> None:
     prop = (f"{r['prop_p50']:8.1f} / {r['prop_p99']:7.1f}" if r["prop_n"] else "       - /       -")
     print(f"{store:6s} {r['n']:3d}  {what:7s} {r['answered']:7d} / {r['offered']:<7d}  {r['ingest_p50']:7.1f} / {r['ingest_p99']:7.1f}"
           f"   {prop}     {relay}  {lag}   {r['cpu_ms']:9.2f}  {r['rss']:6.0f}  {r['load']:4.1f}"
-          f"  (CPU of one core: hub {100 * r['hub_cpu']:.0f} %, generator {100 * r['gen_cpu']:.0f} %)"
+          f"  (CPU of one core: hub {100 * r['hub_cpu']:.0f} %, generator {100 * r['gen_cpu']:.0f} %"
+          + (f", PostgreSQL {100 * r['db_cpu']:.0f} %)" if r.get("db_cpu") else ")")
           + (f"  (follow: {','.join(r['modes'])}; {r['follow_errors']} follower errors)" if r["prop_n"] else "")
-          + (f"  {r['groups']:.1f} POSTs per commit" if r.get("groups") else "")
+          + (f"  {r['groups'][0]:.1f} POSTs per commit, {r['groups'][1]:.1f} ms each" if r.get("groups") else "")
           + (f"  [{r['failed']} failed]" if r["failed"] else ""), flush=True)
 
 

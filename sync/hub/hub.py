@@ -60,7 +60,7 @@ class Hub:
                               max_streams=threads - min(RESERVED_THREADS, threads // 4))
         self.metrics = HubMetrics(self.snapshot)
         self.reference_pages = ReferencePages(self.db)
-        self.writer = GroupCommit(self.db, observe=self.metrics.group_size.observe)
+        self.writer = GroupCommit(self.db, observe=self.metrics.committed)
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick")
         self._last_refresh = -1e18

@@ -3,7 +3,7 @@
 Two kinds of series, one place each:
 
 * **counted as it happens** — the counters and histograms below, updated by the request paths: confirmations
-  received by status, ingest latency, the size of every group commit;
+  received by status, ingest latency, the size and time of every group commit;
 * **read when scraped** — ``STATE``, one row per series: (name, type, help, how to read it from
   ``Hub.snapshot()``). The snapshot is taken once per scrape (one read transaction), so a new series is one row
   here and, if it needs data the snapshot lacks, one more key in ``Hub.snapshot``.
@@ -73,8 +73,16 @@ class HubMetrics:
                                         registry=self.registry)
         self.group_size = Histogram("packgate_hub_write_group_size", "Writes committed together in one transaction.",
                                     buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
+        self.group_seconds = Histogram("packgate_hub_write_group_seconds",
+                                       "Time of one group's transaction, first statement to COMMIT.",
+                                       buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+                                       registry=self.registry)
         ProcessCollector(registry=self.registry)
         self.registry.register(_State(snapshot))
+
+    def committed(self, size: int, seconds: float) -> None:
+        self.group_size.observe(size)
+        self.group_seconds.observe(seconds)
 
     def received(self, results: list[dict[str, Any]]) -> None:
         for result in results:

@@ -46,7 +46,7 @@ def stored(db: Database, *keys: str) -> set[str]:
 
 def test_writes_arriving_during_a_transaction_commit_together_each_answered_after_its_commit(db: Database):
     sizes: list[int] = []
-    writer = GroupCommit(db, lanes=1, observe=sizes.append)  # one transaction at a time (SQLite's only way)
+    writer = GroupCommit(db, lanes=1, observe=lambda size, seconds: sizes.append(size))  # one transaction at a time (SQLite's only way)
     inside, release = threading.Event(), threading.Event()
 
     def slow(conn: Conn) -> str:
@@ -80,7 +80,7 @@ def test_writes_arriving_during_a_transaction_commit_together_each_answered_afte
 
 def test_a_write_that_fails_is_rolled_back_alone_and_the_rest_of_its_group_commits(db: Database):
     sizes: list[int] = []
-    writer = GroupCommit(db, lanes=1, observe=sizes.append)
+    writer = GroupCommit(db, lanes=1, observe=lambda size, seconds: sizes.append(size))
     inside, release = threading.Event(), threading.Event()
 
     def hold(conn: Conn) -> None:
