@@ -39,3 +39,11 @@ class PrinterNotReadyError(PrinterError):
 
 class LabelError(DeviceError):
     """A label template or label field is unusable (names the template or field and the problem)."""
+
+
+class CaptureError(DeviceError):
+    """A capture file that cannot be read (names the line)."""
+
+
+class DraftError(DeviceError):
+    """A capture that does not show a protocol a profile can be drafted from (says why)."""

@@ -7,9 +7,16 @@ emulator's side of the same protocol. ``load_profiles(path)`` reads every
 checks the result and returns frozen dataclasses; any problem raises
 ``ProfileError`` naming the file and the key.
 
+Two directories: the bundled profiles (``default_profiles_dir``: replaced by every upgrade) and the site's own
+(``user_profiles_dir``: the station's ``profiles.user_dir``, else ``$PACKGATE_USER_PROFILES``, else
+``$XDG_CONFIG_HOME/packgate/profiles``; nothing of packgate ever writes there but ``device profile new``). The
+site's are searched first: a site profile named like a bundled one replaces it, and may inherit any bundled
+profile of another name. Every profile says where it came from (``origin``: "user" or "bundled").
+
 Rules (see also tests/device/test_profiles_lint.py):
   * one profile per file, ``name`` equal to the file stem;
-  * ``name``, ``kind``, ``vendor``, ``notes``, ``models`` in every concrete profile;
+  * ``name``, ``kind``, ``vendor``, ``notes``, ``models`` in every concrete profile; ``sources`` (optional) lists
+    where the protocol facts come from (manual pages, public driver code), shown with the profile;
   * ``inherits`` must name an existing profile and must not form a cycle;
   * ``abstract = true`` profiles are only bases: validated through their children, not listed;
   * for ``kind = "scale"``: ``serial``, ``poll``, ``framing``, ``parser`` after merging, and
@@ -23,7 +30,7 @@ import os
 import sys
 import threading
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
@@ -40,8 +47,30 @@ SCALE_SECTIONS = ("serial", "poll", "framing", "parser")
 KNOWN_KINDS = ("scale", "scanner", "badge", "printer", "label")  # scale, printer and label validated in depth
 
 
+_user_dir_override: Path | None = None  # the station's profiles.user_dir (use_user_dir)
+
+
+def use_user_dir(path: str | os.PathLike | None) -> None:
+    """The site's profile directory for this process (the station's ``profiles.user_dir``); None: the default."""
+    global _user_dir_override
+    _user_dir_override = Path(path) if path else None
+
+
+def user_profiles_dir() -> Path | None:
+    """The site's own profiles: ``use_user_dir``, else $PACKGATE_USER_PROFILES (set but empty: none), else
+    $XDG_CONFIG_HOME/packgate/profiles (~/.config/packgate/profiles)."""
+    if _user_dir_override is not None:
+        return _user_dir_override
+    env = os.environ.get("PACKGATE_USER_PROFILES")
+    if env is not None:
+        return Path(env) if env else None
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "packgate" / "profiles"
+
+
 def default_profiles_dir() -> Path:
-    """$PACKGATE_PROFILES, else <checkout>/firmware-profiles, else <prefix>/share/packgate/firmware-profiles."""
+    """The bundled profiles: $PACKGATE_PROFILES, else <checkout>/firmware-profiles, else
+    <prefix>/share/packgate/firmware-profiles."""
     env = os.environ.get("PACKGATE_PROFILES")
     if env:
         return Path(env)
@@ -135,7 +164,7 @@ class Profile:
     vendor: str
     models: tuple[str, ...]
     notes: str
-    source: str
+    source: str  # the file it was loaded from
     data: Mapping[str, Any]  # the merged TOML, frozen
     serial: SerialDefaults | None = None
     poll: PollSpec | None = None
@@ -149,6 +178,7 @@ class Profile:
     printer: PrinterSpec | None = None
     template: LabelTemplate | None = None
     variant_codecs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    origin: str = "bundled"  # "user": from the site's own profile directory
 
     def emulator_codec(self, variant: str | None = None) -> Any:
         """The codec whose encoder speaks ``variant`` (``[emulator.variants.<name>]``); None: the profile's own."""
@@ -162,7 +192,9 @@ class Profile:
 
     def summary(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "vendor": self.vendor, "models": list(self.models),
-               "notes": self.notes, "file": Path(self.source).name}
+               "notes": self.notes, "file": Path(self.source).name, "origin": self.origin}
+        if self.data.get("sources"):
+            out["sources"] = list(self.data["sources"])
         if self.serial is not None:
             out["serial"] = self.serial.as_dict()
         if self.poll is not None:
@@ -239,6 +271,9 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
     models = where.get(doc, "models", list, "")
     if not models or not all(isinstance(m, str) and m for m in models):
         raise where.error("models", "must be a non-empty list of strings")
+    sources = where.get(doc, "sources", list, "", [])
+    if not all(isinstance(s, str) and s for s in sources):
+        raise where.error("sources", "must be a list of strings (manual pages, public driver code)")
     common = dict(name=name, kind=kind, vendor=vendor, models=tuple(models), notes=notes, source=str(path),
                   data=_freeze(doc), inherits=doc.get("inherits"))
     if kind != "scale":
@@ -367,38 +402,57 @@ def _emulator(where: Where, t: Mapping, poll: PollSpec) -> EmulatorSpec:
                         encode=_freeze(dict(where.get(t, "encode", Mapping, p, {}))))
 
 
-def load_profiles(path: str | os.PathLike | None = None, kind: str | None = None) -> dict[str, Profile]:
-    """Load, merge and validate every profile in ``path``; abstract bases are left out of the result."""
+def _site_dir(user: bool | str | os.PathLike) -> Path | None:
+    if user is False:
+        return None
+    directory = user_profiles_dir() if user is True else Path(user)
+    return directory if directory is not None and directory.is_dir() else None
+
+
+def load_profiles(path: str | os.PathLike | None = None, kind: str | None = None, *,
+                  user: bool | str | os.PathLike = True) -> dict[str, Profile]:
+    """Load, merge and validate every profile in ``path`` (the bundled directory if None) and, searched first, the
+    site's own (``user``: True = ``user_profiles_dir()``, a path, or False); abstract bases are left out."""
     directory = Path(path) if path is not None else default_profiles_dir()
     if not directory.is_dir():
         raise ProfileError(f"{directory}: key '(directory)': no such profiles directory")
     raw = _read_raw(directory)
+    site = _site_dir(user)
+    mine = _read_raw(site) if site is not None else {}
+    for name, (path_, doc) in mine.items():
+        if doc.get("inherits") == name:
+            raise ProfileError(f"{path_}: key 'inherits': a site profile cannot inherit the bundled profile of its own "
+                               f"name; give it a name of its own (e.g. {name}-site) and pick that one")
+    raw.update(mine)
     profiles: dict[str, Profile] = {}
     for name, (path_, _doc) in raw.items():
         merged = _resolve(name, raw)
         if merged.get("abstract"):
             continue
         profile = _build(name, path_, merged)
+        if name in mine:
+            profile = replace(profile, origin="user")
         if kind is None or profile.kind == kind:
             profiles[name] = profile
     return profiles
 
 
-_cache: dict[str, dict[str, Profile]] = {}
+_cache: dict[tuple[str, str], dict[str, Profile]] = {}
 _cache_lock = threading.Lock()
 
 
 def get_profile(name: str, path: str | os.PathLike | None = None) -> Profile:
-    """One profile by name from ``path`` (default directory if None); cached per directory."""
-    key = str(Path(path) if path is not None else default_profiles_dir())
+    """One profile by name from ``path`` (bundled directory if None) and the site's directory; cached per pair."""
+    bundled = str(Path(path) if path is not None else default_profiles_dir())
+    key = (bundled, str(_site_dir(True) or ""))
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = load_profiles(key)
+            _cache[key] = load_profiles(bundled)
         profiles = _cache[key]
     try:
         return profiles[name]
     except KeyError:
-        raise ProfileError(f"{key}: key 'name': no profile named {name!r} (have: {', '.join(sorted(profiles))})") from None
+        raise ProfileError(f"{bundled}: key 'name': no profile named {name!r} (have: {', '.join(sorted(profiles))})") from None
 
 
 def clear_cache() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -289,7 +290,7 @@ def hub_api() -> str:
 
 
 def upstream_api() -> str:
-    from packgate.sync.upstream.server import openapi_document
+    from packgate.sync.upstream.openapi import openapi_document
 
     return render_openapi(openapi_document())
 
@@ -384,6 +385,28 @@ def profile_file(name: str) -> str:
     return f"```toml title=\"firmware-profiles/{path.name}\"\n{path.read_text(encoding='utf-8').rstrip()}\n```\n"
 
 
+def walkthrough(which: str) -> str:
+    """A demo walkthrough as numbered steps, from the same list the browser test walks (tests/e2e/walkthroughs.py):
+    a change of the demo that breaks a step breaks the test, and the page never drifts from it."""
+    import importlib.util
+
+    import packgate.station
+
+    path = ROOT / "tests" / "e2e" / "walkthroughs.py"
+    if not path.is_file():  # a copy of the pages built elsewhere: the checkout packgate runs from
+        path = Path(packgate.station.__path__[0]).parent / "tests" / "e2e" / "walkthroughs.py"
+    spec = importlib.util.spec_from_file_location("walkthroughs", path)
+    if spec is None or spec.loader is None:
+        raise PluginError("tests/e2e/walkthroughs.py cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while they are made
+    spec.loader.exec_module(module)
+    steps = {"site": module.ACROSS_THE_SITE, "table": module.AT_ONE_TABLE}.get(which)
+    if steps is None:
+        raise PluginError(f"no walkthrough {which!r} (site, table)")
+    return "\n".join(f"{n}. {step.says}" for n, step in enumerate(steps, 1)) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "station-config": station_config,
     "hub-config": hub_config,
@@ -395,7 +418,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "code-layout": code_layout,
 }
 #: generated sections that take one argument: ``<!-- packgate:generate profile-file mettler-mt-sics -->``
-WITH_ARGUMENT: dict[str, Callable[[str], str]] = {"profile-file": profile_file}
+WITH_ARGUMENT: dict[str, Callable[[str], str]] = {"profile-file": profile_file, "walkthrough": walkthrough}
 
 
 def on_page_markdown(markdown: str, page: Any, **_kwargs: Any) -> str:

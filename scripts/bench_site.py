@@ -270,8 +270,9 @@ def group_size(base: str) -> tuple[float, float] | None:
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    """``--set key=value`` pairs for the hub's site.toml (values as TOML/JSON: numbers, true/false, "strings")."""
-    out: dict[str, Any] = {}
+    """``--set key=value`` pairs for the hub's site.toml (values as TOML/JSON: numbers, true/false, "strings"). Every
+    simulated station connects from 127.0.0.1, so the hub's per-address connection cap is lifted by default."""
+    out: dict[str, Any] = {"site.max_connections_per_client": 100_000}
     for pair in args.set or []:
         key, _, value = pair.partition("=")
         try:

@@ -54,9 +54,12 @@ def make_server(app: Flask, port: int, stack: str) -> Any:
 
         return create_server(app, host="127.0.0.1", port=port, threads=threads, channel_timeout=60,
                              connection_limit=2000, ident="packgate-site", asyncore_use_poll=True)
+    from packgate.sync.common.webserver import Gate
+    from packgate.sync.hub.server import IDLE_S
     from packgate.sync.hub.server import make_server as hub_server
 
-    return hub_server(app, "127.0.0.1", port, threads=threads)
+    gate = Gate(header_timeout_s=SCHEMA["site.header_timeout_s"][1], max_per_client=100_000, idle_s=IDLE_S)
+    return hub_server(app, "127.0.0.1", port, threads=threads, gate=gate)  # every simulated station is 127.0.0.1
 
 
 def main() -> int:
@@ -67,6 +70,8 @@ def main() -> int:
     args = parser.parse_args()
     db = Database(args.db)
     server = make_server(create_app(db), args.port, args.server)
+    if args.server != "waitress":
+        server.prepare()  # bound and listening before the line below
     print(f"minimal endpoint listening on http://127.0.0.1:{args.port}", flush=True)
     threading.current_thread().name = "bench-minimal"
     server.run() if args.server == "waitress" else server.serve()

@@ -17,7 +17,12 @@ class StationError(Exception):
 
 
 class ConfigError(StationError):
-    """packgate.toml is unreadable or a key has a bad value (the message names the key)."""
+    """packgate.toml is unreadable or keys have bad values: ``problems`` lists each (each names its key), the
+    message is all of them, one per line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class ReferenceDataError(StationError, ValueError):

@@ -4,7 +4,8 @@ Built on demand from what the station already commits (nothing is copied): the o
 the outbox (every scan with lot and serial, every badge, weighing, override, label and pack, each with its
 operator, device, location and time), the audit rows about the order with their chain hashes, the
 weighings, and, kept here, the **raw scale frames each weighing was judged on** (``evidence_frames``: the
-bytes exactly as the scale sent them, the judged frame flagged, with the few frames before it).
+bytes exactly as the scale sent them, the judged frame flagged, with the few frames before it), and the names of
+the people in it (``people``, from the reference data).
 
 ``export`` writes ``evidence.json`` and the media named in it (photos, clips: files named by their
 SHA-256, checked against it) into a folder.
@@ -116,12 +117,24 @@ def record(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
         + [{"at": a["at"], "kind": "audit", "action": a["action"], "who": a["who"], "id": a["id"],
             "reason": a["reason"]} for a in audit],
         key=lambda e: (_when(e["at"]), e["kind"] != "confirmation"))
+    ids = {c.get("operator") for c in confs} | {a["who"] for a in audit} | \
+        {b["employee_id"] for role in badges.values() for b in role}
     return {"order_id": order_id, "station": (confs[0]["station"] if confs else (state["station"] if state else None)),
+            "people": _names(conn, sorted(i for i in ids if i)),
             "order": dict(state) if state else None, "scans": scans, "badges": badges, "weighings": weighings,
             "labels": labels, "media": {"photos": photos, "clips": clips},
             "clips": [{k: c[k] for k in c if k != "path"} for c in recorded],
             "audit": [{**a, "before": json.loads(a["before"]), "after": json.loads(a["after"])} for a in audit],
             "timeline": timeline, "confirmations": confs}
+
+
+def _names(conn: sqlite3.Connection, employee_ids: list[str]) -> dict[str, str]:
+    """The names of the people in the record (the reference data's), by employee id."""
+    if not employee_ids:
+        return {}
+    rows = conn.execute(f"SELECT employee_id, json_extract(data, '$.name') FROM ref_employees WHERE employee_id IN "
+                        f"({','.join('?' * len(employee_ids))})", employee_ids)
+    return {r[0]: r[1] for r in rows if r[1]}
 
 
 def _add_badge(badges: dict[str, list[dict]], role: str, who: str, at: str, action: str) -> None:

@@ -8,10 +8,23 @@
   a shift offline) and the next successful heartbeat claims it (the hub records a conflict if two tables
   packed it meanwhile). ``left(before, after)`` queues the release when an order is packed, cancelled
   (stopped) or abandoned by signing out; ``beat()`` sends queued releases, the heartbeat and the renewal.
+* **the clock** — every heartbeat carries this station's time; the hub answers with the offset it measured, and
+  past the site's threshold (``clock.warn_after_s``) the kiosk shows a warning and /healthz names it.
+* **a supervisor's release** — the hub's ``claim_released`` feed event (``why = "supervisor"``), the heartbeat's
+  answer and a refused renewal all say the same: the order open here was released from this table. ``released``
+  (the station's ``on_released``) drops it, and the table never takes it back by renewing (only a packer opening it
+  afresh claims it again). Handling it twice changes nothing.
+* **the site's escalations** — ``escalations()`` are the hub's open ones (read at most every ``ESCALATIONS_FRESH_S``;
+  None while the hub is unreachable), ``acknowledge`` acknowledges through the hub (audited there, once).
+* **the site's dock** — ``dock_parcel(batch, code, operator)`` asks the hub to hold a parcel of any table for this
+  table's batch and answers its facts: ``("site", facts)``, ``("unknown", None)``, ``("offline", None)`` (the
+  hub unreachable: only a parcel packed here can still be checked) or ``("standalone", None)``.
 * **the change feed** — ``on_change(event)`` (``FeedFollower``'s callback) writes what other tables did into
   the station's own order state: an order picked, packed or cancelled elsewhere has that status here too
   (the station's own changes it already knows; an order open here is the kiosk's to decide); released
-  priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``).
+  priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``); the WMS's
+  decisions on orders (``order_status``: held, cancelled, released, changed) are learned by the interception desk
+  in the same transaction (``station/interception.py``) and shown at once.
 * **site-wide lot stock** — ``SiteLots`` wraps the reference rows: a lot's ``qty`` is the WMS's less every
   unit the hub counted as taken anywhere, except units taken for an order open at this station right now
   (the session itself counts those, ``lots.less_taken``).
@@ -22,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
 from packgate.station import store
@@ -39,6 +52,8 @@ log = logging.getLogger("packgate.site")
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 SETTLED = ("packed", "shipped", "cancelled")
 OFFLINE_S = 3600.0  # after a failed call, skip the network until a heartbeat gets through again
+ESCALATIONS_FRESH_S = 1.0  # the supervisor page's overview and counts share one answer of the hub
+Released = Callable[[str, dict[str, Any]], None]
 
 
 class LotLedger:
@@ -129,9 +144,19 @@ class SiteLots:
         return self.rows.problems()
 
 
+class Words(Protocol):
+    """The interception desk as the feed sees it (``interception.InterceptDesk``)."""
+
+    def on_feed(self, conn: Any, data: dict[str, Any]) -> bool: ...
+    def announce(self) -> None: ...
+
+
 class SiteLink:
-    def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None]):
-        self.parts, self.hub, self.publish_state = parts, hub, publish_state
+    def __init__(self, parts: Parts, hub: SiteHub | None, publish_state: Callable[[], None],
+                 released: Released | None = None, words: Words | None = None):
+        self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
+        self.released: Released = released or (lambda order_id, decision: None)
+        self._escalations: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
         self.offline_until = float("-inf")
@@ -211,24 +236,109 @@ class SiteLink:
             while self._releases:
                 self.hub.release(self._releases[0])
                 self._releases.pop(0)
-            self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
-                               outbox_depth=depth if isinstance(depth, int) else None)
-            if order_id is not None:
+            released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
+                                          outbox_depth=depth if isinstance(depth, int) else None,
+                                          clock=isoformat(p.clock.now()))
+            self._clock_checked(self.hub.last_clock)
+            if order_id is not None and not released:
                 try:
-                    self.hub.claim(order_id, operator)
-                except ClaimConflictError as exc:  # opened while offline, and another table has it too
-                    log.warning("claim of %s after working offline: %s", order_id, exc, extra={"order": order_id})
+                    self.hub.renew(order_id, operator)
+                except ClaimConflictError as exc:  # released by a supervisor, or opened offline and held elsewhere
+                    if isinstance(exc.claim.get("released"), dict):
+                        released = [exc.claim["released"]]
+                    else:
+                        log.warning("claim of %s after working offline: %s", order_id, exc, extra={"order": order_id})
         except (SyncError, OSError) as exc:
             self._offline(exc)
             return False
         self.offline_until, self.last_error = float("-inf"), None
+        for decision in released:
+            self.released(str(decision.get("order_id") or order_id), decision)
         return True
+
+    def _clock_checked(self, measured: dict[str, Any] | None) -> None:
+        """The hub's measure of this station's clock: past the site's threshold the kiosk warns (and /healthz names
+        it); the kiosk is told only when that changes."""
+        if measured is None:
+            return
+        offset, warning = float(measured["offset_s"]), bool(measured["warning"])
+        p = self.parts
+        with p.lock:
+            before = p.live.site_clock
+            p.live.site_clock = {"offset_s": float(offset), "warning": warning}
+            if warning:
+                p.live.problems["clock"] = (f"this station's clock differs from the site hub's by {offset:+.1f} s"
+                                            " (fix its time: NTP)")
+            else:
+                p.live.problems.pop("clock", None)
+        if (before or {}).get("warning") != warning:
+            if warning:
+                log.warning("this station's clock differs from the site hub's by %+.1f s; fix its time (NTP)", offset)
+            self.publish_state()
+
+    # ---- the site's escalations -----------------------------------------------------------------
+    def escalations(self) -> list[dict] | None:
+        """The site's escalations sent and not acknowledged, as the supervisor page lists them (``id`` is
+        ``<order>~<level>``); None without a hub or while it cannot be reached."""
+        if self.hub is None:
+            return None
+        now = self.parts.clock.monotonic()
+        kept = self._escalations
+        if kept is not None and now - kept[0] < ESCALATIONS_FRESH_S:
+            return kept[1]
+        if now < self.offline_until:
+            return None
+        try:
+            rows = self.hub.escalations()
+        except (SyncError, OSError) as exc:
+            self._offline(exc)
+            return None
+        listed = [{"id": f"{e['order_id']}~{e['level']}", "order_id": e["order_id"], "level": e["level"],
+                   "deadline": e.get("deadline"), "fired_at": e.get("sent_at"), "table": e.get("table"),
+                   "site": True} for e in rows]
+        self._escalations = (now, listed)
+        return listed
+
+    def acknowledge(self, order_id: str, level: int, by: str) -> dict | None:
+        """Acknowledge through the hub (raises ``SyncError``/``OSError`` when it cannot be reached)."""
+        if self.hub is None:
+            raise SyncError("no site hub")
+        self._escalations = None
+        return self.hub.acknowledge(order_id, level, by)
+
+    # ---- the site's dock --------------------------------------------------------------------------
+    def dock_parcel(self, batch_id: str, code: str, operator: str | None) -> tuple[str, dict | None]:
+        """Hold the parcel ``code`` names for ``batch_id`` at the hub; (how it went, the parcel's facts)."""
+        if self.hub is None:
+            return "standalone", None
+        if self.parts.clock.monotonic() < self.offline_until:
+            return "offline", None
+        try:
+            facts = self.hub.hold_parcel(batch_id, code, operator)
+        except (SyncError, OSError) as exc:
+            self._offline(exc)
+            return "offline", None
+        return ("site", facts) if facts is not None else ("unknown", None)
+
+    def dock_give_back(self, order_id: str, batch_id: str) -> None:
+        """The batch refused the parcel it held: let another batch of the site take it."""
+        if self.hub is None:
+            return
+        try:
+            self.hub.give_back(order_id, batch_id)
+        except (SyncError, OSError) as exc:  # it stays held by this open batch; the supervisor sees the batch
+            log.warning("could not give back %s held for %s: %s", order_id, batch_id, exc, extra={"order": order_id})
 
     # ---- the change feed ---------------------------------------------------------------------------
     def on_change(self, event: dict[str, Any]) -> None:
         """One change from the hub's feed, merged into the station's own tables (then pushed to the pages)."""
         kind, data = event.get("kind"), event.get("data") or {}
         if not isinstance(data, dict):
+            return
+        if kind == "claim_released":  # a supervisor took the order from this table: the station drops it
+            if data.get("why") == "supervisor" and data.get("station") == self.parts.id \
+                    and isinstance(data.get("order_id"), str):
+                self.released(data["order_id"], data)
             return
         p = self.parts
         with p.lock:
@@ -243,6 +353,8 @@ class SiteLink:
                         changed = self._priority(conn, data, at)
                     elif kind == "lot_taken":
                         changed = self.ledger.record(conn, data)
+                    elif kind == "order_status" and self.words is not None:
+                        changed = self.words.on_feed(conn, data)
                     else:
                         changed = False
             except Exception:
@@ -250,7 +362,10 @@ class SiteLink:
                 raise
             if changed:
                 p.bus.publish("site", {"kind": kind, **data})
-                self.publish_state()
+                if kind == "order_status" and self.words is not None:
+                    self.words.announce()  # the kiosk's banner, a label withdrawn; publishes the state
+                else:
+                    self.publish_state()
 
     def _stage(self, conn: Any, data: dict, happened: str, at: str) -> bool:
         order_id, stage, station = data.get("order_id"), data.get("stage"), data.get("station")

@@ -11,14 +11,21 @@ The request (``POST /v1/labels``) is frozen in ``label_jobs`` before it is sent,
 retry or a restart asks with the same bytes and gets the same waybill. When upstream (or the hub) is
 unreachable a waybill pre-issued to the order (``POST /v1/waybills/reserve``, fetched ahead by ``tick``) is
 used and the label is filled from the station's template; the request carrying that waybill is sent once
-upstream is back. Printer problems are a red verdict with what to do; the device state shows on /healthz.
+upstream is back. Printer problems are a red verdict naming each fault with what to do (the printer's detailed
+status is asked on a fault); the poll also asks it for the warnings (ribbon low, media low), shown with the
+printer's device state before they stop the table; the device state shows on /healthz.
+
+An order the WMS held or cancelled (订单拦截) is asked about before the request and again just before the job goes to
+the printer (``stop``, the station's check): its answer is the verdict and nothing prints. A label waiting for the
+printer is withdrawn the moment the station learns the order is stopped (``on_word``), and waits again once a held
+order is released.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
 from packgate.device.errors import DeviceError, LabelError, PrinterNotReadyError
@@ -30,7 +37,7 @@ from packgate.device.profiles import Profile
 from packgate.station import label_store
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
-from packgate.station.core.verdicts import make, printer_problems
+from packgate.station.core.verdicts import make, printer_notices, printer_problems
 from packgate.station.parts import Parts
 from packgate.station.ports import LabelPrinter, LabelUpstream
 from packgate.sync.common.db import write_tx
@@ -40,7 +47,13 @@ log = logging.getLogger("packgate.labels")
 
 Step = Callable[[pk.Event, dict], dict]
 Show = Callable[[dict], dict]
-DeviceState = Callable[[str, str, "str | None"], None]
+Stop = Callable[[str, dict], "dict | None"]  # (step, meta) -> the interception's answer, or None: go on
+
+
+class DeviceState(Protocol):
+    def __call__(self, name: str, state: str, detail: str | None, notices: tuple[dict, ...] = ()) -> None: ...
+
+
 PRINTER = "printer"
 
 
@@ -61,8 +74,8 @@ class StationPrinter:
                 self.printer.close()  # a broken link is opened again on the next call
                 raise
 
-    def status(self) -> PrinterStatus:
-        return self._guard(lambda p: p.status())
+    def status(self, detail: bool | None = None) -> PrinterStatus:
+        return self._guard(lambda p: p.status(detail))
 
     def print(self, job: bytes) -> PrinterStatus:
         return self._guard(lambda p: p.print(job))
@@ -74,9 +87,11 @@ class StationPrinter:
 
 class LabelDesk:
     def __init__(self, parts: Parts, step: Step, show: Show, device_state: DeviceState, *,
-                 template: LabelTemplate, upstream: LabelUpstream | None, printer: LabelPrinter | None):
+                 template: LabelTemplate, upstream: LabelUpstream | None, printer: LabelPrinter | None,
+                 stop: Stop | None = None):
         self.parts = parts
         self.step = step
+        self.stop: Stop = stop or (lambda _step, _meta: None)
         self.show = show
         self.device_state = device_state
         self.template = template
@@ -92,6 +107,7 @@ class LabelDesk:
         self._printed_at: datetime | None = None
         self._reminded_at: datetime | None = None
         self._polled_at: float | None = None
+        self._notices: tuple[dict, ...] = ()  # the printer's warnings at the last poll
         self._previews: dict[str, bytes] = {}
         self._due: Callable[[], dict] | None = None  # a print to run once the station lock is released
         with parts.lock:
@@ -184,6 +200,9 @@ class LabelDesk:
             carton = (s.order.order_id, s.carton_no)
             key = lb.label_key(p.id, *carton)
             job = label_store.job_by_key(p.conn, key)
+            stopped = self._stopped("label_request" if job is None or job["waybill"] is None else "print", meta)
+            if stopped is not None:
+                return stopped
             request = self._request(s, key, job) if job is None or job["waybill"] is None else None
         offline_left: int | None = None
         if request is not None:
@@ -193,6 +212,9 @@ class LabelDesk:
             job, offline_left = issued
         assert job is not None
         with p.lock:
+            stopped = self._stopped("print", meta)  # the WMS may have decided while upstream was asked
+            if stopped is not None:
+                return stopped
             self._progress("printing", waybill=job["waybill"])
         problem = self._send(bytes(job["job"]))
         with p.lock:
@@ -270,6 +292,25 @@ class LabelDesk:
         assert job is not None
         return job, left
 
+    def _stopped(self, step: str, meta: dict) -> dict | None:
+        """The interception's answer to ``step`` (under the lock): the label is withdrawn, nothing prints."""
+        label = self.parts.live.label
+        answered = self.stop(step, meta)
+        if answered is not None and answered.get("status") == "intercepted":
+            if self.parts.live.label is not None:  # still the carton's (a cancellation ended the order: cleared)
+                self._progress("withdrawn", waybill=(label or {}).get("waybill"))
+        return answered
+
+    def on_word(self, stops: bool) -> None:
+        """The WMS's new word on the order open here (under the lock): a label waiting for the printer is withdrawn
+        when the order is stopped, and waits for the printer again (printed when it is ready) once released."""
+        label = self.parts.live.label
+        state = (label or {}).get("state")
+        if stops and state in ("requested", "failed"):
+            self._progress("withdrawn", waybill=(label or {}).get("waybill"))
+        elif not stops and state == "withdrawn" and self.parts.live.pack.state is pk.State.WEIGHED_OK:
+            self._progress("failed", waybill=(label or {}).get("waybill"), problem="released")
+
     def _printed(self, job: dict, meta: dict, offline_left: int | None) -> dict:
         """The label is on the printer's output: the carton waits for its scan (under the lock)."""
         waybill, carton = job["waybill"], int(job["carton"])
@@ -289,12 +330,13 @@ class LabelDesk:
         try:
             self.printer.print(data)
         except PrinterNotReadyError as exc:
-            self.device_state(PRINTER, "not_ready", exc.status.describe())
+            self._notices = tuple(printer_notices(exc.status.notices))
+            self.device_state(PRINTER, "not_ready", exc.status.describe(), self._notices)
             return make("printer_not_ready", **printer_problems(exc.status.problems)).as_dict()
         except DeviceError as exc:
             self.device_state(PRINTER, "disconnected", str(exc))
             return make("printer_unreachable", detail=str(exc), detail_zh=str(exc)).as_dict()
-        self.device_state(PRINTER, "connected", None)
+        self.device_state(PRINTER, "connected", None, self._notices)
         return None
 
     def reprint(self, reason: str, meta: dict) -> dict:
@@ -305,6 +347,9 @@ class LabelDesk:
             if s.state is not pk.State.LABEL_PRINTED or s.label is None:
                 return self.step(lb.Reprint(reason), meta)  # the machine's refusal (not_allowed_now)
             waybill = s.label.waybill
+            stopped = self._stopped("reprint", meta)
+            if stopped is not None:
+                return stopped
             job = label_store.job_by_waybill(p.conn, waybill)
             if job is None or job["job"] is None:
                 return self.show(make("label_refused", problem=f"no stored job for {waybill}",
@@ -340,16 +385,18 @@ class LabelDesk:
         self.sync_offline()
 
     def poll_printer(self) -> None:
-        """Ask the printer how it is; when it is ready again and a carton waits for its label, print it."""
+        """Ask the printer how it is (with its detailed status: faults and warnings); when it is ready again and a
+        carton waits for its label, print it."""
         if self.printer is None:
             return
         try:
-            status = self.printer.status()
+            status = self.printer.status(detail=True)  # the warnings too, while they can still be acted on
         except DeviceError as exc:
             self.device_state(PRINTER, "disconnected", str(exc))
             return
+        self._notices = tuple(printer_notices(status.notices))
         self.device_state(PRINTER, "connected" if status.ready else "not_ready",
-                          None if status.ready else status.describe())
+                          None if status.ready else status.describe(), self._notices)
         with self.parts.lock:
             waiting = self.parts.live.pack.state is pk.State.WEIGHED_OK and self.mode is lb.LabelMode.PRINT and \
                 (self.parts.live.label or {}).get("state") == "failed"

@@ -95,11 +95,13 @@ class Live:
     devices: dict[str, dict] = field(default_factory=dict)
     verdict: dict | None = None
     verdict_seq: int = 0
+    verdict_at: float | None = None  # when the verdict was shown (monotonic): the kiosk ages it back to the next step
     shown_sync: tuple | None = None  # (depth, dead, online) the pages were last sent
     label: dict | None = None  # the carton's label: requested, printing, failed, verify_expected, verified
     counters: dict[str, int] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)  # health problems by source (e.g. the video's disk)
     storage_fault: str | None = None  # the last write failed (disk full, read-only) and none has succeeded since
+    site_clock: dict | None = None  # the site hub's measure of this station's clock: offset_s, warning
 
 
 @dataclass

@@ -1,8 +1,13 @@
 """The PDA desk of a station: sign-in (badge code + PIN through ``signin.PinCheck``), the orders to pick
-and the pick sessions of the PDAs signed in through this station."""
+and the pick sessions of the PDAs signed in through this station.
+
+Invariants: every PDA is a device of its own in every confirmation (``<station>-pda-<name>``: the name the PDA page
+made once and keeps, or the one named in its settings; ``<station>-pda`` when a client names none); every scan a PDA
+makes that is refused (a red verdict) is kept for review with the verdict's code, like the kiosk's."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 from packgate.device.clock import isoformat
@@ -13,7 +18,7 @@ from packgate.station.core import intake
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
 from packgate.station.core.effects import Outcome
-from packgate.station.core.verdicts import answer, make
+from packgate.station.core.verdicts import Verdict, answer, make
 from packgate.station.parts import Parts
 from packgate.station.signin import PinCheck
 from packgate.sync.common.db import write_tx
@@ -22,6 +27,17 @@ log = logging.getLogger("packgate.station")
 
 Commit = Callable[[Outcome, dict, str, Callable[[Any], None] | None], dict]
 EmployeeView = Callable[[str | None, str | None], dict | None]
+PDA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def pda_device(parts: Parts, named: Any) -> str:
+    """The device id a PDA's confirmations carry: ``ST01-pda-7f3a9c`` for a PDA that names itself ``pda-7f3a9c``
+    (or ``7f3a9c``), ``ST01-pda`` for a client that names no usable device."""
+    if not isinstance(named, str) or not PDA_NAME.fullmatch(named) or named == "pda":
+        return parts.device_id("pda")
+    if named.startswith(f"{parts.id}-pda"):
+        return named
+    return parts.device_id(named if named.startswith("pda-") else f"pda-{named}")
 
 
 class PdaDesk:
@@ -33,14 +49,15 @@ class PdaDesk:
         self.wake = wake
         self.employee_view = employee_view
 
-    def login(self, badge: str, pin: str) -> dict:
+    def login(self, badge: str, pin: str, device: Any = None) -> dict:
         p = self.parts
-        employee = self.pins.verify(badge, pin, "pda_sign_in", p.device_id("pda"))
+        terminal = pda_device(p, device)
+        employee = self.pins.verify(badge, pin, "pda_sign_in", terminal)
         if isinstance(employee, dict):
             return employee
         with p.lock, write_tx(p.conn) as conn:
             p.outbox.enqueue(conn, action="badge", object_type="employee", object_id=employee.employee_id,
-                             operator=employee.employee_id, device=p.device_id("pda"), location=p.location,
+                             operator=employee.employee_id, device=terminal, location=p.location,
                              payload={"event": "sign_in", "terminal": "pda"})
         return {**make("signed_in", hint=False, name=employee.name).as_dict(),
                 "employee": self.employee_view(employee.employee_id, employee.employee_id)}
@@ -71,6 +88,17 @@ class PdaDesk:
             employee = p.catalog.employee_by_badge(str(employee_id))
         if employee is None:
             return answer("not_signed_in", problem="Sign in on the PDA first.", problem_zh="请先在手持终端登录。")
+        action = body["action"]
+        meta = {**meta, "device": pda_device(p, body.get("device"))}
+        shown = self._handle(body, employee, meta)
+        if action == "scan" and shown.get("status") == "error":
+            with write_tx(p.conn):
+                store.record_rejected(p.conn, isoformat(p.clock.now()), meta["device"], str(body.get("object_id") or ""),
+                                      str(shown.get("code")))
+        return shown
+
+    def _handle(self, body: dict, employee: Any, meta: dict) -> dict:
+        p = self.parts
         action, payload = body["action"], body.get("payload") or {}
         if action == "pick":
             return self._start(str(body.get("object_id") or ""), employee, meta)
@@ -105,10 +133,7 @@ class PdaDesk:
             return make("unknown_order", code=order_id).as_dict()
         current = p.live.picks.get(employee.employee_id)
         if current is not None and current.order.order_id == order.order_id:
-            return {**make("pick_started", order_id=order.order_id, tasks=len(current.tasks),
-                           bin=current.tasks[current.current or 0].bin or "-",
-                           next="scan_bin" if current.state is pick.PickState.TO_BIN else "scan_item").as_dict(),
-                    "data": {"pick": _pick_view(current)}}
+            return {**_resumed(current).as_dict(), "data": {"pick": _pick_view(current)}}
         outcome = pick.start_pick(order, employee, self._context())
         if outcome.session is None:
             return dict(outcome.verdict.as_dict())
@@ -134,8 +159,6 @@ class PdaDesk:
             if done:
                 store.set_order(conn, after.order.order_id, at, status="picked", picked_at=at, station=None)
 
-        if meta.get("device") == p.device_id("kiosk"):
-            meta = {**meta, "device": p.device_id("pda")}
         result = self.commit(outcome, meta, at, local_writes if outcome.effects or after != session else None)
         if after.state is pick.PickState.PICKED:
             p.live.picks.pop(employee_id, None)
@@ -143,6 +166,15 @@ class PdaDesk:
         else:
             p.live.picks[employee_id] = after
         return {**result, "data": {**result.get("data", {}), "pick": _pick_view(after)}}
+
+
+def _resumed(s: pick.PickSession) -> Verdict:
+    """The verdict of a pick taken up again: the step the pick list is at (the tote when every item is picked)."""
+    if s.current is None:
+        return make("pick_complete", tote=s.order.tote or "-")
+    step = {pick.PickState.TO_BIN: "scan_bin", pick.PickState.AWAITING_FIFO_DECISION: "take_older_lot_or_override"}
+    return make("pick_started", order_id=s.order.order_id, tasks=len(s.tasks), bin=s.tasks[s.current].bin or "-",
+                next=step.get(s.state, "scan_item"))
 
 
 def _task(t: pick.PickTask, picked: int) -> dict:

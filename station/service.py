@@ -7,11 +7,13 @@ audit entries, milestones and the idempotent answer in ONE SQLite transaction; o
 is the verdict shown. A failed commit (disk full, read-only) is an error verdict, never a false "done".
 
 Its collaborators receive what they need (``parts.Parts``): the PDA desk (``pda.PdaDesk``), the
-timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``) and the site hub's
-claims and change feed (``site.SiteLink``).
+timers (``timers.EscalationTimers``), the read-only views (``views.StationViews``), the site hub's
+claims and change feed (``site.SiteLink``) and interception (``interception.InterceptDesk``: every step of an
+order the WMS held, cancelled or changed answers what ``core.interception`` says, before the pack machine runs).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -28,27 +30,32 @@ from packgate.device.scanner.barcode import Scan, SitePatterns, interpret
 from packgate.station import evidence, migrations, store, video
 from packgate.station.core import device_states, intake
 from packgate.station.core import escalation as esc_rules
+from packgate.station.core import interception as intercept_rules
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import picking as pick
+from packgate.station.core import release as release_rules
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import LotPolicy
 from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
-from packgate.station.core.verdicts import Verdict, answer, bad_field, make
+from packgate.station.core.verdicts import REFUSALS, Verdict, answer, bad_field, make
 from packgate.station.dock import DockDesk
 from packgate.station.events import EventBus
 from packgate.station.hub_link import SiteLink
+from packgate.station.interception import InterceptDesk, wms_row
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
+from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
+from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
-from packgate.sync.errors import StorageError
+from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")
 
@@ -85,7 +92,8 @@ class Station:
                     last_activity=self.clock.now() if pack.operator else None)
         self.parts = Parts(
             cfg=cfg, clock=self.clock, conn=conn, lock=threading.RLock(),
-            catalog=StationCatalog(cache, lambda order_id: store.order_row(conn, order_id)),
+            catalog=StationCatalog(cache, lambda order_id: store.order_row(conn, order_id),
+                                   lambda order_id: wms_row(conn, order_id)),
             outbox=outbox, bus=self.bus, patterns=patterns or site_patterns(cfg), live=live,
             tolerance=ToleranceConfig.from_settings(
                 str(cfg["weighing.tolerance_pct"]),
@@ -94,19 +102,23 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
+        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
-        self.site = SiteLink(self.parts, site, self._publish_state)
+        self.interception = InterceptDesk(self.parts, self._on_words)
+        self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info)
+        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
-        self.dock = DockDesk(self.parts)  # the outbound hand-over to carriers (station/dock.py)
+        # the outbound hand-over to carriers (station/dock.py)
+        self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
-                                template=template_for(cfg), upstream=label_upstream, printer=printer) \
-            if cfg["label.mode"] != "none" else None
+                                template=template_for(cfg), upstream=label_upstream, printer=printer,
+                                stop=self._stop_step) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
 
@@ -178,8 +190,8 @@ class Station:
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
-    def pda_login(self, badge: str, pin: str) -> dict:
-        return self._saving(lambda: self.desk.login(badge, pin))
+    def pda_login(self, badge: str, pin: str, device: str | None = None) -> dict:
+        return self._saving(lambda: self.desk.login(badge, pin, device))
 
     def orders_to_pick(self, query: PageQuery | None = None) -> list[dict]:
         return list(self.views.page("orders_to_pick", query or PageQuery())["items"])
@@ -195,6 +207,55 @@ class Station:
 
     def acknowledge_escalation(self, escalation_id: int, operator: str, key: str | None = None) -> dict:
         return self.timers.acknowledge(escalation_id, operator)
+
+    def acknowledge_site_escalation(self, order_id: str, level: int, operator: str) -> dict:
+        """Acknowledge one of the site's escalations (``<order>~<level>``) through the hub, as ``operator`` (a
+        supervisor): the hub audits it once and sends the WMS its ``escalation_ack``."""
+        employee = self.catalog.employee_by_id(operator) or self.catalog.employee_by_badge(operator)
+        if employee is None or not self.views.is_supervisor(employee.employee_id):
+            return answer("not_supervisor", problem="Only a signed-in supervisor can acknowledge an escalation.",
+                          problem_zh="只有已登录的主管可以确认升级。")
+        try:
+            done = self.site.acknowledge(order_id, level, employee.employee_id)
+        except (SyncError, OSError) as exc:
+            return answer("hub_unreachable", detail=str(exc)[:200])
+        if done is None:
+            return answer("unknown_escalation", escalation_id=f"{order_id}/{level}")
+        if not done.get("acknowledged"):
+            return answer("already_acknowledged", by=done.get("acked_by_name") or done.get("acked_by") or "?")
+        return answer("acknowledged", order_id=order_id)
+
+    def on_released(self, order_id: str, decision: dict) -> None:
+        """A supervisor released ``order_id`` from this table (the hub's feed or heartbeat): drop it if it is still
+        open here, and say who and why on the kiosk. Nothing is sent: the hub made and audited the decision."""
+        with self.parts.lock:
+            live = self.parts.live
+            before = live.pack
+            if self.site.closed or before.order is None or before.order.order_id != order_id \
+                    or before.state not in pk.ORDER_STATES:
+                return
+            by = str(decision.get("by") or "?")
+            outcome = release_rules.released(before, by, str(decision.get("by_name") or by),
+                                             str(decision.get("reason") or ""))
+            at = isoformat(self.clock.now())
+
+            def local_writes(conn: Any) -> None:
+                store.save_session(conn, KIOSK, outcome.session.to_dict(), at)
+                store.back_to_queue(conn, order_id, at)
+
+            def drop() -> dict:
+                verdict = self.commit(outcome, {"device": self.device_id("kiosk")}, at, local_writes)
+                live.pack = outcome.session
+                if self.labels is not None:
+                    self.labels.after_step(before, outcome.session)
+                log.warning("released from this table by %s: %s", by, decision.get("reason"), extra={"order": order_id})
+                return self._show(verdict)
+
+            self._saving(drop)
+
+    def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
+        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""
+        return self.interception.resolve(confirmation_id, supervisor, note)
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
@@ -250,6 +311,14 @@ class Station:
         if {k: shown.get(k) for k in ("status", "stable", "weight", "unit", "state")} != \
                 {k: before.get(k) for k in ("status", "stable", "weight", "unit", "state")}:
             self.bus.publish("scale", shown)
+        if self.items.enabled:
+            with self.parts.lock:
+                said = self.items.on_reading(live.pack, reading)
+                held = self.items.holds(live.pack)
+            if said is not None:
+                self._show(said)
+            if held:
+                return
         if not reading.usable:
             return
         with self.parts.lock:
@@ -265,15 +334,17 @@ class Station:
                 step: pk.Event = pk.Pack(self._photo()) if isinstance(event, pk.Pack) else event
                 verdict = self._saving(functools.partial(self._pack_step, step, {"device": self.device_id("scale"),
                                                                          "frames": self.frames.upto(reading)}))
-                if verdict["status"] == "error":
+                if verdict["status"] in REFUSALS:
                     break
         self._after_turn({})
 
-    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None) -> None:
-        """A reader reported a state: kept as one of the four words a person sees, pushed to the pages."""
+    def on_device_state(self, name: str, state: str, detail: str | None, port: str | None = None,
+                        notices: tuple[dict, ...] = ()) -> None:
+        """A reader reported a state: kept as one of the words a person sees, pushed to the pages (with a printer's
+        warnings, ``notices``)."""
         live = self.parts.live
         before = live.devices.get(name)
-        live.devices[name] = device_states.entry(state, detail, port)
+        live.devices[name] = device_states.entry(state, detail, port, notices)
         if name == "scale" and live.devices[name]["state"] == "connected":
             live.scale.heard()  # it has fresh_s to send its first reading
         elif name == "scale":
@@ -282,9 +353,9 @@ class Station:
         if before is None or before["state"] != live.devices[name]["state"]:
             self.bus.publish("devices", dict(live.devices))
 
-    def _device_state(self, name: str, state: str, detail: str | None) -> None:
-        if self.parts.live.devices.get(name) != {"state": state, "detail": detail}:
-            self.on_device_state(name, state, detail)
+    def _device_state(self, name: str, state: str, detail: str | None, notices: tuple[dict, ...] = ()) -> None:
+        if self.parts.live.devices.get(name) != device_states.entry(state, detail, None, notices):
+            self.on_device_state(name, state, detail, notices=notices)
             self._publish_state()
 
     def check_scale(self) -> None:
@@ -435,7 +506,10 @@ class Station:
             self._keep_unusable(scan.raw, "wrong_code_here", meta)
             return self._show(make("wrong_code_here", kind=taken.kind, code=taken.code, status="error",
                                    next=pk.NEXT_IN_STATE[live.pack.state]).as_dict())
-        verdict = self._override_or_step(taken, meta)
+        refused = self.items.before_scan(live.pack, taken)  # per-item weighing: the box first, one item at a time
+        if refused is not None:
+            return self._show(refused)
+        verdict = self.items.after_scan(self._override_or_step(taken, meta))
         if verdict["code"] in UNUSABLE_SCAN and isinstance(taken, (pk.OpenOrder, pk.ScanItem, pk.ChoosePackaging)):
             self._keep_unusable(scan.raw, verdict["code"], meta)
         return verdict
@@ -458,12 +532,76 @@ class Station:
         return pk.PackContext(catalog=p.catalog, today=self.clock.now().date(), tolerance=p.tolerance,
                               lot_policy=p.lot_policy, packed_serials=store.PackedSerials(p.conn),
                               typed_sign_in=bool(self.cfg["badge.typed_sign_in"]),
-                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"])
+                              label_mode=lb.LabelMode(self.cfg["label.mode"]), label_verify=self.cfg["label.verify"],
+                              gate=self.weights.gate())
 
     def _pack_step(self, event: pk.Event, meta: Meta) -> dict:
+        before = self.parts.live.pack
+        stopped = self._intercepted(before, event)
+        if stopped is not None:
+            return self._apply(before, stopped, meta)
+        outcome = self._photographed(pk.step(before, event, self._pack_context()), meta)
+        return self._apply(before, self.video.seal(before, outcome), meta)
+
+    # ------------------------------------------------------------------ interception (订单拦截)
+    def _intercepted(self, before: pk.PackSession, event: pk.Event) -> Outcome | None:
+        """The answer to ``event`` when it is a step of an order the WMS held, cancelled or changed."""
+        operator = before.operator.employee_id if before.operator else None
+        step = intercept_rules.step_of(before, event.name)
+        if step is not None and before.order is not None:
+            return self.interception.refusal(before, before.order.order_id, step, operator)
+        opening = self._opening(before, event)
+        return self.interception.refusal(before, opening, "open_order", operator) if opening else None
+
+    def _opening(self, before: pk.PackSession, event: pk.Event) -> str | None:
+        """The order ``event`` opens when no order is open (a scanned order or tote, a pre-printed waybill)."""
+        if before.state in pk.ORDER_STATES:
+            return None
+        if isinstance(event, pk.OpenOrder):
+            order = self.catalog.order(event.code)
+            return order.order_id if order else self.interception.order_by_tote(event.code.strip())
+        if isinstance(event, lb.ScanLabel):
+            return event.owner
+        return None
+
+    def _stop_step(self, step: str, meta: Meta) -> dict | None:
+        """The label desk's check before it requests or prints a label: the answer when the WMS stopped the order."""
+        before = self.parts.live.pack
+        if before.order is None:
+            return None
+        operator = before.operator.employee_id if before.operator else None
+        stopped = self.interception.refusal(before, before.order.order_id, step, operator)
+        return None if stopped is None else self._apply(before, stopped, meta)
+
+    def _stop_parcel(self, order_id: str, step: str, meta: Meta) -> dict | None:
+        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order."""
+        stopped = self.interception.refusal(pk.PackSession(station=self.id), order_id, step, meta.get("operator"))
+        if stopped is None or stopped.verdict.status != "intercepted":
+            return None
+        at = isoformat(self.clock.now())
+        return self.commit(stopped, {**meta, "key": None}, at, lambda conn: self.interception.note(conn, stopped, at))
+
+    def _on_words(self, order_ids: set[str]) -> None:
+        """The WMS's new word on ``order_ids`` is committed: the kiosk shows it at once when it concerns the order
+        open there (the next step is refused and recorded), a label waiting to print is withdrawn (or printed
+        once the order is released), and the pages get the new state."""
+        with self.parts.lock:
+            if self.site.closed:
+                return
+            s = self.parts.live.pack
+            if s.order is not None and s.order.order_id in order_ids and s.state in pk.ORDER_STATES:
+                word = self.interception.word(s.order.order_id)
+                notice = intercept_rules.answer(s, s.order.order_id, "notice", word, tz=self.clock.now().tzinfo,
+                                                operator=None)
+                if notice is not None:
+                    self._show(notice.verdict.as_dict())
+                if self.labels is not None and word is not None:
+                    self.labels.on_word(word.stops)
+            self._publish_state()
+
+    def _apply(self, before: pk.PackSession, outcome: Outcome, meta: Meta) -> dict:
+        """Commit ``outcome`` of a step of the kiosk's session, make it the session, show its verdict."""
         live = self.parts.live
-        before = live.pack
-        outcome = self.video.seal(before, pk.step(before, event, self._pack_context()))  # clip hash into the pack
         after = outcome.session
         refused = self.site.claim_opened(before, after)  # another table has this order open
         if refused is not None:
@@ -474,6 +612,7 @@ class Station:
             store.save_session(conn, KIOSK, after.to_dict(), at)
             self._milestones(conn, before, after, outcome, at)
             evidence.add_frames(conn, outcome, meta.get("frames"), at)
+            self.interception.note(conn, outcome, at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after
@@ -490,6 +629,18 @@ class Station:
             return self.labels.after_step(before, after) or shown
         return shown
 
+    def _photographed(self, outcome: Outcome, meta: Meta) -> Outcome:
+        """Every ``pack`` confirmation carries the parcel's photo when there is one, in every label mode: the one sent
+        with the request (``image_sha256`` of the label scan, the print, the weighing), else the camera's now."""
+        if not any(isinstance(e, Confirmation) and e.action == "pack" and not e.image_sha256 for e in outcome.effects):
+            return outcome
+        image = meta.get("image_sha256") or self._photo()
+        if not image:
+            return outcome
+        return Outcome(outcome.session, outcome.verdict,
+                       [dataclasses.replace(e, image_sha256=image) if isinstance(e, Confirmation)
+                        and e.action == "pack" and not e.image_sha256 else e for e in outcome.effects])
+
     def _milestones(self, conn: Any, before: pk.PackSession, after: pk.PackSession, outcome: Outcome, at: str) -> None:
         order = after.order or before.order
         if order is None:
@@ -504,6 +655,8 @@ class Station:
             if isinstance(effect, Confirmation) and effect.action == "weigh":
                 store.add_weighing(conn, at, oid, effect.operator, effect.payload,
                                    "pass" if state is S.WEIGHED_OK else "fail")
+            if isinstance(effect, Confirmation) and effect.action == "pack":
+                self.weights.record(conn, oid, effect.payload, at)
         if state is S.WEIGHED_OK and before.state is not S.WEIGHED_OK:
             store.set_order(conn, oid, at, status="weighed", weighed_at=at, blocked_reason=None)
         elif state is S.BLOCKED and before.state is not S.BLOCKED:
@@ -513,6 +666,9 @@ class Station:
             store.add_packed_serials(conn, oid, [(u.sku, u.serial) for u in after.units if u.serial], at)
         elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "order_cancelled":
             store.set_order(conn, oid, at, status="cancelled", blocked_reason=None, station=None, priority=0)
+        elif state is S.CANCELLED and before.state is not S.CANCELLED and outcome.verdict.code == "intercepted":
+            store.set_order(conn, oid, at, status="cancelled", cancelled_at=at, station=None, priority=0,
+                            blocked_reason=outcome.verdict.message)  # the WMS cancelled it: intercepted here
         elif (state is S.CANCELLED and before.state is not S.CANCELLED) or \
                 (state is S.IDLE and before.state in pk.ORDER_STATES):
             local = store.order_row(conn, oid) or {}
@@ -559,10 +715,10 @@ class Station:
         live = self.parts.live
         live.verdict_seq += 1
         shown = {**shown, "seq": live.verdict_seq}
-        live.verdict = shown
+        live.verdict, live.verdict_at = shown, self.clock.monotonic()
         self.video.on_verdict(live.pack, shown)  # start, mark or end the packing video
         log.info("%s %s", shown["status"], shown["code"],
-                 extra={"order": live.pack.order.order_id if live.pack.order else None,
+                 extra={"order": live.pack.order.order_id if live.pack.order else None, "station": self.id,
                         "fields": {"message": shown.get("message", "")[:160]}})
         self._publish_state()
         return shown

@@ -37,6 +37,13 @@ def set_order(conn: sqlite3.Connection, order_id: str, at: str, **fields: Any) -
     conn.execute(f"UPDATE order_state SET {assignments} WHERE order_id = ?", (*updates.values(), order_id))
 
 
+def back_to_queue(conn: sqlite3.Connection, order_id: str, at: str) -> None:
+    """The order left this table unpacked: it waits again, picked if it was picked, else open."""
+    local = order_row(conn, order_id) or {}
+    set_order(conn, order_id, at, status="picked" if local.get("picked_at") else "open", blocked_reason=None,
+              station=None)
+
+
 UNFINISHED = ("open", "picking", "picked", "packing", "weighed", "blocked")  # neither packed nor cancelled
 
 

@@ -3,7 +3,7 @@
 With a camera and ``video.enabled``, a clip (``device.recorder.ClipRecorder``, its own thread fed by the
 camera's frames through a bounded queue) runs from the verdict that opens an order until the order is packed,
 stopped (back to the queue, or abandoned by signing out) or cancelled. The order id, the station, the operator
-and the time are burned into the frames; every verdict shown meanwhile is a band in its colour with its code.
+and the time are burned into the frames; every verdict shown meanwhile is a band in its colour with its title and English text (``band_text``).
 
 * **Pack:** ``seal()`` finishes the clip before the pack is committed and puts its SHA-256 into the pack
   confirmation (``payload.clip_sha256``); the evidence record and export find the file by that hash.
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from packgate.device.clock import isoformat
 from packgate.station.core import packing as pk
+from packgate.station.core import texts
 from packgate.station.core.effects import Confirmation, Outcome
 from packgate.station.parts import Parts
 from packgate.sync.common.db import write_tx
@@ -204,7 +205,7 @@ class PackingVideo:
         if open_id is not None and cur is None:
             cur = self._start(session)
         if cur is not None:
-            cur.recorder.mark(str(shown.get("code", "")), str(shown.get("status", "")))
+            cur.recorder.mark(band_text(shown), str(shown.get("status", "")))
 
     def close(self) -> None:
         """The station stops: the clip of an order still open is kept as interrupted."""
@@ -280,3 +281,13 @@ def _free_bytes(folder: Path) -> int | None:
         return shutil.disk_usage(probe).free
     except OSError:
         return None
+
+
+_ASCII = str.maketrans({"±": "+/-", "—": "-", "–": "-", "…": "...", "✓": "OK", "×": "x", "→": "->", "’": "'"})
+
+
+def band_text(shown: dict) -> str:
+    """The verdict in words for the video's band: its title and English text in ASCII (OpenCV draws no other)."""
+    title = texts.text("en", f"status:{shown.get('status', '')}", str(shown.get("status", ""))).upper()
+    message = str(shown.get("message") or shown.get("code") or "").translate(_ASCII)
+    return f"{title}: {message}".encode("ascii", "replace").decode("ascii")

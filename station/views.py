@@ -3,7 +3,9 @@
 The kiosk state is copied under the station lock (it is what the verdict just shown left behind); every
 read of the database runs on a connection leased from a pool, in one read transaction (WAL lets readers run
 beside the writer), so a supervisor page or a PDA list never holds up a scan. Every list is a page:
-a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``).
+a limit, a cursor (keyset, opaque) and filters; counts are served on their own (``counts``). In a site the
+escalations are the site's (the hub's, through ``site_escalations``); while the hub cannot be reached the page
+shows the station's own and says so (``escalations_from``).
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.station import store
+from packgate.station import interception, store
 from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
 from packgate.station.core.catalog import LOCAL_STATUSES
@@ -80,9 +83,13 @@ def _cursor(*keys: Any) -> str:
 
 
 class StationViews:
-    def __init__(self, parts: Parts, info: Callable[[], dict]):
+    def __init__(self, parts: Parts, info: Callable[[], dict],
+                 site_escalations: Callable[[], list[dict] | None] = lambda: None,
+                 interception: Callable[[pk.PackSession], dict | None] | None = None):
         self.parts = parts
         self.info = info
+        self.site_escalations = site_escalations
+        self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
                                                        keep=READERS_KEPT)
@@ -131,7 +138,10 @@ class StationViews:
             live = p.live
             s = live.pack  # a PackSession is a value: the next change replaces it
             shown = {"verdict": live.verdict, "scale": live.scale.view(), "devices": dict(live.devices),
-                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason}
+                     "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
+                     "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1),
+                     "interception": self.interception(s) if self.interception else None,
+                     "site_clock": live.site_clock}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -141,8 +151,8 @@ class StationViews:
                               "special": bool(sku and sku.special)})
         packaging = p.catalog.packaging(s.packaging) if s.packaging else None
         expected = None
-        if s.order and (s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or
-                        (s.complete and packaging)):
+        if s.order and s.state in pk.ORDER_STATES and (
+                s.state in (pk.State.READY_TO_WEIGH, pk.State.BLOCKED, pk.State.WEIGHED_OK) or (s.complete and packaging)):
             weights = weight_range(pk.carton_items(s, p.catalog), packaging, p.tolerance)
             expected = weights.as_dict() if weights else None
         fifo = None
@@ -154,15 +164,37 @@ class StationViews:
             "session": {"state": str(s.state), "order": s.order.as_dict() if s.order else None, "lines": lines,
                         "packaging": packaging.as_dict() if packaging else None, "expected": expected,
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
-                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked},
+                        "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
+                        "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s),
+                        "interception": shown["interception"]},
             "verdict": shown["verdict"],
+            "verdict_age_s": shown["verdict_age_s"],
+            "verdict_clear_s": float(p.cfg["session.verdict_clear_s"]),
+            "label_mode": p.cfg["label.mode"],
             "scale": shown["scale"],
             "sync": self.sync_status(),
             "devices": shown["devices"],
             "label": shown["label"],
             "priority_orders": self.priority_orders(),
             "last_scan": shown["last_scan"],
+            "site_clock": shown["site_clock"],
         }
+
+    def _finished(self, s: pk.PackSession) -> dict | None:
+        """The order the table just finished (packed, shipped, stopped, cancelled) in one line's worth of data: the
+        kiosk clears its panels for the next order and says this instead."""
+        if s.order is None or s.state not in (pk.State.PACKED, pk.State.CANCELLED):
+            return None
+        grams = sum((Decimal(str(c.weight["measured_g"])) for c in s.cartons
+                     if c.weight and c.weight.get("measured_g") not in (None, "-")), Decimal(0))
+        if s.state is pk.State.PACKED:
+            outcome = "shipped" if self.parts.cfg["label.mode"] == "weigh_and_ship" else "packed"
+        else:
+            with self.reading() as conn:
+                row = store.order_row(conn, s.order.order_id) or {}
+            outcome = "cancelled" if row.get("status") == "cancelled" else "stopped"
+        return {"order_id": s.order.order_id, "outcome": outcome, "units": len(s.units), "cartons": len(s.cartons),
+                "grams": str(grams.quantize(Decimal("0.1"))) if s.cartons else None}
 
     def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation: picked, still not packed, highest priority first
@@ -199,7 +231,8 @@ class StationViews:
         with p.lock:
             live = p.live
             problems = [f"station database: {sync['error']}"] if "error" in sync else []
-            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"])}
+            devices = {name: {**dev, "says": texts.text("en", f"device:{dev['state']}", dev["state"]),
+                              **({"fix": device_states.IT_FIX[dev["state"]]} if dev["state"] in device_states.IT_FIX else {})}
                        for name, dev in sorted(live.devices.items())}
             problems += [f"{name} {dev['says']}: {dev.get('detail') or ''}".rstrip(": ")
                          for name, dev in devices.items() if device_states.problem(dev["state"])]
@@ -207,8 +240,11 @@ class StationViews:
             if live.storage_fault:
                 problems.append(f"station database: {live.storage_fault}")
             problems += [text for _, text in sorted(live.problems.items())]
+            warnings = [f"{name}: {notice['message']}" for name, dev in devices.items()
+                        for notice in dev.get("notices", ())]
             scale = live.scale.view()
-            return {"ok": not problems, "problems": problems, "station": p.id, "at": isoformat(p.clock.now()),
+            return {"ok": not problems, "problems": problems, "warnings": warnings, "station": p.id,
+                    "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
                     "open_escalations": open_escalations, "verdicts": dict(live.counters)}
@@ -252,6 +288,7 @@ class StationViews:
                        "scale": (live.devices.get("scale") or {}).get("state", "not_configured"),
                        "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
+        escalations, source = self._escalations()
         with self.reading() as conn:
             who = p.catalog.employee_by_id(viewer) if viewer else None
             station["depth"] = self.sync_status().get("depth")
@@ -260,25 +297,37 @@ class StationViews:
             return {
                 "viewer": mask_record(who.as_dict(), who.role) if who else None,
                 "stations": [station],
-                "escalations": store.escalations(conn),
+                "escalations": store.escalations(conn) if escalations is None else escalations,
+                "escalations_from": source,
                 "blocked": [{"order_id": r["order_id"], "at": r["updated_at"], "reason": r["blocked_reason"]}
                             for r in blocked["items"]],
                 **{kind: page["items"] for kind, page in pages.items()},
                 "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
                 "reference_problems": p.catalog.cache.problems(),
+                "intercepted": interception.intercepted(conn, limit),
+                "conflicts": interception.conflicts(conn, limit),
             }
 
     def counts(self) -> dict:
         """How many of each list there are (orders per stage, lots expiring, audit entries, …)."""
         p = self.parts
         until = (p.clock.now().date() + timedelta(days=p.cfg["lots.expiry_warning_days"])).isoformat()
+        escalations, _ = self._escalations()
         with self.reading() as conn:
             return {"orders": store.order_counts(conn), "orders_to_pick": store.orders_to_pick_count(conn),
                     "expiring_lots": store.expiring_lots_count(conn, until),
                     "audit": store.table_count(conn, "audit"),
                     "rejected_input": store.table_count(conn, "rejected_input"),
                     "employees": store.table_count(conn, "ref_employees"),
-                    "open_escalations": len(store.escalations(conn))}
+                    "open_escalations": len(store.escalations(conn) if escalations is None else escalations)}
+
+    def _escalations(self) -> tuple[list[dict] | None, str]:
+        """The site's open escalations and where they come from: ``site``, ``station`` (no hub) or
+        ``site_unreachable`` (the station's own are shown)."""
+        if self.parts.cfg["upstream.kind"] != "hub":
+            return None, "station"
+        listed = self.site_escalations()
+        return listed, "site" if listed is not None else "site_unreachable"
 
     def page(self, kind: str, query: PageQuery, viewer: str | None = None) -> dict:
         """One page of the list ``kind`` (one of ``LISTS``): ``{"items", "next_cursor", "limit"}``. The PDAs'
@@ -372,7 +421,7 @@ def _built(kind: Any, row: dict) -> Any:
 
 def _milestone(row: dict, now: Any, conn: sqlite3.Connection) -> dict:
     waiting = None
-    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=None)
+    last = max((row[m] for m in store.MILESTONES if row.get(m)), default=row.get("updated_at"))
     if last and row["status"] not in ("packed", "cancelled"):
         waited, stage = now - parse_iso(last), texts.Word(f"order_status:{row['status']}")
         waiting = {lang: texts.fill(texts.text(lang, "page:minutes_in"), {"waited": waited, "stage": stage}, lang)

@@ -29,15 +29,16 @@ JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class UpstreamClient:
-    """``UpstreamClient(base_url, deadline_s=10, token=None)``; ``last_skew_s`` = upstream clock − our clock.
-    ``base_url`` may be a list (the hubs of a site): requests fail over between them (``http.FailoverHTTP``)."""
+    """``UpstreamClient(base_url, deadline_s=10, token=None, ca_file=None)``; ``last_skew_s`` = upstream clock − our
+    clock. ``base_url`` may be a list (the hubs of a site): requests fail over between them (``http.FailoverHTTP``);
+    ``ca_file`` is a site CA trusted besides the system's certificates."""
 
     def __init__(self, base_url: str | Sequence[str], deadline_s: float = 10.0, clock: Clock | None = None, *,
-                 user_agent: str = "packgate-sync/1", token: str | None = None):
+                 user_agent: str = "packgate-sync/1", token: str | None = None, ca_file: str | None = None):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.base_url = urls[0].rstrip("/")
         self.clock = clock or Clock()
-        self.http = connect_http(urls, deadline_s=deadline_s)
+        self.http = connect_http(urls, deadline_s=deadline_s, ca_file=ca_file)
         self.user_agent = user_agent
         self.token = token  # sent as Authorization: Bearer <token> on every request when set
         self.last_skew_s: float | None = None
@@ -67,17 +68,18 @@ class UpstreamClient:
         return by_id
 
     # ---- labels ---------------------------------------------------------------------------
-    def request_label(self, body: dict[str, Any]) -> dict:
-        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields."""
-        data = self._json(self._call("POST", "/v1/labels", json.dumps(body, sort_keys=True).encode()))
+    def request_label(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
+        """``POST /v1/labels`` (idempotent by ``body["key"]``): the carton's waybill and label fields. ``raw``: the
+        body's bytes as a client sent them (the hub relays them unchanged, numbers as written)."""
+        data = self._json(self._call("POST", "/v1/labels", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybill"), str) or \
                 not isinstance(data.get("fields"), dict):
             raise BadResponseError("label answer has no waybill and fields")
         return data
 
-    def reserve_waybills(self, body: dict[str, Any]) -> dict:
+    def reserve_waybills(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
         """``POST /v1/waybills/reserve``: pre-issued waybills of an order (the same key answers the same ones)."""
-        data = self._json(self._call("POST", "/v1/waybills/reserve", json.dumps(body, sort_keys=True).encode()))
+        data = self._json(self._call("POST", "/v1/waybills/reserve", raw or json.dumps(body, sort_keys=True).encode()))
         if not isinstance(data, dict) or not isinstance(data.get("waybills"), list):
             raise BadResponseError("reservation answer has no waybills list")
         return data
@@ -88,6 +90,14 @@ class UpstreamClient:
         data = self._json(self._call("GET", "/v1/reference" + (f"?{urlencode(query)}" if query else "")))
         if not isinstance(data, dict) or "cursor" not in data:
             raise BadResponseError("reference answer has no cursor")
+        return data
+
+    def get_order_changes(self, since: str | None = None, limit: int | None = None) -> dict:
+        """``GET /v1/orders/changes``: the orders changed after the cursor (the fast pull of interception)."""
+        query = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}
+        data = self._json(self._call("GET", "/v1/orders/changes" + (f"?{urlencode(query)}" if query else "")))
+        if not isinstance(data, dict) or "cursor" not in data or not isinstance(data.get("orders"), list):
+            raise BadResponseError("order changes answer has no cursor and orders list")
         return data
 
     def reconcile(self, station: str, since: datetime, until: datetime) -> list[str]:
@@ -106,6 +116,12 @@ class UpstreamClient:
 
     def admin(self, kind: str, items: list[dict]) -> dict:
         return self._json(self._call("POST", f"/v1/admin/{kind}", json.dumps({"items": items}).encode()))
+
+    def decide(self, order_id: str, decision: str, body: dict[str, Any]) -> dict:
+        """The reference WMS's admin call: ``hold``, ``release``, ``cancel`` or ``change`` an order; its new record."""
+        data = self._json(self._call("POST", f"/v1/admin/orders/{quote(order_id, safe='')}/{decision}",
+                                     json.dumps(body).encode()))
+        return dict(data["order"])
 
     # ---- plumbing -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: bytes | None = None, after_send=None) -> Response:

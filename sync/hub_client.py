@@ -1,15 +1,19 @@
-"""The station's client of the site hub: claims, heartbeats and a feed follower.
+"""The station's client of the site hub: claims, heartbeats, the site's escalations and dock, and a feed follower.
 
 ``SiteClient(hub_url, station, token)`` (``hub_url`` may list several hubs: it fails over, and the feed
 cursor is valid on every hub of the site, one database numbering the changes) — ``claim(order_id, operator)`` returns the claim or raises
-``ClaimConflictError`` whose message names the table and the person; ``renew`` is the same call;
-``release(order_id)``; ``heartbeat(...)``. ``FeedFollower(client, on_change, cursor_file)`` follows the feed in
-a thread (a ``Loop``): it reads the hub's stream (``/v1/feed/stream``, server-sent events: one connection, one
-write per batch of changes) and, from a hub without one (404) or with ``stream=False``, long-polls ``/v1/feed``.
-It hands each change to ``on_change(event)`` in order and persists the cursor after each handled batch (so a
-restart neither skips nor — beyond the last batch — repeats changes), backing off with full jitter while the
-hub is unreachable; a stream that breaks after it was open is opened again at once. ``stop()`` cancels the
-stream or long-poll in flight (its socket is shut down), so it returns at once.
+``ClaimConflictError`` whose message names the table and the person; ``renew(order_id, operator)`` keeps an order the
+table has open (refused, ``claim["released"]``, after a supervisor released it); ``release(order_id)``;
+``heartbeat(...)`` returns the supervisors' releases of the order the table says it has open; ``escalations()`` and
+``acknowledge(order_id, level, by)``; ``hold_parcel(batch_id, code, operator)`` (the parcel's facts, None: not a parcel
+of the site) and ``give_back(order_id, batch_id)``. ``FeedFollower(client, on_change, cursor_file)`` follows the
+feed in a thread (a ``Loop``): it reads the hub's stream (``/v1/feed/stream``, server-sent events: one connection,
+one write per batch of changes) and, from a hub without one (404) or with ``stream=False``, long-polls
+``/v1/feed``. It hands each change to ``on_change(event)`` in order and persists the cursor after each handled
+batch (so a restart neither skips nor — beyond the last batch — repeats changes), backing off with full jitter
+while the hub is unreachable or refuses one more stream (429: the token's share is taken); a stream that breaks
+after it was open is opened again at once. ``stop()`` cancels the stream or long-poll in flight (its socket is
+shut down), so it returns at once.
 """
 from __future__ import annotations
 
@@ -32,9 +36,11 @@ STREAM_IDLE_S = 30.0  # a stream silent this long is gone (the hub writes a keep
 
 
 class SiteClient:
-    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0):
+    def __init__(self, hub_url: str | Sequence[str], station: str, token: str, *, deadline_s: float = 5.0,
+                 ca_file: str | None = None):
         self.station, self.token = station, token
-        self.http = connect_http(hub_url, deadline_s=deadline_s)  # several hubs: fails over between them
+        self.http = connect_http(hub_url, deadline_s=deadline_s, ca_file=ca_file)  # several hubs: fails over
+        self.last_clock: dict[str, Any] | None = None  # the hub's measure of this station's clock, last heartbeat
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
               deadline_s: float | None = None, cancel: Cancel | None = None) -> tuple[int, dict[str, Any]]:
@@ -51,17 +57,18 @@ class SiteClient:
                                          status=resp.status)
         return resp.status, data if isinstance(data, dict) else {}
 
-    def claim(self, order_id: str, operator: str | None) -> dict[str, Any]:
-        """Claim (or renew) ``order_id`` for this table."""
+    def claim(self, order_id: str, operator: str | None, *, renew: bool = False) -> dict[str, Any]:
+        """Claim ``order_id`` for this table (``renew``: keep what it has open)."""
         status, data = self._call("POST", "/v1/claims", {"station": self.station, "order_id": order_id,
-                                                         "operator": operator})
+                                                         "operator": operator, "renew": renew})
         if status == 409:
             raise ClaimConflictError(str(data.get("error")), dict(data.get("claim") or {}))
         if status != 200:
             raise HubError(f"claim {order_id}: HTTP {status} {data.get('error', '')}")
         return dict(data["claim"])
 
-    renew = claim
+    def renew(self, order_id: str, operator: str | None) -> dict[str, Any]:
+        return self.claim(order_id, operator, renew=True)
 
     def release(self, order_id: str) -> bool:
         status, data = self._call("DELETE", f"/v1/claims/{quote(order_id, safe='')}")
@@ -70,12 +77,54 @@ class SiteClient:
         return status == 200
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
-                  devices: dict[str, str] | None = None, outbox_depth: int | None = None) -> None:
+                  devices: dict[str, str] | None = None, outbox_depth: int | None = None,
+                  clock: str | None = None) -> list[dict[str, Any]]:
+        """The supervisors' releases of the order this table has open (it drops them). With ``clock`` (this
+        station's time now, ISO 8601) the hub measures its offset: ``last_clock`` (``offset_s``, ``warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
-                                   "devices": devices or {}, "outbox_depth": outbox_depth})
+                                   "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
+        offset = data.get("clock_offset_s")
+        if clock is not None and isinstance(offset, (int, float)):
+            self.last_clock = {"offset_s": float(offset), "warning": bool(data.get("clock_warning"))}
+        released = data.get("released")
+        return [dict(r) for r in released if isinstance(r, dict)] if isinstance(released, list) else []
+
+    def escalations(self) -> list[dict[str, Any]]:
+        """The site's escalations sent and not acknowledged."""
+        status, data = self._call("GET", "/v1/escalations")
+        if status != 200 or not isinstance(data.get("escalations"), list):
+            raise HubError(f"escalations: HTTP {status} {data.get('error', '')}")
+        return [dict(e) for e in data["escalations"] if isinstance(e, dict)]
+
+    def acknowledge(self, order_id: str, level: int, by: str) -> dict[str, Any] | None:
+        """Acknowledge (order, level) for the supervisor ``by``: ``acknowledged`` (False: done before, by
+        ``acked_by_name``); None: the site has no such escalation."""
+        status, data = self._call("POST", f"/v1/escalations/{quote(order_id, safe='')}/{level}/ack", {"by": by})
+        if status == 404:
+            return None
+        if status != 200:
+            raise HubError(f"acknowledge {order_id}/{level}: HTTP {status} {data.get('error', '')}")
+        return data
+
+    def hold_parcel(self, batch_id: str, code: str, operator: str | None) -> dict[str, Any] | None:
+        """Hold the parcel ``code`` names for ``batch_id``: its facts (``taken``: by this call), None: unknown."""
+        status, data = self._call("POST", "/v1/dock/holds", {"station": self.station, "batch_id": batch_id,
+                                                             "code": code, "operator": operator})
+        if status == 404:
+            return None
+        if status != 200:
+            raise HubError(f"dock hold {code}: HTTP {status} {data.get('error', '')}")
+        return data
+
+    def give_back(self, order_id: str, batch_id: str) -> bool:
+        status, data = self._call("DELETE", f"/v1/dock/holds/{quote(order_id, safe='')}?batch_id="
+                                            f"{quote(batch_id, safe='')}")
+        if status != 200:
+            raise HubError(f"dock give back {order_id}: HTTP {status} {data.get('error', '')}")
+        return bool(data.get("given_back"))
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")

@@ -150,7 +150,8 @@ class Outbox:
     @staticmethod
     def mark_results(conn: sqlite3.Connection, rows: Sequence[Row], results: dict[str, dict], now: datetime,
                      skew_s: float | None = None) -> dict[str, int]:
-        """Record upstream's per-item answers in one transaction: accepted/duplicate → sent, rejected → dead."""
+        """Record upstream's per-item answers in one transaction: accepted/duplicate → sent, rejected → dead (its
+        ``error`` code, or "rejected", in ``upstream_status``)."""
         counts = {"sent": 0, "dead": 0}
         stamp = isoformat(now)
         with write_tx(conn):
@@ -163,11 +164,14 @@ class Outbox:
                                  " attempts = attempts + 1, last_attempt_at = ?, last_error = NULL"
                                  " WHERE id = ? AND state = 'pending'", (stamp, result["status"], stamp, row.id))
                     counts["sent"] += 1
-                else:
+                else:  # upstream_status keeps the rejection's code (e.g. order_cancelled: a conflict to resolve)
                     reason = str(result.get("reason") or "rejected by upstream")
+                    error = result.get("error")
+                    code = error if isinstance(error, str) else "rejected"
                     conn.execute("UPDATE sync_outbox SET state = 'dead', dead_at = ?, dead_reason = ?,"
-                                 " attempts = attempts + 1, last_attempt_at = ?, last_error = ?"
-                                 " WHERE id = ? AND state = 'pending'", (stamp, reason, stamp, reason, row.id))
+                                 " upstream_status = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = ?"
+                                 " WHERE id = ? AND state = 'pending'", (stamp, reason, code[:40], stamp, reason,
+                                                                         row.id))
                     counts["dead"] += 1
             set_meta(conn, worker__last_success=stamp, worker__last_attempt=stamp, worker__last_error=None,
                      worker__failures=0, **({"clock__skew_s": f"{skew_s:.3f}", "clock__checked_at": stamp}

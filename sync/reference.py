@@ -1,7 +1,10 @@
 """A local mirror of upstream reference data, pulled incrementally with a cursor.
 
 ``refresh()`` pulls ``/v1/reference?since=<cursor>`` page by page; each page and the new
-cursor commit in one transaction. A failing refresh is logged and recorded in health
+cursor commit in one transaction. ``refresh_orders()`` is the fast pull of the orders alone
+(``/v1/orders/changes`` after a cursor of its own, every ``upstream.orders_s``): a hold, a cancellation
+or a change reaches the table within about a second without reading the rest (订单拦截); an order
+row older than the one stored (a slow page read before a fast pull) never replaces it. A failing refresh is logged and recorded in health
 (``ref.last_error``) and the cache keeps serving what it has: a station works a whole shift
 offline. The cache writes only its own ``ref_*`` tables — the station's own order state
 (picked, packed …) lives in the station's tables and is never clobbered; to merge, pass
@@ -22,7 +25,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.db import DbSpec, factory, write_tx
 from packgate.sync.common.pool import Pool
 from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
-from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, screen, tote_clash
+from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, is_older, screen, tote_clash
 from packgate.sync.schema import get_meta, set_meta, upgrade
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 UpdateHook = Callable[[sqlite3.Connection, dict], None]
 CHUNK = 1000  # rows per write transaction
 PRUNE_DAYS = 14
+MAX_ORDER_PAGES = 20  # a fast pull reads at most this many pages; the rest next time
 POOL_KEPT = 16  # idle connections kept for the readers of the reference data
 
 
@@ -71,7 +75,7 @@ class ReferenceCache:
                     new_cursor = str(new_cursor)
                     if page.get("more") and new_cursor == cursor:
                         raise BadResponseError(f"reference page says more but its cursor did not move from {cursor!r}")
-                    rejected += self._apply(conn, page, changed, new_cursor)
+                    rejected += self._apply(conn, page, changed, {"ref__cursor": new_cursor})
                     cursor = new_cursor
                     if not page.get("more"):
                         break
@@ -86,10 +90,44 @@ class ReferenceCache:
                 return {"ok": False, "changed": changed, "rejected": rejected, "cursor": cursor, "error": message}
             return {"ok": True, "changed": changed, "rejected": rejected, "cursor": cursor, "error": None}
 
-    def _apply(self, conn: sqlite3.Connection, page: dict, changed: dict[str, int], cursor: str) -> int:
+    def refresh_orders(self) -> dict:
+        """Pull the orders changed since the fast pull's cursor (``ref.orders_cursor``; at first the full refresh's):
+        ``{"ok", "changed", "cursor", "error"}``. Nothing is pulled before the first full refresh. A failure is
+        logged once per run of failures and recorded in ``ref.orders_error``; the cache serves what it has."""
+        changed = {kind: 0 for kind in KINDS}
+        with self._using(None) as conn:
+            meta = get_meta(conn, "ref.")
+            cursor = meta.get("ref.orders_cursor") or meta.get("ref.cursor")
+            if cursor is None or self.client is None:
+                return {"ok": False, "changed": 0, "cursor": cursor, "error": "no reference data yet"}
+            try:
+                for _ in range(MAX_ORDER_PAGES):
+                    page = self.client.get_order_changes(since=cursor, limit=self.page_limit)
+                    new_cursor = str(page["cursor"])
+                    if page.get("more") and new_cursor == cursor:
+                        raise BadResponseError(f"order changes say more but the cursor did not move from {cursor!r}")
+                    self._apply(conn, {"orders": page["orders"]}, changed, {"ref__orders_cursor": new_cursor})
+                    cursor = new_cursor
+                    if not page.get("more"):
+                        break
+            except (UpstreamError, SyncError, KeyError, TypeError, ValueError) as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                if meta.get("ref.orders_error") is None:
+                    log.warning("pulling order changes failed, working from the cache: %s", message)
+                if meta.get("ref.orders_error") != message:  # offline: one write per new problem, not per second
+                    with write_tx(conn):
+                        set_meta(conn, ref__orders_error=message)
+                return {"ok": False, "changed": changed["orders"], "cursor": cursor, "error": message}
+            if meta.get("ref.orders_error") is not None:
+                with write_tx(conn):
+                    set_meta(conn, ref__orders_error=None)
+            return {"ok": True, "changed": changed["orders"], "cursor": cursor, "error": None}
+
+    def _apply(self, conn: sqlite3.Connection, page: dict, changed: dict[str, int], cursors: dict[str, str]) -> int:
         """Screen the page, store what is usable in chunks, keep the rest for review; returns how many were refused."""
         stamp = isoformat(self.clock.now())
         kept, refused = screen(conn, page)
+        kept["orders"] = [row for row in kept["orders"] if not is_older(row, self.get_order(row["order_id"], conn))]
         work = [(kind, row) for kind in KINDS for row in kept[kind]]
         chunks = [work[i:i + CHUNK] for i in range(0, len(work), CHUNK)] or [[]]
         for n, chunk in enumerate(chunks):
@@ -105,8 +143,9 @@ class ReferenceCache:
                                          (r.ambiguous, r.key, r.reason, stamp))
                     if self.on_update is not None:
                         self.on_update(conn, kept)
-                    set_meta(conn, ref__cursor=cursor, ref__last_refresh=stamp, ref__last_attempt=stamp,
-                             ref__last_error=None)
+                    if "ref__cursor" in cursors:
+                        set_meta(conn, ref__last_refresh=stamp, ref__last_attempt=stamp, ref__last_error=None)
+                    set_meta(conn, **cursors)
         for kind in KINDS:
             changed[kind] += len(kept[kind])
         if refused:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from packgate.device.clock import parse_iso
 from packgate.device.codes import canonical_badge
 
 KINDS = ("skus", "lots", "packaging", "employees", "orders")
@@ -66,6 +68,28 @@ def screen(conn: sqlite3.Connection, page: dict) -> tuple[dict[str, list[dict]],
             refused.append(Refused("employees", row["employee_id"],
                                    f"badge {uid} of {row['employee_id']} is also the badge of {holder}", None))
     return kept, refused
+
+
+def word_key(row: dict[str, Any]) -> tuple[int, datetime | None]:
+    """(revision, decision time) of a WMS order record: what orders two words of the WMS on one order."""
+    revision = row.get("revision")
+    at = row.get("status_at")
+    try:
+        moment = parse_iso(at) if isinstance(at, str) and at else None
+    except ValueError:
+        moment = None
+    return (revision if isinstance(revision, int) and not isinstance(revision, bool) else 1), moment
+
+
+def is_older(new: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    """Whether the order record ``new`` is an earlier word of the WMS than ``current`` (a lower revision, or an
+    earlier decision): a page read before a faster pull must not undo what the pull stored."""
+    if current is None:
+        return False
+    (new_rev, new_at), (cur_rev, cur_at) = word_key(new), word_key(current)
+    if new_rev != cur_rev:
+        return new_rev < cur_rev
+    return cur_at is not None and (new_at is None or new_at < cur_at)
 
 
 def badge_clash(conn: sqlite3.Connection, uid: str) -> str | None:

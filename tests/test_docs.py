@@ -26,16 +26,17 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
 
 
-def _mkdocs() -> str:
-    path = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
-    if path is None:
+def _mkdocs() -> list[str]:
+    """mkdocs run by this interpreter (``python -m``): the hooks render the code of this tree, whatever interpreter the
+    ``mkdocs`` script's first line names (a virtualenv copied from another checkout names that one's)."""
+    if importlib.util.find_spec("mkdocs") is None:
         pytest.fail("mkdocs is not installed in the test environment (it is a pinned test dependency)")
-    return path
+    return [sys.executable, "-m", "mkdocs"]
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run([_mkdocs(), "build", "--strict", "--config-file", str(config), "--site-dir", str(site)],
+    return subprocess.run([*_mkdocs(), "build", "--strict", "--config-file", str(config), "--site-dir", str(site)],
                           cwd=config.parent, capture_output=True, text=True, timeout=300, env=env)
 
 
@@ -130,7 +131,7 @@ def test_every_command_and_option_is_in_the_command_reference(site):
 def test_every_http_endpoint_is_in_its_api_reference(site):
     from packgate.station.web.openapi import OPENAPI
     from packgate.sync.hub.openapi import openapi_document as hub_document
-    from packgate.sync.upstream.server import openapi_document as upstream_document
+    from packgate.sync.upstream.openapi import openapi_document as upstream_document
 
     anchor = hooks().operation_anchor
     for name, doc in (("api-station", OPENAPI), ("api-hub", hub_document()), ("api-upstream", upstream_document())):

@@ -84,6 +84,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PACKGATE_PROFILES", "PYTHONPATH")}
 
 
+@pytest.mark.long
 def test_the_built_wheel_runs_the_selftest_in_a_fresh_virtualenv(wheel_venv, tmp_path):
     """Installed from the wheel alone, ``packgate demo --selftest`` passes."""
     venv, env = wheel_venv, _clean_env()

@@ -31,6 +31,7 @@ import nfc.clf
 from packgate.device.backoff import Backoff
 from packgate.device.errors import ReaderError
 from packgate.device.reader_thread import ReaderThread, call_safely
+from packgate.device.waker import Waker
 
 ALL_TARGETS = ("106A", "106B", "212F")
 
@@ -38,13 +39,11 @@ ALL_TARGETS = ("106A", "106B", "212F")
 class _PacedUdpReceive:
     """Replaces a udp device's ``_recv_data``: waits at most ``reply_s`` and returns early on ``stop``.
 
-    Each wait blocks on the socket for up to ``SLICE_S`` (not a short spin): an idle reader wakes a few
-    times a second, and ``stop()`` is seen within one slice."""
+    Each wait blocks on the device's socket (the driver opens a new one after each mute) and on the reader's
+    ``Waker`` (not a short spin): an idle reader wakes once per reply window, and ``stop()`` ends the wait at once."""
 
-    SLICE_S = 0.25
-
-    def __init__(self, recv: Callable, reply_s: float, stop) -> None:
-        self.recv, self.reply_s, self.stop = recv, reply_s, stop
+    def __init__(self, device, reply_s: float, stop, waker: Waker) -> None:
+        self.device, self.recv, self.reply_s, self.stop, self.waker = device, device._recv_data, reply_s, stop, waker
 
     def __call__(self, timeout, *brty_list):
         end = time.monotonic() + (self.reply_s if timeout is None else min(timeout, self.reply_s))
@@ -52,8 +51,11 @@ class _PacedUdpReceive:
             left = end - time.monotonic()
             if left <= 0:
                 break
+            sock = self.device.socket
+            if not self.waker.wait([sock.fileno()] if sock is not None else [], left):
+                continue
             try:
-                return self.recv(min(self.SLICE_S, left), *brty_list)
+                return self.recv(left, *brty_list)  # a frame is waiting (one of another bit rate: wait on)
             except nfc.clf.TimeoutError:
                 continue
         raise nfc.clf.TimeoutError("no answer")
@@ -97,6 +99,7 @@ class BadgeReader(ReaderThread):
         self.release_s = release_s
         self.poll_interval = poll_interval
         self.clock = clock
+        self._waker = Waker()  # stop() ends the udp driver's wait for a reply at once
         self.latest: str | None = None
         self.count = 0
         self.present: str | None = None
@@ -136,6 +139,9 @@ class BadgeReader(ReaderThread):
         return self._stop.is_set()
 
     # ------------------------------------------------------------ thread
+    def _interrupt(self) -> None:
+        self._waker.wake()
+
     def thread_subject(self) -> str:
         return self.path
 
@@ -148,8 +154,7 @@ class BadgeReader(ReaderThread):
         if not ok:
             raise ReaderError(f"no NFC reader found at {self.path!r}")
         if self.path.startswith("udp"):
-            device = clf.device
-            device._recv_data = _PacedUdpReceive(device._recv_data, self.udp_reply_s, self._stop)
+            clf.device._recv_data = _PacedUdpReceive(clf.device, self.udp_reply_s, self._stop, self._waker)
         return clf
 
     def _run(self) -> None:
@@ -179,4 +184,5 @@ class BadgeReader(ReaderThread):
                 self.present = None
             if self._stop.is_set() or not self._retry(self.path):
                 break
+        self._waker.close()
         self._set_state("stopped")

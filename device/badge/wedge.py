@@ -12,6 +12,10 @@ little-endian), zero-padded to some width, EM4100 facility/ID splits. Each reade
     normalise_badge("111,27706", "em-2h4h") == "6F6C3A"
     normalise_badge("08755.17493", "em-5.5") == "22334455"
     normalise_badge("4.161.178.195", "dec-bytes") == "04A1B2C3"
+    normalise_badge("004,335,823,930", "em-10h12d") == "01026F6C3A"   # a vendor page's thousands separators
+
+A decimal number may be typed or printed with thousands separators (``,`` ``.`` ``'`` ``_`` or a space, the
+same one throughout, groups of three digits): they are dropped before the number is read.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from packgate.device.errors import FrameError, ProfileError
 
 ENCODINGS = ("hex", "dec", "split", "dec-bytes")
 _TRIM = " \r\n\t\x00"
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?P<sep>[,.'_ \u00a0])[0-9]{3}(?:(?P=sep)[0-9]{3})*")
 BYTE_SEPARATORS = ".;,: -"  # what readers type between hex bytes (any of them is accepted)
 
 
@@ -180,8 +185,13 @@ def _to_bytes(number: int, nbytes: int | None, body: str) -> bytes:
 
 
 def _from_dec(body: str, f: WedgeFormat) -> bytes:
+    grouped = _THOUSANDS.fullmatch(body)
+    if grouped:
+        body = body.replace(grouped["sep"], "")
     if not (body.isascii() and body.isdigit()):
-        raise FrameError(f"badge read {body!r} is not decimal")
+        grouping = " (thousands separators must split it into groups of three digits, e.g. 004,335,823,930)" \
+            if any(c in body for c in ",.'_ \u00a0") else ""
+        raise FrameError(f"badge read {body!r} is not decimal{grouping}")
     return _to_bytes(int(body), f.nbytes, body)
 
 

@@ -9,7 +9,8 @@
 The clip runs at a fixed ``fps``: frames are written against the recorder's monotonic clock, so a camera
 that delivers faster is thinned and one that delivers slower is held (the clip's time is the real time).
 Frames are scaled to ``width`` before the overlay is drawn. OpenCV's fonts are ASCII: the overlay carries
-ids and codes, not names.
+ids and plain English words (the verdict's title and text, cut to fit), not names. What OpenCV and FFmpeg print
+while a writer opens is kept off stderr (``quiet``): the station's log says which codec it writes.
 """
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from packgate.device.camera.quiet import native_stderr, quiet_opencv
 from packgate.device.clock import isoformat
 
 log = logging.getLogger("packgate.recorder")
+quiet_opencv(cv2)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def can_write(codec: Codec, size: tuple[int, int] = (64, 48)) -> bool:
     """Whether this OpenCV build writes ``codec``: open a writer, write two frames, check bytes came out."""
     with tempfile.TemporaryDirectory(prefix="packgate-codec-") as tmp:
         path = Path(tmp) / f"probe{codec.ext}"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec.fourcc), 10.0, size)
+        with native_stderr(log):  # a codec this build lacks makes FFmpeg complain: the answer is False
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec.fourcc), 10.0, size)
         try:
             if not writer.isOpened():
                 return False
@@ -131,9 +135,9 @@ class ClipRecorder:
         except queue.Full:
             self.dropped += 1
 
-    def mark(self, code: str, status: str) -> None:
-        """Show a band in the verdict's colour with ``code`` for ``mark_s`` seconds."""
-        self._mark = (code, COLOURS.get(status, COLOURS["warning"]), self.monotonic() + self.mark_s)
+    def mark(self, text: str, status: str) -> None:
+        """Show a band in the verdict's colour with ``text`` (ASCII, cut to fit) for ``mark_s`` seconds."""
+        self._mark = (text, COLOURS.get(status, COLOURS["warning"]), self.monotonic() + self.mark_s)
 
     # ---------------------------------------------------------------- recorder thread
     def start(self) -> "ClipRecorder":
@@ -144,7 +148,8 @@ class ClipRecorder:
 
     def _open(self, frame: np.ndarray) -> cv2.VideoWriter:
         h, w = frame.shape[:2]
-        writer = cv2.VideoWriter(str(self.part_path), cv2.VideoWriter.fourcc(*self.codec.fourcc), self.fps, (w, h))
+        with native_stderr(log):
+            writer = cv2.VideoWriter(str(self.part_path), cv2.VideoWriter.fourcc(*self.codec.fourcc), self.fps, (w, h))
         if not writer.isOpened():
             raise RuntimeError(f"OpenCV cannot write {self.codec} to {self.part_path}")
         return writer
@@ -190,7 +195,8 @@ class ClipRecorder:
         if mark is not None and now < mark[2]:
             band = max(40, h // 7)
             image[h - band:] = mark[1]
-            cv2.putText(image, mark[0], (12, h - band // 2 + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2,
+            text = fit(mark[0], w - 24, 0.6, 1)
+            cv2.putText(image, text, (12, h - band // 2 + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
                         cv2.LINE_AA)
         return image
 
@@ -209,6 +215,18 @@ class ClipRecorder:
         target = directory / f"{sha}{self.codec.ext}"
         os.replace(self.part_path, target)
         return Clip(target, sha, target.stat().st_size, str(self.codec), self.frames, self.dropped, self.started, ended)
+
+
+def fit(text: str, width: int, scale: float, thickness: int) -> str:
+    """``text`` cut (with "...") to what OpenCV's simplex font draws within ``width`` pixels."""
+    def wide(t: str) -> int:
+        return int(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0])
+
+    if wide(text) <= width:
+        return text
+    while text and wide(text + "...") > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
 
 
 def scale_to(frame: np.ndarray, width: int) -> np.ndarray:

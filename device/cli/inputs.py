@@ -86,17 +86,25 @@ def _patterns(pattern: tuple[str, ...]):
 
 
 @device.command("badge")
-@click.option("--reader", "path", required=True,
+@click.option("--reader", "path", default=None,
               help="nfcpy reader: usb, usb:VID:PID, tty:USB0:pn532, udp:HOST:PORT. With --wedge-format: an evdev "
                    "keyboard device (/dev/input/by-id/..., usb:VID:PID, name:TEXT).")
 @click.option("--wedge-format", default=None,
               help="Read a keyboard-wedge badge reader; its output format: a preset (hex, hex-reversed, dec10, "
                    "dec10-reversed, em-8h10d, em-2h4h, ...).")
 @click.option("--layout", default="us", show_default=True, help="Keyboard layout of a wedge reader (us, de, fr).")
+@click.option("--text", "texts", multiple=True,
+              help="Normalise this typed (or printed) badge number with --wedge-format instead of reading (repeatable).")
 @click.option("--count", type=int, default=1, show_default=True, help="Stop after N badges (0 = until timeout).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Give up after S seconds.")
-def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, timeout: float) -> None:
+def badge_cmd(path: str | None, wedge_format: str | None, layout: str, texts: tuple[str, ...], count: int,
+              timeout: float) -> None:
     """Print canonical badge UIDs (upper-case hex, transmission order), one tap per line."""
+    if texts:
+        _normalise_texts(texts, wedge_format or "hex")
+        return
+    if path is None:
+        raise click.UsageError("give --reader (or --text to normalise a typed badge number)")
     counter = _Counter(count)
 
     def on_badge(uid: str) -> None:
@@ -118,6 +126,25 @@ def badge_cmd(path: str, wedge_format: str | None, layout: str, count: int, time
     except DeviceError as exc:
         raise click.UsageError(str(exc)) from exc
     _run(reader, counter, timeout)
+
+
+def _normalise_texts(texts: tuple[str, ...], wedge_format: str) -> None:
+    """One JSON object per text: its canonical UID, or why it is refused (exit 1 if any was)."""
+    from packgate.device.badge.wedge import normalise_badge, preset
+
+    try:
+        fmt = preset(wedge_format)
+    except DeviceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wedge-format") from exc
+    refused = 0
+    for text in texts:
+        try:
+            emit({"uid": normalise_badge(text, fmt), "typed": text, "format": wedge_format})
+        except DeviceError as exc:
+            refused += 1
+            emit({"uid": None, "typed": text, "format": wedge_format, "error": str(exc)})
+    if refused:
+        raise SystemExit(1)
 
 
 def _scan_printer(counter: _Counter) -> Callable:

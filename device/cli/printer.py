@@ -1,4 +1,5 @@
-"""``packgate device`` printer commands: printers, print-test, preview; and the printer side of ``emulate``."""
+"""``packgate device`` printer commands: printers, printer-status, print-test, preview; and the printer side of
+``emulate``."""
 from __future__ import annotations
 
 import signal
@@ -29,6 +30,51 @@ def printers_cmd(profiles_dir: str | None) -> None:
         out = found[name].summary()
         out["templates"] = sorted(t.name for t in templates if t.template and t.template.language == out["language"])
         emit(out)
+
+
+@device.command("printer-status")
+@click.option("--profile", "profile_name", required=True, help="Printer profile (see `device printers`).")
+@click.option("--port", default=None, help="Ask this printer: tcp://HOST[:PORT], usb:/dev/usb/lp0, or a serial device/URL.")
+@click.option("--hex", "hex_text", default=None, help="Decode this status answer instead (hex, spaces allowed).")
+@click.option("--detail-hex", default=None, help="With --hex: the answer to the detailed query (~HQES, <ESC>!S).")
+@click.option("--timeout", type=float, default=None, help="Seconds to wait for a status answer (default: profile).")
+@profiles_dir_option
+def printer_status_cmd(profile_name: str, port: str | None, hex_text: str | None, detail_hex: str | None,
+                       timeout: float | None, profiles_dir: str | None) -> None:
+    """The printer's status with its detailed status: each fault with what to do, the warnings. Exit 1 if not ready."""
+    from packgate.device.printer import detail
+    from packgate.device.printer.driver import Printer
+    from packgate.device.printer.status import decode
+
+    profile = _printer_profile(profile_name, profiles_dir)
+    assert profile.printer is not None
+    spec = profile.printer.status
+    if (port is None) == (hex_text is None):
+        raise click.UsageError("give exactly one of --port or --hex")
+    try:
+        if hex_text is not None:
+            status = decode(spec, _hex(hex_text, "--hex"))
+            if detail_hex is not None:
+                if spec.detail is None:
+                    raise click.UsageError(f"{profile.name} has no detailed status query")
+                status = status.merged(detail.decode(spec.detail, _hex(detail_hex, "--detail-hex")))
+        else:
+            assert port is not None
+            with Printer(port, profile, timeout=timeout) as printer:
+                status = printer.status(detail=True)
+    except DeviceError as exc:
+        emit({"profile": profile.name, "error": str(exc)})
+        raise SystemExit(1) from exc
+    emit({"profile": profile.name, **status.as_dict()})
+    if not status.ready:
+        raise SystemExit(1)
+
+
+def _hex(text: str, hint: str) -> bytes:
+    try:
+        return bytes.fromhex(text.replace(":", " "))
+    except ValueError as exc:
+        raise click.BadParameter(f"not hex: {exc}", param_hint=hint) from exc
 
 
 @device.command("print-test")

@@ -1,4 +1,9 @@
-"""``packgate device`` scale commands: profiles, decode, read, emulate, probe."""
+"""``packgate device`` scale commands: profiles, decode, read, emulate, probe.
+
+stdout carries the answer (one JSON object per line); stderr what a person watches meanwhile: ``read``'s state
+lines (one per change, then a summary while a problem lasts: ``StateChanges``), ``probe``'s progress (one line per
+step, ``n/N``, rewritten in place on a terminal). ``decode`` and ``read`` exit 1 when nothing decoded or was read.
+"""
 from __future__ import annotations
 
 import json
@@ -35,36 +40,65 @@ def profiles_cmd(profiles_dir: str | None, kind: str | None) -> None:
 
 
 def decode_bytes(profile: Profile, data: bytes) -> list[dict]:
-    """Frame and decode ``data``; bad frames and a trailing partial frame become status "error" objects."""
-    framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
-    out = []
-    for frame in framer.feed(data):
-        reading = profile.codec.decode(frame)
-        out.append(reading.as_dict())
+    """Frame and decode ``data`` as the reader would, the profile's stability rule applied over the frames in order
+    (a stable-by-repeat profile says ``stable: true`` from the Nth equal weight on); bad frames and a trailing
+    partial frame become status "error" objects."""
+    return _decoded(profile, data)[0]
+
+
+def _decoded(profile: Profile, data: bytes) -> tuple[list[dict], int]:
+    """``decode_bytes``'s objects and how many of them are readings (no acknowledgement, no error)."""
+    from packgate.device.scale.decoding import ScaleDecoder
+    from packgate.device.scale.reading import Status
+
+    decoder = ScaleDecoder(profile)
+    out, readings = [], 0
+    for reading in decoder.decode(data):
+        readings += reading.status is not Status.ERROR and not reading.extra.get("ack")
+        shown = reading.as_dict()
+        if "stability" in reading.extra:
+            shown["stability"] = reading.extra["stability"]
+        out.append(shown)
+    framer = decoder.framer
     if framer.buf:
         out.append({"status": "error", "stable": False, "weight": None, "unit": None, "grams": None,
                     "raw": bytes(framer.buf).hex(), "reason": "incomplete frame at end of input"})
     if framer.bytes_skipped:
         out.append({"skipped_bytes": framer.bytes_skipped})
-    return out
+    return out, readings
 
 
 @device.command("decode")
 @click.option("--profile", "profile_name", required=True, help="Scale profile name (see `device profiles`).")
 @click.option("--hex", "hex_text", default=None, help="Bytes as hex (spaces allowed); default: read raw bytes from stdin.")
+@click.option("--capture", "capture_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The received bytes of a capture file (`device sniff`).")
 @profiles_dir_option
-def decode_cmd(profile_name: str, hex_text: str | None, profiles_dir: str | None) -> None:
-    """Decode bytes with a profile: one JSON object per frame."""
+def decode_cmd(profile_name: str, hex_text: str | None, capture_file: str | None, profiles_dir: str | None) -> None:
+    """Decode bytes with a profile: one JSON object per frame, the profile's stability rule applied.
+    Exit 1 if no frame decoded to a reading (acknowledgements and errors are none)."""
     profile = _profile(profile_name, profiles_dir)
-    if hex_text is not None:
+    if capture_file is not None:
+        from packgate.device.capture import read
+
+        try:
+            data = read(capture_file).data("rx")
+        except DeviceError as exc:
+            raise click.ClickException(str(exc)) from exc
+    elif hex_text is not None:
         try:
             data = bytes.fromhex(hex_text.replace(":", " "))
         except ValueError as exc:
             raise click.BadParameter(f"not hex: {exc}", param_hint="--hex") from exc
     else:
         data = sys.stdin.buffer.read()
-    for obj in decode_bytes(profile, data):
+    decoded, readings = _decoded(profile, data)
+    for obj in decoded:
         emit(obj)
+    if not readings:
+        click.echo(f"nothing decoded: {len(data)} byte(s), no reading {profile.name} makes of them "
+                   "(check the profile, baud rate and the scale's output mode; `device probe` finds them)", err=True)
+        raise SystemExit(1)
 
 
 @device.command("read")
@@ -74,11 +108,15 @@ def decode_cmd(profile_name: str, hex_text: str | None, profiles_dir: str | None
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Give up after S seconds.")
 @click.option("--stable-only", is_flag=True, help="Only print stable, ok readings.")
 @click.option("--poll-interval", type=float, default=None, help="Override the profile's poll interval (s).")
+@click.option("--summary-every", type=float, default=30.0, show_default=True,
+              help="While the scale stays a problem (cannot open, silent), one stderr line this often (s).")
 @profiles_dir_option
 def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_only: bool,
-             poll_interval: float | None, profiles_dir: str | None) -> None:
-    """Read weights from a scale; one JSON object per reading. Exit 1 if nothing was read."""
+             poll_interval: float | None, summary_every: float, profiles_dir: str | None) -> None:
+    """Read weights from a scale; one JSON object per reading. Exit 1 if nothing was read.
+    stderr: one line per state change, then a summary every --summary-every seconds while it stays a problem."""
     from packgate.device.scale.reader import ScaleReader
+    from packgate.device.state_changes import FINE, STEPS, StateChanges
 
     profile = _profile(profile_name, profiles_dir)
     done = threading.Event()
@@ -96,8 +134,21 @@ def read_cmd(profile_name: str, port: str, count: int, timeout: float, stable_on
             if count and printed[0] >= count:
                 done.set()
 
-    def on_state(state, detail):
-        click.echo(json.dumps({"state": state, "detail": detail}), err=True)
+    changes = StateChanges(summary_every)
+    details: dict[str, str | None] = {}  # state -> what the reader last said of it (a retry step says only the port)
+
+    def on_state(state: str, detail: str | None) -> None:
+        if state not in STEPS:
+            details[state] = detail
+        note = changes.note(state)
+        if note is None:
+            return
+        line: dict = {"state": note.state, "detail": details.get(note.state, detail)}
+        if note.state not in (*FINE, "stopped"):
+            line["retrying"] = True
+        if note.kind == "summary":
+            line.update(still=True, for_s=round(note.seconds, 1), reports=note.reports)
+        click.echo(json.dumps(line), err=True)
 
     reader = ScaleReader(port, profile, on_reading=on_reading, on_state=on_state, poll_interval=poll_interval)
     reader.start()
@@ -171,8 +222,10 @@ def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: st
 
 
 def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"") -> bytes:
+    """What the port sends within ``seconds`` (after ``command``); each read waits at most a fifth of the
+    window, so the window ends on time."""
     try:
-        port = open_port(port_url, **profile.serial.as_kwargs(), timeout=0.05)
+        port = open_port(port_url, **profile.serial.as_kwargs(), timeout=min(0.05, max(0.005, seconds / 5)))
     except PortError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
@@ -199,6 +252,35 @@ def _matches(profile: Profile, data: bytes) -> tuple[int, dict | None]:
     return good, last
 
 
+class _Progress:
+    """``probe n/N: what it tries`` on stderr, one line per step; on a terminal one line rewritten in place."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.n = 0
+        self.started = time.monotonic()
+        self.in_place = sys.stderr.isatty()
+
+    def _say(self, line: str, final: bool = False) -> None:
+        if self.in_place:
+            click.echo("\r\x1b[K" + line, err=True, nl=final)
+        else:
+            click.echo(line, err=True)
+
+    def step(self, what: str) -> None:
+        self.n += 1
+        self._say(f"probe {self.n}/{self.total}: {what}")
+
+    def done(self, found: int) -> None:
+        self._say(f"probe: {found} match(es) after {self.n} of {self.total} step(s), "
+                  f"{time.monotonic() - self.started:.1f} s", final=True)
+
+
+def _names(profiles: list[Profile], most: int = 3) -> str:
+    names = [p.name for p in profiles]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 @device.command("probe")
 @click.option("--port", required=True, help="Device path, COM3 or pyserial URL.")
 @click.option("--listen", "listen_s", type=float, default=1.5, show_default=True, help="Seconds to listen passively.")
@@ -206,7 +288,8 @@ def _matches(profile: Profile, data: bytes) -> tuple[int, dict | None]:
 @click.option("--profile", "only", multiple=True, help="Only try these profiles (repeatable).")
 @profiles_dir_option
 def probe_cmd(port: str, listen_s: float, reply_timeout: float, only: tuple[str, ...], profiles_dir: str | None) -> None:
-    """Find which scale profile a port speaks: listen for streaming formats, then try polled commands."""
+    """Find which scale profile a port speaks: listen for streaming formats, then try polled commands.
+    Progress (step n of N, what it tries) goes to stderr; the matches to stdout."""
     try:
         scales = load_profiles(profiles_dir, kind="scale")
     except DeviceError as exc:
@@ -222,7 +305,9 @@ def probe_cmd(port: str, listen_s: float, reply_timeout: float, only: tuple[str,
     by_serial: dict = {}
     for p in streaming:
         by_serial.setdefault(p.serial, []).append(p)
+    progress = _Progress(len(by_serial) + len(polled))
     for serial_defaults, group in by_serial.items():
+        progress.step(f"listening {listen_s:g} s at {serial_defaults.label} for {_names(group)}")
         data = _listen(port, group[0], listen_s)
         if not data:
             continue
@@ -235,12 +320,14 @@ def probe_cmd(port: str, listen_s: float, reply_timeout: float, only: tuple[str,
             break
     if not found:
         for p in polled:
+            progress.step(f"polling {p.name} with {p.poll.command.decode('latin-1')!r} at {p.serial.label}")
             data = _listen(port, p, reply_timeout, command=p.poll.command)
             good, last = _matches(p, data)
             if good:
                 found += 1
                 emit({"match": p.name, "mode": "poll", "command": p.poll.command.decode("latin-1"), "frames": good,
                       "serial": p.serial.label, "reading": last})
+    progress.done(found)
     if not found:
         emit({"match": None, "port": port, "hint": "no profile matched: check cable, baud rate and the scale's output mode"})
         raise SystemExit(1)

@@ -3,7 +3,8 @@
 Both give ``filenos()`` for select (a TCP link's client and its listener, so a new client is taken at
 once), a non-blocking ``read()`` (which also accepts a new TCP client; a new
 client replaces the old one), ``write()``, ``unplug()``/``replug()`` and ``close()``; ``where`` says how
-a host reaches it.
+a host reaches it. An emulator's loop blocks in ``LinkedEmulator.wait_for_link`` on its link and on a
+``Waker``: host bytes or ``stop()`` end the wait at once, so an idle emulator neither polls nor delays its stop.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import threading
 from pathlib import Path
 
 from packgate.device.emulation.pty import PtyPair
+from packgate.device.waker import Waker
 
 
 class PtyLink:
@@ -129,13 +131,20 @@ class LinkedEmulator:
 
     name: str
     kind: str
-    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (host bytes wake it; stop waits this long)
+    IDLE_WAIT_S = 0.5  # longest block on the link with nothing to send (host bytes and stop() wake it)
 
     def __init__(self) -> None:
         self._link: PtyLink | TcpLink | None = None
         self._tmpdir: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._waker: Waker | None = None  # made when the loop starts; stop() wakes it
+
+    def wait_for_link(self, fds: list[int], timeout: float) -> bool:
+        """Block until one of ``fds`` is readable (True), ``timeout`` seconds pass or ``stop()`` is called."""
+        if self._waker is None:
+            return False
+        return bool(self._waker.wait(fds, timeout))
 
     def start_pty(self, link: str | os.PathLike | None = None) -> str:
         """Serve on a pseudo-terminal; returns the stable symlink the host opens (a temp folder by default)."""
@@ -158,6 +167,7 @@ class LinkedEmulator:
         return self._link.where if self._link else {}
 
     def _start(self) -> None:
+        self._waker = Waker()
         self._thread = threading.Thread(target=self._run, name=f"{self.kind}-emu:{self.name}", daemon=True)
         self._thread.start()
 
@@ -166,8 +176,12 @@ class LinkedEmulator:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._waker is not None:
+            self._waker.wake()
         if self._thread is not None:
             self._thread.join(2)
+        if self._waker is not None and (self._thread is None or not self._thread.is_alive()):
+            self._waker.close()
         if self._link is not None:
             self._link.close()
         if self._tmpdir:

@@ -2,27 +2,39 @@
 
     with Printer("tcp://10.0.0.7", get_profile("zebra-zpl")) as printer:   # port from the profile (9100)
         status = printer.status()               # PrinterStatus: ready, conditions, advice
+        status = printer.status(detail=True)    # and the detailed status (~HQES, <ESC>!S): faults and warnings
         printer.print(job)                      # PrinterNotReadyError (with .status) if it cannot print
 
 Port grammar: ``tcp://HOST[:PORT]`` (raw 9100 by default), ``usb:/dev/usb/lp0`` (USB printer class; a bare
 ``/dev/usb/lp*`` path too), ``serial:/dev/ttyUSB0`` or any other device path or pyserial URL (the
 profile's serial settings). A transport the profile does not list is refused. Every wait is bounded by
 the profile's ``status.timeout`` (or ``timeout=``), measured on the injectable clock's monotonic time.
+
+The detailed status (``[status.detail]``) is asked when the short answer shows a fault, or always with
+``detail=True``; a printer that does not answer it (older firmware) is asked no more on this connection and its
+short status stands, with a note in ``detail``. A printer that left it unanswered ``DETAIL_MISSES`` times in a row
+(older firmware) is asked no more on this connection: one late answer from a busy printer or host is no reason to
+stop asking for the warnings.
 """
 from __future__ import annotations
 
 import os
 import select
 import socket
-from typing import Protocol
+from typing import Callable, Protocol
 
 from packgate.device.clock import Clock
 from packgate.device.errors import PortError, PrinterError, PrinterNotReadyError, PrinterTimeoutError
+from packgate.device.printer import detail as detailed
 from packgate.device.printer.spec import PrinterSpec
 from packgate.device.printer.status import PrinterStatus, complete, decode
 from packgate.device.profiles import Profile
 
 POLL_S = 0.02
+
+
+#: detailed status queries left unanswered in a row before a connection stops asking (older firmware)
+DETAIL_MISSES = 3
 
 
 class Link(Protocol):
@@ -145,6 +157,7 @@ class Printer:
         if self.transport not in self.spec.transports:
             raise PrinterError(f"{profile.name} has no {self.transport} transport (has {', '.join(self.spec.transports)})")
         self._link: Link | None = None
+        self._detail_misses = 0  # detailed status queries left unanswered in a row on this connection
 
     def open(self) -> "Printer":
         if self._link is not None:
@@ -168,6 +181,7 @@ class Printer:
         if self._link is not None:
             link, self._link = self._link, None
             link.close()
+        self._detail_misses = 0
 
     def __enter__(self) -> "Printer":
         return self.open()
@@ -179,21 +193,38 @@ class Printer:
         while link.read(0):
             pass
 
-    def status(self) -> PrinterStatus:
-        """Ask and decode; PrinterTimeoutError when no whole answer arrives within the timeout."""
+    def _ask(self, query: bytes, done: Callable[[bytes], bool], timeout: float) -> bytes:
+        """Send ``query`` and read until ``done``; PrinterTimeoutError when no whole answer arrives in time."""
         link = self.open()._link
         assert link is not None
         self._drain(link)  # a late answer to an earlier query must not be read as this one's
-        link.write(self.spec.status.query)
+        link.write(query)
         buf = b""
-        deadline = self.clock.monotonic() + self.timeout
-        while not complete(self.spec.status, buf):
+        deadline = self.clock.monotonic() + timeout
+        while not done(buf):
             left = deadline - self.clock.monotonic()
             if left <= 0:
-                raise PrinterTimeoutError(f"{self.url}: no status answer to {self.spec.status.query!r} within "
-                                          f"{self.timeout:g} s (got {buf!r})")
+                raise PrinterTimeoutError(f"{self.url}: no status answer to {query!r} within {timeout:g} s (got {buf!r})")
             buf += link.read(min(POLL_S * 5, left))
-        return decode(self.spec.status, buf)
+        return buf
+
+    def status(self, detail: bool | None = None) -> PrinterStatus:
+        """Ask and decode; with a ``[status.detail]`` query also the detailed status: when the short answer shows a
+        fault (``detail=None``), always (``True``) or never (``False``)."""
+        spec = self.spec.status
+        short = decode(spec, self._ask(spec.query, lambda buf: complete(spec, buf), self.timeout))
+        wanted = detail if detail is not None else not short.ready
+        if spec.detail is None or not wanted or self._detail_misses >= DETAIL_MISSES:
+            return short
+        query = spec.detail
+        try:
+            raw = self._ask(query.query, lambda buf: detailed.complete(query, buf), min(query.timeout, self.timeout))
+        except PrinterTimeoutError:
+            self._detail_misses += 1
+            note = f"no answer to the detailed status query {query.query!r}: the short status stands"
+            return PrinterStatus(short.conditions, short.raw, "; ".join(d for d in (short.detail, note) if d))
+        self._detail_misses = 0
+        return short.merged(detailed.decode(query, raw))
 
     def print(self, job: bytes, *, check: bool = True) -> PrinterStatus:
         """Send one job; with ``check`` the printer must be ready before and the status after is returned."""

@@ -3,26 +3,28 @@ what it printed, the way python-escpos's Dummy keeps ``output``.
 
     emu = PrinterEmulator(get_profile("zebra-zpl"))
     port = emu.start_tcp(0)                  # or path = emu.start_pty()
-    emu.set_state("paper_out")               # or "head_open", "paused", ...; set_state() resumes
+    emu.set_state("paper_out")               # or "head_open", "ribbon_low", ...; set_state() resumes
     emu.received                             # every job byte (status queries left out)
     emu.printed                              # PrintedLabel per label: raw bytes, parsed Label, texts, barcodes
     emu.stop()
 
-Status queries are answered wherever they appear in the stream (like ZPL's ``~`` commands). Labels that
-arrive while the printer cannot print wait in ``pending`` and print on resume, as a real printer's buffer.
+Status queries (the short one and the detailed one, ``~HQES`` / ``<ESC>!S``) are answered wherever they appear in
+the stream (like ZPL's ``~`` commands); a fault the short answer has no flag for shows as its ``status.fallback``
+there and by name in the detailed answer. ``old_firmware = True`` leaves the detailed query unanswered. Labels
+that arrive while the printer cannot print wait in ``pending`` and print on resume, as a real printer's buffer.
 Godex answers only after ``^XSET,IMMEDIATE,1`` (the profile's ``status.init``), as the manual says.
 """
 from __future__ import annotations
 
-import select
 import threading
 from dataclasses import dataclass
 
 from packgate.device.emulation.links import LinkedEmulator
 from packgate.device.errors import LabelError
+from packgate.device.printer import detail as detailed
+from packgate.device.printer.conditions import CONDITIONS, WARNINGS
 from packgate.device.printer.label import Label
 from packgate.device.printer.languages import LANGUAGES
-from packgate.device.printer.spec import CONDITIONS, WARNINGS
 from packgate.device.printer.status import encode
 from packgate.device.profiles import Profile
 
@@ -56,6 +58,8 @@ class PrinterEmulator(LinkedEmulator):
         self._lock = threading.RLock()
         self._conditions: frozenset[str] = frozenset()
         self.mute = False  # True: never answers status queries (a printer that hangs)
+        self.old_firmware = False  # True: never answers the detailed status query
+        self.detail_queries = 0
         self._immediate = not self.spec.status.init
         self._inbuf = b""
         self._jobbuf = b""
@@ -91,24 +95,29 @@ class PrinterEmulator(LinkedEmulator):
     def feed(self, data: bytes) -> bytes:
         """Take host bytes; return the status answers to send back (also used without a transport)."""
         status = self.spec.status
+        detail_query = status.detail.query if status.detail is not None else b""
+        tokens = [tok for tok in (status.query, status.init, detail_query) if tok]
         replies = b""
         with self._lock:
             buf = self._inbuf + data
             while True:
-                hits = [(buf.find(tok), tok) for tok in (status.query, status.init) if tok and tok in buf]
+                hits = [(buf.find(tok), -len(tok), tok) for tok in tokens if tok in buf]
                 if not hits:
                     break
-                at, tok = min(hits)
+                at, _, tok = min(hits)
                 self._job(buf[:at])
                 buf = buf[at + len(tok):]
                 if tok == status.init:
                     self._immediate = True
+                elif tok == detail_query:
+                    self.detail_queries += 1
+                    if self._immediate and not self.mute and not self.old_firmware and status.detail is not None:
+                        replies += detailed.encode(status.detail, self._conditions)
                 else:
                     self.queries += 1
                     if self._immediate and not self.mute:
                         replies += encode(status, self._conditions)
-            keep = max((n for tok in (status.query, status.init) if tok for n in range(len(tok) - 1, 0, -1)
-                        if buf.endswith(tok[:n])), default=0)
+            keep = max((n for tok in tokens for n in range(len(tok) - 1, 0, -1) if buf.endswith(tok[:n])), default=0)
             self._job(buf[:len(buf) - keep])
             self._inbuf = buf[len(buf) - keep:]
         return replies
@@ -141,7 +150,7 @@ class PrinterEmulator(LinkedEmulator):
                 self._stop.wait(self.tick)
                 continue
             try:
-                select.select(fds, [], [], self.IDLE_WAIT_S)
+                self.wait_for_link(fds, self.IDLE_WAIT_S)
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

@@ -1,12 +1,18 @@
 """A printer's status answer, both ways: ``decode`` for the host, ``encode`` for the emulator, driven by the
-profile's ``[status]`` table (see device.printer_spec for the three decoders)."""
+profile's ``[status]`` table (see device.printer.spec for the three decoders).
+
+Invariants: decoding never guesses: a flag the profile does not name is reported as ``error`` with the raw value
+in ``detail``; a short answer and the detailed answer asked on a fault are ``merged`` into one status, where the
+detailed faults replace the short answer's catch-all ``error`` (the detail says which error it was).
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
 from packgate.device.errors import PrinterError
-from packgate.device.printer.spec import CONDITIONS, WARNINGS, StatusSpec
+from packgate.device.printer.conditions import CONDITIONS, NOTICES, WARNINGS, ordered
+from packgate.device.printer.spec import StatusSpec
 
 STX, ETX = b"\x02", b"\x03"
 _FRAME = re.compile(rb"\x02([^\x02\x03]*)\x03")
@@ -23,6 +29,11 @@ class PrinterStatus:
         return tuple(c for c in self.conditions if c not in WARNINGS)
 
     @property
+    def notices(self) -> tuple[str, ...]:
+        """Warnings a person should see now (ribbon low, media low, ...), before they stop the table."""
+        return tuple(c for c in self.conditions if c in NOTICES)
+
+    @property
     def ready(self) -> bool:
         return not self.problems
 
@@ -36,13 +47,18 @@ class PrinterStatus:
         text = "; ".join(f"{c.replace('_', ' ')}: {CONDITIONS[c]}" for c in self.problems)
         return text + (f" ({self.detail})" if self.detail else "")
 
+    def merged(self, other: "PrinterStatus") -> "PrinterStatus":
+        """This (short) status with the detailed one: every condition of both, the catch-all ``error`` dropped when
+        the detail names the fault."""
+        both = set(self.conditions) | set(other.conditions)
+        if any(c != "error" for c in other.problems):
+            both.discard("error")
+        detail = "; ".join(d for d in (self.detail if "error" in both else "", other.detail) if d)
+        return PrinterStatus(ordered(both), self.raw + other.raw, detail)
+
     def as_dict(self) -> dict:
         return {"ready": self.ready, "conditions": list(self.conditions), "problems": list(self.problems),
-                "advice": self.advice, "detail": self.detail, "raw": self.raw.hex()}
-
-
-def _ordered(conditions: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(c for c in CONDITIONS if c in conditions)
+                "advice": self.advice, "notices": list(self.notices), "detail": self.detail, "raw": self.raw.hex()}
 
 
 def complete(spec: StatusSpec, buf: bytes) -> bool:
@@ -67,7 +83,7 @@ def decode(spec: StatusSpec, raw: bytes) -> PrinterStatus:
                 raise PrinterError(f"status string {frame + 1} field {fld + 1} is not a flag: {raw!r}")
             if int(fields[fld]) != 0:
                 found.add(cond)
-        return PrinterStatus(_ordered(found), raw)
+        return PrinterStatus(ordered(found), raw)
     if spec.decode == "bits":
         if len(raw) < spec.length:
             raise PrinterError(f"status answer has {len(raw)} of {spec.length} bytes")
@@ -75,31 +91,46 @@ def decode(spec: StatusSpec, raw: bytes) -> PrinterStatus:
         found = {cond for cond, bit in spec.bits.items() if value >> bit & 1}
         unknown = value & ~sum(1 << b for b in spec.bits.values())
         detail = f"unknown status bits 0x{unknown:02x}" if unknown else ""
-        return PrinterStatus(_ordered(found | ({"error"} if unknown else set())), raw, detail)
+        if "error" in found and not detail:
+            detail = f"status byte 0x{value:02x}: other error"
+        return PrinterStatus(ordered(found | ({"error"} if unknown else set())), raw, detail)
     end = raw.find(spec.end)
     if end < 0:
         raise PrinterError(f"status answer {raw!r} has no end delimiter {spec.end!r}")
     code = raw[:end].decode("latin-1").strip()
     if code not in spec.codes:
         return PrinterStatus(("error",), raw, f"unknown status code {code!r}")
-    return PrinterStatus(_ordered(set(spec.codes[code])), raw)
+    detail = spec.code_details.get(code, "")
+    return PrinterStatus(ordered(spec.codes[code]), raw, f"code {code}: {detail}" if detail else "")
 
 
 def encode(spec: StatusSpec, conditions: set[str] | frozenset[str]) -> bytes:
-    """The answer a printer in ``conditions`` sends (the emulator's side of ``decode``)."""
+    """The answer a printer in ``conditions`` sends (the emulator's side of ``decode``); a fault the answer has no
+    flag for shows as the profile's ``status.fallback``."""
+    named = _nameable(spec)
+    shown = {c for c in conditions if c in named}
+    if any(c not in named and c not in WARNINGS for c in conditions):
+        shown.add(spec.fallback)
     if spec.decode == "fields":
         lines = [line.split(",") for line in spec.idle]
         for cond, (frame, fld) in spec.flags.items():
-            if cond in conditions:
+            if cond in shown:
                 lines[frame][fld] = "1"
         return b"".join(STX + ",".join(fields).encode("latin-1") + ETX + b"\r\n" for fields in lines)
     if spec.decode == "bits":
-        value = sum(1 << bit for cond, bit in spec.bits.items() if cond in conditions)
+        value = sum(1 << bit for cond, bit in spec.bits.items() if cond in shown)
         return value.to_bytes(spec.length, "little")
-    ordered = _ordered(conditions)
     ready = next(code for code, conds in spec.codes.items() if not conds)
-    for cond in ordered:
+    for cond in ordered(shown):
         for code, conds in spec.codes.items():
             if cond in conds:
                 return code.encode("latin-1") + spec.end
     return ready.encode("latin-1") + spec.end
+
+
+def _nameable(spec: StatusSpec) -> set[str]:
+    if spec.decode == "fields":
+        return set(spec.flags)
+    if spec.decode == "bits":
+        return set(spec.bits)
+    return {c for conds in spec.codes.values() for c in conds}

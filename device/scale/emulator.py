@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import random
-import select
 import threading
 import time
 from decimal import Decimal
@@ -207,7 +206,7 @@ class ScaleEmulator(LinkedEmulator):
                 self._stop.wait(self.tick)
                 continue
             try:
-                ready, _, _ = select.select(fds, [], [], self._wait_s())
+                self.wait_for_link(fds, self._wait_s())
             except (OSError, ValueError):
                 self._stop.wait(self.tick)
                 continue

@@ -20,7 +20,6 @@ Callbacks run on the reader thread; keep them short.
 """
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from typing import Callable
@@ -30,33 +29,10 @@ import serial
 from packgate.device.backoff import Backoff
 from packgate.device.profiles import Profile
 from packgate.device.reader_thread import call_safely
+from packgate.device.scale.decoding import ScaleDecoder
 from packgate.device.scale.framing import ScaleFramer
-from packgate.device.scale.reading import Reading, Status
+from packgate.device.scale.reading import Reading
 from packgate.device.transport import PortWorker
-
-
-class StabilityTracker:
-    """N equal consecutive weights => stable (for protocols without a flag, or as a fallback)."""
-
-    def __init__(self, repeat: int, promote_motion: bool = False):
-        self.repeat = repeat
-        self.promote_motion = promote_motion
-        self._last: tuple | None = None
-        self._count = 0
-
-    def apply(self, reading: Reading) -> Reading:
-        key = (reading.weight, reading.unit) if reading.weight is not None else None
-        if key is None or reading.status not in (Status.OK, Status.MOTION):
-            self._last, self._count = None, 0
-            return reading
-        self._count = self._count + 1 if key == self._last else 1
-        self._last = key
-        candidate = (reading.status is Status.OK and not reading.stable) or (
-            self.promote_motion and reading.status is Status.MOTION)
-        if candidate and self._count >= self.repeat:
-            return dataclasses.replace(reading, status=Status.OK, stable=True,
-                                       extra={**reading.extra, "stability": f"inferred:{self._count}"})
-        return reading
 
 
 class ScaleReader(PortWorker):
@@ -77,21 +53,35 @@ class ScaleReader(PortWorker):
         self.on_reading = on_reading
         self.poll_interval = poll_interval if poll_interval is not None else profile.poll.interval
         self._monotonic = monotonic
-        self.framer = ScaleFramer(profile.framing, mask_7bit=profile.serial.seven_bit)
-        st = profile.stability
-        self.stability = StabilityTracker(st.repeat, st.promote_motion) if (st.mode == "repeat" or st.promote_motion) else None
-        self.latest: Reading | None = None
-        self.frames_ok = 0
-        self.frames_bad = 0
-        self.frames_ack = 0
+        self.decoder = ScaleDecoder(profile)
         self.frames_undecoded = 0  # bad frames since the last good one
         self._undecoded_since: float | None = None  # when bytes began arriving without a good frame
         self._last_poll = float("-inf")
         self._lock = threading.Lock()
 
     @property
+    def framer(self) -> ScaleFramer:
+        return self.decoder.framer
+
+    @property
+    def latest(self) -> Reading | None:
+        return self.decoder.latest
+
+    @property
+    def frames_ok(self) -> int:
+        return self.decoder.frames_ok
+
+    @property
+    def frames_bad(self) -> int:
+        return self.decoder.frames_bad
+
+    @property
+    def frames_ack(self) -> int:
+        return self.decoder.frames_ack
+
+    @property
     def bytes_skipped(self) -> int:
-        return self.framer.bytes_skipped
+        return self.decoder.bytes_skipped
 
     def stats(self) -> dict:
         return {"frames_ok": self.frames_ok, "frames_bad": self.frames_bad, "frames_ack": self.frames_ack,
@@ -159,23 +149,13 @@ class ScaleReader(PortWorker):
     def feed(self, data: bytes) -> list[Reading]:
         """Frame and decode bytes (also usable without a port, e.g. by the benchmark)."""
         out = []
-        for frame in self.framer.feed(data):
-            reading = self.profile.codec.decode(frame)
-            if reading.extra.get("ack"):
-                self.frames_ack += 1
-                self._understood()
-                continue
+        for reading in self.decoder.decode(data):
             if reading.extra.get("bad_frame"):
-                self.frames_bad += 1
                 self.frames_undecoded += 1
                 continue
-            self.frames_ok += 1
             self._understood()
-            if reading.extra.get("repeat") and self.latest is not None and self.latest.weight is not None:
-                reading = dataclasses.replace(self.latest, raw=reading.raw, extra={**self.latest.extra, "repeat": True})
-            if self.stability is not None:
-                reading = self.stability.apply(reading)
-            self.latest = reading
+            if reading.extra.get("ack"):
+                continue
             out.append(reading)
             call_safely(self.on_reading, "on_reading", reading)
         return out

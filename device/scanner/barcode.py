@@ -8,29 +8,35 @@ Order of decisions (the symbology identifier, when present, always wins):
 
 1. ``]C1 ]d2 ]Q3 ]e0 ]J1`` (GS1 symbologies): parsed as GS1 element strings (or a GS1 Digital
    Link URI). A parse error is an error, never a fallback to something else.
-2. ``]E0 ]E3 ]E4 ]I1`` (EAN/UPC/ITF-14): a GTIN with a valid check digit.
+2. ``]E0 ]E3 ]E4 ]I1`` (EAN/UPC/ITF-14): a GTIN with a valid check digit. ``]E3`` is EAN-13/UPC with its
+   2- or 5-digit add-on in one packet (13 + 2 or 13 + 5 digits, ISO/IEC 15420): a GTIN plus ``addon``; the
+   two-packet form ``]E0<13>]E1<2>`` / ``]E0<13>]E2<5>`` and zxing's text ``9781558604971 90000`` (with or
+   without identifier) are read the same way.
 3. Anything else: the site's patterns (orders, totes, bins, badges, packaging, parcels) first, so
    a site code that merely looks like GS1 stays a site code. Then a GS1 Digital Link URL (scheme
    ``http://``/``https://`` all lower or all upper case, as GS1's syntax engine requires). Then,
    only when the scanner sent no identifier at all (keyboard wedges often strip it), the rules of
-   ``no_identifier`` below, in this order: 6 digits = UPC-E (expanded to its GTIN-12); 8/12/13/14
+   ``no_identifier`` below, in this order: 6 digits = UPC-E (expanded to its GTIN-12); a GTIN, a space and a
+   2- or 5-digit add-on = GTIN plus add-on; 8/12/13/14
    digits with a valid check digit = GTIN; 18 digits with a valid check digit = SSCC; GS1 HRI text
    ``(01)...(10)...``; an element string that contains a GS, or starts with a fixed-length AI whose
    content can be verified (``VERIFIABLE_START``: a check digit or a date) and parses completely;
    8/12/13/14 or 18 digits that are none of these = bad GTIN / bad SSCC. The README has the table.
 
 Nothing here ever invents a value: a scan without AI 17 has ``expiry=None``; merging with what
-the station already knows is the station's job.
+the station already knows is the station's job. ``warning`` says what is doubtful in a scan that is still
+read (a GRAI whose check digit does not verify: biip reads it, GS1's syntax dictionary would not).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from biip import ParseConfig, ParseError
+from biip.checksums import gs1_standard_check_digit
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
@@ -53,15 +59,20 @@ GRAMS_PER_LB = Decimal("453.59237")
 NET_WEIGHT_AIS: dict[str, Decimal] = {"310": Decimal(1000), "320": GRAMS_PER_LB}
 STRONG_GS1_START = ("00", "01", "02")
 # AIs an element string read without identifier or GS may start with (GS1 General Specifications 3.2): fixed
-# length, and content that can be checked: a key with a check digit (00 01 02, 410-417 GLNs, 8003 GRAI) or a
+# length, and content that can be checked: a key with a check digit (00 01 02, 410-417 GLNs), a GRAI's shape
+# (8003: the filler digit 0 and 13 digits; its check digit is reported, not required, as biip reads it) or a
 # date (11 12 13 15 16 17). Variable-length AIs (10 lot, 21 serial, 90-99 ...) and measures never start one:
 # "10ABC123" stays a plain code.
 VERIFIABLE_START: dict[str, str] = {
     "00": "check", "01": "check", "02": "check", "410": "check", "411": "check", "412": "check", "413": "check",
-    "414": "check", "415": "check", "416": "check", "417": "check", "8003": "check14",
+    "414": "check", "415": "check", "416": "check", "417": "check", "8003": "grai",
     "11": "date", "12": "date", "13": "date", "15": "date", "16": "date", "17": "date",
 }
 DIGITAL_LINK_SCHEMES = ("https://", "HTTPS://", "http://", "HTTP://")
+# EAN/UPC add-on: 2 digits (periodicals' issue) or 5 (books' price); the main symbol is a 13-digit EAN-13/UPC
+# in ]E3 (and in zxing's "main add-on" text; a 12-digit UPC-A there too).
+_ADDON_TEXT = re.compile(r"(?P<main>[0-9]{12,13}) (?P<addon>[0-9]{2}|[0-9]{5})")
+_ADDON_PACKETS = re.compile(r"(?P<main>[0-9]{13})\]E(?P<kind>[12])(?P<addon>[0-9]+)")
 _GS1_CONFIG = ParseConfig(separator_chars=(GS,))
 
 
@@ -152,7 +163,9 @@ class Scan:
     sscc: str | None = None
     gs1_hri: str | None = None
     elements: tuple[tuple[str, str], ...] = ()  # GS1 (AI, value) pairs in scan order
+    addon: str | None = None  # EAN/UPC 2- or 5-digit add-on read with the GTIN
     error: str | None = None
+    warning: str | None = None  # read, but something in it does not verify
     source: str | None = None  # which reader produced it ("serial:/dev/ttyACM0", "camera:0", ...)
 
     @property
@@ -227,7 +240,7 @@ def _interpret(raw: str, patterns: SitePatterns, gs_substitute: str | None, sour
         return _gs1(payload, base)
 
     if aim.is_gtin(symbology):
-        return _gtin(payload, base)
+        return _gtin_with_addon(payload, base, symbology)
 
     site = patterns.match(payload)
     if site is not None:
@@ -253,6 +266,8 @@ def no_identifier(payload: str, base: dict[str, Any]) -> Scan:
     digits = payload.isdigit() and payload.isascii()
     if digits and len(payload) == 6:
         return _upce(payload, base)
+    if _ADDON_TEXT.fullmatch(payload):
+        return _gtin_with_addon(payload, base, None)
     if digits and len(payload) in (8, 12, 13, 14) and gs1_check_ok(payload):
         return _gtin(payload, base)
     if digits and len(payload) == 18 and gs1_check_ok(payload):
@@ -289,8 +304,8 @@ def looks_like_gs1(payload: str) -> bool:
     first = message.element_strings[0] if message.element_strings else None
     if first is None or first.ai.ai != start:
         return False
-    if VERIFIABLE_START[start] == "check14":
-        return gs1_check_ok(first.value[:14])
+    if VERIFIABLE_START[start] == "grai":
+        return first.value[:1] == "0" and first.value[1:14].isdigit() and len(first.value) >= 14
     if VERIFIABLE_START[start] == "check":
         return gs1_check_ok(first.value)
     return first.date is not None
@@ -336,7 +351,16 @@ def _from_message(message: GS1Message | GS1DigitalLinkURI, base: dict[str, Any],
     text = value if value is not None else message.value
     if errors:
         return Scan("unknown", text, gs1_hri=hri, elements=tuple(elements), error="; ".join(errors), **base)
-    return Scan("gs1", text, gs1_hri=hri, elements=tuple(elements), **found, **base)
+    return Scan("gs1", text, gs1_hri=hri, elements=tuple(elements), warning=_grai_warning(elements), **found, **base)
+
+
+def _grai_warning(elements: list[tuple[str, str]]) -> str | None:
+    """A GRAI (8003) whose check digit does not verify: biip reads it, GS1's syntax dictionary ("csum") would not."""
+    for ai, value in elements:
+        if ai == "8003" and value[1:14].isdigit() and not gs1_check_ok(value[:14]):
+            want = gs1_standard_check_digit(value[:13])
+            return f"(8003) GRAI check digit is {value[13]}, expected {want}: check the asset label"
+    return None
 
 
 def _looks_like_digital_link(payload: str) -> bool:
@@ -366,6 +390,26 @@ def _gtin(payload: str, base: dict[str, Any]) -> Scan:
         return Scan("unknown", payload, error=f"bad GTIN: {exc}", **base)
     g14 = gtin.as_gtin_14()
     return Scan("gtin", g14, gtin=g14, **base)
+
+
+def _gtin_with_addon(payload: str, base: dict[str, Any], symbology: str | None) -> Scan:
+    """A GTIN, with the add-on when the scan carries one (``]E3`` digits, two packets, or "main add-on" text)."""
+    found = _ADDON_TEXT.fullmatch(payload) or _ADDON_PACKETS.fullmatch(payload)
+    if found is None and symbology == "]E3":
+        if not (payload.isascii() and payload.isdigit() and len(payload) in (15, 18)):
+            return Scan("unknown", payload, error=f"bad EAN/UPC with add-on: ]E3 carries 13 digits and a 2- or "
+                                                  f"5-digit add-on, got {payload!r}", **base)
+        main, addon = payload[:13], payload[13:]
+    elif found is not None:
+        main, addon = found["main"], found["addon"]
+        packet = found.groupdict().get("kind")
+        if packet is not None and len(addon) != (2 if packet == "1" else 5):
+            return Scan("unknown", payload, error=f"bad EAN/UPC add-on: ]E{packet} carries "
+                                                  f"{2 if packet == '1' else 5} digits, got {addon!r}", **base)
+    else:
+        return _gtin(payload, base)
+    scan = _gtin(main, base)
+    return replace(scan, addon=addon) if scan.kind == "gtin" else replace(scan, value=payload)
 
 
 def _upce(payload: str, base: dict[str, Any]) -> Scan:

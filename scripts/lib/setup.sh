@@ -13,6 +13,27 @@ _packgate_missing_debs() {
     echo "${missing[@]:-}"
 }
 
+# apt-get that waits (up to 10 min) while another apt or dpkg holds its lock (unattended upgrades, a second
+# set-up): DPkg::Lock::Timeout covers dpkg's locks; `apt-get update` fails at once on its lists lock, so that
+# failure is retried. Output is kept from the screen unless apt fails or warns.
+PACKGATE_APT_LOCK_WAIT_S=600
+_packgate_apt_get() {
+    local waited=0 out
+    while true; do
+        if out="$(apt-get -o DPkg::Lock::Timeout="$PACKGATE_APT_LOCK_WAIT_S" "$@" 2>&1)"; then
+            grep -E '^(W|E):' <<<"$out" >&2 || true
+            return 0
+        fi
+        if [[ "$out" != *"Could not get lock"* ]] || (( waited >= PACKGATE_APT_LOCK_WAIT_S )); then
+            echo "$out" >&2
+            return 1
+        fi
+        (( waited % 60 == 0 )) && echo "setup: apt is busy (another apt or dpkg holds its lock); waiting" >&2
+        sleep 5
+        waited=$((waited + 5))
+    done
+}
+
 _packgate_python() {
     local candidate
     for candidate in python3.11 python3.12 python3.13 python3; do
@@ -35,9 +56,9 @@ packgate_setup() {
             if [[ "$(id -u)" == "0" ]]; then
                 echo "setup: installing system packages: $missing"
                 export DEBIAN_FRONTEND=noninteractive
-                apt-get update -qq
+                _packgate_apt_get update -qq
                 # shellcheck disable=SC2086
-                apt-get install -y -qq --no-install-recommends $missing >/dev/null
+                _packgate_apt_get install -y -qq --no-install-recommends $missing
             else
                 echo "setup: missing system packages; run:  sudo apt-get install -y $missing" >&2
                 return 1

@@ -3,7 +3,8 @@
 ``StationCatalog`` implements ``models.CatalogView`` over ``ReferenceRows`` (the station's mirror of
 upstream reference data, ``packgate.sync.reference.ReferenceCache``). Upstream rows are validated with the ``from_dict`` of each
 model; a malformed row is logged and skipped, never crashes a scan. The order's status is the
-station's local one when the station knows better (packed here, picked here).
+station's local one when the station knows better (packed here, picked here), and the WMS's when it held or
+cancelled the order; its lines are the WMS's latest (a change learned before the next reference refresh).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import replace
 from typing import Any, Callable, Protocol
 
 from packgate.device.codes import canonical_badge, gtin14
-from packgate.station.core.models import Employee, Lot, Order, Packaging, Sku
+from packgate.station.core.models import Employee, Lot, Order, OrderLine, Packaging, Sku
+from packgate.station.core.order_state import STOPPING
 from packgate.station.errors import ReferenceDataError
 
 log = logging.getLogger("packgate.catalog")
@@ -40,9 +42,11 @@ class ReferenceRows(Protocol):
 
 
 class StationCatalog:
-    def __init__(self, cache: ReferenceRows, local_order: Callable[[str], dict | None] = lambda _id: None):
+    def __init__(self, cache: ReferenceRows, local_order: Callable[[str], dict | None] = lambda _id: None,
+                 wms_order: Callable[[str], dict | None] = lambda _id: None):
         self.cache = cache
         self.local_order = local_order
+        self.wms_order = wms_order  # the WMS's last word on an order it held, cancelled or changed
 
     def ambiguity(self, kind: str, code: str) -> str | None:
         """Why a badge, order id or tote cannot be resolved (two employees with one badge, …), or None."""
@@ -87,7 +91,15 @@ class StationCatalog:
         return self.with_local_state(order) if order else None
 
     def with_local_state(self, order: Order) -> Order:
+        wms = self.wms_order(order.order_id)
+        if wms and wms.get("lines"):
+            try:
+                order = replace(order, lines=tuple(OrderLine.from_dict(line) for line in wms["lines"]))
+            except ReferenceDataError as exc:
+                log.warning("skipping the WMS's new lines of %s: %s", order.order_id, exc)
         local = self.local_order(order.order_id)
+        if wms and wms.get("status") in STOPPING:
+            return replace(order, status=wms["status"])
         if not local:
             return order
         status = local["status"] if local["status"] in LOCAL_STATUSES else order.status

@@ -23,6 +23,15 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
 
 
+class LineKind(StrEnum):
+    """What an order line is to the packer: an ordered item, or something that travels with the order and is
+    the easiest thing to forget (赠品 gift, 配件 accessory); both are scanned like any item and shown apart."""
+
+    ITEM = "item"
+    GIFT = "gift"
+    ACCESSORY = "accessory"
+
+
 class LotPolicy(StrEnum):
     FIFO = "FIFO"  # oldest production date first
     FEFO = "FEFO"  # earliest expiry first
@@ -33,7 +42,7 @@ class LotPolicy(StrEnum):
 
 
 def _where(kind: str, row: Mapping[str, Any]) -> str:
-    keys = {"sku": "sku", "lot": "lot", "packaging": "code", "employee": "employee_id", "order": "order_id"}
+    keys = {"sku": "sku", "lot": "lot", "packaging": "code", "employee": "employee_id", "order": "order_id", "component": "sku"}
     return f"{kind} {row.get(keys.get(kind, ''), '?')!r}"
 
 
@@ -112,6 +121,35 @@ def _opt_iso(d: date | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Component:
+    """One component of a kit: ``qty`` units of ``sku`` per kit."""
+
+    sku: str
+    qty: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sku": self.sku, "qty": self.qty}
+
+
+def _components(row: Mapping[str, Any]) -> tuple[Component, ...]:
+    value = row.get("components")
+    if value is None or value == []:
+        return ()
+    if not isinstance(value, list):
+        raise ReferenceDataError(f"{_where('sku', row)}: components must be a list of {{sku, qty}} objects")
+    parts: list[Component] = []
+    for part in value:
+        try:
+            parts.append(Component(_text(part, "sku", "component"), _int(part, "qty", "component", default=1, minimum=1)))
+        except ReferenceDataError as exc:
+            raise ReferenceDataError(f"{_where('sku', row)}: {exc}") from None
+    skus = [p.sku for p in parts]
+    if len(set(skus)) != len(skus) or row.get("sku") in skus:
+        raise ReferenceDataError(f"{_where('sku', row)}: components must name each SKU once, and not the kit itself")
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
 class Sku:
     sku: str
     gtin: str | None
@@ -120,6 +158,11 @@ class Sku:
     special: bool = False  # needs a second person's badge
     category: str | None = None
     lot_policy: LotPolicy | None = None  # None: the site default
+    components: tuple[Component, ...] = ()  # a kit: packed as these (or pre-packed under its own code)
+
+    @property
+    def is_kit(self) -> bool:
+        return bool(self.components)
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "Sku":
@@ -136,13 +179,16 @@ class Sku:
                    name=_text(row, "name", "sku", required=False) or "",
                    unit_weight_g=_grams(row, "unit_weight_g", "sku", required=False), special=special,
                    category=_text(row, "category", "sku", required=False),
-                   lot_policy=LotPolicy(policy) if policy else None)
+                   lot_policy=LotPolicy(policy) if policy else None, components=_components(row))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sku": self.sku, "gtin": self.gtin, "name": self.name,
-                "unit_weight_g": None if self.unit_weight_g is None else str(self.unit_weight_g),
-                "special": self.special, "category": self.category,
-                "lot_policy": None if self.lot_policy is None else str(self.lot_policy)}
+        out: dict[str, Any] = {"sku": self.sku, "gtin": self.gtin, "name": self.name,
+                               "unit_weight_g": None if self.unit_weight_g is None else str(self.unit_weight_g),
+                               "special": self.special, "category": self.category,
+                               "lot_policy": None if self.lot_policy is None else str(self.lot_policy)}
+        if self.components:  # only kits carry the key: rows of plain SKUs read as they always did
+            out["components"] = [c.as_dict() for c in self.components]
+        return out
 
 
 @dataclass(frozen=True)
@@ -227,13 +273,21 @@ class Employee:
 class OrderLine:
     sku: str
     qty: int
+    kind: LineKind = LineKind.ITEM
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> "OrderLine":
-        return cls(sku=_text(row, "sku", "order line"), qty=_int(row, "qty", "order line", minimum=1))
+        kind = row.get("kind") if isinstance(row, Mapping) else None
+        if kind not in (None, "", *LineKind):
+            raise ReferenceDataError(f"order line {row.get('sku', '?')!r}: kind must be item, gift or accessory (got {kind!r})")
+        return cls(sku=_text(row, "sku", "order line"), qty=_int(row, "qty", "order line", minimum=1),
+                   kind=LineKind(kind) if kind else LineKind.ITEM)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sku": self.sku, "qty": self.qty}
+        out: dict[str, Any] = {"sku": self.sku, "qty": self.qty}
+        if self.kind is not LineKind.ITEM:  # plain lines read as they always did
+            out["kind"] = str(self.kind)
+        return out
 
 
 @dataclass(frozen=True)

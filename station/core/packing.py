@@ -36,9 +36,11 @@ from packgate.station.core.labels import Carton, CloseCarton, LabelInfo, LabelMo
 from packgate.station.core.lots import check_lot, less_taken
 from packgate.station.core.models import CatalogView, Employee, LotPolicy, Operator, Order, Role, Sku
 from packgate.station.core.step import Machine, refuse
+from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import DEFAULT as DEFAULT_TOLERANCE
 from packgate.station.core.tolerance import ToleranceConfig, WeightCheck, check_weight
 from packgate.station.core.verdicts import Verdict, grams, make
+from packgate.station.core.weight_gate import TableGate
 from packgate.station.errors import StationError
 
 
@@ -413,6 +415,7 @@ class PackContext:
     preselect_packaging: bool = True  # start with the order's suggested packaging
     label_mode: LabelMode = LabelMode.NONE  # core.labels: none | print | weigh_and_ship
     label_verify: bool = True  # print mode: the packer scans the printed label on the parcel
+    gate: TableGate | None = None  # core.weight_gate: the learned gate (None: the catalogue rule, ``tolerance``)
 
 
 def should_sign_out(last_activity: datetime | None, now: datetime, idle_s: float) -> bool:
@@ -705,13 +708,16 @@ def carton_items(s: PackSession, catalog: CatalogView) -> list[tuple[Sku, int]]:
 
 def _weigh(s: PackSession, e: Weigh, ctx: PackContext) -> Outcome:
     packaging = ctx.catalog.packaging(s.packaging) if s.packaging else None
-    check = check_weight(carton_items(s, ctx.catalog), packaging, e.grams, e.stable, ctx.tolerance)
+    items = carton_items(s, ctx.catalog)
+    check = check_weight(items, packaging, e.grams, e.stable, ctx.tolerance) if ctx.gate is None else \
+        ctx.gate.check(items, packaging, e.grams, e.stable)
     if check.result == "unstable":
         return Outcome(s, check.verdict, [])
     record = WeighRecord.of(check)
     new = replace(s, state=S.WEIGHED_OK if check.passed else S.BLOCKED, weight=record, override=None,
                   weighings=s.weighings + 1)
-    conf = _order_conf(new, "weigh", {**check.as_dict(), "packaging": s.packaging, "attempt": new.weighings})
+    basis = {k: check.verdict.data[k] for k in ("basis", "basis_n", "sigma_g") if k in check.verdict.data}  # learned gate
+    conf = _order_conf(new, "weigh", {**check.as_dict(), **basis, "packaging": s.packaging, "attempt": new.weighings})
     return _done(new, check.verdict, conf)
 
 
@@ -820,8 +826,9 @@ def _label_printed(s: PackSession, e: LabelPrinted, ctx: PackContext) -> Outcome
         raise StationError(f"bug: label of carton {e.carton} reported for carton {s.carton_no}")
     if not ctx.label_verify:  # the site turned the scan check off: printed is packed
         return _close_carton(replace(s, label=info), e.waybill, ctx)
+    passed = Word("word:weight_approved" if s.override is not None else "word:weight_ok")
     return _done(replace(s, state=S.LABEL_PRINTED, label=info),
-                 make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id))
+                 make("label_printed", waybill=e.waybill, carton=e.carton, order_id=_order(s).order_id, passed=passed))
 
 
 def _scan_label(s: PackSession, e: ScanLabel, ctx: PackContext) -> Outcome:

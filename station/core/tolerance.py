@@ -161,18 +161,20 @@ def check_weight(items: Iterable[tuple[Sku, int]], packaging: Packaging | None, 
 
 
 def judge(expected_g: Decimal, measured_g: Decimal, config: ToleranceConfig = DEFAULT,
-          pct: Decimal | None = None) -> WeightCheck:
-    """The tolerance rule on a known expected weight and a stable reading."""
+          pct: Decimal | None = None, allowed: Decimal | None = None, **extra: Any) -> WeightCheck:
+    """The tolerance rule on a known expected weight and a stable reading. ``allowed`` replaces the site rule's
+    gap (the learned gate decides it); ``extra`` goes into the verdict's data (which figure was used)."""
     pct = config.pct if pct is None else pct
     diff = measured_g - expected_g
-    allowed = allowed_gap(expected_g, config, pct)
+    allowed = allowed_gap(expected_g, config, pct) if allowed is None else allowed
     diff_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), ROUND_HALF_UP) if expected_g else None
     code = "weight_ok" if abs(diff) <= allowed else "weight_out_of_tolerance"
     # shown rounded away from the limit: a blocked gap never reads as equal to (or inside) the allowed one
     away = ROUND_UP if code == "weight_out_of_tolerance" else ROUND_DOWN
     shown_pct = (diff * HUNDRED / expected_g).quantize(Decimal("0.01"), away) if expected_g else None
     data = dict(expected_g=grams(expected_g), measured_g=grams(measured_g), diff_g=f"{diff.quantize(Decimal('0.1'), away):+}",
-                diff_pct="-" if shown_pct is None else f"{shown_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct))
+                diff_pct="-" if shown_pct is None else f"{shown_pct:+}", allowed_g=grams(allowed, ROUND_FLOOR), pct=str(pct),
+                **extra)
     return WeightCheck(expected_g, measured_g, diff, diff_pct, allowed, pct, True, make(code, **data))
 
 

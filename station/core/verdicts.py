@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from packgate.station.core import texts
+from packgate.station.core import texts, words
 
-STATUSES = ("ok", "prompt", "blocked", "error")
+STATUSES = ("ok", "prompt", "blocked", "error", "intercepted")
+REFUSALS = ("error", "intercepted")  # the step did not happen (an intercepted one: the WMS stopped the order)
 
 # status -> (sound, colour)
 STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -27,6 +28,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "prompt": ("prompt", "amber"),
     "blocked": ("error", "red"),
     "error": ("error", "red"),
+    "intercepted": ("intercept", "crimson"),  # 订单拦截: the WMS held or cancelled the order
 }
 
 
@@ -63,12 +65,23 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "done": ("Done.", "完成。"),
     "scan_older_lot": ("Scan the older lot to count it.", "请扫描较早批次以计数。"),
     "confirm_abandon": ("Tap your badge again (or press the confirm button) to stop the order and sign out; "
-                        "scan an item to go on.", "再次刷卡（或按确认按钮）中止订单并退出；扫描商品可继续。"),
+                        "anything else goes on with the order.", "再次刷卡（或按确认按钮）中止订单并退出；其他操作则继续此订单。"),
     "put_back_in_bin": ("Put it back in bin {bin}.", "请放回库位{bin}。"),
     "scan_label": ("Stick the label on the parcel and scan it.", "请把面单贴到包裹上并扫描面单。"),
     "fix_printer": ("The label prints as soon as the printer is ready (or press Print label).",
                     "打印机就绪后面单会自动打印（也可按“打印面单”）。"),
     "scan_waybill": ("Scan the order's waybill to open it.", "请扫描订单面单以打开订单。"),
+    "put_box_on_scale": ("Put the empty box on the scale.", "请把空箱放到秤上。"),
+    "place_item": ("Put the item in the box on the scale.", "请把商品放进秤上的箱子。"),
+    "take_one_out": ("Take one out of the box.", "请从箱中取出一件。"),
+    "swap_item": ("Take it out and put in the scanned item.", "请取出并放入所扫描的商品。"),
+    "check_item": ("Take it out and check it against the scanned item.", "请取出并核对所扫描的商品。"),
+    "put_it_back": ("Put it back in the box.", "请放回箱中。"),
+    "interception_bin": ("Put the parcel in the interception bin.", "请把包裹放入拦截区。"),
+    "interception_bin_held": ("Put the parcel in the interception bin until the WMS releases the order (or press Stop "
+                              "order).", "请把包裹放入拦截区，等待WMS放行订单（或按“中止打包”）。"),
+    "recheck_items": ("Change the parcel as shown, then go on (what you just did was not counted).",
+                      "请按提示调整包裹后继续（刚才的操作未计入）。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -96,7 +109,7 @@ MESSAGES: dict[str, Text] = {
     "bad_barcode": Text("error", "scan_item", "Barcode {code} could not be used ({reason}); it is kept for review.",
                         "条码{code}无法使用（{reason}），已保留待核查。"),
     # --- order ---
-    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines} lines, {units} units in all.",
+    "order_opened": Text("ok", "scan_item", "Order {order_id} is open: {lines:plural:line}, {units:plural:unit} in all.",
                          "订单{order_id}已打开：{lines}行，共{units}件。"),
     "unknown_order": Text("error", "scan_order", "Order or tote {code} is not known here; check the label.",
                           "订单或周转箱{code}未知，请核对标签。"),
@@ -106,8 +119,22 @@ MESSAGES: dict[str, Text] = {
                                "订单{order_id}正在处理中，请先完成或取消。"),
     "claimed_elsewhere": Text("error", "scan_order", "{order_id} is being packed at {table} by {person}.",
                               "订单{order_id}正在{table}由{person}打包。"),
+    "claim_released": Text("error", "scan_order", "{person} released order {order_id} from this table: {reason}. "
+                                                  "Stop packing it; keep its {units} scanned items with its tote.",
+                           "{person}已将订单{order_id}从本工作台释放：{reason}。请停止打包，把已扫描的{units}件商品与周转箱放在一起。"),
     "order_not_pickable": Text("error", "scan_order", "Order {order_id} is {order_status} and cannot be picked.",
                                "订单{order_id}状态为{order_status}，不能拣货。"),
+    # --- interception (订单拦截: core.order_state, core.interception) ---
+    "intercepted": Text("intercepted", "interception_bin", "Order {order_id} was {what} by the WMS at {time} ({reason}).",
+                        "订单{order_id}已于{time}被WMS{what}（{reason}）。"),
+    "order_changed": Text("prompt", "recheck_items",
+                          "Order {order_id} was changed by the WMS at {time} (revision {revision}): {todo}.",
+                          "订单{order_id}已于{time}被WMS修改（第{revision}版）：{todo}。"),
+    "conflict_resolved": Text("ok", "", "The conflict of {order_id} ({action} refused: the WMS had cancelled it) is "
+                                        "resolved.", "订单{order_id}的冲突（{action}被拒：WMS已取消该订单）已处理。"),
+    "conflict_note_missing": Text("error", "", "Resolving a conflict needs a note of what was done with the parcel.",
+                                  "处理冲突需要填写对包裹的处理说明。"),
+    "unknown_conflict": Text("error", "", "No open conflict {confirmation_id}.", "没有待处理的冲突{confirmation_id}。"),
     # --- items ---
     "unknown_item": Text("error", "scan_item", "Barcode {code} is not a known item; put it aside.",
                          "条码{code}不是已知商品，请放到一边。"),
@@ -177,6 +204,35 @@ MESSAGES: dict[str, Text] = {
     "no_catalog_weight": Text("blocked", "scan_supervisor_badge",
                               "No catalog weight for {skus}: the weight cannot be checked automatically.",
                               "{skus}没有目录重量，无法自动核重。"),
+    "weight_missing_named": Text("blocked", "reweigh_or_override", "The parcel is {gap_g} g light: is {what} in it?",
+                                 "包裹轻了{gap_g}克：{what}是否已装入？"),
+    "contents_missing": Text("prompt", "scan_item", "Still to pack: {missing}.", "仍需装入：{missing}。"),
+    # --- per-item weighing (core.per_item) ---
+    "box_tare_ok": Text("ok", "scan_item", "Empty box {box}: {measured_g} g (expected {expected_g} g).",
+                        "空箱{box}：{measured_g}克（预期{expected_g}克）。"),
+    "box_tare_wrong": Text("error", "put_box_on_scale",
+                           "The box weighs {measured_g} g; an empty {box} weighs {expected_g} g (±{allowed_g} g): "
+                           "is it the right box, and empty?",
+                           "箱子重{measured_g}克，空的{box}应重{expected_g}克（±{allowed_g}克）：请确认箱型正确且箱内为空。"),
+    "box_first": Text("error", "put_box_on_scale", "Put the empty box ({box}) on the scale before scanning items.",
+                      "扫描商品前请先把空箱（{box}）放到秤上。"),
+    "place_item": Text("ok", "place_item", "Put {name} ({sku}, {unit_g} g) in the box.",
+                       "请把{name}（{sku}，{unit_g}克）放进箱子。"),
+    "item_placed": Text("ok", "scan_item", "{name} in the box: {gain_g} g (expected {unit_g} g); {placed} of {units}.",
+                        "{name}已装入：{gain_g}克（预期{unit_g}克）；{placed}/{units}件。"),
+    "all_placed": Text("ok", "weigh", "All {units} items are in the box ({total_g} g).", "全部{units}件已装入（{total_g}克）。"),
+    "item_not_placed": Text("error", "place_item", "{name} ({sku}) was scanned but is not in the box yet.",
+                            "{name}（{sku}）已扫描但尚未放入箱中。"),
+    "item_placed_twice": Text("error", "take_one_out", "{gain_g} g is two of {name} ({unit_g} g each).",
+                              "{gain_g}克是两件{name}（每件{unit_g}克）。"),
+    "item_look_alike": Text("error", "swap_item",
+                            "{gain_g} g weighs like {other_name} ({other_unit_g} g), not the scanned {name} ({unit_g} g).",
+                            "{gain_g}克与{other_name}（{other_unit_g}克）相符，而不是所扫描的{name}（{unit_g}克）。"),
+    "item_weight_wrong": Text("error", "check_item", "{gain_g} g does not match {name} ({unit_g} g ±{allowed_g} g).",
+                              "{gain_g}克与{name}（{unit_g}克±{allowed_g}克）不符。"),
+    "item_removed": Text("error", "put_it_back", "{loss_g} g was taken out of the box.", "箱中被取出了{loss_g}克。"),
+    "unscanned_change": Text("error", "scan_item", "The box changed by {gain_g} g without a scan: take it out, or scan it first.",
+                             "箱子重量变化{gain_g}克但未扫描：请取出，或先扫描。"),
     "reweigh": Text("ok", "weigh", "Weighing again.", "重新称重。"),
     "weight_overridden": Text("ok", "pack", "Weight approved by {supervisor}: {reason}.",
                               "重量已由{supervisor}审批：{reason}。"),
@@ -186,12 +242,12 @@ MESSAGES: dict[str, Text] = {
     "order_cancelled": Text("ok", "scan_order",
                             "Order {order_id} cancelled ({reason}): it will not be packed; put its items aside for restocking.",
                             "订单{order_id}已取消（{reason}），不再打包；请把商品放到一边等待回库。"),
-    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units} counted units that would be lost.",
+    "abandon_confirm": Text("prompt", "confirm_abandon", "Order {order_id} has {units:plural:counted_unit} that would be lost.",
                             "订单{order_id}已计数{units}件，退出将作废。"),
     "cancel_reason_missing": Text("error", "scan_item", "Cancelling needs a reason.", "取消需要填写原因。"),
     # --- picking ---
     # --- cartons and the label gate (core.labels, station.labels) ---
-    "carton_closing": Text("ok", "weigh", "Carton {carton}: {units} items in box {code}.",
+    "carton_closing": Text("ok", "weigh", "Carton {carton}: {units:plural:unit} in box {code}.",
                            "第{carton}箱：{units}件，包装{code}。"),
     "carton_empty": Text("error", "scan_item", "Carton {carton} has no items yet.", "第{carton}箱还没有商品。"),
     "carton_needs_box": Text("error", "choose_packaging", "Carton {carton} needs its box first.",
@@ -201,17 +257,17 @@ MESSAGES: dict[str, Text] = {
                            "第{carton}箱已称重：加入商品前请重新称重。"),
     "carton_one_waybill": Text("error", "weigh", "Weigh-and-ship: order {order_id} ships in one carton with its waybill.",
                                "称重发货：订单{order_id}使用其面单整单发货，不能分箱。"),
-    "carton_packed": Text("ok", "scan_item", "Carton {carton} of {order_id} packed ({units} items, waybill {waybill}).",
+    "carton_packed": Text("ok", "scan_item", "Carton {carton} of {order_id} packed ({units:plural:unit}, waybill {waybill}).",
                           "订单{order_id}第{carton}箱已打包（{units}件，面单{waybill}）。"),
     "shipped": Text("ok", "scan_order", "Order {order_id} shipped: waybill {waybill}, {weight_g} g.",
                     "订单{order_id}已称重发货：面单{waybill}，{weight_g}克。"),
     "label_first": Text("error", "fix_printer", "The parcel needs its label first (waybill {waybill}).",
                         "包裹需要先打印面单（面单{waybill}）。"),
-    "label_printed": Text("prompt", "scan_label", "Label {waybill} printed for carton {carton} of {order_id}.",
-                          "订单{order_id}第{carton}箱面单{waybill}已打印。"),
+    "label_printed": Text("ok", "scan_label", "{passed} — label {waybill} printed for carton {carton} of {order_id}.",
+                          "{passed}——订单{order_id}第{carton}箱面单{waybill}已打印。"),
     "label_printed_offline": Text("prompt", "scan_label",
                                   "Upstream is unreachable: label {waybill} printed from a pre-issued waybill "
-                                  "({left} left for {order_id}).",
+                                  "({left:plural:waybill_left} for {order_id}).",
                                   "上游系统无法连接：已使用预分配面单{waybill}打印（订单{order_id}剩余{left}个）。"),
     "label_scan_reminder": Text("prompt", "scan_label", "Label {waybill} is not scanned on the parcel yet.",
                                 "面单{waybill}尚未在包裹上扫描。"),
@@ -230,6 +286,7 @@ MESSAGES: dict[str, Text] = {
                                 "称重发货：{code}不是面单；订单须扫描预打印面单打开。"),
     "printer_not_ready": Text("error", "fix_printer", "The label printer cannot print: {problems}.",
                               "面单打印机无法打印：{problems}。"),
+    "printer_fault": Text("error", "fix_printer", "Label printer: {fault}.", "面单打印机：{fault}。"),
     "printer_unreachable": Text("error", "fix_printer", "The label printer does not answer ({detail}).",
                                 "面单打印机无响应（{detail}）。"),
     "label_no_waybill_left": Text("error", "call_supervisor",
@@ -239,7 +296,7 @@ MESSAGES: dict[str, Text] = {
     "label_refused": Text("error", "call_supervisor", "Upstream refused the label: {problem}.",
                           "上游系统拒绝了面单请求：{problem}。"),
     "no_label": Text("error", "", "No label {waybill} was printed at this station.", "本工作台没有打印过面单{waybill}。"),
-    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: bin stops to visit: {tasks}; next bin {bin}.",
+    "pick_started": Text("ok", "scan_bin", "Pick order {order_id}: {tasks:plural:bin_stop} to visit; next bin {bin}.",
                          "拣货订单{order_id}：共{tasks}个库位，下一个库位{bin}。"),
     "stock_short": Text("blocked", "call_supervisor", "Not enough usable stock of {sku}: {missing} missing.",
                         "{sku}可用库存不足：缺{missing}件。"),
@@ -260,15 +317,15 @@ MESSAGES: dict[str, Text] = {
                        "周转箱{tote}错误：请使用周转箱{expected_tote}。"),
     "order_picked": Text("ok", "done", "Order {order_id} picked into tote {tote}.", "订单{order_id}已拣入周转箱{tote}。"),
     # --- audit chain, evidence, dock (station/audit_chain.py, station/evidence.py, station/dock.py) ---
-    "audit_intact": Text("ok", "", "Audit log intact: {rows} rows; last row {head_id}, hash {head_hash}.",
+    "audit_intact": Text("ok", "", "Audit log intact: {rows:plural:row}; last row {head_id}, hash {head_hash}.",
                          "审计日志完整：共{rows}行；最后一行{head_id}，哈希{head_hash}。"),
-    "audit_tampered": Text("error", "", "Audit log NOT intact ({count} problems): {problems}.",
+    "audit_tampered": Text("error", "", "Audit log NOT intact ({count:plural:problem}): {problems}.",
                            "审计日志已被篡改（{count}处问题）：{problems}。"),
     "no_station_db": Text("error", "", "No station database at {path}: check `--db` or `--config`.",
                           "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
     "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
                                    "订单{order_id}在此工作站没有证据记录。"),
-    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files} files).",
+    "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files:plural:file}).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
     # --- the database's schema steps (station/migrations) ---
     "db_from_the_future": Text("error", "", "{path} was written by a newer packgate: its {part} schema is at version "
@@ -289,6 +346,13 @@ MESSAGES: dict[str, Text] = {
                                 "面单{code}不是本站打包的包裹，请放到一边。"),
     "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
                                      "订单{order_id}已在批次{batch_id}中交接。"),
+    "dock_intercepted": Text("error", "scan_parcel", "The WMS set order {order_id} to {wms_status}{because}: it must "
+                                                     "not leave. Put the parcel in the interception bin.",
+                             "WMS已将订单{order_id}设为“{wms_status}”{because}：不得出库，请把包裹放入拦截区。"),
+    "dock_hub_offline": Text("error", "scan_parcel", "The site hub cannot be reached and {code} is not a parcel packed "
+                                                     "at this table, so it cannot be checked. Put it aside and scan it "
+                                                     "again when the hub is back.",
+                             "无法连接现场中枢，{code}不是本工作台打包的包裹，无法核验。请放到一边，待中枢恢复后再扫描。"),
     "dock_not_packed": Text("error", "scan_parcel", "Order {order_id} is {order_status}, not packed and passed: "
                                                     "it must not leave; take it back to packing.",
                             "订单{order_id}状态为{order_status}，未完成打包校验：不得出库，请送回打包台。"),
@@ -297,7 +361,7 @@ MESSAGES: dict[str, Text] = {
                                "订单{order_id}应交{carrier}，不是{batch_carrier}；请放到{carrier}的包裹处。"),
     "dock_parcel_added": Text("ok", "scan_parcel", "Order {order_id} loaded for {carrier} ({batch_id}).",
                               "订单{order_id}已装车交{carrier}（{batch_id}）。"),
-    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels} parcels to {carrier}.",
+    "dock_batch_handed_over": Text("ok", "", "Hand-over {batch_id} closed: {parcels:plural:parcel} to {carrier}.",
                                    "交接批次{batch_id}已关闭：{parcels}件包裹交{carrier}。"),
     "dock_batch_empty": Text("error", "scan_parcel", "Hand-over {batch_id} has no parcels yet.",
                              "交接批次{batch_id}还没有包裹。"),
@@ -332,8 +396,19 @@ MESSAGES: dict[str, Text] = {
     "no_pick": Text("error", "", "Choose an order to pick first.", "请先选择要拣货的订单。"),
     "not_supervisor": Text("error", "", "{problem}", "{problem}"),
     "unknown_escalation": Text("error", "", "No escalation {escalation_id}.", "没有升级{escalation_id}。"),
+    # --- the suspect-weight review (station/weights.py) ---
+    "weight_accepted": Text("ok", "", "{sku}: the learned {value_g} g is now its weight (was {before_g} g); "
+                            "the WMS is told.", "{sku}：学习所得的{value_g}克已成为其重量（原为{before_g}克），已通知WMS。"),
+    "weight_reset": Text("ok", "", "{sku}: back to the catalogue weight; its learning starts again.",
+                         "{sku}：恢复商品目录重量，重新开始学习。"),
+    "weight_not_suspect": Text("error", "", "{sku} is not on the suspect-weight list (any more).",
+                               "{sku}不在（或已不在）可疑重量列表中。"),
+    "weight_decision_unknown": Text("error", "", "Unknown weight decision {action!r}: `accept` or `reset`.",
+                                    "未知的重量决定{action!r}：应为`accept`或`reset`。"),
     "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),
     "acknowledged": Text("ok", "", "Escalation of {order_id} acknowledged.", "订单{order_id}的升级已确认。"),
+    "hub_unreachable": Text("error", "", "The site hub cannot be reached ({detail}); try again when it is back.",
+                            "无法连接现场中枢（{detail}），请待其恢复后再试。"),
     "pda_signed_out": Text("ok", "", "Signed out.", "已退出登录。"),
     "csrf": Text("error", "", "Missing or wrong CSRF token: reload the page (or send an API token).",
                  "CSRF令牌缺失或错误：请刷新页面（或使用API令牌）。"),
@@ -341,6 +416,22 @@ MESSAGES: dict[str, Text] = {
     "internal": Text("error", "", "Internal error; the action was not recorded. See the station log.",
                      "内部错误，操作未记录。请查看工作站日志。"),
 }
+
+
+# weight gate figure (core.weight_gate.FIGURES) -> (en, zh): which figure a weighing was judged on
+BASIS_WORDS: dict[str, tuple[str, str]] = {
+    "signature": ("expected {expected_g} g from {basis_n} earlier parcels, ±{allowed_g} g",
+                  "预期{expected_g}克（依据此前{basis_n}个相同包裹），允许±{allowed_g}克"),
+    "learned": ("expected {expected_g} g from its items' learned weights (at least {basis_n} parcels each), ±{allowed_g} g",
+                "预期{expected_g}克（依据所含商品的学习重量，每种至少{basis_n}个包裹），允许±{allowed_g}克"),
+    "catalogue": ("expected {expected_g} g from the catalogue, ±{allowed_g} g", "预期{expected_g}克（依据商品目录），允许±{allowed_g}克"),
+}
+
+
+def basis_words(data: dict[str, Any], lang: str) -> str:
+    """The figure a weighing verdict used, in words ("expected 213 g from 41 earlier parcels, ±6 g"), from its data."""
+    figure = data.get("basis", "catalogue")
+    return texts.fill(texts.text(lang, f"basis:{figure}", BASIS_WORDS[figure][lang == "zh"]), data, lang)
 
 
 # rule code -> (en, zh): what a field of a request must be (``bad_field``'s ``rule``)
@@ -399,24 +490,67 @@ STATE_WORDS: dict[str, tuple[str, str]] = {
     "label_printed": ("the label waits for its scan on the parcel", "面单等待在包裹上扫描"),
 }
 
-# printer condition (device.printer_spec.CONDITIONS) -> what to do, (en, zh)
+# printer condition (device.printer.conditions.CONDITIONS) -> what it is and what to do, (en, zh); the catalog's
+# ``printer:<condition>`` entries. A fault stops the label (``printer_not_ready``, each fault its own
+# ``printer_fault``); a warning (ribbon low, media low, ...) is shown before it stops the table.
 PRINTER_WORDS: dict[str, tuple[str, str]] = {
     "paper_out": ("paper out: load labels and close the print head", "缺纸：请装入面单纸并合上打印头"),
     "paper_jam": ("paper jam: clear the label path and press feed", "卡纸：请清理走纸通道并按进纸键"),
     "head_open": ("print head open: close the print head", "打印头未合上：请合上打印头"),
     "ribbon_out": ("ribbon out: load a new ribbon", "碳带用完：请更换碳带"),
+    "ribbon_jam": ("ribbon jam: clear the ribbon path and rewind the ribbon tight", "碳带卡住：请清理碳带通道并把碳带卷紧"),
+    "label_waiting": ("label waiting: take the printed label off the printer", "面单待取：请取走打印好的面单"),
+    "rewinder_full": ("rewinder full: empty the label rewinder", "回卷器已满：请清空回卷器"),
     "paused": ("paused: press pause (or feed) on the printer", "已暂停：请按打印机上的暂停（或进纸）键"),
     "cover_open": ("cover open: close the printer cover", "机盖打开：请合上打印机机盖"),
     "head_too_hot": ("print head too hot: let it cool down", "打印头过热：请等待冷却"),
+    "head_too_cold": ("printer too cold: let it warm up to room temperature", "打印机温度过低：请待其回到室温"),
+    "motor_too_hot": ("motor too hot: let the printer cool down", "电机过热：请等待打印机冷却"),
     "cutter_jam": ("cutter jam: clear the cutter", "切刀卡住：请清理切刀"),
+    "head_element_bad": ("print head element broken: labels may not scan; replace the print head",
+                         "打印头有坏点：面单可能无法扫描，请更换打印头"),
+    "head_fault": ("print head fault: switch the printer off and on; if it stays, call service",
+                   "打印头故障：请关机重启；仍未恢复请联系维修"),
+    "memory_full": ("printer memory full: switch it off and on", "打印机内存已满：请关机重启"),
+    "corrupt_ram": ("printer settings lost: switch it off and on, then calibrate", "打印机设置丢失：请关机重启后重新校准"),
+    "partial_format": ("label only partly received: press cancel on the printer, then print again",
+                       "面单数据不完整：请按打印机上的取消键后重新打印"),
+    "job_error": ("label data refused: print again; if it repeats, tell IT", "面单数据被拒：请重新打印；如仍出错请通知IT"),
+    "firmware_error": ("printer firmware settings invalid: call service", "打印机固件设置无效：请联系维修"),
+    "diagnostic_mode": ("printer in diagnostics mode: switch it off and on", "打印机处于诊断模式：请关机重启"),
+    "in_setup": ("printer in its setting menu: leave the menu", "打印机处于设置菜单：请退出菜单"),
     "error": ("error: check the printer's display", "故障：请查看打印机显示屏"),
+    "media_low": ("labels running low: have a new roll ready", "面单纸即将用完：请准备新卷"),
+    "ribbon_low": ("ribbon running low: have a new ribbon ready", "碳带即将用完：请准备新碳带"),
+    "clean_head": ("print head needs cleaning: clean it at the next pause", "打印头需要清洁：请在下次空闲时清洁"),
+    "replace_head": ("print head worn: plan its replacement", "打印头已磨损：请安排更换"),
+    "calibrate_media": ("labels need calibrating: hold feed at the next pause", "需要校准面单：请在下次空闲时长按进纸键"),
 }
 
 
-def printer_problems(conditions: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """``problems`` / ``problems_zh`` for ``printer_not_ready`` from the printer's conditions."""
-    words = [PRINTER_WORDS.get(c, (c, c)) for c in conditions] or [PRINTER_WORDS["error"]]
-    return {"problems": "; ".join(w[0] for w in words), "problems_zh": "；".join(w[1] for w in words)}
+def printer_words(condition: str) -> tuple[str, str]:
+    """A printer condition in the catalog's words, English and Chinese."""
+    en, zh = PRINTER_WORDS.get(condition, PRINTER_WORDS["error"])
+    return texts.text("en", f"printer:{condition}", en), texts.text("zh", f"printer:{condition}", zh)
+
+
+def printer_problems(conditions: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``problems`` / ``problems_zh`` for ``printer_not_ready`` from the printer's faults, and ``faults``: each fault
+    as its own ``printer_fault`` verdict with its fix."""
+    faults = list(conditions) or ["error"]
+    words = [printer_words(c) for c in faults]
+    return {"problems": "; ".join(w[0] for w in words), "problems_zh": "；".join(w[1] for w in words),
+            "faults": [make("printer_fault", condition=c, fault=en, fault_zh=zh).as_dict()
+                       for c, (en, zh) in zip(faults, words, strict=True)]}
+
+
+def printer_notices(conditions: list[str] | tuple[str, ...]) -> list[dict[str, str]]:
+    """The printer's warnings as the pages show them: each condition with its words in both languages."""
+    notices = []
+    for condition in conditions:
+        en, zh = printer_words(condition)
+        notices.append({"condition": condition, "message": en, "message_zh": zh})
+    return notices
 
 
 # audit_chain.verify problem kind -> (en, zh), filled from the problem's fields
@@ -461,6 +595,22 @@ class Verdict:
                 "next": self.next, "sound": self.sound, "colour": self.colour, "data": dict(self.data)}
 
 
+def reason_word(reason: str) -> texts.Word | None:
+    """A reason the station or a preset button wrote ("manual", "scale_changed", "Extra flyer / insert", or the
+    preset's Chinese), as a catalog word read in each language; None for a reason a person typed."""
+    key = reason.strip().replace(": ", "_").replace(" ", "_").lower()
+    if key in words.WORD:
+        return texts.Word(f"word:{key}")
+    if key in words.REASON:
+        return texts.Word(f"reason:{key}")
+    for lang in texts.LANGUAGES:
+        for preset, said in texts.catalog(lang).items():
+            if preset.startswith("page:r_") and said == reason.strip():
+                return texts.Word(preset)
+    presets = {en: f"page:{name}" for name, (en, _zh) in words.PAGE.items() if name.startswith("r_")}
+    return texts.Word(presets[reason.strip()]) if reason.strip() in presets else None
+
+
 def make(code: str, /, *, next: str | None = None, status: str | None = None, hint: bool = True,
          **data: Any) -> Verdict:
     """Build the verdict for ``code`` from the tables; ``data`` fills the text fields and is kept.
@@ -473,6 +623,8 @@ def make(code: str, /, *, next: str | None = None, status: str | None = None, hi
     shown = {name: value for name, value in data.items() if not name.endswith("_zh")}
     if "event" in data and "state" in data:  # not_allowed_now: say it in words, per language
         shown.update(event_text=texts.Word(f"event:{data['event']}"), state_text=texts.Word(f"state:{data['state']}"))
+    if isinstance(shown.get("reason"), str) and not isinstance(shown["reason"], texts.Word):
+        shown["reason"] = reason_word(shown["reason"]) or shown["reason"]
     status = status or text.status
     next_step = next or text.next
     sound, colour = STATUS_STYLE[status]
@@ -494,7 +646,9 @@ def catalog_entries() -> list[tuple[str, str, str]]:
     """Every text of the verdicts as (key, English source, Chinese seed), for ``packgate i18n extract``."""
     return [*((f"message:{code}", t.en, t.zh) for code, t in MESSAGES.items()),
             *texts.entries_of("next", NEXT_STEPS), *texts.entries_of("event", EVENT_WORDS),
-            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS)]
+            *texts.entries_of("state", STATE_WORDS), *texts.entries_of("problem", PROBLEMS),
+            *texts.entries_of("printer", PRINTER_WORDS),
+            *texts.entries_of("basis", BASIS_WORDS)]
 
 
 def answer(code: str, /, **data: Any) -> dict[str, Any]:

@@ -1,12 +1,18 @@
 """The words of the pages, of device states and of workflow states, audit actions and verdict statuses.
 
 Each table: key -> (English source, Chinese seed); the texts shown come from the catalog (``core/texts.py``),
-where ``packgate i18n extract`` adds new keys. The pages get them as JSON per language.
+where ``packgate i18n extract`` adds new keys. The pages get them as JSON per language. ``PLURAL`` entries count
+something: key -> ((English singular, English plural), Chinese seed), ``{n}`` the number.
 """
 from __future__ import annotations
 
 PAGE: dict[str, tuple[str, str]] = {
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
+    "intercepted_orders": ("Intercepted by the WMS", "WMS拦截的订单"),
+    "conflicts": ("Conflicts to resolve (the WMS had cancelled the order)", "待处理冲突（WMS已取消订单）"),
+    "resolve": ("Resolve", "处理"), "resolve_note": ("What was done with the parcel", "包裹的处理方式"),
+    "h_wms": ("WMS", "WMS"), "h_steps": ("Steps stopped", "已拦截步骤"), "h_here": ("Here", "本台"),
     "label": ("Label", "面单"),
     "carton": ("Carton", "箱"),
     "r_torn": ("Label torn or smudged", "面单破损或模糊"),
@@ -66,6 +72,10 @@ PAGE: dict[str, tuple[str, str]] = {
     "priority_orders": ("Priority — picked and waiting to be packed", "优先 — 已拣货待打包"),
     "ready": ("Ready", "就绪"),
     "queue": ("to sync", "待同步"),
+    "clock_off": ("This PC's clock is off the site's time by", "本机时钟与现场时间相差"),
+    "clock_fix": ("ask IT to set its time (NTP)", "请IT校正本机时间（NTP）"),
+    "unit_min": ("min", "分钟"),
+    "unit_s": ("s", "秒"),
     "offline": ("upstream offline", "上游离线"),
     "dead": ("dead letters", "失败消息"),
     "no_order": ("Scan an order or tote", "请扫描订单或周转箱"),
@@ -147,6 +157,18 @@ PAGE: dict[str, tuple[str, str]] = {
     "h_weighed": ("Weighed", "已称重"),
     "h_packed": ("Packed", "已打包"),
     "h_synced": ("Synced", "已同步"),
+    "weights_review": ("Suspect catalogue weights", "可疑的目录重量"),
+    "weights_hint": ("The parcels say these SKUs weigh something else than the catalogue. Accept the learned weight "
+                     "(the WMS is told) or reset the learning.",
+                     "包裹显示这些商品的实际重量与目录不符。接受学习所得的重量（将通知WMS），或重新开始学习。"),
+    "h_catalogue": ("Catalogue", "目录重量"),
+    "h_from_passing": ("Passing parcels", "合格包裹"),
+    "h_from_overridden": ("Overridden parcels", "放行包裹"),
+    "h_proposed": ("Proposed", "建议重量"),
+    "h_samples": ("Sample parcels", "样本包裹"),
+    "weight_accept": ("Accept", "接受"),
+    "weight_reset": ("Reset", "重置"),
+    "weight_reason": ("Reason (optional)", "原因（可选）"),
     "h_waiting": ("Waiting", "等待"),
     "h_when": ("When", "时间"),
     "h_who": ("Who", "人员"),
@@ -172,11 +194,75 @@ PAGE: dict[str, tuple[str, str]] = {
     "bin": ("Bin", "库位"), "operator": ("Operator", "操作员"), "weight": ("Weight", "重量"), "order_id": ("Order", "订单"),
     "network_error": ("Network error: not sent, try again", "网络错误：未发送，请重试"),
     "minutes_in": ("{waited} in {stage}", "{stage}已{waited}"),
+    "ready_next": ("Ready for the next order", "可以处理下一个订单"),
+    "summary_packed": ("{order_id} packed: {units:plural:unit}, {grams} g", "{order_id}已打包：{units}件，{grams}克"),
+    "summary_shipped": ("{order_id} shipped: {units:plural:unit}, {grams} g", "{order_id}已发货：{units}件，{grams}克"),
+    "summary_stopped": ("{order_id} stopped: it is back in the queue", "{order_id}已中止：已回到队列"),
+    "summary_cancelled": ("{order_id} cancelled: put its items aside", "{order_id}已取消：请把商品放到一边"),
+    "more_title": ("More actions", "更多操作"),
+    "signing_in": ("Signing in…", "正在登录…"),
+    "label_after_weighing": ("The label prints when the weighing passes", "称重合格后打印面单"),
+    "allowed_range": ("allowed {low}–{high} g", "允许 {low}–{high} 克"),
+    "ev_label": ("Label and waybill", "面单"),
+    "ev_result": ("Result", "结论"),
+    "ev_raw": ("bytes", "原始字节"),
+    "ev_pass": ("passed", "合格"),
+    "ev_fail": ("outside the allowed range", "超出允许范围"),
+    "ev_by": ("by", "操作人"),
+    "ev_reprints": ("reprints", "补打次数"),
+    "ev_verify": ("item scanned", "商品已扫描"),
+    "ev_scan": ("scanned", "已扫描"),
+    "ev_weigh": ("weighed", "已称重"),
+    "ev_pack": ("packed", "已打包"),
+    "ev_cancel": ("packing stopped", "中止打包"),
+    "ev_override": ("approved by a supervisor", "主管审批"),
+    "ev_badge": ("badge", "刷卡"),
+    "ev_label_printed": ("label printed", "面单已打印"),
+    "ev_pick": ("picked", "已拣货"),
+    "ev_load": ("loaded", "已装车"),
+    "ev_blocked_why": ("Blocked because", "拦截原因"),
+    "ev_approved": ("Approved by {name}: {reason}", "{name}已审批：{reason}"),
+    "ev_none": ("no evidence", "没有证据"),
+}
+
+# things counted in a text: "{units:plural:unit}" reads "1 item" / "3 items" / "3件"
+PLURAL: dict[str, tuple[tuple[str, str], str]] = {
+    "line": (("{n} line", "{n} lines"), "{n}行"),
+    "unit": (("{n} item", "{n} items"), "{n}件"),
+    "counted_unit": (("{n} counted item", "{n} counted items"), "已计数{n}件"),
+    "problem": (("{n} problem", "{n} problems"), "{n}处问题"),
+    "file": (("{n} file", "{n} files"), "{n}个文件"),
+    "parcel": (("{n} parcel", "{n} parcels"), "{n}件包裹"),
+    "row": (("{n} row", "{n} rows"), "{n}行"),
+    "bin_stop": (("{n} bin stop", "{n} bin stops"), "{n}个库位"),
+    "waybill_left": (("{n} pre-issued waybill left", "{n} pre-issued waybills left"), "剩余{n}个预分配面单"),
+    "order": (("{n} order", "{n} orders"), "{n}个订单"),
+}
+
+# what a field of an audited change is called ("weight: 1100.0 g → 215.0 g")
+FIELD: dict[str, tuple[str, str]] = {
+    "state": ("state", "状态"), "order_id": ("order", "订单"), "units": ("items counted", "已计件数"),
+    "packaging": ("box", "包装箱"), "weight": ("weight", "重量"), "attempts": ("wrong PINs in a row", "连续密码错误次数"),
+    "sku": ("SKU", "货号"), "lot": ("lot", "批次"), "bin": ("bin", "库位"), "suggested_lot": ("older lot", "较早批次"),
+    "suggested_bin": ("bin of the older lot", "较早批次库位"), "code": ("why", "原因"), "waybill": ("waybill", "面单"),
+    "reprints": ("reprints", "补打次数"), "operator": ("operator", "操作员"), "label.verify": ("label scan check", "面单扫描核对"),
+}
+
+# reasons the station writes itself (an audit entry's reason, a sign-out's): in words; a typed reason stays as typed
+REASON: dict[str, tuple[str, str]] = {
+    "reweigh": ("weighed again", "重新称重"), "scale_changed": ("the parcel on the scale changed", "秤上的包裹有变化"),
+    "pda_sign_in": ("sign-in on a PDA", "手持终端登录"), "badge": ("sign-in with badge and PIN", "工卡号加密码登录"),
+    "override": ("approval with badge and PIN", "工卡号加密码审批"), "sign_out_manual": ("signed out", "手动退出"),
+    "sign_out_idle": ("signed out when idle", "长时间未操作退出"), "sign_out_badge": ("badge tapped again", "再次刷卡退出"),
+    "fifo_older_lot": ("an older lot goes first", "较早批次应先出库"), "lot_unknown": ("lot not known at this site", "批次在本站点未登记"),
+    "packaging_changed_after_weighing": ("box changed after weighing", "称重后更换了包装箱"),
+    "reprint": ("reprinted", "补打"), "test_reset": ("test reset", "测试重置"),
 }
 
 # what a verdict's status is called in its title
 STATUS: dict[str, tuple[str, str]] = {
     "ok": ("OK", "通过"), "prompt": ("Check", "请确认"), "blocked": ("Blocked", "拦截"), "error": ("Refused", "拒绝"),
+    "intercepted": ("INTERCEPTED", "订单拦截"),
 }
 
 # a device's state, the same words on the kiosk, the supervisor page and /healthz
@@ -184,17 +270,14 @@ DEVICE: dict[str, tuple[str, str]] = {
     "connected": ("connected", "已连接"),
     "not_responding": ("not responding", "无响应"),
     "disconnected": ("disconnected", "未连接"),
-    "not_understood": ("data not understood — check the profile (`packgate device probe`)",
-                       "数据无法识别——请检查设备配置（`packgate device probe`）"),
+    "not_understood": ("data not understood", "数据无法识别"),
     "not_configured": ("not configured", "未配置"),
     "not_ready": ("not ready", "未就绪"),
     "fix_not_ready": ("see the printer's problem: load paper or labels, close the head, resume it",
                       "请查看打印机问题：装纸或装标签、合上打印头、恢复打印"),
-    "fix_disconnected": ("plug it in, or check its port in `packgate.toml` (`packgate config check`)",
-                         "请插好设备，或检查 `packgate.toml` 中的端口（`packgate config check`）"),
+    "fix_disconnected": ("plug it in; if it stays away, call IT", "请插好设备；如仍未连接请联系IT"),
     "fix_not_responding": ("check its cable and power", "请检查线缆和电源"),
-    "fix_not_understood": ("the station cannot read it until the profile matches",
-                           "配置匹配之前工作站无法读取"),
+    "fix_not_understood": ("call IT: its settings do not match what it sends", "请联系IT：设备设置与其发送的数据不符"),
 }
 
 # what each device is called next to its state
@@ -208,10 +291,12 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
+    "held": ("held by the WMS", "WMS暂停"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
-    "weighed_ok": ("weighed OK", "称重合格"),
+    "weighed_ok": ("weighed OK", "称重合格"), "label_printed": ("label printed", "面单已打印"),
+    "stopped": ("stopped, back in the queue", "已中止，回到队列"),
 }
 
 # audit actions
@@ -221,12 +306,23 @@ ACTION: dict[str, tuple[str, str]] = {
     "order_cancel": ("order cancelled", "订单取消"), "abandon": ("order abandoned", "订单放弃"),
     "sign_in_as_other": ("took over", "接管"), "escalation_ack": ("escalation acknowledged", "升级已确认"),
     "second_badge": ("second badge", "第二人确认"), "fifo_older_lot": ("older lot first", "先出较早批次"),
+    "pin_failed": ("wrong PIN", "密码错误"), "config_change": ("setting changed", "设置变更"),
+    "label_reprint": ("label reprinted", "补打面单"), "packaging_change": ("box changed", "更换包装箱"),
+    "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
+    "weight_accept": ("learned weight accepted", "接受学习重量"), "weight_reset": ("weight learning reset", "重置重量学习"),
+    "conflict_resolved": ("conflict resolved", "冲突已处理"),
 }
 
 # words that fill text fields (``texts.Word``)
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
-    "badge": ("badge tapped again", "再次刷卡"), "manual": ("signed out", "手动退出"), "idle": ("idle", "长时间未操作"),
+    "held": ("held", "暂停"), "cancelled": ("cancelled", "取消"), "no_reason": ("no reason given", "未说明原因"),
+    "add": ("add {n} × {sku}", "补入{n}件{sku}"), "take_out": ("take out {n} × {sku}", "取出{n}件{sku}"),
+    "nothing_to_change": ("the items in it still match", "包裹内商品仍然相符"),
+    "badge": ("badge tapped again", "再次刷卡"), "manual": ("Sign out pressed", "按了退出"), "idle": ("idle too long", "长时间未操作"),
+    "weight_ok": ("Weight OK", "重量合格"), "weight_approved": ("Weight approved by a supervisor", "重量已由主管审批"),
+    "item": ("item", "商品"), "gift": ("gift", "赠品"), "accessory": ("accessory", "配件"),
+    "part_of_kit": ("part of {kit}", "{kit}的组件"),
 }
 
 # what the demo devices panel answers (``packgate demo``)

@@ -156,6 +156,9 @@ def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, u
                                       overrides={"station.id": station, "station.name": NAMES[station],
                                                  "station.location": station, "upstream.kind": "hub",
                                                  "upstream.token": token, "hub.heartbeat_s": 2.0,
+                                                 # both tables are on 127.0.0.1: a browser keeps one cookie per name
+                                                 # and host whatever the port, so each table's session has its own name
+                                                 "web.cookie_name": f"packgate_session_{station.lower()}",
                                                  "escalation.notify": list(notify), **(station_overrides or {})},
                                       camera=camera and not stations))
     except Exception:

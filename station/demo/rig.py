@@ -28,7 +28,9 @@ from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
 from packgate.device.scale.emulator import ScaleEmulator
 from packgate.device.scanner.emulator import ScannerEmulator
+from packgate.device.waker import Waker
 from packgate.station.core import texts, words
+from packgate.station.demo.web import register_demo
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import Config, validate
 from packgate.sync.upstream import demo_data
@@ -170,6 +172,7 @@ class ScanInput:
         self.pair = PtyPair(link=link)
         self.scanner = scanner
         self._stop = threading.Event()
+        self._waker = Waker()  # close() wakes the thread blocked on the pty
         self._thread = threading.Thread(target=self._run, name="scan-input", daemon=True)
         self._thread.start()
 
@@ -179,14 +182,19 @@ class ScanInput:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            data = self.pair.read(timeout=1.0)
+            if not self._waker.wait([self.pair.master_fd], None):
+                continue
+            data = self.pair.read(timeout=0)
             if data:
                 self.scanner.write(data.replace(b"\r\n", b"\r").replace(b"\n", b"\r"))
 
     def close(self) -> None:
         self._stop.set()
+        self._waker.wake()
         self._thread.join(2.0)
         self.pair.close()
+        if not self._thread.is_alive():
+            self._waker.close()
 
 
 @dataclass
@@ -265,6 +273,8 @@ def build_rig(*, port: int = 8080, upstream_port: int = 8765, data_dir: str | No
         **(overrides or {}),
     })
     devices = DemoDevices(world, scale, scanner, badge)
-    agent = Agent(cfg, clock=clock, demo=devices).start()
+    agent = Agent(cfg, clock=clock)
+    register_demo(agent.app, devices)  # the demo's routes and the kiosk's panel, before the agent serves
+    agent.start()
     return DemoRig(world, agent, devices, upstream_url, stop_upstream, scale, scanner, badge, root, cleanup,
                    ScanInput(root / "scan-here", scanner), printer, admin_token, station_tokens)

@@ -124,6 +124,42 @@ CREATE TABLE IF NOT EXISTS site_lot_taken (
 );
 """
 
+# learned weights (station/weights.py): what each closed carton weighed (passed, or blocked and overridden), the
+# last snapshot learned from them, and the figures a supervisor decided (an accepted unit weight, a reset)
+WEIGHT_LEARNING = """
+CREATE TABLE weight_samples (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, order_id TEXT NOT NULL, carton INTEGER NOT NULL,
+    box TEXT NOT NULL, items TEXT NOT NULL, measured_g TEXT NOT NULL, division_g TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('passed', 'overridden'))
+);
+CREATE TABLE weight_learned (
+    one INTEGER PRIMARY KEY CHECK (one = 1), upto_seq INTEGER NOT NULL, decisions INTEGER NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE weight_decisions (
+    id INTEGER PRIMARY KEY, sku TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('accept', 'reset')),
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
+# interception (订单拦截, station/interception.py): the WMS's last word on each order it held, cancelled, released or
+# changed; each step stopped, once per step and decision; the supervisor's resolution of each conflict (a pack or
+# hand-over the WMS refused because it had cancelled the order)
+INTERCEPTION = """
+CREATE TABLE wms_orders (
+    order_id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, at TEXT, revision INTEGER NOT NULL,
+    lines TEXT, carrier TEXT, address TEXT, learned_at TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX wms_orders_status ON wms_orders (status);
+CREATE TABLE intercepts (
+    order_id TEXT NOT NULL, step TEXT NOT NULL, mark TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (order_id, step, mark)
+);
+CREATE TABLE conflict_resolutions (
+    confirmation_id TEXT PRIMARY KEY, resolved_by TEXT NOT NULL, resolved_at TEXT NOT NULL, note TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -133,4 +169,6 @@ STATION = StepSet("station", (
     Step(5, "dock hand-over batches and parcels", (DOCK,)),
     Step(6, "label jobs and the waybill pool", (LABELS,)),
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
+    Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
+    Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
 ), legacy=7)

@@ -1,12 +1,14 @@
-"""The station agent: wires devices, the station, the outbox worker, reference refresh, the
-escalation timer, the site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the
-web server together, and stops them all cleanly.
+"""The station agent: wires devices, the station, the outbox worker, reference refresh (and, talking to the WMS
+directly, the fast pull of the orders it changed, ``upstream.orders_s``: interception), the escalation timer, the
+site hub link (claims, change feed, heartbeats; ``upstream.kind = "hub"``) and the web server together, and stops
+them all cleanly.
 
 Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
-checkpointer, the feed follower and the tickers below (reference refresh, timers, status, prune, labels,
-site heartbeat). None dies of an exception (logged once per change of state, retried with backoff), and
-``stop()`` ends them together. A ``reference`` change on the hub's feed wakes the reference refresh at once (a
-wave of orders the WMS released reaches the table in seconds, not at the next ``upstream.refresh_s``)."""
+checkpointer, the feed follower and the tickers below (reference refresh, order changes without a hub, timers,
+status, prune, labels, site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an
+exception (logged once per change of state, retried with backoff), and ``stop()`` ends them together. A
+``reference`` change on the hub's feed wakes the reference refresh at once (a wave of orders the WMS released
+reaches the table in seconds, not at the next ``upstream.refresh_s``)."""
 from __future__ import annotations
 
 import logging
@@ -21,9 +23,10 @@ from packgate.station import migrations
 from packgate.station.events import EventBus
 from packgate.station.runtime.config import Config
 from packgate.station.runtime.devices import Devices
+from packgate.station.runtime.logs import forget_station, station_threads
 from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
-from packgate.station.web.serving import make_server
+from packgate.station.web.serving import make_server, station_gate
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.db import connect
@@ -40,11 +43,10 @@ log = logging.getLogger("packgate.agent")
 class Agent:
     STATUS_EVERY_S = 1.0  # also how often a silent scale is noticed (scale.fresh_s)
     PRUNE_EVERY_S = 3600.0
-    def __init__(self, cfg: Config, *, clock: Clock | None = None, demo: Any = None, port: int | None = None,
+    def __init__(self, cfg: Config, *, clock: Clock | None = None, port: int | None = None,
                  device_ports: dict[str, str] | None = None, start_devices: bool = True):
         self.cfg = cfg
         self.clock = clock or Clock()
-        self.demo = demo
         self.port = port if port is not None else cfg["web.port"]
         data_dir = cfg.data_dir
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -56,10 +58,12 @@ class Agent:
             log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
         self.bus = EventBus()
         self.timers = Ticker("timers", self._timers_pass, every_s=60.0, clock=self.clock, logger=log, what="timer tick")
+        ca_file = cfg["upstream.ca_file"] or None
         self.client = UpstreamClient(cfg["upstream.url"], deadline_s=cfg["upstream.deadline_s"], clock=self.clock,
-                                     token=cfg["upstream.token"] or None)
+                                     token=cfg["upstream.token"] or None, ca_file=ca_file)
         self.site_client = SiteClient(cfg["upstream.url"], cfg["station.id"], cfg["upstream.token"],
-                                      deadline_s=cfg["hub.claim_timeout_s"]) if cfg["upstream.kind"] == "hub" else None
+                                      deadline_s=cfg["hub.claim_timeout_s"],
+                                      ca_file=ca_file) if cfg["upstream.kind"] == "hub" else None
         self.outbox = Outbox(self.db_path, cfg["station.id"], self.clock)
         self.cache = ReferenceCache(self.db_path, self.client, self.clock)
         self.worker = OutboxWorker(self.db_path, self.client, self.clock, batch_size=cfg["upstream.batch_size"],
@@ -69,6 +73,7 @@ class Agent:
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
+        self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
         self.feed = FeedFollower(self.site_client, self._on_site_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
@@ -78,10 +83,10 @@ class Agent:
                                badge_reader=ports.get("badge"))
         self.start_devices = start_devices
         tls = bool(cfg["web.tls_cert"])
-        self.app = create_app(self.station, demo=demo, secret_key=load_secret(data_dir),
+        self.app = create_app(self.station, secret_key=load_secret(data_dir),
                               api_tokens=tuple(cfg["web.api_tokens"]), secure_cookies=tls,
                               hosts=cfg["web.allowed_hosts"], web_host=cfg["web.host"],
-                              metrics_public=cfg["web.metrics_public"])
+                              metrics_public=cfg["web.metrics_public"], cookie=cfg["web.cookie_name"])
         if not tls and cfg["web.host"] not in ("127.0.0.1", "::1", "localhost"):
             log.warning("serving plain HTTP on %s: PINs and sessions cross the Wi-Fi readable; set web.tls_cert and "
                         "web.tls_key", cfg["web.host"])
@@ -96,6 +101,11 @@ class Agent:
         self.heartbeat = Ticker("site-heartbeat", self._heartbeat_pass, every_s=cfg["hub.heartbeat_s"],
                                 signal=self.station.site.wake, clock=self.clock, logger=log,
                                 what="site heartbeat") if self.feed is not None else None
+        self.orders = Ticker("order-changes", self._orders_pass, every_s=cfg["upstream.orders_s"], clock=self.clock,
+                             logger=log, what="pulling order changes") if self.feed is None else None
+        self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
+                              clock=self.clock, logger=log, what="learning weights") \
+            if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []
         self._server: Any = None
@@ -108,7 +118,7 @@ class Agent:
         from packgate.station.labels import StationPrinter
 
         client = UpstreamClient(cfg["upstream.url"], deadline_s=min(cfg["upstream.deadline_s"], 5.0), clock=self.clock,
-                                token=cfg["upstream.token"] or None)
+                                token=cfg["upstream.token"] or None, ca_file=cfg["upstream.ca_file"] or None)
         printer = StationPrinter(printer_port or cfg["printer.port"], get_profile(cfg["printer.profile"])) \
             if cfg["label.mode"] == "print" else None
         return client, printer
@@ -116,7 +126,7 @@ class Agent:
     @property
     def loops(self) -> list[Loop[Any]]:
         """Every background loop of the agent (started by ``start()``, stopped together by ``stop()``)."""
-        optional = [self.feed, self.labeller, self.heartbeat]
+        optional = [self.feed, self.orders, self.labeller, self.heartbeat, self.learner]
         return [self.worker, self.checkpointer, self.refresher, self.timers, self.status, self.pruner,
                 *(loop for loop in optional if loop is not None)]
 
@@ -137,8 +147,14 @@ class Agent:
 
     def _refresh_pass(self) -> None:
         result = self.cache.refresh()
+        self.station.interception.announce()
         if not result["ok"]:
             log.warning("upstream reference data unavailable, working from the cache: %s", result["error"])
+
+    def _orders_pass(self) -> None:
+        """The orders the WMS held, cancelled, released or changed (the hub's feed does it in a site)."""
+        self.cache.refresh_orders()
+        self.station.interception.announce()
 
     def _timers_pass(self) -> float:
         """Sleep until the next escalation or idle deadline exactly (woken early by changes), at most a minute."""
@@ -175,7 +191,8 @@ class Agent:
         self.station.site.on_change(event)
 
     def _serve(self) -> None:
-        server = make_server(self.app, self.cfg["web.host"], self.port, tls_cert=self.cfg["web.tls_cert"],
+        gate = station_gate(self.cfg["web.header_timeout_s"], self.cfg["web.max_connections_per_client"])
+        server = make_server(self.app, self.cfg["web.host"], self.port, gate=gate, tls_cert=self.cfg["web.tls_cert"],
                              tls_key=self.cfg["web.tls_key"])
         self._server = server
         self.port = server.bind_addr[1]
@@ -183,8 +200,13 @@ class Agent:
         server.serve()
 
     def start(self) -> "Agent":
+        with station_threads(self.cfg["station.id"]):  # its readers, server and workers log as this station
+            return self._start()
+
+    def _start(self) -> "Agent":
         self._served = threading.Event()
         first = self.cache.refresh()
+        self.station.interception.announce()
         if not first["ok"]:
             log.warning("starting offline: %s", first["error"])
         if self.start_devices:
@@ -217,6 +239,7 @@ class Agent:
             if part is not None:
                 part.close()
         self.station.close()
+        forget_station(self.cfg["station.id"])
 
     @property
     def url(self) -> str:

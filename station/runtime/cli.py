@@ -11,6 +11,7 @@ import click
 from packgate.station.errors import ConfigError, DatabaseFromTheFutureError
 from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
+from packgate.sync.cli import STATION_CONFIG, StationSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +22,19 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
     """packgate: packing-station agent (badge, scan, verify, weigh, sync)."""
     ctx.ensure_object(dict)
     ctx.obj["log_level"] = log_level.upper() if log_level else None
+    ctx.obj[STATION_CONFIG] = _sync_settings  # `packgate sync ... --config packgate.toml`
     setup_logging(ctx.obj["log_level"] or "INFO")
+
+
+def _sync_settings(path: str) -> StationSettings:
+    """What the ``sync`` commands take from a station's packgate.toml (a bad file: one line, exit 1)."""
+    try:
+        cfg = load(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return StationSettings(station=cfg["station.id"], db=str(cfg.data_dir / "station.db"),
+                           upstream_url=cfg["upstream.url"], token=cfg["upstream.token"] or None,
+                           ca_file=cfg["upstream.ca_file"] or None)
 
 
 @cli.group()
@@ -32,11 +45,11 @@ def config() -> None:
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
-    """Validate FILE; print the effective settings as JSON, or the problem."""
+    """Validate FILE; print the effective settings as JSON (secrets masked), or every problem, one per line."""
     try:
         cfg = load(file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings(cfg), "notes": notes(cfg),
                            "settings": shown(cfg)}, indent=2, ensure_ascii=False))
@@ -79,7 +92,7 @@ def run(ctx: click.Context, config_file: str | None) -> None:
     try:
         cfg = load(config_file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _say_problems(exc)
         sys.exit(2)
     setup_logging(ctx.obj["log_level"] or cfg["log.level"], station=cfg["station.id"])
     with _refusing_a_newer_database():
@@ -123,6 +136,13 @@ def _refusing_a_newer_database() -> Iterator[None]:
     except DatabaseFromTheFutureError as exc:
         click.echo(refusal(exc), err=True)
         sys.exit(2)
+
+
+def _say_problems(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        click.echo(f"error: {problem}", err=True)
+    if len(exc.problems) > 1:
+        click.echo(f"{len(exc.problems)} problems", err=True)
 
 
 def _mount_optional() -> None:

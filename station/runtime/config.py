@@ -1,20 +1,28 @@
 """``packgate.toml``: one file, every option with a default that works for the demo.
 
-The schema is a table (``SCHEMA``): dotted key -> (type, default, check). Loading
-validates every key and every value, and an error names the key and the problem.
+The schema is a table (``SCHEMA``): dotted key -> (type, default, check). Loading validates every key and every
+value and reports every problem at once (``ConfigError.problems``, one line each, each naming its key): three
+mistakes are one run of ``packgate config check``, not three. A key that belongs to a device's firmware profile
+(``scale.baud``) says so. What is printed never shows a secret whole: tokens and the secret parts of URLs
+(passwords, keys in a host or path) are masked (``mask_url``), and Apprise's own log lines stay out of the check.
 """
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from packgate.device.scanner.barcode import SitePatterns
+from packgate.station.core.resolution import Resolution
 from packgate.station.errors import ConfigError
+from packgate.sync.common.http import ca_file_problem, mixed_schemes
 from packgate.sync.common.settings import flatten, toml_value, type_name
 
 Check = Callable[[Any], str | None]
@@ -22,6 +30,14 @@ Check = Callable[[Any], str | None]
 
 def _one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else f"must be one of {', '.join(choices)} (got {v!r})"
+
+
+def _resolution(v: str) -> str | None:
+    try:
+        Resolution.parse(v)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _port_number(v: int) -> str | None:
@@ -51,7 +67,13 @@ def _url(v: str | list) -> str | None:
     if not urls:
         return "must name at least one URL"
     bad = [u for u in urls if not isinstance(u, str) or not u.startswith(("http://", "https://"))]
-    return f"must start with http:// or https:// (got {bad[0]!r})" if bad else None
+    if bad:
+        return f"must start with http:// or https:// (got {mask_url(bad[0]) if isinstance(bad[0], str) else bad[0]!r})"
+    return mixed_schemes(urls)
+
+
+def _ca_file(v: str) -> str | None:
+    return None if v == "" else ca_file_problem(v)
 
 
 def _decimal_table(v: dict) -> str | None:
@@ -65,17 +87,31 @@ def _decimal_table(v: dict) -> str | None:
     return None
 
 
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """A library's own log lines stay out while it is only asked whether a value is valid (the check says it)."""
+    log = logging.getLogger(logger)
+    before = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(before)
+
+
 def _strings(v: list) -> str | None:
     bad = [x for x in v if not isinstance(x, str) or "://" not in x]
     if bad:
-        return f"every entry must be an Apprise URL like 'json://host/path' (bad: {bad!r})"
+        shown = ", ".join(repr(mask_url(x)) if isinstance(x, str) else repr(x) for x in bad)
+        return f"every entry must be an Apprise URL like 'json://host/path' (bad: {shown})"
     if v:
         import apprise  # only when URLs are configured: it is a heavy import
 
-        for number, url in enumerate(v, 1):
-            if not apprise.Apprise().add(url):  # URLs carry tokens: name the entry and scheme, not the URL
-                return (f"entry {number} ({url.split('://', 1)[0]}://…) is not a URL Apprise understands "
-                        "(e.g. wecombot://KEY, dingtalk://TOKEN/, slack://A/B/C/#channel, mailtos://…, json://host/path)")
+        with _quiet("apprise"):
+            for number, url in enumerate(v, 1):
+                if not apprise.Apprise().add(url):  # URLs carry tokens: name the entry and scheme, not the URL
+                    return (f"entry {number} ({url.split('://', 1)[0]}://…) is not a URL Apprise understands "
+                            "(e.g. wecombot://KEY, dingtalk://TOKEN/, slack://A/B/C/#channel, mailtos://…, json://host/path)")
     return None
 
 
@@ -90,6 +126,10 @@ def _tokens(v: list) -> str | None:
 
 def _token_or_empty(v: str) -> str | None:
     return None if v == "" else _tokens([v])
+
+
+def _cookie_name(v: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) else f"must be 1-64 letters, digits, '_' or '-' (got {v!r})"
 
 
 def _regex(v: str) -> str | None:
@@ -156,22 +196,35 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "web.allowed_hosts": (list, [], None, "Host names (and host:port) the pages and API answer to, besides "
                           "127.0.0.1/localhost and web.host; Origin must be one of them too"),
     "web.metrics_public": (bool, False, None, "let /metrics answer without a session or API token (for a scraper)"),
+    "web.header_timeout_s": (float, 5.0, _positive, "a request's line and headers must arrive within this long, or the"
+                             " connection is closed (a slow client on the Wi-Fi holds no server thread)"),
+    "web.max_connections_per_client": (int, 32, _positive, "open connections one address (a PDA, a phone) may hold;"
+                                       " the station PC itself has threads of its own whatever others do"),
+    "web.cookie_name": (str, "packgate_session", _cookie_name,
+                        "name of the pages' session cookie: stations served on one host name (the demo's two tables "
+                        "on 127.0.0.1) each need their own, browsers keep cookies per host, not per port"),
     "upstream.url": ((str, list), "http://127.0.0.1:8700", _url,
                      "base URL of the upstream (WMS) API, or a list of the site's hubs (failover in order)"),
     "upstream.kind": (str, "wms", _one_of("wms", "hub"),
                       "wms: the company's order system directly; hub: the site hub (packgate site): claims, change feed,"
                       " heartbeats, and the site fires escalations (this station's [escalation] then fires nothing)"),
     "upstream.token": (str, "", _token_or_empty, "this station's bearer token (listed in the hub's [stations]); empty: none"),
+    "upstream.ca_file": (str, "", _ca_file, "PEM file of the site's CA (packgate site tls ca): trusted for the https"
+                                            " URLs besides the system's certificates (empty: the system's only)"),
     "upstream.batch_size": (int, 100, _positive, "confirmations per request"),
     "upstream.deadline_s": (float, 10.0, _positive, "overall deadline of one request"),
     "upstream.backoff_base_s": (float, 1.0, _positive, "first retry delay"),
     "upstream.backoff_cap_s": (float, 300.0, _positive, "longest retry delay"),
     "upstream.refresh_s": (float, 60.0, _positive, "how often reference data is pulled"),
+    "upstream.orders_s": (float, 1.0, _positive, "how often the orders the WMS changed are pulled (kind wms): a hold or"
+                                                " a cancellation stops this table within about this long"),
     "upstream.keep_sent_h": (float, 24.0, _positive, "acknowledged confirmations are pruned after this many hours"),
     "hub.claim_timeout_s": (float, 1.5, _positive,
                             "longest wait for the hub when an order is opened (then it opens unclaimed, offline)"),
     "hub.heartbeat_s": (float, 5.0, _positive, "heartbeat to the hub (operator, order, state, devices, outbox depth)"),
     "hub.feed_wait_s": (int, 25, _positive, "long-poll wait of the hub's change feed, seconds"),
+    "profiles.user_dir": (str, "", None, "this site's own firmware profiles, searched before the bundled ones (empty: "
+                          "$PACKGATE_USER_PROFILES, else $XDG_CONFIG_HOME/packgate/profiles); an upgrade never touches it"),
     "scale.enabled": (bool, True, None, "read a serial scale"),
     "scale.profile": (str, "mettler-mt-sics", _scale_profile, "firmware profile name (packgate device profiles)"),
     "scale.port": (str, "/dev/ttyUSB0", None, "device path, COM3, or pyserial URL (socket://host:port)"),
@@ -224,9 +277,27 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
     "weighing.floor_table": (str, "ounce", _one_of("ounce", "anchor", "none"),
                              "ounce: at least 1 oz (28.35 g) allowed at any weight; anchor: 1 oz under 1 lb, 1 lb above"),
+    "weighing.gate": (str, "catalogue", _one_of("catalogue", "learned"),
+                      "catalogue: the percentage rule on catalogue weights; learned: the figures this table learned "
+                      "from parcels that passed, where there are enough (else the catalogue rule)"),
+    "weighing.gate_k": (float, 3.0, _positive, "learned gate: allowed = k sigma of the parcel's history (3: 99.73 %)"),
+    "weighing.gate_floor": (str, "site", _one_of("site", "division"),
+                            "learned gate without history: site: the floor of weighing.floor_table; division: five "
+                            "scale divisions"),
+    "weighing.scale_division": (str, "1", _resolution,
+                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\")"),
+    "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
+                      "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
+                      "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),
+    "weighing.steady_s": (float, 0.5, _positive, "per item: a reading unchanged within one division this long is "
+                          "steady, for scales that never flag one"),
+    "weighing.learn_every_s": (float, 60.0, _positive, "learned gate: learn from the new parcels this often"),
     "lots.policy": (str, "FIFO", _one_of("FIFO", "FEFO", "NONE"), "site default lot policy"),
     "lots.expiry_warning_days": (int, 90, _positive, "highlight lots expiring within this many days"),
     "session.idle_sign_out_s": (float, 900.0, _positive, "sign the operator out after this idle time"),
+    "session.verdict_clear_s": (float, 60.0, _positive,
+                                "the kiosk shows a verdict this long on an idle table, then the next step; a blocked "
+                                "parcel, a lot decision, a second badge or a label to scan stays in its colour"),
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),
@@ -274,37 +345,82 @@ def suggest(key: str) -> str | None:
     return by_name[close[0]] if close else None
 
 
+# names of firmware-profile keys (device/profiles: [serial], [poll], [framing], [parser], [stability]) that site IT
+# puts into packgate.toml by mistake: the device's profile carries them
+PROFILE_KEYS = frozenset({"baud", "baudrate", "baud_rate", "bytesize", "parity", "stopbits", "xonxoff", "rtscts",
+                          "protocol", "poll", "interval", "command", "framing", "parser", "stability", "unit",
+                          "decimals", "serial", "dpi", "language", "darkness", "speed"})
+PROFILED = {"scale": ("scale.profile", "packgate device profiles", "packgate device probe --port …"),
+            "printer": ("printer.profile", "packgate device printers", None)}
+
+
+def unknown_key(key: str) -> str:
+    """The problem of an unknown ``key``: where its value belongs (a firmware profile), or the key meant."""
+    section, _, name = key.lower().rpartition(".")
+    if section in PROFILED and name in PROFILE_KEYS:
+        setting, listing, probe = PROFILED[section]
+        finder = f"; `{probe}` finds the one a connected {section} speaks" if probe else ""
+        return (f"unknown key {key!r}: the {section}'s {name} is part of its firmware profile, not of packgate.toml "
+                f"— choose the profile that matches with {setting} (`{listing}` lists them{finder}), or add a profile "
+                f"file to firmware-profiles/ (see 'Adding or adapting a profile')")
+    near = suggest(key)
+    return f"unknown key {key!r}" + (f" (did you mean {near!r}?)" if near else "")
+
+
 def validate(flat: dict[str, Any], source: str | None = None) -> Config:
+    """The configuration of ``flat`` (dotted keys); raises ``ConfigError`` listing every problem found."""
     where = f"{source}: " if source else ""
+    problems = [unknown_key(key) for key in sorted(set(flat) - set(SCHEMA))]
     values: dict[str, Any] = {}
-    unknown = sorted(set(flat) - set(SCHEMA))
-    if unknown:
-        near = suggest(unknown[0])
-        hint = f" (did you mean {near!r}?)" if near else ""
-        more = f"; {len(unknown) - 1} more unknown: {', '.join(unknown[1:])}" if len(unknown) > 1 else ""
-        raise ConfigError(f"{where}unknown key {unknown[0]!r}{hint}{more}")
+    _use_site_profiles(flat.get("profiles.user_dir", ""), source)  # before any profile name is checked
     for key, (typ, default, check, _help) in SCHEMA.items():
         value = flat.get(key, default)
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if (typ is int and isinstance(value, bool)) or not isinstance(value, typ):
-            raise ConfigError(f"{where}{key}: must be {type_name(typ)} (got {value!r})")
+            problems.append(f"{key}: must be {type_name(typ)} (got {_shown_value(key, value)!r})")
+            continue
         problem = check(value) if check else None
         if problem:
-            raise ConfigError(f"{where}{key}: {problem}")
+            problems.append(f"{key}: {problem}")
+            continue
         values[key] = value
-    if values["upstream.backoff_cap_s"] < values["upstream.backoff_base_s"]:
-        raise ConfigError(f"{where}upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
-    if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
-        raise ConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
-    if values["label.mode"] == "print":
+    problems += _across(values)
+    if problems:
+        raise ConfigError("\n".join(where + p for p in problems), [where + p for p in problems])
+    return Config(values, source)
+
+
+def _across(values: dict[str, Any]) -> list[str]:
+    """Problems between keys, for the keys whose own values are valid."""
+    out = []
+    if {"upstream.backoff_cap_s", "upstream.backoff_base_s"} <= set(values) and \
+            values["upstream.backoff_cap_s"] < values["upstream.backoff_base_s"]:
+        out.append("upstream.backoff_cap_s: must be at least upstream.backoff_base_s")
+    if {"escalation.second_after_min", "escalation.first_after_min"} <= set(values) and \
+            values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
+        out.append("escalation.second_after_min: must be later than escalation.first_after_min")
+    if values.get("label.mode") == "print" and {"label.template", "printer.profile"} <= set(values):
         problem = _label_language(values["label.template"], values["printer.profile"])
         if problem:
-            raise ConfigError(f"{where}label.template: {problem}")
-    if values["upstream.kind"] == "hub" and not values["upstream.token"]:
-        raise ConfigError(f"{where}upstream.token: a station whose upstream is a hub needs its token"
-                          " (the one listed for it in the hub's [stations])")
-    return Config(values, source)
+            out.append(f"label.template: {problem}")
+    if values.get("upstream.kind") == "hub" and values.get("upstream.token") == "":
+        out.append("upstream.token: a station whose upstream is a hub needs its token"
+                   " (the one listed for it in the hub's [stations])")
+    return out
+
+
+def _use_site_profiles(user_dir: Any, source: str | None) -> None:
+    """The station picks its profiles from ``profiles.user_dir`` (relative to the config file) and the bundled ones."""
+    from packgate.device.profiles import use_user_dir
+
+    if not isinstance(user_dir, str) or not user_dir:
+        use_user_dir(None)
+        return
+    path = Path(user_dir).expanduser()
+    if not path.is_absolute() and source:
+        path = Path(source).resolve().parent / path
+    use_user_dir(path)
 
 
 def notes(cfg: Config) -> list[str]:
@@ -337,10 +453,59 @@ def warnings(cfg: Config) -> list[str]:
     return out
 
 
+SECRET_KEYS = ("upstream.token", "web.api_tokens")
+URL_KEYS = ("upstream.url", "escalation.notify")
+_SECRET_PARAMS = frozenset({"token", "key", "secret", "password", "pass", "pwd", "access_token", "apikey", "api_key",
+                            "webhook", "sign", "signature", "auth"})
+
+
+def mask_token(token: str) -> str:
+    """A token as it may be printed: its first 4 characters."""
+    return f"{token[:4]}…" if token else ""
+
+
+def _secretish(part: str) -> bool:
+    """A URL part that is a key, not a name: a run of token characters, very long or long with letters and digits
+    (a host name, an address or a channel has dots, an @ or a #)."""
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", part):
+        return False
+    return len(part) >= 16 or (len(part) >= 10 and any(c.isdigit() for c in part) and any(c.isalpha() for c in part))
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its secret parts masked: the password, a user, host or path segment that is a key, and query
+    values named like a secret (``mailtos://alerts:***@smtp.example.com``, ``wecombot://0123…``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_token(url)
+    if not parts.scheme:
+        return mask_token(url)
+    user, at, hostport = parts.netloc.rpartition("@")
+    if at:
+        name, colon, _password = user.partition(":")
+        user = (mask_token(name) if _secretish(name) else name) + (":***" if colon else "") + "@"
+    host, colon, port = hostport.partition(":")
+    if "." not in host and _secretish(host):
+        host = mask_token(host)
+    path = "/".join(mask_token(seg) if _secretish(seg) else seg for seg in parts.path.split("/"))
+    query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMS or _secretish(v) else v)
+                       for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="@*")
+    fragment = mask_token(parts.fragment) if _secretish(parts.fragment) else parts.fragment
+    return urlunsplit((parts.scheme, f"{user}{host}{colon}{port}", path, query, fragment))
+
+
+def _shown_value(key: str, value: Any) -> Any:
+    if key in SECRET_KEYS:
+        return [mask_token(str(v)) for v in value] if isinstance(value, list) else mask_token(str(value))
+    if key in URL_KEYS:
+        return [mask_url(str(v)) for v in value] if isinstance(value, list) else mask_url(str(value))
+    return value
+
+
 def shown(cfg: Config) -> dict[str, Any]:
-    """The settings for printing, with the station's token masked."""
-    token = cfg["upstream.token"]
-    return {**cfg.values, "upstream.token": f"{token[:4]}…" if token else ""}
+    """The settings for printing: every token and the secret part of every URL masked."""
+    return {key: _shown_value(key, value) for key, value in cfg.values.items()}
 
 
 def _label_language(template: str, printer: str) -> str | None:

@@ -3,6 +3,10 @@
 Readers call back from their own threads; ``Devices`` only routes what they report to the
 station (badge UIDs, interpreted scans, scale readings, unusable input, connection states).
 Which reader class serves a device is decided here, once, from the configuration.
+
+The log gets one line (naming the station) when a device's state changes, with what IT can do about a problem,
+and while it stays a problem one summary every ``SUMMARY_S``, never one per retry. Stopping the station is no
+problem: the readers' last report is logged at INFO as "stopped".
 """
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ import logging
 import time
 from typing import Any, Callable
 
+from packgate.device.state_changes import StateChanges
 from packgate.station.core import device_states, texts
 from packgate.station.parts import device_id, site_patterns
 from packgate.station.runtime.config import Config
 
 log = logging.getLogger("packgate.devices")
+
 
 
 class Devices:
@@ -27,7 +33,7 @@ class Devices:
                  monotonic: Callable[[], float] = time.monotonic):
         self.cfg = cfg
         self._monotonic = monotonic
-        self._logged: dict[str, dict] = {}
+        self._changes: dict[str, StateChanges] = {}  # device name -> its log lines' rule
         self._on_badge = on_badge
         self._on_scan = on_scan
         self._on_reading = on_reading
@@ -39,6 +45,7 @@ class Devices:
         self._ports = {"scale": scale_port or cfg["scale.port"], "scanner": scanner_port or cfg["scanner.port"],
                        "badge": badge_reader or cfg["badge.reader"], "camera": cfg["camera.source"]}
         self.device_ids = {name: device_id(cfg["station.id"], name) for name in ("scale", "scanner", "badge", "kiosk", "camera")}
+        self._stopping = False
 
     def _state(self, name: str) -> Callable[[str, str | None], None]:
         def report(state: str, detail: str | None = None) -> None:
@@ -49,24 +56,30 @@ class Devices:
         return report
 
     def _log_state(self, name: str, entry: dict) -> None:
-        """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``."""
+        """One line when what a person sees changes; while it stays a problem, one summary every ``SUMMARY_S``
+        (``StateChanges``, the rule ``packgate device read`` follows too)."""
         if entry["reported"] == "starting":
             return  # not a change anybody needs to read; the reader's first report is
-        now = self._monotonic()
-        seen = self._logged.get(name)
-        fields = {"port": entry["port"], "detail": entry["detail"] or ""}
-        if seen is None or seen["state"] != entry["state"]:
-            self._logged[name] = {"state": entry["state"], "since": now, "summary_at": now, "reports": 0}
-            level = logging.WARNING if device_states.problem(entry["state"]) else logging.INFO
-            log.log(level, "%s %s", name, texts.text("en", f"device:{entry['state']}", entry["state"]),
-                    extra={"fields": fields})
+        changes = self._changes.get(name)
+        if changes is None:
+            changes = self._changes[name] = StateChanges(self.SUMMARY_S, self._monotonic)
+        note = changes.note("stopped" if self._stopping else entry["state"])
+        if note is None:
             return
-        seen["reports"] += 1
-        if device_states.problem(entry["state"]) and now - seen["summary_at"] >= self.SUMMARY_S:
-            log.warning("%s still %s for %d s (%d reports since the last line)", name,
-                        texts.text("en", f"device:{entry['state']}", entry["state"]), now - seen["since"],
-                        seen["reports"], extra={"fields": fields})
-            seen.update(summary_at=now, reports=0)
+        fields = {"port": entry["port"], "detail": entry["detail"] or ""}
+        extra = {"station": self.cfg["station.id"], "fields": fields}
+        if self._stopping:
+            if note.kind == "change":
+                log.info("%s stopped", name, extra=extra)
+            return
+        said = texts.text("en", f"device:{note.state}", note.state)
+        if note.kind == "summary":
+            log.warning("%s still %s for %d s (%d reports since the last line)", name, said, note.seconds,
+                        note.reports, extra=extra)
+        elif device_states.problem(note.state):
+            log.warning("%s %s: %s", name, said, device_states.IT_FIX.get(note.state, "see /healthz"), extra=extra)
+        else:
+            log.info("%s %s", name, said, extra=extra)
 
     def _scanned(self, name: str) -> Callable[[Any], None]:
         return lambda scan: self._on_scan(scan, self.device_ids[name])
@@ -129,6 +142,7 @@ class Devices:
             reader.start()
 
     def stop(self) -> None:
+        self._stopping = True  # what the readers report now is the stop, not a device going away
         for reader in self.readers.values():
             try:
                 reader.stop()

@@ -45,7 +45,8 @@ def _open(db_path: str | None, config_file: str | None, as_json: bool) -> tuple[
     try:
         data_dir = load(config_file).data_dir if db_path is None else Path(db_path).parent
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
         sys.exit(2)
     path = Path(db_path) if db_path else data_dir / "station.db"
     if not path.is_file():

@@ -13,14 +13,16 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
-from urllib.parse import urlsplit
+from typing import Callable
+
+from packgate.sync.common.hosts import LOOPBACK_NAMES, allowed_hosts, host_of
 
 COOKIE = "packgate_session"
 SIGN_IN_S = 8 * 3600.0  # one shift
 IDLE_S = 12 * 3600.0
 MAX_SESSIONS = 5000
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+LOOPBACK = LOOPBACK_NAMES
+__all__ = ["COOKIE", "HEADERS", "LOOPBACK", "Sessions", "WebSession", "allowed_hosts", "host_of"]
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -90,20 +92,3 @@ class Sessions:
     def _expire(self, now: float) -> None:
         for sid in [sid for sid, s in self._by_id.items() if now - s.used > IDLE_S]:
             del self._by_id[sid]
-
-
-def host_of(value: str) -> str:
-    """The host name of a Host header or an Origin URL, lower-case, without port or brackets."""
-    text = value.strip().lower()
-    if "://" in text:
-        return (urlsplit(text).hostname or "").lower()
-    if text.startswith("["):
-        return text[1:].split("]", 1)[0]
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-
-
-def allowed_hosts(web_host: str, extra: Iterable[str]) -> frozenset[str]:
-    hosts = set(LOOPBACK) | {host_of(h) for h in extra if h}
-    if web_host and web_host not in ("0.0.0.0", "::"):
-        hosts.add(host_of(web_host))
-    return frozenset(hosts)

@@ -1,17 +1,22 @@
-"""OpenAPI 3.1 description of the station's action confirmation API (served at /openapi.json)."""
+"""OpenAPI 3.1 description of the station's action confirmation API (served at /openapi.json).
+
+Invariant: every route of a production station's app but its pages (/, /pda, /supervisor, static files) is here,
+and everything here is served (tests/station/test_web_api.py); the demo's routes are not (only the demo has them).
+"""
 from __future__ import annotations
 
 _VERDICT = {
     "type": "object",
     "required": ["status", "code", "message", "next", "sound", "colour"],
     "properties": {
-        "status": {"enum": ["ok", "prompt", "blocked", "error"]},
+        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted"],
+                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen"},
         "code": {"type": "string", "description": "stable machine code, e.g. item_not_in_order, fifo_older_lot"},
         "message": {"type": "string", "description": "English text for the person: the problem and what to do"},
         "message_zh": {"type": "string", "description": "the same in Simplified Chinese"},
         "next": {"type": "string", "description": "what to do next, e.g. scan_item, weigh, scan_supervisor_badge"},
-        "sound": {"enum": ["ok", "prompt", "error"]},
-        "colour": {"enum": ["green", "amber", "red"]},
+        "sound": {"enum": ["ok", "prompt", "error", "intercept"]},
+        "colour": {"enum": ["green", "amber", "red", "crimson"]},
         "confirmation_ids": {"type": "array", "items": {"type": "string"},
                              "description": "ids of the confirmations committed locally before this answer"},
         "replayed": {"type": "boolean", "description": "true when this is the stored answer to a repeated key"},
@@ -133,7 +138,10 @@ OPENAPI = {
                                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
                                            "type": "object", "required": ["badge", "pin"],
                                            "properties": {"badge": {"type": "string", "maxLength": 64},
-                                                          "pin": {"type": "string", "maxLength": 64}}}}}},
+                                                          "pin": {"type": "string", "maxLength": 64},
+                                                          "device": {"type": "string", "description":
+                                                                     "this PDA's own name (recorded as "
+                                                                     "<station>-pda-<name>)"}}}}}},
                                        "responses": {"200": {"description": "verdict with employee"}}}},
         "/api/v1/pda/logout": {"post": {"summary": "PDA sign-out", "responses": {"200": {"description": "verdict"}}}},
         "/api/v1/pda/me": {"get": {"summary": "The employee signed in on this browser (personal data masked by role)",
@@ -155,8 +163,9 @@ OPENAPI = {
                                                                  "schema": {"type": "string"}}],
                                                  "responses": {"200": {"description": "pick list"}}}},
         "/api/v1/supervisor/overview": {"get": {
-            "summary": "Stations, blocked parcels, escalations and the first page of each list (milestones, "
-                       "expiring_lots, audit, rejected_input, employees) with next_cursor per list",
+            "summary": "Stations, blocked parcels, escalations, orders the WMS held or cancelled (intercepted), "
+                       "conflicts to resolve, and the first page of each list (milestones, expiring_lots, audit, "
+                       "rejected_input, employees) with next_cursor per list",
             "parameters": _PAGE_PARAMS[:1],
             "responses": {"200": {"description": "overview"}, "400": _BAD_PAGE}}},
         "/api/v1/supervisor/counts": {"get": {
@@ -169,10 +178,43 @@ OPENAPI = {
                                                      "orders_to_pick", "expiring_lots", "audit", "rejected_input",
                                                      "employees", "open_escalations")}}}}}}}}},
         **{f"/api/v1/supervisor/{kind}": _list_path(kind) for kind in _LISTS},
-        "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation",
+        "/api/v1/supervisor/weights": {"get": {
+            "summary": "The suspect-weight review: SKUs whose learned unit weight leaves the catalogue's beyond the drift "
+                       "bound, with the reference, the figures of passing and of overridden parcels apart (mean, σ, n, "
+                       "sample parcels) and the proposed value; the latest decisions",
+            "responses": {"200": {"description": "the review"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor"}}}},
+        "/api/v1/supervisor/weights/{sku}": {"post": {
+            "summary": "A supervisor accepts the learned unit weight of a listed SKU (audited; weight_learned "
+                       "confirmation upstream) or resets its learning; present as for an override: signed in with "
+                       "badge and PIN, or (API token) supervisor_badge and supervisor_pin in the body",
+            "parameters": [_path("sku")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"],
+                "properties": {"action": {"type": "string", "enum": ["accept", "reset"]},
+                               "reason": {"type": "string", "maxLength": 200},
+                               "supervisor_badge": {"type": "string", "maxLength": 64},
+                               "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "verdict"}, "400": {"description": "a field is wrong"},
+                          "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor, or the supervisor not present"}}}},
+        "/api/v1/supervisor/conflicts/{confirmation_id}/resolve": {"post": {
+            "summary": "A supervisor resolves a conflict: a pack or dock hand-over upstream refused for good because the "
+                       "WMS had cancelled the order (order_cancelled); the note says what was done with the parcel "
+                       "(audited; an API-token client names the supervisor as operator)",
+            "parameters": [_path("confirmation_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["note"],
+                "properties": {"note": {"type": "string", "maxLength": 500}, "operator": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "conflict_resolved, or a refusal (unknown_conflict, "
+                                                 "conflict_note_missing)"},
+                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"}}}},
+        "/api/v1/escalations/{id}/ack": {"post": {"summary": "A supervisor acknowledges an escalation: the station's "
+                                                             "own (a number) or, in a site, the site's "
+                                                             "(<order>~<level>, acknowledged through the hub)",
                                                   "parameters": [{"name": "id", "in": "path", "required": True,
-                                                                  "schema": {"type": "integer", "minimum": 0,
-                                                                             "maximum": 999999999999999999}}],
+                                                                  "schema": {"type": "string",
+                                                                             "pattern": "^([0-9]{1,18}|[^~/]{1,80}~[12])$"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
                                      "open escalations, verdicts shown by status",
@@ -182,6 +224,8 @@ OPENAPI = {
             "parameters": [{"name": "waybill", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}],
             "responses": {"200": {"description": "image/png"}, "404": {"description": "no label printed here"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+        "/openapi.json": {"get": {"summary": "This description of the API (OpenAPI 3.1)",
+                                  "responses": {"200": {"description": "the document"}}}},
         "/api/v1/supervisor/evidence/{order_id}": {"get": {
             "summary": "One order's evidence record: scans with lot and serial, badges by role, weighings with the raw "
                        "scale frames they were judged on, labels, photo and clip hashes, audit rows, timeline",
@@ -203,14 +247,16 @@ OPENAPI = {
             "summary": "A hand-over batch and its parcels", "parameters": [_path("batch_id")],
             "responses": {"200": {"description": "the batch"}, "404": {"description": "no such batch"}}}},
         "/api/v1/dock/batches/{batch_id}/scan": {"post": {
-            "summary": "Scan a parcel's label into the batch (refused with the reason: not packed, already handed over, "
-                       "another carrier, unknown label, batch closed)",
+            "summary": "Scan a parcel's label (its waybill or order id; in a site, a parcel packed at any table) into "
+                       "the batch (refused with the reason: intercepted by the WMS, not packed, already handed over "
+                       "in a batch it names, another carrier, unknown label, hub unreachable, batch closed)",
             "parameters": [_path("batch_id")],
             "requestBody": {"content": {"application/json": {"schema": {
                 "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
             "responses": {"200": {"description": "dock_parcel_added or a refusal"}}}},
         "/api/v1/dock/batches/{batch_id}/close": {"post": {
-            "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction",
+            "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction "
+                       "(device: the PDA that closes it)",
             "parameters": [_path("batch_id")],
             "responses": {"200": {"description": "dock_batch_handed_over or a refusal"}}}},
     },

@@ -6,6 +6,8 @@ Writers of one database file queue in the process (``write_tx`` holds a per-file
 COMMIT), so a writer never waits out SQLite's busy timeout behind another thread of the same process.
 Storage failures (disk full, read-only, I/O error) surface as ``sync.errors.StorageError``
 subclasses, which are also ``sqlite3.OperationalError``; the transaction is rolled back.
+Connections opening one brand-new file at once (threads or processes) all end up in WAL: SQLite answers the
+switch's lock conflict at once, without its busy handler, so ``connect`` retries it within the busy timeout.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
+from packgate.device.clock import Clock
 from packgate.sync.errors import ReadOnlyStorageError, StorageError, StorageFullError, StorageIOError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -28,15 +31,16 @@ DbSpec = Union[str, Path, ConnFactory]
 _STORAGE_ERRORS = {13: StorageFullError, 8: ReadOnlyStorageError, 10: StorageIOError, 11: StorageIOError}
 
 
-def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Connection:
-    """Open ``path`` in autocommit mode (transactions are explicit) with WAL + FULL sync."""
+def connect(path: str | Path, *, check_same_thread: bool = False, clock: Clock | None = None) -> sqlite3.Connection:
+    """Open ``path`` in autocommit mode (transactions are explicit) with WAL + FULL sync; ``clock`` paces
+    the retries of the WAL switch."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread,
                            timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode=WAL")
+    _enter_wal(conn, clock or Clock())
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     if str(path) != ":memory:":
@@ -44,6 +48,28 @@ def connect(path: str | Path, *, check_same_thread: bool = False) -> sqlite3.Con
         if _file_key(path) in _BACKGROUND_CHECKPOINTED:
             conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     return conn
+
+
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+
+
+def _enter_wal(conn: sqlite3.Connection, clock: Clock) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the lock it needs. Two connections
+    switching a new file together each hold a shared lock and want the exclusive one: SQLite fails one of
+    them with "database is locked" at once rather than let them wait on each other."""
+    deadline = clock.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if not isinstance(code, int) or code & 0xFF not in _BUSY_CODES or clock.monotonic() >= deadline:
+                conn.close()
+                raise
+        clock.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def checkpoint_in_background(path: str | Path) -> None:

@@ -5,7 +5,9 @@ Here a watchdog thread shuts the socket down when the deadline passes, whatever 
 request is in (connect, send, headers, body), and the body is read in chunks against the clock.
 Connections are kept alive per thread and dropped after any error or a long idle.
 
-``FailoverHTTP`` spreads one service over several base URLs (the hubs of a site): see its docstring;
+``FailoverHTTP`` spreads one service over several base URLs (the hubs of a site): see its docstring; https and http
+are never mixed in one list (a request that failed over HTTPS never goes out in plain text). ``ca_file`` adds a
+site's own CA to the system's bundle (``tls_context``);
 ``connect_http(urls)`` returns the one or the other. A request made with a ``Cancel`` ends as soon as another
 thread sets it (its socket is shut down, as the watchdog does): a loop stopping does not wait out a long-poll.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,12 +82,36 @@ class Cancel:
             self._live.pop(id(conn), None)
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Certificates verified against the system's bundle plus, with ``ca_file``, a site's own CA (added to the
+    bundle, not replacing it: the WMS's public certificate still verifies)."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def ca_file_problem(path: str) -> str | None:
+    """Why ``path`` is not a PEM file of CA certificates this process can read, or None."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        return f"no file {path!r}"
+    except PermissionError:
+        return f"{path!r} cannot be read by this user"
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path!r} holds no PEM certificate ({exc})"
+    return None
+
+
 class DeadlineHTTP:
-    def __init__(self, base_url: str, *, deadline_s: float = 10.0, connect_s: float | None = None):
+    def __init__(self, base_url: str, *, deadline_s: float = 10.0, connect_s: float | None = None,
+                 ca_file: str | None = None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base URL {base_url!r} must be http(s)://host[:port][/prefix]")
         self.scheme, self.host = parts.scheme, parts.hostname
+        self._tls = tls_context(ca_file) if parts.scheme == "https" else None
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
         self.deadline_s = deadline_s
@@ -168,8 +195,9 @@ class DeadlineHTTP:
                 cancel.leave(conn)
 
     def _open(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return cls(self.host, self.port)
+        if self._tls is not None:
+            return http.client.HTTPSConnection(self.host, self.port, context=self._tls)
+        return http.client.HTTPConnection(self.host, self.port)
 
     def stream(self, path: str, headers: dict[str, str] | None = None, *, idle_s: float,
                cancel: Cancel | None = None) -> Iterator[bytes]:
@@ -222,10 +250,15 @@ class FailoverHTTP:
     request that reached the failing hub and is sent again to the next one has its effect once.
     """
 
-    def __init__(self, base_urls: Sequence[str], *, deadline_s: float = 10.0, connect_s: float = FAILOVER_CONNECT_S):
+    def __init__(self, base_urls: Sequence[str], *, deadline_s: float = 10.0, connect_s: float = FAILOVER_CONNECT_S,
+                 ca_file: str | None = None):
         if not base_urls:
             raise ValueError("at least one base URL is needed")
-        self.targets = [DeadlineHTTP(url, deadline_s=deadline_s, connect_s=connect_s) for url in base_urls]
+        problem = mixed_schemes(base_urls)
+        if problem:
+            raise ValueError(problem)
+        self.targets = [DeadlineHTTP(url, deadline_s=deadline_s, connect_s=connect_s, ca_file=ca_file)
+                        for url in base_urls]
         self.base_urls = [url.rstrip("/") for url in base_urls]
         self.deadline_s = deadline_s
         self.current = 0
@@ -304,12 +337,24 @@ class FailoverHTTP:
         raise error
 
 
-def connect_http(base_urls: str | Sequence[str], *, deadline_s: float = 10.0) -> DeadlineHTTP | FailoverHTTP:
-    """One URL: a ``DeadlineHTTP``; several: a ``FailoverHTTP`` over them."""
+def mixed_schemes(base_urls: Sequence[str]) -> str | None:
+    """Why a list of one service's URLs may not be used together: https and http mixed (a request that failed over
+    https must never go out in plain text), or None."""
+    schemes = {urlsplit(url).scheme for url in base_urls}
+    if {"http", "https"} <= schemes:
+        return ("the URLs mix https and http: a request is never sent in plain HTTP after HTTPS failed"
+                " (list only https URLs, or only http ones)")
+    return None
+
+
+def connect_http(base_urls: str | Sequence[str], *, deadline_s: float = 10.0,
+                 ca_file: str | None = None) -> DeadlineHTTP | FailoverHTTP:
+    """One URL: a ``DeadlineHTTP``; several: a ``FailoverHTTP`` over them (never https and http mixed). ``ca_file``:
+    a site CA trusted besides the system's bundle."""
     urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
     if len(urls) == 1:
-        return DeadlineHTTP(urls[0].rstrip("/"), deadline_s=deadline_s)
-    return FailoverHTTP(urls, deadline_s=deadline_s)
+        return DeadlineHTTP(urls[0].rstrip("/"), deadline_s=deadline_s, ca_file=ca_file)
+    return FailoverHTTP(urls, deadline_s=deadline_s, ca_file=ca_file)
 
 
 class _Watchdog:

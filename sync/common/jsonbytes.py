@@ -1,8 +1,13 @@
-"""Canonical JSON bytes: sorted keys, no whitespace, UTF-8, no floats.
+"""Canonical JSON bytes: sorted keys, no whitespace, UTF-8, no floats; and strict parsing of what clients send.
 
 A confirmation's bytes are frozen with ``dumps`` at commit and re-sent unchanged; upstream
 fingerprints an item by re-serialising it the same way (``fingerprint``). Decimal travels as a
 string ("250.0"), never as a float.
+
+``loads_request`` is how a server reads a client's body: it refuses (``JSONInputError``, a ``ValueError`` whose
+message names the place, e.g. ``$.confirmations[3].object_id``) what SQLite and PostgreSQL would store
+differently or not at all, so both engines answer the same 400: nesting deeper than ``MAX_DEPTH``, NaN and
+Infinity, integers outside a signed 64-bit column, text with NUL or a lone surrogate.
 """
 from __future__ import annotations
 
@@ -48,6 +53,68 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes | str) -> Any:
     """Parse JSON keeping numbers exact (Decimal for non-integers)."""
     return json.loads(data, parse_float=Decimal)
+
+
+MAX_DEPTH = 32
+MAX_INT = 2**63 - 1
+
+
+class JSONInputError(ValueError):
+    """A client's JSON that the servers refuse; the message names the place and the problem."""
+
+
+def _no_constant(name: str) -> Any:
+    raise JSONInputError(f"{name} is not a JSON number (NaN and Infinity are refused)")
+
+
+def loads_request(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse a client's JSON like ``loads``, refusing what the database cannot keep exactly (see the module)."""
+    try:
+        value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise JSONInputError(f"nested deeper than {max_depth} levels") from None
+    problem = _problem(value, max_depth)
+    if problem:
+        raise JSONInputError(problem)
+    return value
+
+
+def _problem(value: Any, max_depth: int) -> str | None:
+    stack: list[tuple[Any, int, str]] = [(value, 0, "$")]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                return f"{path}: {problem}"
+        elif isinstance(item, bool) or item is None or isinstance(item, Decimal):
+            continue
+        elif isinstance(item, int):
+            if not -MAX_INT <= item <= MAX_INT:
+                digits = str(item)
+                return f"{path}: the integer {digits[:20]}{'…' if len(digits) > 20 else ''} is out of range (at most 2^63-1)"
+        elif depth >= max_depth:
+            return f"{path}: nested deeper than {max_depth} levels"
+        elif isinstance(item, dict):
+            for key in item:
+                problem = text_problem(key)
+                if problem:
+                    return f"{path}: a key {problem}"
+            stack.extend((child, depth + 1, f"{path}.{key[:40]}") for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((item[i], depth + 1, f"{path}[{i}]") for i in range(len(item) - 1, -1, -1))
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored alike by SQLite and PostgreSQL (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "text must not contain NUL (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"text must not contain a lone surrogate ({text[exc.start]!r})"
+    return None
 
 
 def fingerprint(value: Any) -> str:

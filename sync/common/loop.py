@@ -10,7 +10,9 @@ Invariants:
 * **The thread never dies of a pass.** An exception is logged when the loop starts failing or fails in a
   new way (one line; a traceback only for an exception that is not an outage of storage, network or
   upstream), not again while it keeps failing the same way, and once more when a pass succeeds
-  ("recovered"). A failing loop waits ``failure_backoff.delay(failures)`` (full jitter), not its interval.
+  ("recovered"); an exception of one of the ``outage`` types is not logged at all (an ``OutageLog`` of the
+  failing thing reports it, once for every part of the process). A failing loop waits
+  ``failure_backoff.delay(failures)`` (full jitter), not its interval.
 * **Every wait is ``clock.sleep(seconds, signal)``**: ``wake()`` and ``stop()`` set the signal and end the
   wait at once, and the clock (a test's) decides what a second is. A wake during a pass makes one more pass.
 * **``stop()`` is prompt and idempotent.** It asks the pass in progress to end (``interrupt()``: a job
@@ -45,7 +47,8 @@ class Loop(Generic[T]):
     def __init__(self, name: str, *, every_s: float = 1.0, clock: Clock | None = None,
                  failure_backoff: Backoff | None = None, rng: Random | None = None,
                  signal: threading.Event | None = None, run_at_start: bool = True,
-                 logger: logging.Logger | None = None, what: str | None = None):
+                 logger: logging.Logger | None = None, what: str | None = None,
+                 outage: tuple[type[BaseException], ...] = ()):
         self.name = name
         self.every_s = every_s
         self.clock = clock or Clock()
@@ -57,6 +60,9 @@ class Loop(Generic[T]):
         self.failures = 0
         self.last_error: str | None = None
         self._failing_as: str | None = None
+        # failures of these types are an outage someone else reports (``sync.common.outage``): not logged here
+        self.reported_elsewhere = outage
+        self._quiet = False
         self._signal = signal or threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,17 +158,20 @@ class Loop(Generic[T]):
             if stopping.is_set():  # interrupted by stop(): not a failure
                 return 0.0
             return self._failed(exc)
-        if self.last_error is not None:
+        if self.last_error is not None and not self._quiet:
             self.log.warning("%s recovered after %d failed pass(es) (was: %s)", self.what, self.failures,
                              self.last_error)
-        self.failures, self.last_error, self._failing_as = 0, None, None
+        self.failures, self.last_error, self._failing_as, self._quiet = 0, None, None, False
         return self.wait_after(result)
 
     def _failed(self, exc: Exception) -> float:
         self.failures += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
         kind = type(exc).__name__
-        if kind != self._failing_as:
+        self._quiet = isinstance(exc, self.reported_elsewhere)
+        if self._quiet:
+            self._failing_as = kind
+        elif kind != self._failing_as:
             outage = isinstance(exc, OUTAGES)
             self.log.log(logging.WARNING if outage else logging.ERROR, "%s failed: %s", self.what, self.last_error,
                          exc_info=None if outage else exc)

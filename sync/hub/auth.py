@@ -1,11 +1,14 @@
 """Who may call the hub: stations by bearer token, supervisors by badge + PIN with a server-side session.
 
-Station tokens come from ``[stations]`` in site.toml and are compared with ``hmac.compare_digest``.
-Supervisors are the employees with role ``supervisor`` in the reference data; their ``pin_hash``
-(argon2, ``packgate.sync.common.pins``) is verified; a plain-text PIN never signs anyone in.
+Station tokens come from ``[stations]`` in site.toml, each in clear or as ``sha256:<hex>`` (``packgate site token``
+prints a new token and its hash: the hub only ever compares, so it need not keep the token itself); compared with
+``hmac.compare_digest``. Supervisors are the employees with role ``supervisor`` in the reference data; their
+``pin_hash`` (argon2, ``packgate.sync.common.pins``) is verified; a plain-text PIN never signs anyone in. A
+dashboard session's id lives in the supervisor's cookie only: the hub keeps its SHA-256 (``session_key``).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from typing import Any
@@ -13,15 +16,31 @@ from typing import Any
 from packgate.sync.common import pins
 from packgate.sync.errors import HubRequestError
 
+COOKIE = "packgate_site"  # the supervisor's dashboard session
+LOGIN_COOKIE = "packgate_site_login"  # the sign-in form's CSRF token (double submit: the cookie and the form)
+HASHED = "sha256:"
+
+
+def token_hash(token: str) -> str:
+    """How site.toml may keep a station's token: ``sha256:`` and the hex digest of the token."""
+    return HASHED + hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_key(token: str) -> str:
+    """What the hub stores of a session id (the id itself is only in the supervisor's cookie)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
 
 def station_for_token(header: str | None, tokens: dict[str, str]) -> str:
     """The station id whose token is in ``Authorization: Bearer …``; 401 otherwise."""
     if not header or not header.startswith("Bearer "):
         raise HubRequestError("missing Authorization: Bearer <station token>", 401)
-    given = header[len("Bearer "):].strip().encode()
+    given = header[len("Bearer "):].strip()
+    digest = token_hash(given).encode()
     found = None
     for station, token in tokens.items():
-        if hmac.compare_digest(given, token.encode()):
+        kept = token.encode()
+        if hmac.compare_digest(digest if token.startswith(HASHED) else given.encode(), kept):
             found = station
     if found is None:
         raise HubRequestError("unknown station token", 401)

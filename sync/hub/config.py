@@ -6,14 +6,18 @@ loading validates every key and value, and an error names the key and the proble
 from __future__ import annotations
 
 import difflib
+import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from packgate.sync.common.http import ca_file_problem
 from packgate.sync.common.ids import STATION_RE
 from packgate.sync.common.settings import flatten, toml_value, type_name
 from packgate.sync.errors import HubConfigError
+from packgate.sync.hub.auth import HASHED, token_hash
 
 Check = Callable[[Any], str | None]
 MIN_TOKEN = 16
@@ -52,12 +56,18 @@ def _stations(v: dict) -> str | None:
     for station, token in v.items():
         if not STATION_RE.match(station):
             return f"station id {station!r} must be 1-16 characters A-Z/0-9 (as in the station's station.id)"
-        if not isinstance(token, str) or len(token) < MIN_TOKEN or not token.isprintable() or " " in token:
-            return (f"token of {station} must be a string of {MIN_TOKEN} or more printable characters without spaces"
-                    " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')")
-        if token in seen:
-            return f"stations {seen[token]} and {station} share one token; give every station its own"
-        seen[token] = station
+        if isinstance(token, str) and token.startswith(HASHED):
+            if not re.fullmatch(r"[0-9a-f]{64}", token[len(HASHED):]):
+                return f"token of {station}: {HASHED} must be followed by 64 lower-case hex digits (packgate site token)"
+            kept = token
+        elif not isinstance(token, str) or len(token) < MIN_TOKEN or not token.isprintable() or " " in token:
+            return (f"token of {station} must be a string of {MIN_TOKEN} or more printable characters without spaces,"
+                    f" or its hash ({HASHED}…): packgate site token {station} makes both")
+        else:
+            kept = token_hash(token)
+        if kept in seen:
+            return f"stations {seen[kept]} and {station} share one token; give every station its own"
+        seen[kept] = station
     return None
 
 
@@ -90,15 +100,37 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
                                          " below max_connections)"),
     "site.threads": (int, 320, _positive,
-                     "server worker threads; each open feed stream or long-poll holds one (idle connections do not),"
-                     " so keep it above the number of stations + 32"),
+                     "server worker threads; each open feed stream or long-poll holds one (idle connections do not):"
+                     " they may take all but a quarter (at least 8), which stay for confirmations and the other short"
+                     " requests, so keep it above 4/3 x the number of stations"),
+    "site.header_timeout_s": (float, 5.0, _positive, "a request's line and headers must arrive within this long, or"
+                              " the connection is closed (a slow client holds no server thread)"),
+    "site.max_connections_per_client": (int, 64, _positive, "open connections one address may hold (a station holds"
+                                        " a few: deliveries, the feed, heartbeats, labels)"),
+    "site.allowed_hosts": (list, [], lambda v: None if all(isinstance(h, str) and h for h in v) else
+                           "every entry must be a host name, e.g. \"site-server\" or \"10.0.0.5\"",
+                           "host names (and addresses) the dashboard is opened by, besides localhost, 127.0.0.1 and"
+                           " site.host: a browser's Host and Origin must be one of them (stations' token requests,"
+                           " /healthz, /metrics and /openapi.json are not checked)"),
+    "site.tls_cert": (str, "", None, "PEM certificate (chain) of this hub: serve HTTPS (with site.tls_key); make one"
+                                     " with packgate site tls cert"),
+    "site.tls_key": (str, "", None, "PEM private key of site.tls_cert"),
     "site.upstream_url": (str, "", _url_or_empty, "base URL of the WMS the hub relays confirmations to"),
-    "site.upstream_token": (str, "", None, "bearer token the hub sends to the WMS (empty: none)"),
+    "site.upstream_token": (str, "", None, "the hub's relay token at the WMS (the reference WMS's relay_token: every"
+                                           " station's confirmations, no admin calls); empty: none"),
+    "site.upstream_ca_file": (str, "", lambda v: None if v == "" else ca_file_problem(v),
+                              "PEM file of a CA trusted for an https WMS besides the system's certificates"),
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
     "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
     "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),
+    "site.code": (str, "HUB", lambda v: None if STATION_RE.match(v) else
+                  f"must be 1-16 characters A-Z/0-9, like a station id (got {v!r})",
+                  "the station code the hub's own confirmations (escalate, escalation_ack) reach the WMS under:"
+                  " unique in the WMS, never one of [stations]"),
+    "site.orders_s": (float, 0.5, _positive, "how often the hub pulls the orders the WMS changed (a hold or a"
+                                             " cancellation reaches every table within about this plus the feed)"),
     "site.language": (str, "en", lambda v: None if v in ("en", "zh") else f"must be en or zh (got {v!r})",
                       "default dashboard language"),
     "claims.expire_after_s": (float, 120.0, _positive,
@@ -107,16 +139,24 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "feed.max_wait_s": (float, 30.0, _positive, "longest long-poll a station may ask for"),
     "feed.seal_s": (float, 0.1, _positive, "the feed sends the changes of this long in one batch, serialised once for"
                                            " every station (a change reaches the stations within about this long)"),
-    "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed anywhere: first escalation"),
+    "feed.max_waits_per_station": (int, 4, _positive, "long-polls and feed streams one token (a station, a supervisor)"
+                                   " may have open at once; more are answered 429 (a station follows the feed with one)"),
+    "clock.warn_after_s": (float, 10.0, _positive, "a station whose clock differs from the hub's by more than this"
+                           " (measured at each heartbeat) is named on the dashboard and in /healthz, and its kiosk warns"),
+    "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed anywhere, counted from when the"
+                                   " hub received the pick (the hub's clock): first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _apprise_urls,
                           "Apprise URLs of the supervisors (wecombot://, dingtalk://, slack://, mailtos://, json://)"),
     "escalation.retry_s": (float, 30.0, _positive, "a failed notification is tried again after this long"),
+    "escalation.senders": (int, 8, _positive, "notifications sent at once (a slow chat service delays one message,"
+                           " not the wave behind it)"),
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
     "dock.handover_after_min": (float, 120.0, _positive,
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
-    "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token)"),
+    "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
+                                      " token's hash (sha256:…, from packgate site token): the hub only compares"),
     "station_names": (dict, {}, _names, "station id -> display name used in refusals, e.g. \"Packing table 2\""),
 }
 
@@ -166,8 +206,13 @@ def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
         values[key] = value
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise HubConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
+    if bool(values["site.tls_cert"]) != bool(values["site.tls_key"]):
+        raise HubConfigError(f"{where}site.tls_key: site.tls_cert and site.tls_key go together (both or neither)")
     if values["site.backoff_cap_s"] < values["site.backoff_base_s"]:
         raise HubConfigError(f"{where}site.backoff_cap_s: must be at least site.backoff_base_s")
+    if values["site.code"] in values["stations"]:
+        raise HubConfigError(f"{where}site.code: {values['site.code']} is also a station in [stations]; the hub's own"
+                             " confirmations need a code of their own")
     unnamed = sorted(set(values["station_names"]) - set(values["stations"]))
     if unnamed:
         raise HubConfigError(f"{where}station_names: {unnamed[0]} has a name but no token in [stations]")
@@ -186,6 +231,29 @@ def load(path: str | Path | None, overrides: dict[str, Any] | None = None) -> Si
     except tomllib.TOMLDecodeError as exc:
         raise HubConfigError(f"{path}: not valid TOML: {exc}") from exc
     return validate({**flatten(tree, SCHEMA), **(overrides or {})}, str(path))
+
+
+def secrets_in_clear(cfg: SiteConfig) -> list[str]:
+    """What of ``cfg`` is a secret kept in clear: station tokens not hashed, the WMS token, a database password."""
+    found = [f"the token of {station}" for station, token in cfg["stations"].items() if not token.startswith(HASHED)]
+    if cfg["site.upstream_token"]:
+        found.append("site.upstream_token")
+    if re.search(r"://[^:/@]*:[^@]+@", cfg["site.db"]):
+        found.append("the password in site.db")
+    return found
+
+
+def permission_problem(path: str | Path, cfg: SiteConfig) -> str | None:
+    """Why ``path`` is not safe for what it holds: secrets in clear in a file other users may read or anyone may
+    change; None when it is (0640 root:packgate-site, as ``packgate install hub`` writes it, or hashed tokens only)."""
+    mode = stat.S_IMODE(Path(path).stat().st_mode)
+    if mode & 0o002:
+        return f"{path} may be changed by every user (mode {mode:04o}): chmod 0640 (root and the hub's group)"
+    clear = secrets_in_clear(cfg)
+    if clear and mode & 0o004:
+        return (f"{path} is readable by every user (mode {mode:04o}) and holds {', '.join(clear)} in clear: chmod 0640"
+                " (root and the hub's group), and keep the stations' tokens as hashes (packgate site token)")
+    return None
 
 
 def render_defaults() -> str:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 from packgate.device.clock import isoformat
 from packgate.sync.common.db import connect, storage_error
 from packgate.sync.common.jsonbytes import dumps
+from packgate.sync.common.outage import OutageLog
 from packgate.sync.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Dialect:
     name: str
     begin_write: str
     skip_locked: str  # appended to a SELECT that claims rows of work
+    for_update: str  # appended to a SELECT whose row the transaction then changes (SQLite: one writer anyway)
     serial_pk: str  # DDL of an auto-numbered primary key column
     migration_lock: str  # taken before migrating, so two hubs starting together do not race
 
@@ -59,8 +61,8 @@ class Dialect:
         return text if self.name == "sqlite" else text.replace("%", "%%").replace("?", "%s")
 
 
-SQLITE = Dialect("sqlite", "BEGIN IMMEDIATE", "", "INTEGER PRIMARY KEY", "")
-POSTGRESQL = Dialect("postgresql", "BEGIN", " FOR UPDATE SKIP LOCKED", "BIGSERIAL PRIMARY KEY",
+SQLITE = Dialect("sqlite", "BEGIN IMMEDIATE", "", "", "INTEGER PRIMARY KEY", "")
+POSTGRESQL = Dialect("postgresql", "BEGIN", " FOR UPDATE SKIP LOCKED", " FOR UPDATE", "BIGSERIAL PRIMARY KEY",
                      "SELECT pg_advisory_xact_lock(7460100)")
 
 
@@ -163,6 +165,10 @@ class _Engine:
     def errors(self) -> tuple[type[BaseException], ...]:
         raise NotImplementedError
 
+    def changes(self, raw: Any) -> int:
+        """A count that grows with every row a connection writes (-1: the engine cannot tell; a commit counts)."""
+        return -1
+
 
 class _SQLite(_Engine):
     dialect = SQLITE
@@ -181,6 +187,9 @@ class _SQLite(_Engine):
 
     def errors(self) -> tuple[type[BaseException], ...]:
         return (sqlite3.Error,)
+
+    def changes(self, raw: Any) -> int:
+        return int(raw.total_changes)
 
 
 class _PostgreSQL(_Engine):
@@ -210,7 +219,8 @@ class _PostgreSQL(_Engine):
         return bool(raw.info.transaction_status == self.psycopg.pq.TransactionStatus.INTRANS)
 
     def storage_error(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, self.psycopg.OperationalError) and not self.retryable(exc):
+        failed = isinstance(exc, (self.psycopg.OperationalError, self.psycopg.InterfaceError))
+        if failed and not self.retryable(exc):
             return StorageError(f"not saved: the hub database failed ({_first_line(exc)})")
         return exc
 
@@ -231,8 +241,9 @@ class Database:
     for a write that is repeated when PostgreSQL aborts it as a deadlock. ``on_feed(head, events)`` is called
     after every commit that wrote the feed (the hub wakes its long-polls with it)."""
 
-    def __init__(self, url: str, *, pool_size: int = 16):
+    def __init__(self, url: str, *, pool_size: int = 16, outage: OutageLog | None = None):
         self.url = url
+        self.outage = outage or OutageLog("hub database", log)  # storage failures and recovery, once each
         self.engine: _Engine = _PostgreSQL(url) if is_postgresql(url) else _SQLite(url)
         self.dialect = self.engine.dialect
         self.on_feed: Callable[[int, list[dict[str, Any]]], None] | None = None
@@ -257,7 +268,10 @@ class Database:
                 with self._lock:
                     self._all.append(raw)
             if self.engine.in_transaction(raw):  # a request died mid-transaction: start clean
-                raw.execute("ROLLBACK")
+                try:
+                    raw.execute("ROLLBACK")
+                except self.engine.errors() as exc:
+                    raise self.engine.storage_error(exc) from exc
             yield Conn(raw, self.dialect)
         finally:
             if raw is not None:
@@ -290,8 +304,22 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Conn]:
+        """A write transaction. A storage failure is reported to ``outage`` (and raised); a commit that wrote rows
+        ends an outage (an empty one proves nothing: on a full disk it commits)."""
+        try:
+            with self._tx() as conn:
+                yield conn
+        except TransactionLost:
+            raise  # the work inside ended or aborted it (the writer queue repeats it write by write): no outage
+        except StorageError as exc:
+            self.outage.failed(str(exc), type(exc).__name__)
+            raise
+
+    @contextmanager
+    def _tx(self) -> Iterator[Conn]:
         errors = self.engine.errors()
         with self._writer_turn(), self._conn() as conn:
+            before = self.engine.changes(conn.raw)
             try:
                 conn.raw.execute(self.dialect.begin_write)
             except errors as exc:
@@ -313,6 +341,8 @@ class Database:
             except errors as exc:
                 self._rollback(conn)
                 raise self.engine.storage_error(exc) from exc
+            if before < 0 or self.engine.changes(conn.raw) != before:
+                self.outage.ok()
             if events and self.on_feed is not None:  # still this writer's turn: published in commit order
                 self.on_feed(events[-1]["seq"], events)
 
@@ -339,7 +369,16 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Conn]:
-        """One snapshot for several reads."""
+        """One snapshot for several reads (a storage failure is reported to ``outage`` and raised)."""
+        try:
+            with self._read() as conn:
+                yield conn
+        except StorageError as exc:
+            self.outage.failed(str(exc), type(exc).__name__)
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[Conn]:
         errors = self.engine.errors()
         with self._conn() as conn:
             try:
@@ -356,8 +395,11 @@ class Database:
                     raise mapped from exc
                 raise
             finally:
-                if self.engine.in_transaction(conn.raw):
-                    conn.raw.execute("COMMIT")
+                try:
+                    if self.engine.in_transaction(conn.raw):
+                        conn.raw.execute("COMMIT")
+                except errors:
+                    pass  # a read-only snapshot: nothing to keep; a broken connection is dropped by the pool
 
     def close(self) -> None:
         with self._lock:

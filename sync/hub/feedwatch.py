@@ -33,6 +33,7 @@ from typing import Any, Iterator
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
 from packgate.sync.common.loop import Loop
+from packgate.sync.errors import StorageError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 
@@ -75,12 +76,12 @@ class Batch:
 
 class FeedWatch(Loop[None]):
     def __init__(self, db: Database, *, seal_s: float = SEAL_S, tail: int = TAIL, clock: Clock | None = None,
-                 keepalive_s: float = KEEPALIVE_S, max_streams: int = 1000):
+                 keepalive_s: float = KEEPALIVE_S):
         super().__init__("hub-feed-watch", every_s=seal_s, clock=clock, run_at_start=False, logger=log,
-                         what="feed watch (reading the database)",
+                         what="feed watch (reading the database)", outage=(StorageError,),
                          failure_backoff=Backoff(base_s=seal_s, cap_s=1.0))  # followers rely on it: retry soon
         self.db, self.seal_s = db, seal_s
-        self.keepalive_s, self.max_streams = keepalive_s, max_streams
+        self.keepalive_s = keepalive_s
         # Three locks that never wait for each other's holders: ``_tail_lock`` (the tail: the committing writer,
         # the watcher, answers read from the tail), ``_sealing`` (one seal at a time) and ``_counts`` (the
         # counters and the bell's replacement). Followers

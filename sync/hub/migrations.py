@@ -57,6 +57,29 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             created_at TEXT NOT NULL, expires_utc TEXT NOT NULL)""",
         "CREATE TABLE hub_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_utc TEXT NOT NULL)",
     )),
+    (2, "the site's parcels and their dock batches, supervisors' claim releases, the hub's own confirmations", (
+        """CREATE TABLE hub_parcels (
+            order_id TEXT PRIMARY KEY, waybill TEXT, station TEXT NOT NULL, operator TEXT, packed_at TEXT NOT NULL,
+            batch_id TEXT, batch_station TEXT, held_at TEXT, held_by TEXT, shipped_at TEXT)""",
+        "CREATE TABLE hub_waybills (waybill TEXT PRIMARY KEY, order_id TEXT NOT NULL)",
+        "CREATE INDEX hub_parcels_batch ON hub_parcels (batch_id)",
+        """CREATE TABLE hub_releases (order_id TEXT PRIMARY KEY, station TEXT NOT NULL, by_who TEXT NOT NULL,
+            reason TEXT NOT NULL, at TEXT NOT NULL)""",
+        "INSERT INTO hub_counters (name, n) VALUES ('own_seq', 0)",
+    )),
+    (3, "the WMS's status of each order beside its floor stage (interception)", (
+        "ALTER TABLE hub_orders ADD COLUMN wms_status TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_reason TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_at TEXT",
+        "ALTER TABLE hub_orders ADD COLUMN wms_revision INTEGER",
+        "CREATE INDEX hub_orders_wms ON hub_orders (wms_status)",
+    )),
+    (4, "station clock offsets; sign-in failures per employee; session ids kept as hashes", (
+        "ALTER TABLE hub_stations ADD COLUMN clock_offset_s DOUBLE PRECISION",
+        """CREATE TABLE hub_signin_failures (target TEXT PRIMARY KEY, failures INTEGER NOT NULL,
+            first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
+        "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
+    )),
 )
 
 

@@ -1,11 +1,15 @@
-"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``) plus the
-site extensions, served at ``/openapi.json``."""
+"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls and the
+fast pull of order changes) plus the site extensions, served at ``/openapi.json``.
+
+Invariant: every route of the hub's app but the dashboard's pages and forms is here, and everything here is served
+(tests/site/test_hub_openapi.py)."""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from packgate.sync.upstream.server import openapi_document as upstream_document
+from packgate.sync.hub.auth import COOKIE
+from packgate.sync.upstream.openapi import openapi_document as upstream_document
 
 _BEARER: list[dict[str, list[str]]] = [{"station": []}]
 _ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -36,7 +40,8 @@ AUTH = {"401": "No or unknown station token", "403": "The token belongs to anoth
 SITE_PATHS: dict[str, Any] = {
     "/v1/orders/{order_id}": {"get": _op(
         "The site's view of an order: stage (open, picking, picked, packing, weighed, blocked, packed, shipped,"
-        " cancelled), station, operator, priority, milestones with timestamps, escalations, claim",
+        " cancelled), the WMS's word beside it (wms: status, reason, at, revision, once the WMS held, cancelled,"
+        " released or changed it), station, operator, priority, milestones with timestamps, escalations, claim",
         {"200": "The order", "404": "Unknown order", **AUTH}, params=[_path("order_id")])},
     "/v1/claims": {
         "post": _op("Claim an order for this table while it is open there (repeat to renew)",
@@ -44,31 +49,75 @@ SITE_PATHS: dict[str, Any] = {
                      "400": "Bad body", **AUTH},
                     body={"type": "object", "required": ["station", "order_id"],
                           "properties": {"station": {"type": "string"}, "order_id": {"type": "string"},
-                                         "operator": {"type": ["string", "null"]}}}),
+                                         "operator": {"type": ["string", "null"]},
+                                         "renew": {"type": "boolean", "description": "keep an order the table has"
+                                                   " open (refused after a supervisor released it from the table)"}}}),
         "get": _op("Claims held now", {"200": "Claims", **AUTH})},
+    "/v1/escalations": {"get": _op(
+        "The site's escalations sent and not acknowledged (every station's supervisor page shows them): id"
+        " (<order>/<level>), order_id, level, sent_at, picked_at, station and table", {"200": "Escalations", **AUTH})},
+    "/v1/escalations/{order_id}/{level}/ack": {"post": _op(
+        "Acknowledge an escalation for the supervisor signed in at this station (audited once; one escalation_ack"
+        " confirmation reaches the WMS)",
+        {"200": "acknowledged (false when it was acknowledged already) and acked_by", "400": "Bad level or body",
+         "404": "No such escalation on this site",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        params=[_path("order_id"), _path("level")],
+        body={"type": "object", "required": ["by"], "properties": {"by": {"type": "string"}}})},
+    "/v1/parcels/{code}": {"get": _op(
+        "The facts of the parcel a label names (its order id or any of its waybills): stage, packed where and by"
+        " whom, the dock batch that holds it, its WMS status and carrier", {"200": "The parcel", "404": "Unknown",
+                                                                            **AUTH}, params=[_path("code")])},
+    "/v1/dock/holds": {"post": _op(
+        "Hold the parcel a label names for one of this station's dock batches (atomic: one batch per parcel of the"
+        " site); answers the parcel's facts, taken (held by this call) and batch_id (the batch that holds it)",
+        {"200": "The parcel's facts", "404": "Not a parcel or order of this site", "400": "Bad body",
+         "403": "The batch is not this station's (or the token is another station's)", "401": AUTH["401"]},
+        body={"type": "object", "required": ["station", "batch_id", "code"],
+              "properties": {"station": {"type": "string"}, "batch_id": {"type": "string"},
+                             "code": {"type": "string"}, "operator": {"type": ["string", "null"]}}})},
+    "/v1/dock/holds/{order_id}": {"delete": _op(
+        "Give back a parcel this station's batch (query batch_id) held and then refused", {
+            "200": "given_back: whether the batch held it", "403": "Not this station's batch", "401": AUTH["401"]},
+        params=[_path("order_id"), {"name": "batch_id", "in": "query", "required": True, "schema": {"type": "string"}}])},
     "/v1/claims/{order_id}": {"delete": _op("Release this table's claim", {"200": "Released", "404": "Not claimed",
                                                                             **AUTH}, params=[_path("order_id")])},
     "/v1/stations/{station_id}/heartbeat": {"post": _op(
-        "Station heartbeat (renews its claims): operator, order_id, state, devices, outbox_depth",
-        {"200": "Recorded", "400": "Bad body", **AUTH}, params=[_path("station_id")],
+        "Station heartbeat (renews its claims): operator, order_id, state, devices, outbox_depth, and clock (the"
+        " station's time when it sent it: the answer gives the hub's time and the station's clock offset, with a"
+        " warning past the site's threshold)",
+        {"200": "Recorded; released lists a supervisor's release of the order the table has open (by, reason)",
+         "400": "Bad body", **AUTH}, params=[_path("station_id")],
         body={"type": "object", "properties": {"operator": {"type": ["string", "null"]},
                                                "order_id": {"type": ["string", "null"]},
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
-                                               "outbox_depth": {"type": ["integer", "null"], "minimum": 0}}})},
+                                               "outbox_depth": {"type": ["integer", "null"], "minimum": 0},
+                                               "clock": {"type": ["string", "null"], "format": "date-time"}}})},
+    "/api/dashboard": {"get": {
+        "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
+                   "stations, open orders by stage, blocked parcels, escalations, conflicts, claims, audit log, lots "
+                   "near expiry, parcels packed and not handed over",
+        "security": [{"supervisor": []}],
+        "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
     "/v1/feed": {"get": _op(
-        "Change feed after a cursor, long-polled: order stage changes, claims, released priority, lot stock taken,"
-        " reference changes, escalations, conflicts; seq is gapless and ordered",
-        {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor", **AUTH},
+        "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
+        " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
+        " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
+        {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor",
+         "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's is taken:"
+                " ask again shortly", **AUTH},
         params=[_query("since", "the cursor from the previous answer (0: from the start)"),
                 _query("wait", "seconds to wait for a change (at most feed.max_wait_s)"),
                 _query("limit", "events per answer (max 5000)")])},
     "/v1/feed/stream": {"get": _op(
         "The change feed as server-sent events (text/event-stream) from a cursor on: one event per batch of changes"
         " (id: the cursor after it; data: the same JSON as a /v1/feed answer), sent as the hub seals them (every"
-        " feed.seal_s), and a comment every 5 s while nothing changes. Resume with the Last-Event-ID header",
+        " feed.seal_s), and a comment every 5 s while nothing changes. Resume with the Last-Event-ID header. A stream"
+        " counts as a long-poll of its token",
         {"200": "The stream (it stays open)", "400": "Bad cursor",
-         "503": "This hub serves as many streams as its threads allow: long-poll /v1/feed or ask another hub",
+         "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's (all of"
+                " site.threads but a quarter) is taken: ask again shortly",
          **AUTH}, params=[_query("since", "the cursor to stream from (or the Last-Event-ID header)")])},
     "/metrics": {"get": {**_op(
         "Prometheus text: confirmations received and ingest latency, group commits, relay depth, lag and dead"
@@ -82,11 +131,14 @@ def openapi_document() -> dict[str, Any]:
     doc["info"] = {**doc["info"], "title": "packgate site hub", "description": doc["info"]["description"]
                    + " The site hub speaks this contract to its stations (each request with Authorization: Bearer"
                    " <station token>) and adds claims, heartbeats, the site's order view and a change feed."}
-    doc["paths"].pop("/v1/admin/{kind}", None)
-    doc["paths"].pop("/v1/admin/stats", None)
+    for path in [p for p in doc["paths"] if p.startswith("/v1/admin/")]:  # the WMS's own calls: not the hub's
+        del doc["paths"][path]
+    del doc["paths"]["/v1/orders/changes"]  # the hub pulls it from the WMS; its stations follow the feed
     for path in ("/v1/confirmations", "/v1/reference", "/v1/orders/{order_id}/confirmations"):
         for op in doc["paths"][path].values():
             op["security"] = _BEARER
     doc["paths"].update(SITE_PATHS)
-    doc.setdefault("components", {})["securitySchemes"] = {"station": {"type": "http", "scheme": "bearer"}}
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "station": {"type": "http", "scheme": "bearer"},
+        "supervisor": {"type": "apiKey", "in": "cookie", "name": COOKIE}}
     return doc

@@ -3,9 +3,11 @@ while the WMS is down.
 
 Same approach as the station's ``sync.reference``: pull ``/v1/reference?since=<cursor>`` page by
 page; a page's rows are written ``CHUNK`` at a time, each chunk a transaction of its own (on a peak day a page of
-5,000 orders must not hold the stations' confirmations back for the time it takes to write), and the last one
-commits the WMS cursor and a ``reference`` feed event with it (a page written in part is pulled again: the rows
-are upserted). A page that does not move the cursor while claiming ``more`` is an error, not a loop.
+5,000 orders must not hold the stations' confirmations back for the time it takes to write) with the
+``order_status`` events of the WMS's decisions on its orders (``store.wms_word``, as the fast pull ``wms_orders``
+makes them), and the last one commits the WMS cursor and a ``reference`` feed event with it (a page written in
+part is pulled again: the rows are upserted). A page that does not move the cursor while claiming ``more`` is an
+error, not a loop.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 
 from packgate.device.clock import Clock, isoformat
 from packgate.sync.client import UpstreamClient
-from packgate.sync.errors import SyncError
+from packgate.sync.errors import StorageError, SyncError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 from packgate.sync.upstream.store import KINDS
@@ -37,7 +39,11 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
             count = 0
             for start in range(0, max(len(rows), 1), CHUNK):
                 with db.tx() as conn:
-                    count += store.upsert_ref(conn, rows[start:start + CHUNK])
+                    chunk = rows[start:start + CHUNK]
+                    count += store.upsert_ref(conn, chunk)
+                    for kind, row in chunk:  # a decision the fast pull has not seen (the hub was down)
+                        if kind == "orders" and isinstance(row, dict):
+                            store.wms_word(conn, clock.now(), row)
                     if start + CHUNK < len(rows):
                         continue
                     store.set_meta(conn, "wms.ref_cursor", new_cursor)
@@ -53,6 +59,8 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
                 raise SyncError(f"the WMS said more=true without moving its cursor ({cursor!r})")
             cursor = new_cursor
         raise SyncError(f"more than {MAX_PAGES} reference pages in one refresh")
+    except StorageError:
+        raise  # the hub's own database: its OutageLog reports it (and the ticker retries)
     except SyncError as exc:
         log.warning("reference refresh from the WMS failed: %s", exc)
         with db.tx() as conn:

@@ -8,7 +8,8 @@ at most ``batch_size`` per station — sends each station's rows as one request 
 and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
 in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
 Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
-lets one relay at a time.
+lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
+hub takes its own dead predecessor's lease at once, and a hub that stops hands the lease back.
 """
 from __future__ import annotations
 
@@ -52,15 +53,26 @@ class Relay(Loop[dict[str, Any]]):
     """``Relay(db, client, clock).run_once()``; ``start()``/``stop()`` run it in a thread."""
 
     def __init__(self, db: Database, client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
-                 backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0):
-        super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass")
+                 backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0,
+                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = ()):
+        super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass",
+                         outage=outage)
         self.db = db
         self.idle_s = idle_s
-        self.holder = uuid.uuid4().hex
+        self._holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
         self._renew_at = float("-inf")  # monotonic time the lease is next renewed
+        self.lease_s = lease_s
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
                                                              idle_s=idle_s, recheck_s=idle_s, logger=log)
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self._holder, self._renew_at = value, float("-inf")  # a new name takes the lease at its next pass
 
     @property
     def client(self) -> UpstreamClient | None:
@@ -81,9 +93,9 @@ class Relay(Loop[dict[str, Any]]):
         """Hold the relay lease (renewed in a write of its own once a third of it has passed: no write lock is held
         while the rows are read) and take the due stations' rows, or say why not."""
         if self.clock.monotonic() >= self._renew_at:
-            if not self.db.run(lambda conn: store.take_lease(conn, "relay", self.holder, now, LEASE_S)):
-                return Pause("standby", LEASE_S / 3)
-            self._renew_at = self.clock.monotonic() + LEASE_S / 3
+            if not self.db.run(lambda conn: store.take_lease(conn, "relay", self.holder, now, self.lease_s)):
+                return Pause("standby", self.lease_s / 3)
+            self._renew_at = self.clock.monotonic() + self.lease_s / 3
         with self.db.read() as conn:
             return self._take(conn, now, limit, max_rows)
 
@@ -101,6 +113,14 @@ class Relay(Loop[dict[str, Any]]):
             later = store.relay_next_wait(conn, now)
             return Pause("idle", self.idle_s if later is None else min(later, self.idle_s))
         return batches
+
+    def release(self) -> None:
+        """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
+        self._renew_at = float("-inf")
+        try:
+            self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
+        except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
+            log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease_s)
 
     def record(self, settled: Sequence[Settled[HubRow]]) -> None:
         marks: list[tuple[str, str, str | None, str | None]] = []  # (id, state, upstream status, error)

@@ -6,6 +6,14 @@ the claim of an order is its primary key, taken with one ``INSERT … ON CONFLIC
 the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.flush_feed``:
 a row lock on PostgreSQL, the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
 relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
+
+Claims are checked when confirmations arrive: a confirmation that moves an order's floor stage (``CLAIMED``) from a
+table while another table holds the order's claim is kept (exactly once: it is a fact, and it is relayed) and
+recorded as a ``not_claim_holder`` conflict (when it was made after that table took the claim: one made before,
+arriving late, is only kept), but it does not move the stage. The hub's own confirmations (one
+``escalate`` per sent (order, level), one ``escalation_ack`` per acknowledged one) join the relay queue under
+``site.code`` with a stable key, in the transaction that records the escalation's state. The dock's parcels are
+``parcels.py``.
 """
 from __future__ import annotations
 
@@ -15,16 +23,26 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.sync.common.jsonbytes import dumps
+from packgate.sync.common.ids import make_id
+from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.hub import parcels
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
+from packgate.sync.reference_screen import is_older, word_key
 from packgate.sync.upstream.store import KINDS, validate
 
 REF_ROWS = 200  # reference rows written by one INSERT (4 parameters each)
 MARK_ROWS = 500  # relayed confirmations marked by one UPDATE
+MAX_QTY = 10**9  # units of one pick the lot ledger counts (a BIGINT sum of such never overflows)
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
+# interception: the station's ``core.order_state`` words as plain strings (the hub may not import the station)
+STOPPING = ("held", "cancelled")
+REFUSED_WHEN_CANCELLED = ("pack", "ship_load", "load", "manifest")
+ORDER_CANCELLED = "order_cancelled"
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 # the milestone a stage records (first time reached)
+# the actions of the table that holds an order's claim (a pick is the picker's, a ship_load the dock's: any table)
+CLAIMED = frozenset({"open", "scan", "verify", "weigh", "override", "pack", "cancel"})
 MILESTONE = {"picking": "picking", "picked": "picked", "packing": "packing", "weighed": "weighed",
              "blocked": "blocked", "packed": "packed", "shipped": "shipped", "cancelled": "cancelled"}
 
@@ -96,18 +114,22 @@ def ref_key(kind: str, item: dict[str, Any]) -> str:
 
 def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
     """Store (kind, row) pairs from WMS pages under the hub's own version counter, in their order (a key given
-    twice keeps its last row); returns the rows stored. One counter bump and one INSERT per ``REF_ROWS`` rows."""
-    latest: dict[tuple[str, str], str] = {}
+    twice keeps its last row); returns the rows stored. An order's record older than the one stored (the fast pull
+    already stored a later decision than a slower page) is skipped. One counter bump and one INSERT per
+    ``REF_ROWS`` rows."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, item in rows:
         if isinstance(item, dict) and all(f in item for f in KINDS[kind][0]):
             key = (kind, ref_key(kind, item))
+            if kind == "orders" and is_older(item, latest[key] if key in latest else ref_get(conn, kind, key[1])):
+                continue
             latest.pop(key, None)  # moved to the end: it takes the later version
-            latest[key] = _json(item)
+            latest[key] = item
     if not latest:
         return 0
     last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
-    numbered = [(kind, key, data, last - len(latest) + 1 + offset)
-                for offset, ((kind, key), data) in enumerate(latest.items())]
+    numbered = [(kind, key, _json(item), last - len(latest) + 1 + offset)
+                for offset, ((kind, key), item) in enumerate(latest.items())]
     for start in range(0, len(numbered), REF_ROWS):
         chunk = numbered[start:start + REF_ROWS]
         conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
@@ -164,9 +186,12 @@ def receive(conn: Conn, station: str, items: list[Any], now: datetime, rules: "F
     return [_receive_one(conn, station, item, now, rules) for item in items]
 
 
-def _reject(item: Any, reason: str, code: int) -> dict[str, Any]:
+def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict[str, Any]:
     ident = item.get("id") if isinstance(item, dict) else None
-    return {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    answer = {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    if error is not None:
+        answer["error"] = error
+    return answer
 
 
 def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "FlowRules") -> dict[str, Any]:
@@ -175,23 +200,34 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         return _reject(item, problem, 400)
     frozen = dumps(item)  # the stored body and, hashed, the fingerprint (one serialisation for both)
     mark = hashlib.sha256(frozen).hexdigest()
-    at = parse_iso(item["at"])
-    # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
-    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
-                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
-                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                         frozen.decode(), utc(now)))
-    if inserted is None:
-        return _received_before(conn, station, item, mark, now, rules)
-    apply_effect(conn, station, item, now, rules)
-    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+    cancelled = _cancelled_order(conn, item)
+    if cancelled is None:
+        at = parse_iso(item["at"])
+        # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
+        inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                            " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                            (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                             item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                             frozen.decode(), utc(now)))
+        if inserted is not None:
+            apply_effect(conn, station, item, now, rules)
+            return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
+                    "received_at": isoformat(now)}
+    before = _received_before(conn, station, item, mark, now, rules)
+    if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
+        return before
+    if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
+        return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
+                             f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
+                       409, ORDER_CANCELLED)
+    return _receive_one(conn, station, item, now, rules)  # the row that was in the way is gone: insert again
 
 
 def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, now: datetime,
-                     rules: "FlowRules") -> dict[str, Any]:
-    """The answer to a confirmation whose key or id is already stored (by this request, another or another hub)."""
+                     rules: "FlowRules") -> dict[str, Any] | None:
+    """The answer to a confirmation whose key or id is already stored (by this request, another or another hub);
+    None when neither is."""
     seen = conn.one("SELECT id, fingerprint, received_at FROM hub_confirmations WHERE station = ? AND key = ?",
                     (station, item["key"]))
     if seen is not None:
@@ -200,9 +236,11 @@ def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, 
         return {"id": item["id"], "status": "duplicate", "code": 200, "reason": None,
                 "first": {"status": "accepted", "received_at": seen["received_at"]}}
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
+        if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (station, item["key"])):
+            return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
-    return _receive_one(conn, station, item, now, rules)  # the row that was in the way is gone: insert again
+    return None
 
 
 class FlowRules:
@@ -233,9 +271,17 @@ def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["object_id"], "weighed"
     if action == "pack":  # weigh-and-ship: the passing weighing is the shipment, no dock hand-over follows
         return item["object_id"], "shipped" if payload.get("shipped") else "packed"
-    if action == "cancel":
-        return item["object_id"], "cancelled" if payload.get("scope") == "order" else "picked"
+    if action == "cancel":  # a Stop: the stage is the one before the order was opened (``apply_effect``)
+        return item["object_id"], "cancelled" if payload.get("scope") == "order" else STOPPED
     return item["object_id"], None
+
+
+STOPPED = "stopped"  # ``_target``'s word for a Stop, resolved against the order's milestones
+
+
+def _before_opened(milestones: dict[str, Any]) -> str:
+    """The stage an order had before a table opened it: picked only if it was picked."""
+    return "picked" if "picked" in milestones else "picking" if "picking" in milestones else "open"
 
 
 def get_order(conn: Conn, order_id: str) -> dict[str, Any] | None:
@@ -272,12 +318,28 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
                     take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
+    if item["object_type"] == "order" and item["action"] in CLAIMED:
+        holder = get_claim(conn, order_id)
+        if holder is not None and holder["station"] != station:
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return  # (or before it took the order, arriving late: the holder's stage stands either way)
+    if item["action"] == "pack":
+        parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
+                       bool(payload.get("shipped")))
+    elif stage == "shipped" and item["action"] in ("load", "ship_load"):
+        _handed_over(conn, now, order_id, station, item)
+    if stage == STOPPED:
+        stage = _before_opened(order["milestones"])
     if stage is None or not _may_move(order["stage"], stage):
         return
-    milestones = order["milestones"]
-    milestones.setdefault(MILESTONE[stage], item["at"])
+    milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
+    if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
+        milestones.setdefault(MILESTONE[stage], isoformat(now))
     if item["action"] == "pack":
-        milestones.setdefault("packed", item["at"])
+        milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
     conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
                  " packed_by = ?, updated_at = ? WHERE order_id = ?",
@@ -285,17 +347,29 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                   order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator")})
-    if stage == "picked":
-        picked_at = parse_iso(item["at"])
+    if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
+        # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:
             conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
-                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(picked_at + after)))
+                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
     if stage in TERMINAL:
+        conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
         released = conn.execute("DELETE FROM hub_claims WHERE order_id = ? RETURNING station", (order_id,))
         if released:
             feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": released[0]["station"],
                                                          "why": stage})
+
+
+def _handed_over(conn: Conn, now: datetime, order_id: str, station: str, item: dict[str, Any]) -> None:
+    """A ``ship_load``: the parcel left in the batch it names; another batch holding it (two docks, one of them
+    offline) is a conflict."""
+    batch = item["payload"].get("batch_id")
+    before = parcels.shipped(conn, order_id, batch, station, item["at"])
+    if before is not None and before["batch_id"] and isinstance(batch, str) and before["batch_id"] != batch:
+        conflict(conn, now, "handed_over_twice", order_id,
+                 {"order_id": order_id, "batch_id": batch, "station": station, "held_by_batch": before["batch_id"],
+                  "confirmation": item["id"]})
 
 
 def _may_move(current: str, new: str) -> bool:
@@ -309,7 +383,7 @@ def _may_move(current: str, new: str) -> bool:
 
 
 def take_lot(conn: Conn, now: datetime, sku: str, lot: Any, qty: Any, station: str, order_id: str) -> None:
-    if not isinstance(lot, str) or not lot or not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+    if not isinstance(lot, str) or not lot or not isinstance(qty, int) or isinstance(qty, bool) or not 0 < qty <= MAX_QTY:
         return
     taken = int(conn.value("INSERT INTO hub_lot_taken (sku, lot, taken) VALUES (?, ?, ?) ON CONFLICT (sku, lot)"
                            " DO UPDATE SET taken = hub_lot_taken.taken + excluded.taken RETURNING taken",
@@ -357,8 +431,9 @@ def not_handed_over(conn: Conn, packed_before: datetime, limit: int = 200) -> li
 
 
 def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:
-    return conn.execute("SELECT station, at_utc FROM hub_confirmations WHERE action = 'pack' AND at_utc >= ?"
-                        " ORDER BY at_utc", (utc(since),))
+    """Packs received since ``since`` (the hub's clock), as ``station`` and ``at_utc``."""
+    return conn.execute("SELECT station, received_utc AS at_utc FROM hub_confirmations WHERE action = 'pack'"
+                        " AND received_utc >= ? ORDER BY received_utc", (utc(since),))
 
 
 def order_confirmations(conn: Conn, order_id: str) -> list[dict[str, Any]]:
@@ -384,6 +459,17 @@ def take_lease(conn: Conn, name: str, holder: str, now: datetime, ttl_s: float) 
     return row is not None
 
 
+def give_back_lease(conn: Conn, name: str, holder: str) -> None:
+    """End ``holder``'s lease now (a hub stopping): the next hub to ask takes it."""
+    conn.execute("UPDATE hub_leases SET until_utc = '' WHERE name = ? AND holder = ?", (name, holder))
+
+
+def lease_holder(conn: Conn, name: str, now: datetime) -> str | None:
+    """Who holds ``name`` now (None: nobody, or a lease run out)."""
+    row = conn.one("SELECT holder, until_utc FROM hub_leases WHERE name = ?", (name,))
+    return str(row["holder"]) if row and row["until_utc"] >= utc(now) else None
+
+
 def relay_due_stations(conn: Conn, now: datetime, limit: int) -> list[str]:
     """Stations with a pending row due, in the order their first due row arrived (at most ``limit``)."""
     rows = conn.execute("SELECT station, MIN(n) AS first_n FROM hub_confirmations WHERE relay_state = 'pending'"
@@ -404,7 +490,8 @@ def relay_next_wait(conn: Conn, now: datetime) -> float | None:
 def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | None]], now: datetime) -> None:
     """Record the WMS's answers: (id, state sent/dead, upstream status, error) per row still pending, one UPDATE per
     ``MARK_ROWS`` rows of the same outcome; an order packed or shipped whose confirmation was sent gets its
-    ``synced`` milestone (the first time)."""
+    ``synced`` milestone (the first time); a dead letter of an order the WMS cancelled is an ``order_cancelled``
+    conflict."""
     outcomes: dict[tuple[str, str | None, str | None], list[str]] = {}
     for conf_id, state, status, error in marks:
         outcomes.setdefault((state, status, error), []).append(conf_id)
@@ -414,15 +501,32 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
             chunk = ids[start:start + MARK_ROWS]
             rows = conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?,"
                                 " sent_at = ?, attempts = attempts + 1 WHERE relay_state = 'pending' AND id IN ("
-                                + ", ".join("?" * len(chunk)) + ") RETURNING object_type, object_id",
+                                + ", ".join("?" * len(chunk)) + ") RETURNING object_type, object_id"
+                                + (", body" if state == "dead" else ""),
                                 [state, status, error, isoformat(now), *chunk])
             if state == "sent":
                 orders.update(row["object_id"] for row in rows if row["object_type"] == "order")
+            elif state == "dead":
+                for row in rows:
+                    _dead_of_cancelled(conn, row["body"], error, now)
     for order_id in sorted(orders):
         order = get_order(conn, order_id)
         if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
             order["milestones"]["synced"] = isoformat(now)
             conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(order["milestones"]), order_id))
+
+
+def _dead_of_cancelled(conn: Conn, body: str, error: str | None, now: datetime) -> None:
+    """A pack or ship of an order the WMS cancelled while the hub did not know yet, refused by the WMS: a conflict."""
+    try:
+        item = json.loads(body)
+    except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
+        return
+    cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
+    if cancelled is not None:
+        conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
+                 {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
+                  "confirmation": item["id"], "reason": error, "wms_reason": cancelled["wms_reason"]})
 
 
 def relay_retry_later(conn: Conn, ids: list[str], error: str, next_at: datetime) -> None:
@@ -446,6 +550,80 @@ def relay_status(conn: Conn, now: datetime) -> dict[str, Any]:
 def dead_letters(conn: Conn) -> list[dict[str, Any]]:
     return conn.execute("SELECT id, station, action, object_id, last_error FROM hub_confirmations"
                         " WHERE relay_state = 'dead' ORDER BY n")
+
+
+# ---- the WMS's word on orders (interception, 订单拦截) ---------------------------------------------------------
+def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
+    """Keep the WMS's status of the order beside its floor stage and publish a decision the floor acts on as an
+    ``order_status`` event (held, cancelled, released or changed; the words of ``core.order_state``); returns it.
+    A row the WMS never held, cancelled, released or changed is not kept; an older word than the one kept is
+    ignored."""
+    order_id = row.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        return None
+    status = str(row.get("status") or "open")
+    revision, at = word_key(row)
+    current = conn.one("SELECT stage, wms_status, wms_reason, wms_at, wms_revision FROM hub_orders WHERE order_id = ?",
+                       (order_id,))
+    known = current is not None and current["wms_status"] is not None
+    if not known and status not in STOPPING and at is None and revision <= 1:
+        return None
+    before_status = current["wms_status"] if known and current else None
+    before = {"revision": current["wms_revision"], "status_at": current["wms_at"]} if known and current else None
+    if is_older(row, before):
+        return None
+    before_at = word_key(before)[1] if before else None
+    if status in STOPPING and (before_status != status or before_at != at):
+        change: str | None = status
+    elif before_status in STOPPING and status not in STOPPING:
+        change = "released"
+    elif revision > (int(before["revision"] or 1) if before else 1):
+        change = "changed"
+    else:
+        change = None
+    stamp = isoformat(now)
+    if current is None:
+        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at) VALUES (?, ?, ?, ?, ?)",
+                     (order_id, "open", stamp, int(row.get("priority") or 0), stamp))
+    reason = row.get("status_reason")
+    conn.execute("UPDATE hub_orders SET wms_status = ?, wms_reason = ?, wms_at = ?, wms_revision = ?, updated_at = ?"
+                 " WHERE order_id = ?", (status, reason if isinstance(reason, str) else None,
+                                         row.get("status_at") if at else None, revision, stamp, order_id))
+    if change is None:
+        return None
+    feed(conn, now, "order_status", order_id, {
+        "order_id": order_id, "status": status, "change": change, "reason": reason, "at": row.get("status_at"),
+        "revision": revision, "lines": row.get("lines"), "carrier": row.get("carrier"),
+        "address": row.get("address", row.get("ship_to")), "stage": current["stage"] if current else "open"})
+    if status == "cancelled":
+        conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+    return change
+
+
+def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The WMS-cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any."""
+    action, kind, payload = item["action"], item["object_type"], item["payload"]
+    if action not in REFUSED_WHEN_CANCELLED or kind == "tote":
+        return None
+    if action == "manifest":
+        parcels = payload.get("parcels") if isinstance(payload.get("parcels"), list) else []
+        named = [p.get("order_id") for p in parcels if isinstance(p, dict)]
+    else:
+        named = [item["object_id"] if kind == "order" else payload.get("order_id")]
+    for order_id in named:
+        if isinstance(order_id, str):
+            row = conn.one("SELECT order_id, wms_reason, wms_at FROM hub_orders WHERE order_id = ? AND wms_status = ?",
+                           (order_id, "cancelled"))
+            if row is not None:
+                return row
+    return None
+
+
+def intercepted_orders(conn: Conn, limit: int = 200) -> list[dict[str, Any]]:
+    """Orders the WMS holds or cancelled that have not left the site, the latest decision first (the dashboard)."""
+    return conn.execute("SELECT order_id, stage, station, packed_by, wms_status, wms_reason, wms_at, wms_revision"
+                        " FROM hub_orders WHERE wms_status IN ('held', 'cancelled') AND stage != 'shipped'"
+                        " ORDER BY wms_at DESC LIMIT ?", (limit,))
 
 
 # ---- claims ----------------------------------------------------------------------------------------
@@ -473,11 +651,31 @@ def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
                     " WHERE order_id = ?", (order_id,))
 
 
-def release_claim(conn: Conn, order_id: str, now: datetime, why: str) -> dict[str, Any] | None:
+def release_claim(conn: Conn, order_id: str, now: datetime, why: str,
+                  decision: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Delete the claim; ``decision`` (``by``, ``by_name``, ``reason``): a supervisor released it, and the table
+    that held it may not take it back by renewing (``released_from``) until someone opens the order afresh."""
     row = conn.one("DELETE FROM hub_claims WHERE order_id = ? RETURNING station, operator", (order_id,))
     if row is not None:
-        feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": row["station"], "why": why})
+        if decision is not None:
+            conn.execute("INSERT INTO hub_releases (order_id, station, by_who, reason, at) VALUES (?, ?, ?, ?, ?)"
+                         " ON CONFLICT (order_id) DO UPDATE SET station = excluded.station, by_who = excluded.by_who,"
+                         " reason = excluded.reason, at = excluded.at",
+                         (order_id, row["station"], decision["by"], decision["reason"], isoformat(now)))
+        feed(conn, now, "claim_released", order_id, {"order_id": order_id, "station": row["station"], "why": why,
+                                                     **(decision or {})})
     return row
+
+
+def released_from(conn: Conn, order_id: str, station: str) -> dict[str, Any] | None:
+    """The supervisor's release of ``station``'s claim on ``order_id`` that still stands, if any."""
+    return conn.one("SELECT order_id, station, by_who AS by, reason, at FROM hub_releases WHERE order_id = ?"
+                    " AND station = ?", (order_id, station))
+
+
+def forget_release(conn: Conn, order_id: str) -> None:
+    """The order was opened afresh (a new claim): the release has had its effect."""
+    conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
 
 
 def renew_station_claims(conn: Conn, station: str, now: datetime, expire_after_s: float) -> None:
@@ -500,13 +698,23 @@ def claims(conn: Conn) -> list[dict[str, Any]]:
 
 # ---- stations ------------------------------------------------------------------------------------
 def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> None:
+    """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
+    kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                 " last_seen_utc, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
-                 " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc",
+                 " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
+                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now)))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s")))
+
+
+def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
+    """A station's timestamp on the hub's clock: less the station's clock offset its last heartbeat measured (as
+    reported when none was measured), for comparing it with the hub's own times."""
+    offset = conn.value("SELECT clock_offset_s FROM hub_stations WHERE station = ?", (station,))
+    return parse_iso(at) - timedelta(seconds=float(offset or 0.0))
 
 
 def stations(conn: Conn) -> list[dict[str, Any]]:
@@ -536,9 +744,15 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
         return {**row, "order": order}
 
 
-def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime) -> None:
+def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None) -> None:
+    """Record the sent escalation and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
     conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, last_error = NULL WHERE order_id = ?"
                  " AND level = ?", (isoformat(now), order_id, level))
+    order = get_order(conn, order_id) or {"milestones": {}}
+    own_confirmation(conn, code, now, "escalate", order_id, None, f"escalate:{order_id}:{level}",
+                     {"level": level, "deadline": deadline, "target": "shift_supervisor",
+                      "picked_at": order["milestones"].get("picked"), "release_priority": level == 1,
+                      "id": f"{order_id}/{level}"})
     if level == 1:
         conn.execute("UPDATE hub_orders SET priority_released = 1 WHERE order_id = ?", (order_id,))
         feed(conn, now, "priority_released", order_id, {"order_id": order_id, "level": level})
@@ -559,13 +773,44 @@ def recover_sending(conn: Conn, now: datetime) -> int:
     return len(rows)
 
 
-def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime) -> bool:
+def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime, code: str,
+                terminal: str | None = None) -> bool:
+    """Acknowledge an escalation (audited once, one ``escalation_ack`` for the WMS); False when there was none to
+    acknowledge (unknown, or acknowledged already)."""
     rows = conn.execute("UPDATE hub_escalations SET acked_by = ?, acked_at = ? WHERE order_id = ? AND level = ?"
                         " AND acked_at IS NULL RETURNING level", (who, isoformat(now), order_id, level))
     if rows:
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
-        audit(conn, now, who, "acknowledge_escalation", f"{order_id}/{level}", None, {"acked": True})
+        audit(conn, now, who, "acknowledge_escalation", f"{order_id}/{level}", None,
+              {"acked": True, **({"at": terminal} if terminal else {})})
+        own_confirmation(conn, code, now, "escalation_ack", order_id, who, f"escalation_ack:{order_id}:{level}",
+                         {"level": level, "id": f"{order_id}/{level}"})
+        feed(conn, now, "escalation_acked", order_id, {"order_id": order_id, "level": level, "by": who})
     return bool(rows)
+
+
+def open_escalations(conn: Conn) -> list[dict[str, Any]]:
+    """Escalations sent and not acknowledged, the oldest first (what every supervisor page of the site shows)."""
+    return conn.execute("SELECT e.order_id, e.level, e.sent_at, o.station, o.milestones FROM hub_escalations e"
+                        " LEFT JOIN hub_orders o ON o.order_id = e.order_id WHERE e.state = 'sent'"
+                        " AND e.acked_at IS NULL ORDER BY e.sent_at, e.order_id, e.level")
+
+
+def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id: str, operator: str | None,
+                     key: str, payload: dict[str, Any]) -> bool:
+    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing)."""
+    if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (code, key)) is not None:
+        return False
+    seq = next_counter(conn, "own_seq")
+    item = {"id": make_id(code, now.date(), seq), "key": key, "station": code, "seq": seq, "at": isoformat(now),
+            "action": action, "object_type": "order", "object_id": order_id, "operator": operator,
+            "device": f"{code}-hub", "location": code, "payload": payload, "image_sha256": None}
+    conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
+                 " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (item["id"], code, key, fingerprint(item), seq, action, "order", order_id, operator, item["at"],
+                  utc(now), isoformat(now), utc(now), _json(item), utc(now)))
+    return True
 
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
@@ -578,15 +823,43 @@ def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]
 
 
 # ---- supervisor sessions ---------------------------------------------------------------------------
-def create_session(conn: Conn, token: str, employee_id: str, csrf: str, now: datetime, ttl_s: float) -> None:
+def create_session(conn: Conn, key: str, employee_id: str, csrf: str, now: datetime, ttl_s: float) -> None:
+    """``key``: the SHA-256 of the session id (``auth.session_key``); the id itself is only in the cookie."""
     conn.execute("INSERT INTO hub_sessions (token, employee_id, csrf, created_at, expires_utc) VALUES (?, ?, ?, ?, ?)",
-                 (token, employee_id, csrf, isoformat(now), utc(now + timedelta(seconds=ttl_s))))
+                 (key, employee_id, csrf, isoformat(now), utc(now + timedelta(seconds=ttl_s))))
 
 
-def get_session(conn: Conn, token: str, now: datetime) -> dict[str, Any] | None:
+def get_session(conn: Conn, key: str, now: datetime) -> dict[str, Any] | None:
     return conn.one("SELECT token, employee_id, csrf FROM hub_sessions WHERE token = ? AND expires_utc > ?",
-                    (token, utc(now)))
+                    (key, utc(now)))
 
 
-def delete_session(conn: Conn, token: str) -> None:
-    conn.execute("DELETE FROM hub_sessions WHERE token = ?", (token,))
+def delete_session(conn: Conn, key: str) -> None:
+    conn.execute("DELETE FROM hub_sessions WHERE token = ?", (key,))
+
+
+# ---- sign-in attempts --------------------------------------------------------------------------------
+def sign_in_attempt(conn: Conn, target: str, now: datetime, attempts: int, window_s: float) -> float:
+    """Count one sign-in attempt for ``target`` (an employee, or a badge nobody has) before its PIN is checked, in
+    the database every hub shares; returns the seconds ``target`` must wait (0: go on). The ``attempts``-th attempt
+    within ``window_s`` of the first is still checked; one more locks ``target`` for ``window_s``."""
+    locked = conn.value("SELECT locked_until_utc FROM hub_signin_failures WHERE target = ?"
+                        + conn.dialect.for_update, (target,))
+    if locked and str(locked) > utc(now):
+        return max(1.0, (parse_iso(str(locked)) - now).total_seconds())
+    window_start = utc(now - timedelta(seconds=window_s))
+    count = int(conn.value(
+        "INSERT INTO hub_signin_failures (target, failures, first_utc) VALUES (?, 1, ?) ON CONFLICT (target) DO UPDATE"
+        " SET failures = CASE WHEN hub_signin_failures.first_utc > ? THEN hub_signin_failures.failures + 1 ELSE 1 END,"
+        " first_utc = CASE WHEN hub_signin_failures.first_utc > ? THEN hub_signin_failures.first_utc"
+        " ELSE excluded.first_utc END, locked_until_utc = NULL RETURNING failures",
+        (target, utc(now), window_start, window_start)))
+    if count > attempts:
+        conn.execute("UPDATE hub_signin_failures SET locked_until_utc = ? WHERE target = ?",
+                     (utc(now + timedelta(seconds=window_s)), target))
+        return window_s
+    return 0.0
+
+
+def sign_in_passed(conn: Conn, target: str) -> None:
+    conn.execute("DELETE FROM hub_signin_failures WHERE target = ?", (target,))

@@ -14,7 +14,7 @@ from typing import Any
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import parse_id
-from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.common.jsonbytes import MAX_INT, dumps, fingerprint
 from packgate.sync.errors import InvalidConfirmationIdError
 
 KINDS = {  # kind -> (key fields, required fields)
@@ -27,6 +27,13 @@ KINDS = {  # kind -> (key fields, required fields)
 # action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
 # contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)
 ORDER_EFFECTS = {"pack": "packed", "ship_load": "shipped", "load": "shipped"}
+# interception (the station's ``core.order_state`` words, as plain strings): the statuses the WMS decides that stop
+# the floor, what an order's contents are (a change bumps ``revision``), the actions a cancellation refuses and the
+# rejection code it answers them with
+STOPPING = ("held", "cancelled")
+ORDER_CONTENT = ("lines", "address", "ship_to", "carrier")
+REFUSED_WHEN_CANCELLED = ("pack", "ship_load", "load", "manifest")
+ORDER_CANCELLED = "order_cancelled"
 REQUIRED = ("id", "key", "station", "seq", "action", "object_type", "object_id", "location", "at", "payload")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -35,6 +42,7 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS up_ref (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
         version INTEGER NOT NULL, PRIMARY KEY (kind, key))""",
     "CREATE INDEX IF NOT EXISTS up_ref_version ON up_ref (version)",
+    "CREATE INDEX IF NOT EXISTS up_ref_kind_version ON up_ref (kind, version)",  # the fast pull of order changes
     """CREATE TABLE IF NOT EXISTS up_confirmations (
         n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, station TEXT NOT NULL, key TEXT NOT NULL,
         fingerprint TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, object_type TEXT NOT NULL,
@@ -96,12 +104,34 @@ def upsert_reference(conn: sqlite3.Connection, kind: str, items: list[dict], now
         if missing:
             raise ValueError(f"{kind}: item {item.get(key_fields[0])!r} lacks {', '.join(missing)}")
         if kind == "orders":
-            item = {**item, "updated_at": isoformat(now)}
+            item = _order_record(get_reference(conn, "orders", str(item["order_id"])), item, now)
         version = _next_version(conn)
         conn.execute("INSERT INTO up_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
                      " DO UPDATE SET data = excluded.data, version = excluded.version",
                      (kind, "\x1f".join(str(item[f]) for f in key_fields), dumps(item).decode(), version))
     return version
+
+
+def _order_record(previous: dict | None, item: dict, now: datetime) -> dict:
+    """The order as stored: ``updated_at`` now; ``revision`` 1 at first, one more when the contents change (or the
+    sender's, when higher); ``status_at`` (and ``status_reason``) stamped when the status moves to or from a
+    stopping one, unless the sender set them."""
+    record = {**item, "updated_at": isoformat(now)}
+    sent = item.get("revision")
+    given = sent if isinstance(sent, int) and not isinstance(sent, bool) and sent >= 1 else None
+    if previous is None:
+        record["revision"] = given or 1
+        return record
+    kept = previous.get("revision")
+    before = kept if isinstance(kept, int) and not isinstance(kept, bool) else 1
+    changed = any(item.get(f) != previous.get(f) for f in ORDER_CONTENT if f in item or f in previous)
+    record["revision"] = given if given is not None and given > before else before + int(changed)
+    old, new, stamped = previous.get("status"), item.get("status"), item.get("status_at")
+    if old != new and (old in STOPPING or new in STOPPING) and stamped in (None, previous.get("status_at")):
+        record["status_at"] = isoformat(now)  # a decision sent without its time: now, and only its own reason
+        if item.get("status_reason") == previous.get("status_reason"):
+            record["status_reason"] = None
+    return record
 
 
 def current_cursor(conn: sqlite3.Connection) -> int:
@@ -122,6 +152,17 @@ def reference_since(conn: sqlite3.Connection, since: int, limit: int) -> dict:
     out["cursor"] = str(cursor)
     out["more"] = more
     return out
+
+
+def order_changes(conn: sqlite3.Connection, since: int, limit: int) -> dict:
+    """The orders changed after cursor ``since`` (the reference data's cursor), oldest change first: the fast pull of
+    the floor's interception (``GET /v1/orders/changes``)."""
+    rows = conn.execute("SELECT data, version FROM up_ref WHERE kind = 'orders' AND version > ? ORDER BY version"
+                        " LIMIT ?", (since, limit + 1)).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"orders": [json.loads(row["data"]) for row in rows],
+            "cursor": str(rows[-1]["version"] if rows else max(since, 0)), "more": more}
 
 
 def get_reference(conn: sqlite3.Connection, kind: str, key: str) -> dict | None:
@@ -146,7 +187,9 @@ def validate(item: Any, station: str) -> str | None:
         parsed = parse_id(item["id"])
     except InvalidConfirmationIdError as exc:
         return str(exc)
-    if parsed["station"] != station or parsed["seq"] != item["seq"] or isinstance(item["seq"], bool):
+    if type(item["seq"]) is not int or not 1 <= item["seq"] <= MAX_INT:
+        return f"seq must be a whole number from 1 to 2^63-1 (got {str(item['seq'])[:30]})"
+    if parsed["station"] != station or parsed["seq"] != item["seq"]:
         return "id does not match station/seq"
     try:
         parse_iso(item["at"])
@@ -172,9 +215,12 @@ def receive(conn: sqlite3.Connection, station: str, items: list, now: datetime, 
     return results
 
 
-def _reject(item: Any, reason: str, code: int = 422) -> dict:
+def _reject(item: Any, reason: str, code: int = 422, error: str | None = None) -> dict:
     ident = item.get("id") if isinstance(item, dict) else None
-    return {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    answer = {"id": ident, "status": "rejected", "code": code, "reason": reason}
+    if error is not None:
+        answer["error"] = error  # a machine code the station acts on (e.g. order_cancelled: a conflict to resolve)
+    return answer
 
 
 def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetime, strict_orders: bool) -> dict:
@@ -193,12 +239,19 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
     if other is not None:
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)")
+    cancelled = _cancelled_order(conn, item)
+    if cancelled is not None:  # never undo a cancellation: refused for good, the station shows it as a conflict
+        return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled.get('status_at')}"
+                             f" ({cancelled.get('status_reason') or 'no reason given'}): its {item['action']} is"
+                             " refused", 409, ORDER_CANCELLED)
     if item["object_type"] == "order":
         order = get_reference(conn, "orders", item["object_id"])
         if order is None and strict_orders:
             return _reject(item, f"unknown order {item['object_id']}", 404)
         new_status = ORDER_EFFECTS.get(item["action"])
-        if order is not None and new_status and order.get("status") != new_status:
+        if order is not None and new_status and order.get("status") == "held":  # held until the WMS releases it,
+            upsert_reference(conn, "orders", [{**order, "held_from": new_status}], now)  # then it is packed
+        elif order is not None and new_status and order.get("status") != new_status:
             upsert_reference(conn, "orders", [{**order, "status": new_status}], now)
     for shipped in _shipped_orders(item):
         conn.execute("INSERT OR IGNORE INTO up_shipments (order_id, confirmation_id, action, at) VALUES (?, ?, ?, ?)",
@@ -214,6 +267,19 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
     conn.execute("INSERT INTO up_effects (object_type, object_id, count) VALUES (?, ?, 1) ON CONFLICT"
                  " (object_type, object_id) DO UPDATE SET count = count + 1", (item["object_type"], item["object_id"]))
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+
+
+def _cancelled_order(conn: sqlite3.Connection, item: dict) -> dict | None:
+    """The cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any."""
+    if item["action"] not in REFUSED_WHEN_CANCELLED:
+        return None
+    named = _shipped_orders(item) if item["action"] != "pack" else \
+        [item["object_id"]] if item["object_type"] == "order" else []
+    for order_id in named:
+        order = get_reference(conn, "orders", order_id)
+        if order is not None and order.get("status") == "cancelled":
+            return order
+    return None
 
 
 def _shipped_orders(item: dict) -> list[str]:
@@ -239,7 +305,8 @@ def reconcile(conn: sqlite3.Connection, station: str, since: datetime, until: da
     return [row[0] for row in rows]
 
 
-def order_confirmations(conn: sqlite3.Connection, order_id: str) -> list[dict]:
+def order_confirmations(conn: sqlite3.Connection, order_id: str, station: str | None = None) -> list[dict]:
+    """The order's confirmations in arrival order (``station``: that station's only)."""
     rows = conn.execute("SELECT body, received_at FROM up_confirmations WHERE object_type = 'order' AND object_id = ?"
-                        " ORDER BY n", (order_id,))
+                        " AND (? IS NULL OR station = ?) ORDER BY n", (order_id, station, station))
     return [{**json.loads(row["body"]), "received_at": row["received_at"]} for row in rows]

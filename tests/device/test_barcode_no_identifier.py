@@ -61,7 +61,6 @@ def test_gln_start_with_weight():
 @pytest.mark.parametrize("text, error", [
     ("15261331", "bad GTIN"),              # month 13: not (15), and not a valid GTIN-8 either: said so
     ("4006381333932", "check digit"),      # not AI (400): a GTIN-13 with a wrong check digit
-    ("800300614141000013SER", None),       # GRAI check digit wrong: not GS1, plain data
     ("10ABC123", None),                    # variable-length AI (10) never starts an unidentified element string
     ("1012345678", None),
     ("9012345", None),

@@ -86,3 +86,19 @@ def test_emulator_rejects_bad_input():
         with pytest.raises(ReaderError, match="4- or 7-byte"):
             emu.tap("0102030405060708090A")
         assert emu.tap("01020304", timeout=0.2) is False  # nobody reading
+
+
+def test_stop_ends_the_udp_drivers_wait_for_a_reply_at_once():
+    """The reader blocks on its udp socket for up to ``udp_reply_s`` (30 s here): stop() wakes it, so the
+    thread has ended before stop()'s 2 s join would give up."""
+    states: list[str] = []
+    reader = BadgeReader(f"udp:127.0.0.1:{free_udp_port()}", on_state=lambda s, d: states.append(s),
+                         udp_reply_s=30.0).start()
+    deadline = time.monotonic() + 10
+    while "connected" not in states and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "connected" in states
+    time.sleep(0.2)  # the reader is in its wait for a reply
+    started = time.monotonic()
+    reader.stop()
+    assert time.monotonic() - started < 1.5 and states[-1] == "stopped"

@@ -110,14 +110,20 @@ def test_toledo_raw_status_bytes_do_not_break_framing():
 
 
 def test_toledo_status_0x40_is_never_a_stable_reading():
-    reader = ScaleReader("loop://", get_profile("toledo-8217-raw"))
-    got = reader.feed(b"\x02?\x40\r")
-    assert got[0].status.value == "error" and not got[0].usable
-    plain = ScaleReader("loop://", get_profile("toledo-8217"))
-    first = plain.feed(b"\x02?@\r")[0]  # no weight seen yet: nothing to repeat
+    """emupos docs/protocols/toledo8217.md: an unrecognised command is answered 02 3F 40 0D (bad command), the
+    answer Odoo's driver reads as "Bad Command from host"; with either profile it is an error, after a weight too."""
+    for name in ("toledo-8217", "toledo-8217-raw"):
+        reader = ScaleReader("loop://", get_profile(name))
+        reader.feed(b"\x0201.250\r")
+        got = reader.feed(b"\x02?\x40\r")
+        assert got[0].status.value == "error" and not got[0].usable, (name, got)
+        assert reader.latest.status.value == "error"
+    assert "bad command" in get_profile("toledo-8217").codec.decode(b"\x02?@\r").reason
+    raw = ScaleReader("loop://", get_profile("toledo-8217-raw"))
+    first = raw.feed(b"\x02?\x00\r")[0]  # no weight seen yet: nothing to repeat
     assert not first.stable and not first.usable
-    plain.feed(b"\x0201.234\r")
-    repeated = plain.feed(b"\x02?@\r")[0]  # pywebdriver: status with no flags = same weight as last time
+    raw.feed(b"\x0201.234\r")
+    repeated = raw.feed(b"\x02?\x00\r")[0]  # pywebdriver: status with no flags = same weight as last time
     assert repeated.usable and repeated.weight == Decimal("1.234") and repeated.extra["repeat"] is True
 
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from probing import probe_args
 
 from packgate.device.cli import device
 from packgate.device.profiles import get_profile
@@ -21,8 +22,7 @@ def probe(name: str, variant: str | None = None, grams: str = "1234"):
     emu = ScaleEmulator(get_profile(name), grams=Decimal(grams), stream_interval=0.02, variant=variant)
     path = emu.start_pty()
     try:
-        result = CliRunner().invoke(device, ["probe", "--port", path, "--listen", "0.25", "--reply-timeout", "0.15"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(device, probe_args(path), catch_exceptions=False)
     finally:
         emu.stop()
     return result, [json.loads(line) for line in result.stdout.splitlines() if line.strip()]

@@ -20,7 +20,7 @@ VECTORS = [
     ("toledo-8217", b"\x02?B\r", "overload", False, None, "kg"),
     ("toledo-8217", b"\x02?D\r", "underload", False, None, "kg"),
     ("toledo-8217", b"\x02?P\r", "ok", True, "0", "kg"),
-    ("toledo-8217", b"\x02?@\r", "ok", False, None, "kg"),  # "same as last time": not a stable reading by itself
+    ("toledo-8217", b"\x02?@\r", "error", False, None, "kg"),  # bit 6 alone: bad command from host
     ("toledo-continuous", H("022C30203030313233343030303030300D"), "ok", True, "12.34", "kg"),
     ("toledo-continuous-checksum", H("022C3020303031323334303030303030 0D2B".replace(" ", "")), "ok", True, "12.34", "kg"),
     ("nci-brecknell", b"\n001.23lb\r\n00\r\x03", "ok", True, "1.23", "lb"),
@@ -82,9 +82,8 @@ def test_grams_are_exact_decimals():
 
 
 def test_toledo_net_flag_and_repeat_marker():
-    codec = get_profile("toledo-8217").codec
-    assert codec.decode(b"\x0201.234N\r").net is True
-    assert codec.decode(b"\x02?@\r").extra.get("repeat") is True
+    assert get_profile("toledo-8217").codec.decode(b"\x0201.234N\r").net is True
+    assert get_profile("toledo-8217-raw").codec.decode(b"\x02?\x00\r").extra.get("repeat") is True
 
 
 @pytest.mark.parametrize("name,frame,reason", [

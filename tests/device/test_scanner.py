@@ -103,7 +103,8 @@ class Collector:
     def state(self, state, detail):
         self.states.append(state)
 
-    def get(self, timeout=2.0):
+    def get(self, timeout=10.0):
+        """The next scan; the wait only bounds a failing test (a loaded machine may stall the reader a while)."""
         return self.q.get(timeout=timeout)
 
 

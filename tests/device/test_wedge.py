@@ -108,3 +108,34 @@ def test_wedge_badge_reader_on_key_events():
     r.handle_events(keystrokes("3220338716", "fr") + keystrokes("32203387X6", "fr") + keystrokes("", "fr"))
     assert got == ["1C78F2BF"]
     assert len(errors) == 1 and "not decimal" in errors[0]
+
+
+@pytest.mark.parametrize("typed, fmt, uid", [
+    # issue 29: the EM4100 40-bit decimal as a vendor's page prints it (docs/devices/protocols.md 3.2: 10H->12D 004335823930)
+    ("004,335,823,930", "em-10h12d", "01026F6C3A"),
+    ("4,335,823,930", "em-10h12d", "01026F6C3A"),
+    ("004 335 823 930", "em-10h12d", "01026F6C3A"),
+    ("004.335.823.930", "em-10h12d", "01026F6C3A"),
+    ("40,856,634", "em-8h10d", "026F6C3A"),
+    ("3,220,338,716", "dec10-reversed", "1C78F2BF"),
+])
+def test_thousands_separators_are_dropped(typed, fmt, uid):
+    assert normalise_badge(typed, fmt) == uid
+
+
+@pytest.mark.parametrize("typed", ["004,335823,930", "004,335.823,930", "1234,567", "004,335,823,93"])
+def test_bad_grouping_is_refused_with_the_rule(typed):
+    with pytest.raises(FrameError, match="groups of three digits"):
+        normalise_badge(typed, "em-10h12d")
+
+
+def test_device_badge_text_normalises_without_a_reader():
+    from click.testing import CliRunner
+
+    from packgate.device.cli import device
+
+    r = CliRunner().invoke(device, ["badge", "--text", "004,335,823,930", "--wedge-format", "em-10h12d"])
+    assert r.exit_code == 0 and '"uid": "01026F6C3A"' in r.output
+    r = CliRunner().invoke(device, ["badge", "--text", "004,33", "--wedge-format", "em-10h12d"])
+    assert r.exit_code == 1 and "groups of three digits" in r.output
+    assert CliRunner().invoke(device, ["badge"]).exit_code == 2  # neither --reader nor --text

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 import requests
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from packgate.sync.upstream import demo_data
@@ -27,12 +28,34 @@ def shot(page: Page, name: str, full_page: bool = False) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
+def hold_clock(page: Page) -> None:
+    """Stop the page's clock a little ahead of its time now (it cannot go back; a loaded machine may take a while
+    between reading the time and stopping it: then a bit further ahead)."""
+    ahead_s = 0.05
+    while True:
+        try:
+            page.clock.pause_at(page.evaluate("Date.now()") / 1000 + ahead_s)  # Unix seconds
+            return
+        except PlaywrightError as exc:
+            if "to the past" not in str(exc) or ahead_s > 2:
+                raise
+            ahead_s *= 2
+
+
 def scanner_types(page: Page, code: str, suffix: str | None = "Enter") -> None:
     """Type ``code`` into the focused field the way a keyboard-wedge scanner does: a fast burst of key presses,
-    then the suffix key (``"Enter"``, ``"Tab"``) or nothing at all (the page ends the scan on the pause)."""
-    page.keyboard.type(code, delay=8)
-    if suffix:
-        page.keyboard.press(suffix)
+    then the suffix key (``"Enter"``, ``"Tab"``) or nothing at all (the page ends the scan on the pause).
+
+    The page's clock (installed by ``new_page``) stands still while the keys go in: a scanner's burst takes
+    milliseconds, but a loaded test machine can stall between two key presses for longer than the page's
+    scanner pause (250 ms), which would end the scan early. Time runs again before a suffix-less scan's pause."""
+    hold_clock(page)
+    try:
+        page.keyboard.type(code, delay=8)
+        if suffix:
+            page.keyboard.press(suffix)
+    finally:
+        page.clock.resume()
 
 
 def clear_sound(page: Page) -> None:

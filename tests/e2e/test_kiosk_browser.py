@@ -206,14 +206,16 @@ def test_fifo_prompt_take_older_then_cancel(kiosk: Page, rig) -> None:
     # The busiest screen (a long prompt, extra buttons) still fits 1280 x 800 without overlaps or scrolling.
     assert_laid_out(page, ["header", "#verdict", ".scanbar", "main.kiosk", ".actions"], fold=800, min_button_px=60)
     shot(page, "kiosk-6-fifo")
-    reweigh_x = page.locator("#btn-reweigh").bounding_box()["x"]
+    # what the prompt names is on the bar: take the older lot, put it back, or a supervisor approves
+    for name in ("Take older lot", "Put back", "Supervisor override"):
+        expect(page.locator("#actions").get_by_role("button", name=name)).to_be_visible()
     take_older.click()
     # the swap is not an acceptance: amber, the prompt sound, the line still 0 / 2, until the older lot is scanned
     expect_verdict(page, "prompt", "lot_swap", f"take lot {oldest['lot']} from bin {oldest['bin']}", "0 of 2 counted")
     expect_sound(page, "prompt")
     expect(line_count(page, "SKU-001")).to_have_text("0 / 2")
-    expect(take_older).to_be_disabled()  # disabled in its slot, never removed: the row does not move
-    assert page.locator("#btn-reweigh").bounding_box()["x"] == reweigh_x
+    expect(page.locator("#btn-take-older")).to_be_disabled()  # nothing to take now: off the bar (and disabled)
+    expect(page.locator("#btn-take-older")).to_be_hidden()
     shot(page, "kiosk-7-lot-swap-amber")
     expect(page.locator("#scan-input")).to_be_focused()
     scanner_types(page, world.item_code("SKU-001", 0))

@@ -1,5 +1,6 @@
-"""The label gate on the kiosk page, in a browser: the Label panel follows the label (printed, scan expected,
-verified) with the picture of the label as printed, and the printer's state shows with its problem."""
+"""The label gate on the kiosk page, in a browser: the Label panel follows the open carton's label (printing,
+failed, printed with the picture of it, cleared once the parcel is packed), and the printer's state shows with its
+problem."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -57,6 +58,35 @@ def test_the_label_panel_follows_the_label_and_the_printer(new_page, rig: DemoRi
     expect(page.locator("#btn-reprint")).to_be_enabled()
     shot(page, "label-printed")
 
+    expect(page.locator("#verdict")).to_have_attribute("data-status", "ok")  # weight OK, label out: green
+    expect(page.locator("#verdict-message")).to_contain_text(f"Weight OK — label {waybill} printed")
+
     scanner_types(page, waybill)
     expect(page.locator("#verdict")).to_have_attribute("data-code", "packed")
-    expect(page.locator("#label-state")).to_have_attribute("data-state", "verified")
+    # the label belonged to the order just packed: the panel is clear for the next one, the summary says it
+    expect(page.locator("#label-state")).to_have_attribute("data-state", "")
+    expect(page.locator("#label-waybill")).to_be_empty()
+    expect(page.locator("#finished-summary")).to_contain_text("SO-10009 packed")
+
+
+def test_a_printer_warning_shows_before_it_stops_the_table_and_a_fault_names_itself(new_page, rig: DemoRig) -> None:
+    """Issue 29: the station's poll asks the Zebra's ~HQES; "paper near end" (warning 8) shows on the printer's
+    line and the device banner while it still prints; a cutter fault (error 8, shown by ~HS only as a pause)
+    shows by name with its fix."""
+    page: Page = new_page("/")
+    rig.printer.set_state("media_low")
+    printer = page.locator("#printer-state")
+    expect(printer).to_contain_text("labels running low: have a new roll ready")
+    expect(printer).to_have_attribute("data-state", "connected")
+    expect(page.locator("#device-alert")).to_contain_text("labels running low")
+    page.get_by_role("button", name="中文").click()
+    expect(printer).to_contain_text("面单纸即将用完")
+    page.get_by_role("button", name="English").click()
+    shot(page, "label-printer-warning")
+
+    rig.printer.set_state("cutter_jam")
+    expect(printer).to_have_attribute("data-state", "not_ready")
+    expect(printer).to_contain_text("cutter jam")
+    rig.printer.set_state()
+    expect(printer).to_have_attribute("data-state", "connected")
+    expect(page.locator("#device-alert")).to_be_hidden()

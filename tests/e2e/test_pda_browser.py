@@ -146,3 +146,54 @@ def test_order_list_comes_in_pages_with_more(new_page, rig) -> None:
     page.locator("#orders").get_by_role("button", name="More").tap()
     expect(orders).to_have_count(4)
     assert not page.js_errors  # type: ignore[attr-defined]
+
+
+def test_sign_in_shows_progress_and_a_second_tap_does_nothing(new_page, rig) -> None:
+    page = new_page("/pda", mobile=True)
+    logins: list[str] = []
+    page.on("request", lambda r: logins.append(r.url) if r.url.endswith("/api/v1/pda/login") else None)
+    page.evaluate("""() => { window.seen = []; const b = document.getElementById("login-go");
+        new MutationObserver(() => window.seen.push([b.disabled, b.textContent])).observe(b,
+          { attributes: true, childList: true, characterData: true, subtree: true }); }""")
+    page.locator("#login-badge").fill(BADGES["picker"])
+    page.locator("#login-pin").fill(PINS["picker"])
+    page.locator("#login-go").tap()
+    page.locator("#login-go").dispatch_event("click")  # a second tap while the PIN is checked (argon2, ~1 s)
+    expect_verdict(page, "ok", "signed_in")
+    assert [True, "Signing in…"] in page.evaluate("window.seen"), page.evaluate("window.seen")
+    expect(page.locator("#login-go")).to_be_enabled()
+    expect(page.locator("#login-go")).to_have_text("Sign in")
+    assert len(logins) == 1, logins
+
+
+def test_a_pick_taken_up_again_says_the_step_it_is_at(new_page, rig) -> None:
+    """Every item picked, the tote not yet scanned: taken up again, the PDA asks for the tote, not the next bin."""
+    from e2e_support import StationApi
+
+    page = new_page("/pda", mobile=True)
+    page.locator("#login-badge").fill(BADGES["picker"])
+    page.locator("#login-pin").fill(PINS["picker"])
+    page.locator("#login-go").tap()
+    expect(page.locator("#orders")).to_be_visible()
+    page.locator('#order-list button[data-order="SO-10012"]').tap()
+    expect_verdict(page, "ok", "pick_started")
+    same_picker = StationApi(rig.agent.url)  # the picker's other terminal: the same pick session
+    try:
+        assert same_picker.post("/api/v1/pda/login", {"badge": BADGES["picker"], "pin": PINS["picker"]})["status"] == "ok"
+        view = same_picker.post("/api/v1/actions", {"action": "pick", "object_type": "order", "object_id": "SO-10012",
+                                                    "terminal": "pda"})["data"]["pick"]
+        for task in view["tasks"]:
+            same_picker.post("/api/v1/actions", {"action": "scan", "object_id": task["bin"], "terminal": "pda"})
+            lot = next(i for i, lot in enumerate(rig.world.lots(task["sku"])) if lot["lot"] == task["lot"]) if task["lot"] else 0
+            for _ in range(task["qty"]):
+                answer = same_picker.post("/api/v1/actions", {"action": "scan", "terminal": "pda",
+                                                              "object_id": rig.world.item_code(task["sku"], lot)})
+        assert answer["code"] == "pick_complete", answer
+    finally:
+        same_picker.close()
+    page.get_by_role("button", name="← Orders").tap()
+    page.locator('#order-list button[data-order="SO-10012"]').tap()
+    expect_verdict(page, "ok", "pick_complete", "load them into tote T-0012")
+    expect(page.locator("#verdict-message")).not_to_contain_text("next bin")
+    expect(page.locator("#task-label")).to_have_text("Scan tote")
+    expect(page.locator("#task-bin")).to_have_text("T-0012")

@@ -205,3 +205,43 @@ def test_lists_come_in_pages_with_more_and_counts_from_counts(new_page, scenario
     page.locator("#refresh").click()  # a refresh keeps the pages fetched with "more"
     expect(lots).to_have_count(4)
     assert not page.js_errors  # type: ignore[attr-defined]
+
+
+def test_evidence_audit_and_milestones_read_in_words_in_chinese(sup: Page) -> None:
+    from screen_checks import words_not_from_the_catalog
+
+    page = sup
+    page.get_by_role("button", name="中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.locator("#evidence-order").fill("SO-10011")
+    page.locator("#evidence-go").click()
+    view = page.locator("#evidence-view")
+    expect(view.locator("h3")).to_contain_text("SO-10011")
+    expect(view).to_contain_text("Li Wei")  # people by name, not E001
+    expect(view).to_contain_text("Priya Nair")
+    expect(view.locator(".ev-verdict")).to_contain_text("超出允许范围")  # the weighing against its range, in words
+    expect(view.locator(".ev-verdict")).to_contain_text("Priya Nair已审批：extra flyer")
+    expect(view.locator("h4", has_text="面单")).to_be_visible()  # the label section
+    weighing = view.locator("li[data-weighing]").last
+    expect(weighing.locator(".frame.judged")).to_contain_text(" g · 稳定")  # decoded; the raw bytes on demand
+    expect(weighing.locator("code").first).to_be_hidden()
+    weighing.locator("summary").click()
+    expect(weighing.locator("li.judged code")).to_be_visible()
+    view.scroll_into_view_if_needed()
+    shot(page, "sup-3-evidence-zh")
+    problems = words_not_from_the_catalog(page, "zh", "#evidence-view")
+    assert problems == [], "\n".join(problems)
+    page.get_by_role("button", name="English").click()
+    expect(view.locator(".ev-verdict")).to_contain_text("outside the allowed range")  # drawn again in English
+    problems = words_not_from_the_catalog(page, "en", "#evidence-view")
+    assert problems == [], "\n".join(problems)
+    page.get_by_role("button", name="中文").click()
+
+    wrong_pin = page.locator('#audit tr[data-action="pin_failed"]').first
+    expect(wrong_pin).to_contain_text("密码错误")
+    expect(wrong_pin).to_contain_text("连续密码错误次数: 1")
+    expect(wrong_pin).to_contain_text("手持终端登录")
+    expect(page.locator("#audit")).not_to_contain_text("pin_failed")
+    expect(page.locator("#audit")).not_to_contain_text("pda_sign_in")
+    expect(page.locator("#milestones th")).to_have_count(7)  # no column that is always empty
+    page.get_by_role("button", name="English").click()

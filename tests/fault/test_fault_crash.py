@@ -7,11 +7,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from crash_harness import passed, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 def test_t1_t2_kill_minus_9_loses_nothing_and_duplicates_nothing(tmp_path):
     target = 3000  # room for every planned kill before the target is reached, however slow the machine
     report = run(tmp_path, confirmations=target, random_kills=10, per_point=2, seed=7)

@@ -14,6 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from stations import run_station, station_behind_a_hub
 
 from packgate.sync.client import UpstreamClient
@@ -37,6 +38,7 @@ def shipments(wms_url: str) -> dict[str, int]:
     return shipped
 
 
+@pytest.mark.long
 def test_a_station_killed_while_it_closes_a_hand_over_ships_each_order_once(tmp_path):
     url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=date.today())
     db = tmp_path / "station.db"
@@ -74,6 +76,7 @@ def test_a_station_killed_while_it_closes_a_hand_over_ships_each_order_once(tmp_
         stop()
 
 
+@pytest.mark.long
 def test_the_hub_killed_while_a_hand_over_is_delivered_ships_each_order_once(tmp_path):
     """Through the site hub: the station closes the batch (and is killed just after), its ship_loads and
     manifest go to the hub, which is SIGKILLed and restarted while they arrive and are relayed to the WMS."""

@@ -4,6 +4,8 @@ The 100-station retry spread is checked in tests/sync/test_sync_backoff.py; the 
 """
 import random
 
+import pytest
+
 from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock, parse_iso
 from packgate.sync.client import UpstreamClient
@@ -14,6 +16,7 @@ from packgate.sync.worker import OutboxWorker
 STATIONS, PER_STATION, OUTAGE_S = 4, 250, 24 * 3600  # scripts/bench-sync drains 50,000
 
 
+@pytest.mark.long
 def test_t7_full_drain_after_a_day_offline(tmp_path, reference, proxy):
     _, stats = reference
     clock = FakeClock()

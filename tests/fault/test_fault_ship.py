@@ -13,6 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from stations import run_station, station_behind_a_hub
 
 from packgate.sync.client import UpstreamClient
@@ -28,6 +29,7 @@ def _run(db: Path, url: str, env: dict[str, str], kill_after_s: float | None = N
     return run_station(SCRIPT, db, url, ORDERS, env, kill_after_s)
 
 
+@pytest.mark.long
 def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_path):
     url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "upstream.db", seed_demo=True, today=date.today())
     db = tmp_path / "station.db"
@@ -70,6 +72,7 @@ def test_a_station_killed_while_it_ships_never_confirms_a_shipment_twice(tmp_pat
 
 
 
+@pytest.mark.long
 def test_the_hub_and_the_station_killed_while_shipping_never_confirm_a_shipment_twice(tmp_path):
     """Through the site hub: the station's labels, waybills and shipments go via the hub, which is SIGKILLed and
     restarted while the station ships (and the station is killed just after a shipment committed)."""

@@ -6,114 +6,15 @@ server is Debian's, started once per session in a temp folder as an unprivileged
 (``pgtemp``); each test gets its own schema."""
 from __future__ import annotations
 
-import json
-import threading
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from hubkit import START, Site, Webhook
 from pgtemp import TempPostgres
 
-from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock
-from packgate.sync.client import UpstreamClient
-from packgate.sync.common.db import connect, write_tx
-from packgate.sync.common.notify import Notifier
-from packgate.sync.hub.config import validate
-from packgate.sync.hub.hub import Hub
-from packgate.sync.hub.server import start_in_thread as start_hub
-from packgate.sync.outbox import Outbox
 from packgate.sync.upstream.server import start_in_thread as start_wms
-from packgate.sync.worker import OutboxWorker
-
-START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone(timedelta(hours=8)))
-TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}
-NAMES = {"ST01": "Packing table 1", "ST02": "Packing table 2"}
-
-
-class Webhook:
-    """A real endpoint for Apprise ``json://`` notifications."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.received.append(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeStation:
-    """A station's real outbox and worker delivering to the hub with its token."""
-
-    def __init__(self, tmp: Path, station: str, hub_url: str | list[str], clock: FakeClock, token: str | None = None):
-        self.station = station
-        self.db = str(tmp / f"{station}.db")
-        self.outbox = Outbox(self.db, station, clock)
-        self.client = UpstreamClient(hub_url, deadline_s=5, clock=clock, token=token or TOKENS[station])
-        self.worker = OutboxWorker(self.db, self.client, clock, backoff=Backoff(0.01, 0.05))
-        self.conn = connect(self.db)
-
-    def confirm(self, action: str, object_type: str, object_id: str, payload: dict[str, Any] | None = None,
-                operator: str = "E001") -> str:
-        with write_tx(self.conn):
-            conf = self.outbox.enqueue(self.conn, action=action, object_type=object_type, object_id=object_id,
-                                       operator=operator, device=None, location=self.station, payload=payload or {})
-        return str(conf["id"])
-
-    def push(self) -> int:
-        return self.worker.drain()
-
-    def pick(self, order_id: str, tote: str, lots: tuple[tuple[str, str, int], ...] = (), operator: str = "E004") -> None:
-        for sku, lot, qty in lots:
-            self.confirm("pick", "order", order_id, {"sku": sku, "lot": lot, "qty": qty, "tote": tote}, operator)
-        self.confirm("load", "tote", tote, {"order_id": order_id, "units": 4}, operator)
-
-    def pack(self, order_id: str, operator: str = "E002") -> None:
-        self.confirm("weigh", "order", order_id, {"result": "pass"}, operator)
-        self.confirm("pack", "order", order_id, {"units": []}, operator)
-
-
-class Site:
-    def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, db: str, **overrides: Any):
-        self.tmp, self.clock = tmp, clock
-        cfg = validate({"site.db": db, "site.upstream_url": wms_url, "stations": TOKENS,
-                        "station_names": NAMES, "site.threads": 32, **overrides})
-        self.hub = Hub(cfg, clock, notifier=Notifier([webhook.url]))
-        self.url, self._stop = start_hub(self.hub, background=False)
-        self.hub.tick()  # first reference pull
-
-    def station(self, station: str, urls: list[str] | None = None) -> FakeStation:
-        """A station delivering to this hub (or to ``urls``, the site's hubs in failover order)."""
-        return FakeStation(self.tmp, station, urls or self.url, self.clock)
-
-    def relay(self) -> int:
-        sent = 0
-        while True:
-            outcome = self.hub.relay.run_once()
-            if outcome["outcome"] != "sent":
-                return sent
-            sent += outcome["n"]
-
-    def stop(self) -> None:
-        self._stop()
-        self.hub.db.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from packgate.sync.hub.config import SCHEMA
 def check(tmp_path, text):
     path = tmp_path / "site.toml"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o640)  # it holds tokens in clear: root and the hub's group only (test_hub_signin_security.py)
     return CliRunner().invoke(cli, ["site", "config", "check", str(path)])
 
 

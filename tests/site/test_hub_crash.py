@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from packgate.device.backoff import Backoff
@@ -40,6 +41,7 @@ def start_hub(port: int, db: str, wms: str) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.long
 def test_hub_sigkilled_during_traffic_relays_everything_exactly_once(tmp_path):
     rng = random.Random(7)
     wms, stop_wms = start_wms("127.0.0.1", 0, tmp_path / "wms.db", strict_orders=False)

@@ -1,6 +1,12 @@
 """Site escalations with an injectable clock and a real webhook: once per (order, level), none when packed."""
 from __future__ import annotations
 
+import sys
+import threading
+import time
+
+from hubkit import Webhook
+
 from packgate.sync.common.notify import Notifier
 
 
@@ -82,15 +88,59 @@ def test_a_failed_send_is_retried_later_and_sent_once(site, clock, webhook):
 
 
 def test_acknowledging_level_1_stops_level_2(site, clock, webhook):
-    from packgate.sync.hub import store
-
     a = site.station("ST01")
     a.pick("SO-10012", "T-0012")
     a.push()
     clock.advance(12 * 60 + 1)
     site.hub.tick()
-    with site.hub.db.tx() as conn:
-        assert store.acknowledge(conn, "SO-10012", 1, "E005", clock.now())
+    assert site.hub.acknowledge("SO-10012", 1, "E005")["acknowledged"]
     clock.advance(60 * 60)
     site.hub.tick()
     assert len(webhook.received) == 1
+
+
+class SlowWebhook(Webhook):
+    """A chat service that takes ``delay_s`` to answer each message."""
+
+    def __init__(self, delay_s: float):
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+        original = handler.do_POST  # type: ignore[attr-defined]
+
+        def slow(this: object) -> None:
+            time.sleep(delay_s)
+            original(this)
+
+        handler.do_POST = slow  # type: ignore[attr-defined]
+
+
+def test_a_wave_of_escalations_goes_out_concurrently_once_each(make_site, clock):
+    hook = SlowWebhook(0.3)
+    try:
+        first, second = make_site(), make_site()  # two hubs on one database, ticking at once
+        for hub in (first, second):
+            hub.hub.escalator.notifier = Notifier([hook.url])
+        orders = [f"SO-1{n:04d}" for n in range(1, 21)]
+        a = first.station("ST01")
+        for n, order in enumerate(orders):
+            a.confirm("load", "tote", f"T-{n:04d}", {"order_id": order, "units": 1}, "E004")
+        assert a.push() == 20
+        clock.advance(12 * 60 + 1)
+        start = time.monotonic()
+        sent: list[list[str]] = [[], []]
+        threads = [threading.Thread(target=lambda i=i, s=s: sent[i].extend(s.hub.escalator.tick()))
+                   for i, s in enumerate((first, second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        took = time.monotonic() - start
+    finally:
+        hook.close()
+    ids = sorted(sent[0] + sent[1])
+    assert ids == sorted(f"{order}/1" for order in orders)  # each (order, level) once, across both hubs
+    titles = sorted(m["title"] for m in hook.received)
+    assert titles == sorted(f"packgate: order {order} not packed (level 1)" for order in orders)
+    print(f"\n20 escalations through a webhook taking 0.3 s each: sent in {took:.2f} s (one at a time: 6 s)",
+          file=sys.__stderr__)
+    assert took < 3.0

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+from hubkit import TOKENS
 from parkedclock import ParkedClock
 from polling import eventually
 
@@ -184,22 +185,39 @@ def test_the_stream_over_http_delivers_in_order_and_resumes_from_last_event_id(s
 
 
 def test_the_stream_refuses_bad_cursors_unknown_tokens_and_too_many_streams(make_site):
-    site = make_site(**{"site.threads": 8})  # at most 6 streams: a quarter of the threads stays for the rest
+    # 12 threads: 8 stay for confirmations, 4 may hold long-polls and streams; a token may hold 3 of them
+    site = make_site(**{"site.threads": 12, "feed.max_waits_per_station": 3})
     auth = {"Authorization": f"Bearer {TOKEN}"}
+    other = {"Authorization": f"Bearer {TOKENS['ST02']}"}
     for query, headers in (("?since=-1", auth), ("?since=12abc", auth), ("", {**auth, "Last-Event-ID": "x1"})):
         resp = requests.get(f"{site.url}/v1/feed/stream{query}", headers=headers, timeout=5)
         assert resp.status_code == 400 and "error" in resp.json()
     assert requests.get(f"{site.url}/v1/feed/stream", timeout=5).status_code == 401
-    assert site.hub.feed.max_streams == 6
-    held = [requests.get(f"{site.url}/v1/feed/stream", headers=auth, stream=True, timeout=10) for _ in range(6)]
+    assert site.hub.long_polls.total == 4
+    held = [requests.get(f"{site.url}/v1/feed/stream", headers=auth, stream=True, timeout=10) for _ in range(3)]
     try:
-        assert eventually(lambda: site.hub.feed.streams == 6)
-        refused = requests.get(f"{site.url}/v1/feed/stream", headers=auth, timeout=5)
-        assert refused.status_code == 503 and "at most 6 feed streams" in refused.json()["error"]
+        assert eventually(lambda: site.hub.feed.streams == 3)
+        refused = requests.get(f"{site.url}/v1/feed/stream", headers=auth, timeout=5)  # the token's share is taken
+        assert refused.status_code == 429 and "at most 3 per token" in refused.json()["error"]
+        held.append(requests.get(f"{site.url}/v1/feed/stream", headers=other, stream=True, timeout=10))
+        assert eventually(lambda: site.hub.feed.streams == 4)
+        full = requests.get(f"{site.url}/v1/feed/stream", headers=other, timeout=5)  # the hub's share is taken
+        assert full.status_code == 429 and "4 long-polls and streams open" in full.json()["error"]
+        poll = requests.get(f"{site.url}/v1/feed?since=0&wait=5", headers=other, timeout=10)  # long-polls alike
+        assert poll.status_code == 429
         assert requests.get(f"{site.url}/healthz", timeout=5).status_code == 200  # the rest is still served
+        site.station("ST02").confirm("scan", "order", "SO-10011")
+        assert site.station("ST02").push() == 1  # and so are confirmations
     finally:
         for resp in held:
             resp.close()
+    # a stream that ends gives its place back
+    assert eventually(lambda: site.hub.long_polls.open == 0, timeout=10)
+    again = requests.get(f"{site.url}/v1/feed/stream", headers=auth, stream=True, timeout=10)
+    try:
+        assert again.status_code == 200
+    finally:
+        again.close()
 
 
 def test_the_follower_reads_the_stream_and_a_stream_that_breaks_is_opened_again(make_site, tmp_path: Path):
@@ -217,7 +235,8 @@ def test_the_follower_reads_the_stream_and_a_stream_that_breaks_is_opened_again(
         site.hub.claim("ST02", "SO-10012", "E003")
         assert eventually(lambda: seen == ["SO-10011", "SO-10012"])  # ...and the follower is back on at once
         assert follower.streaming and follower.failures == 0
-        assert int((tmp_path / "cursor").read_text()) == site.hub.feed.head
+        # the cursor is saved once the batch is handled (after on_change returned)
+        assert eventually(lambda: int((tmp_path / "cursor").read_text()) == site.hub.feed.head)
     finally:
         assert follower.stop()
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import requests
+from hubkit import dashboard_sign_in
 
 from packgate.sync.errors import ClaimConflictError
 from packgate.sync.hub_client import FeedFollower, SiteClient
@@ -232,8 +233,7 @@ def test_a_parcel_packed_and_not_handed_over_shows_on_the_dashboard_until_it_is(
 
     def waiting(lang: str = "en") -> tuple[list[str], str]:
         http = requests.Session()
-        assert http.post(f"{site.url}/login", data={"badge": DEMO_BADGES["supervisor"], "pin": "9876"},
-                         allow_redirects=False, timeout=5).status_code == 303
+        assert dashboard_sign_in(http, site.url, DEMO_BADGES["supervisor"], "9876").status_code == 303
         listed = [p["order_id"] for p in http.get(f"{site.url}/api/dashboard", timeout=5).json()["not_handed_over"]]
         return listed, http.get(f"{site.url}/?lang={lang}", timeout=5).text
 

@@ -3,11 +3,10 @@ upstream) with the station's body as it is, so the WMS's idempotency by the parc
 from __future__ import annotations
 
 import requests
+from hubkit import TOKENS
 
 from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import TransientUpstreamError
-
-TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}  # as in conftest
 
 
 def test_a_station_gets_its_label_and_reserved_waybills_through_the_hub(site, clock):

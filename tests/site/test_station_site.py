@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
+from playwright.sync_api import expect
+from site_tables import wait_until
 
 from packgate.device.emulation.ports import free_tcp_port
 from packgate.station import store
@@ -32,15 +34,6 @@ MEASURED = {"escalation.first_after_min": 0.5, "escalation.second_after_min": 1.
 def clock() -> OffsetClock:
     return OffsetClock()
 
-
-def wait_until(check: Callable[[], Any], within_s: float) -> float:
-    """Seconds until ``check()`` held; fails after ``within_s``."""
-    start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > within_s:
-            raise AssertionError(f"not within {within_s} s")
-        time.sleep(0.01)
-    return time.monotonic() - start
 
 
 class Table:
@@ -224,3 +217,35 @@ def _answers(url: str) -> bool:
     except requests.RequestException:
         return False
     return True
+
+
+def test_a_station_whose_clock_is_off_is_warned_on_its_kiosk_and_named_by_the_hub(make_site, clock, tmp_path, browser):
+    site = make_site()
+    wrong = OffsetClock()
+    wrong.advance(clock.offset.total_seconds() + 605)  # this PC's clock: 10 min 5 s ahead of the hub's
+    cfg = validate({"station.id": "ST01", "station.data_dir": str(tmp_path / "ST01"), "web.port": 0,
+                    "upstream.url": site.url, "upstream.kind": "hub", "upstream.token": TOKENS["ST01"],
+                    "hub.heartbeat_s": 0.3, "scale.enabled": False, "scanner.enabled": False, "badge.enabled": False})
+    agent = Agent(cfg, clock=wrong, start_devices=False).start()
+    try:
+        wait_until(lambda: (agent.station.state().get("site_clock") or {}).get("warning"), 10.0)
+        shown = agent.station.state()["site_clock"]
+        assert 600 < shown["offset_s"] < 610
+        health = requests.get(f"{agent.url}/healthz", timeout=5).json()
+        assert any("clock differs from the site hub's by +60" in p for p in health["problems"])
+        hub_health = requests.get(f"{site.url}/healthz", timeout=5).json()
+        assert any(p.startswith("station ST01's clock differs from the hub's by +10 min") for p in hub_health["problems"])
+        page = browser.new_page()
+        try:
+            page.goto(agent.url + "/")
+            expect(page.locator("#clock-alert")).to_contain_text("This PC's clock is off the site's time by +10 min")
+            expect(page.locator("#clock-alert")).to_contain_text("ask IT to set its time (NTP)")
+            page.click('button[data-i18n="lang"]')
+            expect(page.locator("#clock-alert")).to_contain_text("本机时钟与现场时间相差 +10 分钟")
+        finally:
+            page.close()
+        wrong.advance(-605)  # NTP fixed it
+        wait_until(lambda: not (agent.station.state().get("site_clock") or {}).get("warning"), 10.0)
+        assert not any("clock" in p for p in requests.get(f"{agent.url}/healthz", timeout=5).json()["problems"])
+    finally:
+        agent.stop()

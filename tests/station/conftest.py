@@ -11,18 +11,14 @@ import threading
 import time
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from station_factory import StationFactory
 
 from packgate.device.clock import FakeClock
 from packgate.station.demo.rig import DemoWorld, gs1_item
-from packgate.station.runtime.config import validate
 from packgate.station.service import Station
-from packgate.sync.client import UpstreamClient
-from packgate.sync.outbox import Outbox
-from packgate.sync.reference import ReferenceCache
 from packgate.sync.upstream import demo_data
 from packgate.sync.upstream.server import start_in_thread
 
@@ -54,38 +50,6 @@ def clock() -> FakeClock:
 
 
 # ---------------------------------------------------------------------------- station
-class StationFactory:
-    """Builds ``Station`` objects over one station DB (a second build = a restart)."""
-
-    def __init__(self, tmp_path: Path, upstream_url: str, clock: FakeClock):
-        self.db_path = str(tmp_path / "station.db")
-        self.upstream_url = upstream_url
-        self.clock = clock
-        self.built: list[tuple[Station, UpstreamClient, ReferenceCache]] = []
-
-    def __call__(self, *, notifier: Any = None, overrides: dict | None = None, refresh: bool = True,
-                 camera: Any = None, wake: Callable[[], None] | None = None) -> Station:
-        cfg = validate({"station.id": "ST01", "station.name": "Test table", "upstream.url": self.upstream_url,
-                        **(overrides or {})})
-        client = UpstreamClient(self.upstream_url, deadline_s=5, clock=self.clock)
-        cache = ReferenceCache(self.db_path, client, self.clock)
-        if refresh:
-            assert cache.refresh()["ok"]
-        outbox = Outbox(self.db_path, "ST01", self.clock)
-        station = Station(cfg, db_path=self.db_path, cache=cache, outbox=outbox, clock=self.clock,
-                          notifier=notifier, camera=camera, wake=wake)
-        self.built.append((station, client, cache))
-        return station
-
-    def close(self) -> None:
-        for station, client, cache in self.built:
-            for part in (station.close, client.close, cache.close):
-                try:
-                    part()
-                except Exception:  # noqa: BLE001 - already closed
-                    pass
-
-
 @pytest.fixture
 def make_station(tmp_path, upstream_url, clock):
     factory = StationFactory(tmp_path, upstream_url, clock)
@@ -183,7 +147,7 @@ class Webhook:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def down(self) -> None:
         if self._server is not None:

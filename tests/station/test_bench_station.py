@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.long
 def test_bench_station_prints_every_row_with_small_sizes(tmp_path):
     scratch = tmp_path / "tmp"  # the bench's own temporary folder, apart from anything else running
     scratch.mkdir()

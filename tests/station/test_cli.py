@@ -106,6 +106,7 @@ def test_run_with_a_bad_config_exits_2_before_starting_anything(tmp_path):
     assert result.returncode == 2 and "weighing.tolerance_pct" in result.stderr
 
 
+@pytest.mark.long
 @pytest.mark.timeout(200)  # above the subprocess timeout, which says more when it strikes
 def test_demo_selftest_passes_every_step(tmp_path):
     """The scripted walkthrough on the emulators (~25 s alone): the only slow test of the station suite."""
@@ -116,3 +117,51 @@ def test_demo_selftest_passes_every_step(tmp_path):
     assert match, lines[-1]
     assert int(match.group(1)) >= 50
     assert not [line for line in lines if line.startswith("FAIL")]
+
+
+def test_config_check_says_every_problem_in_one_run_and_no_library_noise(tmp_path):
+    path = tmp_path / "packgate.toml"
+    path.write_text('[scale]\nbaud = 9600\n[web]\nport = "x"\n[weighing]\ntolerance_pct = 150\n'
+                    '[escalation]\nnotify = ["wecom://abc"]\n', encoding="utf-8")
+    result = run("config", "check", str(path), timeout=30)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert [e.split(": ")[2].split(" ")[0] for e in errors] == ["unknown", "web.port", "weighing.tolerance_pct",
+                                                                "escalation.notify"], result.stderr
+    assert "firmware profile" in errors[0] and "scale.profile" in errors[0]
+    assert "4 problems" in result.stderr
+    assert [line for line in result.stderr.splitlines() if not line.startswith(("error: ", "4 problems"))] == []
+
+
+def test_config_check_prints_the_settings_with_every_secret_masked(tmp_path):
+    path = tmp_path / "packgate.toml"
+    path.write_text('[upstream]\ntoken = "station-token-0123456789"\n'
+                    '[escalation]\nnotify = ["mailtos://alerts:app-password@smtp.example.com?to=lead"]\n', encoding="utf-8")
+    result = run("config", "check", str(path), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "app-password" not in result.stdout and "station-token-0123456789" not in result.stdout
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["escalation.notify"] == ["mailtos://alerts:***@smtp.example.com?to=lead"]
+    assert settings["upstream.token"] == "stat…"
+    assert "apprise" not in result.stderr.lower(), result.stderr
+
+
+def test_sync_commands_find_the_station_database_through_the_configuration(tmp_path):
+    from packgate.sync.common.db import connect
+    from packgate.sync.schema import upgrade
+
+    (tmp_path / "st7").mkdir()
+    conn = connect(str(tmp_path / "st7" / "station.db"))
+    upgrade(conn)
+    conn.close()
+    path = tmp_path / "packgate.toml"
+    path.write_text('[station]\nid = "ST07"\ndata_dir = "st7"\n', encoding="utf-8")  # relative to the file
+    status = CliRunner().invoke(cli, ["sync", "status", "--config", str(path), "--json"], obj={})
+    assert status.exit_code in (0, 1) and json.loads(status.output)["depth"] == 0, status.output
+    dead = CliRunner().invoke(cli, ["sync", "dead", "--config", str(path)], obj={})
+    assert dead.exit_code == 0 and "no dead letters" in dead.output
+    path.write_text('[station]\ndata_dir = "nowhere"\n', encoding="utf-8")
+    missing = CliRunner().invoke(cli, ["sync", "prune", "--config", str(path)], obj={})
+    assert missing.exit_code == 1 and f"no station database at {tmp_path / 'nowhere' / 'station.db'}" in missing.output
+    for command in ("status", "dead", "retry-dead", "prune", "reconcile"):
+        assert "--config" in CliRunner().invoke(cli, ["sync", command, "--help"], obj={}).output

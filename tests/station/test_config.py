@@ -115,7 +115,59 @@ def test_an_unknown_key_suggests_the_one_meant(key, suggestion):
 def test_an_unknown_key_without_a_near_match_says_so_plainly():
     with pytest.raises(ConfigError) as err:
         validate({"fax.dial_tone": "x", "fax.number": "/dev/ttyS0"})
-    assert str(err.value) == "unknown key 'fax.dial_tone'; 1 more unknown: fax.number"
+    assert err.value.problems == ["unknown key 'fax.dial_tone'", "unknown key 'fax.number'"]
+    assert str(err.value) == "unknown key 'fax.dial_tone'\nunknown key 'fax.number'"
+
+
+def test_every_problem_is_reported_in_one_run(tmp_path):
+    path = tmp_path / "packgate.toml"
+    path.write_text('[scale]\nbaud = 9600\n[web]\nport = "x"\n[weighing]\ntolerance_pct = 150\n'
+                    '[escalation]\nfirst_after_min = 20\nsecond_after_min = 10\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    keys = [p.split(": ", 2)[1].split(" ")[0] for p in err.value.problems]
+    assert keys == ["unknown", "web.port", "weighing.tolerance_pct", "escalation.second_after_min"], err.value.problems
+    assert all(p.startswith(f"{path}: ") for p in err.value.problems)
+
+
+@pytest.mark.parametrize("key, profile", [("scale.baud", "scale.profile"), ("scale.parity", "scale.profile"),
+                                          ("printer.dpi", "printer.profile")])
+def test_a_key_that_belongs_to_a_firmware_profile_says_where_it_goes(key, profile):
+    with pytest.raises(ConfigError) as err:
+        validate({key: 1})
+    (problem,) = err.value.problems
+    assert problem.startswith(f"unknown key {key!r}: ") and "firmware profile" in problem and profile in problem
+    assert "firmware-profiles/" in problem
+
+
+def test_the_printed_settings_mask_every_secret():
+    from packgate.station.runtime.config import shown
+
+    cfg = validate({"upstream.url": "https://wms-user:wms-password@wms.example.com/api",
+                    "upstream.token": "station-token-0123456789",
+                    "web.api_tokens": ["handheld-token-0123456789"],
+                    "escalation.notify": ["mailtos://alerts:app-password@smtp.example.com?to=lead@example.com",
+                                          "wecombot://0123456789abcdef-0123-4567-89ab-cdef01234567",
+                                          "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#packing-floor",
+                                          "json://127.0.0.1:9000/hook?token=hook-secret-42"]})
+    printed = str(shown(cfg))
+    for secret in ("wms-password", "station-token-0123456789", "handheld-token-0123456789", "app-password",
+                   "0123456789abcdef-0123-4567-89ab-cdef01234567", "TIiajkdnlazkcOXrIdevi7FQ", "hook-secret-42"):
+        assert secret not in printed, secret
+    notify = shown(cfg)["escalation.notify"]
+    assert notify[0] == "mailtos://alerts:***@smtp.example.com?to=lead@example.com"  # who and where stay readable
+    assert notify[1] == "wecombot://0123…" and notify[3] == "json://127.0.0.1:9000/hook?token=***"
+    assert shown(cfg)["upstream.url"] == "https://wms-user:***@wms.example.com/api"
+
+
+def test_a_bad_notification_url_prints_no_apprise_noise(capfd):
+    from packgate.station.runtime.logs import setup_logging
+
+    setup_logging("INFO")
+    with pytest.raises(ConfigError):
+        validate({"escalation.notify": ["wecom://abc"]})
+    validate({"escalation.notify": ["mailtos://alerts:pw@smtp.example.com?to=not-an-address"]})
+    assert "apprise" not in capfd.readouterr().err
 
 
 def test_errors_from_a_file_name_the_file_and_the_key(tmp_path):

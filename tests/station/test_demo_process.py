@@ -10,11 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 PACKGATE = Path(sys.executable).with_name("packgate")
 
 
+@pytest.mark.long
 def test_demo_serves_the_kiosk_and_stops_on_ctrl_c(tmp_path):
     proc = subprocess.Popen([str(PACKGATE), "demo", "--port", "0", "--upstream-port", "0", "--hub-port", "0", "--data-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -121,3 +121,40 @@ def test_the_dock_api_over_http_with_a_pda_sign_in(packed, h):
     closed = client.post(f"/api/v1/dock/batches/{batch}/close", json={}, headers=headers).get_json()
     assert closed["code"] == "dock_batch_handed_over" and closed["batch"]["closed_by"] == h.IDS["picker"]
     assert client.get("/api/v1/dock/batches/NOPE").status_code == 404
+
+
+def test_a_standalone_station_refuses_a_parcel_the_wms_cancelled_or_held_after_packing(tmp_path, clock, world, h):
+    """No hub: the WMS's status reaches the station with its reference refresh (``upstream.refresh_s``), and the dock
+    refuses the intercepted parcel with the WMS's reason; released by the WMS, it goes."""
+    from station_factory import StationFactory
+
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=clock.now().date())
+    factory = StationFactory(tmp_path, url, clock)
+    client = UpstreamClient(url, deadline_s=5, clock=clock)
+    try:
+        station = factory()
+        h.sign_in(station)
+        for order_id in ("SO-10009", "SO-10007"):
+            assert _pack(station, world, h, order_id)["code"] == "packed"
+        orders = client.get_reference()["orders"]
+        wms = {o["order_id"]: o for o in orders}
+        client.admin("orders", [{**wms["SO-10009"], "status": "cancelled", "status_reason": "customer refund"},
+                                {**wms["SO-10007"], "status": "held", "status_reason": "address check"}])
+        assert factory.built[-1][2].refresh()["ok"]  # the station's next reference refresh
+        batch = station.dock.open({"carrier": "SF", "vehicle": "V1"}, "E004")["batch"]["batch_id"]
+        cancelled = station.dock.scan(batch, "SO-10009", "E004")
+        assert cancelled["code"] == "dock_intercepted" and cancelled["status"] == "error", cancelled
+        assert cancelled["message"] == ("The WMS set order SO-10009 to cancelled (customer refund): it must not leave. "
+                                        "Put the parcel in the interception bin. Scan the next parcel's label.")
+        assert cancelled["message_zh"].startswith("WMS已将订单SO-10009设为“已取消”（customer refund）：不得出库")
+        held = station.dock.scan(batch, "SO-10007", "E004")
+        assert held["code"] == "dock_intercepted" and "held (address check)" in held["message"], held
+        assert "暂扣" in held["message_zh"]
+        assert station.dock.batch(batch)["parcels"] == []
+        client.admin("orders", [{**wms["SO-10007"], "status": "packed"}])  # the WMS released the hold
+        assert factory.built[-1][2].refresh()["ok"]
+        assert station.dock.scan(batch, "SO-10007", "E004")["code"] == "dock_parcel_added"
+    finally:
+        client.close()
+        factory.close()
+        stop()

@@ -68,6 +68,7 @@ def test_the_record_holds_scans_badges_weighings_with_raw_frames_photo_and_timel
     assert [b["employee_id"] for b in rec["badges"]["packer"]] == [h.IDS["packer"]]
     assert [b["employee_id"] for b in rec["badges"]["second_person"]] == [h.IDS["packer2"]]
     assert [b["employee_id"] for b in rec["badges"]["supervisor"]] == [h.IDS["supervisor"]]
+    assert rec["people"] == {h.IDS["packer"]: "Li Wei", h.IDS["packer2"]: "Maria Garcia", h.IDS["supervisor"]: "Priya Nair"}
     [weighing] = rec["weighings"]
     assert weighing["result"] == "fail" and weighing["source"] == "scale"
     # the bytes exactly as the scale sent them, the judged (stable) one last and flagged

@@ -3,6 +3,7 @@ desk issues the waybills) and a Zebra ZPL printer emulator over TCP that records
 every label it printed. Only time is fake."""
 from __future__ import annotations
 
+import hashlib
 import socket
 from decimal import Decimal
 
@@ -442,3 +443,76 @@ def test_a_tsc_printer_with_a_tspl_template_prints_and_verifies_the_same_way(tmp
     finally:
         rig.close()
         emu.stop()
+
+
+def test_each_printer_fault_is_its_own_verdict_with_its_fix_and_warnings_show_before_they_stop_the_table(
+        tmp_path, upstream, clock, world, h):
+    """Issue 29: on a fault the station asks the detailed status (TSPL <ESC>!S after <ESC>!? says 0x80 "other
+    error"): each fault is a printer_fault verdict with its fix, in both languages; a warning (ribbon low) shows
+    on the printer's device state, /healthz and the kiosk's state while labels still print."""
+    emu = PrinterEmulator(get_profile("tsc-tspl"))
+    emu.url = f"tcp://127.0.0.1:{emu.start_tcp(0)}"  # type: ignore[attr-defined]
+    rig = Rig(tmp_path, upstream, emu, clock)
+    try:
+        station = rig.station(**{"printer.profile": "tsc-tspl", "label.template": "label-tspl-76x130"})
+        emu.set_state("head_too_hot", "cutter_jam")
+        h.sign_in(station)
+        h.open_and_scan(station, world, "SO-10011")
+        refused = weigh(station, expected_g(station))
+        assert refused["code"] == "printer_not_ready", refused
+        faults = refused["data"]["faults"]
+        assert [f["code"] for f in faults] == ["printer_fault", "printer_fault"]
+        assert [f["data"]["condition"] for f in faults] == ["head_too_hot", "cutter_jam"]
+        assert "let it cool down" in faults[0]["message"] and "打印头过热" in faults[0]["message_zh"]
+        assert "clear the cutter" in faults[1]["message"] and "切刀" in faults[1]["message_zh"]
+        assert "check the printer's display" not in refused["message"]  # the detail said which error it was
+
+        emu.set_state("ribbon_low")  # cooled down, cutter cleared; the ribbon is nearly used up
+        rig.clock.advance(2)
+        station.tick()
+        assert emu.wait_printed(1)  # a warning never stops the label
+        printer = station.state()["devices"]["printer"]
+        assert printer["state"] == "connected"
+        assert printer["notices"] == [{"condition": "ribbon_low", "message": "ribbon running low: have a new ribbon ready",
+                                       "message_zh": "碳带即将用完：请准备新碳带"}]
+        health = station.health()
+        assert health["ok"] and health["warnings"] == ["printer: ribbon running low: have a new ribbon ready"]
+
+        emu.set_state()
+        rig.clock.advance(2)
+        station.tick()
+        assert "notices" not in station.state()["devices"]["printer"] and station.health()["warnings"] == []
+    finally:
+        rig.close()
+        emu.stop()
+
+
+
+def test_the_photo_sent_with_the_label_scan_reaches_the_pack(rig, world, h):
+    """Print mode: the label scan packs the parcel, and the photo's SHA-256 sent with it is in the ``pack``."""
+    photo = hashlib.sha256(b"the packed parcel").hexdigest()
+    station = rig.station()
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    waybill = weigh(station, expected_g(station))["data"]["waybill"]
+    packed = station.handle({"action": "scan", "object_id": waybill, "image_sha256": photo})
+    assert packed["code"] == "packed", packed
+    assert [p["image_sha256"] for p in pack_confirmations(station, h)] == [photo]
+
+
+def test_the_photo_sent_with_the_weighing_reaches_the_pack_in_weigh_and_ship(rig, world, h):
+    photo = hashlib.sha256(b"the shipped parcel").hexdigest()
+    station = rig.station(**{"label.mode": "weigh_and_ship"})
+    assert station.labels is not None
+    station.labels.reserve_ahead(["SO-10009"])
+    waybill = station.labels.parts.conn.execute("SELECT waybill FROM waybill_pool WHERE order_id = 'SO-10009'"
+                                                " ORDER BY waybill").fetchone()[0]
+    h.sign_in(station)
+    assert scan(station, waybill)["code"] == "order_opened"
+    for line in world.orders["SO-10009"]["lines"]:
+        for _ in range(line["qty"]):
+            scan(station, h.item(world, line["sku"]))
+    shipped = station.handle({"action": "weigh", "payload": {"grams": str(expected_g(station)), "stable": True},
+                              "image_sha256": photo})
+    assert shipped["code"] == "shipped", shipped
+    assert [p["image_sha256"] for p in pack_confirmations(station, h)] == [photo]

@@ -58,7 +58,10 @@ def test_print_mode_packs_only_when_the_printed_label_is_scanned():
     assert s.state is State.WEIGHED_OK
     refused(s, Pack(), "label_first", PRINT)
     s, v, effects = run(LabelPrinted("EE123456785CN", 1), session=s, ctx=PRINT)
-    assert s.state is State.LABEL_PRINTED and v.code == "label_printed" and v.status == "prompt" and effects == []
+    # the weighing passed and the label is out: green with the next step, never an amber after a good weighing
+    assert s.state is State.LABEL_PRINTED and v.code == "label_printed" and v.status == "ok" and effects == []
+    assert v.message.startswith("Weight OK — label EE123456785CN printed") and v.next == "scan_label"
+    assert v.message_zh.startswith("重量合格——")
     other = refused(s, ScanLabel("EE000000011CN", "SO-10002"), "label_other_order", PRINT)
     assert "SO-10002" in other.message and "SO-10002" in other.message_zh and "EE123456785CN" in other.message
     refused(s, ScanLabel("RANDOM-CODE", None), "label_wrong", PRINT)

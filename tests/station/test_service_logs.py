@@ -66,3 +66,52 @@ def test_order_context_and_fields(log_lines):
     first, second = log_lines()[-2:]
     assert first.group(5) == "SO-10003" and first.group(6) == 'weighing grams=1234.5 note="two words" empty=""'
     assert second.group(5) == "-"
+
+
+def test_every_line_names_the_station_whose_thread_wrote_it(log_lines):
+    """Two stations in one process (the demo's two tables): a thread started for one logs as that one."""
+    import threading
+
+    from packgate.station.runtime.logs import forget_station, station_threads
+
+    log_lines = log_lines()
+    log = logging.getLogger("packgate.test")
+    done = threading.Event()
+    with station_threads("ST02"):
+        worker = threading.Thread(target=lambda: (done.wait(5), log.info("from a thread of ST02")))
+        worker.start()
+        log.info("while ST02 starts")
+    log.info("the process")
+    log.info("named", extra={"station": "ST07"})
+    done.set()
+    worker.join(5)
+    forget_station("ST02")
+    said = {m.group(6): m.group(4) for m in log_lines()}
+    assert said == {"while ST02 starts": "ST02", "the process": "ST01", "named": "ST07", "from a thread of ST02": "ST02"}
+
+
+def test_nfcpy_searching_for_a_missing_reader_is_left_to_the_badge_readers_own_line(log_lines):
+    log_lines = log_lines()
+    clf = logging.getLogger("nfc.clf")
+    clf.setLevel(logging.INFO)  # what nfcpy sets for itself at import
+    for _ in range(3):
+        clf.info("searching for reader on path usb")
+        clf.error("no reader available on path usb")
+    clf.error("a real nfcpy problem")
+    logging.getLogger("packgate.devices").warning("badge disconnected")
+    said = [m.group(6) for m in log_lines()]
+    assert said == ["a real nfcpy problem", "badge disconnected"]
+
+
+@pytest.mark.timeout(60)
+def test_a_normal_stop_is_no_warning_and_device_lines_name_their_station(tmp_path, caplog):
+    from packgate.station.demo.rig import build_rig
+
+    rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path), overrides={"station.id": "ST09"})
+    with caplog.at_level(logging.INFO, logger="packgate.devices"):
+        caplog.clear()
+        rig.stop()
+    lines = [(r.levelname, r.getMessage(), getattr(r, "station", None)) for r in caplog.records if r.name == "packgate.devices"]
+    assert lines and all(level == "INFO" for level, _, _ in lines), lines
+    assert {message for _, message, _ in lines} <= {"scale stopped", "scanner stopped", "badge stopped"}, lines
+    assert {station for _, _, station in lines} == {"ST09"}

@@ -203,6 +203,20 @@ def test_openapi_describes_the_action_api(api):
     assert set(action["properties"]["action"]["enum"]) == set(ACTIONS)
 
 
+PAGES = ("/", "/pda", "/supervisor", "/static/<path:filename>")
+
+
+def test_every_route_is_in_the_openapi_document_and_every_operation_in_it_is_served(app):
+    from openapi_routes import compare
+
+    from packgate.station.web.openapi import OPENAPI
+
+    undocumented, unserved = compare(app, OPENAPI, pages=PAGES)
+    assert undocumented == [] and unserved == []
+    assert compare(app, {"paths": {**OPENAPI["paths"], "/api/v1/nowhere": {"get": {}}}}, pages=PAGES)[1] == \
+        ["GET /api/v1/nowhere"]  # the comparison sees an operation nothing serves
+
+
 def test_openapi_lists_every_api_route_and_the_paging_parameters(api, app):
     doc = api.client.get("/openapi.json").get_json()
     routes = {str(rule).replace("<int:", "{").replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()

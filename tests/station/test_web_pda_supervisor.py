@@ -120,11 +120,11 @@ def test_a_packer_refused_on_the_supervisor_page_is_not_signed_in_there(app, h):
     assert ok.get_json()["status"] == "ok" and page.get("/api/v1/supervisor/overview").status_code == 200
 
 
-def test_the_readme_gives_the_statuses_the_supervisor_api_answers():
+def test_the_api_docs_give_the_statuses_the_supervisor_api_answers():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    row = next(line for line in readme.splitlines() if line.startswith("| `GET /api/v1/supervisor/overview`"))
+    api = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    row = next(line for line in api.splitlines() if line.startswith("| `GET /api/v1/supervisor/overview`"))
     assert "401 `not_signed_in`" in row and "403 `not_supervisor`" in row
 
 

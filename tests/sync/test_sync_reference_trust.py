@@ -39,7 +39,7 @@ class Pages:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.client = UpstreamClient(f"http://127.0.0.1:{self.server.server_address[1]}", deadline_s=5)
 
     def close(self):

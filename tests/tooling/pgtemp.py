@@ -5,7 +5,8 @@ folder under the system temp dir, listening on a free port on 127.0.0.1 (and a U
 trust authentication for the local superuser ``postgres``. PostgreSQL refuses to run as root, so as root
 the folder is given to an unprivileged user (``nobody`` unless ``PACKGATE_PG_USER`` names another) and the
 binaries run through ``runuser -u USER --``. ``create_database()`` / ``create_schema()`` return the URL of a fresh database / schema;
-``stop()`` stops the server and removes the folder. ``durable=False`` (tests) turns fsync off.
+``pause()`` / ``resume()`` stop and start it again on the same data and port (an outage); ``stop()`` stops the
+server and removes the folder. ``durable=False`` (tests) turns fsync off.
 """
 from __future__ import annotations
 
@@ -63,6 +64,14 @@ class TempPostgres:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--locale=C", "--no-sync")
+        return self.resume()
+
+    def pause(self) -> None:
+        """Stop the server (fast: connections are cut) and keep its data: an outage; ``resume()`` ends it."""
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> "TempPostgres":
+        """Start the server on its folder and port (again)."""
         options = [f"-p {self.port}", f"-k {self.root}", "-c listen_addresses=127.0.0.1",
                    f"-c max_connections={self.max_connections}", "-c shared_buffers=64MB"]
         if not self.durable:

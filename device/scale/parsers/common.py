@@ -169,6 +169,7 @@ def weight_vars(state: EmuState) -> dict:
         "unit": state.unit,
         "UNIT": state.unit.upper(),
         "gn": "N" if state.net else "G",
+        "gnl": "n" if state.net else "g",
     }
 
 

@@ -16,17 +16,21 @@ Parameters (``[parser]`` in a profile):
   acks            regexes of acknowledgement lines ('S A' accepted, 'Z A' done): no reading, no bad frame;
                   the codec marks them ``extra["ack"]`` and the reader skips them (``frames_ack``)
   checksum        { kind = "xor"|"twos7"|"sum8", start = 1, end = 9, format = "hex2"|"byte" };
-                  covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end)
+                  covers frame[start:end], the checksum sits right after ``end`` (negative = from frame end);
+                  ``verify = false`` when the public material does not settle what it covers: the emulator
+                  still sends one, the decoder does not judge it
   unit            unit when the frame carries none; ``unit_map`` maps frame units to canonical ones
   decimals        implied decimals for ``digits`` without a ``decimals`` group (default 0)
   weight_reversed the weight field is sent least significant character first (Yaohua "=" format)
   stability_flag  false when the protocol has no stability indication (reader infers it)
   status_only     what a frame with status but no weight means when no bad flag is set:
-                  { zero = "zero-weight", none = "repeat" } (Toledo 8217 "?P" / "?@")
+                  ``zero = "zero-weight"`` (Toledo 8217 "?P": centre of zero, 0); ``none = "repeat"`` (no flag at
+                  all = same weight as last time) or ``none = "error"`` with ``reason`` (Toledo "?@": the scale
+                  did not take the command)
 
 Emulator templates (``[emulator.encode]``): ``ok``, ``motion``, ``overload``, ``underload``, optional
 ``negative`` and ``zero``; str.format fields: weight abs head tail digits dp sign sign0 sign_sp unit UNIT gn st
-field chk (``head``/``tail``: ``abs`` without / only its last digit).
+gnl field chk (``head``/``tail``: ``abs`` without / only its last digit; ``gn``/``gnl``: G or N, g or n).
 ``field`` (optional template) is rendered and reversed when ``weight_reversed``. ``chk`` is filled in last.
 """
 from __future__ import annotations
@@ -96,6 +100,7 @@ class FieldsCodec:
                               for i, s in enumerate(params.get("specials", ())))
         ck = params.get("checksum")
         self.checksum = None
+        self.checksum_verify = True
         if ck is not None:
             kind = where.get(ck, "kind", str, f"{p}.checksum")
             fmt = where.get(ck, "format", str, f"{p}.checksum", "hex2")
@@ -104,6 +109,7 @@ class FieldsCodec:
             if fmt not in CHECKSUM_WIDTH:
                 raise where.error(f"{p}.checksum.format", "must be hex2 or byte")
             self.checksum = (kind, where.get(ck, "start", int, f"{p}.checksum"), where.get(ck, "end", int, f"{p}.checksum"), fmt)
+            self.checksum_verify = where.get(ck, "verify", bool, f"{p}.checksum", True)
         self.unit = params.get("unit")
         self.unit_map = params.get("unit_map", {})
         if "unit" not in groups and not self.unit:
@@ -113,7 +119,10 @@ class FieldsCodec:
         self.stability_flag = where.get(params, "stability_flag", bool, p, True)
         so = params.get("status_only", {})
         self.status_only_zero = so.get("zero") == "zero-weight"
-        self.status_only_repeat = so.get("none") == "repeat"
+        self.status_only_none = so.get("none")
+        if self.status_only_none not in (None, "repeat", "error"):
+            raise where.error(f"{p}.status_only.none", "must be 'repeat' or 'error'")
+        self.status_only_reason = so.get("reason")
         # emulator templates
         self.templates = {k: v for k, v in encode.items() if k in STATES}
         for k, v in encode.items():
@@ -136,7 +145,7 @@ class FieldsCodec:
 
     def _decode(self, frame: bytes) -> Reading:
         data = bytes(b & self.mask for b in frame) if self.mask != 0xFF else bytes(frame)
-        if self.checksum is not None:
+        if self.checksum is not None and self.checksum_verify:
             kind, start, end, fmt = self.checksum
             e = end if end >= 0 else len(data) + end
             w = CHECKSUM_WIDTH[fmt]
@@ -176,6 +185,8 @@ class FieldsCodec:
                 if byte < len(raw_bits) and raw_bits[byte] >> bit & 1:
                     flags.add(flag)
         sign = (g.get("sign") or "").strip()
+        if sign == "-" and "range" in flags:
+            flags.add("negative")  # out of range below zero, also when the digits read 0
         weight = None
         if g.get("weight") is not None and g["weight"].strip():
             text_w = g["weight"][::-1] if self.reversed else g["weight"]
@@ -191,9 +202,11 @@ class FieldsCodec:
             bad = flags & {"motion", "overload", "underload", "range", "error", "zero_error", "negative"}
             if not bad and "zero" in flags and self.status_only_zero:
                 weight = Decimal(0)
-            elif not bad and self.status_only_repeat:
-                extra["repeat"] = True  # "same weight as last time" (pywebdriver's reading of Toledo ?@)
+            elif not bad and "zero" not in flags and self.status_only_none == "repeat":
+                extra["repeat"] = True  # "same weight as last time" (pywebdriver's reading of a status 0)
                 stable_known = False  # not a stable reading by itself: the reader repeats the last weight
+            elif not bad and "zero" not in flags and self.status_only_none == "error":
+                return make_reading(frame, flags | {"error"}, None, unit, reason=self.status_only_reason)
             if "negative" in flags:
                 flags.add("underload")  # below zero and the protocol sends no value
         return make_reading(frame, flags, weight, unit, stable_known=stable_known, extra=extra)

@@ -13,6 +13,32 @@ function t(key) {
   return (TEXTS[LANG] && TEXTS[LANG][full]) || TEXTS.en[full] || key.split(":").pop();
 }
 
+// Whether the catalog has `key` ("reason:scale_changed") in any language.
+function known(key) {
+  return !!((TEXTS[LANG] && TEXTS[LANG][key]) || TEXTS.en[key]);
+}
+
+// tn("unit", 3): "3 items" / "3件", the catalog's plural entry "plural:unit" in the page's language; the form is
+// chosen by the browser's plural rules (Intl.PluralRules) through the CLDR category of each form (TEXTS[lang]._plural).
+function tn(key, n) {
+  const lang = TEXTS[LANG] && TEXTS[LANG]["plural:" + key] ? LANG : "en";
+  const forms = TEXTS[lang]["plural:" + key];
+  if (!forms) return String(n);
+  const index = (TEXTS[lang]._plural || []).indexOf(new Intl.PluralRules(lang === "zh" ? "zh-CN" : "en").select(Number(n)));
+  return forms[index < 0 ? forms.length - 1 : index].replace("{n}", String(n));
+}
+
+// A catalog text with its fields: "{order_id} packed: {units:plural:unit}" (the same syntax as the station's texts).
+function fill(template, data) {
+  return template.replace(/\{(\w+)(?::plural:(\w+))?\}/g, (whole, name, plural) =>
+    data[name] === undefined || data[name] === null ? whole : plural ? tn(plural, data[name]) : String(data[name]));
+}
+
+// A phrase as the start of a sentence ("the parcel is blocked" -> "The parcel is blocked").
+function sentence(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
+}
+
 function applyI18n(root) {
   document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
   (root || document).querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
@@ -32,7 +58,7 @@ function toggleLang() {
 }
 
 // Distinct sounds per verdict, synthesised so no audio files are needed:
-// ok = two rising beeps, prompt = two even chimes, error = a long low buzz.
+// ok = two rising beeps, prompt = two even chimes, error = a long low buzz, intercept = a falling three-tone siren.
 const Sound = {
   ctx: null,
   tone(freq, start, dur, type) {
@@ -59,6 +85,7 @@ const Sound = {
       if (kind === "ok") { this.tone(880, 0, 0.12); this.tone(1320, 0.14, 0.18); }
       else if (kind === "prompt") { this.tone(660, 0, 0.25, "triangle"); this.tone(660, 0.35, 0.25, "triangle"); }
       else if (kind === "error") { this.tone(180, 0, 0.7, "square"); this.tone(140, 0.05, 0.7, "sawtooth"); }
+      else if (kind === "intercept") { [990, 740, 520].forEach((f, i) => this.tone(f, i * 0.3, 0.28, "square")); }
     } catch (e) { /* no audio device: the colour still shows the verdict */ }
   },
 };
@@ -70,15 +97,17 @@ const Sound = {
   } catch (e) { /* no audio */ }
 }, { once: true, capture: true }));
 
-const STATUS_ICON = { ok: "✓", prompt: "!", blocked: "✕", error: "✕", idle: "" };
+const STATUS_ICON = { ok: "✓", prompt: "!", blocked: "✕", error: "✕", intercepted: "⛔", idle: "" };
 
-// The big coloured verdict box shared by the kiosk and the PDA.
+// The big coloured verdict box shared by the kiosk and the PDA. `opts.own`: a text the page made from catalog words
+// (not a station verdict, whose message holds data such as names and is marked data-value).
 function showVerdict(v, opts) {
   const box = document.getElementById("verdict");
   const status = v ? v.status : "idle";
   box.className = status;
   box.dataset.status = status;
   box.dataset.code = (v && v.code) || "";
+  box.dataset.step = (v && v.next) || "";
   const icon = document.getElementById("verdict-icon");
   if (icon) icon.textContent = STATUS_ICON[status] || "";
   document.getElementById("verdict-title").textContent = v ? t("status:" + status) : t("ready");
@@ -87,6 +116,9 @@ function showVerdict(v, opts) {
     ? ((LANG === "zh" && v.message_zh) ? v.message_zh : v.message)
     : ((opts && opts.idleMessage) || "");
   message.classList.toggle("long", message.textContent.length > (LANG === "zh" ? 60 : 110));
+  message.toggleAttribute("data-value", !!v && !(opts && opts.own));
+  message.removeAttribute("data-i18n");
+  document.getElementById("verdict-title").removeAttribute("data-i18n");
   // Restart the flash animation so two refusals in a row are still noticed.
   if (v && opts && opts.flash) { box.classList.remove("flash"); void box.offsetWidth; box.classList.add("flash"); }
 }
@@ -101,10 +133,13 @@ function newKey() {
   return "k-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
 }
 
-// POST with a client-chosen idempotency key; a retry after a network error reuses the same key.
-async function postAction(path, body, attempts) {
+// POST with a client-chosen idempotency key; a retry after a network error reuses the same key. `opts.reopen`: a
+// page that opens its own session (the kiosk) opens a new one when the station no longer knows its cookie (e.g.
+// another page on the same host replaced it) and sends the action again -- it never reached the station.
+async function postAction(path, body, attempts, opts) {
   const payload = Object.assign({ key: newKey() }, body);
   let lastError = null;
+  let reopened = false;
   for (let i = 0; i < (attempts || 3); i++) {
     try {
       const response = await fetch(path, {
@@ -114,6 +149,14 @@ async function postAction(path, body, attempts) {
         credentials: "same-origin",
       });
       const data = await response.json();
+      if (opts && opts.reopen && !reopened && response.status === 401 && data && data.code === "not_signed_in") {
+        reopened = true;
+        const fresh = await getJSON("/api/v1/csrf");
+        const meta = document.querySelector('meta[name="csrf-token"]');
+        if (meta && fresh.csrf_token) meta.content = fresh.csrf_token;
+        i--;
+        continue;
+      }
       // signing in or out starts a new server-side session with a new CSRF token
       if (data && data.csrf_token) {
         const meta = document.querySelector('meta[name="csrf-token"]');
@@ -127,6 +170,21 @@ async function postAction(path, body, attempts) {
   }
   return { status: "error", code: "network", message: `${TEXTS.en["page:network_error"]} (${lastError})`,
            message_zh: `${TEXTS.zh["page:network_error"]}（${lastError}）`, sound: "error", colour: "red" };
+}
+
+// Run `work` with `button` disabled and saying "Signing in…" (a PIN check takes a second or two: no double taps).
+async function busy(button, work) {
+  const label = button.dataset.i18n;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  button.textContent = t("signing_in");
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = t(label);
+  }
 }
 
 // A "more" button right after `anchor` while a list has a next page (`cursor`); `load` fetches that page.
@@ -221,14 +279,16 @@ function askReason(titleKey, presetKeys) {
   });
 }
 
-// ISO 8601 with offset -> "HH:MM" today, else "MM-DD HH:MM" (the full value stays in the title attribute).
+// ISO 8601 with offset -> "HH:MM" today, else "MM-DD HH:MM", in this browser's time zone, so times written with
+// different offsets (the station's, upstream's) line up (the full value stays in the title attribute).
 function shortTime(iso) {
   if (!iso) return "";
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
-  if (!m) return iso;
-  const d = new Date();
-  const today = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-  return (`${m[1]}-${m[2]}-${m[3]}` === today ? "" : `${m[2]}-${m[3]} `) + `${m[4]}:${m[5]}`;
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const two = (n) => String(n).padStart(2, "0");
+  const now = new Date();
+  const today = at.getFullYear() === now.getFullYear() && at.getMonth() === now.getMonth() && at.getDate() === now.getDate();
+  return (today ? "" : `${two(at.getMonth() + 1)}-${two(at.getDate())} `) + `${two(at.getHours())}:${two(at.getMinutes())}`;
 }
 
 function timeCell(iso) { return iso ? `<td title="${esc(iso)}">${esc(shortTime(iso))}</td>` : "<td></td>"; }

@@ -1,46 +1,213 @@
-// Kiosk page at the packing table: renders the station state pushed over server-sent events.
+// Kiosk page at the packing table: one screen, rendered from the station state pushed over server-sent events.
+//
+// * What each panel shows follows the open order: the label panel shows the label of the open carton only; after
+//   a pack (or a stop) the lines give way to "Ready for the next order" and one line about the order just done;
+//   the expected weight and its range show only while an order is open.
+// * At most four big buttons for what applies now, the one the verdict's next step names among them; the rest are
+//   in the More sheet. Every control a next step can name carries it in data-next.
+// * A verdict ages back to the next step after `verdict_clear_s` on an idle table (a decision that waits -- a
+//   blocked parcel, a lot, a second badge, a label to scan -- keeps its colour); a refusal that never reached the
+//   station stays until the station says something newer; a good weighing stays green for at least 1.5 s.
 "use strict";
 
 let STATE = null;
-let lastVerdictSeq = null;
 let gotFirstState = false;
+let highestSeq = -1;   // the newest station verdict seen
+let soundedSeq = -1;   // the newest station verdict sounded (the one found at load is shown, not sounded)
+const SHOWN_AT = {};   // seq -> performance.now() when it was shown (from its age when the page loaded)
+let local = null;      // {verdict, after, at}: an answer that never became the station's verdict, over verdicts <= after
+let drawn = null;      // {code, status, at} of what the verdict box shows
+let timer = null;
 
 const ORDER_STATES = ["order_open", "scanning", "awaiting_fifo_decision", "awaiting_second_badge", "ready_to_weigh",
                       "blocked", "weighed_ok", "label_printed"];
+const STANDING = { blocked: "blocked", awaiting_fifo_decision: "prompt", awaiting_second_badge: "prompt",
+                   label_printed: "prompt" };  // a decision waits: an aged verdict keeps this colour
+const GREEN_HOLD_MS = 1500;
+const MAX_BUTTONS = 4;
+const BUTTONS = ["take-older", "put-back", "pack", "print-label", "reprint", "reweigh", "override", "close-carton",
+                 "cancel", "cancel-order", "sign-out"];  // the order they stand in, wherever they are
+const FIRST = {  // what goes on the bar first in each state (the rest that applies is under More)
+  awaiting_fifo_decision: ["take-older", "put-back", "override", "cancel"],
+  awaiting_second_badge: ["put-back", "cancel"],
+  blocked: ["reweigh", "override", "cancel"],
+  weighed_ok: ["pack", "print-label", "reweigh", "cancel"],
+  label_printed: ["reprint", "cancel"],
+  order_open: ["close-carton", "cancel", "sign-out"],
+  scanning: ["close-carton", "cancel", "sign-out"],
+  ready_to_weigh: ["cancel", "sign-out"],
+};
 
-function renderLabel(label, printer, st) {
-  document.getElementById("label-panel").classList.toggle("hidden", !label && !printer);
-  const state = document.getElementById("label-state");
-  const img = document.getElementById("label-preview");
-  state.dataset.state = label ? label.state : "";
-  state.textContent = label ? `${t("carton")} ${label.carton} · ${t("label_" + label.state)}` : "—";
-  document.getElementById("label-waybill").textContent = label && label.waybill ? label.waybill : "";
-  const src = label && label.preview && label.state !== "failed" ? label.preview : "";
-  if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
-  img.classList.toggle("hidden", !src);
-  const p = document.getElementById("printer-state");
-  p.dataset.state = printer ? printer.state : "";
-  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}${printer.detail ? " — " + printer.detail : ""}` : "";
-  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : " muted");
-  document.getElementById("btn-close-carton").disabled = st !== "scanning";
-  document.getElementById("btn-print-label").disabled = !(st === "weighed_ok" && (!label || label.state === "failed"));
-  document.getElementById("btn-reprint").disabled = st !== "label_printed";
+const $ = (id) => document.getElementById(id);
+const button = (name) => $("btn-" + name);
+const sessionOf = (state) => (state && state.session) || {};
+const stateOf = (state) => sessionOf(state).state || "idle";
+
+// ---- what applies now -------------------------------------------------------------------------------------------
+function applicable(state) {
+  const session = sessionOf(state);
+  const st = stateOf(state);
+  const inOrder = ORDER_STATES.includes(st);
+  const fifo = st === "awaiting_fifo_decision";
+  const mode = state.label_mode || "none";
+  const label = labelOfCarton(state);
+  return {
+    "take-older": fifo && !!(session.fifo && session.fifo.older_lot),
+    "put-back": fifo || st === "awaiting_second_badge",
+    "pack": st === "weighed_ok" && mode !== "print",  // with the label gate the label's scan packs
+    "print-label": st === "weighed_ok" && mode === "print" && (!label || label.state === "failed"),
+    "reprint": st === "label_printed",
+    "reweigh": st === "blocked" || st === "weighed_ok",
+    "override": st === "blocked" || fifo,
+    "close-carton": st === "scanning" && mode !== "weigh_and_ship",
+    "cancel": inOrder,
+    "cancel-order": inOrder,
+    "sign-out": !!state.operator,
+  };
 }
 
-// `initial`: the state the page found when it (re)loaded; its verdict is shown but not sounded again.
-function renderVerdict(v, initial) {
-  const fresh = !!v && (v.seq === undefined || v.seq !== lastVerdictSeq);
-  showVerdict(v || devicesVerdict(), { idleMessage: STATE && STATE.operator ? t("no_order") : t("tap_badge"), flash: fresh && !initial });
-  if (!fresh) return;
-  // The verdict must be seen: bring it back if the page was scrolled (e.g. down to the demo panel).
-  if (!initial && document.getElementById("verdict").getBoundingClientRect().top < 0) window.scrollTo({ top: 0 });
-  if (!initial) Sound.play(v.sound);
-  if (v.seq !== undefined) lastVerdictSeq = v.seq;  // no seq: an answer that never reached the station (e.g. network)
+// The label of the open order's carton in hand, or null (a label of another order or carton is not shown).
+function labelOfCarton(state) {
+  const session = sessionOf(state);
+  const label = state && state.label;
+  if (!label || !session.order || !ORDER_STATES.includes(session.state)) return null;
+  return label.order_id === session.order.order_id && Number(label.carton) === Number(session.carton) ? label : null;
 }
 
-// The allowed weight range: from the session (before weighing) or from the last weighing's record.
+function renderActions(state, verdict) {
+  const ok = applicable(state);
+  const session = sessionOf(state);
+  const step = verdict && verdict.next;
+  const named = step ? BUTTONS.filter((b) => ok[b] && (button(b).dataset.next || "").split(" ").includes(step)) : [];
+  const wanted = [...(session.abandon_asked ? ["sign-out"] : []), ...named, ...(FIRST[stateOf(state)] || []), "sign-out"];
+  const first = [...new Set(wanted)].filter((b) => ok[b]).slice(0, MAX_BUTTONS);
+  const primary = BUTTONS.filter((b) => first.includes(b));
+  const more = BUTTONS.filter((b) => ok[b] && !first.includes(b));
+  place($("actions"), [...primary.map(button), ...(more.length ? [$("btn-more")] : [])]);
+  place($("more-list"), more.map(button));
+  place($("unused-actions"), BUTTONS.filter((b) => !ok[b]).map(button));
+  BUTTONS.forEach((b) => { button(b).disabled = !ok[b]; });
+  $("btn-more").classList.toggle("hidden", !more.length);
+  $("actions").dataset.count = String(primary.length + (more.length ? 1 : 0));
+  const signOut = button("sign-out");
+  signOut.dataset.confirm = session.abandon_asked ? "1" : "";
+  signOut.textContent = t(session.abandon_asked ? "sign_out_confirm" : "sign_out");
+  signOut.classList.toggle("prompt", !!session.abandon_asked);
+  if (!more.length && !$("more-sheet").classList.contains("hidden")) closeSheet();
+}
+
+// Put `elements` into `box` in this order, moving only what is not already where it belongs (no flicker).
+function place(box, elements) {
+  const now = [...box.children];
+  if (now.length === elements.length && now.every((el, i) => el === elements[i])) return;
+  elements.forEach((el) => box.appendChild(el));
+}
+
+// ---- the verdict ------------------------------------------------------------------------------------------------
+function clearAfterMs() {
+  return 1000 * Number((STATE && STATE.verdict_clear_s) || 60);
+}
+
+// The station's verdict is newer than what is shown: keep it (never go back to an older one).
+function accept(v) {
+  if (!v || v.seq === undefined || v.seq < highestSeq) return false;
+  if (v.seq > highestSeq || !STATE.verdict) {
+    highestSeq = v.seq;
+    STATE.verdict = v;
+  }
+  if (SHOWN_AT[v.seq] === undefined) SHOWN_AT[v.seq] = performance.now();
+  return true;
+}
+
+// A verdict that describes the decision the table waits for keeps showing however long it waits.
+function standing(v, state) {
+  const st = stateOf(state);
+  return !!STANDING[st] && v.status !== "error" && v.next === sessionOf(state).next;
+}
+
+// What the box shows when no verdict is fresh: the devices that need a hand, else the next step of the state.
+function resting(state) {
+  const st = stateOf(state);
+  const next = sessionOf(state).next || (state && state.operator ? "scan_order" : "tap_badge");
+  if (!ORDER_STATES.includes(st)) {
+    const devices = devicesVerdict(state);
+    if (devices) return devices;
+  }
+  const said = known("next:" + next) ? t("next:" + next) : "";
+  if (STANDING[st]) {
+    const what = t("state:" + st);
+    const message = LANG === "zh" ? `${what}。${said}` : `${sentence(what)}. ${said}`;
+    return { status: STANDING[st], code: "", next, message, message_zh: message, title: t("status:" + STANDING[st]) };
+  }
+  return { status: "idle", code: "", next, message: said, message_zh: said, title: t("ready") };
+}
+
+// "Badge reader: disconnected — plug it in; …" for every configured device that is not connected.
+// A device's warnings (a printer's ribbon or labels running low) in the page's language.
+function noticesText(device) {
+  return (device.notices || []).map((n) => (LANG === "zh" && n.message_zh) || n.message).join(" · ");
+}
+
+// Every configured device that is not connected, with what to do, and the warnings of those that are
+// ("Label printer: ribbon running low: have a new ribbon ready").
+function deviceProblems(devices) {
+  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected" || (d.notices || []).length)
+    .map(([name, d]) => d.state === "connected" ? `${t("device_name:" + name)}: ${noticesText(d)}`
+      : `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
+}
+
+function devicesVerdict(state) {
+  const problems = deviceProblems(state && state.devices);
+  if (!problems.length) return null;
+  const text = problems.join(" · ");
+  return { status: "prompt", code: "devices", next: "", message: text, message_zh: text };
+}
+
+function display() {
+  clearTimeout(timer);
+  timer = null;
+  if (!STATE) return;
+  const now = performance.now();
+  const v = STATE.verdict;
+  let shown = null;
+  let own = false;
+  let until = Infinity;
+  if (local && !(v && v.seq > local.after)) {
+    shown = local.verdict;
+    until = local.at + clearAfterMs();
+  } else if (v) {
+    local = null;
+    shown = v;
+    const at = SHOWN_AT[v.seq] !== undefined ? SHOWN_AT[v.seq] : now;
+    until = standing(v, STATE) ? Infinity : at + clearAfterMs();
+  }
+  if (shown && now >= until) shown = null;
+  if (!shown) {
+    shown = resting(STATE);
+    own = true;
+  }
+  // a good weighing is seen green: a prompt that follows it at once waits until it has been up GREEN_HOLD_MS
+  if (drawn && drawn.code === "weight_ok" && shown.status === "prompt" && now < drawn.at + GREEN_HOLD_MS) {
+    timer = setTimeout(display, drawn.at + GREEN_HOLD_MS - now + 5);
+    return;
+  }
+  let fresh = false;  // new since it was last drawn: flash and sound it
+  if (!own) fresh = shown.seq !== undefined ? shown.seq > soundedSeq : !local.sounded;
+  showVerdict(shown, { own, flash: fresh });
+  if (shown.title) $("verdict-title").textContent = shown.title;
+  if (!drawn || drawn.code !== shown.code || drawn.status !== shown.status || fresh) drawn = { code: shown.code, status: shown.status, at: now };
+  if (fresh) {
+    Sound.play(shown.sound);
+    if (shown.seq !== undefined) soundedSeq = shown.seq; else local.sounded = true;
+  }
+  $("device-alert").classList.toggle("hidden", shown.code === "devices" || !deviceProblems(STATE.devices).length);
+  renderActions(STATE, shown);
+  if (until !== Infinity && until > now) timer = setTimeout(display, until - now + 20);
+}
+
+// ---- the panels -------------------------------------------------------------------------------------------------
 function expectedRange(session) {
-  if (!session) return null;
+  if (!session || !ORDER_STATES.includes(session.state)) return null;
   if (session.expected) return session.expected;
   const w = session.weight;
   if (w && w.expected_g != null && w.allowed_g != null) {
@@ -52,8 +219,8 @@ function expectedRange(session) {
 }
 
 function renderScale(s) {
-  const w = document.getElementById("weight");
-  const st = document.getElementById("stability");
+  const w = $("weight");
+  const st = $("stability");
   w.dataset.grams = "";
   w.dataset.stable = "";
   if (!s || !s.connected) {
@@ -65,14 +232,14 @@ function renderScale(s) {
     return;
   }
   if (s.status === "overload" || s.status === "underload" || s.status === "error") {
-    w.textContent = s.status.toUpperCase(); w.className = "weight fault"; st.textContent = s.reason || s.status;
+    w.textContent = "—"; w.className = "weight fault"; st.textContent = t("device:not_responding");
     return;
   }
   w.textContent = s.weight != null ? `${s.weight} ${s.unit || ""}` : "—";
   w.dataset.grams = s.grams || "";
   w.dataset.stable = s.stable ? "1" : "0";
   let cls = "weight" + (s.stable ? "" : " unstable");
-  const e = expectedRange(STATE && STATE.session);
+  const e = expectedRange(sessionOf(STATE));
   if (e && s.stable && s.grams != null && Number(s.grams) > 0) {
     const g = Number(s.grams);
     cls += g >= Number(e.low_g) && g <= Number(e.high_g) ? " inrange" : " outrange";
@@ -81,85 +248,97 @@ function renderScale(s) {
   st.textContent = s.stable ? t("stable") : t("moving");
 }
 
-function renderSession(state) {
-  const op = document.getElementById("operator");
-  op.textContent = state.operator ? `${state.operator.name} · ${t(state.operator.role + "_role")}` : t("tap_badge");
+function renderOrder(state) {
+  const op = $("operator");
+  op.innerHTML = state.operator ? `<span data-value>${esc(state.operator.name)}</span> · ${esc(t(state.operator.role + "_role"))}`
+    : esc(t("tap_badge"));
   op.dataset.employee = state.operator ? state.operator.employee_id : "";
   op.classList.toggle("on", !!state.operator);
-  const session = state.session || {};
-  const order = session.order;
-  document.body.dataset.state = session.state || "idle";
-  document.getElementById("order-id").textContent = order ? order.order_id : "—";
-  document.getElementById("tote").textContent = order && order.tote ? order.tote : "—";
-  document.getElementById("packaging").textContent = session.packaging ? `${session.packaging.code} (${session.packaging.tare_g} g)` : "—";
-  const body = document.getElementById("lines");
-  const v = state.verdict;
-  const lastSku = v && v.data ? v.data.sku : null;
-  if (!order) {
+  op.removeAttribute("data-i18n");
+  const session = sessionOf(state);
+  const st = stateOf(state);
+  document.body.dataset.state = st;
+  const open = ORDER_STATES.includes(st) ? session.order : null;
+  $("order-id").textContent = open ? open.order_id : "—";
+  $("tote").textContent = open && open.tote ? open.tote : "—";
+  $("packaging").textContent = open && session.packaging ? `${session.packaging.code} (${session.packaging.tare_g} g)` : "—";
+  const done = session.done;
+  $("finished").classList.toggle("hidden", !done);
+  document.querySelector("#lines-scroll table").classList.toggle("hidden", !!done);
+  if (done) {
+    $("finished-summary").textContent = fill(t("summary_" + done.outcome), done);
+    $("finished").dataset.order = done.order_id;
+  }
+  const body = $("lines");
+  const lastSku = state.verdict && state.verdict.data ? state.verdict.data.sku : null;
+  if (!open) {
     body.innerHTML = `<tr><td colspan="3" class="muted">${esc(state.operator ? t("no_order") : t("tap_badge"))}</td></tr>`;
   } else {
     body.innerHTML = (session.lines || []).map((l) => {
       const cls = [l.scanned >= l.qty ? "done" : "", l.special ? "special" : "", l.sku === lastSku ? "last" : ""].join(" ").trim();
       return `<tr class="${cls}" data-sku="${esc(l.sku)}">` +
-        `<td class="sku">${esc(l.sku)}</td><td>${esc(l.name)}</td>` +
+        `<td class="sku" data-value>${esc(l.sku)}</td><td data-value>${esc(l.name)}</td>` +
         `<td class="count num">${l.scanned} / ${l.qty}</td></tr>`;
     }).join("");
+    const last = body.querySelector("tr.last");
+    if (last) last.scrollIntoView({ block: "nearest" });
   }
-  const exp = document.getElementById("expected");
-  const e = order ? expectedRange(session) : null;
-  if (e) {
-    exp.innerHTML = `<span>${esc(t("expected"))} <b>${esc(e.expected_g)} g</b></span>` +
-      `<span>${esc(t("allowed"))} ${esc(e.low_g)}–${esc(e.high_g)} g</span>`;
-  } else {
-    exp.textContent = "";
-  }
-  const st = session.state || "idle";
-  const fifo = st === "awaiting_fifo_decision";
-  document.getElementById("btn-take-older").disabled = !(fifo && session.fifo && session.fifo.older_lot);
-  document.getElementById("btn-put-back").disabled = !(fifo || st === "awaiting_second_badge");
-  document.getElementById("btn-pack").disabled = st !== "weighed_ok" || !!state.label;  // label: the scan packs
-  document.getElementById("btn-reweigh").disabled = !["blocked", "weighed_ok"].includes(st);
-  document.getElementById("btn-override").disabled = !["blocked", "awaiting_fifo_decision"].includes(st);
-  document.getElementById("btn-cancel").disabled = !ORDER_STATES.includes(st);
-  document.getElementById("btn-cancel-order").disabled = !ORDER_STATES.includes(st);
-  const signOut = document.getElementById("btn-sign-out");
-  signOut.disabled = !state.operator;
-  signOut.dataset.confirm = session.abandon_asked ? "1" : "";
-  signOut.textContent = t(session.abandon_asked ? "sign_out_confirm" : "sign_out");
-  signOut.classList.toggle("prompt", !!session.abandon_asked);
-  renderDevices(state.devices || {});
-  renderLabel(state.label, (state.devices || {}).printer, st);
-  renderSync(state.sync);
+  const exp = $("expected");
+  const e = expectedRange(session);
+  exp.innerHTML = e ? `<span>${esc(t("expected"))} <b>${esc(e.expected_g)} g</b></span>` +
+    `<span>${esc(fill(t("allowed_range"), { low: e.low_g, high: e.high_g }))}</span>` : "";
 }
 
 // Every configured device with its state, in the words of /healthz and the supervisor page.
 function renderDevices(devices) {
-  const box = document.getElementById("devices");
-  box.innerHTML = Object.entries(devices).map(([name, d]) =>
+  const box = $("devices");
+  box.innerHTML = Object.entries(devices || {}).map(([name, d]) =>
     `<div class="device ${esc(d.state)}" data-device="${esc(name)}" data-state="${esc(d.state)}">` +
     `<b>${esc(t("device_name:" + name))}</b> ${esc(t("device:" + d.state))}</div>`).join("");
-  const problems = deviceProblems(devices);
-  const alert = document.getElementById("device-alert");
-  alert.classList.toggle("hidden", !problems.length);
-  alert.textContent = problems.join(" · ");
+  $("device-alert").textContent = deviceProblems(devices).join(" · ");
 }
 
-// "Badge reader: disconnected — plug it in, …" for every configured device that is not connected.
-function deviceProblems(devices) {
-  return Object.entries(devices || {}).filter(([, d]) => d.state !== "connected")
-    .map(([name, d]) => `${t("device_name:" + name)}: ${t("device:" + d.state)} — ${t("device:fix_" + d.state)}`);
+function renderLabel(state) {
+  const printer = (state.devices || {}).printer;
+  const mode = state.label_mode || "none";
+  const panel = $("label-panel");
+  panel.classList.toggle("hidden", mode === "none" && !printer);
+  $("panels").classList.toggle("no-label", panel.classList.contains("hidden"));
+  const label = labelOfCarton(state);
+  const st = $("label-state");
+  st.dataset.state = label ? label.state : "";
+  st.dataset.order = label ? label.order_id : "";
+  const waiting = mode === "print" && ORDER_STATES.includes(stateOf(state));
+  st.textContent = label ? `${t("carton")} ${label.carton} · ${t("label_" + label.state)}` : waiting ? t("label_after_weighing") : "—";
+  $("label-waybill").textContent = label && label.waybill ? label.waybill : "";
+  const img = $("label-preview");
+  const src = label && label.preview && label.state !== "failed" ? label.preview : "";
+  if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  if (!src) img.removeAttribute("src");
+  img.classList.toggle("hidden", !src);
+  const p = $("printer-state");
+  p.dataset.state = printer ? printer.state : "";
+  const notices = printer ? noticesText(printer) : "";
+  p.textContent = printer ? `${t("printer")}: ${t("printer_" + printer.state)}` +
+    (printer.detail && LANG === "en" && printer.state !== "connected" ? ` — ${printer.detail}` : "") +
+    (notices ? ` · ${notices}` : "") : "";
+  p.className = "printer-state" + (printer && printer.state !== "connected" ? " fault" : notices ? " warning" : " muted");
 }
 
-// With nothing to show, the kiosk is not "Ready" while a device is missing: it says which one and what to do.
-function devicesVerdict() {
-  const problems = deviceProblems(STATE && STATE.devices);
-  if (!problems.length) return null;
-  const text = problems.join(" · ");
-  return { status: "prompt", code: "devices", message: text, message_zh: text };
+// The site hub measures this PC's clock at every heartbeat; past the site's threshold the packer is told to call IT.
+function renderClock(clock) {
+  const alert = $("clock-alert");
+  const off = clock && clock.warning;
+  alert.classList.toggle("hidden", !off);
+  if (!off) return;
+  const seconds = Math.round(Math.abs(clock.offset_s));
+  const sign = clock.offset_s < 0 ? "−" : "+";
+  const amount = seconds >= 60 ? `${Math.floor(seconds / 60)} ${t("unit_min")} ${seconds % 60} ${t("unit_s")}` : `${seconds} ${t("unit_s")}`;
+  alert.textContent = `${t("clock_off")} ${sign}${amount} — ${t("clock_fix")}`;
 }
 
 function renderSync(s) {
-  const sync = document.getElementById("sync");
+  const sync = $("sync");
   s = s || {};
   sync.textContent = `${s.depth || 0} ${t("queue")}` + (s.dead ? ` · ${s.dead} ${t("dead")}` : "") + (s.online === false ? ` · ${t("offline")}` : "");
   sync.className = "pill" + (s.dead ? " dead" : s.online === false ? " offline" : "");
@@ -167,98 +346,133 @@ function renderSync(s) {
 }
 
 function renderPriority(orders) {
-  const box = document.getElementById("priority");
-  box.classList.toggle("hidden", !orders.length);
-  document.getElementById("priority-list").textContent =
-    orders.map((o) => o.tote ? `${o.order_id} (${t("tote")} ${o.tote})` : o.order_id).join(" · ");
+  $("priority").classList.toggle("hidden", !orders.length);
+  $("priority-list").textContent = orders.map((o) => o.tote ? `${o.order_id} (${t("tote")} ${o.tote})` : o.order_id).join(" · ");
 }
 
-function render(state, initial) {
+function render(state) {
+  const first = !gotFirstState;
+  gotFirstState = true;
+  const previous = STATE && STATE.verdict;
   STATE = state;
-  if (state.last_scan) document.getElementById("last-scan").textContent = state.last_scan.raw;
-  renderSession(state);
+  const v = state.verdict;
+  if (v && previous && v.seq !== undefined && previous.seq !== undefined && v.seq < previous.seq) STATE.verdict = previous;
+  if (v && v.seq !== undefined && SHOWN_AT[v.seq] === undefined) {
+    SHOWN_AT[v.seq] = performance.now() - 1000 * Number(state.verdict_age_s || 0);
+  }
+  if (v && v.seq !== undefined) highestSeq = Math.max(highestSeq, v.seq);
+  if (first && v && v.seq !== undefined) soundedSeq = v.seq;  // found at load: shown, not sounded again
+  if (state.last_scan) $("last-scan").textContent = state.last_scan.raw;
+  renderOrder(state);
+  renderDevices(state.devices || {});
+  renderLabel(state);
+  renderSync(state.sync);
+  renderClock(state.site_clock);
   renderPriority(state.priority_orders || []);
   renderScale(state.scale);
-  renderVerdict(state.verdict, initial);
+  display();
 }
 
-window.onLangChange = () => STATE && render(STATE, true);
+window.onLangChange = () => STATE && render(STATE);
 
+// ---- acting -----------------------------------------------------------------------------------------------------
 async function act(body) {
-  const verdict = await postAction("/api/v1/actions", Object.assign({ device: "kiosk" }, body));
-  // The pushed state carries the verdict too; show it at once so the answer never waits on the stream.
-  const shown = STATE && STATE.verdict;
-  const stale = shown && shown.seq !== undefined && verdict && verdict.seq !== undefined && verdict.seq < shown.seq;
-  if (verdict && verdict.status && !stale) {  // a newer verdict may already have arrived on the stream
-    if (STATE) STATE.verdict = verdict;
-    renderVerdict(verdict, false);
+  const v = await postAction("/api/v1/actions", Object.assign({ device: "kiosk" }, body), 3, { reopen: true });
+  if (v && v.status) {
+    if (v.seq === undefined) {  // never became the station's verdict (refused at the door, network, replayed)
+      local = { verdict: v, after: highestSeq, at: performance.now(), sounded: false };
+    } else {
+      accept(v);
+    }
+    display();
   }
   refocus();
-  return verdict;
+  return v;
 }
 
 function refocus() {
-  const i = document.getElementById("scan-input");
+  const i = $("scan-input");
   if (document.body.classList.contains("modal-open")) return;
-  if (document.activeElement !== i && !document.querySelector("details.demo input:focus, details.demo select:focus")) i.focus();
+  if (document.activeElement !== i && !document.querySelector(".demo input:focus, .demo select:focus")) i.focus();
+}
+
+function openSheet() {
+  $("more-sheet").classList.remove("hidden");
+  document.body.classList.add("modal-open");
+}
+
+function closeSheet() {
+  $("more-sheet").classList.add("hidden");
+  document.body.classList.remove("modal-open");
+}
+
+// A preset reason goes to the station in English (the words upstream and the audit keep); the pages show it in
+// the reader's language from the catalog.
+async function reason(titleKey, presets) {
+  const chosen = await askReason(titleKey, presets);
+  if (!chosen) return null;
+  const preset = presets.find((k) => t(k) === chosen);
+  return preset ? (TEXTS.en["page:" + preset] || chosen) : chosen;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   applyI18n();
-  const input = document.getElementById("scan-input");
+  const input = $("scan-input");
   const submit = wedgeInput(input, (code) => {
-    document.getElementById("last-scan").textContent = code.replace(/\x1d/g, "<GS>");
+    $("last-scan").textContent = code.replace(/\x1d/g, "<GS>");
     act({ action: "scan", object_id: code });
   }, { idleMs: 250 });
-  document.getElementById("scan-send").onclick = submit;
-  document.getElementById("btn-reweigh").onclick = () => act({ action: "reweigh" });
-  document.getElementById("btn-take-older").onclick = () => act({ action: "fifo_take_older" });
-  document.getElementById("btn-put-back").onclick = () => act({ action: "put_back" });
-  document.getElementById("btn-pack").onclick = () => act({ action: "pack" });
-  document.getElementById("btn-sign-out").onclick = (ev) =>
-    act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
-  document.getElementById("btn-close-carton").onclick = () => act({ action: "close_carton" });
-  document.getElementById("btn-print-label").onclick = () => act({ action: "print_label" });
-  document.getElementById("btn-reprint").onclick = async () => {
-    const reason = await askReason("reprint", ["r_torn"]);
-    if (reason) act({ action: "reprint", payload: { reason } }); else refocus();
+  $("scan-send").onclick = submit;
+  button("reweigh").onclick = () => act({ action: "reweigh" });
+  button("take-older").onclick = () => act({ action: "fifo_take_older" });
+  button("put-back").onclick = () => act({ action: "put_back" });
+  button("pack").onclick = () => act({ action: "pack" });
+  button("sign-out").onclick = (ev) => act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
+  button("close-carton").onclick = () => act({ action: "close_carton" });
+  button("print-label").onclick = () => act({ action: "print_label" });
+  button("reprint").onclick = async () => {
+    const why = await reason("reprint", ["r_torn"]);
+    if (why) act({ action: "reprint", payload: { reason: why } }); else refocus();
   };
-  document.getElementById("btn-cancel").onclick = async () => {
-    const reason = await askReason("stop_title", ["r_stock", "r_wrong_label", "r_box"]);
-    if (reason) act({ action: "cancel", payload: { reason, scope: "pack_session" } }); else refocus();
+  button("cancel").onclick = async () => {
+    const why = await reason("stop_title", ["r_stock", "r_wrong_label", "r_box"]);
+    if (why) act({ action: "cancel", payload: { reason: why, scope: "pack_session" } }); else refocus();
   };
-  document.getElementById("btn-cancel-order").onclick = async () => {
-    const reason = await askReason("cancel_order_title", ["r_customer", "r_duplicate"]);
-    if (reason) act({ action: "cancel", payload: { reason, scope: "order" } }); else refocus();
+  button("cancel-order").onclick = async () => {
+    const why = await reason("cancel_order_title", ["r_customer", "r_duplicate"]);
+    if (why) act({ action: "cancel", payload: { reason: why, scope: "order" } }); else refocus();
   };
-  document.getElementById("btn-override").onclick = async () => {
-    const fifo = STATE && STATE.session && STATE.session.state === "awaiting_fifo_decision";
-    const reason = await askReason("override_title", fifo ? ["r_damaged", "r_wrong_label"] : ["r_flyer", "r_box", "r_catalog"]);
-    if (reason) act({ action: "override", payload: { reason } }); else refocus();
+  button("override").onclick = async () => {
+    const fifo = stateOf(STATE) === "awaiting_fifo_decision";
+    const why = await reason("override_title", fifo ? ["r_damaged", "r_wrong_label"] : ["r_flyer", "r_box", "r_catalog"]);
+    if (why) act({ action: "override", payload: { reason: why } }); else refocus();
   };
-  const demo = document.getElementById("demo-panel");
+  $("btn-more").onclick = openSheet;
+  $("more-close").onclick = () => { closeSheet(); refocus(); };
+  $("more-list").addEventListener("click", (ev) => { if (ev.target.closest("button")) closeSheet(); }, { capture: true });
+  const demo = $("demo-panel");
   if (demo) {
-    const hint = document.getElementById("demo-hint");
+    const hint = $("demo-hint");
     const demoPost = async (path, body) => {
       const r = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() }, body: JSON.stringify(body) });
       const data = await r.json();
       hint.textContent = (LANG === "zh" && data.message_zh) || data.message || "";
       refocus();
     };
-    document.getElementById("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: document.getElementById("demo-badge").value });
-    document.getElementById("demo-scan").onclick = () => { const c = document.getElementById("demo-code"); demoPost("/api/v1/demo/scan", { code: c.value }); c.value = ""; };
-    document.getElementById("demo-code").addEventListener("keydown", (ev) => { if (ev.key === "Enter") document.getElementById("demo-scan").click(); });
-    document.getElementById("demo-grams").addEventListener("keydown", (ev) => { if (ev.key === "Enter") document.getElementById("demo-weigh").click(); });
-    document.getElementById("demo-weigh").onclick = () => demoPost("/api/v1/demo/scale", { grams: document.getElementById("demo-grams").value });
-    document.getElementById("demo-clear").onclick = () => demoPost("/api/v1/demo/scale", { grams: "0" });
+    $("demo-tap").onclick = () => demoPost("/api/v1/demo/tap", { uid: $("demo-badge").value });
+    $("demo-scan").onclick = () => { const c = $("demo-code"); demoPost("/api/v1/demo/scan", { code: c.value }); c.value = ""; };
+    $("demo-code").addEventListener("keydown", (ev) => { if (ev.key === "Enter") $("demo-scan").click(); });
+    $("demo-grams").addEventListener("keydown", (ev) => { if (ev.key === "Enter") $("demo-weigh").click(); });
+    $("demo-weigh").onclick = () => demoPost("/api/v1/demo/scale", { grams: $("demo-grams").value });
+    $("demo-clear").onclick = () => demoPost("/api/v1/demo/scale", { grams: "0" });
   }
   liveEvents("/api/v1/events", {
-    state: (s) => { const first = !gotFirstState; gotFirstState = true; render(s, first); },
-    scale: (s) => { if (STATE) { STATE.scale = s; } renderScale(s); },
-    verdict: (v) => { if (STATE) STATE.verdict = v; renderVerdict(v, false); },
+    state: (s) => render(s),
+    scale: (s) => { if (STATE) STATE.scale = s; renderScale(s); },
+    verdict: (v) => { if (STATE && accept(v)) display(); },
     sync: (s) => { if (STATE) STATE.sync = s; renderSync(s); },
-    label: (l) => { if (STATE) { STATE.label = l; renderLabel(l, (STATE.devices || {}).printer, (STATE.session || {}).state); } },
-    devices: (d) => { if (STATE) { STATE.devices = d; renderDevices(d); renderVerdict(STATE.verdict, true); } },
+    label: (l) => { if (STATE) { STATE.label = l; renderLabel(STATE); display(); } },
+    devices: (d) => { if (STATE) { STATE.devices = d; renderDevices(d); renderLabel(STATE); display(); } },
   });
-  document.addEventListener("click", (ev) => { if (!ev.target.closest("details.demo, #reason-dialog")) setTimeout(refocus, 0); });
+  document.addEventListener("click", (ev) => { if (!ev.target.closest(".demo, #reason-dialog, #more-sheet")) setTimeout(refocus, 0); });
 });

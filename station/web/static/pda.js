@@ -8,6 +8,23 @@ let LAST = null;      // the last verdict, re-rendered on a language switch
 let ORDERS = [];
 let PRIORITY = [];  // picked orders released to any packer by a (site) escalation
 
+// This PDA's own device name in every confirmation (the station records it as <station>-pda-<name>): made once and
+// kept in this browser, or named in the page's settings (/pda?device=NAME, kept from then on).
+const DEVICE = (() => {
+  const KEY = "packgate.pda.device";
+  const named = new URLSearchParams(location.search).get("device");
+  let name = named && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(named) ? named : null;
+  try {
+    name = name || localStorage.getItem(KEY);
+    if (!name) {
+      const bytes = crypto.getRandomValues(new Uint8Array(4));
+      name = "pda-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    }
+    localStorage.setItem(KEY, name);
+  } catch (e) { name = name || "pda"; }  // no storage (private mode): one name per page load
+  return name;
+})();
+
 function show(id) {
   ["login", "orders", "picking"].forEach((s) => document.getElementById(s).classList.toggle("hidden", s !== id));
   document.body.dataset.view = id;
@@ -36,7 +53,7 @@ function renderOrders() {
   list.innerHTML = ORDERS.length ? ORDERS.map((o) =>
     `<button type="button" class="orderbtn${o.priority ? " priority" : ""}" data-order="${esc(o.order_id)}">` +
     `<span class="oid">${o.priority ? "★ " : ""}${esc(o.order_id)}</span><span class="meta">` +
-    `<span>${o.units} ${esc(t(o.units === 1 ? "unit" : "units"))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
+    `<span>${esc(tn("unit", o.units))}</span>${o.tote ? `<span>${esc(o.tote)}</span>` : ""}</span></button>`).join("")
     : `<p class="muted">${esc(t("no_orders"))}</p>`;
   list.querySelectorAll("button").forEach((b) => (b.onclick = () => startPick(b.dataset.order)));
   moreButton(list, NEXT, async (cursor) => {  // the next page of orders, after the ones shown
@@ -89,13 +106,13 @@ function renderPick(view) {
 }
 
 async function startPick(orderId) {
-  const v = await postAction("/api/v1/actions", { action: "pick", object_type: "order", object_id: orderId, device: "pda", terminal: "pda" });
+  const v = await postAction("/api/v1/actions", { action: "pick", object_type: "order", object_id: orderId, device: DEVICE, terminal: "pda" });
   verdict(v);
   if (v.status !== "error" && v.data && v.data.pick) { renderPick(v.data.pick); show("picking"); }
 }
 
 async function scanned(code) {
-  const v = await postAction("/api/v1/actions", { action: "scan", object_id: code, device: "pda", terminal: "pda" });
+  const v = await postAction("/api/v1/actions", { action: "scan", object_id: code, device: DEVICE, terminal: "pda" });
   verdict(v);
   if (v.data && v.data.pick) renderPick(v.data.pick);
   if (v.code === "order_picked") setTimeout(loadOrders, 1200);
@@ -109,7 +126,9 @@ function refocus() {
 async function signIn() {
   const badge = document.getElementById("login-badge");
   const pin = document.getElementById("login-pin");
-  const r = await postAction("/api/v1/pda/login", { badge: badge.value, pin: pin.value });
+  const go = document.getElementById("login-go");
+  if (go.disabled) return;  // a second tap while the PIN is checked (1-2 s) does nothing
+  const r = await busy(go, () => postAction("/api/v1/pda/login", { badge: badge.value, pin: pin.value, device: DEVICE }));
   verdict(r);
   pin.value = "";
   if (r.status === "ok") { ME = r.employee; badge.value = ""; setWho(); loadOrders(); }
@@ -137,7 +156,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   // a change elsewhere on the site (picked, packed, priority released): refresh the list being looked at
   liveEvents("/api/v1/events", { site: () => { if (ME && document.body.dataset.view === "orders") loadOrders(); } });
   document.getElementById("take-older").onclick = async () => {
-    const v = await postAction("/api/v1/actions", { action: "fifo_take_older", device: "pda", terminal: "pda" });
+    const v = await postAction("/api/v1/actions", { action: "fifo_take_older", device: DEVICE, terminal: "pda" });
     verdict(v); if (v.data && v.data.pick) renderPick(v.data.pick);
     refocus();
   };

@@ -1,4 +1,5 @@
-// Supervisor view: escalations (acknowledge), stations, blocked parcels, lots near expiry, milestones, audit.
+// Supervisor view: escalations (acknowledge), stations, blocked parcels, lots near expiry, suspect catalogue weights
+// (accept / reset), milestones, audit.
 // Supervisors only: the data panels show after a supervisor signs in with badge code + PIN.
 "use strict";
 
@@ -47,20 +48,31 @@ function count(id, n, hot) {
   el.classList.toggle("hot", !!hot && n > 0);
 }
 
-// What an audited change changed: "state: blocked → weighed_ok" per differing field (the full before/after in the tooltip).
-function change(before, after) {
-  const show = (v) => (v == null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
-  const full = `before: ${show(before)}\nafter: ${show(after)}`;
-  let parts;
-  if (before && after && typeof before === "object" && typeof after === "object" && !Array.isArray(before)) {
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-    const shown = (k, v) => (k === "state" && typeof v === "string" ? word("order_status", v) : show(v));
-    parts = keys.filter((k) => show(before[k]) !== show(after[k]))
-      .map((k) => `${t(k === "state" ? "h_state" : k)}: ${shown(k, before[k])} → ${shown(k, after[k])}`);
-  } else {
-    parts = [`${show(before)} → ${show(after)}`];
-  }
+// What an audited change changed, in words: "state: blocked → weighed OK", "weight: 1100.0 g → 984.0 g" per
+// differing field (the full before/after as JSON in the tooltip). A stop is "stopped, back in the queue".
+function change(action, before, after) {
+  const raw = (v) => (v == null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const full = `before: ${raw(before)}\nafter: ${raw(after)}`;
+  const value = (k, v) => {
+    if (v == null) return "—";
+    if (k === "state" && action === "cancel" && v === "cancelled") return t("order_status:stopped");
+    if (k === "state") return word("order_status", v);
+    if (k === "weight" && typeof v === "object") return v.measured_g != null ? `${v.measured_g} g` : "—";
+    if (k === "code" || k === "reason") return reasonText(v);
+    if (k === "operator") return personName(v);
+    return raw(v);
+  };
+  const fields = (x) => (x && typeof x === "object" && !Array.isArray(x) ? x : {});
+  const b = fields(before), a = fields(after);
+  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => raw(b[k]) !== raw(a[k]));
+  const parts = keys.map((k) => `${known("field:" + k) ? t("field:" + k) : k}: ` +
+    (k in b ? `${value(k, b[k])} → ` : "") + value(k, a[k]));
   return `<td class="change" title="${esc(full)}">${parts.map((p) => `<div>${esc(p)}</div>`).join("")}</td>`;
+}
+
+let NAMES = {};
+function personName(id) {
+  return NAMES[id] || id || "";
 }
 
 // `o`: the overview, or the API's refusal ({status: "error"}) when no supervisor is signed in on this
@@ -99,6 +111,28 @@ function render(o, me) {
     `<tr data-station="${esc(s.id)}"><td><b>${esc(s.id)}</b></td><td>${esc(s.operator || "—")}</td><td>${esc(s.order || "—")}</td>` +
     `<td>${esc(word("order_status", s.state))}</td><td data-state="${esc(s.scale)}">${devices(s)}</td>` +
     `<td class="num">${esc(s.depth)}</td></tr>`);
+  // 订单拦截: what the WMS held or cancelled, and packs or hand-overs it refused because it had cancelled the order
+  const intercepted = o.intercepted || [];
+  count("intercepted-count", intercepted.length, false);
+  rows("intercepted", ["h_order", "h_wms", "h_reason", "h_when", "h_here", "h_steps"], intercepted, (i) =>
+    `<tr data-order="${esc(i.order_id)}"><td><b>${esc(i.order_id)}</b></td><td>${esc(word("order_status", i.status))}</td>` +
+    `<td class="wrap">${esc(i.reason || "")}</td>${timeCell(i.at)}<td>${esc(word("order_status", i.local_status))}</td>` +
+    `<td class="num">${esc(i.steps_stopped)}</td></tr>`);
+  const conflicts = o.conflicts || [];
+  count("conflict-count", conflicts.length, true);
+  rows("conflicts", ["h_order", "h_action", "h_when", "h_reason", ""], conflicts, (c) =>
+    `<tr data-conflict="${esc(c.id)}" data-order="${esc(c.object_id)}"><td><b>${esc(c.object_id)}</b></td>` +
+    `<td>${esc(c.action)}</td>${timeCell(c.dead_at)}<td class="wrap">${esc(c.dead_reason)}</td>` +
+    `<td><input class="resolve-note" data-id="${esc(c.id)}" placeholder="${esc(t("resolve_note"))}">` +
+    `<button type="button" class="resolve" data-id="${esc(c.id)}">${esc(t("resolve"))}</button></td></tr>`);
+  document.querySelectorAll("button.resolve").forEach((b) => (b.onclick = async () => {
+    const note = document.querySelector(`input.resolve-note[data-id="${CSS.escape(b.dataset.id)}"]`).value;
+    const v = await postAction(`/api/v1/supervisor/conflicts/${encodeURIComponent(b.dataset.id)}/resolve`, { note });
+    const msg = document.getElementById("conflict-msg");
+    msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
+    msg.className = "msg" + (v.status === "ok" ? "" : " error");
+    if (v.status === "ok") refresh();
+  }));
   const blocked = o.blocked || [];
   count("blocked-count", (COUNTS.orders || {}).blocked ?? blocked.length, true);
   rows("blocked", ["h_order", "h_since", "h_reason"], blocked, (b) =>
@@ -111,14 +145,16 @@ function render(o, me) {
       `<td><span class="badge ${expired ? "expired" : "soon"}">${expired ? esc(t("expired")) : esc(l.days_left)}</span></td>` +
       `<td>${esc(l.sku)}</td><td><b>${esc(l.lot)}</b></td><td>${esc(l.bin)}</td><td>${esc(l.expires)}</td></tr>`;
   });
-  rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced", "h_waiting"], listed("milestones").items, (m) =>
-    `<tr data-order="${esc(m.order_id)}"><td>${esc(m.order_id)}</td><td>${esc(word("order_status", m.status))}</td>${timeCell(m.picked_at)}${timeCell(m.verified_at)}` +
-    `${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}<td>${esc(m.waiting ? m.waiting[LANG] || m.waiting.en : "")}</td></tr>`);
-  const names = Object.fromEntries((o.employees || []).map((e) => [e.employee_id, e.name]));
-  const person = (id) => (names[id] ? `${names[id]} (${id})` : (id || ""));
+  // the milestones in the order they happen; where an order waits is said under its status
+  rows("milestones", ["h_order", "h_status", "h_picked", "h_verified", "h_weighed", "h_packed", "h_synced"], listed("milestones").items, (m) =>
+    `<tr data-order="${esc(m.order_id)}"><td data-value>${esc(m.order_id)}</td><td class="wrap">${esc(word("order_status", m.status))}` +
+    `${m.waiting ? `<div class="muted waiting">${esc(m.waiting[LANG] || m.waiting.en)}</div>` : ""}</td>` +
+    `${timeCell(m.picked_at)}${timeCell(m.verified_at)}${timeCell(m.weighed_at)}${timeCell(m.packed_at)}${timeCell(m.synced_at)}</tr>`);
+  NAMES = Object.fromEntries((o.employees || []).map((e) => [e.employee_id, e.name]));
+  const person = (id) => (NAMES[id] ? `${NAMES[id]} (${id})` : (id || ""));
   rows("audit", ["h_when", "h_who", "h_action", "h_object", "h_change", "h_reason"], listed("audit").items, (a) =>
-    `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td>${esc(person(a.who))}</td><td>${esc(word("action", a.action))}</td><td><b>${esc(a.object_id)}</b></td>` +
-    `${change(a.before, a.after)}<td class="wrap">${esc(a.reason || "")}</td></tr>`);
+    `<tr data-action="${esc(a.action)}">${timeCell(a.at)}<td data-value>${esc(person(a.who))}</td><td>${esc(word("action", a.action))}</td>` +
+    `<td><b data-value>${esc(a.object_id)}</b></td>${change(a.action, a.before, a.after)}<td class="wrap">${reasonHtml(a.reason)}</td></tr>`);
   rows("rejected", ["h_when", "h_device", "h_raw", "h_reason"], listed("rejected_input").items, (r) =>
     `<tr>${timeCell(r.at)}<td>${esc(r.source)}</td><td><code>${esc(String(r.raw).replace(/\x1d/g, "<GS>"))}</code></td>` +
     `<td class="wrap">${esc(r.reason)}</td></tr>`);
@@ -126,8 +162,34 @@ function render(o, me) {
     .forEach(([kind, id]) => more(kind, id));
   document.querySelectorAll("button.ack").forEach((b) => (b.onclick = async () => {
     b.disabled = true;
-    const v = await postAction(`/api/v1/escalations/${b.dataset.id}/ack`, {});
+    const v = await postAction(`/api/v1/escalations/${encodeURIComponent(b.dataset.id)}/ack`, {});
     const msg = document.getElementById("ack-msg");
+    msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
+    msg.className = "msg" + (v.status === "ok" ? "" : " error");
+    Sound.play(v.sound);
+    refresh();
+  }));
+}
+
+// The suspect-weight review: the catalogue weight, what passing and overridden parcels say (apart: mean ± σ, n),
+// the proposal and sample parcels; accept or reset as the supervisor signed in here.
+function renderWeights(review) {
+  const suspects = review.suspects || [];
+  count("weights-count", suspects.length, true);
+  const figure = (f) => (f ? `<td class="num">${esc(f.mean_g)} ± ${esc(f.sigma_g)} g<div class="muted">${esc(tn("parcel", f.n))}</div></td>`
+    : `<td class="muted">—</td>`);
+  rows("suspects", ["h_sku", "h_catalogue", "h_from_passing", "h_from_overridden", "h_proposed", "h_samples", ""], suspects, (s) =>
+    `<tr data-sku="${esc(s.sku)}"><td><b>${esc(s.sku)}</b><div class="muted">${esc(s.name)}</div></td>` +
+    `<td class="num">${s.reference_g == null ? "—" : esc(s.reference_g) + " g"}</td>${figure(s.passing)}${figure(s.overridden)}` +
+    `<td class="num"><b>${esc(s.proposed_g)} g</b>${s.deviation_pct == null ? "" : `<div class="muted">${esc(s.deviation_pct)} %</div>`}</td>` +
+    `<td class="wrap">${esc([...((s.passing || {}).samples || []), ...((s.overridden || {}).samples || [])].join(", "))}</td>` +
+    `<td><button type="button" class="decide" data-sku="${esc(s.sku)}" data-action="accept">${esc(t("weight_accept"))}</button> ` +
+    `<button type="button" class="decide secondary" data-sku="${esc(s.sku)}" data-action="reset">${esc(t("weight_reset"))}</button></td></tr>`);
+  document.querySelectorAll("button.decide").forEach((b) => (b.onclick = async () => {
+    b.disabled = true;
+    const reason = document.getElementById("weights-reason").value;
+    const v = await postAction(`/api/v1/supervisor/weights/${encodeURIComponent(b.dataset.sku)}`, { action: b.dataset.action, reason });
+    const msg = document.getElementById("weights-msg");
     msg.textContent = (LANG === "zh" && v.message_zh) ? v.message_zh : (v.message || "");
     msg.className = "msg" + (v.status === "ok" ? "" : " error");
     Sound.play(v.sound);
@@ -141,13 +203,16 @@ async function refresh() {
     const me = o.status === "error" ? (await getJSON("/api/v1/pda/me")).employee : null;
     COUNTS = o.status === "error" ? {} : await getJSON("/api/v1/supervisor/counts");
     render(o, me);
+    if (o.status !== "error") renderWeights(await getJSON("/api/v1/supervisor/weights"));
   } catch (e) { /* offline for a moment: keep what is shown, try again on the next tick */ }
 }
 
 async function signIn() {
   const pin = document.getElementById("login-pin");
-  const r = await postAction("/api/v1/pda/login",
-    { badge: document.getElementById("login-badge").value, pin: pin.value, page: "supervisor" });
+  const go = document.getElementById("login-go");
+  if (go.disabled) return;
+  const r = await busy(go, () => postAction("/api/v1/pda/login",
+    { badge: document.getElementById("login-badge").value, pin: pin.value, page: "supervisor" }));
   pin.value = "";
   const msg = document.getElementById("login-msg");
   msg.textContent = r.status === "ok" ? "" : r.code === "not_supervisor" ? t("not_supervisor")
@@ -170,7 +235,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("login-msg").textContent = "";
     refresh();
   };
-  window.onLangChange = refresh;
+  window.onLangChange = () => { refresh(); drawEvidence(); };
   refresh();
   setInterval(refresh, 5000);
 });

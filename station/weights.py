@@ -1,0 +1,188 @@
+"""The learned weight gate's I/O at one table: what each closed carton weighed, learning from it, the snapshot, and
+the supervisor's review of suspect catalogue weights.
+
+``core.weight_learning`` learns, ``core.weight_gate`` judges and ``core.weight_review`` lists and decides, all pure;
+this module feeds them from station.db (tables of migration step 8) and hands the packing step a ``TableGate``.
+Invariants:
+
+* a carton is recorded (``record``) in the transaction that packs it, from its ``pack`` confirmation: a weighing
+  that passed teaches (``passed``); a blocked one a supervisor approved is kept apart (``overridden``: evidence
+  for the review, never a learned figure by itself); a carton without a box or a stable reading is not recorded;
+* learning (``relearn``) runs off the hot path, in the agent's ``weights`` loop: it reads the samples under the
+  station's lock, fits without it, then stores the snapshot and swaps it in; the packing step only reads the
+  snapshot it finds, so a weighing never waits for a fit;
+* the snapshot survives a restart (``weight_learned``), and a station that never learned judges on the catalogue
+  exactly as ``weighing.gate = "catalogue"`` does (with ``weighing.gate_floor = "site"``);
+* a supervisor's decision (``decide``: accept the learned unit weight, or reset the SKU's learning) needs a
+  supervisor present (signed in with badge and PIN), is recorded with its audit entry and, for an acceptance,
+  the ``weight_learned`` confirmation upstream, in one transaction; an accepted weight is the gate's reference
+  at once, a reset forgets the SKU's parcels at the next learning pass.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from packgate.device.clock import isoformat
+from packgate.station import store
+from packgate.station.core import weight_review as review
+from packgate.station.core.effects import AuditEntry, Confirmation
+from packgate.station.core.models import Employee, Role
+from packgate.station.core.resolution import Resolution
+from packgate.station.core.tolerance import ToleranceConfig
+from packgate.station.core.verdicts import answer
+from packgate.station.core.weight_gate import GateConfig, TableGate
+from packgate.station.core.weight_learning import Learned, Reference, Weighing, items_of, learn
+from packgate.station.parts import Parts, Settings
+from packgate.sync.common.db import write_tx
+
+WINDOW = 20000  # the most recent cartons learned from (LearnConfig.window)
+
+
+def gate_config(cfg: Settings, tolerance: ToleranceConfig) -> GateConfig:
+    """The gate's rules from ``weighing.*``: the site's percentage, the floor (the site's table, or divisions)."""
+    floor = "division" if cfg["weighing.gate_floor"] == "division" else \
+        cfg["weighing.floor_table"] if cfg["weighing.use_floor"] else "none"
+    return GateConfig(tolerance=tolerance, resolution=Resolution.parse(str(cfg["weighing.scale_division"])),
+                      floor=floor, k=Decimal(str(cfg["weighing.gate_k"])))
+
+
+def sample_of(payload: Mapping[str, Any], order_id: str, resolution: Resolution) -> tuple[Any, ...] | None:
+    """A ``weight_samples`` row (without seq and time) from a ``pack`` confirmation's payload, or None when the
+    carton says nothing about weights (no box, no stable reading, no verdict on a weight)."""
+    weight, box = payload.get("weight") or {}, payload.get("packaging")
+    measured = weight.get("measured_g")
+    result = {"pass": "passed", "fail": "overridden"}.get(weight.get("result") or "")
+    if not box or measured is None or result is None or (result == "overridden" and not payload.get("override")):
+        return None
+    items = items_of((u["sku"], 1) for u in payload.get("units") or ())
+    if not items:
+        return None
+    grams = Decimal(measured)
+    return (order_id, int(payload.get("carton") or 1), box, json.dumps([list(i) for i in items]), str(grams),
+            str(resolution.division_at(grams)), result)
+
+
+class TableWeights:
+    """The learned gate of one table (see the module docstring). ``gate()`` is None with ``weighing.gate =
+    "catalogue"``: the packing step then applies the catalogue rule as it always did."""
+
+    def __init__(self, parts: Parts):
+        self.parts = parts
+        self.enabled = parts.cfg["weighing.gate"] == "learned"
+        self.config = gate_config(parts.cfg, parts.tolerance)
+        row = parts.conn.execute("SELECT body, decisions FROM weight_learned WHERE one = 1").fetchone()
+        self.learned = Learned.from_dict(json.loads(row["body"])) if row is not None else Learned()
+        self.decisions_seen = row["decisions"] if row is not None else 0
+
+    # ------------------------------------------------------------------ the gate and what teaches it
+    def gate(self) -> TableGate | None:
+        if not self.enabled:
+            return None
+        ref = self._reference({})
+        accepted = {sku: ref.unit_g[sku] for sku in ref.accepted}  # the rest: the catalogue, as it is now
+        return TableGate(self.learned, Reference(accepted, {}, ref.accepted, ref.forget), self.config)
+
+    def record(self, conn: sqlite3.Connection, order_id: str, payload: Mapping[str, Any], at: str) -> None:
+        """Inside the packing transaction: keep a closed carton's weighing for the learning."""
+        row = sample_of(payload, order_id, self.config.resolution)
+        if row is not None:
+            conn.execute("INSERT INTO weight_samples (order_id, carton, box, items, measured_g, division_g, result, at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, at))
+
+    def relearn(self) -> bool:
+        """One learning pass (the agent's ``weights`` loop; tests call it directly): fit the recent samples when
+        there are new ones, or new decisions, since the snapshot; store and use the result. Returns whether it
+        learned."""
+        p = self.parts
+        with p.lock:
+            last = p.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM weight_samples").fetchone()[0]
+            decided = p.conn.execute("SELECT COALESCE(MAX(id), 0) FROM weight_decisions").fetchone()[0]
+            if last <= self.learned.upto_seq and decided <= self.decisions_seen:
+                return False
+            rows = p.conn.execute("SELECT * FROM (SELECT * FROM weight_samples ORDER BY seq DESC LIMIT ?) "
+                                  "ORDER BY seq", (WINDOW,)).fetchall()
+            weighings = [Weighing(r["seq"], f"{r['order_id']}#{r['carton']}", r["box"],
+                                  items_of((s, int(q)) for s, q in json.loads(r["items"])), Decimal(r["measured_g"]),
+                                  r["result"], Decimal(r["division_g"])) for r in rows]
+            reference = self._reference(self._catalogue({s for w in weighings for s, _ in w.items}),
+                                        {w.box for w in weighings})
+        learned = learn(weighings, reference)
+        with p.lock, write_tx(p.conn) as conn:
+            conn.execute("INSERT INTO weight_learned (one, upto_seq, decisions, body, at) VALUES (1, ?, ?, ?, ?) "
+                         "ON CONFLICT (one) DO UPDATE SET upto_seq = excluded.upto_seq, decisions = excluded.decisions, "
+                         "body = excluded.body, at = excluded.at",
+                         (learned.upto_seq, decided, learned.to_json(), isoformat(p.clock.now())))
+            self.learned, self.decisions_seen = learned, decided
+        return True
+
+    def tick(self) -> None:
+        self.relearn()
+
+    # ------------------------------------------------------------------ the supervisor's review
+    def suspects(self) -> list[review.Suspect]:
+        """The SKUs whose learned weight leaves their reference beyond the drift bound (``core.weight_review``), but
+        those decided since the last learning pass."""
+        with self.parts.lock:
+            learned = self.learned
+            ref = self._reference(self._catalogue(set(learned.skus) | set(learned.overridden)))
+            pending = {r["sku"] for r in self.parts.conn.execute("SELECT sku FROM weight_decisions WHERE id > ?",
+                                                                 (self.decisions_seen,))}
+        # a SKU decided since the snapshot waits for the next learning pass: never listed (nor decided) twice
+        return [s for s in review.suspects(learned, ref, review.ReviewConfig(gate=self.config)) if s.sku not in pending]
+
+    def review(self) -> dict[str, Any]:
+        """The supervisor page's list: per SKU its name, the reference, passing and overridden figures apart, n,
+        sample parcels and the proposal; and the decisions taken so far, newest first."""
+        with self.parts.lock:
+            decided = [json.loads(r["body"]) for r in
+                       self.parts.conn.execute("SELECT body FROM weight_decisions ORDER BY id DESC LIMIT 50")]
+        names = {}
+        for s in (found := self.suspects()):
+            sku = self.parts.catalog.sku(s.sku)
+            names[s.sku] = sku.name if sku is not None else s.sku
+        return {"enabled": self.enabled, "parcels": self.learned.parcels, "upto_seq": self.learned.upto_seq,
+                "suspects": [{**s.as_dict(), "name": names[s.sku]} for s in found], "decisions": decided}
+
+    def decide(self, sku: str, action: str, supervisor: Employee | None, reason: str, device: str) -> dict:
+        """A supervisor's decision on one line of the review (see the module docstring); returns the verdict."""
+        if supervisor is None or supervisor.role is not Role.SUPERVISOR:
+            return answer("not_supervisor", problem="Only a supervisor signed in with badge and PIN can decide a "
+                          "weight.", problem_zh="只有用工卡和密码登录的主管可以决定重量。")
+        if action not in review.ACTIONS:
+            return answer("weight_decision_unknown", action=action)
+        suspect = next((s for s in self.suspects() if s.sku == sku), None)
+        if suspect is None:
+            return answer("weight_not_suspect", sku=sku)
+        p = self.parts
+        now = p.clock.now()
+        at = isoformat(now)
+        with p.lock, write_tx(p.conn) as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM weight_samples").fetchone()[0]
+            decision = review.decide(suspect, action, supervisor.employee_id, now, seq, reason.strip())
+            conn.execute("INSERT INTO weight_decisions (sku, action, body, at) VALUES (?, ?, ?, ?)",
+                         (sku, action, json.dumps(decision.as_dict(), ensure_ascii=False), at))
+            for effect in review.decision_effects(decision, suspect):
+                if isinstance(effect, AuditEntry):
+                    store.add_audit(conn, at, effect.who, effect.action, sku, effect.before, effect.after,
+                                    effect.reason, device)
+                elif isinstance(effect, Confirmation):
+                    p.outbox.enqueue(conn, action=effect.action, object_type=effect.object_type,
+                                     object_id=effect.object_id, operator=effect.operator, device=device,
+                                     location=p.location, payload=effect.payload)
+        if action == "accept":
+            return answer("weight_accepted", sku=sku, value_g=str(decision.value_g),
+                          before_g="-" if suspect.reference_g is None else str(suspect.reference_g))
+        return answer("weight_reset", sku=sku)
+
+    # ------------------------------------------------------------------ the reference
+    def _catalogue(self, skus: set[str]) -> dict[str, Decimal | None]:
+        return {code: sku.unit_weight_g if (sku := self.parts.catalog.sku(code)) is not None else None for code in skus}
+
+    def _reference(self, catalogue: Mapping[str, Decimal | None], boxes: Iterable[str] = ()) -> Reference:
+        """The catalogue (and the boxes' tares) with the supervisors' decisions applied (``weight_review.reference``)."""
+        rows = self.parts.conn.execute("SELECT body FROM weight_decisions ORDER BY id").fetchall()
+        tares = {code: p.tare_g for code in boxes if (p := self.parts.catalog.packaging(code)) is not None}
+        return review.reference(catalogue, tares, [review.Decision.from_dict(json.loads(r["body"])) for r in rows])
