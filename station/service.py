@@ -48,6 +48,7 @@ from packgate.station.interception import InterceptDesk, wms_row
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
+from packgate.station.returns import ReturnDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
@@ -113,6 +114,8 @@ class Station:
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
+        # returns at the table (station/returns.py): the kiosk in Returns mode and a PDA at the dock
+        self.returns = ReturnDesk(self.parts, self.pins, self._photo, self._stable_grams)
         # the outbound hand-over to carriers (station/dock.py)
         self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
@@ -290,7 +293,11 @@ class Station:
         return self._handle({"action": "badge", "object_id": uid, "device": device}, present=True)
 
     def on_scan(self, scan: Scan, device: str) -> dict:
-        """A scan from the station's own scanner (already interpreted by the reader)."""
+        """A scan from the station's own scanner (already interpreted by the reader); in Returns mode it is a step
+        of the return at the kiosk."""
+        if self.returns.mode == "returns":
+            operator = self.pack.operator.employee_id if self.pack.operator else None
+            return self._show(self.returns.scan(scan.raw, operator, device))
         with self.parts.lock:
             shown = self._saving(lambda: self._scan_kiosk(scan, {"device": device}))
         return self._after_turn(shown)
@@ -743,6 +750,11 @@ class Station:
         except Exception as exc:  # noqa: BLE001 - a failed photo never blocks packing
             log.warning("camera snapshot failed: %s", exc)
             return None
+
+    def _stable_grams(self) -> Decimal | None:
+        """The scale's fresh stable reading in grams (a return's weighing), or None."""
+        reading = self.parts.live.scale.fresh()
+        return reading.grams if reading is not None and reading.stable else None
 
     def close(self) -> None:
         with self.parts.lock:  # a change from the hub's feed may be arriving in another thread

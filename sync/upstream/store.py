@@ -16,6 +16,7 @@ from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import parse_id
 from packgate.sync.common.jsonbytes import MAX_INT, dumps, fingerprint
 from packgate.sync.errors import InvalidConfirmationIdError
+from packgate.sync.upstream import returns
 
 KINDS = {  # kind -> (key fields, required fields)
     "skus": (("sku",), ("sku", "gtin", "name", "unit_weight_g", "special", "lot_policy")),
@@ -23,6 +24,7 @@ KINDS = {  # kind -> (key fields, required fields)
     "packaging": (("code",), ("code", "name", "tare_g")),
     "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
     "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
+    "rmas": (("rma_id",), ("rma_id", "order_id", "lines", "reason", "waybill")),  # returns (sync/upstream/returns.py)
 }
 # action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
 # contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)
@@ -61,7 +63,7 @@ SCHEMA = (
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
-    for statement in SCHEMA:
+    for statement in (*SCHEMA, *returns.SCHEMA):
         conn.execute(statement)
     conn.execute("COMMIT")
 
@@ -244,6 +246,9 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
         return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled.get('status_at')}"
                              f" ({cancelled.get('status_reason') or 'no reason given'}): its {item['action']} is"
                              " refused", 409, ORDER_CANCELLED)
+    missing_rma = returns.unknown(conn, item) if strict_orders else None
+    if missing_rma is not None:
+        return _reject(item, missing_rma, 404)
     if item["object_type"] == "order":
         order = get_reference(conn, "orders", item["object_id"])
         if order is None and strict_orders:
@@ -259,6 +264,7 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
         order = get_reference(conn, "orders", shipped)
         if order is not None and order.get("status") != "shipped":
             upsert_reference(conn, "orders", [{**order, "status": "shipped"}], now)
+    returns.apply(conn, item, now)
     at = parse_iso(item["at"])
     conn.execute("INSERT INTO up_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
                  " at, at_utc, received_at, received_utc, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -266,6 +272,8 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
                   item["object_id"], item["at"], utc_text(at), isoformat(now), utc_text(now), dumps(item).decode()))
     conn.execute("INSERT INTO up_effects (object_type, object_id, count) VALUES (?, ?, 1) ON CONFLICT"
                  " (object_type, object_id) DO UPDATE SET count = count + 1", (item["object_type"], item["object_id"]))
+    if item["action"] == "pack" and item["object_type"] == "order":
+        returns.on_pack(conn, item["object_id"], now)  # after the pack is stored: its RMAs learn what was shipped
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 
