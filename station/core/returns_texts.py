@@ -78,6 +78,8 @@ MESSAGES: dict[str, tuple[str, str, str, str]] = {
     "return_closed_review": ("blocked", "scan_return", "Return {rma_id} closed for review ({why}).",
                              "退货单{rma_id}已关闭，转人工审核（{why}）。"),
     "return_bad_request": ("error", "", "{problem}", "{problem}"),
+    "return_mode_kiosk_only": ("error", "", "Only the table's own screen switches between Pack and Returns.",
+                               "只有工作台本机屏幕可以在打包与退货之间切换。"),
 }
 
 # reason codes in words (``words.REASON``): a grader's reason for a B or C, the customer's reason on the RMA (the site
@@ -98,7 +100,7 @@ REASONS: dict[str, tuple[str, str]] = {
 
 # the Returns screen's words (``words.PAGE``)
 PAGE: dict[str, tuple[str, str]] = {
-    "returns": ("Returns", "退货"), "rt_mode": ("Returns", "退货模式"), "rt_to_pack": ("Pack", "打包"),
+    "returns": ("Returns", "退货"), "rt_receive_dock": ("Receive a return", "退货收货"), "rt_mode": ("Returns", "退货模式"), "rt_to_pack": ("Pack", "打包"),
     "rt_scan_parcel": ("Scan the return parcel's waybill or the RMA", "请扫描退货包裹面单或退货单"),
     "rt_rma": ("Return", "退货单"), "rt_reason": ("Reason", "退货原因"), "rt_expected": ("Expected", "应退"),
     "rt_received": ("Received", "已收"), "rt_units": ("Units received", "已收商品"),

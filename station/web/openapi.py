@@ -301,7 +301,8 @@ OPENAPI = {
             "summary": "Switch the kiosk between Pack and Returns (the station's own scanner follows)",
             "requestBody": {"content": {"application/json": {"schema": {
                 "type": "object", "required": ["mode"], "properties": {"mode": {"enum": ["pack", "returns"]}}}}}},
-            "responses": {"200": {"description": "the mode now"}, "400": {"description": "unknown mode"}}}},
+            "responses": {"200": {"description": "the mode now"}, "400": {"description": "unknown mode"},
+                          "403": {"description": "not the table's own screen (a PDA)"}}}},
         "/api/v1/returns/{rma_id}/evidence": {"get": {
             "summary": "The return's evidence record: the RMA, every step (scans, grades with photos, weighing) with its "
                        "confirmation and sync state, the audit rows, the original order's outbound evidence, the "

@@ -59,6 +59,9 @@ def returns_step() -> Response:
 @bp.post("/api/v1/returns/mode")
 def returns_mode() -> Response:
     body = json_body()
+    web = current_session()
+    if not is_api() and not (web is not None and web.kiosk):  # a PDA never switches the table's scanner
+        return error(403, "return_mode_kiosk_only")
     result = station().returns.set_mode(body.get("mode"))
     if "mode" not in result:
         return error(400, "return_bad_request", problem=result["data"]["problem"],

@@ -61,7 +61,8 @@ function grade(mark) {
 
 document.addEventListener("DOMContentLoaded", async () => {
   applyI18n();
-  await postAction("/api/v1/returns/mode", { mode: "returns" });
+  const mode = await postAction("/api/v1/returns/mode", { mode: "returns" });
+  const atTheTable = mode.mode === "returns";  // a PDA at the dock does not switch the table's scanner
   const input = $("scan-input");
   const submit = wedgeInput(input, (code) => step({ action: "scan", code }));  // the station tells parcel from unit
   $("scan-send").addEventListener("click", submit);
@@ -83,8 +84,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("put-aside").addEventListener("click", () => step({ action: "put_aside" }));
   $("to-pack").addEventListener("click", async () => {
-    await postAction("/api/v1/returns/mode", { mode: "pack" });
-    window.location.href = "/";
+    if (atTheTable) await postAction("/api/v1/returns/mode", { mode: "pack" });
+    window.location.href = atTheTable ? "/" : "/pda";
   });
   window.onLangChange = render;
   await refresh();
