@@ -136,7 +136,8 @@ class ReturnDesk:
     def _dispatch(self, body: dict, operator: str, terminal: str, meta: dict) -> dict:
         s = self.session(terminal)
         action = body["action"]
-        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        given = body.get("payload")
+        payload: dict[str, Any] = given if isinstance(given, dict) else {}
         if action == "scan":  # the station's scanner or a page's scan field: a return parcel, or a unit of the open one
             code = body.get("code")
             opened = isinstance(code, str) and s.rma is not None and s.state != rules.State.CLOSED \

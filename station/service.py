@@ -48,9 +48,9 @@ from packgate.station.interception import InterceptDesk, wms_row
 from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
-from packgate.station.returns import ReturnDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.returns import ReturnDesk
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews

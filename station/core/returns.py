@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Mapping
 
+from packgate.station.core import texts
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
 from packgate.station.core.models import Employee, Sku
-from packgate.station.core import texts
 from packgate.station.core.verdicts import grams, make
 from packgate.station.core.words import REASON
 
@@ -68,7 +68,8 @@ class Rma:
                 lines[line["sku"]] = lines.get(line["sku"], 0) + line["qty"]
         if not isinstance(row.get("rma_id"), str) or not isinstance(row.get("order_id"), str) or not lines:
             return None
-        shipped = row.get("shipped") if isinstance(row.get("shipped"), dict) else {}
+        sent = row.get("shipped")
+        shipped: Mapping[str, Any] = sent if isinstance(sent, dict) else {}
         units = tuple(u for u in shipped.get("units") or () if isinstance(u, dict) and isinstance(u.get("sku"), str))
         outbound = {k: v for k, v in shipped.items() if k != "units"}
         return cls(row["rma_id"], row["order_id"], row.get("waybill") if isinstance(row.get("waybill"), str) else None,

@@ -100,7 +100,8 @@ REASONS: dict[str, tuple[str, str]] = {
 
 # the Returns screen's words (``words.PAGE``)
 PAGE: dict[str, tuple[str, str]] = {
-    "returns": ("Returns", "退货"), "rt_receive_dock": ("Receive a return", "退货收货"), "rt_mode": ("Returns", "退货模式"), "rt_to_pack": ("Pack", "打包"),
+    "returns": ("Returns", "退货"), "rt_receive_dock": ("Receive a return", "退货收货"),
+    "rt_mode": ("Returns", "退货模式"), "rt_to_pack": ("Pack", "打包"),
     "rt_scan_parcel": ("Scan the return parcel's waybill or the RMA", "请扫描退货包裹面单或退货单"),
     "rt_rma": ("Return", "退货单"), "rt_reason": ("Reason", "退货原因"), "rt_expected": ("Expected", "应退"),
     "rt_received": ("Received", "已收"), "rt_units": ("Units received", "已收商品"),

@@ -344,7 +344,7 @@ class Walk:
         wrong = step("scan", code=self.item("SKU-012"))
         self.record("return: an item not in the RMA is refused", wrong.get("code") == "return_item_not_in_rma",
                     wrong.get("message", "")[:80])
-        taken = [step("scan", code=self.item(sku)).get("code") for sku in ("SKU-007", "SKU-025")]
+        taken = [str(step("scan", code=self.item(sku)).get("code")) for sku in ("SKU-007", "SKU-025")]
         self.record("return: both units scanned in", taken == ["return_item_taken"] * 2, ", ".join(taken))
         graded = [step("grade", payload={"unit": n, "grade": "A"}) for n in (1, 2)]
         self.record("return: graded A, put-away lot and bin named", all(g.get("code") == "return_graded_a"
@@ -358,7 +358,7 @@ class Walk:
         self.record("return: closed -> refund", closed.get("code") == "return_closed_refund",
                     closed.get("message", "")[:80])
         self.settle("0")
-        end, rma = time.monotonic() + 15, {}
+        end, rma = time.monotonic() + 15, dict[str, Any]()
         while time.monotonic() < end and rma.get("status") != "refunded":
             self.rig.agent.worker.wake()
             time.sleep(0.2)

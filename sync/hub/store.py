@@ -24,8 +24,7 @@ from typing import Any, Iterable
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
-from packgate.sync.hub import parcels
-from packgate.sync.hub import returns
+from packgate.sync.hub import parcels, returns
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key

@@ -180,7 +180,7 @@ def seed(conn: sqlite3.Connection, today: date | None = None, now: datetime | No
         for kind, items in demo_reference(today, now).items():
             cursor = store.upsert_reference(conn, kind, items, now)
         for rma_id, order_id, waybill, reason, lines in RMAS:
-            body = {"rma_id": rma_id, "order_id": order_id, "waybill": waybill, "reason": reason}
+            body: dict[str, object] = {"rma_id": rma_id, "order_id": order_id, "waybill": waybill, "reason": reason}
             if lines:
                 body["lines"] = [{"sku": part.split(":")[0], "qty": int(part.split(":")[1])} for part in lines.split()]
             returns.announce(conn, body, now)
