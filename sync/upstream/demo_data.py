@@ -175,6 +175,7 @@ def seed(conn: sqlite3.Connection, today: date | None = None, now: datetime | No
     today = today or date.today()
     now = now or datetime.now(timezone.utc).astimezone()
     store.ensure_schema(conn)
+    returns.ensure_schema(conn)
     cursor = 0
     with write_tx(conn):
         for kind, items in demo_reference(today, now).items():

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from packgate.device.clock import isoformat
+from packgate.sync.upstream import store
 
 ACTIONS = ("return_received", "return_item", "return_graded", "return_closed")
 STATUSES = ("announced", "received", "refunded", "review")
@@ -44,8 +45,6 @@ class RmaRefused(ValueError):
 
 def announce(conn: sqlite3.Connection, body: Any, now: datetime) -> dict[str, Any]:
     """Validate and store one RMA (inside the caller's transaction); returns the stored record."""
-    from packgate.sync.upstream import store
-
     if not isinstance(body, dict):
         raise RmaRefused("expected an RMA object")
     for name in ("rma_id", "order_id", "reason", "waybill"):
@@ -116,27 +115,32 @@ def shipped_of(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
 
 def on_pack(conn: sqlite3.Connection, order_id: str, now: datetime) -> None:
     """A ``pack`` of ``order_id`` was accepted: its announced RMAs learn what was shipped."""
-    from packgate.sync.upstream import store
-
     for (data,) in conn.execute("SELECT data FROM up_ref WHERE kind = 'rmas' AND json_extract(data, '$.order_id') = ?"
                                 " AND json_extract(data, '$.status') = 'announced'", (order_id,)).fetchall():
         rma = json.loads(data)
         store.upsert_reference(conn, "rmas", [{**rma, "shipped": shipped_of(conn, order_id)}], now)
 
 
-def unknown(conn: sqlite3.Connection, item: dict) -> str | None:
-    """Why a return confirmation names no RMA this WMS announced, or None."""
-    from packgate.sync.upstream import store
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute("COMMIT")
 
-    if item["action"] in ACTIONS and store.get_reference(conn, "rmas", item["object_id"]) is None:
-        return f"unknown RMA {item['object_id']}"
+
+def refusal(conn: sqlite3.Connection, item: dict, strict: bool) -> tuple[int, str] | None:
+    """A return confirmation naming no RMA this WMS announced is refused (404) when the WMS is strict."""
+    if strict and item["action"] in ACTIONS and store.get_reference(conn, "rmas", item["object_id"]) is None:
+        return 404, f"unknown RMA {item['object_id']}"
     return None
 
 
 def apply(conn: sqlite3.Connection, item: dict, now: datetime) -> None:
-    """The effect of one new return confirmation (inside its transaction)."""
-    from packgate.sync.upstream import store
-
+    """The effect of one new confirmation (inside its transaction, once it is stored): a ``pack`` tells its order's
+    RMAs what was shipped; a return confirmation moves its RMA on."""
+    if item["action"] == "pack" and item["object_type"] == "order":
+        on_pack(conn, item["object_id"], now)
+        return
     if item["action"] not in ACTIONS or item["object_type"] != "rma":
         return
     rma = store.get_reference(conn, "rmas", item["object_id"])
@@ -184,8 +188,6 @@ def decide(rma: dict, payload: dict) -> tuple[str, list[str]]:
 
 def restock(conn: sqlite3.Connection, payload: dict, now: datetime) -> list[dict]:
     """A-grade units back into their lots (the lot's stock +1 each); returns what was restocked (and where)."""
-    from packgate.sync.upstream import store
-
     per_lot: Counter[tuple[str, str]] = Counter()
     for u in payload.get("units") or ():
         if isinstance(u, dict) and u.get("grade") == "A" and not u.get("swapped"):
@@ -211,3 +213,6 @@ def listing(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]
     rows = conn.execute("SELECT data FROM up_ref WHERE kind = 'rmas' AND (? IS NULL OR json_extract(data, '$.status')"
                         " = ?) ORDER BY key", (status, status))
     return [json.loads(r[0]) for r in rows]
+
+
+EFFECTS = store.Effects(refusal, apply)  # what ``store.receive`` does with a confirmation for returns
