@@ -256,6 +256,20 @@ class ReturnDesk:
         return self._commit(s, rules.close(s, digest), meta)
 
     # ---------------------------------------------------------------------------- badges
+    def tap(self, uid: str, device: str | None = None, terminal: str = KIOSK) -> dict | None:
+        """A badge tapped on the table's own reader in Returns mode: the second person of a special item (presence
+        proven by the tap). None when no return at ``terminal`` waits for a second badge (the tap is the pack's)."""
+        with self.p.lock:
+            s = self.session(terminal)
+            if s.state != rules.State.SECOND_BADGE:
+                return None
+            employee = self.p.catalog.employee_by_badge(uid)
+            if employee is None:
+                return make("unknown_badge", next="second_badge_pin").as_dict()
+            meta = {"key": None, "request_hash": "", "device": device or self.p.device_id("returns"),
+                    "terminal": terminal}
+            return self._commit(s, rules.second(s, employee), meta)
+
     def _badge(self, payload: dict, badge_field: str, pin_field: str, purpose: str, meta: dict) -> Employee | dict:
         badge, pin = payload.get(badge_field), payload.get(pin_field)
         if not isinstance(badge, str) or not badge.strip() or not isinstance(pin, str) or not pin:
@@ -369,6 +383,9 @@ def record(conn: sqlite3.Connection, rma_id: str) -> dict[str, Any] | None:
             "rma": rma, "units": session.get("units") or [], "weighing": session.get("weighing"),
             "steps": steps, "audit": audit, "photos": photos,
             "clips": sorted(set(shipped.get("clips") or [])),
+            # what ``evidence.export`` copies beside evidence.json: the grades' photos, the outbound photo and clip
+            "media": {"photos": sorted({*photos, *(shipped.get("photos") or [])}),
+                      "clips": sorted(set(shipped.get("clips") or []))},
             "outbound": {"shipped": shipped, "record": outbound},
             "evidence_sha256": row["evidence_sha256"]}
 

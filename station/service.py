@@ -290,6 +290,10 @@ class Station:
 
     def on_badge(self, uid: str, device: str) -> dict:
         """A tap on this station's own badge reader: the one input that proves the person is at the table."""
+        if self.returns.mode == "returns":  # a special item's second person at the Returns screen
+            answered = self.returns.tap(uid, device)
+            if answered is not None:
+                return self._show(answered)
         return self._handle({"action": "badge", "object_id": uid, "device": device}, present=True)
 
     def on_scan(self, scan: Scan, device: str) -> dict:

@@ -331,3 +331,47 @@ def test_the_wms_validates_an_rma(wms):
                                            "reason": "size_too_small"})
     assert ok == 200 and made["rma"]["lines"] == [{"sku": "SKU-001", "qty": 2}, {"sku": "SKU-013", "qty": 1}]
     assert {r["rma_id"] for r in wms.get("/v1/admin/rmas?status=announced")["rmas"]} >= {"RMA-0001", "R3"}
+
+
+def test_a_grade_carries_the_cameras_photo_and_the_return_exports_like_a_parcel(tmp_path, wms, clock, world, h):
+    from click.testing import CliRunner
+
+    from packgate.device.camera.emulator import render_frame
+    from packgate.device.camera.reader import CameraScanner
+    from packgate.station.runtime.cli import cli
+
+    camera = CameraScanner(str(tmp_path / "none.avi"), snapshot_dir=tmp_path / "photos")
+    camera.process_frame(render_frame([("code128", "RT-YTO-0002")]), 0.0)  # the last frame the camera saw
+    factory = StationFactory(tmp_path, wms.url, clock)
+    station = factory(camera=camera)
+    try:
+        assert step(station, "scan", code="RT-YTO-0002")["code"] == "return_received"
+        assert step(station, "scan", code=h.item(world, "SKU-012"))["code"] == "return_item_taken"
+        assert step(station, "grade", payload={"unit": 1, "grade": "C", "reason": "damaged"})["code"] == "return_graded"
+        [graded] = h.outbox_rows(station, "action = 'return_graded'")
+        photo = graded["body"]["image_sha256"]
+        assert photo and len(photo) == 64
+        assert step(station, "weigh", payload={"grams": "350"})["code"] == "return_weight_ok"
+        assert step(station, "close")["code"] == "return_closed_review"
+        out = tmp_path / "bundle"
+        result = CliRunner().invoke(cli, ["evidence", "export", "RMA-0002", "--to", str(out), "--db", factory.db_path,
+                                          "--media", str(tmp_path / "photos")])
+        assert result.exit_code == 0, result.output
+        doc = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
+        assert doc["kind"] == "return" and doc["media"]["photos"] == [photo] and doc["media_missing"] == []
+        assert doc["units"][0]["grade"] == "C" and doc["weighing"]["measured_g"] == "350.0"
+        assert len(doc["evidence_sha256"]) == 64 and doc["outcome"] == "review"
+        assert (out / doc["media_files"][0]).exists()
+    finally:
+        factory.close()
+
+
+def test_the_second_person_taps_the_tables_reader_in_returns_mode(table, h, world):
+    h.sign_in(table)
+    table.returns.set_mode("returns")
+    assert step(table, "scan", code="RT-YTO-0003")["code"] == "return_received"
+    assert step(table, "scan", code=h.item(world, "SKU-008"))["code"] == "return_second_badge"
+    taken = table.on_badge(h.BADGES["packer2"], "ST01-badge")
+    assert taken["code"] == "return_item_taken" and table.pack.operator.employee_id == PACKER  # still signed in
+    [row] = h.outbox_rows(table, "action = 'return_item'")
+    assert row["body"]["payload"]["second_by"] == PACKER2
