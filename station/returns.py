@@ -44,15 +44,20 @@ MODES = ("pack", "returns")
 ACTIONS = ("scan", "receive", "item", "approve", "put_aside", "second", "grade", "weigh", "close")
 TEXT_MAX = 128
 Photo = Callable[[], "str | None"]
+Film = Callable[[str, "str | None"], None]  # (rma id, operator): start filming a return at the kiosk
+Seal = Callable[[str], "str | None"]  # rma id -> the SHA-256 of its clip, finished and filed
 Grams = Callable[[], "Decimal | None"]  # the scale's fresh stable reading, or None
 
 
 class ReturnDesk:
-    def __init__(self, parts: Parts, pins: PinCheck, photo: Photo | None = None, scale: Grams | None = None):
+    def __init__(self, parts: Parts, pins: PinCheck, photo: Photo | None = None, scale: Grams | None = None,
+                 film: Film | None = None, seal: Seal | None = None):
         self.p = parts
         self.pins = pins
         self.photo: Photo = photo or (lambda: None)
         self.scale: Grams = scale or (lambda: None)
+        self.film: Film = film or (lambda _rma, _who: None)
+        self.seal: Seal = seal or (lambda _rma: None)
         self.mode = "pack"  # the kiosk's: "returns" sends the station's own scans here
 
     def set_mode(self, mode: Any) -> dict:
@@ -196,7 +201,10 @@ class ReturnDesk:
         if kept is not None:  # open here already: the screen shows it again
             return {**make("return_received", rma_id=rma.rma_id, order_id=rma.order_id,
                            units=sum(rma.lines.values()), reason=rma.reason).as_dict(), "resumed": True}
-        return self._commit(s, rules.receive(s, rma, operator), meta)
+        received = self._commit(s, rules.receive(s, rma, operator), meta)
+        if received["code"] == "return_received" and terminal == KIOSK:
+            self.film(rma.rma_id, operator)  # the table's camera films the return until it closes
+        return received
 
     def _grade(self, s: rules.ReturnSession, payload: dict, meta: dict) -> dict:
         index = payload.get("unit")
@@ -253,6 +261,9 @@ class ReturnDesk:
         if s.rma is None:
             return self._commit(s, rules.close(s), meta)
         digest = steps_sha256(self.p.conn, s.rma.rma_id, s)
+        if rules.close(s, digest).effects:  # it closes: the clip is finished first, its hash goes with the close
+            clip = self.seal(s.rma.rma_id) if meta["terminal"] == KIOSK else None
+            return self._commit(s, rules.close(s, digest, clip), meta)
         return self._commit(s, rules.close(s, digest), meta)
 
     # ---------------------------------------------------------------------------- badges
@@ -375,6 +386,7 @@ def record(conn: sqlite3.Connection, rma_id: str) -> dict[str, Any] | None:
                                            " WHERE object_id = ? ORDER BY id", (rma_id,))]
     rma = session.get("rma") or {}
     photos = sorted({s["image_sha256"] for s in steps if s["image_sha256"]})
+    clips = [str(s["data"]["clip_sha256"]) for s in steps if s["data"].get("clip_sha256")]
     outbound = parcel_evidence.record(conn, row["order_id"])
     shipped = rma.get("shipped") or {}
     return {"kind": "return", "rma_id": rma_id, "order_id": row["order_id"], "reason": row["reason"],
@@ -382,10 +394,11 @@ def record(conn: sqlite3.Connection, rma_id: str) -> dict[str, Any] | None:
             "opened_at": row["opened_at"], "closed_at": row["closed_at"], "outcome": row["outcome"],
             "rma": rma, "units": session.get("units") or [], "weighing": session.get("weighing"),
             "steps": steps, "audit": audit, "photos": photos,
-            "clips": sorted(set(shipped.get("clips") or [])),
-            # what ``evidence.export`` copies beside evidence.json: the grades' photos, the outbound photo and clip
+            "clips": sorted(set(clips)), "outbound_clips": sorted(set(shipped.get("clips") or [])),
+            # what ``evidence.export`` copies beside evidence.json: the grades' photos and the return's clip, the
+            # outbound photo and packing video
             "media": {"photos": sorted({*photos, *(shipped.get("photos") or [])}),
-                      "clips": sorted(set(shipped.get("clips") or []))},
+                      "clips": sorted({*clips, *(shipped.get("clips") or [])})},
             "outbound": {"shipped": shipped, "record": outbound},
             "evidence_sha256": row["evidence_sha256"]}
 

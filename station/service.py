@@ -114,8 +114,6 @@ class Station:
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
-        # returns at the table (station/returns.py): the kiosk in Returns mode and a PDA at the dock
-        self.returns = ReturnDesk(self.parts, self.pins, self._photo, self._stable_grams)
         # the outbound hand-over to carriers (station/dock.py)
         self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
@@ -124,6 +122,9 @@ class Station:
                                 stop=self._stop_step) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
+        # returns at the table (station/returns.py): the kiosk in Returns mode and a PDA at the dock
+        self.returns = ReturnDesk(self.parts, self.pins, self._photo, self._stable_grams, self.video.start_return,
+                                  self.video.seal_return)
 
     # ------------------------------------------------------------------ what the station knows
     @property

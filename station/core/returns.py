@@ -299,7 +299,7 @@ def weigh(s: ReturnSession, measured: Decimal, expected: Decimal, allowed: Decim
     return Outcome(new, make("return_weight_ok", measured=grams(measured), expected=grams(expected)), [])
 
 
-def close(s: ReturnSession, evidence_sha256: str | None = None) -> Outcome:
+def close(s: ReturnSession, evidence_sha256: str | None = None, clip_sha256: str | None = None) -> Outcome:
     if s.rma is None or s.state == State.CLOSED or s.state == State.IDLE:
         return refuse(s, "return_none_open")
     if s.state != State.OPEN:
@@ -316,7 +316,7 @@ def close(s: ReturnSession, evidence_sha256: str | None = None) -> Outcome:
     grades = Counter(u.grade for u in s.units)
     payload = {"reason": s.rma.reason, "units": [u.as_dict() for u in s.units], "missing": s.remaining(),
                "grades": {g: grades.get(g, 0) for g in GRADES}, "weight": s.weighing.as_dict(),
-               "outcome": result, "review_reasons": why, "evidence_sha256": evidence_sha256}
+               "outcome": result, "review_reasons": why, "evidence_sha256": evidence_sha256, "clip_sha256": clip_sha256}
     verdict = make("return_closed_refund" if result == REFUND else "return_closed_review", rma_id=s.rma.rma_id,
                    why=_words("en", why), why_zh=_words("zh", why), outcome=result)
     return Outcome(new, verdict, [_conf(new, CLOSED, payload, s.operator)])
