@@ -112,5 +112,9 @@ PAGE: dict[str, tuple[str, str]] = {
     "rt_grade_a": ("A · resellable", "A · 可再售"), "rt_grade_b": ("B · light wear", "B · 轻微磨损"),
     "rt_grade_c": ("C · not resellable", "C · 不可再售"), "rt_weigh": ("Weigh", "称重"),
     "rt_close": ("Close return", "关闭退货单"), "rt_badge": ("Badge", "工牌"), "rt_pin": ("PIN", "密码"),
+    "rt_outcome": ("Outcome", "结果"), "rt_outcome_refund": ("refund", "退款"),
+    "rt_outcome_review": ("review", "人工审核"), "rt_state_open": ("in progress", "处理中"),
+    "rt_state_swap_review": ("waiting for a supervisor", "等待主管"),
+    "rt_state_second_badge": ("waiting for a second badge", "等待第二人刷卡"), "rt_state_closed": ("closed", "已关闭"),
     "rt_approve_reason": ("Reason", "原因"), "rt_approve": ("Confirm", "确认"), "rt_put_aside": ("Put aside", "放在一旁"),
 }

@@ -129,6 +129,8 @@ def test_a_full_return_graded_a_is_refunded_once_and_restocked_into_its_lot(tabl
     assert actions == ["return_received", "return_item", "return_item", "return_graded", "return_graded",
                        "return_closed"]
     assert table.returns.session("kiosk").rma is None  # closed: nothing open at the table any more
+    [listed] = table.supervisor_overview()["returns"]  # the supervisor page lists it
+    assert (listed["rma_id"], listed["state"], listed["outcome"]) == ("RMA-0001", "closed", "refund")
     before = wms.lot_qty("SKU-007", world.lots("SKU-007")[0]["lot"])
     deliver(table, wms, clock)
     rma = wms.rma("RMA-0001")
