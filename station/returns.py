@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import sqlite3
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -41,6 +42,8 @@ log = logging.getLogger("packgate.returns")
 
 KIOSK = "kiosk"
 MODES = ("pack", "returns")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+REASON_MAX = 500
 ACTIONS = ("scan", "receive", "item", "approve", "put_aside", "second", "grade", "weigh", "close")
 TEXT_MAX = 128
 Photo = Callable[[], "str | None"]
@@ -123,7 +126,7 @@ class ReturnDesk:
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= TEXT_MAX):
             return answer("return_bad_request", problem="key must be a text of 1 to 128 characters",
                           problem_zh="key必须是1到128个字符的文本")
-        if not operator:
+        if not operator or len(operator) > 64:
             return answer("return_not_signed_in")
         request_hash = hashlib.sha256(json.dumps({k: v for k, v in body.items() if k != "key"}, sort_keys=True,
                                                  default=str).encode()).hexdigest()
@@ -169,7 +172,10 @@ class ReturnDesk:
             who = self._badge(payload, "supervisor_badge", "supervisor_pin", "return_swap", meta)
             if isinstance(who, dict):
                 return who
-            return self._commit(s, rules.approve(s, who, str(payload.get("reason") or "")), meta)
+            reason = payload.get("reason")
+            if reason is not None and (not isinstance(reason, str) or len(reason) > REASON_MAX):
+                return self._bad("payload.reason", f"a text of at most {REASON_MAX} characters")
+            return self._commit(s, rules.approve(s, who, reason or ""), meta)
         if action == "put_aside":
             return self._commit(s, rules.put_aside(s), meta)
         if action == "second":
@@ -214,7 +220,8 @@ class ReturnDesk:
         reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
         unit = s.units[index - 1] if 1 <= index <= len(s.units) else None
         putaway = self._putaway(unit) if unit is not None and mark == "A" else None
-        image = payload.get("image_sha256") if isinstance(payload.get("image_sha256"), str) else None
+        sent = payload.get("image_sha256")
+        image = sent if isinstance(sent, str) and SHA256.fullmatch(sent) else None  # else the camera's own
         outcome = rules.grade(s, index - 1, mark, reason, None, putaway)
         if outcome.effects:  # graded: the camera's photo of the unit goes with it, when there is a camera
             photo = image or self.photo()

@@ -27,17 +27,18 @@ def apply(conn: Conn, station: str, item: dict[str, Any]) -> None:
         return
     p = item["payload"]
     rma_id, at = item["object_id"], item["at"]
+    reason = _text(p.get("reason"))
     conn.execute("INSERT INTO hub_returns (rma_id, order_id, reason, station, operator, state, received_at)"
                  " VALUES (?, ?, ?, ?, ?, 'in_progress', ?) ON CONFLICT (rma_id) DO NOTHING",
-                 (rma_id, str(p.get("order_id") or ""), p.get("reason"), station, item.get("operator"), at))
+                 (rma_id, _text(p.get("order_id")) or "", reason, station, _text(item.get("operator")), at))
     if item["action"] == "return_item":
         conn.execute("UPDATE hub_returns SET units = units + 1 WHERE rma_id = ?", (rma_id,))
     if item["action"] == "return_closed":
         grades = p.get("grades") if isinstance(p.get("grades"), dict) else {}
         conn.execute("UPDATE hub_returns SET state = 'closed', closed_at = ?, outcome = ?, grades = ?, reason ="
                      " COALESCE(reason, ?) WHERE rma_id = ? AND state <> 'closed'",
-                     (at, str(p.get("outcome") or ""), json.dumps({g: int(grades.get(g) or 0) for g in GRADES}),
-                      p.get("reason"), rma_id))
+                     (at, _text(p.get("outcome")) or "", json.dumps({g: _count(grades.get(g)) for g in GRADES}),
+                      reason, rma_id))
 
 
 def overview(conn: Conn, rmas: list[dict[str, Any]], now: datetime, alert_after_h: float) -> dict[str, Any]:
@@ -79,6 +80,15 @@ def overview(conn: Conn, rmas: list[dict[str, Any]], now: datetime, alert_after_
             "top_reasons": [{"reason": r, "count": n} for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))
                             [:TOP]],
             "alert_after_h": alert_after_h}
+
+
+def _text(value: Any) -> str | None:
+    """A text field of a station's payload, as stored (anything else is not kept)."""
+    return value[:200] if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**6 else 0
 
 
 def _hours(since: Any, until: datetime) -> float | None:

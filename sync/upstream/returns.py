@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from packgate.device.clock import isoformat
+from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.upstream import store
 
 ACTIONS = ("return_received", "return_item", "return_graded", "return_closed")
@@ -84,10 +84,18 @@ def announce(conn: sqlite3.Connection, body: Any, now: datetime) -> dict[str, An
     record = {"rma_id": body["rma_id"].strip(), "order_id": body["order_id"], "waybill": body["waybill"].strip(),
               "reason": body["reason"].strip(), "note": str(body.get("note") or "")[:500],
               "lines": [{"sku": s, "qty": q} for s, q in wanted.items()], "status": "announced",
-              "announced_at": body.get("announced_at") if isinstance(body.get("announced_at"), str) else isoformat(now),
+              "announced_at": _when(body.get("announced_at")) or isoformat(now),
               "shipped": shipped_of(conn, body["order_id"])}
     store.upsert_reference(conn, "rmas", [record], now)
     return record
+
+
+def _when(value: Any) -> str | None:
+    """An ISO 8601 time the WMS sent (kept as sent), or None when it is not one."""
+    try:
+        return value if isinstance(value, str) and parse_iso(value) is not None else None
+    except ValueError:
+        return None
 
 
 def shipped_of(conn: sqlite3.Connection, order_id: str) -> dict[str, Any]:
@@ -171,10 +179,12 @@ def apply(conn: sqlite3.Connection, item: dict, now: datetime) -> None:
 
 def decide(rma: dict, payload: dict) -> tuple[str, list[str]]:
     """``refunded`` or ``review`` with the reasons, from the closing confirmation and the RMA's own lines."""
-    units = [u for u in payload.get("units") or () if isinstance(u, dict)]
+    sent = payload.get("units")
+    units = [u for u in sent if isinstance(u, dict)] if isinstance(sent, list) else []
     back = Counter(str(u.get("sku")) for u in units)
     reasons = []
-    if any(back[str(line["sku"])] < int(line["qty"]) for line in rma.get("lines") or ()):
+    lines = [line for line in rma.get("lines") or () if isinstance(line, dict) and isinstance(line.get("qty"), int)]
+    if any(back[str(line.get("sku"))] < line["qty"] for line in lines):
         reasons.append("units_missing")
     if not units or any(u.get("grade") != "A" for u in units):
         reasons.append("not_all_grade_a")
@@ -189,14 +199,15 @@ def decide(rma: dict, payload: dict) -> tuple[str, list[str]]:
 def restock(conn: sqlite3.Connection, payload: dict, now: datetime) -> list[dict]:
     """A-grade units back into their lots (the lot's stock +1 each); returns what was restocked (and where)."""
     per_lot: Counter[tuple[str, str]] = Counter()
-    for u in payload.get("units") or ():
+    sent = payload.get("units")
+    for u in sent if isinstance(sent, list) else ():
         if isinstance(u, dict) and u.get("grade") == "A" and not u.get("swapped"):
             lot = (u.get("putaway") or {}).get("lot") if isinstance(u.get("putaway"), dict) else None
             per_lot[(str(u.get("sku")), str(lot or u.get("lot") or ""))] += 1
     out = []
     for (sku, lot), n in sorted(per_lot.items()):
         row = store.get_reference(conn, "lots", f"{sku}\x1f{lot}") if lot else None
-        if row is None:
+        if row is None or not isinstance(row.get("qty", 0), int):
             out.append({"sku": sku, "lot": lot or None, "qty": n, "restocked": False, "why": "unknown_lot"})
             continue
         store.upsert_reference(conn, "lots", [{**row, "qty": int(row.get("qty") or 0) + n}], now)
