@@ -160,6 +160,21 @@ CREATE TABLE conflict_resolutions (
 );
 """
 
+# returns at the table (逆向物流, station/returns.py): each return processed here (its session and outcome) and every
+# step of it (the evidence record); the RMAs themselves are the reference mirror's (sync step 3, ``ref_rmas``)
+RETURNS = """
+CREATE TABLE returns (
+    rma_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, terminal TEXT NOT NULL, state TEXT NOT NULL, operator TEXT,
+    reason TEXT, opened_at TEXT NOT NULL, closed_at TEXT, outcome TEXT, session TEXT NOT NULL, evidence_sha256 TEXT
+);
+CREATE INDEX returns_open ON returns (terminal, state);
+CREATE TABLE return_steps (
+    id INTEGER PRIMARY KEY, rma_id TEXT NOT NULL, at TEXT NOT NULL, step TEXT NOT NULL, operator TEXT,
+    device TEXT, data TEXT NOT NULL, image_sha256 TEXT
+);
+CREATE INDEX return_steps_rma ON return_steps (rma_id, id);
+"""
+
 WMS_HOLDS = (
     "ALTER TABLE wms_orders ADD COLUMN held_since TEXT",  # the station's time the WMS's hold began (NULL: not held)
     "ALTER TABLE wms_orders ADD COLUMN held_s REAL NOT NULL DEFAULT 0",  # how long earlier holds lasted in all
@@ -176,6 +191,7 @@ STATION = StepSet("station", (
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
     Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
-    # provisional number (14 at the merge): the steps are numbered without a gap
-    Step(10, "how long the WMS held each order (its escalations wait while it is held)", WMS_HOLDS),
+    Step(10, "returns: returns processed at the table and their steps", (RETURNS,)),
+    # provisional number (14 at the coordinator's merge): the steps are numbered without a gap
+    Step(11, "how long the WMS held each order (its escalations wait while it is held)", WMS_HOLDS),
 ), legacy=7)
