@@ -93,6 +93,9 @@ SITE_PATHS: dict[str, Any] = {
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
                                                "outbox_depth": {"type": ["integer", "null"], "minimum": 0},
+                                               "outbox_dead": {"type": ["integer", "null"], "minimum": 0,
+                                                               "description": "confirmations the station's outbox"
+                                                               " gave up on (sync failures)"},
                                                "clock": {"type": ["string", "null"], "format": "date-time"}}})},
     "/api/dashboard": {"get": {
         "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
