@@ -112,7 +112,7 @@ def parse(rules: Any) -> list[Rule]:
             if isinstance(value, bool) or not isinstance(value, typ):
                 raise ValueError(f"{where} ({kind}): {field} must be {'a number' if typ is not str else 'a word'}"
                                  f" (got {value!r})")
-            if typ is not str and value < lowest:
+            if isinstance(value, (int, float)) and value < lowest:
                 raise ValueError(f"{where} ({kind}): {field} must be at least {lowest:g} (got {value})")
             params[field] = value
         if kind == "stuck" and params["stage"] not in STAGES:

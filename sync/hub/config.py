@@ -17,7 +17,8 @@ from packgate.sync.common.http import ca_file_problem
 from packgate.sync.common.ids import STATION_RE
 from packgate.sync.common.settings import flatten, toml_value, type_name
 from packgate.sync.errors import HubConfigError
-from packgate.sync.hub.alert_rules import DEFAULT_RULES, parse as parse_rules
+from packgate.sync.hub.alert_rules import DEFAULT_RULES
+from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.auth import HASHED, token_hash
 
 Check = Callable[[Any], str | None]

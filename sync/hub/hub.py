@@ -272,7 +272,7 @@ class Hub:
             picked = (json.loads(row["milestones"]) if row.get("milestones") else {}).get("picked")
             level = int(row["level"])
             out.append({"id": f"{row['order_id']}/{level}", "order_id": row["order_id"], "level": level,
-                        "sent_at": row["sent_at"], "picked_at": picked,
+                        "sent_at": row["sent_at"], "picked_at": picked, "notified": row["channels"] != 0,
                         "deadline": isoformat(parse_iso(picked) + after[level]) if picked and level in after else None,
                         "station": row["station"],
                         "table": self.config.station_name(row["station"]) if row["station"] else None})

@@ -172,9 +172,9 @@ class Schedule:
                           (f"{REPORT}.daily", day.isoformat())) is not None:
                 return {}
             born = conn.value("SELECT applied_at FROM hub_migrations WHERE version = 1")
+            done = reconciliation.kept(conn, day) is not None
         if born is not None and parse_iso(str(born)).astimezone(now.tzinfo).date() > day:
             return {}  # the hub did not run that day: nothing to report
-            done = reconciliation.kept(conn, day) is not None
         out: dict[str, Any] = {}
         if not done and hub.client is not None:
             if self.clock.monotonic() - self._tried >= self.retry_s:

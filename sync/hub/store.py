@@ -777,11 +777,16 @@ def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
                             " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
-    return conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
-                        " FROM hub_escalations WHERE state IN ('sent', 'sending') OR last_error IS NOT NULL"
-                        " ORDER BY sent_at DESC")
+    else:
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at,"
+                            " last_error FROM hub_escalations WHERE state IN ('sent', 'sending')"
+                            " OR last_error IS NOT NULL ORDER BY sent_at DESC")
+    for row in rows:  # done without a channel to send it through: shown as such, never as sent
+        if row["state"] == "sent" and row["channels"] == 0:
+            row["state"] = "not_sent"
+    return rows
 
 
 # ---- supervisor sessions ---------------------------------------------------------------------------
