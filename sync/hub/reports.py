@@ -172,7 +172,9 @@ class Schedule:
                           (f"{REPORT}.daily", day.isoformat())) is not None:
                 return {}
             born = conn.value("SELECT applied_at FROM hub_migrations WHERE version = 1")
-            done = reconciliation.kept(conn, day) is not None
+            kept = reconciliation.kept(conn, day)
+        scheduled = datetime.combine(now.date(), self.daily_at, tzinfo=now.tzinfo)
+        done = kept is not None and parse_iso(kept["ran_at"]) >= scheduled  # one run before it may have missed some
         if born is not None and parse_iso(str(born)).astimezone(now.tzinfo).date() > day:
             return {}  # the hub did not run that day: nothing to report
         out: dict[str, Any] = {}
@@ -180,11 +182,11 @@ class Schedule:
             if self.clock.monotonic() - self._tried >= self.retry_s:
                 self._tried = self.clock.monotonic()
                 try:
-                    out["reconciliation"] = hub.reconcile(day, replace=False)
+                    out["reconciliation"] = hub.reconcile(day)
                     done = True
                 except Exception as exc:  # noqa: BLE001 - the WMS unreachable: retried, then reported as not run
                     out["reconciliation_error"] = f"{type(exc).__name__}: {exc}"
-            if not done and now - datetime.combine(now.date(), self.daily_at, tzinfo=now.tzinfo) < WAIT_FOR_WMS:
+            if not done and now - scheduled < WAIT_FOR_WMS:
                 return out  # the report waits half an hour for the WMS, then goes without the reconciliation
         since, until = reconciliation.day_window(day, now.tzinfo)
 
