@@ -4,18 +4,20 @@ hub on the same database; a queue fires only after it stayed over its limit; ack
 and audited; with no channel nothing is marked sent; ``site config check`` warns when no channel is configured."""
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from typing import Any
 
 import requests
 from click.testing import CliRunner
-from hubkit import TOKENS
+from hubkit import TOKENS, dashboard_sign_in
 
 from packgate.device.clock import isoformat
 from packgate.station.runtime.cli import cli
 from packgate.sync.common.notify import Notifier
 from packgate.sync.hub import alerts, store
+from packgate.sync.hub_client import SiteClient
 
 RULES = [{"kind": "stuck", "stage": "packing", "minutes": 10}, {"kind": "stuck", "stage": "blocked", "minutes": 5},
          {"kind": "queue", "queue": "blocked", "over": 0, "minutes": 5}, {"kind": "station_offline", "minutes": 2},
@@ -214,3 +216,38 @@ def test_bad_rules_are_refused_with_the_rule_and_the_problem(tmp_path: Any) -> N
     bad.write_text('[[alerts.rules]]\nkind = "stuck"\nstage = "lunch"\nminutes = 5\n', encoding="utf-8")
     result = CliRunner().invoke(cli, ["site", "config", "check", str(bad)])
     assert result.exit_code == 2 and "alerts.rules: rule 1 (stuck): stage must be one of packing" in result.stderr
+
+
+def test_a_stations_outbox_dead_letters_reach_the_hub_with_its_heartbeat(make_site: Any, clock: Any,
+                                                                         webhook: Any) -> None:
+    site = make_site(**{"alerts.rules": [{"kind": "sync_failures", "over": 3}]})
+    client = SiteClient(site.url, "ST02", TOKENS["ST02"])
+    client.heartbeat(state="idle", outbox_depth=0, outbox_dead=3)
+    assert site.hub.tick()["alerts"]["raised"] == []  # 3: not over 3
+    client.heartbeat(state="idle", outbox_depth=0)  # a beat without the count keeps the last one
+    client.heartbeat(state="idle", outbox_depth=0, outbox_dead=4)
+    assert site.hub.tick()["alerts"]["sent"] == ["sync_failures.3/2026-01-05"]
+    [message] = webhook.received
+    assert "0 confirmation(s) refused by the WMS and 4 given up by stations' outboxes" in message["message"]
+
+
+def test_the_dashboard_shows_the_alerts_and_a_supervisor_acknowledges_one_there(make_site: Any, clock: Any) -> None:
+    site = make_site(**{"alerts.rules": [{"kind": "stuck", "stage": "packing", "minutes": 10}]})
+    station = site.station("ST01")
+    station.confirm("open", "order", "SO-10012")
+    station.push()
+    clock.advance(11 * 60)
+    site.hub.tick()
+    http = requests.Session()
+    assert dashboard_sign_in(http, site.url, "04D2E8F1A2B390", "9876").status_code == 303
+    page = http.get(f"{site.url}/?lang=zh", timeout=10).text
+    assert 'id="alerts"' in page and "环节停留超时" in page and "packgate: SO-10012 packing for 11 min" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    done = http.post(f"{site.url}/alerts/ack", data={"csrf": csrf.group(1), "id": "stuck.packing.10/SO-10012:packing"},
+                     allow_redirects=False, timeout=10)
+    assert done.status_code == 303
+    page = http.get(f"{site.url}/?lang=en", timeout=10).text
+    assert "stuck in a stage" in page and "acknowledged by E005" in page
+    report = http.get(f"{site.url}/reports?day=2026-01-05&lang=zh", timeout=10).text
+    assert "日报" in report and "当日未对账" in report and 'id="r-parcels">0<' in report
