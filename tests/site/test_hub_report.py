@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from datetime import date
 from typing import Any
 
@@ -145,3 +146,29 @@ def test_the_reconciliation_finds_planted_differences_on_schedule_once_and_on_de
     assert kept["stations"]["ST01"]["hub_only"] == 0 and kept["stations"]["ST02"]["wms_only"] == 1
     missing = requests.get(f"{again.url}/api/reconciliation?day=2026-01-01", headers=BEARER, timeout=10)
     assert missing.status_code == 404
+
+
+def test_two_hubs_at_the_scheduled_time_send_the_report_once(make_site: Any, clock: Any, webhook: Any) -> None:
+    first, second = make_site(**{"reports.daily_at": "02:30"}), make_site(**{"reports.daily_at": "02:30"})
+    station = first.station("ST01")
+    station.confirm("weigh", "order", "SO-10012", {"result": "pass"})
+    station.confirm("pack", "order", "SO-10012", {"units": []})
+    station.push()
+    clock.advance(18 * 3600 + 29 * 60)  # 2026-01-06 02:29
+    assert first.hub.tick()["schedule"] == {} and second.hub.tick()["schedule"] == {}
+    clock.advance(61)
+    outcomes: list[dict] = [{}, {}]
+    threads = [threading.Thread(target=lambda i=i, s=s: outcomes.__setitem__(i, s.hub.tick()))
+               for i, s in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = [o["alerts"]["reports"] for o in outcomes]
+    assert sorted(sent, key=len) == [[], ["report.daily/2026-01-05"]]
+    reports = [m for m in webhook.received if m["title"] == "packgate report 2026-01-05"]
+    assert len(reports) == 1 and "parcels 1; pass rate 100.0%" in reports[0]["message"]
+    clock.advance(24 * 3600)  # the next night: the 6th, a day with nothing packed, is reported once too
+    first.hub.tick()
+    second.hub.tick()
+    assert [m["title"] for m in webhook.received].count("packgate report 2026-01-06") == 1
