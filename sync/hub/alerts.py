@@ -85,6 +85,11 @@ def listing(conn: Conn, *, open_only: bool = False, limit: int = 200) -> list[di
     return [_row(row) for row in rows]
 
 
+def open_count(conn: Conn) -> int:
+    """Alerts not acknowledged (reports left out)."""
+    return int(conn.value(f"SELECT COUNT(*) FROM hub_alerts WHERE kind != '{REPORT}' AND acked_at IS NULL") or 0)
+
+
 def get(conn: Conn, rule: str, subject: str) -> dict[str, Any] | None:
     row = conn.one("SELECT * FROM hub_alerts WHERE rule = ? AND subject = ?", (rule, subject))
     return _row(row) if row else None

@@ -140,6 +140,7 @@ def test_acknowledging_is_a_supervisors_audited_once_and_listed(make_site: Any, 
     listed = requests.get(f"{site.url}/api/alerts?open=1", headers=bearer, timeout=5).json()
     assert [a["id"] for a in listed["alerts"]] == ["packing/SO-10012:packing"] and listed["open"] == 1
     assert listed["alerts"][0]["state"] == "sent" and listed["alerts"][0]["channels"] == 1
+    assert "packgate_hub_alerts_open 1.0" in requests.get(f"{site.url}/metrics", timeout=5).text
     ack = {"id": "packing/SO-10012:packing", "by": "E002"}  # a packer
     assert requests.post(f"{site.url}/v1/alerts/ack", json=ack, headers=bearer, timeout=5).status_code == 403
     ack["by"] = "E005"
@@ -153,6 +154,7 @@ def test_acknowledging_is_a_supervisors_audited_once_and_listed(make_site: Any, 
         audited = [a for a in store.audit_log(conn) if a["what"] == "acknowledge_alert"]
         assert [(a["who"], a["subject"]) for a in audited] == [("E005", "packing/SO-10012:packing")]
         assert alerts.listing(conn, open_only=True) == []
+    assert "packgate_hub_alerts_open 0.0" in requests.get(f"{site.url}/metrics", timeout=5).text
 
 
 def test_without_a_channel_nothing_is_marked_sent_and_the_site_says_so(make_site: Any, clock: Any) -> None:
