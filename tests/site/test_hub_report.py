@@ -27,6 +27,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.hub import store
 
 BEARER = {"Authorization": f"Bearer {TOKENS['ST01']}"}
+RECONCILIATION_RULE = {"alerts.rules": [{"kind": "reconciliation"}]}
 
 
 def run_shift(site: Any, clock: Any) -> dict[str, FakeStation]:
@@ -101,7 +102,7 @@ def test_the_day_report_matches_the_scripted_shift(site: Any, clock: Any) -> Non
 
 def test_the_reconciliation_finds_planted_differences_on_schedule_once_and_on_demand(make_site: Any, tmp_path: Any,
                                                                                     clock: Any, webhook: Any) -> None:
-    site = make_site()
+    site = make_site(**RECONCILIATION_RULE)
     stations = run_shift(site, clock)
     site.relay()
     assert site.hub.reconcile(date(2026, 1, 5))["differences"] == []  # all relayed: hub and WMS agree
@@ -132,7 +133,7 @@ def test_the_reconciliation_finds_planted_differences_on_schedule_once_and_on_de
     clock.advance(3600)
     assert site.hub.tick()["alerts"]["reports"] == []
     site.stop()
-    again = make_site()
+    again = make_site(**RECONCILIATION_RULE)
     again.hub.tick()
     assert len([m for m in webhook.received if "2026-01-05" in m["title"]]) == 2
 
