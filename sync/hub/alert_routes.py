@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, request
 
+from packgate.device.clock import parse_iso
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import alerts
 from packgate.sync.hub.web import body, checked_session, hub, int_arg, lang, station, station_or_supervisor, text
@@ -73,7 +74,9 @@ def panel_context() -> dict[str, Any]:
         with hub().db.read() as conn:
             rows = alerts.listing(conn, limit=50)
         words = TEXT[lang()]
+        tz = hub().clock.now().tzinfo
         for row in rows:
+            row["raised_shown"] = f"{parse_iso(row['raised_at']).astimezone(tz):%m-%d %H:%M}"
             row["kind_shown"] = words["kinds"].get(row["kind"], row["kind"])
             row["state_shown"] = words.get(row["state"], row["state"])
         return {"rows": rows, "channels": hub().channels(), "warnings": hub().config.warnings(), "at": words}

@@ -244,6 +244,7 @@ def test_the_dashboard_shows_the_alerts_and_a_supervisor_acknowledges_one_there(
     assert dashboard_sign_in(http, site.url, "04D2E8F1A2B390", "9876").status_code == 303
     page = http.get(f"{site.url}/?lang=zh", timeout=10).text
     assert 'id="alerts"' in page and "环节停留超时" in page and "packgate: SO-10012 packing for 11 min" in page
+    assert ">01-05 08:11</time>" in page  # the hub's local time, not an ISO stamp
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf is not None
     done = http.post(f"{site.url}/alerts/ack", data={"csrf": csrf.group(1), "id": "stuck.packing.10/SO-10012:packing"},
