@@ -10,9 +10,9 @@ Kinds (the subject that keys one alert in brackets):
 * ``stuck``: an order in ``stage`` longer than ``minutes`` (the order and stage); stages are the floor's words
   ``packing``, ``blocked``, ``label_waiting`` (weighed, label not yet printed), ``not_handed_over`` (packed, not
   handed over at the dock), ``picking``, ``picked``.
-* ``queue``: ``queue`` (``blocked`` parcels, ``backlog`` of released orders nobody started, ``returns`` — orders
-  the WMS held or cancelled after their goods left the shelf) over ``over`` for ``minutes`` (the queue and when it
-  went over: one alert per episode).
+* ``queue``: ``queue`` (``blocked`` parcels, ``backlog`` of released orders nobody started, ``returns`` announced by
+  the WMS and not yet received at a table, ``intercepted`` — orders the WMS held or cancelled after their goods left
+  the shelf) over ``over`` for ``minutes`` (the queue and when it went over: one alert per episode).
 * ``volume``: parcels packed in the last full hour outside ``min`` .. ``max`` (the hour).
 * ``sync_failures``: relay dead letters received today plus the stations' outbox dead letters over ``over`` (the day).
 * ``station_offline``: a station silent longer than ``minutes`` (the station and its last heartbeat).
@@ -33,7 +33,7 @@ from packgate.sync.hub.engine import Conn
 
 STAGES = {"packing": "packing", "blocked": "blocked", "label_waiting": "weighed", "not_handed_over": "packed",
           "picking": "picking", "picked": "picked"}
-QUEUES = ("blocked", "backlog", "returns")
+QUEUES = ("blocked", "backlog", "returns", "intercepted")
 # kind: {field: (type, required, lowest)}
 FIELDS: dict[str, dict[str, tuple[type, bool, float]]] = {
     "stuck": {"stage": (str, True, 0), "minutes": (float, True, 0.01)},
@@ -179,7 +179,11 @@ def _stuck(conn: Conn, rule: Rule, ctx: Context) -> list[Finding]:
 def queue_size(conn: Conn, queue: str) -> int:
     if queue == "blocked":
         return int(conn.value("SELECT COUNT(*) FROM hub_orders WHERE stage = 'blocked'") or 0)
-    if queue == "returns":
+    if queue == "returns":  # announced by the WMS, not yet received at a table (as the returns panel counts them)
+        received = {row["rma_id"] for row in conn.execute("SELECT rma_id FROM hub_returns")}
+        return sum(1 for rma in store.ref_all(conn, "rmas") if isinstance(rma.get("rma_id"), str)
+                   and rma["rma_id"] not in received and rma.get("status") not in ("refunded", "review"))
+    if queue == "intercepted":
         return int(conn.value("SELECT COUNT(*) FROM hub_orders WHERE wms_status IN ('held', 'cancelled')"
                               " AND stage NOT IN ('open', 'shipped', 'cancelled')") or 0)
     return len(backlog(conn))

@@ -254,3 +254,16 @@ def test_the_dashboard_shows_the_alerts_and_a_supervisor_acknowledges_one_there(
     assert "stuck in a stage" in page and "acknowledged by E005" in page
     report = http.get(f"{site.url}/reports?day=2026-01-05&lang=zh", timeout=10).text
     assert "日报" in report and "当日未对账" in report and 'id="r-parcels">0<' in report
+
+
+def test_returns_waiting_over_the_limit_fire_once(make_site: Any, clock: Any, webhook: Any) -> None:
+    site = make_site(**{"alerts.rules": [{"kind": "queue", "queue": "returns", "over": 2, "minutes": 60}]})
+    with site.hub.db.read() as conn:  # the seeded WMS announces its returns; none is received at a table yet
+        waiting = len([r for r in store.ref_all(conn, "rmas") if r.get("status") not in ("refunded", "review")])
+    assert waiting > 2
+    assert site.hub.tick()["alerts"]["sent"] == []
+    clock.advance(61 * 60)
+    assert len(site.hub.tick()["alerts"]["sent"]) == 1
+    clock.advance(60)
+    assert site.hub.tick()["alerts"]["sent"] == []
+    assert [m["title"] for m in webhook.received] == [f"packgate: {waiting} returns (over 2)"]
