@@ -102,7 +102,7 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]))
-        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.weights = TableWeights(self.parts, site)  # the learned weight gate (station/weights.py)
         self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()

@@ -160,6 +160,21 @@ CREATE TABLE conflict_resolutions (
 );
 """
 
+# the site's learned weights as the hub last served them (station/weights.py: the gate's figures offline too), the
+# site decisions applied here (their number at the hub), and the per-item weighing session of the carton in hand
+# (station/per_item_desk.py: a restart mid-parcel goes on where it was)
+WEIGHT_SITE = """
+CREATE TABLE weight_site (
+    one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL
+);
+ALTER TABLE weight_decisions ADD COLUMN site_n INTEGER;
+CREATE UNIQUE INDEX weight_decisions_site ON weight_decisions (site_n);
+CREATE TABLE per_item_session (
+    one INTEGER PRIMARY KEY CHECK (one = 1), order_id TEXT NOT NULL, carton INTEGER NOT NULL, box TEXT NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -171,4 +186,5 @@ STATION = StepSet("station", (
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
     Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
+    Step(10, "the site's learned weights kept offline, site weight decisions, the per-item session", (WEIGHT_SITE,)),
 ), legacy=7)

@@ -80,6 +80,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (10, "the site's learned weights: each table's figures and review, the supervisors' weight decisions", (
+        "CREATE TABLE hub_weight_figures (station TEXT PRIMARY KEY, body TEXT NOT NULL, review TEXT NOT NULL,"
+        " at TEXT NOT NULL)",
+        """CREATE TABLE hub_weight_decisions (n {pk}, sku TEXT NOT NULL, action TEXT NOT NULL
+            CHECK (action IN ('accept', 'reset')), station TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
+        "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
+    )),
 )
 
 

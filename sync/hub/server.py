@@ -23,7 +23,7 @@ from packgate.sync.common.hosts import allowed_hosts, foreign
 from packgate.sync.common.jsonbytes import text_problem
 from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread, wait_for_signal
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import dashboard, operations, signin, station_api
+from packgate.sync.hub import dashboard, operations, signin, station_api, weights_api
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.web import HUB, hub
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 8 * 1024 * 1024
 HOSTS = "packgate.hub.hosts"
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
-BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp)
+BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp, weights_api.bp)
 
 
 def create_hub_app(site: Hub) -> Flask:
