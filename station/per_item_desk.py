@@ -33,6 +33,7 @@ from packgate.station.weights import TableWeights
 from packgate.sync.common.db import write_tx
 
 ACTIVE = frozenset({pk.State.ORDER_OPEN, pk.State.SCANNING, pk.State.READY_TO_WEIGH})
+DONE = frozenset({pk.State.IDLE, pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED})
 
 
 class ItemDesk:
@@ -69,7 +70,8 @@ class ItemDesk:
         """The per-item context of the carton in hand, or None when the check does not apply now."""
         if not self.enabled:
             return None
-        if pack.order is None and self.key is not None:  # packed, cancelled or given up: nothing to go on with
+        if (pack.order is None or pack.state in DONE) and (self.key is not None or self.kept is not None):
+            # packed, cancelled or given up: nothing to go on with
             self.key, self.session, self.pending = None, per_item.ItemSession(), None
             self._keep()
         if pack.order is None or pack.packaging is None or pack.state not in ACTIVE:
@@ -134,7 +136,12 @@ class ItemDesk:
         return self._context(pack) is not None and self.session.phase in (per_item.Phase.BOX, per_item.Phase.PLACE)
 
     def view(self) -> dict | None:
-        if not self.enabled or self.key is None:
+        if not self.enabled:
             return None
+        if self.key is None:  # after a restart, before the first reading or scan: the session kept for this carton
+            if self.kept is None:
+                return None
+            key, body = self.kept
+            return {**body, "order_id": key[0], "carton": key[1], "box": key[2]}
         return {**self.session.to_dict(), "order_id": self.key[0], "carton": self.key[1], "box": self.key[2]}
 

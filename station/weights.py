@@ -40,6 +40,8 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from packgate.device.clock import isoformat
+from packgate.device.errors import ProfileError
+from packgate.device.profiles import get_profile
 from packgate.station import store
 from packgate.station.core import weight_review as review
 from packgate.station.core.effects import AuditEntry, Confirmation
@@ -58,12 +60,26 @@ log = logging.getLogger(__name__)
 WINDOW = 20000  # the most recent cartons learned from (LearnConfig.window)
 
 
+def scale_resolution(cfg: Settings) -> Resolution:
+    """The scale's division: ``weighing.scale_division`` when set, else its firmware profile's (``scale.profile``:
+    ``[weighing] division``, else the step its readings carry), else 1 g when the profile cannot be read."""
+    text = str(cfg["weighing.scale_division"]).strip()
+    if not text:
+        try:
+            text = get_profile(str(cfg["scale.profile"])).division or "1"
+        except ProfileError as exc:
+            log.warning("the scale's division is taken as 1 g: %s", exc)
+            text = "1"
+    return Resolution.parse(text)
+
+
 def gate_config(cfg: Settings, tolerance: ToleranceConfig) -> GateConfig:
-    """The gate's rules from ``weighing.*``: the site's percentage, the floor (the site's table, or divisions)."""
+    """The gate's rules from ``weighing.*``: the site's percentage, the floor (the site's table, or divisions), the
+    scale's division (``scale_resolution``)."""
     floor = "division" if cfg["weighing.gate_floor"] == "division" else \
         cfg["weighing.floor_table"] if cfg["weighing.use_floor"] else "none"
-    return GateConfig(tolerance=tolerance, resolution=Resolution.parse(str(cfg["weighing.scale_division"])),
-                      floor=floor, k=Decimal(str(cfg["weighing.gate_k"])))
+    return GateConfig(tolerance=tolerance, resolution=scale_resolution(cfg), floor=floor,
+                      k=Decimal(str(cfg["weighing.gate_k"])))
 
 
 def sample_of(payload: Mapping[str, Any], order_id: str, resolution: Resolution) -> tuple[Any, ...] | None:

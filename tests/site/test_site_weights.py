@@ -177,6 +177,7 @@ def test_two_tables_share_what_they_learn_and_one_acceptance_holds_for_the_site(
     # the hub gone: table 2 keeps judging on the last figures it had, through a restart of its own
     site._stop()  # the server only (the fixture closes the database)
     wait_until(lambda: two.station.weights.hub_error is not None, 15.0)
+    assert review(at_two)["site"]["offline"] is True  # the supervisor page says the figures are the last ones had
     caught = weigh(two, PAIRS[7], "270.0")
     assert caught["code"] == "weight_out_of_tolerance" and caught["data"]["basis"] == "signature", caught
     assert two.ui.act("cancel", payload={"reason": "check the cable"})["code"] == "cancelled"

@@ -261,8 +261,11 @@ def frame(grams: str, flag: str = "S"):
     return get_profile("mettler-mt-sics").codec.decode(f"S {flag} {Decimal(grams):>10.1f} g\r\n".encode())
 
 
+PER_ITEM = {"weighing.mode": "per_item", "weighing.scale_division": "1"}  # a terminal set to 1 g (MT-SICS frames: 0.01 g)
+
+
 def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_counts(tables, h, clock):
-    station = tables(overrides={"weighing.mode": "per_item"})
+    station = tables(overrides=PER_ITEM)
     h.sign_in(station)
     assert station.handle({"action": "scan", "object_id": ORDERS[0]})["code"] == "order_opened"
     first = station.handle({"action": "scan", "object_id": "SKU-901"})
@@ -285,3 +288,30 @@ def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_co
     station.on_reading(frame("290.8"))
     assert str(station.pack.state) == "weighed_ok", station.verdict  # all placed: the parcel is weighed as before
     assert h.outbox_rows(station, "action = 'weigh'")[-1]["body"]["payload"]["measured_g"] == "290.8"
+
+
+def test_a_per_item_session_survives_a_restart_mid_parcel(tables, h, clock):
+    station = tables(overrides=PER_ITEM)
+    h.sign_in(station)
+    assert station.handle({"action": "scan", "object_id": ORDERS[0]})["code"] == "order_opened"
+    station.on_reading(frame("120.4"))
+    assert station.verdict["code"] == "box_tare_ok", station.verdict
+    assert station.handle({"action": "scan", "object_id": "SKU-901"})["code"] == "item_accepted"
+    station.close()  # the case scanned, not yet placed: the table restarts
+
+    again = tables(overrides=PER_ITEM)
+    assert str(again.pack.state) == "scanning" and [u.sku for u in again.pack.units] == ["SKU-901"]
+    assert again.items.view()["waiting"] == "SKU-901"  # the box is not asked for again, the case still awaited
+    assert again.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_not_placed"
+    again.on_reading(frame("270.6"))
+    assert again.verdict["code"] == "item_placed", again.verdict
+    again.close()
+
+    third = tables(overrides=PER_ITEM)  # the case placed: that is kept too
+    assert third.items.view()["placed"] == ["SKU-901"] and third.items.view()["waiting"] is None
+    assert third.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_accepted"
+    third.on_reading(frame("290.5"))  # the cable placed: every item is in, the parcel is weighed as before
+    assert str(third.pack.state) == "weighed_ok" and third.verdict["code"] == "weight_ok", third.verdict
+    assert third.handle({"action": "pack"})["code"] == "packed"
+    third.on_reading(frame("0.0"))
+    assert third.parts.conn.execute("SELECT COUNT(*) FROM per_item_session").fetchone()[0] == 0
