@@ -23,7 +23,6 @@ import json
 from collections import Counter
 
 from packgate.device.clock import isoformat
-
 from packgate.device.scale.reading import Reading, Status
 from packgate.station.core import packing as pk
 from packgate.station.core import per_item

@@ -51,6 +51,7 @@ from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import answer
 from packgate.station.core.weight_gate import GateConfig, TableGate
 from packgate.station.core.weight_learning import Learned, Reference, Weighing, items_of, learn
+from packgate.station.core.weight_review import Suspect
 from packgate.station.parts import Parts, Settings
 from packgate.station.ports import SiteHub
 from packgate.sync.common.db import write_tx
@@ -292,7 +293,7 @@ class TableWeights:
                           before_g="-" if suspect.reference_g is None else str(suspect.reference_g))
         return answer("weight_reset", sku=sku)
 
-    def _decide_for_site(self, suspect: review.Suspect, action: str, supervisor: Employee, reason: str,
+    def _decide_for_site(self, suspect: Suspect, action: str, supervisor: Employee, reason: str,
                          device: str) -> dict:
         """The decision taken at the hub for every table (it sends the ``weight_learned`` confirmation), then
         recorded here with its audit entry."""

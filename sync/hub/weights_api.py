@@ -14,8 +14,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import weights
 from packgate.sync.hub.signin import signin_page
-from packgate.sync.hub.web import (body, checked_session, current_supervisor, hub, lang, page, station,
-                                   station_or_supervisor)
+from packgate.sync.hub.web import body, checked_session, current_supervisor, hub, lang, page, station, station_or_supervisor
 
 bp = Blueprint("weights", __name__)
 WORDS = {

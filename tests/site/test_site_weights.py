@@ -20,8 +20,8 @@ from hubkit import dashboard_sign_in
 from site_tables import BADGES, PINS, Table, site_tables, wait_until, wms_admin
 
 from packgate.station.demo.floor import Terminal
-from packgate.station.runtime.agent import Agent
 from packgate.station.demo.selftest import OffsetClock
+from packgate.station.runtime.agent import Agent
 from packgate.sync.hub import reference
 
 PAIRS = [f"SO-P{i:02d}" for i in range(1, 13)]  # the case and its cable
