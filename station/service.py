@@ -109,6 +109,7 @@ class Station:
         self.catalog = self.parts.catalog
         self.interception = InterceptDesk(self.parts, self._on_words)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
+        self.site.on_weights = self.weights.wake.set  # the site's weights changed: the weights loop takes them now
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)

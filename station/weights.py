@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -115,6 +116,7 @@ class TableWeights:
         self.site_version = site["version"] if site is not None else -1
         self.site_at: str | None = site["at"] if site is not None else None
         self.posted: str | None = None  # the snapshot and review last sent to the hub (sent again after a restart)
+        self.wake = threading.Event()  # set by the hub's ``weights`` feed event: the agent's weights loop runs now
         self.hub_error: str | None = None
 
     def figures(self) -> Learned:

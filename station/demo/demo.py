@@ -8,7 +8,7 @@ from packgate.sync.upstream import demo_data
 
 
 def run_demo(port: int = 8080, upstream_port: int = 8765, data_dir: str | None = None, hub_port: int = 8770,
-             label_mode: str = "print", camera: bool = True, per_item: bool = True) -> int:
+             label_mode: str = "print", camera: bool = True, per_item: bool = False) -> int:
     site = build_site(ports=(port, port + 1 if port else 0), hub_port=hub_port, upstream_port=upstream_port,
                       data_dir=data_dir, station_overrides={"label.mode": label_mode}, camera=camera,
                       per_item=per_item)

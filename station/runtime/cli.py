@@ -110,7 +110,7 @@ def run(ctx: click.Context, config_file: str | None) -> None:
               show_default=True, help="The label gate of the demo table (label.mode).")
 @click.option("--camera/--no-camera", default=True, show_default=True,
               help="An emulated camera over table 1, filming each order into a packing video.")
-@click.option("--per-item/--no-per-item", default=True, show_default=True,
+@click.option("--per-item/--no-per-item", default=False, show_default=True,
               help="Table 2 weighs item by item (weighing.mode = per_item): the empty box first, then each item.")
 @click.pass_context
 def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None,
