@@ -176,13 +176,13 @@ class TableWeights:
         if self.hub is None:
             return False
         try:
-            found = self.hub.weights()
+            found = self.hub.weights(self.site_version)
         except (SyncError, OSError) as exc:
             self._hub_down(exc)
             return False
         self.hub_error = None
         version = int(found.get("version") or 0)
-        if version == self.site_version:
+        if found.get("unchanged") or version == self.site_version:
             return True
         learned = Learned.from_dict(found["learned"])
         p = self.parts

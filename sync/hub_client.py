@@ -121,9 +121,12 @@ class SiteClient:
             raise HubError(f"dock give back {order_id}: HTTP {status} {data.get('error', '')}")
         return bool(data.get("given_back"))
 
-    def weights(self) -> dict[str, Any]:
-        """The site's learned weights: version, learned (the tables' figures pooled), decisions (in order)."""
-        status, data = self._call("GET", "/v1/weights")
+    def weights(self, known: int = -1) -> dict[str, Any]:
+        """The site's learned weights: version, learned (the tables' figures pooled), decisions (in order); with
+        ``known`` the version this table has, ``{"version", "unchanged": True}`` when nothing changed since."""
+        status, data = self._call("GET", "/v1/weights" + (f"?known={known}" if known >= 0 else ""))
+        if status == 200 and data.get("unchanged") is True and data.get("version") == known:
+            return data
         if status != 200 or not isinstance(data.get("learned"), dict) or not isinstance(data.get("decisions"), list):
             raise HubError(f"weights: HTTP {status} {data.get('error', '')}")
         return data

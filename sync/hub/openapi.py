@@ -97,8 +97,10 @@ SITE_PATHS: dict[str, Any] = {
     "/v1/weights": {"get": _op(
         "The site's learned weights every table judges on: version (grows with every change), learned (the tables'"
         " figures pooled: per SKU, box and parcel signature mean_g, sigma_g, n, se_g, samples; overridden evidence"
-        " apart), decisions (the supervisors' accept / reset decisions in order) and the tables behind them",
-        {"200": "The site's figures", **AUTH})},
+        " apart), decisions (the supervisors' accept / reset decisions in order) and the tables behind them; with"
+        " known equal to the current version only {version, unchanged: true}",
+        {"200": "The site's figures", "400": "Bad known", **AUTH},
+        params=[_query("known", "the version the table already has (its figures are not sent again when current)")])},
     "/v1/weights/figures/{station_id}": {"put": _op(
         "This table's learned figures (replacing its previous ones) and the suspect-weight review it computed on the"
         " site's figures (decisions_n: the last site decision it knew)",

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import weights
 from packgate.sync.hub.signin import signin_page
-from packgate.sync.hub.web import body, checked_session, current_supervisor, hub, lang, page, station, station_or_supervisor
+from packgate.sync.hub.web import body, checked_session, current_supervisor, hub, int_arg, lang, page, station, station_or_supervisor
 
 bp = Blueprint("weights", __name__)
 WORDS = {
@@ -36,7 +36,10 @@ WORDS = {
 @bp.get("/v1/weights")
 def site_figures() -> Response:
     station_or_supervisor()
+    known = int_arg("known", -1, -1, 10**17) if request.args.get("known") else -1
     with hub().db.read() as conn:
+        if known >= 0 and weights.version(conn) == known:  # what the table has is current: nothing pooled, nothing sent
+            return jsonify({"version": known, "unchanged": True})
         return jsonify(weights.site_figures(conn))
 
 

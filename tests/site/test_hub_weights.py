@@ -71,6 +71,9 @@ def test_tables_snapshots_are_pooled_and_every_table_reads_the_sites_figures(sit
     assert put(site.url, "ST01", snapshot("159.0", 10, "279.0", "SO-1")).json()["version"] == 1
     assert put(site.url, "ST01", snapshot("159.0", 10, "279.0", "SO-1")).json()["version"] == 1  # a repeat: nothing
     assert put(site.url, "ST02", snapshot("161.0", 10, "281.0", "SO-2")).json()["version"] == 2
+    assert requests.get(f"{site.url}/v1/weights?known=2", headers=AUTH["ST01"], timeout=5).json() == \
+        {"version": 2, "unchanged": True}  # a table with the current figures is sent nothing again
+    assert "learned" in requests.get(f"{site.url}/v1/weights?known=1", headers=AUTH["ST01"], timeout=5).json()
     found = site_weights(site.url, "ST02")
     assert found["version"] == 2 and [t["station"] for t in found["tables"]] == ["ST01", "ST02"]
     sku = found["learned"]["skus"]["SKU-903"]
