@@ -221,6 +221,8 @@ def decide(conn: Conn, now: datetime, code: str, where: str, decision: Mapping[s
     employee = store.ref_get(conn, "employees", by)
     if employee is None or employee.get("role") != "supervisor":
         raise HubRequestError(f"{by} is not a supervisor of this site", 403)
+    # the counter's row first: deciders queue here (PostgreSQL), so the second sees the first's decision below
+    bumped = store.next_counter(conn, "weights")
     latest = conn.one("SELECT n, station, body FROM hub_weight_decisions WHERE sku = ? ORDER BY n DESC LIMIT 1"
                       + conn.dialect.for_update, (sku,))
     if latest is not None and int(latest["n"]) != prev:
@@ -238,7 +240,6 @@ def decide(conn: Conn, now: datetime, code: str, where: str, decision: Mapping[s
         store.own_confirmation(conn, code, now, "weight_learned", sku, by, f"weight_learned:{sku}:{n}",
                                {"unit_weight_g": kept["value_g"], "catalogue_g": kept["before_g"], "at": isoformat(now),
                                 **(evidence or {})}, object_type="sku")
-    bumped = store.next_counter(conn, "weights")
     store.feed(conn, now, "weights", sku, {"version": bumped, "decision": n, "sku": sku, "action": action})
     return {**kept, "n": n, "station": where, "version": bumped}
 

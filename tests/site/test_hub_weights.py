@@ -168,3 +168,18 @@ def test_a_restarted_hub_serves_the_same_figures_and_decisions(make_site, site):
     site.stop()
     again = make_site()
     assert site_weights(again.url) == before
+
+
+def test_two_tables_deciding_the_same_line_at_once_make_one_decision(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    put(site.url, "ST01", snapshot("160.0", 12, "280.0", "SO-1"), [SUSPECT])
+    for _ in range(3):
+        with site.hub.db.read() as conn:
+            prev = weights.last_decision(conn, "SKU-903")
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda s: decide(site.url, s, "accept", prev=prev), ("ST01", "ST02")))
+        assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    with site.hub.db.read() as conn:
+        assert conn.value("SELECT COUNT(*) FROM hub_weight_decisions") == 3
+        assert conn.value("SELECT COUNT(*) FROM hub_confirmations WHERE action = 'weight_learned'") == 3
