@@ -140,7 +140,8 @@ SITE_PATHS: dict[str, Any] = {
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
-        " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
+        " released priority, lot stock taken, reference changes, escalations, conflicts, the site's learned weights or a"
+        " weight decision changed (weights: version; GET /v1/weights has them); seq is gapless and ordered",
         {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor", **AUTH},
         params=[_query("since", "the cursor from the previous answer (0: from the start)"),
                 _query("wait", "seconds to wait for a change (at most feed.max_wait_s)"),
