@@ -315,3 +315,42 @@ def test_a_per_item_session_survives_a_restart_mid_parcel(tables, h, clock):
     assert third.handle({"action": "pack"})["code"] == "packed"
     third.on_reading(frame("0.0"))
     assert third.parts.conn.execute("SELECT COUNT(*) FROM per_item_session").fetchone()[0] == 0
+
+
+def test_in_a_site_a_table_out_of_reach_of_its_hub_decides_nothing_and_says_so(tmp_path, wms, clock, h):
+    from packgate.device.emulation.ports import free_tcp_port
+    from packgate.station.runtime.config import validate
+    from packgate.station.web.app import create_app
+    from packgate.sync.client import UpstreamClient
+    from packgate.sync.hub_client import SiteClient
+    from packgate.sync.outbox import Outbox
+    from packgate.sync.reference import ReferenceCache
+
+    db = str(tmp_path / "station.db")
+    client = UpstreamClient(wms, deadline_s=5, clock=clock)
+    cache = ReferenceCache(db, client, clock)
+    assert cache.refresh()["ok"]
+    gone = SiteClient(f"http://127.0.0.1:{free_tcp_port()}", "ST01", "t" * 32, deadline_s=1)  # nothing listens
+    station = Station(validate({"station.id": "ST01", "upstream.url": wms, "upstream.kind": "hub",
+                                "upstream.token": "t" * 32, **LEARNED}),
+                      db_path=db, cache=cache, outbox=Outbox(db, "ST01", clock), clock=clock, site=gone)
+    try:
+        h.sign_in(station)
+        for order_id in CASES[:12]:
+            packed(station, order_id, "280.0", ("SKU-901",))
+        assert station.weights.site_sync() is False and station.weights.hub_error  # unreachable: its own figures
+        station.weights.relearn()
+        page = Browser(create_app(station, secret_key=b"s" * 32))
+        assert page.post("/api/v1/pda/login", {"badge": h.BADGES["supervisor"],
+                                               "pin": h.PINS["supervisor"]}).get_json()["status"] == "ok"
+        review = page.client.get("/api/v1/supervisor/weights").get_json()
+        assert [s["sku"] for s in review["suspects"]] == ["SKU-901"] and review["site"]["offline"] is True
+        refused = page.post("/api/v1/supervisor/weights/SKU-901", {"action": "accept"}).get_json()
+        assert refused["code"] == "hub_unreachable" and refused["status"] == "error", refused
+        assert station.parts.conn.execute("SELECT COUNT(*) FROM weight_decisions").fetchone()[0] == 0
+        assert h.outbox_rows(station, "action = 'weight_learned'") == []  # nothing decided, nothing sent
+        assert [s["sku"] for s in page.client.get("/api/v1/supervisor/weights").get_json()["suspects"]] == ["SKU-901"]
+    finally:
+        station.close()
+        cache.close()
+        client.close()
