@@ -178,7 +178,7 @@ def test_two_tables_deciding_the_same_line_at_once_make_one_decision(site):
         with site.hub.db.read() as conn:
             prev = weights.last_decision(conn, "SKU-903")
         with ThreadPoolExecutor(2) as pool:
-            answers = list(pool.map(lambda s: decide(site.url, s, "accept", prev=prev), ("ST01", "ST02")))
+            answers = list(pool.map(lambda s, p=prev: decide(site.url, s, "accept", prev=p), ("ST01", "ST02")))
         assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
     with site.hub.db.read() as conn:
         assert conn.value("SELECT COUNT(*) FROM hub_weight_decisions") == 3
