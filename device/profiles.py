@@ -23,7 +23,9 @@ Rules (see also tests/device/test_profiles_lint.py):
     the parser kind's own required keys (each kind checks its parameters);
   * a scale's division (``division``, grams): ``[weighing] division`` ("2", or "6000:2,15000:5" for a
     multi-interval scale: up to 6 kg by 2 g, above by 5 g), else the step of the readings its frames carry (the
-    ``[emulator]`` unit and decimals: kg with 3 decimals is 1 g); the station's gate and per-item check use it;
+    ``[emulator]`` unit and decimals: kg with 2 decimals is 10 g), never finer than 1 g there (a balance's 0.01 g
+    frames still judge parcels by the gram; a finer division is written out); the station's gate and per-item
+    check use it;
   * for ``kind = "printer"`` and ``kind = "label"``: see device.printer_spec (language, transports,
     status query and its decoding; a label template's language, size and placeholders).
 """
@@ -311,7 +313,7 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
 
 def _division(where: Where, t: Any, emulator: EmulatorSpec) -> str:
     """The scale's division in grams (see the module docstring): ``[weighing] division`` checked (divisions > 0,
-    limits and divisions ascending, the last range without a limit), else the step of the emulated frames."""
+    limits and divisions ascending, the last range without a limit), else the step of the emulated frames (>= 1 g)."""
     from decimal import Decimal, InvalidOperation
 
     from packgate.device.scale.reading import GRAMS_PER_UNIT
@@ -321,7 +323,7 @@ def _division(where: Where, t: Any, emulator: EmulatorSpec) -> str:
     text = where.get(t, "division", str, "weighing", "")
     if not text:
         step = GRAMS_PER_UNIT.get(emulator.unit.lower(), Decimal(1)) * Decimal(1).scaleb(-emulator.decimals)
-        return format(step.normalize(), "f")
+        return format(max(step, Decimal(1)).normalize(), "f")
     problem = "write a division in grams (\"2\") or limit:division pairs, ascending (\"6000:2,15000:5\")"
     try:
         pairs = [[Decimal(x) for x in part.split(":")] for part in text.split(",")]

@@ -64,7 +64,8 @@ WINDOW = 20000  # the most recent cartons learned from (LearnConfig.window)
 
 def scale_resolution(cfg: Settings) -> Resolution:
     """The scale's division: ``weighing.scale_division`` when set, else its firmware profile's (``scale.profile``:
-    ``[weighing] division``, else the step its readings carry), else 1 g when the profile cannot be read."""
+    ``[weighing] division``, else the step its readings carry, at least 1 g), else 1 g when the profile cannot be
+    read."""
     text = str(cfg["weighing.scale_division"]).strip()
     if not text:
         try:

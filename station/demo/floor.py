@@ -130,7 +130,7 @@ class SiteRig:
 # the learned weight gate on every table of the demo site: a new site judges as today, then on what its parcels
 # taught (any table's), learning every 10 s; per item on table 2 when asked (``packgate demo --per-item``)
 DEMO_WEIGHING = {"weighing.gate": "learned", "weighing.learn_every_s": 10.0}
-PER_ITEM = {"weighing.mode": "per_item", "weighing.scale_division": "1"}  # the emulated terminal set to 1 g
+PER_ITEM = {"weighing.mode": "per_item"}
 
 
 def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, upstream_port: int = 8765,

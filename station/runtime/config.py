@@ -289,7 +289,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "weighing.scale_division": (str, "", _resolution,
                                 "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\"); "
                                 "empty: the scale's firmware profile's (scale.profile: its [weighing] division, else "
-                                "the step its readings carry)"),
+                                "the step its readings carry, at least 1 g)"),
     "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
                       "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
                       "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),

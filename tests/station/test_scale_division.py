@@ -33,6 +33,7 @@ def test_the_bundled_profiles_carry_a_division_from_their_frames():
     assert get_profile("keli-xk3118").division == "1"  # kg with 3 decimals
     assert get_profile("ohaus").division == "10"  # kg with 2 decimals
     assert get_profile("nci-brecknell").division == "4.5359237"  # lb with 2 decimals
+    assert get_profile("mettler-mt-sics").division == "1"  # g with 2 decimals: a parcel is judged by the gram
     assert all(p.division for p in load_profiles(kind="scale").values())
 
 

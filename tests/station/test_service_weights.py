@@ -261,7 +261,7 @@ def frame(grams: str, flag: str = "S"):
     return get_profile("mettler-mt-sics").codec.decode(f"S {flag} {Decimal(grams):>10.1f} g\r\n".encode())
 
 
-PER_ITEM = {"weighing.mode": "per_item", "weighing.scale_division": "1"}  # a terminal set to 1 g (MT-SICS frames: 0.01 g)
+PER_ITEM = {"weighing.mode": "per_item"}  # the MT-SICS profile's division: 1 g
 
 
 def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_counts(tables, h, clock):
