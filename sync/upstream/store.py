@@ -23,6 +23,7 @@ KINDS = {  # kind -> (key fields, required fields)
     "packaging": (("code",), ("code", "name", "tare_g")),
     "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
     "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
+    "carriers": (("carrier",), ("carrier",)),  # suspended_regions, daily_cap, backup, reason (site policies)
 }
 # action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
 # contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)
