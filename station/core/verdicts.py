@@ -85,8 +85,8 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
                       "请按提示调整包裹后继续（刚才的操作未计入）。"),
     "supervisor_review": ("A supervisor taps their badge to approve it, or refuses it on the screen.",
                           "请主管刷工牌审批，或在屏幕上拒绝。"),
-    "use_backup_carrier": ("Press Use backup carrier to label it for {backup}, or put the parcel aside.",
-                           "请按“改用备用承运商”改由{backup}承运，或把包裹放到一边。"),
+    "use_backup_carrier": ("Press Use backup carrier to label it for the backup, or put the parcel aside.",
+                           "请按“改用备用承运商”改由备用承运商承运，或把包裹放到一边。"),
     "put_aside": ("Put the parcel aside and call a supervisor.", "请把包裹放到一边并联系主管。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
@@ -161,13 +161,14 @@ MESSAGES: dict[str, Text] = {
                                       "已记录主管决定（{decision}）：{reason}。"),
     "review_not_pending": Text("error", "", "No order waiting for a review here.", "此处没有等待审核的订单。"),
     "review_decision_unknown": Text("error", "", "A review decision is approve or refuse (got {decision}).",
-                                    "审核决定只能是approve或refuse（收到{decision}）。"),
+                                    "审核决定只能是“通过”或“拒绝”（收到{decision}）。"),
     "order_cancel_needs_supervisor": Text("review", "supervisor_badge_to_approve",
                                           "Cancelling the whole order {order_id} needs a supervisor ({reason}).",
                                           "取消整个订单{order_id}需要主管批准（{reason}）。"),
     "carrier_suspended": Text("error", "use_backup_carrier",
-                              "{carrier} takes no parcels to {region} now ({why}{because}): no label for it.",
-                              "{carrier}目前不承运到{region}的包裹（{why}{because}），不能打印其面单。"),
+                              "{carrier} takes no parcels to {region} now ({why}{because}): no label for it; the "
+                              "backup carrier is {backup}.",
+                              "{carrier}目前不承运到{region}的包裹（{why}{because}），不能打印其面单；备用承运商为{backup}。"),
     "carrier_suspended_no_backup": Text("error", "put_aside",
                                         "{carrier} takes no parcels to {region} now ({why}{because}) and no backup "
                                         "carrier can take it.",
