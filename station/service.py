@@ -118,7 +118,8 @@ class Station:
         self.stock = StockWatch(self.parts, notifier)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
+        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
+                                  lambda s: self.reviews.pending(s.order.order_id if s.order else None))
         self.pins = PinCheck(self.parts)
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         # the outbound hand-over to carriers (station/dock.py)
@@ -175,7 +176,10 @@ class Station:
         return self.views.metrics()
 
     def supervisor_overview(self, viewer: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
-        return self.views.supervisor_overview(viewer, limit)
+        overview = self.views.supervisor_overview(viewer, limit)
+        with self.parts.lock:  # the site policies: reviews, stock alerts, carrier rules and switches
+            return {**overview, "reviews": self.reviews.listing(limit), "stock_alerts": self.stock.listing(limit),
+                    "carriers": self.carriers.listing(limit)}
 
     def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation (the PDA shows them too)."""
