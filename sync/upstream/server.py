@@ -26,8 +26,7 @@ from packgate.device.clock import Clock, isoformat
 from packgate.sync.common.db import connect
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.serving import run_until
-from packgate.sync.upstream import (admin, confirmations, label_routes, labels, operations, policies, reference_data,
-                                   store)
+from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, policies, reference_data, store
 from packgate.sync.upstream.web import ADMIN, POOL, RELAY, SETTINGS, RequestRefused, Settings, error, give_back, settings
 
 log = logging.getLogger(__name__)
