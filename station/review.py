@@ -13,6 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
+from packgate.device.clock import isoformat
 from packgate.station.core import labels as lb
 from packgate.station.core import packing as pk
 from packgate.station.core import review_rules as rules
@@ -20,6 +21,7 @@ from packgate.station.core.effects import Confirmation, Outcome
 from packgate.station.core.models import Employee
 from packgate.station.core.verdicts import make
 from packgate.station.parts import Parts
+from packgate.sync.common.db import write_tx
 
 REVIEW = "review"
 GATED = frozenset({"pack", "label_printed"})  # and, in weigh-and-ship, the weighing that ships (``gate``)
@@ -86,13 +88,24 @@ class ReviewDesk:
         return make("review_pending", order_id=session.order.order_id, rules=rules.describe(waiting["rules"], "en"),
                     rules_zh=rules.describe(waiting["rules"], "zh")).as_dict()
 
-    def decide(self, session: pk.PackSession, supervisor: Employee, decision: str, reason: str) -> Outcome | None:
-        """The supervisor's decision on the review of the order open here (None: no review waits)."""
+    def decide(self, session: pk.PackSession, supervisor: Employee, decision: str, reason: str,
+               pending: bool = True) -> Outcome | None:
+        """The supervisor's decision on the review of the order open here (None: no review waits; ``pending``
+        False: the decision is kept already, made at the hub)."""
         order = session.order
-        waiting = self.pending(order.order_id if order is not None and session.state in pk.ORDER_STATES else None)
+        order_id = order.order_id if order is not None and session.state in pk.ORDER_STATES else None
+        waiting = self.pending(order_id) if pending else (self.row(order_id) if order_id else None)
         if waiting is None:
             return None
         return rules.decided(session, supervisor, decision, reason, waiting["rules"])
+
+    def learned(self, order_id: str, decision: dict[str, Any]) -> bool:
+        """Keep a decision made at the hub's dashboard (the hub's ``review_decided``); False when none was waiting."""
+        with write_tx(self.parts.conn) as conn:
+            return conn.execute("UPDATE order_reviews SET decision = ?, decided_by = ?, decided_at = ?, reason = ?,"
+                                " via = 'hub' WHERE order_id = ? AND decision IS NULL",
+                                (decision["decision"], decision.get("by"), isoformat(self.parts.clock.now()),
+                                 decision.get("reason"), order_id)).rowcount > 0
 
     def note(self, conn: sqlite3.Connection, outcome: Outcome, at: str, via: str) -> None:
         """Keep the reviews and decisions ``outcome`` carries, inside the transaction that records them."""

@@ -117,6 +117,7 @@ class Station:
         self.carriers = CarrierDesk(self.parts)
         self.stock = StockWatch(self.parts, notifier)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
+        self.site.reviewed = self.on_review_decided
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
                                   lambda s: self.reviews.pending(s.order.order_id if s.order else None))
@@ -272,6 +273,29 @@ class Station:
                 return self._show(verdict)
 
             self._saving(drop)
+
+    def on_review_decided(self, decision: dict) -> None:
+        """A supervisor approved or refused, at the hub's dashboard, an order this table opened under review (the
+        hub's feed): kept, and the kiosk told; an approved order's label prints, a refused one ends here. Nothing is
+        sent: the hub audited the decision and told the WMS."""
+        order_id, decided = str(decision["order_id"]), decision.get("decision")
+        if decided not in ("approved", "refused"):
+            return
+        with self.parts.lock:
+            if self.site.closed or not self.reviews.learned(order_id, decision):
+                return
+            before = self.parts.live.pack
+            if before.order is None or before.order.order_id != order_id or before.state not in pk.ORDER_STATES:
+                return
+            sup = Employee(str(decision.get("by") or "?"), str(decision.get("by_name") or decision.get("by") or "?"),
+                           "", Role.SUPERVISOR)
+            outcome = self.reviews.decide(before, sup, str(decided), str(decision.get("reason") or ""), pending=False)
+            assert outcome is not None
+            kept = Outcome(outcome.session, outcome.verdict, [])
+            self._saving(lambda: self._apply(before, kept, {"device": self.device_id("kiosk"), "key": None}))
+            if self.labels is not None and decided == "approved" and before.state is pk.State.WEIGHED_OK:
+                self.labels.queue({"device": self.device_id("kiosk")})
+        self._after_turn({})
 
     def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
         """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""

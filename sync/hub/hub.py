@@ -21,7 +21,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import parcels, reference, store, wms_orders
+from packgate.sync.hub import parcels, policies, reference, store, wms_orders
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Conn, Database, is_postgresql
@@ -108,6 +108,7 @@ class Hub:
             self._last_refresh = self.clock.monotonic()
             out["reference"] = reference.refresh(self.db, self.client, self.clock)
         out["escalations"] = self.escalator.tick()
+        out["alerts"] = policies.notify_due(self.db, self.escalator.notifier, self.clock)  # stock alerts
         self.notify_feed()
         return out
 
@@ -280,10 +281,17 @@ class Hub:
                 "packed_table": name(parcel["station"]) if parcel.get("station") else None,
                 "packed_by": parcel.get("operator"), "batch_id": parcel.get("batch_id"),
                 "batch_table": name(parcel["batch_station"]) if parcel.get("batch_station") else None,
-                "shipped_at": parcel.get("shipped_at"), "taken": taken, "carrier": ref.get("carrier"),
+                "shipped_at": parcel.get("shipped_at"), "taken": taken,
+                "carrier": policies.carrier_of(conn, order_id) or ref.get("carrier"),  # a table's switch
                 # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
                 "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
                         "at": (order or {}).get("wms_at")}}
+
+    def decide_review(self, order_id: str, decision: str, supervisor: str, reason: str) -> dict[str, Any]:
+        """A supervisor signed in at the dashboard approves or refuses an order under review (``policies.decide``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.decide(conn, now, self.config["site.code"], order_id, decision,
+                                                        supervisor, reason))
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:

@@ -80,6 +80,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (6, "site policies: order reviews, carrier switches, stock alerts for the shift lead (sync/hub/policies.py)", (
+        """CREATE TABLE hub_reviews (order_id TEXT PRIMARY KEY, station TEXT NOT NULL, rules TEXT NOT NULL,
+            opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT, reason TEXT, via TEXT)""",
+        """CREATE TABLE hub_carrier_switches (order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL,
+            why TEXT NOT NULL, station TEXT NOT NULL, at TEXT NOT NULL)""",
+        """CREATE TABLE hub_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
+            at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
+    )),
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
-from packgate.sync.hub import parcels
+from packgate.sync.hub import parcels, policies
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
@@ -211,6 +211,7 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
         return _receive_one(conn, station, item, now, rules)
     apply_effect(conn, station, item, now, rules)
+    policies.on_confirmation(conn, station, item, now)  # reviews, carrier switches, stock alerts (issue 28)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 

@@ -31,7 +31,9 @@ TEXT = {
            "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
            "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
            "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
-           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock"},
+           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock",
+           "reviews": "Orders waiting for a supervisor's review", "approve": "Approve", "refuse": "Refuse",
+           "approved": "approved", "refused": "refused", "stock_alerts": "Stock alerts (replenishment requested)"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -40,7 +42,9 @@ TEXT = {
            "reason": "原因（将告知工作台）", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
            "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
-           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟"},
+           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟",
+           "reviews": "等待主管审核的订单", "approve": "通过", "refuse": "拒绝", "approved": "已通过", "refused": "已拒绝",
+           "stock_alerts": "库存预警（已请求补货）"},
 }
 
 
