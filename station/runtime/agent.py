@@ -90,6 +90,7 @@ class Agent:
                         "web.tls_key", cfg["web.host"])
         self.refresher = Ticker("reference-refresh", self._refresh_pass, every_s=cfg["upstream.refresh_s"],
                                 clock=self.clock, logger=log, what="reference refresh")
+        self.station.site.reference_changed = self.refresher.wake
         self.status = Ticker("status", self._status_pass, every_s=self.STATUS_EVERY_S, run_at_start=False,
                              clock=self.clock, logger=log, what="status push")
         self.pruner = Ticker("prune", self._prune_pass, every_s=self.PRUNE_EVERY_S, clock=self.clock, logger=log,

@@ -60,6 +60,15 @@ def decide_review() -> Any:
     return redirect("/", 303)
 
 
+@bp.post("/carriers")
+def set_carrier() -> Any:
+    """A supervisor suspends a carrier for regions, caps it per day or names its backup (empty fields: lifted)."""
+    session = checked_session()
+    hub().set_carrier(session["employee_id"], {k: request.form.get(k, "")[:200] for k in
+                                               ("carrier", "regions", "daily_cap", "backup", "reason")})
+    return redirect("/", 303)
+
+
 @bp.get("/api/dashboard")
 def dashboard_json() -> Response:
     if current_supervisor() is None:
@@ -88,6 +97,7 @@ def overview(site: Hub) -> dict[str, Any]:
         intercepted = store.intercepted_orders(conn)
         reviews = policies.reviews(conn)
         alerts = policies.alerts(conn)
+        carrier_rules = policies.carriers(conn)
         claims = store.claims(conn)
         audit = store.audit_log(conn, 50)
         lots = store.ref_all(conn, "lots")
@@ -137,7 +147,7 @@ def overview(site: Hub) -> dict[str, Any]:
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
-        "reviews": reviews, "stock_alerts": alerts,
+        "reviews": reviews, "stock_alerts": alerts, "carrier_rules": carrier_rules,
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),

@@ -293,6 +293,13 @@ class Hub:
         return self.db.run(lambda conn: policies.decide(conn, now, self.config["site.code"], order_id, decision,
                                                         supervisor, reason))
 
+    def set_carrier(self, supervisor: str, form: dict[str, str]) -> dict[str, Any]:
+        """A supervisor's carrier rule from the dashboard (``policies.set_carrier``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.set_carrier(
+            conn, now, form.get("carrier", ""), form.get("regions", ""), form.get("daily_cap", ""),
+            form.get("backup", ""), form.get("reason", ""), supervisor))
+
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
             row = store.get_order(conn, order_id)

@@ -91,6 +91,37 @@ def decide(conn: Conn, now: datetime, code: str, order_id: str, decision: str, s
     return event
 
 
+def set_carrier(conn: Conn, now: datetime, carrier: str, regions: str, cap: str, backup: str, reason: str,
+                supervisor: str) -> dict[str, Any]:
+    """A supervisor suspends or caps a carrier from the dashboard (the form's plain texts: regions comma-separated,
+    ``*`` for all; cap a whole number or empty): the rule joins the hub's mirror of the WMS's carrier rules, which the
+    tables pull with their reference data (the WMS's next row for that carrier replaces it). Audited."""
+    name = carrier.strip()
+    if not name or len(name) > 64:
+        raise HubRequestError("carrier must be a carrier code")
+    employee = store.ref_get(conn, "employees", supervisor)
+    if employee is None or employee.get("role") != "supervisor":
+        raise HubRequestError(f"{supervisor} is not a supervisor of this site", 403)
+    cap_text = cap.strip()
+    if cap_text and not (cap_text.isascii() and cap_text.isdigit() and len(cap_text) < 10):
+        raise HubRequestError("daily cap must be a whole number 0 or more (or empty: no cap)")
+    fallback = backup.strip() or None
+    if fallback == name:
+        raise HubRequestError("backup must be another carrier")
+    rule = {"carrier": name, "suspended_regions": [r.strip().upper() for r in regions.split(",") if r.strip()],
+            "daily_cap": int(cap_text) if cap_text else None, "backup": fallback, "reason": reason.strip(),
+            "set_by": supervisor, "set_at": isoformat(now)}
+    before = store.ref_get(conn, "carriers", name)
+    store.upsert_ref(conn, "carriers", [rule])
+    store.audit(conn, now, supervisor, "carrier_rule", name, before, rule)
+    store.feed(conn, now, "reference", "reference", {"cursor": str(store.ref_cursor(conn)), "rows": 1})
+    return rule
+
+
+def carriers(conn: Conn) -> list[dict[str, Any]]:
+    return [json.loads(r["data"]) for r in conn.execute("SELECT data FROM hub_ref WHERE kind = 'carriers' ORDER BY key")]
+
+
 def reviews(conn: Conn, limit: int = 50) -> list[dict[str, Any]]:
     """The site's reviews, those waiting first (the dashboard)."""
     rows = conn.execute("SELECT * FROM hub_reviews ORDER BY CASE WHEN decision IS NULL THEN 0 ELSE 1 END,"

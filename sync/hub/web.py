@@ -33,7 +33,9 @@ TEXT = {
            "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
            "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock",
            "reviews": "Orders waiting for a supervisor's review", "approve": "Approve", "refuse": "Refuse",
-           "approved": "approved", "refused": "refused", "stock_alerts": "Stock alerts (replenishment requested)"},
+           "approved": "approved", "refused": "refused", "stock_alerts": "Stock alerts (replenishment requested)",
+           "carriers": "Carrier rules (suspended regions, daily cap, backup)", "carrier": "carrier",
+           "regions": "regions, * = all", "daily_cap": "daily cap", "backup": "backup", "set_rule": "Set"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -44,7 +46,9 @@ TEXT = {
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
            "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟",
            "reviews": "等待主管审核的订单", "approve": "通过", "refuse": "拒绝", "approved": "已通过", "refused": "已拒绝",
-           "stock_alerts": "库存预警（已请求补货）"},
+           "stock_alerts": "库存预警（已请求补货）",
+           "carriers": "承运商规则（暂停地区、每日上限、备用承运商）", "carrier": "承运商", "regions": "地区，*为全部",
+           "daily_cap": "每日上限", "backup": "备用承运商", "set_rule": "设置"},
 }
 
 

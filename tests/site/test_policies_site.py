@@ -103,3 +103,30 @@ def test_a_review_approved_on_the_dashboard_prints_at_the_table_and_the_dock_fol
     assert len(by_hub) == 1 and "Stock low" in by_hub[0]["title"] and "库存" in by_hub[0]["title"]
     with site.hub.db.read() as conn:
         assert [a["notified_at"] is not None for a in conn.execute("SELECT notified_at FROM hub_alerts")] == [True]
+
+
+def test_a_carrier_suspended_from_the_dashboard_reaches_the_tables(policed):
+    site, one, two = policed
+    http = requests.Session()
+    assert dashboard_sign_in(http, site.url, BADGES["supervisor"], PINS["supervisor"]).status_code == 303
+    bad = http.post(f"{site.url}/carriers", data={"csrf": csrf_of(http, site.url), "carrier": "YTO",
+                                                  "daily_cap": "-3"}, allow_redirects=False, timeout=5)
+    assert bad.status_code == 400 and "daily cap" in bad.json()["error"]
+    done = http.post(f"{site.url}/carriers", data={"csrf": csrf_of(http, site.url), "carrier": "YTO",
+                                                   "regions": "*", "backup": "JD", "reason": "peak day"},
+                     allow_redirects=False, timeout=5)
+    assert done.status_code == 303
+    wait_until(lambda: "YTO" in {r["carrier"] for r in two.station.carriers.listing()["rules"]
+                                 if r["suspended_regions"]}, 5.0)
+    order = two.world.orders["SO-10016"]  # booked with YTO
+    assert two.ui.act("badge", object_id=BADGES["packer2"])["code"] == "signed_in"
+    assert two.ui.act("scan", object_id="SO-10016")["code"] == "order_opened"
+    for line in order["lines"]:
+        for _ in range(line["qty"]):
+            code = two.world.item_code(line["sku"], two.world.good_lot_index(line["sku"]))
+            assert two.ui.act("scan", object_id=code)["code"] == "item_accepted"
+    refused = two.ui.act("weigh", payload={"grams": str(two.world.expected_g("SO-10016")), "stable": True})
+    assert refused["code"] == "carrier_suspended" and "JD" in refused["message"] and "peak day" in refused["message"]
+    with site.hub.db.read() as conn:
+        assert [a["what"] for a in conn.execute("SELECT what FROM hub_audit WHERE what = 'carrier_rule'")] == \
+            ["carrier_rule"]
