@@ -899,6 +899,10 @@ class Station:
                     store.add_audit(conn, at, effect.who, effect.action, _object_of(outcome.session, effect),
                                     effect.before, effect.after, effect.reason, meta.get("device"))
             result["confirmation_ids"] = ids
+            if any(isinstance(e, Confirmation) and e.action == "pick" for e in outcome.effects) and \
+                    self.stock.taken(conn, self.outbox, outcome.effects, Counter(), meta.get("device") or "?",
+                                     meta.get("location") or self.location, at, ("pick",)):
+                self.wake()  # a PDA's pick crossed a stock threshold: the shift lead is told (``StockWatch.tick``)
             if key:
                 store.store_answer(conn, key, meta.get("request_hash", ""), result, at)
         self._count(verdict)

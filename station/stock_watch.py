@@ -30,14 +30,14 @@ class StockWatch:
         self.default = int(parts.cfg["stock.default_safety_qty"])
 
     def taken(self, conn: sqlite3.Connection, outbox: Outbox, effects: Iterable[Any], counted: Counter,
-              device: str, location: str, at: str) -> int:
+              device: str, location: str, at: str, actions: tuple[str, ...] = ("verify",)) -> int:
         """Check the units of the ``verify``/``pick`` confirmations in ``effects`` (``counted``: the units of each
         (sku, lot) already counted for the order before them); raise what they crossed (inside the caller's
         transaction); how many alerts it raised."""
         now: Counter = Counter()
         raised = 0
         for effect in effects:
-            if not (isinstance(effect, Confirmation) and effect.action in ("verify", "pick")):
+            if not (isinstance(effect, Confirmation) and effect.action in actions):
                 continue
             sku, lot = effect.payload.get("sku"), effect.payload.get("lot")
             if not isinstance(sku, str):

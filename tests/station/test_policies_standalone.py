@@ -243,3 +243,13 @@ def test_bad_policy_calls_are_refused_with_the_field_named(table):
     assert missing.status_code == 404
     nobody = requests.post(f"{table.wms_url}/v1/admin/customers/C-0/flags", json={"flags": ["x"]}, timeout=5)
     assert nobody.status_code == 404
+
+
+def test_a_pda_pick_that_crosses_a_threshold_asks_for_replenishment(table, webhook, h):
+    lots = [r for r in table.world.reference["lots"] if r["sku"] == "SKU-024"]
+    table.admin("/v1/admin/skus/SKU-024/policy", {"safety_stock": sum(r["qty"] for r in lots) - 2})
+    table.start(**{"escalation.notify": [webhook.url]})
+    h.pick_order(table.station, table.world, "SO-10012")  # three SKU-024
+    wait_until(lambda: any("SKU-024" in str(n) for n in webhook.received), 5.0)
+    rows = table.station.parts.conn.execute("SELECT body FROM sync_outbox WHERE action = 'replenish'").fetchall()
+    assert len(rows) == 1 and b'"SKU-024"' in rows[0]["body"]
