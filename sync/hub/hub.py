@@ -43,7 +43,8 @@ class Hub:
         # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
         self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
         migrate(self.db, self.clock)
-        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
+        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"],
+                                     (policies.on_confirmation,))
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
                                      token=config["site.upstream_token"] or None, user_agent="packgate-site/1",

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
-from packgate.sync.hub import parcels, policies
+from packgate.sync.hub import parcels
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
@@ -211,15 +211,18 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
         return _receive_one(conn, station, item, now, rules)
     apply_effect(conn, station, item, now, rules)
-    policies.on_confirmation(conn, station, item, now)  # reviews, carrier switches, stock alerts (issue 28)
+    for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
+        hook(conn, station, item, now)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 
 class FlowRules:
     """The timings the order flow needs (from site.toml)."""
 
-    def __init__(self, first_after_min: float, second_after_min: float):
+    def __init__(self, first_after_min: float, second_after_min: float,
+                 on_received: tuple[Callable[[Conn, str, dict[str, Any], datetime], None], ...] = ()):
         self.levels = ((1, timedelta(minutes=first_after_min)), (2, timedelta(minutes=second_after_min)))
+        self.on_received = on_received  # what else a new confirmation means, in its receipt's transaction
 
 
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
