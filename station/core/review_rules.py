@@ -27,7 +27,7 @@ DECISIONS = ("approved", "refused")
 
 @dataclass(frozen=True)
 class Match:
-    rule: str  # order_value | region | weight | size | customer_flag | category
+    rule: str  # order_value | region | weight | size | box | customer_flag | category
     detail: str  # what fired it, e.g. "1299.00 > 1000", "XZ", "new_customer"
 
     def as_dict(self) -> dict[str, str]:
@@ -77,9 +77,9 @@ class ReviewRules:
             if weight is not None and weight > self.weight_over_g:
                 found.append(Match("weight", f"{_num(weight)} g > {_num(self.weight_over_g)} g"))
         if self.units_over is not None and order.units > self.units_over:
-            found.append(Match("size", f"{order.units} units > {self.units_over}"))
+            found.append(Match("size", f"{order.units} > {self.units_over}"))
         if self.packaging and order.packaging in self.packaging:
-            found.append(Match("size", f"box {order.packaging}"))
+            found.append(Match("box", str(order.packaging)))
         flags = sorted(customer_flags(row) & self.customer_flags)
         if flags:
             found.append(Match("customer_flag", ", ".join(flags)))

@@ -271,7 +271,7 @@ REASON: dict[str, tuple[str, str]] = {
 # what a verdict's status is called in its title
 STATUS: dict[str, tuple[str, str]] = {
     "ok": ("OK", "通过"), "prompt": ("Check", "请确认"), "blocked": ("Blocked", "拦截"), "error": ("Refused", "拒绝"),
-    "intercepted": ("INTERCEPTED", "订单拦截"),
+    "intercepted": ("INTERCEPTED", "订单拦截"), "review": ("SUPERVISOR REVIEW", "需主管审核"),
 }
 
 # a device's state, the same words on the kiosk, the supervisor page and /healthz
@@ -329,7 +329,7 @@ WORD: dict[str, tuple[str, str]] = {
     "rule_order_value": ("order value {detail}", "订单金额{detail}"),
     "rule_region": ("region {detail}", "地区{detail}"),
     "rule_weight": ("weight {detail}", "重量{detail}"),
-    "rule_size": ("size {detail}", "尺寸{detail}"),
+    "rule_size": ("units {detail}", "件数{detail}"), "rule_box": ("oversize box {detail}", "超大箱型{detail}"),
     "rule_customer_flag": ("customer {detail}", "客户标记{detail}"),
     "rule_category": ("category {detail}", "品类{detail}"),
     "carrier_suspended": ("suspended", "暂停"), "carrier_capped": ("daily cap reached", "已达当日上限"),

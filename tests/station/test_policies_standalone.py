@@ -177,6 +177,7 @@ def test_a_threshold_crossed_alerts_the_shift_lead_and_asks_for_replenishment_on
     table.start(**{"escalation.notify": [webhook.url]})
     table.open_and_scan("SO-10009")  # one SKU-007
     wait_until(lambda: any("SKU-007" in str(n) for n in webhook.received), 5.0)
+    wait_until(lambda: all(a["notified_at"] for a in table.station.stock.listing()), 5.0)  # marked once sent
     wait_until(lambda: table.station.outbox.status()["depth"] == 0, 10.0)
     rows = table.station.parts.conn.execute("SELECT state, object_id, body FROM sync_outbox"
                                             " WHERE action = 'replenish'").fetchall()
@@ -198,6 +199,7 @@ def test_a_short_pda_pick_notifies_the_shift_lead(table, webhook):
                                   "object_type": "order", "object_id": "SO-10009"})
     assert short["code"] == "stock_short", short
     wait_until(lambda: any("Short pick" in str(n) for n in webhook.received), 5.0)
+    wait_until(lambda: all(a["notified_at"] for a in table.station.stock.listing()), 5.0)  # marked once sent
     alert = [a for a in table.station.stock.listing() if a["kind"] == "short"][0]
     assert alert["sku"] == "SKU-007" and alert["notified_at"] and alert["detail"]["picker"] == "E004"
 
