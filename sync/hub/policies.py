@@ -112,7 +112,7 @@ def set_carrier(conn: Conn, now: datetime, carrier: str, regions: str, cap: str,
             "daily_cap": int(cap_text) if cap_text else None, "backup": fallback, "reason": reason.strip(),
             "set_by": supervisor, "set_at": isoformat(now)}
     before = store.ref_get(conn, "carriers", name)
-    store.upsert_ref(conn, "carriers", [rule])
+    store.upsert_ref(conn, [("carriers", rule)])
     store.audit(conn, now, supervisor, "carrier_rule", name, before, rule)
     store.feed(conn, now, "reference", "reference", {"cursor": str(store.ref_cursor(conn)), "rows": 1})
     return rule
