@@ -255,3 +255,18 @@ def test_a_pda_pick_that_crosses_a_threshold_asks_for_replenishment(table, webho
     wait_until(lambda: any("SKU-024" in str(n) for n in webhook.received), 5.0)
     rows = table.station.parts.conn.execute("SELECT body FROM sync_outbox WHERE action = 'replenish'").fetchall()
     assert len(rows) == 1 and b'"SKU-024"' in rows[0]["body"]
+
+
+def test_a_refusal_asked_on_the_kiosk_is_decided_by_the_supervisors_tap(table):
+    table.start(**{"review.units_over": 1})
+    assert table.open_and_scan("SO-10009")["code"] == "review_required"  # two units
+    no_reason = table.ui.act("review", payload={"decision": "refuse"})
+    assert no_reason["code"] == "override_reason_missing"
+    asked = table.ui.act("review", payload={"decision": "refuse", "reason": "fraud check"})
+    assert asked["code"] == "review_decision_requested" and asked["status"] == "review"
+    assert "拒绝" in asked["message_zh"]
+    refused = table.tap("supervisor")
+    assert refused["code"] == "review_refused" and "fraud check" in refused["message"]
+    assert table.station.state()["session"]["state"] == "cancelled"
+    row = table.station.reviews.row("SO-10009")
+    assert row["decision"] == "refused" and row["decided_by"] == "E005" and row["via"] == "table"
