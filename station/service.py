@@ -452,7 +452,8 @@ class Station:
             shown = self.desk.handle(body, meta)
             if shown.get("code") == "stock_short":  # the shift lead hears of it (``stock_watch.tick``)
                 with write_tx(self.parts.conn) as conn:
-                    self.stock.short(conn, shown, body.get("operator"), isoformat(self.clock.now()))
+                    self.stock.short(conn, self.outbox, shown, body.get("operator"), meta["device"],
+                                     meta["location"], isoformat(self.clock.now()))
                 self.wake()
             self.views.renew()  # the PDA's next order list shows what it just did
             return shown

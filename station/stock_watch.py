@@ -1,7 +1,7 @@
 """Stock thresholds at the station (安全库存): every unit counted at the table (``verify``) or picked on a PDA
 (``pick``) is checked against its SKU's and its lot's safety level (``core.stock_thresholds``). A level crossed is
 kept in ``stock_alerts`` (step 10) and sent upstream as one ``replenish`` confirmation, in the transaction of the
-step; a PDA pick short of stock (``stock_short``) is kept the same way. ``tick`` tells the shift lead (the
+step; a PDA pick short of stock is kept the same way and sent as one ``stock_short``. ``tick`` tells the shift lead (the
 ``escalation.notify`` channels, Apprise) outside the station lock, each alert once; the supervisor page lists them.
 An alert stays open until the WMS's stock is above the level again (``on_reference``): it is not raised twice.
 """
@@ -64,13 +64,19 @@ class StockWatch:
                            device=device, location=location, payload=detail, image_sha256=None)
         return int(added)
 
-    def short(self, conn: sqlite3.Connection, verdict: dict, who: str | None, at: str) -> None:
-        """A PDA pick short of stock: kept for the shift lead."""
+    def short(self, conn: sqlite3.Connection, outbox: Outbox, verdict: dict, who: str | None, device: str,
+              location: str, at: str) -> None:
+        """A PDA pick short of stock: kept for the shift lead, and sent upstream as one ``stock_short`` (in a site the
+        hub tells its shift lead too)."""
         data = verdict.get("data") or {}
         detail = {"sku": data.get("sku"), "missing": data.get("missing"), "picker": who,
                   "message": verdict.get("message"), "message_zh": verdict.get("message_zh")}
         conn.execute("INSERT INTO stock_alerts (key, sku, lot, kind, detail, at) VALUES (?, ?, NULL, 'short', ?, ?)",
                      (f"{data.get('sku')}|short|{at}", str(data.get("sku") or "?"), json.dumps(detail), at))
+        outbox.enqueue(conn, action="stock_short", object_type="sku", object_id=str(data.get("sku") or "?"),
+                       operator=who, device=device, location=location,
+                       payload={"sku": data.get("sku"), "missing": data.get("missing"), "picker": who},
+                       image_sha256=None)
 
     def on_reference(self, conn: sqlite3.Connection, kept: dict[str, list[dict]]) -> None:
         """``ReferenceCache``'s hook: an alert closes once the WMS's stock of its level is above it again."""

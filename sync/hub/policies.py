@@ -6,7 +6,7 @@ confirmations tell the site, and the supervisor's review decision from the dashb
   confirmation for the WMS (the hub's own, once per order), and a ``review_decided`` feed event the table acts on (the
   label prints, or the order ends there). A decision made at the table is kept the same way.
 * **carrier_switch** — the carrier a parcel was switched to; the dock of any table checks the parcel against it.
-* **replenish** — a stock threshold crossed at a table (and a PDA's ``stock_short`` kept by its station): the shift
+* **replenish**, **stock_short** — a stock threshold crossed at a table, a PDA's pick short of stock: the shift
   lead is told on the hub's escalation channels (``escalation.notify``, Apprise) by ``notify_due``, each alert once.
 
 Plain strings, like the rest of the hub: the station's ``core`` words are not imported here.
@@ -47,9 +47,10 @@ def on_confirmation(conn: Conn, station: str, item: dict[str, Any], now: datetim
                      " (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET carrier = excluded.carrier,"
                      " why = excluded.why, station = excluded.station, at = excluded.at",
                      (subject, str(payload.get("from")), payload["to"], str(payload.get("why") or ""), station, stamp))
-    elif action == "replenish":
+    elif action in ("replenish", "stock_short"):
+        kind = "threshold" if action == "replenish" else "short"
         conn.execute("INSERT INTO hub_alerts (station, kind, sku, detail, at) VALUES (?, ?, ?, ?, ?)",
-                     (station, "threshold", payload.get("sku"), json.dumps(payload), stamp))
+                     (station, kind, payload.get("sku"), json.dumps(payload), stamp))
 
 
 def carrier_of(conn: Conn, order_id: str) -> str | None:
@@ -143,10 +144,15 @@ def notify_due(db: Database, notifier: Notifier, clock: Clock) -> int:
     for alert in due:
         d = json.loads(alert["detail"])
         where = f"{alert['sku']} lot {d['lot']}" if d.get("lot") else str(alert["sku"])
-        title = f"Stock low: {where} / 库存低于安全水平：{where}"
-        body = (f"{d.get('after')} left at {alert['station']}, safety level {d.get('threshold')}; replenishment "
-                f"requested. / 剩余{d.get('after')}，安全库存{d.get('threshold')}；已请求补货。")
-        ok, error = notifier.send(title, body, {"kind": "stock_threshold", "station": alert["station"], **d})
+        if alert["kind"] == "short":
+            title = f"Short pick: {alert['sku']} / 拣货缺货：{alert['sku']}"
+            body = (f"{d.get('missing')} missing at the pick of {d.get('picker') or '?'} ({alert['station']}). / "
+                    f"缺{d.get('missing')}件（{alert['station']}）。")
+        else:
+            title = f"Stock low: {where} / 库存低于安全水平：{where}"
+            body = (f"{d.get('after')} left at {alert['station']}, safety level {d.get('threshold')}; replenishment "
+                    f"requested. / 剩余{d.get('after')}，安全库存{d.get('threshold')}；已请求补货。")
+        ok, error = notifier.send(title, body, {"kind": f"stock_{alert['kind']}", "station": alert["station"], **d})
         db.run(lambda conn, a=alert, ok=ok, error=error: conn.execute(
             "UPDATE hub_alerts SET notified_at = ?, notify_error = ? WHERE id = ?",
             (isoformat(clock.now()) if ok else None, None if ok else str(error)[:300], a["id"])))

@@ -33,6 +33,8 @@ def policed(make_site, clock, tmp_path, webhook, wms) -> Iterator[tuple[Any, Tab
     admin(wms, "/v1/admin/carriers/SF", {"suspended_regions": ["*"], "backup": "YTO", "reason": "typhoon"})
     sku_lots = [r for r in world.reference["lots"] if r["sku"] == "SKU-025"]
     admin(wms, "/v1/admin/skus/SKU-025/policy", {"safety_stock": sum(r["qty"] for r in sku_lots) - 1})
+    empty = [{**r, "qty": 0} for r in world.reference["lots"] if r["sku"] == "SKU-003"]
+    admin(wms, "/v1/admin/lots", {"items": empty})  # nothing left of SKU-003: a pick of it is short
     site = make_site()  # its first reference pull carries the policies
     with site_tables(site, clock, tmp_path, webhook.url, **{"review.order_value_over": 1000.0}) as (one, two):
         yield site, one, two
@@ -130,3 +132,17 @@ def test_a_carrier_suspended_from_the_dashboard_reaches_the_tables(policed):
     with site.hub.db.read() as conn:
         assert [a["what"] for a in conn.execute("SELECT what FROM hub_audit WHERE what = 'carrier_rule'")] == \
             ["carrier_rule"]
+
+
+def test_a_short_pick_at_a_table_is_told_on_the_hubs_channels(policed, webhook):
+    site, one, _two = policed
+    short = one.station.handle({"terminal": "pda", "operator": "E004", "device": "pda-1", "action": "pick",
+                                "object_type": "order", "object_id": "SO-10020"})
+    assert short["code"] == "stock_short", short
+    wait_until(lambda: one.station.outbox.status()["depth"] == 0, 10.0)
+    site.hub.tick()
+    by_hub = [n for n in webhook.received if "Short pick: SKU-003" in str(n.get("title")) and "(ST01)" in
+              str(n.get("message"))]
+    assert len(by_hub) == 1 and "拣货缺货" in by_hub[0]["title"]
+    site.hub.tick()
+    assert len([n for n in webhook.received if "(ST01)" in str(n.get("message"))]) == 1  # once

@@ -202,6 +202,10 @@ def test_a_short_pda_pick_notifies_the_shift_lead(table, webhook):
     wait_until(lambda: all(a["notified_at"] for a in table.station.stock.listing()), 5.0)  # marked once sent
     alert = [a for a in table.station.stock.listing() if a["kind"] == "short"][0]
     assert alert["sku"] == "SKU-007" and alert["notified_at"] and alert["detail"]["picker"] == "E004"
+    wait_until(lambda: table.station.outbox.status()["depth"] == 0, 10.0)
+    sent = table.station.parts.conn.execute("SELECT state, object_id FROM sync_outbox WHERE action = 'stock_short'"
+                                            ).fetchall()
+    assert [tuple(r) for r in sent] == [("sent", "SKU-007")]  # upstream (in a site: the hub tells its shift lead)
 
 
 # ---------------------------------------------------------------------------- carriers
