@@ -35,7 +35,10 @@ TEXT = {
            "reviews": "Orders waiting for a supervisor's review", "approve": "Approve", "refuse": "Refuse",
            "approved": "approved", "refused": "refused", "stock_alerts": "Stock alerts (replenishment requested)",
            "carriers": "Carrier rules (suspended regions, daily cap, backup)", "carrier": "carrier",
-           "regions": "regions, * = all", "daily_cap": "daily cap", "backup": "backup", "set_rule": "Set"},
+           "regions": "regions, * = all", "daily_cap": "daily cap", "backup": "backup", "set_rule": "Set",
+           "returns": "Returns", "returns_waiting": "waiting", "returns_in_progress": "in progress",
+           "returns_closed": "closed", "returns_overdue": "Returns waiting too long", "top_reasons": "Top 10 return reasons",
+           "processing": "average processing", "grades": "grades", "refund": "refund", "review": "review"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -48,7 +51,10 @@ TEXT = {
            "reviews": "等待主管审核的订单", "approve": "通过", "refuse": "拒绝", "approved": "已通过", "refused": "已拒绝",
            "stock_alerts": "库存预警（已请求补货）",
            "carriers": "承运商规则（暂停地区、每日上限、备用承运商）", "carrier": "承运商", "regions": "地区，*为全部",
-           "daily_cap": "每日上限", "backup": "备用承运商", "set_rule": "设置"},
+           "daily_cap": "每日上限", "backup": "备用承运商", "set_rule": "设置",
+           "returns": "退货", "returns_waiting": "待收货", "returns_in_progress": "处理中", "returns_closed": "已完成",
+           "returns_overdue": "等待过久的退货", "top_reasons": "十大退货原因", "processing": "平均处理时长",
+           "grades": "等级", "refund": "退款", "review": "人工审核"},
 }
 
 
