@@ -304,7 +304,7 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
-    "held": ("held by the WMS", "WMS暂停"),
+    "held": ("held", "暂扣"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
