@@ -96,7 +96,7 @@ def overview(site: Hub) -> dict[str, Any]:
         conflicts = store.conflicts(conn)
         intercepted = store.intercepted_orders(conn)
         reviews = policies.reviews(conn)
-        alerts = policies.alerts(conn)
+        stock_alerts = policies.alerts(conn)
         carrier_rules = policies.carriers(conn)
         claims = store.claims(conn)
         audit = store.audit_log(conn, 50)
@@ -149,7 +149,7 @@ def overview(site: Hub) -> dict[str, Any]:
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
-        "reviews": reviews, "stock_alerts": alerts, "carrier_rules": carrier_rules,
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules,
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),

@@ -92,8 +92,23 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT, reason TEXT, via TEXT)""",
         """CREATE TABLE hub_carrier_switches (order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL,
             why TEXT NOT NULL, station TEXT NOT NULL, at TEXT NOT NULL)""",
-        """CREATE TABLE hub_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
+        """CREATE TABLE hub_stock_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
             at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
+    )),
+    (8, "alert rules, scheduled reports and the daily reconciliation with the WMS; channels an escalation reached", (
+        "ALTER TABLE hub_escalations ADD COLUMN channels INTEGER",
+        "ALTER TABLE hub_stations ADD COLUMN outbox_dead INTEGER",
+        """CREATE TABLE hub_alerts (
+            rule TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+            detail TEXT NOT NULL, skip TEXT NOT NULL DEFAULT '', raised_at TEXT NOT NULL, due_utc TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent')),
+            attempts INTEGER NOT NULL DEFAULT 0, claimed_at TEXT, sent_at TEXT, channels INTEGER, last_error TEXT,
+            acked_by TEXT, acked_at TEXT, PRIMARY KEY (rule, subject))""",
+        "CREATE INDEX hub_alerts_due ON hub_alerts (state, due_utc)",
+        "CREATE TABLE hub_alert_watch (rule TEXT NOT NULL, subject TEXT NOT NULL, since_utc TEXT NOT NULL,"
+        " PRIMARY KEY (rule, subject))",
+        "CREATE TABLE hub_reconciliations (day TEXT PRIMARY KEY, ran_at TEXT NOT NULL, differences INTEGER NOT NULL,"
+        " result TEXT NOT NULL)",
     )),
 )
 

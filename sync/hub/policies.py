@@ -49,7 +49,7 @@ def on_confirmation(conn: Conn, station: str, item: dict[str, Any], now: datetim
                      (subject, str(payload.get("from")), payload["to"], str(payload.get("why") or ""), station, stamp))
     elif action in ("replenish", "stock_short"):
         kind = "threshold" if action == "replenish" else "short"
-        conn.execute("INSERT INTO hub_alerts (station, kind, sku, detail, at) VALUES (?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO hub_stock_alerts (station, kind, sku, detail, at) VALUES (?, ?, ?, ?, ?)",
                      (station, kind, payload.get("sku"), json.dumps(payload), stamp))
 
 
@@ -131,14 +131,14 @@ def reviews(conn: Conn, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def alerts(conn: Conn, limit: int = 50) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT * FROM hub_alerts ORDER BY id DESC LIMIT ?", (limit,))
+    rows = conn.execute("SELECT * FROM hub_stock_alerts ORDER BY id DESC LIMIT ?", (limit,))
     return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
 
 def notify_due(db: Database, notifier: Notifier, clock: Clock) -> int:
     """Tell the shift lead about each stock alert not told yet (outside any transaction); how many went out."""
     with db.read() as conn:
-        due = conn.execute("SELECT * FROM hub_alerts WHERE notified_at IS NULL AND notify_error IS NULL"
+        due = conn.execute("SELECT * FROM hub_stock_alerts WHERE notified_at IS NULL AND notify_error IS NULL"
                            " ORDER BY id LIMIT 20")
     sent = 0
     for alert in due:
@@ -154,7 +154,7 @@ def notify_due(db: Database, notifier: Notifier, clock: Clock) -> int:
                     f"requested. / 剩余{d.get('after')}，安全库存{d.get('threshold')}；已请求补货。")
         ok, error = notifier.send(title, body, {"kind": f"stock_{alert['kind']}", "station": alert["station"], **d})
         db.run(lambda conn, a=alert, ok=ok, error=error: conn.execute(
-            "UPDATE hub_alerts SET notified_at = ?, notify_error = ? WHERE id = ?",
+            "UPDATE hub_stock_alerts SET notified_at = ?, notify_error = ? WHERE id = ?",
             (isoformat(clock.now()) if ok else None, None if ok else str(error)[:300], a["id"])))
         sent += int(ok)
     return sent

@@ -104,7 +104,7 @@ def test_a_review_approved_on_the_dashboard_prints_at_the_table_and_the_dock_fol
     by_hub = [n for n in webhook.received if "SKU-025" in str(n) and "left at ST01" in str(n.get("message"))]
     assert len(by_hub) == 1 and "Stock low" in by_hub[0]["title"] and "库存" in by_hub[0]["title"]
     with site.hub.db.read() as conn:
-        assert [a["notified_at"] is not None for a in conn.execute("SELECT notified_at FROM hub_alerts")] == [True]
+        assert [a["notified_at"] is not None for a in conn.execute("SELECT notified_at FROM hub_stock_alerts")] == [True]
 
 
 def test_a_carrier_suspended_from_the_dashboard_reaches_the_tables(policed):
