@@ -7,7 +7,7 @@ confirmations tell the site, and the supervisor's review decision from the dashb
   label prints, or the order ends there). A decision made at the table is kept the same way.
 * **carrier_switch** — the carrier a parcel was switched to; the dock of any table checks the parcel against it.
 * **replenish**, **stock_short** — a stock threshold crossed at a table, a PDA's pick short of stock: the shift
-  lead is told on the hub's escalation channels (``escalation.notify``, Apprise) by ``notify_due``, each alert once.
+  lead is told on the hub's alert channels (``alerts.notify``, else ``escalation.notify``; Apprise) by ``notify_due``, each alert once.
 
 Plain strings, like the rest of the hub: the station's ``core`` words are not imported here.
 """
