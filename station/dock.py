@@ -40,10 +40,12 @@ Stop = Callable[[str, str, dict, "dict | None"], "dict | None"]
 
 
 class DockDesk:
-    def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None):
+    def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None,
+                 switched: Callable[[str], str | None] | None = None):
         self.p = parts
         self.site = site
         self.stop: Stop = stop or (lambda _order, _step, _meta, _said: None)
+        self.switched = switched or (lambda _order: None)  # the carrier an order was switched to (station.carriers)
 
     # ---------------------------------------------------------------------------- reads
     def batch(self, batch_id: str) -> dict | None:
@@ -66,8 +68,8 @@ class DockDesk:
             return None, None, False
         ref = self.p.catalog.cache.get_order(order_id) or {}
         here = local["status"] in ("packed", "shipped") and local.get("station") in (None, self.p.id)
-        return rules.Parcel(order_id, local["status"], ref.get("carrier"), self._batch_of(order_id),
-                            ref.get("status"), str(ref.get(order_state.REASON) or ""),
+        return rules.Parcel(order_id, local["status"], self.switched(order_id) or ref.get("carrier"),
+                            self._batch_of(order_id), ref.get("status"), str(ref.get(order_state.REASON) or ""),
                             ref.get(order_state.AT), ref.get(order_state.REVISION)), waybill, here
 
     def _batch_of(self, order_id: str) -> str | None:
@@ -86,7 +88,8 @@ class DockDesk:
                                             ref.get(order_state.REVISION))
         held = self._batch_of(order_id)
         elsewhere = facts.get("batch_id") if facts.get("batch_id") not in (None, batch_id) else None
-        return rules.Parcel(order_id, str(facts.get("stage") or "open"), facts.get("carrier") or ref.get("carrier"),
+        carrier = self.switched(order_id) or facts.get("carrier") or ref.get("carrier")
+        return rules.Parcel(order_id, str(facts.get("stage") or "open"), carrier,
                             held or elsewhere, status, str(reason or ""), at, revision), facts.get("waybill")
 
     # ---------------------------------------------------------------------------- actions
