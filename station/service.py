@@ -49,6 +49,7 @@ from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
+from packgate.station.privacy import PrivacyDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
@@ -112,6 +113,7 @@ class Station:
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
         self.pins = PinCheck(self.parts)
+        self.privacy = PrivacyDesk(self.parts, self.pins, float(cfg["privacy.retention_days"]))
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         # the outbound hand-over to carriers (station/dock.py)
         self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
@@ -186,6 +188,10 @@ class Station:
         """The order's evidence record (station/evidence.py), or None."""
         with self.parts.lock:
             return evidence.record(self.parts.conn, order_id)
+
+    def purge_personal(self) -> list[str]:
+        """Purge the personal data kept past its retention (station/privacy.py); the agent's prune pass."""
+        return self.privacy.purge()
 
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
