@@ -8,8 +8,8 @@
 * **Read on the record**: ``recipient`` opens an order's ship-to for a supervisor and audits the read
   (``personal_read``); an evidence export is audited too (``evidence_export``, refused ones as
   ``evidence_export_refused``). ``access_report`` lists a day's rows of these.
-* **Purged**: ``purge`` removes the personal values of the orders handed over at the dock (or, never scanned
-  there, packed) more than ``privacy.retention_days`` ago, audited as ``personal_purged``.
+* **Purged**: ``purge`` removes the personal values of the orders handed over at this station's dock more than
+  ``privacy.retention_days`` ago, audited as ``personal_purged``.
 """
 from __future__ import annotations
 
@@ -80,7 +80,16 @@ def reseal(conn: sqlite3.Connection, ring: KeyRing | None = None) -> int:
                         conn.execute(f"UPDATE {spec.table} SET {spec.column} = ? WHERE {spec.key} = ?", (new, key))
                         done += 1
             last = rows[-1][0]
+    if done:
+        forget_old_pages(conn)
     return done
+
+
+def forget_old_pages(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log into the file and empty it, so the pages holding the values as they were before
+    (in clear, or under a retired key) are overwritten, not kept beside the file (best effort: a reader in the
+    middle of a read keeps its snapshot until the next checkpoint)."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def keys_in_use(conn: sqlite3.Connection) -> set[str]:
@@ -127,15 +136,15 @@ def audit_export(conn: sqlite3.Connection, order_id: str, who: str, terminal: st
 
 
 def purge(conn: sqlite3.Connection, now: datetime, retention_days: float) -> list[str]:
-    """Remove the personal values of orders handed over (dock scan; never scanned: packed) before now minus the
-    retention; returns the orders purged now."""
+    """Remove the personal values of the orders handed over at this station's dock before now minus the retention;
+    returns the orders purged now. (An order handed over at another table leaves the reference cache with the WMS's
+    closed orders, ``sync.reference.PRUNE_DAYS`` after its last change.)"""
+    if "dock_parcels" not in _tables(conn):
+        return []
     horizon = isoformat(now - timedelta(days=retention_days))
-    present = _tables(conn)
-    handed = "(SELECT scanned_at FROM dock_parcels d WHERE d.order_id = r.order_id)" if "dock_parcels" in present \
-        else "NULL"
     rows = conn.execute(
-        f"SELECT r.order_id, r.data FROM ref_orders r LEFT JOIN order_state s ON s.order_id = r.order_id"
-        f" WHERE COALESCE({handed}, s.packed_at) < ? AND json_extract(r.data, '$.personal_purged_at') IS NULL",
+        "SELECT r.order_id, r.data FROM ref_orders r JOIN dock_parcels d ON d.order_id = r.order_id"
+        " WHERE d.scanned_at < ? AND json_extract(r.data, '$.personal_purged_at') IS NULL ORDER BY r.order_id",
         (horizon,)).fetchall()
     if not rows:
         return []
@@ -146,11 +155,11 @@ def purge(conn: sqlite3.Connection, now: datetime, retention_days: float) -> lis
             cleared = {**purge_record(json.loads(data)), "personal_purged_at": stamp}
             conn.execute("UPDATE ref_orders SET data = ? WHERE order_id = ?", (json.dumps(cleared, sort_keys=True),
                                                                                  order_id))
-            if "wms_orders" in present:
-                conn.execute("UPDATE wms_orders SET address = NULL WHERE order_id = ?", (order_id,))
+            conn.execute("UPDATE wms_orders SET address = NULL WHERE order_id = ?", (order_id,))
             done.append(order_id)
         store.add_audit(conn, stamp, "system", "personal_purged", None, None,
                         {"orders": done[:200], "count": len(done), "retention_days": retention_days}, None, None)
+    forget_old_pages(conn)
     return done
 
 
