@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
+from packgate.sync.common.load import LoadGauge
 from packgate.device.clock import Clock
 from packgate.device.scale.reading import Reading
 from packgate.device.scanner.barcode import SitePatterns
@@ -118,6 +119,7 @@ class Parts:
     tolerance: ToleranceConfig
     escalation: esc_rules.EscalationConfig
     lot_policy: LotPolicy
+    load: LoadGauge  # above load.shed_pct the work that can wait steps aside (sync/common/load.py)
 
     @property
     def id(self) -> str:

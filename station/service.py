@@ -50,6 +50,7 @@ from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.privacy import PrivacyDesk
+from packgate.sync.common.load import LoadGauge
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
@@ -102,7 +103,7 @@ class Station:
                 use_floor=cfg["weighing.use_floor"], floor_table=cfg["weighing.floor_table"]),
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
-            lot_policy=LotPolicy(cfg["lots.policy"]))
+            lot_policy=LotPolicy(cfg["lots.policy"]), load=LoadGauge(float(cfg["load.shed_pct"])))
         self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
         self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic

@@ -242,12 +242,16 @@ class StationViews:
             problems += [text for _, text in sorted(live.problems.items())]
             warnings = [f"{name}: {notice['message']}" for name, dev in devices.items()
                         for notice in dev.get("notices", ())]
+            load = p.load.status()
+            if load["shedding"]:
+                warnings.append(f"overloaded ({load['pct']} % > {load['threshold_pct']:g} %): the packing video and"
+                                " reports step aside; the scan path comes first")
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "warnings": warnings, "station": p.id,
                     "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
-                    "open_escalations": open_escalations, "verdicts": dict(live.counters)}
+                    "open_escalations": open_escalations, "verdicts": dict(live.counters), "load": load}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus

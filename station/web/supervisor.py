@@ -25,8 +25,7 @@ SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
 _DAY = re.compile(r"[0-9]{4}-[01][0-9]-[0-3][0-9]")
 _ESCALATION_ID = re.compile(r"[0-9]{1,18}")
-_SITE_DAY = re.compile(r"[0-9]{4}-[01][0-9]-[0-3][0-9]")
-_ESCALATION_ID = re.compile(r"(?P<order>[^~/]{1,80})~(?P<level>[12])")
+_SITE_ESCALATION_ID = re.compile(r"(?P<order>[^~/]{1,80})~(?P<level>[12])")
 
 
 def _supervisor() -> str | None:
@@ -114,9 +113,20 @@ def supervisor_recipient(order_id: str) -> Response:
     return jsonify(found) if found is not None else error(404, "not_found", path=request.path)
 
 
+def _not_while_busy() -> None:
+    """Reports can wait: above load.shed_pct the request is answered 503 with Retry-After (the scan path first)."""
+    load = station().parts.load
+    if load.shedding():
+        load.shed("reports")
+        answer_busy = error(503, "busy_try_later", pct=round(load.pct()))
+        answer_busy.headers["Retry-After"] = "60"
+        abort(answer_busy)
+
+
 @bp.get("/supervisor/access-report")
 def supervisor_access_page() -> str:
     _supervisor()
+    _not_while_busy()
     day = _day()
     return page("access.html", day=day, rows=station().privacy.report(day))
 
@@ -125,6 +135,7 @@ def supervisor_access_page() -> str:
 def supervisor_access_report() -> Response:
     """The day's reads of unmasked personal data, evidence exports (and refusals) and purges; ``format=csv``."""
     _supervisor()
+    _not_while_busy()
     day = _day()
     rows = station().privacy.report(day)
     if request.args.get("format") == "csv":

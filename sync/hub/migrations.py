@@ -80,6 +80,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (7, "events queued for the site's subscribers (webhooks), one row per subscriber and event", (
+        """CREATE TABLE hub_deliveries (
+            n {pk}, subscriber TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT,
+            created_at TEXT NOT NULL, UNIQUE (subscriber, event_id))""",
+        "CREATE INDEX hub_deliveries_queue ON hub_deliveries (subscriber, state, n)",
+        "CREATE INDEX hub_deliveries_subject ON hub_deliveries (subject)",
+    )),
 )
 
 

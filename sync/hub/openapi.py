@@ -100,6 +100,13 @@ SITE_PATHS: dict[str, Any] = {
                    "near expiry, parcels packed and not handed over",
         "security": [{"supervisor": []}],
         "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
+    "/api/v1/subscribers": {"get": {
+        "summary": "The site's subscribers (webhooks) for a signed-in supervisor or a station token: per subscriber"
+                   " the events waiting, delivered and refused (dead letters), the oldest waiting and its last error;"
+                   " and the dead letters themselves (event id, type, subject, attempts, why), newest first",
+        "security": [{"supervisor": []}, {"station": []}],
+        "responses": {"200": {"description": "Subscribers and dead letters"},
+                      "401": {"description": "Not signed in and no station token", **_ERR}}}},
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"

@@ -65,7 +65,7 @@ def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any
 def feed_since(conn: Conn, since: int, limit: int) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT seq, at, kind, subject, data FROM hub_feed WHERE seq > ? ORDER BY seq LIMIT ?",
                         (since, limit))
-    return [{**row, "data": json.loads(row["data"])} for row in rows]
+    return [{**row, "data": conn.sealer.open_record(json.loads(row["data"]))} for row in rows]
 
 
 def feed_head(conn: Conn) -> int:
@@ -120,7 +120,7 @@ def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
         version = next_counter(conn, "ref")
         conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
                      " DO UPDATE SET data = excluded.data, version = excluded.version",
-                     (kind, ref_key(kind, item), _json(item), version))
+                     (kind, ref_key(kind, item), _json(conn.sealer.seal_record(item)), version))
         count += 1
     return count
 
@@ -136,7 +136,7 @@ def reference_since(conn: Conn, since: int, limit: int) -> dict[str, Any]:
     rows = rows[:limit]
     out: dict[str, Any] = {kind: [] for kind in KINDS}
     for row in rows:
-        out[row["kind"]].append(json.loads(row["data"]))
+        out[row["kind"]].append(conn.sealer.open_record(json.loads(row["data"])))
     out["cursor"] = str(rows[-1]["version"] if rows else max(since, 0))
     out["more"] = more
     return out
@@ -144,11 +144,12 @@ def reference_since(conn: Conn, since: int, limit: int) -> dict[str, Any]:
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
     data = conn.value("SELECT data FROM hub_ref WHERE kind = ? AND key = ?", (kind, key))
-    return json.loads(data) if data else None
+    return conn.sealer.open_record(json.loads(data)) if data else None
 
 
 def ref_all(conn: Conn, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(row["data"]) for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
+    return [conn.sealer.open_record(json.loads(row["data"]))
+            for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
 
 
 def employee_by_badge(conn: Conn, badge: str) -> dict[str, Any] | None:
@@ -211,6 +212,10 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
         return _receive_one(conn, station, item, now, rules)
     apply_effect(conn, station, item, now, rules)
+    conn.publish(now, "confirmation", str(item["object_id"]), {
+        "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
+        "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
+        "location": item.get("location"), "at": item["at"], "received_at": isoformat(now), "payload": item.get("payload")})
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 
@@ -317,7 +322,9 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                  (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
                   order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
-                                              "station": station, "operator": item.get("operator")})
+                                              "station": station, "operator": item.get("operator"),
+                                              "device": item.get("device"), "location": item.get("location"),
+                                              "at": item["at"], "confirmation": item["id"]})
     if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
         # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:
