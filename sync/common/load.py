@@ -1,9 +1,11 @@
 """Load shedding: a station or a hub measures its own load, and above a threshold the work that can wait steps aside
 so the scan path keeps its latency.
 
-``LoadGauge.pct()`` is the machine's CPU in use, in percent of all its cores, over the last ``SAMPLE_S`` (the
-``cpu`` line of ``/proc/stat``; elsewhere the 1-minute load average per core), read at most once per sample
-period by whoever asks first (no thread of its own). ``shedding()`` is true from above ``threshold_pct`` until the
+``LoadGauge.pct()`` is the process's own load: the CPU time all its threads used (the scan path, the web server,
+the video encoder's native threads) over the last ``SAMPLE_S`` of wall time, in percent of one core (capped at 100:
+a station or hub busy for a whole core has no room left for its scan path). Its own, not the machine's: another
+program on the PC does not make it shed. Read at most once per sample period by whoever asks first (no thread of
+its own). ``shedding()`` is true from above ``threshold_pct`` until the
 load falls ``HYSTERESIS_PCT`` below it (no flapping around the line). What steps aside while it is true:
 
 * the station's packing video encodes one frame a second instead of ``video.fps`` (the clip keeps its timeline:
@@ -23,25 +25,19 @@ from typing import Callable
 SAMPLE_S = 0.5
 HYSTERESIS_PCT = 10.0
 
-CpuReader = Callable[[], tuple[float, float] | None]  # (busy, total) jiffies since boot, or None
+CpuReader = Callable[[], tuple[float, float]]  # (CPU seconds used, wall seconds), both counting up
 
 
-def proc_stat() -> tuple[float, float] | None:
-    """Busy and total CPU time of the machine from ``/proc/stat`` (None where there is none)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as f:
-            fields = [float(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already counted in user
-    return total - idle, total
+def own_cpu() -> tuple[float, float]:
+    """The CPU seconds this process used (all threads, user and system) and a monotonic wall clock."""
+    times = os.times()
+    return times.user + times.system, time.monotonic()
 
 
 class LoadGauge:
     """``LoadGauge(threshold_pct)``: ``pct()``, ``shedding()``, ``status()``; ``shed(what)`` counts work put off."""
 
-    def __init__(self, threshold_pct: float, *, reader: CpuReader = proc_stat,
+    def __init__(self, threshold_pct: float, *, reader: CpuReader = own_cpu,
                  monotonic: Callable[[], float] = time.monotonic, sample_s: float = SAMPLE_S):
         self.threshold_pct = threshold_pct
         self.reader, self.monotonic, self.sample_s = reader, monotonic, sample_s
@@ -64,10 +60,8 @@ class LoadGauge:
 
     def _sample(self, now: float) -> None:
         current = self.reader()
-        if current is not None and self._last is not None and current[1] > self._last[1]:
-            self._pct = 100.0 * (current[0] - self._last[0]) / (current[1] - self._last[1])
-        elif current is None:
-            self._pct = 100.0 * os.getloadavg()[0] / (os.cpu_count() or 1) if hasattr(os, "getloadavg") else 0.0
+        if current[1] > self._last[1]:
+            self._pct = min(100.0, 100.0 * (current[0] - self._last[0]) / (current[1] - self._last[1]))
         self._last, self._at = current, now
         if not self._shedding and self._pct > self.threshold_pct:
             self._shedding, self._since = True, now
@@ -89,4 +83,4 @@ class LoadGauge:
                 "shed": dict(self.counts)}
 
 
-__all__ = ["HYSTERESIS_PCT", "LoadGauge", "SAMPLE_S", "proc_stat"]
+__all__ = ["HYSTERESIS_PCT", "LoadGauge", "SAMPLE_S", "own_cpu"]

@@ -160,7 +160,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
     "privacy.key_file": (str, "", None, "the key file sealing personal data in the hub's database (0600, created at"
                          " first start; empty: personal-data.key beside the SQLite file, or beside this file for"
-                         " PostgreSQL). Every hub of a site uses the same key file; keep it out of database backups"),
+                         " PostgreSQL). Every hub of a site needs a copy of the same key file; keep it out of the"
+                         " database's backups"),
     "privacy.retention_days": (float, 7.0, _positive, "personal data of an order is purged this long after its"
                                " hand-over at the dock"),
     "load.shed_pct": (float, 80.0, lambda v: None if 0 < v < 100 else f"must be a percentage between 0 and 100 (got {v})",
@@ -202,9 +203,15 @@ class SiteConfig:
         if value:
             path = Path(value)
             return path if path.is_absolute() or not self.source else Path(self.source).resolve().parent / path
-        if self.db_path.startswith(("postgres://", "postgresql://")):
-            return (Path(self.source).resolve().parent if self.source else Path.cwd()) / KEY_FILE_NAME
-        return default_key_file(self.db_path)
+        if not self.db_path.startswith(("postgres://", "postgresql://")):
+            return default_key_file(self.db_path)
+        if self.source:
+            return Path(self.source).resolve().parent / KEY_FILE_NAME
+        import hashlib
+        import os
+
+        home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "packgate"
+        return home / f"site-{hashlib.sha256(self.db_path.encode()).hexdigest()[:12]}.key"
 
     def station_name(self, station: str) -> str:
         return str(self.values["station_names"].get(station, station))

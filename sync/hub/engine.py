@@ -87,7 +87,7 @@ class Conn:
     def __init__(self, raw: Any, dialect: Dialect, sealer: Sealer = PLAIN, outlet: Outlet | None = None):
         self.raw, self.dialect, self.sealer, self.outlet = raw, dialect, sealer, outlet
         self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
-        self.pending_out: list[dict[str, Any]] = []
+        self.pending_out: list[dict[str, Any] | int] = []  # in the order made: an event, or a feed row's index
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
@@ -106,6 +106,7 @@ class Conn:
 
     def feed_row(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
         """Buffer one change for the feed; it gets its number when the transaction commits."""
+        self.pending_out.append(len(self.pending_feed))
         self.pending_feed.append((isoformat(at), kind, subject, data))
 
     def publish(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
@@ -116,8 +117,8 @@ class Conn:
         """Number and write the buffered changes (the last statements before COMMIT); returns them."""
         events = self._write_feed()
         out, self.pending_out = self.pending_out, []
-        if self.outlet is not None and (events or out):
-            self.outlet(self, [*events, *out])
+        if self.outlet is not None and out:
+            self.outlet(self, [events[item] if isinstance(item, int) else item for item in out])
         return events
 
     def _write_feed(self) -> list[dict[str, Any]]:

@@ -211,11 +211,11 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
                          _json(item), utc(now)))
     if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
         return _receive_one(conn, station, item, now, rules)
-    apply_effect(conn, station, item, now, rules)
     conn.publish(now, "confirmation", str(item["object_id"]), {
         "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
         "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
         "location": item.get("location"), "at": item["at"], "received_at": isoformat(now), "payload": item.get("payload")})
+    apply_effect(conn, station, item, now, rules)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 
