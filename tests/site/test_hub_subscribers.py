@@ -202,3 +202,27 @@ def test_an_older_hub_database_in_clear_is_sealed_at_start(tmp_path, wms, clock)
         assert len(data) == len(demo_data.ORDERS) and all("pgenc1:" in d for d in data)
         assert store.ref_get(conn, "orders", "SO-10005")["ship_to"]["name"] == demo_data.RECIPIENTS[0][0]
     again.db.close()
+
+
+def test_site_keys_rotate_reseals_the_hubs_database(tmp_path, wms, clock):
+    import subprocess
+    import sys
+
+    from packgate.sync.hub.hub import Hub
+
+    config = tmp_path / "site.toml"
+    config.write_text(f'[site]\ndb = "hub.db"\nupstream_url = "{wms}"\n', encoding="utf-8")
+    from packgate.sync.hub.config import load
+
+    hub = Hub(load(config), clock)
+    hub.tick()
+    old = hub.keys.current
+    done = subprocess.run([sys.executable, "-P", "-m", "packgate.station.runtime.cli", "site", "keys", "rotate",
+                           str(config), "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["previous"] == old and report["retired"] == [old] and report["rows"] >= len(demo_data.ORDERS)
+    with hub.db.read() as conn:  # the running hub reads the new key from the file
+        assert f"pgenc1:{old}:" not in "".join(r["data"] for r in conn.execute("SELECT data FROM hub_ref"))
+        assert store.ref_get(conn, "orders", "SO-10005")["ship_to"]["name"] == demo_data.RECIPIENTS[0][0]
+    hub.db.close()
