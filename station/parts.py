@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from packgate.sync.common.load import LoadGauge
 from packgate.device.clock import Clock
 from packgate.device.scale.reading import Reading
 from packgate.device.scanner.barcode import SitePatterns
@@ -25,6 +24,7 @@ from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.events import EventBus
 from packgate.station.ports import Outbox
+from packgate.sync.common.load import LoadGauge
 
 KIOSK = "kiosk"
 

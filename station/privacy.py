@@ -129,10 +129,10 @@ def recipient(conn: sqlite3.Connection, order_id: str, who: str, terminal: str, 
 
 def audit_export(conn: sqlite3.Connection, order_id: str, who: str, terminal: str, now: datetime, *,
                  refused: str | None = None, files: int | None = None) -> None:
+    after: dict[str, Any] = {"refused": refused} if refused else {"files": files}
     with write_tx(conn):
         store.add_audit(conn, isoformat(now), who, "evidence_export_refused" if refused else "evidence_export",
-                        order_id, None, {"files": files} if refused is None else {"refused": refused}, refused,
-                        terminal)
+                        order_id, None, after, refused, terminal)
 
 
 def purge(conn: sqlite3.Connection, now: datetime, retention_days: float) -> list[str]:

@@ -49,14 +49,14 @@ from packgate.station.labels import LabelDesk, template_for
 from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
-from packgate.station.privacy import PrivacyDesk
-from packgate.sync.common.load import LoadGauge
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.privacy import PrivacyDesk
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 
 import click
@@ -18,7 +19,7 @@ def keys_group() -> None:
     """The key file sealing customers' names, phones and addresses in station.db (privacy.key_file)."""
 
 
-def _connect(db_path: str | None, config_file: str | None, as_json: bool) -> tuple[object, sealing.KeyRing]:
+def _connect(db_path: str | None, config_file: str | None, as_json: bool) -> tuple[sqlite3.Connection, sealing.KeyRing]:
     conn, _ = open_readonly(db_path, config_file, as_json)
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     conn.close()

@@ -18,11 +18,11 @@ from typing import Any
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
-from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.common.load import LoadGauge
 from packgate.sync.common.sealing import KeyRing
+from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
 from packgate.sync.hub import parcels, privacy, reference, store, wms_orders
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock

@@ -160,7 +160,7 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
                  for e, n, b, r, pin, ph in EMPLOYEES]
     orders = [{"order_id": o, "tote": t, "packaging": p, "priority": pr, "status": "open", "updated_at": stamp,
                "carrier": "SF" if int(o[-1]) % 2 else "YTO",  # who collects it at the dock (odd: SF, even: YTO)
-               "ship_to": dict(zip(("name", "phone", "address"), RECIPIENTS[int(o[-2:]) % len(RECIPIENTS)])),
+               "ship_to": dict(zip(("name", "phone", "address"), RECIPIENTS[int(o[-2:]) % len(RECIPIENTS)], strict=False)),
                "lines": [{"sku": part.split(":")[0], "qty": int(part.split(":")[1])} for part in lines.split()]}
               for o, t, p, pr, lines in ORDERS]
     return {"skus": skus, "lots": lots, "packaging": packaging, "employees": employees, "orders": orders}
