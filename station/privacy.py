@@ -22,7 +22,7 @@ from typing import Any
 from packgate.device.clock import isoformat
 from packgate.station import store
 from packgate.sync.common.db import write_tx
-from packgate.sync.common.sealing import KeyRing, is_sealed, keys_used, purge_record, ring_of
+from packgate.sync.common.sealing import PREFIX, KeyRing, is_sealed, keys_used, purge_record, ring_of
 from packgate.sync.schema import get_meta, set_meta
 
 ACCESS_ACTIONS = ("personal_read", "evidence_export", "evidence_export_refused", "personal_purged")
@@ -34,25 +34,34 @@ class Sealed:
     table: str
     key: str
     column: str
-    whole: bool  # the column is one personal value (else a JSON record with personal keys)
+    kind: str  # "record": JSON with personal keys; "value": one personal value; "bytes": a label job as printed
 
 
-SEALED = (Sealed("ref_orders", "order_id", "data", False), Sealed("ref_employees", "employee_id", "data", False),
-          Sealed("wms_orders", "order_id", "address", True))
+SEALED = (Sealed("ref_orders", "order_id", "data", "record"), Sealed("ref_employees", "employee_id", "data", "record"),
+          Sealed("wms_orders", "order_id", "address", "value"), Sealed("label_jobs", "key", "fields", "record"),
+          Sealed("label_jobs", "key", "job", "bytes"), Sealed("ref_rejected", "id", "data", "value"))
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _resealed(ring: KeyRing, text: str | None, whole: bool) -> str | None:
-    """The stored text with every personal value under the current key; None when it is already so."""
+def _resealed(ring: KeyRing, text: Any, kind: str) -> Any:
+    """The stored value with every personal value under the current key; None when it is already so."""
     if text is None:
         return None
-    if whole:
+    if kind == "bytes":
+        raw = bytes(text)
+        if raw.startswith(PREFIX.encode()) and ring.key_of(raw.decode()) == ring.current:
+            return None
+        return ring.seal_bytes(ring.open_bytes(raw))
+    if kind == "value":
         if is_sealed(text):
             return None if ring.key_of(text) == ring.current else ring.seal(ring.open(text))
-        return ring.seal(json.loads(text))
+        try:
+            return ring.seal(json.loads(text))
+        except ValueError:  # a refused row kept cut short: sealed as the text it is
+            return ring.seal(text)
     before = json.loads(text)
     after = ring.reseal_record(before)
     return None if after == before else json.dumps(after, sort_keys=True, default=str)
@@ -67,7 +76,7 @@ def reseal(conn: sqlite3.Connection, ring: KeyRing | None = None) -> int:
     for spec in SEALED:
         if spec.table not in present:
             continue
-        last = ""
+        last: Any = "" if spec.key != "id" else -1
         while True:
             rows = conn.execute(f"SELECT {spec.key}, {spec.column} FROM {spec.table} WHERE {spec.key} > ? "
                                 f"ORDER BY {spec.key} LIMIT ?", (last, CHUNK)).fetchall()
@@ -75,7 +84,7 @@ def reseal(conn: sqlite3.Connection, ring: KeyRing | None = None) -> int:
                 break
             with write_tx(conn):
                 for key, text in rows:
-                    new = _resealed(ring, text, spec.whole)
+                    new = _resealed(ring, text, spec.kind)
                     if new is not None:
                         conn.execute(f"UPDATE {spec.table} SET {spec.column} = ? WHERE {spec.key} = ?", (new, key))
                         done += 1
@@ -98,7 +107,7 @@ def keys_in_use(conn: sqlite3.Connection) -> set[str]:
     for spec in SEALED:
         if spec.table in present:
             for (text,) in conn.execute(f"SELECT {spec.column} FROM {spec.table} WHERE {spec.column} LIKE '%pgenc1:%'"):
-                found |= keys_used(text)
+                found |= keys_used(text.decode() if isinstance(text, bytes) else text)
     return found
 
 

@@ -139,7 +139,8 @@ class ReferenceCache:
                 if n == len(chunks) - 1:
                     for r in refused:
                         conn.execute("INSERT INTO ref_rejected (at, kind, key, reason, data) VALUES (?, ?, ?, ?, ?)",
-                                     (stamp, r.kind, r.key, r.reason, json.dumps(r.row, default=str)[:4000]))
+                                     (stamp, r.kind, r.key, r.reason,
+                                      self.ring.seal(json.dumps(r.row, default=str)[:4000])))
                         if r.ambiguous:
                             conn.execute("INSERT OR REPLACE INTO ref_ambiguous (kind, key, reason, at) VALUES (?, ?, ?, ?)",
                                          (r.ambiguous, r.key, r.reason, stamp))
