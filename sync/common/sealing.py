@@ -52,7 +52,7 @@ def _key_id() -> str:
 class KeyRing:
     """The keys of one key file; ``seal``/``open`` single values, ``seal_record``/``open_record`` records."""
 
-    def __init__(self, path: Path | None, keys: dict[str, bytes], current: str, retired: Iterable[str] = ()):
+    def __init__(self, path: Path | None, keys: dict[str, bytes], current: str):
         self.path = path
         self.keys = dict(keys)
         self.current = current

@@ -112,7 +112,7 @@ def purge(db: Database, now: datetime, retention_days: float) -> list[str]:
                                      (json.dumps(cleared_item, sort_keys=True, ensure_ascii=False), item["k"]))
         if handed:
             store.audit(conn, now, "system", "personal_purged", "orders", None,
-                        {"orders": handed[:200], "count": len(handed), "retention_days": retention_days})
+                        {"orders": handed[:200], "count": len(handed), "retention_days": str(retention_days)})
         return handed
 
     return db.run(run)

@@ -226,3 +226,26 @@ def test_site_keys_rotate_reseals_the_hubs_database(tmp_path, wms, clock):
         assert f"pgenc1:{old}:" not in "".join(r["data"] for r in conn.execute("SELECT data FROM hub_ref"))
         assert store.ref_get(conn, "orders", "SO-10005")["ship_to"]["name"] == demo_data.RECIPIENTS[0][0]
     hub.db.close()
+
+
+def test_the_hub_purges_personal_data_after_hand_over_plus_the_retention(make_site, clock):
+    site = make_site(**{"privacy.retention_days": 1.0})
+    table = site.station("ST01")
+    table.pick("SO-10007", "T-0007", (("SKU-018", "L1", 1),))
+    table.pack("SO-10007")
+    table.pack("SO-10008")
+    table.confirm("ship_load", "order", "SO-10007", {"carrier": "SF", "vehicle": "V1", "batch_id": "ST01-H00001"})
+    table.push()
+
+    clock.advance(86400 - 60)
+    assert site.hub.purge_personal() == []
+    clock.advance(120)
+    assert site.hub.purge_personal() == ["SO-10007"]  # SO-10008 is packed, not handed over: kept
+    with site.hub.db.read() as conn:
+        handed = store.ref_get(conn, "orders", "SO-10007")
+        kept = store.ref_get(conn, "orders", "SO-10008")
+        audit = [row["what"] for row in store.audit_log(conn)]
+    assert handed["ship_to"] is None and handed["personal_purged_at"] and handed["lines"]
+    assert kept["ship_to"]["name"] == demo_data.RECIPIENTS[8 % len(demo_data.RECIPIENTS)][0]
+    assert "personal_purged" in audit
+    assert site.hub.purge_personal() == []  # once
