@@ -217,7 +217,8 @@ OPENAPI = {
                                                                              "pattern": "^([0-9]{1,18}|[^~/]{1,80}~[12])$"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
-                                     "open escalations, verdicts shown by status",
+                                     "open escalations, verdicts shown by status, and load (the station's own CPU "
+                                     "load, load.shed_pct, whether the video and reports step aside now, what was put off)",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/api/v1/labels/{waybill}/preview.png": {"get": {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
