@@ -77,7 +77,7 @@ def test_the_scan_path_keeps_its_p99_while_the_video_encodes_under_load(busy_rig
         assert answer.status_code == 200 and answer.json()["status"] == "error"
     recorder = station.video.current.recorder
     assert recorder.shed > 0  # the video stepped aside: frames not encoded while the station was busy
-    assert _p99(latencies) < 0.25, sorted(latencies)[-5:]
+    assert _p99(latencies) < 0.2, sorted(latencies)[-5:]  # measured here: ~85 ms shedding, ~270 ms without
 
     health = http.get(f"{base}/healthz", timeout=10).json()
     assert health["load"]["threshold_pct"] == 25.0 and "pct" in health["load"]
