@@ -172,3 +172,16 @@ def test_the_cli_export_is_refused_without_a_supervisor_and_audited(make_station
     assert done.exit_code == 0, done.output
     actions = [r["action"] for r in station.privacy.report(Clock().now().date().isoformat())]  # the command: real time
     assert actions[-2:] == ["evidence_export_refused", "evidence_export"]
+
+
+def test_a_supervisor_seeing_employees_phones_unmasked_is_audited(make_station, clock, h):
+    station = make_station()
+    client = create_app(station, secret_key=b"k" * 32).test_client()
+    csrf = client.get("/api/v1/csrf").get_json()["csrf_token"]
+    login = client.post("/api/v1/pda/login", json={"badge": h.BADGES["supervisor"], "pin": "9876"},
+                        headers={"X-CSRF-Token": csrf})
+    assert login.get_json()["status"] == "ok"
+    listed = client.get("/api/v1/supervisor/employees?limit=10").get_json()["items"]
+    assert any(e.get("phone") == "+86 138 0013 8000" for e in listed)  # unmasked for a supervisor
+    [row] = [r for r in station.privacy.report(clock.now().date().isoformat()) if r["action"] == "personal_read"]
+    assert row["who"] == "E005" and row["object_id"] == "employees" and "E001" in row["after"]["employees"]
