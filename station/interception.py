@@ -181,7 +181,7 @@ def wms_row(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
     out = dict(row)
     out["lines"] = json.loads(out["lines"]) if out["lines"] else None
     address = out["address"]
-    out["address"] = ring_of(conn).open(address) if is_sealed(address) else json.loads(address) if address else None
+    out["address"] = ring_of(conn).opened(address) if is_sealed(address) else json.loads(address) if address else None
     return out
 
 

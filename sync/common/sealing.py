@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import stat
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from packgate.sync.errors import SyncError
 
+log = logging.getLogger(__name__)
 FORMAT = "packgate-keys/1"
 PREFIX = "pgenc1:"
 AAD = b"packgate personal data v1"
@@ -57,6 +59,7 @@ class KeyRing:
         self.keys = dict(keys)
         self.current = current
         self._lock = threading.Lock()
+        self._unopened: set[str] = set()
         self._seen_mtime = self._mtime()
         self._checked = time.monotonic()
 
@@ -94,6 +97,9 @@ class KeyRing:
         with self._lock:
             self._checked = time.monotonic()
             mtime = self._mtime()
+            if mtime is None:  # the file went away: keep the keys in memory (rows stay readable), say so
+                log.error("the key file %s is missing; personal data is sealed with the keys read before", self.path)
+                return
             if mtime == self._seen_mtime and not force:
                 return
             self.keys, self.current = _read(self.path)
@@ -161,10 +167,22 @@ class KeyRing:
         return _walk(record, lambda v: v if is_sealed(v) or v is None else self.seal(v))
 
     def open_record(self, record: Any) -> Any:
-        """A copy of ``record`` with every sealed value opened."""
+        """A copy of ``record`` with every sealed value opened. A value that cannot be opened (a database restored
+        without its key file, a damaged value) reads as None, logged once per key: the order still works."""
         if isinstance(record, str):
-            return self.open(record) if is_sealed(record) else record
-        return _walk(record, lambda v: self.open(v) if is_sealed(v) else v)
+            return self.opened(record) if is_sealed(record) else record
+        return _walk(record, lambda v: self.opened(v) if is_sealed(v) else v)
+
+    def opened(self, token: str) -> Any:
+        """``open``, or None (logged once per key id) when the value cannot be opened."""
+        try:
+            return self.open(token)
+        except SealError as exc:
+            kid = self.key_of(token)
+            if kid not in self._unopened:
+                self._unopened.add(kid)
+                log.error("personal data unreadable: %s", exc)
+            return None
 
     def reseal_record(self, record: Any) -> Any:
         """Every personal value sealed under the current key (plain ones sealed, older keys' ones re-sealed)."""
