@@ -171,8 +171,8 @@ def orders_to_pick_page(conn: sqlite3.Connection, limit: int, after: tuple[int, 
         " LEFT JOIN order_state s ON s.order_id = r.order_id"  # +r.status: walk the queue index, never sort
         " WHERE +r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')" + keyset +
         " ORDER BY r.priority DESC, r.order_id LIMIT ?", (*args, limit))
-    ring = ring_of(conn)
-    return [{**ring.open_record(json.loads(r[0])), "local_status": r["local_status"], "local_priority": r["local_priority"]} for r in rows]
+    # personal values stay sealed: the list shows no recipient (and the PDAs ask for it often)
+    return [{**json.loads(r[0]), "local_status": r["local_status"], "local_priority": r["local_priority"]} for r in rows]
 
 
 def orders_to_pick_count(conn: sqlite3.Connection) -> int:
