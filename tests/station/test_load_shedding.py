@@ -55,29 +55,37 @@ def _p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def test_the_scan_path_keeps_its_p99_while_the_video_encodes_under_load(busy_rig):
-    rig = busy_rig
-    station = rig.agent.station
-    assert rig.devices.tap(demo_data.DEMO_BADGES["packer"])["ok"]
-    assert eventually(lambda: station.pack.operator is not None)
-    rig.scanner.scan(ORDER)
-    assert eventually(lambda: station.video.current is not None and station.video.current.recorder.frames > 5)
-    assert eventually(lambda: station.parts.load.shedding(), timeout=20)  # the encoder's own load crosses the line
-
-    base = f"http://127.0.0.1:{rig.agent.port}"
-    http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {TOKEN}"
-    code = rig.world.item_code("SKU-001")  # not in the order: refused, recorded, answered (the whole scan path)
+def _scans(http: requests.Session, base: str, code: str, n: int = 150) -> list[float]:
+    """``n`` scans through the station's HTTP API, each refused (the whole scan path: verdict, audit, answer)."""
     latencies = []
-    for _ in range(150):
+    for _ in range(n):
         started = time.perf_counter()
         answer = http.post(f"{base}/api/v1/actions", json={"key": uuid.uuid4().hex, "action": "scan",
                                                           "object_id": code}, timeout=10)
         latencies.append(time.perf_counter() - started)
         assert answer.status_code == 200 and answer.json()["status"] == "error"
+    return latencies
+
+
+def test_the_scan_path_keeps_its_p99_while_the_video_encodes_under_load(busy_rig):
+    rig = busy_rig
+    station = rig.agent.station
+    base = f"http://127.0.0.1:{rig.agent.port}"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {TOKEN}"
+    code = rig.world.item_code("SKU-001")  # not in the order: refused, recorded, answered
+    assert rig.devices.tap(demo_data.DEMO_BADGES["packer"])["ok"]
+    assert eventually(lambda: station.pack.operator is not None)
+    quiet = _p99(_scans(http, base, code))  # no order open: no video, the same machine at the same time
+
+    rig.scanner.scan(ORDER)
+    assert eventually(lambda: station.video.current is not None and station.video.current.recorder.frames > 5)
+    assert eventually(lambda: station.parts.load.shedding(), timeout=20)  # the encoder's own load crosses the line
+    busy = _p99(_scans(http, base, code))
     recorder = station.video.current.recorder
     assert recorder.shed > 0  # the video stepped aside: frames not encoded while the station was busy
-    assert _p99(latencies) < 0.2, sorted(latencies)[-5:]  # measured here: ~85 ms shedding, ~270 ms without
+    # measured on a quiet 2-core machine: p99 ~85 ms while shedding, ~270 ms with the video encoding at full rate
+    assert busy < max(0.2, 3 * quiet), (busy, quiet)
 
     health = http.get(f"{base}/healthz", timeout=10).json()
     assert health["load"]["threshold_pct"] == 25.0 and "pct" in health["load"]
