@@ -325,8 +325,6 @@ MESSAGES: dict[str, Text] = {
                           "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
     "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
                                    "订单{order_id}在此工作站没有证据记录。"),
-    "busy_try_later": Text("error", "", "The station is busy packing (load {pct} %): reports wait until it is"
-                           " quieter. Try again in a minute.", "工作站正忙于打包（负载{pct}%）：报表稍后再生成，请一分钟后再试。"),
     "export_needs_supervisor": Text("error", "",
                                     "An evidence export needs a second verification: a supervisor's badge and PIN.",
                                     "导出证据需要二次验证：请提供主管的工牌号和密码。"),

@@ -259,15 +259,14 @@ OPENAPI = {
                           "404": {"description": "no such order here"}}}},
         "/api/v1/supervisor/access-report": {"get": {
             "summary": "The day's reads of unmasked personal data, evidence exports (and refused ones) and purges, "
-                       "oldest first; format=csv for a CSV file. Answers 503 (Retry-After) while the station is "
-                       "overloaded (reports wait for the scan path)",
+                       "oldest first; format=csv for a CSV file. While the station is overloaded the report waits "
+                       "up to 3 s for the load to fall (the scan path first)",
             "parameters": [{"name": "day", "in": "query", "required": False,
                             "schema": {"type": "string", "pattern": "^[0-9]{4}-[01][0-9]-[0-3][0-9]$"}},
                            {"name": "format", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["json", "csv"]}}],
             "responses": {"200": {"description": "day and rows (or the CSV)"}, "400": {"description": "bad day"},
-                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"},
-                          "503": {"description": "busy_try_later"}}}},
+                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"}}}},
         "/api/v1/supervisor/evidence/{order_id}/clips/{sha256}": {"get": {
             "summary": "A packing video of the order (supervisors only; Range requests for seeking)",
             "parameters": [_path("order_id"), _path("sha256")],

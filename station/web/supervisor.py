@@ -12,6 +12,7 @@ client, the supervisor's badge code and PIN in the request.
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Blueprint, Response, abort, jsonify, request, send_file
 
@@ -23,6 +24,7 @@ from packgate.station.web.shared import employee, error, is_api, json_body, not_
 bp = Blueprint("supervisor", __name__)
 SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
+REPORT_WAIT_S = 3.0  # how long a report steps aside while the station is busy
 _DAY = re.compile(r"[0-9]{4}-[01][0-9]-[0-3][0-9]")
 _ESCALATION_ID = re.compile(r"[0-9]{1,18}")
 _SITE_ESCALATION_ID = re.compile(r"(?P<order>[^~/]{1,80})~(?P<level>[12])")
@@ -114,13 +116,16 @@ def supervisor_recipient(order_id: str) -> Response:
 
 
 def _not_while_busy() -> None:
-    """Reports can wait: above load.shed_pct the request is answered 503 with Retry-After (the scan path first)."""
+    """Reports can wait: above load.shed_pct the request waits (up to ``REPORT_WAIT_S``) for the load to fall, so
+    the scan path goes first; then it is answered whatever the load."""
     load = station().parts.load
-    if load.shedding():
-        load.shed("reports")
-        answer_busy = error(503, "busy_try_later", pct=round(load.pct()))
-        answer_busy.headers["Retry-After"] = "60"
-        abort(answer_busy)
+    if not load.shedding():
+        return
+    load.shed("reports")
+    waited = 0.0
+    while waited < REPORT_WAIT_S and load.shedding():
+        time.sleep(0.1)
+        waited += 0.1
 
 
 @bp.get("/supervisor/access-report")

@@ -10,8 +10,8 @@ load falls ``HYSTERESIS_PCT`` below it (no flapping around the line). What steps
 
 * the station's packing video encodes one frame a second instead of ``video.fps`` (the clip keeps its timeline:
   the frame shown is held; ``Clip.shed`` counts the frames not encoded);
-* the station's access report and the hub's charts answer later (the report: 503 with Retry-After; the dashboard
-  shows its figures without the charts).
+* the station's access report waits up to 3 s for the load to fall before it is built; the hub's dashboard shows
+  its figures without the charts.
 
 ``/healthz`` (station and hub) shows the gauge: ``{"pct", "threshold_pct", "shedding", "since", "shed"}``.
 """

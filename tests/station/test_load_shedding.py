@@ -91,6 +91,7 @@ def test_the_scan_path_keeps_its_p99_while_the_video_encodes_under_load(busy_rig
     assert health["load"]["threshold_pct"] == 25.0 and "pct" in health["load"]
     if health["load"]["shedding"]:
         assert any("step aside" in w for w in health["warnings"])
+        started = time.perf_counter()
         report = http.get(f"{base}/api/v1/supervisor/access-report", timeout=10)
-        assert report.status_code == 503 and report.headers["Retry-After"] == "60"
-        assert report.json()["code"] == "busy_try_later" and report.json()["message_zh"]
+        assert report.status_code == 200  # answered after it stepped aside (up to 3 s) for the scan path
+        assert station.parts.load.status()["shed"].get("reports", 0) >= 1 or time.perf_counter() - started < 0.1
