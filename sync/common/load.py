@@ -11,7 +11,7 @@ load falls ``HYSTERESIS_PCT`` below it (no flapping around the line). What steps
 * the station's packing video encodes one frame a second instead of ``video.fps`` (the clip keeps its timeline:
   the frame shown is held; ``Clip.shed`` counts the frames not encoded);
 * the station's access report waits up to 3 s for the load to fall before it is built; the hub's dashboard shows
-  its figures without the charts.
+  its charts as last drawn (not drawn again) beside current figures.
 
 ``/healthz`` (station and hub) shows the gauge: ``{"pct", "threshold_pct", "shedding", "since", "shed"}``.
 """

@@ -67,6 +67,7 @@ class Hub:
             self.db.outlet = self.subscribers.enqueue
         self._last_purge = -1e18
         self.load = LoadGauge(config["load.shed_pct"])  # above it, the charts step aside (sync/common/load.py)
+        self.charts: dict[str, Any] = {}  # the dashboard's charts last drawn (shown again while the hub is busy)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
