@@ -133,7 +133,8 @@ class ClipRecorder:
         now = self.monotonic()
         if now - self._last_offer < 0.5 / self.fps:  # more frames than the clip needs: skip before copying
             return
-        if now - self._last_offer < BUSY_EVERY_S and self.busy():  # the scan path first: one frame a second
+        marking = self._mark is not None and now < self._mark[2]  # a verdict's band is evidence: never shed
+        if not marking and now - self._last_offer < BUSY_EVERY_S and self.busy():  # the scan path first: 1 frame/s
             self.shed += 1
             return
         self._last_offer = now
