@@ -6,6 +6,8 @@ something: key -> ((English singular, English plural), Chinese seed), ``{n}`` th
 """
 from __future__ import annotations
 
+from packgate.station.core import returns_texts
+
 PAGE: dict[str, tuple[str, str]] = {
     "access_report": ("Personal data access report", "个人数据访问报告"),
     "access_hint": ("Every read of unmasked personal data, every evidence export (and refusal) and every purge of the day.",
@@ -15,6 +17,7 @@ PAGE: dict[str, tuple[str, str]] = {
     "ax_at": ("Time", "时间"), "ax_who": ("Who", "人员"), "ax_action": ("Action", "操作"), "ax_object": ("Order", "订单"),
     "ax_reason": ("Purpose or refusal", "用途或拒绝原因"), "ax_terminal": ("Device", "设备"),
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    **returns_texts.PAGE,
     "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
     "intercepted_orders": ("Intercepted by the WMS", "WMS拦截的订单"),
     "conflicts": ("Conflicts to resolve (the WMS had cancelled the order)", "待处理冲突（WMS已取消订单）"),
@@ -264,6 +267,7 @@ REASON: dict[str, tuple[str, str]] = {
     "fifo_older_lot": ("an older lot goes first", "较早批次应先出库"), "lot_unknown": ("lot not known at this site", "批次在本站点未登记"),
     "packaging_changed_after_weighing": ("box changed after weighing", "称重后更换了包装箱"),
     "reprint": ("reprinted", "补打"), "test_reset": ("test reset", "测试重置"),
+    **returns_texts.REASONS,
 }
 
 # what a verdict's status is called in its title
@@ -298,7 +302,7 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
-    "held": ("held by the WMS", "WMS暂停"),
+    "held": ("held", "暂扣"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),

@@ -110,7 +110,16 @@ def audit_verify(db_path: str | None, config_file: str | None, as_json: bool) ->
 
 @click.group("evidence")
 def evidence_group() -> None:
-    """One evidence record per parcel: scans, badges, weighings with raw scale frames, photo and clip."""
+    """One evidence record per parcel (or per return, by its RMA): scans, badges, weighings, photos and clips."""
+
+
+def _return_record(conn: sqlite3.Connection, rma_id: str) -> dict | None:
+    """A return's evidence record (``station/returns.py``), on a database that has returns."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'returns'").fetchone() is None:
+        return None
+    from packgate.station.returns import record
+
+    return record(conn, rma_id)
 
 
 @evidence_group.command("export")
@@ -124,8 +133,9 @@ def evidence_group() -> None:
 @db_options
 def evidence_export(order_id: str, folder: str, media_dirs: tuple[str, ...], badge: str, pin: str | None,
                     db_path: str | None, config_file: str | None, as_json: bool) -> None:
-    """Write ORDER's evidence record (evidence.json) and its media (photos, clips) into the folder. A second
-    verification: a supervisor's badge and PIN; the export (and a refused one) is written to the audit log."""
+    """Write ORDER's evidence record (evidence.json) and its media (photos, clips) into the folder; an RMA id
+    writes that return's record (its steps, grades with photos, weighing, seal, and the order's outbound media).
+    A second verification: a supervisor's badge and PIN; the export (and a refused one) is in the audit log."""
     conn, data_dir = open_readonly(db_path, config_file, as_json)
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     conn.close()
@@ -140,7 +150,7 @@ def evidence_export(order_id: str, folder: str, media_dirs: tuple[str, ...], bad
                 make("export_not_supervisor", name=who, role=refused.partition(":")[2]).as_dict()
             _say(verdict, as_json, {"ok": False}, err=True)
             sys.exit(1)
-        record = evidence.record(conn, order_id)
+        record = evidence.record(conn, order_id) or _return_record(conn, order_id)
         if record is None:
             _say(make("evidence_unknown_order", order_id=order_id).as_dict(), as_json, {"ok": False}, err=True)
             sys.exit(1)

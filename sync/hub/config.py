@@ -170,6 +170,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "load.shed_pct": (float, 80.0, lambda v: None if 0 < v < 100 else f"must be a percentage between 0 and 100 (got {v})",
                       "above this load (CPU of the machine, or the hub's own request lag) work that can wait (chart"
                       " rendering, reports) steps aside until the load falls"),
+    "returns.alert_after_h": (float, 72.0, _positive,
+                              "a return announced by the WMS this long ago and not yet closed at a table is listed"
+                              " in red on the dashboard (returns waiting too long)"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
                                       " token's hash (sha256:…, from packgate site token): the hub only compares"),

@@ -33,7 +33,10 @@ TEXT = {
            "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
            "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock",
            "load": "Hub load", "shedding": "busy: charts and reports step aside",
-           "charts_paused": "Charts not redrawn while the hub is busy (the scan path comes first); drawn at"},
+           "charts_paused": "Charts not redrawn while the hub is busy (the scan path comes first); drawn at",
+           "returns": "Returns", "returns_waiting": "waiting", "returns_in_progress": "in progress",
+           "returns_closed": "closed", "returns_overdue": "Returns waiting too long", "top_reasons": "Top 10 return reasons",
+           "processing": "average processing", "grades": "grades", "refund": "refund", "review": "review"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -44,7 +47,10 @@ TEXT = {
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
            "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟",
            "load": "中心负载", "shedding": "繁忙：图表和报表暂缓",
-           "charts_paused": "中心繁忙，图表暂停更新（优先保障扫描）；绘制于"},
+           "charts_paused": "中心繁忙，图表暂停更新（优先保障扫描）；绘制于",
+           "returns": "退货", "returns_waiting": "待收货", "returns_in_progress": "处理中", "returns_closed": "已完成",
+           "returns_overdue": "等待过久的退货", "top_reasons": "十大退货原因", "processing": "平均处理时长",
+           "grades": "等级", "refund": "退款", "review": "人工审核"},
 }
 
 
