@@ -45,7 +45,7 @@ def busy_rig(tmp_path):
     rig = build_rig(port=0, upstream_port=0, data_dir=str(tmp_path / "rig"), overrides={
         "camera.enabled": True, "camera.source": str(source), "camera.playback": "loop", "scanner.enabled": True,
         "video.fps": 30.0, "video.width": 1280, "web.api_tokens": [TOKEN],
-        "load.shed_pct": 25.0})  # a low line: this test's machine is shared, the station's own load crosses it
+        "load.shed_pct": 10.0})  # a low line: this test's machine is shared, the station's own load crosses it
     yield rig
     rig.stop()
 
@@ -85,10 +85,10 @@ def test_the_scan_path_keeps_its_p99_while_the_video_encodes_under_load(busy_rig
     recorder = station.video.current.recorder
     assert recorder.shed > 0  # the video stepped aside: frames not encoded while the station was busy
     # measured on a quiet 2-core machine: p99 ~85 ms while shedding, ~270 ms with the video encoding at full rate
-    assert busy < max(0.2, 3 * quiet), (busy, quiet)
+    assert busy < max(0.25, 3 * quiet), (busy, quiet)
 
     health = http.get(f"{base}/healthz", timeout=10).json()
-    assert health["load"]["threshold_pct"] == 25.0 and "pct" in health["load"]
+    assert health["load"]["threshold_pct"] == 10.0 and "pct" in health["load"]
     if health["load"]["shedding"]:
         assert any("step aside" in w for w in health["warnings"])
         started = time.perf_counter()
