@@ -12,7 +12,7 @@ from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub.server import create_hub_app
 
 #: the supervisors' HTML page and the forms it posts (answered with a page or a redirect to it)
-PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release")
+PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile")
 
 
 @pytest.fixture
