@@ -156,6 +156,7 @@ class SiteLink:
                  released: Released | None = None, words: Words | None = None):
         self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
         self.released: Released = released or (lambda order_id, decision: None)
+        self.reviewed: Callable[[dict], None] = lambda decision: None  # ``Station.on_review_decided``
         self._escalations: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
@@ -336,6 +337,10 @@ class SiteLink:
         """One change from the hub's feed, merged into the station's own tables (then pushed to the pages)."""
         kind, data = event.get("kind"), event.get("data") or {}
         if not isinstance(data, dict):
+            return
+        if kind == "review_decided":  # a supervisor decided a review of this table's at the hub's dashboard
+            if data.get("station") == self.parts.id and isinstance(data.get("order_id"), str):
+                self.reviewed(data)
             return
         if kind == "claim_released":  # a supervisor took the order from this table: the station drops it
             if data.get("why") == "supervisor" and data.get("station") == self.parts.id \

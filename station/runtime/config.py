@@ -87,6 +87,28 @@ def _decimal_table(v: dict) -> str | None:
     return None
 
 
+def _names(v: list) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or not x.strip() or len(x) > 64]
+    return f"every entry must be a short non-empty text (bad: {', '.join(repr(x) for x in bad[:3])})" if bad else None
+
+
+def _carrier_table(v: dict) -> str | None:
+    from packgate.station.core.carrier_rules import CarrierRule
+    from packgate.station.errors import ReferenceDataError
+
+    for name, row in v.items():
+        if not isinstance(row, dict):
+            return f"{name!r} must be a table (suspended_regions, daily_cap, backup, reason)"
+        unknown = set(row) - {"suspended_regions", "daily_cap", "backup", "reason"}
+        if unknown:
+            return f"{name!r}: unknown field {sorted(unknown)[0]!r} (suspended_regions, daily_cap, backup, reason)"
+        try:
+            CarrierRule.from_dict(row, name)
+        except ReferenceDataError as exc:
+            return str(exc)
+    return None
+
+
 @contextmanager
 def _quiet(logger: str) -> Iterator[None]:
     """A library's own log lines stay out while it is only asked whether a value is valid (the check says it)."""
@@ -312,6 +334,26 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),
+    "review.order_value_over": (float, 0.0, _non_negative,
+                                "orders worth more than this (the WMS's order value) wait for a supervisor (0: off)"),
+    "review.regions": (list, [], _names, "orders shipped to one of these regions (the WMS's region code) wait for a "
+                                         "supervisor"),
+    "review.weight_over_g": (float, 0.0, _non_negative,
+                             "orders whose goods weigh more than this (catalogue weights) wait for a supervisor (0: off)"),
+    "review.units_over": (int, 0, _non_negative, "orders of more units than this wait for a supervisor (0: off)"),
+    "review.packaging": (list, [], _names, "orders whose suggested box is one of these (oversize) wait for a supervisor"),
+    "review.customer_flags": (list, [], _names,
+                              "orders of a customer the WMS flags with one of these (new_customer, first_order, "
+                              "blacklist, ...) wait for a supervisor"),
+    "review.categories": (list, [], _names, "orders with a SKU of one of these categories wait for a supervisor"),
+    "carriers.auto_switch": (bool, False, None, "a label for a suspended or capped carrier goes to its backup at once "
+                                                "(off: the packer is offered the backup)"),
+    "carriers.rules": (dict, {}, _carrier_table,
+                       "per carrier: suspended_regions (\"*\": all), daily_cap, backup, reason; the WMS's carrier "
+                       "rules replace a carrier's row"),
+    "stock.default_safety_qty": (int, 0, _non_negative,
+                                 "a SKU without the WMS's safety_stock raises a stock alert at or below this many "
+                                 "units (0: none)"),
     **{f"codes.{kind}": (str, regex, _regex, f"regular expression of the site's {kind} codes (empty: none)")
        for kind, regex in CODE_KINDS.items()},
     "log.level": (str, "INFO", _one_of(*LOG_LEVELS), "DEBUG, INFO, WARNING or ERROR"),

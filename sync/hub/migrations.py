@@ -87,6 +87,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             closed_at TEXT, outcome TEXT, grades TEXT NOT NULL DEFAULT '{}', units INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX hub_returns_state ON hub_returns (state)",
     )),
+    (6, "site policies: order reviews, carrier switches, stock alerts for the shift lead (sync/hub/policies.py)", (
+        """CREATE TABLE hub_reviews (order_id TEXT PRIMARY KEY, station TEXT NOT NULL, rules TEXT NOT NULL,
+            opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT, reason TEXT, via TEXT)""",
+        """CREATE TABLE hub_carrier_switches (order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL,
+            why TEXT NOT NULL, station TEXT NOT NULL, at TEXT NOT NULL)""",
+        """CREATE TABLE hub_stock_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
+            at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
+    )),
     (7, "events queued for the site's subscribers (webhooks), one row per subscriber and event", (
         """CREATE TABLE hub_deliveries (
             n {pk}, subscriber TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
@@ -223,6 +223,8 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
                 "payload": item.get("payload")})
             apply_effect(conn, station, item, now, rules)
             returns.apply(conn, station, item)
+            for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
+                hook(conn, station, item, now)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
                     "received_at": isoformat(now)}
     before = _received_before(conn, station, item, mark, now, rules)
@@ -257,8 +259,10 @@ def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, 
 class FlowRules:
     """The timings the order flow needs (from site.toml)."""
 
-    def __init__(self, first_after_min: float, second_after_min: float):
+    def __init__(self, first_after_min: float, second_after_min: float,
+                 on_received: tuple[Callable[[Conn, str, dict[str, Any], datetime], None], ...] = ()):
         self.levels = ((1, timedelta(minutes=first_after_min)), (2, timedelta(minutes=second_after_min)))
+        self.on_received = on_received  # what else a new confirmation means, in its receipt's transaction
 
 
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
