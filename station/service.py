@@ -110,7 +110,7 @@ class Station:
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
             lot_policy=LotPolicy(cfg["lots.policy"]), load=LoadGauge(float(cfg["load.shed_pct"])))
-        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+        self.weights = TableWeights(self.parts, site)  # the learned weight gate (station/weights.py)
         self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
@@ -121,6 +121,7 @@ class Station:
         self.stock = StockWatch(self.parts, notifier)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
         self.site.reviewed = self.on_review_decided
+        self.site.on_weights = self.weights.wake.set  # the site's weights changed: the weights loop takes them now
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
                                   lambda s: self.reviews.pending(s.order.order_id if s.order else None))

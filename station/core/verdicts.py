@@ -451,6 +451,8 @@ MESSAGES: dict[str, Text] = {
                          "{sku}：恢复商品目录重量，重新开始学习。"),
     "weight_not_suspect": Text("error", "", "{sku} is not on the suspect-weight list (any more).",
                                "{sku}不在（或已不在）可疑重量列表中。"),
+    "weight_decided_elsewhere": Text("error", "", "{sku} was decided meanwhile at another table or on the site "
+                                     "dashboard; the list is reloaded.", "{sku}已在其他工作台或现场看板上决定，列表已刷新。"),
     "weight_decision_unknown": Text("error", "", "Unknown weight decision {action!r}: `accept` or `reset`.",
                                     "未知的重量决定{action!r}：应为`accept`或`reset`。"),
     "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),

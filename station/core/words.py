@@ -171,6 +171,10 @@ PAGE: dict[str, tuple[str, str]] = {
     "weights_hint": ("The parcels say these SKUs weigh something else than the catalogue. Accept the learned weight "
                      "(the WMS is told) or reset the learning.",
                      "包裹显示这些商品的实际重量与目录不符。接受学习所得的重量（将通知WMS），或重新开始学习。"),
+    "weights_site": ("The site's figures, shared by every table through the hub; as of",
+                     "全现场各工作台经由现场服务器共享的数据；更新于"),
+    "weights_site_offline": ("The site hub cannot be reached: this table judges on the last site figures it had, as of",
+                             "无法连接现场服务器：本工作台按最近一次获得的现场数据判定，更新于"),
     "h_catalogue": ("Catalogue", "目录重量"),
     "h_from_passing": ("Passing parcels", "合格包裹"),
     "h_from_overridden": ("Overridden parcels", "放行包裹"),

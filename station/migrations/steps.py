@@ -195,6 +195,21 @@ CREATE TABLE stock_alerts (
 CREATE UNIQUE INDEX stock_alerts_open ON stock_alerts (key) WHERE open = 1 AND kind = 'threshold';
 """
 
+# the site's learned weights as the hub last served them (station/weights.py: the gate's figures offline too), the
+# site decisions applied here (their number at the hub), and the per-item weighing session of the carton in hand
+# (station/per_item_desk.py: a restart mid-parcel goes on where it was)
+WEIGHT_SITE = """
+CREATE TABLE weight_site (
+    one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL
+);
+ALTER TABLE weight_decisions ADD COLUMN site_n INTEGER;
+CREATE UNIQUE INDEX weight_decisions_site ON weight_decisions (site_n);
+CREATE TABLE per_item_session (
+    one INTEGER PRIMARY KEY CHECK (one = 1), order_id TEXT NOT NULL, carton INTEGER NOT NULL, box TEXT NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -208,4 +223,5 @@ STATION = StepSet("station", (
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
     Step(10, "returns: returns processed at the table and their steps", (RETURNS,)),
     Step(11, "site policies: order reviews, carrier rules and switches, stock alerts", (POLICIES,)),
+    Step(12, "the site's learned weights kept offline, site weight decisions, the per-item session", (WEIGHT_SITE,)),
 ), legacy=7)

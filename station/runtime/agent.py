@@ -107,7 +107,7 @@ class Agent:
         self.orders = Ticker("order-changes", self._orders_pass, every_s=cfg["upstream.orders_s"], clock=self.clock,
                              logger=log, what="pulling order changes") if self.feed is None else None
         self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
-                              clock=self.clock, logger=log, what="learning weights") \
+                              signal=self.station.weights.wake, clock=self.clock, logger=log, what="learning weights") \
             if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []

@@ -33,6 +33,8 @@ def _one_of(*choices: str) -> Check:
 
 
 def _resolution(v: str) -> str | None:
+    if not v.strip():
+        return None  # from the scale's firmware profile
     try:
         Resolution.parse(v)
     except ConfigError as exc:
@@ -312,8 +314,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "weighing.gate_floor": (str, "site", _one_of("site", "division"),
                             "learned gate without history: site: the floor of weighing.floor_table; division: five "
                             "scale divisions"),
-    "weighing.scale_division": (str, "1", _resolution,
-                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\")"),
+    "weighing.scale_division": (str, "", _resolution,
+                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\"); "
+                                "empty: the scale's firmware profile's (scale.profile: its [weighing] division, else "
+                                "the step its readings carry, at least 1 g)"),
     "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
                       "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
                       "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),

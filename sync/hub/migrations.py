@@ -120,6 +120,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE TABLE hub_reconciliations (day TEXT PRIMARY KEY, ran_at TEXT NOT NULL, differences INTEGER NOT NULL,"
         " result TEXT NOT NULL)",
     )),
+    (10, "the site's learned weights: each table's figures and review, the supervisors' weight decisions", (
+        "CREATE TABLE hub_weight_figures (station TEXT PRIMARY KEY, body TEXT NOT NULL, review TEXT NOT NULL,"
+        " at TEXT NOT NULL)",
+        """CREATE TABLE hub_weight_decisions (n {pk}, sku TEXT NOT NULL, action TEXT NOT NULL
+            CHECK (action IN ('accept', 'reset')), station TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
+        "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
+    )),
 )
 
 

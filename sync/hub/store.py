@@ -823,18 +823,19 @@ def open_escalations(conn: Conn) -> list[dict[str, Any]]:
 
 
 def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id: str, operator: str | None,
-                     key: str, payload: dict[str, Any]) -> bool:
-    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing)."""
+                     key: str, payload: dict[str, Any], object_type: str = "order") -> bool:
+    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing); its object is
+    an order unless ``object_type`` says otherwise (``weight_learned``: a SKU)."""
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (code, key)) is not None:
         return False
     seq = next_counter(conn, "own_seq")
     item = {"id": make_id(code, now.date(), seq), "key": key, "station": code, "seq": seq, "at": isoformat(now),
-            "action": action, "object_type": "order", "object_id": order_id, "operator": operator,
+            "action": action, "object_type": object_type, "object_id": order_id, "operator": operator,
             "device": f"{code}-hub", "location": code, "payload": payload, "image_sha256": None}
     conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
                  " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (item["id"], code, key, fingerprint(item), seq, action, "order", order_id, operator, item["at"],
+                 (item["id"], code, key, fingerprint(item), seq, action, object_type, order_id, operator, item["at"],
                   utc(now), isoformat(now), utc(now), _json(item), utc(now)))
     return True
 

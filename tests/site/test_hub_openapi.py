@@ -13,7 +13,7 @@ from packgate.sync.hub.server import create_hub_app
 
 #: the supervisors' HTML page and the forms it posts (answered with a page or a redirect to it)
 PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile",
-         "/reviews/decide", "/carriers")
+         "/reviews/decide", "/carriers", "/weights", "/weights/decide")
 
 
 @pytest.fixture

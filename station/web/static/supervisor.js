@@ -201,6 +201,9 @@ function render(o, me) {
 function renderWeights(review) {
   const suspects = review.suspects || [];
   count("weights-count", suspects.length, true);
+  const site = review.site;  // in a site: the hub's figures, or the last ones this table had while it is unreachable
+  document.getElementById("weights-site").textContent = site && site.at
+    ? `${t(site.offline ? "weights_site_offline" : "weights_site")} ${site.at}` : "";
   const figure = (f) => (f ? `<td class="num">${esc(f.mean_g)} ± ${esc(f.sigma_g)} g<div class="muted">${esc(tn("parcel", f.n))}</div></td>`
     : `<td class="muted">—</td>`);
   rows("suspects", ["h_sku", "h_catalogue", "h_from_passing", "h_from_overridden", "h_proposed", "h_samples", ""], suspects, (s) =>
