@@ -36,6 +36,7 @@ from packgate.station.core.verdicts import answer
 from packgate.station.errors import ReferenceDataError
 from packgate.station.parts import Parts
 from packgate.sync.common.db import write_tx
+from packgate.sync.common.sealing import is_sealed, ring_of
 from packgate.sync.reference_screen import is_older
 
 log = logging.getLogger("packgate.interception")
@@ -79,7 +80,8 @@ class InterceptDesk:
                          " address = COALESCE(excluded.address, wms_orders.address), learned_at = excluded.learned_at,"
                          " source = excluded.source, held_since = excluded.held_since, held_s = excluded.held_s",
                          (word.order_id, word.status, word.reason, isoformat(word.at) if word.at else None,
-                          word.revision, _json(word.as_dict()["lines"]), word.carrier, _json(word.address), at, source,
+                          word.revision, _json(word.as_dict()["lines"]), word.carrier,
+                          None if word.address is None else ring_of(conn).seal(word.address), at, source,
                           held_since, held_s))
             changed.append(word.order_id)
         if changed:
@@ -186,7 +188,8 @@ def wms_row(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
         return None
     out = dict(row)
     out["lines"] = json.loads(out["lines"]) if out["lines"] else None
-    out["address"] = json.loads(out["address"]) if out["address"] else None
+    address = out["address"]
+    out["address"] = ring_of(conn).opened(address) if is_sealed(address) else json.loads(address) if address else None
     return out
 
 

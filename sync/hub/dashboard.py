@@ -144,15 +144,21 @@ def overview(site: Hub) -> dict[str, Any]:
             minutes = (parse_iso(done) - parse_iso(picked)).total_seconds() / 60
             durations[next(label for limit, label in WAIT_BUCKETS if minutes < limit)] += 1
     stage_names = [s for s in store.STAGES if s not in store.TERMINAL]
-    return {
+    figures: dict[str, Any] = {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
-        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules,
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules, "load": site.load.status()}
+    if figures["load"]["shedding"] and site.charts:  # the charts can wait: the last ones drawn are shown
+        site.load.shed("charts")
+        return {**figures, **site.charts, "charts_paused": True}
+    site.charts = {
+        "charts_at": isoformat(now),
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),
         "chart_by_stage": Markup(bar_chart("waiting by stage", stage_names,
                                            {"orders": [float(len(by_stage.get(s, []))) for s in stage_names]})),
     }
+    return {**figures, **site.charts, "charts_paused": False}
