@@ -80,6 +80,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (9, "the software version each station reports in its heartbeat (the dashboard's stations)", (
+        "ALTER TABLE hub_stations ADD COLUMN software_version TEXT",
+    )),
 )
 
 

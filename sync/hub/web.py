@@ -1,6 +1,6 @@
 """What the hub's blueprints share: the ``Hub`` of the app serving the request, who is asking (a station by its
 bearer token, a supervisor by the dashboard's session cookie), the request-body and query helpers and the
-dashboard's page renderer in English and Chinese.
+dashboard's page renderer in English and Chinese (words from the one catalog: ``dashtext``).
 
 Invariants: the ``Hub`` lives in ``current_app.extensions`` (put there by ``create_hub_app``), never in a module
 global. A bad request raises ``HubRequestError`` (the app answers it in JSON with its status); a station is known
@@ -14,34 +14,13 @@ from flask import Response, current_app, g, render_template, request
 
 from packgate.sync.common.jsonbytes import loads_request
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import store
+from packgate.sync.hub import dashtext, store
 from packgate.sync.hub.auth import COOKIE, session_key, station_for_token
 from packgate.sync.hub.hub import Hub
 
 HUB = "packgate.hub"
 MAX_FIELD = 200
-TEXT = {
-    "en": {"title": "Site dashboard", "stations": "Stations", "online": "online", "offline": "offline",
-           "orders": "Open orders by stage", "blocked": "Blocked parcels", "escalations": "Escalations",
-           "conflicts": "Conflicts", "lots": "Lots near expiry", "audit": "Audit log", "ack": "Acknowledge",
-           "not_handed_over": "Packed, not handed over at the dock",
-           "intercepted": "Intercepted by the WMS (held or cancelled)", "held": "held", "cancelled": "cancelled",
-           "release": "Release claim",
-           "reason": "reason (the table is told)", "sign_in": "Sign in", "badge": "Badge", "pin": "PIN", "sign_out": "Sign out",
-           "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
-           "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
-           "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
-           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock"},
-    "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
-           "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
-           "not_handed_over": "已打包未出库",
-           "intercepted": "WMS拦截的订单（暂停或取消）", "held": "暂停", "cancelled": "已取消",
-           "ack": "确认", "release": "释放锁定",
-           "reason": "原因（将告知工作台）", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
-           "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
-           "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
-           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟"},
-}
+
 
 
 def hub() -> Hub:
@@ -121,15 +100,15 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 def lang() -> str:
     """The page's language: ``?lang=``, else the ``lang`` cookie, else the site's ``site.language``."""
     wanted = request.args.get("lang") or request.cookies.get("lang") or ""
-    return wanted if wanted in TEXT else hub().config["site.language"]
+    return wanted if wanted in dashtext.LANGUAGES else hub().config["site.language"]
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
     code = lang()
-    resp = Response(render_template(template, t=TEXT[code], lang=code, site=hub().config["site.name"], **context),
+    resp = Response(render_template(template, t=dashtext.words(code), lang=code, site=hub().config["site.name"], **context),
                     status=status, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
     resp.headers["Cache-Control"] = "no-store"
-    if request.args.get("lang") in TEXT:
+    if request.args.get("lang") in dashtext.LANGUAGES:
         resp.set_cookie("lang", code, samesite="Strict")
     return resp
