@@ -18,7 +18,8 @@ from packgate.device.clock import parse_iso
 
 OPEN_STAGES = ("backlog", "picking", "picked", "packing", "weighed", "blocked", "packed")
 #: the milestones of an order's timeline, in the order they are reached; "released" is the WMS's release
-TIMELINE = ("released", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped")
+TIMELINE = ("released", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
+ENDS = ("shipped", "cancelled")  # a mark at the end of the timeline, not a stage that lasts
 #: stage -> (amber after, red after), minutes in the stage; configurable per site (``dashboard.sla``)
 DEFAULT_SLA: dict[str, list[float]] = {
     "backlog": [30.0, 120.0], "picking": [10.0, 20.0], "picked": [8.0, 12.0], "packing": [6.0, 12.0],
@@ -103,7 +104,7 @@ def timeline(released_at: str | None, milestones: Mapping[str, Any], now: dateti
     reached.sort(key=lambda pair: (pair[0], TIMELINE.index(pair[1])))
     bars = []
     for i, (start, stage) in enumerate(reached):
-        if stage == "shipped":
+        if stage in ENDS:
             bars.append({"stage": stage, "start": start, "end": None, "seconds": 0.0})
             continue
         end = reached[i + 1][0] if i + 1 < len(reached) else None

@@ -237,7 +237,7 @@
       el("span", {}, b.name), el("div", { class: "track" }, el("div", { class: "bar " + b.sla,
         style: `left:${(100 * (starts[i] - lo)) / span}%;width:${(100 * (ends[i] - starts[i])) / span}%`, title: b.duration })))));
     fill(dialog.querySelector(".bars tbody"), data.bars.map((b) => el("tr", {}, td(T.stage, b.name), td(T.start, timeEl(b.start)),
-      td(T.duration, b.end || b.stage === "shipped" ? b.duration : b.duration + " (" + T.now_there + ")"), td(T.table, b.table), td(T.person, b.person))), 5);
+      td(T.duration, b.end || b.stage === "shipped" || b.stage === "cancelled" ? b.duration : b.duration + " (" + T.now_there + ")"), td(T.table, b.table), td(T.person, b.person))), 5);
     fill(dialog.querySelector(".evidence tbody"), data.evidence.map((e) => el("tr", {}, td(T.at, timeEl(e.at)),
       td(T.action, e.action_name), td(T.table, e.table), td(T.person, e.person), td(T.detail, e.detail))), 5);
     if (!dialog.open) dialog.showModal();
