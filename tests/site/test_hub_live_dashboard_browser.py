@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from hubkit import TOKENS
 from playwright.sync_api import expect
 
 from packgate.sync.hub import dashtext
@@ -39,7 +40,7 @@ def busy_floor(site: Any, clock: Any) -> None:
     a.push()
     b.push()
     for station, operator, order in (("ST01", "E001", "SO-10015"), ("ST02", "E002", None)):
-        SiteClient(site.url, station, {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}[station]).heartbeat(
+        SiteClient(site.url, station, TOKENS[station]).heartbeat(
             operator=operator, order_id=order, state="scanning", devices={"scale": "connected", "printer": "disconnected"},
             outbox_depth=0, clock=(clock.now()).isoformat(), version="0.1.0")
     clock.advance(8 * 60)
@@ -90,7 +91,8 @@ OVERFLOW_JS = """() => {
     const r = el.getBoundingClientRect();
     const style = getComputedStyle(el);
     if (!r.width || !r.height || style.visibility === 'hidden' || el.closest('dialog:not([open])')) continue;
-    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
+    const cls = typeof el.className === 'string' && el.className ? '.' + el.className.split(' ').join('.') : '';
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls;
     if (r.right > vw + 1 || r.left < -1) bad.push(name + ' sticks out (' + Math.round(r.left) + '..' + Math.round(r.right) + ')');
     const clips = ['hidden', 'clip', 'auto', 'scroll'];
     if ((clips.includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) ||
