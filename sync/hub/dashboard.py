@@ -15,9 +15,9 @@ import time
 from collections import defaultdict
 from datetime import date, timedelta
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from flask import Blueprint, Response, jsonify, redirect, request, stream_with_context
+from flask import Blueprint, Response, jsonify, redirect, request
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
@@ -29,7 +29,7 @@ from packgate.sync.hub.web import checked_session, current_supervisor, hub, int_
 
 bp = Blueprint("dashboard", __name__)
 STREAM_TICK_S = 0.1
-STREAM_PING_S = 15.0
+STREAM_PING_S = 5.0
 STREAM_LIFE_S = 120.0
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css",
           "vendor/uPlot-1.6.32.iife.min.js": "text/javascript", "vendor/uPlot-1.6.32.min.css": "text/css",
@@ -124,31 +124,43 @@ def stream() -> Response:
     for ever, and it counts among the supervisor's long-polls (429 past the limit)."""
     session = signed_in()
     site = hub()
-    caller = f"dashboard {session['employee_id']}"
-    held = site.long_polls.hold(caller)
-    held.__enter__()
+    held = site.long_polls.hold(f"dashboard {session['employee_id']}")
+    held.__enter__()  # 429 past the limit; given back when the server closes the stream, however it ends
 
     def events() -> Iterator[bytes]:
-        try:
-            head = site.feed.head
-            yield f"retry: 500\nevent: change\ndata: {json.dumps({'head': head})}\n\n".encode()
-            started = last = time.monotonic()
-            while time.monotonic() - started < STREAM_LIFE_S and not site.feed.stopping:
-                time.sleep(STREAM_TICK_S)
-                now_head = site.feed.head
-                if now_head != head:
-                    head, last = now_head, time.monotonic()
-                    yield f"event: change\ndata: {json.dumps({'head': head})}\n\n".encode()
-                elif time.monotonic() - last >= STREAM_PING_S:
-                    last = time.monotonic()
-                    yield b": ping\n\n"
-        finally:
-            held.__exit__(None, None, None)
+        head = site.feed.head
+        yield f"retry: 500\nevent: change\ndata: {json.dumps({'head': head})}\n\n".encode()
+        started = last = time.monotonic()
+        while time.monotonic() - started < STREAM_LIFE_S and not site.feed.stopping:
+            time.sleep(STREAM_TICK_S)
+            now_head = site.feed.head
+            if now_head != head:
+                head, last = now_head, time.monotonic()
+                yield f"event: change\ndata: {json.dumps({'head': head})}\n\n".encode()
+            elif time.monotonic() - last >= STREAM_PING_S:
+                last = time.monotonic()
+                yield b": ping\n\n"
 
-    resp = Response(stream_with_context(events()), mimetype="text/event-stream")
+    resp = Response(_Closing(events(), lambda: held.__exit__(None, None, None)), mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
+
+
+class _Closing:
+    """A response body that runs ``on_close`` once when the server closes it (also when it was never read)."""
+
+    def __init__(self, body: Iterator[bytes], on_close: Callable[[], Any]):
+        self.body, self.on_close, self.closed = body, on_close, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.body
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            getattr(self.body, "close", lambda: None)()
+            self.on_close()
 
 
 @bp.get("/static/<path:name>")

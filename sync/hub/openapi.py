@@ -145,7 +145,7 @@ SITE_PATHS: dict[str, Any] = {
         params=[_path("order_id"), _LANG], not_found="No such order on this site")},
     "/api/dashboard/stream": {"get": {
         "summary": "Server-sent events for the open dashboard: a change event (data: the feed's head) at once and"
-                   " within 0.1 s of every change of the hub's feed, a comment every 15 s; the stream ends after"
+                   " within 0.1 s of every change of the hub's feed, a comment every 5 s; the stream ends after"
                    " 120 s and the browser reconnects. Counts among the supervisor's long-polls (429 past"
                    " feed.max_waits_per_station)",
         "security": [{"supervisor": []}],

@@ -206,3 +206,20 @@ def test_no_input_from_a_signed_in_supervisor_gives_a_server_error(operation, si
         assert (resp.headers.get("content-type") or [""])[0].startswith("application/json")
 
     no_server_error()
+
+
+def test_streams_are_bounded_and_give_their_place_back_when_closed(make_site):
+    site = make_site(**{"feed.max_waits_per_station": 2})
+    with requests.Session() as http:
+        dashboard_sign_in(http, site.url, *SUPERVISOR)
+        one = http.get(site.url + "/api/dashboard/stream", stream=True, timeout=10)
+        two = http.get(site.url + "/api/dashboard/stream", stream=True, timeout=10)
+        assert one.status_code == two.status_code == 200
+        third = requests.get(site.url + "/api/dashboard/stream", cookies=http.cookies.get_dict(), timeout=10)
+        assert third.status_code == 429 and "long-polls" in third.json()["error"]
+        one.close()
+        two.close()
+        deadline = time.monotonic() + 25  # the server notices the closed connection at its next write (a ping)
+        while site.hub.long_polls.open and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert site.hub.long_polls.open == 0
