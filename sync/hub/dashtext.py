@@ -63,7 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "level": ("Level", "级别"), "sent_at": ("Sent", "发送时间"), "acked": ("Acknowledged", "已确认"),
     "kind": ("Kind", "类型"), "subject": ("Subject", "对象"), "detail": ("Detail", "详情"),
     "sku": ("SKU", "商品编码"), "lot": ("Lot", "批次"), "expires": ("Expires", "到期日"), "left": ("Left", "剩余"),
-    "bin": ("Bin", "库位"), "status": ("Status", "状态"), "decided_at": ("Decided", "决定时间"),
+    "bin": ("Bin", "库位"), "wms_reason": ("Reason", "原因"), "status": ("Status", "状态"), "decided_at": ("Decided", "决定时间"),
     "packed_at": ("Packed", "打包时间"), "claimed_at": ("Claimed", "锁定时间"), "what": ("What", "内容"),
     "expired": ("expired", "已过期"), "unknown": ("unknown", "未知"),
     "unit_h": ("{n} h", "{n} 小时"), "unit_min": ("{n} min", "{n} 分钟"), "unit_s": ("{n} s", "{n} 秒"),

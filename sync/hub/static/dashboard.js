@@ -155,7 +155,7 @@
       scales: { x: { time: false }, y: { range: (u, lo, hi) => [0, Math.max(4, Math.ceil(hi * 1.15))] } },
       axes: [
         { font, labelFont: font, label: T.hour, stroke: "#111827", grid: { stroke: "#e5e7eb" },
-          values: (u, vals) => vals.map(hour), incrs: [3600] },
+          values: (u, vals) => vals.map(hour), incrs: [3600, 7200, 10800, 14400], space: big ? 70 : 45 },
         { font, labelFont: font, label: T.per_hour_unit, stroke: "#111827", grid: { stroke: "#e5e7eb" }, size: big ? 70 : 55,
           incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
       ],
@@ -210,7 +210,7 @@
           " ", el("button", { class: "release button" }, T.release))))), 5);
     }
     fill(document.querySelector("#intercepted tbody"), p.intercepted.map((o) => el("tr", { class: "intercepted", "data-order": o.order_id },
-      td(T.order, o.order_id), td(T.status, T[o.wms_status] || o.wms_status), td(T.reason, o.wms_reason || ""),
+      td(T.order, o.order_id), td(T.status, T[o.wms_status] || o.wms_status), td(T.wms_reason, o.wms_reason || ""),
       td(T.decided_at, timeEl(o.wms_at)), td(T.stage, stageName(o.stage === "open" ? "backlog" : o.stage)), td(T.table, o.table))), 6);
     fill(document.querySelector("#not-handed-over tbody"), p.not_handed_over.map((o) => el("tr", { class: "parcel", "data-order": o.order_id },
       td(T.order, o.order_id), td(T.table, o.table), td(T.packed_at, timeEl(o.packed_at)), td(T.age, o.waiting))), 4);
