@@ -62,6 +62,7 @@ class FloorView:
         self.sla: dict[str, list[float]] = site.config["dashboard.sla"]
         self.shift_start = floor.shift_start(self.now.astimezone(), site.config["dashboard.shifts"])
         self.midnight = datetime.combine(self.now.astimezone().date(), datetime.min.time(), self.now.astimezone().tzinfo)
+        self._open: list[dict[str, Any]] | None = None
         with site.db.read() as conn:
             self._read(conn)
 
@@ -93,6 +94,11 @@ class FloorView:
     # ---- open orders ------------------------------------------------------------------------------------
     def open_orders(self) -> list[dict[str, Any]]:
         """Every open order, grouped by stage in floor order, the longest waiting first within a stage."""
+        if self._open is None:
+            self._open = self._open_orders()
+        return self._open
+
+    def _open_orders(self) -> list[dict[str, Any]]:
         rows = []
         seen = set()
         for order in self.hub_orders:
