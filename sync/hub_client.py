@@ -6,11 +6,14 @@ cursor is valid on every hub of the site, one database numbering the changes) �
 table has open (refused, ``claim["released"]``, after a supervisor released it); ``release(order_id)``;
 ``heartbeat(...)`` returns the supervisors' releases of the order the table says it has open; ``escalations()`` and
 ``acknowledge(order_id, level, by)``; ``hold_parcel(batch_id, code, operator)`` (the parcel's facts, None: not a parcel
-of the site) and ``give_back(order_id, batch_id)``. ``FeedFollower(client, on_change, cursor_file)`` long-polls
-``/v1/feed`` in a thread (a ``Loop``), hands each change to ``on_change(event)`` in order, and persists the cursor
-after each handled batch (so a restart neither skips nor — beyond the last batch — repeats changes),
-backing off with full jitter while the hub is unreachable. ``stop()`` cancels the long-poll in flight (its
-socket is shut down), so it returns at once instead of after the hub's ``wait_s``.
+of the site) and ``give_back(order_id, batch_id)``. ``FeedFollower(client, on_change, cursor_file)`` follows the
+feed in a thread (a ``Loop``): it reads the hub's stream (``/v1/feed/stream``, server-sent events: one connection,
+one write per batch of changes) and, from a hub without one (404) or with ``stream=False``, long-polls
+``/v1/feed``. It hands each change to ``on_change(event)`` in order and persists the cursor after each handled
+batch (so a restart neither skips nor — beyond the last batch — repeats changes), backing off with full jitter
+while the hub is unreachable or refuses one more stream (429: the token's share is taken); a stream that breaks
+after it was open is opened again at once. ``stop()`` cancels the stream or long-poll in flight (its socket is
+shut down), so it returns at once.
 """
 from __future__ import annotations
 
@@ -18,16 +21,18 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Self, Sequence
+from typing import Any, Callable, Iterator, Self, Sequence
 from urllib.parse import quote
 
 from packgate.device.backoff import Backoff, Random
 from packgate.device.clock import Clock
 from packgate.sync.common.http import Cancel, Response, connect_http
 from packgate.sync.common.loop import Loop
-from packgate.sync.errors import ClaimConflictError, HubError, TransientUpstreamError
+from packgate.sync.errors import ClaimConflictError, HubError, PermanentUpstreamError, RequestCancelledError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
+BRIEF_S = 0.5
+STREAM_IDLE_S = 30.0  # a stream silent this long is gone (the hub writes a keep-alive every 5 s)
 
 
 class SiteClient:
@@ -126,6 +131,25 @@ class SiteClient:
         status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")
         return data if status == 200 else None
 
+    def follow(self, since: int, *, idle_s: float, cancel: Cancel | None = None) -> Iterator[dict[str, Any] | None]:
+        """The feed's stream from ``since``: each batch (``{"events", "cursor", "head"}``) as it comes, and None
+        for the opening line and every keep-alive (the stream is alive). Raises ``PermanentUpstreamError`` (404)
+        from a hub without a stream, ``TransientUpstreamError`` when it breaks or says nothing for ``idle_s``."""
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "text/event-stream"}
+        data: list[bytes] = []
+        for line in self.http.stream(f"/v1/feed/stream?since={since}", headers, idle_s=idle_s, cancel=cancel):
+            if line.startswith(b"data:"):
+                data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+            elif not line and data:
+                try:
+                    batch = json.loads(b"\n".join(data))
+                except ValueError as exc:
+                    raise TransientUpstreamError("feed stream: garbled JSON from the hub") from exc
+                data = []
+                yield batch if isinstance(batch, dict) else {}
+            elif line.startswith(b":"):
+                yield None
+
     def feed(self, since: int, wait_s: int, cancel: Cancel | None = None) -> dict[str, Any]:
         """Changes after ``since``, waiting up to ``wait_s`` for the first; ``cancel`` ends the wait early."""
         status, data = self._call("GET", f"/v1/feed?since={since}&wait={wait_s}", deadline_s=wait_s + 10.0,
@@ -140,12 +164,14 @@ class FeedFollower(Loop[int]):
 
     def __init__(self, client: SiteClient, on_change: Callable[[dict[str, Any]], None], cursor_file: str | Path,
                  *, clock: Clock | None = None, wait_s: int = 25, backoff: Backoff | None = None,
-                 rng: Random | None = None):
+                 rng: Random | None = None, stream: bool = True, idle_s: float = STREAM_IDLE_S):
         super().__init__("site-feed", every_s=0.0, clock=clock, rng=rng, logger=log, what="site feed",
                          failure_backoff=backoff or Backoff(base_s=0.5, cap_s=30.0))
         self.client, self.on_change = client, on_change
         self.cursor_file = Path(cursor_file)
         self.wait_s = wait_s
+        self.streaming, self.idle_s = stream, idle_s
+        self._brief = False
         self._cancel = Cancel()
 
     @property
@@ -160,20 +186,49 @@ class FeedFollower(Loop[int]):
         tmp.write_text(str(cursor))
         os.replace(tmp, self.cursor_file)
 
-    def poll_once(self) -> int:
-        """One long-poll; returns the number of events handled."""
-        data = self.client.feed(self.cursor, self.wait_s, cancel=self._cancel)
-        events = data.get("events") or []
+    def _handle(self, batch: dict[str, Any]) -> int:
+        events = batch.get("events") or []
         for event in events:
             self.on_change(event)
         if events:
             self._save(int(events[-1]["seq"]))
         return len(events)
 
-    run_once = poll_once
+    def poll_once(self) -> int:
+        """One long-poll; returns the number of events handled."""
+        return self._handle(self.client.feed(self.cursor, self.wait_s, cancel=self._cancel))
+
+    def stream_once(self) -> int:
+        """Follow the stream until it ends; returns the number of events handled. A stream that breaks once it
+        was open ends the pass quietly (the next pass opens it again at once); one that cannot be opened raises."""
+        handled, opened, began = 0, False, self.clock.monotonic()
+        try:
+            for batch in self.client.follow(self.cursor, idle_s=self.idle_s, cancel=self._cancel):
+                opened = True
+                if batch is not None:
+                    handled += self._handle(batch)
+        except TransientUpstreamError as exc:
+            if not opened or self.stopping or isinstance(exc, RequestCancelledError):
+                raise
+            log.info("site feed stream ended (%s); opening it again", exc)
+        self._brief = not handled and self.clock.monotonic() - began < BRIEF_S  # a hub ending streams at once
+        return handled
+
+    def run_once(self) -> int:
+        self._brief = False
+        if self.streaming:
+            try:
+                return self.stream_once()
+            except PermanentUpstreamError as exc:
+                if exc.status != 404:
+                    raise
+                log.info("the hub has no feed stream (%s); long-polling /v1/feed instead", exc)
+                self.streaming = False
+        return self.poll_once()
 
     def wait_after(self, result: int) -> float:
-        return 0.0  # the next long-poll at once: the hub does the waiting
+        return BRIEF_S if self._brief else 0.0  # the next request at once (the hub does the waiting), unless
+        # the stream ended as soon as it opened (a hub shutting down): then not in a tight loop
 
     def start(self) -> Self:
         if not self.alive or self.stopping:

@@ -6,7 +6,9 @@ them all cleanly.
 Every background job is a ``Loop`` (``sync.common.loop``) on the agent's clock: the outbox worker, the WAL
 checkpointer, the feed follower and the tickers below (reference refresh, order changes without a hub, timers,
 status, prune, labels, site heartbeat, learning weights with ``weighing.gate = "learned"``). None dies of an
-exception (logged once per change of state, retried with backoff), and ``stop()`` ends them together."""
+exception (logged once per change of state, retried with backoff), and ``stop()`` ends them together. A
+``reference`` change on the hub's feed wakes the reference refresh at once (a wave of orders the WMS released
+reaches the table in seconds, not at the next ``upstream.refresh_s``)."""
 from __future__ import annotations
 
 import logging
@@ -72,7 +74,7 @@ class Agent:
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
         self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
-        self.feed = FeedFollower(self.site_client, self.station.site.on_change, data_dir / "site-feed.cursor",
+        self.feed = FeedFollower(self.site_client, self._on_site_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
                                on_reading=self.station.on_reading, on_state=self.station.on_device_state,
@@ -181,6 +183,12 @@ class Agent:
     def _heartbeat_pass(self) -> None:
         """Heartbeat to the hub every ``hub.heartbeat_s`` (sooner when a claim is to be released)."""
         self.station.site.beat()
+
+    def _on_site_change(self, event: dict[str, Any]) -> None:
+        """A change from the hub's feed; new reference data (orders the WMS released) is pulled at once."""
+        if event.get("kind") == "reference":
+            self.refresher.wake()
+        self.station.site.on_change(event)
 
     def _serve(self) -> None:
         gate = station_gate(self.cfg["web.header_timeout_s"], self.cfg["web.max_connections_per_client"])

@@ -10,6 +10,11 @@ are never mixed in one list (a request that failed over HTTPS never goes out in 
 site's own CA to the system's bundle (``tls_context``);
 ``connect_http(urls)`` returns the one or the other. A request made with a ``Cancel`` ends as soon as another
 thread sets it (its socket is shut down, as the watchdog does): a loop stopping does not wait out a long-poll.
+
+``stream(path, headers, idle_s=…)`` reads an endless answer (server-sent events) line by line on a connection of
+its own: there is no overall deadline, but every read waits at most ``idle_s`` (the server's keep-alive comments
+keep a live stream talking), and a ``Cancel`` ends it at once. A status other than 200 raises before any line:
+``TransientUpstreamError`` for 5xx, 408 and 429, ``PermanentUpstreamError`` otherwise (e.g. 404: no such stream).
 """
 from __future__ import annotations
 
@@ -20,17 +25,19 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from packgate.sync.common.pool import Pool
-from packgate.sync.errors import BadResponseError, DeadlineExceededError, RequestCancelledError, TransientUpstreamError
+from packgate.sync.errors import BadResponseError, DeadlineExceededError, PermanentUpstreamError, RequestCancelledError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024 * 1024
 FAILOVER_CONNECT_S = 2.0
 FAILOVER_STATUSES = frozenset({502, 503, 504})
 IDLE_REUSE_S = 4.0
+MAX_LINE = 16 * 1024 * 1024  # one line of a stream (a server-sent event's data)
+TRANSIENT_STATUSES = frozenset({408, 429})
 
 
 @dataclass
@@ -192,6 +199,45 @@ class DeadlineHTTP:
             return http.client.HTTPSConnection(self.host, self.port, context=self._tls)
         return http.client.HTTPConnection(self.host, self.port)
 
+    def stream(self, path: str, headers: dict[str, str] | None = None, *, idle_s: float,
+               cancel: Cancel | None = None) -> Iterator[bytes]:
+        """``GET path`` read line by line (without line ends) until the server ends it; see the module's docstring."""
+        conn = self._open()
+        fired = threading.Event()
+        try:
+            if cancel is not None:
+                cancel.enter(conn, fired)
+            conn.timeout = min(idle_s, self.connect_s or idle_s)
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.settimeout(idle_s)
+            conn.request("GET", self.prefix + path, headers=headers or {})
+            resp = conn.getresponse()
+            if resp.status != 200:
+                detail = resp.read(4096).decode("utf-8", "replace").strip()
+                error = TransientUpstreamError if resp.status >= 500 or resp.status in TRANSIENT_STATUSES \
+                    else PermanentUpstreamError
+                raise error(f"GET {path}: HTTP {resp.status} {detail}", status=resp.status)
+            while True:
+                line = resp.readline(MAX_LINE)
+                if not line:
+                    if cancel is not None and cancel.is_set():  # its socket was shut down
+                        raise RequestCancelledError(f"GET {path}: cancelled")
+                    return
+                if not line.endswith(b"\n"):
+                    raise BadResponseError(f"GET {path}: a line longer than {MAX_LINE} bytes, or cut off")
+                yield line.rstrip(b"\r\n")
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if cancel is not None and cancel.is_set():
+                raise RequestCancelledError(f"GET {path}: cancelled") from exc
+            if isinstance(exc, TimeoutError):
+                raise DeadlineExceededError(f"GET {path}: the stream said nothing for {idle_s:g} s") from exc
+            raise TransientUpstreamError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if cancel is not None:
+                cancel.leave(conn)
+            conn.close()
+
 
 class FailoverHTTP:
     """Several base URLs of one service, the same ``request`` as ``DeadlineHTTP``.
@@ -253,6 +299,40 @@ class FailoverHTTP:
                 self._failed(index, f"HTTP {resp.status}")
                 continue
             return resp
+        assert error is not None
+        raise error
+
+
+    def stream(self, path: str, headers: dict[str, str] | None = None, *, idle_s: float,
+               cancel: Cancel | None = None) -> Iterator[bytes]:
+        """``DeadlineHTTP.stream`` on the URL in use; one that cannot be reached or answers 502/503/504 before
+        its first line is failed over like a request. Once lines flow, a failure ends the stream (the caller
+        opens it again, on the next URL)."""
+        first = self.current
+        error: TransientUpstreamError | None = None
+        for step in range(len(self.targets)):
+            index = (first + step) % len(self.targets)
+            lines = self.targets[index].stream(path, headers, idle_s=idle_s, cancel=cancel)
+            try:
+                opening = next(lines)
+            except StopIteration:
+                return
+            except RequestCancelledError:
+                raise
+            except TransientUpstreamError as exc:
+                if exc.status is not None and exc.status not in FAILOVER_STATUSES:
+                    raise
+                error = exc
+                self._failed(index, str(exc))
+                continue
+            yield opening
+            try:
+                yield from lines
+            except TransientUpstreamError as exc:
+                if not isinstance(exc, RequestCancelledError):
+                    self._failed(index, str(exc))
+                raise
+            return
         assert error is not None
         raise error
 

@@ -13,6 +13,9 @@ Invariants:
 * **Priority addresses have threads of their own**: a connection from one of ``priority`` (the station PC itself:
   its kiosk) is served by one of ``priority_threads`` reserved threads when one is free, and by the shared pool
   otherwise; no other client can take a reserved thread.
+* **Idle connections hold no thread**: a kept-alive connection waits for its next request in the same selector loop
+  (closed after ``idle_s``), so the server's cost does not grow with the number of idle clients (a site's stations
+  each keep one open between their posts).
 * ``stop()`` is prompt: the loop is woken through a pipe, not left to its next timeout.
 
 ``GatedServer(bind, app, numthreads=…, gate=Gate(…), tls_cert=…, tls_key=…)``; ``serve_in_thread(server)`` runs it
@@ -55,6 +58,7 @@ class Gate:
     priority: frozenset[str] = frozenset()
     priority_threads: int = 16
     max_connections: int = 0  # 0: from the process's descriptor limit
+    idle_s: float = 0.0  # a kept-alive connection waiting this long for its next request is closed; 0: the timeout
 
 
 def _descriptor_room() -> int:
@@ -357,7 +361,7 @@ class _GatedConnections(ConnectionManager):
                 self.refused["head_timeout"] += 1
                 self._refuse(conn, "408 Request Timeout",
                              f"the request's head did not arrive within {self.gate.header_timeout_s:g} s")
-            elif conn.idle_since is not None and now - conn.idle_since > self.server.timeout:
+            elif conn.idle_since is not None and now - conn.idle_since > (self.gate.idle_s or self.server.timeout):
                 self._unregister(fd)
                 conn.close()
 
@@ -401,9 +405,10 @@ class GatedServer(wsgi.Server):
     _connections: Any  # cheroot's connection manager, ours once prepared
 
     def __init__(self, bind_addr: tuple[str, int], app: Any, *, numthreads: int, gate: Gate | None = None,
-                 tls_cert: str = "", tls_key: str = "", server_name: str = "packgate", timeout: int = 10):
+                 tls_cert: str = "", tls_key: str = "", server_name: str = "packgate", timeout: int = 10,
+                 backlog: int = 128):
         super().__init__(bind_addr, app, numthreads=numthreads, server_name=server_name, timeout=timeout,
-                         request_queue_size=128, shutdown_timeout=2)
+                         request_queue_size=backlog, shutdown_timeout=2)
         self.gate = gate or Gate()
         if tls_cert:
             self.ssl_adapter = BuiltinSSLAdapter(tls_cert, tls_key)

@@ -100,9 +100,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                                                  " for PostgreSQL (several hubs on one database)"),
     "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
                                          " below max_connections)"),
-    "site.threads": (int, 256, _positive,
-                     "server worker threads; each open long-poll holds one: long-polls may take all but a quarter"
-                     " (at least 8), which stay for confirmations and the other short requests"),
+    "site.threads": (int, 320, _positive,
+                     "server worker threads; each open feed stream or long-poll holds one (idle connections do not):"
+                     " they may take all but a quarter (at least 8), which stay for confirmations and the other short"
+                     " requests, so keep it above 4/3 x the number of stations"),
     "site.header_timeout_s": (float, 5.0, _positive, "a request's line and headers must arrive within this long, or"
                               " the connection is closed (a slow client holds no server thread)"),
     "site.max_connections_per_client": (int, 64, _positive, "open connections one address may hold (a station holds"
@@ -111,7 +112,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                            "every entry must be a host name, e.g. \"site-server\" or \"10.0.0.5\"",
                            "host names (and addresses) the dashboard is opened by, besides localhost, 127.0.0.1 and"
                            " site.host: a browser's Host and Origin must be one of them (stations' token requests,"
-                           " /healthz and /openapi.json are not checked)"),
+                           " /healthz, /metrics and /openapi.json are not checked)"),
     "site.tls_cert": (str, "", None, "PEM certificate (chain) of this hub: serve HTTPS (with site.tls_key); make one"
                                      " with packgate site tls cert"),
     "site.tls_key": (str, "", None, "PEM private key of site.tls_cert"),
@@ -137,8 +138,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                               "a claim whose table sent no heartbeat or renewal for this long expires"),
     "claims.offline_after_s": (float, 30.0, _positive, "a station silent this long shows as offline"),
     "feed.max_wait_s": (float, 30.0, _positive, "longest long-poll a station may ask for"),
-    "feed.max_waits_per_station": (int, 4, _positive, "long-polls one token (a station, a supervisor) may have open at"
-                                   " once; more are answered 429 (a station follows the feed with one)"),
+    "feed.seal_s": (float, 0.1, _positive, "the feed sends the changes of this long in one batch, serialised once for"
+                                           " every station (a change reaches the stations within about this long)"),
+    "feed.max_waits_per_station": (int, 4, _positive, "long-polls and feed streams one token (a station, a supervisor)"
+                                   " may have open at once; more are answered 429 (a station follows the feed with one)"),
     "clock.warn_after_s": (float, 10.0, _positive, "a station whose clock differs from the hub's by more than this"
                            " (measured at each heartbeat) is named on the dashboard and in /healthz, and its kiosk warns"),
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed anywhere, counted from when the"

@@ -2,7 +2,8 @@
 
 SQL in ``store.py`` is written once with ``?`` placeholders; ``Dialect.sql`` turns it into the
 engine's form. ``Database(url)`` is SQLite for a path, PostgreSQL (psycopg 3) for ``postgresql://…``.
-Writers open ``Database.tx()``: on SQLite ``BEGIN IMMEDIATE`` (one writer at a time); on PostgreSQL
+Writers open ``Database.tx()``: on SQLite ``BEGIN IMMEDIATE`` (one writer at a time: this process's writers
+queue on a lock first, not in SQLite's busy handler); on PostgreSQL
 ``BEGIN`` (READ COMMITTED) and the row locks the statements take (``ON CONFLICT``, ``FOR UPDATE SKIP
 LOCKED`` when claiming work), which keep the guarantees across several hub processes.
 
@@ -13,6 +14,11 @@ in commit order and gapless (a rollback returns them), the counter is the *last*
 takes (it can never be part of a deadlock), and a transaction holding number n+1 cannot commit before
 the one holding n is visible: a reader that has seen n+1 has seen n. ``run(fn)`` repeats a
 transaction PostgreSQL aborted as a deadlock or serialization failure.
+
+``Conn.savepoint()`` nests a transaction (the writer queue gives each write of a group its own): an exception
+rolls back what ran inside, feed rows included, and the enclosing transaction goes on; when the engine has lost
+the enclosing transaction too, it raises ``TransactionLost``. ``tx()`` never reports a transaction committed that
+was ended or aborted before its COMMIT.
 """
 from __future__ import annotations
 
@@ -35,6 +41,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 POOL_WAIT_S = 10.0
 RETRIES = 8
+FEED_ROWS_PER_INSERT = 100  # feed rows written by one INSERT (5 parameters each; SQLite allows 32,766)
+
+
+class TransactionLost(StorageError):
+    """The engine aborted the whole transaction (a savepoint could not be rolled back to)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class Conn:
     def __init__(self, raw: Any, dialect: Dialect):
         self.raw, self.dialect = raw, dialect
         self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
+        self._savepoints = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
@@ -93,10 +105,37 @@ class Conn:
         head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
         events = [{"seq": head - len(rows) + 1 + offset, "at": at, "kind": kind, "subject": subject, "data": data}
                   for offset, (at, kind, subject, data) in enumerate(rows)]
-        for event in events:
-            self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES (?, ?, ?, ?, ?)",
-                         (event["seq"], event["at"], event["kind"], event["subject"], dumps(event["data"]).decode()))
+        for start in range(0, len(events), FEED_ROWS_PER_INSERT):
+            chunk = events[start:start + FEED_ROWS_PER_INSERT]
+            self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES "
+                         + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                         [value for event in chunk for value in (event["seq"], event["at"], event["kind"],
+                                                                 event["subject"], dumps(event["data"]).decode())])
         return events
+
+    @contextmanager
+    def savepoint(self) -> Iterator["Conn"]:
+        """A nested transaction: an exception rolls back what ran inside it (feed rows included) and is
+        re-raised; the enclosing transaction goes on. Raises ``TransactionLost`` instead when the engine
+        has aborted the enclosing transaction too (nothing of it can be committed)."""
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        feed_mark = len(self.pending_feed)
+        self.raw.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException as exc:
+            del self.pending_feed[feed_mark:]
+            try:
+                self.raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.raw.execute(f"RELEASE SAVEPOINT {name}")
+            except Exception as lost:  # noqa: BLE001 - whatever the driver raises: the transaction is gone
+                raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from exc
+            raise
+        try:
+            self.raw.execute(f"RELEASE SAVEPOINT {name}")
+        except Exception as lost:  # noqa: BLE001 - the savepoint went with the whole transaction
+            raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from lost
 
 
 class _Engine:
@@ -112,6 +151,10 @@ class _Engine:
 
     def broken(self, raw: Any) -> bool:
         return False
+
+    def committable(self, raw: Any) -> bool:
+        """A transaction is open and not aborted (its COMMIT would save what it did)."""
+        return self.in_transaction(raw)
 
     def storage_error(self, exc: BaseException) -> BaseException:
         return exc
@@ -172,6 +215,9 @@ class _PostgreSQL(_Engine):
     def broken(self, raw: Any) -> bool:
         return bool(raw.closed or raw.broken)
 
+    def committable(self, raw: Any) -> bool:
+        return bool(raw.info.transaction_status == self.psycopg.pq.TransactionStatus.INTRANS)
+
     def storage_error(self, exc: BaseException) -> BaseException:
         failed = isinstance(exc, (self.psycopg.OperationalError, self.psycopg.InterfaceError))
         if failed and not self.retryable(exc):
@@ -205,6 +251,9 @@ class Database:
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        # SQLite has one writer at a time: this process's writers queue here rather than in SQLite's busy handler
+        # (which sleeps and retries); PostgreSQL's writers run at once and take row locks.
+        self._writer = threading.RLock() if self.dialect is SQLITE else None
 
     @contextmanager
     def _conn(self) -> Iterator[Conn]:
@@ -232,6 +281,18 @@ class Database:
                     self._idle.put(raw)
             self._slots.release()
 
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._writer is None:
+            yield
+            return
+        if not self._writer.acquire(timeout=POOL_WAIT_S):
+            raise StorageError(f"not saved: the database has been busy with another write for {POOL_WAIT_S:g} s")
+        try:
+            yield
+        finally:
+            self._writer.release()
+
     def _discard(self, raw: Any) -> None:
         with self._lock:
             if raw in self._all:
@@ -248,6 +309,8 @@ class Database:
         try:
             with self._tx() as conn:
                 yield conn
+        except TransactionLost:
+            raise  # the work inside ended or aborted it (the writer queue repeats it write by write): no outage
         except StorageError as exc:
             self.outage.failed(str(exc), type(exc).__name__)
             raise
@@ -255,7 +318,7 @@ class Database:
     @contextmanager
     def _tx(self) -> Iterator[Conn]:
         errors = self.engine.errors()
-        with self._conn() as conn:
+        with self._writer_turn(), self._conn() as conn:
             before = self.engine.changes(conn.raw)
             try:
                 conn.raw.execute(self.dialect.begin_write)
@@ -264,6 +327,8 @@ class Database:
             try:
                 yield conn
                 events = conn.flush_feed()
+                if not self.engine.committable(conn.raw):  # ended or aborted inside: COMMIT would save nothing
+                    raise TransactionLost("the transaction was ended or aborted before its COMMIT; nothing was saved")
             except BaseException as exc:
                 conn.pending_feed = []
                 self._rollback(conn)
@@ -278,8 +343,8 @@ class Database:
                 raise self.engine.storage_error(exc) from exc
             if before < 0 or self.engine.changes(conn.raw) != before:
                 self.outage.ok()
-        if events and self.on_feed is not None:
-            self.on_feed(events[-1]["seq"], events)
+            if events and self.on_feed is not None:  # still this writer's turn: published in commit order
+                self.on_feed(events[-1]["seq"], events)
 
     def _rollback(self, conn: Conn) -> None:
         try:

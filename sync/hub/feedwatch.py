@@ -1,104 +1,269 @@
-"""The hub's long-polls: one in-memory copy of the feed's tail, filled once per commit, shared by every waiter.
+"""The hub's feed to the stations: one in-memory tail, sealed into batches that are serialised once and shared.
 
-Before, every commit woke every long-poll and each re-read the database (100 waiters x 200 commits/s).
-Now a commit of this hub hands its numbered rows to ``published`` (``Database.on_feed``): when they
-continue the tail they are appended at once, otherwise (a row committed by another hub in between) the
-watcher (a ``Loop`` on the real clock, whatever the hub's) reads the missing rows from the database, once.
-The watcher also reads the head every ``POLL_S`` so changes written by other hub processes reach this hub's
-waiters within that time; ``stop()`` answers every waiter at once (no events). Waiters
-whose cursor lies in the tail are answered from memory; older cursors (a station catching up) read the
-database. The tail only ever holds a contiguous run of numbers, so a waiter never skips a change.
+* **The tail** holds the last ``tail`` changes, always a contiguous run of numbers (low, head]. A commit of this
+  hub hands its numbered rows to ``published`` (``Database.on_feed``, in commit order): appended at once when
+  they continue the tail; after a gap (another hub's commit in between) the watcher's next pass reads the rows
+  from the database.
+* **Sealing.** The watcher (a ``Loop``) passes every ``seal_s``: it reads the database's head (changes written by
+  other hub processes) and seals every change since the last seal into batches of at most ``BATCH`` changes,
+  each serialised once: the JSON answer of a long-poll, and the same bytes as one server-sent event. So the feed
+  costs one serialisation per batch and one write per follower per batch, however many commits the batch holds;
+  a change waits at most ``seal_s`` (plus the watcher's wake-up) before it leaves.
+* **Followers.** A stream (``stream``) writes the shared frames from its cursor on and a comment after
+  ``keepalive_s`` of silence (a client that has gone fails that write and frees its thread). A long-poll
+  (``answer`` with a wait) at the sealed head waits for the next seal; one whose cursor starts the latest sealed
+  batch gets that batch's bytes; an older cursor gets everything sealed since (up to its limit). ``wait=0``
+  answers every committed change, sealed or not (a station asking once sees its own change). A stream whose
+  cursor lies inside a batch gets its own frame up to the sealed head, then the shared ones; a cursor older than
+  the tail catches up from the database. Batches are contiguous, so no follower skips a change.
+* ``stop()`` ends every wait and every stream at once.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import deque
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import islice
+from typing import Any, Iterator
 
 from packgate.device.backoff import Backoff
+from packgate.device.clock import Clock
 from packgate.sync.common.loop import Loop
 from packgate.sync.errors import StorageError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
 
 log = logging.getLogger(__name__)
-POLL_S = 0.1
+SEAL_S = 0.1
 TAIL = 20000
+BATCH = 500  # changes per sealed batch: the long-poll's default limit
+KEEP_BATCHES = 512
+KEEPALIVE_S = 5.0  # a stream whose client has gone fails this write and frees its thread
+CATCH_UP = 500  # changes per answer read from the database
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def encode(events: list[dict[str, Any]], cursor: int, head: int) -> bytes:
+    """The feed's answer: ``{"events", "cursor", "head"}`` (numbers as strings), compact UTF-8 JSON."""
+    return json.dumps({"events": events, "cursor": str(cursor), "head": str(head)}, separators=(",", ":"),
+                      ensure_ascii=False, default=_plain).encode()
+
+
+def frame(body: bytes, cursor: int) -> bytes:
+    """One server-sent event carrying ``body`` (compact JSON has no line breaks)."""
+    return b"id: %d\nevent: changes\ndata: %s\n\n" % (cursor, body)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Changes (low, high], serialised once."""
+
+    low: int
+    high: int
+    size: int
+    body: bytes
+    frame: bytes
 
 
 class FeedWatch(Loop[None]):
-    def __init__(self, db: Database, *, poll_s: float = POLL_S, tail: int = TAIL):
-        super().__init__("hub-feed-watch", every_s=poll_s, run_at_start=False, logger=log,
+    def __init__(self, db: Database, *, seal_s: float = SEAL_S, tail: int = TAIL, clock: Clock | None = None,
+                 keepalive_s: float = KEEPALIVE_S):
+        super().__init__("hub-feed-watch", every_s=seal_s, clock=clock, run_at_start=False, logger=log,
                          what="feed watch (reading the database)", outage=(StorageError,),
-                         failure_backoff=Backoff(base_s=poll_s, cap_s=1.0))  # waiters rely on it: retry soon
-        self.db, self.poll_s = db, poll_s
-        self._cond = threading.Condition()
+                         failure_backoff=Backoff(base_s=seal_s, cap_s=1.0))  # followers rely on it: retry soon
+        self.db, self.seal_s = db, seal_s
+        self.keepalive_s = keepalive_s
+        # Three locks that never wait for each other's holders: ``_tail_lock`` (the tail: the committing writer,
+        # the watcher, answers read from the tail), ``_sealing`` (one seal at a time) and ``_counts`` (the
+        # counters and the bell's replacement). Followers
+        # read the sealed batches without a lock (one seal replaces ``_by_low`` and ``_sealed``, then rings) and
+        # sleep on ``_bell``, an Event replaced at every seal: a hundred followers waking never queue on a lock
+        # the committing writer needs.
+        self._tail_lock = threading.Lock()
+        self._sealing = threading.Lock()
+        self._counts = threading.Lock()
+        self._bell = threading.Event()
         self._tail: deque[dict[str, Any]] = deque(maxlen=tail)
+        self._batches: deque[Batch] = deque()
+        self._by_low: dict[int, Batch] = {}
         with db.read() as conn:
             self._head = store.feed_head(conn)  # the tail covers (low, head]
+        self._sealed = self._head
+        self.streams = 0  # open streams
+        self.waiting = 0  # long-polls waiting
+        self.sealed_batches = 0
+        self.sealed_changes = 0
         db.on_feed = self.published
 
     @property
     def head(self) -> int:
         return self._head
 
+    @property
+    def sealed(self) -> int:
+        return self._sealed
+
     def published(self, head: int, events: list[dict[str, Any]]) -> None:
         """A commit of this process numbered ``events`` up to ``head``."""
-        with self._cond:
+        with self._tail_lock:
             if events and events[0]["seq"] == self._head + 1:
                 self._tail.extend(events)
                 self._head = head
-                self._cond.notify_all()
-                return
-        self.wake()  # a gap: rows of another hub (or a commit racing ours) come from the database
+            # else a gap: rows of another hub come first; the next pass reads them all from the database
 
     def poke(self) -> None:
-        """Read the database now (tests with a fake clock, and after start)."""
-        self.refresh()
+        """Read the database and seal now (tests with a fake clock, and after a tick)."""
+        self.run_once()
 
     def run_once(self) -> None:
         self.refresh()
+        self.seal()
 
     def interrupt(self) -> None:
-        with self._cond:
-            self._cond.notify_all()  # waiters see ``stopping`` and answer now
+        self._ring()  # waiters and streams see ``stopping`` and end now
+
+    def _ring(self) -> None:
+        with self._counts:  # a seal and a stop ringing at once must not leave anyone on a bell nobody rings
+            bell, self._bell = self._bell, threading.Event()
+        bell.set()
 
     def refresh(self) -> None:
         """Append every row committed after the tail (from any hub), in order."""
         while True:
-            with self._cond:
-                since = self._head
+            since = self._head
             with self.db.read() as conn:
                 rows = store.feed_since(conn, since, 5000)
-            with self._cond:
+            with self._tail_lock:
                 if rows and self._head == since:
                     self._tail.extend(rows)
                     self._head = rows[-1]["seq"]
-                    self._cond.notify_all()
             if len(rows) < 5000:
                 return
 
-    def wait(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
-        """Changes after ``since`` (at most ``limit``), waiting up to ``wait_s`` for the first one."""
-        deadline = time.monotonic() + max(0.0, wait_s)  # a request's own wait is real time, whatever the clock
-        with self._cond:
+    def seal(self) -> None:
+        """Every change since the last seal, as batches serialised once; wakes every follower."""
+        with self._sealing:
+            with self._tail_lock:
+                head, low = self._head, self._tail_low()
+                events = list(islice(self._tail, max(0, self._sealed - low), None)) if head > self._sealed else []
+            if not events:
+                return
+            batches = []
+            for start in range(0, len(events), BATCH):
+                chunk = events[start:start + BATCH]
+                high = int(chunk[-1]["seq"])
+                body = encode(chunk, high, head)
+                batches.append(Batch(int(chunk[0]["seq"]) - 1, high, len(chunk), body, frame(body, high)))
+            kept = list(self._batches)[-(KEEP_BATCHES - len(batches)):] + batches if len(batches) < KEEP_BATCHES \
+                else batches
+            self._batches = deque(kept)
+            self._by_low = {batch.low: batch for batch in kept}  # replaced whole: readers take no lock
+            self._sealed = batches[-1].high
+            self.sealed_batches += len(batches)
+            self.sealed_changes += len(events)
+            self._ring()
+
+    def _tail_low(self) -> int:
+        return int(self._tail[0]["seq"]) - 1 if self._tail else self._head
+
+    def _from_tail(self, since: int, upto: int, limit: int) -> tuple[list[dict[str, Any]], int] | None:
+        """Changes (since, min(upto, since + limit)] and the head, or None when ``since`` is older than the tail."""
+        with self._tail_lock:
+            start = since - self._tail_low()
+            if start < 0:
+                return None
+            return list(islice(self._tail, start, start + min(limit, upto - since))), self._head
+
+    def _count(self, name: str, step: int) -> None:
+        with self._counts:
+            setattr(self, name, getattr(self, name) + step)
+
+    # ---- long-polls -------------------------------------------------------------------------------
+    def answer(self, since: int, wait_s: float, limit: int = BATCH) -> bytes:
+        """The JSON answer: changes after ``since`` (at most ``limit``), waiting up to ``wait_s`` (real time,
+        whatever the hub's clock) for the next sealed batch when there is none yet."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        self._count("waiting", 1)
+        try:
             while True:
-                head = self._head
-                low = self._tail[0]["seq"] - 1 if self._tail else head
-                if since < head and since >= low:
-                    start = since - low
-                    events = [self._tail[i] for i in range(start, min(len(self._tail), start + limit))]
-                    return {"events": events, "cursor": str(events[-1]["seq"]), "head": str(head)}
-                if since < low:
+                bell = self._bell  # taken before looking: a seal after the look rings this one
+                upto = self._sealed if wait_s > 0 else self._head
+                if since < upto:
+                    batch = self._by_low.get(since)
+                    if wait_s > 0 and batch is not None and batch.high == upto and batch.size <= limit:
+                        return batch.body  # the latest batch, as every follower that keeps up asks it
+                    found = self._from_tail(since, upto, limit)
+                    if found is None:
+                        break
+                    events, head = found
+                    return encode(events, int(events[-1]["seq"]), head)
+                if since < self._tail_low():
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.stopping:
-                    return {"events": [], "cursor": str(min(since, head)), "head": str(head)}
-                self._cond.wait(remaining)
-        with self.db.read() as conn:  # a cursor older than the tail: catch up from the database
-            events = store.feed_since(conn, since, limit)
-            head = store.feed_head(conn)
-        cursor = events[-1]["seq"] if events else min(since, head)
-        return {"events": events, "cursor": str(cursor), "head": str(head)}
+                    return encode([], min(since, self._head), self._head)
+                bell.wait(remaining)
+        finally:
+            self._count("waiting", -1)
+        events, head = self._from_database(since, limit)
+        return encode(events, int(events[-1]["seq"]) if events else min(since, head), head)
+
+    def _from_database(self, since: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """A cursor older than the tail catches up from the database: (changes, head)."""
+        with self.db.read() as conn:
+            return store.feed_since(conn, since, limit), store.feed_head(conn)
+
+    # ---- streams ----------------------------------------------------------------------------------
+    def stream(self, since: int) -> Iterator[bytes]:
+        """Server-sent events from ``since`` on, until ``stop()`` or the client goes (its write fails)."""
+        self._count("streams", 1)
+        try:
+            yield b": packgate site feed\n\n"
+            cursor = since
+            while not self.stopping:
+                frames, cursor = self._next_frames(cursor)
+                yield b"".join(frames) if frames else b": keep-alive\n\n"
+        finally:
+            self._count("streams", -1)
+
+    def _next_frames(self, cursor: int) -> tuple[list[bytes], int]:
+        """The frames after ``cursor`` (shared where a batch starts there), waiting up to ``keepalive_s``."""
+        deadline = time.monotonic() + self.keepalive_s
+        while not self.stopping:
+            bell = self._bell
+            sealed, by_low = self._sealed, self._by_low
+            if cursor < sealed:
+                frames = []
+                batch = by_low.get(cursor)
+                while batch is not None:
+                    frames.append(batch.frame)
+                    cursor = batch.high
+                    batch = by_low.get(cursor)
+                if frames:
+                    return frames, cursor
+                found = self._from_tail(cursor, sealed, BATCH)  # inside a batch: up to the next one
+                if found is None:
+                    break
+                events, head = found
+                high = int(events[-1]["seq"])
+                return [frame(encode(events, high, head), high)], high
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return [], cursor
+            bell.wait(remaining)
+        else:
+            return [], cursor
+        events, head = self._from_database(cursor, CATCH_UP)  # older than the tail: from the database
+        if not events:
+            return [], cursor
+        high = int(events[-1]["seq"])
+        return [frame(encode(events, high, head), high)], high

@@ -1,10 +1,15 @@
 """The hub's moving parts in one object: database, order flow rules, relay, escalations, feed wake-ups.
 
 ``Hub(config, clock)`` migrates the database at start. ``start()`` runs the relay, one ticker
-(escalations, claim expiry, reference refresh) and the fast pull of the WMS's order decisions (``wms_orders``,
-every ``site.orders_s``), each a ``Loop`` on the hub's clock; tests call ``tick()``, ``pull_orders()`` and
-``relay.run_once()`` directly with a fake clock. Long-polls wait on the ``FeedWatch`` (one in-memory tail of the feed, filled once per commit
-and polled every 0.1 s for changes written by another hub process).
+(escalations, claim expiry, reference refresh: by one hub of the site at a time, under a lease) and the fast pull
+of the WMS's order decisions (``wms_orders``, every ``site.orders_s``), each a ``Loop`` on the hub's clock; tests
+call ``tick()``, ``pull_orders()`` and ``relay.run_once()`` directly with a fake clock. The stations'
+confirmations and heartbeats go through the writer queue (``GroupCommit``: the writes that arrive together commit
+in one transaction, each answered after its own commit). Followers of the feed wait on the ``FeedWatch`` (one
+in-memory tail of the feed, filled once per commit, read from the database every ``feed.seal_s`` for changes
+written by another hub process, and sealed into batches serialised once for every follower); ``long_polls``
+admits their long-polls and streams (per token and in all, so that they never take ingest's threads).
+``metrics`` holds the counters behind ``/metrics``.
 """
 from __future__ import annotations
 
@@ -27,12 +32,16 @@ from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Conn, Database, is_postgresql
 from packgate.sync.hub.escalations import Escalator
 from packgate.sync.hub.feedwatch import FeedWatch
+from packgate.sync.hub.groupcommit import GroupCommit
 from packgate.sync.hub.limits import LongPolls
+from packgate.sync.hub.metrics import HubMetrics
 from packgate.sync.hub.migrations import migrate
+from packgate.sync.hub.refpages import ReferencePages
 from packgate.sync.hub.relay import Relay
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+REFRESH_LEASE_S = 30.0  # the WMS's reference data is pulled by one hub of the site; another takes over after this
 
 
 class Hub:
@@ -54,8 +63,11 @@ class Hub:
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name,
                                    code=config["site.code"], senders=config["escalation.senders"])
-        self.feed = FeedWatch(self.db)
         self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
+        self.feed = FeedWatch(self.db, seal_s=config["feed.seal_s"])
+        self.metrics = HubMetrics(self.snapshot)
+        self.reference_pages = ReferencePages(self.db)
+        self.writer = GroupCommit(self.db, observe=self.metrics.committed)
         self.ticker = Ticker("hub-ticker", self._tick_pass, every_s=TICK_S, clock=self.clock, logger=log,
                              what="hub tick", outage=(StorageError,))
         self.puller = Ticker("hub-orders", self._pull_pass, every_s=config["site.orders_s"], clock=self.clock,
@@ -106,7 +118,11 @@ class Hub:
         out: dict[str, Any] = {"expired": self.db.run(lambda conn: store.expire_claims(conn, self.clock.now()))}
         if self.client is not None and self.clock.monotonic() - self._last_refresh >= self.config["site.refresh_s"]:
             self._last_refresh = self.clock.monotonic()
-            out["reference"] = reference.refresh(self.db, self.client, self.clock)
+            ttl = max(REFRESH_LEASE_S, 3 * self.config["site.refresh_s"])
+            if self.db.run(lambda conn: store.take_lease(conn, "reference", self.holder, self.clock.now(), ttl)):
+                out["reference"] = reference.refresh(self.db, self.client, self.clock)
+            else:  # another hub of the site pulls it (twice would write every row twice, with new versions)
+                out["reference"] = {"ok": True, "changed": 0, "standby": True}
         out["escalations"] = self.escalator.tick()
         self.notify_feed()
         return out
@@ -117,7 +133,8 @@ class Hub:
 
     # ---- station requests -----------------------------------------------------------------
     def receive(self, station: str, items: list[Any]) -> list[dict[str, Any]]:
-        results = self.db.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
+        results = self.writer.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
+        self.metrics.received(results)
         self.relay.wake()
         return results
 
@@ -197,7 +214,7 @@ class Hub:
                 return []
             return [self._decision(conn, released)]
 
-        released = self.db.run(beat_tx)
+        released = self.writer.run(beat_tx)
         answer: dict[str, Any] = {"time": isoformat(now), "released": released}
         if offset is not None:
             answer.update(clock_offset_s=offset, clock_warning=abs(offset) > self.config["clock.warn_after_s"],
@@ -304,5 +321,11 @@ class Hub:
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],
                                  "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
 
-    def wait_feed(self, since: int, wait_s: float, limit: int = 500) -> dict[str, Any]:
-        return self.feed.wait(since, wait_s, limit)
+    def snapshot(self) -> dict[str, Any]:
+        """What ``/metrics`` reads when scraped: the relay's queue and the feed's state."""
+        with self.db.read() as conn:
+            relay = store.relay_status(conn, self.clock.now())
+        feed = self.feed
+        return {"relay": relay, "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams,
+                                         "waiting": feed.waiting, "batches": feed.sealed_batches,
+                                         "changes": feed.sealed_changes}}

@@ -156,10 +156,25 @@ SITE_PATHS: dict[str, Any] = {
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
         " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
-        {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor", **AUTH},
+        {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor",
+         "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's is taken:"
+                " ask again shortly", **AUTH},
         params=[_query("since", "the cursor from the previous answer (0: from the start)"),
                 _query("wait", "seconds to wait for a change (at most feed.max_wait_s)"),
                 _query("limit", "events per answer (max 5000)")])},
+    "/v1/feed/stream": {"get": _op(
+        "The change feed as server-sent events (text/event-stream) from a cursor on: one event per batch of changes"
+        " (id: the cursor after it; data: the same JSON as a /v1/feed answer), sent as the hub seals them (every"
+        " feed.seal_s), and a comment every 5 s while nothing changes. Resume with the Last-Event-ID header. A stream"
+        " counts as a long-poll of its token",
+        {"200": "The stream (it stays open)", "400": "Bad cursor",
+         "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's (all of"
+                " site.threads but a quarter) is taken: ask again shortly",
+         **AUTH}, params=[_query("since", "the cursor to stream from (or the Last-Event-ID header)")])},
+    "/metrics": {"get": {**_op(
+        "Prometheus text: confirmations received and ingest latency, group commits, relay depth, lag and dead"
+        " letters, the feed's head, streams and batches, the process's CPU and memory (no token needed)",
+        {"200": "text/plain; version=0.0.4"}), "security": []}},
 }
 
 

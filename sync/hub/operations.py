@@ -1,5 +1,5 @@
-"""What site IT and monitoring read from the hub: ``/healthz`` and ``/openapi.json`` (the contract stations speak to
-it).
+"""What site IT and monitoring read from the hub: ``/healthz``, ``/metrics`` (Prometheus text: ingest, group
+commit, relay, feed; see ``metrics``) and ``/openapi.json`` (the contract stations speak to it).
 
 ``/healthz`` says what is wrong, in words (``problems``), computed on each call:
 
@@ -12,7 +12,7 @@ it).
 * **clocks**: each station whose clock differs from the hub's past ``clock.warn_after_s``;
 * the reference refresh from the WMS.
 
-Invariant: both answer without a token (nothing secret in them); /healthz answers 200 with ``ok: false`` for every
+Invariant: all three answer without a token (nothing secret in them); /healthz answers 200 with ``ok: false`` for every
 problem but storage, 503 for storage.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from packgate.device.clock import isoformat
 from packgate.sync.errors import StorageError
 from packgate.sync.hub import store
 from packgate.sync.hub.dashboard import clock_view
+from packgate.sync.hub.metrics import CONTENT_TYPE
 from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub.web import hub
 
@@ -90,6 +91,11 @@ def _relay_problems(relay: dict[str, Any]) -> list[str]:
     if relay["depth"] and relay["last_error"]:
         problems.append(f"relay to the WMS failing ({relay['depth']} waiting): {relay['last_error']}")
     return problems
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(hub().metrics.render(), content_type=CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

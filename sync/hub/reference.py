@@ -2,9 +2,12 @@
 while the WMS is down.
 
 Same approach as the station's ``sync.reference``: pull ``/v1/reference?since=<cursor>`` page by
-page; each page, the WMS cursor, a ``reference`` feed event and the ``order_status`` events of the WMS's
-decisions on its orders (``store.wms_word``, as the fast pull ``wms_orders`` makes them) commit in one
-transaction. A page that does not move the cursor while claiming ``more`` is an error, not a loop.
+page; a page's rows are written ``CHUNK`` at a time, each chunk a transaction of its own (on a peak day a page of
+5,000 orders must not hold the stations' confirmations back for the time it takes to write) with the
+``order_status`` events of the WMS's decisions on its orders (``store.wms_word``, as the fast pull ``wms_orders``
+makes them), and the last one commits the WMS cursor and a ``reference`` feed event with it (a page written in
+part is pulled again: the rows are upserted). A page that does not move the cursor while claiming ``more`` is an
+error, not a loop.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from packgate.sync.upstream.store import KINDS
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 1000
+CHUNK = 1000  # reference rows per write transaction
 
 
 def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any]:
@@ -31,17 +35,23 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
         for _ in range(MAX_PAGES):
             page = client.get_reference(since=cursor)
             new_cursor = str(page["cursor"])
-            with db.tx() as conn:
-                count = sum(store.upsert_ref(conn, kind, page.get(kind) or []) for kind in KINDS)
-                for row in page.get("orders") or []:  # a decision the fast pull has not seen (the hub was down)
-                    if isinstance(row, dict):
-                        store.wms_word(conn, clock.now(), row)
-                store.set_meta(conn, "wms.ref_cursor", new_cursor)
-                store.set_meta(conn, "wms.ref_last_refresh", isoformat(clock.now()))
-                store.set_meta(conn, "wms.ref_last_error", None)
-                if count:
-                    store.feed(conn, clock.now(), "reference", "reference",
-                               {"cursor": str(store.ref_cursor(conn)), "rows": count})
+            rows = [(kind, item) for kind in KINDS for item in page.get(kind) or []]
+            count = 0
+            for start in range(0, max(len(rows), 1), CHUNK):
+                with db.tx() as conn:
+                    chunk = rows[start:start + CHUNK]
+                    count += store.upsert_ref(conn, chunk)
+                    for kind, row in chunk:  # a decision the fast pull has not seen (the hub was down)
+                        if kind == "orders" and isinstance(row, dict):
+                            store.wms_word(conn, clock.now(), row)
+                    if start + CHUNK < len(rows):
+                        continue
+                    store.set_meta(conn, "wms.ref_cursor", new_cursor)
+                    store.set_meta(conn, "wms.ref_last_refresh", isoformat(clock.now()))
+                    store.set_meta(conn, "wms.ref_last_error", None)
+                    if count:
+                        store.feed(conn, clock.now(), "reference", "reference",
+                                   {"cursor": str(store.ref_cursor(conn)), "rows": count})
             changed += count
             if not page.get("more"):
                 return {"ok": True, "changed": changed, "cursor": new_cursor, "error": None}

@@ -59,11 +59,20 @@ class Relay(Loop[dict[str, Any]]):
                          outage=outage)
         self.db = db
         self.idle_s = idle_s
-        self.holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
+        self._holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
+        self._renew_at = float("-inf")  # monotonic time the lease is next renewed
         self.lease_s = lease_s
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
                                                              idle_s=idle_s, recheck_s=idle_s, logger=log)
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self._holder, self._renew_at = value, float("-inf")  # a new name takes the lease at its next pass
 
     @property
     def client(self) -> UpstreamClient | None:
@@ -81,13 +90,17 @@ class Relay(Loop[dict[str, Any]]):
 
     # ---- the engine's source: hub_confirmations ---------------------------------------------
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
-        return self.db.run(lambda conn: self._take(conn, now, limit, max_rows))
+        """Hold the relay lease (renewed in a write of its own once a third of it has passed: no write lock is held
+        while the rows are read) and take the due stations' rows, or say why not."""
+        if self.clock.monotonic() >= self._renew_at:
+            if not self.db.run(lambda conn: store.take_lease(conn, "relay", self.holder, now, self.lease_s)):
+                return Pause("standby", self.lease_s / 3)
+            self._renew_at = self.clock.monotonic() + self.lease_s / 3
+        with self.db.read() as conn:
+            return self._take(conn, now, limit, max_rows)
 
     def _take(self, conn: Conn, now: datetime, limit: Callable[[str], int],
               max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
-        """Hold the relay lease and take the due stations' rows (or say why not)."""
-        if not store.take_lease(conn, "relay", self.holder, now, self.lease_s):
-            return Pause("standby", self.lease_s / 3)
         batches: list[Batch[HubRow]] = []
         room = max_rows
         for station in store.relay_due_stations(conn, now, max_rows):
@@ -103,26 +116,29 @@ class Relay(Loop[dict[str, Any]]):
 
     def release(self) -> None:
         """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
+        self._renew_at = float("-inf")
         try:
             self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
             log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease_s)
 
     def record(self, settled: Sequence[Settled[HubRow]]) -> None:
+        marks: list[tuple[str, str, str | None, str | None]] = []  # (id, state, upstream status, error)
+        for item in settled:
+            if isinstance(item, Sent):
+                for row in item.batch.rows:
+                    result = item.results[row.id]
+                    status = str(result["status"])
+                    rejected = status == "rejected"
+                    marks.append((row.id, "dead" if rejected else "sent", status,
+                                  str(result.get("reason")) if rejected else None))
+            elif not isinstance(item, Failed):
+                marks.append((item.row.id, "dead", None, item.reason))
+
         def mark(conn: Conn) -> None:
-            now = self.clock.now()
+            store.relay_mark_many(conn, marks, self.clock.now())
             for item in settled:
-                if isinstance(item, Sent):
-                    for row in item.batch.rows:
-                        result = item.results[row.id]
-                        status = str(result["status"])
-                        if status == "rejected":
-                            store.relay_mark(conn, row.id, "dead", status, str(result.get("reason")), now)
-                        else:
-                            store.relay_mark(conn, row.id, "sent", status, None, now)
-                elif isinstance(item, Failed):
+                if isinstance(item, Failed):
                     store.relay_retry_later(conn, [row.id for row in item.batch.rows], item.error, item.retry_at)
-                else:
-                    store.relay_mark(conn, item.row.id, "dead", None, item.reason, now)
 
         self.db.run(mark)

@@ -2,8 +2,10 @@
 (``station_api``: the contract stations already speak plus claims, heartbeats and the feed), the supervisors'
 dashboard (``dashboard``) and sign-in (``signin``), health and the OpenAPI document (``operations``) —;
 ``serve(hub)`` runs it on the gated cheroot server the station uses too (``sync.common.webserver``: a thread per
-request in progress, never one for a slow client's head; HTTPS with ``site.tls_cert``); ``start_in_thread`` runs it
-for tests and the bench.
+request in progress and per open feed stream or long-poll, never one for a slow client's head or an idle keep-alive
+connection, so a site's idle stations cost no thread and no CPU; waitress, before, asked every connection
+``readable()`` on every pass of its loop; HTTPS with ``site.tls_cert``); ``start_in_thread`` runs it for tests and
+the bench. ``/healthz``, ``/metrics`` (Prometheus text) and ``/openapi.json`` need no token.
 
 Invariants: every error is JSON (``{"error": ...}`` with its status; a claim held elsewhere names the claim); every
 answer carries ``X-Upstream-Time`` from the hub's clock, and ``/v1/`` answers are never cached. The app serves no
@@ -12,7 +14,7 @@ static files but the dashboard's own script, style and chart library (package da
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Flask, Response, current_app, jsonify, request
 from jinja2 import PackageLoader
@@ -30,7 +32,9 @@ from packgate.sync.hub.web import HUB, hub
 log = logging.getLogger(__name__)
 MAX_BODY = 8 * 1024 * 1024
 HOSTS = "packgate.hub.hosts"
-OPEN_PATHS = frozenset({"/healthz", "/openapi.json"})
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
+IDLE_S = 60.0  # a station's keep-alive connection between its posts is kept this long
+BACKLOG = 1024  # connections waiting to be accepted (a site's stations reconnecting at once after a restart)
 BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp)
 
 
@@ -109,14 +113,24 @@ def _stamp(resp: Response) -> Response:
     return resp
 
 
+def hub_gate(hub: Hub) -> Gate:
+    """A request's head must arrive within ``site.header_timeout_s``, at most ``site.max_connections_per_client``
+    connections per address, a kept-alive connection idle for ``IDLE_S`` is closed."""
+    return Gate(header_timeout_s=hub.config["site.header_timeout_s"],
+                max_per_client=hub.config["site.max_connections_per_client"], idle_s=IDLE_S)
+
+
+def make_server(app: Any, host: str, port: int, *, threads: int, gate: Gate, tls_cert: str = "",
+                tls_key: str = "") -> GatedServer:
+    """The hub's server for ``app`` (the bench serves its minimal endpoint with it too), not yet bound."""
+    return GatedServer((host, port), app, numthreads=threads, gate=gate, tls_cert=tls_cert, tls_key=tls_key,
+                       server_name="packgate-site", backlog=BACKLOG)
+
+
 def _server(hub: Hub, host: str, port: int) -> GatedServer:
-    """The hub's app on the gated cheroot server (``sync.common.webserver``): a request's head must arrive within
-    ``site.header_timeout_s``, at most ``site.max_connections_per_client`` connections per address, HTTPS with
-    ``site.tls_cert``."""
-    gate = Gate(header_timeout_s=hub.config["site.header_timeout_s"],
-                max_per_client=hub.config["site.max_connections_per_client"])
-    return GatedServer((host, port), create_hub_app(hub), numthreads=hub.config["site.threads"], gate=gate,
-                       tls_cert=hub.config["site.tls_cert"], tls_key=hub.config["site.tls_key"], server_name="packgate-site")
+    """The hub's app on the gated cheroot server (``sync.common.webserver``), HTTPS with ``site.tls_cert``."""
+    return make_server(create_hub_app(hub), host, port, threads=hub.config["site.threads"], gate=hub_gate(hub),
+                       tls_cert=hub.config["site.tls_cert"], tls_key=hub.config["site.tls_key"])
 
 
 def _scheme(hub: Hub) -> str:

@@ -11,6 +11,7 @@ dock batches (``<station>-…``).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -19,7 +20,7 @@ from packgate.device.clock import parse_iso
 from packgate.sync.errors import HubRequestError, PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import require_station
-from packgate.sync.hub.web import body, hub, int_arg, station, station_or_supervisor, text
+from packgate.sync.hub.web import body, cursor, hub, int_arg, station, station_or_supervisor, text
 
 bp = Blueprint("station_api", __name__)
 MAX_BATCH = 1000
@@ -29,6 +30,7 @@ MAX_REF_PAGE = 5000
 # ---- the upstream contract ----------------------------------------------------------------------------
 @bp.post("/v1/confirmations")
 def post_confirmations() -> Response:
+    started = time.perf_counter()
     who = station()
     envelope = body()
     if not isinstance(envelope.get("station"), str) or not isinstance(envelope.get("confirmations"), list):
@@ -36,7 +38,9 @@ def post_confirmations() -> Response:
     require_station(who, envelope["station"])
     if len(envelope["confirmations"]) > MAX_BATCH:
         raise HubRequestError(f"at most {MAX_BATCH} confirmations per request", 413)
-    return jsonify({"results": hub().receive(who, envelope["confirmations"])})
+    answer = jsonify({"results": hub().receive(who, envelope["confirmations"])})
+    hub().metrics.ingest_seconds.observe(time.perf_counter() - started)
+    return answer
 
 
 def _relay_label(path: str) -> Response:
@@ -88,8 +92,7 @@ def reference() -> Response:
     station_or_supervisor()
     since = int_arg("since", 0, 0, 10**17)
     limit = int_arg("limit", MAX_REF_PAGE, 1, MAX_REF_PAGE)
-    with hub().db.read() as conn:
-        return jsonify(store.reference_since(conn, since, limit))
+    return Response(hub().reference_pages.page(since, limit), mimetype="application/json")
 
 
 @bp.get("/v1/orders/<order_id>")
@@ -171,9 +174,25 @@ def get_feed() -> Response:
     wait = int_arg("wait", 0, 0, int(hub().config["feed.max_wait_s"]))
     limit = int_arg("limit", 500, 1, 5000)
     if wait == 0:
-        return jsonify(hub().wait_feed(since, wait, limit))
+        return Response(hub().feed.answer(since, wait, limit), mimetype="application/json")
     with hub().long_polls.hold(who):  # 429 past the token's share: long-polls never take ingest's threads
-        return jsonify(hub().wait_feed(since, wait, limit))
+        return Response(hub().feed.answer(since, wait, limit), mimetype="application/json")
+
+
+@bp.get("/v1/feed/stream")
+def stream_feed() -> Response:
+    """Server-sent events from the cursor (``since``, else ``Last-Event-ID``) on; a stream holds a server thread
+    for as long as it is open, so it counts among the token's long-polls (429 past its share or the hub's)."""
+    who = station_or_supervisor()
+    if request.args.get("since") in (None, "") and request.headers.get("Last-Event-ID"):
+        since = cursor(request.headers["Last-Event-ID"], "Last-Event-ID")
+    else:
+        since = int_arg("since", 0, 0, 10**17)
+    release = hub().long_polls.take(who)
+    resp = Response(hub().feed.stream(since), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    resp.call_on_close(release)  # when the stream ends, however it ends (the server closes the response)
+    return resp
 
 
 # ---- the site's escalations, on every station's supervisor page ---------------------------------------------

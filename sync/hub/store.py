@@ -17,6 +17,7 @@ arriving late, is only kept), but it does not move the stage. The hub's own conf
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -30,6 +31,8 @@ from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
 from packgate.sync.upstream.store import KINDS, validate
 
+REF_ROWS = 200  # reference rows written by one INSERT (4 parameters each)
+MARK_ROWS = 500  # relayed confirmations marked by one UPDATE
 MAX_QTY = 10**9  # units of one pick the lot ledger counts (a BIGINT sum of such never overflows)
 TERMINAL = frozenset({"packed", "shipped", "cancelled"})
 # interception: the station's ``core.order_state`` words as plain strings (the hub may not import the station)
@@ -109,37 +112,49 @@ def ref_key(kind: str, item: dict[str, Any]) -> str:
     return "\x1f".join(str(item[f]) for f in KINDS[kind][0])
 
 
-def upsert_ref(conn: Conn, kind: str, items: Iterable[dict[str, Any]]) -> int:
-    """Store rows from a WMS page under the hub's own version counter; returns the rows stored."""
-    count = 0
-    for item in items:
-        if not isinstance(item, dict) or any(f not in item for f in KINDS[kind][0]):
-            continue
-        if kind == "orders" and is_older(item, ref_get(conn, "orders", ref_key(kind, item))):
-            continue  # the fast pull already stored a later decision (a slower page read before it)
-        version = next_counter(conn, "ref")
-        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key)"
-                     " DO UPDATE SET data = excluded.data, version = excluded.version",
-                     (kind, ref_key(kind, item), _json(item), version))
-        count += 1
-    return count
+def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    """Store (kind, row) pairs from WMS pages under the hub's own version counter, in their order (a key given
+    twice keeps its last row); returns the rows stored. An order's record older than the one stored (the fast pull
+    already stored a later decision than a slower page) is skipped. One counter bump and one INSERT per
+    ``REF_ROWS`` rows."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, item in rows:
+        if isinstance(item, dict) and all(f in item for f in KINDS[kind][0]):
+            key = (kind, ref_key(kind, item))
+            if kind == "orders" and is_older(item, latest[key] if key in latest else ref_get(conn, kind, key[1])):
+                continue
+            latest.pop(key, None)  # moved to the end: it takes the later version
+            latest[key] = item
+    if not latest:
+        return 0
+    last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
+    numbered = [(kind, key, _json(item), last - len(latest) + 1 + offset)
+                for offset, ((kind, key), item) in enumerate(latest.items())]
+    for start in range(0, len(numbered), REF_ROWS):
+        chunk = numbered[start:start + REF_ROWS]
+        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+                     + " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, version = excluded.version",
+                     [value for row in chunk for value in row])
+    return len(numbered)
 
 
 def ref_cursor(conn: Conn) -> int:
     return int(conn.value("SELECT n FROM hub_counters WHERE name = 'ref'") or 0)
 
 
-def reference_since(conn: Conn, since: int, limit: int) -> dict[str, Any]:
+def reference_page(conn: Conn, since: int, limit: int) -> bytes:
+    """The JSON page of reference rows after version ``since``: ``{kind: [...], "cursor", "more"}``, the rows'
+    stored JSON spliced as it is (never parsed and serialised again)."""
     rows = conn.execute("SELECT kind, data, version FROM hub_ref WHERE version > ? ORDER BY version LIMIT ?",
                         (since, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    out: dict[str, Any] = {kind: [] for kind in KINDS}
+    texts: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for row in rows:
-        out[row["kind"]].append(json.loads(row["data"]))
-    out["cursor"] = str(rows[-1]["version"] if rows else max(since, 0))
-    out["more"] = more
-    return out
+        texts[row["kind"]].append(row["data"])
+    cursor = rows[-1]["version"] if rows else max(since, 0)
+    lists = ",".join(f'"{kind}":[{",".join(items)}]' for kind, items in texts.items())
+    return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
 
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
@@ -183,7 +198,36 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
     problem = validate(item, station)
     if problem:
         return _reject(item, problem, 400)
-    mark = fingerprint(item)
+    frozen = dumps(item)  # the stored body and, hashed, the fingerprint (one serialisation for both)
+    mark = hashlib.sha256(frozen).hexdigest()
+    cancelled = _cancelled_order(conn, item)
+    if cancelled is None:
+        at = parse_iso(item["at"])
+        # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
+        inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
+                            " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
+                            (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
+                             item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
+                             frozen.decode(), utc(now)))
+        if inserted is not None:
+            apply_effect(conn, station, item, now, rules)
+            return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
+                    "received_at": isoformat(now)}
+    before = _received_before(conn, station, item, mark, now, rules)
+    if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
+        return before
+    if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
+        return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
+                             f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
+                       409, ORDER_CANCELLED)
+    return _receive_one(conn, station, item, now, rules)  # the row that was in the way is gone: insert again
+
+
+def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, now: datetime,
+                     rules: "FlowRules") -> dict[str, Any] | None:
+    """The answer to a confirmation whose key or id is already stored (by this request, another or another hub);
+    None when neither is."""
     seen = conn.one("SELECT id, fingerprint, received_at FROM hub_confirmations WHERE station = ? AND key = ?",
                     (station, item["key"]))
     if seen is not None:
@@ -196,22 +240,7 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
             return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
-    cancelled = _cancelled_order(conn, item)
-    if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
-        return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
-                             f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
-                       409, ORDER_CANCELLED)
-    at = parse_iso(item["at"])
-    inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
-                        " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
-                        (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                         item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                         _json(item), utc(now)))
-    if inserted is None:  # another hub committed this key or id since the check above: answer as it now stands
-        return _receive_one(conn, station, item, now, rules)
-    apply_effect(conn, station, item, now, rules)
-    return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
+    return None
 
 
 class FlowRules:
@@ -499,28 +528,46 @@ def relay_next_wait(conn: Conn, now: datetime) -> float | None:
     return None if value is None else max(0.0, (parse_iso(str(value)) - now).total_seconds())
 
 
-def relay_mark(conn: Conn, conf_id: str, state: str, status: str | None, error: str | None, now: datetime) -> None:
-    marked = conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?,"
-                          " sent_at = ?, attempts = attempts + 1 WHERE id = ? AND relay_state = 'pending'"
-                          " RETURNING body", (state, status, error, isoformat(now), conf_id))
-    if state == "dead" and marked:
-        try:
-            item = json.loads(marked[0]["body"])
-        except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
-            item = None
-        cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
-        if cancelled is not None:  # packed or shipped while the hub did not know yet: the WMS refused it
-            conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
-                     {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
-                      "confirmation": item["id"], "reason": error, "wms_reason": cancelled["wms_reason"]})
-    if state == "sent":
-        row = conn.one("SELECT object_type, object_id FROM hub_confirmations WHERE id = ?", (conf_id,))
-        if row and row["object_type"] == "order":
-            order = get_order(conn, row["object_id"])
-            if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
-                order["milestones"]["synced"] = isoformat(now)
-                conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?",
-                             (_json(order["milestones"]), row["object_id"]))
+def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | None]], now: datetime) -> None:
+    """Record the WMS's answers: (id, state sent/dead, upstream status, error) per row still pending, one UPDATE per
+    ``MARK_ROWS`` rows of the same outcome; an order packed or shipped whose confirmation was sent gets its
+    ``synced`` milestone (the first time); a dead letter of an order the WMS cancelled is an ``order_cancelled``
+    conflict."""
+    outcomes: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for conf_id, state, status, error in marks:
+        outcomes.setdefault((state, status, error), []).append(conf_id)
+    orders: set[str] = set()
+    for (state, status, error), ids in outcomes.items():
+        for start in range(0, len(ids), MARK_ROWS):
+            chunk = ids[start:start + MARK_ROWS]
+            rows = conn.execute("UPDATE hub_confirmations SET relay_state = ?, upstream_status = ?, last_error = ?,"
+                                " sent_at = ?, attempts = attempts + 1 WHERE relay_state = 'pending' AND id IN ("
+                                + ", ".join("?" * len(chunk)) + ") RETURNING object_type, object_id"
+                                + (", body" if state == "dead" else ""),
+                                [state, status, error, isoformat(now), *chunk])
+            if state == "sent":
+                orders.update(row["object_id"] for row in rows if row["object_type"] == "order")
+            elif state == "dead":
+                for row in rows:
+                    _dead_of_cancelled(conn, row["body"], error, now)
+    for order_id in sorted(orders):
+        order = get_order(conn, order_id)
+        if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
+            order["milestones"]["synced"] = isoformat(now)
+            conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(order["milestones"]), order_id))
+
+
+def _dead_of_cancelled(conn: Conn, body: str, error: str | None, now: datetime) -> None:
+    """A pack or ship of an order the WMS cancelled while the hub did not know yet, refused by the WMS: a conflict."""
+    try:
+        item = json.loads(body)
+    except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
+        return
+    cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
+    if cancelled is not None:
+        conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
+                 {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
+                  "confirmation": item["id"], "reason": error, "wms_reason": cancelled["wms_reason"]})
 
 
 def relay_retry_later(conn: Conn, ids: list[str], error: str, next_at: datetime) -> None:
@@ -535,10 +582,10 @@ def relay_status(conn: Conn, now: datetime) -> dict[str, Any]:
         counts[row["relay_state"]] = int(row["c"])
     head = conn.one("SELECT received_at, last_error FROM hub_confirmations WHERE relay_state = 'pending'"
                     " ORDER BY n LIMIT 1")
+    age = round((now - parse_iso(head["received_at"])).total_seconds(), 3) if head else None
     return {"depth": counts["pending"], "sent": counts["sent"], "dead": counts["dead"],
-            "oldest_unsent_at": head["received_at"] if head else None,
-            "oldest_age_s": round((now - parse_iso(head["received_at"])).total_seconds(), 3) if head else None,
-            "last_error": head["last_error"] if head else None}
+            "oldest_unsent_at": head["received_at"] if head else None, "oldest_age_s": age,
+            "lag_s": max(0.0, age or 0.0), "last_error": head["last_error"] if head else None}
 
 
 def dead_letters(conn: Conn) -> list[dict[str, Any]]:

@@ -96,6 +96,13 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return max(low, min(int(value), high))
 
 
+def cursor(value: str, name: str) -> int:
+    """A feed cursor given in a header (``Last-Event-ID``): a whole number."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 17:
+        raise HubRequestError(f"{name} must be a feed cursor (a whole number)")
+    return int(value)
+
+
 # ---- the dashboard's pages -----------------------------------------------------------------------------
 def lang() -> str:
     """The page's language: ``?lang=``, else the ``lang`` cookie, else the site's ``site.language``."""

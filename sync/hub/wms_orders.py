@@ -37,7 +37,7 @@ def pull(db: Database, client: UpstreamClient, clock: Clock, holder: str) -> dic
             page = client.get_order_changes(since=cursor)
             new_cursor = str(page["cursor"])
             with db.tx() as conn:
-                store.upsert_ref(conn, "orders", page["orders"])
+                store.upsert_ref(conn, [("orders", row) for row in page["orders"]])
                 decisions += sum(1 for row in page["orders"]
                                  if isinstance(row, dict) and store.wms_word(conn, clock.now(), row))
                 store.set_meta(conn, "wms.orders_cursor", new_cursor)

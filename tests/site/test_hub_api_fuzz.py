@@ -69,14 +69,24 @@ def test_no_input_gives_a_server_error(operation: Any, served: tuple[str, str]) 
         RUN[f"examples {engine}"] += 1
         if case.path == "/v1/feed":
             case.query = {**(case.query or {}), "wait": 0}  # a long-poll of up to 30 s per example is not the point
-        response = case.call(base_url=url, headers=BEARER, timeout=15)
-        content_type = (response.headers.get("content-type") or [""])[0]
+        if case.path == "/v1/feed/stream":  # it stays open: its status and head, then it is closed
+            with requests.request(**case.as_transport_kwargs(base_url=url, headers=BEARER), stream=True,
+                                  timeout=15) as streamed:
+                status, content_type, text = streamed.status_code, streamed.headers.get("content-type", ""), ""
+                if status != 200:
+                    text = streamed.text
+        else:
+            response = case.call(base_url=url, headers=BEARER, timeout=15)
+            status, text = response.status_code, response.text
+            content_type = (response.headers.get("content-type") or [""])[0]
         relayed = case.path in ("/v1/labels", "/v1/waybills/reserve")  # the WMS's own 503 passed on
-        ok = response.status_code < 500 or (response.status_code == 503 and relayed)
-        if not (ok and content_type.startswith("application/json")):
+        ok = status < 500 or (status == 503 and relayed)
+        expected = {("/metrics", 200): "text/plain", ("/v1/feed/stream", 200): "text/event-stream"}.get(
+            (case.path, status), "application/json")  # every error is JSON
+        if not (ok and content_type.startswith(expected)):
             RUN[f"failures {engine}"] += 1
-        assert ok, (case.method, case.path, response.status_code, response.text[:300])
-        assert content_type.startswith("application/json"), (case.method, case.path, response.status_code, content_type)
+        assert ok, (case.method, case.path, status, text[:300])
+        assert content_type.startswith(expected), (case.method, case.path, status, content_type)
 
     no_server_error()
 
