@@ -184,6 +184,9 @@ def test_an_orders_timeline_opens_with_one_click_with_who_where_and_evidence(sit
     expect(dialog.locator(".evidence")).to_contain_text("result pass")
     page.click("#timeline-close")
     expect(dialog).to_be_hidden()
+    page.goto(site.url + "/#order=SO-10013")  # a link to the order opens its timeline
+    expect(page.locator("#timeline")).to_be_visible()
+    expect(page.locator('#timeline .gantt .row[data-stage="blocked"]')).to_be_visible()
 
 
 def test_filters_paging_and_counts_on_the_page(site, clock, context):

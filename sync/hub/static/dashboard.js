@@ -303,5 +303,11 @@
   for (const id of ["chart-tables", "chart-packers"]) resized.observe(document.getElementById(id));
   refresh();
   follow();
+  function linked() {  // a link to an order's timeline (#order=SO-10012) opens it
+    const found = /^#order=(.+)$/.exec(window.location.hash);
+    if (found) openTimeline(decodeURIComponent(found[1])).catch((err) => console.warn(err));
+  }
+  window.addEventListener("hashchange", linked);
+  linked();
   setInterval(refresh, REFRESH_S * 1000);
 })();
