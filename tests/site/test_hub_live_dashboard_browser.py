@@ -94,11 +94,12 @@ OVERFLOW_JS = """() => {
     const cls = typeof el.className === 'string' && el.className ? '.' + el.className.split(' ').join('.') : '';
     const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls;
     if (r.right > vw + 1 || r.left < -1) bad.push(name + ' sticks out (' + Math.round(r.left) + '..' + Math.round(r.right) + ')');
-    const clips = ['hidden', 'clip', 'auto', 'scroll'];
+    const clips = ['hidden', 'clip', 'auto', 'scroll'];  // sideways, even a scroll bar hides part of a row
     if ((clips.includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) ||
-        (clips.includes(style.overflowY) && el.scrollHeight > el.clientHeight + 1 && el.tagName !== 'HTML' && el.tagName !== 'BODY'))
+        (['hidden', 'clip'].includes(style.overflowY) && el.scrollHeight > el.clientHeight + 1))  // down: may scroll
       bad.push(name + ' clips its content (' + el.scrollWidth + 'x' + el.scrollHeight + ' in ' + el.clientWidth + 'x' + el.clientHeight + ')');
     if (el.matches('input, select, button') && el.scrollWidth > el.clientWidth + 2) bad.push(name + ' text cut');
+    if (el.clientWidth && el.scrollWidth > el.clientWidth + 1) bad.push(name + ' is wider inside than out');
   }
   return bad.slice(0, 20);
 }"""
@@ -163,6 +164,12 @@ def test_every_screen_size_and_language_fits_has_headers_and_speaks_the_catalog(
             for code in ("order_open", "label_printed", "weighed_ok", "scanning"):
                 assert code not in shown
             assert "Maria Garcia" in shown and "Packing table 2" in shown
+        page.locator('#orders tr.order[data-order="SO-10014"] a').click()  # the timeline fits too
+        expect(page.locator('#timeline .gantt .row[data-stage="packed"]')).to_be_visible()
+        assert page.evaluate(OVERFLOW_JS) == [], f"{width}x{height} {lang}: the timeline"
+        if lang == "zh":
+            shown = page.evaluate(TEXT_JS)
+            assert not {w.lower() for w in re.findall(r"[A-Za-z]{4,}", shown)} & english - data_words
         page.close()
 
 
