@@ -92,15 +92,17 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
 def timeline(released_at: str | None, milestones: Mapping[str, Any], now: datetime,
              current_stage: str | None = None) -> list[dict[str, Any]]:
     """A bar per stage the order went through: ``stage``, ``start``, ``end`` (None while it is there) and
-    ``seconds``, in time order from the WMS's release. A stage lasts from its milestone to the next one reached;
-    the order's current stage (not shipped or cancelled) lasts until ``now``."""
+    ``seconds``, in time order from the WMS's release (left out when the WMS's time comes after the floor's first
+    step). A stage lasts from its milestone to the next one reached; the order's current stage (not shipped or
+    cancelled) lasts until ``now``."""
     reached: list[tuple[datetime, str]] = []
-    if released_at:
-        reached.append((parse_iso(released_at), "released"))
     for stage in TIMELINE[1:]:
         at = milestones.get(stage)
         if isinstance(at, str):
             reached.append((parse_iso(at), stage))
+    released = parse_iso(released_at) if released_at else None
+    if released is not None and all(released <= at for at, _ in reached):
+        reached.append((released, "released"))  # a WMS row stamped after the floor started it: release unknown
     reached.sort(key=lambda pair: (pair[0], TIMELINE.index(pair[1])))
     bars = []
     for i, (start, stage) in enumerate(reached):

@@ -75,6 +75,11 @@ def test_the_current_stage_lasts_until_now_and_a_skipped_stage_has_no_bar():
     assert floor.timeline(None, {}, NOW) == []
 
 
+def test_a_release_time_after_the_first_step_is_left_out():
+    bars = floor.timeline(at(5), {"picked": at(20), "packed": at(10)}, NOW, "packed")
+    assert [b["stage"] for b in bars] == ["picked", "packed"]
+
+
 def test_a_cancelled_orders_last_stage_does_not_run_on():
     bars = floor.timeline(at(30), {"picked": at(20), "cancelled": at(10)}, NOW, "cancelled")
     assert [b["stage"] for b in bars] == ["backlog", "picked", "cancelled"]
