@@ -8,6 +8,7 @@ seconds and in words ("12 min", "1 h 05 min").
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
@@ -67,7 +68,7 @@ class FloorView:
             self._read(conn)
 
     def _read(self, conn: Conn) -> None:
-        self.wms = {str(o["order_id"]): o for o in store.ref_all(conn, "orders") if "order_id" in o}
+        self.wms = _wms_orders(self.site, conn)
         self.hub_orders = store.open_orders(conn)
         self.names = {e["employee_id"]: e.get("name") or e["employee_id"] for e in store.ref_all(conn, "employees")}
         since = min(self.shift_start, self.now - timedelta(hours=HOURS), self.midnight)
@@ -280,6 +281,21 @@ class FloorView:
                 "released_at": released_at(wms), "wms_status": (order or {}).get("wms_status") or "",
                 "waybill": (parcel or {}).get("waybill") or "", "bars": bars, "evidence": evidence,
                 "now": isoformat(self.now)}
+
+
+_WMS: "weakref.WeakKeyDictionary[Hub, tuple[int, dict[str, dict[str, Any]]]]" = weakref.WeakKeyDictionary()
+
+
+def _wms_orders(site: Hub, conn: Conn) -> dict[str, dict[str, Any]]:
+    """The WMS's orders by id, read again only when the hub's reference data changed (its cursor moved): a site
+    keeps every order it ever had, and every refresh of every open dashboard asks (shared, read-only)."""
+    cursor = store.ref_cursor(conn)
+    kept = _WMS.get(site)
+    if kept is not None and kept[0] == cursor:
+        return kept[1]
+    orders = {str(o["order_id"]): o for o in store.ref_all(conn, "orders") if "order_id" in o}
+    _WMS[site] = (cursor, orders)
+    return orders
 
 
 def _stage_of(action: str, payload: dict[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from packgate.sync.client import UpstreamClient
 from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub_client import SiteClient
 
@@ -223,3 +224,17 @@ def test_streams_are_bounded_and_give_their_place_back_when_closed(make_site):
         while site.hub.long_polls.open and time.monotonic() < deadline:
             time.sleep(0.1)
         assert site.hub.long_polls.open == 0
+
+
+def test_a_wms_decision_moves_the_backlog_at_once(site, http):
+    """The WMS's orders are read again when the hub's reference data changes (the views keep them between)."""
+    assert get(http, site, "/api/dashboard/summary")["backlog"]["count"] == WMS_ORDERS
+    client = UpstreamClient(site.hub.config["site.upstream_url"], deadline_s=5)
+    client.decide("SO-10008", "cancel", {"reason": "customer refund"})
+    client.decide("SO-10009", "hold", {"reason": "address check"})
+    site.hub.pull_orders()
+    assert get(http, site, "/api/dashboard/summary")["backlog"]["count"] == WMS_ORDERS - 1  # cancelled: gone
+    [held] = [o for o in get(http, site, "/api/dashboard/orders", stage="backlog", per_page=50)["orders"]
+              if o["order_id"] == "SO-10009"]
+    assert held["wms_status"] == "held"
+    assert get(http, site, "/api/dashboard/summary")["today"]["intercepted"] == 2
