@@ -6,8 +6,11 @@ something: key -> ((English singular, English plural), Chinese seed), ``{n}`` th
 """
 from __future__ import annotations
 
+from packgate.station.core import returns_texts
+
 PAGE: dict[str, tuple[str, str]] = {
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    **returns_texts.PAGE,
     "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
     "intercepted_orders": ("Intercepted by the WMS", "WMS拦截的订单"),
     "conflicts": ("Conflicts to resolve (the WMS had cancelled the order)", "待处理冲突（WMS已取消订单）"),
@@ -257,6 +260,7 @@ REASON: dict[str, tuple[str, str]] = {
     "fifo_older_lot": ("an older lot goes first", "较早批次应先出库"), "lot_unknown": ("lot not known at this site", "批次在本站点未登记"),
     "packaging_changed_after_weighing": ("box changed after weighing", "称重后更换了包装箱"),
     "reprint": ("reprinted", "补打"), "test_reset": ("test reset", "测试重置"),
+    **returns_texts.REASONS,
 }
 
 # what a verdict's status is called in its title
@@ -291,7 +295,7 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
-    "held": ("held by the WMS", "WMS暂停"),
+    "held": ("held", "暂扣"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),

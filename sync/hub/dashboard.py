@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import floor, store
+from packgate.sync.hub import floor, returns, store
 from packgate.sync.hub.floorview import Filters, FloorView
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
@@ -201,6 +201,7 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
         taken = store.lots_taken(conn)
         waiting_dock = store.not_handed_over(conn, now - timedelta(minutes=site.config["dock.handover_after_min"]))
         names = {e["employee_id"]: e.get("name", e["employee_id"]) for e in store.ref_all(conn, "employees")}
+        site_returns = returns.overview(conn, store.ref_all(conn, "rmas"), now, site.config["returns.alert_after_h"])
     for row in stations:
         row.update(clock_view(row.get("clock_offset_s"), site.config["clock.warn_after_s"]))
         row["online"] = (now - parse_iso(row["last_seen_at"])).total_seconds() <= offline_after
@@ -230,6 +231,8 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
         order["waiting"] = view.duration(order["waiting_min"] * 60)
     for parcel in waiting_dock:
         parcel["waiting"] = view.duration(parcel["waiting_min"] * 60)
+    for row in [*site_returns["in_progress"], *site_returns["closed"]]:
+        row["table"] = view.table(row.get("station"))
     for entry in audit:
         entry["person"] = view.person(entry["who"])
         entry["what_name"] = view.words.get(f"audit_{entry['what']}", entry["what"])
@@ -241,4 +244,5 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
+        "returns": site_returns,
     }

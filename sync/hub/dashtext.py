@@ -15,7 +15,8 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 LANGUAGES = {"en": "en", "zh": "zh_Hans"}
-SHARED = {"state": "state_names", "device": "device_states", "device_name": "device_names"}  # borrowed sections
+SHARED = {"state": "state_names", "device": "device_states", "device_name": "device_names",
+          "reason": "reason_names"}  # the catalog's sections the hub's pages borrow
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("Site dashboard", "现场看板"), "stations": ("Stations", "工作台"), "online": ("online", "在线"),
@@ -74,6 +75,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "stage_cancelled": ("Cancelled", "已取消"), "escalation_level": ("level {n}", "第{n}级"),
     "no_orders": ("No open orders match the filters", "没有符合筛选条件的订单"),
     "no_data": ("No data yet", "暂无数据"),
+    # returns (逆向物流)
+    "returns": ("Returns", "退货"), "returns_waiting": ("waiting", "待收货"), "returns_in_progress": ("in progress", "处理中"),
+    "returns_closed": ("closed", "已完成"), "returns_overdue": ("Returns waiting too long", "等待过久的退货"),
+    "top_reasons": ("Top 10 return reasons", "十大退货原因"), "processing": ("average processing", "平均处理时长"),
+    "grades": ("grades", "等级"), "refund": ("refund", "退款"), "review": ("review", "人工审核"),
+    "rma": ("Return (RMA)", "退货单"), "units": ("Units", "件数"), "waiting_for": ("Waiting", "已等待"),
+    "returns_at_tables": ("At the tables", "工作台处理情况"), "alert_after": ("more than {n}", "超过{n}"),
     # the evidence of an order: what each confirmation was, and its facts
     "act_pick": ("picked an item", "拣货"), "act_load": ("tote loaded", "装箱完成"),
     "act_tote_load": ("tote loaded", "装箱完成"), "act_open": ("opened at the table", "在工作台打开"),

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
-from packgate.sync.hub import parcels
+from packgate.sync.hub import parcels, returns
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
@@ -212,6 +212,7 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
                              frozen.decode(), utc(now)))
         if inserted is not None:
             apply_effect(conn, station, item, now, rules)
+            returns.apply(conn, station, item)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
                     "received_at": isoformat(now)}
     before = _received_before(conn, station, item, mark, now, rules)

@@ -219,8 +219,39 @@
     fill(document.querySelector("#lots tbody"), p.lots.map((l) => el("tr", {}, td(T.sku, l.sku), td(T.lot, l.lot),
       td(T.expires, l.expires, l.expired ? " (" + T.expired + ")" : ""), td(T.left, number(l.left) + " / " + number(l.qty || 0)),
       td(T.bin, l.bin || ""))), 5);
+    returnsPanel(p.returns);
     fill(document.querySelector("#audit tbody"), p.audit.map((a) => el("tr", {}, td(T.at, timeEl(a.at)), td(T.who, a.person),
       td(T.what, a.what_name), td(T.subject, a.subject_name || ""))), 4);
+  }
+
+  function duration(seconds) {  // as the hub words it: 45 s, 12 min, 1 h 05 min
+    const whole = Math.max(0, Math.floor(seconds));
+    if (whole < 60) return unit("unit_s", whole);
+    if (whole < 3600) return unit("unit_min", Math.floor(whole / 60));
+    return unit("unit_h", Math.floor(whole / 3600)) + " " + unit("unit_min", String(Math.floor((whole % 3600) / 60)).padStart(2, "0"));
+  }
+  function grades(g) { return ["A", "B", "C"].map((k) => `${k} ${number((g || {})[k] || 0)}`).join(" / "); }
+  function reasonName(code) { return (T.reason_names && T.reason_names[code]) || code || ""; }
+
+  function returnsPanel(r) {
+    if (!r) return;
+    const set = (id, text) => { document.getElementById(id).textContent = text; };
+    set("returns-waiting", number(r.waiting.length));
+    set("returns-in-progress", number(r.in_progress.length));
+    set("returns-closed", number(r.closed.length));
+    set("returns-processing", r.processing_min === null ? "–" : duration(r.processing_min * 60));
+    set("returns-grades", grades(r.grades));
+    set("returns-alert", "(" + T.alert_after.replace("{n}", unit("unit_h", number(r.alert_after_h))) + ")");
+    fill(document.querySelector("#returns-overdue tbody"), r.overdue.map((x) => el("tr", { class: "return overdue", "data-rma": x.rma_id },
+      td(T.rma, x.rma_id), td(T.order, x.order_id || ""), td(T.wms_reason, reasonName(x.reason)),
+      td(T.waiting_for, x.age_h === null || x.age_h === undefined ? "" : duration(x.age_h * 3600)))), 4);
+    const rows = [...r.in_progress.map((x) => [x, T.returns_in_progress, x.age_h === null || x.age_h === undefined ? "" : duration(x.age_h * 3600)]),
+      ...r.closed.map((x) => [x, T[x.outcome] || x.outcome, duration((x.processing_min || 0) * 60)])];
+    fill(document.querySelector("#returns-list tbody"), rows.map(([x, status, took]) => el("tr", { class: "return " + x.state, "data-rma": x.rma_id },
+      td(T.rma, x.rma_id), td(T.status, status), td(T.table, x.table || x.station), td(T.units, number(x.units || 0)),
+      td(T.duration, took), td(T.grades, grades(x.grades)))), 6);
+    fill(document.querySelector("#top-reasons tbody"), r.top_reasons.map((x) => el("tr", {},
+      td(T.wms_reason, reasonName(x.reason)), td(T.count, number(x.count)))), 2);
   }
 
   // ---- an order's timeline ---------------------------------------------------------------------------------
