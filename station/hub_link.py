@@ -236,14 +236,16 @@ class SiteLink:
             order_id = live.pack.order.order_id if live.pack.order and live.pack.state in pk.ORDER_STATES else None
             state = str(live.pack.state.value)
             devices = {name: str(d.get("state")) for name, d in live.devices.items()}
-            depth = p.outbox.status().get("depth")
+            outbox = p.outbox.status()
+            depth, dead = outbox.get("depth"), outbox.get("dead")
         try:
             while self._releases:
                 self.hub.release(self._releases[0])
                 self._releases.pop(0)
             released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
                                           outbox_depth=depth if isinstance(depth, int) else None,
-                                          clock=isoformat(p.clock.now()), version=SOFTWARE_VERSION)
+                                          clock=isoformat(p.clock.now()), version=SOFTWARE_VERSION,
+                                          outbox_dead=dead if isinstance(dead, int) else None)
             self._clock_checked(self.hub.last_clock)
             if order_id is not None and not released:
                 try:

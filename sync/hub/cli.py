@@ -66,7 +66,8 @@ def config_defaults() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
     """Validate FILE; print the effective settings (tokens masked) or the problem. A file that holds secrets in
-    clear (station tokens not hashed, the WMS token, a database password) must not be readable by every user."""
+    clear (station tokens not hashed, the WMS token, a database password) must not be readable by every user.
+    Warns (still ok) when no notification channel is configured: escalations and alerts would reach nobody."""
     try:
         cfg = load(file)
     except HubConfigError as exc:
@@ -80,7 +81,11 @@ def config_check(file: str) -> None:
                                         for k, v in cfg["stations"].items()},
              "site.upstream_token": "…" if cfg["site.upstream_token"] else "",
              "site.db": re.sub(r"(://[^:/@]*:)[^@]*@", r"\1…@", cfg["site.db"])}
-    click.echo(json.dumps({"ok": True, "file": file, "settings": shown}, indent=2, ensure_ascii=False))
+    warnings = cfg.warnings()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings, "settings": shown}, indent=2,
+                          ensure_ascii=False))
 
 
 @site.command("token")

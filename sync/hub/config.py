@@ -17,6 +17,8 @@ from packgate.sync.common.http import ca_file_problem
 from packgate.sync.common.ids import STATION_RE
 from packgate.sync.common.settings import flatten, toml_value, type_name
 from packgate.sync.errors import HubConfigError
+from packgate.sync.hub.alert_rules import DEFAULT_RULES
+from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.auth import HASHED, token_hash
 from packgate.sync.hub.floor import DEFAULT_SLA, shift_problem, sla_problem
 
@@ -91,6 +93,20 @@ def _apprise_urls(v: list) -> str | None:
     return None
 
 
+def _rules(v: list) -> str | None:
+    try:
+        parse_rules(v)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _daily_at(v: str) -> str | None:
+    hour, _, minute = v.partition(":")
+    ok = hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60
+    return None if ok else f"must be a time of day HH:MM, e.g. \"02:00\" (got {v!r})"
+
+
 # dotted key: (type, default, check or None, meaning)
 SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.name": (str, "Site", None, "shown on the dashboard"),
@@ -152,6 +168,15 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "escalation.retry_s": (float, 30.0, _positive, "a failed notification is tried again after this long"),
     "escalation.senders": (int, 8, _positive, "notifications sent at once (a slow chat service delays one message,"
                            " not the wave behind it)"),
+    "alerts.rules": (list, DEFAULT_RULES, _rules,
+                     "the alert rules ([[alerts.rules]] tables: kind = stuck | queue | volume | sync_failures |"
+                     " station_offline | clock | channel | reconciliation and their thresholds; see the manual's"
+                     " Alerts page); each fires once per (rule, subject); [] turns them off"),
+    "alerts.notify": (list, [], _apprise_urls, "Apprise URLs the alerts go to (empty: escalation.notify)"),
+    "reports.daily_at": (str, "02:00", _daily_at, "hub-local time the day report of the day before is sent, after"
+                         " the day's reconciliation with the WMS"),
+    "reports.notify": (list, [], _apprise_urls, "Apprise URLs the day report goes to, e.g. mailtos:// for"
+                       " operations, finance and IT (empty: the alerts' channels)"),
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
     "dock.handover_after_min": (float, 120.0, _positive,
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
@@ -190,6 +215,28 @@ class SiteConfig:
 
     def station_name(self, station: str) -> str:
         return str(self.values["station_names"].get(station, station))
+
+    @property
+    def alert_urls(self) -> list[str]:
+        return list(self.values["alerts.notify"] or self.values["escalation.notify"])
+
+    @property
+    def report_urls(self) -> list[str]:
+        return list(self.values["reports.notify"] or self.alert_urls)
+
+    def warnings(self) -> list[str]:
+        """What works but should not stay so: no notification channel (escalations and alerts are only shown on
+        the dashboard, never sent)."""
+        found = []
+        if not self.values["escalation.notify"]:
+            found.append("escalation.notify is empty: escalations are shown on the dashboard but sent to nobody")
+        if not self.alert_urls:
+            found.append("no notification channel for alerts (alerts.notify, escalation.notify): alerts are shown on"
+                         " the dashboard but sent to nobody")
+        if not self.report_urls:
+            found.append("no channel for the day report (reports.notify): it is kept on the hub (Reports page), not"
+                         " sent")
+        return found
 
 
 

@@ -17,7 +17,7 @@ import json
 import logging
 import socket
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from packgate.device.backoff import Backoff
@@ -26,7 +26,8 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import parcels, reference, store, wms_orders
+from packgate.sync.hub import alerts, parcels, reconciliation, reference, reports, store, wms_orders
+from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Conn, Database, is_postgresql
@@ -60,9 +61,18 @@ class Hub:
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
                            outage=(StorageError,))
-        self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
+        self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"], now=self.clock.now), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name,
                                    code=config["site.code"], senders=config["escalation.senders"])
+        # one channel set (and its failure state) unless alerts and reports name their own
+        self._alert_notifier = Notifier(config["alerts.notify"], now=self.clock.now) if config["alerts.notify"] else None
+        self._report_notifier = Notifier(config["reports.notify"], now=self.clock.now) if config["reports.notify"] else None
+        self.alerts = alerts.AlertEngine(self.db, self.clock, parse_rules(config["alerts.rules"]), self.notifiers,
+                                         station_name=config.station_name,
+                                         retry_s=config["escalation.retry_s"], senders=config["escalation.senders"],
+                                         channels=self.channels)
+        self.schedule = reports.Schedule(reports.parse_at(config["reports.daily_at"]) or reports.time(2), self.clock,
+                                         config["site.name"])
         self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
         self.feed = FeedWatch(self.db, seal_s=config["feed.seal_s"])
         self.metrics = HubMetrics(self.snapshot)
@@ -124,8 +134,51 @@ class Hub:
             else:  # another hub of the site pulls it (twice would write every row twice, with new versions)
                 out["reference"] = {"ok": True, "changed": 0, "standby": True}
         out["escalations"] = self.escalator.tick()
+        out["schedule"] = self.schedule.tick(self)
+        out["alerts"] = self.alerts.tick()
         self.notify_feed()
         return out
+
+    def notifiers(self) -> tuple[Notifier, Notifier]:
+        """The channels of the alerts and of the day report: their own, else the escalations'."""
+        alert = self._alert_notifier or self.escalator.notifier
+        return alert, self._report_notifier or alert
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every notification channel of the site (escalations, alerts, reports) with its state, each set once;
+        ``alerts``: the alerts go through it."""
+        alert, report = self.notifiers()
+        seen: list[Notifier] = []
+        out: list[dict[str, Any]] = []
+        for notifier, purpose in ((self.escalator.notifier, "escalations"), (alert, "alerts"), (report, "reports")):
+            if any(notifier is other for other in seen):
+                continue
+            seen.append(notifier)
+            out += [{**channel, "for": purpose, "alerts": notifier is alert} for channel in notifier.channels()]
+        return out
+
+    # ---- alerts and reports ---------------------------------------------------------------------------------
+    def reconcile(self, day: date, *, replace: bool = True) -> dict[str, Any]:
+        """Reconcile ``day`` (hub-local) with the WMS for every station and the hub's own code; kept for the report."""
+        if self.client is None:
+            raise HubRequestError("no WMS configured (site.upstream_url): nothing to reconcile with", 409)
+        stations = sorted(self.config["stations"]) + [self.config["site.code"]]
+        return reconciliation.run(self.db, self.client, day, stations, self.clock.now(), replace=replace)
+
+    def acknowledge_alert(self, ident: str, who: str, where: str | None = None) -> dict[str, Any]:
+        now = self.clock.now()
+
+        def ack(conn: Conn) -> dict[str, Any]:
+            employee = store.ref_get(conn, "employees", who)
+            if employee is None or employee.get("role") != "supervisor":
+                raise HubRequestError(f"{who} is not a supervisor of this site", 403)
+            done = alerts.acknowledge(conn, ident, who, now, where)
+            rule, _, subject = ident.partition("/")
+            row = alerts.get(conn, rule, subject) or {}
+            return {"acknowledged": done, "acked_by": row.get("acked_by"),
+                    "acked_by_name": store.employee_name(conn, row.get("acked_by"))}
+
+        return self.db.run(ack)
 
     def notify_feed(self) -> None:
         """Read changes of other hub processes now (the watcher does it every 0.1 s by itself)."""
@@ -236,7 +289,7 @@ class Hub:
             picked = (json.loads(row["milestones"]) if row.get("milestones") else {}).get("picked")
             level = int(row["level"])
             out.append({"id": f"{row['order_id']}/{level}", "order_id": row["order_id"], "level": level,
-                        "sent_at": row["sent_at"], "picked_at": picked,
+                        "sent_at": row["sent_at"], "picked_at": picked, "notified": row["channels"] != 0,
                         "deadline": isoformat(parse_iso(picked) + after[level]) if picked and level in after else None,
                         "station": row["station"],
                         "table": self.config.station_name(row["station"]) if row["station"] else None})
@@ -325,7 +378,8 @@ class Hub:
         """What ``/metrics`` reads when scraped: the relay's queue and the feed's state."""
         with self.db.read() as conn:
             relay = store.relay_status(conn, self.clock.now())
+            alerts_open = alerts.open_count(conn)
         feed = self.feed
-        return {"relay": relay, "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams,
-                                         "waiting": feed.waiting, "batches": feed.sealed_batches,
-                                         "changes": feed.sealed_changes}}
+        return {"relay": relay, "alerts_open": alerts_open,
+                "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams, "waiting": feed.waiting,
+                         "batches": feed.sealed_batches, "changes": feed.sealed_changes}}

@@ -87,6 +87,21 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             closed_at TEXT, outcome TEXT, grades TEXT NOT NULL DEFAULT '{}', units INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX hub_returns_state ON hub_returns (state)",
     )),
+    (8, "alert rules, scheduled reports and the daily reconciliation with the WMS; channels an escalation reached", (
+        "ALTER TABLE hub_escalations ADD COLUMN channels INTEGER",
+        "ALTER TABLE hub_stations ADD COLUMN outbox_dead INTEGER",
+        """CREATE TABLE hub_alerts (
+            rule TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+            detail TEXT NOT NULL, skip TEXT NOT NULL DEFAULT '', raised_at TEXT NOT NULL, due_utc TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent')),
+            attempts INTEGER NOT NULL DEFAULT 0, claimed_at TEXT, sent_at TEXT, channels INTEGER, last_error TEXT,
+            acked_by TEXT, acked_at TEXT, PRIMARY KEY (rule, subject))""",
+        "CREATE INDEX hub_alerts_due ON hub_alerts (state, due_utc)",
+        "CREATE TABLE hub_alert_watch (rule TEXT NOT NULL, subject TEXT NOT NULL, since_utc TEXT NOT NULL,"
+        " PRIMARY KEY (rule, subject))",
+        "CREATE TABLE hub_reconciliations (day TEXT PRIMARY KEY, ran_at TEXT NOT NULL, differences INTEGER NOT NULL,"
+        " result TEXT NOT NULL)",
+    )),
     (9, "the software version each station reports in its heartbeat (the dashboard's stations)", (
         "ALTER TABLE hub_stations ADD COLUMN software_version TEXT",
     )),

@@ -57,6 +57,13 @@ def _page_op(summary: str, *, params: list[dict[str, Any]], not_found: str | Non
     return {"summary": summary, "security": [{"supervisor": []}], "parameters": params, "responses": responses}
 
 
+_EITHER: list[dict[str, list[str]]] = [{"station": []}, {"supervisor": []}]
+_WINDOW = [{"name": "day", "in": "query", "required": False, "description": "a hub-local day YYYY-MM-DD (default"
+            " today)", "schema": {"type": "string", "format": "date"}},
+           {"name": "since", "in": "query", "required": False, "description": "a shift's start (ISO 8601 with offset;"
+            " with until)", "schema": {"type": "string", "format": "date-time"}},
+           {"name": "until", "in": "query", "required": False, "description": "a shift's end",
+            "schema": {"type": "string", "format": "date-time"}}]
 AUTH = {"401": "No or unknown station token", "403": "The token belongs to another station"}
 SITE_PATHS: dict[str, Any] = {
     "/v1/orders/{order_id}": {"get": _op(
@@ -114,6 +121,9 @@ SITE_PATHS: dict[str, Any] = {
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
                                                "outbox_depth": {"type": ["integer", "null"], "minimum": 0},
+                                               "outbox_dead": {"type": ["integer", "null"], "minimum": 0,
+                                                               "description": "confirmations the station's outbox"
+                                                               " gave up on (sync failures)"},
                                                "clock": {"type": ["string", "null"], "format": "date-time"},
                                                "version": {"type": ["string", "null"],
                                                            "description": "the station's software version"}}})},
@@ -152,6 +162,42 @@ SITE_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "text/event-stream",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       "401": {"description": "Not signed in", **_ERR}, "429": {"description": "Too many open", **_ERR}}}},
+    "/api/alerts": {"get": {**_op(
+        "The site's alerts, the latest first (rules of alerts.rules; each once per rule and subject): id"
+        " (<rule>/<subject>), rule, kind, subject, title, body, detail, raised_at, state (pending, sending, sent,"
+        " not_sent: no channel configured), sent_at, channels reached, last_error, acked_by, acked_at; with the"
+        " notification channels' state and the configuration's warnings",
+        {"200": "Alerts", "400": "Bad query", "401": "No station token and no supervisor session"},
+        params=[{"name": "open", "in": "query", "required": False, "description": "1: only those not acknowledged",
+                 "schema": {"type": "string", "enum": ["0", "1"]}}, _query("limit", "at most this many (1-1000)")]),
+        "security": _EITHER}},
+    "/v1/alerts/ack": {"post": _op(
+        "Acknowledge an alert for the supervisor signed in at this station (audited once)",
+        {"200": "acknowledged (false when it was already) and acked_by", "400": "Bad body",
+         "404": "No such alert on this site", "403": "by is not a supervisor", "401": AUTH["401"]},
+        body={"type": "object", "required": ["id", "by"],
+              "properties": {"id": {"type": "string", "description": "<rule>/<subject>"}, "by": {"type": "string"}}})},
+    "/api/reports/day": {"get": {**_op(
+        "The day (or shift) report: parcels per table and packer, pass rate, weight failures, overrides,"
+        " interceptions, average minutes per stage, backlog now, 24-hour ship rate, the day's reconciliation",
+        {"200": "The report", "400": "Bad day or window", "401": "No station token and no supervisor session"},
+        params=_WINDOW), "security": _EITHER}},
+    "/api/reports/day.csv": {"get": {**_op(
+        "The same report as CSV (section, key, value)",
+        {"200": "text/csv", "400": "Bad day or window", "401": "No station token and no supervisor session"},
+        params=_WINDOW), "security": _EITHER}},
+    "/api/reconciliation": {
+        "get": {**_op("The reconciliation with the WMS kept for a day: per station the ids on each side, and the"
+                      " differences (hub_only with the relay state, wms_only)",
+                      {"200": "The result", "400": "Bad day", "404": "None kept for the day",
+                       "401": "No station token and no supervisor session"}, params=_WINDOW[:1]),
+                "security": _EITHER},
+        "post": {**_op("Reconcile a day with the WMS now (a supervisor: the session and its CSRF token)",
+                       {"200": "The result", "400": "Bad body", "401": "Not signed in", "403": "Bad CSRF token",
+                        "409": "No WMS configured"},
+                       body={"type": "object", "required": ["csrf"],
+                             "properties": {"day": {"type": "string", "format": "date"}, "csrf": {"type": "string"}}}),
+                 "security": [{"supervisor": []}]}},
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"

@@ -8,7 +8,9 @@ commit, relay, feed; see ``metrics``) and ``/openapi.json`` (the contract statio
   monitor sees it). A write failed and none has written since: that is failing (an empty commit proves nothing).
 * **relay**: confirmations waiting for the WMS (depth, the oldest's age), refused ones (dead letters), the relay's
   last error, which hub holds the relay lease;
-* **notifications**: each channel of ``escalation.notify`` that fails (named by its scheme, no secret);
+* **notifications**: each channel of ``escalation.notify``, ``alerts.notify`` and ``reports.notify`` that fails (named
+  by its scheme, no secret); ``warnings`` says when no channel is configured (nothing is sent), ``alerts_open`` how
+  many alerts wait for an acknowledgement;
 * **clocks**: each station whose clock differs from the hub's past ``clock.warn_after_s``;
 * the reference refresh from the WMS.
 
@@ -23,7 +25,7 @@ from flask import Blueprint, Response, jsonify
 
 from packgate.device.clock import isoformat
 from packgate.sync.errors import StorageError
-from packgate.sync.hub import store
+from packgate.sync.hub import alerts, store
 from packgate.sync.hub.dashboard import clock_view
 from packgate.sync.hub.metrics import CONTENT_TYPE
 from packgate.sync.hub.openapi import openapi_document
@@ -58,13 +60,20 @@ def healthz() -> Response:
         relay["this_hub_last_error"] = site.relay.last_error
         problems += _relay_problems(relay)
     body["relay"] = relay
-    body["notifications"] = site.escalator.notifier.channels()
+    body["notifications"] = site.channels()
     for channel in body["notifications"]:
         if not channel["usable"]:
-            problems.append(f"notification channel {channel['channel']} ({channel['url']}): {channel['last_error']}")
+            problems.append(f"notification channel {channel['channel']} ({channel['url']}) of the {channel['for']}:"
+                            f" {channel['last_error']}")
         elif channel["failing_since"]:
             problems.append(f"notification channel {channel['channel']} ({channel['url']}) failing since"
-                            f" {channel['failing_since']}: {channel['last_error']}")
+                            f" {channel['failing_since']} ({channel['for']}): {channel['last_error']}")
+    body["warnings"] = site.config.warnings()
+    try:
+        with site.db.read() as conn:
+            body["alerts_open"] = alerts.open_count(conn)
+    except StorageError:
+        body["alerts_open"] = None
     warn_after = site.config["clock.warn_after_s"]
     body["stations"] = [{"station": row["station"], "last_seen_at": row["last_seen_at"],
                          "clock_offset_s": row.get("clock_offset_s")} for row in stations]

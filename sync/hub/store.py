@@ -743,15 +743,17 @@ def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> 
     """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
     kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc, clock_offset_s, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 " last_seen_utc, clock_offset_s, outbox_dead, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                  " ON CONFLICT (station) DO UPDATE SET"
+                 " outbox_dead = COALESCE(excluded.outbox_dead, hub_stations.outbox_dead),"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
                  " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
                  " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s),"
                  " software_version = COALESCE(excluded.software_version, hub_stations.software_version)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("version")))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead"),
+                  beat.get("version")))
 
 
 def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
@@ -766,6 +768,9 @@ def stations(conn: Conn) -> list[dict[str, Any]]:
     for row in rows:
         row["devices"] = json.loads(row["devices"])
     return rows
+
+
+NO_CHANNEL = "not sent: no notification channel is configured (escalation.notify)"
 
 
 # ---- escalations ---------------------------------------------------------------------------------
@@ -788,10 +793,13 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
         return {**row, "order": order}
 
 
-def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None) -> None:
-    """Record the sent escalation and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
-    conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, last_error = NULL WHERE order_id = ?"
-                 " AND level = ?", (isoformat(now), order_id, level))
+def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None,
+                    channels: int = 1) -> None:
+    """Record the escalation done (delivered to ``channels`` notification channels; 0: the site has none, it is shown
+    as not sent) and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
+    conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, channels = ?, last_error = ?"
+                 " WHERE order_id = ? AND level = ?",
+                 (isoformat(now), channels, None if channels else NO_CHANNEL, order_id, level))
     order = get_order(conn, order_id) or {"milestones": {}}
     own_confirmation(conn, code, now, "escalate", order_id, None, f"escalate:{order_id}:{level}",
                      {"level": level, "deadline": deadline, "target": "shift_supervisor",
@@ -835,7 +843,8 @@ def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime, 
 
 def open_escalations(conn: Conn) -> list[dict[str, Any]]:
     """Escalations sent and not acknowledged, the oldest first (what every supervisor page of the site shows)."""
-    return conn.execute("SELECT e.order_id, e.level, e.sent_at, o.station, o.milestones FROM hub_escalations e"
+    return conn.execute("SELECT e.order_id, e.level, e.sent_at, e.channels, o.station, o.milestones"
+                        " FROM hub_escalations e"
                         " LEFT JOIN hub_orders o ON o.order_id = e.order_id WHERE e.state = 'sent'"
                         " AND e.acked_at IS NULL ORDER BY e.sent_at, e.order_id, e.level")
 
@@ -859,11 +868,16 @@ def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
                             " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
-    return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
-                        " FROM hub_escalations WHERE state IN ('sent', 'sending') OR last_error IS NOT NULL"
-                        " ORDER BY sent_at DESC")
+    else:
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at,"
+                            " last_error FROM hub_escalations WHERE state IN ('sent', 'sending')"
+                            " OR last_error IS NOT NULL ORDER BY sent_at DESC")
+    for row in rows:  # done without a channel to send it through: shown as such, never as sent
+        if row["state"] == "sent" and row["channels"] == 0:
+            row["state"] = "not_sent"
+    return rows
 
 
 # ---- supervisor sessions ---------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub.server import create_hub_app
 
-#: the supervisors' HTML page, the forms it posts (answered with a page or a redirect to it) and its own script,
-#: style and chart library (package data by name, nothing else)
-PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/static/<path:name>")
+#: the supervisors' HTML pages, the forms they post (answered with a page or a redirect to it) and the dashboard's own
+#: script, style and chart library (package data by name, nothing else)
+PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile",
+         "/static/<path:name>")
 
 
 @pytest.fixture
