@@ -24,7 +24,8 @@
   (the station's own changes it already knows; an order open here is the kiosk's to decide); released
   priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``); the WMS's
   decisions on orders (``order_status``: held, cancelled, released, changed) are learned by the interception desk
-  in the same transaction (``station/interception.py``) and shown at once.
+  in the same transaction (``station/interception.py``) and shown at once; a change of the site's learned
+  weights or a weight decision (``weights``) wakes the table's weights loop (``station/weights.py``).
 * **site-wide lot stock** — ``SiteLots`` wraps the reference rows: a lot's ``qty`` is the WMS's less every
   unit the hub counted as taken anywhere, except units taken for an order open at this station right now
   (the session itself counts those, ``lots.less_taken``).
@@ -161,6 +162,7 @@ class SiteLink:
                  released: Released | None = None, words: Words | None = None):
         self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
         self.released: Released = released or (lambda order_id, decision: None)
+        self.reviewed: Callable[[dict], None] = lambda decision: None  # ``Station.on_review_decided``
         self._escalations: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
@@ -169,6 +171,7 @@ class SiteLink:
         self.wake = threading.Event()
         self._releases: list[str] = []
         self.closed = False
+        self.on_weights: Callable[[], None] | None = None  # the learned weights' loop, woken by a ``weights`` event
 
     @property
     def enabled(self) -> bool:
@@ -341,6 +344,14 @@ class SiteLink:
         """One change from the hub's feed, merged into the station's own tables (then pushed to the pages)."""
         kind, data = event.get("kind"), event.get("data") or {}
         if not isinstance(data, dict):
+            return
+        if kind == "weights":  # the site's learned weights or a weight decision changed: take them now
+            if self.on_weights is not None:
+                self.on_weights()
+            return
+        if kind == "review_decided":  # a supervisor decided a review of this table's at the hub's dashboard
+            if data.get("station") == self.parts.id and isinstance(data.get("order_id"), str):
+                self.reviewed(data)
             return
         if kind == "claim_released":  # a supervisor took the order from this table: the station drops it
             if data.get("why") == "supervisor" and data.get("station") == self.parts.id \

@@ -85,8 +85,10 @@ def _cursor(*keys: Any) -> str:
 class StationViews:
     def __init__(self, parts: Parts, info: Callable[[], dict],
                  site_escalations: Callable[[], list[dict] | None] = lambda: None,
-                 interception: Callable[[pk.PackSession], dict | None] | None = None):
+                 interception: Callable[[pk.PackSession], dict | None] | None = None,
+                 review: Callable[[pk.PackSession], dict | None] | None = None):
         self.parts = parts
+        self.review = review  # the review the order open at the kiosk waits on (station.review)
         self.info = info
         self.site_escalations = site_escalations
         self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
@@ -141,7 +143,7 @@ class StationViews:
                      "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
                      "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1),
                      "interception": self.interception(s) if self.interception else None,
-                     "site_clock": live.site_clock}
+                     "review": self.review(s) if self.review else None, "site_clock": live.site_clock}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -166,7 +168,7 @@ class StationViews:
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
                         "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
                         "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s),
-                        "interception": shown["interception"]},
+                        "interception": shown["interception"], "review_pending": shown["review"]},
             "verdict": shown["verdict"],
             "verdict_age_s": shown["verdict_age_s"],
             "verdict_clear_s": float(p.cfg["session.verdict_clear_s"]),

@@ -289,5 +289,6 @@ _STORE = {
                  lambda r: r["rma_id"], lambda r: r["order_id"], lambda r: r.get("waybill"), lambda r: r.get("status")),
     "orders": _put("INSERT OR REPLACE INTO ref_orders (order_id, status, priority, data) VALUES (?, ?, ?, ?)",
                    lambda r: r["order_id"], lambda r: r.get("status"), lambda r: int(r.get("priority") or 0)),
+    "carriers": lambda conn, row: None,  # the carrier rules are the station's (``on_update``: station/carriers.py)
 }
 

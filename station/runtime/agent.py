@@ -73,7 +73,7 @@ class Agent:
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
-        self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
+        self.cache.on_update = self.station.on_reference  # the WMS's word, in the page's transaction
         self.feed = FeedFollower(self.site_client, self._on_site_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
@@ -104,7 +104,7 @@ class Agent:
         self.orders = Ticker("order-changes", self._orders_pass, every_s=cfg["upstream.orders_s"], clock=self.clock,
                              logger=log, what="pulling order changes") if self.feed is None else None
         self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
-                              clock=self.clock, logger=log, what="learning weights") \
+                              signal=self.station.weights.wake, clock=self.clock, logger=log, what="learning weights") \
             if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []

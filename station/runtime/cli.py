@@ -114,9 +114,11 @@ def run(ctx: click.Context, config_file: str | None) -> None:
               " pace, with blocked parcels, an interception and a table going offline.")
 @click.option("--busy-pace", type=float, default=4.0, show_default=True,
               help="Seconds between the busy floor's steps (a pick, a pack).")
+@click.option("--per-item/--no-per-item", default=False, show_default=True,
+              help="Table 2 weighs item by item (weighing.mode = per_item): the empty box first, then each item.")
 @click.pass_context
 def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None,
-         label_mode: str, camera: bool, busy: bool, busy_pace: float) -> None:
+         label_mode: str, camera: bool, busy: bool, busy_pace: float, per_item: bool) -> None:
     """Run a site on 127.0.0.1: a seeded reference WMS, the site hub and two stations (PORT, PORT+1) on emulated
     devices, each with a label printer."""
     from packgate.station.demo.demo import run_demo, run_selftest
@@ -127,7 +129,8 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
         if selftest:
             sys.exit(run_selftest(data_dir=data_dir))
         sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port,
-                          label_mode=label_mode, camera=camera, busy=busy, busy_pace=busy_pace))
+                          label_mode=label_mode, camera=camera, busy=busy, busy_pace=busy_pace,
+                          per_item=per_item))
 
 
 @contextmanager

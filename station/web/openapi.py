@@ -9,13 +9,14 @@ _VERDICT = {
     "type": "object",
     "required": ["status", "code", "message", "next", "sound", "colour"],
     "properties": {
-        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted"],
-                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen"},
+        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted", "review"],
+                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen. "
+                                  "review: a site rule wants a supervisor before the order's label (订单审核)"},
         "code": {"type": "string", "description": "stable machine code, e.g. item_not_in_order, fifo_older_lot"},
         "message": {"type": "string", "description": "English text for the person: the problem and what to do"},
         "message_zh": {"type": "string", "description": "the same in Simplified Chinese"},
         "next": {"type": "string", "description": "what to do next, e.g. scan_item, weigh, scan_supervisor_badge"},
-        "sound": {"enum": ["ok", "prompt", "error", "intercept"]},
+        "sound": {"enum": ["ok", "prompt", "error", "intercept", "review"]},
         "colour": {"enum": ["green", "amber", "red", "crimson"]},
         "confirmation_ids": {"type": "array", "items": {"type": "string"},
                              "description": "ids of the confirmations committed locally before this answer"},
@@ -31,13 +32,17 @@ _ACTION = {
     "properties": {
         "action": {"enum": ["badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override",
                             "fifo_take_older", "put_back", "cancel", "sign_out", "close_carton", "reprint",
-                            "print_label"],
+                            "print_label", "review", "switch_carrier"],
                    "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
                                   "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
                                   "PDA picking; weigh: payload.grams (an ASCII decimal string, 0..scale.capacity_g) "
                                   "and payload.stable (a JSON boolean); override: payload.reason, then the supervisor "
                                   "taps the station's reader, or payload.supervisor_badge with payload.supervisor_pin; "
-                                  "badge: a badge named here proves presence only with payload.pin"},
+                                  "badge: a badge named here proves presence only with payload.pin; review: "
+                                  "payload.decision (approve | refuse) and payload.reason on the order under review, "
+                                  "then the supervisor taps, or payload.supervisor_badge with payload.supervisor_pin; "
+                                  "cancel with payload.scope = order needs a supervisor the same way; switch_carrier: "
+                                  "take the backup carrier offered for a suspended one"},
         "object_type": {"enum": ["order", "tote", "bin", "parcel", "item", "employee", "packaging"]},
         "object_id": {"type": "string", "maxLength": 512},
         "operator": {"type": "string", "description": "employee id or badge UID; the signed-in operator if omitted"},
@@ -47,6 +52,8 @@ _ACTION = {
             "grams": {"type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,3})?$"},
             "stable": {"type": "boolean"},
             "reason": {"type": "string", "maxLength": 500},
+            "decision": {"enum": ["approve", "refuse"]},
+            "scope": {"enum": ["pack_session", "order"]},
             "supervisor_badge": {"type": "string", "maxLength": 64},
             "supervisor_pin": {"type": "string", "maxLength": 64},
             "pin": {"type": "string", "maxLength": 64}}},

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import floor, returns, store
+from packgate.sync.hub import floor, policies, returns, store
 from packgate.sync.hub.floorview import Filters, FloorView
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
@@ -43,8 +43,10 @@ def dashboard() -> Response:
         return signin_page()
     with hub().db.read() as conn:
         name = store.employee_name(conn, session["employee_id"]) or session["employee_id"]
+    panels = overview(hub(), lang())  # the policy panels (reviews, stock alerts, carrier rules) with their forms
     return page("dashboard.html", csrf=session["csrf"], who=name, stages=floor.OPEN_STAGES,
-                page_size=hub().config["dashboard.page_size"])
+                page_size=hub().config["dashboard.page_size"],
+                **{k: panels[k] for k in ("reviews", "stock_alerts", "carrier_rules")})
 
 
 @bp.post("/escalations/ack")
@@ -62,6 +64,24 @@ def release() -> Any:
     session = checked_session()
     hub().release(request.form.get("order_id", "")[:80], supervisor=session["employee_id"],
                   reason=request.form.get("reason", "")[:200])
+    return redirect("/", 303)
+
+
+@bp.post("/reviews/decide")
+def decide_review() -> Any:
+    """A supervisor signed in here (badge + PIN) approves or refuses an order a table opened under review."""
+    session = checked_session()
+    hub().decide_review(request.form.get("order_id", "")[:80], request.form.get("decision", "")[:16],
+                        session["employee_id"], request.form.get("reason", "")[:200])
+    return redirect("/", 303)
+
+
+@bp.post("/carriers")
+def set_carrier() -> Any:
+    """A supervisor suspends a carrier for regions, caps it per day or names its backup (empty fields: lifted)."""
+    session = checked_session()
+    hub().set_carrier(session["employee_id"], {k: request.form.get(k, "")[:200] for k in
+                                               ("carrier", "regions", "daily_cap", "backup", "reason")})
     return redirect("/", 303)
 
 
@@ -195,6 +215,9 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
         escalations = store.escalations(conn)
         conflicts = store.conflicts(conn)
         intercepted = store.intercepted_orders(conn)
+        reviews = policies.reviews(conn)
+        stock_alerts = policies.alerts(conn)
+        carrier_rules = policies.carriers(conn)
         claims = store.claims(conn)
         audit = store.audit_log(conn, 50)
         lots = store.ref_all(conn, "lots")
@@ -245,4 +268,5 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules,
     }

@@ -75,6 +75,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "stage_cancelled": ("Cancelled", "已取消"), "escalation_level": ("level {n}", "第{n}级"),
     "no_orders": ("No open orders match the filters", "没有符合筛选条件的订单"),
     "no_data": ("No data yet", "暂无数据"),
+    # site policies: reviews, stock alerts, carrier rules
+    "reviews": ("Orders waiting for a supervisor's review", "等待主管审核的订单"), "approve": ("Approve", "通过"),
+    "refuse": ("Refuse", "拒绝"), "approved": ("approved", "已通过"), "refused": ("refused", "已拒绝"),
+    "stock_alerts": ("Stock alerts (replenishment requested)", "库存预警（已请求补货）"),
+    "carriers": ("Carrier rules (suspended regions, daily cap, backup)", "承运商规则（暂停地区、每日上限、备用承运商）"),
+    "regions": ("Regions, * = all", "地区，*为全部"), "daily_cap": ("Daily cap", "每日上限"),
+    "backup": ("Backup carrier", "备用承运商"), "set_rule": ("Set", "设置"), "rules": ("Rules", "规则"),
+    "decision": ("Decision", "决定"), "stock_left": ("Left / threshold", "剩余 / 阈值"),
     # returns (逆向物流)
     "returns": ("Returns", "退货"), "returns_waiting": ("waiting", "待收货"), "returns_in_progress": ("in progress", "处理中"),
     "returns_closed": ("closed", "已完成"), "returns_overdue": ("Returns waiting too long", "等待过久的退货"),

@@ -26,7 +26,7 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import alerts, parcels, reconciliation, reference, reports, store, wms_orders
+from packgate.sync.hub import alerts, parcels, policies, reconciliation, reference, reports, store, wms_orders
 from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
@@ -53,7 +53,8 @@ class Hub:
         # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
         self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
         migrate(self.db, self.clock)
-        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
+        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"],
+                                     (policies.on_confirmation,))
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
                                      token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
@@ -136,6 +137,7 @@ class Hub:
         out["escalations"] = self.escalator.tick()
         out["schedule"] = self.schedule.tick(self)
         out["alerts"] = self.alerts.tick()
+        out["stock_alerts"] = policies.notify_due(self.db, self.notifiers()[0], self.clock)  # stock alerts
         self.notify_feed()
         return out
 
@@ -350,10 +352,24 @@ class Hub:
                 "packed_table": name(parcel["station"]) if parcel.get("station") else None,
                 "packed_by": parcel.get("operator"), "batch_id": parcel.get("batch_id"),
                 "batch_table": name(parcel["batch_station"]) if parcel.get("batch_station") else None,
-                "shipped_at": parcel.get("shipped_at"), "taken": taken, "carrier": ref.get("carrier"),
+                "shipped_at": parcel.get("shipped_at"), "taken": taken,
+                "carrier": policies.carrier_of(conn, order_id) or ref.get("carrier"),  # a table's switch
                 # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
                 "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
                         "at": (order or {}).get("wms_at")}}
+
+    def decide_review(self, order_id: str, decision: str, supervisor: str, reason: str) -> dict[str, Any]:
+        """A supervisor signed in at the dashboard approves or refuses an order under review (``policies.decide``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.decide(conn, now, self.config["site.code"], order_id, decision,
+                                                        supervisor, reason))
+
+    def set_carrier(self, supervisor: str, form: dict[str, str]) -> dict[str, Any]:
+        """A supervisor's carrier rule from the dashboard (``policies.set_carrier``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.set_carrier(
+            conn, now, form.get("carrier", ""), form.get("regions", ""), form.get("daily_cap", ""),
+            form.get("backup", ""), form.get("reason", ""), supervisor))
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:

@@ -87,6 +87,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             closed_at TEXT, outcome TEXT, grades TEXT NOT NULL DEFAULT '{}', units INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX hub_returns_state ON hub_returns (state)",
     )),
+    (6, "site policies: order reviews, carrier switches, stock alerts for the shift lead (sync/hub/policies.py)", (
+        """CREATE TABLE hub_reviews (order_id TEXT PRIMARY KEY, station TEXT NOT NULL, rules TEXT NOT NULL,
+            opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT, reason TEXT, via TEXT)""",
+        """CREATE TABLE hub_carrier_switches (order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL,
+            why TEXT NOT NULL, station TEXT NOT NULL, at TEXT NOT NULL)""",
+        """CREATE TABLE hub_stock_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
+            at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
+    )),
     (8, "alert rules, scheduled reports and the daily reconciliation with the WMS; channels an escalation reached", (
         "ALTER TABLE hub_escalations ADD COLUMN channels INTEGER",
         "ALTER TABLE hub_stations ADD COLUMN outbox_dead INTEGER",
@@ -104,6 +112,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     )),
     (9, "the software version each station reports in its heartbeat (the dashboard's stations)", (
         "ALTER TABLE hub_stations ADD COLUMN software_version TEXT",
+    )),
+    (10, "the site's learned weights: each table's figures and review, the supervisors' weight decisions", (
+        "CREATE TABLE hub_weight_figures (station TEXT PRIMARY KEY, body TEXT NOT NULL, review TEXT NOT NULL,"
+        " at TEXT NOT NULL)",
+        """CREATE TABLE hub_weight_decisions (n {pk}, sku TEXT NOT NULL, action TEXT NOT NULL
+            CHECK (action IN ('accept', 'reset')), station TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
+        "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
     )),
 )
 

@@ -127,6 +127,43 @@ SITE_PATHS: dict[str, Any] = {
                                                "clock": {"type": ["string", "null"], "format": "date-time"},
                                                "version": {"type": ["string", "null"],
                                                            "description": "the station's software version"}}})},
+    "/v1/weights": {"get": _op(
+        "The site's learned weights every table judges on: version (grows with every change), learned (the tables'"
+        " figures pooled: per SKU, box and parcel signature mean_g, sigma_g, n, se_g, samples; overridden evidence"
+        " apart), decisions (the supervisors' accept / reset decisions in order) and the tables behind them; with"
+        " known equal to the current version only {version, unchanged: true}",
+        {"200": "The site's figures", "400": "Bad known", **AUTH},
+        params=[_query("known", "the version the table already has (its figures are not sent again when current)")])},
+    "/v1/weights/figures/{station_id}": {"put": _op(
+        "This table's learned figures (replacing its previous ones) and the suspect-weight review it computed on the"
+        " site's figures (decisions_n: the last site decision it knew)",
+        {"200": "Kept; version of the site's weights", "400": "A figure is not a number of grams, or a bad body",
+         "413": "Too many figures", **AUTH}, params=[_path("station_id")],
+        body={"type": "object", "required": ["learned"],
+              "properties": {"learned": {"type": "object"},
+                             "review": {"type": "object", "properties": {
+                                 "suspects": {"type": "array", "items": {"type": "object"}},
+                                 "decisions_n": {"type": "integer", "minimum": 0}}}}})},
+    "/v1/weights/decisions": {"post": _op(
+        "A supervisor's decision on a suspect weight, for every table of the site: accept the learned unit weight"
+        " (audited; the one weight_learned confirmation reaches the WMS) or reset the SKU's learning; prev is the"
+        " SKU's last decision number the deciding table knew",
+        {"200": "Decided: the decision with its number n and the site's weights version",
+         "400": "Bad body", "409": "Decided already by someone else: the error names who and where",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        body={"type": "object", "required": ["station", "decision"],
+              "properties": {"station": {"type": "string"}, "prev": {"type": "integer", "minimum": 0},
+                             "evidence": {"type": ["object", "null"]},
+                             "decision": {"type": "object", "required": ["sku", "action", "by"],
+                                          "properties": {"sku": {"type": "string"},
+                                                         "action": {"enum": ["accept", "reset"]},
+                                                         "value_g": {"type": ["string", "null"]},
+                                                         "before_g": {"type": ["string", "null"]},
+                                                         "by": {"type": "string"}, "reason": {"type": "string"}}}}})},
+    "/v1/weights/review": {"get": _op(
+        "The site's suspect-weight review (also on the dashboard's /weights section): per SKU the reference, what"
+        " passing and overridden parcels say (apart), n, sample parcels, the proposal; the decisions so far",
+        {"200": "The review", **AUTH})},
     "/api/dashboard": {"get": _page_op(
         "The dashboard's panels for a signed-in supervisor (the session cookie of the sign-in form): stations,"
         " orders in flow by stage, blocked parcels, escalations, conflicts, claims, audit log, lots near expiry,"
@@ -201,7 +238,8 @@ SITE_PATHS: dict[str, Any] = {
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
-        " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
+        " released priority, lot stock taken, reference changes, escalations, conflicts, the site's learned weights or a"
+        " weight decision changed (weights: version; GET /v1/weights has them); seq is gapless and ordered",
         {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor",
          "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's is taken:"
                 " ask again shortly", **AUTH},

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
@@ -213,6 +213,8 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
         if inserted is not None:
             apply_effect(conn, station, item, now, rules)
             returns.apply(conn, station, item)
+            for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
+                hook(conn, station, item, now)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
                     "received_at": isoformat(now)}
     before = _received_before(conn, station, item, mark, now, rules)
@@ -247,8 +249,10 @@ def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, 
 class FlowRules:
     """The timings the order flow needs (from site.toml)."""
 
-    def __init__(self, first_after_min: float, second_after_min: float):
+    def __init__(self, first_after_min: float, second_after_min: float,
+                 on_received: tuple[Callable[[Conn, str, dict[str, Any], datetime], None], ...] = ()):
         self.levels = ((1, timedelta(minutes=first_after_min)), (2, timedelta(minutes=second_after_min)))
+        self.on_received = on_received  # what else a new confirmation means, in its receipt's transaction
 
 
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -850,18 +854,19 @@ def open_escalations(conn: Conn) -> list[dict[str, Any]]:
 
 
 def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id: str, operator: str | None,
-                     key: str, payload: dict[str, Any]) -> bool:
-    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing)."""
+                     key: str, payload: dict[str, Any], object_type: str = "order") -> bool:
+    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing); its object is
+    an order unless ``object_type`` says otherwise (``weight_learned``: a SKU)."""
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (code, key)) is not None:
         return False
     seq = next_counter(conn, "own_seq")
     item = {"id": make_id(code, now.date(), seq), "key": key, "station": code, "seq": seq, "at": isoformat(now),
-            "action": action, "object_type": "order", "object_id": order_id, "operator": operator,
+            "action": action, "object_type": object_type, "object_id": order_id, "operator": operator,
             "device": f"{code}-hub", "location": code, "payload": payload, "image_sha256": None}
     conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
                  " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (item["id"], code, key, fingerprint(item), seq, action, "order", order_id, operator, item["at"],
+                 (item["id"], code, key, fingerprint(item), seq, action, object_type, order_id, operator, item["at"],
                   utc(now), isoformat(now), utc(now), _json(item), utc(now)))
     return True
 

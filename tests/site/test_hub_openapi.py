@@ -14,7 +14,7 @@ from packgate.sync.hub.server import create_hub_app
 #: the supervisors' HTML pages, the forms they post (answered with a page or a redirect to it) and the dashboard's own
 #: script, style and chart library (package data by name, nothing else)
 PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile",
-         "/static/<path:name>")
+         "/reviews/decide", "/carriers", "/weights", "/weights/decide", "/static/<path:name>")
 
 
 @pytest.fixture
