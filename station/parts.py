@@ -24,6 +24,7 @@ from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.events import EventBus
 from packgate.station.ports import Outbox
+from packgate.sync.common.load import LoadGauge
 
 KIOSK = "kiosk"
 
@@ -119,6 +120,7 @@ class Parts:
     tolerance: ToleranceConfig
     escalation: esc_rules.EscalationConfig
     lot_policy: LotPolicy
+    load: LoadGauge  # above load.shed_pct the work that can wait steps aside (sync/common/load.py)
 
     @property
     def id(self) -> str:

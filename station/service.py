@@ -52,6 +52,7 @@ from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.privacy import PrivacyDesk
 from packgate.station.returns import ReturnDesk
 from packgate.station.review import ReviewDesk
 from packgate.station.signin import PinCheck
@@ -60,6 +61,7 @@ from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")
@@ -107,7 +109,7 @@ class Station:
                 use_floor=cfg["weighing.use_floor"], floor_table=cfg["weighing.floor_table"]),
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
-            lot_policy=LotPolicy(cfg["lots.policy"]))
+            lot_policy=LotPolicy(cfg["lots.policy"]), load=LoadGauge(float(cfg["load.shed_pct"])))
         self.weights = TableWeights(self.parts, site)  # the learned weight gate (station/weights.py)
         self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
@@ -124,6 +126,7 @@ class Station:
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
                                   lambda s: self.reviews.pending(s.order.order_id if s.order else None))
         self.pins = PinCheck(self.parts)
+        self.privacy = PrivacyDesk(self.parts, self.pins, float(cfg["privacy.retention_days"]))
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         # the outbound hand-over to carriers (station/dock.py)
         self.dock = DockDesk(self.parts, self.site, self._stop_parcel, self.carriers.carrier_of)
@@ -204,6 +207,10 @@ class Station:
         """The order's evidence record (station/evidence.py), or None."""
         with self.parts.lock:
             return evidence.record(self.parts.conn, order_id)
+
+    def purge_personal(self) -> list[str]:
+        """Purge the personal data kept past its retention (station/privacy.py); the agent's prune pass."""
+        return self.privacy.purge()
 
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)

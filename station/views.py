@@ -29,7 +29,7 @@ from packgate.station.core.privacy import mask_record
 from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
-from packgate.sync.common.db import connect_reader
+from packgate.sync.common.db import connect_reader, write_tx
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.untilchanged import UntilChanged
 
@@ -244,12 +244,16 @@ class StationViews:
             problems += [text for _, text in sorted(live.problems.items())]
             warnings = [f"{name}: {notice['message']}" for name, dev in devices.items()
                         for notice in dev.get("notices", ())]
+            load = p.load.status()
+            if load["shedding"]:
+                warnings.append(f"overloaded ({load['pct']} % > {load['threshold_pct']:g} %): the packing video and"
+                                " reports step aside; the scan path comes first")
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "warnings": warnings, "station": p.id,
                     "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
-                    "open_escalations": open_escalations, "verdicts": dict(live.counters)}
+                    "open_escalations": open_escalations, "verdicts": dict(live.counters), "load": load}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus
@@ -343,6 +347,19 @@ class StationViews:
         return self._page(kind, query, viewer)
 
     def _page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:
+        answer = self._read_page(kind, query, viewer)
+        if kind == "employees" and answer["items"] and self.is_supervisor(viewer):
+            self._audit_read(str(viewer), [item["employee_id"] for item in answer["items"]])
+        return answer
+
+    def _audit_read(self, who: str, employees: list[str]) -> None:
+        """A supervisor saw these employees' phone numbers unmasked: one ``personal_read`` audit row."""
+        p = self.parts
+        with p.lock, write_tx(p.conn) as conn:
+            store.add_audit(conn, isoformat(p.clock.now()), who, "personal_read", "employees", None,
+                            {"employees": employees[:200]}, "employee list", None)
+
+    def _read_page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:
         p = self.parts
         now = p.clock.now()
         cursor, n = query.cursor, query.limit

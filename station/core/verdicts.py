@@ -367,6 +367,12 @@ MESSAGES: dict[str, Text] = {
                           "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
     "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
                                    "订单{order_id}在此工作站没有证据记录。"),
+    "export_needs_supervisor": Text("error", "",
+                                    "An evidence export needs a second verification: a supervisor's badge and PIN.",
+                                    "导出证据需要二次验证：请提供主管的工牌号和密码。"),
+    "export_not_supervisor": Text("error", "",
+                                  "{name} is a {role}; only a supervisor's badge and PIN allow an evidence export.",
+                                  "{name}的角色是{role}，只有主管的工牌号和密码才能导出证据。"),
     "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files:plural:file}).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
     # --- the database's schema steps (station/migrations) ---
@@ -491,6 +497,7 @@ FIELD_RULES: dict[str, tuple[str, str]] = {
     "string": ("a string", "字符串"),
     "integer_id": ("a whole number of at most 18 digits", "不超过18位的整数"),
     "at_most_16_fields": ("an object of at most 16 fields", "不超过16个字段的对象"),
+    "day": ("a day written YYYY-MM-DD, e.g. 2026-03-14", "YYYY-MM-DD格式的日期，如2026-03-14"),
 }
 
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 from packgate.station.core import returns_texts
 
 PAGE: dict[str, tuple[str, str]] = {
+    "access_report": ("Personal data access report", "个人数据访问报告"),
+    "access_hint": ("Every read of unmasked personal data, every evidence export (and refusal) and every purge of the day.",
+                    "当天每次查看未脱敏个人数据、每次导出证据（及被拒绝的导出）和每次清除的记录。"),
+    "access_none": ("Nothing was read, exported or purged on this day.", "当天没有查看、导出或清除记录。"),
+    "download_csv": ("Download CSV", "下载CSV"),
+    "ax_at": ("Time", "时间"), "ax_who": ("Who", "人员"), "ax_action": ("Action", "操作"), "ax_object": ("Order", "订单"),
+    "ax_reason": ("Purpose or refusal", "用途或拒绝原因"), "ax_terminal": ("Device", "设备"),
     "tap_badge": ("Tap your badge", "请刷工卡"),
     **returns_texts.PAGE,
     "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
@@ -328,6 +335,10 @@ ACTION: dict[str, tuple[str, str]] = {
     "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
     "weight_accept": ("learned weight accepted", "接受学习重量"), "weight_reset": ("weight learning reset", "重置重量学习"),
     "conflict_resolved": ("conflict resolved", "冲突已处理"),
+    "personal_read": ("personal data read unmasked", "查看未脱敏个人数据"),
+    "evidence_export": ("evidence exported", "证据已导出"),
+    "evidence_export_refused": ("evidence export refused", "证据导出被拒绝"),
+    "personal_purged": ("personal data purged", "个人数据已清除"),
 }
 
 # words that fill text fields (``texts.Word``)

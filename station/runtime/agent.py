@@ -28,6 +28,7 @@ from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server, station_gate
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common import sealing
 from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.db import connect
 from packgate.sync.common.loop import Loop, Ticker, stop_all
@@ -53,6 +54,8 @@ class Agent:
         data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.checkpointer = Checkpointer(self.db_path)  # first: the connections below read its backstop
+        if cfg["privacy.key_file"]:
+            sealing.place_key(self.db_path, cfg.key_file)
         steps = migrations.upgrade_file(self.db_path, self.clock)  # before anything reads the file
         if steps:
             log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
@@ -173,6 +176,10 @@ class Agent:
         pruned = self.prune()
         if pruned:
             log.info("pruned %d acknowledged confirmation(s)", pruned)
+        purged = self.station.purge_personal()
+        if purged:
+            log.info("purged the personal data of %d order(s) handed over more than %s day(s) ago", len(purged),
+                     self.cfg["privacy.retention_days"])
 
     def _status_pass(self) -> float:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""

@@ -156,6 +156,7 @@ def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
     from packgate.station.runtime.install_cli import install, kiosk
+    from packgate.station.runtime.keys_cli import keys_group
     from packgate.station.runtime.records_cli import audit, db_group, evidence_group
     from packgate.sync.cli import sync, upstream
     from packgate.sync.hub.cli import site
@@ -167,6 +168,7 @@ def _mount_optional() -> None:
     cli.add_command(audit)
     cli.add_command(evidence_group)
     cli.add_command(db_group)
+    cli.add_command(keys_group)
     cli.add_command(install)
     cli.add_command(kiosk)
 

@@ -296,6 +296,12 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "video.max_disk_mb": (float, 2048.0, _positive, "disk budget of the clips; over it the oldest shipped go first"),
     "video.warn_pct": (float, 90.0, _percent, "a health problem when the clips use this share of the budget"),
     "video.min_free_mb": (float, 500.0, _positive, "a health problem when the disk has less free space"),
+    "privacy.key_file": (str, "", None, "the key file sealing personal data in station.db (0600, created at first"
+                         " start; empty: personal-data.key beside station.db). Keep it out of the database's backups"),
+    "privacy.retention_days": (float, 7.0, _positive, "personal data of an order is purged this long after its"
+                               " hand-over at the dock (never scanned there: after its pack)"),
+    "load.shed_pct": (float, 80.0, _percent, "above this load (CPU of the machine, or the scan path's own lag) work"
+                      " that can wait (video encoding, reports) steps aside until the load falls"),
     "weighing.tolerance_pct": (float, 5.0, _percent, "allowed difference from expected weight, percent"),
     "weighing.category_tolerance_pct": (dict, {}, _decimal_table, "per-category tolerance overrides"),
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
@@ -375,10 +381,22 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        path = Path(self.values["station.data_dir"])
+        return self.resolve_path(self.values["station.data_dir"])
+
+    def resolve_path(self, value: str) -> Path:
+        """A path setting: relative ones are relative to this file."""
+        path = Path(value)
         if not path.is_absolute() and self.source:
             path = Path(self.source).resolve().parent / path
         return path
+
+    @property
+    def key_file(self) -> Path:
+        """The key file sealing the personal data of station.db (``privacy.key_file``, else beside it)."""
+        from packgate.sync.common.sealing import default_key_file
+
+        value = self.values["privacy.key_file"]
+        return self.resolve_path(value) if value else default_key_file(self.data_dir / "station.db")
 
 
 

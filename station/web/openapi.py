@@ -244,7 +244,8 @@ OPENAPI = {
                                                                              "pattern": "^([0-9]{1,18}|[^~/]{1,80}~[12])$"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
-                                     "open escalations, verdicts shown by status",
+                                     "open escalations, verdicts shown by status, and load (the station's own CPU "
+                                     "load, load.shed_pct, whether the video and reports step aside now, what was put off)",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/api/v1/labels/{waybill}/preview.png": {"get": {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
@@ -259,6 +260,40 @@ OPENAPI = {
             "parameters": [_path("order_id")],
             "responses": {"200": {"description": "the record"}, "401": {"description": "not signed in"},
                           "403": {"description": "not a supervisor"}, "404": {"description": "order never seen here"}}}},
+        "/api/v1/supervisor/evidence/{order_id}/export": {"post": {
+            "summary": "The evidence record as a download (attachment), after a second verification: a supervisor's "
+                       "supervisor_badge and supervisor_pin, checked by the station even for a signed-in supervisor. "
+                       "Granted and refused exports are audited (the day's access report)",
+            "parameters": [_path("order_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"supervisor_badge": {"type": "string", "maxLength": 64},
+                                                 "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "the record, exported_by"}, "401": {"description": "not signed in"},
+                          "403": {"description": "export_needs_supervisor, export_not_supervisor, bad_login, "
+                                                 "login_locked"},
+                          "404": {"description": "order never seen here"}}}},
+        "/api/v1/supervisor/orders/{order_id}/recipient": {"post": {
+            "summary": "The order's recipient unmasked (ship_to, address), audited as a read of personal data with its "
+                       "purpose: a signed-in supervisor, or (API token) supervisor_badge and supervisor_pin",
+            "parameters": [_path("order_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"purpose": {"type": "string", "maxLength": 200},
+                                                 "supervisor_badge": {"type": "string", "maxLength": 64},
+                                                 "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "order_id, ship_to, address, purged_at"},
+                          "400": {"description": "purpose is not a string"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor, or the supervisor not present"},
+                          "404": {"description": "no such order here"}}}},
+        "/api/v1/supervisor/access-report": {"get": {
+            "summary": "The day's reads of unmasked personal data, evidence exports (and refused ones) and purges, "
+                       "oldest first; format=csv for a CSV file. While the station is overloaded the report waits "
+                       "up to 3 s for the load to fall (the scan path first)",
+            "parameters": [{"name": "day", "in": "query", "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9]{4}-[01][0-9]-[0-3][0-9]$"}},
+                           {"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["json", "csv"]}}],
+            "responses": {"200": {"description": "day and rows (or the CSV)"}, "400": {"description": "bad day"},
+                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"}}}},
         "/api/v1/supervisor/evidence/{order_id}/clips/{sha256}": {"get": {
             "summary": "A packing video of the order (supervisors only; Range requests for seeking)",
             "parameters": [_path("order_id"), _path("sha256")],

@@ -93,6 +93,12 @@ def _apprise_urls(v: list) -> str | None:
     return None
 
 
+def _subscribers(v: dict) -> str | None:
+    from packgate.sync.hub.subscribers import problem
+
+    return problem(v)
+
+
 def _rules(v: list) -> str | None:
     try:
         parse_rules(v)
@@ -138,6 +144,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.upstream_ca_file": (str, "", lambda v: None if v == "" else ca_file_problem(v),
                               "PEM file of a CA trusted for an https WMS besides the system's certificates"),
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
+    "site.subscriber_deadline_s": (float, 10.0, _positive, "overall deadline of one webhook request to a subscriber"),
     "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
@@ -180,6 +187,15 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
     "dock.handover_after_min": (float, 120.0, _positive,
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
+    "privacy.key_file": (str, "", None, "the key file sealing personal data in the hub's database (0600, created at"
+                         " first start; empty: personal-data.key beside the SQLite file, or beside this file for"
+                         " PostgreSQL). Every hub of a site needs a copy of the same key file; keep it out of the"
+                         " database's backups"),
+    "privacy.retention_days": (float, 7.0, _positive, "personal data of an order is purged this long after its"
+                               " hand-over at the dock"),
+    "load.shed_pct": (float, 80.0, lambda v: None if 0 < v < 100 else f"must be a percentage between 0 and 100 (got {v})",
+                      "above this load (CPU of the machine, or the hub's own request lag) work that can wait (chart"
+                      " rendering, reports) steps aside until the load falls"),
     "returns.alert_after_h": (float, 72.0, _positive,
                               "a return announced by the WMS this long ago and not yet closed at a table is listed"
                               " in red on the dashboard (returns waiting too long)"),
@@ -192,6 +208,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "dashboard.page_size": (int, 50, _positive, "open orders per page of the dashboard's list"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
                                       " token's hash (sha256:…, from packgate site token): the hub only compares"),
+    "subscribers": (dict, {}, _subscribers, "name -> { url, secret, events }: webhooks told of every order and"
+                                            " confirmation event (HMAC-SHA256 signature header), exactly once each"),
     "station_names": (dict, {}, _names, "station id -> display name used in refusals, e.g. \"Packing table 2\""),
 }
 
@@ -212,6 +230,26 @@ class SiteConfig:
         if not path.is_absolute() and self.source:
             path = Path(self.source).resolve().parent / path
         return str(path)
+
+    @property
+    def key_file(self) -> Path:
+        """The key file sealing personal data (``privacy.key_file``; else beside the SQLite file, or beside this
+        file for PostgreSQL)."""
+        from packgate.sync.common.sealing import KEY_FILE_NAME, default_key_file
+
+        value = self.values["privacy.key_file"]
+        if value:
+            path = Path(value)
+            return path if path.is_absolute() or not self.source else Path(self.source).resolve().parent / path
+        if not self.db_path.startswith(("postgres://", "postgresql://")):
+            return default_key_file(self.db_path)
+        if self.source:
+            return Path(self.source).resolve().parent / KEY_FILE_NAME
+        import hashlib
+        import os
+
+        home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "packgate"
+        return home / f"site-{hashlib.sha256(self.db_path.encode()).hexdigest()[:12]}.key"
 
     def station_name(self, station: str) -> str:
         return str(self.values["station_names"].get(station, station))
@@ -296,6 +334,7 @@ def secrets_in_clear(cfg: SiteConfig) -> list[str]:
     found = [f"the token of {station}" for station, token in cfg["stations"].items() if not token.startswith(HASHED)]
     if cfg["site.upstream_token"]:
         found.append("site.upstream_token")
+    found += [f"the secret of subscriber {name}" for name in cfg["subscribers"]]
     if re.search(r"://[^:/@]*:[^@]+@", cfg["site.db"]):
         found.append("the password in site.db")
     return found
@@ -322,7 +361,9 @@ def render_defaults() -> str:
         sec, _, name = key.rpartition(".")
         if isinstance(default, dict) and not default:  # an empty table of its own; a filled one is inline
             lines += [f"\n# {meaning}", f"[{key}]"]
-            lines.append('# ST01 = "…"' if key == "stations" else '# ST01 = "Packing table 1"')
+            lines.append({"stations": '# ST01 = "…"', "subscribers": '# crm = { url = "https://crm.example/hooks/packgate",'
+                          ' secret = "…", events = ["confirmation", "order_stage", "order_status"] }'}
+                         .get(key, '# ST01 = "Packing table 1"'))
             section = key
             continue
         if sec != section:

@@ -44,9 +44,11 @@ def dashboard() -> Response:
     with hub().db.read() as conn:
         name = store.employee_name(conn, session["employee_id"]) or session["employee_id"]
     panels = overview(hub(), lang())  # the policy panels (reviews, stock alerts, carrier rules) with their forms
+    if panels["load"]["shedding"]:
+        hub().load.shed("charts")  # a busy hub: the page's charts keep the figures last drawn (summary below)
     return page("dashboard.html", csrf=session["csrf"], who=name, stages=floor.OPEN_STAGES,
                 page_size=hub().config["dashboard.page_size"],
-                **{k: panels[k] for k in ("reviews", "stock_alerts", "carrier_rules")})
+                **{k: panels[k] for k in ("reviews", "stock_alerts", "carrier_rules", "load")})
 
 
 @bp.post("/escalations/ack")
@@ -109,7 +111,14 @@ def _filters() -> Filters:
 @bp.get("/api/dashboard/summary")
 def summary_json() -> Response:
     signed_in()
-    return jsonify(FloorView(hub(), lang()).summary())
+    site = hub()
+    figures = FloorView(site, lang()).summary()
+    if site.load.shedding() and "throughput" in site.charts:  # busy: the charts keep the figures last drawn
+        site.load.shed("charts")
+        return jsonify({**figures, "throughput": site.charts["throughput"], "charts_paused": True,
+                        "charts_at": site.charts["charts_at"]})
+    site.charts.update(throughput=figures["throughput"], charts_at=figures["now"])
+    return jsonify({**figures, "charts_paused": False, "charts_at": figures["now"]})
 
 
 @bp.get("/api/dashboard/orders")
@@ -263,10 +272,11 @@ def overview(site: Hub, language: str = "en") -> dict[str, Any]:
     for found in conflicts:
         found["kind_name"] = view.words.get(f"conflict_{found['kind']}", found["kind"])
     stage_names = [s for s in store.STAGES if s not in store.TERMINAL]
-    return {
+    figures: dict[str, Any] = {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
-        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules,
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules, "load": site.load.status(),
     }
+    return {**figures, **site.charts, "charts_paused": False}

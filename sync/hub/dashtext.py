@@ -83,6 +83,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "regions": ("Regions, * = all", "地区，*为全部"), "daily_cap": ("Daily cap", "每日上限"),
     "backup": ("Backup carrier", "备用承运商"), "set_rule": ("Set", "设置"), "rules": ("Rules", "规则"),
     "decision": ("Decision", "决定"), "stock_left": ("Left / threshold", "剩余 / 阈值"),
+    "load": ("Hub load", "中心负载"), "shedding": ("busy: charts and reports step aside", "繁忙：图表和报表暂缓"),
+    "charts_paused": ("Charts not redrawn while the hub is busy (the scan path comes first); drawn at",
+                      "中心繁忙，图表暂停更新（优先保障扫描）；绘制于"),
     # returns (逆向物流)
     "returns": ("Returns", "退货"), "returns_waiting": ("waiting", "待收货"), "returns_in_progress": ("in progress", "处理中"),
     "returns_closed": ("closed", "已完成"), "returns_overdue": ("Returns waiting too long", "等待过久的退货"),

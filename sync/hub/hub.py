@@ -23,10 +23,12 @@ from typing import Any
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
+from packgate.sync.common.sealing import KeyRing
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import alerts, parcels, policies, reconciliation, reference, reports, store, wms_orders
+from packgate.sync.hub import alerts, parcels, policies, privacy, reconciliation, reference, reports, store, wms_orders
 from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
@@ -39,9 +41,11 @@ from packgate.sync.hub.metrics import HubMetrics
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.refpages import ReferencePages
 from packgate.sync.hub.relay import Relay
+from packgate.sync.hub.subscribers import Subscribers, configured
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+PURGE_EVERY_S = 3600.0
 REFRESH_LEASE_S = 30.0  # the WMS's reference data is pulled by one hub of the site; another takes over after this
 
 
@@ -52,7 +56,19 @@ class Hub:
         self.db = Database(config.db_path, pool_size=config["site.db_pool"])
         # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
         self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
+        self.keys = KeyRing.load_or_create(config.key_file)
+        self.db.sealer = self.keys  # personal values sealed at rest (sync/hub/privacy.py)
         migrate(self.db, self.clock)
+        privacy.seal_at_rest(self.db, self.keys)
+        self.subscribers = Subscribers(self.db, configured(config["subscribers"]), self.clock,
+                                       site=config["site.name"], deadline_s=config["site.subscriber_deadline_s"],
+                                       backoff=Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
+                                       holder=uuid.uuid4().hex) if config["subscribers"] else None
+        if self.subscribers is not None:
+            self.db.outlet = self.subscribers.enqueue
+        self._last_purge = -1e18
+        self.load = LoadGauge(config["load.shed_pct"])  # above it, the charts step aside (sync/common/load.py)
+        self.charts: dict[str, Any] = {}  # the dashboard's charts last drawn (shown again while the hub is busy)
         self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"],
                                      (policies.on_confirmation,))
         url = config["site.upstream_url"]
@@ -92,10 +108,14 @@ class Hub:
         its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
         a restarted hub takes its own predecessor's lease back at once."""
         self.holder = self.relay.holder = f"{socket.gethostname()}:{port}"
+        if self.subscribers is not None:
+            self.subscribers.holder = self.holder
 
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()
+        if self.subscribers is not None:
+            self.subscribers.start()
         self.ticker.start()
         return self.start_order_pull()
 
@@ -107,7 +127,7 @@ class Hub:
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the relay, the ticker, the order pull and the feed watcher; True if all ended within ``timeout``."""
-        return stop_all((self.relay, self.ticker, self.puller, self.feed), timeout)
+        return stop_all((self.relay, self.subscribers, self.ticker, self.puller, self.feed), timeout)
 
     def stop_order_pull(self) -> None:
         self.puller.stop()
@@ -135,11 +155,18 @@ class Hub:
             else:  # another hub of the site pulls it (twice would write every row twice, with new versions)
                 out["reference"] = {"ok": True, "changed": 0, "standby": True}
         out["escalations"] = self.escalator.tick()
+        if self.clock.monotonic() - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = self.clock.monotonic()
+            out["purged"] = self.purge_personal()
         out["schedule"] = self.schedule.tick(self)
         out["alerts"] = self.alerts.tick()
         out["stock_alerts"] = policies.notify_due(self.db, self.notifiers()[0], self.clock)  # stock alerts
         self.notify_feed()
         return out
+
+    def purge_personal(self) -> list[str]:
+        """Clear the personal data of the orders handed over more than ``privacy.retention_days`` ago."""
+        return privacy.purge(self.db, self.clock.now(), self.config["privacy.retention_days"])
 
     def notifiers(self) -> tuple[Notifier, Notifier]:
         """The channels of the alerts and of the day report: their own, else the escalations'."""
@@ -191,6 +218,8 @@ class Hub:
         results = self.writer.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
         self.metrics.received(results)
         self.relay.wake()
+        if self.subscribers is not None:
+            self.subscribers.wake()
         return results
 
     def claim(self, station: str, order_id: str, operator: str | None, *, renew: bool = False) -> dict[str, Any]:

@@ -95,6 +95,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         """CREATE TABLE hub_stock_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
             at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
     )),
+    (7, "events queued for the site's subscribers (webhooks), one row per subscriber and event", (
+        """CREATE TABLE hub_deliveries (
+            n {pk}, subscriber TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT,
+            created_at TEXT NOT NULL, UNIQUE (subscriber, event_id))""",
+        "CREATE INDEX hub_deliveries_queue ON hub_deliveries (subscriber, state, n)",
+        "CREATE INDEX hub_deliveries_subject ON hub_deliveries (subject)",
+    )),
     (8, "alert rules, scheduled reports and the daily reconciliation with the WMS; channels an escalation reached", (
         "ALTER TABLE hub_escalations ADD COLUMN channels INTEGER",
         "ALTER TABLE hub_stations ADD COLUMN outbox_dead INTEGER",

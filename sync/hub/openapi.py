@@ -199,6 +199,13 @@ SITE_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "text/event-stream",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       "401": {"description": "Not signed in", **_ERR}, "429": {"description": "Too many open", **_ERR}}}},
+    "/api/v1/subscribers": {"get": {
+        "summary": "The site's subscribers (webhooks) for a signed-in supervisor or a station token: per subscriber"
+                   " the events waiting, delivered and refused (dead letters), the oldest waiting and its last error;"
+                   " and the dead letters themselves (event id, type, subject, attempts, why), newest first",
+        "security": [{"supervisor": []}, {"station": []}],
+        "responses": {"200": {"description": "Subscribers and dead letters"},
+                      "401": {"description": "Not signed in and no station token", **_ERR}}}},
     "/api/alerts": {"get": {**_op(
         "The site's alerts, the latest first (rules of alerts.rules; each once per rule and subject): id"
         " (<rule>/<subject>), rule, kind, subject, title, body, detail, raised_at, state (pending, sending, sent,"

@@ -25,11 +25,11 @@ from flask import Blueprint, Response, jsonify
 
 from packgate.device.clock import isoformat
 from packgate.sync.errors import StorageError
-from packgate.sync.hub import alerts, store
+from packgate.sync.hub import alerts, store, subscribers
 from packgate.sync.hub.dashboard import clock_view
 from packgate.sync.hub.metrics import CONTENT_TYPE
 from packgate.sync.hub.openapi import openapi_document
-from packgate.sync.hub.web import hub
+from packgate.sync.hub.web import hub, station_or_supervisor
 
 bp = Blueprint("operations", __name__)
 STALE_S = 300
@@ -82,6 +82,11 @@ def healthz() -> Response:
         if view["clock_warning"]:
             problems.append(f"station {row['station']}'s clock differs from the hub's by {view['clock_shown']}"
                             f" (more than {warn_after:g} s): fix its time (NTP)")
+    body["subscribers"] = _subscribers(site, problems)
+    body["load"] = site.load.status()
+    if body["load"]["shedding"]:
+        problems.append(f"overloaded ({body['load']['pct']:.0f} % > {body['load']['threshold_pct']:g} %): chart"
+                        " rendering and reports step aside")
     if body.get("reference", {}).get("ref_last_error"):
         problems.append(f"reference refresh failing: {body['reference']['ref_last_error']}")
     failing_storage = not body["storage"]["ok"]
@@ -100,6 +105,33 @@ def _relay_problems(relay: dict[str, Any]) -> list[str]:
     if relay["depth"] and relay["last_error"]:
         problems.append(f"relay to the WMS failing ({relay['depth']} waiting): {relay['last_error']}")
     return problems
+
+
+def _subscribers(site: Any, problems: list[str]) -> list[dict[str, Any]]:
+    if site.subscribers is None:
+        return []
+    try:
+        with site.db.read() as conn:
+            found = subscribers.status(conn, [s.name for s in site.subscribers.subscribers])
+    except StorageError:
+        return []
+    for sub in found:
+        if sub["dead"]:
+            problems.append(f"subscriber {sub['name']}: {sub['dead']} event(s) refused (dead letters)")
+        if sub["pending"] and sub["last_error"]:
+            problems.append(f"subscriber {sub['name']} failing ({sub['pending']} waiting since"
+                            f" {sub['oldest_waiting_since']}): {sub['last_error']}")
+    return found
+
+
+@bp.get("/api/v1/subscribers")
+def subscribers_view() -> Response:
+    """The subscribers' queues and dead letters (a signed-in supervisor, or a station's token)."""
+    station_or_supervisor()
+    site = hub()
+    names = [s.name for s in site.subscribers.subscribers] if site.subscribers is not None else []
+    with site.db.read() as conn:
+        return jsonify({"subscribers": subscribers.status(conn, names), "dead_letters": subscribers.dead_letters(conn)})
 
 
 @bp.get("/metrics")

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.common.sealing import PREFIX
 from packgate.sync.hub import parcels, returns
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
@@ -68,7 +69,7 @@ def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any
 def feed_since(conn: Conn, since: int, limit: int) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT seq, at, kind, subject, data FROM hub_feed WHERE seq > ? ORDER BY seq LIMIT ?",
                         (since, limit))
-    return [{**row, "data": json.loads(row["data"])} for row in rows]
+    return [{**row, "data": conn.sealer.open_record(json.loads(row["data"]))} for row in rows]
 
 
 def feed_head(conn: Conn) -> int:
@@ -128,7 +129,7 @@ def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
     if not latest:
         return 0
     last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
-    numbered = [(kind, key, _json(item), last - len(latest) + 1 + offset)
+    numbered = [(kind, key, _json(conn.sealer.seal_record(item)), last - len(latest) + 1 + offset)
                 for offset, ((kind, key), item) in enumerate(latest.items())]
     for start in range(0, len(numbered), REF_ROWS):
         chunk = numbered[start:start + REF_ROWS]
@@ -151,7 +152,10 @@ def reference_page(conn: Conn, since: int, limit: int) -> bytes:
     rows = rows[:limit]
     texts: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for row in rows:
-        texts[row["kind"]].append(row["data"])
+        data = row["data"]
+        if PREFIX in data:  # personal values sealed at rest: opened for the station (which seals them again)
+            data = json.dumps(conn.sealer.open_record(json.loads(data)), ensure_ascii=False, separators=(",", ":"))
+        texts[row["kind"]].append(data)
     cursor = rows[-1]["version"] if rows else max(since, 0)
     lists = ",".join(f'"{kind}":[{",".join(items)}]' for kind, items in texts.items())
     return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
@@ -159,11 +163,12 @@ def reference_page(conn: Conn, since: int, limit: int) -> bytes:
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
     data = conn.value("SELECT data FROM hub_ref WHERE kind = ? AND key = ?", (kind, key))
-    return json.loads(data) if data else None
+    return conn.sealer.open_record(json.loads(data)) if data else None
 
 
 def ref_all(conn: Conn, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(row["data"]) for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
+    return [conn.sealer.open_record(json.loads(row["data"]))
+            for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
 
 
 def employee_by_badge(conn: Conn, badge: str) -> dict[str, Any] | None:
@@ -211,6 +216,11 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
                              item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
                              frozen.decode(), utc(now)))
         if inserted is not None:
+            conn.publish(now, "confirmation", str(item["object_id"]), {
+                "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
+                "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
+                "location": item.get("location"), "at": item["at"], "received_at": isoformat(now),
+                "payload": item.get("payload")})
             apply_effect(conn, station, item, now, rules)
             returns.apply(conn, station, item)
             for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
@@ -351,7 +361,9 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                  (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
                   order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
-                                              "station": station, "operator": item.get("operator")})
+                                              "station": station, "operator": item.get("operator"),
+                                              "device": item.get("device"), "location": item.get("location"),
+                                              "at": item["at"], "confirmation": item["id"]})
     if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
         # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:

@@ -89,6 +89,7 @@ class Site:
         self.tmp, self.clock = tmp, clock
         cfg = validate({"site.db": db, "site.upstream_url": wms_url, "stations": TOKENS,
                         "station_names": NAMES, "site.threads": 32,
+                        "privacy.key_file": str(tmp / "personal-data.key"),  # the site's hubs share one key file
                         "alerts.rules": [],  # the alert rules' own tests name the rules they exercise
                         **overrides})
         self.hub = Hub(cfg, clock, notifier=Notifier([webhook.url]))

@@ -166,6 +166,12 @@
     state.charts[id] = { key, plot: new window.uPlot(opts, data, box) };
   }
 
+  function paused(summary) {
+    const note = document.getElementById("charts-paused");
+    note.hidden = !summary.charts_paused;
+    note.querySelector("time").textContent = summary.charts_paused ? when(summary.charts_at) : "";
+  }
+
   function throughput(t) {
     chart("chart-tables", t.hours, t.per_table);
     chart("chart-packers", t.hours, t.per_packer);
@@ -289,6 +295,7 @@
       orderList(page);
       stageTimes(summary.stage_times);
       throughput(summary.throughput);
+      paused(summary);
       passRates(summary.pass_rates);
       stations(summary.stations);
       panels(overview);
