@@ -131,6 +131,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
         "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
     )),
+    (11, "escalations paused while the WMS holds their order (the hub's time the hold began)", (
+        "ALTER TABLE hub_escalations ADD COLUMN held_at TEXT",
+    )),
 )
 
 

@@ -92,6 +92,19 @@ SITE_PATHS: dict[str, Any] = {
          "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
         params=[_path("order_id"), _path("level")],
         body={"type": "object", "required": ["by"], "properties": {"by": {"type": "string"}}})},
+    "/v1/conflicts": {"get": _op(
+        "The site's conflicts to resolve (every station's supervisor page shows them): each pack, ship_load or"
+        " manifest the WMS refused (order_cancelled) because it had cancelled the order before the hub knew: n,"
+        " at, order_id, action, station and table, reason, wms_reason", {"200": "Conflicts", **AUTH})},
+    "/v1/conflicts/{n}/resolve": {"post": _op(
+        "Resolve a conflict for the supervisor signed in at this station, with a note of what was done with the"
+        " parcel (audited once)",
+        {"200": "resolved (false when it was resolved already) and resolved_by", "400": "Bad body (note missing)",
+         "404": "No such conflict on this site",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        params=[{"name": "n", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+        body={"type": "object", "required": ["by", "note"],
+              "properties": {"by": {"type": "string"}, "note": {"type": "string", "minLength": 1}}})},
     "/v1/parcels/{code}": {"get": _op(
         "The facts of the parcel a label names (its order id or any of its waybills): stage, packed where and by"
         " whom, the dock batch that holds it, its WMS status and carrier", {"200": "The parcel", "404": "Unknown",

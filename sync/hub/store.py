@@ -99,6 +99,28 @@ def conflicts(conn: Conn, open_only: bool = True) -> list[dict[str, Any]]:
     return [{**row, "detail": json.loads(row["detail"])} for row in rows]
 
 
+def open_conflicts_of(conn: Conn, kind: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The conflicts of ``kind`` no one resolved yet, oldest first (every station's supervisor page lists them)."""
+    rows = conn.execute("SELECT n, at, kind, subject, detail FROM hub_conflicts WHERE kind = ? AND resolved_at IS NULL"
+                        " ORDER BY n LIMIT ?", (kind, limit))
+    return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+
+def resolve_conflict(conn: Conn, n: int, who: str, note: str, now: datetime,
+                     terminal: str | None = None) -> dict[str, Any] | None:
+    """``who`` resolves conflict ``n`` with ``note`` (what was done with the parcel), audited once; the conflict
+    (``resolved``: by this call), None when there is no such conflict."""
+    row = conn.one("UPDATE hub_conflicts SET resolved_by = ?, resolved_at = ? WHERE n = ? AND resolved_at IS NULL"
+                   " RETURNING n, kind, subject, detail, resolved_by, resolved_at", (who, isoformat(now), n))
+    if row is not None:
+        audit(conn, now, who, "resolve_conflict", row["subject"], {"conflict": n, "kind": row["kind"]},
+              {"note": note, **({"terminal": terminal} if terminal else {})})
+        feed(conn, now, "conflict_resolved", row["subject"], {"n": n, "kind": row["kind"], "by": who})
+        return {**row, "resolved": True}
+    row = conn.one("SELECT n, kind, subject, detail, resolved_by, resolved_at FROM hub_conflicts WHERE n = ?", (n,))
+    return None if row is None else {**row, "resolved": False}
+
+
 def get_meta(conn: Conn, key: str) -> str | None:
     value = conn.value("SELECT v FROM hub_meta WHERE k = ?", (key,))
     return None if value is None else str(value)
@@ -323,6 +345,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
         take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
+    if item["object_type"] == "order" and item["action"] in CLAIMED:
+        holder = get_claim(conn, order_id)
+        if holder is not None and holder["station"] != station:
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return  # (or before it took the order, arriving late: the holder's stage and lot stock stand)
     if item["action"] == "pack":
         if order["stage"] in ("packed", "shipped") and order.get("packed_by") != station:
             conflict(conn, now, "packed_twice", order_id,
@@ -333,14 +363,6 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
                     take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
-    if item["object_type"] == "order" and item["action"] in CLAIMED:
-        holder = get_claim(conn, order_id)
-        if holder is not None and holder["station"] != station:
-            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
-                conflict(conn, now, "not_claim_holder", order_id,
-                         {"order_id": order_id, "station": station, "holder": holder["station"],
-                          "action": item["action"], "confirmation": item["id"]})
-            return  # (or before it took the order, arriving late: the holder's stage stands either way)
     if item["action"] == "pack":
         parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
                        bool(payload.get("shipped")))
@@ -364,11 +386,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                                               "station": station, "operator": item.get("operator"),
                                               "device": item.get("device"), "location": item.get("location"),
                                               "at": item["at"], "confirmation": item["id"]})
-    if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
-        # due from when the hub received the pick: a station's clock never moves it
+    if stage == "picked" and item["action"] in ("load", "tote_load") \
+            and order.get("wms_status") != "cancelled":  # a pick, never a Stop, schedules them
+        # due from when the hub received the pick: a station's clock never moves it; paused while the WMS holds it
+        held_at = utc(now) if order.get("wms_status") == "held" else None
         for level, after in rules.levels:
-            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
-                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
+            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state, held_at)"
+                         " VALUES (?, ?, ?, 'pending', ?) ON CONFLICT (order_id, level) DO NOTHING",
+                         (order_id, level, utc(now + after), held_at))
     if stage in TERMINAL:
         conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
@@ -655,7 +680,27 @@ def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
         "address": row.get("address", row.get("ship_to")), "stage": current["stage"] if current else "open"})
     if status == "cancelled":
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+    elif status == "held":
+        pause_escalations(conn, order_id, now)
+    elif change == "released":
+        resume_escalations(conn, order_id, now)
     return change
+
+
+def pause_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS holds the order: its escalations still to send wait (their time left is kept) until it is released."""
+    conn.execute("UPDATE hub_escalations SET held_at = ? WHERE order_id = ? AND state = 'pending' AND held_at IS NULL",
+                 (utc(now), order_id))
+
+
+def resume_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS released the order: each paused escalation is due as much later as the hold lasted (on the hub's
+    clock), so the time it had left when the hold began is the time it has now."""
+    for row in conn.execute("SELECT level, due_utc, held_at FROM hub_escalations WHERE order_id = ?"
+                            " AND state = 'pending' AND held_at IS NOT NULL", (order_id,)):
+        held_for = max(now - parse_iso(row["held_at"]), timedelta(0))
+        conn.execute("UPDATE hub_escalations SET due_utc = ?, held_at = NULL WHERE order_id = ? AND level = ?",
+                     (utc(parse_iso(row["due_utc"]) + held_for), order_id, row["level"]))
 
 
 def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -702,6 +747,13 @@ def claim(conn: Conn, order_id: str, station: str, operator: str | None, now: da
     if row["claimed_at"] == row["renewed_at"]:
         feed(conn, now, "claim", order_id, {"order_id": order_id, "station": station, "operator": operator})
     return None
+
+
+def lock_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
+    """The claim on ``order_id``, its row locked for the rest of the transaction (after a concurrent release of it
+    committed: then None). On SQLite the transaction is the only writer anyway."""
+    return conn.one("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
+                    " WHERE order_id = ?" + conn.dialect.for_update, (order_id,))
 
 
 def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
@@ -795,13 +847,17 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
     transaction; a row whose order is already packed anywhere is voided instead."""
     while True:
         row = conn.one("SELECT order_id, level, due_utc, attempts FROM hub_escalations WHERE state = 'pending'"
-                       " AND due_utc <= ? ORDER BY due_utc, level LIMIT 1" + conn.dialect.skip_locked, (utc(now),))
+                       " AND held_at IS NULL AND due_utc <= ? ORDER BY due_utc, level LIMIT 1"
+                       + conn.dialect.skip_locked, (utc(now),))
         if row is None:
             return None
         order = get_order(conn, row["order_id"])
-        if order is not None and order["stage"] in TERMINAL:
+        if order is not None and (order["stage"] in TERMINAL or order.get("wms_status") == "cancelled"):
             conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND level = ?",
                          (row["order_id"], row["level"]))
+            continue
+        if order is not None and order.get("wms_status") == "held":
+            pause_escalations(conn, row["order_id"], now)
             continue
         conn.execute("UPDATE hub_escalations SET state = 'sending', claimed_at = ?, attempts = attempts + 1,"
                      " due_utc = ? WHERE order_id = ? AND level = ?",
@@ -885,8 +941,8 @@ def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
-                            " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error,"
+                            " held_at FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
     else:
         rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at,"
                             " last_error FROM hub_escalations WHERE state IN ('sent', 'sending')"
