@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from importlib import metadata
 from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
@@ -55,6 +56,10 @@ log = logging.getLogger("packgate.site")
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 SETTLED = ("packed", "shipped", "cancelled")
 OFFLINE_S = 3600.0  # after a failed call, skip the network until a heartbeat gets through again
+try:
+    SOFTWARE_VERSION: str | None = metadata.version("packgate")  # shown beside the table on the site dashboard
+except metadata.PackageNotFoundError:
+    SOFTWARE_VERSION = None
 ESCALATIONS_FRESH_S = 1.0  # the supervisor page's overview and counts share one answer of the hub
 Released = Callable[[str, dict[str, Any]], None]
 
@@ -245,7 +250,7 @@ class SiteLink:
                 self._releases.pop(0)
             released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
                                           outbox_depth=depth if isinstance(depth, int) else None,
-                                          clock=isoformat(p.clock.now()),
+                                          clock=isoformat(p.clock.now()), version=SOFTWARE_VERSION,
                                           outbox_dead=dead if isinstance(dead, int) else None)
             self._clock_checked(self.hub.last_clock)
             if order_id is not None and not released:

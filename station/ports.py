@@ -40,7 +40,8 @@ class SiteHub(Protocol):
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
                   devices: dict[str, str] | None = None, outbox_depth: int | None = None,
-                  clock: str | None = None, outbox_dead: int | None = None) -> list[dict[str, Any]]: ...
+                  clock: str | None = None, outbox_dead: int | None = None,
+                  version: str | None = None) -> list[dict[str, Any]]: ...
 
     @property
     def last_clock(self) -> dict[str, Any] | None:

@@ -80,13 +80,14 @@ class SiteClient:
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
                   devices: dict[str, str] | None = None, outbox_depth: int | None = None,
-                  clock: str | None = None, outbox_dead: int | None = None) -> list[dict[str, Any]]:
+                  clock: str | None = None, outbox_dead: int | None = None,
+                  version: str | None = None) -> list[dict[str, Any]]:
         """The supervisors' releases of the order this table has open (it drops them). With ``clock`` (this
         station's time now, ISO 8601) the hub measures its offset: ``last_clock`` (``offset_s``, ``warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
                                    "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock,
-                                   "outbox_dead": outbox_dead})
+                                   "outbox_dead": outbox_dead, "version": version})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
         offset = data.get("clock_offset_s")

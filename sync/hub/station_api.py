@@ -146,7 +146,7 @@ def post_heartbeat(station_id: str) -> Response:
     require_station(who, station_id)
     data = body()
     beat: dict[str, Any] = {}
-    for name in ("operator", "order_id", "state"):
+    for name in ("operator", "order_id", "state", "version"):
         beat[name] = text(data, name, required=False)
     devices = data.get("devices", {})
     if not isinstance(devices, dict) or len(devices) > 20:

@@ -478,6 +478,47 @@ def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:
                         " AND received_utc >= ? ORDER BY received_utc", (utc(since),))
 
 
+def open_orders(conn: Conn) -> list[dict[str, Any]]:
+    """Every order of the floor not yet handed over or cancelled (the dashboard's list), milestones decoded."""
+    rows = conn.execute("SELECT order_id, stage, stage_since, station, operator, priority, milestones, packed_by,"
+                        " wms_status FROM hub_orders WHERE stage NOT IN ('shipped', 'cancelled')")
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def orders_updated_since(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    """Orders whose floor state changed since ``since`` (the hub's clock): the dashboard's stage times."""
+    rows = conn.execute("SELECT order_id, stage, milestones FROM hub_orders WHERE updated_at >= ?", (isoformat(since),))
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def parcels_since(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    """Parcels packed or shipped from about ``since`` (stations' times carry their own offsets: a day of margin;
+    the caller compares exactly)."""
+    margin = utc(since - timedelta(days=1))
+    return conn.execute("SELECT order_id, station, operator, packed_at, shipped_at, batch_station FROM hub_parcels"
+                        " WHERE packed_at >= ? OR shipped_at >= ?", (margin, margin))
+
+
+def weighings_since(conn: Conn, since: datetime) -> list[tuple[str, bool]]:
+    """``(station, passed)`` of every weighing received since ``since`` (the hub's clock)."""
+    out = []
+    for row in conn.execute("SELECT station, body FROM hub_confirmations WHERE action = 'weigh' AND received_utc >= ?",
+                            (utc(since),)):
+        payload = json.loads(row["body"]).get("payload") or {}
+        out.append((row["station"], isinstance(payload, dict) and payload.get("result") == "pass"))
+    return out
+
+
+def intercepted_since(conn: Conn, since: datetime) -> int:
+    """Orders the WMS held or cancelled since ``since`` (its decision's time, or when the hub kept it)."""
+    rows = conn.execute("SELECT wms_at, updated_at FROM hub_orders WHERE wms_status IN ('held', 'cancelled')")
+    return sum(1 for row in rows if parse_iso(row["wms_at"] or row["updated_at"]) >= since)
+
+
 def order_confirmations(conn: Conn, order_id: str) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT body, received_at FROM hub_confirmations WHERE object_type = 'order'"
                         " AND object_id = ? ORDER BY n", (order_id,))
@@ -770,15 +811,17 @@ def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> 
     """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
     kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc, clock_offset_s, outbox_dead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 " last_seen_utc, clock_offset_s, outbox_dead, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                  " ON CONFLICT (station) DO UPDATE SET"
                  " outbox_dead = COALESCE(excluded.outbox_dead, hub_stations.outbox_dead),"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
                  " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
-                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s)",
+                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s),"
+                 " software_version = COALESCE(excluded.software_version, hub_stations.software_version)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead")))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead"),
+                  beat.get("version")))
 
 
 def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
