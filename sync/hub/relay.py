@@ -5,7 +5,7 @@ that applies its effect on the site's order flow (``store.receive``). The relay 
 (``sync.delivery``) over that table, run by a ``Loop``: a pass takes, in one transaction, the due rows of
 up to ``PASS_ROWS`` (the WMS contract's 1,000) across stations — each station's pending rows in seq order,
 at most ``batch_size`` per station — sends each station's rows as one request under that station's own id
-and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
+and key (``senders`` stations' requests at once) (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
 in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
 Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
 lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
@@ -54,7 +54,8 @@ class Relay(Loop[dict[str, Any]]):
 
     def __init__(self, db: Database, client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
                  backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0,
-                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = ()):
+                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = (),
+                 senders: int = 1):
         super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass",
                          outage=outage)
         self.db = db
@@ -64,7 +65,8 @@ class Relay(Loop[dict[str, Any]]):
         self.lease_s = lease_s
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
-                                                             idle_s=idle_s, recheck_s=idle_s, logger=log)
+                                                             idle_s=idle_s, recheck_s=idle_s, logger=log,
+                                                             senders=senders)
 
     @property
     def holder(self) -> str:
@@ -117,6 +119,7 @@ class Relay(Loop[dict[str, Any]]):
     def release(self) -> None:
         """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
         self._renew_at = float("-inf")
+        self.engine.close()
         try:
             self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
