@@ -2,7 +2,8 @@
 
 A page's order rows (into the hub's reference mirror, so the stations' reference data carries them too), the WMS
 status kept beside each order's floor stage and the ``order_status`` feed events of its decisions commit in one
-transaction with the cursor (``store.wms_word``): a hub killed between the WMS's answer and the commit pulls the page
+transaction with the cursor (``store.wms_word``), and a ``reference`` event when rows were stored (the stations
+fetch a wave of released orders at once, not at the next reference refresh): a hub killed between the WMS's answer and the commit pulls the page
 again and never loses a decision, and a decision already kept is not published twice. With several hubs on one
 database the lease ``orders`` lets one of them pull at a time. Nothing is pulled before the first reference refresh
 set its cursor: that refresh brings every order once, and the pull starts from its cursor.
@@ -37,11 +38,13 @@ def pull(db: Database, client: UpstreamClient, clock: Clock, holder: str) -> dic
             page = client.get_order_changes(since=cursor)
             new_cursor = str(page["cursor"])
             with db.tx() as conn:
-                store.upsert_ref(conn, [("orders", row) for row in page["orders"]])
-                decisions += sum(1 for row in page["orders"]
-                                 if isinstance(row, dict) and store.wms_word(conn, clock.now(), row))
+                stored = store.upsert_ref(conn, [("orders", row) for row in page["orders"]])
+                decisions += sum(1 for word in store.wms_words(conn, clock.now(), page["orders"]) if word)
                 store.set_meta(conn, "wms.orders_cursor", new_cursor)
                 store.set_meta(conn, "wms.orders_last_error", None)
+                if stored:  # new orders (a released wave): the stations fetch them now, not at the next refresh
+                    store.feed(conn, clock.now(), "reference", "reference",
+                               {"cursor": str(store.ref_cursor(conn)), "rows": stored})
             if not page.get("more"):
                 return {"ok": True, "decisions": decisions, "cursor": new_cursor, "error": None}
             if new_cursor == cursor:
