@@ -112,10 +112,38 @@ def loads_request(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
     except RecursionError:
         raise JSONInputError(f"nested deeper than {max_depth} levels") from None
-    problem = _problem(value, max_depth)
+    problem = None if _clean(value, max_depth) else _problem(value, max_depth)
     if problem:
         raise JSONInputError(problem)
     return value
+
+
+def _clean(value: Any, max_depth: int) -> bool:
+    """Whether ``_problem`` would find nothing, without building the path of every value (the common case)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item or not item.isascii() and text_problem(item):
+                return False
+        elif item is None or kind is bool or kind is Decimal:
+            continue
+        elif kind is int:
+            if not -MAX_INT <= item <= MAX_INT:
+                return False
+        elif depth >= max_depth:
+            return False
+        elif kind is dict:
+            for key, child in item.items():
+                if "\x00" in key or not key.isascii() and text_problem(key):
+                    return False
+                stack.append((child, depth + 1))
+        elif kind is list:
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            return False  # not what json.loads makes: the named walk decides
+    return True
 
 
 def _problem(value: Any, max_depth: int) -> str | None:
