@@ -401,9 +401,9 @@ def walkthrough(which: str) -> str:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while they are made
     spec.loader.exec_module(module)
-    steps = {"site": module.ACROSS_THE_SITE, "table": module.AT_ONE_TABLE}.get(which)
+    steps = {"site": module.ACROSS_THE_SITE, "table": module.AT_ONE_TABLE, "returns": module.RETURNS}.get(which)
     if steps is None:
-        raise PluginError(f"no walkthrough {which!r} (site, table)")
+        raise PluginError(f"no walkthrough {which!r} (site, table, returns)")
     return "\n".join(f"{n}. {step.says}" for n, step in enumerate(steps, 1)) + "\n"
 
 

@@ -50,6 +50,7 @@ from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.returns import ReturnDesk
 from packgate.station.signin import PinCheck
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
@@ -121,6 +122,9 @@ class Station:
                                 stop=self._stop_step) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
+        # returns at the table (station/returns.py): the kiosk in Returns mode and a PDA at the dock
+        self.returns = ReturnDesk(self.parts, self.pins, self._photo, self._stable_grams, self.video.start_return,
+                                  self.video.seal_return)
 
     # ------------------------------------------------------------------ what the station knows
     @property
@@ -287,10 +291,18 @@ class Station:
 
     def on_badge(self, uid: str, device: str) -> dict:
         """A tap on this station's own badge reader: the one input that proves the person is at the table."""
+        if self.returns.mode == "returns":  # a special item's second person at the Returns screen
+            answered = self.returns.tap(uid, device)
+            if answered is not None:
+                return self._show(answered)
         return self._handle({"action": "badge", "object_id": uid, "device": device}, present=True)
 
     def on_scan(self, scan: Scan, device: str) -> dict:
-        """A scan from the station's own scanner (already interpreted by the reader)."""
+        """A scan from the station's own scanner (already interpreted by the reader); in Returns mode it is a step
+        of the return at the kiosk."""
+        if self.returns.mode == "returns":
+            operator = self.pack.operator.employee_id if self.pack.operator else None
+            return self._show(self.returns.scan(scan.raw, operator, device))
         with self.parts.lock:
             shown = self._saving(lambda: self._scan_kiosk(scan, {"device": device}))
         return self._after_turn(shown)
@@ -743,6 +755,11 @@ class Station:
         except Exception as exc:  # noqa: BLE001 - a failed photo never blocks packing
             log.warning("camera snapshot failed: %s", exc)
             return None
+
+    def _stable_grams(self) -> Decimal | None:
+        """The scale's fresh stable reading in grams (a return's weighing), or None."""
+        reading = self.parts.live.scale.fresh()
+        return reading.grams if reading is not None and reading.stable else None
 
     def close(self) -> None:
         with self.parts.lock:  # a change from the hub's feed may be arriving in another thread

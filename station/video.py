@@ -129,6 +129,7 @@ class Recording:
     operator: str | None
     recorder: ClipRecorder
     sealed: Clip | None = None  # finished at pack, filed once the pack is shown
+    kind: str = "order"  # "return": a return at the kiosk (station/returns.py), its clip filed under its RMA
 
 
 class PackingVideo:
@@ -196,8 +197,11 @@ class PackingVideo:
         """After every verdict shown: mark it, and start or end the clip as the order opens or closes."""
         if self.codec is None:
             return
-        open_id = session.order.order_id if session.order is not None and session.state in pk.ORDER_STATES else None
         cur = self.current
+        if cur is not None and cur.kind == "return":  # the kiosk is in Returns mode: the return's clip goes on
+            cur.recorder.mark(band_text(shown), str(shown.get("status", "")))
+            return
+        open_id = session.order.order_id if session.order is not None and session.state in pk.ORDER_STATES else None
         if cur is not None and cur.order_id != open_id:
             self.current = None
             self._close(cur, _ending(session, cur, shown))
@@ -206,6 +210,28 @@ class PackingVideo:
             cur = self._start(session)
         if cur is not None:
             cur.recorder.mark(band_text(shown), str(shown.get("status", "")))
+
+    def start_return(self, rma_id: str, operator: str | None) -> None:
+        """A return received at the kiosk: film it until it closes (none while an order's clip runs)."""
+        if self.codec is None or self.current is not None:
+            return
+        header = [f"return {rma_id}", f"station {self.parts.id}  operator {operator or '-'}"]
+        self.current = self._record(rma_id, None, operator, header, "return")
+
+    def seal_return(self, rma_id: str) -> str | None:
+        """The return closes: finish and file its clip (outcome ``returned``); its SHA-256, or None."""
+        cur = self.current
+        if cur is None or cur.kind != "return" or cur.order_id != rma_id:
+            return None
+        self.current = None
+        clip = self._finish(cur)
+        if clip is None:
+            return None
+        with write_tx(self.parts.conn) as conn:
+            file_clip(conn, clip, order_id=rma_id, waybill=None, operator=cur.operator, station=self.parts.id,
+                      outcome="returned")
+        self.retain()
+        return clip.sha256
 
     def close(self) -> None:
         """The station stops: the clip of an order still open is kept as interrupted."""
@@ -223,14 +249,20 @@ class PackingVideo:
         waybill = getattr(order, "waybill", None)
         header = [f"{order.order_id}" + (f"  waybill {waybill}" if waybill else ""),
                   f"station {self.parts.id}  operator {operator or '-'}"]
-        folder = self.clips_dir / _safe(order.order_id)
+        self.current = self._record(order.order_id, waybill, operator, header, "order")
+        return self.current
+
+    def _record(self, subject: str, waybill: str | None, operator: str | None, header: list[str],
+                kind: str) -> Recording:
+        assert self.codec is not None
+        folder = self.clips_dir / _safe(subject)
         part = folder / f".recording-{isoformat(self.parts.clock.now()).replace(':', '')}{self.codec.ext}"
         from packgate.device.camera.recorder import ClipRecorder
 
         recorder = ClipRecorder(self.codec, part, header, wall=self.parts.clock.now, fps=self.fps, width=self.width)
-        self.current = Recording(order.order_id, waybill, operator, recorder.start())
+        recording = Recording(subject, waybill, operator, recorder.start(), kind=kind)
         self.camera.on_frame = recorder.offer
-        return self.current
+        return recording
 
     def _finish(self, cur: Recording) -> Clip | None:
         if self.camera is not None and self.camera.on_frame == cur.recorder.offer:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
 from packgate.device.clock import isoformat, parse_iso
-from packgate.station import interception, store
+from packgate.station import interception, returns, store
 from packgate.station.core import device_states, texts
 from packgate.station.core import packing as pk
 from packgate.station.core.catalog import LOCAL_STATUSES
@@ -306,6 +306,7 @@ class StationViews:
                 "reference_problems": p.catalog.cache.problems(),
                 "intercepted": interception.intercepted(conn, limit),
                 "conflicts": interception.conflicts(conn, limit),
+                "returns": returns.recent(conn, limit),  # returns at this table (station/returns.py)
             }
 
     def counts(self) -> dict:

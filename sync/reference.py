@@ -285,6 +285,9 @@ _STORE = {
     "packaging": _put("INSERT OR REPLACE INTO ref_packaging (code, data) VALUES (?, ?)", lambda r: r["code"]),
     "employees": _put("INSERT OR REPLACE INTO ref_employees (employee_id, badge_uid, data) VALUES (?, ?, ?)",
                       lambda r: r["employee_id"], lambda r: canonical_badge(r.get("badge_uid") or "")),
+    "rmas": _put("INSERT OR REPLACE INTO ref_rmas (rma_id, order_id, waybill, status, data) VALUES (?, ?, ?, ?, ?)",
+                 lambda r: r["rma_id"], lambda r: r["order_id"], lambda r: r.get("waybill"), lambda r: r.get("status")),
     "orders": _put("INSERT OR REPLACE INTO ref_orders (order_id, status, priority, data) VALUES (?, ?, ?, ?)",
                    lambda r: r["order_id"], lambda r: r.get("status"), lambda r: int(r.get("priority") or 0)),
 }
+

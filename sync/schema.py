@@ -83,9 +83,18 @@ COUNTERS = (
     " WHERE state = column1) FROM (VALUES " + ", ".join(f"('{s}')" for s in OUTBOX_STATES) + ")",
 )
 
+# the WMS's expected returns (RMAs, ``sync/upstream/returns.py``), mirrored like the rest of the reference data; the
+# station's returns desk finds one by its id or its return waybill
+RMAS = (
+    """CREATE TABLE ref_rmas (rma_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, waybill TEXT, status TEXT,
+        data TEXT NOT NULL)""",
+    "CREATE INDEX ref_rmas_waybill ON ref_rmas (waybill)",
+)
+
 STEPS = StepSet("sync", (
     Step(1, "outbox, sequence, meta, sync audit and the reference mirror", TABLES),
     Step(2, "outbox counters per state", COUNTERS),
+    Step(3, "the reference mirror's expected returns (RMAs)", RMAS),
 ), legacy=2)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from packgate.station.core import texts, words
+from packgate.station.core import returns_texts, texts, words
 
 STATUSES = ("ok", "prompt", "blocked", "error", "intercepted")
 REFUSALS = ("error", "intercepted")  # the step did not happen (an intercepted one: the WMS stopped the order)
@@ -416,6 +416,8 @@ MESSAGES: dict[str, Text] = {
     "internal": Text("error", "", "Internal error; the action was not recorded. See the station log.",
                      "内部错误，操作未记录。请查看工作站日志。"),
 }
+NEXT_STEPS.update(returns_texts.NEXT_STEPS)  # a return at the table (core/returns.py)
+MESSAGES.update({code: Text(*row) for code, row in returns_texts.MESSAGES.items()})
 
 
 # weight gate figure (core.weight_gate.FIGURES) -> (en, zh): which figure a weighing was judged on

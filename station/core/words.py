@@ -6,8 +6,11 @@ something: key -> ((English singular, English plural), Chinese seed), ``{n}`` th
 """
 from __future__ import annotations
 
+from packgate.station.core import returns_texts
+
 PAGE: dict[str, tuple[str, str]] = {
     "tap_badge": ("Tap your badge", "请刷工卡"),
+    **returns_texts.PAGE,
     "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
     "intercepted_orders": ("Intercepted by the WMS", "WMS拦截的订单"),
     "conflicts": ("Conflicts to resolve (the WMS had cancelled the order)", "待处理冲突（WMS已取消订单）"),
@@ -257,6 +260,7 @@ REASON: dict[str, tuple[str, str]] = {
     "fifo_older_lot": ("an older lot goes first", "较早批次应先出库"), "lot_unknown": ("lot not known at this site", "批次在本站点未登记"),
     "packaging_changed_after_weighing": ("box changed after weighing", "称重后更换了包装箱"),
     "reprint": ("reprinted", "补打"), "test_reset": ("test reset", "测试重置"),
+    **returns_texts.REASONS,
 }
 
 # what a verdict's status is called in its title

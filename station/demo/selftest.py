@@ -294,6 +294,8 @@ class Walk:
         self._check_upstream()
         # 8. evidence record, audit chain, dock hand-over (station/evidence.py, audit_chain.py, dock.py)
         self._evidence_and_dock()
+        # 9. a return (逆向物流): SO-10009 comes back, received, inspected, graded, weighed, refunded once
+        self._return_walk()
         return all(ok for _, ok, _ in self.results)
 
     def _evidence_and_dock(self) -> None:
@@ -325,6 +327,52 @@ class Walk:
                                headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json()
             shipped = [s["order_id"] for s in got.get("shipments", [])]
         self.record("upstream ships SO-10009 exactly once", shipped.count("SO-10009") == 1, ", ".join(shipped))
+
+    def _return_walk(self) -> None:
+        """RMA-0001 (the demo WMS's return of SO-10009, packed above) at this table, signed in on the PDA."""
+        self.rig.agent.cache.refresh()  # the RMA now carries what SO-10009's pack recorded
+
+        def step(action: str, **body: Any) -> dict:
+            return self.api("/api/v1/returns", {"action": action, "key": uuid.uuid4().hex, **body})
+
+        got = step("scan", code="RT-SF-0001")
+        view = self.http.get(f"{self.base}/api/v1/returns", timeout=10).json()
+        shipped = sorted(u["sku"] for u in (view.get("outbound") or {}).get("units", []))
+        self.record("return: waybill RT-SF-0001 opens RMA-0001 beside what was packed",
+                    got.get("code") == "return_received" and shipped == ["SKU-007", "SKU-025"],
+                    f"{got.get('code')}: packed {', '.join(shipped)}")
+        wrong = step("scan", code=self.item("SKU-012"))
+        self.record("return: an item not in the RMA is refused", wrong.get("code") == "return_item_not_in_rma",
+                    wrong.get("message", "")[:80])
+        taken = [str(step("scan", code=self.item(sku)).get("code")) for sku in ("SKU-007", "SKU-025")]
+        self.record("return: both units scanned in", taken == ["return_item_taken"] * 2, ", ".join(taken))
+        graded = [step("grade", payload={"unit": n, "grade": "A"}) for n in (1, 2)]
+        self.record("return: graded A, put-away lot and bin named", all(g.get("code") == "return_graded_a"
+                                                                         for g in graded),
+                    "; ".join(g.get("message", "")[:50] for g in graded))
+        self.settle(Decimal("94"))
+        weighed = step("weigh")
+        self.record("return: the scale's reading matches the returned items", weighed.get("code") == "return_weight_ok",
+                    weighed.get("message", "")[:80])
+        closed = step("close")
+        self.record("return: closed -> refund", closed.get("code") == "return_closed_refund",
+                    closed.get("message", "")[:80])
+        self.settle("0")
+        end, rma = time.monotonic() + 15, dict[str, Any]()
+        while time.monotonic() < end and rma.get("status") != "refunded":
+            self.rig.agent.worker.wake()
+            time.sleep(0.2)
+            rma = requests.get(f"{self.rig.upstream_url}/v1/admin/rmas/RMA-0001", timeout=5,
+                               headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json().get("rma", {})
+        outcomes = requests.get(f"{self.rig.upstream_url}/v1/admin/returns/outcomes", timeout=5,
+                                headers={"Authorization": f"Bearer {self.rig.admin_token}"}).json()["outcomes"]
+        self.record("upstream refunds RMA-0001 exactly once and restocks it",
+                    rma.get("status") == "refunded" and [o["rma_id"] for o in outcomes].count("RMA-0001") == 1,
+                    f"{rma.get('status')}; restocked {len(rma.get('restocked') or [])} lot(s)")
+        record = self.http.get(f"{self.base}/api/v1/returns/RMA-0001/evidence", timeout=10).json()
+        self.record("the return's evidence record: steps, photos, weighing, seal",
+                    len(record.get("steps", [])) >= 6 and bool(record.get("evidence_sha256")),
+                    f"{len(record.get('steps', []))} steps, {len(record.get('photos', []))} photos")
 
     def _packing_video(self, order_id: str) -> None:
         """The order's clip: in its evidence record, played from the supervisor API, readable, with the

@@ -160,6 +160,21 @@ CREATE TABLE conflict_resolutions (
 );
 """
 
+# returns at the table (逆向物流, station/returns.py): each return processed here (its session and outcome) and every
+# step of it (the evidence record); the RMAs themselves are the reference mirror's (sync step 3, ``ref_rmas``)
+RETURNS = """
+CREATE TABLE returns (
+    rma_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, terminal TEXT NOT NULL, state TEXT NOT NULL, operator TEXT,
+    reason TEXT, opened_at TEXT NOT NULL, closed_at TEXT, outcome TEXT, session TEXT NOT NULL, evidence_sha256 TEXT
+);
+CREATE INDEX returns_open ON returns (terminal, state);
+CREATE TABLE return_steps (
+    id INTEGER PRIMARY KEY, rma_id TEXT NOT NULL, at TEXT NOT NULL, step TEXT NOT NULL, operator TEXT,
+    device TEXT, data TEXT NOT NULL, image_sha256 TEXT
+);
+CREATE INDEX return_steps_rma ON return_steps (rma_id, id);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -171,4 +186,5 @@ STATION = StepSet("station", (
     Step(7, "site lot stock from the hub's feed", (SITE_LOT_TAKEN,)),
     Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
+    Step(10, "returns: returns processed at the table and their steps", (RETURNS,)),
 ), legacy=7)

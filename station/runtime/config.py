@@ -298,6 +298,11 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "session.verdict_clear_s": (float, 60.0, _positive,
                                 "the kiosk shows a verdict this long on an idle table, then the next step; a blocked "
                                 "parcel, a lot decision, a second badge or a label to scan stays in its colour"),
+    "returns.weight_tolerance_pct": (float, 5.0, _non_negative,
+                                     "returns: the returned items may weigh this % more or less than their catalog"
+                                     " weights before the gap is flagged (and the return goes to review)"),
+    "returns.weight_tolerance_g": (float, 20.0, _non_negative,
+                                   "returns: the smallest weight gap allowed, in grams (light items)"),
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),

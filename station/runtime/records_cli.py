@@ -102,7 +102,16 @@ def audit_verify(db_path: str | None, config_file: str | None, as_json: bool) ->
 
 @click.group("evidence")
 def evidence_group() -> None:
-    """One evidence record per parcel: scans, badges, weighings with raw scale frames, photo and clip."""
+    """One evidence record per parcel (or per return, by its RMA): scans, badges, weighings, photos and clips."""
+
+
+def _return_record(conn: sqlite3.Connection, rma_id: str) -> dict | None:
+    """A return's evidence record (``station/returns.py``), on a database that has returns."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'returns'").fetchone() is None:
+        return None
+    from packgate.station.returns import record
+
+    return record(conn, rma_id)
 
 
 @evidence_group.command("export")
@@ -113,10 +122,11 @@ def evidence_group() -> None:
 @db_options
 def evidence_export(order_id: str, folder: str, media_dirs: tuple[str, ...], db_path: str | None,
                     config_file: str | None, as_json: bool) -> None:
-    """Write ORDER's evidence record (evidence.json) and its media (photos, clips) into the folder."""
+    """Write ORDER's evidence record (evidence.json) and its media (photos, clips) into the folder; an RMA id
+    writes that return's record (its steps, grades with photos, weighing, seal, and the order's outbound media)."""
     conn, data_dir = _open(db_path, config_file, as_json)
     try:
-        record = evidence.record(conn, order_id)
+        record = evidence.record(conn, order_id) or _return_record(conn, order_id)
         if record is None:
             _say(make("evidence_unknown_order", order_id=order_id).as_dict(), as_json, {"ok": False}, err=True)
             sys.exit(1)

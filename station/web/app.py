@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from packgate.station.errors import PageParameterError
-from packgate.station.web import actions, dock, kiosk, labels, operations, pda, supervisor
+from packgate.station.web import actions, dock, kiosk, labels, operations, pda, returns, supervisor
 from packgate.station.web.guard import COOKIE, HEADERS, Sessions, allowed_hosts, host_of
 from packgate.station.web.shared import COOKIE_NAME, MAX_BODY_BYTES, SESSIONS, STATION, cookie_name, current_session, error, session_or_open, station
 from packgate.sync.errors import StorageError
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC = {"/healthz"}
-OPENS_SESSION = {"/", "/pda", "/supervisor", "/api/v1/csrf"}
+OPENS_SESSION = {"/", "/pda", "/supervisor", "/returns", "/api/v1/csrf"}
 ANONYMOUS_OK = {"/api/v1/pda/login", "/api/v1/pda/logout", "/api/v1/pda/me"}  # with a session, before sign-in
-BLUEPRINTS = (kiosk.bp, pda.bp, supervisor.bp, actions.bp, dock.bp, labels.bp, operations.bp)
+BLUEPRINTS = (kiosk.bp, pda.bp, supervisor.bp, actions.bp, dock.bp, labels.bp, operations.bp, returns.bp)
 _GUARD = "packgate.guard"
 
 

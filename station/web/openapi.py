@@ -56,6 +56,26 @@ _ACTION = {
     },
 }
 
+_RETURN_STEP = {
+    "type": "object", "required": ["action"],
+    "properties": {
+        "action": {"enum": ["receive", "item", "approve", "put_aside", "second", "grade", "weigh", "close"]},
+        "code": {"type": "string", "maxLength": 128},
+        "key": {"type": "string", "maxLength": 128, "description": "idempotency key: a retry answers the first verdict"},
+        "operator": {"type": "string", "description": "API-token clients only: the employee present"},
+        "terminal": {"enum": ["kiosk", "pda"]},
+        "device": {"type": "string", "maxLength": 64},
+        "payload": {"type": "object", "properties": {
+            "unit": {"type": "integer", "minimum": 1}, "grade": {"enum": ["A", "B", "C"]},
+            "reason": {"type": "string", "maxLength": 500}, "grams": {"type": "string"},
+            "serial": {"type": "string"}, "lot": {"type": "string"},
+            "supervisor_badge": {"type": "string"}, "supervisor_pin": {"type": "string"},
+            "badge": {"type": "string"}, "pin": {"type": "string"},
+            "image_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+    },
+}
+
+
 def _query(name: str, schema: dict, description: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -259,5 +279,35 @@ OPENAPI = {
                        "(device: the PDA that closes it)",
             "parameters": [_path("batch_id")],
             "responses": {"200": {"description": "dock_batch_handed_over or a refusal"}}}},
+        "/api/v1/returns": {
+            "get": {"summary": "The return open at this terminal (the kiosk's, or the signed-in PDA's) with the RMA and "
+                               "the original order's outbound evidence side by side (items, lots, serials, weight, "
+                               "photo, video), what is still expected, the grades and reason codes, recent returns",
+                    "parameters": [_query("terminal", {"enum": ["kiosk", "pda"]}, "pda: the API client's PDA")],
+                    "responses": {"200": {"description": "the returns screen's state"}}},
+            "post": {"summary": "One step of a return (逆向物流), committed with its confirmation before the answer: "
+                                "receive (code: the return waybill or RMA; return_received), item (code: the unit's "
+                                "barcode, payload.serial/lot; return_item, refused when not in the RMA, a serial or lot "
+                                "not shipped waits for a supervisor), approve (payload.supervisor_badge, "
+                                "supervisor_pin, reason), put_aside, second (a special item: payload.badge, pin), "
+                                "grade (payload.unit from 1, grade A/B/C, reason code for B and C; return_graded with "
+                                "the camera's photo), weigh (payload.grams, or the scale's stable reading), close "
+                                "(return_closed: refund or review)",
+                     "requestBody": {"content": {"application/json": {"schema": _RETURN_STEP}}},
+                     "responses": {"200": {"description": "the step's verdict (a refusal records nothing)",
+                                           "content": {"application/json": {"schema": _VERDICT}}},
+                                   "401": {"description": "nobody signed in"}}}},
+        "/api/v1/returns/mode": {"post": {
+            "summary": "Switch the kiosk between Pack and Returns (the station's own scanner follows)",
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["mode"], "properties": {"mode": {"enum": ["pack", "returns"]}}}}}},
+            "responses": {"200": {"description": "the mode now"}, "400": {"description": "unknown mode"},
+                          "403": {"description": "not the table's own screen (a PDA)"}}}},
+        "/api/v1/returns/{rma_id}/evidence": {"get": {
+            "summary": "The return's evidence record: the RMA, every step (scans, grades with photos, weighing) with its "
+                       "confirmation and sync state, the audit rows, the original order's outbound evidence, the "
+                       "SHA-256 seal",
+            "parameters": [_path("rma_id")],
+            "responses": {"200": {"description": "the record"}, "404": {"description": "no return of that RMA here"}}}},
     },
 }

@@ -155,6 +155,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
     "dock.handover_after_min": (float, 120.0, _positive,
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
+    "returns.alert_after_h": (float, 72.0, _positive,
+                              "a return announced by the WMS this long ago and not yet closed at a table is listed"
+                              " in red on the dashboard (returns waiting too long)"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
                                       " token's hash (sha256:…, from packgate site token): the hub only compares"),

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import store
+from packgate.sync.hub import returns, store
 from packgate.sync.hub.charts import bar_chart
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
@@ -85,6 +85,7 @@ def overview(site: Hub) -> dict[str, Any]:
         packed = store.packed_orders(conn, now - timedelta(hours=24))
         waiting_dock = store.not_handed_over(conn, now - timedelta(minutes=site.config["dock.handover_after_min"]))
         names = {e["employee_id"]: e.get("name", e["employee_id"]) for e in store.ref_all(conn, "employees")}
+        site_returns = returns.overview(conn, store.ref_all(conn, "rmas"), now, site.config["returns.alert_after_h"])
     for row in stations:
         row.update(clock_view(row.get("clock_offset_s"), site.config["clock.warn_after_s"]))
         row["online"] = (now - parse_iso(row["last_seen_at"])).total_seconds() <= offline_after
@@ -126,6 +127,7 @@ def overview(site: Hub) -> dict[str, Any]:
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
+        "returns": site_returns,
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),

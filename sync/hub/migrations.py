@@ -80,6 +80,13 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             first_utc TEXT NOT NULL, locked_until_utc TEXT)""",
         "DELETE FROM hub_sessions",  # their ids were kept in clear: every supervisor signs in again once
     )),
+    (5, "returns processed at the tables (逆向物流, sync/hub/returns.py)", (
+        """CREATE TABLE hub_returns (
+            rma_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, reason TEXT, station TEXT NOT NULL, operator TEXT,
+            state TEXT NOT NULL CHECK (state IN ('in_progress', 'closed')), received_at TEXT NOT NULL,
+            closed_at TEXT, outcome TEXT, grades TEXT NOT NULL DEFAULT '{}', units INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX hub_returns_state ON hub_returns (state)",
+    )),
 )
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, NamedTuple
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
-from packgate.sync.hub import parcels
+from packgate.sync.hub import parcels, returns
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
 from packgate.sync.reference_screen import is_older, word_key
@@ -253,6 +253,7 @@ def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, rece
                              received[1], checked.frozen.decode(), received[1]))
         if inserted is not None:
             apply_effect(conn, station, item, now, rules)
+            returns.apply(conn, station, item)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": received[0]}
     before = _received_before(conn, station, checked, now, received, rules)
     if before is not None:  # a repeat is answered as the first was, even for an order cancelled since

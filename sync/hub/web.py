@@ -31,7 +31,10 @@ TEXT = {
            "waiting": "waiting", "none": "none", "per_hour": "Parcels per hour per station",
            "pick_to_pack": "Picked to packed (minutes)", "by_stage": "Waiting orders by stage",
            "bad_sign_in": "Badge or PIN not accepted (supervisors only)", "claims": "Claims",
-           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock"},
+           "locked": "Too many wrong PINs for this badge: try again in a few minutes", "clock": "clock",
+           "returns": "Returns", "returns_waiting": "waiting", "returns_in_progress": "in progress",
+           "returns_closed": "closed", "returns_overdue": "Returns waiting too long", "top_reasons": "Top 10 return reasons",
+           "processing": "average processing", "grades": "grades", "refund": "refund", "review": "review"},
     "zh": {"title": "现场看板", "stations": "工作台", "online": "在线", "offline": "离线", "orders": "各环节未完成订单",
            "blocked": "拦截的包裹", "escalations": "升级通知", "conflicts": "冲突", "lots": "临期批次", "audit": "审计日志",
            "not_handed_over": "已打包未出库",
@@ -40,7 +43,10 @@ TEXT = {
            "reason": "原因（将告知工作台）", "sign_in": "登录", "badge": "工牌", "pin": "密码", "sign_out": "退出",
            "waiting": "等待", "none": "无", "per_hour": "每台每小时包裹数", "pick_to_pack": "拣货到打包（分钟）",
            "by_stage": "各环节等待订单", "bad_sign_in": "工牌或密码不正确（仅限主管）", "claims": "锁定",
-           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟"},
+           "locked": "此工牌密码错误次数过多，请几分钟后再试", "clock": "时钟",
+           "returns": "退货", "returns_waiting": "待收货", "returns_in_progress": "处理中", "returns_closed": "已完成",
+           "returns_overdue": "等待过久的退货", "top_reasons": "十大退货原因", "processing": "平均处理时长",
+           "grades": "等级", "refund": "退款", "review": "人工审核"},
 }
 
 

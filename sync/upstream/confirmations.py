@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from packgate.device.clock import parse_iso
 from packgate.sync.common.db import write_tx
-from packgate.sync.upstream import store
+from packgate.sync.upstream import returns, store
 from packgate.sync.upstream.web import db, error, json_body, may_act_for, scoped_station, settings
 
 bp = Blueprint("confirmations", __name__)
@@ -32,7 +32,8 @@ def post_confirmations() -> Response:
         return error(413, f"at most {MAX_BATCH} confirmations per request")
     conn = db()
     with write_tx(conn):
-        results = store.receive(conn, envelope["station"], items, config.clock.now(), strict_orders=config.strict_orders)
+        results = store.receive(conn, envelope["station"], items, config.clock.now(), strict_orders=config.strict_orders,
+                                effects=(returns.EFFECTS,))
     return jsonify({"results": results})
 
 

@@ -125,6 +125,16 @@ ORDERS = (
 DEMO_ORDERS = {"fifo": "SO-10001", "special": "SO-10002", "expired": "SO-10003", "light": "SO-10004",
                "no_weight": "SO-10005", "fefo": "SO-10006"}
 
+# returns announced by the demo WMS (逆向物流): rma id, order, return waybill, the customer's reason code, lines
+# ("" = the whole order). SO-10009 is packed in the demo's walk: its RMA learns what was shipped from that pack.
+RMAS = (
+    ("RMA-0001", "SO-10009", "RT-SF-0001", "not_as_described", ""),
+    ("RMA-0002", "SO-10011", "RT-YTO-0002", "damaged_in_transit", "SKU-012:1"),
+    ("RMA-0003", "SO-10002", "RT-YTO-0003", "defective", "SKU-008:1"),
+    ("RMA-0004", "SO-10006", "RT-YTO-0004", "changed_mind", ""),
+)
+DEMO_RMAS = {"packed_in_demo": "RMA-0001"}
+
 
 def gs1_check_digit(digits: str) -> str:
     """GS1 mod-10 check digit for a GTIN body (weights 3,1,3,... from the right)."""
@@ -159,13 +169,21 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
 
 def seed(conn: sqlite3.Connection, today: date | None = None, now: datetime | None = None) -> int:
     """Load the demo data into a reference-upstream database; returns the new cursor."""
+    from packgate.sync.upstream import returns
     from packgate.sync.upstream import store as store
 
     today = today or date.today()
     now = now or datetime.now(timezone.utc).astimezone()
     store.ensure_schema(conn)
+    returns.ensure_schema(conn)
     cursor = 0
     with write_tx(conn):
         for kind, items in demo_reference(today, now).items():
             cursor = store.upsert_reference(conn, kind, items, now)
+        for rma_id, order_id, waybill, reason, lines in RMAS:
+            body: dict[str, object] = {"rma_id": rma_id, "order_id": order_id, "waybill": waybill, "reason": reason}
+            if lines:
+                body["lines"] = [{"sku": part.split(":")[0], "qty": int(part.split(":")[1])} for part in lines.split()]
+            returns.announce(conn, body, now)
+        cursor = store.current_cursor(conn)
     return cursor

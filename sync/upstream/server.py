@@ -26,11 +26,11 @@ from packgate.device.clock import Clock, isoformat
 from packgate.sync.common.db import connect
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.serving import run_until
-from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, reference_data, store
+from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, reference_data, returns, returns_routes, store
 from packgate.sync.upstream.web import ADMIN, POOL, RELAY, SETTINGS, RequestRefused, Settings, error, give_back, settings
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (operations.bp, confirmations.bp, reference_data.bp, admin.bp, label_routes.bp)
+BLUEPRINTS = (operations.bp, confirmations.bp, reference_data.bp, admin.bp, label_routes.bp, returns_routes.bp)
 OPEN_PATHS = ("/healthz", "/openapi.json")
 
 
@@ -68,6 +68,7 @@ def _prepare(db_path: str | Path, seed_demo: bool, today: date, clock: Clock) ->
     try:
         store.ensure_schema(conn)
         labels.ensure_schema(conn)
+        returns.ensure_schema(conn)
         if seed_demo:
             from packgate.sync.upstream.demo_data import seed
             seed(conn, today=today, now=clock.now())

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import parse_id
@@ -23,6 +24,7 @@ KINDS = {  # kind -> (key fields, required fields)
     "packaging": (("code",), ("code", "name", "tare_g")),
     "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
     "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
+    "rmas": (("rma_id",), ("rma_id", "order_id", "lines", "reason", "waybill")),  # returns (sync/upstream/returns.py)
 }
 # action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
 # contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)
@@ -203,12 +205,22 @@ def validate(item: Any, station: str) -> str | None:
     return None
 
 
-def receive(conn: sqlite3.Connection, station: str, items: list, now: datetime, *, strict_orders: bool) -> list[dict]:
+@dataclass(frozen=True)
+class Effects:
+    """What another part of the WMS does with a new confirmation, in its transaction: ``refusal`` (status, reason)
+    before it is stored, ``apply`` once it is (returns: ``sync/upstream/returns.py``)."""
+
+    refusal: Callable[[sqlite3.Connection, dict, bool], "tuple[int, str] | None"]
+    apply: Callable[[sqlite3.Connection, dict, datetime], None]
+
+
+def receive(conn: sqlite3.Connection, station: str, items: list, now: datetime, *, strict_orders: bool,
+            effects: Sequence[Effects] = ()) -> list[dict]:
     """Apply a batch inside the caller's transaction; returns one result per item, in order."""
     results = []
     counts = {"items": len(items), "accepted": 0, "duplicate": 0, "rejected": 0}
     for item in items:
-        result = _receive_one(conn, station, item, now, strict_orders)
+        result = _receive_one(conn, station, item, now, strict_orders, effects)
         counts[result["status"]] += 1
         results.append(result)
     bump(conn, requests=1, **counts)
@@ -223,7 +235,8 @@ def _reject(item: Any, reason: str, code: int = 422, error: str | None = None) -
     return answer
 
 
-def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetime, strict_orders: bool) -> dict:
+def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetime, strict_orders: bool,
+                 effects: Sequence[Effects] = ()) -> dict:
     problem = validate(item, station)
     if problem:
         return _reject(item, problem, 400)
@@ -244,6 +257,10 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
         return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled.get('status_at')}"
                              f" ({cancelled.get('status_reason') or 'no reason given'}): its {item['action']} is"
                              " refused", 409, ORDER_CANCELLED)
+    for more in effects:
+        refused = more.refusal(conn, item, strict_orders)
+        if refused is not None:
+            return _reject(item, refused[1], refused[0])
     if item["object_type"] == "order":
         order = get_reference(conn, "orders", item["object_id"])
         if order is None and strict_orders:
@@ -266,6 +283,8 @@ def _receive_one(conn: sqlite3.Connection, station: str, item: Any, now: datetim
                   item["object_id"], item["at"], utc_text(at), isoformat(now), utc_text(now), dumps(item).decode()))
     conn.execute("INSERT INTO up_effects (object_type, object_id, count) VALUES (?, ?, 1) ON CONFLICT"
                  " (object_type, object_id) DO UPDATE SET count = count + 1", (item["object_type"], item["object_id"]))
+    for more in effects:
+        more.apply(conn, item, now)
     return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": isoformat(now)}
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+import requests
 from e2e_support import KIOSK_VIEWPORT, PDA_VIEWPORT, scanner_types
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from walkthroughs import ACROSS_THE_SITE, AT_ONE_TABLE, Step
+from walkthroughs import ACROSS_THE_SITE, AT_ONE_TABLE, RETURNS, Step
 
 from packgate.station.demo.floor import SiteRig, build_site
 from packgate.station.demo.rig import gs1_item
@@ -151,6 +152,9 @@ class Walker:
         if text:
             expect(page.locator("#verdict-message")).to_contain_text(text)
 
+    def fill(self, name: str, selector: str, text: str) -> None:
+        self.pages[name].locator(selector).fill(text)
+
     def see(self, name: str, selector: str, text: str) -> None:
         target = self.pages[name].locator(selector)
         if text:
@@ -192,6 +196,20 @@ def test_walk_an_order_across_the_site(browser, site) -> None:
 
 def test_walk_an_order_through_at_one_table(browser, site) -> None:
     walk(browser, site, AT_ONE_TABLE).close()
+
+
+def test_receive_a_return_by_hand(browser, site) -> None:
+    walker = walk(browser, site, RETURNS)
+    try:  # the WMS refunded it once, from the confirmations the table sent through the hub
+        end = time.monotonic() + 15
+        outcomes: list = []
+        while time.monotonic() < end and not outcomes:
+            got = requests.get(f"{walker.site.wms_url}/v1/admin/returns/outcomes", timeout=5).json()
+            outcomes = [o for o in got["outcomes"] if o["rma_id"] == "RMA-0002"]
+            time.sleep(0.2)
+        assert [o["outcome"] for o in outcomes] == ["refunded"]
+    finally:
+        walker.close()
 
 
 def test_after_a_label_scan_the_next_parcel_is_weighed_once_the_scale_read_empty(browser, site) -> None:

@@ -17,6 +17,7 @@ Each ``Step`` has ``says`` (the step as the docs print it, Markdown; URLs name t
     ("press", page, button)             press a button by its words; ("reason", page, preset) picks a reason
     ("verdict", page, status, code, text)   the verdict box shows this (text: a part of the message, or "")
     ("see", page, selector, text)       an element contains the text
+    ("fill", page, selector, text)      type the text into a field (the Returns screen's grams)
 
 The docs engineer renders ``says``; a change of the demo that breaks a step breaks the test.
 """
@@ -120,4 +121,33 @@ AT_ONE_TABLE = (
           ("verdict", "kiosk", "ok", "item_accepted", "SKU-001"))),
 )
 
-WALKTHROUGHS = {"Walk an order across the site by hand": ACROSS_THE_SITE, "Walk an order through by hand": AT_ONE_TABLE}
+RETURNS = (
+    Step("At table 1's kiosk <http://127.0.0.1:8080/> tap **Li Wei** in the demo panel, then press **Returns** at the "
+         "top: the table's screen and its scanner switch to returns.",
+         (("open", "kiosk1", "1", "/"), ("tap", "kiosk1", "Li Wei"), ("verdict", "kiosk1", "ok", "signed_in", "Li Wei"),
+          ("open", "returns", "1", "/returns"), ("see", "returns", "#operator", "E001"))),
+    Step("Scan the return parcel's waybill `RT-YTO-0002` (the demo WMS announced RMA-0002: one mug of SO-10011, "
+         "damaged in transit) → green \"Return RMA-0002 for order SO-10011: 1 unit(s) expected\".",
+         (("type", "returns", "RT-YTO-0002"),
+          ("verdict", "returns", "ok", "return_received", "Return RMA-0002 for order SO-10011"))),
+    Step("Scan a tea tin `06901234000016`: red \"… is not in return RMA-0002: refused\". Scan the mug "
+         "`06901234000122` → \"SKU-012 received\".",
+         (("type", "returns", "06901234000016"), ("verdict", "returns", "error", "return_item_not_in_rma", "refused"),
+          ("type", "returns", "06901234000122"), ("verdict", "returns", "ok", "return_item_taken", "SKU-012 received"))),
+    Step("Press **A · resellable** → the lot and bin to put it away to (D-01-01); type `352` as grams and press "
+         "**Weigh** (a 350 g mug) → \"Returned items weigh 352.0 g\"; press **Close return** → green \"everything "
+         "is fine, the refund goes out\".",
+         (("press", "returns", "A · resellable"), ("verdict", "returns", "ok", "return_graded_a", "D-01-01"),
+          ("fill", "returns", "#grams", "352"), ("press", "returns", "Weigh"),
+          ("verdict", "returns", "ok", "return_weight_ok", "352.0 g"), ("press", "returns", "Close return"),
+          ("verdict", "returns", "ok", "return_closed_refund", "the refund goes out"))),
+    Step("The site dashboard <http://127.0.0.1:8770/> (badge code `04D2E8F1A2B390`, PIN 9876) lists RMA-0002 closed "
+         "(*refund*, its processing time and grades) and the top reasons; the WMS refunds it once "
+         "(<http://127.0.0.1:8765/v1/admin/rmas/RMA-0002>).",
+         (("open", "dashboard", "hub", "/"), ("sign_in", "dashboard", "04D2E8F1A2B390", "9876"),
+          ("see", "dashboard", 'tr.return.closed[data-rma="RMA-0002"]', "refund"),
+          ("see", "dashboard", "#top-reasons", "damaged_in_transit"))),
+)
+
+WALKTHROUGHS = {"Walk an order across the site by hand": ACROSS_THE_SITE, "Walk an order through by hand": AT_ONE_TABLE,
+                "Receive a return by hand": RETURNS}

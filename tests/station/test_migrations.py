@@ -77,7 +77,7 @@ def test_a_file_stopped_at_any_earlier_step_reaches_the_schema_of_a_fresh_file(t
         conn = connect(tmp_path / f"at-{version}.db")
         upgrade(conn, [sync_schema.STEPS.upto(1), STATION.upto(version)])
         added = migrations.upgrade(conn)
-        assert [(d.owner, d.version) for d in added] == [("sync", 2)] + [("station", v) for v in
+        assert [(d.owner, d.version) for d in added] == [("sync", 2), ("sync", 3)] + [("station", v) for v in
                                                                         range(version + 1, STATION.newest + 1)]
         assert schema_of(conn) == target, version
         conn.close()
@@ -126,11 +126,11 @@ def test_a_file_from_before_the_ledger_and_the_audit_chain_is_adopted_and_chaine
         conn.execute("INSERT INTO audit (at, who, action, object_id, before, after, reason, terminal) "
                      "VALUES (?, 'E005', 'cancel', ?, 'null', 'null', 'r', 'k')", (f"2026-01-0{i + 1}T08:00:00+08:00", f"SO-{i}"))
     plan = migrations.status(conn)["pending"]
-    assert [(p["owner"], p["version"], p["will"]) for p in plan][:4] == \
-        [("sync", 1, "adopt"), ("sync", 2, "run"), ("station", 1, "adopt"), ("station", 2, "run")]
+    assert [(p["owner"], p["version"], p["will"]) for p in plan][:5] == \
+        [("sync", 1, "adopt"), ("sync", 2, "run"), ("sync", 3, "run"), ("station", 1, "adopt"), ("station", 2, "run")]
     migrations.upgrade(conn)
-    assert ledger(conn)[:4] == [("sync", 1, "adopted"), ("sync", 2, "applied"), ("station", 1, "adopted"),
-                                ("station", 2, "applied")]
+    assert ledger(conn)[:5] == [("sync", 1, "adopted"), ("sync", 2, "applied"), ("sync", 3, "applied"),
+                                ("station", 1, "adopted"), ("station", 2, "applied")]
     report = audit_chain.verify(conn)
     assert report.ok and report.rows == 3
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -196,14 +196,14 @@ def test_db_status_lists_the_recorded_steps_and_what_the_next_start_does(tmp_pat
     assert f"{todo} schema steps not done yet" in pending.output and f"尚有{todo}个结构升级步骤未完成" in pending.output
     assert "station 6 (label jobs and the waybill pool)" in pending.output
     recorded = [line.split()[:3] for line in pending.output.splitlines() if line.startswith(("sync ", "station "))]
-    assert recorded == [["sync", "1", "applied"], ["sync", "2", "applied"]] + \
+    assert recorded == [["sync", "1", "applied"], ["sync", "2", "applied"], ["sync", "3", "applied"]] + \
         [["station", str(v), "applied"] for v in range(1, 6)]
     migrations.upgrade_file(path)
     current = CliRunner().invoke(cli, ["db", "status", "--db", str(path), "--json"], obj={})
     assert current.exit_code == 0, current.output
     doc = json.loads(current.output)
     assert doc["code"] == "db_current" and doc["pending"] == [] and doc["ahead"] == []
-    assert doc["known"] == {"sync": 2, "station": STATION.newest} and len(doc["recorded"]) == len(EVERY_STEP)
+    assert doc["known"] == {"sync": sync_schema.STEPS.newest, "station": STATION.newest} and len(doc["recorded"]) == len(EVERY_STEP)
     assert "工作站数据库已是最新" in doc["message_zh"]
 
 

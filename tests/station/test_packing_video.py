@@ -154,3 +154,31 @@ def test_a_full_disk_budget_is_a_health_problem(tmp_path):
         assert [c["removed_at"] for c in station.evidence(ORDER)["clips"]] == [None]
     finally:
         rig.stop()
+
+
+def test_a_return_at_the_kiosk_is_filmed_and_its_clip_sealed_into_the_close(video_rig):
+    """Returns mode: the table's scanner receives the return parcel, the camera films it until it closes; the clip is
+    filed under the RMA, its SHA-256 in ``return_closed`` and in the return's evidence record."""
+    rig = video_rig
+    station = rig.agent.station
+    assert rig.devices.tap(demo_data.DEMO_BADGES["packer"])["ok"]
+    assert eventually(lambda: station.pack.operator is not None)
+    station.returns.set_mode("returns")
+    rig.scanner.scan("RT-YTO-0002")
+    assert eventually(lambda: station.verdict and station.verdict["code"] == "return_received")
+    assert eventually(lambda: station.video.current is not None and station.video.current.kind == "return"
+                      and station.video.current.recorder.frames > 5)
+    rig.scanner.scan(rig.world.item_code("SKU-001"))  # not in the RMA: a red band in the clip
+    assert eventually(lambda: station.verdict and station.verdict["code"] == "return_item_not_in_rma")
+    rig.scanner.scan(rig.world.item_code("SKU-012"))
+    assert eventually(lambda: station.verdict and station.verdict["code"] == "return_item_taken")
+    desk = station.returns
+    assert desk.handle({"action": "grade", "payload": {"unit": 1, "grade": "A"}}, "E001")["code"] == "return_graded_a"
+    assert desk.handle({"action": "weigh", "payload": {"grams": "351"}}, "E001")["code"] == "return_weight_ok"
+    closed = desk.handle({"action": "close"}, "E001")
+    assert closed["code"] == "return_closed_refund" and station.video.current is None
+    sha = station.parts.conn.execute("SELECT json_extract(body, '$.payload.clip_sha256') FROM sync_outbox"
+                                     " WHERE action = 'return_closed'").fetchone()[0]
+    path = station.video.clip_file("RMA-0002", sha)
+    assert path is not None and hashlib.sha256(path.read_bytes()).hexdigest() == sha and len(_frames(path)) > 5
+    assert station.returns.evidence("RMA-0002")["clips"] == [sha]

@@ -50,7 +50,7 @@ def test_the_dump_is_what_the_release_left(previous):
 def test_the_previous_release_is_adopted_and_nothing_is_lost(previous, make_station):
     done = migrations.upgrade_file(make_station.db_path, make_station.clock)
     assert [(d.owner, d.version, d.how) for d in done] == \
-        [("sync", 1, "adopted"), ("sync", 2, "adopted")] + \
+        [("sync", 1, "adopted"), ("sync", 2, "adopted"), ("sync", 3, "applied")] + \
         [("station", v, "applied" if v == 6 or v > 7 else "adopted")  # 6: the label tables; 8 on: after the release
          for v in range(1, STATION.newest + 1)]
     conn = connect(make_station.db_path)

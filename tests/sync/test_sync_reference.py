@@ -12,14 +12,14 @@ def test_full_then_incremental_refresh(station_db, client):
     assert again["ok"] and sum(again["changed"].values()) == 0 and again["cursor"] == first["cursor"]
     client.admin("packaging", [{"code": "BOX-XL", "name": "Extra large", "tare_g": "610"}])
     third = cache.refresh()
-    assert third["changed"] == {"skus": 0, "lots": 0, "packaging": 1, "employees": 0, "orders": 0}
+    assert third["changed"] == {"skus": 0, "lots": 0, "packaging": 1, "employees": 0, "orders": 0, "rmas": 0}
     assert cache.get_packaging("BOX-XL")["tare_g"] == "610"
 
 
 def test_paged_refresh_gets_everything(station_db, client):
     cache = ReferenceCache(station_db, client, page_limit=7)
     result = cache.refresh()
-    assert result["ok"] and sum(result["changed"].values()) == 30 + 52 + 4 + 5 + 20
+    assert result["ok"] and sum(result["changed"].values()) == 30 + 52 + 4 + 5 + 20 + 4  # 4 RMAs
 
 
 def test_offline_the_cache_keeps_serving_and_health_says_why(station_db, client):

@@ -417,6 +417,7 @@ async function reason(titleKey, presets) {
 
 document.addEventListener("DOMContentLoaded", () => {
   applyI18n();
+  postAction("/api/v1/returns/mode", { mode: "pack" });  // this screen packs: the table's scanner packs too
   const input = $("scan-input");
   const submit = wedgeInput(input, (code) => {
     $("last-scan").textContent = code.replace(/\x1d/g, "<GS>");

@@ -118,6 +118,13 @@ function render(o, me) {
     `<tr data-order="${esc(i.order_id)}"><td><b>${esc(i.order_id)}</b></td><td>${esc(word("order_status", i.status))}</td>` +
     `<td class="wrap">${esc(i.reason || "")}</td>${timeCell(i.at)}<td>${esc(word("order_status", i.local_status))}</td>` +
     `<td class="num">${esc(i.steps_stopped)}</td></tr>`);
+  // 逆向物流: the returns received here, open or closed (refund / review), the latest first
+  const returned = o.returns || [];
+  count("returns-count", returned.filter((r) => r.state !== "closed").length, false);
+  rows("returns", ["rt_rma", "h_order", "rt_reason", "h_when", "h_state", "rt_outcome"], returned, (r) =>
+    `<tr data-rma="${esc(r.rma_id)}"><td><b>${esc(r.rma_id)}</b></td><td>${esc(r.order_id)}</td>` +
+    `<td>${esc(word("reason", r.reason))}</td>${timeCell(r.closed_at || r.opened_at)}` +
+    `<td>${esc(t("rt_state_" + r.state))}</td><td>${esc(r.outcome ? t("rt_outcome_" + r.outcome) : "—")}</td></tr>`);
   const conflicts = o.conflicts || [];
   count("conflict-count", conflicts.length, true);
   rows("conflicts", ["h_order", "h_action", "h_when", "h_reason", ""], conflicts, (c) =>
