@@ -9,7 +9,6 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-
 _last: tuple[datetime, str] | None = None  # the moment formatted last (a write stamps one moment many times)
 
 

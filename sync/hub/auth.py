@@ -52,11 +52,11 @@ def station_for_token(header: str | None, tokens: dict[str, str]) -> str:
         raise HubRequestError("missing Authorization: Bearer <station token>", 401)
     given = header[len("Bearer "):].strip()
     digest = token_hash(given).encode()
-    station = _index(tokens).get(digest)
-    if station is not None:  # confirmed against the token kept now, in constant time
-        kept = tokens.get(station, "")
-        if hmac.compare_digest(digest if kept.startswith(HASHED) else given.encode(), kept.encode()):
-            return station
+    indexed = _index(tokens).get(digest)
+    if indexed is not None:  # confirmed against the token kept now, in constant time
+        now_kept = tokens.get(indexed, "")
+        if hmac.compare_digest(digest if now_kept.startswith(HASHED) else given.encode(), now_kept.encode()):
+            return indexed
     found = None
     for station, token in tokens.items():
         kept = token.encode()

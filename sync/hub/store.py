@@ -615,7 +615,7 @@ def wms_words(conn: Conn, now: datetime, rows: list[Any]) -> list[str | None]:
                                   + ", ".join("?" * len(chunk)) + ")", chunk):
             ahead[str(found.pop("order_id"))] = found
     words: list[str | None] = []
-    for order_id, row in zip(ids, rows):
+    for order_id, row in zip(ids, rows, strict=True):
         if not isinstance(row, dict):
             words.append(None)
             continue
