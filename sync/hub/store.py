@@ -340,13 +340,18 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if order_id is None:
         return
     order = get_order(conn, order_id)
+    fresh = order is None  # its row is written once, with the stage it moves to (one statement, not two)
     if order is None:
         ref = ref_get(conn, "orders", order_id) or {}
         order = {"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
                  "operator": None, "priority": int(ref.get("priority") or 0), "priority_released": 0,
                  "milestones": {}, "packed_by": None}
-        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at) VALUES (?, ?, ?, ?, ?)",
-                     (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+
+    def opened() -> None:  # the new order's row as it was first seen, when its stage does not move
+        if fresh:
+            conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?)", (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
         take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
@@ -355,7 +360,7 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             conflict(conn, now, "packed_twice", order_id,
                      {"order_id": order_id, "first_station": order.get("packed_by"), "second_station": station,
                       "confirmation": item["id"]})
-            return
+            return opened()
         if not order["milestones"].get("lots_at_pick"):
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
@@ -367,7 +372,7 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                 conflict(conn, now, "not_claim_holder", order_id,
                          {"order_id": order_id, "station": station, "holder": holder["station"],
                           "action": item["action"], "confirmation": item["id"]})
-            return  # (or before it took the order, arriving late: the holder's stage stands either way)
+            return opened()  # (or before it took the order, arriving late: the holder's stage stands either way)
     if item["action"] == "pack":
         parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
                        bool(payload.get("shipped")))
@@ -376,17 +381,23 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if stage == STOPPED:
         stage = _before_opened(order["milestones"])
     if stage is None or not _may_move(order["stage"], stage):
-        return
+        return opened()
     milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
     if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
         milestones.setdefault(MILESTONE[stage], isoformat(now))
     if item["action"] == "pack":
         milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
-    conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
-                 " packed_by = ?, updated_at = ? WHERE order_id = ?",
-                 (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
-                  order_id))
+    if fresh:
+        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, station, operator, priority, milestones,"
+                     " packed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (order_id, stage, isoformat(now), station, item.get("operator"), order["priority"],
+                      _json(milestones), packed_by, isoformat(now)))
+    else:
+        conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
+                     " packed_by = ?, updated_at = ? WHERE order_id = ?",
+                     (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by,
+                      isoformat(now), order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator")})
     if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
