@@ -21,6 +21,11 @@ Rules (see also tests/device/test_profiles_lint.py):
   * ``abstract = true`` profiles are only bases: validated through their children, not listed;
   * for ``kind = "scale"``: ``serial``, ``poll``, ``framing``, ``parser`` after merging, and
     the parser kind's own required keys (each kind checks its parameters);
+  * a scale's division (``division``, grams): ``[weighing] division`` ("2", or "6000:2,15000:5" for a
+    multi-interval scale: up to 6 kg by 2 g, above by 5 g), else the step of the readings its frames carry (the
+    ``[emulator]`` unit and decimals: kg with 2 decimals is 10 g), never finer than 1 g there (a balance's 0.01 g
+    frames still judge parcels by the gram; a finer division is written out); the station's gate and per-item
+    check use it;
   * for ``kind = "printer"`` and ``kind = "label"``: see device.printer_spec (language, transports,
     status query and its decoding; a label template's language, size and placeholders).
 """
@@ -179,6 +184,7 @@ class Profile:
     template: LabelTemplate | None = None
     variant_codecs: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     origin: str = "bundled"  # "user": from the site's own profile directory
+    division: str | None = None  # a scale's division in grams: "2", or "6000:2,15000:5" (limit:division pairs)
 
     def emulator_codec(self, variant: str | None = None) -> Any:
         """The codec whose encoder speaks ``variant`` (``[emulator.variants.<name>]``); None: the profile's own."""
@@ -205,6 +211,8 @@ class Profile:
             out["parser"] = self.parser_kind
         if self.stability is not None:
             out["stability"] = self.stability.mode
+        if self.division is not None:
+            out["division_g"] = self.division
         if self.printer is not None:
             out.update(language=self.printer.language, dpi=self.printer.dpi, transports=list(self.printer.transports),
                        tcp_port=self.printer.tcp_port, status_query=self.printer.status.query.decode("latin-1"))
@@ -300,7 +308,33 @@ def _build(name: str, path: Path, doc: dict) -> Profile:
                       for v, overrides in emulator.variants.items()}
     return Profile(serial=serial, poll=poll, framing=framing, parser_kind=parser_kind, parser=_freeze(parser),
                    stability=stability, emulator=emulator, codec=codec, variant_codecs=MappingProxyType(variant_codecs),
-                   **common)
+                   division=_division(where, doc.get("weighing", {}), emulator), **common)
+
+
+def _division(where: Where, t: Any, emulator: EmulatorSpec) -> str:
+    """The scale's division in grams (see the module docstring): ``[weighing] division`` checked (divisions > 0,
+    limits and divisions ascending, the last range without a limit), else the step of the emulated frames (>= 1 g)."""
+    from decimal import Decimal, InvalidOperation
+
+    from packgate.device.scale.reading import GRAMS_PER_UNIT
+
+    if not isinstance(t, Mapping):
+        raise where.error("weighing", "must be a table")
+    text = where.get(t, "division", str, "weighing", "")
+    if not text:
+        step = GRAMS_PER_UNIT.get(emulator.unit.lower(), Decimal(1)) * Decimal(1).scaleb(-emulator.decimals)
+        return format(max(step, Decimal(1)).normalize(), "f")
+    problem = "write a division in grams (\"2\") or limit:division pairs, ascending (\"6000:2,15000:5\")"
+    try:
+        pairs = [[Decimal(x) for x in part.split(":")] for part in text.split(",")]
+    except InvalidOperation:
+        raise where.error("weighing.division", problem) from None
+    divisions = [p[-1] for p in pairs]
+    limits = [p[0] for p in pairs if len(p) == 2]
+    if any(len(p) not in (1, 2) for p in pairs) or any(len(p) != 2 for p in pairs[:-1]) or \
+            any(not d.is_finite() or d <= 0 for d in divisions) or divisions != sorted(divisions) or limits != sorted(limits):
+        raise where.error("weighing.division", problem)
+    return text
 
 
 def _serial(where: Where, t: Mapping) -> SerialDefaults:

@@ -38,10 +38,12 @@ Stop = Callable[[str, str, dict], "dict | None"]  # (order id, step, meta) -> th
 
 
 class DockDesk:
-    def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None):
+    def __init__(self, parts: Parts, site: SiteLink | None = None, stop: Stop | None = None,
+                 switched: Callable[[str], str | None] | None = None):
         self.p = parts
         self.site = site
         self.stop: Stop = stop or (lambda _order, _step, _meta: None)
+        self.switched = switched or (lambda _order: None)  # the carrier an order was switched to (station.carriers)
 
     # ---------------------------------------------------------------------------- reads
     def batch(self, batch_id: str) -> dict | None:
@@ -64,7 +66,8 @@ class DockDesk:
             return None, None, False
         ref = self.p.catalog.cache.get_order(order_id) or {}
         here = local["status"] in ("packed", "shipped") and local.get("station") in (None, self.p.id)
-        return rules.Parcel(order_id, local["status"], ref.get("carrier"), self._batch_of(order_id),
+        return rules.Parcel(order_id, local["status"], self.switched(order_id) or ref.get("carrier"),
+                            self._batch_of(order_id),
                             ref.get("status"), str(ref.get(order_state.REASON) or "")), waybill, here
 
     def _batch_of(self, order_id: str) -> str | None:
@@ -82,7 +85,8 @@ class DockDesk:
             status, reason = ref.get("status"), ref.get(order_state.REASON)
         held = self._batch_of(order_id)
         elsewhere = facts.get("batch_id") if facts.get("batch_id") not in (None, batch_id) else None
-        return rules.Parcel(order_id, str(facts.get("stage") or "open"), facts.get("carrier") or ref.get("carrier"),
+        carrier = self.switched(order_id) or facts.get("carrier") or ref.get("carrier")
+        return rules.Parcel(order_id, str(facts.get("stage") or "open"), carrier,
                             held or elsewhere, status, str(reason or "")), facts.get("waybill")
 
     # ---------------------------------------------------------------------------- actions

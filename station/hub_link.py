@@ -24,7 +24,8 @@
   (the station's own changes it already knows; an order open here is the kiosk's to decide); released
   priority shows on the kiosk; lot stock taken at any table counts against the lot here (``SiteLots``); the WMS's
   decisions on orders (``order_status``: held, cancelled, released, changed) are learned by the interception desk
-  in the same transaction (``station/interception.py``) and shown at once.
+  in the same transaction (``station/interception.py``) and shown at once; a change of the site's learned
+  weights or a weight decision (``weights``) wakes the table's weights loop (``station/weights.py``).
 * **site-wide lot stock** — ``SiteLots`` wraps the reference rows: a lot's ``qty`` is the WMS's less every
   unit the hub counted as taken anywhere, except units taken for an order open at this station right now
   (the session itself counts those, ``lots.less_taken``).
@@ -156,6 +157,7 @@ class SiteLink:
                  released: Released | None = None, words: Words | None = None):
         self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
         self.released: Released = released or (lambda order_id, decision: None)
+        self.reviewed: Callable[[dict], None] = lambda decision: None  # ``Station.on_review_decided``
         self._escalations: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
@@ -164,6 +166,7 @@ class SiteLink:
         self.wake = threading.Event()
         self._releases: list[str] = []
         self.closed = False
+        self.on_weights: Callable[[], None] | None = None  # the learned weights' loop, woken by a ``weights`` event
 
     @property
     def enabled(self) -> bool:
@@ -231,14 +234,16 @@ class SiteLink:
             order_id = live.pack.order.order_id if live.pack.order and live.pack.state in pk.ORDER_STATES else None
             state = str(live.pack.state.value)
             devices = {name: str(d.get("state")) for name, d in live.devices.items()}
-            depth = p.outbox.status().get("depth")
+            outbox = p.outbox.status()
+            depth, dead = outbox.get("depth"), outbox.get("dead")
         try:
             while self._releases:
                 self.hub.release(self._releases[0])
                 self._releases.pop(0)
             released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
                                           outbox_depth=depth if isinstance(depth, int) else None,
-                                          clock=isoformat(p.clock.now()))
+                                          clock=isoformat(p.clock.now()),
+                                          outbox_dead=dead if isinstance(dead, int) else None)
             self._clock_checked(self.hub.last_clock)
             if order_id is not None and not released:
                 try:
@@ -334,6 +339,14 @@ class SiteLink:
         """One change from the hub's feed, merged into the station's own tables (then pushed to the pages)."""
         kind, data = event.get("kind"), event.get("data") or {}
         if not isinstance(data, dict):
+            return
+        if kind == "weights":  # the site's learned weights or a weight decision changed: take them now
+            if self.on_weights is not None:
+                self.on_weights()
+            return
+        if kind == "review_decided":  # a supervisor decided a review of this table's at the hub's dashboard
+            if data.get("station") == self.parts.id and isinstance(data.get("order_id"), str):
+                self.reviewed(data)
             return
         if kind == "claim_released":  # a supervisor took the order from this table: the station drops it
             if data.get("why") == "supervisor" and data.get("station") == self.parts.id \

@@ -34,6 +34,7 @@ from packgate.station.core.verdicts import answer
 from packgate.station.errors import ReferenceDataError
 from packgate.station.parts import Parts
 from packgate.sync.common.db import write_tx
+from packgate.sync.common.sealing import is_sealed, ring_of
 from packgate.sync.reference_screen import is_older
 
 log = logging.getLogger("packgate.interception")
@@ -73,7 +74,8 @@ class InterceptDesk:
                          " revision = excluded.revision, lines = excluded.lines, carrier = excluded.carrier,"
                          " address = excluded.address, learned_at = excluded.learned_at, source = excluded.source",
                          (word.order_id, word.status, word.reason, isoformat(word.at) if word.at else None,
-                          word.revision, _json(word.as_dict()["lines"]), word.carrier, _json(word.address), at, source))
+                          word.revision, _json(word.as_dict()["lines"]), word.carrier,
+                          None if word.address is None else ring_of(conn).seal(word.address), at, source))
             changed.append(word.order_id)
         if changed:
             with self._guard:
@@ -178,7 +180,8 @@ def wms_row(conn: sqlite3.Connection, order_id: str) -> dict[str, Any] | None:
         return None
     out = dict(row)
     out["lines"] = json.loads(out["lines"]) if out["lines"] else None
-    out["address"] = json.loads(out["address"]) if out["address"] else None
+    address = out["address"]
+    out["address"] = ring_of(conn).opened(address) if is_sealed(address) else json.loads(address) if address else None
     return out
 
 

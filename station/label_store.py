@@ -7,23 +7,28 @@ import json
 import sqlite3
 from typing import Any
 
+from packgate.sync.common.sealing import ring_of
+
 
 def job_by_key(conn: sqlite3.Connection, key: str) -> dict | None:
     row = conn.execute("SELECT * FROM label_jobs WHERE key = ?", (key,)).fetchone()
-    return _job(row)
+    return _job(conn, row)
 
 
 def job_by_waybill(conn: sqlite3.Connection, waybill: str) -> dict | None:
     row = conn.execute("SELECT * FROM label_jobs WHERE waybill = ?", (waybill,)).fetchone()
-    return _job(row)
+    return _job(conn, row)
 
 
-def _job(row: sqlite3.Row | None) -> dict | None:
+def _job(conn: sqlite3.Connection, row: sqlite3.Row | None) -> dict | None:
+    """A label row with its fields and job opened (the recipient's name and phone are sealed at rest)."""
     if row is None:
         return None
     out = dict(row)
+    ring = ring_of(conn)
     out["body"] = json.loads(out["body"])
-    out["fields"] = json.loads(out["fields"]) if out["fields"] else None
+    out["fields"] = ring.open_record(json.loads(out["fields"])) if out["fields"] else None
+    out["job"] = ring.open_bytes(bytes(out["job"])) if out["job"] is not None else None
     return out
 
 
@@ -36,8 +41,9 @@ def add_request(conn: sqlite3.Connection, key: str, order_id: str, carton: int, 
 def set_issued(conn: sqlite3.Connection, key: str, body: dict, waybill: str, fields: dict, job: bytes, language: str,
                source: str, synced: bool) -> None:
     conn.execute("UPDATE label_jobs SET body = ?, waybill = ?, fields = ?, job = ?, language = ?, source = ?, synced = ?"
-                 " WHERE key = ?", (json.dumps(body, sort_keys=True), waybill, json.dumps(fields, sort_keys=True),
-                                    job, language, source, int(synced), key))
+                 " WHERE key = ?", (json.dumps(body, sort_keys=True), waybill,
+                                    json.dumps(ring_of(conn).seal_record(fields), sort_keys=True),
+                                    ring_of(conn).seal_bytes(job), language, source, int(synced), key))
 
 
 def mark_printed(conn: sqlite3.Connection, key: str, at: str) -> None:
@@ -47,7 +53,7 @@ def mark_printed(conn: sqlite3.Connection, key: str, at: str) -> None:
 def unsynced(conn: sqlite3.Connection, limit: int = 20) -> list[dict]:
     rows = conn.execute("SELECT * FROM label_jobs WHERE synced = 0 AND waybill IS NOT NULL ORDER BY requested_at"
                         " LIMIT ?", (limit,)).fetchall()
-    return [j for j in (_job(r) for r in rows) if j is not None]
+    return [j for j in (_job(conn, r) for r in rows) if j is not None]
 
 
 def set_synced(conn: sqlite3.Connection, key: str, error: str | None) -> None:

@@ -24,6 +24,7 @@ from packgate.station.core.models import LotPolicy
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.events import EventBus
 from packgate.station.ports import Outbox
+from packgate.sync.common.load import LoadGauge
 
 KIOSK = "kiosk"
 
@@ -87,6 +88,7 @@ class Live:
     picks: dict[str, pick.PickSession]
     override_reason: str | None = None  # a supervisor's reason waiting for their badge
     override_at: float | None = None  # when it was entered (monotonic)
+    waiting: dict | None = None  # a review decision or a whole-order cancel waiting for a supervisor's tap
     parcel_on_scale: bool = False  # the last stable reading had a parcel on it
     scale_must_clear: bool = False  # a carton closed on the scale: the next weighing waits for an empty scale
     last_scan: dict | None = None  # exactly what the last scan at the kiosk was, from any scanner
@@ -118,6 +120,7 @@ class Parts:
     tolerance: ToleranceConfig
     escalation: esc_rules.EscalationConfig
     lot_policy: LotPolicy
+    load: LoadGauge  # above load.shed_pct the work that can wait steps aside (sync/common/load.py)
 
     @property
     def id(self) -> str:

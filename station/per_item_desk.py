@@ -12,20 +12,27 @@ Invariants:
   packing step accepted it;
 * readings arrive with the station clock's monotonic time; a reading settles by the scale's flag or by staying
   within one division for ``weighing.steady_s`` (``core.steady``);
-* the session is in memory, per order and carton: a restart starts the box check again.
+* the session is per order, carton and box, and kept in station.db (``per_item_session``) whenever it changes: a
+  restart mid-parcel goes on where it was (the box checked, the items placed so far, the item awaited); only its
+  steadiness timer starts again. A session of another carton is never taken over; it is dropped when the kiosk has
+  no order open.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+from packgate.device.clock import isoformat
 from packgate.device.scale.reading import Reading, Status
 from packgate.station.core import packing as pk
 from packgate.station.core import per_item
 from packgate.station.core.weight_gate import expectations
 from packgate.station.parts import Parts
 from packgate.station.weights import TableWeights
+from packgate.sync.common.db import write_tx
 
 ACTIVE = frozenset({pk.State.ORDER_OPEN, pk.State.SCANNING, pk.State.READY_TO_WEIGH})
+DONE = frozenset({pk.State.IDLE, pk.State.SIGNED_IN, pk.State.PACKED, pk.State.CANCELLED})
 
 
 class ItemDesk:
@@ -37,10 +44,36 @@ class ItemDesk:
         self.key: tuple[str, int, str] | None = None
         self.session = per_item.ItemSession()
         self.pending: per_item.ItemSession | None = None
+        row = parts.conn.execute("SELECT order_id, carton, box, body FROM per_item_session WHERE one = 1").fetchone()
+        self.kept: tuple[tuple[str, int, str], dict] | None = \
+            ((row["order_id"], int(row["carton"]), row["box"]), json.loads(row["body"])) if row is not None else None
+
+    def _keep(self) -> None:
+        """Write the session when it changed (``None`` key: drop the kept one)."""
+        body = self.session.to_dict() if self.key is not None else None
+        if (self.kept is None and self.key is None) or (self.kept is not None and self.key == self.kept[0]
+                                                         and body == self.kept[1]):
+            return
+        with write_tx(self.parts.conn) as conn:
+            if self.key is None or body is None:
+                conn.execute("DELETE FROM per_item_session")
+                self.kept = None
+                return
+            conn.execute("INSERT INTO per_item_session (one, order_id, carton, box, body, at) VALUES (1, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (one) DO UPDATE SET order_id = excluded.order_id, carton = excluded.carton,"
+                         " box = excluded.box, body = excluded.body, at = excluded.at",
+                         (*self.key, json.dumps(body), isoformat(self.parts.clock.now())))
+            self.kept = (self.key, body)
 
     def _context(self, pack: pk.PackSession) -> per_item.ItemContext | None:
         """The per-item context of the carton in hand, or None when the check does not apply now."""
-        if not self.enabled or pack.order is None or pack.packaging is None or pack.state not in ACTIVE:
+        if not self.enabled:
+            return None
+        if (pack.order is None or pack.state in DONE) and (self.key is not None or self.kept is not None):
+            # packed, cancelled or given up: nothing to go on with
+            self.key, self.session, self.pending = None, per_item.ItemSession(), None
+            self._keep()
+        if pack.order is None or pack.packaging is None or pack.state not in ACTIVE:
             return None
         box = self.parts.catalog.packaging(pack.packaging)
         if box is None:
@@ -51,12 +84,14 @@ class ItemDesk:
         reference = {code: s.unit_weight_g for code, s in skus.items() if s is not None and s.unit_weight_g is not None}
         if len(reference) != len(ordered):
             return None  # a SKU without a weight: per item cannot judge it (the parcel's weighing says so)
-        spread = expectations(reference, self.weights.learned, self.weights.config)
+        spread = expectations(reference, self.weights.figures(), self.weights.config)
         units = {code: per_item.Unit(code, skus[code].name if skus[code] else code, *spread[code]) for code in ordered}
-        learned_box = self.weights.learned.boxes.get(box.code)
+        learned_box = self.weights.figures().boxes.get(box.code)
         key = (pack.order.order_id, pack.carton_no, box.code)
         if key != self.key:
-            self.key, self.session, self.pending = key, per_item.ItemSession(), None
+            restored = self.kept[1] if self.kept is not None and self.kept[0] == key else None
+            self.key, self.pending = key, None
+            self.session = per_item.ItemSession.from_dict(restored) if restored else per_item.ItemSession()
         return per_item.ItemContext(units, ordered, box.code, box.tare_g, pack.order.order_id, self.config,
                                     learned_box.sigma_g if learned_box is not None and learned_box.n >= 5 else None)
 
@@ -79,6 +114,7 @@ class ItemDesk:
         if pending is None or verdict.get("code") != "item_accepted":
             return verdict
         self.session = pending
+        self._keep()
         placed = pending.waiting or ""
         sku = self.parts.catalog.sku(placed)
         return {**verdict, "per_item": {"waiting": placed, "name": sku.name if sku else placed}}
@@ -91,6 +127,7 @@ class ItemDesk:
         grams = reading.grams if reading.status in (Status.OK, Status.MOTION) else None  # motion: settles by time
         out = per_item.step(self.session, per_item.Reading(self.parts.clock.monotonic(), grams, reading.stable), ctx)
         self.session = out.session
+        self._keep()
         return out.verdict.as_dict() if out.verdict is not None else None
 
     def holds(self, pack: pk.PackSession) -> bool:
@@ -98,7 +135,12 @@ class ItemDesk:
         return self._context(pack) is not None and self.session.phase in (per_item.Phase.BOX, per_item.Phase.PLACE)
 
     def view(self) -> dict | None:
-        if not self.enabled or self.key is None:
+        if not self.enabled:
             return None
+        if self.key is None:  # after a restart, before the first reading or scan: the session kept for this carton
+            if self.kept is None:
+                return None
+            key, body = self.kept
+            return {**body, "order_id": key[0], "carton": key[1], "box": key[2]}
         return {**self.session.to_dict(), "order_id": self.key[0], "carton": self.key[1], "box": self.key[2]}
 

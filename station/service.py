@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import threading
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +29,8 @@ from packgate.device.clock import Clock, isoformat
 from packgate.device.scale.reading import Reading
 from packgate.device.scanner.barcode import Scan, SitePatterns, interpret
 from packgate.station import evidence, migrations, store, video
-from packgate.station.core import device_states, intake
+from packgate.station.carriers import CarrierDesk
+from packgate.station.core import carrier_rules, device_states, intake
 from packgate.station.core import escalation as esc_rules
 from packgate.station.core import interception as intercept_rules
 from packgate.station.core import labels as lb
@@ -37,7 +39,7 @@ from packgate.station.core import picking as pick
 from packgate.station.core import release as release_rules
 from packgate.station.core.catalog import ReferenceRows, StationCatalog
 from packgate.station.core.effects import AuditEntry, Confirmation, Outcome
-from packgate.station.core.models import LotPolicy
+from packgate.station.core.models import Employee, LotPolicy, Role
 from packgate.station.core.texts import Word
 from packgate.station.core.tolerance import ToleranceConfig
 from packgate.station.core.verdicts import REFUSALS, Verdict, answer, bad_field, make
@@ -50,18 +52,23 @@ from packgate.station.parts import KIOSK, Live, Parts, Settings, site_patterns
 from packgate.station.pda import PdaDesk
 from packgate.station.per_item_desk import ItemDesk
 from packgate.station.ports import Camera, LabelPrinter, LabelUpstream, Notifier, Outbox, SiteHub
+from packgate.station.privacy import PrivacyDesk
 from packgate.station.returns import ReturnDesk
+from packgate.station.review import ReviewDesk
 from packgate.station.signin import PinCheck
+from packgate.station.stock_watch import StockWatch
 from packgate.station.timers import EscalationTimers
 from packgate.station.views import DEFAULT_LIMIT, PageQuery, StationViews
 from packgate.station.weights import TableWeights
 from packgate.sync.common.db import connect, write_tx
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.errors import StorageError, SyncError
 
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
-           "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label")
+           "put_back", "cancel", "sign_out", "close_carton", "reprint", "print_label", "review", "switch_carrier")
+REVIEW_WORDS = {"approve": "approved", "refuse": "refused"}
 AMBIGUOUS_BY_SCAN = {"badge": ("badge",), "order": ("order",), "tote": ("tote",), "unknown": ("order", "tote")}
 UNUSABLE_SCAN = frozenset({"unknown_order", "unknown_item", "unknown_packaging", "not_allowed_now", "wrong_code_here"})
 LocalWrites = Callable[[Any], None]
@@ -102,20 +109,27 @@ class Station:
                 use_floor=cfg["weighing.use_floor"], floor_table=cfg["weighing.floor_table"]),
             escalation=esc_rules.EscalationConfig.from_minutes(cfg["escalation.first_after_min"],
                                                                cfg["escalation.second_after_min"]),
-            lot_policy=LotPolicy(cfg["lots.policy"]))
-        self.weights = TableWeights(self.parts)  # the learned weight gate (station/weights.py)
+            lot_policy=LotPolicy(cfg["lots.policy"]), load=LoadGauge(float(cfg["load.shed_pct"])))
+        self.weights = TableWeights(self.parts, site)  # the learned weight gate (station/weights.py)
         self.items = ItemDesk(self.parts, self.weights)  # weighing.mode = "per_item" (station/per_item_desk.py)
         live.scale.fresh_s, live.scale.monotonic = float(cfg["scale.fresh_s"]), self.clock.monotonic
         self._scale_shown = live.scale.responding()
         self.catalog = self.parts.catalog
         self.interception = InterceptDesk(self.parts, self._on_words)
+        self.reviews = ReviewDesk(self.parts)  # site policies: order review, carrier rules, stock thresholds
+        self.carriers = CarrierDesk(self.parts)
+        self.stock = StockWatch(self.parts, notifier)
         self.site = SiteLink(self.parts, site, self._publish_state, self.on_released, self.interception)
+        self.site.reviewed = self.on_review_decided
+        self.site.on_weights = self.weights.wake.set  # the site's weights changed: the weights loop takes them now
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
-        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view)
+        self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
+                                  lambda s: self.reviews.pending(s.order.order_id if s.order else None))
         self.pins = PinCheck(self.parts)
+        self.privacy = PrivacyDesk(self.parts, self.pins, float(cfg["privacy.retention_days"]))
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
         # the outbound hand-over to carriers (station/dock.py)
-        self.dock = DockDesk(self.parts, self.site, self._stop_parcel)
+        self.dock = DockDesk(self.parts, self.site, self._stop_parcel, self.carriers.carrier_of)
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer,
@@ -171,7 +185,10 @@ class Station:
         return self.views.metrics()
 
     def supervisor_overview(self, viewer: str | None = None, limit: int = DEFAULT_LIMIT) -> dict:
-        return self.views.supervisor_overview(viewer, limit)
+        overview = self.views.supervisor_overview(viewer, limit)
+        with self.parts.lock:  # the site policies: reviews, stock alerts, carrier rules and switches
+            return {**overview, "reviews": self.reviews.listing(limit), "stock_alerts": self.stock.listing(limit),
+                    "carriers": self.carriers.listing(limit)}
 
     def priority_orders(self) -> list[dict]:
         """Orders released to any packer by an escalation (the PDA shows them too)."""
@@ -191,6 +208,10 @@ class Station:
         with self.parts.lock:
             return evidence.record(self.parts.conn, order_id)
 
+    def purge_personal(self) -> list[str]:
+        """Purge the personal data kept past its retention (station/privacy.py); the agent's prune pass."""
+        return self.privacy.purge()
+
     def is_supervisor(self, employee_id: str | None) -> bool:
         return self.views.is_supervisor(employee_id)
 
@@ -203,7 +224,15 @@ class Station:
     def pick_view(self, order_id: str, employee_id: str) -> dict:
         return self.desk.pick_view(order_id, employee_id)
 
+    def on_reference(self, conn: Any, kept: dict[str, list[dict]]) -> None:
+        """``ReferenceCache``'s hook, inside the transaction of a reference page: the WMS's word on orders, its
+        carrier rules, and the stock alerts its new stock closes."""
+        self.interception.on_reference(conn, kept)
+        self.carriers.on_reference(conn, kept)
+        self.stock.on_reference(conn, kept)
+
     def tick(self) -> Any:
+        self.stock.tick()
         done = self.timers.tick()
         if self.labels is not None:
             self.labels.tick()
@@ -256,6 +285,29 @@ class Station:
                 return self._show(verdict)
 
             self._saving(drop)
+
+    def on_review_decided(self, decision: dict) -> None:
+        """A supervisor approved or refused, at the hub's dashboard, an order this table opened under review (the
+        hub's feed): kept, and the kiosk told; an approved order's label prints, a refused one ends here. Nothing is
+        sent: the hub audited the decision and told the WMS."""
+        order_id, decided = str(decision["order_id"]), decision.get("decision")
+        if decided not in ("approved", "refused"):
+            return
+        with self.parts.lock:
+            if self.site.closed or not self.reviews.learned(order_id, decision):
+                return
+            before = self.parts.live.pack
+            if before.order is None or before.order.order_id != order_id or before.state not in pk.ORDER_STATES:
+                return
+            sup = Employee(str(decision.get("by") or "?"), str(decision.get("by_name") or decision.get("by") or "?"),
+                           "", Role.SUPERVISOR)
+            outcome = self.reviews.decide(before, sup, str(decided), str(decision.get("reason") or ""), pending=False)
+            assert outcome is not None
+            kept = Outcome(outcome.session, outcome.verdict, [])
+            self._saving(lambda: self._apply(before, kept, {"device": self.device_id("kiosk"), "key": None}))
+            if self.labels is not None and decided == "approved" and before.state is pk.State.WEIGHED_OK:
+                self.labels.queue({"device": self.device_id("kiosk")})
+        self._after_turn({})
 
     def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
         """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""
@@ -418,6 +470,11 @@ class Station:
                       "key": key, "request_hash": request_hash, "image_sha256": body.get("image_sha256")}
         if (body.get("terminal") or KIOSK) == "pda":
             shown = self.desk.handle(body, meta)
+            if shown.get("code") == "stock_short":  # the shift lead hears of it (``stock_watch.tick``)
+                with write_tx(self.parts.conn) as conn:
+                    self.stock.short(conn, self.outbox, shown, body.get("operator"), meta["device"],
+                                     meta["location"], isoformat(self.clock.now()))
+                self.wake()
             self.views.renew()  # the PDA's next order list shows what it just did
             return shown
         payload = body.get("payload") or {}
@@ -431,8 +488,17 @@ class Station:
                 if isinstance(proven, dict):
                     return self._show(proven)
                 uid, present = proven.badge_uid, True
+            decided = self._supervisor_tap(uid, present, meta)
+            if decided is not None:
+                return decided
             return self._override_or_step(intake.badge(uid, live.pack.state, self._waiting_reason(), present=present),
                                           meta)
+        if action == "review":
+            return self._review(payload, meta)
+        if action == "switch_carrier":
+            return self._switch_carrier(meta)
+        if action == "cancel" and _scope(payload) == "order":
+            return self._cancel_order(payload, meta)
         if action == "scan":
             text = str(body.get("object_id") or "")
             return self._scan_kiosk(interpret(text, self.parts.patterns, source=meta["device"]), meta)
@@ -552,7 +618,11 @@ class Station:
         stopped = self._intercepted(before, event)
         if stopped is not None:
             return self._apply(before, stopped, meta)
+        held = self.reviews.gate(before, event.name, lb.LabelMode(self.cfg["label.mode"]))
+        if held is not None:
+            return self._show(held)
         outcome = self._photographed(pk.step(before, event, self._pack_context()), meta)
+        outcome = self.reviews.opened(before, outcome)
         return self._apply(before, self.video.seal(before, outcome), meta)
 
     # ------------------------------------------------------------------ interception (订单拦截)
@@ -583,7 +653,12 @@ class Station:
             return None
         operator = before.operator.employee_id if before.operator else None
         stopped = self.interception.refusal(before, before.order.order_id, step, operator)
-        return None if stopped is None else self._apply(before, stopped, meta)
+        if stopped is not None:
+            return self._apply(before, stopped, meta)
+        held = self.reviews.gate(before, step, lb.LabelMode(self.cfg["label.mode"]))
+        if held is not None:
+            return self._show(held)
+        return self._carrier_check(before, meta) if step == "label_request" else None
 
     def _stop_parcel(self, order_id: str, step: str, meta: Meta) -> dict | None:
         """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order."""
@@ -592,6 +667,137 @@ class Station:
             return None
         at = isoformat(self.clock.now())
         return self.commit(stopped, {**meta, "key": None}, at, lambda conn: self.interception.note(conn, stopped, at))
+
+    # ------------------------------------------------------------------ site policies (review, carriers, stock)
+    def _policies_note(self, conn: Any, before: pk.PackSession, outcome: Outcome, meta: Meta, at: str) -> None:
+        """What the site policies keep of a step, inside its transaction: reviews and their decisions, carrier
+        switches, and the stock levels its counted units crossed."""
+        self.reviews.note(conn, outcome, at, "table")
+        self.carriers.note(conn, outcome, at)
+        same = before.order is not None and outcome.session.order is not None and \
+            before.order.order_id == outcome.session.order.order_id
+        counted = Counter((u.sku, u.lot) for u in before.units) if same else Counter()
+        if self.stock.taken(conn, self.outbox, outcome.effects, counted,
+                            meta.get("device") or self.device_id("kiosk"), meta.get("location") or self.location, at):
+            self.wake()  # the timers' pass tells the shift lead (``StockWatch.tick``), once this step is committed
+
+    def _supervisor(self, uid: str, present: bool, reason: str) -> Employee | dict:
+        """The supervisor ``uid`` names, proven present, not the packer; else the refusal shown."""
+        s = self.parts.live.pack
+        found = pk.authorise_override(self.catalog, uid, reason or "-", s.operator.employee_id if s.operator else None,
+                                      False, present)
+        if isinstance(found, Employee):
+            return found
+        code, data = found
+        return self._show(make(code, status="error", next="scan_supervisor_badge", **data).as_dict())
+
+    def _supervisor_tap(self, uid: str, present: bool, meta: Meta) -> dict | None:
+        """A supervisor's badge while an order waits for them (its review, or the cancel of the whole order): their
+        decision (None: the badge is not that)."""
+        live = self.parts.live
+        s = live.pack
+        if s.order is None or s.state not in pk.ORDER_STATES:
+            return None
+        employee = self.catalog.employee_by_badge(uid)
+        if employee is None or employee.role is not Role.SUPERVISOR or \
+                (s.operator is not None and employee.employee_id == s.operator.employee_id):
+            return None
+        waiting = live.waiting if live.waiting and self.clock.monotonic() - live.waiting["at"] <= \
+            float(self.cfg["badge.approval_window_s"]) and live.waiting["order_id"] == s.order.order_id else None
+        if waiting is not None and waiting["kind"] == "cancel":
+            if not present:
+                return self._show(make("presence_required", status="error", next="tap_badge").as_dict())
+            live.waiting = None
+            return self._pack_step(pk.Cancel(waiting["reason"], "order", employee.employee_id), meta)
+        if self.reviews.pending(s.order.order_id) is None:
+            return None
+        decision, reason = (waiting["decision"], waiting["reason"]) if waiting is not None else \
+            ("approved", "approved at the table")
+        return self._decide_review(uid, present, decision, reason, meta)
+
+    def _decide_review(self, uid: str, present: bool, decision: str, reason: str, meta: Meta) -> dict:
+        sup = self._supervisor(uid, present, reason)
+        if isinstance(sup, dict):
+            return sup
+        before = self.parts.live.pack
+        outcome = self.reviews.decide(before, sup, decision, reason)
+        if outcome is None:
+            return self._show(answer("review_not_pending"))
+        self.parts.live.waiting = None
+        return self._apply(before, outcome, meta)
+
+    def _review(self, payload: dict, meta: Meta) -> dict:
+        """``review``: a supervisor approves or refuses the order under review here, with badge + PIN now, or with a
+        tap of their badge next (within ``badge.approval_window_s``)."""
+        live = self.parts.live
+        decision = REVIEW_WORDS.get(str(payload.get("decision") or "approve"))
+        if decision is None:
+            return answer("review_decision_unknown", decision=str(payload.get("decision"))[:40])
+        s = live.pack
+        if s.order is None or self.reviews.pending(s.order.order_id) is None or s.state not in pk.ORDER_STATES:
+            return self._show(answer("review_not_pending"))
+        reason = str(payload.get("reason") or "").strip()
+        if decision == "refused" and not reason:
+            return self._show(make("override_reason_missing", status="error").as_dict())
+        reason = reason or "approved"
+        if payload.get("supervisor_badge"):
+            uid = str(payload["supervisor_badge"])
+            if payload.get("supervisor_pin") is None:
+                return self._show(make("presence_required", status="error", next="scan_supervisor_badge").as_dict())
+            proven = self.pins.verify(uid, payload["supervisor_pin"], "review", meta["device"])
+            if isinstance(proven, dict):
+                return self._show(proven)
+            return self._decide_review(proven.badge_uid, True, decision, reason, meta)
+        live.waiting = {"kind": "review", "decision": decision, "reason": reason, "order_id": s.order.order_id,
+                        "at": self.clock.monotonic()}
+        return self._show(make("review_decision_requested", decision=Word(f"word:review_{payload.get('decision') or 'approve'}"),
+                               reason=reason).as_dict())
+
+    def _cancel_order(self, payload: dict, meta: Meta) -> dict:
+        """Cancelling a whole order needs a supervisor: badge + PIN in the request, or a tap of their badge next."""
+        live = self.parts.live
+        reason = str(payload.get("reason") or "").strip()
+        s = live.pack
+        if payload.get("supervisor_badge") and payload.get("supervisor_pin") is not None:
+            proven = self.pins.verify(str(payload["supervisor_badge"]), payload["supervisor_pin"], "order_cancel",
+                                      meta["device"])
+            if isinstance(proven, dict):
+                return self._show(proven)
+            sup = self._supervisor(proven.badge_uid, True, reason)
+            if isinstance(sup, dict):
+                return sup
+            return self._pack_step(pk.Cancel(reason, "order", sup.employee_id), meta)
+        shown = self._pack_step(pk.Cancel(reason, "order"), meta)
+        if shown.get("code") == "order_cancel_needs_supervisor" and s.order is not None:
+            live.waiting = {"kind": "cancel", "reason": reason, "order_id": s.order.order_id,
+                            "at": self.clock.monotonic()}
+        return shown
+
+    def _carrier_check(self, before: pk.PackSession, meta: Meta) -> dict | None:
+        """The carrier rules before a label is requested: None (go on, switched to the backup when the site allows
+        it), or the refusal with the backup offered."""
+        check, region = self.carriers.check(before)
+        if check.outcome == carrier_rules.GO:
+            return None
+        if check.outcome == carrier_rules.REFUSED:
+            return self._show(self.carriers.refusal(before, check, region))
+        assert check.booked is not None and check.carrier is not None
+        outcome = self.carriers.switched(before, check.booked, check.carrier, check.why, None, True)
+        self._apply(before, outcome, meta)
+        return None
+
+    def _switch_carrier(self, meta: Meta) -> dict:
+        """``switch_carrier``: the packer takes the backup carrier offered for the order open here; its label
+        prints next."""
+        s = self.parts.live.pack
+        offer = self.carriers.offer
+        if s.order is None or offer is None or offer["order_id"] != s.order.order_id:
+            return self._show(answer("carrier_no_switch", order_id=s.order.order_id if s.order else "-"))
+        outcome = self.carriers.switched(s, offer["booked"], offer["backup"], offer["why"], None, False)
+        shown = self._apply(s, outcome, meta)
+        if self.labels is not None and s.state is pk.State.WEIGHED_OK:
+            self.labels.queue({**meta, "key": None})  # the switch answered this key; the print is its own step
+        return shown
 
     def _on_words(self, order_ids: set[str]) -> None:
         """The WMS's new word on ``order_ids`` is committed: the kiosk shows it at once when it concerns the order
@@ -625,6 +831,7 @@ class Station:
             self._milestones(conn, before, after, outcome, at)
             evidence.add_frames(conn, outcome, meta.get("frames"), at)
             self.interception.note(conn, outcome, at)
+            self._policies_note(conn, before, outcome, meta, at)
 
         verdict = self.commit(outcome, meta, at, local_writes if outcome.effects or after != before else None)
         live.pack = after
@@ -713,6 +920,10 @@ class Station:
                     store.add_audit(conn, at, effect.who, effect.action, _object_of(outcome.session, effect),
                                     effect.before, effect.after, effect.reason, meta.get("device"))
             result["confirmation_ids"] = ids
+            if any(isinstance(e, Confirmation) and e.action == "pick" for e in outcome.effects) and \
+                    self.stock.taken(conn, self.outbox, outcome.effects, Counter(), meta.get("device") or "?",
+                                     meta.get("location") or self.location, at, ("pick",)):
+                self.wake()  # a PDA's pick crossed a stock threshold: the shift lead is told (``StockWatch.tick``)
             if key:
                 store.store_answer(conn, key, meta.get("request_hash", ""), result, at)
         self._count(verdict)

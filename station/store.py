@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from packgate.station import audit_chain
+from packgate.sync.common.sealing import ring_of
 
 MILESTONES = ("picked_at", "verified_at", "weighed_at", "packed_at", "synced_at", "cancelled_at")
 
@@ -152,7 +153,8 @@ def table_count(conn: sqlite3.Connection, table: str) -> int:
 def employees_page(conn: sqlite3.Connection, limit: int, after: str | None = None, role: str | None = None) -> list[dict]:
     rows = conn.execute("SELECT data FROM ref_employees WHERE employee_id > ? ORDER BY employee_id LIMIT ?",
                         (after or "", limit if role is None else limit * 20))
-    found = [json.loads(r[0]) for r in rows]
+    ring = ring_of(conn)
+    found = [ring.open_record(json.loads(r[0])) for r in rows]
     return [e for e in found if role is None or e.get("role") == role][:limit]
 
 
@@ -169,6 +171,7 @@ def orders_to_pick_page(conn: sqlite3.Connection, limit: int, after: tuple[int, 
         " LEFT JOIN order_state s ON s.order_id = r.order_id"  # +r.status: walk the queue index, never sort
         " WHERE +r.status IN ('open', 'picking') AND COALESCE(s.status, 'open') IN ('open', 'picking')" + keyset +
         " ORDER BY r.priority DESC, r.order_id LIMIT ?", (*args, limit))
+    # personal values stay sealed: the list shows no recipient (and the PDAs ask for it often)
     return [{**json.loads(r[0]), "local_status": r["local_status"], "local_priority": r["local_priority"]} for r in rows]
 
 

@@ -259,7 +259,8 @@ class PackingVideo:
         part = folder / f".recording-{isoformat(self.parts.clock.now()).replace(':', '')}{self.codec.ext}"
         from packgate.device.camera.recorder import ClipRecorder
 
-        recorder = ClipRecorder(self.codec, part, header, wall=self.parts.clock.now, fps=self.fps, width=self.width)
+        recorder = ClipRecorder(self.codec, part, header, wall=self.parts.clock.now, fps=self.fps, width=self.width,
+                                busy=self.parts.load.shedding)
         recording = Recording(subject, waybill, operator, recorder.start(), kind=kind)
         self.camera.on_frame = recorder.offer
         return recording
@@ -268,6 +269,8 @@ class PackingVideo:
         if self.camera is not None and self.camera.on_frame == cur.recorder.offer:
             self.camera.on_frame = None
         clip = cur.recorder.finish(self.clips_dir / _safe(cur.order_id))
+        if cur.recorder.shed:
+            self.parts.load.shed("video_frames", cur.recorder.shed)
         if cur.recorder.error:
             self.parts.live.problems["video"] = f"video: recording {cur.order_id} failed: {cur.recorder.error}"
         return clip

@@ -29,7 +29,7 @@ from packgate.station.core.privacy import mask_record
 from packgate.station.core.tolerance import weight_range
 from packgate.station.errors import PageParameterError, ReferenceDataError
 from packgate.station.parts import Parts
-from packgate.sync.common.db import connect_reader
+from packgate.sync.common.db import connect_reader, write_tx
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.untilchanged import UntilChanged
 
@@ -85,8 +85,10 @@ def _cursor(*keys: Any) -> str:
 class StationViews:
     def __init__(self, parts: Parts, info: Callable[[], dict],
                  site_escalations: Callable[[], list[dict] | None] = lambda: None,
-                 interception: Callable[[pk.PackSession], dict | None] | None = None):
+                 interception: Callable[[pk.PackSession], dict | None] | None = None,
+                 review: Callable[[pk.PackSession], dict | None] | None = None):
         self.parts = parts
+        self.review = review  # the review the order open at the kiosk waits on (station.review)
         self.info = info
         self.site_escalations = site_escalations
         self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
@@ -141,7 +143,7 @@ class StationViews:
                      "label": live.label, "last_scan": live.last_scan, "override": live.override_reason,
                      "verdict_age_s": None if live.verdict_at is None else round(p.clock.monotonic() - live.verdict_at, 1),
                      "interception": self.interception(s) if self.interception else None,
-                     "site_clock": live.site_clock}
+                     "review": self.review(s) if self.review else None, "site_clock": live.site_clock}
         lines = []
         if s.order:
             for sku_code, qty in s.order.quantities().items():
@@ -166,7 +168,7 @@ class StationViews:
                         "fifo": fifo, "weight": s.weight.as_dict() if s.weight else None,
                         "override_requested": shown["override"], "abandon_asked": s.abandon_asked,
                         "carton": s.carton_no, "next": pk.NEXT_IN_STATE[s.state], "done": self._finished(s),
-                        "interception": shown["interception"]},
+                        "interception": shown["interception"], "review_pending": shown["review"]},
             "verdict": shown["verdict"],
             "verdict_age_s": shown["verdict_age_s"],
             "verdict_clear_s": float(p.cfg["session.verdict_clear_s"]),
@@ -242,12 +244,16 @@ class StationViews:
             problems += [text for _, text in sorted(live.problems.items())]
             warnings = [f"{name}: {notice['message']}" for name, dev in devices.items()
                         for notice in dev.get("notices", ())]
+            load = p.load.status()
+            if load["shedding"]:
+                warnings.append(f"overloaded ({load['pct']} % > {load['threshold_pct']:g} %): the packing video and"
+                                " reports step aside; the scan path comes first")
             scale = live.scale.view()
             return {"ok": not problems, "problems": problems, "warnings": warnings, "station": p.id,
                     "at": isoformat(p.clock.now()),
                     "devices": devices, "scale": {k: scale.get(k) for k in ("connected", "responding", "status", "stable")},
                     "outbox": sync, "reference": reference, "session": str(live.pack.state),
-                    "open_escalations": open_escalations, "verdicts": dict(live.counters)}
+                    "open_escalations": open_escalations, "verdicts": dict(live.counters), "load": load}
 
     def metrics(self) -> str:
         from packgate.sync.metrics import render_prometheus
@@ -341,6 +347,19 @@ class StationViews:
         return self._page(kind, query, viewer)
 
     def _page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:
+        answer = self._read_page(kind, query, viewer)
+        if kind == "employees" and answer["items"] and self.is_supervisor(viewer):
+            self._audit_read(str(viewer), [item["employee_id"] for item in answer["items"]])
+        return answer
+
+    def _audit_read(self, who: str, employees: list[str]) -> None:
+        """A supervisor saw these employees' phone numbers unmasked: one ``personal_read`` audit row."""
+        p = self.parts
+        with p.lock, write_tx(p.conn) as conn:
+            store.add_audit(conn, isoformat(p.clock.now()), who, "personal_read", "employees", None,
+                            {"employees": employees[:200]}, "employee list", None)
+
+    def _read_page(self, kind: str, query: PageQuery, viewer: str | None) -> dict:
         p = self.parts
         now = p.clock.now()
         cursor, n = query.cursor, query.limit

@@ -34,7 +34,6 @@ from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
 
 from packgate.device.backoff import Backoff, Random
 from packgate.device.clock import Clock
-from packgate.sync.client import UpstreamClient
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 
 log = logging.getLogger(__name__)
@@ -112,10 +111,18 @@ class Source(Protocol[R]):
         ...
 
 
+class Sender(Protocol):
+    """Who takes the rows: the WMS (``UpstreamClient``), a subscriber's webhook (``sync.hub.subscribers``)."""
+
+    def send_confirmations(self, station: str, bodies: Sequence[bytes]) -> dict[str, dict]:
+        """Send one stream's frozen bodies; the answer per row id (status accepted/duplicate/rejected)."""
+        ...
+
+
 class DeliveryEngine(Generic[R]):
     """``DeliveryEngine(source, client, clock).run_once()`` → ``{"outcome", "wait_s", "n", …}``."""
 
-    def __init__(self, source: Source[R], client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
+    def __init__(self, source: Source[R], client: Sender | None, clock: Clock, *, batch_size: int = 100,
                  max_rows: int | None = None, backoff: Backoff | None = None, rng: Random | None = None,
                  idle_s: float = 1.0, recheck_s: float = 5.0, logger: logging.Logger | None = None,
                  senders: int = 1):
@@ -163,7 +170,7 @@ class DeliveryEngine(Generic[R]):
                 self._isolated(item.batch)
         return self._report(self._combine(reports))
 
-    def _send_side_by_side(self, client: UpstreamClient, taken: Sequence[Batch[R]], settled: list[Settled[R]],
+    def _send_side_by_side(self, client: Sender, taken: Sequence[Batch[R]], settled: list[Settled[R]],
                            reports: list[dict[str, Any]]) -> None:
         """``senders`` requests at once (one per stream, so each stream's rows stay in order); the first failure
         starts no further batch, and every request already on its way is awaited and recorded."""
@@ -211,7 +218,7 @@ class DeliveryEngine(Generic[R]):
             handled += outcome.get("n", 0)
         return handled
 
-    def _send(self, client: UpstreamClient, batch: Batch[R], settled: list[Settled[R]]) -> dict[str, Any]:
+    def _send(self, client: Sender, batch: Batch[R], settled: list[Settled[R]]) -> dict[str, Any]:
         rows, stream = batch.rows, batch.stream
         try:
             results = client.send_confirmations(stream, [row.body for row in rows])
@@ -264,4 +271,4 @@ class DeliveryEngine(Generic[R]):
         return outcome
 
 
-__all__ = ["Batch", "DeliveryEngine", "Failed", "Pause", "Refused", "Row", "Sent", "Settled", "Source"]
+__all__ = ["Batch", "DeliveryEngine", "Sender", "Failed", "Pause", "Refused", "Row", "Sent", "Settled", "Source"]

@@ -78,12 +78,13 @@ class SiteClient:
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
                   devices: dict[str, str] | None = None, outbox_depth: int | None = None,
-                  clock: str | None = None) -> list[dict[str, Any]]:
+                  clock: str | None = None, outbox_dead: int | None = None) -> list[dict[str, Any]]:
         """The supervisors' releases of the order this table has open (it drops them). With ``clock`` (this
         station's time now, ISO 8601) the hub measures its offset: ``last_clock`` (``offset_s``, ``warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
-                                   "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock})
+                                   "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock,
+                                   "outbox_dead": outbox_dead})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
         offset = data.get("clock_offset_s")
@@ -125,6 +126,35 @@ class SiteClient:
         if status != 200:
             raise HubError(f"dock give back {order_id}: HTTP {status} {data.get('error', '')}")
         return bool(data.get("given_back"))
+
+    def weights(self, known: int = -1) -> dict[str, Any]:
+        """The site's learned weights: version, learned (the tables' figures pooled), decisions (in order); with
+        ``known`` the version this table has, ``{"version", "unchanged": True}`` when nothing changed since."""
+        status, data = self._call("GET", "/v1/weights" + (f"?known={known}" if known >= 0 else ""))
+        if status == 200 and data.get("unchanged") is True and data.get("version") == known:
+            return data
+        if status != 200 or not isinstance(data.get("learned"), dict) or not isinstance(data.get("decisions"), list):
+            raise HubError(f"weights: HTTP {status} {data.get('error', '')}")
+        return data
+
+    def put_figures(self, learned: dict[str, Any], review: dict[str, Any]) -> int:
+        """Send this table's learned figures and the review it sees; returns the site's weights version."""
+        status, data = self._call("PUT", f"/v1/weights/figures/{quote(self.station, safe='')}",
+                                  {"learned": learned, "review": review})
+        if status != 200:
+            raise HubError(f"weights figures: HTTP {status} {data.get('error', '')}")
+        return int(data.get("version") or 0)
+
+    def decide_weight(self, decision: dict[str, Any], prev: int, evidence: dict[str, Any] | None) -> dict[str, Any]:
+        """A supervisor's weight decision for the site: the decision kept (with its number ``n``). Raises
+        ``ClaimConflictError`` (409: decided already, the message names who) or ``HubError`` (refused)."""
+        status, data = self._call("POST", "/v1/weights/decisions", {"station": self.station, "decision": decision,
+                                                                    "prev": prev, "evidence": evidence})
+        if status == 409:
+            raise ClaimConflictError(str(data.get("error")), {})
+        if status != 200:
+            raise HubError(f"weight decision: HTTP {status} {data.get('error', '')}")
+        return data
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         status, data = self._call("GET", f"/v1/orders/{quote(order_id, safe='')}")

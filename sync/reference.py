@@ -24,6 +24,7 @@ from packgate.device.codes import canonical_badge, gtin14
 from packgate.sync.client import UpstreamClient
 from packgate.sync.common.db import DbSpec, factory, write_tx
 from packgate.sync.common.pool import Pool
+from packgate.sync.common.sealing import KeyRing, ring_of
 from packgate.sync.errors import BadResponseError, SyncError, UpstreamError
 from packgate.sync.reference_screen import KINDS, OPEN_STATUSES, badge_clash, clashes, is_older, screen, tote_clash
 from packgate.sync.schema import get_meta, set_meta, upgrade
@@ -50,6 +51,7 @@ class ReferenceCache:
         self._conns: Pool[sqlite3.Connection] = Pool(self._connect, lambda conn: conn.close(), keep=POOL_KEPT)
         with self._using(None) as conn:
             upgrade(conn, self.clock)
+            self.ring: KeyRing = ring_of(conn)  # personal fields are sealed in the file (sync.common.sealing)
 
     # ---- pulling --------------------------------------------------------------------------
     def refresh(self, *, raise_errors: bool = False) -> dict:
@@ -133,11 +135,12 @@ class ReferenceCache:
         for n, chunk in enumerate(chunks):
             with write_tx(conn):
                 for kind, row in chunk:
-                    _STORE[kind](conn, row)
+                    _STORE[kind](conn, self.ring.seal_record(row))
                 if n == len(chunks) - 1:
                     for r in refused:
                         conn.execute("INSERT INTO ref_rejected (at, kind, key, reason, data) VALUES (?, ?, ?, ?, ?)",
-                                     (stamp, r.kind, r.key, r.reason, json.dumps(r.row, default=str)[:4000]))
+                                     (stamp, r.kind, r.key, r.reason,
+                                      self.ring.seal(json.dumps(r.row, default=str)[:4000])))
                         if r.ambiguous:
                             conn.execute("INSERT OR REPLACE INTO ref_ambiguous (kind, key, reason, at) VALUES (?, ?, ?, ?)",
                                          (r.ambiguous, r.key, r.reason, stamp))
@@ -264,11 +267,11 @@ class ReferenceCache:
     def _one(self, sql: str, args: tuple, conn: sqlite3.Connection | None) -> dict | None:
         with self._using(conn) as c:
             row = c.execute(sql, args).fetchone()
-        return json.loads(row[0]) if row else None
+        return self.ring.open_record(json.loads(row[0])) if row else None
 
     def _many(self, sql: str, args: tuple, conn: sqlite3.Connection | None) -> list[dict]:
         with self._using(conn) as c:
-            return [json.loads(row[0]) for row in c.execute(sql, args)]
+            return [self.ring.open_record(json.loads(row[0])) for row in c.execute(sql, args)]
 
 
 def _put(sql: str, *fields: Callable[[dict], object]):
@@ -289,5 +292,6 @@ _STORE = {
                  lambda r: r["rma_id"], lambda r: r["order_id"], lambda r: r.get("waybill"), lambda r: r.get("status")),
     "orders": _put("INSERT OR REPLACE INTO ref_orders (order_id, status, priority, data) VALUES (?, ?, ?, ?)",
                    lambda r: r["order_id"], lambda r: r.get("status"), lambda r: int(r.get("priority") or 0)),
+    "carriers": lambda conn, row: None,  # the carrier rules are the station's (``on_update``: station/carriers.py)
 }
 

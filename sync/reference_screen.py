@@ -17,9 +17,9 @@ from typing import Any
 from packgate.device.clock import parse_iso
 from packgate.device.codes import canonical_badge
 
-KINDS = ("skus", "lots", "packaging", "employees", "orders", "rmas")
+KINDS = ("skus", "lots", "packaging", "employees", "orders", "rmas", "carriers")
 REQUIRED = {"skus": ("sku",), "lots": ("sku", "lot"), "packaging": ("code",), "employees": ("employee_id", "badge_uid"),
-            "orders": ("order_id",), "rmas": ("rma_id", "order_id")}
+            "orders": ("order_id",), "rmas": ("rma_id", "order_id"), "carriers": ("carrier",)}
 OPEN_STATUSES = "('open', 'picking', 'picked', 'packing')"
 
 

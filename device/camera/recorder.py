@@ -50,6 +50,7 @@ class Codec:
 # MPEG-4 Part 2 and Motion JPEG, which are written but not played by browsers (the export still has them).
 CODECS = (Codec("avc1", ".mp4", True), Codec("H264", ".mp4", True), Codec("VP80", ".webm", True),
           Codec("VP90", ".webm", True), Codec("mp4v", ".mp4", False), Codec("MJPG", ".avi", False))
+BUSY_EVERY_S = 1.0  # while the machine is busy (load shedding) a clip takes one frame this often
 COLOURS = {"ok": (40, 160, 40), "warning": (0, 170, 255), "error": (30, 30, 220)}  # BGR, by verdict status
 
 
@@ -100,7 +101,8 @@ class ClipRecorder:
 
     def __init__(self, codec: Codec, part_path: str | os.PathLike, header: list[str], *,
                  wall: Callable[[], datetime], fps: float = 10.0, width: int = 640, queue_size: int = 8,
-                 mark_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic):
+                 mark_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic,
+                 busy: Callable[[], bool] = lambda: False):
         self.codec = codec
         self.part_path = Path(part_path)
         self.header = header
@@ -111,6 +113,8 @@ class ClipRecorder:
         self.monotonic = monotonic
         self.frames = 0
         self.dropped = 0
+        self.shed = 0  # frames not encoded while the machine was busy (``busy()``: load shedding)
+        self.busy = busy
         self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=queue_size)
         self._mark: tuple[str, tuple[int, int, int], float] | None = None
         self._done = threading.Event()
@@ -128,6 +132,10 @@ class ClipRecorder:
             return
         now = self.monotonic()
         if now - self._last_offer < 0.5 / self.fps:  # more frames than the clip needs: skip before copying
+            return
+        marking = self._mark is not None and now < self._mark[2]  # a verdict's band is evidence: never shed
+        if not marking and now - self._last_offer < BUSY_EVERY_S and self.busy():  # the scan path first: 1 frame/s
+            self.shed += 1
             return
         self._last_offer = now
         try:
@@ -173,6 +181,10 @@ class ClipRecorder:
         now = self.monotonic()
         due = int((now - self._t0) * self.fps) + 1  # frames the clip should hold by now
         copies = min(due - self.frames, int(self.fps * 2)) if self.frames else 1
+        if copies > 1 and self.busy():  # busy: the held frame is encoded once, the clip's timeline shortens
+            self.shed += copies - 1
+            self._t0 += (copies - 1) / self.fps
+            copies = 1
         if copies <= 0:
             return
         image = self.overlay(scale_to(frame, self.width), now)

@@ -156,10 +156,12 @@ class Pack:
 
 @dataclass(frozen=True)
 class Cancel:
-    """``scope="pack_session"`` stops packing (the order goes back to the queue); ``"order"`` cancels the order."""
+    """``scope="pack_session"`` stops packing (the order goes back to the queue); ``"order"`` cancels the order, which
+    needs a supervisor present (``approved_by``: their employee id, proven by a tap or badge + PIN)."""
 
     reason: str
     scope: str = "pack_session"
+    approved_by: str | None = None
     name = "cancel"
 
 
@@ -865,10 +867,15 @@ def _cancel(s: PackSession, e: Cancel, ctx: PackContext) -> Outcome:
     reason = (e.reason or "").strip()
     if not reason:
         return refuse(s, "cancel_reason_missing", next=NEXT_IN_STATE[s.state])
+    if e.scope == "order" and not e.approved_by:
+        return Outcome(s, make("order_cancel_needs_supervisor", order_id=_order(s).order_id, reason=reason), [])
     new = replace(s, state=S.CANCELLED, pending=None)
     action = "order_cancel" if e.scope == "order" else "cancel"
-    audit = AuditEntry(action, _who(s).employee_id, s.summary(), new.summary(), reason)
-    conf = _order_conf(s, "cancel", {"scope": e.scope, "reason": reason, "units_scanned": len(s.units)})
+    audit = AuditEntry(action, e.approved_by or _who(s).employee_id, s.summary(), new.summary(), reason)
+    payload: dict[str, Any] = {"scope": e.scope, "reason": reason, "units_scanned": len(s.units)}
+    if e.approved_by:
+        payload.update(approved_by=e.approved_by, packer=_who(s).employee_id)
+    conf = _order_conf(s, "cancel", payload)
     code = "order_cancelled" if e.scope == "order" else "cancelled"
     return _done(new, make(code, order_id=_order(s).order_id, reason=reason, units=len(s.units)), audit, conf)
 

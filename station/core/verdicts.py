@@ -19,7 +19,7 @@ from typing import Any
 
 from packgate.station.core import returns_texts, texts, words
 
-STATUSES = ("ok", "prompt", "blocked", "error", "intercepted")
+STATUSES = ("ok", "prompt", "blocked", "error", "intercepted", "review")
 REFUSALS = ("error", "intercepted")  # the step did not happen (an intercepted one: the WMS stopped the order)
 
 # status -> (sound, colour)
@@ -29,6 +29,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "blocked": ("error", "red"),
     "error": ("error", "red"),
     "intercepted": ("intercept", "crimson"),  # 订单拦截: the WMS held or cancelled the order
+    "review": ("review", "amber"),  # 订单审核: a site rule wants a supervisor before the label (striped amber, a chime)
 }
 
 
@@ -82,6 +83,11 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
                               "order).", "请把包裹放入拦截区，等待WMS放行订单（或按“中止打包”）。"),
     "recheck_items": ("Change the parcel as shown, then go on (what you just did was not counted).",
                       "请按提示调整包裹后继续（刚才的操作未计入）。"),
+    "supervisor_review": ("A supervisor taps their badge to approve it, or refuses it on the screen.",
+                          "请主管刷工牌审批，或在屏幕上拒绝。"),
+    "use_backup_carrier": ("Press Use backup carrier to label it for the backup, or put the parcel aside.",
+                           "请按“改用备用承运商”改由备用承运商承运，或把包裹放到一边。"),
+    "put_aside": ("Put the parcel aside and call a supervisor.", "请把包裹放到一边并联系主管。"),
     "": ("", ""),  # the answer says all there is to say (API and sign-in answers)
 }
 
@@ -135,6 +141,42 @@ MESSAGES: dict[str, Text] = {
     "conflict_note_missing": Text("error", "", "Resolving a conflict needs a note of what was done with the parcel.",
                                   "处理冲突需要填写对包裹的处理说明。"),
     "unknown_conflict": Text("error", "", "No open conflict {confirmation_id}.", "没有待处理的冲突{confirmation_id}。"),
+    # --- site policies (core.review_rules, core.carrier_rules, station.policies) ---
+    "review_required": Text("review", "supervisor_review",
+                            "Order {order_id} needs a supervisor before its label: {rules}.",
+                            "订单{order_id}需主管审核后才能打印面单：{rules}。"),
+    "review_pending": Text("review", "supervisor_review",
+                           "Order {order_id} is waiting for a supervisor's review ({rules}): no label until then.",
+                           "订单{order_id}正在等待主管审核（{rules}），审核前不能打印面单。"),
+    "review_approved": Text("ok", "scan_item", "Order {order_id} approved by {supervisor}: {reason}.",
+                            "订单{order_id}已由{supervisor}审核通过：{reason}。"),
+    "review_refused": Text("blocked", "put_aside", "Order {order_id} refused by {supervisor}: {reason}. It will not "
+                                                   "ship from this table.",
+                           "订单{order_id}被{supervisor}审核拒绝：{reason}。此订单不在本台发货。"),
+    "review_was_refused": Text("error", "scan_order", "Order {order_id} was refused at review by {supervisor} "
+                                                      "({reason}); it is not packed here.",
+                               "订单{order_id}已被{supervisor}审核拒绝（{reason}），不在此打包。"),
+    "review_decision_requested": Text("review", "supervisor_badge_to_approve",
+                                      "Supervisor decision noted ({decision}): {reason}.",
+                                      "已记录主管决定（{decision}）：{reason}。"),
+    "review_not_pending": Text("error", "", "No order waiting for a review here.", "此处没有等待审核的订单。"),
+    "review_decision_unknown": Text("error", "", "A review decision is approve or refuse (got {decision}).",
+                                    "审核决定只能是“通过”或“拒绝”（收到{decision}）。"),
+    "order_cancel_needs_supervisor": Text("review", "supervisor_badge_to_approve",
+                                          "Cancelling the whole order {order_id} needs a supervisor ({reason}).",
+                                          "取消整个订单{order_id}需要主管批准（{reason}）。"),
+    "carrier_suspended": Text("error", "use_backup_carrier",
+                              "{carrier} takes no parcels to {region} now ({why}{because}): no label for it; the "
+                              "backup carrier is {backup}.",
+                              "{carrier}目前不承运到{region}的包裹（{why}{because}），不能打印其面单；备用承运商为{backup}。"),
+    "carrier_suspended_no_backup": Text("error", "put_aside",
+                                        "{carrier} takes no parcels to {region} now ({why}{because}) and no backup "
+                                        "carrier can take it.",
+                                        "{carrier}目前不承运到{region}的包裹（{why}{because}），且没有可用的备用承运商。"),
+    "carrier_switched": Text("ok", "weigh", "Order {order_id} now goes with {carrier} instead of {booked} ({why}).",
+                             "订单{order_id}已由{booked}改为{carrier}承运（{why}）。"),
+    "carrier_no_switch": Text("error", "", "No carrier switch is offered for order {order_id} now.",
+                              "订单{order_id}当前没有可改用的承运商。"),
     # --- items ---
     "unknown_item": Text("error", "scan_item", "Barcode {code} is not a known item; put it aside.",
                          "条码{code}不是已知商品，请放到一边。"),
@@ -325,6 +367,12 @@ MESSAGES: dict[str, Text] = {
                           "{path}处没有工作站数据库：请检查`--db`或`--config`。"),
     "evidence_unknown_order": Text("error", "", "Order {order_id} has no evidence at this station.",
                                    "订单{order_id}在此工作站没有证据记录。"),
+    "export_needs_supervisor": Text("error", "",
+                                    "An evidence export needs a second verification: a supervisor's badge and PIN.",
+                                    "导出证据需要二次验证：请提供主管的工牌号和密码。"),
+    "export_not_supervisor": Text("error", "",
+                                  "{name} is a {role}; only a supervisor's badge and PIN allow an evidence export.",
+                                  "{name}的角色是{role}，只有主管的工牌号和密码才能导出证据。"),
     "evidence_exported": Text("ok", "", "Evidence of {order_id} written to {folder} ({files:plural:file}).",
                               "订单{order_id}的证据已写入{folder}（{files}个文件）。"),
     # --- the database's schema steps (station/migrations) ---
@@ -403,6 +451,8 @@ MESSAGES: dict[str, Text] = {
                          "{sku}：恢复商品目录重量，重新开始学习。"),
     "weight_not_suspect": Text("error", "", "{sku} is not on the suspect-weight list (any more).",
                                "{sku}不在（或已不在）可疑重量列表中。"),
+    "weight_decided_elsewhere": Text("error", "", "{sku} was decided meanwhile at another table or on the site "
+                                     "dashboard; the list is reloaded.", "{sku}已在其他工作台或现场看板上决定，列表已刷新。"),
     "weight_decision_unknown": Text("error", "", "Unknown weight decision {action!r}: `accept` or `reset`.",
                                     "未知的重量决定{action!r}：应为`accept`或`reset`。"),
     "already_acknowledged": Text("ok", "", "Already acknowledged by {by}.", "已由{by}确认。"),
@@ -447,6 +497,7 @@ FIELD_RULES: dict[str, tuple[str, str]] = {
     "string": ("a string", "字符串"),
     "integer_id": ("a whole number of at most 18 digits", "不超过18位的整数"),
     "at_most_16_fields": ("an object of at most 16 fields", "不超过16个字段的对象"),
+    "day": ("a day written YYYY-MM-DD, e.g. 2026-03-14", "YYYY-MM-DD格式的日期，如2026-03-14"),
 }
 
 

@@ -9,6 +9,13 @@ from __future__ import annotations
 from packgate.station.core import returns_texts
 
 PAGE: dict[str, tuple[str, str]] = {
+    "access_report": ("Personal data access report", "个人数据访问报告"),
+    "access_hint": ("Every read of unmasked personal data, every evidence export (and refusal) and every purge of the day.",
+                    "当天每次查看未脱敏个人数据、每次导出证据（及被拒绝的导出）和每次清除的记录。"),
+    "access_none": ("Nothing was read, exported or purged on this day.", "当天没有查看、导出或清除记录。"),
+    "download_csv": ("Download CSV", "下载CSV"),
+    "ax_at": ("Time", "时间"), "ax_who": ("Who", "人员"), "ax_action": ("Action", "操作"), "ax_object": ("Order", "订单"),
+    "ax_reason": ("Purpose or refusal", "用途或拒绝原因"), "ax_terminal": ("Device", "设备"),
     "tap_badge": ("Tap your badge", "请刷工卡"),
     **returns_texts.PAGE,
     "label_withdrawn": ("withdrawn — the WMS stopped the order", "已撤回 — WMS已拦截订单"),
@@ -164,6 +171,10 @@ PAGE: dict[str, tuple[str, str]] = {
     "weights_hint": ("The parcels say these SKUs weigh something else than the catalogue. Accept the learned weight "
                      "(the WMS is told) or reset the learning.",
                      "包裹显示这些商品的实际重量与目录不符。接受学习所得的重量（将通知WMS），或重新开始学习。"),
+    "weights_site": ("The site's figures, shared by every table through the hub; as of",
+                     "全现场各工作台经由现场服务器共享的数据；更新于"),
+    "weights_site_offline": ("The site hub cannot be reached: this table judges on the last site figures it had, as of",
+                             "无法连接现场服务器：本工作台按最近一次获得的现场数据判定，更新于"),
     "h_catalogue": ("Catalogue", "目录重量"),
     "h_from_passing": ("Passing parcels", "合格包裹"),
     "h_from_overridden": ("Overridden parcels", "放行包裹"),
@@ -180,6 +191,15 @@ PAGE: dict[str, tuple[str, str]] = {
     "h_change": ("Change", "变更"),
     "expired": ("expired", "已过期"),
     "cancel_order": ("Cancel order", "取消订单"),
+    "switch_carrier": ("Use backup carrier", "改用备用承运商"),
+    "reviews": ("Orders under review", "待审核订单"), "stock_alerts": ("Stock alerts", "库存预警"),
+    "carrier_switches": ("Carrier switches", "承运商切换"), "h_rules": ("Rules", "规则"),
+    "h_decision": ("Decision", "决定"), "h_by": ("By", "审核人"),
+    "h_left": ("Left", "剩余"), "h_threshold": ("Safety level", "安全库存"), "h_from": ("Booked", "原承运商"),
+    "h_to": ("Now", "现承运商"), "review_approved": ("approved", "已通过"), "review_refused": ("refused", "已拒绝"),
+    "review_waiting": ("waiting for a supervisor", "等待主管审核"),
+    "review_refuse": ("Refuse at review", "审核拒绝"),
+    "review_refuse_title": ("Refuse this order at review (a supervisor taps next): why?", "审核拒绝此订单（随后主管刷卡）：原因？"),
     "cancel_order_title": ("Cancel the whole order (it will not be packed): why?", "取消整个订单（不再打包）：原因？"),
     "stop_title": ("Stop packing this order (it goes back to the queue): why?", "中止打包（订单回到队列）：原因？"),
     "sign_out_confirm": ("Confirm: stop & sign out", "确认：中止并退出"),
@@ -266,7 +286,7 @@ REASON: dict[str, tuple[str, str]] = {
 # what a verdict's status is called in its title
 STATUS: dict[str, tuple[str, str]] = {
     "ok": ("OK", "通过"), "prompt": ("Check", "请确认"), "blocked": ("Blocked", "拦截"), "error": ("Refused", "拒绝"),
-    "intercepted": ("INTERCEPTED", "订单拦截"),
+    "intercepted": ("INTERCEPTED", "订单拦截"), "review": ("SUPERVISOR REVIEW", "需主管审核"),
 }
 
 # a device's state, the same words on the kiosk, the supervisor page and /healthz
@@ -295,7 +315,7 @@ STATE: dict[str, tuple[str, str]] = {
     "open": ("open", "待处理"), "picking": ("picking", "拣货中"), "picked": ("picked", "已拣货"),
     "packing": ("packing", "打包中"), "weighed": ("weighed", "已称重"), "blocked": ("blocked", "被拦截"),
     "packed": ("packed", "已打包"), "cancelled": ("cancelled", "已取消"), "shipped": ("shipped", "已发货"),
-    "held": ("held by the WMS", "WMS暂停"),
+    "held": ("held", "暂扣"),
     "idle": ("nobody signed in", "无人登录"), "signed_in": ("signed in", "已登录"), "order_open": ("order open", "订单已打开"),
     "scanning": ("scanning", "扫描中"), "awaiting_fifo_decision": ("lot decision", "等待批次决定"),
     "awaiting_second_badge": ("second badge", "等待第二人"), "ready_to_weigh": ("ready to weigh", "待称重"),
@@ -315,12 +335,24 @@ ACTION: dict[str, tuple[str, str]] = {
     "claim_released": ("released from the table by a supervisor", "主管将订单从工作台释放"),
     "weight_accept": ("learned weight accepted", "接受学习重量"), "weight_reset": ("weight learning reset", "重置重量学习"),
     "conflict_resolved": ("conflict resolved", "冲突已处理"),
+    "personal_read": ("personal data read unmasked", "查看未脱敏个人数据"),
+    "evidence_export": ("evidence exported", "证据已导出"),
+    "evidence_export_refused": ("evidence export refused", "证据导出被拒绝"),
+    "personal_purged": ("personal data purged", "个人数据已清除"),
 }
 
 # words that fill text fields (``texts.Word``)
 WORD: dict[str, tuple[str, str]] = {
     "produced": ("produced", "生产日期"), "expiry": ("expiry", "到期日"),
     "held": ("held", "暂停"), "cancelled": ("cancelled", "取消"), "no_reason": ("no reason given", "未说明原因"),
+    "rule_order_value": ("order value {detail}", "订单金额{detail}"),
+    "rule_region": ("region {detail}", "地区{detail}"),
+    "rule_weight": ("weight {detail}", "重量{detail}"),
+    "rule_size": ("units {detail}", "件数{detail}"), "rule_box": ("oversize box {detail}", "超大箱型{detail}"),
+    "rule_customer_flag": ("customer {detail}", "客户标记{detail}"),
+    "rule_category": ("category {detail}", "品类{detail}"),
+    "carrier_suspended": ("suspended", "暂停"), "carrier_capped": ("daily cap reached", "已达当日上限"),
+    "review_approve": ("approve", "通过"), "review_refuse": ("refuse", "拒绝"),
     "add": ("add {n} × {sku}", "补入{n}件{sku}"), "take_out": ("take out {n} × {sku}", "取出{n}件{sku}"),
     "nothing_to_change": ("the items in it still match", "包裹内商品仍然相符"),
     "badge": ("badge tapped again", "再次刷卡"), "manual": ("Sign out pressed", "按了退出"), "idle": ("idle too long", "长时间未操作"),

@@ -127,12 +127,21 @@ class SiteRig:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+# the learned weight gate on every table of the demo site: a new site judges as today, then on what its parcels
+# taught (any table's), learning every 10 s; per item on table 2 when asked (``packgate demo --per-item``)
+DEMO_WEIGHING = {"weighing.gate": "learned", "weighing.learn_every_s": 10.0}
+PER_ITEM = {"weighing.mode": "per_item"}
+
+
 def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, upstream_port: int = 8765,
                data_dir: str | None = None, clock: Clock | None = None, notify: tuple[str, ...] = (),
                hub_overrides: dict[str, Any] | None = None,
-               station_overrides: dict[str, Any] | None = None, camera: bool = False) -> SiteRig:
+               station_overrides: dict[str, Any] | None = None, camera: bool = False,
+               per_item: bool = False) -> SiteRig:
     """Start the WMS, the hub (with its ticker and relay) and two stations; the caller must ``stop()`` it.
-    With ``camera`` the first table films and records a packing video per order."""
+    With ``camera`` the first table films and records a packing video per order. Both tables judge weights with
+    the learned gate (``DEMO_WEIGHING``: the site's figures, shared through the hub); with ``per_item`` table 2
+    weighs item by item (the empty box first)."""
     cleanup = data_dir is None
     root = Path(data_dir or tempfile.mkdtemp(prefix="packgate-site-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -159,7 +168,9 @@ def build_site(*, ports: tuple[int, int] = (8080, 8081), hub_port: int = 8770, u
                                                  # both tables are on 127.0.0.1: a browser keeps one cookie per name
                                                  # and host whatever the port, so each table's session has its own name
                                                  "web.cookie_name": f"packgate_session_{station.lower()}",
-                                                 "escalation.notify": list(notify), **(station_overrides or {})},
+                                                 "escalation.notify": list(notify), **DEMO_WEIGHING,
+                                                 **(PER_ITEM if per_item and stations else {}),
+                                                 **(station_overrides or {})},
                                       camera=camera and not stations))
     except Exception:
         SiteRig(world, wms_url, hub, hub_url, stations, root, cleanup, stops).stop()

@@ -46,11 +46,16 @@ SETS: tuple[StepSet, ...] = (sync_schema.STEPS, STATION)  # in this order: the s
 
 
 def upgrade(conn: sqlite3.Connection, clock: Clock | None = None) -> list[Done]:
-    """Adopt or run every step station.db lacks (sync first); returns the ledger rows added now."""
+    """Adopt or run every step station.db lacks (sync first), then seal the personal data an older packgate kept in
+    clear (``station.privacy.seal_at_rest``, once per file); returns the ledger rows added now."""
+    from packgate.station.privacy import seal_at_rest
+
     try:
-        return migrate.upgrade(conn, SETS, clock, complete=True)
+        done = migrate.upgrade(conn, SETS, clock, complete=True)
     except SchemaFromTheFutureError as exc:
         raise _from_the_future(exc) from exc
+    seal_at_rest(conn)
+    return done
 
 
 def upgrade_file(path: str | Path, clock: Clock | None = None) -> list[Done]:

@@ -175,6 +175,41 @@ CREATE TABLE return_steps (
 CREATE INDEX return_steps_rma ON return_steps (rma_id, id);
 """
 
+# site policies (station/review.py, station/carriers.py, station/stock_watch.py): each order's review and its
+# supervisor's decision; the WMS's carrier rules and each carrier switch; each stock threshold crossed, until the
+# stock is above it again, with when the shift lead was told
+POLICIES = """
+CREATE TABLE order_reviews (
+    order_id TEXT PRIMARY KEY, rules TEXT NOT NULL, opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT,
+    decided_at TEXT, reason TEXT, via TEXT
+);
+CREATE TABLE wms_carriers (carrier TEXT PRIMARY KEY, data TEXT NOT NULL, learned_at TEXT NOT NULL);
+CREATE TABLE carrier_switches (
+    order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL, why TEXT NOT NULL, auto INTEGER NOT NULL,
+    by_whom TEXT, at TEXT NOT NULL
+);
+CREATE TABLE stock_alerts (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL, sku TEXT NOT NULL, lot TEXT, kind TEXT NOT NULL, detail TEXT NOT NULL,
+    at TEXT NOT NULL, open INTEGER NOT NULL DEFAULT 1, notified_at TEXT, notify_error TEXT
+);
+CREATE UNIQUE INDEX stock_alerts_open ON stock_alerts (key) WHERE open = 1 AND kind = 'threshold';
+"""
+
+# the site's learned weights as the hub last served them (station/weights.py: the gate's figures offline too), the
+# site decisions applied here (their number at the hub), and the per-item weighing session of the carton in hand
+# (station/per_item_desk.py: a restart mid-parcel goes on where it was)
+WEIGHT_SITE = """
+CREATE TABLE weight_site (
+    one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL
+);
+ALTER TABLE weight_decisions ADD COLUMN site_n INTEGER;
+CREATE UNIQUE INDEX weight_decisions_site ON weight_decisions (site_n);
+CREATE TABLE per_item_session (
+    one INTEGER PRIMARY KEY CHECK (one = 1), order_id TEXT NOT NULL, carton INTEGER NOT NULL, box TEXT NOT NULL,
+    body TEXT NOT NULL, at TEXT NOT NULL
+);
+"""
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -187,4 +222,6 @@ STATION = StepSet("station", (
     Step(8, "learned weights: weighed cartons, the learned snapshot, supervisors' weight decisions", (WEIGHT_LEARNING,)),
     Step(9, "interception: the WMS's word on orders, the steps stopped, conflicts resolved", (INTERCEPTION,)),
     Step(10, "returns: returns processed at the table and their steps", (RETURNS,)),
+    Step(11, "site policies: order reviews, carrier rules and switches, stock alerts", (POLICIES,)),
+    Step(12, "the site's learned weights kept offline, site weight decisions, the per-item session", (WEIGHT_SITE,)),
 ), legacy=7)

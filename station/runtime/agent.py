@@ -28,6 +28,7 @@ from packgate.station.service import Station
 from packgate.station.web.app import create_app, load_secret
 from packgate.station.web.serving import make_server, station_gate
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common import sealing
 from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.db import connect
 from packgate.sync.common.loop import Loop, Ticker, stop_all
@@ -53,6 +54,8 @@ class Agent:
         data_dir.chmod(0o700)  # the database, the secret and the logs: the agent's user only
         self.db_path = str(data_dir / "station.db")
         self.checkpointer = Checkpointer(self.db_path)  # first: the connections below read its backstop
+        if cfg["privacy.key_file"]:
+            sealing.place_key(self.db_path, cfg.key_file)
         steps = migrations.upgrade_file(self.db_path, self.clock)  # before anything reads the file
         if steps:
             log.info("station.db schema: %s", ", ".join(f"{d.owner} {d.version} {d.how}" for d in steps))
@@ -73,7 +76,7 @@ class Agent:
         self.station = Station(cfg, db_path=self.db_path, cache=self.cache, outbox=self.outbox, clock=self.clock,
                                bus=self.bus, notifier=Notifier(cfg["escalation.notify"]), wake=self._wake,
                                label_upstream=self.label_client, printer=self.printer, site=self.site_client)
-        self.cache.on_update = self.station.interception.on_reference  # the WMS's word, in the page's transaction
+        self.cache.on_update = self.station.on_reference  # the WMS's word, in the page's transaction
         self.feed = FeedFollower(self.site_client, self._on_site_change, data_dir / "site-feed.cursor",
                                  clock=self.clock, wait_s=cfg["hub.feed_wait_s"]) if self.site_client else None
         self.devices = Devices(cfg, on_badge=self.station.on_badge, on_scan=self.station.on_scan,
@@ -104,7 +107,7 @@ class Agent:
         self.orders = Ticker("order-changes", self._orders_pass, every_s=cfg["upstream.orders_s"], clock=self.clock,
                              logger=log, what="pulling order changes") if self.feed is None else None
         self.learner = Ticker("weights", self.station.weights.tick, every_s=cfg["weighing.learn_every_s"],
-                              clock=self.clock, logger=log, what="learning weights") \
+                              signal=self.station.weights.wake, clock=self.clock, logger=log, what="learning weights") \
             if self.station.weights.enabled else None
         self._last_reserve: float | None = None
         self._threads: list[threading.Thread] = []
@@ -173,6 +176,10 @@ class Agent:
         pruned = self.prune()
         if pruned:
             log.info("pruned %d acknowledged confirmation(s)", pruned)
+        purged = self.station.purge_personal()
+        if purged:
+            log.info("purged the personal data of %d order(s) handed over more than %s day(s) ago", len(purged),
+                     self.cfg["privacy.retention_days"])
 
     def _status_pass(self) -> float:
         """Push the sync status to the pages when it changes (queue depth, dead letters, upstream reachable)."""

@@ -110,9 +110,15 @@ def run(ctx: click.Context, config_file: str | None) -> None:
               show_default=True, help="The label gate of the demo table (label.mode).")
 @click.option("--camera/--no-camera", default=True, show_default=True,
               help="An emulated camera over table 1, filming each order into a packing video.")
+@click.option("--busy", is_flag=True, help="A busy floor: release a wave of orders and pick and pack them at a steady"
+              " pace, with blocked parcels, an interception and a table going offline.")
+@click.option("--busy-pace", type=float, default=4.0, show_default=True,
+              help="Seconds between the busy floor's steps (a pick, a pack).")
+@click.option("--per-item/--no-per-item", default=False, show_default=True,
+              help="Table 2 weighs item by item (weighing.mode = per_item): the empty box first, then each item.")
 @click.pass_context
 def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_port: int, data_dir: str | None,
-         label_mode: str, camera: bool) -> None:
+         label_mode: str, camera: bool, busy: bool, busy_pace: float, per_item: bool) -> None:
     """Run a site on 127.0.0.1: a seeded reference WMS, the site hub and two stations (PORT, PORT+1) on emulated
     devices, each with a label printer."""
     from packgate.station.demo.demo import run_demo, run_selftest
@@ -123,7 +129,8 @@ def demo(ctx: click.Context, selftest: bool, port: int, upstream_port: int, hub_
         if selftest:
             sys.exit(run_selftest(data_dir=data_dir))
         sys.exit(run_demo(port=port, upstream_port=upstream_port, data_dir=data_dir, hub_port=hub_port,
-                          label_mode=label_mode, camera=camera))
+                          label_mode=label_mode, camera=camera, busy=busy, busy_pace=busy_pace,
+                          per_item=per_item))
 
 
 @contextmanager
@@ -149,6 +156,7 @@ def _mount_optional() -> None:
     """Mount the device and sync command groups (they live in their own packages)."""
     from packgate.device.cli import device
     from packgate.station.runtime.install_cli import install, kiosk
+    from packgate.station.runtime.keys_cli import keys_group
     from packgate.station.runtime.records_cli import audit, db_group, evidence_group
     from packgate.sync.cli import sync, upstream
     from packgate.sync.hub.cli import site
@@ -160,6 +168,7 @@ def _mount_optional() -> None:
     cli.add_command(audit)
     cli.add_command(evidence_group)
     cli.add_command(db_group)
+    cli.add_command(keys_group)
     cli.add_command(install)
     cli.add_command(kiosk)
 

@@ -33,6 +33,8 @@ def _one_of(*choices: str) -> Check:
 
 
 def _resolution(v: str) -> str | None:
+    if not v.strip():
+        return None  # from the scale's firmware profile
     try:
         Resolution.parse(v)
     except ConfigError as exc:
@@ -84,6 +86,28 @@ def _decimal_table(v: dict) -> str | None:
             return f"value for {name!r} must be a number (got {pct!r})"
         if not 0 < value < 100:
             return f"value for {name!r} must be a percentage between 0 and 100 (got {pct})"
+    return None
+
+
+def _names(v: list) -> str | None:
+    bad = [x for x in v if not isinstance(x, str) or not x.strip() or len(x) > 64]
+    return f"every entry must be a short non-empty text (bad: {', '.join(repr(x) for x in bad[:3])})" if bad else None
+
+
+def _carrier_table(v: dict) -> str | None:
+    from packgate.station.core.carrier_rules import CarrierRule
+    from packgate.station.errors import ReferenceDataError
+
+    for name, row in v.items():
+        if not isinstance(row, dict):
+            return f"{name!r} must be a table (suspended_regions, daily_cap, backup, reason)"
+        unknown = set(row) - {"suspended_regions", "daily_cap", "backup", "reason"}
+        if unknown:
+            return f"{name!r}: unknown field {sorted(unknown)[0]!r} (suspended_regions, daily_cap, backup, reason)"
+        try:
+            CarrierRule.from_dict(row, name)
+        except ReferenceDataError as exc:
+            return str(exc)
     return None
 
 
@@ -272,6 +296,12 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "video.max_disk_mb": (float, 2048.0, _positive, "disk budget of the clips; over it the oldest shipped go first"),
     "video.warn_pct": (float, 90.0, _percent, "a health problem when the clips use this share of the budget"),
     "video.min_free_mb": (float, 500.0, _positive, "a health problem when the disk has less free space"),
+    "privacy.key_file": (str, "", None, "the key file sealing personal data in station.db (0600, created at first"
+                         " start; empty: personal-data.key beside station.db). Keep it out of the database's backups"),
+    "privacy.retention_days": (float, 7.0, _positive, "personal data of an order is purged this long after its"
+                               " hand-over at the dock (never scanned there: after its pack)"),
+    "load.shed_pct": (float, 80.0, _percent, "above this load (CPU of the machine, or the scan path's own lag) work"
+                      " that can wait (video encoding, reports) steps aside until the load falls"),
     "weighing.tolerance_pct": (float, 5.0, _percent, "allowed difference from expected weight, percent"),
     "weighing.category_tolerance_pct": (dict, {}, _decimal_table, "per-category tolerance overrides"),
     "weighing.use_floor": (bool, True, None, "apply an absolute floor so light parcels are not judged below the scale's resolution"),
@@ -284,8 +314,10 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "weighing.gate_floor": (str, "site", _one_of("site", "division"),
                             "learned gate without history: site: the floor of weighing.floor_table; division: five "
                             "scale divisions"),
-    "weighing.scale_division": (str, "1", _resolution,
-                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\")"),
+    "weighing.scale_division": (str, "", _resolution,
+                                "the scale's division in grams (\"2\"), or limit:division pairs (\"6000:2,15000:5\"); "
+                                "empty: the scale's firmware profile's (scale.profile: its [weighing] division, else "
+                                "the step its readings carry, at least 1 g)"),
     "weighing.mode": (str, "parcel", _one_of("parcel", "per_item"),
                       "parcel: the packed parcel is weighed once; per_item: the empty box first, then each item's "
                       "weight gain must match it before the next scan counts (the parcel is still weighed at the end)"),
@@ -306,6 +338,26 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "escalation.first_after_min": (float, 12.0, _positive, "picked but not packed: first escalation"),
     "escalation.second_after_min": (float, 22.0, _positive, "second escalation level"),
     "escalation.notify": (list, [], _strings, "Apprise URLs of supervisors (wecombot://, dingtalk://, slack://, mailto://, json://)"),
+    "review.order_value_over": (float, 0.0, _non_negative,
+                                "orders worth more than this (the WMS's order value) wait for a supervisor (0: off)"),
+    "review.regions": (list, [], _names, "orders shipped to one of these regions (the WMS's region code) wait for a "
+                                         "supervisor"),
+    "review.weight_over_g": (float, 0.0, _non_negative,
+                             "orders whose goods weigh more than this (catalogue weights) wait for a supervisor (0: off)"),
+    "review.units_over": (int, 0, _non_negative, "orders of more units than this wait for a supervisor (0: off)"),
+    "review.packaging": (list, [], _names, "orders whose suggested box is one of these (oversize) wait for a supervisor"),
+    "review.customer_flags": (list, [], _names,
+                              "orders of a customer the WMS flags with one of these (new_customer, first_order, "
+                              "blacklist, ...) wait for a supervisor"),
+    "review.categories": (list, [], _names, "orders with a SKU of one of these categories wait for a supervisor"),
+    "carriers.auto_switch": (bool, False, None, "a label for a suspended or capped carrier goes to its backup at once "
+                                                "(off: the packer is offered the backup)"),
+    "carriers.rules": (dict, {}, _carrier_table,
+                       "per carrier: suspended_regions (\"*\": all), daily_cap, backup, reason; the WMS's carrier "
+                       "rules replace a carrier's row"),
+    "stock.default_safety_qty": (int, 0, _non_negative,
+                                 "a SKU without the WMS's safety_stock raises a stock alert at or below this many "
+                                 "units (0: none)"),
     **{f"codes.{kind}": (str, regex, _regex, f"regular expression of the site's {kind} codes (empty: none)")
        for kind, regex in CODE_KINDS.items()},
     "log.level": (str, "INFO", _one_of(*LOG_LEVELS), "DEBUG, INFO, WARNING or ERROR"),
@@ -329,10 +381,22 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        path = Path(self.values["station.data_dir"])
+        return self.resolve_path(self.values["station.data_dir"])
+
+    def resolve_path(self, value: str) -> Path:
+        """A path setting: relative ones are relative to this file."""
+        path = Path(value)
         if not path.is_absolute() and self.source:
             path = Path(self.source).resolve().parent / path
         return path
+
+    @property
+    def key_file(self) -> Path:
+        """The key file sealing the personal data of station.db (``privacy.key_file``, else beside it)."""
+        from packgate.sync.common.sealing import default_key_file
+
+        value = self.values["privacy.key_file"]
+        return self.resolve_path(value) if value else default_key_file(self.data_dir / "station.db")
 
 
 

@@ -9,13 +9,14 @@ _VERDICT = {
     "type": "object",
     "required": ["status", "code", "message", "next", "sound", "colour"],
     "properties": {
-        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted"],
-                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen"},
+        "status": {"enum": ["ok", "prompt", "blocked", "error", "intercepted", "review"],
+                   "description": "intercepted: the WMS held or cancelled the order (订单拦截); the step did not happen. "
+                                  "review: a site rule wants a supervisor before the order's label (订单审核)"},
         "code": {"type": "string", "description": "stable machine code, e.g. item_not_in_order, fifo_older_lot"},
         "message": {"type": "string", "description": "English text for the person: the problem and what to do"},
         "message_zh": {"type": "string", "description": "the same in Simplified Chinese"},
         "next": {"type": "string", "description": "what to do next, e.g. scan_item, weigh, scan_supervisor_badge"},
-        "sound": {"enum": ["ok", "prompt", "error", "intercept"]},
+        "sound": {"enum": ["ok", "prompt", "error", "intercept", "review"]},
         "colour": {"enum": ["green", "amber", "red", "crimson"]},
         "confirmation_ids": {"type": "array", "items": {"type": "string"},
                              "description": "ids of the confirmations committed locally before this answer"},
@@ -31,13 +32,17 @@ _ACTION = {
     "properties": {
         "action": {"enum": ["badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override",
                             "fifo_take_older", "put_back", "cancel", "sign_out", "close_carton", "reprint",
-                            "print_label"],
+                            "print_label", "review", "switch_carrier"],
                    "description": "badge: object_id is a badge UID; scan: object_id is the scanned text (order, tote, "
                                   "bin, item GTIN/GS1, packaging) and the station decides what it is; pick/load: "
                                   "PDA picking; weigh: payload.grams (an ASCII decimal string, 0..scale.capacity_g) "
                                   "and payload.stable (a JSON boolean); override: payload.reason, then the supervisor "
                                   "taps the station's reader, or payload.supervisor_badge with payload.supervisor_pin; "
-                                  "badge: a badge named here proves presence only with payload.pin"},
+                                  "badge: a badge named here proves presence only with payload.pin; review: "
+                                  "payload.decision (approve | refuse) and payload.reason on the order under review, "
+                                  "then the supervisor taps, or payload.supervisor_badge with payload.supervisor_pin; "
+                                  "cancel with payload.scope = order needs a supervisor the same way; switch_carrier: "
+                                  "take the backup carrier offered for a suspended one"},
         "object_type": {"enum": ["order", "tote", "bin", "parcel", "item", "employee", "packaging"]},
         "object_id": {"type": "string", "maxLength": 512},
         "operator": {"type": "string", "description": "employee id or badge UID; the signed-in operator if omitted"},
@@ -47,6 +52,8 @@ _ACTION = {
             "grams": {"type": "string", "pattern": "^[0-9]{1,7}(\\.[0-9]{1,3})?$"},
             "stable": {"type": "boolean"},
             "reason": {"type": "string", "maxLength": 500},
+            "decision": {"enum": ["approve", "refuse"]},
+            "scope": {"enum": ["pack_session", "order"]},
             "supervisor_badge": {"type": "string", "maxLength": 64},
             "supervisor_pin": {"type": "string", "maxLength": 64},
             "pin": {"type": "string", "maxLength": 64}}},
@@ -237,7 +244,8 @@ OPENAPI = {
                                                                              "pattern": "^([0-9]{1,18}|[^~/]{1,80}~[12])$"}}],
                                                   "responses": {"200": {"description": "verdict"}}}},
         "/healthz": {"get": {"summary": "Health from counters: devices, outbox depth, oldest unsent, last success, dead letters, "
-                                     "open escalations, verdicts shown by status",
+                                     "open escalations, verdicts shown by status, and load (the station's own CPU "
+                                     "load, load.shed_pct, whether the video and reports step aside now, what was put off)",
                              "responses": {"200": {"description": "healthy"}, "503": {"description": "degraded"}}}},
         "/api/v1/labels/{waybill}/preview.png": {"get": {
             "summary": "The label printed at this station for a waybill, drawn locally from the job it sent",
@@ -252,6 +260,40 @@ OPENAPI = {
             "parameters": [_path("order_id")],
             "responses": {"200": {"description": "the record"}, "401": {"description": "not signed in"},
                           "403": {"description": "not a supervisor"}, "404": {"description": "order never seen here"}}}},
+        "/api/v1/supervisor/evidence/{order_id}/export": {"post": {
+            "summary": "The evidence record as a download (attachment), after a second verification: a supervisor's "
+                       "supervisor_badge and supervisor_pin, checked by the station even for a signed-in supervisor. "
+                       "Granted and refused exports are audited (the day's access report)",
+            "parameters": [_path("order_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"supervisor_badge": {"type": "string", "maxLength": 64},
+                                                 "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "the record, exported_by"}, "401": {"description": "not signed in"},
+                          "403": {"description": "export_needs_supervisor, export_not_supervisor, bad_login, "
+                                                 "login_locked"},
+                          "404": {"description": "order never seen here"}}}},
+        "/api/v1/supervisor/orders/{order_id}/recipient": {"post": {
+            "summary": "The order's recipient unmasked (ship_to, address), audited as a read of personal data with its "
+                       "purpose: a signed-in supervisor, or (API token) supervisor_badge and supervisor_pin",
+            "parameters": [_path("order_id")],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {"purpose": {"type": "string", "maxLength": 200},
+                                                 "supervisor_badge": {"type": "string", "maxLength": 64},
+                                                 "supervisor_pin": {"type": "string", "maxLength": 64}}}}}},
+            "responses": {"200": {"description": "order_id, ship_to, address, purged_at"},
+                          "400": {"description": "purpose is not a string"}, "401": {"description": "not signed in"},
+                          "403": {"description": "not a supervisor, or the supervisor not present"},
+                          "404": {"description": "no such order here"}}}},
+        "/api/v1/supervisor/access-report": {"get": {
+            "summary": "The day's reads of unmasked personal data, evidence exports (and refused ones) and purges, "
+                       "oldest first; format=csv for a CSV file. While the station is overloaded the report waits "
+                       "up to 3 s for the load to fall (the scan path first)",
+            "parameters": [{"name": "day", "in": "query", "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9]{4}-[01][0-9]-[0-3][0-9]$"}},
+                           {"name": "format", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["json", "csv"]}}],
+            "responses": {"200": {"description": "day and rows (or the CSV)"}, "400": {"description": "bad day"},
+                          "401": {"description": "not signed in"}, "403": {"description": "not a supervisor"}}}},
         "/api/v1/supervisor/evidence/{order_id}/clips/{sha256}": {"get": {
             "summary": "A packing video of the order (supervisors only; Range requests for seeking)",
             "parameters": [_path("order_id"), _path("sha256")],

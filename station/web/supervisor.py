@@ -12,16 +12,20 @@ client, the supervisor's badge code and PIN in the request.
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Blueprint, Response, abort, jsonify, request, send_file
 
 from packgate.station.core.verdicts import answer, bad_field
+from packgate.station.privacy import report_csv
 from packgate.station.views import LISTS
 from packgate.station.web.shared import employee, error, is_api, json_body, not_supervisor, page, page_query, require_pda, signed_in, station, verdict
 
 bp = Blueprint("supervisor", __name__)
 SUPERVISOR_LISTS = tuple(kind for kind in LISTS if kind != "orders_to_pick")
 CLIP_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".avi": "video/x-msvideo"}
+REPORT_WAIT_S = 3.0  # how long a report steps aside while the station is busy
+_DAY = re.compile(r"[0-9]{4}-[01][0-9]-[0-3][0-9]")
 _ESCALATION_ID = re.compile(r"[0-9]{1,18}")
 _SITE_ESCALATION_ID = re.compile(r"(?P<order>[^~/]{1,80})~(?P<level>[12])")
 
@@ -68,6 +72,89 @@ def supervisor_evidence(order_id: str) -> Response:
     _supervisor()
     rec = station().evidence(order_id)
     return jsonify(rec) if rec is not None else error(404, "evidence_unknown_order", order_id=order_id)
+
+
+@bp.post("/api/v1/supervisor/evidence/<order_id>/export")
+def supervisor_evidence_export(order_id: str) -> Response:
+    """The evidence record as a download: a second verification (a supervisor's badge and PIN in the request, checked
+    here) even for a signed-in supervisor; granted and refused exports are audited."""
+    _supervisor()
+    body = json_body()
+    st = station()
+    result, status = st.privacy.export(order_id[:80], body.get("supervisor_badge"), body.get("supervisor_pin"),
+                                       st.device_id("supervisor"))
+    response = verdict(result, status) if status != 200 else jsonify(result)
+    if status == 200:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", order_id[:80])
+        response.headers["Content-Disposition"] = f'attachment; filename="evidence-{name}.json"'
+    return response
+
+
+@bp.post("/api/v1/supervisor/orders/<order_id>/recipient")
+def supervisor_recipient(order_id: str) -> Response:
+    """The order's recipient unmasked (to call the customer, to correct an address), audited as a read of personal
+    data: a signed-in supervisor, or an API-token client with a supervisor's badge and PIN."""
+    viewer = _supervisor()
+    body = json_body()
+    purpose = body.get("purpose") or ""
+    if not isinstance(purpose, str) or len(purpose) > 200:
+        return verdict(bad_field("purpose", "string"), 400)
+    st = station()
+    device = st.device_id("supervisor")
+    if viewer is None:
+        badge, pin = body.get("supervisor_badge"), body.get("supervisor_pin")
+        if not isinstance(badge, str) or not isinstance(pin, str) or len(badge) > 64 or len(pin) > 64:
+            return verdict(answer("presence_required"), 403)
+        proven = st.pins.verify(badge, pin, "personal_read", device)
+        if isinstance(proven, dict):
+            return verdict(proven, 403)
+        if not st.is_supervisor(proven.employee_id):
+            return not_supervisor()
+        viewer = proven.employee_id
+    found = st.privacy.recipient(order_id[:80], viewer, device, purpose)
+    return jsonify(found) if found is not None else error(404, "not_found", path=request.path)
+
+
+def _not_while_busy() -> None:
+    """Reports can wait: above load.shed_pct the request waits (up to ``REPORT_WAIT_S``) for the load to fall, so
+    the scan path goes first; then it is answered whatever the load."""
+    load = station().parts.load
+    if not load.shedding():
+        return
+    load.shed("reports")
+    waited = 0.0
+    while waited < REPORT_WAIT_S and load.shedding():
+        time.sleep(0.1)
+        waited += 0.1
+
+
+@bp.get("/supervisor/access-report")
+def supervisor_access_page() -> str:
+    _supervisor()
+    _not_while_busy()
+    day = _day()
+    return page("access.html", day=day, rows=station().privacy.report(day))
+
+
+@bp.get("/api/v1/supervisor/access-report")
+def supervisor_access_report() -> Response:
+    """The day's reads of unmasked personal data, evidence exports (and refusals) and purges; ``format=csv``."""
+    _supervisor()
+    _not_while_busy()
+    day = _day()
+    rows = station().privacy.report(day)
+    if request.args.get("format") == "csv":
+        return Response(report_csv(rows), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="personal-data-access-{day}.csv"'})
+    return jsonify({"day": day, "rows": rows})
+
+
+def _day() -> str:
+    """``?day=YYYY-MM-DD`` (default: today on the station's clock); another form is a 400 naming it."""
+    day = request.args.get("day") or station().parts.clock.now().date().isoformat()
+    if not _DAY.fullmatch(day):
+        abort(verdict(bad_field("day", "day"), 400))
+    return day
 
 
 @bp.get("/api/v1/supervisor/evidence/<order_id>/clips/<sha256>")

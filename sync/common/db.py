@@ -43,6 +43,7 @@ def connect(path: str | Path, *, check_same_thread: bool = False, clock: Clock |
     _enter_wal(conn, clock or Clock())
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")  # a purged or re-sealed value leaves no copy in the file's free space
     if str(path) != ":memory:":
         private(Path(path))
         if _file_key(path) in _BACKGROUND_CHECKPOINTED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import apprise
 
@@ -42,14 +42,22 @@ class Notifier:
             if not channel.usable:
                 log.error("escalation.notify: Apprise does not understand %r; it is skipped", channel.shown)
 
-    def send(self, title: str, body: str, context: dict | None = None) -> tuple[bool, str | None]:
+    def reach(self, skip: Collection[int] = ()) -> int:
+        """How many configured channels a message would go to, leaving out the numbers in ``skip`` (0: none is
+        configured, and nothing is sent)."""
+        return sum(1 for c in self._channels if c.number not in skip)
+
+    def send(self, title: str, body: str, context: dict | None = None, *,
+             skip: Collection[int] = ()) -> tuple[bool, str | None]:
+        """Send to every channel but those numbered in ``skip``; ``(True, None)`` only when each usable one took it
+        (with no channel configured there is nothing to send: ask ``reach()`` first)."""
         if not self.urls:
             return True, None
         if len(self.bad_urls) == len(self.urls):
             return False, "no usable notification URL (see escalation.notify)"
         errors = []
         for channel in self._channels:
-            if not channel.usable:
+            if not channel.usable or channel.number in skip:
                 continue
             try:
                 ok, error = bool(channel.apprise.notify(title=title, body=body)), None

@@ -66,7 +66,8 @@ def config_defaults() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
     """Validate FILE; print the effective settings (tokens masked) or the problem. A file that holds secrets in
-    clear (station tokens not hashed, the WMS token, a database password) must not be readable by every user."""
+    clear (station tokens not hashed, the WMS token, a database password) must not be readable by every user.
+    Warns (still ok) when no notification channel is configured: escalations and alerts would reach nobody."""
     try:
         cfg = load(file)
     except HubConfigError as exc:
@@ -80,7 +81,11 @@ def config_check(file: str) -> None:
                                         for k, v in cfg["stations"].items()},
              "site.upstream_token": "…" if cfg["site.upstream_token"] else "",
              "site.db": re.sub(r"(://[^:/@]*:)[^@]*@", r"\1…@", cfg["site.db"])}
-    click.echo(json.dumps({"ok": True, "file": file, "settings": shown}, indent=2, ensure_ascii=False))
+    warnings = cfg.warnings()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(json.dumps({"ok": True, "file": file, "warnings": warnings, "settings": shown}, indent=2,
+                          ensure_ascii=False))
 
 
 @site.command("token")
@@ -139,3 +144,41 @@ def tls_cert(name: str, ca_folder: str, hosts: tuple[str, ...], out: str | None,
         sys.exit(2)
     click.echo(f"certificate {made.cert} and key {made.key} (0600) for {', '.join(made.names)}, valid until"
                f" {made.not_after:%Y-%m-%d}")
+
+
+@site.group("keys")
+def keys() -> None:
+    """The key file sealing customers' names, phones and addresses in the hub's database (privacy.key_file)."""
+
+
+@keys.command("rotate")
+@click.argument("config_file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def keys_rotate(config_file: str, as_json: bool) -> None:
+    """Make a new key, re-seal every personal value in the database with it, retire the keys no row uses. Copy the
+    key file to every hub of the site before they next read it (each reads a changed key file within a second)."""
+    from packgate.sync.common import sealing
+    from packgate.sync.hub import privacy
+    from packgate.sync.hub.engine import Database
+    from packgate.sync.hub.migrations import migrate
+
+    try:
+        cfg = load(config_file)
+        ring = sealing.KeyRing.load_or_create(cfg.key_file)
+    except (HubConfigError, sealing.SealError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    db = Database(cfg.db_path, pool_size=2)
+    db.sealer = ring
+    try:
+        migrate(db)
+        done = sealing.rotate(ring, lambda r: privacy.reseal(db, r), lambda: privacy.keys_in_use(db))
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps({"ok": True, **done}, indent=2))
+    else:
+        click.echo(f"new key {done['current']} in {done['key_file']}: {done['rows']} row(s) re-sealed; retired: "
+                   f"{', '.join(done['retired']) or 'none'}")
+        click.echo(f"新密钥{done['current']}（{done['key_file']}）：已重新加密{done['rows']}行；已停用："
+                   f"{', '.join(done['retired']) or '无'}")

@@ -17,6 +17,8 @@ from packgate.sync.common.http import ca_file_problem
 from packgate.sync.common.ids import STATION_RE
 from packgate.sync.common.settings import flatten, toml_value, type_name
 from packgate.sync.errors import HubConfigError
+from packgate.sync.hub.alert_rules import DEFAULT_RULES
+from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.auth import HASHED, token_hash
 
 Check = Callable[[Any], str | None]
@@ -90,6 +92,26 @@ def _apprise_urls(v: list) -> str | None:
     return None
 
 
+def _subscribers(v: dict) -> str | None:
+    from packgate.sync.hub.subscribers import problem
+
+    return problem(v)
+
+
+def _rules(v: list) -> str | None:
+    try:
+        parse_rules(v)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _daily_at(v: str) -> str | None:
+    hour, _, minute = v.partition(":")
+    ok = hour.isdigit() and minute.isdigit() and len(minute) == 2 and int(hour) < 24 and int(minute) < 60
+    return None if ok else f"must be a time of day HH:MM, e.g. \"02:00\" (got {v!r})"
+
+
 # dotted key: (type, default, check or None, meaning)
 SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.name": (str, "Site", None, "shown on the dashboard"),
@@ -121,6 +143,7 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.upstream_ca_file": (str, "", lambda v: None if v == "" else ca_file_problem(v),
                               "PEM file of a CA trusted for an https WMS besides the system's certificates"),
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
+    "site.subscriber_deadline_s": (float, 10.0, _positive, "overall deadline of one webhook request to a subscriber"),
     "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
     "site.relay_senders": (int, 2, _positive, "relay requests to the WMS at once (each for another station)"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
@@ -152,15 +175,35 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "escalation.retry_s": (float, 30.0, _positive, "a failed notification is tried again after this long"),
     "escalation.senders": (int, 8, _positive, "notifications sent at once (a slow chat service delays one message,"
                            " not the wave behind it)"),
+    "alerts.rules": (list, DEFAULT_RULES, _rules,
+                     "the alert rules ([[alerts.rules]] tables: kind = stuck | queue | volume | sync_failures |"
+                     " station_offline | clock | channel | reconciliation and their thresholds; see the manual's"
+                     " Alerts page); each fires once per (rule, subject); [] turns them off"),
+    "alerts.notify": (list, [], _apprise_urls, "Apprise URLs the alerts go to (empty: escalation.notify)"),
+    "reports.daily_at": (str, "02:00", _daily_at, "hub-local time the day report of the day before is sent, after"
+                         " the day's reconciliation with the WMS"),
+    "reports.notify": (list, [], _apprise_urls, "Apprise URLs the day report goes to, e.g. mailtos:// for"
+                       " operations, finance and IT (empty: the alerts' channels)"),
     "lots.expiry_warning_days": (int, 90, _positive, "the dashboard lists lots expiring within this many days"),
     "dock.handover_after_min": (float, 120.0, _positive,
                                 "a parcel packed this long ago and not yet handed over at the dock shows on the dashboard"),
+    "privacy.key_file": (str, "", None, "the key file sealing personal data in the hub's database (0600, created at"
+                         " first start; empty: personal-data.key beside the SQLite file, or beside this file for"
+                         " PostgreSQL). Every hub of a site needs a copy of the same key file; keep it out of the"
+                         " database's backups"),
+    "privacy.retention_days": (float, 7.0, _positive, "personal data of an order is purged this long after its"
+                               " hand-over at the dock"),
+    "load.shed_pct": (float, 80.0, lambda v: None if 0 < v < 100 else f"must be a percentage between 0 and 100 (got {v})",
+                      "above this load (CPU of the machine, or the hub's own request lag) work that can wait (chart"
+                      " rendering, reports) steps aside until the load falls"),
     "returns.alert_after_h": (float, 72.0, _positive,
                               "a return announced by the WMS this long ago and not yet closed at a table is listed"
                               " in red on the dashboard (returns waiting too long)"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
                                       " token's hash (sha256:…, from packgate site token): the hub only compares"),
+    "subscribers": (dict, {}, _subscribers, "name -> { url, secret, events }: webhooks told of every order and"
+                                            " confirmation event (HMAC-SHA256 signature header), exactly once each"),
     "station_names": (dict, {}, _names, "station id -> display name used in refusals, e.g. \"Packing table 2\""),
 }
 
@@ -182,8 +225,50 @@ class SiteConfig:
             path = Path(self.source).resolve().parent / path
         return str(path)
 
+    @property
+    def key_file(self) -> Path:
+        """The key file sealing personal data (``privacy.key_file``; else beside the SQLite file, or beside this
+        file for PostgreSQL)."""
+        from packgate.sync.common.sealing import KEY_FILE_NAME, default_key_file
+
+        value = self.values["privacy.key_file"]
+        if value:
+            path = Path(value)
+            return path if path.is_absolute() or not self.source else Path(self.source).resolve().parent / path
+        if not self.db_path.startswith(("postgres://", "postgresql://")):
+            return default_key_file(self.db_path)
+        if self.source:
+            return Path(self.source).resolve().parent / KEY_FILE_NAME
+        import hashlib
+        import os
+
+        home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "packgate"
+        return home / f"site-{hashlib.sha256(self.db_path.encode()).hexdigest()[:12]}.key"
+
     def station_name(self, station: str) -> str:
         return str(self.values["station_names"].get(station, station))
+
+    @property
+    def alert_urls(self) -> list[str]:
+        return list(self.values["alerts.notify"] or self.values["escalation.notify"])
+
+    @property
+    def report_urls(self) -> list[str]:
+        return list(self.values["reports.notify"] or self.alert_urls)
+
+    def warnings(self) -> list[str]:
+        """What works but should not stay so: no notification channel (escalations and alerts are only shown on
+        the dashboard, never sent)."""
+        found = []
+        if not self.values["escalation.notify"]:
+            found.append("escalation.notify is empty: escalations are shown on the dashboard but sent to nobody")
+        if not self.alert_urls:
+            found.append("no notification channel for alerts (alerts.notify, escalation.notify): alerts are shown on"
+                         " the dashboard but sent to nobody")
+        if not self.report_urls:
+            found.append("no channel for the day report (reports.notify): it is kept on the hub (Reports page), not"
+                         " sent")
+        return found
 
 
 
@@ -242,6 +327,7 @@ def secrets_in_clear(cfg: SiteConfig) -> list[str]:
     found = [f"the token of {station}" for station, token in cfg["stations"].items() if not token.startswith(HASHED)]
     if cfg["site.upstream_token"]:
         found.append("site.upstream_token")
+    found += [f"the secret of subscriber {name}" for name in cfg["subscribers"]]
     if re.search(r"://[^:/@]*:[^@]+@", cfg["site.db"]):
         found.append("the password in site.db")
     return found
@@ -268,7 +354,9 @@ def render_defaults() -> str:
         sec, _, name = key.rpartition(".")
         if isinstance(default, dict):
             lines += [f"\n# {meaning}", f"[{key}]"]
-            lines.append('# ST01 = "…"' if key == "stations" else '# ST01 = "Packing table 1"')
+            lines.append({"stations": '# ST01 = "…"', "subscribers": '# crm = { url = "https://crm.example/hooks/packgate",'
+                          ' secret = "…", events = ["confirmation", "order_stage", "order_status"] }'}
+                         .get(key, '# ST01 = "Packing table 1"'))
             section = key
             continue
         if sec != section:

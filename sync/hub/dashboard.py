@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import returns, store
+from packgate.sync.hub import policies, returns, store
 from packgate.sync.hub.charts import bar_chart
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
@@ -51,6 +51,24 @@ def release() -> Any:
     return redirect("/", 303)
 
 
+@bp.post("/reviews/decide")
+def decide_review() -> Any:
+    """A supervisor signed in here (badge + PIN) approves or refuses an order a table opened under review."""
+    session = checked_session()
+    hub().decide_review(request.form.get("order_id", "")[:80], request.form.get("decision", "")[:16],
+                        session["employee_id"], request.form.get("reason", "")[:200])
+    return redirect("/", 303)
+
+
+@bp.post("/carriers")
+def set_carrier() -> Any:
+    """A supervisor suspends a carrier for regions, caps it per day or names its backup (empty fields: lifted)."""
+    session = checked_session()
+    hub().set_carrier(session["employee_id"], {k: request.form.get(k, "")[:200] for k in
+                                               ("carrier", "regions", "daily_cap", "backup", "reason")})
+    return redirect("/", 303)
+
+
 @bp.get("/api/dashboard")
 def dashboard_json() -> Response:
     if current_supervisor() is None:
@@ -77,6 +95,9 @@ def overview(site: Hub) -> dict[str, Any]:
         escalations = store.escalations(conn)
         conflicts = store.conflicts(conn)
         intercepted = store.intercepted_orders(conn)
+        reviews = policies.reviews(conn)
+        stock_alerts = policies.alerts(conn)
+        carrier_rules = policies.carriers(conn)
         claims = store.claims(conn)
         audit = store.audit_log(conn, 50)
         lots = store.ref_all(conn, "lots")
@@ -123,14 +144,21 @@ def overview(site: Hub) -> dict[str, Any]:
             minutes = (parse_iso(done) - parse_iso(picked)).total_seconds() / 60
             durations[next(label for limit, label in WAIT_BUCKETS if minutes < limit)] += 1
     stage_names = [s for s in store.STAGES if s not in store.TERMINAL]
-    return {
+    figures: dict[str, Any] = {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules, "load": site.load.status()}
+    if figures["load"]["shedding"] and site.charts:  # the charts can wait: the last ones drawn are shown
+        site.load.shed("charts")
+        return {**figures, **site.charts, "charts_paused": True}
+    site.charts = {
+        "charts_at": isoformat(now),
         "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
         "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
                                                {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),
         "chart_by_stage": Markup(bar_chart("waiting by stage", stage_names,
                                            {"orders": [float(len(by_stage.get(s, []))) for s in stage_names]})),
     }
+    return {**figures, **site.charts, "charts_paused": False}

@@ -29,7 +29,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 from packgate.device.clock import isoformat
 from packgate.sync.common.db import connect, storage_error
@@ -70,12 +70,35 @@ def is_postgresql(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
 
 
-class Conn:
-    """A connection with the dialect applied to every statement; rows come back as dicts."""
+class Sealer(Protocol):
+    """How personal values are kept (``sync.common.sealing.KeyRing``; ``PLAIN`` before the hub sets one)."""
 
-    def __init__(self, raw: Any, dialect: Dialect):
-        self.raw, self.dialect = raw, dialect
+    def seal_record(self, record: Any) -> Any: ...
+
+    def open_record(self, record: Any) -> Any: ...
+
+
+class _Plain:
+    def seal_record(self, record: Any) -> Any:
+        return record
+
+    def open_record(self, record: Any) -> Any:
+        return record
+
+
+PLAIN: Sealer = _Plain()
+Outlet = Callable[["Conn", list[dict[str, Any]]], None]
+
+
+class Conn:
+    """A connection with the dialect applied to every statement; rows come back as dicts. ``sealer`` keeps the
+    personal values sealed; ``outlet`` receives, in the transaction, the feed's changes and the events
+    ``publish``ed for the site's subscribers (``sync.hub.subscribers``)."""
+
+    def __init__(self, raw: Any, dialect: Dialect, sealer: Sealer = PLAIN, outlet: Outlet | None = None):
+        self.raw, self.dialect, self.sealer, self.outlet = raw, dialect, sealer, outlet
         self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.pending_out: list[dict[str, Any] | int] = []  # in the order made: an event, or a feed row's index
         self._savepoints = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -95,10 +118,22 @@ class Conn:
 
     def feed_row(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
         """Buffer one change for the feed; it gets its number when the transaction commits."""
+        self.pending_out.append(len(self.pending_feed))
         self.pending_feed.append((isoformat(at), kind, subject, data))
+
+    def publish(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
+        """Buffer one event for the subscribers only (not on the stations' feed)."""
+        self.pending_out.append({"seq": None, "at": isoformat(at), "kind": kind, "subject": subject, "data": data})
 
     def flush_feed(self) -> list[dict[str, Any]]:
         """Number and write the buffered changes (the last statements before COMMIT); returns them."""
+        events = self._write_feed()
+        out, self.pending_out = self.pending_out, []
+        if self.outlet is not None and out:
+            self.outlet(self, [events[item] if isinstance(item, int) else item for item in out])
+        return events
+
+    def _write_feed(self) -> list[dict[str, Any]]:
         rows, self.pending_feed = self.pending_feed, []
         if not rows:
             return []
@@ -109,8 +144,9 @@ class Conn:
             chunk = events[start:start + FEED_ROWS_PER_INSERT]
             self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES "
                          + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-                         [value for event in chunk for value in (event["seq"], event["at"], event["kind"],
-                                                                 event["subject"], dumps(event["data"]).decode())])
+                         [value for event in chunk for value in (
+                             event["seq"], event["at"], event["kind"], event["subject"],
+                             dumps(self.sealer.seal_record(event["data"])).decode())])
         return events
 
     @contextmanager
@@ -120,12 +156,13 @@ class Conn:
         has aborted the enclosing transaction too (nothing of it can be committed)."""
         self._savepoints += 1
         name = f"sp{self._savepoints}"
-        feed_mark = len(self.pending_feed)
+        feed_mark, out_mark = len(self.pending_feed), len(self.pending_out)
         self.raw.execute(f"SAVEPOINT {name}")
         try:
             yield self
         except BaseException as exc:
             del self.pending_feed[feed_mark:]
+            del self.pending_out[out_mark:]
             try:
                 self.raw.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 self.raw.execute(f"RELEASE SAVEPOINT {name}")
@@ -247,6 +284,8 @@ class Database:
         self.engine: _Engine = _PostgreSQL(url) if is_postgresql(url) else _SQLite(url)
         self.dialect = self.engine.dialect
         self.on_feed: Callable[[int, list[dict[str, Any]]], None] | None = None
+        self.sealer: Sealer = PLAIN  # the hub sets its key ring before anything is written
+        self.outlet: Outlet | None = None  # the hub's subscribers, when site.toml names any
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[Any] = []
@@ -272,7 +311,7 @@ class Database:
                     raw.execute("ROLLBACK")
                 except self.engine.errors() as exc:
                     raise self.engine.storage_error(exc) from exc
-            yield Conn(raw, self.dialect)
+            yield Conn(raw, self.dialect, self.sealer, self.outlet)
         finally:
             if raw is not None:
                 if self.engine.broken(raw):
@@ -330,7 +369,7 @@ class Database:
                 if not self.engine.committable(conn.raw):  # ended or aborted inside: COMMIT would save nothing
                     raise TransactionLost("the transaction was ended or aborted before its COMMIT; nothing was saved")
             except BaseException as exc:
-                conn.pending_feed = []
+                conn.pending_feed, conn.pending_out = [], []
                 self._rollback(conn)
                 mapped = self.engine.storage_error(exc)
                 if mapped is not exc:

@@ -1,28 +1,22 @@
-"""Site escalations: on time, once per (order, level), never for an order packed anywhere.
+"""Site escalations: on time, once per (order, level), never for an order packed anywhere — one source of the
+dispatcher (``dispatch.py``: the claim before the send, the retry, the senders, several hubs).
 
-``tick()`` claims each due row in a transaction (state 'sending', retry time set) before the
-message leaves, then records 'sent' (and releases the order's priority on the feed at level 1) together with the
-one ``escalate`` confirmation the WMS gets for that (order, level) through the relay queue (``store.own_confirmation``,
-keyed ``escalate:<order>:<level>``: a repeated send queues nothing more).
-A crash between the send and the record repeats that one message after the retry time: every
-message carries the stable id ``<order>/<level>`` so a receiver can drop the repeat. Messages go out concurrently,
-through at most ``escalation.senders`` threads: a row is claimed only when a sender is free to send it at once, so
-a claimed row is never left waiting in a queue past its retry time.
+What an escalation adds to a notice: when it is recorded sent, the order's priority is released on the feed at level
+1, and the one ``escalate`` confirmation the WMS gets for that (order, level) joins the relay queue in the same
+transaction (``store.own_confirmation``, keyed ``escalate:<order>:<level>``: a repeated send queues nothing more).
+Every message carries the stable id ``<order>/<level>``. With no notification channel the escalation is still
+recorded (the WMS is told, the priority released) but shown as not sent (0 channels).
 """
 from __future__ import annotations
 
-import logging
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from functools import partial
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from packgate.device.clock import Clock
 from packgate.sync.common.notify import Notifier
 from packgate.sync.hub import store
-from packgate.sync.hub.engine import Database
-
-log = logging.getLogger(__name__)
-SENDERS = 8
+from packgate.sync.hub.dispatch import SENDERS, Dispatcher, Due
+from packgate.sync.hub.engine import Conn, Database
 
 
 def message(order: dict[str, Any] | None, order_id: str, level: int, station_name: str) -> tuple[str, str]:
@@ -33,51 +27,41 @@ def message(order: dict[str, Any] | None, order_id: str, level: int, station_nam
     return title, body
 
 
+class EscalationSource:
+    """``hub_escalations`` as a dispatcher source."""
+
+    def __init__(self, station_name: Callable[[str], str], code: str):
+        self.station_name, self.code = station_name, code
+
+    def recover(self, conn: Conn, now: datetime) -> None:
+        store.recover_sending(conn, now)
+
+    def claim_due(self, conn: Conn, now: datetime, retry_s: float) -> Due | None:
+        row = store.claim_due_escalation(conn, now, retry_s)
+        if row is None:
+            return None
+        order_id, level = row["order_id"], int(row["level"])
+        station = (row["order"] or {}).get("station") or "?"
+        title, body = message(row["order"], order_id, level, self.station_name(station))
+        return Due(f"{order_id}/{level}", title, body, data={"order_id": order_id, "level": level, "due": row["due_utc"]})
+
+    def sent(self, conn: Conn, due: Due, now: datetime, channels: int) -> None:
+        store.escalation_sent(conn, due.data["order_id"], due.data["level"], now, self.code, due.data["due"], channels)
+
+    def failed(self, conn: Conn, due: Due, error: str) -> None:
+        store.escalation_failed(conn, due.data["order_id"], due.data["level"], error)
+
+
 class Escalator:
     """``tick()`` sends what is due through at most ``senders`` threads at once (a slow webhook delays one message,
     not the wave behind it)."""
 
     def __init__(self, db: Database, notifier: Notifier, clock: Clock, *, retry_s: float = 30.0,
                  station_name: Any = str, code: str = "HUB", senders: int = SENDERS):
-        self.db, self.notifier, self.clock = db, notifier, clock
-        self.code = code
-        self.retry_s = retry_s
-        self.station_name = station_name
-        self.senders = senders
+        self.notifier = notifier
+        self.source = EscalationSource(station_name, code)
+        self.dispatcher = Dispatcher(db, clock, retry_s=retry_s, senders=senders)
 
     def tick(self) -> list[str]:
-        """Send every escalation that is due; returns the ids sent now (in the order they were delivered)."""
-        sent: list[str] = []
-        self.db.run(lambda conn: store.recover_sending(conn, self.clock.now()))
-        pool: ThreadPoolExecutor | None = None
-        in_flight: dict[Future[tuple[bool, str | None]], tuple[str, int, str]] = {}
-        try:
-            while True:
-                while len(in_flight) < self.senders:  # claim only what a free sender sends at once
-                    row = self.db.run(lambda conn: store.claim_due_escalation(conn, self.clock.now(), self.retry_s))
-                    if row is None:
-                        break
-                    order_id, level = row["order_id"], int(row["level"])
-                    station = (row["order"] or {}).get("station") or "?"
-                    pool = pool or ThreadPoolExecutor(self.senders, thread_name_prefix="escalation")
-                    note = message(row["order"], order_id, level, self.station_name(station))
-                    in_flight[pool.submit(self.notifier.send, *note)] = (order_id, level, row["due_utc"])
-                if not in_flight:
-                    return sent
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    order_id, level, due = in_flight.pop(future)
-                    self._record(order_id, level, due, *future.result(), sent)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
-
-    def _record(self, order_id: str, level: int, due: str, ok: bool, error: str | None, sent: list[str]) -> None:
-        if ok:
-            self.db.run(partial(store.escalation_sent, order_id=order_id, level=level, now=self.clock.now(),
-                                code=self.code, deadline=due))
-            sent.append(f"{order_id}/{level}")
-        else:
-            self.db.run(partial(store.escalation_failed, order_id=order_id, level=level, error=error or "failed"))
-            log.warning("escalation %s/%s not delivered (%s); retried in %.0f s", order_id, level, error,
-                        self.retry_s)
+        """Send every escalation that is due; returns the ids done now (in the order they were delivered)."""
+        return self.dispatcher.tick(self.source, self.notifier)

@@ -17,16 +17,19 @@ import json
 import logging
 import socket
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.load import LoadGauge
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
+from packgate.sync.common.sealing import KeyRing
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import parcels, reference, store, wms_orders
+from packgate.sync.hub import alerts, parcels, policies, privacy, reconciliation, reference, reports, store, wms_orders
+from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.config import SiteConfig
 from packgate.sync.hub.dbclock import DatabaseClock
 from packgate.sync.hub.engine import Conn, Database, is_postgresql
@@ -38,9 +41,11 @@ from packgate.sync.hub.metrics import HubMetrics
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.refpages import ReferencePages
 from packgate.sync.hub.relay import Relay
+from packgate.sync.hub.subscribers import Subscribers, configured
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+PURGE_EVERY_S = 3600.0
 REFRESH_LEASE_S = 30.0  # the WMS's reference data is pulled by one hub of the site; another takes over after this
 
 
@@ -51,8 +56,21 @@ class Hub:
         self.db = Database(config.db_path, pool_size=config["site.db_pool"])
         # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
         self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
+        self.keys = KeyRing.load_or_create(config.key_file)
+        self.db.sealer = self.keys  # personal values sealed at rest (sync/hub/privacy.py)
         migrate(self.db, self.clock)
-        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"])
+        privacy.seal_at_rest(self.db, self.keys)
+        self.subscribers = Subscribers(self.db, configured(config["subscribers"]), self.clock,
+                                       site=config["site.name"], deadline_s=config["site.subscriber_deadline_s"],
+                                       backoff=Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
+                                       holder=uuid.uuid4().hex) if config["subscribers"] else None
+        if self.subscribers is not None:
+            self.db.outlet = self.subscribers.enqueue
+        self._last_purge = -1e18
+        self.load = LoadGauge(config["load.shed_pct"])  # above it, the charts step aside (sync/common/load.py)
+        self.charts: dict[str, Any] = {}  # the dashboard's charts last drawn (shown again while the hub is busy)
+        self.rules = store.FlowRules(config["escalation.first_after_min"], config["escalation.second_after_min"],
+                                     (policies.on_confirmation,))
         url = config["site.upstream_url"]
         self.client = UpstreamClient(url, deadline_s=config["site.deadline_s"], clock=self.clock,
                                      token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
@@ -61,9 +79,18 @@ class Hub:
                            senders=config["site.relay_senders"],
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
                            outage=(StorageError,))
-        self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"]), self.clock,
+        self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"], now=self.clock.now), self.clock,
                                    retry_s=config["escalation.retry_s"], station_name=config.station_name,
                                    code=config["site.code"], senders=config["escalation.senders"])
+        # one channel set (and its failure state) unless alerts and reports name their own
+        self._alert_notifier = Notifier(config["alerts.notify"], now=self.clock.now) if config["alerts.notify"] else None
+        self._report_notifier = Notifier(config["reports.notify"], now=self.clock.now) if config["reports.notify"] else None
+        self.alerts = alerts.AlertEngine(self.db, self.clock, parse_rules(config["alerts.rules"]), self.notifiers,
+                                         station_name=config.station_name,
+                                         retry_s=config["escalation.retry_s"], senders=config["escalation.senders"],
+                                         channels=self.channels)
+        self.schedule = reports.Schedule(reports.parse_at(config["reports.daily_at"]) or reports.time(2), self.clock,
+                                         config["site.name"])
         self.long_polls = LongPolls(config["feed.max_waits_per_station"], config["site.threads"])
         self.feed = FeedWatch(self.db, seal_s=config["feed.seal_s"])
         self.metrics = HubMetrics(self.snapshot)
@@ -82,10 +109,14 @@ class Hub:
         its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
         a restarted hub takes its own predecessor's lease back at once."""
         self.holder = self.relay.holder = f"{socket.gethostname()}:{port}"
+        if self.subscribers is not None:
+            self.subscribers.holder = self.holder
 
     def start(self) -> "Hub":
         self.feed.start()
         self.relay.start()
+        if self.subscribers is not None:
+            self.subscribers.start()
         self.ticker.start()
         return self.start_order_pull()
 
@@ -97,7 +128,7 @@ class Hub:
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the relay, the ticker, the order pull and the feed watcher; True if all ended within ``timeout``."""
-        return stop_all((self.relay, self.ticker, self.puller, self.feed), timeout)
+        return stop_all((self.relay, self.subscribers, self.ticker, self.puller, self.feed), timeout)
 
     def stop_order_pull(self) -> None:
         self.puller.stop()
@@ -125,8 +156,59 @@ class Hub:
             else:  # another hub of the site pulls it (twice would write every row twice, with new versions)
                 out["reference"] = {"ok": True, "changed": 0, "standby": True}
         out["escalations"] = self.escalator.tick()
+        if self.clock.monotonic() - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = self.clock.monotonic()
+            out["purged"] = self.purge_personal()
+        out["schedule"] = self.schedule.tick(self)
+        out["alerts"] = self.alerts.tick()
+        out["stock_alerts"] = policies.notify_due(self.db, self.notifiers()[0], self.clock)  # stock alerts
         self.notify_feed()
         return out
+
+    def purge_personal(self) -> list[str]:
+        """Clear the personal data of the orders handed over more than ``privacy.retention_days`` ago."""
+        return privacy.purge(self.db, self.clock.now(), self.config["privacy.retention_days"])
+
+    def notifiers(self) -> tuple[Notifier, Notifier]:
+        """The channels of the alerts and of the day report: their own, else the escalations'."""
+        alert = self._alert_notifier or self.escalator.notifier
+        return alert, self._report_notifier or alert
+
+    def channels(self) -> list[dict[str, Any]]:
+        """Every notification channel of the site (escalations, alerts, reports) with its state, each set once;
+        ``alerts``: the alerts go through it."""
+        alert, report = self.notifiers()
+        seen: list[Notifier] = []
+        out: list[dict[str, Any]] = []
+        for notifier, purpose in ((self.escalator.notifier, "escalations"), (alert, "alerts"), (report, "reports")):
+            if any(notifier is other for other in seen):
+                continue
+            seen.append(notifier)
+            out += [{**channel, "for": purpose, "alerts": notifier is alert} for channel in notifier.channels()]
+        return out
+
+    # ---- alerts and reports ---------------------------------------------------------------------------------
+    def reconcile(self, day: date, *, replace: bool = True) -> dict[str, Any]:
+        """Reconcile ``day`` (hub-local) with the WMS for every station and the hub's own code; kept for the report."""
+        if self.client is None:
+            raise HubRequestError("no WMS configured (site.upstream_url): nothing to reconcile with", 409)
+        stations = sorted(self.config["stations"]) + [self.config["site.code"]]
+        return reconciliation.run(self.db, self.client, day, stations, self.clock.now(), replace=replace)
+
+    def acknowledge_alert(self, ident: str, who: str, where: str | None = None) -> dict[str, Any]:
+        now = self.clock.now()
+
+        def ack(conn: Conn) -> dict[str, Any]:
+            employee = store.ref_get(conn, "employees", who)
+            if employee is None or employee.get("role") != "supervisor":
+                raise HubRequestError(f"{who} is not a supervisor of this site", 403)
+            done = alerts.acknowledge(conn, ident, who, now, where)
+            rule, _, subject = ident.partition("/")
+            row = alerts.get(conn, rule, subject) or {}
+            return {"acknowledged": done, "acked_by": row.get("acked_by"),
+                    "acked_by_name": store.employee_name(conn, row.get("acked_by"))}
+
+        return self.db.run(ack)
 
     def notify_feed(self) -> None:
         """Read changes of other hub processes now (the watcher does it every 0.1 s by itself)."""
@@ -138,6 +220,8 @@ class Hub:
         results = self.writer.run(lambda conn: store.receive(conn, station, checked, self.clock.now(), self.rules))
         self.metrics.received(results)
         self.relay.wake()
+        if self.subscribers is not None:
+            self.subscribers.wake()
         return results
 
     def claim(self, station: str, order_id: str, operator: str | None, *, renew: bool = False) -> dict[str, Any]:
@@ -238,7 +322,7 @@ class Hub:
             picked = (json.loads(row["milestones"]) if row.get("milestones") else {}).get("picked")
             level = int(row["level"])
             out.append({"id": f"{row['order_id']}/{level}", "order_id": row["order_id"], "level": level,
-                        "sent_at": row["sent_at"], "picked_at": picked,
+                        "sent_at": row["sent_at"], "picked_at": picked, "notified": row["channels"] != 0,
                         "deadline": isoformat(parse_iso(picked) + after[level]) if picked and level in after else None,
                         "station": row["station"],
                         "table": self.config.station_name(row["station"]) if row["station"] else None})
@@ -299,10 +383,24 @@ class Hub:
                 "packed_table": name(parcel["station"]) if parcel.get("station") else None,
                 "packed_by": parcel.get("operator"), "batch_id": parcel.get("batch_id"),
                 "batch_table": name(parcel["batch_station"]) if parcel.get("batch_station") else None,
-                "shipped_at": parcel.get("shipped_at"), "taken": taken, "carrier": ref.get("carrier"),
+                "shipped_at": parcel.get("shipped_at"), "taken": taken,
+                "carrier": policies.carrier_of(conn, order_id) or ref.get("carrier"),  # a table's switch
                 # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
                 "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
                         "at": (order or {}).get("wms_at")}}
+
+    def decide_review(self, order_id: str, decision: str, supervisor: str, reason: str) -> dict[str, Any]:
+        """A supervisor signed in at the dashboard approves or refuses an order under review (``policies.decide``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.decide(conn, now, self.config["site.code"], order_id, decision,
+                                                        supervisor, reason))
+
+    def set_carrier(self, supervisor: str, form: dict[str, str]) -> dict[str, Any]:
+        """A supervisor's carrier rule from the dashboard (``policies.set_carrier``)."""
+        now = self.clock.now()
+        return self.db.run(lambda conn: policies.set_carrier(
+            conn, now, form.get("carrier", ""), form.get("regions", ""), form.get("daily_cap", ""),
+            form.get("backup", ""), form.get("reason", ""), supervisor))
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
@@ -327,7 +425,8 @@ class Hub:
         """What ``/metrics`` reads when scraped: the relay's queue and the feed's state."""
         with self.db.read() as conn:
             relay = store.relay_status(conn, self.clock.now())
+            alerts_open = alerts.open_count(conn)
         feed = self.feed
-        return {"relay": relay, "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams,
-                                         "waiting": feed.waiting, "batches": feed.sealed_batches,
-                                         "changes": feed.sealed_changes}}
+        return {"relay": relay, "alerts_open": alerts_open,
+                "feed": {"head": feed.head, "sealed": feed.sealed, "streams": feed.streams, "waiting": feed.waiting,
+                         "batches": feed.sealed_batches, "changes": feed.sealed_changes}}

@@ -43,6 +43,8 @@ STATE: tuple[tuple[str, str, str, Callable[[Snapshot], float | None]], ...] = (
     ("packgate_hub_feed_batches", "counter", "Feed batches sealed (each serialised once for every follower).",
      lambda s: s["feed"]["batches"]),
     ("packgate_hub_feed_changes", "counter", "Feed changes sealed into batches.", lambda s: s["feed"]["changes"]),
+    ("packgate_hub_alerts_open", "gauge", "Alerts of the site's rules not yet acknowledged by a supervisor.",
+     lambda s: s["alerts_open"]),
 )
 
 

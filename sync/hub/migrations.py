@@ -87,6 +87,47 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             closed_at TEXT, outcome TEXT, grades TEXT NOT NULL DEFAULT '{}', units INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX hub_returns_state ON hub_returns (state)",
     )),
+    (6, "site policies: order reviews, carrier switches, stock alerts for the shift lead (sync/hub/policies.py)", (
+        """CREATE TABLE hub_reviews (order_id TEXT PRIMARY KEY, station TEXT NOT NULL, rules TEXT NOT NULL,
+            opened_at TEXT NOT NULL, decision TEXT, decided_by TEXT, decided_at TEXT, reason TEXT, via TEXT)""",
+        """CREATE TABLE hub_carrier_switches (order_id TEXT PRIMARY KEY, booked TEXT NOT NULL, carrier TEXT NOT NULL,
+            why TEXT NOT NULL, station TEXT NOT NULL, at TEXT NOT NULL)""",
+        """CREATE TABLE hub_stock_alerts (id {pk}, station TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT, detail TEXT NOT NULL,
+            at TEXT NOT NULL, notified_at TEXT, notify_error TEXT)""",
+    )),
+    (7, "events queued for the site's subscribers (webhooks), one row per subscriber and event", (
+        """CREATE TABLE hub_deliveries (
+            n {pk}, subscriber TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT,
+            created_at TEXT NOT NULL, UNIQUE (subscriber, event_id))""",
+        "CREATE INDEX hub_deliveries_queue ON hub_deliveries (subscriber, state, n)",
+        "CREATE INDEX hub_deliveries_subject ON hub_deliveries (subject)",
+    )),
+    (8, "alert rules, scheduled reports and the daily reconciliation with the WMS; channels an escalation reached", (
+        "ALTER TABLE hub_escalations ADD COLUMN channels INTEGER",
+        "ALTER TABLE hub_stations ADD COLUMN outbox_dead INTEGER",
+        """CREATE TABLE hub_alerts (
+            rule TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+            detail TEXT NOT NULL, skip TEXT NOT NULL DEFAULT '', raised_at TEXT NOT NULL, due_utc TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent')),
+            attempts INTEGER NOT NULL DEFAULT 0, claimed_at TEXT, sent_at TEXT, channels INTEGER, last_error TEXT,
+            acked_by TEXT, acked_at TEXT, PRIMARY KEY (rule, subject))""",
+        "CREATE INDEX hub_alerts_due ON hub_alerts (state, due_utc)",
+        "CREATE TABLE hub_alert_watch (rule TEXT NOT NULL, subject TEXT NOT NULL, since_utc TEXT NOT NULL,"
+        " PRIMARY KEY (rule, subject))",
+        "CREATE TABLE hub_reconciliations (day TEXT PRIMARY KEY, ran_at TEXT NOT NULL, differences INTEGER NOT NULL,"
+        " result TEXT NOT NULL)",
+    )),
+    (10, "the site's learned weights: each table's figures and review, the supervisors' weight decisions", (
+        "CREATE TABLE hub_weight_figures (station TEXT PRIMARY KEY, body TEXT NOT NULL, review TEXT NOT NULL,"
+        " at TEXT NOT NULL)",
+        """CREATE TABLE hub_weight_decisions (n {pk}, sku TEXT NOT NULL, action TEXT NOT NULL
+            CHECK (action IN ('accept', 'reset')), station TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)""",
+        "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
+        "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
+    )),
 )
 
 

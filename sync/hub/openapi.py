@@ -36,6 +36,13 @@ def _query(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 0}}
 
 
+_EITHER: list[dict[str, list[str]]] = [{"station": []}, {"supervisor": []}]
+_WINDOW = [{"name": "day", "in": "query", "required": False, "description": "a hub-local day YYYY-MM-DD (default"
+            " today)", "schema": {"type": "string", "format": "date"}},
+           {"name": "since", "in": "query", "required": False, "description": "a shift's start (ISO 8601 with offset;"
+            " with until)", "schema": {"type": "string", "format": "date-time"}},
+           {"name": "until", "in": "query", "required": False, "description": "a shift's end",
+            "schema": {"type": "string", "format": "date-time"}}]
 AUTH = {"401": "No or unknown station token", "403": "The token belongs to another station"}
 SITE_PATHS: dict[str, Any] = {
     "/v1/orders/{order_id}": {"get": _op(
@@ -93,17 +100,101 @@ SITE_PATHS: dict[str, Any] = {
                                                "state": {"type": ["string", "null"]},
                                                "devices": {"type": "object", "additionalProperties": {"type": "string"}},
                                                "outbox_depth": {"type": ["integer", "null"], "minimum": 0},
+                                               "outbox_dead": {"type": ["integer", "null"], "minimum": 0,
+                                                               "description": "confirmations the station's outbox"
+                                                               " gave up on (sync failures)"},
                                                "clock": {"type": ["string", "null"], "format": "date-time"}}})},
+    "/v1/weights": {"get": _op(
+        "The site's learned weights every table judges on: version (grows with every change), learned (the tables'"
+        " figures pooled: per SKU, box and parcel signature mean_g, sigma_g, n, se_g, samples; overridden evidence"
+        " apart), decisions (the supervisors' accept / reset decisions in order) and the tables behind them; with"
+        " known equal to the current version only {version, unchanged: true}",
+        {"200": "The site's figures", "400": "Bad known", **AUTH},
+        params=[_query("known", "the version the table already has (its figures are not sent again when current)")])},
+    "/v1/weights/figures/{station_id}": {"put": _op(
+        "This table's learned figures (replacing its previous ones) and the suspect-weight review it computed on the"
+        " site's figures (decisions_n: the last site decision it knew)",
+        {"200": "Kept; version of the site's weights", "400": "A figure is not a number of grams, or a bad body",
+         "413": "Too many figures", **AUTH}, params=[_path("station_id")],
+        body={"type": "object", "required": ["learned"],
+              "properties": {"learned": {"type": "object"},
+                             "review": {"type": "object", "properties": {
+                                 "suspects": {"type": "array", "items": {"type": "object"}},
+                                 "decisions_n": {"type": "integer", "minimum": 0}}}}})},
+    "/v1/weights/decisions": {"post": _op(
+        "A supervisor's decision on a suspect weight, for every table of the site: accept the learned unit weight"
+        " (audited; the one weight_learned confirmation reaches the WMS) or reset the SKU's learning; prev is the"
+        " SKU's last decision number the deciding table knew",
+        {"200": "Decided: the decision with its number n and the site's weights version",
+         "400": "Bad body", "409": "Decided already by someone else: the error names who and where",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        body={"type": "object", "required": ["station", "decision"],
+              "properties": {"station": {"type": "string"}, "prev": {"type": "integer", "minimum": 0},
+                             "evidence": {"type": ["object", "null"]},
+                             "decision": {"type": "object", "required": ["sku", "action", "by"],
+                                          "properties": {"sku": {"type": "string"},
+                                                         "action": {"enum": ["accept", "reset"]},
+                                                         "value_g": {"type": ["string", "null"]},
+                                                         "before_g": {"type": ["string", "null"]},
+                                                         "by": {"type": "string"}, "reason": {"type": "string"}}}}})},
+    "/v1/weights/review": {"get": _op(
+        "The site's suspect-weight review (also on the dashboard's /weights section): per SKU the reference, what"
+        " passing and overridden parcels say (apart), n, sample parcels, the proposal; the decisions so far",
+        {"200": "The review", **AUTH})},
     "/api/dashboard": {"get": {
         "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
                    "stations, open orders by stage, blocked parcels, escalations, conflicts, claims, audit log, lots "
                    "near expiry, parcels packed and not handed over",
         "security": [{"supervisor": []}],
         "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
+    "/api/v1/subscribers": {"get": {
+        "summary": "The site's subscribers (webhooks) for a signed-in supervisor or a station token: per subscriber"
+                   " the events waiting, delivered and refused (dead letters), the oldest waiting and its last error;"
+                   " and the dead letters themselves (event id, type, subject, attempts, why), newest first",
+        "security": [{"supervisor": []}, {"station": []}],
+        "responses": {"200": {"description": "Subscribers and dead letters"},
+                      "401": {"description": "Not signed in and no station token", **_ERR}}}},
+    "/api/alerts": {"get": {**_op(
+        "The site's alerts, the latest first (rules of alerts.rules; each once per rule and subject): id"
+        " (<rule>/<subject>), rule, kind, subject, title, body, detail, raised_at, state (pending, sending, sent,"
+        " not_sent: no channel configured), sent_at, channels reached, last_error, acked_by, acked_at; with the"
+        " notification channels' state and the configuration's warnings",
+        {"200": "Alerts", "400": "Bad query", "401": "No station token and no supervisor session"},
+        params=[{"name": "open", "in": "query", "required": False, "description": "1: only those not acknowledged",
+                 "schema": {"type": "string", "enum": ["0", "1"]}}, _query("limit", "at most this many (1-1000)")]),
+        "security": _EITHER}},
+    "/v1/alerts/ack": {"post": _op(
+        "Acknowledge an alert for the supervisor signed in at this station (audited once)",
+        {"200": "acknowledged (false when it was already) and acked_by", "400": "Bad body",
+         "404": "No such alert on this site", "403": "by is not a supervisor", "401": AUTH["401"]},
+        body={"type": "object", "required": ["id", "by"],
+              "properties": {"id": {"type": "string", "description": "<rule>/<subject>"}, "by": {"type": "string"}}})},
+    "/api/reports/day": {"get": {**_op(
+        "The day (or shift) report: parcels per table and packer, pass rate, weight failures, overrides,"
+        " interceptions, average minutes per stage, backlog now, 24-hour ship rate, the day's reconciliation",
+        {"200": "The report", "400": "Bad day or window", "401": "No station token and no supervisor session"},
+        params=_WINDOW), "security": _EITHER}},
+    "/api/reports/day.csv": {"get": {**_op(
+        "The same report as CSV (section, key, value)",
+        {"200": "text/csv", "400": "Bad day or window", "401": "No station token and no supervisor session"},
+        params=_WINDOW), "security": _EITHER}},
+    "/api/reconciliation": {
+        "get": {**_op("The reconciliation with the WMS kept for a day: per station the ids on each side, and the"
+                      " differences (hub_only with the relay state, wms_only)",
+                      {"200": "The result", "400": "Bad day", "404": "None kept for the day",
+                       "401": "No station token and no supervisor session"}, params=_WINDOW[:1]),
+                "security": _EITHER},
+        "post": {**_op("Reconcile a day with the WMS now (a supervisor: the session and its CSRF token)",
+                       {"200": "The result", "400": "Bad body", "401": "Not signed in", "403": "Bad CSRF token",
+                        "409": "No WMS configured"},
+                       body={"type": "object", "required": ["csrf"],
+                             "properties": {"day": {"type": "string", "format": "date"}, "csrf": {"type": "string"}}}),
+                 "security": [{"supervisor": []}]}},
     "/v1/feed": {"get": _op(
         "Change feed after a cursor, long-polled: order stage changes, the WMS's decisions on orders (order_status:"
         " held, cancelled, released or changed, with status, reason, at, revision, lines, carrier, address), claims,"
-        " released priority, lot stock taken, reference changes, escalations, conflicts; seq is gapless and ordered",
+        " released priority, lot stock taken, reference changes, escalations, conflicts, the site's learned weights or a"
+        " weight decision changed (weights: version; GET /v1/weights has them); seq is gapless and ordered",
         {"200": "Events (possibly none after the wait) and the cursor to ask from next", "400": "Bad cursor",
          "429": "The token's share of long-polls and streams (feed.max_waits_per_station) or the hub's is taken:"
                 " ask again shortly", **AUTH},

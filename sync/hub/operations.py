@@ -8,7 +8,9 @@ commit, relay, feed; see ``metrics``) and ``/openapi.json`` (the contract statio
   monitor sees it). A write failed and none has written since: that is failing (an empty commit proves nothing).
 * **relay**: confirmations waiting for the WMS (depth, the oldest's age), refused ones (dead letters), the relay's
   last error, which hub holds the relay lease;
-* **notifications**: each channel of ``escalation.notify`` that fails (named by its scheme, no secret);
+* **notifications**: each channel of ``escalation.notify``, ``alerts.notify`` and ``reports.notify`` that fails (named
+  by its scheme, no secret); ``warnings`` says when no channel is configured (nothing is sent), ``alerts_open`` how
+  many alerts wait for an acknowledgement;
 * **clocks**: each station whose clock differs from the hub's past ``clock.warn_after_s``;
 * the reference refresh from the WMS.
 
@@ -23,11 +25,11 @@ from flask import Blueprint, Response, jsonify
 
 from packgate.device.clock import isoformat
 from packgate.sync.errors import StorageError
-from packgate.sync.hub import store
+from packgate.sync.hub import alerts, store, subscribers
 from packgate.sync.hub.dashboard import clock_view
 from packgate.sync.hub.metrics import CONTENT_TYPE
 from packgate.sync.hub.openapi import openapi_document
-from packgate.sync.hub.web import hub
+from packgate.sync.hub.web import hub, station_or_supervisor
 
 bp = Blueprint("operations", __name__)
 STALE_S = 300
@@ -58,13 +60,20 @@ def healthz() -> Response:
         relay["this_hub_last_error"] = site.relay.last_error
         problems += _relay_problems(relay)
     body["relay"] = relay
-    body["notifications"] = site.escalator.notifier.channels()
+    body["notifications"] = site.channels()
     for channel in body["notifications"]:
         if not channel["usable"]:
-            problems.append(f"notification channel {channel['channel']} ({channel['url']}): {channel['last_error']}")
+            problems.append(f"notification channel {channel['channel']} ({channel['url']}) of the {channel['for']}:"
+                            f" {channel['last_error']}")
         elif channel["failing_since"]:
             problems.append(f"notification channel {channel['channel']} ({channel['url']}) failing since"
-                            f" {channel['failing_since']}: {channel['last_error']}")
+                            f" {channel['failing_since']} ({channel['for']}): {channel['last_error']}")
+    body["warnings"] = site.config.warnings()
+    try:
+        with site.db.read() as conn:
+            body["alerts_open"] = alerts.open_count(conn)
+    except StorageError:
+        body["alerts_open"] = None
     warn_after = site.config["clock.warn_after_s"]
     body["stations"] = [{"station": row["station"], "last_seen_at": row["last_seen_at"],
                          "clock_offset_s": row.get("clock_offset_s")} for row in stations]
@@ -73,6 +82,11 @@ def healthz() -> Response:
         if view["clock_warning"]:
             problems.append(f"station {row['station']}'s clock differs from the hub's by {view['clock_shown']}"
                             f" (more than {warn_after:g} s): fix its time (NTP)")
+    body["subscribers"] = _subscribers(site, problems)
+    body["load"] = site.load.status()
+    if body["load"]["shedding"]:
+        problems.append(f"overloaded ({body['load']['pct']:.0f} % > {body['load']['threshold_pct']:g} %): chart"
+                        " rendering and reports step aside")
     if body.get("reference", {}).get("ref_last_error"):
         problems.append(f"reference refresh failing: {body['reference']['ref_last_error']}")
     failing_storage = not body["storage"]["ok"]
@@ -91,6 +105,33 @@ def _relay_problems(relay: dict[str, Any]) -> list[str]:
     if relay["depth"] and relay["last_error"]:
         problems.append(f"relay to the WMS failing ({relay['depth']} waiting): {relay['last_error']}")
     return problems
+
+
+def _subscribers(site: Any, problems: list[str]) -> list[dict[str, Any]]:
+    if site.subscribers is None:
+        return []
+    try:
+        with site.db.read() as conn:
+            found = subscribers.status(conn, [s.name for s in site.subscribers.subscribers])
+    except StorageError:
+        return []
+    for sub in found:
+        if sub["dead"]:
+            problems.append(f"subscriber {sub['name']}: {sub['dead']} event(s) refused (dead letters)")
+        if sub["pending"] and sub["last_error"]:
+            problems.append(f"subscriber {sub['name']} failing ({sub['pending']} waiting since"
+                            f" {sub['oldest_waiting_since']}): {sub['last_error']}")
+    return found
+
+
+@bp.get("/api/v1/subscribers")
+def subscribers_view() -> Response:
+    """The subscribers' queues and dead letters (a signed-in supervisor, or a station's token)."""
+    station_or_supervisor()
+    site = hub()
+    names = [s.name for s in site.subscribers.subscribers] if site.subscribers is not None else []
+    with site.db.read() as conn:
+        return jsonify({"subscribers": subscribers.status(conn, names), "dead_letters": subscribers.dead_letters(conn)})
 
 
 @bp.get("/metrics")

@@ -25,7 +25,7 @@ from packgate.sync.common.hosts import allowed_hosts, foreign
 from packgate.sync.common.jsonbytes import text_problem
 from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread, wait_for_signal
 from packgate.sync.errors import ClaimConflictError, HubRequestError, StorageError
-from packgate.sync.hub import dashboard, operations, signin, station_api
+from packgate.sync.hub import alert_routes, dashboard, operations, report_routes, signin, station_api, weights_api
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.web import HUB, hub
 
@@ -35,7 +35,7 @@ HOSTS = "packgate.hub.hosts"
 OPEN_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
 IDLE_S = 60.0  # a station's keep-alive connection between its posts is kept this long
 BACKLOG = 1024  # connections waiting to be accepted (a site's stations reconnecting at once after a restart)
-BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp)
+BLUEPRINTS = (operations.bp, station_api.bp, dashboard.bp, signin.bp, alert_routes.bp, report_routes.bp, weights_api.bp)
 
 
 def create_hub_app(site: Hub) -> Flask:

@@ -152,10 +152,11 @@ def post_heartbeat(station_id: str) -> Response:
     if not isinstance(devices, dict) or len(devices) > 20:
         raise HubRequestError("devices must be an object of at most 20 device -> state")
     beat["devices"] = {str(k)[:40]: str(v)[:80] for k, v in devices.items()}
-    depth = data.get("outbox_depth")
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth < 2**31):
-        raise HubRequestError("outbox_depth must be a whole number from 0 to 2^31-1")
-    beat["outbox_depth"] = depth
+    for name in ("outbox_depth", "outbox_dead"):
+        count = data.get(name)
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2**31):
+            raise HubRequestError(f"{name} must be a whole number from 0 to 2^31-1")
+        beat[name] = count
     sent_clock = data.get("clock")
     if sent_clock is not None:
         try:

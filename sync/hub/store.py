@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps, fingerprint
+from packgate.sync.common.sealing import PREFIX
 from packgate.sync.hub import parcels, returns
 from packgate.sync.hub.engine import Conn
 from packgate.sync.reference import canonical_badge
@@ -68,7 +69,7 @@ def feed(conn: Conn, now: datetime, kind: str, subject: str, data: dict[str, Any
 def feed_since(conn: Conn, since: int, limit: int) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT seq, at, kind, subject, data FROM hub_feed WHERE seq > ? ORDER BY seq LIMIT ?",
                         (since, limit))
-    return [{**row, "data": json.loads(row["data"])} for row in rows]
+    return [{**row, "data": conn.sealer.open_record(json.loads(row["data"]))} for row in rows]
 
 
 def feed_head(conn: Conn) -> int:
@@ -131,7 +132,7 @@ def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
     if not latest:
         return 0
     last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
-    numbered = [(kind, key, _json(item), last - len(latest) + 1 + offset)
+    numbered = [(kind, key, _json(conn.sealer.seal_record(item)), last - len(latest) + 1 + offset)
                 for offset, ((kind, key), item) in enumerate(latest.items())]
     for start in range(0, len(numbered), REF_ROWS):
         chunk = numbered[start:start + REF_ROWS]
@@ -154,7 +155,10 @@ def reference_page(conn: Conn, since: int, limit: int) -> bytes:
     rows = rows[:limit]
     texts: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for row in rows:
-        texts[row["kind"]].append(row["data"])
+        data = row["data"]
+        if PREFIX in data:  # personal values sealed at rest: opened for the station (which seals them again)
+            data = json.dumps(conn.sealer.open_record(json.loads(data)), ensure_ascii=False, separators=(",", ":"))
+        texts[row["kind"]].append(data)
     cursor = rows[-1]["version"] if rows else max(since, 0)
     lists = ",".join(f'"{kind}":[{",".join(items)}]' for kind, items in texts.items())
     return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
@@ -174,11 +178,12 @@ def _ref_many(conn: Conn, kind: str, keys: list[str]) -> dict[str, dict[str, Any
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
     data = conn.value("SELECT data FROM hub_ref WHERE kind = ? AND key = ?", (kind, key))
-    return json.loads(data) if data else None
+    return conn.sealer.open_record(json.loads(data)) if data else None
 
 
 def ref_all(conn: Conn, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(row["data"]) for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
+    return [conn.sealer.open_record(json.loads(row["data"]))
+            for row in conn.execute("SELECT data FROM hub_ref WHERE kind = ?", (kind,))]
 
 
 def employee_by_badge(conn: Conn, badge: str) -> dict[str, Any] | None:
@@ -252,8 +257,15 @@ def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, rece
                              item["object_id"], item.get("operator"), item["at"], checked.at_utc, received[0],
                              received[1], checked.frozen.decode(), received[1]))
         if inserted is not None:
+            conn.publish(now, "confirmation", str(item["object_id"]), {
+                "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
+                "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
+                "location": item.get("location"), "at": item["at"], "received_at": isoformat(now),
+                "payload": item.get("payload")})
             apply_effect(conn, station, item, now, rules)
             returns.apply(conn, station, item)
+            for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
+                hook(conn, station, item, now)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": received[0]}
     before = _received_before(conn, station, checked, now, received, rules)
     if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
@@ -288,8 +300,10 @@ def _received_before(conn: Conn, station: str, checked: Checked, now: datetime, 
 class FlowRules:
     """The timings the order flow needs (from site.toml)."""
 
-    def __init__(self, first_after_min: float, second_after_min: float):
+    def __init__(self, first_after_min: float, second_after_min: float,
+                 on_received: tuple[Callable[[Conn, str, dict[str, Any], datetime], None], ...] = ()):
         self.levels = ((1, timedelta(minutes=first_after_min)), (2, timedelta(minutes=second_after_min)))
+        self.on_received = on_received  # what else a new confirmation means, in its receipt's transaction
 
 
 def _target(item: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -399,7 +413,9 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                      (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by,
                       isoformat(now), order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
-                                              "station": station, "operator": item.get("operator")})
+                                              "station": station, "operator": item.get("operator"),
+                                              "device": item.get("device"), "location": item.get("location"),
+                                              "at": item["at"], "confirmation": item["id"]})
     if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
         # due from when the hub received the pick: a station's clock never moves it
         for level, after in rules.levels:
@@ -788,13 +804,15 @@ def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> 
     """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
     kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET"
+                 " last_seen_utc, clock_offset_s, outbox_dead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 " ON CONFLICT (station) DO UPDATE SET"
+                 " outbox_dead = COALESCE(excluded.outbox_dead, hub_stations.outbox_dead),"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
                  " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
                  " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s")))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead")))
 
 
 def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
@@ -809,6 +827,9 @@ def stations(conn: Conn) -> list[dict[str, Any]]:
     for row in rows:
         row["devices"] = json.loads(row["devices"])
     return rows
+
+
+NO_CHANNEL = "not sent: no notification channel is configured (escalation.notify)"
 
 
 # ---- escalations ---------------------------------------------------------------------------------
@@ -831,10 +852,13 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
         return {**row, "order": order}
 
 
-def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None) -> None:
-    """Record the sent escalation and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
-    conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, last_error = NULL WHERE order_id = ?"
-                 " AND level = ?", (isoformat(now), order_id, level))
+def escalation_sent(conn: Conn, order_id: str, level: int, now: datetime, code: str, deadline: str | None = None,
+                    channels: int = 1) -> None:
+    """Record the escalation done (delivered to ``channels`` notification channels; 0: the site has none, it is shown
+    as not sent) and queue its one ``escalate`` confirmation for the WMS (under ``code``)."""
+    conn.execute("UPDATE hub_escalations SET state = 'sent', sent_at = ?, channels = ?, last_error = ?"
+                 " WHERE order_id = ? AND level = ?",
+                 (isoformat(now), channels, None if channels else NO_CHANNEL, order_id, level))
     order = get_order(conn, order_id) or {"milestones": {}}
     own_confirmation(conn, code, now, "escalate", order_id, None, f"escalate:{order_id}:{level}",
                      {"level": level, "deadline": deadline, "target": "shift_supervisor",
@@ -878,35 +902,42 @@ def acknowledge(conn: Conn, order_id: str, level: int, who: str, now: datetime, 
 
 def open_escalations(conn: Conn) -> list[dict[str, Any]]:
     """Escalations sent and not acknowledged, the oldest first (what every supervisor page of the site shows)."""
-    return conn.execute("SELECT e.order_id, e.level, e.sent_at, o.station, o.milestones FROM hub_escalations e"
+    return conn.execute("SELECT e.order_id, e.level, e.sent_at, e.channels, o.station, o.milestones"
+                        " FROM hub_escalations e"
                         " LEFT JOIN hub_orders o ON o.order_id = e.order_id WHERE e.state = 'sent'"
                         " AND e.acked_at IS NULL ORDER BY e.sent_at, e.order_id, e.level")
 
 
 def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id: str, operator: str | None,
-                     key: str, payload: dict[str, Any]) -> bool:
-    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing)."""
+                     key: str, payload: dict[str, Any], object_type: str = "order") -> bool:
+    """Queue a confirmation the hub itself makes for the WMS, once per ``key`` (a repeat adds nothing); its object is
+    an order unless ``object_type`` says otherwise (``weight_learned``: a SKU)."""
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (code, key)) is not None:
         return False
     seq = next_counter(conn, "own_seq")
     item = {"id": make_id(code, now.date(), seq), "key": key, "station": code, "seq": seq, "at": isoformat(now),
-            "action": action, "object_type": "order", "object_id": order_id, "operator": operator,
+            "action": action, "object_type": object_type, "object_id": order_id, "operator": operator,
             "device": f"{code}-hub", "location": code, "payload": payload, "image_sha256": None}
     conn.execute("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type, object_id,"
                  " operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (item["id"], code, key, fingerprint(item), seq, action, "order", order_id, operator, item["at"],
+                 (item["id"], code, key, fingerprint(item), seq, action, object_type, order_id, operator, item["at"],
                   utc(now), isoformat(now), utc(now), _json(item), utc(now)))
     return True
 
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
                             " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
-    return conn.execute("SELECT order_id, level, state, due_utc, sent_at, acked_by, acked_at, last_error"
-                        " FROM hub_escalations WHERE state IN ('sent', 'sending') OR last_error IS NOT NULL"
-                        " ORDER BY sent_at DESC")
+    else:
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at,"
+                            " last_error FROM hub_escalations WHERE state IN ('sent', 'sending')"
+                            " OR last_error IS NOT NULL ORDER BY sent_at DESC")
+    for row in rows:  # done without a channel to send it through: shown as such, never as sent
+        if row["state"] == "sent" and row["channels"] == 0:
+            row["state"] = "not_sent"
+    return rows
 
 
 # ---- supervisor sessions ---------------------------------------------------------------------------

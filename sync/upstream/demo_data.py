@@ -122,6 +122,14 @@ ORDERS = (
     ("SO-10019", "T-0019", "BOX-L", 0, "SKU-029:1 SKU-006:2"),
     ("SO-10020", "T-0020", "BOX-M", 0, "SKU-001:1 SKU-003:1 SKU-024:1"),
 )
+# the recipients of the demo orders (personal data: sealed at rest at the station and the hub), by order number % 5
+RECIPIENTS = (
+    ("张伟", "+86 138 1234 5678", "上海市浦东新区世纪大道88号 1203室"),
+    ("Anna Schmidt", "+49 151 2345 6789", "Hauptstraße 12, 10115 Berlin"),
+    ("王芳", "+86 139 8765 4321", "北京市朝阳区建国路99号 8号楼"),
+    ("Carlos Ruiz", "+34 611 222 333", "Calle Mayor 5, 28013 Madrid"),
+    ("李娜", "+86 137 0000 1111", "广州市天河区体育西路1号"),
+)
 DEMO_ORDERS = {"fifo": "SO-10001", "special": "SO-10002", "expired": "SO-10003", "light": "SO-10004",
                "no_weight": "SO-10005", "fefo": "SO-10006"}
 
@@ -162,6 +170,7 @@ def demo_reference(today: date, now: datetime | None = None) -> dict[str, list[d
                  for e, n, b, r, pin, ph in EMPLOYEES]
     orders = [{"order_id": o, "tote": t, "packaging": p, "priority": pr, "status": "open", "updated_at": stamp,
                "carrier": "SF" if int(o[-1]) % 2 else "YTO",  # who collects it at the dock (odd: SF, even: YTO)
+               "ship_to": dict(zip(("name", "phone", "address"), RECIPIENTS[int(o[-2:]) % len(RECIPIENTS)], strict=False)),
                "lines": [{"sku": part.split(":")[0], "qty": int(part.split(":")[1])} for part in lines.split()]}
               for o, t, p, pr, lines in ORDERS]
     return {"skus": skus, "lots": lots, "packaging": packaging, "employees": employees, "orders": orders}

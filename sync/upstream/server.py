@@ -26,11 +26,12 @@ from packgate.device.clock import Clock, isoformat
 from packgate.sync.common.db import connect
 from packgate.sync.common.pool import Pool
 from packgate.sync.common.serving import run_until
-from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, reference_data, returns, returns_routes, store
+from packgate.sync.upstream import admin, confirmations, label_routes, labels, operations, policies, reference_data, returns, returns_routes, store
 from packgate.sync.upstream.web import ADMIN, POOL, RELAY, SETTINGS, RequestRefused, Settings, error, give_back, settings
 
 log = logging.getLogger(__name__)
-BLUEPRINTS = (operations.bp, confirmations.bp, reference_data.bp, admin.bp, label_routes.bp, returns_routes.bp)
+BLUEPRINTS = (operations.bp, confirmations.bp, reference_data.bp, admin.bp, policies.bp, label_routes.bp,
+              returns_routes.bp)
 OPEN_PATHS = ("/healthz", "/openapi.json")
 
 

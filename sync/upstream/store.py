@@ -25,6 +25,7 @@ KINDS = {  # kind -> (key fields, required fields)
     "employees": (("employee_id",), ("employee_id", "name", "badge_uid", "role")),
     "orders": (("order_id",), ("order_id", "tote", "status", "lines")),
     "rmas": (("rma_id",), ("rma_id", "order_id", "lines", "reason", "waybill")),  # returns (sync/upstream/returns.py)
+    "carriers": (("carrier",), ("carrier",)),  # suspended_regions, daily_cap, backup, reason (site policies)
 }
 # action -> upstream order status. "ship_load" (dock hand-over) and "tote_load" (picked into the tote) are the
 # contract's two names; "load" is still accepted from stations not yet updated (on an order: shipped)

@@ -88,7 +88,10 @@ class Site:
     def __init__(self, tmp: Path, wms_url: str, clock: FakeClock, webhook: Webhook, db: str, **overrides: Any):
         self.tmp, self.clock = tmp, clock
         cfg = validate({"site.db": db, "site.upstream_url": wms_url, "stations": TOKENS,
-                        "station_names": NAMES, "site.threads": 32, **overrides})
+                        "station_names": NAMES, "site.threads": 32,
+                        "privacy.key_file": str(tmp / "personal-data.key"),  # the site's hubs share one key file
+                        "alerts.rules": [],  # the alert rules' own tests name the rules they exercise
+                        **overrides})
         self.hub = Hub(cfg, clock, notifier=Notifier([webhook.url]))
         self.url, self._stop = start_hub(self.hub, background=False)
         self.hub.tick()  # first reference pull

@@ -12,7 +12,8 @@ from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub.server import create_hub_app
 
 #: the supervisors' HTML page and the forms it posts (answered with a page or a redirect to it)
-PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release")
+PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile",
+         "/reviews/decide", "/carriers", "/weights", "/weights/decide")
 
 
 @pytest.fixture

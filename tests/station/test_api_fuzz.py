@@ -72,10 +72,11 @@ def test_no_input_gives_a_server_error(operation, served):
             assert response.status_code == 200
             return
         response = case.call(base_url=url, session=http, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
-        ok = response.status_code < 500 or (response.status_code == 503 and case.path == "/healthz")
+        ok = response.status_code < 500 or (response.status_code == 503 and case.path in (
+            "/healthz", "/api/v1/supervisor/access-report"))  # degraded; a report waiting while the station is busy
         content_type = (response.headers.get("content-type") or [""])[0]  # schemathesis: lower-case names, lists
         is_json = content_type.startswith(("application/json", "text/plain")) or \
-            (response.status_code == 200 and content_type.startswith("image/png"))  # a label preview
+            (response.status_code == 200 and content_type.startswith(("image/png", "text/csv")))  # a preview, a report
         if not (ok and is_json):
             RUN["failures"] += 1
         assert ok, (case.method, case.path, response.status_code, response.text[:300])

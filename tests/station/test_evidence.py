@@ -17,6 +17,8 @@ from packgate.station.web.app import create_app
 
 PROFILE = get_profile("mettler-mt-sics")
 
+SUPERVISOR = ("--badge", "04D2E8F1A2B390", "--pin", "9876")  # an export needs a supervisor's badge and PIN
+
 
 def frame(grams, flag: str = "S") -> bytes:
     return f"S {flag} {Decimal(grams):>10.1f} g\r\n".encode()
@@ -100,7 +102,7 @@ def test_a_weight_typed_in_through_the_api_says_so(station, world, h):
 def test_export_writes_json_and_the_hash_checked_photo(make_station, world, h, tmp_path):
     station, sent = _special_order_blocked_then_approved(make_station, world, h, tmp_path)
     out = tmp_path / "bundle"
-    result = CliRunner().invoke(cli, ["evidence", "export", "SO-10002", "--to", str(out), "--db",
+    result = CliRunner().invoke(cli, ["evidence", "export", "SO-10002", "--to", str(out), *SUPERVISOR, "--db",
                                       make_station.db_path, "--media", str(tmp_path / "photos")])
     assert result.exit_code == 0, result.output
     assert "SO-10002" in result.output and "证据" in result.output
@@ -112,7 +114,7 @@ def test_export_writes_json_and_the_hash_checked_photo(make_station, world, h, t
 
 
 def test_export_of_an_unknown_order_is_a_clear_message(station, make_station, tmp_path):
-    result = CliRunner().invoke(cli, ["evidence", "export", "SO-NOPE", "--to", str(tmp_path / "x"),
+    result = CliRunner().invoke(cli, ["evidence", "export", "SO-NOPE", "--to", str(tmp_path / "x"), *SUPERVISOR,
                                       "--db", make_station.db_path])
     assert result.exit_code == 1
     assert "SO-NOPE" in result.output and "没有证据" in result.output

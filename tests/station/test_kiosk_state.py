@@ -34,7 +34,9 @@ def test_a_stop_and_a_cancel_are_told_apart(station, world, h):
     station.handle({"action": "cancel", "payload": {"reason": "Item missing / damaged"}})
     assert station.state()["session"]["done"]["outcome"] == "stopped"
     station.handle({"action": "scan", "object_id": "SO-10004"})
-    station.handle({"action": "cancel", "payload": {"reason": "Customer cancelled", "scope": "order"}})
+    asked = station.handle({"action": "cancel", "payload": {"reason": "Customer cancelled", "scope": "order"}})
+    assert asked["code"] == "order_cancel_needs_supervisor"
+    assert station.on_badge(h.BADGES["supervisor"], "ST01-badge")["code"] == "order_cancelled"  # their tap
     done = station.state()["session"]["done"]
     assert done["order_id"] == "SO-10004" and done["outcome"] == "cancelled" and done["grams"] is None
 

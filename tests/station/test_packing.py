@@ -170,12 +170,19 @@ def test_signing_out_without_counted_units_does_not_ask():
 
 def test_stop_and_cancel_are_different_actions_with_different_words():
     stopped = run(Cancel("Item missing / damaged"), session=open_order())
-    cancelled = run(Cancel("Customer cancelled", scope="order"), session=open_order())
+    cancelled = run(Cancel("Customer cancelled", scope="order", approved_by="E005"), session=open_order())
     assert stopped[1].code == "cancelled" and "back in the queue" in stopped[1].message
     assert cancelled[1].code == "order_cancelled" and "queue" not in cancelled[1].message
     assert "will not be packed" in cancelled[1].message
     assert cancelled[2][-1].payload["scope"] == "order" and stopped[2][-1].payload["scope"] == "pack_session"
     assert cancelled[2][0].action == "order_cancel" and stopped[2][0].action == "cancel"
+    assert cancelled[2][0].who == "E005" and cancelled[2][-1].payload["approved_by"] == "E005"
+
+
+def test_cancelling_the_whole_order_needs_a_supervisor():
+    asked = run(Cancel("Customer cancelled", scope="order"), session=open_order())
+    assert asked[1].code == "order_cancel_needs_supervisor" and asked[1].status == "review"
+    assert asked[0] == open_order() and asked[2] == []
 
 
 def test_another_badge_while_in_use_is_refused():

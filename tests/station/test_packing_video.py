@@ -20,6 +20,8 @@ from packgate.sync.upstream import demo_data
 
 ORDER = "SO-10009"
 
+SUPERVISOR = ("--badge", "04D2E8F1A2B390", "--pin", "9876")  # an export needs a supervisor's badge and PIN
+
 
 
 
@@ -131,7 +133,7 @@ def test_a_stopped_order_keeps_its_clip_under_the_order_supervisors_play_it_expo
 
     # packgate evidence export ORDER writes the clip with the record, hash-checked
     out = tmp_path / "export"
-    result = CliRunner().invoke(cli, ["evidence", "export", ORDER, "--to", str(out),
+    result = CliRunner().invoke(cli, ["evidence", "export", ORDER, "--to", str(out), *SUPERVISOR,
                                       "--db", str(rig.agent.cfg.data_dir / "station.db"), "--json"])
     assert result.exit_code == 0, result.output
     assert (out / path.name).read_bytes() == path.read_bytes()

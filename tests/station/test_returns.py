@@ -357,7 +357,8 @@ def test_a_grade_carries_the_cameras_photo_and_the_return_exports_like_a_parcel(
         assert step(station, "close")["code"] == "return_closed_review"
         out = tmp_path / "bundle"
         result = CliRunner().invoke(cli, ["evidence", "export", "RMA-0002", "--to", str(out), "--db", factory.db_path,
-                                          "--media", str(tmp_path / "photos")])
+                                          "--media", str(tmp_path / "photos"),
+                                          "--badge", "04D2E8F1A2B390", "--pin", "9876"])  # a supervisor's, required
         assert result.exit_code == 0, result.output
         doc = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
         assert doc["kind"] == "return" and doc["media"]["photos"] == [photo] and doc["media_missing"] == []

@@ -261,8 +261,11 @@ def frame(grams: str, flag: str = "S"):
     return get_profile("mettler-mt-sics").codec.decode(f"S {flag} {Decimal(grams):>10.1f} g\r\n".encode())
 
 
+PER_ITEM = {"weighing.mode": "per_item"}  # the MT-SICS profile's division: 1 g
+
+
 def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_counts(tables, h, clock):
-    station = tables(overrides={"weighing.mode": "per_item"})
+    station = tables(overrides=PER_ITEM)
     h.sign_in(station)
     assert station.handle({"action": "scan", "object_id": ORDERS[0]})["code"] == "order_opened"
     first = station.handle({"action": "scan", "object_id": "SKU-901"})
@@ -285,3 +288,69 @@ def test_per_item_weighing_checks_the_box_then_each_item_before_the_next_scan_co
     station.on_reading(frame("290.8"))
     assert str(station.pack.state) == "weighed_ok", station.verdict  # all placed: the parcel is weighed as before
     assert h.outbox_rows(station, "action = 'weigh'")[-1]["body"]["payload"]["measured_g"] == "290.8"
+
+
+def test_a_per_item_session_survives_a_restart_mid_parcel(tables, h, clock):
+    station = tables(overrides=PER_ITEM)
+    h.sign_in(station)
+    assert station.handle({"action": "scan", "object_id": ORDERS[0]})["code"] == "order_opened"
+    station.on_reading(frame("120.4"))
+    assert station.verdict["code"] == "box_tare_ok", station.verdict
+    assert station.handle({"action": "scan", "object_id": "SKU-901"})["code"] == "item_accepted"
+    station.close()  # the case scanned, not yet placed: the table restarts
+
+    again = tables(overrides=PER_ITEM)
+    assert str(again.pack.state) == "scanning" and [u.sku for u in again.pack.units] == ["SKU-901"]
+    assert again.items.view()["waiting"] == "SKU-901"  # the box is not asked for again, the case still awaited
+    assert again.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_not_placed"
+    again.on_reading(frame("270.6"))
+    assert again.verdict["code"] == "item_placed", again.verdict
+    again.close()
+
+    third = tables(overrides=PER_ITEM)  # the case placed: that is kept too
+    assert third.items.view()["placed"] == ["SKU-901"] and third.items.view()["waiting"] is None
+    assert third.handle({"action": "scan", "object_id": "SKU-902"})["code"] == "item_accepted"
+    third.on_reading(frame("290.5"))  # the cable placed: every item is in, the parcel is weighed as before
+    assert str(third.pack.state) == "weighed_ok" and third.verdict["code"] == "weight_ok", third.verdict
+    assert third.handle({"action": "pack"})["code"] == "packed"
+    third.on_reading(frame("0.0"))
+    assert third.parts.conn.execute("SELECT COUNT(*) FROM per_item_session").fetchone()[0] == 0
+
+
+def test_in_a_site_a_table_out_of_reach_of_its_hub_decides_nothing_and_says_so(tmp_path, wms, clock, h):
+    from packgate.device.emulation.ports import free_tcp_port
+    from packgate.station.runtime.config import validate
+    from packgate.station.web.app import create_app
+    from packgate.sync.client import UpstreamClient
+    from packgate.sync.hub_client import SiteClient
+    from packgate.sync.outbox import Outbox
+    from packgate.sync.reference import ReferenceCache
+
+    db = str(tmp_path / "station.db")
+    client = UpstreamClient(wms, deadline_s=5, clock=clock)
+    cache = ReferenceCache(db, client, clock)
+    assert cache.refresh()["ok"]
+    gone = SiteClient(f"http://127.0.0.1:{free_tcp_port()}", "ST01", "t" * 32, deadline_s=1)  # nothing listens
+    station = Station(validate({"station.id": "ST01", "upstream.url": wms, "upstream.kind": "hub",
+                                "upstream.token": "t" * 32, **LEARNED}),
+                      db_path=db, cache=cache, outbox=Outbox(db, "ST01", clock), clock=clock, site=gone)
+    try:
+        h.sign_in(station)
+        for order_id in CASES[:12]:
+            packed(station, order_id, "280.0", ("SKU-901",))
+        assert station.weights.site_sync() is False and station.weights.hub_error  # unreachable: its own figures
+        station.weights.relearn()
+        page = Browser(create_app(station, secret_key=b"s" * 32))
+        assert page.post("/api/v1/pda/login", {"badge": h.BADGES["supervisor"],
+                                               "pin": h.PINS["supervisor"]}).get_json()["status"] == "ok"
+        review = page.client.get("/api/v1/supervisor/weights").get_json()
+        assert [s["sku"] for s in review["suspects"]] == ["SKU-901"] and review["site"]["offline"] is True
+        refused = page.post("/api/v1/supervisor/weights/SKU-901", {"action": "accept"}).get_json()
+        assert refused["code"] == "hub_unreachable" and refused["status"] == "error", refused
+        assert station.parts.conn.execute("SELECT COUNT(*) FROM weight_decisions").fetchone()[0] == 0
+        assert h.outbox_rows(station, "action = 'weight_learned'") == []  # nothing decided, nothing sent
+        assert [s["sku"] for s in page.client.get("/api/v1/supervisor/weights").get_json()["suspects"]] == ["SKU-901"]
+    finally:
+        station.close()
+        cache.close()
+        client.close()

@@ -203,7 +203,7 @@ def test_openapi_describes_the_action_api(api):
     assert set(action["properties"]["action"]["enum"]) == set(ACTIONS)
 
 
-PAGES = ("/", "/pda", "/supervisor", "/returns", "/static/<path:filename>")
+PAGES = ("/", "/pda", "/supervisor", "/supervisor/access-report", "/returns", "/static/<path:filename>")
 
 
 def test_every_route_is_in_the_openapi_document_and_every_operation_in_it_is_served(app):

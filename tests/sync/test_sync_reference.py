@@ -12,7 +12,8 @@ def test_full_then_incremental_refresh(station_db, client):
     assert again["ok"] and sum(again["changed"].values()) == 0 and again["cursor"] == first["cursor"]
     client.admin("packaging", [{"code": "BOX-XL", "name": "Extra large", "tare_g": "610"}])
     third = cache.refresh()
-    assert third["changed"] == {"skus": 0, "lots": 0, "packaging": 1, "employees": 0, "orders": 0, "rmas": 0}
+    assert third["changed"] == {"skus": 0, "lots": 0, "packaging": 1, "employees": 0, "orders": 0, "rmas": 0,
+                                "carriers": 0}
     assert cache.get_packaging("BOX-XL")["tare_g"] == "610"
 
 

@@ -58,7 +58,8 @@ function toggleLang() {
 }
 
 // Distinct sounds per verdict, synthesised so no audio files are needed:
-// ok = two rising beeps, prompt = two even chimes, error = a long low buzz, intercept = a falling three-tone siren.
+// ok = two rising beeps, prompt = two even chimes, error = a long low buzz, intercept = a falling three-tone siren,
+// review = a four-note door chime (a supervisor is wanted).
 const Sound = {
   ctx: null,
   tone(freq, start, dur, type) {
@@ -86,6 +87,7 @@ const Sound = {
       else if (kind === "prompt") { this.tone(660, 0, 0.25, "triangle"); this.tone(660, 0.35, 0.25, "triangle"); }
       else if (kind === "error") { this.tone(180, 0, 0.7, "square"); this.tone(140, 0.05, 0.7, "sawtooth"); }
       else if (kind === "intercept") { [990, 740, 520].forEach((f, i) => this.tone(f, i * 0.3, 0.28, "square")); }
+      else if (kind === "review") { [523, 659, 523, 659].forEach((f, i) => this.tone(f, i * 0.2, 0.16, "triangle")); }
     } catch (e) { /* no audio device: the colour still shows the verdict */ }
   },
 };
@@ -97,7 +99,7 @@ const Sound = {
   } catch (e) { /* no audio */ }
 }, { once: true, capture: true }));
 
-const STATUS_ICON = { ok: "✓", prompt: "!", blocked: "✕", error: "✕", intercepted: "⛔", idle: "" };
+const STATUS_ICON = { ok: "✓", prompt: "!", blocked: "✕", error: "✕", intercepted: "⛔", review: "⚑", idle: "" };
 
 // The big coloured verdict box shared by the kiosk and the PDA. `opts.own`: a text the page made from catalog words
 // (not a station verdict, whose message holds data such as names and is marked data-value).

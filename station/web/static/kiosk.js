@@ -25,8 +25,8 @@ const STANDING = { blocked: "blocked", awaiting_fifo_decision: "prompt", awaitin
                    label_printed: "prompt" };  // a decision waits: an aged verdict keeps this colour
 const GREEN_HOLD_MS = 1500;
 const MAX_BUTTONS = 4;
-const BUTTONS = ["take-older", "put-back", "pack", "print-label", "reprint", "reweigh", "override", "close-carton",
-                 "cancel", "cancel-order", "sign-out"];  // the order they stand in, wherever they are
+const BUTTONS = ["take-older", "put-back", "pack", "print-label", "switch-carrier", "reprint", "reweigh", "override",
+                 "review-refuse", "close-carton", "cancel", "cancel-order", "sign-out"];  // the order they stand in, wherever they are
 const FIRST = {  // what goes on the bar first in each state (the rest that applies is under More)
   awaiting_fifo_decision: ["take-older", "put-back", "override", "cancel"],
   awaiting_second_badge: ["put-back", "cancel"],
@@ -56,6 +56,8 @@ function applicable(state) {
     "put-back": fifo || st === "awaiting_second_badge",
     "pack": st === "weighed_ok" && mode !== "print",  // with the label gate the label's scan packs
     "print-label": st === "weighed_ok" && mode === "print" && (!label || label.state === "failed"),
+    "switch-carrier": st === "weighed_ok" && !!state.verdict && state.verdict.code === "carrier_suspended",
+    "review-refuse": inOrder && !!session.review_pending,
     "reprint": st === "label_printed",
     "reweigh": st === "blocked" || st === "weighed_ok",
     "override": st === "blocked" || fifo,
@@ -431,6 +433,11 @@ document.addEventListener("DOMContentLoaded", () => {
   button("sign-out").onclick = (ev) => act({ action: "sign_out", payload: { confirm: ev.currentTarget.dataset.confirm === "1" } });
   button("close-carton").onclick = () => act({ action: "close_carton" });
   button("print-label").onclick = () => act({ action: "print_label" });
+  button("switch-carrier").onclick = () => act({ action: "switch_carrier" });
+  button("review-refuse").onclick = async () => {  // the supervisor then taps their badge (or it is refused: no tap)
+    const why = await reason("review_refuse_title", ["r_customer"]);
+    if (why) act({ action: "review", payload: { decision: "refuse", reason: why } }); else refocus();
+  };
   button("reprint").onclick = async () => {
     const why = await reason("reprint", ["r_torn"]);
     if (why) act({ action: "reprint", payload: { reason: why } }); else refocus();

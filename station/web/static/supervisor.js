@@ -118,6 +118,24 @@ function render(o, me) {
     `<tr data-order="${esc(i.order_id)}"><td><b>${esc(i.order_id)}</b></td><td>${esc(word("order_status", i.status))}</td>` +
     `<td class="wrap">${esc(i.reason || "")}</td>${timeCell(i.at)}<td>${esc(word("order_status", i.local_status))}</td>` +
     `<td class="num">${esc(i.steps_stopped)}</td></tr>`);
+  // site policies: orders under review, stock alerts, carrier switches
+  const reviews = o.reviews || [];
+  count("review-count", reviews.filter((r) => !r.decision).length, true);
+  rows("reviews", ["h_order", "h_rules", "h_decision", "h_by", "h_when"], reviews, (r) =>
+    `<tr data-order="${esc(r.order_id)}"><td><b>${esc(r.order_id)}</b></td>` +
+    `<td class="wrap">${esc((r.rules || []).map((m) => `${m.rule}: ${m.detail}`).join("; "))}</td>` +
+    `<td>${esc(r.decision ? t("review_" + r.decision) : t("review_waiting"))}</td><td>${esc(r.decided_by || "—")}</td>` +
+    `${timeCell(r.decided_at || r.opened_at)}</tr>`);
+  const alerts = o.stock_alerts || [];
+  count("stock-count", alerts.filter((a) => a.open && a.kind === "threshold").length, true);
+  rows("stock-alerts", ["h_sku", "h_lot", "h_left", "h_threshold", "h_when"], alerts, (a) =>
+    `<tr data-sku="${esc(a.sku)}"><td><b>${esc(a.sku)}</b></td><td>${esc(a.lot || "—")}</td>` +
+    `<td class="num">${esc(a.kind === "short" ? "-" + a.detail.missing : a.detail.after)}</td>` +
+    `<td class="num">${esc(a.detail.threshold == null ? "—" : a.detail.threshold)}</td>${timeCell(a.at)}</tr>`);
+  const switches = (o.carriers && o.carriers.switches) || [];
+  rows("carrier-switches", ["h_order", "h_from", "h_to", "h_reason", "h_when"], switches, (c) =>
+    `<tr data-order="${esc(c.order_id)}"><td><b>${esc(c.order_id)}</b></td><td>${esc(c.booked)}</td>` +
+    `<td>${esc(c.carrier)}</td><td>${esc(c.why)}${c.auto ? " (auto)" : ""}</td>${timeCell(c.at)}</tr>`);
   // 逆向物流: the returns received here, open or closed (refund / review), the latest first
   const returned = o.returns || [];
   count("returns-count", returned.filter((r) => r.state !== "closed").length, false);
@@ -183,6 +201,9 @@ function render(o, me) {
 function renderWeights(review) {
   const suspects = review.suspects || [];
   count("weights-count", suspects.length, true);
+  const site = review.site;  // in a site: the hub's figures, or the last ones this table had while it is unreachable
+  document.getElementById("weights-site").textContent = site && site.at
+    ? `${t(site.offline ? "weights_site_offline" : "weights_site")} ${site.at}` : "";
   const figure = (f) => (f ? `<td class="num">${esc(f.mean_g)} ± ${esc(f.sigma_g)} g<div class="muted">${esc(tn("parcel", f.n))}</div></td>`
     : `<td class="muted">—</td>`);
   rows("suspects", ["h_sku", "h_catalogue", "h_from_passing", "h_from_overridden", "h_proposed", "h_samples", ""], suspects, (s) =>
