@@ -4,7 +4,8 @@ A page's order rows (into the hub's reference mirror, so the stations' reference
 status kept beside each order's floor stage and the ``order_status`` feed events of its decisions (``store.wms_word``)
 commit ``CHUNK`` orders per transaction, each with a ``reference`` event when rows were stored (the stations fetch a
 wave of released orders at once, not at the next reference refresh; a wave does not hold the confirmations back),
-the page's last chunk with the cursor: a hub killed before that pulls the page again and never loses a decision,
+the page's last chunk with the cursor, every chunk renewing the lease (a long wave is not pulled by two hubs at
+once): a hub killed before that pulls the page again and never loses a decision,
 and a decision already kept is not published twice (nor an order row stored as it is given a new version). With
 several hubs on one database the lease ``orders`` lets one of them pull at a time. Nothing is pulled before the
 first reference refresh set its cursor: that refresh brings every order once, and the pull starts from its cursor.
@@ -42,6 +43,8 @@ def pull(db: Database, client: UpstreamClient, clock: Clock, holder: str) -> dic
             rows = page["orders"] if isinstance(page["orders"], list) else []
             for start in range(0, max(len(rows), 1), CHUNK):
                 with db.tx() as conn:
+                    if start and not store.take_lease(conn, "orders", holder, clock.now(), LEASE_S):
+                        return {"ok": True, "decisions": decisions, "cursor": cursor, "error": None, "standby": True}
                     chunk = rows[start:start + CHUNK]
                     stored = store.upsert_ref(conn, [("orders", row) for row in chunk])
                     decisions += sum(1 for word in store.wms_words(conn, clock.now(), chunk) if word)
