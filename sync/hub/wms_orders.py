@@ -2,11 +2,11 @@
 
 A page's order rows (into the hub's reference mirror, so the stations' reference data carries them too), the WMS
 status kept beside each order's floor stage and the ``order_status`` feed events of its decisions (``store.wms_word``)
-commit ``CHUNK`` orders per transaction, each with a ``reference`` event when rows were stored (the stations fetch a
-wave of released orders at once, not at the next reference refresh; a wave does not hold the confirmations back),
-the page's last chunk with the cursor, every chunk renewing the lease (a long wave is not pulled by two hubs at
-once): a hub killed before that pulls the page again and never loses a decision,
-and a decision already kept is not published twice (nor an order row stored as it is given a new version). With
+commit ``CHUNK`` orders per transaction (a wave does not hold the confirmations back), every chunk renewing the
+lease (a long wave is not pulled by two hubs at once), the page's last chunk with the cursor and a ``reference``
+event when rows were stored (the stations fetch a wave of released orders at once, not at the next reference
+refresh; one event per page: each makes every station fetch): a hub killed before that pulls the page again and
+never loses a decision, and a decision already kept is not published twice (nor an order row stored as it is given a new version). With
 several hubs on one database the lease ``orders`` lets one of them pull at a time. Nothing is pulled before the
 first reference refresh set its cursor: that refresh brings every order once, and the pull starts from its cursor.
 """
@@ -41,19 +41,20 @@ def pull(db: Database, client: UpstreamClient, clock: Clock, holder: str) -> dic
             page = client.get_order_changes(since=cursor)
             new_cursor = str(page["cursor"])
             rows = page["orders"] if isinstance(page["orders"], list) else []
+            stored = 0
             for start in range(0, max(len(rows), 1), CHUNK):
                 with db.tx() as conn:
                     if start and not store.take_lease(conn, "orders", holder, clock.now(), LEASE_S):
                         return {"ok": True, "decisions": decisions, "cursor": cursor, "error": None, "standby": True}
                     chunk = rows[start:start + CHUNK]
-                    stored = store.upsert_ref(conn, [("orders", row) for row in chunk])
+                    stored += store.upsert_ref(conn, [("orders", row) for row in chunk])
                     decisions += sum(1 for word in store.wms_words(conn, clock.now(), chunk) if word)
-                    if stored:  # new orders (a released wave): the stations fetch them now, not at the next refresh
-                        store.feed(conn, clock.now(), "reference", "reference",
-                                   {"cursor": str(store.ref_cursor(conn)), "rows": stored})
                     if start + CHUNK >= len(rows):
                         store.set_meta(conn, "wms.orders_cursor", new_cursor)
                         store.set_meta(conn, "wms.orders_last_error", None)
+                        if stored:  # new orders (a released wave): the stations fetch them now, not at the refresh
+                            store.feed(conn, clock.now(), "reference", "reference",
+                                       {"cursor": str(store.ref_cursor(conn)), "rows": stored})
             if not page.get("more"):
                 return {"ok": True, "decisions": decisions, "cursor": new_cursor, "error": None}
             if new_cursor == cursor:

@@ -1,7 +1,7 @@
 """A wave of orders the WMS releases reaches the tables through the hub in seconds: the hub's pull commits a
 ``reference`` change on the feed, and a station agent linked to the hub pulls the reference data when it sees one,
-not at its next ``upstream.refresh_s`` (an hour here). The fast order pull announces a wave it brings first, a
-transaction per 1,000 orders, and the slower full refresh then stores none of them again."""
+not at its next ``upstream.refresh_s`` (an hour here). The fast order pull announces a wave it brings first (a
+transaction per 1,000 orders, one announcement per page), and the slower full refresh then stores none of them again."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,7 @@ def test_orders_the_wms_releases_reach_a_linked_agent_through_the_feed(site, wms
         agent.stop()
 
 
-def test_a_wave_the_fast_pull_brings_is_announced_chunk_by_chunk_and_not_stored_again(site, wms: str):
+def test_a_wave_the_fast_pull_brings_is_announced_with_its_page_and_not_stored_again(site, wms: str):
     site.hub.tick()  # the first reference refresh sets the cursor the fast pull starts from
     with site.hub.db.read() as conn:
         before = store.ref_cursor(conn)
@@ -53,9 +53,12 @@ def test_a_wave_the_fast_pull_brings_is_announced_chunk_by_chunk_and_not_stored_
     with site.hub.db.read() as conn:
         told = [e for e in store.feed_since(conn, seen, 5000) if e["kind"] == "reference"]
         after = store.ref_cursor(conn)
-    assert [e["data"]["rows"] for e in told] == [1000, 1000, 500]  # a transaction and an announcement per chunk
-    assert [int(e["data"]["cursor"]) for e in told] == [before + 1000, before + 2000, before + 2500] == \
-        [before + 1000, before + 2000, after]
+    assert [e["data"]["rows"] for e in told] == [2500]  # one announcement per page, with its last chunk
+    assert int(told[0]["data"]["cursor"]) == before + 2500 == after
+    with site.hub.db.read() as conn:  # three transactions: the page's chunks, each numbered on from the last
+        versions = [r["version"] for r in conn.execute("SELECT version FROM hub_ref WHERE kind = 'orders' AND key"
+                                                         " LIKE 'SO-SURGE-%' ORDER BY version")]
+    assert versions == list(range(before + 1, before + 2501))
     page = json.loads(site.hub.reference_pages.page(before, 5000))
     assert sorted(o["order_id"] for o in page["orders"]) == [o["order_id"] for o in wave]
     site.clock.advance(site.hub.config["site.refresh_s"])
