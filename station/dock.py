@@ -16,7 +16,8 @@ commit leaves the batch open with nothing sent (close it again); after it, the o
 once with the same keys and upstream applies each shipment once.
 
 A parcel of an order the WMS held or cancelled (订单拦截) is refused at its scan with the INTERCEPTED verdict and
-one ``intercept`` confirmation (``stop``, the station's check); closing a batch leaves out a parcel whose order was
+one ``intercept`` confirmation (``stop``, the station's check; when only the hub's facts or the reference rows say so,
+the station takes that word first, so the answer and the record are the same); closing a batch leaves out a parcel whose order was
 stopped after it was scanned in (recorded the same way), so no hand-over of it reaches upstream.
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ from packgate.station.pda import pda_device
 from packgate.sync.common.db import write_tx
 
 TEXT_MAX = 64
-Stop = Callable[[str, str, dict], "dict | None"]  # (order id, step, meta) -> the INTERCEPTED answer, or None
+# (order id, step, meta, what the dock's facts say the WMS decided) -> the INTERCEPTED answer, or None
+Stop = Callable[[str, str, dict, "dict | None"], "dict | None"]
 
 
 class DockDesk:
@@ -42,7 +44,7 @@ class DockDesk:
                  switched: Callable[[str], str | None] | None = None):
         self.p = parts
         self.site = site
-        self.stop: Stop = stop or (lambda _order, _step, _meta: None)
+        self.stop: Stop = stop or (lambda _order, _step, _meta, _said: None)
         self.switched = switched or (lambda _order: None)  # the carrier an order was switched to (station.carriers)
 
     # ---------------------------------------------------------------------------- reads
@@ -67,8 +69,8 @@ class DockDesk:
         ref = self.p.catalog.cache.get_order(order_id) or {}
         here = local["status"] in ("packed", "shipped") and local.get("station") in (None, self.p.id)
         return rules.Parcel(order_id, local["status"], self.switched(order_id) or ref.get("carrier"),
-                            self._batch_of(order_id),
-                            ref.get("status"), str(ref.get(order_state.REASON) or "")), waybill, here
+                            self._batch_of(order_id), ref.get("status"), str(ref.get(order_state.REASON) or ""),
+                            ref.get(order_state.AT), ref.get(order_state.REVISION)), waybill, here
 
     def _batch_of(self, order_id: str) -> str | None:
         held = self.p.conn.execute("SELECT batch_id FROM dock_parcels WHERE order_id = ?", (order_id,)).fetchone()
@@ -80,14 +82,15 @@ class DockDesk:
         order_id = str(facts["order_id"])
         ref = self.p.catalog.cache.get_order(order_id) or {}
         wms = facts["wms"] if isinstance(facts.get("wms"), dict) else {}
-        status, reason = wms.get("status"), wms.get("reason")
+        status, reason, at, revision = wms.get("status"), wms.get("reason"), wms.get("at"), wms.get("revision")
         if not order_state.intercepted(status) and order_state.intercepted(ref.get("status")):
-            status, reason = ref.get("status"), ref.get(order_state.REASON)
+            status, reason, at, revision = (ref.get("status"), ref.get(order_state.REASON), ref.get(order_state.AT),
+                                            ref.get(order_state.REVISION))
         held = self._batch_of(order_id)
         elsewhere = facts.get("batch_id") if facts.get("batch_id") not in (None, batch_id) else None
         carrier = self.switched(order_id) or facts.get("carrier") or ref.get("carrier")
         return rules.Parcel(order_id, str(facts.get("stage") or "open"), carrier,
-                            held or elsewhere, status, str(reason or "")), facts.get("waybill")
+                            held or elsewhere, status, str(reason or ""), at, revision), facts.get("waybill")
 
     # ---------------------------------------------------------------------------- actions
     def open(self, body: dict, operator: str) -> dict:
@@ -110,7 +113,8 @@ class DockDesk:
         return {**answer("dock_batch_opened", batch_id=batch_id, carrier=fields["carrier"], vehicle=fields["vehicle"]),
                 "batch": self.batch(batch_id)}
 
-    def scan(self, batch_id: str, code: Any, operator: str) -> dict:
+    def scan(self, batch_id: str, code: Any, operator: str, device: str | None = None) -> dict:
+        """Scan a parcel's label into the batch (``device``: the PDA that scanned it, else the station's dock)."""
         if not isinstance(code, str) or not code.strip() or len(code) > 128:
             return answer("dock_batch_bad", problem="code must be the label's text (1 to 128 characters)",
                           problem_zh="code必须是面单内容（1到128个字符）")
@@ -133,18 +137,23 @@ class DockDesk:
         with self.p.lock:
             closed = self.p.conn.execute("SELECT closed_at FROM dock_batches WHERE batch_id = ?", (batch_id,)).fetchone()
             if parcel is not None and closed[0] is None:
-                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator))
+                stopped = self.stop(parcel.order_id, "dock_scan", self._meta(operator, device), rules.wms_word(parcel))
                 if stopped is not None:
                     if facts is not None and facts.get("taken") and self.site is not None:
                         self.site.dock_give_back(str(facts["order_id"]), batch_id)
                     return stopped
-            verdict = rules.check(parcel, code, rules.Batch(batch_id, batch.carrier, closed[0] is not None))
+            verdict = rules.check(parcel, code, rules.Batch(batch_id, batch.carrier, closed[0] is not None),
+                                  self.p.clock.now().tzinfo)
             if verdict.code == "dock_parcel_added" and parcel is not None:
                 with write_tx(self.p.conn) as conn:
                     conn.execute("INSERT INTO dock_parcels (order_id, batch_id, code, waybill, scanned_at, scanned_by) "
                                  "VALUES (?, ?, ?, ?, ?, ?)", (parcel.order_id, batch_id, code, waybill,
                                                                isoformat(self.p.clock.now()), operator))
                 return verdict.as_dict()
+            if verdict.code == "dock_unknown_parcel":  # a label no table of the site packed: kept for review
+                with write_tx(self.p.conn) as conn:
+                    store.record_rejected(conn, isoformat(self.p.clock.now()), self._meta(operator, device)["device"],
+                                          code, "dock: not a parcel packed here")
         if facts is not None and facts.get("taken") and self.site is not None:
             self.site.dock_give_back(str(facts["order_id"]), batch_id)
         return verdict.as_dict()
@@ -160,7 +169,7 @@ class DockDesk:
                 return {**answer("dock_batch_closed", batch_id=batch_id), "batch": batch}
             left_out = []
             for parcel in list(batch["parcels"]):  # stopped by the WMS since it was scanned in: it stays here
-                if self.stop(parcel["order_id"], "dock_close", self._meta(operator)) is not None:
+                if self.stop(parcel["order_id"], "dock_close", self._meta(operator, device), None) is not None:
                     left_out.append(parcel["order_id"])
                     with write_tx(self.p.conn) as conn:
                         conn.execute("DELETE FROM dock_parcels WHERE order_id = ? AND batch_id = ?",
@@ -191,8 +200,9 @@ class DockDesk:
         return {**answer("dock_batch_handed_over", batch_id=batch_id, parcels=len(batch["parcels"]),
                          carrier=batch["carrier"]), "batch": self.batch(batch_id), "intercepted": left_out}
 
-    def _meta(self, operator: str) -> dict:
-        return {"operator": operator, "device": self.p.device_id("dock"), "location": self.p.cfg["station.location"]}
+    def _meta(self, operator: str, device: str | None = None) -> dict:
+        return {"operator": operator, "device": self.p.device_id("dock") if device is None else pda_device(self.p, device),
+                "location": self.p.cfg["station.location"]}
 
     def waiting(self) -> list[dict]:
         """Packed orders not yet in any hand-over, oldest first."""

@@ -16,6 +16,8 @@
   afresh claims it again). Handling it twice changes nothing.
 * **the site's escalations** — ``escalations()`` are the hub's open ones (read at most every ``ESCALATIONS_FRESH_S``;
   None while the hub is unreachable), ``acknowledge`` acknowledges through the hub (audited there, once).
+* **the site's conflicts** — ``conflicts()`` are the hub's unresolved ``order_cancelled`` conflicts (a pack or hand-over
+  the WMS refused after the hub took it), ``resolve_conflict`` resolves one through the hub (audited there, once).
 * **the site's dock** — ``dock_parcel(batch, code, operator)`` asks the hub to hold a parcel of any table for this
   table's batch and answers its facts: ``("site", facts)``, ``("unknown", None)``, ``("offline", None)`` (the
   hub unreachable: only a parcel packed here can still be checked) or ``("standalone", None)``.
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from importlib import metadata
 from typing import Any, Callable, Protocol
 
 from packgate.device.clock import isoformat
@@ -53,6 +56,10 @@ log = logging.getLogger("packgate.site")
 STAGES = ("open", "picking", "picked", "packing", "weighed", "blocked", "packed", "shipped", "cancelled")
 SETTLED = ("packed", "shipped", "cancelled")
 OFFLINE_S = 3600.0  # after a failed call, skip the network until a heartbeat gets through again
+try:
+    SOFTWARE_VERSION: str | None = metadata.version("packgate")  # shown beside the table on the site dashboard
+except metadata.PackageNotFoundError:
+    SOFTWARE_VERSION = None
 ESCALATIONS_FRESH_S = 1.0  # the supervisor page's overview and counts share one answer of the hub
 Released = Callable[[str, dict[str, Any]], None]
 
@@ -159,6 +166,7 @@ class SiteLink:
         self.released: Released = released or (lambda order_id, decision: None)
         self.reviewed: Callable[[dict], None] = lambda decision: None  # ``Station.on_review_decided``
         self._escalations: tuple[float, list[dict]] | None = None
+        self._conflicts: tuple[float, list[dict]] | None = None
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
         self.offline_until = float("-inf")
@@ -242,7 +250,7 @@ class SiteLink:
                 self._releases.pop(0)
             released = self.hub.heartbeat(operator=operator, order_id=order_id, state=state, devices=devices,
                                           outbox_depth=depth if isinstance(depth, int) else None,
-                                          clock=isoformat(p.clock.now()),
+                                          clock=isoformat(p.clock.now()), version=SOFTWARE_VERSION,
                                           outbox_dead=dead if isinstance(dead, int) else None)
             self._clock_checked(self.hub.last_clock)
             if order_id is not None and not released:
@@ -310,6 +318,39 @@ class SiteLink:
             raise SyncError("no site hub")
         self._escalations = None
         return self.hub.acknowledge(order_id, level, by)
+
+    # ---- the site's conflicts to resolve ---------------------------------------------------------------
+    def conflicts(self) -> list[dict] | None:
+        """The site's conflicts no one resolved (a pack or hand-over the WMS refused because it had cancelled the
+        order, made at any table), as the supervisor page lists its own (``id`` is ``hub~<n>``); None without a
+        hub or while it cannot be reached."""
+        if self.hub is None:
+            return None
+        now = self.parts.clock.monotonic()
+        kept = self._conflicts
+        if kept is not None and now - kept[0] < ESCALATIONS_FRESH_S:
+            return kept[1]
+        if now < self.offline_until:
+            return None
+        try:
+            rows = self.hub.conflicts()
+        except (SyncError, OSError) as exc:
+            self._offline(exc)
+            return None
+        listed = [{"id": f"hub~{c['n']}", "action": c.get("action"), "object_type": "order",
+                   "object_id": c.get("order_id"), "created_at": c.get("at"), "dead_at": c.get("at"),
+                   "dead_reason": c.get("reason"), "wms_reason": c.get("wms_reason"), "table": c.get("table"),
+                   "station": c.get("station"), "confirmation": c.get("confirmation"), "site": True} for c in rows]
+        self._conflicts = (now, listed)
+        return listed
+
+    def resolve_conflict(self, n: int, by: str, note: str) -> dict | None:
+        """Resolve one of the site's conflicts through the hub (raises ``SyncError``/``OSError`` when it cannot be
+        reached)."""
+        if self.hub is None:
+            raise SyncError("no site hub")
+        self._conflicts = None
+        return self.hub.resolve_conflict(n, by, note)
 
     # ---- the site's dock --------------------------------------------------------------------------
     def dock_parcel(self, batch_id: str, code: str, operator: str | None) -> tuple[str, dict | None]:

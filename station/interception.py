@@ -7,7 +7,8 @@ refresh) and from the hub's feed (``on_feed``: ``order_status`` events); ``refus
 becomes (``core.interception``), ``note`` records it. Its SQL is on the tables of step 8 (``station/migrations``).
 
 Invariants: a word is learned inside the transaction that brought it (the reference page with its cursor, the feed
-event with the station's state), and only when it is not older than the word kept: a restart neither loses nor
+event with the station's state, the dock's facts with its scan), and only when it is not older than the word kept
+(a word without lines, carrier or address keeps those known): a restart neither loses nor
 replays a decision, and a slow page never undoes a fast one. The pages hear of it once it is committed
 (``announce``). A stopped step is recorded as one ``intercept`` confirmation per (order, step, decision): ``refusal``
 leaves the confirmation out when ``intercepts`` has it, and ``note`` adds the row in the refusal's own transaction.
@@ -22,14 +23,15 @@ import json
 import logging
 import sqlite3
 import threading
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from packgate.device.clock import isoformat
+from packgate.device.clock import isoformat, parse_iso
 from packgate.station import store
 from packgate.station.core import interception as rules
 from packgate.station.core import packing as pk
 from packgate.station.core.effects import Confirmation, Outcome
-from packgate.station.core.order_state import INTERCEPT, ORDER_CANCELLED, STOPPING, WmsWord
+from packgate.station.core.order_state import CANCELLED, HELD, INTERCEPT, ORDER_CANCELLED, STOPPING, WmsWord
 from packgate.station.core.verdicts import answer
 from packgate.station.errors import ReferenceDataError
 from packgate.station.parts import Parts
@@ -68,14 +70,19 @@ class InterceptDesk:
                 continue
             if kept is not None and (is_older(_key(word.as_dict()), _key(kept)) or _same(kept, word)):
                 continue
+            held_since, held_s = _hold(kept, word, self.parts.clock.now())
             conn.execute("INSERT INTO wms_orders (order_id, status, reason, at, revision, lines, carrier, address,"
-                         " learned_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE"
+                         " learned_at, source, held_since, held_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                         " ON CONFLICT (order_id) DO UPDATE"
                          " SET status = excluded.status, reason = excluded.reason, at = excluded.at,"
-                         " revision = excluded.revision, lines = excluded.lines, carrier = excluded.carrier,"
-                         " address = excluded.address, learned_at = excluded.learned_at, source = excluded.source",
+                         " revision = excluded.revision, lines = COALESCE(excluded.lines, wms_orders.lines),"
+                         " carrier = COALESCE(excluded.carrier, wms_orders.carrier),"
+                         " address = COALESCE(excluded.address, wms_orders.address), learned_at = excluded.learned_at,"
+                         " source = excluded.source, held_since = excluded.held_since, held_s = excluded.held_s",
                          (word.order_id, word.status, word.reason, isoformat(word.at) if word.at else None,
                           word.revision, _json(word.as_dict()["lines"]), word.carrier,
-                          None if word.address is None else ring_of(conn).seal(word.address), at, source))
+                          None if word.address is None else ring_of(conn).seal(word.address), at, source,
+                          held_since, held_s))
             changed.append(word.order_id)
         if changed:
             with self._guard:
@@ -146,7 +153,8 @@ class InterceptDesk:
             return None
         word = self.word(session.order.order_id)
         wanted = word.quantities() if word is not None else None
-        if word is None or not (word.stops or (wanted is not None and wanted != session.order.quantities())):
+        if word is None or not (word.stops or (wanted is not None and wanted != session.order.quantities())
+                                or rules.outdated_label(session, word)):
             return None
         return {**word.as_dict(), "stops": word.stops}
 
@@ -204,6 +212,30 @@ def conflicts(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, Any]
     return [dict(r) for r in rows]
 
 
+def _hold(kept: dict[str, Any] | None, word: WmsWord, now: datetime) -> tuple[str | None, float]:
+    """(since when the WMS holds the order, how long its earlier holds lasted) once ``word`` is kept, on the
+    station's clock: a hold begins when the station learns it and ends when it learns of the release."""
+    since, total = (kept.get("held_since"), float(kept.get("held_s") or 0)) if kept else (None, 0.0)
+    if word.status == HELD:
+        return since or isoformat(now), total
+    if since:
+        total += max((now - parse_iso(since)).total_seconds(), 0.0)
+    return None, total
+
+
+def held_orders(conn: sqlite3.Connection) -> tuple[set[str], dict[str, timedelta]]:
+    """The orders the WMS holds or cancelled now (their escalations wait or never come), and how long the others
+    were held (their escalations come that much later)."""
+    stopped, paused = set(), {}
+    for row in conn.execute("SELECT order_id, status, held_s FROM wms_orders WHERE status IN (?, ?) OR held_s > 0",
+                            (HELD, CANCELLED)):
+        if row["status"] in (HELD, CANCELLED):
+            stopped.add(str(row["order_id"]))
+        else:
+            paused[str(row["order_id"])] = timedelta(seconds=float(row["held_s"]))
+    return stopped, paused
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -214,7 +246,8 @@ def _key(row: dict[str, Any]) -> dict[str, Any]:
 
 def _same(kept: dict[str, Any], word: WmsWord) -> bool:
     new = word.as_dict()
-    return all(kept.get(k) == new.get(k) for k in ("status", "reason", "at", "revision", "lines"))
+    return all(kept.get(k) == new.get(k) for k in ("status", "reason", "at", "revision", "lines")
+               if k != "lines" or new["lines"] is not None)  # a word without lines (the dock's facts) keeps them
 
 
 def _is_intercept(effect: Any) -> bool:

@@ -48,6 +48,7 @@ log = logging.getLogger("packgate.labels")
 Step = Callable[[pk.Event, dict], dict]
 Show = Callable[[dict], dict]
 Stop = Callable[[str, dict], "dict | None"]  # (step, meta) -> the interception's answer, or None: go on
+Revision = Callable[[str], int]  # order id -> the WMS's revision of it known here (1: never changed)
 
 
 class DeviceState(Protocol):
@@ -88,10 +89,11 @@ class StationPrinter:
 class LabelDesk:
     def __init__(self, parts: Parts, step: Step, show: Show, device_state: DeviceState, *,
                  template: LabelTemplate, upstream: LabelUpstream | None, printer: LabelPrinter | None,
-                 stop: Stop | None = None):
+                 stop: Stop | None = None, revision: Revision | None = None):
         self.parts = parts
         self.step = step
         self.stop: Stop = stop or (lambda _step, _meta: None)
+        self.revision: Revision = revision or (lambda _order_id: 1)
         self.show = show
         self.device_state = device_state
         self.template = template
@@ -198,12 +200,13 @@ class LabelDesk:
                 return self.show(make("not_allowed_now", status="error", next=pk.NEXT_IN_STATE[s.state],
                                       event="label_printed", state=str(s.state)).as_dict())
             carton = (s.order.order_id, s.carton_no)
-            key = lb.label_key(p.id, *carton)
+            revision = self.revision(s.order.order_id)
+            key = lb.label_key(p.id, *carton, revision)
             job = label_store.job_by_key(p.conn, key)
             stopped = self._stopped("label_request" if job is None or job["waybill"] is None else "print", meta)
             if stopped is not None:
                 return stopped
-            request = self._request(s, key, job) if job is None or job["waybill"] is None else None
+            request = self._request(s, key, job, revision) if job is None or job["waybill"] is None else None
         offline_left: int | None = None
         if request is not None:
             issued = self._issue(request, self._ask(request["body"]))
@@ -211,11 +214,20 @@ class LabelDesk:
                 return issued
             job, offline_left = issued
         assert job is not None
+        return self._print_job(job, carton, meta, offline_left)
+
+    def _print_job(self, job: dict, carton: tuple[str, int], meta: dict, offline_left: int | None) -> dict:
+        """Send the carton's stored job to the printer (no lock held while it prints); the verdict shown."""
+        p = self.parts
         with p.lock:
             stopped = self._stopped("print", meta)  # the WMS may have decided while upstream was asked
             if stopped is not None:
                 return stopped
-            self._progress("printing", waybill=job["waybill"])
+            changed = _revision_of(job) < self.revision(str(job["order_id"]))  # a new address or carrier meanwhile
+            if not changed:
+                self._progress("printing", waybill=job["waybill"])
+        if changed:
+            return self.print_label(meta)  # the label of the new revision instead: never the old address
         problem = self._send(bytes(job["job"]))
         with p.lock:
             if problem is not None:
@@ -228,7 +240,7 @@ class LabelDesk:
                 return p.live.verdict or {}  # the table moved on meanwhile (stopped, signed out): the job stays stored
             return self._printed(job, meta, offline_left)
 
-    def _request(self, s: pk.PackSession, key: str, job: dict | None) -> dict:
+    def _request(self, s: pk.PackSession, key: str, job: dict | None, revision: int) -> dict:
         """The carton's label request, frozen in ``label_jobs`` before it is sent (under the lock)."""
         assert s.order is not None
         order_id, carton = s.order.order_id, s.carton_no
@@ -237,7 +249,7 @@ class LabelDesk:
         weight_g = int(grams) if grams is not None else int((s.weight.expected_g or 1) if s.weight else 1)
         cartons = carton if s.complete else carton + 1  # more cartons follow: at least one more
         body = job["body"] if job else lb.request_body(key, order_id, carton, cartons, weight_g, s.packaging,
-                                                      self.format)
+                                                      self.format, revision=revision)
         if job is None:
             with write_tx(self.parts.conn) as conn:
                 label_store.add_request(conn, key, order_id, carton, body, at)
@@ -316,7 +328,7 @@ class LabelDesk:
         waybill, carton = job["waybill"], int(job["carton"])
         self._printed_at = self._reminded_at = self.parts.clock.now()
         self._progress("verify_expected" if self.verify else "verified", waybill=waybill, carton=carton)
-        shown = self.step(lb.LabelPrinted(waybill, carton), meta)  # its state push carries the label as printed
+        shown = self.step(lb.LabelPrinted(waybill, carton, _revision_of(job)), meta)  # its state push carries the label as printed
         after = self.parts.live.pack
         if offline_left is not None and after.state is pk.State.LABEL_PRINTED:
             return self.show(make("label_printed_offline", waybill=waybill, left=offline_left,
@@ -340,18 +352,25 @@ class LabelDesk:
         return None
 
     def reprint(self, reason: str, meta: dict) -> dict:
-        """The printed label again: the same stored job, the same waybill; audited by the pack machine."""
+        """The printed label again: the same stored job, the same waybill; audited by the pack machine. When the
+        WMS changed the order's address or carrier since the label was printed, a new label is requested for the
+        new revision (a new job, a new waybill) and printed instead."""
         p = self.parts
         with p.lock:
             s = p.live.pack
-            if s.state is not pk.State.LABEL_PRINTED or s.label is None:
+            if s.state is not pk.State.LABEL_PRINTED or s.label is None or s.order is None:
                 return self.step(lb.Reprint(reason), meta)  # the machine's refusal (not_allowed_now)
             waybill = s.label.waybill
             stopped = self._stopped("reprint", meta)
             if stopped is not None:
                 return stopped
+            revision = self.revision(s.order.order_id)
+            relabel = self._relabel_request(s, revision) if revision > s.label.revision else None
             job = label_store.job_by_waybill(p.conn, waybill)
-            if job is None or job["job"] is None:
+        if relabel is not None:
+            return self._relabel(relabel, reason, meta)
+        if job is None or job["job"] is None:
+            with p.lock:
                 return self.show(make("label_refused", problem=f"no stored job for {waybill}",
                                       problem_zh=f"没有面单{waybill}的打印数据").as_dict())
         problem = self._send(bytes(job["job"]))
@@ -365,6 +384,40 @@ class LabelDesk:
             if s.state is not pk.State.LABEL_PRINTED or s.label is None or s.label.waybill != waybill:
                 return p.live.verdict or {}
             return self.step(lb.Reprint(reason), meta)
+
+    def _relabel_request(self, s: pk.PackSession, revision: int) -> dict:
+        """The carton's label for the order's new revision (under the lock): its stored job, or its request."""
+        assert s.order is not None
+        carton = (s.order.order_id, s.carton_no)
+        key = lb.label_key(self.parts.id, *carton, revision)
+        job = label_store.job_by_key(self.parts.conn, key)
+        request = self._request(s, key, job, revision) if job is None or job["waybill"] is None else None
+        return {"carton": carton, "job": job, "request": request}
+
+    def _relabel(self, relabel: dict, reason: str, meta: dict) -> dict:
+        """Print the label of the order's new revision (no lock held while upstream is asked and the printer
+        prints): a new job, a new waybill, which the pack machine takes as the carton's label."""
+        p = self.parts
+        job, request, carton = relabel["job"], relabel["request"], relabel["carton"]
+        if request is not None:
+            issued = self._issue(request, self._ask(request["body"]))
+            if isinstance(issued, dict):
+                return issued
+            job = issued[0]
+        assert job is not None
+        problem = self._send(bytes(job["job"]))
+        with p.lock:
+            if problem is not None:
+                return self.show(problem)
+            with write_tx(p.conn) as conn:
+                label_store.mark_printed(conn, job["key"], isoformat(p.clock.now()))
+            now = p.live.pack
+            if now.state is not pk.State.LABEL_PRINTED or now.label is None or now.order is None \
+                    or (now.order.order_id, now.carton_no) != carton:
+                return p.live.verdict or {}
+            self._printed_at = self._reminded_at = p.clock.now()
+            self._progress("verify_expected", waybill=job["waybill"], carton=int(job["carton"]))
+            return self.step(lb.Reprint(reason, job["waybill"], _revision_of(job)), meta)
 
     # ------------------------------------------------------------------ the timers
     def tick(self) -> None:
@@ -467,6 +520,12 @@ class LabelDesk:
                             f"label.verify = {str(self.verify).lower()} in {getattr(p.cfg, 'source', None) or 'config'}",
                             p.device_id("kiosk"))
             label_store.set_meta(conn, "label.verify", value)
+
+
+def _revision_of(job: dict) -> int:
+    """The WMS's revision of the order a stored label job was requested for."""
+    revision = (job.get("body") or {}).get("revision", 1)
+    return revision if isinstance(revision, int) and revision > 0 else 1
 
 
 def template_for(cfg: Any) -> LabelTemplate:

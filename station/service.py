@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 from collections import Counter
 from decimal import Decimal
@@ -64,6 +65,7 @@ from packgate.sync.common.db import connect, write_tx
 from packgate.sync.common.load import LoadGauge
 from packgate.sync.errors import StorageError, SyncError
 
+SITE_CONFLICT_ID = re.compile(r"hub~(?P<n>[0-9]{1,18})")  # one of the site's conflicts (the hub's number)
 log = logging.getLogger("packgate.station")
 
 ACTIONS = ("badge", "scan", "pick", "verify", "weigh", "reweigh", "pack", "load", "override", "fifo_take_older",
@@ -124,7 +126,8 @@ class Station:
         self.site.on_weights = self.weights.wake.set  # the site's weights changed: the weights loop takes them now
         self.catalog.cache = self.site.lots(cache)  # lot stock counts the units taken anywhere on the site
         self.views = StationViews(self.parts, self.info, self.site.escalations, self.interception.view,
-                                  lambda s: self.reviews.pending(s.order.order_id if s.order else None))
+                                  lambda s: self.reviews.pending(s.order.order_id if s.order else None),
+                                  site_conflicts=self.site.conflicts)
         self.pins = PinCheck(self.parts)
         self.privacy = PrivacyDesk(self.parts, self.pins, float(cfg["privacy.retention_days"]))
         self.desk = PdaDesk(self.parts, self.commit, self.wake, self.views.employee_view, self.pins)
@@ -133,7 +136,7 @@ class Station:
         self.timers = EscalationTimers(self.parts, notifier, self._pack_step, self.wake, self._publish_state)
         self.labels = LabelDesk(self.parts, self._pack_step, self._show, self._device_state,
                                 template=template_for(cfg), upstream=label_upstream, printer=printer,
-                                stop=self._stop_step) if cfg["label.mode"] != "none" else None
+                                stop=self._stop_step, revision=self._revision) if cfg["label.mode"] != "none" else None
         self.video = video.PackingVideo(self.parts, Path(db_path).parent / "clips",  # station/video.py
                                         enabled=bool(cfg["camera.enabled"] and cfg["video.enabled"]), camera=camera)
         # returns at the table (station/returns.py): the kiosk in Returns mode and a PDA at the dock
@@ -310,8 +313,27 @@ class Station:
         self._after_turn({})
 
     def resolve_conflict(self, confirmation_id: str, supervisor: str, note: Any) -> dict:
-        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order."""
-        return self.interception.resolve(confirmation_id, supervisor, note)
+        """A supervisor resolves a pack or hand-over upstream refused because the WMS had cancelled the order: one of
+        this station's, or (``hub~<n>``) one of the site's, through the hub (audited there, once)."""
+        site = SITE_CONFLICT_ID.fullmatch(confirmation_id)
+        if site is None:
+            return self.interception.resolve(confirmation_id, supervisor, note)
+        if not isinstance(note, str) or not note.strip() or len(note) > 200:
+            return answer("conflict_note_missing")
+        employee = self.catalog.employee_by_id(supervisor) or self.catalog.employee_by_badge(supervisor)
+        if employee is None or not self.views.is_supervisor(employee.employee_id):
+            return answer("not_supervisor", problem="Only a signed-in supervisor can resolve a conflict.",
+                          problem_zh="只有已登录的主管可以处理冲突。")
+        try:
+            done = self.site.resolve_conflict(int(site["n"]), employee.employee_id, note.strip())
+        except (SyncError, OSError) as exc:
+            return answer("hub_unreachable", detail=str(exc)[:200])
+        if done is None:
+            return answer("unknown_conflict", confirmation_id=confirmation_id)
+        if not done.get("resolved"):
+            return answer("conflict_already_resolved", order_id=done.get("order_id") or "?",
+                          by=done.get("resolved_by_name") or done.get("resolved_by") or "?")
+        return answer("conflict_resolved", order_id=done.get("order_id") or "?", action=done.get("action") or "?")
 
     # ------------------------------------------------------------------ public entry points
     def handle(self, body: Any) -> dict:
@@ -660,8 +682,19 @@ class Station:
             return self._show(held)
         return self._carrier_check(before, meta) if step == "label_request" else None
 
-    def _stop_parcel(self, order_id: str, step: str, meta: Meta) -> dict | None:
-        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order."""
+    def _revision(self, order_id: str) -> int:
+        """The WMS's revision of ``order_id`` known here (a label is requested for it)."""
+        word = self.interception.word(order_id)
+        return word.revision if word is not None else 1
+
+    def _stop_parcel(self, order_id: str, step: str, meta: Meta, said: dict | None = None) -> dict | None:
+        """The dock's check of a parcel: the INTERCEPTED answer (recorded once) when the WMS stopped its order.
+        ``said``: the WMS's word as the dock's facts carry it (the hub's, the reference rows), taken like any other
+        (unless it is older than the station's): the dock's answer and its record are those of every other step."""
+        if said is not None:
+            with write_tx(self.parts.conn) as conn:
+                self.interception.learn(conn, [said], "dock")
+            self.interception.announce()
         stopped = self.interception.refusal(pk.PackSession(station=self.id), order_id, step, meta.get("operator"))
         if stopped is None or stopped.verdict.status != "intercepted":
             return None

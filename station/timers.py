@@ -13,6 +13,7 @@ from packgate.station.core import escalation as esc_rules
 from packgate.station.core import packing as pk
 from packgate.station.core.models import Role
 from packgate.station.core.verdicts import answer
+from packgate.station.interception import held_orders
 from packgate.station.parts import Parts
 from packgate.station.ports import Notifier
 from packgate.sync.common.db import write_tx
@@ -32,18 +33,20 @@ class EscalationTimers:
         self.publish_state = publish_state
         self._notify_lock = threading.Lock()
 
-    def _escalation_inputs(self) -> tuple[dict, set, set, set]:
+    def _escalation_inputs(self) -> tuple[dict, set, set, set, dict]:
         """Only the orders picked and still unpacked, and their escalations: the cost of a tick does not
-        grow with the orders packed earlier in the shift (packed and cancelled orders are left out here,
-        so the ``packed`` set the rules take is empty)."""
+        grow with the orders packed earlier in the shift (packed and cancelled orders are left out here, so the
+        ``packed`` set the rules take holds only the orders the WMS holds or cancelled now); how long the WMS
+        held the others."""
         conn = self.parts.conn
         if self.parts.cfg["upstream.kind"] == "hub":
-            return {}, set(), set(), set()  # the site hub fires escalations for the whole site
+            return {}, set(), set(), set(), {}  # the site hub fires escalations for the whole site
         picked_at = {oid: parse_iso(at) for oid, at in store.picked_unpacked(conn).items()}
         all_esc = store.escalations_of_unfinished(conn)
         fired = {(e["order_id"], e["level"]) for e in all_esc}
         acked = {e["order_id"] for e in all_esc if e["acked_at"]}
-        return picked_at, fired, acked, set()
+        stopped, paused = held_orders(conn)
+        return picked_at, fired, acked, stopped, paused
 
     def tick(self) -> datetime | None:
         """Fire what is due now (escalations, idle sign-out); returns when to call again (None: nothing pending).
@@ -53,15 +56,15 @@ class EscalationTimers:
         p = self.parts
         with p.lock:
             now = p.clock.now()
-            picked_at, fired, acked, packed = self._escalation_inputs()
-            for due in esc_rules.due(picked_at, now, p.escalation, fired, acked, packed):
+            picked_at, fired, acked, packed, paused = self._escalation_inputs()
+            for due in esc_rules.due(picked_at, now, p.escalation, fired, acked, packed, paused):
                 self._fire(due, now)
             idle_s = p.cfg["session.idle_sign_out_s"]
             live = p.live
             if live.pack.operator and pk.should_sign_out(live.last_activity, now, idle_s):
                 self.pack_step(pk.SignOut("idle", confirmed=True), {"device": p.device_id("kiosk")})
-            picked_at, fired, acked, packed = self._escalation_inputs()
-            nxt = esc_rules.next_deadline(picked_at, p.escalation, fired, acked, packed)
+            picked_at, fired, acked, packed, paused = self._escalation_inputs()
+            nxt = esc_rules.next_deadline(picked_at, p.escalation, fired, acked, packed, paused)
             if live.pack.operator and live.last_activity:
                 idle_at = live.last_activity + timedelta(seconds=idle_s)
                 nxt = idle_at if nxt is None else min(nxt, idle_at)

@@ -86,11 +86,13 @@ class StationViews:
     def __init__(self, parts: Parts, info: Callable[[], dict],
                  site_escalations: Callable[[], list[dict] | None] = lambda: None,
                  interception: Callable[[pk.PackSession], dict | None] | None = None,
-                 review: Callable[[pk.PackSession], dict | None] | None = None):
+                 review: Callable[[pk.PackSession], dict | None] | None = None,
+                 site_conflicts: Callable[[], list[dict] | None] = lambda: None):
         self.parts = parts
         self.review = review  # the review the order open at the kiosk waits on (station.review)
         self.info = info
         self.site_escalations = site_escalations
+        self.site_conflicts = site_conflicts
         self.interception = interception  # the WMS's word on the order open at the kiosk, when it stops or changes it
         self._path = str(parts.conn.execute("PRAGMA database_list").fetchone()[2] or "")
         self._readers: Pool[sqlite3.Connection] = Pool(lambda: connect_reader(self._path), lambda c: c.close(),
@@ -295,6 +297,7 @@ class StationViews:
                        "devices": {name: dev.get("state") for name, dev in live.devices.items()}}
         first = PageQuery(limit=limit)
         escalations, source = self._escalations()
+        site_conflicts = self.site_conflicts() or []
         with self.reading() as conn:
             who = p.catalog.employee_by_id(viewer) if viewer else None
             station["depth"] = self.sync_status().get("depth")
@@ -311,7 +314,7 @@ class StationViews:
                 "next_cursor": {kind: page["next_cursor"] for kind, page in pages.items()},
                 "reference_problems": p.catalog.cache.problems(),
                 "intercepted": interception.intercepted(conn, limit),
-                "conflicts": interception.conflicts(conn, limit),
+                "conflicts": self._conflicts_here(interception.conflicts(conn, limit), site_conflicts),
                 "returns": returns.recent(conn, limit),  # returns at this table (station/returns.py)
             }
 
@@ -327,6 +330,13 @@ class StationViews:
                     "rejected_input": store.table_count(conn, "rejected_input"),
                     "employees": store.table_count(conn, "ref_employees"),
                     "open_escalations": len(store.escalations(conn) if escalations is None else escalations)}
+
+    @staticmethod
+    def _conflicts_here(own: list[dict], site: list[dict]) -> list[dict]:
+        """This station's conflicts (its confirmations refused for good) and the site's (the hub took them, then the
+        WMS refused them: any table's), each once, oldest first."""
+        mine = {c["id"] for c in own}
+        return own + [c for c in site if c.get("confirmation") not in mine]
 
     def _escalations(self) -> tuple[list[dict] | None, str]:
         """The site's open escalations and where they come from: ``site``, ``station`` (no hub) or

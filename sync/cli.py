@@ -179,20 +179,76 @@ def dead(db_path: str | None, config_file: str | None, as_json: bool) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
 @click.option("--by", required=True, help="Employee id of the supervisor (recorded in the audit log).")
 @click.option("--db", "db_path", default=None, help="Station database.")
+@click.option("--send", is_flag=True,
+              help="Deliver them now (to --upstream or upstream.url of --config, with the station's token) instead of"
+                   " leaving them to the running agent.")
+@click.option("--upstream", "upstream_url", default=None,
+              help="Base URL of upstream or the site hub for --send (default: upstream.url of --config).")
+@click.option("--station", default=None, help="Station code for --send (default: station.id of --config).")
+@click.option("--token", default=None, envvar="PACKGATE_TOKEN",
+              help="Bearer token of the station for --send (default: $PACKGATE_TOKEN, else upstream.token of --config).")
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The site's CA (PEM) for an https upstream (default: upstream.ca_file of --config).")
 @config_option
-def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None, config_file: str | None) -> None:
-    """Put dead letters back in the queue after the cause was fixed (same bytes, same key)."""
+def retry_dead_cmd(ids: tuple[str, ...], retry_all: bool, by: str, db_path: str | None, send: bool,
+                   upstream_url: str | None, station: str | None, token: str | None, ca_file: str | None,
+                   config_file: str | None) -> None:
+    """Put dead letters back in the queue after the cause was fixed (same bytes, same key); ``--send`` delivers
+    them at once (the token is checked first: a refused one is one line, and nothing is sent)."""
     from packgate.sync.outbox import dead_ids, retry_dead
 
     if not ids and not retry_all:
         raise click.UsageError("name the confirmation ids to retry, or pass --all")
+    client = _client(upstream_url, station, token, ca_file, config_file) if send else None
     conn = _open(db_path, config_file)
     wanted = dead_ids(conn) if retry_all else list(ids)
     done = retry_dead(conn, wanted, by, Clock().now())
     skipped = [i for i in wanted if i not in done]
     click.echo(f"requeued {len(done)} confirmation(s)" + (f"; not dead or unknown: {', '.join(skipped)}" if skipped else ""))
+    if client is not None:
+        from packgate.sync.worker import OutboxWorker
+
+        url, station_id, upstream = client
+        try:
+            upstream.reconcile(station_id, Clock().now(), Clock().now())  # the token, checked before anything is sent
+            worker = OutboxWorker(_station_db(db_path, config_file), upstream)
+            try:
+                worker.drain()
+                outcome = worker.last_outcome
+            finally:
+                worker.release()
+        except UpstreamError as exc:
+            raise click.ClickException(_refusal(url, exc) + "; the letters stay queued for the agent") from None
+        finally:
+            upstream.close()
+        left = worker_left(conn, done)
+        click.echo(f"sent {len(done) - left} now" + (f"; {left} still queued ({outcome.get('error') or outcome.get('outcome')})"
+                                                   if left else ""))
     if skipped and not retry_all:
         sys.exit(1)
+
+
+def _client(upstream_url: str | None, station: str | None, token: str | None, ca_file: str | None,
+            config_file: str | None) -> tuple[str, str, Any]:
+    """(URL, station, ``UpstreamClient``) of the station's upstream: the options, else its --config."""
+    from packgate.sync.client import UpstreamClient
+
+    settings = _settings(config_file)
+    url = upstream_url or (settings.upstream_url if settings else None)
+    station = station or (settings.station if settings else None)
+    if not url or not station:
+        raise click.UsageError("name --upstream and --station, or give the station's --config")
+    return url, station, UpstreamClient(url, token=token or (settings.token if settings else None),
+                                        ca_file=ca_file or (settings.ca_file if settings else None))
+
+
+def worker_left(conn: sqlite3.Connection, ids: list[str]) -> int:
+    """How many of the confirmations ``ids`` are not sent yet."""
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    return int(conn.execute(f"SELECT COUNT(*) FROM sync_outbox WHERE id IN ({marks}) AND state != 'sent'",
+                            ids).fetchone()[0])
 
 
 @sync.command("prune")
@@ -226,18 +282,11 @@ def reconcile_cmd(upstream_url: str | None, station: str | None, token: str | No
     """Compare confirmations marked sent here with the ids upstream holds. Exit 1 on a mismatch."""
     from datetime import timedelta
 
-    from packgate.sync.client import UpstreamClient
     from packgate.sync.reconcile import reconcile
 
-    settings = _settings(config_file)
-    url = upstream_url or (settings.upstream_url if settings else None)
-    station = station or (settings.station if settings else None)
-    if not url or not station:
-        raise click.UsageError("name --upstream and --station, or give the station's --config")
+    url, station, client = _client(upstream_url, station, token, ca_file, config_file)
     conn = _open(db_path, config_file)
     now = Clock().now()
-    client = UpstreamClient(url, token=token or (settings.token if settings else None),
-                            ca_file=ca_file or (settings.ca_file if settings else None))
     try:
         report = reconcile(conn, client, station, now - timedelta(hours=hours), now)
     except UpstreamError as exc:

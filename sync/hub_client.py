@@ -71,20 +71,23 @@ class SiteClient:
         return self.claim(order_id, operator, renew=True)
 
     def release(self, order_id: str) -> bool:
+        """Let this table's claim go: True when it held it. Not claimed any more (404), or claimed by another table
+        meanwhile (403: this table's claim expired while it was offline) is nothing to release, not an error."""
         status, data = self._call("DELETE", f"/v1/claims/{quote(order_id, safe='')}")
-        if status not in (200, 404):
+        if status not in (200, 403, 404):
             raise HubError(f"release {order_id}: HTTP {status} {data.get('error', '')}")
         return status == 200
 
     def heartbeat(self, *, operator: str | None = None, order_id: str | None = None, state: str | None = None,
                   devices: dict[str, str] | None = None, outbox_depth: int | None = None,
-                  clock: str | None = None, outbox_dead: int | None = None) -> list[dict[str, Any]]:
+                  clock: str | None = None, outbox_dead: int | None = None,
+                  version: str | None = None) -> list[dict[str, Any]]:
         """The supervisors' releases of the order this table has open (it drops them). With ``clock`` (this
         station's time now, ISO 8601) the hub measures its offset: ``last_clock`` (``offset_s``, ``warning``)."""
         status, data = self._call("POST", f"/v1/stations/{quote(self.station, safe='')}/heartbeat",
                                   {"operator": operator, "order_id": order_id, "state": state,
                                    "devices": devices or {}, "outbox_depth": outbox_depth, "clock": clock,
-                                   "outbox_dead": outbox_dead})
+                                   "outbox_dead": outbox_dead, "version": version})
         if status != 200:
             raise HubError(f"heartbeat: HTTP {status} {data.get('error', '')}")
         offset = data.get("clock_offset_s")
@@ -108,6 +111,23 @@ class SiteClient:
             return None
         if status != 200:
             raise HubError(f"acknowledge {order_id}/{level}: HTTP {status} {data.get('error', '')}")
+        return data
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """The site's conflicts to resolve (a pack or hand-over the WMS refused: it had cancelled the order)."""
+        status, data = self._call("GET", "/v1/conflicts")
+        if status != 200 or not isinstance(data.get("conflicts"), list):
+            raise HubError(f"conflicts: HTTP {status} {data.get('error', '')}")
+        return [dict(c) for c in data["conflicts"] if isinstance(c, dict)]
+
+    def resolve_conflict(self, n: int, by: str, note: str) -> dict[str, Any] | None:
+        """Resolve conflict ``n`` for the supervisor ``by``: ``resolved`` (False: done before, by
+        ``resolved_by_name``); None: the site has no such conflict."""
+        status, data = self._call("POST", f"/v1/conflicts/{int(n)}/resolve", {"by": by, "note": note})
+        if status == 404:
+            return None
+        if status != 200:
+            raise HubError(f"resolve conflict {n}: HTTP {status} {data.get('error', '')}")
         return data
 
     def hold_parcel(self, batch_id: str, code: str, operator: str | None) -> dict[str, Any] | None:

@@ -9,7 +9,10 @@ own tables) and a parcel of another table of the site (from the hub's facts): ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
 
+from packgate.device.clock import parse_iso
 from packgate.station.core import order_state
 from packgate.station.core.texts import Word
 from packgate.station.core.verdicts import Verdict, make
@@ -23,6 +26,8 @@ class Parcel:
     handed_over_in: str | None  # the batch that already holds it
     wms_status: str | None = None  # the order's status as the WMS decided it (held, cancelled: intercepted)
     wms_reason: str = ""  # why the WMS held or cancelled it
+    wms_at: str | None = None  # when it did (ISO 8601 with offset)
+    wms_revision: int | None = None  # the revision of the order's contents the WMS was at
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,40 @@ class Batch:
     closed: bool
 
 
-def check(parcel: Parcel | None, code: str, batch: Batch) -> Verdict:
-    """The verdict for scanning ``code`` (a parcel's label) into ``batch``."""
+def wms_word(parcel: Parcel) -> dict[str, Any] | None:
+    """The WMS's word on ``parcel``'s order as the dock's facts say it, as an order record (``order_id``,
+    ``status``, ``status_reason``, ``status_at``, ``revision``), or None when they say no status."""
+    if not isinstance(parcel.wms_status, str) or not parcel.wms_status:
+        return None
+    status = parcel.wms_status.lower()
+    row: dict[str, Any] = {"order_id": parcel.order_id, "status": "cancelled" if status == "canceled" else status,
+                           "status_reason": parcel.wms_reason or None, "status_at": parcel.wms_at or None}
+    if isinstance(parcel.wms_revision, int) and not isinstance(parcel.wms_revision, bool):
+        row["revision"] = parcel.wms_revision
+    return row
+
+
+def _at(text: str | None) -> datetime | None:
+    try:
+        return parse_iso(text) if text else None
+    except ValueError:
+        return None
+
+
+def check(parcel: Parcel | None, code: str, batch: Batch, tz: tzinfo | None = None) -> Verdict:
+    """The verdict for scanning ``code`` (a parcel's label) into ``batch``; an intercepted parcel is the same
+    INTERCEPTED verdict as every other stopped step (``tz``: the station's, for the decision's time)."""
     if batch.closed:
         return make("dock_batch_closed", batch_id=batch.batch_id)
     if parcel is None:
         return make("dock_unknown_parcel", code=code)
-    if order_state.intercepted(parcel.wms_status):
-        status = str(parcel.wms_status).lower()
-        return make("dock_intercepted", order_id=parcel.order_id, wms_status=Word(f"order_status:{status}"),
-                    reason=parcel.wms_reason, because=f" ({parcel.wms_reason})" if parcel.wms_reason else "",
-                    because_zh=f"（{parcel.wms_reason}）" if parcel.wms_reason else "")
+    said = wms_word(parcel)
+    if said is not None and order_state.intercepted(said["status"]):
+        status = said["status"]
+        return make("intercepted", next="interception_bin" if status == order_state.CANCELLED else
+                    "interception_bin_held", order_id=parcel.order_id, what=Word(f"word:{status}"),
+                    time=order_state.clock_time(_at(said["status_at"]), tz), wms_status=status, step="dock_scan",
+                    reason=parcel.wms_reason or Word("word:no_reason"), at=said["status_at"])
     if parcel.handed_over_in is not None:
         return make("dock_already_handed_over", order_id=parcel.order_id, batch_id=parcel.handed_over_in)
     if parcel.status != "packed":

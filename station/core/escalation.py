@@ -5,7 +5,8 @@ supervisor, releasing the order's priority to any packer; level 2 at 22 min, i.e
 An escalation is due when ``now >= deadline`` (at 12:00.000 yes, at 11:59.999 no), and is returned
 once: the caller records (order_id, level) as fired in the same transaction as the notification's
 outbox row and passes that set back in, so a restart never sends it twice. Nothing is due for an
-order that is packed or acknowledged.
+order that is packed or acknowledged, or that the WMS holds or cancelled; an order the WMS held and released
+is due as much later as it was held.
 
 The caller sleeps until ``next_deadline(...)`` (or until something changes), never on a fixed tick.
 """
@@ -79,36 +80,42 @@ def _aware(moment: datetime, what: str) -> datetime:
 
 def pending(picked_at: Mapping[str, datetime], config: EscalationConfig = DEFAULT,
             fired: AbstractSet[tuple[str, int]] = frozenset(), acknowledged: AbstractSet[str] = frozenset(),
-            packed: AbstractSet[str] = frozenset()) -> list[Escalation]:
-    """Every escalation still to fire (whatever its deadline), soonest first."""
+            packed: AbstractSet[str] = frozenset(),
+            paused: Mapping[str, timedelta] | None = None) -> list[Escalation]:
+    """Every escalation still to fire (whatever its deadline), soonest first. ``packed``: the orders packed, or
+    held or cancelled by the WMS (nothing of theirs is pending); ``paused``: how long the WMS held an order, its
+    deadlines come that much later."""
     found = []
     for order_id, moment in picked_at.items():
         if order_id in packed or order_id in acknowledged:
             continue
         _aware(moment, f"picked_at of {order_id}")
+        later = (paused or {}).get(order_id, timedelta(0))
         for lv in config.levels:
             if (order_id, lv.level) not in fired:
-                found.append(Escalation(order_id, lv.level, moment + lv.after, moment, lv.target, lv.release_priority))
+                found.append(Escalation(order_id, lv.level, moment + lv.after + later, moment, lv.target,
+                                        lv.release_priority))
     return sorted(found, key=lambda e: (e.deadline, e.order_id, e.level))
 
 
 def due(picked_at: Mapping[str, datetime], now: datetime, config: EscalationConfig = DEFAULT,
         fired: AbstractSet[tuple[str, int]] = frozenset(), acknowledged: AbstractSet[str] = frozenset(),
-        packed: AbstractSet[str] = frozenset()) -> list[Escalation]:
+        packed: AbstractSet[str] = frozenset(), paused: Mapping[str, timedelta] | None = None) -> list[Escalation]:
     """The escalations to send now: deadline <= now, not fired, order neither packed nor acknowledged.
 
     ``picked_at``: order id -> when it was picked (aware datetimes). After a long outage several
     levels of one order can be due at once; they come back in level order.
     """
     _aware(now, "now")
-    return [e for e in pending(picked_at, config, fired, acknowledged, packed) if e.deadline <= now]
+    return [e for e in pending(picked_at, config, fired, acknowledged, packed, paused) if e.deadline <= now]
 
 
 def next_deadline(picked_at: Mapping[str, datetime], config: EscalationConfig = DEFAULT,
                   fired: AbstractSet[tuple[str, int]] = frozenset(), acknowledged: AbstractSet[str] = frozenset(),
-                  packed: AbstractSet[str] = frozenset()) -> datetime | None:
+                  packed: AbstractSet[str] = frozenset(),
+                  paused: Mapping[str, timedelta] | None = None) -> datetime | None:
     """When the next escalation falls due (possibly already past: then call ``due`` now); None if none."""
-    left = pending(picked_at, config, fired, acknowledged, packed)
+    left = pending(picked_at, config, fired, acknowledged, packed, paused)
     return left[0].deadline if left else None
 
 

@@ -7,8 +7,10 @@ Invariants: a stopped step changes nothing but what its answer says. A cancellat
 (the session moves to ``cancelled``: the next order can be scanned); a hold leaves the session as it is (packing goes
 on once the WMS releases the order); a change of lines keeps the counted units that still fit, drops the others (the
 packer is told to take them out, the last counted first, never from a closed carton), clears the weighing, the
-override and the label, and says what to add. Each answer carries one ``intercept`` confirmation (order, step,
-status, reason, decision time, revision); the station records it once per step and decision. A Stop and a sign-out
+override and the label, and says what to add; a change of the address or the carrier alone stops the label scan
+and the pack of a label printed for the older revision until the label is printed again (a new job). Each answer
+carries one ``intercept`` confirmation (order, step, status, reason, decision time, revision); the station records
+it once per step and decision. A Stop and a sign-out
 are never steps: a packer can always clear the table.
 """
 from __future__ import annotations
@@ -51,7 +53,28 @@ def answer(session: pk.PackSession, order_id: str, step: str, word: WmsWord | No
     wanted = word.quantities()
     if here and session.order is not None and wanted is not None and wanted != session.order.quantities():
         return _reopen(session, step, word, tz, operator)
+    if here and outdated_label(session, word) and step != "reprint":
+        return _relabel(session, step, word, tz, operator)
     return None
+
+
+def outdated_label(session: pk.PackSession, word: WmsWord | None) -> bool:
+    """The label waiting for its scan was printed for an older revision of the order (the WMS changed its address
+    or carrier since): nothing goes on with it until the label is printed again for the new revision."""
+    label = session.label
+    return word is not None and session.state is pk.State.LABEL_PRINTED and label is not None \
+        and word.revision > label.revision
+
+
+def _relabel(session: pk.PackSession, step: str, word: WmsWord, tz: tzinfo | None, operator: str | None) -> Outcome:
+    assert session.order is not None and session.label is not None
+    order_id = session.order.order_id
+    verdict = make("label_outdated", order_id=order_id, time=clock_time(word.at, tz), revision=word.revision,
+                   waybill=session.label.waybill, wms_status="changed", step=step,
+                   at=isoformat(word.at) if word.at else None)
+    payload = {**_payload(session, order_id, step, word), "status": "changed", "waybill": session.label.waybill,
+               "carrier": word.carrier, "address": word.address}
+    return Outcome(session, verdict, [Confirmation(INTERCEPT, "order", order_id, payload, operator)])
 
 
 def _open_here(session: pk.PackSession, order_id: str) -> bool:

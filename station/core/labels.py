@@ -43,6 +43,7 @@ class LabelPrinted:
 
     waybill: str
     carton: int
+    revision: int = 1  # the WMS's revision of the order the label was requested for (its address and carrier)
     name = "label_printed"
 
 
@@ -57,9 +58,12 @@ class ScanLabel:
 
 @dataclass(frozen=True)
 class Reprint:
-    """The same label again (audited; the same waybill, never a second one)."""
+    """The same label again (audited; the same waybill), or, when the WMS changed the order's address or carrier
+    since it was printed, the new label the station printed for it (``waybill``, ``revision``: a new job)."""
 
     reason: str = "reprint"
+    waybill: str | None = None
+    revision: int | None = None
     name = "reprint"
 
 
@@ -71,19 +75,23 @@ LabelEvent = CloseCarton | LabelPrinted | ScanLabel | Reprint
 
 @dataclass(frozen=True)
 class LabelInfo:
-    """The label of the carton in hand: ``state`` printed | verified, and how often it was reprinted."""
+    """The label of the carton in hand: ``state`` printed | verified, how often it was reprinted, and the WMS's
+    revision of the order it was printed for (a later revision may have another address or carrier)."""
 
     carton: int
     waybill: str
     state: str = "printed"
     reprints: int = 0
+    revision: int = 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"carton": self.carton, "waybill": self.waybill, "state": self.state, "reprints": self.reprints}
+        return {"carton": self.carton, "waybill": self.waybill, "state": self.state, "reprints": self.reprints,
+                "revision": self.revision}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "LabelInfo":
-        return cls(int(d["carton"]), str(d["waybill"]), str(d.get("state", "printed")), int(d.get("reprints", 0)))
+        return cls(int(d["carton"]), str(d["waybill"]), str(d.get("state", "printed")), int(d.get("reprints", 0)),
+                   int(d.get("revision", 1)))
 
     def reprinted(self) -> "LabelInfo":
         return replace(self, reprints=self.reprints + 1)
@@ -111,19 +119,22 @@ class Carton:
 # ---------------------------------------------------------------- the label request
 
 
-def label_key(station: str, order_id: str, carton: int) -> str:
-    """The parcel's idempotency key upstream: the same carton always asks with the same key (a retry or a
-    restart gets the same waybill back, never a second one)."""
-    return f"{station}:{order_id}:C{carton}"
+def label_key(station: str, order_id: str, carton: int, revision: int = 1) -> str:
+    """The parcel's idempotency key upstream: the same carton of the same revision of the order always asks with
+    the same key (a retry or a restart gets the same waybill back, never a second one); a new revision (the WMS
+    changed the lines, the address or the carrier) is a new request, for a new label."""
+    return f"{station}:{order_id}:C{carton}" + (f":r{revision}" if revision > 1 else "")
 
 
 def request_body(key: str, order_id: str, carton: int, cartons: int, weight_g: int, box: str | None,
-                 fmt: str, waybill: str | None = None) -> dict[str, Any]:
+                 fmt: str, waybill: str | None = None, revision: int = 1) -> dict[str, Any]:
     """``POST /v1/labels`` for one carton (frozen before it is sent, so every retry sends the same bytes)."""
     body: dict[str, Any] = {"key": key, "order_id": order_id, "carton": carton, "cartons": max(cartons, carton),
                             "weight_g": max(1, weight_g), "box": box, "format": fmt}
     if waybill is not None:
         body["waybill"] = waybill
+    if revision > 1:
+        body["revision"] = revision
     return body
 
 

@@ -823,7 +823,7 @@ def _open_order_gate(s: PackSession, e: OpenOrder, ctx: PackContext) -> Outcome:
 
 
 def _label_printed(s: PackSession, e: LabelPrinted, ctx: PackContext) -> Outcome:
-    info = LabelInfo(e.carton, e.waybill)
+    info = LabelInfo(e.carton, e.waybill, revision=e.revision)
     if e.carton != s.carton_no:
         raise StationError(f"bug: label of carton {e.carton} reported for carton {s.carton_no}")
     if not ctx.label_verify:  # the site turned the scan check off: printed is packed
@@ -856,9 +856,16 @@ def _reprint(s: PackSession, e: Reprint, ctx: PackContext) -> Outcome:
     label = s.label
     if label is None:
         raise StationError("bug: reprint without a label")
-    new = replace(s, label=label.reprinted())
+    relabel = e.waybill is not None and e.waybill != label.waybill  # a new label: the WMS changed the address/carrier
+    new_label = replace(label.reprinted(), waybill=e.waybill, state="printed",
+                        revision=e.revision or label.revision) if relabel and e.waybill else label.reprinted()
+    new = replace(s, label=new_label)
     audit = AuditEntry("label_reprint", _who(s).employee_id, {"waybill": label.waybill, "reprints": label.reprints},
-                       {"waybill": label.waybill, "reprints": label.reprints + 1}, (e.reason or "").strip() or "reprint")
+                       {"waybill": new_label.waybill, "reprints": new_label.reprints, "revision": new_label.revision},
+                       (e.reason or "").strip() or "reprint")
+    if relabel:
+        return _done(new, make("label_reprinted_new", waybill=new_label.waybill, old_waybill=label.waybill,
+                               revision=new_label.revision, order_id=_order(s).order_id), audit)
     return _done(new, make("label_reprinted", waybill=label.waybill, reprints=label.reprints + 1), audit)
 
 

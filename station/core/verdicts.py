@@ -81,6 +81,8 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "interception_bin": ("Put the parcel in the interception bin.", "请把包裹放入拦截区。"),
     "interception_bin_held": ("Put the parcel in the interception bin until the WMS releases the order (or press Stop "
                               "order).", "请把包裹放入拦截区，等待WMS放行订单（或按“中止打包”）。"),
+    "reprint_new_label": ("Press Reprint label for the new label and stick it over the old one.",
+                          "请按“补打面单”打印新面单，并贴在旧面单上。"),
     "recheck_items": ("Change the parcel as shown, then go on (what you just did was not counted).",
                       "请按提示调整包裹后继续（刚才的操作未计入）。"),
     "supervisor_review": ("A supervisor taps their badge to approve it, or refuses it on the screen.",
@@ -136,10 +138,16 @@ MESSAGES: dict[str, Text] = {
     "order_changed": Text("prompt", "recheck_items",
                           "Order {order_id} was changed by the WMS at {time} (revision {revision}): {todo}.",
                           "订单{order_id}已于{time}被WMS修改（第{revision}版）：{todo}。"),
+    "label_outdated": Text("intercepted", "reprint_new_label",
+                           "Order {order_id} was changed by the WMS at {time} (revision {revision}): label {waybill} "
+                           "has the old address or carrier.",
+                           "订单{order_id}已于{time}被WMS修改（第{revision}版）：面单{waybill}是旧的地址或承运商。"),
     "conflict_resolved": Text("ok", "", "The conflict of {order_id} ({action} refused: the WMS had cancelled it) is "
                                         "resolved.", "订单{order_id}的冲突（{action}被拒：WMS已取消该订单）已处理。"),
     "conflict_note_missing": Text("error", "", "Resolving a conflict needs a note of what was done with the parcel.",
                                   "处理冲突需要填写对包裹的处理说明。"),
+    "conflict_already_resolved": Text("ok", "", "The conflict of {order_id} was already resolved by {by}.",
+                                      "订单{order_id}的冲突已由{by}处理。"),
     "unknown_conflict": Text("error", "", "No open conflict {confirmation_id}.", "没有待处理的冲突{confirmation_id}。"),
     # --- site policies (core.review_rules, core.carrier_rules, station.policies) ---
     "review_required": Text("review", "supervisor_review",
@@ -315,6 +323,9 @@ MESSAGES: dict[str, Text] = {
                                 "面单{waybill}尚未在包裹上扫描。"),
     "label_reprinted": Text("prompt", "scan_label", "Label {waybill} printed again (reprint {reprints}).",
                             "面单{waybill}已重新打印（第{reprints}次补打）。"),
+    "label_reprinted_new": Text("prompt", "scan_label", "New label {waybill} printed for order {order_id} (revision "
+                                                        "{revision}); throw away label {old_waybill}.",
+                                "已为订单{order_id}打印新面单{waybill}（第{revision}版），请作废旧面单{old_waybill}。"),
     "label_other_order": Text("error", "scan_label",
                               "WRONG LABEL: {code} belongs to order {owner}, not to {order_id}. Take it off; "
                               "this parcel's label is {waybill}.",
@@ -394,9 +405,6 @@ MESSAGES: dict[str, Text] = {
                                 "面单{code}不是本站打包的包裹，请放到一边。"),
     "dock_already_handed_over": Text("error", "scan_parcel", "Order {order_id} was already handed over in {batch_id}.",
                                      "订单{order_id}已在批次{batch_id}中交接。"),
-    "dock_intercepted": Text("error", "scan_parcel", "The WMS set order {order_id} to {wms_status}{because}: it must "
-                                                     "not leave. Put the parcel in the interception bin.",
-                             "WMS已将订单{order_id}设为“{wms_status}”{because}：不得出库，请把包裹放入拦截区。"),
     "dock_hub_offline": Text("error", "scan_parcel", "The site hub cannot be reached and {code} is not a parcel packed "
                                                      "at this table, so it cannot be checked. Put it aside and scan it "
                                                      "again when the hub is back.",

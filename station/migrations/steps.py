@@ -210,6 +210,11 @@ CREATE TABLE per_item_session (
 );
 """
 
+WMS_HOLDS = (
+    "ALTER TABLE wms_orders ADD COLUMN held_since TEXT",  # the station's time the WMS's hold began (NULL: not held)
+    "ALTER TABLE wms_orders ADD COLUMN held_s REAL NOT NULL DEFAULT 0",  # how long earlier holds lasted in all
+)
+
 STATION = StepSet("station", (
     Step(1, "orders, serials, weighings, audit log, escalations, answers, sessions, rejected input",
          (ORDERS_AND_AUDIT, *APPEND_ONLY)),
@@ -224,4 +229,6 @@ STATION = StepSet("station", (
     Step(10, "returns: returns processed at the table and their steps", (RETURNS,)),
     Step(11, "site policies: order reviews, carrier rules and switches, stock alerts", (POLICIES,)),
     Step(12, "the site's learned weights kept offline, site weight decisions, the per-item session", (WEIGHT_SITE,)),
+    # provisional number (14 at the coordinator's merge): the steps are numbered without a gap
+    Step(13, "how long the WMS held each order (its escalations wait while it is held)", WMS_HOLDS),
 ), legacy=7)

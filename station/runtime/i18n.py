@@ -16,6 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from packgate.station.core import escalation, texts, verdicts, words
+from packgate.sync.hub import dashtext
 
 
 def entries() -> list[texts.Entry]:
@@ -28,7 +29,8 @@ def entries() -> list[texts.Entry]:
             *texts.entries_of("demo", words.DEMO),
             *texts.entries_of("state", {k: v for k, v in words.STATE.items() if k not in verdicts.STATE_WORDS}),
             *texts.entries_of("order_status", words.STATE), *texts.entries_of("action", words.ACTION),
-            *texts.entries_of("word", words.WORD), *texts.entries_of("escalation", escalation.TEMPLATES)]
+            *texts.entries_of("word", words.WORD), *texts.entries_of("escalation", escalation.TEMPLATES),
+            *dashtext.catalog_entries()]
 
 
 def extract(locale_dir: Path) -> dict[str, int]:

@@ -32,7 +32,9 @@ def dock_batch(batch_id: str) -> Response:
 @bp.post("/api/v1/dock/batches/<batch_id>/scan")
 def dock_scan(batch_id: str) -> Response:
     body = json_body()
-    return jsonify(station().dock.scan(batch_id, body.get("code"), _operator(body)))
+    device = body.get("device")
+    return jsonify(station().dock.scan(batch_id, body.get("code"), _operator(body),
+                                       device if isinstance(device, str) else None))
 
 
 @bp.post("/api/v1/dock/batches/<batch_id>/close")

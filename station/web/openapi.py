@@ -314,8 +314,12 @@ OPENAPI = {
                        "in a batch it names, another carrier, unknown label, hub unreachable, batch closed)",
             "parameters": [_path("batch_id")],
             "requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
-            "responses": {"200": {"description": "dock_parcel_added or a refusal"}}}},
+                "type": "object", "required": ["code"], "properties": {
+                    "code": {"type": "string"},
+                    "device": {"type": "string", "description": "the PDA that scanned it (its own device name); a "
+                                                                "refusal it records carries it"}}}}}},
+            "responses": {"200": {"description": "dock_parcel_added or a refusal (intercepted: the WMS held or "
+                                                 "cancelled the order)"}}}},
         "/api/v1/dock/batches/{batch_id}/close": {"post": {
             "summary": "Close the batch: one ship_load confirmation per parcel and a manifest, in one transaction "
                        "(device: the PDA that closes it)",

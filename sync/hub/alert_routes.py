@@ -19,7 +19,8 @@ from packgate.sync.hub.web import body, checked_session, hub, int_arg, lang, sta
 bp = Blueprint("alerts", __name__)
 MAX_ID = 300
 TEXT: dict[str, dict[str, Any]] = {
-    "en": {"alerts": "Alerts", "rule": "Rule", "subject": "What", "raised": "Raised", "state": "Notification",
+    "en": {"alerts": "Alerts", "channel": "Channel", "address": "Address",
+           "rule": "Rule", "subject": "What", "raised": "Raised", "state": "Notification",
            "ack": "Acknowledge", "acked": "acknowledged by", "none": "none", "channels": "Notification channels",
            "failing": "failing since", "ok": "working", "unusable": "not understood", "no_channel":
            "No notification channel is configured: alerts and escalations are shown here only, sent to nobody.",
@@ -28,7 +29,8 @@ TEXT: dict[str, dict[str, Any]] = {
            "kinds": {"stuck": "stuck in a stage", "queue": "queue over its limit", "volume": "hourly volume",
                      "sync_failures": "sync failures", "station_offline": "table offline", "clock": "table clock",
                      "channel": "notification channel", "reconciliation": "reconciliation with the WMS"}},
-    "zh": {"alerts": "告警", "rule": "规则", "subject": "对象", "raised": "触发时间", "state": "通知", "ack": "确认",
+    "zh": {"alerts": "告警", "channel": "渠道", "address": "地址",
+           "rule": "规则", "subject": "对象", "raised": "触发时间", "state": "通知", "ack": "确认",
            "acked": "已确认：", "none": "无", "channels": "通知渠道", "failing": "失败自", "ok": "正常",
            "unusable": "无法识别", "no_channel": "未配置任何通知渠道：告警和升级只在此显示，不会发送给任何人。",
            "sent": "已发送", "not_sent": "未发送（无渠道）", "pending": "等待发送", "sending": "发送中",

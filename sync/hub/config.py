@@ -20,6 +20,7 @@ from packgate.sync.errors import HubConfigError
 from packgate.sync.hub.alert_rules import DEFAULT_RULES
 from packgate.sync.hub.alert_rules import parse as parse_rules
 from packgate.sync.hub.auth import HASHED, token_hash
+from packgate.sync.hub.floor import DEFAULT_SLA, shift_problem, sla_problem
 
 Check = Callable[[Any], str | None]
 MIN_TOKEN = 16
@@ -202,6 +203,12 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                               "a return announced by the WMS this long ago and not yet closed at a table is listed"
                               " in red on the dashboard (returns waiting too long)"),
     "dashboard.session_s": (float, 8 * 3600.0, _positive, "a supervisor's sign-in lasts this long"),
+    "dashboard.sla": (dict, DEFAULT_SLA, sla_problem,
+                      "stage -> [amber, red]: minutes an open order may stay in the stage before the dashboard shows it"
+                      " amber, then red (backlog, picking, picked, packing, weighed, blocked, packed)"),
+    "dashboard.shifts": (list, ["06:00", "14:00", "22:00"], shift_problem,
+                         "local times the shifts start: the dashboard's shift figures count from the latest"),
+    "dashboard.page_size": (int, 50, _positive, "open orders per page of the dashboard's list"),
     "stations": (dict, {}, _stations, "station id -> its bearer token (the station's upstream.token), or better the"
                                       " token's hash (sha256:…, from packgate site token): the hub only compares"),
     "subscribers": (dict, {}, _subscribers, "name -> { url, secret, events }: webhooks told of every order and"
@@ -295,6 +302,7 @@ def validate(flat: dict[str, Any], source: str | None = None) -> SiteConfig:
         if problem:
             raise HubConfigError(f"{where}{key}: {problem}")
         values[key] = value
+    values["dashboard.sla"] = {**DEFAULT_SLA, **values["dashboard.sla"]}
     if values["escalation.second_after_min"] <= values["escalation.first_after_min"]:
         raise HubConfigError(f"{where}escalation.second_after_min: must be later than escalation.first_after_min")
     if bool(values["site.tls_cert"]) != bool(values["site.tls_key"]):
@@ -354,7 +362,7 @@ def render_defaults() -> str:
     section = None
     for key, (_typ, default, _check, meaning) in SCHEMA.items():
         sec, _, name = key.rpartition(".")
-        if isinstance(default, dict):
+        if isinstance(default, dict) and not default:  # an empty table of its own; a filled one is inline
             lines += [f"\n# {meaning}", f"[{key}]"]
             lines.append({"stations": '# ST01 = "…"', "subscribers": '# crm = { url = "https://crm.example/hooks/packgate",'
                           ' secret = "…", events = ["confirmation", "order_stage", "order_status"] }'}

@@ -1,28 +1,39 @@
-"""The supervisors' site dashboard at ``/`` (phone and wall screen), English and Chinese: the page, its JSON
-(``/api/dashboard``) and its forms (acknowledge an escalation, release a claim with a reason). Charts are inline SVG.
+"""The supervisors' live site dashboard at ``/`` (a 1920×1080 wall screen and a 412 px phone), English and Chinese:
+the page (drawn by ``static/dashboard.js`` from the JSON below, charts by the vendored uPlot), its JSON
+(``/api/dashboard`` the panels, ``/api/dashboard/summary`` the floor's figures, ``/api/dashboard/orders`` and
+``/counts`` the open orders filtered and paged, ``/api/dashboard/orders/<id>`` an order's timeline), its event stream
+(``/api/dashboard/stream``: the page reloads its JSON within a second of any change of the hub's feed) and its
+forms (acknowledge an escalation, release a claim with a reason).
 
 Invariants: without a supervisor's session the page is the sign-in form (``signin``) and the JSON a 401; every form
 carries the session's CSRF token (403 otherwise); every change is made as the signed-in supervisor.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import json
+import time
+from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from importlib import resources
+from typing import Any, Callable, Iterator
 
 from flask import Blueprint, Response, jsonify, redirect, request
-from markupsafe import Markup
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.errors import HubRequestError
-from packgate.sync.hub import policies, returns, store
-from packgate.sync.hub.charts import bar_chart
+from packgate.sync.hub import floor, policies, returns, store
+from packgate.sync.hub.floorview import Filters, FloorView
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
-from packgate.sync.hub.web import checked_session, current_supervisor, hub, page
+from packgate.sync.hub.web import checked_session, current_supervisor, hub, int_arg, lang, page
 
 bp = Blueprint("dashboard", __name__)
-WAIT_BUCKETS = ((5, "<5"), (10, "5-10"), (15, "10-15"), (30, "15-30"), (10**9, "30+"))
+STREAM_TICK_S = 0.1
+STREAM_PING_S = 5.0
+STREAM_LIFE_S = 120.0
+STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css",
+          "vendor/uPlot-1.6.32.iife.min.js": "text/javascript", "vendor/uPlot-1.6.32.min.css": "text/css",
+          "vendor/uPlot-1.6.32.LICENSE.txt": "text/plain"}
 
 
 @bp.get("/")
@@ -30,7 +41,14 @@ def dashboard() -> Response:
     session = current_supervisor()
     if session is None:
         return signin_page()
-    return page("dashboard.html", csrf=session["csrf"], who=session["employee_id"], **overview(hub()))
+    with hub().db.read() as conn:
+        name = store.employee_name(conn, session["employee_id"]) or session["employee_id"]
+    panels = overview(hub(), lang())  # the policy panels (reviews, stock alerts, carrier rules) with their forms
+    if panels["load"]["shedding"]:
+        hub().load.shed("charts")  # a busy hub: the page's charts keep the figures last drawn (summary below)
+    return page("dashboard.html", csrf=session["csrf"], who=name, stages=floor.OPEN_STAGES,
+                page_size=hub().config["dashboard.page_size"],
+                **{k: panels[k] for k in ("reviews", "stock_alerts", "carrier_rules", "load")})
 
 
 @bp.post("/escalations/ack")
@@ -71,10 +89,118 @@ def set_carrier() -> Any:
 
 @bp.get("/api/dashboard")
 def dashboard_json() -> Response:
-    if current_supervisor() is None:
+    signed_in()
+    return jsonify(overview(hub(), lang()))
+
+
+def signed_in() -> dict[str, Any]:
+    session = current_supervisor()
+    if session is None:
         raise HubRequestError("sign in first", 401)
-    data = overview(hub())
-    return jsonify({k: v for k, v in data.items() if not k.startswith("chart_")})
+    return session
+
+
+def _filters() -> Filters:
+    stage = request.args.get("stage", "")
+    if stage and stage not in floor.OPEN_STAGES:
+        raise HubRequestError(f"stage must be one of {', '.join(floor.OPEN_STAGES)}")
+    return Filters(stage=stage, table=request.args.get("table", "")[:40], carrier=request.args.get("carrier", "")[:40],
+                   min_age_min=int_arg("min_age", 0, 0, 100000))
+
+
+@bp.get("/api/dashboard/summary")
+def summary_json() -> Response:
+    signed_in()
+    site = hub()
+    figures = FloorView(site, lang()).summary()
+    if site.load.shedding() and "throughput" in site.charts:  # busy: the charts keep the figures last drawn
+        site.load.shed("charts")
+        return jsonify({**figures, "throughput": site.charts["throughput"], "charts_paused": True,
+                        "charts_at": site.charts["charts_at"]})
+    site.charts.update(throughput=figures["throughput"], charts_at=figures["now"])
+    return jsonify({**figures, "charts_paused": False, "charts_at": figures["now"]})
+
+
+@bp.get("/api/dashboard/orders")
+def orders_json() -> Response:
+    signed_in()
+    filters = _filters()
+    page_size = hub().config["dashboard.page_size"]
+    return jsonify(FloorView(hub(), lang()).orders_page(filters, int_arg("page", 1, 1, 10**6),
+                                                       int_arg("per_page", page_size, 1, 500)))
+
+
+@bp.get("/api/dashboard/counts")
+def counts_json() -> Response:
+    signed_in()
+    return jsonify(FloorView(hub(), lang()).counts(_filters()))
+
+
+@bp.get("/api/dashboard/orders/<order_id>")
+def timeline_json(order_id: str) -> Response:
+    signed_in()
+    found = FloorView(hub(), lang()).timeline(order_id[:80])
+    if found is None:
+        raise HubRequestError(f"no order {order_id[:80]!r} on this site", 404)
+    return jsonify(found)
+
+
+@bp.get("/api/dashboard/stream")
+def stream() -> Response:
+    """Server-sent events: ``change`` with the feed's head each time the hub's feed moves (any hub of the site),
+    checked every ``STREAM_TICK_S``; a comment every ``STREAM_PING_S`` keeps proxies from closing it. The stream ends
+    after ``STREAM_LIFE_S`` (the browser's EventSource reconnects at once), so a page left open never holds a thread
+    for ever, and it counts among the supervisor's long-polls (429 past the limit)."""
+    session = signed_in()
+    site = hub()
+    held = site.long_polls.hold(f"dashboard {session['employee_id']}")
+    held.__enter__()  # 429 past the limit; given back when the server closes the stream, however it ends
+
+    def events() -> Iterator[bytes]:
+        head = site.feed.head
+        yield f"retry: 500\nevent: change\ndata: {json.dumps({'head': head})}\n\n".encode()
+        started = last = time.monotonic()
+        while time.monotonic() - started < STREAM_LIFE_S and not site.feed.stopping:
+            time.sleep(STREAM_TICK_S)
+            now_head = site.feed.head
+            if now_head != head:
+                head, last = now_head, time.monotonic()
+                yield f"event: change\ndata: {json.dumps({'head': head})}\n\n".encode()
+            elif time.monotonic() - last >= STREAM_PING_S:
+                last = time.monotonic()
+                yield b": ping\n\n"
+
+    resp = Response(_Closing(events(), lambda: held.__exit__(None, None, None)), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
+
+
+class _Closing:
+    """A response body that runs ``on_close`` once when the server closes it (also when it was never read)."""
+
+    def __init__(self, body: Iterator[bytes], on_close: Callable[[], Any]):
+        self.body, self.on_close, self.closed = body, on_close, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.body
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            getattr(self.body, "close", lambda: None)()
+            self.on_close()
+
+
+@bp.get("/static/<path:name>")
+def static(name: str) -> Response:
+    """The dashboard's script, style and the vendored chart library (package data, never a CDN)."""
+    if name not in STATIC:
+        raise HubRequestError(f"no static file {name[:80]!r}", 404)
+    data = resources.files("packgate.sync.hub").joinpath("static", *name.split("/")).read_bytes()
+    resp = Response(data, mimetype=STATIC[name])
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
 
 
 def clock_view(offset: float | None, warn_after_s: float) -> dict[str, Any]:
@@ -86,8 +212,11 @@ def clock_view(offset: float | None, warn_after_s: float) -> dict[str, Any]:
     return {"clock_shown": ("−" if offset < 0 else "+") + amount, "clock_warning": abs(offset) > warn_after_s}
 
 
-def overview(site: Hub) -> dict[str, Any]:
-    now = site.clock.now()
+def overview(site: Hub, language: str = "en") -> dict[str, Any]:
+    """The dashboard's panels (stations, orders in flow, escalations, claims, conflicts, interceptions, audit, lots,
+    parcels not handed over), each row with its names (``table``, ``person``) and durations in ``language``'s words."""
+    view = FloorView(site, language)
+    now = view.now
     offline_after = site.config["claims.offline_after_s"]
     with site.db.read() as conn:
         stations = store.stations(conn)
@@ -102,8 +231,6 @@ def overview(site: Hub) -> dict[str, Any]:
         audit = store.audit_log(conn, 50)
         lots = store.ref_all(conn, "lots")
         taken = store.lots_taken(conn)
-        packs = store.pack_times(conn, now - timedelta(hours=8))
-        packed = store.packed_orders(conn, now - timedelta(hours=24))
         waiting_dock = store.not_handed_over(conn, now - timedelta(minutes=site.config["dock.handover_after_min"]))
         names = {e["employee_id"]: e.get("name", e["employee_id"]) for e in store.ref_all(conn, "employees")}
         site_returns = returns.overview(conn, store.ref_all(conn, "rmas"), now, site.config["returns.alert_after_h"])
@@ -129,36 +256,27 @@ def overview(site: Hub) -> dict[str, Any]:
             near.append({**lot, "taken": used, "left": (lot.get("qty") or 0) - used,
                          "expired": date.fromisoformat(expires) < now.date()})
     near.sort(key=lambda lot: lot["expires"])
-    hours = [(now - timedelta(hours=h)).astimezone() for h in range(7, -1, -1)]
-    labels = [f"{h:%H}h" for h in hours]
-    per_station: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(hours))
-    for row in packs:
-        at = parse_iso(row["at_utc"]).astimezone(now.tzinfo)
-        index = 7 - int((now - at).total_seconds() // 3600)
-        if 0 <= index < len(hours):
-            per_station[site.config.station_name(row["station"])][index] += 1
-    durations: Counter[str] = Counter()
-    for order in packed:
-        picked, done = order["milestones"].get("picked"), order["milestones"].get("packed")
-        if picked and done:
-            minutes = (parse_iso(done) - parse_iso(picked)).total_seconds() / 60
-            durations[next(label for limit, label in WAIT_BUCKETS if minutes < limit)] += 1
+    for row in [*flow, *waiting_dock, *escalations, *claims, *intercepted]:
+        row["table"] = view.table(row.get("station") or row.get("packed_by"))
+        row["person"] = view.person(row.get("operator") or row.get("acked_by"))
+    for order in flow:
+        order["waiting"] = view.duration(order["waiting_min"] * 60)
+    for parcel in waiting_dock:
+        parcel["waiting"] = view.duration(parcel["waiting_min"] * 60)
+    for row in [*site_returns["in_progress"], *site_returns["closed"]]:
+        row["table"] = view.table(row.get("station"))
+    for entry in audit:
+        entry["person"] = view.person(entry["who"])
+        entry["what_name"] = view.words.get(f"audit_{entry['what']}", entry["what"])
+        entry["subject_name"] = view.words.get(f"audit_subject_{entry['subject']}", entry["subject"])
+    for found in conflicts:
+        found["kind_name"] = view.words.get(f"conflict_{found['kind']}", found["kind"])
     stage_names = [s for s in store.STAGES if s not in store.TERMINAL]
     figures: dict[str, Any] = {
         "now": isoformat(now), "stations": stations, "by_stage": {s: by_stage.get(s, []) for s in stage_names},
         "blocked": by_stage.get("blocked", []), "escalations": escalations, "conflicts": conflicts,
         "claims": claims, "audit": audit, "lots": near, "not_handed_over": waiting_dock, "intercepted": intercepted,
         "returns": site_returns,
-        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules, "load": site.load.status()}
-    if figures["load"]["shedding"] and site.charts:  # the charts can wait: the last ones drawn are shown
-        site.load.shed("charts")
-        return {**figures, **site.charts, "charts_paused": True}
-    site.charts = {
-        "charts_at": isoformat(now),
-        "chart_per_hour": Markup(bar_chart("parcels per hour", labels, dict(per_station) or {"-": [0.0] * 8})),
-        "chart_pick_to_pack": Markup(bar_chart("picked to packed", [label for _, label in WAIT_BUCKETS],
-                                               {"orders": [float(durations[label]) for _, label in WAIT_BUCKETS]})),
-        "chart_by_stage": Markup(bar_chart("waiting by stage", stage_names,
-                                           {"orders": [float(len(by_stage.get(s, []))) for s in stage_names]})),
+        "reviews": reviews, "stock_alerts": stock_alerts, "carrier_rules": carrier_rules, "load": site.load.status(),
     }
     return {**figures, **site.charts, "charts_paused": False}

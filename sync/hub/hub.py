@@ -240,8 +240,11 @@ class Hub:
             where = self.config.station_name(order.get("packed_by") or order.get("station") or "?")
             raise ClaimConflictError(f"{order_id} is already {order['stage']} (at {where})",
                                      {"order_id": order_id, "stage": order["stage"], "station": order.get("station")})
+        # the claim's row first (PostgreSQL: waits for a release deleting it to commit), then the releases: a
+        # renewal read before a supervisor's release committed never writes the claim back after it
+        current = store.lock_claim(conn, order_id)
         released = store.released_from(conn, order_id, station) if renew else None
-        if released is not None and (store.get_claim(conn, order_id) or {}).get("station") != station:
+        if released is not None and (current or {}).get("station") != station:
             decision = self._decision(conn, released)
             raise ClaimConflictError(f"{order_id} was released from {self.config.station_name(station)} by"
                                      f" {decision['by_name']}: {decision['reason']}", {"released": decision})
@@ -346,6 +349,45 @@ class Hub:
 
         return self.db.run(ack)
 
+    # ---- conflicts to resolve, on every station's supervisor page --------------------------------------------
+    def open_conflicts(self, kind: str = store.ORDER_CANCELLED) -> list[dict[str, Any]]:
+        """The site's conflicts of ``kind`` not resolved yet (by default the packs and hand-overs the WMS refused
+        because it had cancelled the order), with the table that made them."""
+        with self.db.read() as conn:
+            rows = store.open_conflicts_of(conn, kind)
+        out = []
+        for row in rows:
+            detail = row["detail"] if isinstance(row["detail"], dict) else {}
+            station = detail.get("station")
+            out.append({"n": row["n"], "at": row["at"], "kind": row["kind"], "order_id": row["subject"],
+                        "action": detail.get("action"), "station": station,
+                        "table": self.config.station_name(station) if station else None,
+                        "reason": detail.get("reason"), "wms_reason": detail.get("wms_reason"),
+                        "confirmation": detail.get("confirmation")})
+        return out
+
+    def resolve_conflict(self, n: int, who: str, note: str, terminal: str | None = None) -> dict[str, Any]:
+        """``who`` (a supervisor; 403 otherwise) resolves conflict ``n`` with a note (400 without one): ``resolved``
+        (now), ``resolved_by`` (whoever did, now or before); 404 when the site has no such conflict."""
+        now = self.clock.now()
+        note = note.strip()
+        if not note:
+            raise HubRequestError("a note of what was done with the parcel is required to resolve a conflict")
+
+        def resolve(conn: Conn) -> dict[str, Any]:
+            employee = store.ref_get(conn, "employees", who)
+            if employee is None or employee.get("role") != "supervisor":
+                raise HubRequestError(f"{who} is not a supervisor of this site", 403)
+            row = store.resolve_conflict(conn, n, who, note, now, terminal)
+            if row is None:
+                raise HubRequestError(f"no conflict {n} on this site", 404)
+            detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else {}
+            return {"n": n, "order_id": row["subject"], "kind": row["kind"], "action": detail.get("action"),
+                    "resolved": row["resolved"],
+                    "resolved_by": row["resolved_by"], "resolved_by_name": store.employee_name(conn, row["resolved_by"])}
+
+        return self.db.run(resolve)
+
     # ---- the site's dock ---------------------------------------------------------------------------------
     def parcel(self, code: str, hold_for: tuple[str, str, str | None] | None = None) -> dict[str, Any]:
         """The facts of the parcel a label names (an order id or any of its waybills): stage, where and by whom it
@@ -387,7 +429,7 @@ class Hub:
                 "carrier": policies.carrier_of(conn, order_id) or ref.get("carrier"),  # a table's switch
                 # the WMS's word as the order pull and the reference refresh keep it (store.wms_word)
                 "wms": {"status": (order or {}).get("wms_status"), "reason": (order or {}).get("wms_reason"),
-                        "at": (order or {}).get("wms_at")}}
+                        "at": (order or {}).get("wms_at"), "revision": (order or {}).get("wms_revision")}}
 
     def decide_review(self, order_id: str, decision: str, supervisor: str, reason: str) -> dict[str, Any]:
         """A supervisor signed in at the dashboard approves or refuses an order under review (``policies.decide``)."""
@@ -419,7 +461,8 @@ class Hub:
                 "priority": row["priority"], "priority_released": bool(row["priority_released"]),
                 "stage_since": row["stage_since"], "milestones": row["milestones"], "claim": claim,
                 "escalations": [{"level": e["level"], "state": e["state"], "due": e["due_utc"], "sent_at": e["sent_at"],
-                                 "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}"} for e in escalations]}
+                                 "acked_by": e["acked_by"], "id": f"{order_id}/{e['level']}",
+                                 "held_since": e["held_at"]} for e in escalations]}
 
     def snapshot(self) -> dict[str, Any]:
         """What ``/metrics`` reads when scraped: the relay's queue and the feed's state."""

@@ -120,6 +120,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "CREATE TABLE hub_reconciliations (day TEXT PRIMARY KEY, ran_at TEXT NOT NULL, differences INTEGER NOT NULL,"
         " result TEXT NOT NULL)",
     )),
+    (9, "the software version each station reports in its heartbeat (the dashboard's stations)", (
+        "ALTER TABLE hub_stations ADD COLUMN software_version TEXT",
+    )),
     (10, "the site's learned weights: each table's figures and review, the supervisors' weight decisions", (
         "CREATE TABLE hub_weight_figures (station TEXT PRIMARY KEY, body TEXT NOT NULL, review TEXT NOT NULL,"
         " at TEXT NOT NULL)",
@@ -127,6 +130,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             CHECK (action IN ('accept', 'reset')), station TEXT NOT NULL, body TEXT NOT NULL, at TEXT NOT NULL)""",
         "CREATE INDEX hub_weight_decisions_sku ON hub_weight_decisions (sku, n)",
         "INSERT INTO hub_counters (name, n) VALUES ('weights', 0)",
+    )),
+    (11, "escalations paused while the WMS holds their order (the hub's time the hold began)", (
+        "ALTER TABLE hub_escalations ADD COLUMN held_at TEXT",
     )),
 )
 

@@ -36,6 +36,27 @@ def _query(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "integer", "minimum": 0}}
 
 
+def _text_query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": "string"}}
+
+
+_LANG = {"name": "lang", "in": "query", "required": False, "description": "en or zh (default: the lang cookie, else"
+         " site.language)", "schema": {"type": "string", "enum": ["en", "zh"]}}
+_STAGE = {"name": "stage", "in": "query", "required": False, "description": "only this stage",
+          "schema": {"type": "string", "enum": ["backlog", "picking", "picked", "packing", "weighed", "blocked",
+                                                "packed"]}}
+
+
+def _page_op(summary: str, *, params: list[dict[str, Any]], not_found: str | None = None) -> dict[str, Any]:
+    """An operation of the dashboard's JSON: a signed-in supervisor's session cookie."""
+    responses: dict[str, Any] = {"200": {"description": "The figures", "content": {"application/json": {
+        "schema": {"type": "object"}}}}, "400": {"description": "Bad filter", **_ERR},
+        "401": {"description": "Not signed in", **_ERR}}
+    if not_found:
+        responses["404"] = {"description": not_found, **_ERR}
+    return {"summary": summary, "security": [{"supervisor": []}], "parameters": params, "responses": responses}
+
+
 _EITHER: list[dict[str, list[str]]] = [{"station": []}, {"supervisor": []}]
 _WINDOW = [{"name": "day", "in": "query", "required": False, "description": "a hub-local day YYYY-MM-DD (default"
             " today)", "schema": {"type": "string", "format": "date"}},
@@ -71,6 +92,19 @@ SITE_PATHS: dict[str, Any] = {
          "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
         params=[_path("order_id"), _path("level")],
         body={"type": "object", "required": ["by"], "properties": {"by": {"type": "string"}}})},
+    "/v1/conflicts": {"get": _op(
+        "The site's conflicts to resolve (every station's supervisor page shows them): each pack, ship_load or"
+        " manifest the WMS refused (order_cancelled) because it had cancelled the order before the hub knew: n,"
+        " at, order_id, action, station and table, reason, wms_reason", {"200": "Conflicts", **AUTH})},
+    "/v1/conflicts/{n}/resolve": {"post": _op(
+        "Resolve a conflict for the supervisor signed in at this station, with a note of what was done with the"
+        " parcel (audited once)",
+        {"200": "resolved (false when it was resolved already) and resolved_by", "400": "Bad body (note missing)",
+         "404": "No such conflict on this site",
+         "403": "by is not a supervisor (or the token is another station's)", "401": AUTH["401"]},
+        params=[{"name": "n", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+        body={"type": "object", "required": ["by", "note"],
+              "properties": {"by": {"type": "string"}, "note": {"type": "string", "minLength": 1}}})},
     "/v1/parcels/{code}": {"get": _op(
         "The facts of the parcel a label names (its order id or any of its waybills): stage, packed where and by"
         " whom, the dock batch that holds it, its WMS status and carrier", {"200": "The parcel", "404": "Unknown",
@@ -103,7 +137,9 @@ SITE_PATHS: dict[str, Any] = {
                                                "outbox_dead": {"type": ["integer", "null"], "minimum": 0,
                                                                "description": "confirmations the station's outbox"
                                                                " gave up on (sync failures)"},
-                                               "clock": {"type": ["string", "null"], "format": "date-time"}}})},
+                                               "clock": {"type": ["string", "null"], "format": "date-time"},
+                                               "version": {"type": ["string", "null"],
+                                                           "description": "the station's software version"}}})},
     "/v1/weights": {"get": _op(
         "The site's learned weights every table judges on: version (grows with every change), learned (the tables'"
         " figures pooled: per SKU, box and parcel signature mean_g, sigma_g, n, se_g, samples; overridden evidence"
@@ -141,12 +177,41 @@ SITE_PATHS: dict[str, Any] = {
         "The site's suspect-weight review (also on the dashboard's /weights section): per SKU the reference, what"
         " passing and overridden parcels say (apart), n, sample parcels, the proposal; the decisions so far",
         {"200": "The review", **AUTH})},
-    "/api/dashboard": {"get": {
-        "summary": "The dashboard's figures for a signed-in supervisor (the session cookie of the sign-in form): "
-                   "stations, open orders by stage, blocked parcels, escalations, conflicts, claims, audit log, lots "
-                   "near expiry, parcels packed and not handed over",
+    "/api/dashboard": {"get": _page_op(
+        "The dashboard's panels for a signed-in supervisor (the session cookie of the sign-in form): stations,"
+        " orders in flow by stage, blocked parcels, escalations, conflicts, claims, audit log, lots near expiry,"
+        " parcels packed and not handed over, interceptions; each row with its table and person names",
+        params=[_LANG])},
+    "/api/dashboard/summary": {"get": _page_op(
+        "The floor's figures: the backlog waiting to be picked (count, oldest), packed, shipped and intercepted"
+        " today, per-stage average and p90 durations over the last hour and the shift, parcels per hour per table"
+        " and per packer, pass rate per station, stations (state, operator, devices, software version, clock"
+        " offset) and the feed's head", params=[_LANG])},
+    "/api/dashboard/orders": {"get": _page_op(
+        "Every open order of the site from the WMS's release to the hand-over at the dock, grouped by stage in"
+        " floor order, the longest waiting first: stage, since, age (seconds and words), table, person, carrier"
+        " and SLA colour (green, amber, red by dashboard.sla), filtered and paged", params=[
+            _LANG, _STAGE, _text_query("table", "a station id"), _text_query("carrier", "a carrier code"),
+            _query("min_age", "only orders in their stage at least this many minutes"),
+            _query("page", "page number from 1"), _query("per_page", "orders per page (1..500)")])},
+    "/api/dashboard/counts": {"get": _page_op(
+        "Open orders per stage and SLA colour (the filters but the stage apply) with the oldest's age; the tables"
+        " and carriers to filter by", params=[_LANG, _STAGE, _text_query("table", "a station id"),
+                                                _text_query("carrier", "a carrier code"),
+                                                _query("min_age", "minutes in the stage at least")])},
+    "/api/dashboard/orders/{order_id}": {"get": _page_op(
+        "An order's timeline: a bar per stage from the WMS's release to shipped (start, end, duration, table,"
+        " person, SLA colour) and the evidence (each confirmation: time, action, table, person, facts)",
+        params=[_path("order_id"), _LANG], not_found="No such order on this site")},
+    "/api/dashboard/stream": {"get": {
+        "summary": "Server-sent events for the open dashboard: a change event (data: the feed's head) at once and"
+                   " within 0.1 s of every change of the hub's feed, a comment every 5 s; the stream ends after"
+                   " 120 s and the browser reconnects. Counts among the supervisor's long-polls (429 past"
+                   " feed.max_waits_per_station)",
         "security": [{"supervisor": []}],
-        "responses": {"200": {"description": "The figures"}, "401": {"description": "Not signed in", **_ERR}}}},
+        "responses": {"200": {"description": "text/event-stream",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      "401": {"description": "Not signed in", **_ERR}, "429": {"description": "Too many open", **_ERR}}}},
     "/api/v1/subscribers": {"get": {
         "summary": "The site's subscribers (webhooks) for a signed-in supervisor or a station token: per subscriber"
                    " the events waiting, delivered and refused (dead letters), the oldest waiting and its last error;"

@@ -9,7 +9,7 @@ the bench. ``/healthz``, ``/metrics`` (Prometheus text) and ``/openapi.json`` ne
 
 Invariants: every error is JSON (``{"error": ...}`` with its status; a claim held elsewhere names the claim); every
 answer carries ``X-Upstream-Time`` from the hub's clock, and ``/v1/`` answers are never cached. The app serves no
-static files.
+static files but the dashboard's own script, style and chart library (package data, by name).
 """
 from __future__ import annotations
 

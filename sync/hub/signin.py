@@ -24,7 +24,8 @@ from packgate.device.codes import canonical_badge
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import COOKIE, LOGIN_COOKIE, new_token, pin_matches, session_key
-from packgate.sync.hub.web import TEXT, checked_session, hub, lang, page
+from packgate.sync.hub.dashtext import words
+from packgate.sync.hub.web import checked_session, hub, lang, page
 
 bp = Blueprint("signin", __name__)
 ATTEMPTS = 5
@@ -61,11 +62,11 @@ def login() -> Any:
         if wait_s:
             store.audit(conn, now, target, "sign_in_locked", "dashboard", None, {"wait_s": round(wait_s)})
     if wait_s:
-        return signin_page(429, TEXT[lang()]["locked"])
+        return signin_page(429, words(lang())["locked"])
     if employee is None or employee.get("role") != "supervisor" or not pin or not pin_matches(employee, pin):
         with site.db.tx() as conn:
             store.audit(conn, site.clock.now(), target, "sign_in_failed", "dashboard", None, None)
-        return signin_page(401, TEXT[lang()]["bad_sign_in"])
+        return signin_page(401, words(lang())["bad_sign_in"])
     token = new_token()
     with site.db.tx() as conn:
         store.sign_in_passed(conn, target)

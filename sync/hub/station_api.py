@@ -6,7 +6,7 @@ Invariants: every call carries ``Authorization: Bearer <station token>`` and a s
 body's or path's station must be the token's); reads a supervisor may also make (reference, orders, claims, feed)
 accept the dashboard's session instead. A batch holds at most ``MAX_BATCH`` confirmations (413 otherwise); labels
 and waybills are relayed to the WMS as they are, idempotent there by the parcel's key. A station acknowledges an
-escalation for the supervisor signed in on it (the hub checks the role), and holds a parcel only for one of its own
+escalation, and resolves a conflict, for the supervisor signed in on it (the hub checks the role), and holds a parcel only for one of its own
 dock batches (``<station>-…``).
 """
 from __future__ import annotations
@@ -146,7 +146,7 @@ def post_heartbeat(station_id: str) -> Response:
     require_station(who, station_id)
     data = body()
     beat: dict[str, Any] = {}
-    for name in ("operator", "order_id", "state"):
+    for name in ("operator", "order_id", "state", "version"):
         beat[name] = text(data, name, required=False)
     devices = data.get("devices", {})
     if not isinstance(devices, dict) or len(devices) > 20:
@@ -212,6 +212,22 @@ def ack_escalation(order_id: str, level: str) -> Response:
     assert by is not None
     answer = hub().acknowledge(order_id[:80], int(level), by, terminal=who)
     return jsonify({**answer, "order_id": order_id, "level": int(level)})
+
+
+# ---- the site's conflicts to resolve (a pack or hand-over the WMS refused: it had cancelled the order) -------
+@bp.get("/v1/conflicts")
+def open_conflicts() -> Response:
+    station_or_supervisor()
+    return jsonify({"conflicts": hub().open_conflicts()})
+
+
+@bp.post("/v1/conflicts/<int:n>/resolve")
+def resolve_conflict(n: int) -> Response:
+    who = station()
+    data = body()
+    by, note = text(data, "by"), text(data, "note")
+    assert by is not None and note is not None
+    return jsonify(hub().resolve_conflict(n, by, note, terminal=who))
 
 
 # ---- the site's dock: any table's dock batch takes any parcel of the site -----------------------------------

@@ -99,6 +99,28 @@ def conflicts(conn: Conn, open_only: bool = True) -> list[dict[str, Any]]:
     return [{**row, "detail": json.loads(row["detail"])} for row in rows]
 
 
+def open_conflicts_of(conn: Conn, kind: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The conflicts of ``kind`` no one resolved yet, oldest first (every station's supervisor page lists them)."""
+    rows = conn.execute("SELECT n, at, kind, subject, detail FROM hub_conflicts WHERE kind = ? AND resolved_at IS NULL"
+                        " ORDER BY n LIMIT ?", (kind, limit))
+    return [{**row, "detail": json.loads(row["detail"])} for row in rows]
+
+
+def resolve_conflict(conn: Conn, n: int, who: str, note: str, now: datetime,
+                     terminal: str | None = None) -> dict[str, Any] | None:
+    """``who`` resolves conflict ``n`` with ``note`` (what was done with the parcel), audited once; the conflict
+    (``resolved``: by this call), None when there is no such conflict."""
+    row = conn.one("UPDATE hub_conflicts SET resolved_by = ?, resolved_at = ? WHERE n = ? AND resolved_at IS NULL"
+                   " RETURNING n, kind, subject, detail, resolved_by, resolved_at", (who, isoformat(now), n))
+    if row is not None:
+        audit(conn, now, who, "resolve_conflict", row["subject"], {"conflict": n, "kind": row["kind"]},
+              {"note": note, **({"terminal": terminal} if terminal else {})})
+        feed(conn, now, "conflict_resolved", row["subject"], {"n": n, "kind": row["kind"], "by": who})
+        return {**row, "resolved": True}
+    row = conn.one("SELECT n, kind, subject, detail, resolved_by, resolved_at FROM hub_conflicts WHERE n = ?", (n,))
+    return None if row is None else {**row, "resolved": False}
+
+
 def get_meta(conn: Conn, key: str) -> str | None:
     value = conn.value("SELECT v FROM hub_meta WHERE k = ?", (key,))
     return None if value is None else str(value)
@@ -369,6 +391,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
         take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
+    if item["object_type"] == "order" and item["action"] in CLAIMED:
+        holder = get_claim(conn, order_id)
+        if holder is not None and holder["station"] != station:
+            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
+                conflict(conn, now, "not_claim_holder", order_id,
+                         {"order_id": order_id, "station": station, "holder": holder["station"],
+                          "action": item["action"], "confirmation": item["id"]})
+            return opened()  # (or before it took the order, arriving late: the holder's stage and lot stock stand)
     if item["action"] == "pack":
         if order["stage"] in ("packed", "shipped") and order.get("packed_by") != station:
             conflict(conn, now, "packed_twice", order_id,
@@ -379,14 +409,6 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
                     take_lot(conn, now, unit["sku"], unit.get("lot"), 1, station, order_id)
-    if item["object_type"] == "order" and item["action"] in CLAIMED:
-        holder = get_claim(conn, order_id)
-        if holder is not None and holder["station"] != station:
-            if on_hub_clock(conn, station, item["at"]) >= parse_iso(holder["claimed_at"]):  # while the other held it
-                conflict(conn, now, "not_claim_holder", order_id,
-                         {"order_id": order_id, "station": station, "holder": holder["station"],
-                          "action": item["action"], "confirmation": item["id"]})
-            return opened()  # (or before it took the order, arriving late: the holder's stage stands either way)
     if item["action"] == "pack":
         parcels.packed(conn, order_id, station, item.get("operator"), payload.get("waybill"), item["at"],
                        bool(payload.get("shipped")))
@@ -416,11 +438,14 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                                               "station": station, "operator": item.get("operator"),
                                               "device": item.get("device"), "location": item.get("location"),
                                               "at": item["at"], "confirmation": item["id"]})
-    if stage == "picked" and item["action"] in ("load", "tote_load"):  # a pick, never a Stop, schedules them
-        # due from when the hub received the pick: a station's clock never moves it
+    if stage == "picked" and item["action"] in ("load", "tote_load") \
+            and order.get("wms_status") != "cancelled":  # a pick, never a Stop, schedules them
+        # due from when the hub received the pick: a station's clock never moves it; paused while the WMS holds it
+        held_at = utc(now) if order.get("wms_status") == "held" else None
         for level, after in rules.levels:
-            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state) VALUES (?, ?, ?, 'pending')"
-                         " ON CONFLICT (order_id, level) DO NOTHING", (order_id, level, utc(now + after)))
+            conn.execute("INSERT INTO hub_escalations (order_id, level, due_utc, state, held_at)"
+                         " VALUES (?, ?, ?, 'pending', ?) ON CONFLICT (order_id, level) DO NOTHING",
+                         (order_id, level, utc(now + after), held_at))
     if stage in TERMINAL:
         conn.execute("DELETE FROM hub_releases WHERE order_id = ?", (order_id,))
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
@@ -503,6 +528,47 @@ def pack_times(conn: Conn, since: datetime) -> list[dict[str, Any]]:
     """Packs received since ``since`` (the hub's clock), as ``station`` and ``at_utc``."""
     return conn.execute("SELECT station, received_utc AS at_utc FROM hub_confirmations WHERE action = 'pack'"
                         " AND received_utc >= ? ORDER BY received_utc", (utc(since),))
+
+
+def open_orders(conn: Conn) -> list[dict[str, Any]]:
+    """Every order of the floor not yet handed over or cancelled (the dashboard's list), milestones decoded."""
+    rows = conn.execute("SELECT order_id, stage, stage_since, station, operator, priority, milestones, packed_by,"
+                        " wms_status FROM hub_orders WHERE stage NOT IN ('shipped', 'cancelled')")
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def orders_updated_since(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    """Orders whose floor state changed since ``since`` (the hub's clock): the dashboard's stage times."""
+    rows = conn.execute("SELECT order_id, stage, milestones FROM hub_orders WHERE updated_at >= ?", (isoformat(since),))
+    for row in rows:
+        row["milestones"] = json.loads(row["milestones"])
+    return rows
+
+
+def parcels_since(conn: Conn, since: datetime) -> list[dict[str, Any]]:
+    """Parcels packed or shipped from about ``since`` (stations' times carry their own offsets: a day of margin;
+    the caller compares exactly)."""
+    margin = utc(since - timedelta(days=1))
+    return conn.execute("SELECT order_id, station, operator, packed_at, shipped_at, batch_station FROM hub_parcels"
+                        " WHERE packed_at >= ? OR shipped_at >= ?", (margin, margin))
+
+
+def weighings_since(conn: Conn, since: datetime) -> list[tuple[str, bool]]:
+    """``(station, passed)`` of every weighing received since ``since`` (the hub's clock)."""
+    out = []
+    for row in conn.execute("SELECT station, body FROM hub_confirmations WHERE action = 'weigh' AND received_utc >= ?",
+                            (utc(since),)):
+        payload = json.loads(row["body"]).get("payload") or {}
+        out.append((row["station"], isinstance(payload, dict) and payload.get("result") == "pass"))
+    return out
+
+
+def intercepted_since(conn: Conn, since: datetime) -> int:
+    """Orders the WMS held or cancelled since ``since`` (its decision's time, or when the hub kept it)."""
+    rows = conn.execute("SELECT wms_at, updated_at FROM hub_orders WHERE wms_status IN ('held', 'cancelled')")
+    return sum(1 for row in rows if parse_iso(row["wms_at"] or row["updated_at"]) >= since)
 
 
 def order_confirmations(conn: Conn, order_id: str) -> list[dict[str, Any]]:
@@ -700,7 +766,27 @@ def wms_word(conn: Conn, now: datetime, row: dict[str, Any], current: Any = _UNR
         "address": row.get("address", row.get("ship_to")), "stage": current["stage"] if current else "open"})
     if status == "cancelled":
         conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND state = 'pending'", (order_id,))
+    elif status == "held":
+        pause_escalations(conn, order_id, now)
+    elif change == "released":
+        resume_escalations(conn, order_id, now)
     return change
+
+
+def pause_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS holds the order: its escalations still to send wait (their time left is kept) until it is released."""
+    conn.execute("UPDATE hub_escalations SET held_at = ? WHERE order_id = ? AND state = 'pending' AND held_at IS NULL",
+                 (utc(now), order_id))
+
+
+def resume_escalations(conn: Conn, order_id: str, now: datetime) -> None:
+    """The WMS released the order: each paused escalation is due as much later as the hold lasted (on the hub's
+    clock), so the time it had left when the hold began is the time it has now."""
+    for row in conn.execute("SELECT level, due_utc, held_at FROM hub_escalations WHERE order_id = ?"
+                            " AND state = 'pending' AND held_at IS NOT NULL", (order_id,)):
+        held_for = max(now - parse_iso(row["held_at"]), timedelta(0))
+        conn.execute("UPDATE hub_escalations SET due_utc = ?, held_at = NULL WHERE order_id = ? AND level = ?",
+                     (utc(parse_iso(row["due_utc"]) + held_for), order_id, row["level"]))
 
 
 def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -747,6 +833,13 @@ def claim(conn: Conn, order_id: str, station: str, operator: str | None, now: da
     if row["claimed_at"] == row["renewed_at"]:
         feed(conn, now, "claim", order_id, {"order_id": order_id, "station": station, "operator": operator})
     return None
+
+
+def lock_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
+    """The claim on ``order_id``, its row locked for the rest of the transaction (after a concurrent release of it
+    committed: then None). On SQLite the transaction is the only writer anyway."""
+    return conn.one("SELECT order_id, station, operator, claimed_at, renewed_at, expires_utc FROM hub_claims"
+                    " WHERE order_id = ?" + conn.dialect.for_update, (order_id,))
 
 
 def get_claim(conn: Conn, order_id: str) -> dict[str, Any] | None:
@@ -804,15 +897,17 @@ def heartbeat(conn: Conn, station: str, beat: dict[str, Any], now: datetime) -> 
     """Record a heartbeat; ``beat["clock_offset_s"]`` (the station's clock less the hub's, when it sent its time) is
     kept as the station's clock offset, a heartbeat without it leaves the last one."""
     conn.execute("INSERT INTO hub_stations (station, operator, order_id, state, devices, outbox_depth, last_seen_at,"
-                 " last_seen_utc, clock_offset_s, outbox_dead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                 " last_seen_utc, clock_offset_s, outbox_dead, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                  " ON CONFLICT (station) DO UPDATE SET"
                  " outbox_dead = COALESCE(excluded.outbox_dead, hub_stations.outbox_dead),"
                  " operator = excluded.operator, order_id = excluded.order_id, state = excluded.state,"
                  " devices = excluded.devices, outbox_depth = excluded.outbox_depth,"
                  " last_seen_at = excluded.last_seen_at, last_seen_utc = excluded.last_seen_utc,"
-                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s)",
+                 " clock_offset_s = COALESCE(excluded.clock_offset_s, hub_stations.clock_offset_s),"
+                 " software_version = COALESCE(excluded.software_version, hub_stations.software_version)",
                  (station, beat.get("operator"), beat.get("order_id"), beat.get("state"), _json(beat.get("devices") or {}),
-                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead")))
+                  beat.get("outbox_depth"), isoformat(now), utc(now), beat.get("clock_offset_s"), beat.get("outbox_dead"),
+                  beat.get("version")))
 
 
 def on_hub_clock(conn: Conn, station: str, at: str) -> datetime:
@@ -838,13 +933,17 @@ def claim_due_escalation(conn: Conn, now: datetime, retry_s: float) -> dict[str,
     transaction; a row whose order is already packed anywhere is voided instead."""
     while True:
         row = conn.one("SELECT order_id, level, due_utc, attempts FROM hub_escalations WHERE state = 'pending'"
-                       " AND due_utc <= ? ORDER BY due_utc, level LIMIT 1" + conn.dialect.skip_locked, (utc(now),))
+                       " AND held_at IS NULL AND due_utc <= ? ORDER BY due_utc, level LIMIT 1"
+                       + conn.dialect.skip_locked, (utc(now),))
         if row is None:
             return None
         order = get_order(conn, row["order_id"])
-        if order is not None and order["stage"] in TERMINAL:
+        if order is not None and (order["stage"] in TERMINAL or order.get("wms_status") == "cancelled"):
             conn.execute("UPDATE hub_escalations SET state = 'void' WHERE order_id = ? AND level = ?",
                          (row["order_id"], row["level"]))
+            continue
+        if order is not None and order.get("wms_status") == "held":
+            pause_escalations(conn, row["order_id"], now)
             continue
         conn.execute("UPDATE hub_escalations SET state = 'sending', claimed_at = ?, attempts = attempts + 1,"
                      " due_utc = ? WHERE order_id = ? AND level = ?",
@@ -928,8 +1027,8 @@ def own_confirmation(conn: Conn, code: str, now: datetime, action: str, order_id
 
 def escalations(conn: Conn, order_id: str | None = None) -> list[dict[str, Any]]:
     if order_id is not None:
-        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error"
-                            " FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
+        rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at, last_error,"
+                            " held_at FROM hub_escalations WHERE order_id = ? ORDER BY level", (order_id,))
     else:
         rows = conn.execute("SELECT order_id, level, state, due_utc, sent_at, channels, acked_by, acked_at,"
                             " last_error FROM hub_escalations WHERE state IN ('sent', 'sending')"

@@ -4,7 +4,9 @@ reserved ahead per order for offline work. Runs inside the caller's ``write_tx``
 A label request (``POST /v1/labels``) names the parcel; the answer carries the waybill and the label fields,
 and the rendered job (base64) when a printer language is asked for. The same key always answers the same
 waybill (a reprint); the same key with another parcel is 422; another key for a carton that already has a
-waybill is 409 naming it: never a second waybill for one carton.
+waybill is 409 naming it: never a second waybill for one carton, unless the order changed since (its ``revision``
+went up: a new address or carrier) and the request names that revision: the new label replaces the old one (whose
+waybill is void).
 """
 from __future__ import annotations
 
@@ -120,6 +122,8 @@ def request_label(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:
         raise LabelRequestError(400, "expected a JSON object describing the parcel")
     key = _key(body)
     parcel = {k: body.get(k) for k in PARCEL_KEYS}
+    if body.get("revision") is not None:  # only then: the keys of labels asked before revisions keep their digest
+        parcel["revision"] = body.get("revision")
     digest = fingerprint(parcel)
     row = conn.execute("SELECT waybill, fields, fingerprint FROM up_labels WHERE key = ?", (key,)).fetchone()
     if row is not None:
@@ -131,8 +135,12 @@ def request_label(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:
     carton = _int(body, "carton", 1, cartons)
     weight = _int(body, "weight_g", 1, 1_000_000)
     fmt = _format(body)
-    taken = conn.execute("SELECT waybill, key FROM up_labels WHERE order_id = ? AND carton = ?",
+    revision: int = order["revision"] if isinstance(order.get("revision"), int) else 1
+    taken = conn.execute("SELECT waybill, key, fields FROM up_labels WHERE order_id = ? AND carton = ?",
                          (order["order_id"], carton)).fetchone()
+    if taken is not None and _relabel(loads(taken[2]), body.get("revision"), revision):
+        conn.execute("DELETE FROM up_labels WHERE key = ?", (taken[1],))  # void: the order's address/carrier changed
+        taken = None
     if taken is not None:
         raise LabelRequestError(409, f"carton {carton} of {order['order_id']} already has waybill {taken[0]}"
                                      f" (key {taken[1]}); ask again with that key to reprint it")
@@ -150,11 +158,17 @@ def request_label(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:
     fields = {"waybill": code, "order": order["order_id"], "carton": carton, "cartons": cartons, "weight_g": weight,
               "box": body.get("box"), "ship_to_name": str(ship_to.get("name", "收件人")),
               "ship_to_phone": mask_phone(str(ship_to.get("phone", ""))), "sender": SENDER,
-              "date": now.date().isoformat()}
+              "date": now.date().isoformat(), "carrier": order.get("carrier"), "revision": revision}
     text = dumps(fields).decode("utf-8")
     conn.execute("INSERT INTO up_labels (key, fingerprint, order_id, carton, waybill, fields, created_at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (key, digest, order["order_id"], carton, code, text, now.isoformat()))
     return _answer((code, text), False, body)
+
+
+def _relabel(taken: dict, asked: Any, revision: int) -> bool:
+    """A carton's label may be replaced: the request names the order's current revision, newer than the label's."""
+    had = taken.get("revision", 1) if isinstance(taken.get("revision", 1), int) else 1
+    return isinstance(asked, int) and not isinstance(asked, bool) and asked == revision and revision > had
 
 
 def reserve(conn: sqlite3.Connection, body: Any, now: datetime) -> dict:

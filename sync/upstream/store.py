@@ -116,7 +116,8 @@ def upsert_reference(conn: sqlite3.Connection, kind: str, items: list[dict], now
 
 
 def _order_record(previous: dict | None, item: dict, now: datetime) -> dict:
-    """The order as stored: ``updated_at`` now; ``revision`` 1 at first, one more when the contents change (or the
+    """The order as stored: ``updated_at`` now; ``released_at`` when it was first stored (unless the sender set
+    it), kept through later changes; ``revision`` 1 at first, one more when the contents change (or the
     sender's, when higher); ``status_at`` (and ``status_reason``) stamped when the status moves to or from a
     stopping one, unless the sender set them."""
     record = {**item, "updated_at": isoformat(now)}
@@ -124,7 +125,10 @@ def _order_record(previous: dict | None, item: dict, now: datetime) -> dict:
     given = sent if isinstance(sent, int) and not isinstance(sent, bool) and sent >= 1 else None
     if previous is None:
         record["revision"] = given or 1
+        record.setdefault("released_at", record["updated_at"])  # when the floor may start it (the backlog's age)
         return record
+    if "released_at" not in item and previous.get("released_at"):
+        record["released_at"] = previous["released_at"]
     kept = previous.get("revision")
     before = kept if isinstance(kept, int) and not isinstance(kept, bool) else 1
     changed = any(item.get(f) != previous.get(f) for f in ORDER_CONTENT if f in item or f in previous)

@@ -40,9 +40,9 @@ ACROSS_THE_SITE = (
          (("open", "pda", "1", "/pda"), ("sign_in", "pda", "5E7D10B4", "4321"), ("pick", "pda", "SO-10012"),
           ("verdict", "pda", "ok", "order_picked", "Order SO-10012 picked into tote T-0012."))),
     Step("Within a second the site dashboard <http://127.0.0.1:8770/> (badge code `04D2E8F1A2B390`, PIN 9876) shows "
-         "SO-10012 *picked*.",
+         "SO-10012 *Picked* (its row turns amber, then red, as it waits).",
          (("open", "dashboard", "hub", "/"), ("sign_in", "dashboard", "04D2E8F1A2B390", "9876"),
-          ("see", "dashboard", 'tr.order[data-order="SO-10012"]', "picked"))),
+          ("see", "dashboard", 'tr.order[data-order="SO-10012"]', "Picked"))),
     Step("At table 2's kiosk <http://127.0.0.1:8081/>: tap **Maria Garcia** in the demo panel, scan `T-0012`, scan its "
          "items from the demo code list, enter the expected weight shown beside the scale as grams and press **Put on "
          "scale** → green "
@@ -142,11 +142,11 @@ RETURNS = (
           ("verdict", "returns", "ok", "return_weight_ok", "352.0 g"), ("press", "returns", "Close return"),
           ("verdict", "returns", "ok", "return_closed_refund", "the refund goes out"))),
     Step("The site dashboard <http://127.0.0.1:8770/> (badge code `04D2E8F1A2B390`, PIN 9876) lists RMA-0002 closed "
-         "(*refund*, its processing time and grades) and the top reasons; the WMS refunds it once "
+         "(*refund*, its processing time and grades) and the top reasons in words; the WMS refunds it once "
          "(<http://127.0.0.1:8765/v1/admin/rmas/RMA-0002>).",
          (("open", "dashboard", "hub", "/"), ("sign_in", "dashboard", "04D2E8F1A2B390", "9876"),
           ("see", "dashboard", 'tr.return.closed[data-rma="RMA-0002"]', "refund"),
-          ("see", "dashboard", "#top-reasons", "damaged_in_transit"))),
+          ("see", "dashboard", "#top-reasons", "damaged in transit"))),
 )
 
 WALKTHROUGHS = {"Walk an order across the site by hand": ACROSS_THE_SITE, "Walk an order through by hand": AT_ONE_TABLE,

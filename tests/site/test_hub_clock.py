@@ -109,8 +109,11 @@ def test_the_heartbeat_measures_the_clock_and_healthz_and_the_dashboard_show_it(
     assert {s["station"]: round(s["clock_offset_s"]) for s in health["stations"]} == {"ST01": 603, "ST02": 0}
     http = requests.Session()
     assert dashboard_sign_in(http, site.url, DEMO_BADGES["supervisor"], "9876").status_code == 303
-    page = http.get(f"{site.url}/", timeout=5).text
-    assert 'class="clock off" data-offset="603' in page and "+10 min 3 s" in page
+    shown = {s["station"]: s for s in http.get(f"{site.url}/api/dashboard/summary", timeout=5).json()["stations"]}
+    assert round(shown["ST01"]["clock_offset_s"]) == 603 and shown["ST01"]["clock_warning"] is True
+    assert shown["ST02"]["clock_warning"] is False
+    panels = {s["station"]: s for s in http.get(f"{site.url}/api/dashboard", timeout=5).json()["stations"]}
+    assert panels["ST01"]["clock_shown"] == "+10 min 3 s"
     answer = requests.post(f"{site.url}/v1/stations/ST01/heartbeat", json={"state": "idle"},
                            headers={"Authorization": f"Bearer {TOKENS['ST01']}"}, timeout=5).json()
     assert "clock_offset_s" not in answer  # a heartbeat without the station's time: nothing measured, the last kept

@@ -144,3 +144,67 @@ def test_a_wave_of_escalations_goes_out_concurrently_once_each(make_site, clock)
     print(f"\n20 escalations through a webhook taking 0.3 s each: sent in {took:.2f} s (one at a time: 6 s)",
           file=sys.__stderr__)
     assert took < 3.0
+
+
+def _wms(site):
+    from packgate.sync.client import UpstreamClient
+
+    return UpstreamClient(site.hub.config["site.upstream_url"], deadline_s=5)
+
+
+def test_a_held_order_does_not_escalate_while_held_and_keeps_its_time_left_when_released(site, clock, webhook):
+    wms = _wms(site)
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(10 * 60)  # 2 min left before level 1
+    wms.decide("SO-10012", "hold", {"reason": "address check"})
+    site.hub.pull_orders()
+    clock.advance(30 * 60)  # both deadlines pass while the WMS holds it
+    assert site.hub.tick()["escalations"] == [] and webhook.received == []
+    assert all(e["held_since"] and e["state"] == "pending" for e in site.hub.order("SO-10012")["escalations"])
+    wms.decide("SO-10012", "release", {})
+    site.hub.pull_orders()
+    clock.advance(60)
+    assert site.hub.tick()["escalations"] == []  # 1 of its 2 minutes left
+    assert not any(e["held_since"] for e in site.hub.order("SO-10012")["escalations"])
+    clock.advance(61)
+    assert site.hub.tick()["escalations"] == ["SO-10012/1"]
+    clock.advance(9 * 60 + 50)
+    assert site.hub.tick()["escalations"] == []
+    clock.advance(20)
+    assert site.hub.tick()["escalations"] == ["SO-10012/2"]
+    assert len(webhook.received) == 2
+    wms.close()
+
+
+def test_an_order_picked_while_held_waits_for_its_release_and_a_cancelled_one_never_escalates(site, clock, webhook):
+    wms = _wms(site)
+    wms.decide("SO-10012", "hold", {"reason": "fraud review"})
+    wms.decide("SO-10011", "cancel", {"reason": "customer refund"})
+    site.hub.pull_orders()
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.pick("SO-10011", "T-0011")
+    a.push()
+    clock.advance(60 * 60)
+    assert site.hub.tick()["escalations"] == [] and webhook.received == []
+    assert {e["state"] for e in site.hub.order("SO-10011")["escalations"]} <= {"void"}
+    wms.decide("SO-10012", "release", {})
+    site.hub.pull_orders()
+    clock.advance(11 * 60 + 50)
+    assert site.hub.tick()["escalations"] == []  # its 12 minutes count from the release
+    clock.advance(20)
+    assert site.hub.tick()["escalations"] == ["SO-10012/1"]
+    wms.close()
+
+
+def test_an_order_held_after_its_escalations_were_scheduled_is_paused_even_if_the_pull_came_late(site, clock, webhook):
+    """The hold reached the hub (its order row) before the escalator's tick: the due row is paused at its claim."""
+    a = site.station("ST01")
+    a.pick("SO-10012", "T-0012")
+    a.push()
+    clock.advance(13 * 60)
+    with site.hub.db.tx() as conn:  # the hub's row says held, the escalation rows were not paused yet
+        conn.execute("UPDATE hub_orders SET wms_status = 'held' WHERE order_id = 'SO-10012'")
+    assert site.hub.tick()["escalations"] == [] and webhook.received == []

@@ -234,13 +234,14 @@ def test_a_parcel_packed_and_not_handed_over_shows_on_the_dashboard_until_it_is(
     def waiting(lang: str = "en") -> tuple[list[str], str]:
         http = requests.Session()
         assert dashboard_sign_in(http, site.url, DEMO_BADGES["supervisor"], "9876").status_code == 303
-        listed = [p["order_id"] for p in http.get(f"{site.url}/api/dashboard", timeout=5).json()["not_handed_over"]]
-        return listed, http.get(f"{site.url}/?lang={lang}", timeout=5).text
+        rows = http.get(f"{site.url}/api/dashboard?lang={lang}", timeout=5).json()["not_handed_over"]
+        page = http.get(f"{site.url}/?lang={lang}", timeout=5).text  # the panel's heading; its rows come as JSON
+        return [p["order_id"] for p in rows], page + "".join(f"{p['table']} {p['waiting']}" for p in rows)
 
     assert waiting()[0] == []  # packed just now
     site.clock.advance(121 * 60)
     listed, page = waiting("zh")
-    assert listed == ["SO-10007", "SO-10009"] and "已打包未出库" in page and 'data-order="SO-10009"' in page
+    assert listed == ["SO-10007", "SO-10009"] and "已打包未出库" in page and "Packing table 1 2 小时 01 分钟" in page
     station.confirm("ship_load", "order", "SO-10007", {"carrier": "SF", "vehicle": "V1", "batch_id": "ST01-H00001"})
     station.push()
     listed, page = waiting("en")

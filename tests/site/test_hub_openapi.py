@@ -11,9 +11,10 @@ from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub.server import create_hub_app
 
-#: the supervisors' HTML page and the forms it posts (answered with a page or a redirect to it)
+#: the supervisors' HTML pages, the forms they post (answered with a page or a redirect to it) and the dashboard's own
+#: script, style and chart library (package data by name, nothing else)
 PAGES = ("/", "/login", "/logout", "/escalations/ack", "/claims/release", "/alerts/ack", "/reports", "/reports/reconcile",
-         "/reviews/decide", "/carriers", "/weights", "/weights/decide")
+         "/reviews/decide", "/carriers", "/weights", "/weights/decide", "/static/<path:name>")
 
 
 @pytest.fixture
@@ -36,3 +37,7 @@ def test_the_hub_serves_no_files(app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     response = app.test_client().get("/static/site.toml")
     assert response.status_code == 404 and "secret" not in response.get_data(as_text=True)
+    for name in ("dashboard.js", "vendor/uPlot-1.6.32.iife.min.js", "vendor/uPlot-1.6.32.LICENSE.txt"):
+        assert app.test_client().get(f"/static/{name}").status_code == 200  # the page's own, from the package
+    for name in ("../hub.py", "vendor/../../hub.py", "templates/base.html"):
+        assert app.test_client().get(f"/static/{name}").status_code == 404

@@ -44,7 +44,8 @@ def test_a_foreign_cancel_weigh_or_pack_is_a_conflict_and_moves_nothing(site, wm
     assert site.hub.order("SO-10013")["stage"] == "packing"
     ids = [two.confirm("cancel", "order", "SO-10013", {"scope": "order", "reason": "wrong table"}, "E002"),
            two.confirm("weigh", "order", "SO-10013", {"result": "pass"}, "E002"),
-           two.confirm("pack", "order", "SO-10013", {"units": [], "waybill": "SF1"}, "E002")]
+           two.confirm("pack", "order", "SO-10013", {"units": [{"sku": "SKU-001", "lot": "L20260101"}],
+                                                     "waybill": "SF1"}, "E002")]
     two.push()
     order = site.hub.order("SO-10013")
     assert order["stage"] == "packing" and order["station"] == "ST01" and order["claim"]["station"] == "ST01"
@@ -53,10 +54,11 @@ def test_a_foreign_cancel_weigh_or_pack_is_a_conflict_and_moves_nothing(site, wm
     assert all(c["station"] == "ST02" and c["holder"] == "ST01" and c["order_id"] == "SO-10013" for c in found)
     with site.hub.db.read() as conn:
         assert parcels_of(conn) == []  # the foreign pack made no parcel the dock could take
+        assert ("SKU-001", "L20260101") not in store.lots_taken(conn)  # ... and took no lot stock
     http = supervisor_session(site)
     shown = http.get(f"{site.url}/api/dashboard", timeout=5).json()["conflicts"]
     assert {c["kind"] for c in shown} == {"not_claim_holder"} and len(shown) == 3
-    assert "not_claim_holder" in http.get(f"{site.url}/", timeout=5).text
+    assert {c["kind_name"] for c in shown} == {"worked at a table that did not hold the order"}  # in words
     site.relay()  # the facts still reach the WMS, each once
     assert [c["action"] for c in wms_confirmations(wms, "SO-10013") if c["station"] == "ST02"] == \
         ["cancel", "weigh", "pack"]
@@ -173,3 +175,15 @@ def test_each_level_reaches_the_wms_as_one_escalate_and_its_acknowledgement_once
     with site.hub.db.read() as conn:
         audit = [a for a in store.audit_log(conn) if a["what"] == "acknowledge_escalation"]
     assert [(a["who"], a["subject"]) for a in audit] == [("E005", "SO-10012/1")]
+
+
+def test_a_release_queued_offline_of_a_claim_another_table_took_since_is_nothing_to_release(site, clock):
+    """A table stopped an order while offline; its claim expired and another table took the order: the release it
+    sends when it is back is answered 403 by the hub, which the table takes as done (its heartbeats go on)."""
+    one, two = client(site, "ST01"), client(site, "ST02")
+    one.claim("SO-10013", "E001")
+    clock.advance(site.hub.config["claims.expire_after_s"] + 1)
+    two.claim("SO-10013", "E002")
+    assert one.release("SO-10013") is False
+    assert site.hub.order("SO-10013")["claim"]["station"] == "ST02"
+    assert one.heartbeat(operator="E001") == []

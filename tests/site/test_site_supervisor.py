@@ -166,3 +166,40 @@ def _employee_rows(site) -> list[dict]:
     with site.hub.db.read() as conn:
         rows = conn.execute("SELECT body FROM hub_confirmations WHERE object_type = 'employee'")
     return [json.loads(r["body"]) for r in rows]
+
+
+def test_a_pack_the_wms_refused_after_the_hub_took_it_is_a_conflict_on_every_stations_page(tables, wms):
+    """The hub took a pack, then the WMS refused it (order_cancelled: it had cancelled the order first): the site's
+    conflict is listed on every station's supervisor page and resolved there once, through the hub."""
+    from packgate.sync.client import UpstreamClient
+
+    site, one, two = tables
+    packer = site.station("ST02")  # the pack reached the hub before the hub heard of the cancel
+    pack = packer.confirm("pack", "order", "SO-10012", {"units": []})
+    assert packer.push() == 1
+    client = UpstreamClient(wms, deadline_s=5)
+    client.decide("SO-10012", "cancel", {"reason": "customer refund"})
+    client.close()
+    site.hub.pull_orders()
+    site.relay()
+
+    at_one, at_two = supervisor(one), supervisor(two)
+    wait_until(lambda: overview(at_one)["conflicts"], 3.0)
+    (shown,) = overview(at_one)["conflicts"]
+    assert shown["id"].startswith("hub~") and shown["object_id"] == "SO-10012" and shown["action"] == "pack"
+    assert shown["table"] == "Packing table 2" and shown["site"] is True and shown["confirmation"] == pack
+    assert "order_cancelled" in (shown["dead_reason"] or "") or "cancel" in (shown["dead_reason"] or "")
+    assert [c["id"] for c in overview(at_two)["conflicts"]] == [shown["id"]]  # every station's page
+
+    bad = at_one.api(f"/api/v1/supervisor/conflicts/{shown['id']}/resolve", {"note": "  "})
+    assert bad["code"] == "conflict_note_missing"
+    done = at_one.api(f"/api/v1/supervisor/conflicts/{shown['id']}/resolve",
+                      {"note": "parcel taken out of the dock lane into the interception bin"})
+    assert done["code"] == "conflict_resolved" and "SO-10012" in done["message"] and "pack" in done["message"], done
+    again = at_two.api(f"/api/v1/supervisor/conflicts/{shown['id']}/resolve", {"note": "also done"})
+    assert again["code"] == "conflict_already_resolved" and "Priya Nair" in again["message"], again
+    wait_until(lambda: not overview(at_two)["conflicts"], 3.0)
+    assert overview(at_one)["conflicts"] == []
+    (audited,) = hub_audit(site, "resolve_conflict")
+    assert audited["who"] == "E005" and audited["subject"] == "SO-10012"
+    assert "interception bin" in json.dumps(audited["after"], ensure_ascii=False)

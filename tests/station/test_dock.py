@@ -125,36 +125,63 @@ def test_the_dock_api_over_http_with_a_pda_sign_in(packed, h):
 
 def test_a_standalone_station_refuses_a_parcel_the_wms_cancelled_or_held_after_packing(tmp_path, clock, world, h):
     """No hub: the WMS's status reaches the station with its reference refresh (``upstream.refresh_s``), and the dock
-    refuses the intercepted parcel with the WMS's reason; released by the WMS, it goes."""
+    refuses the intercepted parcel with the WMS's reason: the one INTERCEPTED verdict of every stopped step, recorded
+    as one ``intercept`` confirmation; released by the WMS, it goes."""
     from station_factory import StationFactory
 
-    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=clock.now().date())
+    url, stop = start_in_thread("127.0.0.1", 0, tmp_path / "wms.db", seed_demo=True, today=clock.now().date(),
+                                clock=clock)
     factory = StationFactory(tmp_path, url, clock)
     client = UpstreamClient(url, deadline_s=5, clock=clock)
     try:
-        station = factory()
+        station = factory()  # its cache is not wired to the interception: only the dock's facts (reference rows) say
         h.sign_in(station)
         for order_id in ("SO-10009", "SO-10007"):
             assert _pack(station, world, h, order_id)["code"] == "packed"
-        orders = client.get_reference()["orders"]
-        wms = {o["order_id"]: o for o in orders}
-        client.admin("orders", [{**wms["SO-10009"], "status": "cancelled", "status_reason": "customer refund"},
-                                {**wms["SO-10007"], "status": "held", "status_reason": "address check"}])
+        client.decide("SO-10009", "cancel", {"reason": "customer refund"})
+        client.decide("SO-10007", "hold", {"reason": "address check"})
         assert factory.built[-1][2].refresh()["ok"]  # the station's next reference refresh
         batch = station.dock.open({"carrier": "SF", "vehicle": "V1"}, "E004")["batch"]["batch_id"]
         cancelled = station.dock.scan(batch, "SO-10009", "E004")
-        assert cancelled["code"] == "dock_intercepted" and cancelled["status"] == "error", cancelled
-        assert cancelled["message"] == ("The WMS set order SO-10009 to cancelled (customer refund): it must not leave. "
-                                        "Put the parcel in the interception bin. Scan the next parcel's label.")
-        assert cancelled["message_zh"].startswith("WMS已将订单SO-10009设为“已取消”（customer refund）：不得出库")
+        assert (cancelled["code"], cancelled["status"], cancelled["sound"], cancelled["colour"]) == \
+            ("intercepted", "intercepted", "intercept", "crimson"), cancelled
+        at = clock.now().strftime("%H:%M")
+        assert cancelled["message"] == (f"Order SO-10009 was cancelled by the WMS at {at} (customer refund). "
+                                        "Put the parcel in the interception bin.")
+        assert cancelled["message_zh"] == f"订单SO-10009已于{at}被WMS取消（customer refund）。请把包裹放入拦截区。"
         held = station.dock.scan(batch, "SO-10007", "E004")
-        assert held["code"] == "dock_intercepted" and "held (address check)" in held["message"], held
-        assert "暂扣" in held["message_zh"]
+        assert held["code"] == "intercepted" and "held" in held["message"] and "(address check)" in held["message"]
+        assert "暂停" in held["message_zh"]
+        assert station.dock.scan(batch, "SO-10007", "E004")["code"] == "intercepted"  # again: recorded once
+        stopped = [(r["object_id"], r["body"]["payload"]["step"], r["body"]["payload"]["status"])
+                   for r in h.outbox_rows(station, "action = ?", ("intercept",))]
+        assert stopped == [("SO-10009", "dock_scan", "cancelled"), ("SO-10007", "dock_scan", "held")]
         assert station.dock.batch(batch)["parcels"] == []
-        client.admin("orders", [{**wms["SO-10007"], "status": "packed"}])  # the WMS released the hold
+        clock.advance(60)
+        client.decide("SO-10007", "release", {})  # the WMS released the hold
         assert factory.built[-1][2].refresh()["ok"]
         assert station.dock.scan(batch, "SO-10007", "E004")["code"] == "dock_parcel_added"
     finally:
         client.close()
         factory.close()
         stop()
+
+
+def test_a_pda_at_the_dock_is_its_own_device_in_what_its_scans_record_and_an_unknown_label_is_kept(packed, h):
+    from packgate.device.clock import isoformat
+    from packgate.station import store
+    from packgate.sync.common.db import write_tx
+
+    dock = packed.dock
+    batch = dock.open({"carrier": "SF", "vehicle": "V1"}, "E004")["batch"]["batch_id"]
+    row = {"order_id": "SO-10007", "status": "cancelled", "status_reason": "customer refund",
+           "status_at": isoformat(packed.parts.clock.now())}
+    with packed.parts.lock, write_tx(packed.parts.conn) as conn:
+        packed.interception.learn(conn, [row], "test")
+    assert dock.scan(batch, "SO-10007", "E004", "pda-7f3a9c")["code"] == "intercepted"
+    (stopped,) = h.outbox_rows(packed, "action = 'intercept'")
+    assert stopped["body"]["device"] == "ST01-pda-7f3a9c" and stopped["body"]["payload"]["step"] == "dock_scan"
+    assert dock.scan(batch, "EE999999999CN", "E004", "pda-7f3a9c")["code"] == "dock_unknown_parcel"
+    with packed.parts.lock:
+        kept = store.recent_rejected(packed.parts.conn, 5)
+    assert (kept[0]["raw"], kept[0]["source"]) == ("EE999999999CN", "ST01-pda-7f3a9c")

@@ -11,6 +11,7 @@ import pytest
 
 from packgate.device.printer.emulator import PrinterEmulator
 from packgate.device.profiles import get_profile
+from packgate.station.core import packing as pk
 from packgate.station.labels import StationPrinter
 from packgate.station.runtime.config import validate
 from packgate.station.service import Station
@@ -53,6 +54,8 @@ class Rig:
         printer = StationPrinter(cfg["printer.port"], get_profile(cfg["printer.profile"]), timeout=1.0)
         station = Station(cfg, db_path=db, cache=cache, outbox=Outbox(db, "ST01", self.clock), clock=self.clock,
                           label_upstream=client, printer=printer)
+        cache.on_update = station.interception.on_reference  # the WMS's word, as the agent wires it
+        self.cache = cache
         self.closers += [station.close, client.close, cache.close, printer.close]
         return station
 
@@ -516,3 +519,99 @@ def test_the_photo_sent_with_the_weighing_reaches_the_pack_in_weigh_and_ship(rig
                               "image_sha256": photo})
     assert shipped["code"] == "shipped", shipped
     assert [p["image_sha256"] for p in pack_confirmations(station, h)] == [photo]
+
+
+# ------------------------------------------------------------------------------------------ the WMS changes the order
+def learn_from_wms(rig, station: Station) -> None:
+    """The station learns the WMS's word as its fast pull and every reference refresh do (reference data)."""
+    assert rig.cache.refresh()["ok"]
+    station.interception.announce()
+
+
+@pytest.mark.parametrize("change", [{"carrier": "ZTO"},
+                                    {"ship_to": {"name": "李四", "phone": "13900001111", "city": "杭州"}}])
+def test_a_new_address_or_carrier_stops_the_old_label_until_a_new_label_is_printed(rig, world, h, change):
+    station = rig.station()
+    wms = UpstreamClient(rig.upstream, deadline_s=5)
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    printed = weigh(station, expected_g(station))
+    assert printed["code"] == "label_printed" and rig.emulator.wait_printed(1)
+    old = printed["data"]["waybill"]
+
+    wms.decide("SO-10009", "change", {**change, "reason": "customer moved"})
+    learn_from_wms(rig, station)
+    assert station.state()["verdict"]["code"] == "label_outdated"  # told at once
+    assert station.state()["session"]["interception"]["revision"] == 2
+    for step in ({"action": "scan", "object_id": old}, {"action": "pack"}):
+        refused = station.handle(step)
+        assert (refused["code"], refused["status"], refused["sound"]) == ("label_outdated", "intercepted", "intercept")
+        assert f"label {old} has the old address or carrier" in refused["message"]
+        assert "补打面单" in refused["message_zh"] and "旧的地址或承运商" in refused["message_zh"]
+    assert station.pack.state is pk.State.LABEL_PRINTED and not pack_confirmations(station, h)
+    stopped = [r["body"]["payload"] for r in h.outbox_rows(station, "action = ?", ("intercept",))]
+    assert [(p["step"], p["status"], p["waybill"]) for p in stopped] == [("scan_label", "changed", old),
+                                                                         ("pack", "changed", old)]
+
+    again = station.handle({"action": "reprint", "payload": {"reason": "new address"}})
+    assert again["code"] == "label_reprinted_new", again
+    new = again["data"]["waybill"]
+    assert new != old and again["data"]["old_waybill"] == old
+    assert rig.emulator.wait_printed(2) and rig.emulator.printed[1].barcodes == [new]
+    assert rig.emulator.printed[0].raw != rig.emulator.printed[1].raw  # a new job, not the old one again
+    assert station.labels.job(new)["key"].endswith(":r2") and station.labels.job(old)["key"].endswith(":C1")
+    if "ship_to" in change:
+        assert "李四" in rig.emulator.printed[1].texts and "李四" not in rig.emulator.printed[0].texts
+    assert scan(station, old)["code"] == "label_wrong"  # the old label is void here
+    assert scan(station, new)["code"] == "packed"
+    (pack,) = pack_confirmations(station, h)
+    assert pack["payload"]["waybill"] == new
+    audit = [a for a in station.supervisor_overview()["audit"] if a["action"] == "label_reprint"]
+    assert audit[0]["before"]["waybill"] == old and audit[0]["after"]["waybill"] == new
+    wms.close()
+
+
+def test_a_change_of_lines_after_the_label_reopens_verification_and_the_new_label_is_a_new_job(rig, world, h):
+    station = rig.station()
+    wms = UpstreamClient(rig.upstream, deadline_s=5)
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10011")  # two ceramic mugs (SKU-012)
+    printed = weigh(station, expected_g(station))
+    assert printed["code"] == "label_printed" and rig.emulator.wait_printed(1)
+    old = printed["data"]["waybill"]
+    wms.decide("SO-10011", "change", {"lines": [{"sku": "SKU-012", "qty": 1}], "reason": "customer edit"})
+    learn_from_wms(rig, station)
+    changed = scan(station, old)
+    assert changed["code"] == "order_changed" and "take out 1 × SKU-012" in changed["message"], changed
+    assert station.pack.state is pk.State.READY_TO_WEIGH and station.pack.label is None
+    relabelled = weigh(station, expected_g(station))
+    assert relabelled["code"] == "label_printed" and rig.emulator.wait_printed(2), relabelled
+    new = relabelled["data"]["waybill"]
+    assert new != old and rig.emulator.printed[1].barcodes == [new]
+    assert scan(station, new)["code"] == "packed"
+    wms.close()
+
+
+def test_a_change_while_upstream_is_asked_for_the_label_prints_only_the_new_revisions_label(rig, world, h):
+    station = rig.station()
+    wms = UpstreamClient(rig.upstream, deadline_s=5)
+    h.sign_in(station)
+    h.open_and_scan(station, world, "SO-10009")
+    ask = station.labels.upstream.request_label
+
+    def asked(body: dict, **kw: object) -> dict:  # the WMS changes the carrier while the first label is issued
+        answer = ask(body, **kw)
+        if "revision" not in body:
+            wms.decide("SO-10009", "change", {"carrier": "ZTO", "reason": "customer asked for ZTO"})
+            learn_from_wms(rig, station)
+        return answer
+
+    station.labels.upstream.request_label = asked  # type: ignore[method-assign]
+    printed = weigh(station, expected_g(station))
+    assert printed["code"] == "label_printed", printed
+    assert rig.emulator.wait_printed(1)
+    new = printed["data"]["waybill"]
+    assert [p.barcodes for p in rig.emulator.printed] == [[new]]  # the old revision's label never printed
+    assert station.labels.job(new)["key"].endswith(":r2") and station.pack.label.revision == 2
+    assert scan(station, new)["code"] == "packed"
+    wms.close()

@@ -235,3 +235,58 @@ def test_a_slow_notification_does_not_freeze_the_kiosk(escalating, webhook, cloc
     assert answer["code"] == "signed_in"
     assert took < 0.5, f"the packer waited {took:.2f} s for the supervisor's chat bot"
     assert len(webhook.received) == 1
+
+
+def _word(station, order_id: str, status: str, at) -> None:
+    """The WMS's word on ``order_id`` reaches the station (its fast pull or reference refresh)."""
+    from packgate.device.clock import isoformat
+    from packgate.sync.common.db import write_tx
+
+    row = {"order_id": order_id, "status": status, "status_reason": "address check" if status != "open" else None,
+           "status_at": isoformat(at)}
+    with station.parts.lock, write_tx(station.parts.conn) as conn:
+        assert station.interception.learn(conn, [row], "test") == [order_id]
+    station.interception.announce()
+
+
+def test_a_held_order_waits_while_held_and_keeps_its_time_left_when_released(escalating, webhook, clock, world, h):
+    station = escalating()
+    h.pick_order(station, world, "SO-10012")
+    picked = clock.now()
+    clock.advance(10 * 60)  # 2 min left before level 1
+    _word(station, "SO-10012", "held", clock.now())
+    assert station.tick() is None  # nothing to wait for while it is held
+    clock.advance(30 * 60)  # both deadlines pass while held
+    station.tick()
+    assert webhook.received == [] and escalate_rows(station, h) == []
+    _word(station, "SO-10012", "open", clock.now())  # released after 30 min
+    assert station.tick() == picked + timedelta(seconds=FIRST_S + 30 * 60)
+    clock.advance(119)
+    station.tick()
+    assert webhook.received == []
+    clock.advance(1)
+    station.tick()
+    assert len(webhook.received) == 1
+    # the message still says when the order was picked
+    assert escalate_rows(station, h)[0]["payload"]["level"] == 1
+
+
+def test_a_cancelled_order_never_escalates(escalating, webhook, clock, world, h):
+    station = escalating()
+    h.pick_order(station, world, "SO-10012")
+    _word(station, "SO-10012", "cancelled", clock.now())
+    clock.advance(60 * 60)
+    assert station.tick() is None
+    assert webhook.received == [] and escalate_rows(station, h) == []
+
+
+def test_a_restart_keeps_the_time_an_order_was_held(escalating, webhook, clock, world, h):
+    station = escalating()
+    h.pick_order(station, world, "SO-10012")
+    picked = clock.now()
+    _word(station, "SO-10012", "held", clock.now())
+    clock.advance(5 * 60)
+    _word(station, "SO-10012", "open", clock.now())
+    station.close()
+    again = escalating()
+    assert again.tick() == picked + timedelta(seconds=FIRST_S + 5 * 60)

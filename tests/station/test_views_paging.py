@@ -141,11 +141,11 @@ def test_a_file_counted_before_the_counters_existed_is_counted_once(tmp_path):
     conn = connect(tmp_path / "old.db")
     upgrade(conn)
     for name in ("TRIGGER sync_counts_insert", "TRIGGER sync_counts_update", "TRIGGER sync_counts_delete",
-                 "TABLE sync_counts", "TABLE schema_migrations"):  # as a file from before the counters (and the ledger)
-        conn.execute(f"DROP {name}")
+                 "TABLE sync_counts", "TABLE ref_rmas", "TABLE schema_migrations"):  # a file from before the counters
+        conn.execute(f"DROP {name}")  # (and before the ledger, and the later steps' tables)
     conn.execute("INSERT INTO sync_outbox (station, seq, id, key, action, object_type, object_id, created_at, body,"
                  " next_attempt_at) VALUES ('ST01', 1, 'x', 'k', 'scan', 'order', 'SO', 'now', x'00', 'now')")
-    assert [(s.version, s.how) for s in upgrade(conn)] == [(1, "adopted"), (2, "applied")]
+    assert [(s.version, s.how) for s in upgrade(conn)] == [(1, "adopted"), (2, "applied"), (3, "applied")]
     assert outbox_counts(conn) == {"pending": 1, "sent": 0, "dead": 0}
 
 
