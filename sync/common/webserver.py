@@ -46,7 +46,7 @@ from cheroot.workers.threadpool import ThreadPool
 log = logging.getLogger(__name__)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 MAX_HEAD = 64 * 1024
-ACCEPTS_PER_WAKE = 64
+ACCEPTS_PER_WAKE = 8  # then the loop reads the heads that arrived meanwhile (the listener stays ready)
 
 
 @dataclass(frozen=True)
@@ -214,17 +214,20 @@ class _GatedConnections(ConnectionManager):
             except OSError:
                 self._remove_invalid_sockets()
                 continue
-            for fd, conn in ready:
+            accept = False
+            for fd, conn in ready:  # the connections already open first: a burst of new ones waits its turn
                 if conn is self._wake_r:
                     try:
                         self._wake_r.recv(4096)
                     except OSError:
                         pass
                 elif conn is self.server:
-                    self._accept()
+                    accept = True
                 else:
                     self._selector.unregister(fd)
                     self._advance(conn)
+            if accept:
+                self._accept()
             now = time.monotonic()
             if now - last_sweep >= sweep_every:
                 self._sweep(now)
