@@ -16,6 +16,9 @@ Invariants:
 * **Idle connections hold no thread**: a kept-alive connection waits for its next request in the same selector loop
   (closed after ``idle_s``), so the server's cost does not grow with the number of idle clients (a site's stations
   each keep one open between their posts).
+* **Open connections before new ones**: each pass of the loop reads the heads that arrived on connections already
+  open, then accepts at most ``ACCEPTS_PER_WAKE`` new ones; a burst of new connections (hundreds of clients retrying
+  together) never holds a kept-alive client's next request behind it.
 * ``stop()`` is prompt: the loop is woken through a pipe, not left to its next timeout.
 
 ``GatedServer(bind, app, numthreads=…, gate=Gate(…), tls_cert=…, tls_key=…)``; ``serve_in_thread(server)`` runs it
