@@ -9,12 +9,20 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+_last: tuple[datetime, str] | None = None  # the moment formatted last (a write stamps one moment many times)
+
 
 def isoformat(moment: datetime) -> str:
     """ISO 8601 with milliseconds and an explicit UTC offset, e.g. 2026-02-22T03:15:16.320+08:00."""
+    global _last
+    last = _last
+    if last is not None and last[0] is moment:  # held by ``_last``: its identity cannot pass to another object
+        return last[1]
     if moment.tzinfo is None:
         raise ValueError("refusing a naive datetime: every timestamp needs a UTC offset")
-    return moment.isoformat(timespec="milliseconds")
+    text = moment.isoformat(timespec="milliseconds")
+    _last = (moment, text)
+    return text
 
 
 def parse_iso(text: str) -> datetime:

@@ -2,16 +2,19 @@
 and the hub's relay, parameterised by where the rows live (a ``Source``).
 
 A pass takes the due rows from the source as batches, one per *stream* (the station they are sent as,
-each batch in seq order, so per-order order holds), sends each batch as one request, then hands every
-answer to ``source.record`` in one call (the relay marks them in one transaction). Per batch:
+each batch in seq order, so per-order order holds), sends each batch as one request (up to ``senders`` requests
+at once, each of a different stream: the hub's relay sends for a site's stations side by side, so the WMS's round
+trips overlap instead of adding up), then hands every answer to ``source.record`` in one call (the relay marks them
+in one transaction). Per batch:
 
 * upstream answered → ``Sent``: accepted and duplicate rows are sent, rejected ones dead letters;
 * a permanent refusal of several rows → nothing is recorded and the stream is *isolated*: its next
   ``len(rows)`` rows go one at a time, so the bad row is found and the others still go;
 * a permanent refusal of one row → ``Refused``: a visible dead letter, never retried on its own;
 * a transient failure → ``Failed``: the batch is rescheduled ``backoff.delay(attempts + 1)`` later (full
-  jitter, at least Retry-After), and the pass ends there: the next stream would most likely meet the same
-  outage, each request waiting out its own deadline.
+  jitter, at least Retry-After), and the pass ends there (no further batch is started; those already on their
+  way are answered and recorded): the next stream would most likely meet the same outage, each request waiting
+  out its own deadline.
 
 Retries are owned by the rows (attempts, next_attempt_at), so they survive restarts; sending a row again is
 harmless because upstream deduplicates by (station, key) and the bytes are frozen. The isolation count
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
@@ -119,8 +124,12 @@ class DeliveryEngine(Generic[R]):
 
     def __init__(self, source: Source[R], client: Sender | None, clock: Clock, *, batch_size: int = 100,
                  max_rows: int | None = None, backoff: Backoff | None = None, rng: Random | None = None,
-                 idle_s: float = 1.0, recheck_s: float = 5.0, logger: logging.Logger | None = None):
+                 idle_s: float = 1.0, recheck_s: float = 5.0, logger: logging.Logger | None = None,
+                 senders: int = 1):
         self.source, self.client, self.clock = source, client, clock
+        self.senders = max(1, senders)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.batch_size = max(1, batch_size)
         self.max_rows = max(1, max_rows if max_rows is not None else self.batch_size)
         self.backoff = backoff or Backoff()
@@ -146,10 +155,13 @@ class DeliveryEngine(Generic[R]):
         settled: list[Settled[R]] = []
         reports: list[dict[str, Any]] = []
         try:
-            for batch in taken:
-                reports.append(self._send(self.client, batch, settled))
-                if reports[-1]["outcome"] == "failed":
-                    break
+            if self.senders == 1 or len(taken) == 1:
+                for batch in taken:
+                    reports.append(self._send(self.client, batch, settled))
+                    if reports[-1]["outcome"] == "failed":
+                        break
+            else:
+                self._send_side_by_side(self.client, taken, settled, reports)
         finally:  # what was answered is recorded even if a later request raised something unexpected
             if settled:
                 self.source.record(settled)
@@ -157,6 +169,44 @@ class DeliveryEngine(Generic[R]):
             if not isinstance(item, Failed):
                 self._isolated(item.batch)
         return self._report(self._combine(reports))
+
+    def _send_side_by_side(self, client: Sender, taken: Sequence[Batch[R]], settled: list[Settled[R]],
+                           reports: list[dict[str, Any]]) -> None:
+        """``senders`` requests at once (one per stream, so each stream's rows stay in order); the first failure
+        starts no further batch, and every request already on its way is awaited and recorded."""
+        pool = self._executor()
+        pending = list(taken)[::-1]
+        running: set[Future[dict[str, Any]]] = set()
+        failed = False
+        try:
+            while pending or running:
+                while pending and not failed and len(running) < self.senders:
+                    running.add(pool.submit(self._send, client, pending.pop(), settled))
+                if not running:
+                    break
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    reports.append(future.result())  # list.append is atomic: the senders share ``settled``
+                    failed = failed or reports[-1]["outcome"] == "failed"
+        finally:
+            for future in running:  # something unexpected raised: what is on its way is still answered and recorded
+                try:
+                    reports.append(future.result())
+                except Exception:  # noqa: BLE001 - the first error is the one raised
+                    pass
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="delivery-send")
+            return self._pool
+
+    def close(self) -> None:
+        """End the sender threads (a relay that stops)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def drain(self, max_passes: int = 1_000_000) -> int:
         """Run passes while they make progress (tests and tools); returns the rows handled."""

@@ -18,8 +18,47 @@ from decimal import Decimal
 from typing import Any
 
 
+class _Refused(Exception):
+    """Something ``_freeze_fast`` does not take: ``_freeze_named`` walks again to say where and why."""
+
+
+_PLAIN = (bool, int, str)
+
+
 def freeze(value: Any, path: str = "$") -> Any:
     """Plain JSON data from ``value``; floats are refused (use Decimal or str)."""
+    try:
+        return _freeze_fast(value)
+    except _Refused:
+        return _freeze_named(value, path)
+
+
+def _freeze_fast(value: Any) -> Any:
+    """``freeze`` without building the path of every value (the common case: nothing is refused)."""
+    if value is None or type(value) in _PLAIN:
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Refused
+            out[key] = item if item is None or type(item) in _PLAIN else _freeze_fast(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [item if item is None or type(item) in _PLAIN else _freeze_fast(item) for item in value]
+    if isinstance(value, (bool, int, str)):  # subclasses (an IntEnum, a str subclass) as they are
+        return value
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    raise _Refused
+
+
+def _freeze_named(value: Any, path: str) -> Any:
+    """``freeze`` that names the place of what it refuses (the slow walk, only after the fast one refused)."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -39,10 +78,10 @@ def freeze(value: Any, path: str = "$") -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"{path}: object keys must be strings, got {key!r}")
-            out[key] = freeze(item, f"{path}.{key}")
+            out[key] = _freeze_named(item, f"{path}.{key}")
         return out
     if isinstance(value, (list, tuple)):
-        return [freeze(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_freeze_named(item, f"{path}[{i}]") for i, item in enumerate(value)]
     raise TypeError(f"{path}: {type(value).__name__} is not JSON data")
 
 
@@ -73,10 +112,38 @@ def loads_request(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
     except RecursionError:
         raise JSONInputError(f"nested deeper than {max_depth} levels") from None
-    problem = _problem(value, max_depth)
+    problem = None if _clean(value, max_depth) else _problem(value, max_depth)
     if problem:
         raise JSONInputError(problem)
     return value
+
+
+def _clean(value: Any, max_depth: int) -> bool:
+    """Whether ``_problem`` would find nothing, without building the path of every value (the common case)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if "\x00" in item or not item.isascii() and text_problem(item):
+                return False
+        elif item is None or kind is bool or kind is Decimal:
+            continue
+        elif kind is int:
+            if not -MAX_INT <= item <= MAX_INT:
+                return False
+        elif depth >= max_depth:
+            return False
+        elif kind is dict:
+            for key, child in item.items():
+                if "\x00" in key or not key.isascii() and text_problem(key):
+                    return False
+                stack.append((child, depth + 1))
+        elif kind is list:
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            return False  # not what json.loads makes: the named walk decides
+    return True
 
 
 def _problem(value: Any, max_depth: int) -> str | None:

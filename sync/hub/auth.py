@@ -31,12 +31,32 @@ def session_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_indexed: tuple[int, dict[bytes, str]] = (0, {})
+
+
+def _index(tokens: dict[str, str]) -> dict[bytes, str]:
+    """``sha256:<hex of the token>`` -> station, made once per [stations] table (a request finds its station with one
+    comparison, not one per station of the site; ``station_for_token`` still compares every token when it misses)."""
+    global _indexed
+    known, index = _indexed
+    if known != id(tokens) or len(index) != len(tokens):
+        index = {(token if token.startswith(HASHED) else token_hash(token)).encode(): station
+                 for station, token in tokens.items()}
+        _indexed = (id(tokens), index)
+    return index
+
+
 def station_for_token(header: str | None, tokens: dict[str, str]) -> str:
     """The station id whose token is in ``Authorization: Bearer …``; 401 otherwise."""
     if not header or not header.startswith("Bearer "):
         raise HubRequestError("missing Authorization: Bearer <station token>", 401)
     given = header[len("Bearer "):].strip()
     digest = token_hash(given).encode()
+    indexed = _index(tokens).get(digest)
+    if indexed is not None:  # confirmed against the token kept now, in constant time
+        now_kept = tokens.get(indexed, "")
+        if hmac.compare_digest(digest if now_kept.startswith(HASHED) else given.encode(), now_kept.encode()):
+            return indexed
     found = None
     for station, token in tokens.items():
         kept = token.encode()

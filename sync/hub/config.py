@@ -146,6 +146,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
     "site.subscriber_deadline_s": (float, 10.0, _positive, "overall deadline of one webhook request to a subscriber"),
     "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
+    "site.relay_senders": (int, 1, _positive, "relay requests to the WMS at once, each for another station (more"
+                           " lower the relay's lag but cost CPU, and the WMS may then receive two stations'"
+                           " confirmations in another order than the hub did: keep 1 when it relies on that order)"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
     "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),

@@ -63,6 +63,39 @@ def frame(body: bytes, cursor: int) -> bytes:
     return b"id: %d\nevent: changes\ndata: %s\n\n" % (cursor, body)
 
 
+class Bell:
+    """Rung once; every follower waiting on it wakes. Each waiter sleeps on a lock of its own, so the woken do not
+    queue on one shared lock to leave their wait (as ``threading.Event``'s do, one after another)."""
+
+    __slots__ = ("_guard", "_waiters")
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiters: list[Any] | None = []  # None once rung
+
+    def wait(self, timeout: float) -> bool:
+        """True when rung (before or within ``timeout`` seconds)."""
+        with self._guard:
+            if self._waiters is None:
+                return True
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        if waiter.acquire(timeout=max(0.0, timeout)):
+            return True
+        with self._guard:  # timed out: off the list (a bell nobody rings for hours must not grow)
+            if self._waiters is None:
+                return True  # rung meanwhile
+            self._waiters.remove(waiter)
+            return False
+
+    def ring(self) -> None:
+        with self._guard:
+            waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            waiter.release()  # held since its wait began: released once, by the one ring
+
+
 @dataclass(frozen=True)
 class Batch:
     """Changes (low, high], serialised once."""
@@ -86,12 +119,12 @@ class FeedWatch(Loop[None]):
         # the watcher, answers read from the tail), ``_sealing`` (one seal at a time) and ``_counts`` (the
         # counters and the bell's replacement). Followers
         # read the sealed batches without a lock (one seal replaces ``_by_low`` and ``_sealed``, then rings) and
-        # sleep on ``_bell``, an Event replaced at every seal: a hundred followers waking never queue on a lock
+        # sleep on ``_bell``, a ``Bell`` replaced at every seal: a hundred followers waking never queue on a lock
         # the committing writer needs.
         self._tail_lock = threading.Lock()
         self._sealing = threading.Lock()
         self._counts = threading.Lock()
-        self._bell = threading.Event()
+        self._bell = Bell()
         self._tail: deque[dict[str, Any]] = deque(maxlen=tail)
         self._batches: deque[Batch] = deque()
         self._by_low: dict[int, Batch] = {}
@@ -133,8 +166,8 @@ class FeedWatch(Loop[None]):
 
     def _ring(self) -> None:
         with self._counts:  # a seal and a stop ringing at once must not leave anyone on a bell nobody rings
-            bell, self._bell = self._bell, threading.Event()
-        bell.set()
+            bell, self._bell = self._bell, Bell()
+        bell.ring()
 
     def refresh(self) -> None:
         """Append every row committed after the tail (from any hub), in order."""

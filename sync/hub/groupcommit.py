@@ -92,9 +92,10 @@ class GroupCommit:
                     self._leaders -= 1
             for ticket in group:
                 ticket.lead = False
-                ticket.woken.set()
-            if following is not None:
+            if following is not None:  # the next transaction first: the group's callers then answer beside it
                 following.woken.set()
+            for ticket in group:
+                ticket.woken.set()
 
     def _commit(self, group: list[_Ticket[Any]]) -> None:
         began = time.perf_counter()

@@ -76,6 +76,7 @@ class Hub:
                                      token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
                                      ca_file=config["site.upstream_ca_file"] or None) if url else None
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
+                           senders=config["site.relay_senders"],
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
                            outage=(StorageError,))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"], now=self.clock.now), self.clock,
@@ -215,7 +216,8 @@ class Hub:
 
     # ---- station requests -----------------------------------------------------------------
     def receive(self, station: str, items: list[Any]) -> list[dict[str, Any]]:
-        results = self.writer.run(lambda conn: store.receive(conn, station, items, self.clock.now(), self.rules))
+        checked = store.check(station, items)  # before the writer queue: it holds the database for statements only
+        results = self.writer.run(lambda conn: store.receive(conn, station, checked, self.clock.now(), self.rules))
         self.metrics.received(results)
         self.relay.wake()
         if self.subscribers is not None:

@@ -41,9 +41,9 @@ def refresh(db: Database, client: UpstreamClient, clock: Clock) -> dict[str, Any
                 with db.tx() as conn:
                     chunk = rows[start:start + CHUNK]
                     count += store.upsert_ref(conn, chunk)
-                    for kind, row in chunk:  # a decision the fast pull has not seen (the hub was down)
-                        if kind == "orders" and isinstance(row, dict):
-                            store.wms_word(conn, clock.now(), row)
+                    # a decision the fast pull has not seen (the hub was down)
+                    store.wms_words(conn, clock.now(), [row for kind, row in chunk if kind == "orders"
+                                                        and isinstance(row, dict)])
                     if start + CHUNK < len(rows):
                         continue
                     store.set_meta(conn, "wms.ref_cursor", new_cursor)

@@ -5,7 +5,7 @@ that applies its effect on the site's order flow (``store.receive``). The relay 
 (``sync.delivery``) over that table, run by a ``Loop``: a pass takes, in one transaction, the due rows of
 up to ``PASS_ROWS`` (the WMS contract's 1,000) across stations — each station's pending rows in seq order,
 at most ``batch_size`` per station — sends each station's rows as one request under that station's own id
-and key (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
+and key (``senders`` stations' requests at once) (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
 in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
 Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
 lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
@@ -30,6 +30,7 @@ from packgate.sync.hub.engine import Conn, Database
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
+PACE_S = 0.5  # a pass that sent something starts at most this often (a station's rows gather into one request)
 PASS_ROWS = 1000  # rows per pass across stations: the WMS contract's most per request
 
 
@@ -54,7 +55,8 @@ class Relay(Loop[dict[str, Any]]):
 
     def __init__(self, db: Database, client: UpstreamClient | None, clock: Clock, *, batch_size: int = 100,
                  backoff: Backoff | None = None, rng: random.Random | None = None, idle_s: float = 1.0,
-                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = ()):
+                 holder: str | None = None, lease_s: float = LEASE_S, outage: tuple[type[BaseException], ...] = (),
+                 senders: int = 1, pace_s: float = PACE_S):
         super().__init__("hub-relay", every_s=idle_s, clock=clock, rng=rng, logger=log, what="relay pass",
                          outage=outage)
         self.db = db
@@ -62,9 +64,13 @@ class Relay(Loop[dict[str, Any]]):
         self._holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
         self._renew_at = float("-inf")  # monotonic time the lease is next renewed
         self.lease_s = lease_s
+        self.pace_s = pace_s
+        self._pass_began = float("-inf")
+        self._paced_until = float("-inf")  # wake() does not cut a paced wait short
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
-                                                             idle_s=idle_s, recheck_s=idle_s, logger=log)
+                                                             idle_s=idle_s, recheck_s=idle_s, logger=log,
+                                                             senders=senders)
 
     @property
     def holder(self) -> str:
@@ -83,10 +89,23 @@ class Relay(Loop[dict[str, Any]]):
         return self.engine.last
 
     def run_once(self) -> dict[str, Any]:
+        self._pass_began = self.clock.monotonic()
         return self.engine.run_once()
 
     def wait_after(self, result: dict[str, Any]) -> float:
-        return float(result["wait_s"])
+        """The engine's wait; after a pass that sent (and has more to send), the rest of ``pace_s`` since it
+        began: each station's next request carries what arrived meanwhile, rather than one request per
+        confirmation (the relay's CPU and the WMS's grow with requests, not rows)."""
+        wait = float(result["wait_s"])
+        if wait == 0 and result["outcome"] in ("sent", "dead"):
+            wait = max(0.0, self._pass_began + self.pace_s - self.clock.monotonic())
+            self._paced_until = self.clock.monotonic() + wait
+        return wait
+
+    def wake(self) -> None:
+        """A confirmation arrived: relay it now, unless the relay is pacing itself (it comes with the next pass)."""
+        if self.clock.monotonic() >= self._paced_until:
+            super().wake()
 
     # ---- the engine's source: hub_confirmations ---------------------------------------------
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
@@ -117,6 +136,7 @@ class Relay(Loop[dict[str, Any]]):
     def release(self) -> None:
         """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
         self._renew_at = float("-inf")
+        self.engine.close()
         try:
             self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from packgate.device.clock import isoformat, parse_iso
 from packgate.sync.common.ids import make_id
@@ -138,16 +138,19 @@ def ref_key(kind: str, item: dict[str, Any]) -> str:
 def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
     """Store (kind, row) pairs from WMS pages under the hub's own version counter, in their order (a key given
     twice keeps its last row); returns the rows stored. An order's record older than the one stored (the fast pull
-    already stored a later decision than a slower page) is skipped. One counter bump and one INSERT per
-    ``REF_ROWS`` rows."""
+    already stored a later decision than a slower page), or the same as the one stored, is skipped (the stations
+    fetch only what changed). One counter bump and one INSERT per ``REF_ROWS`` rows."""
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for kind, item in rows:
-        if isinstance(item, dict) and all(f in item for f in KINDS[kind][0]):
-            key = (kind, ref_key(kind, item))
-            if kind == "orders" and is_older(item, latest[key] if key in latest else ref_get(conn, kind, key[1])):
-                continue
-            latest.pop(key, None)  # moved to the end: it takes the later version
-            latest[key] = item
+    valid = [(kind, item) for kind, item in rows if isinstance(item, dict) and all(f in item for f in KINDS[kind][0])]
+    stored = _ref_many(conn, "orders", [ref_key(kind, item) for kind, item in valid if kind == "orders"])
+    for kind, item in valid:
+        key = (kind, ref_key(kind, item))
+        if kind == "orders" and is_older(item, latest[key] if key in latest else stored.get(key[1])):
+            continue
+        if kind == "orders" and key not in latest and stored.get(key[1]) == item:
+            continue  # stored as it is (the fast pull brought it first): no new version, nothing to fetch again
+        latest.pop(key, None)  # moved to the end: it takes the later version
+        latest[key] = item
     if not latest:
         return 0
     last = int(conn.value("UPDATE hub_counters SET n = n + ? WHERE name = 'ref' RETURNING n", (len(latest),)))
@@ -183,6 +186,18 @@ def reference_page(conn: Conn, since: int, limit: int) -> bytes:
     return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
 
 
+def _ref_many(conn: Conn, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored rows of ``kind`` among ``keys`` (one statement per ``MARK_ROWS`` keys)."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), MARK_ROWS):
+        chunk = unique[start:start + MARK_ROWS]
+        for row in conn.execute("SELECT key, data FROM hub_ref WHERE kind = ? AND key IN ("
+                                + ", ".join("?" * len(chunk)) + ")", [kind, *chunk]):
+            found[str(row["key"])] = json.loads(row["data"])
+    return found
+
+
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
     data = conn.value("SELECT data FROM hub_ref WHERE kind = ? AND key = ?", (kind, key))
     return conn.sealer.open_record(json.loads(data)) if data else None
@@ -209,8 +224,36 @@ def employee_name(conn: Conn, employee_id: str | None) -> str | None:
 
 
 # ---- confirmations: dedup, relay queue and the order flow in one transaction -------------------
-def receive(conn: Conn, station: str, items: list[Any], now: datetime, rules: "FlowRules") -> list[dict[str, Any]]:
-    return [_receive_one(conn, station, item, now, rules) for item in items]
+class Checked(NamedTuple):
+    """A confirmation checked and frozen before its write transaction (``check``): the writer queue holds the
+    database for the statements only."""
+
+    item: Any
+    problem: str | None
+    frozen: bytes  # the stored body and, hashed, the fingerprint (one serialisation for both)
+    mark: str
+    at_utc: str | None
+
+
+def check(station: str, items: list[Any]) -> list[Checked]:
+    """Validate and freeze ``items`` (no database): what ``receive`` does before its statements."""
+    checked = []
+    for item in items:
+        problem = validate(item, station)
+        if problem:
+            checked.append(Checked(item, problem, b"", "", None))
+            continue
+        frozen = dumps(item)
+        checked.append(Checked(item, None, frozen, hashlib.sha256(frozen).hexdigest(), utc(parse_iso(item["at"]))))
+    return checked
+
+
+def receive(conn: Conn, station: str, items: list[Any] | list[Checked], now: datetime,
+            rules: "FlowRules") -> list[dict[str, Any]]:
+    """Apply a station's batch (raw items, or ``check``'s output) inside the caller's transaction."""
+    received = (isoformat(now), utc(now))
+    return [_receive_one(conn, station, one if isinstance(one, Checked) else check(station, [one])[0], now, received,
+                         rules) for one in items]
 
 
 def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict[str, Any]:
@@ -221,22 +264,20 @@ def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict
     return answer
 
 
-def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "FlowRules") -> dict[str, Any]:
-    problem = validate(item, station)
-    if problem:
-        return _reject(item, problem, 400)
-    frozen = dumps(item)  # the stored body and, hashed, the fingerprint (one serialisation for both)
-    mark = hashlib.sha256(frozen).hexdigest()
+def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str],
+                 rules: "FlowRules") -> dict[str, Any]:
+    item, mark = checked.item, checked.mark
+    if checked.problem:
+        return _reject(item, checked.problem, 400)
     cancelled = _cancelled_order(conn, item)
     if cancelled is None:
-        at = parse_iso(item["at"])
         # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
         inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
                             " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
                             (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                             item["object_id"], item.get("operator"), item["at"], utc(at), isoformat(now), utc(now),
-                             frozen.decode(), utc(now)))
+                             item["object_id"], item.get("operator"), item["at"], checked.at_utc, received[0],
+                             received[1], checked.frozen.decode(), received[1]))
         if inserted is not None:
             conn.publish(now, "confirmation", str(item["object_id"]), {
                 "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
@@ -247,22 +288,22 @@ def _receive_one(conn: Conn, station: str, item: Any, now: datetime, rules: "Flo
             returns.apply(conn, station, item)
             for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
                 hook(conn, station, item, now)
-            return {"id": item["id"], "status": "accepted", "code": 200, "reason": None,
-                    "received_at": isoformat(now)}
-    before = _received_before(conn, station, item, mark, now, rules)
+            return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": received[0]}
+    before = _received_before(conn, station, checked, now, received, rules)
     if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
         return before
     if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
         return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
                              f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
                        409, ORDER_CANCELLED)
-    return _receive_one(conn, station, item, now, rules)  # the row that was in the way is gone: insert again
+    return _receive_one(conn, station, checked, now, received, rules)  # the row in the way is gone: insert again
 
 
-def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, now: datetime,
+def _received_before(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str],
                      rules: "FlowRules") -> dict[str, Any] | None:
     """The answer to a confirmation whose key or id is already stored (by this request, another or another hub);
     None when neither is."""
+    item, mark = checked.item, checked.mark
     seen = conn.one("SELECT id, fingerprint, received_at FROM hub_confirmations WHERE station = ? AND key = ?",
                     (station, item["key"]))
     if seen is not None:
@@ -272,7 +313,7 @@ def _received_before(conn: Conn, station: str, item: dict[str, Any], mark: str, 
                 "first": {"status": "accepted", "received_at": seen["received_at"]}}
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
         if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (station, item["key"])):
-            return _receive_one(conn, station, item, now, rules)  # another hub committed this very one meanwhile
+            return _receive_one(conn, station, checked, now, received, rules)  # another hub committed it meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     return None
@@ -335,13 +376,18 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if order_id is None:
         return
     order = get_order(conn, order_id)
+    fresh = order is None  # its row is written once, with the stage it moves to (one statement, not two)
     if order is None:
         ref = ref_get(conn, "orders", order_id) or {}
         order = {"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
                  "operator": None, "priority": int(ref.get("priority") or 0), "priority_released": 0,
                  "milestones": {}, "packed_by": None}
-        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at) VALUES (?, ?, ?, ?, ?)",
-                     (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+
+    def opened() -> None:  # the new order's row as it was first seen, when its stage does not move
+        if fresh:
+            conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?)", (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
         take_lot(conn, now, payload["sku"], payload.get("lot"), payload.get("qty"), station, order_id)
@@ -352,13 +398,13 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
                 conflict(conn, now, "not_claim_holder", order_id,
                          {"order_id": order_id, "station": station, "holder": holder["station"],
                           "action": item["action"], "confirmation": item["id"]})
-            return  # (or before it took the order, arriving late: the holder's stage and lot stock stand)
+            return opened()  # (or before it took the order, arriving late: the holder's stage and lot stock stand)
     if item["action"] == "pack":
         if order["stage"] in ("packed", "shipped") and order.get("packed_by") != station:
             conflict(conn, now, "packed_twice", order_id,
                      {"order_id": order_id, "first_station": order.get("packed_by"), "second_station": station,
                       "confirmation": item["id"]})
-            return
+            return opened()
         if not order["milestones"].get("lots_at_pick"):
             for unit in payload.get("units") or []:
                 if isinstance(unit, dict) and isinstance(unit.get("sku"), str):
@@ -371,17 +417,23 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if stage == STOPPED:
         stage = _before_opened(order["milestones"])
     if stage is None or not _may_move(order["stage"], stage):
-        return
+        return opened()
     milestones = order["milestones"]  # the hub's clock: comparable across stations whatever their clocks say
     if stage in MILESTONE:  # "open" (a Stop of an order nobody picked) is no milestone
         milestones.setdefault(MILESTONE[stage], isoformat(now))
     if item["action"] == "pack":
         milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
-    conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
-                 " packed_by = ?, updated_at = ? WHERE order_id = ?",
-                 (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by, isoformat(now),
-                  order_id))
+    if fresh:
+        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, station, operator, priority, milestones,"
+                     " packed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (order_id, stage, isoformat(now), station, item.get("operator"), order["priority"],
+                      _json(milestones), packed_by, isoformat(now)))
+    else:
+        conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
+                     " packed_by = ?, updated_at = ? WHERE order_id = ?",
+                     (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by,
+                      isoformat(now), order_id))
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator"),
                                               "device": item.get("device"), "location": item.get("location"),
@@ -592,11 +644,16 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
             elif state == "dead":
                 for row in rows:
                     _dead_of_cancelled(conn, row["body"], error, now)
-    for order_id in sorted(orders):
-        order = get_order(conn, order_id)
-        if order and order["stage"] in ("packed", "shipped") and "synced" not in order["milestones"]:
-            order["milestones"]["synced"] = isoformat(now)
-            conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(order["milestones"]), order_id))
+    named = sorted(orders)
+    for start in range(0, len(named), MARK_ROWS):  # only the packed or shipped ones: one look per chunk
+        chunk = named[start:start + MARK_ROWS]
+        for order in conn.execute("SELECT order_id, milestones FROM hub_orders WHERE stage IN ('packed', 'shipped')"
+                                  " AND order_id IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY order_id", chunk):
+            milestones = json.loads(order["milestones"])
+            if "synced" not in milestones:
+                milestones["synced"] = isoformat(now)
+                conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(milestones),
+                                                                                        order["order_id"]))
 
 
 def _dead_of_cancelled(conn: Conn, body: str, error: str | None, now: datetime) -> None:
@@ -636,18 +693,47 @@ def dead_letters(conn: Conn) -> list[dict[str, Any]]:
 
 
 # ---- the WMS's word on orders (interception, 订单拦截) ---------------------------------------------------------
-def wms_word(conn: Conn, now: datetime, row: dict[str, Any]) -> str | None:
+_WORD_COLUMNS = "stage, wms_status, wms_reason, wms_at, wms_revision"
+
+
+def wms_words(conn: Conn, now: datetime, rows: list[Any]) -> list[str | None]:
+    """``wms_word`` for each of ``rows`` in turn, the orders' stored words read in one statement per ``MARK_ROWS``
+    (an order named twice is read again for its second row: it sees the first one's word)."""
+    ids = [row.get("order_id") if isinstance(row, dict) else None for row in rows]
+    wanted = sorted({i for i in ids if isinstance(i, str) and i})
+    ahead: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), MARK_ROWS):
+        chunk = wanted[start:start + MARK_ROWS]
+        for found in conn.execute(f"SELECT order_id, {_WORD_COLUMNS} FROM hub_orders WHERE order_id IN ("
+                                  + ", ".join("?" * len(chunk)) + ")", chunk):
+            ahead[str(found.pop("order_id"))] = found
+    words: list[str | None] = []
+    for order_id, row in zip(ids, rows, strict=True):
+        if not isinstance(row, dict):
+            words.append(None)
+            continue
+        if isinstance(order_id, str) and order_id in ahead:
+            words.append(wms_word(conn, now, row, ahead.pop(order_id)))
+        else:
+            words.append(wms_word(conn, now, row))
+    return words
+
+
+_UNREAD: Any = object()
+
+
+def wms_word(conn: Conn, now: datetime, row: dict[str, Any], current: Any = _UNREAD) -> str | None:
     """Keep the WMS's status of the order beside its floor stage and publish a decision the floor acts on as an
     ``order_status`` event (held, cancelled, released or changed; the words of ``core.order_state``); returns it.
     A row the WMS never held, cancelled, released or changed is not kept; an older word than the one kept is
-    ignored."""
+    ignored. ``current``: the order's stored word read just before (``wms_words``), else read here."""
     order_id = row.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         return None
     status = str(row.get("status") or "open")
     revision, at = word_key(row)
-    current = conn.one("SELECT stage, wms_status, wms_reason, wms_at, wms_revision FROM hub_orders WHERE order_id = ?",
-                       (order_id,))
+    if current is _UNREAD:
+        current = conn.one(f"SELECT {_WORD_COLUMNS} FROM hub_orders WHERE order_id = ?", (order_id,))
     known = current is not None and current["wms_status"] is not None
     if not known and status not in STOPPING and at is None and revision <= 1:
         return None

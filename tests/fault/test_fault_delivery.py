@@ -3,7 +3,8 @@ hub's relay — against the real reference upstream on 127.0.0.1, faults injecte
 
 Each test runs once per user: a lost answer is retried after its backoff and takes effect once; a row the
 WMS cannot parse is narrowed down and dead-lettered while the rest of its batch goes; a loop stopped in
-the middle of a long backoff returns at once. The relay also batches across stations in one pass."""
+the middle of a long backoff returns at once. The relay also batches across stations in one pass, several
+stations' requests at once."""
 from __future__ import annotations
 
 import random
@@ -227,3 +228,51 @@ def test_a_transient_failure_ends_the_relay_pass_and_the_other_stations_go_at_th
     clock.advance(failed["delay_s"] + 0.01)
     assert hub_side.relay.run_once()["n"] == 2
     assert states(hub_side) == ["sent"] * 5 and stats()["confirmations"] == 5 and stats()["effects"] == 5
+
+
+@pytest.fixture
+def hub_side_by_side(tmp_path, clock, reference, proxy):
+    side = HubSide(tmp_path, clock, proxy.url, Backoff(base_s=10.0, cap_s=10.0), 5.0)
+    side.relay = side.loop = Relay(side.hub.db, UpstreamClient(proxy.url, deadline_s=1.0, clock=clock), clock,
+                                   rng=random.Random(0), backoff=Backoff(base_s=10.0, cap_s=10.0), idle_s=5.0,
+                                   senders=3)
+    side.engine = side.relay.engine
+    yield side
+    side.relay.release()
+    side.close()
+
+
+def test_the_relay_sends_for_several_stations_at_once_and_marks_every_answer_together(hub_side_by_side, reference):
+    _, stats = reference
+    side = hub_side_by_side
+    ids = {f"ST0{k}": side.confirm(k, f"ST0{k}") for k in range(1, 7)}
+    transactions = []
+    run = side.hub.db.run
+    side.hub.db.run = lambda fn: (transactions.append(fn), run(fn))[1]  # type: ignore[method-assign]
+    sent = side.relay.run_once()
+    assert sent["outcome"] == "sent" and sent["n"] == 21 and sent["requests"] == 6 and sent["accepted"] == 21
+    assert len(transactions) == 2 and stats()["requests"] == 6  # one request per station, one marking
+    rows = side.rows()
+    assert all(rows[i]["state"] == "sent" for station in ids.values() for i in station)
+    assert stats()["confirmations"] == 21 and stats()["effects"] == 21
+    assert side.relay.run_once()["outcome"] == "idle"
+
+
+def test_a_failure_among_requests_side_by_side_records_those_on_their_way_and_loses_nothing(
+        hub_side_by_side, reference, proxy, clock):
+    _, stats = reference
+    side = hub_side_by_side
+    ids = [i for k in range(1, 7) for i in side.confirm(2, f"ST0{k}")]
+    proxy.toxic("reset_peer", count=1, when="request")  # one request never reaches upstream
+    side.relay.run_once()
+    rows = side.rows()
+    failed = [i for i in ids if rows[i]["state"] == "pending" and rows[i]["attempts"] == 1]
+    sent = [i for i in ids if rows[i]["state"] == "sent"]
+    untried = [i for i in ids if rows[i]["state"] == "pending" and rows[i]["attempts"] == 0]
+    assert len(failed) == 2  # one station's request failed: its rows back off
+    assert len(failed) + len(sent) + len(untried) == 12  # the others answered and recorded, or left for the next pass
+    assert stats()["requests"] == len(sent) // 2  # every request that reached the WMS was recorded
+    for _ in range(5):
+        clock.advance(10.01)  # past the backoff (10 s at most)
+        side.relay.run_once()
+    assert states(side) == ["sent"] * 12 and stats()["confirmations"] == 12 and stats()["effects"] == 12

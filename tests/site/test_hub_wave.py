@@ -1,8 +1,10 @@
 """A wave of orders the WMS releases reaches the tables through the hub in seconds: the hub's pull commits a
 ``reference`` change on the feed, and a station agent linked to the hub pulls the reference data when it sees one,
-not at its next ``upstream.refresh_s`` (an hour here)."""
+not at its next ``upstream.refresh_s`` (an hour here). The fast order pull announces a wave it brings first (a
+transaction per 1,000 orders, one announcement per page), and the slower full refresh then stores none of them again."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from polling import eventually
 
 from packgate.station.runtime.agent import Agent
 from packgate.station.runtime.config import validate as station_config
+from packgate.sync.hub import store
 
 TOKEN = "token-of-station-01-abcdef"  # the site fixture's token of ST01
 
@@ -36,3 +39,29 @@ def test_orders_the_wms_releases_reach_a_linked_agent_through_the_feed(site, wms
         assert all(agent.cache.get_order(f"SO-WAVE-{k:03d}") for k in range(300))
     finally:
         agent.stop()
+
+
+def test_a_wave_the_fast_pull_brings_is_announced_with_its_page_and_not_stored_again(site, wms: str):
+    site.hub.tick()  # the first reference refresh sets the cursor the fast pull starts from
+    with site.hub.db.read() as conn:
+        before = store.ref_cursor(conn)
+        seen = store.feed_head(conn)
+    wave = [{"order_id": f"SO-SURGE-{k:04d}", "tote": f"T-S{k:04d}", "packaging": "BOX-S", "priority": 0,
+             "status": "released", "lines": [{"sku": "SKU-001", "qty": 1}]} for k in range(2500)]
+    assert requests.post(f"{wms}/v1/admin/orders", json={"items": wave}, timeout=30).status_code == 200
+    assert site.hub.pull_orders()["ok"]
+    with site.hub.db.read() as conn:
+        told = [e for e in store.feed_since(conn, seen, 5000) if e["kind"] == "reference"]
+        after = store.ref_cursor(conn)
+    assert [e["data"]["rows"] for e in told] == [2500]  # one announcement per page, with its last chunk
+    assert int(told[0]["data"]["cursor"]) == before + 2500 == after
+    with site.hub.db.read() as conn:  # three transactions: the page's chunks, each numbered on from the last
+        versions = [r["version"] for r in conn.execute("SELECT version FROM hub_ref WHERE kind = 'orders' AND key"
+                                                         " LIKE 'SO-SURGE-%' ORDER BY version")]
+    assert versions == list(range(before + 1, before + 2501))
+    page = json.loads(site.hub.reference_pages.page(before, 5000))
+    assert sorted(o["order_id"] for o in page["orders"]) == [o["order_id"] for o in wave]
+    site.clock.advance(site.hub.config["site.refresh_s"])
+    assert site.hub.tick()["reference"]["changed"] == 0  # the slow refresh finds them stored as they are
+    with site.hub.db.read() as conn:
+        assert store.ref_cursor(conn) == after  # no new versions: the stations fetch nothing twice
