@@ -1,7 +1,7 @@
 """The gated server's connection loop reads the requests of connections already open before it accepts new ones (real
 sockets, the real server): a burst of new connections (300 long-polls of one token retrying together every second)
 held a station's next confirmation, on its kept-alive connection, behind 64 accepts in a pass (hub ingest p99
-0.6-1.2 s on a busy machine)."""
+0.4-0.8 s on a busy machine)."""
 from __future__ import annotations
 
 import socket
