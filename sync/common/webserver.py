@@ -16,6 +16,9 @@ Invariants:
 * **Idle connections hold no thread**: a kept-alive connection waits for its next request in the same selector loop
   (closed after ``idle_s``), so the server's cost does not grow with the number of idle clients (a site's stations
   each keep one open between their posts).
+* **Open connections before new ones**: each pass of the loop reads the heads that arrived on connections already
+  open, then accepts at most ``ACCEPTS_PER_WAKE`` new ones; a burst of new connections (hundreds of clients retrying
+  together) never holds a kept-alive client's next request behind it.
 * ``stop()`` is prompt: the loop is woken through a pipe, not left to its next timeout.
 
 ``GatedServer(bind, app, numthreads=…, gate=Gate(…), tls_cert=…, tls_key=…)``; ``serve_in_thread(server)`` runs it
@@ -46,7 +49,7 @@ from cheroot.workers.threadpool import ThreadPool
 log = logging.getLogger(__name__)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 MAX_HEAD = 64 * 1024
-ACCEPTS_PER_WAKE = 64
+ACCEPTS_PER_WAKE = 8  # then the loop reads the heads that arrived meanwhile (the listener stays ready)
 
 
 @dataclass(frozen=True)
@@ -214,17 +217,20 @@ class _GatedConnections(ConnectionManager):
             except OSError:
                 self._remove_invalid_sockets()
                 continue
-            for fd, conn in ready:
+            accept = False
+            for fd, conn in ready:  # the connections already open first: a burst of new ones waits its turn
                 if conn is self._wake_r:
                     try:
                         self._wake_r.recv(4096)
                     except OSError:
                         pass
                 elif conn is self.server:
-                    self._accept()
+                    accept = True
                 else:
                     self._selector.unregister(fd)
                     self._advance(conn)
+            if accept:
+                self._accept()
             now = time.monotonic()
             if now - last_sweep >= sweep_every:
                 self._sweep(now)
