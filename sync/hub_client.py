@@ -208,6 +208,11 @@ class SiteClient:
         return data
 
 
+# a table learns what the hub decided (a cancel, a hold) within this long of the hub coming back; one station's
+# retry costs the hub a refused connection
+FOLLOW_RETRY_CAP_S = 4.0
+
+
 class FeedFollower(Loop[int]):
     """Follow the hub's feed in a thread; ``on_change(event)`` is called once per event, in order."""
 
@@ -215,7 +220,7 @@ class FeedFollower(Loop[int]):
                  *, clock: Clock | None = None, wait_s: int = 25, backoff: Backoff | None = None,
                  rng: Random | None = None, stream: bool = True, idle_s: float = STREAM_IDLE_S):
         super().__init__("site-feed", every_s=0.0, clock=clock, rng=rng, logger=log, what="site feed",
-                         failure_backoff=backoff or Backoff(base_s=0.5, cap_s=30.0))
+                         failure_backoff=backoff or Backoff(base_s=0.5, cap_s=FOLLOW_RETRY_CAP_S))
         self.client, self.on_change = client, on_change
         self.cursor_file = Path(cursor_file)
         self.wait_s = wait_s
