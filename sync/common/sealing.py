@@ -263,6 +263,16 @@ def rotate(ring: KeyRing, reseal: Callable[[KeyRing], int], in_use: Callable[[],
     return {"previous": before, "current": new, "rows": rows, "retired": retired, "key_file": str(ring.path)}
 
 
+def rotation_report(done: dict[str, Any], as_json: bool) -> str:
+    """What ``keys rotate`` prints (station and hub alike): JSON, or one line in each language."""
+    if as_json:
+        return json.dumps({"ok": True, **done}, indent=2)
+    retired = ", ".join(done["retired"])
+    return (f"new key {done['current']} in {done['key_file']}: {done['rows']} row(s) re-sealed; retired: "
+            f"{retired or 'none'}\n"
+            f"新密钥{done['current']}（{done['key_file']}）：已重新加密{done['rows']}行；已停用：{retired or '无'}")
+
+
 # ---- one ring per key file, per process --------------------------------------------------------
 _RINGS: dict[str, KeyRing] = {}
 _PLACES: dict[str, str] = {}  # database file -> its key file, when configured

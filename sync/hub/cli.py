@@ -175,10 +175,4 @@ def keys_rotate(config_file: str, as_json: bool) -> None:
         done = sealing.rotate(ring, lambda r: privacy.reseal(db, r), lambda: privacy.keys_in_use(db))
     finally:
         db.close()
-    if as_json:
-        click.echo(json.dumps({"ok": True, **done}, indent=2))
-    else:
-        click.echo(f"new key {done['current']} in {done['key_file']}: {done['rows']} row(s) re-sealed; retired: "
-                   f"{', '.join(done['retired']) or 'none'}")
-        click.echo(f"新密钥{done['current']}（{done['key_file']}）：已重新加密{done['rows']}行；已停用："
-                   f"{', '.join(done['retired']) or '无'}")
+    click.echo(sealing.rotation_report(done, as_json))
