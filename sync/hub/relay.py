@@ -150,7 +150,9 @@ class Relay(Loop[dict[str, Any]]):
                     result = item.results[row.id]
                     status = str(result["status"])
                     rejected = status == "rejected"
-                    marks.append((row.id, "dead" if rejected else "sent", status,
+                    code = result.get("error")  # the WMS's machine word for a refusal (order_cancelled: a conflict)
+                    marks.append((row.id, "dead" if rejected else "sent",
+                                  str(code) if rejected and isinstance(code, str) and code else status,
                                   str(result.get("reason")) if rejected else None))
             elif not isinstance(item, Failed):
                 marks.append((item.row.id, "dead", None, item.reason))

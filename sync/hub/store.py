@@ -643,7 +643,7 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
                 orders.update(row["object_id"] for row in rows if row["object_type"] == "order")
             elif state == "dead":
                 for row in rows:
-                    _dead_of_cancelled(conn, row["body"], error, now)
+                    _dead_of_cancelled(conn, row["body"], status, error, now)
     named = sorted(orders)
     for start in range(0, len(named), MARK_ROWS):  # only the packed or shipped ones: one look per chunk
         chunk = named[start:start + MARK_ROWS]
@@ -656,13 +656,20 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
                                                                                         order["order_id"]))
 
 
-def _dead_of_cancelled(conn: Conn, body: str, error: str | None, now: datetime) -> None:
-    """A pack or ship of an order the WMS cancelled while the hub did not know yet, refused by the WMS: a conflict."""
+def _dead_of_cancelled(conn: Conn, body: str, status: str | None, error: str | None, now: datetime) -> None:
+    """A pack or ship of an order the WMS cancelled while the hub did not know yet, refused by the WMS: a conflict.
+    The WMS's word (``order_cancelled``) is enough: its refusal may come before the hub's order pull has brought the
+    cancellation itself."""
     try:
         item = json.loads(body)
     except ValueError:  # a body the WMS could not read is dead for that reason, not a cancelled order's
         return
-    cancelled = _cancelled_order(conn, item) if isinstance(item, dict) else None
+    if not isinstance(item, dict):
+        return
+    cancelled = _cancelled_order(conn, item)
+    if cancelled is None and status == ORDER_CANCELLED:
+        named = [order for order in _named_orders(item) if isinstance(order, str)]
+        cancelled = {"order_id": named[0], "wms_reason": None} if named else None
     if cancelled is not None:
         conflict(conn, now, ORDER_CANCELLED, cancelled["order_id"],
                  {"order_id": cancelled["order_id"], "station": item["station"], "action": item["action"],
@@ -791,21 +798,24 @@ def resume_escalations(conn: Conn, order_id: str, now: datetime) -> None:
 
 def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
     """The WMS-cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any."""
-    action, kind, payload = item["action"], item["object_type"], item["payload"]
-    if action not in REFUSED_WHEN_CANCELLED or kind == "tote":
-        return None
-    if action == "manifest":
-        parcels = payload.get("parcels") if isinstance(payload.get("parcels"), list) else []
-        named = [p.get("order_id") for p in parcels if isinstance(p, dict)]
-    else:
-        named = [item["object_id"] if kind == "order" else payload.get("order_id")]
-    for order_id in named:
+    for order_id in _named_orders(item):
         if isinstance(order_id, str):
             row = conn.one("SELECT order_id, wms_reason, wms_at FROM hub_orders WHERE order_id = ? AND wms_status = ?",
                            (order_id, "cancelled"))
             if row is not None:
                 return row
     return None
+
+
+def _named_orders(item: dict[str, Any]) -> list[Any]:
+    """The orders a ``pack``, ``ship_load`` or ``manifest`` names (as sent: not every one need be a string)."""
+    action, kind, payload = item["action"], item["object_type"], item["payload"]
+    if action not in REFUSED_WHEN_CANCELLED or kind == "tote":
+        return []
+    if action == "manifest":
+        parcels = payload.get("parcels") if isinstance(payload.get("parcels"), list) else []
+        return [p.get("order_id") for p in parcels if isinstance(p, dict)]
+    return [item["object_id"] if kind == "order" else payload.get("order_id")]
 
 
 def intercepted_orders(conn: Conn, limit: int = 200) -> list[dict[str, Any]]:

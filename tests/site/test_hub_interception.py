@@ -99,6 +99,24 @@ def test_a_pack_the_hub_took_before_it_knew_is_refused_by_the_wms_and_shown_as_a
     assert wms(site).order_confirmations("SO-10012") == []
 
 
+def test_the_wms_refusing_a_pack_before_the_hub_pulled_the_cancel_is_still_a_conflict(site):
+    """The relay may hear the WMS's refusal (order_cancelled) before the hub's order pull brings the cancel: the
+    WMS's word alone makes the conflict, named with the WMS's reason once the pull brings it."""
+    station = site.station("ST02")
+    pack = station.confirm("pack", "order", "SO-10012", {"units": []})
+    assert station.push() == 1
+    wms(site).decide("SO-10012", "cancel", {"reason": "refund"})
+    site.relay()  # no pull yet: the hub does not know the order was cancelled
+    with site.hub.db.read() as conn:
+        (letter,) = store.dead_letters(conn)
+        found = [c for c in store.conflicts(conn) if c["kind"] == "order_cancelled"]
+        assert store.get_order(conn, "SO-10012")["wms_status"] != "cancelled"
+    assert letter["id"] == pack
+    assert [(c["subject"], c["detail"]["station"], c["detail"]["action"], c["detail"]["confirmation"])
+            for c in found] == [("SO-10012", "ST02", "pack", pack)]
+    assert wms(site).order_confirmations("SO-10012") == []
+
+
 def test_a_stop_returns_an_order_nobody_picked_to_open_and_schedules_no_escalation(site):
     station = site.station("ST01")
     station.confirm("scan", "order", "SO-10013")
