@@ -10,7 +10,9 @@ A station posts one ``pick`` of an order of its own every ``1/rate`` s (one orde
 each), waiting for the answer before the next one (a station sends in order; behind its schedule it sends at
 once, and it stops at the end of the run, so a slow hub is offered fewer than it was due); its follower reads the feed as a
 stream (``/v1/feed/stream``, server-sent events) or, on a hub without streams or with ``follow = "poll"``, by
-long-polling ``/v1/feed``. With ``surge`` set, a ``reference`` change on the feed makes the station pull
+long-polling ``/v1/feed``; a streamed batch's order-stage changes are found in its bytes (one regular expression:
+the hub writes every change's keys in one order) rather than parsed into dicts, so 200 followers cost the generator
+a third less. With ``surge`` set, a ``reference`` change on the feed makes the station pull
 ``/v1/reference`` from its cursor to the end, as the agent's refresher does, and it notes when it has seen
 every order of the surge.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import sys
 import threading
 import time
@@ -30,6 +33,8 @@ from packgate.sync.common.ids import make_id
 from packgate.sync.common.jsonbytes import dumps
 
 POST_DEADLINE_S = 10.0
+ORDER_STAGE = re.compile(rb'"kind":"order_stage","subject":"([^"\\]*)"')
+CURSOR = re.compile(rb'"cursor":"(\d+)","head":"\d+"}$')
 
 
 def _conn(base: str, timeout: float) -> http.client.HTTPConnection:
@@ -141,7 +146,7 @@ class Station:
                     data.append(line[5:].lstrip(b" "))
                 continue
             if data:
-                self._batch(json.loads(b"\n".join(data)), time.monotonic())
+                self._frame(b"\n".join(data), time.monotonic())
                 data = []
 
     def _poll(self, base: str) -> None:
@@ -152,6 +157,17 @@ class Station:
             resp = conn.getresponse()
             body = resp.read()
             self._batch(json.loads(body), time.monotonic())
+
+    def _frame(self, body: bytes, now: float) -> None:
+        """One server-sent batch: its order-stage changes found in the bytes (the hub writes every change's keys in
+        one order: seq, at, kind, subject, data), so the 200 followers of a run do not build every change's dicts."""
+        self.out.arrived_many([m.decode() for m in ORDER_STAGE.findall(body)], now)
+        if self.spec.get("surge") and b'"kind":"reference"' in body:
+            self.out.told(self.sid, now)
+            self.ref_wanted.set()
+        cursor = CURSOR.search(body[-64:])
+        if cursor is not None:
+            self.cursor = cursor.group(1).decode()
 
     def _batch(self, data: dict[str, Any], now: float) -> None:
         events = data.get("events") or []
@@ -222,6 +238,11 @@ class Results:
     def arrived(self, order: str, now: float) -> None:
         with self.lock:
             self.arrivals.setdefault(order, []).append(now)
+
+    def arrived_many(self, orders: list[str], now: float) -> None:
+        with self.lock:
+            for order in orders:
+                self.arrivals.setdefault(order, []).append(now)
 
     def told(self, sid: str, now: float) -> None:
         with self.lock:

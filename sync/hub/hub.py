@@ -23,6 +23,7 @@ from typing import Any
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock, isoformat, parse_iso
 from packgate.sync.client import UpstreamClient
+from packgate.sync.common.checkpoint import Checkpointer
 from packgate.sync.common.load import LoadGauge
 from packgate.sync.common.loop import Ticker, stop_all
 from packgate.sync.common.notify import Notifier
@@ -53,6 +54,9 @@ class Hub:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *, notifier: Notifier | None = None,
                  relay_backoff: Backoff | None = None):
         self.config = config
+        # SQLite: the WAL is copied back by a thread of its own, never inside a confirmation's commit (created before
+        # the database's connections, which read its backstop when opened)
+        self.checkpointer = None if is_postgresql(config.db_path) else Checkpointer(config.db_path)
         self.db = Database(config.db_path, pool_size=config["site.db_pool"])
         # on PostgreSQL the database's clock: the hubs of a site agree on leases and due times
         self.clock = clock or (DatabaseClock(self.db) if is_postgresql(config.db_path) else Clock())
@@ -113,6 +117,8 @@ class Hub:
             self.subscribers.holder = self.holder
 
     def start(self) -> "Hub":
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         self.feed.start()
         self.relay.start()
         if self.subscribers is not None:
@@ -128,7 +134,7 @@ class Hub:
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the relay, the ticker, the order pull and the feed watcher; True if all ended within ``timeout``."""
-        return stop_all((self.relay, self.subscribers, self.ticker, self.puller, self.feed), timeout)
+        return stop_all((self.relay, self.subscribers, self.ticker, self.puller, self.feed, self.checkpointer), timeout)
 
     def stop_order_pull(self) -> None:
         self.puller.stop()

@@ -229,3 +229,36 @@ def test_concurrent_posts_to_the_hub_are_each_answered_once_committed(site):
     groups = float(next(line.split()[-1] for line in text.splitlines()
                         if line.startswith("packgate_hub_write_group_size_count")))
     assert 1 <= groups <= 40
+
+
+def test_on_sqlite_no_confirmations_commit_copies_the_wal_back_the_hubs_own_thread_does(tmp_path):
+    """SQLite copies the WAL into the database inside the commit that takes it past 1,000 pages (tens of ms, once
+    every few seconds at 200 stations: the ingest p99). The hub leaves that to a thread of its own."""
+    from packgate.sync.common.db import BACKSTOP_PAGES
+    from packgate.sync.hub.config import validate
+    from packgate.sync.hub.hub import Hub
+
+    cfg = validate({"site.db": str(tmp_path / "hub.db"), "stations": {"ST01": "token-of-station-01-abcdef"},
+                    "privacy.key_file": str(tmp_path / "k.key"), "alerts.rules": []})
+    hub = Hub(cfg)
+    assert hub.checkpointer is not None
+    hub.checkpointer.every_s = 0.02
+    with hub.db.read() as conn:
+        assert conn.value("PRAGMA wal_autocheckpoint") == BACKSTOP_PAGES
+    hub.start()
+    try:
+        day = date(2026, 1, 5)
+        for seq in range(1, 41):
+            hub.receive("ST01", [{"id": make_id("ST01", day, seq), "key": f"k{seq}", "station": "ST01", "seq": seq,
+                                  "action": "pick", "object_type": "order", "object_id": f"SO-{seq}",
+                                  "operator": "E004", "device": None, "location": None,
+                                  "at": isoformat(time_now()), "payload": {"note": "x" * 3000},
+                                  "image_sha256": None}])
+        deadline = time.monotonic() + 10
+        while hub.checkpointer.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert hub.checkpointer.runs >= 1
+    finally:
+        assert hub.stop()
+        hub.db.close()
+    assert not hub.checkpointer._thread.is_alive()
