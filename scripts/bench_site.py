@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--surge-after", type=float, default=3.0, help="seconds of normal load before the release")
     parser.add_argument("--surge-wait", type=float, default=30.0, help="seconds the stations get to learn the surge")
     args = parser.parse_args(argv)
-    stores = args.stores.split(",")
+    stores = args.stores.split(",")[:1] if args.surge else [] if args.servers else args.stores.split(",")
     what = args.what.split(",")
     pg = TempPostgres(durable=True, max_connections=300).start() if any(s.startswith("pg") for s in stores) else None
     try:

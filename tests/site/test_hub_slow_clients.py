@@ -47,6 +47,7 @@ class LongPolls:
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
         self._lock = threading.Lock()
+        self._open: set[http.client.HTTPConnection] = set()
 
     def start(self) -> "LongPolls":
         for thread in self._threads:
@@ -55,20 +56,35 @@ class LongPolls:
         return self
 
     def stop(self) -> None:
+        """Ends every long-poll now: the ones the hub holds would otherwise wait out their 30 s."""
         self._stop.set()
+        with self._lock:
+            waiting = list(self._open)
+        for conn in waiting:
+            if conn.sock is not None:
+                try:
+                    conn.sock.shutdown(2)
+                except OSError:
+                    pass
         for thread in self._threads:
             thread.join(40)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             conn = http.client.HTTPConnection(self.host, self.port, timeout=40, source_address=("127.0.0.3", 0))
+            with self._lock:
+                self._open.add(conn)
             try:
+                if self._stop.is_set():
+                    break
                 conn.request("GET", f"/v1/feed?since={self.since}&wait=30&limit=1",
                              headers={"Authorization": f"Bearer {self.token}"})
                 status = conn.getresponse().status
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 status = 0
             finally:
+                with self._lock:
+                    self._open.discard(conn)
                 conn.close()
             with self._lock:
                 self.statuses[status] = self.statuses.get(status, 0) + 1
