@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from packgate.sync.client import UpstreamClient
+from packgate.sync.hub import dashboard
 from packgate.sync.hub.openapi import openapi_document
 from packgate.sync.hub_client import SiteClient
 
@@ -209,7 +210,8 @@ def test_no_input_from_a_signed_in_supervisor_gives_a_server_error(operation, si
     no_server_error()
 
 
-def test_streams_are_bounded_and_give_their_place_back_when_closed(make_site):
+def test_streams_are_bounded_and_give_their_place_back_when_closed(make_site, monkeypatch):
+    monkeypatch.setattr(dashboard, "STREAM_PING_S", 0.5)  # a closed stream is noticed at its next ping
     site = make_site(**{"feed.max_waits_per_station": 2})
     with requests.Session() as http:
         dashboard_sign_in(http, site.url, *SUPERVISOR)
