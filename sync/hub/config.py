@@ -165,7 +165,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "claims.offline_after_s": (float, 30.0, _positive, "a station silent this long shows as offline"),
     "feed.max_wait_s": (float, 30.0, _positive, "longest long-poll a station may ask for"),
     "feed.seal_s": (float, 0.1, _positive, "the feed sends the changes of this long in one batch, serialised once for"
-                                           " every station (a change reaches the stations within about this long)"),
+                                           " every station (a change reaches the stations within about this long; with more than 100 followers"
+                                           " open, a little longer: seals wake at most 1,000 followers a second)"),
     "feed.max_waits_per_station": (int, 4, _positive, "long-polls and feed streams one token (a station, a supervisor)"
                                    " may have open at once; more are answered 429 (a station follows the feed with one)"),
     "clock.warn_after_s": (float, 10.0, _positive, "a station whose clock differs from the hub's by more than this"

@@ -19,7 +19,7 @@ from parkedclock import ParkedClock
 from polling import eventually
 
 from packgate.sync.hub.engine import Database
-from packgate.sync.hub.feedwatch import BATCH, FeedWatch
+from packgate.sync.hub.feedwatch import BATCH, STREAM_WAKES_PER_S, FeedWatch
 from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub_client import FeedFollower, SiteClient
 
@@ -69,6 +69,26 @@ def test_many_followers_share_one_serialisation_per_batch(db: Database):
     assert [e["subject"] for e in json.loads(body)["events"]] == [f"c{k}" for k in range(30)]
     assert len({id(f[0]) for f in frames}) == 1 and all(len(f) == 1 for f in frames)
     assert frames[0][0] == b"id: %d\nevent: changes\ndata: %s\n\n" % (start + 30, body)
+
+
+def test_with_many_followers_seals_come_less_often_so_they_wake_at_most_so_many_a_second(db: Database):
+    """Every seal wakes every follower (a stream's or long-poll's thread, each taking Python's lock from the
+    confirmations' writer): past ``STREAM_WAKES_PER_S`` × ``seal_s`` followers the watcher waits longer."""
+    feed = FeedWatch(db, seal_s=0.1)  # not started
+    assert feed.wait_after(None) == 0.1
+    start = feed.head
+    few = STREAM_WAKES_PER_S // 20  # half of what seals every 0.1 s may wake
+    streams = [feed.stream(start) for _ in range(few)]
+    for stream in streams:
+        assert next(stream) == b": packgate site feed\n\n"  # the stream is open (counted)
+    assert feed.streams == few and feed.wait_after(None) == 0.1
+    more = [feed.stream(start) for _ in range(400 - few)]
+    for stream in more:
+        next(stream)
+    assert feed.wait_after(None) == pytest.approx(400 / STREAM_WAKES_PER_S)
+    for stream in streams + more:
+        stream.close()
+    assert feed.streams == 0 and feed.wait_after(None) == 0.1
 
 
 def test_a_change_leaves_at_the_first_pass_after_its_commit(db: Database):
