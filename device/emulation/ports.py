@@ -76,5 +76,18 @@ def free_tcp_port() -> int:
 
 
 def free_udp_port() -> int:
-    """For nfcpy's ``udp`` driver (``udp:127.0.0.1:PORT``)."""
-    return _PORTS.take(socket.SOCK_DGRAM)
+    """For nfcpy's ``udp`` driver (``udp:127.0.0.1:PORT``): never a port the services database names, which the
+    driver reads back by name (``getnameinfo`` without ``NI_NUMERICSERV``: 30865 becomes "csync2") and fails on."""
+    for _ in range(100):
+        port = _PORTS.take(socket.SOCK_DGRAM)
+        if not _named(port):
+            return port
+    return port
+
+
+def _named(port: int) -> bool:
+    try:
+        socket.getservbyport(port, "udp")
+    except OSError:
+        return False
+    return True

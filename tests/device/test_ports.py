@@ -41,3 +41,14 @@ def test_ports_handed_out_in_turn_are_far_apart_and_the_walk_visits_every_port()
     walk = [band.band[(band._next + k * band.stride) % 1_000] for k in range(1_000)]
     assert sorted(walk) == list(band.band)
     assert all(abs(a - b) > 1 for a, b in zip(walk, walk[1:], strict=False))  # the demo listens on port and port + 1
+
+
+def test_udp_ports_are_never_ones_the_services_database_names(monkeypatch):
+    """nfcpy's udp driver reads its port back through getnameinfo, which names 30865 "csync2" (Debian's netbase)
+    and fails on it."""
+    named = socket.getservbyname("csync2", "udp")
+    band = ports._Ports(range(named, named + 2))
+    band._next = 0  # the walk starts at the named port
+    monkeypatch.setattr(ports, "_PORTS", band)
+    assert free_udp_port() == named + 1
+    assert socket.getnameinfo(("127.0.0.1", named + 1), socket.NI_NUMERICHOST)[1] == str(named + 1)
