@@ -46,7 +46,7 @@ def test_ports_handed_out_in_turn_are_far_apart_and_the_walk_visits_every_port()
 def test_udp_ports_are_never_ones_the_services_database_names(monkeypatch):
     """nfcpy's udp driver reads its port back through getnameinfo, which names 30865 "csync2" (Debian's netbase)
     and fails on it."""
-    named = socket.getservbyname("csync2", "udp")
+    named = socket.getservbyname("csync2", "tcp")  # the driver's getnameinfo looks the port up as TCP
     band = ports._Ports(range(named, named + 2))
     band._next = 0  # the walk starts at the named port
     monkeypatch.setattr(ports, "_PORTS", band)
