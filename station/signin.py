@@ -48,7 +48,9 @@ class PinCheck:
             self.lockout.passed(target)
             return employee
         attempts = self.lockout.failed(target)
-        log.warning("wrong badge code or PIN", extra={"fields": {"target": target, "purpose": purpose}})
+        why = "no such badge" if employee is None else "no PIN given" if not pin.strip() else "PIN refused"
+        log.warning("wrong badge code or PIN (%s: %s)", target, why,
+                    extra={"fields": {"target": target, "purpose": purpose}})
         with p.lock, write_tx(p.conn) as conn:
             store.add_audit(conn, isoformat(p.clock.now()), target, "pin_failed", target, None,
                             {"attempts": attempts}, purpose, terminal)
