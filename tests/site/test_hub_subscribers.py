@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from endpoint import Endpoint
 from hubkit import TOKENS
 
 from packgate.sync.hub import store
@@ -23,54 +22,31 @@ from packgate.sync.upstream import demo_data
 SECRET = "crm-webhook-secret-0123456789"
 
 
-class Receiver:
+class Receiver(Endpoint):
     """A subscriber's webhook: checks the signature, keeps every event; ``down()`` refuses connections, ``up()``
     serves again on the same port; ``answer`` is the status it gives."""
 
     def __init__(self, secret: str, answer: int = 200) -> None:
+        super().__init__()
         self.secret, self.answer = secret, answer
         self.events: list[dict[str, Any]] = []
         self.bad_signatures = 0
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
         self.up()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/packgate"
 
-    def up(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                wanted = "sha256=" + hmac.new(outer.secret.encode(), body, hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(wanted, self.headers.get("X-Packgate-Signature", "")):
-                    outer.bad_signatures += 1
-                    self.send_response(401)
-                elif outer.answer == 200:
-                    event = json.loads(body)
-                    assert event["id"] == self.headers["X-Packgate-Event-Id"] and self.path == "/hooks/packgate"
-                    outer.events.append(event)
-                    self.send_response(200)
-                else:
-                    self.send_response(outer.answer)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def post(self, path: str, headers: Any, body: bytes) -> int:
+        wanted = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(wanted, headers.get("X-Packgate-Signature", "")):
+            self.bad_signatures += 1
+            return 401
+        if self.answer == 200:
+            event = json.loads(body)
+            assert event["id"] == headers["X-Packgate-Event-Id"] and path == "/hooks/packgate"
+            self.events.append(event)
+        return self.answer
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import json
 import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from endpoint import Endpoint
 from station_factory import StationFactory
 
 from packgate.device.clock import FakeClock
@@ -117,43 +117,23 @@ def pick_order(station: Station, world: DemoWorld, order_id: str, picker: str = 
 
 
 # ---------------------------------------------------------------------------- a webhook receiver
-class Webhook:
+class Webhook(Endpoint):
     """A real HTTP endpoint for Apprise ``json://`` notifications; ``down()``/``up()`` stop and restart it
     on the same port (connection refused in between)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict] = []
         self.delay_s = 0.0  # answer this late (a slow chat bot)
         self.started = threading.Event()  # set when a request arrives
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
         self.up()
         self.url = f"json://127.0.0.1:{self.port}/hook"
 
-    def up(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.started.set()
-                time.sleep(outer.delay_s)
-                outer.received.append({"path": self.path, **json.loads(body or b"{}")})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def post(self, path: str, headers: Any, body: bytes) -> int:
+        self.started.set()
+        time.sleep(self.delay_s)
+        self.received.append({"path": path, **json.loads(body or b"{}")})
+        return 200
 
 
 @pytest.fixture
