@@ -16,6 +16,7 @@ import time
 
 from flask import Blueprint, Response, abort, jsonify, request, send_file
 
+from packgate.station.core.models import Employee
 from packgate.station.core.verdicts import answer, bad_field
 from packgate.station.privacy import report_csv
 from packgate.station.views import LISTS
@@ -102,17 +103,24 @@ def supervisor_recipient(order_id: str) -> Response:
     st = station()
     device = st.device_id("supervisor")
     if viewer is None:
-        badge, pin = body.get("supervisor_badge"), body.get("supervisor_pin")
-        if not isinstance(badge, str) or not isinstance(pin, str) or len(badge) > 64 or len(pin) > 64:
-            return verdict(answer("presence_required"), 403)
-        proven = st.pins.verify(badge, pin, "personal_read", device)
-        if isinstance(proven, dict):
-            return verdict(proven, 403)
+        proven = _present(body, "personal_read", device)
+        if isinstance(proven, Response):
+            return proven
         if not st.is_supervisor(proven.employee_id):
             return not_supervisor()
         viewer = proven.employee_id
     found = st.privacy.recipient(order_id[:80], viewer, device, purpose)
     return jsonify(found) if found is not None else error(404, "not_found", path=request.path)
+
+
+def _present(body: dict, purpose: str, device: str) -> Employee | Response:
+    """The employee an API-token client proves present with ``supervisor_badge`` and ``supervisor_pin`` (checked
+    here, as a tap would be), or the 403 to answer."""
+    badge, pin = body.get("supervisor_badge"), body.get("supervisor_pin")
+    if not isinstance(badge, str) or not isinstance(pin, str) or len(badge) > 64 or len(pin) > 64:
+        return verdict(answer("presence_required"), 403)
+    proven = station().pins.verify(badge, pin, purpose, device)
+    return verdict(proven, 403) if isinstance(proven, dict) else proven
 
 
 def _not_while_busy() -> None:
@@ -185,12 +193,9 @@ def supervisor_weight_decision(sku: str) -> Response:
     st = station()
     device = st.device_id("supervisor")
     if is_api():
-        badge, pin = body.get("supervisor_badge"), body.get("supervisor_pin")
-        if not isinstance(badge, str) or not isinstance(pin, str) or len(badge) > 64 or len(pin) > 64:
-            return verdict(answer("presence_required"), 403)
-        proven = st.pins.verify(badge, pin, "weight_decision", device)
-        if isinstance(proven, dict):
-            return verdict(proven, 403)
+        proven = _present(body, "weight_decision", device)
+        if isinstance(proven, Response):
+            return proven
         supervisor = proven
     else:
         supervisor = st.catalog.employee_by_id(viewer) if viewer else None
