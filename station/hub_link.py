@@ -165,8 +165,7 @@ class SiteLink:
         self.parts, self.hub, self.publish_state, self.words = parts, hub, publish_state, words
         self.released: Released = released or (lambda order_id, decision: None)
         self.reviewed: Callable[[dict], None] = lambda decision: None  # ``Station.on_review_decided``
-        self._escalations: tuple[float, list[dict]] | None = None
-        self._conflicts: tuple[float, list[dict]] | None = None
+        self._lists: dict[str, tuple[float, list[dict]]] = {}  # the site's lists last read: (when, rows)
         self.ledger = LotLedger()
         self.ledger.load(store.site_lot_taken(parts.conn))
         self.offline_until = float("-inf")
@@ -293,30 +292,35 @@ class SiteLink:
     def escalations(self) -> list[dict] | None:
         """The site's escalations sent and not acknowledged, as the supervisor page lists them (``id`` is
         ``<order>~<level>``); None without a hub or while it cannot be reached."""
+        return self._site_list("escalations", lambda hub: hub.escalations(), lambda e: {
+            "id": f"{e['order_id']}~{e['level']}", "order_id": e["order_id"], "level": e["level"],
+            "deadline": e.get("deadline"), "fired_at": e.get("sent_at"), "table": e.get("table"), "site": True})
+
+    def _site_list(self, name: str, fetch: Callable[[SiteHub], list[dict]], shown: Callable[[dict], dict]) -> list[dict] | None:
+        """A list of the site's, read from the hub at most every ``ESCALATIONS_FRESH_S`` (the supervisor page asks
+        at every refresh) and shaped as the page shows it; None without a hub or while it cannot be reached."""
         if self.hub is None:
             return None
         now = self.parts.clock.monotonic()
-        kept = self._escalations
+        kept = self._lists.get(name)
         if kept is not None and now - kept[0] < ESCALATIONS_FRESH_S:
             return kept[1]
         if now < self.offline_until:
             return None
         try:
-            rows = self.hub.escalations()
+            rows = fetch(self.hub)
         except (SyncError, OSError) as exc:
             self._offline(exc)
             return None
-        listed = [{"id": f"{e['order_id']}~{e['level']}", "order_id": e["order_id"], "level": e["level"],
-                   "deadline": e.get("deadline"), "fired_at": e.get("sent_at"), "table": e.get("table"),
-                   "site": True} for e in rows]
-        self._escalations = (now, listed)
+        listed = [shown(row) for row in rows]
+        self._lists[name] = (now, listed)
         return listed
 
     def acknowledge(self, order_id: str, level: int, by: str) -> dict | None:
         """Acknowledge through the hub (raises ``SyncError``/``OSError`` when it cannot be reached)."""
         if self.hub is None:
             raise SyncError("no site hub")
-        self._escalations = None
+        self._lists.pop("escalations", None)
         return self.hub.acknowledge(order_id, level, by)
 
     # ---- the site's conflicts to resolve ---------------------------------------------------------------
@@ -324,32 +328,18 @@ class SiteLink:
         """The site's conflicts no one resolved (a pack or hand-over the WMS refused because it had cancelled the
         order, made at any table), as the supervisor page lists its own (``id`` is ``hub~<n>``); None without a
         hub or while it cannot be reached."""
-        if self.hub is None:
-            return None
-        now = self.parts.clock.monotonic()
-        kept = self._conflicts
-        if kept is not None and now - kept[0] < ESCALATIONS_FRESH_S:
-            return kept[1]
-        if now < self.offline_until:
-            return None
-        try:
-            rows = self.hub.conflicts()
-        except (SyncError, OSError) as exc:
-            self._offline(exc)
-            return None
-        listed = [{"id": f"hub~{c['n']}", "action": c.get("action"), "object_type": "order",
-                   "object_id": c.get("order_id"), "created_at": c.get("at"), "dead_at": c.get("at"),
-                   "dead_reason": c.get("reason"), "wms_reason": c.get("wms_reason"), "table": c.get("table"),
-                   "station": c.get("station"), "confirmation": c.get("confirmation"), "site": True} for c in rows]
-        self._conflicts = (now, listed)
-        return listed
+        return self._site_list("conflicts", lambda hub: hub.conflicts(), lambda c: {
+            "id": f"hub~{c['n']}", "action": c.get("action"), "object_type": "order", "object_id": c.get("order_id"),
+            "created_at": c.get("at"), "dead_at": c.get("at"), "dead_reason": c.get("reason"),
+            "wms_reason": c.get("wms_reason"), "table": c.get("table"), "station": c.get("station"),
+            "confirmation": c.get("confirmation"), "site": True})
 
     def resolve_conflict(self, n: int, by: str, note: str) -> dict | None:
         """Resolve one of the site's conflicts through the hub (raises ``SyncError``/``OSError`` when it cannot be
         reached)."""
         if self.hub is None:
             raise SyncError("no site hub")
-        self._conflicts = None
+        self._lists.pop("conflicts", None)
         return self.hub.resolve_conflict(n, by, note)
 
     # ---- the site's dock --------------------------------------------------------------------------
