@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from typing import Iterator
+from typing import Callable, Generator, Iterable, Iterator
 
 STREAMS_MAX = 128  # open event streams a station serves at once (kiosk, supervisors' phones, every PDA)
 PROBE_S = 0.25  # an idle stream writes a comment this often: a closed one fails its write and is freed
@@ -56,12 +56,24 @@ class EventBus:
         with self._lock:
             return len(self._subscribers)
 
-    def stream(self, first: list[tuple[str, dict]] | None = None, heartbeat_s: float = PROBE_S) -> Iterator[str]:
-        """Server-sent-event text for one client: ``first`` events, then live ones, with heartbeats (a comment
-        line every ``heartbeat_s`` of quiet, which is how the server notices a client that has gone)."""
+    def stream(self, first: Callable[[], list[tuple[str, dict]]] | None = None,
+               heartbeat_s: float = PROBE_S) -> Iterable[str]:
+        """Server-sent-event text for one client: the events ``first()`` returns, then live ones, with heartbeats (a
+        comment line every ``heartbeat_s`` of quiet, which is how the server notices a client that has gone).
+
+        The client is subscribed before ``first`` is called and before the response starts: an event published while
+        the first state is read or the response is being set up is queued, never lost between the two."""
         q = self.subscribe()
         try:
-            for kind, data in first or []:
+            opening = first() if first else []
+        except BaseException:
+            self.unsubscribe(q)
+            raise
+        return _Stream(self, q, self._follow(q, opening, heartbeat_s))
+
+    def _follow(self, q: queue.Queue, opening: list[tuple[str, dict]], heartbeat_s: float) -> Generator[str, None, None]:
+        try:
+            for kind, data in opening:
                 yield sse(kind, data)
             while not self._closed.is_set():
                 try:
@@ -72,6 +84,20 @@ class EventBus:
                 yield message.text
         finally:
             self.unsubscribe(q)
+
+
+class _Stream:
+    """One client's events; ``close`` (called by the server, even before the first event) ends its subscription."""
+
+    def __init__(self, bus: EventBus, q: queue.Queue, events: Generator[str, None, None]):
+        self._bus, self._q, self._events = bus, q, events
+
+    def __iter__(self) -> Iterator[str]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+        self._bus.unsubscribe(self._q)
 
 
 class Message(tuple):

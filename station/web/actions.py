@@ -51,6 +51,5 @@ def events() -> Response:
     bus = station().bus
     if bus.streams >= bus.max_streams:
         return error(503, "too_many_streams", limit=bus.max_streams)
-    first = [("state", station().state())]
-    return Response(bus.stream(first), mimetype="text/event-stream",
+    return Response(bus.stream(lambda: [("state", station().state())]), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
