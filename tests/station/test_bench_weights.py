@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from packgate.station.core.models import Packaging, Sku
 from packgate.station.core.tolerance import ToleranceConfig, check_weight
@@ -22,23 +23,22 @@ sys.modules["bench_weights"] = bench  # dataclasses look their module up while t
 _SPEC.loader.exec_module(bench)
 
 
-def quick() -> dict:
+@pytest.fixture(scope="module")
+def result() -> dict:
+    """The quick run, once for the module (at collection it would run in every worker)."""
     return bench.run(bench.parse(["--quick"]))
 
 
-RESULT = quick()
-
-
-def test_the_learned_gate_meets_the_goal_on_the_quick_run():
-    tally = RESULT["tally"]
+def test_the_learned_gate_meets_the_goal_on_the_quick_run(result: dict):
+    tally = result["tally"]
     learned = tally.goal_caught["learned"] / tally.goal_cases
     false_blocks = 1000 * tally.false["learned"] / tally.parcels
     assert tally.goal_cases >= 500 and learned >= 0.95 and false_blocks <= 2, (learned, false_blocks)
-    assert bench.goal_met(RESULT)
+    assert bench.goal_met(result)
     today = tally.goal_caught["today"] / tally.goal_cases
     assert today < learned and tally.false["today"] > tally.false["learned"]
     # the supervisor accepted a corrected weight for each wrong catalogue weight the parcels could tell apart
-    assert RESULT["accepted"] >= 1
+    assert result["accepted"] >= 1
 
 
 def test_today_is_the_stations_default_rule():
@@ -48,8 +48,8 @@ def test_today_is_the_stations_default_rule():
     assert bench.TODAY == station
 
 
-def test_todays_column_is_what_the_station_would_answer_on_the_same_parcels():
-    world = RESULT["world"]
+def test_todays_column_is_what_the_station_would_answer_on_the_same_parcels(result: dict):
+    world = result["world"]
     rng = np.random.default_rng(7)
     for seq in range(300):
         parcel = bench.make_parcel(world, rng, seq, 0.5)
@@ -60,16 +60,16 @@ def test_todays_column_is_what_the_station_would_answer_on_the_same_parcels():
         assert bench.today_passes(parcel, world, grams) == check_weight(items, box, grams, True, bench.TODAY).passed
 
 
-def test_a_light_missing_accessory_is_what_todays_rule_misses():
-    tally = RESULT["tally"]
+def test_a_light_missing_accessory_is_what_todays_rule_misses(result: dict):
+    tally = result["tally"]
     light = ("10-30 g", "< 250 g")
     assert tally.cases[light] > 0
     assert tally.caught[("today", *light)] / tally.cases[light] < 0.2  # within the ounce: it passes
     assert tally.caught[("learned", *light)] / tally.cases[light] >= 0.95
 
 
-def test_the_table_prints_every_row_and_the_run_is_reproducible():
-    lines = bench.table(RESULT)
+def test_the_table_prints_every_row_and_the_run_is_reproducible(result: dict):
+    lines = bench.table(result)
     text = "\n".join(lines)
     assert "false blocks per 1,000 parcels" in text and "parcels to learn" in text
     assert sum(1 for line in lines if line.startswith("caught: unit")) == 9
