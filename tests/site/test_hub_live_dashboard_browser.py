@@ -130,6 +130,7 @@ def english_words() -> set[str]:
     return found
 
 
+@pytest.mark.parametrize("hub_db", ["sqlite"], indirect=True)  # the page's layout: the engine behind it is tested above
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_screen_size_and_language_fits_has_headers_and_speaks_the_catalog(make_site, clock, context, lang):
     site = make_site(station_names=CHINESE_NAMES, **{"site.name": "上海仓"}) if lang == "zh" else make_site()

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from hubkit import TOKENS, Site
 from slowclients import SlowClients
 
+INGEST_S = 8.0  # another station's confirmations are timed this long under each attack (about 100 of them)
+
 
 def _ingest_times(site: Any, seconds: float) -> list[float]:
     """Confirmations from ST01, one request each, for ``seconds``: how long each took."""
@@ -95,11 +97,11 @@ def test_300_long_polls_from_one_token_do_not_starve_ingest(make_site: Callable[
     site = make_site(**{"site.threads": 32, "site.max_connections_per_client": 400})
     polls = LongPolls(site.url, TOKENS["ST02"], 300, site.hub.feed.head + 10**6).start()
     try:
-        times = _ingest_times(site, 15)
+        times = _ingest_times(site, INGEST_S)
     finally:
         polls.stop()
     engine = "PostgreSQL" if hub_db.startswith("postgresql") else "SQLite"
-    print(f"\nhub ({engine}) ingest during 300 long-polls from one token: {len(times)} in 15 s,"
+    print(f"\nhub ({engine}) ingest during 300 long-polls from one token: {len(times)} in {INGEST_S:g} s,"
           f" p50 {statistics.median(times) * 1000:.0f} ms, p99 {_p99(times) * 1000:.0f} ms; answers to the long-polls"
           f" {dict(sorted(polls.statuses.items()))}", file=sys.__stderr__)
     assert len(times) >= 30 and _p99(times) < 2.0
@@ -112,12 +114,12 @@ def test_2100_slow_sockets_do_not_starve_ingest(tmp_path: Path, wms: str, clock:
         port = int(site.url.rsplit(":", 1)[1])
         attack = SlowClients("127.0.0.1", port, 2100, sources=40, every_s=2.0).start()
         try:
-            times = _ingest_times(site, 15)
+            times = _ingest_times(site, INGEST_S)
         finally:
             attack.stop()
     finally:
         site.stop()
-    print(f"\nhub ingest during 2,100 slow sockets: {len(times)} in 15 s, p50 {statistics.median(times) * 1000:.0f} ms,"
+    print(f"\nhub ingest during 2,100 slow sockets: {len(times)} in {INGEST_S:g} s, p50 {statistics.median(times) * 1000:.0f} ms,"
           f" p99 {_p99(times) * 1000:.0f} ms; the attacker reconnected {attack.connects - 2100} times",
           file=sys.__stderr__)
     assert len(times) >= 30 and _p99(times) < 3.0

@@ -26,6 +26,9 @@ def served(station):
     stop()
 
 
+ATTACK_S = 12.0  # the kiosk's actions are timed this long: past two header timeouts, so every slow socket is closed once
+
+
 def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
 
@@ -38,7 +41,7 @@ def test_the_kiosk_keeps_packing_while_300_slow_clients_drip_headers(served, h):
     try:
         times: list[float] = []
         pda: list[float] = []
-        end = time.monotonic() + 20
+        end = time.monotonic() + ATTACK_S
         while time.monotonic() < end:
             start = time.monotonic()
             answer = kiosk.post(f"{served}/api/v1/actions", json={"action": "badge", "object_id": h.BADGES["packer"],
@@ -57,7 +60,7 @@ def test_the_kiosk_keeps_packing_while_300_slow_clients_drip_headers(served, h):
     finally:
         attack.stop()
     p50, p99 = statistics.median(times), _p99(times)
-    print(f"\nkiosk actions during 300 slow clients: {len(times)} in 20 s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms;"
+    print(f"\nkiosk actions during 300 slow clients: {len(times)} in {ATTACK_S:g} s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms;"
           f" a PDA's /healthz p99 {_p99(pda) * 1000:.0f} ms; the attacker reconnected {attack.connects - 300} times",
           file=sys.__stderr__)
     assert len(times) >= 40 and p99 < 2.0
