@@ -1,6 +1,7 @@
 """The ``packgate`` command line: one entry point, subcommands per area."""
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from contextlib import contextmanager
@@ -9,12 +10,34 @@ from typing import Iterator
 import click
 
 from packgate.station.errors import ConfigError, DatabaseFromTheFutureError
-from packgate.station.runtime.config import SCHEMA, load, notes, render_defaults, shown, warnings
 from packgate.station.runtime.logs import LEVELS, setup_logging
 from packgate.sync.cli import STATION_CONFIG, StationSettings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command groups that live in other packages are imported when named, not at start: ``packgate site`` starts
+    without the station's modules, ``packgate run`` without the hub's (a process starts in half the time)."""
+
+    ELSEWHERE = {"device": "packgate.device.cli:device", "upstream": "packgate.sync.cli:upstream",
+                 "sync": "packgate.sync.cli:sync", "site": "packgate.sync.hub.cli:site",
+                 "audit": "packgate.station.runtime.records_cli:audit",
+                 "evidence": "packgate.station.runtime.records_cli:evidence_group",
+                 "db": "packgate.station.runtime.records_cli:db_group",
+                 "keys": "packgate.station.runtime.keys_cli:keys_group",
+                 "install": "packgate.station.runtime.install_cli:install",
+                 "kiosk": "packgate.station.runtime.install_cli:kiosk"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.ELSEWHERE})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.ELSEWHERE and cmd_name not in self.commands:
+            module, name = self.ELSEWHERE[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--log-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
               help="Override log.level from the configuration.")
 @click.pass_context
@@ -28,6 +51,8 @@ def cli(ctx: click.Context, log_level: str | None) -> None:
 
 def _sync_settings(path: str) -> StationSettings:
     """What the ``sync`` commands take from a station's packgate.toml (a bad file: one line, exit 1)."""
+    from packgate.station.runtime.config import load
+
     try:
         cfg = load(path)
     except ConfigError as exc:
@@ -46,6 +71,8 @@ def config() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def config_check(file: str) -> None:
     """Validate FILE; print the effective settings as JSON (secrets masked), or every problem, one per line."""
+    from packgate.station.runtime.config import load, notes, shown, warnings
+
     try:
         cfg = load(file)
     except ConfigError as exc:
@@ -58,12 +85,16 @@ def config_check(file: str) -> None:
 @config.command("defaults")
 def config_defaults() -> None:
     """Print a packgate.toml with every key, its default and what it does."""
+    from packgate.station.runtime.config import render_defaults
+
     click.echo(render_defaults(), nl=False)
 
 
 @config.command("keys")
 def config_keys() -> None:
     """List every configuration key with its default."""
+    from packgate.station.runtime.config import SCHEMA
+
     for key, (_t, default, _c, help_) in SCHEMA.items():
         click.echo(f"{key:34} {json.dumps(default):24} {help_}")
 
@@ -88,6 +119,7 @@ def i18n_extract() -> None:
 def run(ctx: click.Context, config_file: str | None) -> None:
     """Run the station agent with the devices and upstream named in the configuration."""
     from packgate.station.runtime.agent import run_agent
+    from packgate.station.runtime.config import load
 
     try:
         cfg = load(config_file)
@@ -150,30 +182,6 @@ def _say_problems(exc: ConfigError) -> None:
         click.echo(f"error: {problem}", err=True)
     if len(exc.problems) > 1:
         click.echo(f"{len(exc.problems)} problems", err=True)
-
-
-def _mount_optional() -> None:
-    """Mount the device and sync command groups (they live in their own packages)."""
-    from packgate.device.cli import device
-    from packgate.station.runtime.install_cli import install, kiosk
-    from packgate.station.runtime.keys_cli import keys_group
-    from packgate.station.runtime.records_cli import audit, db_group, evidence_group
-    from packgate.sync.cli import sync, upstream
-    from packgate.sync.hub.cli import site
-
-    cli.add_command(device)
-    cli.add_command(upstream)
-    cli.add_command(sync)
-    cli.add_command(site)
-    cli.add_command(audit)
-    cli.add_command(evidence_group)
-    cli.add_command(db_group)
-    cli.add_command(keys_group)
-    cli.add_command(install)
-    cli.add_command(kiosk)
-
-
-_mount_optional()
 
 
 def main() -> None:
