@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from biip.gtin import Gtin
 
-from packgate.sync.common.pins import DEMO_HASHES, pin_matches
+from packgate.sync.common.pins import DEMO_HASHES, demo_hash, hash_pin, pin_matches
 from packgate.sync.upstream.demo_data import DEMO_BADGES, DEMO_ORDERS, EMPLOYEES, demo_reference, gs1_check_digit
 
 TODAY = date(2026, 1, 5)
@@ -86,8 +86,10 @@ def test_deterministic():
     assert demo_reference(TODAY) == data()
 
 
-def test_the_demo_pins_hashed_in_advance_are_theirs_with_the_standard_parameters():
+def test_the_demo_pins_hashed_in_advance_are_theirs_and_a_real_pin_gets_the_default_cost():
     for pin, stored in DEMO_HASHES.items():
         assert pin_matches(stored, pin) and not pin_matches(stored, "0000"), pin
-        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert stored.startswith("$argon2id$v=19$m=8192,t=1,p=1$")  # public demo PINs: a low cost
+    assert hash_pin("2580").startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # argon2-cffi's defaults
+    assert demo_hash("2580").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert {e[4] for e in EMPLOYEES} <= set(DEMO_HASHES)  # every demo employee's PIN
