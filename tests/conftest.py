@@ -1,7 +1,6 @@
 import os
 import shutil
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -21,16 +20,7 @@ os.environ.setdefault("PACKGATE_PROFILES", str(ROOT / "firmware-profiles"))
 os.environ.setdefault("PACKGATE_USER_PROFILES", "")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a test marked ``long`` run first, each in its own order. pytest-xdist hands whole files to
-    its workers in this order (``--dist loadfile``): a half-minute file started last would leave one worker
-    running alone while the others are done. Two tests under one id are refused: that scheduling keys tests by
-    id and would run only one of them, silently."""
-    shared = sorted(nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1)
-    if shared:
-        raise pytest.UsageError(f"tests sharing an id (only one of each would run in parallel): {shared[:5]}")
-    long_files = {item.path for item in items if item.get_closest_marker("long")}
-    items.sort(key=lambda item: item.path not in long_files)  # stable: every other order is kept
+pytest_plugins = ["schedule"]  # tests/tooling/schedule.py: the order files run in, and what a run measures
 
 
 CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
