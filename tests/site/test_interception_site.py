@@ -66,10 +66,13 @@ class Floor:
         self.wms = UpstreamClient(wms_url, deadline_s=5)
 
     def delivered(self) -> bool:
-        """Every confirmation of both tables is at the WMS."""
+        """Every confirmation of both tables is at the WMS: the tables' outboxes are read first (empty, the hub holds
+        all they sent), then the hub's relay (read the other way round, a row could pass from one to the other between
+        the two reads and be in neither)."""
+        if any(t.station.outbox.status()["depth"] for t in (self.a, self.b)):
+            return False
         with self.site.hub.db.read() as conn:
-            depth = hub_store.relay_status(conn, self.site.hub.clock.now())["depth"]
-        return depth == 0 and all(t.station.outbox.status()["depth"] == 0 for t in (self.a, self.b))
+            return hub_store.relay_status(conn, self.site.hub.clock.now())["depth"] == 0
 
     def actions(self, order_id: str) -> list[str]:
         wait_until(self.delivered, 10.0)

@@ -3,9 +3,8 @@
 
 pytest-xdist hands whole files to its workers in collection order (``--dist loadfile --no-loadscope-reorder``), each
 worker taking the next file when it is nearly done. Files go longest first, by the seconds each took in the last
-recorded run (``tests/durations.json``), so that no half-minute file starts last and leaves one worker running alone;
-and files that keep a core busy (fuzzing, the browser) alternate with files that mostly wait (crash drills, pty
-windows, subprocesses starting), so that the four workers on two cores neither fight for them nor leave them idle.
+recorded run (``tests/durations.json``), so that no half-minute file starts last and leaves one worker running alone.
+(Alternating the files that keep a core busy with those that mostly wait was tried: 362-390 s against 306 s.)
 A file not yet recorded counts 30 s if a test in it is marked ``long``, else 1 s.
 
 ``PACKGATE_TEST_DURATIONS=write ./scripts/test`` records each file's seconds and CPU seconds (the worker's own and
@@ -59,30 +58,8 @@ def _running_children_s() -> float:
 
 
 def order(files: dict[str, tuple[float, float]]) -> list[str]:
-    """``files`` (name: seconds, CPU seconds) in the order to run them: busy and waiting files alternating, each kind
-    longest first. Busy is above the median of CPU seconds per second, the median taken over the run's seconds."""
-    def longest_first(names: list[str]) -> list[str]:
-        return sorted(names, key=lambda name: (-files[name][0], name))
-
-    def share(name: str) -> float:
-        seconds, cpu = files[name]
-        return cpu / seconds if seconds else 0.0
-
-    by_share = sorted(files, key=share)
-    half, total, median = sum(files[n][0] for n in files) / 2, 0.0, 0.0
-    for name in by_share:
-        total += files[name][0]
-        if total >= half:
-            median = share(name)
-            break
-    busy = longest_first([n for n in files if share(n) > median])
-    waiting = longest_first([n for n in files if n not in set(busy)])
-    ordered: list[str] = []
-    while busy or waiting:
-        for kind in (busy, waiting):
-            if kind:
-                ordered.append(kind.pop(0))
-    return ordered
+    """``files`` (name: seconds, CPU seconds) in the order to run them: longest first."""
+    return sorted(files, key=lambda name: (-files[name][0], name))
 
 
 def known() -> dict[str, tuple[float, float]]:
