@@ -155,10 +155,20 @@ def test_sign_in_shows_progress_and_a_second_tap_does_nothing(new_page, rig) -> 
     page.evaluate("""() => { window.seen = []; const b = document.getElementById("login-go");
         new MutationObserver(() => window.seen.push([b.disabled, b.textContent])).observe(b,
           { attributes: true, childList: true, characterData: true, subtree: true }); }""")
+    held: list = []  # the sign-in request, held here as if the station took its time checking the PIN
+    page.route("**/api/v1/pda/login", lambda route: held.append(route))
     page.locator("#login-badge").fill(BADGES["picker"])
     page.locator("#login-pin").fill(PINS["picker"])
     page.locator("#login-go").tap()
-    page.locator("#login-go").dispatch_event("click")  # a second tap while the PIN is checked (argon2, ~1 s)
+    for _ in range(500):
+        if held:
+            break
+        page.wait_for_timeout(10)
+    assert len(held) == 1
+    page.locator("#login-go").dispatch_event("click")  # a second tap while the PIN is checked
+    page.wait_for_timeout(200)
+    assert len(held) == 1 and len(logins) == 1, logins
+    held[0].continue_()
     expect_verdict(page, "ok", "signed_in")
     assert [True, "Signing in…"] in page.evaluate("window.seen"), page.evaluate("window.seen")
     expect(page.locator("#login-go")).to_be_enabled()
