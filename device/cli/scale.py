@@ -221,9 +221,13 @@ def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: st
         signal.signal(signal.SIGTERM, previous)
 
 
+ANSWERED_QUIET_S = 0.1  # after a poll, a device that answered and then stayed quiet this long has said all it will
+
+
 def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"") -> bytes:
-    """What the port sends within ``seconds`` (after ``command``); each read waits at most a fifth of the
-    window, so the window ends on time."""
+    """What the port sends within ``seconds`` (after ``command``; then also less, once an answer has come and the
+    line has been quiet for ``ANSWERED_QUIET_S``); each read waits at most a fifth of the window, so the window ends
+    on time."""
     try:
         port = open_port(port_url, **profile.serial.as_kwargs(), timeout=min(0.05, max(0.005, seconds / 5)))
     except PortError as exc:
@@ -233,9 +237,16 @@ def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"
         if command:
             port.write(command)
         data = bytearray()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            data += port.read(max(1, port.in_waiting))
+        now = time.monotonic()
+        deadline = last = now + seconds
+        while now < deadline:
+            chunk = port.read(max(1, port.in_waiting))
+            now = time.monotonic()
+            if chunk:
+                data += chunk
+                last = now
+            elif command and data and now - last >= ANSWERED_QUIET_S:
+                break
         return bytes(data)
     finally:
         port.close()

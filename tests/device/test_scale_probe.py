@@ -54,3 +54,23 @@ def test_probe_still_finds_mt_sics_after_a_bare_letter_command():
 def test_emulate_cli_rejects_an_unknown_variant():
     result = CliRunner().invoke(device, ["emulate", "--profile", "mettler-mt-sics", "--tcp", "0", "--variant", "nope"])
     assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_a_poll_answered_ends_its_window_once_the_line_is_quiet():
+    """A scale that answered has said all it will once its line is quiet (0.1 s): the 3 s reply window is not waited
+    out (on site, every profile's poll costs the full window only when nothing answers it)."""
+    import json
+    import time
+
+    emu = ScaleEmulator(get_profile("mettler-mt-sics"), grams=Decimal("1234"))
+    path = emu.start_pty()
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(device, ["probe", "--port", path, "--listen", "0.1", "--reply-timeout", "3",
+                                             "--profile", "mettler-mt-sics"], catch_exceptions=False)
+        took = time.monotonic() - started
+    finally:
+        emu.stop()
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["match"] for line in result.stdout.splitlines() if line.strip()] == ["mettler-mt-sics"]
+    assert took < 2.0, took
