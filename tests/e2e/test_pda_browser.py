@@ -148,6 +148,29 @@ def test_order_list_comes_in_pages_with_more(new_page, rig) -> None:
     assert not page.js_errors  # type: ignore[attr-defined]
 
 
+def test_a_pin_typed_while_the_page_still_asks_who_is_signed_in_stays_in_the_pin_field(new_page, rig) -> None:
+    """The login form shows at once; the page then asks who is signed in. When that answer comes late, the page
+    must not pull the focus back to the badge field while the picker types the PIN (it did: "5E7D10B44321", no such
+    badge)."""
+    page = new_page("/pda", mobile=True)
+    held: list = []
+    page.route("**/api/v1/pda/me", lambda route: held.append(route))
+    page.reload()
+    for _ in range(500):
+        if held:
+            break
+        page.wait_for_timeout(10)
+    assert len(held) == 1
+    page.locator("#login-badge").fill(BADGES["picker"])
+    page.locator("#login-pin").fill(PINS["picker"])
+    held[0].continue_()  # nobody is signed in: the login view is shown (again)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.activeElement.id") == "login-pin"
+    assert page.locator("#login-badge").input_value() == BADGES["picker"]
+    page.keyboard.press("Enter")
+    expect(page.locator("#orders")).to_be_visible()
+
+
 def test_sign_in_shows_progress_and_a_second_tap_does_nothing(new_page, rig) -> None:
     page = new_page("/pda", mobile=True)
     logins: list[str] = []

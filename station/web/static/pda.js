@@ -29,7 +29,13 @@ function show(id) {
   ["login", "orders", "picking"].forEach((s) => document.getElementById(s).classList.toggle("hidden", s !== id));
   document.body.dataset.view = id;
   const focus = { login: "login-badge", picking: "pick-input" }[id];
-  if (focus) setTimeout(() => document.getElementById(focus).focus(), 0);
+  // to the view's first field, unless the user is already typing in one of its fields (the PIN typed while the page
+  // was still asking who is signed in must not land in the badge field)
+  if (focus) setTimeout(() => {
+    const typing = document.activeElement;
+    if (typing && typing.matches("input") && document.getElementById(id).contains(typing)) return;
+    document.getElementById(focus).focus();
+  }, 0);
 }
 
 function verdict(v) {
