@@ -28,9 +28,8 @@ import requests
 
 from packgate.device.emulation.ports import free_tcp_port
 from packgate.sync.common.db import connect, write_tx
-from packgate.sync.common.pins import demo_hash
 from packgate.sync.upstream import store as up_store
-from packgate.sync.upstream.demo_data import gtin14
+from packgate.sync.upstream.demo_data import demo_hash, gtin14
 
 TOKEN = "bench-station-token-0123456789"
 TARE_G = 120

@@ -6,7 +6,6 @@ A PIN is never stored or sent in plain text: reference data carries ``pin_hash``
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from typing import Callable
 
 from argon2 import PasswordHasher
@@ -17,25 +16,6 @@ _HASHER = PasswordHasher()
 
 def hash_pin(pin: str) -> str:
     return _HASHER.hash(pin)
-
-
-# The demo employees' PINs, hashed in advance. They are public (the demo and its docs show them), so they are hashed
-# at a low cost (8 MiB, one pass): the demo, the benches and the test suite sign in hundreds of times, and each
-# check at the default cost (64 MiB, three passes) takes 0.2 s of CPU. Real PINs come from the WMS at its own cost;
-# ``hash_pin`` uses argon2-cffi's defaults.
-DEMO_HASHES = {
-    "1234": "$argon2id$v=19$m=8192,t=1,p=1$TpRKK0gwVWTUPNNXbHhZXw$qbTrj940hKHrMJXaq13QUsDc5bIegTOvmfpnT3MV5Ps",
-    "2468": "$argon2id$v=19$m=8192,t=1,p=1$9A+5ZJTn7/Iu+ahztUMCJw$g9oqBTr3MvVZVOm7KQOWukrWtBDGsPWkiCCuXZu+ysA",
-    "1357": "$argon2id$v=19$m=8192,t=1,p=1$NW9WRbcy4as4pPgy2xC+3A$xO1HCLFBGUnrNt5Oh0BwjlEk6D7X4wpGKok49Q9c3O8",
-    "4321": "$argon2id$v=19$m=8192,t=1,p=1$fvaUrgHWrKD7zQTrrIzTlw$x/TSs7ac+Chlwda46VJ1CQfBBxPMBP4gSJxsJ2zjeSg",
-    "9876": "$argon2id$v=19$m=8192,t=1,p=1$VPE6dppkv1zijAKak6Gowg$ZnrLZzSoikXWHeHqtSkSbIRJjg1nCjlMsOU/authb5A",
-}
-
-
-@lru_cache(maxsize=64)
-def demo_hash(pin: str) -> str:
-    """A demo PIN's hash: the one made in advance, else one per PIN per process (seeding the demo stays fast)."""
-    return DEMO_HASHES.get(pin) or hash_pin(pin)
 
 
 def pin_matches(stored_hash: object, pin: str) -> bool:
