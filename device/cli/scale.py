@@ -237,8 +237,8 @@ def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"
         if command:
             port.write(command)
         data = bytearray()
-        now = time.monotonic()
-        deadline = last = now + seconds
+        now = last = time.monotonic()
+        deadline = now + seconds
         while now < deadline:
             chunk = port.read(max(1, port.in_waiting))
             now = time.monotonic()

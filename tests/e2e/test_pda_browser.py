@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import BADGES, PINS, assert_laid_out, clear_sound, expect_sound, scanner_types, shot
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -148,19 +148,30 @@ def test_order_list_comes_in_pages_with_more(new_page, rig) -> None:
     assert not page.js_errors  # type: ignore[attr-defined]
 
 
-def test_a_pin_typed_while_the_page_still_asks_who_is_signed_in_stays_in_the_pin_field(new_page, rig) -> None:
-    """The login form shows at once; the page then asks who is signed in. When that answer comes late, the page
-    must not pull the focus back to the badge field while the picker types the PIN (it did: "5E7D10B44321", no such
-    badge)."""
-    page = new_page("/pda", mobile=True)
-    held: list = []
-    page.route("**/api/v1/pda/me", lambda route: held.append(route))
-    page.reload()
+def hold(page: Page, url: str) -> list[Route]:
+    """The page's requests to ``url`` are held in the list returned until the test continues them."""
+    held: list[Route] = []
+    page.route(url, lambda route: held.append(route))
+    return held
+
+
+def wait_held(page: Page, held: list[Route]) -> None:
+    """Until one request is held (the page's events are handled meanwhile)."""
     for _ in range(500):
         if held:
             break
         page.wait_for_timeout(10)
     assert len(held) == 1
+
+
+def test_a_pin_typed_while_the_page_still_asks_who_is_signed_in_stays_in_the_pin_field(new_page, rig) -> None:
+    """The login form shows at once; the page then asks who is signed in. When that answer comes late, the page
+    must not pull the focus back to the badge field while the picker types the PIN (it did: "5E7D10B44321", no such
+    badge)."""
+    page = new_page("/pda", mobile=True)
+    held = hold(page, "**/api/v1/pda/me")
+    page.reload()
+    wait_held(page, held)
     page.locator("#login-badge").fill(BADGES["picker"])
     page.locator("#login-pin").fill(PINS["picker"])
     held[0].continue_()  # nobody is signed in: the login view is shown (again)
@@ -178,16 +189,11 @@ def test_sign_in_shows_progress_and_a_second_tap_does_nothing(new_page, rig) -> 
     page.evaluate("""() => { window.seen = []; const b = document.getElementById("login-go");
         new MutationObserver(() => window.seen.push([b.disabled, b.textContent])).observe(b,
           { attributes: true, childList: true, characterData: true, subtree: true }); }""")
-    held: list = []  # the sign-in request, held here as if the station took its time checking the PIN
-    page.route("**/api/v1/pda/login", lambda route: held.append(route))
+    held = hold(page, "**/api/v1/pda/login")  # as if the station took its time checking the PIN
     page.locator("#login-badge").fill(BADGES["picker"])
     page.locator("#login-pin").fill(PINS["picker"])
     page.locator("#login-go").tap()
-    for _ in range(500):
-        if held:
-            break
-        page.wait_for_timeout(10)
-    assert len(held) == 1
+    wait_held(page, held)
     page.locator("#login-go").dispatch_event("click")  # a second tap while the PIN is checked
     page.wait_for_timeout(200)
     assert len(held) == 1 and len(logins) == 1, logins

@@ -2,6 +2,8 @@
 closes (even before its first event) leaves no subscriber behind."""
 from __future__ import annotations
 
+import pytest
+
 from packgate.station.events import EventBus
 
 
@@ -38,8 +40,6 @@ def test_a_failing_first_state_leaves_no_subscriber() -> None:
     def first() -> list[tuple[str, dict]]:
         raise RuntimeError("database gone")
 
-    try:
+    with pytest.raises(RuntimeError, match="database gone"):
         bus.stream(first)
-    except RuntimeError:
-        pass
     assert bus.streams == 0
