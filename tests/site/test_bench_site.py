@@ -37,7 +37,7 @@ def test_bench_site_prints_the_hub_beside_the_minimal_endpoint_and_raw_commits(t
 @pytest.mark.long
 def test_bench_site_surge_reaches_every_station(tmp_path):
     out = bench(tmp_path, "--surge", "--surge-stations", "3", "--surge-orders", "300", "--surge-after", "0.5",
-                "--surge-wait", "10")
+                "--surge-wait", "4")
     assert "stations that know every order: 3 of 3" in out, out
     whole = re.search(r"whole run (\d+) of (\d+) answered", out)
     assert whole and whole.group(1) == whole.group(2), out
