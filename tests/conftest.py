@@ -1,3 +1,4 @@
+import logging
 import os
 import shutil
 import sys
@@ -27,6 +28,20 @@ CHROMIUM = os.environ.get("PACKGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic",
                  "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(autouse=True)
+def root_logger_as_found() -> Iterator[None]:
+    """A command run in-process (click's CliRunner) or a test installs a log handler on the stderr it has then; once
+    the test ends that stream is closed, and the next record from any later test would print "--- Logging error ---"
+    into that test's stderr. The root logger's own handlers and level go back to how the test found them."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers and (getattr(handler, "_packgate", False) or type(handler) is logging.StreamHandler):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
