@@ -165,8 +165,12 @@ def test_escalation_acknowledged(sup: Page) -> None:
     expect(page.locator("#esc-count")).to_have_text("1")
     expect(page.locator("#esc-count")).to_have_class("count-badge hot")
     ack = row.get_by_role("button", name="Acknowledge")
-    box = ack.bounding_box()
-    assert box and box["height"] >= 44, f"the Acknowledge button is too small to tap: {box}"
+    # measured in one step in the page: its periodic refresh may replace the row between two calls from here
+    box = page.wait_for_function("""() => {
+        const b = document.querySelector('#escalations tr[data-order="SO-10012"] button.ack');
+        return b && {height: b.getBoundingClientRect().height};
+    }""").json_value()
+    assert box["height"] >= 44, f"the Acknowledge button is too small to tap: {box}"
     ack.click()
     expect(page.locator("#ack-msg")).to_have_text("Escalation of SO-10012 acknowledged.")
     expect(row).to_have_count(0)
