@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from typing import Callable, Generator, Iterable, Iterator
+from typing import Callable, Generator, Iterator
 
 STREAMS_MAX = 128  # open event streams a station serves at once (kiosk, supervisors' phones, every PDA)
 PROBE_S = 0.25  # an idle stream writes a comment this often: a closed one fails its write and is freed
@@ -57,7 +57,7 @@ class EventBus:
             return len(self._subscribers)
 
     def stream(self, first: Callable[[], list[tuple[str, dict]]] | None = None,
-               heartbeat_s: float = PROBE_S) -> Iterable[str]:
+               heartbeat_s: float = PROBE_S) -> EventStream:
         """Server-sent-event text for one client: the events ``first()`` returns, then live ones, with heartbeats (a
         comment line every ``heartbeat_s`` of quiet, which is how the server notices a client that has gone).
 
@@ -69,7 +69,7 @@ class EventBus:
         except BaseException:
             self.unsubscribe(q)
             raise
-        return _Stream(self, q, self._follow(q, opening, heartbeat_s))
+        return EventStream(self, q, self._follow(q, opening, heartbeat_s))
 
     def _follow(self, q: queue.Queue, opening: list[tuple[str, dict]], heartbeat_s: float) -> Generator[str, None, None]:
         try:
@@ -86,7 +86,7 @@ class EventBus:
             self.unsubscribe(q)
 
 
-class _Stream:
+class EventStream:
     """One client's events; ``close`` (called by the server, even before the first event) ends its subscription."""
 
     def __init__(self, bus: EventBus, q: queue.Queue, events: Generator[str, None, None]):

@@ -35,7 +35,7 @@ _packgate_apt_get() {
 }
 
 # The distribution's interpreter first: Debian builds it with profile-guided and link-time optimisation, and the
-# same suite spends about 5 % less CPU on it than on a plain source build (pyenv's default) found earlier on PATH.
+# suite's Python spends 3-20 % less CPU on it than on a plain source build (pyenv's default) found earlier on PATH.
 _packgate_python() {
     local candidate
     for candidate in /usr/bin/python3 python3.11 python3.12 python3.13 python3; do
@@ -53,7 +53,7 @@ _packgate_venv_python() {
     [[ -f .venv/pyvenv.cfg ]] || return 0
     local made
     made="$(sed -n 's/^executable = //p' .venv/pyvenv.cfg)"
-    [[ -n "$made" ]] && readlink -f "$made"
+    if [[ -n "$made" ]]; then readlink -f "$made"; fi
 }
 
 packgate_setup() {
@@ -77,10 +77,11 @@ packgate_setup() {
     fi
     local py
     py="$(_packgate_python)"
-    local want_py
+    local want_py made_py
     want_py="$(readlink -f "$(command -v "$py")")"
-    if [[ -x .venv/bin/python && "$(_packgate_venv_python)" != "$want_py" ]]; then
-        echo "setup: .venv was made with $(_packgate_venv_python || true); making it again with $want_py"
+    made_py="$(_packgate_venv_python)"
+    if [[ -x .venv/bin/python && "$made_py" != "$want_py" ]]; then
+        echo "setup: .venv was made with ${made_py:-an unknown interpreter}; making it again with $want_py"
         rm -rf .venv
     fi
     if [[ ! -x .venv/bin/python ]]; then

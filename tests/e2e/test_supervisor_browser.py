@@ -91,6 +91,17 @@ def sign_in(page: Page, who: str, pin: str) -> None:
     page.locator("#login-go").click()
 
 
+def ack_box(page: Page) -> dict:
+    """SO-10012's Acknowledge button, measured in one step in the page (its periodic refresh may replace the row
+    between two calls from here): where it is, its size, and whether its label is cut."""
+    return page.wait_for_function("""() => {
+        const b = document.querySelector('#escalations tr[data-order="SO-10012"] button.ack');
+        if (!b) return null;
+        const r = b.getBoundingClientRect();
+        return {x: r.x, width: r.width, height: r.height, cut: b.scrollWidth > b.clientWidth + 1};
+    }""").json_value()
+
+
 def test_only_a_supervisor_sees_the_page(sup: Page) -> None:
     page = sup
     expect(page.locator("#signin")).to_be_visible()
@@ -142,14 +153,7 @@ def test_supervisor_page_on_a_phone(new_page, scenario) -> None:
     # the escalation's Acknowledge button whole at 412 px (this test runs before the one that acknowledges it)
     ack = page.locator('#escalations tr[data-order="SO-10012"]').get_by_role("button", name="Acknowledge")
     expect(ack).to_be_visible()
-    # measured in one step in the page: its periodic refresh may replace the row between two calls from here
-    box = page.wait_for_function("""() => {
-        const row = document.querySelector('#escalations tr[data-order="SO-10012"]');
-        const b = row && row.querySelector('button.ack');
-        if (!b) return null;
-        const r = b.getBoundingClientRect();
-        return {x: r.x, width: r.width, cut: b.scrollWidth > b.clientWidth + 1};
-    }""").json_value()
+    box = ack_box(page)
     assert box["x"] >= 0 and box["x"] + box["width"] <= 412, box
     assert not box["cut"], "the Acknowledge label is cut"
     page.get_by_role("button", name="中文").click()
@@ -165,11 +169,7 @@ def test_escalation_acknowledged(sup: Page) -> None:
     expect(page.locator("#esc-count")).to_have_text("1")
     expect(page.locator("#esc-count")).to_have_class("count-badge hot")
     ack = row.get_by_role("button", name="Acknowledge")
-    # measured in one step in the page: its periodic refresh may replace the row between two calls from here
-    box = page.wait_for_function("""() => {
-        const b = document.querySelector('#escalations tr[data-order="SO-10012"] button.ack');
-        return b && {height: b.getBoundingClientRect().height};
-    }""").json_value()
+    box = ack_box(page)
     assert box["height"] >= 44, f"the Acknowledge button is too small to tap: {box}"
     ack.click()
     expect(page.locator("#ack-msg")).to_have_text("Escalation of SO-10012 acknowledged.")

@@ -30,7 +30,7 @@ def test_a_stream_closed_before_its_first_event_unsubscribes() -> None:
     bus = EventBus()
     stream = bus.stream(lambda: [("state", {})])
     assert bus.streams == 1
-    stream.close()  # type: ignore[attr-defined]
+    stream.close()
     assert bus.streams == 0
 
 
