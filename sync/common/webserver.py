@@ -19,6 +19,11 @@ Invariants:
 * **Open connections before new ones**: each pass of the loop reads the heads that arrived on connections already
   open, then accepts at most ``ACCEPTS_PER_WAKE`` new ones; a burst of new connections (hundreds of clients retrying
   together) never holds a kept-alive client's next request behind it.
+* **An open stream holds no thread**: a handler that streams (server-sent events) calls
+  ``environ["packgate.detach"](source)`` (which returns the pump's ``wake``) and returns its first bytes; once the response's head and those bytes have
+  left, the connection goes to the server's ``StreamPump`` (``sync.common.pump``: one thread writes every open
+  stream) and the thread takes the next request. Under another server the key is absent and the handler streams
+  from its own thread.
 * ``stop()`` is prompt: the loop is woken through a pipe, not left to its next timeout.
 
 ``GatedServer(bind, app, numthreads=…, gate=Gate(…), tls_cert=…, tls_key=…)``; ``serve_in_thread(server)`` runs it
@@ -45,6 +50,8 @@ from cheroot.makefile import MakeFile, StreamReader
 from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.workers.threadpool import ThreadPool
+
+from packgate.sync.common.pump import Source, StreamPump
 
 log = logging.getLogger(__name__)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -97,6 +104,7 @@ class _GatedConnection(HTTPConnection):
         self.client = ""
         self.in_lane = False
         self._counted = False
+        self.detached: tuple[Source, bool] | None = None  # (what to stream, chunked): the pump's from now on
 
     def close(self) -> None:
         manager = getattr(self.server, "_connections", None)
@@ -404,6 +412,43 @@ def _answer(status: str, why: str) -> bytes:
             "Connection: close\r\n\r\n").encode("latin-1") + body
 
 
+class _DetachingGateway(wsgi.Gateway_10):
+    """cheroot's WSGI gateway, with ``packgate.detach`` in the environ: a handler that calls it with a ``Source``
+    and answers 200 leaves its connection to the pump once its response (the head and its first bytes) is out."""
+
+    _source: Source | None = None
+
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot's stubs say None
+        env: dict[str, Any] = super().get_environ()
+        env["packgate.detach"] = self._detach
+        return env
+
+    def _detach(self, source: Source) -> Callable[[], None]:
+        """Hand the connection to the pump after this response; returns the pump's ``wake``."""
+        self._source = source
+        pump: StreamPump = self.req.server.pump
+        return pump.wake
+
+    def respond(self) -> None:
+        self._source = None
+        try:
+            super().respond()
+        except BaseException:
+            if self._source is not None:
+                self._source.closed()  # the client went while the head was written: no stream to hand over
+            raise
+        source, self._source = self._source, None
+        if source is None:
+            return
+        req = self.req
+        if req.sent_headers and req.status[:3] == b"200" and isinstance(req.conn, _GatedConnection):
+            req.conn.detached = (source, bool(req.chunked_write))
+            req.chunked_write = False  # the stream goes on: no last chunk now
+            req.close_connection = False  # nor a close: the pump has it
+        else:
+            source.closed()
+
+
 class GatedServer(wsgi.Server):
     """cheroot's WSGI server behind the gate (see the module)."""
 
@@ -421,9 +466,12 @@ class GatedServer(wsgi.Server):
         self._lane = _Lane(self, self.gate.priority_threads) if self.gate.priority else None
         self._lane_busy = 0
         self._lane_lock = threading.Lock()
+        self.gateway = _DetachingGateway
+        self.pump = StreamPump(stall_s=float(timeout))
 
     def prepare(self) -> None:
         super().prepare()
+        self.pump.start()
         plain = self._connections
         self._connections = _GatedConnections(self)
         plain._selector.close()  # cheroot's own manager, never run
@@ -442,6 +490,15 @@ class GatedServer(wsgi.Server):
                 return
         super().process_conn(conn)
 
+    def put_conn(self, conn: _GatedConnection) -> None:
+        """A connection back from a thread: to the pump when its handler detached it, else kept alive."""
+        detached, conn.detached = conn.detached, None
+        if detached is not None:
+            self.left_lane(conn)
+            self.pump.adopt(conn, detached[0], chunked=detached[1])
+            return
+        super().put_conn(conn)
+
     def left_lane(self, conn: _GatedConnection) -> None:
         with self._lane_lock:
             if conn.in_lane:
@@ -449,6 +506,7 @@ class GatedServer(wsgi.Server):
                 self._lane_busy -= 1
 
     def stop(self) -> None:
+        self.pump.stop()
         super().stop()
         if self._lane is not None:
             self._lane.requests.stop(self.shutdown_timeout)

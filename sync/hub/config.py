@@ -149,6 +149,8 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.relay_senders": (int, 1, _positive, "relay requests to the WMS at once, each for another station (more"
                            " lower the relay's lag but cost CPU, and the WMS may then receive two stations'"
                            " confirmations in another order than the hub did: keep 1 when it relies on that order)"),
+    "site.relay_pace_s": (float, 1.0, _positive, "a relay pass that sent starts at most this often: each station's"
+                          " request carries what arrived meanwhile (longer: fewer requests to the WMS, a longer lag)"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),
     "site.backoff_cap_s": (float, 300.0, _positive, "longest relay retry delay"),
     "site.refresh_s": (float, 60.0, _positive, "how often the hub pulls the WMS's reference data"),

@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import Clock
@@ -46,6 +46,9 @@ KEEP_BATCHES = 512
 STREAM_WAKES_PER_S = 1000  # followers a second that seals wake, at most (each wake takes Python's lock from the writer)
 KEEPALIVE_S = 5.0  # a stream whose client has gone fails this write and frees its thread
 CATCH_UP = 500  # changes per answer read from the database
+PULL_BYTES = 256 * 1024  # a pumped stream's bytes per pull: a stream catching up leaves the others their turn
+KEEPALIVE = b": keep-alive\n\n"
+OPENING = b": packgate site feed\n\n"  # a stream's first bytes: the client knows it is open
 
 
 def _plain(value: Any) -> Any:
@@ -134,6 +137,8 @@ class FeedWatch(Loop[None]):
             self._head = store.feed_head(conn)  # the tail covers (low, head]
         self._sealed = self._head
         self.streams = 0  # open streams
+        self.pumped = 0  # of which written by a server's StreamPump (no thread of their own)
+        self._wakes: set[Callable[[], None]] = set()
         self.waiting = 0  # long-polls waiting
         self.sealed_batches = 0
         self.sealed_changes = 0
@@ -176,7 +181,10 @@ class FeedWatch(Loop[None]):
     def _ring(self) -> None:
         with self._counts:  # a seal and a stop ringing at once must not leave anyone on a bell nobody rings
             bell, self._bell = self._bell, Bell()
+            wakes = list(self._wakes)
         bell.ring()
+        for wake in wakes:
+            wake()
 
     def refresh(self) -> None:
         """Append every row committed after the tail (from any hub), in order."""
@@ -269,43 +277,88 @@ class FeedWatch(Loop[None]):
         """Server-sent events from ``since`` on, until ``stop()`` or the client goes (its write fails)."""
         self._count("streams", 1)
         try:
-            yield b": packgate site feed\n\n"
+            yield OPENING
             cursor = since
             while not self.stopping:
                 frames, cursor = self._next_frames(cursor)
-                yield b"".join(frames) if frames else b": keep-alive\n\n"
+                yield b"".join(frames) if frames else KEEPALIVE
         finally:
             self._count("streams", -1)
 
+    def follow(self, since: int, on_close: Callable[[], None]) -> "FeedSource":
+        """A stream from ``since`` on for the server's ``StreamPump`` (which ``wake_on_seal`` must name), counted
+        among the open streams until it ends (``on_close`` is called then)."""
+        self._count("streams", 1)
+        self._count("pumped", 1)
+        return FeedSource(self, since, self._stopping, on_close)
+
+    def wake_on_seal(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` after every seal and at ``stop()`` (once per distinct callable)."""
+        with self._counts:
+            self._wakes.add(wake)
+
     def _next_frames(self, cursor: int) -> tuple[list[bytes], int]:
-        """The frames after ``cursor`` (shared where a batch starts there), waiting up to ``keepalive_s``."""
+        """The frames after ``cursor``, waiting up to ``keepalive_s`` for them."""
         deadline = time.monotonic() + self.keepalive_s
         while not self.stopping:
-            bell = self._bell
-            sealed, by_low = self._sealed, self._by_low
-            if cursor < sealed:
-                frames = []
-                batch = by_low.get(cursor)
-                while batch is not None:
-                    frames.append(batch.frame)
-                    cursor = batch.high
-                    batch = by_low.get(cursor)
-                if frames:
-                    return frames, cursor
-                found = self._from_tail(cursor, sealed, BATCH)  # inside a batch: up to the next one
-                if found is None:
-                    break
-                events, head = found
-                high = int(events[-1]["seq"])
-                return [frame(encode(events, high, head), high)], high
+            bell = self._bell  # taken before looking: a seal after the look rings this one
+            frames, cursor = self.frames_now(cursor)
+            if frames:
+                return frames, cursor
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return [], cursor
+                break
             bell.wait(remaining)
-        else:
+        return [], cursor
+
+    def frames_now(self, cursor: int) -> tuple[list[bytes], int]:
+        """The frames after ``cursor`` up to the sealed head, without waiting (the shared ones where a batch starts
+        at the cursor; a cursor older than the tail reads the database) and the cursor after them."""
+        sealed, by_low = self._sealed, self._by_low
+        if cursor >= sealed:
             return [], cursor
-        events, head = self._from_database(cursor, CATCH_UP)  # older than the tail: from the database
+        frames = []
+        batch = by_low.get(cursor)
+        while batch is not None:
+            frames.append(batch.frame)
+            cursor = batch.high
+            batch = by_low.get(cursor)
+        if frames:
+            return frames, cursor
+        found = self._from_tail(cursor, sealed, BATCH)  # inside a batch: up to the next one
+        events, head = found if found is not None else self._from_database(cursor, CATCH_UP)
         if not events:
             return [], cursor
         high = int(events[-1]["seq"])
         return [frame(encode(events, high, head), high)], high
+
+
+class FeedSource:
+    """One stream of the feed, written by the server's ``StreamPump`` (``sync.common.pump.Source``): every pull
+    hands over the frames sealed since the last (up to ``PULL_BYTES``, the rest at the next pull), and ends the
+    stream once the feed's run it was opened in stops."""
+
+    def __init__(self, feed: FeedWatch, cursor: int, stopping: threading.Event, on_close: Callable[[], None]):
+        self.feed, self.cursor, self._stopping, self._on_close = feed, cursor, stopping, on_close
+        self.keepalive_s = feed.keepalive_s
+
+    def pull(self) -> bytes | None:
+        if self._stopping.is_set():
+            return None
+        out: list[bytes] = []
+        size = 0
+        while size < PULL_BYTES:
+            frames, self.cursor = self.feed.frames_now(self.cursor)
+            if not frames:
+                break
+            out += frames
+            size += sum(map(len, frames))
+        return b"".join(out)
+
+    def keepalive(self) -> bytes:
+        return KEEPALIVE
+
+    def closed(self) -> None:
+        self.feed._count("streams", -1)
+        self.feed._count("pumped", -1)
+        self._on_close()

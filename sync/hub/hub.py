@@ -80,7 +80,7 @@ class Hub:
                                      token=config["site.upstream_token"] or None, user_agent="packgate-site/1",
                                      ca_file=config["site.upstream_ca_file"] or None) if url else None
         self.relay = Relay(self.db, self.client, self.clock, batch_size=config["site.batch_size"],
-                           senders=config["site.relay_senders"],
+                           senders=config["site.relay_senders"], pace_s=config["site.relay_pace_s"],
                            backoff=relay_backoff or Backoff(config["site.backoff_base_s"], config["site.backoff_cap_s"]),
                            outage=(StorageError,))
         self.escalator = Escalator(self.db, notifier or Notifier(config["escalation.notify"], now=self.clock.now), self.clock,

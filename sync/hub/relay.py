@@ -30,7 +30,7 @@ from packgate.sync.hub.engine import Conn, Database
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
-PACE_S = 0.5  # a pass that sent something starts at most this often (a station's rows gather into one request)
+PACE_S = 1.0  # a pass that sent something starts at most this often (a station's rows gather into one request)
 PASS_ROWS = 1000  # rows per pass across stations: the WMS contract's most per request
 
 

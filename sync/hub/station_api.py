@@ -20,6 +20,7 @@ from packgate.device.clock import parse_iso
 from packgate.sync.errors import HubRequestError, PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import require_station
+from packgate.sync.hub.feedwatch import OPENING
 from packgate.sync.hub.web import body, cursor, hub, int_arg, station, station_or_supervisor, text
 
 bp = Blueprint("station_api", __name__)
@@ -182,16 +183,21 @@ def get_feed() -> Response:
 
 @bp.get("/v1/feed/stream")
 def stream_feed() -> Response:
-    """Server-sent events from the cursor (``since``, else ``Last-Event-ID``) on; a stream holds a server thread
-    for as long as it is open, so it counts among the token's long-polls (429 past its share or the hub's)."""
+    """Server-sent events from the cursor (``since``, else ``Last-Event-ID``) on. On the hub's server the stream is
+    written by its one ``StreamPump`` thread and holds no thread of its own: it counts against the token's share
+    of long-polls only; elsewhere it holds a thread and counts like a long-poll (429 past either share)."""
     who = station_or_supervisor()
     if request.args.get("since") in (None, "") and request.headers.get("Last-Event-ID"):
         since = cursor(request.headers["Last-Event-ID"], "Last-Event-ID")
     else:
         since = int_arg("since", 0, 0, 10**17)
-    release = hub().long_polls.take(who)
-    resp = Response(hub().feed.stream(since), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    detach = request.environ.get("packgate.detach")
+    release = hub().long_polls.take(who, holds_thread=detach is None)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if detach is not None:
+        hub().feed.wake_on_seal(detach(hub().feed.follow(since, release)))
+        return Response(iter([OPENING]), mimetype="text/event-stream", headers=headers)
+    resp = Response(hub().feed.stream(since), mimetype="text/event-stream", headers=headers)
     resp.call_on_close(release)  # when the stream ends, however it ends (the server closes the response)
     return resp
 

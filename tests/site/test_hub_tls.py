@@ -117,3 +117,22 @@ def test_the_ca_file_must_be_a_certificate(tmp_path: Path) -> None:
         station_config({"upstream.ca_file": str(tmp_path / "not-a-ca.pem")})
     with pytest.raises(ConfigError, match="upstream.ca_file: no file"):
         station_config({"upstream.ca_file": str(tmp_path / "missing.pem")})
+
+
+def test_the_feed_streams_over_https_through_the_servers_pump(tls_hub: str, pki: Path, tmp_path: Path,
+                                                              clock: Any) -> None:
+    ca = str(pki / "site-ca.pem")
+    auth = {"Authorization": f"Bearer {TOKENS['ST02']}"}
+    head = requests.get(f"{tls_hub}/v1/feed?since=0&wait=0&limit=1", headers=auth, verify=ca, timeout=5).json()["head"]
+    station = FakeStation(tmp_path, "ST01", tls_hub, clock)
+    station.client = UpstreamClient(tls_hub, deadline_s=5, clock=clock, token=TOKENS["ST01"], ca_file=ca)
+    station.worker.client = station.client
+    with requests.get(f"{tls_hub}/v1/feed/stream?since={head}", headers=auth, verify=ca, stream=True,
+                      timeout=10) as stream:
+        assert stream.status_code == 200
+        lines = stream.iter_lines(decode_unicode=True)
+        assert next(lines) == ": packgate site feed"
+        station.pick("SO-10001", "T-1")
+        assert station.push() >= 1
+        data = next(line for line in lines if line.startswith("data: "))  # written by the pump on a TLS socket
+        assert '"SO-10001"' in data

@@ -1,0 +1,181 @@
+"""An open stream holds a socket, not a thread: the gated server hands a detached response's connection to its one
+pump thread, which writes every stream without blocking (real sockets, the real server): more streams than threads
+are served and the server still answers; silence is broken by keep-alives; a client that goes ends its stream at
+once, one that reads nothing is closed after the stall limit; ``stop()`` ends every stream with its last chunk; an
+HTTP/1.0 client gets the bytes unframed."""
+from __future__ import annotations
+
+import http.client
+import queue
+import socket
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from polling import eventually
+
+from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread
+
+
+class Pushed:
+    """A stream's source: what the test pushes, pulled by the pump when woken."""
+
+    def __init__(self, keepalive_s: float):
+        self.keepalive_s = keepalive_s
+        self.items: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.over = False
+        self.ended = threading.Event()
+
+    def pull(self) -> bytes | None:
+        if self.over:
+            return None
+        out = []
+        while True:
+            try:
+                out.append(self.items.get_nowait())
+            except queue.Empty:
+                return b"".join(out)
+
+    def keepalive(self) -> bytes:
+        return b": keep-alive\n\n"
+
+    def closed(self) -> None:
+        self.ended.set()
+
+
+class Streams:
+    """A WSGI app: ``/stream`` detaches (its first bytes ``: open``), anything else answers ``ok``."""
+
+    def __init__(self, keepalive_s: float = 30.0):
+        self.keepalive_s = keepalive_s
+        self.sources: list[Pushed] = []
+        self.wake: Callable[[], None] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/stream":
+            source = Pushed(self.keepalive_s)
+            self.wake = environ["packgate.detach"](source)
+            self.sources.append(source)
+            start_response("200 OK", [("Content-Type", "text/event-stream")])
+            return iter([b": open\n\n"])
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    def push(self, data: bytes) -> None:
+        for source in self.sources:
+            source.items.put(data)
+        assert self.wake is not None
+        self.wake()
+
+
+def serve(app: Streams, *, threads: int = 2, timeout: int = 10) -> tuple[GatedServer, Callable[[], None]]:
+    server = GatedServer(("127.0.0.1", 0), app, numthreads=threads, gate=Gate(max_per_client=200), timeout=timeout)
+    return server, serve_in_thread(server)
+
+
+def open_stream(port: int) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/stream")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
+    assert resp.read1(64) == b": open\n\n"
+    return resp
+
+
+def read_until(resp: http.client.HTTPResponse, want: bytes) -> bytes:
+    data = b""
+    while want not in data:
+        chunk = resp.read1(65536)
+        assert chunk, f"the stream ended after {data!r}"
+        data += chunk
+    return data
+
+
+def test_more_streams_than_threads_are_written_by_the_pump_and_the_server_still_answers() -> None:
+    app = Streams()
+    server, stop = serve(app, threads=2)
+    streams = [open_stream(server.port) for _ in range(20)]  # twenty streams on two threads
+    try:
+        assert eventually(lambda: server.pump.open == 20)
+        plain = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        plain.request("GET", "/ok")
+        assert plain.getresponse().read() == b"ok"  # no thread is held by a stream
+        plain.close()
+        app.push(b"data: one\n\n")
+        app.push(b"data: two\n\n")
+        for resp in streams:
+            assert read_until(resp, b"data: two\n\n").startswith(b"data: one\n\n")  # in order, chunk-framed
+    finally:
+        for resp in streams:
+            resp.close()
+        stop()
+
+
+def test_a_silent_stream_gets_keep_alives_and_a_client_that_goes_ends_its_stream_at_once() -> None:
+    app = Streams(keepalive_s=0.2)
+    server, stop = serve(app)
+    try:
+        resp = open_stream(server.port)
+        assert read_until(resp, b": keep-alive\n\n")
+        assert server._connections.open == 1
+        resp.close()  # the client goes: its socket reads as closed, the pump ends the stream
+        assert app.sources[0].ended.wait(2)
+        assert eventually(lambda: server.pump.open == 0 and server._connections.open == 0)
+    finally:
+        stop()
+
+
+def test_a_client_that_reads_nothing_is_closed_after_the_stall_limit_and_the_others_go_on() -> None:
+    app = Streams()
+    server, stop = serve(app, timeout=1)  # the server's timeout is the pump's stall limit
+    stuck = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        assert eventually(lambda: server.pump.open == 1)
+        reader = open_stream(server.port)
+        began = time.monotonic()
+        for _ in range(40):  # 4 MB for every stream: the stuck client's socket fills, bytes wait in the pump
+            app.push(b"data: " + b"x" * 100_000 + b"\n\n")
+        assert read_until(reader, b"x\n\n")  # the reading stream is written meanwhile
+        assert app.sources[0].ended.wait(5) and time.monotonic() - began >= 0.9
+        assert not app.sources[1].ended.is_set()
+        reader.close()
+    finally:
+        stuck.close()
+        stop()
+
+
+def test_stop_ends_every_stream_with_its_last_chunk() -> None:
+    app = Streams()
+    server, stop = serve(app)
+    resp = open_stream(server.port)
+    assert eventually(lambda: server.pump.open == 1)
+    app.sources[0].over = True  # the source says the stream is over: the last chunk, then the close
+    app.push(b"")
+    assert resp.read() == b""  # a clean end of the chunked body (a cut one raises IncompleteRead)
+    assert app.sources[0].ended.wait(2)
+    second = open_stream(server.port)
+    stop()
+    assert second.read() == b""
+    assert app.sources[1].ended.is_set()
+
+
+def test_an_http_1_0_client_gets_the_stream_unframed() -> None:
+    app = Streams()
+    server, stop = serve(app)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        sock.sendall(b"GET /stream HTTP/1.0\r\n\r\n")
+        data = b""
+        while b": open\n\n" not in data:
+            data += sock.recv(4096)
+        assert b"Transfer-Encoding" not in data
+        assert eventually(lambda: server.pump.open == 1)
+        app.push(b"data: plain\n\n")
+        while b"data: plain\n\n" not in data:
+            data += sock.recv(4096)
+        assert data.endswith(b": open\n\ndata: plain\n\n")
+    finally:
+        sock.close()
+        stop()
