@@ -20,10 +20,10 @@ Invariants:
   open, then accepts at most ``ACCEPTS_PER_WAKE`` new ones; a burst of new connections (hundreds of clients retrying
   together) never holds a kept-alive client's next request behind it.
 * **An open stream holds no thread**: a handler that streams (server-sent events) calls
-  ``environ["packgate.detach"](source)`` (which returns the pump's ``wake``) and returns its first bytes; once the response's head and those bytes have
-  left, the connection goes to the server's ``StreamPump`` (``sync.common.pump``: one thread writes every open
-  stream) and the thread takes the next request. Under another server the key is absent and the handler streams
-  from its own thread.
+  ``environ["packgate.detach"](source)`` (which returns the pump's ``wake``) and returns its first bytes; once the
+  response's head and those bytes have left, the connection goes to the server's ``StreamPump``
+  (``sync.common.pump``: one thread writes every open stream) and the thread takes the next request. Under another
+  server the key is absent and the handler streams from its own thread.
 * ``stop()`` is prompt: the loop is woken through a pipe, not left to its next timeout.
 
 ``GatedServer(bind, app, numthreads=…, gate=Gate(…), tls_cert=…, tls_key=…)``; ``serve_in_thread(server)`` runs it

@@ -123,9 +123,9 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
     "site.db_pool": (int, 16, _positive, "database connections per hub process (PostgreSQL: keep hubs x pool"
                                          " below max_connections)"),
     "site.threads": (int, 320, _positive,
-                     "server worker threads; each open feed stream or long-poll holds one (idle connections do not):"
-                     " they may take all but a quarter (at least 8), which stay for confirmations and the other short"
-                     " requests, so keep it above 4/3 x the number of stations"),
+                     "server worker threads; each long-poll holds one while it waits (feed streams and idle connections"
+                     " do not): long-polls may take all but a quarter (at least 8), which stay for confirmations and"
+                     " the other short requests, so with stations that long-poll keep it above 4/3 x their number"),
     "site.header_timeout_s": (float, 5.0, _positive, "a request's line and headers must arrive within this long, or"
                               " the connection is closed (a slow client holds no server thread)"),
     "site.max_connections_per_client": (int, 64, _positive, "open connections one address may hold (a station holds"
