@@ -159,10 +159,14 @@ class StreamPump:
                     for stream in list(self._streams):
                         self._send(stream, pull=True)
                 self._tend(time.monotonic())
-        except Exception:  # the pump must not die silently: every stream ends, clients reconnect elsewhere
-            log.exception("the stream pump failed; every open stream is closed")
-        finally:
-            self._end_all()
+        except Exception:  # a fault of the pump itself: every stream ends (clients reconnect) and a new loop starts
+            log.exception("the stream pump failed; every open stream is closed and the pump starts again")
+            self._end_all(stopping=False)
+            time.sleep(0.5)  # a fault that comes back at once does not spin
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+            return
+        self._end_all()
 
     def _timeout(self) -> float:
         now = time.monotonic()
@@ -204,7 +208,13 @@ class StreamPump:
 
     def _send(self, stream: _Stream, *, pull: bool) -> None:
         if pull:
-            data = stream.source.pull()
+            try:
+                data = stream.source.pull()
+            except Exception as exc:  # noqa: BLE001 - this stream's source failed (its database read): it ends alone
+                log.warning("a stream's source failed (%s: %s); the stream is closed, its client reconnects",
+                            type(exc).__name__, exc)
+                self._end(stream, clean=False)
+                return
             if data is None:
                 self._end(stream, clean=True)
                 return
@@ -289,9 +299,9 @@ class StreamPump:
         except Exception:
             log.exception("a stream's close failed")
 
-    def _end_all(self) -> None:
+    def _end_all(self, *, stopping: bool = True) -> None:
         with self._lock:
-            self._stopping = True
+            self._stopping = self._stopping or stopping
             adopted, self._adopted = self._adopted, []
         for stream in adopted:
             self._streams.add(stream)

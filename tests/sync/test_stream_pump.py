@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+import pytest
 from polling import eventually
 
 from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread
@@ -24,9 +25,12 @@ class Pushed:
         self.keepalive_s = keepalive_s
         self.items: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self.over = False
+        self.fail = ""
         self.ended = threading.Event()
 
     def pull(self) -> bytes | None:
+        if self.fail:
+            raise OSError(self.fail)
         if self.over:
             return None
         out = []
@@ -134,13 +138,24 @@ def test_a_client_that_reads_nothing_is_closed_after_the_stall_limit_and_the_oth
     try:
         assert eventually(lambda: server.pump.open == 1)
         reader = open_stream(server.port)
+        got = [0]
+
+        def read_all() -> None:  # a client that keeps reading
+            while chunk := reader.read1(65536):
+                got[0] += len(chunk)
+
+        reading = threading.Thread(target=read_all, daemon=True)
+        reading.start()
         began = time.monotonic()
         for _ in range(40):  # 4 MB for every stream: the stuck client's socket fills, bytes wait in the pump
             app.push(b"data: " + b"x" * 100_000 + b"\n\n")
-        assert read_until(reader, b"x\n\n")  # the reading stream is written meanwhile
         assert app.sources[0].ended.wait(5) and time.monotonic() - began >= 0.9
+        assert eventually(lambda: got[0] >= 40 * 100_008)  # the reading stream had everything meanwhile
         assert not app.sources[1].ended.is_set()
-        reader.close()
+        app.sources[1].over = True  # its end, cleanly: the reading thread sees the last chunk
+        app.push(b"")
+        reading.join(5)
+        assert not reading.is_alive()
     finally:
         stuck.close()
         stop()
@@ -178,4 +193,26 @@ def test_an_http_1_0_client_gets_the_stream_unframed() -> None:
         assert data.endswith(b": open\n\ndata: plain\n\n")
     finally:
         sock.close()
+        stop()
+
+
+
+def test_a_source_that_fails_ends_its_own_stream_only(caplog) -> None:
+    app = Streams()
+    server, stop = serve(app)
+    try:
+        good = open_stream(server.port)
+        bad = open_stream(server.port)
+        assert eventually(lambda: server.pump.open == 2)
+        app.sources[1].fail = "the database is gone"  # its next pull raises
+        app.push(b"data: after\n\n")
+        assert app.sources[1].ended.wait(2)
+        with pytest.raises(http.client.IncompleteRead):
+            bad.read()  # cut, not ended cleanly: the client reconnects from its last event
+        assert read_until(good, b"data: after\n\n")  # the other stream goes on
+        assert "the database is gone" in caplog.text
+        again = open_stream(server.port)  # and the pump takes new streams
+        app.push(b"data: later\n\n")
+        assert read_until(again, b"data: later\n\n")
+    finally:
         stop()
