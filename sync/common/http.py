@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import math
 import socket
 import ssl
 import threading
@@ -365,16 +366,20 @@ class _Watchdog:
         self._armed: dict[int, tuple[float, http.client.HTTPConnection, threading.Event]] = {}
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wakes_at = math.inf  # when the thread's wait ends by itself (monotonic)
 
     def arm(self, deadline: float, conn: http.client.HTTPConnection, fired: threading.Event) -> int:
+        """Watch a request; the thread is woken only when this deadline comes before the end of its current wait
+        (requests one after another, each with the same budget, never wake it: one wake-up per request was a
+        context switch per relayed request)."""
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="http-deadline-watchdog", daemon=True)
                 self._thread.start()
             self._next += 1
-            earliest = min((d for d, _, _ in self._armed.values()), default=None)
             self._armed[self._next] = (deadline, conn, fired)
-            if earliest is None or deadline < earliest:
+            if deadline < self._wakes_at:
+                self._wakes_at = deadline
                 self._cond.notify()
             return self._next
 
@@ -386,11 +391,17 @@ class _Watchdog:
         with self._cond:
             while True:
                 if not self._armed:
-                    self._cond.wait()
+                    remaining = self._wakes_at - time.monotonic()
+                    if remaining > 0:  # keep the wait a request armed meanwhile was told of
+                        self._cond.wait(remaining)
+                    else:
+                        self._wakes_at = math.inf
+                        self._cond.wait()
                     continue
                 token, (deadline, conn, fired) = min(self._armed.items(), key=lambda item: item[1][0])
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
+                    self._wakes_at = deadline
                     self._cond.wait(remaining)
                     continue
                 del self._armed[token]
