@@ -67,6 +67,8 @@ class Relay(Loop[dict[str, Any]]):
         self.pace_s = pace_s
         self._pass_began = float("-inf")
         self._paced_until = float("-inf")  # wake() does not cut a paced wait short
+        self._in_pass = False
+        self._woken_in_pass = False  # a confirmation arrived while a pass ran
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
                                                              idle_s=idle_s, recheck_s=idle_s, logger=log,
@@ -90,21 +92,32 @@ class Relay(Loop[dict[str, Any]]):
 
     def run_once(self) -> dict[str, Any]:
         self._pass_began = self.clock.monotonic()
-        return self.engine.run_once()
+        self._in_pass, self._woken_in_pass = True, False
+        try:
+            return self.engine.run_once()
+        finally:
+            self._in_pass = False
 
     def wait_after(self, result: dict[str, Any]) -> float:
         """The engine's wait; after a pass that sent (and has more to send), the rest of ``pace_s`` since it
         began: each station's next request carries what arrived meanwhile, rather than one request per
-        confirmation (the relay's CPU and the WMS's grow with requests, not rows)."""
+        confirmation (the relay's CPU and the WMS's grow with requests, not rows). A pass that found nothing while
+        a confirmation arrived during it is followed by another at once."""
         wait = float(result["wait_s"])
         if wait == 0 and result["outcome"] in ("sent", "dead"):
             wait = max(0.0, self._pass_began + self.pace_s - self.clock.monotonic())
             self._paced_until = self.clock.monotonic() + wait
+        elif self._woken_in_pass:
+            wait = 0.0
         return wait
 
     def wake(self) -> None:
-        """A confirmation arrived: relay it now, unless the relay is pacing itself (it comes with the next pass)."""
-        if self.clock.monotonic() >= self._paced_until:
+        """A confirmation arrived: relay it now, unless a pass is running (its pace decides when the next one
+        starts: waking the loop then would end that wait at once, and every station's request would carry one
+        confirmation) or the relay is pacing itself (it comes with the next pass)."""
+        if self._in_pass:
+            self._woken_in_pass = True
+        elif self.clock.monotonic() >= self._paced_until:
             super().wake()
 
     # ---- the engine's source: hub_confirmations ---------------------------------------------
