@@ -1,0 +1,51 @@
+"""The relay paces itself: after a pass that sent, the next starts ``site.relay_pace_s`` after it began, so each
+station's request carries what arrived meanwhile. A confirmation arriving while a pass runs must not end that
+wait (before, the loop was woken and started the next pass at once: at 200 stations every request to the WMS
+carried about one confirmation); one that arrives during a pass that found nothing is relayed at once."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from packgate.sync.hub.relay import Relay
+
+
+class _During:
+    """The relay's real WMS client and source, with a confirmation arriving (``relay.wake()``) while they work."""
+
+    def __init__(self, relay: Relay, real: Any, method: str):
+        self.relay, self.real, self.method = relay, real, method
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def send_confirmations(self, station: str, bodies: Sequence[bytes]) -> dict[str, dict]:
+        self.relay.wake()
+        return self.real.send_confirmations(station, bodies)  # type: ignore[no-any-return]
+
+    def take(self, now: Any, limit: Callable[[str], int], max_rows: int) -> Any:
+        self.relay.wake()
+        return self.real.take(now, limit, max_rows)
+
+
+def test_a_confirmation_arriving_during_a_pass_waits_for_the_pace(site: Any) -> None:
+    relay = site.hub.relay
+    station = site.station("ST01")
+    station.confirm("scan", "order", "SO-10001")
+    assert station.push() == 1
+    relay._signal.clear()  # the receipt woke the (unstarted) loop: start from a quiet one
+    real = relay.engine.client
+    relay.engine.client = _During(relay, real, "send_confirmations")
+    result = relay.run_once()
+    assert result["outcome"] == "sent"
+    assert not relay._signal.is_set()  # the loop was not woken: its paced wait stands
+    assert relay.wait_after(result) > 0.5 * relay.pace_s
+    relay.wake()  # and while it paces, a new confirmation waits for the next pass too
+    assert not relay._signal.is_set()
+
+
+def test_a_confirmation_arriving_during_a_pass_that_found_nothing_is_relayed_at_once(site: Any) -> None:
+    relay = site.hub.relay
+    relay.engine.source = _During(relay, relay, "take")
+    result = relay.run_once()
+    assert result["outcome"] == "idle"
+    assert relay.wait_after(result) == 0.0
