@@ -81,7 +81,6 @@ class StreamPump:
         self._stopping = False
         self._streams: set[_Stream] = set()
         self._thread: threading.Thread | None = None
-        self.ended = 0
 
     @property
     def open(self) -> int:
@@ -130,6 +129,8 @@ class StreamPump:
             self._thread = None
         else:
             self._end_all()
+        for closable in (self._selector, self._wake_r, self._wake_w):
+            closable.close()
 
     # ---- the loop ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -293,7 +294,6 @@ class StreamPump:
                 pass
         conn, stream.conn = stream.conn, None
         _close(conn)
-        self.ended += 1
         try:
             stream.source.closed()
         except Exception:

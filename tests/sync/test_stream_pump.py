@@ -77,13 +77,22 @@ def serve(app: Streams, *, threads: int = 2, timeout: int = 10) -> tuple[GatedSe
     return server, serve_in_thread(server)
 
 
+OPEN: dict[int, http.client.HTTPConnection] = {}  # each stream's client connection, closed with it
+
+
 def open_stream(port: int) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/stream")
     resp = conn.getresponse()
+    OPEN[id(resp)] = conn
     assert resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked"
     assert resp.read1(64) == b": open\n\n"
     return resp
+
+
+def close_stream(resp: http.client.HTTPResponse) -> None:
+    resp.close()
+    OPEN.pop(id(resp)).close()
 
 
 def read_until(resp: http.client.HTTPResponse, want: bytes) -> bytes:
@@ -111,7 +120,7 @@ def test_more_streams_than_threads_are_written_by_the_pump_and_the_server_still_
             assert read_until(resp, b"data: two\n\n").startswith(b"data: one\n\n")  # in order, chunk-framed
     finally:
         for resp in streams:
-            resp.close()
+            close_stream(resp)
         stop()
 
 
@@ -122,7 +131,7 @@ def test_a_silent_stream_gets_keep_alives_and_a_client_that_goes_ends_its_stream
         resp = open_stream(server.port)
         assert read_until(resp, b": keep-alive\n\n")
         assert server._connections.open == 1
-        resp.close()  # the client goes: its socket reads as closed, the pump ends the stream
+        close_stream(resp)  # the client goes: its socket reads as closed, the pump ends the stream
         assert app.sources[0].ended.wait(2)
         assert eventually(lambda: server.pump.open == 0 and server._connections.open == 0)
     finally:
@@ -156,6 +165,7 @@ def test_a_client_that_reads_nothing_is_closed_after_the_stall_limit_and_the_oth
         app.push(b"")
         reading.join(5)
         assert not reading.is_alive()
+        close_stream(reader)
     finally:
         stuck.close()
         stop()
@@ -174,6 +184,8 @@ def test_stop_ends_every_stream_with_its_last_chunk() -> None:
     stop()
     assert second.read() == b""
     assert app.sources[1].ended.is_set()
+    close_stream(resp)
+    close_stream(second)
 
 
 def test_an_http_1_0_client_gets_the_stream_unframed() -> None:
@@ -200,9 +212,9 @@ def test_an_http_1_0_client_gets_the_stream_unframed() -> None:
 def test_a_source_that_fails_ends_its_own_stream_only(caplog) -> None:
     app = Streams()
     server, stop = serve(app)
+    good, bad = open_stream(server.port), open_stream(server.port)
+    streams = [good, bad]
     try:
-        good = open_stream(server.port)
-        bad = open_stream(server.port)
         assert eventually(lambda: server.pump.open == 2)
         app.sources[1].fail = "the database is gone"  # its next pull raises
         app.push(b"data: after\n\n")
@@ -211,8 +223,10 @@ def test_a_source_that_fails_ends_its_own_stream_only(caplog) -> None:
             bad.read()  # cut, not ended cleanly: the client reconnects from its last event
         assert read_until(good, b"data: after\n\n")  # the other stream goes on
         assert "the database is gone" in caplog.text
-        again = open_stream(server.port)  # and the pump takes new streams
+        streams.append(open_stream(server.port))  # and the pump takes new streams
         app.push(b"data: later\n\n")
-        assert read_until(again, b"data: later\n\n")
+        assert read_until(streams[-1], b"data: later\n\n")
     finally:
+        for resp in streams:
+            close_stream(resp)
         stop()
