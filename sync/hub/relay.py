@@ -102,10 +102,14 @@ class Relay(Loop[dict[str, Any]]):
         """The engine's wait; after a pass that sent (and has more to send), the rest of ``pace_s`` since it
         began: each station's next request carries what arrived meanwhile, rather than one request per
         confirmation (the relay's CPU and the WMS's grow with requests, not rows). A pass that found nothing while
-        a confirmation arrived during it is followed by another at once."""
+        a confirmation arrived during it is followed by another at once. A standby relay (another hub holds the
+        lease) looks again when its wait ends, whatever arrives: before, every confirmation this hub received woke it
+        into a lease attempt, a write transaction each."""
         wait = float(result["wait_s"])
         if wait == 0 and result["outcome"] in ("sent", "dead"):
             wait = max(0.0, self._pass_began + self.pace_s - self.clock.monotonic())
+            self._paced_until = self.clock.monotonic() + wait
+        elif result["outcome"] == "standby":  # another hub relays: a confirmation received here changes nothing
             self._paced_until = self.clock.monotonic() + wait
         elif self._woken_in_pass:
             wait = 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from packgate.sync.hub import store
 from packgate.sync.hub.relay import Relay
 
 
@@ -20,7 +21,7 @@ class _During:
 
     def send_confirmations(self, station: str, bodies: Sequence[bytes]) -> dict[str, dict]:
         self.relay.wake()
-        return self.real.send_confirmations(station, bodies)  # type: ignore[no-any-return]
+        return self.real.send_confirmations(station, bodies)
 
     def take(self, now: Any, limit: Callable[[str], int], max_rows: int) -> Any:
         self.relay.wake()
@@ -49,3 +50,17 @@ def test_a_confirmation_arriving_during_a_pass_that_found_nothing_is_relayed_at_
     result = relay.run_once()
     assert result["outcome"] == "idle"
     assert relay.wait_after(result) == 0.0
+
+
+def test_a_standby_relay_is_not_woken_into_a_lease_attempt_by_every_confirmation(site: Any) -> None:
+    hub = site.hub
+    assert hub.db.run(lambda conn: store.take_lease(conn, "relay", "hub-b:8700", hub.clock.now(), 15.0))
+    relay = hub.relay
+    result = relay.run_once()
+    assert result["outcome"] == "standby"
+    assert relay.wait_after(result) == relay.lease_s / 3
+    relay._signal.clear()
+    station = site.station("ST01")
+    station.confirm("scan", "order", "SO-10001")
+    assert station.push() == 1  # received here: the receipt wakes the relay...
+    assert not relay._signal.is_set()  # ...unless another hub relays (before: a lease write per confirmation)
