@@ -64,6 +64,7 @@ class Loop(Generic[T]):
         self.reported_elsewhere = outage
         self._quiet = False
         self._signal = signal or threading.Event()
+        self._wakes_held_until = float("-inf")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
@@ -123,8 +124,15 @@ class Loop(Generic[T]):
         return self.join(timeout)
 
     def wake(self) -> None:
-        """Run the next pass now (or right after the one in progress)."""
+        """Run the next pass now (or right after the one in progress), unless wakes are held (``hold_wakes``)."""
+        if self.clock.monotonic() < self._wakes_held_until:
+            return
         self._signal.set()
+
+    def hold_wakes(self, seconds: float) -> None:
+        """``wake()`` does nothing for ``seconds`` (0: from now on it works again): the wait runs out as planned (a
+        loop pacing itself, or on standby while another process holds its lease). ``stop()`` is never held."""
+        self._wakes_held_until = self.clock.monotonic() + seconds
 
     @property
     def alive(self) -> bool:

@@ -66,7 +66,6 @@ class Relay(Loop[dict[str, Any]]):
         self.lease_s = lease_s
         self.pace_s = pace_s
         self._pass_began = float("-inf")
-        self._paced_until = float("-inf")  # wake() does not cut a paced wait short
         self._in_pass = False
         self._woken_in_pass = False  # a confirmation arrived while a pass ran
         self.engine: DeliveryEngine[HubRow] = DeliveryEngine(self, client, self.clock, batch_size=batch_size,
@@ -106,22 +105,23 @@ class Relay(Loop[dict[str, Any]]):
         lease) looks again when its wait ends, whatever arrives: before, every confirmation this hub received woke it
         into a lease attempt, a write transaction each."""
         wait = float(result["wait_s"])
+        held = 0.0
         if wait == 0 and result["outcome"] in ("sent", "dead"):
-            wait = max(0.0, self._pass_began + self.pace_s - self.clock.monotonic())
-            self._paced_until = self.clock.monotonic() + wait
+            wait = held = max(0.0, self._pass_began + self.pace_s - self.clock.monotonic())
         elif result["outcome"] == "standby":  # another hub relays: a confirmation received here changes nothing
-            self._paced_until = self.clock.monotonic() + wait
+            held = wait
         elif self._woken_in_pass:
             wait = 0.0
+        self.hold_wakes(held)
         return wait
 
     def wake(self) -> None:
         """A confirmation arrived: relay it now, unless a pass is running (its pace decides when the next one
         starts: waking the loop then would end that wait at once, and every station's request would carry one
-        confirmation) or the relay is pacing itself (it comes with the next pass)."""
+        confirmation) or the relay is pacing itself or on standby (wakes held: it comes with the next pass)."""
         if self._in_pass:
             self._woken_in_pass = True
-        elif self.clock.monotonic() >= self._paced_until:
+        else:
             super().wake()
 
     # ---- the engine's source: hub_confirmations ---------------------------------------------

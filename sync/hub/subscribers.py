@@ -163,7 +163,11 @@ class Subscribers(Loop[dict[str, Any]]):
         return self.engine.run_once()
 
     def wait_after(self, result: dict[str, Any]) -> float:
-        return float(result["wait_s"])
+        """The engine's wait; on standby (another hub holds the lease) the events its hub commits do not wake it:
+        each wake would be a lease attempt, a write transaction."""
+        wait = float(result["wait_s"])
+        self.hold_wakes(wait if result["outcome"] == "standby" else 0.0)
+        return wait
 
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[DeliveryRow]] | Pause:
         return self.db.run(lambda conn: self._take(conn, now, limit))

@@ -1,13 +1,15 @@
 """The relay paces itself: after a pass that sent, the next starts ``site.relay_pace_s`` after it began, so each
 station's request carries what arrived meanwhile. A confirmation arriving while a pass runs must not end that
 wait (before, the loop was woken and started the next pass at once: at 200 stations every request to the WMS
-carried about one confirmation); one that arrives during a pass that found nothing is relayed at once."""
+carried about one confirmation); one that arrives during a pass that found nothing is relayed at once. A relay or
+subscriber delivery on standby (another hub holds its lease) is not woken into a lease attempt by every change."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 from packgate.sync.hub import store
 from packgate.sync.hub.relay import Relay
+from packgate.sync.hub.subscribers import Subscriber, Subscribers
 
 
 class _During:
@@ -64,3 +66,19 @@ def test_a_standby_relay_is_not_woken_into_a_lease_attempt_by_every_confirmation
     station.confirm("scan", "order", "SO-10001")
     assert station.push() == 1  # received here: the receipt wakes the relay...
     assert not relay._signal.is_set()  # ...unless another hub relays (before: a lease write per confirmation)
+
+
+def test_a_standby_subscriber_delivery_is_not_woken_by_every_event(site: Any) -> None:
+    hub = site.hub
+    assert hub.db.run(lambda conn: store.take_lease(conn, "subscribers", "hub-b:8700", hub.clock.now(), 15.0))
+    loop = Subscribers(hub.db, [Subscriber("erp", "http://127.0.0.1:9/hook", "s" * 32, frozenset({"order"}))],
+                       hub.clock, site="DC1", holder="hub-a:8700")
+    result = loop.run_once()
+    assert result["outcome"] == "standby"
+    assert loop.wait_after(result) == loop.lease_s / 3
+    loop._signal.clear()
+    loop.wake()  # an event committed on this hub
+    assert not loop._signal.is_set()  # another hub delivers: no lease attempt for it
+    loop.hold_wakes(0)
+    loop.wake()
+    assert loop._signal.is_set()
