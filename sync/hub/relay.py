@@ -27,6 +27,7 @@ from packgate.sync.common.loop import Loop
 from packgate.sync.delivery import Batch, DeliveryEngine, Failed, Pause, Sent, Settled
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Conn, Database
+from packgate.sync.hub.lease import Lease
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
@@ -61,8 +62,8 @@ class Relay(Loop[dict[str, Any]]):
                          outage=outage)
         self.db = db
         self.idle_s = idle_s
-        self._holder = holder or uuid.uuid4().hex  # the hub's stable identity: a restart takes its own lease back
-        self._renew_at = float("-inf")  # monotonic time the lease is next renewed
+        # the hub's stable identity holds the lease: a restart takes its own lease back
+        self.lease = Lease(db, "relay", holder or uuid.uuid4().hex, self.clock, lease_s)
         self.lease_s = lease_s
         self.pace_s = pace_s
         self._pass_began = float("-inf")
@@ -75,11 +76,11 @@ class Relay(Loop[dict[str, Any]]):
 
     @property
     def holder(self) -> str:
-        return self._holder
+        return self.lease.holder
 
     @holder.setter
     def holder(self, value: str) -> None:
-        self._holder, self._renew_at = value, float("-inf")  # a new name takes the lease at its next pass
+        self.lease.holder = value  # a new name takes the lease at its next pass
 
     @property
     def client(self) -> UpstreamClient | None:
@@ -128,10 +129,8 @@ class Relay(Loop[dict[str, Any]]):
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[HubRow]] | Pause:
         """Hold the relay lease (renewed in a write of its own once a third of it has passed: no write lock is held
         while the rows are read) and take the due stations' rows, or say why not."""
-        if self.clock.monotonic() >= self._renew_at:
-            if not self.db.run(lambda conn: store.take_lease(conn, "relay", self.holder, now, self.lease_s)):
-                return Pause("standby", self.lease_s / 3)
-            self._renew_at = self.clock.monotonic() + self.lease_s / 3
+        if not self.lease.held(now):
+            return Pause("standby", self.lease_s / 3)
         with self.db.read() as conn:
             return self._take(conn, now, limit, max_rows)
 
@@ -152,10 +151,9 @@ class Relay(Loop[dict[str, Any]]):
 
     def release(self) -> None:
         """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
-        self._renew_at = float("-inf")
         self.engine.close()
         try:
-            self.db.run(lambda conn: store.give_back_lease(conn, "relay", self.holder))
+            self.lease.give_back()
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
             log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease_s)
 

@@ -32,6 +32,7 @@ from packgate.sync.delivery import Batch, DeliveryEngine, Failed, Pause, Sent, S
 from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Conn, Database
+from packgate.sync.hub.lease import Lease
 
 log = logging.getLogger(__name__)
 KINDS = ("confirmation", "order_stage", "order_status", "escalation", "escalation_acked", "claim_released",
@@ -138,7 +139,8 @@ class Subscribers(Loop[dict[str, Any]]):
                  holder: str = "hub", lease_s: float = LEASE_S):
         super().__init__("hub-subscribers", every_s=idle_s, clock=clock, logger=log, what="subscriber delivery")
         self.db, self.subscribers, self.site = db, tuple(subscribers), site
-        self.idle_s, self.holder, self.lease_s = idle_s, holder, lease_s
+        self.idle_s, self.lease_s = idle_s, lease_s
+        self.lease = Lease(db, "subscribers", holder, self.clock, lease_s)
         self.sender = WebhookSender(self.subscribers, deadline_s)
         self.engine: DeliveryEngine[DeliveryRow] = DeliveryEngine(
             self, self.sender, self.clock, batch_size=1, max_rows=max(1, len(self.subscribers)),
@@ -169,12 +171,21 @@ class Subscribers(Loop[dict[str, Any]]):
         self.hold_wakes(wait if result["outcome"] == "standby" else 0.0)
         return wait
 
+    @property
+    def holder(self) -> str:
+        return self.lease.holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self.lease.holder = value
+
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[DeliveryRow]] | Pause:
-        return self.db.run(lambda conn: self._take(conn, now, limit))
+        if not self.lease.held(now):
+            return Pause("standby", self.lease_s / 3)
+        with self.db.read() as conn:
+            return self._take(conn, now, limit)
 
     def _take(self, conn: Conn, now: datetime, limit: Callable[[str], int]) -> Sequence[Batch[DeliveryRow]] | Pause:
-        if not store.take_lease(conn, "subscribers", self.holder, now, self.lease_s):
-            return Pause("standby", self.lease_s / 3)
         due = store.utc(now)
         batches: list[Batch[DeliveryRow]] = []
         for sub in self.subscribers:
@@ -208,7 +219,7 @@ class Subscribers(Loop[dict[str, Any]]):
 
     def release(self) -> None:
         try:
-            self.db.run(lambda conn: store.give_back_lease(conn, "subscribers", self.holder))
+            self.lease.give_back()
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
             log.info("subscriber lease not handed back (%s)", exc)
 

@@ -2,12 +2,14 @@
 station's request carries what arrived meanwhile. A confirmation arriving while a pass runs must not end that
 wait (before, the loop was woken and started the next pass at once: at 200 stations every request to the WMS
 carried about one confirmation); one that arrives during a pass that found nothing is relayed at once. A relay or
-subscriber delivery on standby (another hub holds its lease) is not woken into a lease attempt by every change."""
+subscriber delivery on standby (another hub holds its lease) is not woken into a lease attempt by every change,
+and the holder writes its lease once a third of it has passed, not at every pass."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 from packgate.sync.hub import store
+from packgate.sync.hub.lease import Lease
 from packgate.sync.hub.relay import Relay
 from packgate.sync.hub.subscribers import Subscriber, Subscribers
 
@@ -82,3 +84,23 @@ def test_a_standby_subscriber_delivery_is_not_woken_by_every_event(site: Any) ->
     loop.hold_wakes(0)
     loop.wake()
     assert loop._signal.is_set()
+
+
+def test_a_lease_is_written_once_a_third_of_it_has_passed_not_at_every_pass(site: Any) -> None:
+    hub = site.hub
+    lease = Lease(hub.db, "subscribers", "hub-a:8700", hub.clock, 15.0)
+
+    def until() -> str:
+        with hub.db.read() as conn:
+            return str(conn.value("SELECT until_utc FROM hub_leases WHERE name = 'subscribers'"))
+
+    assert lease.held(hub.clock.now())
+    first = until()
+    hub.clock.advance(4.0)
+    assert lease.held(hub.clock.now()) and until() == first  # held, nothing written
+    hub.clock.advance(1.5)  # past a third of 15 s
+    assert lease.held(hub.clock.now()) and until() > first  # renewed
+    other = Lease(hub.db, "subscribers", "hub-b:8700", hub.clock, 15.0)
+    assert not other.held(hub.clock.now())  # while it runs, the peer stands by
+    lease.give_back()
+    assert other.held(hub.clock.now())  # handed back: taken at once

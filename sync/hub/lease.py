@@ -1,0 +1,43 @@
+"""A job one hub of the site does at a time (the relay, the subscribers' delivery) holds a lease row
+(``hub_leases``): ``Lease.held(now)`` takes or renews it in a write of its own only once a third of it has passed,
+so the passes in between read their rows without writing (before, the subscribers' delivery wrote the lease in
+every pass, and it passes at every event its hub commits). The holder is the hub's stable identity
+(``Hub.serving_on``); a new one takes the lease at the next pass. ``give_back`` hands it back when the job stops, so a
+peer hub takes over at once rather than when it runs out."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from packgate.device.clock import Clock
+from packgate.sync.hub import store
+from packgate.sync.hub.engine import Database
+
+
+class Lease:
+    def __init__(self, db: Database, name: str, holder: str, clock: Clock, lease_s: float):
+        self.db, self.name, self.clock, self.lease_s = db, name, clock, lease_s
+        self._holder = holder
+        self._renew_at = float("-inf")  # monotonic time the lease is next renewed
+
+    @property
+    def holder(self) -> str:
+        return self._holder
+
+    @holder.setter
+    def holder(self, value: str) -> None:
+        self._holder, self._renew_at = value, float("-inf")
+
+    def held(self, now: datetime) -> bool:
+        """True while this hub holds the lease (renewed here when a third of it has passed); False while another
+        holder's runs."""
+        if self.clock.monotonic() < self._renew_at:
+            return True
+        if not self.db.run(lambda conn: store.take_lease(conn, self.name, self._holder, now, self.lease_s)):
+            return False
+        self._renew_at = self.clock.monotonic() + self.lease_s / 3
+        return True
+
+    def give_back(self) -> None:
+        """Hand the lease back (a peer takes it at its next pass); raises what the database raised."""
+        self._renew_at = float("-inf")
+        self.db.run(lambda conn: store.give_back_lease(conn, self.name, self._holder))
