@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import queue
 import socket
+import ssl
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -16,6 +17,7 @@ import pytest
 from polling import eventually
 
 from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread
+from packgate.sync.hub.tls import issue, make_ca
 
 
 class Pushed:
@@ -156,10 +158,11 @@ def test_a_client_that_reads_nothing_is_closed_after_the_stall_limit_and_the_oth
         reading = threading.Thread(target=read_all, daemon=True)
         reading.start()
         began = time.monotonic()
-        for _ in range(40):  # 4 MB for every stream: the stuck client's socket fills, bytes wait in the pump
+        for _ in range(60):  # 6 MB for every stream: more than the kernel takes for the stuck socket (tcp_wmem's 4 MB
+            # at most), less than a stream's buffer (8 MB): bytes wait in the pump
             app.push(b"data: " + b"x" * 100_000 + b"\n\n")
         assert app.sources[0].ended.wait(5) and time.monotonic() - began >= 0.9
-        assert eventually(lambda: got[0] >= 40 * 100_008)  # the reading stream had everything meanwhile
+        assert eventually(lambda: got[0] >= 60 * 100_008)  # the reading stream had everything meanwhile
         assert not app.sources[1].ended.is_set()
         app.sources[1].over = True  # its end, cleanly: the reading thread sees the last chunk
         app.push(b"")
@@ -229,4 +232,47 @@ def test_a_source_that_fails_ends_its_own_stream_only(caplog) -> None:
     finally:
         for resp in streams:
             close_stream(resp)
+        stop()
+
+
+def test_over_tls_a_stuck_client_is_closed_and_a_reading_one_gets_every_byte_intact(tmp_path) -> None:
+    make_ca(tmp_path / "ca", "DC1")
+    cert = issue(tmp_path / "ca", "hub", ["127.0.0.1"])
+    app = Streams()
+    server = GatedServer(("127.0.0.1", 0), app, numthreads=2, gate=Gate(max_per_client=50), timeout=1,
+                         tls_cert=str(cert.cert), tls_key=str(cert.key))
+    stop = serve_in_thread(server)
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca" / "site-ca.pem"))
+    stuck = context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10),
+                                server_hostname="127.0.0.1")
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    reader = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
+    try:
+        assert eventually(lambda: server.pump.open == 1)
+        reader.request("GET", "/stream")
+        resp = reader.getresponse()
+        assert resp.read1(64) == b": open\n\n"
+        assert eventually(lambda: server.pump.open == 2)
+        got = bytearray()
+
+        def read_all() -> None:
+            while chunk := resp.read1(65536):
+                got.extend(chunk)
+
+        reading = threading.Thread(target=read_all, daemon=True)
+        reading.start()
+        # 6 MB in pieces: more than the kernel takes for the stuck socket (tcp_wmem's 4 MB at most), less than a
+        # stream's buffer (8 MB): TLS writes the stuck socket refuses wait and are retried as they were
+        sent = b"".join(b"data: %06d %s\n\n" % (n, bytes([65 + n % 26]) * 50_000) for n in range(120))
+        for start in range(0, len(sent), 150_000):
+            app.push(sent[start:start + 150_000])
+        assert app.sources[0].ended.wait(5)  # the stuck client: closed after the stall limit
+        app.sources[1].over = True
+        app.push(b"")
+        reading.join(10)
+        assert bytes(got) == sent  # every byte, in order, through refused and retried TLS writes
+    finally:
+        stuck.close()
+        reader.close()
         stop()
