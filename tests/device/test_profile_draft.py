@@ -86,8 +86,9 @@ def test_a_drafted_profile_reads_the_capture_as_the_bundled_profile_does(tmp_pat
     capture_file = record(name, tmp_path / f"{name}.capture", **extra)
     args = ["profile", "new", str(capture_file), "--name", "site-scale", "-o", str(tmp_path / "site")]
     result, lines = run(*args, *(("--unit", unit) if unit else ()))
+    assert result.exit_code == 0 and lines, f"{name}: {result.output} (capture: {capture_file.read_bytes()[:600]!r})"
     summary = lines[-1]
-    assert result.exit_code == 0 and summary["valid"] and summary["bad"] == 0, result.output
+    assert summary["valid"] and summary["bad"] == 0, result.output
     drafted = load_profiles(tmp_path / "site", user=False)["site-scale"]
     data = cap.read(capture_file).data("rx")
     mine = [r.grams for r in ScaleDecoder(drafted).decode(data) if r.usable]
