@@ -139,7 +139,6 @@ class FeedWatch(Loop[None]):
             self._head = store.feed_head(conn)  # the tail covers (low, head]
         self._sealed = self._head
         self.streams = 0  # open streams
-        self.pumped = 0  # of which written by a server's StreamPump (no thread of their own)
         self._wakes: set[Callable[[], None]] = set()
         self.waiting = 0  # long-polls waiting
         self.sealed_batches = 0
@@ -292,7 +291,6 @@ class FeedWatch(Loop[None]):
         """A stream from ``since`` on for the server's ``StreamPump`` (which ``wake_on_seal`` must name), counted
         among the open streams until it ends (``on_close`` is called then)."""
         self._count("streams", 1)
-        self._count("pumped", 1)
         return FeedSource(self, since, self._stopping, on_close)
 
     def wake_on_seal(self, wake: Callable[[], None]) -> None:
@@ -363,5 +361,4 @@ class FeedSource:
 
     def closed(self) -> None:
         self.feed._count("streams", -1)
-        self.feed._count("pumped", -1)
         self._on_close()

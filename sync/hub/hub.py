@@ -112,9 +112,9 @@ class Hub:
         """The server is bound to ``port``: this hub's stable name among the site's hubs (the holder of its leases) is
         its host and port, which no other live hub can share (the port would be taken). Called before ``start()``:
         a restarted hub takes its own predecessor's lease back at once."""
-        self.holder = self.relay.holder = f"{socket.gethostname()}:{port}"
+        self.holder = self.relay.lease.holder = f"{socket.gethostname()}:{port}"  # a new name: taken at the next pass
         if self.subscribers is not None:
-            self.subscribers.holder = self.holder
+            self.subscribers.lease.holder = self.holder
 
     def start(self) -> "Hub":
         if self.checkpointer is not None:

@@ -27,6 +27,11 @@ class Lease:
     def holder(self, value: str) -> None:
         self._holder, self._renew_at = value, float("-inf")
 
+    @property
+    def recheck_s(self) -> float:
+        """A third of the lease: how often the holder renews it, and a hub on standby looks whether it ran out."""
+        return self.lease_s / 3
+
     def held(self, now: datetime) -> bool:
         """True while this hub holds the lease (renewed here when a third of it has passed); False while another
         holder's runs."""
@@ -34,7 +39,7 @@ class Lease:
             return True
         if not self.db.run(lambda conn: store.take_lease(conn, self.name, self._holder, now, self.lease_s)):
             return False
-        self._renew_at = self.clock.monotonic() + self.lease_s / 3
+        self._renew_at = self.clock.monotonic() + self.recheck_s
         return True
 
     def give_back(self) -> None:

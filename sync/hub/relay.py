@@ -64,7 +64,6 @@ class Relay(Loop[dict[str, Any]]):
         self.idle_s = idle_s
         # the hub's stable identity holds the lease: a restart takes its own lease back
         self.lease = Lease(db, "relay", holder or uuid.uuid4().hex, self.clock, lease_s)
-        self.lease_s = lease_s
         self.pace_s = pace_s
         self._pass_began = float("-inf")
         self._in_pass = False
@@ -73,14 +72,6 @@ class Relay(Loop[dict[str, Any]]):
                                                              max_rows=PASS_ROWS, backoff=backoff, rng=self.rng,
                                                              idle_s=idle_s, recheck_s=idle_s, logger=log,
                                                              senders=senders)
-
-    @property
-    def holder(self) -> str:
-        return self.lease.holder
-
-    @holder.setter
-    def holder(self, value: str) -> None:
-        self.lease.holder = value  # a new name takes the lease at its next pass
 
     @property
     def client(self) -> UpstreamClient | None:
@@ -130,7 +121,7 @@ class Relay(Loop[dict[str, Any]]):
         """Hold the relay lease (renewed in a write of its own once a third of it has passed: no write lock is held
         while the rows are read) and take the due stations' rows, or say why not."""
         if not self.lease.held(now):
-            return Pause("standby", self.lease_s / 3)
+            return Pause("standby", self.lease.recheck_s)
         with self.db.read() as conn:
             return self._take(conn, now, limit, max_rows)
 
@@ -155,7 +146,7 @@ class Relay(Loop[dict[str, Any]]):
         try:
             self.lease.give_back()
         except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
-            log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease_s)
+            log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease.lease_s)
 
     def record(self, settled: Sequence[Settled[HubRow]]) -> None:
         marks: list[tuple[str, str, str | None, str | None]] = []  # (id, state, upstream status, error)

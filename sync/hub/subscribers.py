@@ -139,7 +139,7 @@ class Subscribers(Loop[dict[str, Any]]):
                  holder: str = "hub", lease_s: float = LEASE_S):
         super().__init__("hub-subscribers", every_s=idle_s, clock=clock, logger=log, what="subscriber delivery")
         self.db, self.subscribers, self.site = db, tuple(subscribers), site
-        self.idle_s, self.lease_s = idle_s, lease_s
+        self.idle_s = idle_s
         self.lease = Lease(db, "subscribers", holder, self.clock, lease_s)
         self.sender = WebhookSender(self.subscribers, deadline_s)
         self.engine: DeliveryEngine[DeliveryRow] = DeliveryEngine(
@@ -171,17 +171,9 @@ class Subscribers(Loop[dict[str, Any]]):
         self.hold_wakes(wait if result["outcome"] == "standby" else 0.0)
         return wait
 
-    @property
-    def holder(self) -> str:
-        return self.lease.holder
-
-    @holder.setter
-    def holder(self, value: str) -> None:
-        self.lease.holder = value
-
     def take(self, now: datetime, limit: Callable[[str], int], max_rows: int) -> Sequence[Batch[DeliveryRow]] | Pause:
         if not self.lease.held(now):
-            return Pause("standby", self.lease_s / 3)
+            return Pause("standby", self.lease.recheck_s)
         with self.db.read() as conn:
             return self._take(conn, now, limit)
 

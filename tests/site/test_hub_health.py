@@ -72,7 +72,7 @@ def test_a_relay_that_cannot_reach_the_wms_and_its_backlog_show(make_site: Any, 
     assert site.relay() == 0
     body = requests.get(f"{site.url}/healthz", timeout=5).json()
     assert any(p.startswith("relay to the WMS failing (1 waiting):") for p in body["problems"])
-    assert body["relay"]["depth"] == 1 and body["relay"]["lease_holder"] == site.hub.relay.holder
+    assert body["relay"]["depth"] == 1 and body["relay"]["lease_holder"] == site.hub.relay.lease.holder
     clock.advance(301)
     body = requests.get(f"{site.url}/healthz", timeout=5).json()
     assert any(p.startswith("relay backlog: 1 confirmation(s) waiting, the oldest for 301 s") for p in body["problems"])

@@ -62,7 +62,7 @@ def test_a_standby_relay_is_not_woken_into_a_lease_attempt_by_every_confirmation
     relay = hub.relay
     result = relay.run_once()
     assert result["outcome"] == "standby"
-    assert relay.wait_after(result) == relay.lease_s / 3
+    assert relay.wait_after(result) == relay.lease.recheck_s
     relay._signal.clear()
     station = site.station("ST01")
     station.confirm("scan", "order", "SO-10001")
@@ -77,7 +77,7 @@ def test_a_standby_subscriber_delivery_is_not_woken_by_every_event(site: Any) ->
                        hub.clock, site="DC1", holder="hub-a:8700")
     result = loop.run_once()
     assert result["outcome"] == "standby"
-    assert loop.wait_after(result) == loop.lease_s / 3
+    assert loop.wait_after(result) == loop.lease.recheck_s
     loop._signal.clear()
     loop.wake()  # an event committed on this hub
     assert not loop._signal.is_set()  # another hub delivers: no lease attempt for it
