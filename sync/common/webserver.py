@@ -437,6 +437,8 @@ class _DetachingGateway(wsgi.Gateway_10):
             if self._source is not None:
                 self._source.closed()  # the client went while the head was written: no stream to hand over
             raise
+        finally:  # the environ and this gateway point at each other: untied, a request is freed as it ends
+            self.env.pop("packgate.detach", None)  # rather than by the cycle collector
         source, self._source = self._source, None
         if source is None:
             return

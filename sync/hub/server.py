@@ -21,6 +21,7 @@ from jinja2 import PackageLoader
 from werkzeug.exceptions import HTTPException
 
 from packgate.device.clock import isoformat
+from packgate.sync.common.collector import settle
 from packgate.sync.common.hosts import allowed_hosts, foreign
 from packgate.sync.common.jsonbytes import text_problem
 from packgate.sync.common.webserver import Gate, GatedServer, serve_in_thread, wait_for_signal
@@ -144,6 +145,7 @@ def serve(hub: Hub) -> None:
     stop_serving = serve_in_thread(server, name="packgate-site")  # bound before the relay may take the lease
     hub.serving_on(server.port)
     hub.start()
+    settle()
     url = f"{_scheme(hub)}://{hub.config['site.host']}:{server.port}"
     log.info("packgate site hub on %s (db %s)", url, hub.config.db_path)
     print(f"packgate site hub listening on {url}", flush=True)
