@@ -147,33 +147,70 @@ def timeline_json(order_id: str) -> Response:
 
 @bp.get("/api/dashboard/stream")
 def stream() -> Response:
-    """Server-sent events: ``change`` with the feed's head each time the hub's feed moves (any hub of the site),
-    checked every ``STREAM_TICK_S``; a comment every ``STREAM_PING_S`` keeps proxies from closing it. The stream ends
-    after ``STREAM_LIFE_S`` (the browser's EventSource reconnects at once), so a page left open never holds a thread
-    for ever, and it counts among the supervisor's long-polls (429 past the limit)."""
+    """Server-sent events: ``change`` with the feed's head each time the hub's feed moves (any hub of the site); a
+    comment every ``STREAM_PING_S`` of silence keeps proxies from closing it. The stream ends after ``STREAM_LIFE_S``
+    (the browser's EventSource reconnects at once) and counts among the supervisor's long-polls (429 past the
+    limit). On the hub's server it is written by the server's one ``StreamPump`` thread, woken at every seal of the
+    feed, and holds no thread; elsewhere it holds one, looking every ``STREAM_TICK_S``, and counts against the
+    threads' share too."""
     session = signed_in()
     site = hub()
-    held = site.long_polls.hold(f"dashboard {session['employee_id']}")
-    held.__enter__()  # 429 past the limit; given back when the server closes the stream, however it ends
+    detach = request.environ.get("packgate.detach")
+    release = site.long_polls.take(f"dashboard {session['employee_id']}", holds_thread=detach is None)
+    live = Live(site, release)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if detach is not None:
+        site.feed.wake_on_seal(detach(live))
+        return Response(iter([live.opening()]), mimetype="text/event-stream", headers=headers)
+    return Response(_Closing(live.events(), live.closed), mimetype="text/event-stream", headers=headers)
 
-    def events() -> Iterator[bytes]:
-        head = site.feed.head
-        yield f"retry: 500\nevent: change\ndata: {json.dumps({'head': head})}\n\n".encode()
-        started = last = time.monotonic()
-        while time.monotonic() - started < STREAM_LIFE_S and not site.feed.stopping:
+
+class Live:
+    """One dashboard's stream: a ``change`` whenever the feed's head has moved since the last one it sent (a
+    ``sync.common.pump.Source``, or ``events()`` in a thread of its own)."""
+
+    def __init__(self, site: Hub, release: Callable[[], None]):
+        self.site, self._release = site, release
+        self.keepalive_s = STREAM_PING_S
+        self.head = site.feed.head
+        self.ends = time.monotonic() + STREAM_LIFE_S
+
+    @staticmethod
+    def _change(head: int) -> bytes:
+        return b"event: change\ndata: %s\n\n" % json.dumps({"head": head}).encode()
+
+    def opening(self) -> bytes:
+        return b"retry: 500\n" + self._change(self.head)
+
+    def pull(self) -> bytes | None:
+        if time.monotonic() >= self.ends or self.site.feed.stopping:
+            return None
+        head = self.site.feed.head
+        if head == self.head:
+            return b""
+        self.head = head
+        return self._change(head)
+
+    def keepalive(self) -> bytes:
+        return b": ping\n\n"
+
+    def closed(self) -> None:
+        self._release()
+
+    def events(self) -> Iterator[bytes]:
+        yield self.opening()
+        last = time.monotonic()
+        while True:
             time.sleep(STREAM_TICK_S)
-            now_head = site.feed.head
-            if now_head != head:
-                head, last = now_head, time.monotonic()
-                yield f"event: change\ndata: {json.dumps({'head': head})}\n\n".encode()
-            elif time.monotonic() - last >= STREAM_PING_S:
+            out = self.pull()
+            if out is None:
+                return
+            if out:
                 last = time.monotonic()
-                yield b": ping\n\n"
-
-    resp = Response(_Closing(events(), lambda: held.__exit__(None, None, None)), mimetype="text/event-stream")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Accel-Buffering"] = "no"
-    return resp
+                yield out
+            elif time.monotonic() - last >= self.keepalive_s:
+                last = time.monotonic()
+                yield self.keepalive()
 
 
 class _Closing:

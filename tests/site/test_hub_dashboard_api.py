@@ -228,6 +228,34 @@ def test_streams_are_bounded_and_give_their_place_back_when_closed(make_site, mo
         assert site.hub.long_polls.open == 0
 
 
+def test_open_dashboards_hold_no_thread_and_each_hears_of_a_change(make_site):
+    """On the hub's server a dashboard's stream is written by the server's stream pump: past the threads' share of
+    long-polls (site.threads 10: 2) four dashboards are served, every one hears of a change, and a closed one gives
+    its place back without waiting for a ping."""
+    site = make_site(**{"site.threads": 10, "feed.max_waits_per_station": 5})
+    with requests.Session() as http:
+        dashboard_sign_in(http, site.url, *SUPERVISOR)
+        streams = [http.get(site.url + "/api/dashboard/stream", stream=True, timeout=10) for _ in range(4)]
+        try:
+            assert [s.status_code for s in streams] == [200] * 4
+            assert site.hub.long_polls.open == 4
+            lines = [s.iter_lines(decode_unicode=True) for s in streams]
+            firsts = [_event(each) for each in lines]
+            table = site.station("ST01")
+            table.pick("SO-10012", "T-0012")
+            table.push()
+            for first, each in zip(firsts, lines):
+                assert _event(each)["head"] > first["head"]
+            assert http.get(site.url + "/healthz", timeout=5).status_code == 200
+        finally:
+            for each in streams:
+                each.close()
+        deadline = time.monotonic() + 5  # the pump sees the client go at once (STREAM_PING_S is 5 s)
+        while site.hub.long_polls.open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert site.hub.long_polls.open == 0
+
+
 def test_a_wms_decision_moves_the_backlog_at_once(site, http):
     """The WMS's orders are read again when the hub's reference data changes (the views keep them between)."""
     assert get(http, site, "/api/dashboard/summary")["backlog"]["count"] == WMS_ORDERS
