@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -323,6 +324,8 @@ def run_load(procs: Processes, n: int, args: argparse.Namespace, tokens: dict[st
                    if order in result["answered"] for t in times]
     return {"n": n, "offered": int(n * args.rate * args.seconds), "answered": len(answered),
             "failed": len(result["ingest"]) - len(answered), "ingest": answered,
+            "statuses": dict(Counter(status for _, _, status in result["ingest"] if status != 200)),
+            "unsent": max(0, int(n * args.rate * args.seconds) - len(result["ingest"])),
             "ingest_p50": _pct(answered, 0.5), "ingest_p99": _pct(answered, 0.99),
             "prop_p50": _pct(propagation, 0.5), "prop_p99": _pct(propagation, 0.99), "prop_n": len(propagation),
             "relay_rate": (after_wms - before_wms) / args.seconds if wms else None,
@@ -446,7 +449,9 @@ def print_row(store: str, what: str, r: dict[str, Any]) -> None:
           + (f", PostgreSQL {100 * r['db_cpu']:.0f} %)" if r.get("db_cpu") else ")")
           + (f"  (follow: {','.join(r['modes'])}; {r['follow_errors']} follower errors)" if r["prop_n"] else "")
           + (f"  {r['groups'][0]:.1f} POSTs per commit, {r['groups'][1]:.1f} ms each" if r.get("groups") else "")
-          + (f"  [{r['failed']} failed]" if r["failed"] else ""), flush=True)
+          + (f"  [{r['failed']} failed: HTTP status {r['statuses']} (0: no answer)]" if r["failed"] else "")
+          + (f"  [{r['unsent']} not sent: their station still waited for an answer a second after the run's end]" if r.get("unsent")
+             else ""), flush=True)
 
 
 def print_raw(store: str, r: dict[str, Any]) -> None:

@@ -65,8 +65,8 @@ class Station:
             pause = next_at - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            if next_at >= end or time.monotonic() >= end:  # slots not sent by the end count as not answered
-                break
+            if next_at >= end or time.monotonic() >= end + self.spec.get("linger_s", 1.0):  # a slot more than linger_s late
+                break  # at the end (the station waiting for an answer) is not sent: not answered
             next_at += 1 / rate
             seq += 1
             order = f"SO-{self.sid}-{seq}"
