@@ -64,8 +64,11 @@ def _plain(value: Any) -> Any:
 Entry = tuple[int, bytes]  # a change: its number and its compact UTF-8 JSON
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_plain)  # one, not one per change
+
+
 def entry(event: dict[str, Any]) -> Entry:
-    return int(event["seq"]), json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    return int(event["seq"]), _JSON.encode(event).encode()
 
 
 def encode(entries: list[Entry], cursor: int, head: int) -> bytes:
