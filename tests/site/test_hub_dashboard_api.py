@@ -244,7 +244,7 @@ def test_open_dashboards_hold_no_thread_and_each_hears_of_a_change(make_site):
             table = site.station("ST01")
             table.pick("SO-10012", "T-0012")
             table.push()
-            for first, each in zip(firsts, lines):
+            for first, each in zip(firsts, lines, strict=True):
                 assert _event(each)["head"] > first["head"]
             assert http.get(site.url + "/healthz", timeout=5).status_code == 200
         finally:
