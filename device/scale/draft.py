@@ -77,13 +77,22 @@ def _frames(data: bytes) -> tuple[bytes, bytes, list[bytes]]:
 
 
 def _span(columns: list[set[str]], body: range) -> tuple[int, int] | None:
-    """The weight's columns: from the changing digit columns out over zeros, spaces, point and sign."""
+    """The weight's columns: the longest run of changing digit columns (the first of equal ones; a run ends at a
+    column that is not a digit, space, point or sign, so a checksum after the unit that happened to stay in 0-9 is
+    not taken for more weight), widened over the zeros, spaces, point and sign beside it."""
     changing = [i for i in body if len(columns[i]) > 1 and columns[i] <= NUMERIC and columns[i] & set("0123456789")]
     if not changing:
         changing = [i for i in body if columns[i] <= set("0123456789") and columns[i]]
         if not changing:
             return None
-    lo, hi = min(changing), max(changing)
+    runs: list[list[int]] = []
+    for i in changing:
+        if runs and all(columns[k] <= NUMERIC for k in range(runs[-1][-1] + 1, i)):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    longest = max(runs, key=len)
+    lo, hi = longest[0], longest[-1]
     while lo - 1 in body and columns[lo - 1] <= NUMERIC:
         lo -= 1
     while hi + 1 in body and columns[hi + 1] <= set("0123456789."):

@@ -16,6 +16,7 @@ from packgate.device.cli import device
 from packgate.device.errors import ProfileError
 from packgate.device.profiles import get_profile, load_profiles, use_user_dir
 from packgate.device.scale.decoding import ScaleDecoder
+from packgate.device.scale.draft import draft_profile
 from packgate.device.scale.emulator import ScaleEmulator
 
 
@@ -95,6 +96,20 @@ def test_a_drafted_profile_reads_the_capture_as_the_bundled_profile_does(tmp_pat
     theirs = [r.grams for r in ScaleDecoder(get_profile(name)).decode(data) if r.usable]
     assert mine and mine[-1] == theirs[-1] and abs(mine[-1] - 2500) < 5  # the settled weight, both ways
     assert set(mine) <= set(r.grams for r in ScaleDecoder(get_profile(name)).decode(data))
+
+
+def test_a_checksum_that_stayed_in_0_to_9_is_not_taken_for_weight():
+    """A YAOHUA capture of a full test run once met only checksums 30-37 (two hex digits that happened to be
+    decimal): the draft took the weight to run from its digits over ``kg`` to the checksum and found no unit. The
+    weight is the run of changing digits; the checksum after the unit stays a checksum. (That capture's frames.)"""
+    frames = (b"WG001.234kg36 WG001.234kg36 WG001.646kg37 WG001.938kg31 WG002.124kg37 WG002.245kg33 WG002.330kg30 "
+              b"WG002.388kg33 WG002.424kg32 WG002.451kg30 WG002.467kg35 WG002.500kg35 WG002.500kg35").split()
+    capture = cap.Capture("/dev/ttyUSB0", SNIFFED_AS, "2026-12-06T18:11:28.000+00:00",
+                          [cap.Chunk(0.05 * k, "rx", frame + b"\r\n") for k, frame in enumerate(frames)])
+    drafted = draft_profile(capture, "site-scale")
+    assert "unit: kg (in every frame)" in drafted.findings
+    assert any(f.startswith("weight: bytes 3-9 ") for f in drafted.findings), drafted.findings
+    assert any(f.startswith("bytes 12-13: checksum") for f in drafted.findings), drafted.findings
 
 
 def test_the_capture_file_keeps_bytes_and_monotonic_times(tmp_path):
