@@ -7,8 +7,9 @@ How (every step is reported in ``Draft.findings`` so a person can check it):
   1. the bytes: bit 7 set with one parity throughout means 7 data bits with that parity (masked before framing);
   2. the framing: the delimiters (STX..ETX, SOH STX..ETX EOT, CR LF, LF, CR, STX..CR) that cut the most frames of
      one length win;
-  3. the fields, column by column over the frames of that length: columns whose digits change are the weight
-     (widened over the zeros, spaces, point and sign beside them); a constant unit word after it is the unit;
+  3. the fields, column by column over the frames of that length: the longest run of columns whose digits change
+     is the weight (widened over the zeros, spaces, point and sign beside them); a constant unit word after it is
+     the unit;
      other changing columns are status tokens: known ones (ST/US/OL, S/D, M, ?, GS/NT ...) get their meaning,
      others are kept with no meaning and named in the findings;
   4. two changing hex digits before the end are a checksum when an XOR or a sum over the bytes before them
