@@ -2,8 +2,8 @@
 
 * **The tail** holds the last ``tail`` changes, always a contiguous run of numbers (low, head], each as its
   number and its JSON, serialised once as it arrives (20,000 dicts in the tail made every full pass of Python's
-  cycle collector 20-60 ms, a pause of every request at 200 stations; bytes and numbers are not walked). A commit of this
-  hub hands its numbered rows to ``published`` (``Database.on_feed``, in commit order): appended at once when
+  cycle collector 20-80 ms, a pause of every request at 200 stations; bytes and numbers are not walked). A commit
+  of this hub hands its numbered rows to ``published`` (``Database.on_feed``, in commit order): appended at once when
   they continue the tail; after a gap (another hub's commit in between) the watcher's next pass reads the rows
   from the database.
 * **Sealing.** The watcher (a ``Loop``) passes every ``seal_s``, or less often while so many followers wait that
