@@ -158,7 +158,7 @@ class StreamPump:
                     pull, self._pull = self._pull, False
                 if pull:
                     for stream in list(self._streams):
-                        self._send(stream, pull=True)
+                        self._send(stream)
                 self._tend(time.monotonic())
         except Exception:  # a fault of the pump itself: every stream ends (clients reconnect) and a new loop starts
             log.exception("the stream pump failed; every open stream is closed and the pump starts again")
@@ -194,7 +194,7 @@ class StreamPump:
                 self._end(stream, clean=False)
                 continue
             self._streams.add(stream)
-            self._send(stream, pull=True)
+            self._send(stream)
 
     def _readable(self, stream: _Stream) -> None:
         """Read what a client sent on its stream (nothing is expected: discarded); its end ends the stream."""
@@ -207,19 +207,19 @@ class StreamPump:
         if not data:
             self._end(stream, clean=False)
 
-    def _send(self, stream: _Stream, *, pull: bool) -> None:
-        if pull:
-            try:
-                data = stream.source.pull()
-            except Exception as exc:  # noqa: BLE001 - this stream's source failed (its database read): it ends alone
-                log.warning("a stream's source failed (%s: %s); the stream is closed, its client reconnects",
-                            type(exc).__name__, exc)
-                self._end(stream, clean=False)
-                return
-            if data is None:
-                self._end(stream, clean=True)
-                return
-            self._queue(stream, data)
+    def _send(self, stream: _Stream) -> None:
+        """What the stream's source has now, written as far as the socket takes it."""
+        try:
+            data = stream.source.pull()
+        except Exception as exc:  # noqa: BLE001 - this stream's source failed (its database read): it ends alone
+            log.warning("a stream's source failed (%s: %s); the stream is closed, its client reconnects",
+                        type(exc).__name__, exc)
+            self._end(stream, clean=False)
+            return
+        if data is None:
+            self._end(stream, clean=True)
+            return
+        self._queue(stream, data)
         self._flush(stream)
 
     def _queue(self, stream: _Stream, data: bytes) -> None:
@@ -251,7 +251,7 @@ class StreamPump:
             if stream.waiting_since is None:
                 stream.waiting_since = time.monotonic()
             if len(stream.out) > self.max_buffer:
-                log.info("a feed stream's client read nothing while %d bytes waited: closed", len(stream.out))
+                log.info("a stream's client read nothing while %d bytes waited: closed", len(stream.out))
                 self._end(stream, clean=False)
                 return
         self._watch(stream, write=bool(stream.out))
@@ -271,7 +271,7 @@ class StreamPump:
         for stream in list(self._streams):
             if stream.out:
                 if stream.waiting_since is not None and now - stream.waiting_since > self.stall_s:
-                    log.info("a feed stream's client took nothing for %.0f s: closed", self.stall_s)
+                    log.info("a stream's client took nothing for %.0f s: closed", self.stall_s)
                     self._end(stream, clean=False)
             elif now - stream.sent_at >= stream.source.keepalive_s:
                 self._queue(stream, stream.source.keepalive())
