@@ -6,11 +6,14 @@ every pass, and it passes at every event its hub commits). The holder is the hub
 peer hub takes over at once rather than when it runs out."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from packgate.device.clock import Clock
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
+
+log = logging.getLogger(__name__)
 
 
 class Lease:
@@ -43,6 +46,10 @@ class Lease:
         return True
 
     def give_back(self) -> None:
-        """Hand the lease back (a peer takes it at its next pass); raises what the database raised."""
+        """Hand the lease back (a peer takes it at its next pass, not when it runs out); with the database down it
+        is said in the log and runs out by itself."""
         self._renew_at = float("-inf")
-        self.db.run(lambda conn: store.give_back_lease(conn, self.name, self._holder))
+        try:
+            self.db.run(lambda conn: store.give_back_lease(conn, self.name, self._holder))
+        except Exception as exc:  # noqa: BLE001 - whatever the database raised: the job is stopping anyway
+            log.info("%s lease not handed back (%s); it runs out in %.0f s", self.name, exc, self.lease_s)

@@ -143,10 +143,7 @@ class Relay(Loop[dict[str, Any]]):
     def release(self) -> None:
         """Hand the lease back when the relay stops (a peer hub takes over at once, not after ``lease_s``)."""
         self.engine.close()
-        try:
-            self.lease.give_back()
-        except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
-            log.info("relay lease not handed back (%s); it runs out in %.0f s", exc, self.lease.lease_s)
+        self.lease.give_back()
 
     def record(self, settled: Sequence[Settled[HubRow]]) -> None:
         marks: list[tuple[str, str, str | None, str | None]] = []  # (id, state, upstream status, error)

@@ -210,10 +210,7 @@ class Subscribers(Loop[dict[str, Any]]):
         self.db.run(mark)
 
     def release(self) -> None:
-        try:
-            self.lease.give_back()
-        except Exception as exc:  # noqa: BLE001 - the database is down: the lease runs out by itself
-            log.info("subscriber lease not handed back (%s)", exc)
+        self.lease.give_back()
 
     def close(self) -> None:
         self.sender.close()
