@@ -25,7 +25,7 @@ from packgate.sync.hub import floor, policies, returns, store
 from packgate.sync.hub.floorview import Filters, FloorView
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.signin import signin_page
-from packgate.sync.hub.web import checked_session, current_supervisor, hub, int_arg, lang, page
+from packgate.sync.hub.web import checked_session, current_supervisor, event_stream, hub, int_arg, lang, page
 
 bp = Blueprint("dashboard", __name__)
 STREAM_TICK_S = 0.1
@@ -149,27 +149,23 @@ def timeline_json(order_id: str) -> Response:
 def stream() -> Response:
     """Server-sent events: ``change`` with the feed's head each time the hub's feed moves (any hub of the site); a
     comment every ``STREAM_PING_S`` of silence keeps proxies from closing it. The stream ends after ``STREAM_LIFE_S``
-    (the browser's EventSource reconnects at once) and counts among the supervisor's long-polls (429 past the
-    limit). On the hub's server it is written by the server's one ``StreamPump`` thread, woken at every seal of the
-    feed, and holds no thread; elsewhere it holds one, looking every ``STREAM_TICK_S``, and counts against the
-    threads' share too."""
+    (the browser's EventSource reconnects at once) and counts among the supervisor's long-polls (``event_stream``:
+    on the hub's server the stream pump writes it; elsewhere its thread looks every ``STREAM_TICK_S``)."""
     session = signed_in()
     site = hub()
-    detach = request.environ.get("packgate.detach")
-    release = site.long_polls.take(f"dashboard {session['employee_id']}", holds_thread=detach is None)
-    live = Live(site, release)
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    if detach is not None:
-        site.feed.wake_on_seal(detach(live))
-        return Response(iter([live.opening()]), mimetype="text/event-stream", headers=headers)
-    return Response(_Closing(live.events(), live.closed), mimetype="text/event-stream", headers=headers)
+
+    def pumped(release: Callable[[], None]) -> tuple[Live, bytes]:
+        live = Live(site, release)
+        return live, live.opening()
+
+    return event_stream(f"dashboard {session['employee_id']}", pumped, lambda: Live(site).events())
 
 
 class Live:
     """One dashboard's stream: a ``change`` whenever the feed's head has moved since the last one it sent (a
     ``sync.common.pump.Source``, or ``events()`` in a thread of its own)."""
 
-    def __init__(self, site: Hub, release: Callable[[], None]):
+    def __init__(self, site: Hub, release: Callable[[], None] = lambda: None):
         self.site, self._release = site, release
         self.keepalive_s = STREAM_PING_S
         self.head = site.feed.head
@@ -211,22 +207,6 @@ class Live:
             elif time.monotonic() - last >= self.keepalive_s:
                 last = time.monotonic()
                 yield self.keepalive()
-
-
-class _Closing:
-    """A response body that runs ``on_close`` once when the server closes it (also when it was never read)."""
-
-    def __init__(self, body: Iterator[bytes], on_close: Callable[[], Any]):
-        self.body, self.on_close, self.closed = body, on_close, False
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.body
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            getattr(self.body, "close", lambda: None)()
-            self.on_close()
 
 
 @bp.get("/static/<path:name>")

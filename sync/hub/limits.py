@@ -36,6 +36,12 @@ class LongPolls:
         with self._lock:
             return sum(self._open.values())
 
+    @property
+    def holding_threads(self) -> int:
+        """The open ones that hold a server thread (counted against ``total``)."""
+        with self._lock:
+            return sum(self._threads.values())
+
     @contextmanager
     def hold(self, caller: str) -> Iterator[None]:
         """One long-poll of ``caller`` for the duration of the block (429 past a limit)."""

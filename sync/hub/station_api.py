@@ -21,7 +21,7 @@ from packgate.sync.errors import HubRequestError, PermanentUpstreamError, Transi
 from packgate.sync.hub import store
 from packgate.sync.hub.auth import require_station
 from packgate.sync.hub.feedwatch import OPENING
-from packgate.sync.hub.web import body, cursor, hub, int_arg, station, station_or_supervisor, text
+from packgate.sync.hub.web import body, cursor, event_stream, hub, int_arg, station, station_or_supervisor, text
 
 bp = Blueprint("station_api", __name__)
 MAX_BATCH = 1000
@@ -183,23 +183,15 @@ def get_feed() -> Response:
 
 @bp.get("/v1/feed/stream")
 def stream_feed() -> Response:
-    """Server-sent events from the cursor (``since``, else ``Last-Event-ID``) on. On the hub's server the stream is
-    written by its one ``StreamPump`` thread and holds no thread of its own: it counts against the token's share
-    of long-polls only; elsewhere it holds a thread and counts like a long-poll (429 past either share)."""
+    """Server-sent events from the cursor (``since``, else ``Last-Event-ID``) on, counted among the token's
+    long-polls (``event_stream``: on the hub's server the stream pump writes it and it holds no thread)."""
     who = station_or_supervisor()
     if request.args.get("since") in (None, "") and request.headers.get("Last-Event-ID"):
         since = cursor(request.headers["Last-Event-ID"], "Last-Event-ID")
     else:
         since = int_arg("since", 0, 0, 10**17)
-    detach = request.environ.get("packgate.detach")
-    release = hub().long_polls.take(who, holds_thread=detach is None)
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    if detach is not None:
-        hub().feed.wake_on_seal(detach(hub().feed.follow(since, release)))
-        return Response(iter([OPENING]), mimetype="text/event-stream", headers=headers)
-    resp = Response(hub().feed.stream(since), mimetype="text/event-stream", headers=headers)
-    resp.call_on_close(release)  # when the stream ends, however it ends (the server closes the response)
-    return resp
+    feed = hub().feed
+    return event_stream(who, lambda release: (feed.follow(since, release), OPENING), lambda: feed.stream(since))
 
 
 # ---- the site's escalations, on every station's supervisor page ---------------------------------------------

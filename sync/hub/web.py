@@ -8,11 +8,12 @@ only by a token from ``[stations]`` and only ever acts as itself (``require_stat
 """
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Callable, Iterable, cast
 
 from flask import Response, current_app, g, render_template, request
 
 from packgate.sync.common.jsonbytes import loads_request
+from packgate.sync.common.pump import Source
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub import dashtext, store
 from packgate.sync.hub.auth import COOKIE, session_key, station_for_token
@@ -25,6 +26,25 @@ MAX_FIELD = 200
 
 def hub() -> Hub:
     return cast(Hub, current_app.extensions[HUB])
+
+
+# ---- server-sent events ------------------------------------------------------------------------------
+def event_stream(caller: str, pumped: Callable[[Callable[[], None]], tuple[Source, bytes]],
+                 threaded: Callable[[], Iterable[bytes]]) -> Response:
+    """A stream counted among ``caller``'s long-polls (429 past a share; its place is given back when it ends). On the
+    hub's server ``pumped(release)`` gives the stream's source and first bytes: the server's ``StreamPump`` writes
+    it, woken at every seal of the feed, and it holds no thread. Under another server ``threaded()`` is the body,
+    written from the request's own thread, and it counts against the threads' share too."""
+    detach = request.environ.get("packgate.detach")
+    release = hub().long_polls.take(caller, holds_thread=detach is None)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if detach is not None:
+        source, first = pumped(release)
+        hub().feed.wake_on_seal(detach(source))
+        return Response(iter([first]), mimetype="text/event-stream", headers=headers)
+    resp = Response(threaded(), mimetype="text/event-stream", headers=headers)
+    resp.call_on_close(release)  # when the stream ends, however it ends (the server closes the response)
+    return resp
 
 
 # ---- who is asking -----------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from parkedclock import ParkedClock
 from polling import eventually
 
 from packgate.sync.hub.engine import Database
-from packgate.sync.hub.feedwatch import BATCH, STREAM_WAKES_PER_S, FeedWatch, encode, entry
+from packgate.sync.hub.feedwatch import BATCH, OPENING, STREAM_WAKES_PER_S, FeedWatch, encode, entry
 from packgate.sync.hub.migrations import migrate
+from packgate.sync.hub.server import create_hub_app
 from packgate.sync.hub_client import FeedFollower, SiteClient
 
 TOKEN = "token-of-station-01-abcdef"  # the site fixture's token of ST01
@@ -362,3 +363,17 @@ def test_the_tail_gives_the_cycle_collector_nothing_to_walk(db: Database):
     answer = json.loads(feed.answer(feed.head - 61, 0, limit=100))
     assert [e["subject"] for e in answer["events"]] == [f"a-{k}" for k in range(50)] + ["other"] + [
         f"b-{k}" for k in range(10)]
+
+
+def test_without_the_stream_pump_a_stream_holds_its_thread_and_counts_against_the_threads_share(site):
+    """The hub's app under a server without the pump (here werkzeug's test client): the stream is written from the
+    request's own thread, so it counts against the threads' share as well as the token's, and closing it gives
+    both places back."""
+    client = create_hub_app(site.hub).test_client()
+    polls = site.hub.long_polls
+    resp = client.get("/v1/feed/stream?since=0", headers={"Authorization": f"Bearer {TOKEN}"}, buffered=False)
+    assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+    assert next(iter(resp.response)) == OPENING
+    assert polls.open == 1 and polls.holding_threads == 1
+    resp.close()
+    assert polls.open == 0 and polls.holding_threads == 0
