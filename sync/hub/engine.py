@@ -8,11 +8,14 @@ queue on a lock first, not in SQLite's busy handler); on PostgreSQL
 LOCKED`` when claiming work), which keep the guarantees across several hub processes.
 
 **The feed sequence.** ``Conn.feed_row`` only buffers a change; ``tx()`` writes the buffered rows
-just before ``COMMIT``: it bumps the ``feed`` counter row by their number (a row lock on PostgreSQL
-held to the end of the transaction) and inserts them with the numbers it got. So numbers are assigned
+just before ``COMMIT`` (``Conn.commit``): it bumps the ``feed`` counter row by their number (a row lock on
+PostgreSQL held to the end of the transaction) and inserts them with the numbers it got. So numbers are assigned
 in commit order and gapless (a rollback returns them), the counter is the *last* lock every writer
 takes (it can never be part of a deadlock), and a transaction holding number n+1 cannot commit before
-the one holding n is visible: a reader that has seen n+1 has seen n. ``run(fn)`` repeats a
+the one holding n is visible: a reader that has seen n+1 has seen n. Every writer waits for that lock in turn,
+so on PostgreSQL it is held as briefly as the server allows: the bump and the rows are one statement, pipelined
+with the ``COMMIT`` (one round trip; the hub's thread, which may wait for Python's lock when the answer comes,
+no longer does so while holding the counter). ``run(fn)`` repeats a
 transaction PostgreSQL aborted as a deadlock or serialization failure.
 
 ``Conn.savepoint()`` nests a transaction (the writer queue gives each write of a group its own): an exception
@@ -125,29 +128,45 @@ class Conn:
         """Buffer one event for the subscribers only (not on the stations' feed)."""
         self.pending_out.append({"seq": None, "at": isoformat(at), "kind": kind, "subject": subject, "data": data})
 
-    def flush_feed(self) -> list[dict[str, Any]]:
-        """Number and write the buffered changes (the last statements before COMMIT); returns them."""
-        events = self._write_feed()
+    def commit(self) -> list[dict[str, Any]]:
+        """Number and write the buffered changes, hand them and the published events to the outlet, COMMIT; returns
+        the changes. On PostgreSQL the counter's bump and the first rows are one statement, sent together with the
+        COMMIT when nothing after it needs the numbers: the counter's lock, which every writer takes in turn, is
+        then held for no round trip to this process."""
+        rows, self.pending_feed = self.pending_feed, []
         out, self.pending_out = self.pending_out, []
-        if self.outlet is not None and out:
+        to_outlet = self.outlet is not None and bool(out)
+        sealed = [(at, kind, subject, dumps(self.sealer.seal_record(data)).decode()) for at, kind, subject, data in rows]
+        head = 0
+        if sealed and self.dialect is POSTGRESQL:
+            first = sealed[:FEED_ROWS_PER_INSERT]
+            statement = self.dialect.sql(_bump_and_insert(len(first)))
+            params = [len(sealed), len(sealed), *(v for index, row in enumerate(first, 1) for v in (index, *row))]
+            if len(first) == len(sealed) and not to_outlet:
+                with self.raw.pipeline():
+                    cursor = self.raw.execute(statement, params)
+                    self.raw.execute("COMMIT")
+                return _numbered(int(cursor.fetchone()["head"]), rows)
+            head = int(self.raw.execute(statement, params).fetchone()["head"])
+            self._insert_feed(head, sealed, len(first))
+        elif sealed:
+            head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
+            self._insert_feed(head, sealed, 0)
+        events = _numbered(head, rows)
+        if to_outlet:
+            assert self.outlet is not None
             self.outlet(self, [events[item] if isinstance(item, int) else item for item in out])
+        self.raw.execute("COMMIT")
         return events
 
-    def _write_feed(self) -> list[dict[str, Any]]:
-        rows, self.pending_feed = self.pending_feed, []
-        if not rows:
-            return []
-        head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
-        events = [{"seq": head - len(rows) + 1 + offset, "at": at, "kind": kind, "subject": subject, "data": data}
-                  for offset, (at, kind, subject, data) in enumerate(rows)]
-        for start in range(0, len(events), FEED_ROWS_PER_INSERT):
-            chunk = events[start:start + FEED_ROWS_PER_INSERT]
+    def _insert_feed(self, head: int, sealed: list[tuple[str, str, str, str]], start: int) -> None:
+        """Insert the numbered rows from ``start`` on, ``FEED_ROWS_PER_INSERT`` per statement."""
+        base = head - len(sealed) + 1
+        for offset in range(start, len(sealed), FEED_ROWS_PER_INSERT):
+            chunk = sealed[offset:offset + FEED_ROWS_PER_INSERT]
             self.execute("INSERT INTO hub_feed (seq, at, kind, subject, data) VALUES "
                          + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
-                         [value for event in chunk for value in (
-                             event["seq"], event["at"], event["kind"], event["subject"],
-                             dumps(self.sealer.seal_record(event["data"])).decode())])
-        return events
+                         [value for index, row in enumerate(chunk, base + offset) for value in (index, *row)])
 
     @contextmanager
     def savepoint(self) -> Iterator["Conn"]:
@@ -173,6 +192,23 @@ class Conn:
             self.raw.execute(f"RELEASE SAVEPOINT {name}")
         except Exception as lost:  # noqa: BLE001 - the savepoint went with the whole transaction
             raise TransactionLost(f"the transaction was aborted ({_first_line(lost)})") from lost
+
+
+def _bump_and_insert(rows: int) -> str:
+    """PostgreSQL: the feed counter bumped and the first ``rows`` rows inserted with the numbers it gave, in one
+    statement; it returns the counter's new value."""
+    return ("WITH head AS (UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n) "
+            "INSERT INTO hub_feed (seq, at, kind, subject, data) "
+            "SELECT head.n - ? + v.o, v.at, v.kind, v.subject, v.data FROM head, (VALUES "
+            + ", ".join(["(?::bigint, ?, ?, ?, ?)"] * rows) + ") AS v (o, at, kind, subject, data) "
+            "RETURNING (SELECT n FROM head) AS head")
+
+
+def _numbered(head: int, rows: list[tuple[str, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The feed's changes numbered up to ``head``."""
+    base = head - len(rows) + 1
+    return [{"seq": base + offset, "at": at, "kind": kind, "subject": subject, "data": data}
+            for offset, (at, kind, subject, data) in enumerate(rows)]
 
 
 class _Engine:
@@ -365,9 +401,9 @@ class Database:
                 raise self.engine.storage_error(exc) from exc
             try:
                 yield conn
-                events = conn.flush_feed()
                 if not self.engine.committable(conn.raw):  # ended or aborted inside: COMMIT would save nothing
                     raise TransactionLost("the transaction was ended or aborted before its COMMIT; nothing was saved")
+                events = conn.commit()
             except BaseException as exc:
                 conn.pending_feed, conn.pending_out = [], []
                 self._rollback(conn)
@@ -375,11 +411,6 @@ class Database:
                 if mapped is not exc:
                     raise mapped from exc
                 raise
-            try:
-                conn.raw.execute("COMMIT")
-            except errors as exc:
-                self._rollback(conn)
-                raise self.engine.storage_error(exc) from exc
             if before < 0 or self.engine.changes(conn.raw) != before:
                 self.outage.ok()
             if events and self.on_feed is not None:  # still this writer's turn: published in commit order

@@ -3,7 +3,7 @@
 Guarantees come from the database: ``UNIQUE (station, key)`` deduplicates confirmations in the
 transaction that applies their effect (order stage, lot stock, feed, escalation rows, relay queue);
 the claim of an order is its primary key, taken with one ``INSERT … ON CONFLICT … WHERE … RETURNING``;
-the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.flush_feed``:
+the feed sequence is a counter row bumped at the end of the writing transaction (``engine.Conn.commit``:
 a row lock on PostgreSQL, the single writer on SQLite), so feed numbers are gapless and visible in order; escalations and the
 relay are claimed with ``SKIP LOCKED`` (PostgreSQL) before any message leaves.
 

@@ -2,7 +2,7 @@
 over an HTTP webhook, each event with its full context, exactly once per subscriber in effect, in order.
 
 * **Queued in the change's transaction**: the engine hands every feed change and every received confirmation to
-  ``Subscribers.enqueue`` just before COMMIT (``engine.Conn.flush_feed``); one row per (subscriber, event id) in
+  ``Subscribers.enqueue`` just before COMMIT (``engine.Conn.commit``); one row per (subscriber, event id) in
   ``hub_deliveries`` (``UNIQUE``: a confirmation received twice, or on two hubs, is queued once). The body is
   frozen there (personal values sealed at rest, opened to the same bytes for every attempt).
 * **Delivered by the one delivery engine** (``sync.delivery``, as the relay): each subscriber is a stream, its rows
