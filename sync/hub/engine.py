@@ -13,8 +13,8 @@ PostgreSQL held to the end of the transaction) and inserts them with the numbers
 in commit order and gapless (a rollback returns them), the counter is the *last* lock every writer
 takes (it can never be part of a deadlock), and a transaction holding number n+1 cannot commit before
 the one holding n is visible: a reader that has seen n+1 has seen n. Every writer waits for that lock in turn,
-so on PostgreSQL it is held as briefly as the server allows: the bump and the rows are one statement, pipelined
-with the ``COMMIT`` (one round trip; the hub's thread, which may wait for Python's lock when the answer comes,
+so on PostgreSQL it is held as briefly as the server allows: the bump and the rows are one statement, sent with the
+``COMMIT`` as one query (one round trip; the hub's thread, which may wait for Python's lock when an answer comes,
 no longer does so while holding the counter). ``run(fn)`` repeats a
 transaction PostgreSQL aborted as a deadlock or serialization failure.
 
@@ -131,8 +131,8 @@ class Conn:
     def commit(self) -> list[dict[str, Any]]:
         """Number and write the buffered changes, hand them and the published events to the outlet, COMMIT; returns
         the changes. On PostgreSQL the counter's bump and the first rows are one statement, sent together with the
-        COMMIT when nothing after it needs the numbers: the counter's lock, which every writer takes in turn, is
-        then held for no round trip to this process."""
+        COMMIT in one query when nothing after it needs the numbers (``_with_commit``): the counter's lock, which every
+        writer takes in turn, is then held for no round trip to this process."""
         rows, self.pending_feed = self.pending_feed, []
         out, self.pending_out = self.pending_out, []
         to_outlet = self.outlet is not None and bool(out)
@@ -143,10 +143,7 @@ class Conn:
             statement = self.dialect.sql(_bump_and_insert(len(first)))
             params = [len(sealed), len(sealed), *(v for index, row in enumerate(first, 1) for v in (index, *row))]
             if len(first) == len(sealed) and not to_outlet:
-                with self.raw.pipeline():
-                    cursor = self.raw.execute(statement, params)
-                    self.raw.execute("COMMIT")
-                return _numbered(int(cursor.fetchone()["head"]), rows)
+                return _numbered(int(_with_commit(self.raw, statement, params)["head"]), rows)
             head = int(self.raw.execute(statement, params).fetchone()["head"])
             self._insert_feed(head, sealed, len(first))
         elif sealed:
@@ -202,6 +199,20 @@ def _bump_and_insert(rows: int) -> str:
             "SELECT head.n - ? + v.o, v.at, v.kind, v.subject, v.data FROM head, (VALUES "
             + ", ".join(["(?::bigint, ?, ?, ?, ?)"] * rows) + ") AS v (o, at, kind, subject, data) "
             "RETURNING (SELECT n FROM head) AS head")
+
+
+def _with_commit(raw: Any, statement: str, params: Sequence[Any]) -> dict[str, Any]:
+    """PostgreSQL: ``statement`` and ``COMMIT`` sent as one query, the parameters bound here (a query of two
+    statements cannot carry the server's parameters): one round trip, the server commits right after the statement
+    (psycopg's pipeline mode sent the statement before the COMMIT was queued, and waited between). Returns the
+    statement's first row."""
+    from psycopg import ClientCursor
+
+    cursor = ClientCursor(raw)
+    cursor.execute(statement + "; COMMIT", params)
+    row = cursor.fetchone()
+    assert row is not None  # the statement returns a row per row it inserted, one at least
+    return dict(row)
 
 
 def _numbered(head: int, rows: list[tuple[str, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
