@@ -221,12 +221,14 @@ def emulate_cmd(profile_name: str, use_pty: bool, tcp_port: int | None, link: st
         signal.signal(signal.SIGTERM, previous)
 
 
-ANSWERED_QUIET_S = 0.1  # after a poll, a device that answered and then stayed quiet this long has said all it will
+ANSWERED_QUIET_S = 0.1  # after a poll, a device that answered in the profile's format and then stayed quiet this
+# long has said all it will
 
 
 def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"") -> bytes:
-    """What the port sends within ``seconds`` (after ``command``; then also less, once an answer has come and the
-    line has been quiet for ``ANSWERED_QUIET_S``); each read waits at most a fifth of the window, so the window ends
+    """What the port sends within ``seconds`` (after ``command``; then also less, once ``profile`` reads a frame of
+    what came and the line has been quiet for ``ANSWERED_QUIET_S``: a late answer to the previous profile's command
+    is no reason to stop waiting for this one's); each read waits at most a fifth of the window, so the window ends
     on time."""
     try:
         port = open_port(port_url, **profile.serial.as_kwargs(), timeout=min(0.05, max(0.005, seconds / 5)))
@@ -245,7 +247,7 @@ def _listen(port_url: str, profile: Profile, seconds: float, command: bytes = b"
             if chunk:
                 data += chunk
                 last = now
-            elif command and data and now - last >= ANSWERED_QUIET_S:
+            elif command and data and now - last >= ANSWERED_QUIET_S and _matches(profile, bytes(data))[0]:
                 break
         return bytes(data)
     finally:

@@ -74,3 +74,36 @@ def test_a_poll_answered_ends_its_window_once_the_line_is_quiet():
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["match"] for line in result.stdout.splitlines() if line.strip()] == ["mettler-mt-sics"]
     assert took < 2.0, took
+
+
+def test_a_stray_line_before_the_answer_does_not_end_the_poll_early():
+    """A late answer to the previous profile's command (here: a line no profile reads) lands just after this poll was
+    sent, and the scale's own answer comes 0.3 s later, as on a loaded machine: the probe still waits for it."""
+    import json
+    import threading
+
+    from packgate.device.emulation.pty import PtyPair
+
+    profile = get_profile("kern-swt")
+    answer = ScaleEmulator(profile, grams=Decimal("1234")).frame()
+    pair, stop = PtyPair(), threading.Event()
+
+    def scale() -> None:
+        while not stop.is_set():
+            if b"w" in pair.read(timeout=0.05):
+                pair.write(b"ERR?\r\n")
+                stop.wait(0.3)
+                pair.write(answer)
+
+    thread = threading.Thread(target=scale, daemon=True)
+    thread.start()
+    try:
+        result = CliRunner().invoke(device, ["probe", "--port", pair.path, "--listen", "0.05", "--reply-timeout", "1.5",
+                                             "--profile", "kern-swt"], catch_exceptions=False)
+    finally:
+        stop.set()
+        thread.join(2)
+        pair.close()
+    assert result.exit_code == 0, result.output
+    matches = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [m["match"] for m in matches] == ["kern-swt"] and matches[0]["reading"]["grams"] is not None, matches
