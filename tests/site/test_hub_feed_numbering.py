@@ -15,6 +15,7 @@ from packgate.sync.hub.engine import FEED_ROWS_PER_INSERT, Conn, Database
 from packgate.sync.hub.migrations import migrate
 
 AT = datetime(2026, 12, 6, 19, 0, tzinfo=timezone.utc)
+TEXT = "naïve ✓ O'Brien \\ 100% $1 ?; COMMIT"  # quoted by the client when PostgreSQL's statement goes with COMMIT
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def changes(count: int, tag: str) -> Any:
     def write(conn: Conn) -> None:
         conn.execute("INSERT INTO hub_meta (k, v) VALUES (?, ?)", (f"tx-{tag}", str(count)))
         for index in range(count):
-            conn.feed_row(AT, "order", f"{tag}-{index}", {"n": index, "tag": tag, "text": "naïve ✓"})
+            conn.feed_row(AT, "order", f"{tag}-{index}", {"n": index, "tag": tag, "text": TEXT})
     return write
 
 
@@ -62,11 +63,11 @@ def test_a_transactions_changes_are_numbered_in_one_run_after_the_last(db: Datab
     rows = feed(db)
     assert [row["seq"] for row in rows] == list(range(1, 4 + count))
     assert [row["subject"] for row in rows[3:]] == [f"now-{index}" for index in range(count)]
-    assert json.loads(rows[-1]["data"]) == {"n": count - 1, "tag": "now", "text": "naïve ✓"}
+    assert json.loads(rows[-1]["data"]) == {"n": count - 1, "tag": "now", "text": TEXT}
     head, events = published[-1]
     assert head == 3 + count and [e["seq"] for e in events] == list(range(4, 4 + count))
     assert [e["subject"] for e in events] == [row["subject"] for row in rows[3:]]
-    assert events[-1]["data"] == {"n": count - 1, "tag": "now", "text": "naïve ✓"}
+    assert events[-1]["data"] == {"n": count - 1, "tag": "now", "text": TEXT}
     if outlet:
         assert handed == list(range(1, 4 + count))
         with db.read() as conn:
