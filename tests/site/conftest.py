@@ -14,6 +14,8 @@ from hubkit import START, Site, Webhook
 from pgtemp import TempPostgres
 
 from packgate.device.clock import FakeClock
+from packgate.sync.hub.engine import Database
+from packgate.sync.hub.migrations import migrate
 from packgate.sync.upstream.server import start_in_thread as start_wms
 
 
@@ -49,6 +51,15 @@ def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "hub.db")
     return str(request.getfixturevalue("postgres").create_schema())
+
+
+@pytest.fixture
+def db(hub_db: str) -> Iterator[Database]:
+    """The hub's database on ``hub_db``, migrated, with no hub around it (the engine's and the writers' own tests)."""
+    database = Database(hub_db)
+    migrate(database)
+    yield database
+    database.close()
 
 
 @pytest.fixture

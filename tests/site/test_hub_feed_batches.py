@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -23,19 +23,10 @@ from polling import eventually
 
 from packgate.sync.hub.engine import Database
 from packgate.sync.hub.feedwatch import BATCH, OPENING, STREAM_WAKES_PER_S, FeedWatch, encode, entry
-from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.server import create_hub_app
 from packgate.sync.hub_client import FeedFollower, SiteClient
 
 TOKEN = "token-of-station-01-abcdef"  # the site fixture's token of ST01
-
-
-@pytest.fixture
-def db(hub_db: str) -> Iterator[Database]:
-    database = Database(hub_db)
-    migrate(database)
-    yield database
-    database.close()
 
 
 def change(db: Database, subject: str, count: int = 1) -> None:

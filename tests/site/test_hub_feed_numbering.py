@@ -7,23 +7,14 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from packgate.sync.hub.engine import FEED_ROWS_PER_INSERT, Conn, Database
-from packgate.sync.hub.migrations import migrate
 
 AT = datetime(2026, 12, 6, 19, 0, tzinfo=timezone.utc)
 TEXT = "naïve ✓ O'Brien \\ 100% $1 ?; COMMIT"  # quoted by the client when PostgreSQL's statement goes with COMMIT
-
-
-@pytest.fixture
-def db(hub_db: str) -> Iterator[Database]:
-    database = Database(hub_db)
-    migrate(database)
-    yield database
-    database.close()
 
 
 def feed(db: Database) -> list[dict[str, Any]]:

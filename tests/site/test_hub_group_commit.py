@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -16,15 +16,6 @@ from packgate.sync.common.ids import make_id
 from packgate.sync.errors import HubRequestError
 from packgate.sync.hub.engine import Conn, Database
 from packgate.sync.hub.groupcommit import GroupCommit
-from packgate.sync.hub.migrations import migrate
-
-
-@pytest.fixture
-def db(hub_db: str) -> Iterator[Database]:
-    database = Database(hub_db)
-    migrate(database)
-    yield database
-    database.close()
 
 
 def put(key: str) -> Any:

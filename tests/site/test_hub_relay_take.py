@@ -4,25 +4,14 @@ station sending a refused batch one at a time gets one."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
-
-import pytest
 
 from packgate.device.clock import Clock
+from packgate.sync.delivery import Pause
 from packgate.sync.hub import store
 from packgate.sync.hub.engine import Database
-from packgate.sync.hub.migrations import migrate
 from packgate.sync.hub.relay import Relay
 
 NOW = datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def db(hub_db: str) -> Iterator[Database]:
-    database = Database(hub_db)
-    migrate(database)
-    yield database
-    database.close()
 
 
 def add(db: Database, station: str, seqs: list[int], *, state: str = "pending", due: datetime = NOW) -> None:
@@ -36,10 +25,9 @@ def add(db: Database, station: str, seqs: list[int], *, state: str = "pending", 
 
 
 def taken(db: Database, per_station: int, limit: int) -> list[tuple[str, int]]:
-    relay = Relay(db, None, Clock(), batch_size=per_station, holder="test")
-    with db.read() as conn:
-        batches: Any = relay._take(conn, NOW, lambda station: per_station, limit)
-    return [] if not isinstance(batches, list) else [(b.stream, row.seq) for b in batches for row in b.rows]
+    batches = Relay(db, None, Clock(), holder="test").take(NOW, lambda station: per_station, limit)
+    assert not isinstance(batches, Pause), batches
+    return [(batch.stream, row.seq) for batch in batches for row in batch.rows]
 
 
 def test_each_due_stations_rows_in_seq_order_stations_by_first_arrival(db: Database):
@@ -71,8 +59,7 @@ def test_a_backlog_is_read_one_share_per_station(db: Database):
 def test_the_relay_takes_one_row_of_a_station_isolating_a_refused_batch(db: Database):
     add(db, "A", [1, 2, 3])
     add(db, "B", [1, 2, 3])
-    relay = Relay(db, None, Clock(), batch_size=2, holder="test")
-    with db.read() as conn:
-        batches: Any = relay._take(conn, NOW, lambda station: 1 if station == "A" else 2, 1000)
+    batches = Relay(db, None, Clock(), holder="test").take(NOW, lambda station: 1 if station == "A" else 2, 1000)
+    assert not isinstance(batches, Pause), batches
     assert [(batch.stream, [row.seq for row in batch.rows]) for batch in batches] == [("A", [1]), ("B", [1, 2])]
     assert batches[1].rows[0].body == b'{"seq": 1}'
