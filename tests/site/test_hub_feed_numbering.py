@@ -104,7 +104,7 @@ def test_a_failure_while_numbering_saves_nothing_of_the_transaction(db: Database
 
     with pytest.raises(Exception) as failed:
         db.run(changes(1, "blocked"))
-    assert "3" in str(failed.value) or "unique" in str(failed.value).lower()
+    assert "unique" in str(failed.value).lower(), failed.value  # the row in the way, on either engine
     assert counter(db) == 2 and published == []
     with db.read() as conn:
         assert conn.value("SELECT v FROM hub_meta WHERE k = 'tx-blocked'") is None
