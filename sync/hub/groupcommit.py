@@ -12,6 +12,9 @@ has committed, or raises what it raised. Invariants:
   lone write is committed at once. SQLite has one writer: one lane. PostgreSQL runs writers side by side (row
   locks; only the feed counter's bump at COMMIT is taken in turn), so it gets ``lanes`` transactions at once: one
   lane would make every statement of every write wait for the round trips of the writes before it.
+* **Set-based when it can be.** ``run_many(many, payload)`` is ``run`` of ``many(conn, [payload])[0]``; the writes of a
+  group queued one after the other through the same ``many`` run as one call of it with all their payloads (the
+  confirmations of several stations stored by one INSERT, their orders read by one SELECT), in the same order.
 * **A failure stays with what caused it.** A group runs without savepoints first (writes rarely fail: the hub
   answers a bad confirmation, it does not raise); when one raises, the transaction is rolled back and the group
   runs again with each write in a savepoint of its own: the failing write's caller gets the exception, the rest
@@ -27,13 +30,15 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Generic, TypeVar
+from itertools import groupby
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from packgate.sync.errors import StorageError
 from packgate.sync.hub.engine import Conn, Database, TransactionLost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = TypeVar("P")
 MAX_GROUP = 64
 POSTGRESQL_LANES = 4  # transactions of the writer queue at once on PostgreSQL
 
@@ -41,10 +46,13 @@ POSTGRESQL_LANES = 4  # transactions of the writer queue at once on PostgreSQL
 class _Ticket(Generic[T]):
     """One queued write and, once its transaction ended, its outcome."""
 
-    __slots__ = ("fn", "lead", "result", "error", "woken")
+    __slots__ = ("fn", "many", "payload", "lead", "result", "error", "woken")
 
-    def __init__(self, fn: Callable[[Conn], T]):
+    def __init__(self, fn: Callable[[Conn], T], many: Callable[[Conn, list[Any]], list[T]] | None = None,
+                 payload: Any = None):
         self.fn = fn
+        self.many = many  # the same write for several payloads at once (``run_many``)
+        self.payload = payload
         self.lead = False  # this caller runs the next transaction
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -63,7 +71,14 @@ class GroupCommit:
         self._leaders = 0
 
     def run(self, fn: Callable[[Conn], T]) -> T:
-        ticket: _Ticket[T] = _Ticket(fn)
+        return self._queued(_Ticket(fn))
+
+    def run_many(self, many: Callable[[Conn, list[P]], list[T]], payload: P) -> T:
+        """``run(lambda conn: many(conn, [payload])[0])``, called once for the run of a group's writes that came
+        through the same ``many`` (compared with ``==``: a bound method will do)."""
+        return self._queued(_Ticket(lambda conn: many(conn, [payload])[0], many, payload))
+
+    def _queued(self, ticket: _Ticket[T]) -> T:
         with self._guard:
             self._queue.append(ticket)
             if self._leaders < self.lanes:
@@ -129,8 +144,12 @@ class GroupCommit:
 
     def _apply_plain(self, conn: Conn, group: list[_Ticket[Any]]) -> list[tuple[Any, BaseException | None]]:
         outcomes: list[tuple[Any, BaseException | None]] = []
-        for ticket in group:
-            outcomes.append((ticket.fn(conn), None))
+        for tickets in _runs(group):
+            many = tickets[0].many
+            if many is None or len(tickets) == 1:
+                outcomes.append((tickets[0].fn(conn), None))
+            else:
+                outcomes += [(result, None) for result in many(conn, [ticket.payload for ticket in tickets])]
             if not self.db.engine.committable(conn.raw):  # the write ended the transaction: the next must not run
                 raise TransactionLost("a write ended the transaction")  # outside it (each would commit alone)
         return outcomes
@@ -152,3 +171,13 @@ class GroupCommit:
                 continue
             outcomes.append((result, None))
         return outcomes
+
+
+def _runs(group: list[_Ticket[Any]]) -> Iterator[list[_Ticket[Any]]]:
+    """The group's writes in order: those queued one after the other through the same ``many`` together, every
+    other write alone."""
+    for many, tickets in groupby(group, key=lambda ticket: ticket.many):
+        if many is None:
+            yield from ([ticket] for ticket in tickets)
+        else:
+            yield list(tickets)

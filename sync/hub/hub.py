@@ -223,12 +223,15 @@ class Hub:
     # ---- station requests -----------------------------------------------------------------
     def receive(self, station: str, items: list[Any]) -> list[dict[str, Any]]:
         checked = store.check(station, items)  # before the writer queue: it holds the database for statements only
-        results = self.writer.run(lambda conn: store.receive(conn, station, checked, self.clock.now(), self.rules))
+        results = self.writer.run_many(self._receive, (station, checked))
         self.metrics.received(results)
         self.relay.wake()
         if self.subscribers is not None:
             self.subscribers.wake()
         return results
+
+    def _receive(self, conn: Conn, batches: list[tuple[str, list[store.Checked]]]) -> list[list[dict[str, Any]]]:
+        return store.receive_many(conn, batches, self.clock.now(), self.rules)
 
     def claim(self, station: str, order_id: str, operator: str | None, *, renew: bool = False) -> dict[str, Any]:
         """Claim ``order_id`` for ``station``. ``renew``: the table keeps what it has open (a heartbeat, or back

@@ -186,16 +186,10 @@ def reference_page(conn: Conn, since: int, limit: int) -> bytes:
     return f'{{{lists},"cursor":"{cursor}","more":{"true" if more else "false"}}}'.encode()
 
 
-def _ref_many(conn: Conn, kind: str, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """The stored rows of ``kind`` among ``keys`` (one statement per ``MARK_ROWS`` keys)."""
-    found: dict[str, dict[str, Any]] = {}
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), MARK_ROWS):
-        chunk = unique[start:start + MARK_ROWS]
-        for row in conn.execute("SELECT key, data FROM hub_ref WHERE kind = ? AND key IN ("
-                                + ", ".join("?" * len(chunk)) + ")", [kind, *chunk]):
-            found[str(row["key"])] = json.loads(row["data"])
-    return found
+def _ref_many(conn: Conn, kind: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored rows of ``kind`` among ``keys``, as stored (sealed values stay sealed)."""
+    return {key: json.loads(row["data"]) for key, row in _rows_by_key(
+        conn, "SELECT key, data FROM hub_ref WHERE kind = ? AND key IN ({})", [kind], "key", keys).items()}
 
 
 def ref_get(conn: Conn, kind: str, key: str) -> dict[str, Any] | None:
@@ -251,9 +245,108 @@ def check(station: str, items: list[Any]) -> list[Checked]:
 def receive(conn: Conn, station: str, items: list[Any] | list[Checked], now: datetime,
             rules: "FlowRules") -> list[dict[str, Any]]:
     """Apply a station's batch (raw items, or ``check``'s output) inside the caller's transaction."""
+    return receive_many(conn, [(station, items)], now, rules)[0]
+
+
+def receive_many(conn: Conn, batches: list[tuple[str, list[Any]]], now: datetime,
+                 rules: "FlowRules") -> list[list[dict[str, Any]]]:
+    """Apply the batches of several stations in order, as ``receive`` one after the other would, inside the caller's
+    transaction; their orders are read and their confirmations stored by a few statements for all (``Ahead``)."""
     received = (isoformat(now), utc(now))
-    return [_receive_one(conn, station, one if isinstance(one, Checked) else check(station, [one])[0], now, received,
-                         rules) for one in items]
+    flat = [(station, one if isinstance(one, Checked) else check(station, [one])[0])
+            for station, items in batches for one in items]
+    ahead = Ahead(conn, flat, received)
+    answers = [_receive_one(conn, station, checked, now, received, rules, ahead) for station, checked in flat]
+    split, start = [], 0
+    for _, items in batches:
+        split.append(answers[start:start + len(items)])
+        start += len(items)
+    return split
+
+
+class Ahead:
+    """What the confirmations of one ``receive_many`` need from the database, read and written for all of them at
+    once: the orders they name (the rows, for update on PostgreSQL, in order_id order), the WMS's reference of those
+    not yet on the floor, and the confirmations one INSERT stored (each answered as new once). An order's row is
+    handed out once: the effect that takes it may write it, so a second confirmation for it reads it again."""
+
+    def __init__(self, conn: Conn, flat: list[tuple[str, Checked]], received: tuple[str, str]):
+        items = [checked.item for _, checked in flat if checked.problem is None]
+        named = {str(order) for item in items for order in (*_named_orders(item), _target(item)[0])
+                 if isinstance(order, str)}
+        self.orders = _rows_by_key(conn, "SELECT * FROM hub_orders WHERE order_id IN ({}) ORDER BY order_id"
+                                   + conn.dialect.for_update, [], "order_id", named)
+        self.cancelled = {key: row for key, row in self.orders.items() if row["wms_status"] == "cancelled"}
+        self.refs = {key: conn.sealer.open_record(record)
+                     for key, record in _ref_many(conn, "orders", named - self.orders.keys()).items()}
+        self.stored = _store_confirmations(conn, [(station, checked) for station, checked in flat if checked.problem
+                                                  is None and self.cancelled_order(checked.item) is None], received)
+
+    def cancelled_order(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """``_cancelled_order`` from what was read (only the WMS cancels: no confirmation changes it)."""
+        for order_id in _named_orders(item):
+            if isinstance(order_id, str) and order_id in self.cancelled:
+                row = self.cancelled[order_id]
+                return {"order_id": order_id, "wms_reason": row["wms_reason"], "wms_at": row["wms_at"]}
+        return None
+
+    def take_stored(self, station: str, item: dict[str, Any]) -> bool:
+        """Whether the INSERT stored this confirmation (True once: a repeat of it in the same call is a repeat)."""
+        mark = (station, item["key"], item["id"])
+        if mark in self.stored:
+            self.stored.discard(mark)
+            return True
+        return False
+
+    def forget(self, item: dict[str, Any]) -> None:
+        self.orders.pop(str(_target(item)[0]), None)
+
+    def take_order(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
+        row = self.orders.pop(order_id, None)
+        if row is None:
+            return get_order(conn, order_id)
+        return {**row, "milestones": json.loads(row["milestones"])}
+
+    def ref(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
+        return self.refs[order_id] if order_id in self.refs else ref_get(conn, "orders", order_id)
+
+
+def _rows_by_key(conn: Conn, sql: str, params: list[Any], column: str, keys: Iterable[str]
+                 ) -> dict[str, dict[str, Any]]:
+    """The rows of ``sql`` (``params``, then its ``IN ({})`` filled with ``keys``, at most ``MARK_ROWS`` a
+    statement) by ``column``."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), MARK_ROWS):
+        chunk = unique[start:start + MARK_ROWS]
+        for row in conn.execute(sql.format(", ".join("?" * len(chunk))), [*params, *chunk]):
+            found[str(row[column])] = row
+    return found
+
+
+CONFIRMATION_COLUMNS = ("id, station, key, fingerprint, seq, action, object_type, object_id, operator, at, at_utc,"
+                        " received_at, received_utc, body, next_attempt_at")
+CONFIRMATION_ROWS = 200  # confirmations stored by one INSERT (15 parameters each)
+
+
+def _store_confirmations(conn: Conn, flat: list[tuple[str, Checked]], received: tuple[str, str]
+                         ) -> set[tuple[str, str, str]]:
+    """Insert the confirmations (those whose (station, key) or id is stored already stay out); the (station, key,
+    id) of each stored."""
+    stored: set[tuple[str, str, str]] = set()
+    for start in range(0, len(flat), CONFIRMATION_ROWS):
+        chunk = flat[start:start + CONFIRMATION_ROWS]
+        values: list[Any] = []
+        for station, checked in chunk:
+            item = checked.item
+            values += (item["id"], station, item["key"], checked.mark, item["seq"], item["action"],
+                       item["object_type"], item["object_id"], item.get("operator"), item["at"], checked.at_utc,
+                       received[0], received[1], checked.frozen.decode(), received[1])
+        rows = conn.execute(f"INSERT INTO hub_confirmations ({CONFIRMATION_COLUMNS}) VALUES "
+                            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                            + " ON CONFLICT DO NOTHING RETURNING station, key, id", values)
+        stored.update((row["station"], row["key"], row["id"]) for row in rows)
+    return stored
 
 
 def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict[str, Any]:
@@ -265,30 +358,30 @@ def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict
 
 
 def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str],
-                 rules: "FlowRules") -> dict[str, Any]:
-    item, mark = checked.item, checked.mark
+                 rules: "FlowRules", ahead: Ahead | None = None) -> dict[str, Any]:
+    item = checked.item
     if checked.problem:
         return _reject(item, checked.problem, 400)
-    cancelled = _cancelled_order(conn, item)
+    cancelled = _cancelled_order(conn, item) if ahead is None else ahead.cancelled_order(item)
     if cancelled is None:
         # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
-        inserted = conn.one("INSERT INTO hub_confirmations (id, station, key, fingerprint, seq, action, object_type,"
-                            " object_id, operator, at, at_utc, received_at, received_utc, body, next_attempt_at)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING n",
-                            (item["id"], station, item["key"], mark, item["seq"], item["action"], item["object_type"],
-                             item["object_id"], item.get("operator"), item["at"], checked.at_utc, received[0],
-                             received[1], checked.frozen.decode(), received[1]))
-        if inserted is not None:
+        if ahead is not None:
+            inserted = ahead.take_stored(station, item)
+        else:
+            inserted = bool(_store_confirmations(conn, [(station, checked)], received))
+        if inserted:
             conn.publish(now, "confirmation", str(item["object_id"]), {
                 "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
                 "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
                 "location": item.get("location"), "at": item["at"], "received_at": isoformat(now),
                 "payload": item.get("payload")})
-            apply_effect(conn, station, item, now, rules)
+            apply_effect(conn, station, item, now, rules, ahead)
             returns.apply(conn, station, item)
             for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
                 hook(conn, station, item, now)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": received[0]}
+    if ahead is not None:  # what follows may store it after all (a row in the way gone) and move its order
+        ahead.forget(item)
     before = _received_before(conn, station, checked, now, received, rules)
     if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
         return before
@@ -370,15 +463,16 @@ def get_order(conn: Conn, order_id: str) -> dict[str, Any] | None:
     return row
 
 
-def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, rules: FlowRules) -> None:
+def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, rules: FlowRules,
+                 ahead: Ahead | None = None) -> None:
     order_id, stage = _target(item)
     payload = item["payload"]
     if order_id is None:
         return
-    order = get_order(conn, order_id)
+    order = get_order(conn, order_id) if ahead is None else ahead.take_order(conn, order_id)
     fresh = order is None  # its row is written once, with the stage it moves to (one statement, not two)
     if order is None:
-        ref = ref_get(conn, "orders", order_id) or {}
+        ref = (ref_get(conn, "orders", order_id) if ahead is None else ahead.ref(conn, order_id)) or {}
         order = {"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
                  "operator": None, "priority": int(ref.get("priority") or 0), "priority_released": 0,
                  "milestones": {}, "packed_by": None}
