@@ -257,6 +257,7 @@ def receive_many(conn: Conn, batches: list[tuple[str, list[Any]]], now: datetime
             for station, items in batches for one in items]
     ahead = Ahead(conn, flat, received)
     answers = [_receive_one(conn, station, checked, now, received, rules, ahead) for station, checked in flat]
+    ahead.flush(conn)
     split, start = [], 0
     for _, items in batches:
         split.append(answers[start:start + len(items)])
@@ -267,8 +268,10 @@ def receive_many(conn: Conn, batches: list[tuple[str, list[Any]]], now: datetime
 class Ahead:
     """What the confirmations of one ``receive_many`` need from the database, read and written for all of them at
     once: the orders they name (the rows, for update on PostgreSQL, in order_id order), the WMS's reference of those
-    not yet on the floor, and the confirmations one INSERT stored (each answered as new once). An order's row is
-    handed out once: the effect that takes it may write it, so a second confirmation for it reads it again."""
+    not yet on the floor, the confirmations one INSERT stored (each answered as new once), and the orders' rows as
+    their effects leave them, written by ``flush`` (one INSERT for the new, one upsert for the others). Only the
+    effects write ``hub_orders`` while a receipt runs, and they read it through here: a row moved twice is read the
+    second time as the first left it."""
 
     def __init__(self, conn: Conn, flat: list[tuple[str, Checked]], received: tuple[str, str]):
         items = [checked.item for _, checked in flat if checked.problem is None]
@@ -281,6 +284,7 @@ class Ahead:
                      for key, record in _ref_many(conn, "orders", named - self.orders.keys()).items()}
         self.stored = _store_confirmations(conn, [(station, checked) for station, checked in flat if checked.problem
                                                   is None and self.cancelled_order(checked.item) is None], received)
+        self.moved: dict[str, tuple[bool, dict[str, Any]]] = {}  # order_id: (a new row, the row as it is now)
 
     def cancelled_order(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """``_cancelled_order`` from what was read (only the WMS cancels: no confirmation changes it)."""
@@ -298,14 +302,30 @@ class Ahead:
             return True
         return False
 
-    def forget(self, item: dict[str, Any]) -> None:
-        self.orders.pop(str(_target(item)[0]), None)
-
     def take_order(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
-        row = self.orders.pop(order_id, None)
-        if row is None:
+        if order_id not in self.moved and order_id not in self.orders:
             return get_order(conn, order_id)
+        row = self.moved[order_id][1] if order_id in self.moved else self.orders.pop(order_id)
         return {**row, "milestones": json.loads(row["milestones"])}
+
+    def put_order(self, row: dict[str, Any], new: bool) -> None:
+        """The order's row as its effect leaves it (``milestones`` as text), written by ``flush``."""
+        was_new = self.moved.get(row["order_id"], (False, None))[0]
+        self.moved[row["order_id"]] = (new or was_new, row)
+
+    def flush(self, conn: Conn) -> None:
+        """Write the orders moved so far; what was read before is read again from here on."""
+        rows = [(new, row) for new, row in self.moved.values()]
+        self.moved.clear()
+        self.orders.clear()
+        for new in (True, False):
+            chosen = sorted((row for is_new, row in rows if is_new is new), key=lambda row: row["order_id"])
+            for start in range(0, len(chosen), ORDER_ROWS):
+                chunk = chosen[start:start + ORDER_ROWS]
+                conn.execute(f"INSERT INTO hub_orders ({', '.join(ORDER_COLUMNS)}) VALUES "
+                             + ", ".join([f"({', '.join('?' * len(ORDER_COLUMNS))})"] * len(chunk))
+                             + ("" if new else ORDER_MOVED),
+                             [row[column] for row in chunk for column in ORDER_COLUMNS])
 
     def ref(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
         return self.refs[order_id] if order_id in self.refs else ref_get(conn, "orders", order_id)
@@ -324,6 +344,12 @@ def _rows_by_key(conn: Conn, sql: str, params: list[Any], column: str, keys: Ite
     return found
 
 
+ORDER_COLUMNS = ("order_id", "stage", "stage_since", "station", "operator", "priority", "milestones", "packed_by",
+                 "updated_at")
+ORDER_MOVED = (" ON CONFLICT (order_id) DO UPDATE SET stage = excluded.stage, stage_since = excluded.stage_since,"
+               " station = excluded.station, operator = excluded.operator, milestones = excluded.milestones,"
+               " packed_by = excluded.packed_by, updated_at = excluded.updated_at")  # what an effect changes
+ORDER_ROWS = 200  # orders written by one statement (9 parameters each)
 CONFIRMATION_COLUMNS = ("id, station, key, fingerprint, seq, action, object_type, object_id, operator, at, at_utc,"
                         " received_at, received_utc, body, next_attempt_at")
 CONFIRMATION_ROWS = 200  # confirmations stored by one INSERT (15 parameters each)
@@ -358,18 +384,14 @@ def _reject(item: Any, reason: str, code: int, error: str | None = None) -> dict
 
 
 def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str],
-                 rules: "FlowRules", ahead: Ahead | None = None) -> dict[str, Any]:
+                 rules: "FlowRules", ahead: Ahead) -> dict[str, Any]:
     item = checked.item
     if checked.problem:
         return _reject(item, checked.problem, 400)
-    cancelled = _cancelled_order(conn, item) if ahead is None else ahead.cancelled_order(item)
+    cancelled = ahead.cancelled_order(item)
     if cancelled is None:
-        # the insert is the dedup check: one statement for a new confirmation, the lookups only for a repeated one
-        if ahead is not None:
-            inserted = ahead.take_stored(station, item)
-        else:
-            inserted = bool(_store_confirmations(conn, [(station, checked)], received))
-        if inserted:
+        # the insert is the dedup check (``Ahead``): the lookups only for a repeated confirmation
+        if ahead.take_stored(station, item):
             conn.publish(now, "confirmation", str(item["object_id"]), {
                 "id": item["id"], "station": station, "action": item["action"], "object_type": item["object_type"],
                 "object_id": item["object_id"], "operator": item.get("operator"), "device": item.get("device"),
@@ -380,20 +402,28 @@ def _receive_one(conn: Conn, station: str, checked: Checked, now: datetime, rece
             for hook in rules.on_received:  # the site policies (``policies.on_confirmation``): reviews, switches, alerts
                 hook(conn, station, item, now)
             return {"id": item["id"], "status": "accepted", "code": 200, "reason": None, "received_at": received[0]}
-    if ahead is not None:  # what follows may store it after all (a row in the way gone) and move its order
-        ahead.forget(item)
-    before = _received_before(conn, station, checked, now, received, rules)
+    before = _received_before(conn, station, checked, now, received, rules, ahead)
     if before is not None:  # a repeat is answered as the first was, even for an order cancelled since
         return before
     if cancelled is not None:  # never relayed: the WMS must not be told it was packed or shipped
         return _reject(item, f"order {cancelled['order_id']} was cancelled by the WMS at {cancelled['wms_at']}"
                              f" ({cancelled['wms_reason'] or 'no reason given'}): its {item['action']} is refused",
                        409, ORDER_CANCELLED)
-    return _receive_one(conn, station, checked, now, received, rules)  # the row in the way is gone: insert again
+    return _again(conn, station, checked, now, received, rules, ahead)  # the row in the way is gone: insert again
+
+
+def _again(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str], rules: "FlowRules",
+           ahead: Ahead) -> dict[str, Any]:
+    """Receive ``checked`` once more, its own reads and INSERT done now (what the call moved so far written first)."""
+    ahead.flush(conn)
+    alone = Ahead(conn, [(station, checked)], received)
+    answer = _receive_one(conn, station, checked, now, received, rules, alone)
+    alone.flush(conn)
+    return answer
 
 
 def _received_before(conn: Conn, station: str, checked: Checked, now: datetime, received: tuple[str, str],
-                     rules: "FlowRules") -> dict[str, Any] | None:
+                     rules: "FlowRules", ahead: Ahead) -> dict[str, Any] | None:
     """The answer to a confirmation whose key or id is already stored (by this request, another or another hub);
     None when neither is."""
     item, mark = checked.item, checked.mark
@@ -406,7 +436,7 @@ def _received_before(conn: Conn, station: str, checked: Checked, now: datetime, 
                 "first": {"status": "accepted", "received_at": seen["received_at"]}}
     if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE id = ?", (item["id"],)):
         if conn.one("SELECT 1 AS x FROM hub_confirmations WHERE station = ? AND key = ?", (station, item["key"])):
-            return _receive_one(conn, station, checked, now, received, rules)  # another hub committed it meanwhile
+            return _again(conn, station, checked, now, received, rules, ahead)  # another hub committed it meanwhile
         return _reject(item, "confirmation id already received with another idempotency key"
                              " (was the station database reset?)", 422)
     return None
@@ -464,23 +494,24 @@ def get_order(conn: Conn, order_id: str) -> dict[str, Any] | None:
 
 
 def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, rules: FlowRules,
-                 ahead: Ahead | None = None) -> None:
+                 ahead: Ahead) -> None:
     order_id, stage = _target(item)
     payload = item["payload"]
     if order_id is None:
         return
-    order = get_order(conn, order_id) if ahead is None else ahead.take_order(conn, order_id)
+    order = ahead.take_order(conn, order_id)
     fresh = order is None  # its row is written once, with the stage it moves to (one statement, not two)
     if order is None:
-        ref = (ref_get(conn, "orders", order_id) if ahead is None else ahead.ref(conn, order_id)) or {}
+        ref = ahead.ref(conn, order_id) or {}
         order = {"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
                  "operator": None, "priority": int(ref.get("priority") or 0), "priority_released": 0,
                  "milestones": {}, "packed_by": None}
 
     def opened() -> None:  # the new order's row as it was first seen, when its stage does not move
         if fresh:
-            conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, priority, updated_at)"
-                         " VALUES (?, ?, ?, ?, ?)", (order_id, "open", isoformat(now), order["priority"], isoformat(now)))
+            ahead.put_order({"order_id": order_id, "stage": "open", "stage_since": isoformat(now), "station": None,
+                             "operator": None, "priority": order["priority"], "milestones": "{}", "packed_by": None,
+                             "updated_at": isoformat(now)}, new=True)
 
     if item["action"] == "pick" and isinstance(payload.get("sku"), str):
         order["milestones"]["lots_at_pick"] = True
@@ -518,16 +549,9 @@ def apply_effect(conn: Conn, station: str, item: dict[str, Any], now: datetime, 
     if item["action"] == "pack":
         milestones.setdefault("packed", isoformat(now))
     packed_by = station if item["action"] == "pack" else order.get("packed_by")
-    if fresh:
-        conn.execute("INSERT INTO hub_orders (order_id, stage, stage_since, station, operator, priority, milestones,"
-                     " packed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (order_id, stage, isoformat(now), station, item.get("operator"), order["priority"],
-                      _json(milestones), packed_by, isoformat(now)))
-    else:
-        conn.execute("UPDATE hub_orders SET stage = ?, stage_since = ?, station = ?, operator = ?, milestones = ?,"
-                     " packed_by = ?, updated_at = ? WHERE order_id = ?",
-                     (stage, isoformat(now), station, item.get("operator"), _json(milestones), packed_by,
-                      isoformat(now), order_id))
+    ahead.put_order({**order, "stage": stage, "stage_since": isoformat(now), "station": station,
+                     "operator": item.get("operator"), "milestones": _json(milestones), "packed_by": packed_by,
+                     "updated_at": isoformat(now)}, new=fresh)
     feed(conn, now, "order_stage", order_id, {"order_id": order_id, "stage": stage, "from": order["stage"],
                                               "station": station, "operator": item.get("operator"),
                                               "device": item.get("device"), "location": item.get("location"),
