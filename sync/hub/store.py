@@ -279,9 +279,10 @@ class Ahead:
                  if isinstance(order, str)}
         self.orders = _rows_by_key(conn, "SELECT * FROM hub_orders WHERE order_id IN ({}) ORDER BY order_id"
                                    + conn.dialect.for_update, [], "order_id", named)
+        self.absent = named - self.orders.keys()  # read, and not on the floor yet
         self.cancelled = {key: row for key, row in self.orders.items() if row["wms_status"] == "cancelled"}
         self.refs = {key: conn.sealer.open_record(record)
-                     for key, record in _ref_many(conn, "orders", named - self.orders.keys()).items()}
+                     for key, record in _ref_many(conn, "orders", self.absent).items()}
         self.stored = _store_confirmations(conn, [(station, checked) for station, checked in flat if checked.problem
                                                   is None and self.cancelled_order(checked.item) is None], received)
         self.moved: dict[str, tuple[bool, dict[str, Any]]] = {}  # order_id: (a new row, the row as it is now)
@@ -303,6 +304,8 @@ class Ahead:
         return False
 
     def take_order(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
+        if order_id in self.absent and order_id not in self.moved:
+            return None
         if order_id not in self.moved and order_id not in self.orders:
             return get_order(conn, order_id)
         row = self.moved[order_id][1] if order_id in self.moved else self.orders.pop(order_id)
@@ -318,6 +321,7 @@ class Ahead:
         rows = [(new, row) for new, row in self.moved.values()]
         self.moved.clear()
         self.orders.clear()
+        self.absent.clear()
         for new in (True, False):
             chosen = sorted((row for is_new, row in rows if is_new is new), key=lambda row: row["order_id"])
             for start in range(0, len(chosen), ORDER_ROWS):
@@ -328,7 +332,9 @@ class Ahead:
                              [row[column] for row in chunk for column in ORDER_COLUMNS])
 
     def ref(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
-        return self.refs[order_id] if order_id in self.refs else ref_get(conn, "orders", order_id)
+        if order_id in self.refs or order_id in self.absent:
+            return self.refs.get(order_id)
+        return ref_get(conn, "orders", order_id)
 
 
 def _rows_by_key(conn: Conn, sql: str, params: list[Any], column: str, keys: Iterable[str]

@@ -4,6 +4,7 @@ with their orders read and their confirmations stored by a few statements for al
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -201,3 +202,26 @@ def test_a_batch_that_fails_in_a_group_fails_alone(db: Database):
         assert {row["station"] for row in conn.execute("SELECT station FROM hub_confirmations"
                                                        " WHERE station >= 'ST65'")} == {"ST65", "ST67"}
         assert conn.value("SELECT COUNT(*) FROM hub_meta WHERE k = 'poison'") == 0
+
+
+@pytest.mark.parametrize("posts", [1, 20, 64])
+def test_a_group_takes_the_same_statements_whatever_its_size(tmp_path: Path, posts: int):
+    """The statements SQLite runs for a group of new confirmations (each a pick of an order the floor has not seen):
+    the same few for 64 POSTs as for one."""
+    database = Database(str(tmp_path / "hub.db"))
+    migrate(database)
+    ran: list[str] = []
+
+    def receive(conn: Conn) -> list[list[dict[str, Any]]]:
+        conn.raw.set_trace_callback(ran.append)
+        try:
+            return store.receive_many(conn, [(f"S{index:03d}", [conf(f"S{index:03d}", 1, "pick", f"SO-{index}",
+                                                                      PICK)]) for index in range(posts)], NOW, RULES)
+        finally:
+            conn.raw.set_trace_callback(None)
+    answers = database.run(receive)
+    database.close()
+    assert [answer["status"] for batch in answers for answer in batch] == ["accepted"] * posts
+    assert [" ".join(re.match(r"(\w+) .*?(?:FROM|INTO) (\w+)", statement).groups())  # type: ignore[union-attr]
+            for statement in ran] == ["SELECT hub_orders", "SELECT hub_ref", "INSERT hub_confirmations",
+                                      "INSERT hub_orders"]
