@@ -225,3 +225,15 @@ def test_a_group_takes_the_same_statements_whatever_its_size(tmp_path: Path, pos
     assert [" ".join(re.match(r"(\w+) .*?(?:FROM|INTO) (\w+)", statement).groups())  # type: ignore[union-attr]
             for statement in ran] == ["SELECT hub_orders", "SELECT hub_ref", "INSERT hub_confirmations",
                                       "INSERT hub_orders"]
+
+
+def test_the_contracts_largest_batch_goes_in_chunks(db: Database):
+    """1,000 confirmations in one POST (the contract's most), each moving an order of its own, and half of them again
+    in the same group: more rows than one INSERT or one read takes, all stored once, every order written."""
+    items = [conf("ST30", seq, "pick", f"SO-BIG-{seq}", PICK) for seq in range(1, 1001)]
+    answers = db.run(lambda conn: store.receive_many(conn, [("ST30", items), ("ST30", items[::2])], NOW, RULES))
+    assert [a["status"] for a in answers[0]] == ["accepted"] * 1000
+    assert [a["status"] for a in answers[1]] == ["duplicate"] * 500
+    with db.read() as conn:
+        assert conn.value("SELECT COUNT(*) FROM hub_confirmations WHERE station = 'ST30'") == 1000
+        assert conn.value("SELECT COUNT(*) FROM hub_orders WHERE order_id LIKE 'SO-BIG-%' AND stage = 'picking'") == 1000
