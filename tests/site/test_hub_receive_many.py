@@ -237,3 +237,24 @@ def test_the_contracts_largest_batch_goes_in_chunks(db: Database):
     with db.read() as conn:
         assert conn.value("SELECT COUNT(*) FROM hub_confirmations WHERE station = 'ST30'") == 1000
         assert conn.value("SELECT COUNT(*) FROM hub_orders WHERE order_id LIKE 'SO-BIG-%' AND stage = 'picking'") == 1000
+
+
+def test_a_receipt_taken_again_alone_sees_what_the_call_moved_before_it(db: Database):
+    """The path of a race (the row in the way gone, or another hub's commit seen between two statements): one
+    confirmation is received again on its own, with reads of its own. What the call moved before it is written
+    first, so it reads the order as the earlier confirmation left it, and the call's end writes nothing twice."""
+    received = (isoformat(NOW), store.utc(NOW))
+    pick, scan = store.check("ST40", [conf("ST40", 1, "pick", "SO-40", PICK), conf("ST40", 2, "scan", "SO-40")])
+
+    def race(conn: Conn) -> list[dict[str, Any]]:
+        ahead = store.Ahead(conn, [("ST40", pick)], received)
+        first = store._receive_one(conn, "ST40", pick, NOW, received, RULES, ahead)  # SO-40 moved, not yet written
+        again = store._again(conn, "ST40", scan, NOW, received, RULES, ahead)
+        ahead.flush(conn)  # as receive_many ends
+        return [first, again]
+
+    assert [answer["status"] for answer in db.run(race)] == ["accepted", "accepted"]
+    with db.read() as conn:
+        order = store.get_order(conn, "SO-40")
+    assert order is not None and order["stage"] == "packing"
+    assert {"picking", "packing", "lots_at_pick"} <= set(order["milestones"])
