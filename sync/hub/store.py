@@ -772,7 +772,8 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
     for start in range(0, len(named), MARK_ROWS):  # only the packed or shipped ones: one look per chunk
         chunk = named[start:start + MARK_ROWS]
         for order in conn.execute("SELECT order_id, milestones FROM hub_orders WHERE stage IN ('packed', 'shipped')"
-                                  " AND order_id IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY order_id", chunk):
+                                  " AND order_id IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY order_id"
+                                  + conn.dialect.for_update, chunk):  # as a receipt reads them: neither loses a word
             milestones = json.loads(order["milestones"])
             if "synced" not in milestones:
                 milestones["synced"] = isoformat(now)

@@ -258,3 +258,32 @@ def test_a_receipt_taken_again_alone_sees_what_the_call_moved_before_it(db: Data
         order = store.get_order(conn, "SO-40")
     assert order is not None and order["stage"] == "packing"
     assert {"picking", "packing", "lots_at_pick"} <= set(order["milestones"])
+
+
+def test_the_relays_synced_mark_and_a_receipt_moving_the_same_order_keep_both(db: Database):
+    """The relay marks a packed order ``synced`` (read the milestones, write them back) while a receipt moves the same
+    order on (shipped) in another transaction: the order's row is read for update by both, so the second waits for
+    the first and keeps what it wrote (on PostgreSQL; SQLite has one writer)."""
+    db.run(lambda conn: store.receive(conn, "ST50", [conf("ST50", 1, "pack", "SO-50", {"units": []})], NOW, RULES))
+    pack_id = conf("ST50", 1, "pack", "SO-50")["id"]
+    inside, release = threading.Event(), threading.Event()
+
+    def ship(conn: Conn) -> None:
+        store.receive(conn, "ST50", [conf("ST50", 2, "ship_load", "SO-50", {"batch_id": "B-1"})], NOW, RULES)
+        inside.set()
+        assert release.wait(10)
+
+    shipping = threading.Thread(target=db.run, args=(ship,))
+    shipping.start()
+    assert inside.wait(10)
+    marking = threading.Thread(target=db.run, args=(
+        lambda conn: store.relay_mark_many(conn, [(pack_id, "sent", "accepted", None)], NOW),))
+    marking.start()
+    time.sleep(0.3)  # the relay's transaction has read (or waits to read) the order
+    release.set()
+    shipping.join(10)
+    marking.join(10)
+    with db.read() as conn:
+        order = store.get_order(conn, "SO-50")
+    assert order is not None and order["stage"] == "shipped"
+    assert {"packed", "shipped", "synced"} <= set(order["milestones"])
