@@ -56,6 +56,11 @@ def _json(value: Any) -> str:
     return dumps(value).decode()
 
 
+def _values(rows: int, width: int) -> str:
+    """The placeholders of a multi-row ``VALUES``: ``rows`` rows of ``width`` parameters."""
+    return ", ".join([f"({', '.join('?' * width)})"] * rows)
+
+
 # ---- counters, feed, audit ----------------------------------------------------------------------
 def next_counter(conn: Conn, name: str) -> int:
     return int(conn.value("UPDATE hub_counters SET n = n + 1 WHERE name = ? RETURNING n", (name,)))
@@ -158,7 +163,7 @@ def upsert_ref(conn: Conn, rows: Iterable[tuple[str, dict[str, Any]]]) -> int:
                 for offset, ((kind, key), item) in enumerate(latest.items())]
     for start in range(0, len(numbered), REF_ROWS):
         chunk = numbered[start:start + REF_ROWS]
-        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+        conn.execute("INSERT INTO hub_ref (kind, key, data, version) VALUES " + _values(len(chunk), 4)
                      + " ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, version = excluded.version",
                      [value for row in chunk for value in row])
     return len(numbered)
@@ -280,7 +285,8 @@ class Ahead:
         self.orders = _rows_by_key(conn, "SELECT * FROM hub_orders WHERE order_id IN ({}) ORDER BY order_id"
                                    + conn.dialect.for_update, [], "order_id", named)
         self.absent = named - self.orders.keys()  # read, and not on the floor yet
-        self.cancelled = {key: row for key, row in self.orders.items() if row["wms_status"] == "cancelled"}
+        self.cancelled = {key: {"order_id": key, "wms_reason": row["wms_reason"], "wms_at": row["wms_at"]}
+                          for key, row in self.orders.items() if row["wms_status"] == "cancelled"}
         self.refs = {key: conn.sealer.open_record(record)
                      for key, record in _ref_many(conn, "orders", self.absent).items()}
         self.stored = _store_confirmations(conn, [(station, checked) for station, checked in flat if checked.problem
@@ -289,11 +295,7 @@ class Ahead:
 
     def cancelled_order(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """``_cancelled_order`` from what was read (only the WMS cancels: no confirmation changes it)."""
-        for order_id in _named_orders(item):
-            if isinstance(order_id, str) and order_id in self.cancelled:
-                row = self.cancelled[order_id]
-                return {"order_id": order_id, "wms_reason": row["wms_reason"], "wms_at": row["wms_at"]}
-        return None
+        return _cancelled_order(item, self.cancelled.get)
 
     def take_stored(self, station: str, item: dict[str, Any]) -> bool:
         """Whether the INSERT stored this confirmation (True once: a repeat of it in the same call is a repeat)."""
@@ -327,7 +329,7 @@ class Ahead:
             for start in range(0, len(chosen), ORDER_ROWS):
                 chunk = chosen[start:start + ORDER_ROWS]
                 conn.execute(f"INSERT INTO hub_orders ({', '.join(ORDER_COLUMNS)}) VALUES "
-                             + ", ".join([f"({', '.join('?' * len(ORDER_COLUMNS))})"] * len(chunk))
+                             + _values(len(chunk), len(ORDER_COLUMNS))
                              + ("" if new else ORDER_MOVED),
                              [row[column] for row in chunk for column in ORDER_COLUMNS])
 
@@ -375,7 +377,7 @@ def _store_confirmations(conn: Conn, flat: list[tuple[str, Checked]], received: 
                        item["object_type"], item["object_id"], item.get("operator"), item["at"], checked.at_utc,
                        received[0], received[1], checked.frozen.decode(), received[1])
         rows = conn.execute(f"INSERT INTO hub_confirmations ({CONFIRMATION_COLUMNS}) VALUES "
-                            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                            + _values(len(chunk), 15)
                             + " ON CONFLICT DO NOTHING RETURNING station, key, id", values)
         stored.update((row["station"], row["key"], row["id"]) for row in rows)
     return stored
@@ -768,17 +770,16 @@ def relay_mark_many(conn: Conn, marks: list[tuple[str, str, str | None, str | No
             elif state == "dead":
                 for row in rows:
                     _dead_of_cancelled(conn, row["body"], status, error, now)
-    named = sorted(orders)
-    for start in range(0, len(named), MARK_ROWS):  # only the packed or shipped ones: one look per chunk
-        chunk = named[start:start + MARK_ROWS]
-        for order in conn.execute("SELECT order_id, milestones FROM hub_orders WHERE stage IN ('packed', 'shipped')"
-                                  " AND order_id IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY order_id"
-                                  + conn.dialect.for_update, chunk):  # as a receipt reads them: neither loses a word
-            milestones = json.loads(order["milestones"])
-            if "synced" not in milestones:
-                milestones["synced"] = isoformat(now)
-                conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(milestones),
-                                                                                        order["order_id"]))
+    # only the packed or shipped ones, one look per MARK_ROWS; read for update as a receipt reads them (``Ahead``):
+    # neither writes back milestones the other wrote meanwhile
+    for order in _rows_by_key(conn, "SELECT order_id, milestones FROM hub_orders WHERE stage IN ('packed', 'shipped')"
+                              " AND order_id IN ({}) ORDER BY order_id" + conn.dialect.for_update, [], "order_id",
+                              orders).values():
+        milestones = json.loads(order["milestones"])
+        if "synced" not in milestones:
+            milestones["synced"] = isoformat(now)
+            conn.execute("UPDATE hub_orders SET milestones = ? WHERE order_id = ?", (_json(milestones),
+                                                                                    order["order_id"]))
 
 
 def _dead_of_cancelled(conn: Conn, body: str, status: str | None, error: str | None, now: datetime) -> None:
@@ -791,7 +792,9 @@ def _dead_of_cancelled(conn: Conn, body: str, status: str | None, error: str | N
         return
     if not isinstance(item, dict):
         return
-    cancelled = _cancelled_order(conn, item)
+    cancelled = _cancelled_order(item, lambda order_id: conn.one(
+        "SELECT order_id, wms_reason, wms_at FROM hub_orders WHERE order_id = ? AND wms_status = 'cancelled'",
+        (order_id,)))
     if cancelled is None and status == ORDER_CANCELLED:
         named = [order for order in _named_orders(item) if isinstance(order, str)]
         cancelled = {"order_id": named[0], "wms_reason": None} if named else None
@@ -921,14 +924,13 @@ def resume_escalations(conn: Conn, order_id: str, now: datetime) -> None:
                      (utc(parse_iso(row["due_utc"]) + held_for), order_id, row["level"]))
 
 
-def _cancelled_order(conn: Conn, item: dict[str, Any]) -> dict[str, Any] | None:
-    """The WMS-cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any."""
+def _cancelled_order(item: dict[str, Any], cancelled: Callable[[str], dict[str, Any] | None]
+                     ) -> dict[str, Any] | None:
+    """The WMS-cancelled order a ``pack``, ``ship_load`` or ``manifest`` names, if any (``cancelled``: an order's
+    ``order_id``, ``wms_reason`` and ``wms_at`` if the WMS cancelled it, else None)."""
     for order_id in _named_orders(item):
-        if isinstance(order_id, str):
-            row = conn.one("SELECT order_id, wms_reason, wms_at FROM hub_orders WHERE order_id = ? AND wms_status = ?",
-                           (order_id, "cancelled"))
-            if row is not None:
-                return row
+        if isinstance(order_id, str) and (row := cancelled(order_id)) is not None:
+            return row
     return None
 
 
