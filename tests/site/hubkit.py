@@ -1,15 +1,17 @@
 """What the hub's tests share, by plain import (``from hubkit import TOKENS, Site``; conftest's fixtures are built from
 it): the stations' tokens and names, a real webhook receiver, a station made of the real outbox and worker, a hub on
-a real server, and signing a supervisor in to the dashboard as a browser does (the form's CSRF token first)."""
+a real server, signing a supervisor in to the dashboard as a browser does (the form's CSRF token first), and writes
+queued behind a transaction held open in the hub's writer queue (``queued_behind``)."""
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from packgate.device.backoff import Backoff
 from packgate.device.clock import FakeClock
@@ -17,10 +19,44 @@ from packgate.sync.client import UpstreamClient
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.common.notify import Notifier
 from packgate.sync.hub.config import validate
+from packgate.sync.hub.engine import Conn
+from packgate.sync.hub.groupcommit import GroupCommit
 from packgate.sync.hub.hub import Hub
 from packgate.sync.hub.server import start_in_thread as start_hub
 from packgate.sync.outbox import Outbox
 from packgate.sync.worker import OutboxWorker
+
+
+def queued_behind(writer: GroupCommit, calls: Sequence[Callable[[], Any]], *, stagger_s: float = 0.05) -> list[Any]:
+    """Hold ``writer``'s lane with a transaction in progress, make ``calls`` in threads of their own (``stagger_s``
+    apart, so they queue in that order), then let the held transaction commit: on one lane the calls' writes form
+    the next group. Returns what each call returned or raised, in order."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(conn: Conn) -> None:
+        inside.set()
+        assert release.wait(10)
+
+    outcomes: list[Any] = [None] * len(calls)
+
+    def call(index: int) -> None:
+        try:
+            outcomes[index] = calls[index]()
+        except Exception as exc:  # noqa: BLE001 - this caller's own answer
+            outcomes[index] = exc
+
+    holder = threading.Thread(target=writer.run, args=(hold,))
+    holder.start()
+    assert inside.wait(10)
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+        time.sleep(stagger_s)
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(10)
+    return outcomes
+
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone(timedelta(hours=8)))
 TOKENS = {"ST01": "token-of-station-01-abcdef", "ST02": "token-of-station-02-abcdef"}

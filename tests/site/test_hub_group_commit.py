@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from hubkit import queued_behind
 
 from packgate.device.clock import isoformat
 from packgate.sync.common.ids import make_id
@@ -72,39 +73,17 @@ def test_writes_arriving_during_a_transaction_commit_together_each_answered_afte
 def test_a_write_that_fails_is_rolled_back_alone_and_the_rest_of_its_group_commits(db: Database):
     sizes: list[int] = []
     writer = GroupCommit(db, lanes=1, observe=lambda size, seconds: sizes.append(size))
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(conn: Conn) -> None:
-        inside.set()
-        assert release.wait(10)
 
     def refused(conn: Conn) -> None:
         conn.execute("INSERT INTO hub_meta (k, v) VALUES ('gc-refused', 'v')")
         conn.feed_row(time_now(), "test", "gc-refused", {})
         raise HubRequestError("no such order", 404)
 
-    outcomes: dict[str, Any] = {}
-
-    def call(fn: Any, name: str) -> None:
-        try:
-            outcomes[name] = writer.run(fn)
-        except Exception as exc:  # noqa: BLE001 - the caller's own answer
-            outcomes[name] = exc
-
-    holder = threading.Thread(target=call, args=(hold, "hold"))
-    holder.start()
-    assert inside.wait(10)
-    group = [threading.Thread(target=call, args=(fn, name)) for fn, name in
-             ((put("gc-a"), "gc-a"), (refused, "gc-refused"), (put("gc-b"), "gc-b"))]
-    for thread in group:
-        thread.start()
-        time.sleep(0.05)  # queued in this order
-    release.set()
-    for thread in [holder, *group]:
-        thread.join(10)
+    a, failed, b = queued_behind(writer, [lambda: writer.run(put("gc-a")), lambda: writer.run(refused),
+                                          lambda: writer.run(put("gc-b"))])
     assert sizes == [1, 3]
-    assert isinstance(outcomes["gc-refused"], HubRequestError) and outcomes["gc-refused"].status == 404
-    assert outcomes["gc-a"] == "gc-a" and outcomes["gc-b"] == "gc-b"
+    assert isinstance(failed, HubRequestError) and failed.status == 404
+    assert (a, b) == ("gc-a", "gc-b")
     assert stored(db, "gc-a", "gc-b", "gc-refused") == {"gc-a", "gc-b"}  # its own insert went with it
     with db.read() as conn:
         assert conn.execute("SELECT subject FROM hub_feed WHERE subject = 'gc-refused'") == []  # and its change
@@ -114,37 +93,15 @@ def test_a_transaction_lost_as_a_whole_is_repeated_write_by_write(db: Database, 
     """A write that aborts the whole transaction (here: it rolls it back itself) takes its group down; every other
     write of the group is committed again on its own and answered as if nothing happened; only the culprit fails."""
     writer = GroupCommit(db, lanes=1)
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(conn: Conn) -> None:
-        inside.set()
-        assert release.wait(10)
 
     def saboteur(conn: Conn) -> None:
         conn.execute("INSERT INTO hub_meta (k, v) VALUES ('gc-sabotage', 'v')")
         conn.raw.execute("ROLLBACK")
 
-    outcomes: dict[str, Any] = {}
-
-    def call(fn: Any, name: str) -> None:
-        try:
-            outcomes[name] = writer.run(fn)
-        except Exception as exc:  # noqa: BLE001 - the caller's own answer
-            outcomes[name] = exc
-
-    holder = threading.Thread(target=call, args=(hold, "hold"))
-    holder.start()
-    assert inside.wait(10)
-    group = [threading.Thread(target=call, args=(fn, name)) for fn, name in
-             ((put("gc-x"), "gc-x"), (saboteur, "gc-sabotage"), (put("gc-y"), "gc-y"))]
-    for thread in group:
-        thread.start()
-        time.sleep(0.05)
-    release.set()
-    for thread in [holder, *group]:
-        thread.join(10)
-    assert outcomes["gc-x"] == "gc-x" and outcomes["gc-y"] == "gc-y"
-    assert isinstance(outcomes["gc-sabotage"], Exception)
+    x, sabotage, y = queued_behind(writer, [lambda: writer.run(put("gc-x")), lambda: writer.run(saboteur),
+                                            lambda: writer.run(put("gc-y"))])
+    assert (x, y) == ("gc-x", "gc-y")
+    assert isinstance(sabotage, Exception)
     assert stored(db, "gc-x", "gc-y", "gc-sabotage") == {"gc-x", "gc-y"}
     assert "each is repeated on its own" in caplog.text
     assert writer.run(put("gc-after")) == "gc-after"  # the queue goes on

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hubkit import queued_behind
 
 from packgate.device.clock import isoformat
 from packgate.sync.common.ids import make_id
@@ -117,42 +118,21 @@ def test_a_group_of_posts_through_the_writer_queue_runs_as_one_call(db: Database
     is a duplicate and nothing is stored twice."""
     db.run(prepare)
     writer = GroupCommit(db, lanes=1)
-    inside, release = threading.Event(), threading.Event()
     calls: list[int] = []
 
     def many(conn: Conn, batches: list[tuple[str, list[Any]]]) -> list[list[dict[str, Any]]]:
         calls.append(len(batches))
         return store.receive_many(conn, batches, NOW, RULES)
 
-    def hold(conn: Conn) -> None:
-        inside.set()
-        assert release.wait(10)
-
     batches = [(f"ST{index:02d}", [conf(f"ST{index:02d}", seq, "pick", f"SO-{index}-{seq}", PICK)
                                    for seq in (1, 2)]) for index in range(10, 22)]
     rounds = 2 if twice else 1
-    answers: dict[str, list[Any]] = {}
     for round_ in range(rounds):
-        holder = threading.Thread(target=writer.run, args=(hold,))
-        holder.start()
-        assert inside.wait(10)
-
-        def post(station: str, items: list[Any]) -> None:
-            answers[station] = writer.run_many(many, (station, items))
-        posts = [threading.Thread(target=post, args=batch) for batch in batches]
-        for thread in posts:
-            thread.start()
-        time.sleep(0.3)
-        release.set()
-        for thread in [holder, *posts]:
-            thread.join(10)
-        inside.clear()
-        release.clear()
+        answers = queued_behind(writer, [lambda batch=batch: writer.run_many(many, batch) for batch in batches],
+                                stagger_s=0.02)
         expected = "duplicate" if round_ == 1 else "accepted"
-        assert {station: [a["status"] for a in got] for station, got in answers.items()} == {
-            station: [expected, expected] for station, _ in batches}
-        assert {station: [a["id"] for a in got] for station, got in answers.items()} == {
-            station: [item["id"] for item in items] for station, items in batches}
+        assert [[a["status"] for a in got] for got in answers] == [[expected, expected]] * len(batches)
+        assert [[a["id"] for a in got] for got in answers] == [[item["id"] for item in items] for _, items in batches]
     assert calls == [len(batches)] * rounds
     with db.read() as conn:
         stored = conn.value("SELECT COUNT(*) FROM hub_confirmations WHERE station >= 'ST10'")
@@ -166,7 +146,6 @@ def test_a_batch_that_fails_in_a_group_fails_alone(db: Database):
     a savepoint; the others are stored and answered, only the failing one gets the error."""
     db.run(prepare)
     writer = GroupCommit(db, lanes=1)
-    inside, release = threading.Event(), threading.Event()
 
     def many(conn: Conn, batches: list[tuple[str, list[Any]]]) -> list[list[dict[str, Any]]]:
         if any(station == "ST66" for station, _ in batches):
@@ -174,30 +153,11 @@ def test_a_batch_that_fails_in_a_group_fails_alone(db: Database):
             conn.execute("INSERT INTO hub_meta (k, v) VALUES ('poison', 'x')")  # a uniqueness violation
         return store.receive_many(conn, batches, NOW, RULES)
 
-    def hold(conn: Conn) -> None:
-        inside.set()
-        assert release.wait(10)
-
-    outcomes: dict[str, Any] = {}
-
-    def post(station: str) -> None:
-        try:
-            outcomes[station] = writer.run_many(many, (station, [conf(station, 1, "pick", f"SO-{station}", PICK)]))
-        except Exception as exc:  # noqa: BLE001 - this caller's own answer
-            outcomes[station] = exc
-
-    holder = threading.Thread(target=writer.run, args=(hold,))
-    holder.start()
-    assert inside.wait(10)
-    posts = [threading.Thread(target=post, args=(station,)) for station in ("ST65", "ST66", "ST67")]
-    for thread in posts:
-        thread.start()
-        time.sleep(0.05)
-    release.set()
-    for thread in [holder, *posts]:
-        thread.join(10)
-    assert isinstance(outcomes["ST66"], Exception) and "poison" not in str(outcomes["ST65"])
-    assert outcomes["ST65"][0]["status"] == outcomes["ST67"][0]["status"] == "accepted"
+    first, poisoned, last = queued_behind(writer, [
+        lambda station=station: writer.run_many(many, (station, [conf(station, 1, "pick", f"SO-{station}", PICK)]))
+        for station in ("ST65", "ST66", "ST67")])
+    assert isinstance(poisoned, Exception) and not isinstance(first, Exception)
+    assert first[0]["status"] == last[0]["status"] == "accepted"
     with db.read() as conn:
         assert {row["station"] for row in conn.execute("SELECT station FROM hub_confirmations"
                                                        " WHERE station >= 'ST65'")} == {"ST65", "ST67"}
