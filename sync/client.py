@@ -20,11 +20,13 @@ from packgate.sync import crash
 from packgate.sync.common.backoff import parse_http_date, parse_retry_after
 from packgate.sync.common.http import Response, connect_http
 from packgate.sync.common.jsonbytes import loads
-from packgate.sync.errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.errors import BadResponseError, PermanentUpstreamError, TransientUpstreamError, UnsupportedByUpstreamError
 
 log = logging.getLogger(__name__)
 
 PERMANENT = frozenset({400, 413, 414, 415, 422})
+UNSUPPORTED = frozenset({404, 405, 501})  # an optional call the WMS does not offer
+BATCHES = "/v1/confirmations/batches"
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
@@ -50,22 +52,31 @@ class UpstreamClient:
     # ---- confirmations --------------------------------------------------------------------
     def send_confirmations(self, station: str, bodies: Sequence[bytes]) -> dict[str, dict]:
         """POST frozen confirmation bytes (unchanged) as one batch; returns results by id."""
-        envelope = b'{"station":' + json.dumps(station).encode() + b',"confirmations":[' + b",".join(bodies) + b"]}"
-        resp = self._call("POST", "/v1/confirmations", envelope, after_send=lambda: crash.point("after_send"))
+        resp = self._call("POST", "/v1/confirmations", _batch(station, bodies),
+                          after_send=lambda: crash.point("after_send"))
         data = self._json(resp)
-        results = data.get("results") if isinstance(data, dict) else None
-        if not isinstance(results, list):
-            raise BadResponseError("confirmation answer has no results list")
-        by_id = {}
-        for item in results:
-            if not isinstance(item, dict) or item.get("status") not in ("accepted", "duplicate", "rejected"):
-                raise BadResponseError(f"malformed result item {item!r}")
-            by_id[str(item.get("id"))] = item
-        wanted = [json.loads(b)["id"] for b in bodies]
-        missing = [i for i in wanted if i not in by_id]
-        if missing:
-            raise BadResponseError(f"answer lacks results for {len(missing)} confirmation(s), e.g. {missing[0]}")
-        return by_id
+        return _results_by_id(data.get("results") if isinstance(data, dict) else None, bodies)
+
+    def send_batches(self, batches: Sequence[tuple[str, Sequence[bytes]]]) -> list[dict[str, dict]]:
+        """POST several stations' batches (each station once) as one request: results by id, batch by batch.
+        ``UnsupportedByUpstreamError`` when the WMS does not offer the call (404, 405, 501)."""
+        envelope = b'{"batches":[' + b",".join(_batch(station, bodies) for station, bodies in batches) + b"]}"
+        try:
+            resp = self._call("POST", BATCHES, envelope, after_send=lambda: crash.point("after_send"))
+        except (TransientUpstreamError, PermanentUpstreamError) as exc:
+            if exc.status in UNSUPPORTED:
+                raise UnsupportedByUpstreamError(str(exc)) from exc
+            raise
+        data = self._json(resp)
+        answers = data.get("batches") if isinstance(data, dict) else None
+        if not isinstance(answers, list) or len(answers) != len(batches):
+            raise BadResponseError(f"batches answer has no list of {len(batches)} answers")
+        out = []
+        for answer, (station, bodies) in zip(answers, batches, strict=True):
+            if not isinstance(answer, dict) or answer.get("station") != station:
+                raise BadResponseError(f"batches answer out of order: expected station {station!r}")
+            out.append(_results_by_id(answer.get("results"), bodies))
+        return out
 
     # ---- labels ---------------------------------------------------------------------------
     def request_label(self, body: dict[str, Any], *, raw: bytes | None = None) -> dict:
@@ -167,6 +178,26 @@ class UpstreamClient:
             server = server.timestamp()
         local = (before.timestamp() + after.timestamp()) / 2
         self.last_skew_s = round(server - local, 3)
+
+
+def _batch(station: str, bodies: Sequence[bytes]) -> bytes:
+    return b'{"station":' + json.dumps(station).encode() + b',"confirmations":[' + b",".join(bodies) + b"]}"
+
+
+def _results_by_id(results: Any, bodies: Sequence[bytes]) -> dict[str, dict]:
+    """A batch's answer checked against what was sent: every result well formed, one for every confirmation."""
+    if not isinstance(results, list):
+        raise BadResponseError("confirmation answer has no results list")
+    by_id = {}
+    for item in results:
+        if not isinstance(item, dict) or item.get("status") not in ("accepted", "duplicate", "rejected"):
+            raise BadResponseError(f"malformed result item {item!r}")
+        by_id[str(item.get("id"))] = item
+    wanted = [json.loads(b)["id"] for b in bodies]
+    missing = [i for i in wanted if i not in by_id]
+    if missing:
+        raise BadResponseError(f"answer lacks results for {len(missing)} confirmation(s), e.g. {missing[0]}")
+    return by_id
 
 
 def _error_text(resp: Response) -> str:

@@ -2,10 +2,12 @@
 and the hub's relay, parameterised by where the rows live (a ``Source``).
 
 A pass takes the due rows from the source as batches, one per *stream* (the station they are sent as,
-each batch in seq order, so per-order order holds), sends each batch as one request (up to ``senders`` requests
-at once, each of a different stream: the hub's relay sends for a site's stations side by side, so the WMS's round
-trips overlap instead of adding up), then hands every answer to ``source.record`` in one call (the relay marks them
-in one transaction). Per batch:
+each batch in seq order, so per-order order holds). When the sender takes several streams' batches at once (a
+``BatchSender``: the WMS's ``POST /v1/confirmations/batches``) every stream's batch but those being isolated goes in
+one request; a receiver without that call (404/405/501) gets one request per stream from then on, and a request
+refused as a whole is sent again one request per stream (which finds the row at fault). Otherwise each batch is one
+request (up to ``senders`` requests at once, each of a different stream, so the round trips overlap instead of adding
+up). Every answer goes to ``source.record`` in one call (the relay marks them in one transaction). Per batch:
 
 * upstream answered → ``Sent``: accepted and duplicate rows are sent, rejected ones dead letters;
 * a permanent refusal of several rows → nothing is recorded and the stream is *isolated*: its next
@@ -30,11 +32,11 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar, runtime_checkable
 
 from packgate.device.backoff import Backoff, Random
 from packgate.device.clock import Clock
-from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError
+from packgate.sync.errors import PermanentUpstreamError, TransientUpstreamError, UnsupportedByUpstreamError
 
 log = logging.getLogger(__name__)
 #: a pass's outcome when its batches ended differently: the first of these that happened
@@ -119,6 +121,16 @@ class Sender(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchSender(Sender, Protocol):
+    """A sender that also takes several streams' batches in one request (the WMS's ``/v1/confirmations/batches``)."""
+
+    def send_batches(self, batches: Sequence[tuple[str, Sequence[bytes]]]) -> list[dict[str, dict]]:
+        """Each stream's bodies (each stream once); the answer per row id, batch by batch. Raises
+        ``UnsupportedByUpstreamError`` when the receiver does not offer it."""
+        ...
+
+
 class DeliveryEngine(Generic[R]):
     """``DeliveryEngine(source, client, clock).run_once()`` → ``{"outcome", "wait_s", "n", …}``."""
 
@@ -138,6 +150,7 @@ class DeliveryEngine(Generic[R]):
         self.recheck_s = recheck_s  # the longest wait after a failed request before looking again
         self.log = logger or log
         self.isolating: dict[str, int] = {}  # stream -> rows left to send one at a time
+        self.together = True  # several streams' batches go in one request while the receiver takes them
         self.last: dict[str, Any] = {}
 
     def limit(self, stream: str) -> int:
@@ -155,13 +168,16 @@ class DeliveryEngine(Generic[R]):
         settled: list[Settled[R]] = []
         reports: list[dict[str, Any]] = []
         try:
-            if self.senders == 1 or len(taken) == 1:
-                for batch in taken:
+            alone = self._send_together(self.client, taken, settled, reports)
+            if reports and reports[-1]["outcome"] == "failed":
+                alone = []
+            if self.senders == 1 or len(alone) <= 1:
+                for batch in alone:
                     reports.append(self._send(self.client, batch, settled))
                     if reports[-1]["outcome"] == "failed":
                         break
             else:
-                self._send_side_by_side(self.client, taken, settled, reports)
+                self._send_side_by_side(self.client, alone, settled, reports)
         finally:  # what was answered is recorded even if a later request raised something unexpected
             if settled:
                 self.source.record(settled)
@@ -169,6 +185,36 @@ class DeliveryEngine(Generic[R]):
             if not isinstance(item, Failed):
                 self._isolated(item.batch)
         return self._report(self._combine(reports))
+
+    def _send_together(self, client: Sender, taken: Sequence[Batch[R]], settled: list[Settled[R]],
+                       reports: list[dict[str, Any]]) -> Sequence[Batch[R]]:
+        """Every stream's batch but those being isolated in one request, when the sender takes several; returns the
+        batches still to send one request each (all of them when it does not, or refused the request as a whole: the
+        streams' own requests then find the row at fault)."""
+        together = [batch for batch in taken if batch.stream not in self.isolating]
+        if not (self.together and isinstance(client, BatchSender) and len(together) > 1):
+            return taken
+        try:
+            answers = client.send_batches([(batch.stream, [row.body for row in batch.rows]) for batch in together])
+        except UnsupportedByUpstreamError as exc:
+            self.together = False
+            self.log.warning("upstream takes one station's batch per request (%s): sending one request per station",
+                             exc)
+            return taken
+        except PermanentUpstreamError as exc:
+            self.log.warning("%d stations' batches refused together (%s); sending them one request each",
+                             len(together), exc)
+            return taken
+        except TransientUpstreamError as exc:
+            reports.append(self._failed(together, exc, settled))
+            return []
+        report: dict[str, Any] = {"outcome": "sent", "n": 0, "requests": 1, **{key: 0 for key in COUNTS}}
+        for batch, results in zip(together, answers, strict=True):
+            settled.append(Sent(batch, results))
+            for key, n in self._counts(batch, results).items():
+                report[key] += n
+        reports.append(report)
+        return [batch for batch in taken if batch.stream in self.isolating]
 
     def _send_side_by_side(self, client: Sender, taken: Sequence[Batch[R]], settled: list[Settled[R]],
                            reports: list[dict[str, Any]]) -> None:
@@ -227,20 +273,32 @@ class DeliveryEngine(Generic[R]):
                 self.isolating[stream] = len(rows)
                 self.log.warning("batch of %d confirmation(s) of %s refused (%s); sending them one at a time",
                                  len(rows), stream, exc)
-                return {"outcome": "isolating", "n": len(rows), "error": str(exc)}
+                return {"outcome": "isolating", "n": len(rows), "requests": 1, "error": str(exc)}
             settled.append(Refused(batch, str(exc)))
             self.log.error("confirmation %s is a dead letter: %s", rows[0].id, exc)
-            return {"outcome": "dead", "n": 1, "error": str(exc)}
+            return {"outcome": "dead", "n": 1, "requests": 1, "error": str(exc)}
         except TransientUpstreamError as exc:
-            at = self.clock.now()
-            delay = self.backoff.delay(rows[0].attempts + 1, self.rng, exc.retry_after_s)
-            settled.append(Failed(batch, str(exc), at, at + timedelta(seconds=delay)))
-            self.log.warning("sending %d confirmation(s) of %s failed (%s); retry in %.1f s", len(rows), stream, exc,
-                             delay)
-            return {"outcome": "failed", "n": len(rows), "error": str(exc), "delay_s": delay}
+            return self._failed([batch], exc, settled)
         settled.append(Sent(batch, results))
-        counts = Counter(str(results[row.id]["status"]) for row in rows)
-        return {"outcome": "sent", "n": len(rows), "accepted": counts["accepted"], "duplicate": counts["duplicate"],
+        return {"outcome": "sent", "requests": 1, **self._counts(batch, results)}
+
+    def _failed(self, batches: Sequence[Batch[R]], exc: TransientUpstreamError,
+                settled: list[Settled[R]]) -> dict[str, Any]:
+        """A request of these batches failed for now: each is rescheduled after its own backoff (its rows' attempts)."""
+        at = self.clock.now()
+        delays = []
+        for batch in batches:
+            delays.append(self.backoff.delay(batch.rows[0].attempts + 1, self.rng, exc.retry_after_s))
+            settled.append(Failed(batch, str(exc), at, at + timedelta(seconds=delays[-1])))
+        n = sum(len(batch.rows) for batch in batches)
+        what = batches[0].stream if len(batches) == 1 else f"{len(batches)} streams"
+        self.log.warning("sending %d confirmation(s) of %s failed (%s); retry in %.1f s", n, what, exc, min(delays))
+        return {"outcome": "failed", "n": n, "requests": 1, "error": str(exc), "delay_s": min(delays)}
+
+    @staticmethod
+    def _counts(batch: Batch[R], results: dict[str, dict[str, Any]]) -> dict[str, int]:
+        counts = Counter(str(results[row.id]["status"]) for row in batch.rows)
+        return {"n": len(batch.rows), "accepted": counts["accepted"], "duplicate": counts["duplicate"],
                 "rejected": counts["rejected"], "sent": counts["accepted"] + counts["duplicate"],
                 "dead": counts["rejected"]}
 
@@ -258,7 +316,8 @@ class DeliveryEngine(Generic[R]):
         else:
             outcome = next(o for o in PRECEDENCE if any(r["outcome"] == o for r in reports))
             out = {"outcome": outcome, "n": sum(r["n"] for r in reports if r["outcome"] == outcome),
-                   "requests": len(reports), **{key: sum(r.get(key, 0) for r in reports) for key in COUNTS}}
+                   "requests": sum(r["requests"] for r in reports),
+                   **{key: sum(r.get(key, 0) for r in reports) for key in COUNTS}}
             errors = [r["error"] for r in reports if "error" in r]
             delays = [r["delay_s"] for r in reports if "delay_s" in r]
             out.update({"error": errors[0]} if errors else {})

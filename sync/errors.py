@@ -95,6 +95,12 @@ class PermanentUpstreamError(UpstreamError):
         self.status = status
 
 
+class UnsupportedByUpstreamError(UpstreamError):
+    """Upstream does not offer this optional call (404/405/501 on it): the caller uses the plain one instead."""
+
+    retryable = False
+
+
 # --- site hub ------------------------------------------------------------------------------
 class HubError(SyncError):
     """The site hub (packgate.sync.hub) could not do what was asked."""

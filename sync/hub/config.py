@@ -145,10 +145,12 @@ SCHEMA: dict[str, tuple[type | tuple[type, ...], Any, Check | None, str]] = {
                               "PEM file of a CA trusted for an https WMS besides the system's certificates"),
     "site.deadline_s": (float, 10.0, _positive, "overall deadline of one request to the WMS"),
     "site.subscriber_deadline_s": (float, 10.0, _positive, "overall deadline of one webhook request to a subscriber"),
-    "site.batch_size": (int, 100, _positive, "confirmations per relay request"),
-    "site.relay_senders": (int, 1, _positive, "relay requests to the WMS at once, each for another station (more"
-                           " lower the relay's lag but cost CPU, and the WMS may then receive two stations'"
-                           " confirmations in another order than the hub did: keep 1 when it relies on that order)"),
+    "site.batch_size": (int, 100, _positive, "a station's confirmations per relay pass (all stations' go in one"
+                        " request of at most 1,000)"),
+    "site.relay_senders": (int, 1, _positive, "to a WMS without POST /v1/confirmations/batches: relay requests at"
+                           " once, each for another station (more lower the relay's lag but cost CPU, and the WMS may"
+                           " then receive two stations' confirmations in another order than the hub did: keep 1 when"
+                           " it relies on that order)"),
     "site.relay_pace_s": (float, 1.0, _positive, "a relay pass that sent starts at most this often: each station's"
                           " request carries what arrived meanwhile (longer: fewer requests to the WMS, a longer lag)"),
     "site.backoff_base_s": (float, 1.0, _positive, "first relay retry delay"),

@@ -1,5 +1,5 @@
-"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls and the
-fast pull of order changes) plus the site extensions, served at ``/openapi.json``.
+"""The hub's OpenAPI description: the upstream contract (``sync/upstream/openapi.json``, less its admin calls, the
+fast pull of order changes and the relay's several stations' batches) plus the site extensions, served at ``/openapi.json``.
 
 Invariant: every route of the hub's app but the dashboard's pages and forms is here, and everything here is served
 (tests/site/test_hub_openapi.py)."""
@@ -290,6 +290,7 @@ def openapi_document() -> dict[str, Any]:
     for path in [p for p in doc["paths"] if p.startswith("/v1/admin/")]:  # the WMS's own calls: not the hub's
         del doc["paths"][path]
     del doc["paths"]["/v1/orders/changes"]  # the hub pulls it from the WMS; its stations follow the feed
+    del doc["paths"]["/v1/confirmations/batches"]  # the hub's relay sends it; a station sends its own batch
     for path in ("/v1/confirmations", "/v1/reference", "/v1/orders/{order_id}/confirmations"):
         for op in doc["paths"][path].values():
             op["security"] = _BEARER

@@ -1,15 +1,16 @@
 """Relaying the stations' confirmations to the WMS, exactly once in effect, in order per station.
 
-The queue is ``hub_confirmations`` itself: a confirmation is committed there in the transaction
-that applies its effect on the site's order flow (``store.receive``). The relay is the delivery engine
-(``sync.delivery``) over that table, run by a ``Loop``: a pass takes, in one transaction, the due rows of
-up to ``PASS_ROWS`` (the WMS contract's 1,000) across stations — each station's pending rows in seq order,
-at most ``batch_size`` per station — sends each station's rows as one request under that station's own id
-and key (``senders`` stations' requests at once) (the WMS deduplicates by (station, key)) with the station's frozen bytes, and marks every answer
-in one transaction. Retries are owned by the rows (attempts, next_attempt_at) with full-jitter backoff and
-Retry-After; a refused single row is a visible dead letter. With several hubs on one database a lease row
-lets one relay at a time; its holder is the hub's stable identity (``Hub.serving_on``: host and port), so a restarted
-hub takes its own dead predecessor's lease at once, and a hub that stops hands the lease back.
+The queue is ``hub_confirmations`` itself: a confirmation is committed there in the transaction that applies its
+effect on the site's order flow (``store.receive``). The relay is the delivery engine (``sync.delivery``) over that
+table, run by a ``Loop``: a pass takes, in one transaction, the due rows of up to ``PASS_ROWS`` (the WMS contract's
+1,000) across stations — each station's pending rows in seq order, at most ``batch_size`` per station — sends them in
+one request, each station's rows under its own id and key with the station's frozen bytes (``POST
+/v1/confirmations/batches``; to a WMS without that call one request per station, ``senders`` at once; the WMS
+deduplicates by (station, key)), and marks every answer in one transaction. Retries are owned by the rows (attempts,
+next_attempt_at) with full-jitter backoff and Retry-After; a refused single row is a visible dead letter. With several
+hubs on one database a lease row lets one relay at a time; its holder is the hub's stable identity
+(``Hub.serving_on``: host and port), so a restarted hub takes its own dead predecessor's lease at once, and a hub that
+stops hands the lease back.
 """
 from __future__ import annotations
 

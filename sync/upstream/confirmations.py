@@ -1,11 +1,13 @@
 """The action confirmation contract: stations post confirmations in batches (idempotent by key: a repeat answers
 ``duplicate`` and has no second effect), read back which ids arrived in a time window (reconciliation) and an
-order's confirmations.
+order's confirmations. A site hub sends its stations' batches together (``POST /v1/confirmations/batches``).
 
 Invariants: with station tokens a station posts and reads only its own confirmations (403 otherwise; the relay and
-the admin token any station's); a batch holds at most ``MAX_BATCH`` (413); a batch is stored in one transaction.
+the admin token any station's); a request holds at most ``MAX_BATCH`` confirmations (413); a request is stored in one transaction.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 from flask import Blueprint, Response, g, jsonify, request
 
@@ -24,17 +26,42 @@ def post_confirmations() -> Response:
     if not isinstance(envelope, dict) or not isinstance(envelope.get("station"), str) \
             or not isinstance(envelope.get("confirmations"), list):
         return error(400, 'expected {"station": "...", "confirmations": [...]}')
-    items = envelope["confirmations"]
+    answer = _receive([(envelope["station"], envelope["confirmations"])])
+    return answer if isinstance(answer, Response) else jsonify({"results": answer[0]})
+
+
+@bp.post("/v1/confirmations/batches")
+def post_batches() -> Response:
+    """Several stations' batches in one request (a site hub relaying its floor): each station once, its rows in seq
+    order; all of them in one transaction."""
+    envelope = json_body()
+    batches = envelope.get("batches") if isinstance(envelope, dict) else None
+    if not isinstance(batches, list) or not all(isinstance(batch, dict) and isinstance(batch.get("station"), str)
+                                                and isinstance(batch.get("confirmations"), list)
+                                                for batch in batches):
+        return error(400, 'expected {"batches": [{"station": "...", "confirmations": [...]}, ...]}')
+    twice = [station for station, n in Counter(batch["station"] for batch in batches).items() if n > 1]
+    if twice:
+        return error(400, f"station {twice[0]!r} has more than one batch: send its confirmations as one, in seq order")
+    answer = _receive([(batch["station"], batch["confirmations"]) for batch in batches])
+    if isinstance(answer, Response):
+        return answer
+    return jsonify({"batches": [{"station": batch["station"], "results": results}
+                                for batch, results in zip(batches, answer, strict=True)]})
+
+
+def _receive(batches: list[tuple[str, list]]) -> list[list[dict]] | Response:
+    """Store a request's batches in one transaction, or the refusal of the whole request (403, 413)."""
+    for station, _items in batches:
+        if not may_act_for(station):
+            return error(403, f"this token belongs to station {g.station}, not {station!r}")
+    total = sum(len(items) for _station, items in batches)
+    if total > MAX_BATCH:
+        return error(413, f"at most {MAX_BATCH} confirmations per request (this one has {total})")
     config = settings()
-    if not may_act_for(envelope["station"]):
-        return error(403, f"this token belongs to station {g.station}, not {envelope['station']!r}")
-    if len(items) > MAX_BATCH:
-        return error(413, f"at most {MAX_BATCH} confirmations per request")
-    conn = db()
-    with write_tx(conn):
-        results = store.receive(conn, envelope["station"], items, config.clock.now(), strict_orders=config.strict_orders,
-                                effects=(returns.EFFECTS,))
-    return jsonify({"results": results})
+    with write_tx(db()):
+        return store.receive_many(db(), batches, config.clock.now(), strict_orders=config.strict_orders,
+                                  effects=(returns.EFFECTS,))
 
 
 @bp.get("/v1/confirmations")

@@ -222,14 +222,25 @@ class Effects:
 def receive(conn: sqlite3.Connection, station: str, items: list, now: datetime, *, strict_orders: bool,
             effects: Sequence[Effects] = ()) -> list[dict]:
     """Apply a batch inside the caller's transaction; returns one result per item, in order."""
-    results = []
-    counts = {"items": len(items), "accepted": 0, "duplicate": 0, "rejected": 0}
-    for item in items:
-        result = _receive_one(conn, station, item, now, strict_orders, effects)
-        counts[result["status"]] += 1
-        results.append(result)
+    return receive_many(conn, [(station, items)], now, strict_orders=strict_orders, effects=effects)[0]
+
+
+def receive_many(conn: sqlite3.Connection, batches: Sequence[tuple[str, list]], now: datetime, *,
+                 strict_orders: bool, effects: Sequence[Effects] = ()) -> list[list[dict]]:
+    """Apply one request's batches (a station's each, in order) inside the caller's transaction; one result per
+    item, batch by batch."""
+    answers = []
+    counts = {"items": 0, "accepted": 0, "duplicate": 0, "rejected": 0}
+    for station, items in batches:
+        results = []
+        for item in items:
+            result = _receive_one(conn, station, item, now, strict_orders, effects)
+            counts[result["status"]] += 1
+            results.append(result)
+        counts["items"] += len(items)
+        answers.append(results)
     bump(conn, requests=1, **counts)
-    return results
+    return answers
 
 
 def _reject(item: Any, reason: str, code: int = 422, error: str | None = None) -> dict:

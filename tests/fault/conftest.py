@@ -37,8 +37,8 @@ def proxy(reference):
 def fault_upstream():
     servers = []
 
-    def make(schedule=()):
-        server = FaultUpstream(schedule).start()
+    def make(schedule=(), **kw):
+        server = FaultUpstream(schedule, **kw).start()
         servers.append(server)
         return server
 

@@ -8,8 +8,11 @@ Each POST /v1/confirmations takes the next step of ``schedule`` (then ``"ok"`` f
 - ``"garbage"``            apply, answer 200 with a body that is not JSON
 - ``"truncated"``          apply, promise Content-Length N, send N/2 bytes and close
 - ``"reject_400"``         answer 400 to the whole request
+- ``"reordered"``          apply, answer the batches of ``/v1/confirmations/batches`` in reverse order
 
-Every request body is recorded (``bodies``) so tests can check that retries are byte-identical.
+Every request body is recorded (``bodies``) so tests can check that retries are byte-identical. Without ``batches`` it
+is a WMS of the contract's first version: any other POST (``/v1/confirmations/batches``) is a 404, recorded in
+``unknown``; with it, that call takes the steps too.
 """
 from __future__ import annotations
 
@@ -19,15 +22,18 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from packgate.sync.client import BATCHES
 from packgate.sync.common.db import connect, write_tx
 from packgate.sync.upstream import store as store
 
 
 class FaultUpstream:
-    def __init__(self, schedule=()):
+    def __init__(self, schedule=(), *, batches: bool = False):
         self.schedule = list(schedule)
+        self.paths = {"/v1/confirmations", BATCHES} if batches else {"/v1/confirmations"}
         self.bodies: list[bytes] = []
         self.steps: list[object] = []
+        self.unknown: list[str] = []
         self._lock = threading.Lock()
         self.conn = connect(":memory:", check_same_thread=False)
         store.ensure_schema(self.conn)
@@ -55,12 +61,16 @@ class FaultUpstream:
             rows = self.conn.execute("SELECT id FROM up_confirmations").fetchall()
         return {row[0]: 1 for row in rows}
 
-    def apply(self, body: bytes) -> bytes:
+    def apply(self, body: bytes, path: str = "/v1/confirmations", reordered: bool = False) -> bytes:
         envelope = json.loads(body)
+        batches = envelope["batches"] if path == BATCHES else [envelope]
         with self._lock, write_tx(self.conn):
-            results = store.receive(self.conn, envelope["station"], envelope["confirmations"],
-                                    datetime.now(timezone.utc), strict_orders=False)
-        return json.dumps({"results": results}).encode()
+            answers = store.receive_many(self.conn, [(b["station"], b["confirmations"]) for b in batches],
+                                         datetime.now(timezone.utc), strict_orders=False)
+        if path != BATCHES:
+            return json.dumps({"results": answers[0]}).encode()
+        out = [{"station": b["station"], "results": results} for b, results in zip(batches, answers, strict=True)]
+        return json.dumps({"batches": out[::-1] if reordered else out}).encode()
 
     def _next(self) -> object:
         with self._lock:
@@ -94,6 +104,10 @@ class FaultUpstream:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.path not in fault.paths:
+                    fault.unknown.append(self.path)
+                    self._send(404, b'{"error": "not found"}')
+                    return
                 fault.bodies.append(body)
                 step = fault._next()
                 if isinstance(step, tuple):
@@ -103,16 +117,16 @@ class FaultUpstream:
                 elif step == "reject_400":
                     self._send(400, b'{"error": "scripted permanent refusal"}')
                 elif step == "commit_then_500":
-                    fault.apply(body)
+                    fault.apply(body, self.path)
                     self._send(500, b'{"error": "internal"}')
                 elif step == "garbage":
-                    fault.apply(body)
+                    fault.apply(body, self.path)
                     self._send(200, b'{"results": [{"id": "ST01-\x00\xff garbage')
                 elif step == "truncated":
-                    answer = fault.apply(body)
+                    answer = fault.apply(body, self.path)
                     self._send(200, answer, cut=len(answer) // 2)
                 else:
-                    self._send(200, fault.apply(body))
+                    self._send(200, fault.apply(body, self.path, reordered=step == "reordered"))
 
         return Handler
 

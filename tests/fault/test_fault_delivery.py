@@ -3,8 +3,8 @@ hub's relay — against the real reference upstream on 127.0.0.1, faults injecte
 
 Each test runs once per user: a lost answer is retried after its backoff and takes effect once; a row the
 WMS cannot parse is narrowed down and dead-lettered while the rest of its batch goes; a loop stopped in
-the middle of a long backoff returns at once. The relay also batches across stations in one pass, several
-stations' requests at once."""
+the middle of a long backoff returns at once. The relay also sends every due station's batch in one request (one
+request per station, several at once, to a WMS without that call)."""
 from __future__ import annotations
 
 import random
@@ -197,7 +197,7 @@ def hub_side(tmp_path, clock, reference, proxy):
     side.close()
 
 
-def test_the_relay_sends_every_due_station_in_one_pass_and_marks_them_together(hub_side, reference):
+def test_the_relay_sends_every_due_station_in_one_request_and_marks_them_together(hub_side, reference):
     _, stats = reference
     ids = hub_side.confirm(2, "ST01") + hub_side.confirm(3, "ST02") + hub_side.confirm(1, "ST03")
     transactions = []
@@ -205,15 +205,89 @@ def test_the_relay_sends_every_due_station_in_one_pass_and_marks_them_together(h
     hub_side.hub.db.run = lambda fn: (transactions.append(fn), run(fn))[1]  # type: ignore[method-assign]
     sent = hub_side.relay.run_once()
     assert len(transactions) == 2  # one to take the rows of all three stations, one to mark every answer
-    assert sent["outcome"] == "sent" and sent["n"] == 6 and sent["requests"] == 3 and sent["accepted"] == 6
-    assert stats()["requests"] == 3  # one request per station: the contract's envelope names one
+    assert sent["outcome"] == "sent" and sent["n"] == 6 and sent["requests"] == 1 and sent["accepted"] == 6
+    assert stats()["requests"] == 1  # POST /v1/confirmations/batches: every station's batch in one request
     assert [hub_side.rows()[i]["state"] for i in ids] == ["sent"] * 6 and stats()["confirmations"] == 6
     assert hub_side.relay.run_once()["outcome"] == "idle"
 
 
-def test_a_transient_failure_ends_the_relay_pass_and_the_other_stations_go_at_the_next(hub_side, reference, proxy,
-                                                                                      clock):
+def test_a_transient_failure_of_the_one_request_backs_off_every_station_in_it(hub_side, reference, proxy, clock):
     _, stats = reference
+    ids = hub_side.confirm(2, "ST01") + hub_side.confirm(2, "ST02") + hub_side.confirm(1, "ST03")
+    proxy.toxic("reset_peer", count=1, when="request")  # the request never reaches upstream
+    failed = hub_side.relay.run_once()
+    assert failed["outcome"] == "failed" and failed["n"] == 5 and failed["requests"] == 1
+    assert [(r["state"], r["attempts"]) for r in hub_side.rows().values()] == [("pending", 1)] * 5
+    assert hub_side.relay.run_once()["outcome"] in ("waiting", "idle")  # every station backs off
+    clock.advance(10.01)  # past every station's backoff (10 s at most)
+    sent = hub_side.relay.run_once()
+    assert sent["outcome"] == "sent" and sent["n"] == 5 and sent["requests"] == 1
+    assert [hub_side.rows()[i]["state"] for i in ids] == ["sent"] * 5
+    assert stats()["confirmations"] == 5 and stats()["effects"] == 5
+
+
+def test_a_row_the_wms_cannot_read_is_found_by_its_stations_own_requests_while_the_others_go(hub_side, reference):
+    _, stats = reference
+    first, second, third = hub_side.confirm(2, "ST01"), hub_side.confirm(3, "ST02"), hub_side.confirm(1, "ST03")
+    hub_side.corrupt(second[1])
+    refused = hub_side.relay.run_once()  # the request of all three is refused: one request per station finds ST02
+    rows = hub_side.rows()
+    assert refused["outcome"] == "sent" and refused["n"] == 3
+    assert [rows[i]["state"] for i in first + third] == ["sent"] * 3
+    assert [rows[i]["state"] for i in second] == ["pending"] * 3 and hub_side.engine.isolating == {"ST02": 3}
+    more = hub_side.confirm(1, "ST01") + hub_side.confirm(1, "ST03")
+    both = hub_side.relay.run_once()  # ST02's rows one at a time, alone; the others together
+    assert both["requests"] == 2 and both["n"] == 3
+    assert [hub_side.rows()[i]["state"] for i in more] == ["sent", "sent"]
+    hub_side.engine.drain()
+    rows = hub_side.rows()
+    assert [rows[i]["state"] for i in second] == ["sent", "dead", "sent"] and "HTTP 400" in rows[second[1]]["reason"]
+    assert hub_side.engine.isolating == {} and stats()["effects"] == 7
+
+
+def test_a_wms_without_the_batches_call_gets_one_request_per_station_from_then_on(tmp_path, clock, fault_upstream):
+    wms = fault_upstream()  # the contract's first version: 404 for POST /v1/confirmations/batches
+    side = HubSide(tmp_path, clock, wms.url, Backoff(base_s=10.0, cap_s=10.0), 5.0)
+    try:
+        side.confirm(2, "ST01")
+        side.confirm(1, "ST02")
+        sent = side.relay.run_once()
+        assert sent["outcome"] == "sent" and sent["n"] == 3 and sent["requests"] == 2
+        assert wms.unknown == ["/v1/confirmations/batches"] and len(wms.bodies) == 2 and not side.engine.together
+        side.confirm(1, "ST01")
+        side.confirm(1, "ST02")
+        assert side.relay.run_once()["requests"] == 2
+        assert wms.unknown == ["/v1/confirmations/batches"] and len(wms.bodies) == 4  # not asked again
+        assert states(side) == ["sent"] * 5 and len(wms.effects()) == 5
+    finally:
+        side.relay.release()
+        side.close()
+
+
+@pytest.mark.parametrize("fault,words", [("reordered", "out of order"), ("truncated", ""), ("garbage", "JSON")])
+def test_a_batches_answer_the_relay_cannot_match_is_sent_again_byte_for_byte_and_counts_once(
+        tmp_path, clock, fault_upstream, fault, words):
+    wms = fault_upstream([fault], batches=True)  # the WMS applies the request; its answer is of no use
+    side = HubSide(tmp_path, clock, wms.url, Backoff(base_s=10.0, cap_s=10.0), 5.0)
+    try:
+        ids = side.confirm(2, "ST01") + side.confirm(1, "ST02")
+        failed = side.relay.run_once()
+        assert failed["outcome"] == "failed" and failed["n"] == 3 and words in failed["error"]
+        assert len(wms.effects()) == 3 and states(side) == ["pending"] * 3
+        clock.advance(10.01)
+        sent = side.relay.run_once()
+        assert sent["outcome"] == "sent" and sent["duplicate"] == 3 and sent["requests"] == 1
+        assert len(wms.bodies) == 2 and wms.bodies[0] == wms.bodies[1] and not wms.unknown
+        assert [side.rows()[i]["state"] for i in ids] == ["sent"] * 3 and len(wms.effects()) == 3
+    finally:
+        side.relay.release()
+        side.close()
+
+
+def test_a_transient_failure_ends_the_pass_of_requests_per_station_and_the_others_go_at_the_next(
+        hub_side, reference, proxy, clock):
+    _, stats = reference
+    hub_side.engine.together = False  # as after a WMS without the batches call
     first = hub_side.confirm(2, "ST01")
     others = hub_side.confirm(2, "ST02") + hub_side.confirm(1, "ST03")
     proxy.toxic("reset_peer", count=1, when="request")  # the first request never reaches upstream
@@ -237,6 +311,7 @@ def hub_side_by_side(tmp_path, clock, reference, proxy):
                                    rng=random.Random(0), backoff=Backoff(base_s=10.0, cap_s=10.0), idle_s=5.0,
                                    senders=3)
     side.engine = side.relay.engine
+    side.engine.together = False  # as after a WMS without the batches call: one request per station
     yield side
     side.relay.release()
     side.close()

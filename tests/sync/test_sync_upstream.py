@@ -72,6 +72,41 @@ def test_bad_envelope_is_a_permanent_400(client):
     assert info.value.status == 400
 
 
+def station_conf(station, n, **extra):
+    return conf(n, id=make_id(station, date(2026, 1, 5), n), station=station, location=station, **extra)
+
+
+def test_several_stations_batches_in_one_request_answer_batch_by_batch_as_their_own_requests_would(client):
+    post(client, conf(1))
+    answers = client.send_batches([("ST01", [dumps(conf(1)), dumps(conf(2))]),
+                                   ("ST02", [dumps(station_conf("ST02", 1)), dumps(station_conf("ST02", 2, seq=3))])])
+    assert [{i: r["status"] for i, r in answer.items()} for answer in answers] == [
+        {conf(1)["id"]: "duplicate", conf(2)["id"]: "accepted"},
+        {station_conf("ST02", 1)["id"]: "accepted", station_conf("ST02", 2)["id"]: "rejected"}]
+    assert "seq" in answers[1][station_conf("ST02", 2)["id"]]["reason"]
+    again = client.send_confirmations("ST02", [dumps(station_conf("ST02", 1))])
+    assert again[station_conf("ST02", 1)["id"]]["status"] == "duplicate"  # the same dedupe table as one station's
+    stats = client._json(client._call("GET", "/v1/admin/stats"))
+    assert stats["confirmations"] == 3 and stats["requests"] == 3  # one request, however many stations in it
+
+
+@pytest.mark.parametrize("envelope,status,words", [
+    (b'{"batches": {"station": "ST01"}}', 400, "expected"),
+    (b'{"batches": [{"station": "ST01", "confirmations": 5}]}', 400, "expected"),
+    (b'{"station": "ST01", "confirmations": []}', 400, "expected"),
+    (b'{"batches": [{"station": "ST01", "confirmations": []}, {"station": "ST01", "confirmations": []}]}', 400,
+     "more than one batch"),
+    (b'{"batches": [{"station": "ST01", "confirmations": [' + b",".join([b"{}"] * 600) + b']}, {"station": "ST02",'
+     b' "confirmations": [' + b",".join([b"{}"] * 401) + b"]}]}", 413, "this one has 1001"),
+])
+def test_a_batches_request_the_contract_does_not_allow_is_refused_as_a_whole(client, envelope, status, words):
+    with pytest.raises(PermanentUpstreamError) as info:
+        client._call("POST", "/v1/confirmations/batches", envelope)
+    assert info.value.status == status and words in str(info.value)
+    stats = client._json(client._call("GET", "/v1/admin/stats"))
+    assert stats["confirmations"] == 0 and stats.get("requests", 0) == 0
+
+
 def test_reconciliation_window_uses_offsets(client):
     post(client, conf(1), conf(2), conf(3))
     since = datetime(2026, 1, 5, 0, 1, tzinfo=timezone.utc)   # = 08:01+08:00

@@ -37,6 +37,16 @@ def test_a_station_posts_only_its_own_confirmations(guarded):
     assert requests.post(f"{guarded}/v1/confirmations", json=body, headers=bearer(ST02), timeout=5).status_code == 200
 
 
+def test_a_station_sends_batches_together_only_for_itself(guarded):
+    mine, theirs = {"station": "ST01", "confirmations": []}, {"station": "ST02", "confirmations": []}
+    answer = requests.post(f"{guarded}/v1/confirmations/batches", json={"batches": [mine, theirs]}, headers=bearer(ST01),
+                           timeout=5)
+    assert answer.status_code == 403 and "'ST02'" in answer.json()["error"]
+    answer = requests.post(f"{guarded}/v1/confirmations/batches", json={"batches": [mine]}, headers=bearer(ST01),
+                           timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"batches": [{"station": "ST01", "results": []}]}
+
+
 def test_admin_needs_the_admin_token(guarded):
     item = {"items": [{"code": "BOX-Z", "name": "Z", "tare_g": "1"}]}
     assert requests.post(f"{guarded}/v1/admin/packaging", json=item, headers=bearer(ST01), timeout=5).status_code == 403
@@ -101,6 +111,8 @@ def test_the_relay_token_sends_for_every_station_but_opens_no_admin_call(with_re
     for station in ("ST01", "ST02"):
         body = {"station": station, "confirmations": []}
         assert requests.post(f"{url}/v1/confirmations", json=body, headers=bearer(RELAY), timeout=5).status_code == 200
+    both = {"batches": [{"station": "ST01", "confirmations": []}, {"station": "ST02", "confirmations": []}]}
+    assert requests.post(f"{url}/v1/confirmations/batches", json=both, headers=bearer(RELAY), timeout=5).status_code == 200
     assert requests.get(f"{url}/v1/reference", headers=bearer(RELAY), timeout=5).status_code == 200
     item = {"items": [{"employee_id": "E999", "name": "Mallory", "role": "supervisor", "badge_uid": "0A0B0C0D"}]}
     for path, method in (("/v1/admin/employees", "POST"), ("/v1/admin/stats", "GET"), ("/v1/admin/shipments", "GET")):
