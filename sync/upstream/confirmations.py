@@ -40,6 +40,8 @@ def post_batches() -> Response:
                                                 and isinstance(batch.get("confirmations"), list)
                                                 for batch in batches):
         return error(400, 'expected {"batches": [{"station": "...", "confirmations": [...]}, ...]}')
+    if len(batches) > MAX_BATCH:
+        return error(413, f"at most {MAX_BATCH} batches per request (this one has {len(batches)})")
     twice = [station for station, n in Counter(batch["station"] for batch in batches).items() if n > 1]
     if twice:
         return error(400, f"station {twice[0]!r} has more than one batch: send its confirmations as one, in seq order")

@@ -97,7 +97,9 @@ def test_several_stations_batches_in_one_request_answer_batch_by_batch_as_their_
     (b'{"batches": [{"station": "ST01", "confirmations": []}, {"station": "ST01", "confirmations": []}]}', 400,
      "more than one batch"),
     (b'{"batches": [{"station": "ST01", "confirmations": [' + b",".join([b"{}"] * 600) + b']}, {"station": "ST02",'
-     b' "confirmations": [' + b",".join([b"{}"] * 401) + b"]}]}", 413, "this one has 1001"),
+     b' "confirmations": [' + b",".join([b"{}"] * 401) + b"]}]}", 413, "confirmations per request (this one has 1001)"),
+    (b'{"batches": [' + b",".join(b'{"station": "S%d", "confirmations": []}' % i for i in range(1001)) + b"]}", 413,
+     "batches per request (this one has 1001)"),
 ])
 def test_a_batches_request_the_contract_does_not_allow_is_refused_as_a_whole(client, envelope, status, words):
     with pytest.raises(PermanentUpstreamError) as info:
