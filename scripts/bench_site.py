@@ -10,7 +10,8 @@ posts a ``pick`` every 1/rate s and follows the feed). For each store and N it p
   sampled every second), the hub processes' CPU-ms per answered confirmation (``/proc``: user + system of the
   hub processes only, from ``go`` to the last answer) and RSS;
 * ``minimal`` — the same stations posting (no followers) to ``bench_site_minimal.py``: Flask on the hub's server
-  stack, one INSERT + COMMIT per request, nothing else;
+  stack, one INSERT + COMMIT per request, nothing else; as many processes as hubs (two for ``pg2``, the stations
+  split between them as between the hubs), their CPU summed as the hubs' is;
 * ``raw`` — one-row ``INSERT`` + ``COMMIT`` in a loop on the same engine and durability (no HTTP at all).
 
 Stores: ``sqlite`` (one hub on a SQLite file), ``pg1`` (one hub on PostgreSQL), ``pg2`` (two hubs on one
@@ -352,8 +353,9 @@ def minimal_row(store: str, n: int, args: argparse.Namespace, workdir: Path, pg:
     tokens = {f"{STATION_PREFIX}{i:03d}": f"bench-token-{i:03d}-xxxxxxxx" for i in range(n)}
     db = str(workdir / f"min-{n}.db") if store == "sqlite" else pg.create_database(f"min_{store}_{n}")  # type: ignore[union-attr]
     with Processes() as procs:
-        base, pid = start_minimal(procs, db)
-        return run_load(procs, n, args, tokens, [base], None, [pid], pg=None if store == "sqlite" else pg)
+        minimal = [start_minimal(procs, db) for _ in range(2 if store == "pg2" else 1)]  # as many as hubs
+        return run_load(procs, n, args, tokens, [base for base, _ in minimal], None, [pid for _, pid in minimal],
+                        pg=None if store == "sqlite" else pg)
 
 
 class IdleConnections:
