@@ -102,9 +102,12 @@ class Conn:
         self.raw, self.dialect, self.sealer, self.outlet = raw, dialect, sealer, outlet
         self.pending_feed: list[tuple[str, str, str, dict[str, Any]]] = []
         self.pending_out: list[dict[str, Any] | int] = []  # in the order made: an event, or a feed row's index
+        self.pending_writes: list[tuple[str, Sequence[Any]]] = []
         self._savepoints = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if self.pending_writes:
+            self._write_pending()
         cur = self.raw.execute(self.dialect.sql(sql), tuple(params))
         if not cur.description:
             return []
@@ -119,6 +122,19 @@ class Conn:
         row = self.one(sql, params)
         return next(iter(row.values())) if row else None
 
+    def write_later(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A write whose answer nobody reads: on PostgreSQL it waits for the transaction's next statement (sent just
+        before it) or its COMMIT (sent in the same query: one round trip less); on SQLite it runs now."""
+        if self.dialect is POSTGRESQL:
+            self.pending_writes.append((sql, params))
+        else:
+            self.execute(sql, params)
+
+    def _write_pending(self) -> None:
+        writes, self.pending_writes = self.pending_writes, []
+        for sql, params in writes:
+            self.raw.execute(self.dialect.sql(sql), tuple(params))
+
     def feed_row(self, at: Any, kind: str, subject: str, data: dict[str, Any]) -> None:
         """Buffer one change for the feed; it gets its number when the transaction commits."""
         self.pending_out.append(len(self.pending_feed))
@@ -132,7 +148,8 @@ class Conn:
         """Number and write the buffered changes, hand them and the published events to the outlet, COMMIT; returns
         the changes. On PostgreSQL the counter's bump and the first rows are one statement, sent together with the
         COMMIT in one query when nothing after it needs the numbers (``_with_commit``): the counter's lock, which every
-        writer takes in turn, is then held for no round trip to this process."""
+        writer takes in turn, is then held for no round trip to this process. The writes left for later
+        (``write_later``) go in that query too, after the statement, or before the COMMIT."""
         rows, self.pending_feed = self.pending_feed, []
         out, self.pending_out = self.pending_out, []
         to_outlet = self.outlet is not None and bool(out)
@@ -143,12 +160,19 @@ class Conn:
             statement = self.dialect.sql(_bump_and_insert(len(first)))
             params = [len(sealed), len(sealed), *(v for index, row in enumerate(first, 1) for v in (index, *row))]
             if len(first) == len(sealed) and not to_outlet:
+                writes, self.pending_writes = self.pending_writes, []
+                for sql, more in writes:  # after the statement: its row is the query's first answer
+                    statement += "; " + self.dialect.sql(sql)
+                    params.extend(more)
                 return _numbered(int(_with_commit(self.raw, statement, params)["head"]), rows)
+            self._write_pending()
             head = int(self.raw.execute(statement, params).fetchone()["head"])
             self._insert_feed(head, sealed, len(first))
         elif sealed:
             head = int(self.value("UPDATE hub_counters SET n = n + ? WHERE name = 'feed' RETURNING n", (len(rows),)))
             self._insert_feed(head, sealed, 0)
+        if self.pending_writes:
+            self._write_pending()
         events = _numbered(head, rows)
         if to_outlet:
             assert self.outlet is not None
@@ -173,10 +197,15 @@ class Conn:
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         feed_mark, out_mark = len(self.pending_feed), len(self.pending_out)
+        if self.pending_writes:
+            self._write_pending()
         self.raw.execute(f"SAVEPOINT {name}")
         try:
             yield self
+            if self.pending_writes:
+                self._write_pending()  # inside the savepoint: a write that fails is rolled back with it
         except BaseException as exc:
+            self.pending_writes = []
             del self.pending_feed[feed_mark:]
             del self.pending_out[out_mark:]
             try:
@@ -416,7 +445,7 @@ class Database:
                     raise TransactionLost("the transaction was ended or aborted before its COMMIT; nothing was saved")
                 events = conn.commit()
             except BaseException as exc:
-                conn.pending_feed, conn.pending_out = [], []
+                conn.pending_feed, conn.pending_out, conn.pending_writes = [], [], []
                 self._rollback(conn)
                 mapped = self.engine.storage_error(exc)
                 if mapped is not exc:

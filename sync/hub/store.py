@@ -328,7 +328,7 @@ class Ahead:
             chosen = sorted((row for is_new, row in rows if is_new is new), key=lambda row: row["order_id"])
             for start in range(0, len(chosen), ORDER_ROWS):
                 chunk = chosen[start:start + ORDER_ROWS]
-                conn.execute(f"INSERT INTO hub_orders ({', '.join(ORDER_COLUMNS)}) VALUES "
+                conn.write_later(f"INSERT INTO hub_orders ({', '.join(ORDER_COLUMNS)}) VALUES "
                              + _values(len(chunk), len(ORDER_COLUMNS))
                              + ("" if new else ORDER_MOVED),
                              [row[column] for row in chunk for column in ORDER_COLUMNS])
