@@ -169,8 +169,6 @@ class DeliveryEngine(Generic[R]):
         reports: list[dict[str, Any]] = []
         try:
             alone = self._send_together(self.client, taken, settled, reports)
-            if reports and reports[-1]["outcome"] == "failed":
-                alone = []
             if self.senders == 1 or len(alone) <= 1:
                 for batch in alone:
                     reports.append(self._send(self.client, batch, settled))
