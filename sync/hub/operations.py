@@ -58,6 +58,7 @@ def healthz() -> Response:
                         f" {outage['last_error']}")
     if relay:
         relay["this_hub_last_error"] = site.relay.last_error
+        relay["this_hub_sends"] = "together" if site.relay.engine.together else "per_station"
         problems += _relay_problems(relay)
     body["relay"] = relay
     body["notifications"] = site.channels()

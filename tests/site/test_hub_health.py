@@ -78,6 +78,17 @@ def test_a_relay_that_cannot_reach_the_wms_and_its_backlog_show(make_site: Any, 
     assert any(p.startswith("relay backlog: 1 confirmation(s) waiting, the oldest for 301 s") for p in body["problems"])
 
 
+def test_healthz_says_whether_the_relay_sends_every_station_in_one_request(make_site: Any) -> None:
+    site = make_site()
+    for station in ("ST01", "ST02"):
+        site.station(station).confirm("scan", "order", "SO-10001")
+        site.station(station).push()
+    assert site.relay() == 2
+    assert requests.get(f"{site.url}/healthz", timeout=5).json()["relay"]["this_hub_sends"] == "together"
+    site.hub.relay.engine.together = False  # as after a WMS that answered 404 to POST /v1/confirmations/batches
+    assert requests.get(f"{site.url}/healthz", timeout=5).json()["relay"]["this_hub_sends"] == "per_station"
+
+
 def test_a_failing_notification_channel_is_named_without_its_secrets(site: Any, clock: Any, webhook: Any) -> None:
     site.hub.escalator.notifier = Notifier(["json://secret-user:secret-pass@127.0.0.1:9/hook", webhook.url])
     station = site.station("ST01")
