@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 #: a pass's outcome when its batches ended differently: the first of these that happened
 PRECEDENCE = ("sent", "dead", "isolating", "failed")
 COUNTS = ("accepted", "duplicate", "rejected", "sent", "dead")
+#: a request that settled nothing (refused as a whole: its batches go one request each, whose outcomes count)
+ASKED: dict[str, Any] = {"outcome": "asked", "n": 0, "requests": 1}
 
 
 class Row(Protocol):
@@ -198,10 +200,12 @@ class DeliveryEngine(Generic[R]):
             self.together = False
             self.log.warning("upstream takes one station's batch per request (%s): sending one request per station",
                              exc)
+            reports.append(ASKED)
             return taken
         except PermanentUpstreamError as exc:
             self.log.warning("%d stations' batches refused together (%s); sending them one request each",
                              len(together), exc)
+            reports.append(ASKED)
             return taken
         except TransientUpstreamError as exc:
             reports.append(self._failed(together, exc, settled))

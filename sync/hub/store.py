@@ -329,9 +329,8 @@ class Ahead:
             for start in range(0, len(chosen), ORDER_ROWS):
                 chunk = chosen[start:start + ORDER_ROWS]
                 conn.write_later(f"INSERT INTO hub_orders ({', '.join(ORDER_COLUMNS)}) VALUES "
-                             + _values(len(chunk), len(ORDER_COLUMNS))
-                             + ("" if new else ORDER_MOVED),
-                             [row[column] for row in chunk for column in ORDER_COLUMNS])
+                                 + _values(len(chunk), len(ORDER_COLUMNS)) + ("" if new else ORDER_MOVED),
+                                 [row[column] for row in chunk for column in ORDER_COLUMNS])
 
     def ref(self, conn: Conn, order_id: str) -> dict[str, Any] | None:
         if order_id in self.refs or order_id in self.absent:

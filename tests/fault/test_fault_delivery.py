@@ -232,7 +232,7 @@ def test_a_row_the_wms_cannot_read_is_found_by_its_stations_own_requests_while_t
     hub_side.corrupt(second[1])
     refused = hub_side.relay.run_once()  # the request of all three is refused: one request per station finds ST02
     rows = hub_side.rows()
-    assert refused["outcome"] == "sent" and refused["n"] == 3
+    assert refused["outcome"] == "sent" and refused["n"] == 3 and refused["requests"] == 4  # together, then each
     assert [rows[i]["state"] for i in first + third] == ["sent"] * 3
     assert [rows[i]["state"] for i in second] == ["pending"] * 3 and hub_side.engine.isolating == {"ST02": 3}
     more = hub_side.confirm(1, "ST01") + hub_side.confirm(1, "ST03")
@@ -252,7 +252,7 @@ def test_a_wms_without_the_batches_call_gets_one_request_per_station_from_then_o
         side.confirm(2, "ST01")
         side.confirm(1, "ST02")
         sent = side.relay.run_once()
-        assert sent["outcome"] == "sent" and sent["n"] == 3 and sent["requests"] == 2
+        assert sent["outcome"] == "sent" and sent["n"] == 3 and sent["requests"] == 3  # the 404, then each
         assert wms.unknown == ["/v1/confirmations/batches"] and len(wms.bodies) == 2 and not side.engine.together
         side.confirm(1, "ST01")
         side.confirm(1, "ST02")

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from pgtemp import TempPostgres
 from test_hub_feed_numbering import AT, TEXT, counter, feed
 
 from packgate.sync.hub.engine import FEED_ROWS_PER_INSERT, POSTGRESQL, Conn, Database
-from packgate.sync.hub.migrations import migrate
 
 
 def meta(db: Database, key: str) -> Any:
@@ -43,15 +41,6 @@ def test_a_write_left_for_later_is_seen_by_the_next_statement_and_saved_with_the
     assert meta(db, "outlet") == (str(rows) if outlet and rows else None)
 
 
-@pytest.fixture
-def pg_db(postgres: TempPostgres) -> Iterator[Database]:
-    """The hub's database on PostgreSQL only (SQLite runs in the process: it has no round trips to save)."""
-    database = Database(postgres.create_schema())
-    migrate(database)
-    yield database
-    database.close()
-
-
 def round_trips(db: Database, how: str) -> int:
     """The queries answered (libpq's trace: ReadyForQuery) from the transaction's first statement to its COMMIT, which
     writes a row by ``how`` (``execute`` or ``write_later``) beside a read and a feed row."""
@@ -70,11 +59,12 @@ def round_trips(db: Database, how: str) -> int:
         return sum(1 for line in trace if "ReadyForQuery" in line)
 
 
-def test_on_postgresql_a_write_left_for_later_costs_no_round_trip_of_its_own(pg_db: Database):
-    assert pg_db.dialect is POSTGRESQL
+@pytest.mark.parametrize("hub_db", ["postgresql"], indirect=True)  # SQLite runs in the process: no round trips
+def test_on_postgresql_a_write_left_for_later_costs_no_round_trip_of_its_own(db: Database):
+    assert db.dialect is POSTGRESQL
     # SELECT; INSERT; the feed with the COMMIT - against SELECT; the feed, the INSERT and the COMMIT in one query
-    assert (round_trips(pg_db, "execute"), round_trips(pg_db, "write_later")) == (3, 2)
-    assert meta(pg_db, "execute") == TEXT and meta(pg_db, "write_later") == TEXT
+    assert (round_trips(db, "execute"), round_trips(db, "write_later")) == (3, 2)
+    assert meta(db, "execute") == TEXT and meta(db, "write_later") == TEXT
 
 
 def test_a_write_left_for_later_that_fails_in_a_savepoint_is_rolled_back_with_it_alone(db: Database):
